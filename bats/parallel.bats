@@ -1,0 +1,64 @@
+#!/usr/bin/env bats
+# Concurrency: many runtimes calling the plugin at once on one network.
+
+load helpers
+
+setup() { setup_moat_net; }
+teardown() { teardown_moat_net; }
+
+N=64
+
+@test "64 parallel ADDs get 64 distinct addresses; 64 parallel DELs leave nothing" {
+  local i rc hostifs=() ips=() pids=()
+  for ((i = 1; i <= N; i++)); do
+    new_netns "p$i"
+  done
+
+  for ((i = 1; i <= N; i++)); do
+    cni ADD "$PFX-p$i" "${PFX}p$i" >"$T/result.p$i" 2>/dev/null &
+    pids+=($!)
+  done
+  for ((i = 1; i <= N; i++)); do
+    rc=0
+    wait "${pids[i - 1]}" || rc=$?
+    assert_eq "$rc" 0 "ADD p$i exit status ($(cat "$T/result.p$i"))"
+  done
+
+  for ((i = 1; i <= N; i++)); do
+    ips+=("$(ip_of "p$i")")
+    hostifs+=("$(hostif_of "p$i")")
+    assert_jq "$(ip -n "${PFX}p$i" -j -4 addr show dev eth0)" \
+      '.[0].addr_info[0].local == $a' --arg a "${ips[i - 1]}"
+  done
+  assert_eq "$(printf '%s\n' "${ips[@]}" | sort -u | grep -c "^${NETPFX//./\\.}\\.")" "$N" \
+    "distinct addresses in $SUBNET"
+  assert_eq "$(printf '%s\n' "${hostifs[@]}" | sort -u | wc -l)" "$N" "distinct host ends"
+  assert_eq "$(bridge_ports "$BR" | wc -l)" "$N" "bridge ports"
+  assert_eq "$(network_records | wc -l)" "$N" "records"
+  assert_eq "$(nft_elems inet members | grep -c "^$BR " || true)" "$N" "members elements"
+  assert_eq "$(ls "$MOAT_RUN_DIR/$NET/ipam" | grep -c '^[0-9]' || true)" "$N" "allocations"
+
+  pids=()
+  for ((i = 1; i <= N; i++)); do
+    CNI_CONF=$(conf_with_prev "$(result_of "p$i")") \
+      cni DEL "$PFX-p$i" "${PFX}p$i" >"$T/del.p$i" 2>/dev/null &
+    pids+=($!)
+  done
+  for ((i = 1; i <= N; i++)); do
+    rc=0
+    wait "${pids[i - 1]}" || rc=$?
+    assert_eq "$rc" 0 "DEL p$i exit status ($(cat "$T/del.p$i"))"
+    assert_eq "$(cat "$T/del.p$i")" "" "DEL p$i output"
+  done
+
+  local left
+  left=$(ip -br link show | awk '{ sub(/@.*/, "", $1); print $1 }' |
+    grep -cxF -f <(printf '%s\n' "${hostifs[@]}") || true)
+  assert_eq "$left" 0 "host ends left"
+  link_gone "$BR" || fail "bridge left"
+  assert_eq "$(nft_elems_of_test "${hostifs[@]}" | wc -l)" 0 "elements left"
+  [[ ! -e $MOAT_RUN_DIR/$NET ]] || fail "state left: $(ls -R "$MOAT_RUN_DIR/$NET")"
+  for ((i = 1; i <= N; i++)); do
+    assert_eq "$(ip -n "${PFX}p$i" -o link show | grep -cv ': lo:' || true)" 0 "links in p$i"
+  done
+}

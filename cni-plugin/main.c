@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* moat: the CNI plugin. Parses its input, runs the verb, prints the result
+ * or the CNI error. All the logic lives in common/. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "cni.h"
+#include "config.h"
+#include "result.h"
+
+#define STDIN_MAX (1 << 20)
+
+
+static const char usage[]
+    = "Usage: moat (as a CNI plugin: CNI_COMMAND and the other CNI_* variables in the\n"
+      "       environment, the network configuration on stdin)\n"
+      "       moat --help | --version\n"
+      "\n"
+      "moat attaches a container to an isolated bridge with a veth pair and installs\n"
+      "its default-deny nftables policy. Verbs: ADD, DEL, CHECK, VERSION, GC, STATUS.\n"
+      "See moat(8) and README.md for the configuration keys.\n";
+
+static char *
+read_all (FILE *f, moat_err_t *err)
+{
+  size_t len = 0, cap = 4096;
+  char *buf = malloc (cap);
+
+  while (buf)
+    {
+      size_t n = fread (buf + len, 1, cap - len - 1, f);
+      len += n;
+      if (n == 0)
+        {
+          if (ferror (f))
+            break;
+          buf[len] = '\0';
+          return buf;
+        }
+      if (len + 1 == cap)
+        {
+          char *nb = cap >= STDIN_MAX ? NULL : realloc (buf, cap * 2);
+          if (!nb)
+            {
+              free (buf);
+              moat_error (err, MOAT_E_IO, 0, "stdin: network configuration larger than 1 MiB");
+              return NULL;
+            }
+          buf = nb;
+          cap *= 2;
+        }
+    }
+  free (buf);
+  moat_error (err, MOAT_E_IO, errno, "stdin");
+  return NULL;
+}
+
+static int
+print_json (json_t *j)
+{
+  if (!j || json_dumpf (j, stdout, JSON_COMPACT) < 0 || fputc ('\n', stdout) == EOF
+      || fflush (stdout) == EOF)
+    return -1;
+  return 0;
+}
+
+/* The CNI error goes to stdout (the spec's channel) and, for people
+ * running the plugin by hand, a one-line copy to stderr. */
+static int
+report (const char *version, const moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *j = moat_error_result (version, err, NULL);
+
+  print_json (j);
+  fprintf (stderr, "moat: %s\n", err->msg);
+  return 1;
+}
+
+/* VERSION answers whatever it is asked, in the asked version when moat
+ * speaks it. */
+static const char *
+version_for_reply (const char *text)
+{
+  static char version[16];
+  _cleanup_ (json_decrefp) json_t *root = json_loads (text ? text : "", 0, NULL);
+  const char *v = json_string_value (json_object_get (root, "cniVersion"));
+
+  if (v && moat_cni_version_index (v) >= 0)
+    {
+      snprintf (version, sizeof (version), "%s", v);
+      return version;
+    }
+  return MOAT_CNI_VERSION;
+}
+
+int
+main (int argc, char **argv)
+{
+  _cleanup_free_ char *text = NULL;
+  _cleanup_ (json_decrefp) json_t *result = NULL;
+  struct moat_netconf conf = { 0 };
+  struct moat_cni_env env;
+  moat_err_t err = { 0 };
+  const char *version;
+  int ret;
+
+  if (argc > 1 && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0))
+    {
+      fputs (usage, stdout);
+      return 0;
+    }
+  if (argc > 1 && strcmp (argv[1], "--version") == 0)
+    {
+      printf ("moat %s (CNI %s)\n", MOAT_VERSION, MOAT_CNI_VERSION);
+      return 0;
+    }
+
+  if (moat_cni_env_read (&env, &err) < 0)
+    {
+      if (getenv ("CNI_COMMAND") == NULL && isatty (STDIN_FILENO))
+        fputs (usage, stderr);
+      return report (MOAT_CNI_VERSION, &err);
+    }
+  text = read_all (stdin, &err);
+  if (!text)
+    return report (MOAT_CNI_VERSION, &err);
+
+  if (env.command == MOAT_CMD_VERSION)
+    {
+      result = moat_version_result (version_for_reply (text));
+      return print_json (result) < 0 ? 1 : 0;
+    }
+
+  if (moat_netconf_parse (text, env.command, &conf, &err) < 0)
+    {
+      version = conf.cni_version && moat_cni_version_index (conf.cni_version) >= 0
+                    ? conf.cni_version
+                    : MOAT_CNI_VERSION;
+      ret = report (version, &err);
+      moat_netconf_free (&conf);
+      return ret;
+    }
+
+  if (moat_cni_run (&env, &conf, &result, &err) < 0)
+    ret = report (conf.cni_version, &err);
+  else
+    ret = result && print_json (result) < 0 ? 1 : 0;
+  moat_netconf_free (&conf);
+  return ret;
+}

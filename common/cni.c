@@ -1,0 +1,535 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "cni.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+
+#include "cleanup.h"
+#include "ipam.h"
+#include "netlink.h"
+#include "nft.h"
+#include "result.h"
+#include "state.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC (char **, moat_strv_free)
+
+#define KEY_MAX 512
+
+/* CNI_ARGS "K=V;K=V": the value of `name`, copied into buf; 0 if absent. */
+static int
+cni_arg (const char *args, const char *name, char *buf, size_t size)
+{
+  size_t n = strlen (name);
+
+  for (const char *p = args; p && *p;)
+    {
+      const char *end = strchrnul (p, ';');
+      if ((size_t) (end - p) > n && strncmp (p, name, n) == 0 && p[n] == '=')
+        {
+          size_t len = end - p - n - 1;
+          if (len >= size)
+            return 0;
+          memcpy (buf, p + n + 1, len);
+          buf[len] = '\0';
+          return 1;
+        }
+      p = *end ? end + 1 : end;
+    }
+  return 0;
+}
+
+static int
+ipam_dir (char *buf, size_t size, const char *network)
+{
+  return moat_state_path (buf, size, network, "ipam");
+}
+
+static void
+derived_mac (struct in_addr addr, unsigned char mac[MOAT_MAC_LEN])
+{
+  /* Locally administered, unicast, unique per address on this host. */
+  mac[0] = 0x02;
+  mac[1] = 0x6d;
+  memcpy (mac + 2, &addr.s_addr, 4);
+}
+
+static struct moat_pool
+pool_of (const struct moat_netconf *conf)
+{
+  return (struct moat_pool){ conf->subnet, conf->prefixlen, conf->gateway };
+}
+
+/* Delegated IPAM runs with the attachment's identity in its environment:
+ * a GC removes attachments other than the one CNI_* names. */
+static int
+ipam_delegate_del (const struct moat_netconf *conf, const struct moat_record *rec, moat_err_t *err)
+{
+  setenv ("CNI_CONTAINERID", rec->container_id, 1);
+  setenv ("CNI_IFNAME", rec->ifname, 1);
+  if (rec->netns)
+    setenv ("CNI_NETNS", rec->netns, 1);
+  return moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err);
+}
+
+static struct moat_nft_member
+member_of (const struct moat_record *rec)
+{
+  struct moat_nft_member m = {
+    .bridge = rec->bridge,
+    .host_ifname = rec->host_if,
+    .addr = rec->addr,
+    .quiet = rec->quiet,
+    .internet = rec->internet,
+    .masquerade = rec->masquerade,
+  };
+  memcpy (m.mac, rec->mac, MOAT_MAC_LEN);
+  return m;
+}
+
+/* Removes everything one attachment owns, in reverse order of creation.
+ * Every step runs even when an earlier one failed; the record goes only
+ * when all succeeded, so a retried DEL still finds what is left. */
+static int
+attachment_remove (const struct moat_netconf *conf, const struct moat_record *rec, moat_err_t *err)
+{
+  struct moat_nft_member m = member_of (rec);
+  moat_err_t step = { 0 };
+  int failed = 0;
+  char key[KEY_MAX], dir[4096];
+
+  if (moat_nft_member_del (&m, &step) < 0 || moat_nft_forget_addr (rec->addr, &step) < 0)
+    failed = failed ? failed : (*err = step, 1);
+  if (moat_veth_detach (rec->host_if, rec->netns, rec->ifname, &step) < 0)
+    failed = failed ? failed : (*err = step, 1);
+  moat_attachment_key (key, sizeof (key), rec->container_id, rec->ifname);
+  if (rec->ipam)
+    {
+      if (conf->ipam_type && ipam_delegate_del (conf, rec, &step) < 0)
+        failed = failed ? failed : (*err = step, 1);
+    }
+  else if (ipam_dir (dir, sizeof (dir), rec->network) == 0
+           && moat_ipam_release (dir, rec->addr, key, &step) < 0)
+    failed = failed ? failed : (*err = step, 1);
+  if (failed)
+    return -1;
+  return moat_record_remove (rec->network, key, err);
+}
+
+/* The last attachment gone: the bridge, the state directory and, when no
+ * network anywhere holds an attachment, moat's tables go too. Caller holds
+ * the network lock and no global lock. */
+static int
+network_remove_if_empty (const struct moat_netconf *conf, const char *bridge, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **keys = NULL;
+  _cleanup_close_ int global = -1;
+  int any;
+
+  if (conf->keep_bridge)
+    return 0;
+  if (moat_record_list (conf->name, &keys, err) < 0)
+    return -1;
+  if (keys[0])
+    return 0;
+  if (moat_global_lock (LOCK_EX, &global, err) < 0 || moat_bridge_delete (bridge, err) < 0)
+    return -1;
+  any = moat_any_record (err);
+  if (any < 0 || (any == 0 && moat_nft_teardown (err) < 0))
+    return -1;
+  return moat_network_dir_remove (conf->name, err);
+}
+
+static int
+record_init (const struct moat_cni_env *env, const struct moat_netconf *conf, const char *key,
+             struct moat_record *rec, moat_err_t *err)
+{
+  char host_if[16], buf[256];
+
+  moat_host_ifname (key, host_if);
+  memset (rec, 0, sizeof (*rec));
+  rec->cni_version = strdup (conf->cni_version);
+  rec->network = strdup (conf->name);
+  rec->container_id = strdup (env->container_id);
+  rec->ifname = strdup (env->ifname);
+  rec->netns = env->netns ? strdup (env->netns) : NULL;
+  rec->host_if = strdup (host_if);
+  rec->bridge = strdup (conf->bridge);
+  rec->ipam = conf->ipam_type ? strdup (conf->ipam_type) : NULL;
+  if (cni_arg (env->args, "K8S_POD_NAME", buf, sizeof (buf)))
+    rec->name = strdup (buf);
+  if (cni_arg (env->args, "K8S_POD_NAMESPACE", buf, sizeof (buf)))
+    rec->pod_namespace = strdup (buf);
+  rec->quiet = !conf->reject;
+  rec->internet = conf->internet;
+  rec->masquerade = conf->masquerade;
+  rec->labels = json_object ();
+  for (size_t i = 0; rec->labels && i < conf->n_labels; i++)
+    json_object_set_new (rec->labels, conf->labels[i].key, json_string (conf->labels[i].value));
+  rec->pod_annotations = conf->pod_annotations ? json_incref (conf->pod_annotations) : NULL;
+  if (!rec->cni_version || !rec->network || !rec->container_id || !rec->ifname || !rec->host_if
+      || !rec->bridge || !rec->labels || (env->netns && !rec->netns)
+      || (conf->ipam_type && !rec->ipam))
+    return moat_error (err, MOAT_E_IO, ENOMEM, "attachment record");
+  return 0;
+}
+
+/* Picks the container's address: the built-in allocator, or the delegated
+ * IPAM plugin whose result (for "dns") is handed back in *ret_ipam. */
+static int
+address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf, const char *key,
+                 struct moat_record *rec, json_t **ret_ipam, moat_err_t *err)
+{
+  struct in_addr requested = conf->ip;
+  bool have_requested = conf->have_ip;
+  char buf[64], dir[4096];
+
+  if (!have_requested && cni_arg (env->args, "IP", buf, sizeof (buf)))
+    {
+      if (moat_parse_ipv4 (buf, &requested) < 0)
+        return moat_error (err, MOAT_E_CONFIG, 0, "CNI_ARGS IP: \"%s\" is not an IPv4 address",
+                           buf);
+      have_requested = true;
+    }
+
+  if (conf->ipam_type)
+    {
+      if (moat_ipam_exec (conf->ipam_type, "ADD", conf->raw, ret_ipam, err) < 0)
+        return -1;
+      if (moat_result_first_ipv4 (*ret_ipam, "ipam result", &rec->addr, &rec->prefixlen,
+                                  &rec->gateway, err)
+          < 0)
+        {
+          moat_err_t undo = { 0 };
+          moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, &undo);
+          return moat_error_prefix (err, "ipam plugin %s", conf->ipam_type);
+        }
+      if (rec->gateway.s_addr == INADDR_ANY)
+        rec->gateway = conf->have_subnet ? conf->gateway : (struct in_addr){
+          htonl ((ntohl (rec->addr.s_addr) & ntohl (moat_prefix_mask (rec->prefixlen))) + 1)
+        };
+      return 0;
+    }
+
+  struct moat_pool pool = pool_of (conf);
+  if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
+  if (moat_ipam_alloc (dir, &pool, key, have_requested ? &requested : NULL, &rec->addr, err) < 0)
+    return -1;
+  rec->prefixlen = conf->prefixlen;
+  rec->gateway = conf->gateway;
+  return 0;
+}
+
+/* The kernel half of ADD, under the machine-wide lock in shared mode so a
+ * concurrent last DEL elsewhere cannot delete the tables under us. */
+static int
+attach_kernel (const struct moat_netconf *conf, const struct moat_record *rec,
+               struct moat_add_result *res, moat_err_t *err)
+{
+  struct moat_bridge_spec bridge = { rec->bridge, rec->gateway, rec->prefixlen, conf->mtu };
+  struct moat_veth_spec veth = {
+    .bridge = rec->bridge,
+    .host_ifname = rec->host_if,
+    .netns_path = rec->netns,
+    .ifname = rec->ifname,
+    .mtu = conf->mtu,
+    .have_mac = true,
+    .addr = rec->addr,
+    .prefixlen = rec->prefixlen,
+    .gateway = rec->gateway,
+  };
+  struct moat_nft_member m = member_of (rec);
+  struct moat_veth_result vres;
+  _cleanup_close_ int global = -1;
+
+  memcpy (veth.mac, rec->mac, MOAT_MAC_LEN);
+  if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_bridge_ensure (&bridge, err) < 0
+      || moat_veth_attach (&veth, &vres, err) < 0 || moat_nft_member_add (&m, err) < 0
+      || moat_link_mac (rec->bridge, res->bridge_mac, err) < 0)
+    return -1;
+  memcpy (res->host_mac, vres.host_mac, MOAT_MAC_LEN);
+  memcpy (res->container_mac, vres.container_mac, MOAT_MAC_LEN);
+  return 0;
+}
+
+static int
+cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, json_t **ret_result,
+         moat_err_t *err)
+{
+  _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
+  _cleanup_ (json_decrefp) json_t *ipam = NULL;
+  _cleanup_close_ int lock = -1;
+  struct moat_add_result res = { 0 };
+  struct moat_record old;
+  char key[KEY_MAX];
+  moat_err_t undo = { 0 };
+  int r;
+
+  if (moat_attachment_key (key, sizeof (key), env->container_id, env->ifname) < 0)
+    return moat_error (err, MOAT_E_ENV, 0, "CNI_CONTAINERID: too long");
+  if (access (env->netns, F_OK) < 0)
+    return moat_error (err, MOAT_E_UNKNOWN, errno, "CNI_NETNS \"%s\"", env->netns);
+  if (moat_network_lock (conf->name, &lock, err) < 0)
+    return -1;
+  r = moat_record_read (conf->name, key, &old, err);
+  if (r < 0)
+    return -1;
+  if (r > 0)
+    {
+      moat_record_free (&old);
+      return moat_error (err, MOAT_E_STATE, 0,
+                         "container \"%s\" interface \"%s\": already attached to network \"%s\" "
+                         "(DEL it first)",
+                         env->container_id, env->ifname, conf->name);
+    }
+  if (record_init (env, conf, key, &rec, err) < 0)
+    return -1;
+  if (address_acquire (env, conf, key, &rec, &ipam, err) < 0)
+    {
+      network_remove_if_empty (conf, conf->bridge, &undo);
+      return -1;
+    }
+  if (conf->have_mac)
+    memcpy (rec.mac, conf->mac, MOAT_MAC_LEN);
+  else
+    derived_mac (rec.addr, rec.mac);
+
+  /* The record exists before any kernel change: whatever happens next, a
+   * DEL finds it and removes what was made. */
+  if (moat_record_write (&rec, err) < 0 || attach_kernel (conf, &rec, &res, err) < 0)
+    {
+      attachment_remove (conf, &rec, &undo);
+      network_remove_if_empty (conf, conf->bridge, &undo);
+      return -1;
+    }
+
+  res.bridge = rec.bridge;
+  res.host_if = rec.host_if;
+  res.ifname = rec.ifname;
+  res.sandbox = rec.netns;
+  res.addr = rec.addr;
+  res.prefixlen = rec.prefixlen;
+  res.gateway = rec.gateway;
+  res.dns = ipam ? json_object_get (ipam, "dns") : NULL;
+  *ret_result = moat_result_build (conf->cni_version, &res);
+  if (!*ret_result)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "result");
+  return 0;
+}
+
+static int
+cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *err)
+{
+  _cleanup_close_ int lock = -1;
+  struct moat_record rec;
+  char key[KEY_MAX], dir[4096];
+  const char *bridge = conf->bridge;
+  int r;
+
+  if (moat_attachment_key (key, sizeof (key), env->container_id, env->ifname) < 0)
+    return moat_error (err, MOAT_E_ENV, 0, "CNI_CONTAINERID: too long");
+  if (moat_network_lock (conf->name, &lock, err) < 0)
+    return -1;
+  r = moat_record_read (conf->name, key, &rec, err);
+  if (r < 0)
+    return -1;
+  if (r > 0)
+    {
+      _cleanup_free_ char *rec_bridge = strdup (rec.bridge);
+      r = attachment_remove (conf, &rec, err);
+      moat_record_free (&rec);
+      if (r < 0)
+        return -1;
+      return network_remove_if_empty (conf, rec_bridge ? rec_bridge : bridge, err);
+    }
+
+  /* No record: ADD never got as far as its first kernel change, or this is
+   * a repeated DEL. Only an address may be left. */
+  if (conf->ipam_type)
+    {
+      if (moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err) < 0)
+        return -1;
+    }
+  else if (ipam_dir (dir, sizeof (dir), conf->name) == 0
+           && moat_ipam_release_owner (dir, key, err) < 0)
+    return -1;
+  return network_remove_if_empty (conf, bridge, err);
+}
+
+static int
+cni_check (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *err)
+{
+  _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
+  struct in_addr prev_addr, prev_gw;
+  int prev_prefixlen, r;
+  char key[KEY_MAX], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+  if (!conf->prev_result)
+    return moat_error (err, MOAT_E_CONFIG, 0, "prevResult: required for CHECK");
+  if (moat_attachment_key (key, sizeof (key), env->container_id, env->ifname) < 0)
+    return moat_error (err, MOAT_E_ENV, 0, "CNI_CONTAINERID: too long");
+  r = moat_record_read (conf->name, key, &rec, err);
+  if (r <= 0)
+    return r < 0 ? -1
+                 : moat_error (err, MOAT_E_UNKNOWN, 0,
+                               "container \"%s\" interface \"%s\": not attached to network \"%s\"",
+                               env->container_id, env->ifname, conf->name);
+  if (moat_result_first_ipv4 (conf->prev_result, "prevResult", &prev_addr, &prev_prefixlen,
+                              &prev_gw, err)
+      < 0)
+    return -1;
+  if (prev_addr.s_addr != rec.addr.s_addr || prev_prefixlen != rec.prefixlen)
+    return moat_error (err, MOAT_E_DRIFT, 0, "prevResult: address %s/%d differs from %s/%d",
+                       inet_ntop (AF_INET, &prev_addr, a, sizeof (a)), prev_prefixlen,
+                       inet_ntop (AF_INET, &rec.addr, b, sizeof (b)), rec.prefixlen);
+
+  struct moat_veth_spec veth = {
+    .bridge = rec.bridge,
+    .host_ifname = rec.host_if,
+    .netns_path = env->netns,
+    .ifname = rec.ifname,
+    .addr = rec.addr,
+    .prefixlen = rec.prefixlen,
+    .gateway = rec.gateway,
+  };
+  struct moat_nft_member m = member_of (&rec);
+  if (moat_veth_check (&veth, err) < 0 || moat_nft_member_check (&m, err) < 0)
+    return -1;
+  return 0;
+}
+
+static bool
+attachment_valid (const struct moat_netconf *conf, const char *key)
+{
+  char k[KEY_MAX];
+
+  for (size_t i = 0; i < conf->n_valid; i++)
+    if (moat_attachment_key (k, sizeof (k), conf->valid[i].container_id, conf->valid[i].ifname)
+            == 0
+        && strcmp (k, key) == 0)
+      return true;
+  return false;
+}
+
+/* Ports on the bridge that look like moat's but belong to no record. */
+static int
+gc_stray_ports (const struct moat_netconf *conf, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **ports = NULL, **keys = NULL;
+  int exists = moat_link_exists (conf->bridge, err);
+
+  if (exists <= 0)
+    return exists;
+  if (moat_bridge_ports (conf->bridge, &ports, err) < 0
+      || moat_record_list (conf->name, &keys, err) < 0)
+    return -1;
+  for (char **p = ports; *p; p++)
+    {
+      bool owned = false;
+      char host_if[16];
+
+      if (strncmp (*p, "mt", 2) != 0)
+        continue;
+      for (char **k = keys; *k && !owned; k++)
+        {
+          moat_host_ifname (*k, host_if);
+          owned = strcmp (host_if, *p) == 0;
+        }
+      if (!owned && moat_veth_detach (*p, NULL, NULL, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+cni_gc (struct moat_netconf *conf, moat_err_t *err)
+{
+  _cleanup_close_ int lock = -1;
+  _cleanup_ (moat_strv_freep) char **keys = NULL;
+
+  if (!conf->have_valid)
+    return moat_error (err, MOAT_E_CONFIG, 0, "cni.dev/valid-attachments: required for GC");
+  if (moat_network_lock (conf->name, &lock, err) < 0
+      || moat_record_list (conf->name, &keys, err) < 0)
+    return -1;
+  for (char **k = keys; *k; k++)
+    {
+      struct moat_record rec;
+      int r;
+
+      if (attachment_valid (conf, *k))
+        continue;
+      r = moat_record_read (conf->name, *k, &rec, err);
+      if (r < 0)
+        return -1;
+      if (r == 0)
+        continue;
+      r = attachment_remove (conf, &rec, err);
+      moat_record_free (&rec);
+      if (r < 0)
+        return -1;
+    }
+  if (gc_stray_ports (conf, err) < 0)
+    return -1;
+  return network_remove_if_empty (conf, conf->bridge, err);
+}
+
+static int
+cni_status (struct moat_netconf *conf, moat_err_t *err)
+{
+  struct moat_pool pool = pool_of (conf);
+  char dir[4096];
+  long free_count;
+
+  if (conf->ipam_type)
+    return 0;
+  if (ipam_dir (dir, sizeof (dir), conf->name) < 0
+      || moat_ipam_free_count (dir, &pool, &free_count, err) < 0)
+    return -1;
+  if (free_count == 0)
+    return moat_error (err, MOAT_E_NOT_READY, 0, "network \"%s\": no free address in subnet",
+                       conf->name);
+  return 0;
+}
+
+static int
+require_version (const struct moat_netconf *conf, const char *verb, const char *min,
+                 moat_err_t *err)
+{
+  if (moat_cni_version_cmp (conf->cni_version, min) < 0)
+    return moat_error (err, MOAT_E_VERSION, 0, "%s needs cniVersion %s or later, config has %s",
+                       verb, min, conf->cni_version);
+  return 0;
+}
+
+int
+moat_cni_run (const struct moat_cni_env *env, struct moat_netconf *conf, json_t **ret_result,
+              moat_err_t *err)
+{
+  *ret_result = NULL;
+  switch (env->command)
+    {
+    case MOAT_CMD_VERSION:
+      *ret_result = moat_version_result (conf->cni_version);
+      return 0;
+    case MOAT_CMD_ADD:
+      return cni_add (env, conf, ret_result, err);
+    case MOAT_CMD_DEL:
+      return cni_del (env, conf, err);
+    case MOAT_CMD_CHECK:
+      if (require_version (conf, "CHECK", "0.4.0", err) < 0)
+        return -1;
+      return cni_check (env, conf, err);
+    case MOAT_CMD_GC:
+      if (require_version (conf, "GC", "1.1.0", err) < 0)
+        return -1;
+      return cni_gc (conf, err);
+    case MOAT_CMD_STATUS:
+      if (require_version (conf, "STATUS", "1.1.0", err) < 0)
+        return -1;
+      return cni_status (conf, err);
+    }
+  return moat_error (err, MOAT_E_ENV, 0, "CNI_COMMAND: unknown");
+}

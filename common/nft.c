@@ -1,0 +1,2228 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* moat's nftables layout (see nft.h), built with libnftnl and sent to the
+ * kernel as netlink batches over libmnl. Every message asks for an ack; the
+ * replies are drained until each one is accounted for, and an error's
+ * sequence number is mapped back to the message that caused it so the
+ * report names the table, set, chain, rule or element. */
+#include "nft.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+
+#include "cleanup.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC (struct nftnl_batch *, nftnl_batch_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC (struct nftnl_table *, nftnl_table_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC (struct nftnl_chain *, nftnl_chain_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC (struct nftnl_set *, nftnl_set_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC (struct nftnl_rule *, nftnl_rule_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC (struct nftnl_udata_buf *, nftnl_udata_buf_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC (struct mnl_socket *, mnl_socket_close)
+
+#define _cleanup_batch_ _cleanup_ (nftnl_batch_freep)
+#define _cleanup_socket_ _cleanup_ (mnl_socket_closep)
+
+/* Deletion without ENOENT. The kernel has NFT_MSG_DESTROY* since Linux 6.3
+ * (a missing object is success), but the installed uapi header predates
+ * them, so the numbers come from the kernel's enum nf_tables_msg_types. We
+ * prefer them because DELSETELEM of one missing element aborts the whole
+ * batch; on a kernel without them (EINVAL/EOPNOTSUPP) we fall back to one
+ * DEL* batch per object, where ENOENT concerns that object alone. */
+enum
+{
+  MOAT_NFT_MSG_DESTROYTABLE = 26,
+  MOAT_NFT_MSG_DESTROYSETELEM = 30,
+};
+
+/* nft's datatype ids (nftables include/datatype.h, enum datatypes). `nft
+ * list` names a set's type from NFTA_SET_KEY_TYPE, in which a concatenation
+ * packs one id per field, NFT_TYPE_BITS each, the first field highest. */
+enum
+{
+  NFT_TYPE_IPADDR = 7,
+  NFT_TYPE_ETHERADDR = 9,
+  NFT_TYPE_INET_PROTOCOL = 12,
+  NFT_TYPE_INET_SERVICE = 13,
+  NFT_TYPE_IFNAME = 41,
+  NFT_TYPE_BITS = 6,
+};
+
+/* nft's byte order tags (nftables enum byteorder), kept in set userdata so
+ * that nft prints single-field keys the way it would for its own sets. */
+enum
+{
+  NFT_BYTEORDER_NONE = 0,
+  NFT_BYTEORDER_HOST = 1,
+  NFT_BYTEORDER_BIG = 2,
+};
+
+#define BATCH_PAGE_SIZE (32 * 1024)
+#define MAX_FIELDS 4
+#define MAX_MEMBER_ELEMS 6 /* members, quiet, internet, masq, guarded, ports */
+#define MAX_KEY_LEN 64     /* NFT_DATA_VALUE_MAXLEN */
+#define RECV_BUF_SIZE (64 * 1024)
+
+/* --- the layout --------------------------------------------------------- */
+
+enum field_type
+{
+  FT_IFNAME,
+  FT_IPV4,
+  FT_ETHER,
+  FT_PROTO,
+  FT_PORT,
+};
+
+struct field_info
+{
+  uint32_t nft_type;
+  uint32_t len; /* bytes the kernel compares; padded to 4 in a key */
+  uint32_t byteorder;
+};
+
+static const struct field_info field_infos[] = {
+  [FT_IFNAME] = { NFT_TYPE_IFNAME, IFNAMSIZ, NFT_BYTEORDER_HOST },
+  [FT_IPV4] = { NFT_TYPE_IPADDR, 4, NFT_BYTEORDER_BIG },
+  [FT_ETHER] = { NFT_TYPE_ETHERADDR, MOAT_MAC_LEN, NFT_BYTEORDER_BIG },
+  [FT_PROTO] = { NFT_TYPE_INET_PROTOCOL, 1, NFT_BYTEORDER_BIG },
+  [FT_PORT] = { NFT_TYPE_INET_SERVICE, 2, NFT_BYTEORDER_BIG },
+};
+
+enum set_index
+{
+  SET_MEMBERS,
+  SET_QUIET,
+  SET_INTERNET,
+  SET_MASQ,
+  SET_PEERS,
+  SET_HOST_GRANTS,
+  SET_EGRESS,
+  SET_INGRESS,
+  SET_GUARDED,
+  SET_PORTS,
+  SET_COUNT,
+};
+
+struct set_def
+{
+  uint16_t family;
+  const char *name;
+  uint32_t flags;
+  unsigned nfields;
+  enum field_type fields[MAX_FIELDS];
+};
+
+/* Interval concatenations need NFT_SET_CONCAT and a field description so
+ * the kernel picks the pipapo backend; nft sets both only there. */
+#define RANGE_FLAGS (NFT_SET_INTERVAL | NFT_SET_TIMEOUT | NFT_SET_CONCAT)
+
+static const struct set_def set_defs[SET_COUNT] = {
+  [SET_MEMBERS] = { NFPROTO_INET, "members", 0, 2, { FT_IFNAME, FT_IPV4 } },
+  [SET_QUIET] = { NFPROTO_INET, "quiet", 0, 1, { FT_IPV4 } },
+  [SET_INTERNET] = { NFPROTO_INET, "internet", 0, 1, { FT_IPV4 } },
+  [SET_MASQ] = { NFPROTO_INET, "masq", 0, 1, { FT_IPV4 } },
+  [SET_PEERS] = { NFPROTO_INET, "peers", NFT_SET_TIMEOUT, 2, { FT_IPV4, FT_IPV4 } },
+  [SET_HOST_GRANTS]
+  = { NFPROTO_INET, "host_grants", RANGE_FLAGS, 3, { FT_IPV4, FT_PROTO, FT_PORT } },
+  [SET_EGRESS]
+  = { NFPROTO_INET, "egress", RANGE_FLAGS, 4, { FT_IPV4, FT_IPV4, FT_PROTO, FT_PORT } },
+  [SET_INGRESS]
+  = { NFPROTO_INET, "ingress", RANGE_FLAGS, 4, { FT_IPV4, FT_IPV4, FT_PROTO, FT_PORT } },
+  [SET_GUARDED] = { NFPROTO_BRIDGE, "guarded", 0, 1, { FT_IFNAME } },
+  [SET_PORTS] = { NFPROTO_BRIDGE, "ports", 0, 3, { FT_IFNAME, FT_ETHER, FT_IPV4 } },
+};
+
+struct chain_def
+{
+  uint16_t family;
+  const char *name;
+  const char *type; /* NULL: a regular chain, no hook */
+  uint32_t hook;
+  int32_t prio;
+};
+
+static const struct chain_def chain_defs[] = {
+  { NFPROTO_INET, "forward", "filter", NF_INET_FORWARD, 0 },
+  { NFPROTO_INET, "input", "filter", NF_INET_LOCAL_IN, 0 },
+  { NFPROTO_INET, "output", "filter", NF_INET_LOCAL_OUT, 0 },
+  { NFPROTO_INET, "from_container", NULL, 0, 0 },
+  { NFPROTO_INET, "to_peer", NULL, 0, 0 },
+  { NFPROTO_INET, "to_container", NULL, 0, 0 },
+  { NFPROTO_INET, "to_host", NULL, 0, 0 },
+  { NFPROTO_INET, "deny_src", NULL, 0, 0 },
+  { NFPROTO_INET, "postrouting", "nat", NF_INET_POST_ROUTING, 100 }, /* srcnat */
+  { NFPROTO_BRIDGE, "prerouting", "filter", 0 /* NF_BR_PRE_ROUTING */, -200 },
+  { NFPROTO_BRIDGE, "from_port", NULL, 0, 0 },
+};
+
+/* Where a lookup's key field comes from in the packet. */
+enum source
+{
+  SRC_NONE,
+  SRC_IIFNAME,
+  SRC_OIFNAME,
+  SRC_IP_SADDR,
+  SRC_IP_DADDR,
+  SRC_L4PROTO,
+  SRC_TH_DPORT,
+  SRC_ETHER_SADDR,
+  SRC_ARP_SHA, /* arp saddr ether */
+  SRC_ARP_SPA, /* arp saddr ip */
+};
+
+struct source_info
+{
+  bool meta;     /* meta key, else payload */
+  uint32_t what; /* meta key or payload base */
+  uint32_t offset;
+  uint32_t len;
+};
+
+static const struct source_info source_infos[] = {
+  [SRC_IIFNAME] = { true, NFT_META_IIFNAME, 0, IFNAMSIZ },
+  [SRC_OIFNAME] = { true, NFT_META_OIFNAME, 0, IFNAMSIZ },
+  [SRC_IP_SADDR] = { false, NFT_PAYLOAD_NETWORK_HEADER, 12, 4 },
+  [SRC_IP_DADDR] = { false, NFT_PAYLOAD_NETWORK_HEADER, 16, 4 },
+  [SRC_L4PROTO] = { true, NFT_META_L4PROTO, 0, 1 },
+  [SRC_TH_DPORT] = { false, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2 },
+  [SRC_ETHER_SADDR] = { false, NFT_PAYLOAD_LL_HEADER, 6, MOAT_MAC_LEN },
+  [SRC_ARP_SHA] = { false, NFT_PAYLOAD_NETWORK_HEADER, 8, MOAT_MAC_LEN },
+  [SRC_ARP_SPA] = { false, NFT_PAYLOAD_NETWORK_HEADER, 14, 4 },
+};
+
+enum term_kind
+{
+  TERM_END,
+  TERM_IPV4,       /* inet family: meta nfproto ipv4 (nft's implicit dependency) */
+  TERM_ETHER_TYPE, /* ether type <value> */
+  TERM_L4PROTO,    /* meta l4proto <value> */
+  TERM_ICMP_TYPE,  /* icmp type <value> */
+  TERM_CT_STATE,   /* ct state <any bit of value> */
+  TERM_LOOKUP,     /* <sources> @set */
+  TERM_NOT_LOOKUP, /* <sources> != @set */
+};
+
+struct term
+{
+  enum term_kind kind;
+  uint32_t value;
+  enum set_index set;
+  enum source sources[MAX_FIELDS];
+};
+
+enum action
+{
+  ACT_ACCEPT,
+  ACT_DROP,
+  ACT_JUMP,
+  ACT_GOTO,
+  ACT_REJECT_TCP_RESET,
+  ACT_REJECT_ADMIN,
+  ACT_MASQUERADE,
+};
+
+#define MAX_TERMS 5
+
+struct rule_def
+{
+  uint16_t family;
+  const char *chain;
+  const char *text; /* as nft.h lists it; names the rule in errors */
+  struct term terms[MAX_TERMS];
+  enum action action;
+  const char *target; /* jump/goto */
+};
+
+#define IPV4                                                                                       \
+  {                                                                                                \
+    TERM_IPV4, 0, 0, { 0 }                                                                         \
+  }
+#define L4PROTO(p)                                                                                 \
+  {                                                                                                \
+    TERM_L4PROTO, (p), 0, { 0 }                                                                    \
+  }
+#define CT_STATE(bits)                                                                             \
+  {                                                                                                \
+    TERM_CT_STATE, (bits), 0, { 0 }                                                                \
+  }
+#define LOOKUP(set, ...)                                                                           \
+  {                                                                                                \
+    TERM_LOOKUP, 0, (set), { __VA_ARGS__ }                                                         \
+  }
+#define NOT_LOOKUP(set, ...)                                                                       \
+  {                                                                                                \
+    TERM_NOT_LOOKUP, 0, (set), { __VA_ARGS__ }                                                     \
+  }
+
+/* conntrack state bits as nft encodes them: NF_CT_STATE_BIT(ctinfo) and
+ * NF_CT_STATE_INVALID_BIT (linux/netfilter/nf_conntrack_common.h). */
+#define CT_INVALID 0x1u
+#define CT_ESTABLISHED 0x2u
+#define CT_RELATED 0x4u
+
+#define ICMP_TYPE_REDIRECT 5
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_ARP 0x0806
+
+static const struct rule_def rule_defs[] = {
+  { NFPROTO_INET,
+    "forward",
+    "iifname . ip saddr @members jump from_container",
+    { IPV4, LOOKUP (SET_MEMBERS, SRC_IIFNAME, SRC_IP_SADDR) },
+    ACT_JUMP,
+    "from_container" },
+  { NFPROTO_INET,
+    "forward",
+    "oifname . ip daddr @members jump to_container",
+    { IPV4, LOOKUP (SET_MEMBERS, SRC_OIFNAME, SRC_IP_DADDR) },
+    ACT_JUMP,
+    "to_container" },
+  { NFPROTO_INET,
+    "input",
+    "iifname . ip saddr @members jump to_host",
+    { IPV4, LOOKUP (SET_MEMBERS, SRC_IIFNAME, SRC_IP_SADDR) },
+    ACT_JUMP,
+    "to_host" },
+  { NFPROTO_INET,
+    "output",
+    "icmp type redirect oifname . ip daddr @members drop",
+    { IPV4,
+      L4PROTO (IPPROTO_ICMP),
+      { TERM_ICMP_TYPE, ICMP_TYPE_REDIRECT, 0, { 0 } },
+      LOOKUP (SET_MEMBERS, SRC_OIFNAME, SRC_IP_DADDR) },
+    ACT_DROP,
+    NULL },
+  { NFPROTO_INET,
+    "from_container",
+    "ct state established,related accept",
+    { CT_STATE (CT_ESTABLISHED | CT_RELATED) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "from_container",
+    "ct state invalid drop",
+    { CT_STATE (CT_INVALID) },
+    ACT_DROP,
+    NULL },
+  { NFPROTO_INET,
+    "from_container",
+    "oifname . ip daddr @members goto to_peer",
+    { IPV4, LOOKUP (SET_MEMBERS, SRC_OIFNAME, SRC_IP_DADDR) },
+    ACT_GOTO,
+    "to_peer" },
+  { NFPROTO_INET,
+    "from_container",
+    "ip saddr @internet accept",
+    { IPV4, LOOKUP (SET_INTERNET, SRC_IP_SADDR) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "from_container",
+    "ip saddr . ip daddr . meta l4proto . th dport @egress accept",
+    { IPV4, LOOKUP (SET_EGRESS, SRC_IP_SADDR, SRC_IP_DADDR, SRC_L4PROTO, SRC_TH_DPORT) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "from_container",
+    "goto deny_src",
+    { { TERM_END, 0, 0, { 0 } } },
+    ACT_GOTO,
+    "deny_src" },
+  { NFPROTO_INET,
+    "to_peer",
+    "ip saddr . ip daddr @peers accept",
+    { IPV4, LOOKUP (SET_PEERS, SRC_IP_SADDR, SRC_IP_DADDR) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET, "to_peer", "goto deny_src", { { TERM_END, 0, 0, { 0 } } }, ACT_GOTO, "deny_src" },
+  { NFPROTO_INET,
+    "to_container",
+    "ct state established,related accept",
+    { CT_STATE (CT_ESTABLISHED | CT_RELATED) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_container",
+    "ip saddr . ip daddr . meta l4proto . th dport @ingress accept",
+    { IPV4, LOOKUP (SET_INGRESS, SRC_IP_SADDR, SRC_IP_DADDR, SRC_L4PROTO, SRC_TH_DPORT) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_container",
+    "ip daddr @quiet drop",
+    { IPV4, LOOKUP (SET_QUIET, SRC_IP_DADDR) },
+    ACT_DROP,
+    NULL },
+  { NFPROTO_INET,
+    "to_container",
+    "meta l4proto tcp reject with tcp reset",
+    { L4PROTO (IPPROTO_TCP) },
+    ACT_REJECT_TCP_RESET,
+    NULL },
+  { NFPROTO_INET,
+    "to_container",
+    "reject with icmpx admin-prohibited",
+    { { TERM_END, 0, 0, { 0 } } },
+    ACT_REJECT_ADMIN,
+    NULL },
+  { NFPROTO_INET,
+    "to_host",
+    "ct state established,related accept",
+    { CT_STATE (CT_ESTABLISHED | CT_RELATED) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_host",
+    "ip saddr . meta l4proto . th dport @host_grants accept",
+    { IPV4, LOOKUP (SET_HOST_GRANTS, SRC_IP_SADDR, SRC_L4PROTO, SRC_TH_DPORT) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET, "to_host", "goto deny_src", { { TERM_END, 0, 0, { 0 } } }, ACT_GOTO, "deny_src" },
+  { NFPROTO_INET,
+    "deny_src",
+    "ip saddr @quiet drop",
+    { IPV4, LOOKUP (SET_QUIET, SRC_IP_SADDR) },
+    ACT_DROP,
+    NULL },
+  { NFPROTO_INET,
+    "deny_src",
+    "meta l4proto tcp reject with tcp reset",
+    { L4PROTO (IPPROTO_TCP) },
+    ACT_REJECT_TCP_RESET,
+    NULL },
+  { NFPROTO_INET,
+    "deny_src",
+    "reject with icmpx admin-prohibited",
+    { { TERM_END, 0, 0, { 0 } } },
+    ACT_REJECT_ADMIN,
+    NULL },
+  { NFPROTO_INET,
+    "postrouting",
+    "ip saddr @masq oifname . ip daddr != @members masquerade",
+    { IPV4, LOOKUP (SET_MASQ, SRC_IP_SADDR), NOT_LOOKUP (SET_MEMBERS, SRC_OIFNAME, SRC_IP_DADDR) },
+    ACT_MASQUERADE,
+    NULL },
+  { NFPROTO_BRIDGE,
+    "prerouting",
+    "iifname @guarded jump from_port",
+    { LOOKUP (SET_GUARDED, SRC_IIFNAME) },
+    ACT_JUMP,
+    "from_port" },
+  { NFPROTO_BRIDGE,
+    "from_port",
+    "ether type ip iifname . ether saddr . ip saddr @ports accept",
+    { { TERM_ETHER_TYPE, ETHERTYPE_IPV4, 0, { 0 } },
+      LOOKUP (SET_PORTS, SRC_IIFNAME, SRC_ETHER_SADDR, SRC_IP_SADDR) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_BRIDGE,
+    "from_port",
+    "ether type arp iifname . ether saddr . arp saddr ip @ports"
+    " iifname . arp saddr ether . arp saddr ip @ports accept",
+    { { TERM_ETHER_TYPE, ETHERTYPE_ARP, 0, { 0 } },
+      LOOKUP (SET_PORTS, SRC_IIFNAME, SRC_ETHER_SADDR, SRC_ARP_SPA),
+      LOOKUP (SET_PORTS, SRC_IIFNAME, SRC_ARP_SHA, SRC_ARP_SPA) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_BRIDGE, "from_port", "drop", { { TERM_END, 0, 0, { 0 } } }, ACT_DROP, NULL },
+};
+
+/* The tables, as bits. */
+enum
+{
+  FAMILY_INET = 1,
+  FAMILY_BRIDGE = 2,
+};
+
+static unsigned
+family_bit (uint32_t family)
+{
+  return family == NFPROTO_INET ? FAMILY_INET : family == NFPROTO_BRIDGE ? FAMILY_BRIDGE : 0;
+}
+
+static const char *
+family_name (uint32_t family)
+{
+  switch (family)
+    {
+    case NFPROTO_INET:
+      return "inet";
+    case NFPROTO_BRIDGE:
+      return "bridge";
+    default:
+      return "?";
+    }
+}
+
+static uint32_t
+padded (uint32_t len)
+{
+  return (len + 3) & ~3u;
+}
+
+static uint32_t
+set_key_len (const struct set_def *s)
+{
+  uint32_t len = 0;
+
+  for (unsigned i = 0; i < s->nfields; i++)
+    len += padded (field_infos[s->fields[i]].len);
+  return len;
+}
+
+static uint32_t
+set_key_type (const struct set_def *s)
+{
+  uint32_t type = 0;
+
+  for (unsigned i = 0; i < s->nfields; i++)
+    type = (type << NFT_TYPE_BITS) | field_infos[s->fields[i]].nft_type;
+  return type;
+}
+
+static const struct set_def *
+find_set_def (uint32_t family, const char *name)
+{
+  for (size_t i = 0; i < SET_COUNT; i++)
+    if (set_defs[i].family == family && strcmp (set_defs[i].name, name) == 0)
+      return &set_defs[i];
+  return NULL;
+}
+
+/* --- elements ------------------------------------------------------------ */
+
+struct elem
+{
+  const struct set_def *set;
+  uint8_t key[MAX_KEY_LEN];
+  uint32_t key_len;
+  uint8_t key_end[MAX_KEY_LEN]; /* interval sets: end of the range */
+  uint32_t key_end_len;         /* 0: no end */
+  uint64_t timeout_ms;          /* 0: no timeout */
+};
+
+/* Key bytes are written field by field; each field starts on a 4-byte
+ * register boundary and its padding stays zero. */
+struct key_writer
+{
+  struct elem *e;
+  unsigned field;
+};
+
+static void
+key_start (struct key_writer *w, struct elem *e, const struct set_def *set)
+{
+  memset (e, 0, sizeof (*e));
+  e->set = set;
+  w->e = e;
+  w->field = 0;
+}
+
+static void
+key_put (struct key_writer *w, const void *data, size_t len)
+{
+  uint32_t field_len = field_infos[w->e->set->fields[w->field]].len;
+
+  memcpy (w->e->key + w->e->key_len, data, len < field_len ? len : field_len);
+  w->e->key_len += padded (field_len);
+  w->field++;
+}
+
+static void
+key_put_ifname (struct key_writer *w, const char *name)
+{
+  key_put (w, name, strnlen (name, IFNAMSIZ));
+}
+
+static void
+key_put_addr (struct key_writer *w, struct in_addr addr)
+{
+  key_put (w, &addr.s_addr, sizeof (addr.s_addr));
+}
+
+static int
+check_ifname (const char *what, const char *name, moat_err_t *err)
+{
+  if (!name || !*name)
+    return moat_error (err, MOAT_E_NFT, EINVAL, "nft: %s: interface name missing", what);
+  if (strlen (name) >= IFNAMSIZ)
+    return moat_error (err, MOAT_E_NFT, EINVAL, "nft: %s \"%s\": interface name too long", what,
+                       name);
+  return 0;
+}
+
+static void
+member_elem_addr (struct elem *e, enum set_index set, struct in_addr addr)
+{
+  struct key_writer w;
+
+  key_start (&w, e, &set_defs[set]);
+  key_put_addr (&w, addr);
+}
+
+/* The member's elements in the order they are sent. `all_flags` includes
+ * quiet/internet/masq whatever the member says: deletion removes them
+ * regardless, so a flag that changed since ADD leaves nothing behind. */
+static int
+member_elems (const struct moat_nft_member *m, bool all_flags, struct elem ret[MAX_MEMBER_ELEMS],
+              size_t *ret_n, moat_err_t *err)
+{
+  struct key_writer w;
+  size_t n = 0;
+
+  if (check_ifname ("bridge", m->bridge, err) < 0
+      || check_ifname ("host interface", m->host_ifname, err) < 0)
+    return -1;
+
+  key_start (&w, &ret[n++], &set_defs[SET_MEMBERS]);
+  key_put_ifname (&w, m->bridge);
+  key_put_addr (&w, m->addr);
+  if (m->quiet || all_flags)
+    member_elem_addr (&ret[n++], SET_QUIET, m->addr);
+  if (m->internet || all_flags)
+    member_elem_addr (&ret[n++], SET_INTERNET, m->addr);
+  if (m->masquerade || all_flags)
+    member_elem_addr (&ret[n++], SET_MASQ, m->addr);
+
+  key_start (&w, &ret[n++], &set_defs[SET_GUARDED]);
+  key_put_ifname (&w, m->host_ifname);
+
+  key_start (&w, &ret[n++], &set_defs[SET_PORTS]);
+  key_put_ifname (&w, m->host_ifname);
+  key_put (&w, m->mac, MOAT_MAC_LEN);
+  key_put_addr (&w, m->addr);
+
+  *ret_n = n;
+  return 0;
+}
+
+static int
+format_field (char *buf, size_t size, enum field_type type, const uint8_t *p)
+{
+  char addr[INET_ADDRSTRLEN];
+
+  switch (type)
+    {
+    case FT_IFNAME:
+      return snprintf (buf, size, "\"%.*s\"", (int)strnlen ((const char *)p, IFNAMSIZ),
+                       (const char *)p);
+    case FT_IPV4:
+      inet_ntop (AF_INET, p, addr, sizeof (addr));
+      return snprintf (buf, size, "%s", addr);
+    case FT_ETHER:
+      return snprintf (buf, size, "%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3], p[4],
+                       p[5]);
+    case FT_PROTO:
+      if (p[0] == IPPROTO_TCP)
+        return snprintf (buf, size, "tcp");
+      if (p[0] == IPPROTO_UDP)
+        return snprintf (buf, size, "udp");
+      if (p[0] == IPPROTO_ICMP)
+        return snprintf (buf, size, "icmp");
+      return snprintf (buf, size, "%u", p[0]);
+    case FT_PORT:
+      return snprintf (buf, size, "%u", (unsigned)(p[0] << 8 | p[1]));
+    }
+  return snprintf (buf, size, "?");
+}
+
+/* `"moat0" . 10.1.0.2`, with `a-b` for a field whose range end differs. */
+static void
+format_key (const struct set_def *s, const uint8_t *key, uint32_t key_len, const uint8_t *end,
+            uint32_t end_len, char *buf, size_t size)
+{
+  size_t used = 0;
+  uint32_t off = 0;
+
+  buf[0] = '\0';
+  for (unsigned i = 0; i < s->nfields && used < size; i++)
+    {
+      enum field_type type = s->fields[i];
+      uint32_t len = field_infos[type].len;
+      int n;
+
+      if (off + len > key_len)
+        break;
+      if (i > 0)
+        used += snprintf (buf + used, size - used, " . ");
+      if (used >= size)
+        break;
+      n = format_field (buf + used, size - used, type, key + off);
+      used += n > 0 ? (size_t)n : 0;
+      if (end && off + len <= end_len && memcmp (key + off, end + off, len) != 0 && used + 1 < size)
+        {
+          buf[used++] = '-';
+          n = format_field (buf + used, size - used, type, end + off);
+          used += n > 0 ? (size_t)n : 0;
+        }
+      off += padded (len);
+    }
+}
+
+static void
+format_elem (const struct elem *e, char *buf, size_t size)
+{
+  format_key (e->set, e->key, e->key_len, e->key_end_len ? e->key_end : NULL, e->key_end_len, buf,
+              size);
+}
+
+/* --- batch building ------------------------------------------------------ */
+
+struct builder
+{
+  struct nftnl_batch *batch;
+  uint32_t seq;
+};
+
+static struct nlmsghdr *
+builder_hdr (struct builder *b, uint16_t type, uint16_t family, uint16_t flags)
+{
+  return nftnl_nlmsg_build_hdr (nftnl_batch_buffer (b->batch), type, family, flags, b->seq++);
+}
+
+static int
+builder_next (struct builder *b)
+{
+  return nftnl_batch_update (b->batch);
+}
+
+/* libmnl 1.0.4 leaves attribute padding as it finds it: start from zeroed
+ * memory so that every byte sent is defined. (A batch that outgrows the
+ * first page gets pages we cannot clear; only their padding is affected.) */
+static struct nftnl_batch *
+batch_alloc (void)
+{
+  struct nftnl_batch *batch = nftnl_batch_alloc (BATCH_PAGE_SIZE, BATCH_PAGE_SIZE);
+
+  if (batch)
+    memset (nftnl_batch_buffer (batch), 0, 2 * BATCH_PAGE_SIZE);
+  return batch;
+}
+
+static int
+builder_start (struct builder *b, uint32_t seq)
+{
+  b->batch = batch_alloc ();
+  b->seq = seq;
+  if (!b->batch)
+    return -1;
+  nftnl_batch_begin (nftnl_batch_buffer (b->batch), b->seq++);
+  return builder_next (b);
+}
+
+static int
+builder_finish (struct builder *b)
+{
+  nftnl_batch_end (nftnl_batch_buffer (b->batch), b->seq++);
+  return builder_next (b);
+}
+
+static int
+put_table (struct builder *b, uint16_t family, uint16_t msg_type, uint16_t flags)
+{
+  _cleanup_ (nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc ();
+  struct nlmsghdr *nlh;
+
+  if (!t)
+    return -1;
+  nftnl_table_set_u32 (t, NFTNL_TABLE_FAMILY, family);
+  if (nftnl_table_set_str (t, NFTNL_TABLE_NAME, MOAT_NFT_TABLE) < 0)
+    return -1;
+  nlh = builder_hdr (b, msg_type, family, flags | NLM_F_ACK);
+  nftnl_table_nlmsg_build_payload (nlh, t);
+  return builder_next (b);
+}
+
+static int
+set_userdata (struct nftnl_set *s, const struct set_def *def)
+{
+  _cleanup_ (nftnl_udata_buf_freep) struct nftnl_udata_buf *udata = NULL;
+  uint32_t order = NFT_BYTEORDER_NONE;
+
+  if (def->nfields == 1)
+    order = field_infos[def->fields[0]].byteorder;
+  udata = nftnl_udata_buf_alloc (NFT_USERDATA_MAXLEN);
+  if (!udata || !nftnl_udata_put_u32 (udata, NFTNL_UDATA_SET_KEYBYTEORDER, order))
+    return -1;
+  return nftnl_set_set_data (s, NFTNL_SET_USERDATA, nftnl_udata_buf_data (udata),
+                             nftnl_udata_buf_len (udata));
+}
+
+static int
+set_concat_desc (struct nftnl_set *s, const struct set_def *def)
+{
+  uint8_t lens[MAX_FIELDS];
+
+  for (unsigned i = 0; i < def->nfields; i++)
+    lens[i] = field_infos[def->fields[i]].len;
+  return nftnl_set_set_data (s, NFTNL_SET_DESC_CONCAT, lens, def->nfields);
+}
+
+static int
+put_set (struct builder *b, enum set_index index)
+{
+  const struct set_def *def = &set_defs[index];
+  _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
+  struct nlmsghdr *nlh;
+
+  if (!s)
+    return -1;
+  nftnl_set_set_u32 (s, NFTNL_SET_FAMILY, def->family);
+  if (nftnl_set_set_str (s, NFTNL_SET_TABLE, MOAT_NFT_TABLE) < 0
+      || nftnl_set_set_str (s, NFTNL_SET_NAME, def->name) < 0)
+    return -1;
+  nftnl_set_set_u32 (s, NFTNL_SET_ID, (uint32_t)index + 1);
+  nftnl_set_set_u32 (s, NFTNL_SET_FLAGS, def->flags);
+  nftnl_set_set_u32 (s, NFTNL_SET_KEY_TYPE, set_key_type (def));
+  nftnl_set_set_u32 (s, NFTNL_SET_KEY_LEN, set_key_len (def));
+  if ((def->flags & NFT_SET_CONCAT) && set_concat_desc (s, def) < 0)
+    return -1;
+  if (set_userdata (s, def) < 0)
+    return -1;
+  nlh = builder_hdr (b, NFT_MSG_NEWSET, def->family, NLM_F_CREATE | NLM_F_ACK);
+  nftnl_set_nlmsg_build_payload (nlh, s);
+  return builder_next (b);
+}
+
+static int
+put_chain (struct builder *b, const struct chain_def *def)
+{
+  _cleanup_ (nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc ();
+  struct nlmsghdr *nlh;
+
+  if (!c)
+    return -1;
+  nftnl_chain_set_u32 (c, NFTNL_CHAIN_FAMILY, def->family);
+  if (nftnl_chain_set_str (c, NFTNL_CHAIN_TABLE, MOAT_NFT_TABLE) < 0
+      || nftnl_chain_set_str (c, NFTNL_CHAIN_NAME, def->name) < 0)
+    return -1;
+  if (def->type)
+    {
+      if (nftnl_chain_set_str (c, NFTNL_CHAIN_TYPE, def->type) < 0)
+        return -1;
+      nftnl_chain_set_u32 (c, NFTNL_CHAIN_HOOKNUM, def->hook);
+      nftnl_chain_set_s32 (c, NFTNL_CHAIN_PRIO, def->prio);
+      nftnl_chain_set_u32 (c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+    }
+  nlh = builder_hdr (b, NFT_MSG_NEWCHAIN, def->family, NLM_F_CREATE | NLM_F_ACK);
+  nftnl_chain_nlmsg_build_payload (nlh, c);
+  return builder_next (b);
+}
+
+/* --- rule expressions ---------------------------------------------------- */
+
+/* nft's register naming: a field starting on a 16-byte boundary uses the
+ * legacy NFT_REG_1..4, others the 4-byte NFT_REG32_xx; both address the same
+ * storage, this only keeps `nft --debug=netlink` output identical. */
+static uint32_t
+reg_at (uint32_t offset)
+{
+  if (offset % NFT_REG_SIZE == 0)
+    return NFT_REG_1 + offset / NFT_REG_SIZE;
+  return NFT_REG32_00 + offset / NFT_REG32_SIZE;
+}
+
+static int
+add_expr (struct nftnl_rule *r, struct nftnl_expr *e)
+{
+  if (!e)
+    return -1;
+  nftnl_rule_add_expr (r, e);
+  return 0;
+}
+
+static int
+load_source (struct nftnl_rule *r, enum source src, uint32_t dreg)
+{
+  const struct source_info *s = &source_infos[src];
+  struct nftnl_expr *e = nftnl_expr_alloc (s->meta ? "meta" : "payload");
+
+  if (!e)
+    return -1;
+  if (s->meta)
+    {
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_META_KEY, s->what);
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_META_DREG, dreg);
+    }
+  else
+    {
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_BASE, s->what);
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_OFFSET, s->offset);
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_LEN, s->len);
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+    }
+  return add_expr (r, e);
+}
+
+static int
+load_meta (struct nftnl_rule *r, uint32_t key)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("meta");
+
+  if (!e)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_META_KEY, key);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+  return add_expr (r, e);
+}
+
+static int
+load_payload (struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("payload");
+
+  if (!e)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_BASE, base);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_LEN, len);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+  return add_expr (r, e);
+}
+
+static int
+compare (struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("cmp");
+
+  if (!e)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_CMP_OP, op);
+  nftnl_expr_set (e, NFTNL_EXPR_CMP_DATA, data, len);
+  return add_expr (r, e);
+}
+
+static int
+match_u8 (struct nftnl_rule *r, int loaded, uint8_t value)
+{
+  return loaded < 0 ? -1 : compare (r, NFT_CMP_EQ, &value, sizeof (value));
+}
+
+static int
+match_ct_state (struct nftnl_rule *r, uint32_t bits)
+{
+  struct nftnl_expr *ct = nftnl_expr_alloc ("ct");
+  struct nftnl_expr *bw;
+  uint32_t zero = 0;
+
+  if (add_expr (r, ct) < 0)
+    return -1;
+  nftnl_expr_set_u32 (ct, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+  nftnl_expr_set_u32 (ct, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+  bw = nftnl_expr_alloc ("bitwise");
+  if (add_expr (r, bw) < 0)
+    return -1;
+  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_LEN, sizeof (uint32_t));
+  nftnl_expr_set (bw, NFTNL_EXPR_BITWISE_MASK, &bits, sizeof (bits));
+  nftnl_expr_set (bw, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof (zero));
+  return compare (r, NFT_CMP_NEQ, &zero, sizeof (zero));
+}
+
+/* Loads each source into consecutive 4-byte-aligned registers, as the set's
+ * key is laid out, then looks the concatenation up. */
+static int
+match_lookup (struct nftnl_rule *r, const struct term *t)
+{
+  const struct set_def *set = &set_defs[t->set];
+  struct nftnl_expr *e;
+  uint32_t offset = 0;
+  unsigned i;
+
+  for (i = 0; i < MAX_FIELDS && t->sources[i] != SRC_NONE; i++)
+    {
+      const struct source_info *s = &source_infos[t->sources[i]];
+
+      if (i >= set->nfields || s->len != field_infos[set->fields[i]].len)
+        return -1;
+      if (load_source (r, t->sources[i], reg_at (offset)) < 0)
+        return -1;
+      offset += padded (s->len);
+    }
+  if (i != set->nfields)
+    return -1;
+  e = nftnl_expr_alloc ("lookup");
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+  nftnl_expr_set_str (e, NFTNL_EXPR_LOOKUP_SET, set->name);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SET_ID, (uint32_t)t->set + 1);
+  if (t->kind == TERM_NOT_LOOKUP)
+    nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+  return 0;
+}
+
+static int
+put_term (struct nftnl_rule *r, const struct term *t)
+{
+  uint16_t ethertype;
+
+  switch (t->kind)
+    {
+    case TERM_END:
+      return 0;
+    case TERM_IPV4:
+      return match_u8 (r, load_meta (r, NFT_META_NFPROTO), NFPROTO_IPV4);
+    case TERM_ETHER_TYPE:
+      ethertype = htons ((uint16_t)t->value);
+      if (load_payload (r, NFT_PAYLOAD_LL_HEADER, 12, sizeof (ethertype)) < 0)
+        return -1;
+      return compare (r, NFT_CMP_EQ, &ethertype, sizeof (ethertype));
+    case TERM_L4PROTO:
+      return match_u8 (r, load_meta (r, NFT_META_L4PROTO), (uint8_t)t->value);
+    case TERM_ICMP_TYPE:
+      return match_u8 (r, load_payload (r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1), (uint8_t)t->value);
+    case TERM_CT_STATE:
+      return match_ct_state (r, t->value);
+    case TERM_LOOKUP:
+    case TERM_NOT_LOOKUP:
+      return match_lookup (r, t);
+    }
+  return -1;
+}
+
+static int
+put_verdict (struct nftnl_rule *r, int verdict, const char *chain)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("immediate");
+
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+  if (chain)
+    nftnl_expr_set_str (e, NFTNL_EXPR_IMM_CHAIN, chain);
+  return 0;
+}
+
+static int
+put_reject (struct nftnl_rule *r, uint32_t type, uint8_t code)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("reject");
+
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_REJECT_TYPE, type);
+  nftnl_expr_set_u8 (e, NFTNL_EXPR_REJECT_CODE, code);
+  return 0;
+}
+
+static int
+put_action (struct nftnl_rule *r, const struct rule_def *def)
+{
+  switch (def->action)
+    {
+    case ACT_ACCEPT:
+      return put_verdict (r, NF_ACCEPT, NULL);
+    case ACT_DROP:
+      return put_verdict (r, NF_DROP, NULL);
+    case ACT_JUMP:
+      return put_verdict (r, NFT_JUMP, def->target);
+    case ACT_GOTO:
+      return put_verdict (r, NFT_GOTO, def->target);
+    case ACT_REJECT_TCP_RESET:
+      return put_reject (r, NFT_REJECT_TCP_RST, 0);
+    case ACT_REJECT_ADMIN:
+      return put_reject (r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+    case ACT_MASQUERADE:
+      return add_expr (r, nftnl_expr_alloc ("masq"));
+    }
+  return -1;
+}
+
+static int
+put_rule (struct builder *b, const struct rule_def *def)
+{
+  _cleanup_ (nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc ();
+  struct nlmsghdr *nlh;
+
+  if (!r)
+    return -1;
+  nftnl_rule_set_u32 (r, NFTNL_RULE_FAMILY, def->family);
+  if (nftnl_rule_set_str (r, NFTNL_RULE_TABLE, MOAT_NFT_TABLE) < 0
+      || nftnl_rule_set_str (r, NFTNL_RULE_CHAIN, def->chain) < 0)
+    return -1;
+  for (size_t i = 0; i < MAX_TERMS; i++)
+    if (put_term (r, &def->terms[i]) < 0)
+      return -1;
+  if (put_action (r, def) < 0)
+    return -1;
+  nlh = builder_hdr (b, NFT_MSG_NEWRULE, def->family, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK);
+  nftnl_rule_nlmsg_build_payload (nlh, r);
+  return builder_next (b);
+}
+
+/* One table with its sets, chains and rules. The table is created with
+ * NLM_F_EXCL: of two racing creators, one fails with EEXIST before anything
+ * is duplicated (the rules are appended, so a second copy would double
+ * them). */
+static int
+put_family (struct builder *b, uint16_t family)
+{
+  if (put_table (b, family, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL) < 0)
+    return -1;
+  for (size_t i = 0; i < SET_COUNT; i++)
+    if (set_defs[i].family == family && put_set (b, (enum set_index)i) < 0)
+      return -1;
+  for (size_t i = 0; i < ARRAY_SIZE (chain_defs); i++)
+    if (chain_defs[i].family == family && put_chain (b, &chain_defs[i]) < 0)
+      return -1;
+  for (size_t i = 0; i < ARRAY_SIZE (rule_defs); i++)
+    if (rule_defs[i].family == family && put_rule (b, &rule_defs[i]) < 0)
+      return -1;
+  return 0;
+}
+
+static int
+put_tables (struct builder *b, unsigned families)
+{
+  if ((families & FAMILY_INET) && put_family (b, NFPROTO_INET) < 0)
+    return -1;
+  if ((families & FAMILY_BRIDGE) && put_family (b, NFPROTO_BRIDGE) < 0)
+    return -1;
+  return 0;
+}
+
+/* One message for elements of one set. */
+static int
+put_elems (struct builder *b, const struct elem *elems, size_t n, uint16_t msg_type, uint16_t flags)
+{
+  _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
+  const struct set_def *def = elems[0].set;
+  struct nlmsghdr *nlh;
+
+  if (!s)
+    return -1;
+  nftnl_set_set_u32 (s, NFTNL_SET_FAMILY, def->family);
+  if (nftnl_set_set_str (s, NFTNL_SET_TABLE, MOAT_NFT_TABLE) < 0
+      || nftnl_set_set_str (s, NFTNL_SET_NAME, def->name) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    {
+      struct nftnl_set_elem *e = nftnl_set_elem_alloc ();
+
+      if (!e)
+        return -1;
+      nftnl_set_elem_add (s, e);
+      if (nftnl_set_elem_set (e, NFTNL_SET_ELEM_KEY, elems[i].key, elems[i].key_len) < 0)
+        return -1;
+      if (elems[i].key_end_len
+          && nftnl_set_elem_set (e, NFTNL_SET_ELEM_KEY_END, elems[i].key_end, elems[i].key_end_len)
+                 < 0)
+        return -1;
+      if (elems[i].timeout_ms)
+        nftnl_set_elem_set_u64 (e, NFTNL_SET_ELEM_TIMEOUT, elems[i].timeout_ms);
+    }
+  nlh = builder_hdr (b, msg_type, def->family, flags | NLM_F_ACK);
+  nftnl_set_elems_nlmsg_build_payload (nlh, s);
+  return builder_next (b);
+}
+
+/* Adding an element that exists is success: NLM_F_CREATE without
+ * NLM_F_EXCL. */
+static int
+put_elem_adds (struct builder *b, const struct elem *elems, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (put_elems (b, &elems[i], 1, NFT_MSG_NEWSETELEM, NLM_F_CREATE) < 0)
+      return -1;
+  return 0;
+}
+
+static int
+put_elem_destroys (struct builder *b, const struct elem *elems, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (put_elems (b, &elems[i], 1, MOAT_NFT_MSG_DESTROYSETELEM, 0) < 0)
+      return -1;
+  return 0;
+}
+
+static int
+build_failed (struct builder *b, moat_err_t *err)
+{
+  if (b->batch)
+    nftnl_batch_free (b->batch);
+  b->batch = NULL;
+  return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: cannot build batch");
+}
+
+static struct nftnl_batch *
+build_error (struct builder *b, moat_err_t *err)
+{
+  build_failed (b, err);
+  return NULL;
+}
+
+struct nftnl_batch *
+moat_nft_build_tables (uint32_t seq, moat_err_t *err)
+{
+  struct builder b;
+
+  if (builder_start (&b, seq) < 0 || put_tables (&b, FAMILY_INET | FAMILY_BRIDGE) < 0
+      || builder_finish (&b) < 0)
+    return build_error (&b, err);
+  return b.batch;
+}
+
+/* Adding sends NEWSETELEM, deleting DESTROYSETELEM (see the DESTROY note at
+ * the top), one message per element so that an error names the element. */
+struct nftnl_batch *
+moat_nft_build_member (const struct moat_nft_member *m, bool add, uint32_t seq, moat_err_t *err)
+{
+  struct elem elems[MAX_MEMBER_ELEMS];
+  struct builder b;
+  size_t n;
+  int r;
+
+  if (member_elems (m, !add, elems, &n, err) < 0)
+    return NULL;
+  if (builder_start (&b, seq) < 0)
+    return build_error (&b, err);
+  r = add ? put_elem_adds (&b, elems, n) : put_elem_destroys (&b, elems, n);
+  if (r < 0 || builder_finish (&b) < 0)
+    return build_error (&b, err);
+  return b.batch;
+}
+
+/* The missing tables, then the member's elements: the slow path of the
+ * first ADD. */
+static struct nftnl_batch *
+build_tables_and_member (const struct elem *elems, size_t n, unsigned families, uint32_t seq,
+                         moat_err_t *err)
+{
+  struct builder b;
+
+  if (builder_start (&b, seq) < 0 || put_tables (&b, families) < 0
+      || put_elem_adds (&b, elems, n) < 0 || builder_finish (&b) < 0)
+    return build_error (&b, err);
+  return b.batch;
+}
+
+/* --- describing a message by its sequence number ------------------------ */
+
+/* The message with sequence number `seq` in the batch, or NULL. */
+static const struct nlmsghdr *
+batch_find (struct nftnl_batch *batch, uint32_t seq)
+{
+  int n = nftnl_batch_iovec_len (batch);
+  struct iovec iov[n > 0 ? n : 1];
+
+  nftnl_batch_iovec (batch, iov, (uint32_t)n);
+  for (int i = 0; i < n; i++)
+    {
+      const struct nlmsghdr *nlh = iov[i].iov_base;
+      int len = (int)iov[i].iov_len;
+
+      for (; mnl_nlmsg_ok (nlh, len); nlh = mnl_nlmsg_next (nlh, &len))
+        if (nlh->nlmsg_seq == seq)
+          return nlh;
+    }
+  return NULL;
+}
+
+static uint32_t
+msg_family (const struct nlmsghdr *nlh)
+{
+  const struct nfgenmsg *g = mnl_nlmsg_get_payload (nlh);
+
+  return g->nfgen_family;
+}
+
+static void
+describe_table (const struct nlmsghdr *nlh, char *buf, size_t size)
+{
+  _cleanup_ (nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc ();
+
+  if (!t || nftnl_table_nlmsg_parse (nlh, t) < 0)
+    snprintf (buf, size, "table %s %s", family_name (msg_family (nlh)), MOAT_NFT_TABLE);
+  else
+    snprintf (buf, size, "table %s %s", family_name (msg_family (nlh)),
+              nftnl_table_get_str (t, NFTNL_TABLE_NAME));
+}
+
+static void
+describe_set (const struct nlmsghdr *nlh, char *buf, size_t size)
+{
+  _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
+
+  if (!s || nftnl_set_nlmsg_parse (nlh, s) < 0)
+    snprintf (buf, size, "set in table %s %s", family_name (msg_family (nlh)), MOAT_NFT_TABLE);
+  else
+    snprintf (buf, size, "set \"%s\" in table %s %s", nftnl_set_get_str (s, NFTNL_SET_NAME),
+              family_name (msg_family (nlh)), nftnl_set_get_str (s, NFTNL_SET_TABLE));
+}
+
+static void
+describe_chain (const struct nlmsghdr *nlh, char *buf, size_t size)
+{
+  _cleanup_ (nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc ();
+
+  if (!c || nftnl_chain_nlmsg_parse (nlh, c) < 0)
+    snprintf (buf, size, "chain in table %s %s", family_name (msg_family (nlh)), MOAT_NFT_TABLE);
+  else
+    snprintf (buf, size, "chain \"%s\" in table %s %s", nftnl_chain_get_str (c, NFTNL_CHAIN_NAME),
+              family_name (msg_family (nlh)), nftnl_chain_get_str (c, NFTNL_CHAIN_TABLE));
+}
+
+/* A rule is named by its text in rule_defs: the k-th NEWRULE for a chain in
+ * the batch is the k-th rule_def of that chain. */
+static void
+describe_rule (struct nftnl_batch *batch, const struct nlmsghdr *nlh, char *buf, size_t size)
+{
+  _cleanup_ (nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc ();
+  uint32_t family = msg_family (nlh);
+  const char *chain, *text = NULL;
+  size_t index = 0;
+
+  if (!r || nftnl_rule_nlmsg_parse (nlh, r) < 0)
+    {
+      snprintf (buf, size, "rule in table %s %s", family_name (family), MOAT_NFT_TABLE);
+      return;
+    }
+  chain = nftnl_rule_get_str (r, NFTNL_RULE_CHAIN);
+  for (uint32_t seq = nlh->nlmsg_seq - 1; seq != 0; seq--)
+    {
+      const struct nlmsghdr *prev = batch_find (batch, seq);
+      _cleanup_ (nftnl_rule_freep) struct nftnl_rule *p = NULL;
+
+      if (!prev)
+        break;
+      if (NFNL_MSG_TYPE (prev->nlmsg_type) != NFT_MSG_NEWRULE || msg_family (prev) != family)
+        continue;
+      p = nftnl_rule_alloc ();
+      if (p && nftnl_rule_nlmsg_parse (prev, p) == 0
+          && strcmp (nftnl_rule_get_str (p, NFTNL_RULE_CHAIN), chain) == 0)
+        index++;
+    }
+  for (size_t i = 0; i < ARRAY_SIZE (rule_defs) && !text; i++)
+    if (rule_defs[i].family == family && strcmp (rule_defs[i].chain, chain) == 0 && index-- == 0)
+      text = rule_defs[i].text;
+  snprintf (buf, size, "rule \"%s\" in chain %s %s %s", text ? text : "?", family_name (family),
+            MOAT_NFT_TABLE, chain);
+}
+
+struct first_elem
+{
+  char text[256];
+  const struct set_def *def;
+  size_t count;
+};
+
+static int
+describe_one_elem (struct nftnl_set_elem *e, void *data)
+{
+  struct first_elem *f = data;
+  const uint8_t *key, *end = NULL;
+  uint32_t key_len = 0, end_len = 0;
+
+  if (f->count++ > 0 || !f->def)
+    return 0;
+  key = nftnl_set_elem_get (e, NFTNL_SET_ELEM_KEY, &key_len);
+  if (nftnl_set_elem_is_set (e, NFTNL_SET_ELEM_KEY_END))
+    end = nftnl_set_elem_get (e, NFTNL_SET_ELEM_KEY_END, &end_len);
+  if (key)
+    format_key (f->def, key, key_len, end, end_len, f->text, sizeof (f->text));
+  return 0;
+}
+
+static void
+describe_elems (const struct nlmsghdr *nlh, char *buf, size_t size)
+{
+  _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
+  struct first_elem f = { .text = "" };
+  uint32_t family = msg_family (nlh);
+  const char *name;
+
+  if (!s || nftnl_set_elems_nlmsg_parse (nlh, s) < 0)
+    {
+      snprintf (buf, size, "set in table %s %s", family_name (family), MOAT_NFT_TABLE);
+      return;
+    }
+  name = nftnl_set_get_str (s, NFTNL_SET_NAME);
+  f.def = find_set_def (family, name);
+  nftnl_set_elem_foreach (s, describe_one_elem, &f);
+  if (f.count > 1)
+    snprintf (buf, size, "set \"%s\" in table %s %s: %zu elements from %s", name,
+              family_name (family), nftnl_set_get_str (s, NFTNL_SET_TABLE), f.count, f.text);
+  else
+    snprintf (buf, size, "set \"%s\" in table %s %s: element %s", name, family_name (family),
+              nftnl_set_get_str (s, NFTNL_SET_TABLE), f.text);
+}
+
+static void
+describe_msg (struct nftnl_batch *batch, uint32_t seq, char *buf, size_t size)
+{
+  const struct nlmsghdr *nlh = batch_find (batch, seq);
+
+  if (!nlh)
+    {
+      snprintf (buf, size, "batch");
+      return;
+    }
+  if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN)
+    {
+      snprintf (buf, size, "batch");
+      return;
+    }
+  switch (NFNL_MSG_TYPE (nlh->nlmsg_type))
+    {
+    case NFT_MSG_NEWTABLE:
+    case NFT_MSG_DELTABLE:
+    case MOAT_NFT_MSG_DESTROYTABLE:
+      describe_table (nlh, buf, size);
+      break;
+    case NFT_MSG_NEWSET:
+      describe_set (nlh, buf, size);
+      break;
+    case NFT_MSG_NEWCHAIN:
+      describe_chain (nlh, buf, size);
+      break;
+    case NFT_MSG_NEWRULE:
+      describe_rule (batch, nlh, buf, size);
+      break;
+    case NFT_MSG_NEWSETELEM:
+    case NFT_MSG_GETSETELEM:
+    case NFT_MSG_DELSETELEM:
+    case MOAT_NFT_MSG_DESTROYSETELEM:
+      describe_elems (nlh, buf, size);
+      break;
+    default:
+      snprintf (buf, size, "message %u", (unsigned)seq);
+    }
+}
+
+/* --- talking to the kernel ----------------------------------------------- */
+
+/* What the kernel said about a request: its first error, and each
+ * message's own error by sequence number. */
+struct reply
+{
+  int errnum;   /* first error; 0: every message acked without error */
+  uint32_t seq; /* the message that got it */
+  char extack[256];
+  uint32_t first_seq;
+  size_t nseq;
+  int *errnums; /* by seq - first_seq */
+};
+
+static void
+reply_done (struct reply *r)
+{
+  free (r->errnums);
+  r->errnums = NULL;
+}
+
+#define _cleanup_reply_ _cleanup_ (reply_done)
+
+static int
+reply_errnum_at (const struct reply *r, uint32_t seq)
+{
+  return seq - r->first_seq < r->nseq ? r->errnums[seq - r->first_seq] : 0;
+}
+
+struct talk
+{
+  bool *pending; /* by seq - first_seq: an ack is still owed */
+  size_t npending;
+  uint32_t batch_seq; /* the batch-begin message: errors for the batch as a whole */
+  bool is_batch;
+  bool batch_failed;
+  struct reply *reply;
+};
+
+static void
+extack_message (const struct nlmsghdr *nlh, char *buf, size_t size)
+{
+  const struct nlmsgerr *e = mnl_nlmsg_get_payload (nlh);
+  size_t payload_len = mnl_nlmsg_get_payload_len (nlh);
+  size_t offset = sizeof (*e);
+  const struct nlattr *attr, *tlvs;
+
+  if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+    return;
+  if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+    offset += e->msg.nlmsg_len - sizeof (struct nlmsghdr);
+  if (payload_len <= offset)
+    return;
+  tlvs = (const struct nlattr *)((const char *)e + offset);
+  mnl_attr_for_each_payload (tlvs, payload_len - offset)
+  {
+    if (mnl_attr_get_type (attr) == NLMSGERR_ATTR_MSG
+        && mnl_attr_validate (attr, MNL_TYPE_NUL_STRING) == 0)
+      snprintf (buf, size, "%s", mnl_attr_get_str (attr));
+  }
+}
+
+static int
+on_ack (const struct nlmsghdr *nlh, void *data)
+{
+  struct talk *t = data;
+  struct reply *r = t->reply;
+  const struct nlmsgerr *e;
+  uint32_t index = nlh->nlmsg_seq - r->first_seq;
+  int errnum;
+
+  if (mnl_nlmsg_get_payload_len (nlh) < sizeof (*e))
+    {
+      errno = EBADMSG;
+      return MNL_CB_ERROR;
+    }
+  e = mnl_nlmsg_get_payload (nlh);
+  errnum = -e->error;
+  if (index < r->nseq && t->pending[index])
+    {
+      t->pending[index] = false;
+      t->npending--;
+      r->errnums[index] = errnum;
+    }
+  else if (t->is_batch && nlh->nlmsg_seq == t->batch_seq && errnum)
+    t->batch_failed = true;
+  else
+    return MNL_CB_OK; /* not ours: a late reply to an earlier request */
+  if (errnum && !r->errnum)
+    {
+      r->errnum = errnum;
+      r->seq = nlh->nlmsg_seq;
+      extack_message (nlh, r->extack, sizeof (r->extack));
+    }
+  return MNL_CB_OK;
+}
+
+static int
+ignore_data (const struct nlmsghdr *nlh, void *data)
+{
+  return MNL_CB_OK;
+}
+
+static int
+run_replies (struct talk *t, const void *buf, size_t len, uint32_t portid)
+{
+  mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = on_ack };
+
+  return mnl_cb_run2 (buf, len, 0, portid, ignore_data, t, ctl, ARRAY_SIZE (ctl));
+}
+
+/* Marks every message that asked for an ack as owed one. */
+static int
+talk_init (struct talk *t, struct iovec *iov, int n, struct reply *reply)
+{
+  const struct nlmsghdr *first = iov[0].iov_base;
+  uint32_t last_seq = first->nlmsg_seq;
+
+  reply_done (reply);
+  memset (reply, 0, sizeof (*reply));
+  memset (t, 0, sizeof (*t));
+  t->reply = reply;
+  t->is_batch = first->nlmsg_type == NFNL_MSG_BATCH_BEGIN;
+  t->batch_seq = first->nlmsg_seq;
+  for (int i = 0; i < n; i++)
+    {
+      const struct nlmsghdr *nlh = iov[i].iov_base;
+      int len = (int)iov[i].iov_len;
+
+      for (; mnl_nlmsg_ok (nlh, len); nlh = mnl_nlmsg_next (nlh, &len))
+        last_seq = nlh->nlmsg_seq;
+    }
+  reply->first_seq = first->nlmsg_seq;
+  reply->nseq = last_seq - first->nlmsg_seq + 1;
+  reply->errnums = calloc (reply->nseq, sizeof (int));
+  t->pending = calloc (reply->nseq, sizeof (bool));
+  if (!reply->errnums || !t->pending)
+    return -1;
+  for (int i = 0; i < n; i++)
+    {
+      const struct nlmsghdr *nlh = iov[i].iov_base;
+      int len = (int)iov[i].iov_len;
+
+      for (; mnl_nlmsg_ok (nlh, len); nlh = mnl_nlmsg_next (nlh, &len))
+        if ((nlh->nlmsg_flags & NLM_F_ACK) && nlh->nlmsg_seq - reply->first_seq < reply->nseq)
+          {
+            t->pending[nlh->nlmsg_seq - reply->first_seq] = true;
+            t->npending++;
+          }
+    }
+  return 0;
+}
+
+/* A batch queues all its acks before we read any: make room for many. */
+static void
+grow_rcvbuf (struct mnl_socket *nl, size_t acks)
+{
+  int size = (int)(acks * 1024);
+
+  if (acks < 128)
+    return;
+  if (setsockopt (mnl_socket_get_fd (nl), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof (size)) < 0)
+    setsockopt (mnl_socket_get_fd (nl), SOL_SOCKET, SO_RCVBUF, &size, sizeof (size));
+}
+
+static int
+send_iov (struct mnl_socket *nl, struct iovec *iov, int n)
+{
+  struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+  struct msghdr msg = {
+    .msg_name = &kernel,
+    .msg_namelen = sizeof (kernel),
+    .msg_iov = iov,
+    .msg_iovlen = (size_t)n,
+  };
+
+  return sendmsg (mnl_socket_get_fd (nl), &msg, 0) < 0 ? -1 : 0;
+}
+
+/* After a batch-level error nothing more is owed, but the kernel may have
+ * queued per-message acks too: read what is there without waiting. */
+static void
+drain_queued (struct mnl_socket *nl, struct talk *t, char *buf)
+{
+  ssize_t len;
+
+  while ((len = recv (mnl_socket_get_fd (nl), buf, RECV_BUF_SIZE, MSG_DONTWAIT)) > 0)
+    run_replies (t, buf, (size_t)len, mnl_socket_get_portid (nl));
+}
+
+static int
+talk_exchange (struct mnl_socket *nl, struct talk *t, struct iovec *iov, int n, char *buf,
+               moat_err_t *err)
+{
+  grow_rcvbuf (nl, t->npending);
+  if (send_iov (nl, iov, n) < 0)
+    return moat_error (err, MOAT_E_NFT, errno, "nft: cannot send request");
+  while (t->npending > 0 && !t->batch_failed)
+    {
+      ssize_t len = mnl_socket_recvfrom (nl, buf, RECV_BUF_SIZE);
+
+      if (len < 0)
+        return moat_error (err, MOAT_E_NFT, errno, "nft: cannot read the kernel's acks");
+      if (run_replies (t, buf, (size_t)len, mnl_socket_get_portid (nl)) < 0)
+        return moat_error (err, MOAT_E_NFT, errno, "nft: bad reply from the kernel");
+    }
+  if (t->batch_failed)
+    drain_queued (nl, t, buf);
+  return 0;
+}
+
+/* Sends the messages in one sendmsg and reads replies until every message
+ * that asked for an ack got one, or the batch failed as a whole. Returns -1
+ * only when the exchange itself failed; the kernel's verdict is in *reply
+ * (which the caller zero-initialises and releases with reply_done). */
+static int
+talk (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply, moat_err_t *err)
+{
+  int n = nftnl_batch_iovec_len (batch);
+  struct iovec iov[n > 0 ? n : 1];
+  _cleanup_free_ char *buf = NULL;
+  _cleanup_free_ bool *pending = NULL;
+  struct talk t;
+  int r;
+
+  if (n <= 0)
+    return moat_error (err, MOAT_E_NFT, EINVAL, "nft: empty request");
+  nftnl_batch_iovec (batch, iov, (uint32_t)n);
+  r = talk_init (&t, iov, n, reply);
+  pending = t.pending;
+  buf = malloc (RECV_BUF_SIZE);
+  if (r < 0 || !buf)
+    return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: cannot prepare request");
+  return talk_exchange (nl, &t, iov, n, buf, err);
+}
+
+/* Turns the kernel's error for message `seq` into *err, naming the object. */
+static int
+reply_error_at (struct nftnl_batch *batch, const struct reply *reply, uint32_t seq, moat_err_t *err)
+{
+  int errnum = seq == reply->seq ? reply->errnum : reply_errnum_at (reply, seq);
+  char what[512];
+
+  describe_msg (batch, seq, what, sizeof (what));
+  if (seq == reply->seq && reply->extack[0])
+    return moat_error (err, MOAT_E_NFT, errnum, "nft: %s: %s", what, reply->extack);
+  return moat_error (err, MOAT_E_NFT, errnum, "nft: %s", what);
+}
+
+static int
+reply_error (struct nftnl_batch *batch, const struct reply *reply, moat_err_t *err)
+{
+  return reply_error_at (batch, reply, reply->seq, err);
+}
+
+static int
+open_socket (struct mnl_socket **ret, moat_err_t *err)
+{
+  _cleanup_socket_ struct mnl_socket *nl = mnl_socket_open2 (NETLINK_NETFILTER, SOCK_CLOEXEC);
+  int one = 1;
+
+  if (!nl)
+    return moat_error (err, MOAT_E_NFT, errno, "nft: cannot open netlink socket");
+  /* Best effort: without them errors still arrive, only less precisely
+   * described and with the request echoed back. */
+  mnl_socket_setsockopt (nl, NETLINK_EXT_ACK, &one, sizeof (one));
+  mnl_socket_setsockopt (nl, NETLINK_CAP_ACK, &one, sizeof (one));
+  if (mnl_socket_bind (nl, 0, MNL_SOCKET_AUTOPID) < 0)
+    return moat_error (err, MOAT_E_NFT, errno, "nft: cannot bind netlink socket");
+  *ret = TAKE_PTR (nl);
+  return 0;
+}
+
+static uint32_t
+first_seq (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint32_t)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static bool
+failed_at (struct nftnl_batch *batch, const struct reply *reply, uint16_t type, uint32_t family)
+{
+  const struct nlmsghdr *nlh = batch_find (batch, reply->seq);
+
+  return nlh && nlh->nlmsg_type != NFNL_MSG_BATCH_BEGIN && NFNL_MSG_TYPE (nlh->nlmsg_type) == type
+         && msg_family (nlh) == family;
+}
+
+/* --- ADD ----------------------------------------------------------------- */
+
+/* The tables in which some message of the batch found its table or set
+ * missing. */
+static unsigned
+missing_families (struct nftnl_batch *batch, const struct reply *reply)
+{
+  int n = nftnl_batch_iovec_len (batch);
+  struct iovec iov[n > 0 ? n : 1];
+  unsigned families = 0;
+
+  nftnl_batch_iovec (batch, iov, (uint32_t)n);
+  for (int i = 0; i < n; i++)
+    {
+      const struct nlmsghdr *nlh = iov[i].iov_base;
+      int len = (int)iov[i].iov_len;
+
+      for (; mnl_nlmsg_ok (nlh, len); nlh = mnl_nlmsg_next (nlh, &len))
+        if (nlh->nlmsg_type != NFNL_MSG_BATCH_BEGIN && nlh->nlmsg_type != NFNL_MSG_BATCH_END
+            && reply_errnum_at (reply, nlh->nlmsg_seq) == ENOENT)
+          families |= family_bit (msg_family (nlh));
+    }
+  return families;
+}
+
+/* Returns 0, -1, or the tables to create (FAMILY_* bits) when the kernel
+ * said ENOENT, with *err naming what was missing. */
+static int
+add_elements (struct mnl_socket *nl, const struct moat_nft_member *m, uint32_t seq, moat_err_t *err)
+{
+  _cleanup_batch_ struct nftnl_batch *batch = moat_nft_build_member (m, true, seq, err);
+  _cleanup_reply_ struct reply reply = { 0 };
+  unsigned families;
+
+  if (!batch || talk (nl, batch, &reply, err) < 0)
+    return -1;
+  if (!reply.errnum)
+    return 0;
+  reply_error (batch, &reply, err);
+  families = reply.errnum == ENOENT ? missing_families (batch, &reply) : 0;
+  return families ? (int)families : -1;
+}
+
+/* Creates the missing tables and adds the elements in one batch. Returns 1
+ * when someone else created a table meanwhile (EEXIST on it). */
+static int
+create_and_add (struct mnl_socket *nl, const struct moat_nft_member *m, unsigned families,
+                uint32_t seq, moat_err_t *err)
+{
+  _cleanup_batch_ struct nftnl_batch *batch = NULL;
+  _cleanup_reply_ struct reply reply = { 0 };
+  struct elem elems[MAX_MEMBER_ELEMS];
+  size_t n;
+
+  if (member_elems (m, false, elems, &n, err) < 0)
+    return -1;
+  batch = build_tables_and_member (elems, n, families, seq, err);
+  if (!batch || talk (nl, batch, &reply, err) < 0)
+    return -1;
+  if (reply.errnum == EEXIST
+      && (failed_at (batch, &reply, NFT_MSG_NEWTABLE, NFPROTO_INET)
+          || failed_at (batch, &reply, NFT_MSG_NEWTABLE, NFPROTO_BRIDGE)))
+    return 1;
+  if (reply.errnum)
+    return reply_error (batch, &reply, err);
+  return 0;
+}
+
+/* The fast path is one batch of elements, one round trip. When the kernel
+ * answers ENOENT, the tables it found missing are created in one batch with
+ * the elements; losing that race to another creator (EEXIST on a table)
+ * means its tables exist now, so the element batch is tried once more. A
+ * table that exists with a set missing stays an error: that is drift for
+ * `moatctl restore`, not something to paper over here. */
+int
+moat_nft_member_add (const struct moat_nft_member *m, moat_err_t *err)
+{
+  _cleanup_socket_ struct mnl_socket *nl = NULL;
+  uint32_t seq = first_seq ();
+  int r;
+
+  if (open_socket (&nl, err) < 0)
+    return -1;
+  r = add_elements (nl, m, seq, err);
+  if (r <= 0)
+    return r;
+  r = create_and_add (nl, m, (unsigned)r, seq + 16, err);
+  if (r == 1)
+    r = add_elements (nl, m, seq + 1024, err) == 0 ? 0 : -1;
+  if (r == 0)
+    *err = (moat_err_t){ 0 }; /* forget the fast path's ENOENT */
+  return r;
+}
+
+/* --- DEL ----------------------------------------------------------------- */
+
+/* The fallback for kernels without DESTROY: each element in its own
+ * DELSETELEM batch, where ENOENT only says that element is already gone. */
+static int
+delete_one_by_one (struct mnl_socket *nl, const struct elem *elems, size_t n, uint32_t seq,
+                   moat_err_t *err)
+{
+  for (size_t i = 0; i < n; i++, seq += 4)
+    {
+      _cleanup_batch_ struct nftnl_batch *batch = NULL;
+      _cleanup_reply_ struct reply reply = { 0 };
+      struct builder b;
+
+      if (builder_start (&b, seq) < 0 || put_elems (&b, &elems[i], 1, NFT_MSG_DELSETELEM, 0) < 0
+          || builder_finish (&b) < 0)
+        return build_failed (&b, err);
+      batch = b.batch;
+      if (talk (nl, batch, &reply, err) < 0)
+        return -1;
+      if (reply.errnum && reply.errnum != ENOENT)
+        return reply_error (batch, &reply, err);
+    }
+  return 0;
+}
+
+/* Consecutive elements of one set, sent as one DESTROYSETELEM message. */
+struct elem_group
+{
+  const struct elem *elems;
+  size_t n;
+  uint32_t seq; /* of its message in the last batch */
+  bool gone;    /* its table or set does not exist: nothing to delete */
+};
+
+static size_t
+group_elems (const struct elem *elems, size_t n, struct elem_group *groups)
+{
+  size_t ngroups = 0;
+
+  for (size_t i = 0; i < n;)
+    {
+      size_t j = i + 1;
+
+      while (j < n && elems[j].set == elems[i].set)
+        j++;
+      groups[ngroups++] = (struct elem_group){ .elems = &elems[i], .n = j - i };
+      i = j;
+    }
+  return ngroups;
+}
+
+/* One batch with a DESTROYSETELEM message per group still to delete. */
+static struct nftnl_batch *
+build_destroys (struct elem_group *groups, size_t ngroups, uint32_t seq, moat_err_t *err)
+{
+  struct builder b;
+
+  if (builder_start (&b, seq) < 0)
+    return build_error (&b, err);
+  for (size_t g = 0; g < ngroups; g++)
+    {
+      if (groups[g].gone)
+        continue;
+      groups[g].seq = b.seq;
+      if (put_elems (&b, groups[g].elems, groups[g].n, MOAT_NFT_MSG_DESTROYSETELEM, 0) < 0)
+        return build_error (&b, err);
+    }
+  if (builder_finish (&b) < 0)
+    return build_error (&b, err);
+  return b.batch;
+}
+
+/* Marks groups whose table or set is missing (ENOENT: DESTROY does not
+ * complain about missing elements). Returns 1 if the batch should be resent
+ * without them, 0 if the kernel lacks DESTROY, -1 on another error. */
+static int
+sort_out_failures (struct nftnl_batch *batch, const struct reply *reply, struct elem_group *groups,
+                   size_t ngroups, moat_err_t *err)
+{
+  if (reply->errnum == EINVAL || reply->errnum == EOPNOTSUPP)
+    return 0;
+  for (size_t g = 0; g < ngroups; g++)
+    {
+      int errnum;
+
+      if (groups[g].gone)
+        continue;
+      errnum = reply_errnum_at (reply, groups[g].seq);
+      if (errnum == ENOENT)
+        groups[g].gone = true;
+      else if (errnum)
+        return reply_error_at (batch, reply, groups[g].seq, err);
+    }
+  if (reply->errnum != ENOENT)
+    return reply_error (batch, reply, err);
+  return 1;
+}
+
+/* Deletes elements in one DESTROYSETELEM batch. Where a table or set is
+ * missing the kernel refuses the whole batch with ENOENT for those
+ * messages: they had nothing to delete, so the rest is sent again without
+ * them. Each round drops at least one message, so this ends. */
+static int
+delete_elems (struct mnl_socket *nl, const struct elem *elems, size_t n, uint32_t seq,
+              moat_err_t *err)
+{
+  _cleanup_free_ struct elem_group *groups = NULL;
+  size_t ngroups, left;
+
+  if (n == 0)
+    return 0;
+  groups = calloc (n, sizeof (*groups));
+  if (!groups)
+    return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: cannot build batch");
+  ngroups = left = group_elems (elems, n, groups);
+  for (; left > 0; seq += (uint32_t)ngroups + 4)
+    {
+      _cleanup_batch_ struct nftnl_batch *batch = build_destroys (groups, ngroups, seq, err);
+      _cleanup_reply_ struct reply reply = { 0 };
+      int r;
+
+      if (!batch || talk (nl, batch, &reply, err) < 0)
+        return -1;
+      if (!reply.errnum)
+        return 0;
+      r = sort_out_failures (batch, &reply, groups, ngroups, err);
+      if (r < 0)
+        return -1;
+      if (r == 0)
+        return delete_one_by_one (nl, elems, n, seq + (uint32_t)ngroups + 4, err);
+      left = 0;
+      for (size_t g = 0; g < ngroups; g++)
+        left += !groups[g].gone;
+    }
+  return 0;
+}
+
+int
+moat_nft_member_del (const struct moat_nft_member *m, moat_err_t *err)
+{
+  _cleanup_socket_ struct mnl_socket *nl = NULL;
+  struct elem elems[MAX_MEMBER_ELEMS];
+  size_t n;
+
+  if (member_elems (m, true, elems, &n, err) < 0)
+    return -1;
+  if (open_socket (&nl, err) < 0)
+    return -1;
+  return delete_elems (nl, elems, n, first_seq (), err);
+}
+
+/* --- CHECK --------------------------------------------------------------- */
+
+/* One GETSETELEM per element (the request `nft get element` makes), all in
+ * one sendmsg; each is answered by the element or ENOENT, then an ack. */
+static struct nftnl_batch *
+build_gets (const struct elem *elems, size_t n, uint32_t seq, moat_err_t *err)
+{
+  struct builder b = { .batch = batch_alloc (), .seq = seq };
+
+  if (!b.batch)
+    return build_error (&b, err);
+  for (size_t i = 0; i < n; i++)
+    if (put_elems (&b, &elems[i], 1, NFT_MSG_GETSETELEM, 0) < 0)
+      return build_error (&b, err);
+  return b.batch;
+}
+
+int
+moat_nft_member_check (const struct moat_nft_member *m, moat_err_t *err)
+{
+  _cleanup_socket_ struct mnl_socket *nl = NULL;
+  _cleanup_batch_ struct nftnl_batch *batch = NULL;
+  _cleanup_reply_ struct reply reply = { 0 };
+  uint32_t seq = first_seq ();
+  struct elem elems[MAX_MEMBER_ELEMS];
+  const struct elem *missing;
+  char key[256];
+  size_t n;
+
+  if (member_elems (m, false, elems, &n, err) < 0)
+    return -1;
+  if (open_socket (&nl, err) < 0)
+    return -1;
+  batch = build_gets (elems, n, seq, err);
+  if (!batch || talk (nl, batch, &reply, err) < 0)
+    return -1;
+  if (!reply.errnum)
+    return 0;
+  if (reply.errnum != ENOENT || reply.seq - seq >= n)
+    return reply_error (batch, &reply, err);
+  missing = &elems[reply.seq - seq];
+  format_elem (missing, key, sizeof (key));
+  return moat_error (err, MOAT_E_DRIFT, 0, "nft set %s %s %s: element %s missing",
+                     family_name (missing->set->family), MOAT_NFT_TABLE, missing->set->name, key);
+}
+
+/* --- forgetting an address ----------------------------------------------- */
+
+struct elem_list
+{
+  struct elem *v;
+  size_t n, cap;
+};
+
+struct collect
+{
+  const struct set_def *set;
+  struct in_addr addr;
+  unsigned positions; /* bit i: field i holds a container address */
+  struct elem_list *out;
+  bool failed;
+};
+
+/* A container address field is always one address, never a range: an
+ * element names `addr` when such a field equals it (start and end). */
+static bool
+names_addr (const struct collect *c, const uint8_t *key, uint32_t key_len, const uint8_t *end,
+            uint32_t end_len)
+{
+  uint32_t off = 0;
+
+  for (unsigned i = 0; i < c->set->nfields; i++)
+    {
+      uint32_t len = field_infos[c->set->fields[i]].len;
+
+      if ((c->positions & (1u << i)) && off + 4 <= key_len
+          && memcmp (key + off, &c->addr.s_addr, 4) == 0
+          && (!end || (off + 4 <= end_len && memcmp (end + off, &c->addr.s_addr, 4) == 0)))
+        return true;
+      off += padded (len);
+    }
+  return false;
+}
+
+static struct elem *
+elem_list_push (struct elem_list *l)
+{
+  if (l->n == l->cap)
+    {
+      size_t cap = l->cap ? l->cap * 2 : 16;
+      struct elem *v = realloc (l->v, cap * sizeof (*v));
+
+      if (!v)
+        return NULL;
+      l->v = v;
+      l->cap = cap;
+    }
+  memset (&l->v[l->n], 0, sizeof (l->v[l->n]));
+  return &l->v[l->n++];
+}
+
+static int
+collect_elem (struct nftnl_set_elem *e, void *data)
+{
+  struct collect *c = data;
+  const uint8_t *key, *end = NULL;
+  uint32_t key_len = 0, end_len = 0;
+  struct elem *out;
+
+  key = nftnl_set_elem_get (e, NFTNL_SET_ELEM_KEY, &key_len);
+  if (nftnl_set_elem_is_set (e, NFTNL_SET_ELEM_KEY_END))
+    end = nftnl_set_elem_get (e, NFTNL_SET_ELEM_KEY_END, &end_len);
+  if (!key || key_len > MAX_KEY_LEN || end_len > MAX_KEY_LEN
+      || !names_addr (c, key, key_len, end, end_len))
+    return 0;
+  out = elem_list_push (c->out);
+  if (!out)
+    {
+      c->failed = true;
+      return -1;
+    }
+  out->set = c->set;
+  memcpy (out->key, key, key_len);
+  out->key_len = key_len;
+  if (end)
+    {
+      memcpy (out->key_end, end, end_len);
+      out->key_end_len = end_len;
+    }
+  return 0;
+}
+
+static int
+on_dumped_elems (const struct nlmsghdr *nlh, void *data)
+{
+  struct collect *c = data;
+  _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
+
+  if (!s || nftnl_set_elems_nlmsg_parse (nlh, s) < 0)
+    {
+      c->failed = true;
+      return MNL_CB_ERROR;
+    }
+  if (nftnl_set_elem_foreach (s, collect_elem, c) < 0)
+    return MNL_CB_ERROR;
+  return MNL_CB_OK;
+}
+
+/* Dumps one set's elements, keeping those naming the address. A missing
+ * table or set has nothing to forget. */
+static int
+collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t *err)
+{
+  _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
+  _cleanup_free_ char *buf = calloc (1, RECV_BUF_SIZE);
+  struct nlmsghdr *nlh;
+  int r = 1;
+
+  if (!s || !buf || nftnl_set_set_str (s, NFTNL_SET_TABLE, MOAT_NFT_TABLE) < 0
+      || nftnl_set_set_str (s, NFTNL_SET_NAME, c->set->name) < 0)
+    return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: cannot dump set \"%s\"", c->set->name);
+  nlh = nftnl_nlmsg_build_hdr (buf, NFT_MSG_GETSETELEM, c->set->family, NLM_F_DUMP, seq);
+  nftnl_set_elems_nlmsg_build_payload (nlh, s);
+  if (mnl_socket_sendto (nl, nlh, nlh->nlmsg_len) < 0)
+    return moat_error (err, MOAT_E_NFT, errno, "nft: cannot dump set \"%s\"", c->set->name);
+  while (r > 0)
+    {
+      ssize_t len = mnl_socket_recvfrom (nl, buf, RECV_BUF_SIZE);
+
+      if (len < 0)
+        break;
+      r = mnl_cb_run (buf, (size_t)len, seq, mnl_socket_get_portid (nl), on_dumped_elems, c);
+    }
+  if (r == 0 || (r < 0 && errno == ENOENT && !c->failed))
+    return 0;
+  return moat_error (err, MOAT_E_NFT, c->failed ? ENOMEM : errno,
+                     "nft: set \"%s\" in table %s %s: cannot list elements", c->set->name,
+                     family_name (c->set->family), MOAT_NFT_TABLE);
+}
+
+int
+moat_nft_forget_addr (struct in_addr addr, moat_err_t *err)
+{
+  static const struct
+  {
+    enum set_index set;
+    unsigned positions;
+  } where[] = {
+    { SET_PEERS, 0x3 },       /* either side */
+    { SET_HOST_GRANTS, 0x1 }, /* container . proto . port */
+    { SET_EGRESS, 0x1 },      /* container . outside . proto . port */
+    { SET_INGRESS, 0x2 },     /* outside . container . proto . port */
+  };
+  _cleanup_socket_ struct mnl_socket *nl = NULL;
+  struct elem_list found = { 0 };
+  uint32_t seq = first_seq ();
+  int r = 0;
+
+  if (open_socket (&nl, err) < 0)
+    return -1;
+  for (size_t i = 0; i < ARRAY_SIZE (where) && r == 0; i++)
+    {
+      struct collect c = {
+        .set = &set_defs[where[i].set],
+        .addr = addr,
+        .positions = where[i].positions,
+        .out = &found,
+      };
+
+      r = collect_set (nl, &c, seq++, err);
+    }
+  if (r == 0)
+    r = delete_elems (nl, found.v, found.n, seq + 1, err);
+  free (found.v);
+  return r;
+}
+
+/* --- teardown ------------------------------------------------------------ */
+
+/* Both tables in one batch of `msg_type`. */
+static int
+delete_tables (struct mnl_socket *nl, uint16_t msg_type, uint32_t seq, struct reply *reply,
+               moat_err_t *err)
+{
+  _cleanup_batch_ struct nftnl_batch *batch = NULL;
+  struct builder b;
+
+  if (builder_start (&b, seq) < 0 || put_table (&b, NFPROTO_INET, msg_type, 0) < 0
+      || put_table (&b, NFPROTO_BRIDGE, msg_type, 0) < 0 || builder_finish (&b) < 0)
+    return build_failed (&b, err);
+  batch = b.batch;
+  if (talk (nl, batch, reply, err) < 0)
+    return -1;
+  if (reply->errnum && reply->errnum != EINVAL && reply->errnum != EOPNOTSUPP
+      && reply->errnum != ENOENT)
+    return reply_error (batch, reply, err);
+  return 0;
+}
+
+static int
+delete_table (struct mnl_socket *nl, uint16_t family, uint32_t seq, moat_err_t *err)
+{
+  _cleanup_batch_ struct nftnl_batch *batch = NULL;
+  _cleanup_reply_ struct reply reply = { 0 };
+  struct builder b;
+
+  if (builder_start (&b, seq) < 0 || put_table (&b, family, NFT_MSG_DELTABLE, 0) < 0
+      || builder_finish (&b) < 0)
+    return build_failed (&b, err);
+  batch = b.batch;
+  if (talk (nl, batch, &reply, err) < 0)
+    return -1;
+  if (reply.errnum && reply.errnum != ENOENT)
+    return reply_error (batch, &reply, err);
+  return 0;
+}
+
+/* One DESTROYTABLE batch for both; a kernel without DESTROY gets one
+ * DELTABLE batch per table, so a missing one does not keep the other. */
+int
+moat_nft_teardown (moat_err_t *err)
+{
+  _cleanup_socket_ struct mnl_socket *nl = NULL;
+  _cleanup_reply_ struct reply reply = { 0 };
+  uint32_t seq = first_seq ();
+
+  if (open_socket (&nl, err) < 0)
+    return -1;
+  if (delete_tables (nl, MOAT_NFT_MSG_DESTROYTABLE, seq, &reply, err) < 0)
+    return -1;
+  if (!reply.errnum)
+    return 0;
+  if (delete_table (nl, NFPROTO_INET, seq + 8, err) < 0)
+    return -1;
+  return delete_table (nl, NFPROTO_BRIDGE, seq + 16, err);
+}

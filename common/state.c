@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "state.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "config.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC (DIR *, closedir)
+
+const char *
+moat_run_dir (void)
+{
+  const char *d = getenv ("MOAT_RUN_DIR");
+  return d && *d ? d : MOAT_RUN_DIR_DEFAULT;
+}
+
+int
+moat_state_path (char *buf, size_t size, const char *network, const char *leaf)
+{
+  int n = leaf ? snprintf (buf, size, "%s/%s/%s", moat_run_dir (), network, leaf)
+               : snprintf (buf, size, "%s/%s", moat_run_dir (), network);
+  return n < 0 || (size_t) n >= size ? -1 : 0;
+}
+
+static int
+mkdir_p (const char *path, moat_err_t *err)
+{
+  char buf[4096];
+  size_t n = strlen (path);
+
+  if (n >= sizeof (buf))
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", path);
+  memcpy (buf, path, n + 1);
+  for (char *p = buf + 1; *p; p++)
+    if (*p == '/')
+      {
+        *p = '\0';
+        if (mkdir (buf, 0700) < 0 && errno != EEXIST)
+          return moat_error (err, MOAT_E_STATE, errno, "mkdir \"%s\"", buf);
+        *p = '/';
+      }
+  if (mkdir (buf, 0700) < 0 && errno != EEXIST)
+    return moat_error (err, MOAT_E_STATE, errno, "mkdir \"%s\"", buf);
+  return 0;
+}
+
+static int
+lock_file (const char *dir, int operation, int *ret_fd, moat_err_t *err)
+{
+  char path[4096];
+
+  if ((size_t) snprintf (path, sizeof (path), "%s/lock", dir) >= sizeof (path))
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", dir);
+  for (;;)
+    {
+      _cleanup_close_ int fd = -1;
+      struct stat st;
+
+      if (mkdir_p (dir, err) < 0)
+        return -1;
+      fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0)
+        return moat_error (err, MOAT_E_STATE, errno, "open \"%s\"", path);
+      if (flock (fd, operation) < 0)
+        return moat_error (err, MOAT_E_STATE, errno, "lock \"%s\"", path);
+      /* The last DEL removes the directory, lock file included: if that
+       * happened while we waited, our lock guards nothing. Start over. */
+      if (fstat (fd, &st) < 0)
+        return moat_error (err, MOAT_E_STATE, errno, "stat \"%s\"", path);
+      if (st.st_nlink > 0)
+        {
+          *ret_fd = TAKE_FD (fd);
+          return 0;
+        }
+    }
+}
+
+int
+moat_network_lock (const char *network, int *ret_fd, moat_err_t *err)
+{
+  char dir[4096];
+
+  if (moat_state_path (dir, sizeof (dir), network, NULL) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "state directory of \"%s\"", network);
+  return lock_file (dir, LOCK_EX, ret_fd, err);
+}
+
+int
+moat_global_lock (int operation, int *ret_fd, moat_err_t *err)
+{
+  char path[4096];
+  _cleanup_close_ int fd = -1;
+
+  if (mkdir_p (moat_run_dir (), err) < 0)
+    return -1;
+  if ((size_t) snprintf (path, sizeof (path), "%s/.lock", moat_run_dir ()) >= sizeof (path))
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", moat_run_dir ());
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return moat_error (err, MOAT_E_STATE, errno, "open \"%s\"", path);
+  if (flock (fd, operation) < 0)
+    return moat_error (err, MOAT_E_STATE, errno, "lock \"%s\"", path);
+  *ret_fd = TAKE_FD (fd);
+  return 0;
+}
+
+static int
+remove_tree (int fd, moat_err_t *err)
+{
+  _cleanup_ (closedirp) DIR *d = fdopendir (fd);
+  struct dirent *de;
+
+  if (!d)
+    {
+      close (fd);
+      return moat_error (err, MOAT_E_STATE, errno, "opendir");
+    }
+  while ((de = readdir (d)))
+    {
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      if (de->d_type == DT_DIR)
+        {
+          int sub = openat (dirfd (d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          if (sub < 0)
+            return moat_error (err, MOAT_E_STATE, errno, "open \"%s\"", de->d_name);
+          if (remove_tree (sub, err) < 0)
+            return -1;
+          if (unlinkat (dirfd (d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+            return moat_error (err, MOAT_E_STATE, errno, "rmdir \"%s\"", de->d_name);
+        }
+      else if (unlinkat (dirfd (d), de->d_name, 0) < 0 && errno != ENOENT)
+        return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", de->d_name);
+    }
+  return 0;
+}
+
+int
+moat_network_dir_remove (const char *network, moat_err_t *err)
+{
+  char dir[4096];
+  int fd;
+
+  if (moat_state_path (dir, sizeof (dir), network, NULL) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "state directory of \"%s\"", network);
+  fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : moat_error (err, MOAT_E_STATE, errno, "open \"%s\"", dir);
+  if (remove_tree (fd, err) < 0)
+    return moat_error_prefix (err, "%s", dir);
+  if (rmdir (dir) < 0 && errno != ENOENT)
+    return moat_error (err, MOAT_E_STATE, errno, "rmdir \"%s\"", dir);
+  return 0;
+}
+
+int
+moat_attachment_key (char *buf, size_t size, const char *container_id, const char *ifname)
+{
+  int n = snprintf (buf, size, "%s@%s", container_id, ifname);
+  return n < 0 || (size_t) n >= size ? -1 : 0;
+}
+
+void
+moat_host_ifname (const char *key, char ret_name[16])
+{
+  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
+
+  for (const unsigned char *p = (const unsigned char *) key; *p; p++)
+    {
+      h ^= *p;
+      h *= 0x100000001b3ull;
+    }
+  snprintf (ret_name, 16, "mt%013llx", (unsigned long long) (h >> 12));
+}
+
+/* --- records -------------------------------------------------------------- */
+
+static int
+record_path (char *buf, size_t size, const char *network, const char *key)
+{
+  char leaf[512];
+
+  if ((size_t) snprintf (leaf, sizeof (leaf), "%s.json", key) >= sizeof (leaf))
+    return -1;
+  return moat_state_path (buf, size, network, leaf);
+}
+
+static json_t *
+cidr_json (struct in_addr a, int prefixlen)
+{
+  char buf[INET_ADDRSTRLEN + 4];
+
+  inet_ntop (AF_INET, &a, buf, INET_ADDRSTRLEN);
+  snprintf (buf + strlen (buf), 4, "/%d", prefixlen & 63);
+  return json_string (buf);
+}
+
+static json_t *
+addr_json (struct in_addr a)
+{
+  char buf[INET_ADDRSTRLEN];
+
+  inet_ntop (AF_INET, &a, buf, sizeof (buf));
+  return json_string (buf);
+}
+
+json_t *
+moat_record_to_json (const struct moat_record *r)
+{
+  char mac[18];
+
+  moat_mac_format (r->mac, mac);
+  return json_pack ("{s:s, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:o, s:o, s:s*, s:s*, s:s*,"
+                    " s:b, s:b, s:b, s:O*, s:O*}",
+                    "cniVersion", r->cni_version, "network", r->network, "containerId",
+                    r->container_id, "ifname", r->ifname, "netns", r->netns, "hostIf", r->host_if,
+                    "bridge", r->bridge, "mac", mac, "address", cidr_json (r->addr, r->prefixlen),
+                    "gateway", addr_json (r->gateway), "ipam", r->ipam, "name", r->name,
+                    "podNamespace", r->pod_namespace, "quiet", r->quiet, "internet", r->internet,
+                    "masquerade", r->masquerade, "labels", r->labels,
+                    "podAnnotations", r->pod_annotations);
+}
+
+static int
+write_atomic (const char *path, const char *data, moat_err_t *err)
+{
+  char tmp[4096];
+  _cleanup_close_ int fd = -1;
+  size_t len = strlen (data), off = 0;
+
+  if ((size_t) snprintf (tmp, sizeof (tmp), "%s.tmp", path) >= sizeof (tmp))
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", path);
+  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return moat_error (err, MOAT_E_STATE, errno, "open \"%s\"", tmp);
+  while (off < len)
+    {
+      ssize_t n = write (fd, data + off, len - off);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+          unlink (tmp);
+          return moat_error (err, MOAT_E_STATE, saved, "write \"%s\"", tmp);
+        }
+      off += n;
+    }
+  if (rename (tmp, path) < 0)
+    {
+      int saved = errno;
+      unlink (tmp);
+      return moat_error (err, MOAT_E_STATE, saved, "rename \"%s\"", tmp);
+    }
+  return 0;
+}
+
+int
+moat_record_write (const struct moat_record *r, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *j = moat_record_to_json (r);
+  _cleanup_free_ char *text = NULL;
+  char key[512], path[4096];
+
+  if (!j || !(text = json_dumps (j, JSON_COMPACT)))
+    return moat_error (err, MOAT_E_STATE, ENOMEM, "record of \"%s\"", r->container_id);
+  if (moat_attachment_key (key, sizeof (key), r->container_id, r->ifname) < 0
+      || record_path (path, sizeof (path), r->network, key) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "record of \"%s\"", r->container_id);
+  return write_atomic (path, text, err);
+}
+
+static char *
+dup_opt (json_t *obj, const char *key)
+{
+  const char *s = json_string_value (json_object_get (obj, key));
+  return s ? strdup (s) : NULL;
+}
+
+int
+moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
+{
+  const char *mac, *address, *gateway;
+  json_t *labels, *annotations;
+
+  memset (r, 0, sizeof (*r));
+  if (json_unpack (root, "{s:s, s:s, s:s, s:b, s:b, s:b}", "mac", &mac, "address", &address,
+                   "gateway", &gateway, "quiet", &r->quiet, "internet", &r->internet, "masquerade",
+                   &r->masquerade)
+          < 0
+      || moat_mac_parse (mac, r->mac) < 0 || moat_parse_cidr (address, &r->addr, &r->prefixlen) < 0
+      || moat_parse_ipv4 (gateway, &r->gateway) < 0)
+    return moat_error (err, MOAT_E_STATE, 0, "malformed record");
+  r->cni_version = dup_opt (root, "cniVersion");
+  r->network = dup_opt (root, "network");
+  r->container_id = dup_opt (root, "containerId");
+  r->ifname = dup_opt (root, "ifname");
+  r->netns = dup_opt (root, "netns");
+  r->host_if = dup_opt (root, "hostIf");
+  r->bridge = dup_opt (root, "bridge");
+  r->ipam = dup_opt (root, "ipam");
+  r->name = dup_opt (root, "name");
+  r->pod_namespace = dup_opt (root, "podNamespace");
+  labels = json_object_get (root, "labels");
+  r->labels = json_is_object (labels) ? json_incref (labels) : json_object ();
+  annotations = json_object_get (root, "podAnnotations");
+  r->pod_annotations = json_is_object (annotations) ? json_incref (annotations) : NULL;
+  if (!r->network || !r->container_id || !r->ifname || !r->host_if || !r->bridge
+      || !moat_ifname_valid (r->host_if) || !moat_ifname_valid (r->bridge))
+    {
+      moat_record_free (r);
+      return moat_error (err, MOAT_E_STATE, 0, "malformed record");
+    }
+  return 0;
+}
+
+int
+moat_record_read (const char *network, const char *key, struct moat_record *ret, moat_err_t *err)
+{
+  char path[4096];
+  _cleanup_ (json_decrefp) json_t *root = NULL;
+  json_error_t jerr;
+
+  if (record_path (path, sizeof (path), network, key) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "record of \"%s\"", key);
+  if (access (path, F_OK) < 0)
+    return errno == ENOENT ? 0 : moat_error (err, MOAT_E_STATE, errno, "\"%s\"", path);
+  root = json_load_file (path, 0, &jerr);
+  if (!root)
+    return moat_error (err, MOAT_E_STATE, 0, "\"%s\": %s", path, jerr.text);
+  if (moat_record_from_json (root, ret, err) < 0)
+    return moat_error_prefix (err, "\"%s\"", path);
+  return 1;
+}
+
+int
+moat_record_remove (const char *network, const char *key, moat_err_t *err)
+{
+  char path[4096];
+
+  if (record_path (path, sizeof (path), network, key) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "record of \"%s\"", key);
+  if (unlink (path) < 0 && errno != ENOENT)
+    return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", path);
+  return 0;
+}
+
+void
+moat_record_free (struct moat_record *r)
+{
+  free (r->cni_version);
+  free (r->network);
+  free (r->container_id);
+  free (r->ifname);
+  free (r->netns);
+  free (r->host_if);
+  free (r->bridge);
+  free (r->ipam);
+  free (r->name);
+  free (r->pod_namespace);
+  json_decref (r->labels);
+  json_decref (r->pod_annotations);
+  memset (r, 0, sizeof (*r));
+}
+
+void
+moat_strv_free (char **v)
+{
+  for (char **p = v; p && *p; p++)
+    free (*p);
+  free (v);
+}
+
+static bool
+is_record_name (const char *name)
+{
+  size_t n = strlen (name);
+  return name[0] != '.' && n > 5 && strcmp (name + n - 5, ".json") == 0 && strchr (name, '@');
+}
+
+int
+moat_record_list (const char *network, char ***ret_keys, moat_err_t *err)
+{
+  char dir[4096];
+  _cleanup_ (closedirp) DIR *d = NULL;
+  char **keys = NULL;
+  size_t n = 0, cap = 0;
+  struct dirent *de;
+
+  if (moat_state_path (dir, sizeof (dir), network, NULL) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "state directory of \"%s\"", network);
+  d = opendir (dir);
+  if (!d && errno != ENOENT)
+    return moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", dir);
+  while (d && (de = readdir (d)))
+    {
+      if (!is_record_name (de->d_name))
+        continue;
+      if (n + 2 > cap)
+        {
+          char **nk;
+          cap = cap ? cap * 2 : 16;
+          nk = realloc (keys, cap * sizeof (*keys));
+          if (!nk)
+            {
+              moat_strv_free (keys);
+              return moat_error (err, MOAT_E_STATE, ENOMEM, "listing \"%s\"", dir);
+            }
+          keys = nk;
+        }
+      keys[n] = strndup (de->d_name, strlen (de->d_name) - 5);
+      keys[++n] = NULL;
+    }
+  if (!keys)
+    keys = calloc (1, sizeof (*keys));
+  *ret_keys = keys;
+  return keys ? 0 : moat_error (err, MOAT_E_STATE, ENOMEM, "listing \"%s\"", dir);
+}
+
+static int
+dir_has_record (int dirfd)
+{
+  _cleanup_ (closedirp) DIR *d = fdopendir (dirfd);
+  struct dirent *de;
+
+  if (!d)
+    {
+      close (dirfd);
+      return -1;
+    }
+  while ((de = readdir (d)))
+    if (is_record_name (de->d_name))
+      return 1;
+  return 0;
+}
+
+int
+moat_any_record (moat_err_t *err)
+{
+  _cleanup_ (closedirp) DIR *d = opendir (moat_run_dir ());
+  struct dirent *de;
+
+  if (!d)
+    return errno == ENOENT ? 0 : moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", moat_run_dir ());
+  while ((de = readdir (d)))
+    {
+      int fd, r;
+
+      if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+        continue;
+      fd = openat (dirfd (d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      r = dir_has_record (fd);
+      if (r != 0)
+        return r < 0 ? moat_error (err, MOAT_E_STATE, errno, "reading \"%s\"", de->d_name) : 1;
+    }
+  return 0;
+}

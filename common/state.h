@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef MOAT_STATE_H
+#define MOAT_STATE_H
+
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+
+#include "error.h"
+#include "netlink.h"
+
+/* Live state under <run dir>/<network>/ (DESIGN §6):
+ *   lock                         flock(2) serialising every change to the network
+ *   <containerid>@<ifname>.json  one record per attachment
+ *   ipam/                        the built-in allocator's files
+ * A record is written before any kernel change, so whatever a crash leaves
+ * behind, DEL or GC finds it from the record. */
+
+#define MOAT_RUN_DIR_DEFAULT "/run/moat"
+
+/* MOAT_RUN_DIR from the environment, else /run/moat. */
+const char *moat_run_dir (void);
+
+/* "<run dir>/<network>" or "<run dir>/<network>/<leaf>" into buf. */
+int moat_state_path (char *buf, size_t size, const char *network, const char *leaf);
+
+/* Takes the network's lock (LOCK_EX), creating the directory. Returns the
+ * fd (close it to unlock). Copes with a lock file removed by the last DEL
+ * while we waited. */
+int moat_network_lock (const char *network, int *ret_fd, moat_err_t *err);
+
+/* The machine-wide lock that orders table teardown against ADDs on other
+ * networks: LOCK_SH around an ADD's nft change, LOCK_EX for teardown. */
+int moat_global_lock (int operation, int *ret_fd, moat_err_t *err);
+
+/* Removes the network's directory (lock, ipam files). Caller holds the
+ * network lock. */
+int moat_network_dir_remove (const char *network, moat_err_t *err);
+
+/* "<containerid>@<ifname>", the key naming one attachment. */
+int moat_attachment_key (char *buf, size_t size, const char *container_id, const char *ifname);
+
+/* The host end's name: "mt" + 13 hex digits of a hash of the key. */
+void moat_host_ifname (const char *key, char ret_name[16]);
+
+struct moat_record
+{
+  char *cni_version;
+  char *network;
+  char *container_id;
+  char *ifname;
+  char *netns;            /* may be NULL */
+  char *host_if;
+  char *bridge;
+  char *ipam;             /* NULL: built-in allocator; else the delegated plugin's type */
+  char *name;             /* K8S_POD_NAME when the runtime gave one */
+  char *pod_namespace;    /* K8S_POD_NAMESPACE */
+  unsigned char mac[MOAT_MAC_LEN];
+  struct in_addr addr;
+  int prefixlen;
+  struct in_addr gateway;
+  bool quiet, internet, masquerade;
+  json_t *labels;          /* object key → value; never NULL after read */
+  json_t *pod_annotations; /* object; may be NULL */
+};
+
+int moat_record_write (const struct moat_record *r, moat_err_t *err);
+/* 1 read, 0 no such record, -1 error (MOAT_E_STATE naming the file). */
+int moat_record_read (const char *network, const char *key, struct moat_record *ret,
+                      moat_err_t *err);
+int moat_record_remove (const char *network, const char *key, moat_err_t *err);
+void moat_record_free (struct moat_record *r);
+json_t *moat_record_to_json (const struct moat_record *r);
+int moat_record_from_json (json_t *root, struct moat_record *ret, moat_err_t *err);
+
+/* Keys of the network's records: NULL-terminated, malloc'd. */
+int moat_record_list (const char *network, char ***ret_keys, moat_err_t *err);
+void moat_strv_free (char **v);
+
+/* 1 if any network under the run dir holds a record, 0 if none. */
+int moat_any_record (moat_err_t *err);
+
+#endif

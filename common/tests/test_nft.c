@@ -1,0 +1,732 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* nftables batch builders: build, parse back with libnftnl, compare. No
+ * root and no kernel needed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+
+#include "nft.h"
+
+#define MSG_DESTROYSETELEM 30 /* kernel's NFT_MSG_DESTROYSETELEM (Linux 6.3) */
+#define MAX_MSGS 128
+
+/* The messages of a batch, in order. */
+struct msgs
+{
+  const struct nlmsghdr *v[MAX_MSGS];
+  size_t n;
+};
+
+static void
+collect (struct nftnl_batch *batch, struct msgs *m)
+{
+  int n = nftnl_batch_iovec_len (batch);
+  struct iovec iov[n];
+
+  m->n = 0;
+  nftnl_batch_iovec (batch, iov, (uint32_t)n);
+  for (int i = 0; i < n; i++)
+    {
+      const struct nlmsghdr *nlh = iov[i].iov_base;
+      int len = (int)iov[i].iov_len;
+
+      for (; mnl_nlmsg_ok (nlh, len); nlh = mnl_nlmsg_next (nlh, &len))
+        {
+          assert_true (m->n < MAX_MSGS);
+          m->v[m->n++] = nlh;
+        }
+      assert_int_equal (len, 0); /* no trailing garbage */
+    }
+}
+
+static uint16_t
+nft_type (const struct nlmsghdr *nlh)
+{
+  assert_int_equal (NFNL_SUBSYS_ID (nlh->nlmsg_type), NFNL_SUBSYS_NFTABLES);
+  return NFNL_MSG_TYPE (nlh->nlmsg_type);
+}
+
+static uint8_t
+family_of (const struct nlmsghdr *nlh)
+{
+  const struct nfgenmsg *g = mnl_nlmsg_get_payload (nlh);
+  return g->nfgen_family;
+}
+
+/* Begin and end frame the batch, sequence numbers count up from `seq`, and
+ * every message in between asks for an ack. */
+static void
+assert_framed (const struct msgs *m, uint32_t seq)
+{
+  assert_true (m->n >= 2);
+  assert_int_equal (m->v[0]->nlmsg_type, NFNL_MSG_BATCH_BEGIN);
+  assert_int_equal (m->v[m->n - 1]->nlmsg_type, NFNL_MSG_BATCH_END);
+  for (size_t i = 0; i < m->n; i++)
+    {
+      assert_int_equal (m->v[i]->nlmsg_seq, seq + i);
+      if (i > 0 && i < m->n - 1)
+        assert_true (m->v[i]->nlmsg_flags & NLM_F_ACK);
+    }
+}
+
+/* What nft 1.0.6 itself sends for the layout in nft.h, as `nft
+ * --debug=netlink -f` printed it (table renamed to moat). Only nft's
+ * no-op `byteorder reg = hton(reg, 2, 1)` after `meta l4proto` is left
+ * out: on a 1-byte value it swaps nothing. */
+static const char *const expected_rules[] = {
+  "inet moat forward\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 2 ]\n"
+  "  [ lookup reg 1 set members ]\n"
+  "  [ immediate reg 0 jump -> from_container ]\n",
+  "inet moat forward\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load oifname => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 2 ]\n"
+  "  [ lookup reg 1 set members ]\n"
+  "  [ immediate reg 0 jump -> to_container ]\n",
+  "inet moat input\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 2 ]\n"
+  "  [ lookup reg 1 set members ]\n"
+  "  [ immediate reg 0 jump -> to_host ]\n",
+  "inet moat output\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load l4proto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
+  "  [ payload load 1b @ transport header + 0 => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000005 ]\n"
+  "  [ meta load oifname => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 2 ]\n"
+  "  [ lookup reg 1 set members ]\n"
+  "  [ immediate reg 0 drop ]\n",
+  "inet moat from_container\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat from_container\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000001 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ immediate reg 0 drop ]\n",
+  "inet moat from_container\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load oifname => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 2 ]\n"
+  "  [ lookup reg 1 set members ]\n"
+  "  [ immediate reg 0 goto -> to_peer ]\n",
+  "inet moat from_container\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ lookup reg 1 set internet ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat from_container\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
+  "  [ meta load l4proto => reg 10 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 11 ]\n"
+  "  [ lookup reg 1 set egress ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat from_container\n"
+  "  [ immediate reg 0 goto -> deny_src ]\n",
+  "inet moat to_peer\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
+  "  [ lookup reg 1 set peers ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat to_peer\n"
+  "  [ immediate reg 0 goto -> deny_src ]\n",
+  "inet moat to_container\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat to_container\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
+  "  [ meta load l4proto => reg 10 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 11 ]\n"
+  "  [ lookup reg 1 set ingress ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat to_container\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
+  "  [ lookup reg 1 set quiet ]\n"
+  "  [ immediate reg 0 drop ]\n",
+  "inet moat to_container\n"
+  "  [ meta load l4proto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000006 ]\n"
+  "  [ reject type 1 code 0 ]\n",
+  "inet moat to_container\n"
+  "  [ reject type 2 code 3 ]\n",
+  "inet moat to_host\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat to_host\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ meta load l4proto => reg 9 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 10 ]\n"
+  "  [ lookup reg 1 set host_grants ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat to_host\n"
+  "  [ immediate reg 0 goto -> deny_src ]\n",
+  "inet moat deny_src\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ lookup reg 1 set quiet ]\n"
+  "  [ immediate reg 0 drop ]\n",
+  "inet moat deny_src\n"
+  "  [ meta load l4proto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000006 ]\n"
+  "  [ reject type 1 code 0 ]\n",
+  "inet moat deny_src\n"
+  "  [ reject type 2 code 3 ]\n",
+  "inet moat postrouting\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ lookup reg 1 set masq ]\n"
+  "  [ meta load oifname => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 2 ]\n"
+  "  [ lookup reg 1 set members 0x1 ]\n"
+  "  [ masq ]\n",
+  "bridge moat prerouting\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ lookup reg 1 set guarded ]\n"
+  "  [ immediate reg 0 jump -> from_port ]\n",
+  "bridge moat from_port\n"
+  "  [ payload load 2b @ link header + 12 => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000008 ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 6b @ link header + 6 => reg 2 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 14 ]\n"
+  "  [ lookup reg 1 set ports ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "bridge moat from_port\n"
+  "  [ payload load 2b @ link header + 12 => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000608 ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 6b @ link header + 6 => reg 2 ]\n"
+  "  [ payload load 4b @ network header + 14 => reg 14 ]\n"
+  "  [ lookup reg 1 set ports ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 6b @ network header + 8 => reg 2 ]\n"
+  "  [ payload load 4b @ network header + 14 => reg 14 ]\n"
+  "  [ lookup reg 1 set ports ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "bridge moat from_port\n"
+  "  [ immediate reg 0 drop ]\n",
+};
+
+/* --- tables ------------------------------------------------------------- */
+
+static struct nftnl_batch *
+tables_batch (struct msgs *m)
+{
+  moat_err_t err = { 0 };
+  struct nftnl_batch *batch = moat_nft_build_tables (100, &err);
+
+  assert_non_null (batch);
+  collect (batch, m);
+  assert_framed (m, 100);
+  return batch;
+}
+
+static void
+test_tables_message_order (void **state)
+{
+  struct msgs m;
+  struct nftnl_batch *batch = tables_batch (&m);
+  /* table, 8 sets, 9 chains, 24 rules; table, 2 sets, 2 chains, 4 rules */
+  static const struct
+  {
+    uint16_t type;
+    uint8_t family;
+    size_t count;
+  } runs[] = {
+    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 8 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 9 },   { NFT_MSG_NEWRULE, NFPROTO_INET, 24 },
+    { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
+  };
+  size_t i = 1;
+
+  for (size_t r = 0; r < sizeof (runs) / sizeof (runs[0]); r++)
+    for (size_t k = 0; k < runs[r].count; k++, i++)
+      {
+        assert_int_equal (nft_type (m.v[i]), runs[r].type);
+        assert_int_equal (family_of (m.v[i]), runs[r].family);
+      }
+  assert_int_equal (i, m.n - 1);
+  nftnl_batch_free (batch);
+}
+
+static void
+test_tables_exclusive (void **state)
+{
+  struct msgs m;
+  struct nftnl_batch *batch = tables_batch (&m);
+  size_t tables = 0;
+
+  for (size_t i = 1; i < m.n - 1; i++)
+    {
+      struct nftnl_table *t;
+
+      if (nft_type (m.v[i]) != NFT_MSG_NEWTABLE)
+        continue;
+      tables++;
+      t = nftnl_table_alloc ();
+      assert_int_equal (nftnl_table_nlmsg_parse (m.v[i], t), 0);
+      assert_string_equal (nftnl_table_get_str (t, NFTNL_TABLE_NAME), "moat");
+      /* EXCL: a racing creator fails instead of doubling the rules. */
+      assert_int_equal (m.v[i]->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL),
+                        NLM_F_CREATE | NLM_F_EXCL);
+      nftnl_table_free (t);
+    }
+  assert_int_equal (tables, 2);
+  nftnl_batch_free (batch);
+}
+
+struct expected_set
+{
+  uint8_t family;
+  const char *name;
+  uint32_t flags, key_type, key_len;
+  const char *concat; /* field lengths, "" when none */
+  uint32_t byteorder; /* NFTNL_UDATA_SET_KEYBYTEORDER */
+};
+
+/* Types, flags and key lengths as nft 1.0.6 created them for the
+ * prototype ruleset (read back with NFT_MSG_GETSET). */
+static const struct expected_set expected_sets[] = {
+  { NFPROTO_INET, "members", 0, 0xa47, 20, "", 0 },
+  { NFPROTO_INET, "quiet", 0, 0x7, 4, "", 2 },
+  { NFPROTO_INET, "internet", 0, 0x7, 4, "", 2 },
+  { NFPROTO_INET, "masq", 0, 0x7, 4, "", 2 },
+  { NFPROTO_INET, "peers", 0x10, 0x1c7, 8, "", 0 },
+  { NFPROTO_INET, "host_grants", 0x94, 0x730d, 12, "\x04\x01\x02", 0 },
+  { NFPROTO_INET, "egress", 0x94, 0x1c730d, 16, "\x04\x04\x01\x02", 0 },
+  { NFPROTO_INET, "ingress", 0x94, 0x1c730d, 16, "\x04\x04\x01\x02", 0 },
+  { NFPROTO_BRIDGE, "guarded", 0, 0x29, 16, "", 1 },
+  { NFPROTO_BRIDGE, "ports", 0, 0x29247, 28, "", 0 },
+};
+
+static int
+find_byteorder (const struct nftnl_udata *attr, void *data)
+{
+  if (nftnl_udata_type (attr) == NFTNL_UDATA_SET_KEYBYTEORDER)
+    *(uint32_t *)data = nftnl_udata_get_u32 (attr);
+  return 0;
+}
+
+static void
+assert_set (const struct nlmsghdr *nlh, const struct expected_set *e)
+{
+  struct nftnl_set *s = nftnl_set_alloc ();
+  uint32_t len = 0, order = 99;
+  const void *data;
+
+  assert_int_equal (nftnl_set_nlmsg_parse (nlh, s), 0);
+  assert_int_equal (family_of (nlh), e->family);
+  assert_string_equal (nftnl_set_get_str (s, NFTNL_SET_TABLE), "moat");
+  assert_string_equal (nftnl_set_get_str (s, NFTNL_SET_NAME), e->name);
+  assert_int_equal (nftnl_set_get_u32 (s, NFTNL_SET_FLAGS), e->flags);
+  assert_int_equal (nftnl_set_get_u32 (s, NFTNL_SET_KEY_TYPE), e->key_type);
+  assert_int_equal (nftnl_set_get_u32 (s, NFTNL_SET_KEY_LEN), e->key_len);
+  if (*e->concat)
+    {
+      data = nftnl_set_get_data (s, NFTNL_SET_DESC_CONCAT, &len);
+      assert_non_null (data);
+      assert_true (len >= strlen (e->concat));
+      assert_memory_equal (data, e->concat, strlen (e->concat));
+    }
+  else
+    assert_false (nftnl_set_is_set (s, NFTNL_SET_DESC_CONCAT));
+  data = nftnl_set_get_data (s, NFTNL_SET_USERDATA, &len);
+  assert_non_null (data);
+  nftnl_udata_parse (data, len, find_byteorder, &order);
+  assert_int_equal (order, e->byteorder);
+  nftnl_set_free (s);
+}
+
+static void
+test_tables_sets (void **state)
+{
+  struct msgs m;
+  struct nftnl_batch *batch = tables_batch (&m);
+  size_t seen = 0;
+
+  for (size_t i = 1; i < m.n - 1; i++)
+    if (nft_type (m.v[i]) == NFT_MSG_NEWSET)
+      {
+        assert_true (seen < sizeof (expected_sets) / sizeof (expected_sets[0]));
+        assert_set (m.v[i], &expected_sets[seen++]);
+      }
+  assert_int_equal (seen, 10);
+  nftnl_batch_free (batch);
+}
+
+struct expected_chain
+{
+  uint8_t family;
+  const char *name;
+  const char *type; /* NULL: regular chain */
+  uint32_t hook;
+  int32_t prio;
+};
+
+static const struct expected_chain expected_chains[] = {
+  { NFPROTO_INET, "forward", "filter", NF_INET_FORWARD, 0 },
+  { NFPROTO_INET, "input", "filter", NF_INET_LOCAL_IN, 0 },
+  { NFPROTO_INET, "output", "filter", NF_INET_LOCAL_OUT, 0 },
+  { NFPROTO_INET, "from_container", NULL, 0, 0 },
+  { NFPROTO_INET, "to_peer", NULL, 0, 0 },
+  { NFPROTO_INET, "to_container", NULL, 0, 0 },
+  { NFPROTO_INET, "to_host", NULL, 0, 0 },
+  { NFPROTO_INET, "deny_src", NULL, 0, 0 },
+  { NFPROTO_INET, "postrouting", "nat", NF_INET_POST_ROUTING, 100 },
+  { NFPROTO_BRIDGE, "prerouting", "filter", 0 /* NF_BR_PRE_ROUTING */, -200 },
+  { NFPROTO_BRIDGE, "from_port", NULL, 0, 0 },
+};
+
+static void
+assert_chain (const struct nlmsghdr *nlh, const struct expected_chain *e)
+{
+  struct nftnl_chain *c = nftnl_chain_alloc ();
+
+  assert_int_equal (nftnl_chain_nlmsg_parse (nlh, c), 0);
+  assert_int_equal (family_of (nlh), e->family);
+  assert_string_equal (nftnl_chain_get_str (c, NFTNL_CHAIN_TABLE), "moat");
+  assert_string_equal (nftnl_chain_get_str (c, NFTNL_CHAIN_NAME), e->name);
+  if (e->type)
+    {
+      assert_string_equal (nftnl_chain_get_str (c, NFTNL_CHAIN_TYPE), e->type);
+      assert_true (nftnl_chain_is_set (c, NFTNL_CHAIN_HOOKNUM));
+      assert_int_equal (nftnl_chain_get_u32 (c, NFTNL_CHAIN_HOOKNUM), e->hook);
+      assert_int_equal (nftnl_chain_get_s32 (c, NFTNL_CHAIN_PRIO), e->prio);
+      assert_int_equal (nftnl_chain_get_u32 (c, NFTNL_CHAIN_POLICY), NF_ACCEPT);
+    }
+  else
+    {
+      assert_false (nftnl_chain_is_set (c, NFTNL_CHAIN_HOOKNUM));
+      assert_false (nftnl_chain_is_set (c, NFTNL_CHAIN_TYPE));
+    }
+  nftnl_chain_free (c);
+}
+
+static void
+test_tables_chains (void **state)
+{
+  struct msgs m;
+  struct nftnl_batch *batch = tables_batch (&m);
+  size_t seen = 0;
+
+  for (size_t i = 1; i < m.n - 1; i++)
+    if (nft_type (m.v[i]) == NFT_MSG_NEWCHAIN)
+      {
+        assert_true (seen < sizeof (expected_chains) / sizeof (expected_chains[0]));
+        assert_chain (m.v[i], &expected_chains[seen++]);
+      }
+  assert_int_equal (seen, 11);
+  nftnl_batch_free (batch);
+}
+
+/* Each rule, printed by libnftnl, reads exactly as nft's own. */
+static void
+test_tables_rules_match_nft (void **state)
+{
+  struct msgs m;
+  struct nftnl_batch *batch = tables_batch (&m);
+  size_t seen = 0;
+  char buf[4096];
+
+  for (size_t i = 1; i < m.n - 1; i++)
+    {
+      struct nftnl_rule *r;
+
+      if (nft_type (m.v[i]) != NFT_MSG_NEWRULE)
+        continue;
+      assert_true (m.v[i]->nlmsg_flags & NLM_F_APPEND);
+      assert_true (seen < sizeof (expected_rules) / sizeof (expected_rules[0]));
+      r = nftnl_rule_alloc ();
+      assert_int_equal (nftnl_rule_nlmsg_parse (m.v[i], r), 0);
+      nftnl_rule_snprintf (buf, sizeof (buf), r, NFTNL_OUTPUT_DEFAULT, 0);
+      assert_string_equal (buf, expected_rules[seen]);
+      seen++;
+      nftnl_rule_free (r);
+    }
+  assert_int_equal (seen, sizeof (expected_rules) / sizeof (expected_rules[0]));
+  nftnl_batch_free (batch);
+}
+
+static void
+test_tables_rules_per_chain (void **state)
+{
+  static const struct
+  {
+    const char *chain;
+    int rules;
+  } counts[] = {
+    { "forward", 2 },     { "input", 1 },        { "output", 1 },    { "from_container", 6 },
+    { "to_peer", 2 },     { "to_container", 5 }, { "to_host", 3 },   { "deny_src", 3 },
+    { "postrouting", 1 }, { "prerouting", 1 },   { "from_port", 3 },
+  };
+  struct msgs m;
+  struct nftnl_batch *batch = tables_batch (&m);
+
+  for (size_t c = 0; c < sizeof (counts) / sizeof (counts[0]); c++)
+    {
+      int n = 0;
+
+      for (size_t i = 1; i < m.n - 1; i++)
+        {
+          struct nftnl_rule *r;
+
+          if (nft_type (m.v[i]) != NFT_MSG_NEWRULE)
+            continue;
+          r = nftnl_rule_alloc ();
+          assert_int_equal (nftnl_rule_nlmsg_parse (m.v[i], r), 0);
+          n += strcmp (nftnl_rule_get_str (r, NFTNL_RULE_CHAIN), counts[c].chain) == 0;
+          nftnl_rule_free (r);
+        }
+      if (n != counts[c].rules)
+        fail_msg ("chain %s: %d rules, expected %d", counts[c].chain, n, counts[c].rules);
+    }
+  nftnl_batch_free (batch);
+}
+
+/* --- member elements ----------------------------------------------------- */
+
+static struct moat_nft_member
+sample_member (bool flags)
+{
+  struct moat_nft_member m = {
+    .bridge = "moat0",
+    .host_ifname = "mt0123456789abc",
+    .mac = { 0x02, 0, 0, 0, 0, 0x01 },
+    .quiet = flags,
+    .internet = flags,
+    .masquerade = flags,
+  };
+
+  inet_pton (AF_INET, "10.1.0.2", &m.addr);
+  return m;
+}
+
+struct expected_elem
+{
+  uint8_t family;
+  const char *set;
+  const char *key;
+  size_t key_len;
+};
+
+#define ADDR "\x0a\x01\x00\x02"
+#define BRIDGE16 "moat0\0\0\0\0\0\0\0\0\0\0\0"
+#define HOST16 "mt0123456789abc\0"
+
+static const struct expected_elem member_elem = { NFPROTO_INET, "members", BRIDGE16 ADDR, 20 };
+static const struct expected_elem quiet_elem = { NFPROTO_INET, "quiet", ADDR, 4 };
+static const struct expected_elem internet_elem = { NFPROTO_INET, "internet", ADDR, 4 };
+static const struct expected_elem masq_elem = { NFPROTO_INET, "masq", ADDR, 4 };
+static const struct expected_elem guarded_elem = { NFPROTO_BRIDGE, "guarded", HOST16, 16 };
+static const struct expected_elem ports_elem
+    = { NFPROTO_BRIDGE, "ports", HOST16 "\x02\x00\x00\x00\x00\x01\x00\x00" ADDR, 28 };
+
+/* One message, one element, exactly these key bytes. */
+static void
+assert_elem (const struct nlmsghdr *nlh, uint16_t type, const struct expected_elem *e)
+{
+  struct nftnl_set *s = nftnl_set_alloc ();
+  struct nftnl_set_elems_iter *it;
+  struct nftnl_set_elem *el;
+  const void *key;
+  uint32_t len = 0;
+  int count = 0;
+
+  assert_int_equal (nft_type (nlh), type);
+  assert_int_equal (family_of (nlh), e->family);
+  assert_int_equal (nftnl_set_elems_nlmsg_parse (nlh, s), 0);
+  assert_string_equal (nftnl_set_get_str (s, NFTNL_SET_TABLE), "moat");
+  assert_string_equal (nftnl_set_get_str (s, NFTNL_SET_NAME), e->set);
+  it = nftnl_set_elems_iter_create (s);
+  while ((el = nftnl_set_elems_iter_next (it)))
+    {
+      key = nftnl_set_elem_get (el, NFTNL_SET_ELEM_KEY, &len);
+      assert_non_null (key);
+      assert_int_equal (len, e->key_len);
+      assert_memory_equal (key, e->key, e->key_len);
+      assert_false (nftnl_set_elem_is_set (el, NFTNL_SET_ELEM_TIMEOUT));
+      count++;
+    }
+  nftnl_set_elems_iter_destroy (it);
+  assert_int_equal (count, 1);
+  nftnl_set_free (s);
+}
+
+static void
+test_member_add_all_flags (void **state)
+{
+  struct moat_nft_member mem = sample_member (true);
+  const struct expected_elem *want[]
+      = { &member_elem, &quiet_elem, &internet_elem, &masq_elem, &guarded_elem, &ports_elem };
+  moat_err_t err = { 0 };
+  struct nftnl_batch *batch = moat_nft_build_member (&mem, true, 7, &err);
+  struct msgs m;
+
+  assert_non_null (batch);
+  collect (batch, &m);
+  assert_framed (&m, 7);
+  assert_int_equal (m.n, 6 + 2);
+  for (size_t i = 0; i < 6; i++)
+    {
+      const struct nlmsghdr *nlh = m.v[i + 1];
+
+      assert_elem (nlh, NFT_MSG_NEWSETELEM, want[i]);
+      /* An element already there is success: CREATE without EXCL. */
+      assert_true (nlh->nlmsg_flags & NLM_F_CREATE);
+      assert_false (nlh->nlmsg_flags & NLM_F_EXCL);
+    }
+  nftnl_batch_free (batch);
+}
+
+static void
+test_member_add_no_flags (void **state)
+{
+  struct moat_nft_member mem = sample_member (false);
+  const struct expected_elem *want[] = { &member_elem, &guarded_elem, &ports_elem };
+  moat_err_t err = { 0 };
+  struct nftnl_batch *batch = moat_nft_build_member (&mem, true, 1, &err);
+  struct msgs m;
+
+  assert_non_null (batch);
+  collect (batch, &m);
+  assert_framed (&m, 1);
+  /* Nothing for quiet, internet or masq. */
+  assert_int_equal (m.n, 3 + 2);
+  for (size_t i = 0; i < 3; i++)
+    assert_elem (m.v[i + 1], NFT_MSG_NEWSETELEM, want[i]);
+  nftnl_batch_free (batch);
+}
+
+static void
+test_member_add_only_masq (void **state)
+{
+  struct moat_nft_member mem = sample_member (false);
+  moat_err_t err = { 0 };
+  struct nftnl_batch *batch;
+  struct msgs m;
+
+  mem.masquerade = true;
+  batch = moat_nft_build_member (&mem, true, 1, &err);
+  assert_non_null (batch);
+  collect (batch, &m);
+  assert_int_equal (m.n, 4 + 2);
+  assert_elem (m.v[1], NFT_MSG_NEWSETELEM, &member_elem);
+  assert_elem (m.v[2], NFT_MSG_NEWSETELEM, &masq_elem);
+  assert_elem (m.v[3], NFT_MSG_NEWSETELEM, &guarded_elem);
+  nftnl_batch_free (batch);
+}
+
+/* Deletion removes from every per-member set, flags or not, and uses
+ * DESTROYSETELEM so an element already gone does not fail the batch. */
+static void
+test_member_del (void **state)
+{
+  struct moat_nft_member mem = sample_member (false);
+  const struct expected_elem *want[]
+      = { &member_elem, &quiet_elem, &internet_elem, &masq_elem, &guarded_elem, &ports_elem };
+  moat_err_t err = { 0 };
+  struct nftnl_batch *batch = moat_nft_build_member (&mem, false, 42, &err);
+  struct msgs m;
+
+  assert_non_null (batch);
+  collect (batch, &m);
+  assert_framed (&m, 42);
+  assert_int_equal (m.n, 6 + 2);
+  for (size_t i = 0; i < 6; i++)
+    {
+      assert_elem (m.v[i + 1], MSG_DESTROYSETELEM, want[i]);
+      assert_false (m.v[i + 1]->nlmsg_flags & NLM_F_CREATE);
+    }
+  nftnl_batch_free (batch);
+}
+
+static void
+test_member_bad_names (void **state)
+{
+  struct moat_nft_member mem = sample_member (false);
+  moat_err_t err = { 0 };
+
+  mem.host_ifname = "mt0123456789abcd"; /* 16 characters: no room for NUL */
+  assert_null (moat_nft_build_member (&mem, true, 1, &err));
+  assert_int_equal (err.code, MOAT_E_NFT);
+  assert_non_null (strstr (err.msg, "mt0123456789abcd"));
+
+  mem = sample_member (false);
+  mem.bridge = NULL;
+  err = (moat_err_t){ 0 };
+  assert_null (moat_nft_build_member (&mem, false, 1, &err));
+  assert_int_equal (err.code, MOAT_E_NFT);
+  assert_non_null (strstr (err.msg, "bridge"));
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_tables_message_order),
+    cmocka_unit_test (test_tables_exclusive),
+    cmocka_unit_test (test_tables_sets),
+    cmocka_unit_test (test_tables_chains),
+    cmocka_unit_test (test_tables_rules_match_nft),
+    cmocka_unit_test (test_tables_rules_per_chain),
+    cmocka_unit_test (test_member_add_all_flags),
+    cmocka_unit_test (test_member_add_no_flags),
+    cmocka_unit_test (test_member_add_only_masq),
+    cmocka_unit_test (test_member_del),
+    cmocka_unit_test (test_member_bad_names),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}

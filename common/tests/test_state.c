@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Attachment records, locks and names under a private run directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "state.h"
+
+static char run_dir[] = "/tmp/moat-test-state-XXXXXX";
+
+static int
+setup (void **state)
+{
+  if (!mkdtemp (run_dir))
+    return -1;
+  setenv ("MOAT_RUN_DIR", run_dir, 1);
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  char cmd[256];
+
+  snprintf (cmd, sizeof (cmd), "rm -rf '%s'", run_dir);
+  return system (cmd);
+}
+
+static struct moat_record
+sample (const char *id)
+{
+  struct moat_record r = {
+    .cni_version = "1.1.0",
+    .network = "net1",
+    .container_id = (char *) id,
+    .ifname = "eth0",
+    .netns = "/var/run/netns/x",
+    .host_if = "mt0123456789abc",
+    .bridge = "moat0",
+    .mac = { 2, 0x6d, 10, 1, 0, 2 },
+    .prefixlen = 24,
+    .quiet = true,
+  };
+  inet_pton (AF_INET, "10.1.0.2", &r.addr);
+  inet_pton (AF_INET, "10.1.0.1", &r.gateway);
+  r.labels = json_pack ("{s:s}", "app", "web");
+  return r;
+}
+
+static void
+test_record_roundtrip (void **state)
+{
+  struct moat_record r = sample ("c1"), back;
+  moat_err_t err = { 0 };
+  char **keys = NULL;
+
+  assert_int_equal (moat_record_read ("net1", "c1@eth0", &back, &err), 0);
+  assert_int_equal (moat_record_write (&r, &err), -1); /* no directory yet */
+  {
+    int fd;
+    assert_int_equal (moat_network_lock ("net1", &fd, &err), 0);
+    close (fd);
+  }
+  assert_int_equal (moat_record_write (&r, &err), 0);
+  assert_int_equal (moat_record_read ("net1", "c1@eth0", &back, &err), 1);
+  assert_string_equal (back.container_id, "c1");
+  assert_string_equal (back.host_if, "mt0123456789abc");
+  assert_string_equal (back.netns, "/var/run/netns/x");
+  assert_null (back.ipam);
+  assert_memory_equal (back.mac, r.mac, 6);
+  assert_int_equal (back.addr.s_addr, r.addr.s_addr);
+  assert_int_equal (back.prefixlen, 24);
+  assert_true (back.quiet);
+  assert_false (back.internet);
+  assert_string_equal (json_string_value (json_object_get (back.labels, "app")), "web");
+  moat_record_free (&back);
+
+  assert_int_equal (moat_record_list ("net1", &keys, &err), 0);
+  assert_non_null (keys[0]);
+  assert_string_equal (keys[0], "c1@eth0");
+  assert_null (keys[1]);
+  moat_strv_free (keys);
+  assert_int_equal (moat_any_record (&err), 1);
+
+  assert_int_equal (moat_record_remove ("net1", "c1@eth0", &err), 0);
+  assert_int_equal (moat_record_remove ("net1", "c1@eth0", &err), 0);
+  assert_int_equal (moat_any_record (&err), 0);
+  assert_int_equal (moat_network_dir_remove ("net1", &err), 0);
+  assert_int_equal (moat_network_dir_remove ("net1", &err), 0);
+  json_decref (r.labels);
+}
+
+static void
+test_record_malformed (void **state)
+{
+  struct moat_record back;
+  moat_err_t err = { 0 };
+  char path[512];
+  FILE *f;
+  int fd;
+
+  assert_int_equal (moat_network_lock ("net2", &fd, &err), 0);
+  close (fd);
+  snprintf (path, sizeof (path), "%s/net2/c9@eth0.json", run_dir);
+  f = fopen (path, "w");
+  fputs ("{\"mac\":\"nope\"}", f);
+  fclose (f);
+  assert_int_equal (moat_record_read ("net2", "c9@eth0", &back, &err), -1);
+  assert_int_equal (err.code, MOAT_E_STATE);
+  assert_non_null (strstr (err.msg, "c9@eth0.json"));
+  assert_int_equal (moat_network_dir_remove ("net2", &err), 0);
+}
+
+static void
+test_host_ifname (void **state)
+{
+  char a[16], b[16], c[16];
+
+  moat_host_ifname ("c1@eth0", a);
+  moat_host_ifname ("c1@eth0", b);
+  moat_host_ifname ("c1@eth1", c);
+  assert_string_equal (a, b);
+  assert_string_not_equal (a, c);
+  assert_int_equal (strlen (a), 15);
+  assert_memory_equal (a, "mt", 2);
+}
+
+/* True once /proc/locks lists a process blocked on a flock ("->" lines). */
+static bool
+wait_for_blocked_flock (void)
+{
+  for (int i = 0; i < 5000; i++)
+    {
+      char line[256];
+      bool blocked = false;
+      FILE *f = fopen ("/proc/locks", "re");
+
+      while (f && fgets (line, sizeof (line), f))
+        blocked |= strstr (line, "-> FLOCK") != NULL;
+      if (f)
+        fclose (f);
+      if (blocked)
+        return true;
+      usleep (1000);
+    }
+  return false;
+}
+
+/* The last DEL removes the lock file while another process waits on it:
+ * the waiter must end up holding a lock on the live file. */
+static void
+test_lock_survives_directory_removal (void **state)
+{
+  moat_err_t err = { 0 };
+  char path[512];
+  struct stat st;
+  int fd, status;
+  pid_t child;
+
+  assert_int_equal (moat_network_lock ("net3", &fd, &err), 0);
+  child = fork ();
+  if (child == 0)
+    {
+      int cfd;
+      struct stat cst;
+      close (fd); /* the inherited descriptor shares the parent's lock */
+      if (moat_network_lock ("net3", &cfd, &err) < 0 || fstat (cfd, &cst) < 0)
+        _exit (2);
+      _exit (cst.st_nlink > 0 ? 0 : 1);
+    }
+  assert_true (wait_for_blocked_flock ());
+  assert_int_equal (moat_network_dir_remove ("net3", &err), 0);
+  close (fd);
+  assert_int_equal (waitpid (child, &status, 0), child);
+  assert_true (WIFEXITED (status));
+  assert_int_equal (WEXITSTATUS (status), 0);
+  snprintf (path, sizeof (path), "%s/net3/lock", run_dir);
+  assert_int_equal (stat (path, &st), 0);
+  assert_int_equal (moat_network_dir_remove ("net3", &err), 0);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_record_roundtrip),
+    cmocka_unit_test (test_record_malformed),
+    cmocka_unit_test (test_host_ifname),
+    cmocka_unit_test (test_lock_survives_directory_removal),
+  };
+  return cmocka_run_group_tests (tests, setup, teardown);
+}

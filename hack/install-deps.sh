@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what building and testing moat needs (Debian 12). Run as root.
+# Quiet and idempotent: when every package is already installed, apt is not
+# touched at all, so a second run takes a fraction of a second.
+set -euo pipefail
+
+packages=(
+  # build
+  gcc make pkg-config libc6-dev clang-format
+  libjansson-dev libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev
+  libseccomp-dev libsodium-dev libcmocka-dev
+  # tests
+  bats jq valgrind procps
+  nftables iproute2 iputils-ping socat busybox-static
+  runc containernetworking-plugins
+  coreutils util-linux
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)
+  if [[ $status != ii* ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if ((EUID != 0)); then
+  if command -v sudo >/dev/null 2>&1; then
+    exec sudo -- "$0" "$@"
+  fi
+  echo "install-deps: missing ${missing[*]}; run as root" >&2
+  exit 1
+fi
+
+log=$(mktemp /tmp/moat-install-deps.XXXXXX.log)
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+if ! {
+  apt-get update -qq &&
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+} >"$log" 2>&1 </dev/null; then
+  echo "install-deps: apt-get failed; log follows ($log)" >&2
+  cat "$log" >&2
+  exit 1
+fi
+rm -f "$log"
+echo "install-deps: done"

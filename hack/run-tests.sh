@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Runs moat's tests and counts their TAP output.
+#
+#   hack/run-tests.sh unit BIN...      cmocka test binaries (CMOCKA_MESSAGE_OUTPUT=TAP)
+#   hack/run-tests.sh bats DIR         bats --tap DIR (integration, needs root)
+#   hack/run-tests.sh all BIN...       the unit binaries, then bats/
+#
+# Shows the whole TAP output, then ends with exactly one line
+# `tests: N passed, N failed`. A skipped test counts as failed (in CI a skip
+# is a failure), so does a binary that crashes or stops before its plan is
+# complete, and a run in which nothing ran at all fails too.
+set -euo pipefail
+
+usage() {
+  echo "usage: $0 unit BIN... | bats DIR | all BIN..." >&2
+  exit 2
+}
+
+repo_root=$(cd "$(dirname "$0")/.." && pwd)
+passed=0
+failed=0
+out=$(mktemp /tmp/moat-tests.XXXXXX)
+trap 'rm -f "$out"' EXIT
+
+# Counts the TAP in $out for one suite named $1 whose exit status was $2.
+count_tap() {
+  local name=$1 rc=$2 line plan=-1 seen=0 suite_failed=0
+  while IFS= read -r line; do
+    if [[ $line =~ ^1\.\.([0-9]+) ]]; then
+      plan=$((plan < 0 ? BASH_REMATCH[1] : plan + BASH_REMATCH[1]))
+    elif [[ $line =~ ^not\ ok\ [0-9]+ ]]; then
+      seen=$((seen + 1))
+      suite_failed=$((suite_failed + 1))
+    elif [[ $line =~ ^ok\ [0-9]+ ]]; then
+      seen=$((seen + 1))
+      if [[ ${line,,} =~ \#\ *(skip|todo) ]]; then
+        suite_failed=$((suite_failed + 1))
+      else
+        passed=$((passed + 1))
+      fi
+    fi
+  done <"$out"
+
+  if ((plan > seen)); then
+    echo "# $name: planned $plan tests, saw $seen: $((plan - seen)) counted as failed"
+    suite_failed=$((suite_failed + plan - seen))
+  fi
+  if ((rc != 0 && suite_failed == 0)); then
+    echo "# $name: exited with status $rc without a failing test: counted as failed"
+    suite_failed=1
+  fi
+  failed=$((failed + suite_failed))
+}
+
+# Runs one command as a suite: streams its output and counts it.
+run_suite() {
+  local name=$1 rc=0
+  shift
+  echo "# ---- $name"
+  "$@" </dev/null 2>&1 | tee "$out" || rc=${PIPESTATUS[0]}
+  count_tap "$name" "$rc"
+}
+
+run_unit() {
+  local bin
+  for bin in "$@"; do
+    [[ $bin == */* ]] || bin=./$bin
+    if [[ ! -x $bin ]]; then
+      echo "# $bin: missing or not executable: counted as failed"
+      failed=$((failed + 1))
+      continue
+    fi
+    CMOCKA_MESSAGE_OUTPUT=TAP run_suite "unit $(basename "$bin")" "$bin"
+  done
+}
+
+run_bats() {
+  local dir=$1
+  if [[ ! -d $dir ]]; then
+    echo "# $dir: no such directory: counted as failed"
+    failed=$((failed + 1))
+    return
+  fi
+  export MOAT_BUILD=${MOAT_BUILD:-$repo_root/build}
+  # A hung test fails instead of hanging the run.
+  export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-180}
+  run_suite "bats $dir" bats --tap "$dir"
+}
+
+(($# >= 1)) || usage
+mode=$1
+shift
+case $mode in
+unit)
+  run_unit "$@"
+  ;;
+bats)
+  (($# == 1)) || usage
+  run_bats "$1"
+  ;;
+all)
+  run_unit "$@"
+  run_bats "$repo_root/bats"
+  ;;
+*)
+  usage
+  ;;
+esac
+
+echo "tests: $passed passed, $failed failed"
+if ((failed > 0 || passed == 0)); then
+  exit 1
+fi
