@@ -21,6 +21,7 @@ CFLAGS  += -DMOAT_VERSION=\"$(VERSION)\"
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
            -fno-strict-aliasing -Icommon $(PKG_CFLAGS)
 LDFLAGS ?=
+LDFLAGS += -Wl,--as-needed -Wl,-O1
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined

@@ -497,7 +497,7 @@ teardown_moat_net() {
   sort -u "$T/attachments" | while read -r cid ifname netns conf_file; do
     [[ -n $cid ]] || continue
     [[ $netns != - ]] || netns=
-    del_conf=$(jq -c '.cniVersion = "1.1.0" | del(.prevResult)' "$conf_file" 2>/dev/null) ||
+    del_conf=$(jq -c 'del(.prevResult)' "$conf_file" 2>/dev/null) ||
       del_conf=$MOAT_CONF_BASE
     CNI_CONF=$del_conf cni DEL "$cid" "$netns" "$ifname" >/dev/null ||
       CNI_CONF=$MOAT_CONF_BASE cni DEL "$cid" "$netns" "$ifname" >/dev/null ||

@@ -8,13 +8,14 @@ setup() { setup_moat_net; }
 teardown() { teardown_moat_net; }
 
 @test "built-in allocator: distinct host addresses, never the gateway, network or broadcast" {
-  local i ip all=()
-  for i in 1 2 3 4 5; do
-    add_container "c$i"
-    ip=$(ip_of "c$i")
-    assert_match "$ip" "^${NETPFX//./\\.}\\.([0-9]+)$" "address of c$i"
+  # (not "i": bats' run clobbers it)
+  local k ip all=()
+  for k in 1 2 3 4 5; do
+    add_container "c$k"
+    ip=$(ip_of "c$k")
+    assert_match "$ip" "^${NETPFX//./\\.}\\.([0-9]+)$" "address of c$k"
     [[ $ip != "$GW" && $ip != "$NETPFX.0" && $ip != "$NETPFX.255" ]] ||
-      fail "c$i got $ip"
+      fail "c$k got $ip"
     [[ -f $MOAT_RUN_DIR/$NET/ipam/$ip ]] || fail "no allocation file for $ip"
     all+=("$ip")
   done
@@ -78,7 +79,8 @@ teardown() { teardown_moat_net; }
 @test "delegated IPAM host-local: ADD takes its address, DEL releases it" {
   local data=$T/ipam-data ip
   mkdir -p "$data"
-  conf_set 'del(.subnet) | .ipam = {type: "host-local", dataDir: $d,
+  # Debian's host-local (plugins 1.1.1) speaks CNI up to 1.0.0.
+  conf_set 'del(.subnet) | .cniVersion = "1.0.0" | .ipam = {type: "host-local", dataDir: $d,
               ranges: [[{subnet: $s, gateway: $g}]], routes: [{dst: "0.0.0.0/0"}]}' \
     --arg d "$data" --arg s "$SUBNET" --arg g "$GW"
   add_container c1

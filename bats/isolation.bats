@@ -153,9 +153,9 @@ readdress_c1() {
   assert_eq "$(received spoof-peer-gw)$(received spoof-peer-out)" 00 "delivered"
   # The real owner keeps its address: the host still reaches c2, several
   # times in a row (c1 must never answer for it).
-  local i
-  for i in 1 2 3; do
-    PROBE_TOKEN=peer-$i run -0 ns_tcp_connect host "$IP2" "$P"
+  local k
+  for k in 1 2 3; do
+    PROBE_TOKEN=peer-$k run -0 ns_tcp_connect host "$IP2" "$P"
   done
 }
 

@@ -9,26 +9,26 @@ teardown() { teardown_moat_net; }
 N=64
 
 @test "64 parallel ADDs get 64 distinct addresses; 64 parallel DELs leave nothing" {
-  local i rc hostifs=() ips=() pids=()
-  for ((i = 1; i <= N; i++)); do
-    new_netns "p$i"
+  local k rc hostifs=() ips=() pids=()
+  for ((k = 1; k <= N; k++)); do
+    new_netns "p$k"
   done
 
-  for ((i = 1; i <= N; i++)); do
-    cni ADD "$PFX-p$i" "${PFX}p$i" >"$T/result.p$i" 2>/dev/null &
+  for ((k = 1; k <= N; k++)); do
+    cni ADD "$PFX-p$k" "${PFX}p$k" >"$T/result.p$k" 2>/dev/null &
     pids+=($!)
   done
-  for ((i = 1; i <= N; i++)); do
+  for ((k = 1; k <= N; k++)); do
     rc=0
-    wait "${pids[i - 1]}" || rc=$?
-    assert_eq "$rc" 0 "ADD p$i exit status ($(cat "$T/result.p$i"))"
+    wait "${pids[k - 1]}" || rc=$?
+    assert_eq "$rc" 0 "ADD p$k exit status ($(cat "$T/result.p$k"))"
   done
 
-  for ((i = 1; i <= N; i++)); do
-    ips+=("$(ip_of "p$i")")
-    hostifs+=("$(hostif_of "p$i")")
-    assert_jq "$(ip -n "${PFX}p$i" -j -4 addr show dev eth0)" \
-      '.[0].addr_info[0].local == $a' --arg a "${ips[i - 1]}"
+  for ((k = 1; k <= N; k++)); do
+    ips+=("$(ip_of "p$k")")
+    hostifs+=("$(hostif_of "p$k")")
+    assert_jq "$(ip -n "${PFX}p$k" -j -4 addr show dev eth0)" \
+      '.[0].addr_info[0].local == $a' --arg a "${ips[k - 1]}"
   done
   assert_eq "$(printf '%s\n' "${ips[@]}" | sort -u | grep -c "^${NETPFX//./\\.}\\.")" "$N" \
     "distinct addresses in $SUBNET"
@@ -39,16 +39,16 @@ N=64
   assert_eq "$(ls "$MOAT_RUN_DIR/$NET/ipam" | grep -c '^[0-9]' || true)" "$N" "allocations"
 
   pids=()
-  for ((i = 1; i <= N; i++)); do
-    CNI_CONF=$(conf_with_prev "$(result_of "p$i")") \
-      cni DEL "$PFX-p$i" "${PFX}p$i" >"$T/del.p$i" 2>/dev/null &
+  for ((k = 1; k <= N; k++)); do
+    CNI_CONF=$(conf_with_prev "$(result_of "p$k")") \
+      cni DEL "$PFX-p$k" "${PFX}p$k" >"$T/del.p$k" 2>/dev/null &
     pids+=($!)
   done
-  for ((i = 1; i <= N; i++)); do
+  for ((k = 1; k <= N; k++)); do
     rc=0
-    wait "${pids[i - 1]}" || rc=$?
-    assert_eq "$rc" 0 "DEL p$i exit status ($(cat "$T/del.p$i"))"
-    assert_eq "$(cat "$T/del.p$i")" "" "DEL p$i output"
+    wait "${pids[k - 1]}" || rc=$?
+    assert_eq "$rc" 0 "DEL p$k exit status ($(cat "$T/del.p$k"))"
+    assert_eq "$(cat "$T/del.p$k")" "" "DEL p$k output"
   done
 
   local left
@@ -58,7 +58,7 @@ N=64
   link_gone "$BR" || fail "bridge left"
   assert_eq "$(nft_elems_of_test "${hostifs[@]}" | wc -l)" 0 "elements left"
   [[ ! -e $MOAT_RUN_DIR/$NET ]] || fail "state left: $(ls -R "$MOAT_RUN_DIR/$NET")"
-  for ((i = 1; i <= N; i++)); do
-    assert_eq "$(ip -n "${PFX}p$i" -o link show | grep -cv ': lo:' || true)" 0 "links in p$i"
+  for ((k = 1; k <= N; k++)); do
+    assert_eq "$(ip -n "${PFX}p$k" -o link show | grep -cv ': lo:' || true)" 0 "links in p$k"
   done
 }

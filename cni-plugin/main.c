@@ -14,7 +14,6 @@
 
 #define STDIN_MAX (1 << 20)
 
-
 static const char usage[]
     = "Usage: moat (as a CNI plugin: CNI_COMMAND and the other CNI_* variables in the\n"
       "       environment, the network configuration on stdin)\n"

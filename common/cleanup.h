@@ -7,20 +7,20 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_(f) __attribute__ ((cleanup (f)))
 
 /* Declares `name##p`, a destructor for `type *` that accepts NULL. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                \
-  static inline void func##p (type *p)                                         \
-  {                                                                            \
-    if (*p)                                                                    \
-      func (*p);                                                               \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                    \
+  static inline void func##p (type *p)                                                             \
+  {                                                                                                \
+    if (*p)                                                                                        \
+      func (*p);                                                                                   \
   }
 
 static inline void
 moat_freep (void *p)
 {
-  free (*(void **) p);
+  free (*(void **)p);
 }
 
 static inline void
@@ -46,18 +46,18 @@ moat_fclosep (FILE **f)
 #define _cleanup_fclose_ _cleanup_ (moat_fclosep)
 
 /* Hand ownership out of a cleanup-attributed variable. */
-#define TAKE_PTR(p)                                                            \
-  ({                                                                           \
-    __typeof__ (p) _p = (p);                                                   \
-    (p) = NULL;                                                                \
-    _p;                                                                        \
+#define TAKE_PTR(p)                                                                                \
+  ({                                                                                               \
+    __typeof__ (p) _p = (p);                                                                       \
+    (p) = NULL;                                                                                    \
+    _p;                                                                                            \
   })
 
-#define TAKE_FD(fd)                                                            \
-  ({                                                                           \
-    int _fd = (fd);                                                            \
-    (fd) = -1;                                                                 \
-    _fd;                                                                       \
+#define TAKE_FD(fd)                                                                                \
+  ({                                                                                               \
+    int _fd = (fd);                                                                                \
+    (fd) = -1;                                                                                     \
+    _fd;                                                                                           \
   })
 
 #define ARRAY_SIZE(a) (sizeof (a) / sizeof ((a)[0]))

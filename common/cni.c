@@ -26,7 +26,7 @@ cni_arg (const char *args, const char *name, char *buf, size_t size)
   for (const char *p = args; p && *p;)
     {
       const char *end = strchrnul (p, ';');
-      if ((size_t) (end - p) > n && strncmp (p, name, n) == 0 && p[n] == '=')
+      if ((size_t)(end - p) > n && strncmp (p, name, n) == 0 && p[n] == '=')
         {
           size_t len = end - p - n - 1;
           if (len >= size)
@@ -206,9 +206,11 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
           return moat_error_prefix (err, "ipam plugin %s", conf->ipam_type);
         }
       if (rec->gateway.s_addr == INADDR_ANY)
-        rec->gateway = conf->have_subnet ? conf->gateway : (struct in_addr){
-          htonl ((ntohl (rec->addr.s_addr) & ntohl (moat_prefix_mask (rec->prefixlen))) + 1)
-        };
+        rec->gateway
+            = conf->have_subnet
+                  ? conf->gateway
+                  : (struct in_addr){ htonl (
+                      (ntohl (rec->addr.s_addr) & ntohl (moat_prefix_mask (rec->prefixlen))) + 1) };
       return 0;
     }
 
@@ -406,8 +408,7 @@ attachment_valid (const struct moat_netconf *conf, const char *key)
   char k[KEY_MAX];
 
   for (size_t i = 0; i < conf->n_valid; i++)
-    if (moat_attachment_key (k, sizeof (k), conf->valid[i].container_id, conf->valid[i].ifname)
-            == 0
+    if (moat_attachment_key (k, sizeof (k), conf->valid[i].container_id, conf->valid[i].ifname) == 0
         && strcmp (k, key) == 0)
       return true;
   return false;
@@ -443,6 +444,23 @@ gc_stray_ports (const struct moat_netconf *conf, moat_err_t *err)
   return 0;
 }
 
+/* Built-in allocations that no record owns: a crash between allocation
+ * and the record. */
+static int
+gc_stray_addresses (const struct moat_netconf *conf, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **keys = NULL;
+  char dir[4096];
+
+  if (conf->ipam_type)
+    return 0;
+  if (moat_record_list (conf->name, &keys, err) < 0)
+    return -1;
+  if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
+  return moat_ipam_release_unowned (dir, keys, err);
+}
+
 static int
 cni_gc (struct moat_netconf *conf, moat_err_t *err)
 {
@@ -471,7 +489,7 @@ cni_gc (struct moat_netconf *conf, moat_err_t *err)
       if (r < 0)
         return -1;
     }
-  if (gc_stray_ports (conf, err) < 0)
+  if (gc_stray_ports (conf, err) < 0 || gc_stray_addresses (conf, err) < 0)
     return -1;
   return network_remove_if_empty (conf, conf->bridge, err);
 }

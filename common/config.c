@@ -40,7 +40,7 @@ moat_parse_cidr (const char *s, struct in_addr *ret_addr, int *ret_prefixlen)
   char *end;
   long len;
 
-  if (!slash || (size_t) (slash - s) >= sizeof (buf) || !isdigit ((unsigned char) slash[1]))
+  if (!slash || (size_t)(slash - s) >= sizeof (buf) || !isdigit ((unsigned char)slash[1]))
     return -1;
   memcpy (buf, s, slash - s);
   buf[slash - s] = '\0';
@@ -50,7 +50,7 @@ moat_parse_cidr (const char *s, struct in_addr *ret_addr, int *ret_prefixlen)
     return -1;
   if (moat_parse_ipv4 (buf, ret_addr) < 0)
     return -1;
-  *ret_prefixlen = (int) len;
+  *ret_prefixlen = (int)len;
   return 0;
 }
 
@@ -62,7 +62,7 @@ moat_ifname_valid (const char *name)
   if (n == 0 || n >= IFNAMSIZ || strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
     return false;
   for (const char *p = name; *p; p++)
-    if (*p == '/' || *p == ':' || isspace ((unsigned char) *p) || !isprint ((unsigned char) *p))
+    if (*p == '/' || *p == ':' || isspace ((unsigned char)*p) || !isprint ((unsigned char)*p))
       return false;
   return true;
 }
@@ -71,10 +71,10 @@ moat_ifname_valid (const char *name)
 static bool
 cni_name_valid (const char *s)
 {
-  if (!s || !isalnum ((unsigned char) s[0]))
+  if (!s || !isalnum ((unsigned char)s[0]))
     return false;
   for (const char *p = s; *p; p++)
-    if (!isalnum ((unsigned char) *p) && *p != '_' && *p != '.' && *p != '-')
+    if (!isalnum ((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
       return false;
   return true;
 }
@@ -242,8 +242,8 @@ parse_network (struct moat_netconf *c, moat_err_t *err)
   if (!bridge)
     bridge = MOAT_DEFAULT_BRIDGE;
   if (strlen (bridge) >= IFNAMSIZ)
-    return moat_error (err, MOAT_E_CONFIG, 0, "bridge: \"%s\" is longer than %d characters",
-                       bridge, IFNAMSIZ - 1);
+    return moat_error (err, MOAT_E_CONFIG, 0, "bridge: \"%s\" is longer than %d characters", bridge,
+                       IFNAMSIZ - 1);
   if (!moat_ifname_valid (bridge))
     return moat_error (err, MOAT_E_CONFIG, 0, "bridge: \"%s\" is not a valid interface name",
                        bridge);
@@ -290,7 +290,7 @@ parse_network (struct moat_netconf *c, moat_err_t *err)
       if (!json_is_integer (mtu) || json_integer_value (mtu) < 68
           || json_integer_value (mtu) > 65535)
         return moat_error (err, MOAT_E_CONFIG, 0, "mtu: must be an integer from 68 to 65535");
-      c->mtu = (unsigned) json_integer_value (mtu);
+      c->mtu = (unsigned)json_integer_value (mtu);
     }
 
   if (get_bool (c->root, "masquerade", false, &c->masquerade, err) < 0
@@ -388,15 +388,16 @@ parse_runtime (struct moat_netconf *c, moat_err_t *err)
     {
       const char *mac;
 
-      if ((v = json_object_get (rc, "ips")) && parse_requested_ip (c, "runtimeConfig.ips", v, err) < 0)
+      if ((v = json_object_get (rc, "ips"))
+          && parse_requested_ip (c, "runtimeConfig.ips", v, err) < 0)
         return -1;
       if (get_string (rc, "runtimeConfig.mac", "mac", &mac, err) < 0)
         return -1;
       if (mac)
         {
           if (moat_mac_parse (mac, c->mac) < 0)
-            return moat_error (err, MOAT_E_CONFIG, 0, "runtimeConfig.mac: \"%s\" is not a MAC address",
-                               mac);
+            return moat_error (err, MOAT_E_CONFIG, 0,
+                               "runtimeConfig.mac: \"%s\" is not a MAC address", mac);
           if (c->mac[0] & 1)
             return moat_error (err, MOAT_E_CONFIG, 0,
                                "runtimeConfig.mac: \"%s\" is a multicast address", mac);

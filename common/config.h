@@ -43,9 +43,9 @@ struct moat_attachment_ref
 /* The network configuration as received on stdin, validated. */
 struct moat_netconf
 {
-  json_t *root;              /* the whole document (owned) */
-  char *raw;                 /* stdin as received, for delegated IPAM */
-  const char *cni_version;   /* borrowed from root */
+  json_t *root;            /* the whole document (owned) */
+  char *raw;               /* stdin as received, for delegated IPAM */
+  const char *cni_version; /* borrowed from root */
   const char *name;
   char bridge[IFNAMSIZ];
   bool have_subnet;
@@ -57,19 +57,19 @@ struct moat_netconf
   bool internet;
   bool reject;
   bool keep_bridge;
-  const char *policy_file;   /* NULL: the default */
-  const char *ipam_type;     /* NULL: built-in allocator */
-  json_t *prev_result;       /* borrowed; NULL when absent */
+  const char *policy_file; /* NULL: the default */
+  const char *ipam_type;   /* NULL: built-in allocator */
+  json_t *prev_result;     /* borrowed; NULL when absent */
 
   /* runtimeConfig / args */
-  bool have_ip;              /* ips capability or args.cni.ips */
+  bool have_ip; /* ips capability or args.cni.ips */
   struct in_addr ip;
   bool have_mac;
   unsigned char mac[MOAT_MAC_LEN];
-  json_t *pod_annotations;   /* borrowed; NULL when absent */
+  json_t *pod_annotations; /* borrowed; NULL when absent */
   struct moat_label *labels;
   size_t n_labels;
-  struct moat_attachment_ref *valid;  /* GC */
+  struct moat_attachment_ref *valid; /* GC */
   size_t n_valid;
   bool have_valid;
 };

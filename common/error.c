@@ -15,7 +15,7 @@ moat_error (moat_err_t *err, int code, int errnum, const char *fmt, ...)
   va_start (ap, fmt);
   n = vsnprintf (err->msg, sizeof (err->msg), fmt, ap);
   va_end (ap);
-  if (errnum && n >= 0 && (size_t) n < sizeof (err->msg))
+  if (errnum && n >= 0 && (size_t)n < sizeof (err->msg))
     snprintf (err->msg + n, sizeof (err->msg) - n, ": %s", strerror (errnum));
   return -1;
 }

@@ -6,20 +6,20 @@
 enum moat_code
 {
   MOAT_OK = 0,
-  MOAT_E_VERSION = 1,        /* incompatible CNI version */
-  MOAT_E_UNSUPPORTED = 2,    /* unsupported field in network configuration */
-  MOAT_E_UNKNOWN = 3,        /* container unknown or does not exist */
-  MOAT_E_ENV = 4,            /* invalid necessary environment variables */
-  MOAT_E_IO = 5,             /* I/O failure */
-  MOAT_E_DECODE = 6,         /* failed to decode content */
-  MOAT_E_CONFIG = 7,         /* invalid network config */
-  MOAT_E_TRY_AGAIN = 11,     /* try again later */
-  MOAT_E_NOT_READY = 50,     /* STATUS: plugin cannot serve ADDs */
-  MOAT_E_LINK = 100,         /* netlink: links, addresses, routes */
-  MOAT_E_NFT = 101,          /* nftables batch refused */
-  MOAT_E_IPAM = 102,         /* address allocation */
-  MOAT_E_STATE = 103,        /* state records under /run/moat */
-  MOAT_E_DRIFT = 104,        /* CHECK: kernel differs from the record */
+  MOAT_E_VERSION = 1,     /* incompatible CNI version */
+  MOAT_E_UNSUPPORTED = 2, /* unsupported field in network configuration */
+  MOAT_E_UNKNOWN = 3,     /* container unknown or does not exist */
+  MOAT_E_ENV = 4,         /* invalid necessary environment variables */
+  MOAT_E_IO = 5,          /* I/O failure */
+  MOAT_E_DECODE = 6,      /* failed to decode content */
+  MOAT_E_CONFIG = 7,      /* invalid network config */
+  MOAT_E_TRY_AGAIN = 11,  /* try again later */
+  MOAT_E_NOT_READY = 50,  /* STATUS: plugin cannot serve ADDs */
+  MOAT_E_LINK = 100,      /* netlink: links, addresses, routes */
+  MOAT_E_NFT = 101,       /* nftables batch refused */
+  MOAT_E_IPAM = 102,      /* address allocation */
+  MOAT_E_STATE = 103,     /* state records under /run/moat */
+  MOAT_E_DRIFT = 104,     /* CHECK: kernel differs from the record */
 };
 
 /* One error travels up to the single place that reports it. Callers that

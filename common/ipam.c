@@ -528,6 +528,37 @@ moat_ipam_release_owner (const char *dir, const char *owner, moat_err_t *err)
   return for_each_address (dir, release_if_owned, (void *)owner, err);
 }
 
+/* True when the file holds "<one of keep>\n". */
+static int
+held_by_any (int dirfd, const char *name, char *const *keep, moat_err_t *err)
+{
+  for (char *const *k = keep; *k; k++)
+    {
+      int r = held_by (dirfd, name, *k, err);
+      if (r != 0)
+        return r;
+    }
+  return 0;
+}
+
+static int
+release_if_unowned (int dirfd, const char *name, uint32_t a, void *data, moat_err_t *err)
+{
+  int r = held_by_any (dirfd, name, data, err);
+
+  if (r != 0)
+    return r < 0 ? -1 : 0;
+  if (unlinkat (dirfd, name, 0) < 0 && errno != ENOENT)
+    return moat_error (err, MOAT_E_IPAM, errno, "address %s: cannot release", name);
+  return 0;
+}
+
+int
+moat_ipam_release_unowned (const char *dir, char *const *keep, moat_err_t *err)
+{
+  return for_each_address (dir, release_if_unowned, (void *)keep, err);
+}
+
 struct count_ctx
 {
   const struct pool_range *pool;

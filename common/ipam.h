@@ -25,12 +25,13 @@ struct moat_pool
 /* Allocates an address for `owner`. When `requested` is non-NULL (the CNI
  * `ips` capability / args), that exact address or an error: outside the
  * subnet, the gateway, network or broadcast address → MOAT_E_CONFIG; taken
- * by another owner → MOAT_E_IPAM. If `owner` already holds an address (a
- * retried ADD), that address is returned. Exhausted pool → MOAT_E_IPAM
+ * by another owner → MOAT_E_IPAM. A retried allocation returns the
+ * owner's address when it is the requested one or the one in "last" (a
+ * crash between allocation and the caller's record); anything else is the
+ * caller's to track. Exhausted pool → MOAT_E_IPAM
  * ("no free address in 10.1.0.0/24"). */
 int moat_ipam_alloc (const char *dir, const struct moat_pool *pool, const char *owner,
-                     const struct in_addr *requested, struct in_addr *ret_addr,
-                     moat_err_t *err);
+                     const struct in_addr *requested, struct in_addr *ret_addr, moat_err_t *err);
 
 /* Releases `addr` if `owner` holds it. Missing file / other owner: success,
  * nothing done. */
@@ -38,6 +39,10 @@ int moat_ipam_release (const char *dir, struct in_addr addr, const char *owner, 
 
 /* Releases every address `owner` holds (scan; for a DEL without record). */
 int moat_ipam_release_owner (const char *dir, const char *owner, moat_err_t *err);
+
+/* GC: releases every address whose file names none of the owners in the
+ * NULL-terminated `keep` (an empty file left by a crash included). */
+int moat_ipam_release_unowned (const char *dir, char *const *keep, moat_err_t *err);
 
 /* Number of free addresses left (STATUS). */
 int moat_ipam_free_count (const char *dir, const struct moat_pool *pool, long *ret_count,
@@ -50,7 +55,7 @@ int moat_ipam_free_count (const char *dir, const struct moat_pool *pool, long *r
  * the parsed result object (caller json_decref). A plugin error result is
  * passed up with its own code and msg ("ipam plugin host-local: <msg>").
  * A plugin not found in CNI_PATH → MOAT_E_CONFIG naming ipam.type. */
-int moat_ipam_exec (const char *type, const char *command, const char *netconf,
-                    json_t **ret_result, moat_err_t *err);
+int moat_ipam_exec (const char *type, const char *command, const char *netconf, json_t **ret_result,
+                    moat_err_t *err);
 
 #endif

@@ -536,12 +536,16 @@ write_sysctl (const char *dir, const char *bridge, const char *key, const char *
   char path[128];
   _cleanup_close_ int fd = -1;
   size_t n = strlen (value);
+  ssize_t w;
 
   snprintf (path, sizeof (path), "/proc/sys/net/ipv4/%s/%s/%s", dir, bridge, key);
   fd = open (path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0 || write (fd, value, n) != (ssize_t)n)
-    return moat_error (err, MOAT_E_LINK, errno, "bridge \"%s\": cannot write %s to %s", bridge,
-                       value, path);
+  if (fd < 0)
+    return moat_error (err, MOAT_E_LINK, errno, "bridge \"%s\": cannot open %s", bridge, path);
+  w = write (fd, value, n);
+  if (w != (ssize_t)n)
+    return moat_error (err, MOAT_E_LINK, w < 0 ? errno : EIO,
+                       "bridge \"%s\": cannot write %s to %s", bridge, value, path);
   return 0;
 }
 
@@ -874,10 +878,11 @@ fdb_add (struct nlconn *c, int port_index, const unsigned char mac[MOAT_MAC_LEN]
   return nl_talk (c, msg, NULL, NULL);
 }
 
-/* One RTM_NEWLINK on the enslaved host end: bridge port options as slave
- * data (isolated, no learning, no flooding of unknown unicast), then up.
- * The kernel applies the slave data before the flags, so the port never
- * forwards unisolated. */
+/* One RTM_NEWLINK on the enslaved, still down host end: bridge port
+ * options as slave data (isolated, no learning, no flooding of unknown
+ * unicast), and up. The kernel applies slave data before flags
+ * (rtnl_changelink, then do_setlink), so the port never forwards
+ * unisolated. libnl 3.7 has no IFLA_BRPORT_ISOLATED. */
 static int
 port_isolate_up (struct nlconn *c, int index)
 {
@@ -942,8 +947,11 @@ configure_host_end (struct nlconn *c, const struct moat_veth_spec *s,
                        s->host_ifname);
   r = fdb_add (c, li.index, container_mac);
   if (r < 0)
-    return link_error (err, c, r, "bridge \"%s\": cannot add forwarding entry %s on port \"%s\"",
-                       s->bridge, (moat_mac_format (container_mac, mac), mac), s->host_ifname);
+    {
+      moat_mac_format (container_mac, mac);
+      return link_error (err, c, r, "bridge \"%s\": cannot add forwarding entry %s on port \"%s\"",
+                         s->bridge, mac, s->host_ifname);
+    }
   r = port_isolate_up (c, li.index);
   if (r < 0)
     return link_error (err, c, r, "bridge \"%s\": cannot set port isolation on \"%s\"", s->bridge,

@@ -36,16 +36,16 @@ int moat_link_exists (const char *name, moat_err_t *err);
 /* One container's attachment: a veth pair, host end on the bridge. */
 struct moat_veth_spec
 {
-  const char *bridge;       /* bridge to enslave the host end to */
-  const char *host_ifname;  /* host end name (<= 15 chars) */
-  const char *netns_path;   /* CNI_NETNS, e.g. /var/run/netns/x or /proc/N/ns/net */
-  const char *ifname;       /* CNI_IFNAME inside the namespace, e.g. eth0 */
-  unsigned mtu;             /* 0: kernel default */
-  bool have_mac;            /* use `mac` for the container end */
+  const char *bridge;      /* bridge to enslave the host end to */
+  const char *host_ifname; /* host end name (<= 15 chars) */
+  const char *netns_path;  /* CNI_NETNS, e.g. /var/run/netns/x or /proc/N/ns/net */
+  const char *ifname;      /* CNI_IFNAME inside the namespace, e.g. eth0 */
+  unsigned mtu;            /* 0: kernel default */
+  bool have_mac;           /* use `mac` for the container end */
   unsigned char mac[MOAT_MAC_LEN];
-  struct in_addr addr;      /* container address */
+  struct in_addr addr; /* container address */
   int prefixlen;
-  struct in_addr gateway;   /* default route via this */
+  struct in_addr gateway; /* default route via this */
 };
 
 struct moat_veth_result
@@ -69,8 +69,8 @@ int moat_veth_attach (const struct moat_veth_spec *s, struct moat_veth_result *r
  * link or the namespace is already gone. netns_path/ifname may be NULL; when
  * given and the host end is gone, the container end is removed in the
  * namespace if it still exists there. */
-int moat_veth_detach (const char *host_ifname, const char *netns_path,
-                      const char *ifname, moat_err_t *err);
+int moat_veth_detach (const char *host_ifname, const char *netns_path, const char *ifname,
+                      moat_err_t *err);
 
 /* CHECK: verifies inside the namespace that `ifname` exists, is up, is a
  * veth, has s->addr/prefixlen, that a default route via s->gateway exists,

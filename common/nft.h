@@ -76,13 +76,13 @@ struct nftnl_batch;
 /* What one container contributes to the layout at CNI ADD. */
 struct moat_nft_member
 {
-  const char *bridge;               /* moat network's bridge */
-  const char *host_ifname;          /* host end of the container's veth */
-  unsigned char mac[MOAT_MAC_LEN];  /* container end's MAC */
-  struct in_addr addr;              /* container address */
-  bool quiet;                       /* network has reject: false */
-  bool internet;                    /* network has internet: true */
-  bool masquerade;                  /* network has masquerade: true */
+  const char *bridge;              /* moat network's bridge */
+  const char *host_ifname;         /* host end of the container's veth */
+  unsigned char mac[MOAT_MAC_LEN]; /* container end's MAC */
+  struct in_addr addr;             /* container address */
+  bool quiet;                      /* network has reject: false */
+  bool internet;                   /* network has internet: true */
+  bool masquerade;                 /* network has masquerade: true */
 };
 
 /* Adds the member's elements (members, ports, guarded, and quiet/internet/
@@ -114,7 +114,7 @@ int moat_nft_teardown (moat_err_t *err);
  * batch ready to send, or NULL with *err set. `seq` is the first sequence
  * number used. */
 struct nftnl_batch *moat_nft_build_tables (uint32_t seq, moat_err_t *err);
-struct nftnl_batch *moat_nft_build_member (const struct moat_nft_member *m, bool add,
-                                           uint32_t seq, moat_err_t *err);
+struct nftnl_batch *moat_nft_build_member (const struct moat_nft_member *m, bool add, uint32_t seq,
+                                           moat_err_t *err);
 
 #endif

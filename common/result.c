@@ -31,8 +31,8 @@ moat_result_build (const char *version, const struct moat_add_result *r)
 {
   bool legacy = moat_cni_version_cmp (version, "0.4.0") < 0;
   json_t *dns = r->dns ? json_incref (r->dns) : json_object ();
-  json_t *ip = json_pack ("{s:o, s:o, s:i}", "address", ip_json (r->addr, r->prefixlen),
-                          "gateway", ip_json (r->gateway, -1), "interface", 2);
+  json_t *ip = json_pack ("{s:o, s:o, s:i}", "address", ip_json (r->addr, r->prefixlen), "gateway",
+                          ip_json (r->gateway, -1), "interface", 2);
 
   if (ip && legacy)
     json_object_set_new (ip, "version", json_string ("4"));

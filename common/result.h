@@ -17,11 +17,11 @@ struct moat_add_result
   unsigned char host_mac[MOAT_MAC_LEN];
   const char *ifname;
   unsigned char container_mac[MOAT_MAC_LEN];
-  const char *sandbox;  /* CNI_NETNS */
+  const char *sandbox; /* CNI_NETNS */
   struct in_addr addr;
   int prefixlen;
   struct in_addr gateway;
-  json_t *dns;          /* borrowed; from delegated IPAM, may be NULL */
+  json_t *dns; /* borrowed; from delegated IPAM, may be NULL */
 };
 
 /* The success result of ADD in `version` (0.3.0 … 1.1.0): 0.3.x carry

@@ -29,7 +29,7 @@ moat_state_path (char *buf, size_t size, const char *network, const char *leaf)
 {
   int n = leaf ? snprintf (buf, size, "%s/%s/%s", moat_run_dir (), network, leaf)
                : snprintf (buf, size, "%s/%s", moat_run_dir (), network);
-  return n < 0 || (size_t) n >= size ? -1 : 0;
+  return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
 static int
@@ -59,7 +59,7 @@ lock_file (const char *dir, int operation, int *ret_fd, moat_err_t *err)
 {
   char path[4096];
 
-  if ((size_t) snprintf (path, sizeof (path), "%s/lock", dir) >= sizeof (path))
+  if ((size_t)snprintf (path, sizeof (path), "%s/lock", dir) >= sizeof (path))
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", dir);
   for (;;)
     {
@@ -103,7 +103,7 @@ moat_global_lock (int operation, int *ret_fd, moat_err_t *err)
 
   if (mkdir_p (moat_run_dir (), err) < 0)
     return -1;
-  if ((size_t) snprintf (path, sizeof (path), "%s/.lock", moat_run_dir ()) >= sizeof (path))
+  if ((size_t)snprintf (path, sizeof (path), "%s/.lock", moat_run_dir ()) >= sizeof (path))
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", moat_run_dir ());
   fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
@@ -167,7 +167,7 @@ int
 moat_attachment_key (char *buf, size_t size, const char *container_id, const char *ifname)
 {
   int n = snprintf (buf, size, "%s@%s", container_id, ifname);
-  return n < 0 || (size_t) n >= size ? -1 : 0;
+  return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
 void
@@ -175,12 +175,12 @@ moat_host_ifname (const char *key, char ret_name[16])
 {
   uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
 
-  for (const unsigned char *p = (const unsigned char *) key; *p; p++)
+  for (const unsigned char *p = (const unsigned char *)key; *p; p++)
     {
       h ^= *p;
       h *= 0x100000001b3ull;
     }
-  snprintf (ret_name, 16, "mt%013llx", (unsigned long long) (h >> 12));
+  snprintf (ret_name, 16, "mt%013llx", (unsigned long long)(h >> 12));
 }
 
 /* --- records -------------------------------------------------------------- */
@@ -190,7 +190,7 @@ record_path (char *buf, size_t size, const char *network, const char *key)
 {
   char leaf[512];
 
-  if ((size_t) snprintf (leaf, sizeof (leaf), "%s.json", key) >= sizeof (leaf))
+  if ((size_t)snprintf (leaf, sizeof (leaf), "%s.json", key) >= sizeof (leaf))
     return -1;
   return moat_state_path (buf, size, network, leaf);
 }
@@ -227,8 +227,8 @@ moat_record_to_json (const struct moat_record *r)
                     "bridge", r->bridge, "mac", mac, "address", cidr_json (r->addr, r->prefixlen),
                     "gateway", addr_json (r->gateway), "ipam", r->ipam, "name", r->name,
                     "podNamespace", r->pod_namespace, "quiet", r->quiet, "internet", r->internet,
-                    "masquerade", r->masquerade, "labels", r->labels,
-                    "podAnnotations", r->pod_annotations);
+                    "masquerade", r->masquerade, "labels", r->labels, "podAnnotations",
+                    r->pod_annotations);
 }
 
 static int
@@ -238,7 +238,7 @@ write_atomic (const char *path, const char *data, moat_err_t *err)
   _cleanup_close_ int fd = -1;
   size_t len = strlen (data), off = 0;
 
-  if ((size_t) snprintf (tmp, sizeof (tmp), "%s.tmp", path) >= sizeof (tmp))
+  if ((size_t)snprintf (tmp, sizeof (tmp), "%s.tmp", path) >= sizeof (tmp))
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", path);
   fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
@@ -451,7 +451,9 @@ moat_any_record (moat_err_t *err)
   struct dirent *de;
 
   if (!d)
-    return errno == ENOENT ? 0 : moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", moat_run_dir ());
+    return errno == ENOENT
+               ? 0
+               : moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", moat_run_dir ());
   while ((de = readdir (d)))
     {
       int fd, r;

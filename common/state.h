@@ -49,12 +49,12 @@ struct moat_record
   char *network;
   char *container_id;
   char *ifname;
-  char *netns;            /* may be NULL */
+  char *netns; /* may be NULL */
   char *host_if;
   char *bridge;
-  char *ipam;             /* NULL: built-in allocator; else the delegated plugin's type */
-  char *name;             /* K8S_POD_NAME when the runtime gave one */
-  char *pod_namespace;    /* K8S_POD_NAMESPACE */
+  char *ipam;          /* NULL: built-in allocator; else the delegated plugin's type */
+  char *name;          /* K8S_POD_NAME when the runtime gave one */
+  char *pod_namespace; /* K8S_POD_NAMESPACE */
   unsigned char mac[MOAT_MAC_LEN];
   struct in_addr addr;
   int prefixlen;

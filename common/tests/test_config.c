@@ -127,8 +127,8 @@ test_bad_input (void **state)
                   "bridge");
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"gateway\":\"10.2.0.1\"}", MOAT_E_CONFIG,
                   "gateway");
-  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"gateway\":\"10.1.0.255\"}",
-                  MOAT_E_CONFIG, "gateway");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"gateway\":\"10.1.0.255\"}", MOAT_E_CONFIG,
+                  "gateway");
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"mtu\":10}", MOAT_E_CONFIG, "mtu");
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"mtu\":\"1500\"}", MOAT_E_CONFIG, "mtu");
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"reject\":\"no\"}", MOAT_E_CONFIG,
@@ -145,7 +145,8 @@ test_bad_input (void **state)
                   MOAT_E_CONFIG, "multicast");
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"ips\":[\"x\"]}}",
                   MOAT_E_CONFIG, "runtimeConfig.ips");
-  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"args\":{\"cni\":{\"labels\":[{\"key\":1}]}}}",
+  assert_refused ("{" BASE
+                  ",\"subnet\":\"10.1.0.0/24\",\"args\":{\"cni\":{\"labels\":[{\"key\":1}]}}}",
                   MOAT_E_CONFIG, "args.cni.labels[0]");
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"prevResult\":[]}", MOAT_E_CONFIG,
                   "prevResult");

@@ -382,6 +382,29 @@ test_release_owner (void **state)
 }
 
 static void
+test_release_unowned (void **state)
+{
+  struct fixture *f = *state;
+  struct moat_pool pool = pool_of ("10.1.0.0", 24, "10.1.0.1");
+  char *keep[] = { "a@eth0", NULL };
+  char path[4096];
+  moat_err_t err = { 0 };
+  FILE *empty;
+
+  expect_alloc (f->dir, &pool, "a@eth0", "10.1.0.10", "10.1.0.10");
+  expect_alloc (f->dir, &pool, "b@eth0", "10.1.0.11", "10.1.0.11");
+  snprintf (path, sizeof (path), "%s/10.1.0.12", f->dir);
+  empty = fopen (path, "w"); /* a crash between create and write */
+  assert_non_null (empty);
+  fclose (empty);
+  if (moat_ipam_release_unowned (f->dir, keep, &err) < 0)
+    fail_msg ("%s", err.msg);
+  expect_file (f->dir, "10.1.0.10", "a@eth0\n");
+  expect_file (f->dir, "10.1.0.11", NULL);
+  expect_file (f->dir, "10.1.0.12", NULL);
+}
+
+static void
 test_free_count (void **state)
 {
   struct fixture *f = *state;
@@ -879,6 +902,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_retried_add_gets_same_address, setup, teardown),
     cmocka_unit_test_setup_teardown (test_release, setup, teardown),
     cmocka_unit_test_setup_teardown (test_release_owner, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_release_unowned, setup, teardown),
     cmocka_unit_test_setup_teardown (test_free_count, setup, teardown),
     cmocka_unit_test_setup_teardown (test_bad_pool_and_owner, setup, teardown),
     cmocka_unit_test_setup_teardown (test_64_processes_slash24, setup, teardown),

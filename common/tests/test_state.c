@@ -44,7 +44,7 @@ sample (const char *id)
   struct moat_record r = {
     .cni_version = "1.1.0",
     .network = "net1",
-    .container_id = (char *) id,
+    .container_id = (char *)id,
     .ifname = "eth0",
     .netns = "/var/run/netns/x",
     .host_if = "mt0123456789abc",
