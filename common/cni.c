@@ -94,15 +94,18 @@ member_of (const struct moat_record *rec)
 static int
 attachment_remove (const struct moat_netconf *conf, const struct moat_record *rec, moat_err_t *err)
 {
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   struct moat_nft_member m = member_of (rec);
   moat_err_t step = { 0 };
   int failed = 0;
   char key[KEY_MAX], dir[4096];
 
-  if (moat_nft_member_del (&m, &step) < 0 || moat_nft_forget_addr (rec->addr, &step) < 0)
+  /* Policy first, so the container is cut off before its link goes. */
+  if (moat_nft_open (&nft, &step) < 0 || moat_nft_member_del (nft, &m, &step) < 0)
     failed = failed ? failed : (*err = step, 1);
   if (moat_veth_detach (rec->host_if, rec->netns, rec->ifname, &step) < 0)
     failed = failed ? failed : (*err = step, 1);
+  moat_nft_close (TAKE_PTR (nft)); /* after the link: see moat_nft_open */
   moat_attachment_key (key, sizeof (key), rec->container_id, rec->ifname);
   if (rec->ipam)
     {
@@ -124,6 +127,7 @@ static int
 network_remove_if_empty (const struct moat_netconf *conf, const char *bridge, moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **keys = NULL;
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   _cleanup_close_ int global = -1;
   int any;
 
@@ -136,7 +140,7 @@ network_remove_if_empty (const struct moat_netconf *conf, const char *bridge, mo
   if (moat_global_lock (LOCK_EX, &global, err) < 0 || moat_bridge_delete (bridge, err) < 0)
     return -1;
   any = moat_any_record (err);
-  if (any < 0 || (any == 0 && moat_nft_teardown (err) < 0))
+  if (any < 0 || (any == 0 && (moat_nft_open (&nft, err) < 0 || moat_nft_teardown (nft, err) < 0)))
     return -1;
   return moat_network_dir_remove (conf->name, err);
 }
@@ -243,12 +247,14 @@ attach_kernel (const struct moat_netconf *conf, const struct moat_record *rec,
     .gateway = rec->gateway,
   };
   struct moat_nft_member m = member_of (rec);
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   struct moat_veth_result vres;
   _cleanup_close_ int global = -1;
 
   memcpy (veth.mac, rec->mac, MOAT_MAC_LEN);
   if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_bridge_ensure (&bridge, err) < 0
-      || moat_veth_attach (&veth, &vres, err) < 0 || moat_nft_member_add (&m, err) < 0
+      || moat_veth_attach (&veth, &vres, err) < 0 || moat_nft_open (&nft, err) < 0
+      || moat_nft_member_add (nft, &m, err) < 0
       || moat_link_mac (rec->bridge, res->bridge_mac, err) < 0)
     return -1;
   memcpy (res->host_mac, vres.host_mac, MOAT_MAC_LEN);
@@ -397,7 +403,9 @@ cni_check (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t
     .gateway = rec.gateway,
   };
   struct moat_nft_member m = member_of (&rec);
-  if (moat_veth_check (&veth, err) < 0 || moat_nft_member_check (&m, err) < 0)
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+  if (moat_veth_check (&veth, err) < 0 || moat_nft_open (&nft, err) < 0
+      || moat_nft_member_check (nft, &m, err) < 0)
     return -1;
   return 0;
 }

@@ -75,7 +75,7 @@ enum
   NFT_BYTEORDER_BIG = 2,
 };
 
-#define BATCH_PAGE_SIZE (32 * 1024)
+#define BATCH_PAGE_SIZE (16 * 1024) /* the table batch is ~10 KiB */
 #define MAX_FIELDS 4
 #define MAX_MEMBER_ELEMS 6 /* members, quiet, internet, masq, guarded, ports */
 #define MAX_KEY_LEN 64     /* NFT_DATA_VALUE_MAXLEN */
@@ -161,11 +161,13 @@ struct chain_def
 };
 
 static const struct chain_def chain_defs[] = {
+  { NFPROTO_INET, "prerouting", "filter", NF_INET_PRE_ROUTING, 0 },
   { NFPROTO_INET, "forward", "filter", NF_INET_FORWARD, 0 },
   { NFPROTO_INET, "input", "filter", NF_INET_LOCAL_IN, 0 },
   { NFPROTO_INET, "output", "filter", NF_INET_LOCAL_OUT, 0 },
   { NFPROTO_INET, "from_container", NULL, 0, 0 },
   { NFPROTO_INET, "to_peer", NULL, 0, 0 },
+  { NFPROTO_INET, "same_bridge", NULL, 0, 0 },
   { NFPROTO_INET, "to_container", NULL, 0, 0 },
   { NFPROTO_INET, "to_host", NULL, 0, 0 },
   { NFPROTO_INET, "deny_src", NULL, 0, 0 },
@@ -284,6 +286,16 @@ struct rule_def
 #define ETHERTYPE_ARP 0x0806
 
 static const struct rule_def rule_defs[] = {
+  /* Between two containers of one bridge the kernel sends an ICMP redirect
+   * before the forward hook, spending the ICMP rate-limit allowance our
+   * reject then needs: decide those flows before routing. */
+  { NFPROTO_INET,
+    "prerouting",
+    "iifname . ip saddr @members iifname . ip daddr @members jump same_bridge",
+    { IPV4, LOOKUP (SET_MEMBERS, SRC_IIFNAME, SRC_IP_SADDR),
+      LOOKUP (SET_MEMBERS, SRC_IIFNAME, SRC_IP_DADDR) },
+    ACT_JUMP,
+    "same_bridge" },
   { NFPROTO_INET,
     "forward",
     "iifname . ip saddr @members jump from_container",
@@ -354,6 +366,24 @@ static const struct rule_def rule_defs[] = {
     ACT_ACCEPT,
     NULL },
   { NFPROTO_INET, "to_peer", "goto deny_src", { { TERM_END, 0, 0, { 0 } } }, ACT_GOTO, "deny_src" },
+  { NFPROTO_INET,
+    "same_bridge",
+    "ct state established,related accept",
+    { CT_STATE (CT_ESTABLISHED | CT_RELATED) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "same_bridge",
+    "ip saddr . ip daddr @peers accept",
+    { IPV4, LOOKUP (SET_PEERS, SRC_IP_SADDR, SRC_IP_DADDR) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "same_bridge",
+    "goto deny_src",
+    { { TERM_END, 0, 0, { 0 } } },
+    ACT_GOTO,
+    "deny_src" },
   { NFPROTO_INET,
     "to_container",
     "ct state established,related accept",
@@ -752,6 +782,9 @@ put_table (struct builder *b, uint16_t family, uint16_t msg_type, uint16_t flags
   return builder_next (b);
 }
 
+/* nft reads a key's byte order from the set's userdata; without it, it
+ * lists an ifname element as "" (seen with nft 1.0.6). A concatenation
+ * takes each field's order from its type, so it gets none, as nft does. */
 static int
 set_userdata (struct nftnl_set *s, const struct set_def *def)
 {
@@ -1686,6 +1719,36 @@ open_socket (struct mnl_socket **ret, moat_err_t *err)
   return 0;
 }
 
+struct moat_nft
+{
+  struct mnl_socket *nl;
+};
+
+int
+moat_nft_open (struct moat_nft **ret, moat_err_t *err)
+{
+  struct moat_nft *nft = calloc (1, sizeof (*nft));
+
+  if (!nft)
+    return moat_error (err, MOAT_E_NFT, ENOMEM, "nft");
+  if (open_socket (&nft->nl, err) < 0)
+    {
+      free (nft);
+      return -1;
+    }
+  *ret = nft;
+  return 0;
+}
+
+void
+moat_nft_close (struct moat_nft *nft)
+{
+  if (!nft)
+    return;
+  mnl_socket_close (nft->nl);
+  free (nft);
+}
+
 static uint32_t
 first_seq (void)
 {
@@ -1779,14 +1842,12 @@ create_and_add (struct mnl_socket *nl, const struct moat_nft_member *m, unsigned
  * table that exists with a set missing stays an error: that is drift for
  * `moatctl restore`, not something to paper over here. */
 int
-moat_nft_member_add (const struct moat_nft_member *m, moat_err_t *err)
+moat_nft_member_add (struct moat_nft *nft, const struct moat_nft_member *m, moat_err_t *err)
 {
-  _cleanup_socket_ struct mnl_socket *nl = NULL;
+  struct mnl_socket *nl = nft->nl;
   uint32_t seq = first_seq ();
   int r;
 
-  if (open_socket (&nl, err) < 0)
-    return -1;
   r = add_elements (nl, m, seq, err);
   if (r <= 0)
     return r;
@@ -1936,20 +1997,6 @@ delete_elems (struct mnl_socket *nl, const struct elem *elems, size_t n, uint32_
   return 0;
 }
 
-int
-moat_nft_member_del (const struct moat_nft_member *m, moat_err_t *err)
-{
-  _cleanup_socket_ struct mnl_socket *nl = NULL;
-  struct elem elems[MAX_MEMBER_ELEMS];
-  size_t n;
-
-  if (member_elems (m, true, elems, &n, err) < 0)
-    return -1;
-  if (open_socket (&nl, err) < 0)
-    return -1;
-  return delete_elems (nl, elems, n, first_seq (), err);
-}
-
 /* --- CHECK --------------------------------------------------------------- */
 
 /* One GETSETELEM per element (the request `nft get element` makes), all in
@@ -1968,9 +2015,9 @@ build_gets (const struct elem *elems, size_t n, uint32_t seq, moat_err_t *err)
 }
 
 int
-moat_nft_member_check (const struct moat_nft_member *m, moat_err_t *err)
+moat_nft_member_check (struct moat_nft *nft, const struct moat_nft_member *m, moat_err_t *err)
 {
-  _cleanup_socket_ struct mnl_socket *nl = NULL;
+  struct mnl_socket *nl = nft->nl;
   _cleanup_batch_ struct nftnl_batch *batch = NULL;
   _cleanup_reply_ struct reply reply = { 0 };
   uint32_t seq = first_seq ();
@@ -1980,8 +2027,6 @@ moat_nft_member_check (const struct moat_nft_member *m, moat_err_t *err)
   size_t n;
 
   if (member_elems (m, false, elems, &n, err) < 0)
-    return -1;
-  if (open_socket (&nl, err) < 0)
     return -1;
   batch = build_gets (elems, n, seq, err);
   if (!batch || talk (nl, batch, &reply, err) < 0)
@@ -2130,8 +2175,11 @@ collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t 
                      family_name (c->set->family), MOAT_NFT_TABLE);
 }
 
-int
-moat_nft_forget_addr (struct in_addr addr, moat_err_t *err)
+/* Appends to `found` every element of peers, host_grants, egress and
+ * ingress that names `addr` in an address position. */
+static int
+collect_naming (struct mnl_socket *nl, struct in_addr addr, struct elem_list *found, uint32_t *seq,
+                moat_err_t *err)
 {
   static const struct
   {
@@ -2143,26 +2191,47 @@ moat_nft_forget_addr (struct in_addr addr, moat_err_t *err)
     { SET_EGRESS, 0x1 },      /* container . outside . proto . port */
     { SET_INGRESS, 0x2 },     /* outside . container . proto . port */
   };
-  _cleanup_socket_ struct mnl_socket *nl = NULL;
-  struct elem_list found = { 0 };
-  uint32_t seq = first_seq ();
-  int r = 0;
 
-  if (open_socket (&nl, err) < 0)
-    return -1;
-  for (size_t i = 0; i < ARRAY_SIZE (where) && r == 0; i++)
+  for (size_t i = 0; i < ARRAY_SIZE (where); i++)
     {
       struct collect c = {
         .set = &set_defs[where[i].set],
         .addr = addr,
         .positions = where[i].positions,
-        .out = &found,
+        .out = found,
       };
 
-      r = collect_set (nl, &c, seq++, err);
+      if (collect_set (nl, &c, (*seq)++, err) < 0)
+        return -1;
     }
+  return 0;
+}
+
+int
+moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, moat_err_t *err)
+{
+  struct elem elems[MAX_MEMBER_ELEMS];
+  struct elem_list found = { 0 };
+  uint32_t seq = first_seq ();
+  size_t n;
+  int r;
+
+  if (member_elems (m, true, elems, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    {
+      struct elem *e = elem_list_push (&found);
+
+      if (!e)
+        {
+          free (found.v);
+          return moat_error (err, MOAT_E_NFT, ENOMEM, "nft");
+        }
+      *e = elems[i];
+    }
+  r = collect_naming (nft->nl, m->addr, &found, &seq, err);
   if (r == 0)
-    r = delete_elems (nl, found.v, found.n, seq + 1, err);
+    r = delete_elems (nft->nl, found.v, found.n, seq + 1, err);
   free (found.v);
   return r;
 }
@@ -2210,14 +2279,12 @@ delete_table (struct mnl_socket *nl, uint16_t family, uint32_t seq, moat_err_t *
 /* One DESTROYTABLE batch for both; a kernel without DESTROY gets one
  * DELTABLE batch per table, so a missing one does not keep the other. */
 int
-moat_nft_teardown (moat_err_t *err)
+moat_nft_teardown (struct moat_nft *nft, moat_err_t *err)
 {
-  _cleanup_socket_ struct mnl_socket *nl = NULL;
+  struct mnl_socket *nl = nft->nl;
   _cleanup_reply_ struct reply reply = { 0 };
   uint32_t seq = first_seq ();
 
-  if (open_socket (&nl, err) < 0)
-    return -1;
   if (delete_tables (nl, MOAT_NFT_MSG_DESTROYTABLE, seq, &reply, err) < 0)
     return -1;
   if (!reply.errnum)

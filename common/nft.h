@@ -25,6 +25,8 @@ struct nftnl_batch;
  *   set egress       ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
  *   set ingress      ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
  *                    (ingress key: outside source . container . proto . port)
+ *   chain prerouting (filter, prerouting, priority 0, policy accept)
+ *     iifname . ip saddr @members iifname . ip daddr @members jump same_bridge
  *   chain forward  (filter, forward, priority 0, policy accept)
  *     iifname . ip saddr @members jump from_container
  *     oifname . ip daddr @members jump to_container
@@ -40,6 +42,12 @@ struct nftnl_batch;
  *     ip saddr . ip daddr . meta l4proto . th dport @egress accept
  *     goto deny_src
  *   chain to_peer
+ *     ip saddr . ip daddr @peers accept
+ *     goto deny_src
+ *   chain same_bridge   (two containers of one bridge, decided before routing:
+ *                        the kernel's ICMP redirect would otherwise spend the
+ *                        rate-limit allowance the reject's ICMP needs)
+ *     ct state established,related accept
  *     ip saddr . ip daddr @peers accept
  *     goto deny_src
  *   chain to_container
@@ -85,30 +93,40 @@ struct moat_nft_member
   bool masquerade;                 /* network has masquerade: true */
 };
 
-/* Adds the member's elements (members, ports, guarded, and quiet/internet/
- * masq when set) in one batch, creating both tables with their sets and
- * chains first if the inet table does not exist yet (NLM_F_EXCL on the
- * table, so two racing creators cannot duplicate rules: the loser retries
- * the element-only batch). Every ack is checked; errors carry MOAT_E_NFT and
- * name the object that failed (`set "members": ...`). */
-int moat_nft_member_add (const struct moat_nft_member *m, moat_err_t *err);
+/* One netlink socket to nf_tables, shared by the calls below. Closing it
+ * waits for the kernel to free what this socket's batches deleted (an RCU
+ * grace period): DEL closes it only after removing the links, whose own
+ * wait covers that one. */
+struct moat_nft;
+int moat_nft_open (struct moat_nft **ret, moat_err_t *err);
+void moat_nft_close (struct moat_nft *nft);
+static inline void
+moat_nft_closep (struct moat_nft **nft)
+{
+  moat_nft_close (*nft);
+}
 
-/* Removes every element the member added; ENOENT (already gone, table
- * missing) is success. */
-int moat_nft_member_del (const struct moat_nft_member *m, moat_err_t *err);
+/* Adds the member's elements (members, ports, guarded, and quiet/internet/
+ * masq when set) in one batch. When a table is missing, one batch creates
+ * it (NLM_F_EXCL, so two racing creators cannot duplicate rules: the loser
+ * retries the element-only batch) with its sets, chains and the elements.
+ * Every ack is checked; errors carry MOAT_E_NFT and name the object that
+ * failed (`set "members": ...`). */
+int moat_nft_member_add (struct moat_nft *nft, const struct moat_nft_member *m, moat_err_t *err);
+
+/* Removes, in one batch, every element the member added (whatever its
+ * flags say now) and every element of peers, host_grants, egress and
+ * ingress that names its address, so nothing naming a gone container
+ * survives. Already gone (element, set or table) is success. */
+int moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, moat_err_t *err);
 
 /* CHECK: 0 when every element of the member is in the kernel, else
  * MOAT_E_DRIFT naming the first missing one (`nft set inet moat members:
  * element "moat0" . 10.1.0.2 missing`). */
-int moat_nft_member_check (const struct moat_nft_member *m, moat_err_t *err);
-
-/* Removes every element naming `addr` from peers, host_grants, egress and
- * ingress (either position in peers). Used by DEL so nothing that names a
- * gone container survives. ENOENT is success. */
-int moat_nft_forget_addr (struct in_addr addr, moat_err_t *err);
+int moat_nft_member_check (struct moat_nft *nft, const struct moat_nft_member *m, moat_err_t *err);
 
 /* Deletes both moat tables (the last DEL anywhere). ENOENT is success. */
-int moat_nft_teardown (moat_err_t *err);
+int moat_nft_teardown (struct moat_nft *nft, moat_err_t *err);
 
 /* Batch builders, exposed for unit tests (no root needed): they return a
  * batch ready to send, or NULL with *err set. `seq` is the first sequence

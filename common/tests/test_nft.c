@@ -94,6 +94,16 @@ assert_framed (const struct msgs *m, uint32_t seq)
  * no-op `byteorder reg = hton(reg, 2, 1)` after `meta l4proto` is left
  * out: on a 1-byte value it swaps nothing. */
 static const char *const expected_rules[] = {
+  "inet moat prerouting\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 2 ]\n"
+  "  [ lookup reg 1 set members ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 2 ]\n"
+  "  [ lookup reg 1 set members ]\n"
+  "  [ immediate reg 0 jump -> same_bridge ]\n",
   "inet moat forward\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
@@ -168,6 +178,20 @@ static const char *const expected_rules[] = {
   "  [ lookup reg 1 set peers ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat to_peer\n"
+  "  [ immediate reg 0 goto -> deny_src ]\n",
+  "inet moat same_bridge\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat same_bridge\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
+  "  [ lookup reg 1 set peers ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat same_bridge\n"
   "  [ immediate reg 0 goto -> deny_src ]\n",
   "inet moat to_container\n"
   "  [ ct load state => reg 1 ]\n"
@@ -278,7 +302,7 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 8 sets, 9 chains, 24 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 8 sets, 11 chains, 28 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
@@ -286,7 +310,7 @@ test_tables_message_order (void **state)
     size_t count;
   } runs[] = {
     { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 8 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 9 },   { NFT_MSG_NEWRULE, NFPROTO_INET, 24 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 11 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 28 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -417,11 +441,13 @@ struct expected_chain
 };
 
 static const struct expected_chain expected_chains[] = {
+  { NFPROTO_INET, "prerouting", "filter", NF_INET_PRE_ROUTING, 0 },
   { NFPROTO_INET, "forward", "filter", NF_INET_FORWARD, 0 },
   { NFPROTO_INET, "input", "filter", NF_INET_LOCAL_IN, 0 },
   { NFPROTO_INET, "output", "filter", NF_INET_LOCAL_OUT, 0 },
   { NFPROTO_INET, "from_container", NULL, 0, 0 },
   { NFPROTO_INET, "to_peer", NULL, 0, 0 },
+  { NFPROTO_INET, "same_bridge", NULL, 0, 0 },
   { NFPROTO_INET, "to_container", NULL, 0, 0 },
   { NFPROTO_INET, "to_host", NULL, 0, 0 },
   { NFPROTO_INET, "deny_src", NULL, 0, 0 },
@@ -468,7 +494,7 @@ test_tables_chains (void **state)
         assert_true (seen < sizeof (expected_chains) / sizeof (expected_chains[0]));
         assert_chain (m.v[i], &expected_chains[seen++]);
       }
-  assert_int_equal (seen, 11);
+  assert_int_equal (seen, 13);
   nftnl_batch_free (batch);
 }
 
@@ -508,9 +534,18 @@ test_tables_rules_per_chain (void **state)
     const char *chain;
     int rules;
   } counts[] = {
-    { "forward", 2 },     { "input", 1 },        { "output", 1 },    { "from_container", 6 },
-    { "to_peer", 2 },     { "to_container", 5 }, { "to_host", 3 },   { "deny_src", 3 },
-    { "postrouting", 1 }, { "prerouting", 1 },   { "from_port", 3 },
+    { "same_bridge", 3 },
+    { "forward", 2 },
+    { "input", 1 },
+    { "output", 1 },
+    { "from_container", 6 },
+    { "to_peer", 2 },
+    { "to_container", 5 },
+    { "to_host", 3 },
+    { "deny_src", 3 },
+    { "postrouting", 1 },
+    { "prerouting", 2 } /* inet and bridge */,
+    { "from_port", 3 },
   };
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
