@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2016,SC2010 # jq programs in single quotes; ls of address files
 # The CNI verbs in every supported version, and what ADD, CHECK and DEL do
 # to the kernel and the state directory.
 
@@ -14,6 +15,9 @@ teardown() { teardown_moat_net; }
     assert_jq "$output" '.cniVersion == $v' --arg v "$v"
     assert_jq "$output" '.supportedVersions == ["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]'
   done
+  # No version asked: the newest.
+  CNI_CONF='{}' run -0 cni VERSION
+  assert_jq "$output" '.cniVersion == "1.1.0" and (.supportedVersions | length) == 5'
 }
 
 # ADD, CHECK, GC, STATUS and DEL in cniVersion $1, with the result's shape.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2016,SC2010 # jq programs in single quotes; ls of address files
 # CNI GC (1.1.0): removes this network's attachments that the runtime no
 # longer lists, and stray ports, and nothing else.
 

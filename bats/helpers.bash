@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2016 # jq programs in single quotes
 # Shared helpers for moat's integration tests (bats, run as root).
 #
 # Every test gets its own prefix ($PFX, "mx" + 4 hex digits), network name,
@@ -99,7 +100,7 @@ pick_free_24() {
       return 0
     fi
   done
-  fail "no free /24 in 10.200.0.0/13"
+  fail "no free /24 in 10.200-249.x.0"
 }
 
 setup_moat_net() {
@@ -107,11 +108,16 @@ setup_moat_net() {
   [[ -x $MOAT ]] || fail "plugin not built: $MOAT (run make all)"
 
   T=$BATS_TEST_TMPDIR
-  local links
+  local f
+  for f in attachments netns links pids stderr received netdirs words; do
+    : >"$T/$f"
+  done
+  local links namespaces
   links=$(ip -o link show)
+  namespaces=$(ip netns list)
   while :; do
-    PFX=mx$(printf %04x $((RANDOM % 65536)))
-    [[ $links != *" $PFX"* && ! -e /run/netns/${PFX}c1 ]] && break
+    PFX=mx$(printf %04x "$RANDOM")
+    [[ $links != *" $PFX"* && $namespaces != *"$PFX"* ]] && break
   done
   NET=moat-test-$PFX
   BR=${PFX}br
@@ -123,14 +129,6 @@ setup_moat_net() {
   MOAT_CONF=$(jq -nc --arg name "$NET" --arg br "$BR" --arg sub "$SUBNET" \
     '{cniVersion: "1.1.0", name: $name, type: "moat", bridge: $br, subnet: $sub}')
   MOAT_CONF_BASE=$MOAT_CONF
-  : >"$T/attachments"
-  : >"$T/netns"
-  : >"$T/links"
-  : >"$T/pids"
-  : >"$T/stderr"
-  : >"$T/received"
-  : >"$T/netdirs"
-  : >"$T/words"
 }
 
 # conf_set JQ_FILTER [JQ ARGS...]: edits the network config of this test.
@@ -233,10 +231,16 @@ bridge_ports() {
   ip -o link show master "$1" 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'
 }
 
-# Number of host links named like moat's host ends (mt + 13 hex digits).
-count_moat_links() {
+# Host links named like moat's host ends (mt + 13 hex digits), sorted.
+moat_links() {
   ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' |
-    grep -cE '^mt[0-9a-f]{13}$' || true
+    grep -E '^mt[0-9a-f]{13}$' | sort || true
+}
+
+# new_moat_links BEFORE: moat host links that were not in BEFORE (a
+# moat_links list). Links others remove meanwhile do not matter.
+new_moat_links() {
+  comm -13 <(printf '%s\n' "$1" | sed '/^$/d') <(moat_links)
 }
 
 # The records of this test's network, one path a line.
@@ -318,22 +322,21 @@ nft_delete_elem() { # FAMILY SET ELEMENT
   nft delete element "$1" moat "$2" "{ ${joined:3} }"
 }
 
-# Asserts the test's network left nothing in the kernel or the state:
-# no bridge, no record, no element, no veth in the given namespaces, and
-# (when given) the same number of moat host links as before.
-assert_nothing_left() { # [MOAT_LINKS_BEFORE [NETNS...]]
-  local before=${1-} ns elems
-  shift || true
+# assert_nothing_left LINKS_BEFORE [NETNS...]: the test's network left
+# nothing in the kernel or the state: no bridge, no record, no element, no
+# moat host link that was not in LINKS_BEFORE (a moat_links list), no link
+# but lo in the given namespaces.
+assert_nothing_left() {
+  local before=$1 ns elems
+  shift
   link_gone "$BR" || fail "bridge $BR left behind"
   assert_eq "$(network_records)" "" "records left in $MOAT_RUN_DIR/$NET"
   elems=$(nft_elems_of_test)
   assert_eq "$elems" "" "nft elements left"
+  assert_eq "$(new_moat_links "$before")" "" "new moat host links"
   for ns in "$@"; do
     assert_eq "$(ip -n "$ns" -o link show | grep -cv ': lo:' || true)" 0 "links in netns $ns"
   done
-  if [[ -n $before ]]; then
-    assert_eq "$(count_moat_links)" "$before" "moat host links"
-  fi
 }
 
 # ---------------------------------------------------------------- traffic
@@ -362,12 +365,18 @@ EOF
   echo "$T/serve.sh"
 }
 
-# Starts a background server (recorded for teardown), all fds closed so
-# bats does not wait for it.
+# start_bg NS CMD...: starts CMD in netns NS in the background, all fds
+# closed so bats does not wait for it. Its pid (CMD's own: ip netns exec
+# execs it) is recorded for teardown.
 start_bg() {
-  "$@" </dev/null >/dev/null 2>&1 3>&- &
+  local ns=$1
+  shift
+  [[ $ns == host ]] || set -- ip netns exec "$ns" "$@"
+  (exec "$@" </dev/null >/dev/null 2>&1 3>&-) &
   echo $! >>"$T/pids"
 }
+
+alive() { kill -0 "$1" 2>/dev/null; }
 
 listening() { # NS tcp|udp PORT
   local out
@@ -380,7 +389,7 @@ listening() { # NS tcp|udp PORT
 ns_tcp_listen() {
   local script
   script=$(serve_script)
-  start_bg ns_run "$1" socat "TCP4-LISTEN:$3,bind=$2,reuseaddr,fork" "EXEC:$script"
+  start_bg "$1" socat "TCP4-LISTEN:$3,bind=$2,reuseaddr,fork" "EXEC:$script"
   wait_for 5 listening "$1" tcp "$3"
 }
 
@@ -388,7 +397,7 @@ ns_tcp_listen() {
 ns_udp_listen() {
   local script
   script=$(serve_script)
-  start_bg ns_run "$1" socat "UDP4-RECVFROM:$3,bind=$2,fork" "EXEC:$script"
+  start_bg "$1" socat "UDP4-RECVFROM:$3,bind=$2,fork" "EXEC:$script"
   wait_for 5 listening "$1" udp "$3"
 }
 
@@ -435,7 +444,7 @@ ns_udp_connect() {
 received() { grep -cxF -- "$1" "$T/received" || true; }
 
 # A port no test on this machine is likely to use at the same time.
-random_port() { echo $((20000 + RANDOM % 20000)); }
+random_port() { echo $((20000 + RANDOM % 12000)); }
 
 # setup_outside: a namespace "outside" routed through the host: netns
 # $PFX"out" linked to the host by veth ${PFX}oh (host, 10.A.B.1/30,
@@ -484,6 +493,10 @@ teardown_moat_net() {
   while read -r pid; do
     [[ -z $pid ]] || kill "$pid" 2>/dev/null || true
   done <"$T/pids"
+  while read -r pid; do
+    [[ -z $pid ]] || ! alive "$pid" || wait_for 5 eval "! alive $pid" ||
+      echo "# teardown: process $pid still running" >&2
+  done <"$T/pids"
 
   # Host ends named in results and records, for the element purge below.
   for f in "$T"/result.* "$MOAT_RUN_DIR/$NET"/*.json $(sed "s|^|$MOAT_RUN_DIR/|; s|\$|/*.json|" "$T/netdirs"); do
@@ -514,10 +527,12 @@ teardown_moat_net() {
     [[ -z $link ]] || ip link del "$link" 2>/dev/null || true
   done
 
+  local -a words
+  mapfile -t words <"$T/words"
   while read -r fam set e; do
     [[ -z $fam ]] || nft_delete_elem "$fam" "$set" "$e" 2>/dev/null ||
       echo "# teardown: cannot delete $fam $set { $e }" >&2
-  done < <(nft_elems_of_test "${hostifs[@]}" $(cat "$T/words"))
+  done < <(nft_elems_of_test "${hostifs[@]}" "${words[@]}")
 
   rm -rf "${MOAT_RUN_DIR:?}/$NET"
   while read -r f; do

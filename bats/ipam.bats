@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2016,SC2010 # jq programs in single quotes; ls of address files
 # Addresses: the built-in allocator, requested addresses and MACs, an
 # exhausted pool, and delegated IPAM (host-local).
 
@@ -28,12 +29,12 @@ teardown() { teardown_moat_net; }
   add_container c1
   first=$(ip_of c1)
   assert_eq "$first" "$NETPFX.2" "the only host address of the /30"
-  before=$(count_moat_links)
+  before=$(moat_links)
 
   new_netns c2
   run cni ADD "$(cid_of c2)" "$(ns_of c2)"
   assert_cni_error 102
-  assert_eq "$(count_moat_links)" "$before" "moat host links"
+  assert_eq "$(new_moat_links "$before")" "" "new moat host links"
   assert_eq "$(ip -n "$(ns_of c2)" -o link show | grep -cv ': lo:' || true)" 0 "links in c2's netns"
   [[ ! -e $(record_of c2) ]] || fail "record of c2 left"
   assert_eq "$(bridge_ports "$BR")" "$(hostif_of c1)" "bridge ports"
@@ -57,11 +58,11 @@ teardown() { teardown_moat_net; }
     '.[0].addr_info[0].local == $a' --arg a "$NETPFX.9"
 
   local before
-  before=$(count_moat_links)
+  before=$(moat_links)
   new_netns c2
   run cni ADD "$(cid_of c2)" "$(ns_of c2)"
   assert_cni_error 102
-  assert_eq "$(count_moat_links)" "$before" "moat host links"
+  assert_eq "$(new_moat_links "$before")" "" "new moat host links"
   [[ ! -e $(record_of c2) ]] || fail "record of c2 left"
   assert_eq "$(bridge_ports "$BR")" "$(hostif_of c1)" "bridge ports"
 }
@@ -106,7 +107,7 @@ teardown() { teardown_moat_net; }
 
 @test "delegated IPAM that is not installed: ADD fails and leaves nothing" {
   local before
-  before=$(count_moat_links)
+  before=$(moat_links)
   conf_set 'del(.subnet) | .ipam = {type: "no-such-ipam-plugin"}'
   new_netns c1
   run cni ADD "$(cid_of c1)" "$(ns_of c1)"

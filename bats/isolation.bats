@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2016,SC2010 # jq programs in single quotes; ls of address files
 # Default deny with real traffic: what a container can reach (nothing), what
 # can reach it (the host), how denied flows fail (reset / ICMP, or silence
 # with "reject": false), and anti-spoofing at the bridge port.

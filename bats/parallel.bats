@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2016,SC2010 # jq programs in single quotes; ls of address files
 # Concurrency: many runtimes calling the plugin at once on one network.
 
 load helpers

@@ -1036,6 +1036,11 @@ moat_veth_attach (const struct moat_veth_spec *s, struct moat_veth_result *ret, 
   r = veth_create (&c, s, br.index, nsfd, host_mac, container_mac);
   if (r == -EEXIST)
     return veth_exists_error (&c, s, err);
+  if (r == -EXFULL) /* BR_MAX_PORTS */
+    return moat_error (err, MOAT_E_LINK, 0,
+                       "bridge \"%s\": full (a Linux bridge holds at most 1024 ports; spread "
+                       "containers over more networks)",
+                       s->bridge);
   if (r < 0)
     return link_error (err, &c, r, "interface \"%s\": cannot create veth pair with \"%s\" in %s",
                        s->host_ifname, s->ifname, s->netns_path);

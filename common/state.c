@@ -225,10 +225,10 @@ moat_record_to_json (const struct moat_record *r)
                     "cniVersion", r->cni_version, "network", r->network, "containerId",
                     r->container_id, "ifname", r->ifname, "netns", r->netns, "hostIf", r->host_if,
                     "bridge", r->bridge, "mac", mac, "address", cidr_json (r->addr, r->prefixlen),
-                    "gateway", addr_json (r->gateway), "ipam", r->ipam, "name", r->name,
-                    "podNamespace", r->pod_namespace, "quiet", r->quiet, "internet", r->internet,
-                    "masquerade", r->masquerade, "labels", r->labels, "podAnnotations",
-                    r->pod_annotations);
+                    "gateway", addr_json (r->gateway), "ipam", r->ipam ? r->ipam : "builtin",
+                    "name", r->name, "podNamespace", r->pod_namespace, "quiet", r->quiet,
+                    "internet", r->internet, "masquerade", r->masquerade, "labels", r->labels,
+                    "podAnnotations", r->pod_annotations);
 }
 
 static int
@@ -309,6 +309,11 @@ moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
   r->host_if = dup_opt (root, "hostIf");
   r->bridge = dup_opt (root, "bridge");
   r->ipam = dup_opt (root, "ipam");
+  if (r->ipam && strcmp (r->ipam, "builtin") == 0)
+    {
+      free (r->ipam);
+      r->ipam = NULL; /* the built-in allocator */
+    }
   r->name = dup_opt (root, "name");
   r->pod_namespace = dup_opt (root, "podNamespace");
   labels = json_object_get (root, "labels");

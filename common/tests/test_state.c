@@ -74,6 +74,11 @@ test_record_roundtrip (void **state)
     close (fd);
   }
   assert_int_equal (moat_record_write (&r, &err), 0);
+  {
+    json_t *j = moat_record_to_json (&r);
+    assert_string_equal (json_string_value (json_object_get (j, "ipam")), "builtin");
+    json_decref (j);
+  }
   assert_int_equal (moat_record_read ("net1", "c1@eth0", &back, &err), 1);
   assert_string_equal (back.container_id, "c1");
   assert_string_equal (back.host_if, "mt0123456789abc");
