@@ -161,7 +161,8 @@ netns_path() { # NAME (or path, or empty)
 # does. The config comes from $CNI_CONF (else $MOAT_CONF) on stdin; stdout is
 # the plugin's stdout, stderr goes to $T/stderr. $CNI_OMIT lists variables
 # to leave out of the environment, $CNI_ARGS_VALUE sets CNI_ARGS,
-# $CNI_PATH_VALUE overrides CNI_PATH. Use it under `run`.
+# $CNI_PATH_VALUE overrides CNI_PATH, $MOAT_WRAP is a command line to run
+# the plugin under (valgrind). Use it under `run`.
 cni() {
   local verb=$1 cid=${2-} netns ifname=${4:-eth0} var
   netns=$(netns_path "${3-}")
@@ -193,7 +194,7 @@ cni() {
   echo "# $verb $cid $netns $ifname" >>"$T/stderr"
   printf '%s' "$conf" |
     env -i PATH="$PATH" MOAT_RUN_DIR="$MOAT_RUN_DIR" "${env_vars[@]}" \
-      timeout 60 "$MOAT" 2>>"$T/stderr"
+      timeout 60 ${MOAT_WRAP-} "$MOAT" 2>>"$T/stderr"
 }
 
 # add_container NAME [IFNAME]: new netns $PFX$NAME, ADD of container
