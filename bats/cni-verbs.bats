@@ -311,3 +311,25 @@ verbs_in_version() {
   add_container c2
   assert_eq "$(bridge_ports "$BR")" "$(hostif_of c2)" "bridge ports"
 }
+
+@test "ADD: a second interface in one namespace, on a second network, leaves the first default route" {
+  second_network
+  add_container c1
+  local ns cid res2
+  ns=$(ns_of c1)
+  cid=$(cid_of c1)
+  CNI_CONF=$MOAT_CONF2 run -0 cni ADD "$cid" "$ns" eth1
+  res2=$output
+  assert_jq "$res2" '.interfaces[2].name == "eth1"'
+  # One default route, the first attachment's; eth1 reaches its own subnet.
+  assert_match "$(ip -n "$ns" -4 route show default)" "^default via $GW dev eth0 *$"
+  assert_contains "$(ip -n "$ns" -4 route show dev eth1)" "$NETPFX2.0/24"
+  CNI_CONF=$(jq -c --argjson r "$(result_of c1)" '. + {prevResult: $r}' <<<"$MOAT_CONF") \
+    run -0 cni CHECK "$cid" "$ns"
+  CNI_CONF=$(jq -c --argjson r "$res2" '. + {prevResult: $r}' <<<"$MOAT_CONF2") \
+    run -0 cni CHECK "$cid" "$ns" eth1
+  CNI_CONF=$(jq -c --argjson r "$res2" '. + {prevResult: $r}' <<<"$MOAT_CONF2") \
+    run -0 cni DEL "$cid" "$ns" eth1
+  link_gone "$BR2"
+  del_container c1
+}

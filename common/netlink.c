@@ -983,7 +983,9 @@ configure_container_end (const struct moat_veth_spec *s, int nsfd, int index, mo
     return link_error (err, &c, r, "interface \"%s\" in %s: cannot add address %s/%d", s->ifname,
                        ns, ip_str (s->addr, a), s->prefixlen);
   r = default_route_add (&c, index, s->gateway);
-  if (r < 0)
+  /* A second attachment in one namespace leaves the first one's default
+   * route alone: its own subnet is reachable through its address. */
+  if (r < 0 && r != -EEXIST)
     return link_error (err, &c, r, "interface \"%s\" in %s: cannot add default route via %s",
                        s->ifname, ns, ip_str (s->gateway, a));
   return 0;
@@ -1143,7 +1145,8 @@ struct route_query
 {
   int index;
   struct in_addr gateway;
-  bool found;
+  bool found; /* a default route via gateway out of index */
+  bool any;   /* any IPv4 default route in the main table */
 };
 
 static int
@@ -1160,6 +1163,7 @@ on_route (struct nlmsghdr *nlh, void *arg)
     return 0;
   table = tb[RTA_TABLE] && nla_len (tb[RTA_TABLE]) == 4 ? nla_get_u32 (tb[RTA_TABLE])
                                                         : rtm->rtm_table;
+  q->any |= table == RT_TABLE_MAIN;
   if (table == RT_TABLE_MAIN && tb[RTA_GATEWAY] && tb[RTA_OIF]
       && nla_len (tb[RTA_GATEWAY]) == sizeof (struct in_addr)
       && memcmp (nla_data (tb[RTA_GATEWAY]), &q->gateway, sizeof (q->gateway)) == 0
@@ -1234,7 +1238,7 @@ check_container_end (const struct moat_veth_spec *s, moat_err_t *err)
   r = dump_inet (&c, RTM_GETROUTE, on_route, &rq, &rq.found);
   if (r < 0)
     return link_error (err, &c, r, "%s: cannot list routes", ns);
-  if (!rq.found)
+  if (!rq.found && !rq.any) /* another attachment may hold the default route */
     return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" in %s: default route via %s missing",
                        s->ifname, ns, ip_str (s->gateway, a));
   return 0;

@@ -12,7 +12,7 @@ packages=(
   # tests
   bats jq valgrind procps
   nftables iproute2 iputils-ping socat busybox-static
-  runc containernetworking-plugins
+  runc containernetworking-plugins iptables python3
   coreutils util-linux
 )
 
