@@ -77,14 +77,20 @@ unit: $(UNIT_BINS)
 bats: $(BINS)
 	MOAT_BUILD=$(abspath $(BUILD)) hack/run-tests.sh bats bats
 
+ASAN_UNIT_BINS := $(UNIT_SRCS:common/tests/%.c=build-asan/tests/%)
+
+# Everything CI runs: the unit tests (also under ASan+UBSan) and the
+# integration tests, counted together into one `tests: N passed, N failed`.
 test: deps
 	$(MAKE) all
-	MOAT_BUILD=$(abspath $(BUILD)) hack/run-tests.sh all $(UNIT_BINS)
+	$(MAKE) BUILD=build-asan SANITIZE=1 $(ASAN_UNIT_BINS)
+	ASAN_OPTIONS=detect_leaks=1 MOAT_BUILD=$(abspath $(BUILD)) \
+	  hack/run-tests.sh all $(UNIT_BINS) $(ASAN_UNIT_BINS)
 
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=1 all
-	ASAN_OPTIONS=detect_leaks=1 MOAT_BUILD=$(abspath build-asan) \
-	  hack/run-tests.sh all $(UNIT_SRCS:common/tests/%.c=build-asan/tests/%)
+	ASAN_OPTIONS=detect_leaks=1 MOAT_BUILD=$(abspath build-asan) MOAT_BATS_EXCLUDE=valgrind.bats \
+	  hack/run-tests.sh all $(ASAN_UNIT_BINS)
 
 bench: $(BINS)
 	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-cni
