@@ -267,6 +267,21 @@ verbs_in_version() {
   assert_eq "$(nft_elems_of c1)" "" "elements left"
 }
 
+@test "DEL: succeeds when CNI_NETNS is a stale file (the namespace was unmounted)" {
+  local ns hostif
+  add_container c1
+  ns=$(ns_of c1)
+  hostif=$(hostif_of c1)
+  # What a runtime leaves when it unmounts the namespace but not the file.
+  umount "/run/netns/$ns"
+  [[ -f /run/netns/$ns ]] || fail "expected the unmounted namespace file to stay"
+  del_container c1
+  wait_for 5 link_gone "$hostif"
+  [[ ! -e $(record_of c1) ]] || fail "record left"
+  assert_eq "$(nft_elems_of c1)" "" "elements left"
+  rm -f "/run/netns/$ns"
+}
+
 @test "DEL: succeeds with an empty CNI_NETNS and removes the host end" {
   local ip hostif
   add_container c1

@@ -816,7 +816,7 @@ netns_open (const char *path, int *ret_fd, moat_err_t *err)
                        "CNI_NETNS \"%s\"", path);
   type = ioctl (fd, NS_GET_NSTYPE);
   if (type != CLONE_NEWNET)
-    return moat_error (err, MOAT_E_LINK, 0, "CNI_NETNS \"%s\": not a network namespace", path);
+    return moat_error (err, MOAT_E_UNKNOWN, 0, "CNI_NETNS \"%s\": not a network namespace", path);
   *ret_fd = TAKE_FD (fd);
   return 0;
 }
