@@ -88,6 +88,15 @@ member_of (const struct moat_record *rec)
   return m;
 }
 
+/* For a sequence that goes on after a failure: reports the first one. */
+static bool
+keep_first_error (moat_err_t *err, bool failed, const moat_err_t *step)
+{
+  if (!failed)
+    *err = *step;
+  return true;
+}
+
 /* Removes everything one attachment owns, in reverse order of creation.
  * Every step runs even when an earlier one failed; the record goes only
  * when all succeeded, so a retried DEL still finds what is left. */
@@ -97,24 +106,24 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   struct moat_nft_member m = member_of (rec);
   moat_err_t step = { 0 };
-  int failed = 0;
+  bool failed = false;
   char key[KEY_MAX], dir[4096];
 
   /* Policy first, so the container is cut off before its link goes. */
   if (moat_nft_open (&nft, &step) < 0 || moat_nft_member_del (nft, &m, &step) < 0)
-    failed = failed ? failed : (*err = step, 1);
+    failed = keep_first_error (err, failed, &step);
   if (moat_veth_detach (rec->host_if, rec->netns, rec->ifname, &step) < 0)
-    failed = failed ? failed : (*err = step, 1);
+    failed = keep_first_error (err, failed, &step);
   moat_nft_close (TAKE_PTR (nft)); /* after the link: see moat_nft_open */
   moat_attachment_key (key, sizeof (key), rec->container_id, rec->ifname);
-  if (rec->ipam)
+  if (rec->ipam && conf->ipam_type)
     {
-      if (conf->ipam_type && ipam_delegate_del (conf, rec, &step) < 0)
-        failed = failed ? failed : (*err = step, 1);
+      if (ipam_delegate_del (conf, rec, &step) < 0)
+        failed = keep_first_error (err, failed, &step);
     }
-  else if (ipam_dir (dir, sizeof (dir), rec->network) == 0
+  else if (!rec->ipam && ipam_dir (dir, sizeof (dir), rec->network) == 0
            && moat_ipam_release (dir, rec->addr, key, &step) < 0)
-    failed = failed ? failed : (*err = step, 1);
+    failed = keep_first_error (err, failed, &step);
   if (failed)
     return -1;
   return moat_record_remove (rec->network, key, err);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "ipam.h"
+#include "state.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -152,26 +153,6 @@ check_requested (const struct pool_range *r, uint32_t a, moat_err_t *err)
   return 0;
 }
 
-static int
-mkdir_parents (const char *path, moat_err_t *err)
-{
-  _cleanup_free_ char *buf = strdup (path);
-
-  if (!buf)
-    return moat_error (err, MOAT_E_IPAM, ENOMEM, "\"%s\"", path);
-  for (char *p = buf + 1; *p; p++)
-    if (*p == '/')
-      {
-        *p = '\0';
-        if (mkdir (buf, 0700) < 0 && errno != EEXIST)
-          return moat_error (err, MOAT_E_IPAM, errno, "cannot create \"%s\"", buf);
-        *p = '/';
-      }
-  if (mkdir (buf, 0700) < 0 && errno != EEXIST)
-    return moat_error (err, MOAT_E_IPAM, errno, "cannot create \"%s\"", buf);
-  return 0;
-}
-
 /* Opens the allocator's directory. 0 and *ret_fd = -1 when it does not
  * exist and `create` is false. */
 static int
@@ -179,7 +160,7 @@ open_dir (const char *dir, bool create, int *ret_fd, moat_err_t *err)
 {
   int fd;
 
-  if (create && mkdir_parents (dir, err) < 0)
+  if (create && moat_mkdir_p (dir, MOAT_E_IPAM, err) < 0)
     return -1;
   fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0 && !(errno == ENOENT && !create))

@@ -32,25 +32,25 @@ moat_state_path (char *buf, size_t size, const char *network, const char *leaf)
   return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-static int
-mkdir_p (const char *path, moat_err_t *err)
+int
+moat_mkdir_p (const char *path, int code, moat_err_t *err)
 {
   char buf[4096];
   size_t n = strlen (path);
 
   if (n >= sizeof (buf))
-    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", path);
+    return moat_error (err, code, ENAMETOOLONG, "%s", path);
   memcpy (buf, path, n + 1);
   for (char *p = buf + 1; *p; p++)
     if (*p == '/')
       {
         *p = '\0';
         if (mkdir (buf, 0700) < 0 && errno != EEXIST)
-          return moat_error (err, MOAT_E_STATE, errno, "mkdir \"%s\"", buf);
+          return moat_error (err, code, errno, "cannot create \"%s\"", buf);
         *p = '/';
       }
   if (mkdir (buf, 0700) < 0 && errno != EEXIST)
-    return moat_error (err, MOAT_E_STATE, errno, "mkdir \"%s\"", buf);
+    return moat_error (err, code, errno, "cannot create \"%s\"", buf);
   return 0;
 }
 
@@ -66,7 +66,7 @@ lock_file (const char *dir, int operation, int *ret_fd, moat_err_t *err)
       _cleanup_close_ int fd = -1;
       struct stat st;
 
-      if (mkdir_p (dir, err) < 0)
+      if (moat_mkdir_p (dir, MOAT_E_STATE, err) < 0)
         return -1;
       fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
       if (fd < 0)
@@ -101,7 +101,7 @@ moat_global_lock (int operation, int *ret_fd, moat_err_t *err)
   char path[4096];
   _cleanup_close_ int fd = -1;
 
-  if (mkdir_p (moat_run_dir (), err) < 0)
+  if (moat_mkdir_p (moat_run_dir (), MOAT_E_STATE, err) < 0)
     return -1;
   if ((size_t)snprintf (path, sizeof (path), "%s/.lock", moat_run_dir ()) >= sizeof (path))
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", moat_run_dir ());

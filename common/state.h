@@ -24,6 +24,9 @@ const char *moat_run_dir (void);
 /* "<run dir>/<network>" or "<run dir>/<network>/<leaf>" into buf. */
 int moat_state_path (char *buf, size_t size, const char *network, const char *leaf);
 
+/* mkdir -p with mode 0700; errors carry `code`. */
+int moat_mkdir_p (const char *path, int code, moat_err_t *err);
+
 /* Takes the network's lock (LOCK_EX), creating the directory. Returns the
  * fd (close it to unlock). Copes with a lock file removed by the last DEL
  * while we waited. */
