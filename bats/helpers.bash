@@ -359,6 +359,7 @@ serve_script() {
 #!/bin/sh
 read -r line
 echo "\$line" >>"$T/received"
+echo "\$line \$SOCAT_PEERADDR" >>"$T/peers"
 echo "reply \$line"
 EOF
     chmod +x "$T/serve.sh"
@@ -443,6 +444,8 @@ ns_udp_connect() {
 }
 
 received() { grep -cxF -- "$1" "$T/received" || true; }
+# The address the server saw for probe TOKEN.
+peer_of() { awk -v t="$1" '$1 == t { print $2 }' "$T/peers" 2>/dev/null; }
 
 # A port no test on this machine is likely to use at the same time.
 random_port() { echo $((20000 + RANDOM % 12000)); }

@@ -112,6 +112,33 @@ setup_matrix() {
   run -0 ns_tcp_connect host "$IP1" "$P"
 }
 
+@test "internet true: containers reach outside the network, still not each other nor the host" {
+  conf_set '.internet = true'
+  setup_matrix
+  PROBE_TOKEN=i-c1-out run -0 ns_tcp_connect "$NS1" "$OUT_IP" "$P"
+  PROBE_TOKEN=i-c1-out-udp run -0 ns_udp_connect "$NS1" "$OUT_IP" "$P"
+  # Not masqueraded: the outside sees the container's own address.
+  assert_eq "$(peer_of i-c1-out)" "$IP1" "source seen outside"
+  PROBE_TOKEN=i-c1-c2 run ns_tcp_connect "$NS1" "$IP2" "$P"
+  assert_eq "$output" refused "c1 -> c2 tcp"
+  PROBE_TOKEN=i-c1-gw run ns_tcp_connect "$NS1" "$GW" "$P"
+  assert_eq "$output" refused "c1 -> gateway tcp"
+  # internet opens the way out, not the way in.
+  PROBE_TOKEN=i-out-c1 run ns_tcp_connect "$OUT_NS" "$IP1" "$P"
+  assert_eq "$output" refused "outside -> c1 tcp"
+  assert_eq "$(received i-c1-c2)$(received i-c1-gw)$(received i-out-c1)" 000 "delivered"
+}
+
+@test "masquerade: traffic leaving the host carries the host's address" {
+  conf_set '.internet = true | .masquerade = true'
+  setup_matrix
+  PROBE_TOKEN=m-c1-out run -0 ns_tcp_connect "$NS1" "$OUT_IP" "$P"
+  assert_eq "$(peer_of m-c1-out)" "$OUT_HOST_IP" "source seen outside"
+  # Between containers nothing is rewritten (and nothing is allowed).
+  PROBE_TOKEN=m-c1-c2 run ns_tcp_connect "$NS1" "$IP2" "$P"
+  assert_eq "$output" refused "c1 -> c2 tcp"
+}
+
 # Replaces c1's address with $1 (default route again via the gateway).
 readdress_c1() {
   ip -n "$NS1" addr flush dev eth0

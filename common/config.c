@@ -403,6 +403,12 @@ parse_runtime (struct moat_netconf *c, moat_err_t *err)
                                "runtimeConfig.mac: \"%s\" is a multicast address", mac);
           c->have_mac = true;
         }
+      /* Silently ignoring a port the user asked to publish would be a
+       * surprise: refuse it until moat publishes ports. */
+      v = json_object_get (rc, "portMappings");
+      if (v && !(json_is_array (v) && json_array_size (v) == 0) && !json_is_null (v))
+        return moat_error (err, MOAT_E_UNSUPPORTED, 0,
+                           "runtimeConfig.portMappings: published ports are not supported yet");
       if (get_object (rc, "runtimeConfig.io.kubernetes.cri.pod-annotations",
                       "io.kubernetes.cri.pod-annotations", &c->pod_annotations, err)
           < 0)

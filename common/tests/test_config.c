@@ -96,7 +96,10 @@ test_delegated_ipam_needs_no_subnet (void **state)
   struct moat_netconf c;
   moat_err_t err = { 0 };
 
-  assert_int_equal (parse ("{" BASE ",\"ipam\":{\"type\":\"host-local\"}}", &c, &err), 0);
+  assert_int_equal (parse ("{" BASE ",\"ipam\":{\"type\":\"host-local\"},"
+                           "\"runtimeConfig\":{\"portMappings\":[]}}",
+                           &c, &err),
+                    0);
   assert_string_equal (c.ipam_type, "host-local");
   assert_false (c.have_subnet);
   moat_netconf_free (&c);
@@ -148,6 +151,9 @@ test_bad_input (void **state)
   assert_refused ("{" BASE
                   ",\"subnet\":\"10.1.0.0/24\",\"args\":{\"cni\":{\"labels\":[{\"key\":1}]}}}",
                   MOAT_E_CONFIG, "args.cni.labels[0]");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"portMappings\":"
+                  "[{\"hostPort\":8080,\"containerPort\":80,\"protocol\":\"tcp\"}]}}",
+                  MOAT_E_UNSUPPORTED, "runtimeConfig.portMappings");
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"prevResult\":[]}", MOAT_E_CONFIG,
                   "prevResult");
 }
