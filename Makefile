@@ -82,6 +82,7 @@ ASAN_UNIT_BINS := $(UNIT_SRCS:common/tests/%.c=build-asan/tests/%)
 # Everything CI runs: the unit tests (also under ASan+UBSan) and the
 # integration tests, counted together into one `tests: N passed, N failed`.
 test: deps
+	$(MAKE) format-check
 	$(MAKE) all
 	$(MAKE) BUILD=build-asan SANITIZE=1 $(ASAN_UNIT_BINS)
 	ASAN_OPTIONS=detect_leaks=1 MOAT_BUILD=$(abspath $(BUILD)) \
