@@ -124,9 +124,16 @@ add_fails() { # CODE [MSG_PART...]
   assert_nothing_left "$LINKS_BEFORE" "$NS1"
 }
 
-@test "missing CNI_PATH: code 4 naming it" {
+@test "missing CNI_PATH: code 4 naming it when IPAM is delegated; not needed otherwise" {
+  conf_set '.cniVersion = "1.0.0" | del(.subnet) | .ipam = {type: "host-local", subnet: $s}' \
+    --arg s "$SUBNET"
   CNI_OMIT=CNI_PATH run cni ADD "$CID1" "$NS1"
   assert_cni_error 4 CNI_PATH
+  assert_nothing_left "$LINKS_BEFORE" "$NS1"
+  # The built-in allocator runs nothing from CNI_PATH, and DEL never needs it.
+  MOAT_CONF=$MOAT_CONF_BASE
+  CNI_OMIT=CNI_PATH run -0 cni ADD "$CID1" "$NS1"
+  CNI_OMIT=CNI_PATH run -0 cni DEL "$CID1" "$NS1"
   assert_nothing_left "$LINKS_BEFORE" "$NS1"
 }
 
@@ -155,4 +162,17 @@ add_fails() { # CODE [MSG_PART...]
   assert_eq "$(bridge_ports "$BR")" "$(hostif_of c2)" "bridge ports"
   assert_eq "$(network_records)" "$(record_of c2)" "records"
   CNI_CONF=$(conf_with_prev "$(result_of c2)") run -0 cni CHECK "$(cid_of c2)" "$(ns_of c2)"
+}
+
+@test "a name taken in the namespace: ADD fails and leaves the other interface alone" {
+  # Someone else's veth already called eth9 in the container's namespace.
+  ip link add "${PFX}f0" type veth peer name eth9 netns "$NS1"
+  echo "${PFX}f0" >>"$T/links"
+  run cni ADD "$CID1" "$NS1" eth9
+  assert_cni_error 100 eth9 "File exists"
+  ip -n "$NS1" link show eth9 >/dev/null || fail "the failed ADD deleted someone else's eth9"
+  link_exists "${PFX}f0" || fail "the failed ADD deleted the peer of someone else's eth9"
+  link_gone "$BR" || fail "bridge $BR left behind"
+  assert_eq "$(network_records)" "" "records left"
+  assert_eq "$(nft_elems_of_test)" "" "nft elements left"
 }

@@ -41,7 +41,7 @@ verbs_in_version() {
   assert_jq "$res" '.ips[0].gateway == $gw' --arg gw "$GW"
   assert_jq "$res" '.ips[0].address | startswith($p) and endswith("/24")' --arg p "$NETPFX."
   assert_jq "$res" '.routes | any(.dst == "0.0.0.0/0" and .gw == $gw)' --arg gw "$GW"
-  if [[ $v == 0.3.* ]]; then
+  if [[ $v == 0.* ]]; then # the 0.x result schema has ips[].version
     assert_jq "$res" '.ips | all(.version == "4")'
   else
     assert_jq "$res" '.ips | all(has("version") | not)'
@@ -88,7 +88,7 @@ verbs_in_version() {
   verbs_in_version 0.3.1
 }
 
-@test "cniVersion 0.4.0: ADD, CHECK, DEL; GC/STATUS refused" {
+@test "cniVersion 0.4.0: ADD result has ips[].version, CHECK, DEL; GC/STATUS refused" {
   verbs_in_version 0.4.0
 }
 
@@ -144,7 +144,7 @@ verbs_in_version() {
   hostif=$(hostif_of c1)
   mac=$(mac_of c1)
 
-  [[ -f $MOAT_RUN_DIR/$NET/lock ]] || fail "no lock file in $MOAT_RUN_DIR/$NET"
+  [[ -f $MOAT_RUN_DIR/$NET.lock ]] || fail "no lock file $MOAT_RUN_DIR/$NET.lock"
   rec=$(cat "$(record_of c1)")
   assert_jq "$rec" '.network == $n and .containerId == $c and .ifname == "eth0"' \
     --arg n "$NET" --arg c "$(cid_of c1)"
@@ -347,4 +347,26 @@ verbs_in_version() {
     run -0 cni DEL "$cid" "$ns" eth1
   link_gone "$BR2"
   del_container c1
+}
+
+@test "two networks on one bridge: the same container id on both, and the last DEL of one keeps the other's bridge" {
+  second_network
+  # The second network shares the first one's bridge.
+  MOAT_CONF2=$(jq -c --arg br "$BR" '.bridge = $br' <<<"$MOAT_CONF2")
+  add_container c1
+  local cid ns res2
+  cid=$(cid_of c1)
+  ns=$(ns_of c1)
+  CNI_CONF=$MOAT_CONF2 run -0 cni ADD "$cid" "$ns" eth1
+  res2=$output
+  assert_jq "$res2" '.interfaces[1].name != $h' --arg h "$(hostif_of c1)"
+  CNI_CONF=$(jq -c --argjson r "$res2" '. + {prevResult: $r}' <<<"$MOAT_CONF2") \
+    run -0 cni DEL "$cid" "$ns" eth1
+  link_exists "$BR" || fail "the second network's last DEL took the first network's bridge"
+  CNI_CONF=$(conf_with_prev "$(result_of c1)") run -0 cni CHECK "$cid" "$ns"
+  # GC of the second network must not take the first network's port.
+  CNI_CONF=$(jq -c '. + {"cni.dev/valid-attachments": []}' <<<"$MOAT_CONF2") run -0 cni GC
+  link_exists "$(hostif_of c1)" || fail "GC of one network took another network's port"
+  del_container c1
+  link_gone "$BR" || fail "bridge left after the last DEL of both networks"
 }

@@ -538,9 +538,11 @@ teardown_moat_net() {
       echo "# teardown: cannot delete $fam $set { $e }" >&2
   done < <(nft_elems_of_test "${hostifs[@]}" "${words[@]}")
 
-  rm -rf "${MOAT_RUN_DIR:?}/$NET"
+  # The plugin keeps a network's lock file for good (removing it could let
+  # two holders in); the test made it, so the test removes it.
+  rm -rf "${MOAT_RUN_DIR:?}/$NET" "${MOAT_RUN_DIR:?}/$NET.lock"
   while read -r f; do
-    [[ -z $f ]] || rm -rf "${MOAT_RUN_DIR:?}/$f"
+    [[ -z $f ]] || rm -rf "${MOAT_RUN_DIR:?}/$f" "${MOAT_RUN_DIR:?}/$f.lock"
   done <"$T/netdirs"
   if [[ -z $(all_records) ]]; then
     nft delete table inet moat 2>/dev/null || true

@@ -70,6 +70,8 @@ ipam_delegate_del (const struct moat_netconf *conf, const struct moat_record *re
   setenv ("CNI_IFNAME", rec->ifname, 1);
   if (rec->netns)
     setenv ("CNI_NETNS", rec->netns, 1);
+  else
+    unsetenv ("CNI_NETNS");
   return moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err);
 }
 
@@ -99,9 +101,12 @@ keep_first_error (moat_err_t *err, bool failed, const moat_err_t *step)
 
 /* Removes everything one attachment owns, in reverse order of creation.
  * Every step runs even when an earlier one failed; the record goes only
- * when all succeeded, so a retried DEL still finds what is left. */
+ * when all succeeded, so a retried DEL still finds what is left. A failed
+ * ADD passes remove_link false when it never made the link: a link of
+ * that name is then someone else's. */
 static int
-attachment_remove (const struct moat_netconf *conf, const struct moat_record *rec, moat_err_t *err)
+attachment_remove (const struct moat_netconf *conf, const struct moat_record *rec, bool remove_link,
+                   moat_err_t *err)
 {
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   struct moat_nft_member m = member_of (rec);
@@ -112,7 +117,7 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
   /* Policy first, so the container is cut off before its link goes. */
   if (moat_nft_open (&nft, &step) < 0 || moat_nft_member_del (nft, &m, &step) < 0)
     failed = keep_first_error (err, failed, &step);
-  if (moat_veth_detach (rec->host_if, rec->netns, rec->ifname, &step) < 0)
+  if (remove_link && moat_veth_detach (rec->host_if, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   moat_nft_close (TAKE_PTR (nft)); /* after the link: see moat_nft_open */
   moat_attachment_key (key, sizeof (key), rec->container_id, rec->ifname);
@@ -127,6 +132,18 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
   if (failed)
     return -1;
   return moat_record_remove (rec->network, key, err);
+}
+
+/* Another network may share the bridge (every network defaults to moat0),
+ * or someone else may have put a port on it: then it stays. */
+static int
+bridge_delete_if_unused (const char *bridge, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **ports = NULL;
+
+  if (moat_bridge_ports (bridge, &ports, err) < 0)
+    return -1;
+  return ports[0] ? 0 : moat_bridge_delete (bridge, err);
 }
 
 /* The last attachment gone: the bridge, the state directory and, when no
@@ -146,7 +163,7 @@ network_remove_if_empty (const struct moat_netconf *conf, const char *bridge, mo
     return -1;
   if (keys[0])
     return 0;
-  if (moat_global_lock (LOCK_EX, &global, err) < 0 || moat_bridge_delete (bridge, err) < 0)
+  if (moat_global_lock (LOCK_EX, &global, err) < 0 || bridge_delete_if_unused (bridge, err) < 0)
     return -1;
   any = moat_any_record (err);
   if (any < 0 || (any == 0 && (moat_nft_open (&nft, err) < 0 || moat_nft_teardown (nft, err) < 0)))
@@ -160,7 +177,7 @@ record_init (const struct moat_cni_env *env, const struct moat_netconf *conf, co
 {
   char host_if[16], buf[256];
 
-  moat_host_ifname (key, host_if);
+  moat_host_ifname (conf->name, key, host_if);
   memset (rec, 0, sizeof (*rec));
   rec->cni_version = strdup (conf->cni_version);
   rec->network = strdup (conf->name);
@@ -241,7 +258,7 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
  * concurrent last DEL elsewhere cannot delete the tables under us. */
 static int
 attach_kernel (const struct moat_netconf *conf, const struct moat_record *rec,
-               struct moat_add_result *res, moat_err_t *err)
+               struct moat_add_result *res, bool *ret_link_made, moat_err_t *err)
 {
   struct moat_bridge_spec bridge = { rec->bridge, rec->gateway, rec->prefixlen, conf->mtu };
   struct moat_veth_spec veth = {
@@ -260,11 +277,15 @@ attach_kernel (const struct moat_netconf *conf, const struct moat_record *rec,
   struct moat_veth_result vres;
   _cleanup_close_ int global = -1;
 
+  /* The policy goes in before the link exists: there is no moment when
+   * the container is up and unguarded. */
   memcpy (veth.mac, rec->mac, MOAT_MAC_LEN);
-  if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_bridge_ensure (&bridge, err) < 0
-      || moat_veth_attach (&veth, &vres, err) < 0 || moat_nft_open (&nft, err) < 0
-      || moat_nft_member_add (nft, &m, err) < 0
-      || moat_link_mac (rec->bridge, res->bridge_mac, err) < 0)
+  if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_nft_open (&nft, err) < 0
+      || moat_nft_member_add (nft, &m, err) < 0 || moat_bridge_ensure (&bridge, err) < 0
+      || moat_veth_attach (&veth, &vres, err) < 0)
+    return -1;
+  *ret_link_made = true;
+  if (moat_link_mac (rec->bridge, res->bridge_mac, err) < 0)
     return -1;
   memcpy (res->host_mac, vres.host_mac, MOAT_MAC_LEN);
   memcpy (res->container_mac, vres.container_mac, MOAT_MAC_LEN);
@@ -282,10 +303,12 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, json_t **ret
   struct moat_record old;
   char key[KEY_MAX];
   moat_err_t undo = { 0 };
+  bool link_made = false;
   int r;
 
   if (moat_attachment_key (key, sizeof (key), env->container_id, env->ifname) < 0)
-    return moat_error (err, MOAT_E_ENV, 0, "CNI_CONTAINERID: too long");
+    return moat_error (err, MOAT_E_ENV, 0,
+                       "CNI_CONTAINERID: with CNI_IFNAME longer than %d characters", MOAT_KEY_MAX);
   if (access (env->netns, F_OK) < 0)
     return moat_error (err, MOAT_E_UNKNOWN, errno, "CNI_NETNS \"%s\"", env->netns);
   if (moat_network_lock (conf->name, &lock, err) < 0)
@@ -315,9 +338,9 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, json_t **ret
 
   /* The record exists before any kernel change: whatever happens next, a
    * DEL finds it and removes what was made. */
-  if (moat_record_write (&rec, err) < 0 || attach_kernel (conf, &rec, &res, err) < 0)
+  if (moat_record_write (&rec, err) < 0 || attach_kernel (conf, &rec, &res, &link_made, err) < 0)
     {
-      attachment_remove (conf, &rec, &undo);
+      attachment_remove (conf, &rec, link_made, &undo);
       network_remove_if_empty (conf, conf->bridge, &undo);
       return -1;
     }
@@ -336,43 +359,57 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, json_t **ret
   return 0;
 }
 
+/* DEL without a usable record: ADD never got as far as its first kernel
+ * change, this is a repeated DEL, or the record is unreadable. What can be
+ * named without it goes: the link (its name is derived), the address
+ * (through the delegated plugin only when `delegate`: CNI_* name this
+ * attachment). */
+static int
+del_without_record (const struct moat_netconf *conf, const char *key, bool unreadable,
+                    bool delegate, moat_err_t *err)
+{
+  char host_if[16], dir[4096];
+
+  if (unreadable)
+    {
+      moat_host_ifname (conf->name, key, host_if);
+      if (moat_veth_detach (host_if, err) < 0 || moat_record_remove (conf->name, key, err) < 0)
+        return -1;
+    }
+  if (conf->ipam_type)
+    return delegate ? moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err) : 0;
+  if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
+  return moat_ipam_release_owner (dir, key, err);
+}
+
 static int
 cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *err)
 {
+  _cleanup_free_ char *bridge = NULL;
   _cleanup_close_ int lock = -1;
   struct moat_record rec;
-  char key[KEY_MAX], dir[4096];
-  const char *bridge = conf->bridge;
+  moat_err_t unreadable = { 0 };
+  char key[KEY_MAX];
   int r;
 
+  /* ADD refuses such a key, so nothing of it can exist. */
   if (moat_attachment_key (key, sizeof (key), env->container_id, env->ifname) < 0)
-    return moat_error (err, MOAT_E_ENV, 0, "CNI_CONTAINERID: too long");
+    return 0;
   if (moat_network_lock (conf->name, &lock, err) < 0)
     return -1;
-  r = moat_record_read (conf->name, key, &rec, err);
-  if (r < 0)
-    return -1;
+  r = moat_record_read (conf->name, key, &rec, &unreadable);
   if (r > 0)
     {
-      _cleanup_free_ char *rec_bridge = strdup (rec.bridge);
-      r = attachment_remove (conf, &rec, err);
+      bridge = strdup (rec.bridge);
+      r = attachment_remove (conf, &rec, true, err);
       moat_record_free (&rec);
-      if (r < 0)
-        return -1;
-      return network_remove_if_empty (conf, rec_bridge ? rec_bridge : bridge, err);
     }
-
-  /* No record: ADD never got as far as its first kernel change, or this is
-   * a repeated DEL. Only an address may be left. */
-  if (conf->ipam_type)
-    {
-      if (moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err) < 0)
-        return -1;
-    }
-  else if (ipam_dir (dir, sizeof (dir), conf->name) == 0
-           && moat_ipam_release_owner (dir, key, err) < 0)
+  else
+    r = del_without_record (conf, key, r < 0, true, err);
+  if (r < 0)
     return -1;
-  return network_remove_if_empty (conf, bridge, err);
+  return network_remove_if_empty (conf, bridge ? bridge : conf->bridge, err);
 }
 
 static int
@@ -431,33 +468,42 @@ attachment_valid (const struct moat_netconf *conf, const char *key)
   return false;
 }
 
-/* Ports on the bridge that look like moat's but belong to no record. */
+static bool
+looks_like_host_ifname (const char *name)
+{
+  if (strlen (name) != 15 || strncmp (name, "mt", 2) != 0)
+    return false;
+  for (const char *p = name + 2; *p; p++)
+    if (!strchr ("0123456789abcdef", *p))
+      return false;
+  return true;
+}
+
+static bool
+strv_contains (char **v, const char *s)
+{
+  for (; v && *v; v++)
+    if (strcmp (*v, s) == 0)
+      return true;
+  return false;
+}
+
+/* Ports on the bridge named like moat's that no attachment of any network
+ * owns: left by an ADD killed between the link and its record's cleanup. */
 static int
 gc_stray_ports (const struct moat_netconf *conf, moat_err_t *err)
 {
-  _cleanup_ (moat_strv_freep) char **ports = NULL, **keys = NULL;
+  _cleanup_ (moat_strv_freep) char **ports = NULL, **owned = NULL;
   int exists = moat_link_exists (conf->bridge, err);
 
   if (exists <= 0)
     return exists;
   if (moat_bridge_ports (conf->bridge, &ports, err) < 0
-      || moat_record_list (conf->name, &keys, err) < 0)
+      || moat_host_ifnames_in_use (&owned, err) < 0)
     return -1;
   for (char **p = ports; *p; p++)
-    {
-      bool owned = false;
-      char host_if[16];
-
-      if (strncmp (*p, "mt", 2) != 0)
-        continue;
-      for (char **k = keys; *k && !owned; k++)
-        {
-          moat_host_ifname (*k, host_if);
-          owned = strcmp (host_if, *p) == 0;
-        }
-      if (!owned && moat_veth_detach (*p, NULL, NULL, err) < 0)
-        return -1;
-    }
+    if (looks_like_host_ifname (*p) && !strv_contains (owned, *p) && moat_veth_detach (*p, err) < 0)
+      return -1;
   return 0;
 }
 
@@ -483,12 +529,15 @@ cni_gc (struct moat_netconf *conf, moat_err_t *err)
 {
   _cleanup_close_ int lock = -1;
   _cleanup_ (moat_strv_freep) char **keys = NULL;
+  moat_err_t step = { 0 };
+  bool failed = false;
 
   if (!conf->have_valid)
     return moat_error (err, MOAT_E_CONFIG, 0, "cni.dev/valid-attachments: required for GC");
   if (moat_network_lock (conf->name, &lock, err) < 0
       || moat_record_list (conf->name, &keys, err) < 0)
     return -1;
+  /* Everything is tried; the first failure is reported. */
   for (char **k = keys; *k; k++)
     {
       struct moat_record rec;
@@ -496,17 +545,22 @@ cni_gc (struct moat_netconf *conf, moat_err_t *err)
 
       if (attachment_valid (conf, *k))
         continue;
-      r = moat_record_read (conf->name, *k, &rec, err);
+      r = moat_record_read (conf->name, *k, &rec, &step);
+      if (r > 0)
+        {
+          r = attachment_remove (conf, &rec, true, &step);
+          moat_record_free (&rec);
+        }
+      else if (r < 0)
+        r = del_without_record (conf, *k, true, false, &step); /* IPAM's own GC follows */
       if (r < 0)
-        return -1;
-      if (r == 0)
-        continue;
-      r = attachment_remove (conf, &rec, err);
-      moat_record_free (&rec);
-      if (r < 0)
-        return -1;
+        failed = keep_first_error (err, failed, &step);
     }
-  if (gc_stray_ports (conf, err) < 0 || gc_stray_addresses (conf, err) < 0)
+  if (gc_stray_ports (conf, &step) < 0 || gc_stray_addresses (conf, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  if (conf->ipam_type && moat_ipam_exec (conf->ipam_type, "GC", conf->raw, NULL, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  if (failed)
     return -1;
   return network_remove_if_empty (conf, conf->bridge, err);
 }
@@ -519,7 +573,7 @@ cni_status (struct moat_netconf *conf, moat_err_t *err)
   long free_count;
 
   if (conf->ipam_type)
-    return 0;
+    return moat_ipam_exec (conf->ipam_type, "STATUS", conf->raw, NULL, err);
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0
       || moat_ipam_free_count (dir, &pool, &free_count, err) < 0)
     return -1;

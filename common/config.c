@@ -154,8 +154,8 @@ moat_cni_env_read (struct moat_cni_env *env, moat_err_t *err)
     }
   if ((env->command == MOAT_CMD_ADD || env->command == MOAT_CMD_CHECK) && !env->netns)
     return moat_error (err, MOAT_E_ENV, 0, "CNI_NETNS: required");
-  if (!env->path)
-    return moat_error (err, MOAT_E_ENV, 0, "CNI_PATH: required");
+  /* CNI_PATH matters only to delegated IPAM, which names it when missing:
+   * a DEL must not fail for want of it. */
   return 0;
 }
 
@@ -318,6 +318,8 @@ parse_ipam (struct moat_netconf *c, moat_err_t *err)
       if (strchr (c->ipam_type, '/') || strcmp (c->ipam_type, "..") == 0)
         return moat_error (err, MOAT_E_CONFIG, 0, "ipam.type: \"%s\" must be a plugin name",
                            c->ipam_type);
+      if (strcmp (c->ipam_type, "moat") == 0) /* it would wait on our own lock */
+        return moat_error (err, MOAT_E_CONFIG, 0, "ipam.type: moat cannot be its own IPAM");
     }
   if (!c->ipam_type && !c->have_subnet)
     return moat_error (err, MOAT_E_CONFIG, 0, "subnet: required when there is no \"ipam\" section");
@@ -487,7 +489,10 @@ moat_netconf_parse (const char *text, enum moat_cni_command cmd, struct moat_net
     return -1;
   if (cmd == MOAT_CMD_VERSION)
     return 0;
-  if (parse_network (ret, err) < 0 || parse_ipam (ret, err) < 0 || parse_runtime (ret, err) < 0)
+  /* What the runtime asks of a new attachment matters to ADD alone: a DEL
+   * must not fail on it. */
+  if (parse_network (ret, err) < 0 || parse_ipam (ret, err) < 0
+      || (cmd == MOAT_CMD_ADD && parse_runtime (ret, err) < 0))
     return -1;
   if (get_object (ret->root, "prevResult", "prevResult", &ret->prev_result, err) < 0)
     return -1;

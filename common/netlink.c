@@ -1058,33 +1058,8 @@ moat_veth_attach (const struct moat_veth_spec *s, struct moat_veth_result *ret, 
   return 0;
 }
 
-/* The host end is gone: remove a leftover container end named `ifname` in
- * the namespace, if the namespace and that veth still exist. */
-static int
-detach_container_end (const char *netns_path, const char *ifname, moat_err_t *err)
-{
-  _cleanup_nlconn_ struct nlconn c = { 0 };
-  _cleanup_close_ int nsfd = -1;
-  struct link_info li;
-  int r;
-
-  if (netns_open (netns_path, &nsfd, err) < 0)
-    return err->code == MOAT_E_UNKNOWN ? 0 : -1;
-  if (nlconn_open_in (&c, nsfd, netns_path, err) < 0)
-    return -1;
-  r = link_get (&c, ifname, &li);
-  if (r == -ENODEV || (r == 0 && strcmp (li.kind, "veth") != 0))
-    return 0;
-  if (r == 0)
-    r = link_delete (&c, li.index, ifname);
-  if (r < 0)
-    return link_error (err, &c, r, "interface \"%s\" in %s: cannot delete", ifname, netns_path);
-  return 0;
-}
-
 int
-moat_veth_detach (const char *host_ifname, const char *netns_path, const char *ifname,
-                  moat_err_t *err)
+moat_veth_detach (const char *host_ifname, moat_err_t *err)
 {
   _cleanup_nlconn_ struct nlconn c = { 0 };
   struct link_info li;
@@ -1106,11 +1081,7 @@ moat_veth_detach (const char *host_ifname, const char *netns_path, const char *i
     }
   if (r != -ENODEV)
     return link_error (err, &c, r, "interface \"%s\": cannot read the link", host_ifname);
-  if (!netns_path || !*netns_path || !ifname || !*ifname)
-    return 0;
-  if (check_ifname ("CNI_IFNAME", ifname, err) < 0)
-    return -1;
-  return detach_container_end (netns_path, ifname, err);
+  return 0;
 }
 
 /* ---- check ------------------------------------------------------------ */

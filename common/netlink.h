@@ -65,12 +65,10 @@ struct moat_veth_result
 int moat_veth_attach (const struct moat_veth_spec *s, struct moat_veth_result *ret,
                       moat_err_t *err);
 
-/* Removes the pair (deleting the host end removes both). Succeeds when the
- * link or the namespace is already gone. netns_path/ifname may be NULL; when
- * given and the host end is gone, the container end is removed in the
- * namespace if it still exists there. */
-int moat_veth_detach (const char *host_ifname, const char *netns_path, const char *ifname,
-                      moat_err_t *err);
+/* Removes the pair: deleting the host end removes both ends, wherever the
+ * container end is. Succeeds when it is already gone. Nothing inside the
+ * namespace is touched: a name there may belong to someone else. */
+int moat_veth_detach (const char *host_ifname, moat_err_t *err);
 
 /* CHECK: verifies inside the namespace that `ifname` exists, is up, is a
  * veth, has s->addr/prefixlen, that a default route via s->gateway exists,

@@ -2,6 +2,7 @@
 #include "result.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config.h"
@@ -29,7 +30,7 @@ ip_json (struct in_addr a, int prefixlen)
 json_t *
 moat_result_build (const char *version, const struct moat_add_result *r)
 {
-  bool legacy = moat_cni_version_cmp (version, "0.4.0") < 0;
+  bool legacy = moat_cni_version_cmp (version, "1.0.0") < 0; /* 0.3.x and 0.4.0 */
   json_t *dns = r->dns ? json_incref (r->dns) : json_object ();
   json_t *ip = json_pack ("{s:o, s:o, s:i}", "address", ip_json (r->addr, r->prefixlen), "gateway",
                           ip_json (r->gateway, -1), "interface", 2);
@@ -55,11 +56,43 @@ moat_version_result (const char *version)
   return json_pack ("{s:s, s:o}", "cniVersion", version, "supportedVersions", list);
 }
 
+/* Messages quote what they were given (paths, a plugin's output): make
+ * them valid UTF-8, which JSON needs, one '?' per byte that is not. */
+static void
+utf8_sanitize (char *s)
+{
+  unsigned char *p = (unsigned char *)s;
+
+  while (*p)
+    {
+      size_t len = *p < 0x80           ? 1
+                   : (*p >> 5) == 0x6  ? 2
+                   : (*p >> 4) == 0xe  ? 3
+                   : (*p >> 3) == 0x1e ? 4
+                                       : 0;
+      size_t i;
+
+      for (i = 1; len && i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+          len = 0;
+      if (!len)
+        {
+          *p++ = '?';
+          continue;
+        }
+      p += len;
+    }
+}
+
 json_t *
 moat_error_result (const char *version, const moat_err_t *err, const char *details)
 {
-  return json_pack ("{s:s, s:i, s:s, s:s*}", "cniVersion", version, "code", err->code, "msg",
-                    err->msg, "details", details);
+  char msg[sizeof (err->msg)];
+
+  snprintf (msg, sizeof (msg), "%s", err->msg);
+  utf8_sanitize (msg);
+  return json_pack ("{s:s, s:i, s:s, s:s*}", "cniVersion", version, "code", err->code, "msg", msg,
+                    "details", details);
 }
 
 int

@@ -24,14 +24,15 @@ struct moat_add_result
   json_t *dns; /* borrowed; from delegated IPAM, may be NULL */
 };
 
-/* The success result of ADD in `version` (0.3.0 … 1.1.0): 0.3.x carry
- * "version": "4" on each IP; later versions do not. */
+/* The success result of ADD in `version` (0.3.0 … 1.1.0): 0.3.x and 0.4.0
+ * carry "version": "4" on each IP; 1.0.0 and later do not. */
 json_t *moat_result_build (const char *version, const struct moat_add_result *r);
 
 /* The VERSION answer. */
 json_t *moat_version_result (const char *version);
 
-/* The error result: {cniVersion, code, msg[, details]}. */
+/* The error result: {cniVersion, code, msg[, details]}; bytes of msg that
+ * are not UTF-8 become '?'. */
 json_t *moat_error_result (const char *version, const moat_err_t *err, const char *details);
 
 /* First IPv4 address of a result of any version (prevResult, a delegated

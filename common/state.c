@@ -54,57 +54,15 @@ moat_mkdir_p (const char *path, int code, moat_err_t *err)
   return 0;
 }
 
+/* Lock files are never removed: removing one while another process waits
+ * on it, or is about to open it, would let two holders in at once. */
 static int
-lock_file (const char *dir, int operation, int *ret_fd, moat_err_t *err)
+lock_path (const char *path, int operation, int *ret_fd, moat_err_t *err)
 {
-  char path[4096];
-
-  if ((size_t)snprintf (path, sizeof (path), "%s/lock", dir) >= sizeof (path))
-    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", dir);
-  for (;;)
-    {
-      _cleanup_close_ int fd = -1;
-      struct stat st;
-
-      if (moat_mkdir_p (dir, MOAT_E_STATE, err) < 0)
-        return -1;
-      fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-      if (fd < 0)
-        return moat_error (err, MOAT_E_STATE, errno, "open \"%s\"", path);
-      if (flock (fd, operation) < 0)
-        return moat_error (err, MOAT_E_STATE, errno, "lock \"%s\"", path);
-      /* The last DEL removes the directory, lock file included: if that
-       * happened while we waited, our lock guards nothing. Start over. */
-      if (fstat (fd, &st) < 0)
-        return moat_error (err, MOAT_E_STATE, errno, "stat \"%s\"", path);
-      if (st.st_nlink > 0)
-        {
-          *ret_fd = TAKE_FD (fd);
-          return 0;
-        }
-    }
-}
-
-int
-moat_network_lock (const char *network, int *ret_fd, moat_err_t *err)
-{
-  char dir[4096];
-
-  if (moat_state_path (dir, sizeof (dir), network, NULL) < 0)
-    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "state directory of \"%s\"", network);
-  return lock_file (dir, LOCK_EX, ret_fd, err);
-}
-
-int
-moat_global_lock (int operation, int *ret_fd, moat_err_t *err)
-{
-  char path[4096];
   _cleanup_close_ int fd = -1;
 
   if (moat_mkdir_p (moat_run_dir (), MOAT_E_STATE, err) < 0)
     return -1;
-  if ((size_t)snprintf (path, sizeof (path), "%s/.lock", moat_run_dir ()) >= sizeof (path))
-    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", moat_run_dir ());
   fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
     return moat_error (err, MOAT_E_STATE, errno, "open \"%s\"", path);
@@ -112,6 +70,35 @@ moat_global_lock (int operation, int *ret_fd, moat_err_t *err)
     return moat_error (err, MOAT_E_STATE, errno, "lock \"%s\"", path);
   *ret_fd = TAKE_FD (fd);
   return 0;
+}
+
+int
+moat_network_lock (const char *network, int *ret_fd, moat_err_t *err)
+{
+  char path[4096], dir[4096];
+
+  if ((size_t)snprintf (path, sizeof (path), "%s/%s.lock", moat_run_dir (), network)
+          >= sizeof (path)
+      || moat_state_path (dir, sizeof (dir), network, NULL) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "state directory of \"%s\"", network);
+  if (lock_path (path, LOCK_EX, ret_fd, err) < 0)
+    return -1;
+  if (moat_mkdir_p (dir, MOAT_E_STATE, err) < 0)
+    {
+      close (TAKE_FD (*ret_fd));
+      return -1;
+    }
+  return 0;
+}
+
+int
+moat_global_lock (int operation, int *ret_fd, moat_err_t *err)
+{
+  char path[4096];
+
+  if ((size_t)snprintf (path, sizeof (path), "%s/.lock", moat_run_dir ()) >= sizeof (path))
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", moat_run_dir ());
+  return lock_path (path, operation, ret_fd, err);
 }
 
 static int
@@ -167,20 +154,26 @@ int
 moat_attachment_key (char *buf, size_t size, const char *container_id, const char *ifname)
 {
   int n = snprintf (buf, size, "%s@%s", container_id, ifname);
-  return n < 0 || (size_t)n >= size ? -1 : 0;
+  return n < 0 || (size_t)n >= size || n > MOAT_KEY_MAX ? -1 : 0;
 }
 
-void
-moat_host_ifname (const char *key, char ret_name[16])
+static uint64_t
+fnv1a (uint64_t h, const char *s)
 {
-  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
-
-  for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
     {
       h ^= *p;
       h *= 0x100000001b3ull;
     }
-  snprintf (ret_name, 16, "mt%013llx", (unsigned long long)(h >> 12));
+  return h;
+}
+
+void
+moat_host_ifname (const char *network, const char *key, char ret_name[16])
+{
+  uint64_t h = fnv1a (fnv1a (0xcbf29ce484222325ull, network), "/");
+
+  snprintf (ret_name, 16, "mt%013llx", (unsigned long long)(fnv1a (h, key) >> 12));
 }
 
 /* --- records -------------------------------------------------------------- */
@@ -461,16 +454,81 @@ moat_any_record (moat_err_t *err)
                : moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", moat_run_dir ());
   while ((de = readdir (d)))
     {
+      struct stat st;
       int fd, r;
 
-      if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+      if (de->d_name[0] == '.')
         continue;
+      if (de->d_type == DT_UNKNOWN && fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0
+          && S_ISDIR (st.st_mode))
+        de->d_type = DT_DIR;
+      if (de->d_type != DT_DIR)
+        continue;
+      /* When in doubt, there are records: the caller would delete tables. */
       fd = openat (dirfd (d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (fd < 0)
-        continue;
-      r = dir_has_record (fd);
+      r = fd < 0 ? -1 : dir_has_record (fd);
       if (r != 0)
         return r < 0 ? moat_error (err, MOAT_E_STATE, errno, "reading \"%s\"", de->d_name) : 1;
     }
+  return 0;
+}
+
+static int
+strv_push (char ***v, size_t *n, char *s)
+{
+  char **nv;
+
+  if (!s || !(nv = realloc (*v, (*n + 2) * sizeof (**v))))
+    {
+      free (s);
+      return -1;
+    }
+  *v = nv;
+  (*v)[(*n)++] = s;
+  (*v)[*n] = NULL;
+  return 0;
+}
+
+int
+moat_host_ifnames_in_use (char ***ret_names, moat_err_t *err)
+{
+  _cleanup_ (closedirp) DIR *d = opendir (moat_run_dir ());
+  char **names = calloc (1, sizeof (*names));
+  size_t n = 0;
+  struct dirent *de;
+
+  if (!names)
+    return moat_error (err, MOAT_E_STATE, ENOMEM, "host interface names");
+  if (!d && errno != ENOENT)
+    {
+      moat_strv_free (names);
+      return moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", moat_run_dir ());
+    }
+  while (d && (de = readdir (d)))
+    {
+      char **keys = NULL;
+
+      if (de->d_name[0] == '.' || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+        continue;
+      if (moat_record_list (de->d_name, &keys, err) < 0)
+        {
+          moat_strv_free (names);
+          return -1;
+        }
+      for (char **k = keys; *k; k++)
+        {
+          char name[16];
+
+          moat_host_ifname (de->d_name, *k, name);
+          if (strv_push (&names, &n, strdup (name)) < 0)
+            {
+              moat_strv_free (keys);
+              moat_strv_free (names);
+              return moat_error (err, MOAT_E_STATE, ENOMEM, "host interface names");
+            }
+        }
+      moat_strv_free (keys);
+    }
+  *ret_names = names;
   return 0;
 }

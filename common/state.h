@@ -10,7 +10,8 @@
 #include "netlink.h"
 
 /* Live state under <run dir>/<network>/ (DESIGN §6):
- *   lock                         flock(2) serialising every change to the network
+ *   ../<network>.lock            flock(2) serialising every change to the network
+ *                                (never removed: see lock_path)
  *   <containerid>@<ifname>.json  one record per attachment
  *   ipam/                        the built-in allocator's files
  * A record is written before any kernel change, so whatever a crash leaves
@@ -27,24 +28,26 @@ int moat_state_path (char *buf, size_t size, const char *network, const char *le
 /* mkdir -p with mode 0700; errors carry `code`. */
 int moat_mkdir_p (const char *path, int code, moat_err_t *err);
 
-/* Takes the network's lock (LOCK_EX), creating the directory. Returns the
- * fd (close it to unlock). Copes with a lock file removed by the last DEL
- * while we waited. */
+/* Takes the network's lock (LOCK_EX) and creates its directory. Returns
+ * the fd (close it to unlock). */
 int moat_network_lock (const char *network, int *ret_fd, moat_err_t *err);
 
 /* The machine-wide lock that orders table teardown against ADDs on other
  * networks: LOCK_SH around an ADD's nft change, LOCK_EX for teardown. */
 int moat_global_lock (int operation, int *ret_fd, moat_err_t *err);
 
-/* Removes the network's directory (lock, ipam files). Caller holds the
- * network lock. */
+/* Removes the network's directory (records, ipam files); the lock stays.
+ * Caller holds the network lock. */
 int moat_network_dir_remove (const char *network, moat_err_t *err);
 
-/* "<containerid>@<ifname>", the key naming one attachment. */
+/* "<containerid>@<ifname>", the key naming one attachment; its record is
+ * "<key>.json", so a key is at most MOAT_KEY_MAX bytes (NAME_MAX - 5). */
+#define MOAT_KEY_MAX 250
 int moat_attachment_key (char *buf, size_t size, const char *container_id, const char *ifname);
 
-/* The host end's name: "mt" + 13 hex digits of a hash of the key. */
-void moat_host_ifname (const char *key, char ret_name[16]);
+/* The host end's name: "mt" + 13 hex digits of a hash of network and key,
+ * so one container on two networks gets two names. */
+void moat_host_ifname (const char *network, const char *key, char ret_name[16]);
 
 struct moat_record
 {
@@ -79,6 +82,10 @@ int moat_record_from_json (json_t *root, struct moat_record *ret, moat_err_t *er
 /* Keys of the network's records: NULL-terminated, malloc'd. */
 int moat_record_list (const char *network, char ***ret_keys, moat_err_t *err);
 void moat_strv_free (char **v);
+
+/* The host-end names of every attachment of every network (GC must not
+ * take another network's port on a shared bridge). */
+int moat_host_ifnames_in_use (char ***ret_names, moat_err_t *err);
 
 /* 1 if any network under the run dir holds a record, 0 if none. */
 int moat_any_record (moat_err_t *err);

@@ -141,6 +141,7 @@ test_bad_input (void **state)
   assert_refused ("{" BASE ",\"ipam\":{\"subnet\":\"x\"}}", MOAT_E_CONFIG, "ipam.type");
   assert_refused ("{" BASE ",\"ipam\":{\"type\":\"../evil\"}}", MOAT_E_CONFIG, "ipam.type");
   assert_refused ("{" BASE ",\"ipam\":[]}", MOAT_E_CONFIG, "ipam");
+  assert_refused ("{" BASE ",\"ipam\":{\"type\":\"moat\"}}", MOAT_E_CONFIG, "ipam.type");
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"mac\":\"zz\"}}",
                   MOAT_E_CONFIG, "runtimeConfig.mac");
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"mac\":"
@@ -156,6 +157,20 @@ test_bad_input (void **state)
                   MOAT_E_UNSUPPORTED, "runtimeConfig.portMappings");
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"prevResult\":[]}", MOAT_E_CONFIG,
                   "prevResult");
+}
+
+/* DEL must succeed whatever the runtime asked of the attachment at ADD. */
+static void
+test_del_ignores_runtime_config (void **state)
+{
+  struct moat_netconf c;
+  moat_err_t err = { 0 };
+
+  assert_int_equal (moat_netconf_parse ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":"
+                                        "{\"portMappings\":[{\"hostPort\":1}],\"mac\":\"zz\"}}",
+                                        MOAT_CMD_DEL, &c, &err),
+                    0);
+  moat_netconf_free (&c);
 }
 
 static void
@@ -250,8 +265,8 @@ test_env (void **state)
   assert_env_refused ("CNI_NETNS: required");
   set_env ("CHECK", "c1", NULL, "eth0", "/p");
   assert_env_refused ("CNI_NETNS: required");
-  set_env ("ADD", "c1", "/n", "eth0", NULL);
-  assert_env_refused ("CNI_PATH: required");
+  set_env ("DEL", "c1", "/n", "eth0", NULL);
+  assert_int_equal (moat_cni_env_read (&env, &err), 0); /* CNI_PATH: only for delegation */
   set_env (NULL, NULL, NULL, NULL, NULL);
 }
 
@@ -301,6 +316,7 @@ main (void)
     cmocka_unit_test (test_all_keys),
     cmocka_unit_test (test_delegated_ipam_needs_no_subnet),
     cmocka_unit_test (test_bad_input),
+    cmocka_unit_test (test_del_ignores_runtime_config),
     cmocka_unit_test (test_gc_attachments),
     cmocka_unit_test (test_env),
     cmocka_unit_test (test_versions),

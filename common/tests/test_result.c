@@ -62,7 +62,7 @@ test_result_versions (void **state)
     {
       json_auto_t *j = moat_result_build (moat_cni_versions[i], &r);
       json_t *ip = json_array_get (json_object_get (j, "ips"), 0);
-      bool legacy = i < 2; /* 0.3.0, 0.3.1 */
+      bool legacy = i < 3; /* 0.3.0, 0.3.1, 0.4.0 */
 
       assert_non_null (j);
       assert_string_equal (json_string_value (json_object_get (j, "cniVersion")),
@@ -107,6 +107,19 @@ test_version_and_error (void **state)
 }
 
 static void
+test_error_not_utf8 (void **state)
+{
+  moat_err_t err = { .code = 3 };
+  json_auto_t *e;
+
+  snprintf (err.msg, sizeof (err.msg), "CNI_NETNS \"/tmp/\xff\xfe\": gone; caf\xc3\xa9");
+  e = moat_error_result ("1.1.0", &err, NULL);
+  assert_non_null (e);
+  assert_string_equal (json_string_value (json_object_get (e, "msg")),
+                       "CNI_NETNS \"/tmp/??\": gone; caf\xc3\xa9");
+}
+
+static void
 test_first_ipv4 (void **state)
 {
   json_auto_t *res = json_loads ("{\"ips\":[{\"address\":\"fd00::2/64\"},"
@@ -137,11 +150,9 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_result_1_1_0),
-    cmocka_unit_test (test_result_versions),
-    cmocka_unit_test (test_result_dns_passthrough),
-    cmocka_unit_test (test_version_and_error),
-    cmocka_unit_test (test_first_ipv4),
+    cmocka_unit_test (test_result_1_1_0),           cmocka_unit_test (test_result_versions),
+    cmocka_unit_test (test_result_dns_passthrough), cmocka_unit_test (test_version_and_error),
+    cmocka_unit_test (test_error_not_utf8),         cmocka_unit_test (test_first_ipv4),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -133,10 +133,12 @@ test_host_ifname (void **state)
 {
   char a[16], b[16], c[16];
 
-  moat_host_ifname ("c1@eth0", a);
-  moat_host_ifname ("c1@eth0", b);
-  moat_host_ifname ("c1@eth1", c);
+  moat_host_ifname ("net1", "c1@eth0", a);
+  moat_host_ifname ("net1", "c1@eth0", b);
+  moat_host_ifname ("net1", "c1@eth1", c);
   assert_string_equal (a, b);
+  assert_string_not_equal (a, c);
+  moat_host_ifname ("net2", "c1@eth0", c);
   assert_string_not_equal (a, c);
   assert_int_equal (strlen (a), 15);
   assert_memory_equal (a, "mt", 2);
@@ -163,10 +165,11 @@ wait_for_blocked_flock (void)
   return false;
 }
 
-/* The last DEL removes the lock file while another process waits on it:
- * the waiter must end up holding a lock on the live file. */
+/* The last DEL removes the network's directory while another process waits
+ * for the lock: the lock file stays, so the waiter gets in only after the
+ * holder leaves, and finds a fresh directory. */
 static void
-test_lock_survives_directory_removal (void **state)
+test_lock_outlives_directory_removal (void **state)
 {
   moat_err_t err = { 0 };
   char path[512];
@@ -179,20 +182,22 @@ test_lock_survives_directory_removal (void **state)
   if (child == 0)
     {
       int cfd;
-      struct stat cst;
+      char dir[512];
       close (fd); /* the inherited descriptor shares the parent's lock */
-      if (moat_network_lock ("net3", &cfd, &err) < 0 || fstat (cfd, &cst) < 0)
+      if (moat_network_lock ("net3", &cfd, &err) < 0)
         _exit (2);
-      _exit (cst.st_nlink > 0 ? 0 : 1);
+      snprintf (dir, sizeof (dir), "%s/net3", run_dir);
+      _exit (stat (dir, &st) == 0 && S_ISDIR (st.st_mode) ? 0 : 1);
     }
   assert_true (wait_for_blocked_flock ());
   assert_int_equal (moat_network_dir_remove ("net3", &err), 0);
+  assert_int_equal (waitpid (child, &status, WNOHANG), 0); /* still waiting */
+  snprintf (path, sizeof (path), "%s/net3.lock", run_dir);
+  assert_int_equal (stat (path, &st), 0);
   close (fd);
   assert_int_equal (waitpid (child, &status, 0), child);
   assert_true (WIFEXITED (status));
   assert_int_equal (WEXITSTATUS (status), 0);
-  snprintf (path, sizeof (path), "%s/net3/lock", run_dir);
-  assert_int_equal (stat (path, &st), 0);
   assert_int_equal (moat_network_dir_remove ("net3", &err), 0);
 }
 
@@ -203,7 +208,7 @@ main (void)
     cmocka_unit_test (test_record_roundtrip),
     cmocka_unit_test (test_record_malformed),
     cmocka_unit_test (test_host_ifname),
-    cmocka_unit_test (test_lock_survives_directory_removal),
+    cmocka_unit_test (test_lock_outlives_directory_removal),
   };
   return cmocka_run_group_tests (tests, setup, teardown);
 }
