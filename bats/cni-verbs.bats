@@ -370,3 +370,22 @@ verbs_in_version() {
   del_container c1
   link_gone "$BR" || fail "bridge left after the last DEL of both networks"
 }
+
+@test "DEL: removes every element naming the container, thousands of them too" {
+  add_container c1
+  local ip k
+  ip=$(ip_of c1)
+  # 3,000 peer elements naming c1 (what label policy builds up at scale),
+  # more than one netlink message holds.
+  {
+    printf 'add element inet moat peers { '
+    for k in $(seq 0 2999); do
+      printf '%s . 10.255.%d.%d, ' "$ip" $((k / 250)) $((k % 250 + 1))
+    done
+    printf '%s . 10.255.99.1 }\n' "$ip"
+  } >"$T/peers.nft"
+  nft -f "$T/peers.nft"
+  assert_eq "$(nft list set inet moat peers | grep -o "$ip \. " | wc -l)" 3001 "peers loaded"
+  del_container c1
+  assert_eq "$(nft list set inet moat peers 2>/dev/null | grep -o "$ip \. " | wc -l)" 0 "peers left"
+}

@@ -139,6 +139,24 @@ setup_matrix() {
   assert_eq "$output" refused "c1 -> c2 tcp"
 }
 
+@test "fail closed: a container whose elements are gone is cut off, not let through" {
+  setup_matrix
+  run -0 ns_tcp_connect host "$IP1" "$P"
+  # What DEL does first (and what a half-done DEL leaves): c1's elements go.
+  nft_delete_elem inet members "$BR . $IP1"
+  nft_delete_elem bridge guarded "$(hostif_of c1)"
+  nft_delete_elem bridge ports "$(hostif_of c1) . $(mac_of c1) . $IP1"
+  PROBE_TOKEN=fc-c1-gw run ns_tcp_connect "$NS1" "$GW" "$P"
+  assert_eq "$output" timeout "c1 -> gateway tcp"
+  PROBE_TOKEN=fc-c1-out run ns_tcp_connect "$NS1" "$OUT_IP" "$P"
+  assert_eq "$output" timeout "c1 -> outside tcp"
+  PROBE_TOKEN=fc-c1-c2 run ns_tcp_connect "$NS1" "$IP2" "$P"
+  assert_eq "$output" timeout "c1 -> c2 tcp"
+  assert_eq "$(received fc-c1-gw)$(received fc-c1-out)$(received fc-c1-c2)" 000 "delivered"
+  # c2 keeps its policy: the host still reaches it.
+  run -0 ns_tcp_connect host "$IP2" "$P"
+}
+
 # Replaces c1's address with $1 (default route again via the gateway).
 readdress_c1() {
   ip -n "$NS1" addr flush dev eth0

@@ -114,7 +114,9 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
   bool failed = false;
   char key[KEY_MAX], dir[4096];
 
-  /* Policy first, so the container is cut off before its link goes. */
+  /* Elements first: the container is then cut off (the bridges rules drop
+   * a non-member), and the socket's close, which waits for the kernel to
+   * free them, comes after the link's removal has waited as long. */
   if (moat_nft_open (&nft, &step) < 0 || moat_nft_member_del (nft, &m, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   if (remove_link && moat_veth_detach (rec->host_if, &step) < 0)
@@ -137,13 +139,17 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
 /* Another network may share the bridge (every network defaults to moat0),
  * or someone else may have put a port on it: then it stays. */
 static int
-bridge_delete_if_unused (const char *bridge, moat_err_t *err)
+bridge_delete_if_unused (struct moat_nft *nft, const char *bridge, moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **ports = NULL;
 
   if (moat_bridge_ports (bridge, &ports, err) < 0)
     return -1;
-  return ports[0] ? 0 : moat_bridge_delete (bridge, err);
+  if (ports[0])
+    return 0;
+  if (moat_bridge_delete (bridge, err) < 0 || moat_nft_bridge_del (nft, bridge, err) < 0)
+    return -1;
+  return 0;
 }
 
 /* The last attachment gone: the bridge, the state directory and, when no
@@ -163,10 +169,11 @@ network_remove_if_empty (const struct moat_netconf *conf, const char *bridge, mo
     return -1;
   if (keys[0])
     return 0;
-  if (moat_global_lock (LOCK_EX, &global, err) < 0 || bridge_delete_if_unused (bridge, err) < 0)
+  if (moat_global_lock (LOCK_EX, &global, err) < 0 || moat_nft_open (&nft, err) < 0
+      || bridge_delete_if_unused (nft, bridge, err) < 0)
     return -1;
   any = moat_any_record (err);
-  if (any < 0 || (any == 0 && (moat_nft_open (&nft, err) < 0 || moat_nft_teardown (nft, err) < 0)))
+  if (any < 0 || (any == 0 && moat_nft_teardown (nft, err) < 0))
     return -1;
   return moat_network_dir_remove (conf->name, err);
 }

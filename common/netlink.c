@@ -313,13 +313,14 @@ nl_talk (struct nlconn *c, struct nl_msg *msg, nl_reply_fn on_reply, void *arg)
         {
           if (nlh->nlmsg_seq != req->nlmsg_seq)
             continue;
+          /* The kernel may flag the DONE message itself as interrupted. */
+          if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+            reply_err = -EAGAIN;
           if (nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_type == NLMSG_DONE)
             {
               int r = reply_status (c, nlh);
               return r < 0 ? r : reply_err;
             }
-          if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-            reply_err = -EAGAIN;
           if (on_reply && reply_err == 0)
             reply_err = on_reply (nlh, arg);
         }
@@ -1116,8 +1117,11 @@ struct route_query
 {
   int index;
   struct in_addr gateway;
-  bool found; /* a default route via gateway out of index */
-  bool any;   /* any IPv4 default route in the main table */
+  struct
+  {
+    bool found; /* a default route via gateway out of index */
+    bool any;   /* any IPv4 default route in the main table */
+  } out;
 };
 
 static int
@@ -1134,19 +1138,19 @@ on_route (struct nlmsghdr *nlh, void *arg)
     return 0;
   table = tb[RTA_TABLE] && nla_len (tb[RTA_TABLE]) == 4 ? nla_get_u32 (tb[RTA_TABLE])
                                                         : rtm->rtm_table;
-  q->any |= table == RT_TABLE_MAIN;
+  q->out.any |= table == RT_TABLE_MAIN;
   if (table == RT_TABLE_MAIN && tb[RTA_GATEWAY] && tb[RTA_OIF]
       && nla_len (tb[RTA_GATEWAY]) == sizeof (struct in_addr)
       && memcmp (nla_data (tb[RTA_GATEWAY]), &q->gateway, sizeof (q->gateway)) == 0
       && nla_len (tb[RTA_OIF]) == 4 && (int)nla_get_u32 (tb[RTA_OIF]) == q->index)
-    q->found = true;
+    q->out.found = true;
   return 0;
 }
 
 /* Dumps `type` (RTM_GETADDR or RTM_GETROUTE) for IPv4, retrying when a
  * change interrupted the dump; *found is reset before each try. */
 static int
-dump_inet (struct nlconn *c, int type, nl_reply_fn fn, void *arg, bool *found)
+dump_inet (struct nlconn *c, int type, nl_reply_fn fn, void *arg, void *result, size_t result_len)
 {
   for (int attempt = 0;; attempt++)
     {
@@ -1167,7 +1171,7 @@ dump_inet (struct nlconn *c, int type, nl_reply_fn fn, void *arg, bool *found)
                            NLMSG_ALIGNTO)
                  < 0)
         return -ENOMEM;
-      *found = false;
+      memset (result, 0, result_len); /* what an interrupted attempt found */
       r = nl_talk (c, msg, fn, arg);
       if (r != -EAGAIN || attempt == 3)
         return r;
@@ -1198,7 +1202,7 @@ check_container_end (const struct moat_veth_spec *s, moat_err_t *err)
     return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" in %s: is down", s->ifname, ns);
 
   struct addr_query aq = { .index = li.index, .addr = s->addr, .prefixlen = s->prefixlen };
-  r = dump_inet (&c, RTM_GETADDR, on_addr, &aq, &aq.found);
+  r = dump_inet (&c, RTM_GETADDR, on_addr, &aq, &aq.found, sizeof (aq.found));
   if (r < 0)
     return link_error (err, &c, r, "%s: cannot list addresses", ns);
   if (!aq.found)
@@ -1206,10 +1210,10 @@ check_container_end (const struct moat_veth_spec *s, moat_err_t *err)
                        s->ifname, ns, ip_str (s->addr, a), s->prefixlen);
 
   struct route_query rq = { .index = li.index, .gateway = s->gateway };
-  r = dump_inet (&c, RTM_GETROUTE, on_route, &rq, &rq.found);
+  r = dump_inet (&c, RTM_GETROUTE, on_route, &rq, &rq.out, sizeof (rq.out));
   if (r < 0)
     return link_error (err, &c, r, "%s: cannot list routes", ns);
-  if (!rq.found && !rq.any) /* another attachment may hold the default route */
+  if (!rq.out.found && !rq.out.any) /* another attachment may hold the default route */
     return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" in %s: default route via %s missing",
                        s->ifname, ns, ip_str (s->gateway, a));
   return 0;

@@ -23,8 +23,9 @@ struct moat_bridge_spec
 /* Creates the bridge, or adopts an existing one of kind "bridge" (an existing
  * link of another kind is an error). Idempotent: sets the gateway address
  * (EEXIST is fine), link up, and writes
- * /proc/sys/net/ipv4/conf/<bridge>/{proxy_arp,proxy_arp_pvlan} = 1 and
- * forwarding = 1. Errors carry MOAT_E_LINK and name the bridge. */
+ * /proc/sys/net/ipv4/conf/<bridge>/{proxy_arp,proxy_arp_pvlan} = 1,
+ * forwarding = 1 and /proc/sys/net/ipv4/neigh/<bridge>/proxy_delay = 0. Errors carry MOAT_E_LINK
+ * and name the bridge. */
 int moat_bridge_ensure (const struct moat_bridge_spec *b, moat_err_t *err);
 
 /* Deletes the bridge. Succeeds when it does not exist. */
@@ -55,9 +56,11 @@ struct moat_veth_result
 };
 
 /* Creates the veth pair with the peer directly in the namespace under its
- * final name, puts the host end on the bridge with IFLA_BRPORT_ISOLATED (and
- * learning off), brings both ends and the namespace's `lo` up, adds the
- * address and the default route via the gateway. On failure, removes what it
+ * final name, puts the host end on the bridge with IFLA_BRPORT_ISOLATED
+ * (learning and unknown-unicast flooding off, a static FDB entry for the
+ * container's MAC), brings both ends and the namespace's `lo` up, adds the
+ * address and the default route via the gateway (an existing default route
+ * of another attachment is left as it is). On failure, removes what it
  * created. Errors: MOAT_E_LINK; a namespace path that does not exist is
  * MOAT_E_UNKNOWN (CNI code 3, "container does not exist") with a message
  * naming CNI_NETNS and the path. An existing host_ifname is MOAT_E_LINK
@@ -71,11 +74,11 @@ int moat_veth_attach (const struct moat_veth_spec *s, struct moat_veth_result *r
 int moat_veth_detach (const char *host_ifname, moat_err_t *err);
 
 /* CHECK: verifies inside the namespace that `ifname` exists, is up, is a
- * veth, has s->addr/prefixlen, that a default route via s->gateway exists,
- * and on the host that host_ifname exists, is enslaved to s->bridge and is
- * isolated. The first difference is returned as MOAT_E_DRIFT with a message
- * such as `interface "eth0" in /var/run/netns/x: address 10.1.0.2/24
- * missing`. mac/mtu are ignored. */
+ * veth, has s->addr/prefixlen, that a default route exists (via s->gateway,
+ * unless another attachment of the namespace holds it), and on the host that host_ifname exists, is
+ * enslaved to s->bridge and is isolated. The first difference is returned as MOAT_E_DRIFT with a
+ * message such as `interface "eth0" in /var/run/netns/x: address 10.1.0.2/24 missing`. mac/mtu are
+ * ignored. */
 int moat_veth_check (const struct moat_veth_spec *s, moat_err_t *err);
 
 /* Lists the names of the links enslaved to `bridge` (for GC). *ret_names is

@@ -77,8 +77,9 @@ enum
 
 #define BATCH_PAGE_SIZE (16 * 1024) /* the table batch is ~10 KiB */
 #define MAX_FIELDS 4
-#define MAX_MEMBER_ELEMS 6 /* members, quiet, internet, masq, guarded, ports */
-#define MAX_KEY_LEN 64     /* NFT_DATA_VALUE_MAXLEN */
+#define MAX_MEMBER_ELEMS 7   /* members, bridges, quiet, internet, masq, guarded, ports */
+#define MAX_ELEMS_PER_MSG 64 /* ~9.5 KiB: one message must fit a batch page */
+#define MAX_KEY_LEN 64       /* NFT_DATA_VALUE_MAXLEN */
 #define RECV_BUF_SIZE (64 * 1024)
 
 /* --- the layout --------------------------------------------------------- */
@@ -117,6 +118,7 @@ enum set_index
   SET_HOST_GRANTS,
   SET_EGRESS,
   SET_INGRESS,
+  SET_BRIDGES,
   SET_GUARDED,
   SET_PORTS,
   SET_COUNT,
@@ -147,6 +149,7 @@ static const struct set_def set_defs[SET_COUNT] = {
   = { NFPROTO_INET, "egress", RANGE_FLAGS, 4, { FT_IPV4, FT_IPV4, FT_PROTO, FT_PORT } },
   [SET_INGRESS]
   = { NFPROTO_INET, "ingress", RANGE_FLAGS, 4, { FT_IPV4, FT_IPV4, FT_PROTO, FT_PORT } },
+  [SET_BRIDGES] = { NFPROTO_INET, "bridges", 0, 1, { FT_IFNAME } },
   [SET_GUARDED] = { NFPROTO_BRIDGE, "guarded", 0, 1, { FT_IFNAME } },
   [SET_PORTS] = { NFPROTO_BRIDGE, "ports", 0, 3, { FT_IFNAME, FT_ETHER, FT_IPV4 } },
 };
@@ -302,6 +305,14 @@ static const struct rule_def rule_defs[] = {
     { IPV4, LOOKUP (SET_MEMBERS, SRC_IIFNAME, SRC_IP_SADDR) },
     ACT_JUMP,
     "from_container" },
+  /* Fail closed: IPv4 from a moat bridge whose source is no member (a
+   * container being removed, a port moat does not know) goes nowhere. */
+  { NFPROTO_INET,
+    "forward",
+    "meta nfproto ipv4 iifname @bridges drop",
+    { IPV4, LOOKUP (SET_BRIDGES, SRC_IIFNAME) },
+    ACT_DROP,
+    NULL },
   { NFPROTO_INET,
     "forward",
     "oifname . ip daddr @members jump to_container",
@@ -314,6 +325,12 @@ static const struct rule_def rule_defs[] = {
     { IPV4, LOOKUP (SET_MEMBERS, SRC_IIFNAME, SRC_IP_SADDR) },
     ACT_JUMP,
     "to_host" },
+  { NFPROTO_INET,
+    "input",
+    "meta nfproto ipv4 iifname @bridges drop",
+    { IPV4, LOOKUP (SET_BRIDGES, SRC_IIFNAME) },
+    ACT_DROP,
+    NULL },
   { NFPROTO_INET,
     "output",
     "icmp type redirect oifname . ip daddr @members drop",
@@ -613,7 +630,7 @@ member_elem_addr (struct elem *e, enum set_index set, struct in_addr addr)
  * quiet/internet/masq whatever the member says: deletion removes them
  * regardless, so a flag that changed since ADD leaves nothing behind. */
 static int
-member_elems (const struct moat_nft_member *m, bool all_flags, struct elem ret[MAX_MEMBER_ELEMS],
+member_elems (const struct moat_nft_member *m, bool for_delete, struct elem ret[MAX_MEMBER_ELEMS],
               size_t *ret_n, moat_err_t *err)
 {
   struct key_writer w;
@@ -626,11 +643,19 @@ member_elems (const struct moat_nft_member *m, bool all_flags, struct elem ret[M
   key_start (&w, &ret[n++], &set_defs[SET_MEMBERS]);
   key_put_ifname (&w, m->bridge);
   key_put_addr (&w, m->addr);
-  if (m->quiet || all_flags)
+  /* The bridge's element is the network's, shared by its members: a
+   * member's DEL leaves it (moat_nft_bridge_del takes it with the bridge). */
+  if (!for_delete)
+    {
+      key_start (&w, &ret[n++], &set_defs[SET_BRIDGES]);
+      key_put_ifname (&w, m->bridge);
+    }
+  /* Deleting takes every flag element, so none outlives a changed config. */
+  if (m->quiet || for_delete)
     member_elem_addr (&ret[n++], SET_QUIET, m->addr);
-  if (m->internet || all_flags)
+  if (m->internet || for_delete)
     member_elem_addr (&ret[n++], SET_INTERNET, m->addr);
-  if (m->masquerade || all_flags)
+  if (m->masquerade || for_delete)
     member_elem_addr (&ret[n++], SET_MASQ, m->addr);
 
   key_start (&w, &ret[n++], &set_defs[SET_GUARDED]);
@@ -1661,6 +1686,23 @@ talk_exchange (struct mnl_socket *nl, struct talk *t, struct iovec *iov, int n, 
  * that asked for an ack got one, or the batch failed as a whole. Returns -1
  * only when the exchange itself failed; the kernel's verdict is in *reply
  * (which the caller zero-initialises and releases with reply_done). */
+/* The kernel refuses a batch larger than the socket's send buffer
+ * (EMSGSIZE); a DEL sweeping thousands of elements can be. */
+static void
+grow_sndbuf (struct mnl_socket *nl, const struct iovec *iov, int n)
+{
+  size_t total = 0;
+  int size;
+
+  for (int i = 0; i < n; i++)
+    total += iov[i].iov_len;
+  if (total < 128 * 1024)
+    return;
+  size = (int)(total + 4096);
+  if (setsockopt (mnl_socket_get_fd (nl), SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof (size)) < 0)
+    setsockopt (mnl_socket_get_fd (nl), SOL_SOCKET, SO_SNDBUF, &size, sizeof (size));
+}
+
 static int
 talk (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply, moat_err_t *err)
 {
@@ -1674,6 +1716,7 @@ talk (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply, moa
   if (n <= 0)
     return moat_error (err, MOAT_E_NFT, EINVAL, "nft: empty request");
   nftnl_batch_iovec (batch, iov, (uint32_t)n);
+  grow_sndbuf (nl, iov, n);
   r = talk_init (&t, iov, n, reply);
   pending = t.pending;
   buf = malloc (RECV_BUF_SIZE);
@@ -1903,7 +1946,7 @@ group_elems (const struct elem *elems, size_t n, struct elem_group *groups)
     {
       size_t j = i + 1;
 
-      while (j < n && elems[j].set == elems[i].set)
+      while (j < n && elems[j].set == elems[i].set && j - i < MAX_ELEMS_PER_MSG)
         j++;
       groups[ngroups++] = (struct elem_group){ .elems = &elems[i], .n = j - i };
       i = j;
@@ -2232,8 +2275,36 @@ moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, moat
   r = collect_naming (nft->nl, m->addr, &found, &seq, err);
   if (r == 0)
     r = delete_elems (nft->nl, found.v, found.n, seq + 1, err);
+  /* A set dump is not atomic against other networks changing the shared
+   * sets meanwhile: sweep again until a pass finds nothing. */
+  for (int round = 0; r == 0 && found.n > 0; round++)
+    {
+      seq += (uint32_t)found.n + 16;
+      found.n = 0;
+      r = collect_naming (nft->nl, m->addr, &found, &seq, err);
+      if (r < 0 || found.n == 0)
+        break;
+      if (round == 3)
+        r = moat_error (err, MOAT_E_TRY_AGAIN, 0,
+                        "nft: elements naming the container keep appearing; try again");
+      else
+        r = delete_elems (nft->nl, found.v, found.n, seq + 1, err);
+    }
   free (found.v);
   return r;
+}
+
+int
+moat_nft_bridge_del (struct moat_nft *nft, const char *bridge, moat_err_t *err)
+{
+  struct elem e;
+  struct key_writer w;
+
+  if (check_ifname ("bridge", bridge, err) < 0)
+    return -1;
+  key_start (&w, &e, &set_defs[SET_BRIDGES]);
+  key_put_ifname (&w, bridge);
+  return delete_elems (nft->nl, &e, 1, first_seq (), err);
 }
 
 /* --- teardown ------------------------------------------------------------ */

@@ -25,13 +25,16 @@ struct nftnl_batch;
  *   set egress       ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
  *   set ingress      ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
  *                    (ingress key: outside source . container . proto . port)
+ *   set bridges      ifname               the networks' bridges
  *   chain prerouting (filter, prerouting, priority 0, policy accept)
  *     iifname . ip saddr @members iifname . ip daddr @members jump same_bridge
  *   chain forward  (filter, forward, priority 0, policy accept)
  *     iifname . ip saddr @members jump from_container
+ *     meta nfproto ipv4 iifname @bridges drop        (fail closed: no member, no way)
  *     oifname . ip daddr @members jump to_container
  *   chain input    (filter, input, priority 0, policy accept)
  *     iifname . ip saddr @members jump to_host
+ *     meta nfproto ipv4 iifname @bridges drop
  *   chain output   (filter, output, priority 0, policy accept)
  *     icmp type redirect oifname . ip daddr @members drop
  *   chain from_container
@@ -106,8 +109,8 @@ moat_nft_closep (struct moat_nft **nft)
   moat_nft_close (*nft);
 }
 
-/* Adds the member's elements (members, ports, guarded, and quiet/internet/
- * masq when set) in one batch. When a table is missing, one batch creates
+/* Adds the member's elements (members, bridges, ports, guarded, and quiet/
+ * internet/masq when set) in one batch. When a table is missing, one batch creates
  * it (NLM_F_EXCL, so two racing creators cannot duplicate rules: the loser
  * retries the element-only batch) with its sets, chains and the elements.
  * Every ack is checked; errors carry MOAT_E_NFT and name the object that
@@ -115,10 +118,16 @@ moat_nft_closep (struct moat_nft **nft)
 int moat_nft_member_add (struct moat_nft *nft, const struct moat_nft_member *m, moat_err_t *err);
 
 /* Removes, in one batch, every element the member added (whatever its
- * flags say now) and every element of peers, host_grants, egress and
- * ingress that names its address, so nothing naming a gone container
- * survives. Already gone (element, set or table) is success. */
+ * flags say now; not its bridge's) and every element of peers,
+ * host_grants, egress and ingress that names its address, so nothing
+ * naming a gone container survives. Already gone (element, set or table) is
+ * success. Once its elements are gone, the container's traffic meets the
+ * bridges rules: dropped, never let through. */
 int moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, moat_err_t *err);
+
+/* Removes the network's bridge from the bridges set (its last member gone
+ * and the bridge deleted). Already gone is success. */
+int moat_nft_bridge_del (struct moat_nft *nft, const char *bridge, moat_err_t *err);
 
 /* CHECK: 0 when every element of the member is in the kernel, else
  * MOAT_E_DRIFT naming the first missing one (`nft set inet moat members:

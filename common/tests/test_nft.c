@@ -114,6 +114,12 @@ static const char *const expected_rules[] = {
   "inet moat forward\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ lookup reg 1 set bridges ]\n"
+  "  [ immediate reg 0 drop ]\n",
+  "inet moat forward\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
   "  [ meta load oifname => reg 1 ]\n"
   "  [ payload load 4b @ network header + 16 => reg 2 ]\n"
   "  [ lookup reg 1 set members ]\n"
@@ -125,6 +131,12 @@ static const char *const expected_rules[] = {
   "  [ payload load 4b @ network header + 12 => reg 2 ]\n"
   "  [ lookup reg 1 set members ]\n"
   "  [ immediate reg 0 jump -> to_host ]\n",
+  "inet moat input\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ lookup reg 1 set bridges ]\n"
+  "  [ immediate reg 0 drop ]\n",
   "inet moat output\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
@@ -302,15 +314,15 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 8 sets, 11 chains, 28 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 9 sets, 11 chains, 30 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
     uint8_t family;
     size_t count;
   } runs[] = {
-    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 8 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 11 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 28 },
+    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 9 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 11 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 30 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -372,6 +384,7 @@ static const struct expected_set expected_sets[] = {
   { NFPROTO_INET, "host_grants", 0x94, 0x730d, 12, "\x04\x01\x02", 0 },
   { NFPROTO_INET, "egress", 0x94, 0x1c730d, 16, "\x04\x04\x01\x02", 0 },
   { NFPROTO_INET, "ingress", 0x94, 0x1c730d, 16, "\x04\x04\x01\x02", 0 },
+  { NFPROTO_INET, "bridges", 0, 0x29, 16, "", 1 },
   { NFPROTO_BRIDGE, "guarded", 0, 0x29, 16, "", 1 },
   { NFPROTO_BRIDGE, "ports", 0, 0x29247, 28, "", 0 },
 };
@@ -427,7 +440,7 @@ test_tables_sets (void **state)
         assert_true (seen < sizeof (expected_sets) / sizeof (expected_sets[0]));
         assert_set (m.v[i], &expected_sets[seen++]);
       }
-  assert_int_equal (seen, 10);
+  assert_int_equal (seen, 11);
   nftnl_batch_free (batch);
 }
 
@@ -535,8 +548,8 @@ test_tables_rules_per_chain (void **state)
     int rules;
   } counts[] = {
     { "same_bridge", 3 },
-    { "forward", 2 },
-    { "input", 1 },
+    { "forward", 3 },
+    { "input", 2 },
     { "output", 1 },
     { "from_container", 6 },
     { "to_peer", 2 },
@@ -602,6 +615,7 @@ struct expected_elem
 #define HOST16 "mt0123456789abc\0"
 
 static const struct expected_elem member_elem = { NFPROTO_INET, "members", BRIDGE16 ADDR, 20 };
+static const struct expected_elem bridges_elem = { NFPROTO_INET, "bridges", BRIDGE16, 16 };
 static const struct expected_elem quiet_elem = { NFPROTO_INET, "quiet", ADDR, 4 };
 static const struct expected_elem internet_elem = { NFPROTO_INET, "internet", ADDR, 4 };
 static const struct expected_elem masq_elem = { NFPROTO_INET, "masq", ADDR, 4 };
@@ -644,8 +658,8 @@ static void
 test_member_add_all_flags (void **state)
 {
   struct moat_nft_member mem = sample_member (true);
-  const struct expected_elem *want[]
-      = { &member_elem, &quiet_elem, &internet_elem, &masq_elem, &guarded_elem, &ports_elem };
+  const struct expected_elem *want[] = { &member_elem, &bridges_elem, &quiet_elem, &internet_elem,
+                                         &masq_elem,   &guarded_elem, &ports_elem };
   moat_err_t err = { 0 };
   struct nftnl_batch *batch = moat_nft_build_member (&mem, true, 7, &err);
   struct msgs m;
@@ -653,8 +667,8 @@ test_member_add_all_flags (void **state)
   assert_non_null (batch);
   collect (batch, &m);
   assert_framed (&m, 7);
-  assert_int_equal (m.n, 6 + 2);
-  for (size_t i = 0; i < 6; i++)
+  assert_int_equal (m.n, 7 + 2);
+  for (size_t i = 0; i < 7; i++)
     {
       const struct nlmsghdr *nlh = m.v[i + 1];
 
@@ -670,7 +684,7 @@ static void
 test_member_add_no_flags (void **state)
 {
   struct moat_nft_member mem = sample_member (false);
-  const struct expected_elem *want[] = { &member_elem, &guarded_elem, &ports_elem };
+  const struct expected_elem *want[] = { &member_elem, &bridges_elem, &guarded_elem, &ports_elem };
   moat_err_t err = { 0 };
   struct nftnl_batch *batch = moat_nft_build_member (&mem, true, 1, &err);
   struct msgs m;
@@ -679,8 +693,8 @@ test_member_add_no_flags (void **state)
   collect (batch, &m);
   assert_framed (&m, 1);
   /* Nothing for quiet, internet or masq. */
-  assert_int_equal (m.n, 3 + 2);
-  for (size_t i = 0; i < 3; i++)
+  assert_int_equal (m.n, 4 + 2);
+  for (size_t i = 0; i < 4; i++)
     assert_elem (m.v[i + 1], NFT_MSG_NEWSETELEM, want[i]);
   nftnl_batch_free (batch);
 }
@@ -697,15 +711,17 @@ test_member_add_only_masq (void **state)
   batch = moat_nft_build_member (&mem, true, 1, &err);
   assert_non_null (batch);
   collect (batch, &m);
-  assert_int_equal (m.n, 4 + 2);
+  assert_int_equal (m.n, 5 + 2);
   assert_elem (m.v[1], NFT_MSG_NEWSETELEM, &member_elem);
-  assert_elem (m.v[2], NFT_MSG_NEWSETELEM, &masq_elem);
-  assert_elem (m.v[3], NFT_MSG_NEWSETELEM, &guarded_elem);
+  assert_elem (m.v[2], NFT_MSG_NEWSETELEM, &bridges_elem);
+  assert_elem (m.v[3], NFT_MSG_NEWSETELEM, &masq_elem);
+  assert_elem (m.v[4], NFT_MSG_NEWSETELEM, &guarded_elem);
   nftnl_batch_free (batch);
 }
 
-/* Deletion removes from every per-member set, flags or not, and uses
- * DESTROYSETELEM so an element already gone does not fail the batch. */
+/* Deletion removes from every per-member set, flags or not (not the
+ * network's bridges element), and uses DESTROYSETELEM so an element
+ * already gone does not fail the batch. */
 static void
 test_member_del (void **state)
 {
