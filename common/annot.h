@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef MOAT_ANNOT_H
+#define MOAT_ANNOT_H
+
+/* The io.moat.* annotations (DESIGN §3, §5): their grammar, and the
+ * evaluation of label selectors.
+ *
+ *   io.moat.labels      key=value,...            identity (Kubernetes-style keys)
+ *   io.moat.depends     SELECTOR,...             what this container may consume (OR)
+ *   io.moat.expose      SELECTOR,...             who may consume this container (OR)
+ *   io.moat.allow-host  tcp/PORT[-PORT],...      host ports this container may open
+ *   io.moat.egress      ADDR PORTS,...           outside destinations it may reach
+ *   io.moat.ingress     ADDR PORTS,...           outside peers that may reach it
+ *   io.moat.internet    true|false
+ *   io.moat.proxy       IP:PORT [PORT+PORT...]   outbound tcp/80 (or the ports given) to a proxy
+ *   io.moat.policy      NAME                     a profile of the policy file
+ *   io.moat.network     NAME                     hook-driven attach to this CNI network
+ *
+ * SELECTOR is terms joined by '&' (AND): key=value, key!=value, key (exists)
+ * or !key (absent). ADDR is a.b.c.d/len (host bits zero) or a.b.c.d (/32);
+ * PORTS is tcp/PORT[-PORT], udp/PORT[-PORT], icmp or any. Protocol names
+ * are case-insensitive. Whitespace around a value, an item, a selector term
+ * or a proxy port is ignored. Every malformed value is MOAT_E_CONFIG with a
+ * one-line message that starts with the annotation's key and quotes the
+ * offending item, e.g. `io.moat.allow-host: port 99999 out of range (1-65535)`. */
+
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h" /* struct moat_label */
+#include "error.h"
+
+#define MOAT_ANNOT_PREFIX "io.moat."
+
+/* Bounds that keep parsing (duplicate checks are quadratic) and the
+ * resulting nftables batch small. More is MOAT_E_CONFIG. */
+#define MOAT_ANNOT_MAX_ITEMS 1024 /* items in one annotation's list */
+#define MOAT_SEL_MAX_TERMS 32     /* terms in one selector */
+
+/* Label keys: [prefix/]name, name 1-63 of [A-Za-z0-9._-], prefix 1-253 of
+ * [a-z0-9.-]. Values: 0-63 of [A-Za-z0-9._-]. */
+#define MOAT_LABEL_NAME_MAX 63
+#define MOAT_LABEL_PREFIX_MAX 253
+#define MOAT_LABEL_VALUE_MAX 63
+#define MOAT_POLICY_NAME_MAX 128
+/* A network name is a directory and "<name>.lock" under /run/moat. */
+#define MOAT_NETWORK_NAME_MAX 250
+
+enum moat_sel_op
+{
+  MOAT_SEL_EQ,     /* key=value: the key is present with this value */
+  MOAT_SEL_NE,     /* key!=value: the key is absent or has another value */
+  MOAT_SEL_EXISTS, /* key: the key is present, whatever its value */
+  MOAT_SEL_ABSENT, /* !key: the key is not present */
+};
+
+struct moat_sel_term
+{
+  enum moat_sel_op op;
+  char *key;
+  char *value; /* NULL for EXISTS/ABSENT */
+};
+
+/* Terms ANDed; no two terms are equal. */
+struct moat_selector
+{
+  struct moat_sel_term *terms;
+  size_t n_terms;
+};
+
+struct moat_ports
+{
+  uint8_t proto;   /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, or 0 = any */
+  uint16_t lo, hi; /* 1 <= lo <= hi; 0,0 when no port (icmp, any) */
+};
+
+/* addr is the network address: its host bits are zero. */
+struct moat_acl
+{
+  struct in_addr addr;
+  int prefixlen;
+  struct moat_ports ports;
+};
+
+/* Lists keep the order of the annotation. Labels never repeat a key;
+ * other lists hold no two equal items (a repeated one is collapsed). */
+struct moat_annotations
+{
+  struct moat_label *labels;
+  size_t n_labels;
+  bool have_depends; /* io.moat.depends given: it replaces the shared-label rule */
+  struct moat_selector *depends;
+  size_t n_depends; /* OR */
+  bool have_expose;
+  struct moat_selector *expose;
+  size_t n_expose; /* OR */
+  struct moat_ports *allow_host;
+  size_t n_allow_host;
+  struct moat_acl *egress;
+  size_t n_egress;
+  struct moat_acl *ingress;
+  size_t n_ingress;
+  bool have_internet, internet;
+  bool have_proxy;
+  struct in_addr proxy_addr;
+  uint16_t proxy_port;
+  uint16_t *proxy_ports; /* intercepted tcp ports; {80} when none are given */
+  size_t n_proxy_ports;
+  char *policy;  /* NULL when absent */
+  char *network; /* NULL when absent */
+};
+
+/* Parses `annotations`, a JSON object of string values (OCI config.json
+ * "annotations", Kubernetes pod annotations). NULL or JSON null is no
+ * annotations. Keys that do not start with "io.moat." (compared without
+ * case) are ignored; any other unknown key, a non-string value, an empty
+ * value or a malformed item is MOAT_E_CONFIG naming the key (MOAT_E_IO on
+ * ENOMEM). On failure *ret is zeroed with nothing left allocated. */
+int moat_annotations_parse (json_t *annotations, struct moat_annotations *ret, moat_err_t *err);
+
+/* Frees everything *a holds and zeroes it. Accepts a zeroed struct. */
+void moat_annotations_free (struct moat_annotations *a);
+
+/* True when any key starts with "io.moat." (without case, as the parser
+ * decides what is its own): the hook's fast exit. False for NULL or a
+ * non-object. */
+bool moat_annotations_any (json_t *annotations);
+
+/* Evaluates one selector (AND of its terms) against labels given as a JSON
+ * object of key → string value; NULL labels are no labels. A label whose
+ * value is not a string exists, but equals nothing. A selector without
+ * terms matches everything. */
+bool moat_selector_matches (const struct moat_selector *sel, json_t *labels);
+
+/* OR over a list of selectors; an empty list matches nothing. */
+bool moat_selectors_match (const struct moat_selector *sels, size_t n, json_t *labels);
+
+#endif
