@@ -47,7 +47,6 @@
 #define MOAT_LABEL_VALUE_MAX 63
 #define MOAT_POLICY_NAME_MAX 128
 /* A network name is a directory and "<name>.lock" under /run/moat. */
-#define MOAT_NETWORK_NAME_MAX 250
 
 enum moat_sel_op
 {

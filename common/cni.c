@@ -90,6 +90,19 @@ member_of (const struct moat_record *rec)
   return m;
 }
 
+static int
+address_release (const struct moat_netconf *conf, const struct moat_record *rec, const char *key,
+                 moat_err_t *err)
+{
+  char dir[4096];
+
+  if (rec->ipam)
+    return conf->ipam_type ? ipam_delegate_del (conf, rec, err) : 0;
+  if (ipam_dir (dir, sizeof (dir), rec->network) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
+  return moat_ipam_release (dir, rec->addr, key, err);
+}
+
 /* For a sequence that goes on after a failure: reports the first one. */
 static bool
 keep_first_error (moat_err_t *err, bool failed, const moat_err_t *step)
@@ -112,24 +125,20 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
   struct moat_nft_member m = member_of (rec);
   moat_err_t step = { 0 };
   bool failed = false;
-  char key[KEY_MAX], dir[4096];
+  char key[KEY_MAX];
 
   /* Elements first: the container is then cut off (the bridges rules drop
    * a non-member), and the socket's close, which waits for the kernel to
    * free them, comes after the link's removal has waited as long. */
   if (moat_nft_open (&nft, &step) < 0 || moat_nft_member_del (nft, &m, &step) < 0)
     failed = keep_first_error (err, failed, &step);
+  /* An address whose elements may still be there is not handed out again. */
+  bool keep_address = failed;
   if (remove_link && moat_veth_detach (rec->host_if, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   moat_nft_close (TAKE_PTR (nft)); /* after the link: see moat_nft_open */
   moat_attachment_key (key, sizeof (key), rec->container_id, rec->ifname);
-  if (rec->ipam && conf->ipam_type)
-    {
-      if (ipam_delegate_del (conf, rec, &step) < 0)
-        failed = keep_first_error (err, failed, &step);
-    }
-  else if (!rec->ipam && ipam_dir (dir, sizeof (dir), rec->network) == 0
-           && moat_ipam_release (dir, rec->addr, key, &step) < 0)
+  if (!keep_address && address_release (conf, rec, key, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   if (failed)
     return -1;

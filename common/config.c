@@ -232,6 +232,9 @@ parse_network (struct moat_netconf *c, moat_err_t *err)
     return -1;
   if (!c->name)
     return moat_error (err, MOAT_E_CONFIG, 0, "name: required");
+  if (strlen (c->name) > MOAT_NETWORK_NAME_MAX)
+    return moat_error (err, MOAT_E_CONFIG, 0, "name: longer than %d characters",
+                       MOAT_NETWORK_NAME_MAX);
   if (!cni_name_valid (c->name))
     return moat_error (err, MOAT_E_CONFIG, 0,
                        "name: \"%s\" must be alphanumeric, '_', '.' or '-', starting alphanumeric",

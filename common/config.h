@@ -11,6 +11,8 @@
 #include "netlink.h"
 
 #define MOAT_DEFAULT_BRIDGE "moat0"
+/* A network's name names its state directory and "<name>.lock" (NAME_MAX). */
+#define MOAT_NETWORK_NAME_MAX 250
 #define MOAT_CNI_VERSION "1.1.0"
 
 /* CNI versions moat speaks, oldest first. */
