@@ -46,7 +46,7 @@
 #define MOAT_LABEL_PREFIX_MAX 253
 #define MOAT_LABEL_VALUE_MAX 63
 #define MOAT_POLICY_NAME_MAX 128
-/* A network name is a directory and "<name>.lock" under /run/moat. */
+/* io.moat.network: at most MOAT_NETWORK_NAME_MAX (config.h). */
 
 enum moat_sel_op
 {
