@@ -48,7 +48,7 @@ UNIT_BINS  := $(UNIT_SRCS:common/tests/%.c=$(BUILD)/tests/%)
 
 BINS := $(BUILD)/moat
 
-.PHONY: all unit bats test asan bench demo install uninstall clean deps format format-check
+.PHONY: all unit bats test asan bench demo install uninstall clean deps format format-check fuzz
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h)
@@ -85,8 +85,15 @@ test: deps
 	$(MAKE) format-check
 	$(MAKE) all
 	$(MAKE) BUILD=build-asan SANITIZE=1 $(ASAN_UNIT_BINS)
-	ASAN_OPTIONS=detect_leaks=1 MOAT_BUILD=$(abspath $(BUILD)) \
+	ASAN_OPTIONS=detect_leaks=1 MOAT_BUILD=$(abspath $(BUILD)) MOAT_FUZZ_SECONDS=$(FUZZ_SMOKE) \
 	  hack/run-tests.sh all $(UNIT_BINS) $(ASAN_UNIT_BINS)
+
+# Every parser under libFuzzer (ASan+UBSan), FUZZ_SECONDS each; make test
+# runs the same for FUZZ_SMOKE seconds each.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE ?= 5
+fuzz:
+	hack/fuzz/run.sh $(FUZZ_SECONDS)
 
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=1 all
@@ -113,4 +120,4 @@ format-check:
 	clang-format --dry-run -Werror common/*.[ch] common/tests/*.c cni-plugin/*.c
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -74,7 +74,10 @@ report (const char *version, const moat_err_t *err)
 {
   _cleanup_ (json_decrefp) json_t *j = moat_error_result (version, err, NULL);
 
-  print_json (j);
+  /* Never an error without its JSON: the runtime reads nothing else. */
+  if (print_json (j) < 0)
+    printf ("{\"cniVersion\":\"%s\",\"code\":%d,\"msg\":\"moat: unprintable error\"}\n",
+            MOAT_CNI_VERSION, err->code);
   fprintf (stderr, "moat: %s\n", err->msg);
   return 1;
 }

@@ -309,7 +309,7 @@ nl_talk (struct nlconn *c, struct nl_msg *msg, nl_reply_fn on_reply, void *arg)
       if (n == 0 || (mh.msg_flags & MSG_TRUNC))
         return -EBADMSG;
       left = (int)n;
-      for (nlh = (struct nlmsghdr *)buf; NLMSG_OK (nlh, left); nlh = NLMSG_NEXT (nlh, left))
+      for (nlh = (struct nlmsghdr *)buf; nlmsg_ok (nlh, left); nlh = nlmsg_next (nlh, &left))
         {
           if (nlh->nlmsg_seq != req->nlmsg_seq)
             continue;

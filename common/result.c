@@ -65,16 +65,20 @@ utf8_sanitize (char *s)
 
   while (*p)
     {
-      size_t len = *p < 0x80           ? 1
-                   : (*p >> 5) == 0x6  ? 2
-                   : (*p >> 4) == 0xe  ? 3
-                   : (*p >> 3) == 0x1e ? 4
-                                       : 0;
+      size_t len = *p < 0x80                  ? 1
+                   : *p >= 0xc2 && *p <= 0xdf ? 2
+                   : *p >= 0xe0 && *p <= 0xef ? 3
+                   : *p >= 0xf0 && *p <= 0xf4 ? 4
+                                              : 0;
       size_t i;
 
       for (i = 1; len && i < len; i++)
         if ((p[i] & 0xc0) != 0x80)
           len = 0;
+      /* What jansson refuses too: overlong forms, surrogates, past U+10FFFF. */
+      if ((len == 3 && ((*p == 0xe0 && p[1] < 0xa0) || (*p == 0xed && p[1] >= 0xa0)))
+          || (len == 4 && ((*p == 0xf0 && p[1] < 0x90) || (*p == 0xf4 && p[1] >= 0x90))))
+        len = 0;
       if (!len)
         {
           *p++ = '?';

@@ -213,7 +213,7 @@ moat_record_to_json (const struct moat_record *r)
   char mac[18];
 
   moat_mac_format (r->mac, mac);
-  return json_pack ("{s:s, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:o, s:o, s:s*, s:s*, s:s*,"
+  return json_pack ("{s:s*, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:o, s:o, s:s*, s:s*, s:s*,"
                     " s:b, s:b, s:b, s:O*, s:O*}",
                     "cniVersion", r->cni_version, "network", r->network, "containerId",
                     r->container_id, "ifname", r->ifname, "netns", r->netns, "hostIf", r->host_if,

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # build
-  gcc make pkg-config libc6-dev clang-format
+  gcc make pkg-config libc6-dev clang-format clang libclang-rt-14-dev
   libjansson-dev libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev
   libseccomp-dev libsodium-dev libcmocka-dev
   # tests

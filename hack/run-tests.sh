@@ -5,6 +5,7 @@
 #   hack/run-tests.sh bats DIR         bats --tap DIR (integration, needs root)
 #   hack/run-tests.sh all BIN...       the unit binaries, then bats/
 #   MOAT_BATS_EXCLUDE="a.bats b.bats"  leaves those bats files out
+#   MOAT_FUZZ_SECONDS=N                 (all) also runs each fuzzer N seconds
 #
 # Shows the whole TAP output, then ends with exactly one line
 # `tests: N passed, N failed`. A skipped test counts as failed (in CI a skip
@@ -107,6 +108,10 @@ bats)
   ;;
 all)
   run_unit "$@"
+  # MOAT_FUZZ_SECONDS: also run each fuzzer that long (a smoke in CI).
+  if [[ -n ${MOAT_FUZZ_SECONDS-} ]]; then
+    run_suite "fuzz" "$repo_root/hack/fuzz/run.sh" "$MOAT_FUZZ_SECONDS"
+  fi
   run_bats "$repo_root/bats"
   ;;
 *)

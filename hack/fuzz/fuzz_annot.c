@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* OCI annotations: any JSON as config.json's "annotations". A value that
+ * parses must give selectors that evaluate without fault against any
+ * labels, and every refusal names an io.moat.* key (or the object). */
+#include <strings.h>
+
+#include "annot.h"
+#include "fuzz.h"
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  char *text = fuzz_cstr (data, size);
+  json_t *root = json_loads (text, JSON_DECODE_ANY, NULL);
+  json_t *annotations = json_is_object (root) ? json_object_get (root, "a") : root;
+  json_t *labels = json_is_object (root) ? json_object_get (root, "l") : NULL;
+  struct moat_annotations a;
+  moat_err_t err = { 0 };
+
+  if (moat_annotations_parse (annotations, &a, &err) == 0)
+    {
+      moat_selectors_match (a.depends, a.n_depends, labels);
+      moat_selectors_match (a.expose, a.n_expose, labels);
+      moat_annotations_free (&a);
+    }
+  else
+    FUZZ_CHECK (strncasecmp (err.msg, "io.moat.", 8) == 0
+                || strncmp (err.msg, "annotations", 11) == 0 || err.code == MOAT_E_IO);
+  moat_annotations_any (annotations);
+  json_decref (root);
+  free (text);
+  return 0;
+}

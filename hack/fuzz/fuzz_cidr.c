@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The small string parsers shared by the plugin, the hook and moatctl:
+ * CIDR, IPv4 address, interface name, container ID, MAC address. */
+#include <arpa/inet.h>
+#include <net/if.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "fuzz.h"
+#include "netlink.h"
+#include "state.h"
+
+static void
+check_cidr (const char *s)
+{
+  struct in_addr addr, again;
+  char buf[INET_ADDRSTRLEN + 4];
+  int prefixlen = -1, prefixlen_again = -1;
+
+  if (moat_parse_cidr (s, &addr, &prefixlen) < 0)
+    return;
+  FUZZ_CHECK (prefixlen >= 0 && prefixlen <= 32);
+  FUZZ_CHECK (strchr (s, '/') != NULL);
+  (void)moat_prefix_mask (prefixlen);
+  FUZZ_CHECK (inet_ntop (AF_INET, &addr, buf, INET_ADDRSTRLEN) != NULL);
+  snprintf (buf + strlen (buf), sizeof (buf) - strlen (buf), "/%d", prefixlen);
+  FUZZ_CHECK (moat_parse_cidr (buf, &again, &prefixlen_again) == 0);
+  FUZZ_CHECK (again.s_addr == addr.s_addr && prefixlen_again == prefixlen);
+}
+
+static void
+check_ipv4 (const char *s)
+{
+  struct in_addr addr, again;
+  char buf[INET_ADDRSTRLEN];
+
+  if (moat_parse_ipv4 (s, &addr) < 0)
+    return;
+  FUZZ_CHECK (inet_ntop (AF_INET, &addr, buf, sizeof (buf)) != NULL);
+  FUZZ_CHECK (moat_parse_ipv4 (buf, &again) == 0 && again.s_addr == addr.s_addr);
+}
+
+static void
+check_names (const char *s)
+{
+  char key[512], host_if[16];
+
+  if (moat_ifname_valid (s))
+    {
+      size_t n = strlen (s);
+      FUZZ_CHECK (n > 0 && n < IFNAMSIZ && !strchr (s, '/') && !strchr (s, ':'));
+    }
+  if (moat_container_id_valid (s) && moat_attachment_key (key, sizeof (key), s, "eth0") == 0)
+    {
+      moat_host_ifname ("moat", key, host_if);
+      FUZZ_CHECK (strlen (host_if) == 15 && moat_ifname_valid (host_if));
+    }
+}
+
+static void
+check_mac (const char *s, const uint8_t *data, size_t size)
+{
+  unsigned char mac[MOAT_MAC_LEN], again[MOAT_MAC_LEN];
+  char buf[18];
+
+  if (moat_mac_parse (s, mac) == 0)
+    {
+      moat_mac_format (mac, buf);
+      FUZZ_CHECK (strlen (buf) == 17);
+      FUZZ_CHECK (moat_mac_parse (buf, again) == 0 && memcmp (mac, again, MOAT_MAC_LEN) == 0);
+      FUZZ_CHECK (strcasecmp (buf, s) == 0);
+    }
+  /* Any six bytes format to a MAC that parses back to them. */
+  if (size >= MOAT_MAC_LEN)
+    {
+      moat_mac_format (data, buf);
+      FUZZ_CHECK (moat_mac_parse (buf, again) == 0 && memcmp (data, again, MOAT_MAC_LEN) == 0);
+    }
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  _cleanup_free_ char *s = fuzz_cstr (data, size);
+
+  check_cidr (s);
+  check_ipv4 (s);
+  check_names (s);
+  check_mac (s, data, size);
+  return 0;
+}
