@@ -87,16 +87,10 @@ report (const char *version, const moat_err_t *err)
 static const char *
 version_for_reply (const char *text)
 {
-  static char version[16];
   _cleanup_ (json_decrefp) json_t *root = json_loads (text ? text : "", 0, NULL);
-  const char *v = json_string_value (json_object_get (root, "cniVersion"));
+  int i = moat_cni_version_index (json_string_value (json_object_get (root, "cniVersion")));
 
-  if (v && moat_cni_version_index (v) >= 0)
-    {
-      snprintf (version, sizeof (version), "%s", v);
-      return version;
-    }
-  return MOAT_CNI_VERSION;
+  return i >= 0 ? moat_cni_versions[i] : MOAT_CNI_VERSION;
 }
 
 int
@@ -132,12 +126,8 @@ main (int argc, char **argv)
     return report (MOAT_CNI_VERSION, &err);
 
   if (env.command == MOAT_CMD_VERSION)
-    {
-      result = moat_version_result (version_for_reply (text));
-      return print_json (result) < 0 ? 1 : 0;
-    }
-
-  if (moat_netconf_parse (text, env.command, &conf, &err) < 0)
+    conf.cni_version = version_for_reply (text);
+  else if (moat_netconf_parse (text, env.command, &conf, &err) < 0)
     {
       version = conf.cni_version && moat_cni_version_index (conf.cni_version) >= 0
                     ? conf.cni_version

@@ -2,6 +2,7 @@
 #ifndef MOAT_CLEANUP_H
 #define MOAT_CLEANUP_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,13 @@ moat_fclosep (FILE **f)
 {
   if (*f)
     fclose (*f);
+}
+
+static inline void
+closedirp (DIR **d)
+{
+  if (*d)
+    closedir (*d);
 }
 
 #define _cleanup_free_ _cleanup_ (moat_freep)

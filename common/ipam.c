@@ -25,8 +25,6 @@
 
 extern char **environ;
 
-DEFINE_TRIVIAL_CLEANUP_FUNC (DIR *, closedir)
-
 /* ------------------------------------------------------------------ */
 /* Built-in allocator                                                  */
 /*                                                                     */

@@ -16,8 +16,8 @@ mac_json (const unsigned char mac[MOAT_MAC_LEN])
   return json_string (buf);
 }
 
-static json_t *
-ip_json (struct in_addr a, int prefixlen)
+json_t *
+moat_ipv4_json (struct in_addr a, int prefixlen)
 {
   char buf[INET_ADDRSTRLEN + 4];
 
@@ -32,8 +32,8 @@ moat_result_build (const char *version, const struct moat_add_result *r)
 {
   bool legacy = moat_cni_version_cmp (version, "1.0.0") < 0; /* 0.3.x and 0.4.0 */
   json_t *dns = r->dns ? json_incref (r->dns) : json_object ();
-  json_t *ip = json_pack ("{s:o, s:o, s:i}", "address", ip_json (r->addr, r->prefixlen), "gateway",
-                          ip_json (r->gateway, -1), "interface", 2);
+  json_t *ip = json_pack ("{s:o, s:o, s:i}", "address", moat_ipv4_json (r->addr, r->prefixlen),
+                          "gateway", moat_ipv4_json (r->gateway, -1), "interface", 2);
 
   if (ip && legacy)
     json_object_set_new (ip, "version", json_string ("4"));
@@ -42,8 +42,8 @@ moat_result_build (const char *version, const struct moat_add_result *r)
                     "cniVersion", version, "interfaces", "name", r->bridge, "mac",
                     mac_json (r->bridge_mac), "name", r->host_if, "mac", mac_json (r->host_mac),
                     "name", r->ifname, "mac", mac_json (r->container_mac), "sandbox", r->sandbox,
-                    "ips", ip, "routes", "dst", "0.0.0.0/0", "gw", ip_json (r->gateway, -1), "dns",
-                    dns);
+                    "ips", ip, "routes", "dst", "0.0.0.0/0", "gw", moat_ipv4_json (r->gateway, -1),
+                    "dns", dns);
 }
 
 json_t *

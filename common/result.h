@@ -28,6 +28,9 @@ struct moat_add_result
  * carry "version": "4" on each IP; 1.0.0 and later do not. */
 json_t *moat_result_build (const char *version, const struct moat_add_result *r);
 
+/* "a.b.c.d" or, with prefixlen >= 0, "a.b.c.d/len" as a JSON string. */
+json_t *moat_ipv4_json (struct in_addr a, int prefixlen);
+
 /* The VERSION answer. */
 json_t *moat_version_result (const char *version);
 

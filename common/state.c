@@ -14,8 +14,7 @@
 
 #include "cleanup.h"
 #include "config.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC (DIR *, closedir)
+#include "result.h"
 
 const char *
 moat_run_dir (void)
@@ -188,40 +187,21 @@ record_path (char *buf, size_t size, const char *network, const char *key)
   return moat_state_path (buf, size, network, leaf);
 }
 
-static json_t *
-cidr_json (struct in_addr a, int prefixlen)
-{
-  char buf[INET_ADDRSTRLEN + 4];
-
-  inet_ntop (AF_INET, &a, buf, INET_ADDRSTRLEN);
-  snprintf (buf + strlen (buf), 4, "/%d", prefixlen & 63);
-  return json_string (buf);
-}
-
-static json_t *
-addr_json (struct in_addr a)
-{
-  char buf[INET_ADDRSTRLEN];
-
-  inet_ntop (AF_INET, &a, buf, sizeof (buf));
-  return json_string (buf);
-}
-
 json_t *
 moat_record_to_json (const struct moat_record *r)
 {
   char mac[18];
 
   moat_mac_format (r->mac, mac);
-  return json_pack ("{s:s*, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:o, s:o, s:s*, s:s*, s:s*,"
-                    " s:b, s:b, s:b, s:O*, s:O*}",
-                    "cniVersion", r->cni_version, "network", r->network, "containerId",
-                    r->container_id, "ifname", r->ifname, "netns", r->netns, "hostIf", r->host_if,
-                    "bridge", r->bridge, "mac", mac, "address", cidr_json (r->addr, r->prefixlen),
-                    "gateway", addr_json (r->gateway), "ipam", r->ipam ? r->ipam : "builtin",
-                    "name", r->name, "podNamespace", r->pod_namespace, "quiet", r->quiet,
-                    "internet", r->internet, "masquerade", r->masquerade, "labels", r->labels,
-                    "podAnnotations", r->pod_annotations);
+  return json_pack (
+      "{s:s*, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:o, s:o, s:s*, s:s*, s:s*,"
+      " s:b, s:b, s:b, s:O*, s:O*}",
+      "cniVersion", r->cni_version, "network", r->network, "containerId", r->container_id, "ifname",
+      r->ifname, "netns", r->netns, "hostIf", r->host_if, "bridge", r->bridge, "mac", mac,
+      "address", moat_ipv4_json (r->addr, r->prefixlen), "gateway", moat_ipv4_json (r->gateway, -1),
+      "ipam", r->ipam ? r->ipam : "builtin", "name", r->name, "podNamespace", r->pod_namespace,
+      "quiet", r->quiet, "internet", r->internet, "masquerade", r->masquerade, "labels", r->labels,
+      "podAnnotations", r->pod_annotations);
 }
 
 static int
