@@ -949,7 +949,17 @@ moat_annotations_free (struct moat_annotations *a)
   free (a->proxy_ports);
   free (a->policy);
   free (a->network);
+  selectors_free (a->depends_deny, a->n_depends_deny);
+  selectors_free (a->expose_deny, a->n_expose_deny);
+  free (a->egress_deny);
+  free (a->ingress_deny);
   memset (a, 0, sizeof (*a));
+}
+
+void
+moat_selectors_free (struct moat_selector *sels, size_t n)
+{
+  selectors_free (sels, n);
 }
 
 bool

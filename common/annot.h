@@ -110,6 +110,17 @@ struct moat_annotations
   size_t n_proxy_ports;
   char *policy;  /* NULL when absent */
   char *network; /* NULL when absent */
+
+  /* Only from a policy profile (Trireme rules whose Action rejects): a
+   * match here refuses what the lists above allow, whatever they say. */
+  struct moat_selector *depends_deny;
+  size_t n_depends_deny;
+  struct moat_selector *expose_deny;
+  size_t n_expose_deny;
+  struct moat_acl *egress_deny;
+  size_t n_egress_deny;
+  struct moat_acl *ingress_deny;
+  size_t n_ingress_deny;
 };
 
 /* Parses `annotations`, a JSON object of string values (OCI config.json
@@ -122,6 +133,9 @@ int moat_annotations_parse (json_t *annotations, struct moat_annotations *ret, m
 
 /* Frees everything *a holds and zeroes it. Accepts a zeroed struct. */
 void moat_annotations_free (struct moat_annotations *a);
+
+/* Frees n selectors and the array. */
+void moat_selectors_free (struct moat_selector *sels, size_t n);
 
 /* True when any key starts with "io.moat." (without case, as the parser
  * decides what is its own): the hook's fast exit. False for NULL or a
