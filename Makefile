@@ -22,7 +22,7 @@ STATIC ?= 1
 STATIC_LIBS := nl-route-3 nl-3 nftnl jansson
 ifeq ($(STATIC),1)
 ifeq ($(SANITIZE),)
-PLUGIN_LIBS := -Wl,-Bstatic $(STATIC_LIBS:%=-l%) -Wl,-Bdynamic -lmnl -lpthread -lm
+PLUGIN_LIBS := -Wl,-Bstatic $(STATIC_LIBS:%=-l%) -Wl,-Bdynamic -lmnl -lseccomp -lsodium -lpthread -lm
 endif
 endif
 PLUGIN_LIBS ?= $(PKG_LIBS)
@@ -43,10 +43,11 @@ LIB_SRCS   := $(sort $(wildcard common/*.c))
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libmoat.a
 PLUGIN_SRCS := $(sort $(wildcard cni-plugin/*.c))
+HOOK_SRCS   := $(sort $(wildcard oci-hook/*.c))
 UNIT_SRCS  := $(sort $(wildcard common/tests/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:common/tests/%.c=$(BUILD)/tests/%)
 
-BINS := $(BUILD)/moat
+BINS := $(BUILD)/moat $(BUILD)/moat-hook
 
 .PHONY: all unit bats test asan bench demo install uninstall clean deps format format-check fuzz
 all: $(BINS) $(UNIT_BINS)
@@ -60,6 +61,9 @@ $(LIB): $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/moat: $(PLUGIN_SRCS:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS)
+
+$(BUILD)/moat-hook: $(HOOK_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/common/tests/%.o $(LIB)
@@ -102,6 +106,7 @@ asan:
 
 bench: $(BINS)
 	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-cni
+	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-hook
 
 demo: deps
 	$(MAKE) all
@@ -109,15 +114,24 @@ demo: deps
 
 install: $(BINS)
 	install -D -m 0755 $(BUILD)/moat $(DESTDIR)$(CNI_BIN_DIR)/moat
+	install -D -m 0755 $(BUILD)/moat-hook $(DESTDIR)$(LIBEXECDIR)/moat/moat-hook
+	install -d $(DESTDIR)$(HOOKS_DIR)
+	for stage in prestart poststop; do \
+	  sed -e 's|@HOOK_PATH@|$(LIBEXECDIR)/moat/moat-hook|' -e "s|@STAGE@|$$stage|" \
+	    conf/moat-hook.json.in >$(DESTDIR)$(HOOKS_DIR)/50-moat-$$stage.json && \
+	  chmod 0644 $(DESTDIR)$(HOOKS_DIR)/50-moat-$$stage.json || exit 1; \
+	done
 
 uninstall:
-	rm -f $(DESTDIR)$(CNI_BIN_DIR)/moat
+	rm -f $(DESTDIR)$(CNI_BIN_DIR)/moat $(DESTDIR)$(LIBEXECDIR)/moat/moat-hook \
+	  $(DESTDIR)$(HOOKS_DIR)/50-moat-prestart.json $(DESTDIR)$(HOOKS_DIR)/50-moat-poststop.json
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/moat 2>/dev/null
 
 format:
-	clang-format -i common/*.[ch] common/tests/*.c cni-plugin/*.c
+	clang-format -i common/*.[ch] common/tests/*.c cni-plugin/*.c oci-hook/*.c
 
 format-check:
-	clang-format --dry-run -Werror common/*.[ch] common/tests/*.c cni-plugin/*.c
+	clang-format --dry-run -Werror common/*.[ch] common/tests/*.c cni-plugin/*.c oci-hook/*.c
 
 clean:
 	rm -rf build build-asan build-fuzz

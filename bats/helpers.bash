@@ -197,6 +197,18 @@ cni() {
       timeout 60 ${MOAT_WRAP-} "$MOAT" 2>>"$T/stderr"
 }
 
+# hook STAGE NAME [ANNOTATIONS_JSON]: runs moat-hook as a runtime does, for
+# container NAME (its CNI container id), the annotations in the state on
+# stdin; stdout and stderr together. $MOAT_WRAP as for cni. Use under run.
+hook() {
+  local state
+  state=$(jq -nc --arg id "$(cid_of "$2")" --argjson a "${3:-{\}}" \
+    '{ociVersion: "1.0.2", id: $id, status: "created", pid: 0, bundle: "", annotations: $a}')
+  printf '%s' "$state" |
+    env -i PATH="$PATH" MOAT_RUN_DIR="$MOAT_RUN_DIR" timeout 60 ${MOAT_WRAP-} \
+      "$MOAT_BUILD/moat-hook" "$1" 2>&1
+}
+
 # add_container NAME [IFNAME]: new netns $PFX$NAME, ADD of container
 # "$PFX-NAME" into it; the result is kept for ip_of/hostif_of/result_of.
 add_container() {

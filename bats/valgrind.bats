@@ -46,3 +46,23 @@ teardown() {
   assert_cni_error 4 "CNI_IFNAME"
   assert_nothing_left "$before"
 }
+
+@test "valgrind: the hook's prestart (new and existing identity), poststop and errors are clean" {
+  local before
+  before=$(moat_links)
+  add_container a
+  add_container b
+  run -0 hook prestart a '{"io.moat.labels": "app=x", "io.moat.allow-host": "tcp/80", "io.moat.proxy": "10.9.9.9:3128"}'
+  run -0 hook prestart b '{"io.moat.labels": "app=x", "io.moat.depends": "app=x&!y"}'
+  run -0 hook prestart b '{"io.moat.labels": "app=x"}'
+  run -1 hook prestart a '{"io.moat.egress": "10.0.0.0/33 tcp/1"}'
+  assert_contains "$output" "io.moat.egress"
+  run -1 hook prestart a '{"io.moat.policy": "Web"}'
+  assert_contains "$output" "io.moat.policy"
+  run -0 hook poststop a
+  run -0 hook poststop b
+  run -0 hook prestart nobody
+  del_container a
+  del_container b
+  assert_nothing_left "$before"
+}

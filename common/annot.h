@@ -17,12 +17,12 @@
  *   io.moat.network     NAME                     hook-driven attach to this CNI network
  *
  * SELECTOR is terms joined by '&' (AND): key=value, key!=value, key (exists)
- * or !key (absent). ADDR is a.b.c.d/len (host bits zero) or a.b.c.d (/32);
- * PORTS is tcp/PORT[-PORT], udp/PORT[-PORT], icmp or any. Protocol names
- * are case-insensitive. Whitespace around a value, an item, a selector term
- * or a proxy port is ignored. Every malformed value is MOAT_E_CONFIG with a
- * one-line message that starts with the annotation's key and quotes the
- * offending item, e.g. `io.moat.allow-host: port 99999 out of range (1-65535)`. */
+ * or !key (absent); a key may be a system label, "@sys:name" (policy.h). ADDR is a.b.c.d/len (host
+ * bits zero) or a.b.c.d (/32); PORTS is tcp/PORT[-PORT], udp/PORT[-PORT], icmp or any. Protocol
+ * names are case-insensitive. Whitespace around a value, an item, a selector term or a proxy port
+ * is ignored. Every malformed value is MOAT_E_CONFIG with a one-line message that starts with the
+ * annotation's key and quotes the offending item, e.g. `io.moat.allow-host: port 99999 out of range
+ * (1-65535)`. */
 
 #include <jansson.h>
 #include <netinet/in.h>
@@ -136,6 +136,11 @@ void moat_annotations_free (struct moat_annotations *a);
 
 /* Frees n selectors and the array. */
 void moat_selectors_free (struct moat_selector *sels, size_t n);
+
+/* Deep copies; on failure nothing is left allocated (-1, MOAT_E_IO). */
+int moat_selector_dup (const struct moat_selector *src, struct moat_selector *ret);
+int moat_annotations_dup (const struct moat_annotations *src, struct moat_annotations *ret,
+                          moat_err_t *err);
 
 /* True when any key starts with "io.moat." (without case, as the parser
  * decides what is its own): the hook's fast exit. False for NULL or a

@@ -10,10 +10,9 @@
 #include "ipam.h"
 #include "netlink.h"
 #include "nft.h"
+#include "policy.h"
 #include "result.h"
 #include "state.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC (char **, moat_strv_free)
 
 #define KEY_MAX 512
 
@@ -130,7 +129,8 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
   /* Elements first: the container is then cut off (the bridges rules drop
    * a non-member), and the socket's close, which waits for the kernel to
    * free them, comes after the link's removal has waited as long. */
-  if (moat_nft_open (&nft, &step) < 0 || moat_nft_member_del (nft, &m, &step) < 0)
+  if (moat_nft_open (&nft, &step) < 0 || moat_policy_leave (nft, rec, true, &step) < 0
+      || moat_nft_member_del (nft, &m, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   /* An address whose elements may still be there is not handed out again. */
   bool keep_address = failed;
@@ -182,7 +182,8 @@ network_remove_if_empty (const struct moat_netconf *conf, const char *bridge, mo
       || bridge_delete_if_unused (nft, bridge, err) < 0)
     return -1;
   any = moat_any_record (err);
-  if (any < 0 || (any == 0 && moat_nft_teardown (nft, err) < 0))
+  if (any < 0 || (any == 0 && moat_nft_teardown (nft, err) < 0)
+      || (any == 1 && moat_policy_network_remove (nft, conf->name, err) < 0))
     return -1;
   return moat_network_dir_remove (conf->name, err);
 }
@@ -214,9 +215,10 @@ record_init (const struct moat_cni_env *env, const struct moat_netconf *conf, co
   for (size_t i = 0; rec->labels && i < conf->n_labels; i++)
     json_object_set_new (rec->labels, conf->labels[i].key, json_string (conf->labels[i].value));
   rec->pod_annotations = conf->pod_annotations ? json_incref (conf->pod_annotations) : NULL;
-  if (!rec->cni_version || !rec->network || !rec->container_id || !rec->ifname || !rec->host_if
-      || !rec->bridge || !rec->labels || (env->netns && !rec->netns)
-      || (conf->ipam_type && !rec->ipam))
+  rec->policy_file = conf->policy_file ? strdup (conf->policy_file) : NULL;
+  if ((conf->policy_file && !rec->policy_file) || !rec->cni_version || !rec->network
+      || !rec->container_id || !rec->ifname || !rec->host_if || !rec->bridge || !rec->labels
+      || (env->netns && !rec->netns) || (conf->ipam_type && !rec->ipam))
     return moat_error (err, MOAT_E_IO, ENOMEM, "attachment record");
   return 0;
 }
@@ -308,11 +310,25 @@ attach_kernel (const struct moat_netconf *conf, const struct moat_record *rec,
   return 0;
 }
 
+/* The container's identity and policy from its labels and pod annotations
+ * (Kubernetes: no hook needed). Every container joins, labels or not: a
+ * selector like "!app" may pick it. */
+static int
+join_policy (struct moat_record *rec, const struct moat_policy *policy, moat_err_t *err)
+{
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+
+  if (moat_nft_open (&nft, err) < 0)
+    return -1;
+  return moat_policy_join (nft, rec, policy, err);
+}
+
 static int
 cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, json_t **ret_result,
          moat_err_t *err)
 {
   _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
+  _cleanup_ (moat_policy_free) struct moat_policy policy = { 0 };
   _cleanup_ (json_decrefp) json_t *ipam = NULL;
   _cleanup_close_ int lock = -1;
   struct moat_add_result res = { 0 };
@@ -340,7 +356,9 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, json_t **ret
                          "(DEL it first)",
                          env->container_id, env->ifname, conf->name);
     }
-  if (record_init (env, conf, key, &rec, err) < 0)
+  /* Labels and pod annotations are checked before anything is made. */
+  if (record_init (env, conf, key, &rec, err) < 0
+      || moat_policy_resolve (&rec, NULL, &policy, err) < 0)
     return -1;
   if (address_acquire (env, conf, key, &rec, &ipam, err) < 0)
     {
@@ -354,7 +372,8 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, json_t **ret
 
   /* The record exists before any kernel change: whatever happens next, a
    * DEL finds it and removes what was made. */
-  if (moat_record_write (&rec, err) < 0 || attach_kernel (conf, &rec, &res, &link_made, err) < 0)
+  if (moat_record_write (&rec, err) < 0 || attach_kernel (conf, &rec, &res, &link_made, err) < 0
+      || join_policy (&rec, &policy, err) < 0)
     {
       attachment_remove (conf, &rec, link_made, &undo);
       network_remove_if_empty (conf, conf->bridge, &undo);

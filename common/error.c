@@ -5,6 +5,16 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A message is one line: control characters that came in with the input
+ * it quotes (a key with a newline in it) become '?'. */
+static void
+one_line (char *msg)
+{
+  for (unsigned char *p = (unsigned char *)msg; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      *p = '?';
+}
+
 int
 moat_error (moat_err_t *err, int code, int errnum, const char *fmt, ...)
 {
@@ -17,6 +27,7 @@ moat_error (moat_err_t *err, int code, int errnum, const char *fmt, ...)
   va_end (ap);
   if (errnum && n >= 0 && (size_t)n < sizeof (err->msg))
     snprintf (err->msg + n, sizeof (err->msg) - n, ": %s", strerror (errnum));
+  one_line (err->msg);
   return -1;
 }
 
@@ -32,5 +43,6 @@ moat_error_prefix (moat_err_t *err, const char *fmt, ...)
   memcpy (old, err->msg, sizeof (old));
   /* Truncation keeps the context, which is what the reader needs first. */
   snprintf (err->msg, sizeof (err->msg), "%.255s: %.700s", prefix, old);
+  one_line (err->msg);
   return -1;
 }

@@ -23,7 +23,8 @@ enum moat_code
 };
 
 /* One error travels up to the single place that reports it. Callers that
- * add context prefix the message (moat_error_prefix), keeping the code. */
+ * add context prefix the message (moat_error_prefix), keeping the code. A
+ * message is always one line: control characters become '?'. */
 typedef struct moat_err
 {
   int code;

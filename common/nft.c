@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <net/if.h>
@@ -50,6 +51,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC (struct mnl_socket *, mnl_socket_close)
 enum
 {
   MOAT_NFT_MSG_DESTROYTABLE = 26,
+  MOAT_NFT_MSG_DESTROYCHAIN = 27,
+  MOAT_NFT_MSG_DESTROYSET = 29,
   MOAT_NFT_MSG_DESTROYSETELEM = 30,
 };
 
@@ -118,6 +121,11 @@ enum set_index
   SET_HOST_GRANTS,
   SET_EGRESS,
   SET_INGRESS,
+  SET_EGRESS_DENY,
+  SET_INGRESS_DENY,
+  SET_PROXIED,
+  SET_PROXY,
+  SET_SRC_IDENT,
   SET_BRIDGES,
   SET_GUARDED,
   SET_PORTS,
@@ -131,6 +139,9 @@ struct set_def
   uint32_t flags;
   unsigned nfields;
   enum field_type fields[MAX_FIELDS];
+  unsigned ndata; /* a map's data: its fields */
+  enum field_type data[2];
+  bool verdict; /* a verdict map */
 };
 
 /* Interval concatenations need NFT_SET_CONCAT and a field description so
@@ -138,20 +149,67 @@ struct set_def
 #define RANGE_FLAGS (NFT_SET_INTERVAL | NFT_SET_TIMEOUT | NFT_SET_CONCAT)
 
 static const struct set_def set_defs[SET_COUNT] = {
-  [SET_MEMBERS] = { NFPROTO_INET, "members", 0, 2, { FT_IFNAME, FT_IPV4 } },
-  [SET_QUIET] = { NFPROTO_INET, "quiet", 0, 1, { FT_IPV4 } },
-  [SET_INTERNET] = { NFPROTO_INET, "internet", 0, 1, { FT_IPV4 } },
-  [SET_MASQ] = { NFPROTO_INET, "masq", 0, 1, { FT_IPV4 } },
-  [SET_PEERS] = { NFPROTO_INET, "peers", NFT_SET_TIMEOUT, 2, { FT_IPV4, FT_IPV4 } },
-  [SET_HOST_GRANTS]
-  = { NFPROTO_INET, "host_grants", RANGE_FLAGS, 3, { FT_IPV4, FT_PROTO, FT_PORT } },
-  [SET_EGRESS]
-  = { NFPROTO_INET, "egress", RANGE_FLAGS, 4, { FT_IPV4, FT_IPV4, FT_PROTO, FT_PORT } },
-  [SET_INGRESS]
-  = { NFPROTO_INET, "ingress", RANGE_FLAGS, 4, { FT_IPV4, FT_IPV4, FT_PROTO, FT_PORT } },
-  [SET_BRIDGES] = { NFPROTO_INET, "bridges", 0, 1, { FT_IFNAME } },
-  [SET_GUARDED] = { NFPROTO_BRIDGE, "guarded", 0, 1, { FT_IFNAME } },
-  [SET_PORTS] = { NFPROTO_BRIDGE, "ports", 0, 3, { FT_IFNAME, FT_ETHER, FT_IPV4 } },
+  [SET_MEMBERS]
+  = { .family = NFPROTO_INET, .name = "members", .nfields = 2, .fields = { FT_IFNAME, FT_IPV4 } },
+  [SET_QUIET] = { .family = NFPROTO_INET, .name = "quiet", .nfields = 1, .fields = { FT_IPV4 } },
+  [SET_INTERNET]
+  = { .family = NFPROTO_INET, .name = "internet", .nfields = 1, .fields = { FT_IPV4 } },
+  [SET_MASQ] = { .family = NFPROTO_INET, .name = "masq", .nfields = 1, .fields = { FT_IPV4 } },
+  [SET_PEERS] = { .family = NFPROTO_INET,
+                  .name = "peers",
+                  .flags = NFT_SET_TIMEOUT,
+                  .nfields = 2,
+                  .fields = { FT_IPV4, FT_IPV4 } },
+  [SET_HOST_GRANTS] = { .family = NFPROTO_INET,
+                        .name = "host_grants",
+                        .flags = RANGE_FLAGS,
+                        .nfields = 3,
+                        .fields = { FT_IPV4, FT_PROTO, FT_PORT } },
+  [SET_EGRESS] = { .family = NFPROTO_INET,
+                   .name = "egress",
+                   .flags = RANGE_FLAGS,
+                   .nfields = 4,
+                   .fields = { FT_IPV4, FT_IPV4, FT_PROTO, FT_PORT } },
+  [SET_INGRESS] = { .family = NFPROTO_INET,
+                    .name = "ingress",
+                    .flags = RANGE_FLAGS,
+                    .nfields = 4,
+                    .fields = { FT_IPV4, FT_IPV4, FT_PROTO, FT_PORT } },
+  [SET_EGRESS_DENY] = { .family = NFPROTO_INET,
+                        .name = "egress_deny",
+                        .flags = RANGE_FLAGS,
+                        .nfields = 4,
+                        .fields = { FT_IPV4, FT_IPV4, FT_PROTO, FT_PORT } },
+  [SET_INGRESS_DENY] = { .family = NFPROTO_INET,
+                         .name = "ingress_deny",
+                         .flags = RANGE_FLAGS,
+                         .nfields = 4,
+                         .fields = { FT_IPV4, FT_IPV4, FT_PROTO, FT_PORT } },
+  [SET_PROXIED] = { .family = NFPROTO_INET,
+                    .name = "proxied",
+                    .nfields = 4,
+                    .fields = { FT_IPV4, FT_IPV4, FT_PROTO, FT_PORT } },
+  [SET_PROXY] = { .family = NFPROTO_INET,
+                  .name = "proxy",
+                  .flags = NFT_SET_MAP,
+                  .nfields = 2,
+                  .fields = { FT_IPV4, FT_PORT },
+                  .ndata = 2,
+                  .data = { FT_IPV4, FT_PORT } },
+  [SET_SRC_IDENT] = { .family = NFPROTO_INET,
+                      .name = "src_ident",
+                      .flags = NFT_SET_MAP,
+                      .nfields = 1,
+                      .fields = { FT_IPV4 },
+                      .verdict = true },
+  [SET_BRIDGES]
+  = { .family = NFPROTO_INET, .name = "bridges", .nfields = 1, .fields = { FT_IFNAME } },
+  [SET_GUARDED]
+  = { .family = NFPROTO_BRIDGE, .name = "guarded", .nfields = 1, .fields = { FT_IFNAME } },
+  [SET_PORTS] = { .family = NFPROTO_BRIDGE,
+                  .name = "ports",
+                  .nfields = 3,
+                  .fields = { FT_IFNAME, FT_ETHER, FT_IPV4 } },
 };
 
 struct chain_def
@@ -174,6 +232,8 @@ static const struct chain_def chain_defs[] = {
   { NFPROTO_INET, "to_container", NULL, 0, 0 },
   { NFPROTO_INET, "to_host", NULL, 0, 0 },
   { NFPROTO_INET, "deny_src", NULL, 0, 0 },
+  { NFPROTO_INET, "deny_dst", NULL, 0, 0 },
+  { NFPROTO_INET, "proxy", "nat", NF_INET_PRE_ROUTING, -100 },       /* dstnat */
   { NFPROTO_INET, "postrouting", "nat", NF_INET_POST_ROUTING, 100 }, /* srcnat */
   { NFPROTO_BRIDGE, "prerouting", "filter", 0 /* NF_BR_PRE_ROUTING */, -200 },
   { NFPROTO_BRIDGE, "from_port", NULL, 0, 0 },
@@ -243,6 +303,8 @@ enum action
   ACT_REJECT_TCP_RESET,
   ACT_REJECT_ADMIN,
   ACT_MASQUERADE,
+  ACT_PROXY_DNAT, /* dnat ip to ip saddr . tcp dport map @proxy */
+  ACT_SRC_IDENT,  /* ip saddr vmap @src_ident */
 };
 
 #define MAX_TERMS 5
@@ -354,10 +416,22 @@ static const struct rule_def rule_defs[] = {
     NULL },
   { NFPROTO_INET,
     "from_container",
+    "ip saddr . ip daddr . meta l4proto . th dport @proxied accept",
+    { IPV4, LOOKUP (SET_PROXIED, SRC_IP_SADDR, SRC_IP_DADDR, SRC_L4PROTO, SRC_TH_DPORT) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "from_container",
     "oifname . ip daddr @members goto to_peer",
     { IPV4, LOOKUP (SET_MEMBERS, SRC_OIFNAME, SRC_IP_DADDR) },
     ACT_GOTO,
     "to_peer" },
+  { NFPROTO_INET,
+    "from_container",
+    "ip saddr . ip daddr . meta l4proto . th dport @egress_deny goto deny_src",
+    { IPV4, LOOKUP (SET_EGRESS_DENY, SRC_IP_SADDR, SRC_IP_DADDR, SRC_L4PROTO, SRC_TH_DPORT) },
+    ACT_GOTO,
+    "deny_src" },
   { NFPROTO_INET,
     "from_container",
     "ip saddr @internet accept",
@@ -382,6 +456,7 @@ static const struct rule_def rule_defs[] = {
     { IPV4, LOOKUP (SET_PEERS, SRC_IP_SADDR, SRC_IP_DADDR) },
     ACT_ACCEPT,
     NULL },
+  { NFPROTO_INET, "to_peer", "ip saddr vmap @src_ident", { IPV4 }, ACT_SRC_IDENT, NULL },
   { NFPROTO_INET, "to_peer", "goto deny_src", { { TERM_END, 0, 0, { 0 } } }, ACT_GOTO, "deny_src" },
   { NFPROTO_INET,
     "same_bridge",
@@ -393,6 +468,13 @@ static const struct rule_def rule_defs[] = {
     "same_bridge",
     "ip saddr . ip daddr @peers accept",
     { IPV4, LOOKUP (SET_PEERS, SRC_IP_SADDR, SRC_IP_DADDR) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET, "same_bridge", "ip saddr vmap @src_ident", { IPV4 }, ACT_SRC_IDENT, NULL },
+  { NFPROTO_INET,
+    "same_bridge",
+    "ip saddr . ip daddr . meta l4proto . th dport @proxied accept",
+    { IPV4, LOOKUP (SET_PROXIED, SRC_IP_SADDR, SRC_IP_DADDR, SRC_L4PROTO, SRC_TH_DPORT) },
     ACT_ACCEPT,
     NULL },
   { NFPROTO_INET,
@@ -409,28 +491,22 @@ static const struct rule_def rule_defs[] = {
     NULL },
   { NFPROTO_INET,
     "to_container",
+    "ip saddr . ip daddr . meta l4proto . th dport @ingress_deny goto deny_dst",
+    { IPV4, LOOKUP (SET_INGRESS_DENY, SRC_IP_SADDR, SRC_IP_DADDR, SRC_L4PROTO, SRC_TH_DPORT) },
+    ACT_GOTO,
+    "deny_dst" },
+  { NFPROTO_INET,
+    "to_container",
     "ip saddr . ip daddr . meta l4proto . th dport @ingress accept",
     { IPV4, LOOKUP (SET_INGRESS, SRC_IP_SADDR, SRC_IP_DADDR, SRC_L4PROTO, SRC_TH_DPORT) },
     ACT_ACCEPT,
     NULL },
   { NFPROTO_INET,
     "to_container",
-    "ip daddr @quiet drop",
-    { IPV4, LOOKUP (SET_QUIET, SRC_IP_DADDR) },
-    ACT_DROP,
-    NULL },
-  { NFPROTO_INET,
-    "to_container",
-    "meta l4proto tcp reject with tcp reset",
-    { L4PROTO (IPPROTO_TCP) },
-    ACT_REJECT_TCP_RESET,
-    NULL },
-  { NFPROTO_INET,
-    "to_container",
-    "reject with icmpx admin-prohibited",
+    "goto deny_dst",
     { { TERM_END, 0, 0, { 0 } } },
-    ACT_REJECT_ADMIN,
-    NULL },
+    ACT_GOTO,
+    "deny_dst" },
   { NFPROTO_INET,
     "to_host",
     "ct state established,related accept",
@@ -441,6 +517,12 @@ static const struct rule_def rule_defs[] = {
     "to_host",
     "ip saddr . meta l4proto . th dport @host_grants accept",
     { IPV4, LOOKUP (SET_HOST_GRANTS, SRC_IP_SADDR, SRC_L4PROTO, SRC_TH_DPORT) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_host",
+    "ip saddr . ip daddr . meta l4proto . th dport @proxied accept",
+    { IPV4, LOOKUP (SET_PROXIED, SRC_IP_SADDR, SRC_IP_DADDR, SRC_L4PROTO, SRC_TH_DPORT) },
     ACT_ACCEPT,
     NULL },
   { NFPROTO_INET, "to_host", "goto deny_src", { { TERM_END, 0, 0, { 0 } } }, ACT_GOTO, "deny_src" },
@@ -461,6 +543,34 @@ static const struct rule_def rule_defs[] = {
     "reject with icmpx admin-prohibited",
     { { TERM_END, 0, 0, { 0 } } },
     ACT_REJECT_ADMIN,
+    NULL },
+  { NFPROTO_INET,
+    "deny_dst",
+    "ip daddr @quiet drop",
+    { IPV4, LOOKUP (SET_QUIET, SRC_IP_DADDR) },
+    ACT_DROP,
+    NULL },
+  { NFPROTO_INET,
+    "deny_dst",
+    "meta l4proto tcp reject with tcp reset",
+    { L4PROTO (IPPROTO_TCP) },
+    ACT_REJECT_TCP_RESET,
+    NULL },
+  { NFPROTO_INET,
+    "deny_dst",
+    "reject with icmpx admin-prohibited",
+    { { TERM_END, 0, 0, { 0 } } },
+    ACT_REJECT_ADMIN,
+    NULL },
+  /* A container's outbound tcp to the proxied ports (not to its own
+   * network) goes to its proxy instead. */
+  { NFPROTO_INET,
+    "proxy",
+    "iifname . ip saddr @members iifname . ip daddr != @members meta l4proto tcp"
+    " dnat ip to ip saddr . tcp dport map @proxy",
+    { IPV4, LOOKUP (SET_MEMBERS, SRC_IIFNAME, SRC_IP_SADDR),
+      NOT_LOOKUP (SET_MEMBERS, SRC_IIFNAME, SRC_IP_DADDR), L4PROTO (IPPROTO_TCP) },
+    ACT_PROXY_DNAT,
     NULL },
   { NFPROTO_INET,
     "postrouting",
@@ -537,13 +647,29 @@ set_key_len (const struct set_def *s)
 }
 
 static uint32_t
-set_key_type (const struct set_def *s)
+fields_len (const enum field_type *fields, unsigned n)
+{
+  uint32_t len = 0;
+
+  for (unsigned i = 0; i < n; i++)
+    len += padded (field_infos[fields[i]].len);
+  return len;
+}
+
+static uint32_t
+fields_type (const enum field_type *fields, unsigned n)
 {
   uint32_t type = 0;
 
-  for (unsigned i = 0; i < s->nfields; i++)
-    type = (type << NFT_TYPE_BITS) | field_infos[s->fields[i]].nft_type;
+  for (unsigned i = 0; i < n; i++)
+    type = (type << NFT_TYPE_BITS) | field_infos[fields[i]].nft_type;
   return type;
+}
+
+static uint32_t
+set_key_type (const struct set_def *s)
+{
+  return fields_type (s->fields, s->nfields);
 }
 
 static const struct set_def *
@@ -562,9 +688,13 @@ struct elem
   const struct set_def *set;
   uint8_t key[MAX_KEY_LEN];
   uint32_t key_len;
-  uint8_t key_end[MAX_KEY_LEN]; /* interval sets: end of the range */
-  uint32_t key_end_len;         /* 0: no end */
-  uint64_t timeout_ms;          /* 0: no timeout */
+  uint8_t key_end[MAX_KEY_LEN];      /* interval sets: end of the range */
+  uint32_t key_end_len;              /* 0: no end */
+  uint64_t timeout_ms;               /* 0: no timeout */
+  uint8_t data[8];                   /* a map's value */
+  uint32_t data_len;                 /* 0: not a map */
+  char name[MOAT_NFT_IDENT_MAX + 4]; /* an identity's set ("id_<ident>"); "": set->name */
+  char jump[MOAT_NFT_IDENT_MAX + 4]; /* a verdict map's value: jump to this chain */
 };
 
 /* Key bytes are written field by field; each field starts on a 4-byte
@@ -814,12 +944,16 @@ static int
 set_userdata (struct nftnl_set *s, const struct set_def *def)
 {
   _cleanup_ (nftnl_udata_buf_freep) struct nftnl_udata_buf *udata = NULL;
-  uint32_t order = NFT_BYTEORDER_NONE;
+  uint32_t order = NFT_BYTEORDER_NONE, data_order = NFT_BYTEORDER_NONE;
 
   if (def->nfields == 1)
     order = field_infos[def->fields[0]].byteorder;
+  if (def->ndata == 1)
+    data_order = field_infos[def->data[0]].byteorder;
   udata = nftnl_udata_buf_alloc (NFT_USERDATA_MAXLEN);
   if (!udata || !nftnl_udata_put_u32 (udata, NFTNL_UDATA_SET_KEYBYTEORDER, order))
+    return -1;
+  if (def->ndata && !nftnl_udata_put_u32 (udata, NFTNL_UDATA_SET_DATABYTEORDER, data_order))
     return -1;
   return nftnl_set_set_data (s, NFTNL_SET_USERDATA, nftnl_udata_buf_data (udata),
                              nftnl_udata_buf_len (udata));
@@ -854,6 +988,13 @@ put_set (struct builder *b, enum set_index index)
   nftnl_set_set_u32 (s, NFTNL_SET_KEY_LEN, set_key_len (def));
   if ((def->flags & NFT_SET_CONCAT) && set_concat_desc (s, def) < 0)
     return -1;
+  if (def->verdict)
+    nftnl_set_set_u32 (s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+  if (def->ndata)
+    {
+      nftnl_set_set_u32 (s, NFTNL_SET_DATA_TYPE, fields_type (def->data, def->ndata));
+      nftnl_set_set_u32 (s, NFTNL_SET_DATA_LEN, fields_len (def->data, def->ndata));
+    }
   if (set_userdata (s, def) < 0)
     return -1;
   nlh = builder_hdr (b, NFT_MSG_NEWSET, def->family, NLM_F_CREATE | NLM_F_ACK);
@@ -1031,6 +1172,49 @@ match_lookup (struct nftnl_rule *r, const struct term *t)
   return 0;
 }
 
+#define NO_DREG (-1)
+
+/* A lookup of the register `sreg` in `set`; a map writes its value to
+ * `dreg` (NO_DREG: a plain set; NFT_REG_VERDICT: a verdict map). */
+static int
+lookup (struct nftnl_rule *r, enum set_index set, uint32_t sreg, int dreg)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("lookup");
+
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+  if (dreg != NO_DREG)
+    nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_DREG, (uint32_t)dreg);
+  nftnl_expr_set_str (e, NFTNL_EXPR_LOOKUP_SET, set_defs[set].name);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SET_ID, (uint32_t)set + 1);
+  return 0;
+}
+
+/* The proxy map's value (address . port) lands in the two registers the
+ * nat expression reads. */
+static int
+put_proxy_dnat (struct nftnl_rule *r)
+{
+  struct nftnl_expr *e;
+
+  if (load_source (r, SRC_IP_SADDR, NFT_REG_1) < 0
+      || load_source (r, SRC_TH_DPORT, NFT_REG32_01) < 0
+      || lookup (r, SET_PROXY, NFT_REG_1, NFT_REG_1) < 0)
+    return -1;
+  e = nftnl_expr_alloc ("nat");
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG32_01);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_PROTO_MAX, NFT_REG32_01);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
+  return 0;
+}
+
 static int
 put_term (struct nftnl_rule *r, const struct term *t)
 {
@@ -1105,6 +1289,12 @@ put_action (struct nftnl_rule *r, const struct rule_def *def)
       return put_reject (r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
     case ACT_MASQUERADE:
       return add_expr (r, nftnl_expr_alloc ("masq"));
+    case ACT_PROXY_DNAT:
+      return put_proxy_dnat (r);
+    case ACT_SRC_IDENT:
+      return load_source (r, SRC_IP_SADDR, NFT_REG_1) < 0
+                 ? -1
+                 : lookup (r, SET_SRC_IDENT, NFT_REG_1, NFT_REG_VERDICT);
     }
   return -1;
 }
@@ -1168,13 +1358,14 @@ put_elems (struct builder *b, const struct elem *elems, size_t n, uint16_t msg_t
 {
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
   const struct set_def *def = elems[0].set;
+  const char *name = elems[0].name[0] ? elems[0].name : def->name;
   struct nlmsghdr *nlh;
 
   if (!s)
     return -1;
   nftnl_set_set_u32 (s, NFTNL_SET_FAMILY, def->family);
   if (nftnl_set_set_str (s, NFTNL_SET_TABLE, MOAT_NFT_TABLE) < 0
-      || nftnl_set_set_str (s, NFTNL_SET_NAME, def->name) < 0)
+      || nftnl_set_set_str (s, NFTNL_SET_NAME, name) < 0)
     return -1;
   for (size_t i = 0; i < n; i++)
     {
@@ -1191,6 +1382,15 @@ put_elems (struct builder *b, const struct elem *elems, size_t n, uint16_t msg_t
         return -1;
       if (elems[i].timeout_ms)
         nftnl_set_elem_set_u64 (e, NFTNL_SET_ELEM_TIMEOUT, elems[i].timeout_ms);
+      if (elems[i].data_len
+          && nftnl_set_elem_set (e, NFTNL_SET_ELEM_DATA, elems[i].data, elems[i].data_len) < 0)
+        return -1;
+      if (elems[i].jump[0])
+        {
+          nftnl_set_elem_set_u32 (e, NFTNL_SET_ELEM_VERDICT, NFT_JUMP);
+          if (nftnl_set_elem_set_str (e, NFTNL_SET_ELEM_CHAIN, elems[i].jump) < 0)
+            return -1;
+        }
     }
   nlh = builder_hdr (b, msg_type, def->family, flags | NLM_F_ACK);
   nftnl_set_elems_nlmsg_build_payload (nlh, s);
@@ -2218,36 +2418,16 @@ collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t 
                      family_name (c->set->family), MOAT_NFT_TABLE);
 }
 
-/* Appends to `found` every element of peers, host_grants, egress and
- * ingress that names `addr` in an address position. */
+static int collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet,
+                           struct elem_list *found, uint32_t *seq, moat_err_t *err);
+
+/* Appends to `found` every policy element that names `addr` (internet is
+ * one of the member's own). */
 static int
 collect_naming (struct mnl_socket *nl, struct in_addr addr, struct elem_list *found, uint32_t *seq,
                 moat_err_t *err)
 {
-  static const struct
-  {
-    enum set_index set;
-    unsigned positions;
-  } where[] = {
-    { SET_PEERS, 0x3 },       /* either side */
-    { SET_HOST_GRANTS, 0x1 }, /* container . proto . port */
-    { SET_EGRESS, 0x1 },      /* container . outside . proto . port */
-    { SET_INGRESS, 0x2 },     /* outside . container . proto . port */
-  };
-
-  for (size_t i = 0; i < ARRAY_SIZE (where); i++)
-    {
-      struct collect c = {
-        .set = &set_defs[where[i].set],
-        .addr = addr,
-        .positions = where[i].positions,
-        .out = found,
-      };
-
-      if (collect_set (nl, &c, (*seq)++, err) < 0)
-        return -1;
-    }
-  return 0;
+  return collect_policy (nl, addr, true, found, seq, err);
 }
 
 int
@@ -2363,4 +2543,537 @@ moat_nft_teardown (struct moat_nft *nft, moat_err_t *err)
   if (delete_table (nl, NFPROTO_INET, seq + 8, err) < 0)
     return -1;
   return delete_table (nl, NFPROTO_BRIDGE, seq + 16, err);
+}
+
+/* --- a container's policy ------------------------------------------------ */
+
+struct moat_nft_elems
+{
+  struct elem_list l;
+};
+
+struct moat_nft_elems *
+moat_nft_elems_new (void)
+{
+  return calloc (1, sizeof (struct moat_nft_elems));
+}
+
+void
+moat_nft_elems_free (struct moat_nft_elems *e)
+{
+  if (!e)
+    return;
+  free (e->l.v);
+  free (e);
+}
+
+size_t
+moat_nft_elems_count (const struct moat_nft_elems *e)
+{
+  return e->l.n;
+}
+
+static struct elem *
+elems_push (struct moat_nft_elems *l, enum set_index set, struct key_writer *w)
+{
+  struct elem *e = elem_list_push (&l->l);
+
+  if (e)
+    key_start (w, e, &set_defs[set]);
+  return e;
+}
+
+/* A port range as the interval ends of proto . port: "any" is every
+ * protocol, and a protocol without ports (icmp, any) every port. */
+static void
+ports_bounds (const struct moat_ports *p, uint8_t proto[2], uint16_t port[2])
+{
+  proto[0] = p->proto;
+  proto[1] = p->proto ? p->proto : 255;
+  port[0] = htons (p->lo);
+  port[1] = htons (p->lo ? p->hi : 65535);
+}
+
+/* Writes the key's proto . port fields, then the end key: a copy of the
+ * start with the range ends put in. */
+static void
+key_put_ports (struct key_writer *w, const struct moat_ports *p)
+{
+  struct elem *e = w->e;
+  uint8_t proto[2];
+  uint16_t port[2];
+  uint32_t off = e->key_len;
+
+  ports_bounds (p, proto, port);
+  key_put (w, &proto[0], 1);
+  key_put (w, &port[0], 2);
+  memcpy (e->key_end, e->key, e->key_len);
+  e->key_end_len = e->key_len;
+  e->key_end[off] = proto[1];
+  memcpy (e->key_end + off + 4, &port[1], 2);
+}
+
+int
+moat_nft_elems_peer (struct moat_nft_elems *l, struct in_addr from, struct in_addr to)
+{
+  struct key_writer w;
+
+  if (!elems_push (l, SET_PEERS, &w))
+    return -1;
+  key_put_addr (&w, from);
+  key_put_addr (&w, to);
+  return 0;
+}
+
+int
+moat_nft_elems_host (struct moat_nft_elems *l, struct in_addr addr, const struct moat_ports *p)
+{
+  struct key_writer w;
+
+  if (!elems_push (l, SET_HOST_GRANTS, &w))
+    return -1;
+  key_put_addr (&w, addr);
+  key_put_ports (&w, p);
+  return 0;
+}
+
+/* The outside range's end is the CIDR's last address. */
+static void
+key_put_acl (struct key_writer *w, struct in_addr first, const struct moat_acl *acl,
+             bool outside_first)
+{
+  struct elem *e = w->e;
+  uint32_t last = acl->addr.s_addr | ~moat_prefix_mask (acl->prefixlen);
+  uint32_t outside_off = outside_first ? 0 : 4;
+
+  if (outside_first)
+    {
+      key_put_addr (w, acl->addr);
+      key_put_addr (w, first);
+    }
+  else
+    {
+      key_put_addr (w, first);
+      key_put_addr (w, acl->addr);
+    }
+  key_put_ports (w, &acl->ports);
+  memcpy (e->key_end + outside_off, &last, 4);
+}
+
+int
+moat_nft_elems_acl (struct moat_nft_elems *l, enum moat_nft_acl kind, struct in_addr addr,
+                    const struct moat_acl *acl)
+{
+  static const enum set_index sets[] = {
+    [MOAT_NFT_EGRESS] = SET_EGRESS,
+    [MOAT_NFT_EGRESS_DENY] = SET_EGRESS_DENY,
+    [MOAT_NFT_INGRESS] = SET_INGRESS,
+    [MOAT_NFT_INGRESS_DENY] = SET_INGRESS_DENY,
+  };
+  bool ingress = kind == MOAT_NFT_INGRESS || kind == MOAT_NFT_INGRESS_DENY;
+  struct key_writer w;
+
+  if (!elems_push (l, sets[kind], &w))
+    return -1;
+  key_put_acl (&w, addr, acl, ingress);
+  return 0;
+}
+
+int
+moat_nft_elems_internet (struct moat_nft_elems *l, struct in_addr addr)
+{
+  struct key_writer w;
+
+  if (!elems_push (l, SET_INTERNET, &w))
+    return -1;
+  key_put_addr (&w, addr);
+  return 0;
+}
+
+int
+moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_t port,
+                      struct in_addr proxy, uint16_t proxy_port)
+{
+  uint16_t nport = htons (port), nproxy_port = htons (proxy_port);
+  struct key_writer w;
+  struct elem *e;
+
+  e = elems_push (l, SET_PROXY, &w);
+  if (!e)
+    return -1;
+  key_put_addr (&w, addr);
+  key_put (&w, &nport, 2);
+  memcpy (e->data, &proxy.s_addr, 4);
+  memcpy (e->data + 4, &nproxy_port, 2);
+  e->data_len = 8;
+  return 0;
+}
+
+int
+moat_nft_elems_proxied (struct moat_nft_elems *l, struct in_addr addr, struct in_addr proxy,
+                        uint16_t proxy_port)
+{
+  uint8_t tcp = IPPROTO_TCP;
+  uint16_t nproxy_port = htons (proxy_port);
+  struct key_writer w;
+
+  if (!elems_push (l, SET_PROXIED, &w))
+    return -1;
+  key_put_addr (&w, addr);
+  key_put_addr (&w, proxy);
+  key_put (&w, &tcp, 1);
+  key_put (&w, &nproxy_port, 2);
+  return 0;
+}
+
+/* The key layout of every identity's set. */
+static const struct set_def ident_set_def
+    = { NFPROTO_INET, "id_", 0, 1, { FT_IPV4 }, 0, { 0 }, false };
+#define IDENT_SET_ID 0x4000 /* NFTA_SET_ID of an identity's set made in the batch */
+
+static int
+ident_object_name (char *buf, size_t size, const char *ident)
+{
+  size_t len = strlen (ident);
+
+  if (len == 0 || len > MOAT_NFT_IDENT_MAX || strspn (ident, "0123456789abcdef_") != len)
+    return -1;
+  snprintf (buf, size, "id_%s", ident);
+  return 0;
+}
+
+int
+moat_nft_elems_ident_member (struct moat_nft_elems *l, struct in_addr addr, const char *ident)
+{
+  struct key_writer w;
+  struct elem *e = elems_push (l, SET_SRC_IDENT, &w);
+
+  if (!e || ident_object_name (e->jump, sizeof (e->jump), ident) < 0)
+    return -1;
+  key_put_addr (&w, addr);
+  return 0;
+}
+
+int
+moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, struct in_addr addr)
+{
+  struct key_writer w;
+  struct elem *e = elem_list_push (&l->l);
+
+  if (!e)
+    return -1;
+  key_start (&w, e, &ident_set_def);
+  if (ident_object_name (e->name, sizeof (e->name), ident) < 0)
+    return -1;
+  key_put_addr (&w, addr);
+  return 0;
+}
+
+static int
+put_ident_set (struct builder *b, const char *name, uint16_t msg_type, uint16_t flags)
+{
+  _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
+  struct nlmsghdr *nlh;
+
+  if (!s)
+    return -1;
+  nftnl_set_set_u32 (s, NFTNL_SET_FAMILY, NFPROTO_INET);
+  if (nftnl_set_set_str (s, NFTNL_SET_TABLE, MOAT_NFT_TABLE) < 0
+      || nftnl_set_set_str (s, NFTNL_SET_NAME, name) < 0)
+    return -1;
+  if (msg_type == NFT_MSG_NEWSET)
+    {
+      nftnl_set_set_u32 (s, NFTNL_SET_ID, IDENT_SET_ID);
+      nftnl_set_set_u32 (s, NFTNL_SET_FLAGS, 0);
+      nftnl_set_set_u32 (s, NFTNL_SET_KEY_TYPE, set_key_type (&ident_set_def));
+      nftnl_set_set_u32 (s, NFTNL_SET_KEY_LEN, set_key_len (&ident_set_def));
+      if (set_userdata (s, &ident_set_def) < 0)
+        return -1;
+    }
+  nlh = builder_hdr (b, msg_type, NFPROTO_INET, flags | NLM_F_ACK);
+  nftnl_set_nlmsg_build_payload (nlh, s);
+  return builder_next (b);
+}
+
+static int
+put_ident_chain (struct builder *b, const char *name, uint16_t msg_type, uint16_t flags)
+{
+  _cleanup_ (nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc ();
+  struct nlmsghdr *nlh;
+
+  if (!c)
+    return -1;
+  nftnl_chain_set_u32 (c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+  if (nftnl_chain_set_str (c, NFTNL_CHAIN_TABLE, MOAT_NFT_TABLE) < 0
+      || nftnl_chain_set_str (c, NFTNL_CHAIN_NAME, name) < 0)
+    return -1;
+  nlh = builder_hdr (b, msg_type, NFPROTO_INET, flags | NLM_F_ACK);
+  nftnl_chain_nlmsg_build_payload (nlh, c);
+  return builder_next (b);
+}
+
+/* ip daddr @id_<ident> accept */
+static int
+put_ident_rule (struct builder *b, const char *name)
+{
+  _cleanup_ (nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc ();
+  static const struct term ipv4 = IPV4;
+  struct nftnl_expr *e;
+  struct nlmsghdr *nlh;
+
+  if (!r)
+    return -1;
+  nftnl_rule_set_u32 (r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+  if (nftnl_rule_set_str (r, NFTNL_RULE_TABLE, MOAT_NFT_TABLE) < 0
+      || nftnl_rule_set_str (r, NFTNL_RULE_CHAIN, name) < 0 || put_term (r, &ipv4) < 0
+      || load_source (r, SRC_IP_DADDR, NFT_REG_1) < 0)
+    return -1;
+  e = nftnl_expr_alloc ("lookup");
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+  nftnl_expr_set_str (e, NFTNL_EXPR_LOOKUP_SET, name);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SET_ID, IDENT_SET_ID);
+  if (put_verdict (r, NF_ACCEPT, NULL) < 0)
+    return -1;
+  nlh = builder_hdr (b, NFT_MSG_NEWRULE, NFPROTO_INET, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK);
+  nftnl_rule_nlmsg_build_payload (nlh, r);
+  return builder_next (b);
+}
+
+/* Called only when the chain does not exist (moat_nft_ident_exists), so
+ * its one rule is never doubled. */
+static int
+put_ident_create (struct builder *b, const char *ident)
+{
+  char name[MOAT_NFT_IDENT_MAX + 4];
+
+  if (ident_object_name (name, sizeof (name), ident) < 0)
+    return -1;
+  if (put_ident_chain (b, name, NFT_MSG_NEWCHAIN, NLM_F_CREATE) < 0
+      || put_ident_set (b, name, NFT_MSG_NEWSET, NLM_F_CREATE) < 0 || put_ident_rule (b, name) < 0)
+    return -1;
+  return 0;
+}
+
+/* The chain first: its rule holds the set. */
+static int
+put_ident_drop (struct builder *b, const char *ident)
+{
+  char name[MOAT_NFT_IDENT_MAX + 4];
+
+  if (ident_object_name (name, sizeof (name), ident) < 0)
+    return -1;
+  if (put_ident_chain (b, name, MOAT_NFT_MSG_DESTROYCHAIN, 0) < 0
+      || put_ident_set (b, name, MOAT_NFT_MSG_DESTROYSET, 0) < 0)
+    return -1;
+  return 0;
+}
+
+/* Where a container's address appears in the policy sets. */
+static const struct
+{
+  enum set_index set;
+  unsigned positions; /* bit i: field i */
+} policy_sets[] = {
+  { SET_PEERS, 0x3 },        /* either side */
+  { SET_HOST_GRANTS, 0x1 },  /* container . proto . port */
+  { SET_EGRESS, 0x1 },       /* container . outside . proto . port */
+  { SET_EGRESS_DENY, 0x1 },  /* container . outside . proto . port */
+  { SET_INGRESS, 0x2 },      /* outside . container . proto . port */
+  { SET_INGRESS_DENY, 0x2 }, /* outside . container . proto . port */
+  { SET_PROXY, 0x1 },        /* container . port : proxy . port */
+  { SET_PROXIED, 0x1 },      /* container . proxy . tcp . port */
+  { SET_SRC_IDENT, 0x1 },    { SET_INTERNET, 0x1 },
+};
+
+static int
+collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet,
+                struct elem_list *found, uint32_t *seq, moat_err_t *err)
+{
+  for (size_t i = 0; i < ARRAY_SIZE (policy_sets); i++)
+    {
+      struct collect c = {
+        .set = &set_defs[policy_sets[i].set],
+        .addr = addr,
+        .positions = policy_sets[i].positions,
+        .out = found,
+      };
+
+      if (keep_internet && policy_sets[i].set == SET_INTERNET)
+        continue;
+      if (collect_set (nl, &c, (*seq)++, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static bool
+same_set (const struct elem *a, const struct elem *b)
+{
+  return a->set == b->set && strcmp (a->name, b->name) == 0;
+}
+
+/* Consecutive elements of one set, up to MAX_ELEMS_PER_MSG a message. */
+static int
+put_elem_runs (struct builder *b, const struct elem *elems, size_t n, uint16_t msg_type,
+               uint16_t flags)
+{
+  for (size_t i = 0; i < n;)
+    {
+      size_t j = i + 1;
+
+      while (j < n && same_set (&elems[j], &elems[i]) && j - i < MAX_ELEMS_PER_MSG)
+        j++;
+      if (put_elems (b, &elems[i], j - i, msg_type, flags) < 0)
+        return -1;
+      i = j;
+    }
+  return 0;
+}
+
+static int
+elem_cmp_set (const void *a, const void *b)
+{
+  const struct elem *x = a, *y = b;
+
+  if (x->set != y->set)
+    return (x->set > y->set) - (x->set < y->set);
+  return strcmp (x->name, y->name);
+}
+
+/* Sorting by set lets one message carry many elements; qsort is not
+ * stable, but order within a set does not matter. */
+static void
+sort_by_set (struct elem_list *l)
+{
+  if (l->n > 1)
+    qsort (l->v, l->n, sizeof (*l->v), elem_cmp_set);
+}
+
+static int
+build_replace (struct builder *b, struct elem_list *old, struct moat_nft_elems *del,
+               const char *drop_ident, const char *create_ident, struct moat_nft_elems *add)
+{
+  if (put_elem_runs (b, old->v, old->n, MOAT_NFT_MSG_DESTROYSETELEM, 0) < 0
+      || (del && put_elem_runs (b, del->l.v, del->l.n, MOAT_NFT_MSG_DESTROYSETELEM, 0) < 0)
+      || (drop_ident && put_ident_drop (b, drop_ident) < 0)
+      || (create_ident && put_ident_create (b, create_ident) < 0)
+      || (add && put_elem_runs (b, add->l.v, add->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE) < 0))
+    return -1;
+  return 0;
+}
+
+int
+moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, bool keep_internet,
+                         struct moat_nft_elems *del, const char *drop_ident,
+                         const char *create_ident, struct moat_nft_elems *add, moat_err_t *err)
+{
+  _cleanup_batch_ struct nftnl_batch *batch = NULL;
+  _cleanup_reply_ struct reply reply = { 0 };
+  struct elem_list old = { 0 };
+  uint32_t seq = first_seq ();
+  struct builder b;
+  int r;
+
+  r = sweep ? collect_policy (nft->nl, addr, keep_internet, &old, &seq, err) : 0;
+  if (r < 0)
+    goto out;
+  sort_by_set (&old);
+  if (del)
+    sort_by_set (&del->l);
+  if (add)
+    sort_by_set (&add->l);
+  seq += 16;
+  if (builder_start (&b, seq) < 0
+      || build_replace (&b, &old, del, drop_ident, create_ident, add) < 0
+      || builder_finish (&b) < 0)
+    {
+      r = build_failed (&b, err);
+      goto out;
+    }
+  batch = b.batch;
+  r = talk (nft->nl, batch, &reply, err);
+  if (r == 0 && reply.errnum)
+    r = reply_error (batch, &reply, err);
+out:
+  free (old.v);
+  return r;
+}
+
+void
+moat_nft_elems_format (const struct moat_nft_elems *l, size_t i, char *buf, size_t size)
+{
+  const struct elem *e = &l->l.v[i];
+  char key[256], data[64] = "";
+
+  format_elem (e, key, sizeof (key));
+  if (e->jump[0])
+    snprintf (data, sizeof (data), " : jump %s", e->jump);
+  else if (e->data_len == 8)
+    {
+      char addr[INET_ADDRSTRLEN];
+
+      inet_ntop (AF_INET, e->data, addr, sizeof (addr));
+      snprintf (data, sizeof (data), " : %s . %u", addr, (unsigned)(e->data[4] << 8 | e->data[5]));
+    }
+  snprintf (buf, size, "%s: %s%s", e->name[0] ? e->name : e->set->name, key, data);
+}
+
+int
+moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *err)
+{
+  _cleanup_ (nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc ();
+  char name[MOAT_NFT_IDENT_MAX + 4], buf[8192] = { 0 };
+  uint32_t seq = first_seq ();
+  struct nlmsghdr *nlh;
+  int r = 1;
+
+  if (!c || ident_object_name (name, sizeof (name), ident) < 0)
+    return moat_error (err, MOAT_E_NFT, EINVAL, "nft: identity \"%s\"", ident);
+  nftnl_chain_set_u32 (c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+  if (nftnl_chain_set_str (c, NFTNL_CHAIN_TABLE, MOAT_NFT_TABLE) < 0
+      || nftnl_chain_set_str (c, NFTNL_CHAIN_NAME, name) < 0)
+    return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: chain \"%s\"", name);
+  nlh = nftnl_nlmsg_build_hdr (buf, NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_ACK, seq);
+  nftnl_chain_nlmsg_build_payload (nlh, c);
+  if (mnl_socket_sendto (nft->nl, nlh, nlh->nlmsg_len) < 0)
+    return moat_error (err, MOAT_E_NFT, errno, "nft: chain \"%s\"", name);
+  while (r > 0)
+    {
+      ssize_t len = mnl_socket_recvfrom (nft->nl, buf, sizeof (buf));
+
+      if (len < 0)
+        return moat_error (err, MOAT_E_NFT, errno, "nft: chain \"%s\"", name);
+      r = mnl_cb_run (buf, (size_t)len, seq, mnl_socket_get_portid (nft->nl), NULL, NULL);
+    }
+  if (r == 0)
+    return 1;
+  if (errno == ENOENT)
+    return 0;
+  return moat_error (err, MOAT_E_NFT, errno, "nft: chain \"%s\"", name);
+}
+
+int
+moat_nft_idents_drop (struct moat_nft *nft, char *const *idents, moat_err_t *err)
+{
+  _cleanup_batch_ struct nftnl_batch *batch = NULL;
+  _cleanup_reply_ struct reply reply = { 0 };
+  struct builder b;
+
+  if (!idents || !idents[0])
+    return 0;
+  if (builder_start (&b, first_seq ()) < 0)
+    return build_failed (&b, err);
+  for (char *const *i = idents; *i; i++)
+    if (put_ident_drop (&b, *i) < 0)
+      return build_failed (&b, err);
+  if (builder_finish (&b) < 0)
+    return build_failed (&b, err);
+  batch = b.batch;
+  if (talk (nft->nl, batch, &reply, err) < 0)
+    return -1;
+  if (reply.errnum && reply.errnum != ENOENT)
+    return reply_error (batch, &reply, err);
+  return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "annot.h"
 #include "netlink.h"
 
 struct nftnl_batch;
@@ -25,6 +26,13 @@ struct nftnl_batch;
  *   set egress       ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
  *   set ingress      ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
  *                    (ingress key: outside source . container . proto . port)
+ *   set egress_deny  like egress, from a profile's reject rules: wins over egress and internet
+ *   set ingress_deny like ingress, wins over it
+ *   map proxy        ipv4_addr . inet_service : ipv4_addr . inet_service
+ *                    (container . intercepted port : proxy . proxy port)
+ *   set proxied      ipv4_addr . ipv4_addr . inet_proto . inet_service
+ *                    (container . proxy . tcp . proxy port: the proxy is implicitly allowed)
+ *   map src_ident    ipv4_addr : verdict  container : jump id_<identity> (policy.h)
  *   set bridges      ifname               the networks' bridges
  *   chain prerouting (filter, prerouting, priority 0, policy accept)
  *     iifname . ip saddr @members iifname . ip daddr @members jump same_bridge
@@ -40,33 +48,48 @@ struct nftnl_batch;
  *   chain from_container
  *     ct state established,related accept
  *     ct state invalid drop
+ *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
  *     oifname . ip daddr @members goto to_peer
+ *     ip saddr . ip daddr . meta l4proto . th dport @egress_deny goto deny_src
  *     ip saddr @internet accept
  *     ip saddr . ip daddr . meta l4proto . th dport @egress accept
  *     goto deny_src
  *   chain to_peer
  *     ip saddr . ip daddr @peers accept
+ *     ip saddr vmap @src_ident
  *     goto deny_src
  *   chain same_bridge   (two containers of one bridge, decided before routing:
  *                        the kernel's ICMP redirect would otherwise spend the
  *                        rate-limit allowance the reject's ICMP needs)
  *     ct state established,related accept
  *     ip saddr . ip daddr @peers accept
+ *     ip saddr vmap @src_ident
+ *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
  *     goto deny_src
  *   chain to_container
  *     ct state established,related accept
+ *     ip saddr . ip daddr . meta l4proto . th dport @ingress_deny goto deny_dst
  *     ip saddr . ip daddr . meta l4proto . th dport @ingress accept
- *     ip daddr @quiet drop
- *     meta l4proto tcp reject with tcp reset
- *     reject with icmpx admin-prohibited
+ *     goto deny_dst
  *   chain to_host
  *     ct state established,related accept
  *     ip saddr . meta l4proto . th dport @host_grants accept
+ *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
  *     goto deny_src
  *   chain deny_src
  *     ip saddr @quiet drop
  *     meta l4proto tcp reject with tcp reset
  *     reject with icmpx admin-prohibited
+ *   chain deny_dst
+ *     ip daddr @quiet drop
+ *     meta l4proto tcp reject with tcp reset
+ *     reject with icmpx admin-prohibited
+ *   chain proxy (nat, prerouting, priority dstnat -100, policy accept)
+ *     iifname . ip saddr @members iifname . ip daddr != @members meta l4proto tcp
+ *       dnat ip to ip saddr . tcp dport map @proxy
+ *   set id_<identity> ipv4_addr            the addresses an identity may reach
+ *   chain id_<identity>                    one per identity, made as it appears
+ *     ip daddr @id_<identity> accept
  *   chain postrouting (nat, postrouting, priority srcnat 100, policy accept)
  *     ip saddr @masq oifname . ip daddr != @members masquerade
  *
@@ -83,6 +106,8 @@ struct nftnl_batch;
  */
 
 #define MOAT_NFT_TABLE "moat"
+/* An identity's name (policy.h): 16 hex digits, maybe "_N" after. */
+#define MOAT_NFT_IDENT_MAX 24
 
 /* What one container contributes to the layout at CNI ADD. */
 struct moat_nft_member
@@ -136,6 +161,67 @@ int moat_nft_member_check (struct moat_nft *nft, const struct moat_nft_member *m
 
 /* Deletes both moat tables (the last DEL anywhere). ENOENT is success. */
 int moat_nft_teardown (struct moat_nft *nft, moat_err_t *err);
+
+/* A container's policy elements (DESIGN §3), gathered before one
+ * moat_nft_policy_replace. Port ranges become intervals: a protocol
+ * without ports (icmp, any) covers every port, "any" every protocol.
+ * The adders return -1 only when out of memory. */
+struct moat_ports;
+struct moat_acl;
+struct moat_nft_elems;
+enum moat_nft_acl
+{
+  MOAT_NFT_EGRESS,
+  MOAT_NFT_EGRESS_DENY,
+  MOAT_NFT_INGRESS,
+  MOAT_NFT_INGRESS_DENY,
+};
+struct moat_nft_elems *moat_nft_elems_new (void);
+void moat_nft_elems_free (struct moat_nft_elems *e);
+static inline void
+moat_nft_elems_freep (struct moat_nft_elems **e)
+{
+  moat_nft_elems_free (*e);
+}
+size_t moat_nft_elems_count (const struct moat_nft_elems *e);
+/* Element i as "set: key[ : value]", as nft would write it (tests, errors). */
+void moat_nft_elems_format (const struct moat_nft_elems *e, size_t i, char *buf, size_t size);
+int moat_nft_elems_peer (struct moat_nft_elems *l, struct in_addr from, struct in_addr to);
+int moat_nft_elems_host (struct moat_nft_elems *l, struct in_addr addr, const struct moat_ports *p);
+int moat_nft_elems_acl (struct moat_nft_elems *l, enum moat_nft_acl kind, struct in_addr addr,
+                        const struct moat_acl *acl);
+int moat_nft_elems_internet (struct moat_nft_elems *l, struct in_addr addr);
+/* The container's tcp `port` goes to proxy:proxy_port (the map) */
+int moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_t port,
+                          struct in_addr proxy, uint16_t proxy_port);
+/* ... where it may then go (the allowance, once per container). */
+int moat_nft_elems_proxied (struct moat_nft_elems *l, struct in_addr addr, struct in_addr proxy,
+                            uint16_t proxy_port);
+
+/* An identity's kernel objects: its chain id_<ident>, jumped to through
+ * src_ident from its members' addresses, and its set id_<ident> of the
+ * addresses it may reach, looked up in that chain. */
+int moat_nft_elems_ident_member (struct moat_nft_elems *l, struct in_addr addr, const char *ident);
+int moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, struct in_addr addr);
+
+/* In one batch, in this order: with `sweep`, removes every policy element
+ * naming `addr` in the fixed sets (peers either way, host_grants, egress,
+ * ingress and their deny sets, proxy, proxied, src_ident, and internet
+ * unless `keep_internet`: the network gave it; finding them takes a dump of
+ * each set), removes `del`, deletes identity
+ * `drop_ident`'s objects, creates `create_ident`'s (which must not exist),
+ * adds `add`. Any of them may be NULL. The kernel applies all of it or
+ * none. */
+int moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep,
+                             bool keep_internet, struct moat_nft_elems *del, const char *drop_ident,
+                             const char *create_ident, struct moat_nft_elems *add, moat_err_t *err);
+
+/* 1 if the identity's chain exists, 0 if not (or no table), -1 on error. */
+int moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *err);
+
+/* Deletes the identities' chains and sets (NULL-terminated list) in one
+ * batch; missing ones are fine. */
+int moat_nft_idents_drop (struct moat_nft *nft, char *const *idents, moat_err_t *err);
 
 /* Batch builders, exposed for unit tests (no root needed): they return a
  * batch ready to send, or NULL with *err set. `seq` is the first sequence

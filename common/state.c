@@ -177,6 +177,8 @@ moat_host_ifname (const char *network, const char *key, char ret_name[16])
 
 /* --- records -------------------------------------------------------------- */
 
+static int strv_push (char ***v, size_t *n, char *s);
+
 static int
 record_path (char *buf, size_t size, const char *network, const char *key)
 {
@@ -195,13 +197,14 @@ moat_record_to_json (const struct moat_record *r)
   moat_mac_format (r->mac, mac);
   return json_pack (
       "{s:s*, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:o, s:o, s:s*, s:s*, s:s*,"
-      " s:b, s:b, s:b, s:O*, s:O*}",
+      " s:b, s:b, s:b, s:O*, s:O*, s:s*, s:O*, s:s*}",
       "cniVersion", r->cni_version, "network", r->network, "containerId", r->container_id, "ifname",
       r->ifname, "netns", r->netns, "hostIf", r->host_if, "bridge", r->bridge, "mac", mac,
       "address", moat_ipv4_json (r->addr, r->prefixlen), "gateway", moat_ipv4_json (r->gateway, -1),
       "ipam", r->ipam ? r->ipam : "builtin", "name", r->name, "podNamespace", r->pod_namespace,
       "quiet", r->quiet, "internet", r->internet, "masquerade", r->masquerade, "labels", r->labels,
-      "podAnnotations", r->pod_annotations);
+      "podAnnotations", r->pod_annotations, "policyFile", r->policy_file, "policy", r->policy,
+      "ident", r->ident);
 }
 
 static int
@@ -238,6 +241,61 @@ write_atomic (const char *path, const char *data, moat_err_t *err)
   return 0;
 }
 
+/* "<network>/ids/<container id>[/<ifname>]": which attachments a container
+ * has, without listing every record (the hook's lookup). */
+static int
+index_path (char *buf, size_t size, const char *network, const char *container_id,
+            const char *ifname)
+{
+  char leaf[1024];
+
+  if ((size_t)snprintf (leaf, sizeof (leaf), "ids/%s%s%s", container_id, ifname ? "/" : "",
+                        ifname ? ifname : "")
+      >= sizeof (leaf))
+    return -1;
+  return moat_state_path (buf, size, network, leaf);
+}
+
+static int
+index_add (const char *network, const char *container_id, const char *ifname, moat_err_t *err)
+{
+  char path[4096];
+  int fd;
+
+  if (index_path (path, sizeof (path), network, container_id, NULL) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "index of \"%s\"", container_id);
+  if (moat_mkdir_p (path, MOAT_E_STATE, err) < 0)
+    return -1;
+  if (index_path (path, sizeof (path), network, container_id, ifname) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "index of \"%s\"", container_id);
+  fd = open (path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return moat_error (err, MOAT_E_STATE, errno, "create \"%s\"", path);
+  close (fd);
+  return 0;
+}
+
+static int
+index_remove (const char *network, const char *key, moat_err_t *err)
+{
+  char path[4096], id[512];
+  const char *at = strrchr (key, '@');
+
+  if (!at || (size_t)(at - key) >= sizeof (id))
+    return 0;
+  memcpy (id, key, at - key);
+  id[at - key] = '\0';
+  if (index_path (path, sizeof (path), network, id, at + 1) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "index of \"%s\"", id);
+  if (unlink (path) < 0 && errno != ENOENT)
+    return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", path);
+  if (index_path (path, sizeof (path), network, id, NULL) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "index of \"%s\"", id);
+  if (rmdir (path) < 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST)
+    return moat_error (err, MOAT_E_STATE, errno, "rmdir \"%s\"", path);
+  return 0;
+}
+
 int
 moat_record_write (const struct moat_record *r, moat_err_t *err)
 {
@@ -250,7 +308,9 @@ moat_record_write (const struct moat_record *r, moat_err_t *err)
   if (moat_attachment_key (key, sizeof (key), r->container_id, r->ifname) < 0
       || record_path (path, sizeof (path), r->network, key) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "record of \"%s\"", r->container_id);
-  return write_atomic (path, text, err);
+  if (write_atomic (path, text, err) < 0)
+    return -1;
+  return index_add (r->network, r->container_id, r->ifname, err);
 }
 
 static char *
@@ -264,7 +324,7 @@ int
 moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
 {
   const char *mac, *address, *gateway;
-  json_t *labels, *annotations;
+  json_t *labels, *annotations, *policy;
 
   memset (r, 0, sizeof (*r));
   if (json_unpack (root, "{s:s, s:s, s:s, s:b, s:b, s:b}", "mac", &mac, "address", &address,
@@ -293,6 +353,10 @@ moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
   r->labels = json_is_object (labels) ? json_incref (labels) : json_object ();
   annotations = json_object_get (root, "podAnnotations");
   r->pod_annotations = json_is_object (annotations) ? json_incref (annotations) : NULL;
+  r->policy_file = dup_opt (root, "policyFile");
+  policy = json_object_get (root, "policy");
+  r->policy = json_is_object (policy) ? json_incref (policy) : NULL;
+  r->ident = dup_opt (root, "ident");
   if (!r->network || !r->container_id || !r->ifname || !r->host_if || !r->bridge
       || !moat_ifname_valid (r->host_if) || !moat_ifname_valid (r->bridge))
     {
@@ -330,7 +394,7 @@ moat_record_remove (const char *network, const char *key, moat_err_t *err)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "record of \"%s\"", key);
   if (unlink (path) < 0 && errno != ENOENT)
     return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", path);
-  return 0;
+  return index_remove (network, key, err);
 }
 
 void
@@ -348,6 +412,9 @@ moat_record_free (struct moat_record *r)
   free (r->pod_namespace);
   json_decref (r->labels);
   json_decref (r->pod_annotations);
+  free (r->policy_file);
+  json_decref (r->policy);
+  free (r->ident);
   memset (r, 0, sizeof (*r));
 }
 
@@ -364,6 +431,44 @@ is_record_name (const char *name)
 {
   size_t n = strlen (name);
   return name[0] != '.' && n > 5 && strcmp (name + n - 5, ".json") == 0 && strchr (name, '@');
+}
+
+int
+moat_record_list_container (const char *network, const char *container_id, char ***ret_keys,
+                            moat_err_t *err)
+{
+  _cleanup_ (closedirp) DIR *d = NULL;
+  char dir[4096], key[512];
+  char **keys = calloc (1, sizeof (*keys));
+  size_t n = 0;
+  struct dirent *de;
+
+  if (!keys)
+    return moat_error (err, MOAT_E_STATE, ENOMEM, "index of \"%s\"", container_id);
+  if (index_path (dir, sizeof (dir), network, container_id, NULL) < 0)
+    {
+      free (keys);
+      return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "index of \"%s\"", container_id);
+    }
+  d = opendir (dir);
+  while (d && (de = readdir (d)))
+    {
+      if (de->d_name[0] == '.' || !moat_ifname_valid (de->d_name))
+        continue;
+      if (moat_attachment_key (key, sizeof (key), container_id, de->d_name) < 0
+          || strv_push (&keys, &n, strdup (key)) < 0)
+        {
+          moat_strv_free (keys);
+          return moat_error (err, MOAT_E_STATE, ENOMEM, "index of \"%s\"", container_id);
+        }
+    }
+  if (!d && errno != ENOENT && errno != ENOTDIR)
+    {
+      moat_strv_free (keys);
+      return moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", dir);
+    }
+  *ret_keys = keys;
+  return 0;
 }
 
 int
@@ -472,25 +577,22 @@ strv_push (char ***v, size_t *n, char *s)
 int
 moat_host_ifnames_in_use (char ***ret_names, moat_err_t *err)
 {
-  _cleanup_ (closedirp) DIR *d = opendir (moat_run_dir ());
+  _cleanup_ (moat_strv_freep) char **networks = NULL;
   char **names = calloc (1, sizeof (*names));
   size_t n = 0;
-  struct dirent *de;
 
   if (!names)
     return moat_error (err, MOAT_E_STATE, ENOMEM, "host interface names");
-  if (!d && errno != ENOENT)
+  if (moat_networks_list (&networks, err) < 0)
     {
-      moat_strv_free (names);
-      return moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", moat_run_dir ());
+      free (names);
+      return -1;
     }
-  while (d && (de = readdir (d)))
+  for (char **net = networks; *net; net++)
     {
-      char **keys = NULL;
+      _cleanup_ (moat_strv_freep) char **keys = NULL;
 
-      if (de->d_name[0] == '.' || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
-        continue;
-      if (moat_record_list (de->d_name, &keys, err) < 0)
+      if (moat_record_list (*net, &keys, err) < 0)
         {
           moat_strv_free (names);
           return -1;
@@ -499,15 +601,50 @@ moat_host_ifnames_in_use (char ***ret_names, moat_err_t *err)
         {
           char name[16];
 
-          moat_host_ifname (de->d_name, *k, name);
+          moat_host_ifname (*net, *k, name);
           if (strv_push (&names, &n, strdup (name)) < 0)
             {
-              moat_strv_free (keys);
               moat_strv_free (names);
               return moat_error (err, MOAT_E_STATE, ENOMEM, "host interface names");
             }
         }
-      moat_strv_free (keys);
+    }
+  *ret_names = names;
+  return 0;
+}
+
+int
+moat_networks_list (char ***ret_names, moat_err_t *err)
+{
+  _cleanup_ (closedirp) DIR *d = opendir (moat_run_dir ());
+  char **names = calloc (1, sizeof (*names));
+  size_t n = 0;
+  struct dirent *de;
+
+  *ret_names = NULL;
+  if (!names)
+    return moat_error (err, MOAT_E_STATE, ENOMEM, "networks");
+  if (!d && errno != ENOENT)
+    {
+      free (names);
+      return moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", moat_run_dir ());
+    }
+  while (d && (de = readdir (d)))
+    {
+      struct stat st;
+
+      if (de->d_name[0] == '.')
+        continue;
+      if (de->d_type == DT_UNKNOWN && fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0
+          && S_ISDIR (st.st_mode))
+        de->d_type = DT_DIR;
+      if (de->d_type != DT_DIR)
+        continue;
+      if (strv_push (&names, &n, strdup (de->d_name)) < 0)
+        {
+          moat_strv_free (names);
+          return moat_error (err, MOAT_E_STATE, ENOMEM, "networks");
+        }
     }
   *ret_names = names;
   return 0;

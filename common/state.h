@@ -68,6 +68,9 @@ struct moat_record
   bool quiet, internet, masquerade;
   json_t *labels;          /* object key → value; never NULL after read */
   json_t *pod_annotations; /* object; may be NULL */
+  char *policy_file;       /* the network's policyFile; NULL: the default */
+  json_t *policy;          /* the policy applied (policy.h); NULL: none yet */
+  char *ident;             /* its identity in <network>/idents/; NULL: none */
 };
 
 int moat_record_write (const struct moat_record *r, moat_err_t *err);
@@ -81,11 +84,22 @@ int moat_record_from_json (json_t *root, struct moat_record *ret, moat_err_t *er
 
 /* Keys of the network's records: NULL-terminated, malloc'd. */
 int moat_record_list (const char *network, char ***ret_keys, moat_err_t *err);
+/* Only those of one container. */
+int moat_record_list_container (const char *network, const char *container_id, char ***ret_keys,
+                                moat_err_t *err);
 void moat_strv_free (char **v);
+static inline void
+moat_strv_freep (char ***v)
+{
+  moat_strv_free (*v);
+}
 
 /* The host-end names of every attachment of every network (GC must not
  * take another network's port on a shared bridge). */
 int moat_host_ifnames_in_use (char ***ret_names, moat_err_t *err);
+
+/* Names of the networks with a state directory: NULL-terminated. */
+int moat_networks_list (char ***ret_names, moat_err_t *err);
 
 /* 1 if any network under the run dir holds a record, 0 if none. */
 int moat_any_record (moat_err_t *err);

@@ -90,7 +90,7 @@ assert_framed (const struct msgs *m, uint32_t seq)
 }
 
 /* What nft 1.0.6 itself sends for the layout in nft.h, as `nft
- * --debug=netlink -f` printed it (table renamed to moat). Only nft's
+ * --debug=netlink list` printed it after `nft -f` of the same layout. Only nft's
  * no-op `byteorder reg = hton(reg, 2, 1)` after `meta l4proto` is left
  * out: on a 1-byte value it swaps nothing. */
 static const char *const expected_rules[] = {
@@ -161,10 +161,28 @@ static const char *const expected_rules[] = {
   "inet moat from_container\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
+  "  [ meta load l4proto => reg 10 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 11 ]\n"
+  "  [ lookup reg 1 set proxied ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat from_container\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
   "  [ meta load oifname => reg 1 ]\n"
   "  [ payload load 4b @ network header + 16 => reg 2 ]\n"
   "  [ lookup reg 1 set members ]\n"
   "  [ immediate reg 0 goto -> to_peer ]\n",
+  "inet moat from_container\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
+  "  [ meta load l4proto => reg 10 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 11 ]\n"
+  "  [ lookup reg 1 set egress_deny ]\n"
+  "  [ immediate reg 0 goto -> deny_src ]\n",
   "inet moat from_container\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
@@ -190,6 +208,11 @@ static const char *const expected_rules[] = {
   "  [ lookup reg 1 set peers ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat to_peer\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ lookup reg 1 set src_ident dreg 0 ]\n",
+  "inet moat to_peer\n"
   "  [ immediate reg 0 goto -> deny_src ]\n",
   "inet moat same_bridge\n"
   "  [ ct load state => reg 1 ]\n"
@@ -202,6 +225,20 @@ static const char *const expected_rules[] = {
   "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
   "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
   "  [ lookup reg 1 set peers ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat same_bridge\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ lookup reg 1 set src_ident dreg 0 ]\n",
+  "inet moat same_bridge\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
+  "  [ meta load l4proto => reg 10 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 11 ]\n"
+  "  [ lookup reg 1 set proxied ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat same_bridge\n"
   "  [ immediate reg 0 goto -> deny_src ]\n",
@@ -217,20 +254,19 @@ static const char *const expected_rules[] = {
   "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
   "  [ meta load l4proto => reg 10 ]\n"
   "  [ payload load 2b @ transport header + 2 => reg 11 ]\n"
-  "  [ lookup reg 1 set ingress ]\n"
-  "  [ immediate reg 0 accept ]\n",
+  "  [ lookup reg 1 set ingress_deny ]\n"
+  "  [ immediate reg 0 goto -> deny_dst ]\n",
   "inet moat to_container\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
-  "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
-  "  [ lookup reg 1 set quiet ]\n"
-  "  [ immediate reg 0 drop ]\n",
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
+  "  [ meta load l4proto => reg 10 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 11 ]\n"
+  "  [ lookup reg 1 set ingress ]\n"
+  "  [ immediate reg 0 accept ]\n",
   "inet moat to_container\n"
-  "  [ meta load l4proto => reg 1 ]\n"
-  "  [ cmp eq reg 1 0x00000006 ]\n"
-  "  [ reject type 1 code 0 ]\n",
-  "inet moat to_container\n"
-  "  [ reject type 2 code 3 ]\n",
+  "  [ immediate reg 0 goto -> deny_dst ]\n",
   "inet moat to_host\n"
   "  [ ct load state => reg 1 ]\n"
   "  [ bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000 ]\n"
@@ -243,6 +279,15 @@ static const char *const expected_rules[] = {
   "  [ meta load l4proto => reg 9 ]\n"
   "  [ payload load 2b @ transport header + 2 => reg 10 ]\n"
   "  [ lookup reg 1 set host_grants ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat to_host\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
+  "  [ meta load l4proto => reg 10 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 11 ]\n"
+  "  [ lookup reg 1 set proxied ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat to_host\n"
   "  [ immediate reg 0 goto -> deny_src ]\n",
@@ -258,6 +303,33 @@ static const char *const expected_rules[] = {
   "  [ reject type 1 code 0 ]\n",
   "inet moat deny_src\n"
   "  [ reject type 2 code 3 ]\n",
+  "inet moat deny_dst\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
+  "  [ lookup reg 1 set quiet ]\n"
+  "  [ immediate reg 0 drop ]\n",
+  "inet moat deny_dst\n"
+  "  [ meta load l4proto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000006 ]\n"
+  "  [ reject type 1 code 0 ]\n",
+  "inet moat deny_dst\n"
+  "  [ reject type 2 code 3 ]\n",
+  "inet moat proxy\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 2 ]\n"
+  "  [ lookup reg 1 set members ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 2 ]\n"
+  "  [ lookup reg 1 set members 0x1 ]\n"
+  "  [ meta load l4proto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000006 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 9 ]\n"
+  "  [ lookup reg 1 set proxy dreg 1 ]\n"
+  "  [ nat dnat ip addr_min reg 1 addr_max reg 1 proto_min reg 9 proto_max reg 9 flags 0x3 ]\n",
   "inet moat postrouting\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
@@ -314,15 +386,15 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 9 sets, 11 chains, 30 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 14 sets, 13 chains, 39 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
     uint8_t family;
     size_t count;
   } runs[] = {
-    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 9 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 11 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 30 },
+    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 14 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 13 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 39 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -384,6 +456,11 @@ static const struct expected_set expected_sets[] = {
   { NFPROTO_INET, "host_grants", 0x94, 0x730d, 12, "\x04\x01\x02", 0 },
   { NFPROTO_INET, "egress", 0x94, 0x1c730d, 16, "\x04\x04\x01\x02", 0 },
   { NFPROTO_INET, "ingress", 0x94, 0x1c730d, 16, "\x04\x04\x01\x02", 0 },
+  { NFPROTO_INET, "egress_deny", 0x94, 0x1c730d, 16, "\x04\x04\x01\x02", 0 },
+  { NFPROTO_INET, "ingress_deny", 0x94, 0x1c730d, 16, "\x04\x04\x01\x02", 0 },
+  { NFPROTO_INET, "proxied", 0, 0x1c730d, 16, "", 0 },
+  { NFPROTO_INET, "proxy", 0x8, 0x1cd, 8, "", 0 },
+  { NFPROTO_INET, "src_ident", 0x8, 0x7, 4, "", 2 },
   { NFPROTO_INET, "bridges", 0, 0x29, 16, "", 1 },
   { NFPROTO_BRIDGE, "guarded", 0, 0x29, 16, "", 1 },
   { NFPROTO_BRIDGE, "ports", 0, 0x29247, 28, "", 0 },
@@ -440,7 +517,7 @@ test_tables_sets (void **state)
         assert_true (seen < sizeof (expected_sets) / sizeof (expected_sets[0]));
         assert_set (m.v[i], &expected_sets[seen++]);
       }
-  assert_int_equal (seen, 11);
+  assert_int_equal (seen, 16);
   nftnl_batch_free (batch);
 }
 
@@ -464,6 +541,8 @@ static const struct expected_chain expected_chains[] = {
   { NFPROTO_INET, "to_container", NULL, 0, 0 },
   { NFPROTO_INET, "to_host", NULL, 0, 0 },
   { NFPROTO_INET, "deny_src", NULL, 0, 0 },
+  { NFPROTO_INET, "deny_dst", NULL, 0, 0 },
+  { NFPROTO_INET, "proxy", "nat", NF_INET_PRE_ROUTING, -100 },
   { NFPROTO_INET, "postrouting", "nat", NF_INET_POST_ROUTING, 100 },
   { NFPROTO_BRIDGE, "prerouting", "filter", 0 /* NF_BR_PRE_ROUTING */, -200 },
   { NFPROTO_BRIDGE, "from_port", NULL, 0, 0 },
@@ -507,7 +586,7 @@ test_tables_chains (void **state)
         assert_true (seen < sizeof (expected_chains) / sizeof (expected_chains[0]));
         assert_chain (m.v[i], &expected_chains[seen++]);
       }
-  assert_int_equal (seen, 13);
+  assert_int_equal (seen, 15);
   nftnl_batch_free (batch);
 }
 
@@ -547,15 +626,17 @@ test_tables_rules_per_chain (void **state)
     const char *chain;
     int rules;
   } counts[] = {
-    { "same_bridge", 3 },
+    { "same_bridge", 5 },
     { "forward", 3 },
     { "input", 2 },
     { "output", 1 },
-    { "from_container", 6 },
-    { "to_peer", 2 },
-    { "to_container", 5 },
-    { "to_host", 3 },
+    { "from_container", 8 },
+    { "to_peer", 3 },
+    { "to_container", 4 },
+    { "to_host", 4 },
     { "deny_src", 3 },
+    { "deny_dst", 3 },
+    { "proxy", 1 },
     { "postrouting", 1 },
     { "prerouting", 2 } /* inet and bridge */,
     { "from_port", 3 },

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* moat-hook: the OCI hook. Reads the container's state on stdin and runs
+ * the stage named by its argument. All the logic lives in common/hook.c.
+ * Runtimes may discard a hook's output, so a failure also goes to syslog. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "hook.h"
+
+#define STATE_MAX (1 << 20)
+
+static const char usage[]
+    = "Usage: moat-hook prestart|createRuntime|poststop   (OCI state JSON on stdin)\n"
+      "       moat-hook --help | --version\n"
+      "\n"
+      "The OCI hook of moat. prestart (or createRuntime) reads the container's io.moat.*\n"
+      "annotations and installs its network policy on its moat attachments; poststop\n"
+      "removes it. A container without a moat attachment or io.moat.* annotation is\n"
+      "left alone. See moat-hook(8) and moat-annotations(5).\n";
+
+static char *
+read_stdin (size_t *ret_len, moat_err_t *err)
+{
+  size_t len = 0, cap = 4096;
+  char *buf = malloc (cap);
+
+  while (buf)
+    {
+      ssize_t n = read (STDIN_FILENO, buf + len, cap - len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        break;
+      if (n == 0)
+        {
+          *ret_len = len;
+          return buf;
+        }
+      len += (size_t)n;
+      if (len == cap)
+        {
+          char *nb = cap >= STATE_MAX ? NULL : realloc (buf, cap * 2);
+
+          if (!nb)
+            {
+              free (buf);
+              moat_error (err, MOAT_E_IO, 0, "stdin: state larger than 1 MiB");
+              return NULL;
+            }
+          buf = nb;
+          cap *= 2;
+        }
+    }
+  free (buf);
+  moat_error (err, MOAT_E_IO, errno, "stdin");
+  return NULL;
+}
+
+static int
+fail (const moat_err_t *err)
+{
+  fprintf (stderr, "moat-hook: %s\n", err->msg);
+  syslog (LOG_ERR, "%s", err->msg);
+  return 1;
+}
+
+int
+main (int argc, char **argv)
+{
+  _cleanup_free_ char *state = NULL;
+  moat_err_t err = { 0 };
+  size_t len = 0;
+  int stage;
+
+  if (argc > 1 && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0))
+    {
+      fputs (usage, stdout);
+      return 0;
+    }
+  if (argc > 1 && strcmp (argv[1], "--version") == 0)
+    {
+      printf ("moat-hook %s\n", MOAT_VERSION);
+      return 0;
+    }
+  /* Opened now, so that the socket exists before any confinement. */
+  openlog ("moat-hook", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+  stage = moat_hook_stage_parse (argc == 2 ? argv[1] : NULL);
+  if (stage < 0)
+    {
+      fputs (usage, stderr);
+      moat_error (&err, MOAT_E_ENV, 0, "want one argument: prestart, createRuntime or poststop");
+      return fail (&err);
+    }
+  state = read_stdin (&len, &err);
+  if (!state || moat_hook_run ((enum moat_hook_stage)stage, state, len, &err) < 0)
+    return fail (&err);
+  return 0;
+}
