@@ -318,6 +318,8 @@ join_policy (struct moat_record *rec, const struct moat_policy *policy, moat_err
 {
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
 
+  if (moat_policy_is_empty (policy))
+    return 0; /* a new record has none to clear */
   if (moat_nft_open (&nft, err) < 0)
     return -1;
   return moat_policy_join (nft, rec, policy, err);

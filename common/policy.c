@@ -1071,9 +1071,8 @@ has_identity (const struct moat_policy *p)
   return false;
 }
 
-/* Nothing to install: no identity and no element of its own. */
-static bool
-is_empty (const struct moat_policy *p)
+bool
+moat_policy_is_empty (const struct moat_policy *p)
 {
   const struct moat_annotations *a = &p->a;
 
@@ -1097,7 +1096,7 @@ moat_policy_join (struct moat_nft *nft, struct moat_record *rec, const struct mo
     return no_memory (err);
   /* A container without policy has nothing in the kernel or the record:
    * its next join needs no sweep. */
-  if (is_empty (p))
+  if (moat_policy_is_empty (p))
     return moat_policy_clear (nft, rec, err);
   if ((rec->ident || rec->policy) && moat_policy_leave (nft, rec, true, err) < 0)
     return -1;

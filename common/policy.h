@@ -55,6 +55,10 @@ int moat_policy_resolve (const struct moat_record *rec, json_t *annotations,
                          struct moat_policy *ret, moat_err_t *err);
 void moat_policy_free (struct moat_policy *p);
 
+/* Nothing to install: no identity (no label, no depends) and no element
+ * of its own. */
+bool moat_policy_is_empty (const struct moat_policy *p);
+
 /* May `from` open connections to `to`? (the rule above) */
 bool moat_policy_allows (const struct moat_policy *from, const struct moat_policy *to);
 
