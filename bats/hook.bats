@@ -309,3 +309,27 @@ EOF
   listen_tcp b "$port"
   tcp_ok a b "$port"
 }
+
+@test "hook: ten containers joining one label at once all get their peers" {
+  local i port pids=() ident
+  port=$(random_port)
+  for i in $(seq 10); do add_container "c$i"; done
+  for i in $(seq 10); do
+    hook prestart "c$i" "$(labels app=storm)" >"$T/hook.c$i" &
+    pids+=($!)
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || fail "hook $((i + 1)) failed: $(cat "$T/hook.c$((i + 1))")"
+  done
+  ident=$(jq -r .ident "$(record_of c1)")
+  for i in $(seq 10); do
+    assert_eq "$(jq -r .ident "$(record_of "c$i")")" "$ident" "identity of c$i"
+  done
+  # The identity's set holds all ten, and each jumps to it.
+  assert_eq "$(nft_elems inet "id_$ident" | grep -c "^$NETPFX\.")" 10 "addresses in id_$ident"
+  assert_eq "$(nft -j list map inet moat src_ident | jq --arg p "$NETPFX." --arg t "id_$ident" \
+    '[.nftables[] | select(.map) | .map.elem[] | select((.[0] | startswith($p))
+      and .[1].jump.target == $t)] | length')" 10 "jumps"
+  listen_tcp c10 "$port"
+  tcp_ok c1 c10 "$port"
+}
