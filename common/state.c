@@ -527,6 +527,20 @@ dir_has_record (int dirfd)
   return 0;
 }
 
+/* An entry of the run dir that is a network's directory (the lock files
+ * and ".lock" are not). */
+static bool
+is_network_dir (DIR *d, const struct dirent *de)
+{
+  struct stat st;
+
+  if (de->d_name[0] == '.')
+    return false;
+  if (de->d_type == DT_UNKNOWN)
+    return fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR (st.st_mode);
+  return de->d_type == DT_DIR;
+}
+
 int
 moat_any_record (moat_err_t *err)
 {
@@ -539,15 +553,9 @@ moat_any_record (moat_err_t *err)
                : moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", moat_run_dir ());
   while ((de = readdir (d)))
     {
-      struct stat st;
       int fd, r;
 
-      if (de->d_name[0] == '.')
-        continue;
-      if (de->d_type == DT_UNKNOWN && fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0
-          && S_ISDIR (st.st_mode))
-        de->d_type = DT_DIR;
-      if (de->d_type != DT_DIR)
+      if (!is_network_dir (d, de))
         continue;
       /* When in doubt, there are records: the caller would delete tables. */
       fd = openat (dirfd (d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -631,14 +639,7 @@ moat_networks_list (char ***ret_names, moat_err_t *err)
     }
   while (d && (de = readdir (d)))
     {
-      struct stat st;
-
-      if (de->d_name[0] == '.')
-        continue;
-      if (de->d_type == DT_UNKNOWN && fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0
-          && S_ISDIR (st.st_mode))
-        de->d_type = DT_DIR;
-      if (de->d_type != DT_DIR)
+      if (!is_network_dir (d, de))
         continue;
       if (strv_push (&names, &n, strdup (de->d_name)) < 0)
         {
