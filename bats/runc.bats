@@ -164,3 +164,14 @@ fetch_is() { # FROM TO PORT EXPECTED
   run -0 nft list ruleset
   assert_not_contains "$output" "$NETPFX."
 }
+
+@test "runc: the hook at createRuntime instead of prestart applies the same policy" {
+  local port
+  port=$(random_port)
+  CTR_HOOK_STAGES="createRuntime poststop" ctr_start a "$(a '{"io.moat.labels": "app=x"}')"
+  CTR_HOOK_STAGES="createRuntime poststop" ctr_start b "$(a '{"io.moat.labels": "app=x"}')"
+  ctr_start c "$(a '{"io.moat.labels": "app=y"}')"
+  for x in a b c; do ctr_serve "$x" "$port"; done
+  fetch_is a b "$port" ok
+  fetch_is c b "$port" refused
+}
