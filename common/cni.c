@@ -129,7 +129,8 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
   /* Elements first: the container is then cut off (the bridges rules drop
    * a non-member), and the socket's close, which waits for the kernel to
    * free them, comes after the link's removal has waited as long. */
-  if (moat_nft_open (&nft, &step) < 0 || moat_policy_leave (nft, rec, true, &step) < 0
+  if (moat_nft_open (&nft, &step) < 0
+      || moat_policy_leave (nft, rec, MOAT_LEAVE_IDENTITY, &step) < 0
       || moat_nft_member_del (nft, &m, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   /* An address whose elements may still be there is not handed out again. */

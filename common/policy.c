@@ -1098,7 +1098,7 @@ moat_policy_join (struct moat_nft *nft, struct moat_record *rec, const struct mo
    * its next join needs no sweep. */
   if (moat_policy_is_empty (p))
     return moat_policy_clear (nft, rec, err);
-  if ((rec->ident || rec->policy) && moat_policy_leave (nft, rec, true, err) < 0)
+  if ((rec->ident || rec->policy) && moat_policy_leave (nft, rec, MOAT_LEAVE_ALL, err) < 0)
     return -1;
   /* The record names the identity before its member file exists, so a
    * crash leaves nothing that DEL cannot find. */
@@ -1119,7 +1119,7 @@ moat_policy_join (struct moat_nft *nft, struct moat_record *rec, const struct mo
 }
 
 static int
-leave_kernel (struct moat_nft *nft, const struct moat_record *rec, moat_err_t *err)
+leave_kernel (struct moat_nft *nft, const struct moat_record *rec, bool sweep, moat_err_t *err)
 {
   _cleanup_ (group_list_free) struct group_list groups = { 0 };
   _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *del = moat_nft_elems_new ();
@@ -1127,6 +1127,8 @@ leave_kernel (struct moat_nft *nft, const struct moat_record *rec, moat_err_t *e
 
   if (!del)
     return no_memory (err);
+  if (!rec->ident && !sweep)
+    return 0;
   if (rec->ident && load_groups (rec->network, false, &groups, err) < 0)
     return -1;
   for (size_t i = 0; rec->ident && i < groups.n; i++)
@@ -1137,14 +1139,14 @@ leave_kernel (struct moat_nft *nft, const struct moat_record *rec, moat_err_t *e
       && moat_policy_compile_leave (rec->addr, &groups.policies[self], groups.groups, groups.n, del)
              < 0)
     return no_memory (err);
-  return moat_nft_policy_replace (nft, rec->addr, true, rec->internet, del, NULL, NULL, NULL, err);
+  return moat_nft_policy_replace (nft, rec->addr, sweep, rec->internet, del, NULL, NULL, NULL, err);
 }
 
 int
-moat_policy_leave (struct moat_nft *nft, const struct moat_record *rec, bool kernel,
+moat_policy_leave (struct moat_nft *nft, const struct moat_record *rec, enum moat_leave how,
                    moat_err_t *err)
 {
-  if (kernel && leave_kernel (nft, rec, err) < 0)
+  if (how != MOAT_LEAVE_STATE && leave_kernel (nft, rec, how == MOAT_LEAVE_ALL, err) < 0)
     return -1;
   if (rec->ident && member_remove (rec, err) < 0)
     return -1;
@@ -1173,7 +1175,7 @@ moat_policy_clear (struct moat_nft *nft, struct moat_record *rec, moat_err_t *er
   /* Nothing recorded, nothing installed: no sweep. */
   if (!rec->ident && !rec->policy)
     return 0;
-  if (moat_policy_leave (nft, rec, true, err) < 0)
+  if (moat_policy_leave (nft, rec, MOAT_LEAVE_ALL, err) < 0)
     return -1;
   return record_policy (rec, NULL, NULL, err);
 }

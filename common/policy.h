@@ -107,9 +107,18 @@ int moat_policy_compile_leave (struct in_addr addr, const struct moat_policy *p,
 int moat_policy_join (struct moat_nft *nft, struct moat_record *rec, const struct moat_policy *p,
                       moat_err_t *err);
 
-/* Takes the attachment out of its identity and, with `kernel`, removes its
- * policy elements. Does not write the record. Idempotent. */
-int moat_policy_leave (struct moat_nft *nft, const struct moat_record *rec, bool kernel,
+/* Takes the attachment out of its identity (its member file) and, as
+ * `how` says, out of the kernel: MOAT_LEAVE_IDENTITY takes its address out
+ * of the identity sets that hold it (a DEL, whose member removal sweeps the
+ * fixed sets anyway); MOAT_LEAVE_ALL also sweeps every fixed policy set
+ * for it. Does not write the record. Idempotent. */
+enum moat_leave
+{
+  MOAT_LEAVE_STATE,
+  MOAT_LEAVE_IDENTITY,
+  MOAT_LEAVE_ALL,
+};
+int moat_policy_leave (struct moat_nft *nft, const struct moat_record *rec, enum moat_leave how,
                        moat_err_t *err);
 
 /* Leaves, then forgets the policy in the record and writes it; with no
