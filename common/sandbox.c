@@ -49,10 +49,13 @@ allow_sockets (scmp_filter_ctx ctx)
   static const int domains[] = { AF_NETLINK, AF_UNIX };
 
   for (size_t i = 0; i < ARRAY_SIZE (domains); i++)
-    if (seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (socket), 1,
-                          SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t)domains[i]))
-        < 0)
-      return -1;
+    {
+      const struct scmp_arg_cmp domain
+          = { .arg = 0, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)domains[i], .datum_b = 0 };
+
+      if (seccomp_rule_add_array (ctx, SCMP_ACT_ALLOW, SCMP_SYS (socket), 1, &domain) < 0)
+        return -1;
+    }
   return 0;
 }
 
