@@ -242,7 +242,7 @@ policy_unchanged (const struct moat_record *rec, const struct moat_policy *p)
 {
   _cleanup_ (json_decrefp) json_t *j = NULL;
 
-  if (!rec->policy || !rec->ident)
+  if (!rec->policy)
     return false;
   j = moat_policy_to_json (p);
   return j && json_equal (j, rec->policy);
@@ -288,7 +288,6 @@ moat_hook_run (enum moat_hook_stage stage, const char *text, size_t len, moat_er
   _cleanup_ (oci_state_free) struct oci_state s = { 0 };
   _cleanup_ (attachments_free) struct attachments found = { 0 };
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
-
   struct moat_annotations a = { 0 };
 
   if (oci_state_parse (text, len, true, &s, err) < 0)
