@@ -11,6 +11,7 @@
 #include "cni.h"
 #include "config.h"
 #include "result.h"
+#include "confine.h"
 
 #define STDIN_MAX (1 << 20)
 
@@ -93,6 +94,14 @@ version_for_reply (const char *text)
   return i >= 0 ? moat_cni_versions[i] : MOAT_CNI_VERSION;
 }
 
+/* Delegated IPAM runs another program, which inherits the filter: see
+ * confine.h. */
+static enum moat_seccomp_profile
+seccomp_profile (const struct moat_netconf *conf)
+{
+  return conf->ipam_type ? MOAT_SECCOMP_PLUGIN_DELEGATED : MOAT_SECCOMP_PLUGIN;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -137,7 +146,9 @@ main (int argc, char **argv)
       return ret;
     }
 
-  if (moat_cni_run (&env, &conf, &result, &err) < 0)
+  /* Everything read: from here on only the verb's own syscalls. */
+  if (moat_seccomp_confine (seccomp_profile (&conf), &err) < 0
+      || moat_cni_run (&env, &conf, &result, &err) < 0)
     ret = report (conf.cni_version, &err);
   else
     ret = result && print_json (result) < 0 ? 1 : 0;

@@ -11,7 +11,7 @@
 
 #include "cleanup.h"
 #include "hook.h"
-#include "sandbox.h"
+#include "confine.h"
 
 #define STATE_MAX (1 << 20)
 
@@ -99,7 +99,7 @@ main (int argc, char **argv)
       return fail (&err);
     }
   state = read_stdin (&len, &err);
-  if (!state || moat_sandbox_hook (&err) < 0
+  if (!state || moat_seccomp_confine (MOAT_SECCOMP_HOOK, &err) < 0
       || moat_hook_run ((enum moat_hook_stage)stage, state, len, &err) < 0)
     return fail (&err);
   return 0;

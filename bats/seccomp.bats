@@ -1,0 +1,204 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2016,SC2034 # jq programs in single quotes; CNI_PATH_VALUE is read by cni()
+# The plugin confines itself with seccomp once its input is read: seen from
+# outside while it works (the kernel's /proc), from inside the real binary
+# (a preloaded probe that runs at its first flock, which comes after the
+# confinement), and in the delegated IPAM plugin it runs, which inherits
+# the filter.
+
+load helpers
+
+setup() { setup_moat_net; }
+teardown() { teardown_moat_net; }
+
+# A sanitized build also allows what its runtime needs (fork, ptrace...).
+sanitized() { ldd "$MOAT" 2>/dev/null | grep -q libasan; }
+
+# start_add NAME: ADD of container NAME in the background, its stdout in
+# $T/add.NAME, the pid of `timeout` in ADD_PID and the plugin's in
+# PLUGIN_PID. fd 8, the test's hold on the lock, is not passed on.
+start_add() {
+  local name=$1 conf_file=$T/conf.start-add
+  new_netns "$name"
+  printf '%s' "$MOAT_CONF" >"$conf_file"
+  printf '%s eth0 /run/netns/%s %s\n' "$(cid_of "$name")" "$(ns_of "$name")" "$conf_file" \
+    >>"$T/attachments"
+  printf '%s' "$MOAT_CONF" |
+    env -i PATH="$PATH" MOAT_RUN_DIR="$MOAT_RUN_DIR" CNI_COMMAND=ADD \
+      CNI_CONTAINERID="$(cid_of "$name")" CNI_NETNS="/run/netns/$(ns_of "$name")" \
+      CNI_IFNAME=eth0 CNI_PATH="$HOST_IPAM_DIR" ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
+      timeout 60 "$MOAT" >"$T/add.$name" 2>>"$T/stderr" 8>&- &
+  ADD_PID=$!
+  echo "$ADD_PID" >>"$T/pids"
+  wait_for 5 plugin_started
+}
+
+plugin_started() {
+  PLUGIN_PID=$(pgrep -P "$ADD_PID" | head -n 1)
+  [[ -n $PLUGIN_PID ]]
+}
+
+status_field() { # PID FIELD
+  awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+plugin_confined() { [[ $(status_field "$PLUGIN_PID" Seccomp) == 2 ]]; }
+
+@test "seccomp: the plugin works confined (mode 2, one filter, no_new_privs) and finishes its ADD" {
+  local lock=$MOAT_RUN_DIR/$NET.lock rc=0
+  mkdir -p "$MOAT_RUN_DIR"
+  # Hold the network's lock: the plugin confines itself, then waits for it.
+  exec 8>"$lock"
+  flock -x 8
+  start_add c1
+  wait_for 10 plugin_confined || {
+    exec 8>&-
+    fail "the plugin never showed Seccomp: 2 ($(grep -E '^(Seccomp|NoNewPrivs)' "/proc/$PLUGIN_PID/status" 2>&1))"
+  }
+  assert_eq "$(status_field "$PLUGIN_PID" NoNewPrivs)" 1 "NoNewPrivs"
+  assert_eq "$(status_field "$PLUGIN_PID" Seccomp_filters)" 1 "Seccomp_filters"
+  alive "$PLUGIN_PID" || fail "the plugin did not wait for the lock"
+  exec 8>&-
+  wait "$ADD_PID" || rc=$?
+  assert_eq "$rc" 0 "ADD exit status (output: $(cat "$T/add.c1"))"
+  cp "$T/add.c1" "$T/result.c1"
+  assert_jq "$(cat "$T/result.c1")" '(.ips[0].address | startswith($p))' --arg p "$NETPFX."
+  CNI_CONF=$(conf_with_prev "$(result_of c1)") run -0 cni CHECK "$(cid_of c1)" "$(ns_of c1)"
+  del_container c1
+}
+
+# The probe: at the plugin's first flock (inside the verb, after the
+# confinement) it tries what the filter must refuse, writes what happened
+# to $MOAT_PROBE_OUT, then takes the lock. Every call is harmless should
+# the filter be missing, and the expected answers are then wrong.
+build_probe() {
+  cat >"$T/probe.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static FILE *out;
+
+static void
+report (const char *what, long r)
+{
+  fprintf (out, "%s: %s\n", what, r < 0 ? strerror (errno) : "ok");
+  if (r >= 0 && strncmp (what, "socket", 6) == 0)
+    close ((int)r);
+}
+
+static void
+probe (void)
+{
+  char line[256];
+  FILE *st = fopen ("/proc/self/status", "re");
+  char *argv[] = { (char *)"/bin/false", NULL };
+  pid_t pid;
+
+  while (st && fgets (line, sizeof (line), st))
+    if (strncmp (line, "Seccomp:", 8) == 0 || strncmp (line, "NoNewPrivs:", 11) == 0)
+      fputs (line, out);
+  if (st)
+    fclose (st);
+  report ("socket(AF_INET)", socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  report ("socket(AF_INET6)", socket (AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  report ("socket(AF_PACKET)", socket (AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+  report ("socket(AF_UNIX)", socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  report ("socket(NETLINK_ROUTE)", socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  report ("unshare(0)", unshare (0));
+  report ("keyctl", syscall (SYS_keyctl, 0 /* GET_KEYRING_ID */, -3 /* session */, 0));
+  pid = fork ();
+  if (pid == 0)
+    _exit (0);
+  if (pid > 0)
+    waitpid (pid, NULL, 0);
+  report ("fork", pid);
+  execv (argv[0], argv);
+  report ("execve", -1);
+}
+
+int
+flock (int fd, int operation)
+{
+  static int (*real) (int, int);
+  static int done;
+  const char *path = getenv ("MOAT_PROBE_OUT");
+
+  if (!done && path && (out = fopen (path, "we")))
+    {
+      done = 1;
+      probe ();
+      fclose (out);
+    }
+  if (!real)
+    real = (int (*) (int, int))dlsym (RTLD_NEXT, "flock");
+  return real (fd, operation);
+}
+EOF
+  cc -Wall -Werror -shared -fPIC -o "$T/probe.so" "$T/probe.c" -ldl
+}
+
+@test "seccomp: inside the real plugin, other sockets, fork, exec, unshare and keyctl get EPERM" {
+  local out=$T/probe.out
+  build_probe
+  new_netns c1
+  # ASan insists on coming first among the preloads; a sanitized build
+  # also lets its runtime fork.
+  ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+    MOAT_WRAP="env LD_PRELOAD=$T/probe.so MOAT_PROBE_OUT=$out" \
+    run -0 cni ADD "$(cid_of c1)" "$(ns_of c1)"
+  printf '%s\n' "$output" >"$T/result.c1"
+  [[ -s $out ]] || fail "the probe did not run"
+  echo "# probe: $(tr '\n' ';' <"$out")" >&3
+  assert_contains "$(cat "$out")" "Seccomp:	2"
+  assert_contains "$(cat "$out")" "NoNewPrivs:	1"
+  local call
+  for call in "socket(AF_INET)" "socket(AF_INET6)" "socket(AF_PACKET)" "socket(AF_UNIX)" \
+    "unshare(0)" keyctl execve; do
+    assert_contains "$(cat "$out")" "$call: Operation not permitted"
+  done
+  sanitized || assert_contains "$(cat "$out")" "fork: Operation not permitted"
+  # What the plugin needs still works.
+  assert_contains "$(cat "$out")" "socket(NETLINK_ROUTE): ok"
+  assert_jq "$output" '(.ips[0].address | startswith($p))' --arg p "$NETPFX."
+  del_container c1
+}
+
+@test "seccomp: with delegated IPAM the IPAM plugin inherits the denylist and still allocates" {
+  local bin=$T/cni data=$T/ipam-data out=$T/ipam-probe.out
+  mkdir -p "$bin" "$data"
+  # An IPAM plugin that looks at itself and its parent, then is host-local.
+  cat >"$bin/probe-ipam" <<EOF
+#!/bin/bash
+{
+  echo "self \$(grep -E '^Seccomp:' /proc/self/status | tr -d '\t')"
+  echo "parent \$(grep -E '^Seccomp:' /proc/\$PPID/status | tr -d '\t')"
+  unshare -n true 2>&1 | sed 's/^/unshare: /'
+} >>"$out"
+exec $HOST_IPAM_DIR/host-local
+EOF
+  chmod +x "$bin/probe-ipam"
+  # Debian's host-local (plugins 1.1.1) speaks CNI up to 1.0.0.
+  conf_set 'del(.subnet) | .cniVersion = "1.0.0" | .ipam = {type: "probe-ipam", dataDir: $d,
+              ranges: [[{subnet: $s, gateway: $g}]], routes: [{dst: "0.0.0.0/0"}]}' \
+    --arg d "$data" --arg s "$SUBNET" --arg g "$GW"
+  CNI_PATH_VALUE=$bin:$HOST_IPAM_DIR
+  add_container c1
+  assert_match "$(ip_of c1)" "^${NETPFX//./\\.}\\." "address from host-local"
+  [[ -f $data/$NET/$(ip_of c1) ]] || fail "host-local has no file for $(ip_of c1)"
+  assert_contains "$(cat "$out")" "self Seccomp:2"
+  assert_contains "$(cat "$out")" "parent Seccomp:2"
+  assert_contains "$(cat "$out")" "unshare: unshare: unshare failed: Operation not permitted"
+  del_container c1
+  [[ ! -e $data/$NET/$(ip_of c1) ]] || fail "host-local still holds $(ip_of c1) after DEL"
+}

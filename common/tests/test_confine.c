@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Each seccomp profile, loaded in a child process: the calls its binary
+ * makes still work, the others fail with EPERM (or ENOSYS for clone3), and
+ * the kernel reports the process confined. Each probe returns 0 or the
+ * number of the first check that failed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+
+#include "confine.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
+static bool
+under_valgrind (void)
+{
+#ifdef RUNNING_ON_VALGRIND
+  return RUNNING_ON_VALGRIND;
+#else
+  return false;
+#endif
+}
+
+/* The child's exit code when confining failed. */
+#define NOT_CONFINED 200
+
+/* Runs `probe` in a child confined with `profile`; its exit status. */
+static int
+confined (enum moat_seccomp_profile profile, int (*probe) (void))
+{
+  pid_t pid = fork ();
+  int status;
+
+  assert_true (pid >= 0);
+  if (pid == 0)
+    {
+      moat_err_t err = { 0 };
+
+      if (moat_seccomp_confine (profile, &err) < 0)
+        {
+          fprintf (stderr, "%s\n", err.msg);
+          _exit (NOT_CONFINED);
+        }
+      _exit (probe ());
+    }
+  assert_int_equal (waitpid (pid, &status, 0), pid);
+  assert_true (WIFEXITED (status));
+  return WEXITSTATUS (status);
+}
+
+/* ---- what a call did -------------------------------------------------- */
+
+/* A call that returned an fd: true if it worked (the fd is closed). */
+static bool
+fd_ok (int fd)
+{
+  if (fd < 0)
+    return false;
+  close (fd);
+  return true;
+}
+
+/* True if the call (its result r) failed with exactly errno e. */
+static bool
+failed_with (long r, int e)
+{
+  return r < 0 && errno == e;
+}
+
+static bool
+status_has (const char *line)
+{
+  char buf[4096];
+  int fd = open ("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : read (fd, buf, sizeof (buf) - 1);
+
+  if (fd >= 0)
+    close (fd);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  return strstr (buf, line) != NULL;
+}
+
+/* A forked child that runs `path` (which exits 0) and reports whether
+ * it did; -1 with errno when fork failed. */
+static int
+run_program (const char *path, char *const argv[])
+{
+  pid_t pid = fork ();
+  int status;
+
+  if (pid < 0)
+    return -1;
+  if (pid == 0)
+    {
+      execv (path, argv);
+      _exit (127);
+    }
+  if (waitpid (pid, &status, 0) != pid)
+    return -1;
+  return WIFEXITED (status) && WEXITSTATUS (status) == 0 ? 0 : 1;
+}
+
+/* ---- the plugin's work ------------------------------------------------- */
+
+static int
+plugin_work (void)
+{
+  char path[] = "/tmp/moat-test-confine.XXXXXX", buf[64];
+  int fd = mkstemp (path);
+  void *big = malloc (8 << 20);
+  int ns = open ("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0 || write (fd, "x", 1) != 1 || flock (fd, LOCK_EX) < 0)
+    return 1;
+  close (fd);
+  if (unlink (path) < 0)
+    return 2;
+  fd = open ("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || read (fd, buf, sizeof (buf)) <= 0)
+    return 3;
+  close (fd);
+  if (!fd_ok (socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)))
+    return 4;
+  if (!fd_ok (socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER)))
+    return 5;
+  if (ns < 0 || ioctl (ns, NS_GET_NSTYPE) != CLONE_NEWNET)
+    return 6;
+  /* Entering a namespace needs CAP_SYS_ADMIN whatever the filter says. */
+  if (geteuid () == 0 && setns (ns, CLONE_NEWNET) < 0)
+    return 7;
+  close (ns);
+  if (!big)
+    return 8;
+  memset (big, 1, 8 << 20);
+  free (big);
+  if (!status_has ("NoNewPrivs:\t1") || !status_has ("Seccomp:\t2"))
+    return 9;
+  return 0;
+}
+
+/* ---- what no allowlist has --------------------------------------------- */
+
+/* Each call is harmless should the filter be missing, and the check then
+ * fails: a fork's child exits at once, a program run is /bin/false. */
+static int
+forbidden_everywhere (void)
+{
+  char *argv[] = { (char *)"/bin/false", NULL };
+  int ns = open ("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  void *page = mmap (NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  pid_t pid;
+
+  if (ns < 0 || page == MAP_FAILED)
+    return 1;
+  if (!failed_with (socket (AF_INET, SOCK_STREAM, 0), EPERM))
+    return 2;
+  if (!failed_with (socket (AF_INET6, SOCK_DGRAM, 0), EPERM))
+    return 3;
+  if (!failed_with (socket (AF_PACKET, SOCK_RAW, 0), EPERM))
+    return 4;
+  if (!failed_with (socket (AF_NETLINK, SOCK_RAW, NETLINK_KOBJECT_UEVENT), EPERM))
+    return 5;
+  if (!failed_with (socket (AF_UNIX, SOCK_STREAM, 0), EPERM))
+    return 6;
+  execv (argv[0], argv);
+  if (errno != EPERM)
+    return 7;
+  if (!failed_with (setns (ns, 0), EPERM))
+    return 8;
+  if (!failed_with (setns (ns, CLONE_NEWNS), EPERM))
+    return 9;
+  if (!failed_with (unshare (CLONE_NEWNET), EPERM))
+    return 10;
+  if (!failed_with (mount ("none", "/nonexistent", "tmpfs", 0, NULL), EPERM))
+    return 11;
+  if (!failed_with (setuid (0), EPERM))
+    return 12;
+  if (!failed_with (personality (0xffffffff), EPERM))
+    return 13;
+  if (!failed_with (syscall (SYS_bpf, -1, NULL, 0), EPERM))
+    return 14;
+  if (!failed_with (syscall (SYS_keyctl, -1, 0, 0, 0, 0), EPERM))
+    return 15;
+  if (!failed_with (syscall (SYS_clone3, NULL, 0), ENOSYS))
+    return 16;
+  /* On a file: unconfined, the kernel would say ENOTTY. */
+  if (!failed_with (ioctl (ns, TIOCSTI, "x"), EPERM))
+    return 17;
+  /* valgrind maps the code it translates as it goes: it needs them. */
+  if (!under_valgrind ()
+      && (mmap (NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED
+          || errno != EPERM))
+    return 24;
+  if (!under_valgrind () && !failed_with (mprotect (page, 4096, PROT_READ | PROT_EXEC), EPERM))
+    return 25;
+#ifndef SANITIZED /* the sanitizer runtime needs these */
+  pid = fork ();
+  if (pid == 0)
+    _exit (0);
+  if (!failed_with (pid, EPERM))
+    return 19;
+  if (!failed_with (ptrace (PTRACE_CONT, getppid (), NULL, NULL), EPERM))
+    return 20;
+  if (!failed_with (kill (getppid (), 0), EPERM))
+    return 21;
+  if (!failed_with (syscall (SYS_tgkill, getppid (), getppid (), 0), EPERM))
+    return 22;
+#else
+  (void)pid;
+#endif
+  /* abort(3) signals the process itself. */
+  if (syscall (SYS_tgkill, getpid (), syscall (SYS_gettid), 0) < 0)
+    return 23;
+  close (ns);
+  return 0;
+}
+
+/* The plugin has no syslog and no terminal. */
+static int
+forbidden_to_plugin (void)
+{
+  struct winsize ws;
+
+  if (!failed_with (socket (AF_UNIX, SOCK_DGRAM, 0), EPERM))
+    return 1;
+  if (!failed_with (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws), EPERM))
+    return 2;
+  return 0;
+}
+
+/* syslog's socket, and only a datagram one. */
+static int
+hook_syslog (void)
+{
+  struct winsize ws;
+
+  if (!fd_ok (socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)))
+    return 1;
+  if (!failed_with (socket (AF_UNIX, SOCK_SEQPACKET, 0), EPERM))
+    return 2;
+  if (!failed_with (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws), EPERM))
+    return 3;
+  return 0;
+}
+
+/* isatty: the kernel's answer (ENOTTY on a file), not the filter's. */
+static int
+ctl_terminal (void)
+{
+  struct winsize ws;
+  int fd = open ("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0 || !failed_with (ioctl (fd, TIOCGWINSZ, &ws), ENOTTY))
+    return 1;
+  if (isatty (fd) || errno != ENOTTY)
+    return 2;
+  close (fd);
+  if (!fd_ok (socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)))
+    return 3;
+  return 0;
+}
+
+/* ---- delegated IPAM: a denylist ----------------------------------------- */
+
+static int
+delegated_work (void)
+{
+  char *true_argv[] = { (char *)"/bin/true", NULL };
+  /* The filter is inherited: a program run from here is confined too. */
+  char *grep_argv[] = { (char *)"/bin/grep", (char *)"-q", (char *)"^Seccomp:[[:space:]]*2$",
+                        (char *)"/proc/self/status", NULL };
+  int ns = open ("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+
+  if (plugin_work () != 0)
+    return 1;
+  if (run_program (true_argv[0], true_argv) != 0)
+    return 2;
+  if (run_program (grep_argv[0], grep_argv) != 0)
+    return 3;
+  if (!fd_ok (socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)))
+    return 4;
+  if (ns < 0 || !failed_with (setns (ns, 0), EPERM)
+      || !failed_with (setns (ns, CLONE_NEWNS), EPERM))
+    return 5;
+  close (ns);
+  return 0;
+}
+
+static int
+delegated_forbidden (void)
+{
+  pid_t pid;
+
+  if (!failed_with (unshare (CLONE_NEWNET), EPERM))
+    return 1;
+  if (!failed_with (unshare (CLONE_NEWUSER), EPERM))
+    return 2;
+  /* clone with a namespace flag; a child made anyway exits at once. */
+  pid = syscall (SYS_clone, CLONE_NEWNET | SIGCHLD, NULL, NULL, NULL, 0);
+  if (pid == 0)
+    _exit (0);
+  if (!failed_with (pid, EPERM))
+    return 3;
+  pid = syscall (SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0);
+  if (pid == 0)
+    _exit (0);
+  if (!failed_with (pid, EPERM))
+    return 4;
+  if (!failed_with (syscall (SYS_clone3, NULL, 0), ENOSYS))
+    return 5;
+#ifndef SANITIZED /* LeakSanitizer's exit check needs it */
+  if (!failed_with (ptrace (PTRACE_CONT, getppid (), NULL, NULL), EPERM))
+    return 6;
+#endif
+  if (!failed_with (mount ("none", "/nonexistent", "tmpfs", 0, NULL), EPERM))
+    return 7;
+  if (!failed_with (setuid (0), EPERM))
+    return 8;
+  if (!failed_with (syscall (SYS_bpf, -1, NULL, 0), EPERM))
+    return 9;
+  if (!failed_with (syscall (SYS_init_module, NULL, 0, ""), EPERM))
+    return 10;
+  if (!failed_with (syscall (SYS_io_uring_setup, 0, NULL), EPERM))
+    return 11;
+  if (!failed_with (personality (0xffffffff), EPERM))
+    return 12;
+  return 0;
+}
+
+/* ---- other ABIs ---------------------------------------------------------- */
+
+#if defined(__x86_64__)
+/* getpid of the i386 ABI, through int 0x80. */
+static int
+i386_call (void)
+{
+  long r;
+
+  __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory");
+  return r < 0 ? 1 : 2;
+}
+
+/* getpid of the x32 ABI. */
+static int
+x32_call (void)
+{
+  return syscall (0x40000000L | SYS_getpid) < 0 ? 1 : 2;
+}
+
+/* The signal that ended a confined child running `probe`, 0 if none. */
+static int
+killed_by (enum moat_seccomp_profile profile, int (*probe) (void))
+{
+  pid_t pid = fork ();
+  int status;
+
+  assert_true (pid >= 0);
+  if (pid == 0)
+    {
+      moat_err_t err = { 0 };
+
+      if (moat_seccomp_confine (profile, &err) < 0)
+        _exit (NOT_CONFINED);
+      _exit (probe ());
+    }
+  assert_int_equal (waitpid (pid, &status, 0), pid);
+  return WIFSIGNALED (status) ? WTERMSIG (status) : 0;
+}
+
+/* Even the denylist: a filter checks the native ABI's numbers only, so
+ * another ABI must not get through at all. */
+static void
+test_other_abis_are_killed (void **state)
+{
+  const enum moat_seccomp_profile all[]
+      = { MOAT_SECCOMP_PLUGIN, MOAT_SECCOMP_PLUGIN_DELEGATED, MOAT_SECCOMP_HOOK, MOAT_SECCOMP_CTL };
+
+  if (under_valgrind ())
+    skip (); /* valgrind does not run int 0x80 */
+
+  for (size_t i = 0; i < sizeof (all) / sizeof (all[0]); i++)
+    {
+      assert_int_equal (killed_by (all[i], i386_call), SIGSYS);
+      assert_int_equal (killed_by (all[i], x32_call), SIGSYS);
+    }
+}
+#endif
+
+/* ---- the tests ---------------------------------------------------------- */
+
+static void
+test_plugin (void **state)
+{
+  assert_int_equal (confined (MOAT_SECCOMP_PLUGIN, plugin_work), 0);
+  assert_int_equal (confined (MOAT_SECCOMP_PLUGIN, forbidden_everywhere), 0);
+  assert_int_equal (confined (MOAT_SECCOMP_PLUGIN, forbidden_to_plugin), 0);
+}
+
+static void
+test_hook (void **state)
+{
+  assert_int_equal (confined (MOAT_SECCOMP_HOOK, plugin_work), 0);
+  assert_int_equal (confined (MOAT_SECCOMP_HOOK, forbidden_everywhere), 0);
+  assert_int_equal (confined (MOAT_SECCOMP_HOOK, hook_syslog), 0);
+}
+
+static void
+test_ctl (void **state)
+{
+  assert_int_equal (confined (MOAT_SECCOMP_CTL, plugin_work), 0);
+  assert_int_equal (confined (MOAT_SECCOMP_CTL, forbidden_everywhere), 0);
+  assert_int_equal (confined (MOAT_SECCOMP_CTL, ctl_terminal), 0);
+}
+
+static void
+test_plugin_delegated (void **state)
+{
+  assert_int_equal (confined (MOAT_SECCOMP_PLUGIN_DELEGATED, delegated_work), 0);
+  assert_int_equal (confined (MOAT_SECCOMP_PLUGIN_DELEGATED, delegated_forbidden), 0);
+}
+
+static int
+unknown_profile (void)
+{
+  moat_err_t err = { 0 };
+
+  if (moat_seccomp_confine ((enum moat_seccomp_profile)99, &err) == 0)
+    return 1;
+  if (!strstr (err.msg, "unknown profile 99"))
+    return 2;
+  /* Nothing was loaded. */
+  return status_has ("Seccomp:\t0") ? 0 : 3;
+}
+
+static void
+test_unknown_profile_is_refused (void **state)
+{
+  pid_t pid = fork ();
+  int status;
+
+  assert_true (pid >= 0);
+  if (pid == 0)
+    _exit (unknown_profile ());
+  assert_int_equal (waitpid (pid, &status, 0), pid);
+  assert_true (WIFEXITED (status));
+  assert_int_equal (WEXITSTATUS (status), 0);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[]
+      = { cmocka_unit_test (test_plugin),
+          cmocka_unit_test (test_hook),
+          cmocka_unit_test (test_ctl),
+          cmocka_unit_test (test_plugin_delegated),
+          cmocka_unit_test (test_unknown_profile_is_refused),
+#if defined(__x86_64__)
+          cmocka_unit_test (test_other_abis_are_killed),
+#endif
+        };
+
+  cmocka_set_message_output (CM_OUTPUT_TAP);
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
