@@ -44,10 +44,11 @@ LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libmoat.a
 PLUGIN_SRCS := $(sort $(wildcard cni-plugin/*.c))
 HOOK_SRCS   := $(sort $(wildcard oci-hook/*.c))
+CTL_SRCS    := $(sort $(wildcard ctl/*.c))
 UNIT_SRCS  := $(sort $(wildcard common/tests/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:common/tests/%.c=$(BUILD)/tests/%)
 
-BINS := $(BUILD)/moat $(BUILD)/moat-hook
+BINS := $(BUILD)/moat $(BUILD)/moat-hook $(BUILD)/moatctl
 
 .PHONY: all unit bats test asan bench demo install uninstall clean deps format format-check fuzz
 all: $(BINS) $(UNIT_BINS)
@@ -66,6 +67,9 @@ $(BUILD)/moat: $(PLUGIN_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 $(BUILD)/moat-hook: $(HOOK_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS)
 
+$(BUILD)/moatctl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS)
+
 $(BUILD)/tests/%: $(BUILD)/common/tests/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs cmocka)
@@ -73,7 +77,8 @@ $(BUILD)/tests/%: $(BUILD)/common/tests/%.o $(LIB)
 deps:
 	hack/install-deps.sh
 
-# Unit tests need no root; output is TAP so hack/run-tests.sh can count it.
+# Unit tests: TAP, so hack/run-tests.sh can count them. test_foreign and
+# test_confine need root (private network namespaces, seccomp in a child).
 unit: $(UNIT_BINS)
 	hack/run-tests.sh unit $(UNIT_BINS)
 
@@ -107,6 +112,7 @@ asan:
 bench: $(BINS)
 	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-cni
 	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-hook
+	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-ctl
 
 demo: deps
 	$(MAKE) all
@@ -115,6 +121,7 @@ demo: deps
 install: $(BINS)
 	install -D -m 0755 $(BUILD)/moat $(DESTDIR)$(CNI_BIN_DIR)/moat
 	install -D -m 0755 $(BUILD)/moat-hook $(DESTDIR)$(LIBEXECDIR)/moat/moat-hook
+	install -D -m 0755 $(BUILD)/moatctl $(DESTDIR)$(BINDIR)/moatctl
 	install -d $(DESTDIR)$(HOOKS_DIR)
 	for stage in prestart poststop; do \
 	  sed -e 's|@HOOK_PATH@|$(LIBEXECDIR)/moat/moat-hook|' -e "s|@STAGE@|$$stage|" \
@@ -123,15 +130,15 @@ install: $(BINS)
 	done
 
 uninstall:
-	rm -f $(DESTDIR)$(CNI_BIN_DIR)/moat $(DESTDIR)$(LIBEXECDIR)/moat/moat-hook \
+	rm -f $(DESTDIR)$(CNI_BIN_DIR)/moat $(DESTDIR)$(LIBEXECDIR)/moat/moat-hook $(DESTDIR)$(BINDIR)/moatctl \
 	  $(DESTDIR)$(HOOKS_DIR)/50-moat-prestart.json $(DESTDIR)$(HOOKS_DIR)/50-moat-poststop.json
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/moat 2>/dev/null
 
 format:
-	clang-format -i common/*.[ch] common/tests/*.c cni-plugin/*.c oci-hook/*.c
+	clang-format -i common/*.[ch] common/tests/*.c cni-plugin/*.c oci-hook/*.c ctl/*.c
 
 format-check:
-	clang-format --dry-run -Werror common/*.[ch] common/tests/*.c cni-plugin/*.c oci-hook/*.c
+	clang-format --dry-run -Werror common/*.[ch] common/tests/*.c cni-plugin/*.c oci-hook/*.c ctl/*.c
 
 clean:
 	rm -rf build build-asan build-fuzz

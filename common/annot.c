@@ -667,6 +667,56 @@ parse_acl (const char *key, const char *item, struct moat_acl *ret, moat_err_t *
   return parse_ports (key, item, ports, true, &ret->ports, err);
 }
 
+int
+moat_ports_parse (const char *what, const char *text, bool any_proto, struct moat_ports *ret,
+                  moat_err_t *err)
+{
+  return parse_ports (what, text, text, any_proto, ret, err);
+}
+
+int
+moat_acl_parse (const char *what, const char *text, struct moat_acl *ret, moat_err_t *err)
+{
+  return parse_acl (what, text, ret, err);
+}
+
+static const char *
+proto_name (uint8_t proto)
+{
+  switch (proto)
+    {
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case IPPROTO_ICMP:
+      return "icmp";
+    default:
+      return "any";
+    }
+}
+
+void
+moat_ports_format (const struct moat_ports *p, char *buf, size_t size)
+{
+  if (!p->lo)
+    snprintf (buf, size, "%s", proto_name (p->proto));
+  else if (p->lo == p->hi)
+    snprintf (buf, size, "%s/%u", proto_name (p->proto), p->lo);
+  else
+    snprintf (buf, size, "%s/%u-%u", proto_name (p->proto), p->lo, p->hi);
+}
+
+void
+moat_acl_format (const struct moat_acl *acl, char *buf, size_t size)
+{
+  char addr[INET_ADDRSTRLEN], ports[32];
+
+  inet_ntop (AF_INET, &acl->addr, addr, sizeof (addr));
+  moat_ports_format (&acl->ports, ports, sizeof (ports));
+  snprintf (buf, size, "%s/%d %s", addr, acl->prefixlen, ports);
+}
+
 static bool
 acl_equal (const struct moat_acl *a, const struct moat_acl *b)
 {

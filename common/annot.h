@@ -147,6 +147,16 @@ int moat_annotations_dup (const struct moat_annotations *src, struct moat_annota
  * non-object. */
 bool moat_annotations_any (json_t *annotations);
 
+/* One item of the grammar on its own (moatctl's grant words): PORTS
+ * (tcp/udp only unless `any_proto`), or "ADDR PORTS". Errors start with
+ * `what`. */
+int moat_ports_parse (const char *what, const char *text, bool any_proto, struct moat_ports *ret,
+                      moat_err_t *err);
+int moat_acl_parse (const char *what, const char *text, struct moat_acl *ret, moat_err_t *err);
+/* Canonical text: "tcp/80", "udp/1-9", "icmp", "any"; "10.0.0.0/8 tcp/443". */
+void moat_ports_format (const struct moat_ports *p, char *buf, size_t size);
+void moat_acl_format (const struct moat_acl *acl, char *buf, size_t size);
+
 /* Evaluates one selector (AND of its terms) against labels given as a JSON
  * object of key → string value; NULL labels are no labels. A label whose
  * value is not a string exists, but equals nothing. A selector without

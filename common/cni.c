@@ -74,21 +74,6 @@ ipam_delegate_del (const struct moat_netconf *conf, const struct moat_record *re
   return moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err);
 }
 
-static struct moat_nft_member
-member_of (const struct moat_record *rec)
-{
-  struct moat_nft_member m = {
-    .bridge = rec->bridge,
-    .host_ifname = rec->host_if,
-    .addr = rec->addr,
-    .quiet = rec->quiet,
-    .internet = rec->internet,
-    .masquerade = rec->masquerade,
-  };
-  memcpy (m.mac, rec->mac, MOAT_MAC_LEN);
-  return m;
-}
-
 static int
 address_release (const struct moat_netconf *conf, const struct moat_record *rec, const char *key,
                  moat_err_t *err)
@@ -121,7 +106,7 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
                    moat_err_t *err)
 {
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
-  struct moat_nft_member m = member_of (rec);
+  struct moat_nft_member m = moat_record_member (rec);
   moat_err_t step = { 0 };
   bool failed = false;
   char key[KEY_MAX];
@@ -291,7 +276,7 @@ attach_kernel (const struct moat_netconf *conf, const struct moat_record *rec,
     .prefixlen = rec->prefixlen,
     .gateway = rec->gateway,
   };
-  struct moat_nft_member m = member_of (rec);
+  struct moat_nft_member m = moat_record_member (rec);
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   struct moat_veth_result vres;
   _cleanup_close_ int global = -1;
@@ -486,7 +471,7 @@ cni_check (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t
     .prefixlen = rec.prefixlen,
     .gateway = rec.gateway,
   };
-  struct moat_nft_member m = member_of (&rec);
+  struct moat_nft_member m = moat_record_member (&rec);
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   if (moat_veth_check (&veth, err) < 0 || moat_nft_open (&nft, err) < 0
       || moat_nft_member_check (nft, &m, err) < 0)

@@ -117,7 +117,9 @@ enum set_index
   SET_QUIET,
   SET_INTERNET,
   SET_MASQ,
-  SET_PEERS,
+  SET_GRANT_PEER,
+  SET_GRANT_HOST,
+  SET_GRANT_EGRESS,
   SET_HOST_GRANTS,
   SET_EGRESS,
   SET_INGRESS,
@@ -155,11 +157,21 @@ static const struct set_def set_defs[SET_COUNT] = {
   [SET_INTERNET]
   = { .family = NFPROTO_INET, .name = "internet", .nfields = 1, .fields = { FT_IPV4 } },
   [SET_MASQ] = { .family = NFPROTO_INET, .name = "masq", .nfields = 1, .fields = { FT_IPV4 } },
-  [SET_PEERS] = { .family = NFPROTO_INET,
-                  .name = "peers",
-                  .flags = NFT_SET_TIMEOUT,
-                  .nfields = 2,
-                  .fields = { FT_IPV4, FT_IPV4 } },
+  [SET_GRANT_PEER] = { .family = NFPROTO_INET,
+                       .name = "grant_peer",
+                       .flags = NFT_SET_TIMEOUT,
+                       .nfields = 2,
+                       .fields = { FT_IPV4, FT_IPV4 } },
+  [SET_GRANT_HOST] = { .family = NFPROTO_INET,
+                       .name = "grant_host",
+                       .flags = RANGE_FLAGS,
+                       .nfields = 3,
+                       .fields = { FT_IPV4, FT_PROTO, FT_PORT } },
+  [SET_GRANT_EGRESS] = { .family = NFPROTO_INET,
+                         .name = "grant_egress",
+                         .flags = RANGE_FLAGS,
+                         .nfields = 4,
+                         .fields = { FT_IPV4, FT_IPV4, FT_PROTO, FT_PORT } },
   [SET_HOST_GRANTS] = { .family = NFPROTO_INET,
                         .name = "host_grants",
                         .flags = RANGE_FLAGS,
@@ -426,6 +438,13 @@ static const struct rule_def rule_defs[] = {
     { IPV4, LOOKUP (SET_MEMBERS, SRC_OIFNAME, SRC_IP_DADDR) },
     ACT_GOTO,
     "to_peer" },
+  /* moatctl's grants open what they name, whatever the policy says. */
+  { NFPROTO_INET,
+    "from_container",
+    "ip saddr . ip daddr . meta l4proto . th dport @grant_egress accept",
+    { IPV4, LOOKUP (SET_GRANT_EGRESS, SRC_IP_SADDR, SRC_IP_DADDR, SRC_L4PROTO, SRC_TH_DPORT) },
+    ACT_ACCEPT,
+    NULL },
   { NFPROTO_INET,
     "from_container",
     "ip saddr . ip daddr . meta l4proto . th dport @egress_deny goto deny_src",
@@ -452,8 +471,8 @@ static const struct rule_def rule_defs[] = {
     "deny_src" },
   { NFPROTO_INET,
     "to_peer",
-    "ip saddr . ip daddr @peers accept",
-    { IPV4, LOOKUP (SET_PEERS, SRC_IP_SADDR, SRC_IP_DADDR) },
+    "ip saddr . ip daddr @grant_peer accept",
+    { IPV4, LOOKUP (SET_GRANT_PEER, SRC_IP_SADDR, SRC_IP_DADDR) },
     ACT_ACCEPT,
     NULL },
   { NFPROTO_INET, "to_peer", "ip saddr vmap @src_ident", { IPV4 }, ACT_SRC_IDENT, NULL },
@@ -466,8 +485,8 @@ static const struct rule_def rule_defs[] = {
     NULL },
   { NFPROTO_INET,
     "same_bridge",
-    "ip saddr . ip daddr @peers accept",
-    { IPV4, LOOKUP (SET_PEERS, SRC_IP_SADDR, SRC_IP_DADDR) },
+    "ip saddr . ip daddr @grant_peer accept",
+    { IPV4, LOOKUP (SET_GRANT_PEER, SRC_IP_SADDR, SRC_IP_DADDR) },
     ACT_ACCEPT,
     NULL },
   { NFPROTO_INET, "same_bridge", "ip saddr vmap @src_ident", { IPV4 }, ACT_SRC_IDENT, NULL },
@@ -517,6 +536,12 @@ static const struct rule_def rule_defs[] = {
     "to_host",
     "ip saddr . meta l4proto . th dport @host_grants accept",
     { IPV4, LOOKUP (SET_HOST_GRANTS, SRC_IP_SADDR, SRC_L4PROTO, SRC_TH_DPORT) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_host",
+    "ip saddr . meta l4proto . th dport @grant_host accept",
+    { IPV4, LOOKUP (SET_GRANT_HOST, SRC_IP_SADDR, SRC_L4PROTO, SRC_TH_DPORT) },
     ACT_ACCEPT,
     NULL },
   { NFPROTO_INET,
@@ -2295,10 +2320,12 @@ struct elem_list
 struct collect
 {
   const struct set_def *set;
+  const char *name; /* an identity's set; NULL: set->name */
   struct in_addr addr;
-  unsigned positions; /* bit i: field i holds a container address */
+  unsigned positions; /* bit i: field i holds a container address; 0: keep every element */
   struct elem_list *out;
   bool failed;
+  bool missing; /* the set (or its table) is not there */
 };
 
 /* A container address field is always one address, never a range: an
@@ -2351,7 +2378,7 @@ collect_elem (struct nftnl_set_elem *e, void *data)
   if (nftnl_set_elem_is_set (e, NFTNL_SET_ELEM_KEY_END))
     end = nftnl_set_elem_get (e, NFTNL_SET_ELEM_KEY_END, &end_len);
   if (!key || key_len > MAX_KEY_LEN || end_len > MAX_KEY_LEN
-      || !names_addr (c, key, key_len, end, end_len))
+      || (c->positions && !names_addr (c, key, key_len, end, end_len)))
     return 0;
   out = elem_list_push (c->out);
   if (!out)
@@ -2360,12 +2387,28 @@ collect_elem (struct nftnl_set_elem *e, void *data)
       return -1;
     }
   out->set = c->set;
+  if (c->name)
+    snprintf (out->name, sizeof (out->name), "%s", c->name);
   memcpy (out->key, key, key_len);
   out->key_len = key_len;
   if (end)
     {
       memcpy (out->key_end, end, end_len);
       out->key_end_len = end_len;
+    }
+  if (nftnl_set_elem_is_set (e, NFTNL_SET_ELEM_CHAIN))
+    snprintf (out->jump, sizeof (out->jump), "%s",
+              nftnl_set_elem_get_str (e, NFTNL_SET_ELEM_CHAIN));
+  if (nftnl_set_elem_is_set (e, NFTNL_SET_ELEM_DATA))
+    {
+      uint32_t len = 0;
+      const void *data = nftnl_set_elem_get (e, NFTNL_SET_ELEM_DATA, &len);
+
+      if (data && len <= sizeof (out->data))
+        {
+          memcpy (out->data, data, len);
+          out->data_len = len;
+        }
     }
   return 0;
 }
@@ -2397,7 +2440,7 @@ collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t 
   int r = 1;
 
   if (!s || !buf || nftnl_set_set_str (s, NFTNL_SET_TABLE, MOAT_NFT_TABLE) < 0
-      || nftnl_set_set_str (s, NFTNL_SET_NAME, c->set->name) < 0)
+      || nftnl_set_set_str (s, NFTNL_SET_NAME, c->name ? c->name : c->set->name) < 0)
     return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: cannot dump set \"%s\"", c->set->name);
   nlh = nftnl_nlmsg_build_hdr (buf, NFT_MSG_GETSETELEM, c->set->family, NLM_F_DUMP, seq);
   nftnl_set_elems_nlmsg_build_payload (nlh, s);
@@ -2411,6 +2454,8 @@ collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t 
         break;
       r = mnl_cb_run (buf, (size_t)len, seq, mnl_socket_get_portid (nl), on_dumped_elems, c);
     }
+  if (r < 0 && errno == ENOENT && !c->failed)
+    c->missing = true;
   if (r == 0 || (r < 0 && errno == ENOENT && !c->failed))
     return 0;
   return moat_error (err, MOAT_E_NFT, c->failed ? ENOMEM : errno,
@@ -2419,7 +2464,7 @@ collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t 
 }
 
 static int collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet,
-                           struct elem_list *found, uint32_t *seq, moat_err_t *err);
+                           bool grants, struct elem_list *found, uint32_t *seq, moat_err_t *err);
 
 /* Appends to `found` every policy element that names `addr` (internet is
  * one of the member's own). */
@@ -2427,7 +2472,7 @@ static int
 collect_naming (struct mnl_socket *nl, struct in_addr addr, struct elem_list *found, uint32_t *seq,
                 moat_err_t *err)
 {
-  return collect_policy (nl, addr, true, found, seq, err);
+  return collect_policy (nl, addr, true, true, found, seq, err);
 }
 
 int
@@ -2614,14 +2659,32 @@ key_put_ports (struct key_writer *w, const struct moat_ports *p)
 }
 
 int
-moat_nft_elems_peer (struct moat_nft_elems *l, struct in_addr from, struct in_addr to)
+moat_nft_elems_grant_peer (struct moat_nft_elems *l, struct in_addr from, struct in_addr to,
+                           uint64_t timeout_ms)
 {
   struct key_writer w;
+  struct elem *e = elems_push (l, SET_GRANT_PEER, &w);
 
-  if (!elems_push (l, SET_PEERS, &w))
+  if (!e)
     return -1;
   key_put_addr (&w, from);
   key_put_addr (&w, to);
+  e->timeout_ms = timeout_ms;
+  return 0;
+}
+
+int
+moat_nft_elems_grant_host (struct moat_nft_elems *l, struct in_addr addr,
+                           const struct moat_ports *p, uint64_t timeout_ms)
+{
+  struct key_writer w;
+  struct elem *e = elems_push (l, SET_GRANT_HOST, &w);
+
+  if (!e)
+    return -1;
+  key_put_addr (&w, addr);
+  key_put_ports (&w, p);
+  e->timeout_ms = timeout_ms;
   return 0;
 }
 
@@ -2676,6 +2739,20 @@ moat_nft_elems_acl (struct moat_nft_elems *l, enum moat_nft_acl kind, struct in_
   if (!elems_push (l, sets[kind], &w))
     return -1;
   key_put_acl (&w, addr, acl, ingress);
+  return 0;
+}
+
+int
+moat_nft_elems_grant_egress (struct moat_nft_elems *l, struct in_addr addr,
+                             const struct moat_acl *acl, uint64_t timeout_ms)
+{
+  struct key_writer w;
+  struct elem *e = elems_push (l, SET_GRANT_EGRESS, &w);
+
+  if (!e)
+    return -1;
+  key_put_acl (&w, addr, acl, false);
+  e->timeout_ms = timeout_ms;
   return 0;
 }
 
@@ -2876,7 +2953,10 @@ static const struct
   enum set_index set;
   unsigned positions; /* bit i: field i */
 } policy_sets[] = {
-  { SET_PEERS, 0x3 },        /* either side */
+  /* The grants first: a policy's sweep leaves them (GRANT_SETS). */
+  { SET_GRANT_PEER, 0x3 },   /* either side */
+  { SET_GRANT_HOST, 0x1 },   /* container . proto . port */
+  { SET_GRANT_EGRESS, 0x1 }, /* container . outside . proto . port */
   { SET_HOST_GRANTS, 0x1 },  /* container . proto . port */
   { SET_EGRESS, 0x1 },       /* container . outside . proto . port */
   { SET_EGRESS_DENY, 0x1 },  /* container . outside . proto . port */
@@ -2887,11 +2967,14 @@ static const struct
   { SET_SRC_IDENT, 0x1 },    { SET_INTERNET, 0x1 },
 };
 
+#define GRANT_SETS 3
+
+/* The policy's sets; with `grants` (a DEL), moatctl's grants too. */
 static int
-collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet,
+collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, bool grants,
                 struct elem_list *found, uint32_t *seq, moat_err_t *err)
 {
-  for (size_t i = 0; i < ARRAY_SIZE (policy_sets); i++)
+  for (size_t i = grants ? 0 : GRANT_SETS; i < ARRAY_SIZE (policy_sets); i++)
     {
       struct collect c = {
         .set = &set_defs[policy_sets[i].set],
@@ -2976,7 +3059,7 @@ moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, 
   struct builder b;
   int r;
 
-  r = sweep ? collect_policy (nft->nl, addr, keep_internet, &old, &seq, err) : 0;
+  r = sweep ? collect_policy (nft->nl, addr, keep_internet, false, &old, &seq, err) : 0;
   if (r < 0)
     goto out;
   sort_by_set (&old);
@@ -3001,10 +3084,10 @@ out:
   return r;
 }
 
-void
-moat_nft_elems_format (const struct moat_nft_elems *l, size_t i, char *buf, size_t size)
+/* "set: key[ : value]", as nft would write it. */
+static void
+elem_text (const struct elem *e, char *buf, size_t size)
 {
-  const struct elem *e = &l->l.v[i];
   char key[256], data[64] = "";
 
   format_elem (e, key, sizeof (key));
@@ -3018,6 +3101,12 @@ moat_nft_elems_format (const struct moat_nft_elems *l, size_t i, char *buf, size
       snprintf (data, sizeof (data), " : %s . %u", addr, (unsigned)(e->data[4] << 8 | e->data[5]));
     }
   snprintf (buf, size, "%s: %s%s", e->name[0] ? e->name : e->set->name, key, data);
+}
+
+void
+moat_nft_elems_format (const struct moat_nft_elems *l, size_t i, char *buf, size_t size)
+{
+  elem_text (&l->l.v[i], buf, size);
 }
 
 int
@@ -3076,4 +3165,219 @@ moat_nft_idents_drop (struct moat_nft *nft, char *const *idents, moat_err_t *err
   if (reply.errnum && reply.errnum != ENOENT)
     return reply_error (batch, &reply, err);
   return 0;
+}
+
+/* --- restore and compare (moatctl) ------------------------------------------ */
+
+static int
+put_members (struct builder *b, const struct moat_nft_member *members, size_t n, moat_err_t *err)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      struct elem elems[MAX_MEMBER_ELEMS];
+      size_t k;
+
+      if (member_elems (&members[i], false, elems, &k, err) < 0)
+        return -1;
+      if (put_elem_runs (b, elems, k, NFT_MSG_NEWSETELEM, NLM_F_CREATE) < 0)
+        return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: restore");
+    }
+  return 0;
+}
+
+int
+moat_nft_restore (struct moat_nft *nft, const struct moat_nft_member *members, size_t n,
+                  char *const *idents, struct moat_nft_elems *add, moat_err_t *err)
+{
+  _cleanup_batch_ struct nftnl_batch *batch = NULL;
+  _cleanup_reply_ struct reply reply = { 0 };
+  struct builder b;
+
+  if (add)
+    sort_by_set (&add->l);
+  if (builder_start (&b, first_seq ()) < 0
+      || put_table (&b, NFPROTO_INET, MOAT_NFT_MSG_DESTROYTABLE, 0) < 0
+      || put_table (&b, NFPROTO_BRIDGE, MOAT_NFT_MSG_DESTROYTABLE, 0) < 0
+      || put_tables (&b, FAMILY_INET | FAMILY_BRIDGE) < 0)
+    return build_failed (&b, err);
+  if (put_members (&b, members, n, err) < 0)
+    {
+      nftnl_batch_free (b.batch);
+      return -1;
+    }
+  for (char *const *i = idents; i && *i; i++)
+    if (put_ident_create (&b, *i) < 0)
+      return build_failed (&b, err);
+  if ((add && put_elem_runs (&b, add->l.v, add->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE) < 0)
+      || builder_finish (&b) < 0)
+    return build_failed (&b, err);
+  batch = b.batch;
+  if (talk (nft->nl, batch, &reply, err) < 0)
+    return -1;
+  if (reply.errnum)
+    return reply_error (batch, &reply, err);
+  return 0;
+}
+
+static int
+str_cmp (const void *a, const void *b)
+{
+  return strcmp (*(char *const *)a, *(char *const *)b);
+}
+
+/* The elements as sorted, unique text lines. */
+struct lines
+{
+  char **v;
+  size_t n, cap;
+};
+
+static void
+lines_free (struct lines *l)
+{
+  for (size_t i = 0; i < l->n; i++)
+    free (l->v[i]);
+  free (l->v);
+}
+
+static int
+lines_add (struct lines *l, const struct elem *e)
+{
+  char buf[512];
+
+  if (l->n == l->cap)
+    {
+      size_t cap = l->cap ? l->cap * 2 : 64;
+      char **v = realloc (l->v, cap * sizeof (*v));
+
+      if (!v)
+        return -1;
+      l->v = v;
+      l->cap = cap;
+    }
+  elem_text (e, buf, sizeof (buf));
+  return (l->v[l->n] = strdup (buf)) ? (int)l->n++ * 0 : -1;
+}
+
+static void
+lines_sort_unique (struct lines *l)
+{
+  size_t k = 0;
+
+  if (l->n > 1)
+    qsort (l->v, l->n, sizeof (*l->v), str_cmp);
+  for (size_t i = 0; i < l->n; i++)
+    if (k > 0 && strcmp (l->v[k - 1], l->v[i]) == 0)
+      free (l->v[i]);
+    else
+      l->v[k++] = l->v[i];
+  l->n = k;
+}
+
+/* What the records say, but nothing of a table reported missing. */
+static int
+expected_lines (const struct moat_nft_member *members, size_t n, const struct moat_nft_elems *add,
+                unsigned missing, struct lines *out, moat_err_t *err)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      struct elem elems[MAX_MEMBER_ELEMS];
+      size_t k;
+
+      if (member_elems (&members[i], false, elems, &k, err) < 0)
+        return -1;
+      for (size_t j = 0; j < k; j++)
+        if (!(missing & family_bit (elems[j].set->family)) && lines_add (out, &elems[j]) < 0)
+          return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: compare");
+    }
+  for (size_t i = 0; add && i < add->l.n; i++)
+    if (!(missing & FAMILY_INET) && lines_add (out, &add->l.v[i]) < 0)
+      return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: compare");
+  lines_sort_unique (out);
+  return 0;
+}
+
+/* Every element of moat's sets and of the identities' sets; a missing
+ * table or identity set is reported, its elements then all count as
+ * missing only once. */
+static int
+kernel_lines (struct mnl_socket *nl, char *const *idents, struct lines *out,
+              moat_nft_diff_fn report, void *data, int *ndiff, unsigned *missing, moat_err_t *err)
+{
+  bool table_missing[2] = { false, false };
+  struct elem_list found = { 0 };
+  uint32_t seq = first_seq ();
+  int r = 0;
+
+  for (size_t i = 0; r == 0 && i < SET_COUNT; i++)
+    {
+      struct collect c = { .set = &set_defs[i], .out = &found };
+      bool *gone = &table_missing[set_defs[i].family == NFPROTO_BRIDGE];
+      char what[128];
+
+      if (*gone)
+        continue;
+      r = collect_set (nl, &c, seq++, err);
+      if (r == 0 && c.missing)
+        {
+          *gone = true;
+          snprintf (what, sizeof (what), "table %s %s", family_name (set_defs[i].family),
+                    MOAT_NFT_TABLE);
+          report (data, true, what);
+          (*ndiff)++;
+        }
+    }
+  for (char *const *id = idents; r == 0 && id && *id && !table_missing[0]; id++)
+    {
+      char name[MOAT_NFT_IDENT_MAX + 4], what[128];
+      struct collect c = { .set = &ident_set_def, .name = name, .out = &found };
+
+      if (ident_object_name (name, sizeof (name), *id) < 0)
+        continue;
+      r = collect_set (nl, &c, seq++, err);
+      if (r == 0 && c.missing)
+        {
+          snprintf (what, sizeof (what), "identity %s (chain and set %s)", *id, name);
+          report (data, true, what);
+          (*ndiff)++;
+        }
+    }
+  for (size_t i = 0; r == 0 && i < found.n; i++)
+    if (lines_add (out, &found.v[i]) < 0)
+      r = moat_error (err, MOAT_E_NFT, ENOMEM, "nft: compare");
+  free (found.v);
+  lines_sort_unique (out);
+  *missing = (table_missing[0] ? FAMILY_INET : 0) | (table_missing[1] ? FAMILY_BRIDGE : 0);
+  return r;
+}
+
+int
+moat_nft_compare (struct moat_nft *nft, const struct moat_nft_member *members, size_t n,
+                  char *const *idents, const struct moat_nft_elems *expected,
+                  moat_nft_diff_fn report, void *data, moat_err_t *err)
+{
+  _cleanup_ (lines_free) struct lines want = { 0 };
+  _cleanup_ (lines_free) struct lines have = { 0 };
+  unsigned missing = 0;
+  int ndiff = 0;
+  size_t i = 0, j = 0;
+
+  if (kernel_lines (nft->nl, idents, &have, report, data, &ndiff, &missing, err) < 0
+      || expected_lines (members, n, expected, missing, &want, err) < 0)
+    return -1;
+  while (i < want.n || j < have.n)
+    {
+      int c = i == want.n ? 1 : j == have.n ? -1 : strcmp (want.v[i], have.v[j]);
+
+      if (c != 0)
+        {
+          report (data, c < 0, c < 0 ? want.v[i] : have.v[j]);
+          ndiff++;
+        }
+      if (c <= 0)
+        i++;
+      if (c >= 0)
+        j++;
+    }
+  return ndiff;
 }

@@ -21,7 +21,10 @@ struct nftnl_batch;
  *   set quiet        ipv4_addr            containers whose network drops (reject: false)
  *   set internet     ipv4_addr            containers that may reach any outside address
  *   set masq         ipv4_addr            containers masqueraded on the way out
- *   set peers        ipv4_addr . ipv4_addr                   flags timeout
+ *   set grant_peer   ipv4_addr . ipv4_addr                   flags timeout
+ *   set grant_host   ipv4_addr . inet_proto . inet_service    flags interval,timeout
+ *   set grant_egress ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
+ *                    (moatctl's grants; a policy change leaves them, DEL takes them)
  *   set host_grants  ipv4_addr . inet_proto . inet_service    flags interval,timeout
  *   set egress       ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
  *   set ingress      ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
@@ -50,19 +53,20 @@ struct nftnl_batch;
  *     ct state invalid drop
  *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
  *     oifname . ip daddr @members goto to_peer
+ *     ip saddr . ip daddr . meta l4proto . th dport @grant_egress accept
  *     ip saddr . ip daddr . meta l4proto . th dport @egress_deny goto deny_src
  *     ip saddr @internet accept
  *     ip saddr . ip daddr . meta l4proto . th dport @egress accept
  *     goto deny_src
  *   chain to_peer
- *     ip saddr . ip daddr @peers accept
+ *     ip saddr . ip daddr @grant_peer accept
  *     ip saddr vmap @src_ident
  *     goto deny_src
  *   chain same_bridge   (two containers of one bridge, decided before routing:
  *                        the kernel's ICMP redirect would otherwise spend the
  *                        rate-limit allowance the reject's ICMP needs)
  *     ct state established,related accept
- *     ip saddr . ip daddr @peers accept
+ *     ip saddr . ip daddr @grant_peer accept
  *     ip saddr vmap @src_ident
  *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
  *     goto deny_src
@@ -74,6 +78,7 @@ struct nftnl_batch;
  *   chain to_host
  *     ct state established,related accept
  *     ip saddr . meta l4proto . th dport @host_grants accept
+ *     ip saddr . meta l4proto . th dport @grant_host accept
  *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
  *     goto deny_src
  *   chain deny_src
@@ -143,8 +148,8 @@ moat_nft_closep (struct moat_nft **nft)
 int moat_nft_member_add (struct moat_nft *nft, const struct moat_nft_member *m, moat_err_t *err);
 
 /* Removes, in one batch, every element the member added (whatever its
- * flags say now; not its bridge's) and every element of peers,
- * host_grants, egress and ingress that names its address, so nothing
+ * flags say now; not its bridge's) and every element of a policy or
+ * grant set that names its address (either side of grant_peer), so nothing
  * naming a gone container survives. Already gone (element, set or table) is
  * success. Once its elements are gone, the container's traffic meets the
  * bridges rules: dropped, never let through. */
@@ -186,7 +191,6 @@ moat_nft_elems_freep (struct moat_nft_elems **e)
 size_t moat_nft_elems_count (const struct moat_nft_elems *e);
 /* Element i as "set: key[ : value]", as nft would write it (tests, errors). */
 void moat_nft_elems_format (const struct moat_nft_elems *e, size_t i, char *buf, size_t size);
-int moat_nft_elems_peer (struct moat_nft_elems *l, struct in_addr from, struct in_addr to);
 int moat_nft_elems_host (struct moat_nft_elems *l, struct in_addr addr, const struct moat_ports *p);
 int moat_nft_elems_acl (struct moat_nft_elems *l, enum moat_nft_acl kind, struct in_addr addr,
                         const struct moat_acl *acl);
@@ -198,6 +202,16 @@ int moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_
 int moat_nft_elems_proxied (struct moat_nft_elems *l, struct in_addr addr, struct in_addr proxy,
                             uint16_t proxy_port);
 
+/* moatctl's grants, in sets the policy never touches (its sweep leaves
+ * them; a DEL takes them). A grant opens what it names whatever the policy
+ * says. timeout_ms 0: no expiry; else the kernel removes the element. */
+int moat_nft_elems_grant_peer (struct moat_nft_elems *l, struct in_addr from, struct in_addr to,
+                               uint64_t timeout_ms);
+int moat_nft_elems_grant_host (struct moat_nft_elems *l, struct in_addr addr,
+                               const struct moat_ports *p, uint64_t timeout_ms);
+int moat_nft_elems_grant_egress (struct moat_nft_elems *l, struct in_addr addr,
+                                 const struct moat_acl *acl, uint64_t timeout_ms);
+
 /* An identity's kernel objects: its chain id_<ident>, jumped to through
  * src_ident from its members' addresses, and its set id_<ident> of the
  * addresses it may reach, looked up in that chain. */
@@ -205,10 +219,10 @@ int moat_nft_elems_ident_member (struct moat_nft_elems *l, struct in_addr addr, 
 int moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, struct in_addr addr);
 
 /* In one batch, in this order: with `sweep`, removes every policy element
- * naming `addr` in the fixed sets (peers either way, host_grants, egress,
+ * naming `addr` in the fixed policy sets (host_grants, egress,
  * ingress and their deny sets, proxy, proxied, src_ident, and internet
  * unless `keep_internet`: the network gave it; finding them takes a dump of
- * each set), removes `del`, deletes identity
+ * each set; the grant sets are left), removes `del`, deletes identity
  * `drop_ident`'s objects, creates `create_ident`'s (which must not exist),
  * adds `add`. Any of them may be NULL. The kernel applies all of it or
  * none. */
@@ -222,6 +236,23 @@ int moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *
 /* Deletes the identities' chains and sets (NULL-terminated list) in one
  * batch; missing ones are fine. */
 int moat_nft_idents_drop (struct moat_nft *nft, char *const *idents, moat_err_t *err);
+
+/* moatctl restore: in one batch, deletes moat's tables (whatever layout
+ * an older moat gave them), makes them anew, adds every member's elements,
+ * makes the identities' chains and sets, and adds `add`. All or nothing. */
+int moat_nft_restore (struct moat_nft *nft, const struct moat_nft_member *members, size_t n,
+                      char *const *idents, struct moat_nft_elems *add, moat_err_t *err);
+
+/* moatctl check: compares the kernel with what the records say (the
+ * members' elements, the identities' sets, `expected`), calling `report`
+ * for each difference ("set: key" as nft_elems_format writes it, or "table
+ * inet moat" when a table is missing, whose elements are then not listed
+ * one by one). Element timeouts are not compared. Returns the number of
+ * differences, or -1. */
+typedef void (*moat_nft_diff_fn) (void *data, bool missing, const char *what);
+int moat_nft_compare (struct moat_nft *nft, const struct moat_nft_member *members, size_t n,
+                      char *const *idents, const struct moat_nft_elems *expected,
+                      moat_nft_diff_fn report, void *data, moat_err_t *err);
 
 /* Batch builders, exposed for unit tests (no root needed): they return a
  * batch ready to send, or NULL with *err set. `seq` is the first sequence

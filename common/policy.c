@@ -286,6 +286,22 @@ moat_policy_free (struct moat_policy *p)
   memset (p, 0, sizeof (*p));
 }
 
+struct moat_nft_member
+moat_record_member (const struct moat_record *rec)
+{
+  struct moat_nft_member m = {
+    .bridge = rec->bridge,
+    .host_ifname = rec->host_if,
+    .addr = rec->addr,
+    .quiet = rec->quiet,
+    .internet = rec->internet,
+    .masquerade = rec->masquerade,
+  };
+
+  memcpy (m.mac, rec->mac, MOAT_MAC_LEN);
+  return m;
+}
+
 /* --- peers ----------------------------------------------------------------- */
 
 static bool
@@ -326,6 +342,116 @@ moat_policy_allows (const struct moat_policy *from, const struct moat_policy *to
     return false;
   in = to->a.have_expose ? moat_selectors_match (to->a.expose, to->a.n_expose, from->labels) : true;
   return in && !moat_selectors_match (to->a.expose_deny, to->a.n_expose_deny, from->labels);
+}
+
+/* A selector as the annotations write it: "app=db&!debug". */
+static void
+selector_text (const struct moat_selector *sel, char *buf, size_t size)
+{
+  size_t used = 0;
+
+  buf[0] = '\0';
+  for (size_t i = 0; i < sel->n_terms && used < size; i++)
+    {
+      const struct moat_sel_term *t = &sel->terms[i];
+      const char *sep = i ? "&" : "";
+      int n = 0;
+
+      switch (t->op)
+        {
+        case MOAT_SEL_EQ:
+          n = snprintf (buf + used, size - used, "%s%s=%s", sep, t->key, t->value);
+          break;
+        case MOAT_SEL_NE:
+          n = snprintf (buf + used, size - used, "%s%s!=%s", sep, t->key, t->value);
+          break;
+        case MOAT_SEL_EXISTS:
+          n = snprintf (buf + used, size - used, "%s%s", sep, t->key);
+          break;
+        case MOAT_SEL_ABSENT:
+          n = snprintf (buf + used, size - used, "%s!%s", sep, t->key);
+          break;
+        }
+      used += n > 0 ? (size_t)n : 0;
+    }
+}
+
+static const struct moat_selector *
+first_match (const struct moat_selector *sels, size_t n, json_t *labels)
+{
+  for (size_t i = 0; i < n; i++)
+    if (moat_selector_matches (&sels[i], labels))
+      return &sels[i];
+  return NULL;
+}
+
+static bool
+first_shared_label (json_t *a, json_t *b, char *buf, size_t size)
+{
+  const char *key;
+  json_t *v;
+
+  json_object_foreach (a, key, v)
+  {
+    json_t *w = json_object_get (b, key);
+
+    if (!is_sys_label (key) && w && json_equal (v, w) && json_is_string (v))
+      {
+        snprintf (buf, size, "%s=%s", key, json_string_value (v));
+        return true;
+      }
+  }
+  return false;
+}
+
+bool
+moat_policy_explain (const struct moat_policy *from, const struct moat_policy *to, char *why,
+                     size_t size)
+{
+  const struct moat_selector *sel;
+  char text[512];
+
+  if (!moat_policy_has_identity (from))
+    return snprintf (why, size, "the source has no label and no io.moat.depends"), false;
+  if (!moat_policy_has_identity (to))
+    return snprintf (why, size, "the destination has no label: nothing selects it"), false;
+  if ((sel = first_match (from->a.depends_deny, from->a.n_depends_deny, to->labels)))
+    {
+      selector_text (sel, text, sizeof (text));
+      return snprintf (why, size, "the source's profile rejects \"%s\"", text), false;
+    }
+  if ((sel = first_match (to->a.expose_deny, to->a.n_expose_deny, from->labels)))
+    {
+      selector_text (sel, text, sizeof (text));
+      return snprintf (why, size, "the destination's profile rejects \"%s\"", text), false;
+    }
+  if (to->a.have_expose && !(sel = first_match (to->a.expose, to->a.n_expose, from->labels)))
+    return snprintf (why, size, "the destination's io.moat.expose matches no label of the source"),
+           false;
+  if (from->a.have_depends)
+    {
+      const struct moat_selector *dep
+          = first_match (from->a.depends, from->a.n_depends, to->labels);
+
+      if (!dep)
+        return snprintf (why, size,
+                         "the source's io.moat.depends matches no label of the destination"),
+               false;
+      selector_text (dep, text, sizeof (text));
+      snprintf (why, size, "the source depends on \"%s\"", text);
+    }
+  else if (first_shared_label (from->labels, to->labels, text, sizeof (text)))
+    snprintf (why, size, "shared label %s", text);
+  else
+    return snprintf (why, size, "no shared label"), false;
+  if (to->a.have_expose)
+    {
+      size_t used = strlen (why);
+
+      selector_text (sel, text, sizeof (text));
+      snprintf (why + used, size - used, ", and the destination exposes to \"%s\"", text);
+    }
+  return true;
 }
 
 /* --- JSON ------------------------------------------------------------------ */
@@ -406,33 +532,6 @@ selectors_to_json (const struct moat_selector *sels, size_t n)
   return sorted_array (sels, n, sizeof (*sels), selector_to_json);
 }
 
-static const char *
-proto_name (uint8_t proto)
-{
-  switch (proto)
-    {
-    case IPPROTO_TCP:
-      return "tcp";
-    case IPPROTO_UDP:
-      return "udp";
-    case IPPROTO_ICMP:
-      return "icmp";
-    default:
-      return "any";
-    }
-}
-
-static void
-format_ports (const struct moat_ports *p, char *buf, size_t size)
-{
-  if (!p->lo)
-    snprintf (buf, size, "%s", proto_name (p->proto));
-  else if (p->lo == p->hi)
-    snprintf (buf, size, "%s/%u", proto_name (p->proto), p->lo);
-  else
-    snprintf (buf, size, "%s/%u-%u", proto_name (p->proto), p->lo, p->hi);
-}
-
 static json_t *
 ports_to_json (const struct moat_ports *ports, size_t n)
 {
@@ -441,7 +540,7 @@ ports_to_json (const struct moat_ports *ports, size_t n)
 
   for (size_t i = 0; a && i < n; i++)
     {
-      format_ports (&ports[i], buf, sizeof (buf));
+      moat_ports_format (&ports[i], buf, sizeof (buf));
       if (json_array_append_new (a, json_string (buf)) < 0)
         {
           json_decref (a);
@@ -455,13 +554,11 @@ static json_t *
 acls_to_json (const struct moat_acl *acls, size_t n)
 {
   json_t *a = json_array ();
-  char addr[INET_ADDRSTRLEN], ports[32], buf[64];
+  char buf[64];
 
   for (size_t i = 0; a && i < n; i++)
     {
-      inet_ntop (AF_INET, &acls[i].addr, addr, sizeof (addr));
-      format_ports (&acls[i].ports, ports, sizeof (ports));
-      snprintf (buf, sizeof (buf), "%s/%d %s", addr, acls[i].prefixlen, ports);
+      moat_acl_format (&acls[i], buf, sizeof (buf));
       if (json_array_append_new (a, json_string (buf)) < 0)
         {
           json_decref (a);
@@ -600,6 +697,102 @@ moat_policy_from_ident_json (json_t *j, struct moat_policy *ret, moat_err_t *err
       return moat_error (err, MOAT_E_STATE, 0, "malformed identity");
     }
   ret->labels = json_incref (labels);
+  return 0;
+}
+
+static int
+ports_from_json (json_t *j, struct moat_ports **ret, size_t *ret_n, moat_err_t *err)
+{
+  size_t i;
+  json_t *v;
+
+  *ret = calloc (json_array_size (j) + 1, sizeof (**ret));
+  if (!*ret)
+    return no_memory (err);
+  json_array_foreach (j, i, v)
+  {
+    if (!json_is_string (v)
+        || moat_ports_parse ("allowHost", json_string_value (v), false, &(*ret)[i], err) < 0)
+      return moat_error (err, MOAT_E_STATE, 0, "malformed policy: allowHost");
+    (*ret_n)++;
+  }
+  return 0;
+}
+
+static int
+acls_from_json (json_t *j, const char *what, struct moat_acl **ret, size_t *ret_n, moat_err_t *err)
+{
+  size_t i;
+  json_t *v;
+
+  *ret = calloc (json_array_size (j) + 1, sizeof (**ret));
+  if (!*ret)
+    return no_memory (err);
+  json_array_foreach (j, i, v)
+  {
+    if (!json_is_string (v) || moat_acl_parse (what, json_string_value (v), &(*ret)[i], err) < 0)
+      return moat_error (err, MOAT_E_STATE, 0, "malformed policy: %s", what);
+    (*ret_n)++;
+  }
+  return 0;
+}
+
+static int
+proxy_from_json (json_t *j, struct moat_annotations *a, moat_err_t *err)
+{
+  const char *addr = json_string_value (json_object_get (j, "address"));
+  json_int_t port = json_integer_value (json_object_get (j, "port"));
+  json_t *ports = json_object_get (j, "ports"), *v;
+  size_t i;
+
+  if (!addr || inet_pton (AF_INET, addr, &a->proxy_addr) != 1 || port < 1 || port > 65535)
+    return moat_error (err, MOAT_E_STATE, 0, "malformed policy: proxy");
+  a->have_proxy = true;
+  a->proxy_port = (uint16_t)port;
+  a->proxy_ports = calloc (json_array_size (ports) + 1, sizeof (*a->proxy_ports));
+  if (!a->proxy_ports)
+    return no_memory (err);
+  json_array_foreach (ports, i, v)
+  {
+    json_int_t p = json_integer_value (v);
+
+    if (p < 1 || p > 65535)
+      return moat_error (err, MOAT_E_STATE, 0, "malformed policy: proxy port");
+    a->proxy_ports[a->n_proxy_ports++] = (uint16_t)p;
+  }
+  return 0;
+}
+
+int
+moat_policy_from_json (json_t *j, struct moat_policy *ret, moat_err_t *err)
+{
+  struct moat_annotations *a = &ret->a;
+  json_t *proxy = json_object_get (j, "proxy");
+  const char *profile = json_string_value (json_object_get (j, "profile"));
+
+  if (moat_policy_from_ident_json (j, ret, err) < 0)
+    return -1;
+  a->have_internet = true;
+  a->internet = json_is_true (json_object_get (j, "internet"));
+  if ((profile && !(a->policy = strdup (profile)))
+      || ports_from_json (json_object_get (j, "allowHost"), &a->allow_host, &a->n_allow_host, err)
+             < 0
+      || acls_from_json (json_object_get (j, "egress"), "egress", &a->egress, &a->n_egress, err) < 0
+      || acls_from_json (json_object_get (j, "ingress"), "ingress", &a->ingress, &a->n_ingress, err)
+             < 0
+      || acls_from_json (json_object_get (j, "egressDeny"), "egressDeny", &a->egress_deny,
+                         &a->n_egress_deny, err)
+             < 0
+      || acls_from_json (json_object_get (j, "ingressDeny"), "ingressDeny", &a->ingress_deny,
+                         &a->n_ingress_deny, err)
+             < 0
+      || (json_is_object (proxy) && proxy_from_json (proxy, a, err) < 0))
+    {
+      if (err->code == 0)
+        no_memory (err);
+      moat_policy_free (ret);
+      return -1;
+    }
   return 0;
 }
 
@@ -1055,8 +1248,8 @@ join_kernel (struct moat_nft *nft, const struct moat_record *rec, const struct m
 /* Only a container with a label, or one that depends on others, takes part
  * in who-talks-to-whom: without either, nothing can select it and it
  * selects nothing, so it has no identity. */
-static bool
-has_identity (const struct moat_policy *p)
+bool
+moat_policy_has_identity (const struct moat_policy *p)
 {
   const char *key;
   json_t *v;
@@ -1076,8 +1269,9 @@ moat_policy_is_empty (const struct moat_policy *p)
 {
   const struct moat_annotations *a = &p->a;
 
-  return !has_identity (p) && !a->n_allow_host && !a->n_egress && !a->n_ingress && !a->n_egress_deny
-         && !a->n_ingress_deny && !(a->have_internet && a->internet) && !a->have_proxy;
+  return !moat_policy_has_identity (p) && !a->n_allow_host && !a->n_egress && !a->n_ingress
+         && !a->n_egress_deny && !a->n_ingress_deny && !(a->have_internet && a->internet)
+         && !a->have_proxy;
 }
 
 int
@@ -1088,7 +1282,7 @@ moat_policy_join (struct moat_nft *nft, struct moat_record *rec, const struct mo
   _cleanup_ (json_decrefp) json_t *ident = moat_policy_ident_json (p);
   _cleanup_free_ char *text = NULL;
   char name[MOAT_NFT_IDENT_MAX + 1];
-  bool with_ident = has_identity (p);
+  bool with_ident = moat_policy_has_identity (p);
   moat_err_t undo = { 0 };
   int others = 0;
 
@@ -1167,6 +1361,87 @@ moat_policy_network_remove (struct moat_nft *nft, const char *network, moat_err_
   for (size_t i = 0; i < groups.n; i++)
     names[i] = groups.names[i];
   return moat_nft_idents_drop (nft, names, err);
+}
+
+/* An identity's set holds every member of every identity it may reach;
+ * each member jumps to its identity's chain. */
+static int
+expected_idents (const struct group_list *g, bool all_idents, struct moat_nft_elems *out)
+{
+  for (size_t i = 0; i < g->n; i++)
+    for (size_t k = 0; k < g->groups[i].n; k++)
+      if (moat_nft_elems_ident_member (out, g->groups[i].addrs[k], g->names[i]) < 0)
+        return -1;
+  for (size_t i = 0; i < g->n; i++)
+    for (size_t h = 0; h < g->n && (all_idents || g->groups[i].n); h++)
+      {
+        if (!g->groups[h].n || !moat_policy_allows (&g->policies[i], &g->policies[h]))
+          continue;
+        for (size_t k = 0; k < g->groups[h].n; k++)
+          if (moat_nft_elems_ident_reach (out, g->names[i], g->groups[h].addrs[k]) < 0)
+            return -1;
+      }
+  return 0;
+}
+
+static int
+strv_push (char ***v, size_t *n, const char *s)
+{
+  char **nv = realloc (*v, (*n + 2) * sizeof (**v));
+
+  if (!nv)
+    return -1;
+  *v = nv;
+  if (!(nv[*n] = strdup (s)))
+    return -1;
+  nv[++*n] = NULL;
+  return 0;
+}
+
+/* A record's own elements: its policy without the identity part. */
+static int
+expected_own (const struct moat_record *rec, struct moat_nft_elems *out, moat_err_t *err)
+{
+  struct moat_policy p;
+  struct moat_compile_input in = { .addr = rec->addr, .network_internet = rec->internet };
+  int r;
+
+  if (!rec->policy)
+    return 0;
+  if (moat_policy_from_json (rec->policy, &p, err) < 0)
+    return moat_error_prefix (err, "record %s@%s", rec->container_id, rec->ifname);
+  in.policy = &p;
+  r = moat_policy_compile (&in, out);
+  moat_policy_free (&p);
+  return r < 0 ? no_memory (err) : 0;
+}
+
+int
+moat_policy_network_expected (const char *network, const struct moat_record *recs, size_t n,
+                              bool all_idents, struct moat_nft_elems *out, char ***ret_idents,
+                              moat_err_t *err)
+{
+  _cleanup_ (group_list_free) struct group_list groups = { 0 };
+  char **idents = NULL;
+  size_t nidents = 0;
+
+  if (load_groups (network, true, &groups, err) < 0)
+    return -1;
+  if (expected_idents (&groups, all_idents, out) < 0)
+    return no_memory (err);
+  for (size_t i = 0; i < n; i++)
+    if (expected_own (&recs[i], out, err) < 0)
+      return -1;
+  for (size_t i = 0; i < groups.n; i++)
+    if ((all_idents || groups.groups[i].n) && strv_push (&idents, &nidents, groups.names[i]) < 0)
+      {
+        moat_strv_free (idents);
+        return no_memory (err);
+      }
+  if (!idents && !(idents = calloc (1, sizeof (*idents))))
+    return no_memory (err);
+  *ret_idents = idents;
+  return 0;
 }
 
 int

@@ -43,6 +43,9 @@
 #include "nft.h"
 #include "state.h"
 
+/* What the attachment contributes to the layout (nft.h). */
+struct moat_nft_member moat_record_member (const struct moat_record *rec);
+
 struct moat_policy
 {
   struct moat_annotations a; /* merged; a.policy names the profile applied */
@@ -63,12 +66,25 @@ bool moat_policy_is_empty (const struct moat_policy *p);
 /* May `from` open connections to `to`? (the rule above) */
 bool moat_policy_allows (const struct moat_policy *from, const struct moat_policy *to);
 
+/* Whether the container takes part in who-talks-to-whom: it has a user
+ * label or io.moat.depends. */
+bool moat_policy_has_identity (const struct moat_policy *p);
+
+/* The same decision for two containers with identities, and why, in words
+ * (moatctl explain): "shared label app=web", "the source depends on
+ * \"app=db\"", "no shared label", ... Also false, with the reason, when
+ * either has no identity (nothing in the kernel lets them talk). */
+bool moat_policy_explain (const struct moat_policy *from, const struct moat_policy *to, char *why,
+                          size_t size);
+
 /* The whole policy as JSON (the record's "policy"); the identity part only:
  * labels and selectors, canonical (equal identities, equal text). */
 json_t *moat_policy_to_json (const struct moat_policy *p);
 json_t *moat_policy_ident_json (const struct moat_policy *p);
 /* Reads an identity back: labels and selectors. */
 int moat_policy_from_ident_json (json_t *j, struct moat_policy *ret, moat_err_t *err);
+/* Reads a whole policy back (a record's "policy"). */
+int moat_policy_from_json (json_t *j, struct moat_policy *ret, moat_err_t *err);
 
 /* Containers of one identity, for the compiler. */
 struct moat_peer_group
@@ -121,6 +137,16 @@ enum moat_leave
 };
 int moat_policy_leave (struct moat_nft *nft, const struct moat_record *rec, enum moat_leave how,
                        moat_err_t *err);
+
+/* Everything the network's policy puts in the kernel, derived from its
+ * records (`recs`, all of them) and identities, as joins in any order
+ * would leave it: every identity's set and its members' jumps, each
+ * record's own elements. *ret_idents: the identities (with members, or
+ * all with `all_idents`), NULL-terminated. For moatctl check and restore;
+ * the caller holds the network's lock. */
+int moat_policy_network_expected (const char *network, const struct moat_record *recs, size_t n,
+                                  bool all_idents, struct moat_nft_elems *out, char ***ret_idents,
+                                  moat_err_t *err);
 
 /* Leaves, then forgets the policy in the record and writes it; with no
  * policy recorded, does nothing. */

@@ -197,14 +197,14 @@ moat_record_to_json (const struct moat_record *r)
   moat_mac_format (r->mac, mac);
   return json_pack (
       "{s:s*, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:o, s:o, s:s*, s:s*, s:s*,"
-      " s:b, s:b, s:b, s:O*, s:O*, s:s*, s:O*, s:s*}",
+      " s:b, s:b, s:b, s:O*, s:O*, s:s*, s:O*, s:s*, s:O*}",
       "cniVersion", r->cni_version, "network", r->network, "containerId", r->container_id, "ifname",
       r->ifname, "netns", r->netns, "hostIf", r->host_if, "bridge", r->bridge, "mac", mac,
       "address", moat_ipv4_json (r->addr, r->prefixlen), "gateway", moat_ipv4_json (r->gateway, -1),
       "ipam", r->ipam ? r->ipam : "builtin", "name", r->name, "podNamespace", r->pod_namespace,
       "quiet", r->quiet, "internet", r->internet, "masquerade", r->masquerade, "labels", r->labels,
       "podAnnotations", r->pod_annotations, "policyFile", r->policy_file, "policy", r->policy,
-      "ident", r->ident);
+      "ident", r->ident, "grants", r->grants);
 }
 
 static int
@@ -324,7 +324,7 @@ int
 moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
 {
   const char *mac, *address, *gateway;
-  json_t *labels, *annotations, *policy;
+  json_t *labels, *annotations, *policy, *grants;
 
   memset (r, 0, sizeof (*r));
   if (json_unpack (root, "{s:s, s:s, s:s, s:b, s:b, s:b}", "mac", &mac, "address", &address,
@@ -357,6 +357,8 @@ moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
   policy = json_object_get (root, "policy");
   r->policy = json_is_object (policy) ? json_incref (policy) : NULL;
   r->ident = dup_opt (root, "ident");
+  grants = json_object_get (root, "grants");
+  r->grants = json_is_array (grants) && json_array_size (grants) ? json_incref (grants) : NULL;
   if (!r->network || !r->container_id || !r->ifname || !r->host_if || !r->bridge
       || !moat_ifname_valid (r->host_if) || !moat_ifname_valid (r->bridge))
     {
@@ -414,6 +416,7 @@ moat_record_free (struct moat_record *r)
   json_decref (r->pod_annotations);
   free (r->policy_file);
   json_decref (r->policy);
+  json_decref (r->grants);
   free (r->ident);
   memset (r, 0, sizeof (*r));
 }

@@ -71,6 +71,7 @@ struct moat_record
   char *policy_file;       /* the network's policyFile; NULL: the default */
   json_t *policy;          /* the policy applied (policy.h); NULL: none yet */
   char *ident;             /* its identity in <network>/idents/; NULL: none */
+  json_t *grants;          /* moatctl's grants (grant.h); NULL: none */
 };
 
 int moat_record_write (const struct moat_record *r, moat_err_t *err);

@@ -181,6 +181,15 @@ static const char *const expected_rules[] = {
   "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
   "  [ meta load l4proto => reg 10 ]\n"
   "  [ payload load 2b @ transport header + 2 => reg 11 ]\n"
+  "  [ lookup reg 1 set grant_egress ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat from_container\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
+  "  [ meta load l4proto => reg 10 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 11 ]\n"
   "  [ lookup reg 1 set egress_deny ]\n"
   "  [ immediate reg 0 goto -> deny_src ]\n",
   "inet moat from_container\n"
@@ -205,7 +214,7 @@ static const char *const expected_rules[] = {
   "  [ cmp eq reg 1 0x00000002 ]\n"
   "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
   "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
-  "  [ lookup reg 1 set peers ]\n"
+  "  [ lookup reg 1 set grant_peer ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat to_peer\n"
   "  [ meta load nfproto => reg 1 ]\n"
@@ -224,7 +233,7 @@ static const char *const expected_rules[] = {
   "  [ cmp eq reg 1 0x00000002 ]\n"
   "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
   "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
-  "  [ lookup reg 1 set peers ]\n"
+  "  [ lookup reg 1 set grant_peer ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat same_bridge\n"
   "  [ meta load nfproto => reg 1 ]\n"
@@ -279,6 +288,14 @@ static const char *const expected_rules[] = {
   "  [ meta load l4proto => reg 9 ]\n"
   "  [ payload load 2b @ transport header + 2 => reg 10 ]\n"
   "  [ lookup reg 1 set host_grants ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat to_host\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ meta load l4proto => reg 9 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 10 ]\n"
+  "  [ lookup reg 1 set grant_host ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat to_host\n"
   "  [ meta load nfproto => reg 1 ]\n"
@@ -393,8 +410,8 @@ test_tables_message_order (void **state)
     uint8_t family;
     size_t count;
   } runs[] = {
-    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 14 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 13 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 39 },
+    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 16 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 13 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 41 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -452,7 +469,9 @@ static const struct expected_set expected_sets[] = {
   { NFPROTO_INET, "quiet", 0, 0x7, 4, "", 2 },
   { NFPROTO_INET, "internet", 0, 0x7, 4, "", 2 },
   { NFPROTO_INET, "masq", 0, 0x7, 4, "", 2 },
-  { NFPROTO_INET, "peers", 0x10, 0x1c7, 8, "", 0 },
+  { NFPROTO_INET, "grant_peer", 0x10, 0x1c7, 8, "", 0 },
+  { NFPROTO_INET, "grant_host", 0x94, 0x730d, 12, "\x04\x01\x02", 0 },
+  { NFPROTO_INET, "grant_egress", 0x94, 0x1c730d, 16, "\x04\x04\x01\x02", 0 },
   { NFPROTO_INET, "host_grants", 0x94, 0x730d, 12, "\x04\x01\x02", 0 },
   { NFPROTO_INET, "egress", 0x94, 0x1c730d, 16, "\x04\x04\x01\x02", 0 },
   { NFPROTO_INET, "ingress", 0x94, 0x1c730d, 16, "\x04\x04\x01\x02", 0 },
@@ -517,7 +536,7 @@ test_tables_sets (void **state)
         assert_true (seen < sizeof (expected_sets) / sizeof (expected_sets[0]));
         assert_set (m.v[i], &expected_sets[seen++]);
       }
-  assert_int_equal (seen, 16);
+  assert_int_equal (seen, 18);
   nftnl_batch_free (batch);
 }
 
@@ -630,10 +649,10 @@ test_tables_rules_per_chain (void **state)
     { "forward", 3 },
     { "input", 2 },
     { "output", 1 },
-    { "from_container", 8 },
+    { "from_container", 9 },
     { "to_peer", 3 },
     { "to_container", 4 },
-    { "to_host", 4 },
+    { "to_host", 5 },
     { "deny_src", 3 },
     { "deny_dst", 3 },
     { "proxy", 1 },

@@ -1,0 +1,335 @@
+#!/usr/bin/env bats
+# moatctl against real runc containers (moat-hook in config.json) and real
+# traffic. Everything moat does here happens in a private "host" namespace
+# ($H): the bridge, moat's tables, the hook's and moatctl's work. So check
+# and restore, which own moat's whole tables, and `nft flush ruleset`, touch
+# nothing of the machine's.
+
+load helpers
+load runc
+
+setup() {
+  setup_moat_net
+  new_netns host
+  H=$(ns_of host)
+  ip -n "$H" link set lo up
+  # nsenter, not ip netns exec: runc needs the machine's cgroup mounts,
+  # which ip netns exec's fresh /sys hides.
+  MOAT_WRAP="nsenter --net=/run/netns/$H"
+  printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s runc "$@"\n' "$H" >"$T/runc"
+  chmod +x "$T/runc"
+  RUNC=$T/runc
+  runc_setup
+  mkdir -p "$T/keys"
+}
+teardown() {
+  runc_teardown
+  teardown_moat_net
+}
+
+a() { jq -nc "$@"; }
+
+# ctl ARGS...: moatctl in $H, as root runs it; stdout and stderr together.
+ctl() {
+  env -i PATH="$PATH" MOAT_RUN_DIR="$MOAT_RUN_DIR" MOAT_KEYS_DIR="$T/keys" \
+    nsenter --net="/run/netns/$H" ${CTL_WRAP-} "$MOAT_BUILD/moatctl" "$@" 2>&1
+}
+
+fetch_is() { # FROM TO PORT EXPECTED
+  run ctr_fetch "$1" "$(ip_of "$2")" "$3"
+  assert_eq "$output" "$4" "wget $1 -> $2:$3"
+}
+
+# to_host FROM PORT: a TCP connection from container FROM to the host's
+# address on its bridge (a listener must be there: host_listen).
+to_host() {
+  local out
+  out=$(ctr_exec "$1" sh -c "echo hi | nc -w 2 $GW $2") || true
+  if [[ $out == *"reply hi"* ]]; then echo ok; elif [[ $out == *refused* ]]; then echo refused; else echo "other: $out"; fi
+}
+host_listen() { ns_tcp_listen "$H" "$GW" "$1"; }
+
+grants_in_kernel() { ip netns exec "$H" nft list set inet moat "$1" 2>/dev/null | grep -c "$2" || true; }
+
+@test "moatctl: ls and show list containers, labels and grants; --json has the documented fields" {
+  ctr_start web "$(a '{"io.moat.labels": "app=web,user=ann"}')"
+  ctr_start db "$(a '{"io.moat.labels": "app=db"}')"
+  run -0 ctl ls
+  assert_contains "$output" "$(cid_of web | cut -c1-12)"
+  assert_contains "$output" "app=web,user=ann"
+  assert_contains "$output" "$(ip_of db)"
+  run -0 ctl --json ls
+  assert_jq "$output" '.containers | length == 2'
+  assert_jq "$output" '.containers[] | select(.id == $id) | .network == $net and .address == $ip
+       and .labels == {app: "web", user: "ann"} and .grants == [] and (.mac | test("^02:"))
+       and .ifname == "eth0" and (.hostIf | startswith("mt"))' \
+    --arg id "$(cid_of web)" --arg net "$NET" --arg ip "$(ip_of web)"
+  run -0 ctl show "$(cid_of db)"
+  assert_contains "$output" "labels:    app=db"
+  # A unique prefix names the container; an unknown one is exit 1.
+  run -0 ctl --json show "$(cid_of db | cut -c1-8)"
+  assert_jq "$output" '.containers | length == 1'
+  run -1 ctl show nosuchcontainer
+  assert_contains "$output" 'no container "nosuchcontainer"'
+  run -0 ctl resolve web ann
+  assert_eq "$output" "$(ip_of web)"
+  run -1 ctl resolve web bob
+  assert_contains "$output" "no container labelled app=web,user=bob"
+}
+
+@test "moatctl: a host grant with --ttl 3s opens the port, then the kernel closes it with nothing running" {
+  local port
+  port=$(random_port)
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  host_listen "$port"
+  assert_eq "$(to_host app "$port")" refused "before the grant"
+  run -0 ctl grant "$(cid_of app)" host "tcp/$port" --ttl 3s
+  assert_contains "$output" "granted"
+  assert_eq "$(to_host app "$port")" ok "with the grant"
+  run -0 ctl --json show "$(cid_of app)"
+  assert_jq "$output" '.containers[0].grants[0] | .grant == $g and .expiresIn <= 3' --arg g "host tcp/$port"
+  # No moatctl (nor anything of moat) runs while the grant times out.
+  run pgrep -f "$MOAT_BUILD/moatctl"
+  assert_eq "$output" "" "moatctl processes"
+  wait_for 10 eval "[[ \$(to_host app $port) == refused ]]"
+  run -0 ctl --json show "$(cid_of app)"
+  assert_jq "$output" '.containers[0].grants == []'
+  assert_eq "$(grants_in_kernel grant_host "$(ip_of app)")" 0 "grant_host elements"
+}
+
+@test "moatctl: revoke closes at once; revoking what is not granted says so; bad words are exit 2" {
+  local port
+  port=$(random_port)
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  host_listen "$port"
+  run -0 ctl grant "$(cid_of app)" host "tcp/$port"
+  assert_eq "$(to_host app "$port")" ok "granted"
+  run -0 ctl revoke "$(cid_of app)" host "tcp/$port"
+  assert_eq "$(to_host app "$port")" refused "revoked"
+  run -1 ctl revoke "$(cid_of app)" host "tcp/$port"
+  assert_contains "$output" "has no grant \"host tcp/$port\""
+  run -2 ctl grant "$(cid_of app)" host "tcp/99999"
+  assert_contains "$output" "port 99999 out of range"
+  run -2 ctl grant "$(cid_of app)" host "tcp/$port" --ttl 5x
+  assert_contains "$output" '--ttl "5x"'
+  # Overlapping ranges are refused by name, the first grant stays.
+  run -0 ctl grant "$(cid_of app)" host "tcp/$port-$((port + 5))"
+  run -2 ctl grant "$(cid_of app)" host "tcp/$((port + 2))"
+  assert_contains "$output" "overlaps the grant \"host tcp/$port-$((port + 5))\""
+  assert_eq "$(to_host app "$port")" ok "the range grant"
+}
+
+@test "moatctl: a peer grant opens one direction; DEL of either container takes the grant" {
+  local port
+  port=$(random_port)
+  ctr_start a "$(a '{"io.moat.labels": "app=a"}')"
+  ctr_start b "$(a '{"io.moat.labels": "app=b"}')"
+  for c in a b; do ctr_serve "$c" "$port"; done
+  fetch_is a b "$port" refused
+  run -0 ctl grant "$(cid_of a)" peer "$(cid_of b)"
+  fetch_is a b "$port" ok
+  fetch_is b a "$port" refused
+  run -0 ctl explain "$(cid_of a)" "$(cid_of b)" "tcp/$port"
+  assert_contains "$output" "grant \"peer $(cid_of b)\" (no expiry)"
+  ctr_delete b
+  assert_eq "$(grants_in_kernel grant_peer "$(ip_of a)")" 0 "grant_peer elements after b's DEL"
+  run -0 ctl --json check
+}
+
+@test "moatctl: an egress grant opens exactly the CIDR and port" {
+  local p1 p2
+  p1=$(random_port)
+  p2=$((p1 + 1))
+  setup_outside_in_h
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  ns_tcp_listen "$OUT_NS" 0.0.0.0 "$p1"
+  ns_tcp_listen "$OUT_NS" 0.0.0.0 "$p2"
+  run ctr_exec app sh -c "echo a | nc -w 2 $OUT_IP $p1"
+  assert_contains "$output" refused
+  run -0 ctl grant "$(cid_of app)" egress "$OUT_IP/32" "tcp/$p1" --ttl 1h
+  run ctr_exec app sh -c "echo b | nc -w 2 $OUT_IP $p1"
+  assert_contains "$output" "reply b"
+  run ctr_exec app sh -c "echo c | nc -w 2 $OUT_IP $p2"
+  assert_contains "$output" refused
+}
+
+# setup_outside_in_h: like setup_outside, routed through $H instead of the
+# machine's own namespace.
+setup_outside_in_h() {
+  pick_free_24
+  OUT_NS=${PFX}out
+  OUT_HOST_IP=10.$PICK_A.$PICK_B.1
+  OUT_IP=10.$PICK_A.$PICK_B.2
+  new_netns out
+  ip -n "$OUT_NS" link set lo up
+  ip -n "$H" link add oh type veth peer name eth0 netns "$OUT_NS"
+  ip -n "$H" addr add "$OUT_HOST_IP/30" dev oh
+  ip -n "$H" link set oh up
+  ip netns exec "$H" sh -c 'echo 1 >/proc/sys/net/ipv4/conf/oh/forwarding'
+  ip -n "$OUT_NS" addr add "$OUT_IP/30" dev eth0
+  ip -n "$OUT_NS" link set eth0 up
+  ip -n "$OUT_NS" route add default via "$OUT_HOST_IP"
+}
+
+# token ARGS...: moatctl token signed with $T/k1.key unless --key is given.
+token() { ctl token "$@"; }
+
+@test "moatctl: token grants: a valid token opens, every bad one is refused with its reason" {
+  local port now exp
+  port=$(random_port)
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  host_listen "$port"
+  run -0 ctl keygen k1 --public "$T/keys/k1.jwk"
+  printf '%s\n' "$output" >"$T/k1.key"
+  run -0 ctl keygen k1
+  printf '%s\n' "$output" >"$T/k1-other.key"
+  run -0 ctl keygen k9
+  printf '%s\n' "$output" >"$T/k9.key"
+  local id
+  id=$(cid_of app)
+  now=$(date +%s)
+
+  refused_with() { # REASON TOKEN
+    run -1 ctl grant --token "$2"
+    assert_contains "$output" "token refused: $1"
+    assert_eq "$(to_host app "$port")" refused "after a token refused for $1"
+  }
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --exp $((now - 10)) "host tcp/$port"
+  refused_with "expired" "$output"
+  run -0 token --key "$T/k1-other.key" --sub "$id" --aud "$NET" --ttl 30s "host tcp/$port"
+  refused_with "bad signature" "$output"
+  run -0 token --key "$T/k9.key" --sub "$id" --aud "$NET" --ttl 30s "host tcp/$port"
+  refused_with 'unknown kid "k9"' "$output"
+  run -0 token --key "$T/k1.key" --sub "$id" --aud other-net --ttl 30s "host tcp/$port"
+  refused_with "wrong audience" "$output"
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 30s --nbf $((now + 60)) "host tcp/$port"
+  refused_with "not yet valid" "$output"
+  # Tampered: the claims of another token under this one's signature.
+  local good evil
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 30s "host tcp/$port"
+  good=$output
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 30s "host tcp/1-65535"
+  evil=$output
+  refused_with "bad signature" "$(cut -d. -f1 <<<"$good").$(cut -d. -f2 <<<"$evil").$(cut -d. -f3 <<<"$good")"
+  refused_with "malformed token" "$(cut -d. -f1-2 <<<"$good")"
+
+  run -0 ctl grant --token - <<<"$good"
+  assert_eq "$(to_host app "$port")" ok "the valid token's grant"
+  run -0 ctl --json show "$id"
+  assert_jq "$output" '.containers[0].grants[0] | .by == "token kid=k1 sub=\($id)" and .expiresIn <= 30' --arg id "$id"
+}
+
+@test "moatctl: explain agrees with real traffic on a matrix of flows" {
+  local p hp hp2
+  p=$(random_port)
+  hp=$((p + 1))
+  hp2=$((p + 2))
+  ctr_start a "$(a '{"io.moat.labels": "app=web"}')"
+  ctr_start b "$(a '{"io.moat.labels": "app=web"}')"
+  ctr_start c "$(a '{"io.moat.labels": "app=db", "io.moat.expose": "app=api"}')"
+  ctr_start d "$(a --arg h "tcp/$hp" '{"io.moat.labels": "app=api", "io.moat.depends": "app=db", "io.moat.allow-host": $h}')"
+  ctr_start e
+  for x in a b c d e; do ctr_serve "$x" "$p"; done
+  host_listen "$hp"
+  host_listen "$hp2"
+  run -0 ctl grant "$(cid_of e)" peer "$(cid_of a)"
+  run -0 ctl grant "$(cid_of a)" host "tcp/$hp2" --ttl 10m
+
+  local n=0
+  flow() { # SRC DST PORT: explain's verdict must match the traffic's
+    local src=$1 dst=$2 port=$3 src_arg dst_arg got want
+    src_arg=$(cid_of "$src")
+    dst_arg=$(cid_of "$dst")
+    [[ $src == host ]] && src_arg=host
+    [[ $dst == host ]] && dst_arg=host
+    run ctl explain "$src_arg" "$dst_arg" "tcp/$port"
+    case $status in 0) want=ok ;; 1) want=refused ;; *) fail "explain $src $dst: $output" ;; esac
+    if [[ $dst == host ]]; then
+      got=$(to_host "$src" "$port")
+    elif [[ $src == host ]]; then
+      got=$(ip netns exec "$H" timeout 3 busybox wget -q -O - "http://$(ip_of "$dst"):$port/" 2>&1 | grep -q "hello from" && echo ok || echo refused)
+    else
+      got=$(ctr_fetch "$src" "$(ip_of "$dst")" "$port")
+    fi
+    assert_eq "$got" "$want" "$src -> $dst:$port (explain: $output)"
+    n=$((n + 1))
+  }
+  flow a b "$p"
+  flow b a "$p"
+  flow a c "$p"
+  flow d c "$p"
+  flow c d "$p"
+  flow a d "$p"
+  flow e b "$p"
+  flow b e "$p"
+  flow e a "$p"
+  flow d host "$hp"
+  flow a host "$hp"
+  flow a host "$hp2"
+  flow b host "$hp2"
+  flow host a "$p"
+  flow host e "$p"
+  [[ $n -ge 12 ]] || fail "only $n flows"
+  # The words name the deciding rule.
+  run -0 ctl explain "$(cid_of a)" "$(cid_of b)" "tcp/$p"
+  assert_contains "$output" "shared label app=web"
+  run -0 ctl explain "$(cid_of d)" "$(cid_of c)" "tcp/$p"
+  assert_contains "$output" 'the source depends on "app=db", and the destination exposes to "app=api"'
+  run -1 ctl explain "$(cid_of a)" "$(cid_of c)" "tcp/$p"
+  assert_contains "$output" "default deny"
+  run -0 ctl explain "$(cid_of a)" host "tcp/$hp2"
+  assert_match "$output" "grant \"host tcp/$hp2\" \\(expires in [0-9]+ s\\)"
+  run -2 ctl explain "$(cid_of a)" "$(cid_of b)" tcp/1-2
+  assert_contains "$output" "one port, not a range"
+}
+
+@test "moatctl: check finds a deleted element and a foreign drop rule; restore after a flush brings back the same traffic" {
+  local p hp
+  p=$(random_port)
+  hp=$((p + 1))
+  ctr_start a "$(a '{"io.moat.labels": "app=web"}')"
+  ctr_start b "$(a '{"io.moat.labels": "app=web"}')"
+  ctr_start c "$(a --arg h "tcp/$hp" '{"io.moat.labels": "app=db", "io.moat.allow-host": $h}')"
+  for x in a b c; do ctr_serve "$x" "$p"; done
+  host_listen "$hp"
+  run -0 ctl grant "$(cid_of a)" peer "$(cid_of c)" --ttl 1h
+  matrix() {
+    echo "a-b:$(ctr_fetch a "$(ip_of b)" "$p") b-a:$(ctr_fetch b "$(ip_of a)" "$p")" \
+      "a-c:$(ctr_fetch a "$(ip_of c)" "$p") c-a:$(ctr_fetch c "$(ip_of a)" "$p")" \
+      "b-c:$(ctr_fetch b "$(ip_of c)" "$p") c-host:$(to_host c "$hp") a-host:$(to_host a "$hp")"
+  }
+  local before
+  before=$(matrix)
+  assert_eq "$before" "a-b:ok b-a:ok a-c:ok c-a:refused b-c:refused c-host:ok a-host:refused"
+  run -0 ctl check
+  assert_contains "$output" "ok: the kernel holds what the records say"
+
+  # An element gone behind moat's back.
+  ip netns exec "$H" nft delete element inet moat src_ident "{ $(ip_of b) }"
+  run -1 ctl check
+  assert_contains "$output" "missing: src_ident: $(ip_of b) : jump id_"
+  run -1 ctl --json check
+  assert_jq "$output" '.drift | length == 1'
+
+  # A foreign table dropping the bridge's forwarded traffic.
+  ip netns exec "$H" nft -f - <<EOF
+table inet ${PFX}fw {
+  chain guard { type filter hook forward priority 10; iifname "$BR" drop; }
+}
+EOF
+  run -1 ctl --json check
+  assert_jq "$output" '.conflicts | map(select(.table == $t)) | length >= 1' --arg t "${PFX}fw"
+  ip netns exec "$H" nft delete table inet "${PFX}fw"
+
+  # Everything gone; restore rebuilds it from the records in one batch.
+  ip netns exec "$H" nft flush ruleset
+  run -1 ctl check
+  assert_contains "$output" "missing: table inet moat"
+  run -0 ctl restore
+  assert_contains "$output" "restored 3 containers on 1 networks"
+  run -0 ctl check
+  assert_eq "$(matrix)" "$before" "the traffic matrix after restore"
+  # And the hook works on the restored tables.
+  run -0 hook poststop a
+  run -0 ctl check
+}

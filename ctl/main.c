@@ -1,0 +1,616 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* moatctl: the operator's CLI. Parses the command line and prints; the
+ * work is in common/ctl.c, explain.c and token.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cleanup.h"
+#include "confine.h"
+#include "ctl.h"
+#include "grant.h"
+#include "token.h"
+
+/* Exit codes (DESIGN §5). */
+enum
+{
+  EXIT_OK = 0,
+  EXIT_NO = 1,    /* refused, not found, drift */
+  EXIT_USAGE = 2, /* bad words, system error */
+};
+
+static const char usage[]
+    = "Usage: moatctl [--json] COMMAND ...\n"
+      "\n"
+      "  ls                                    containers on moat networks, with their grants\n"
+      "  show CONTAINER                        one container: addresses, labels, policy, grants\n"
+      "  grant CONTAINER host PROTO/PORT[-PORT] [--ttl 30s|10m|1h]\n"
+      "  grant CONTAINER egress CIDR PROTO/PORT[-PORT] [--ttl ...]\n"
+      "  grant CONTAINER peer CONTAINER2 [--ttl ...]\n"
+      "  grant --token JWT|- [--keys DIR] [--iss ISSUER]   (-: the token on stdin)\n"
+      "  revoke CONTAINER host|egress|peer ...  the same words as the grant\n"
+      "  explain SRC DST PROTO/PORT            allowed (exit 0) or refused (exit 1), and why\n"
+      "  check                                 kernel against records; foreign rules (exit 1)\n"
+      "  restore                               rebuild moat's tables from the records\n"
+      "  resolve APP USER                      address of the container app=APP,user=USER\n"
+      "  keygen KID [--public FILE]            new Ed25519 key: private JWK on stdout\n"
+      "  token --key FILE --sub S --aud A (--ttl D | --exp UNIX) [--nbf UNIX] [--iss I] GRANT...\n"
+      "                                        sign a token (GRANT like \"host tcp/8080\")\n"
+      "\n"
+      "CONTAINER is a container id (or a unique prefix), a name, or an address. SRC and\n"
+      "DST are containers, \"host\", or addresses. Token keys: *.jwk in --keys DIR, else\n"
+      "$MOAT_KEYS_DIR, else " MOAT_KEYS_DIR_DEFAULT ". Exit: 0 ok, 1 refused or not found,\n"
+      "2 usage or system error. See moatctl(8).\n";
+
+struct opts
+{
+  bool json;
+  const char *ttl, *token, *keys, *iss, *key, *sub, *aud, *exp, *nbf, *public_key;
+};
+
+static int
+fail (const moat_err_t *err)
+{
+  fprintf (stderr, "moatctl: %s\n", err->msg);
+  return err->code == MOAT_E_UNKNOWN ? EXIT_NO : EXIT_USAGE;
+}
+
+static int
+usage_error (const char *what)
+{
+  fprintf (stderr, "moatctl: %s\n%s", what, usage);
+  return EXIT_USAGE;
+}
+
+static int
+print_json (json_t *j)
+{
+  if (json_dumpf (j, stdout, JSON_INDENT (2) | JSON_SORT_KEYS) < 0 || putchar ('\n') == EOF)
+    return EXIT_USAGE;
+  return EXIT_OK;
+}
+
+static int64_t
+now (void)
+{
+  return (int64_t)time (NULL);
+}
+
+static const char *
+keys_dir (const struct opts *o)
+{
+  const char *env = getenv ("MOAT_KEYS_DIR");
+
+  return o->keys ? o->keys : env && *env ? env : MOAT_KEYS_DIR_DEFAULT;
+}
+
+/* --- ls, show ------------------------------------------------------------------ */
+
+static void
+print_grants (json_t *grants)
+{
+  size_t i;
+  json_t *g;
+
+  json_array_foreach (grants, i, g)
+  {
+    json_t *in = json_object_get (g, "expiresIn");
+    const char *by = json_string_value (json_object_get (g, "by"));
+
+    printf ("%s%s", i ? ", " : "", json_string_value (json_object_get (g, "grant")));
+    if (in)
+      printf (" (%llds left)", (long long)json_integer_value (in));
+    if (by)
+      printf (" [%s]", by);
+  }
+}
+
+static void
+print_labels (json_t *labels)
+{
+  const char *key;
+  json_t *v;
+  bool first = true;
+
+  json_object_foreach (labels, key, v)
+  {
+    printf ("%s%s=%s", first ? "" : ",", key, json_string_value (v));
+    first = false;
+  }
+  if (first)
+    printf ("-");
+}
+
+static int
+cmd_list (const char *only, const struct opts *o)
+{
+  _cleanup_ (json_decrefp) json_t *list = NULL;
+  moat_err_t err = { 0 };
+  json_t *c;
+  size_t i;
+
+  if (moat_ctl_list (only, now (), &list, &err) < 0)
+    return fail (&err);
+  if (o->json)
+    return print_json (list);
+  if (!only)
+    printf ("%-12s  %-16s  %-12s  %-15s  %-24s  %s\n", "CONTAINER", "NAME", "NETWORK", "ADDRESS",
+            "LABELS", "GRANTS");
+  json_array_foreach (json_object_get (list, "containers"), i, c)
+  {
+    const char *name = json_string_value (json_object_get (c, "name"));
+
+    if (only)
+      {
+        json_t *profile = json_object_get (c, "profile");
+
+        printf ("container: %s\nname:      %s\nnetwork:   %s (%s, host end %s)\naddress:   %s\n"
+                "mac:       %s\nlabels:    ",
+                json_string_value (json_object_get (c, "id")), name ? name : "-",
+                json_string_value (json_object_get (c, "network")),
+                json_string_value (json_object_get (c, "ifname")),
+                json_string_value (json_object_get (c, "hostIf")),
+                json_string_value (json_object_get (c, "address")),
+                json_string_value (json_object_get (c, "mac")));
+        print_labels (json_object_get (c, "labels"));
+        printf ("\nprofile:   %s\ngrants:    ", profile ? json_string_value (profile) : "-");
+        print_grants (json_object_get (c, "grants"));
+        printf ("%s\n", json_array_size (json_object_get (c, "grants")) ? "" : "-");
+        continue;
+      }
+    printf ("%-12.12s  %-16s  %-12s  %-15s  ", json_string_value (json_object_get (c, "id")),
+            name ? name : "-", json_string_value (json_object_get (c, "network")),
+            json_string_value (json_object_get (c, "address")));
+    print_labels (json_object_get (c, "labels"));
+    printf ("  ");
+    print_grants (json_object_get (c, "grants"));
+    printf ("\n");
+  }
+  return EXIT_OK;
+}
+
+/* --- grant, revoke -------------------------------------------------------------- */
+
+/* The token as given, or read from stdin for "-" (a command line is
+ * visible to every user in /proc); surrounding blanks dropped. */
+static char *
+token_text (const char *arg, moat_err_t *err)
+{
+  char buf[MOAT_TOKEN_MAX + 2], *text;
+  size_t len = 0, start = 0;
+
+  if (strcmp (arg, "-") == 0)
+    len = fread (buf, 1, sizeof (buf) - 1, stdin);
+  else
+    {
+      len = strnlen (arg, sizeof (buf) - 1);
+      memcpy (buf, arg, len);
+    }
+  while (len > 0 && strchr (" \t\r\n", buf[len - 1]))
+    len--;
+  while (start < len && strchr (" \t\r\n", buf[start]))
+    start++;
+  buf[len] = '\0';
+  text = strdup (buf + start);
+  if (!text)
+    moat_error (err, MOAT_E_IO, ENOMEM, "--token");
+  return text;
+}
+
+static int
+grant_token (const struct opts *o)
+{
+  _cleanup_ (moat_keyring_free) struct moat_keyring kr = { 0 };
+  _cleanup_ (moat_token_claims_free) struct moat_token_claims c = { 0 };
+  _cleanup_free_ char *jwt = NULL;
+  moat_err_t err = { 0 };
+  int64_t t = now ();
+  char by[600];
+
+  if (!(jwt = token_text (o->token, &err)) || moat_keyring_load (keys_dir (o), &kr, &err) < 0)
+    return fail (&err);
+  if (kr.n == 0)
+    {
+      fprintf (stderr, "moatctl: no keys (*.jwk) in %s: no token can be checked\n", keys_dir (o));
+      return EXIT_USAGE;
+    }
+  if (moat_token_verify (&kr, jwt, t, o->iss, &c, &err) < 0)
+    {
+      fprintf (stderr, "moatctl: token refused: %s\n", err.msg);
+      return EXIT_NO;
+    }
+  snprintf (by, sizeof (by), "token kid=%s sub=%s", c.kid, c.sub);
+  if (moat_ctl_grant_token (&c, by, t, &err) < 0)
+    {
+      fprintf (stderr, "moatctl: token refused: %s\n", err.msg);
+      return err.code == MOAT_E_UNKNOWN || err.code == MOAT_E_CONFIG ? EXIT_NO : EXIT_USAGE;
+    }
+  if (!o->json)
+    printf ("granted %s for %llds: %zu grant%s\n", c.sub, (long long)(c.exp - t), c.n_grants,
+            c.n_grants == 1 ? "" : "s");
+  return EXIT_OK;
+}
+
+static int
+cmd_grant (bool grant, char **args, int n, const struct opts *o)
+{
+  _cleanup_ (moat_grant_free) struct moat_grant g = { 0 };
+  moat_err_t err = { 0 };
+  int64_t ttl = 0;
+  char words[256];
+
+  if (grant && o->token)
+    return n == 0 ? grant_token (o) : usage_error ("grant --token takes no other words");
+  if (n < 2)
+    return usage_error (grant ? "grant: want CONTAINER host|egress|peer ..."
+                              : "revoke: want CONTAINER host|egress|peer ...");
+  if (moat_grant_parse (args + 1, (size_t)n - 1, &g, &err) < 0)
+    return fail (&err);
+  if (!grant && o->ttl)
+    return usage_error ("revoke takes no --ttl");
+  if (o->ttl && moat_ttl_parse (o->ttl, &ttl, &err) < 0)
+    return fail (&err);
+  if ((grant ? moat_ctl_grant (args[0], &g, ttl, NULL, now (), &err)
+             : moat_ctl_revoke (args[0], &g, now (), &err))
+      < 0)
+    return fail (&err);
+  moat_grant_words (&g, words, sizeof (words));
+  if (!o->json)
+    {
+      if (!grant)
+        printf ("revoked %s: %s\n", args[0], words);
+      else if (ttl)
+        printf ("granted %s: %s for %llds\n", args[0], words, (long long)ttl);
+      else
+        printf ("granted %s: %s\n", args[0], words);
+    }
+  return EXIT_OK;
+}
+
+/* --- explain, resolve, check, restore ---------------------------------------------- */
+
+static int
+cmd_explain (char **args, int n, const struct opts *o)
+{
+  moat_err_t err = { 0 };
+  bool allowed = false;
+  char why[512];
+
+  if (n != 3)
+    return usage_error ("explain: want SRC DST PROTO/PORT");
+  if (moat_ctl_explain (args[0], args[1], args[2], now (), &allowed, why, sizeof (why), &err) < 0)
+    return fail (&err);
+  if (o->json)
+    {
+      _cleanup_ (json_decrefp) json_t *j
+          = json_pack ("{s:s, s:s, s:s, s:b, s:s}", "src", args[0], "dst", args[1], "flow", args[2],
+                       "allowed", allowed, "rule", why);
+
+      if (!j || print_json (j) != EXIT_OK)
+        return EXIT_USAGE;
+    }
+  else
+    printf ("%s %s -> %s %s: %s\n", allowed ? "allowed" : "refused", args[0], args[1], args[2],
+            why);
+  return allowed ? EXIT_OK : EXIT_NO;
+}
+
+static int
+cmd_resolve (char **args, int n, const struct opts *o)
+{
+  moat_err_t err = { 0 };
+  char addr[16];
+
+  if (n != 2)
+    return usage_error ("resolve: want APP USER");
+  if (moat_ctl_resolve (args[0], args[1], addr, &err) < 0)
+    return fail (&err);
+  if (o->json)
+    printf ("{\"address\": \"%s\"}\n", addr);
+  else
+    printf ("%s\n", addr);
+  return EXIT_OK;
+}
+
+static int
+cmd_check (const struct opts *o)
+{
+  _cleanup_ (json_decrefp) json_t *report = NULL;
+  moat_err_t err = { 0 };
+  int problems = 0;
+  json_t *d;
+  size_t i;
+
+  if (moat_ctl_check (now (), &report, &problems, &err) < 0)
+    return fail (&err);
+  if (o->json)
+    return print_json (report) == EXIT_OK ? (problems ? EXIT_NO : EXIT_OK) : EXIT_USAGE;
+  json_array_foreach (json_object_get (report, "drift"), i, d)
+  {
+    json_t *m = json_object_get (d, "missing");
+
+    printf ("%s: %s\n", m ? "missing" : "extra",
+            json_string_value (m ? m : json_object_get (d, "extra")));
+  }
+  json_array_foreach (json_object_get (report, "conflicts"), i, d)
+      printf ("conflict: %s\n", json_string_value (json_object_get (d, "what")));
+  if (!problems)
+    printf ("ok: the kernel holds what the records say\n");
+  else if (json_array_size (json_object_get (report, "drift")))
+    printf ("drift: run `moatctl restore` to rebuild moat's tables from the records\n");
+  return problems ? EXIT_NO : EXIT_OK;
+}
+
+static int
+cmd_restore (const struct opts *o)
+{
+  _cleanup_ (json_decrefp) json_t *counts = NULL;
+  moat_err_t err = { 0 };
+
+  if (moat_ctl_restore (now (), &counts, &err) < 0)
+    return fail (&err);
+  if (o->json)
+    return print_json (counts);
+  printf ("restored %lld containers on %lld networks (%lld identities, %lld policy elements)\n",
+          (long long)json_integer_value (json_object_get (counts, "containers")),
+          (long long)json_integer_value (json_object_get (counts, "networks")),
+          (long long)json_integer_value (json_object_get (counts, "identities")),
+          (long long)json_integer_value (json_object_get (counts, "elements")));
+  return EXIT_OK;
+}
+
+/* --- keys and tokens ------------------------------------------------------------------- */
+
+static int
+write_file (const char *path, const char *text, mode_t mode, moat_err_t *err)
+{
+  _cleanup_close_ int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  size_t len = strlen (text);
+
+  if (fd < 0)
+    return moat_error (err, MOAT_E_IO, errno, "%s", path);
+  if (write (fd, text, len) != (ssize_t)len)
+    return moat_error (err, MOAT_E_IO, errno, "%s", path);
+  return 0;
+}
+
+static int
+cmd_keygen (char **args, int n, const struct opts *o)
+{
+  _cleanup_free_ char *priv = NULL;
+  _cleanup_free_ char *pub = NULL;
+  moat_err_t err = { 0 };
+
+  if (n != 1)
+    return usage_error ("keygen: want KID");
+  if (moat_jwk_generate (args[0], &priv, &pub, &err) < 0
+      || (o->public_key && write_file (o->public_key, pub, 0644, &err) < 0))
+    return fail (&err);
+  fputs (priv, stdout);
+  sodium_memzero (priv, strlen (priv));
+  return EXIT_OK;
+}
+
+static int
+parse_time (const char *what, const char *text, int64_t *ret)
+{
+  char *end = NULL;
+  long long v;
+
+  errno = 0;
+  v = strtoll (text, &end, 10);
+  if (errno || !end || *end || v < 0)
+    {
+      fprintf (stderr, "moatctl: %s \"%s\": want unix seconds\n", what, text);
+      return -1;
+    }
+  *ret = v;
+  return 0;
+}
+
+/* A private key file (moatctl keygen's output). */
+static int
+read_key (const char *path, struct moat_jwk *ret, moat_err_t *err)
+{
+  _cleanup_close_ int fd = open (path, O_RDONLY | O_CLOEXEC);
+  char buf[MOAT_JWK_FILE_MAX];
+  ssize_t len;
+  int r;
+
+  if (fd < 0 || (len = read (fd, buf, sizeof (buf))) < 0)
+    return moat_error (err, MOAT_E_IO, errno, "--key %s", path);
+  r = moat_jwk_parse (buf, (size_t)len, path, ret, err);
+  explicit_bzero (buf, sizeof (buf));
+  if (r == 0 && !ret->has_sk)
+    {
+      moat_jwk_free (ret);
+      return moat_error (err, MOAT_E_CONFIG, 0, "--key %s: a public key cannot sign (no \"d\")",
+                         path);
+    }
+  return r;
+}
+
+static int
+cmd_token (char **args, int n, const struct opts *o)
+{
+  _cleanup_ (moat_jwk_free) struct moat_jwk key = { 0 };
+  _cleanup_ (json_decrefp) json_t *claims = NULL;
+  _cleanup_free_ char *jwt = NULL;
+  moat_err_t err = { 0 };
+  int64_t exp = 0, nbf = 0, ttl = 0;
+  json_t *grants = json_array ();
+
+  if (!o->key || !o->sub || !o->aud || (!o->ttl == !o->exp) || n < 1)
+    {
+      json_decref (grants);
+      return usage_error ("token: want --key FILE --sub S --aud A (--ttl D | --exp UNIX) GRANT...");
+    }
+  for (int i = 0; i < n; i++)
+    {
+      struct moat_grant g;
+
+      if (moat_grant_parse_text (args[i], &g, &err) < 0)
+        {
+          json_decref (grants);
+          return fail (&err);
+        }
+      moat_grant_free (&g);
+      json_array_append_new (grants, json_string (args[i]));
+    }
+  if ((o->ttl && moat_ttl_parse (o->ttl, &ttl, &err) < 0))
+    {
+      json_decref (grants);
+      return fail (&err);
+    }
+  if ((o->exp && parse_time ("--exp", o->exp, &exp) < 0)
+      || (o->nbf && parse_time ("--nbf", o->nbf, &nbf) < 0))
+    {
+      json_decref (grants);
+      return EXIT_USAGE;
+    }
+  claims = json_pack ("{s:s, s:s, s:I, s:o}", "sub", o->sub, "aud", o->aud, "exp",
+                      (json_int_t)(o->ttl ? now () + ttl : exp), "grants", grants);
+  if (!claims || (o->nbf && json_object_set_new (claims, "nbf", json_integer (nbf)) < 0)
+      || (o->iss && json_object_set_new (claims, "iss", json_string (o->iss)) < 0))
+    return EXIT_USAGE;
+  if (read_key (o->key, &key, &err) < 0 || moat_token_sign (&key, claims, &jwt, &err) < 0)
+    return fail (&err);
+  printf ("%s\n", jwt);
+  return EXIT_OK;
+}
+
+/* --- main ------------------------------------------------------------------------------- */
+
+enum
+{
+  OPT_TTL = 0x100,
+  OPT_TOKEN,
+  OPT_KEYS,
+  OPT_ISS,
+  OPT_KEY,
+  OPT_SUB,
+  OPT_AUD,
+  OPT_EXP,
+  OPT_NBF,
+  OPT_PUBLIC,
+  OPT_VERSION,
+};
+
+static const struct option options[] = {
+  { "json", no_argument, NULL, 'j' },
+  { "help", no_argument, NULL, 'h' },
+  { "version", no_argument, NULL, OPT_VERSION },
+  { "ttl", required_argument, NULL, OPT_TTL },
+  { "token", required_argument, NULL, OPT_TOKEN },
+  { "keys", required_argument, NULL, OPT_KEYS },
+  { "iss", required_argument, NULL, OPT_ISS },
+  { "key", required_argument, NULL, OPT_KEY },
+  { "sub", required_argument, NULL, OPT_SUB },
+  { "aud", required_argument, NULL, OPT_AUD },
+  { "exp", required_argument, NULL, OPT_EXP },
+  { "nbf", required_argument, NULL, OPT_NBF },
+  { "public", required_argument, NULL, OPT_PUBLIC },
+  { NULL, 0, NULL, 0 },
+};
+
+static int
+parse_options (int argc, char **argv, struct opts *o)
+{
+  int c;
+
+  while ((c = getopt_long (argc, argv, "jh", options, NULL)) != -1)
+    switch (c)
+      {
+      case 'j':
+        o->json = true;
+        break;
+      case 'h':
+        fputs (usage, stdout);
+        exit (EXIT_OK);
+      case OPT_VERSION:
+        printf ("moatctl %s\n", MOAT_VERSION);
+        exit (EXIT_OK);
+      case OPT_TTL:
+        o->ttl = optarg;
+        break;
+      case OPT_TOKEN:
+        o->token = optarg;
+        break;
+      case OPT_KEYS:
+        o->keys = optarg;
+        break;
+      case OPT_ISS:
+        o->iss = optarg;
+        break;
+      case OPT_KEY:
+        o->key = optarg;
+        break;
+      case OPT_SUB:
+        o->sub = optarg;
+        break;
+      case OPT_AUD:
+        o->aud = optarg;
+        break;
+      case OPT_EXP:
+        o->exp = optarg;
+        break;
+      case OPT_NBF:
+        o->nbf = optarg;
+        break;
+      case OPT_PUBLIC:
+        o->public_key = optarg;
+        break;
+      default:
+        fputs (usage, stderr);
+        return -1;
+      }
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  struct opts o = { 0 };
+  const char *cmd;
+  char **args;
+  int n;
+
+  moat_err_t err = { 0 };
+
+  if (parse_options (argc, argv, &o) < 0)
+    return EXIT_USAGE;
+  /* Everything moatctl does is files, netlink and memory. */
+  if (moat_seccomp_confine (MOAT_SECCOMP_CTL, &err) < 0)
+    return fail (&err);
+  if (optind >= argc)
+    return usage_error ("no command");
+  cmd = argv[optind];
+  args = argv + optind + 1;
+  n = argc - optind - 1;
+  if (strcmp (cmd, "ls") == 0)
+    return n == 0 ? cmd_list (NULL, &o) : usage_error ("ls takes no arguments");
+  if (strcmp (cmd, "show") == 0)
+    return n == 1 ? cmd_list (args[0], &o) : usage_error ("show: want CONTAINER");
+  if (strcmp (cmd, "grant") == 0 || strcmp (cmd, "revoke") == 0)
+    return cmd_grant (cmd[0] == 'g', args, n, &o);
+  if (strcmp (cmd, "explain") == 0)
+    return cmd_explain (args, n, &o);
+  if (strcmp (cmd, "resolve") == 0)
+    return cmd_resolve (args, n, &o);
+  if (strcmp (cmd, "check") == 0)
+    return n == 0 ? cmd_check (&o) : usage_error ("check takes no arguments");
+  if (strcmp (cmd, "restore") == 0)
+    return n == 0 ? cmd_restore (&o) : usage_error ("restore takes no arguments");
+  if (strcmp (cmd, "keygen") == 0)
+    return cmd_keygen (args, n, &o);
+  if (strcmp (cmd, "token") == 0)
+    return cmd_token (args, n, &o);
+  return usage_error ("unknown command");
+}
