@@ -375,17 +375,17 @@ verbs_in_version() {
   add_container c1
   local ip k
   ip=$(ip_of c1)
-  # 3,000 peer elements naming c1 (what label policy builds up at scale),
+  # 3,000 peer grants naming c1 (as moatctl grant ... peer makes them),
   # more than one netlink message holds.
   {
-    printf 'add element inet moat peers { '
+    printf 'add element inet moat grant_peer { '
     for k in $(seq 0 2999); do
       printf '%s . 10.255.%d.%d, ' "$ip" $((k / 250)) $((k % 250 + 1))
     done
     printf '%s . 10.255.99.1 }\n' "$ip"
   } >"$T/peers.nft"
   nft -f "$T/peers.nft"
-  assert_eq "$(nft list set inet moat peers | grep -o "$ip \. " | wc -l)" 3001 "peers loaded"
+  assert_eq "$(nft list set inet moat grant_peer | grep -o "$ip \. " | wc -l)" 3001 "peers loaded"
   del_container c1
-  assert_eq "$(nft list set inet moat peers 2>/dev/null | grep -o "$ip \. " | wc -l)" 0 "peers left"
+  assert_eq "$(nft list set inet moat grant_peer 2>/dev/null | grep -o "$ip \. " | wc -l)" 0 "peers left"
 }

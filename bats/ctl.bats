@@ -1,14 +1,18 @@
 #!/usr/bin/env bats
 # moatctl against real runc containers (moat-hook in config.json) and real
 # traffic. Everything moat does here happens in a private "host" namespace
-# ($H): the bridge, moat's tables, the hook's and moatctl's work. So check
-# and restore, which own moat's whole tables, and `nft flush ruleset`, touch
-# nothing of the machine's.
+# ($H): the bridge, moat's tables, the hook's and moatctl's work; the
+# records are in a run dir of the test's own. So check and restore, which
+# own moat's whole tables, and `nft flush ruleset`, touch nothing of the
+# machine's.
 
 load helpers
 load runc
 
 setup() {
+  # moatctl ls, check and restore read every network of the run dir: this
+  # test's own, so that nothing else running on the machine is seen.
+  export MOAT_RUN_DIR=$BATS_TEST_TMPDIR/run
   setup_moat_net
   new_netns host
   H=$(ns_of host)

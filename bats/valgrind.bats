@@ -66,3 +66,49 @@ teardown() {
   del_container b
   assert_nothing_left "$before"
 }
+
+# moatctl under valgrind, in a namespace and run dir of the test's own
+# (check and restore own moat's whole tables): every verb, and refusals.
+@test "valgrind: moatctl ls, show, grant, revoke, tokens, explain, resolve, check, restore and errors are clean" {
+  export MOAT_RUN_DIR=$BATS_TEST_TMPDIR/run
+  new_netns host
+  local h vg=$MOAT_WRAP
+  h=$(ns_of host)
+  ip -n "$h" link set lo up
+  MOAT_WRAP="nsenter --net=/run/netns/$h $vg"
+  add_container a
+  add_container b
+  run -0 hook prestart a '{"io.moat.labels": "app=x,user=ann"}'
+  run -0 hook prestart b '{"io.moat.labels": "app=y"}'
+  mkdir -p "$T/keys"
+  # stdout only: valgrind's notes go to stderr, with moatctl's messages.
+  vctl() {
+    env -i PATH="$PATH" MOAT_RUN_DIR="$MOAT_RUN_DIR" MOAT_KEYS_DIR="$T/keys" \
+      nsenter --net="/run/netns/$h" $vg "$MOAT_BUILD/moatctl" "$@" 2>>"$T/vctl.err"
+  }
+  run -0 vctl ls
+  run -0 vctl --json show "$(cid_of a)"
+  run -0 vctl grant "$(cid_of a)" host tcp/8080 --ttl 1m
+  run -0 vctl grant "$(cid_of a)" egress 192.0.2.0/24 udp/53
+  run -0 vctl grant "$(cid_of a)" peer "$(cid_of b)" --ttl 1h
+  run -0 vctl explain "$(cid_of a)" "$(cid_of b)" tcp/80
+  run -1 vctl explain "$(cid_of b)" "$(cid_of a)" tcp/80
+  run -0 vctl resolve x ann
+  run -0 vctl revoke "$(cid_of a)" host tcp/8080
+  run -1 vctl revoke "$(cid_of a)" host tcp/8080
+  run -2 vctl grant "$(cid_of a)" host tcp/0
+  run -1 vctl show nosuch
+  run -0 vctl keygen k1 --public "$T/keys/k1.jwk"
+  printf '%s\n' "$output" >"$T/k1.key"
+  run -0 vctl token --key "$T/k1.key" --sub "$(cid_of b)" --aud "$NET" --ttl 30s "host tcp/9000"
+  local jwt=$output
+  run -0 vctl grant --token "$jwt"
+  run -1 vctl grant --token "${jwt%?}"
+  assert_contains "$(cat "$T/vctl.err")" "token refused: malformed token"
+  run -0 vctl check
+  run -0 vctl --json restore
+  run -0 vctl check
+  unset -f vctl
+  del_container a
+  del_container b
+}

@@ -313,7 +313,7 @@ grants_store (struct moat_record *rec, const struct grants *g, moat_err_t *err)
 static ssize_t
 grants_find (const struct grants *g, const char *words)
 {
-  char buf[256];
+  char buf[MOAT_GRANT_WORDS_MAX];
 
   for (size_t i = 0; i < g->n; i++)
     {
@@ -332,15 +332,14 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct mo
 {
   _cleanup_record_ struct moat_record rec = { 0 };
   _cleanup_ (grants_free) struct grants gs = { 0 };
-  _cleanup_elems_ struct moat_nft_elems *del = moat_nft_elems_new ();
   _cleanup_elems_ struct moat_nft_elems *add = moat_nft_elems_new ();
   _cleanup_close_ int lock = -1;
-  char words[256], other[256];
+  char words[MOAT_GRANT_WORDS_MAX], other[MOAT_GRANT_WORDS_MAX];
   struct moat_grant *v;
   ssize_t same;
   int r;
 
-  if (!del || !add)
+  if (!add)
     return no_memory (err);
   if (moat_network_lock (att->network, &lock, err) < 0)
     return -1;
@@ -359,14 +358,13 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct mo
                            "%s overlaps the grant \"%s\" of this container; revoke it first", words,
                            other);
       }
+  /* Granting it again sets the element's new timeout. */
   if (same >= 0)
     {
-      if (moat_grant_elems (&gs.v[same], rec.addr, now, del) < 0)
-        return no_memory (err);
       moat_grant_free (&gs.v[same]);
       gs.v[same] = gs.v[--gs.n];
     }
-  if (moat_grant_elems (g, rec.addr, now, add) < 0)
+  if (moat_grant_elems (g, rec.addr, now, false, add) < 0)
     return no_memory (err);
   v = realloc (gs.v, (gs.n + 1) * sizeof (*v));
   if (!v)
@@ -380,7 +378,7 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct mo
     return no_memory (err);
   /* The kernel first: a record that says more than the kernel holds would
    * show a grant that does not work. */
-  if (moat_nft_policy_replace (nft, rec.addr, false, false, del, NULL, NULL, add, err) < 0)
+  if (moat_nft_policy_replace (nft, rec.addr, false, false, NULL, NULL, NULL, add, err) < 0)
     return moat_error_prefix (err, "grant %s", words);
   return grants_store (&rec, &gs, err);
 }
@@ -504,12 +502,12 @@ revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const char *wo
 {
   _cleanup_record_ struct moat_record rec = { 0 };
   _cleanup_ (grants_free) struct grants gs = { 0 };
-  _cleanup_elems_ struct moat_nft_elems *del = moat_nft_elems_new ();
+  _cleanup_elems_ struct moat_nft_elems *expire = moat_nft_elems_new ();
   _cleanup_close_ int lock = -1;
   ssize_t i;
   int r;
 
-  if (!del)
+  if (!expire)
     return no_memory (err);
   if (moat_network_lock (att->network, &lock, err) < 0)
     return -1;
@@ -521,9 +519,9 @@ revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const char *wo
   i = grants_find (&gs, words);
   if (i < 0)
     return 0;
-  if (moat_grant_elems (&gs.v[i], rec.addr, now, del) < 0)
+  if (moat_grant_elems (&gs.v[i], rec.addr, now, true, expire) < 0)
     return no_memory (err);
-  if (moat_nft_policy_replace (nft, rec.addr, false, false, del, NULL, NULL, NULL, err) < 0)
+  if (moat_nft_policy_replace (nft, rec.addr, false, false, NULL, NULL, NULL, expire, err) < 0)
     return moat_error_prefix (err, "revoke %s", words);
   moat_grant_free (&gs.v[i]);
   gs.v[i] = gs.v[--gs.n];
@@ -536,7 +534,7 @@ moat_ctl_revoke (const char *container, struct moat_grant *g, int64_t now, moat_
   _cleanup_ (moat_ctl_target_free) struct moat_ctl_target t = { 0 };
   _cleanup_ (moat_ctl_target_free) struct moat_ctl_target peer = { 0 };
   _cleanup_nft_ struct moat_nft *nft = NULL;
-  char words[256];
+  char words[MOAT_GRANT_WORDS_MAX];
   int found = 0;
 
   if (moat_ctl_find (container, &t, err) < 0)
@@ -596,7 +594,7 @@ grants_json (const struct moat_record *r, int64_t now, moat_err_t *err)
     }
   for (size_t i = 0; i < gs.n; i++)
     {
-      char words[256];
+      char words[MOAT_GRANT_WORDS_MAX];
       json_t *j;
 
       moat_grant_words (&gs.v[i], words, sizeof (words));
@@ -825,7 +823,7 @@ expected_grants (const struct records *rs, const struct moat_record *r, int64_t 
           && (!(peer = records_by_addr (rs, gs.v[i].peer_addr))
               || strcmp (peer->container_id, gs.v[i].peer) != 0))
         continue;
-      if (moat_grant_elems (&gs.v[i], r->addr, now, out) < 0)
+      if (moat_grant_elems (&gs.v[i], r->addr, now, false, out) < 0)
         return no_memory (err);
     }
   return 0;

@@ -150,7 +150,7 @@ grant_covers (const struct moat_record *rec, enum toward toward, const struct mo
   {
     struct moat_grant g;
     moat_err_t ignored = { 0 };
-    char words[256], ttl[64];
+    char words[MOAT_GRANT_WORDS_MAX], ttl[64];
     bool hit = false;
 
     if (moat_grant_from_json (j, &g, &ignored) < 0)

@@ -27,6 +27,21 @@ bad_grant (moat_err_t *err, const char *fmt, const char *arg)
   return moat_error (err, MOAT_E_CONFIG, 0, fmt, arg);
 }
 
+/* A container id, name or address: printable ASCII, no '/', as
+ * runtimes name containers. */
+static bool
+container_word_valid (const char *w)
+{
+  size_t n = strlen (w);
+
+  if (n == 0 || n > 255)
+    return false;
+  for (; *w; w++)
+    if (*w <= ' ' || *w > '~' || *w == '/')
+      return false;
+  return true;
+}
+
 int
 moat_grant_parse (char *const *words, size_t n, struct moat_grant *ret, moat_err_t *err)
 {
@@ -55,6 +70,9 @@ moat_grant_parse (char *const *words, size_t n, struct moat_grant *ret, moat_err
       ret->kind = MOAT_GRANT_PEER;
       if (n != 2 || !*words[1])
         return bad_grant (err, "grant \"%s\": want peer CONTAINER", kind);
+      if (!container_word_valid (words[1]))
+        return bad_grant (err, "grant peer: \"%s\" is not a container id, name or address",
+                          words[1]);
       if (!(ret->peer = strdup (words[1])))
         return moat_error (err, MOAT_E_IO, ENOMEM, "grant");
       return 0;
@@ -169,7 +187,7 @@ moat_grant_overlaps (const struct moat_grant *a, const struct moat_grant *b)
 json_t *
 moat_grant_to_json (const struct moat_grant *g)
 {
-  char words[192], peer[INET_ADDRSTRLEN];
+  char words[MOAT_GRANT_WORDS_MAX], peer[INET_ADDRSTRLEN];
 
   moat_grant_words (g, words, sizeof (words));
   inet_ntop (AF_INET, &g->peer_addr, peer, sizeof (peer));
@@ -211,12 +229,14 @@ moat_grant_live (const struct moat_grant *g, int64_t now)
 }
 
 int
-moat_grant_elems (const struct moat_grant *g, struct in_addr addr, int64_t now,
+moat_grant_elems (const struct moat_grant *g, struct in_addr addr, int64_t now, bool revoke,
                   struct moat_nft_elems *out)
 {
-  uint64_t timeout_ms = g->expires ? (uint64_t)(g->expires - now) * 1000 : 0;
+  uint64_t timeout_ms = g->expires ? (uint64_t)(g->expires - now) * 1000 : MOAT_GRANT_NEVER_MS;
 
-  if (g->expires && g->expires <= now)
+  if (revoke)
+    timeout_ms = MOAT_GRANT_REVOKED_MS;
+  else if (g->expires && g->expires <= now)
     return 0;
   switch (g->kind)
     {

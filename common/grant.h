@@ -54,12 +54,15 @@ int moat_grant_parse_text (const char *text, struct moat_grant *ret, moat_err_t 
 /* "30", "30s", "10m", "1h", "2d": seconds, 1..MOAT_GRANT_TTL_MAX. */
 int moat_ttl_parse (const char *text, int64_t *ret_seconds, moat_err_t *err);
 
-/* The canonical words ("host tcp/80"); a peer by its id. Two grants with
- * the same words are the same grant. */
+/* The canonical words ("host tcp/80"); a peer by its id. They fit in
+ * MOAT_GRANT_WORDS_MAX bytes. */
+#define MOAT_GRANT_WORDS_MAX 320
+/* Two grants with the same words are the same grant. */
 void moat_grant_words (const struct moat_grant *g, char *buf, size_t size);
 
-/* Do two grants of one container overlap without being the same? (The
- * kernel's interval sets refuse overlapping ranges.) */
+/* Do the ranges of two grants of one container overlap (equal ones do;
+ * peer grants have none)? The kernel's interval sets refuse overlapping
+ * ranges. */
 bool moat_grant_overlaps (const struct moat_grant *a, const struct moat_grant *b);
 
 json_t *moat_grant_to_json (const struct moat_grant *g);
@@ -68,9 +71,17 @@ int moat_grant_from_json (json_t *j, struct moat_grant *ret, moat_err_t *err);
 /* Live at `now`: no expiry, or not yet expired. */
 bool moat_grant_live (const struct moat_grant *g, int64_t now);
 
-/* Its element for the container at `addr`, timing out at `expires`
- * (as seen at `now`). -1 only when out of memory. */
-int moat_grant_elems (const struct moat_grant *g, struct in_addr addr, int64_t now,
+/* Its element for the container at `addr`, timing out at `expires` (as
+ * seen at `now`); a grant without expiry gets MOAT_GRANT_NEVER_MS. With
+ * `revoke`, the same element timing out at once: adding an element that
+ * exists sets its timeout, so a revoke deletes nothing. (A deletion makes
+ * the kernel wait an RCU grace period, ~10 ms, when the deleting socket
+ * closes; an expired element is out of every lookup and every listing
+ * at once, and the kernel's GC frees it later.) -1 only when out of
+ * memory. */
+#define MOAT_GRANT_NEVER_MS (3650ull * 24 * 3600 * 1000) /* ten years */
+#define MOAT_GRANT_REVOKED_MS 1ull
+int moat_grant_elems (const struct moat_grant *g, struct in_addr addr, int64_t now, bool revoke,
                       struct moat_nft_elems *out);
 
 #endif

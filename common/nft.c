@@ -78,7 +78,7 @@ enum
   NFT_BYTEORDER_BIG = 2,
 };
 
-#define BATCH_PAGE_SIZE (16 * 1024) /* the table batch is ~10 KiB */
+#define BATCH_PAGE_SIZE (16 * 1024) /* the table batch is ~17 KiB: two pages */
 #define MAX_FIELDS 4
 #define MAX_MEMBER_ELEMS 7   /* members, bridges, quiet, internet, masq, guarded, ports */
 #define MAX_ELEMS_PER_MSG 64 /* ~9.5 KiB: one message must fit a batch page */
@@ -909,15 +909,22 @@ builder_hdr (struct builder *b, uint16_t type, uint16_t family, uint16_t flags)
   return nftnl_nlmsg_build_hdr (nftnl_batch_buffer (b->batch), type, family, flags, b->seq++);
 }
 
+/* A batch that outgrows its page moves the message just built to a new
+ * page: clear what follows it there too (see batch_alloc). */
 static int
 builder_next (struct builder *b)
 {
-  return nftnl_batch_update (b->batch);
+  uint32_t before = nftnl_batch_buffer_len (b->batch);
+
+  if (nftnl_batch_update (b->batch) < 0)
+    return -1;
+  if (nftnl_batch_buffer_len (b->batch) < before)
+    memset (nftnl_batch_buffer (b->batch), 0, BATCH_PAGE_SIZE);
+  return 0;
 }
 
 /* libmnl 1.0.4 leaves attribute padding as it finds it: start from zeroed
- * memory so that every byte sent is defined. (A batch that outgrows the
- * first page gets pages we cannot clear; only their padding is affected.) */
+ * memory so that every byte sent is defined. */
 static struct nftnl_batch *
 batch_alloc (void)
 {
@@ -3047,16 +3054,42 @@ build_replace (struct builder *b, struct elem_list *old, struct moat_nft_elems *
   return 0;
 }
 
+/* The set a refused element deletion named, when the set is gone:
+ * nothing of it is left to delete. */
+static bool
+gone_set_of (struct nftnl_batch *batch, const struct reply *reply, char *name, size_t size)
+{
+  const struct nlmsghdr *nlh = reply->errnum == ENOENT ? batch_find (batch, reply->seq) : NULL;
+  _cleanup_ (nftnl_set_freep) struct nftnl_set *s = NULL;
+
+  if (!nlh || (nlh->nlmsg_type & 0xff) != MOAT_NFT_MSG_DESTROYSETELEM || !(s = nftnl_set_alloc ())
+      || nftnl_set_elems_nlmsg_parse (nlh, s) < 0 || !nftnl_set_is_set (s, NFTNL_SET_NAME))
+    return false;
+  snprintf (name, size, "%s", nftnl_set_get_str (s, NFTNL_SET_NAME));
+  return true;
+}
+
+static size_t
+drop_set (struct elem_list *l, const char *name)
+{
+  size_t k = 0, dropped;
+
+  for (size_t i = 0; l && i < l->n; i++)
+    if (strcmp (l->v[i].name[0] ? l->v[i].name : l->v[i].set->name, name) != 0)
+      l->v[k++] = l->v[i];
+  dropped = l ? l->n - k : 0;
+  if (l)
+    l->n = k;
+  return dropped;
+}
+
 int
 moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, bool keep_internet,
                          struct moat_nft_elems *del, const char *drop_ident,
                          const char *create_ident, struct moat_nft_elems *add, moat_err_t *err)
 {
-  _cleanup_batch_ struct nftnl_batch *batch = NULL;
-  _cleanup_reply_ struct reply reply = { 0 };
   struct elem_list old = { 0 };
   uint32_t seq = first_seq ();
-  struct builder b;
   int r;
 
   r = sweep ? collect_policy (nft->nl, addr, keep_internet, false, &old, &seq, err) : 0;
@@ -3067,18 +3100,34 @@ moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, 
     sort_by_set (&del->l);
   if (add)
     sort_by_set (&add->l);
-  seq += 16;
-  if (builder_start (&b, seq) < 0
-      || build_replace (&b, &old, del, drop_ident, create_ident, add) < 0
-      || builder_finish (&b) < 0)
+  /* An identity's set deleted behind moat's back (a flush, then a
+   * restore that did not make it) has nothing left to delete: the batch
+   * goes again without those deletions, so that DEL stays idempotent. */
+  for (int tries = 0;; tries++)
     {
-      r = build_failed (&b, err);
+      _cleanup_batch_ struct nftnl_batch *batch = NULL;
+      _cleanup_reply_ struct reply reply = { 0 };
+      struct builder b;
+      char gone[MOAT_NFT_IDENT_MAX + 8];
+
+      seq += 16 + (uint32_t)(old.n + (del ? del->l.n : 0) + (add ? add->l.n : 0));
+      if (builder_start (&b, seq) < 0
+          || build_replace (&b, &old, del, drop_ident, create_ident, add) < 0
+          || builder_finish (&b) < 0)
+        {
+          r = build_failed (&b, err);
+          goto out;
+        }
+      batch = b.batch;
+      r = talk (nft->nl, batch, &reply, err);
+      if (r < 0 || !reply.errnum)
+        goto out;
+      if (tries < 8 && gone_set_of (batch, &reply, gone, sizeof (gone))
+          && drop_set (&old, gone) + drop_set (del ? &del->l : NULL, gone) > 0)
+        continue;
+      r = reply_error (batch, &reply, err);
       goto out;
     }
-  batch = b.batch;
-  r = talk (nft->nl, batch, &reply, err);
-  if (r == 0 && reply.errnum)
-    r = reply_error (batch, &reply, err);
 out:
   free (old.v);
   return r;

@@ -244,7 +244,7 @@ cmd_grant (bool grant, char **args, int n, const struct opts *o)
   _cleanup_ (moat_grant_free) struct moat_grant g = { 0 };
   moat_err_t err = { 0 };
   int64_t ttl = 0;
-  char words[256];
+  char words[MOAT_GRANT_WORDS_MAX];
 
   if (grant && o->token)
     return n == 0 ? grant_token (o) : usage_error ("grant --token takes no other words");
