@@ -144,7 +144,7 @@ grants_in_kernel() { ip netns exec "$H" nft list set inet moat "$1" 2>/dev/null 
   local p1 p2
   p1=$(random_port)
   p2=$((p1 + 1))
-  setup_outside_in_h
+  setup_outside "$H"
   ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
   ns_tcp_listen "$OUT_NS" 0.0.0.0 "$p1"
   ns_tcp_listen "$OUT_NS" 0.0.0.0 "$p2"
@@ -157,25 +157,7 @@ grants_in_kernel() { ip netns exec "$H" nft list set inet moat "$1" 2>/dev/null 
   assert_contains "$output" refused
 }
 
-# setup_outside_in_h: like setup_outside, routed through $H instead of the
-# machine's own namespace.
-setup_outside_in_h() {
-  pick_free_24
-  OUT_NS=${PFX}out
-  OUT_HOST_IP=10.$PICK_A.$PICK_B.1
-  OUT_IP=10.$PICK_A.$PICK_B.2
-  new_netns out
-  ip -n "$OUT_NS" link set lo up
-  ip -n "$H" link add oh type veth peer name eth0 netns "$OUT_NS"
-  ip -n "$H" addr add "$OUT_HOST_IP/30" dev oh
-  ip -n "$H" link set oh up
-  ip netns exec "$H" sh -c 'echo 1 >/proc/sys/net/ipv4/conf/oh/forwarding'
-  ip -n "$OUT_NS" addr add "$OUT_IP/30" dev eth0
-  ip -n "$OUT_NS" link set eth0 up
-  ip -n "$OUT_NS" route add default via "$OUT_HOST_IP"
-}
-
-# token ARGS...: moatctl token signed with $T/k1.key unless --key is given.
+# token ARGS...: moatctl token (sign a token) in $H.
 token() { ctl token "$@"; }
 
 @test "moatctl: token grants: a valid token opens, every bad one is refused with its reason" {

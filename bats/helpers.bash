@@ -462,24 +462,31 @@ peer_of() { awk -v t="$1" '$1 == t { print $2 }' "$T/peers" 2>/dev/null; }
 # A port no test on this machine is likely to use at the same time.
 random_port() { echo $((20000 + RANDOM % 12000)); }
 
-# setup_outside: a namespace "outside" routed through the host: netns
-# $PFX"out" linked to the host by veth ${PFX}oh (host, 10.A.B.1/30,
-# forwarding on that interface only) / eth0 (10.A.B.2/30, default route via
-# the host). Sets OUT_NS, OUT_IP, OUT_HOST_IP.
+# setup_outside [HOST_NS]: a namespace "outside" routed through the host
+# (or through HOST_NS, a namespace standing in for it): netns $PFX"out"
+# linked to the host by veth ${PFX}oh (host, 10.A.B.1/30, forwarding on that
+# interface only) / eth0 (10.A.B.2/30, default route via the host). Sets
+# OUT_NS, OUT_IP, OUT_HOST_IP.
 setup_outside() {
+  local hns=${1-}
+  local -a on_host=(ip) in_host=()
+  if [[ -n $hns ]]; then
+    on_host=(ip -n "$hns")
+    in_host=(ip netns exec "$hns")
+  fi
   pick_free_24
   OUT_NS=${PFX}out
   OUT_HOST_IP=10.$PICK_A.$PICK_B.1
   OUT_IP=10.$PICK_A.$PICK_B.2
   new_netns out
   ip -n "$OUT_NS" link set lo up
-  ip link add "${PFX}oh" type veth peer name "${PFX}op"
-  echo "${PFX}oh" >>"$T/links"
-  ip link set "${PFX}op" netns "$OUT_NS"
+  "${on_host[@]}" link add "${PFX}oh" type veth peer name "${PFX}op"
+  [[ -n $hns ]] || echo "${PFX}oh" >>"$T/links"
+  "${on_host[@]}" link set "${PFX}op" netns "$OUT_NS"
   ip -n "$OUT_NS" link set "${PFX}op" name eth0
-  ip addr add "$OUT_HOST_IP/30" dev "${PFX}oh"
-  ip link set "${PFX}oh" up
-  echo 1 >"/proc/sys/net/ipv4/conf/${PFX}oh/forwarding"
+  "${on_host[@]}" addr add "$OUT_HOST_IP/30" dev "${PFX}oh"
+  "${on_host[@]}" link set "${PFX}oh" up
+  "${in_host[@]}" sh -c "echo 1 >/proc/sys/net/ipv4/conf/${PFX}oh/forwarding"
   ip -n "$OUT_NS" addr add "$OUT_IP/30" dev eth0
   ip -n "$OUT_NS" link set eth0 up
   ip -n "$OUT_NS" route add default via "$OUT_HOST_IP"

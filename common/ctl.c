@@ -773,6 +773,7 @@ struct expected
   char **idents;
   size_t nidents;
   struct moat_nft_elems *elems;
+  struct moat_nft_elems *unsure; /* grants near their expiry */
 };
 
 static void
@@ -784,6 +785,7 @@ expected_free (struct expected *e)
   free (e->members);
   moat_strv_free (e->idents);
   moat_nft_elems_free (e->elems);
+  moat_nft_elems_free (e->unsure);
 }
 
 static int
@@ -805,25 +807,39 @@ idents_append (struct expected *e, char **more)
   return 0;
 }
 
+/* The record keeps whole seconds, the kernel milliseconds: around its
+ * expiry a grant may be in the kernel or not. */
+#define GRANT_UNSURE_S 2
+
 /* A peer grant whose peer is gone (its DEL took the element) is not
- * expected. */
+ * expected. A grant about to expire, or just expired, goes to `unsure`
+ * (check compares neither way), or for a restore to `out` while it lasts. */
 static int
-expected_grants (const struct records *rs, const struct moat_record *r, int64_t now,
-                 struct moat_nft_elems *out, moat_err_t *err)
+expected_grants (const struct records *rs, const struct moat_record *r, int64_t now, bool restore,
+                 struct moat_nft_elems *out, struct moat_nft_elems *unsure, moat_err_t *err)
 {
   _cleanup_ (grants_free) struct grants gs = { 0 };
 
-  if (grants_load (r, now, &gs, err) < 0)
+  if (grants_load (r, now - GRANT_UNSURE_S, &gs, err) < 0)
     return -1;
   for (size_t i = 0; i < gs.n; i++)
     {
+      const struct moat_grant *g = &gs.v[i];
+      bool near_end = g->expires && g->expires <= now + GRANT_UNSURE_S;
       const struct moat_record *peer;
+      int res = 0;
 
-      if (gs.v[i].kind == MOAT_GRANT_PEER
-          && (!(peer = records_by_addr (rs, gs.v[i].peer_addr))
-              || strcmp (peer->container_id, gs.v[i].peer) != 0))
+      if (g->kind == MOAT_GRANT_PEER
+          && (!(peer = records_by_addr (rs, g->peer_addr))
+              || strcmp (peer->container_id, g->peer) != 0))
         continue;
-      if (moat_grant_elems (&gs.v[i], r->addr, now, false, out) < 0)
+      if (!near_end)
+        res = moat_grant_elems (g, r->addr, now, false, out);
+      else if (restore)
+        res = g->expires > now ? moat_grant_elems (g, r->addr, now, false, out) : 0;
+      else
+        res = moat_grant_elems (g, r->addr, g->expires - 1, false, unsure);
+      if (res < 0)
         return no_memory (err);
     }
   return 0;
@@ -847,7 +863,7 @@ expected_network (const char *network, bool all_idents, int64_t now, struct expe
   for (size_t i = 0; i < rs->n; i++)
     {
       m[e->nmembers++] = moat_record_member (&rs->v[i]);
-      if (expected_grants (rs, &rs->v[i], now, e->elems, err) < 0)
+      if (expected_grants (rs, &rs->v[i], now, all_idents, e->elems, e->unsure, err) < 0)
         return -1;
     }
   if (!rs->n)
@@ -872,8 +888,9 @@ expected_load (char **networks, bool all_idents, int64_t now, struct expected *e
     n++;
   e->recs = calloc (n + 1, sizeof (*e->recs));
   e->elems = moat_nft_elems_new ();
+  e->unsure = moat_nft_elems_new ();
   e->idents = calloc (1, sizeof (*e->idents));
-  if (!e->recs || !e->elems || !e->idents)
+  if (!e->recs || !e->elems || !e->unsure || !e->idents)
     return no_memory (err);
   for (size_t i = 0; i < n; i++)
     if (expected_network (networks[i], all_idents, now, e, err) < 0)
@@ -961,7 +978,6 @@ moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err)
   _cleanup_nft_ struct moat_nft *nft = NULL;
   _cleanup_json_ json_t *drift = json_array ();
   _cleanup_json_ json_t *conflicts = json_array ();
-  int ndiff = 0;
 
   if (!drift || !conflicts)
     return no_memory (err);
@@ -969,8 +985,8 @@ moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err)
       || expected_load (networks, false, now, &e, err) < 0 || moat_nft_open (&nft, err) < 0)
     return -1;
   if (e.nmembers
-      && (ndiff
-          = moat_nft_compare (nft, e.members, e.nmembers, e.idents, e.elems, on_drift, drift, err))
+      && moat_nft_compare (nft, e.members, e.nmembers, e.idents, e.elems, e.unsure, on_drift, drift,
+                           err)
              < 0)
     return -1;
   if (bridges_of (&e, &bridges, err) < 0

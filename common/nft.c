@@ -3400,25 +3400,37 @@ kernel_lines (struct mnl_socket *nl, char *const *idents, struct lines *out,
   return r;
 }
 
+/* Is line `s` one of `l` (sorted)? */
+static bool
+lines_has (const struct lines *l, const char *s)
+{
+  return l->n && bsearch (&s, l->v, l->n, sizeof (*l->v), str_cmp) != NULL;
+}
+
 int
 moat_nft_compare (struct moat_nft *nft, const struct moat_nft_member *members, size_t n,
                   char *const *idents, const struct moat_nft_elems *expected,
-                  moat_nft_diff_fn report, void *data, moat_err_t *err)
+                  const struct moat_nft_elems *unsure, moat_nft_diff_fn report, void *data,
+                  moat_err_t *err)
 {
   _cleanup_ (lines_free) struct lines want = { 0 };
   _cleanup_ (lines_free) struct lines have = { 0 };
+  _cleanup_ (lines_free) struct lines skip = { 0 };
   unsigned missing = 0;
   int ndiff = 0;
   size_t i = 0, j = 0;
 
   if (kernel_lines (nft->nl, idents, &have, report, data, &ndiff, &missing, err) < 0
-      || expected_lines (members, n, expected, missing, &want, err) < 0)
+      || expected_lines (members, n, expected, missing, &want, err) < 0
+      || expected_lines (NULL, 0, unsure, 0, &skip, err) < 0)
     return -1;
   while (i < want.n || j < have.n)
     {
       int c = i == want.n ? 1 : j == have.n ? -1 : strcmp (want.v[i], have.v[j]);
 
-      if (c != 0)
+      if (c != 0 && lines_has (&skip, c < 0 ? want.v[i] : have.v[j]))
+        ;
+      else if (c != 0)
         {
           report (data, c < 0, c < 0 ? want.v[i] : have.v[j]);
           ndiff++;

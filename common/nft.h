@@ -247,12 +247,14 @@ int moat_nft_restore (struct moat_nft *nft, const struct moat_nft_member *member
  * members' elements, the identities' sets, `expected`), calling `report`
  * for each difference ("set: key" as nft_elems_format writes it, or "table
  * inet moat" when a table is missing, whose elements are then not listed
- * one by one). Element timeouts are not compared. Returns the number of
+ * one by one). Element timeouts are not compared; elements of `unsure`
+ * (grants about to time out) may be there or not. Returns the number of
  * differences, or -1. */
 typedef void (*moat_nft_diff_fn) (void *data, bool missing, const char *what);
 int moat_nft_compare (struct moat_nft *nft, const struct moat_nft_member *members, size_t n,
                       char *const *idents, const struct moat_nft_elems *expected,
-                      moat_nft_diff_fn report, void *data, moat_err_t *err);
+                      const struct moat_nft_elems *unsure, moat_nft_diff_fn report, void *data,
+                      moat_err_t *err);
 
 /* Batch builders, exposed for unit tests (no root needed): they return a
  * batch ready to send, or NULL with *err set. `seq` is the first sequence
