@@ -45,13 +45,23 @@ LIB        := $(BUILD)/libmoat.a
 PLUGIN_SRCS := $(sort $(wildcard cni-plugin/*.c))
 HOOK_SRCS   := $(sort $(wildcard oci-hook/*.c))
 CTL_SRCS    := $(sort $(wildcard ctl/*.c))
+RUNTIME_SRCS := $(sort $(wildcard runtime/*.c))
+MAN_SRCS    := $(sort $(wildcard man/*.scd))
+MAN_PAGES   := $(MAN_SRCS:man/%.scd=$(BUILD)/man/%)
 UNIT_SRCS  := $(sort $(wildcard common/tests/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:common/tests/%.c=$(BUILD)/tests/%)
 
-BINS := $(BUILD)/moat $(BUILD)/moat-hook $(BUILD)/moatctl
+BINS := $(BUILD)/moat $(BUILD)/moat-hook $(BUILD)/moatctl $(BUILD)/moat-runtime
 
-.PHONY: all unit bats test asan bench demo install uninstall clean deps format format-check fuzz
-all: $(BINS) $(UNIT_BINS)
+.PHONY: all man unit bats test asan bench demo install uninstall clean deps format format-check fuzz
+all: $(BINS) $(UNIT_BINS) man
+
+# Man pages are kept as scdoc(5) text in man/ and generated here.
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc <$< >$@
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
@@ -68,6 +78,10 @@ $(BUILD)/moat-hook: $(HOOK_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS)
 
 $(BUILD)/moatctl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS)
+
+# The docker shim: adds moat-hook to the bundle's config.json, execs runc.
+$(BUILD)/moat-runtime: $(RUNTIME_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/common/tests/%.o $(LIB)
@@ -118,27 +132,42 @@ demo: deps
 	$(MAKE) all
 	MOAT_BUILD=$(abspath $(BUILD)) hack/demo
 
-install: $(BINS)
+DATADIR ?= $(PREFIX)/share/moat
+
+install: $(BINS) $(MAN_PAGES)
 	install -D -m 0755 $(BUILD)/moat $(DESTDIR)$(CNI_BIN_DIR)/moat
 	install -D -m 0755 $(BUILD)/moat-hook $(DESTDIR)$(LIBEXECDIR)/moat/moat-hook
 	install -D -m 0755 $(BUILD)/moatctl $(DESTDIR)$(BINDIR)/moatctl
+	install -D -m 0755 $(BUILD)/moat-runtime $(DESTDIR)$(BINDIR)/moat-runtime
 	install -d $(DESTDIR)$(HOOKS_DIR)
 	for stage in prestart poststop; do \
 	  sed -e 's|@HOOK_PATH@|$(LIBEXECDIR)/moat/moat-hook|' -e "s|@STAGE@|$$stage|" \
 	    conf/moat-hook.json.in >$(DESTDIR)$(HOOKS_DIR)/50-moat-$$stage.json && \
 	  chmod 0644 $(DESTDIR)$(HOOKS_DIR)/50-moat-$$stage.json || exit 1; \
 	done
+	for page in $(MAN_PAGES); do \
+	  name=$${page##*/}; \
+	  install -D -m 0644 $$page $(DESTDIR)$(MANDIR)/man$${name##*.}/$$name || exit 1; \
+	done
+	install -d $(DESTDIR)$(DATADIR)
+	cp -R conf/. $(DESTDIR)$(DATADIR)/
+	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)
 
 uninstall:
 	rm -f $(DESTDIR)$(CNI_BIN_DIR)/moat $(DESTDIR)$(LIBEXECDIR)/moat/moat-hook $(DESTDIR)$(BINDIR)/moatctl \
+	  $(DESTDIR)$(BINDIR)/moat-runtime \
 	  $(DESTDIR)$(HOOKS_DIR)/50-moat-prestart.json $(DESTDIR)$(HOOKS_DIR)/50-moat-poststop.json
+	for page in $(MAN_SRCS:man/%.scd=%); do \
+	  rm -f $(DESTDIR)$(MANDIR)/man$${page##*.}/$$page; \
+	done
+	rm -rf $(DESTDIR)$(DATADIR)
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/moat 2>/dev/null
 
 format:
-	clang-format -i common/*.[ch] common/tests/*.c cni-plugin/*.c oci-hook/*.c ctl/*.c
+	clang-format -i common/*.[ch] common/tests/*.c cni-plugin/*.c oci-hook/*.c ctl/*.c runtime/*.c
 
 format-check:
-	clang-format --dry-run -Werror common/*.[ch] common/tests/*.c cni-plugin/*.c oci-hook/*.c ctl/*.c
+	clang-format --dry-run -Werror common/*.[ch] common/tests/*.c cni-plugin/*.c oci-hook/*.c ctl/*.c runtime/*.c
 
 clean:
 	rm -rf build build-asan build-fuzz

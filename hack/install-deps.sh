@@ -10,7 +10,8 @@ packages=(
   libjansson-dev libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev
   libseccomp-dev libsodium-dev libcmocka-dev
   # tests
-  bats jq valgrind procps
+  bats jq valgrind procps scdoc python3-yaml
+  podman docker.io
   nftables iproute2 iputils-ping socat busybox-static
   runc containernetworking-plugins iptables python3
   coreutils util-linux
