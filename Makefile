@@ -29,7 +29,7 @@ PLUGIN_LIBS ?= $(PKG_LIBS)
 
 CFLAGS  ?= -O2 -g
 VERSION ?= 0.1.0
-CFLAGS  += -DMOAT_VERSION=\"$(VERSION)\"
+CFLAGS  += -DMOAT_VERSION=\"$(VERSION)\" -DMOAT_HOOK_PATH=\"$(LIBEXECDIR)/moat/moat-hook\"
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
            -fno-strict-aliasing -Icommon $(PKG_CFLAGS)
 LDFLAGS ?=
