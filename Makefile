@@ -127,6 +127,7 @@ bench: $(BINS)
 	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-cni
 	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-hook
 	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-ctl
+	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-datapath
 
 demo: deps
 	$(MAKE) all
