@@ -125,8 +125,9 @@ add_fails() { # CODE [MSG_PART...]
 }
 
 @test "missing CNI_PATH: code 4 naming it when IPAM is delegated; not needed otherwise" {
-  conf_set '.cniVersion = "1.0.0" | del(.subnet) | .ipam = {type: "host-local", subnet: $s}' \
-    --arg s "$SUBNET"
+  # host-local's state in the test's own directory: teardown's DEL runs it.
+  conf_set '.cniVersion = "1.0.0" | del(.subnet)
+    | .ipam = {type: "host-local", subnet: $s, dataDir: $d}' --arg s "$SUBNET" --arg d "$T/ipam"
   CNI_OMIT=CNI_PATH run cni ADD "$CID1" "$NS1"
   assert_cni_error 4 CNI_PATH
   assert_nothing_left "$LINKS_BEFORE" "$NS1"

@@ -308,12 +308,26 @@ verbs_in_version() {
   del_container c2
   link_gone "$BR" || fail "bridge left after the last DEL"
   [[ ! -e $MOAT_RUN_DIR/$NET ]] || fail "state dir left: $(ls -R "$MOAT_RUN_DIR/$NET")"
-  if [[ -z $(all_records) ]]; then
+  if [[ -z $(all_records) ]] && ! tables_in_use; then
     ! table_exists inet || fail "inet moat left with no record anywhere"
     ! table_exists bridge || fail "bridge moat left with no record anywhere"
   else
     table_exists inet || fail "inet moat removed although other records exist"
   fi
+}
+
+@test "DEL: the last one of a state directory keeps the tables while another directory's containers use them" {
+  add_container c1
+  second_network
+  local default_run=$MOAT_RUN_DIR
+  MOAT_RUN_DIR=$T/run2 MOAT_CONF=$MOAT_CONF2 add_container c2
+  MOAT_RUN_DIR=$T/run2 MOAT_CONF=$MOAT_CONF2 del_container c2
+  assert_eq "$MOAT_RUN_DIR" "$default_run" "run dir restored"
+  [[ -z $(find "$T/run2" -name '*.json') ]] || fail "records left in $T/run2"
+  table_exists inet || fail "inet moat removed while c1 (another state directory) is attached"
+  table_exists bridge || fail "bridge moat removed while c1 (another state directory) is attached"
+  [[ -n $(nft_elems_of c1) ]] || fail "c1's elements removed"
+  CNI_CONF=$(conf_with_prev "$(result_of c1)") run -0 cni CHECK "$(cid_of c1)" "$(ns_of c1)"
 }
 
 @test "DEL: keepBridge keeps the bridge and the state dir; ADD reuses them" {

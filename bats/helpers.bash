@@ -268,6 +268,10 @@ all_records() {
 
 table_exists() { nft list table "$1" moat >/dev/null 2>&1; }
 
+# tables_in_use: moat's sets hold a bridge or a guarded port (some
+# container, of any state directory, is attached).
+tables_in_use() { [[ -n $(nft_elems inet bridges)$(nft_elems bridge guarded) ]]; }
+
 # nft_elems FAMILY SET: the set's elements, one a line, as nft writes them
 # (concatenations joined by " . ", strings unquoted). Empty when the table
 # or the set does not exist.

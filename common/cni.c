@@ -167,7 +167,11 @@ network_remove_if_empty (const struct moat_netconf *conf, const char *bridge, mo
   if (moat_global_lock (LOCK_EX, &global, err) < 0 || moat_nft_open (&nft, err) < 0
       || bridge_delete_if_unused (nft, bridge, err) < 0)
     return -1;
+  /* Records show this state directory's containers; the kernel's sets also
+   * show those of another one (a private MOAT_RUN_DIR). */
   any = moat_any_record (err);
+  if (any == 0)
+    any = moat_nft_in_use (nft, err);
   if (any < 0 || (any == 0 && moat_nft_teardown (nft, err) < 0)
       || (any == 1 && moat_policy_network_remove (nft, conf->name, err) < 0))
     return -1;

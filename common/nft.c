@@ -2541,6 +2541,28 @@ moat_nft_bridge_del (struct moat_nft *nft, const char *bridge, moat_err_t *err)
 
 /* --- teardown ------------------------------------------------------------ */
 
+int
+moat_nft_in_use (struct moat_nft *nft, moat_err_t *err)
+{
+  static const enum set_index sets[] = { SET_BRIDGES, SET_GUARDED };
+  uint32_t seq = first_seq ();
+
+  for (size_t i = 0; i < ARRAY_SIZE (sets); i++)
+    {
+      struct elem_list found = { 0 };
+      struct collect c = { .set = &set_defs[sets[i]], .out = &found };
+      int r = collect_set (nft->nl, &c, seq + (uint32_t)i, err);
+      size_t n = found.n;
+
+      free (found.v);
+      if (r < 0)
+        return -1;
+      if (n > 0)
+        return 1;
+    }
+  return 0;
+}
+
 /* Both tables in one batch of `msg_type`. */
 static int
 delete_tables (struct mnl_socket *nl, uint16_t msg_type, uint32_t seq, struct reply *reply,

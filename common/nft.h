@@ -164,6 +164,11 @@ int moat_nft_bridge_del (struct moat_nft *nft, const char *bridge, moat_err_t *e
  * element "moat0" . 10.1.0.2 missing`). */
 int moat_nft_member_check (struct moat_nft *nft, const struct moat_nft_member *m, moat_err_t *err);
 
+/* 1 when the kernel's tables still hold a bridge or a guarded port: a
+ * container of another state directory (MOAT_RUN_DIR) uses them; 0 when
+ * not, or when the tables are gone. */
+int moat_nft_in_use (struct moat_nft *nft, moat_err_t *err);
+
 /* Deletes both moat tables (the last DEL anywhere). ENOENT is success. */
 int moat_nft_teardown (struct moat_nft *nft, moat_err_t *err);
 
