@@ -131,6 +131,21 @@ struct moat_annotations
  * ENOMEM). On failure *ret is zeroed with nothing left allocated. */
 int moat_annotations_parse (json_t *annotations, struct moat_annotations *ret, moat_err_t *err);
 
+/* The environment fallback, for engines that cannot set annotations
+ * (docker before 24): `process_env` is OCI process.env, an array of "K=V"
+ * strings (NULL: none). Each MOAT_<NAME>=VALUE whose NAME is the key of an
+ * annotation above in capitals with '_' for '-' (MOAT_ALLOW_HOST is
+ * io.moat.allow-host; MOAT_NETWORK_DIRS and other MOAT_* names are not
+ * keys) gives io.moat.<name>=VALUE, unless `annotations` has that key:
+ * a real annotation wins. The first of repeated variables counts (as
+ * getenv(3) answers); an empty value is no value; an entry that is not a
+ * string or has no '=' is skipped (the runtime checks process.env).
+ * *ret is a new object: the annotations (NULL or JSON null: none) plus
+ * those from the environment. -1 with MOAT_E_CONFIG when annotations is
+ * not an object, MOAT_E_IO on ENOMEM. Pure: touches no file. */
+int moat_annotations_with_env (json_t *annotations, json_t *process_env, json_t **ret,
+                               moat_err_t *err);
+
 /* Frees everything *a holds and zeroes it. Accepts a zeroed struct. */
 void moat_annotations_free (struct moat_annotations *a);
 

@@ -179,8 +179,8 @@ network_remove_if_empty (const struct moat_netconf *conf, const char *bridge, mo
 }
 
 static int
-record_init (const struct moat_cni_env *env, const struct moat_netconf *conf, const char *key,
-             struct moat_record *rec, moat_err_t *err)
+record_init (const struct moat_cni_env *env, const struct moat_netconf *conf, enum moat_attacher by,
+             const char *key, struct moat_record *rec, moat_err_t *err)
 {
   char host_if[16], buf[256];
 
@@ -206,6 +206,9 @@ record_init (const struct moat_cni_env *env, const struct moat_netconf *conf, co
     json_object_set_new (rec->labels, conf->labels[i].key, json_string (conf->labels[i].value));
   rec->pod_annotations = conf->pod_annotations ? json_incref (conf->pod_annotations) : NULL;
   rec->policy_file = conf->policy_file ? strdup (conf->policy_file) : NULL;
+  rec->attached_by = by;
+  if (by == MOAT_ATTACHED_BY_HOOK)
+    rec->netconf = json_incref (conf->root);
   if ((conf->policy_file && !rec->policy_file) || !rec->cni_version || !rec->network
       || !rec->container_id || !rec->ifname || !rec->host_if || !rec->bridge || !rec->labels
       || (env->netns && !rec->netns) || (conf->ipam_type && !rec->ipam))
@@ -316,8 +319,8 @@ join_policy (struct moat_record *rec, const struct moat_policy *policy, moat_err
 }
 
 static int
-cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, json_t **ret_result,
-         moat_err_t *err)
+cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_attacher by,
+         json_t **ret_result, moat_err_t *err)
 {
   _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
   _cleanup_ (moat_policy_free) struct moat_policy policy = { 0 };
@@ -349,7 +352,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, json_t **ret
                          env->container_id, env->ifname, conf->name);
     }
   /* Labels and pod annotations are checked before anything is made. */
-  if (record_init (env, conf, key, &rec, err) < 0
+  if (record_init (env, conf, by, key, &rec, err) < 0
       || moat_policy_resolve (&rec, NULL, &policy, err) < 0)
     return -1;
   if (address_acquire (env, conf, key, &rec, &ipam, err) < 0)
@@ -624,6 +627,13 @@ int
 moat_cni_run (const struct moat_cni_env *env, struct moat_netconf *conf, json_t **ret_result,
               moat_err_t *err)
 {
+  return moat_cni_run_by (env, conf, MOAT_ATTACHED_BY_CNI, ret_result, err);
+}
+
+int
+moat_cni_run_by (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_attacher by,
+                 json_t **ret_result, moat_err_t *err)
+{
   *ret_result = NULL;
   switch (env->command)
     {
@@ -631,7 +641,7 @@ moat_cni_run (const struct moat_cni_env *env, struct moat_netconf *conf, json_t 
       *ret_result = moat_version_result (conf->cni_version);
       return 0;
     case MOAT_CMD_ADD:
-      return cni_add (env, conf, ret_result, err);
+      return cni_add (env, conf, by, ret_result, err);
     case MOAT_CMD_DEL:
       return cni_del (env, conf, err);
     case MOAT_CMD_CHECK:

@@ -113,12 +113,16 @@ static const int valgrind_memory_calls[] = {
   SCMP_SYS (mprotect),
 };
 
-/* Opening netlink sockets for links and addresses and for nf_tables,
- * entering a network namespace (to open such a socket there), and
- * checking that CNI_NETNS is one. */
-static const struct call_rule plugin_rules[] = {
-  { SCMP_SYS (socket), 2, { ARG_EQ (0, AF_NETLINK), ARG_EQ (2, NETLINK_ROUTE) } },
+/* Opening a netlink socket for nf_tables. */
+static const struct call_rule nftables_rules[] = {
   { SCMP_SYS (socket), 2, { ARG_EQ (0, AF_NETLINK), ARG_EQ (2, NETLINK_NETFILTER) } },
+};
+
+/* Opening netlink sockets for links and addresses, entering a network
+ * namespace (to open such a socket there), and checking that CNI_NETNS is
+ * one. */
+static const struct call_rule link_rules[] = {
+  { SCMP_SYS (socket), 2, { ARG_EQ (0, AF_NETLINK), ARG_EQ (2, NETLINK_ROUTE) } },
   { SCMP_SYS (setns), 1, { ARG_EQ (1, CLONE_NEWNET) } },
   { SCMP_SYS (ioctl), 1, { ARG_EQ (1, NS_GET_NSTYPE) } },
 };
@@ -306,15 +310,25 @@ allow_memory (scmp_filter_ctx ctx, moat_err_t *err)
   return add_rules (ctx, SCMP_ACT_ALLOW, memory_rules, ARRAY_SIZE (memory_rules), err);
 }
 
+/* Files, nf_tables, memory, signals: what every allowlist holds. */
 static int
-allow_plugin (scmp_filter_ctx ctx, moat_err_t *err)
+allow_nftables (scmp_filter_ctx ctx, moat_err_t *err)
 {
   if (add_calls (ctx, SCMP_ACT_ALLOW, process_calls, ARRAY_SIZE (process_calls), err) < 0
       || add_calls (ctx, SCMP_ACT_ALLOW, file_calls, ARRAY_SIZE (file_calls), err) < 0
       || add_calls (ctx, SCMP_ACT_ALLOW, netlink_calls, ARRAY_SIZE (netlink_calls), err) < 0
       || allow_memory (ctx, err) < 0
-      || add_rules (ctx, SCMP_ACT_ALLOW, plugin_rules, ARRAY_SIZE (plugin_rules), err) < 0
+      || add_rules (ctx, SCMP_ACT_ALLOW, nftables_rules, ARRAY_SIZE (nftables_rules), err) < 0
       || allow_signals_to_self (ctx, err) < 0)
+    return -1;
+  return 0;
+}
+
+static int
+allow_plugin (scmp_filter_ctx ctx, moat_err_t *err)
+{
+  if (allow_nftables (ctx, err) < 0
+      || add_rules (ctx, SCMP_ACT_ALLOW, link_rules, ARRAY_SIZE (link_rules), err) < 0)
     return -1;
   return 0;
 }
@@ -366,6 +380,13 @@ add_profile (scmp_filter_ctx ctx, enum moat_seccomp_profile profile, moat_err_t 
       return refuse_dangerous (ctx, err);
     case MOAT_SECCOMP_HOOK:
       return allow_plugin (ctx, err) < 0 || allow_sanitizer (ctx, err) < 0
+                     || add_rules (ctx, SCMP_ACT_ALLOW, syslog_rules, ARRAY_SIZE (syslog_rules),
+                                   err)
+                            < 0
+                 ? -1
+                 : 0;
+    case MOAT_SECCOMP_HOOK_POLICY:
+      return allow_nftables (ctx, err) < 0 || allow_sanitizer (ctx, err) < 0
                      || add_rules (ctx, SCMP_ACT_ALLOW, syslog_rules, ARRAY_SIZE (syslog_rules),
                                    err)
                             < 0

@@ -33,14 +33,20 @@ enum moat_seccomp_profile
    * into a network namespace, open_by_handle_at, io_uring, reboot, ...).
    * Not logged: every run of the IPAM plugin meets clone3's ENOSYS. */
   MOAT_SECCOMP_PLUGIN_DELEGATED,
-  /* The OCI hook: what the plugin may do (hook-driven attach runs the
-   * plugin's ADD), plus syslog: connect, and AF_UNIX datagram sockets so
-   * that syslog(3) can reconnect (no stream sockets: no talking to a
-   * container engine's API socket). */
+  /* The OCI hook when it attaches or detaches a container itself
+   * (hook-driven attach runs the plugin's ADD at prestart, its DEL at
+   * poststop): what the plugin may do, plus syslog: connect, and AF_UNIX
+   * datagram sockets so that syslog(3) can reconnect (no stream sockets:
+   * no talking to a container engine's API socket). With delegated IPAM
+   * the hook, like the plugin, takes MOAT_SECCOMP_PLUGIN_DELEGATED. */
   MOAT_SECCOMP_HOOK,
-  /* moatctl: what the hook may do, plus the terminal ioctls of isatty(3)
-   * and the window size. */
+  /* moatctl: what MOAT_SECCOMP_HOOK allows, plus the terminal ioctls of
+   * isatty(3) and the window size. */
   MOAT_SECCOMP_CTL,
+  /* The OCI hook when it only installs or removes policy, its usual work:
+   * MOAT_SECCOMP_HOOK without what only links need: no NETLINK_ROUTE
+   * socket, no setns, no NS_GET_NSTYPE. nf_tables, state files, syslog. */
+  MOAT_SECCOMP_HOOK_POLICY,
 };
 
 /* Loads the profile's filter into the calling process (all its threads).

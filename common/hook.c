@@ -11,11 +11,12 @@
 
 #include "annot.h"
 #include "cleanup.h"
+#include "cni.h"
+#include "config.h"
+#include "netfind.h"
 #include "nft.h"
 #include "policy.h"
 #include "state.h"
-
-#define CONFIG_MAX (4 << 20)
 
 struct oci_state
 {
@@ -23,7 +24,8 @@ struct oci_state
   const char *id;
   long long pid; /* 0: none */
   const char *bundle;
-  json_t *annotations; /* borrowed or owned by `config` */
+  json_t *annotations; /* borrowed from `root` or `config` */
+  json_t *process_env; /* config.json's process.env, borrowed; NULL: none */
   json_t *config;      /* the bundle's config.json, when read */
 };
 
@@ -49,14 +51,14 @@ moat_hook_stage_parse (const char *name)
   return -1;
 }
 
-/* The annotations of config.json in the bundle, for runtimes whose state
- * lacks them. */
+/* config.json in the bundle: the annotations, for runtimes whose state
+ * lacks them, and process.env, for the MOAT_* fallback. */
 static int
-read_config_annotations (struct oci_state *s, moat_err_t *err)
+read_bundle_config (struct oci_state *s, moat_err_t *err)
 {
   char path[4096];
   json_error_t jerr;
-  json_t *a;
+  json_t *a, *process;
 
   if (!s->bundle || !*s->bundle)
     return 0;
@@ -67,6 +69,10 @@ read_config_annotations (struct oci_state *s, moat_err_t *err)
     return access (path, F_OK) < 0 && errno == ENOENT
                ? 0
                : moat_error (err, MOAT_E_DECODE, 0, "%s: line %d: %s", path, jerr.line, jerr.text);
+  process = json_object_get (s->config, "process");
+  s->process_env = json_object_get (process, "env");
+  if (s->annotations)
+    return 0;
   a = json_object_get (s->config, "annotations");
   if (a && !json_is_object (a))
     return moat_error (err, MOAT_E_DECODE, 0, "%s: annotations: must be an object", path);
@@ -102,8 +108,8 @@ oci_state_parse (const char *text, size_t len, bool read_bundle, struct oci_stat
   s->annotations = json_object_get (s->root, "annotations");
   if (s->annotations && !json_is_object (s->annotations))
     return moat_error (err, MOAT_E_DECODE, 0, "state: annotations: must be an object");
-  if (!s->annotations && read_bundle)
-    return read_config_annotations (s, err);
+  if (read_bundle)
+    return read_bundle_config (s, err);
   return 0;
 }
 
@@ -126,6 +132,9 @@ struct attachment
 {
   char *network;
   char *key;
+  bool by_id;     /* found by the container's id, not by its namespace */
+  bool by_hook;   /* poststop: the hook made it (its record says so) */
+  bool delegated; /* poststop: its address is a delegated IPAM plugin's */
 };
 
 struct attachments
@@ -147,15 +156,14 @@ attachments_free (struct attachments *a)
 }
 
 static int
-attachments_push (struct attachments *a, const char *network, const char *key)
+attachments_push (struct attachments *a, const char *network, const char *key, bool by_id)
 {
   struct attachment *v = realloc (a->v, (a->n + 1) * sizeof (*v));
 
   if (!v)
     return -1;
   a->v = v;
-  v[a->n].network = strdup (network);
-  v[a->n].key = strdup (key);
+  v[a->n] = (struct attachment){ .network = strdup (network), .key = strdup (key), .by_id = by_id };
   if (!v[a->n].network || !v[a->n].key)
     {
       free (v[a->n].network);
@@ -227,11 +235,270 @@ find_attachments (const struct oci_state *s, struct attachments *ret, moat_err_t
                   match = same_netns (rec.netns, &target);
                   moat_record_free (&rec);
                 }
-              if (match && attachments_push (ret, *net, *k) < 0)
+              if (match && attachments_push (ret, *net, *k, !by_netns) < 0)
                 return moat_error (err, MOAT_E_IO, ENOMEM, "attachments");
             }
         }
     }
+  return 0;
+}
+
+/* --- the plan --------------------------------------------------------------- */
+
+struct moat_hook
+{
+  enum moat_hook_stage stage;
+  struct oci_state s;
+  json_t *annotations; /* the effective ones: annotations + environment */
+  struct attachments found;
+  /* hook-driven attach, when `attach` */
+  bool attach;
+  struct moat_netconf conf;
+  char *conf_file;
+  char netns[64];
+  enum moat_seccomp_profile profile;
+};
+
+void
+moat_hook_free (struct moat_hook *h)
+{
+  if (!h)
+    return;
+  oci_state_free (&h->s);
+  json_decref (h->annotations);
+  attachments_free (&h->found);
+  moat_netconf_free (&h->conf);
+  free (h->conf_file);
+  free (h);
+}
+
+enum moat_seccomp_profile
+moat_hook_profile (const struct moat_hook *h)
+{
+  return h->profile;
+}
+
+bool
+moat_hook_attaches (const struct moat_hook *h)
+{
+  return h->attach;
+}
+
+static bool
+same_file (const char *a, const char *b)
+{
+  struct stat sa, sb;
+
+  return stat (a, &sa) == 0 && stat (b, &sb) == 0 && sa.st_dev == sb.st_dev
+         && sa.st_ino == sb.st_ino;
+}
+
+/* The container's own network namespace, /proc/<pid>/ns/net, into
+ * h->netns: its process must be alive and not in the host's namespace. */
+static int
+container_netns (struct moat_hook *h, const char *network, moat_err_t *err)
+{
+  const struct oci_state *s = &h->s;
+  struct stat st;
+
+  if (s->pid <= 0)
+    return moat_error (err, MOAT_E_UNKNOWN, 0,
+                       "container \"%s\": the state has no pid; cannot attach it to network "
+                       "\"%s\"",
+                       s->id, network);
+  snprintf (h->netns, sizeof (h->netns), "/proc/%lld/ns/net", s->pid);
+  if (stat (h->netns, &st) < 0)
+    return moat_error (err, MOAT_E_UNKNOWN, 0,
+                       "container \"%s\": process %lld is gone; cannot attach it to network \"%s\"",
+                       s->id, s->pid, network);
+  if (same_file (h->netns, "/proc/self/ns/net") || same_file (h->netns, "/proc/1/ns/net"))
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "container \"%s\": shares the host's network namespace (it needs one of "
+                       "its own); cannot attach it to network \"%s\"",
+                       s->id, network);
+  return 0;
+}
+
+/* Hook-driven attach: the network's configuration and the namespace. */
+static int
+plan_attach (struct moat_hook *h, const char *network, moat_err_t *err)
+{
+  _cleanup_free_ char *text = NULL;
+
+  if (container_netns (h, network, err) < 0)
+    return -1;
+  if (moat_netfind (network, NULL, &text, &h->conf_file, err) < 0)
+    return moat_error_prefix (err, "io.moat.network");
+  if (moat_netconf_parse (text, MOAT_CMD_ADD, &h->conf, err) < 0)
+    return moat_error_prefix (err, "%s", h->conf_file);
+  h->attach = true;
+  h->profile = h->conf.ipam_type ? MOAT_SECCOMP_PLUGIN_DELEGATED : MOAT_SECCOMP_HOOK;
+  return 0;
+}
+
+static int
+no_attachment (const struct oci_state *s, moat_err_t *err)
+{
+  return moat_error (err, MOAT_E_CONFIG, 0,
+                     "container \"%s\" has io.moat.* annotations but no moat network attachment "
+                     "(attach it to a network of type \"moat\", or name one with "
+                     "io.moat.network)",
+                     s->id);
+}
+
+/* The settings: annotations, with the environment's MOAT_* under them. */
+static int
+plan_start (struct moat_hook *h, moat_err_t *err)
+{
+  struct moat_annotations a = { 0 };
+  int r = 0;
+
+  if (moat_annotations_with_env (h->s.annotations, h->s.process_env, &h->annotations, err) < 0)
+    return -1;
+  /* Checked first, once: a malformed annotation is the container's error,
+   * whatever network it is on. */
+  if (moat_annotations_parse (h->annotations, &a, err) < 0)
+    return -1;
+  if (find_attachments (&h->s, &h->found, err) < 0)
+    r = -1;
+  else if (h->found.n > 0)
+    r = 0;
+  else if (a.network)
+    r = plan_attach (h, a.network, err);
+  else if (moat_annotations_any (h->annotations))
+    r = no_attachment (&h->s, err);
+  moat_annotations_free (&a);
+  return r;
+}
+
+/* Which of the container's attachments the hook made: those go at
+ * poststop. */
+static int
+plan_stop (struct moat_hook *h, moat_err_t *err)
+{
+  if (find_attachments (&h->s, &h->found, err) < 0)
+    return -1;
+  for (size_t i = 0; i < h->found.n; i++)
+    {
+      struct attachment *a = &h->found.v[i];
+      struct moat_record rec;
+      int r;
+
+      if (!a->by_id)
+        continue; /* another container's: only its policy is ours */
+      r = moat_record_read (a->network, a->key, &rec, err);
+      if (r < 0)
+        return moat_error_prefix (err, "network \"%s\"", a->network);
+      if (r == 0)
+        continue;
+      a->by_hook = rec.attached_by == MOAT_ATTACHED_BY_HOOK;
+      a->delegated = rec.ipam != NULL;
+      moat_record_free (&rec);
+      if (a->by_hook && h->profile != MOAT_SECCOMP_PLUGIN_DELEGATED)
+        h->profile = a->delegated ? MOAT_SECCOMP_PLUGIN_DELEGATED : MOAT_SECCOMP_HOOK;
+    }
+  return 0;
+}
+
+int
+moat_hook_prepare (enum moat_hook_stage stage, const char *text, size_t len, struct moat_hook **ret,
+                   moat_err_t *err)
+{
+  _cleanup_ (moat_hook_freep) struct moat_hook *h = calloc (1, sizeof (*h));
+  bool stop = stage == MOAT_HOOK_POSTSTOP;
+
+  *ret = NULL;
+  if (!h)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "hook");
+  h->stage = stage;
+  h->profile = MOAT_SECCOMP_HOOK_POLICY;
+  /* poststop needs no settings: the records say what to remove. */
+  if (oci_state_parse (text, len, !stop, &h->s, err) < 0
+      || (stop ? plan_stop (h, err) : plan_start (h, err)) < 0)
+    return -1;
+  *ret = TAKE_PTR (h);
+  return 0;
+}
+
+/* --- the plugin's verbs ------------------------------------------------------ */
+
+static const char *
+cni_path (void)
+{
+  const char *p = getenv ("CNI_PATH");
+
+  return p && *p ? p : MOAT_HOOK_CNI_PATH_DEFAULT;
+}
+
+/* A delegated IPAM plugin reads the attachment from the environment, as
+ * the runtime would have set it (CNI_COMMAND is the plugin's to set). */
+static int
+export_cni_env (const char *id, const char *netns, const char *ifname, moat_err_t *err)
+{
+  if (setenv ("CNI_CONTAINERID", id, 1) < 0 || setenv ("CNI_IFNAME", ifname, 1) < 0
+      || (netns ? setenv ("CNI_NETNS", netns, 1) : unsetenv ("CNI_NETNS")) < 0
+      || setenv ("CNI_PATH", cni_path (), 1) < 0 || unsetenv ("CNI_ARGS") < 0)
+    return moat_error (err, MOAT_E_IO, errno, "environment");
+  return 0;
+}
+
+/* The plugin's DEL of an attachment the hook made, with the network
+ * configuration its ADD used (the record keeps it; else found by name). */
+static int
+detach (const struct attachment *a, moat_err_t *err)
+{
+  _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
+  _cleanup_ (moat_netconf_free) struct moat_netconf conf = { 0 };
+  _cleanup_ (json_decrefp) json_t *result = NULL;
+  _cleanup_free_ char *text = NULL, *file = NULL;
+  struct moat_cni_env env = { .command = MOAT_CMD_DEL };
+  int r;
+
+  r = moat_record_read (a->network, a->key, &rec, err);
+  if (r <= 0)
+    return r; /* gone: a DEL before us took it */
+  if (rec.netconf)
+    text = json_dumps (rec.netconf, JSON_COMPACT);
+  else if (moat_netfind (a->network, NULL, &text, &file, err) < 0)
+    return -1;
+  if (!text)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "record \"%s\"", a->key);
+  if (moat_netconf_parse (text, MOAT_CMD_DEL, &conf, err) < 0)
+    return moat_error_prefix (err, "record \"%s\": netconf", a->key);
+  if (strcmp (conf.name, a->network) != 0)
+    return moat_error (err, MOAT_E_STATE, 0, "record \"%s\": netconf names network \"%s\"", a->key,
+                       conf.name);
+  env.container_id = rec.container_id;
+  env.netns = rec.netns;
+  env.ifname = rec.ifname;
+  env.path = cni_path ();
+  if (export_cni_env (rec.container_id, rec.netns, rec.ifname, err) < 0)
+    return -1;
+  return moat_cni_run (&env, &conf, &result, err);
+}
+
+/* The plugin's ADD; the new attachment joins h->found. */
+static int
+attach (struct moat_hook *h, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *result = NULL;
+  struct moat_cni_env env = {
+    .command = MOAT_CMD_ADD,
+    .container_id = h->s.id,
+    .netns = h->netns,
+    .ifname = MOAT_HOOK_IFNAME,
+    .path = cni_path (),
+  };
+  char key[MOAT_KEY_MAX + 1];
+
+  if (moat_attachment_key (key, sizeof (key), h->s.id, MOAT_HOOK_IFNAME) < 0)
+    return moat_error (err, MOAT_E_CONFIG, 0, "container \"%s\": id too long", h->s.id);
+  if (export_cni_env (h->s.id, h->netns, MOAT_HOOK_IFNAME, err) < 0
+      || moat_cni_run_by (&env, &h->conf, MOAT_ATTACHED_BY_HOOK, &result, err) < 0)
+    return -1;
+  if (attachments_push (&h->found, h->conf.name, key, true) < 0)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "attachments");
+  h->found.v[h->found.n - 1].by_hook = true;
   return 0;
 }
 
@@ -271,40 +538,78 @@ apply_one (struct moat_nft *nft, const struct attachment *a, enum moat_hook_stag
   return moat_policy_join (nft, &rec, &p, err);
 }
 
+/* Fail closed: what the hook attached goes again, the first error stays. */
 static int
-no_attachment (const struct oci_state *s, enum moat_hook_stage stage, moat_err_t *err)
+undo_attach (struct moat_hook *h, moat_err_t *err)
 {
-  if (stage == MOAT_HOOK_POSTSTOP)
+  moat_err_t undo = { 0 };
+  char first[sizeof (err->msg)];
+
+  for (size_t i = 0; i < h->found.n; i++)
+    if (h->found.v[i].by_hook && detach (&h->found.v[i], &undo) < 0)
+      {
+        snprintf (first, sizeof (first), "%s", err->msg);
+        return moat_error (err, err->code, 0, "%s (and undoing the attach failed: %s)", first,
+                           undo.msg);
+      }
+  return -1;
+}
+
+static int
+execute_start (struct moat_hook *h, moat_err_t *err)
+{
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+
+  if (h->attach && attach (h, err) < 0)
+    return moat_error_prefix (err, "network \"%s\"", h->conf.name);
+  if (h->found.n == 0)
     return 0;
-  return moat_error (err, MOAT_E_CONFIG, 0,
-                     "container \"%s\" has io.moat.* annotations but no moat network attachment "
-                     "(attach it to a network of type \"moat\")",
-                     s->id);
+  if (moat_nft_open (&nft, err) < 0)
+    return h->attach ? undo_attach (h, err) : -1;
+  for (size_t i = 0; i < h->found.n; i++)
+    if (apply_one (nft, &h->found.v[i], h->stage, h->annotations, err) < 0)
+      {
+        moat_error_prefix (err, "network \"%s\"", h->found.v[i].network);
+        return h->attach ? undo_attach (h, err) : -1;
+      }
+  return 0;
+}
+
+static int
+execute_stop (struct moat_hook *h, moat_err_t *err)
+{
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+
+  for (size_t i = 0; i < h->found.n; i++)
+    {
+      const struct attachment *a = &h->found.v[i];
+
+      if (a->by_hook)
+        {
+          if (detach (a, err) < 0)
+            return moat_error_prefix (err, "network \"%s\"", a->network);
+          continue;
+        }
+      if (!nft && moat_nft_open (&nft, err) < 0)
+        return -1;
+      if (apply_one (nft, a, h->stage, NULL, err) < 0)
+        return moat_error_prefix (err, "network \"%s\"", a->network);
+    }
+  return 0;
+}
+
+int
+moat_hook_execute (struct moat_hook *h, moat_err_t *err)
+{
+  return h->stage == MOAT_HOOK_POSTSTOP ? execute_stop (h, err) : execute_start (h, err);
 }
 
 int
 moat_hook_run (enum moat_hook_stage stage, const char *text, size_t len, moat_err_t *err)
 {
-  _cleanup_ (oci_state_free) struct oci_state s = { 0 };
-  _cleanup_ (attachments_free) struct attachments found = { 0 };
-  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
-  struct moat_annotations a = { 0 };
+  _cleanup_ (moat_hook_freep) struct moat_hook *h = NULL;
 
-  if (oci_state_parse (text, len, true, &s, err) < 0)
+  if (moat_hook_prepare (stage, text, len, &h, err) < 0)
     return -1;
-  /* Checked first, once: a malformed annotation is the container's error,
-   * whatever network it is on. */
-  if (stage != MOAT_HOOK_POSTSTOP && moat_annotations_parse (s.annotations, &a, err) < 0)
-    return -1;
-  moat_annotations_free (&a);
-  if (find_attachments (&s, &found, err) < 0)
-    return -1;
-  if (found.n == 0)
-    return moat_annotations_any (s.annotations) ? no_attachment (&s, stage, err) : 0;
-  if (moat_nft_open (&nft, err) < 0)
-    return -1;
-  for (size_t i = 0; i < found.n; i++)
-    if (apply_one (nft, &found.v[i], stage, s.annotations, err) < 0)
-      return moat_error_prefix (err, "network \"%s\"", found.v[i].network);
-  return 0;
+  return moat_hook_execute (h, err);
 }

@@ -179,6 +179,27 @@ moat_host_ifname (const char *network, const char *key, char ret_name[16])
 
 static int strv_push (char ***v, size_t *n, char *s);
 
+const char *
+moat_attacher_name (enum moat_attacher by)
+{
+  return by == MOAT_ATTACHED_BY_HOOK ? "hook" : "cni";
+}
+
+/* Records written before "attachedBy" existed are the runtime's. */
+static int
+attacher_parse (json_t *v, enum moat_attacher *ret)
+{
+  const char *s = json_string_value (v);
+
+  if (!v || (s && strcmp (s, "cni") == 0))
+    *ret = MOAT_ATTACHED_BY_CNI;
+  else if (s && strcmp (s, "hook") == 0)
+    *ret = MOAT_ATTACHED_BY_HOOK;
+  else
+    return -1;
+  return 0;
+}
+
 static int
 record_path (char *buf, size_t size, const char *network, const char *key)
 {
@@ -197,14 +218,15 @@ moat_record_to_json (const struct moat_record *r)
   moat_mac_format (r->mac, mac);
   return json_pack (
       "{s:s*, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:o, s:o, s:s*, s:s*, s:s*,"
-      " s:b, s:b, s:b, s:O*, s:O*, s:s*, s:O*, s:s*, s:O*}",
+      " s:b, s:b, s:b, s:O*, s:O*, s:s*, s:O*, s:s*, s:O*, s:s, s:O*}",
       "cniVersion", r->cni_version, "network", r->network, "containerId", r->container_id, "ifname",
       r->ifname, "netns", r->netns, "hostIf", r->host_if, "bridge", r->bridge, "mac", mac,
       "address", moat_ipv4_json (r->addr, r->prefixlen), "gateway", moat_ipv4_json (r->gateway, -1),
       "ipam", r->ipam ? r->ipam : "builtin", "name", r->name, "podNamespace", r->pod_namespace,
       "quiet", r->quiet, "internet", r->internet, "masquerade", r->masquerade, "labels", r->labels,
       "podAnnotations", r->pod_annotations, "policyFile", r->policy_file, "policy", r->policy,
-      "ident", r->ident, "grants", r->grants);
+      "ident", r->ident, "grants", r->grants, "attachedBy", moat_attacher_name (r->attached_by),
+      "netconf", r->netconf);
 }
 
 static int
@@ -324,7 +346,7 @@ int
 moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
 {
   const char *mac, *address, *gateway;
-  json_t *labels, *annotations, *policy, *grants;
+  json_t *labels, *annotations, *policy, *grants, *netconf;
 
   memset (r, 0, sizeof (*r));
   if (json_unpack (root, "{s:s, s:s, s:s, s:b, s:b, s:b}", "mac", &mac, "address", &address,
@@ -359,6 +381,14 @@ moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
   r->ident = dup_opt (root, "ident");
   grants = json_object_get (root, "grants");
   r->grants = json_is_array (grants) && json_array_size (grants) ? json_incref (grants) : NULL;
+  netconf = json_object_get (root, "netconf");
+  r->netconf = json_is_object (netconf) ? json_incref (netconf) : NULL;
+  if (attacher_parse (json_object_get (root, "attachedBy"), &r->attached_by) < 0)
+    {
+      moat_record_free (r);
+      return moat_error (err, MOAT_E_STATE, 0,
+                         "malformed record: attachedBy: want \"cni\" or \"hook\"");
+    }
   if (!r->network || !r->container_id || !r->ifname || !r->host_if || !r->bridge
       || !moat_ifname_valid (r->host_if) || !moat_ifname_valid (r->bridge))
     {
@@ -417,6 +447,7 @@ moat_record_free (struct moat_record *r)
   free (r->policy_file);
   json_decref (r->policy);
   json_decref (r->grants);
+  json_decref (r->netconf);
   free (r->ident);
   memset (r, 0, sizeof (*r));
 }

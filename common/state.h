@@ -49,6 +49,15 @@ int moat_attachment_key (char *buf, size_t size, const char *container_id, const
  * so one container on two networks gets two names. */
 void moat_host_ifname (const char *network, const char *key, char ret_name[16]);
 
+/* Who made an attachment (the record's "attachedBy"; a record without it
+ * is the runtime's): the runtime through CNI ADD, whose DEL removes it, or
+ * moat-hook (hook-driven attach), whose poststop removes it. */
+enum moat_attacher
+{
+  MOAT_ATTACHED_BY_CNI,
+  MOAT_ATTACHED_BY_HOOK,
+};
+
 struct moat_record
 {
   char *cni_version;
@@ -72,7 +81,13 @@ struct moat_record
   json_t *policy;          /* the policy applied (policy.h); NULL: none yet */
   char *ident;             /* its identity in <network>/idents/; NULL: none */
   json_t *grants;          /* moatctl's grants (grant.h); NULL: none */
+  enum moat_attacher attached_by;
+  json_t *netconf; /* hook-made: the plugin's network config its ADD used,
+                      for the DEL at poststop ("netconf"); else NULL */
 };
+
+/* "cni" or "hook", as records spell it. */
+const char *moat_attacher_name (enum moat_attacher by);
 
 int moat_record_write (const struct moat_record *r, moat_err_t *err);
 /* 1 read, 0 no such record, -1 error (MOAT_E_STATE naming the file). */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* moat-hook: the OCI hook. Reads the container's state on stdin and runs
- * the stage named by its argument. All the logic lives in common/hook.c.
- * Runtimes may discard a hook's output, so a failure also goes to syslog. */
+/* moat-hook: the OCI hook. Reads the container's state on stdin, prepares
+ * the stage named by its argument (reading everything it needs), confines
+ * itself to what the rest needs (policy only, or attach/detach), and runs
+ * it. All the logic lives in common/hook.c. Runtimes may discard a hook's
+ * output, so a failure also goes to syslog. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +12,8 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "hook.h"
 #include "confine.h"
+#include "hook.h"
 
 #define STATE_MAX (1 << 20)
 
@@ -21,8 +23,29 @@ static const char usage[]
       "\n"
       "The OCI hook of moat. prestart (or createRuntime) reads the container's io.moat.*\n"
       "annotations and installs its network policy on its moat attachments; poststop\n"
-      "removes it. A container without a moat attachment or io.moat.* annotation is\n"
-      "left alone. See moat-hook(8) and moat-annotations(5).\n";
+      "removes it.\n"
+      "\n"
+      "Hook-driven attach (dockerd, podman with netavark, plain runc: no runtime calls\n"
+      "CNI): a container with io.moat.network=NAME and no moat attachment yet is\n"
+      "attached by the hook itself, the plugin's ADD into /proc/<pid>/ns/net as eth0,\n"
+      "with the network configuration named NAME; poststop then runs the plugin's DEL\n"
+      "and nothing is left. An attachment made by a runtime through CNI stays for the\n"
+      "runtime's DEL.\n"
+      "\n"
+      "Engines that cannot set annotations may use config.json's process.env instead:\n"
+      "MOAT_NETWORK, MOAT_LABELS, MOAT_DEPENDS, MOAT_EXPOSE, MOAT_ALLOW_HOST, MOAT_EGRESS,\n"
+      "MOAT_INGRESS, MOAT_INTERNET, MOAT_PROXY, MOAT_POLICY (an annotation wins).\n"
+      "\n"
+      "A container without a moat attachment and without io.moat.* or MOAT_* settings\n"
+      "is left alone.\n"
+      "\n"
+      "Environment:\n"
+      "  MOAT_RUN_DIR       state directory (default /run/moat)\n"
+      "  MOAT_NETWORK_DIRS  where networks are found by name, colon-separated\n"
+      "                     (default /etc/moat/networks:/etc/cni/net.d)\n"
+      "  CNI_PATH           delegated IPAM plugins (default /opt/cni/bin:/usr/lib/cni)\n"
+      "\n"
+      "See moat-hook(8) and moat-annotations(5).\n";
 
 static char *
 read_stdin (size_t *ret_len, moat_err_t *err)
@@ -75,6 +98,7 @@ int
 main (int argc, char **argv)
 {
   _cleanup_free_ char *state = NULL;
+  _cleanup_ (moat_hook_freep) struct moat_hook *hook = NULL;
   moat_err_t err = { 0 };
   size_t len = 0;
   int stage;
@@ -99,8 +123,10 @@ main (int argc, char **argv)
       return fail (&err);
     }
   state = read_stdin (&len, &err);
-  if (!state || moat_seccomp_confine (MOAT_SECCOMP_HOOK, &err) < 0
-      || moat_hook_run ((enum moat_hook_stage)stage, state, len, &err) < 0)
+  /* Everything read: from here on only what the stage's changes need. */
+  if (!state || moat_hook_prepare ((enum moat_hook_stage)stage, state, len, &hook, &err) < 0
+      || moat_seccomp_confine (moat_hook_profile (hook), &err) < 0
+      || moat_hook_execute (hook, &err) < 0)
     return fail (&err);
   return 0;
 }
