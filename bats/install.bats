@@ -1,8 +1,13 @@
 #!/usr/bin/env bats
-# make install / uninstall into a private DESTDIR: every file in its place,
-# the hooks.d files valid oci-hooks(5) 1.0.0, uninstall taking it all back.
+# make install / uninstall into a private DESTDIR: every binary, hooks.d
+# file, man page and example configuration in its place, the hooks.d files
+# valid oci-hooks(5) 1.0.0, every man page rendering without a warning, and
+# uninstall taking it all back.
 
 load helpers
+
+BINARIES=(moat moat-hook moatctl moat-runtime)
+PAGES=(moat.8 moat-hook.8 moatctl.8 moat-runtime.8 moat-annotations.5)
 
 setup() {
   ROOT=$BATS_TEST_TMPDIR/root
@@ -13,10 +18,31 @@ install_into() {
   make -s -C "$SRC" BUILD="$MOAT_BUILD" DESTDIR="$ROOT" PREFIX=/usr/local "$@"
 }
 
+# Every page man/*.scd makes, as NAME.SECTION.
+pages_of_source() {
+  local f
+  for f in "$SRC"/man/*.scd; do
+    f=${f##*/}
+    echo "${f%.scd}"
+  done
+}
+
+# Files (and links) under $1, relative, sorted.
+files_under() {
+  (cd "$1" && find . ! -type d | sed 's|^\./||' | LC_ALL=C sort)
+}
+
+assert_no_files_left() {
+  run -0 find "$ROOT" ! -type d
+  assert_eq "$output" "" "files left after uninstall"
+}
+
 @test "install: binaries, hook and hooks.d files in place; uninstall removes them" {
   run -0 install_into install
   [[ -x $ROOT/opt/cni/bin/moat ]] || fail "no $ROOT/opt/cni/bin/moat"
   [[ -x $ROOT/usr/local/libexec/moat/moat-hook ]] || fail "no moat-hook"
+  [[ -x $ROOT/usr/local/bin/moatctl ]] || fail "no moatctl"
+  [[ -x $ROOT/usr/local/bin/moat-runtime ]] || fail "no moat-runtime"
   local stage f
   for stage in prestart poststop; do
     f=$ROOT/usr/share/containers/oci/hooks.d/50-moat-$stage.json
@@ -30,6 +56,96 @@ install_into() {
   run -0 "$ROOT/usr/local/libexec/moat/moat-hook" --version
   assert_contains "$output" "moat-hook"
   run -0 install_into uninstall
-  run -0 find "$ROOT" -type f
-  assert_eq "$output" "" "files left after uninstall"
+  assert_no_files_left
+}
+
+@test "install: every binary is the one built and answers --version" {
+  run -0 install_into install
+  local b path
+  for b in "${BINARIES[@]}"; do
+    case $b in
+    moat) path=$ROOT/opt/cni/bin/moat ;;
+    moat-hook) path=$ROOT/usr/local/libexec/moat/moat-hook ;;
+    *) path=$ROOT/usr/local/bin/$b ;;
+    esac
+    [[ -x $path ]] || fail "$b: not installed at $path"
+    cmp -s "$path" "$MOAT_BUILD/$b" || fail "$b: $path differs from $MOAT_BUILD/$b"
+    run -0 "$path" --version
+    assert_contains "$output" "$b" "$b --version"
+  done
+  run -0 install_into uninstall
+  assert_no_files_left
+}
+
+@test "install: every man page in man<section>, mode 0644, and the ones we promise" {
+  run -0 install_into install
+  local page sources f
+  sources=$(pages_of_source)
+  for page in "${PAGES[@]}"; do
+    assert_contains "$sources" "$page" "man/*.scd"
+  done
+  for page in $sources; do
+    f=$ROOT/usr/local/share/man/man${page##*.}/$page
+    [[ -f $f ]] || fail "no $f"
+    assert_eq "$(stat -c %a "$f")" 644 "mode of $f"
+    cmp -s "$f" "$MOAT_BUILD/man/$page" || fail "$f differs from $MOAT_BUILD/man/$page"
+    # The title line names the page as it is installed.
+    run -0 grep -m1 '^\.TH ' "$f"
+    assert_match "$output" "^\\.TH \"?${page%.*}\"? \"?${page##*.}\"?" "$page: .TH"
+  done
+  run -0 install_into uninstall
+  assert_no_files_left
+}
+
+@test "install: every man page renders without a warning (groff -ww, man -l)" {
+  run -0 install_into install
+  local page f
+  for page in $(pages_of_source); do
+    f=$ROOT/usr/local/share/man/man${page##*.}/$page
+    run --separate-stderr groff -t -man -Tutf8 -ww -z "$f"
+    assert_eq "$status" 0 "groff $page"
+    assert_eq "$stderr$output" "" "groff -ww warnings for $page"
+    run --separate-stderr env MANWIDTH=80 LC_ALL=C.UTF-8 man --warnings -l "$f"
+    assert_eq "$status" 0 "man -l $page"
+    assert_eq "$stderr" "" "man --warnings for $page"
+    assert_contains "$output" "NAME" "$page rendered"
+    assert_contains "$output" "SEE ALSO" "$page rendered"
+  done
+  run -0 install_into uninstall
+  assert_no_files_left
+}
+
+@test "install: the example configurations of conf/ in share/moat, readable by all" {
+  run -0 install_into install
+  local share=$ROOT/usr/local/share/moat f
+  [[ -d $share ]] || fail "no $share"
+  assert_eq "$(files_under "$share")" "$(files_under "$SRC/conf")" "files in share/moat"
+  while IFS= read -r f; do
+    cmp -s "$share/$f" "$SRC/conf/$f" || fail "$share/$f differs from conf/$f"
+    [[ $(stat -c %A "$share/$f") == -rw?r--r-- ]] || [[ $(stat -c %A "$share/$f") == -rwxr-xr-x ]] ||
+      fail "$share/$f: mode $(stat -c %A "$share/$f"), want readable by all"
+  done < <(files_under "$share")
+  # The JSON examples are JSON.
+  for f in "$share"/*.json "$share"/*.conflist "$share"/*/*.json "$share"/*/*.conflist; do
+    [[ -e $f ]] || continue
+    jq -e . "$f" >/dev/null || fail "$f: not JSON"
+  done
+  run -0 install_into uninstall
+  assert_no_files_left
+}
+
+@test "install: PREFIX, MANDIR, CNI_BIN_DIR and HOOKS_DIR are honoured; uninstall with them" {
+  local -a vars=(PREFIX=/opt/m MANDIR=/opt/m/man CNI_BIN_DIR=/opt/m/cni HOOKS_DIR=/opt/m/hooks.d)
+  run -0 make -s -C "$SRC" BUILD="$MOAT_BUILD" DESTDIR="$ROOT" "${vars[@]}" install
+  [[ -x $ROOT/opt/m/cni/moat ]] || fail "no moat in CNI_BIN_DIR"
+  [[ -x $ROOT/opt/m/libexec/moat/moat-hook ]] || fail "no moat-hook in PREFIX/libexec/moat"
+  [[ -x $ROOT/opt/m/bin/moatctl ]] || fail "no moatctl in PREFIX/bin"
+  [[ -x $ROOT/opt/m/bin/moat-runtime ]] || fail "no moat-runtime in PREFIX/bin"
+  [[ -f $ROOT/opt/m/man/man8/moat.8 ]] || fail "no moat.8 in MANDIR/man8"
+  [[ -f $ROOT/opt/m/man/man5/moat-annotations.5 ]] || fail "no moat-annotations.5 in MANDIR/man5"
+  [[ -d $ROOT/opt/m/share/moat ]] || fail "no PREFIX/share/moat"
+  assert_jq "$(cat "$ROOT/opt/m/hooks.d/50-moat-prestart.json")" \
+    '.hook.path == "/opt/m/libexec/moat/moat-hook"'
+  run -0 make -s -C "$SRC" BUILD="$MOAT_BUILD" DESTDIR="$ROOT" "${vars[@]}" uninstall
+  assert_no_files_left
 }

@@ -1,0 +1,207 @@
+#!/usr/bin/env bats
+# The man pages against the code and the README: every io.moat.* key, every
+# moatctl verb, every network configuration key and CNI error code is
+# documented where a user looks for it, and every binary's --help points at
+# its man page. No root, no kernel state: text only.
+
+load helpers
+
+setup() {
+  SRC=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+  command -v scdoc >/dev/null || fail "scdoc is not installed (hack/install-deps.sh)"
+}
+
+# render PAGE: the man page man/PAGE.scd as plain text, on one long line per
+# paragraph and without hyphenation, so a key is never split across lines.
+render() {
+  local page=$1
+  [[ -f $SRC/man/$page.scd ]] || fail "no man/$page.scd"
+  scdoc <"$SRC/man/$page.scd" | groff -t -man -Tutf8 -rLL=300n -rHY=0 -P-cbou 2>/dev/null |
+    sed -e 's/\xe2\x80\x90/-/g' -e 's/\xe2\x88\x92/-/g'
+}
+
+# section TEXT HEADER: the lines of section HEADER (a line of capitals at
+# the left margin) up to the next section.
+section() {
+  awk -v h="$2" '/^[A-Z]/ { inside = ($0 == h); next } inside' <<<"$1"
+}
+
+# The io.moat.* keys common/annot.h declares.
+annotation_keys() {
+  grep -oE 'io\.moat\.[a-z][a-z-]*' "$SRC/common/annot.h" | LC_ALL=C sort -u
+}
+
+# moatctl's verbs, from the command list of its --help.
+moatctl_verbs() {
+  "$MOAT_BUILD/moatctl" --help | sed -nE 's/^  ([a-z]+)( .*)?$/\1/p' | LC_ALL=C sort -u
+}
+
+# The keys of the README's network configuration table.
+readme_config_keys() {
+  awk '/^## Network configuration/ { s = 1 } s && /^## / && !/Network configuration/ { exit }
+       s && /^\| `/ { print }' "$SRC/README.md" | sed -E 's/^\| `([^`]+)`.*/\1/'
+}
+
+# KEY DEFAULT pairs of that table whose default is one `value`.
+readme_config_defaults() {
+  awk '/^## Network configuration/ { s = 1 } s && /^## / && !/Network configuration/ { exit }
+       s && /^\| `/ { print }' "$SRC/README.md" |
+    sed -nE 's/^\| `([^`]+)` \| `([^`]+)` \|.*/\1 \2/p'
+}
+
+@test "docs: every io.moat.* key of common/annot.h is in moat-annotations(5), with its MOAT_* name" {
+  local text keys key var
+  text=$(render moat-annotations.5)
+  keys=$(annotation_keys)
+  [[ $(wc -l <<<"$keys") -ge 10 ]] || fail "found too few keys in annot.h: $keys"
+  for key in $keys; do
+    # A key of its own in KEYS, at the start of a line.
+    grep -qE "^ +$key\$" <<<"$(section "$text" KEYS)" || fail "moat-annotations(5) KEYS: no entry for $key"
+    assert_contains "$(section "$text" SYNOPSIS)" "$key=" "moat-annotations(5) SYNOPSIS"
+    var=MOAT_$(tr 'a-z-' 'A-Z_' <<<"${key#io.moat.}")
+    assert_match "$(section "$text" "ENVIRONMENT FALLBACK")" "$var +│ +$key( |│)" \
+      "moat-annotations(5) ENVIRONMENT FALLBACK row for $var"
+  done
+}
+
+@test "docs: moat-annotations(5) names no io.moat.* key the code lacks" {
+  local text keys key
+  text=$(render moat-annotations.5)
+  keys=$(annotation_keys)
+  for key in $(grep -oE 'io\.moat\.[a-z][a-z-]*[a-z]' <<<"$text" | LC_ALL=C sort -u); do
+    grep -qxF "$key" <<<"$keys" || fail "moat-annotations(5) documents $key, which annot.h does not declare"
+  done
+}
+
+@test "docs: every verb of moatctl --help has a COMMANDS entry and a SYNOPSIS line in moatctl(8)" {
+  local text verbs verb
+  text=$(render moatctl.8)
+  verbs=$(moatctl_verbs)
+  [[ $(wc -l <<<"$verbs") -ge 10 ]] || fail "found too few verbs in moatctl --help: $verbs"
+  for verb in $verbs; do
+    grep -qE "^ {7}$verb( |\$)" <<<"$(section "$text" COMMANDS)" ||
+      fail "moatctl(8) COMMANDS: no entry for $verb"
+    grep -qE "moatctl (\[--json\] )?$verb( |\$)" <<<"$(section "$text" SYNOPSIS)" ||
+      fail "moatctl(8) SYNOPSIS: no line for $verb"
+  done
+}
+
+@test "docs: every option of moatctl is in moatctl(8) OPTIONS" {
+  local text opts opt
+  text=$(section "$(render moatctl.8)" OPTIONS)
+  opts=$(grep -oE '\{ "[a-z]+", (no|required)_argument' "$SRC/ctl/main.c" | sed -E 's/\{ "([a-z]+)".*/\1/')
+  [[ -n $opts ]] || fail "no options found in ctl/main.c"
+  for opt in $opts; do
+    grep -qE "(^| )--$opt( |,|\$)" <<<"$text" || fail "moatctl(8) OPTIONS: no --$opt"
+  done
+}
+
+@test "docs: every network configuration key of the README is in moat(8), with its default" {
+  local text conf keys key def
+  text=$(render moat.8)
+  conf=$(section "$text" "NETWORK CONFIGURATION")
+  keys=$(readme_config_keys)
+  [[ $(wc -l <<<"$keys") -ge 10 ]] || fail "found too few keys in the README's table: $keys"
+  for key in $keys; do
+    grep -qE "^ {7}$key \(" <<<"$conf" || fail "moat(8) NETWORK CONFIGURATION: no entry for $key"
+  done
+  while read -r key def; do
+    grep -qE "^ {7}$key \(.*default $def\)" <<<"$conf" ||
+      fail "moat(8): $key: default $def (as in the README) not given"
+  done < <(readme_config_defaults)
+}
+
+@test "docs: every key common/config.c reads from the network configuration is in moat(8)" {
+  local text keys key
+  text=$(render moat.8)
+  keys=$(grep -oE '\(c->root, "[A-Za-z]+"' "$SRC/common/config.c" | sed -E 's/.*"([A-Za-z]+)"/\1/' | LC_ALL=C sort -u)
+  [[ -n $keys ]] || fail "no keys found in config.c"
+  for key in $keys; do
+    grep -qE "(^|[^A-Za-z])$key([^A-Za-z]|\$)" <<<"$text" || fail "moat(8) does not mention $key"
+  done
+  # The capabilities and CNI_ARGS it reads.
+  for key in ips mac portMappings io.kubernetes.cri.pod-annotations args.cni.labels \
+    K8S_POD_NAME K8S_POD_NAMESPACE IP= MOAT_RUN_DIR; do
+    assert_contains "$text" "$key" "moat(8)"
+  done
+}
+
+@test "docs: every CNI error code of common/error.h and the README is in moat(8) ERRORS" {
+  local errors codes code
+  errors=$(section "$(render moat.8)" ERRORS)
+  codes=$( (
+    sed -nE 's/^ *MOAT_E_[A-Z_]+ = ([0-9]+),.*/\1/p' "$SRC/common/error.h"
+    awk '/^\| code \| meaning \|/ { s = 1; next } s && /^\| [0-9]/ { print $2 } s && /^$/ { exit }' "$SRC/README.md"
+  ) | sort -nu)
+  [[ $(wc -l <<<"$codes") -ge 14 ]] || fail "found too few codes: $codes"
+  for code in $codes; do
+    grep -qE "^ *│ *$code +│" <<<"$errors" || fail "moat(8) ERRORS: no row for code $code"
+  done
+}
+
+@test "docs: every verb the plugin accepts is in moat(8) VERBS" {
+  local verbs verb
+  verbs=$(section "$(render moat.8)" VERBS)
+  for verb in ADD DEL CHECK GC STATUS VERSION; do
+    grep -qE "^ {7}$verb\$" <<<"$verbs" || fail "moat(8) VERBS: no entry for $verb"
+    grep -qF "\"$verb\"" "$SRC/common/config.c" || fail "config.c does not know $verb"
+  done
+}
+
+@test "docs: moat-runtime(8) documents every option of moat-runtime --help" {
+  local text opts opt
+  text=$(section "$(render moat-runtime.8)" OPTIONS)
+  opts=$("$MOAT_BUILD/moat-runtime" --help | grep -oE -- '--moat-[a-z]+' | LC_ALL=C sort -u)
+  [[ -n $opts ]] || fail "moat-runtime --help lists no --moat-* option"
+  for opt in $opts; do
+    grep -qE "^ {7}$opt " <<<"$text" || fail "moat-runtime(8) OPTIONS: no entry for $opt"
+  done
+}
+
+@test "docs: every binary's --help exits 0 on stdout and names its man page, which exists" {
+  local b page
+  for b in moat moat-hook moatctl moat-runtime; do
+    run --separate-stderr "$MOAT_BUILD/$b" --help
+    assert_eq "$status" 0 "$b --help exit status"
+    assert_eq "$stderr" "" "$b --help stderr"
+    assert_contains "$output" "Usage: $b" "$b --help"
+    page=$(ls "$SRC"/man/"$b".[0-9].scd 2>/dev/null | head -1)
+    [[ -n $page ]] || fail "no man page man/$b.<section>.scd"
+    page=${page##*/}
+    page=${page%.scd}
+    assert_contains "$output" "$b(${page##*.})" "$b --help names its man page"
+    run -0 "$MOAT_BUILD/$b" -h
+  done
+}
+
+@test "docs: a wrong option is a usage error with the documented exit status" {
+  # The plugin stays a CNI plugin: a CNI error (4, no CNI_COMMAND) on stdout.
+  run --separate-stderr env -u CNI_COMMAND "$MOAT_BUILD/moat" --bogus </dev/null
+  assert_eq "$status" 1 "moat --bogus"
+  assert_jq "$output" '.code == 4'
+  # moatctl: 2 and the usage on stderr.
+  run --separate-stderr "$MOAT_BUILD/moatctl" --bogus
+  assert_eq "$status" 2 "moatctl --bogus"
+  assert_contains "$stderr" "Usage: moatctl"
+  run --separate-stderr "$MOAT_BUILD/moatctl" frobnicate
+  assert_eq "$status" 2 "moatctl frobnicate"
+  # The hook: 1 (what a runtime reads as a failed hook), the usage on stderr.
+  run --separate-stderr "$MOAT_BUILD/moat-hook" --bogus </dev/null
+  assert_eq "$status" 1 "moat-hook --bogus"
+  assert_contains "$stderr" "Usage: moat-hook"
+  # moat-runtime: its own --moat-* options are checked, 1 as runc's errors.
+  run --separate-stderr "$MOAT_BUILD/moat-runtime" --moat-bogus x
+  assert_eq "$status" 1 "moat-runtime --moat-bogus"
+  assert_contains "$stderr" "--moat-bogus"
+}
+
+@test "docs: every man page a page refers to as moat*(N) exists" {
+  local f ref
+  for f in "$SRC"/man/*.scd; do
+    for ref in $(grep -oE '\*moat[a-z-]*\*\([0-9]\)' "$f" | tr -d '*' | LC_ALL=C sort -u); do
+      local name=${ref%(*} sec=${ref#*(}
+      sec=${sec%)}
+      [[ -f $SRC/man/$name.$sec.scd ]] || fail "${f##*/} refers to $ref, which does not exist"
+    done
+  done
+}
