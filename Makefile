@@ -101,14 +101,20 @@ bats: $(BINS)
 	MOAT_BUILD=$(abspath $(BUILD)) hack/run-tests.sh bats bats
 
 ASAN_UNIT_BINS := $(UNIT_SRCS:common/tests/%.c=build-asan/tests/%)
+ASAN_BINS := build-asan/moat build-asan/moat-hook build-asan/moatctl build-asan/moat-runtime
+# The bats files make test runs a second time with the sanitizer build: the
+# plugin's verbs and errors, the hook (also attaching), moatctl.
+ASAN_BATS ?= cni-verbs.bats cni-errors.bats hook.bats hook-attach.bats ctl.bats
 
-# Everything CI runs: the unit tests (also under ASan+UBSan) and the
-# integration tests, counted together into one `tests: N passed, N failed`.
+# Everything CI runs: the unit tests (also under ASan+UBSan), a fuzzing
+# smoke, the integration tests, and ASAN_BATS again under ASan+UBSan,
+# counted together into one `tests: N passed, N failed`.
 test: deps
 	$(MAKE) format-check
 	$(MAKE) all
-	$(MAKE) BUILD=build-asan SANITIZE=1 $(ASAN_UNIT_BINS)
+	$(MAKE) BUILD=build-asan SANITIZE=1 $(ASAN_UNIT_BINS) $(ASAN_BINS)
 	ASAN_OPTIONS=detect_leaks=1 MOAT_BUILD=$(abspath $(BUILD)) MOAT_FUZZ_SECONDS=$(FUZZ_SMOKE) \
+	  MOAT_ASAN_BUILD=$(abspath build-asan) MOAT_ASAN_BATS="$(ASAN_BATS)" \
 	  hack/run-tests.sh all $(UNIT_BINS) $(ASAN_UNIT_BINS)
 
 # Every parser under libFuzzer (ASan+UBSan), FUZZ_SECONDS each; make test

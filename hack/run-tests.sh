@@ -6,6 +6,9 @@
 #   hack/run-tests.sh all BIN...       the unit binaries, then bats/
 #   MOAT_BATS_EXCLUDE="a.bats b.bats"  leaves those bats files out
 #   MOAT_FUZZ_SECONDS=N                 (all) also runs each fuzzer N seconds
+#   MOAT_ASAN_BUILD=DIR MOAT_ASAN_BATS="a.bats b.bats"
+#                                      (all) then runs those bats files again
+#                                      with the binaries of DIR (ASan+UBSan)
 #
 # Shows the whole TAP output, then ends with exactly one line
 # `tests: N passed, N failed`. A skipped test counts as failed (in CI a skip
@@ -95,6 +98,18 @@ run_bats() {
   run_suite "bats $dir" bats --tap "${files[@]}"
 }
 
+# The bats files of MOAT_ASAN_BATS once more, with the sanitizer build's
+# binaries: a leak or undefined behaviour fails the call, so the test.
+run_bats_asan() {
+  local dir=$1 f files=()
+  for f in ${MOAT_ASAN_BATS-}; do
+    files+=("$dir/$f")
+  done
+  ((${#files[@]})) || return 0
+  MOAT_BUILD=$MOAT_ASAN_BUILD ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+    run_suite "bats under ASan+UBSan: ${MOAT_ASAN_BATS}" bats --tap "${files[@]}"
+}
+
 (($# >= 1)) || usage
 mode=$1
 shift
@@ -113,6 +128,7 @@ all)
     run_suite "fuzz" "$repo_root/hack/fuzz/run.sh" "$MOAT_FUZZ_SECONDS"
   fi
   run_bats "$repo_root/bats"
+  [[ -z ${MOAT_ASAN_BUILD-} ]] || run_bats_asan "$repo_root/bats"
   ;;
 *)
   usage
