@@ -67,6 +67,34 @@ teardown() {
   assert_nothing_left "$before"
 }
 
+@test "valgrind: hook-driven attach (prestart ADD, poststop DEL) and its refusals are clean" {
+  local before state pid netdir=$T/networks
+  before=$(moat_links)
+  mkdir -p "$netdir"
+  jq -c . <<<"$MOAT_CONF" >"$netdir/50-moat.conf"
+  new_netns h
+  start_bg "$(ns_of h)" sleep 600
+  pid=$(tail -n1 "$T/pids")
+  wait_for 5 test -e "/proc/$pid/ns/net"
+  wait_for 5 eval "[[ \$(readlink /proc/$pid/ns/net) != \$(readlink /proc/self/ns/net) ]]"
+  state=$(jq -nc --arg id "$(cid_of h)" --argjson pid "$pid" --arg net "$NET" \
+    '{ociVersion: "1.0.2", id: $id, status: "created", pid: $pid, bundle: "",
+      annotations: {"io.moat.network": $net, "io.moat.labels": "app=x"}}')
+  hook_state() { # STAGE STATE
+    printf '%s' "$2" | env -i PATH="$PATH" MOAT_RUN_DIR="$MOAT_RUN_DIR" MOAT_NETWORK_DIRS="$netdir" \
+      timeout 120 $MOAT_WRAP "$MOAT_BUILD/moat-hook" "$1" 2>&1
+  }
+  run -1 hook_state prestart "$(jq -c '.id = "other" | .annotations["io.moat.network"] = "nowhere"' <<<"$state")"
+  assert_contains "$output" "io.moat.network"
+  run -1 hook_state prestart "$(jq -c '.id = "other" | .annotations["io.moat.labels"] = "="' <<<"$state")"
+  assert_contains "$output" "io.moat.labels"
+  run -0 hook_state prestart "$state"
+  assert_jq "$(cat "$(record_of h)")" '.attachedBy == "hook"'
+  run -0 hook_state poststop "$state"
+  [[ ! -e $(record_of h) ]] || fail "record left after poststop"
+  assert_nothing_left "$before"
+}
+
 # moatctl under valgrind, in a namespace and run dir of the test's own
 # (check and restore own moat's whole tables): every verb, and refusals.
 @test "valgrind: moatctl ls, show, grant, revoke, tokens, explain, resolve, check, restore and errors are clean" {
