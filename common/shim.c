@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -268,6 +269,7 @@ moat_shim_args_free (struct moat_shim_args *args)
 
 /* ------------------------------------------------------------ config.json */
 
+/* Case-insensitive, as moat-hook reads the prefix (annot.h). */
 static bool
 annotations_ask (const json_t *annotations)
 {
@@ -276,7 +278,7 @@ annotations_ask (const json_t *annotations)
 
   json_object_foreach ((json_t *)annotations, key, value)
   {
-    if (strncmp (key, ANNOT_PREFIX, strlen (ANNOT_PREFIX)) == 0)
+    if (strncasecmp (key, ANNOT_PREFIX, strlen (ANNOT_PREFIX)) == 0)
       return true;
   }
   return false;

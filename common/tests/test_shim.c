@@ -281,6 +281,7 @@ test_wants_moat (void **state)
   assert_wants ("{\"process\": {\"env\": [\"PATH=/bin\", \"MOAT_NETWORK=net\"]}}", true);
   assert_wants ("{\"process\": {\"env\": [\"MOAT_LABELS=\"]}}", true);
   assert_wants ("{\"annotations\": {\"io.moat.network\": \"net\"}}", true);
+  assert_wants ("{\"annotations\": {\"IO.Moat.Labels\": \"a=b\"}}", true);
   assert_wants ("{\"annotations\": null, \"process\": {\"env\": null}}", false);
   assert_wants ("{\"process\": null}", false);
 }
