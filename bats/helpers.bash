@@ -567,7 +567,8 @@ teardown_moat_net() {
   while read -r f; do
     [[ -z $f ]] || rm -rf "${MOAT_RUN_DIR:?}/$f" "${MOAT_RUN_DIR:?}/$f.lock"
   done <"$T/netdirs"
-  if [[ -z $(all_records) ]]; then
+  # Another state directory's containers (a concurrent run) may use them.
+  if [[ -z $(all_records) ]] && ! tables_in_use; then
     nft delete table inet moat 2>/dev/null || true
     nft delete table bridge moat 2>/dev/null || true
   fi

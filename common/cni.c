@@ -403,9 +403,13 @@ del_without_record (const struct moat_netconf *conf, const char *key, bool unrea
   if (unreadable)
     {
       moat_host_ifname (conf->name, key, host_if);
-      if (moat_veth_detach (host_if, err) < 0 || moat_record_remove (conf->name, key, err) < 0)
+      if (moat_veth_detach (host_if, err) < 0)
         return -1;
     }
+  /* The record (unreadable), or what an ADD killed while writing it left:
+   * its temporary file, its index entry. */
+  if (moat_record_remove (conf->name, key, err) < 0)
+    return -1;
   if (conf->ipam_type)
     return delegate ? moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err) : 0;
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
@@ -437,7 +441,9 @@ cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *
     }
   else
     r = del_without_record (conf, key, r < 0, true, err);
-  if (r < 0)
+  /* An identity's definition whose write was killed (policy.c); the
+   * directory holds one entry per identity, not per container. */
+  if (r < 0 || moat_state_sweep_temp (conf->name, "idents", err) < 0)
     return -1;
   return network_remove_if_empty (conf, bridge ? bridge : conf->bridge, err);
 }
@@ -518,12 +524,58 @@ strv_contains (char **v, const char *s)
   return false;
 }
 
+/* 1 when a record of the network holds `addr`. */
+static int
+address_owned (const struct moat_netconf *conf, struct in_addr addr, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **keys = NULL;
+
+  if (moat_record_list (conf->name, &keys, err) < 0)
+    return -1;
+  for (char **k = keys; *k; k++)
+    {
+      struct moat_record rec;
+      int r = moat_record_read (conf->name, *k, &rec, err);
+      bool same;
+
+      if (r < 0)
+        return -1;
+      if (r == 0)
+        continue;
+      same = rec.addr.s_addr == addr.s_addr;
+      moat_record_free (&rec);
+      if (same)
+        return 1;
+    }
+  return 0;
+}
+
+/* The elements of a port no record owns, found by its `ports` element:
+ * its member elements, its policy and grants. Kept when a live
+ * container holds the address again (they would be its own). */
+static int
+gc_stray_elements (const struct moat_netconf *conf, struct moat_nft *nft, const char *port,
+                   moat_err_t *err)
+{
+  struct moat_nft_member m = { .bridge = conf->bridge, .host_ifname = port };
+  int r = moat_nft_port_find (nft, port, m.mac, &m.addr, err);
+
+  if (r <= 0)
+    return r;
+  r = address_owned (conf, m.addr, err);
+  if (r != 0)
+    return r < 0 ? -1 : 0;
+  return moat_nft_member_del (nft, &m, err);
+}
+
 /* Ports on the bridge named like moat's that no attachment of any network
- * owns: left by an ADD killed between the link and its record's cleanup. */
+ * owns: left by an ADD killed between the link and its record's cleanup,
+ * or by a lost state directory; with their elements. */
 static int
 gc_stray_ports (const struct moat_netconf *conf, moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **ports = NULL, **owned = NULL;
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   int exists = moat_link_exists (conf->bridge, err);
 
   if (exists <= 0)
@@ -532,8 +584,13 @@ gc_stray_ports (const struct moat_netconf *conf, moat_err_t *err)
       || moat_host_ifnames_in_use (&owned, err) < 0)
     return -1;
   for (char **p = ports; *p; p++)
-    if (looks_like_host_ifname (*p) && !strv_contains (owned, *p) && moat_veth_detach (*p, err) < 0)
-      return -1;
+    {
+      if (!looks_like_host_ifname (*p) || strv_contains (owned, *p))
+        continue;
+      if ((!nft && moat_nft_open (&nft, err) < 0) || gc_stray_elements (conf, nft, *p, err) < 0
+          || moat_veth_detach (*p, err) < 0)
+        return -1;
+    }
   return 0;
 }
 
@@ -587,6 +644,10 @@ cni_gc (struct moat_netconf *conf, moat_err_t *err)
         failed = keep_first_error (err, failed, &step);
     }
   if (gc_stray_ports (conf, &step) < 0 || gc_stray_addresses (conf, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  if (moat_state_sweep_temp (conf->name, NULL, &step) < 0
+      || moat_state_sweep_temp (conf->name, "idents", &step) < 0
+      || moat_index_sweep (conf->name, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   if (conf->ipam_type && moat_ipam_exec (conf->ipam_type, "GC", conf->raw, NULL, &step) < 0)
     failed = keep_first_error (err, failed, &step);

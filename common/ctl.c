@@ -326,9 +326,35 @@ grants_find (const struct grants *g, const char *words)
 
 /* --- grant and revoke --------------------------------------------------------------- */
 
+/* A peer grant names the peer by its id and its address on the network. */
 static int
-grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct moat_grant *g,
-           int64_t now, moat_err_t *err)
+peer_on (const struct moat_ctl_target *peer, const char *network, struct in_addr *ret,
+         moat_err_t *err)
+{
+  for (size_t i = 0; i < peer->n; i++)
+    {
+      _cleanup_record_ struct moat_record rec = { 0 };
+      int r;
+
+      if (strcmp (peer->atts[i].network, network) != 0)
+        continue;
+      r = moat_record_read (network, peer->atts[i].key, &rec, err);
+      if (r < 0)
+        return -1;
+      if (r > 0)
+        {
+          *ret = rec.addr;
+          return 1;
+        }
+    }
+  return 0;
+}
+
+/* 1 granted on this attachment's network; 0 when the peer is not (or no
+ * longer) on it. Caller holds no lock. */
+static int
+grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_grant *g,
+           const struct moat_ctl_target *peer, int64_t now, moat_err_t *err)
 {
   _cleanup_record_ struct moat_record rec = { 0 };
   _cleanup_ (grants_free) struct grants gs = { 0 };
@@ -346,6 +372,15 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct mo
   r = moat_record_read (att->network, att->key, &rec, err);
   if (r <= 0)
     return r < 0 ? -1 : moat_error (err, MOAT_E_UNKNOWN, 0, "%s: gone", att->key);
+  /* The peer's address is read under the lock: a peer DEL'd meanwhile
+   * took its grants with it, and its address may be another container's
+   * by now. */
+  if (g->kind == MOAT_GRANT_PEER)
+    {
+      r = peer_on (peer, att->network, &g->peer_addr, err);
+      if (r <= 0)
+        return r;
+    }
   if (grants_load (&rec, now, &gs, err) < 0)
     return -1;
   moat_grant_words (g, words, sizeof (words));
@@ -380,31 +415,9 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct mo
    * show a grant that does not work. */
   if (moat_nft_policy_replace (nft, rec.addr, false, false, NULL, NULL, NULL, add, err) < 0)
     return moat_error_prefix (err, "grant %s", words);
-  return grants_store (&rec, &gs, err);
-}
-
-/* A peer grant names the peer by its id and its address on the network. */
-static int
-peer_on (const struct moat_ctl_target *peer, const char *network, struct in_addr *ret,
-         moat_err_t *err)
-{
-  for (size_t i = 0; i < peer->n; i++)
-    {
-      _cleanup_record_ struct moat_record rec = { 0 };
-      int r;
-
-      if (strcmp (peer->atts[i].network, network) != 0)
-        continue;
-      r = moat_record_read (network, peer->atts[i].key, &rec, err);
-      if (r < 0)
-        return -1;
-      if (r > 0)
-        {
-          *ret = rec.addr;
-          return 1;
-        }
-    }
-  return 0;
+  if (grants_store (&rec, &gs, err) < 0)
+    return -1;
+  return 1;
 }
 
 int
@@ -438,18 +451,11 @@ moat_ctl_grant (const char *container, struct moat_grant *g, int64_t ttl, const 
     return -1;
   for (size_t i = 0; i < t.n; i++)
     {
-      if (g->kind == MOAT_GRANT_PEER)
-        {
-          int r = peer_on (&peer, t.atts[i].network, &g->peer_addr, err);
+      int r = grant_one (nft, &t.atts[i], g, &peer, now, err);
 
-          if (r < 0)
-            return -1;
-          if (r == 0)
-            continue;
-        }
-      if (grant_one (nft, &t.atts[i], g, now, err) < 0)
+      if (r < 0)
         return -1;
-      done++;
+      done += r;
     }
   if (!done)
     return moat_error (err, MOAT_E_CONFIG, 0, "%.12s and %.12s share no network", t.id, peer.id);

@@ -135,6 +135,9 @@ struct attachment
   bool by_id;     /* found by the container's id, not by its namespace */
   bool by_hook;   /* poststop: the hook made it (its record says so) */
   bool delegated; /* poststop: its address is a delegated IPAM plugin's */
+  bool orphan;    /* poststop: no record (an ADD killed before writing it):
+                     what it left goes by the plugin's DEL, with the
+                     network's configuration found by name */
 };
 
 struct attachments
@@ -371,11 +374,55 @@ plan_start (struct moat_hook *h, moat_err_t *err)
   return r;
 }
 
+/* The network the container names (io.moat.network, MOAT_NETWORK), if
+ * any: at poststop only a hint, so a state or config.json that cannot be
+ * read names none. */
+static char *
+named_network (struct oci_state *s)
+{
+  _cleanup_ (json_decrefp) json_t *effective = NULL;
+  struct moat_annotations a = { 0 };
+  moat_err_t ignored = { 0 };
+  char *network = NULL;
+
+  if (read_bundle_config (s, &ignored) < 0
+      || moat_annotations_with_env (s->annotations, s->process_env, &effective, &ignored) < 0
+      || moat_annotations_parse (effective, &a, &ignored) < 0)
+    return NULL;
+  if (a.network)
+    network = strdup (a.network);
+  moat_annotations_free (&a);
+  return network;
+}
+
+/* An attach killed before its record was written leaves no record for
+ * poststop to find by id, but may have left an address, an index entry or
+ * a temporary file: a container that names a network gets that network's
+ * DEL, which removes them (and is a no-op when there is nothing). */
+static int
+plan_stop_named (struct moat_hook *h, moat_err_t *err)
+{
+  _cleanup_free_ char *network = named_network (&h->s);
+  char key[MOAT_KEY_MAX + 1];
+
+  if (!network || moat_attachment_key (key, sizeof (key), h->s.id, MOAT_HOOK_IFNAME) < 0)
+    return 0;
+  if (attachments_push (&h->found, network, key, true) < 0)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "attachments");
+  h->found.v[h->found.n - 1].orphan = true;
+  h->found.v[h->found.n - 1].by_hook = true;
+  if (h->profile != MOAT_SECCOMP_PLUGIN_DELEGATED)
+    h->profile = MOAT_SECCOMP_PLUGIN_DELEGATED; /* the network's IPAM may be delegated */
+  return 0;
+}
+
 /* Which of the container's attachments the hook made: those go at
  * poststop. */
 static int
 plan_stop (struct moat_hook *h, moat_err_t *err)
 {
+  bool any_by_id = false;
+
   if (find_attachments (&h->s, &h->found, err) < 0)
     return -1;
   for (size_t i = 0; i < h->found.n; i++)
@@ -386,18 +433,24 @@ plan_stop (struct moat_hook *h, moat_err_t *err)
 
       if (!a->by_id)
         continue; /* another container's: only its policy is ours */
+      any_by_id = true;
       r = moat_record_read (a->network, a->key, &rec, err);
       if (r < 0)
         return moat_error_prefix (err, "network \"%s\"", a->network);
       if (r == 0)
-        continue;
+        {
+          /* An index entry without its record: an ADD killed mid-way. */
+          a->orphan = a->by_hook = true;
+          h->profile = MOAT_SECCOMP_PLUGIN_DELEGATED;
+          continue;
+        }
       a->by_hook = rec.attached_by == MOAT_ATTACHED_BY_HOOK;
       a->delegated = rec.ipam != NULL;
       moat_record_free (&rec);
       if (a->by_hook && h->profile != MOAT_SECCOMP_PLUGIN_DELEGATED)
         h->profile = a->delegated ? MOAT_SECCOMP_PLUGIN_DELEGATED : MOAT_SECCOMP_HOOK;
     }
-  return 0;
+  return any_by_id ? 0 : plan_stop_named (h, err);
 }
 
 int
@@ -442,6 +495,32 @@ export_cni_env (const char *id, const char *netns, const char *ifname, moat_err_
   return 0;
 }
 
+/* The plugin's DEL for an attachment without a record (plan_stop): the
+ * network's configuration found by name. A network that is gone, or no
+ * longer a moat network, had its state go with it: nothing to do. */
+static int
+detach_orphan (const struct attachment *a, moat_err_t *err)
+{
+  _cleanup_ (moat_netconf_free) struct moat_netconf conf = { 0 };
+  _cleanup_ (json_decrefp) json_t *result = NULL;
+  _cleanup_free_ char *text = NULL, *file = NULL, *id = NULL;
+  struct moat_cni_env env = { .command = MOAT_CMD_DEL, .ifname = MOAT_HOOK_IFNAME };
+  moat_err_t not_found = { 0 };
+  const char *at = strrchr (a->key, '@');
+
+  if (!at || !(id = strndup (a->key, at - a->key)))
+    return moat_error (err, MOAT_E_IO, ENOMEM, "attachment \"%s\"", a->key);
+  if (moat_netfind (a->network, NULL, &text, &file, &not_found) < 0
+      || moat_netconf_parse (text, MOAT_CMD_DEL, &conf, &not_found) < 0)
+    return 0;
+  env.container_id = id;
+  env.ifname = at + 1;
+  env.path = cni_path ();
+  if (export_cni_env (id, NULL, at + 1, err) < 0)
+    return -1;
+  return moat_cni_run (&env, &conf, &result, err);
+}
+
 /* The plugin's DEL of an attachment the hook made, with the network
  * configuration its ADD used (the record keeps it; else found by name). */
 static int
@@ -455,8 +534,10 @@ detach (const struct attachment *a, moat_err_t *err)
   int r;
 
   r = moat_record_read (a->network, a->key, &rec, err);
-  if (r <= 0)
+  if (r < 0 || (r == 0 && !a->orphan))
     return r; /* gone: a DEL before us took it */
+  if (r == 0)
+    return detach_orphan (a, err);
   if (rec.netconf)
     text = json_dumps (rec.netconf, JSON_COMPACT);
   else if (moat_netfind (a->network, NULL, &text, &file, err) < 0)
@@ -530,12 +611,33 @@ apply_one (struct moat_nft *nft, const struct attachment *a, enum moat_hook_stag
   if (r <= 0)
     return r; /* gone meanwhile: a DEL took it */
   if (stage == MOAT_HOOK_POSTSTOP)
-    return moat_policy_clear (nft, &rec, err);
+    {
+      /* Nothing installed, nothing to say: no write. */
+      if (!rec.ident && !rec.policy)
+        return 0;
+      /* The record says "pending" until the policy is gone from the
+       * kernel and from the record: a poststop killed in between leaves
+       * a record a later prestart does not trust. */
+      rec.policy_pending = true;
+      if (moat_record_write (&rec, err) < 0 || moat_policy_clear (nft, &rec, err) < 0)
+        return -1;
+      rec.policy_pending = false;
+      return moat_record_write (&rec, err);
+    }
   if (moat_policy_resolve (&rec, annotations, &p, err) < 0)
     return -1;
-  if (policy_unchanged (&rec, &p))
+  /* A prestart again (a runtime's retry) with the policy in place does
+   * nothing; with a pending one it applies it again. */
+  if (!rec.policy_pending && policy_unchanged (&rec, &p))
     return 0;
-  return moat_policy_join (nft, &rec, &p, err);
+  /* moat_policy_join writes the record, saying "pending", before it
+   * changes the kernel; once the kernel holds the policy, the record says
+   * so. */
+  rec.policy_pending = true;
+  if (moat_policy_join (nft, &rec, &p, err) < 0)
+    return -1;
+  rec.policy_pending = false;
+  return moat_record_write (&rec, err);
 }
 
 /* Fail closed: what the hook attached goes again, the first error stays. */

@@ -28,6 +28,10 @@
  * made for this container (by id) is removed entirely by the plugin's DEL
  * (elements, link, address, record), with the configuration its record
  * kept. One a runtime made through CNI stays for the runtime's DEL.
+ * An attach killed before its record was written (an index entry without
+ * a record, or nothing found by id while the container names a network)
+ * gets the DEL of the network found by name, which removes whatever it
+ * left (address, index entry, temporary files).
  * Both stages are idempotent.
  *
  * A container with no attachment and no io.moat.* or MOAT_* setting is

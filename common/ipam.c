@@ -248,29 +248,60 @@ held_by (int dirfd, const char *name, const char *owner, moat_err_t *err)
   return (size_t)n == len + 1 && memcmp (buf, owner, len) == 0 && buf[len] == '\n';
 }
 
-/* Creates the address file for `owner`. 1 claimed, 0 already exists. */
+/* "."-prefixed names in the allocator's directory are its temporary files
+ * (".claim.<pid>", ".last.<pid>"): never addresses, swept by
+ * sweep_temp. */
+static void
+temp_name (char *buf, size_t size, const char *what)
+{
+  snprintf (buf, size, ".%s.%ld", what, (long)getpid ());
+}
+
+/* Creates the address file for `owner`. 1 claimed, 0 already exists.
+ * The file appears with its content or not at all (a temporary file
+ * renamed without replacing), so a crash never leaves an address file
+ * that names no owner; a crash may leave the temporary file, which the
+ * next DEL without a record or GC sweeps. */
 static int
 claim (int dirfd, const char *name, const char *owner, moat_err_t *err)
 {
   _cleanup_free_ char *content = NULL;
+  char tmp[64];
   int fd, saved;
 
   if (asprintf (&content, "%s\n", owner) < 0)
     return moat_error (err, MOAT_E_IPAM, ENOMEM, "address %s", name);
-  fd = openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  temp_name (tmp, sizeof (tmp), "claim");
+  fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
-    {
-      if (errno == EEXIST)
-        return 0;
-      return moat_error (err, MOAT_E_IPAM, errno, "address %s: cannot create", name);
-    }
+    return moat_error (err, MOAT_E_IPAM, errno, "address %s: cannot create \"%s\"", name, tmp);
   if (write_file_and_close (fd, content) < 0)
     {
       saved = errno;
-      unlinkat (dirfd, name, 0);
+      unlinkat (dirfd, tmp, 0);
       return moat_error (err, MOAT_E_IPAM, saved, "address %s: cannot write", name);
     }
+  if (renameat2 (dirfd, tmp, dirfd, name, RENAME_NOREPLACE) < 0)
+    {
+      saved = errno;
+      unlinkat (dirfd, tmp, 0);
+      if (saved == EEXIST)
+        return 0;
+      return moat_error (err, MOAT_E_IPAM, saved, "address %s: cannot create", name);
+    }
   return 1;
+}
+
+/* Removes the temporary files a killed allocation left. Callers hold the
+ * network's lock, so no allocation is under way. */
+static int
+sweep_temp (int dirfd, const char *name, moat_err_t *err)
+{
+  if (name[0] != '.' || strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
+    return 0;
+  if (unlinkat (dirfd, name, 0) < 0 && errno != ENOENT)
+    return moat_error (err, MOAT_E_IPAM, errno, "cannot remove \"%s\"", name);
+  return 0;
 }
 
 /* The address in "last", or 0 when missing or unreadable (a hint only). */
@@ -300,7 +331,7 @@ write_last (int dirfd, const char *addr, moat_err_t *err)
   char tmp[64], content[INET_ADDRSTRLEN + 1];
   int fd, saved;
 
-  snprintf (tmp, sizeof (tmp), ".%s.%ld", LAST_FILE, (long)getpid ());
+  temp_name (tmp, sizeof (tmp), LAST_FILE);
   snprintf (content, sizeof (content), "%s\n", addr);
   fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
@@ -450,9 +481,10 @@ moat_ipam_release (const char *dir, struct in_addr addr, const char *owner, moat
   return 0;
 }
 
-/* Calls fn for every entry of dir named like an address. */
+/* Calls fn for every entry of dir named like an address; with `sweep`,
+ * removes the temporary files a crash left (the caller holds the lock). */
 static int
-for_each_address (const char *dir,
+for_each_address (const char *dir, bool sweep,
                   int (*fn) (int dirfd, const char *name, uint32_t a, void *data, moat_err_t *err),
                   void *data, moat_err_t *err)
 {
@@ -479,6 +511,8 @@ for_each_address (const char *dir,
       de = readdir (d);
       if (!de)
         break;
+      if (sweep && sweep_temp (dirfd, de->d_name, err) < 0)
+        return -1;
       if (parse_address_name (de->d_name, &a) && fn (dirfd, de->d_name, a, data, err) < 0)
         return -1;
     }
@@ -504,7 +538,7 @@ moat_ipam_release_owner (const char *dir, const char *owner, moat_err_t *err)
 {
   if (check_owner (owner, err) < 0)
     return -1;
-  return for_each_address (dir, release_if_owned, (void *)owner, err);
+  return for_each_address (dir, true, release_if_owned, (void *)owner, err);
 }
 
 /* True when the file holds "<one of keep>\n". */
@@ -535,7 +569,7 @@ release_if_unowned (int dirfd, const char *name, uint32_t a, void *data, moat_er
 int
 moat_ipam_release_unowned (const char *dir, char *const *keep, moat_err_t *err)
 {
-  return for_each_address (dir, release_if_unowned, (void *)keep, err);
+  return for_each_address (dir, true, release_if_unowned, (void *)keep, err);
 }
 
 struct count_ctx
@@ -564,7 +598,7 @@ moat_ipam_free_count (const char *dir, const struct moat_pool *pool, long *ret_c
 
   if (pool_range_of (pool, &pr, err) < 0)
     return -1;
-  if (for_each_address (dir, count_if_usable, &c, err) < 0)
+  if (for_each_address (dir, false, count_if_usable, &c, err) < 0)
     return -1;
   n = usable_count (&pr) - c.used;
   *ret_count = n > 0 ? n : 0;

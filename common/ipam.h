@@ -11,7 +11,10 @@
 /* Built-in allocator. One file per allocated address under
  * <dir> (= <run dir>/<network>/ipam), named by the dotted address and
  * holding the owner key "<containerid>@<ifname>"; created with O_EXCL, so
- * two containers can never hold one address even without the network lock.
+ * two containers can never hold one address even without the network lock;
+ * a file appears with its owner in it or not at all (written aside, then
+ * renamed without replacing), so a crash leaves no address file naming
+ * nobody. Names starting with "." are the allocator's temporary files.
  * A "last" file remembers the last address handed out; allocation continues
  * round-robin after it. Usable range: subnet without network address,
  * broadcast address and gateway. */
@@ -37,11 +40,15 @@ int moat_ipam_alloc (const char *dir, const struct moat_pool *pool, const char *
  * nothing done. */
 int moat_ipam_release (const char *dir, struct in_addr addr, const char *owner, moat_err_t *err);
 
-/* Releases every address `owner` holds (scan; for a DEL without record). */
+/* Releases every address `owner` holds (scan; for a DEL without record),
+ * and removes temporary files a crash left. Caller holds the network
+ * lock. */
 int moat_ipam_release_owner (const char *dir, const char *owner, moat_err_t *err);
 
 /* GC: releases every address whose file names none of the owners in the
- * NULL-terminated `keep` (an empty file left by a crash included). */
+ * NULL-terminated `keep` (an empty file, as an older moat's crash could
+ * leave, included), and removes temporary files a crash left. Caller
+ * holds the network lock. */
 int moat_ipam_release_unowned (const char *dir, char *const *keep, moat_err_t *err);
 
 /* Number of free addresses left (STATUS). */

@@ -2563,6 +2563,42 @@ moat_nft_in_use (struct moat_nft *nft, moat_err_t *err)
   return 0;
 }
 
+int
+moat_nft_port_find (struct moat_nft *nft, const char *host_ifname,
+                    unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr, moat_err_t *err)
+{
+  const struct set_def *set = &set_defs[SET_PORTS];
+  uint32_t mac_off = padded (field_infos[set->fields[0]].len);
+  uint32_t addr_off = mac_off + padded (field_infos[set->fields[1]].len);
+  struct elem_list found = { 0 };
+  struct collect c = { .set = set, .out = &found };
+  struct key_writer w;
+  struct elem want;
+  int r = 0;
+
+  if (check_ifname ("port", host_ifname, err) < 0)
+    return -1;
+  key_start (&w, &want, set);
+  key_put_ifname (&w, host_ifname);
+  if (collect_set (nft->nl, &c, first_seq (), err) < 0)
+    {
+      free (found.v);
+      return -1;
+    }
+  for (size_t i = 0; i < found.n && r == 0; i++)
+    {
+      const struct elem *e = &found.v[i];
+
+      if (e->key_len < addr_off + 4 || memcmp (e->key, want.key, mac_off) != 0)
+        continue;
+      memcpy (ret_mac, e->key + mac_off, MOAT_MAC_LEN);
+      memcpy (&ret_addr->s_addr, e->key + addr_off, 4);
+      r = 1;
+    }
+  free (found.v);
+  return r;
+}
+
 /* Both tables in one batch of `msg_type`. */
 static int
 delete_tables (struct mnl_socket *nl, uint16_t msg_type, uint32_t seq, struct reply *reply,

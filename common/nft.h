@@ -169,6 +169,12 @@ int moat_nft_member_check (struct moat_nft *nft, const struct moat_nft_member *m
  * not, or when the tables are gone. */
 int moat_nft_in_use (struct moat_nft *nft, moat_err_t *err);
 
+/* The MAC and address of the `ports` element of a host end: 1 when found,
+ * 0 when there is none (GC of a port whose record was lost). */
+int moat_nft_port_find (struct moat_nft *nft, const char *host_ifname,
+                        unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr,
+                        moat_err_t *err);
+
 /* Deletes both moat tables (the last DEL anywhere). ENOENT is success. */
 int moat_nft_teardown (struct moat_nft *nft, moat_err_t *err);
 

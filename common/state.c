@@ -132,6 +132,29 @@ remove_tree (int fd, moat_err_t *err)
 }
 
 int
+moat_state_sweep_temp (const char *network, const char *sub, moat_err_t *err)
+{
+  _cleanup_ (closedirp) DIR *d = NULL;
+  char dir[4096];
+  struct dirent *de;
+
+  if (moat_state_path (dir, sizeof (dir), network, sub) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "state directory of \"%s\"", network);
+  d = opendir (dir);
+  if (!d)
+    return errno == ENOENT ? 0 : moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", dir);
+  while ((de = readdir (d)))
+    {
+      size_t n = strlen (de->d_name);
+
+      if (n > 4 && strcmp (de->d_name + n - 4, ".tmp") == 0 && de->d_type != DT_DIR
+          && unlinkat (dirfd (d), de->d_name, 0) < 0 && errno != ENOENT)
+        return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s/%s\"", dir, de->d_name);
+    }
+  return 0;
+}
+
+int
 moat_network_dir_remove (const char *network, moat_err_t *err)
 {
   char dir[4096];
@@ -216,7 +239,7 @@ moat_record_to_json (const struct moat_record *r)
   char mac[18];
 
   moat_mac_format (r->mac, mac);
-  return json_pack (
+  json_t *j = json_pack (
       "{s:s*, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:o, s:o, s:s*, s:s*, s:s*,"
       " s:b, s:b, s:b, s:O*, s:O*, s:s*, s:O*, s:s*, s:O*, s:s, s:O*}",
       "cniVersion", r->cni_version, "network", r->network, "containerId", r->container_id, "ifname",
@@ -227,6 +250,13 @@ moat_record_to_json (const struct moat_record *r)
       "podAnnotations", r->pod_annotations, "policyFile", r->policy_file, "policy", r->policy,
       "ident", r->ident, "grants", r->grants, "attachedBy", moat_attacher_name (r->attached_by),
       "netconf", r->netconf);
+  /* Only while set: records stay as they were otherwise. */
+  if (j && r->policy_pending && json_object_set_new (j, "policyPending", json_true ()) < 0)
+    {
+      json_decref (j);
+      return NULL;
+    }
+  return j;
 }
 
 static int
@@ -284,10 +314,16 @@ index_add (const char *network, const char *container_id, const char *ifname, mo
   char path[4096];
   int fd;
 
+  /* Not mkdir -p: a record is written into the network's directory as
+   * it is, never into one made again after the network's last DEL. */
+  if (moat_state_path (path, sizeof (path), network, "ids") < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "index of \"%s\"", container_id);
+  if (mkdir (path, 0700) < 0 && errno != EEXIST)
+    return moat_error (err, MOAT_E_STATE, errno, "mkdir \"%s\"", path);
   if (index_path (path, sizeof (path), network, container_id, NULL) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "index of \"%s\"", container_id);
-  if (moat_mkdir_p (path, MOAT_E_STATE, err) < 0)
-    return -1;
+  if (mkdir (path, 0700) < 0 && errno != EEXIST)
+    return moat_error (err, MOAT_E_STATE, errno, "mkdir \"%s\"", path);
   if (index_path (path, sizeof (path), network, container_id, ifname) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "index of \"%s\"", container_id);
   fd = open (path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -330,9 +366,12 @@ moat_record_write (const struct moat_record *r, moat_err_t *err)
   if (moat_attachment_key (key, sizeof (key), r->container_id, r->ifname) < 0
       || record_path (path, sizeof (path), r->network, key) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "record of \"%s\"", r->container_id);
-  if (write_atomic (path, text, err) < 0)
+  /* The index entry first: a crash in between leaves an entry without a
+   * record, which the hook's poststop and DEL remove (moat_record_remove),
+   * never a record that a lookup by container id misses. */
+  if (index_add (r->network, r->container_id, r->ifname, err) < 0)
     return -1;
-  return index_add (r->network, r->container_id, r->ifname, err);
+  return write_atomic (path, text, err);
 }
 
 static char *
@@ -381,6 +420,7 @@ moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
   r->ident = dup_opt (root, "ident");
   grants = json_object_get (root, "grants");
   r->grants = json_is_array (grants) && json_array_size (grants) ? json_incref (grants) : NULL;
+  r->policy_pending = json_is_true (json_object_get (root, "policyPending"));
   netconf = json_object_get (root, "netconf");
   r->netconf = json_is_object (netconf) ? json_incref (netconf) : NULL;
   if (attacher_parse (json_object_get (root, "attachedBy"), &r->attached_by) < 0)
@@ -422,11 +462,58 @@ moat_record_remove (const char *network, const char *key, moat_err_t *err)
 {
   char path[4096];
 
-  if (record_path (path, sizeof (path), network, key) < 0)
+  if (record_path (path, sizeof (path), network, key) < 0
+      || strlen (path) + sizeof (".tmp") > sizeof (path))
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "record of \"%s\"", key);
   if (unlink (path) < 0 && errno != ENOENT)
     return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", path);
+  /* A write killed before its rename left this (write_atomic). */
+  strcat (path, ".tmp");
+  if (unlink (path) < 0 && errno != ENOENT)
+    return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", path);
   return index_remove (network, key, err);
+}
+
+int
+moat_index_sweep (const char *network, moat_err_t *err)
+{
+  _cleanup_ (closedirp) DIR *ids = NULL;
+  char dir[4096], key[512], path[4096];
+  struct dirent *de;
+
+  if (moat_state_path (dir, sizeof (dir), network, "ids") < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "index of \"%s\"", network);
+  ids = opendir (dir);
+  if (!ids)
+    return errno == ENOENT ? 0 : moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", dir);
+  while ((de = readdir (ids)))
+    {
+      _cleanup_ (closedirp) DIR *one = NULL;
+      struct dirent *e;
+      int fd;
+
+      if (de->d_name[0] == '.')
+        continue;
+      fd = openat (dirfd (ids), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0 || !(one = fdopendir (fd)))
+        {
+          if (fd >= 0)
+            close (fd);
+          continue;
+        }
+      while ((e = readdir (one)))
+        {
+          struct stat st;
+
+          if (e->d_name[0] == '.'
+              || moat_attachment_key (key, sizeof (key), de->d_name, e->d_name) < 0
+              || record_path (path, sizeof (path), network, key) < 0 || stat (path, &st) == 0)
+            continue;
+          if (index_remove (network, key, err) < 0)
+            return -1;
+        }
+    }
+  return 0;
 }
 
 void

@@ -36,6 +36,12 @@ int moat_network_lock (const char *network, int *ret_fd, moat_err_t *err);
  * networks: LOCK_SH around an ADD's nft change, LOCK_EX for teardown. */
 int moat_global_lock (int operation, int *ret_fd, moat_err_t *err);
 
+/* Removes the "*.tmp" files that writes killed before their rename left
+ * in "<run dir>/<network>" (sub NULL) or in its subdirectory `sub`
+ * (records: write_atomic; identities: policy.c). Caller holds the network
+ * lock, so no write is under way. */
+int moat_state_sweep_temp (const char *network, const char *sub, moat_err_t *err);
+
 /* Removes the network's directory (records, ipam files); the lock stays.
  * Caller holds the network lock. */
 int moat_network_dir_remove (const char *network, moat_err_t *err);
@@ -81,6 +87,11 @@ struct moat_record
   json_t *policy;          /* the policy applied (policy.h); NULL: none yet */
   char *ident;             /* its identity in <network>/idents/; NULL: none */
   json_t *grants;          /* moatctl's grants (grant.h); NULL: none */
+  bool policy_pending;     /* "policyPending": the hook was changing the
+                              policy when it last wrote the record, so the
+                              kernel may not hold what "policy" says (it was
+                              killed): the next prestart applies it again
+                              rather than trusting it */
   enum moat_attacher attached_by;
   json_t *netconf; /* hook-made: the plugin's network config its ADD used,
                       for the DEL at poststop ("netconf"); else NULL */
@@ -93,10 +104,16 @@ int moat_record_write (const struct moat_record *r, moat_err_t *err);
 /* 1 read, 0 no such record, -1 error (MOAT_E_STATE naming the file). */
 int moat_record_read (const char *network, const char *key, struct moat_record *ret,
                       moat_err_t *err);
+/* Also removes the "<key>.json.tmp" a write killed before its rename left,
+ * and the key's index entry. */
 int moat_record_remove (const char *network, const char *key, moat_err_t *err);
 void moat_record_free (struct moat_record *r);
 json_t *moat_record_to_json (const struct moat_record *r);
 int moat_record_from_json (json_t *root, struct moat_record *ret, moat_err_t *err);
+
+/* GC: removes the index entries (ids/<container>/<ifname>) that have no
+ * record: an ADD killed between the two. Caller holds the network lock. */
+int moat_index_sweep (const char *network, moat_err_t *err);
 
 /* Keys of the network's records: NULL-terminated, malloc'd. */
 int moat_record_list (const char *network, char ***ret_keys, moat_err_t *err);
