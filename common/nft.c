@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -80,7 +81,7 @@ enum
 
 #define BATCH_PAGE_SIZE (16 * 1024) /* the table batch is ~17 KiB: two pages */
 #define MAX_FIELDS 4
-#define MAX_MEMBER_ELEMS 7   /* members, bridges, quiet, internet, masq, guarded, ports */
+#define MAX_MEMBER_ELEMS 8   /* members, self, bridges, quiet, internet, masq, guarded, ports */
 #define MAX_ELEMS_PER_MSG 64 /* ~9.5 KiB: one message must fit a batch page */
 #define MAX_KEY_LEN 64       /* NFT_DATA_VALUE_MAXLEN */
 #define RECV_BUF_SIZE (64 * 1024)
@@ -129,6 +130,7 @@ enum set_index
   SET_PROXY,
   SET_SRC_IDENT,
   SET_BRIDGES,
+  SET_SELF,
   SET_GUARDED,
   SET_PORTS,
   SET_COUNT,
@@ -216,6 +218,10 @@ static const struct set_def set_defs[SET_COUNT] = {
                       .verdict = true },
   [SET_BRIDGES]
   = { .family = NFPROTO_INET, .name = "bridges", .nfields = 1, .fields = { FT_IFNAME } },
+  /* Each container's address twice: lets a rule ask whether a packet's
+   * source is an endpoint of its conntrack entry. */
+  [SET_SELF]
+  = { .family = NFPROTO_INET, .name = "self", .nfields = 2, .fields = { FT_IPV4, FT_IPV4 } },
   [SET_GUARDED]
   = { .family = NFPROTO_BRIDGE, .name = "guarded", .nfields = 1, .fields = { FT_IFNAME } },
   [SET_PORTS] = { .family = NFPROTO_BRIDGE,
@@ -262,16 +268,20 @@ enum source
   SRC_L4PROTO,
   SRC_TH_DPORT,
   SRC_ETHER_SADDR,
-  SRC_ARP_SHA, /* arp saddr ether */
-  SRC_ARP_SPA, /* arp saddr ip */
+  SRC_ARP_SHA,           /* arp saddr ether */
+  SRC_ARP_SPA,           /* arp saddr ip */
+  SRC_CT_ORIGINAL_SADDR, /* ct original ip saddr */
+  SRC_CT_REPLY_SADDR,    /* ct reply ip saddr */
 };
 
 struct source_info
 {
-  bool meta;     /* meta key, else payload */
-  uint32_t what; /* meta key or payload base */
+  bool meta;     /* meta key, else payload (or ct) */
+  uint32_t what; /* meta key, payload base or ct key */
   uint32_t offset;
   uint32_t len;
+  bool ct; /* ct key `what` of direction `ct_dir` */
+  int32_t ct_dir;
 };
 
 static const struct source_info source_infos[] = {
@@ -284,6 +294,8 @@ static const struct source_info source_infos[] = {
   [SRC_ETHER_SADDR] = { false, NFT_PAYLOAD_LL_HEADER, 6, MOAT_MAC_LEN },
   [SRC_ARP_SHA] = { false, NFT_PAYLOAD_NETWORK_HEADER, 8, MOAT_MAC_LEN },
   [SRC_ARP_SPA] = { false, NFT_PAYLOAD_NETWORK_HEADER, 14, 4 },
+  [SRC_CT_ORIGINAL_SADDR] = { false, NFT_CT_SRC_IP, 0, 4, true, IP_CT_DIR_ORIGINAL },
+  [SRC_CT_REPLY_SADDR] = { false, NFT_CT_SRC_IP, 0, 4, true, IP_CT_DIR_REPLY },
 };
 
 enum term_kind
@@ -416,8 +428,24 @@ static const struct rule_def rule_defs[] = {
     NULL },
   { NFPROTO_INET,
     "from_container",
-    "ct state established,related accept",
-    { CT_STATE (CT_ESTABLISHED | CT_RELATED) },
+    "ct state established accept",
+    { CT_STATE (CT_ESTABLISHED) },
+    ACT_ACCEPT,
+    NULL },
+  /* Related traffic (ICMP errors) from a container passes only when the
+   * container is an endpoint of the flow it belongs to: conntrack checks
+   * where an ICMP error goes, not who sends it, so any container could
+   * otherwise inject errors (and their payload) into another's flows. */
+  { NFPROTO_INET,
+    "from_container",
+    "ct state related ip saddr . ct original ip saddr @self accept",
+    { CT_STATE (CT_RELATED), IPV4, LOOKUP (SET_SELF, SRC_IP_SADDR, SRC_CT_ORIGINAL_SADDR) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "from_container",
+    "ct state related ip saddr . ct reply ip saddr @self accept",
+    { CT_STATE (CT_RELATED), IPV4, LOOKUP (SET_SELF, SRC_IP_SADDR, SRC_CT_REPLY_SADDR) },
     ACT_ACCEPT,
     NULL },
   { NFPROTO_INET,
@@ -479,8 +507,21 @@ static const struct rule_def rule_defs[] = {
   { NFPROTO_INET, "to_peer", "goto deny_src", { { TERM_END, 0, 0, { 0 } } }, ACT_GOTO, "deny_src" },
   { NFPROTO_INET,
     "same_bridge",
-    "ct state established,related accept",
-    { CT_STATE (CT_ESTABLISHED | CT_RELATED) },
+    "ct state established accept",
+    { CT_STATE (CT_ESTABLISHED) },
+    ACT_ACCEPT,
+    NULL },
+  /* Related from a container: see from_container. */
+  { NFPROTO_INET,
+    "same_bridge",
+    "ct state related ip saddr . ct original ip saddr @self accept",
+    { CT_STATE (CT_RELATED), IPV4, LOOKUP (SET_SELF, SRC_IP_SADDR, SRC_CT_ORIGINAL_SADDR) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "same_bridge",
+    "ct state related ip saddr . ct reply ip saddr @self accept",
+    { CT_STATE (CT_RELATED), IPV4, LOOKUP (SET_SELF, SRC_IP_SADDR, SRC_CT_REPLY_SADDR) },
     ACT_ACCEPT,
     NULL },
   { NFPROTO_INET,
@@ -528,8 +569,21 @@ static const struct rule_def rule_defs[] = {
     "deny_dst" },
   { NFPROTO_INET,
     "to_host",
-    "ct state established,related accept",
-    { CT_STATE (CT_ESTABLISHED | CT_RELATED) },
+    "ct state established accept",
+    { CT_STATE (CT_ESTABLISHED) },
+    ACT_ACCEPT,
+    NULL },
+  /* Related from a container: see from_container. */
+  { NFPROTO_INET,
+    "to_host",
+    "ct state related ip saddr . ct original ip saddr @self accept",
+    { CT_STATE (CT_RELATED), IPV4, LOOKUP (SET_SELF, SRC_IP_SADDR, SRC_CT_ORIGINAL_SADDR) },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_host",
+    "ct state related ip saddr . ct reply ip saddr @self accept",
+    { CT_STATE (CT_RELATED), IPV4, LOOKUP (SET_SELF, SRC_IP_SADDR, SRC_CT_REPLY_SADDR) },
     ACT_ACCEPT,
     NULL },
   { NFPROTO_INET,
@@ -797,6 +851,9 @@ member_elems (const struct moat_nft_member *m, bool for_delete, struct elem ret[
 
   key_start (&w, &ret[n++], &set_defs[SET_MEMBERS]);
   key_put_ifname (&w, m->bridge);
+  key_put_addr (&w, m->addr);
+  key_start (&w, &ret[n++], &set_defs[SET_SELF]);
+  key_put_addr (&w, m->addr);
   key_put_addr (&w, m->addr);
   /* The bridge's element is the network's, shared by its members: a
    * member's DEL leaves it (moat_nft_bridge_del takes it with the bridge). */
@@ -1085,11 +1142,17 @@ static int
 load_source (struct nftnl_rule *r, enum source src, uint32_t dreg)
 {
   const struct source_info *s = &source_infos[src];
-  struct nftnl_expr *e = nftnl_expr_alloc (s->meta ? "meta" : "payload");
+  struct nftnl_expr *e = nftnl_expr_alloc (s->ct ? "ct" : s->meta ? "meta" : "payload");
 
   if (!e)
     return -1;
-  if (s->meta)
+  if (s->ct)
+    {
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_CT_KEY, s->what);
+      nftnl_expr_set_u8 (e, NFTNL_EXPR_CT_DIR, (uint8_t)s->ct_dir);
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_CT_DREG, dreg);
+    }
+  else if (s->meta)
     {
       nftnl_expr_set_u32 (e, NFTNL_EXPR_META_KEY, s->what);
       nftnl_expr_set_u32 (e, NFTNL_EXPR_META_DREG, dreg);

@@ -37,6 +37,9 @@ struct nftnl_batch;
  *                    (container . proxy . tcp . proxy port: the proxy is implicitly allowed)
  *   map src_ident    ipv4_addr : verdict  container : jump id_<identity> (policy.h)
  *   set bridges      ifname               the networks' bridges
+ *   set self         ipv4_addr . ipv4_addr  container . container (its address twice:
+ *                    a lookup of ip saddr . ct … ip saddr asks "is the sender
+ *                    an endpoint of this packet's connection?")
  *   chain prerouting (filter, prerouting, priority 0, policy accept)
  *     iifname . ip saddr @members iifname . ip daddr @members jump same_bridge
  *   chain forward  (filter, forward, priority 0, policy accept)
@@ -49,7 +52,11 @@ struct nftnl_batch;
  *   chain output   (filter, output, priority 0, policy accept)
  *     icmp type redirect oifname . ip daddr @members drop
  *   chain from_container
- *     ct state established,related accept
+ *     ct state established accept
+ *     ct state related ip saddr . ct original ip saddr @self accept
+ *     ct state related ip saddr . ct reply ip saddr @self accept
+ *                    (related = ICMP errors: only about the sender's own flows;
+ *                     conntrack checks an error's destination, not its sender)
  *     ct state invalid drop
  *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
  *     oifname . ip daddr @members goto to_peer
@@ -65,7 +72,9 @@ struct nftnl_batch;
  *   chain same_bridge   (two containers of one bridge, decided before routing:
  *                        the kernel's ICMP redirect would otherwise spend the
  *                        rate-limit allowance the reject's ICMP needs)
- *     ct state established,related accept
+ *     ct state established accept
+ *     ct state related ip saddr . ct original ip saddr @self accept
+ *     ct state related ip saddr . ct reply ip saddr @self accept
  *     ip saddr . ip daddr @grant_peer accept
  *     ip saddr vmap @src_ident
  *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
@@ -76,7 +85,9 @@ struct nftnl_batch;
  *     ip saddr . ip daddr . meta l4proto . th dport @ingress accept
  *     goto deny_dst
  *   chain to_host
- *     ct state established,related accept
+ *     ct state established accept
+ *     ct state related ip saddr . ct original ip saddr @self accept
+ *     ct state related ip saddr . ct reply ip saddr @self accept
  *     ip saddr . meta l4proto . th dport @host_grants accept
  *     ip saddr . meta l4proto . th dport @grant_host accept
  *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
@@ -139,7 +150,7 @@ moat_nft_closep (struct moat_nft **nft)
   moat_nft_close (*nft);
 }
 
-/* Adds the member's elements (members, bridges, ports, guarded, and quiet/
+/* Adds the member's elements (members, self, bridges, ports, guarded, and quiet/
  * internet/masq when set) in one batch. When a table is missing, one batch creates
  * it (NLM_F_EXCL, so two racing creators cannot duplicate rules: the loser
  * retries the element-only batch) with its sets, chains and the elements.

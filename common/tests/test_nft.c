@@ -150,8 +150,28 @@ static const char *const expected_rules[] = {
   "  [ immediate reg 0 drop ]\n",
   "inet moat from_container\n"
   "  [ ct load state => reg 1 ]\n"
-  "  [ bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000 ]\n"
   "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat from_container\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ ct load src_ip => reg 9 , dir original ]\n"
+  "  [ lookup reg 1 set self ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat from_container\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ ct load src_ip => reg 9 , dir reply ]\n"
+  "  [ lookup reg 1 set self ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat from_container\n"
   "  [ ct load state => reg 1 ]\n"
@@ -225,8 +245,28 @@ static const char *const expected_rules[] = {
   "  [ immediate reg 0 goto -> deny_src ]\n",
   "inet moat same_bridge\n"
   "  [ ct load state => reg 1 ]\n"
-  "  [ bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000 ]\n"
   "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat same_bridge\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ ct load src_ip => reg 9 , dir original ]\n"
+  "  [ lookup reg 1 set self ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat same_bridge\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ ct load src_ip => reg 9 , dir reply ]\n"
+  "  [ lookup reg 1 set self ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat same_bridge\n"
   "  [ meta load nfproto => reg 1 ]\n"
@@ -278,8 +318,28 @@ static const char *const expected_rules[] = {
   "  [ immediate reg 0 goto -> deny_dst ]\n",
   "inet moat to_host\n"
   "  [ ct load state => reg 1 ]\n"
-  "  [ bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000 ]\n"
   "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat to_host\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ ct load src_ip => reg 9 , dir original ]\n"
+  "  [ lookup reg 1 set self ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat to_host\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ ct load src_ip => reg 9 , dir reply ]\n"
+  "  [ lookup reg 1 set self ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat to_host\n"
   "  [ meta load nfproto => reg 1 ]\n"
@@ -403,15 +463,15 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 14 sets, 13 chains, 39 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 17 sets, 13 chains, 47 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
     uint8_t family;
     size_t count;
   } runs[] = {
-    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 16 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 13 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 41 },
+    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 17 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 13 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 47 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -481,6 +541,7 @@ static const struct expected_set expected_sets[] = {
   { NFPROTO_INET, "proxy", 0x8, 0x1cd, 8, "", 0 },
   { NFPROTO_INET, "src_ident", 0x8, 0x7, 4, "", 2 },
   { NFPROTO_INET, "bridges", 0, 0x29, 16, "", 1 },
+  { NFPROTO_INET, "self", 0, 0x1c7, 8, "", 0 },
   { NFPROTO_BRIDGE, "guarded", 0, 0x29, 16, "", 1 },
   { NFPROTO_BRIDGE, "ports", 0, 0x29247, 28, "", 0 },
 };
@@ -536,7 +597,7 @@ test_tables_sets (void **state)
         assert_true (seen < sizeof (expected_sets) / sizeof (expected_sets[0]));
         assert_set (m.v[i], &expected_sets[seen++]);
       }
-  assert_int_equal (seen, 18);
+  assert_int_equal (seen, 19);
   nftnl_batch_free (batch);
 }
 
@@ -645,14 +706,14 @@ test_tables_rules_per_chain (void **state)
     const char *chain;
     int rules;
   } counts[] = {
-    { "same_bridge", 5 },
+    { "same_bridge", 7 },
     { "forward", 3 },
     { "input", 2 },
     { "output", 1 },
-    { "from_container", 9 },
+    { "from_container", 11 },
     { "to_peer", 3 },
     { "to_container", 4 },
-    { "to_host", 5 },
+    { "to_host", 7 },
     { "deny_src", 3 },
     { "deny_dst", 3 },
     { "proxy", 1 },
@@ -715,6 +776,7 @@ struct expected_elem
 #define HOST16 "mt0123456789abc\0"
 
 static const struct expected_elem member_elem = { NFPROTO_INET, "members", BRIDGE16 ADDR, 20 };
+static const struct expected_elem self_elem = { NFPROTO_INET, "self", ADDR ADDR, 8 };
 static const struct expected_elem bridges_elem = { NFPROTO_INET, "bridges", BRIDGE16, 16 };
 static const struct expected_elem quiet_elem = { NFPROTO_INET, "quiet", ADDR, 4 };
 static const struct expected_elem internet_elem = { NFPROTO_INET, "internet", ADDR, 4 };
@@ -758,8 +820,8 @@ static void
 test_member_add_all_flags (void **state)
 {
   struct moat_nft_member mem = sample_member (true);
-  const struct expected_elem *want[] = { &member_elem, &bridges_elem, &quiet_elem, &internet_elem,
-                                         &masq_elem,   &guarded_elem, &ports_elem };
+  const struct expected_elem *want[] = { &member_elem,   &self_elem, &bridges_elem, &quiet_elem,
+                                         &internet_elem, &masq_elem, &guarded_elem, &ports_elem };
   moat_err_t err = { 0 };
   struct nftnl_batch *batch = moat_nft_build_member (&mem, true, 7, &err);
   struct msgs m;
@@ -767,8 +829,8 @@ test_member_add_all_flags (void **state)
   assert_non_null (batch);
   collect (batch, &m);
   assert_framed (&m, 7);
-  assert_int_equal (m.n, 7 + 2);
-  for (size_t i = 0; i < 7; i++)
+  assert_int_equal (m.n, 8 + 2);
+  for (size_t i = 0; i < 8; i++)
     {
       const struct nlmsghdr *nlh = m.v[i + 1];
 
@@ -784,7 +846,8 @@ static void
 test_member_add_no_flags (void **state)
 {
   struct moat_nft_member mem = sample_member (false);
-  const struct expected_elem *want[] = { &member_elem, &bridges_elem, &guarded_elem, &ports_elem };
+  const struct expected_elem *want[]
+      = { &member_elem, &self_elem, &bridges_elem, &guarded_elem, &ports_elem };
   moat_err_t err = { 0 };
   struct nftnl_batch *batch = moat_nft_build_member (&mem, true, 1, &err);
   struct msgs m;
@@ -793,8 +856,8 @@ test_member_add_no_flags (void **state)
   collect (batch, &m);
   assert_framed (&m, 1);
   /* Nothing for quiet, internet or masq. */
-  assert_int_equal (m.n, 4 + 2);
-  for (size_t i = 0; i < 4; i++)
+  assert_int_equal (m.n, 5 + 2);
+  for (size_t i = 0; i < 5; i++)
     assert_elem (m.v[i + 1], NFT_MSG_NEWSETELEM, want[i]);
   nftnl_batch_free (batch);
 }
@@ -811,11 +874,12 @@ test_member_add_only_masq (void **state)
   batch = moat_nft_build_member (&mem, true, 1, &err);
   assert_non_null (batch);
   collect (batch, &m);
-  assert_int_equal (m.n, 5 + 2);
+  assert_int_equal (m.n, 6 + 2);
   assert_elem (m.v[1], NFT_MSG_NEWSETELEM, &member_elem);
-  assert_elem (m.v[2], NFT_MSG_NEWSETELEM, &bridges_elem);
-  assert_elem (m.v[3], NFT_MSG_NEWSETELEM, &masq_elem);
-  assert_elem (m.v[4], NFT_MSG_NEWSETELEM, &guarded_elem);
+  assert_elem (m.v[2], NFT_MSG_NEWSETELEM, &self_elem);
+  assert_elem (m.v[3], NFT_MSG_NEWSETELEM, &bridges_elem);
+  assert_elem (m.v[4], NFT_MSG_NEWSETELEM, &masq_elem);
+  assert_elem (m.v[5], NFT_MSG_NEWSETELEM, &guarded_elem);
   nftnl_batch_free (batch);
 }
 
@@ -826,8 +890,8 @@ static void
 test_member_del (void **state)
 {
   struct moat_nft_member mem = sample_member (false);
-  const struct expected_elem *want[]
-      = { &member_elem, &quiet_elem, &internet_elem, &masq_elem, &guarded_elem, &ports_elem };
+  const struct expected_elem *want[] = { &member_elem, &self_elem,    &quiet_elem, &internet_elem,
+                                         &masq_elem,   &guarded_elem, &ports_elem };
   moat_err_t err = { 0 };
   struct nftnl_batch *batch = moat_nft_build_member (&mem, false, 42, &err);
   struct msgs m;
@@ -835,8 +899,8 @@ test_member_del (void **state)
   assert_non_null (batch);
   collect (batch, &m);
   assert_framed (&m, 42);
-  assert_int_equal (m.n, 6 + 2);
-  for (size_t i = 0; i < 6; i++)
+  assert_int_equal (m.n, 7 + 2);
+  for (size_t i = 0; i < 7; i++)
     {
       assert_elem (m.v[i + 1], MSG_DESTROYSETELEM, want[i]);
       assert_false (m.v[i + 1]->nlmsg_flags & NLM_F_CREATE);

@@ -1,0 +1,592 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2034 # A_IF is read by escape.bash
+# Escape attempts (issue 6): a container's root tries to get past moat with
+# real traffic — spoofed addresses, MACs and ARP, IPv6, broadcast and
+# multicast, rogue DHCP and router advertisements, ICMP redirects and
+# errors, hairpins through the gateway, raw sockets in a real runc
+# container, a rearranged interface, TTL tricks. Each attempt is refused,
+# and the other containers' policy and flows stay as they were.
+#
+# The attacker runs in its container's network namespace through `ip netns
+# exec`: root there, with every capability of that namespace, using the
+# host's binaries (python3 for crafted frames, busybox, ip) as the
+# container's root could use its own copies; one test runs the same tool
+# inside a real runc container that has CAP_NET_RAW and not CAP_NET_ADMIN.
+# Captures (bats/escape.bash) prove that each probe left the attacker and
+# that the victims' captures were running when it would have arrived.
+# isolation.bats already covers: a container that readdresses itself to a
+# free address or to its peer's, and one that changes its MAC (plain
+# traffic through its own stack).
+
+load helpers
+load runc
+load escape
+
+setup() { setup_moat_net; }
+teardown() {
+  runc_teardown # the runc container of the raw-socket test, if any
+  teardown_moat_net
+}
+
+# a_udp TOKEN SRC DST DPORT [xpkt options]: a UDP datagram from a's eth0 to
+# the gateway's MAC (a routed packet), with a's MAC unless --smac is given.
+a_udp() {
+  local tok=$1 src=$2 dst=$3 dport=$4
+  shift 4
+  run -0 xpkt "$NSA" send eth0 udp --smac "$MACA" --dmac "$GWMAC" --src "$src" --dst "$dst" \
+    --dport "$dport" --token "$tok" "$@"
+}
+
+@test "IP spoofing: posing as a peer that may reach a third container, or the host" {
+  setup_world
+  # Control: b itself reaches c and its host port with such a datagram.
+  a_udp ctl-a-host "$IPA" "$GW" "$PA"
+  wait_for 5 received_is ctl-a-host 1
+  PROBE_TOKEN=ctl-b-c run -0 ns_udp_connect "$NSB" "$IPC" "$P"
+
+  a_udp spoof-b-c "$IPB" "$IPC" "$P"
+  a_udp spoof-b-host "$IPB" "$GW" "$P"
+  a_udp spoof-gw-c "$GW" "$IPC" "$P"
+  a_udp spoof-free-c "$NETPFX.250" "$IPC" "$P"
+  local t
+  for t in spoof-b-c spoof-b-host spoof-gw-c spoof-free-c; do sent_by_a "$t"; done
+  settle C "$IPC"
+  for t in spoof-b-c spoof-gw-c spoof-free-c; do assert_not_captured C "$t"; done
+  assert_not_captured BR spoof-b-host "spoofed datagram reaching the host"
+  assert_eq "$(received spoof-b-c)$(received spoof-b-host)" 00 "delivered"
+  assert_others_intact
+}
+
+@test "IP spoofing: posing as an outside address that c lets in, or faking a reply" {
+  setup_outside
+  setup_world
+  local ingress sport=$((P + 2))
+  ingress=$(jq -nc --arg v "$OUT_IP/32 udp/$P" '{"io.moat.labels": "app=pair", "io.moat.ingress": $v}')
+  run -0 hook prestart c "$ingress"
+  snapshot_others b c
+  ns_udp_listen "$OUT_NS" "$OUT_IP" "$P"
+  # Control: the outside address itself reaches c.
+  PROBE_TOKEN=ctl-out-c run -0 ns_udp_connect "$OUT_NS" "$IPC" "$P"
+  # b has a flow with the outside (a grant): its reply comes back...
+  run -0 "$MOAT_BUILD/moatctl" grant "$(cid_of b)" egress "$OUT_IP/32" "udp/$P"
+  PROBE_TOKEN=ctl-b-out run -0 ns_run "$NSB" sh -c \
+    "printf 'ctl-b-out\n' | timeout 5 socat -t1 -T2 - UDP4:$OUT_IP:$P,sourceport=$sport"
+  assert_contains "$output" "reply ctl-b-out"
+
+  # ... but a cannot pose as the outside address, for c's ingress or as
+  # the reply of b's flow.
+  a_udp spoof-out-c "$OUT_IP" "$IPC" "$P"
+  run -0 xpkt "$NSA" send eth0 udp --smac "$MACA" --dmac "$GWMAC" --src "$OUT_IP" --dst "$IPB" \
+    --sport "$P" --dport "$sport" --token spoof-reply-b
+  sent_by_a spoof-out-c
+  sent_by_a spoof-reply-b
+  settle C "$IPC"
+  settle B "$IPB"
+  assert_not_captured C spoof-out-c
+  assert_not_captured B spoof-reply-b
+  assert_eq "$(received spoof-out-c)" 0 "delivered to c"
+  run -0 "$MOAT_BUILD/moatctl" revoke "$(cid_of b)" egress "$OUT_IP/32" "udp/$P"
+  assert_others_intact
+}
+
+@test "MAC spoofing: a peer's, the gateway's, broadcast and multicast source MACs get nothing through" {
+  setup_world
+  local fdb_before
+  fdb_before=$(bridge fdb show br "$BR" | sort)
+  # Control: a's own MAC and address reach the host's granted port.
+  a_udp ctl-mac "$IPA" "$GW" "$PA"
+  wait_for 5 received_is ctl-mac 1
+
+  local m t
+  for m in "$MACB" "$GWMAC" ff:ff:ff:ff:ff:ff 01:00:5e:00:00:01 33:33:00:00:00:01; do
+    t=mac-$(tr -d : <<<"$m")
+    a_udp "$t" "$IPA" "$GW" "$PA" --smac "$m"
+    # ... and with the address that goes with the stolen MAC.
+    a_udp "$t-b" "$IPB" "$IPC" "$P" --smac "$m"
+  done
+  for m in "$MACB" "$GWMAC" ff:ff:ff:ff:ff:ff 01:00:5e:00:00:01 33:33:00:00:00:01; do
+    t=mac-$(tr -d : <<<"$m")
+    sent_by_a "$t"
+    sent_by_a "$t-b"
+  done
+  settle C "$IPC"
+  a_udp ctl-mac-2 "$IPA" "$GW" "$PA"
+  wait_for 5 received_is ctl-mac-2 1
+  for m in "$MACB" "$GWMAC" ff:ff:ff:ff:ff:ff 01:00:5e:00:00:01 33:33:00:00:00:01; do
+    t=mac-$(tr -d : <<<"$m")
+    assert_not_captured BR "$t" "frame from $m reaching the host"
+    assert_not_captured C "$t-b" "frame from $m reaching c"
+    assert_eq "$(received "$t")" 0 "delivered from $m"
+  done
+  # Nothing was learnt: the forwarding database is as it was, and frames
+  # for b still go to b alone.
+  assert_eq "$(bridge fdb show br "$BR" | sort)" "$fdb_before" "bridge fdb"
+  control_udp host "$IPB" mac-after-b
+  wait_captured B mac-after-b
+  assert_eq "$(captured A mac-after-b any)" 0 "frames for b at a"
+  assert_others_intact
+}
+
+@test "ARP spoofing: gratuitous ARP and replies claiming a peer's or the gateway's address poison nothing" {
+  setup_world
+  # The host knows b (and c), and b knows the gateway, before the attack.
+  run -0 ping -c1 -W1 "$IPB"
+  run -0 ping -c1 -W1 "$IPC"
+  local host_before b_before
+  host_before=$(neigh_of "$BR" | grep -E "^($IPB|$IPC) ")
+  assert_match "$host_before" "$IPB $MACB" "host's entry for b"
+  b_before=$(ip -n "$NSB" -4 neigh show dev eth0 | awk '$2 == "lladdr" { print $1, $3 }' | sort)
+  assert_match "$b_before" "$GW $GWMAC" "b's entry for the gateway"
+
+  # Control: a's honest gratuitous ARP reaches the host.
+  run -0 xpkt "$NSA" send eth0 arp --smac "$MACA" --dmac ff:ff:ff:ff:ff:ff --op 1 \
+    --spa "$IPA" --tpa "$IPA" --token arp-honest
+  wait_captured BR arp-honest
+
+  # busybox arping, as a container's root would run it (non-local bind on,
+  # so arping accepts a source address that is not a's).
+  run -0 ip netns exec "$NSA" sysctl -qw net.ipv4.ip_nonlocal_bind=1
+  run -0 ip netns exec "$NSA" busybox arping -U -c 2 -s "$IPB" -I eth0 "$IPB"
+  run -0 ip netns exec "$NSA" busybox arping -A -c 2 -s "$GW" -I eth0 "$GW"
+  # Crafted: replies to the host claiming b's and c's address, to b claiming
+  # the gateway's, with a's MAC and with the victims' own MACs.
+  run -0 xpkt "$NSA" send eth0 arp --smac "$MACA" --dmac "$GWMAC" --op 2 --spa "$IPB" \
+    --tha "$GWMAC" --tpa "$GW" --token arp-b-to-host
+  run -0 xpkt "$NSA" send eth0 arp --smac "$MACA" --dmac "$GWMAC" --op 2 --sha "$MACB" \
+    --spa "$IPC" --tha "$GWMAC" --tpa "$GW" --token arp-c-to-host
+  run -0 xpkt "$NSA" send eth0 arp --smac "$MACA" --dmac "$MACB" --op 2 --spa "$GW" \
+    --tha "$MACB" --tpa "$IPB" --token arp-gw-to-b
+  run -0 xpkt "$NSA" send eth0 arp --smac "$MACA" --dmac ff:ff:ff:ff:ff:ff --op 1 --spa "$GW" \
+    --tpa "$GW" --token arp-gw-bcast
+  local t
+  for t in arp-b-to-host arp-c-to-host arp-gw-to-b arp-gw-bcast; do sent_by_a "$t"; done
+  # arping's frames: ARP (0806) from a's MAC whose sender address (offset
+  # 28) is b's or the gateway's.
+  local hex_b hex_gw
+  hex_b=$(hex_ip "$IPB")
+  hex_gw=$(hex_ip "$GW")
+  (($(frames A in "$MACA" 0806 "28=$hex_b") >= 2)) || fail "arping -s $IPB sent nothing"
+  (($(frames A in "$MACA" 0806 "28=$hex_gw") >= 2)) || fail "arping -s $GW sent nothing"
+
+  settle B "$IPB"
+  settle_host
+  for t in arp-b-to-host arp-c-to-host arp-gw-to-b arp-gw-bcast; do
+    assert_not_captured BR "$t"
+    assert_not_captured B "$t"
+  done
+  assert_eq "$(frames BR in "$MACA" 0806 "28=$hex_b")$(frames BR in "$MACA" 0806 "28=$hex_gw")" \
+    00 "arping frames reaching the host"
+  assert_eq "$(frames B in - 0806 "28=$hex_gw" "22=$(tr -d : <<<"$MACA")")" 0 \
+    "ARP for the gateway with a's MAC reaching b"
+  # No table is poisoned: the host's entries for b and c and b's for the
+  # gateway are as they were, and the flows that use them work.
+  assert_eq "$(neigh_of "$BR" | grep -E "^($IPB|$IPC) ")" "$host_before" "host's neighbours"
+  assert_eq "$(ip -n "$NSB" -4 neigh show dev eth0 | awk '$2 == "lladdr" { print $1, $3 }' | sort)" \
+    "$b_before" "b's neighbours"
+  assert_others_intact
+}
+
+@test "IPv6: link-local traffic, neighbour advertisements and a rogue router advertisement reach no one" {
+  setup_world
+  # moat leaves IPv6 on in the container (a link-local address on eth0) and
+  # drops every non-IPv4, non-ARP frame at its bridge port.
+  local lla llb llh pfx=fd6d:${PFX#mx}:1::
+  lla=$(ip -n "$NSA" -6 -o addr show dev eth0 scope link | awk '{ sub("/.*", "", $4); print $4 }')
+  llb=$(ip -n "$NSB" -6 -o addr show dev eth0 scope link | awk '{ sub("/.*", "", $4); print $4 }')
+  llh=$(ip -6 -o addr show dev "$BR" scope link | awk '{ sub("/.*", "", $4); print $4 }')
+  [[ -n $lla && -n $llb && -n $llh ]] || fail "link-local addresses: a '$lla' b '$llb' host '$llh'"
+  # Control: b's capture sees IPv6 from the host (host-originated traffic
+  # may reach containers).
+  run -0 xpkt host send "$BR" echo6 --smac "$GWMAC" --dmac 33:33:00:00:00:01 --src "$llh" \
+    --dst ff02::1 --token v6-ctl
+  wait_captured B v6-ctl
+
+  run -0 xpkt "$NSA" send eth0 echo6 --smac "$MACA" --dmac "$MACB" --src "$lla" --dst "$llb" --token v6-echo-b
+  run -0 xpkt "$NSA" send eth0 echo6 --smac "$MACA" --dmac 33:33:00:00:00:01 --src "$lla" \
+    --dst ff02::1 --token v6-echo-all
+  run -0 xpkt "$NSA" send eth0 udp6 --smac "$MACA" --dmac "$GWMAC" --src "$lla" --dst "$llh" \
+    --dport "$P" --token v6-udp-host
+  run -0 xpkt "$NSA" send eth0 ra --smac "$MACA" --dmac 33:33:00:00:00:01 --src "$lla" \
+    --prefix "$pfx" --token v6-ra
+  run -0 xpkt "$NSA" send eth0 na --smac "$MACA" --dmac 33:33:00:00:00:01 --src "$lla" \
+    --target "$llh" --token v6-na
+  # With the container's own stack too: ping6 to all nodes and the host.
+  run ip netns exec "$NSA" busybox ping6 -c1 -W1 -I eth0 ff02::1
+  run ip netns exec "$NSA" busybox ping6 -c1 -W1 -I eth0 "$llh"
+  local t
+  for t in v6-echo-b v6-echo-all v6-udp-host v6-ra v6-na; do sent_by_a "$t"; done
+  (($(frames A in "$MACA" 86dd "54=80") >= 2)) || fail "a's ping6 sent no echo request"
+
+  settle B "$IPB"
+  settle C "$IPC"
+  settle_host
+  assert_eq "$(frames BR in "$MACA" 86dd)" 0 "IPv6 frames from a reaching the host"
+  assert_eq "$(frames B in "$MACA" 86dd)$(frames C in "$MACA" 86dd)" 00 "IPv6 frames from a at b, c"
+  for t in v6-echo-b v6-echo-all v6-ra v6-na; do
+    assert_not_captured B "$t"
+    assert_not_captured C "$t"
+  done
+  # The router advertisement configured nothing: no route, no address in
+  # its prefix on the host or in b; no neighbour entry with a's MAC.
+  assert_not_contains "$(ip -6 route show table all; ip -6 addr show)" "${pfx%::}" "host IPv6"
+  assert_not_contains "$(ip -n "$NSB" -6 route show table all; ip -n "$NSB" -6 addr show)" \
+    "${pfx%::}" "b's IPv6"
+  assert_not_contains "$(ip -n "$NSB" -6 route show)" "default" "b's IPv6 default route"
+  assert_not_contains "$(ip -6 neigh show dev "$BR")" "$MACA" "host's IPv6 neighbours"
+  assert_others_intact
+}
+
+@test "broadcast and multicast from a container reach no peer" {
+  setup_world
+  # Control: a broadcast from the host does reach b and c.
+  settle B "$NETPFX.255"
+  settle C "$NETPFX.255"
+  local dst t
+  for dst in 255.255.255.255 "$NETPFX.255" 224.0.0.1 224.0.0.251; do
+    t=bc-${dst//./-}
+    printf '%s' "$t" | ip netns exec "$NSA" socat -u - \
+      "UDP4-DATAGRAM:$dst:$([[ $dst == 224.0.0.251 ]] && echo 5353 || echo "$P"),broadcast"
+  done
+  # Crafted, with the broadcast MAC and a unicast destination (b's).
+  run -0 xpkt "$NSA" send eth0 udp --smac "$MACA" --dmac ff:ff:ff:ff:ff:ff --src "$IPA" \
+    --dst "$IPB" --dport "$P" --token bc-unicast-b
+  run -0 xpkt "$NSA" send eth0 udp --smac "$MACA" --dmac 01:00:5e:00:00:fb --src "$IPA" \
+    --dst 224.0.0.251 --dport 5353 --token bc-mdns-crafted
+  for dst in 255.255.255.255 "$NETPFX.255" 224.0.0.1 224.0.0.251 unicast-b mdns-crafted; do
+    sent_by_a "bc-${dst//./-}"
+  done
+  settle B "$NETPFX.255"
+  settle C "$NETPFX.255"
+  for dst in 255.255.255.255 "$NETPFX.255" 224.0.0.1 224.0.0.251 unicast-b mdns-crafted; do
+    assert_not_captured B "bc-${dst//./-}"
+    assert_not_captured C "bc-${dst//./-}"
+  done
+  assert_eq "$(received bc-unicast-b)" 0 "delivered to b"
+  assert_others_intact
+}
+
+@test "rogue DHCP: a container's offers reach no peer, and a peer's discover never reaches it" {
+  setup_world
+  local script=$T/dhcp-event.sh
+  # shellcheck disable=SC2016 # the script's own variables
+  printf '#!/bin/sh\necho "$1 ${ip-}" >>%s\n' "$T/dhcp-events" >"$script"
+  chmod +x "$script"
+  # a runs busybox udhcpd on its eth0, offering addresses of the subnet.
+  printf 'interface eth0\nstart %s\nend %s\nlease_file %s\nopt router %s\nopt subnet 255.255.255.0\n' \
+    "$NETPFX.200" "$NETPFX.210" "$T/udhcpd.leases" "$IPA" >"$T/udhcpd.conf"
+  start_bg "$NSA" busybox udhcpd -f "$T/udhcpd.conf"
+  wait_for 5 listening "$NSA" udp 67
+  # b asks for an address (busybox udhcpc, 3 discovers) while a also sends
+  # crafted offers, broadcast and to b's MAC.
+  start_bg "$NSB" busybox udhcpc -f -n -q -t 3 -T 1 -i eth0 -s "$script"
+  local k
+  for k in 1 2 3; do
+    run -0 xpkt "$NSA" send eth0 dhcp-offer --smac "$MACA" --dmac ff:ff:ff:ff:ff:ff --src "$IPA" \
+      --yiaddr "$NETPFX.201" --token "dhcp-offer-$k"
+    run -0 xpkt "$NSA" send eth0 dhcp-offer --smac "$MACA" --dmac "$MACB" --src "$IPA" \
+      --yiaddr "$NETPFX.202" --token "dhcp-offer-to-b-$k"
+  done
+  for k in 1 2 3; do
+    sent_by_a "dhcp-offer-$k"
+    sent_by_a "dhcp-offer-to-b-$k"
+  done
+  # b's discovers left b (udp 68 -> 67); udhcpc gave up without a lease.
+  wait_for 10 frames_at_least 3 B out "$MACB" 0800 36=0043
+  wait_for 10 grep -qx 'leasefail ' "$T/dhcp-events"
+  settle B "$IPB"
+  for k in 1 2 3; do
+    assert_not_captured B "dhcp-offer-$k"
+    assert_not_captured B "dhcp-offer-to-b-$k"
+    assert_not_captured C "dhcp-offer-$k"
+  done
+  assert_eq "$(frames B in - 0800 36=0044)" 0 "DHCP replies (to udp 68) reaching b"
+  # Nothing of b's reached a: no frame from b's MAC went out to a's port.
+  assert_eq "$(frames A out "$MACB" -)" 0 "b's frames at a"
+  assert_not_contains "$(cat "$T/dhcp-events")" bound "udhcpc events"
+  assert_eq "$(ip -n "$NSB" -4 -o addr show dev eth0 | awk '{ print $4 }')" "$(cidr_of b)" "b's address"
+  [[ ! -s $T/udhcpd.leases ]] || fail "udhcpd leased an address"
+  assert_others_intact
+}
+
+# icmp_at TAG WAY TYPE: ICMP messages of TYPE (2 hex digits) in capture TAG.
+icmp_at() { frames "$1" "$2" - 0800 23=01 "34=$3"; }
+
+@test "ICMP errors and redirects quoting other containers' flows reach neither them nor the host" {
+  setup_world
+  local s1=$((P + 3)) s2=$((P + 4)) closed=$((P + 5))
+  sniff_start HIP host -ip
+  # b has a flow with the host (b:s1 -> gw:P) and one with c (b:s2 -> c:P).
+  run -0 ns_run "$NSB" sh -c "printf 'icmp-f1\n' | timeout 5 socat -t1 -T2 - UDP4:$GW:$P,sourceport=$s1"
+  assert_contains "$output" "reply icmp-f1"
+  run -0 ns_run "$NSB" sh -c "printf 'icmp-f2\n' | timeout 5 socat -t1 -T2 - UDP4:$IPC:$P,sourceport=$s2"
+  assert_contains "$output" "reply icmp-f2"
+  local -a common=(--smac "$MACA" --dmac "$GWMAC" --src "$IPA" --inner-proto udp)
+  # To b: port unreachable for its flow with the host, fragmentation
+  # needed for its flow with c, a redirect of its host flow to a.
+  run -0 xpkt "$NSA" send eth0 icmp-error "${common[@]}" --dst "$IPB" --type 3 --code 3 \
+    --inner-src "$IPB" --inner-sport "$s1" --inner-dst "$GW" --inner-dport "$P" --token icmp-unreach-b
+  run -0 xpkt "$NSA" send eth0 icmp-error "${common[@]}" --dst "$IPB" --type 3 --code 4 --mtu 576 \
+    --inner-src "$IPB" --inner-sport "$s2" --inner-dst "$IPC" --inner-dport "$P" --token icmp-mtu-b
+  run -0 xpkt "$NSA" send eth0 icmp-error "${common[@]}" --dst "$IPB" --type 5 --code 1 \
+    --gateway "$IPA" --inner-src "$IPB" --inner-sport "$s2" --inner-dst "$IPC" --inner-dport "$P" \
+    --token icmp-redirect-b
+  # To c: unreachable for its replies to b.
+  run -0 xpkt "$NSA" send eth0 icmp-error "${common[@]}" --dst "$IPC" --type 3 --code 1 \
+    --inner-src "$IPC" --inner-sport "$P" --inner-dst "$IPB" --inner-dport "$s2" --token icmp-unreach-c
+  # To the host: unreachable for its replies to b, a redirect of them to a.
+  run -0 xpkt "$NSA" send eth0 icmp-error "${common[@]}" --dst "$GW" --type 3 --code 3 \
+    --inner-src "$GW" --inner-sport "$P" --inner-dst "$IPB" --inner-dport "$s1" --token icmp-unreach-host
+  run -0 xpkt "$NSA" send eth0 icmp-error "${common[@]}" --dst "$GW" --type 5 --code 1 \
+    --gateway "$IPA" --inner-src "$GW" --inner-sport "$P" --inner-dst "$IPB" --inner-dport "$s1" \
+    --token icmp-redirect-host
+  local t
+  for t in icmp-unreach-b icmp-mtu-b icmp-redirect-b icmp-unreach-c icmp-unreach-host icmp-redirect-host; do
+    sent_by_a "$t"
+  done
+  settle B "$IPB"
+  settle C "$IPC"
+  settle_host
+  for t in icmp-unreach-b icmp-mtu-b icmp-redirect-b; do assert_not_captured B "$t"; done
+  assert_not_captured C icmp-unreach-c
+  assert_not_captured HIP icmp-unreach-host "ICMP error delivered to the host's stack"
+  assert_not_captured HIP icmp-redirect-host "ICMP redirect delivered to the host's stack"
+  # Nothing changed b's or the host's routes (no redirect, no smaller MTU).
+  assert_not_contains "$(ip -n "$NSB" route get "$IPC")" "mtu" "b's route to c"
+  assert_not_contains "$(ip -n "$NSB" route get "$GW")$(ip -n "$NSB" route get "$IPC")" "$IPA" \
+    "b's routes"
+  assert_not_contains "$(ip route get "$IPB")" "via" "host's route to b"
+
+  # Legitimate ICMP errors still pass: the host to a's closed port learns
+  # of it at once (a's port unreachable), as b does from c.
+  PROBE_TOKEN=icmp-ok-1 run ns_udp_connect host "$IPA" "$closed"
+  assert_eq "$output" refused "host -> a's closed udp port"
+  PROBE_TOKEN=icmp-ok-2 run ns_udp_connect "$NSB" "$IPC" "$closed"
+  assert_eq "$output" refused "b -> c's closed udp port"
+  assert_others_intact
+}
+
+@test "ICMP redirects: the host sends none into the bridge" {
+  setup_world
+  # send_redirects is on for the bridge (the host-wide "all" wins anyway):
+  # moat's output rule is what keeps them in.
+  local sr
+  sr=$(cat "/proc/sys/net/ipv4/conf/all/send_redirects")$(cat "/proc/sys/net/ipv4/conf/$BR/send_redirects")
+  echo "# send_redirects all, $BR: $sr" >&3
+  # b -> c is routed in and out of the bridge: the case for a redirect.
+  local k
+  for k in 1 2 3 4 5; do
+    PROBE_TOKEN=redir-$k run -0 ns_udp_connect "$NSB" "$IPC" "$P"
+  done
+  run -0 ip netns exec "$NSB" ping -c3 -i0.2 -W1 "$IPC"
+  wait_captured C redir-5
+  assert_eq "$(icmp_at B in 05)$(icmp_at C in 05)" 00 "ICMP redirects received by b, c"
+  (($(icmp_at B in 00) >= 3)) || fail "b got no echo replies: the probe did not run"
+}
+
+@test "hairpin through the gateway: to itself, to a peer by its MAC, to loopback and broadcast addresses" {
+  setup_world
+  local pl=$((P + 6))
+  ns_udp_listen "$NSA" 0.0.0.0 "$P"
+  ns_udp_listen host 127.0.0.1 "$pl"
+  # Control: the same crafted datagram to a's granted host port arrives.
+  a_udp hp-ctl "$IPA" "$GW" "$PA"
+  wait_for 5 received_is hp-ctl 1
+
+  a_udp hp-self "$IPA" "$IPA" "$P"                                   # back to itself
+  a_udp hp-peer "$IPA" "$IPB" "$P"                                   # routed to b
+  a_udp hp-peer-mac "$IPA" "$IPB" "$P" --dmac "$MACB"                # straight to b's MAC
+  a_udp hp-peer-bcast "$IPA" "$IPB" "$P" --dmac ff:ff:ff:ff:ff:ff    # b's address, broadcast MAC
+  a_udp hp-loop "$IPA" 127.0.0.1 "$pl"                               # the host's loopback
+  a_udp hp-netbcast "$IPA" "$NETPFX.255" "$P"                        # the bridge's broadcast
+  a_udp hp-ctl-late "$IPA" "$GW" "$PA"
+  local t
+  for t in hp-self hp-peer hp-peer-mac hp-peer-bcast hp-loop hp-netbcast; do sent_by_a "$t"; done
+  wait_for 5 received_is hp-ctl-late 1
+  settle B "$IPB"
+  settle C "$IPC"
+  for t in hp-self hp-peer hp-peer-mac hp-peer-bcast hp-loop hp-netbcast; do
+    assert_eq "$(received "$t")" 0 "$t delivered"
+    assert_not_captured B "$t"
+    assert_not_captured C "$t"
+  done
+  # Nothing came back to a but the host's refusals (ICMP quoting the
+  # probe): no UDP datagram with a probe's token went out to a's port.
+  local hex
+  for t in hp-self hp-peer-mac hp-peer-bcast; do
+    hex=$(hex_of "$t")
+    assert_eq "$(awk -v h="$hex" '$1 == "out" && substr($5, 47, 2) == "11" && index($5, h)' \
+      "$T/cap.A" | wc -l)" 0 "$t returned to a"
+  done
+  assert_others_intact
+}
+
+@test "raw sockets in a real runc container (CAP_NET_RAW, no CAP_NET_ADMIN): the same refusals" {
+  runc_setup
+  setup_world
+  ctr_start r "$(jq -nc --arg v "udp/$PA" '{"io.moat.allow-host": $v}')"
+  local ipr macr hr
+  ipr=$(ip_of r)
+  macr=$(mac_of r)
+  hr=$(hostif_of r)
+  sniff_start R host "$hr"
+  snapshot_others b c
+  # The container cannot change its own link (no CAP_NET_ADMIN)...
+  run ctr_exec r ip link set eth0 address 02:00:5e:00:53:02
+  [[ $status -ne 0 ]] || fail "the container changed its MAC: $output"
+  # ... but crafts frames with python3 (the host's /usr, mounted) and its
+  # CAP_NET_RAW. Control: an honest frame to its granted host port arrives.
+  local -a x=(/usr/bin/python3 /out/xpkt.py send eth0)
+  run -0 ctr_exec r "${x[@]}" udp --smac "$macr" --dmac "$GWMAC" --src "$ipr" --dst "$GW" \
+    --dport "$PA" --token raw-ctl
+  wait_for 5 received_is raw-ctl 1
+  # b's flow with the host, for the ICMP error to quote.
+  local s1=$((P + 7))
+  run -0 ns_run "$NSB" sh -c "printf 'raw-f1\n' | timeout 5 socat -t1 -T2 - UDP4:$GW:$P,sourceport=$s1"
+  run -0 ctr_exec r "${x[@]}" udp --smac "$macr" --dmac "$GWMAC" --src "$IPB" --dst "$IPC" \
+    --dport "$P" --token raw-spoof-ip
+  run -0 ctr_exec r "${x[@]}" udp --smac "$MACB" --dmac "$GWMAC" --src "$IPB" --dst "$GW" \
+    --dport "$P" --token raw-spoof-mac
+  run -0 ctr_exec r "${x[@]}" arp --smac "$macr" --dmac "$MACB" --op 2 --spa "$GW" --tha "$MACB" \
+    --tpa "$IPB" --token raw-arp
+  run -0 ctr_exec r "${x[@]}" icmp-error --smac "$macr" --dmac "$GWMAC" --src "$ipr" --dst "$IPB" \
+    --type 3 --code 3 --inner-proto udp --inner-src "$IPB" --inner-sport "$s1" --inner-dst "$GW" \
+    --inner-dport "$P" --token raw-icmp
+  run -0 ctr_exec r "${x[@]}" udp --smac "$macr" --dmac "$GWMAC" --src "$ipr" --dst "$IPB" \
+    --dport "$P" --ttl 1 --token raw-ttl
+  run -0 ctr_exec r "${x[@]}" udp --smac "$macr" --dmac "$GWMAC" --src "$ipr" --dst "$IPB" \
+    --dport "$P" --vlan 0 --token raw-vlan0
+  local t
+  for t in raw-spoof-ip raw-spoof-mac raw-arp raw-icmp raw-ttl raw-vlan0; do
+    wait_captured R "$t" || fail "the container's frame $t never left it"
+  done
+  run -0 ctr_exec r "${x[@]}" udp --smac "$macr" --dmac "$GWMAC" --src "$ipr" --dst "$GW" \
+    --dport "$PA" --token raw-ctl-late
+  wait_for 5 received_is raw-ctl-late 1
+  settle B "$IPB"
+  settle C "$IPC"
+  for t in raw-spoof-ip raw-spoof-mac raw-arp raw-icmp raw-ttl raw-vlan0; do
+    assert_not_captured B "$t"
+    assert_not_captured C "$t"
+    assert_eq "$(received "$t")" 0 "$t delivered"
+  done
+  assert_others_intact
+}
+
+@test "a container that rearranges its interface gets nothing more through" {
+  setup_world
+  local free=$NETPFX.251 t
+  # a renames eth0 (down, rename, up, route back): what it had, it keeps.
+  ip -n "$NSA" link set eth0 down
+  ip -n "$NSA" link set eth0 name evil0
+  A_IF=evil0 # for settle_host
+  ip -n "$NSA" link set evil0 up
+  ip -n "$NSA" route replace default via "$GW" dev evil0
+  PROBE_TOKEN=if-renamed run -0 ns_udp_connect "$NSA" "$GW" "$PA"
+  PROBE_TOKEN=if-renamed-b run ns_tcp_connect "$NSA" "$IPB" "$P"
+  assert_eq "$output" refused "a (renamed) -> b"
+  # A second address (free, and b's), as sources for the host and c.
+  ip -n "$NSA" addr add "$free/24" dev evil0
+  ip -n "$NSA" addr add "$IPB/32" dev evil0
+  # (Static neighbours: the ARP from these sources would be dropped first.)
+  ip -n "$NSA" neigh replace "$IPC" lladdr "$GWMAC" dev evil0
+  ip -n "$NSA" neigh replace "$GW" lladdr "$GWMAC" dev evil0
+  local src
+  for src in "$free" "$IPB"; do
+    printf 'if-alias-%s' "$src" | ip netns exec "$NSA" socat -u - "UDP4-SENDTO:$IPC:$P,bind=$src"
+    printf 'if-alias-host-%s' "$src" | ip netns exec "$NSA" socat -u - "UDP4-SENDTO:$GW:$P,bind=$src"
+  done
+  # A macvlan on eth0 (a MAC of its own), with a's address and the free
+  # one. This kernel has no 8021q, so a container cannot make a VLAN
+  # sub-interface: the frames one would send (tagged VLAN 7, and
+  # priority-tagged VLAN 0, which the host's stack would take as untagged)
+  # are crafted instead, with a's own MAC and address.
+  ip -n "$NSA" link add link evil0 name mv0 type macvlan mode bridge
+  ip -n "$NSA" link set mv0 up
+  ip -n "$NSA" addr add "$free/32" dev mv0
+  ip -n "$NSA" addr add "$IPA/32" dev mv0
+  ip -n "$NSA" neigh replace "$GW" lladdr "$GWMAC" dev mv0
+  for src in "$IPA" "$free"; do
+    printf 'if-mv0-%s' "$src" | ip netns exec "$NSA" \
+      socat -u - "UDP4-SENDTO:$GW:$PA,bind=$src,so-bindtodevice=mv0"
+  done
+  local vlan
+  for vlan in 7 0; do
+    run -0 xpkt "$NSA" send evil0 udp --smac "$MACA" --dmac "$GWMAC" --src "$IPA" --dst "$GW" \
+      --dport "$PA" --vlan "$vlan" --token "if-vlan$vlan"
+  done
+  # Promiscuous mode: a sees nothing of b's and c's traffic.
+  sniff_start AP "$NSA" evil0
+  ip -n "$NSA" link set evil0 promisc on
+  PROBE_TOKEN=if-promisc-bc run -0 ns_tcp_connect "$NSB" "$IPC" "$P"
+  PROBE_TOKEN=if-promisc-hb run -0 ns_udp_connect host "$IPB" "$P"
+
+  for src in "$free" "$IPB"; do
+    sent_by_a "if-alias-$src"
+    sent_by_a "if-alias-host-$src"
+  done
+  for t in "if-mv0-$IPA" "if-mv0-$free" if-vlan7 if-vlan0; do sent_by_a "$t"; done
+  assert_eq "$(frames A in "$MACA" 8100)" 2 "tagged frames that left a"
+  settle_host
+  settle C "$IPC"
+  for src in "$free" "$IPB"; do
+    assert_not_captured C "if-alias-$src"
+    assert_eq "$(received "if-alias-host-$src")" 0 "if-alias-host-$src delivered"
+  done
+  for t in "if-mv0-$IPA" "if-mv0-$free" if-vlan7 if-vlan0; do
+    assert_eq "$(received "$t")" 0 "$t delivered"
+    assert_not_captured BR "$t"
+  done
+  assert_eq "$(captured AP if-promisc-bc any)$(captured AP if-promisc-hb any)" 00 \
+    "b's and c's traffic seen by a in promiscuous mode"
+  assert_others_intact
+}
+
+@test "TTL tricks: TTL 0, 1 and 255 get nothing through, and the host's ICMP says nothing new" {
+  setup_outside
+  setup_world
+  ns_udp_listen "$OUT_NS" "$OUT_IP" "$P"
+  # (TTL 1 first: the host sends a peer at most 6 ICMP errors in a burst.)
+  local ttl dst t
+  for ttl in 1 0 255; do
+    for dst in "$IPB" "$GW" "$OUT_IP"; do
+      a_udp "ttl-$ttl-$dst" "$IPA" "$dst" "$P" --ttl "$ttl"
+    done
+  done
+  for ttl in 0 1 255; do
+    for dst in "$IPB" "$GW" "$OUT_IP"; do sent_by_a "ttl-$ttl-$dst"; done
+  done
+  settle B "$IPB"
+  settle_host
+  for ttl in 0 1 255; do
+    for dst in "$IPB" "$GW" "$OUT_IP"; do
+      assert_eq "$(received "ttl-$ttl-$dst")" 0 "ttl-$ttl-$dst delivered"
+    done
+    assert_not_captured B "ttl-$ttl-$IPB"
+  done
+  # What came back to a: ICMP from the gateway's address only, never from
+  # b, the outside or another host address; admin-prohibited (3/13) for
+  # b and the host, whatever the TTL; for the outside, time exceeded
+  # (11/0) when the TTL ran out — the host would route it, as the
+  # admin-prohibited of TTL 255 says too.
+  local gw_hex icmp_lines
+  gw_hex=$(hex_ip "$GW")
+  icmp_lines=$(awk '$1 == "out" && $4 == "0800" && substr($5, 47, 2) == "01"' "$T/cap.A")
+  [[ -n $icmp_lines ]] || fail "no ICMP came back to a"
+  assert_eq "$(awk -v g="$gw_hex" 'substr($5, 53, 8) != g' <<<"$icmp_lines" | wc -l)" 0 \
+    "ICMP to a from another address than the gateway"
+  assert_eq "$(awk 'substr($5, 69, 4) != "030d" && substr($5, 69, 4) != "0b00"' <<<"$icmp_lines" | wc -l)" 0 \
+    "ICMP to a other than admin-prohibited or time exceeded"
+  local bhex
+  for dst in "$IPB" "$GW"; do
+    bhex=$(hex_of "ttl-1-$dst")
+    assert_eq "$(grep -c "$bhex" <<<"$icmp_lines")" 1 "ICMP answers about ttl-1-$dst"
+    [[ $(grep "$bhex" <<<"$icmp_lines" | awk '{ print substr($5, 69, 4) }') == 030d ]] ||
+      fail "ttl-1-$dst: not admin-prohibited"
+  done
+  # A legitimate flow with TTL 1 (b -> c) gets the host's time exceeded,
+  # as a traceroute expects.
+  run -0 xpkt "$NSB" send eth0 udp --smac "$MACB" --dmac "$GWMAC" --src "$IPB" --dst "$IPC" \
+    --dport "$P" --ttl 1 --token ttl-legit
+  wait_for 5 frames_at_least 1 B in - 0800 23=01 34=0b
+  assert_others_intact
+}
