@@ -11,7 +11,7 @@ packages=(
   libseccomp-dev libsodium-dev libcmocka-dev
   # tests
   bats jq valgrind procps scdoc python3-yaml
-  podman docker.io iperf3
+  podman docker.io iperf3 sockperf
   nftables iproute2 iputils-ping socat busybox-static
   runc containernetworking-plugins iptables python3
   coreutils util-linux
