@@ -163,11 +163,8 @@ cal_add() {
     next_delay
     delay=$DELAY
     spawn_cni ADD "$cid" "$VNS" "$T/out"
-    pause_us "$delay"
-    kill -KILL "$SPAWNED" 2>/dev/null || true
-    rc=0
-    { wait "$SPAWNED"; } 2>/dev/null || rc=$?
-    [[ $rc -eq 0 || $rc -eq 137 ]] || fail "iteration $iter: ADD exit $rc (not killed): $(cat "$T/out")"
+    kill_spawned ADD "$iter"
+    rc=$KILLED_RC
     if [[ $rc -eq 0 ]]; then
       category=complete
       adapt_delay 1
@@ -242,11 +239,8 @@ cal_hook() {
     next_delay
     delay=$DELAY
     spawn_hook prestart "$(hook_state "$cid" "$(annotations_for "$iter")")" "$T/out"
-    pause_us "$delay"
-    kill -KILL "$SPAWNED" 2>/dev/null || true
-    rc=0
-    { wait "$SPAWNED"; } 2>/dev/null || rc=$?
-    [[ $rc -eq 0 || $rc -eq 137 ]] || fail "iteration $iter: prestart exit $rc (not killed): $(cat "$T/out")"
+    kill_spawned prestart "$iter"
+    rc=$KILLED_RC
     if [[ $rc -eq 0 ]]; then
       category=complete
       adapt_delay 1
@@ -313,11 +307,8 @@ cal_attach() {
     next_delay
     delay=$DELAY
     spawn_hook prestart "$state" "$T/out"
-    pause_us "$delay"
-    kill -KILL "$SPAWNED" 2>/dev/null || true
-    rc=0
-    { wait "$SPAWNED"; } 2>/dev/null || rc=$?
-    [[ $rc -eq 0 || $rc -eq 137 ]] || fail "iteration $iter: prestart exit $rc (not killed): $(cat "$T/out")"
+    kill_spawned prestart "$iter"
+    rc=$KILLED_RC
     if [[ $rc -eq 0 ]]; then
       category=complete
       adapt_delay 1

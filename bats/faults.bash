@@ -217,6 +217,18 @@ delay_init() { # MICROSECONDS
 
 next_delay() { DELAY=$(((RANDOM * 32768 + RANDOM) % (DELAY_MAX + 1))); }
 
+# kill_spawned WHAT ITER: SIGKILLs $SPAWNED $DELAY us after its spawn
+# (next_delay drew it) and reaps it: KILLED_RC is 0 when it finished first,
+# 137 when killed; any other exit (WHAT failed by itself) fails the test.
+kill_spawned() {
+  pause_us "$DELAY"
+  kill -KILL "$SPAWNED" 2>/dev/null || true
+  KILLED_RC=0
+  { wait "$SPAWNED"; } 2>/dev/null || KILLED_RC=$?
+  [[ $KILLED_RC -eq 0 || $KILLED_RC -eq 137 ]] ||
+    fail "iteration $2: $1 exit $KILLED_RC (not killed): $(cat "$T/out")"
+}
+
 adapt_delay() { # 1 when the call had finished, else 0
   if (($1)); then
     DELAY_MAX=$((DELAY_MAX * 9 / 10))

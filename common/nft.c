@@ -285,17 +285,18 @@ struct source_info
 };
 
 static const struct source_info source_infos[] = {
-  [SRC_IIFNAME] = { true, NFT_META_IIFNAME, 0, IFNAMSIZ },
-  [SRC_OIFNAME] = { true, NFT_META_OIFNAME, 0, IFNAMSIZ },
-  [SRC_IP_SADDR] = { false, NFT_PAYLOAD_NETWORK_HEADER, 12, 4 },
-  [SRC_IP_DADDR] = { false, NFT_PAYLOAD_NETWORK_HEADER, 16, 4 },
-  [SRC_L4PROTO] = { true, NFT_META_L4PROTO, 0, 1 },
-  [SRC_TH_DPORT] = { false, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2 },
-  [SRC_ETHER_SADDR] = { false, NFT_PAYLOAD_LL_HEADER, 6, MOAT_MAC_LEN },
-  [SRC_ARP_SHA] = { false, NFT_PAYLOAD_NETWORK_HEADER, 8, MOAT_MAC_LEN },
-  [SRC_ARP_SPA] = { false, NFT_PAYLOAD_NETWORK_HEADER, 14, 4 },
-  [SRC_CT_ORIGINAL_SADDR] = { false, NFT_CT_SRC_IP, 0, 4, true, IP_CT_DIR_ORIGINAL },
-  [SRC_CT_REPLY_SADDR] = { false, NFT_CT_SRC_IP, 0, 4, true, IP_CT_DIR_REPLY },
+  [SRC_IIFNAME] = { .meta = true, .what = NFT_META_IIFNAME, .len = IFNAMSIZ },
+  [SRC_OIFNAME] = { .meta = true, .what = NFT_META_OIFNAME, .len = IFNAMSIZ },
+  [SRC_IP_SADDR] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 12, .len = 4 },
+  [SRC_IP_DADDR] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 16, .len = 4 },
+  [SRC_L4PROTO] = { .meta = true, .what = NFT_META_L4PROTO, .len = 1 },
+  [SRC_TH_DPORT] = { .what = NFT_PAYLOAD_TRANSPORT_HEADER, .offset = 2, .len = 2 },
+  [SRC_ETHER_SADDR] = { .what = NFT_PAYLOAD_LL_HEADER, .offset = 6, .len = MOAT_MAC_LEN },
+  [SRC_ARP_SHA] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 8, .len = MOAT_MAC_LEN },
+  [SRC_ARP_SPA] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 14, .len = 4 },
+  [SRC_CT_ORIGINAL_SADDR]
+  = { .what = NFT_CT_SRC_IP, .len = 4, .ct = true, .ct_dir = IP_CT_DIR_ORIGINAL },
+  [SRC_CT_REPLY_SADDR] = { .what = NFT_CT_SRC_IP, .len = 4, .ct = true, .ct_dir = IP_CT_DIR_REPLY },
 };
 
 enum term_kind
