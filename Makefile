@@ -12,8 +12,10 @@ BUILD ?= build
 CC    ?= cc
 
 PKGS := jansson libnl-3.0 libnl-route-3.0 libnftnl libmnl libseccomp libsodium
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+# Asked of pkg-config once, when first used: `make test` and `make demo`
+# install the libraries (target deps) before anything needs them.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
 
 # The plugin runs at every container start. Linking libnl, libnftnl and
 # jansson statically takes ~0.6 MB off its peak RSS (fewer mapped and

@@ -10,7 +10,7 @@ packages=(
   libjansson-dev libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev
   libseccomp-dev libsodium-dev libcmocka-dev
   # tests
-  bats jq valgrind procps scdoc python3-yaml
+  bats jq valgrind procps scdoc python3-yaml groff-base man-db
   podman docker.io iperf3 sockperf
   nftables iproute2 iputils-ping socat busybox-static
   runc containernetworking-plugins iptables python3
