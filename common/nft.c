@@ -376,6 +376,14 @@ struct rule_def
 #define ETHERTYPE_ARP 0x0806
 
 static const struct rule_def rule_defs[] = {
+  /* What same_bridge would say first, said before the two members lookups:
+   * the packets of an established flow, nearly all of them, skip both. */
+  { NFPROTO_INET,
+    "prerouting",
+    "ct state established accept",
+    { CT_STATE (CT_ESTABLISHED) },
+    ACT_ACCEPT,
+    NULL },
   /* Between two containers of one bridge the kernel sends an ICMP redirect
    * before the forward hook, spending the ICMP rate-limit allowance our
    * reject then needs: decide those flows before routing. */

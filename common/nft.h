@@ -41,6 +41,7 @@ struct nftnl_batch;
  *                    a lookup of ip saddr . ct … ip saddr asks "is the sender
  *                    an endpoint of this packet's connection?")
  *   chain prerouting (filter, prerouting, priority 0, policy accept)
+ *     ct state established accept    (what same_bridge says first, sooner)
  *     iifname . ip saddr @members iifname . ip daddr @members jump same_bridge
  *   chain forward  (filter, forward, priority 0, policy accept)
  *     iifname . ip saddr @members jump from_container

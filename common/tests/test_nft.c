@@ -95,6 +95,11 @@ assert_framed (const struct msgs *m, uint32_t seq)
  * out: on a 1-byte value it swaps nothing. */
 static const char *const expected_rules[] = {
   "inet moat prerouting\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat prerouting\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
   "  [ meta load iifname => reg 1 ]\n"
@@ -463,7 +468,7 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 17 sets, 13 chains, 47 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 17 sets, 13 chains, 48 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
@@ -471,7 +476,7 @@ test_tables_message_order (void **state)
     size_t count;
   } runs[] = {
     { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 17 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 13 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 47 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 13 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 48 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -718,7 +723,7 @@ test_tables_rules_per_chain (void **state)
     { "deny_dst", 3 },
     { "proxy", 1 },
     { "postrouting", 1 },
-    { "prerouting", 2 } /* inet and bridge */,
+    { "prerouting", 3 } /* inet (2) and bridge (1) */,
     { "from_port", 3 },
   };
   struct msgs m;
