@@ -17,12 +17,13 @@ ALLOWED=(
   "web db tcp/5432" "web outside udp/53"
   "reporter api tcp/8000"
 )
+# (reporter → api is refused before the token and again after its exp.)
 REFUSED=(
   "other hello tcp/80" "hello host tcp/8080" "hello outside tcp/80" "hello outside icmp"
   "client host udp/2222" "client host udp/2222"
   "shop-db shop-web tcp/80" "batch shop-web tcp/80" "batch shop-db tcp/5432"
   "web-test db tcp/5432" "db web tcp/80" "web outside tcp/80"
-  "reporter api tcp/8000"
+  "reporter api tcp/8000" "reporter api tcp/8000"
 )
 
 # run_demo [VAR=VALUE...]: `make demo` with the given environment; sets
@@ -59,6 +60,17 @@ assert_flows() {
   done
   # Story 2 tries client → host udp/2222 twice each way.
   assert_eq "$(count_of "client host udp/2222" "$lines")" 2 "'$sign client host udp/2222' lines"
+}
+
+# assert_token_expired: the token's grant closed by itself when its exp
+# (30 s after signing, in whole seconds) passed: not before, not much later.
+assert_token_expired() {
+  local t
+  [[ $output =~ closed\ by\ itself\ ([0-9]+)\.[0-9]\ s\ after\ the\ token\ was\ signed ]] ||
+    fail "the token's grant did not close by itself:" "$output"
+  t=${BASH_REMATCH[1]}
+  ((t >= 28 && t <= 33)) || fail "the token's grant closed ${t} s after signing (exp: 30 s)"
+  assert_eq "$(count_of "reporter api tcp/8000" "$(flow_lines "✘")")" 2 "refused reporter → api lines"
 }
 
 assert_headings() {
@@ -106,10 +118,11 @@ assert_demo_ok() {
   # (the introduction explains the word; a flow marks one with "<<< MISMATCH")
   assert_not_contains "$output" "<<< MISMATCH" "output"
   assert_eq "$(grep -c "moatctl explain: " <<<"$output" || true)" 5 "explain lines"
-  assert_contains "$output" "23 flows as promised, 0 mismatches"
+  assert_contains "$output" "24 flows as promised, 0 mismatches"
   assert_match "$output" "closed by itself [0-9.]+ s after the grant" "the TTL grant"
   assert_match "$output" 'grant "peer [^"]+", by token kid=moatdemo-k1 sub=moatdemo-reporter, [0-9]+ s left' \
     "the token's grant"
+  assert_token_expired
   ((ELAPSED < 120)) || fail "make demo took ${ELAPSED} s (the limit is 120)"
   assert_nothing_behind
 }
