@@ -7,6 +7,7 @@
 #include <sys/file.h>
 
 #include "cleanup.h"
+#include "conntrack.h"
 #include "ipam.h"
 #include "netlink.h"
 #include "nft.h"
@@ -111,12 +112,20 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
   bool failed = false;
   char key[KEY_MAX];
 
-  /* Elements first: the container is then cut off (the bridges rules drop
-   * a non-member), and the socket's close, which waits for the kernel to
-   * free them, comes after the link's removal has waited as long. */
+  /* The port out of service first: from then on nothing it sends passes,
+   * so no moment comes when the port is on the bridge unguarded. Then the
+   * elements (the bridges rules drop a non-member), and the socket's
+   * close, which waits for the kernel to free them, comes after the
+   * link's removal has waited as long. */
+  if (remove_link && moat_veth_down (rec->host_if, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
   if (moat_nft_open (&nft, &step) < 0
       || moat_policy_leave (nft, rec, MOAT_LEAVE_IDENTITY, &step) < 0
       || moat_nft_member_del (nft, &m, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  /* Flows that named the address end with it: a reply of one must not
+   * reach the next container given the address. */
+  else if (moat_ct_forget_addr (rec->addr, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   /* An address whose elements may still be there is not handed out again. */
   bool keep_address = failed;

@@ -508,12 +508,13 @@ revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const char *wo
 {
   _cleanup_record_ struct moat_record rec = { 0 };
   _cleanup_ (grants_free) struct grants gs = { 0 };
-  _cleanup_elems_ struct moat_nft_elems *expire = moat_nft_elems_new ();
+  _cleanup_elems_ struct moat_nft_elems *gone = moat_nft_elems_new ();
   _cleanup_close_ int lock = -1;
+  struct moat_ct_flows flows;
   ssize_t i;
   int r;
 
-  if (!expire)
+  if (!gone)
     return no_memory (err);
   if (moat_network_lock (att->network, &lock, err) < 0)
     return -1;
@@ -525,9 +526,14 @@ revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const char *wo
   i = grants_find (&gs, words);
   if (i < 0)
     return 0;
-  if (moat_grant_elems (&gs.v[i], rec.addr, now, true, expire) < 0)
+  if (moat_grant_elems (&gs.v[i], rec.addr, now, true, gone) < 0)
     return no_memory (err);
-  if (moat_nft_policy_replace (nft, rec.addr, false, false, NULL, NULL, NULL, expire, err) < 0)
+  if (moat_nft_policy_replace (nft, rec.addr, false, false, gone, NULL, NULL, NULL, err) < 0)
+    return moat_error_prefix (err, "revoke %s", words);
+  /* New packets of its flows in their opening direction meet the rules
+   * again at once; replies pass while conntrack holds the flow. */
+  moat_grant_flows (&gs.v[i], rec.addr, &flows);
+  if (moat_ct_forget_flows (&flows, err) < 0)
     return moat_error_prefix (err, "revoke %s", words);
   moat_grant_free (&gs.v[i]);
   gs.v[i] = gs.v[--gs.n];

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "annot.h"
+#include "conntrack.h"
 #include "error.h"
 #include "nft.h"
 
@@ -73,15 +74,16 @@ bool moat_grant_live (const struct moat_grant *g, int64_t now);
 
 /* Its element for the container at `addr`, timing out at `expires` (as
  * seen at `now`); a grant without expiry gets MOAT_GRANT_NEVER_MS. With
- * `revoke`, the same element timing out at once: adding an element that
- * exists sets its timeout, so a revoke deletes nothing. (A deletion makes
- * the kernel wait an RCU grace period, ~10 ms, when the deleting socket
- * closes; an expired element is out of every lookup and every listing
- * at once, and the kernel's GC frees it later.) -1 only when out of
- * memory. */
+ * `revoke`, the element to delete (no timeout): re-adding it with a short
+ * timeout would not do, as kernels before set-element timeout updates
+ * (Linux 6.1, 5.15) keep the old one. -1 only when out of memory. */
 #define MOAT_GRANT_NEVER_MS (3650ull * 24 * 3600 * 1000) /* ten years */
-#define MOAT_GRANT_REVOKED_MS 1ull
 int moat_grant_elems (const struct moat_grant *g, struct in_addr addr, int64_t now, bool revoke,
                       struct moat_nft_elems *out);
+
+/* The flows the grant of the container at `addr` lets in, for conntrack
+ * to forget at its revoke. A host grant names any destination address
+ * with its ports: the host's addresses are not known here. */
+void moat_grant_flows (const struct moat_grant *g, struct in_addr addr, struct moat_ct_flows *ret);
 
 #endif

@@ -528,25 +528,24 @@ addr_add (struct nlconn *c, int index, struct in_addr addr, int prefixlen)
 
 /* ---- bridge ----------------------------------------------------------- */
 
-/* Writes `value` to /proc/sys/net/ipv4/<dir>/<bridge>/<key>, a setting of
- * the bridge device only. */
+/* Writes `value` to /proc/sys/net/<dir>/<dev>/<key> (dir: "ipv4/conf",
+ * "ipv4/neigh", "ipv6/conf"), a setting of that device only. */
 static int
-write_sysctl (const char *dir, const char *bridge, const char *key, const char *value,
-              moat_err_t *err)
+write_sysctl (const char *dir, const char *dev, const char *key, const char *value, moat_err_t *err)
 {
   char path[128];
   _cleanup_close_ int fd = -1;
   size_t n = strlen (value);
   ssize_t w;
 
-  snprintf (path, sizeof (path), "/proc/sys/net/ipv4/%s/%s/%s", dir, bridge, key);
+  snprintf (path, sizeof (path), "/proc/sys/net/%s/%s/%s", dir, dev, key);
   fd = open (path, O_WRONLY | O_CLOEXEC);
   if (fd < 0)
-    return moat_error (err, MOAT_E_LINK, errno, "bridge \"%s\": cannot open %s", bridge, path);
+    return moat_error (err, MOAT_E_LINK, errno, "interface \"%s\": cannot open %s", dev, path);
   w = write (fd, value, n);
   if (w != (ssize_t)n)
     return moat_error (err, MOAT_E_LINK, w < 0 ? errno : EIO,
-                       "bridge \"%s\": cannot write %s to %s", bridge, value, path);
+                       "interface \"%s\": cannot write %s to %s", dev, value, path);
   return 0;
 }
 
@@ -557,10 +556,10 @@ write_sysctl (const char *dir, const char *bridge, const char *key, const char *
 static int
 bridge_sysctls (const char *bridge, moat_err_t *err)
 {
-  if (write_sysctl ("conf", bridge, "proxy_arp", "1", err) < 0
-      || write_sysctl ("conf", bridge, "proxy_arp_pvlan", "1", err) < 0
-      || write_sysctl ("conf", bridge, "forwarding", "1", err) < 0
-      || write_sysctl ("neigh", bridge, "proxy_delay", "0", err) < 0)
+  if (write_sysctl ("ipv4/conf", bridge, "proxy_arp", "1", err) < 0
+      || write_sysctl ("ipv4/conf", bridge, "proxy_arp_pvlan", "1", err) < 0
+      || write_sysctl ("ipv4/conf", bridge, "forwarding", "1", err) < 0
+      || write_sysctl ("ipv4/neigh", bridge, "proxy_delay", "0", err) < 0)
     return -1;
   return 0;
 }
@@ -929,6 +928,22 @@ default_route_add (struct nlconn *c, int index, struct in_addr gateway)
   return nl_talk (c, msg, NULL, NULL);
 }
 
+/* The host end is a bridge port, never an IP interface of its own; but a
+ * frame to a reserved group MAC (01:80:c2:00:00:0X) is handed up on the
+ * port itself. nftables drops its IP (inet moat's raw chain); here the
+ * port gets no IPv6 at all (no link-local address, no NDP) and answers no
+ * ARP. Written while the port is down. A kernel without IPv6 has no
+ * ipv6/conf: nothing to turn off. */
+static int
+host_end_sysctls (const char *host_ifname, moat_err_t *err)
+{
+  if (write_sysctl ("ipv4/conf", host_ifname, "arp_ignore", "8", err) < 0)
+    return -1;
+  if (access ("/proc/sys/net/ipv6", F_OK) < 0 && errno == ENOENT)
+    return 0;
+  return write_sysctl ("ipv6/conf", host_ifname, "disable_ipv6", "1", err);
+}
+
 /* Host side after creation: static FDB entry, isolation, up. Returns the
  * index of the peer (in the container's namespace). */
 static int
@@ -953,6 +968,8 @@ configure_host_end (struct nlconn *c, const struct moat_veth_spec *s,
       return link_error (err, c, r, "bridge \"%s\": cannot add forwarding entry %s on port \"%s\"",
                          s->bridge, mac, s->host_ifname);
     }
+  if (host_end_sysctls (s->host_ifname, err) < 0)
+    return -1;
   r = port_isolate_up (c, li.index);
   if (r < 0)
     return link_error (err, c, r, "bridge \"%s\": cannot set port isolation on \"%s\"", s->bridge,
@@ -1059,29 +1076,61 @@ moat_veth_attach (const struct moat_veth_spec *s, struct moat_veth_result *ret, 
   return 0;
 }
 
+/* Reads the host end `host_ifname`: 1 and its index when it is a veth, 0
+ * when there is no such link, -1 when it is something else. */
+static int
+host_end_get (struct nlconn *c, const char *host_ifname, int *ret_index, moat_err_t *err)
+{
+  struct link_info li;
+  int r = link_get (c, host_ifname, &li);
+
+  if (r == -ENODEV)
+    return 0;
+  if (r < 0)
+    return link_error (err, c, r, "interface \"%s\": cannot read the link", host_ifname);
+  if (strcmp (li.kind, "veth") != 0)
+    return moat_error (err, MOAT_E_LINK, 0,
+                       "interface \"%s\": is a %s, not a veth: not deleting it", host_ifname,
+                       li.kind[0] ? li.kind : "device");
+  *ret_index = li.index;
+  return 1;
+}
+
+int
+moat_veth_down (const char *host_ifname, moat_err_t *err)
+{
+  _cleanup_nlconn_ struct nlconn c = { 0 };
+  _cleanup_nl_msg_ struct nl_msg *msg = NULL;
+  int index = 0, r;
+
+  if (check_ifname ("interface", host_ifname, err) < 0 || nlconn_open (&c, err) < 0)
+    return -1;
+  r = host_end_get (&c, host_ifname, &index, err);
+  if (r <= 0)
+    return r;
+  msg = ifinfo_msg (RTM_NEWLINK, 0, index, 0, IFF_UP);
+  if (!msg)
+    return moat_error (err, MOAT_E_LINK, ENOMEM, "interface \"%s\"", host_ifname);
+  r = nl_talk (&c, msg, NULL, NULL);
+  if (r < 0 && r != -ENODEV)
+    return link_error (err, &c, r, "interface \"%s\": cannot set it down", host_ifname);
+  return 0;
+}
+
 int
 moat_veth_detach (const char *host_ifname, moat_err_t *err)
 {
   _cleanup_nlconn_ struct nlconn c = { 0 };
-  struct link_info li;
-  int r;
+  int index = 0, r;
 
   if (check_ifname ("interface", host_ifname, err) < 0 || nlconn_open (&c, err) < 0)
     return -1;
-  r = link_get (&c, host_ifname, &li);
-  if (r == 0)
-    {
-      if (strcmp (li.kind, "veth") != 0)
-        return moat_error (err, MOAT_E_LINK, 0,
-                           "interface \"%s\": is a %s, not a veth: not deleting it", host_ifname,
-                           li.kind[0] ? li.kind : "device");
-      r = link_delete (&c, li.index, host_ifname);
-      if (r < 0)
-        return link_error (err, &c, r, "interface \"%s\": cannot delete", host_ifname);
-      return 0;
-    }
-  if (r != -ENODEV)
-    return link_error (err, &c, r, "interface \"%s\": cannot read the link", host_ifname);
+  r = host_end_get (&c, host_ifname, &index, err);
+  if (r <= 0)
+    return r;
+  r = link_delete (&c, index, host_ifname);
+  if (r < 0)
+    return link_error (err, &c, r, "interface \"%s\": cannot delete", host_ifname);
   return 0;
 }
 

@@ -73,6 +73,11 @@ int moat_veth_attach (const struct moat_veth_spec *s, struct moat_veth_result *r
  * namespace is touched: a name there may belong to someone else. */
 int moat_veth_detach (const char *host_ifname, moat_err_t *err);
 
+/* Takes the host end out of service (down: a down veth end drops whatever
+ * its peer sends), before its guard elements go. A link already gone is
+ * success; a link of that name that is not a veth is left alone (error). */
+int moat_veth_down (const char *host_ifname, moat_err_t *err);
+
 /* CHECK: verifies inside the namespace that `ifname` exists, is up, is a
  * veth, has s->addr/prefixlen, that a default route exists (via s->gateway,
  * unless another attachment of the namespace holds it), and on the host that host_ifname exists, is

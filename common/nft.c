@@ -81,7 +81,7 @@ enum
 
 #define BATCH_PAGE_SIZE (16 * 1024) /* the table batch is ~17 KiB: two pages */
 #define MAX_FIELDS 4
-#define MAX_MEMBER_ELEMS 8   /* members, self, bridges, quiet, internet, masq, guarded, ports */
+#define MAX_MEMBER_ELEMS 9   /* members, self, bridges, quiet, internet, masq, guarded ×2, ports */
 #define MAX_ELEMS_PER_MSG 64 /* ~9.5 KiB: one message must fit a batch page */
 #define MAX_KEY_LEN 64       /* NFT_DATA_VALUE_MAXLEN */
 #define RECV_BUF_SIZE (64 * 1024)
@@ -131,6 +131,7 @@ enum set_index
   SET_SRC_IDENT,
   SET_BRIDGES,
   SET_SELF,
+  SET_PORT_NAMES,
   SET_GUARDED,
   SET_PORTS,
   SET_COUNT,
@@ -222,6 +223,9 @@ static const struct set_def set_defs[SET_COUNT] = {
    * source is an endpoint of its conntrack entry. */
   [SET_SELF]
   = { .family = NFPROTO_INET, .name = "self", .nfields = 2, .fields = { FT_IPV4, FT_IPV4 } },
+  /* The bridge table's `guarded`, for the inet hooks: see chain raw. */
+  [SET_PORT_NAMES]
+  = { .family = NFPROTO_INET, .name = "guarded", .nfields = 1, .fields = { FT_IFNAME } },
   [SET_GUARDED]
   = { .family = NFPROTO_BRIDGE, .name = "guarded", .nfields = 1, .fields = { FT_IFNAME } },
   [SET_PORTS] = { .family = NFPROTO_BRIDGE,
@@ -240,6 +244,7 @@ struct chain_def
 };
 
 static const struct chain_def chain_defs[] = {
+  { NFPROTO_INET, "raw", "filter", NF_INET_PRE_ROUTING, -300 }, /* raw: before conntrack */
   { NFPROTO_INET, "prerouting", "filter", NF_INET_PRE_ROUTING, 0 },
   { NFPROTO_INET, "forward", "filter", NF_INET_FORWARD, 0 },
   { NFPROTO_INET, "input", "filter", NF_INET_LOCAL_IN, 0 },
@@ -307,6 +312,7 @@ enum term_kind
   TERM_L4PROTO,    /* meta l4proto <value> */
   TERM_ICMP_TYPE,  /* icmp type <value> */
   TERM_CT_STATE,   /* ct state <any bit of value> */
+  TERM_CT_REPLY,   /* ct direction reply */
   TERM_LOOKUP,     /* <sources> @set */
   TERM_NOT_LOOKUP, /* <sources> != @set */
 };
@@ -371,17 +377,31 @@ struct rule_def
 #define CT_ESTABLISHED 0x2u
 #define CT_RELATED 0x4u
 
+#define CT_REPLY                                                                                   \
+  {                                                                                                \
+    TERM_CT_REPLY, 0, 0, { 0 }                                                                     \
+  }
+
 #define ICMP_TYPE_REDIRECT 5
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_ARP 0x0806
 
 static const struct rule_def rule_defs[] = {
+  /* A frame the bridge hands up on a port itself (a reserved group MAC,
+   * 01:80:c2:00:00:0X, skips the bridge's prerouting hook) meets the IP
+   * stack with the port as its input interface: nothing may arrive so. */
+  { NFPROTO_INET,
+    "raw",
+    "iifname @guarded drop",
+    { LOOKUP (SET_PORT_NAMES, SRC_IIFNAME) },
+    ACT_DROP,
+    NULL },
   /* What same_bridge would say first, said before the two members lookups:
-   * the packets of an established flow, nearly all of them, skip both. */
+   * the replies of an established flow skip both. */
   { NFPROTO_INET,
     "prerouting",
-    "ct state established accept",
-    { CT_STATE (CT_ESTABLISHED) },
+    "ct state established ct direction reply accept",
+    { CT_STATE (CT_ESTABLISHED), CT_REPLY },
     ACT_ACCEPT,
     NULL },
   /* Between two containers of one bridge the kernel sends an ICMP redirect
@@ -437,8 +457,8 @@ static const struct rule_def rule_defs[] = {
     NULL },
   { NFPROTO_INET,
     "from_container",
-    "ct state established accept",
-    { CT_STATE (CT_ESTABLISHED) },
+    "ct state established ct direction reply accept",
+    { CT_STATE (CT_ESTABLISHED), CT_REPLY },
     ACT_ACCEPT,
     NULL },
   /* Related traffic (ICMP errors) from a container passes only when the
@@ -516,8 +536,8 @@ static const struct rule_def rule_defs[] = {
   { NFPROTO_INET, "to_peer", "goto deny_src", { { TERM_END, 0, 0, { 0 } } }, ACT_GOTO, "deny_src" },
   { NFPROTO_INET,
     "same_bridge",
-    "ct state established accept",
-    { CT_STATE (CT_ESTABLISHED) },
+    "ct state established ct direction reply accept",
+    { CT_STATE (CT_ESTABLISHED), CT_REPLY },
     ACT_ACCEPT,
     NULL },
   /* Related from a container: see from_container. */
@@ -554,8 +574,14 @@ static const struct rule_def rule_defs[] = {
     "deny_src" },
   { NFPROTO_INET,
     "to_container",
-    "ct state established,related accept",
-    { CT_STATE (CT_ESTABLISHED | CT_RELATED) },
+    "ct state established ct direction reply accept",
+    { CT_STATE (CT_ESTABLISHED), CT_REPLY },
+    ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_container",
+    "ct state related accept",
+    { CT_STATE (CT_RELATED) },
     ACT_ACCEPT,
     NULL },
   { NFPROTO_INET,
@@ -578,8 +604,8 @@ static const struct rule_def rule_defs[] = {
     "deny_dst" },
   { NFPROTO_INET,
     "to_host",
-    "ct state established accept",
-    { CT_STATE (CT_ESTABLISHED) },
+    "ct state established ct direction reply accept",
+    { CT_STATE (CT_ESTABLISHED), CT_REPLY },
     ACT_ACCEPT,
     NULL },
   /* Related from a container: see from_container. */
@@ -879,6 +905,8 @@ member_elems (const struct moat_nft_member *m, bool for_delete, struct elem ret[
   if (m->masquerade || for_delete)
     member_elem_addr (&ret[n++], SET_MASQ, m->addr);
 
+  key_start (&w, &ret[n++], &set_defs[SET_PORT_NAMES]);
+  key_put_ifname (&w, m->host_ifname);
   key_start (&w, &ret[n++], &set_defs[SET_GUARDED]);
   key_put_ifname (&w, m->host_ifname);
 
@@ -1222,16 +1250,25 @@ match_u8 (struct nftnl_rule *r, int loaded, uint8_t value)
 }
 
 static int
+load_ct (struct nftnl_rule *r, uint32_t key)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("ct");
+
+  if (!e)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_CT_KEY, key);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+  return add_expr (r, e);
+}
+
+static int
 match_ct_state (struct nftnl_rule *r, uint32_t bits)
 {
-  struct nftnl_expr *ct = nftnl_expr_alloc ("ct");
   struct nftnl_expr *bw;
   uint32_t zero = 0;
 
-  if (add_expr (r, ct) < 0)
+  if (load_ct (r, NFT_CT_STATE) < 0)
     return -1;
-  nftnl_expr_set_u32 (ct, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-  nftnl_expr_set_u32 (ct, NFTNL_EXPR_CT_DREG, NFT_REG_1);
   bw = nftnl_expr_alloc ("bitwise");
   if (add_expr (r, bw) < 0)
     return -1;
@@ -1341,6 +1378,8 @@ put_term (struct nftnl_rule *r, const struct term *t)
       return match_u8 (r, load_payload (r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1), (uint8_t)t->value);
     case TERM_CT_STATE:
       return match_ct_state (r, t->value);
+    case TERM_CT_REPLY:
+      return match_u8 (r, load_ct (r, NFT_CT_DIRECTION), IP_CT_DIR_REPLY);
     case TERM_LOOKUP:
     case TERM_NOT_LOOKUP:
       return match_lookup (r, t);
@@ -2069,6 +2108,7 @@ open_socket (struct mnl_socket **ret, moat_err_t *err)
 struct moat_nft
 {
   struct mnl_socket *nl;
+  bool no_destroy; /* the kernel refused NFT_MSG_DESTROY* (before 6.3) */
 };
 
 int
@@ -3071,15 +3111,55 @@ put_ident_create (struct builder *b, const char *ident)
 }
 
 /* The chain first: its rule holds the set. */
+/* How a batch deletes: DESTROY* (Linux 6.3+: a missing object is
+ * success), or on an older kernel DEL*, one object a message, so that an
+ * ENOENT names the one object that was already gone. */
+struct deletes
+{
+  uint16_t elem, chain, set;
+  size_t per_msg;
+};
+
+static const struct deletes by_destroy = { MOAT_NFT_MSG_DESTROYSETELEM, MOAT_NFT_MSG_DESTROYCHAIN,
+                                           MOAT_NFT_MSG_DESTROYSET, MAX_ELEMS_PER_MSG };
+static const struct deletes by_del = { NFT_MSG_DELSETELEM, NFT_MSG_DELCHAIN, NFT_MSG_DELSET, 1 };
+
+static const struct deletes *
+deletes_of (const struct moat_nft *nft)
+{
+  return nft->no_destroy ? &by_del : &by_destroy;
+}
+
+/* Whether the kernel refused the batch for a DESTROY message it does not
+ * know (EINVAL from nfnetlink before Linux 6.3). */
+static bool
+destroy_unknown (struct nftnl_batch *batch, const struct reply *reply)
+{
+  const struct nlmsghdr *nlh;
+  uint16_t type;
+
+  if (reply->errnum != EINVAL && reply->errnum != EOPNOTSUPP)
+    return false;
+  nlh = batch_find (batch, reply->seq);
+  type = nlh ? nlh->nlmsg_type & 0xff : 0;
+  return type >= MOAT_NFT_MSG_DESTROYTABLE && type <= MOAT_NFT_MSG_DESTROYSETELEM;
+}
+
+enum
+{
+  IDENT_CHAIN = 1,
+  IDENT_SET = 2,
+};
+
 static int
-put_ident_drop (struct builder *b, const char *ident)
+put_ident_drop (struct builder *b, const char *ident, const struct deletes *d, unsigned parts)
 {
   char name[MOAT_NFT_IDENT_MAX + 4];
 
   if (ident_object_name (name, sizeof (name), ident) < 0)
     return -1;
-  if (put_ident_chain (b, name, MOAT_NFT_MSG_DESTROYCHAIN, 0) < 0
-      || put_ident_set (b, name, MOAT_NFT_MSG_DESTROYSET, 0) < 0)
+  if (((parts & IDENT_CHAIN) && put_ident_chain (b, name, d->chain, 0) < 0)
+      || ((parts & IDENT_SET) && put_ident_set (b, name, d->set, 0) < 0))
     return -1;
   return 0;
 }
@@ -3134,16 +3214,16 @@ same_set (const struct elem *a, const struct elem *b)
   return a->set == b->set && strcmp (a->name, b->name) == 0;
 }
 
-/* Consecutive elements of one set, up to MAX_ELEMS_PER_MSG a message. */
+/* Consecutive elements of one set, up to per_msg a message. */
 static int
 put_elem_runs (struct builder *b, const struct elem *elems, size_t n, uint16_t msg_type,
-               uint16_t flags)
+               uint16_t flags, size_t per_msg)
 {
   for (size_t i = 0; i < n;)
     {
       size_t j = i + 1;
 
-      while (j < n && same_set (&elems[j], &elems[i]) && j - i < MAX_ELEMS_PER_MSG)
+      while (j < n && same_set (&elems[j], &elems[i]) && j - i < per_msg)
         j++;
       if (put_elems (b, &elems[i], j - i, msg_type, flags) < 0)
         return -1;
@@ -3171,15 +3251,28 @@ sort_by_set (struct elem_list *l)
     qsort (l->v, l->n, sizeof (*l->v), elem_cmp_set);
 }
 
-static int
-build_replace (struct builder *b, struct elem_list *old, struct moat_nft_elems *del,
-               const char *drop_ident, const char *create_ident, struct moat_nft_elems *add)
+/* What a policy replace deletes, in the order its messages go. */
+struct replace_dels
 {
-  if (put_elem_runs (b, old->v, old->n, MOAT_NFT_MSG_DESTROYSETELEM, 0) < 0
-      || (del && put_elem_runs (b, del->l.v, del->l.n, MOAT_NFT_MSG_DESTROYSETELEM, 0) < 0)
-      || (drop_ident && put_ident_drop (b, drop_ident) < 0)
+  struct elem_list *old;
+  struct elem_list *del;
+  const char *drop_ident;
+  unsigned ident_parts;
+};
+
+static int
+build_replace (struct builder *b, const struct replace_dels *r, const struct deletes *d,
+               const char *create_ident, struct moat_nft_elems *add)
+{
+  if (put_elem_runs (b, r->old->v, r->old->n, d->elem, 0, d->per_msg) < 0
+      || (r->del && put_elem_runs (b, r->del->v, r->del->n, d->elem, 0, d->per_msg) < 0)
+      || (r->drop_ident && r->ident_parts
+          && put_ident_drop (b, r->drop_ident, d, r->ident_parts) < 0)
       || (create_ident && put_ident_create (b, create_ident) < 0)
-      || (add && put_elem_runs (b, add->l.v, add->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE) < 0))
+      || (add
+          && put_elem_runs (b, add->l.v, add->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+                            MAX_ELEMS_PER_MSG)
+                 < 0))
     return -1;
   return 0;
 }
@@ -3213,54 +3306,110 @@ drop_set (struct elem_list *l, const char *name)
   return dropped;
 }
 
+/* Without DESTROY, each deletion is its own message, in build_replace's
+ * order from `first`: those the kernel answered ENOENT (already gone, or
+ * their set is) leave the lists. Returns how many left. */
+static size_t
+drop_missing (const struct reply *reply, uint32_t first, struct replace_dels *r)
+{
+  struct elem_list *lists[] = { r->old, r->del };
+  uint32_t seq = first;
+  size_t dropped = 0;
+
+  for (size_t l = 0; l < ARRAY_SIZE (lists); l++)
+    {
+      size_t k = 0, n = lists[l] ? lists[l]->n : 0;
+
+      for (size_t i = 0; i < n; i++)
+        if (reply_errnum_at (reply, seq++) != ENOENT)
+          lists[l]->v[k++] = lists[l]->v[i];
+        else
+          dropped++;
+      if (lists[l])
+        lists[l]->n = k;
+    }
+  if (r->drop_ident && (r->ident_parts & IDENT_CHAIN) && reply_errnum_at (reply, seq++) == ENOENT
+      && ++dropped)
+    r->ident_parts &= ~IDENT_CHAIN;
+  if (r->drop_ident && (r->ident_parts & IDENT_SET) && reply_errnum_at (reply, seq++) == ENOENT
+      && ++dropped)
+    r->ident_parts &= ~IDENT_SET;
+  return dropped;
+}
+
+/* After a refused batch: whether sending it again, changed, can succeed. */
+static bool
+retry_replace (struct moat_nft *nft, struct nftnl_batch *batch, const struct reply *reply,
+               uint32_t first, struct replace_dels *r)
+{
+  char gone[MOAT_NFT_IDENT_MAX + 8];
+
+  if (!nft->no_destroy && destroy_unknown (batch, reply))
+    return nft->no_destroy = true;
+  if (nft->no_destroy)
+    return reply->errnum == ENOENT && drop_missing (reply, first, r) > 0;
+  /* An identity's set deleted behind moat's back (a flush, then a
+   * restore that did not make it) has nothing left to delete: the batch
+   * goes again without those deletions, so that DEL stays idempotent. */
+  return gone_set_of (batch, reply, gone, sizeof (gone))
+         && drop_set (r->old, gone) + drop_set (r->del, gone) > 0;
+}
+
 int
 moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, bool keep_internet,
                          struct moat_nft_elems *del, const char *drop_ident,
                          const char *create_ident, struct moat_nft_elems *add, moat_err_t *err)
 {
   struct elem_list old = { 0 };
+  struct replace_dels r = {
+    .old = &old,
+    .del = del ? &del->l : NULL,
+    .drop_ident = drop_ident,
+    .ident_parts = IDENT_CHAIN | IDENT_SET,
+  };
   uint32_t seq = first_seq ();
-  int r;
+  int res;
 
-  r = sweep ? collect_policy (nft->nl, addr, keep_internet, false, &old, &seq, err) : 0;
-  if (r < 0)
+  res = sweep ? collect_policy (nft->nl, addr, keep_internet, false, &old, &seq, err) : 0;
+  if (res < 0)
     goto out;
   sort_by_set (&old);
   if (del)
     sort_by_set (&del->l);
   if (add)
     sort_by_set (&add->l);
-  /* An identity's set deleted behind moat's back (a flush, then a
-   * restore that did not make it) has nothing left to delete: the batch
-   * goes again without those deletions, so that DEL stays idempotent. */
   for (int tries = 0;; tries++)
     {
       _cleanup_batch_ struct nftnl_batch *batch = NULL;
       _cleanup_reply_ struct reply reply = { 0 };
       struct builder b;
-      char gone[MOAT_NFT_IDENT_MAX + 8];
+      uint32_t first;
 
       seq += 16 + (uint32_t)(old.n + (del ? del->l.n : 0) + (add ? add->l.n : 0));
-      if (builder_start (&b, seq) < 0
-          || build_replace (&b, &old, del, drop_ident, create_ident, add) < 0
+      if (builder_start (&b, seq) < 0)
+        {
+          res = build_failed (&b, err);
+          goto out;
+        }
+      first = b.seq;
+      if (build_replace (&b, &r, deletes_of (nft), create_ident, add) < 0
           || builder_finish (&b) < 0)
         {
-          r = build_failed (&b, err);
+          res = build_failed (&b, err);
           goto out;
         }
       batch = b.batch;
-      r = talk (nft->nl, batch, &reply, err);
-      if (r < 0 || !reply.errnum)
+      res = talk (nft->nl, batch, &reply, err);
+      if (res < 0 || !reply.errnum)
         goto out;
-      if (tries < 8 && gone_set_of (batch, &reply, gone, sizeof (gone))
-          && drop_set (&old, gone) + drop_set (del ? &del->l : NULL, gone) > 0)
+      if (tries < 8 && retry_replace (nft, batch, &reply, first, &r))
         continue;
-      r = reply_error (batch, &reply, err);
+      res = reply_error (batch, &reply, err);
       goto out;
     }
 out:
   free (old.v);
-  return r;
+  return res;
 }
 
 /* "set: key[ : value]", as nft would write it. */
@@ -3322,6 +3471,32 @@ moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *err)
   return moat_error (err, MOAT_E_NFT, errno, "nft: chain \"%s\"", name);
 }
 
+/* Without DESTROY: each chain and set in its own batch, so one already
+ * gone (ENOENT) does not keep the others. */
+static int
+idents_drop_one_by_one (struct moat_nft *nft, char *const *idents, moat_err_t *err)
+{
+  static const unsigned parts[] = { IDENT_CHAIN, IDENT_SET };
+
+  for (char *const *i = idents; *i; i++)
+    for (size_t p = 0; p < ARRAY_SIZE (parts); p++)
+      {
+        _cleanup_batch_ struct nftnl_batch *batch = NULL;
+        _cleanup_reply_ struct reply reply = { 0 };
+        struct builder b;
+
+        if (builder_start (&b, first_seq ()) < 0 || put_ident_drop (&b, *i, &by_del, parts[p]) < 0
+            || builder_finish (&b) < 0)
+          return build_failed (&b, err);
+        batch = b.batch;
+        if (talk (nft->nl, batch, &reply, err) < 0)
+          return -1;
+        if (reply.errnum && reply.errnum != ENOENT)
+          return reply_error (batch, &reply, err);
+      }
+  return 0;
+}
+
 int
 moat_nft_idents_drop (struct moat_nft *nft, char *const *idents, moat_err_t *err)
 {
@@ -3334,13 +3509,18 @@ moat_nft_idents_drop (struct moat_nft *nft, char *const *idents, moat_err_t *err
   if (builder_start (&b, first_seq ()) < 0)
     return build_failed (&b, err);
   for (char *const *i = idents; *i; i++)
-    if (put_ident_drop (&b, *i) < 0)
+    if (put_ident_drop (&b, *i, deletes_of (nft), IDENT_CHAIN | IDENT_SET) < 0)
       return build_failed (&b, err);
   if (builder_finish (&b) < 0)
     return build_failed (&b, err);
   batch = b.batch;
   if (talk (nft->nl, batch, &reply, err) < 0)
     return -1;
+  if (!nft->no_destroy && destroy_unknown (batch, &reply))
+    {
+      nft->no_destroy = true;
+      return idents_drop_one_by_one (nft, idents, err);
+    }
   if (reply.errnum && reply.errnum != ENOENT)
     return reply_error (batch, &reply, err);
   return 0;
@@ -3358,43 +3538,66 @@ put_members (struct builder *b, const struct moat_nft_member *members, size_t n,
 
       if (member_elems (&members[i], false, elems, &k, err) < 0)
         return -1;
-      if (put_elem_runs (b, elems, k, NFT_MSG_NEWSETELEM, NLM_F_CREATE) < 0)
+      if (put_elem_runs (b, elems, k, NFT_MSG_NEWSETELEM, NLM_F_CREATE, MAX_ELEMS_PER_MSG) < 0)
         return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: restore");
     }
   return 0;
 }
 
+/* The restore batch; with `destroy`, it deletes the old tables first. */
+static struct nftnl_batch *
+build_restore (const struct moat_nft_member *members, size_t n, char *const *idents,
+               struct moat_nft_elems *add, bool destroy, moat_err_t *err)
+{
+  struct builder b;
+
+  if (builder_start (&b, first_seq ()) < 0
+      || (destroy
+          && (put_table (&b, NFPROTO_INET, MOAT_NFT_MSG_DESTROYTABLE, 0) < 0
+              || put_table (&b, NFPROTO_BRIDGE, MOAT_NFT_MSG_DESTROYTABLE, 0) < 0))
+      || put_tables (&b, FAMILY_INET | FAMILY_BRIDGE) < 0)
+    return build_error (&b, err);
+  if (put_members (&b, members, n, err) < 0)
+    {
+      nftnl_batch_free (b.batch);
+      return NULL;
+    }
+  for (char *const *i = idents; i && *i; i++)
+    if (put_ident_create (&b, *i) < 0)
+      return build_error (&b, err);
+  if ((add
+       && put_elem_runs (&b, add->l.v, add->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+                         MAX_ELEMS_PER_MSG)
+              < 0)
+      || builder_finish (&b) < 0)
+    return build_error (&b, err);
+  return b.batch;
+}
+
+/* Before Linux 6.3 (no DESTROY) the old tables go first in batches of
+ * their own, then the rest: all or nothing from there on. */
 int
 moat_nft_restore (struct moat_nft *nft, const struct moat_nft_member *members, size_t n,
                   char *const *idents, struct moat_nft_elems *add, moat_err_t *err)
 {
-  _cleanup_batch_ struct nftnl_batch *batch = NULL;
-  _cleanup_reply_ struct reply reply = { 0 };
-  struct builder b;
-
   if (add)
     sort_by_set (&add->l);
-  if (builder_start (&b, first_seq ()) < 0
-      || put_table (&b, NFPROTO_INET, MOAT_NFT_MSG_DESTROYTABLE, 0) < 0
-      || put_table (&b, NFPROTO_BRIDGE, MOAT_NFT_MSG_DESTROYTABLE, 0) < 0
-      || put_tables (&b, FAMILY_INET | FAMILY_BRIDGE) < 0)
-    return build_failed (&b, err);
-  if (put_members (&b, members, n, err) < 0)
+  for (int tries = 0; tries < 2; tries++)
     {
-      nftnl_batch_free (b.batch);
-      return -1;
+      _cleanup_batch_ struct nftnl_batch *batch = NULL;
+      _cleanup_reply_ struct reply reply = { 0 };
+
+      if (nft->no_destroy && moat_nft_teardown (nft, err) < 0)
+        return -1;
+      batch = build_restore (members, n, idents, add, !nft->no_destroy, err);
+      if (!batch || talk (nft->nl, batch, &reply, err) < 0)
+        return -1;
+      if (!reply.errnum)
+        return 0;
+      if (nft->no_destroy || !destroy_unknown (batch, &reply))
+        return reply_error (batch, &reply, err);
+      nft->no_destroy = true;
     }
-  for (char *const *i = idents; i && *i; i++)
-    if (put_ident_create (&b, *i) < 0)
-      return build_failed (&b, err);
-  if ((add && put_elem_runs (&b, add->l.v, add->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE) < 0)
-      || builder_finish (&b) < 0)
-    return build_failed (&b, err);
-  batch = b.batch;
-  if (talk (nft->nl, batch, &reply, err) < 0)
-    return -1;
-  if (reply.errnum)
-    return reply_error (batch, &reply, err);
   return 0;
 }
 

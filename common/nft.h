@@ -40,8 +40,13 @@ struct nftnl_batch;
  *   set self         ipv4_addr . ipv4_addr  container . container (its address twice:
  *                    a lookup of ip saddr . ct … ip saddr asks "is the sender
  *                    an endpoint of this packet's connection?")
+ *   set guarded      ifname               host ends of container veths (as in bridge moat)
+ *   chain raw        (filter, prerouting, priority raw -300, policy accept)
+ *     iifname @guarded drop          (a frame the bridge hands up on the port
+ *                                     itself, to a reserved group MAC 01:80:c2:
+ *                                     00:00:0X, bypassed bridge moat: refused)
  *   chain prerouting (filter, prerouting, priority 0, policy accept)
- *     ct state established accept    (what same_bridge says first, sooner)
+ *     ct state established ct direction reply accept  (what same_bridge says first, sooner)
  *     iifname . ip saddr @members iifname . ip daddr @members jump same_bridge
  *   chain forward  (filter, forward, priority 0, policy accept)
  *     iifname . ip saddr @members jump from_container
@@ -52,8 +57,11 @@ struct nftnl_batch;
  *     meta nfproto ipv4 iifname @bridges drop
  *   chain output   (filter, output, priority 0, policy accept)
  *     icmp type redirect oifname . ip daddr @members drop
+ *                    (an established flow's packets in its opening direction
+ *                     walk the policy again, as a new one would: a revoke, an
+ *                     expiry, a policy change or a DEL cuts open flows too)
  *   chain from_container
- *     ct state established accept
+ *     ct state established ct direction reply accept
  *     ct state related ip saddr . ct original ip saddr @self accept
  *     ct state related ip saddr . ct reply ip saddr @self accept
  *                    (related = ICMP errors: only about the sender's own flows;
@@ -73,7 +81,7 @@ struct nftnl_batch;
  *   chain same_bridge   (two containers of one bridge, decided before routing:
  *                        the kernel's ICMP redirect would otherwise spend the
  *                        rate-limit allowance the reject's ICMP needs)
- *     ct state established accept
+ *     ct state established ct direction reply accept
  *     ct state related ip saddr . ct original ip saddr @self accept
  *     ct state related ip saddr . ct reply ip saddr @self accept
  *     ip saddr . ip daddr @grant_peer accept
@@ -81,12 +89,13 @@ struct nftnl_batch;
  *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
  *     goto deny_src
  *   chain to_container
- *     ct state established,related accept
+ *     ct state established ct direction reply accept
+ *     ct state related accept
  *     ip saddr . ip daddr . meta l4proto . th dport @ingress_deny goto deny_dst
  *     ip saddr . ip daddr . meta l4proto . th dport @ingress accept
  *     goto deny_dst
  *   chain to_host
- *     ct state established accept
+ *     ct state established ct direction reply accept
  *     ct state related ip saddr . ct original ip saddr @self accept
  *     ct state related ip saddr . ct reply ip saddr @self accept
  *     ip saddr . meta l4proto . th dport @host_grants accept

@@ -94,10 +94,16 @@ assert_framed (const struct msgs *m, uint32_t seq)
  * no-op `byteorder reg = hton(reg, 2, 1)` after `meta l4proto` is left
  * out: on a 1-byte value it swaps nothing. */
 static const char *const expected_rules[] = {
+  "inet moat raw\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ lookup reg 1 set guarded ]\n"
+  "  [ immediate reg 0 drop ]\n",
   "inet moat prerouting\n"
   "  [ ct load state => reg 1 ]\n"
   "  [ bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000 ]\n"
   "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ ct load direction => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat prerouting\n"
   "  [ meta load nfproto => reg 1 ]\n"
@@ -157,6 +163,8 @@ static const char *const expected_rules[] = {
   "  [ ct load state => reg 1 ]\n"
   "  [ bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000 ]\n"
   "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ ct load direction => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat from_container\n"
   "  [ ct load state => reg 1 ]\n"
@@ -252,6 +260,8 @@ static const char *const expected_rules[] = {
   "  [ ct load state => reg 1 ]\n"
   "  [ bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000 ]\n"
   "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ ct load direction => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat same_bridge\n"
   "  [ ct load state => reg 1 ]\n"
@@ -298,7 +308,14 @@ static const char *const expected_rules[] = {
   "  [ immediate reg 0 goto -> deny_src ]\n",
   "inet moat to_container\n"
   "  [ ct load state => reg 1 ]\n"
-  "  [ bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ ct load direction => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat to_container\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000 ]\n"
   "  [ cmp neq reg 1 0x00000000 ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat to_container\n"
@@ -325,6 +342,8 @@ static const char *const expected_rules[] = {
   "  [ ct load state => reg 1 ]\n"
   "  [ bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000 ]\n"
   "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ ct load direction => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat to_host\n"
   "  [ ct load state => reg 1 ]\n"
@@ -468,15 +487,15 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 17 sets, 13 chains, 48 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 18 sets, 14 chains, 50 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
     uint8_t family;
     size_t count;
   } runs[] = {
-    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 17 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 13 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 48 },
+    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 18 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 14 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 50 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -547,6 +566,7 @@ static const struct expected_set expected_sets[] = {
   { NFPROTO_INET, "src_ident", 0x8, 0x7, 4, "", 2 },
   { NFPROTO_INET, "bridges", 0, 0x29, 16, "", 1 },
   { NFPROTO_INET, "self", 0, 0x1c7, 8, "", 0 },
+  { NFPROTO_INET, "guarded", 0, 0x29, 16, "", 1 },
   { NFPROTO_BRIDGE, "guarded", 0, 0x29, 16, "", 1 },
   { NFPROTO_BRIDGE, "ports", 0, 0x29247, 28, "", 0 },
 };
@@ -602,7 +622,7 @@ test_tables_sets (void **state)
         assert_true (seen < sizeof (expected_sets) / sizeof (expected_sets[0]));
         assert_set (m.v[i], &expected_sets[seen++]);
       }
-  assert_int_equal (seen, 19);
+  assert_int_equal (seen, 20);
   nftnl_batch_free (batch);
 }
 
@@ -616,6 +636,7 @@ struct expected_chain
 };
 
 static const struct expected_chain expected_chains[] = {
+  { NFPROTO_INET, "raw", "filter", NF_INET_PRE_ROUTING, -300 },
   { NFPROTO_INET, "prerouting", "filter", NF_INET_PRE_ROUTING, 0 },
   { NFPROTO_INET, "forward", "filter", NF_INET_FORWARD, 0 },
   { NFPROTO_INET, "input", "filter", NF_INET_LOCAL_IN, 0 },
@@ -671,7 +692,7 @@ test_tables_chains (void **state)
         assert_true (seen < sizeof (expected_chains) / sizeof (expected_chains[0]));
         assert_chain (m.v[i], &expected_chains[seen++]);
       }
-  assert_int_equal (seen, 15);
+  assert_int_equal (seen, 16);
   nftnl_batch_free (batch);
 }
 
@@ -717,12 +738,13 @@ test_tables_rules_per_chain (void **state)
     { "output", 1 },
     { "from_container", 11 },
     { "to_peer", 3 },
-    { "to_container", 4 },
+    { "to_container", 5 },
     { "to_host", 7 },
     { "deny_src", 3 },
     { "deny_dst", 3 },
     { "proxy", 1 },
     { "postrouting", 1 },
+    { "raw", 1 },
     { "prerouting", 3 } /* inet (2) and bridge (1) */,
     { "from_port", 3 },
   };
@@ -786,6 +808,7 @@ static const struct expected_elem bridges_elem = { NFPROTO_INET, "bridges", BRID
 static const struct expected_elem quiet_elem = { NFPROTO_INET, "quiet", ADDR, 4 };
 static const struct expected_elem internet_elem = { NFPROTO_INET, "internet", ADDR, 4 };
 static const struct expected_elem masq_elem = { NFPROTO_INET, "masq", ADDR, 4 };
+static const struct expected_elem port_name_elem = { NFPROTO_INET, "guarded", HOST16, 16 };
 static const struct expected_elem guarded_elem = { NFPROTO_BRIDGE, "guarded", HOST16, 16 };
 static const struct expected_elem ports_elem
     = { NFPROTO_BRIDGE, "ports", HOST16 "\x02\x00\x00\x00\x00\x01\x00\x00" ADDR, 28 };
@@ -825,8 +848,9 @@ static void
 test_member_add_all_flags (void **state)
 {
   struct moat_nft_member mem = sample_member (true);
-  const struct expected_elem *want[] = { &member_elem,   &self_elem, &bridges_elem, &quiet_elem,
-                                         &internet_elem, &masq_elem, &guarded_elem, &ports_elem };
+  const struct expected_elem *want[]
+      = { &member_elem, &self_elem,      &bridges_elem, &quiet_elem, &internet_elem,
+          &masq_elem,   &port_name_elem, &guarded_elem, &ports_elem };
   moat_err_t err = { 0 };
   struct nftnl_batch *batch = moat_nft_build_member (&mem, true, 7, &err);
   struct msgs m;
@@ -834,8 +858,8 @@ test_member_add_all_flags (void **state)
   assert_non_null (batch);
   collect (batch, &m);
   assert_framed (&m, 7);
-  assert_int_equal (m.n, 8 + 2);
-  for (size_t i = 0; i < 8; i++)
+  assert_int_equal (m.n, 9 + 2);
+  for (size_t i = 0; i < 9; i++)
     {
       const struct nlmsghdr *nlh = m.v[i + 1];
 
@@ -852,7 +876,7 @@ test_member_add_no_flags (void **state)
 {
   struct moat_nft_member mem = sample_member (false);
   const struct expected_elem *want[]
-      = { &member_elem, &self_elem, &bridges_elem, &guarded_elem, &ports_elem };
+      = { &member_elem, &self_elem, &bridges_elem, &port_name_elem, &guarded_elem, &ports_elem };
   moat_err_t err = { 0 };
   struct nftnl_batch *batch = moat_nft_build_member (&mem, true, 1, &err);
   struct msgs m;
@@ -861,8 +885,8 @@ test_member_add_no_flags (void **state)
   collect (batch, &m);
   assert_framed (&m, 1);
   /* Nothing for quiet, internet or masq. */
-  assert_int_equal (m.n, 5 + 2);
-  for (size_t i = 0; i < 5; i++)
+  assert_int_equal (m.n, 6 + 2);
+  for (size_t i = 0; i < 6; i++)
     assert_elem (m.v[i + 1], NFT_MSG_NEWSETELEM, want[i]);
   nftnl_batch_free (batch);
 }
@@ -879,12 +903,13 @@ test_member_add_only_masq (void **state)
   batch = moat_nft_build_member (&mem, true, 1, &err);
   assert_non_null (batch);
   collect (batch, &m);
-  assert_int_equal (m.n, 6 + 2);
+  assert_int_equal (m.n, 7 + 2);
   assert_elem (m.v[1], NFT_MSG_NEWSETELEM, &member_elem);
   assert_elem (m.v[2], NFT_MSG_NEWSETELEM, &self_elem);
   assert_elem (m.v[3], NFT_MSG_NEWSETELEM, &bridges_elem);
   assert_elem (m.v[4], NFT_MSG_NEWSETELEM, &masq_elem);
-  assert_elem (m.v[5], NFT_MSG_NEWSETELEM, &guarded_elem);
+  assert_elem (m.v[5], NFT_MSG_NEWSETELEM, &port_name_elem);
+  assert_elem (m.v[6], NFT_MSG_NEWSETELEM, &guarded_elem);
   nftnl_batch_free (batch);
 }
 
@@ -895,8 +920,9 @@ static void
 test_member_del (void **state)
 {
   struct moat_nft_member mem = sample_member (false);
-  const struct expected_elem *want[] = { &member_elem, &self_elem,    &quiet_elem, &internet_elem,
-                                         &masq_elem,   &guarded_elem, &ports_elem };
+  const struct expected_elem *want[]
+      = { &member_elem, &self_elem,      &quiet_elem,   &internet_elem,
+          &masq_elem,   &port_name_elem, &guarded_elem, &ports_elem };
   moat_err_t err = { 0 };
   struct nftnl_batch *batch = moat_nft_build_member (&mem, false, 42, &err);
   struct msgs m;
@@ -904,8 +930,8 @@ test_member_del (void **state)
   assert_non_null (batch);
   collect (batch, &m);
   assert_framed (&m, 42);
-  assert_int_equal (m.n, 7 + 2);
-  for (size_t i = 0; i < 7; i++)
+  assert_int_equal (m.n, 8 + 2);
+  for (size_t i = 0; i < 8; i++)
     {
       assert_elem (m.v[i + 1], MSG_DESTROYSETELEM, want[i]);
       assert_false (m.v[i + 1]->nlmsg_flags & NLM_F_CREATE);
