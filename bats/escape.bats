@@ -236,6 +236,60 @@ a_udp() {
   assert_others_intact
 }
 
+@test "reserved group MACs 01:80:c2:00:00:00-0f: nothing reaches the host, a peer or beyond, IPv4 or IPv6" {
+  setup_world
+  # The bridge hands such frames up on the port itself, past bridge moat's
+  # prerouting: inet moat's raw chain and the port's own settings (no
+  # IPv6, no ARP answers) must refuse them.
+  local d dmac t toks=() llh v6p=$((P + 2))
+  llh=$(ip -6 -o addr show dev "$BR" scope link | awk '{ sub("/.*", "", $4); print $4 }')
+  [[ -n $llh ]] || fail "the host has no link-local address on $BR"
+  : >"$T/v6got"
+  start_bg host socat -u "UDP6-RECV:$v6p,bind=[::],ipv6only=1" "OPEN:$T/v6got,creat,append"
+  wait_for 5 listening host udp "$v6p"
+  printf 'v6-ctl\n' | socat -u - "UDP6-SENDTO:[::1]:$v6p"
+  wait_for 5 grep -q v6-ctl "$T/v6got"
+  for d in 0 1 2 3 4 5 6 7 8 9 a b c d e f; do
+    dmac=01:80:c2:00:00:0$d
+    a_udp "gm-own-$d" "$IPA" "$GW" "$P" --dmac "$dmac"
+    a_udp "gm-spoof-$d" "$IPB" "$GW" "$P" --dmac "$dmac"
+    a_udp "gm-peer-$d" "$IPA" "$IPB" "$P" --dmac "$dmac"
+    a_udp "gm-out-$d" "$IPA" 192.0.2.7 "$P" --dmac "$dmac"
+    run -0 xpkt "$NSA" send eth0 udp6 --smac "$MACA" --dmac "$dmac" --src fe80::bad \
+      --dst "$llh" --dport "$v6p" --token "gm-v6-$d"
+    run -0 xpkt "$NSA" send eth0 arp --op 1 --smac "$MACA" --dmac "$dmac" --spa "$IPA" \
+      --tpa "$GW" --token "gm-arp-$d"
+    toks+=("gm-own-$d" "gm-spoof-$d" "gm-peer-$d" "gm-out-$d" "gm-v6-$d" "gm-arp-$d")
+  done
+  # With the container's own stack: the gateway's neighbour entry pointed
+  # at a group MAC, then plain UDP and TCP to the host's port.
+  ip -n "$NSA" neigh replace "$GW" lladdr 01:80:c2:00:00:0e nud permanent dev eth0
+  printf 'gm-stack\n' | ip netns exec "$NSA" socat -u - "UDP4-SENDTO:$GW:$P"
+  PROBE_TOKEN=gm-stack-tcp run ns_tcp_connect "$NSA" "$GW" "$P"
+  assert_not_contains "$output" ok "tcp through the group MAC"
+  ip -n "$NSA" neigh replace "$GW" lladdr "$GWMAC" nud reachable dev eth0
+  toks+=(gm-stack)
+  for t in "${toks[@]}"; do sent_by_a "$t"; done
+
+  settle B "$IPB"
+  settle_host
+  for t in "${toks[@]}" gm-stack-tcp; do
+    assert_eq "$(received "$t")" 0 "$t at the host's servers"
+    assert_not_captured B "$t"
+    assert_not_captured C "$t"
+  done
+  for d in 0 1 2 3 4 5 6 7 8 9 a b c d e f; do
+    assert_not_contains "$(cat "$T/v6got")" "gm-v6-$d" "IPv6 at the host"
+  done
+  # No ARP answer came back to a from its host end (the bridge's proxy
+  # answers to a's own stack carry the gateway's MAC).
+  assert_eq "$(frames A out "$(cat "/sys/class/net/$HA/address")" 0806)" 0 "ARP from a's host end"
+  # The host end has no IPv6 at all.
+  assert_eq "$(cat "/proc/sys/net/ipv6/conf/$HA/disable_ipv6")" 1 "disable_ipv6 on $HA"
+  assert_eq "$(ip -6 -o addr show dev "$HA")" "" "IPv6 addresses on $HA"
+  assert_others_intact
+}
+
 @test "broadcast and multicast from a container reach no peer" {
   setup_world
   # Control: a broadcast from the host does reach b and c.
