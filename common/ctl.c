@@ -250,9 +250,28 @@ fail:
   return -1;
 }
 
+/* A token's "sub" "addr:A.B.C.D": the one container holding that address
+ * now, on any moat network. */
+static int
+find_subject_addr (const char *sub, struct moat_ctl_target *ret, moat_err_t *err)
+{
+  _cleanup_strv_ char **networks = NULL;
+  const char *text = sub + strlen (MOAT_SUB_ADDR);
+  struct in_addr addr;
+
+  if (inet_pton (AF_INET, text, &addr) != 1)
+    return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": want " MOAT_SUB_ADDR "IPV4", sub);
+  if (moat_networks_list (&networks, err) < 0 || find_by_record (networks, text, ret, err) < 0)
+    return -1;
+  if (!ret->n)
+    return moat_error (err, MOAT_E_UNKNOWN, 0, "no container holds %s", text);
+  return 0;
+}
+
 /* A token's "sub": exactly one container, by its full id or its name.
- * Never a unique prefix (a new container could take it), never an
- * address (whoever holds it now). */
+ * Never a unique prefix (a container started later could be the one it
+ * names), never a bare address (whoever holds it now): that takes the
+ * explicit "addr:" form. */
 static int
 find_subject (const char *sub, struct moat_ctl_target *ret, moat_err_t *err)
 {
@@ -261,9 +280,13 @@ find_subject (const char *sub, struct moat_ctl_target *ret, moat_err_t *err)
   struct in_addr addr;
 
   memset (ret, 0, sizeof (*ret));
+  if (strncmp (sub, MOAT_SUB_ADDR, strlen (MOAT_SUB_ADDR)) == 0)
+    return find_subject_addr (sub, ret, err);
   if (inet_pton (AF_INET, sub, &addr) == 1)
     return moat_error (err, MOAT_E_CONFIG, 0,
-                       "\"%s\" is an address: a token names its container by full id or name", sub);
+                       "\"%s\" is an address: name the container by full id or name, or say "
+                       "\"" MOAT_SUB_ADDR "%s\" for whoever holds it",
+                       sub, sub);
   if (!*sub || strchr (sub, '/'))
     return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": not a container id or name", sub);
   if (moat_networks_list (&networks, err) < 0 || find_by_id (networks, sub, &by_id, err) < 0

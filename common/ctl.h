@@ -43,8 +43,11 @@ int moat_ctl_list (const char *only, int64_t now, json_t **ret, moat_err_t *err)
  * NULL for the CLI. Granting what is granted renews it. */
 int moat_ctl_grant (const char *container, struct moat_grant *g, int64_t ttl, const char *by,
                     int64_t now, moat_err_t *err);
+/* A token's "sub" naming whoever holds an address: "addr:10.1.0.2". */
+#define MOAT_SUB_ADDR "addr:"
 /* A verified token's grants (token.h): `sub` names exactly one container
- * by its full id or its name (never a prefix, never an address), `aud`
+ * by its full id or its name (never a prefix, never a bare address), or
+ * is MOAT_SUB_ADDR and the address of exactly one container, `aud`
  * must name one of its networks or this host; each grant lasts until
  * `exp`, which must be 1 s to MOAT_GRANT_TTL_MAX away. A token in the
  * revoked list (revoked.h) is refused: "revoked: refused until its exp,
