@@ -323,6 +323,16 @@ replay_refused() {
   run -0 token --key "$T/k1.key" --sub "addr:10.255.255.254" --aud "$NET" --ttl 30s "host tcp/$port"
   run -1 ctl grant --token "$output"
   assert_contains "$output" "token refused: sub: no container holds 10.255.255.254"
+  # A peer in a token's grants is named as strictly.
+  ctr_start db "$(a '{"io.moat.labels": "app=db"}')"
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 30s "peer $(cid_of db | sed 's/.$//')"
+  run -1 ctl grant --token "$output"
+  assert_contains "$output" "token refused: grants[0]: peer: no container with the id or name"
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 30s "peer $(ip_of db)"
+  run -1 ctl grant --token "$output"
+  assert_contains "$output" "token refused: grants[0]: peer: \"$(ip_of db)\" is an address"
+  run -0 ctl --json show "$id"
+  assert_jq "$output" '.containers[0].grants == []'
   run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 30s "host tcp/$port"
   run -0 ctl grant --token "$output"
   assert_eq "$(to_host app "$port")" ok "the full id"

@@ -547,6 +547,21 @@ check_not_revoked (const struct moat_token_claims *c, int64_t now, moat_err_t *e
   return 0;
 }
 
+/* A token's grant "peer X": X as strictly as its sub, then by full id. */
+static int
+resolve_token_peer (struct moat_grant *g, moat_err_t *err)
+{
+  _cleanup_ (moat_ctl_target_free) struct moat_ctl_target peer = { 0 };
+
+  if (g->kind != MOAT_GRANT_PEER)
+    return 0;
+  if (find_subject (g->peer, &peer, err) < 0)
+    return moat_error_prefix (err, "peer");
+  free (g->peer);
+  g->peer = strdup (peer.id);
+  return g->peer ? 0 : no_memory (err);
+}
+
 /* Each grant for `ttl` s, remembering the token's id. */
 static int
 apply_token_grants (const struct moat_token_claims *c, const char *container, const char *by,
@@ -561,6 +576,8 @@ apply_token_grants (const struct moat_token_claims *c, const char *container, co
   for (size_t i = 0; r == 0 && i < c->n_grants; i++)
     if (moat_grant_parse_text (c->grants[i], &gs[i], err) < 0)
       r = moat_error_prefix (err, "malformed token: grants[%zu]", i);
+    else if (resolve_token_peer (&gs[i], err) < 0)
+      r = moat_error_prefix (err, "grants[%zu]", i);
     else if (!(gs[i].token = strdup (c->id)))
       r = no_memory (err);
   for (size_t i = 0; r == 0 && i < c->n_grants; i++)
