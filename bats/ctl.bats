@@ -205,6 +205,175 @@ token() { ctl token "$@"; }
   assert_jq "$output" '.containers[0].grants[0] | .by == "token kid=k1 sub=\($id)" and .expiresIn <= 30' --arg id "$id"
 }
 
+# token_keys: key k1 (public half in the keys dir, private in $T/k1.key).
+token_keys() {
+  run -0 ctl keygen k1 --public "$T/keys/k1.jwk"
+  printf '%s\n' "$output" >"$T/k1.key"
+}
+
+# replay_refused TOKEN PORT WHAT: the token is refused as revoked, and app
+# still cannot reach the host's PORT (twice: the refusal changed nothing).
+replay_refused() {
+  run -1 ctl grant --token - <<<"$1"
+  assert_contains "$output" "token refused: revoked: refused until its exp" "$3"
+  assert_eq "${#lines[@]}" 1 "$3: one line"
+  assert_eq "$(to_host app "$2")" refused "$3: after the replay"
+  assert_eq "$(to_host app "$2")" refused "$3: again"
+  assert_eq "$(grants_in_kernel grant_host "$(ip_of app)")" 0 "$3: grant_host elements"
+}
+
+@test "moatctl: a revoked token stays refused until its exp, whichever way it was revoked" {
+  local port id t1 t2 t2b t3 exp1
+  port=$(random_port)
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  host_listen "$port"
+  token_keys
+  id=$(cid_of app)
+
+  # 1. Revoked by the grant's words: the token (no jti: known by its hash)
+  # is remembered, and its replay opens nothing.
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 60s "host tcp/$port"
+  t1=$output
+  run -0 ctl grant --token - <<<"$t1"
+  assert_eq "$(to_host app "$port")" ok "token 1 granted"
+  run -0 ctl --json show "$id"
+  assert_jq "$output" '.containers[0].grants[0].token | test("^blake2b:[0-9a-f]{64}$")'
+  run -0 ctl revoke "$id" host "tcp/$port"
+  assert_eq "$(to_host app "$port")" refused "token 1 revoked by its words"
+  replay_refused "$t1" "$port" "token 1"
+  exp1=$(jq -R 'split(".")[1] | gsub("-";"+") | gsub("_";"/") | @base64d | fromjson | .exp' <<<"$t1")
+  assert_jq "$(cat "$MOAT_RUN_DIR/.revoked-tokens.json")" \
+    '.revoked | map(select(.token | startswith("blake2b:"))) | length == 1 and .[0].exp == $exp' \
+    --argjson exp "$exp1"
+
+  # 2. Revoked as a token (jti t-2): every grant it opened closes, its
+  # replay and any other token with that jti are refused.
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 60s --jti t-2 "host tcp/$port"
+  t2=$output
+  run -0 ctl grant --token - <<<"$t2"
+  assert_eq "$(to_host app "$port")" ok "token 2 granted"
+  run -0 ctl revoke --token - <<<"$t2"
+  assert_contains "$output" "revoked token jti:t-2: 1 grant closed"
+  assert_eq "$(to_host app "$port")" refused "token 2 revoked"
+  replay_refused "$t2" "$port" "token 2"
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 30s --jti t-2 "host tcp/$port"
+  t2b=$output
+  replay_refused "$t2b" "$port" "another token with jti t-2"
+
+  # 3. Revoked before it was ever used.
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 60s --jti t-3 "host tcp/$port"
+  t3=$output
+  run -0 ctl revoke --token "$t3"
+  assert_contains "$output" "revoked token jti:t-3: 0 grants closed"
+  replay_refused "$t3" "$port" "token 3"
+
+  # Unrevoked tokens still work; a revoke with a forged token records nothing.
+  run -0 ctl keygen k1
+  printf '%s\n' "$output" >"$T/k1-other.key"
+  run -0 token --key "$T/k1-other.key" --sub "$id" --aud "$NET" --ttl 60s --jti t-4 "host tcp/$port"
+  run -1 ctl revoke --token "$output"
+  assert_contains "$output" "token refused: bad signature"
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 60s --jti t-4 "host tcp/$port"
+  run -0 ctl grant --token "$output"
+  assert_eq "$(to_host app "$port")" ok "token 4, never revoked"
+  assert_jq "$(cat "$MOAT_RUN_DIR/.revoked-tokens.json")" \
+    '[.revoked[].token] | length == 3 and any(. == "jti:t-2") and any(. == "jti:t-3") and any(startswith("blake2b:"))'
+}
+
+@test "moatctl: revoked tokens are kept until their exp, then pruned" {
+  local port id t exp
+  port=$(random_port)
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  token_keys
+  id=$(cid_of app)
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 2s --jti short "host tcp/$port"
+  t=$output
+  run -0 ctl revoke --token "$t"
+  exp=$(jq -r '.revoked[] | select(.token == "jti:short") | .exp' "$MOAT_RUN_DIR/.revoked-tokens.json")
+  [[ -n $exp ]] || fail "jti:short not in the revoked list"
+  run -1 ctl grant --token "$t"
+  assert_contains "$output" "token refused: revoked"
+  wait_for 10 eval '(( $(date +%s) > exp ))'
+  # Past its exp the token is refused as expired; the next write drops it.
+  run -1 ctl grant --token "$t"
+  assert_contains "$output" "token refused: expired"
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 60s --jti long "host tcp/$port"
+  run -0 ctl revoke --token "$output"
+  assert_jq "$(cat "$MOAT_RUN_DIR/.revoked-tokens.json")" '[.revoked[].token] == ["jti:long"]'
+}
+
+@test "moatctl: a token's sub is one container by its full id: a prefix or a bare address is refused, addr: is explicit" {
+  local port id
+  port=$(random_port)
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  host_listen "$port"
+  token_keys
+  id=$(cid_of app)
+  # The CLI takes a unique prefix and an address; a token takes neither.
+  run -0 ctl show "${id%?}"
+  run -0 token --key "$T/k1.key" --sub "${id%?}" --aud "$NET" --ttl 30s "host tcp/$port"
+  run -1 ctl grant --token "$output"
+  assert_contains "$output" "token refused: sub: no container with the id or name \"${id%?}\" (never an id prefix)"
+  assert_eq "$(to_host app "$port")" refused "a prefix sub"
+  run -0 token --key "$T/k1.key" --sub "$(ip_of app)" --aud "$NET" --ttl 30s "host tcp/$port"
+  run -1 ctl grant --token "$output"
+  assert_contains "$output" "token refused: sub: \"$(ip_of app)\" is an address"
+  assert_eq "$(to_host app "$port")" refused "an address sub"
+  assert_eq "$(grants_in_kernel grant_host "$(ip_of app)")" 0 "grant_host elements"
+  run -0 token --key "$T/k1.key" --sub "addr:10.255.255.254" --aud "$NET" --ttl 30s "host tcp/$port"
+  run -1 ctl grant --token "$output"
+  assert_contains "$output" "token refused: sub: no container holds 10.255.255.254"
+  # A peer in a token's grants is named as strictly.
+  ctr_start db "$(a '{"io.moat.labels": "app=db"}')"
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 30s "peer $(cid_of db | sed 's/.$//')"
+  run -1 ctl grant --token "$output"
+  assert_contains "$output" "token refused: grants[0]: peer: no container with the id or name"
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 30s "peer $(ip_of db)"
+  run -1 ctl grant --token "$output"
+  assert_contains "$output" "token refused: grants[0]: peer: \"$(ip_of db)\" is an address"
+  run -0 ctl --json show "$id"
+  assert_jq "$output" '.containers[0].grants == []'
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 30s "host tcp/$port"
+  run -0 ctl grant --token "$output"
+  assert_eq "$(to_host app "$port")" ok "the full id"
+  run -0 ctl revoke "$id" host "tcp/$port"
+  assert_eq "$(to_host app "$port")" refused "revoked"
+  # Whoever holds the address, when the token says so.
+  run -0 token --key "$T/k1.key" --sub "addr:$(ip_of app)" --aud "$NET" --ttl 30s "host tcp/$port"
+  run -0 ctl grant --token "$output"
+  assert_eq "$(to_host app "$port")" ok "sub addr:$(ip_of app)"
+}
+
+@test "moatctl: a token living longer than the --ttl cap is refused; one at the cap times out in the kernel" {
+  local port id now cap=$((366 * 86400))
+  port=$(random_port)
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  host_listen "$port"
+  token_keys
+  id=$(cid_of app)
+  now=$(date +%s)
+  too_long() { # WHAT TOKEN-ARGS...
+    local what=$1
+    shift
+    run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" "$@" "host tcp/$port"
+    run -1 ctl grant --token "$output"
+    assert_contains "$output" "token refused: lifetime: exp - $what is"
+    assert_contains "$output" "more than the cap of $cap s (366 d)"
+    assert_eq "$(to_host app "$port")" refused "exp - $what over the cap"
+  }
+  too_long now --exp $((now + cap + 60))
+  too_long now --exp 9223372036854775807
+  too_long now --exp 2305843009213693952 # 2^61 s: its ms wrapped to 0, "never"
+  too_long nbf --exp $((now + 60)) --nbf $((now - cap))
+  assert_eq "$(grants_in_kernel grant_host "$(ip_of app)")" 0 "grant_host elements"
+  # At the cap: granted, and the kernel's element has its timeout.
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --exp $((now + cap)) "host tcp/$port"
+  run -0 ctl grant --token "$output"
+  assert_eq "$(to_host app "$port")" ok "exp - now at the cap"
+  run -0 ip netns exec "$H" nft list set inet moat grant_host
+  assert_match "$output" "$(ip_of app) \. tcp \. $port timeout 36[56]d[0-9hms]* expires 36[56]d" "the element's timeout"
+}
+
 @test "moatctl: explain agrees with real traffic on a matrix of flows" {
   local p hp hp2
   p=$(random_port)

@@ -133,6 +133,21 @@ teardown() {
   run -0 vctl grant --token "$jwt"
   run -1 vctl grant --token "${jwt%?}"
   assert_contains "$(cat "$T/vctl.err")" "token refused: malformed token"
+  # Revoked (by its words, then as a token), replayed; a prefix sub; too long.
+  run -0 vctl revoke "$(cid_of b)" host tcp/9000
+  run -1 vctl grant --token "$jwt"
+  run -0 vctl token --key "$T/k1.key" --sub "$(cid_of b)" --aud "$NET" --ttl 30s --jti j2 "host tcp/9001"
+  jwt=$output
+  run -0 vctl grant --token - <<<"$jwt"
+  run -0 vctl revoke --token - <<<"$jwt"
+  run -1 vctl grant --token "$jwt"
+  assert_contains "$(cat "$T/vctl.err")" "token refused: revoked"
+  run -0 vctl token --key "$T/k1.key" --sub "$(cid_of b | cut -c1-5)" --aud "$NET" --ttl 30s "host tcp/9002"
+  run -1 vctl grant --token "$output"
+  run -0 vctl token --key "$T/k1.key" --sub "$(cid_of b)" --aud "$NET" --exp 9223372036854775807 "host tcp/9002"
+  run -1 vctl grant --token "$output"
+  run -1 vctl revoke --token "$output"
+  assert_contains "$(cat "$T/vctl.err")" "token refused: lifetime: exp - now"
   run -0 vctl check
   run -0 vctl --json restore
   run -0 vctl check

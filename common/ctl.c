@@ -17,6 +17,7 @@
 #include "foreign.h"
 #include "nft.h"
 #include "policy.h"
+#include "revoked.h"
 #include "state.h"
 #include "token.h"
 
@@ -24,6 +25,8 @@
 #define _cleanup_nft_ _cleanup_ (moat_nft_closep)
 #define _cleanup_elems_ _cleanup_ (moat_nft_elems_freep)
 #define _cleanup_json_ _cleanup_ (json_decrefp)
+
+_Static_assert(MOAT_TOKEN_LIFETIME_MAX == MOAT_GRANT_TTL_MAX, "a token lives as long as a --ttl");
 
 static int
 no_memory (moat_err_t *err)
@@ -247,6 +250,60 @@ fail:
   return -1;
 }
 
+/* A token's "sub" "addr:A.B.C.D": the one container holding that address
+ * now, on any moat network. */
+static int
+find_subject_addr (const char *sub, struct moat_ctl_target *ret, moat_err_t *err)
+{
+  _cleanup_strv_ char **networks = NULL;
+  const char *text = sub + strlen (MOAT_SUB_ADDR);
+  struct in_addr addr;
+
+  if (inet_pton (AF_INET, text, &addr) != 1)
+    return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": want " MOAT_SUB_ADDR "IPV4", sub);
+  if (moat_networks_list (&networks, err) < 0 || find_by_record (networks, text, ret, err) < 0)
+    return -1;
+  if (!ret->n)
+    return moat_error (err, MOAT_E_UNKNOWN, 0, "no container holds %s", text);
+  return 0;
+}
+
+/* A token's "sub": exactly one container, by its full id or its name.
+ * Never a unique prefix (a container started later could be the one it
+ * names), never a bare address (whoever holds it now): that takes the
+ * explicit "addr:" form. */
+static int
+find_subject (const char *sub, struct moat_ctl_target *ret, moat_err_t *err)
+{
+  _cleanup_ (moat_ctl_target_free) struct moat_ctl_target by_id = { 0 }, by_name = { 0 };
+  _cleanup_strv_ char **networks = NULL;
+  struct in_addr addr;
+
+  memset (ret, 0, sizeof (*ret));
+  if (strncmp (sub, MOAT_SUB_ADDR, strlen (MOAT_SUB_ADDR)) == 0)
+    return find_subject_addr (sub, ret, err);
+  if (inet_pton (AF_INET, sub, &addr) == 1)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "\"%s\" is an address: name the container by full id or name, or say "
+                       "\"" MOAT_SUB_ADDR "%s\" for whoever holds it",
+                       sub, sub);
+  if (!*sub || strchr (sub, '/'))
+    return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": not a container id or name", sub);
+  if (moat_networks_list (&networks, err) < 0 || find_by_id (networks, sub, &by_id, err) < 0
+      || find_by_record (networks, sub, &by_name, err) < 0)
+    return -1;
+  if (by_id.n && by_name.n && strcmp (by_id.id, by_name.id) != 0)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "\"%s\" names several containers (%.12s by id, %.12s by name)", sub,
+                       by_id.id, by_name.id);
+  if (!by_id.n && !by_name.n)
+    return moat_error (err, MOAT_E_UNKNOWN, 0,
+                       "no container with the id or name \"%s\" (never an id prefix)", sub);
+  *ret = by_id.n ? by_id : by_name;
+  memset (by_id.n ? &by_id : &by_name, 0, sizeof (by_id));
+  return 0;
+}
+
 /* --- grants in a record ----------------------------------------------------------- */
 
 struct grants
@@ -408,8 +465,10 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_gra
   v[gs.n] = *g;
   v[gs.n].peer = g->peer ? strdup (g->peer) : NULL;
   v[gs.n].by = g->by ? strdup (g->by) : NULL;
+  v[gs.n].token = g->token ? strdup (g->token) : NULL;
   gs.n++;
-  if ((g->peer && !v[gs.n - 1].peer) || (g->by && !v[gs.n - 1].by))
+  if ((g->peer && !v[gs.n - 1].peer) || (g->by && !v[gs.n - 1].by)
+      || (g->token && !v[gs.n - 1].token))
     return no_memory (err);
   /* The kernel first: a record that says more than the kernel holds would
    * show a grant that does not work. */
@@ -473,46 +532,143 @@ audience_ok (const struct moat_token_claims *c, const struct moat_ctl_target *t)
   return gethostname (host, sizeof (host) - 1) == 0 && moat_token_aud_has (c, host);
 }
 
-int
-moat_ctl_grant_token (const struct moat_token_claims *c, const char *by, int64_t now,
-                      moat_err_t *err)
+/* Refuses a token whose grants were revoked, until its exp. Caller holds
+ * moat_tokens_lock. */
+static int
+check_not_revoked (const struct moat_token_claims *c, int64_t now, moat_err_t *err)
 {
-  _cleanup_ (moat_ctl_target_free) struct moat_ctl_target t = { 0 };
+  _cleanup_ (moat_revoked_free) struct moat_revoked rv = { 0 };
+
+  if (moat_revoked_load (now, &rv, err) < 0)
+    return -1;
+  if (moat_revoked_has (&rv, c->id, now))
+    return moat_error (err, MOAT_E_CONFIG, 0, "revoked: refused until its exp, in %lld s",
+                       (long long)(c->exp - now));
+  return 0;
+}
+
+/* A token's grant "peer X": X as strictly as its sub, then by full id. */
+static int
+resolve_token_peer (struct moat_grant *g, moat_err_t *err)
+{
+  _cleanup_ (moat_ctl_target_free) struct moat_ctl_target peer = { 0 };
+
+  if (g->kind != MOAT_GRANT_PEER)
+    return 0;
+  if (find_subject (g->peer, &peer, err) < 0)
+    return moat_error_prefix (err, "peer");
+  free (g->peer);
+  g->peer = strdup (peer.id);
+  return g->peer ? 0 : no_memory (err);
+}
+
+/* Each grant for `ttl` s, remembering the token's id. */
+static int
+apply_token_grants (const struct moat_token_claims *c, const char *container, const char *by,
+                    int64_t ttl, int64_t now, moat_err_t *err)
+{
   struct moat_grant *gs = calloc (c->n_grants + 1, sizeof (*gs));
   int r = 0;
 
   if (!gs)
     return no_memory (err);
-  if (moat_ctl_find (c->sub, &t, err) < 0)
-    r = moat_error_prefix (err, "sub");
-  else if (!audience_ok (c, &t))
-    r = moat_error (err, MOAT_E_CONFIG, 0,
-                    "wrong audience: \"%s\" is on no network it names, and "
-                    "it does not name this host",
-                    c->sub);
   /* Every grant parses before any is applied. */
   for (size_t i = 0; r == 0 && i < c->n_grants; i++)
     if (moat_grant_parse_text (c->grants[i], &gs[i], err) < 0)
       r = moat_error_prefix (err, "malformed token: grants[%zu]", i);
+    else if (resolve_token_peer (&gs[i], err) < 0)
+      r = moat_error_prefix (err, "grants[%zu]", i);
+    else if (!(gs[i].token = strdup (c->id)))
+      r = no_memory (err);
   for (size_t i = 0; r == 0 && i < c->n_grants; i++)
-    r = moat_ctl_grant (t.id, &gs[i], c->exp - now, by, now, err);
+    r = moat_ctl_grant (container, &gs[i], ttl, by, now, err);
   for (size_t i = 0; i < c->n_grants; i++)
     moat_grant_free (&gs[i]);
   free (gs);
   return r;
 }
 
+int
+moat_ctl_grant_token (const struct moat_token_claims *c, const char *by, int64_t now,
+                      moat_err_t *err)
+{
+  _cleanup_ (moat_ctl_target_free) struct moat_ctl_target t = { 0 };
+  _cleanup_close_ int lock = -1;
+  int64_t ttl = c->exp > now ? c->exp - now : 0;
+
+  /* Verification refused these; a grant must never get a TTL of 0 (no
+   * expiry) or one past the --ttl cap from a token. */
+  if (ttl <= 0 || ttl > MOAT_GRANT_TTL_MAX || !c->id)
+    return moat_error (err, MOAT_E_CONFIG, 0, "lifetime: exp - now is %lld s, want 1-%d",
+                       (long long)ttl, MOAT_GRANT_TTL_MAX);
+  if (find_subject (c->sub, &t, err) < 0)
+    return moat_error_prefix (err, "sub");
+  if (!audience_ok (c, &t))
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "wrong audience: \"%s\" is on no network it names, and "
+                       "it does not name this host",
+                       c->sub);
+  /* Held until every grant is applied: a revoke waits, then sees them. */
+  if (moat_tokens_lock (&lock, err) < 0 || check_not_revoked (c, now, err) < 0)
+    return -1;
+  return apply_token_grants (c, t.id, by, ttl, now, err);
+}
+
+/* Remembers a token grant's token as revoked, on disk, until the grant's
+ * (the token's) exp. Caller holds moat_tokens_lock. */
 static int
-revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const char *words, int64_t now,
-            moat_err_t *err)
+remember_revoked (struct moat_revoked *rv, const struct moat_grant *g, int64_t now, moat_err_t *err)
+{
+  int64_t until = g->expires ? g->expires : now + MOAT_TOKEN_LIFETIME_MAX;
+  int r = moat_revoked_add (rv, g->token, until, err);
+
+  return r <= 0 ? r : moat_revoked_store (rv, now, err);
+}
+
+/* What a revoke closes: the grant with these words, or every grant of
+ * this token. */
+struct revoke_what
+{
+  const char *words;
+  const char *token;
+};
+
+static bool
+revoke_matches (const struct moat_grant *g, const struct revoke_what *what)
+{
+  char words[MOAT_GRANT_WORDS_MAX];
+
+  if (what->token)
+    return g->token && strcmp (g->token, what->token) == 0;
+  moat_grant_words (g, words, sizeof (words));
+  return strcmp (words, what->words) == 0;
+}
+
+/* New packets of a revoked grant's flows in their opening direction meet
+ * the rules again at once; conntrack forgets the flows, so that their
+ * replies stop too. */
+static int
+forget_flows (const struct moat_ct_flows *flows, size_t n, moat_err_t *err)
+{
+  for (size_t i = 0; i < n; i++)
+    if (moat_ct_forget_flows (&flows[i], err) < 0)
+      return -1;
+  return 0;
+}
+
+/* The number of grants closed on one attachment. A token's grant closed
+ * makes the token revoked (rv, and on disk) before the kernel changes:
+ * a crash in between leaves it refused, not replayable. */
+static int
+revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct revoke_what *what,
+            struct moat_revoked *rv, int64_t now, moat_err_t *err)
 {
   _cleanup_record_ struct moat_record rec = { 0 };
   _cleanup_ (grants_free) struct grants gs = { 0 };
   _cleanup_elems_ struct moat_nft_elems *gone = moat_nft_elems_new ();
   _cleanup_close_ int lock = -1;
-  struct moat_ct_flows flows;
-  ssize_t i;
-  int r;
+  _cleanup_free_ struct moat_ct_flows *flows = NULL;
+  int closed = 0, r;
 
   if (!gone)
     return no_memory (err);
@@ -523,21 +679,53 @@ revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const char *wo
     return r;
   if (grants_load (&rec, now, &gs, err) < 0)
     return -1;
-  i = grants_find (&gs, words);
-  if (i < 0)
-    return 0;
-  if (moat_grant_elems (&gs.v[i], rec.addr, now, true, gone) < 0)
+  flows = calloc (gs.n + 1, sizeof (*flows));
+  if (!flows)
     return no_memory (err);
-  if (moat_nft_policy_replace (nft, rec.addr, false, false, gone, NULL, NULL, NULL, err) < 0)
-    return moat_error_prefix (err, "revoke %s", words);
-  /* New packets of its flows in their opening direction meet the rules
-   * again at once; replies pass while conntrack holds the flow. */
-  moat_grant_flows (&gs.v[i], rec.addr, &flows);
-  if (moat_ct_forget_flows (&flows, err) < 0)
-    return moat_error_prefix (err, "revoke %s", words);
-  moat_grant_free (&gs.v[i]);
-  gs.v[i] = gs.v[--gs.n];
-  return grants_store (&rec, &gs, err) < 0 ? -1 : 1;
+  for (size_t i = 0; i < gs.n;)
+    {
+      if (!revoke_matches (&gs.v[i], what))
+        {
+          i++;
+          continue;
+        }
+      if (gs.v[i].token && remember_revoked (rv, &gs.v[i], now, err) < 0)
+        return -1;
+      if (moat_grant_elems (&gs.v[i], rec.addr, now, true, gone) < 0)
+        return no_memory (err);
+      moat_grant_flows (&gs.v[i], rec.addr, &flows[closed]);
+      moat_grant_free (&gs.v[i]);
+      gs.v[i] = gs.v[--gs.n];
+      closed++;
+    }
+  if (!closed)
+    return 0;
+  if (moat_nft_policy_replace (nft, rec.addr, false, false, gone, NULL, NULL, NULL, err) < 0
+      || forget_flows (flows, (size_t)closed, err) < 0)
+    return what->words ? moat_error_prefix (err, "revoke %s", what->words)
+                       : moat_error_prefix (err, "revoke token %s", what->token);
+  return grants_store (&rec, &gs, err) < 0 ? -1 : closed;
+}
+
+/* Closes `what` on every attachment of `t`: *ret_closed grants. */
+static int
+revoke_on (const struct moat_ctl_target *t, const struct revoke_what *what, struct moat_revoked *rv,
+           int64_t now, size_t *ret_closed, moat_err_t *err)
+{
+  _cleanup_nft_ struct moat_nft *nft = NULL;
+
+  *ret_closed = 0;
+  if (moat_nft_open (&nft, err) < 0)
+    return -1;
+  for (size_t i = 0; i < t->n; i++)
+    {
+      int r = revoke_one (nft, &t->atts[i], what, rv, now, err);
+
+      if (r < 0)
+        return -1;
+      *ret_closed += (size_t)r;
+    }
+  return 0;
 }
 
 int
@@ -545,9 +733,11 @@ moat_ctl_revoke (const char *container, struct moat_grant *g, int64_t now, moat_
 {
   _cleanup_ (moat_ctl_target_free) struct moat_ctl_target t = { 0 };
   _cleanup_ (moat_ctl_target_free) struct moat_ctl_target peer = { 0 };
-  _cleanup_nft_ struct moat_nft *nft = NULL;
+  _cleanup_ (moat_revoked_free) struct moat_revoked rv = { 0 };
+  _cleanup_close_ int lock = -1;
   char words[MOAT_GRANT_WORDS_MAX];
-  int found = 0;
+  struct revoke_what what = { .words = words };
+  size_t closed = 0;
 
   if (moat_ctl_find (container, &t, err) < 0)
     return -1;
@@ -560,19 +750,37 @@ moat_ctl_revoke (const char *container, struct moat_grant *g, int64_t now, moat_
         return no_memory (err);
     }
   moat_grant_words (g, words, sizeof (words));
-  if (moat_nft_open (&nft, err) < 0)
+  /* A token's grant closed revokes the token; this lock comes before any
+   * network's. */
+  if (moat_tokens_lock (&lock, err) < 0 || moat_revoked_load (now, &rv, err) < 0)
     return -1;
-  for (size_t i = 0; i < t.n; i++)
-    {
-      int r = revoke_one (nft, &t.atts[i], words, now, err);
-
-      if (r < 0)
-        return -1;
-      found += r;
-    }
-  if (!found)
+  if (revoke_on (&t, &what, &rv, now, &closed, err) < 0)
+    return -1;
+  if (!closed)
     return moat_error (err, MOAT_E_UNKNOWN, 0, "container %.12s has no grant \"%s\"", t.id, words);
   return 0;
+}
+
+int
+moat_ctl_revoke_token (const struct moat_token_claims *c, int64_t now, size_t *ret_closed,
+                       moat_err_t *err)
+{
+  _cleanup_ (moat_ctl_target_free) struct moat_ctl_target t = { 0 };
+  _cleanup_ (moat_revoked_free) struct moat_revoked rv = { 0 };
+  _cleanup_close_ int lock = -1;
+  struct revoke_what what = { .token = c->id };
+  moat_err_t ignored = { 0 };
+
+  *ret_closed = 0;
+  if (moat_tokens_lock (&lock, err) < 0 || moat_revoked_load (now, &rv, err) < 0)
+    return -1;
+  if (moat_revoked_add (&rv, c->id, c->exp, err) < 0 || moat_revoked_store (&rv, now, err) < 0)
+    return -1;
+  /* Its sub gone (or never there): nothing is open, and the token stays
+   * refused should the name come back. */
+  if (find_subject (c->sub, &t, &ignored) < 0)
+    return 0;
+  return revoke_on (&t, &what, &rv, now, ret_closed, err);
 }
 
 /* --- ls and show ---------------------------------------------------------------------- */
@@ -610,10 +818,10 @@ grants_json (const struct moat_record *r, int64_t now, moat_err_t *err)
       json_t *j;
 
       moat_grant_words (&gs.v[i], words, sizeof (words));
-      j = json_pack ("{s:s, s:o*, s:o*, s:s*}", "grant", words, "expires",
+      j = json_pack ("{s:s, s:o*, s:o*, s:s*, s:s*}", "grant", words, "expires",
                      gs.v[i].expires ? json_integer (gs.v[i].expires) : NULL, "expiresIn",
                      gs.v[i].expires ? json_integer (gs.v[i].expires - now) : NULL, "by",
-                     gs.v[i].by);
+                     gs.v[i].by, "token", gs.v[i].token);
       if (!j || json_array_append_new (a, j) < 0)
         {
           json_decref (a);

@@ -43,13 +43,26 @@ int moat_ctl_list (const char *only, int64_t now, json_t **ret, moat_err_t *err)
  * NULL for the CLI. Granting what is granted renews it. */
 int moat_ctl_grant (const char *container, struct moat_grant *g, int64_t ttl, const char *by,
                     int64_t now, moat_err_t *err);
-/* A verified token's grants (token.h): `sub` names the container, `aud`
+/* A token's "sub" naming whoever holds an address: "addr:10.1.0.2". */
+#define MOAT_SUB_ADDR "addr:"
+/* A verified token's grants (token.h): `sub` names exactly one container
+ * by its full id or its name (never a prefix, never a bare address), or
+ * is MOAT_SUB_ADDR and the address of exactly one container, `aud`
  * must name one of its networks or this host; each grant lasts until
- * `exp`. Every grant is parsed before any is applied. */
+ * `exp`, which must be 1 s to MOAT_GRANT_TTL_MAX away. A token in the
+ * revoked list (revoked.h) is refused: "revoked: refused until its exp,
+ * in N s" (MOAT_E_CONFIG). Every grant is parsed before any is applied. */
 struct moat_token_claims;
 int moat_ctl_grant_token (const struct moat_token_claims *c, const char *by, int64_t now,
                           moat_err_t *err);
+/* Closes the grant with g's words. One a token opened also revokes that
+ * token: it stays refused until its exp; its other grants stay open. */
 int moat_ctl_revoke (const char *container, struct moat_grant *g, int64_t now, moat_err_t *err);
+/* Revokes a (signature-checked, unexpired) token: refused until its exp,
+ * and every grant it opened on its sub closed (*ret_closed of them; 0
+ * when none is open or the sub is gone). */
+int moat_ctl_revoke_token (const struct moat_token_claims *c, int64_t now, size_t *ret_closed,
+                           moat_err_t *err);
 
 /* explain SRC DST PROTO/PORT: SRC and DST are containers, "host", or
  * addresses. *allowed and the deciding rule in `why`. */

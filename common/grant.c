@@ -18,6 +18,7 @@ moat_grant_free (struct moat_grant *g)
 {
   free (g->peer);
   free (g->by);
+  free (g->token);
   memset (g, 0, sizeof (*g));
 }
 
@@ -191,9 +192,9 @@ moat_grant_to_json (const struct moat_grant *g)
 
   moat_grant_words (g, words, sizeof (words));
   inet_ntop (AF_INET, &g->peer_addr, peer, sizeof (peer));
-  return json_pack ("{s:s, s:o*, s:s*, s:s*}", "grant", words, "expires",
+  return json_pack ("{s:s, s:o*, s:s*, s:s*, s:s*}", "grant", words, "expires",
                     g->expires ? json_integer (g->expires) : NULL, "peerAddress",
-                    g->kind == MOAT_GRANT_PEER ? peer : NULL, "by", g->by);
+                    g->kind == MOAT_GRANT_PEER ? peer : NULL, "by", g->by, "token", g->token);
 }
 
 int
@@ -202,6 +203,7 @@ moat_grant_from_json (json_t *j, struct moat_grant *ret, moat_err_t *err)
   const char *words = json_string_value (json_object_get (j, "grant"));
   const char *peer = json_string_value (json_object_get (j, "peerAddress"));
   const char *by = json_string_value (json_object_get (j, "by"));
+  const char *token = json_string_value (json_object_get (j, "token"));
   json_t *expires = json_object_get (j, "expires");
 
   if (!words || moat_grant_parse_text (words, ret, err) < 0)
@@ -214,7 +216,7 @@ moat_grant_from_json (json_t *j, struct moat_grant *ret, moat_err_t *err)
       return moat_error (err, MOAT_E_STATE, 0, "malformed grant \"%s\" in record", words);
     }
   ret->expires = expires ? json_integer_value (expires) : 0;
-  if (by && !(ret->by = strdup (by)))
+  if ((by && !(ret->by = strdup (by))) || (token && !(ret->token = strdup (token))))
     {
       moat_grant_free (ret);
       return moat_error (err, MOAT_E_IO, ENOMEM, "grant");
@@ -228,11 +230,23 @@ moat_grant_live (const struct moat_grant *g, int64_t now)
   return !g->expires || g->expires > now;
 }
 
+uint64_t
+moat_grant_timeout_ms (int64_t expires, int64_t now)
+{
+  int64_t left;
+
+  if (expires <= now)
+    return 0;
+  if (__builtin_sub_overflow (expires, now, &left) || left > MOAT_GRANT_TTL_MAX)
+    left = MOAT_GRANT_TTL_MAX;
+  return (uint64_t)left * 1000;
+}
+
 int
 moat_grant_elems (const struct moat_grant *g, struct in_addr addr, int64_t now, bool revoke,
                   struct moat_nft_elems *out)
 {
-  uint64_t timeout_ms = g->expires ? (uint64_t)(g->expires - now) * 1000 : MOAT_GRANT_NEVER_MS;
+  uint64_t timeout_ms = g->expires ? moat_grant_timeout_ms (g->expires, now) : MOAT_GRANT_NEVER_MS;
 
   if (revoke)
     timeout_ms = 0;

@@ -42,6 +42,8 @@ struct moat_grant
   struct in_addr peer_addr;
   int64_t expires; /* unix seconds; 0: never */
   char *by;        /* who granted: NULL (the CLI) or "token kid=K sub=S" */
+  char *token;     /* the token's id (token.h) when a token granted it: its
+                      revoke remembers the token as revoked (revoked.h) */
 };
 
 void moat_grant_free (struct moat_grant *g);
@@ -78,6 +80,13 @@ bool moat_grant_live (const struct moat_grant *g, int64_t now);
  * timeout would not do, as kernels before set-element timeout updates
  * (Linux 6.1, 5.15) keep the old one. -1 only when out of memory. */
 #define MOAT_GRANT_NEVER_MS (3650ull * 24 * 3600 * 1000) /* ten years */
+/* The kernel's timeout for a grant that expires at `expires` (seen at
+ * `now`): (expires - now) s in milliseconds. 0 when expires <= now (the
+ * grant is over: no element), else at least 1000 and never more than
+ * MOAT_GRANT_TTL_MAX s, so it cannot wrap to 0 (an element without a
+ * timeout, which never expires); a longer one, which only a hand-edited
+ * record holds, closes early rather than late. */
+uint64_t moat_grant_timeout_ms (int64_t expires, int64_t now);
 int moat_grant_elems (const struct moat_grant *g, struct in_addr addr, int64_t now, bool revoke,
                       struct moat_nft_elems *out);
 

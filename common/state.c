@@ -100,6 +100,16 @@ moat_global_lock (int operation, int *ret_fd, moat_err_t *err)
   return lock_path (path, operation, ret_fd, err);
 }
 
+int
+moat_tokens_lock (int *ret_fd, moat_err_t *err)
+{
+  char path[4096];
+
+  if ((size_t)snprintf (path, sizeof (path), "%s/.tokens.lock", moat_run_dir ()) >= sizeof (path))
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", moat_run_dir ());
+  return lock_path (path, LOCK_EX, ret_fd, err);
+}
+
 static int
 remove_tree (int fd, moat_err_t *err)
 {
@@ -259,8 +269,8 @@ moat_record_to_json (const struct moat_record *r)
   return j;
 }
 
-static int
-write_atomic (const char *path, const char *data, moat_err_t *err)
+int
+moat_write_atomic (const char *path, const char *data, moat_err_t *err)
 {
   char tmp[4096];
   _cleanup_close_ int fd = -1;
@@ -371,7 +381,7 @@ moat_record_write (const struct moat_record *r, moat_err_t *err)
    * never a record that a lookup by container id misses. */
   if (index_add (r->network, r->container_id, r->ifname, err) < 0)
     return -1;
-  return write_atomic (path, text, err);
+  return moat_write_atomic (path, text, err);
 }
 
 static char *

@@ -36,6 +36,13 @@ int moat_network_lock (const char *network, int *ret_fd, moat_err_t *err);
  * networks: LOCK_SH around an ADD's nft change, LOCK_EX for teardown. */
 int moat_global_lock (int operation, int *ret_fd, moat_err_t *err);
 
+/* The lock of the revoked-token list (revoked.h), "<run dir>/.tokens.lock",
+ * LOCK_EX: taken before any network's lock, never while holding one. */
+int moat_tokens_lock (int *ret_fd, moat_err_t *err);
+
+/* Writes `data` to "<path>.tmp" and renames it over `path`. */
+int moat_write_atomic (const char *path, const char *data, moat_err_t *err);
+
 /* Removes the "*.tmp" files that writes killed before their rename left
  * in "<run dir>/<network>" (sub NULL) or in its subdirectory `sub`
  * (records: write_atomic; identities: policy.c). Caller holds the network

@@ -420,6 +420,8 @@ moat_token_claims_free (struct moat_token_claims *c)
   free (c->kid);
   free (c->sub);
   free (c->iss);
+  free (c->jti);
+  free (c->id);
   for (size_t i = 0; i < c->n_aud; i++)
     free (c->aud[i]);
   free (c->aud);
@@ -501,6 +503,7 @@ static int
 check_claims (const json_t *c, const char *prefix, moat_err_t *err)
 {
   const json_t *nbf = json_object_get (c, "nbf"), *iss = json_object_get (c, "iss");
+  const json_t *iat = json_object_get (c, "iat"), *jti = json_object_get (c, "jti");
 
   if (!json_is_object (c))
     return refuse (err, prefix, "not a JSON object");
@@ -514,6 +517,11 @@ check_claims (const json_t *c, const char *prefix, moat_err_t *err)
     return refuse (err, prefix, "\"exp\": want an integer (unix seconds)");
   if (nbf && !json_is_integer (nbf))
     return refuse (err, prefix, "\"nbf\": want an integer (unix seconds)");
+  if (iat && !json_is_integer (iat))
+    return refuse (err, prefix, "\"iat\": want an integer (unix seconds)");
+  if (jti && !plain_string (jti, MOAT_JTI_MAX))
+    return refuse (err, prefix, "\"jti\": want a non-empty string of at most %d bytes",
+                   MOAT_JTI_MAX);
   if (iss && !plain_string (iss, SIZE_MAX))
     return refuse (err, prefix, "\"iss\": want a non-empty string");
   if (!is_string_list (json_object_get (c, "grants"), false))
@@ -527,14 +535,18 @@ copy_claims (const json_t *c, const char *kid, struct moat_token_claims *ret, mo
 {
   _cleanup_ (moat_token_claims_free) struct moat_token_claims out = { 0 };
   const json_t *nbf = json_object_get (c, "nbf"), *iss = json_object_get (c, "iss");
+  const json_t *iat = json_object_get (c, "iat"), *jti = json_object_get (c, "jti");
 
   out.kid = strdup (kid);
   out.sub = strdup (json_string_value (json_object_get (c, "sub")));
   out.exp = json_integer_value (json_object_get (c, "exp"));
   out.has_nbf = nbf != NULL;
   out.nbf = json_integer_value (nbf);
+  out.has_iat = iat != NULL;
+  out.iat = json_integer_value (iat);
+  out.jti = jti ? strdup (json_string_value (jti)) : NULL;
   out.iss = iss ? strdup (json_string_value (iss)) : NULL;
-  if (!out.kid || !out.sub || (iss && !out.iss)
+  if (!out.kid || !out.sub || (iss && !out.iss) || (jti && !out.jti)
       || copy_string_list (json_object_get (c, "aud"), &out.aud, &out.n_aud) < 0
       || copy_string_list (json_object_get (c, "grants"), &out.grants, &out.n_grants) < 0)
     return no_memory (err, "token claims");
@@ -662,6 +674,40 @@ check_time (const struct moat_token_claims *c, int64_t now, moat_err_t *err)
   return 0;
 }
 
+int
+moat_token_check_lifetime (const struct moat_token_claims *c, int64_t now, moat_err_t *err)
+{
+  static const char *const from[] = { "now", "nbf", "iat" };
+  const int64_t start[] = { now, c->nbf, c->iat };
+  const bool has[] = { true, c->has_nbf, c->has_iat };
+
+  for (size_t i = 0; i < 3; i++)
+    {
+      int64_t life = has[i] ? seconds_between (c->exp, start[i]) : 0;
+
+      if (life > MOAT_TOKEN_LIFETIME_MAX)
+        return moat_error (err, MOAT_E_DECODE, 0,
+                           "lifetime: exp - %s is %" PRId64 " s, more than the cap of %d s (%d d)",
+                           from[i], life, MOAT_TOKEN_LIFETIME_MAX, MOAT_TOKEN_LIFETIME_MAX / 86400);
+    }
+  return 0;
+}
+
+/* "jti:<jti>", else "blake2b:<hex of the token's BLAKE2b-256>". */
+static char *
+token_id (const char *jwt, const char *jti)
+{
+  unsigned char h[crypto_generichash_BYTES];
+  char hex[2 * sizeof (h) + 1];
+  char *id = NULL;
+
+  if (jti)
+    return asprintf (&id, "jti:%s", jti) < 0 ? NULL : id;
+  crypto_generichash (h, sizeof (h), (const unsigned char *)jwt, strlen (jwt), NULL, 0);
+  sodium_bin2hex (hex, sizeof (hex), h, sizeof (h));
+  return asprintf (&id, "blake2b:%s", hex) < 0 ? NULL : id;
+}
+
 static int
 check_issuer (const struct moat_token_claims *c, const char *want_iss, moat_err_t *err)
 {
@@ -676,8 +722,8 @@ check_issuer (const struct moat_token_claims *c, const char *want_iss, moat_err_
 }
 
 int
-moat_token_verify (const struct moat_keyring *kr, const char *jwt, int64_t now,
-                   const char *want_iss, struct moat_token_claims *ret, moat_err_t *err)
+moat_token_verify_signed (const struct moat_keyring *kr, const char *jwt, const char *want_iss,
+                          struct moat_token_claims *ret, moat_err_t *err)
 {
   _cleanup_ (json_decrefp) json_t *header = NULL;
   _cleanup_ (json_decrefp) json_t *claims = NULL;
@@ -718,7 +764,25 @@ moat_token_verify (const struct moat_keyring *kr, const char *jwt, int64_t now,
     return -1;
   if (copy_claims (claims, kid, &out, err) < 0)
     return -1;
-  if (check_time (&out, now, err) < 0 || check_issuer (&out, want_iss, err) < 0)
+  if (!(out.id = token_id (jwt, out.jti)))
+    return no_memory (err, "token");
+  if (check_issuer (&out, want_iss, err) < 0)
+    return -1;
+  *ret = out;
+  memset (&out, 0, sizeof (out));
+  return 0;
+}
+
+int
+moat_token_verify (const struct moat_keyring *kr, const char *jwt, int64_t now,
+                   const char *want_iss, struct moat_token_claims *ret, moat_err_t *err)
+{
+  _cleanup_ (moat_token_claims_free) struct moat_token_claims out = { 0 };
+
+  if (moat_token_verify_signed (kr, jwt, NULL, &out, err) < 0)
+    return -1;
+  if (check_time (&out, now, err) < 0 || moat_token_check_lifetime (&out, now, err) < 0
+      || check_issuer (&out, want_iss, err) < 0)
     return -1;
   *ret = out;
   memset (&out, 0, sizeof (out));

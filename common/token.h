@@ -11,7 +11,8 @@
  * ASCII text of the first two parts and their dot. Header
  * {"alg":"EdDSA","kid":K} ("typ" optional and not checked; "crit" refused;
  * key-carrying headers such as "jwk" or "jku" are ignored: the key is
- * always the keyring's). Claims {sub, aud, exp, nbf?, iss?, grants}.
+ * always the keyring's). Claims {sub, aud, exp, nbf?, iat?, jti?, iss?,
+ * grants}.
  * Duplicate members in header, claims or a key file are refused.
  *
  * What verification does NOT do: it does not check "aud" (the caller knows
@@ -32,6 +33,13 @@
 #define MOAT_JWK_FILE_MAX 65536
 /* Longest "kid", in bytes. */
 #define MOAT_KID_MAX 256
+/* Longest "jti", in bytes. */
+#define MOAT_JTI_MAX 256
+/* Longest lifetime a token may claim, in seconds: the --ttl cap
+ * (MOAT_GRANT_TTL_MAX, 366 days). exp - now, exp - nbf and exp - iat must
+ * each be at most this, so a token lives no longer than a --ttl grant, and
+ * a revoked token is remembered (revoked.h) no longer than that. */
+#define MOAT_TOKEN_LIFETIME_MAX (366 * 24 * 3600)
 
 /* One Ed25519 key. */
 struct moat_jwk
@@ -85,7 +93,14 @@ struct moat_token_claims
   size_t n_aud;
   int64_t exp; /* expiry, unix seconds */
   bool has_nbf;
-  int64_t nbf;   /* not before, unix seconds, when has_nbf */
+  int64_t nbf; /* not before, unix seconds, when has_nbf */
+  bool has_iat;
+  int64_t iat;   /* issued at, unix seconds, when has_iat */
+  char *jti;     /* token id, NULL when absent (at most MOAT_JTI_MAX bytes) */
+  char *id;      /* what names this token in the revoked list: "jti:" + jti,
+                    else "blake2b:" + the hex BLAKE2b-256 of the token text
+                    (Ed25519 signatures and canonical base64url make that
+                    text the only encoding of these claims under this key) */
   char *iss;     /* issuer, NULL when absent */
   char **grants; /* grant words, uninterpreted; n_grants >= 1 */
   size_t n_grants;
@@ -96,15 +111,26 @@ struct moat_token_claims
  * equal want_iss. Checks, in order: size (MOAT_TOKEN_MAX) and structure
  * (three unpadded base64url parts, canonical trailing bits, a 64-byte
  * signature); the header; the kid is known; the signature; claim types;
- * time (no leeway: exp <= now is expired, nbf > now not yet valid); iss.
+ * time (no leeway: exp <= now is expired, nbf > now not yet valid); the
+ * lifetime (moat_token_check_lifetime); iss.
  * Every failure is MOAT_E_DECODE with a one-line message starting with the
  * reason:
  *   malformed token: <what>        unknown kid "<kid>"       bad signature
  *   expired <N> s ago              not yet valid: nbf in <N> s
+ *   lifetime: <what>
  *   wrong issuer "<iss>", want "<want>"   (or wrong issuer: none, want …)
  * *ret is written only on success; free it with moat_token_claims_free. */
 int moat_token_verify (const struct moat_keyring *kr, const char *jwt, int64_t now,
                        const char *want_iss, struct moat_token_claims *ret, moat_err_t *err);
+/* The same without the time checks (expiry, nbf, lifetime): for revoking
+ * a token, whatever its time. */
+int moat_token_verify_signed (const struct moat_keyring *kr, const char *jwt, const char *want_iss,
+                              struct moat_token_claims *ret, moat_err_t *err);
+/* Refuses a token that would live longer than MOAT_TOKEN_LIFETIME_MAX:
+ * exp - now, exp - nbf or exp - iat above it (saturating: no overflow at
+ * any int64). MOAT_E_DECODE, "lifetime: exp - now is <N> s, more than
+ * the cap of <M> s (366 d)". */
+int moat_token_check_lifetime (const struct moat_token_claims *c, int64_t now, moat_err_t *err);
 /* Frees the strings; leaves *c zeroed. Accepts NULL and a zeroed struct. */
 void moat_token_claims_free (struct moat_token_claims *c);
 /* True when `name` is one of the token's audiences (exact match). */

@@ -36,12 +36,14 @@ static const char usage[]
       "  grant CONTAINER peer CONTAINER2 [--ttl ...]\n"
       "  grant --token JWT|- [--keys DIR] [--iss ISSUER]   (-: the token on stdin)\n"
       "  revoke CONTAINER host|egress|peer ...  the same words as the grant\n"
+      "  revoke --token JWT|- [--keys DIR] [--iss ISSUER]  refused until its exp\n"
       "  explain SRC DST PROTO/PORT            allowed (exit 0) or refused (exit 1), and why\n"
       "  check                                 kernel against records; foreign rules (exit 1)\n"
       "  restore                               rebuild moat's tables from the records\n"
       "  resolve APP USER                      address of the container app=APP,user=USER\n"
       "  keygen KID [--public FILE]            new Ed25519 key: private JWK on stdout\n"
-      "  token --key FILE --sub S --aud A (--ttl D | --exp UNIX) [--nbf UNIX] [--iss I] GRANT...\n"
+      "  token --key FILE --sub S --aud A (--ttl D | --exp UNIX) [--nbf UNIX] [--iss I]\n"
+      "        [--jti ID] GRANT...\n"
       "                                        sign a token (GRANT like \"host tcp/8080\")\n"
       "\n"
       "CONTAINER is a container id (or a unique prefix), a name, or an address. SRC and\n"
@@ -52,7 +54,7 @@ static const char usage[]
 struct opts
 {
   bool json;
-  const char *ttl, *token, *keys, *iss, *key, *sub, *aud, *exp, *nbf, *public_key;
+  const char *ttl, *token, *keys, *iss, *key, *sub, *aud, *exp, *nbf, *jti, *public_key;
 };
 
 static int
@@ -204,6 +206,24 @@ token_text (const char *arg, moat_err_t *err)
   return text;
 }
 
+/* The token of --token and the keys that check it: EXIT_OK, or what to
+ * exit with (the error printed). */
+static int
+token_and_keys (const struct opts *o, char **ret_jwt, struct moat_keyring *ret_kr)
+{
+  moat_err_t err = { 0 };
+
+  if (!(*ret_jwt = token_text (o->token, &err))
+      || moat_keyring_load (keys_dir (o), ret_kr, &err) < 0)
+    return fail (&err);
+  if (ret_kr->n == 0)
+    {
+      fprintf (stderr, "moatctl: no keys (*.jwk) in %s: no token can be checked\n", keys_dir (o));
+      return EXIT_USAGE;
+    }
+  return EXIT_OK;
+}
+
 static int
 grant_token (const struct opts *o)
 {
@@ -213,14 +233,10 @@ grant_token (const struct opts *o)
   moat_err_t err = { 0 };
   int64_t t = now ();
   char by[600];
+  int r = token_and_keys (o, &jwt, &kr);
 
-  if (!(jwt = token_text (o->token, &err)) || moat_keyring_load (keys_dir (o), &kr, &err) < 0)
-    return fail (&err);
-  if (kr.n == 0)
-    {
-      fprintf (stderr, "moatctl: no keys (*.jwk) in %s: no token can be checked\n", keys_dir (o));
-      return EXIT_USAGE;
-    }
+  if (r != EXIT_OK)
+    return r;
   if (moat_token_verify (&kr, jwt, t, o->iss, &c, &err) < 0)
     {
       fprintf (stderr, "moatctl: token refused: %s\n", err.msg);
@@ -238,6 +254,40 @@ grant_token (const struct opts *o)
   return EXIT_OK;
 }
 
+/* revoke --token: whatever its time, once its signature holds. */
+static int
+revoke_token (const struct opts *o)
+{
+  _cleanup_ (moat_keyring_free) struct moat_keyring kr = { 0 };
+  _cleanup_ (moat_token_claims_free) struct moat_token_claims c = { 0 };
+  _cleanup_free_ char *jwt = NULL;
+  moat_err_t err = { 0 };
+  int64_t t = now ();
+  size_t closed = 0;
+  int r = token_and_keys (o, &jwt, &kr);
+
+  if (r != EXIT_OK)
+    return r;
+  if (moat_token_verify_signed (&kr, jwt, o->iss, &c, &err) < 0
+      || (c.exp > t && moat_token_check_lifetime (&c, t, &err) < 0))
+    {
+      fprintf (stderr, "moatctl: token refused: %s\n", err.msg);
+      return EXIT_NO;
+    }
+  if (c.exp <= t)
+    {
+      if (!o->json)
+        printf ("token %s expired %lld s ago: nothing to revoke\n", c.id, (long long)(t - c.exp));
+      return EXIT_OK;
+    }
+  if (moat_ctl_revoke_token (&c, t, &closed, &err) < 0)
+    return fail (&err);
+  if (!o->json)
+    printf ("revoked token %s: %zu grant%s closed, refused until its exp (in %llds)\n", c.id,
+            closed, closed == 1 ? "" : "s", (long long)(c.exp - t));
+  return EXIT_OK;
+}
+
 static int
 cmd_grant (bool grant, char **args, int n, const struct opts *o)
 {
@@ -246,8 +296,11 @@ cmd_grant (bool grant, char **args, int n, const struct opts *o)
   int64_t ttl = 0;
   char words[MOAT_GRANT_WORDS_MAX];
 
-  if (grant && o->token)
-    return n == 0 ? grant_token (o) : usage_error ("grant --token takes no other words");
+  if (o->token && n != 0)
+    return usage_error (grant ? "grant --token takes no other words"
+                              : "revoke --token takes no other words");
+  if (o->token)
+    return grant ? grant_token (o) : revoke_token (o);
   if (n < 2)
     return usage_error (grant ? "grant: want CONTAINER host|egress|peer ..."
                               : "revoke: want CONTAINER host|egress|peer ...");
@@ -478,7 +531,8 @@ cmd_token (char **args, int n, const struct opts *o)
   claims = json_pack ("{s:s, s:s, s:I, s:o}", "sub", o->sub, "aud", o->aud, "exp",
                       (json_int_t)(o->ttl ? now () + ttl : exp), "grants", grants);
   if (!claims || (o->nbf && json_object_set_new (claims, "nbf", json_integer (nbf)) < 0)
-      || (o->iss && json_object_set_new (claims, "iss", json_string (o->iss)) < 0))
+      || (o->iss && json_object_set_new (claims, "iss", json_string (o->iss)) < 0)
+      || (o->jti && json_object_set_new (claims, "jti", json_string (o->jti)) < 0))
     return EXIT_USAGE;
   if (read_key (o->key, &key, &err) < 0 || moat_token_sign (&key, claims, &jwt, &err) < 0)
     return fail (&err);
@@ -499,6 +553,7 @@ enum
   OPT_AUD,
   OPT_EXP,
   OPT_NBF,
+  OPT_JTI,
   OPT_PUBLIC,
   OPT_VERSION,
 };
@@ -516,6 +571,7 @@ static const struct option options[] = {
   { "aud", required_argument, NULL, OPT_AUD },
   { "exp", required_argument, NULL, OPT_EXP },
   { "nbf", required_argument, NULL, OPT_NBF },
+  { "jti", required_argument, NULL, OPT_JTI },
   { "public", required_argument, NULL, OPT_PUBLIC },
   { NULL, 0, NULL, 0 },
 };
@@ -563,6 +619,9 @@ parse_options (int argc, char **argv, struct opts *o)
         break;
       case OPT_NBF:
         o->nbf = optarg;
+        break;
+      case OPT_JTI:
+        o->jti = optarg;
         break;
       case OPT_PUBLIC:
         o->public_key = optarg;

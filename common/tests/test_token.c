@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +17,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "grant.h"
+#include "revoked.h"
+#include "state.h"
 #include "token.h"
 
 #define NOW INT64_C (1700000000)
@@ -799,6 +803,255 @@ test_generate (void **state)
   assert_non_null (strstr (err.msg, "not valid UTF-8"));
 }
 
+/* ---- lifetime cap, token ids, the revoked list, kernel timeouts ---- */
+
+/* Claims for "web" on "n" with these extra members, e.g. "\"exp\":5". */
+static char *
+claims_with (const char *members)
+{
+  char *text = NULL;
+
+  assert_true (asprintf (&text, "{\"sub\":\"web\",\"aud\":\"n\",\"grants\":[\"g\"],%s}", members)
+               > 0);
+  return text;
+}
+
+#define CAP MOAT_TOKEN_LIFETIME_MAX
+
+static void
+lifetime_refused_at (const struct fixture *f, const char *members, const char *want, int line)
+{
+  _cleanup_free_ char *claims = claims_with (members);
+  _cleanup_free_ char *jwt = sign_text (k1 (f), claims);
+
+  verify_fails_at (f, jwt, NOW, NULL, want, line);
+}
+#define lifetime_refused(f, members, want) lifetime_refused_at (f, members, want, __LINE__)
+
+static void
+lifetime_ok_at (const struct fixture *f, const char *members, int line)
+{
+  _cleanup_free_ char *claims = claims_with (members);
+  _cleanup_free_ char *jwt = sign_text (k1 (f), claims);
+  struct moat_token_claims c = { 0 };
+  moat_err_t err = { 0 };
+
+  if (moat_token_verify (&f->kr, jwt, NOW, NULL, &c, &err) < 0)
+    fail_msg ("line %d: %s: %s", line, members, err.msg);
+  moat_token_claims_free (&c);
+}
+#define lifetime_ok(f, members) lifetime_ok_at (f, members, __LINE__)
+
+static void
+test_lifetime_cap (void **state)
+{
+  struct fixture *f = *state;
+  char m[256];
+
+  assert_int_equal (CAP, MOAT_GRANT_TTL_MAX);
+  /* exp - now: the cap is allowed, one second more is not. */
+  snprintf (m, sizeof (m), "\"exp\":%" PRId64, NOW + CAP);
+  lifetime_ok (f, m);
+  snprintf (m, sizeof (m), "\"exp\":%" PRId64, NOW + CAP + 1);
+  lifetime_refused (f, m,
+                    "lifetime: exp - now is 31622401 s, more than the cap of 31622400 s (366 d)");
+  lifetime_refused (f, "\"exp\":9223372036854775807",
+                    "lifetime: exp - now is 9223372035154775807 s, more than the cap of "
+                    "31622400 s (366 d)");
+  lifetime_refused (f, "\"exp\":2305843009213693952", "lifetime: exp - now is *"); /* 2^61 */
+  /* exp - nbf and exp - iat, though exp is near. */
+  snprintf (m, sizeof (m), "\"exp\":%" PRId64 ",\"nbf\":%" PRId64, NOW + 60, NOW + 60 - CAP);
+  lifetime_ok (f, m);
+  snprintf (m, sizeof (m), "\"exp\":%" PRId64 ",\"nbf\":%" PRId64, NOW + 60, NOW + 59 - CAP);
+  lifetime_refused (f, m,
+                    "lifetime: exp - nbf is 31622401 s, more than the cap of 31622400 s (366 d)");
+  snprintf (m, sizeof (m), "\"exp\":%" PRId64 ",\"iat\":%" PRId64, NOW + 60, NOW - 10);
+  lifetime_ok (f, m);
+  snprintf (m, sizeof (m), "\"exp\":%" PRId64 ",\"iat\":%" PRId64, NOW + 60, NOW + 59 - CAP);
+  lifetime_refused (f, m,
+                    "lifetime: exp - iat is 31622401 s, more than the cap of 31622400 s (366 d)");
+  /* Saturated, not wrapped: exp - INT64_MIN overflows. */
+  snprintf (m, sizeof (m), "\"exp\":%" PRId64 ",\"iat\":-9223372036854775808", NOW + 60);
+  lifetime_refused (f, m,
+                    "lifetime: exp - iat is 9223372036854775807 s, more than the cap of "
+                    "31622400 s (366 d)");
+  claims_refused (
+      f, "{\"sub\":\"web\",\"aud\":\"n\",\"exp\":1700000060,\"iat\":\"now\",\"grants\":[\"g\"]}",
+      "malformed token: claims: \"iat\": want an integer (unix seconds)");
+  /* exp = now and exp = now + 1, at the edge of expiry. */
+  snprintf (m, sizeof (m), "\"exp\":%" PRId64, NOW);
+  lifetime_refused (f, m, "expired 0 s ago");
+  snprintf (m, sizeof (m), "\"exp\":%" PRId64, NOW + 1);
+  lifetime_ok (f, m);
+}
+
+/* verify_signed checks everything but time: revoke takes any token. */
+static void
+test_verify_signed (void **state)
+{
+  struct fixture *f = *state;
+  _cleanup_free_ char *old = sign_text (k1 (f), "{\"sub\":\"web\",\"aud\":\"n\",\"exp\":5,"
+                                                "\"grants\":[\"g\"]}");
+  _cleanup_free_ char *forged = sign_text (&f->k9, GOOD_CLAIMS);
+  struct moat_token_claims c = { 0 };
+  moat_err_t err = { 0 };
+
+  assert_int_equal (moat_token_verify_signed (&f->kr, old, NULL, &c, &err), 0);
+  assert_int_equal (c.exp, 5);
+  assert_int_equal (moat_token_check_lifetime (&c, 4, &err), 0);
+  moat_token_claims_free (&c);
+  assert_int_equal (moat_token_verify_signed (&f->kr, forged, NULL, &c, &err), -1);
+  assert_string_equal (err.msg, "unknown kid \"k9\"");
+  assert_int_equal (moat_token_verify_signed (&f->kr, old, "moat", &c, &err), -1);
+  assert_string_equal (err.msg, "wrong issuer: none, want \"moat\"");
+  assert_null (c.sub);
+}
+
+static void
+test_token_id (void **state)
+{
+  struct fixture *f = *state;
+  _cleanup_free_ char *a = sign_text (k1 (f), GOOD_CLAIMS);
+  _cleanup_free_ char *a_again = sign_text (k1 (f), GOOD_CLAIMS);
+  _cleanup_free_ char *b = sign_text (
+      k1 (f), "{\"sub\":\"web\",\"aud\":\"net1\",\"exp\":1700000061,\"grants\":[\"host tcp/80\"]}");
+  _cleanup_free_ char *j = sign_text (
+      k1 (f),
+      "{\"sub\":\"web\",\"aud\":\"n\",\"exp\":1700000060,\"jti\":\"t-1\",\"grants\":[\"g\"]}");
+  _cleanup_free_ char *long_jti = NULL;
+  struct moat_token_claims ca = { 0 }, ca2 = { 0 }, cb = { 0 }, cj = { 0 };
+  char jti[MOAT_JTI_MAX + 2];
+
+  verify_ok (f, a, NOW, NULL, &ca);
+  verify_ok (f, a_again, NOW, NULL, &ca2);
+  verify_ok (f, b, NOW, NULL, &cb);
+  verify_ok (f, j, NOW, NULL, &cj);
+  /* No jti: the hash of the token; one token, one id; other claims, another. */
+  assert_null (ca.jti);
+  assert_int_equal (strlen (ca.id), strlen ("blake2b:") + 64);
+  assert_memory_equal (ca.id, "blake2b:", 8);
+  assert_string_equal (ca.id, ca2.id);
+  assert_string_not_equal (ca.id, cb.id);
+  assert_string_equal (cj.jti, "t-1");
+  assert_string_equal (cj.id, "jti:t-1");
+  moat_token_claims_free (&ca);
+  moat_token_claims_free (&ca2);
+  moat_token_claims_free (&cb);
+  moat_token_claims_free (&cj);
+  claims_refused (f,
+                  "{\"sub\":\"web\",\"aud\":\"n\",\"exp\":1700000060,\"jti\":7,\"grants\":[\"g\"]}",
+                  "malformed token: claims: \"jti\": want a non-empty string of at most 256 bytes");
+  claims_refused (
+      f, "{\"sub\":\"web\",\"aud\":\"n\",\"exp\":1700000060,\"jti\":\"\",\"grants\":[\"g\"]}",
+      "malformed token: claims: \"jti\": want *");
+  memset (jti, 'x', sizeof (jti) - 1);
+  jti[sizeof (jti) - 1] = '\0';
+  assert_true (asprintf (&long_jti,
+                         "{\"sub\":\"web\",\"aud\":\"n\",\"exp\":1700000060,\"jti\":\"%s\","
+                         "\"grants\":[\"g\"]}",
+                         jti)
+               > 0);
+  claims_refused (f, long_jti, "malformed token: claims: \"jti\": want *");
+}
+
+/* Seconds to the kernel's milliseconds: never 0 for a live grant (0 is
+ * "no timeout", an element that never goes), never wrapped. */
+static void
+test_grant_timeout_ms (void **state)
+{
+  const uint64_t cap_ms = (uint64_t)MOAT_GRANT_TTL_MAX * 1000;
+
+  assert_int_equal (moat_grant_timeout_ms (NOW, NOW), 0);
+  assert_int_equal (moat_grant_timeout_ms (NOW - 1, NOW), 0);
+  assert_int_equal (moat_grant_timeout_ms (INT64_MIN, NOW), 0);
+  assert_int_equal (moat_grant_timeout_ms (NOW + 1, NOW), 1000);
+  assert_int_equal (moat_grant_timeout_ms (NOW + MOAT_GRANT_TTL_MAX, NOW), cap_ms);
+  assert_int_equal (moat_grant_timeout_ms (NOW + MOAT_GRANT_TTL_MAX + 1, NOW), cap_ms);
+  assert_int_equal (moat_grant_timeout_ms (INT64_MAX, NOW), cap_ms);
+  assert_int_equal (moat_grant_timeout_ms (INT64_MAX, INT64_MIN), cap_ms);
+  assert_int_equal (moat_grant_timeout_ms (INT64_MAX, -1), cap_ms);
+  /* Where seconds * 1000 wraps a uint64: 2^61 s is 2^64 * 125 ms, which
+   * wraps to 0 (an element that never expires); 18446744073709552 s
+   * wraps to 384 ms. Both give the cap. */
+  assert_int_equal (moat_grant_timeout_ms (NOW + (INT64_C (1) << 61), NOW), cap_ms);
+  assert_int_equal (moat_grant_timeout_ms (NOW + INT64_C (18446744073709552), NOW), cap_ms);
+}
+
+static void
+test_revoked_list (void **state)
+{
+  _cleanup_ (moat_revoked_free) struct moat_revoked r = { 0 }, back = { 0 };
+  _cleanup_ (json_decrefp) json_t *j = NULL, *bad = NULL;
+  moat_err_t err = { 0 };
+
+  assert_int_equal (moat_revoked_add (&r, "jti:a", NOW + 10, &err), 1);
+  assert_int_equal (moat_revoked_add (&r, "jti:a", NOW + 5, &err), 0);
+  assert_int_equal (moat_revoked_add (&r, "jti:a", NOW + 20, &err), 1);
+  assert_int_equal (moat_revoked_add (&r, "blake2b:00", NOW + 1, &err), 1);
+  assert_int_equal (r.n, 2);
+  assert_true (moat_revoked_has (&r, "jti:a", NOW));
+  assert_true (moat_revoked_has (&r, "jti:a", NOW + 19));
+  assert_false (moat_revoked_has (&r, "jti:a", NOW + 20));
+  assert_false (moat_revoked_has (&r, "jti:b", NOW));
+  assert_true (moat_revoked_has (&r, "blake2b:00", NOW));
+  /* At NOW + 1 the second entry is over: its JSON leaves it out. */
+  j = moat_revoked_to_json (&r, NOW + 1);
+  assert_non_null (j);
+  assert_int_equal (json_array_size (json_object_get (j, "revoked")), 1);
+  assert_int_equal (moat_revoked_from_json (j, NOW + 1, "mem", &back, &err), 0);
+  assert_int_equal (back.n, 1);
+  assert_string_equal (back.v[0].token, "jti:a");
+  assert_int_equal (back.v[0].exp, NOW + 20);
+  moat_revoked_free (&back);
+  /* Reading prunes too. */
+  assert_int_equal (moat_revoked_from_json (j, NOW + 20, "mem", &back, &err), 0);
+  assert_int_equal (back.n, 0);
+  bad = json_loads ("{\"revoked\":[{\"token\":\"jti:a\",\"exp\":\"soon\"}]}", 0, NULL);
+  assert_int_equal (moat_revoked_from_json (bad, NOW, "/run/x", &back, &err), -1);
+  assert_int_equal (err.code, MOAT_E_STATE);
+  assert_string_equal (err.msg, "/run/x: revoked[0]: want {\"token\": non-empty string, "
+                                "\"exp\": integer}");
+}
+
+/* On disk under MOAT_RUN_DIR: none is empty, a write is read back pruned,
+ * a corrupt file is an error naming it (a grant then fails closed). */
+static void
+test_revoked_file (void **state)
+{
+  struct fixture *f = *state;
+  _cleanup_ (moat_revoked_free) struct moat_revoked r = { 0 }, back = { 0 };
+  _cleanup_close_ int lock = -1;
+  moat_err_t err = { 0 };
+  char run[160], path[256];
+  FILE *fp;
+
+  snprintf (run, sizeof (run), "%s/run", f->root);
+  snprintf (path, sizeof (path), "%s/.revoked-tokens.json", run);
+  setenv ("MOAT_RUN_DIR", run, 1);
+  if (moat_tokens_lock (&lock, &err) < 0)
+    fail_msg ("%s", err.msg);
+  assert_int_equal (moat_revoked_load (NOW, &back, &err), 0);
+  assert_int_equal (back.n, 0);
+  assert_int_equal (moat_revoked_add (&r, "jti:live", NOW + 100, &err), 1);
+  assert_int_equal (moat_revoked_add (&r, "jti:over", NOW - 1, &err), 1);
+  if (moat_revoked_store (&r, NOW, &err) < 0)
+    fail_msg ("%s", err.msg);
+  assert_int_equal (moat_revoked_load (NOW, &back, &err), 0);
+  assert_int_equal (back.n, 1);
+  assert_true (moat_revoked_has (&back, "jti:live", NOW));
+  assert_false (moat_revoked_has (&back, "jti:over", NOW - 2));
+  assert_int_equal (access (path, F_OK), 0);
+  fp = fopen (path, "we");
+  assert_non_null (fp);
+  fputs ("{\"revoked\":", fp);
+  fclose (fp);
+  moat_revoked_free (&back);
+  assert_int_equal (moat_revoked_load (NOW, &back, &err), -1);
+  assert_int_equal (err.code, MOAT_E_STATE);
+  assert_true (strncmp (err.msg, path, strlen (path)) == 0);
+  unsetenv ("MOAT_RUN_DIR");
+}
+
 int
 main (void)
 {
@@ -816,6 +1069,12 @@ main (void)
     cmocka_unit_test (test_keyring_load),
     cmocka_unit_test (test_keyring_refusals),
     cmocka_unit_test (test_generate),
+    cmocka_unit_test (test_lifetime_cap),
+    cmocka_unit_test (test_verify_signed),
+    cmocka_unit_test (test_token_id),
+    cmocka_unit_test (test_grant_timeout_ms),
+    cmocka_unit_test (test_revoked_list),
+    cmocka_unit_test (test_revoked_file),
   };
 
   return cmocka_run_group_tests (tests, setup, teardown);

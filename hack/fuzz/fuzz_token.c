@@ -123,6 +123,7 @@ check_refusal (const moat_err_t *err)
   static const char *const reasons[] = {
     "malformed token: ", "unknown kid \"",         "bad signature",
     "expired ",          "not yet valid: nbf in ", "wrong issuer",
+    "lifetime: exp - ",
   };
   bool known = false;
 
@@ -144,8 +145,13 @@ check_claims (const struct moat_token_claims *c, const char *want_iss)
     FUZZ_CHECK (*c->aud[i] && moat_token_aud_has (c, c->aud[i]));
   for (size_t i = 0; i < c->n_grants; i++)
     FUZZ_CHECK (*c->grants[i]);
-  FUZZ_CHECK (c->exp > NOW);
-  FUZZ_CHECK (!c->has_nbf || c->nbf <= NOW);
+  FUZZ_CHECK (c->exp > NOW && c->exp - NOW <= MOAT_TOKEN_LIFETIME_MAX);
+  FUZZ_CHECK (!c->has_nbf || (c->nbf <= NOW && c->exp - c->nbf <= MOAT_TOKEN_LIFETIME_MAX));
+  FUZZ_CHECK (!c->has_iat || c->exp - c->iat <= MOAT_TOKEN_LIFETIME_MAX);
+  /* The id that names it in the revoked list. */
+  FUZZ_CHECK (c->id
+              && (c->jti ? strncmp (c->id, "jti:", 4) == 0 && strcmp (c->id + 4, c->jti) == 0
+                         : strncmp (c->id, "blake2b:", 8) == 0 && strlen (c->id) == 8 + 64));
   FUZZ_CHECK (!want_iss || (c->iss && strcmp (c->iss, want_iss) == 0));
   FUZZ_CHECK (!c->iss || *c->iss);
 }
@@ -247,7 +253,7 @@ fuzz_claims (const uint8_t *data, size_t size, const char *want_iss)
    * issuer may refuse them. */
   verr = verify (jwt, want_iss);
   FUZZ_CHECK (verr.code == 0 || starts_with (verr.msg, "expired ")
-              || starts_with (verr.msg, "not yet valid: ")
+              || starts_with (verr.msg, "not yet valid: ") || starts_with (verr.msg, "lifetime: ")
               || starts_with (verr.msg, "wrong issuer"));
 }
 
