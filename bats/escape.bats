@@ -290,6 +290,46 @@ a_udp() {
   assert_others_intact
 }
 
+@test "DEL: a leaving container flooding forged ARP and IPv6 gets nothing past its port at any moment" {
+  setup_world
+  # Three containers flood, each from two processes, gratuitous ARP claiming
+  # b's address and IPv6 neighbour advertisements, while each is DEL'd:
+  # between its guard elements going and its link going, its port must
+  # already be out of service.
+  local x hx mx ix hex_b
+  hex_b=$(hex_ip "$IPB")
+  for x in x1 x2 x3; do
+    add_container "$x"
+    hx=$(hostif_of "$x") mx=$(mac_of "$x") ix=$(ip_of "$x")
+    sniff_start "$x" host "$hx"
+    start_bg "$(ns_of "$x")" "$XPKT_PY" "$T/xpkt.py" send eth0 arp --op 1 --smac "$mx" \
+      --dmac ff:ff:ff:ff:ff:ff --spa "$IPB" --tpa "$IPB" --count 100000000 --token "flood-arp-$x"
+    start_bg "$(ns_of "$x")" "$XPKT_PY" "$T/xpkt.py" send eth0 na --smac "$mx" \
+      --dmac 33:33:00:00:00:01 --src fe80::bad --target fe80::1 --count 100000000 \
+      --token "flood-na-$x"
+  done
+  for x in x1 x2 x3; do
+    wait_for 5 frames_at_least 1000 "$x" in "$(mac_of "$x")" 0806 || fail "$x is not flooding ARP"
+    wait_for 5 frames_at_least 1000 "$x" in "$(mac_of "$x")" 86dd || fail "$x is not flooding IPv6"
+    del_container "$x"
+    link_gone "$(hostif_of "$x")" || fail "$x's host end is still there"
+  done
+  # Whatever passed a port reached the bridge before its DEL returned.
+  for x in x1 x2 x3; do
+    mx=$(mac_of "$x")
+    assert_eq "$(frames BR in "$mx" 0806)" 0 "ARP frames of $x at the host"
+    assert_eq "$(frames BR in "$mx" 86dd)" 0 "IPv6 frames of $x at the host"
+  done
+  assert_not_contains "$(neigh_of "$BR")" "$(mac_of x1)" "host's neighbours"
+  settle B "$IPB"
+  settle_host
+  for x in x1 x2 x3; do
+    mx=$(mac_of "$x")
+    assert_eq "$(frames B in "$mx" -)$(frames C in "$mx" -)" 00 "frames of $x at b, c"
+  done
+  assert_others_intact
+}
+
 @test "broadcast and multicast from a container reach no peer" {
   setup_world
   # Control: a broadcast from the host does reach b and c.
