@@ -330,6 +330,43 @@ a_udp() {
   assert_others_intact
 }
 
+@test "proxy: a peer as a container's proxy is refused, or judged as the peer it is" {
+  setup_world
+  # b, on a's own network, as a's proxy: the start fails, naming the key,
+  # and a keeps the policy it had.
+  run -1 hook prestart a "$(jq -nc --arg h "udp/$PA" --arg p "$IPB:$P" \
+    '{"io.moat.allow-host": $h, "io.moat.proxy": $p}')"
+  assert_contains "$output" "io.moat.proxy: $IPB is on the container's own network"
+  PROBE_TOKEN=proxy-own-net run ns_tcp_connect "$NSA" 192.0.2.10 80
+  assert_match "$output" "^(refused|timeout|unreachable)$" "a's tcp/80 after the refused proxy"
+  PROBE_TOKEN=proxy-direct run ns_tcp_connect "$NSA" "$IPB" "$P"
+  assert_eq "$output" refused "a straight to b"
+  # A container of another moat network as a's proxy: the hook cannot tell
+  # it from an outside address, and the kernel judges it as a peer. e
+  # exposes nothing and shares no network with a: nothing reaches it.
+  second_network
+  new_netns e
+  CNI_CONF=$MOAT_CONF2 run -0 cni ADD "$(cid_of e)" "$(ns_of e)"
+  printf '%s\n' "$output" >"$T/result.e"
+  ns_tcp_listen "$(ns_of e)" 0.0.0.0 "$P"
+  sniff_start E "$(ns_of e)" eth0
+  run -0 hook prestart a "$(jq -nc --arg h "udp/$PA" --arg p "$(ip_of e):$P" \
+    '{"io.moat.allow-host": $h, "io.moat.proxy": $p}')"
+  # (The reset for a packet already rewritten toward its proxy does not
+  # make it back: the connection times out.)
+  PROBE_TOKEN=proxy-other-net run ns_tcp_connect "$NSA" 192.0.2.10 80
+  assert_match "$output" "^(refused|timeout)$" "a's tcp/80, sent to e on another network as its proxy"
+  PROBE_TOKEN=proxy-other-direct run ns_tcp_connect "$NSA" "$(ip_of e)" "$P"
+  assert_eq "$output" refused "a straight to its proxy e"
+  settle B "$IPB"
+  for t in proxy-own-net proxy-direct proxy-other-net proxy-other-direct; do
+    assert_eq "$(received "$t")" 0 "$t at a server"
+    assert_not_captured B "$t"
+    assert_not_captured E "$t"
+  done
+  assert_others_intact
+}
+
 @test "broadcast and multicast from a container reach no peer" {
   setup_world
   # Control: a broadcast from the host does reach b and c.

@@ -220,8 +220,6 @@ to_peer (const struct moat_record *s, const struct moat_policy *ps, const struct
          const struct moat_policy *pd, const struct moat_ports *flow, int64_t now, char *why,
          size_t size)
 {
-  if (proxied (ps, d->addr, flow))
-    return SAY ("the destination is the source's proxy (io.moat.proxy)");
   if (grant_covers (s, TOWARD_PEER, d, d->addr, flow, now, why, size))
     return true;
   if (strcmp (s->network, d->network) != 0)

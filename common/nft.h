@@ -67,8 +67,8 @@ struct nftnl_batch;
  *                    (related = ICMP errors: only about the sender's own flows;
  *                     conntrack checks an error's destination, not its sender)
  *     ct state invalid drop
+ *     oifname . ip daddr @members goto to_peer    (a container proxy is a peer too)
  *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
- *     oifname . ip daddr @members goto to_peer
  *     ip saddr . ip daddr . meta l4proto . th dport @grant_egress accept
  *     ip saddr . ip daddr . meta l4proto . th dport @egress_deny goto deny_src
  *     ip saddr @internet accept
@@ -86,7 +86,6 @@ struct nftnl_batch;
  *     ct state related ip saddr . ct reply ip saddr @self accept
  *     ip saddr . ip daddr @grant_peer accept
  *     ip saddr vmap @src_ident
- *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
  *     goto deny_src
  *   chain to_container
  *     ct state established ct direction reply accept

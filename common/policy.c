@@ -233,6 +233,26 @@ annotations_freep (struct moat_annotations *a)
   moat_annotations_free (a);
 }
 
+/* A proxy is the host or an outside address. One on the container's own
+ * network would be a peer reached past the peer rules (and the kernel
+ * cannot route a rewritten packet back out of the bridge it came in on);
+ * a container of another network is a peer the kernel judges as one. */
+static int
+proxy_check (const struct moat_record *rec, const struct moat_annotations *a, moat_err_t *err)
+{
+  uint32_t mask = moat_prefix_mask (rec->prefixlen);
+  char addr[INET_ADDRSTRLEN];
+
+  if (!a->have_proxy || a->proxy_addr.s_addr == rec->gateway.s_addr
+      || (a->proxy_addr.s_addr & mask) != (rec->addr.s_addr & mask))
+    return 0;
+  inet_ntop (AF_INET, &a->proxy_addr, addr, sizeof (addr));
+  return moat_error (err, MOAT_E_CONFIG, 0,
+                     MOAT_ANNOT_PREFIX "proxy: %s is on the container's own network \"%s\"; a "
+                                       "proxy is the host or an outside address",
+                     addr, rec->network);
+}
+
 int
 moat_policy_resolve (const struct moat_record *rec, json_t *annotations, struct moat_policy *ret,
                      moat_err_t *err)
@@ -269,7 +289,7 @@ moat_policy_resolve (const struct moat_record *rec, json_t *annotations, struct 
     }
   /* The labels were merged above, before the profile name was known. */
   if (merge_lists (&ret->a, &pod, err) < 0 || merge_lists (&ret->a, &oci, err) < 0
-      || sys_labels (ret->labels, rec, err) < 0)
+      || sys_labels (ret->labels, rec, err) < 0 || proxy_check (rec, &ret->a, err) < 0)
     goto fail;
   return 0;
 
