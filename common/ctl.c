@@ -644,6 +644,23 @@ revoke_matches (const struct moat_grant *g, const struct revoke_what *what)
   return strcmp (words, what->words) == 0;
 }
 
+/* Closes the grants' elements: re-added timing out at once; where the
+ * kernel kept their old timeouts (no set-element timeout updates before
+ * Linux 6.10), deleted. The record says revoked only after this. */
+static int
+close_grants (struct moat_nft *nft, struct in_addr addr, struct moat_nft_elems *elems,
+              moat_err_t *err)
+{
+  int r;
+
+  if (moat_nft_policy_replace (nft, addr, false, false, NULL, NULL, NULL, elems, err) < 0)
+    return -1;
+  r = moat_nft_elems_outlive (nft, elems, MOAT_GRANT_REVOKED_MS, err);
+  if (r <= 0)
+    return r;
+  return moat_nft_policy_replace (nft, addr, false, false, elems, NULL, NULL, NULL, err);
+}
+
 /* New packets of a revoked grant's flows in their opening direction meet
  * the rules again at once; conntrack forgets the flows, so that their
  * replies stop too. */
@@ -700,8 +717,7 @@ revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct r
     }
   if (!closed)
     return 0;
-  if (moat_nft_policy_replace (nft, rec.addr, false, false, gone, NULL, NULL, NULL, err) < 0
-      || forget_flows (flows, (size_t)closed, err) < 0)
+  if (close_grants (nft, rec.addr, gone, err) < 0 || forget_flows (flows, (size_t)closed, err) < 0)
     return what->words ? moat_error_prefix (err, "revoke %s", what->words)
                        : moat_error_prefix (err, "revoke token %s", what->token);
   return grants_store (&rec, &gs, err) < 0 ? -1 : closed;

@@ -249,7 +249,7 @@ moat_grant_elems (const struct moat_grant *g, struct in_addr addr, int64_t now, 
   uint64_t timeout_ms = g->expires ? moat_grant_timeout_ms (g->expires, now) : MOAT_GRANT_NEVER_MS;
 
   if (revoke)
-    timeout_ms = 0;
+    timeout_ms = MOAT_GRANT_REVOKED_MS;
   else if (g->expires && g->expires <= now)
     return 0;
   switch (g->kind)

@@ -1519,7 +1519,7 @@ put_elems (struct builder *b, const struct elem *elems, size_t n, uint16_t msg_t
           && nftnl_set_elem_set (e, NFTNL_SET_ELEM_KEY_END, elems[i].key_end, elems[i].key_end_len)
                  < 0)
         return -1;
-      if (elems[i].timeout_ms)
+      if (elems[i].timeout_ms && msg_type == NFT_MSG_NEWSETELEM)
         nftnl_set_elem_set_u64 (e, NFTNL_SET_ELEM_TIMEOUT, elems[i].timeout_ms);
       if (elems[i].data_len
           && nftnl_set_elem_set (e, NFTNL_SET_ELEM_DATA, elems[i].data, elems[i].data_len) < 0)
@@ -1847,6 +1847,8 @@ struct talk
   bool is_batch;
   bool batch_failed;
   struct reply *reply;
+  mnl_cb_t on_data; /* NULL: data messages are ignored */
+  void *data_arg;
 };
 
 static void
@@ -1908,9 +1910,11 @@ on_ack (const struct nlmsghdr *nlh, void *data)
 }
 
 static int
-ignore_data (const struct nlmsghdr *nlh, void *data)
+route_data (const struct nlmsghdr *nlh, void *data)
 {
-  return MNL_CB_OK;
+  struct talk *t = data;
+
+  return t->on_data ? t->on_data (nlh, t->data_arg) : MNL_CB_OK;
 }
 
 static int
@@ -1918,7 +1922,7 @@ run_replies (struct talk *t, const void *buf, size_t len, uint32_t portid)
 {
   mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = on_ack };
 
-  return mnl_cb_run2 (buf, len, 0, portid, ignore_data, t, ctl, ARRAY_SIZE (ctl));
+  return mnl_cb_run2 (buf, len, 0, portid, route_data, t, ctl, ARRAY_SIZE (ctl));
 }
 
 /* Marks every message that asked for an ack as owed one. */
@@ -2043,7 +2047,8 @@ grow_sndbuf (struct mnl_socket *nl, const struct iovec *iov, int n)
 }
 
 static int
-talk (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply, moat_err_t *err)
+talk_data (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply, mnl_cb_t on_data,
+           void *data_arg, moat_err_t *err)
 {
   int n = nftnl_batch_iovec_len (batch);
   struct iovec iov[n > 0 ? n : 1];
@@ -2058,10 +2063,18 @@ talk (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply, moa
   grow_sndbuf (nl, iov, n);
   r = talk_init (&t, iov, n, reply);
   pending = t.pending;
+  t.on_data = on_data;
+  t.data_arg = data_arg;
   buf = malloc (RECV_BUF_SIZE);
   if (r < 0 || !buf)
     return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: cannot prepare request");
   return talk_exchange (nl, &t, iov, n, buf, err);
+}
+
+static int
+talk (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply, moat_err_t *err)
+{
+  return talk_data (nl, batch, reply, NULL, NULL, err);
 }
 
 /* Turns the kernel's error for message `seq` into *err, naming the object. */
@@ -3406,6 +3419,55 @@ moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, 
 out:
   free (old.v);
   return res;
+}
+
+/* Whether a re-add with a shorter timeout took: see nft.h. */
+struct outlive
+{
+  uint64_t max_ms;
+  bool outlives;
+  bool failed;
+};
+
+static int
+on_elem_expiration (const struct nlmsghdr *nlh, void *data)
+{
+  struct outlive *o = data;
+  _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
+  struct nftnl_set_elems_iter *it;
+  struct nftnl_set_elem *e;
+
+  if (!s || nftnl_set_elems_nlmsg_parse (nlh, s) < 0 || !(it = nftnl_set_elems_iter_create (s)))
+    {
+      o->failed = true;
+      return MNL_CB_OK;
+    }
+  while ((e = nftnl_set_elems_iter_next (it)))
+    if (!nftnl_set_elem_is_set (e, NFTNL_SET_ELEM_EXPIRATION)
+        || nftnl_set_elem_get_u64 (e, NFTNL_SET_ELEM_EXPIRATION) > o->max_ms)
+      o->outlives = true;
+  nftnl_set_elems_iter_destroy (it);
+  return MNL_CB_OK;
+}
+
+int
+moat_nft_elems_outlive (struct moat_nft *nft, const struct moat_nft_elems *l, uint64_t max_ms,
+                        moat_err_t *err)
+{
+  _cleanup_batch_ struct nftnl_batch *batch = NULL;
+  _cleanup_reply_ struct reply reply = { 0 };
+  struct outlive o = { .max_ms = max_ms };
+
+  if (l->l.n == 0)
+    return 0;
+  batch = build_gets (l->l.v, l->l.n, first_seq (), err);
+  if (!batch || talk_data (nft->nl, batch, &reply, on_elem_expiration, &o, err) < 0)
+    return -1;
+  if (reply.errnum && reply.errnum != ENOENT)
+    return reply_error (batch, &reply, err);
+  if (o.failed)
+    return moat_error (err, MOAT_E_NFT, EBADMSG, "nft: cannot read an element's expiration");
+  return o.outlives;
 }
 
 /* "set: key[ : value]", as nft would write it. */

@@ -261,6 +261,13 @@ int moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool swe
                              bool keep_internet, struct moat_nft_elems *del, const char *drop_ident,
                              const char *create_ident, struct moat_nft_elems *add, moat_err_t *err);
 
+/* 1 when an element of `l` is still in the kernel with more than max_ms
+ * to live (or no timeout), 0 when each is gone or goes within max_ms:
+ * whether a re-add with a shorter timeout took (kernels before set-element
+ * timeout updates keep the old one). */
+int moat_nft_elems_outlive (struct moat_nft *nft, const struct moat_nft_elems *l, uint64_t max_ms,
+                            moat_err_t *err);
+
 /* 1 if the identity's chain exists, 0 if not (or no table), -1 on error. */
 int moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *err);
 
