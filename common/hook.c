@@ -13,6 +13,7 @@
 #include "cleanup.h"
 #include "cni.h"
 #include "config.h"
+#include "jsonnum.h"
 #include "netfind.h"
 #include "nft.h"
 #include "policy.h"
@@ -64,7 +65,8 @@ read_bundle_config (struct oci_state *s, moat_err_t *err)
     return 0;
   if ((size_t)snprintf (path, sizeof (path), "%s/config.json", s->bundle) >= sizeof (path))
     return moat_error (err, MOAT_E_DECODE, ENAMETOOLONG, "state: bundle path too long");
-  s->config = json_load_file (path, JSON_REJECT_DUPLICATES, &jerr);
+  /* docker's rlimits hold 18446744073709551615: read as a real (jsonnum.h). */
+  s->config = moat_json_load_file_numbers (path, JSON_REJECT_DUPLICATES, &jerr);
   if (!s->config)
     return access (path, F_OK) < 0 && errno == ENOENT
                ? 0
