@@ -248,6 +248,17 @@ verbs_in_version() {
   link_gone "$(hostif_of c1)" || fail "host end left"
 }
 
+@test "DEL: an interface name with '@' leaves no index entry behind" {
+  add_container keep
+  add_container c1 "e@0"
+  local ids=$MOAT_RUN_DIR/$NET/ids/$(cid_of c1)
+  [[ -f $ids/e@0 ]] || fail "no index entry $ids/e@0"
+  CNI_CONF=$(conf_with_prev "$(result_of c1)") run -0 cni DEL "$(cid_of c1)" "$(ns_of c1)" "e@0"
+  [[ ! -e $ids ]] || fail "index entries left: $(ls -A "$ids")"
+  [[ ! -e $(record_of c1 "e@0") ]] || fail "record left"
+  link_gone "$(hostif_of c1)" || fail "host end left"
+}
+
 @test "DEL: of a container never added succeeds" {
   new_netns c9
   run -0 cni DEL "$PFX-never" "$(ns_of c9)"

@@ -17,7 +17,8 @@
 # no ip_forward, no default bridge. daemon.json registers
 # $MOAT_BUILD/moat-runtime as "moat" with runtimeArgs naming the hook, runc,
 # and the hook's MOAT_RUN_DIR ($DK/run) and MOAT_NETWORK_DIRS ($DK/networks),
-# and as "moat-nohook" with a hook that does not exist (its errors).
+# as "moat-nohook" with a hook that does not exist (its errors), and as
+# "moat-seen", which keeps the config.json it got and the one runc got.
 # The image $DOCKER_IMAGE is hack/mkrootfs's busybox rootfs, `docker import`ed.
 #
 # Per test: docker_setup points MOAT_RUN_DIR at $DK/run and puts the test's
@@ -56,7 +57,40 @@ dockerd_daemon_json() {
                                            "--moat-env", "CNI_PATH=/usr/lib/cni"]},
                   "moat-nohook": {"path": $rt,
                                   "runtimeArgs": ["--moat-hook", "/nonexistent/moat-hook",
-                                                  "--moat-runtime", $runc]}}}'
+                                                  "--moat-runtime", $runc]},
+                  "moat-seen": {"path": ($dk + "/seen-before"),
+                                "runtimeArgs": ["--moat-hook", $hook,
+                                                "--moat-runtime", ($dk + "/seen-after"),
+                                                "--moat-env", ("MOAT_RUN_DIR=" + $dk + "/run"),
+                                                "--moat-env", ("MOAT_NETWORK_DIRS=" + $dk + "/networks"),
+                                                "--moat-env", "CNI_PATH=/usr/lib/cni"]}}}'
+}
+
+# dockerd_seen_scripts: the runtime "moat-seen" is moat-runtime between two
+# copies of a create's config.json: $DK/seen/ID.before as containerd wrote
+# it ($DK/seen-before, then moat-runtime), $DK/seen/ID.after as runc reads
+# it ($DK/seen-after, then runc).
+dockerd_seen_scripts() {
+  local stage next
+  mkdir -p "$DK/seen"
+  for stage in before after; do
+    next=$DOCKER_RUNC
+    [[ $stage == after ]] || next=$MOAT_BUILD/moat-runtime
+    cat >"$DK/seen-$stage" <<EOF
+#!/bin/sh
+bundle= id= create= prev=
+for a in "\$@"; do
+  [ "\$a" = create ] && create=1
+  [ "\$prev" = --bundle ] && bundle=\$a
+  prev=\$a id=\$a
+done
+if [ -n "\$create" ] && [ -n "\$bundle" ]; then
+  cp "\$bundle/config.json" "$DK/seen/\$id.$stage" || exit 1
+fi
+exec "$next" "\$@"
+EOF
+    chmod +x "$DK/seen-$stage"
+  done
 }
 
 # dockerd_start: from setup_file. Starts the daemon (all fds closed, so that
@@ -70,6 +104,7 @@ dockerd_start() {
   echo "$DK" >"$(dk_dir_file)"
   mkdir -p "$DK/run" "$DK/networks" "$DK/rootfs"
   dockerd_daemon_json >"$DK/daemon.json"
+  dockerd_seen_scripts
   "$DOCKERD" --data-root "$DK/data" --exec-root "$DK/exec" --pidfile "$DK/dockerd.pid" \
     -H "unix://$DK/docker.sock" --config-file "$DK/daemon.json" \
     --iptables=false --ip-forward=false --bridge=none \

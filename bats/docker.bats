@@ -205,6 +205,30 @@ fake_argv() { cat "$T/fake.argv"; }
   run -0 dk_run c2 --runtime moat-nohook --network none
 }
 
+@test "docker: --ulimit core=-1 (18446744073709551615): untouched without moat, kept digit for digit with it" {
+  local id before after limits='"hard":18446744073709551615,"soft":18446744073709551615'
+  # No moat settings: runc reads the very bytes containerd wrote.
+  run -0 dk_run plain --runtime moat-seen --network none --ulimit core=-1
+  id=$(dk_id plain)
+  before=$DK/seen/$id.before
+  [[ -f $before && -f $DK/seen/$id.after ]] || fail "no copies of $id's config.json"
+  assert_contains "$(cat "$before")" "$limits"
+  cmp "$before" "$DK/seen/$id.after" || fail "config.json changed on its way to runc"
+  assert_eq "$(dk_exec plain sh -c 'ulimit -c')" unlimited "RLIMIT_CORE in the container"
+  # Asking for moat: the hook added, every number as it was written.
+  run -0 dk_run m --runtime moat-seen --network none -e "MOAT_NETWORK=$NET" --ulimit core=-1
+  id=$(dk_id m)
+  after=$(cat "$DK/seen/$id.after")
+  assert_contains "$after" "$limits"
+  assert_jq "$after" '[.hooks.prestart[-1].path, .hooks.poststop[-1].path] == [$h, $h]' \
+    --arg h "$MOAT_BUILD/moat-hook"
+  assert_eq "$(jq -cS 'del(.hooks)' <<<"$after")" "$(jq -cS 'del(.hooks)' "$DK/seen/$id.before")" \
+    "config.json but its hooks"
+  assert_eq "$(dk_exec m sh -c 'ulimit -c')" unlimited "RLIMIT_CORE in the moat container"
+  dk_ip m >/dev/null
+  assert_eq "$(network_records | wc -l)" 1 "records in $MOAT_RUN_DIR/$NET"
+}
+
 @test "docker: two containers sharing a label talk through moat, a third with another label is refused" {
   dk_start a -e MOAT_LABELS=app=a
   dk_start b -e MOAT_LABELS=app=a

@@ -95,6 +95,47 @@ teardown() {
   assert_nothing_left "$before"
 }
 
+@test "valgrind: moat-runtime's edit and the hook's read of config.json with numbers beyond 64 bits are clean" {
+  local b=$T/bundle limits='"hard":18446744073709551615,"soft":18446744073709551615' state
+  mkdir -p "$b"
+  config() { # ENV_ENTRY: a config.json as docker writes it for --ulimit core=-1
+    printf '{"process":{"env":["PATH=/bin"%s],"rlimits":[{"type":"RLIMIT_CORE",%s}]},"x":1E400}' \
+      "$1" "$limits" >"$b/config.json"
+  }
+  # Output on success is valgrind's alone: its errors before the exec do
+  # not reach the exit status.
+  shim() {
+    env -i PATH="$PATH" $MOAT_WRAP "$MOAT_BUILD/moat-runtime" --moat-hook "$MOAT_BUILD/moat-hook" \
+      --moat-runtime /bin/true create --bundle "$b" c1 2>&1
+  }
+  config ""
+  cp "$b/config.json" "$T/orig.json"
+  run -0 shim
+  assert_eq "$output" "" "moat-runtime's output"
+  cmp "$T/orig.json" "$b/config.json" || fail "config.json changed"
+  config ',"MOAT_NETWORK=n"'
+  run -0 shim
+  assert_eq "$output" "" "moat-runtime's output"
+  assert_contains "$(cat "$b/config.json")" "$limits"
+  printf '{"process":{"env":["MOAT_NETWORK=n"]},\n18446744073709551615:1}' >"$b/config.json"
+  run -1 shim
+  assert_eq "$output" "moat-runtime: $b/config.json: line 2: a number where an object key belongs"
+  # The hook reads the bundle's config.json too.
+  config ""
+  state=$(jq -nc --arg id "$(cid_of h)" --arg b "$b" \
+    '{ociVersion: "1.0.2", id: $id, status: "created", pid: 0, bundle: $b}')
+  hook_bundle() {
+    printf '%s' "$state" | env -i PATH="$PATH" MOAT_RUN_DIR="$MOAT_RUN_DIR" timeout 60 $MOAT_WRAP \
+      "$MOAT_BUILD/moat-hook" prestart 2>&1
+  }
+  # (valgrind warns of seccomp(2), which it does not know; its errors would
+  # be exit 99.)
+  run -0 hook_bundle
+  printf '{"process":{"env":["MOAT_NETWORK=n"]},\n18446744073709551615:1}' >"$b/config.json"
+  run -1 hook_bundle
+  assert_contains "$output" "$b/config.json: line 2: a number where an object key belongs"
+}
+
 # moatctl under valgrind, in a namespace and run dir of the test's own
 # (check and restore own moat's whole tables): every verb, and refusals.
 @test "valgrind: moatctl ls, show, grant, revoke, tokens, explain, resolve, check, restore and errors are clean" {

@@ -13,6 +13,7 @@
 #include "cleanup.h"
 #include "cni.h"
 #include "config.h"
+#include "jsonnum.h"
 #include "netfind.h"
 #include "nft.h"
 #include "policy.h"
@@ -64,7 +65,8 @@ read_bundle_config (struct oci_state *s, moat_err_t *err)
     return 0;
   if ((size_t)snprintf (path, sizeof (path), "%s/config.json", s->bundle) >= sizeof (path))
     return moat_error (err, MOAT_E_DECODE, ENAMETOOLONG, "state: bundle path too long");
-  s->config = json_load_file (path, JSON_REJECT_DUPLICATES, &jerr);
+  /* docker's rlimits hold 18446744073709551615: read as a real (jsonnum.h). */
+  s->config = moat_json_load_file_numbers (path, JSON_REJECT_DUPLICATES, &jerr);
   if (!s->config)
     return access (path, F_OK) < 0 && errno == ENOENT
                ? 0
@@ -506,17 +508,17 @@ detach_orphan (const struct attachment *a, moat_err_t *err)
   _cleanup_free_ char *text = NULL, *file = NULL, *id = NULL;
   struct moat_cni_env env = { .command = MOAT_CMD_DEL, .ifname = MOAT_HOOK_IFNAME };
   moat_err_t not_found = { 0 };
-  const char *at = strrchr (a->key, '@');
+  const char *ifname = moat_attachment_key_ifname (a->key);
 
-  if (!at || !(id = strndup (a->key, at - a->key)))
+  if (!ifname || !(id = strndup (a->key, (size_t)(ifname - 1 - a->key))))
     return moat_error (err, MOAT_E_IO, ENOMEM, "attachment \"%s\"", a->key);
   if (moat_netfind (a->network, NULL, &text, &file, &not_found) < 0
       || moat_netconf_parse (text, MOAT_CMD_DEL, &conf, &not_found) < 0)
     return 0;
   env.container_id = id;
-  env.ifname = at + 1;
+  env.ifname = ifname;
   env.path = cni_path ();
-  if (export_cni_env (id, NULL, at + 1, err) < 0)
+  if (export_cni_env (id, NULL, ifname, err) < 0)
     return -1;
   return moat_cni_run (&env, &conf, &result, err);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "jsonnum.h"
 
 #define ANNOT_PREFIX "io.moat."
 #define ENV_PREFIX "MOAT_"
@@ -414,22 +415,28 @@ int
 moat_shim_edit_text (const char *text, size_t len, const char *name,
                      const struct moat_shim_hook *hook, char **ret_text, moat_err_t *err)
 {
-  json_auto_t *config = NULL;
+  _cleanup_ (moat_json_numbers_free) struct moat_json_numbers numbers = { 0 };
+  json_auto_t *config = NULL, *typed = NULL;
   json_error_t jerr;
   bool wants = false, changed = false;
   char *out;
 
-  config = json_loadb (text, len, 0, &jerr);
+  /* Numbers jansson cannot hold (docker's 18446744073709551615) are kept
+   * as written (jsonnum.h); the checks see them as numbers. */
+  config = moat_json_loadb_numbers (text, len, 0, &numbers, &jerr);
   if (!config)
     return moat_error (err, MOAT_E_DECODE, 0, "%s: line %d: %s", name, jerr.line, jerr.text);
-  if (moat_shim_config_wants_moat (config, &wants, err) < 0)
+  typed = numbers.n ? json_deep_copy (config) : json_incref (config);
+  if (!typed || moat_json_numbers_as_reals (typed, &numbers) < 0)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "%s", name);
+  if (moat_shim_config_wants_moat (typed, &wants, err) < 0)
     return moat_error_prefix (err, "%s", name);
   if (wants && moat_shim_config_add_hooks (config, hook, &changed, err) < 0)
     return moat_error_prefix (err, "%s", name);
   *ret_text = NULL;
   if (!changed)
     return 0;
-  out = json_dumps (config, JSON_COMPACT);
+  out = moat_json_dumps_numbers (config, JSON_COMPACT, &numbers);
   if (!out)
     return moat_error (err, MOAT_E_IO, ENOMEM, "%s", name);
   *ret_text = out;

@@ -93,7 +93,8 @@ int moat_shim_config_add_hooks (json_t *config, const struct moat_shim_hook *hoo
 
 /* The whole edit on text: parses it (name labels errors: "NAME: line 3:
  * ..."), adds the hook when the container asks for moat. *ret_text is the
- * new compact JSON (free it), or NULL when nothing changes. */
+ * new compact JSON (free it), every number as it was written (jsonnum.h),
+ * or NULL when nothing changes. */
 int moat_shim_edit_text (const char *text, size_t len, const char *name,
                          const struct moat_shim_hook *hook, char **ret_text, moat_err_t *err);
 

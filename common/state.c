@@ -189,6 +189,14 @@ moat_attachment_key (char *buf, size_t size, const char *container_id, const cha
   return n < 0 || (size_t)n >= size || n > MOAT_KEY_MAX ? -1 : 0;
 }
 
+const char *
+moat_attachment_key_ifname (const char *key)
+{
+  const char *at = strchr (key, '@');
+
+  return at ? at + 1 : NULL;
+}
+
 static uint64_t
 fnv1a (uint64_t h, const char *s)
 {
@@ -347,13 +355,14 @@ static int
 index_remove (const char *network, const char *key, moat_err_t *err)
 {
   char path[4096], id[512];
-  const char *at = strrchr (key, '@');
+  const char *ifname = moat_attachment_key_ifname (key);
+  size_t id_len = ifname ? (size_t)(ifname - 1 - key) : 0;
 
-  if (!at || (size_t)(at - key) >= sizeof (id))
+  if (!ifname || id_len >= sizeof (id))
     return 0;
-  memcpy (id, key, at - key);
-  id[at - key] = '\0';
-  if (index_path (path, sizeof (path), network, id, at + 1) < 0)
+  memcpy (id, key, id_len);
+  id[id_len] = '\0';
+  if (index_path (path, sizeof (path), network, id, ifname) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "index of \"%s\"", id);
   if (unlink (path) < 0 && errno != ENOENT)
     return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", path);

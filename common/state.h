@@ -57,6 +57,9 @@ int moat_network_dir_remove (const char *network, moat_err_t *err);
  * "<key>.json", so a key is at most MOAT_KEY_MAX bytes (NAME_MAX - 5). */
 #define MOAT_KEY_MAX 250
 int moat_attachment_key (char *buf, size_t size, const char *container_id, const char *ifname);
+/* The interface name within a key: what follows its first '@' (a container
+ * id has none, an interface name may), or NULL when there is none. */
+const char *moat_attachment_key_ifname (const char *key);
 
 /* The host end's name: "mt" + 13 hex digits of a hash of network and key,
  * so one container on two networks gets two names. */

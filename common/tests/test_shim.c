@@ -403,8 +403,71 @@ test_edit_text_errors (void **state)
       moat_shim_edit_text ("{\"process\": {\"env\": [1]}}", 25, "/b/config.json", &h, &out, &err),
       -1);
   assert_string_equal (err.msg, "/b/config.json: process.env[0]: must be a string");
+  {
+    const char *big = "{\"process\": {\"env\": [\"MOAT_A=1\", 1e400]}}";
+
+    assert_int_equal (moat_shim_edit_text (big, strlen (big), "/b/config.json", &h, &out, &err),
+                      -1);
+  }
+  assert_string_equal (err.msg, "/b/config.json: process.env[1]: must be a string");
   assert_int_equal (moat_shim_edit_text ("", 0, "/b/config.json", &h, &out, &err), -1);
   assert_int_equal (err.code, MOAT_E_DECODE);
+  json_decref (h.env);
+}
+
+/* docker writes 18446744073709551615 for `--ulimit core=-1`: beyond
+ * jansson's json_int_t. A container that does not ask for moat is read
+ * without error and left as it is; one that asks gets every number back as
+ * it was written: the output is the input, byte for byte, up to the hooks
+ * appended. */
+static void
+test_edit_text_numbers_kept (void **state)
+{
+  const char *rest
+      = "{\"ociVersion\":\"1.0.2\",\"process\":{\"rlimits\":[{\"type\":\"RLIMIT_CORE\","
+        "\"hard\":18446744073709551615,\"soft\":18446744073709551615}],\"env\":[%s]},"
+        "\"x\":[9223372036854775807,9223372036854775808,-9223372036854775808,"
+        "-9223372036854775809,-0,0,1.25e10,1E400,-0.0,123456789012345678901234567890],"
+        "\"s\":\"\\\\u00000 18446744073709551615\"}";
+  struct moat_shim_hook h = test_hook ();
+  moat_err_t err = { 0 };
+  char text[1024], *out = (char *)1, *again = (char *)1;
+
+  snprintf (text, sizeof (text), rest, "\"PATH=/bin\"");
+  assert_int_equal (moat_shim_edit_text (text, strlen (text), "c.json", &h, &out, &err), 0);
+  assert_null (out);
+
+  snprintf (text, sizeof (text), rest, "\"PATH=/bin\",\"MOAT_NETWORK=n\"");
+  assert_int_equal (moat_shim_edit_text (text, strlen (text), "c.json", &h, &out, &err), 0);
+  assert_non_null (out);
+  assert_memory_equal (out, text, strlen (text) - 1);
+  assert_true (strncmp (out + strlen (text) - 1, ",\"hooks\":{\"prestart\":[{", 23) == 0);
+  assert_int_equal (moat_shim_edit_text (out, strlen (out), "c.json", &h, &again, &err), 0);
+  assert_null (again);
+  free (out);
+  json_decref (h.env);
+}
+
+/* \u0000 in a string is refused as it always was (a placeholder could not
+ * be told from it), with or without a number to keep. A number as an
+ * object key (not JSON) is refused with a message of its own. */
+static void
+test_edit_text_nul_and_numbers (void **state)
+{
+  const char *nul = "{\"process\":{\"env\":[\"MOAT_NETWORK=n\",\"A=\\u0000b\"]}}";
+  const char *both = "{\"process\":{\"env\":[\"A=\\u0000b\"]},\"n\":1e400}";
+  const char *key = "{\"process\":{\"env\":[\"MOAT_NETWORK=n\"]},\n18446744073709551615:1}";
+  struct moat_shim_hook h = test_hook ();
+  moat_err_t err = { 0 };
+  char *out = NULL;
+
+  assert_int_equal (moat_shim_edit_text (nul, strlen (nul), "c.json", &h, &out, &err), -1);
+  assert_int_equal (err.code, MOAT_E_DECODE);
+  assert_non_null (strstr (err.msg, "\\u0000 is not allowed"));
+  assert_int_equal (moat_shim_edit_text (both, strlen (both), "c.json", &h, &out, &err), -1);
+  assert_non_null (strstr (err.msg, "\\u0000 is not allowed"));
+  assert_int_equal (moat_shim_edit_text (key, strlen (key), "c.json", &h, &out, &err), -1);
+  assert_string_equal (err.msg, "c.json: line 2: a number where an object key belongs");
   json_decref (h.env);
 }
 
@@ -523,6 +586,35 @@ test_edit_bundle (void **state)
   json_decref (h.env);
 }
 
+/* No moat settings and a number jansson cannot hold: not rewritten, byte
+ * for byte and inode. */
+static void
+test_edit_bundle_untouched_big_numbers (void **state)
+{
+  const char *text = "{\"process\":{\"rlimits\":[{\"type\":\"RLIMIT_CORE\","
+                     "\"hard\":18446744073709551615,\"soft\":18446744073709551615}]}}\n";
+  struct bundle b;
+  struct moat_shim_hook h = test_hook ();
+  moat_err_t err = { 0 };
+  bool changed = true;
+  struct stat st1, st2;
+  char *s;
+
+  bundle_make (&b, text, 0644);
+  h.path = b.hook;
+  assert_int_equal (stat (b.path, &st1), 0);
+  assert_int_equal (moat_shim_edit_bundle (b.dir, &h, &changed, &err), 0);
+  assert_false (changed);
+  assert_int_equal (stat (b.path, &st2), 0);
+  assert_int_equal (st1.st_ino, st2.st_ino);
+  s = slurp (b.path);
+  assert_string_equal (s, text);
+  free (s);
+  assert_bundle_clean (&b);
+  bundle_remove (&b);
+  json_decref (h.env);
+}
+
 static void
 test_edit_bundle_errors_leave_it (void **state)
 {
@@ -579,8 +671,11 @@ main (void)
     cmocka_unit_test (test_add_hooks_one_stage_present),
     cmocka_unit_test (test_edit_text),
     cmocka_unit_test (test_edit_text_errors),
+    cmocka_unit_test (test_edit_text_numbers_kept),
+    cmocka_unit_test (test_edit_text_nul_and_numbers),
     cmocka_unit_test (test_env_set),
     cmocka_unit_test (test_edit_bundle),
+    cmocka_unit_test (test_edit_bundle_untouched_big_numbers),
     cmocka_unit_test (test_edit_bundle_errors_leave_it),
   };
 

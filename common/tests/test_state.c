@@ -201,6 +201,49 @@ test_lock_outlives_directory_removal (void **state)
   assert_int_equal (moat_network_dir_remove ("net3", &err), 0);
 }
 
+/* Interface names may hold '@' (container ids may not): removing the record
+ * "c1@eth@0" removes its index entry ids/c1/eth@0 and then ids/c1, and GC
+ * sweeps an entry "eth@1" left without a record. */
+static void
+test_index_ifname_with_at (void **state)
+{
+  struct moat_record r = sample ("c1");
+  moat_err_t err = { 0 };
+  char **keys = NULL, path[512];
+  struct stat st;
+  int fd;
+
+  assert_int_equal (moat_network_lock ("net4", &fd, &err), 0);
+  close (fd);
+  r.network = "net4";
+  r.ifname = "eth@0";
+  assert_int_equal (moat_record_write (&r, &err), 0);
+  assert_int_equal (moat_record_list_container ("net4", "c1", &keys, &err), 0);
+  assert_non_null (keys[0]);
+  assert_string_equal (keys[0], "c1@eth@0");
+  assert_null (keys[1]);
+  moat_strv_free (keys);
+  assert_int_equal (moat_record_remove ("net4", "c1@eth@0", &err), 0);
+  snprintf (path, sizeof (path), "%s/net4/ids/c1/eth@0", run_dir);
+  assert_int_equal (stat (path, &st), -1);
+  snprintf (path, sizeof (path), "%s/net4/ids/c1", run_dir);
+  assert_int_equal (stat (path, &st), -1);
+  assert_int_equal (moat_record_list_container ("net4", "c1", &keys, &err), 0);
+  assert_null (keys[0]);
+  moat_strv_free (keys);
+
+  /* An ADD killed between the index entry and the record. */
+  r.ifname = "eth@1";
+  assert_int_equal (moat_record_write (&r, &err), 0);
+  snprintf (path, sizeof (path), "%s/net4/c1@eth@1.json", run_dir);
+  assert_int_equal (unlink (path), 0);
+  assert_int_equal (moat_index_sweep ("net4", &err), 0);
+  snprintf (path, sizeof (path), "%s/net4/ids/c1", run_dir);
+  assert_int_equal (stat (path, &st), -1);
+  assert_int_equal (moat_network_dir_remove ("net4", &err), 0);
+  json_decref (r.labels);
+}
+
 int
 main (void)
 {
@@ -209,6 +252,7 @@ main (void)
     cmocka_unit_test (test_record_malformed),
     cmocka_unit_test (test_host_ifname),
     cmocka_unit_test (test_lock_outlives_directory_removal),
+    cmocka_unit_test (test_index_ifname_with_at),
   };
   return cmocka_run_group_tests (tests, setup, teardown);
 }
