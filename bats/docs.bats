@@ -126,6 +126,19 @@ readme_config_defaults() {
   done
 }
 
+@test "docs: every key of the ceiling (common/ceiling.c reads from \"allow\") is in moat(8) and the README" {
+  local text keys key readme
+  text=$(section "$(render moat.8)" "NETWORK CONFIGURATION")
+  readme=$(awk '/^## Network configuration/ { s = 1 } s && /^\| `allow`/ { print }' "$SRC/README.md")
+  keys=$(grep -oE '\(allow, "[A-Za-z]+"' "$SRC/common/ceiling.c" | sed -E 's/.*"([A-Za-z]+)"/\1/' | LC_ALL=C sort -u)
+  [[ $(wc -l <<<"$keys") -ge 7 ]] || fail "found too few keys in ceiling.c: $keys"
+  for key in $keys; do
+    grep -qE "^ +\"$key\":" <<<"$text" || fail "moat(8): allow has no \"$key\" in its example"
+    grep -vE '^ +"' <<<"$text" | grep -qE "(^| )$key [a-z(]" || fail "moat(8) does not describe allow's $key"
+    assert_contains "$readme" "\"$key\"" "README's allow row"
+  done
+}
+
 @test "docs: every CNI error code of common/error.h and the README is in moat(8) ERRORS" {
   local errors codes code
   errors=$(section "$(render moat.8)" ERRORS)

@@ -126,10 +126,16 @@ setup_moat_net() {
   NETPFX=10.$PICK_A.$PICK_B
   SUBNET=$NETPFX.0/24
   GW=$NETPFX.1
-  MOAT_CONF=$(jq -nc --arg name "$NET" --arg br "$BR" --arg sub "$SUBNET" \
-    '{cniVersion: "1.1.0", name: $name, type: "moat", bridge: $br, subnet: $sub}')
+  MOAT_CONF=$(jq -nc --arg name "$NET" --arg br "$BR" --arg sub "$SUBNET" --argjson allow "$ALLOW_ALL" \
+    '{cniVersion: "1.1.0", name: $name, type: "moat", bridge: $br, subnet: $sub, allow: $allow}')
   MOAT_CONF_BASE=$MOAT_CONF
 }
+
+# The ceiling of the tests' networks: containers may ask for anything, and
+# the MOAT_* environment counts (bats/ceiling.bats tests the ceiling itself
+# with networks of its own).
+ALLOW_ALL='{"internet": true, "allowHost": true, "egress": true, "ingress": true, "proxy": true, "env": true}'
+
 
 # conf_set JQ_FILTER [JQ ARGS...]: edits the network config of this test.
 conf_set() {
@@ -504,8 +510,8 @@ second_network() {
   BR2=${PFX}br2
   NETPFX2=10.$PICK_A.$PICK_B
   GW2=$NETPFX2.1
-  MOAT_CONF2=$(jq -nc --arg name "$NET2" --arg br "$BR2" --arg sub "$NETPFX2.0/24" \
-    '{cniVersion: "1.1.0", name: $name, type: "moat", bridge: $br, subnet: $sub}')
+  MOAT_CONF2=$(jq -nc --arg name "$NET2" --arg br "$BR2" --arg sub "$NETPFX2.0/24" --argjson allow "$ALLOW_ALL" \
+    '{cniVersion: "1.1.0", name: $name, type: "moat", bridge: $br, subnet: $sub, allow: $allow}')
   echo "$BR2" >>"$T/links"
   echo "$NET2" >>"$T/netdirs"
   printf '%s\n' "$NETPFX2." "$BR2" >>"$T/words"

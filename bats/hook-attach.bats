@@ -19,8 +19,8 @@ setup() {
   # conflist with another plugin after moat.
   jq -n --arg n "other-$PFX" '{cniVersion: "1.0.0", name: $n,
     plugins: [{type: "moat", bridge: "none0", subnet: "10.9.9.0/24"}]}' >"$NETDIR/00-other.conflist"
-  jq -n --arg n "$NET" --arg br "$BR" --arg sub "$SUBNET" '{cniVersion: "1.0.0", name: $n,
-    plugins: [{type: "moat", bridge: $br, subnet: $sub},
+  jq -n --arg n "$NET" --arg br "$BR" --arg sub "$SUBNET" --argjson allow "$ALLOW_ALL" '{cniVersion: "1.0.0", name: $n,
+    plugins: [{type: "moat", bridge: $br, subnet: $sub, allow: $allow},
               {type: "portmap", capabilities: {portMappings: true}}]}' >"$NETDIR/50-moat.conflist"
   export CTR_NETNS=new
   export CTR_HOOK_ENV="MOAT_NETWORK_DIRS=$NETDIR"

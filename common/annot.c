@@ -185,9 +185,8 @@ split_items (const char *key, const char *value, struct list *ret, moat_err_t *e
 
 /* ---- labels ---- */
 
-/* Why k is not a label key, or NULL when it is one. */
-static const char *
-label_key_problem (const char *k, char *why, size_t size)
+const char *
+moat_label_key_problem (const char *k, char *why, size_t size)
 {
   const char *slash = strchr (k, '/');
   const char *name = slash ? slash + 1 : k;
@@ -225,8 +224,8 @@ label_key_problem (const char *k, char *why, size_t size)
   return NULL;
 }
 
-static const char *
-label_value_problem (const char *v, char *why, size_t size)
+const char *
+moat_label_value_problem (const char *v, char *why, size_t size)
 {
   if (strlen (v) > MOAT_LABEL_VALUE_MAX)
     return "longer than 63 characters";
@@ -243,7 +242,7 @@ static int
 check_label_key (const char *key, const char *item, const char *k, moat_err_t *err)
 {
   char why[128];
-  const char *problem = label_key_problem (k, why, sizeof (why));
+  const char *problem = moat_label_key_problem (k, why, sizeof (why));
 
   if (problem)
     return malformed (err, "%s: \"%s\": key \"%s\": %s", key, CLIP (item), CLIP (k), problem);
@@ -254,7 +253,7 @@ static int
 check_label_value (const char *key, const char *item, const char *v, moat_err_t *err)
 {
   char why[128];
-  const char *problem = label_value_problem (v, why, sizeof (why));
+  const char *problem = moat_label_value_problem (v, why, sizeof (why));
 
   if (problem)
     return malformed (err, "%s: \"%s\": value \"%s\": %s", key, CLIP (item), CLIP (v), problem);

@@ -172,6 +172,11 @@ int moat_acl_parse (const char *what, const char *text, struct moat_acl *ret, mo
 void moat_ports_format (const struct moat_ports *p, char *buf, size_t size);
 void moat_acl_format (const struct moat_acl *acl, char *buf, size_t size);
 
+/* Why `k` is not a label key (or `v` a label value), in words (`why` may
+ * hold them), or NULL when it is one. */
+const char *moat_label_key_problem (const char *k, char *why, size_t size);
+const char *moat_label_value_problem (const char *v, char *why, size_t size);
+
 /* Evaluates one selector (AND of its terms) against labels given as a JSON
  * object of key → string value; NULL labels are no labels. A label whose
  * value is not a string exists, but equals nothing. A selector without

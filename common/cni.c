@@ -215,6 +215,7 @@ record_init (const struct moat_cni_env *env, const struct moat_netconf *conf, en
     json_object_set_new (rec->labels, conf->labels[i].key, json_string (conf->labels[i].value));
   rec->pod_annotations = conf->pod_annotations ? json_incref (conf->pod_annotations) : NULL;
   rec->policy_file = conf->policy_file ? strdup (conf->policy_file) : NULL;
+  rec->allow = conf->allow ? json_incref (conf->allow) : NULL;
   rec->attached_by = by;
   if (by == MOAT_ATTACHED_BY_HOOK)
     rec->netconf = json_incref (conf->root);

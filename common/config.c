@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ceiling.h"
 #include "cleanup.h"
 
 const char *const moat_cni_versions[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0", NULL };
@@ -302,6 +303,8 @@ parse_network (struct moat_netconf *c, moat_err_t *err)
       || get_bool (c->root, "keepBridge", false, &c->keep_bridge, err) < 0
       || get_string (c->root, "policyFile", "policyFile", &c->policy_file, err) < 0)
     return -1;
+  /* Known to every verb (the hook's DEL of an orphan); checked at ADD. */
+  c->reads_env = moat_ceiling_reads_env (json_object_get (c->root, "allow"));
   return 0;
 }
 
@@ -373,6 +376,11 @@ parse_labels (struct moat_netconf *c, json_t *labels, moat_err_t *err)
     if (json_unpack (v, "{s:s, s:s}", "key", &key, "value", &value) < 0 || !*key)
       return moat_error (err, MOAT_E_CONFIG, 0,
                          "args.cni.labels[%zu]: must be {\"key\": string, \"value\": string}", i);
+    /* "@sys:" labels are moat's to set (policy.h): none may come from args. */
+    if (strchr (key, '@'))
+      return moat_error (err, MOAT_E_CONFIG, 0,
+                         "args.cni.labels[%zu]: key \"%s\": '@' is reserved for system labels", i,
+                         key);
     c->labels[c->n_labels].key = strdup (key);
     c->labels[c->n_labels].value = strdup (value);
     c->n_labels++;
@@ -432,6 +440,23 @@ parse_runtime (struct moat_netconf *c, moat_err_t *err)
       if ((v = json_object_get (cni, "labels")) && parse_labels (c, v, err) < 0)
         return -1;
     }
+  return 0;
+}
+
+/* The ceiling is checked here, so that a bad one fails the ADD before
+ * anything is made; the hook and the policy read it again from the
+ * record. */
+static int
+parse_allow (struct moat_netconf *c, moat_err_t *err)
+{
+  struct moat_ceiling ceiling;
+  json_t *allow = json_object_get (c->root, "allow");
+
+  if (moat_ceiling_parse (allow, &ceiling, err) < 0)
+    return -1;
+  c->allow = ceiling.allow;
+  c->reads_env = ceiling.env;
+  moat_ceiling_free (&ceiling);
   return 0;
 }
 
@@ -495,7 +520,7 @@ moat_netconf_parse (const char *text, enum moat_cni_command cmd, struct moat_net
   /* What the runtime asks of a new attachment matters to ADD alone: a DEL
    * must not fail on it. */
   if (parse_network (ret, err) < 0 || parse_ipam (ret, err) < 0
-      || (cmd == MOAT_CMD_ADD && parse_runtime (ret, err) < 0))
+      || (cmd == MOAT_CMD_ADD && (parse_allow (ret, err) < 0 || parse_runtime (ret, err) < 0)))
     return -1;
   if (get_object (ret->root, "prevResult", "prevResult", &ret->prev_result, err) < 0)
     return -1;

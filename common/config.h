@@ -60,6 +60,9 @@ struct moat_netconf
   bool reject;
   bool keep_bridge;
   const char *policy_file; /* NULL: the default */
+  json_t *allow;           /* borrowed: "allow", the ceiling (ceiling.h), checked; NULL: absent.
+                              Parsed at ADD only: a DEL must not fail on it */
+  bool reads_env;          /* allow.env: the MOAT_* environment stands in for annotations */
   const char *ipam_type;   /* NULL: built-in allocator */
   json_t *prev_result;     /* borrowed; NULL when absent */
 

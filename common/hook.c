@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "annot.h"
+#include "ceiling.h"
 #include "cleanup.h"
 #include "cni.h"
 #include "config.h"
@@ -140,6 +141,8 @@ struct attachment
   bool orphan;    /* poststop: no record (an ADD killed before writing it):
                      what it left goes by the plugin's DEL, with the
                      network's configuration found by name */
+  bool from_env;  /* an orphan named by MOAT_NETWORK alone: only for a
+                     network that reads the environment */
 };
 
 struct attachments
@@ -254,7 +257,6 @@ struct moat_hook
 {
   enum moat_hook_stage stage;
   struct oci_state s;
-  json_t *annotations; /* the effective ones: annotations + environment */
   struct attachments found;
   /* hook-driven attach, when `attach` */
   bool attach;
@@ -262,6 +264,7 @@ struct moat_hook
   char *conf_file;
   char netns[64];
   enum moat_seccomp_profile profile;
+  char notice[512]; /* what was ignored, for the log; empty: nothing */
 };
 
 void
@@ -270,7 +273,6 @@ moat_hook_free (struct moat_hook *h)
   if (!h)
     return;
   oci_state_free (&h->s);
-  json_decref (h->annotations);
   attachments_free (&h->found);
   moat_netconf_free (&h->conf);
   free (h->conf_file);
@@ -287,6 +289,12 @@ bool
 moat_hook_attaches (const struct moat_hook *h)
 {
   return h->attach;
+}
+
+const char *
+moat_hook_notice (const struct moat_hook *h)
+{
+  return h->notice[0] ? h->notice : NULL;
 }
 
 static bool
@@ -324,21 +332,87 @@ container_netns (struct moat_hook *h, const char *network, moat_err_t *err)
   return 0;
 }
 
-/* Hook-driven attach: the network's configuration and the namespace. */
+/* The network's configuration, found by name, into h->conf. */
 static int
-plan_attach (struct moat_hook *h, const char *network, moat_err_t *err)
+find_network (struct moat_hook *h, const char *network, const char *key, moat_err_t *err)
 {
   _cleanup_free_ char *text = NULL;
 
-  if (container_netns (h, network, err) < 0)
-    return -1;
   if (moat_netfind (network, NULL, &text, &h->conf_file, err) < 0)
-    return moat_error_prefix (err, "io.moat.network");
+    return moat_error_prefix (err, "%s", key);
   if (moat_netconf_parse (text, MOAT_CMD_ADD, &h->conf, err) < 0)
     return moat_error_prefix (err, "%s", h->conf_file);
+  return 0;
+}
+
+/* Hook-driven attach to the network in h->conf: the namespace. */
+static int
+plan_attach (struct moat_hook *h, moat_err_t *err)
+{
+  if (container_netns (h, h->conf.name, err) < 0)
+    return -1;
   h->attach = true;
   h->profile = h->conf.ipam_type ? MOAT_SECCOMP_PLUGIN_DELEGATED : MOAT_SECCOMP_HOOK;
   return 0;
+}
+
+/* The container's settings for an attachment to a network whose "allow"
+ * is `allow`: its annotations and, when that network reads the MOAT_*
+ * environment (allow.env), the environment's under them. *ret: a new
+ * reference, or NULL for none. */
+static int
+effective_annotations (const struct oci_state *s, json_t *allow, json_t **ret, moat_err_t *err)
+{
+  *ret = NULL;
+  if (!moat_ceiling_reads_env (allow))
+    {
+      *ret = s->annotations ? json_incref (s->annotations) : NULL;
+      return 0;
+    }
+  return moat_annotations_with_env (s->annotations, s->process_env, ret, err);
+}
+
+/* MOAT_NETWORK, if the environment has it (a new string, or NULL). */
+static int
+env_network (const struct oci_state *s, char **ret, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *env = NULL;
+  const char *network;
+
+  *ret = NULL;
+  if (moat_annotations_with_env (NULL, s->process_env, &env, err) < 0)
+    return -1;
+  network = json_string_value (json_object_get (env, MOAT_ANNOT_PREFIX "network"));
+  if (network && !(*ret = strdup (network)))
+    return moat_error (err, MOAT_E_IO, ENOMEM, "MOAT_NETWORK");
+  return 0;
+}
+
+/* MOAT_NETWORK names the network: only a network that reads the
+ * environment takes it (an image's ENV must not attach a container);
+ * its settings are then checked before anything is made. */
+static int
+plan_attach_env (struct moat_hook *h, const char *network, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *effective = NULL;
+  struct moat_annotations a = { 0 };
+
+  if (find_network (h, network, "MOAT_NETWORK", err) < 0)
+    return -1;
+  if (!h->conf.reads_env)
+    {
+      snprintf (h->notice, sizeof (h->notice),
+                "container \"%s\": MOAT_* environment ignored: network \"%s\" does not read it "
+                "(its configuration has no \"allow\": {\"env\": true})",
+                h->s.id, h->conf.name);
+      moat_netconf_free (&h->conf);
+      return 0;
+    }
+  if (effective_annotations (&h->s, h->conf.allow, &effective, err) < 0
+      || moat_annotations_parse (effective, &a, err) < 0)
+    return -1;
+  moat_annotations_free (&a);
+  return plan_attach (h, err);
 }
 
 static int
@@ -351,49 +425,53 @@ no_attachment (const struct oci_state *s, moat_err_t *err)
                      s->id);
 }
 
-/* The settings: annotations, with the environment's MOAT_* under them. */
+/* The settings are the annotations; the MOAT_* environment counts only
+ * on a network that reads it (effective_annotations). */
 static int
 plan_start (struct moat_hook *h, moat_err_t *err)
 {
+  _cleanup_free_ char *from_env = NULL;
   struct moat_annotations a = { 0 };
   int r = 0;
 
-  if (moat_annotations_with_env (h->s.annotations, h->s.process_env, &h->annotations, err) < 0)
-    return -1;
   /* Checked first, once: a malformed annotation is the container's error,
    * whatever network it is on. */
-  if (moat_annotations_parse (h->annotations, &a, err) < 0)
+  if (moat_annotations_parse (h->s.annotations, &a, err) < 0)
     return -1;
   if (find_attachments (&h->s, &h->found, err) < 0)
     r = -1;
   else if (h->found.n > 0)
     r = 0;
   else if (a.network)
-    r = plan_attach (h, a.network, err);
-  else if (moat_annotations_any (h->annotations))
+    r = find_network (h, a.network, MOAT_ANNOT_PREFIX "network", err) < 0 ? -1
+                                                                          : plan_attach (h, err);
+  else if ((r = env_network (&h->s, &from_env, err)) == 0 && from_env)
+    r = plan_attach_env (h, from_env, err);
+  if (r == 0 && !h->attach && h->found.n == 0 && moat_annotations_any (h->s.annotations))
     r = no_attachment (&h->s, err);
   moat_annotations_free (&a);
   return r;
 }
 
-/* The network the container names (io.moat.network, MOAT_NETWORK), if
- * any: at poststop only a hint, so a state or config.json that cannot be
- * read names none. */
+/* The network the container names (io.moat.network, else MOAT_NETWORK:
+ * *ret_from_env), if any: at poststop only a hint, so a state or
+ * config.json that cannot be read names none. */
 static char *
-named_network (struct oci_state *s)
+named_network (struct oci_state *s, bool *ret_from_env)
 {
-  _cleanup_ (json_decrefp) json_t *effective = NULL;
   struct moat_annotations a = { 0 };
   moat_err_t ignored = { 0 };
   char *network = NULL;
 
+  *ret_from_env = false;
   if (read_bundle_config (s, &ignored) < 0
-      || moat_annotations_with_env (s->annotations, s->process_env, &effective, &ignored) < 0
-      || moat_annotations_parse (effective, &a, &ignored) < 0)
+      || moat_annotations_parse (s->annotations, &a, &ignored) < 0)
     return NULL;
   if (a.network)
     network = strdup (a.network);
   moat_annotations_free (&a);
+  if (!network && env_network (s, &network, &ignored) == 0 && network)
+    *ret_from_env = true;
   return network;
 }
 
@@ -404,7 +482,8 @@ named_network (struct oci_state *s)
 static int
 plan_stop_named (struct moat_hook *h, moat_err_t *err)
 {
-  _cleanup_free_ char *network = named_network (&h->s);
+  bool from_env;
+  _cleanup_free_ char *network = named_network (&h->s, &from_env);
   char key[MOAT_KEY_MAX + 1];
 
   if (!network || moat_attachment_key (key, sizeof (key), h->s.id, MOAT_HOOK_IFNAME) < 0)
@@ -413,6 +492,7 @@ plan_stop_named (struct moat_hook *h, moat_err_t *err)
     return moat_error (err, MOAT_E_IO, ENOMEM, "attachments");
   h->found.v[h->found.n - 1].orphan = true;
   h->found.v[h->found.n - 1].by_hook = true;
+  h->found.v[h->found.n - 1].from_env = from_env;
   if (h->profile != MOAT_SECCOMP_PLUGIN_DELEGATED)
     h->profile = MOAT_SECCOMP_PLUGIN_DELEGATED; /* the network's IPAM may be delegated */
   return 0;
@@ -513,7 +593,8 @@ detach_orphan (const struct attachment *a, moat_err_t *err)
   if (!ifname || !(id = strndup (a->key, (size_t)(ifname - 1 - a->key))))
     return moat_error (err, MOAT_E_IO, ENOMEM, "attachment \"%s\"", a->key);
   if (moat_netfind (a->network, NULL, &text, &file, &not_found) < 0
-      || moat_netconf_parse (text, MOAT_CMD_DEL, &conf, &not_found) < 0)
+      || moat_netconf_parse (text, MOAT_CMD_DEL, &conf, &not_found) < 0
+      || (a->from_env && !conf.reads_env))
     return 0;
   env.container_id = id;
   env.ifname = ifname;
@@ -600,10 +681,11 @@ policy_unchanged (const struct moat_record *rec, const struct moat_policy *p)
 
 static int
 apply_one (struct moat_nft *nft, const struct attachment *a, enum moat_hook_stage stage,
-           json_t *annotations, moat_err_t *err)
+           const struct oci_state *s, moat_err_t *err)
 {
   _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
   _cleanup_ (moat_policy_free) struct moat_policy p = { 0 };
+  _cleanup_ (json_decrefp) json_t *annotations = NULL;
   _cleanup_close_ int lock = -1;
   int r;
 
@@ -626,7 +708,8 @@ apply_one (struct moat_nft *nft, const struct attachment *a, enum moat_hook_stag
       rec.policy_pending = false;
       return moat_record_write (&rec, err);
     }
-  if (moat_policy_resolve (&rec, annotations, &p, err) < 0)
+  if (effective_annotations (s, rec.allow, &annotations, err) < 0
+      || moat_policy_resolve (&rec, annotations, &p, err) < 0)
     return -1;
   /* A prestart again (a runtime's retry) with the policy in place does
    * nothing; with a pending one it applies it again. */
@@ -671,7 +754,7 @@ execute_start (struct moat_hook *h, moat_err_t *err)
   if (moat_nft_open (&nft, err) < 0)
     return h->attach ? undo_attach (h, err) : -1;
   for (size_t i = 0; i < h->found.n; i++)
-    if (apply_one (nft, &h->found.v[i], h->stage, h->annotations, err) < 0)
+    if (apply_one (nft, &h->found.v[i], h->stage, &h->s, err) < 0)
       {
         moat_error_prefix (err, "network \"%s\"", h->found.v[i].network);
         return h->attach ? undo_attach (h, err) : -1;

@@ -9,7 +9,10 @@
  * The container's settings are its io.moat.* annotations (from the state,
  * else from config.json in the bundle), plus, for engines that cannot set
  * annotations, the MOAT_* variables of config.json's process.env
- * (moat_annotations_with_env: a real annotation wins).
+ * (moat_annotations_with_env: a real annotation wins), but only on a
+ * network whose configuration says "allow": {"env": true} (ceiling.h): an
+ * image's ENV could set them. MOAT_NETWORK naming a network that does not
+ * read the environment is ignored (moat_hook_notice says so).
  *
  * prestart and createRuntime apply the container's policy (policy.h) to
  * each of its moat attachments, found by container id, else by network
@@ -34,8 +37,8 @@
  * left (address, index entry, temporary files).
  * Both stages are idempotent.
  *
- * A container with no attachment and no io.moat.* or MOAT_* setting is
- * left alone. */
+ * A container with no attachment and no io.moat.* setting (nor a
+ * MOAT_NETWORK its network reads) is left alone. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -74,6 +77,9 @@ int moat_hook_prepare (enum moat_hook_stage stage, const char *state, size_t len
 enum moat_seccomp_profile moat_hook_profile (const struct moat_hook *h);
 /* True when the run will attach the container (tests, logging). */
 bool moat_hook_attaches (const struct moat_hook *h);
+/* What the run ignored, in one line for the log (MOAT_NETWORK naming a
+ * network that does not read the environment); NULL: nothing. */
+const char *moat_hook_notice (const struct moat_hook *h);
 int moat_hook_execute (struct moat_hook *h, moat_err_t *err);
 void moat_hook_free (struct moat_hook *h);
 static inline void

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ceiling.h"
 #include "cleanup.h"
 #include "profile.h"
 
@@ -253,6 +254,31 @@ proxy_check (const struct moat_record *rec, const struct moat_annotations *a, mo
                      addr, rec->network);
 }
 
+/* What the container declares stays within its network's "allow"
+ * (ceiling.h): the labels given at ADD, the pod's and the container's
+ * annotations; the profile is checked once loaded. */
+static int
+within_ceiling (const struct moat_ceiling *c, const struct moat_record *rec,
+                const struct moat_annotations *oci, const struct moat_annotations *pod,
+                moat_err_t *err)
+{
+  const char *key;
+  json_t *v;
+
+  json_object_foreach (rec->labels, key, v)
+  {
+    if (json_is_string (v)
+        && moat_ceiling_check_label (c, rec->network, key, json_string_value (v), "args.cni.labels",
+                                     err)
+               < 0)
+      return -1;
+  }
+  return moat_ceiling_check (c, rec->network, rec->internet, pod, "pod annotation ", err) < 0
+                 || moat_ceiling_check (c, rec->network, rec->internet, oci, "", err) < 0
+             ? -1
+             : 0;
+}
+
 int
 moat_policy_resolve (const struct moat_record *rec, json_t *annotations, struct moat_policy *ret,
                      moat_err_t *err)
@@ -260,6 +286,8 @@ moat_policy_resolve (const struct moat_record *rec, json_t *annotations, struct 
   _cleanup_ (annotations_freep) struct moat_annotations oci = { 0 };
   _cleanup_ (annotations_freep) struct moat_annotations pod = { 0 };
   _cleanup_ (annotations_freep) struct moat_annotations profile = { 0 };
+  _cleanup_ (moat_ceiling_free) struct moat_ceiling ceiling = { 0 };
+  char source[MOAT_POLICY_NAME_MAX + 32];
   const char *name;
 
   memset (ret, 0, sizeof (*ret));
@@ -267,6 +295,10 @@ moat_policy_resolve (const struct moat_record *rec, json_t *annotations, struct 
     return -1;
   if (moat_annotations_parse (rec->pod_annotations, &pod, err) < 0)
     return moat_error_prefix (err, "pod annotations");
+  if (moat_ceiling_parse (rec->allow, &ceiling, err) < 0)
+    return moat_error_prefix (err, "network \"%s\"", rec->network);
+  if (within_ceiling (&ceiling, rec, &oci, &pod, err) < 0)
+    return -1;
   ret->labels = json_object ();
   if (!ret->labels)
     return no_memory (err);
@@ -283,7 +315,9 @@ moat_policy_resolve (const struct moat_record *rec, json_t *annotations, struct 
           no_memory (err);
           goto fail;
         }
+      snprintf (source, sizeof (source), MOAT_ANNOT_PREFIX "policy \"%s\": ", name);
       if (load_profile (rec, name, &profile, err) < 0
+          || moat_ceiling_check (&ceiling, rec->network, rec->internet, &profile, source, err) < 0
           || merge (ret, &profile, MOAT_ANNOT_PREFIX "policy", err) < 0)
         goto fail;
     }

@@ -259,7 +259,7 @@ moat_record_to_json (const struct moat_record *r)
   moat_mac_format (r->mac, mac);
   json_t *j = json_pack (
       "{s:s*, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:o, s:o, s:s*, s:s*, s:s*,"
-      " s:b, s:b, s:b, s:O*, s:O*, s:s*, s:O*, s:s*, s:O*, s:s, s:O*}",
+      " s:b, s:b, s:b, s:O*, s:O*, s:s*, s:O*, s:s*, s:O*, s:s, s:O*, s:O*}",
       "cniVersion", r->cni_version, "network", r->network, "containerId", r->container_id, "ifname",
       r->ifname, "netns", r->netns, "hostIf", r->host_if, "bridge", r->bridge, "mac", mac,
       "address", moat_ipv4_json (r->addr, r->prefixlen), "gateway", moat_ipv4_json (r->gateway, -1),
@@ -267,7 +267,7 @@ moat_record_to_json (const struct moat_record *r)
       "quiet", r->quiet, "internet", r->internet, "masquerade", r->masquerade, "labels", r->labels,
       "podAnnotations", r->pod_annotations, "policyFile", r->policy_file, "policy", r->policy,
       "ident", r->ident, "grants", r->grants, "attachedBy", moat_attacher_name (r->attached_by),
-      "netconf", r->netconf);
+      "netconf", r->netconf, "allow", r->allow);
   /* Only while set: records stay as they were otherwise. */
   if (j && r->policy_pending && json_object_set_new (j, "policyPending", json_true ()) < 0)
     {
@@ -404,7 +404,7 @@ int
 moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
 {
   const char *mac, *address, *gateway;
-  json_t *labels, *annotations, *policy, *grants, *netconf;
+  json_t *labels, *annotations, *policy, *grants, *netconf, *allow;
 
   memset (r, 0, sizeof (*r));
   if (json_unpack (root, "{s:s, s:s, s:s, s:b, s:b, s:b}", "mac", &mac, "address", &address,
@@ -442,6 +442,8 @@ moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
   r->policy_pending = json_is_true (json_object_get (root, "policyPending"));
   netconf = json_object_get (root, "netconf");
   r->netconf = json_is_object (netconf) ? json_incref (netconf) : NULL;
+  allow = json_object_get (root, "allow");
+  r->allow = allow && !json_is_null (allow) ? json_incref (allow) : NULL;
   if (attacher_parse (json_object_get (root, "attachedBy"), &r->attached_by) < 0)
     {
       moat_record_free (r);
@@ -554,6 +556,7 @@ moat_record_free (struct moat_record *r)
   json_decref (r->policy);
   json_decref (r->grants);
   json_decref (r->netconf);
+  json_decref (r->allow);
   free (r->ident);
   memset (r, 0, sizeof (*r));
 }

@@ -94,6 +94,7 @@ struct moat_record
   json_t *labels;          /* object key → value; never NULL after read */
   json_t *pod_annotations; /* object; may be NULL */
   char *policy_file;       /* the network's policyFile; NULL: the default */
+  json_t *allow;           /* the network's "allow" (ceiling.h) at ADD; NULL: absent */
   json_t *policy;          /* the policy applied (policy.h); NULL: none yet */
   char *ident;             /* its identity in <network>/idents/; NULL: none */
   json_t *grants;          /* moatctl's grants (grant.h); NULL: none */

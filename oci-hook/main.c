@@ -34,7 +34,9 @@ static const char usage[]
       "\n"
       "Engines that cannot set annotations may use config.json's process.env instead:\n"
       "MOAT_NETWORK, MOAT_LABELS, MOAT_DEPENDS, MOAT_EXPOSE, MOAT_ALLOW_HOST, MOAT_EGRESS,\n"
-      "MOAT_INGRESS, MOAT_INTERNET, MOAT_PROXY, MOAT_POLICY (an annotation wins).\n"
+      "MOAT_INGRESS, MOAT_INTERNET, MOAT_PROXY, MOAT_POLICY (an annotation wins), on a\n"
+      "network whose configuration says \"allow\": {\"env\": true}; elsewhere they are\n"
+      "ignored.\n"
       "\n"
       "A container without a moat attachment and without io.moat.* or MOAT_* settings\n"
       "is left alone.\n"
@@ -128,5 +130,10 @@ main (int argc, char **argv)
       || moat_seccomp_confine (moat_hook_profile (hook), &err) < 0
       || moat_hook_execute (hook, &err) < 0)
     return fail (&err);
+  if (moat_hook_notice (hook))
+    {
+      fprintf (stderr, "moat-hook: %s\n", moat_hook_notice (hook));
+      syslog (LOG_NOTICE, "%s", moat_hook_notice (hook));
+    }
   return 0;
 }

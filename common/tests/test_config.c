@@ -173,6 +173,54 @@ test_del_ignores_runtime_config (void **state)
   moat_netconf_free (&c);
 }
 
+/* "allow", the ceiling: checked at ADD, kept for the record; a DEL does
+ * not fail on it but still knows whether the network reads MOAT_*. */
+static void
+test_allow (void **state)
+{
+  struct moat_netconf c;
+  moat_err_t err = { 0 };
+  const char *with = "{" BASE ",\"subnet\":\"10.1.0.0/24\",\"allow\":{\"internet\":true,"
+                     "\"allowHost\":[\"tcp/8000-8010\"],\"env\":true}}";
+
+  assert_int_equal (parse (with, &c, &err), 0);
+  assert_non_null (c.allow);
+  assert_true (json_is_true (json_object_get (c.allow, "internet")));
+  assert_true (c.reads_env);
+  moat_netconf_free (&c);
+
+  assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.1.0.0/24\"}", &c, &err), 0);
+  assert_null (c.allow);
+  assert_false (c.reads_env);
+  moat_netconf_free (&c);
+
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"allow\":true}", MOAT_E_CONFIG,
+                  "allow: must be an object");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"allow\":{\"egress\":[\"10.0.0.0/33\"]}}",
+                  MOAT_E_CONFIG, "allow.egress[0]:");
+  assert_int_equal (moat_netconf_parse ("{" BASE
+                                        ",\"subnet\":\"10.1.0.0/24\",\"allow\":{\"env\":true,"
+                                        "\"egress\":7}}",
+                                        MOAT_CMD_DEL, &c, &err),
+                    0);
+  assert_true (c.reads_env);
+  moat_netconf_free (&c);
+}
+
+/* "@sys:" labels are moat's: args.cni.labels cannot forge one. */
+static void
+test_args_labels_refuse_at (void **state)
+{
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"args\":{\"cni\":{\"labels\":"
+                  "[{\"key\":\"app\",\"value\":\"x\"},{\"key\":\"@sys:namespace\","
+                  "\"value\":\"kube-system\"}]}}}",
+                  MOAT_E_CONFIG,
+                  "args.cni.labels[1]: key \"@sys:namespace\": '@' is reserved for system labels");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"args\":{\"cni\":{\"labels\":"
+                  "[{\"key\":\"a@b\",\"value\":\"x\"}]}}}",
+                  MOAT_E_CONFIG, "args.cni.labels[0]: key \"a@b\"");
+}
+
 static void
 test_gc_attachments (void **state)
 {
@@ -318,6 +366,8 @@ main (void)
     cmocka_unit_test (test_bad_input),
     cmocka_unit_test (test_del_ignores_runtime_config),
     cmocka_unit_test (test_gc_attachments),
+    cmocka_unit_test (test_allow),
+    cmocka_unit_test (test_args_labels_refuse_at),
     cmocka_unit_test (test_env),
     cmocka_unit_test (test_versions),
     cmocka_unit_test (test_cidr_and_names),

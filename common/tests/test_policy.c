@@ -11,16 +11,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "policy.h"
 
 /* A record on network "net" with the given CNI labels (JSON object text)
- * and pod annotations (JSON object text or NULL). */
+ * and pod annotations (JSON object text or NULL); its network allows
+ * everything (the ceiling's own tests are below and in test_ceiling). */
+#define ALLOW_ALL                                                                                  \
+  "{\"internet\": true, \"allowHost\": true, \"egress\": true, \"ingress\": true, \"proxy\": "     \
+  "true}"
+
 static void
 record_init (struct moat_record *rec, const char *labels, const char *pod)
 {
   memset (rec, 0, sizeof (*rec));
+  rec->allow = json_loads (ALLOW_ALL, 0, NULL);
   rec->network = strdup ("net");
   rec->container_id = strdup ("c1");
   rec->ifname = strdup ("eth0");
@@ -229,6 +236,77 @@ missing_profile_names_the_file (void **state)
   assert_non_null (strstr (err.msg, "io.moat.policy \"Web\""));
   assert_non_null (strstr (err.msg, "/nonexistent/moat-policy.json"));
   moat_record_free (&rec);
+}
+
+/* resolve on a record of network "net" whose "allow" is `allow`; returns
+ * the error message, or "" when resolved. */
+static const char *
+resolve_under (const char *allow, const char *labels, const char *pod, const char *annotations,
+               bool network_internet, const char *policy_file, moat_err_t *err)
+{
+  struct moat_record rec;
+  struct moat_policy p;
+  json_auto_t *a = annotations ? json_loads (annotations, 0, NULL) : NULL;
+  int r;
+
+  record_init (&rec, labels, pod);
+  json_decref (rec.allow);
+  rec.allow = allow ? json_loads (allow, 0, NULL) : NULL;
+  rec.internet = network_internet;
+  rec.policy_file = policy_file ? strdup (policy_file) : NULL;
+  memset (err, 0, sizeof (*err));
+  r = moat_policy_resolve (&rec, a, &p, err);
+  moat_record_free (&rec);
+  if (r == 0)
+    {
+      moat_policy_free (&p);
+      return "";
+    }
+  assert_int_equal (err->code, MOAT_E_CONFIG);
+  return err->msg;
+}
+
+static void
+ceiling_bounds_every_source (void **state)
+{
+  char path[] = "/tmp/moat-test-policy-XXXXXX";
+  const char *profiles = "{\"profiles\": {\"Web\": {\"egress\": \"10.0.0.0/8 tcp/443\"}}}";
+  int fd = mkstemp (path);
+  moat_err_t err;
+
+  assert_true (fd >= 0);
+  assert_int_equal (write (fd, profiles, strlen (profiles)), (ssize_t)strlen (profiles));
+  close (fd);
+  /* No "allow": labels only; everything that crosses the edge is refused. */
+  assert_string_equal (resolve_under (NULL, "{\"app\": \"web\"}", NULL,
+                                      "{\"io.moat.labels\": \"env=dev\"}", false, NULL, &err),
+                       "");
+  assert_string_equal (
+      resolve_under (NULL, NULL, NULL, "{\"io.moat.internet\": \"true\"}", false, NULL, &err),
+      "io.moat.internet: true is not allowed on network \"net\" (its configuration has no "
+      "\"allow\": {\"internet\": true})");
+  /* ... unless the network gives the internet anyway. */
+  assert_string_equal (
+      resolve_under (NULL, NULL, NULL, "{\"io.moat.internet\": \"true\"}", true, NULL, &err), "");
+  assert_string_equal (resolve_under ("{\"allowHost\": [\"tcp/8000-8010\"]}", NULL,
+                                      "{\"io.moat.allow-host\": \"tcp/8000-8011\"}", NULL, false,
+                                      NULL, &err),
+                       "pod annotation io.moat.allow-host: tcp/8000-8011 is not allowed on network "
+                       "\"net\" (allow.allowHost: [\"tcp/8000-8010\"])");
+  assert_string_equal (resolve_under ("{\"labels\": [\"app=web\"]}", "{\"app\": \"db\"}", NULL,
+                                      NULL, false, NULL, &err),
+                       "args.cni.labels: app=db is not allowed on network \"net\" (allow.labels: "
+                       "[\"app=web\"])");
+  /* The profile the container picks is bounded too, and named. */
+  assert_string_equal (
+      resolve_under ("{\"egress\": [\"10.1.0.0/16\"]}", NULL, NULL, "{\"io.moat.policy\": \"Web\"}",
+                     false, path, &err),
+      "io.moat.policy \"Web\": io.moat.egress: 10.0.0.0/8 tcp/443 is not allowed on "
+      "network \"net\" (allow.egress: [\"10.1.0.0/16\"])");
+  assert_string_equal (resolve_under ("{\"egress\": [\"10.0.0.0/8\"]}", NULL, NULL,
+                                      "{\"io.moat.policy\": \"Web\"}", false, path, &err),
+                       "");
+  unlink (path);
 }
 
 static char *
@@ -451,6 +529,7 @@ main (void)
     cmocka_unit_test (identity_is_canonical_and_round_trips),
     cmocka_unit_test (compiler_own_elements),
     cmocka_unit_test (compiler_internet_from_the_network_is_not_repeated),
+    cmocka_unit_test (ceiling_bounds_every_source),
     cmocka_unit_test (compiler_peers_through_identities),
     cmocka_unit_test (compiler_leave_takes_the_address_out_of_reaching_identities),
   };

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The hook's inputs and the policy's own files: an OCI state on stdin
  * ({"s": state}), an attachment's labels and pod annotations ({"l", "p"})
- * resolved with the state's annotations, and an identity file ({"i"}), read
+ * resolved with the state's annotations under its network's ceiling ({"a"}), and an identity file ({"i"}), read
  * back and compiled. Nothing may crash or leak; every refusal is one line. */
 #include <arpa/inet.h>
 
@@ -54,6 +54,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   else
     json_incref (rec.labels);
   rec.pod_annotations = json_object_get (root, "p");
+  /* The network's ceiling ({"a": allow}), borrowed; absent: the default. */
+  rec.allow = json_object_get (root, "a");
   rec.policy_file = (char *)"/nonexistent/moat-fuzz-policy.json";
   err = (moat_err_t){ 0 };
   if (moat_policy_resolve (&rec, json_object_get (json_object_get (root, "s"), "annotations"), &p,
