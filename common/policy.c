@@ -244,7 +244,7 @@ proxy_check (const struct moat_record *rec, const struct moat_annotations *a, mo
   uint32_t mask = moat_prefix_mask (rec->prefixlen);
   char addr[INET_ADDRSTRLEN];
 
-  if (!a->have_proxy || a->proxy_addr.s_addr == rec->gateway.s_addr
+  if (!a->have_proxy || rec->prefixlen == 0 || a->proxy_addr.s_addr == rec->gateway.s_addr
       || (a->proxy_addr.s_addr & mask) != (rec->addr.s_addr & mask))
     return 0;
   inet_ntop (AF_INET, &a->proxy_addr, addr, sizeof (addr));

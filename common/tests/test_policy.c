@@ -428,6 +428,52 @@ compiler_own_elements (void **state)
   moat_policy_free (&p);
 }
 
+/* A proxy is the host or outside: one on the container's own network is
+ * refused, naming the key; the gateway and outside addresses are fine. */
+static void
+proxy_on_own_network_is_refused (void **state)
+{
+  static const struct
+  {
+    const char *proxy;
+    bool ok;
+  } cases[] = {
+    { "10.9.0.7:3128", false }, { "10.9.0.255:3128", false }, { "10.9.0.1:3128", true },
+    { "10.9.1.7:3128", true },  { "192.0.2.1:3128", true },
+  };
+
+  for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
+    {
+      struct moat_record rec;
+      struct moat_policy p;
+      moat_err_t err = { 0 };
+      char text[128];
+      json_t *a;
+      int r;
+
+      snprintf (text, sizeof (text), "{\"io.moat.proxy\": \"%s\"}", cases[i].proxy);
+      a = json_loads (text, 0, NULL);
+      record_init (&rec, NULL, NULL);
+      rec.addr = ip ("10.9.0.5");
+      rec.gateway = ip ("10.9.0.1");
+      rec.prefixlen = 24;
+      r = moat_policy_resolve (&rec, a, &p, &err);
+      if (cases[i].ok && r < 0)
+        fail_msg ("%s: %s", cases[i].proxy, err.msg);
+      if (!cases[i].ok)
+        {
+          assert_int_equal (r, -1);
+          assert_int_equal (err.code, MOAT_E_CONFIG);
+          assert_non_null (strstr (err.msg, "io.moat.proxy: "));
+          assert_non_null (strstr (err.msg, "own network"));
+        }
+      else
+        moat_policy_free (&p);
+      moat_record_free (&rec);
+      json_decref (a);
+    }
+}
+
 static void
 compiler_internet_from_the_network_is_not_repeated (void **state)
 {
@@ -529,6 +575,7 @@ main (void)
     cmocka_unit_test (identity_is_canonical_and_round_trips),
     cmocka_unit_test (compiler_own_elements),
     cmocka_unit_test (compiler_internet_from_the_network_is_not_repeated),
+    cmocka_unit_test (proxy_on_own_network_is_refused),
     cmocka_unit_test (ceiling_bounds_every_source),
     cmocka_unit_test (compiler_peers_through_identities),
     cmocka_unit_test (compiler_leave_takes_the_address_out_of_reaching_identities),
