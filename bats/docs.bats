@@ -218,3 +218,50 @@ readme_config_defaults() {
     done
   done
 }
+
+@test "docs: every test SECURITY.md names as a promise's proof exists" {
+  run -0 python3 - "$SRC" <<'PY'
+import glob, os, re, sys
+src = sys.argv[1]
+text = ' '.join(open(os.path.join(src, 'SECURITY.md')).read().split())
+bats = {}
+for f in glob.glob(os.path.join(src, 'bats', '*.bats')):
+    body = open(f).read()
+    bats['bats/' + os.path.basename(f)] = {
+        ' '.join(n.replace('\\"', '"').split()) for n in re.findall(r'@test "((?:[^"\\]|\\.)*)"', body)}
+seen, bad = 0, []
+# After `bats/F.bats`: come quoted test names, separated by ", " or " and ";
+# a name may hold quotes itself, so the longest test of F that matches is
+# taken; one cut short ends in "…".
+for m in re.finditer(r'`(bats/[\w.-]+\.bats)`: "', text):
+    names = sorted(bats.get(m.group(1), set()), key=len, reverse=True)
+    rest = text[m.end() - 1:]
+    while rest.startswith('"'):
+        seen += 1
+        hit = next((t for t in names if rest.startswith('"%s"' % t)), None)
+        if hit is None:
+            cut = re.match(r'"([^"]*…)"', rest)
+            if cut and any(t.startswith(cut.group(1)[:-1].rstrip()) for t in names):
+                hit = cut.group(1)
+        if hit is None:
+            bad.append('%s: %s' % (m.group(1), rest[:80]))
+            break
+        rest = rest[len(hit) + 2:]
+        sep = re.match(r',? (?:and )?(?=")', rest)
+        if not sep:
+            break
+        rest = rest[sep.end():]
+for m in re.finditer(r'`(common/tests/test_\w+\.c)`: ((?:`\w+`(?:,? (?:and )?)?)+)', text):
+    path = os.path.join(src, m.group(1))
+    body = open(path).read() if os.path.exists(path) else ''
+    for fn in re.findall(r'`(\w+)`', m.group(2)):
+        seen += 1
+        if not re.search(r'\b%s\b' % fn, body):
+            bad.append('%s: %s' % (m.group(1), fn))
+print('%d tests named' % seen)
+for b in bad:
+    print('missing: ' + b)
+sys.exit(1 if bad or seen < 40 else 0)
+PY
+  assert_contains "$output" "tests named"
+}
