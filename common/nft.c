@@ -3337,12 +3337,13 @@ drop_missing (const struct reply *reply, uint32_t first, struct replace_dels *r)
       if (lists[l])
         lists[l]->n = k;
     }
-  if (r->drop_ident && (r->ident_parts & IDENT_CHAIN) && reply_errnum_at (reply, seq++) == ENOENT
-      && ++dropped)
-    r->ident_parts &= ~IDENT_CHAIN;
-  if (r->drop_ident && (r->ident_parts & IDENT_SET) && reply_errnum_at (reply, seq++) == ENOENT
-      && ++dropped)
-    r->ident_parts &= ~IDENT_SET;
+  /* Then the identity's chain and set, each one message when still asked. */
+  for (unsigned part = IDENT_CHAIN; r->drop_ident && part <= IDENT_SET; part <<= 1)
+    if ((r->ident_parts & part) && reply_errnum_at (reply, seq++) == ENOENT)
+      {
+        r->ident_parts &= ~part;
+        dropped++;
+      }
   return dropped;
 }
 
