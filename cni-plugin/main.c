@@ -12,6 +12,8 @@
 #include "config.h"
 #include "result.h"
 #include "confine.h"
+#include "landlock.h"
+#include "state.h"
 
 #define STDIN_MAX (1 << 20)
 
@@ -102,12 +104,27 @@ seccomp_profile (const struct moat_netconf *conf)
   return conf->ipam_type ? MOAT_SECCOMP_PLUGIN_DELEGATED : MOAT_SECCOMP_PLUGIN;
 }
 
+/* Where the verb writes (landlock.h): the run directory, the new bridge's
+ * sysctls for ADD, the delegated IPAM plugin's directories; VERSION
+ * writes nothing. */
+static void
+plugin_writes (enum moat_cni_command command, const struct moat_netconf *conf,
+               struct moat_write_set *w)
+{
+  if (command == MOAT_CMD_VERSION)
+    return;
+  moat_write_set_add (w, moat_run_dir (), 0700);
+  w->sysctls = command == MOAT_CMD_ADD;
+  moat_write_set_add_ipam (w, json_object_get (conf->root, "ipam"));
+}
+
 int
 main (int argc, char **argv)
 {
   _cleanup_free_ char *text = NULL;
   _cleanup_ (json_decrefp) json_t *result = NULL;
   struct moat_netconf conf = { 0 };
+  struct moat_write_set writes = { 0 };
   struct moat_cni_env env;
   moat_err_t err = { 0 };
   const char *version;
@@ -124,6 +141,10 @@ main (int argc, char **argv)
       return 0;
     }
 
+  /* Before the first byte of input: no device nodes, FIFOs, sockets or
+   * symlinks anywhere. Where the writes go is known once it is parsed. */
+  if (moat_landlock_confine_early (&err) < 0)
+    return report (MOAT_CNI_VERSION, &err);
   if (moat_cni_env_read (&env, &err) < 0)
     {
       if (getenv ("CNI_COMMAND") == NULL && isatty (STDIN_FILENO))
@@ -146,8 +167,11 @@ main (int argc, char **argv)
       return ret;
     }
 
-  /* Everything read: from here on only the verb's own syscalls. */
-  if (moat_seccomp_confine (seccomp_profile (&conf), &err) < 0
+  /* Everything read: from here on only the verb's own syscalls, and
+   * writes only where the verb writes. */
+  plugin_writes (env.command, &conf, &writes);
+  if (moat_landlock_confine (&writes, &err) < 0
+      || moat_seccomp_confine (seccomp_profile (&conf), &err) < 0
       || moat_cni_run (&env, &conf, &result, &err) < 0)
     ret = report (conf.cni_version, &err);
   else

@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "confine.h"
 #include "hook.h"
+#include "landlock.h"
 
 #define STATE_MAX (1 << 20)
 
@@ -122,9 +123,15 @@ main (int argc, char **argv)
       moat_error (&err, MOAT_E_ENV, 0, "want one argument: prestart, createRuntime or poststop");
       return fail (&err);
     }
+  /* Before the first byte of the state: no device nodes, FIFOs, sockets
+   * or symlinks anywhere. Where the writes go is known once it is read. */
+  if (moat_landlock_confine_early (&err) < 0)
+    return fail (&err);
   state = read_stdin (&len, &err);
-  /* Everything read: from here on only what the stage's changes need. */
+  /* Everything read: from here on only what the stage's changes need,
+   * written only where they go. */
   if (!state || moat_hook_prepare ((enum moat_hook_stage)stage, state, len, &hook, &err) < 0
+      || moat_landlock_confine (moat_hook_writes (hook), &err) < 0
       || moat_seccomp_confine (moat_hook_profile (hook), &err) < 0
       || moat_hook_execute (hook, &err) < 0)
     return fail (&err);
