@@ -3,6 +3,7 @@
 #include "hook.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +260,7 @@ struct moat_hook
   struct moat_netconf conf;
   char *conf_file;
   char netns[64];
+  int netns_fd; /* `netns` opened before Landlock, which forbids it after */
   enum moat_seccomp_profile profile;
   struct moat_write_set writes; /* where execute writes (landlock.h) */
 };
@@ -273,6 +275,8 @@ moat_hook_free (struct moat_hook *h)
   attachments_free (&h->found);
   moat_netconf_free (&h->conf);
   free (h->conf_file);
+  if (h->netns_fd >= 0)
+    close (h->netns_fd);
   free (h);
 }
 
@@ -320,6 +324,9 @@ container_netns (struct moat_hook *h, const char *network, moat_err_t *err)
                        "container \"%s\": shares the host's network namespace (it needs one of "
                        "its own); cannot attach it to network \"%s\"",
                        s->id, network);
+  h->netns_fd = open (h->netns, O_RDONLY | O_CLOEXEC);
+  if (h->netns_fd < 0)
+    return moat_error (err, MOAT_E_UNKNOWN, errno, "container \"%s\": %s", s->id, h->netns);
   return 0;
 }
 
@@ -488,6 +495,7 @@ moat_hook_prepare (enum moat_hook_stage stage, const char *text, size_t len, str
   if (!h)
     return moat_error (err, MOAT_E_IO, ENOMEM, "hook");
   h->stage = stage;
+  h->netns_fd = -1;
   h->profile = MOAT_SECCOMP_HOOK_POLICY;
   /* poststop needs no settings: the records say what to remove. */
   if (oci_state_parse (text, len, !stop, &h->s, err) < 0
@@ -602,6 +610,8 @@ attach (struct moat_hook *h, moat_err_t *err)
     .netns = h->netns,
     .ifname = MOAT_HOOK_IFNAME,
     .path = cni_path (),
+    .have_netns_fd = true,
+    .netns_fd = h->netns_fd,
   };
   char key[MOAT_KEY_MAX + 1];
 

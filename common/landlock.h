@@ -41,7 +41,8 @@ struct moat_write_set
    * /proc/sys/net/ipv4/conf and /proc/sys/net/ipv4/neigh. */
   bool sysctls;
   /* A delegated program whose writes moat cannot know (an IPAM plugin
-   * other than host-local, static and dhcp): no Landlock, seccomp only. */
+   * other than host-local, static and dhcp): this layer is not applied
+   * (the early one stays). */
   bool unknown_writer;
   /* Too many directories or one too long: an error at confine time. */
   bool overflow;

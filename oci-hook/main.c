@@ -123,10 +123,6 @@ main (int argc, char **argv)
       moat_error (&err, MOAT_E_ENV, 0, "want one argument: prestart, createRuntime or poststop");
       return fail (&err);
     }
-  /* Before the first byte of the state: no device nodes, FIFOs, sockets
-   * or symlinks anywhere. Where the writes go is known once it is read. */
-  if (moat_landlock_confine_early (&err) < 0)
-    return fail (&err);
   state = read_stdin (&len, &err);
   /* Everything read: from here on only what the stage's changes need,
    * written only where they go. */
