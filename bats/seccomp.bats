@@ -278,3 +278,22 @@ EOF
   del_container c1
   [[ ! -e $data/$NET/$(ip_of c1) ]] || fail "host-local still holds $(ip_of c1) after DEL"
 }
+
+# Landlock forbids a restricted process /proc/<pid>/ns/net of a process
+# outside its domain; moat opens CNI_NETNS before it restricts itself.
+@test "landlock: CNI_NETNS as /proc/<pid>/ns/net works confined: ADD, CHECK, DEL" {
+  local pid ns
+  new_netns c1
+  ip netns exec "$(ns_of c1)" sleep 120 &
+  pid=$!
+  echo "$pid" >>"$T/pids"
+  ns=/proc/$pid/ns/net
+  wait_for 5 test "$(stat -L -c %i "$ns" 2>/dev/null)" = "$(stat -L -c %i "/run/netns/$(ns_of c1)")"
+  run -0 cni ADD "$(cid_of c1)" "$ns"
+  printf '%s\n' "$output" >"$T/result.c1"
+  assert_jq "$(cat "$(record_of c1)")" '.netns == $ns' --arg ns "$ns"
+  [[ -n $(ip -n "$(ns_of c1)" -4 -o addr show dev eth0) ]] || fail "no eth0 address in the namespace"
+  CNI_CONF=$(conf_with_prev "$(result_of c1)") run -0 cni CHECK "$(cid_of c1)" "$ns"
+  CNI_CONF=$(conf_with_prev "$(result_of c1)") run -0 cni DEL "$(cid_of c1)" "$ns"
+  kill "$pid"
+}
