@@ -281,6 +281,8 @@ EOF
 
 # Landlock forbids a restricted process /proc/<pid>/ns/net of a process
 # outside its domain; moat opens CNI_NETNS before it restricts itself.
+same_file() { [[ $(stat -L -c %d:%i "$1" 2>/dev/null) == "$(stat -L -c %d:%i "$2")" ]]; }
+
 @test "landlock: CNI_NETNS as /proc/<pid>/ns/net works confined: ADD, CHECK, DEL" {
   local pid ns
   new_netns c1
@@ -288,7 +290,7 @@ EOF
   pid=$!
   echo "$pid" >>"$T/pids"
   ns=/proc/$pid/ns/net
-  wait_for 5 test "$(stat -L -c %i "$ns" 2>/dev/null)" = "$(stat -L -c %i "/run/netns/$(ns_of c1)")"
+  wait_for 5 same_file "$ns" "/run/netns/$(ns_of c1)"
   run -0 cni ADD "$(cid_of c1)" "$ns"
   printf '%s\n' "$output" >"$T/result.c1"
   assert_jq "$(cat "$(record_of c1)")" '.netns == $ns' --arg ns "$ns"
