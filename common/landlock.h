@@ -24,7 +24,7 @@
  * restriction is inherited across fork and exec, so a delegated IPAM
  * plugin gets it too: its own write directories are part of the set
  * (moat_write_set_add_ipam). A restricted process may not reach
- * /proc/<pid>/ns/* of a process outside its domain (Landlock's ptrace
+ * /proc/<pid>/ns/net of a process outside its domain (Landlock's ptrace
  * rule): a network namespace named that way is opened before. */
 
 #define MOAT_WRITE_DIRS_MAX 4
