@@ -53,7 +53,8 @@ plugin_confined() { [[ $(status_field "$PLUGIN_PID" Seccomp) == 2 ]]; }
   start_add c1
   wait_for 10 plugin_confined || {
     exec 8>&-
-    fail "the plugin never showed Seccomp: 2 ($(grep -E '^(Seccomp|NoNewPrivs)' "/proc/$PLUGIN_PID/status" 2>&1))"
+    wait "$ADD_PID" || rc=$?
+    fail "the plugin never showed Seccomp: 2 ($(grep -E '^(Seccomp|NoNewPrivs)' "/proc/$PLUGIN_PID/status" 2>&1); ADD exit status $rc, output: $(cat "$T/add.c1"))"
   }
   assert_eq "$(status_field "$PLUGIN_PID" NoNewPrivs)" 1 "NoNewPrivs"
   assert_eq "$(status_field "$PLUGIN_PID" Seccomp_filters)" 1 "Seccomp_filters"
