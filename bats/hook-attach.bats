@@ -243,3 +243,26 @@ tcp_refused() { # FROM TO PORT
   CTR_NETNS=new ctr_create plain >/dev/null || fail "plain did not start"
   [[ ! -e $(record_of plain) ]] || fail "plain got a record"
 }
+
+@test "hook attach: with delegated IPAM host-local, under Landlock, attach and poststop work" {
+  local data=$T/ipam-data port ip
+  port=$(random_port)
+  # Debian 12's host-local speaks CNI up to 1.0.0. Its dataDir does not
+  # exist yet: the hook makes it before it confines itself.
+  jq -n --arg n "$NET" --arg br "$BR" --arg s "$SUBNET" --arg g "$GW" --arg d "$data" '{
+    cniVersion: "1.0.0", name: $n,
+    plugins: [{type: "moat", bridge: $br, ipam: {type: "host-local", dataDir: $d,
+      ranges: [[{subnet: $s, gateway: $g}]], routes: [{dst: "0.0.0.0/0"}]}}]}' \
+    >"$NETDIR/50-moat.conflist"
+  ctr_start a "$(net)" io.moat.labels=k=v
+  ctr_start b "$(net)" io.moat.labels=k=v
+  run -0 jq -e '.attachedBy == "hook" and .ipam == "host-local"' "$(record_of a)"
+  ip=$(hook_ip a)
+  [[ -f $data/$NET/$ip ]] || fail "host-local has no file for $ip: $(ls -R "$data")"
+  ctr_tcp_listen b "$port"
+  tcp_ok a b "$port"
+  ctr_delete a
+  [[ ! -e $data/$NET/$ip ]] || fail "host-local still holds $ip after poststop"
+  ctr_delete b
+  assert_nothing_left "$LINKS_BEFORE"
+}

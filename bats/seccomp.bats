@@ -53,7 +53,8 @@ plugin_confined() { [[ $(status_field "$PLUGIN_PID" Seccomp) == 2 ]]; }
   start_add c1
   wait_for 10 plugin_confined || {
     exec 8>&-
-    fail "the plugin never showed Seccomp: 2 ($(grep -E '^(Seccomp|NoNewPrivs)' "/proc/$PLUGIN_PID/status" 2>&1))"
+    wait "$ADD_PID" || rc=$?
+    fail "the plugin never showed Seccomp: 2 ($(grep -E '^(Seccomp|NoNewPrivs)' "/proc/$PLUGIN_PID/status" 2>&1); ADD exit status $rc, output: $(cat "$T/add.c1"))"
   }
   assert_eq "$(status_field "$PLUGIN_PID" NoNewPrivs)" 1 "NoNewPrivs"
   assert_eq "$(status_field "$PLUGIN_PID" Seccomp_filters)" 1 "Seccomp_filters"
@@ -117,6 +118,8 @@ probe (void)
   report ("socket(NETLINK_ROUTE)", socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
   report ("unshare(0)", unshare (0));
   report ("keyctl", syscall (SYS_keyctl, 0 /* GET_KEYRING_ID */, -3 /* session */, 0));
+  report ("open(outside)",
+          open (getenv ("MOAT_PROBE_OUTSIDE"), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
   pid = fork ();
   if (pid == 0)
     _exit (0);
@@ -149,13 +152,15 @@ EOF
 }
 
 @test "seccomp: inside the real plugin, other sockets, fork, exec, unshare and keyctl get EPERM" {
-  local out=$T/probe.out
+  # The probe's report goes where the plugin may write (Landlock).
+  local out=$MOAT_RUN_DIR/probe.out
+  mkdir -p "$MOAT_RUN_DIR"
   build_probe
   new_netns c1
   # ASan insists on coming first among the preloads; a sanitized build
   # also lets its runtime fork.
   ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
-    MOAT_WRAP="env LD_PRELOAD=$T/probe.so MOAT_PROBE_OUT=$out" \
+    MOAT_WRAP="env LD_PRELOAD=$T/probe.so MOAT_PROBE_OUT=$out MOAT_PROBE_OUTSIDE=$T/outside" \
     run -0 cni ADD "$(cid_of c1)" "$(ns_of c1)"
   printf '%s\n' "$output" >"$T/result.c1"
   [[ -s $out ]] || fail "the probe did not run"
@@ -168,10 +173,14 @@ EOF
     assert_contains "$(cat "$out")" "$call: Operation not permitted"
   done
   sanitized || assert_contains "$(cat "$out")" "fork: Operation not permitted"
+  # And Landlock: a file outside the state directory.
+  assert_contains "$(cat "$out")" "open(outside): Permission denied"
+  [[ ! -e $T/outside ]] || fail "the plugin wrote $T/outside"
   # What the plugin needs still works.
   assert_contains "$(cat "$out")" "socket(NETLINK_ROUTE): ok"
   assert_jq "$output" '(.ips[0].address | startswith($p))' --arg p "$NETPFX."
   del_container c1
+  rm -f "$out"
 }
 
 @test "seccomp: with delegated IPAM the IPAM plugin inherits the denylist and still allocates" {
@@ -201,4 +210,93 @@ EOF
   assert_contains "$(cat "$out")" "unshare: unshare: unshare failed: Operation not permitted"
   del_container c1
   [[ ! -e $data/$NET/$(ip_of c1) ]] || fail "host-local still holds $(ip_of c1) after DEL"
+}
+
+# Landlock (common/landlock.h): the kernel refuses the real binaries'
+# writes outside their directories. No probe and no test knob: a symlink
+# planted in the state directory makes moat's own writes lead elsewhere,
+# as a hostile or careless edit of /run/moat would; the kernel resolves
+# the link, sees the write leave the allowed tree, and answers EACCES.
+# Without Landlock both writes would land in $T/outside.
+
+@test "landlock: the real plugin's writes through a symlink out of its state directory get EACCES" {
+  local outside=$T/outside
+  mkdir -p "$MOAT_RUN_DIR" "$outside"
+  ln -s "$outside" "$MOAT_RUN_DIR/$NET"
+  new_netns c1
+  run cni ADD "$(cid_of c1)" "$(ns_of c1)"
+  [[ $status -ne 0 ]] || fail "ADD wrote through the symlink: $output"
+  assert_jq "$output" '.msg | contains("Permission denied")'
+  assert_eq "$(ls -A "$outside")" "" "files outside the state directory"
+  # With the directory where it belongs, the same ADD works.
+  rm "$MOAT_RUN_DIR/$NET"
+  run -0 cni ADD "$(cid_of c1)" "$(ns_of c1)"
+  printf '%s\n' "$output" >"$T/result.c1"
+  [[ -f $(record_of c1) ]] || fail "no record for c1"
+  del_container c1
+}
+
+@test "landlock: the real hook's record write through a planted symlink gets EACCES" {
+  local outside=$T/outside record
+  add_container c1
+  record=$(record_of c1)
+  mkdir -p "$outside"
+  ln -s "$outside/record" "$record.tmp"
+  cp "$record" "$T/record.before"
+  run hook prestart c1 '{"io.moat.labels": "app=web"}'
+  [[ $status -ne 0 ]] || fail "the hook wrote through the symlink: $output"
+  assert_contains "$output" "Permission denied"
+  assert_eq "$(ls -A "$outside")" "" "files outside the state directory"
+  cmp "$record" "$T/record.before" || fail "the record changed"
+  rm "$record.tmp"
+  run -0 hook prestart c1 '{"io.moat.labels": "app=web"}'
+  assert_jq "$(cat "$record")" '.policy.labels.app == "web"'
+  del_container c1
+}
+
+@test "landlock: host-local run by the confined plugin writes its dataDir, and nothing else" {
+  local bin=$T/cni data=$T/ipam-data outside=$T/outside
+  mkdir -p "$bin" "$outside"
+  # Named host-local, so that moat knows what it writes; tries a write
+  # outside first, notes what happened in its dataDir, then is host-local.
+  cat >"$bin/host-local" <<EOF
+#!/bin/bash
+{ : >"$outside/from-ipam"; } 2>>"$data/probe.log" && echo "outside: written" >>"$data/probe.log"
+echo "inside: written" >>"$data/probe.log"
+exec $HOST_IPAM_DIR/host-local
+EOF
+  chmod +x "$bin/host-local"
+  conf_set 'del(.subnet) | .cniVersion = "1.0.0" | .ipam = {type: "host-local", dataDir: $d,
+              ranges: [[{subnet: $s, gateway: $g}]], routes: [{dst: "0.0.0.0/0"}]}' \
+    --arg d "$data" --arg s "$SUBNET" --arg g "$GW"
+  CNI_PATH_VALUE=$bin
+  add_container c1
+  [[ -f $data/$NET/$(ip_of c1) ]] || fail "host-local has no file for $(ip_of c1)"
+  assert_contains "$(cat "$data/probe.log")" "inside: written"
+  assert_contains "$(cat "$data/probe.log")" "from-ipam: Permission denied"
+  assert_not_contains "$(cat "$data/probe.log")" "outside: written"
+  [[ ! -e $outside/from-ipam ]] || fail "the IPAM plugin wrote outside"
+  del_container c1
+  [[ ! -e $data/$NET/$(ip_of c1) ]] || fail "host-local still holds $(ip_of c1) after DEL"
+}
+
+# Landlock forbids a restricted process /proc/<pid>/ns/net of a process
+# outside its domain; moat opens CNI_NETNS before it restricts itself.
+same_file() { [[ $(stat -L -c %d:%i "$1" 2>/dev/null) == "$(stat -L -c %d:%i "$2")" ]]; }
+
+@test "landlock: CNI_NETNS as /proc/<pid>/ns/net works confined: ADD, CHECK, DEL" {
+  local pid ns
+  new_netns c1
+  ip netns exec "$(ns_of c1)" sleep 120 &
+  pid=$!
+  echo "$pid" >>"$T/pids"
+  ns=/proc/$pid/ns/net
+  wait_for 5 same_file "$ns" "/run/netns/$(ns_of c1)"
+  run -0 cni ADD "$(cid_of c1)" "$ns"
+  printf '%s\n' "$output" >"$T/result.c1"
+  assert_jq "$(cat "$(record_of c1)")" '.netns == $ns' --arg ns "$ns"
+  [[ -n $(ip -n "$(ns_of c1)" -4 -o addr show dev eth0) ]] || fail "no eth0 address in the namespace"
+  CNI_CONF=$(conf_with_prev "$(result_of c1)") run -0 cni CHECK "$(cid_of c1)" "$ns"
+  CNI_CONF=$(conf_with_prev "$(result_of c1)") run -0 cni DEL "$(cid_of c1)" "$ns"
+  kill "$pid"
 }

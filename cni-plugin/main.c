@@ -2,6 +2,7 @@
 /* moat: the CNI plugin. Parses its input, runs the verb, prints the result
  * or the CNI error. All the logic lives in common/. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include "config.h"
 #include "result.h"
 #include "confine.h"
+#include "landlock.h"
+#include "state.h"
 
 #define STDIN_MAX (1 << 20)
 
@@ -102,12 +105,45 @@ seccomp_profile (const struct moat_netconf *conf)
   return conf->ipam_type ? MOAT_SECCOMP_PLUGIN_DELEGATED : MOAT_SECCOMP_PLUGIN;
 }
 
+/* CNI_NETNS, opened before Landlock: a process under Landlock may not
+ * follow /proc/<pid>/ns/net of a process outside its domain. One that
+ * cannot be opened is left to the verb, which says why. Returns the fd
+ * or -1. */
+static int
+hold_netns (struct moat_cni_env *env)
+{
+  int fd;
+
+  if (!env->netns || (env->command != MOAT_CMD_ADD && env->command != MOAT_CMD_CHECK))
+    return -1;
+  fd = open (env->netns, O_RDONLY | O_CLOEXEC);
+  env->have_netns_fd = fd >= 0;
+  env->netns_fd = fd;
+  return fd;
+}
+
+/* Where the verb writes (landlock.h): the run directory, the new bridge's
+ * sysctls for ADD, the delegated IPAM plugin's directories; VERSION
+ * writes nothing. */
+static void
+plugin_writes (enum moat_cni_command command, const struct moat_netconf *conf,
+               struct moat_write_set *w)
+{
+  if (command == MOAT_CMD_VERSION)
+    return;
+  moat_write_set_add (w, moat_run_dir (), 0700);
+  w->sysctls = command == MOAT_CMD_ADD;
+  moat_write_set_add_ipam (w, json_object_get (conf->root, "ipam"));
+}
+
 int
 main (int argc, char **argv)
 {
   _cleanup_free_ char *text = NULL;
   _cleanup_ (json_decrefp) json_t *result = NULL;
   struct moat_netconf conf = { 0 };
+  struct moat_write_set writes = { 0 };
+  _cleanup_close_ int netns_fd = -1;
   struct moat_cni_env env;
   moat_err_t err = { 0 };
   const char *version;
@@ -130,6 +166,11 @@ main (int argc, char **argv)
         fputs (usage, stderr);
       return report (MOAT_CNI_VERSION, &err);
     }
+  netns_fd = hold_netns (&env);
+  /* Before the first byte of stdin: no device nodes, FIFOs, sockets or
+   * symlinks anywhere. Where the writes go is known once it is parsed. */
+  if (moat_landlock_confine_early (&err) < 0)
+    return report (MOAT_CNI_VERSION, &err);
   text = read_all (stdin, &err);
   if (!text)
     return report (MOAT_CNI_VERSION, &err);
@@ -146,8 +187,11 @@ main (int argc, char **argv)
       return ret;
     }
 
-  /* Everything read: from here on only the verb's own syscalls. */
-  if (moat_seccomp_confine (seccomp_profile (&conf), &err) < 0
+  /* Everything read: from here on only the verb's own syscalls, and
+   * writes only where the verb writes. */
+  plugin_writes (env.command, &conf, &writes);
+  if (moat_landlock_confine (&writes, &err) < 0
+      || moat_seccomp_confine (seccomp_profile (&conf), &err) < 0
       || moat_cni_run (&env, &conf, &result, &err) < 0)
     ret = report (conf.cni_version, &err);
   else

@@ -278,14 +278,17 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
 /* The kernel half of ADD, under the machine-wide lock in shared mode so a
  * concurrent last DEL elsewhere cannot delete the tables under us. */
 static int
-attach_kernel (const struct moat_netconf *conf, const struct moat_record *rec,
-               struct moat_add_result *res, bool *ret_link_made, moat_err_t *err)
+attach_kernel (const struct moat_cni_env *env, const struct moat_netconf *conf,
+               const struct moat_record *rec, struct moat_add_result *res, bool *ret_link_made,
+               moat_err_t *err)
 {
   struct moat_bridge_spec bridge = { rec->bridge, rec->gateway, rec->prefixlen, conf->mtu };
   struct moat_veth_spec veth = {
     .bridge = rec->bridge,
     .host_ifname = rec->host_if,
     .netns_path = rec->netns,
+    .have_netns_fd = env->have_netns_fd,
+    .netns_fd = env->netns_fd,
     .ifname = rec->ifname,
     .mtu = conf->mtu,
     .have_mac = true,
@@ -346,7 +349,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   if (moat_attachment_key (key, sizeof (key), env->container_id, env->ifname) < 0)
     return moat_error (err, MOAT_E_ENV, 0,
                        "CNI_CONTAINERID: with CNI_IFNAME longer than %d characters", MOAT_KEY_MAX);
-  if (access (env->netns, F_OK) < 0)
+  if (!env->have_netns_fd && access (env->netns, F_OK) < 0)
     return moat_error (err, MOAT_E_UNKNOWN, errno, "CNI_NETNS \"%s\"", env->netns);
   if (moat_network_lock (conf->name, &lock, err) < 0)
     return -1;
@@ -377,7 +380,8 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
 
   /* The record exists before any kernel change: whatever happens next, a
    * DEL finds it and removes what was made. */
-  if (moat_record_write (&rec, err) < 0 || attach_kernel (conf, &rec, &res, &link_made, err) < 0
+  if (moat_record_write (&rec, err) < 0
+      || attach_kernel (env, conf, &rec, &res, &link_made, err) < 0
       || join_policy (&rec, &policy, err) < 0)
     {
       attachment_remove (conf, &rec, link_made, &undo);
@@ -489,6 +493,8 @@ cni_check (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t
     .bridge = rec.bridge,
     .host_ifname = rec.host_if,
     .netns_path = env->netns,
+    .have_netns_fd = env->have_netns_fd,
+    .netns_fd = env->netns_fd,
     .ifname = rec.ifname,
     .addr = rec.addr,
     .prefixlen = rec.prefixlen,

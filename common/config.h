@@ -88,6 +88,11 @@ struct moat_cni_env
   const char *ifname;
   const char *args;
   const char *path;
+  /* `netns` opened already (moat_cni_netns_hold): used instead of the path,
+   * which a process under Landlock may not follow when it is
+   * /proc/<pid>/ns/net of a process outside its domain. */
+  bool have_netns_fd;
+  int netns_fd;
 };
 
 /* Reads CNI_* from the environment; a missing or malformed variable the

@@ -3,6 +3,7 @@
 #include "hook.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,8 +264,10 @@ struct moat_hook
   struct moat_netconf conf;
   char *conf_file;
   char netns[64];
+  int netns_fd; /* `netns` opened before Landlock, which forbids it after */
   enum moat_seccomp_profile profile;
-  char notice[512]; /* what was ignored, for the log; empty: nothing */
+  char notice[512];             /* what was ignored, for the log; empty: nothing */
+  struct moat_write_set writes; /* where execute writes (landlock.h) */
 };
 
 void
@@ -276,6 +279,8 @@ moat_hook_free (struct moat_hook *h)
   attachments_free (&h->found);
   moat_netconf_free (&h->conf);
   free (h->conf_file);
+  if (h->netns_fd >= 0)
+    close (h->netns_fd);
   free (h);
 }
 
@@ -329,6 +334,9 @@ container_netns (struct moat_hook *h, const char *network, moat_err_t *err)
                        "container \"%s\": shares the host's network namespace (it needs one of "
                        "its own); cannot attach it to network \"%s\"",
                        s->id, network);
+  h->netns_fd = open (h->netns, O_RDONLY | O_CLOEXEC);
+  if (h->netns_fd < 0)
+    return moat_error (err, MOAT_E_UNKNOWN, errno, "container \"%s\": %s", s->id, h->netns);
   return 0;
 }
 
@@ -353,6 +361,8 @@ plan_attach (struct moat_hook *h, moat_err_t *err)
     return -1;
   h->attach = true;
   h->profile = h->conf.ipam_type ? MOAT_SECCOMP_PLUGIN_DELEGATED : MOAT_SECCOMP_HOOK;
+  h->writes.sysctls = true; /* a new bridge's settings */
+  moat_write_set_add_ipam (&h->writes, json_object_get (h->conf.root, "ipam"));
   return 0;
 }
 
@@ -475,6 +485,21 @@ named_network (struct oci_state *s, bool *ret_from_env)
   return network;
 }
 
+/* An orphan's DEL (detach_orphan) runs the IPAM plugin of the network
+ * found by name: its writes too. A network not found has nothing to
+ * remove. */
+static void
+add_network_ipam_writes (struct moat_write_set *w, const char *network)
+{
+  _cleanup_ (moat_netconf_free) struct moat_netconf conf = { 0 };
+  _cleanup_free_ char *text = NULL, *file = NULL;
+  moat_err_t ignored = { 0 };
+
+  if (moat_netfind (network, NULL, &text, &file, &ignored) == 0
+      && moat_netconf_parse (text, MOAT_CMD_DEL, &conf, &ignored) == 0)
+    moat_write_set_add_ipam (w, json_object_get (conf.root, "ipam"));
+}
+
 /* An attach killed before its record was written leaves no record for
  * poststop to find by id, but may have left an address, an index entry or
  * a temporary file: a container that names a network gets that network's
@@ -493,6 +518,7 @@ plan_stop_named (struct moat_hook *h, moat_err_t *err)
   h->found.v[h->found.n - 1].orphan = true;
   h->found.v[h->found.n - 1].by_hook = true;
   h->found.v[h->found.n - 1].from_env = from_env;
+  add_network_ipam_writes (&h->writes, network);
   if (h->profile != MOAT_SECCOMP_PLUGIN_DELEGATED)
     h->profile = MOAT_SECCOMP_PLUGIN_DELEGATED; /* the network's IPAM may be delegated */
   return 0;
@@ -524,10 +550,15 @@ plan_stop (struct moat_hook *h, moat_err_t *err)
           /* An index entry without its record: an ADD killed mid-way. */
           a->orphan = a->by_hook = true;
           h->profile = MOAT_SECCOMP_PLUGIN_DELEGATED;
+          add_network_ipam_writes (&h->writes, a->network);
           continue;
         }
       a->by_hook = rec.attached_by == MOAT_ATTACHED_BY_HOOK;
       a->delegated = rec.ipam != NULL;
+      if (a->by_hook && rec.netconf)
+        moat_write_set_add_ipam (&h->writes, json_object_get (rec.netconf, "ipam"));
+      else if (a->by_hook)
+        add_network_ipam_writes (&h->writes, a->network); /* detach finds it by name */
       moat_record_free (&rec);
       if (a->by_hook && h->profile != MOAT_SECCOMP_PLUGIN_DELEGATED)
         h->profile = a->delegated ? MOAT_SECCOMP_PLUGIN_DELEGATED : MOAT_SECCOMP_HOOK;
@@ -546,13 +577,23 @@ moat_hook_prepare (enum moat_hook_stage stage, const char *text, size_t len, str
   if (!h)
     return moat_error (err, MOAT_E_IO, ENOMEM, "hook");
   h->stage = stage;
+  h->netns_fd = -1;
   h->profile = MOAT_SECCOMP_HOOK_POLICY;
   /* poststop needs no settings: the records say what to remove. */
   if (oci_state_parse (text, len, !stop, &h->s, err) < 0
       || (stop ? plan_stop (h, err) : plan_start (h, err)) < 0)
     return -1;
+  /* A container moat leaves alone makes the hook write nothing at all. */
+  if (h->attach || h->found.n > 0)
+    moat_write_set_add (&h->writes, moat_run_dir (), 0700);
   *ret = TAKE_PTR (h);
   return 0;
+}
+
+const struct moat_write_set *
+moat_hook_writes (const struct moat_hook *h)
+{
+  return &h->writes;
 }
 
 /* --- the plugin's verbs ------------------------------------------------------ */
@@ -652,6 +693,8 @@ attach (struct moat_hook *h, moat_err_t *err)
     .netns = h->netns,
     .ifname = MOAT_HOOK_IFNAME,
     .path = cni_path (),
+    .have_netns_fd = true,
+    .netns_fd = h->netns_fd,
   };
   char key[MOAT_KEY_MAX + 1];
 

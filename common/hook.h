@@ -45,6 +45,7 @@
 
 #include "confine.h"
 #include "error.h"
+#include "landlock.h"
 
 #define MOAT_HOOK_IFNAME "eth0"
 #define MOAT_HOOK_CNI_PATH_DEFAULT "/opt/cni/bin:/usr/lib/cni"
@@ -75,6 +76,11 @@ int moat_hook_prepare (enum moat_hook_stage stage, const char *state, size_t len
  * attach or detach; MOAT_SECCOMP_PLUGIN_DELEGATED when that runs a
  * delegated IPAM plugin. */
 enum moat_seccomp_profile moat_hook_profile (const struct moat_hook *h);
+/* Where moat_hook_execute writes (landlock.h): nothing when the container
+ * is left alone; else the run directory, plus the bridge's sysctls to
+ * attach, plus the delegated IPAM plugin's directories to attach or
+ * detach. */
+const struct moat_write_set *moat_hook_writes (const struct moat_hook *h);
 /* True when the run will attach the container (tests, logging). */
 bool moat_hook_attaches (const struct moat_hook *h);
 /* What the run ignored, in one line for the log (MOAT_NETWORK naming a

@@ -800,17 +800,19 @@ moat_bridge_ports (const char *bridge, char ***ret_names, moat_err_t *err)
 
 /* ---- namespaces ------------------------------------------------------- */
 
-/* Opens CNI_NETNS. A path that does not exist means the container is gone:
- * MOAT_E_UNKNOWN (CNI code 3). */
+/* Opens CNI_NETNS (a copy of the spec's fd when it holds one). A path that
+ * does not exist means the container is gone: MOAT_E_UNKNOWN (CNI code 3). */
 static int
-netns_open (const char *path, int *ret_fd, moat_err_t *err)
+netns_open (const struct moat_veth_spec *s, int *ret_fd, moat_err_t *err)
 {
+  const char *path = s->netns_path;
   _cleanup_close_ int fd = -1;
   int type;
 
   if (!path || !*path)
     return moat_error (err, MOAT_E_UNKNOWN, 0, "CNI_NETNS: no network namespace given");
-  fd = open (path, O_RDONLY | O_CLOEXEC);
+  fd = s->have_netns_fd ? fcntl (s->netns_fd, F_DUPFD_CLOEXEC, 0)
+                        : open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return moat_error (err, errno == ENOENT ? MOAT_E_UNKNOWN : MOAT_E_LINK, errno,
                        "CNI_NETNS \"%s\"", path);
@@ -1040,8 +1042,7 @@ moat_veth_attach (const struct moat_veth_spec *s, struct moat_veth_result *ret, 
   struct link_info br;
   int peer_index = 0, r;
 
-  if (check_veth_spec (s, err) < 0 || netns_open (s->netns_path, &nsfd, err) < 0
-      || nlconn_open (&c, err) < 0)
+  if (check_veth_spec (s, err) < 0 || netns_open (s, &nsfd, err) < 0 || nlconn_open (&c, err) < 0)
     return -1;
   r = link_get (&c, s->bridge, &br);
   if (r < 0)
@@ -1237,7 +1238,7 @@ check_container_end (const struct moat_veth_spec *s, moat_err_t *err)
   char a[INET_ADDRSTRLEN];
   int r;
 
-  if (netns_open (ns, &nsfd, err) < 0 || nlconn_open_in (&c, nsfd, ns, err) < 0)
+  if (netns_open (s, &nsfd, err) < 0 || nlconn_open_in (&c, nsfd, ns, err) < 0)
     return -1;
   r = link_get (&c, s->ifname, &li);
   if (r == -ENODEV)

@@ -40,9 +40,11 @@ struct moat_veth_spec
   const char *bridge;      /* bridge to enslave the host end to */
   const char *host_ifname; /* host end name (<= 15 chars) */
   const char *netns_path;  /* CNI_NETNS, e.g. /var/run/netns/x or /proc/N/ns/net */
-  const char *ifname;      /* CNI_IFNAME inside the namespace, e.g. eth0 */
-  unsigned mtu;            /* 0: kernel default */
-  bool have_mac;           /* use `mac` for the container end */
+  bool have_netns_fd;      /* netns_path opened already: this fd (not closed) */
+  int netns_fd;
+  const char *ifname; /* CNI_IFNAME inside the namespace, e.g. eth0 */
+  unsigned mtu;       /* 0: kernel default */
+  bool have_mac;      /* use `mac` for the container end */
   unsigned char mac[MOAT_MAC_LEN];
   struct in_addr addr; /* container address */
   int prefixlen;

@@ -16,6 +16,8 @@
 #include "confine.h"
 #include "ctl.h"
 #include "grant.h"
+#include "landlock.h"
+#include "state.h"
 #include "token.h"
 
 /* Exit codes (DESIGN §5). */
@@ -633,10 +635,45 @@ parse_options (int argc, char **argv, struct opts *o)
   return 0;
 }
 
+/* "." for a bare name, else `path` up to its last slash, into buf. */
+static void
+parent_dir (const char *path, char buf[PATH_MAX])
+{
+  const char *slash = strrchr (path, '/');
+  size_t n = slash ? (size_t)(slash - path) : 0;
+
+  if (!slash)
+    snprintf (buf, PATH_MAX, ".");
+  else
+    snprintf (buf, PATH_MAX, "%.*s", n == 0 ? 1 : (int)n, path);
+}
+
+/* Where the command writes (landlock.h): keygen its --public file, token
+ * nothing, the others the run directory (locks, records). */
+static void
+ctl_writes (const char *cmd, const struct opts *o, struct moat_write_set *w)
+{
+  char dir[PATH_MAX];
+
+  if (cmd && strcmp (cmd, "keygen") == 0)
+    {
+      if (o->public_key)
+        {
+          parent_dir (o->public_key, dir);
+          moat_write_set_add (w, dir, 0);
+        }
+      return;
+    }
+  if (cmd && strcmp (cmd, "token") == 0)
+    return;
+  moat_write_set_add (w, moat_run_dir (), 0700);
+}
+
 int
 main (int argc, char **argv)
 {
   struct opts o = { 0 };
+  struct moat_write_set writes = { 0 };
   const char *cmd;
   char **args;
   int n;
@@ -645,8 +682,11 @@ main (int argc, char **argv)
 
   if (parse_options (argc, argv, &o) < 0)
     return EXIT_USAGE;
-  /* Everything moatctl does is files, netlink and memory. */
-  if (moat_seccomp_confine (MOAT_SECCOMP_CTL, &err) < 0)
+  /* Everything moatctl does is files, netlink and memory; it writes only
+   * where its command writes. */
+  ctl_writes (optind < argc ? argv[optind] : NULL, &o, &writes);
+  if (moat_landlock_confine (&writes, &err) < 0
+      || moat_seccomp_confine (MOAT_SECCOMP_CTL, &err) < 0)
     return fail (&err);
   if (optind >= argc)
     return usage_error ("no command");

@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "confine.h"
 #include "hook.h"
+#include "landlock.h"
 
 #define STATE_MAX (1 << 20)
 
@@ -125,8 +126,10 @@ main (int argc, char **argv)
       return fail (&err);
     }
   state = read_stdin (&len, &err);
-  /* Everything read: from here on only what the stage's changes need. */
+  /* Everything read: from here on only what the stage's changes need,
+   * written only where they go. */
   if (!state || moat_hook_prepare ((enum moat_hook_stage)stage, state, len, &hook, &err) < 0
+      || moat_landlock_confine (moat_hook_writes (hook), &err) < 0
       || moat_seccomp_confine (moat_hook_profile (hook), &err) < 0
       || moat_hook_execute (hook, &err) < 0)
     return fail (&err);

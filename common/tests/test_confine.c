@@ -25,6 +25,8 @@
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -35,6 +37,7 @@
 #endif
 
 #include "confine.h"
+#include "landlock.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -421,6 +424,311 @@ test_other_abis_are_killed (void **state)
 }
 #endif
 
+/* ---- Landlock ------------------------------------------------------------- */
+
+/* A directory of its own for each Landlock test: "in" (where the child may
+ * write), "out" (where it may not) with a file "victim" in each. */
+struct ll_dirs
+{
+  char base[64];
+  char in[96];
+  char out[96];
+};
+
+static void
+write_text (const char *path, const char *text)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+  assert_true (fd >= 0);
+  assert_int_equal (write (fd, text, strlen (text)), (ssize_t)strlen (text));
+  close (fd);
+}
+
+static void
+ll_dirs_make (struct ll_dirs *d)
+{
+  char path[160];
+
+  snprintf (d->base, sizeof (d->base), "/tmp/moat-landlock-XXXXXX");
+  assert_non_null (mkdtemp (d->base));
+  snprintf (d->in, sizeof (d->in), "%s/in", d->base);
+  snprintf (d->out, sizeof (d->out), "%s/out", d->base);
+  assert_int_equal (mkdir (d->in, 0700), 0);
+  assert_int_equal (mkdir (d->out, 0700), 0);
+  snprintf (path, sizeof (path), "%s/victim", d->in);
+  write_text (path, "in");
+  snprintf (path, sizeof (path), "%s/victim", d->out);
+  write_text (path, "out");
+}
+
+static void
+ll_dirs_remove (struct ll_dirs *d)
+{
+  char cmd[128];
+
+  snprintf (cmd, sizeof (cmd), "rm -rf '%s'", d->base);
+  assert_int_equal (system (cmd), 0);
+}
+
+static bool
+exists (const char *dir, const char *name)
+{
+  char path[160];
+
+  snprintf (path, sizeof (path), "%s/%s", dir, name);
+  return access (path, F_OK) == 0;
+}
+
+/* In `dir`: creates "new", writes and truncates "victim", renames "new" to
+ * "renamed", makes and removes a directory, unlinks "renamed". All must
+ * work (true) or all must fail with `refused` (false: the first that did
+ * not). */
+static bool
+writes_in (int dir, bool allowed, int refused)
+{
+  int fd = openat (dir, "new", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+  if (allowed)
+    {
+      bool ok = fd_ok (fd);
+      fd = openat (dir, "victim", O_WRONLY | O_TRUNC | O_CLOEXEC);
+      return ok && fd_ok (fd) && renameat (dir, "new", dir, "renamed") == 0
+             && mkdirat (dir, "sub", 0700) == 0 && unlinkat (dir, "sub", AT_REMOVEDIR) == 0
+             && unlinkat (dir, "renamed", 0) == 0;
+    }
+  if (!failed_with (fd, refused))
+    return false;
+  fd = openat (dir, "victim", O_WRONLY | O_CLOEXEC);
+  return failed_with (fd, refused) && failed_with (renameat (dir, "victim", dir, "moved"), refused)
+         && failed_with (mkdirat (dir, "sub", 0700), refused)
+         && failed_with (unlinkat (dir, "victim", 0), refused);
+}
+
+static int
+landlock_probe (const char *in, const char *out)
+{
+  struct moat_write_set w = { 0 };
+  moat_err_t err = { 0 };
+  int din, dout, r;
+
+  moat_write_set_add (&w, in, 0);
+  r = moat_landlock_confine (&w, &err);
+  if (r != MOAT_LANDLOCK_ENFORCED)
+    {
+      fprintf (stderr, "landlock: %d %s\n", r, err.msg);
+      return NOT_CONFINED;
+    }
+  din = open (in, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  dout = open (out, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* reads still work */
+  if (din < 0 || dout < 0)
+    return 1;
+  if (!writes_in (din, true, 0))
+    return 2;
+  if (!writes_in (dout, false, EACCES))
+    return 3;
+  /* Out of the allowed tree, or into it: never. */
+  if (!failed_with (renameat (din, "victim", dout, "stolen"), EACCES)
+      || !failed_with (renameat (dout, "victim", din, "taken"), EACCES))
+    return 4;
+  if (!failed_with (linkat (dout, "victim", din, "linked", 0), EXDEV))
+    return 5;
+  /* Nothing but regular files and directories, even where writes go. */
+  if (!failed_with (symlinkat ("/etc/shadow", din, "link"), EACCES)
+      || !failed_with (mkfifoat (din, "fifo", 0600), EACCES))
+    return 6;
+  return 0;
+}
+
+static void
+test_landlock_writes_only_beneath_the_set (void **state)
+{
+  struct ll_dirs d;
+  pid_t pid;
+  int status;
+
+  assert_true (moat_landlock_abi () >= 1); /* this kernel has it */
+  ll_dirs_make (&d);
+  pid = fork ();
+  assert_true (pid >= 0);
+  if (pid == 0)
+    _exit (landlock_probe (d.in, d.out));
+  assert_int_equal (waitpid (pid, &status, 0), pid);
+  assert_true (WIFEXITED (status));
+  assert_int_equal (WEXITSTATUS (status), 0);
+  /* The parent is not restricted, and what the child did is there. */
+  assert_true (exists (d.in, "victim") && !exists (d.in, "renamed") && !exists (d.in, "link"));
+  assert_true (exists (d.out, "victim") && !exists (d.out, "new") && !exists (d.out, "stolen"));
+  ll_dirs_remove (&d);
+}
+
+/* Also what the binaries do: Landlock, then the seccomp allowlist, and
+ * exec (delegated IPAM) passes the restriction on. */
+static int
+landlock_then_seccomp (const char *in, const char *out)
+{
+  struct moat_write_set w = { 0 };
+  moat_err_t err = { 0 };
+  char path[160];
+
+  moat_write_set_add (&w, in, 0);
+  if (moat_landlock_confine (&w, &err) != MOAT_LANDLOCK_ENFORCED
+      || moat_seccomp_confine (MOAT_SECCOMP_PLUGIN_DELEGATED, &err) < 0)
+    return NOT_CONFINED;
+  snprintf (path, sizeof (path), "%s/from-exec", in);
+  if (run_program ("/usr/bin/touch", (char *[]){ "touch", path, NULL }) != 0
+      || !exists (in, "from-exec"))
+    return 1;
+  /* touch fails (exit 1), not the shell's redirection: /dev/null may be
+   * written by all. */
+  snprintf (path, sizeof (path), "exec /usr/bin/touch %s/from-exec 2>/dev/null", out);
+  if (run_program ("/bin/sh", (char *[]){ "sh", "-c", path, NULL }) != 1
+      || exists (out, "from-exec"))
+    return 2;
+  return 0;
+}
+
+static void
+test_landlock_is_inherited_across_exec (void **state)
+{
+  struct ll_dirs d;
+  pid_t pid;
+  int status;
+
+  ll_dirs_make (&d);
+  pid = fork ();
+  assert_true (pid >= 0);
+  if (pid == 0)
+    _exit (landlock_then_seccomp (d.in, d.out));
+  assert_int_equal (waitpid (pid, &status, 0), pid);
+  assert_true (WIFEXITED (status));
+  assert_int_equal (WEXITSTATUS (status), 0);
+  ll_dirs_remove (&d);
+}
+
+/* The first layer, before any input: regular files and directories
+ * anywhere, nothing else anywhere; the second then narrows to the set. */
+static int
+early_then_set (const char *in, const char *out)
+{
+  struct moat_write_set w = { 0 };
+  moat_err_t err = { 0 };
+  int dout = open (out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (dout < 0 || moat_landlock_confine_early (&err) != MOAT_LANDLOCK_ENFORCED)
+    return NOT_CONFINED;
+  if (!fd_ok (openat (dout, "early", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600))
+      || unlinkat (dout, "early", 0) < 0)
+    return 1;
+  if (!failed_with (symlinkat ("/etc/shadow", dout, "link"), EACCES)
+      || !failed_with (mkfifoat (dout, "fifo", 0600), EACCES)
+      || !failed_with (mknodat (dout, "null", S_IFCHR | 0600, makedev (1, 3)), EACCES))
+    return 2;
+  moat_write_set_add (&w, in, 0);
+  if (moat_landlock_confine (&w, &err) != MOAT_LANDLOCK_ENFORCED)
+    return NOT_CONFINED;
+  return failed_with (openat (dout, "late", O_WRONLY | O_CREAT | O_CLOEXEC, 0600), EACCES) ? 0 : 3;
+}
+
+static void
+test_landlock_early_layer_then_the_set (void **state)
+{
+  struct ll_dirs d;
+  pid_t pid;
+  int status;
+
+  ll_dirs_make (&d);
+  pid = fork ();
+  assert_true (pid >= 0);
+  if (pid == 0)
+    _exit (early_then_set (d.in, d.out));
+  assert_int_equal (waitpid (pid, &status, 0), pid);
+  assert_true (WIFEXITED (status));
+  assert_int_equal (WEXITSTATUS (status), 0);
+  assert_false (exists (d.out, "link") || exists (d.out, "fifo") || exists (d.out, "null"));
+  ll_dirs_remove (&d);
+}
+
+/* The bridge's settings, and no other sysctl: in a network namespace of
+ * the child's own, so nothing of the host's changes. */
+static int
+sysctl_probe (void)
+{
+  struct moat_write_set w = { .sysctls = true };
+  moat_err_t err = { 0 };
+  char value[16] = { 0 };
+  int fd;
+
+  if (unshare (CLONE_NEWNET) < 0)
+    return 1;
+  if (moat_landlock_confine (&w, &err) != MOAT_LANDLOCK_ENFORCED)
+    return NOT_CONFINED;
+  fd = open ("/proc/sys/net/ipv4/conf/lo/forwarding", O_RDWR | O_CLOEXEC);
+  if (fd < 0 || read (fd, value, sizeof (value) - 1) <= 0
+      || pwrite (fd, value, strlen (value), 0) != (ssize_t)strlen (value))
+    return 2;
+  close (fd);
+  fd = open ("/proc/sys/net/ipv4/neigh/lo/proxy_delay", O_WRONLY | O_CLOEXEC);
+  if (!fd_ok (fd))
+    return 3;
+  /* A port's IPv6 goes off (netlink.c). */
+  if (!fd_ok (open ("/proc/sys/net/ipv6/conf/lo/disable_ipv6", O_WRONLY | O_CLOEXEC)))
+    return 6;
+  if (!failed_with (open ("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC), EACCES)
+      || !failed_with (open ("/proc/sys/kernel/core_pattern", O_WRONLY | O_CLOEXEC), EACCES))
+    return 4;
+  /* Reading any of them still works. */
+  return fd_ok (open ("/proc/sys/kernel/core_pattern", O_RDONLY | O_CLOEXEC)) ? 0 : 5;
+}
+
+static void
+test_landlock_sysctls_of_the_bridge_only (void **state)
+{
+  pid_t pid = fork ();
+  int status;
+
+  assert_true (pid >= 0);
+  if (pid == 0)
+    _exit (sysctl_probe ());
+  assert_int_equal (waitpid (pid, &status, 0), pid);
+  assert_true (WIFEXITED (status));
+  assert_int_equal (WEXITSTATUS (status), 0);
+}
+
+/* host-local writes its dataDir (made 0755 when missing), static and dhcp
+ * nothing; any other IPAM plugin is unknown: no Landlock at all. */
+static void
+test_landlock_ipam_writes (void **state)
+{
+  struct moat_write_set w = { 0 };
+  json_t *host_local = json_pack ("{s:s, s:s}", "type", "host-local", "dataDir", "/x/data");
+  json_t *host_local_default = json_pack ("{s:s}", "type", "host-local");
+  json_t *stat = json_pack ("{s:s}", "type", "static");
+  json_t *other = json_pack ("{s:s}", "type", "whereabouts");
+  moat_err_t err = { 0 };
+
+  moat_write_set_add_ipam (&w, NULL);
+  moat_write_set_add_ipam (&w, stat);
+  assert_int_equal (w.n, 0);
+  assert_false (w.unknown_writer);
+  moat_write_set_add_ipam (&w, host_local);
+  moat_write_set_add_ipam (&w, host_local); /* once */
+  moat_write_set_add_ipam (&w, host_local_default);
+  assert_int_equal (w.n, 2);
+  assert_string_equal (w.dirs[0].path, "/x/data");
+  assert_int_equal (w.dirs[0].create_mode, 0755);
+  assert_string_equal (w.dirs[1].path, "/var/lib/cni/networks");
+  assert_false (w.unknown_writer);
+  moat_write_set_add_ipam (&w, other);
+  assert_true (w.unknown_writer);
+  /* Not applied, and no error: the caller goes on with seccomp alone. */
+  assert_int_equal (moat_landlock_confine (&w, &err), MOAT_LANDLOCK_NONE);
+  json_decref (host_local);
+  json_decref (host_local_default);
+  json_decref (stat);
+  json_decref (other);
+}
+
 /* ---- the tests ---------------------------------------------------------- */
 
 static void
@@ -490,6 +798,11 @@ main (void)
           cmocka_unit_test (test_ctl),
           cmocka_unit_test (test_plugin_delegated),
           cmocka_unit_test (test_unknown_profile_is_refused),
+          cmocka_unit_test (test_landlock_writes_only_beneath_the_set),
+          cmocka_unit_test (test_landlock_is_inherited_across_exec),
+          cmocka_unit_test (test_landlock_early_layer_then_the_set),
+          cmocka_unit_test (test_landlock_sysctls_of_the_bridge_only),
+          cmocka_unit_test (test_landlock_ipam_writes),
 #if defined(__x86_64__)
           cmocka_unit_test (test_other_abis_are_killed),
 #endif
