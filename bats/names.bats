@@ -1,0 +1,82 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2016 # jq programs in single quotes
+# Names from a keyed hash, forced to collide. Each test seeds the name key
+# (<run dir>/.names.key) of a private run directory with a chosen key,
+# under which the inputs below were found, offline, to collide (a
+# distinguished-point search; common/tests/test_names.c checks them against
+# the real hash). Then the real binaries meet the collision: nothing
+# crosses between the colliding parties, and nobody else's elements go.
+
+load helpers
+
+# 00 01 02 ... 0f
+KEY_HEX='\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f'
+
+setup() {
+  setup_moat_net
+  export MOAT_RUN_DIR=$BATS_TEST_TMPDIR/run
+  mkdir -m 0700 "$MOAT_RUN_DIR"
+  (umask 077 && printf "$KEY_HEX" >"$MOAT_RUN_DIR/.names.key")
+  assert_eq "$(od -An -tx1 "$MOAT_RUN_DIR/.names.key" | tr -d ' \n')" \
+    000102030405060708090a0b0c0d0e0f "seeded key"
+}
+teardown() { teardown_moat_net; }
+
+# use_network NAME: this test's network is called NAME (a fixed name: the
+# collision is in its hash).
+use_network() {
+  NET=$1
+  conf_set '.name = $n' --arg n "$1"
+  MOAT_CONF_BASE=$MOAT_CONF
+}
+
+# attach_as NAME CID: like add_container, with a chosen container id.
+attach_as() {
+  new_netns "$1"
+  run -0 cni ADD "$2" "$PFX$1"
+  printf '%s\n' "$output" >"$T/result.$1"
+}
+
+@test "names: an ADD whose host end collides with a live container's fails and takes none of its elements" {
+  local x=mxc5fd1b89d299db y=mxc655de800cb67d hostif=mt446320a1d9c1f port
+  use_network moat-collide
+  port=$(random_port)
+  attach_as x "$x"
+  assert_eq "$(hostif_of x)" "$hostif" "x's host end"
+  # z may reach the host on udp/$port; x may not.
+  add_container z
+  run -0 hook prestart z "$(jq -nc --arg p "udp/$port" '{"io.moat.allow-host": $p}')"
+  local before
+  before=$(nft_elems_of x)
+  nft_has bridge guarded "$hostif"
+
+  new_netns y
+  run cni ADD "$y" "${PFX}y"
+  assert_cni_error 100 "host interface \"$hostif\"" "$y" "File exists"
+  # y left nothing: no record, no interface, no element of its own.
+  assert_eq "$(network_records | grep -c "$y" || true)" 0 "records of y"
+  assert_eq "$(ip -n "${PFX}y" -o link show | grep -cv ': lo:' || true)" 0 "links in y"
+  # x kept every element, its guard above all, and its link.
+  assert_eq "$(nft_elems_of x)" "$before" "x's elements after y's failed ADD"
+  nft_has bridge guarded "$hostif"
+  assert_eq "$(ip -o link show dev "$hostif" | grep -c "master $BR")" 1 "x's port on the bridge"
+
+  # Traffic: x still answers the host (its ports element lets its replies
+  # out); z reaches its host port, x does not, and x posing as z gets
+  # nothing through (its port still checks its source).
+  local p2=$((port + 1))
+  ns_tcp_listen "${PFX}x" 0.0.0.0 "$p2"
+  ns_udp_listen host "$GW" "$port"
+  run -0 ns_tcp_connect host "$(ip_of x)" "$p2"
+  PROBE_TOKEN=z-host run -0 ns_udp_connect "${PFX}z" "$GW" "$port"
+  PROBE_TOKEN=x-host run ns_udp_connect "${PFX}x" "$GW" "$port"
+  assert_eq "$output" unreachable "x -> host udp/$port"
+  ip -n "${PFX}x" addr flush dev eth0
+  ip -n "${PFX}x" addr add "$(ip_of z)/24" dev eth0
+  ip -n "${PFX}x" route replace default via "$GW" dev eth0
+  ip neigh flush dev "$BR"
+  PROBE_TOKEN=x-as-z run ns_udp_connect "${PFX}x" "$GW" "$port"
+  [[ $output == timeout || $output == unreachable ]] ||
+    fail "x posing as z -> host udp/$port: expected dropped, got $output"
+  assert_eq "$(received z-host) $(received x-host) $(received x-as-z)" "1 0 0" "delivered"
+}
