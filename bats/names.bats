@@ -80,3 +80,48 @@ attach_as() {
     fail "x posing as z -> host udp/$port: expected dropped, got $output"
   assert_eq "$(received z-host) $(received x-host) $(received x-as-z)" "1 0 0" "delivered"
 }
+
+# The identity files of network NET_NAME: "<name> <owner>" lines.
+idents_with_owners() {
+  local f name
+  for f in "$MOAT_RUN_DIR/$1"/idents/*.json; do
+    [[ -f $f ]] || continue
+    name=$(basename "$f" .json)
+    echo "$name $(cat "$MOAT_RUN_DIR/.idents/$name" 2>/dev/null)"
+  done
+}
+
+with_labels() { # CONF LABEL_VALUE: the config with CNI label app=VALUE
+  jq -c --arg v "$2" '. + {args: {cni: {labels: [{key: "app", value: $v}]}}}' <<<"$1"
+}
+
+@test "names: equal labels in two networks make two identities, each owned by its network; nothing crosses" {
+  local port
+  port=$(random_port)
+  second_network
+  local conf_a conf_b
+  conf_a=$(with_labels "$MOAT_CONF" web)
+  conf_b=$(with_labels "$MOAT_CONF2" web)
+  MOAT_CONF=$conf_a add_container a1
+  MOAT_CONF=$conf_a add_container a2
+  MOAT_CONF=$conf_b add_container b1
+  local ia ib
+  ia=$(idents_with_owners "$NET")
+  ib=$(idents_with_owners "$NET2")
+  assert_match "$ia" "^[0-9a-f]{16} $NET\$" "network A's identity and its owner"
+  assert_match "$ib" "^[0-9a-f]{16} $NET2\$" "network B's identity and its owner"
+  [[ ${ia%% *} != "${ib%% *}" ]] || fail "one identity for two networks: $ia"
+  local c
+  for c in a1 a2 b1; do ns_tcp_listen "$(ns_of "$c")" 0.0.0.0 "$port"; done
+  PROBE_TOKEN=a1-a2 run -0 ns_tcp_connect "$(ns_of a1)" "$(ip_of a2)" "$port"
+  PROBE_TOKEN=a1-b1 run ns_tcp_connect "$(ns_of a1)" "$(ip_of b1)" "$port"
+  assert_eq "$output" refused "a1 -> b1"
+  PROBE_TOKEN=b1-a1 run ns_tcp_connect "$(ns_of b1)" "$(ip_of a1)" "$port"
+  assert_eq "$output" refused "b1 -> a1"
+  assert_eq "$(received a1-a2) $(received a1-b1) $(received b1-a1)" "1 0 0" "delivered"
+  # B's last container gone: its claim goes with its identities, A's stays.
+  CNI_CONF=$(MOAT_CONF=$conf_b conf_with_prev "$(result_of b1)") run -0 cni DEL "$(cid_of b1)" \
+    "$(ns_of b1)"
+  [[ ! -e $MOAT_RUN_DIR/.idents/${ib%% *} ]] || fail "network B's claim outlived it"
+  assert_eq "$(cat "$MOAT_RUN_DIR/.idents/${ia%% *}")" "$NET" "network A's claim"
+}
