@@ -125,3 +125,46 @@ with_labels() { # CONF LABEL_VALUE: the config with CNI label app=VALUE
   [[ ! -e $MOAT_RUN_DIR/.idents/${ib%% *} ]] || fail "network B's claim outlived it"
   assert_eq "$(cat "$MOAT_RUN_DIR/.idents/${ia%% *}")" "$NET" "network A's claim"
 }
+
+@test "names: identities of two networks whose names collide stay two, each owned by its network; nothing crosses" {
+  # Under the seeded key, network mcol-a's identity app=v14ef285145ebbf80
+  # and network mcol-b's app=vb2160552b0501adf hash to one name.
+  local h=c3bb9727d579e16b port
+  port=$(random_port)
+  use_network mcol-a
+  second_network
+  NET2=mcol-b
+  echo "$NET2" >>"$T/netdirs"
+  local conf_a conf_b
+  conf_a=$(with_labels "$MOAT_CONF" v14ef285145ebbf80)
+  conf_b=$(with_labels "$(jq -c '.name = "mcol-b"' <<<"$MOAT_CONF2")" vb2160552b0501adf)
+  MOAT_CONF=$conf_a add_container a1
+  MOAT_CONF=$conf_a add_container a2
+  MOAT_CONF=$conf_b add_container b1
+  MOAT_CONF=$conf_b add_container b2
+  assert_eq "$(idents_with_owners mcol-a)" "$h mcol-a" "network A's identity"
+  assert_eq "$(idents_with_owners mcol-b)" "${h}_1 mcol-b" "network B's identity"
+  nft list chain inet moat "id_$h" >/dev/null || fail "no chain id_$h"
+  nft list chain inet moat "id_${h}_1" >/dev/null || fail "no chain id_${h}_1"
+  assert_eq "$(nft_elems inet "id_$h" | sort)" "$(printf '%s\n' "$(ip_of a1)" "$(ip_of a2)" | sort)" \
+    "A's identity reaches A only"
+  assert_eq "$(nft_elems inet "id_${h}_1" | sort)" \
+    "$(printf '%s\n' "$(ip_of b1)" "$(ip_of b2)" | sort)" "B's identity reaches B only"
+
+  local c
+  for c in a1 a2 b1 b2; do ns_tcp_listen "$(ns_of "$c")" 0.0.0.0 "$port"; done
+  PROBE_TOKEN=a1-a2 run -0 ns_tcp_connect "$(ns_of a1)" "$(ip_of a2)" "$port"
+  PROBE_TOKEN=b1-b2 run -0 ns_tcp_connect "$(ns_of b1)" "$(ip_of b2)" "$port"
+  local from to
+  for from in a1 a2; do
+    for to in b1 b2; do
+      PROBE_TOKEN=$from-$to run ns_tcp_connect "$(ns_of "$from")" "$(ip_of "$to")" "$port"
+      assert_eq "$output" refused "$from -> $to"
+      PROBE_TOKEN=$to-$from run ns_tcp_connect "$(ns_of "$to")" "$(ip_of "$from")" "$port"
+      assert_eq "$output" refused "$to -> $from"
+    done
+  done
+  assert_eq "$(received a1-a2) $(received b1-b2)" "1 1" "delivered within each network"
+  assert_eq "$(grep -cE '^(a[12]-b[12]|b[12]-a[12])$' "$T/received" || true)" 0 \
+    "delivered across the networks"
+}

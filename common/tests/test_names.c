@@ -19,8 +19,8 @@
 
 static char run_dir[] = "/tmp/moat-test-names-XXXXXX";
 
-/* The key bats/names.bats seeds, and two attachments of one network whose
- * host ends collide under it (found offline by a collision search). */
+/* The key bats/names.bats seeds; the inputs below collide under it (found
+ * offline by a distinguished-point collision search). */
 static const struct moat_names_key test_key
     = { { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
           0x0f } };
@@ -81,6 +81,26 @@ test_host_ifname_collision (void **state)
   moat_host_ifname (&test_key, "moat-collide", "mxc5fd1b89d299db@eth0", a);
   moat_host_ifname (&test_key, "moat-collide", "mxc655de800cb67d@eth0", b);
   assert_string_equal (a, "mt446320a1d9c1f");
+  assert_string_equal (a, b);
+}
+
+/* Two networks' identities whose names collide under the test key (found
+ * offline; bats/names.bats attaches them). The text is the identity's
+ * canonical JSON, as policy.c writes it. */
+static void
+test_ident_name_collision (void **state)
+{
+  char a[25], b[25];
+
+  moat_ident_name (&test_key, "mcol-a",
+                   "{\"dependsDeny\":[],\"exposeDeny\":[],\"labels\":{\"@sys:network\":\"mcol-a\","
+                   "\"app\":\"v14ef285145ebbf80\"}}",
+                   0, a);
+  moat_ident_name (&test_key, "mcol-b",
+                   "{\"dependsDeny\":[],\"exposeDeny\":[],\"labels\":{\"@sys:network\":\"mcol-b\","
+                   "\"app\":\"vb2160552b0501adf\"}}",
+                   0, b);
+  assert_string_equal (a, "c3bb9727d579e16b");
   assert_string_equal (a, b);
 }
 
@@ -221,9 +241,13 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_host_ifname), cmocka_unit_test (test_host_ifname_collision),
-    cmocka_unit_test (test_ident_name),  cmocka_unit_test (test_key_made_once),
-    cmocka_unit_test (test_key_race),    cmocka_unit_test (test_key_seeded_and_refused),
+    cmocka_unit_test (test_host_ifname),
+    cmocka_unit_test (test_host_ifname_collision),
+    cmocka_unit_test (test_ident_name),
+    cmocka_unit_test (test_ident_name_collision),
+    cmocka_unit_test (test_key_made_once),
+    cmocka_unit_test (test_key_race),
+    cmocka_unit_test (test_key_seeded_and_refused),
   };
   return cmocka_run_group_tests (tests, setup, teardown);
 }
