@@ -2,9 +2,9 @@
 # shellcheck disable=SC2016 # jq programs in single quotes
 # Names from a keyed hash, forced to collide. Each test seeds the name key
 # (<run dir>/.names.key) of a private run directory with a chosen key,
-# under which the inputs below were found, offline, to collide (a
-# distinguished-point search; common/tests/test_names.c checks them against
-# the real hash). Then the real binaries meet the collision: nothing
+# under which the inputs below were found, offline, to collide
+# (hack/names-collide.c; common/tests/test_names.c checks them against the
+# real hash). Then the real binaries meet the collision: nothing
 # crosses between the colliding parties, and nobody else's elements go.
 
 load helpers
