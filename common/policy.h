@@ -28,12 +28,12 @@
  * ones form an identity, kept under <run>/<network>/idents/ as <h>.json
  * (the identity) and <h>/<address> (one file per member), and in the kernel
  * as a chain and a set (nft.h). <h> is a keyed hash of the network and the
- * identity (names.h), claimed for the network in <run>/.idents/<h>. A container joining an identity that has
- * members adds its jump and its address to the set of each identity that
- * may reach it, whatever the number of its peers; the first member of an
- * identity fills the identity's set once. A container with no
- * label and no io.moat.depends has no identity: nothing selects it, it
- * selects nothing. */
+ * identity (names.h), claimed for the network in <run>/.idents/<h>. A
+ * container joining an identity that has members adds its jump and its
+ * address to the set of each identity that may reach it, whatever the
+ * number of its peers; the first member of an identity fills the
+ * identity's set once. A container with no label and no io.moat.depends
+ * has no identity: nothing selects it, it selects nothing. */
 
 #include <jansson.h>
 #include <netinet/in.h>
