@@ -53,6 +53,8 @@ attach_as() {
   new_netns y
   run cni ADD "$y" "${PFX}y"
   assert_cni_error 100 "host interface \"$hostif\"" "$y" "File exists"
+  # The runtime's DEL after a failed ADD finds nothing of y's to remove.
+  CNI_CONF=$MOAT_CONF run -0 cni DEL "$y" "${PFX}y"
   # y left nothing: no record, no interface, no element of its own.
   assert_eq "$(network_records | grep -c "$y" || true)" 0 "records of y"
   assert_eq "$(ip -n "${PFX}y" -o link show | grep -cv ': lo:' || true)" 0 "links in y"

@@ -280,9 +280,11 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
 }
 
 /* The host end's name is another link's (another attachment's: names
- * come from a keyed hash, so only by chance). Checked before anything is
- * made, for a clear error; a race with another network's ADD is settled
- * by the `guarded` element, which only one of them can add. */
+ * come from a keyed hash, so only by chance). Checked before the record
+ * is written, so no record of this network names another container's
+ * link (a DEL of it would remove that link and its guard); a race with
+ * another network's ADD is settled by the `guarded` element, which only
+ * one of them can add. */
 static int
 host_end_free (const struct moat_record *rec, moat_err_t *err)
 {
@@ -321,7 +323,7 @@ attach_kernel (const struct moat_netconf *conf, const struct moat_record *rec,
    * the container is up and unguarded. */
   memcpy (veth.mac, rec->mac, MOAT_MAC_LEN);
   if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_nft_open (&nft, err) < 0
-      || host_end_free (rec, err) < 0 || moat_nft_member_add (nft, &m, err) < 0)
+      || moat_nft_member_add (nft, &m, err) < 0)
     return -1;
   made->elems = true;
   if (moat_bridge_ensure (&bridge, err) < 0 || moat_veth_attach (&veth, &vres, err) < 0)
@@ -398,8 +400,8 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
 
   /* The record exists before any kernel change: whatever happens next, a
    * DEL finds it and removes what was made. */
-  if (moat_record_write (&rec, err) < 0 || attach_kernel (conf, &rec, &res, &made, err) < 0
-      || join_policy (&rec, &policy, err) < 0)
+  if (host_end_free (&rec, err) < 0 || moat_record_write (&rec, err) < 0
+      || attach_kernel (conf, &rec, &res, &made, err) < 0 || join_policy (&rec, &policy, err) < 0)
     {
       attachment_remove (conf, &rec, &made, &undo);
       network_remove_if_empty (conf, conf->bridge, &undo);
