@@ -9,6 +9,7 @@
 #include "cleanup.h"
 #include "conntrack.h"
 #include "ipam.h"
+#include "names.h"
 #include "netlink.h"
 #include "nft.h"
 #include "policy.h"
@@ -97,14 +98,23 @@ keep_first_error (moat_err_t *err, bool failed, const moat_err_t *step)
   return true;
 }
 
+/* What an ADD made so far: its undo removes that and nothing else. */
+struct made
+{
+  bool elems; /* the member's elements (moat_nft_member_add) */
+  bool link;  /* the veth pair */
+};
+
+static const struct made made_all = { true, true };
+
 /* Removes everything one attachment owns, in reverse order of creation.
  * Every step runs even when an earlier one failed; the record goes only
  * when all succeeded, so a retried DEL still finds what is left. A failed
- * ADD passes remove_link false when it never made the link: a link of
- * that name is then someone else's. */
+ * ADD says what it made: a link, or elements (`guarded`, `ports`, ...) of
+ * that host end, that it did not make are someone else's. */
 static int
-attachment_remove (const struct moat_netconf *conf, const struct moat_record *rec, bool remove_link,
-                   moat_err_t *err)
+attachment_remove (const struct moat_netconf *conf, const struct moat_record *rec,
+                   const struct made *made, moat_err_t *err)
 {
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   struct moat_nft_member m = moat_record_member (rec);
@@ -117,11 +127,11 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
    * elements (the bridges rules drop a non-member), and the socket's
    * close, which waits for the kernel to free them, comes after the
    * link's removal has waited as long. */
-  if (remove_link && moat_veth_down (rec->host_if, &step) < 0)
+  if (made->link && moat_veth_down (rec->host_if, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   if (moat_nft_open (&nft, &step) < 0
       || moat_policy_leave (nft, rec, MOAT_LEAVE_IDENTITY, &step) < 0
-      || moat_nft_member_del (nft, &m, &step) < 0)
+      || (made->elems && moat_nft_member_del (nft, &m, &step) < 0))
     failed = keep_first_error (err, failed, &step);
   /* Flows that named the address end with it: a reply of one must not
    * reach the next container given the address. */
@@ -129,7 +139,7 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
     failed = keep_first_error (err, failed, &step);
   /* An address whose elements may still be there is not handed out again. */
   bool keep_address = failed;
-  if (remove_link && moat_veth_detach (rec->host_if, &step) < 0)
+  if (made->link && moat_veth_detach (rec->host_if, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   moat_nft_close (TAKE_PTR (nft)); /* after the link: see moat_nft_open */
   moat_attachment_key (key, sizeof (key), rec->container_id, rec->ifname);
@@ -182,7 +192,8 @@ network_remove_if_empty (const struct moat_netconf *conf, const char *bridge, mo
   if (any == 0)
     any = moat_nft_in_use (nft, err);
   if (any < 0 || (any == 0 && moat_nft_teardown (nft, err) < 0)
-      || (any == 1 && moat_policy_network_remove (nft, conf->name, err) < 0))
+      || (any == 1 && moat_policy_network_remove (nft, conf->name, err) < 0)
+      || moat_policy_owners_release (conf->name, err) < 0)
     return -1;
   return moat_network_dir_remove (conf->name, err);
 }
@@ -191,9 +202,12 @@ static int
 record_init (const struct moat_cni_env *env, const struct moat_netconf *conf, enum moat_attacher by,
              const char *key, struct moat_record *rec, moat_err_t *err)
 {
+  struct moat_names_key k;
   char host_if[16], buf[256];
 
-  moat_host_ifname (conf->name, key, host_if);
+  if (moat_names_key_get (true, &k, err) < 0)
+    return -1;
+  moat_host_ifname (&k, conf->name, key, host_if);
   memset (rec, 0, sizeof (*rec));
   rec->cni_version = strdup (conf->cni_version);
   rec->network = strdup (conf->name);
@@ -275,11 +289,28 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
   return 0;
 }
 
+/* The host end's name is another link's (another attachment's: names
+ * come from a keyed hash, so only by chance). Checked before the record
+ * is written, so no record of this network names another container's
+ * link (a DEL of it would remove that link and its guard); a race with
+ * another network's ADD is settled by the `guarded` element, which only
+ * one of them can add. */
+static int
+host_end_free (const struct moat_record *rec, moat_err_t *err)
+{
+  int r = moat_link_exists (rec->host_if, err);
+
+  if (r > 0)
+    return moat_error (err, MOAT_E_LINK, EEXIST, "host interface \"%s\" (container \"%s\")",
+                       rec->host_if, rec->container_id);
+  return r;
+}
+
 /* The kernel half of ADD, under the machine-wide lock in shared mode so a
  * concurrent last DEL elsewhere cannot delete the tables under us. */
 static int
 attach_kernel (const struct moat_cni_env *env, const struct moat_netconf *conf,
-               const struct moat_record *rec, struct moat_add_result *res, bool *ret_link_made,
+               const struct moat_record *rec, struct moat_add_result *res, struct made *made,
                moat_err_t *err)
 {
   struct moat_bridge_spec bridge = { rec->bridge, rec->gateway, rec->prefixlen, conf->mtu };
@@ -305,10 +336,12 @@ attach_kernel (const struct moat_cni_env *env, const struct moat_netconf *conf,
    * the container is up and unguarded. */
   memcpy (veth.mac, rec->mac, MOAT_MAC_LEN);
   if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_nft_open (&nft, err) < 0
-      || moat_nft_member_add (nft, &m, err) < 0 || moat_bridge_ensure (&bridge, err) < 0
-      || moat_veth_attach (&veth, &vres, err) < 0)
+      || moat_nft_member_add (nft, &m, err) < 0)
     return -1;
-  *ret_link_made = true;
+  made->elems = true;
+  if (moat_bridge_ensure (&bridge, err) < 0 || moat_veth_attach (&veth, &vres, err) < 0)
+    return -1;
+  made->link = true;
   if (moat_link_mac (rec->bridge, res->bridge_mac, err) < 0)
     return -1;
   memcpy (res->host_mac, vres.host_mac, MOAT_MAC_LEN);
@@ -343,7 +376,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   struct moat_record old;
   char key[KEY_MAX];
   moat_err_t undo = { 0 };
-  bool link_made = false;
+  struct made made = { 0 };
   int r;
 
   if (moat_attachment_key (key, sizeof (key), env->container_id, env->ifname) < 0)
@@ -380,11 +413,11 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
 
   /* The record exists before any kernel change: whatever happens next, a
    * DEL finds it and removes what was made. */
-  if (moat_record_write (&rec, err) < 0
-      || attach_kernel (env, conf, &rec, &res, &link_made, err) < 0
+  if (host_end_free (&rec, err) < 0 || moat_record_write (&rec, err) < 0
+      || attach_kernel (env, conf, &rec, &res, &made, err) < 0
       || join_policy (&rec, &policy, err) < 0)
     {
-      attachment_remove (conf, &rec, link_made, &undo);
+      attachment_remove (conf, &rec, &made, &undo);
       network_remove_if_empty (conf, conf->bridge, &undo);
       return -1;
     }
@@ -412,11 +445,18 @@ static int
 del_without_record (const struct moat_netconf *conf, const char *key, bool unreadable,
                     bool delegate, moat_err_t *err)
 {
+  struct moat_names_key k;
   char host_if[16], dir[4096];
+  int have_key = unreadable ? moat_names_key_get (false, &k, err) : 0;
 
-  if (unreadable)
+  /* Without a key no name was made from it; with another key than the
+   * one that named the link, the link is missed here and a GC takes it
+   * (named like moat's, no record owns it). */
+  if (have_key < 0)
+    return -1;
+  if (have_key)
     {
-      moat_host_ifname (conf->name, key, host_if);
+      moat_host_ifname (&k, conf->name, key, host_if);
       if (moat_veth_detach (host_if, err) < 0)
         return -1;
     }
@@ -450,7 +490,7 @@ cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *
   if (r > 0)
     {
       bridge = strdup (rec.bridge);
-      r = attachment_remove (conf, &rec, true, err);
+      r = attachment_remove (conf, &rec, &made_all, err);
       moat_record_free (&rec);
     }
   else
@@ -651,7 +691,7 @@ cni_gc (struct moat_netconf *conf, moat_err_t *err)
       r = moat_record_read (conf->name, *k, &rec, &step);
       if (r > 0)
         {
-          r = attachment_remove (conf, &rec, true, &step);
+          r = attachment_remove (conf, &rec, &made_all, &step);
           moat_record_free (&rec);
         }
       else if (r < 0)

@@ -84,13 +84,14 @@ static const int process_calls[] = {
 };
 
 /* Files and directories: state records written atomically (open, write,
- * rename), flocks, sysctls under /proc/sys, the policy file. Each call
- * with its *at twin: libc versions pick either. */
+ * rename), flocks, sysctls under /proc/sys, the policy file, the name
+ * key's owner (geteuid). Each call with its *at twin: libc versions pick
+ * either. */
 static const int file_calls[] = {
   SCMP_SYS (openat),     SCMP_SYS (getdents64), SCMP_SYS (access),  SCMP_SYS (faccessat),
   SCMP_SYS (faccessat2), SCMP_SYS (mkdir),      SCMP_SYS (mkdirat), SCMP_SYS (rmdir),
   SCMP_SYS (unlink),     SCMP_SYS (unlinkat),   SCMP_SYS (rename),  SCMP_SYS (renameat),
-  SCMP_SYS (renameat2),  SCMP_SYS (flock),
+  SCMP_SYS (renameat2),  SCMP_SYS (flock),      SCMP_SYS (geteuid),
 };
 
 /* Talking on a netlink socket (opening one is below, by protocol). */

@@ -688,7 +688,7 @@ iface_names (const struct iface_match *m, const char *name)
   return strcmp (name, m->name) == 0;
 }
 
-/* moat's host veth names: "mt" and 13 hex digits (state.h). */
+/* moat's host veth names: "mt" and 13 hex digits (names.h). */
 static bool
 may_be_moat_port (const struct iface_match *m)
 {

@@ -1537,13 +1537,20 @@ put_elems (struct builder *b, const struct elem *elems, size_t n, uint16_t msg_t
 }
 
 /* Adding an element that exists is success: NLM_F_CREATE without
- * NLM_F_EXCL. */
+ * NLM_F_EXCL. Not for a host end's `guarded` element: a name another
+ * attachment guards is refused (EEXIST, and the batch adds nothing), so
+ * an ADD never shares a guard, and its undo never removes one it did not
+ * add. */
 static int
 put_elem_adds (struct builder *b, const struct elem *elems, size_t n)
 {
   for (size_t i = 0; i < n; i++)
-    if (put_elems (b, &elems[i], 1, NFT_MSG_NEWSETELEM, NLM_F_CREATE) < 0)
-      return -1;
+    {
+      uint16_t excl = elems[i].set == &set_defs[SET_GUARDED] ? NLM_F_EXCL : 0;
+
+      if (put_elems (b, &elems[i], 1, NFT_MSG_NEWSETELEM, NLM_F_CREATE | excl) < 0)
+        return -1;
+    }
   return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "ceiling.h"
 #include "cleanup.h"
+#include "names.h"
 #include "profile.h"
 
 #define IDENTS_DIR "idents"
@@ -930,14 +931,6 @@ moat_policy_compile_leave (struct in_addr addr, const struct moat_policy *p,
 
 /* --- identities ---------------------------------------------------------- */
 
-static uint64_t
-fnv1a64 (const char *s, uint64_t h)
-{
-  for (; *s; s++)
-    h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-  return h;
-}
-
 static int
 idents_path (char *buf, size_t size, const char *network, const char *leaf)
 {
@@ -994,34 +987,150 @@ write_file (const char *path, const char *text, moat_err_t *err)
   return 0;
 }
 
-/* The identity's name: 16 hex digits of a hash of the network and its text
- * (the kernel's id_<name> objects are shared by all networks), with "_N"
- * after it in the unlikely case another identity of the network has that
- * hash. Creates <name>.json and <name>/ when new. */
+static bool
+has_suffix (const char *s, const char *suffix)
+{
+  size_t n = strlen (s), m = strlen (suffix);
+
+  return n > m && strcmp (s + n - m, suffix) == 0;
+}
+
+/* --- owners ---------------------------------------------------------------- */
+
+/* The kernel's id_<name> objects are one namespace for every network of
+ * the host, while each network keeps its identities in its own directory.
+ * So a name is claimed for one network before it is used: <run
+ * dir>/.idents/<name> holds the owner's network name, made with
+ * RENAME_NOREPLACE, so of two networks racing for a name one gets it and
+ * the other moves on to the next name. Two networks never share an
+ * identity's chain and set, even with equal labels (the network is part of
+ * the hash, and the claim catches what the hash cannot rule out). */
+#define OWNERS_DIR ".idents"
+
+static int
+owner_path (char *buf, size_t size, const char *name, const char *suffix)
+{
+  int n = snprintf (buf, size, "%s/%s/%s%s", moat_run_dir (), OWNERS_DIR, name, suffix);
+
+  return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* Makes `path` hold `text` unless it exists: 1 made, 0 it existed. */
+static int
+create_file (const char *path, const char *text, moat_err_t *err)
+{
+  char tmp[4096];
+  _cleanup_close_ int fd = -1;
+  size_t len = strlen (text);
+
+  if ((size_t)snprintf (tmp, sizeof (tmp), "%s.%d.tmp", path, (int)getpid ()) >= sizeof (tmp))
+    return state_error (err, ENAMETOOLONG, "create", path);
+  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return state_error (err, errno, "open", tmp);
+  if (write (fd, text, len) != (ssize_t)len
+      || (renameat2 (AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0 && errno != EEXIST))
+    {
+      int saved = errno;
+
+      unlink (tmp);
+      return state_error (err, saved, "write", path);
+    }
+  /* Still there when the name existed. */
+  return unlink (tmp) < 0 ? 1 : 0;
+}
+
+/* 1 when the name is the network's (claimed now or before), 0 when
+ * another network owns it. */
+static int
+ident_claim (const char *network, const char *name, moat_err_t *err)
+{
+  char dir[4096], path[4096];
+
+  if (owner_path (path, sizeof (path), name, "") < 0 || owner_path (dir, sizeof (dir), "", "") < 0)
+    return state_error (err, ENAMETOOLONG, "identity owner", name);
+  if (moat_mkdir_p (dir, MOAT_E_STATE, err) < 0)
+    return -1;
+  for (int tries = 0; tries < 2; tries++)
+    {
+      _cleanup_free_ char *owner = NULL;
+      int r;
+
+      errno = 0;
+      owner = read_text (path);
+      if (owner)
+        return strcmp (owner, network) == 0;
+      if (errno != ENOENT)
+        return state_error (err, errno, "read", path);
+      r = create_file (path, network, err);
+      if (r != 0)
+        return r;
+    }
+  return state_error (err, EEXIST, "identity owner", path);
+}
+
+/* Gives up the network's claims once its identities' kernel objects are
+ * gone (moat_policy_network_remove, or the tables' teardown). */
+int
+moat_policy_owners_release (const char *network, moat_err_t *err)
+{
+  char dir[4096];
+  _cleanup_ (closedirp) DIR *d = NULL;
+  struct dirent *de;
+
+  if (owner_path (dir, sizeof (dir), "", "") < 0)
+    return state_error (err, ENAMETOOLONG, "identity owners", moat_run_dir ());
+  d = opendir (dir);
+  if (!d)
+    return errno == ENOENT ? 0 : state_error (err, errno, "opendir", dir);
+  while ((de = readdir (d)))
+    {
+      char path[4096];
+      _cleanup_free_ char *owner = NULL;
+
+      if (de->d_name[0] == '.' || has_suffix (de->d_name, ".tmp"))
+        continue;
+      if (owner_path (path, sizeof (path), de->d_name, "") < 0)
+        return state_error (err, ENAMETOOLONG, "identity owner", de->d_name);
+      owner = read_text (path);
+      if (owner && strcmp (owner, network) == 0 && unlink (path) < 0 && errno != ENOENT)
+        return state_error (err, errno, "unlink", path);
+    }
+  return 0;
+}
+
+/* --- identities (continued) ----------------------------------------------- */
+
+/* The identity's name (names.h), with "_N" after it when the network has
+ * another identity of that name or another network owns it. Creates
+ * <name>.json and <name>/ when new. */
 static int
 ident_ensure (const char *network, const char *text, char name[MOAT_NFT_IDENT_MAX + 1],
               moat_err_t *err)
 {
   char dir[4096], path[4096], leaf[MOAT_NFT_IDENT_MAX + 8];
-  uint64_t h = fnv1a64 (text, fnv1a64 (network, 0xcbf29ce484222325ull));
+  struct moat_names_key k;
 
   if (idents_path (dir, sizeof (dir), network, NULL) < 0)
     return state_error (err, ENAMETOOLONG, "identities", network);
-  if (moat_mkdir_p (dir, MOAT_E_STATE, err) < 0)
+  if (moat_mkdir_p (dir, MOAT_E_STATE, err) < 0 || moat_names_key_get (true, &k, err) < 0)
     return -1;
   for (int probe = 0; probe < 16; probe++)
     {
       _cleanup_free_ char *old = NULL;
+      int ours;
 
-      if (probe == 0)
-        snprintf (name, MOAT_NFT_IDENT_MAX + 1, "%016llx", (unsigned long long)h);
-      else
-        snprintf (name, MOAT_NFT_IDENT_MAX + 1, "%016llx_%d", (unsigned long long)h, probe);
+      moat_ident_name (&k, network, text, probe, name);
       snprintf (leaf, sizeof (leaf), "%s.json", name);
       if (idents_path (path, sizeof (path), network, leaf) < 0)
         return state_error (err, ENAMETOOLONG, "identity", name);
       old = read_text (path);
       if (old && strcmp (old, text) != 0)
+        continue;
+      ours = ident_claim (network, name, err);
+      if (ours < 0)
+        return -1;
+      if (!ours)
         continue;
       if (!old && write_file (path, text, err) < 0)
         return -1;
@@ -1218,14 +1327,6 @@ load_group (const char *network, const char *json_name, bool members, struct gro
     return -1;
   l->groups[i].addrs = l->addrs[i];
   return 0;
-}
-
-static bool
-has_suffix (const char *s, const char *suffix)
-{
-  size_t n = strlen (s), m = strlen (suffix);
-
-  return n > m && strcmp (s + n - m, suffix) == 0;
 }
 
 static int

@@ -27,12 +27,13 @@
  * Peer decisions depend only on labels and selectors: containers with equal
  * ones form an identity, kept under <run>/<network>/idents/ as <h>.json
  * (the identity) and <h>/<address> (one file per member), and in the kernel
- * as a chain and a set (nft.h). A container joining an identity that has
- * members adds its jump and its address to the set of each identity that
- * may reach it, whatever the number of its peers; the first member of an
- * identity fills the identity's set once. A container with no
- * label and no io.moat.depends has no identity: nothing selects it, it
- * selects nothing. */
+ * as a chain and a set (nft.h). <h> is a keyed hash of the network and the
+ * identity (names.h), claimed for the network in <run>/.idents/<h>. A
+ * container joining an identity that has members adds its jump and its
+ * address to the set of each identity that may reach it, whatever the
+ * number of its peers; the first member of an identity fills the
+ * identity's set once. A container with no label and no io.moat.depends
+ * has no identity: nothing selects it, it selects nothing. */
 
 #include <jansson.h>
 #include <netinet/in.h>
@@ -155,5 +156,12 @@ int moat_policy_clear (struct moat_nft *nft, struct moat_record *rec, moat_err_t
 /* The network's last attachment is gone: its identities' chains and sets
  * go (their state goes with the network's directory). */
 int moat_policy_network_remove (struct moat_nft *nft, const char *network, moat_err_t *err);
+
+/* Identity names are claimed for one network (<run dir>/.idents/<name>
+ * holds its name), since the kernel's id_<name> objects are shared by all
+ * networks: a name another network owns is never used. Once the network's
+ * identities are gone from the kernel (moat_policy_network_remove or the
+ * tables' teardown), its claims go. */
+int moat_policy_owners_release (const char *network, moat_err_t *err);
 
 #endif

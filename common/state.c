@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "names.h"
 #include "result.h"
 
 const char *
@@ -195,25 +197,6 @@ moat_attachment_key_ifname (const char *key)
   const char *at = strchr (key, '@');
 
   return at ? at + 1 : NULL;
-}
-
-static uint64_t
-fnv1a (uint64_t h, const char *s)
-{
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-    {
-      h ^= *p;
-      h *= 0x100000001b3ull;
-    }
-  return h;
-}
-
-void
-moat_host_ifname (const char *network, const char *key, char ret_name[16])
-{
-  uint64_t h = fnv1a (fnv1a (0xcbf29ce484222325ull, network), "/");
-
-  snprintf (ret_name, 16, "mt%013llx", (unsigned long long)(fnv1a (h, key) >> 12));
 }
 
 /* --- records -------------------------------------------------------------- */
@@ -725,42 +708,64 @@ strv_push (char ***v, size_t *n, char *s)
   return 0;
 }
 
+/* The host end a record names; for a record that cannot be read, the name
+ * the key gives its attachment (0: no key, so no name was ever made). */
+static int
+record_host_ifname (const char *network, const char *key, char **ret_name, moat_err_t *err)
+{
+  struct moat_names_key k;
+  struct moat_record rec;
+  moat_err_t unreadable = { 0 };
+  char name[16];
+  int r = moat_record_read (network, key, &rec, &unreadable);
+
+  *ret_name = NULL;
+  if (r == 0)
+    return 0;
+  if (r > 0)
+    {
+      *ret_name = strdup (rec.host_if);
+      moat_record_free (&rec);
+      return *ret_name ? 1 : moat_error (err, MOAT_E_STATE, ENOMEM, "host interface names");
+    }
+  r = moat_names_key_get (false, &k, err);
+  if (r <= 0)
+    return r;
+  moat_host_ifname (&k, network, key, name);
+  sodium_memzero (&k, sizeof (k));
+  *ret_name = strdup (name);
+  return *ret_name ? 1 : moat_error (err, MOAT_E_STATE, ENOMEM, "host interface names");
+}
+
 int
 moat_host_ifnames_in_use (char ***ret_names, moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **networks = NULL;
-  char **names = calloc (1, sizeof (*names));
+  _cleanup_ (moat_strv_freep) char **names = calloc (1, sizeof (*names));
   size_t n = 0;
 
   if (!names)
     return moat_error (err, MOAT_E_STATE, ENOMEM, "host interface names");
   if (moat_networks_list (&networks, err) < 0)
-    {
-      free (names);
-      return -1;
-    }
+    return -1;
   for (char **net = networks; *net; net++)
     {
       _cleanup_ (moat_strv_freep) char **keys = NULL;
 
       if (moat_record_list (*net, &keys, err) < 0)
-        {
-          moat_strv_free (names);
-          return -1;
-        }
+        return -1;
       for (char **k = keys; *k; k++)
         {
-          char name[16];
+          char *name;
+          int r = record_host_ifname (*net, *k, &name, err);
 
-          moat_host_ifname (*net, *k, name);
-          if (strv_push (&names, &n, strdup (name)) < 0)
-            {
-              moat_strv_free (names);
-              return moat_error (err, MOAT_E_STATE, ENOMEM, "host interface names");
-            }
+          if (r < 0)
+            return -1;
+          if (r > 0 && strv_push (&names, &n, name) < 0)
+            return moat_error (err, MOAT_E_STATE, ENOMEM, "host interface names");
         }
     }
-  *ret_names = names;
+  *ret_names = TAKE_PTR (names);
   return 0;
 }
 

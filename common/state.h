@@ -61,9 +61,7 @@ int moat_attachment_key (char *buf, size_t size, const char *container_id, const
  * id has none, an interface name may), or NULL when there is none. */
 const char *moat_attachment_key_ifname (const char *key);
 
-/* The host end's name: "mt" + 13 hex digits of a hash of network and key,
- * so one container on two networks gets two names. */
-void moat_host_ifname (const char *network, const char *key, char ret_name[16]);
+/* The host end's name: names.h. */
 
 /* Who made an attachment (the record's "attachedBy"; a record without it
  * is the runtime's): the runtime through CNI ADD, whose DEL removes it, or
@@ -139,7 +137,8 @@ moat_strv_freep (char ***v)
 }
 
 /* The host-end names of every attachment of every network (GC must not
- * take another network's port on a shared bridge). */
+ * take another network's port on a shared bridge), as their records say:
+ * never recomputed, so a changed name key (names.h) orphans nothing. */
 int moat_host_ifnames_in_use (char ***ret_names, moat_err_t *err);
 
 /* Names of the networks with a state directory: NULL-terminated. */

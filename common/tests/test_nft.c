@@ -855,9 +855,13 @@ test_member_add_all_flags (void **state)
       const struct nlmsghdr *nlh = m.v[i + 1];
 
       assert_elem (nlh, NFT_MSG_NEWSETELEM, want[i]);
-      /* An element already there is success: CREATE without EXCL. */
+      /* An element already there is success: CREATE without EXCL; but a
+       * host end another attachment guards is refused. */
       assert_true (nlh->nlmsg_flags & NLM_F_CREATE);
-      assert_false (nlh->nlmsg_flags & NLM_F_EXCL);
+      if (want[i] == &guarded_elem)
+        assert_true (nlh->nlmsg_flags & NLM_F_EXCL);
+      else
+        assert_false (nlh->nlmsg_flags & NLM_F_EXCL);
     }
   nftnl_batch_free (batch);
 }

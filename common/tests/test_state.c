@@ -128,22 +128,6 @@ test_record_malformed (void **state)
   assert_int_equal (moat_network_dir_remove ("net2", &err), 0);
 }
 
-static void
-test_host_ifname (void **state)
-{
-  char a[16], b[16], c[16];
-
-  moat_host_ifname ("net1", "c1@eth0", a);
-  moat_host_ifname ("net1", "c1@eth0", b);
-  moat_host_ifname ("net1", "c1@eth1", c);
-  assert_string_equal (a, b);
-  assert_string_not_equal (a, c);
-  moat_host_ifname ("net2", "c1@eth0", c);
-  assert_string_not_equal (a, c);
-  assert_int_equal (strlen (a), 15);
-  assert_memory_equal (a, "mt", 2);
-}
-
 /* True once /proc/locks lists a process blocked on a flock ("->" lines). */
 static bool
 wait_for_blocked_flock (void)
@@ -250,7 +234,6 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_record_roundtrip),
     cmocka_unit_test (test_record_malformed),
-    cmocka_unit_test (test_host_ifname),
     cmocka_unit_test (test_lock_outlives_directory_removal),
     cmocka_unit_test (test_index_ifname_with_at),
   };

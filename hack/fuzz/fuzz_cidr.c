@@ -7,6 +7,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "fuzz.h"
+#include "names.h"
 #include "netlink.h"
 #include "state.h"
 
@@ -52,7 +53,7 @@ check_names (const char *s)
     }
   if (moat_container_id_valid (s) && moat_attachment_key (key, sizeof (key), s, "eth0") == 0)
     {
-      moat_host_ifname ("moat", key, host_if);
+      moat_host_ifname (&(struct moat_names_key){ { 0 } }, "moat", key, host_if);
       FUZZ_CHECK (strlen (host_if) == 15 && moat_ifname_valid (host_if));
     }
 }

@@ -7,6 +7,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "fuzz.h"
+#include "names.h"
 #include "result.h"
 #include "state.h"
 
@@ -74,7 +75,7 @@ build_all_versions (const uint8_t *data, size_t size, json_t *root)
   fuzz_bytes (&in, r.container_mac, MOAT_MAC_LEN);
   FUZZ_CHECK (bridge && ifname);
   FUZZ_CHECK (moat_attachment_key (key, sizeof (key), "c", ifname) == 0);
-  moat_host_ifname ("moat", key, host_if);
+  moat_host_ifname (&(struct moat_names_key){ { 0 } }, "moat", key, host_if);
   r.bridge = bridge;
   r.host_if = host_if;
   r.ifname = ifname;
