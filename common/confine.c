@@ -292,8 +292,8 @@ allow_signals_to_self (scmp_filter_ctx ctx, moat_err_t *err)
   return add_rules (ctx, SCMP_ACT_ALLOW, self, ARRAY_SIZE (self), err);
 }
 
-static bool
-under_valgrind (void)
+bool
+moat_under_valgrind (void)
 {
 #ifdef RUNNING_ON_VALGRIND
   return RUNNING_ON_VALGRIND;
@@ -305,7 +305,7 @@ under_valgrind (void)
 static int
 allow_memory (scmp_filter_ctx ctx, moat_err_t *err)
 {
-  if (under_valgrind ())
+  if (moat_under_valgrind ())
     return add_calls (ctx, SCMP_ACT_ALLOW, valgrind_memory_calls,
                       ARRAY_SIZE (valgrind_memory_calls), err);
   return add_rules (ctx, SCMP_ACT_ALLOW, memory_rules, ARRAY_SIZE (memory_rules), err);

@@ -2,6 +2,8 @@
 #ifndef MOAT_CONFINE_H
 #define MOAT_CONFINE_H
 
+#include <stdbool.h>
+
 #include "error.h"
 
 /* What a confined moat binary may still do. Three profiles are allowlists:
@@ -59,5 +61,9 @@ enum moat_seccomp_profile
  * what the sanitizer runtime needs: clone without namespace flags, ptrace,
  * prctl, wait4, sigaltstack and a few more. Never in a normal build. */
 int moat_seccomp_confine (enum moat_seccomp_profile profile, moat_err_t *err);
+
+/* Whether this process runs under valgrind (which needs executable memory
+ * and does not know every new syscall). */
+bool moat_under_valgrind (void);
 
 #endif

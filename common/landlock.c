@@ -14,11 +14,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-
 #include "cleanup.h"
+#include "confine.h"
 
 /* Rights of later ABIs, for headers older than the kernel (Debian 12's
  * stop at ABI 2). */
@@ -92,23 +89,13 @@ moat_write_set_add_ipam (struct moat_write_set *w, json_t *ipam)
     w->unknown_writer = true;
 }
 
-static bool
-under_valgrind (void)
-{
-#ifdef RUNNING_ON_VALGRIND
-  return RUNNING_ON_VALGRIND;
-#else
-  return false;
-#endif
-}
-
 int
 moat_landlock_abi (void)
 {
   long abi;
 
   /* valgrind does not know the syscall: it would say so on stderr. */
-  if (under_valgrind ())
+  if (moat_under_valgrind ())
     return 0;
   abi = syscall (SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
   return abi < 0 ? 0 : (int)abi;
