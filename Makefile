@@ -55,7 +55,7 @@ UNIT_BINS  := $(UNIT_SRCS:common/tests/%.c=$(BUILD)/tests/%)
 
 BINS := $(BUILD)/moat $(BUILD)/moat-hook $(BUILD)/moatctl $(BUILD)/moat-runtime
 
-.PHONY: all man unit bats test asan bench demo install uninstall clean deps format format-check fuzz
+.PHONY: all man unit bats test test-kernels asan bench demo install uninstall clean deps format format-check fuzz
 all: $(BINS) $(UNIT_BINS) man
 
 # Man pages are kept as scdoc(5) text in man/ and generated here.
@@ -118,6 +118,13 @@ test: deps
 	ASAN_OPTIONS=detect_leaks=1 MOAT_BUILD=$(abspath $(BUILD)) MOAT_FUZZ_SECONDS=$(FUZZ_SMOKE) \
 	  MOAT_ASAN_BUILD=$(abspath build-asan) MOAT_ASAN_BATS="$(ASAN_BATS)" \
 	  hack/run-tests.sh all $(UNIT_BINS) $(ASAN_UNIT_BINS)
+
+# Not part of make test (slow): boots Debian kernels under qemu (TCG) and
+# runs the kernel-facing bats files in them. KERNELS: linux-image-*-unsigned
+# package names (default: the newest 6.1). See hack/test-kernels.md.
+KERNELS ?=
+test-kernels: $(BINS)
+	MOAT_BUILD=$(abspath $(BUILD)) hack/test-kernels $(KERNELS)
 
 # Every parser under libFuzzer (ASan+UBSan), FUZZ_SECONDS each; make test
 # runs the same for FUZZ_SMOKE seconds each.
