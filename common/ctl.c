@@ -416,13 +416,14 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_gra
   _cleanup_record_ struct moat_record rec = { 0 };
   _cleanup_ (grants_free) struct grants gs = { 0 };
   _cleanup_elems_ struct moat_nft_elems *add = moat_nft_elems_new ();
+  _cleanup_elems_ struct moat_nft_elems *old = moat_nft_elems_new ();
   _cleanup_close_ int lock = -1;
   char words[MOAT_GRANT_WORDS_MAX], other[MOAT_GRANT_WORDS_MAX];
   struct moat_grant *v;
   ssize_t same;
   int r;
 
-  if (!add)
+  if (!add || !old)
     return no_memory (err);
   if (moat_network_lock (att->network, &lock, err) < 0)
     return -1;
@@ -450,9 +451,13 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_gra
                            "%s overlaps the grant \"%s\" of this container; revoke it first", words,
                            other);
       }
-  /* Granting it again sets the element's new timeout. */
+  /* Granting it again replaces the element, in the same batch: re-adding
+   * it would keep its old timeout where the kernel does not update element
+   * timeouts (before Linux 6.10). */
   if (same >= 0)
     {
+      if (moat_grant_elems (&gs.v[same], rec.addr, now, true, old) < 0)
+        return no_memory (err);
       moat_grant_free (&gs.v[same]);
       gs.v[same] = gs.v[--gs.n];
     }
@@ -472,7 +477,7 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_gra
     return no_memory (err);
   /* The kernel first: a record that says more than the kernel holds would
    * show a grant that does not work. */
-  if (moat_nft_policy_replace (nft, rec.addr, false, false, NULL, NULL, NULL, add, err) < 0)
+  if (moat_nft_policy_replace (nft, rec.addr, false, false, old, NULL, NULL, add, err) < 0)
     return moat_error_prefix (err, "grant %s", words);
   if (grants_store (&rec, &gs, err) < 0)
     return -1;
