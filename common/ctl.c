@@ -453,7 +453,7 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_gra
       }
   /* Granting it again replaces the element, in the same batch: re-adding
    * it would keep its old timeout where the kernel does not update element
-   * timeouts (before Linux 6.10). */
+   * timeouts (Linux 6.1 does not; 6.12 does). */
   if (same >= 0)
     {
       if (moat_grant_elems (&gs.v[same], rec.addr, now, true, old) < 0)
@@ -650,8 +650,9 @@ revoke_matches (const struct moat_grant *g, const struct revoke_what *what)
 }
 
 /* Closes the grants' elements: re-added timing out at once; where the
- * kernel kept their old timeouts (no set-element timeout updates before
- * Linux 6.10), deleted. The record says revoked only after this. */
+ * kernel kept their old timeouts (no set-element timeout updates: Linux
+ * 6.1 has none, 6.12 has them), deleted. The record says revoked only
+ * after this. */
 static int
 close_grants (struct moat_nft *nft, struct in_addr addr, struct moat_nft_elems *elems,
               moat_err_t *err)

@@ -79,7 +79,7 @@ bool moat_grant_live (const struct moat_grant *g, int64_t now);
  * `revoke`, the same element timing out at once (MOAT_GRANT_REVOKED_MS):
  * re-adding an element sets its timeout where the kernel updates element
  * timeouts, and spares moatctl the RCU grace period a deletion costs
- * (~11 ms). Older kernels (Linux 6.1, 5.15) keep the old timeout: the
+ * (~11 ms). Kernels without timeout updates (Linux 6.1) keep the old one: the
  * revoke then checks and deletes (ctl.c). -1 only when out of memory. */
 #define MOAT_GRANT_NEVER_MS (3650ull * 24 * 3600 * 1000) /* ten years */
 #define MOAT_GRANT_REVOKED_MS 1ull
