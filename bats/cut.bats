@@ -1,10 +1,10 @@
 #!/usr/bin/env bats
 # Flows already open when their access goes. moat judges every packet of a
-# flow in its opening direction anew, and forgets a flow's conntrack entry
-# where it knows the flow lost its grant or its endpoint. So a revoke, an
-# expiry (with nothing of moat running), a policy change and a DEL each
-# stop an established TCP connection and a UDP flow within 1 s, while the
-# flows that keep their access go on.
+# flow in its opening direction anew, and at DEL forgets the conntrack
+# entries of every flow that named the address. So a revoke, an expiry
+# (with nothing of moat running), a policy change and a DEL each stop an
+# established TCP connection and a UDP flow within 1 s, while the flows
+# that keep their access go on.
 
 load helpers
 load flows

@@ -265,32 +265,3 @@ moat_ct_forget_addr (struct in_addr addr, moat_err_t *err)
 {
   return forget (names_addr, &addr, err);
 }
-
-bool
-moat_ct_flows_match (const struct moat_ct_flows *f, struct in_addr src, struct in_addr dst,
-                     uint8_t proto, uint16_t dport)
-{
-  uint32_t mask = f->dst_prefixlen <= 0    ? 0
-                  : f->dst_prefixlen >= 32 ? 0xffffffffu
-                                           : ~(0xffffffffu >> f->dst_prefixlen);
-
-  if (src.s_addr != f->src.s_addr || (ntohl (dst.s_addr) & mask) != (ntohl (f->dst.s_addr) & mask))
-    return false;
-  if (f->proto && proto != f->proto)
-    return false;
-  if ((f->port_lo || f->port_hi) && (dport < f->port_lo || dport > f->port_hi))
-    return false;
-  return true;
-}
-
-static bool
-flows_wanted (const struct tuple *orig, const struct tuple *reply, const void *arg)
-{
-  return moat_ct_flows_match (arg, orig->src, orig->dst, orig->proto, orig->dport);
-}
-
-int
-moat_ct_forget_flows (const struct moat_ct_flows *f, moat_err_t *err)
-{
-  return forget (flows_wanted, f, err);
-}

@@ -667,18 +667,6 @@ close_grants (struct moat_nft *nft, struct in_addr addr, struct moat_nft_elems *
   return moat_nft_policy_replace (nft, addr, false, false, elems, NULL, NULL, NULL, err);
 }
 
-/* New packets of a revoked grant's flows in their opening direction meet
- * the rules again at once; conntrack forgets the flows, so that their
- * replies stop too. */
-static int
-forget_flows (const struct moat_ct_flows *flows, size_t n, moat_err_t *err)
-{
-  for (size_t i = 0; i < n; i++)
-    if (moat_ct_forget_flows (&flows[i], err) < 0)
-      return -1;
-  return 0;
-}
-
 /* The number of grants closed on one attachment. A token's grant closed
  * makes the token revoked (rv, and on disk) before the kernel changes:
  * a crash in between leaves it refused, not replayable. */
@@ -690,7 +678,6 @@ revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct r
   _cleanup_ (grants_free) struct grants gs = { 0 };
   _cleanup_elems_ struct moat_nft_elems *gone = moat_nft_elems_new ();
   _cleanup_close_ int lock = -1;
-  _cleanup_free_ struct moat_ct_flows *flows = NULL;
   int closed = 0, r;
 
   if (!gone)
@@ -702,9 +689,6 @@ revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct r
     return r;
   if (grants_load (&rec, now, &gs, err) < 0)
     return -1;
-  flows = calloc (gs.n + 1, sizeof (*flows));
-  if (!flows)
-    return no_memory (err);
   for (size_t i = 0; i < gs.n;)
     {
       if (!revoke_matches (&gs.v[i], what))
@@ -716,14 +700,15 @@ revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct r
         return -1;
       if (moat_grant_elems (&gs.v[i], rec.addr, now, true, gone) < 0)
         return no_memory (err);
-      moat_grant_flows (&gs.v[i], rec.addr, &flows[closed]);
       moat_grant_free (&gs.v[i]);
       gs.v[i] = gs.v[--gs.n];
       closed++;
     }
   if (!closed)
     return 0;
-  if (close_grants (nft, rec.addr, gone, err) < 0 || forget_flows (flows, (size_t)closed, err) < 0)
+  /* The packets of the grants' open flows in their opening direction meet
+   * the rules again (nft.h): they are refused from now on. */
+  if (close_grants (nft, rec.addr, gone, err) < 0)
     return what->words ? moat_error_prefix (err, "revoke %s", what->words)
                        : moat_error_prefix (err, "revoke token %s", what->token);
   return grants_store (&rec, &gs, err) < 0 ? -1 : closed;

@@ -263,32 +263,3 @@ moat_grant_elems (const struct moat_grant *g, struct in_addr addr, int64_t now, 
     }
   return 0;
 }
-
-static void
-flows_ports (const struct moat_ports *p, struct moat_ct_flows *f)
-{
-  f->proto = p->proto;
-  f->port_lo = p->lo;
-  f->port_hi = p->hi;
-}
-
-void
-moat_grant_flows (const struct moat_grant *g, struct in_addr addr, struct moat_ct_flows *ret)
-{
-  *ret = (struct moat_ct_flows){ .src = addr };
-  switch (g->kind)
-    {
-    case MOAT_GRANT_HOST:
-      flows_ports (&g->ports, ret);
-      break;
-    case MOAT_GRANT_EGRESS:
-      ret->dst = g->acl.addr;
-      ret->dst_prefixlen = g->acl.prefixlen;
-      flows_ports (&g->acl.ports, ret);
-      break;
-    case MOAT_GRANT_PEER:
-      ret->dst = g->peer_addr;
-      ret->dst_prefixlen = 32;
-      break;
-    }
-}

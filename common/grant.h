@@ -19,7 +19,6 @@
 #include <stdint.h>
 
 #include "annot.h"
-#include "conntrack.h"
 #include "error.h"
 #include "nft.h"
 
@@ -92,10 +91,5 @@ bool moat_grant_live (const struct moat_grant *g, int64_t now);
 uint64_t moat_grant_timeout_ms (int64_t expires, int64_t now);
 int moat_grant_elems (const struct moat_grant *g, struct in_addr addr, int64_t now, bool revoke,
                       struct moat_nft_elems *out);
-
-/* The flows the grant of the container at `addr` lets in, for conntrack
- * to forget at its revoke. A host grant names any destination address
- * with its ports: the host's addresses are not known here. */
-void moat_grant_flows (const struct moat_grant *g, struct in_addr addr, struct moat_ct_flows *ret);
 
 #endif

@@ -483,6 +483,14 @@ static const struct rule_def rule_defs[] = {
     { CT_STATE (CT_INVALID) },
     ACT_DROP,
     NULL },
+  /* Between two containers of one bridge, same_bridge has judged the
+   * packet before routing, and only what it accepted comes here. */
+  { NFPROTO_INET,
+    "from_container",
+    "iifname . ip daddr @members accept",
+    { IPV4, LOOKUP (SET_MEMBERS, SRC_IIFNAME, SRC_IP_DADDR) },
+    ACT_ACCEPT,
+    NULL },
   { NFPROTO_INET,
     "from_container",
     "oifname . ip daddr @members goto to_peer",

@@ -67,6 +67,7 @@ struct nftnl_batch;
  *                    (related = ICMP errors: only about the sender's own flows;
  *                     conntrack checks an error's destination, not its sender)
  *     ct state invalid drop
+ *     iifname . ip daddr @members accept  (same_bridge judged it before routing)
  *     oifname . ip daddr @members goto to_peer    (a container proxy is a peer too)
  *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
  *     ip saddr . ip daddr . meta l4proto . th dport @grant_egress accept

@@ -194,6 +194,13 @@ static const char *const expected_rules[] = {
   "inet moat from_container\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 2 ]\n"
+  "  [ lookup reg 1 set members ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat from_container\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
   "  [ meta load oifname => reg 1 ]\n"
   "  [ payload load 4b @ network header + 16 => reg 2 ]\n"
   "  [ lookup reg 1 set members ]\n"
@@ -478,7 +485,7 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 18 sets, 14 chains, 49 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 18 sets, 14 chains, 50 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
@@ -486,7 +493,7 @@ test_tables_message_order (void **state)
     size_t count;
   } runs[] = {
     { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 18 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 14 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 49 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 14 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 50 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -727,7 +734,7 @@ test_tables_rules_per_chain (void **state)
     { "forward", 3 },
     { "input", 2 },
     { "output", 1 },
-    { "from_container", 11 },
+    { "from_container", 12 },
     { "to_peer", 3 },
     { "to_container", 5 },
     { "to_host", 7 },
