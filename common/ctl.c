@@ -661,7 +661,9 @@ close_grants (struct moat_nft *nft, struct in_addr addr, struct moat_nft_elems *
 
   if (moat_nft_policy_replace (nft, addr, false, false, NULL, NULL, NULL, elems, err) < 0)
     return -1;
-  r = moat_nft_elems_outlive (nft, elems, MOAT_GRANT_REVOKED_MS, err);
+  /* The kernel rounds a timeout up to its tick (up to 10 ms): an element
+   * with under 50 ms to live took the new one (or was about to go). */
+  r = moat_nft_elems_outlive (nft, elems, 50, err);
   if (r <= 0)
     return r;
   return moat_nft_policy_replace (nft, addr, false, false, elems, NULL, NULL, NULL, err);
