@@ -41,17 +41,23 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIB_SRCS   := $(sort $(wildcard common/*.c))
-LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-LIB        := $(BUILD)/libmoat.a
-PLUGIN_SRCS := $(sort $(wildcard cni-plugin/*.c))
-HOOK_SRCS   := $(sort $(wildcard oci-hook/*.c))
-CTL_SRCS    := $(sort $(wildcard ctl/*.c))
-RUNTIME_SRCS := $(sort $(wildcard runtime/*.c))
+# The library: common/, one folder per layer (docs/design.md, "Layers").
+# Each binary's folder holds its main.c and the code only it uses, archived
+# apart so that its unit tests and fuzzers link the same objects.
+LIB_SRCS    := $(sort $(wildcard common/*/*.c common/*/*/*.c))
+LIB_SRCS    := $(filter-out common/tests/%,$(LIB_SRCS))
+LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB         := $(BUILD)/libmoat.a
+LIB_HDRS    := $(wildcard common/*/*.h common/*/*/*.h)
+BIN_DIRS    := cni-plugin oci-hook ctl runtime
+bin_srcs     = $(filter-out $(1)/main.c,$(sort $(wildcard $(1)/*.c)))
+bin_lib      = $(BUILD)/$(1)/lib$(1).a
+BIN_LIBS    := $(foreach d,$(BIN_DIRS),$(call bin_lib,$(d)))
 MAN_SRCS    := $(sort $(wildcard man/*.scd))
 MAN_PAGES   := $(MAN_SRCS:man/%.scd=$(BUILD)/man/%)
-UNIT_SRCS  := $(sort $(wildcard common/tests/test_*.c))
-UNIT_BINS  := $(UNIT_SRCS:common/tests/%.c=$(BUILD)/tests/%)
+UNIT_SRCS   := $(sort $(wildcard common/tests/test_*.c $(BIN_DIRS:%=%/tests/test_*.c)))
+UNIT_BINS   := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(UNIT_SRCS))))
+C_SRCS      := $(LIB_SRCS) $(LIB_HDRS) $(UNIT_SRCS) $(wildcard $(BIN_DIRS:%=%/*.[ch]))
 
 BINS := $(BUILD)/moat $(BUILD)/moat-hook $(BUILD)/moatctl $(BUILD)/moat-runtime
 
@@ -65,7 +71,7 @@ $(BUILD)/man/%: man/%.scd
 	@mkdir -p $(dir $@)
 	scdoc <$< >$@
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h)
+$(BUILD)/%.o: %.c $(LIB_HDRS) $(wildcard $(BIN_DIRS:%=%/*.h))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -73,22 +79,36 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/moat: $(PLUGIN_SRCS:%.c=$(BUILD)/%.o) $(LIB)
+# A binary's own archive (empty when main.c is all it has).
+define bin_rules
+$(call bin_lib,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(call bin_srcs,$(1)))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach d,$(BIN_DIRS),$(eval $(call bin_rules,$(d))))
+
+# A unit test links the archive of the folder above its tests/ (if a
+# binary's) and the library.
+define unit_rule
+$(BUILD)/tests/$(basename $(notdir $(1))): $(BUILD)/$(1:.c=.o) $(filter $(BIN_LIBS),$(call bin_lib,$(patsubst %/tests/,%,$(dir $(1))))) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) $$(shell pkg-config --libs cmocka)
+endef
+$(foreach t,$(UNIT_SRCS),$(eval $(call unit_rule,$(t))))
+
+$(BUILD)/moat: $(BUILD)/cni-plugin/main.o $(call bin_lib,cni-plugin) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS)
 
-$(BUILD)/moat-hook: $(HOOK_SRCS:%.c=$(BUILD)/%.o) $(LIB)
+$(BUILD)/moat-hook: $(BUILD)/oci-hook/main.o $(call bin_lib,oci-hook) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS)
 
-$(BUILD)/moatctl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(LIB)
+$(BUILD)/moatctl: $(BUILD)/ctl/main.o $(call bin_lib,ctl) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS)
 
 # The docker shim: adds moat-hook to the bundle's config.json, execs runc.
-$(BUILD)/moat-runtime: $(RUNTIME_SRCS:%.c=$(BUILD)/%.o) $(LIB)
+$(BUILD)/moat-runtime: $(BUILD)/runtime/main.o $(call bin_lib,runtime) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS)
-
-$(BUILD)/tests/%: $(BUILD)/common/tests/%.o $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs cmocka)
 
 deps:
 	hack/install-deps.sh
@@ -102,7 +122,7 @@ unit: $(UNIT_BINS)
 bats: $(BINS)
 	MOAT_BUILD=$(abspath $(BUILD)) hack/run-tests.sh bats bats
 
-ASAN_UNIT_BINS := $(UNIT_SRCS:common/tests/%.c=build-asan/tests/%)
+ASAN_UNIT_BINS := $(UNIT_BINS:$(BUILD)/%=build-asan/%)
 ASAN_BINS := build-asan/moat build-asan/moat-hook build-asan/moatctl build-asan/moat-runtime
 # The bats files make test runs a second time with the sanitizer build: the
 # plugin's verbs and errors, the hook (also attaching), moatctl.
@@ -180,10 +200,10 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/moat 2>/dev/null
 
 format:
-	clang-format -i common/*.[ch] common/tests/*.c cni-plugin/*.c oci-hook/*.c ctl/*.c runtime/*.c
+	clang-format -i $(C_SRCS)
 
 format-check:
-	clang-format --dry-run -Werror common/*.[ch] common/tests/*.c cni-plugin/*.c oci-hook/*.c ctl/*.c runtime/*.c
+	clang-format --dry-run -Werror $(C_SRCS)
 
 clean:
 	rm -rf build build-asan build-fuzz

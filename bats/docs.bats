@@ -26,9 +26,9 @@ section() {
   awk -v h="$2" '/^[A-Z]/ { inside = ($0 == h); next } inside' <<<"$1"
 }
 
-# The io.moat.* keys common/annot.h declares.
+# The io.moat.* keys common/model/annot.h declares.
 annotation_keys() {
-  grep -oE 'io\.moat\.[a-z][a-z-]*' "$SRC/common/annot.h" | LC_ALL=C sort -u
+  grep -oE 'io\.moat\.[a-z][a-z-]*' "$SRC/common/model/annot.h" | LC_ALL=C sort -u
 }
 
 # moatctl's verbs, from the command list of its --help.
@@ -49,7 +49,7 @@ readme_config_defaults() {
     sed -nE 's/^\| `([^`]+)` \| `([^`]+)` \|.*/\1 \2/p'
 }
 
-@test "docs: every io.moat.* key of common/annot.h is in moat-annotations(5), with its MOAT_* name" {
+@test "docs: every io.moat.* key of common/model/annot.h is in moat-annotations(5), with its MOAT_* name" {
   local text keys key var
   text=$(render moat-annotations.5)
   keys=$(annotation_keys)
@@ -111,10 +111,10 @@ readme_config_defaults() {
   done < <(readme_config_defaults)
 }
 
-@test "docs: every key common/config.c reads from the network configuration is in moat(8)" {
+@test "docs: every key common/model/config.c reads from the network configuration is in moat(8)" {
   local text keys key
   text=$(render moat.8)
-  keys=$(grep -oE '\(c->root, "[A-Za-z]+"' "$SRC/common/config.c" | sed -E 's/.*"([A-Za-z]+)"/\1/' | LC_ALL=C sort -u)
+  keys=$(grep -oE '\(c->root, "[A-Za-z]+"' "$SRC/common/model/config.c" | sed -E 's/.*"([A-Za-z]+)"/\1/' | LC_ALL=C sort -u)
   [[ -n $keys ]] || fail "no keys found in config.c"
   for key in $keys; do
     grep -qE "(^|[^A-Za-z])$key([^A-Za-z]|\$)" <<<"$text" || fail "moat(8) does not mention $key"
@@ -126,11 +126,11 @@ readme_config_defaults() {
   done
 }
 
-@test "docs: every key of the ceiling (common/ceiling.c reads from \"allow\") is in moat(8) and the README" {
+@test "docs: every key of the ceiling (common/model/ceiling.c reads from \"allow\") is in moat(8) and the README" {
   local text keys key readme
   text=$(section "$(render moat.8)" "NETWORK CONFIGURATION")
   readme=$(awk '/^## Network configuration/ { s = 1 } s && /^\| `allow`/ { print }' "$SRC/README.md")
-  keys=$(grep -oE '\(allow, "[A-Za-z]+"' "$SRC/common/ceiling.c" | sed -E 's/.*"([A-Za-z]+)"/\1/' | LC_ALL=C sort -u)
+  keys=$(grep -oE '\(allow, "[A-Za-z]+"' "$SRC/common/model/ceiling.c" | sed -E 's/.*"([A-Za-z]+)"/\1/' | LC_ALL=C sort -u)
   [[ $(wc -l <<<"$keys") -ge 7 ]] || fail "found too few keys in ceiling.c: $keys"
   for key in $keys; do
     grep -qE "^ +\"$key\":" <<<"$text" || fail "moat(8): allow has no \"$key\" in its example"
@@ -139,11 +139,11 @@ readme_config_defaults() {
   done
 }
 
-@test "docs: every CNI error code of common/error.h and the README is in moat(8) ERRORS" {
+@test "docs: every CNI error code of common/base/error.h and the README is in moat(8) ERRORS" {
   local errors codes code
   errors=$(section "$(render moat.8)" ERRORS)
   codes=$( (
-    sed -nE 's/^ *MOAT_E_[A-Z_]+ = ([0-9]+),.*/\1/p' "$SRC/common/error.h"
+    sed -nE 's/^ *MOAT_E_[A-Z_]+ = ([0-9]+),.*/\1/p' "$SRC/common/base/error.h"
     awk '/^\| code \| meaning \|/ { s = 1; next } s && /^\| [0-9]/ { print $2 } s && /^$/ { exit }' "$SRC/README.md"
   ) | sort -nu)
   [[ $(wc -l <<<"$codes") -ge 14 ]] || fail "found too few codes: $codes"
@@ -157,7 +157,7 @@ readme_config_defaults() {
   verbs=$(section "$(render moat.8)" VERBS)
   for verb in ADD DEL CHECK GC STATUS VERSION; do
     grep -qE "^ {7}$verb\$" <<<"$verbs" || fail "moat(8) VERBS: no entry for $verb"
-    grep -qF "\"$verb\"" "$SRC/common/config.c" || fail "config.c does not know $verb"
+    grep -qF "\"$verb\"" "$SRC/common/model/config.c" || fail "config.c does not know $verb"
   done
 }
 
@@ -251,7 +251,7 @@ for m in re.finditer(r'`(bats/[\w.-]+\.bats)`: "', text):
         if not sep:
             break
         rest = rest[sep.end():]
-for m in re.finditer(r'`(common/tests/test_\w+\.c)`: ((?:`\w+`(?:,? (?:and )?)?)+)', text):
+for m in re.finditer(r'`((?:common|ctl|oci-hook|runtime)/tests/test_\w+\.c)`: ((?:`\w+`(?:,? (?:and )?)?)+)', text):
     path = os.path.join(src, m.group(1))
     body = open(path).read() if os.path.exists(path) else ''
     for fn in re.findall(r'`(\w+)`', m.group(2)):

@@ -212,7 +212,7 @@ EOF
   [[ ! -e $data/$NET/$(ip_of c1) ]] || fail "host-local still holds $(ip_of c1) after DEL"
 }
 
-# Landlock (common/landlock.h): the kernel refuses the real binaries'
+# Landlock (common/kernel/landlock.h): the kernel refuses the real binaries'
 # writes outside their directories. No probe and no test knob: a symlink
 # planted in the state directory makes moat's own writes lead elsewhere,
 # as a hostile or careless edit of /run/moat would; the kernel resolves

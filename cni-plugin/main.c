@@ -8,13 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "cni.h"
-#include "config.h"
-#include "result.h"
-#include "confine.h"
-#include "landlock.h"
-#include "state.h"
+#include "base/cleanup.h"
+#include "verbs/cni.h"
+#include "model/config.h"
+#include "model/result.h"
+#include "kernel/confine.h"
+#include "kernel/landlock.h"
+#include "state/state.h"
 
 #define STDIN_MAX (1 << 20)
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* moatctl: the operator's CLI. Parses the command line and prints; the
- * work is in common/ctl.c, explain.c and token.c. */
+ * work is in ctl/ctl.c, explain.c and token.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -12,12 +12,12 @@
 
 #include <sodium.h>
 
-#include "cleanup.h"
-#include "confine.h"
+#include "base/cleanup.h"
+#include "kernel/confine.h"
 #include "ctl.h"
 #include "grant.h"
-#include "landlock.h"
-#include "state.h"
+#include "kernel/landlock.h"
+#include "state/state.h"
 #include "token.h"
 
 /* Exit codes (DESIGN §5). */

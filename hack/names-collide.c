@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* hack/names-collide: finds, offline, two inputs whose moat names collide
  * under a chosen name key, for bats/names.bats (which seeds that key). It
- * calls the real name functions (common/names.c), so what it finds is what
+ * calls the real name functions (common/state/names.c), so what it finds is what
  * the binaries compute. Distinguished-point collision search: walks
  * x -> name(input(x)) from many starts, stops each walk at a point whose
  * low DBITS bits are zero, and a point reached from two starts gives a
@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "names.h"
+#include "state/names.h"
 
 struct search
 {

@@ -2,7 +2,7 @@
 /* moat-hook: the OCI hook. Reads the container's state on stdin, prepares
  * the stage named by its argument (reading everything it needs), confines
  * itself to what the rest needs (policy only, or attach/detach), and runs
- * it. All the logic lives in common/hook.c. Runtimes may discard a hook's
+ * it. All the logic lives in oci-hook/hook.c. Runtimes may discard a hook's
  * output, so a failure also goes to syslog. */
 #include <errno.h>
 #include <stdio.h>
@@ -11,10 +11,10 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "confine.h"
+#include "base/cleanup.h"
+#include "kernel/confine.h"
 #include "hook.h"
-#include "landlock.h"
+#include "kernel/landlock.h"
 
 #define STATE_MAX (1 << 20)
 

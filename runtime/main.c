@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* moat-runtime: the docker shim. Adds moat-hook to the bundle's
  * config.json of a container that asks for moat, then execs runc with the
- * command line it was given. All the logic lives in common/shim.c. */
+ * command line it was given. All the logic lives in runtime/shim.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 #include "shim.h"
 
 extern char **environ;

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "annot.h"
-#include "cleanup.h"
+#include "model/annot.h"
+#include "base/cleanup.h"
 
 static const struct moat_annotations zeroed;
 

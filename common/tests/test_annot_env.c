@@ -8,8 +8,8 @@
 
 #include <string.h>
 
-#include "annot.h"
-#include "cleanup.h"
+#include "model/annot.h"
+#include "base/cleanup.h"
 
 static json_t *
 merged (const char *annotations, const char *env)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ceiling.h"
+#include "model/ceiling.h"
 
 static void
 ceiling_of (const char *allow, struct moat_ceiling *c)

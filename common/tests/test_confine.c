@@ -36,8 +36,8 @@
 #include <valgrind/valgrind.h>
 #endif
 
-#include "confine.h"
-#include "landlock.h"
+#include "kernel/confine.h"
+#include "kernel/landlock.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests for the built-in allocator and delegated IPAM (common/ipam.c). */
+/* Unit tests for the built-in allocator and delegated IPAM (common/state/ipam.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,8 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "ipam.h"
+#include "base/cleanup.h"
+#include "state/ipam.h"
 
 #define HOST_LOCAL "/usr/lib/cni/host-local"
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "jsonnum.h"
+#include "base/jsonnum.h"
 
 /* Every number jansson would change or refuse comes back as written. */
 static void

@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "names.h"
-#include "state.h"
+#include "state/names.h"
+#include "state/state.h"
 
 static char run_dir[] = "/tmp/moat-test-names-XXXXXX";
 

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "netlink.h"
+#include "kernel/netlink.h"
 
 static const unsigned char sample[MOAT_MAC_LEN] = { 0x02, 0x42, 0xac, 0x11, 0x00, 0xff };
 

@@ -25,7 +25,7 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
-#include "nft.h"
+#include "kernel/nft.h"
 
 #define MSG_DESTROYSETELEM 30 /* kernel's NFT_MSG_DESTROYSETELEM (Linux 6.3) */
 #define MAX_MSGS 128

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "policy.h"
+#include "base/cleanup.h"
+#include "model/policy.h"
 
 /* A record on network "net" with the given CNI labels (JSON object text)
  * and pod annotations (JSON object text or NULL); its network allows

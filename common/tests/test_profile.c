@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "profile.h"
+#include "base/cleanup.h"
+#include "model/profile.h"
 
 static struct moat_profiles *
 parse_ok (const char *text)

@@ -9,8 +9,8 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "config.h"
-#include "result.h"
+#include "model/config.h"
+#include "model/result.h"
 
 static struct moat_add_result
 sample (void)

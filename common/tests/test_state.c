@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "state.h"
+#include "state/state.h"
 
 static char run_dir[] = "/tmp/moat-test-state-XXXXXX";
 

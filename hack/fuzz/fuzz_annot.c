@@ -4,7 +4,7 @@
  * labels, and every refusal names an io.moat.* key (or the object). */
 #include <strings.h>
 
-#include "annot.h"
+#include "model/annot.h"
 #include "fuzz.h"
 
 int

@@ -4,12 +4,12 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 
-#include "cleanup.h"
-#include "config.h"
+#include "base/cleanup.h"
+#include "model/config.h"
 #include "fuzz.h"
-#include "names.h"
-#include "netlink.h"
-#include "state.h"
+#include "state/names.h"
+#include "kernel/netlink.h"
+#include "state/state.h"
 
 static void
 check_cidr (const char *s)

@@ -4,10 +4,10 @@
  * order, separated by NUL bytes (which no environment value can hold); a
  * variable past the last field is unset. The variables are unset again
  * afterwards. */
-#include "cleanup.h"
-#include "config.h"
+#include "base/cleanup.h"
+#include "model/config.h"
 #include "fuzz.h"
-#include "result.h"
+#include "model/result.h"
 
 static const char *const names[]
     = { "CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH" };

@@ -4,9 +4,9 @@
  * entry read back gives the same words. */
 #include <jansson.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 #include "fuzz.h"
-#include "grant.h"
+#include "../../ctl/grant.h"
 
 static void
 check_words (const char *s)

@@ -5,10 +5,10 @@
  * plugin can print as CNI error JSON. */
 #include <arpa/inet.h>
 
-#include "cleanup.h"
-#include "config.h"
+#include "base/cleanup.h"
+#include "model/config.h"
 #include "fuzz.h"
-#include "result.h"
+#include "model/result.h"
 
 static const enum moat_cni_command commands[] = {
   MOAT_CMD_ADD, MOAT_CMD_DEL, MOAT_CMD_CHECK, MOAT_CMD_VERSION, MOAT_CMD_GC, MOAT_CMD_STATUS,

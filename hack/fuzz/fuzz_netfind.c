@@ -3,10 +3,10 @@
  * (hook-driven attach). The input is the name, a newline, then the file's
  * text. A match must be the moat plugin of that network, ready for the
  * plugin's parser; anything else a one-line error. */
-#include "cleanup.h"
-#include "config.h"
+#include "base/cleanup.h"
+#include "model/config.h"
 #include "fuzz.h"
-#include "netfind.h"
+#include "../../oci-hook/netfind.h"
 
 static void
 check_match (json_t *conf, const char *name)

@@ -6,8 +6,8 @@
 #include <arpa/inet.h>
 
 #include "fuzz.h"
-#include "hook.h"
-#include "policy.h"
+#include "../../oci-hook/hook.h"
+#include "model/policy.h"
 
 static void
 check_one_line (const moat_err_t *err)

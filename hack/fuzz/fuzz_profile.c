@@ -3,7 +3,7 @@
  * profiles whose selectors evaluate and copy without fault; a refusal is
  * one line naming the file. */
 #include "fuzz.h"
-#include "profile.h"
+#include "model/profile.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

@@ -3,10 +3,10 @@
  * back must write out and read back again to the same record. */
 #include <arpa/inet.h>
 
-#include "cleanup.h"
-#include "config.h"
+#include "base/cleanup.h"
+#include "model/config.h"
 #include "fuzz.h"
-#include "state.h"
+#include "state/state.h"
 
 static bool
 same_string (const char *a, const char *b)

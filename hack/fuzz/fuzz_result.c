@@ -4,12 +4,12 @@
  * in every version from values taken from the input. */
 #include <arpa/inet.h>
 
-#include "cleanup.h"
-#include "config.h"
+#include "base/cleanup.h"
+#include "model/config.h"
 #include "fuzz.h"
-#include "names.h"
-#include "result.h"
-#include "state.h"
+#include "state/names.h"
+#include "model/result.h"
+#include "state/state.h"
 
 static void
 read_first_ipv4 (json_t *root)

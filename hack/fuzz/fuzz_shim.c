@@ -7,7 +7,7 @@
  *        stages, writes every number back as it came, and needs no second
  *        edit; a refusal names the file. */
 #include "fuzz.h"
-#include "shim.h"
+#include "../../runtime/shim.h"
 
 #define HOOK "/usr/libexec/moat/moat-hook"
 #define NAME "/b/config.json"

@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 #include "fuzz.h"
-#include "token.h"
+#include "../../ctl/token.h"
 
 #define NOW INT64_C (1700000000)
 #define ISSUER "moat"

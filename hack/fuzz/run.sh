@@ -29,7 +29,8 @@ read -r -a harnesses <<<"${FUZZ_HARNESSES:-fuzz_netconf fuzz_result fuzz_record 
 # environment are prepended to them), instrumented for coverage.
 export CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
 make_vars=(CC="$cc" BUILD="$out_rel/obj")
-make -s -C "$root" --no-print-directory "${make_vars[@]}" "$out_rel/obj/libmoat.a"
+make -s -C "$root" --no-print-directory "${make_vars[@]}" "$out_rel/obj/libmoat.a" \
+  "$out_rel/obj/oci-hook/liboci-hook.a" "$out_rel/obj/ctl/libctl.a" "$out_rel/obj/runtime/libruntime.a"
 print_var() {
   # shellcheck disable=SC2016 # a make rule, expanded by make
   make -s -C "$root" --no-print-directory "${make_vars[@]}" \
@@ -41,7 +42,8 @@ harness_cflags=${lib_cflags//fuzzer-no-link/fuzzer}
 
 for h in "${harnesses[@]}"; do
   # shellcheck disable=SC2086 # flag lists from the Makefile split on spaces
-  (cd "$root" && "$cc" $harness_cflags -o "$out/$h" "hack/fuzz/$h.c" "$out/obj/libmoat.a" $pkg_libs)
+  (cd "$root" && "$cc" $harness_cflags -o "$out/$h" "hack/fuzz/$h.c" "$out/obj/oci-hook/liboci-hook.a" \
+    "$out/obj/ctl/libctl.a" "$out/obj/runtime/libruntime.a" "$out/obj/libmoat.a" $pkg_libs)
 done
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1}

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef MOAT_ANNOT_H
+#define MOAT_ANNOT_H
+
+/* The io.moat.* annotations (DESIGN §3, §5): their grammar, and the
+ * evaluation of label selectors.
+ *
+ *   io.moat.labels      key=value,...            identity (Kubernetes-style keys)
+ *   io.moat.depends     SELECTOR,...             what this container may consume (OR)
+ *   io.moat.expose      SELECTOR,...             who may consume this container (OR)
+ *   io.moat.allow-host  tcp/PORT[-PORT],...      host ports this container may open
+ *   io.moat.egress      ADDR PORTS,...           outside destinations it may reach
+ *   io.moat.ingress     ADDR PORTS,...           outside peers that may reach it
+ *   io.moat.internet    true|false
+ *   io.moat.proxy       IP:PORT [PORT+PORT...]   outbound tcp/80 (or the ports given) to a proxy
+ *   io.moat.policy      NAME                     a profile of the policy file
+ *   io.moat.network     NAME                     hook-driven attach to this CNI network
+ *
+ * SELECTOR is terms joined by '&' (AND): key=value, key!=value, key (exists)
+ * or !key (absent); a key may be a system label, "@sys:name" (policy.h). ADDR is a.b.c.d/len (host
+ * bits zero) or a.b.c.d (/32); PORTS is tcp/PORT[-PORT], udp/PORT[-PORT], icmp or any. Protocol
+ * names are case-insensitive. Whitespace around a value, an item, a selector term or a proxy port
+ * is ignored. Every malformed value is MOAT_E_CONFIG with a one-line message that starts with the
+ * annotation's key and quotes the offending item, e.g. `io.moat.allow-host: port 99999 out of range
+ * (1-65535)`. */
+
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/config.h" /* struct moat_label */
+#include "base/error.h"
+
+#define MOAT_ANNOT_PREFIX "io.moat."
+
+/* Bounds that keep parsing (duplicate checks are quadratic) and the
+ * resulting nftables batch small. More is MOAT_E_CONFIG. */
+#define MOAT_ANNOT_MAX_ITEMS 1024 /* items in one annotation's list */
+#define MOAT_SEL_MAX_TERMS 32     /* terms in one selector */
+
+/* Label keys: [prefix/]name, name 1-63 of [A-Za-z0-9._-], prefix 1-253 of
+ * [a-z0-9.-]. Values: 0-63 of [A-Za-z0-9._-]. */
+#define MOAT_LABEL_NAME_MAX 63
+#define MOAT_LABEL_PREFIX_MAX 253
+#define MOAT_LABEL_VALUE_MAX 63
+#define MOAT_POLICY_NAME_MAX 128
+/* io.moat.network: at most MOAT_NETWORK_NAME_MAX (config.h). */
+
+enum moat_sel_op
+{
+  MOAT_SEL_EQ,     /* key=value: the key is present with this value */
+  MOAT_SEL_NE,     /* key!=value: the key is absent or has another value */
+  MOAT_SEL_EXISTS, /* key: the key is present, whatever its value */
+  MOAT_SEL_ABSENT, /* !key: the key is not present */
+};
+
+struct moat_sel_term
+{
+  enum moat_sel_op op;
+  char *key;
+  char *value; /* NULL for EXISTS/ABSENT */
+};
+
+/* Terms ANDed; no two terms are equal. */
+struct moat_selector
+{
+  struct moat_sel_term *terms;
+  size_t n_terms;
+};
+
+struct moat_ports
+{
+  uint8_t proto;   /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, or 0 = any */
+  uint16_t lo, hi; /* 1 <= lo <= hi; 0,0 when no port (icmp, any) */
+};
+
+/* addr is the network address: its host bits are zero. */
+struct moat_acl
+{
+  struct in_addr addr;
+  int prefixlen;
+  struct moat_ports ports;
+};
+
+/* Lists keep the order of the annotation. Labels never repeat a key;
+ * other lists hold no two equal items (a repeated one is collapsed). */
+struct moat_annotations
+{
+  struct moat_label *labels;
+  size_t n_labels;
+  bool have_depends; /* io.moat.depends given: it replaces the shared-label rule */
+  struct moat_selector *depends;
+  size_t n_depends; /* OR */
+  bool have_expose;
+  struct moat_selector *expose;
+  size_t n_expose; /* OR */
+  struct moat_ports *allow_host;
+  size_t n_allow_host;
+  struct moat_acl *egress;
+  size_t n_egress;
+  struct moat_acl *ingress;
+  size_t n_ingress;
+  bool have_internet, internet;
+  bool have_proxy;
+  struct in_addr proxy_addr;
+  uint16_t proxy_port;
+  uint16_t *proxy_ports; /* intercepted tcp ports; {80} when none are given */
+  size_t n_proxy_ports;
+  char *policy;  /* NULL when absent */
+  char *network; /* NULL when absent */
+
+  /* Only from a policy profile (Trireme rules whose Action rejects): a
+   * match here refuses what the lists above allow, whatever they say. */
+  struct moat_selector *depends_deny;
+  size_t n_depends_deny;
+  struct moat_selector *expose_deny;
+  size_t n_expose_deny;
+  struct moat_acl *egress_deny;
+  size_t n_egress_deny;
+  struct moat_acl *ingress_deny;
+  size_t n_ingress_deny;
+};
+
+/* Parses `annotations`, a JSON object of string values (OCI config.json
+ * "annotations", Kubernetes pod annotations). NULL or JSON null is no
+ * annotations. Keys that do not start with "io.moat." (compared without
+ * case) are ignored; any other unknown key, a non-string value, an empty
+ * value or a malformed item is MOAT_E_CONFIG naming the key (MOAT_E_IO on
+ * ENOMEM). On failure *ret is zeroed with nothing left allocated. */
+int moat_annotations_parse (json_t *annotations, struct moat_annotations *ret, moat_err_t *err);
+
+/* The environment fallback, for engines that cannot set annotations
+ * (docker before 24): `process_env` is OCI process.env, an array of "K=V"
+ * strings (NULL: none). Each MOAT_<NAME>=VALUE whose NAME is the key of an
+ * annotation above in capitals with '_' for '-' (MOAT_ALLOW_HOST is
+ * io.moat.allow-host; MOAT_NETWORK_DIRS and other MOAT_* names are not
+ * keys) gives io.moat.<name>=VALUE, unless `annotations` has that key:
+ * a real annotation wins. The first of repeated variables counts (as
+ * getenv(3) answers); an empty value is no value; an entry that is not a
+ * string or has no '=' is skipped (the runtime checks process.env).
+ * *ret is a new object: the annotations (NULL or JSON null: none) plus
+ * those from the environment. -1 with MOAT_E_CONFIG when annotations is
+ * not an object, MOAT_E_IO on ENOMEM. Pure: touches no file. */
+int moat_annotations_with_env (json_t *annotations, json_t *process_env, json_t **ret,
+                               moat_err_t *err);
+
+/* Frees everything *a holds and zeroes it. Accepts a zeroed struct. */
+void moat_annotations_free (struct moat_annotations *a);
+
+/* Frees n selectors and the array. */
+void moat_selectors_free (struct moat_selector *sels, size_t n);
+
+/* Deep copies; on failure nothing is left allocated (-1, MOAT_E_IO). */
+int moat_selector_dup (const struct moat_selector *src, struct moat_selector *ret);
+int moat_annotations_dup (const struct moat_annotations *src, struct moat_annotations *ret,
+                          moat_err_t *err);
+
+/* True when any key starts with "io.moat." (without case, as the parser
+ * decides what is its own): the hook's fast exit. False for NULL or a
+ * non-object. */
+bool moat_annotations_any (json_t *annotations);
+
+/* One item of the grammar on its own (moatctl's grant words): PORTS
+ * (tcp/udp only unless `any_proto`), or "ADDR PORTS". Errors start with
+ * `what`. */
+int moat_ports_parse (const char *what, const char *text, bool any_proto, struct moat_ports *ret,
+                      moat_err_t *err);
+int moat_acl_parse (const char *what, const char *text, struct moat_acl *ret, moat_err_t *err);
+/* Canonical text: "tcp/80", "udp/1-9", "icmp", "any"; "10.0.0.0/8 tcp/443". */
+void moat_ports_format (const struct moat_ports *p, char *buf, size_t size);
+void moat_acl_format (const struct moat_acl *acl, char *buf, size_t size);
+
+/* Why `k` is not a label key (or `v` a label value), in words (`why` may
+ * hold them), or NULL when it is one. */
+const char *moat_label_key_problem (const char *k, char *why, size_t size);
+const char *moat_label_value_problem (const char *v, char *why, size_t size);
+
+/* Evaluates one selector (AND of its terms) against labels given as a JSON
+ * object of key → string value; NULL labels are no labels. A label whose
+ * value is not a string exists, but equals nothing. A selector without
+ * terms matches everything. */
+bool moat_selector_matches (const struct moat_selector *sel, json_t *labels);
+
+/* OR over a list of selectors; an empty list matches nothing. */
+bool moat_selectors_match (const struct moat_selector *sels, size_t n, json_t *labels);
+
+#endif

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef MOAT_CONFIG_H
+#define MOAT_CONFIG_H
+
+#include <jansson.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+
+#include "base/error.h"
+#include "kernel/netlink.h"
+
+#define MOAT_DEFAULT_BRIDGE "moat0"
+/* A network's name names its state directory and "<name>.lock" (NAME_MAX). */
+#define MOAT_NETWORK_NAME_MAX 250
+#define MOAT_CNI_VERSION "1.1.0"
+
+/* CNI versions moat speaks, oldest first. */
+extern const char *const moat_cni_versions[];
+
+enum moat_cni_command
+{
+  MOAT_CMD_ADD,
+  MOAT_CMD_DEL,
+  MOAT_CMD_CHECK,
+  MOAT_CMD_VERSION,
+  MOAT_CMD_GC,
+  MOAT_CMD_STATUS,
+};
+
+/* One label, from args.cni.labels or (later) io.moat.labels. */
+struct moat_label
+{
+  char *key;
+  char *value;
+};
+
+/* A container attachment named by the runtime: GC's valid-attachments. */
+struct moat_attachment_ref
+{
+  char *container_id;
+  char *ifname;
+};
+
+/* The network configuration as received on stdin, validated. */
+struct moat_netconf
+{
+  json_t *root;            /* the whole document (owned) */
+  char *raw;               /* stdin as received, for delegated IPAM */
+  const char *cni_version; /* borrowed from root */
+  const char *name;
+  char bridge[IFNAMSIZ];
+  bool have_subnet;
+  struct in_addr subnet;
+  int prefixlen;
+  struct in_addr gateway;
+  unsigned mtu;
+  bool masquerade;
+  bool internet;
+  bool reject;
+  bool keep_bridge;
+  const char *policy_file; /* NULL: the default */
+  json_t *allow;           /* borrowed: "allow", the ceiling (ceiling.h), checked; NULL: absent.
+                              Parsed at ADD only: a DEL must not fail on it */
+  bool reads_env;          /* allow.env: the MOAT_* environment stands in for annotations */
+  const char *ipam_type;   /* NULL: built-in allocator */
+  json_t *prev_result;     /* borrowed; NULL when absent */
+
+  /* runtimeConfig / args */
+  bool have_ip; /* ips capability or args.cni.ips */
+  struct in_addr ip;
+  bool have_mac;
+  unsigned char mac[MOAT_MAC_LEN];
+  json_t *pod_annotations; /* borrowed; NULL when absent */
+  struct moat_label *labels;
+  size_t n_labels;
+  struct moat_attachment_ref *valid; /* GC */
+  size_t n_valid;
+  bool have_valid;
+};
+
+/* The CNI_* environment. */
+struct moat_cni_env
+{
+  enum moat_cni_command command;
+  const char *container_id;
+  const char *netns;
+  const char *ifname;
+  const char *args;
+  const char *path;
+  /* `netns` opened already (moat_cni_netns_hold): used instead of the path,
+   * which a process under Landlock may not follow when it is
+   * /proc/<pid>/ns/net of a process outside its domain. */
+  bool have_netns_fd;
+  int netns_fd;
+};
+
+/* Reads CNI_* from the environment; a missing or malformed variable the
+ * command needs is MOAT_E_ENV naming it. */
+int moat_cni_env_read (struct moat_cni_env *env, moat_err_t *err);
+
+/* Parses and validates stdin. Malformed JSON → MOAT_E_DECODE, unknown
+ * version → MOAT_E_VERSION, malformed known key → MOAT_E_CONFIG naming the
+ * key. Unknown keys are ignored. */
+int moat_netconf_parse (const char *text, enum moat_cni_command cmd, struct moat_netconf *ret,
+                        moat_err_t *err);
+void moat_netconf_free (struct moat_netconf *conf);
+
+/* Index into moat_cni_versions, or -1. */
+int moat_cni_version_index (const char *version);
+/* Compares two known versions like strcmp. */
+int moat_cni_version_cmp (const char *a, const char *b);
+
+/* Helpers shared with the hook and moatctl. */
+int moat_parse_cidr (const char *s, struct in_addr *ret_addr, int *ret_prefixlen);
+int moat_parse_ipv4 (const char *s, struct in_addr *ret_addr);
+bool moat_ifname_valid (const char *name);
+bool moat_container_id_valid (const char *id);
+static inline in_addr_t
+moat_prefix_mask (int prefixlen)
+{
+  return prefixlen == 0 ? 0 : htonl (~0u << (32 - prefixlen));
+}
+
+#endif

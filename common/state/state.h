@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef MOAT_STATE_H
+#define MOAT_STATE_H
+
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+
+#include "base/error.h"
+#include "kernel/netlink.h"
+
+/* Live state under <run dir>/<network>/ (DESIGN §6):
+ *   ../<network>.lock            flock(2) serialising every change to the network
+ *                                (never removed: see lock_path)
+ *   <containerid>@<ifname>.json  one record per attachment
+ *   ipam/                        the built-in allocator's files
+ * A record is written before any kernel change, so whatever a crash leaves
+ * behind, DEL or GC finds it from the record. */
+
+#define MOAT_RUN_DIR_DEFAULT "/run/moat"
+
+/* MOAT_RUN_DIR from the environment, else /run/moat. */
+const char *moat_run_dir (void);
+
+/* "<run dir>/<network>" or "<run dir>/<network>/<leaf>" into buf. */
+int moat_state_path (char *buf, size_t size, const char *network, const char *leaf);
+
+/* mkdir -p with mode 0700; errors carry `code`. */
+int moat_mkdir_p (const char *path, int code, moat_err_t *err);
+
+/* Takes the network's lock (LOCK_EX) and creates its directory. Returns
+ * the fd (close it to unlock). */
+int moat_network_lock (const char *network, int *ret_fd, moat_err_t *err);
+
+/* The machine-wide lock that orders table teardown against ADDs on other
+ * networks: LOCK_SH around an ADD's nft change, LOCK_EX for teardown. */
+int moat_global_lock (int operation, int *ret_fd, moat_err_t *err);
+
+/* The lock of the revoked-token list (revoked.h), "<run dir>/.tokens.lock",
+ * LOCK_EX: taken before any network's lock, never while holding one. */
+int moat_tokens_lock (int *ret_fd, moat_err_t *err);
+
+/* Writes `data` to "<path>.tmp" and renames it over `path`. */
+int moat_write_atomic (const char *path, const char *data, moat_err_t *err);
+
+/* Removes the "*.tmp" files that writes killed before their rename left
+ * in "<run dir>/<network>" (sub NULL) or in its subdirectory `sub`
+ * (records: write_atomic; identities: policy.c). Caller holds the network
+ * lock, so no write is under way. */
+int moat_state_sweep_temp (const char *network, const char *sub, moat_err_t *err);
+
+/* Removes the network's directory (records, ipam files); the lock stays.
+ * Caller holds the network lock. */
+int moat_network_dir_remove (const char *network, moat_err_t *err);
+
+/* "<containerid>@<ifname>", the key naming one attachment; its record is
+ * "<key>.json", so a key is at most MOAT_KEY_MAX bytes (NAME_MAX - 5). */
+#define MOAT_KEY_MAX 250
+int moat_attachment_key (char *buf, size_t size, const char *container_id, const char *ifname);
+/* The interface name within a key: what follows its first '@' (a container
+ * id has none, an interface name may), or NULL when there is none. */
+const char *moat_attachment_key_ifname (const char *key);
+
+/* The host end's name: names.h. */
+
+/* Who made an attachment (the record's "attachedBy"; a record without it
+ * is the runtime's): the runtime through CNI ADD, whose DEL removes it, or
+ * moat-hook (hook-driven attach), whose poststop removes it. */
+enum moat_attacher
+{
+  MOAT_ATTACHED_BY_CNI,
+  MOAT_ATTACHED_BY_HOOK,
+};
+
+struct moat_record
+{
+  char *cni_version;
+  char *network;
+  char *container_id;
+  char *ifname;
+  char *netns; /* may be NULL */
+  char *host_if;
+  char *bridge;
+  char *ipam;          /* NULL: built-in allocator; else the delegated plugin's type */
+  char *name;          /* K8S_POD_NAME when the runtime gave one */
+  char *pod_namespace; /* K8S_POD_NAMESPACE */
+  unsigned char mac[MOAT_MAC_LEN];
+  struct in_addr addr;
+  int prefixlen;
+  struct in_addr gateway;
+  bool quiet, internet, masquerade;
+  json_t *labels;          /* object key → value; never NULL after read */
+  json_t *pod_annotations; /* object; may be NULL */
+  char *policy_file;       /* the network's policyFile; NULL: the default */
+  json_t *allow;           /* the network's "allow" (ceiling.h) at ADD; NULL: absent */
+  json_t *policy;          /* the policy applied (policy.h); NULL: none yet */
+  char *ident;             /* its identity in <network>/idents/; NULL: none */
+  json_t *grants;          /* moatctl's grants (grant.h); NULL: none */
+  bool policy_pending;     /* "policyPending": the hook was changing the
+                              policy when it last wrote the record, so the
+                              kernel may not hold what "policy" says (it was
+                              killed): the next prestart applies it again
+                              rather than trusting it */
+  enum moat_attacher attached_by;
+  json_t *netconf; /* hook-made: the plugin's network config its ADD used,
+                      for the DEL at poststop ("netconf"); else NULL */
+};
+
+/* "cni" or "hook", as records spell it. */
+const char *moat_attacher_name (enum moat_attacher by);
+
+int moat_record_write (const struct moat_record *r, moat_err_t *err);
+/* 1 read, 0 no such record, -1 error (MOAT_E_STATE naming the file). */
+int moat_record_read (const char *network, const char *key, struct moat_record *ret,
+                      moat_err_t *err);
+/* Also removes the "<key>.json.tmp" a write killed before its rename left,
+ * and the key's index entry. */
+int moat_record_remove (const char *network, const char *key, moat_err_t *err);
+void moat_record_free (struct moat_record *r);
+json_t *moat_record_to_json (const struct moat_record *r);
+int moat_record_from_json (json_t *root, struct moat_record *ret, moat_err_t *err);
+
+/* GC: removes the index entries (ids/<container>/<ifname>) that have no
+ * record: an ADD killed between the two. Caller holds the network lock. */
+int moat_index_sweep (const char *network, moat_err_t *err);
+
+/* Keys of the network's records: NULL-terminated, malloc'd. */
+int moat_record_list (const char *network, char ***ret_keys, moat_err_t *err);
+/* Only those of one container. */
+int moat_record_list_container (const char *network, const char *container_id, char ***ret_keys,
+                                moat_err_t *err);
+void moat_strv_free (char **v);
+static inline void
+moat_strv_freep (char ***v)
+{
+  moat_strv_free (*v);
+}
+
+/* The host-end names of every attachment of every network (GC must not
+ * take another network's port on a shared bridge), as their records say:
+ * never recomputed, so a changed name key (names.h) orphans nothing. */
+int moat_host_ifnames_in_use (char ***ret_names, moat_err_t *err);
+
+/* Names of the networks with a state directory: NULL-terminated. */
+int moat_networks_list (char ***ret_names, moat_err_t *err);
+
+/* 1 if any network under the run dir holds a record, 0 if none. */
+int moat_any_record (moat_err_t *err);
+
+#endif

@@ -1,0 +1,778 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "verbs/cni.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+
+#include "base/cleanup.h"
+#include "kernel/conntrack.h"
+#include "state/ipam.h"
+#include "state/names.h"
+#include "kernel/netlink.h"
+#include "kernel/nft.h"
+#include "model/policy.h"
+#include "model/result.h"
+#include "state/state.h"
+
+#define KEY_MAX 512
+
+/* CNI_ARGS "K=V;K=V": the value of `name`, copied into buf; 0 if absent. */
+static int
+cni_arg (const char *args, const char *name, char *buf, size_t size)
+{
+  size_t n = strlen (name);
+
+  for (const char *p = args; p && *p;)
+    {
+      const char *end = strchrnul (p, ';');
+      if ((size_t)(end - p) > n && strncmp (p, name, n) == 0 && p[n] == '=')
+        {
+          size_t len = end - p - n - 1;
+          if (len >= size)
+            return 0;
+          memcpy (buf, p + n + 1, len);
+          buf[len] = '\0';
+          return 1;
+        }
+      p = *end ? end + 1 : end;
+    }
+  return 0;
+}
+
+static int
+ipam_dir (char *buf, size_t size, const char *network)
+{
+  return moat_state_path (buf, size, network, "ipam");
+}
+
+static void
+derived_mac (struct in_addr addr, unsigned char mac[MOAT_MAC_LEN])
+{
+  /* Locally administered, unicast, unique per address on this host. */
+  mac[0] = 0x02;
+  mac[1] = 0x6d;
+  memcpy (mac + 2, &addr.s_addr, 4);
+}
+
+static struct moat_pool
+pool_of (const struct moat_netconf *conf)
+{
+  return (struct moat_pool){ conf->subnet, conf->prefixlen, conf->gateway };
+}
+
+/* Delegated IPAM runs with the attachment's identity in its environment:
+ * a GC removes attachments other than the one CNI_* names. */
+static int
+ipam_delegate_del (const struct moat_netconf *conf, const struct moat_record *rec, moat_err_t *err)
+{
+  setenv ("CNI_CONTAINERID", rec->container_id, 1);
+  setenv ("CNI_IFNAME", rec->ifname, 1);
+  if (rec->netns)
+    setenv ("CNI_NETNS", rec->netns, 1);
+  else
+    unsetenv ("CNI_NETNS");
+  return moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err);
+}
+
+static int
+address_release (const struct moat_netconf *conf, const struct moat_record *rec, const char *key,
+                 moat_err_t *err)
+{
+  char dir[4096];
+
+  if (rec->ipam)
+    return conf->ipam_type ? ipam_delegate_del (conf, rec, err) : 0;
+  if (ipam_dir (dir, sizeof (dir), rec->network) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
+  return moat_ipam_release (dir, rec->addr, key, err);
+}
+
+/* For a sequence that goes on after a failure: reports the first one. */
+static bool
+keep_first_error (moat_err_t *err, bool failed, const moat_err_t *step)
+{
+  if (!failed)
+    *err = *step;
+  return true;
+}
+
+/* What an ADD made so far: its undo removes that and nothing else. */
+struct made
+{
+  bool elems; /* the member's elements (moat_nft_member_add) */
+  bool link;  /* the veth pair */
+};
+
+static const struct made made_all = { true, true };
+
+/* Removes everything one attachment owns, in reverse order of creation.
+ * Every step runs even when an earlier one failed; the record goes only
+ * when all succeeded, so a retried DEL still finds what is left. A failed
+ * ADD says what it made: a link, or elements (`guarded`, `ports`, ...) of
+ * that host end, that it did not make are someone else's. */
+static int
+attachment_remove (const struct moat_netconf *conf, const struct moat_record *rec,
+                   const struct made *made, moat_err_t *err)
+{
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+  struct moat_nft_member m = moat_record_member (rec);
+  moat_err_t step = { 0 };
+  bool failed = false;
+  char key[KEY_MAX];
+
+  /* The port out of service first: from then on nothing it sends passes,
+   * so no moment comes when the port is on the bridge unguarded. Then the
+   * elements (the bridges rules drop a non-member), and the socket's
+   * close, which waits for the kernel to free them, comes after the
+   * link's removal has waited as long. */
+  if (made->link && moat_veth_down (rec->host_if, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  if (moat_nft_open (&nft, &step) < 0
+      || moat_policy_leave (nft, rec, MOAT_LEAVE_IDENTITY, &step) < 0
+      || (made->elems && moat_nft_member_del (nft, &m, &step) < 0))
+    failed = keep_first_error (err, failed, &step);
+  /* Flows that named the address end with it: a reply of one must not
+   * reach the next container given the address. */
+  else if (moat_ct_forget_addr (rec->addr, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  /* An address whose elements may still be there is not handed out again. */
+  bool keep_address = failed;
+  if (made->link && moat_veth_detach (rec->host_if, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  moat_nft_close (TAKE_PTR (nft)); /* after the link: see moat_nft_open */
+  moat_attachment_key (key, sizeof (key), rec->container_id, rec->ifname);
+  if (!keep_address && address_release (conf, rec, key, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  if (failed)
+    return -1;
+  return moat_record_remove (rec->network, key, err);
+}
+
+/* Another network may share the bridge (every network defaults to moat0),
+ * or someone else may have put a port on it: then it stays. */
+static int
+bridge_delete_if_unused (struct moat_nft *nft, const char *bridge, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **ports = NULL;
+
+  if (moat_bridge_ports (bridge, &ports, err) < 0)
+    return -1;
+  if (ports[0])
+    return 0;
+  if (moat_bridge_delete (bridge, err) < 0 || moat_nft_bridge_del (nft, bridge, err) < 0)
+    return -1;
+  return 0;
+}
+
+/* The last attachment gone: the bridge, the state directory and, when no
+ * network anywhere holds an attachment, moat's tables go too. Caller holds
+ * the network lock and no global lock. */
+static int
+network_remove_if_empty (const struct moat_netconf *conf, const char *bridge, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **keys = NULL;
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+  _cleanup_close_ int global = -1;
+  int any;
+
+  if (conf->keep_bridge)
+    return 0;
+  if (moat_record_list (conf->name, &keys, err) < 0)
+    return -1;
+  if (keys[0])
+    return 0;
+  if (moat_global_lock (LOCK_EX, &global, err) < 0 || moat_nft_open (&nft, err) < 0
+      || bridge_delete_if_unused (nft, bridge, err) < 0)
+    return -1;
+  /* Records show this state directory's containers; the kernel's sets also
+   * show those of another one (a private MOAT_RUN_DIR). */
+  any = moat_any_record (err);
+  if (any == 0)
+    any = moat_nft_in_use (nft, err);
+  if (any < 0 || (any == 0 && moat_nft_teardown (nft, err) < 0)
+      || (any == 1 && moat_policy_network_remove (nft, conf->name, err) < 0)
+      || moat_policy_owners_release (conf->name, err) < 0)
+    return -1;
+  return moat_network_dir_remove (conf->name, err);
+}
+
+static int
+record_init (const struct moat_cni_env *env, const struct moat_netconf *conf, enum moat_attacher by,
+             const char *key, struct moat_record *rec, moat_err_t *err)
+{
+  struct moat_names_key k;
+  char host_if[16], buf[256];
+
+  if (moat_names_key_get (true, &k, err) < 0)
+    return -1;
+  moat_host_ifname (&k, conf->name, key, host_if);
+  memset (rec, 0, sizeof (*rec));
+  rec->cni_version = strdup (conf->cni_version);
+  rec->network = strdup (conf->name);
+  rec->container_id = strdup (env->container_id);
+  rec->ifname = strdup (env->ifname);
+  rec->netns = env->netns ? strdup (env->netns) : NULL;
+  rec->host_if = strdup (host_if);
+  rec->bridge = strdup (conf->bridge);
+  rec->ipam = conf->ipam_type ? strdup (conf->ipam_type) : NULL;
+  if (cni_arg (env->args, "K8S_POD_NAME", buf, sizeof (buf)))
+    rec->name = strdup (buf);
+  if (cni_arg (env->args, "K8S_POD_NAMESPACE", buf, sizeof (buf)))
+    rec->pod_namespace = strdup (buf);
+  rec->quiet = !conf->reject;
+  rec->internet = conf->internet;
+  rec->masquerade = conf->masquerade;
+  rec->labels = json_object ();
+  for (size_t i = 0; rec->labels && i < conf->n_labels; i++)
+    json_object_set_new (rec->labels, conf->labels[i].key, json_string (conf->labels[i].value));
+  rec->pod_annotations = conf->pod_annotations ? json_incref (conf->pod_annotations) : NULL;
+  rec->policy_file = conf->policy_file ? strdup (conf->policy_file) : NULL;
+  rec->allow = conf->allow ? json_incref (conf->allow) : NULL;
+  rec->attached_by = by;
+  if (by == MOAT_ATTACHED_BY_HOOK)
+    rec->netconf = json_incref (conf->root);
+  if ((conf->policy_file && !rec->policy_file) || !rec->cni_version || !rec->network
+      || !rec->container_id || !rec->ifname || !rec->host_if || !rec->bridge || !rec->labels
+      || (env->netns && !rec->netns) || (conf->ipam_type && !rec->ipam))
+    return moat_error (err, MOAT_E_IO, ENOMEM, "attachment record");
+  return 0;
+}
+
+/* Picks the container's address: the built-in allocator, or the delegated
+ * IPAM plugin whose result (for "dns") is handed back in *ret_ipam. */
+static int
+address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf, const char *key,
+                 struct moat_record *rec, json_t **ret_ipam, moat_err_t *err)
+{
+  struct in_addr requested = conf->ip;
+  bool have_requested = conf->have_ip;
+  char buf[64], dir[4096];
+
+  if (!have_requested && cni_arg (env->args, "IP", buf, sizeof (buf)))
+    {
+      if (moat_parse_ipv4 (buf, &requested) < 0)
+        return moat_error (err, MOAT_E_CONFIG, 0, "CNI_ARGS IP: \"%s\" is not an IPv4 address",
+                           buf);
+      have_requested = true;
+    }
+
+  if (conf->ipam_type)
+    {
+      if (moat_ipam_exec (conf->ipam_type, "ADD", conf->raw, ret_ipam, err) < 0)
+        return -1;
+      if (moat_result_first_ipv4 (*ret_ipam, "ipam result", &rec->addr, &rec->prefixlen,
+                                  &rec->gateway, err)
+          < 0)
+        {
+          moat_err_t undo = { 0 };
+          moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, &undo);
+          return moat_error_prefix (err, "ipam plugin %s", conf->ipam_type);
+        }
+      if (rec->gateway.s_addr == INADDR_ANY)
+        rec->gateway
+            = conf->have_subnet
+                  ? conf->gateway
+                  : (struct in_addr){ htonl (
+                      (ntohl (rec->addr.s_addr) & ntohl (moat_prefix_mask (rec->prefixlen))) + 1) };
+      return 0;
+    }
+
+  struct moat_pool pool = pool_of (conf);
+  if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
+  if (moat_ipam_alloc (dir, &pool, key, have_requested ? &requested : NULL, &rec->addr, err) < 0)
+    return -1;
+  rec->prefixlen = conf->prefixlen;
+  rec->gateway = conf->gateway;
+  return 0;
+}
+
+/* The host end's name is another link's (another attachment's: names
+ * come from a keyed hash, so only by chance). Checked before the record
+ * is written, so no record of this network names another container's
+ * link (a DEL of it would remove that link and its guard); a race with
+ * another network's ADD is settled by the `guarded` element, which only
+ * one of them can add. */
+static int
+host_end_free (const struct moat_record *rec, moat_err_t *err)
+{
+  int r = moat_link_exists (rec->host_if, err);
+
+  if (r > 0)
+    return moat_error (err, MOAT_E_LINK, EEXIST, "host interface \"%s\" (container \"%s\")",
+                       rec->host_if, rec->container_id);
+  return r;
+}
+
+/* The kernel half of ADD, under the machine-wide lock in shared mode so a
+ * concurrent last DEL elsewhere cannot delete the tables under us. */
+static int
+attach_kernel (const struct moat_cni_env *env, const struct moat_netconf *conf,
+               const struct moat_record *rec, struct moat_add_result *res, struct made *made,
+               moat_err_t *err)
+{
+  struct moat_bridge_spec bridge = { rec->bridge, rec->gateway, rec->prefixlen, conf->mtu };
+  struct moat_veth_spec veth = {
+    .bridge = rec->bridge,
+    .host_ifname = rec->host_if,
+    .netns_path = rec->netns,
+    .have_netns_fd = env->have_netns_fd,
+    .netns_fd = env->netns_fd,
+    .ifname = rec->ifname,
+    .mtu = conf->mtu,
+    .have_mac = true,
+    .addr = rec->addr,
+    .prefixlen = rec->prefixlen,
+    .gateway = rec->gateway,
+  };
+  struct moat_nft_member m = moat_record_member (rec);
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+  struct moat_veth_result vres;
+  _cleanup_close_ int global = -1;
+
+  /* The policy goes in before the link exists: there is no moment when
+   * the container is up and unguarded. */
+  memcpy (veth.mac, rec->mac, MOAT_MAC_LEN);
+  if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_nft_open (&nft, err) < 0
+      || moat_nft_member_add (nft, &m, err) < 0)
+    return -1;
+  made->elems = true;
+  if (moat_bridge_ensure (&bridge, err) < 0 || moat_veth_attach (&veth, &vres, err) < 0)
+    return -1;
+  made->link = true;
+  if (moat_link_mac (rec->bridge, res->bridge_mac, err) < 0)
+    return -1;
+  memcpy (res->host_mac, vres.host_mac, MOAT_MAC_LEN);
+  memcpy (res->container_mac, vres.container_mac, MOAT_MAC_LEN);
+  return 0;
+}
+
+/* The container's identity and policy from its labels and pod annotations
+ * (Kubernetes: no hook needed). Every container joins, labels or not: a
+ * selector like "!app" may pick it. */
+static int
+join_policy (struct moat_record *rec, const struct moat_policy *policy, moat_err_t *err)
+{
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+
+  if (moat_policy_is_empty (policy))
+    return 0; /* a new record has none to clear */
+  if (moat_nft_open (&nft, err) < 0)
+    return -1;
+  return moat_policy_join (nft, rec, policy, err);
+}
+
+static int
+cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_attacher by,
+         json_t **ret_result, moat_err_t *err)
+{
+  _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
+  _cleanup_ (moat_policy_free) struct moat_policy policy = { 0 };
+  _cleanup_ (json_decrefp) json_t *ipam = NULL;
+  _cleanup_close_ int lock = -1;
+  struct moat_add_result res = { 0 };
+  struct moat_record old;
+  char key[KEY_MAX];
+  moat_err_t undo = { 0 };
+  struct made made = { 0 };
+  int r;
+
+  if (moat_attachment_key (key, sizeof (key), env->container_id, env->ifname) < 0)
+    return moat_error (err, MOAT_E_ENV, 0,
+                       "CNI_CONTAINERID: with CNI_IFNAME longer than %d characters", MOAT_KEY_MAX);
+  if (!env->have_netns_fd && access (env->netns, F_OK) < 0)
+    return moat_error (err, MOAT_E_UNKNOWN, errno, "CNI_NETNS \"%s\"", env->netns);
+  if (moat_network_lock (conf->name, &lock, err) < 0)
+    return -1;
+  r = moat_record_read (conf->name, key, &old, err);
+  if (r < 0)
+    return -1;
+  if (r > 0)
+    {
+      moat_record_free (&old);
+      return moat_error (err, MOAT_E_STATE, 0,
+                         "container \"%s\" interface \"%s\": already attached to network \"%s\" "
+                         "(DEL it first)",
+                         env->container_id, env->ifname, conf->name);
+    }
+  /* Labels and pod annotations are checked before anything is made. */
+  if (record_init (env, conf, by, key, &rec, err) < 0
+      || moat_policy_resolve (&rec, NULL, &policy, err) < 0)
+    return -1;
+  if (address_acquire (env, conf, key, &rec, &ipam, err) < 0)
+    {
+      network_remove_if_empty (conf, conf->bridge, &undo);
+      return -1;
+    }
+  if (conf->have_mac)
+    memcpy (rec.mac, conf->mac, MOAT_MAC_LEN);
+  else
+    derived_mac (rec.addr, rec.mac);
+
+  /* The record exists before any kernel change: whatever happens next, a
+   * DEL finds it and removes what was made. */
+  if (host_end_free (&rec, err) < 0 || moat_record_write (&rec, err) < 0
+      || attach_kernel (env, conf, &rec, &res, &made, err) < 0
+      || join_policy (&rec, &policy, err) < 0)
+    {
+      attachment_remove (conf, &rec, &made, &undo);
+      network_remove_if_empty (conf, conf->bridge, &undo);
+      return -1;
+    }
+
+  res.bridge = rec.bridge;
+  res.host_if = rec.host_if;
+  res.ifname = rec.ifname;
+  res.sandbox = rec.netns;
+  res.addr = rec.addr;
+  res.prefixlen = rec.prefixlen;
+  res.gateway = rec.gateway;
+  res.dns = ipam ? json_object_get (ipam, "dns") : NULL;
+  *ret_result = moat_result_build (conf->cni_version, &res);
+  if (!*ret_result)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "result");
+  return 0;
+}
+
+/* DEL without a usable record: ADD never got as far as its first kernel
+ * change, this is a repeated DEL, or the record is unreadable. What can be
+ * named without it goes: the link (its name is derived), the address
+ * (through the delegated plugin only when `delegate`: CNI_* name this
+ * attachment). */
+static int
+del_without_record (const struct moat_netconf *conf, const char *key, bool unreadable,
+                    bool delegate, moat_err_t *err)
+{
+  struct moat_names_key k;
+  char host_if[16], dir[4096];
+  int have_key = unreadable ? moat_names_key_get (false, &k, err) : 0;
+
+  /* Without a key no name was made from it; with another key than the
+   * one that named the link, the link is missed here and a GC takes it
+   * (named like moat's, no record owns it). */
+  if (have_key < 0)
+    return -1;
+  if (have_key)
+    {
+      moat_host_ifname (&k, conf->name, key, host_if);
+      if (moat_veth_detach (host_if, err) < 0)
+        return -1;
+    }
+  /* The record (unreadable), or what an ADD killed while writing it left:
+   * its temporary file, its index entry. */
+  if (moat_record_remove (conf->name, key, err) < 0)
+    return -1;
+  if (conf->ipam_type)
+    return delegate ? moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err) : 0;
+  if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
+  return moat_ipam_release_owner (dir, key, err);
+}
+
+static int
+cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *err)
+{
+  _cleanup_free_ char *bridge = NULL;
+  _cleanup_close_ int lock = -1;
+  struct moat_record rec;
+  moat_err_t unreadable = { 0 };
+  char key[KEY_MAX];
+  int r;
+
+  /* ADD refuses such a key, so nothing of it can exist. */
+  if (moat_attachment_key (key, sizeof (key), env->container_id, env->ifname) < 0)
+    return 0;
+  if (moat_network_lock (conf->name, &lock, err) < 0)
+    return -1;
+  r = moat_record_read (conf->name, key, &rec, &unreadable);
+  if (r > 0)
+    {
+      bridge = strdup (rec.bridge);
+      r = attachment_remove (conf, &rec, &made_all, err);
+      moat_record_free (&rec);
+    }
+  else
+    r = del_without_record (conf, key, r < 0, true, err);
+  /* An identity's definition whose write was killed (policy.c); the
+   * directory holds one entry per identity, not per container. */
+  if (r < 0 || moat_state_sweep_temp (conf->name, "idents", err) < 0)
+    return -1;
+  return network_remove_if_empty (conf, bridge ? bridge : conf->bridge, err);
+}
+
+static int
+cni_check (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *err)
+{
+  _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
+  struct in_addr prev_addr, prev_gw;
+  int prev_prefixlen, r;
+  char key[KEY_MAX], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+  if (!conf->prev_result)
+    return moat_error (err, MOAT_E_CONFIG, 0, "prevResult: required for CHECK");
+  if (moat_attachment_key (key, sizeof (key), env->container_id, env->ifname) < 0)
+    return moat_error (err, MOAT_E_ENV, 0, "CNI_CONTAINERID: too long");
+  r = moat_record_read (conf->name, key, &rec, err);
+  if (r <= 0)
+    return r < 0 ? -1
+                 : moat_error (err, MOAT_E_UNKNOWN, 0,
+                               "container \"%s\" interface \"%s\": not attached to network \"%s\"",
+                               env->container_id, env->ifname, conf->name);
+  if (moat_result_first_ipv4 (conf->prev_result, "prevResult", &prev_addr, &prev_prefixlen,
+                              &prev_gw, err)
+      < 0)
+    return -1;
+  if (prev_addr.s_addr != rec.addr.s_addr || prev_prefixlen != rec.prefixlen)
+    return moat_error (err, MOAT_E_DRIFT, 0, "prevResult: address %s/%d differs from %s/%d",
+                       inet_ntop (AF_INET, &prev_addr, a, sizeof (a)), prev_prefixlen,
+                       inet_ntop (AF_INET, &rec.addr, b, sizeof (b)), rec.prefixlen);
+
+  struct moat_veth_spec veth = {
+    .bridge = rec.bridge,
+    .host_ifname = rec.host_if,
+    .netns_path = env->netns,
+    .have_netns_fd = env->have_netns_fd,
+    .netns_fd = env->netns_fd,
+    .ifname = rec.ifname,
+    .addr = rec.addr,
+    .prefixlen = rec.prefixlen,
+    .gateway = rec.gateway,
+  };
+  struct moat_nft_member m = moat_record_member (&rec);
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+  if (moat_veth_check (&veth, err) < 0 || moat_nft_open (&nft, err) < 0
+      || moat_nft_member_check (nft, &m, err) < 0)
+    return -1;
+  return 0;
+}
+
+static bool
+attachment_valid (const struct moat_netconf *conf, const char *key)
+{
+  char k[KEY_MAX];
+
+  for (size_t i = 0; i < conf->n_valid; i++)
+    if (moat_attachment_key (k, sizeof (k), conf->valid[i].container_id, conf->valid[i].ifname) == 0
+        && strcmp (k, key) == 0)
+      return true;
+  return false;
+}
+
+static bool
+looks_like_host_ifname (const char *name)
+{
+  if (strlen (name) != 15 || strncmp (name, "mt", 2) != 0)
+    return false;
+  for (const char *p = name + 2; *p; p++)
+    if (!strchr ("0123456789abcdef", *p))
+      return false;
+  return true;
+}
+
+static bool
+strv_contains (char **v, const char *s)
+{
+  for (; v && *v; v++)
+    if (strcmp (*v, s) == 0)
+      return true;
+  return false;
+}
+
+/* 1 when a record of the network holds `addr`. */
+static int
+address_owned (const struct moat_netconf *conf, struct in_addr addr, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **keys = NULL;
+
+  if (moat_record_list (conf->name, &keys, err) < 0)
+    return -1;
+  for (char **k = keys; *k; k++)
+    {
+      struct moat_record rec;
+      int r = moat_record_read (conf->name, *k, &rec, err);
+      bool same;
+
+      if (r < 0)
+        return -1;
+      if (r == 0)
+        continue;
+      same = rec.addr.s_addr == addr.s_addr;
+      moat_record_free (&rec);
+      if (same)
+        return 1;
+    }
+  return 0;
+}
+
+/* The elements of a port no record owns, found by its `ports` element:
+ * its member elements, its policy and grants. Kept when a live
+ * container holds the address again (they would be its own). */
+static int
+gc_stray_elements (const struct moat_netconf *conf, struct moat_nft *nft, const char *port,
+                   moat_err_t *err)
+{
+  struct moat_nft_member m = { .bridge = conf->bridge, .host_ifname = port };
+  int r = moat_nft_port_find (nft, port, m.mac, &m.addr, err);
+
+  if (r <= 0)
+    return r;
+  r = address_owned (conf, m.addr, err);
+  if (r != 0)
+    return r < 0 ? -1 : 0;
+  return moat_nft_member_del (nft, &m, err);
+}
+
+/* Ports on the bridge named like moat's that no attachment of any network
+ * owns: left by an ADD killed between the link and its record's cleanup,
+ * or by a lost state directory; with their elements. */
+static int
+gc_stray_ports (const struct moat_netconf *conf, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **ports = NULL, **owned = NULL;
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+  int exists = moat_link_exists (conf->bridge, err);
+
+  if (exists <= 0)
+    return exists;
+  if (moat_bridge_ports (conf->bridge, &ports, err) < 0
+      || moat_host_ifnames_in_use (&owned, err) < 0)
+    return -1;
+  for (char **p = ports; *p; p++)
+    {
+      if (!looks_like_host_ifname (*p) || strv_contains (owned, *p))
+        continue;
+      if ((!nft && moat_nft_open (&nft, err) < 0) || gc_stray_elements (conf, nft, *p, err) < 0
+          || moat_veth_detach (*p, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* Built-in allocations that no record owns: a crash between allocation
+ * and the record. */
+static int
+gc_stray_addresses (const struct moat_netconf *conf, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **keys = NULL;
+  char dir[4096];
+
+  if (conf->ipam_type)
+    return 0;
+  if (moat_record_list (conf->name, &keys, err) < 0)
+    return -1;
+  if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
+  return moat_ipam_release_unowned (dir, keys, err);
+}
+
+static int
+cni_gc (struct moat_netconf *conf, moat_err_t *err)
+{
+  _cleanup_close_ int lock = -1;
+  _cleanup_ (moat_strv_freep) char **keys = NULL;
+  moat_err_t step = { 0 };
+  bool failed = false;
+
+  if (!conf->have_valid)
+    return moat_error (err, MOAT_E_CONFIG, 0, "cni.dev/valid-attachments: required for GC");
+  if (moat_network_lock (conf->name, &lock, err) < 0
+      || moat_record_list (conf->name, &keys, err) < 0)
+    return -1;
+  /* Everything is tried; the first failure is reported. */
+  for (char **k = keys; *k; k++)
+    {
+      struct moat_record rec;
+      int r;
+
+      if (attachment_valid (conf, *k))
+        continue;
+      r = moat_record_read (conf->name, *k, &rec, &step);
+      if (r > 0)
+        {
+          r = attachment_remove (conf, &rec, &made_all, &step);
+          moat_record_free (&rec);
+        }
+      else if (r < 0)
+        r = del_without_record (conf, *k, true, false, &step); /* IPAM's own GC follows */
+      if (r < 0)
+        failed = keep_first_error (err, failed, &step);
+    }
+  if (gc_stray_ports (conf, &step) < 0 || gc_stray_addresses (conf, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  if (moat_state_sweep_temp (conf->name, NULL, &step) < 0
+      || moat_state_sweep_temp (conf->name, "idents", &step) < 0
+      || moat_index_sweep (conf->name, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  if (conf->ipam_type && moat_ipam_exec (conf->ipam_type, "GC", conf->raw, NULL, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  if (failed)
+    return -1;
+  return network_remove_if_empty (conf, conf->bridge, err);
+}
+
+static int
+cni_status (struct moat_netconf *conf, moat_err_t *err)
+{
+  struct moat_pool pool = pool_of (conf);
+  char dir[4096];
+  long free_count;
+
+  if (conf->ipam_type)
+    return moat_ipam_exec (conf->ipam_type, "STATUS", conf->raw, NULL, err);
+  if (ipam_dir (dir, sizeof (dir), conf->name) < 0
+      || moat_ipam_free_count (dir, &pool, &free_count, err) < 0)
+    return -1;
+  if (free_count == 0)
+    return moat_error (err, MOAT_E_NOT_READY, 0, "network \"%s\": no free address in subnet",
+                       conf->name);
+  return 0;
+}
+
+static int
+require_version (const struct moat_netconf *conf, const char *verb, const char *min,
+                 moat_err_t *err)
+{
+  if (moat_cni_version_cmp (conf->cni_version, min) < 0)
+    return moat_error (err, MOAT_E_VERSION, 0, "%s needs cniVersion %s or later, config has %s",
+                       verb, min, conf->cni_version);
+  return 0;
+}
+
+int
+moat_cni_run (const struct moat_cni_env *env, struct moat_netconf *conf, json_t **ret_result,
+              moat_err_t *err)
+{
+  return moat_cni_run_by (env, conf, MOAT_ATTACHED_BY_CNI, ret_result, err);
+}
+
+int
+moat_cni_run_by (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_attacher by,
+                 json_t **ret_result, moat_err_t *err)
+{
+  *ret_result = NULL;
+  switch (env->command)
+    {
+    case MOAT_CMD_VERSION:
+      *ret_result = moat_version_result (conf->cni_version);
+      return 0;
+    case MOAT_CMD_ADD:
+      return cni_add (env, conf, by, ret_result, err);
+    case MOAT_CMD_DEL:
+      return cni_del (env, conf, err);
+    case MOAT_CMD_CHECK:
+      if (require_version (conf, "CHECK", "0.4.0", err) < 0)
+        return -1;
+      return cni_check (env, conf, err);
+    case MOAT_CMD_GC:
+      if (require_version (conf, "GC", "1.1.0", err) < 0)
+        return -1;
+      return cni_gc (conf, err);
+    case MOAT_CMD_STATUS:
+      if (require_version (conf, "STATUS", "1.1.0", err) < 0)
+        return -1;
+      return cni_status (conf, err);
+    }
+  return moat_error (err, MOAT_E_ENV, 0, "CNI_COMMAND: unknown");
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef MOAT_CTL_H
+#define MOAT_CTL_H
+
+/* What moatctl does (DESIGN §5), on the records under the run dir and the
+ * kernel. The binary (ctl/main.c) parses arguments and prints.
+ *
+ * Errors: MOAT_E_UNKNOWN when a container, grant or address is not there
+ * (moatctl exits 1), MOAT_E_CONFIG for bad words (exit 2), others are
+ * system errors (exit 2). */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "grant.h"
+
+/* One attachment: a container on one network. */
+struct moat_ctl_att
+{
+  char *network;
+  char *key; /* <containerid>@<ifname> */
+};
+
+/* A container named as moatctl's CONTAINER: an id, a unique id prefix, a
+ * name (K8S_POD_NAME), or an address; all of its attachments. */
+struct moat_ctl_target
+{
+  char *id;
+  struct moat_ctl_att *atts;
+  size_t n;
+};
+int moat_ctl_find (const char *name, struct moat_ctl_target *ret, moat_err_t *err);
+void moat_ctl_target_free (struct moat_ctl_target *t);
+
+/* ls / show: {"containers": [...]} (schema in ctl/README.md); `only`
+ * NULL: every container. */
+int moat_ctl_list (const char *only, int64_t now, json_t **ret, moat_err_t *err);
+
+/* grant / revoke on every attachment of `container` (a peer grant: where
+ * both are on one network). `ttl` 0: no expiry. `by` says who (a token),
+ * NULL for the CLI. Granting what is granted renews it. */
+int moat_ctl_grant (const char *container, struct moat_grant *g, int64_t ttl, const char *by,
+                    int64_t now, moat_err_t *err);
+/* A token's "sub" naming whoever holds an address: "addr:10.1.0.2". */
+#define MOAT_SUB_ADDR "addr:"
+/* A verified token's grants (token.h): `sub` names exactly one container
+ * by its full id or its name (never a prefix, never a bare address), or
+ * is MOAT_SUB_ADDR and the address of exactly one container, `aud`
+ * must name one of its networks or this host; each grant lasts until
+ * `exp`, which must be 1 s to MOAT_GRANT_TTL_MAX away. A token in the
+ * revoked list (revoked.h) is refused: "revoked: refused until its exp,
+ * in N s" (MOAT_E_CONFIG). Every grant is parsed before any is applied. */
+struct moat_token_claims;
+int moat_ctl_grant_token (const struct moat_token_claims *c, const char *by, int64_t now,
+                          moat_err_t *err);
+/* Closes the grant with g's words. One a token opened also revokes that
+ * token: it stays refused until its exp; its other grants stay open. */
+int moat_ctl_revoke (const char *container, struct moat_grant *g, int64_t now, moat_err_t *err);
+/* Revokes a (signature-checked, unexpired) token: refused until its exp,
+ * and every grant it opened on its sub closed (*ret_closed of them; 0
+ * when none is open or the sub is gone). */
+int moat_ctl_revoke_token (const struct moat_token_claims *c, int64_t now, size_t *ret_closed,
+                           moat_err_t *err);
+
+/* explain SRC DST PROTO/PORT: SRC and DST are containers, "host", or
+ * addresses. *allowed and the deciding rule in `why`. */
+int moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t now,
+                      bool *allowed, char *why, size_t size, moat_err_t *err);
+
+/* resolve APP USER: the address of the container labelled app=APP and
+ * user=USER. MOAT_E_UNKNOWN when none, MOAT_E_CONFIG when several. */
+int moat_ctl_resolve (const char *app, const char *user, char addr[16], moat_err_t *err);
+
+/* restore: moat's tables anew from the records, in one batch. Counts in
+ * *ret ({"networks", "containers", "identities", "elements"}). */
+int moat_ctl_restore (int64_t now, json_t **ret, moat_err_t *err);
+
+/* check: the kernel against the records, and foreign rules. *ret:
+ * {"drift": [{"missing"|"extra": text}...], "conflicts": [...]}; *ndiff
+ * the number of problems. */
+int moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err);
+
+#endif

@@ -1,0 +1,845 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The OCI hook's logic (see hook.h). */
+#include "hook.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model/annot.h"
+#include "model/ceiling.h"
+#include "base/cleanup.h"
+#include "verbs/cni.h"
+#include "model/config.h"
+#include "base/jsonnum.h"
+#include "netfind.h"
+#include "kernel/nft.h"
+#include "model/policy.h"
+#include "state/state.h"
+
+struct oci_state
+{
+  json_t *root;
+  const char *id;
+  long long pid; /* 0: none */
+  const char *bundle;
+  json_t *annotations; /* borrowed from `root` or `config` */
+  json_t *process_env; /* config.json's process.env, borrowed; NULL: none */
+  json_t *config;      /* the bundle's config.json, when read */
+};
+
+static void
+oci_state_free (struct oci_state *s)
+{
+  json_decref (s->root);
+  json_decref (s->config);
+  memset (s, 0, sizeof (*s));
+}
+
+int
+moat_hook_stage_parse (const char *name)
+{
+  if (!name)
+    return -1;
+  if (strcmp (name, "prestart") == 0)
+    return MOAT_HOOK_PRESTART;
+  if (strcmp (name, "createRuntime") == 0)
+    return MOAT_HOOK_CREATE_RUNTIME;
+  if (strcmp (name, "poststop") == 0)
+    return MOAT_HOOK_POSTSTOP;
+  return -1;
+}
+
+/* config.json in the bundle: the annotations, for runtimes whose state
+ * lacks them, and process.env, for the MOAT_* fallback. */
+static int
+read_bundle_config (struct oci_state *s, moat_err_t *err)
+{
+  char path[4096];
+  json_error_t jerr;
+  json_t *a, *process;
+
+  if (!s->bundle || !*s->bundle)
+    return 0;
+  if ((size_t)snprintf (path, sizeof (path), "%s/config.json", s->bundle) >= sizeof (path))
+    return moat_error (err, MOAT_E_DECODE, ENAMETOOLONG, "state: bundle path too long");
+  /* docker's rlimits hold 18446744073709551615: read as a real (jsonnum.h). */
+  s->config = moat_json_load_file_numbers (path, JSON_REJECT_DUPLICATES, &jerr);
+  if (!s->config)
+    return access (path, F_OK) < 0 && errno == ENOENT
+               ? 0
+               : moat_error (err, MOAT_E_DECODE, 0, "%s: line %d: %s", path, jerr.line, jerr.text);
+  process = json_object_get (s->config, "process");
+  s->process_env = json_object_get (process, "env");
+  if (s->annotations)
+    return 0;
+  a = json_object_get (s->config, "annotations");
+  if (a && !json_is_object (a))
+    return moat_error (err, MOAT_E_DECODE, 0, "%s: annotations: must be an object", path);
+  s->annotations = a;
+  return 0;
+}
+
+static int
+oci_state_parse (const char *text, size_t len, bool read_bundle, struct oci_state *s,
+                 moat_err_t *err)
+{
+  json_error_t jerr;
+  json_t *id, *pid, *bundle;
+
+  memset (s, 0, sizeof (*s));
+  s->root = json_loadb (text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!s->root)
+    return moat_error (err, MOAT_E_DECODE, 0, "state on stdin: line %d: %s", jerr.line, jerr.text);
+  if (!json_is_object (s->root))
+    return moat_error (err, MOAT_E_DECODE, 0, "state on stdin: not a JSON object");
+  id = json_object_get (s->root, "id");
+  if (!json_is_string (id) || !moat_container_id_valid (json_string_value (id)))
+    return moat_error (err, MOAT_E_DECODE, 0, "state: id: missing or not a valid container id");
+  s->id = json_string_value (id);
+  pid = json_object_get (s->root, "pid");
+  if (pid && !json_is_integer (pid))
+    return moat_error (err, MOAT_E_DECODE, 0, "state: pid: not an integer");
+  s->pid = pid ? json_integer_value (pid) : 0;
+  bundle = json_object_get (s->root, "bundle");
+  if (bundle && !json_is_string (bundle))
+    return moat_error (err, MOAT_E_DECODE, 0, "state: bundle: not a string");
+  s->bundle = json_string_value (bundle);
+  s->annotations = json_object_get (s->root, "annotations");
+  if (s->annotations && !json_is_object (s->annotations))
+    return moat_error (err, MOAT_E_DECODE, 0, "state: annotations: must be an object");
+  if (read_bundle)
+    return read_bundle_config (s, err);
+  return 0;
+}
+
+int
+moat_hook_state_check (const char *text, size_t len, moat_err_t *err)
+{
+  _cleanup_ (oci_state_free) struct oci_state s = { 0 };
+  struct moat_annotations a;
+
+  if (oci_state_parse (text, len, false, &s, err) < 0
+      || moat_annotations_parse (s.annotations, &a, err) < 0)
+    return -1;
+  moat_annotations_free (&a);
+  return 0;
+}
+
+/* --- finding the attachments -------------------------------------------- */
+
+struct attachment
+{
+  char *network;
+  char *key;
+  bool by_id;     /* found by the container's id, not by its namespace */
+  bool by_hook;   /* poststop: the hook made it (its record says so) */
+  bool delegated; /* poststop: its address is a delegated IPAM plugin's */
+  bool orphan;    /* poststop: no record (an ADD killed before writing it):
+                     what it left goes by the plugin's DEL, with the
+                     network's configuration found by name */
+  bool from_env;  /* an orphan named by MOAT_NETWORK alone: only for a
+                     network that reads the environment */
+};
+
+struct attachments
+{
+  struct attachment *v;
+  size_t n;
+};
+
+static void
+attachments_free (struct attachments *a)
+{
+  for (size_t i = 0; i < a->n; i++)
+    {
+      free (a->v[i].network);
+      free (a->v[i].key);
+    }
+  free (a->v);
+  memset (a, 0, sizeof (*a));
+}
+
+static int
+attachments_push (struct attachments *a, const char *network, const char *key, bool by_id)
+{
+  struct attachment *v = realloc (a->v, (a->n + 1) * sizeof (*v));
+
+  if (!v)
+    return -1;
+  a->v = v;
+  v[a->n] = (struct attachment){ .network = strdup (network), .key = strdup (key), .by_id = by_id };
+  if (!v[a->n].network || !v[a->n].key)
+    {
+      free (v[a->n].network);
+      free (v[a->n].key);
+      return -1;
+    }
+  a->n++;
+  return 0;
+}
+
+/* Keys are "<id>@<ifname>". */
+static bool
+key_of_container (const char *key, const char *id)
+{
+  size_t n = strlen (id);
+
+  return strncmp (key, id, n) == 0 && key[n] == '@';
+}
+
+static bool
+same_netns (const char *path, const struct stat *target)
+{
+  struct stat st;
+
+  return path && stat (path, &st) == 0 && st.st_dev == target->st_dev
+         && st.st_ino == target->st_ino;
+}
+
+/* By id; failing that, by the network namespace of `pid` (a container
+ * sharing another's namespace, as in a pod). */
+static int
+find_attachments (const struct oci_state *s, struct attachments *ret, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **networks = NULL;
+  char nspath[64];
+  struct stat target;
+  bool by_netns = false;
+
+  if (moat_networks_list (&networks, err) < 0)
+    return -1;
+  for (int pass = 0; pass < 2 && ret->n == 0; pass++)
+    {
+      if (pass == 1)
+        {
+          snprintf (nspath, sizeof (nspath), "/proc/%lld/ns/net", s->pid);
+          if (s->pid <= 0 || stat (nspath, &target) < 0)
+            break;
+          by_netns = true;
+        }
+      for (char **net = networks; *net; net++)
+        {
+          _cleanup_ (moat_strv_freep) char **keys = NULL;
+
+          if ((by_netns ? moat_record_list (*net, &keys, err)
+                        : moat_record_list_container (*net, s->id, &keys, err))
+              < 0)
+            return -1;
+          for (char **k = keys; *k; k++)
+            {
+              struct moat_record rec;
+              bool match;
+
+              if (!by_netns)
+                match = key_of_container (*k, s->id);
+              else if (moat_record_read (*net, *k, &rec, err) <= 0)
+                continue;
+              else
+                {
+                  match = same_netns (rec.netns, &target);
+                  moat_record_free (&rec);
+                }
+              if (match && attachments_push (ret, *net, *k, !by_netns) < 0)
+                return moat_error (err, MOAT_E_IO, ENOMEM, "attachments");
+            }
+        }
+    }
+  return 0;
+}
+
+/* --- the plan --------------------------------------------------------------- */
+
+struct moat_hook
+{
+  enum moat_hook_stage stage;
+  struct oci_state s;
+  struct attachments found;
+  /* hook-driven attach, when `attach` */
+  bool attach;
+  struct moat_netconf conf;
+  char *conf_file;
+  char netns[64];
+  int netns_fd; /* `netns` opened before Landlock, which forbids it after */
+  enum moat_seccomp_profile profile;
+  char notice[512];             /* what was ignored, for the log; empty: nothing */
+  struct moat_write_set writes; /* where execute writes (landlock.h) */
+};
+
+void
+moat_hook_free (struct moat_hook *h)
+{
+  if (!h)
+    return;
+  oci_state_free (&h->s);
+  attachments_free (&h->found);
+  moat_netconf_free (&h->conf);
+  free (h->conf_file);
+  if (h->netns_fd >= 0)
+    close (h->netns_fd);
+  free (h);
+}
+
+enum moat_seccomp_profile
+moat_hook_profile (const struct moat_hook *h)
+{
+  return h->profile;
+}
+
+bool
+moat_hook_attaches (const struct moat_hook *h)
+{
+  return h->attach;
+}
+
+const char *
+moat_hook_notice (const struct moat_hook *h)
+{
+  return h->notice[0] ? h->notice : NULL;
+}
+
+static bool
+same_file (const char *a, const char *b)
+{
+  struct stat sa, sb;
+
+  return stat (a, &sa) == 0 && stat (b, &sb) == 0 && sa.st_dev == sb.st_dev
+         && sa.st_ino == sb.st_ino;
+}
+
+/* The container's own network namespace, /proc/<pid>/ns/net, into
+ * h->netns: its process must be alive and not in the host's namespace. */
+static int
+container_netns (struct moat_hook *h, const char *network, moat_err_t *err)
+{
+  const struct oci_state *s = &h->s;
+  struct stat st;
+
+  if (s->pid <= 0)
+    return moat_error (err, MOAT_E_UNKNOWN, 0,
+                       "container \"%s\": the state has no pid; cannot attach it to network "
+                       "\"%s\"",
+                       s->id, network);
+  snprintf (h->netns, sizeof (h->netns), "/proc/%lld/ns/net", s->pid);
+  if (stat (h->netns, &st) < 0)
+    return moat_error (err, MOAT_E_UNKNOWN, 0,
+                       "container \"%s\": process %lld is gone; cannot attach it to network \"%s\"",
+                       s->id, s->pid, network);
+  if (same_file (h->netns, "/proc/self/ns/net") || same_file (h->netns, "/proc/1/ns/net"))
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "container \"%s\": shares the host's network namespace (it needs one of "
+                       "its own); cannot attach it to network \"%s\"",
+                       s->id, network);
+  h->netns_fd = open (h->netns, O_RDONLY | O_CLOEXEC);
+  if (h->netns_fd < 0)
+    return moat_error (err, MOAT_E_UNKNOWN, errno, "container \"%s\": %s", s->id, h->netns);
+  return 0;
+}
+
+/* The network's configuration, found by name, into h->conf. */
+static int
+find_network (struct moat_hook *h, const char *network, const char *key, moat_err_t *err)
+{
+  _cleanup_free_ char *text = NULL;
+
+  if (moat_netfind (network, NULL, &text, &h->conf_file, err) < 0)
+    return moat_error_prefix (err, "%s", key);
+  if (moat_netconf_parse (text, MOAT_CMD_ADD, &h->conf, err) < 0)
+    return moat_error_prefix (err, "%s", h->conf_file);
+  return 0;
+}
+
+/* Hook-driven attach to the network in h->conf: the namespace. */
+static int
+plan_attach (struct moat_hook *h, moat_err_t *err)
+{
+  if (container_netns (h, h->conf.name, err) < 0)
+    return -1;
+  h->attach = true;
+  h->profile = h->conf.ipam_type ? MOAT_SECCOMP_PLUGIN_DELEGATED : MOAT_SECCOMP_HOOK;
+  h->writes.sysctls = true; /* a new bridge's settings */
+  moat_write_set_add_ipam (&h->writes, json_object_get (h->conf.root, "ipam"));
+  return 0;
+}
+
+/* The container's settings for an attachment to a network whose "allow"
+ * is `allow`: its annotations and, when that network reads the MOAT_*
+ * environment (allow.env), the environment's under them. *ret: a new
+ * reference, or NULL for none. */
+static int
+effective_annotations (const struct oci_state *s, json_t *allow, json_t **ret, moat_err_t *err)
+{
+  *ret = NULL;
+  if (!moat_ceiling_reads_env (allow))
+    {
+      *ret = s->annotations ? json_incref (s->annotations) : NULL;
+      return 0;
+    }
+  return moat_annotations_with_env (s->annotations, s->process_env, ret, err);
+}
+
+/* MOAT_NETWORK, if the environment has it (a new string, or NULL). */
+static int
+env_network (const struct oci_state *s, char **ret, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *env = NULL;
+  const char *network;
+
+  *ret = NULL;
+  if (moat_annotations_with_env (NULL, s->process_env, &env, err) < 0)
+    return -1;
+  network = json_string_value (json_object_get (env, MOAT_ANNOT_PREFIX "network"));
+  if (network && !(*ret = strdup (network)))
+    return moat_error (err, MOAT_E_IO, ENOMEM, "MOAT_NETWORK");
+  return 0;
+}
+
+/* MOAT_NETWORK names the network: only a network that reads the
+ * environment takes it (an image's ENV must not attach a container);
+ * its settings are then checked before anything is made. */
+static int
+plan_attach_env (struct moat_hook *h, const char *network, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *effective = NULL;
+  struct moat_annotations a = { 0 };
+
+  if (find_network (h, network, "MOAT_NETWORK", err) < 0)
+    return -1;
+  if (!h->conf.reads_env)
+    {
+      snprintf (h->notice, sizeof (h->notice),
+                "container \"%s\": MOAT_* environment ignored: network \"%s\" does not read it "
+                "(its configuration has no \"allow\": {\"env\": true})",
+                h->s.id, h->conf.name);
+      moat_netconf_free (&h->conf);
+      return 0;
+    }
+  if (effective_annotations (&h->s, h->conf.allow, &effective, err) < 0
+      || moat_annotations_parse (effective, &a, err) < 0)
+    return -1;
+  moat_annotations_free (&a);
+  return plan_attach (h, err);
+}
+
+static int
+no_attachment (const struct oci_state *s, moat_err_t *err)
+{
+  return moat_error (err, MOAT_E_CONFIG, 0,
+                     "container \"%s\" has io.moat.* annotations but no moat network attachment "
+                     "(attach it to a network of type \"moat\", or name one with "
+                     "io.moat.network)",
+                     s->id);
+}
+
+/* The settings are the annotations; the MOAT_* environment counts only
+ * on a network that reads it (effective_annotations). */
+static int
+plan_start (struct moat_hook *h, moat_err_t *err)
+{
+  _cleanup_free_ char *from_env = NULL;
+  struct moat_annotations a = { 0 };
+  int r = 0;
+
+  /* Checked first, once: a malformed annotation is the container's error,
+   * whatever network it is on. */
+  if (moat_annotations_parse (h->s.annotations, &a, err) < 0)
+    return -1;
+  if (find_attachments (&h->s, &h->found, err) < 0)
+    r = -1;
+  else if (h->found.n > 0)
+    r = 0;
+  else if (a.network)
+    r = find_network (h, a.network, MOAT_ANNOT_PREFIX "network", err) < 0 ? -1
+                                                                          : plan_attach (h, err);
+  else if ((r = env_network (&h->s, &from_env, err)) == 0 && from_env)
+    r = plan_attach_env (h, from_env, err);
+  if (r == 0 && !h->attach && h->found.n == 0 && moat_annotations_any (h->s.annotations))
+    r = no_attachment (&h->s, err);
+  moat_annotations_free (&a);
+  return r;
+}
+
+/* The network the container names (io.moat.network, else MOAT_NETWORK:
+ * *ret_from_env), if any: at poststop only a hint, so a state or
+ * config.json that cannot be read names none. */
+static char *
+named_network (struct oci_state *s, bool *ret_from_env)
+{
+  struct moat_annotations a = { 0 };
+  moat_err_t ignored = { 0 };
+  char *network = NULL;
+
+  *ret_from_env = false;
+  if (read_bundle_config (s, &ignored) < 0
+      || moat_annotations_parse (s->annotations, &a, &ignored) < 0)
+    return NULL;
+  if (a.network)
+    network = strdup (a.network);
+  moat_annotations_free (&a);
+  if (!network && env_network (s, &network, &ignored) == 0 && network)
+    *ret_from_env = true;
+  return network;
+}
+
+/* An orphan's DEL (detach_orphan) runs the IPAM plugin of the network
+ * found by name: its writes too. A network not found has nothing to
+ * remove. */
+static void
+add_network_ipam_writes (struct moat_write_set *w, const char *network)
+{
+  _cleanup_ (moat_netconf_free) struct moat_netconf conf = { 0 };
+  _cleanup_free_ char *text = NULL, *file = NULL;
+  moat_err_t ignored = { 0 };
+
+  if (moat_netfind (network, NULL, &text, &file, &ignored) == 0
+      && moat_netconf_parse (text, MOAT_CMD_DEL, &conf, &ignored) == 0)
+    moat_write_set_add_ipam (w, json_object_get (conf.root, "ipam"));
+}
+
+/* An attach killed before its record was written leaves no record for
+ * poststop to find by id, but may have left an address, an index entry or
+ * a temporary file: a container that names a network gets that network's
+ * DEL, which removes them (and is a no-op when there is nothing). */
+static int
+plan_stop_named (struct moat_hook *h, moat_err_t *err)
+{
+  bool from_env;
+  _cleanup_free_ char *network = named_network (&h->s, &from_env);
+  char key[MOAT_KEY_MAX + 1];
+
+  if (!network || moat_attachment_key (key, sizeof (key), h->s.id, MOAT_HOOK_IFNAME) < 0)
+    return 0;
+  if (attachments_push (&h->found, network, key, true) < 0)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "attachments");
+  h->found.v[h->found.n - 1].orphan = true;
+  h->found.v[h->found.n - 1].by_hook = true;
+  h->found.v[h->found.n - 1].from_env = from_env;
+  add_network_ipam_writes (&h->writes, network);
+  if (h->profile != MOAT_SECCOMP_PLUGIN_DELEGATED)
+    h->profile = MOAT_SECCOMP_PLUGIN_DELEGATED; /* the network's IPAM may be delegated */
+  return 0;
+}
+
+/* Which of the container's attachments the hook made: those go at
+ * poststop. */
+static int
+plan_stop (struct moat_hook *h, moat_err_t *err)
+{
+  bool any_by_id = false;
+
+  if (find_attachments (&h->s, &h->found, err) < 0)
+    return -1;
+  for (size_t i = 0; i < h->found.n; i++)
+    {
+      struct attachment *a = &h->found.v[i];
+      struct moat_record rec;
+      int r;
+
+      if (!a->by_id)
+        continue; /* another container's: only its policy is ours */
+      any_by_id = true;
+      r = moat_record_read (a->network, a->key, &rec, err);
+      if (r < 0)
+        return moat_error_prefix (err, "network \"%s\"", a->network);
+      if (r == 0)
+        {
+          /* An index entry without its record: an ADD killed mid-way. */
+          a->orphan = a->by_hook = true;
+          h->profile = MOAT_SECCOMP_PLUGIN_DELEGATED;
+          add_network_ipam_writes (&h->writes, a->network);
+          continue;
+        }
+      a->by_hook = rec.attached_by == MOAT_ATTACHED_BY_HOOK;
+      a->delegated = rec.ipam != NULL;
+      if (a->by_hook && rec.netconf)
+        moat_write_set_add_ipam (&h->writes, json_object_get (rec.netconf, "ipam"));
+      else if (a->by_hook)
+        add_network_ipam_writes (&h->writes, a->network); /* detach finds it by name */
+      moat_record_free (&rec);
+      if (a->by_hook && h->profile != MOAT_SECCOMP_PLUGIN_DELEGATED)
+        h->profile = a->delegated ? MOAT_SECCOMP_PLUGIN_DELEGATED : MOAT_SECCOMP_HOOK;
+    }
+  return any_by_id ? 0 : plan_stop_named (h, err);
+}
+
+int
+moat_hook_prepare (enum moat_hook_stage stage, const char *text, size_t len, struct moat_hook **ret,
+                   moat_err_t *err)
+{
+  _cleanup_ (moat_hook_freep) struct moat_hook *h = calloc (1, sizeof (*h));
+  bool stop = stage == MOAT_HOOK_POSTSTOP;
+
+  *ret = NULL;
+  if (!h)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "hook");
+  h->stage = stage;
+  h->netns_fd = -1;
+  h->profile = MOAT_SECCOMP_HOOK_POLICY;
+  /* poststop needs no settings: the records say what to remove. */
+  if (oci_state_parse (text, len, !stop, &h->s, err) < 0
+      || (stop ? plan_stop (h, err) : plan_start (h, err)) < 0)
+    return -1;
+  /* A container moat leaves alone makes the hook write nothing at all. */
+  if (h->attach || h->found.n > 0)
+    moat_write_set_add (&h->writes, moat_run_dir (), 0700);
+  *ret = TAKE_PTR (h);
+  return 0;
+}
+
+const struct moat_write_set *
+moat_hook_writes (const struct moat_hook *h)
+{
+  return &h->writes;
+}
+
+/* --- the plugin's verbs ------------------------------------------------------ */
+
+static const char *
+cni_path (void)
+{
+  const char *p = getenv ("CNI_PATH");
+
+  return p && *p ? p : MOAT_HOOK_CNI_PATH_DEFAULT;
+}
+
+/* A delegated IPAM plugin reads the attachment from the environment, as
+ * the runtime would have set it (CNI_COMMAND is the plugin's to set). */
+static int
+export_cni_env (const char *id, const char *netns, const char *ifname, moat_err_t *err)
+{
+  if (setenv ("CNI_CONTAINERID", id, 1) < 0 || setenv ("CNI_IFNAME", ifname, 1) < 0
+      || (netns ? setenv ("CNI_NETNS", netns, 1) : unsetenv ("CNI_NETNS")) < 0
+      || setenv ("CNI_PATH", cni_path (), 1) < 0 || unsetenv ("CNI_ARGS") < 0)
+    return moat_error (err, MOAT_E_IO, errno, "environment");
+  return 0;
+}
+
+/* The plugin's DEL for an attachment without a record (plan_stop): the
+ * network's configuration found by name. A network that is gone, or no
+ * longer a moat network, had its state go with it: nothing to do. */
+static int
+detach_orphan (const struct attachment *a, moat_err_t *err)
+{
+  _cleanup_ (moat_netconf_free) struct moat_netconf conf = { 0 };
+  _cleanup_ (json_decrefp) json_t *result = NULL;
+  _cleanup_free_ char *text = NULL, *file = NULL, *id = NULL;
+  struct moat_cni_env env = { .command = MOAT_CMD_DEL, .ifname = MOAT_HOOK_IFNAME };
+  moat_err_t not_found = { 0 };
+  const char *ifname = moat_attachment_key_ifname (a->key);
+
+  if (!ifname || !(id = strndup (a->key, (size_t)(ifname - 1 - a->key))))
+    return moat_error (err, MOAT_E_IO, ENOMEM, "attachment \"%s\"", a->key);
+  if (moat_netfind (a->network, NULL, &text, &file, &not_found) < 0
+      || moat_netconf_parse (text, MOAT_CMD_DEL, &conf, &not_found) < 0
+      || (a->from_env && !conf.reads_env))
+    return 0;
+  env.container_id = id;
+  env.ifname = ifname;
+  env.path = cni_path ();
+  if (export_cni_env (id, NULL, ifname, err) < 0)
+    return -1;
+  return moat_cni_run (&env, &conf, &result, err);
+}
+
+/* The plugin's DEL of an attachment the hook made, with the network
+ * configuration its ADD used (the record keeps it; else found by name). */
+static int
+detach (const struct attachment *a, moat_err_t *err)
+{
+  _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
+  _cleanup_ (moat_netconf_free) struct moat_netconf conf = { 0 };
+  _cleanup_ (json_decrefp) json_t *result = NULL;
+  _cleanup_free_ char *text = NULL, *file = NULL;
+  struct moat_cni_env env = { .command = MOAT_CMD_DEL };
+  int r;
+
+  r = moat_record_read (a->network, a->key, &rec, err);
+  if (r < 0 || (r == 0 && !a->orphan))
+    return r; /* gone: a DEL before us took it */
+  if (r == 0)
+    return detach_orphan (a, err);
+  if (rec.netconf)
+    text = json_dumps (rec.netconf, JSON_COMPACT);
+  else if (moat_netfind (a->network, NULL, &text, &file, err) < 0)
+    return -1;
+  if (!text)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "record \"%s\"", a->key);
+  if (moat_netconf_parse (text, MOAT_CMD_DEL, &conf, err) < 0)
+    return moat_error_prefix (err, "record \"%s\": netconf", a->key);
+  if (strcmp (conf.name, a->network) != 0)
+    return moat_error (err, MOAT_E_STATE, 0, "record \"%s\": netconf names network \"%s\"", a->key,
+                       conf.name);
+  env.container_id = rec.container_id;
+  env.netns = rec.netns;
+  env.ifname = rec.ifname;
+  env.path = cni_path ();
+  if (export_cni_env (rec.container_id, rec.netns, rec.ifname, err) < 0)
+    return -1;
+  return moat_cni_run (&env, &conf, &result, err);
+}
+
+/* The plugin's ADD; the new attachment joins h->found. */
+static int
+attach (struct moat_hook *h, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *result = NULL;
+  struct moat_cni_env env = {
+    .command = MOAT_CMD_ADD,
+    .container_id = h->s.id,
+    .netns = h->netns,
+    .ifname = MOAT_HOOK_IFNAME,
+    .path = cni_path (),
+    .have_netns_fd = true,
+    .netns_fd = h->netns_fd,
+  };
+  char key[MOAT_KEY_MAX + 1];
+
+  if (moat_attachment_key (key, sizeof (key), h->s.id, MOAT_HOOK_IFNAME) < 0)
+    return moat_error (err, MOAT_E_CONFIG, 0, "container \"%s\": id too long", h->s.id);
+  if (export_cni_env (h->s.id, h->netns, MOAT_HOOK_IFNAME, err) < 0
+      || moat_cni_run_by (&env, &h->conf, MOAT_ATTACHED_BY_HOOK, &result, err) < 0)
+    return -1;
+  if (attachments_push (&h->found, h->conf.name, key, true) < 0)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "attachments");
+  h->found.v[h->found.n - 1].by_hook = true;
+  return 0;
+}
+
+/* --- applying ------------------------------------------------------------- */
+
+static bool
+policy_unchanged (const struct moat_record *rec, const struct moat_policy *p)
+{
+  _cleanup_ (json_decrefp) json_t *j = NULL;
+
+  if (!rec->policy)
+    return false;
+  j = moat_policy_to_json (p);
+  return j && json_equal (j, rec->policy);
+}
+
+static int
+apply_one (struct moat_nft *nft, const struct attachment *a, enum moat_hook_stage stage,
+           const struct oci_state *s, moat_err_t *err)
+{
+  _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
+  _cleanup_ (moat_policy_free) struct moat_policy p = { 0 };
+  _cleanup_ (json_decrefp) json_t *annotations = NULL;
+  _cleanup_close_ int lock = -1;
+  int r;
+
+  if (moat_network_lock (a->network, &lock, err) < 0)
+    return -1;
+  r = moat_record_read (a->network, a->key, &rec, err);
+  if (r <= 0)
+    return r; /* gone meanwhile: a DEL took it */
+  if (stage == MOAT_HOOK_POSTSTOP)
+    {
+      /* Nothing installed, nothing to say: no write. */
+      if (!rec.ident && !rec.policy)
+        return 0;
+      /* The record says "pending" until the policy is gone from the
+       * kernel and from the record: a poststop killed in between leaves
+       * a record a later prestart does not trust. */
+      rec.policy_pending = true;
+      if (moat_record_write (&rec, err) < 0 || moat_policy_clear (nft, &rec, err) < 0)
+        return -1;
+      rec.policy_pending = false;
+      return moat_record_write (&rec, err);
+    }
+  if (effective_annotations (s, rec.allow, &annotations, err) < 0
+      || moat_policy_resolve (&rec, annotations, &p, err) < 0)
+    return -1;
+  /* A prestart again (a runtime's retry) with the policy in place does
+   * nothing; with a pending one it applies it again. */
+  if (!rec.policy_pending && policy_unchanged (&rec, &p))
+    return 0;
+  /* moat_policy_join writes the record, saying "pending", before it
+   * changes the kernel; once the kernel holds the policy, the record says
+   * so. */
+  rec.policy_pending = true;
+  if (moat_policy_join (nft, &rec, &p, err) < 0)
+    return -1;
+  rec.policy_pending = false;
+  return moat_record_write (&rec, err);
+}
+
+/* Fail closed: what the hook attached goes again, the first error stays. */
+static int
+undo_attach (struct moat_hook *h, moat_err_t *err)
+{
+  moat_err_t undo = { 0 };
+  char first[sizeof (err->msg)];
+
+  for (size_t i = 0; i < h->found.n; i++)
+    if (h->found.v[i].by_hook && detach (&h->found.v[i], &undo) < 0)
+      {
+        snprintf (first, sizeof (first), "%s", err->msg);
+        return moat_error (err, err->code, 0, "%s (and undoing the attach failed: %s)", first,
+                           undo.msg);
+      }
+  return -1;
+}
+
+static int
+execute_start (struct moat_hook *h, moat_err_t *err)
+{
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+
+  if (h->attach && attach (h, err) < 0)
+    return moat_error_prefix (err, "network \"%s\"", h->conf.name);
+  if (h->found.n == 0)
+    return 0;
+  if (moat_nft_open (&nft, err) < 0)
+    return h->attach ? undo_attach (h, err) : -1;
+  for (size_t i = 0; i < h->found.n; i++)
+    if (apply_one (nft, &h->found.v[i], h->stage, &h->s, err) < 0)
+      {
+        moat_error_prefix (err, "network \"%s\"", h->found.v[i].network);
+        return h->attach ? undo_attach (h, err) : -1;
+      }
+  return 0;
+}
+
+static int
+execute_stop (struct moat_hook *h, moat_err_t *err)
+{
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+
+  for (size_t i = 0; i < h->found.n; i++)
+    {
+      const struct attachment *a = &h->found.v[i];
+
+      if (a->by_hook)
+        {
+          if (detach (a, err) < 0)
+            return moat_error_prefix (err, "network \"%s\"", a->network);
+          continue;
+        }
+      if (!nft && moat_nft_open (&nft, err) < 0)
+        return -1;
+      if (apply_one (nft, a, h->stage, NULL, err) < 0)
+        return moat_error_prefix (err, "network \"%s\"", a->network);
+    }
+  return 0;
+}
+
+int
+moat_hook_execute (struct moat_hook *h, moat_err_t *err)
+{
+  return h->stage == MOAT_HOOK_POSTSTOP ? execute_stop (h, err) : execute_start (h, err);
+}
+
+int
+moat_hook_run (enum moat_hook_stage stage, const char *text, size_t len, moat_err_t *err)
+{
+  _cleanup_ (moat_hook_freep) struct moat_hook *h = NULL;
+
+  if (moat_hook_prepare (stage, text, len, &h, err) < 0)
+    return -1;
+  return moat_hook_execute (h, err);
+}
