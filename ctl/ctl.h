@@ -2,7 +2,7 @@
 #ifndef MOAT_CTL_H
 #define MOAT_CTL_H
 
-/* What moatctl does (DESIGN §5), on the records under the run dir and the
+/* What moatctl does (moatctl(8)), on the records under the run dir and the
  * kernel. The binary (ctl/main.c) parses arguments and prints.
  *
  * Errors: MOAT_E_UNKNOWN when a container, grant or address is not there

@@ -2,7 +2,8 @@
 #ifndef MOAT_FOREIGN_H
 #define MOAT_FOREIGN_H
 
-/* Foreign netfilter rules that override moat (DESIGN §4, `moatctl check`).
+/* Foreign netfilter rules that override moat (docs/design.md, "The ruleset and the identity model";
+ * `moatctl check`).
  *
  * A packet passes a netfilter hook only when every base chain registered
  * there accepts it: moat's accept in `inet moat` does not save a packet that
@@ -14,7 +15,8 @@
  * traffic moat accepts on its bridges. moat's own tables (`moat` in the
  * inet, bridge, ip and ip6 families) are left out.
  *
- * Where moat's traffic meets netfilter (isolated ports, proxy ARP: DESIGN §2):
+ * Where moat's traffic meets netfilter (isolated ports, proxy ARP: docs/design.md, "The network
+ * model"):
  *
  *   family     hook        what of moat's passes there       accepted by a rule
  *   ip, inet   prerouting  all its containers send           iifname BRIDGE

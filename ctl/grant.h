@@ -2,8 +2,8 @@
 #ifndef MOAT_GRANT_H
 #define MOAT_GRANT_H
 
-/* moatctl's runtime grants (DESIGN §3, §5). The words, as on the command
- * line and in a token's "grants":
+/* moatctl's runtime grants (moatctl(8); docs/design.md, "The ruleset and the identity model"). The
+ * words, as on the command line and in a token's "grants":
  *
  *   host PROTO/PORT[-PORT]           the container may open this host port
  *   egress CIDR PROTO/PORT[-PORT]    ... this outside destination (or icmp, any)

@@ -20,7 +20,7 @@
 #include "state/state.h"
 #include "token.h"
 
-/* Exit codes (DESIGN §5). */
+/* Exit codes (moatctl(8), EXIT STATUS). */
 enum
 {
   EXIT_OK = 0,

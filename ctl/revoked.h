@@ -2,7 +2,7 @@
 #ifndef MOAT_REVOKED_H
 #define MOAT_REVOKED_H
 
-/* Tokens revoked before their "exp" (DESIGN §5, `moatctl revoke`). A
+/* Tokens revoked before their "exp" (moatctl(8), `moatctl revoke`). A
  * revoked token stays refused until its exp: `moatctl grant --token`
  * refuses it rather than opening its grants again. Kept in
  * "<run dir>/.revoked-tokens.json",

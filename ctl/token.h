@@ -2,7 +2,7 @@
 #ifndef MOAT_TOKEN_H
 #define MOAT_TOKEN_H
 
-/* Access tokens (DESIGN §5, `moatctl grant --token`, `moatctl token`,
+/* Access tokens (moatctl(8): `moatctl grant --token`, `moatctl token`,
  * `moatctl keygen`): compact JWS (RFC 7515) signed with Ed25519 (RFC 8037,
  * alg "EdDSA"), checked against JWK keys loaded from a directory.
  *

@@ -2,7 +2,7 @@
 #ifndef MOAT_HOOK_H
 #define MOAT_HOOK_H
 
-/* moat-hook: the OCI hook (DESIGN §5). The runtime runs it with the
+/* moat-hook: the OCI hook (moat-hook(8)). The runtime runs it with the
  * container's state on stdin:
  *   {"ociVersion", "id", "status", "pid", "bundle", "annotations"}
  *

@@ -3,7 +3,7 @@
 #define MOAT_NETFIND_H
 
 /* Finding a network configuration by its name, for the hook-driven attach
- * (DESIGN §5), the way CNI runtimes built on libcni find one:
+ * (moat-hook(8)), the way CNI runtimes built on libcni find one:
  *
  * - the directories of MOAT_NETWORK_DIRS (colon-separated), else
  *   MOAT_NETWORK_DIRS_DEFAULT, one after the other;

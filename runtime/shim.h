@@ -2,7 +2,7 @@
 #ifndef MOAT_SHIM_H
 #define MOAT_SHIM_H
 
-/* moat-runtime, the docker shim (DESIGN §5, hook-driven attach). dockerd
+/* moat-runtime, the docker shim (moat-runtime(8), hook-driven attach). dockerd
  * (through containerd's runc shim) runs it with runc's command line:
  *
  *   moat-runtime [MOAT OPTION...] [RUNC GLOBAL OPTION...] COMMAND [ARG...]

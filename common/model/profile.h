@@ -2,7 +2,7 @@
 #ifndef MOAT_PROFILE_H
 #define MOAT_PROFILE_H
 
-/* The policy file (DESIGN §3): named profiles a container picks with
+/* The policy file (moat-annotations(5), POLICY FILE): named profiles a container picks with
  * io.moat.policy=NAME or the label PolicyIndex=NAME. Two formats:
  *
  * Trireme's policy.json, as it is: an object of profile name →
