@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # shellcheck disable=SC2016 # jq programs in single quotes
-# Coexistence (DESIGN §4): with a docker-style iptables-nft ruleset
+# Coexistence (docs/design.md, "The ruleset and the identity model"): with a docker-style iptables-nft ruleset
 # (DOCKER, DOCKER-USER, FORWARD policy DROP) and a foreign nft table in
 # the test's own "host" namespace, moat's ADD, hook, grant, revoke, DEL and
 # restore change nothing of them, and moatctl check explains the conflict.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # shellcheck disable=SC2016,SC2004,SC2153 # jq programs in single quotes; keys of an associative array; DELAY is set by faults.bash
-# Crash consistency (DESIGN §6): SIGKILL to the plugin at a random moment
+# Crash consistency (docs/design.md, "Crash safety"): SIGKILL to the plugin at a random moment
 # of its ADD, to moat-hook at a random moment of its prestart (policy) and
 # of a hook-driven attach; after each kill, DEL, GC or poststop leaves
 # exactly what was there before: no link, no element, no allocation, no
