@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/types.h"
+#include "model/annot.h"
 #include "base/error.h"
 #include "kernel/nft.h"
 

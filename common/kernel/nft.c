@@ -77,18 +77,19 @@ struct source_info
 };
 
 static const struct source_info source_infos[] = {
-  [SRC_IIFNAME] = { .meta = true, .what = NFT_META_IIFNAME, .len = IFNAMSIZ },
-  [SRC_OIFNAME] = { .meta = true, .what = NFT_META_OIFNAME, .len = IFNAMSIZ },
-  [SRC_IP_SADDR] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 12, .len = 4 },
-  [SRC_IP_DADDR] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 16, .len = 4 },
-  [SRC_L4PROTO] = { .meta = true, .what = NFT_META_L4PROTO, .len = 1 },
-  [SRC_TH_DPORT] = { .what = NFT_PAYLOAD_TRANSPORT_HEADER, .offset = 2, .len = 2 },
-  [SRC_ETHER_SADDR] = { .what = NFT_PAYLOAD_LL_HEADER, .offset = 6, .len = MOAT_MAC_LEN },
-  [SRC_ARP_SHA] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 8, .len = MOAT_MAC_LEN },
-  [SRC_ARP_SPA] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 14, .len = 4 },
-  [SRC_CT_ORIGINAL_SADDR]
+  [MOAT_SRC_IIFNAME] = { .meta = true, .what = NFT_META_IIFNAME, .len = IFNAMSIZ },
+  [MOAT_SRC_OIFNAME] = { .meta = true, .what = NFT_META_OIFNAME, .len = IFNAMSIZ },
+  [MOAT_SRC_IP_SADDR] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 12, .len = 4 },
+  [MOAT_SRC_IP_DADDR] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 16, .len = 4 },
+  [MOAT_SRC_L4PROTO] = { .meta = true, .what = NFT_META_L4PROTO, .len = 1 },
+  [MOAT_SRC_TH_DPORT] = { .what = NFT_PAYLOAD_TRANSPORT_HEADER, .offset = 2, .len = 2 },
+  [MOAT_SRC_ETHER_SADDR] = { .what = NFT_PAYLOAD_LL_HEADER, .offset = 6, .len = MOAT_MAC_LEN },
+  [MOAT_SRC_ARP_SHA] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 8, .len = MOAT_MAC_LEN },
+  [MOAT_SRC_ARP_SPA] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 14, .len = 4 },
+  [MOAT_SRC_CT_ORIGINAL_SADDR]
   = { .what = NFT_CT_SRC_IP, .len = 4, .ct = true, .ct_dir = IP_CT_DIR_ORIGINAL },
-  [SRC_CT_REPLY_SADDR] = { .what = NFT_CT_SRC_IP, .len = 4, .ct = true, .ct_dir = IP_CT_DIR_REPLY },
+  [MOAT_SRC_CT_REPLY_SADDR]
+  = { .what = NFT_CT_SRC_IP, .len = 4, .ct = true, .ct_dir = IP_CT_DIR_REPLY },
 };
 
 /* The tables, as bits. */
@@ -108,7 +109,7 @@ family_bit (uint32_t family)
 
 struct elem
 {
-  const struct set_def *set;
+  const struct moat_set_def *set;
   uint8_t key[MAX_KEY_LEN];
   uint32_t key_len;
   uint8_t key_end[MAX_KEY_LEN];      /* interval sets: end of the range */
@@ -129,7 +130,7 @@ struct key_writer
 };
 
 static void
-key_start (struct key_writer *w, struct elem *e, const struct set_def *set)
+key_start (struct key_writer *w, struct elem *e, const struct moat_set_def *set)
 {
   memset (e, 0, sizeof (*e));
   e->set = set;
@@ -140,10 +141,10 @@ key_start (struct key_writer *w, struct elem *e, const struct set_def *set)
 static void
 key_put (struct key_writer *w, const void *data, size_t len)
 {
-  uint32_t field_len = field_infos[w->e->set->fields[w->field]].len;
+  uint32_t field_len = moat_field_infos[w->e->set->fields[w->field]].len;
 
   memcpy (w->e->key + w->e->key_len, data, len < field_len ? len : field_len);
-  w->e->key_len += padded (field_len);
+  w->e->key_len += moat_field_padded (field_len);
   w->field++;
 }
 
@@ -171,11 +172,11 @@ check_ifname (const char *what, const char *name, moat_err_t *err)
 }
 
 static void
-member_elem_addr (struct elem *e, enum set_index set, struct in_addr addr)
+member_elem_addr (struct elem *e, enum moat_set set, struct in_addr addr)
 {
   struct key_writer w;
 
-  key_start (&w, e, &set_defs[set]);
+  key_start (&w, e, &moat_set_defs[set]);
   key_put_addr (&w, addr);
 }
 
@@ -193,33 +194,33 @@ member_elems (const struct moat_nft_member *m, bool for_delete, struct elem ret[
       || check_ifname ("host interface", m->host_ifname, err) < 0)
     return -1;
 
-  key_start (&w, &ret[n++], &set_defs[SET_MEMBERS]);
+  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_MEMBERS]);
   key_put_ifname (&w, m->bridge);
   key_put_addr (&w, m->addr);
-  key_start (&w, &ret[n++], &set_defs[SET_SELF]);
+  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_SELF]);
   key_put_addr (&w, m->addr);
   key_put_addr (&w, m->addr);
   /* The bridge's element is the network's, shared by its members: a
    * member's DEL leaves it (moat_nft_bridge_del takes it with the bridge). */
   if (!for_delete)
     {
-      key_start (&w, &ret[n++], &set_defs[SET_BRIDGES]);
+      key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_BRIDGES]);
       key_put_ifname (&w, m->bridge);
     }
   /* Deleting takes every flag element, so none outlives a changed config. */
   if (m->quiet || for_delete)
-    member_elem_addr (&ret[n++], SET_QUIET, m->addr);
+    member_elem_addr (&ret[n++], MOAT_SET_QUIET, m->addr);
   if (m->internet || for_delete)
-    member_elem_addr (&ret[n++], SET_INTERNET, m->addr);
+    member_elem_addr (&ret[n++], MOAT_SET_INTERNET, m->addr);
   if (m->masquerade || for_delete)
-    member_elem_addr (&ret[n++], SET_MASQ, m->addr);
+    member_elem_addr (&ret[n++], MOAT_SET_MASQ, m->addr);
 
-  key_start (&w, &ret[n++], &set_defs[SET_PORT_NAMES]);
+  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_PORT_NAMES]);
   key_put_ifname (&w, m->host_ifname);
-  key_start (&w, &ret[n++], &set_defs[SET_GUARDED]);
+  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_GUARDED]);
   key_put_ifname (&w, m->host_ifname);
 
-  key_start (&w, &ret[n++], &set_defs[SET_PORTS]);
+  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_PORTS]);
   key_put_ifname (&w, m->host_ifname);
   key_put (&w, m->mac, MOAT_MAC_LEN);
   key_put_addr (&w, m->addr);
@@ -229,22 +230,22 @@ member_elems (const struct moat_nft_member *m, bool for_delete, struct elem ret[
 }
 
 static int
-format_field (char *buf, size_t size, enum field_type type, const uint8_t *p)
+format_field (char *buf, size_t size, enum moat_field type, const uint8_t *p)
 {
   char addr[INET_ADDRSTRLEN];
 
   switch (type)
     {
-    case FT_IFNAME:
+    case MOAT_FIELD_IFNAME:
       return snprintf (buf, size, "\"%.*s\"", (int)strnlen ((const char *)p, IFNAMSIZ),
                        (const char *)p);
-    case FT_IPV4:
+    case MOAT_FIELD_IPV4:
       inet_ntop (AF_INET, p, addr, sizeof (addr));
       return snprintf (buf, size, "%s", addr);
-    case FT_ETHER:
+    case MOAT_FIELD_ETHER:
       return snprintf (buf, size, "%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3], p[4],
                        p[5]);
-    case FT_PROTO:
+    case MOAT_FIELD_PROTO:
       if (p[0] == IPPROTO_TCP)
         return snprintf (buf, size, "tcp");
       if (p[0] == IPPROTO_UDP)
@@ -252,7 +253,7 @@ format_field (char *buf, size_t size, enum field_type type, const uint8_t *p)
       if (p[0] == IPPROTO_ICMP)
         return snprintf (buf, size, "icmp");
       return snprintf (buf, size, "%u", p[0]);
-    case FT_PORT:
+    case MOAT_FIELD_PORT:
       return snprintf (buf, size, "%u", (unsigned)(p[0] << 8 | p[1]));
     }
   return snprintf (buf, size, "?");
@@ -260,7 +261,7 @@ format_field (char *buf, size_t size, enum field_type type, const uint8_t *p)
 
 /* `"moat0" . 10.1.0.2`, with `a-b` for a field whose range end differs. */
 static void
-format_key (const struct set_def *s, const uint8_t *key, uint32_t key_len, const uint8_t *end,
+format_key (const struct moat_set_def *s, const uint8_t *key, uint32_t key_len, const uint8_t *end,
             uint32_t end_len, char *buf, size_t size)
 {
   size_t used = 0;
@@ -269,8 +270,8 @@ format_key (const struct set_def *s, const uint8_t *key, uint32_t key_len, const
   buf[0] = '\0';
   for (unsigned i = 0; i < s->nfields && used < size; i++)
     {
-      enum field_type type = s->fields[i];
-      uint32_t len = field_infos[type].len;
+      enum moat_field type = s->fields[i];
+      uint32_t len = moat_field_infos[type].len;
       int n;
 
       if (off + len > key_len)
@@ -287,7 +288,7 @@ format_key (const struct set_def *s, const uint8_t *key, uint32_t key_len, const
           n = format_field (buf + used, size - used, type, end + off);
           used += n > 0 ? (size_t)n : 0;
         }
-      off += padded (len);
+      off += moat_field_padded (len);
     }
 }
 
@@ -376,15 +377,15 @@ put_table (struct builder *b, uint16_t family, uint16_t msg_type, uint16_t flags
  * lists an ifname element as "" (seen with nft 1.0.6). A concatenation
  * takes each field's order from its type, so it gets none, as nft does. */
 static int
-set_userdata (struct nftnl_set *s, const struct set_def *def)
+set_userdata (struct nftnl_set *s, const struct moat_set_def *def)
 {
   _cleanup_ (nftnl_udata_buf_freep) struct nftnl_udata_buf *udata = NULL;
-  uint32_t order = NFT_BYTEORDER_NONE, data_order = NFT_BYTEORDER_NONE;
+  uint32_t order = MOAT_BYTEORDER_NONE, data_order = MOAT_BYTEORDER_NONE;
 
   if (def->nfields == 1)
-    order = field_infos[def->fields[0]].byteorder;
+    order = moat_field_infos[def->fields[0]].byteorder;
   if (def->ndata == 1)
-    data_order = field_infos[def->data[0]].byteorder;
+    data_order = moat_field_infos[def->data[0]].byteorder;
   udata = nftnl_udata_buf_alloc (NFT_USERDATA_MAXLEN);
   if (!udata || !nftnl_udata_put_u32 (udata, NFTNL_UDATA_SET_KEYBYTEORDER, order))
     return -1;
@@ -395,19 +396,19 @@ set_userdata (struct nftnl_set *s, const struct set_def *def)
 }
 
 static int
-set_concat_desc (struct nftnl_set *s, const struct set_def *def)
+set_concat_desc (struct nftnl_set *s, const struct moat_set_def *def)
 {
-  uint8_t lens[MAX_FIELDS];
+  uint8_t lens[MOAT_SET_MAX_FIELDS];
 
   for (unsigned i = 0; i < def->nfields; i++)
-    lens[i] = field_infos[def->fields[i]].len;
+    lens[i] = moat_field_infos[def->fields[i]].len;
   return nftnl_set_set_data (s, NFTNL_SET_DESC_CONCAT, lens, def->nfields);
 }
 
 static int
-put_set (struct builder *b, enum set_index index)
+put_set (struct builder *b, enum moat_set index)
 {
-  const struct set_def *def = &set_defs[index];
+  const struct moat_set_def *def = &moat_set_defs[index];
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
   struct nlmsghdr *nlh;
 
@@ -419,16 +420,16 @@ put_set (struct builder *b, enum set_index index)
     return -1;
   nftnl_set_set_u32 (s, NFTNL_SET_ID, (uint32_t)index + 1);
   nftnl_set_set_u32 (s, NFTNL_SET_FLAGS, def->flags);
-  nftnl_set_set_u32 (s, NFTNL_SET_KEY_TYPE, set_key_type (def));
-  nftnl_set_set_u32 (s, NFTNL_SET_KEY_LEN, set_key_len (def));
+  nftnl_set_set_u32 (s, NFTNL_SET_KEY_TYPE, moat_set_key_type (def));
+  nftnl_set_set_u32 (s, NFTNL_SET_KEY_LEN, moat_set_key_len (def));
   if ((def->flags & NFT_SET_CONCAT) && set_concat_desc (s, def) < 0)
     return -1;
   if (def->verdict)
     nftnl_set_set_u32 (s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
   if (def->ndata)
     {
-      nftnl_set_set_u32 (s, NFTNL_SET_DATA_TYPE, fields_type (def->data, def->ndata));
-      nftnl_set_set_u32 (s, NFTNL_SET_DATA_LEN, fields_len (def->data, def->ndata));
+      nftnl_set_set_u32 (s, NFTNL_SET_DATA_TYPE, moat_fields_type (def->data, def->ndata));
+      nftnl_set_set_u32 (s, NFTNL_SET_DATA_LEN, moat_fields_len (def->data, def->ndata));
     }
   if (set_userdata (s, def) < 0)
     return -1;
@@ -438,7 +439,7 @@ put_set (struct builder *b, enum set_index index)
 }
 
 static int
-put_chain (struct builder *b, const struct chain_def *def)
+put_chain (struct builder *b, const struct moat_chain_def *def)
 {
   _cleanup_ (nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc ();
   struct nlmsghdr *nlh;
@@ -485,7 +486,7 @@ add_expr (struct nftnl_rule *r, struct nftnl_expr *e)
 }
 
 static int
-load_source (struct nftnl_rule *r, enum source src, uint32_t dreg)
+load_source (struct nftnl_rule *r, enum moat_source src, uint32_t dreg)
 {
   const struct source_info *s = &source_infos[src];
   struct nftnl_expr *e = nftnl_expr_alloc (s->ct ? "ct" : s->meta ? "meta" : "payload");
@@ -592,22 +593,22 @@ match_ct_state (struct nftnl_rule *r, uint32_t bits)
 /* Loads each source into consecutive 4-byte-aligned registers, as the set's
  * key is laid out, then looks the concatenation up. */
 static int
-match_lookup (struct nftnl_rule *r, const struct term *t)
+match_lookup (struct nftnl_rule *r, const struct moat_term *t)
 {
-  const struct set_def *set = &set_defs[t->set];
+  const struct moat_set_def *set = &moat_set_defs[t->set];
   struct nftnl_expr *e;
   uint32_t offset = 0;
   unsigned i;
 
-  for (i = 0; i < MAX_FIELDS && t->sources[i] != SRC_NONE; i++)
+  for (i = 0; i < MOAT_SET_MAX_FIELDS && t->sources[i] != MOAT_SRC_NONE; i++)
     {
       const struct source_info *s = &source_infos[t->sources[i]];
 
-      if (i >= set->nfields || s->len != field_infos[set->fields[i]].len)
+      if (i >= set->nfields || s->len != moat_field_infos[set->fields[i]].len)
         return -1;
       if (load_source (r, t->sources[i], reg_at (offset)) < 0)
         return -1;
-      offset += padded (s->len);
+      offset += moat_field_padded (s->len);
     }
   if (i != set->nfields)
     return -1;
@@ -617,7 +618,7 @@ match_lookup (struct nftnl_rule *r, const struct term *t)
   nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
   nftnl_expr_set_str (e, NFTNL_EXPR_LOOKUP_SET, set->name);
   nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SET_ID, (uint32_t)t->set + 1);
-  if (t->kind == TERM_NOT_LOOKUP)
+  if (t->kind == MOAT_TERM_NOT_LOOKUP)
     nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
   return 0;
 }
@@ -627,7 +628,7 @@ match_lookup (struct nftnl_rule *r, const struct term *t)
 /* A lookup of the register `sreg` in `set`; a map writes its value to
  * `dreg` (NO_DREG: a plain set; NFT_REG_VERDICT: a verdict map). */
 static int
-lookup (struct nftnl_rule *r, enum set_index set, uint32_t sreg, int dreg)
+lookup (struct nftnl_rule *r, enum moat_set set, uint32_t sreg, int dreg)
 {
   struct nftnl_expr *e = nftnl_expr_alloc ("lookup");
 
@@ -636,7 +637,7 @@ lookup (struct nftnl_rule *r, enum set_index set, uint32_t sreg, int dreg)
   nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SREG, sreg);
   if (dreg != NO_DREG)
     nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_DREG, (uint32_t)dreg);
-  nftnl_expr_set_str (e, NFTNL_EXPR_LOOKUP_SET, set_defs[set].name);
+  nftnl_expr_set_str (e, NFTNL_EXPR_LOOKUP_SET, moat_set_defs[set].name);
   nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SET_ID, (uint32_t)set + 1);
   return 0;
 }
@@ -648,9 +649,9 @@ put_proxy_dnat (struct nftnl_rule *r)
 {
   struct nftnl_expr *e;
 
-  if (load_source (r, SRC_IP_SADDR, NFT_REG_1) < 0
-      || load_source (r, SRC_TH_DPORT, NFT_REG32_01) < 0
-      || lookup (r, SET_PROXY, NFT_REG_1, NFT_REG_1) < 0)
+  if (load_source (r, MOAT_SRC_IP_SADDR, NFT_REG_1) < 0
+      || load_source (r, MOAT_SRC_TH_DPORT, NFT_REG32_01) < 0
+      || lookup (r, MOAT_SET_PROXY, NFT_REG_1, NFT_REG_1) < 0)
     return -1;
   e = nftnl_expr_alloc ("nat");
   if (add_expr (r, e) < 0)
@@ -666,31 +667,31 @@ put_proxy_dnat (struct nftnl_rule *r)
 }
 
 static int
-put_term (struct nftnl_rule *r, const struct term *t)
+put_term (struct nftnl_rule *r, const struct moat_term *t)
 {
   uint16_t ethertype;
 
   switch (t->kind)
     {
-    case TERM_END:
+    case MOAT_TERM_END:
       return 0;
-    case TERM_IPV4:
+    case MOAT_TERM_IPV4:
       return match_u8 (r, load_meta (r, NFT_META_NFPROTO), NFPROTO_IPV4);
-    case TERM_ETHER_TYPE:
+    case MOAT_TERM_ETHER_TYPE:
       ethertype = htons ((uint16_t)t->value);
       if (load_payload (r, NFT_PAYLOAD_LL_HEADER, 12, sizeof (ethertype)) < 0)
         return -1;
       return compare (r, NFT_CMP_EQ, &ethertype, sizeof (ethertype));
-    case TERM_L4PROTO:
+    case MOAT_TERM_L4PROTO:
       return match_u8 (r, load_meta (r, NFT_META_L4PROTO), (uint8_t)t->value);
-    case TERM_ICMP_TYPE:
+    case MOAT_TERM_ICMP_TYPE:
       return match_u8 (r, load_payload (r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1), (uint8_t)t->value);
-    case TERM_CT_STATE:
+    case MOAT_TERM_CT_STATE:
       return match_ct_state (r, t->value);
-    case TERM_CT_REPLY:
+    case MOAT_TERM_CT_REPLY:
       return match_u8 (r, load_ct (r, NFT_CT_DIRECTION), IP_CT_DIR_REPLY);
-    case TERM_LOOKUP:
-    case TERM_NOT_LOOKUP:
+    case MOAT_TERM_LOOKUP:
+    case MOAT_TERM_NOT_LOOKUP:
       return match_lookup (r, t);
     }
   return -1;
@@ -723,36 +724,36 @@ put_reject (struct nftnl_rule *r, uint32_t type, uint8_t code)
 }
 
 static int
-put_action (struct nftnl_rule *r, const struct rule_def *def)
+put_action (struct nftnl_rule *r, const struct moat_rule_def *def)
 {
   switch (def->action)
     {
-    case ACT_ACCEPT:
+    case MOAT_ACT_ACCEPT:
       return put_verdict (r, NF_ACCEPT, NULL);
-    case ACT_DROP:
+    case MOAT_ACT_DROP:
       return put_verdict (r, NF_DROP, NULL);
-    case ACT_JUMP:
+    case MOAT_ACT_JUMP:
       return put_verdict (r, NFT_JUMP, def->target);
-    case ACT_GOTO:
+    case MOAT_ACT_GOTO:
       return put_verdict (r, NFT_GOTO, def->target);
-    case ACT_REJECT_TCP_RESET:
+    case MOAT_ACT_REJECT_TCP_RESET:
       return put_reject (r, NFT_REJECT_TCP_RST, 0);
-    case ACT_REJECT_ADMIN:
+    case MOAT_ACT_REJECT_ADMIN:
       return put_reject (r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
-    case ACT_MASQUERADE:
+    case MOAT_ACT_MASQUERADE:
       return add_expr (r, nftnl_expr_alloc ("masq"));
-    case ACT_PROXY_DNAT:
+    case MOAT_ACT_PROXY_DNAT:
       return put_proxy_dnat (r);
-    case ACT_SRC_IDENT:
-      return load_source (r, SRC_IP_SADDR, NFT_REG_1) < 0
+    case MOAT_ACT_SRC_IDENT:
+      return load_source (r, MOAT_SRC_IP_SADDR, NFT_REG_1) < 0
                  ? -1
-                 : lookup (r, SET_SRC_IDENT, NFT_REG_1, NFT_REG_VERDICT);
+                 : lookup (r, MOAT_SET_SRC_IDENT, NFT_REG_1, NFT_REG_VERDICT);
     }
   return -1;
 }
 
 static int
-put_rule (struct builder *b, const struct rule_def *def)
+put_rule (struct builder *b, const struct moat_rule_def *def)
 {
   _cleanup_ (nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc ();
   struct nlmsghdr *nlh;
@@ -763,7 +764,7 @@ put_rule (struct builder *b, const struct rule_def *def)
   if (nftnl_rule_set_str (r, NFTNL_RULE_TABLE, MOAT_NFT_TABLE) < 0
       || nftnl_rule_set_str (r, NFTNL_RULE_CHAIN, def->chain) < 0)
     return -1;
-  for (size_t i = 0; i < MAX_TERMS; i++)
+  for (size_t i = 0; i < MOAT_RULE_MAX_TERMS; i++)
     if (put_term (r, &def->terms[i]) < 0)
       return -1;
   if (put_action (r, def) < 0)
@@ -782,14 +783,14 @@ put_family (struct builder *b, uint16_t family)
 {
   if (put_table (b, family, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL) < 0)
     return -1;
-  for (size_t i = 0; i < SET_COUNT; i++)
-    if (set_defs[i].family == family && put_set (b, (enum set_index)i) < 0)
+  for (size_t i = 0; i < MOAT_SET_COUNT; i++)
+    if (moat_set_defs[i].family == family && put_set (b, (enum moat_set)i) < 0)
       return -1;
-  for (size_t i = 0; i < chain_defs_count; i++)
-    if (chain_defs[i].family == family && put_chain (b, &chain_defs[i]) < 0)
+  for (size_t i = 0; i < moat_chain_defs_count; i++)
+    if (moat_chain_defs[i].family == family && put_chain (b, &moat_chain_defs[i]) < 0)
       return -1;
-  for (size_t i = 0; i < rule_defs_count; i++)
-    if (rule_defs[i].family == family && put_rule (b, &rule_defs[i]) < 0)
+  for (size_t i = 0; i < moat_rule_defs_count; i++)
+    if (moat_rule_defs[i].family == family && put_rule (b, &moat_rule_defs[i]) < 0)
       return -1;
   return 0;
 }
@@ -809,7 +810,7 @@ static int
 put_elems (struct builder *b, const struct elem *elems, size_t n, uint16_t msg_type, uint16_t flags)
 {
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
-  const struct set_def *def = elems[0].set;
+  const struct moat_set_def *def = elems[0].set;
   const char *name = elems[0].name[0] ? elems[0].name : def->name;
   struct nlmsghdr *nlh;
 
@@ -859,7 +860,7 @@ put_elem_adds (struct builder *b, const struct elem *elems, size_t n)
 {
   for (size_t i = 0; i < n; i++)
     {
-      uint16_t excl = elems[i].set == &set_defs[SET_GUARDED] ? NLM_F_EXCL : 0;
+      uint16_t excl = elems[i].set == &moat_set_defs[MOAT_SET_GUARDED] ? NLM_F_EXCL : 0;
 
       if (put_elems (b, &elems[i], 1, NFT_MSG_NEWSETELEM, NLM_F_CREATE | excl) < 0)
         return -1;
@@ -973,9 +974,9 @@ describe_table (const struct nlmsghdr *nlh, char *buf, size_t size)
   _cleanup_ (nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc ();
 
   if (!t || nftnl_table_nlmsg_parse (nlh, t) < 0)
-    snprintf (buf, size, "table %s %s", family_name (msg_family (nlh)), MOAT_NFT_TABLE);
+    snprintf (buf, size, "table %s %s", moat_family_name (msg_family (nlh)), MOAT_NFT_TABLE);
   else
-    snprintf (buf, size, "table %s %s", family_name (msg_family (nlh)),
+    snprintf (buf, size, "table %s %s", moat_family_name (msg_family (nlh)),
               nftnl_table_get_str (t, NFTNL_TABLE_NAME));
 }
 
@@ -985,10 +986,10 @@ describe_set (const struct nlmsghdr *nlh, char *buf, size_t size)
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
 
   if (!s || nftnl_set_nlmsg_parse (nlh, s) < 0)
-    snprintf (buf, size, "set in table %s %s", family_name (msg_family (nlh)), MOAT_NFT_TABLE);
+    snprintf (buf, size, "set in table %s %s", moat_family_name (msg_family (nlh)), MOAT_NFT_TABLE);
   else
     snprintf (buf, size, "set \"%s\" in table %s %s", nftnl_set_get_str (s, NFTNL_SET_NAME),
-              family_name (msg_family (nlh)), nftnl_set_get_str (s, NFTNL_SET_TABLE));
+              moat_family_name (msg_family (nlh)), nftnl_set_get_str (s, NFTNL_SET_TABLE));
 }
 
 static void
@@ -997,13 +998,14 @@ describe_chain (const struct nlmsghdr *nlh, char *buf, size_t size)
   _cleanup_ (nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc ();
 
   if (!c || nftnl_chain_nlmsg_parse (nlh, c) < 0)
-    snprintf (buf, size, "chain in table %s %s", family_name (msg_family (nlh)), MOAT_NFT_TABLE);
+    snprintf (buf, size, "chain in table %s %s", moat_family_name (msg_family (nlh)),
+              MOAT_NFT_TABLE);
   else
     snprintf (buf, size, "chain \"%s\" in table %s %s", nftnl_chain_get_str (c, NFTNL_CHAIN_NAME),
-              family_name (msg_family (nlh)), nftnl_chain_get_str (c, NFTNL_CHAIN_TABLE));
+              moat_family_name (msg_family (nlh)), nftnl_chain_get_str (c, NFTNL_CHAIN_TABLE));
 }
 
-/* A rule is named by its text in rule_defs: the k-th NEWRULE for a chain in
+/* A rule is named by its text in moat_rule_defs: the k-th NEWRULE for a chain in
  * the batch is the k-th rule_def of that chain. */
 static void
 describe_rule (struct nftnl_batch *batch, const struct nlmsghdr *nlh, char *buf, size_t size)
@@ -1015,7 +1017,7 @@ describe_rule (struct nftnl_batch *batch, const struct nlmsghdr *nlh, char *buf,
 
   if (!r || nftnl_rule_nlmsg_parse (nlh, r) < 0)
     {
-      snprintf (buf, size, "rule in table %s %s", family_name (family), MOAT_NFT_TABLE);
+      snprintf (buf, size, "rule in table %s %s", moat_family_name (family), MOAT_NFT_TABLE);
       return;
     }
   chain = nftnl_rule_get_str (r, NFTNL_RULE_CHAIN);
@@ -1033,17 +1035,18 @@ describe_rule (struct nftnl_batch *batch, const struct nlmsghdr *nlh, char *buf,
           && strcmp (nftnl_rule_get_str (p, NFTNL_RULE_CHAIN), chain) == 0)
         index++;
     }
-  for (size_t i = 0; i < rule_defs_count && !text; i++)
-    if (rule_defs[i].family == family && strcmp (rule_defs[i].chain, chain) == 0 && index-- == 0)
-      text = rule_defs[i].text;
-  snprintf (buf, size, "rule \"%s\" in chain %s %s %s", text ? text : "?", family_name (family),
-            MOAT_NFT_TABLE, chain);
+  for (size_t i = 0; i < moat_rule_defs_count && !text; i++)
+    if (moat_rule_defs[i].family == family && strcmp (moat_rule_defs[i].chain, chain) == 0
+        && index-- == 0)
+      text = moat_rule_defs[i].text;
+  snprintf (buf, size, "rule \"%s\" in chain %s %s %s", text ? text : "?",
+            moat_family_name (family), MOAT_NFT_TABLE, chain);
 }
 
 struct first_elem
 {
   char text[256];
-  const struct set_def *def;
+  const struct moat_set_def *def;
   size_t count;
 };
 
@@ -1074,17 +1077,17 @@ describe_elems (const struct nlmsghdr *nlh, char *buf, size_t size)
 
   if (!s || nftnl_set_elems_nlmsg_parse (nlh, s) < 0)
     {
-      snprintf (buf, size, "set in table %s %s", family_name (family), MOAT_NFT_TABLE);
+      snprintf (buf, size, "set in table %s %s", moat_family_name (family), MOAT_NFT_TABLE);
       return;
     }
   name = nftnl_set_get_str (s, NFTNL_SET_NAME);
-  f.def = find_set_def (family, name);
+  f.def = moat_set_def_find (family, name);
   nftnl_set_elem_foreach (s, describe_one_elem, &f);
   if (f.count > 1)
     snprintf (buf, size, "set \"%s\" in table %s %s: %zu elements from %s", name,
-              family_name (family), nftnl_set_get_str (s, NFTNL_SET_TABLE), f.count, f.text);
+              moat_family_name (family), nftnl_set_get_str (s, NFTNL_SET_TABLE), f.count, f.text);
   else
-    snprintf (buf, size, "set \"%s\" in table %s %s: element %s", name, family_name (family),
+    snprintf (buf, size, "set \"%s\" in table %s %s: element %s", name, moat_family_name (family),
               nftnl_set_get_str (s, NFTNL_SET_TABLE), f.text);
 }
 
@@ -1754,7 +1757,8 @@ moat_nft_member_check (struct moat_nft *nft, const struct moat_nft_member *m, mo
   missing = &elems[reply.seq - seq];
   format_elem (missing, key, sizeof (key));
   return moat_error (err, MOAT_E_DRIFT, 0, "nft set %s %s %s: element %s missing",
-                     family_name (missing->set->family), MOAT_NFT_TABLE, missing->set->name, key);
+                     moat_family_name (missing->set->family), MOAT_NFT_TABLE, missing->set->name,
+                     key);
 }
 
 /* --- forgetting an address ----------------------------------------------- */
@@ -1767,7 +1771,7 @@ struct elem_list
 
 struct collect
 {
-  const struct set_def *set;
+  const struct moat_set_def *set;
   const char *name; /* an identity's set; NULL: set->name */
   struct in_addr addr;
   unsigned positions; /* bit i: field i holds a container address; 0: keep every element */
@@ -1786,13 +1790,13 @@ names_addr (const struct collect *c, const uint8_t *key, uint32_t key_len, const
 
   for (unsigned i = 0; i < c->set->nfields; i++)
     {
-      uint32_t len = field_infos[c->set->fields[i]].len;
+      uint32_t len = moat_field_infos[c->set->fields[i]].len;
 
       if ((c->positions & (1u << i)) && off + 4 <= key_len
           && memcmp (key + off, &c->addr.s_addr, 4) == 0
           && (!end || (off + 4 <= end_len && memcmp (end + off, &c->addr.s_addr, 4) == 0)))
         return true;
-      off += padded (len);
+      off += moat_field_padded (len);
     }
   return false;
 }
@@ -1908,7 +1912,7 @@ collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t 
     return 0;
   return moat_error (err, MOAT_E_NFT, c->failed ? ENOMEM : errno,
                      "nft: set \"%s\" in table %s %s: cannot list elements", c->set->name,
-                     family_name (c->set->family), MOAT_NFT_TABLE);
+                     moat_family_name (c->set->family), MOAT_NFT_TABLE);
 }
 
 static int collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet,
@@ -1975,7 +1979,7 @@ moat_nft_bridge_del (struct moat_nft *nft, const char *bridge, moat_err_t *err)
 
   if (check_ifname ("bridge", bridge, err) < 0)
     return -1;
-  key_start (&w, &e, &set_defs[SET_BRIDGES]);
+  key_start (&w, &e, &moat_set_defs[MOAT_SET_BRIDGES]);
   key_put_ifname (&w, bridge);
   return delete_elems (nft->nl, &e, 1, first_seq (), err);
 }
@@ -1985,13 +1989,13 @@ moat_nft_bridge_del (struct moat_nft *nft, const char *bridge, moat_err_t *err)
 int
 moat_nft_in_use (struct moat_nft *nft, moat_err_t *err)
 {
-  static const enum set_index sets[] = { SET_BRIDGES, SET_GUARDED };
+  static const enum moat_set sets[] = { MOAT_SET_BRIDGES, MOAT_SET_GUARDED };
   uint32_t seq = first_seq ();
 
   for (size_t i = 0; i < ARRAY_SIZE (sets); i++)
     {
       struct elem_list found = { 0 };
-      struct collect c = { .set = &set_defs[sets[i]], .out = &found };
+      struct collect c = { .set = &moat_set_defs[sets[i]], .out = &found };
       int r = collect_set (nft->nl, &c, seq + (uint32_t)i, err);
       size_t n = found.n;
 
@@ -2008,9 +2012,9 @@ int
 moat_nft_port_find (struct moat_nft *nft, const char *host_ifname,
                     unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr, moat_err_t *err)
 {
-  const struct set_def *set = &set_defs[SET_PORTS];
-  uint32_t mac_off = padded (field_infos[set->fields[0]].len);
-  uint32_t addr_off = mac_off + padded (field_infos[set->fields[1]].len);
+  const struct moat_set_def *set = &moat_set_defs[MOAT_SET_PORTS];
+  uint32_t mac_off = moat_field_padded (moat_field_infos[set->fields[0]].len);
+  uint32_t addr_off = mac_off + moat_field_padded (moat_field_infos[set->fields[1]].len);
   struct elem_list found = { 0 };
   struct collect c = { .set = set, .out = &found };
   struct key_writer w;
@@ -2125,12 +2129,12 @@ moat_nft_elems_count (const struct moat_nft_elems *e)
 }
 
 static struct elem *
-elems_push (struct moat_nft_elems *l, enum set_index set, struct key_writer *w)
+elems_push (struct moat_nft_elems *l, enum moat_set set, struct key_writer *w)
 {
   struct elem *e = elem_list_push (&l->l);
 
   if (e)
-    key_start (w, e, &set_defs[set]);
+    key_start (w, e, &moat_set_defs[set]);
   return e;
 }
 
@@ -2169,7 +2173,7 @@ moat_nft_elems_grant_peer (struct moat_nft_elems *l, struct in_addr from, struct
                            uint64_t timeout_ms)
 {
   struct key_writer w;
-  struct elem *e = elems_push (l, SET_GRANT_PEER, &w);
+  struct elem *e = elems_push (l, MOAT_SET_GRANT_PEER, &w);
 
   if (!e)
     return -1;
@@ -2184,7 +2188,7 @@ moat_nft_elems_grant_host (struct moat_nft_elems *l, struct in_addr addr,
                            const struct moat_ports *p, uint64_t timeout_ms)
 {
   struct key_writer w;
-  struct elem *e = elems_push (l, SET_GRANT_HOST, &w);
+  struct elem *e = elems_push (l, MOAT_SET_GRANT_HOST, &w);
 
   if (!e)
     return -1;
@@ -2199,7 +2203,7 @@ moat_nft_elems_host (struct moat_nft_elems *l, struct in_addr addr, const struct
 {
   struct key_writer w;
 
-  if (!elems_push (l, SET_HOST_GRANTS, &w))
+  if (!elems_push (l, MOAT_SET_HOST_GRANTS, &w))
     return -1;
   key_put_addr (&w, addr);
   key_put_ports (&w, p);
@@ -2233,11 +2237,11 @@ int
 moat_nft_elems_acl (struct moat_nft_elems *l, enum moat_nft_acl kind, struct in_addr addr,
                     const struct moat_acl *acl)
 {
-  static const enum set_index sets[] = {
-    [MOAT_NFT_EGRESS] = SET_EGRESS,
-    [MOAT_NFT_EGRESS_DENY] = SET_EGRESS_DENY,
-    [MOAT_NFT_INGRESS] = SET_INGRESS,
-    [MOAT_NFT_INGRESS_DENY] = SET_INGRESS_DENY,
+  static const enum moat_set sets[] = {
+    [MOAT_NFT_EGRESS] = MOAT_SET_EGRESS,
+    [MOAT_NFT_EGRESS_DENY] = MOAT_SET_EGRESS_DENY,
+    [MOAT_NFT_INGRESS] = MOAT_SET_INGRESS,
+    [MOAT_NFT_INGRESS_DENY] = MOAT_SET_INGRESS_DENY,
   };
   bool ingress = kind == MOAT_NFT_INGRESS || kind == MOAT_NFT_INGRESS_DENY;
   struct key_writer w;
@@ -2253,7 +2257,7 @@ moat_nft_elems_grant_egress (struct moat_nft_elems *l, struct in_addr addr,
                              const struct moat_acl *acl, uint64_t timeout_ms)
 {
   struct key_writer w;
-  struct elem *e = elems_push (l, SET_GRANT_EGRESS, &w);
+  struct elem *e = elems_push (l, MOAT_SET_GRANT_EGRESS, &w);
 
   if (!e)
     return -1;
@@ -2267,7 +2271,7 @@ moat_nft_elems_internet (struct moat_nft_elems *l, struct in_addr addr)
 {
   struct key_writer w;
 
-  if (!elems_push (l, SET_INTERNET, &w))
+  if (!elems_push (l, MOAT_SET_INTERNET, &w))
     return -1;
   key_put_addr (&w, addr);
   return 0;
@@ -2281,7 +2285,7 @@ moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_t po
   struct key_writer w;
   struct elem *e;
 
-  e = elems_push (l, SET_PROXY, &w);
+  e = elems_push (l, MOAT_SET_PROXY, &w);
   if (!e)
     return -1;
   key_put_addr (&w, addr);
@@ -2300,7 +2304,7 @@ moat_nft_elems_proxied (struct moat_nft_elems *l, struct in_addr addr, struct in
   uint16_t nproxy_port = htons (proxy_port);
   struct key_writer w;
 
-  if (!elems_push (l, SET_PROXIED, &w))
+  if (!elems_push (l, MOAT_SET_PROXIED, &w))
     return -1;
   key_put_addr (&w, addr);
   key_put_addr (&w, proxy);
@@ -2309,29 +2313,15 @@ moat_nft_elems_proxied (struct moat_nft_elems *l, struct in_addr addr, struct in
   return 0;
 }
 
-/* The key layout of every identity's set. */
-static const struct set_def ident_set_def
-    = { NFPROTO_INET, "id_", 0, 1, { FT_IPV4 }, 0, { 0 }, false };
 #define IDENT_SET_ID 0x4000 /* NFTA_SET_ID of an identity's set made in the batch */
-
-static int
-ident_object_name (char *buf, size_t size, const char *ident)
-{
-  size_t len = strlen (ident);
-
-  if (len == 0 || len > MOAT_NFT_IDENT_MAX || strspn (ident, "0123456789abcdef_") != len)
-    return -1;
-  snprintf (buf, size, "id_%s", ident);
-  return 0;
-}
 
 int
 moat_nft_elems_ident_member (struct moat_nft_elems *l, struct in_addr addr, const char *ident)
 {
   struct key_writer w;
-  struct elem *e = elems_push (l, SET_SRC_IDENT, &w);
+  struct elem *e = elems_push (l, MOAT_SET_SRC_IDENT, &w);
 
-  if (!e || ident_object_name (e->jump, sizeof (e->jump), ident) < 0)
+  if (!e || moat_ident_object_name (e->jump, sizeof (e->jump), ident) < 0)
     return -1;
   key_put_addr (&w, addr);
   return 0;
@@ -2345,8 +2335,8 @@ moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, struct 
 
   if (!e)
     return -1;
-  key_start (&w, e, &ident_set_def);
-  if (ident_object_name (e->name, sizeof (e->name), ident) < 0)
+  key_start (&w, e, &moat_ident_set_def);
+  if (moat_ident_object_name (e->name, sizeof (e->name), ident) < 0)
     return -1;
   key_put_addr (&w, addr);
   return 0;
@@ -2368,9 +2358,9 @@ put_ident_set (struct builder *b, const char *name, uint16_t msg_type, uint16_t 
     {
       nftnl_set_set_u32 (s, NFTNL_SET_ID, IDENT_SET_ID);
       nftnl_set_set_u32 (s, NFTNL_SET_FLAGS, 0);
-      nftnl_set_set_u32 (s, NFTNL_SET_KEY_TYPE, set_key_type (&ident_set_def));
-      nftnl_set_set_u32 (s, NFTNL_SET_KEY_LEN, set_key_len (&ident_set_def));
-      if (set_userdata (s, &ident_set_def) < 0)
+      nftnl_set_set_u32 (s, NFTNL_SET_KEY_TYPE, moat_set_key_type (&moat_ident_set_def));
+      nftnl_set_set_u32 (s, NFTNL_SET_KEY_LEN, moat_set_key_len (&moat_ident_set_def));
+      if (set_userdata (s, &moat_ident_set_def) < 0)
         return -1;
     }
   nlh = builder_hdr (b, msg_type, NFPROTO_INET, flags | NLM_F_ACK);
@@ -2400,7 +2390,7 @@ static int
 put_ident_rule (struct builder *b, const char *name)
 {
   _cleanup_ (nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc ();
-  static const struct term ipv4 = { TERM_IPV4, 0, 0, { 0 } };
+  static const struct moat_term ipv4 = { MOAT_TERM_IPV4, 0, 0, { 0 } };
   struct nftnl_expr *e;
   struct nlmsghdr *nlh;
 
@@ -2409,7 +2399,7 @@ put_ident_rule (struct builder *b, const char *name)
   nftnl_rule_set_u32 (r, NFTNL_RULE_FAMILY, NFPROTO_INET);
   if (nftnl_rule_set_str (r, NFTNL_RULE_TABLE, MOAT_NFT_TABLE) < 0
       || nftnl_rule_set_str (r, NFTNL_RULE_CHAIN, name) < 0 || put_term (r, &ipv4) < 0
-      || load_source (r, SRC_IP_DADDR, NFT_REG_1) < 0)
+      || load_source (r, MOAT_SRC_IP_DADDR, NFT_REG_1) < 0)
     return -1;
   e = nftnl_expr_alloc ("lookup");
   if (add_expr (r, e) < 0)
@@ -2431,7 +2421,7 @@ put_ident_create (struct builder *b, const char *ident)
 {
   char name[MOAT_NFT_IDENT_MAX + 4];
 
-  if (ident_object_name (name, sizeof (name), ident) < 0)
+  if (moat_ident_object_name (name, sizeof (name), ident) < 0)
     return -1;
   if (put_ident_chain (b, name, NFT_MSG_NEWCHAIN, NLM_F_CREATE) < 0
       || put_ident_set (b, name, NFT_MSG_NEWSET, NLM_F_CREATE) < 0 || put_ident_rule (b, name) < 0)
@@ -2485,7 +2475,7 @@ put_ident_drop (struct builder *b, const char *ident, const struct deletes *d, u
 {
   char name[MOAT_NFT_IDENT_MAX + 4];
 
-  if (ident_object_name (name, sizeof (name), ident) < 0)
+  if (moat_ident_object_name (name, sizeof (name), ident) < 0)
     return -1;
   if (((parts & IDENT_CHAIN) && put_ident_chain (b, name, d->chain, 0) < 0)
       || ((parts & IDENT_SET) && put_ident_set (b, name, d->set, 0) < 0))
@@ -2496,21 +2486,21 @@ put_ident_drop (struct builder *b, const char *ident, const struct deletes *d, u
 /* Where a container's address appears in the policy sets. */
 static const struct
 {
-  enum set_index set;
+  enum moat_set set;
   unsigned positions; /* bit i: field i */
 } policy_sets[] = {
   /* The grants first: a policy's sweep leaves them (GRANT_SETS). */
-  { SET_GRANT_PEER, 0x3 },   /* either side */
-  { SET_GRANT_HOST, 0x1 },   /* container . proto . port */
-  { SET_GRANT_EGRESS, 0x1 }, /* container . outside . proto . port */
-  { SET_HOST_GRANTS, 0x1 },  /* container . proto . port */
-  { SET_EGRESS, 0x1 },       /* container . outside . proto . port */
-  { SET_EGRESS_DENY, 0x1 },  /* container . outside . proto . port */
-  { SET_INGRESS, 0x2 },      /* outside . container . proto . port */
-  { SET_INGRESS_DENY, 0x2 }, /* outside . container . proto . port */
-  { SET_PROXY, 0x1 },        /* container . port : proxy . port */
-  { SET_PROXIED, 0x1 },      /* container . proxy . tcp . port */
-  { SET_SRC_IDENT, 0x1 },    { SET_INTERNET, 0x1 },
+  { MOAT_SET_GRANT_PEER, 0x3 },   /* either side */
+  { MOAT_SET_GRANT_HOST, 0x1 },   /* container . proto . port */
+  { MOAT_SET_GRANT_EGRESS, 0x1 }, /* container . outside . proto . port */
+  { MOAT_SET_HOST_GRANTS, 0x1 },  /* container . proto . port */
+  { MOAT_SET_EGRESS, 0x1 },       /* container . outside . proto . port */
+  { MOAT_SET_EGRESS_DENY, 0x1 },  /* container . outside . proto . port */
+  { MOAT_SET_INGRESS, 0x2 },      /* outside . container . proto . port */
+  { MOAT_SET_INGRESS_DENY, 0x2 }, /* outside . container . proto . port */
+  { MOAT_SET_PROXY, 0x1 },        /* container . port : proxy . port */
+  { MOAT_SET_PROXIED, 0x1 },      /* container . proxy . tcp . port */
+  { MOAT_SET_SRC_IDENT, 0x1 },    { MOAT_SET_INTERNET, 0x1 },
 };
 
 #define GRANT_SETS 3
@@ -2523,13 +2513,13 @@ collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, 
   for (size_t i = grants ? 0 : GRANT_SETS; i < ARRAY_SIZE (policy_sets); i++)
     {
       struct collect c = {
-        .set = &set_defs[policy_sets[i].set],
+        .set = &moat_set_defs[policy_sets[i].set],
         .addr = addr,
         .positions = policy_sets[i].positions,
         .out = found,
       };
 
-      if (keep_internet && policy_sets[i].set == SET_INTERNET)
+      if (keep_internet && policy_sets[i].set == MOAT_SET_INTERNET)
         continue;
       if (collect_set (nl, &c, (*seq)++, err) < 0)
         return -1;
@@ -2825,7 +2815,7 @@ moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *err)
   struct nlmsghdr *nlh;
   int r = 1;
 
-  if (!c || ident_object_name (name, sizeof (name), ident) < 0)
+  if (!c || moat_ident_object_name (name, sizeof (name), ident) < 0)
     return moat_error (err, MOAT_E_NFT, EINVAL, "nft: identity \"%s\"", ident);
   nftnl_chain_set_u32 (c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
   if (nftnl_chain_set_str (c, NFTNL_CHAIN_TABLE, MOAT_NFT_TABLE) < 0
@@ -3070,10 +3060,10 @@ kernel_lines (struct mnl_socket *nl, char *const *idents, struct lines *out,
   uint32_t seq = first_seq ();
   int r = 0;
 
-  for (size_t i = 0; r == 0 && i < SET_COUNT; i++)
+  for (size_t i = 0; r == 0 && i < MOAT_SET_COUNT; i++)
     {
-      struct collect c = { .set = &set_defs[i], .out = &found };
-      bool *gone = &table_missing[set_defs[i].family == NFPROTO_BRIDGE];
+      struct collect c = { .set = &moat_set_defs[i], .out = &found };
+      bool *gone = &table_missing[moat_set_defs[i].family == NFPROTO_BRIDGE];
       char what[128];
 
       if (*gone)
@@ -3082,7 +3072,7 @@ kernel_lines (struct mnl_socket *nl, char *const *idents, struct lines *out,
       if (r == 0 && c.missing)
         {
           *gone = true;
-          snprintf (what, sizeof (what), "table %s %s", family_name (set_defs[i].family),
+          snprintf (what, sizeof (what), "table %s %s", moat_family_name (moat_set_defs[i].family),
                     MOAT_NFT_TABLE);
           report (data, true, what);
           (*ndiff)++;
@@ -3091,9 +3081,9 @@ kernel_lines (struct mnl_socket *nl, char *const *idents, struct lines *out,
   for (char *const *id = idents; r == 0 && id && *id && !table_missing[0]; id++)
     {
       char name[MOAT_NFT_IDENT_MAX + 4], what[128];
-      struct collect c = { .set = &ident_set_def, .name = name, .out = &found };
+      struct collect c = { .set = &moat_ident_set_def, .name = name, .out = &found };
 
-      if (ident_object_name (name, sizeof (name), *id) < 0)
+      if (moat_ident_object_name (name, sizeof (name), *id) < 0)
         continue;
       r = collect_set (nl, &c, seq++, err);
       if (r == 0 && c.missing)
