@@ -8,23 +8,12 @@
 
 #include "base/error.h"
 #include "base/types.h"
+#include "ruleset/elems.h"
 #include "ruleset/ruleset.h"
 
 struct nftnl_batch;
 
 /* The ruleset these calls make and fill: ruleset/ruleset.h. */
-
-/* What one container contributes to the layout at CNI ADD. */
-struct moat_nft_member
-{
-  const char *bridge;              /* moat network's bridge */
-  const char *host_ifname;         /* host end of the container's veth */
-  unsigned char mac[MOAT_MAC_LEN]; /* container end's MAC */
-  struct in_addr addr;             /* container address */
-  bool quiet;                      /* network has reject: false */
-  bool internet;                   /* network has internet: true */
-  bool masquerade;                 /* network has masquerade: true */
-};
 
 /* One netlink socket to nf_tables, shared by the calls below. Closing it
  * waits for the kernel to free what this socket's batches deleted (an RCU
@@ -77,57 +66,6 @@ int moat_nft_port_find (struct moat_nft *nft, const char *host_ifname,
 
 /* Deletes both moat tables (the last DEL anywhere). ENOENT is success. */
 int moat_nft_teardown (struct moat_nft *nft, moat_err_t *err);
-
-/* A container's policy elements (DESIGN §3), gathered before one
- * moat_nft_policy_replace. Port ranges become intervals: a protocol
- * without ports (icmp, any) covers every port, "any" every protocol.
- * The adders return -1 only when out of memory. */
-struct moat_ports;
-struct moat_acl;
-struct moat_nft_elems;
-enum moat_nft_acl
-{
-  MOAT_NFT_EGRESS,
-  MOAT_NFT_EGRESS_DENY,
-  MOAT_NFT_INGRESS,
-  MOAT_NFT_INGRESS_DENY,
-};
-struct moat_nft_elems *moat_nft_elems_new (void);
-void moat_nft_elems_free (struct moat_nft_elems *e);
-static inline void
-moat_nft_elems_freep (struct moat_nft_elems **e)
-{
-  moat_nft_elems_free (*e);
-}
-size_t moat_nft_elems_count (const struct moat_nft_elems *e);
-/* Element i as "set: key[ : value]", as nft would write it (tests, errors). */
-void moat_nft_elems_format (const struct moat_nft_elems *e, size_t i, char *buf, size_t size);
-int moat_nft_elems_host (struct moat_nft_elems *l, struct in_addr addr, const struct moat_ports *p);
-int moat_nft_elems_acl (struct moat_nft_elems *l, enum moat_nft_acl kind, struct in_addr addr,
-                        const struct moat_acl *acl);
-int moat_nft_elems_internet (struct moat_nft_elems *l, struct in_addr addr);
-/* The container's tcp `port` goes to proxy:proxy_port (the map) */
-int moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_t port,
-                          struct in_addr proxy, uint16_t proxy_port);
-/* ... where it may then go (the allowance, once per container). */
-int moat_nft_elems_proxied (struct moat_nft_elems *l, struct in_addr addr, struct in_addr proxy,
-                            uint16_t proxy_port);
-
-/* moatctl's grants, in sets the policy never touches (its sweep leaves
- * them; a DEL takes them). A grant opens what it names whatever the policy
- * says. timeout_ms 0: no expiry; else the kernel removes the element. */
-int moat_nft_elems_grant_peer (struct moat_nft_elems *l, struct in_addr from, struct in_addr to,
-                               uint64_t timeout_ms);
-int moat_nft_elems_grant_host (struct moat_nft_elems *l, struct in_addr addr,
-                               const struct moat_ports *p, uint64_t timeout_ms);
-int moat_nft_elems_grant_egress (struct moat_nft_elems *l, struct in_addr addr,
-                                 const struct moat_acl *acl, uint64_t timeout_ms);
-
-/* An identity's kernel objects: its chain id_<ident>, jumped to through
- * src_ident from its members' addresses, and its set id_<ident> of the
- * addresses it may reach, looked up in that chain. */
-int moat_nft_elems_ident_member (struct moat_nft_elems *l, struct in_addr addr, const char *ident);
-int moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, struct in_addr addr);
 
 /* In one batch, in this order: with `sweep`, removes every policy element
  * naming `addr` in the fixed policy sets (host_grants, egress,
