@@ -612,7 +612,8 @@ put_tables (struct builder *b, unsigned families)
 
 /* One message for elements of one set. */
 static int
-put_elems (struct builder *b, const struct elem *elems, size_t n, uint16_t msg_type, uint16_t flags)
+put_elems (struct builder *b, const struct moat_elem *elems, size_t n, uint16_t msg_type,
+           uint16_t flags)
 {
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
   const struct moat_set_def *def = elems[0].set;
@@ -661,7 +662,7 @@ put_elems (struct builder *b, const struct elem *elems, size_t n, uint16_t msg_t
  * an ADD never shares a guard, and its undo never removes one it did not
  * add. */
 static int
-put_elem_adds (struct builder *b, const struct elem *elems, size_t n)
+put_elem_adds (struct builder *b, const struct moat_elem *elems, size_t n)
 {
   for (size_t i = 0; i < n; i++)
     {
@@ -674,7 +675,7 @@ put_elem_adds (struct builder *b, const struct elem *elems, size_t n)
 }
 
 static int
-put_elem_destroys (struct builder *b, const struct elem *elems, size_t n)
+put_elem_destroys (struct builder *b, const struct moat_elem *elems, size_t n)
 {
   for (size_t i = 0; i < n; i++)
     if (put_elems (b, &elems[i], 1, MOAT_NFT_MSG_DESTROYSETELEM, 0) < 0)
@@ -714,12 +715,12 @@ moat_nft_build_tables (uint32_t seq, moat_err_t *err)
 struct nftnl_batch *
 moat_nft_build_member (const struct moat_nft_member *m, bool add, uint32_t seq, moat_err_t *err)
 {
-  struct elem elems[MAX_MEMBER_ELEMS];
+  struct moat_elem elems[MOAT_MEMBER_MAX_ELEMS];
   struct builder b;
   size_t n;
   int r;
 
-  if (member_elems (m, !add, elems, &n, err) < 0)
+  if (moat_member_elems (m, !add, elems, &n, err) < 0)
     return NULL;
   if (builder_start (&b, seq) < 0)
     return build_error (&b, err);
@@ -732,7 +733,7 @@ moat_nft_build_member (const struct moat_nft_member *m, bool add, uint32_t seq, 
 /* The missing tables, then the member's elements: the slow path of the
  * first ADD. */
 static struct nftnl_batch *
-build_tables_and_member (const struct elem *elems, size_t n, unsigned families, uint32_t seq,
+build_tables_and_member (const struct moat_elem *elems, size_t n, unsigned families, uint32_t seq,
                          moat_err_t *err)
 {
   struct builder b;
@@ -868,7 +869,7 @@ describe_one_elem (struct nftnl_set_elem *e, void *data)
   if (nftnl_set_elem_is_set (e, NFTNL_SET_ELEM_KEY_END))
     end = nftnl_set_elem_get (e, NFTNL_SET_ELEM_KEY_END, &end_len);
   if (key)
-    format_key (f->def, key, key_len, end, end_len, f->text, sizeof (f->text));
+    moat_key_format (f->def, key, key_len, end, end_len, f->text, sizeof (f->text));
   return 0;
 }
 
@@ -1342,10 +1343,10 @@ create_and_add (struct mnl_socket *nl, const struct moat_nft_member *m, unsigned
 {
   _cleanup_batch_ struct nftnl_batch *batch = NULL;
   _cleanup_reply_ struct reply reply = { 0 };
-  struct elem elems[MAX_MEMBER_ELEMS];
+  struct moat_elem elems[MOAT_MEMBER_MAX_ELEMS];
   size_t n;
 
-  if (member_elems (m, false, elems, &n, err) < 0)
+  if (moat_member_elems (m, false, elems, &n, err) < 0)
     return -1;
   batch = build_tables_and_member (elems, n, families, seq, err);
   if (!batch || talk (nl, batch, &reply, err) < 0)
@@ -1388,7 +1389,7 @@ moat_nft_member_add (struct moat_nft *nft, const struct moat_nft_member *m, moat
 /* The fallback for kernels without DESTROY: each element in its own
  * DELSETELEM batch, where ENOENT only says that element is already gone. */
 static int
-delete_one_by_one (struct mnl_socket *nl, const struct elem *elems, size_t n, uint32_t seq,
+delete_one_by_one (struct mnl_socket *nl, const struct moat_elem *elems, size_t n, uint32_t seq,
                    moat_err_t *err)
 {
   for (size_t i = 0; i < n; i++, seq += 4)
@@ -1412,14 +1413,14 @@ delete_one_by_one (struct mnl_socket *nl, const struct elem *elems, size_t n, ui
 /* Consecutive elements of one set, sent as one DESTROYSETELEM message. */
 struct elem_group
 {
-  const struct elem *elems;
+  const struct moat_elem *elems;
   size_t n;
   uint32_t seq; /* of its message in the last batch */
   bool gone;    /* its table or set does not exist: nothing to delete */
 };
 
 static size_t
-group_elems (const struct elem *elems, size_t n, struct elem_group *groups)
+group_elems (const struct moat_elem *elems, size_t n, struct elem_group *groups)
 {
   size_t ngroups = 0;
 
@@ -1487,7 +1488,7 @@ sort_out_failures (struct nftnl_batch *batch, const struct reply *reply, struct 
  * messages: they had nothing to delete, so the rest is sent again without
  * them. Each round drops at least one message, so this ends. */
 static int
-delete_elems (struct mnl_socket *nl, const struct elem *elems, size_t n, uint32_t seq,
+delete_elems (struct mnl_socket *nl, const struct moat_elem *elems, size_t n, uint32_t seq,
               moat_err_t *err)
 {
   _cleanup_free_ struct elem_group *groups = NULL;
@@ -1526,7 +1527,7 @@ delete_elems (struct mnl_socket *nl, const struct elem *elems, size_t n, uint32_
 /* One GETSETELEM per element (the request `nft get element` makes), all in
  * one sendmsg; each is answered by the element or ENOENT, then an ack. */
 static struct nftnl_batch *
-build_gets (const struct elem *elems, size_t n, uint32_t seq, moat_err_t *err)
+build_gets (const struct moat_elem *elems, size_t n, uint32_t seq, moat_err_t *err)
 {
   struct builder b = { .batch = batch_alloc (), .seq = seq };
 
@@ -1545,12 +1546,12 @@ moat_nft_member_check (struct moat_nft *nft, const struct moat_nft_member *m, mo
   _cleanup_batch_ struct nftnl_batch *batch = NULL;
   _cleanup_reply_ struct reply reply = { 0 };
   uint32_t seq = first_seq ();
-  struct elem elems[MAX_MEMBER_ELEMS];
-  const struct elem *missing;
+  struct moat_elem elems[MOAT_MEMBER_MAX_ELEMS];
+  const struct moat_elem *missing;
   char key[256];
   size_t n;
 
-  if (member_elems (m, false, elems, &n, err) < 0)
+  if (moat_member_elems (m, false, elems, &n, err) < 0)
     return -1;
   batch = build_gets (elems, n, seq, err);
   if (!batch || talk (nl, batch, &reply, err) < 0)
@@ -1560,7 +1561,7 @@ moat_nft_member_check (struct moat_nft *nft, const struct moat_nft_member *m, mo
   if (reply.errnum != ENOENT || reply.seq - seq >= n)
     return reply_error (batch, &reply, err);
   missing = &elems[reply.seq - seq];
-  format_elem (missing, key, sizeof (key));
+  moat_elem_format_key (missing, key, sizeof (key));
   return moat_error (err, MOAT_E_DRIFT, 0, "nft set %s %s %s: element %s missing",
                      moat_family_name (missing->set->family), MOAT_NFT_TABLE, missing->set->name,
                      key);
@@ -1574,7 +1575,7 @@ struct collect
   const char *name; /* an identity's set; NULL: set->name */
   struct in_addr addr;
   unsigned positions; /* bit i: field i holds a container address; 0: keep every element */
-  struct elem_list *out;
+  struct moat_elem_list *out;
   bool failed;
   bool missing; /* the set (or its table) is not there */
 };
@@ -1606,15 +1607,15 @@ collect_elem (struct nftnl_set_elem *e, void *data)
   struct collect *c = data;
   const uint8_t *key, *end = NULL;
   uint32_t key_len = 0, end_len = 0;
-  struct elem *out;
+  struct moat_elem *out;
 
   key = nftnl_set_elem_get (e, NFTNL_SET_ELEM_KEY, &key_len);
   if (nftnl_set_elem_is_set (e, NFTNL_SET_ELEM_KEY_END))
     end = nftnl_set_elem_get (e, NFTNL_SET_ELEM_KEY_END, &end_len);
-  if (!key || key_len > MAX_KEY_LEN || end_len > MAX_KEY_LEN
+  if (!key || key_len > MOAT_ELEM_KEY_MAX || end_len > MOAT_ELEM_KEY_MAX
       || (c->positions && !names_addr (c, key, key_len, end, end_len)))
     return 0;
-  out = elem_list_push (c->out);
+  out = moat_elem_list_push (c->out);
   if (!out)
     {
       c->failed = true;
@@ -1698,13 +1699,14 @@ collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t 
 }
 
 static int collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet,
-                           bool grants, struct elem_list *found, uint32_t *seq, moat_err_t *err);
+                           bool grants, struct moat_elem_list *found, uint32_t *seq,
+                           moat_err_t *err);
 
 /* Appends to `found` every policy element that names `addr` (internet is
  * one of the member's own). */
 static int
-collect_naming (struct mnl_socket *nl, struct in_addr addr, struct elem_list *found, uint32_t *seq,
-                moat_err_t *err)
+collect_naming (struct mnl_socket *nl, struct in_addr addr, struct moat_elem_list *found,
+                uint32_t *seq, moat_err_t *err)
 {
   return collect_policy (nl, addr, true, true, found, seq, err);
 }
@@ -1712,17 +1714,17 @@ collect_naming (struct mnl_socket *nl, struct in_addr addr, struct elem_list *fo
 int
 moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, moat_err_t *err)
 {
-  struct elem elems[MAX_MEMBER_ELEMS];
-  struct elem_list found = { 0 };
+  struct moat_elem elems[MOAT_MEMBER_MAX_ELEMS];
+  struct moat_elem_list found = { 0 };
   uint32_t seq = first_seq ();
   size_t n;
   int r;
 
-  if (member_elems (m, true, elems, &n, err) < 0)
+  if (moat_member_elems (m, true, elems, &n, err) < 0)
     return -1;
   for (size_t i = 0; i < n; i++)
     {
-      struct elem *e = elem_list_push (&found);
+      struct moat_elem *e = moat_elem_list_push (&found);
 
       if (!e)
         {
@@ -1756,13 +1758,10 @@ moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, moat
 int
 moat_nft_bridge_del (struct moat_nft *nft, const char *bridge, moat_err_t *err)
 {
-  struct elem e;
-  struct key_writer w;
+  struct moat_elem e;
 
-  if (check_ifname ("bridge", bridge, err) < 0)
+  if (moat_elem_bridge (&e, bridge, err) < 0)
     return -1;
-  key_start (&w, &e, &moat_set_defs[MOAT_SET_BRIDGES]);
-  key_put_ifname (&w, bridge);
   return delete_elems (nft->nl, &e, 1, first_seq (), err);
 }
 
@@ -1776,7 +1775,7 @@ moat_nft_in_use (struct moat_nft *nft, moat_err_t *err)
 
   for (size_t i = 0; i < ARRAY_SIZE (sets); i++)
     {
-      struct elem_list found = { 0 };
+      struct moat_elem_list found = { 0 };
       struct collect c = { .set = &moat_set_defs[sets[i]], .out = &found };
       int r = collect_set (nft->nl, &c, seq + (uint32_t)i, err);
       size_t n = found.n;
@@ -1794,34 +1793,19 @@ int
 moat_nft_port_find (struct moat_nft *nft, const char *host_ifname,
                     unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr, moat_err_t *err)
 {
-  const struct moat_set_def *set = &moat_set_defs[MOAT_SET_PORTS];
-  uint32_t mac_off = moat_field_padded (moat_field_infos[set->fields[0]].len);
-  uint32_t addr_off = mac_off + moat_field_padded (moat_field_infos[set->fields[1]].len);
-  struct elem_list found = { 0 };
-  struct collect c = { .set = set, .out = &found };
-  struct key_writer w;
-  struct elem want;
+  struct moat_elem_list found = { 0 };
+  struct collect c = { .set = &moat_set_defs[MOAT_SET_PORTS], .out = &found };
   int r = 0;
 
-  if (check_ifname ("port", host_ifname, err) < 0)
+  if (moat_elem_check_ifname ("port", host_ifname, err) < 0)
     return -1;
-  key_start (&w, &want, set);
-  key_put_ifname (&w, host_ifname);
   if (collect_set (nft->nl, &c, first_seq (), err) < 0)
     {
       free (found.v);
       return -1;
     }
   for (size_t i = 0; i < found.n && r == 0; i++)
-    {
-      const struct elem *e = &found.v[i];
-
-      if (e->key_len < addr_off + 4 || memcmp (e->key, want.key, mac_off) != 0)
-        continue;
-      memcpy (ret_mac, e->key + mac_off, MOAT_MAC_LEN);
-      memcpy (&ret_addr->s_addr, e->key + addr_off, 4);
-      r = 1;
-    }
+    r = moat_elem_port_of (&found.v[i], host_ifname, ret_mac, ret_addr);
   free (found.v);
   return r;
 }
@@ -2050,7 +2034,7 @@ static const struct
 /* The policy's sets; with `grants` (a DEL), moatctl's grants too. */
 static int
 collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, bool grants,
-                struct elem_list *found, uint32_t *seq, moat_err_t *err)
+                struct moat_elem_list *found, uint32_t *seq, moat_err_t *err)
 {
   for (size_t i = grants ? 0 : GRANT_SETS; i < ARRAY_SIZE (policy_sets); i++)
     {
@@ -2070,14 +2054,14 @@ collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, 
 }
 
 static bool
-same_set (const struct elem *a, const struct elem *b)
+same_set (const struct moat_elem *a, const struct moat_elem *b)
 {
   return a->set == b->set && strcmp (a->name, b->name) == 0;
 }
 
 /* Consecutive elements of one set, up to per_msg a message. */
 static int
-put_elem_runs (struct builder *b, const struct elem *elems, size_t n, uint16_t msg_type,
+put_elem_runs (struct builder *b, const struct moat_elem *elems, size_t n, uint16_t msg_type,
                uint16_t flags, size_t per_msg)
 {
   for (size_t i = 0; i < n;)
@@ -2096,7 +2080,7 @@ put_elem_runs (struct builder *b, const struct elem *elems, size_t n, uint16_t m
 static int
 elem_cmp_set (const void *a, const void *b)
 {
-  const struct elem *x = a, *y = b;
+  const struct moat_elem *x = a, *y = b;
 
   if (x->set != y->set)
     return (x->set > y->set) - (x->set < y->set);
@@ -2106,7 +2090,7 @@ elem_cmp_set (const void *a, const void *b)
 /* Sorting by set lets one message carry many elements; qsort is not
  * stable, but order within a set does not matter. */
 static void
-sort_by_set (struct elem_list *l)
+sort_by_set (struct moat_elem_list *l)
 {
   if (l->n > 1)
     qsort (l->v, l->n, sizeof (*l->v), elem_cmp_set);
@@ -2115,8 +2099,8 @@ sort_by_set (struct elem_list *l)
 /* What a policy replace deletes, in the order its messages go. */
 struct replace_dels
 {
-  struct elem_list *old;
-  struct elem_list *del;
+  struct moat_elem_list *old;
+  struct moat_elem_list *del;
   const char *drop_ident;
   unsigned ident_parts;
 };
@@ -2154,7 +2138,7 @@ gone_set_of (struct nftnl_batch *batch, const struct reply *reply, char *name, s
 }
 
 static size_t
-drop_set (struct elem_list *l, const char *name)
+drop_set (struct moat_elem_list *l, const char *name)
 {
   size_t k = 0, dropped;
 
@@ -2173,7 +2157,7 @@ drop_set (struct elem_list *l, const char *name)
 static size_t
 drop_missing (const struct reply *reply, uint32_t first, struct replace_dels *r)
 {
-  struct elem_list *lists[] = { r->old, r->del };
+  struct moat_elem_list *lists[] = { r->old, r->del };
   uint32_t seq = first;
   size_t dropped = 0;
 
@@ -2222,7 +2206,7 @@ moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, 
                          struct moat_nft_elems *del, const char *drop_ident,
                          const char *create_ident, struct moat_nft_elems *add, moat_err_t *err)
 {
-  struct elem_list old = { 0 };
+  struct moat_elem_list old = { 0 };
   struct replace_dels r = {
     .old = &old,
     .del = del ? &del->l : NULL,
@@ -2419,10 +2403,10 @@ put_members (struct builder *b, const struct moat_nft_member *members, size_t n,
 {
   for (size_t i = 0; i < n; i++)
     {
-      struct elem elems[MAX_MEMBER_ELEMS];
+      struct moat_elem elems[MOAT_MEMBER_MAX_ELEMS];
       size_t k;
 
-      if (member_elems (&members[i], false, elems, &k, err) < 0)
+      if (moat_member_elems (&members[i], false, elems, &k, err) < 0)
         return -1;
       if (put_elem_runs (b, elems, k, NFT_MSG_NEWSETELEM, NLM_F_CREATE, MAX_ELEMS_PER_MSG) < 0)
         return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: restore");
@@ -2509,7 +2493,7 @@ lines_free (struct lines *l)
 }
 
 static int
-lines_add (struct lines *l, const struct elem *e)
+lines_add (struct lines *l, const struct moat_elem *e)
 {
   char buf[512];
 
@@ -2523,7 +2507,7 @@ lines_add (struct lines *l, const struct elem *e)
       l->v = v;
       l->cap = cap;
     }
-  elem_text (e, buf, sizeof (buf));
+  moat_elem_format (e, buf, sizeof (buf));
   return (l->v[l->n] = strdup (buf)) ? (int)l->n++ * 0 : -1;
 }
 
@@ -2549,10 +2533,10 @@ expected_lines (const struct moat_nft_member *members, size_t n, const struct mo
 {
   for (size_t i = 0; i < n; i++)
     {
-      struct elem elems[MAX_MEMBER_ELEMS];
+      struct moat_elem elems[MOAT_MEMBER_MAX_ELEMS];
       size_t k;
 
-      if (member_elems (&members[i], false, elems, &k, err) < 0)
+      if (moat_member_elems (&members[i], false, elems, &k, err) < 0)
         return -1;
       for (size_t j = 0; j < k; j++)
         if (!(missing & family_bit (elems[j].set->family)) && lines_add (out, &elems[j]) < 0)
@@ -2573,7 +2557,7 @@ kernel_lines (struct mnl_socket *nl, char *const *idents, struct lines *out,
               moat_nft_diff_fn report, void *data, int *ndiff, unsigned *missing, moat_err_t *err)
 {
   bool table_missing[2] = { false, false };
-  struct elem_list found = { 0 };
+  struct moat_elem_list found = { 0 };
   uint32_t seq = first_seq ();
   int r = 0;
 
