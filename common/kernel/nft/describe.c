@@ -5,7 +5,7 @@
 
 /* The message with sequence number `seq` in the batch, or NULL. */
 const struct nlmsghdr *
-batch_find (struct nftnl_batch *batch, uint32_t seq)
+nft_batch_find (struct nftnl_batch *batch, uint32_t seq)
 {
   int n = nftnl_batch_iovec_len (batch);
   struct iovec iov[n > 0 ? n : 1];
@@ -24,7 +24,7 @@ batch_find (struct nftnl_batch *batch, uint32_t seq)
 }
 
 uint32_t
-msg_family (const struct nlmsghdr *nlh)
+nft_msg_family (const struct nlmsghdr *nlh)
 {
   const struct nfgenmsg *g = mnl_nlmsg_get_payload (nlh);
 
@@ -37,9 +37,9 @@ describe_table (const struct nlmsghdr *nlh, char *buf, size_t size)
   _cleanup_ (nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc ();
 
   if (!t || nftnl_table_nlmsg_parse (nlh, t) < 0)
-    snprintf (buf, size, "table %s %s", moat_family_name (msg_family (nlh)), MOAT_NFT_TABLE);
+    snprintf (buf, size, "table %s %s", moat_family_name (nft_msg_family (nlh)), MOAT_NFT_TABLE);
   else
-    snprintf (buf, size, "table %s %s", moat_family_name (msg_family (nlh)),
+    snprintf (buf, size, "table %s %s", moat_family_name (nft_msg_family (nlh)),
               nftnl_table_get_str (t, NFTNL_TABLE_NAME));
 }
 
@@ -49,10 +49,11 @@ describe_set (const struct nlmsghdr *nlh, char *buf, size_t size)
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
 
   if (!s || nftnl_set_nlmsg_parse (nlh, s) < 0)
-    snprintf (buf, size, "set in table %s %s", moat_family_name (msg_family (nlh)), MOAT_NFT_TABLE);
+    snprintf (buf, size, "set in table %s %s", moat_family_name (nft_msg_family (nlh)),
+              MOAT_NFT_TABLE);
   else
     snprintf (buf, size, "set \"%s\" in table %s %s", nftnl_set_get_str (s, NFTNL_SET_NAME),
-              moat_family_name (msg_family (nlh)), nftnl_set_get_str (s, NFTNL_SET_TABLE));
+              moat_family_name (nft_msg_family (nlh)), nftnl_set_get_str (s, NFTNL_SET_TABLE));
 }
 
 static void
@@ -61,11 +62,11 @@ describe_chain (const struct nlmsghdr *nlh, char *buf, size_t size)
   _cleanup_ (nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc ();
 
   if (!c || nftnl_chain_nlmsg_parse (nlh, c) < 0)
-    snprintf (buf, size, "chain in table %s %s", moat_family_name (msg_family (nlh)),
+    snprintf (buf, size, "chain in table %s %s", moat_family_name (nft_msg_family (nlh)),
               MOAT_NFT_TABLE);
   else
     snprintf (buf, size, "chain \"%s\" in table %s %s", nftnl_chain_get_str (c, NFTNL_CHAIN_NAME),
-              moat_family_name (msg_family (nlh)), nftnl_chain_get_str (c, NFTNL_CHAIN_TABLE));
+              moat_family_name (nft_msg_family (nlh)), nftnl_chain_get_str (c, NFTNL_CHAIN_TABLE));
 }
 
 /* A rule is named by its text in moat_rule_defs: the k-th NEWRULE for a chain in
@@ -74,7 +75,7 @@ static void
 describe_rule (struct nftnl_batch *batch, const struct nlmsghdr *nlh, char *buf, size_t size)
 {
   _cleanup_ (nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc ();
-  uint32_t family = msg_family (nlh);
+  uint32_t family = nft_msg_family (nlh);
   const char *chain, *text = NULL;
   size_t index = 0;
 
@@ -86,12 +87,12 @@ describe_rule (struct nftnl_batch *batch, const struct nlmsghdr *nlh, char *buf,
   chain = nftnl_rule_get_str (r, NFTNL_RULE_CHAIN);
   for (uint32_t seq = nlh->nlmsg_seq - 1; seq != 0; seq--)
     {
-      const struct nlmsghdr *prev = batch_find (batch, seq);
+      const struct nlmsghdr *prev = nft_batch_find (batch, seq);
       _cleanup_ (nftnl_rule_freep) struct nftnl_rule *p = NULL;
 
       if (!prev)
         break;
-      if (NFNL_MSG_TYPE (prev->nlmsg_type) != NFT_MSG_NEWRULE || msg_family (prev) != family)
+      if (NFNL_MSG_TYPE (prev->nlmsg_type) != NFT_MSG_NEWRULE || nft_msg_family (prev) != family)
         continue;
       p = nftnl_rule_alloc ();
       if (p && nftnl_rule_nlmsg_parse (prev, p) == 0
@@ -135,7 +136,7 @@ describe_elems (const struct nlmsghdr *nlh, char *buf, size_t size)
 {
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
   struct first_elem f = { .text = "" };
-  uint32_t family = msg_family (nlh);
+  uint32_t family = nft_msg_family (nlh);
   const char *name;
 
   if (!s || nftnl_set_elems_nlmsg_parse (nlh, s) < 0)
@@ -157,7 +158,7 @@ describe_elems (const struct nlmsghdr *nlh, char *buf, size_t size)
 static void
 describe_msg (struct nftnl_batch *batch, uint32_t seq, char *buf, size_t size)
 {
-  const struct nlmsghdr *nlh = batch_find (batch, seq);
+  const struct nlmsghdr *nlh = nft_batch_find (batch, seq);
 
   if (!nlh)
     {
@@ -198,9 +199,10 @@ describe_msg (struct nftnl_batch *batch, uint32_t seq, char *buf, size_t size)
 
 /* Turns the kernel's error for message `seq` into *err, naming the object. */
 int
-reply_error_at (struct nftnl_batch *batch, const struct reply *reply, uint32_t seq, moat_err_t *err)
+nft_reply_error_at (struct nftnl_batch *batch, const struct reply *reply, uint32_t seq,
+                    moat_err_t *err)
 {
-  int errnum = seq == reply->seq ? reply->errnum : reply_errnum_at (reply, seq);
+  int errnum = seq == reply->seq ? reply->errnum : nft_reply_errnum_at (reply, seq);
   char what[512];
 
   describe_msg (batch, seq, what, sizeof (what));
@@ -210,31 +212,31 @@ reply_error_at (struct nftnl_batch *batch, const struct reply *reply, uint32_t s
 }
 
 int
-reply_error (struct nftnl_batch *batch, const struct reply *reply, moat_err_t *err)
+nft_reply_error (struct nftnl_batch *batch, const struct reply *reply, moat_err_t *err)
 {
-  return reply_error_at (batch, reply, reply->seq, err);
+  return nft_reply_error_at (batch, reply, reply->seq, err);
 }
 
 bool
-failed_at (struct nftnl_batch *batch, const struct reply *reply, uint16_t type, uint32_t family)
+nft_failed_at (struct nftnl_batch *batch, const struct reply *reply, uint16_t type, uint32_t family)
 {
-  const struct nlmsghdr *nlh = batch_find (batch, reply->seq);
+  const struct nlmsghdr *nlh = nft_batch_find (batch, reply->seq);
 
   return nlh && nlh->nlmsg_type != NFNL_MSG_BATCH_BEGIN && NFNL_MSG_TYPE (nlh->nlmsg_type) == type
-         && msg_family (nlh) == family;
+         && nft_msg_family (nlh) == family;
 }
 
 /* Whether the kernel refused the batch for a DESTROY message it does not
  * know (EINVAL from nfnetlink before Linux 6.3). */
 bool
-destroy_unknown (struct nftnl_batch *batch, const struct reply *reply)
+nft_destroy_unknown (struct nftnl_batch *batch, const struct reply *reply)
 {
   const struct nlmsghdr *nlh;
   uint16_t type;
 
   if (reply->errnum != EINVAL && reply->errnum != EOPNOTSUPP)
     return false;
-  nlh = batch_find (batch, reply->seq);
+  nlh = nft_batch_find (batch, reply->seq);
   type = nlh ? nlh->nlmsg_type & 0xff : 0;
   return type >= MOAT_NFT_MSG_DESTROYTABLE && type <= MOAT_NFT_MSG_DESTROYSETELEM;
 }

@@ -90,7 +90,7 @@ on_dumped_elems (const struct nlmsghdr *nlh, void *data)
 /* Dumps one set's elements, keeping those naming the address. A missing
  * table or set has nothing to forget. */
 int
-collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t *err)
+nft_collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t *err)
 {
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
   _cleanup_free_ char *buf = calloc (1, RECV_BUF_SIZE);
@@ -145,8 +145,8 @@ static const struct
 
 /* The policy's sets; with `grants` (a DEL), moatctl's grants too. */
 int
-collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, bool grants,
-                struct moat_elem_list *found, uint32_t *seq, moat_err_t *err)
+nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, bool grants,
+                    struct moat_elem_list *found, uint32_t *seq, moat_err_t *err)
 {
   for (size_t i = grants ? 0 : GRANT_SETS; i < ARRAY_SIZE (policy_sets); i++)
     {
@@ -159,7 +159,7 @@ collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, 
 
       if (keep_internet && policy_sets[i].set == MOAT_SET_INTERNET)
         continue;
-      if (collect_set (nl, &c, (*seq)++, err) < 0)
+      if (nft_collect_set (nl, &c, (*seq)++, err) < 0)
         return -1;
     }
   return 0;

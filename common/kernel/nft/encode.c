@@ -64,7 +64,7 @@ batch_alloc (void)
 }
 
 int
-builder_start (struct builder *b, uint32_t seq)
+nft_builder_start (struct builder *b, uint32_t seq)
 {
   b->batch = batch_alloc ();
   b->seq = seq;
@@ -75,14 +75,14 @@ builder_start (struct builder *b, uint32_t seq)
 }
 
 int
-builder_finish (struct builder *b)
+nft_builder_finish (struct builder *b)
 {
   nftnl_batch_end (nftnl_batch_buffer (b->batch), b->seq++);
   return builder_next (b);
 }
 
 int
-put_table (struct builder *b, uint16_t family, uint16_t msg_type, uint16_t flags)
+nft_put_table (struct builder *b, uint16_t family, uint16_t msg_type, uint16_t flags)
 {
   _cleanup_ (nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc ();
   struct nlmsghdr *nlh;
@@ -503,7 +503,7 @@ put_rule (struct builder *b, const struct moat_rule_def *def)
 static int
 put_family (struct builder *b, uint16_t family)
 {
-  if (put_table (b, family, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL) < 0)
+  if (nft_put_table (b, family, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL) < 0)
     return -1;
   for (size_t i = 0; i < MOAT_SET_COUNT; i++)
     if (moat_set_defs[i].family == family && put_set (b, (enum moat_set)i) < 0)
@@ -518,7 +518,7 @@ put_family (struct builder *b, uint16_t family)
 }
 
 int
-put_tables (struct builder *b, unsigned families)
+nft_put_tables (struct builder *b, unsigned families)
 {
   if ((families & FAMILY_INET) && put_family (b, NFPROTO_INET) < 0)
     return -1;
@@ -529,8 +529,8 @@ put_tables (struct builder *b, unsigned families)
 
 /* One message for elements of one set. */
 int
-put_elems (struct builder *b, const struct moat_elem *elems, size_t n, uint16_t msg_type,
-           uint16_t flags)
+nft_put_elems (struct builder *b, const struct moat_elem *elems, size_t n, uint16_t msg_type,
+               uint16_t flags)
 {
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
   const struct moat_set_def *def = elems[0].set;
@@ -585,7 +585,7 @@ put_elem_adds (struct builder *b, const struct moat_elem *elems, size_t n)
     {
       uint16_t excl = elems[i].set == &moat_set_defs[MOAT_SET_GUARDED] ? NLM_F_EXCL : 0;
 
-      if (put_elems (b, &elems[i], 1, NFT_MSG_NEWSETELEM, NLM_F_CREATE | excl) < 0)
+      if (nft_put_elems (b, &elems[i], 1, NFT_MSG_NEWSETELEM, NLM_F_CREATE | excl) < 0)
         return -1;
     }
   return 0;
@@ -595,13 +595,13 @@ static int
 put_elem_destroys (struct builder *b, const struct moat_elem *elems, size_t n)
 {
   for (size_t i = 0; i < n; i++)
-    if (put_elems (b, &elems[i], 1, MOAT_NFT_MSG_DESTROYSETELEM, 0) < 0)
+    if (nft_put_elems (b, &elems[i], 1, MOAT_NFT_MSG_DESTROYSETELEM, 0) < 0)
       return -1;
   return 0;
 }
 
 int
-build_failed (struct builder *b, moat_err_t *err)
+nft_build_failed (struct builder *b, moat_err_t *err)
 {
   if (b->batch)
     nftnl_batch_free (b->batch);
@@ -610,9 +610,9 @@ build_failed (struct builder *b, moat_err_t *err)
 }
 
 struct nftnl_batch *
-build_error (struct builder *b, moat_err_t *err)
+nft_build_error (struct builder *b, moat_err_t *err)
 {
-  build_failed (b, err);
+  nft_build_failed (b, err);
   return NULL;
 }
 
@@ -621,9 +621,9 @@ moat_nft_build_tables (uint32_t seq, moat_err_t *err)
 {
   struct builder b;
 
-  if (builder_start (&b, seq) < 0 || put_tables (&b, FAMILY_INET | FAMILY_BRIDGE) < 0
-      || builder_finish (&b) < 0)
-    return build_error (&b, err);
+  if (nft_builder_start (&b, seq) < 0 || nft_put_tables (&b, FAMILY_INET | FAMILY_BRIDGE) < 0
+      || nft_builder_finish (&b) < 0)
+    return nft_build_error (&b, err);
   return b.batch;
 }
 
@@ -639,40 +639,40 @@ moat_nft_build_member (const struct moat_nft_member *m, bool add, uint32_t seq, 
 
   if (moat_member_elems (m, !add, elems, &n, err) < 0)
     return NULL;
-  if (builder_start (&b, seq) < 0)
-    return build_error (&b, err);
+  if (nft_builder_start (&b, seq) < 0)
+    return nft_build_error (&b, err);
   r = add ? put_elem_adds (&b, elems, n) : put_elem_destroys (&b, elems, n);
-  if (r < 0 || builder_finish (&b) < 0)
-    return build_error (&b, err);
+  if (r < 0 || nft_builder_finish (&b) < 0)
+    return nft_build_error (&b, err);
   return b.batch;
 }
 
 /* The missing tables, then the member's elements: the slow path of the
  * first ADD. */
 struct nftnl_batch *
-build_tables_and_member (const struct moat_elem *elems, size_t n, unsigned families, uint32_t seq,
-                         moat_err_t *err)
+nft_build_tables_and_member (const struct moat_elem *elems, size_t n, unsigned families,
+                             uint32_t seq, moat_err_t *err)
 {
   struct builder b;
 
-  if (builder_start (&b, seq) < 0 || put_tables (&b, families) < 0
-      || put_elem_adds (&b, elems, n) < 0 || builder_finish (&b) < 0)
-    return build_error (&b, err);
+  if (nft_builder_start (&b, seq) < 0 || nft_put_tables (&b, families) < 0
+      || put_elem_adds (&b, elems, n) < 0 || nft_builder_finish (&b) < 0)
+    return nft_build_error (&b, err);
   return b.batch;
 }
 
 /* One GETSETELEM per element (the request `nft get element` makes), all in
  * one sendmsg; each is answered by the element or ENOENT, then an ack. */
 struct nftnl_batch *
-build_gets (const struct moat_elem *elems, size_t n, uint32_t seq, moat_err_t *err)
+nft_build_gets (const struct moat_elem *elems, size_t n, uint32_t seq, moat_err_t *err)
 {
   struct builder b = { .batch = batch_alloc (), .seq = seq };
 
   if (!b.batch)
-    return build_error (&b, err);
+    return nft_build_error (&b, err);
   for (size_t i = 0; i < n; i++)
-    if (put_elems (&b, &elems[i], 1, NFT_MSG_GETSETELEM, 0) < 0)
-      return build_error (&b, err);
+    if (nft_put_elems (&b, &elems[i], 1, NFT_MSG_GETSETELEM, 0) < 0)
+      return nft_build_error (&b, err);
   return b.batch;
 }
 
@@ -753,7 +753,7 @@ put_ident_rule (struct builder *b, const char *name)
 /* Called only when the chain does not exist (moat_nft_ident_exists), so
  * its one rule is never doubled. */
 int
-put_ident_create (struct builder *b, const char *ident)
+nft_put_ident_create (struct builder *b, const char *ident)
 {
   char name[MOAT_NFT_IDENT_MAX + 4];
 
@@ -766,7 +766,7 @@ put_ident_create (struct builder *b, const char *ident)
 }
 
 int
-put_ident_drop (struct builder *b, const char *ident, const struct deletes *d, unsigned parts)
+nft_put_ident_drop (struct builder *b, const char *ident, const struct deletes *d, unsigned parts)
 {
   char name[MOAT_NFT_IDENT_MAX + 4];
 
@@ -786,8 +786,8 @@ same_set (const struct moat_elem *a, const struct moat_elem *b)
 
 /* Consecutive elements of one set, up to per_msg a message. */
 int
-put_elem_runs (struct builder *b, const struct moat_elem *elems, size_t n, uint16_t msg_type,
-               uint16_t flags, size_t per_msg)
+nft_put_elem_runs (struct builder *b, const struct moat_elem *elems, size_t n, uint16_t msg_type,
+                   uint16_t flags, size_t per_msg)
 {
   for (size_t i = 0; i < n;)
     {
@@ -795,7 +795,7 @@ put_elem_runs (struct builder *b, const struct moat_elem *elems, size_t n, uint1
 
       while (j < n && same_set (&elems[j], &elems[i]) && j - i < per_msg)
         j++;
-      if (put_elems (b, &elems[i], j - i, msg_type, flags) < 0)
+      if (nft_put_elems (b, &elems[i], j - i, msg_type, flags) < 0)
         return -1;
       i = j;
     }
@@ -815,7 +815,7 @@ elem_cmp_set (const void *a, const void *b)
 /* Sorting by set lets one message carry many elements; qsort is not
  * stable, but order within a set does not matter. */
 void
-sort_by_set (struct moat_elem_list *l)
+nft_sort_by_set (struct moat_elem_list *l)
 {
   if (l->n > 1)
     qsort (l->v, l->n, sizeof (*l->v), elem_cmp_set);

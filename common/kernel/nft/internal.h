@@ -99,7 +99,7 @@ struct reply
   int *errnums; /* by seq - first_seq */
 };
 
-#define _cleanup_reply_ _cleanup_ (reply_done)
+#define _cleanup_reply_ _cleanup_ (nft_reply_done)
 
 struct moat_nft
 {
@@ -134,45 +134,47 @@ enum
 };
 
 /* transport.c: the socket, sending, the kernel's acks. */
-int reply_errnum_at (const struct reply *r, uint32_t seq);
-int talk_data (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply,
-               mnl_cb_t on_data, void *data_arg, moat_err_t *err);
-int talk (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply, moat_err_t *err);
-uint32_t first_seq (void);
-void reply_done (struct reply *r);
+int nft_reply_errnum_at (const struct reply *r, uint32_t seq);
+int nft_talk_data (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply,
+                   mnl_cb_t on_data, void *data_arg, moat_err_t *err);
+int nft_talk (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply,
+              moat_err_t *err);
+uint32_t nft_first_seq (void);
+void nft_reply_done (struct reply *r);
 
 /* describe.c: naming the message an error is about. */
-const struct nlmsghdr *batch_find (struct nftnl_batch *batch, uint32_t seq);
-uint32_t msg_family (const struct nlmsghdr *nlh);
-int reply_error_at (struct nftnl_batch *batch, const struct reply *reply, uint32_t seq,
-                    moat_err_t *err);
-int reply_error (struct nftnl_batch *batch, const struct reply *reply, moat_err_t *err);
-bool failed_at (struct nftnl_batch *batch, const struct reply *reply, uint16_t type,
-                uint32_t family);
-bool destroy_unknown (struct nftnl_batch *batch, const struct reply *reply);
+const struct nlmsghdr *nft_batch_find (struct nftnl_batch *batch, uint32_t seq);
+uint32_t nft_msg_family (const struct nlmsghdr *nlh);
+int nft_reply_error_at (struct nftnl_batch *batch, const struct reply *reply, uint32_t seq,
+                        moat_err_t *err);
+int nft_reply_error (struct nftnl_batch *batch, const struct reply *reply, moat_err_t *err);
+bool nft_failed_at (struct nftnl_batch *batch, const struct reply *reply, uint16_t type,
+                    uint32_t family);
+bool nft_destroy_unknown (struct nftnl_batch *batch, const struct reply *reply);
 
 /* encode.c: the ruleset and elements into batches (libnftnl). */
-int builder_start (struct builder *b, uint32_t seq);
-int builder_finish (struct builder *b);
-int put_table (struct builder *b, uint16_t family, uint16_t msg_type, uint16_t flags);
-int put_tables (struct builder *b, unsigned families);
-int put_elems (struct builder *b, const struct moat_elem *elems, size_t n, uint16_t msg_type,
-               uint16_t flags);
-int build_failed (struct builder *b, moat_err_t *err);
-struct nftnl_batch *build_error (struct builder *b, moat_err_t *err);
-struct nftnl_batch *build_tables_and_member (const struct moat_elem *elems, size_t n,
-                                             unsigned families, uint32_t seq, moat_err_t *err);
-struct nftnl_batch *build_gets (const struct moat_elem *elems, size_t n, uint32_t seq,
-                                moat_err_t *err);
-int put_ident_create (struct builder *b, const char *ident);
-int put_ident_drop (struct builder *b, const char *ident, const struct deletes *d, unsigned parts);
-int put_elem_runs (struct builder *b, const struct moat_elem *elems, size_t n, uint16_t msg_type,
-                   uint16_t flags, size_t per_msg);
-void sort_by_set (struct moat_elem_list *l);
+int nft_builder_start (struct builder *b, uint32_t seq);
+int nft_builder_finish (struct builder *b);
+int nft_put_table (struct builder *b, uint16_t family, uint16_t msg_type, uint16_t flags);
+int nft_put_tables (struct builder *b, unsigned families);
+int nft_put_elems (struct builder *b, const struct moat_elem *elems, size_t n, uint16_t msg_type,
+                   uint16_t flags);
+int nft_build_failed (struct builder *b, moat_err_t *err);
+struct nftnl_batch *nft_build_error (struct builder *b, moat_err_t *err);
+struct nftnl_batch *nft_build_tables_and_member (const struct moat_elem *elems, size_t n,
+                                                 unsigned families, uint32_t seq, moat_err_t *err);
+struct nftnl_batch *nft_build_gets (const struct moat_elem *elems, size_t n, uint32_t seq,
+                                    moat_err_t *err);
+int nft_put_ident_create (struct builder *b, const char *ident);
+int nft_put_ident_drop (struct builder *b, const char *ident, const struct deletes *d,
+                        unsigned parts);
+int nft_put_elem_runs (struct builder *b, const struct moat_elem *elems, size_t n,
+                       uint16_t msg_type, uint16_t flags, size_t per_msg);
+void nft_sort_by_set (struct moat_elem_list *l);
 
 /* dump.c: reading sets back from the kernel. */
-int collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t *err);
-int collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, bool grants,
-                    struct moat_elem_list *found, uint32_t *seq, moat_err_t *err);
+int nft_collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t *err);
+int nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, bool grants,
+                        struct moat_elem_list *found, uint32_t *seq, moat_err_t *err);
 
 #endif

@@ -20,8 +20,8 @@ missing_families (struct nftnl_batch *batch, const struct reply *reply)
 
       for (; mnl_nlmsg_ok (nlh, len); nlh = mnl_nlmsg_next (nlh, &len))
         if (nlh->nlmsg_type != NFNL_MSG_BATCH_BEGIN && nlh->nlmsg_type != NFNL_MSG_BATCH_END
-            && reply_errnum_at (reply, nlh->nlmsg_seq) == ENOENT)
-          families |= family_bit (msg_family (nlh));
+            && nft_reply_errnum_at (reply, nlh->nlmsg_seq) == ENOENT)
+          families |= family_bit (nft_msg_family (nlh));
     }
   return families;
 }
@@ -35,11 +35,11 @@ add_elements (struct mnl_socket *nl, const struct moat_nft_member *m, uint32_t s
   _cleanup_reply_ struct reply reply = { 0 };
   unsigned families;
 
-  if (!batch || talk (nl, batch, &reply, err) < 0)
+  if (!batch || nft_talk (nl, batch, &reply, err) < 0)
     return -1;
   if (!reply.errnum)
     return 0;
-  reply_error (batch, &reply, err);
+  nft_reply_error (batch, &reply, err);
   families = reply.errnum == ENOENT ? missing_families (batch, &reply) : 0;
   return families ? (int)families : -1;
 }
@@ -57,15 +57,15 @@ create_and_add (struct mnl_socket *nl, const struct moat_nft_member *m, unsigned
 
   if (moat_member_elems (m, false, elems, &n, err) < 0)
     return -1;
-  batch = build_tables_and_member (elems, n, families, seq, err);
-  if (!batch || talk (nl, batch, &reply, err) < 0)
+  batch = nft_build_tables_and_member (elems, n, families, seq, err);
+  if (!batch || nft_talk (nl, batch, &reply, err) < 0)
     return -1;
   if (reply.errnum == EEXIST
-      && (failed_at (batch, &reply, NFT_MSG_NEWTABLE, NFPROTO_INET)
-          || failed_at (batch, &reply, NFT_MSG_NEWTABLE, NFPROTO_BRIDGE)))
+      && (nft_failed_at (batch, &reply, NFT_MSG_NEWTABLE, NFPROTO_INET)
+          || nft_failed_at (batch, &reply, NFT_MSG_NEWTABLE, NFPROTO_BRIDGE)))
     return 1;
   if (reply.errnum)
-    return reply_error (batch, &reply, err);
+    return nft_reply_error (batch, &reply, err);
   return 0;
 }
 
@@ -79,7 +79,7 @@ int
 moat_nft_member_add (struct moat_nft *nft, const struct moat_nft_member *m, moat_err_t *err)
 {
   struct mnl_socket *nl = nft->nl;
-  uint32_t seq = first_seq ();
+  uint32_t seq = nft_first_seq ();
   int r;
 
   r = add_elements (nl, m, seq, err);
@@ -105,14 +105,15 @@ delete_one_by_one (struct mnl_socket *nl, const struct moat_elem *elems, size_t 
       _cleanup_reply_ struct reply reply = { 0 };
       struct builder b;
 
-      if (builder_start (&b, seq) < 0 || put_elems (&b, &elems[i], 1, NFT_MSG_DELSETELEM, 0) < 0
-          || builder_finish (&b) < 0)
-        return build_failed (&b, err);
+      if (nft_builder_start (&b, seq) < 0
+          || nft_put_elems (&b, &elems[i], 1, NFT_MSG_DELSETELEM, 0) < 0
+          || nft_builder_finish (&b) < 0)
+        return nft_build_failed (&b, err);
       batch = b.batch;
-      if (talk (nl, batch, &reply, err) < 0)
+      if (nft_talk (nl, batch, &reply, err) < 0)
         return -1;
       if (reply.errnum && reply.errnum != ENOENT)
-        return reply_error (batch, &reply, err);
+        return nft_reply_error (batch, &reply, err);
     }
   return 0;
 }
@@ -149,18 +150,18 @@ build_destroys (struct elem_group *groups, size_t ngroups, uint32_t seq, moat_er
 {
   struct builder b;
 
-  if (builder_start (&b, seq) < 0)
-    return build_error (&b, err);
+  if (nft_builder_start (&b, seq) < 0)
+    return nft_build_error (&b, err);
   for (size_t g = 0; g < ngroups; g++)
     {
       if (groups[g].gone)
         continue;
       groups[g].seq = b.seq;
-      if (put_elems (&b, groups[g].elems, groups[g].n, MOAT_NFT_MSG_DESTROYSETELEM, 0) < 0)
-        return build_error (&b, err);
+      if (nft_put_elems (&b, groups[g].elems, groups[g].n, MOAT_NFT_MSG_DESTROYSETELEM, 0) < 0)
+        return nft_build_error (&b, err);
     }
-  if (builder_finish (&b) < 0)
-    return build_error (&b, err);
+  if (nft_builder_finish (&b) < 0)
+    return nft_build_error (&b, err);
   return b.batch;
 }
 
@@ -179,14 +180,14 @@ sort_out_failures (struct nftnl_batch *batch, const struct reply *reply, struct 
 
       if (groups[g].gone)
         continue;
-      errnum = reply_errnum_at (reply, groups[g].seq);
+      errnum = nft_reply_errnum_at (reply, groups[g].seq);
       if (errnum == ENOENT)
         groups[g].gone = true;
       else if (errnum)
-        return reply_error_at (batch, reply, groups[g].seq, err);
+        return nft_reply_error_at (batch, reply, groups[g].seq, err);
     }
   if (reply->errnum != ENOENT)
-    return reply_error (batch, reply, err);
+    return nft_reply_error (batch, reply, err);
   return 1;
 }
 
@@ -213,7 +214,7 @@ delete_elems (struct mnl_socket *nl, const struct moat_elem *elems, size_t n, ui
       _cleanup_reply_ struct reply reply = { 0 };
       int r;
 
-      if (!batch || talk (nl, batch, &reply, err) < 0)
+      if (!batch || nft_talk (nl, batch, &reply, err) < 0)
         return -1;
       if (!reply.errnum)
         return 0;
@@ -235,7 +236,7 @@ moat_nft_member_check (struct moat_nft *nft, const struct moat_nft_member *m, mo
   struct mnl_socket *nl = nft->nl;
   _cleanup_batch_ struct nftnl_batch *batch = NULL;
   _cleanup_reply_ struct reply reply = { 0 };
-  uint32_t seq = first_seq ();
+  uint32_t seq = nft_first_seq ();
   struct moat_elem elems[MOAT_MEMBER_MAX_ELEMS];
   const struct moat_elem *missing;
   char key[256];
@@ -243,13 +244,13 @@ moat_nft_member_check (struct moat_nft *nft, const struct moat_nft_member *m, mo
 
   if (moat_member_elems (m, false, elems, &n, err) < 0)
     return -1;
-  batch = build_gets (elems, n, seq, err);
-  if (!batch || talk (nl, batch, &reply, err) < 0)
+  batch = nft_build_gets (elems, n, seq, err);
+  if (!batch || nft_talk (nl, batch, &reply, err) < 0)
     return -1;
   if (!reply.errnum)
     return 0;
   if (reply.errnum != ENOENT || reply.seq - seq >= n)
-    return reply_error (batch, &reply, err);
+    return nft_reply_error (batch, &reply, err);
   missing = &elems[reply.seq - seq];
   moat_elem_format_key (missing, key, sizeof (key));
   return moat_error (err, MOAT_E_DRIFT, 0, "nft set %s %s %s: element %s missing",
@@ -263,7 +264,7 @@ static int
 collect_naming (struct mnl_socket *nl, struct in_addr addr, struct moat_elem_list *found,
                 uint32_t *seq, moat_err_t *err)
 {
-  return collect_policy (nl, addr, true, true, found, seq, err);
+  return nft_collect_policy (nl, addr, true, true, found, seq, err);
 }
 
 int
@@ -271,7 +272,7 @@ moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, moat
 {
   struct moat_elem elems[MOAT_MEMBER_MAX_ELEMS];
   struct moat_elem_list found = { 0 };
-  uint32_t seq = first_seq ();
+  uint32_t seq = nft_first_seq ();
   size_t n;
   int r;
 
@@ -317,20 +318,20 @@ moat_nft_bridge_del (struct moat_nft *nft, const char *bridge, moat_err_t *err)
 
   if (moat_elem_bridge (&e, bridge, err) < 0)
     return -1;
-  return delete_elems (nft->nl, &e, 1, first_seq (), err);
+  return delete_elems (nft->nl, &e, 1, nft_first_seq (), err);
 }
 
 int
 moat_nft_in_use (struct moat_nft *nft, moat_err_t *err)
 {
   static const enum moat_set sets[] = { MOAT_SET_BRIDGES, MOAT_SET_GUARDED };
-  uint32_t seq = first_seq ();
+  uint32_t seq = nft_first_seq ();
 
   for (size_t i = 0; i < ARRAY_SIZE (sets); i++)
     {
       struct moat_elem_list found = { 0 };
       struct collect c = { .set = &moat_set_defs[sets[i]], .out = &found };
-      int r = collect_set (nft->nl, &c, seq + (uint32_t)i, err);
+      int r = nft_collect_set (nft->nl, &c, seq + (uint32_t)i, err);
       size_t n = found.n;
 
       free (found.v);
@@ -352,7 +353,7 @@ moat_nft_port_find (struct moat_nft *nft, const char *host_ifname,
 
   if (moat_elem_check_ifname ("port", host_ifname, err) < 0)
     return -1;
-  if (collect_set (nft->nl, &c, first_seq (), err) < 0)
+  if (nft_collect_set (nft->nl, &c, nft_first_seq (), err) < 0)
     {
       free (found.v);
       return -1;
@@ -371,15 +372,15 @@ delete_tables (struct mnl_socket *nl, uint16_t msg_type, uint32_t seq, struct re
   _cleanup_batch_ struct nftnl_batch *batch = NULL;
   struct builder b;
 
-  if (builder_start (&b, seq) < 0 || put_table (&b, NFPROTO_INET, msg_type, 0) < 0
-      || put_table (&b, NFPROTO_BRIDGE, msg_type, 0) < 0 || builder_finish (&b) < 0)
-    return build_failed (&b, err);
+  if (nft_builder_start (&b, seq) < 0 || nft_put_table (&b, NFPROTO_INET, msg_type, 0) < 0
+      || nft_put_table (&b, NFPROTO_BRIDGE, msg_type, 0) < 0 || nft_builder_finish (&b) < 0)
+    return nft_build_failed (&b, err);
   batch = b.batch;
-  if (talk (nl, batch, reply, err) < 0)
+  if (nft_talk (nl, batch, reply, err) < 0)
     return -1;
   if (reply->errnum && reply->errnum != EINVAL && reply->errnum != EOPNOTSUPP
       && reply->errnum != ENOENT)
-    return reply_error (batch, reply, err);
+    return nft_reply_error (batch, reply, err);
   return 0;
 }
 
@@ -390,14 +391,14 @@ delete_table (struct mnl_socket *nl, uint16_t family, uint32_t seq, moat_err_t *
   _cleanup_reply_ struct reply reply = { 0 };
   struct builder b;
 
-  if (builder_start (&b, seq) < 0 || put_table (&b, family, NFT_MSG_DELTABLE, 0) < 0
-      || builder_finish (&b) < 0)
-    return build_failed (&b, err);
+  if (nft_builder_start (&b, seq) < 0 || nft_put_table (&b, family, NFT_MSG_DELTABLE, 0) < 0
+      || nft_builder_finish (&b) < 0)
+    return nft_build_failed (&b, err);
   batch = b.batch;
-  if (talk (nl, batch, &reply, err) < 0)
+  if (nft_talk (nl, batch, &reply, err) < 0)
     return -1;
   if (reply.errnum && reply.errnum != ENOENT)
-    return reply_error (batch, &reply, err);
+    return nft_reply_error (batch, &reply, err);
   return 0;
 }
 
@@ -408,7 +409,7 @@ moat_nft_teardown (struct moat_nft *nft, moat_err_t *err)
 {
   struct mnl_socket *nl = nft->nl;
   _cleanup_reply_ struct reply reply = { 0 };
-  uint32_t seq = first_seq ();
+  uint32_t seq = nft_first_seq ();
 
   if (delete_tables (nl, MOAT_NFT_MSG_DESTROYTABLE, seq, &reply, err) < 0)
     return -1;

@@ -26,14 +26,14 @@ static int
 build_replace (struct builder *b, const struct replace_dels *r, const struct deletes *d,
                const char *create_ident, struct moat_nft_elems *add)
 {
-  if (put_elem_runs (b, r->old->v, r->old->n, d->elem, 0, d->per_msg) < 0
-      || (r->del && put_elem_runs (b, r->del->v, r->del->n, d->elem, 0, d->per_msg) < 0)
+  if (nft_put_elem_runs (b, r->old->v, r->old->n, d->elem, 0, d->per_msg) < 0
+      || (r->del && nft_put_elem_runs (b, r->del->v, r->del->n, d->elem, 0, d->per_msg) < 0)
       || (r->drop_ident && r->ident_parts
-          && put_ident_drop (b, r->drop_ident, d, r->ident_parts) < 0)
-      || (create_ident && put_ident_create (b, create_ident) < 0)
+          && nft_put_ident_drop (b, r->drop_ident, d, r->ident_parts) < 0)
+      || (create_ident && nft_put_ident_create (b, create_ident) < 0)
       || (add
-          && put_elem_runs (b, add->l.v, add->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
-                            MAX_ELEMS_PER_MSG)
+          && nft_put_elem_runs (b, add->l.v, add->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+                                MAX_ELEMS_PER_MSG)
                  < 0))
     return -1;
   return 0;
@@ -44,7 +44,7 @@ build_replace (struct builder *b, const struct replace_dels *r, const struct del
 static bool
 gone_set_of (struct nftnl_batch *batch, const struct reply *reply, char *name, size_t size)
 {
-  const struct nlmsghdr *nlh = reply->errnum == ENOENT ? batch_find (batch, reply->seq) : NULL;
+  const struct nlmsghdr *nlh = reply->errnum == ENOENT ? nft_batch_find (batch, reply->seq) : NULL;
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = NULL;
 
   if (!nlh || (nlh->nlmsg_type & 0xff) != MOAT_NFT_MSG_DESTROYSETELEM || !(s = nftnl_set_alloc ())
@@ -83,7 +83,7 @@ drop_missing (const struct reply *reply, uint32_t first, struct replace_dels *r)
       size_t k = 0, n = lists[l] ? lists[l]->n : 0;
 
       for (size_t i = 0; i < n; i++)
-        if (reply_errnum_at (reply, seq++) != ENOENT)
+        if (nft_reply_errnum_at (reply, seq++) != ENOENT)
           lists[l]->v[k++] = lists[l]->v[i];
         else
           dropped++;
@@ -92,7 +92,7 @@ drop_missing (const struct reply *reply, uint32_t first, struct replace_dels *r)
     }
   /* Then the identity's chain and set, each one message when still asked. */
   for (unsigned part = IDENT_CHAIN; r->drop_ident && part <= IDENT_SET; part <<= 1)
-    if ((r->ident_parts & part) && reply_errnum_at (reply, seq++) == ENOENT)
+    if ((r->ident_parts & part) && nft_reply_errnum_at (reply, seq++) == ENOENT)
       {
         r->ident_parts &= ~part;
         dropped++;
@@ -107,7 +107,7 @@ retry_replace (struct moat_nft *nft, struct nftnl_batch *batch, const struct rep
 {
   char gone[MOAT_NFT_IDENT_MAX + 8];
 
-  if (!nft->no_destroy && destroy_unknown (batch, reply))
+  if (!nft->no_destroy && nft_destroy_unknown (batch, reply))
     return nft->no_destroy = true;
   if (nft->no_destroy)
     return reply->errnum == ENOENT && drop_missing (reply, first, r) > 0;
@@ -130,17 +130,17 @@ moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, 
     .drop_ident = drop_ident,
     .ident_parts = IDENT_CHAIN | IDENT_SET,
   };
-  uint32_t seq = first_seq ();
+  uint32_t seq = nft_first_seq ();
   int res;
 
-  res = sweep ? collect_policy (nft->nl, addr, keep_internet, false, &old, &seq, err) : 0;
+  res = sweep ? nft_collect_policy (nft->nl, addr, keep_internet, false, &old, &seq, err) : 0;
   if (res < 0)
     goto out;
-  sort_by_set (&old);
+  nft_sort_by_set (&old);
   if (del)
-    sort_by_set (&del->l);
+    nft_sort_by_set (&del->l);
   if (add)
-    sort_by_set (&add->l);
+    nft_sort_by_set (&add->l);
   for (int tries = 0;; tries++)
     {
       _cleanup_batch_ struct nftnl_batch *batch = NULL;
@@ -149,25 +149,25 @@ moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, 
       uint32_t first;
 
       seq += 16 + (uint32_t)(old.n + (del ? del->l.n : 0) + (add ? add->l.n : 0));
-      if (builder_start (&b, seq) < 0)
+      if (nft_builder_start (&b, seq) < 0)
         {
-          res = build_failed (&b, err);
+          res = nft_build_failed (&b, err);
           goto out;
         }
       first = b.seq;
       if (build_replace (&b, &r, deletes_of (nft), create_ident, add) < 0
-          || builder_finish (&b) < 0)
+          || nft_builder_finish (&b) < 0)
         {
-          res = build_failed (&b, err);
+          res = nft_build_failed (&b, err);
           goto out;
         }
       batch = b.batch;
-      res = talk (nft->nl, batch, &reply, err);
+      res = nft_talk (nft->nl, batch, &reply, err);
       if (res < 0 || !reply.errnum)
         goto out;
       if (tries < 8 && retry_replace (nft, batch, &reply, first, &r))
         continue;
-      res = reply_error (batch, &reply, err);
+      res = nft_reply_error (batch, &reply, err);
       goto out;
     }
 out:
@@ -214,11 +214,11 @@ moat_nft_elems_outlive (struct moat_nft *nft, const struct moat_nft_elems *l, ui
 
   if (l->l.n == 0)
     return 0;
-  batch = build_gets (l->l.v, l->l.n, first_seq (), err);
-  if (!batch || talk_data (nft->nl, batch, &reply, on_elem_expiration, &o, err) < 0)
+  batch = nft_build_gets (l->l.v, l->l.n, nft_first_seq (), err);
+  if (!batch || nft_talk_data (nft->nl, batch, &reply, on_elem_expiration, &o, err) < 0)
     return -1;
   if (reply.errnum && reply.errnum != ENOENT)
-    return reply_error (batch, &reply, err);
+    return nft_reply_error (batch, &reply, err);
   if (o.failed)
     return moat_error (err, MOAT_E_NFT, EBADMSG, "nft: cannot read an element's expiration");
   return o.outlives;
@@ -229,7 +229,7 @@ moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *err)
 {
   _cleanup_ (nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc ();
   char name[MOAT_NFT_IDENT_MAX + 4], buf[8192] = { 0 };
-  uint32_t seq = first_seq ();
+  uint32_t seq = nft_first_seq ();
   struct nlmsghdr *nlh;
   int r = 1;
 
@@ -272,14 +272,14 @@ idents_drop_one_by_one (struct moat_nft *nft, char *const *idents, moat_err_t *e
         _cleanup_reply_ struct reply reply = { 0 };
         struct builder b;
 
-        if (builder_start (&b, first_seq ()) < 0 || put_ident_drop (&b, *i, &by_del, parts[p]) < 0
-            || builder_finish (&b) < 0)
-          return build_failed (&b, err);
+        if (nft_builder_start (&b, nft_first_seq ()) < 0
+            || nft_put_ident_drop (&b, *i, &by_del, parts[p]) < 0 || nft_builder_finish (&b) < 0)
+          return nft_build_failed (&b, err);
         batch = b.batch;
-        if (talk (nft->nl, batch, &reply, err) < 0)
+        if (nft_talk (nft->nl, batch, &reply, err) < 0)
           return -1;
         if (reply.errnum && reply.errnum != ENOENT)
-          return reply_error (batch, &reply, err);
+          return nft_reply_error (batch, &reply, err);
       }
   return 0;
 }
@@ -293,22 +293,22 @@ moat_nft_idents_drop (struct moat_nft *nft, char *const *idents, moat_err_t *err
 
   if (!idents || !idents[0])
     return 0;
-  if (builder_start (&b, first_seq ()) < 0)
-    return build_failed (&b, err);
+  if (nft_builder_start (&b, nft_first_seq ()) < 0)
+    return nft_build_failed (&b, err);
   for (char *const *i = idents; *i; i++)
-    if (put_ident_drop (&b, *i, deletes_of (nft), IDENT_CHAIN | IDENT_SET) < 0)
-      return build_failed (&b, err);
-  if (builder_finish (&b) < 0)
-    return build_failed (&b, err);
+    if (nft_put_ident_drop (&b, *i, deletes_of (nft), IDENT_CHAIN | IDENT_SET) < 0)
+      return nft_build_failed (&b, err);
+  if (nft_builder_finish (&b) < 0)
+    return nft_build_failed (&b, err);
   batch = b.batch;
-  if (talk (nft->nl, batch, &reply, err) < 0)
+  if (nft_talk (nft->nl, batch, &reply, err) < 0)
     return -1;
-  if (!nft->no_destroy && destroy_unknown (batch, &reply))
+  if (!nft->no_destroy && nft_destroy_unknown (batch, &reply))
     {
       nft->no_destroy = true;
       return idents_drop_one_by_one (nft, idents, err);
     }
   if (reply.errnum && reply.errnum != ENOENT)
-    return reply_error (batch, &reply, err);
+    return nft_reply_error (batch, &reply, err);
   return 0;
 }

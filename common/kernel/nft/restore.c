@@ -13,7 +13,7 @@ put_members (struct builder *b, const struct moat_nft_member *members, size_t n,
 
       if (moat_member_elems (&members[i], false, elems, &k, err) < 0)
         return -1;
-      if (put_elem_runs (b, elems, k, NFT_MSG_NEWSETELEM, NLM_F_CREATE, MAX_ELEMS_PER_MSG) < 0)
+      if (nft_put_elem_runs (b, elems, k, NFT_MSG_NEWSETELEM, NLM_F_CREATE, MAX_ELEMS_PER_MSG) < 0)
         return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: restore");
     }
   return 0;
@@ -26,26 +26,26 @@ build_restore (const struct moat_nft_member *members, size_t n, char *const *ide
 {
   struct builder b;
 
-  if (builder_start (&b, first_seq ()) < 0
+  if (nft_builder_start (&b, nft_first_seq ()) < 0
       || (destroy
-          && (put_table (&b, NFPROTO_INET, MOAT_NFT_MSG_DESTROYTABLE, 0) < 0
-              || put_table (&b, NFPROTO_BRIDGE, MOAT_NFT_MSG_DESTROYTABLE, 0) < 0))
-      || put_tables (&b, FAMILY_INET | FAMILY_BRIDGE) < 0)
-    return build_error (&b, err);
+          && (nft_put_table (&b, NFPROTO_INET, MOAT_NFT_MSG_DESTROYTABLE, 0) < 0
+              || nft_put_table (&b, NFPROTO_BRIDGE, MOAT_NFT_MSG_DESTROYTABLE, 0) < 0))
+      || nft_put_tables (&b, FAMILY_INET | FAMILY_BRIDGE) < 0)
+    return nft_build_error (&b, err);
   if (put_members (&b, members, n, err) < 0)
     {
       nftnl_batch_free (b.batch);
       return NULL;
     }
   for (char *const *i = idents; i && *i; i++)
-    if (put_ident_create (&b, *i) < 0)
-      return build_error (&b, err);
+    if (nft_put_ident_create (&b, *i) < 0)
+      return nft_build_error (&b, err);
   if ((add
-       && put_elem_runs (&b, add->l.v, add->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
-                         MAX_ELEMS_PER_MSG)
+       && nft_put_elem_runs (&b, add->l.v, add->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+                             MAX_ELEMS_PER_MSG)
               < 0)
-      || builder_finish (&b) < 0)
-    return build_error (&b, err);
+      || nft_builder_finish (&b) < 0)
+    return nft_build_error (&b, err);
   return b.batch;
 }
 
@@ -56,7 +56,7 @@ moat_nft_restore (struct moat_nft *nft, const struct moat_nft_member *members, s
                   char *const *idents, struct moat_nft_elems *add, moat_err_t *err)
 {
   if (add)
-    sort_by_set (&add->l);
+    nft_sort_by_set (&add->l);
   for (int tries = 0; tries < 2; tries++)
     {
       _cleanup_batch_ struct nftnl_batch *batch = NULL;
@@ -65,12 +65,12 @@ moat_nft_restore (struct moat_nft *nft, const struct moat_nft_member *members, s
       if (nft->no_destroy && moat_nft_teardown (nft, err) < 0)
         return -1;
       batch = build_restore (members, n, idents, add, !nft->no_destroy, err);
-      if (!batch || talk (nft->nl, batch, &reply, err) < 0)
+      if (!batch || nft_talk (nft->nl, batch, &reply, err) < 0)
         return -1;
       if (!reply.errnum)
         return 0;
-      if (nft->no_destroy || !destroy_unknown (batch, &reply))
-        return reply_error (batch, &reply, err);
+      if (nft->no_destroy || !nft_destroy_unknown (batch, &reply))
+        return nft_reply_error (batch, &reply, err);
       nft->no_destroy = true;
     }
   return 0;
@@ -163,7 +163,7 @@ kernel_lines (struct mnl_socket *nl, char *const *idents, struct lines *out,
 {
   bool table_missing[2] = { false, false };
   struct moat_elem_list found = { 0 };
-  uint32_t seq = first_seq ();
+  uint32_t seq = nft_first_seq ();
   int r = 0;
 
   for (size_t i = 0; r == 0 && i < MOAT_SET_COUNT; i++)
@@ -174,7 +174,7 @@ kernel_lines (struct mnl_socket *nl, char *const *idents, struct lines *out,
 
       if (*gone)
         continue;
-      r = collect_set (nl, &c, seq++, err);
+      r = nft_collect_set (nl, &c, seq++, err);
       if (r == 0 && c.missing)
         {
           *gone = true;
@@ -191,7 +191,7 @@ kernel_lines (struct mnl_socket *nl, char *const *idents, struct lines *out,
 
       if (moat_ident_object_name (name, sizeof (name), *id) < 0)
         continue;
-      r = collect_set (nl, &c, seq++, err);
+      r = nft_collect_set (nl, &c, seq++, err);
       if (r == 0 && c.missing)
         {
           snprintf (what, sizeof (what), "identity %s (chain and set %s)", *id, name);

@@ -4,14 +4,14 @@
 #include "kernel/nft/internal.h"
 
 void
-reply_done (struct reply *r)
+nft_reply_done (struct reply *r)
 {
   free (r->errnums);
   r->errnums = NULL;
 }
 
 int
-reply_errnum_at (const struct reply *r, uint32_t seq)
+nft_reply_errnum_at (const struct reply *r, uint32_t seq)
 {
   return seq - r->first_seq < r->nseq ? r->errnums[seq - r->first_seq] : 0;
 }
@@ -109,7 +109,7 @@ talk_init (struct talk *t, struct iovec *iov, int n, struct reply *reply)
   const struct nlmsghdr *first = iov[0].iov_base;
   uint32_t last_seq = first->nlmsg_seq;
 
-  reply_done (reply);
+  nft_reply_done (reply);
   memset (reply, 0, sizeof (*reply));
   memset (t, 0, sizeof (*t));
   t->reply = reply;
@@ -205,7 +205,7 @@ talk_exchange (struct mnl_socket *nl, struct talk *t, struct iovec *iov, int n, 
 /* Sends the messages in one sendmsg and reads replies until every message
  * that asked for an ack got one, or the batch failed as a whole. Returns -1
  * only when the exchange itself failed; the kernel's verdict is in *reply
- * (which the caller zero-initialises and releases with reply_done). */
+ * (which the caller zero-initialises and releases with nft_reply_done). */
 /* The kernel refuses a batch larger than the socket's send buffer
  * (EMSGSIZE); a DEL sweeping thousands of elements can be. */
 static void
@@ -224,8 +224,8 @@ grow_sndbuf (struct mnl_socket *nl, const struct iovec *iov, int n)
 }
 
 int
-talk_data (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply, mnl_cb_t on_data,
-           void *data_arg, moat_err_t *err)
+nft_talk_data (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply,
+               mnl_cb_t on_data, void *data_arg, moat_err_t *err)
 {
   int n = nftnl_batch_iovec_len (batch);
   struct iovec iov[n > 0 ? n : 1];
@@ -249,9 +249,9 @@ talk_data (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply
 }
 
 int
-talk (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply, moat_err_t *err)
+nft_talk (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply, moat_err_t *err)
 {
-  return talk_data (nl, batch, reply, NULL, NULL, err);
+  return nft_talk_data (nl, batch, reply, NULL, NULL, err);
 }
 
 static int
@@ -298,7 +298,7 @@ moat_nft_close (struct moat_nft *nft)
 }
 
 uint32_t
-first_seq (void)
+nft_first_seq (void)
 {
   struct timespec ts;
 
