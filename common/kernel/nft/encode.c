@@ -806,14 +806,18 @@ static int
 elem_cmp_set (const void *a, const void *b)
 {
   const struct moat_elem *x = a, *y = b;
+  enum moat_set sx = moat_elem_set (x), sy = moat_elem_set (y);
 
-  if (x->set != y->set)
-    return (x->set > y->set) - (x->set < y->set);
+  if (sx != sy)
+    return (sx > sy) - (sx < sy);
   return strcmp (x->name, y->name);
 }
 
 /* Sorting by set lets one message carry many elements; qsort is not
- * stable, but order within a set does not matter. */
+ * stable, but order within a set does not matter. The sets go in their
+ * moat_set order, the identities' sets last, by name: the order the
+ * comparison of set_def addresses gave when ident_set_def followed
+ * set_defs in one file. */
 void
 nft_sort_by_set (struct moat_elem_list *l)
 {
