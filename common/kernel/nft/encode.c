@@ -129,10 +129,20 @@ set_concat_desc (struct nftnl_set *s, const struct moat_set_def *def)
   return nftnl_set_set_data (s, NFTNL_SET_DESC_CONCAT, lens, def->nfields);
 }
 
-static int
-put_set (struct builder *b, enum moat_set index)
+#define IDENT_SET_ID 0x4000 /* NFTA_SET_ID of an identity's set made in the batch */
+
+/* How a lookup in the same batch names a set it creates (NFTA_SET_ID). */
+static uint32_t
+set_id (enum moat_set set)
 {
-  const struct moat_set_def *def = &moat_set_defs[index];
+  return set == MOAT_SET_IDENT ? IDENT_SET_ID : (uint32_t)set + 1;
+}
+
+/* `name`: the set's own, or an identity's id_<ident> (MOAT_SET_IDENT). */
+static int
+put_set (struct builder *b, enum moat_set index, const char *name)
+{
+  const struct moat_set_def *def = moat_set_def_of (index);
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
   struct nlmsghdr *nlh;
 
@@ -140,9 +150,9 @@ put_set (struct builder *b, enum moat_set index)
     return -1;
   nftnl_set_set_u32 (s, NFTNL_SET_FAMILY, def->family);
   if (nftnl_set_set_str (s, NFTNL_SET_TABLE, MOAT_NFT_TABLE) < 0
-      || nftnl_set_set_str (s, NFTNL_SET_NAME, def->name) < 0)
+      || nftnl_set_set_str (s, NFTNL_SET_NAME, name) < 0)
     return -1;
-  nftnl_set_set_u32 (s, NFTNL_SET_ID, (uint32_t)index + 1);
+  nftnl_set_set_u32 (s, NFTNL_SET_ID, set_id (index));
   nftnl_set_set_u32 (s, NFTNL_SET_FLAGS, def->flags);
   nftnl_set_set_u32 (s, NFTNL_SET_KEY_TYPE, moat_set_key_type (def));
   nftnl_set_set_u32 (s, NFTNL_SET_KEY_LEN, moat_set_key_len (def));
@@ -162,8 +172,11 @@ put_set (struct builder *b, enum moat_set index)
   return builder_next (b);
 }
 
+/* A chain's NEWCHAIN, or (no hook) its deletion; `name`: the chain's
+ * own, or an identity's id_<ident>. */
 static int
-put_chain (struct builder *b, const struct moat_chain_def *def)
+put_chain (struct builder *b, const struct moat_chain_def *def, const char *name, uint16_t msg_type,
+           uint16_t flags)
 {
   _cleanup_ (nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc ();
   struct nlmsghdr *nlh;
@@ -172,7 +185,7 @@ put_chain (struct builder *b, const struct moat_chain_def *def)
     return -1;
   nftnl_chain_set_u32 (c, NFTNL_CHAIN_FAMILY, def->family);
   if (nftnl_chain_set_str (c, NFTNL_CHAIN_TABLE, MOAT_NFT_TABLE) < 0
-      || nftnl_chain_set_str (c, NFTNL_CHAIN_NAME, def->name) < 0)
+      || nftnl_chain_set_str (c, NFTNL_CHAIN_NAME, name) < 0)
     return -1;
   if (def->type)
     {
@@ -182,7 +195,7 @@ put_chain (struct builder *b, const struct moat_chain_def *def)
       nftnl_chain_set_s32 (c, NFTNL_CHAIN_PRIO, def->prio);
       nftnl_chain_set_u32 (c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
     }
-  nlh = builder_hdr (b, NFT_MSG_NEWCHAIN, def->family, NLM_F_CREATE | NLM_F_ACK);
+  nlh = builder_hdr (b, msg_type, def->family, flags | NLM_F_ACK);
   nftnl_chain_nlmsg_build_payload (nlh, c);
   return builder_next (b);
 }
@@ -313,11 +326,12 @@ match_ct_state (struct nftnl_rule *r, uint32_t bits)
 }
 
 /* Loads each source into consecutive 4-byte-aligned registers, as the set's
- * key is laid out, then looks the concatenation up. */
+ * key is laid out, then looks the concatenation up. An identity's set has
+ * the name of the chain the rule is in. */
 static int
-match_lookup (struct nftnl_rule *r, const struct moat_term *t)
+match_lookup (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
 {
-  const struct moat_set_def *set = &moat_set_defs[t->set];
+  const struct moat_set_def *set = moat_set_def_of (t->set);
   struct nftnl_expr *e;
   uint32_t offset = 0;
   unsigned i;
@@ -338,8 +352,8 @@ match_lookup (struct nftnl_rule *r, const struct moat_term *t)
   if (add_expr (r, e) < 0)
     return -1;
   nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-  nftnl_expr_set_str (e, NFTNL_EXPR_LOOKUP_SET, set->name);
-  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SET_ID, (uint32_t)t->set + 1);
+  nftnl_expr_set_str (e, NFTNL_EXPR_LOOKUP_SET, t->set == MOAT_SET_IDENT ? chain : set->name);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SET_ID, set_id (t->set));
   if (t->kind == MOAT_TERM_NOT_LOOKUP)
     nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
   return 0;
@@ -360,7 +374,7 @@ lookup (struct nftnl_rule *r, enum moat_set set, uint32_t sreg, int dreg)
   if (dreg != NO_DREG)
     nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_DREG, (uint32_t)dreg);
   nftnl_expr_set_str (e, NFTNL_EXPR_LOOKUP_SET, moat_set_defs[set].name);
-  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SET_ID, (uint32_t)set + 1);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SET_ID, set_id (set));
   return 0;
 }
 
@@ -389,7 +403,7 @@ put_proxy_dnat (struct nftnl_rule *r)
 }
 
 static int
-put_term (struct nftnl_rule *r, const struct moat_term *t)
+put_term (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
 {
   uint16_t ethertype;
 
@@ -414,7 +428,7 @@ put_term (struct nftnl_rule *r, const struct moat_term *t)
       return match_u8 (r, load_ct (r, NFT_CT_DIRECTION), IP_CT_DIR_REPLY);
     case MOAT_TERM_LOOKUP:
     case MOAT_TERM_NOT_LOOKUP:
-      return match_lookup (r, t);
+      return match_lookup (r, t, chain);
     }
   return -1;
 }
@@ -474,8 +488,9 @@ put_action (struct nftnl_rule *r, const struct moat_rule_def *def)
   return -1;
 }
 
+/* `chain`: the rule's own, or an identity's id_<ident>. */
 static int
-put_rule (struct builder *b, const struct moat_rule_def *def)
+put_rule (struct builder *b, const struct moat_rule_def *def, const char *chain)
 {
   _cleanup_ (nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc ();
   struct nlmsghdr *nlh;
@@ -484,10 +499,10 @@ put_rule (struct builder *b, const struct moat_rule_def *def)
     return -1;
   nftnl_rule_set_u32 (r, NFTNL_RULE_FAMILY, def->family);
   if (nftnl_rule_set_str (r, NFTNL_RULE_TABLE, MOAT_NFT_TABLE) < 0
-      || nftnl_rule_set_str (r, NFTNL_RULE_CHAIN, def->chain) < 0)
+      || nftnl_rule_set_str (r, NFTNL_RULE_CHAIN, chain) < 0)
     return -1;
   for (size_t i = 0; i < MOAT_RULE_MAX_TERMS; i++)
-    if (put_term (r, &def->terms[i]) < 0)
+    if (put_term (r, &def->terms[i], chain) < 0)
       return -1;
   if (put_action (r, def) < 0)
     return -1;
@@ -506,13 +521,18 @@ put_family (struct builder *b, uint16_t family)
   if (nft_put_table (b, family, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL) < 0)
     return -1;
   for (size_t i = 0; i < MOAT_SET_COUNT; i++)
-    if (moat_set_defs[i].family == family && put_set (b, (enum moat_set)i) < 0)
+    if (moat_set_defs[i].family == family
+        && put_set (b, (enum moat_set)i, moat_set_defs[i].name) < 0)
       return -1;
   for (size_t i = 0; i < moat_chain_defs_count; i++)
-    if (moat_chain_defs[i].family == family && put_chain (b, &moat_chain_defs[i]) < 0)
+    if (moat_chain_defs[i].family == family
+        && put_chain (b, &moat_chain_defs[i], moat_chain_defs[i].name, NFT_MSG_NEWCHAIN,
+                      NLM_F_CREATE)
+               < 0)
       return -1;
   for (size_t i = 0; i < moat_rule_defs_count; i++)
-    if (moat_rule_defs[i].family == family && put_rule (b, &moat_rule_defs[i]) < 0)
+    if (moat_rule_defs[i].family == family
+        && put_rule (b, &moat_rule_defs[i], moat_rule_defs[i].chain) < 0)
       return -1;
   return 0;
 }
@@ -676,77 +696,21 @@ nft_build_gets (const struct moat_elem *elems, size_t n, uint32_t seq, moat_err_
   return b.batch;
 }
 
-#define IDENT_SET_ID 0x4000 /* NFTA_SET_ID of an identity's set made in the batch */
-
+/* An identity's set, by name only: its deletion. */
 static int
-put_ident_set (struct builder *b, const char *name, uint16_t msg_type, uint16_t flags)
+put_ident_set_ref (struct builder *b, const char *name, uint16_t msg_type)
 {
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
   struct nlmsghdr *nlh;
 
   if (!s)
     return -1;
-  nftnl_set_set_u32 (s, NFTNL_SET_FAMILY, NFPROTO_INET);
+  nftnl_set_set_u32 (s, NFTNL_SET_FAMILY, moat_ident_set_def.family);
   if (nftnl_set_set_str (s, NFTNL_SET_TABLE, MOAT_NFT_TABLE) < 0
       || nftnl_set_set_str (s, NFTNL_SET_NAME, name) < 0)
     return -1;
-  if (msg_type == NFT_MSG_NEWSET)
-    {
-      nftnl_set_set_u32 (s, NFTNL_SET_ID, IDENT_SET_ID);
-      nftnl_set_set_u32 (s, NFTNL_SET_FLAGS, 0);
-      nftnl_set_set_u32 (s, NFTNL_SET_KEY_TYPE, moat_set_key_type (&moat_ident_set_def));
-      nftnl_set_set_u32 (s, NFTNL_SET_KEY_LEN, moat_set_key_len (&moat_ident_set_def));
-      if (set_userdata (s, &moat_ident_set_def) < 0)
-        return -1;
-    }
-  nlh = builder_hdr (b, msg_type, NFPROTO_INET, flags | NLM_F_ACK);
+  nlh = builder_hdr (b, msg_type, moat_ident_set_def.family, NLM_F_ACK);
   nftnl_set_nlmsg_build_payload (nlh, s);
-  return builder_next (b);
-}
-
-static int
-put_ident_chain (struct builder *b, const char *name, uint16_t msg_type, uint16_t flags)
-{
-  _cleanup_ (nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc ();
-  struct nlmsghdr *nlh;
-
-  if (!c)
-    return -1;
-  nftnl_chain_set_u32 (c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-  if (nftnl_chain_set_str (c, NFTNL_CHAIN_TABLE, MOAT_NFT_TABLE) < 0
-      || nftnl_chain_set_str (c, NFTNL_CHAIN_NAME, name) < 0)
-    return -1;
-  nlh = builder_hdr (b, msg_type, NFPROTO_INET, flags | NLM_F_ACK);
-  nftnl_chain_nlmsg_build_payload (nlh, c);
-  return builder_next (b);
-}
-
-/* ip daddr @id_<ident> accept */
-static int
-put_ident_rule (struct builder *b, const char *name)
-{
-  _cleanup_ (nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc ();
-  static const struct moat_term ipv4 = { MOAT_TERM_IPV4, 0, 0, { 0 } };
-  struct nftnl_expr *e;
-  struct nlmsghdr *nlh;
-
-  if (!r)
-    return -1;
-  nftnl_rule_set_u32 (r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-  if (nftnl_rule_set_str (r, NFTNL_RULE_TABLE, MOAT_NFT_TABLE) < 0
-      || nftnl_rule_set_str (r, NFTNL_RULE_CHAIN, name) < 0 || put_term (r, &ipv4) < 0
-      || load_source (r, MOAT_SRC_IP_DADDR, NFT_REG_1) < 0)
-    return -1;
-  e = nftnl_expr_alloc ("lookup");
-  if (add_expr (r, e) < 0)
-    return -1;
-  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-  nftnl_expr_set_str (e, NFTNL_EXPR_LOOKUP_SET, name);
-  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SET_ID, IDENT_SET_ID);
-  if (put_verdict (r, NF_ACCEPT, NULL) < 0)
-    return -1;
-  nlh = builder_hdr (b, NFT_MSG_NEWRULE, NFPROTO_INET, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK);
-  nftnl_rule_nlmsg_build_payload (nlh, r);
   return builder_next (b);
 }
 
@@ -755,25 +719,26 @@ put_ident_rule (struct builder *b, const char *name)
 int
 nft_put_ident_create (struct builder *b, const char *ident)
 {
-  char name[MOAT_NFT_IDENT_MAX + 4];
+  char name[MOAT_IDENT_OBJECT_MAX];
 
   if (moat_ident_object_name (name, sizeof (name), ident) < 0)
     return -1;
-  if (put_ident_chain (b, name, NFT_MSG_NEWCHAIN, NLM_F_CREATE) < 0
-      || put_ident_set (b, name, NFT_MSG_NEWSET, NLM_F_CREATE) < 0 || put_ident_rule (b, name) < 0)
+  if (put_chain (b, &moat_ident_chain_def, name, NFT_MSG_NEWCHAIN, NLM_F_CREATE) < 0
+      || put_set (b, MOAT_SET_IDENT, name) < 0 || put_rule (b, &moat_ident_rule_def, name) < 0)
     return -1;
   return 0;
 }
 
+/* The chain first: its rule holds the set. */
 int
 nft_put_ident_drop (struct builder *b, const char *ident, const struct deletes *d, unsigned parts)
 {
-  char name[MOAT_NFT_IDENT_MAX + 4];
+  char name[MOAT_IDENT_OBJECT_MAX];
 
   if (moat_ident_object_name (name, sizeof (name), ident) < 0)
     return -1;
-  if (((parts & IDENT_CHAIN) && put_ident_chain (b, name, d->chain, 0) < 0)
-      || ((parts & IDENT_SET) && put_ident_set (b, name, d->set, 0) < 0))
+  if (((parts & IDENT_CHAIN) && put_chain (b, &moat_ident_chain_def, name, d->chain, 0) < 0)
+      || ((parts & IDENT_SET) && put_ident_set_ref (b, name, d->set) < 0))
     return -1;
   return 0;
 }
