@@ -95,7 +95,8 @@ nft_collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_er
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
   _cleanup_free_ char *buf = calloc (1, RECV_BUF_SIZE);
   struct nlmsghdr *nlh;
-  int r = 1;
+  bool gone;
+  int r;
 
   if (!s || !buf || nftnl_set_set_str (s, NFTNL_SET_TABLE, MOAT_NFT_TABLE) < 0
       || nftnl_set_set_str (s, NFTNL_SET_NAME, c->name ? c->name : c->set->name) < 0)
@@ -104,17 +105,11 @@ nft_collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_er
   nftnl_set_elems_nlmsg_build_payload (nlh, s);
   if (mnl_socket_sendto (nl, nlh, nlh->nlmsg_len) < 0)
     return moat_error (err, MOAT_E_NFT, errno, "nft: cannot dump set \"%s\"", c->set->name);
-  while (r > 0)
-    {
-      ssize_t len = mnl_socket_recvfrom (nl, buf, RECV_BUF_SIZE);
-
-      if (len < 0)
-        break;
-      r = mnl_cb_run (buf, (size_t)len, seq, mnl_socket_get_portid (nl), on_dumped_elems, c);
-    }
-  if (r < 0 && errno == ENOENT && !c->failed)
+  r = nft_recv_done (nl, buf, RECV_BUF_SIZE, seq, on_dumped_elems, c);
+  gone = r == -1 && errno == ENOENT && !c->failed;
+  if (gone)
     c->missing = true;
-  if (r == 0 || (r < 0 && errno == ENOENT && !c->failed))
+  if (r == 0 || gone)
     return 0;
   return moat_error (err, MOAT_E_NFT, c->failed ? ENOMEM : errno,
                      "nft: set \"%s\" in table %s %s: cannot list elements", c->set->name,

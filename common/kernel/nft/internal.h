@@ -140,6 +140,8 @@ int nft_talk_data (struct mnl_socket *nl, struct nftnl_batch *batch, struct repl
 int nft_talk (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply,
               moat_err_t *err);
 uint32_t nft_first_seq (void);
+int nft_recv_done (struct mnl_socket *nl, char *buf, size_t size, uint32_t seq, mnl_cb_t cb,
+                   void *data);
 void nft_reply_done (struct reply *r);
 
 /* describe.c: naming the message an error is about. */

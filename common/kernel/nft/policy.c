@@ -228,10 +228,10 @@ int
 moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *err)
 {
   _cleanup_ (nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc ();
-  char name[MOAT_NFT_IDENT_MAX + 4], buf[8192] = { 0 };
+  char name[MOAT_IDENT_OBJECT_MAX], buf[8192] = { 0 };
   uint32_t seq = nft_first_seq ();
   struct nlmsghdr *nlh;
-  int r = 1;
+  int r;
 
   if (!c || moat_ident_object_name (name, sizeof (name), ident) < 0)
     return moat_error (err, MOAT_E_NFT, EINVAL, "nft: identity \"%s\"", ident);
@@ -243,14 +243,9 @@ moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *err)
   nftnl_chain_nlmsg_build_payload (nlh, c);
   if (mnl_socket_sendto (nft->nl, nlh, nlh->nlmsg_len) < 0)
     return moat_error (err, MOAT_E_NFT, errno, "nft: chain \"%s\"", name);
-  while (r > 0)
-    {
-      ssize_t len = mnl_socket_recvfrom (nft->nl, buf, sizeof (buf));
-
-      if (len < 0)
-        return moat_error (err, MOAT_E_NFT, errno, "nft: chain \"%s\"", name);
-      r = mnl_cb_run (buf, (size_t)len, seq, mnl_socket_get_portid (nft->nl), NULL, NULL);
-    }
+  r = nft_recv_done (nft->nl, buf, sizeof (buf), seq, NULL, NULL);
+  if (r == -2)
+    return moat_error (err, MOAT_E_NFT, errno, "nft: chain \"%s\"", name);
   if (r == 0)
     return 1;
   if (errno == ENOENT)

@@ -186,7 +186,7 @@ kernel_lines (struct mnl_socket *nl, char *const *idents, struct lines *out,
     }
   for (char *const *id = idents; r == 0 && id && *id && !table_missing[0]; id++)
     {
-      char name[MOAT_NFT_IDENT_MAX + 4], what[128];
+      char name[MOAT_IDENT_OBJECT_MAX], what[128];
       struct collect c = { .set = &moat_ident_set_def, .name = name, .out = &found };
 
       if (moat_ident_object_name (name, sizeof (name), *id) < 0)

@@ -3,6 +3,27 @@
  * ack it owes read back, with the kernel's extended ack message. */
 #include "kernel/nft/internal.h"
 
+/* Reads the replies to the single request `seq` (a dump, or a get that
+ * asked for an ack), running `cb` on each data message, until the kernel is
+ * done with it. 0: done; -1 with errno: the kernel refused the request or
+ * a reply was malformed (mnl_cb_run's verdict); -2 with errno: reading
+ * failed. A batch's acks are read by nft_talk instead. */
+int
+nft_recv_done (struct mnl_socket *nl, char *buf, size_t size, uint32_t seq, mnl_cb_t cb, void *data)
+{
+  int r = 1;
+
+  while (r > 0)
+    {
+      ssize_t len = mnl_socket_recvfrom (nl, buf, size);
+
+      if (len < 0)
+        return -2;
+      r = mnl_cb_run (buf, (size_t)len, seq, mnl_socket_get_portid (nl), cb, data);
+    }
+  return r;
+}
+
 void
 nft_reply_done (struct reply *r)
 {
