@@ -89,7 +89,7 @@ assert_framed (const struct msgs *m, uint32_t seq)
     }
 }
 
-/* What nft 1.0.6 itself sends for the layout in nft.h, as `nft
+/* What nft 1.0.6 itself sends for the layout in ruleset/ruleset.h, as `nft
  * --debug=netlink list` printed it after `nft -f` of the same layout. Only nft's
  * no-op `byteorder reg = hton(reg, 2, 1)` after `meta l4proto` is left
  * out: on a 1-byte value it swaps nothing. */
