@@ -6,8 +6,7 @@
 #include <stdbool.h>
 
 #include "base/error.h"
-
-#define MOAT_MAC_LEN 6
+#include "base/types.h" /* MOAT_MAC_LEN */
 
 /* A moat network's bridge. It holds the gateway address; every container
  * port on it is isolated, and proxy_arp + proxy_arp_pvlan make the host
@@ -94,9 +93,5 @@ int moat_bridge_ports (const char *bridge, char ***ret_names, moat_err_t *err);
 
 /* Reads the MAC of a link in the current namespace. */
 int moat_link_mac (const char *name, unsigned char ret_mac[MOAT_MAC_LEN], moat_err_t *err);
-
-/* Formats aa:bb:cc:dd:ee:ff into buf (>= 18 bytes); parses it back (0 / -1). */
-void moat_mac_format (const unsigned char mac[MOAT_MAC_LEN], char *buf);
-int moat_mac_parse (const char *s, unsigned char ret_mac[MOAT_MAC_LEN]);
 
 #endif

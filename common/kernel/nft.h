@@ -7,145 +7,16 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "model/annot.h"
-#include "kernel/netlink.h"
+#include "base/types.h"
+#include "ruleset/elems.h"
+#include "ruleset/ruleset.h"
+
+/* The kernel side of moat's nftables ruleset: the tables described in
+ * ruleset/ruleset.h, filled with the elements of ruleset/elems.h, sent as
+ * netlink batches (implementation: kernel/nft/, behind its internal.h).
+ * A verb opens one struct moat_nft and passes it down to every call. */
 
 struct nftnl_batch;
-
-/* moat's nftables layout (DESIGN §4). Two tables, created once, whose rules
- * never change with the number of containers: per-container policy is set
- * elements keyed by the container's address.
- *
- * table inet moat
- *   set members      ifname . ipv4_addr   bridge . container address
- *   set quiet        ipv4_addr            containers whose network drops (reject: false)
- *   set internet     ipv4_addr            containers that may reach any outside address
- *   set masq         ipv4_addr            containers masqueraded on the way out
- *   set grant_peer   ipv4_addr . ipv4_addr                   flags timeout
- *   set grant_host   ipv4_addr . inet_proto . inet_service    flags interval,timeout
- *   set grant_egress ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
- *                    (moatctl's grants; a policy change leaves them, DEL takes them)
- *   set host_grants  ipv4_addr . inet_proto . inet_service    flags interval,timeout
- *   set egress       ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
- *   set ingress      ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
- *                    (ingress key: outside source . container . proto . port)
- *   set egress_deny  like egress, from a profile's reject rules: wins over egress and internet
- *   set ingress_deny like ingress, wins over it
- *   map proxy        ipv4_addr . inet_service : ipv4_addr . inet_service
- *                    (container . intercepted port : proxy . proxy port)
- *   set proxied      ipv4_addr . ipv4_addr . inet_proto . inet_service
- *                    (container . proxy . tcp . proxy port: the proxy is implicitly allowed)
- *   map src_ident    ipv4_addr : verdict  container : jump id_<identity> (policy.h)
- *   set bridges      ifname               the networks' bridges
- *   set self         ipv4_addr . ipv4_addr  container . container (its address twice:
- *                    a lookup of ip saddr . ct … ip saddr asks "is the sender
- *                    an endpoint of this packet's connection?")
- *   set guarded      ifname               host ends of container veths (as in bridge moat)
- *   chain raw        (filter, prerouting, priority raw -300, policy accept)
- *     iifname @guarded drop          (a frame the bridge hands up on the port
- *                                     itself, to a reserved group MAC 01:80:c2:
- *                                     00:00:0X, bypassed bridge moat: refused)
- *   chain prerouting (filter, prerouting, priority 0, policy accept)
- *     ct state established ct direction reply accept  (what same_bridge says first, sooner)
- *     iifname . ip saddr @members iifname . ip daddr @members jump same_bridge
- *   chain forward  (filter, forward, priority 0, policy accept)
- *     iifname . ip saddr @members jump from_container
- *     meta nfproto ipv4 iifname @bridges drop        (fail closed: no member, no way)
- *     oifname . ip daddr @members jump to_container
- *   chain input    (filter, input, priority 0, policy accept)
- *     iifname . ip saddr @members jump to_host
- *     meta nfproto ipv4 iifname @bridges drop
- *   chain output   (filter, output, priority 0, policy accept)
- *     icmp type redirect oifname . ip daddr @members drop
- *                    (an established flow's packets in its opening direction
- *                     walk the policy again, as a new one would: a revoke, an
- *                     expiry, a policy change or a DEL cuts open flows too)
- *   chain from_container
- *     ct state established ct direction reply accept
- *     ct state related ip saddr . ct original ip saddr @self accept
- *     ct state related ip saddr . ct reply ip saddr @self accept
- *                    (related = ICMP errors: only about the sender's own flows;
- *                     conntrack checks an error's destination, not its sender)
- *     ct state invalid drop
- *     iifname . ip daddr @members accept  (same_bridge judged it before routing)
- *     oifname . ip daddr @members goto to_peer    (a container proxy is a peer too)
- *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
- *     ip saddr . ip daddr . meta l4proto . th dport @grant_egress accept
- *     ip saddr . ip daddr . meta l4proto . th dport @egress_deny goto deny_src
- *     ip saddr @internet accept
- *     ip saddr . ip daddr . meta l4proto . th dport @egress accept
- *     goto deny_src
- *   chain to_peer
- *     ip saddr . ip daddr @grant_peer accept
- *     ip saddr vmap @src_ident
- *     goto deny_src
- *   chain same_bridge   (two containers of one bridge, decided before routing:
- *                        the kernel's ICMP redirect would otherwise spend the
- *                        rate-limit allowance the reject's ICMP needs)
- *     ct state established ct direction reply accept
- *     ct state related ip saddr . ct original ip saddr @self accept
- *     ct state related ip saddr . ct reply ip saddr @self accept
- *     ip saddr . ip daddr @grant_peer accept
- *     ip saddr vmap @src_ident
- *     goto deny_src
- *   chain to_container
- *     ct state established ct direction reply accept
- *     ct state related accept
- *     ip saddr . ip daddr . meta l4proto . th dport @ingress_deny goto deny_dst
- *     ip saddr . ip daddr . meta l4proto . th dport @ingress accept
- *     goto deny_dst
- *   chain to_host
- *     ct state established ct direction reply accept
- *     ct state related ip saddr . ct original ip saddr @self accept
- *     ct state related ip saddr . ct reply ip saddr @self accept
- *     ip saddr . meta l4proto . th dport @host_grants accept
- *     ip saddr . meta l4proto . th dport @grant_host accept
- *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
- *     goto deny_src
- *   chain deny_src
- *     ip saddr @quiet drop
- *     meta l4proto tcp reject with tcp reset
- *     reject with icmpx admin-prohibited
- *   chain deny_dst
- *     ip daddr @quiet drop
- *     meta l4proto tcp reject with tcp reset
- *     reject with icmpx admin-prohibited
- *   chain proxy (nat, prerouting, priority dstnat -100, policy accept)
- *     iifname . ip saddr @members iifname . ip daddr != @members meta l4proto tcp
- *       dnat ip to ip saddr . tcp dport map @proxy
- *   set id_<identity> ipv4_addr            the addresses an identity may reach
- *   chain id_<identity>                    one per identity, made as it appears
- *     ip daddr @id_<identity> accept
- *   chain postrouting (nat, postrouting, priority srcnat 100, policy accept)
- *     ip saddr @masq oifname . ip daddr != @members masquerade
- *
- * table bridge moat
- *   set guarded  ifname                               host ends of container veths
- *   set ports    ifname . ether_addr . ipv4_addr      host end . container MAC . address
- *   chain prerouting (filter, prerouting, priority -200, policy accept)
- *     iifname @guarded jump from_port
- *   chain from_port
- *     ether type ip iifname . ether saddr . ip saddr @ports accept
- *     ether type arp iifname . ether saddr . arp saddr ip @ports
- *                    iifname . arp saddr ether . arp saddr ip @ports accept
- *     drop
- */
-
-#define MOAT_NFT_TABLE "moat"
-/* An identity's name (policy.h): 16 hex digits, maybe "_N" after. */
-#define MOAT_NFT_IDENT_MAX 24
-
-/* What one container contributes to the layout at CNI ADD. */
-struct moat_nft_member
-{
-  const char *bridge;              /* moat network's bridge */
-  const char *host_ifname;         /* host end of the container's veth */
-  unsigned char mac[MOAT_MAC_LEN]; /* container end's MAC */
-  struct in_addr addr;             /* container address */
-  bool quiet;                      /* network has reject: false */
-  bool internet;                   /* network has internet: true */
-  bool masquerade;                 /* network has masquerade: true */
-};
 
 /* One netlink socket to nf_tables, shared by the calls below. Closing it
  * waits for the kernel to free what this socket's batches deleted (an RCU
@@ -199,57 +70,6 @@ int moat_nft_port_find (struct moat_nft *nft, const char *host_ifname,
 /* Deletes both moat tables (the last DEL anywhere). ENOENT is success. */
 int moat_nft_teardown (struct moat_nft *nft, moat_err_t *err);
 
-/* A container's policy elements (DESIGN §3), gathered before one
- * moat_nft_policy_replace. Port ranges become intervals: a protocol
- * without ports (icmp, any) covers every port, "any" every protocol.
- * The adders return -1 only when out of memory. */
-struct moat_ports;
-struct moat_acl;
-struct moat_nft_elems;
-enum moat_nft_acl
-{
-  MOAT_NFT_EGRESS,
-  MOAT_NFT_EGRESS_DENY,
-  MOAT_NFT_INGRESS,
-  MOAT_NFT_INGRESS_DENY,
-};
-struct moat_nft_elems *moat_nft_elems_new (void);
-void moat_nft_elems_free (struct moat_nft_elems *e);
-static inline void
-moat_nft_elems_freep (struct moat_nft_elems **e)
-{
-  moat_nft_elems_free (*e);
-}
-size_t moat_nft_elems_count (const struct moat_nft_elems *e);
-/* Element i as "set: key[ : value]", as nft would write it (tests, errors). */
-void moat_nft_elems_format (const struct moat_nft_elems *e, size_t i, char *buf, size_t size);
-int moat_nft_elems_host (struct moat_nft_elems *l, struct in_addr addr, const struct moat_ports *p);
-int moat_nft_elems_acl (struct moat_nft_elems *l, enum moat_nft_acl kind, struct in_addr addr,
-                        const struct moat_acl *acl);
-int moat_nft_elems_internet (struct moat_nft_elems *l, struct in_addr addr);
-/* The container's tcp `port` goes to proxy:proxy_port (the map) */
-int moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_t port,
-                          struct in_addr proxy, uint16_t proxy_port);
-/* ... where it may then go (the allowance, once per container). */
-int moat_nft_elems_proxied (struct moat_nft_elems *l, struct in_addr addr, struct in_addr proxy,
-                            uint16_t proxy_port);
-
-/* moatctl's grants, in sets the policy never touches (its sweep leaves
- * them; a DEL takes them). A grant opens what it names whatever the policy
- * says. timeout_ms 0: no expiry; else the kernel removes the element. */
-int moat_nft_elems_grant_peer (struct moat_nft_elems *l, struct in_addr from, struct in_addr to,
-                               uint64_t timeout_ms);
-int moat_nft_elems_grant_host (struct moat_nft_elems *l, struct in_addr addr,
-                               const struct moat_ports *p, uint64_t timeout_ms);
-int moat_nft_elems_grant_egress (struct moat_nft_elems *l, struct in_addr addr,
-                                 const struct moat_acl *acl, uint64_t timeout_ms);
-
-/* An identity's kernel objects: its chain id_<ident>, jumped to through
- * src_ident from its members' addresses, and its set id_<ident> of the
- * addresses it may reach, looked up in that chain. */
-int moat_nft_elems_ident_member (struct moat_nft_elems *l, struct in_addr addr, const char *ident);
-int moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, struct in_addr addr);
-
 /* In one batch, in this order: with `sweep`, removes every policy element
  * naming `addr` in the fixed policy sets (host_grants, egress,
  * ingress and their deny sets, proxy, proxied, src_ident, and internet
@@ -284,7 +104,7 @@ int moat_nft_restore (struct moat_nft *nft, const struct moat_nft_member *member
 
 /* moatctl check: compares the kernel with what the records say (the
  * members' elements, the identities' sets, `expected`), calling `report`
- * for each difference ("set: key" as nft_elems_format writes it, or "table
+ * for each difference ("set: key" as moat_nft_elems_format writes it, or "table
  * inet moat" when a table is missing, whose elements are then not listed
  * one by one). Element timeouts are not compared; elements of `unsure`
  * (grants about to time out) may be there or not. Returns the number of

@@ -32,6 +32,7 @@
 
 #include "model/config.h" /* struct moat_label */
 #include "base/error.h"
+#include "base/types.h" /* struct moat_ports, struct moat_acl */
 
 #define MOAT_ANNOT_PREFIX "io.moat."
 
@@ -68,20 +69,6 @@ struct moat_selector
 {
   struct moat_sel_term *terms;
   size_t n_terms;
-};
-
-struct moat_ports
-{
-  uint8_t proto;   /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, or 0 = any */
-  uint16_t lo, hi; /* 1 <= lo <= hi; 0,0 when no port (icmp, any) */
-};
-
-/* addr is the network address: its host bits are zero. */
-struct moat_acl
-{
-  struct in_addr addr;
-  int prefixlen;
-  struct moat_ports ports;
 };
 
 /* Lists keep the order of the annotation. Labels never repeat a key;

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 
 #include "base/error.h"
-#include "kernel/netlink.h"
+#include "base/types.h"
 
 #define MOAT_DEFAULT_BRIDGE "moat0"
 /* A network's name names its state directory and "<name>.lock" (NAME_MAX). */
@@ -116,10 +116,6 @@ int moat_parse_cidr (const char *s, struct in_addr *ret_addr, int *ret_prefixlen
 int moat_parse_ipv4 (const char *s, struct in_addr *ret_addr);
 bool moat_ifname_valid (const char *name);
 bool moat_container_id_valid (const char *id);
-static inline in_addr_t
-moat_prefix_mask (int prefixlen)
-{
-  return prefixlen == 0 ? 0 : htonl (~0u << (32 - prefixlen));
-}
+/* moat_prefix_mask: base/types.h */
 
 #endif

@@ -6,7 +6,7 @@
 #include <netinet/in.h>
 
 #include "base/error.h"
-#include "kernel/netlink.h"
+#include "base/types.h"
 
 /* What ADD made, to be written as a CNI result in the version asked for. */
 struct moat_add_result

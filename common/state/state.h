@@ -7,7 +7,7 @@
 #include <stdbool.h>
 
 #include "base/error.h"
-#include "kernel/netlink.h"
+#include "base/types.h"
 
 /* Live state under <run dir>/<network>/ (DESIGN §6):
  *   ../<network>.lock            flock(2) serialising every change to the network

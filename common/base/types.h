@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef MOAT_TYPES_H
+#define MOAT_TYPES_H
+
+/* Small types shared by every layer: the parsers fill them, the state
+ * records keep them, the ruleset turns them into set elements. Nothing
+ * here knows where they come from or where they go. */
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+#define MOAT_MAC_LEN 6
+
+struct moat_ports
+{
+  uint8_t proto;   /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, or 0 = any */
+  uint16_t lo, hi; /* 1 <= lo <= hi; 0,0 when no port (icmp, any) */
+};
+
+/* addr is the network address: its host bits are zero. */
+struct moat_acl
+{
+  struct in_addr addr;
+  int prefixlen;
+  struct moat_ports ports;
+};
+
+/* The netmask of a prefix length (0-32), in network byte order. */
+static inline in_addr_t
+moat_prefix_mask (int prefixlen)
+{
+  return prefixlen == 0 ? 0 : htonl (~0u << (32 - prefixlen));
+}
+
+/* Formats aa:bb:cc:dd:ee:ff into buf (>= 18 bytes); parses it back (0 / -1). */
+void moat_mac_format (const unsigned char mac[MOAT_MAC_LEN], char *buf);
+int moat_mac_parse (const char *s, unsigned char ret_mac[MOAT_MAC_LEN]);
+
+#endif

@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Element keys (elems.h): a member's elements, the policy and grant
+ * builders, and how nft would write an element. */
+#include "ruleset/elems.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- keys ------------------------------------------------------------------ */
+
+/* Key bytes are written field by field; each field starts on a 4-byte
+ * register boundary and its padding stays zero. */
+struct key_writer
+{
+  struct moat_elem *e;
+  unsigned field;
+};
+
+static void
+key_start (struct key_writer *w, struct moat_elem *e, const struct moat_set_def *set)
+{
+  memset (e, 0, sizeof (*e));
+  e->set = set;
+  w->e = e;
+  w->field = 0;
+}
+
+static void
+key_put (struct key_writer *w, const void *data, size_t len)
+{
+  uint32_t field_len = moat_field_infos[w->e->set->fields[w->field]].len;
+
+  memcpy (w->e->key + w->e->key_len, data, len < field_len ? len : field_len);
+  w->e->key_len += moat_field_padded (field_len);
+  w->field++;
+}
+
+static void
+key_put_ifname (struct key_writer *w, const char *name)
+{
+  key_put (w, name, strnlen (name, IFNAMSIZ));
+}
+
+static void
+key_put_addr (struct key_writer *w, struct in_addr addr)
+{
+  key_put (w, &addr.s_addr, sizeof (addr.s_addr));
+}
+
+int
+moat_elem_check_ifname (const char *what, const char *name, moat_err_t *err)
+{
+  if (!name || !*name)
+    return moat_error (err, MOAT_E_NFT, EINVAL, "nft: %s: interface name missing", what);
+  if (strlen (name) >= IFNAMSIZ)
+    return moat_error (err, MOAT_E_NFT, EINVAL, "nft: %s \"%s\": interface name too long", what,
+                       name);
+  return 0;
+}
+
+static void
+member_elem_addr (struct moat_elem *e, enum moat_set set, struct in_addr addr)
+{
+  struct key_writer w;
+
+  key_start (&w, e, &moat_set_defs[set]);
+  key_put_addr (&w, addr);
+}
+
+/* The member's elements in the order they are sent. `all_flags` includes
+ * quiet/internet/masq whatever the member says: deletion removes them
+ * regardless, so a flag that changed since ADD leaves nothing behind. */
+int
+moat_member_elems (const struct moat_nft_member *m, bool for_delete,
+                   struct moat_elem ret[MOAT_MEMBER_MAX_ELEMS], size_t *ret_n, moat_err_t *err)
+{
+  struct key_writer w;
+  size_t n = 0;
+
+  if (moat_elem_check_ifname ("bridge", m->bridge, err) < 0
+      || moat_elem_check_ifname ("host interface", m->host_ifname, err) < 0)
+    return -1;
+
+  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_MEMBERS]);
+  key_put_ifname (&w, m->bridge);
+  key_put_addr (&w, m->addr);
+  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_SELF]);
+  key_put_addr (&w, m->addr);
+  key_put_addr (&w, m->addr);
+  /* The bridge's element is the network's, shared by its members: a
+   * member's DEL leaves it (moat_nft_bridge_del takes it with the bridge). */
+  if (!for_delete)
+    {
+      key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_BRIDGES]);
+      key_put_ifname (&w, m->bridge);
+    }
+  /* Deleting takes every flag element, so none outlives a changed config. */
+  if (m->quiet || for_delete)
+    member_elem_addr (&ret[n++], MOAT_SET_QUIET, m->addr);
+  if (m->internet || for_delete)
+    member_elem_addr (&ret[n++], MOAT_SET_INTERNET, m->addr);
+  if (m->masquerade || for_delete)
+    member_elem_addr (&ret[n++], MOAT_SET_MASQ, m->addr);
+
+  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_PORT_NAMES]);
+  key_put_ifname (&w, m->host_ifname);
+  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_GUARDED]);
+  key_put_ifname (&w, m->host_ifname);
+
+  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_PORTS]);
+  key_put_ifname (&w, m->host_ifname);
+  key_put (&w, m->mac, MOAT_MAC_LEN);
+  key_put_addr (&w, m->addr);
+
+  *ret_n = n;
+  return 0;
+}
+
+static int
+format_field (char *buf, size_t size, enum moat_field type, const uint8_t *p)
+{
+  char addr[INET_ADDRSTRLEN];
+
+  switch (type)
+    {
+    case MOAT_FIELD_IFNAME:
+      return snprintf (buf, size, "\"%.*s\"", (int)strnlen ((const char *)p, IFNAMSIZ),
+                       (const char *)p);
+    case MOAT_FIELD_IPV4:
+      inet_ntop (AF_INET, p, addr, sizeof (addr));
+      return snprintf (buf, size, "%s", addr);
+    case MOAT_FIELD_ETHER:
+      return snprintf (buf, size, "%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3], p[4],
+                       p[5]);
+    case MOAT_FIELD_PROTO:
+      if (p[0] == IPPROTO_TCP)
+        return snprintf (buf, size, "tcp");
+      if (p[0] == IPPROTO_UDP)
+        return snprintf (buf, size, "udp");
+      if (p[0] == IPPROTO_ICMP)
+        return snprintf (buf, size, "icmp");
+      return snprintf (buf, size, "%u", p[0]);
+    case MOAT_FIELD_PORT:
+      return snprintf (buf, size, "%u", (unsigned)(p[0] << 8 | p[1]));
+    }
+  return snprintf (buf, size, "?");
+}
+
+/* `"moat0" . 10.1.0.2`, with `a-b` for a field whose range end differs. */
+void
+moat_key_format (const struct moat_set_def *s, const uint8_t *key, uint32_t key_len,
+                 const uint8_t *end, uint32_t end_len, char *buf, size_t size)
+{
+  size_t used = 0;
+  uint32_t off = 0;
+
+  buf[0] = '\0';
+  for (unsigned i = 0; i < s->nfields && used < size; i++)
+    {
+      enum moat_field type = s->fields[i];
+      uint32_t len = moat_field_infos[type].len;
+      int n;
+
+      if (off + len > key_len)
+        break;
+      if (i > 0)
+        used += snprintf (buf + used, size - used, " . ");
+      if (used >= size)
+        break;
+      n = format_field (buf + used, size - used, type, key + off);
+      used += n > 0 ? (size_t)n : 0;
+      if (end && off + len <= end_len && memcmp (key + off, end + off, len) != 0 && used + 1 < size)
+        {
+          buf[used++] = '-';
+          n = format_field (buf + used, size - used, type, end + off);
+          used += n > 0 ? (size_t)n : 0;
+        }
+      off += moat_field_padded (len);
+    }
+}
+
+void
+moat_elem_format_key (const struct moat_elem *e, char *buf, size_t size)
+{
+  moat_key_format (e->set, e->key, e->key_len, e->key_end_len ? e->key_end : NULL, e->key_end_len,
+                   buf, size);
+}
+
+struct moat_elem *
+moat_elem_list_push (struct moat_elem_list *l)
+{
+  if (l->n == l->cap)
+    {
+      size_t cap = l->cap ? l->cap * 2 : 16;
+      struct moat_elem *v = realloc (l->v, cap * sizeof (*v));
+
+      if (!v)
+        return NULL;
+      l->v = v;
+      l->cap = cap;
+    }
+  memset (&l->v[l->n], 0, sizeof (l->v[l->n]));
+  return &l->v[l->n++];
+}
+
+int
+moat_elem_bridge (struct moat_elem *e, const char *bridge, moat_err_t *err)
+{
+  struct key_writer w;
+
+  if (moat_elem_check_ifname ("bridge", bridge, err) < 0)
+    return -1;
+  key_start (&w, e, &moat_set_defs[MOAT_SET_BRIDGES]);
+  key_put_ifname (&w, bridge);
+  return 0;
+}
+
+bool
+moat_elem_port_of (const struct moat_elem *e, const char *host_ifname,
+                   unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr)
+{
+  const struct moat_set_def *set = &moat_set_defs[MOAT_SET_PORTS];
+  uint32_t mac_off = moat_field_padded (moat_field_infos[set->fields[0]].len);
+  uint32_t addr_off = mac_off + moat_field_padded (moat_field_infos[set->fields[1]].len);
+  struct key_writer w;
+  struct moat_elem want;
+
+  key_start (&w, &want, set);
+  key_put_ifname (&w, host_ifname);
+  if (e->set != set || e->key_len < addr_off + 4 || memcmp (e->key, want.key, mac_off) != 0)
+    return false;
+  memcpy (ret_mac, e->key + mac_off, MOAT_MAC_LEN);
+  memcpy (&ret_addr->s_addr, e->key + addr_off, 4);
+  return true;
+}
+
+/* --- a container's policy ------------------------------------------------ */
+
+struct moat_nft_elems *
+moat_nft_elems_new (void)
+{
+  return calloc (1, sizeof (struct moat_nft_elems));
+}
+
+void
+moat_nft_elems_free (struct moat_nft_elems *e)
+{
+  if (!e)
+    return;
+  free (e->l.v);
+  free (e);
+}
+
+size_t
+moat_nft_elems_count (const struct moat_nft_elems *e)
+{
+  return e->l.n;
+}
+
+const struct moat_elem *
+moat_nft_elems_at (const struct moat_nft_elems *l, size_t i)
+{
+  return i < l->l.n ? &l->l.v[i] : NULL;
+}
+
+enum moat_set
+moat_elem_set (const struct moat_elem *e)
+{
+  if (e->set == &moat_ident_set_def)
+    return MOAT_SET_IDENT;
+  return (enum moat_set) (e->set - moat_set_defs);
+}
+
+const char *
+moat_elem_set_name (const struct moat_elem *e)
+{
+  return e->name[0] ? e->name : e->set->name;
+}
+
+static struct moat_elem *
+elems_push (struct moat_nft_elems *l, enum moat_set set, struct key_writer *w)
+{
+  struct moat_elem *e = moat_elem_list_push (&l->l);
+
+  if (e)
+    key_start (w, e, &moat_set_defs[set]);
+  return e;
+}
+
+/* A port range as the interval ends of proto . port: "any" is every
+ * protocol, and a protocol without ports (icmp, any) every port. */
+static void
+ports_bounds (const struct moat_ports *p, uint8_t proto[2], uint16_t port[2])
+{
+  proto[0] = p->proto;
+  proto[1] = p->proto ? p->proto : 255;
+  port[0] = htons (p->lo);
+  port[1] = htons (p->lo ? p->hi : 65535);
+}
+
+/* Writes the key's proto . port fields, then the end key: a copy of the
+ * start with the range ends put in. */
+static void
+key_put_ports (struct key_writer *w, const struct moat_ports *p)
+{
+  struct moat_elem *e = w->e;
+  uint8_t proto[2];
+  uint16_t port[2];
+  uint32_t off = e->key_len;
+
+  ports_bounds (p, proto, port);
+  key_put (w, &proto[0], 1);
+  key_put (w, &port[0], 2);
+  memcpy (e->key_end, e->key, e->key_len);
+  e->key_end_len = e->key_len;
+  e->key_end[off] = proto[1];
+  memcpy (e->key_end + off + 4, &port[1], 2);
+}
+
+int
+moat_nft_elems_grant_peer (struct moat_nft_elems *l, struct in_addr from, struct in_addr to,
+                           uint64_t timeout_ms)
+{
+  struct key_writer w;
+  struct moat_elem *e = elems_push (l, MOAT_SET_GRANT_PEER, &w);
+
+  if (!e)
+    return -1;
+  key_put_addr (&w, from);
+  key_put_addr (&w, to);
+  e->timeout_ms = timeout_ms;
+  return 0;
+}
+
+int
+moat_nft_elems_grant_host (struct moat_nft_elems *l, struct in_addr addr,
+                           const struct moat_ports *p, uint64_t timeout_ms)
+{
+  struct key_writer w;
+  struct moat_elem *e = elems_push (l, MOAT_SET_GRANT_HOST, &w);
+
+  if (!e)
+    return -1;
+  key_put_addr (&w, addr);
+  key_put_ports (&w, p);
+  e->timeout_ms = timeout_ms;
+  return 0;
+}
+
+int
+moat_nft_elems_host (struct moat_nft_elems *l, struct in_addr addr, const struct moat_ports *p)
+{
+  struct key_writer w;
+
+  if (!elems_push (l, MOAT_SET_HOST_GRANTS, &w))
+    return -1;
+  key_put_addr (&w, addr);
+  key_put_ports (&w, p);
+  return 0;
+}
+
+/* The outside range's end is the CIDR's last address. */
+static void
+key_put_acl (struct key_writer *w, struct in_addr first, const struct moat_acl *acl,
+             bool outside_first)
+{
+  struct moat_elem *e = w->e;
+  uint32_t last = acl->addr.s_addr | ~moat_prefix_mask (acl->prefixlen);
+  uint32_t outside_off = outside_first ? 0 : 4;
+
+  if (outside_first)
+    {
+      key_put_addr (w, acl->addr);
+      key_put_addr (w, first);
+    }
+  else
+    {
+      key_put_addr (w, first);
+      key_put_addr (w, acl->addr);
+    }
+  key_put_ports (w, &acl->ports);
+  memcpy (e->key_end + outside_off, &last, 4);
+}
+
+int
+moat_nft_elems_acl (struct moat_nft_elems *l, enum moat_nft_acl kind, struct in_addr addr,
+                    const struct moat_acl *acl)
+{
+  static const enum moat_set sets[] = {
+    [MOAT_NFT_EGRESS] = MOAT_SET_EGRESS,
+    [MOAT_NFT_EGRESS_DENY] = MOAT_SET_EGRESS_DENY,
+    [MOAT_NFT_INGRESS] = MOAT_SET_INGRESS,
+    [MOAT_NFT_INGRESS_DENY] = MOAT_SET_INGRESS_DENY,
+  };
+  bool ingress = kind == MOAT_NFT_INGRESS || kind == MOAT_NFT_INGRESS_DENY;
+  struct key_writer w;
+
+  if (!elems_push (l, sets[kind], &w))
+    return -1;
+  key_put_acl (&w, addr, acl, ingress);
+  return 0;
+}
+
+int
+moat_nft_elems_grant_egress (struct moat_nft_elems *l, struct in_addr addr,
+                             const struct moat_acl *acl, uint64_t timeout_ms)
+{
+  struct key_writer w;
+  struct moat_elem *e = elems_push (l, MOAT_SET_GRANT_EGRESS, &w);
+
+  if (!e)
+    return -1;
+  key_put_acl (&w, addr, acl, false);
+  e->timeout_ms = timeout_ms;
+  return 0;
+}
+
+int
+moat_nft_elems_internet (struct moat_nft_elems *l, struct in_addr addr)
+{
+  struct key_writer w;
+
+  if (!elems_push (l, MOAT_SET_INTERNET, &w))
+    return -1;
+  key_put_addr (&w, addr);
+  return 0;
+}
+
+int
+moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_t port,
+                      struct in_addr proxy, uint16_t proxy_port)
+{
+  uint16_t nport = htons (port), nproxy_port = htons (proxy_port);
+  struct key_writer w;
+  struct moat_elem *e;
+
+  e = elems_push (l, MOAT_SET_PROXY, &w);
+  if (!e)
+    return -1;
+  key_put_addr (&w, addr);
+  key_put (&w, &nport, 2);
+  memcpy (e->data, &proxy.s_addr, 4);
+  memcpy (e->data + 4, &nproxy_port, 2);
+  e->data_len = 8;
+  return 0;
+}
+
+int
+moat_nft_elems_proxied (struct moat_nft_elems *l, struct in_addr addr, struct in_addr proxy,
+                        uint16_t proxy_port)
+{
+  uint8_t tcp = IPPROTO_TCP;
+  uint16_t nproxy_port = htons (proxy_port);
+  struct key_writer w;
+
+  if (!elems_push (l, MOAT_SET_PROXIED, &w))
+    return -1;
+  key_put_addr (&w, addr);
+  key_put_addr (&w, proxy);
+  key_put (&w, &tcp, 1);
+  key_put (&w, &nproxy_port, 2);
+  return 0;
+}
+
+int
+moat_nft_elems_ident_member (struct moat_nft_elems *l, struct in_addr addr, const char *ident)
+{
+  struct key_writer w;
+  struct moat_elem *e = elems_push (l, MOAT_SET_SRC_IDENT, &w);
+
+  if (!e || moat_ident_object_name (e->jump, sizeof (e->jump), ident) < 0)
+    return -1;
+  key_put_addr (&w, addr);
+  return 0;
+}
+
+int
+moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, struct in_addr addr)
+{
+  struct key_writer w;
+  struct moat_elem *e = moat_elem_list_push (&l->l);
+
+  if (!e)
+    return -1;
+  key_start (&w, e, &moat_ident_set_def);
+  if (moat_ident_object_name (e->name, sizeof (e->name), ident) < 0)
+    return -1;
+  key_put_addr (&w, addr);
+  return 0;
+}
+
+/* "set: key[ : value]", as nft would write it. */
+void
+moat_elem_format (const struct moat_elem *e, char *buf, size_t size)
+{
+  char key[256], data[64] = "";
+
+  moat_elem_format_key (e, key, sizeof (key));
+  if (e->jump[0])
+    snprintf (data, sizeof (data), " : jump %s", e->jump);
+  else if (e->data_len == 8)
+    {
+      char addr[INET_ADDRSTRLEN];
+
+      inet_ntop (AF_INET, e->data, addr, sizeof (addr));
+      snprintf (data, sizeof (data), " : %s . %u", addr, (unsigned)(e->data[4] << 8 | e->data[5]));
+    }
+  snprintf (buf, size, "%s: %s%s", e->name[0] ? e->name : e->set->name, key, data);
+}
+
+void
+moat_nft_elems_format (const struct moat_nft_elems *l, size_t i, char *buf, size_t size)
+{
+  moat_elem_format (&l->l.v[i], buf, size);
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef MOAT_ELEMS_H
+#define MOAT_ELEMS_H
+
+/* What goes into the ruleset's sets (ruleset/ruleset.h): element keys,
+ * written field by field as the kernel compares them. A member's own
+ * elements come from struct moat_nft_member; a container's policy and
+ * moatctl's grants are gathered in a struct moat_nft_elems, which
+ * kernel/nft.h sends and which an evaluator reads (moat_nft_elems_at). No
+ * libnftnl and no I/O here. */
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/types.h"
+#include "ruleset/ruleset.h"
+
+/* What one container contributes to the layout at CNI ADD. */
+struct moat_nft_member
+{
+  const char *bridge;              /* moat network's bridge */
+  const char *host_ifname;         /* host end of the container's veth */
+  unsigned char mac[MOAT_MAC_LEN]; /* container end's MAC */
+  struct in_addr addr;             /* container address */
+  bool quiet;                      /* network has reject: false */
+  bool internet;                   /* network has internet: true */
+  bool masquerade;                 /* network has masquerade: true */
+};
+
+/* A container's policy elements (docs/design.md, "The ruleset and the
+ * identity model"), gathered before one moat_nft_policy_replace. Port
+ * ranges become intervals: a protocol without ports (icmp, any) covers
+ * every port, "any" every protocol. The adders return -1 only when out of
+ * memory. */
+struct moat_nft_elems;
+enum moat_nft_acl
+{
+  MOAT_NFT_EGRESS,
+  MOAT_NFT_EGRESS_DENY,
+  MOAT_NFT_INGRESS,
+  MOAT_NFT_INGRESS_DENY,
+};
+struct moat_nft_elems *moat_nft_elems_new (void);
+void moat_nft_elems_free (struct moat_nft_elems *e);
+static inline void
+moat_nft_elems_freep (struct moat_nft_elems **e)
+{
+  moat_nft_elems_free (*e);
+}
+size_t moat_nft_elems_count (const struct moat_nft_elems *e);
+/* Element i as "set: key[ : value]", as nft would write it (tests, errors). */
+void moat_nft_elems_format (const struct moat_nft_elems *e, size_t i, char *buf, size_t size);
+int moat_nft_elems_host (struct moat_nft_elems *l, struct in_addr addr, const struct moat_ports *p);
+int moat_nft_elems_acl (struct moat_nft_elems *l, enum moat_nft_acl kind, struct in_addr addr,
+                        const struct moat_acl *acl);
+int moat_nft_elems_internet (struct moat_nft_elems *l, struct in_addr addr);
+/* The container's tcp `port` goes to proxy:proxy_port (the map) */
+int moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_t port,
+                          struct in_addr proxy, uint16_t proxy_port);
+/* ... where it may then go (the allowance, once per container). */
+int moat_nft_elems_proxied (struct moat_nft_elems *l, struct in_addr addr, struct in_addr proxy,
+                            uint16_t proxy_port);
+
+/* moatctl's grants, in sets the policy never touches (its sweep leaves
+ * them; a DEL takes them). A grant opens what it names whatever the policy
+ * says. timeout_ms 0: no expiry; else the kernel removes the element. */
+int moat_nft_elems_grant_peer (struct moat_nft_elems *l, struct in_addr from, struct in_addr to,
+                               uint64_t timeout_ms);
+int moat_nft_elems_grant_host (struct moat_nft_elems *l, struct in_addr addr,
+                               const struct moat_ports *p, uint64_t timeout_ms);
+int moat_nft_elems_grant_egress (struct moat_nft_elems *l, struct in_addr addr,
+                                 const struct moat_acl *acl, uint64_t timeout_ms);
+
+/* An identity's kernel objects: its chain id_<ident>, jumped to through
+ * src_ident from its members' addresses, and its set id_<ident> of the
+ * addresses it may reach, looked up in that chain. */
+int moat_nft_elems_ident_member (struct moat_nft_elems *l, struct in_addr addr, const char *ident);
+int moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, struct in_addr addr);
+
+/* --- one element, as raw bytes ------------------------------------------- */
+
+#define MOAT_ELEM_KEY_MAX 64 /* NFT_DATA_VALUE_MAXLEN */
+/* members, self, bridges, quiet, internet, masq, guarded ×2, ports */
+#define MOAT_MEMBER_MAX_ELEMS 9
+
+/* A key is its set's fields in order, each at a 4-byte boundary
+ * (moat_field_padded) in network byte order (an ifname NUL-padded). */
+struct moat_elem
+{
+  const struct moat_set_def *set;
+  uint8_t key[MOAT_ELEM_KEY_MAX];
+  uint32_t key_len;
+  uint8_t key_end[MOAT_ELEM_KEY_MAX]; /* interval sets: end of the range */
+  uint32_t key_end_len;               /* 0: no end */
+  uint64_t timeout_ms;                /* 0: no timeout */
+  uint8_t data[8];                    /* a map's value */
+  uint32_t data_len;                  /* 0: not a map */
+  char name[MOAT_IDENT_OBJECT_MAX];   /* an identity's set ("id_<ident>"); "": set->name */
+  char jump[MOAT_IDENT_OBJECT_MAX];   /* a verdict map's value: jump to this chain */
+};
+
+struct moat_elem_list
+{
+  struct moat_elem *v;
+  size_t n, cap;
+};
+
+/* The list kernel/nft sends (sorted by set first); read it with
+ * moat_nft_elems_at. */
+struct moat_nft_elems
+{
+  struct moat_elem_list l;
+};
+
+/* Element i of the list (NULL past the end), read-only: its set
+ * (moat_elem_set: MOAT_SET_IDENT for an identity's set, whose name is
+ * moat_elem_set_name), key bytes, range end and map or verdict value. */
+const struct moat_elem *moat_nft_elems_at (const struct moat_nft_elems *l, size_t i);
+enum moat_set moat_elem_set (const struct moat_elem *e);
+const char *moat_elem_set_name (const struct moat_elem *e);
+
+/* A new zeroed element at the end of the list, or NULL (out of memory). */
+struct moat_elem *moat_elem_list_push (struct moat_elem_list *l);
+
+/* The member's elements in the order they are sent. With `for_delete`,
+ * every flag element whatever the member says now, and not its bridge's
+ * (the network's, shared). Fails on a bad interface name. */
+int moat_member_elems (const struct moat_nft_member *m, bool for_delete,
+                       struct moat_elem ret[MOAT_MEMBER_MAX_ELEMS], size_t *ret_n, moat_err_t *err);
+/* The bridges element of `bridge`. */
+int moat_elem_bridge (struct moat_elem *e, const char *bridge, moat_err_t *err);
+/* Whether `e`, a ports element, is host end `host_ifname`'s: then its
+ * container MAC and address. */
+bool moat_elem_port_of (const struct moat_elem *e, const char *host_ifname,
+                        unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr);
+/* MOAT_E_NFT naming `what` when `name` is no interface name. */
+int moat_elem_check_ifname (const char *what, const char *name, moat_err_t *err);
+
+/* A key as nft writes it: `"moat0" . 10.1.0.2`, `a-b` for a field whose
+ * range end differs (`end` may be NULL). */
+void moat_key_format (const struct moat_set_def *s, const uint8_t *key, uint32_t key_len,
+                      const uint8_t *end, uint32_t end_len, char *buf, size_t size);
+void moat_elem_format_key (const struct moat_elem *e, char *buf, size_t size);
+/* "set: key[ : value]". */
+void moat_elem_format (const struct moat_elem *e, char *buf, size_t size);
+
+#endif

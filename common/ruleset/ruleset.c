@@ -1,0 +1,633 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The tables of ruleset.h: every set, chain and rule of moat's two
+ * nftables tables, and the identity objects' shape. */
+#include "ruleset/ruleset.h"
+
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/types.h"
+
+/* nft's datatype ids (nftables include/datatype.h, enum datatypes). `nft
+ * list` names a set's type from NFTA_SET_KEY_TYPE, in which a concatenation
+ * packs one id per field, NFT_TYPE_BITS each, the first field highest. */
+enum
+{
+  NFT_TYPE_IPADDR = 7,
+  NFT_TYPE_ETHERADDR = 9,
+  NFT_TYPE_INET_PROTOCOL = 12,
+  NFT_TYPE_INET_SERVICE = 13,
+  NFT_TYPE_IFNAME = 41,
+  NFT_TYPE_BITS = 6,
+};
+
+const struct moat_field_info moat_field_infos[] = {
+  [MOAT_FIELD_IFNAME] = { NFT_TYPE_IFNAME, IFNAMSIZ, MOAT_BYTEORDER_HOST },
+  [MOAT_FIELD_IPV4] = { NFT_TYPE_IPADDR, 4, MOAT_BYTEORDER_BIG },
+  [MOAT_FIELD_ETHER] = { NFT_TYPE_ETHERADDR, MOAT_MAC_LEN, MOAT_BYTEORDER_BIG },
+  [MOAT_FIELD_PROTO] = { NFT_TYPE_INET_PROTOCOL, 1, MOAT_BYTEORDER_BIG },
+  [MOAT_FIELD_PORT] = { NFT_TYPE_INET_SERVICE, 2, MOAT_BYTEORDER_BIG },
+};
+
+/* Interval concatenations need NFT_SET_CONCAT and a field description so
+ * the kernel picks the pipapo backend; nft sets both only there. */
+#define RANGE_FLAGS (NFT_SET_INTERVAL | NFT_SET_TIMEOUT | NFT_SET_CONCAT)
+
+const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
+  [MOAT_SET_MEMBERS] = { .family = NFPROTO_INET,
+                         .name = "members",
+                         .nfields = 2,
+                         .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_IPV4 } },
+  [MOAT_SET_QUIET]
+  = { .family = NFPROTO_INET, .name = "quiet", .nfields = 1, .fields = { MOAT_FIELD_IPV4 } },
+  [MOAT_SET_INTERNET]
+  = { .family = NFPROTO_INET, .name = "internet", .nfields = 1, .fields = { MOAT_FIELD_IPV4 } },
+  [MOAT_SET_MASQ]
+  = { .family = NFPROTO_INET, .name = "masq", .nfields = 1, .fields = { MOAT_FIELD_IPV4 } },
+  [MOAT_SET_GRANT_PEER] = { .family = NFPROTO_INET,
+                            .name = "grant_peer",
+                            .flags = NFT_SET_TIMEOUT,
+                            .nfields = 2,
+                            .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4 } },
+  [MOAT_SET_GRANT_HOST] = { .family = NFPROTO_INET,
+                            .name = "grant_host",
+                            .flags = RANGE_FLAGS,
+                            .nfields = 3,
+                            .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
+  [MOAT_SET_GRANT_EGRESS]
+  = { .family = NFPROTO_INET,
+      .name = "grant_egress",
+      .flags = RANGE_FLAGS,
+      .nfields = 4,
+      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
+  [MOAT_SET_HOST_GRANTS] = { .family = NFPROTO_INET,
+                             .name = "host_grants",
+                             .flags = RANGE_FLAGS,
+                             .nfields = 3,
+                             .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
+  [MOAT_SET_EGRESS]
+  = { .family = NFPROTO_INET,
+      .name = "egress",
+      .flags = RANGE_FLAGS,
+      .nfields = 4,
+      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
+  [MOAT_SET_INGRESS]
+  = { .family = NFPROTO_INET,
+      .name = "ingress",
+      .flags = RANGE_FLAGS,
+      .nfields = 4,
+      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
+  [MOAT_SET_EGRESS_DENY]
+  = { .family = NFPROTO_INET,
+      .name = "egress_deny",
+      .flags = RANGE_FLAGS,
+      .nfields = 4,
+      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
+  [MOAT_SET_INGRESS_DENY]
+  = { .family = NFPROTO_INET,
+      .name = "ingress_deny",
+      .flags = RANGE_FLAGS,
+      .nfields = 4,
+      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
+  [MOAT_SET_PROXIED]
+  = { .family = NFPROTO_INET,
+      .name = "proxied",
+      .nfields = 4,
+      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
+  [MOAT_SET_PROXY] = { .family = NFPROTO_INET,
+                       .name = "proxy",
+                       .flags = NFT_SET_MAP,
+                       .nfields = 2,
+                       .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_PORT },
+                       .ndata = 2,
+                       .data = { MOAT_FIELD_IPV4, MOAT_FIELD_PORT } },
+  [MOAT_SET_SRC_IDENT] = { .family = NFPROTO_INET,
+                           .name = "src_ident",
+                           .flags = NFT_SET_MAP,
+                           .nfields = 1,
+                           .fields = { MOAT_FIELD_IPV4 },
+                           .verdict = true },
+  [MOAT_SET_BRIDGES]
+  = { .family = NFPROTO_INET, .name = "bridges", .nfields = 1, .fields = { MOAT_FIELD_IFNAME } },
+  /* Each container's address twice: lets a rule ask whether a packet's
+   * source is an endpoint of its conntrack entry. */
+  [MOAT_SET_SELF] = { .family = NFPROTO_INET,
+                      .name = "self",
+                      .nfields = 2,
+                      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4 } },
+  /* The bridge table's `guarded`, for the inet hooks: see chain raw. */
+  [MOAT_SET_PORT_NAMES]
+  = { .family = NFPROTO_INET, .name = "guarded", .nfields = 1, .fields = { MOAT_FIELD_IFNAME } },
+  [MOAT_SET_GUARDED]
+  = { .family = NFPROTO_BRIDGE, .name = "guarded", .nfields = 1, .fields = { MOAT_FIELD_IFNAME } },
+  [MOAT_SET_PORTS] = { .family = NFPROTO_BRIDGE,
+                       .name = "ports",
+                       .nfields = 3,
+                       .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER, MOAT_FIELD_IPV4 } },
+};
+
+const struct moat_chain_def moat_chain_defs[] = {
+  { NFPROTO_INET, "raw", "filter", NF_INET_PRE_ROUTING, -300 }, /* raw: before conntrack */
+  { NFPROTO_INET, "prerouting", "filter", NF_INET_PRE_ROUTING, 0 },
+  { NFPROTO_INET, "forward", "filter", NF_INET_FORWARD, 0 },
+  { NFPROTO_INET, "input", "filter", NF_INET_LOCAL_IN, 0 },
+  { NFPROTO_INET, "output", "filter", NF_INET_LOCAL_OUT, 0 },
+  { NFPROTO_INET, "from_container", NULL, 0, 0 },
+  { NFPROTO_INET, "to_peer", NULL, 0, 0 },
+  { NFPROTO_INET, "same_bridge", NULL, 0, 0 },
+  { NFPROTO_INET, "to_container", NULL, 0, 0 },
+  { NFPROTO_INET, "to_host", NULL, 0, 0 },
+  { NFPROTO_INET, "deny_src", NULL, 0, 0 },
+  { NFPROTO_INET, "deny_dst", NULL, 0, 0 },
+  { NFPROTO_INET, "proxy", "nat", NF_INET_PRE_ROUTING, -100 },       /* dstnat */
+  { NFPROTO_INET, "postrouting", "nat", NF_INET_POST_ROUTING, 100 }, /* srcnat */
+  { NFPROTO_BRIDGE, "prerouting", "filter", 0 /* NF_BR_PRE_ROUTING */, -200 },
+  { NFPROTO_BRIDGE, "from_port", NULL, 0, 0 },
+};
+const size_t moat_chain_defs_count = ARRAY_SIZE (moat_chain_defs);
+
+#define IPV4                                                                                       \
+  {                                                                                                \
+    MOAT_TERM_IPV4, 0, 0, { 0 }                                                                    \
+  }
+#define L4PROTO(p)                                                                                 \
+  {                                                                                                \
+    MOAT_TERM_L4PROTO, (p), 0, { 0 }                                                               \
+  }
+#define CT_STATE(bits)                                                                             \
+  {                                                                                                \
+    MOAT_TERM_CT_STATE, (bits), 0, { 0 }                                                           \
+  }
+#define LOOKUP(set, ...)                                                                           \
+  {                                                                                                \
+    MOAT_TERM_LOOKUP, 0, (set), { __VA_ARGS__ }                                                    \
+  }
+#define NOT_LOOKUP(set, ...)                                                                       \
+  {                                                                                                \
+    MOAT_TERM_NOT_LOOKUP, 0, (set), { __VA_ARGS__ }                                                \
+  }
+
+#define CT_REPLY                                                                                   \
+  {                                                                                                \
+    MOAT_TERM_CT_REPLY, 0, 0, { 0 }                                                                \
+  }
+
+const struct moat_rule_def moat_rule_defs[] = {
+  /* A frame the bridge hands up on a port itself (a reserved group MAC,
+   * 01:80:c2:00:00:0X, skips the bridge's prerouting hook) meets the IP
+   * stack with the port as its input interface: nothing may arrive so. */
+  { NFPROTO_INET,
+    "raw",
+    "iifname @guarded drop",
+    { LOOKUP (MOAT_SET_PORT_NAMES, MOAT_SRC_IIFNAME) },
+    MOAT_ACT_DROP,
+    NULL },
+  /* What same_bridge would say first, said before the two members lookups:
+   * the replies of an established flow skip both. */
+  { NFPROTO_INET,
+    "prerouting",
+    "ct state established ct direction reply accept",
+    { CT_STATE (MOAT_CT_ESTABLISHED), CT_REPLY },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  /* Between two containers of one bridge the kernel sends an ICMP redirect
+   * before the forward hook, spending the ICMP rate-limit allowance our
+   * reject then needs: decide those flows before routing. */
+  { NFPROTO_INET,
+    "prerouting",
+    "iifname . ip saddr @members iifname . ip daddr @members jump same_bridge",
+    { IPV4, LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_IIFNAME, MOAT_SRC_IP_SADDR),
+      LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_IIFNAME, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_JUMP,
+    "same_bridge" },
+  { NFPROTO_INET,
+    "forward",
+    "iifname . ip saddr @members jump from_container",
+    { IPV4, LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_IIFNAME, MOAT_SRC_IP_SADDR) },
+    MOAT_ACT_JUMP,
+    "from_container" },
+  /* Fail closed: IPv4 from a moat bridge whose source is no member (a
+   * container being removed, a port moat does not know) goes nowhere. */
+  { NFPROTO_INET,
+    "forward",
+    "meta nfproto ipv4 iifname @bridges drop",
+    { IPV4, LOOKUP (MOAT_SET_BRIDGES, MOAT_SRC_IIFNAME) },
+    MOAT_ACT_DROP,
+    NULL },
+  { NFPROTO_INET,
+    "forward",
+    "oifname . ip daddr @members jump to_container",
+    { IPV4, LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_OIFNAME, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_JUMP,
+    "to_container" },
+  { NFPROTO_INET,
+    "input",
+    "iifname . ip saddr @members jump to_host",
+    { IPV4, LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_IIFNAME, MOAT_SRC_IP_SADDR) },
+    MOAT_ACT_JUMP,
+    "to_host" },
+  { NFPROTO_INET,
+    "input",
+    "meta nfproto ipv4 iifname @bridges drop",
+    { IPV4, LOOKUP (MOAT_SET_BRIDGES, MOAT_SRC_IIFNAME) },
+    MOAT_ACT_DROP,
+    NULL },
+  { NFPROTO_INET,
+    "output",
+    "icmp type redirect oifname . ip daddr @members drop",
+    { IPV4,
+      L4PROTO (IPPROTO_ICMP),
+      { MOAT_TERM_ICMP_TYPE, MOAT_ICMP_REDIRECT, 0, { 0 } },
+      LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_OIFNAME, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_DROP,
+    NULL },
+  { NFPROTO_INET,
+    "from_container",
+    "ct state established ct direction reply accept",
+    { CT_STATE (MOAT_CT_ESTABLISHED), CT_REPLY },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  /* Related traffic (ICMP errors) from a container passes only when the
+   * container is an endpoint of the flow it belongs to: conntrack checks
+   * where an ICMP error goes, not who sends it, so any container could
+   * otherwise inject errors (and their payload) into another's flows. */
+  { NFPROTO_INET,
+    "from_container",
+    "ct state related ip saddr . ct original ip saddr @self accept",
+    { CT_STATE (MOAT_CT_RELATED), IPV4,
+      LOOKUP (MOAT_SET_SELF, MOAT_SRC_IP_SADDR, MOAT_SRC_CT_ORIGINAL_SADDR) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "from_container",
+    "ct state related ip saddr . ct reply ip saddr @self accept",
+    { CT_STATE (MOAT_CT_RELATED), IPV4,
+      LOOKUP (MOAT_SET_SELF, MOAT_SRC_IP_SADDR, MOAT_SRC_CT_REPLY_SADDR) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "from_container",
+    "ct state invalid drop",
+    { CT_STATE (MOAT_CT_INVALID) },
+    MOAT_ACT_DROP,
+    NULL },
+  /* Between two containers of one bridge, same_bridge has judged the
+   * packet before routing, and only what it accepted comes here. */
+  { NFPROTO_INET,
+    "from_container",
+    "iifname . ip daddr @members accept",
+    { IPV4, LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_IIFNAME, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "from_container",
+    "oifname . ip daddr @members goto to_peer",
+    { IPV4, LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_OIFNAME, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_GOTO,
+    "to_peer" },
+  /* A proxy that is another container is a peer like any other: only
+   * what its policy consents to (to_peer) reaches it. */
+  { NFPROTO_INET,
+    "from_container",
+    "ip saddr . ip daddr . meta l4proto . th dport @proxied accept",
+    { IPV4, LOOKUP (MOAT_SET_PROXIED, MOAT_SRC_IP_SADDR, MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO,
+                    MOAT_SRC_TH_DPORT) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  /* moatctl's grants open what they name, whatever the policy says. */
+  { NFPROTO_INET,
+    "from_container",
+    "ip saddr . ip daddr . meta l4proto . th dport @grant_egress accept",
+    { IPV4, LOOKUP (MOAT_SET_GRANT_EGRESS, MOAT_SRC_IP_SADDR, MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO,
+                    MOAT_SRC_TH_DPORT) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "from_container",
+    "ip saddr . ip daddr . meta l4proto . th dport @egress_deny goto deny_src",
+    { IPV4, LOOKUP (MOAT_SET_EGRESS_DENY, MOAT_SRC_IP_SADDR, MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO,
+                    MOAT_SRC_TH_DPORT) },
+    MOAT_ACT_GOTO,
+    "deny_src" },
+  { NFPROTO_INET,
+    "from_container",
+    "ip saddr @internet accept",
+    { IPV4, LOOKUP (MOAT_SET_INTERNET, MOAT_SRC_IP_SADDR) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "from_container",
+    "ip saddr . ip daddr . meta l4proto . th dport @egress accept",
+    { IPV4, LOOKUP (MOAT_SET_EGRESS, MOAT_SRC_IP_SADDR, MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO,
+                    MOAT_SRC_TH_DPORT) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "from_container",
+    "goto deny_src",
+    { { MOAT_TERM_END, 0, 0, { 0 } } },
+    MOAT_ACT_GOTO,
+    "deny_src" },
+  { NFPROTO_INET,
+    "to_peer",
+    "ip saddr . ip daddr @grant_peer accept",
+    { IPV4, LOOKUP (MOAT_SET_GRANT_PEER, MOAT_SRC_IP_SADDR, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET, "to_peer", "ip saddr vmap @src_ident", { IPV4 }, MOAT_ACT_SRC_IDENT, NULL },
+  { NFPROTO_INET,
+    "to_peer",
+    "goto deny_src",
+    { { MOAT_TERM_END, 0, 0, { 0 } } },
+    MOAT_ACT_GOTO,
+    "deny_src" },
+  { NFPROTO_INET,
+    "same_bridge",
+    "ct state established ct direction reply accept",
+    { CT_STATE (MOAT_CT_ESTABLISHED), CT_REPLY },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  /* Related from a container: see from_container. */
+  { NFPROTO_INET,
+    "same_bridge",
+    "ct state related ip saddr . ct original ip saddr @self accept",
+    { CT_STATE (MOAT_CT_RELATED), IPV4,
+      LOOKUP (MOAT_SET_SELF, MOAT_SRC_IP_SADDR, MOAT_SRC_CT_ORIGINAL_SADDR) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "same_bridge",
+    "ct state related ip saddr . ct reply ip saddr @self accept",
+    { CT_STATE (MOAT_CT_RELATED), IPV4,
+      LOOKUP (MOAT_SET_SELF, MOAT_SRC_IP_SADDR, MOAT_SRC_CT_REPLY_SADDR) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "same_bridge",
+    "ip saddr . ip daddr @grant_peer accept",
+    { IPV4, LOOKUP (MOAT_SET_GRANT_PEER, MOAT_SRC_IP_SADDR, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET, "same_bridge", "ip saddr vmap @src_ident", { IPV4 }, MOAT_ACT_SRC_IDENT, NULL },
+  { NFPROTO_INET,
+    "same_bridge",
+    "goto deny_src",
+    { { MOAT_TERM_END, 0, 0, { 0 } } },
+    MOAT_ACT_GOTO,
+    "deny_src" },
+  { NFPROTO_INET,
+    "to_container",
+    "ct state established ct direction reply accept",
+    { CT_STATE (MOAT_CT_ESTABLISHED), CT_REPLY },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_container",
+    "ct state related accept",
+    { CT_STATE (MOAT_CT_RELATED) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_container",
+    "ip saddr . ip daddr . meta l4proto . th dport @ingress_deny goto deny_dst",
+    { IPV4, LOOKUP (MOAT_SET_INGRESS_DENY, MOAT_SRC_IP_SADDR, MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO,
+                    MOAT_SRC_TH_DPORT) },
+    MOAT_ACT_GOTO,
+    "deny_dst" },
+  { NFPROTO_INET,
+    "to_container",
+    "ip saddr . ip daddr . meta l4proto . th dport @ingress accept",
+    { IPV4, LOOKUP (MOAT_SET_INGRESS, MOAT_SRC_IP_SADDR, MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO,
+                    MOAT_SRC_TH_DPORT) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_container",
+    "goto deny_dst",
+    { { MOAT_TERM_END, 0, 0, { 0 } } },
+    MOAT_ACT_GOTO,
+    "deny_dst" },
+  { NFPROTO_INET,
+    "to_host",
+    "ct state established ct direction reply accept",
+    { CT_STATE (MOAT_CT_ESTABLISHED), CT_REPLY },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  /* Related from a container: see from_container. */
+  { NFPROTO_INET,
+    "to_host",
+    "ct state related ip saddr . ct original ip saddr @self accept",
+    { CT_STATE (MOAT_CT_RELATED), IPV4,
+      LOOKUP (MOAT_SET_SELF, MOAT_SRC_IP_SADDR, MOAT_SRC_CT_ORIGINAL_SADDR) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_host",
+    "ct state related ip saddr . ct reply ip saddr @self accept",
+    { CT_STATE (MOAT_CT_RELATED), IPV4,
+      LOOKUP (MOAT_SET_SELF, MOAT_SRC_IP_SADDR, MOAT_SRC_CT_REPLY_SADDR) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_host",
+    "ip saddr . meta l4proto . th dport @host_grants accept",
+    { IPV4, LOOKUP (MOAT_SET_HOST_GRANTS, MOAT_SRC_IP_SADDR, MOAT_SRC_L4PROTO, MOAT_SRC_TH_DPORT) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_host",
+    "ip saddr . meta l4proto . th dport @grant_host accept",
+    { IPV4, LOOKUP (MOAT_SET_GRANT_HOST, MOAT_SRC_IP_SADDR, MOAT_SRC_L4PROTO, MOAT_SRC_TH_DPORT) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_host",
+    "ip saddr . ip daddr . meta l4proto . th dport @proxied accept",
+    { IPV4, LOOKUP (MOAT_SET_PROXIED, MOAT_SRC_IP_SADDR, MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO,
+                    MOAT_SRC_TH_DPORT) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "to_host",
+    "goto deny_src",
+    { { MOAT_TERM_END, 0, 0, { 0 } } },
+    MOAT_ACT_GOTO,
+    "deny_src" },
+  { NFPROTO_INET,
+    "deny_src",
+    "ip saddr @quiet drop",
+    { IPV4, LOOKUP (MOAT_SET_QUIET, MOAT_SRC_IP_SADDR) },
+    MOAT_ACT_DROP,
+    NULL },
+  { NFPROTO_INET,
+    "deny_src",
+    "meta l4proto tcp reject with tcp reset",
+    { L4PROTO (IPPROTO_TCP) },
+    MOAT_ACT_REJECT_TCP_RESET,
+    NULL },
+  { NFPROTO_INET,
+    "deny_src",
+    "reject with icmpx admin-prohibited",
+    { { MOAT_TERM_END, 0, 0, { 0 } } },
+    MOAT_ACT_REJECT_ADMIN,
+    NULL },
+  { NFPROTO_INET,
+    "deny_dst",
+    "ip daddr @quiet drop",
+    { IPV4, LOOKUP (MOAT_SET_QUIET, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_DROP,
+    NULL },
+  { NFPROTO_INET,
+    "deny_dst",
+    "meta l4proto tcp reject with tcp reset",
+    { L4PROTO (IPPROTO_TCP) },
+    MOAT_ACT_REJECT_TCP_RESET,
+    NULL },
+  { NFPROTO_INET,
+    "deny_dst",
+    "reject with icmpx admin-prohibited",
+    { { MOAT_TERM_END, 0, 0, { 0 } } },
+    MOAT_ACT_REJECT_ADMIN,
+    NULL },
+  /* A container's outbound tcp to the proxied ports (not to its own
+   * network) goes to its proxy instead. */
+  { NFPROTO_INET,
+    "proxy",
+    "iifname . ip saddr @members iifname . ip daddr != @members meta l4proto tcp"
+    " dnat ip to ip saddr . tcp dport map @proxy",
+    { IPV4, LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_IIFNAME, MOAT_SRC_IP_SADDR),
+      NOT_LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_IIFNAME, MOAT_SRC_IP_DADDR), L4PROTO (IPPROTO_TCP) },
+    MOAT_ACT_PROXY_DNAT,
+    NULL },
+  { NFPROTO_INET,
+    "postrouting",
+    "ip saddr @masq oifname . ip daddr != @members masquerade",
+    { IPV4, LOOKUP (MOAT_SET_MASQ, MOAT_SRC_IP_SADDR),
+      NOT_LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_OIFNAME, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_MASQUERADE,
+    NULL },
+  { NFPROTO_BRIDGE,
+    "prerouting",
+    "iifname @guarded jump from_port",
+    { LOOKUP (MOAT_SET_GUARDED, MOAT_SRC_IIFNAME) },
+    MOAT_ACT_JUMP,
+    "from_port" },
+  { NFPROTO_BRIDGE,
+    "from_port",
+    "ether type ip iifname . ether saddr . ip saddr @ports accept",
+    { { MOAT_TERM_ETHER_TYPE, MOAT_ETHERTYPE_IPV4, 0, { 0 } },
+      LOOKUP (MOAT_SET_PORTS, MOAT_SRC_IIFNAME, MOAT_SRC_ETHER_SADDR, MOAT_SRC_IP_SADDR) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_BRIDGE,
+    "from_port",
+    "ether type arp iifname . ether saddr . arp saddr ip @ports"
+    " iifname . arp saddr ether . arp saddr ip @ports accept",
+    { { MOAT_TERM_ETHER_TYPE, MOAT_ETHERTYPE_ARP, 0, { 0 } },
+      LOOKUP (MOAT_SET_PORTS, MOAT_SRC_IIFNAME, MOAT_SRC_ETHER_SADDR, MOAT_SRC_ARP_SPA),
+      LOOKUP (MOAT_SET_PORTS, MOAT_SRC_IIFNAME, MOAT_SRC_ARP_SHA, MOAT_SRC_ARP_SPA) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_BRIDGE, "from_port", "drop", { { MOAT_TERM_END, 0, 0, { 0 } } }, MOAT_ACT_DROP, NULL },
+};
+const size_t moat_rule_defs_count = ARRAY_SIZE (moat_rule_defs);
+
+const struct moat_set_def moat_ident_set_def
+    = { NFPROTO_INET, "id_", 0, 1, { MOAT_FIELD_IPV4 }, 0, { 0 }, false };
+
+const struct moat_chain_def moat_ident_chain_def = { NFPROTO_INET, "id_", NULL, 0, 0 };
+
+const struct moat_rule_def moat_ident_rule_def
+    = { NFPROTO_INET,
+        "id_",
+        "ip daddr @id_<identity> accept",
+        { IPV4, LOOKUP (MOAT_SET_IDENT, MOAT_SRC_IP_DADDR) },
+        MOAT_ACT_ACCEPT,
+        NULL };
+
+const char *
+moat_family_name (uint32_t family)
+{
+  switch (family)
+    {
+    case NFPROTO_INET:
+      return "inet";
+    case NFPROTO_BRIDGE:
+      return "bridge";
+    default:
+      return "?";
+    }
+}
+
+uint32_t
+moat_field_padded (uint32_t len)
+{
+  return (len + 3) & ~3u;
+}
+
+uint32_t
+moat_set_key_len (const struct moat_set_def *s)
+{
+  uint32_t len = 0;
+
+  for (unsigned i = 0; i < s->nfields; i++)
+    len += moat_field_padded (moat_field_infos[s->fields[i]].len);
+  return len;
+}
+
+uint32_t
+moat_fields_len (const enum moat_field *fields, unsigned n)
+{
+  uint32_t len = 0;
+
+  for (unsigned i = 0; i < n; i++)
+    len += moat_field_padded (moat_field_infos[fields[i]].len);
+  return len;
+}
+
+uint32_t
+moat_fields_type (const enum moat_field *fields, unsigned n)
+{
+  uint32_t type = 0;
+
+  for (unsigned i = 0; i < n; i++)
+    type = (type << NFT_TYPE_BITS) | moat_field_infos[fields[i]].nft_type;
+  return type;
+}
+
+uint32_t
+moat_set_key_type (const struct moat_set_def *s)
+{
+  return moat_fields_type (s->fields, s->nfields);
+}
+
+const struct moat_set_def *
+moat_set_def_find (uint32_t family, const char *name)
+{
+  for (size_t i = 0; i < MOAT_SET_COUNT; i++)
+    if (moat_set_defs[i].family == family && strcmp (moat_set_defs[i].name, name) == 0)
+      return &moat_set_defs[i];
+  return NULL;
+}
+
+const struct moat_set_def *
+moat_set_def_of (enum moat_set set)
+{
+  return set == MOAT_SET_IDENT ? &moat_ident_set_def : &moat_set_defs[set];
+}
+
+int
+moat_ident_object_name (char *buf, size_t size, const char *ident)
+{
+  size_t len = strlen (ident);
+
+  if (len == 0 || len > MOAT_NFT_IDENT_MAX || strspn (ident, "0123456789abcdef_") != len)
+    return -1;
+  snprintf (buf, size, "id_%s", ident);
+  return 0;
+}

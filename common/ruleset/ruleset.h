@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef MOAT_RULESET_H
+#define MOAT_RULESET_H
+
+/* moat's nftables ruleset as data (docs/design.md, "The ruleset and the
+ * identity model"): the tables below are what kernel/nft encodes into
+ * netlink batches and what moatctl explain evaluates (ruleset/eval.h), so
+ * the two cannot drift. No libnftnl and no I/O here.
+ *
+ * Two tables, created once, whose rules never change with the number of
+ * containers: per-container policy is set elements keyed by the
+ * container's address (ruleset/elems.h). In nft syntax:
+ *
+ * table inet moat
+ *   set members      ifname . ipv4_addr   bridge . container address
+ *   set quiet        ipv4_addr            containers whose network drops (reject: false)
+ *   set internet     ipv4_addr            containers that may reach any outside address
+ *   set masq         ipv4_addr            containers masqueraded on the way out
+ *   set grant_peer   ipv4_addr . ipv4_addr                   flags timeout
+ *   set grant_host   ipv4_addr . inet_proto . inet_service    flags interval,timeout
+ *   set grant_egress ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
+ *                    (moatctl's grants; a policy change leaves them, DEL takes them)
+ *   set host_grants  ipv4_addr . inet_proto . inet_service    flags interval,timeout
+ *   set egress       ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
+ *   set ingress      ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
+ *                    (ingress key: outside source . container . proto . port)
+ *   set egress_deny  like egress, from a profile's reject rules: wins over egress and internet
+ *   set ingress_deny like ingress, wins over it
+ *   map proxy        ipv4_addr . inet_service : ipv4_addr . inet_service
+ *                    (container . intercepted port : proxy . proxy port)
+ *   set proxied      ipv4_addr . ipv4_addr . inet_proto . inet_service
+ *                    (container . proxy . tcp . proxy port: the proxy is implicitly allowed)
+ *   map src_ident    ipv4_addr : verdict  container : jump id_<identity> (model/policy.h)
+ *   set bridges      ifname               the networks' bridges
+ *   set self         ipv4_addr . ipv4_addr  container . container (its address twice:
+ *                    a lookup of ip saddr . ct … ip saddr asks "is the sender
+ *                    an endpoint of this packet's connection?")
+ *   set guarded      ifname               host ends of container veths (as in bridge moat)
+ *   chain raw        (filter, prerouting, priority raw -300, policy accept)
+ *     iifname @guarded drop          (a frame the bridge hands up on the port
+ *                                     itself, to a reserved group MAC 01:80:c2:
+ *                                     00:00:0X, bypassed bridge moat: refused)
+ *   chain prerouting (filter, prerouting, priority 0, policy accept)
+ *     ct state established ct direction reply accept  (what same_bridge says first, sooner)
+ *     iifname . ip saddr @members iifname . ip daddr @members jump same_bridge
+ *   chain forward  (filter, forward, priority 0, policy accept)
+ *     iifname . ip saddr @members jump from_container
+ *     meta nfproto ipv4 iifname @bridges drop        (fail closed: no member, no way)
+ *     oifname . ip daddr @members jump to_container
+ *   chain input    (filter, input, priority 0, policy accept)
+ *     iifname . ip saddr @members jump to_host
+ *     meta nfproto ipv4 iifname @bridges drop
+ *   chain output   (filter, output, priority 0, policy accept)
+ *     icmp type redirect oifname . ip daddr @members drop
+ *                    (an established flow's packets in its opening direction
+ *                     walk the policy again, as a new one would: a revoke, an
+ *                     expiry, a policy change or a DEL cuts open flows too)
+ *   chain from_container
+ *     ct state established ct direction reply accept
+ *     ct state related ip saddr . ct original ip saddr @self accept
+ *     ct state related ip saddr . ct reply ip saddr @self accept
+ *                    (related = ICMP errors: only about the sender's own flows;
+ *                     conntrack checks an error's destination, not its sender)
+ *     ct state invalid drop
+ *     iifname . ip daddr @members accept  (same_bridge judged it before routing)
+ *     oifname . ip daddr @members goto to_peer    (a container proxy is a peer too)
+ *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
+ *     ip saddr . ip daddr . meta l4proto . th dport @grant_egress accept
+ *     ip saddr . ip daddr . meta l4proto . th dport @egress_deny goto deny_src
+ *     ip saddr @internet accept
+ *     ip saddr . ip daddr . meta l4proto . th dport @egress accept
+ *     goto deny_src
+ *   chain to_peer
+ *     ip saddr . ip daddr @grant_peer accept
+ *     ip saddr vmap @src_ident
+ *     goto deny_src
+ *   chain same_bridge   (two containers of one bridge, decided before routing:
+ *                        the kernel's ICMP redirect would otherwise spend the
+ *                        rate-limit allowance the reject's ICMP needs)
+ *     ct state established ct direction reply accept
+ *     ct state related ip saddr . ct original ip saddr @self accept
+ *     ct state related ip saddr . ct reply ip saddr @self accept
+ *     ip saddr . ip daddr @grant_peer accept
+ *     ip saddr vmap @src_ident
+ *     goto deny_src
+ *   chain to_container
+ *     ct state established ct direction reply accept
+ *     ct state related accept
+ *     ip saddr . ip daddr . meta l4proto . th dport @ingress_deny goto deny_dst
+ *     ip saddr . ip daddr . meta l4proto . th dport @ingress accept
+ *     goto deny_dst
+ *   chain to_host
+ *     ct state established ct direction reply accept
+ *     ct state related ip saddr . ct original ip saddr @self accept
+ *     ct state related ip saddr . ct reply ip saddr @self accept
+ *     ip saddr . meta l4proto . th dport @host_grants accept
+ *     ip saddr . meta l4proto . th dport @grant_host accept
+ *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
+ *     goto deny_src
+ *   chain deny_src
+ *     ip saddr @quiet drop
+ *     meta l4proto tcp reject with tcp reset
+ *     reject with icmpx admin-prohibited
+ *   chain deny_dst
+ *     ip daddr @quiet drop
+ *     meta l4proto tcp reject with tcp reset
+ *     reject with icmpx admin-prohibited
+ *   chain proxy (nat, prerouting, priority dstnat -100, policy accept)
+ *     iifname . ip saddr @members iifname . ip daddr != @members meta l4proto tcp
+ *       dnat ip to ip saddr . tcp dport map @proxy
+ *   set id_<identity> ipv4_addr            the addresses an identity may reach
+ *   chain id_<identity>                    one per identity, made as it appears
+ *     ip daddr @id_<identity> accept
+ *   chain postrouting (nat, postrouting, priority srcnat 100, policy accept)
+ *     ip saddr @masq oifname . ip daddr != @members masquerade
+ *
+ * table bridge moat
+ *   set guarded  ifname                               host ends of container veths
+ *   set ports    ifname . ether_addr . ipv4_addr      host end . container MAC . address
+ *   chain prerouting (filter, prerouting, priority -200, policy accept)
+ *     iifname @guarded jump from_port
+ *   chain from_port
+ *     ether type ip iifname . ether saddr . ip saddr @ports accept
+ *     ether type arp iifname . ether saddr . arp saddr ip @ports
+ *                    iifname . arp saddr ether . arp saddr ip @ports accept
+ *     drop
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MOAT_NFT_TABLE "moat" /* both tables' name */
+/* An identity's name (model/policy.h): 16 hex digits, maybe "_N" after. */
+#define MOAT_NFT_IDENT_MAX 24
+/* "id_<identity>": the name of an identity's chain and of its set. */
+#define MOAT_IDENT_OBJECT_MAX (MOAT_NFT_IDENT_MAX + 4)
+
+#define MOAT_SET_MAX_FIELDS 4
+
+/* nft's byte order tags (nftables enum byteorder), kept in set userdata so
+ * that nft prints single-field keys the way it would for its own sets. */
+enum
+{
+  MOAT_BYTEORDER_NONE = 0,
+  MOAT_BYTEORDER_HOST = 1,
+  MOAT_BYTEORDER_BIG = 2,
+};
+
+/* The type of one field of a set's key (or a map's value). */
+enum moat_field
+{
+  MOAT_FIELD_IFNAME,
+  MOAT_FIELD_IPV4,
+  MOAT_FIELD_ETHER,
+  MOAT_FIELD_PROTO,
+  MOAT_FIELD_PORT,
+};
+
+/* moat_field_infos[type]. */
+struct moat_field_info
+{
+  uint32_t nft_type;
+  uint32_t len; /* bytes the kernel compares; padded to 4 in a key */
+  uint32_t byteorder;
+};
+
+/* moat_set_defs[set]: the sets of both tables (a set and its index never
+ * change; the index + 1 is the set's NFTA_SET_ID in a batch). */
+enum moat_set
+{
+  MOAT_SET_MEMBERS,
+  MOAT_SET_QUIET,
+  MOAT_SET_INTERNET,
+  MOAT_SET_MASQ,
+  MOAT_SET_GRANT_PEER,
+  MOAT_SET_GRANT_HOST,
+  MOAT_SET_GRANT_EGRESS,
+  MOAT_SET_HOST_GRANTS,
+  MOAT_SET_EGRESS,
+  MOAT_SET_INGRESS,
+  MOAT_SET_EGRESS_DENY,
+  MOAT_SET_INGRESS_DENY,
+  MOAT_SET_PROXIED,
+  MOAT_SET_PROXY,
+  MOAT_SET_SRC_IDENT,
+  MOAT_SET_BRIDGES,
+  MOAT_SET_SELF,
+  MOAT_SET_PORT_NAMES,
+  MOAT_SET_GUARDED,
+  MOAT_SET_PORTS,
+  MOAT_SET_COUNT,
+  /* Not in moat_set_defs: the set id_<identity> of each identity, shaped
+   * as moat_ident_set_def. A rule (moat_ident_rule_def) names it so. */
+  MOAT_SET_IDENT = MOAT_SET_COUNT,
+};
+
+struct moat_set_def
+{
+  uint16_t family;  /* NFPROTO_INET or NFPROTO_BRIDGE: its table */
+  const char *name; /* unique within its table */
+  uint32_t flags;   /* NFT_SET_* */
+  unsigned nfields;
+  enum moat_field fields[MOAT_SET_MAX_FIELDS];
+  unsigned ndata; /* a map's data: its fields */
+  enum moat_field data[2];
+  bool verdict; /* a verdict map */
+};
+
+/* moat_chain_defs: in the order they are made; base chains hook in. */
+struct moat_chain_def
+{
+  uint16_t family;
+  const char *name;
+  const char *type; /* NULL: a regular chain, no hook */
+  uint32_t hook;
+  int32_t prio;
+};
+
+/* Where a lookup's key field comes from in the packet. */
+enum moat_source
+{
+  MOAT_SRC_NONE,
+  MOAT_SRC_IIFNAME,
+  MOAT_SRC_OIFNAME,
+  MOAT_SRC_IP_SADDR,
+  MOAT_SRC_IP_DADDR,
+  MOAT_SRC_L4PROTO,
+  MOAT_SRC_TH_DPORT,
+  MOAT_SRC_ETHER_SADDR,
+  MOAT_SRC_ARP_SHA,           /* arp saddr ether */
+  MOAT_SRC_ARP_SPA,           /* arp saddr ip */
+  MOAT_SRC_CT_ORIGINAL_SADDR, /* ct original ip saddr */
+  MOAT_SRC_CT_REPLY_SADDR,    /* ct reply ip saddr */
+};
+
+/* A rule is its terms, all of which must match, in order, then its
+ * action. The terms end at the first MOAT_TERM_END. */
+enum moat_term_kind
+{
+  MOAT_TERM_END,
+  MOAT_TERM_IPV4,       /* inet family: meta nfproto ipv4 (nft's implicit dependency) */
+  MOAT_TERM_ETHER_TYPE, /* ether type <value> */
+  MOAT_TERM_L4PROTO,    /* meta l4proto <value> */
+  MOAT_TERM_ICMP_TYPE,  /* icmp type <value> */
+  MOAT_TERM_CT_STATE,   /* ct state <any bit of value> */
+  MOAT_TERM_CT_REPLY,   /* ct direction reply */
+  MOAT_TERM_LOOKUP,     /* <sources> @set */
+  MOAT_TERM_NOT_LOOKUP, /* <sources> != @set */
+};
+
+struct moat_term
+{
+  enum moat_term_kind kind;
+  uint32_t value;    /* ether type, l4proto, icmp type, MOAT_CT_* bits */
+  enum moat_set set; /* lookups: the set, whose key is ... */
+  enum moat_source sources[MOAT_SET_MAX_FIELDS]; /* ... these, concatenated (MOAT_SRC_NONE ends) */
+};
+
+enum moat_action
+{
+  MOAT_ACT_ACCEPT,
+  MOAT_ACT_DROP,
+  MOAT_ACT_JUMP,
+  MOAT_ACT_GOTO,
+  MOAT_ACT_REJECT_TCP_RESET,
+  MOAT_ACT_REJECT_ADMIN,
+  MOAT_ACT_MASQUERADE,
+  MOAT_ACT_PROXY_DNAT, /* dnat ip to ip saddr . tcp dport map @proxy */
+  MOAT_ACT_SRC_IDENT,  /* ip saddr vmap @src_ident */
+};
+
+#define MOAT_RULE_MAX_TERMS 5
+
+/* moat_rule_defs: every rule of both tables, in the order they are
+ * appended; a chain's rules are those naming it, in this order. */
+struct moat_rule_def
+{
+  uint16_t family;
+  const char *chain;
+  const char *text; /* in nft syntax, as listed above; names the rule in errors */
+  struct moat_term terms[MOAT_RULE_MAX_TERMS];
+  enum moat_action action;
+  const char *target; /* jump/goto: the chain */
+};
+
+/* conntrack state bits as nft encodes them: NF_CT_STATE_BIT(ctinfo) and
+ * NF_CT_STATE_INVALID_BIT (linux/netfilter/nf_conntrack_common.h). */
+#define MOAT_CT_INVALID 0x1u
+#define MOAT_CT_ESTABLISHED 0x2u
+#define MOAT_CT_RELATED 0x4u
+
+/* Term values. */
+#define MOAT_ICMP_REDIRECT 5
+#define MOAT_ETHERTYPE_IPV4 0x0800
+#define MOAT_ETHERTYPE_ARP 0x0806
+
+extern const struct moat_field_info moat_field_infos[];
+extern const struct moat_set_def moat_set_defs[MOAT_SET_COUNT];
+extern const struct moat_chain_def moat_chain_defs[];
+extern const size_t moat_chain_defs_count;
+extern const struct moat_rule_def moat_rule_defs[];
+extern const size_t moat_rule_defs_count;
+
+/* What put_ident_* makes for each identity, in the inet table: a chain
+ * and a set both named id_<identity> (their `name` here is the prefix
+ * "id_"), and the chain's one rule, `ip daddr @id_<identity> accept`, whose
+ * lookup names MOAT_SET_IDENT. */
+extern const struct moat_set_def moat_ident_set_def;
+extern const struct moat_chain_def moat_ident_chain_def;
+extern const struct moat_rule_def moat_ident_rule_def;
+
+/* moat_set_defs[set], or moat_ident_set_def for MOAT_SET_IDENT. */
+const struct moat_set_def *moat_set_def_of (enum moat_set set);
+/* The set of that name in the table of `family`, or NULL. */
+const struct moat_set_def *moat_set_def_find (uint32_t family, const char *name);
+/* "id_<ident>" into buf (MOAT_IDENT_OBJECT_MAX); -1 when `ident` is not an
+ * identity's name. */
+int moat_ident_object_name (char *buf, size_t size, const char *ident);
+
+/* "inet", "bridge" (or "?"). */
+const char *moat_family_name (uint32_t family);
+
+/* Key sizes: each field starts on a 4-byte (register) boundary. */
+uint32_t moat_field_padded (uint32_t len);
+uint32_t moat_fields_len (const enum moat_field *fields, unsigned n);
+uint32_t moat_set_key_len (const struct moat_set_def *s);
+/* nft's type of a concatenation (NFTA_SET_KEY_TYPE, NFTA_SET_DATA_TYPE). */
+uint32_t moat_fields_type (const enum moat_field *fields, unsigned n);
+uint32_t moat_set_key_type (const struct moat_set_def *s);
+
+#endif
