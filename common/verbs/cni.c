@@ -15,6 +15,7 @@
 #include "model/policy.h"
 #include "model/result.h"
 #include "state/state.h"
+#include "verbs/apply.h"
 
 #define KEY_MAX 512
 
