@@ -45,7 +45,7 @@ int moat_write_atomic (const char *path, const char *data, moat_err_t *err);
 
 /* Removes the "*.tmp" files that writes killed before their rename left
  * in "<run dir>/<network>" (sub NULL) or in its subdirectory `sub`
- * (records: write_atomic; identities: policy.c). Caller holds the network
+ * (records: write_atomic; identities: identities.c). Caller holds the network
  * lock, so no write is under way. */
 int moat_state_sweep_temp (const char *network, const char *sub, moat_err_t *err);
 

@@ -51,11 +51,4 @@ int moat_policy_clear (struct moat_nft *nft, struct moat_record *rec, moat_err_t
  * go (their state goes with the network's directory). */
 int moat_policy_network_remove (struct moat_nft *nft, const char *network, moat_err_t *err);
 
-/* Identity names are claimed for one network (<run dir>/.idents/<name>
- * holds its name), since the kernel's id_<name> objects are shared by all
- * networks: a name another network owns is never used. Once the network's
- * identities are gone from the kernel (moat_policy_network_remove or the
- * tables' teardown), its claims go. */
-int moat_policy_owners_release (const char *network, moat_err_t *err);
-
 #endif

@@ -14,6 +14,7 @@
 #include "kernel/nft.h"
 #include "model/policy.h"
 #include "model/result.h"
+#include "state/identities.h"
 #include "state/state.h"
 #include "verbs/apply.h"
 
@@ -194,7 +195,7 @@ network_remove_if_empty (const struct moat_netconf *conf, const char *bridge, mo
     any = moat_nft_in_use (nft, err);
   if (any < 0 || (any == 0 && moat_nft_teardown (nft, err) < 0)
       || (any == 1 && moat_policy_network_remove (nft, conf->name, err) < 0)
-      || moat_policy_owners_release (conf->name, err) < 0)
+      || moat_ident_owners_release (conf->name, err) < 0)
     return -1;
   return moat_network_dir_remove (conf->name, err);
 }
