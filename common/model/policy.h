@@ -42,7 +42,7 @@
 #include "model/annot.h"
 #include "base/error.h"
 #include "kernel/nft.h"
-#include "state/state.h"
+#include "model/record.h"
 
 /* What the attachment contributes to the layout (nft.h). */
 struct moat_nft_member moat_record_member (const struct moat_record *rec);
