@@ -2,8 +2,9 @@
 #ifndef MOAT_POLICY_H
 #define MOAT_POLICY_H
 
-/* A container's effective policy (DESIGN §3) and its compilation into
- * nftables elements.
+/* A container's effective policy (docs/design.md, "The network model") and
+ * its compilation into nftables elements (docs/design.md, "The ruleset and
+ * the identity model"). Applying it: verbs/apply.h.
  *
  * Sources, merged in this order: the labels the runtime gave at CNI ADD
  * (args.cni.labels), the profile of the policy file the container picks
@@ -25,10 +26,8 @@
  * known).
  *
  * Peer decisions depend only on labels and selectors: containers with equal
- * ones form an identity, kept under <run>/<network>/idents/ as <h>.json
- * (the identity) and <h>/<address> (one file per member), and in the kernel
- * as a chain and a set (nft.h). <h> is a keyed hash of the network and the
- * identity (names.h), claimed for the network in <run>/.idents/<h>. A
+ * ones form an identity, kept on disk as the identity and its members
+ * (state/identities.h) and in the kernel as a chain and a set (nft.h). A
  * container joining an identity that has members adds its jump and its
  * address to the set of each identity that may reach it, whatever the
  * number of its peers; the first member of an identity fills the

@@ -14,6 +14,7 @@
 
 #include "base/cleanup.h"
 #include "state/names.h"
+#include "state/state.h"
 
 #define IDENTS_DIR "idents"
 

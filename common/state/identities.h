@@ -2,11 +2,12 @@
 #ifndef MOAT_IDENTITIES_H
 #define MOAT_IDENTITIES_H
 
-/* The identity registry on disk (identities: policy.h). Under
- * <run dir>/<network>/idents/:
+/* The identity registry on disk (what an identity is: model/policy.h).
+ * Under <run dir>/<network>/idents/:
  *   <h>.json     the identity: its labels and selectors, canonical text
  *   <h>/<addr>   one empty file per member, named by its address
- * and <run dir>/.idents/<h>, the network that claimed the name <h>.
+ * <h> is a keyed hash of the network and the identity (names.h), claimed
+ * for the network in <run dir>/.idents/<h>, which holds the network's name.
  * Caller holds the network's lock. */
 
 #include <netinet/in.h>
@@ -14,7 +15,6 @@
 
 #include "base/error.h"
 #include "model/policy.h"
-#include "state/state.h"
 
 /* The identity's name (names.h) for the canonical text `text`, with "_N"
  * after it when the network has another identity of that name or another

@@ -9,11 +9,13 @@
 #include "base/error.h"
 #include "model/record.h"
 
-/* Live state under <run dir>/<network>/ (DESIGN §6):
+/* Live state under <run dir>/<network>/ (docs/design.md, "State on disk and
+ * locking"):
  *   ../<network>.lock            flock(2) serialising every change to the network
  *                                (never removed: see lock_path)
  *   <containerid>@<ifname>.json  one record per attachment
  *   ipam/                        the built-in allocator's files
+ *   idents/                      identities and their members (identities.h)
  * A record is written before any kernel change, so whatever a crash leaves
  * behind, DEL or GC finds it from the record. */
 

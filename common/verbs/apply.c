@@ -10,6 +10,7 @@
 
 #include "base/cleanup.h"
 #include "state/identities.h"
+#include "state/state.h"
 
 static int
 no_memory (moat_err_t *err)

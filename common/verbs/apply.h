@@ -2,7 +2,7 @@
 #ifndef MOAT_APPLY_H
 #define MOAT_APPLY_H
 
-/* Applying a container's policy (policy.h) to the identity registry on
+/* Applying a container's policy (model/policy.h) to the identity registry on
  * disk and to the kernel. */
 
 #include <stdbool.h>
@@ -10,7 +10,6 @@
 #include "base/error.h"
 #include "kernel/nft.h"
 #include "model/policy.h"
-#include "state/state.h"
 
 /* Applies `p` to the attachment (caller holds the network's lock): records
  * it, joins its identity, and puts the container's policy elements in place
