@@ -497,7 +497,7 @@ cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *
     }
   else
     r = del_without_record (conf, key, r < 0, true, err);
-  /* An identity's definition whose write was killed (policy.c); the
+  /* An identity's definition whose write was killed (identities.c); the
    * directory holds one entry per identity, not per container. */
   if (r < 0 || moat_state_sweep_temp (conf->name, "idents", err) < 0)
     return -1;
