@@ -393,6 +393,35 @@ moat_policy_allows (const struct moat_policy *from, const struct moat_policy *to
   return in && !moat_selectors_match (to->a.expose_deny, to->a.n_expose_deny, from->labels);
 }
 
+/* Only a container with a label, or one that depends on others, takes part
+ * in who-talks-to-whom: without either, nothing can select it and it
+ * selects nothing, so it has no identity. */
+bool
+moat_policy_has_identity (const struct moat_policy *p)
+{
+  const char *key;
+  json_t *v;
+
+  if (p->a.have_depends)
+    return true;
+  json_object_foreach (p->labels, key, v)
+  {
+    if (!is_sys_label (key))
+      return true;
+  }
+  return false;
+}
+
+bool
+moat_policy_is_empty (const struct moat_policy *p)
+{
+  const struct moat_annotations *a = &p->a;
+
+  return !moat_policy_has_identity (p) && !a->n_allow_host && !a->n_egress && !a->n_ingress
+         && !a->n_egress_deny && !a->n_ingress_deny && !(a->have_internet && a->internet)
+         && !a->have_proxy;
+}
+
 /* A selector as the annotations write it: "app=db&!debug". */
 static void
 selector_text (const struct moat_selector *sel, char *buf, size_t size)
@@ -921,33 +950,4 @@ moat_policy_compile_leave (struct in_addr addr, const struct moat_policy *p,
         && moat_nft_elems_ident_reach (out, groups[g].ident, addr) < 0)
       return -1;
   return 0;
-}
-
-/* Only a container with a label, or one that depends on others, takes part
- * in who-talks-to-whom: without either, nothing can select it and it
- * selects nothing, so it has no identity. */
-bool
-moat_policy_has_identity (const struct moat_policy *p)
-{
-  const char *key;
-  json_t *v;
-
-  if (p->a.have_depends)
-    return true;
-  json_object_foreach (p->labels, key, v)
-  {
-    if (!is_sys_label (key))
-      return true;
-  }
-  return false;
-}
-
-bool
-moat_policy_is_empty (const struct moat_policy *p)
-{
-  const struct moat_annotations *a = &p->a;
-
-  return !moat_policy_has_identity (p) && !a->n_allow_host && !a->n_egress && !a->n_ingress
-         && !a->n_egress_deny && !a->n_ingress_deny && !(a->have_internet && a->internet)
-         && !a->have_proxy;
 }

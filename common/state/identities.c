@@ -24,7 +24,7 @@ no_memory (moat_err_t *err)
   return moat_error (err, MOAT_E_IO, ENOMEM, "policy");
 }
 
-/* --- identities ---------------------------------------------------------- */
+/* --- files ---------------------------------------------------------------- */
 
 static int
 idents_path (char *buf, size_t size, const char *network, const char *leaf)
@@ -194,7 +194,7 @@ moat_ident_owners_release (const char *network, moat_err_t *err)
   return 0;
 }
 
-/* --- identities (continued) ----------------------------------------------- */
+/* --- identities and members ------------------------------------------------ */
 
 /* The identity's name (names.h), with "_N" after it when the network has
  * another identity of that name or another network owns it. Creates
