@@ -27,12 +27,13 @@
  *
  * Peer decisions depend only on labels and selectors: containers with equal
  * ones form an identity, kept on disk as the identity and its members
- * (state/identities.h) and in the kernel as a chain and a set (nft.h). A
- * container joining an identity that has members adds its jump and its
- * address to the set of each identity that may reach it, whatever the
- * number of its peers; the first member of an identity fills the
- * identity's set once. A container with no label and no io.moat.depends
- * has no identity: nothing selects it, it selects nothing. */
+ * (state/identities.h) and in the kernel as a chain and a set
+ * (ruleset/ruleset.h). A container joining an identity that has members
+ * adds its jump and its address to the set of each identity that may
+ * reach it, whatever the number of its peers; the first member of an
+ * identity fills the identity's set once. A container with no label and
+ * no io.moat.depends has no identity: nothing selects it, it selects
+ * nothing. */
 
 #include <jansson.h>
 #include <netinet/in.h>
@@ -40,10 +41,10 @@
 
 #include "model/annot.h"
 #include "base/error.h"
-#include "kernel/nft.h"
+#include "ruleset/elems.h"
 #include "model/record.h"
 
-/* What the attachment contributes to the layout (nft.h). */
+/* What the attachment contributes to the layout (ruleset/elems.h). */
 struct moat_nft_member moat_record_member (const struct moat_record *rec);
 
 struct moat_policy
@@ -106,10 +107,10 @@ struct moat_compile_input
   size_t ngroups;
 };
 
-/* The compiler: every element the container needs (see nft.h): its jump to
- * its identity's chain, its address in the sets of the identities that may
- * reach it, for a new identity the addresses it may reach, then its own
- * host ports, ACLs, internet and proxy. Returns -1 only when out of
+/* The compiler: every element the container needs (ruleset/elems.h): its
+ * jump to its identity's chain, its address in the sets of the identities
+ * that may reach it, for a new identity the addresses it may reach, then
+ * its own host ports, ACLs, internet and proxy. Returns -1 only when out of
  * memory. */
 int moat_policy_compile (const struct moat_compile_input *in, struct moat_nft_elems *out);
 /* The elements a leaving container takes out of other identities' sets. */
