@@ -57,7 +57,7 @@ gc_conf_live() {
 
 # files_to_compare: the state files but the allocator's "last" and the
 # identities' definitions, which outlive their last member by design
-# (policy.c: member_remove).
+# (state/identities.c: moat_ident_member_remove).
 files_to_compare() { state_files | grep -vE '^ipam/last$|^idents/[^/]+\.json$' || true; }
 
 # snapshot: what the live containers alone make, to compare with after

@@ -19,6 +19,7 @@
 #include "model/policy.h"
 #include "revoked.h"
 #include "state/state.h"
+#include "verbs/apply.h"
 #include "token.h"
 
 #define _cleanup_strv_ _cleanup_ (moat_strv_freep)

@@ -20,6 +20,7 @@
 #include "kernel/nft.h"
 #include "model/policy.h"
 #include "state/state.h"
+#include "verbs/apply.h"
 
 struct oci_state
 {

@@ -2,8 +2,9 @@
 #ifndef MOAT_POLICY_H
 #define MOAT_POLICY_H
 
-/* A container's effective policy (DESIGN §3) and its compilation into
- * nftables elements.
+/* A container's effective policy (docs/design.md, "The network model") and
+ * its compilation into nftables elements (docs/design.md, "The ruleset and
+ * the identity model"). Applying it: verbs/apply.h.
  *
  * Sources, merged in this order: the labels the runtime gave at CNI ADD
  * (args.cni.labels), the profile of the policy file the container picks
@@ -25,15 +26,14 @@
  * known).
  *
  * Peer decisions depend only on labels and selectors: containers with equal
- * ones form an identity, kept under <run>/<network>/idents/ as <h>.json
- * (the identity) and <h>/<address> (one file per member), and in the kernel
- * as a chain and a set (nft.h). <h> is a keyed hash of the network and the
- * identity (names.h), claimed for the network in <run>/.idents/<h>. A
- * container joining an identity that has members adds its jump and its
- * address to the set of each identity that may reach it, whatever the
- * number of its peers; the first member of an identity fills the
- * identity's set once. A container with no label and no io.moat.depends
- * has no identity: nothing selects it, it selects nothing. */
+ * ones form an identity, kept on disk as the identity and its members
+ * (state/identities.h) and in the kernel as a chain and a set
+ * (ruleset/ruleset.h). A container joining an identity that has members
+ * adds its jump and its address to the set of each identity that may
+ * reach it, whatever the number of its peers; the first member of an
+ * identity fills the identity's set once. A container with no label and
+ * no io.moat.depends has no identity: nothing selects it, it selects
+ * nothing. */
 
 #include <jansson.h>
 #include <netinet/in.h>
@@ -41,10 +41,10 @@
 
 #include "model/annot.h"
 #include "base/error.h"
-#include "kernel/nft.h"
-#include "state/state.h"
+#include "ruleset/elems.h"
+#include "model/record.h"
 
-/* What the attachment contributes to the layout (nft.h). */
+/* What the attachment contributes to the layout (ruleset/elems.h). */
 struct moat_nft_member moat_record_member (const struct moat_record *rec);
 
 struct moat_policy
@@ -107,61 +107,15 @@ struct moat_compile_input
   size_t ngroups;
 };
 
-/* The compiler: every element the container needs (see nft.h): its jump to
- * its identity's chain, its address in the sets of the identities that may
- * reach it, for a new identity the addresses it may reach, then its own
- * host ports, ACLs, internet and proxy. Returns -1 only when out of
+/* The compiler: every element the container needs (ruleset/elems.h): its
+ * jump to its identity's chain, its address in the sets of the identities
+ * that may reach it, for a new identity the addresses it may reach, then
+ * its own host ports, ACLs, internet and proxy. Returns -1 only when out of
  * memory. */
 int moat_policy_compile (const struct moat_compile_input *in, struct moat_nft_elems *out);
 /* The elements a leaving container takes out of other identities' sets. */
 int moat_policy_compile_leave (struct in_addr addr, const struct moat_policy *p,
                                const struct moat_peer_group *groups, size_t ngroups,
                                struct moat_nft_elems *out);
-
-/* Applies `p` to the attachment (caller holds the network's lock): records
- * it, joins its identity, and puts the container's policy elements in place
- * in one batch, replacing whatever policy it had. On failure the container
- * is left with no policy at all (fail closed). */
-int moat_policy_join (struct moat_nft *nft, struct moat_record *rec, const struct moat_policy *p,
-                      moat_err_t *err);
-
-/* Takes the attachment out of its identity (its member file) and, as
- * `how` says, out of the kernel: MOAT_LEAVE_IDENTITY takes its address out
- * of the identity sets that hold it (a DEL, whose member removal sweeps the
- * fixed sets anyway); MOAT_LEAVE_ALL also sweeps every fixed policy set
- * for it. Does not write the record. Idempotent. */
-enum moat_leave
-{
-  MOAT_LEAVE_STATE,
-  MOAT_LEAVE_IDENTITY,
-  MOAT_LEAVE_ALL,
-};
-int moat_policy_leave (struct moat_nft *nft, const struct moat_record *rec, enum moat_leave how,
-                       moat_err_t *err);
-
-/* Everything the network's policy puts in the kernel, derived from its
- * records (`recs`, all of them) and identities, as joins in any order
- * would leave it: every identity's set and its members' jumps, each
- * record's own elements. *ret_idents: the identities (with members, or
- * all with `all_idents`), NULL-terminated. For moatctl check and restore;
- * the caller holds the network's lock. */
-int moat_policy_network_expected (const char *network, const struct moat_record *recs, size_t n,
-                                  bool all_idents, struct moat_nft_elems *out, char ***ret_idents,
-                                  moat_err_t *err);
-
-/* Leaves, then forgets the policy in the record and writes it; with no
- * policy recorded, does nothing. */
-int moat_policy_clear (struct moat_nft *nft, struct moat_record *rec, moat_err_t *err);
-
-/* The network's last attachment is gone: its identities' chains and sets
- * go (their state goes with the network's directory). */
-int moat_policy_network_remove (struct moat_nft *nft, const char *network, moat_err_t *err);
-
-/* Identity names are claimed for one network (<run dir>/.idents/<name>
- * holds its name), since the kernel's id_<name> objects are shared by all
- * networks: a name another network owns is never used. Once the network's
- * identities are gone from the kernel (moat_policy_network_remove or the
- * tables' teardown), its claims go. */
-int moat_policy_owners_release (const char *network, moat_err_t *err);
 
 #endif

@@ -16,7 +16,6 @@
 #include "base/cleanup.h"
 #include "model/config.h"
 #include "state/names.h"
-#include "model/result.h"
 
 const char *
 moat_run_dir (void)
@@ -203,27 +202,6 @@ moat_attachment_key_ifname (const char *key)
 
 static int strv_push (char ***v, size_t *n, char *s);
 
-const char *
-moat_attacher_name (enum moat_attacher by)
-{
-  return by == MOAT_ATTACHED_BY_HOOK ? "hook" : "cni";
-}
-
-/* Records written before "attachedBy" existed are the runtime's. */
-static int
-attacher_parse (json_t *v, enum moat_attacher *ret)
-{
-  const char *s = json_string_value (v);
-
-  if (!v || (s && strcmp (s, "cni") == 0))
-    *ret = MOAT_ATTACHED_BY_CNI;
-  else if (s && strcmp (s, "hook") == 0)
-    *ret = MOAT_ATTACHED_BY_HOOK;
-  else
-    return -1;
-  return 0;
-}
-
 static int
 record_path (char *buf, size_t size, const char *network, const char *key)
 {
@@ -232,32 +210,6 @@ record_path (char *buf, size_t size, const char *network, const char *key)
   if ((size_t)snprintf (leaf, sizeof (leaf), "%s.json", key) >= sizeof (leaf))
     return -1;
   return moat_state_path (buf, size, network, leaf);
-}
-
-json_t *
-moat_record_to_json (const struct moat_record *r)
-{
-  char mac[18];
-
-  moat_mac_format (r->mac, mac);
-  json_t *j = json_pack (
-      "{s:s*, s:s, s:s, s:s, s:s*, s:s, s:s, s:s, s:o, s:o, s:s*, s:s*, s:s*,"
-      " s:b, s:b, s:b, s:O*, s:O*, s:s*, s:O*, s:s*, s:O*, s:s, s:O*, s:O*}",
-      "cniVersion", r->cni_version, "network", r->network, "containerId", r->container_id, "ifname",
-      r->ifname, "netns", r->netns, "hostIf", r->host_if, "bridge", r->bridge, "mac", mac,
-      "address", moat_ipv4_json (r->addr, r->prefixlen), "gateway", moat_ipv4_json (r->gateway, -1),
-      "ipam", r->ipam ? r->ipam : "builtin", "name", r->name, "podNamespace", r->pod_namespace,
-      "quiet", r->quiet, "internet", r->internet, "masquerade", r->masquerade, "labels", r->labels,
-      "podAnnotations", r->pod_annotations, "policyFile", r->policy_file, "policy", r->policy,
-      "ident", r->ident, "grants", r->grants, "attachedBy", moat_attacher_name (r->attached_by),
-      "netconf", r->netconf, "allow", r->allow);
-  /* Only while set: records stay as they were otherwise. */
-  if (j && r->policy_pending && json_object_set_new (j, "policyPending", json_true ()) < 0)
-    {
-      json_decref (j);
-      return NULL;
-    }
-  return j;
 }
 
 int
@@ -376,72 +328,6 @@ moat_record_write (const struct moat_record *r, moat_err_t *err)
   return moat_write_atomic (path, text, err);
 }
 
-static char *
-dup_opt (json_t *obj, const char *key)
-{
-  const char *s = json_string_value (json_object_get (obj, key));
-  return s ? strdup (s) : NULL;
-}
-
-int
-moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
-{
-  const char *mac, *address, *gateway;
-  json_t *labels, *annotations, *policy, *grants, *netconf, *allow;
-
-  memset (r, 0, sizeof (*r));
-  if (json_unpack (root, "{s:s, s:s, s:s, s:b, s:b, s:b}", "mac", &mac, "address", &address,
-                   "gateway", &gateway, "quiet", &r->quiet, "internet", &r->internet, "masquerade",
-                   &r->masquerade)
-          < 0
-      || moat_mac_parse (mac, r->mac) < 0 || moat_parse_cidr (address, &r->addr, &r->prefixlen) < 0
-      || moat_parse_ipv4 (gateway, &r->gateway) < 0)
-    return moat_error (err, MOAT_E_STATE, 0, "malformed record");
-  r->cni_version = dup_opt (root, "cniVersion");
-  r->network = dup_opt (root, "network");
-  r->container_id = dup_opt (root, "containerId");
-  r->ifname = dup_opt (root, "ifname");
-  r->netns = dup_opt (root, "netns");
-  r->host_if = dup_opt (root, "hostIf");
-  r->bridge = dup_opt (root, "bridge");
-  r->ipam = dup_opt (root, "ipam");
-  if (r->ipam && strcmp (r->ipam, "builtin") == 0)
-    {
-      free (r->ipam);
-      r->ipam = NULL; /* the built-in allocator */
-    }
-  r->name = dup_opt (root, "name");
-  r->pod_namespace = dup_opt (root, "podNamespace");
-  labels = json_object_get (root, "labels");
-  r->labels = json_is_object (labels) ? json_incref (labels) : json_object ();
-  annotations = json_object_get (root, "podAnnotations");
-  r->pod_annotations = json_is_object (annotations) ? json_incref (annotations) : NULL;
-  r->policy_file = dup_opt (root, "policyFile");
-  policy = json_object_get (root, "policy");
-  r->policy = json_is_object (policy) ? json_incref (policy) : NULL;
-  r->ident = dup_opt (root, "ident");
-  grants = json_object_get (root, "grants");
-  r->grants = json_is_array (grants) && json_array_size (grants) ? json_incref (grants) : NULL;
-  r->policy_pending = json_is_true (json_object_get (root, "policyPending"));
-  netconf = json_object_get (root, "netconf");
-  r->netconf = json_is_object (netconf) ? json_incref (netconf) : NULL;
-  allow = json_object_get (root, "allow");
-  r->allow = allow && !json_is_null (allow) ? json_incref (allow) : NULL;
-  if (attacher_parse (json_object_get (root, "attachedBy"), &r->attached_by) < 0)
-    {
-      moat_record_free (r);
-      return moat_error (err, MOAT_E_STATE, 0,
-                         "malformed record: attachedBy: want \"cni\" or \"hook\"");
-    }
-  if (!r->network || !r->container_id || !r->ifname || !r->host_if || !r->bridge
-      || !moat_ifname_valid (r->host_if) || !moat_ifname_valid (r->bridge))
-    {
-      moat_record_free (r);
-      return moat_error (err, MOAT_E_STATE, 0, "malformed record");
-    }
-  return 0;
-}
-
 int
 moat_record_read (const char *network, const char *key, struct moat_record *ret, moat_err_t *err)
 {
@@ -518,30 +404,6 @@ moat_index_sweep (const char *network, moat_err_t *err)
         }
     }
   return 0;
-}
-
-void
-moat_record_free (struct moat_record *r)
-{
-  free (r->cni_version);
-  free (r->network);
-  free (r->container_id);
-  free (r->ifname);
-  free (r->netns);
-  free (r->host_if);
-  free (r->bridge);
-  free (r->ipam);
-  free (r->name);
-  free (r->pod_namespace);
-  json_decref (r->labels);
-  json_decref (r->pod_annotations);
-  free (r->policy_file);
-  json_decref (r->policy);
-  json_decref (r->grants);
-  json_decref (r->netconf);
-  json_decref (r->allow);
-  free (r->ident);
-  memset (r, 0, sizeof (*r));
 }
 
 void

@@ -7,13 +7,15 @@
 #include <stdbool.h>
 
 #include "base/error.h"
-#include "base/types.h"
+#include "model/record.h"
 
-/* Live state under <run dir>/<network>/ (DESIGN §6):
+/* Live state under <run dir>/<network>/ (docs/design.md, "State on disk and
+ * locking"):
  *   ../<network>.lock            flock(2) serialising every change to the network
  *                                (never removed: see lock_path)
  *   <containerid>@<ifname>.json  one record per attachment
  *   ipam/                        the built-in allocator's files
+ *   idents/                      identities and their members (identities.h)
  * A record is written before any kernel change, so whatever a crash leaves
  * behind, DEL or GC finds it from the record. */
 
@@ -45,7 +47,7 @@ int moat_write_atomic (const char *path, const char *data, moat_err_t *err);
 
 /* Removes the "*.tmp" files that writes killed before their rename left
  * in "<run dir>/<network>" (sub NULL) or in its subdirectory `sub`
- * (records: write_atomic; identities: policy.c). Caller holds the network
+ * (records: write_atomic; identities: identities.c). Caller holds the network
  * lock, so no write is under way. */
 int moat_state_sweep_temp (const char *network, const char *sub, moat_err_t *err);
 
@@ -63,52 +65,6 @@ const char *moat_attachment_key_ifname (const char *key);
 
 /* The host end's name: names.h. */
 
-/* Who made an attachment (the record's "attachedBy"; a record without it
- * is the runtime's): the runtime through CNI ADD, whose DEL removes it, or
- * moat-hook (hook-driven attach), whose poststop removes it. */
-enum moat_attacher
-{
-  MOAT_ATTACHED_BY_CNI,
-  MOAT_ATTACHED_BY_HOOK,
-};
-
-struct moat_record
-{
-  char *cni_version;
-  char *network;
-  char *container_id;
-  char *ifname;
-  char *netns; /* may be NULL */
-  char *host_if;
-  char *bridge;
-  char *ipam;          /* NULL: built-in allocator; else the delegated plugin's type */
-  char *name;          /* K8S_POD_NAME when the runtime gave one */
-  char *pod_namespace; /* K8S_POD_NAMESPACE */
-  unsigned char mac[MOAT_MAC_LEN];
-  struct in_addr addr;
-  int prefixlen;
-  struct in_addr gateway;
-  bool quiet, internet, masquerade;
-  json_t *labels;          /* object key → value; never NULL after read */
-  json_t *pod_annotations; /* object; may be NULL */
-  char *policy_file;       /* the network's policyFile; NULL: the default */
-  json_t *allow;           /* the network's "allow" (ceiling.h) at ADD; NULL: absent */
-  json_t *policy;          /* the policy applied (policy.h); NULL: none yet */
-  char *ident;             /* its identity in <network>/idents/; NULL: none */
-  json_t *grants;          /* moatctl's grants (grant.h); NULL: none */
-  bool policy_pending;     /* "policyPending": the hook was changing the
-                              policy when it last wrote the record, so the
-                              kernel may not hold what "policy" says (it was
-                              killed): the next prestart applies it again
-                              rather than trusting it */
-  enum moat_attacher attached_by;
-  json_t *netconf; /* hook-made: the plugin's network config its ADD used,
-                      for the DEL at poststop ("netconf"); else NULL */
-};
-
-/* "cni" or "hook", as records spell it. */
-const char *moat_attacher_name (enum moat_attacher by);
-
 int moat_record_write (const struct moat_record *r, moat_err_t *err);
 /* 1 read, 0 no such record, -1 error (MOAT_E_STATE naming the file). */
 int moat_record_read (const char *network, const char *key, struct moat_record *ret,
@@ -116,9 +72,6 @@ int moat_record_read (const char *network, const char *key, struct moat_record *
 /* Also removes the "<key>.json.tmp" a write killed before its rename left,
  * and the key's index entry. */
 int moat_record_remove (const char *network, const char *key, moat_err_t *err);
-void moat_record_free (struct moat_record *r);
-json_t *moat_record_to_json (const struct moat_record *r);
-int moat_record_from_json (json_t *root, struct moat_record *ret, moat_err_t *err);
 
 /* GC: removes the index entries (ids/<container>/<ifname>) that have no
  * record: an ADD killed between the two. Caller holds the network lock. */

@@ -14,7 +14,9 @@
 #include "kernel/nft.h"
 #include "model/policy.h"
 #include "model/result.h"
+#include "state/identities.h"
 #include "state/state.h"
+#include "verbs/apply.h"
 
 #define KEY_MAX 512
 
@@ -193,7 +195,7 @@ network_remove_if_empty (const struct moat_netconf *conf, const char *bridge, mo
     any = moat_nft_in_use (nft, err);
   if (any < 0 || (any == 0 && moat_nft_teardown (nft, err) < 0)
       || (any == 1 && moat_policy_network_remove (nft, conf->name, err) < 0)
-      || moat_policy_owners_release (conf->name, err) < 0)
+      || moat_ident_owners_release (conf->name, err) < 0)
     return -1;
   return moat_network_dir_remove (conf->name, err);
 }
@@ -495,7 +497,7 @@ cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *
     }
   else
     r = del_without_record (conf, key, r < 0, true, err);
-  /* An identity's definition whose write was killed (policy.c); the
+  /* An identity's definition whose write was killed (identities.c); the
    * directory holds one entry per identity, not per container. */
   if (r < 0 || moat_state_sweep_temp (conf->name, "idents", err) < 0)
     return -1;

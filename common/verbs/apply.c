@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Applying a container's policy: its identity on disk and its elements in
+ * the kernel (see apply.h). */
+#include "verbs/apply.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "state/identities.h"
+#include "state/state.h"
+
+static int
+no_memory (moat_err_t *err)
+{
+  return moat_error (err, MOAT_E_IO, ENOMEM, "policy");
+}
+
+/* --- join and leave -------------------------------------------------------- */
+
+static int
+record_policy (struct moat_record *rec, json_t *policy, const char *ident, moat_err_t *err)
+{
+  json_decref (rec->policy);
+  free (rec->ident);
+  rec->policy = policy ? json_incref (policy) : NULL;
+  rec->ident = ident ? strdup (ident) : NULL;
+  if (ident && !rec->ident)
+    return no_memory (err);
+  return moat_record_write (rec, err);
+}
+
+static int
+join_kernel (struct moat_nft *nft, const struct moat_record *rec, const struct moat_policy *p,
+             bool new_ident, moat_err_t *err)
+{
+  _cleanup_ (moat_ident_list_free) struct moat_ident_list groups = { 0 };
+  _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *elems = moat_nft_elems_new ();
+  struct moat_compile_input in = {
+    .addr = rec->addr,
+    .ident = rec->ident,
+    .new_ident = new_ident,
+    .network_internet = rec->internet,
+    .policy = p,
+  };
+  int exists = 1;
+
+  if (!elems)
+    return no_memory (err);
+  if (rec->ident && moat_ident_list_load (rec->network, new_ident, &groups, err) < 0)
+    return -1;
+  /* The first member makes the identity's chain, unless an earlier
+   * member's left it. */
+  if (rec->ident && new_ident && (exists = moat_nft_ident_exists (nft, rec->ident, err)) < 0)
+    return -1;
+  in.groups = groups.groups;
+  in.ngroups = groups.n;
+  if (moat_policy_compile (&in, elems) < 0)
+    return no_memory (err);
+  /* Joining follows a leave (which swept) or a container without policy:
+   * nothing of it to sweep. */
+  return moat_nft_policy_replace (nft, rec->addr, false, rec->internet, NULL, NULL,
+                                  exists ? NULL : rec->ident, elems, err);
+}
+
+int
+moat_policy_join (struct moat_nft *nft, struct moat_record *rec, const struct moat_policy *p,
+                  moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *policy = moat_policy_to_json (p);
+  _cleanup_ (json_decrefp) json_t *ident = moat_policy_ident_json (p);
+  _cleanup_free_ char *text = NULL;
+  char name[MOAT_NFT_IDENT_MAX + 1];
+  bool with_ident = moat_policy_has_identity (p);
+  moat_err_t undo = { 0 };
+  int others = 0;
+
+  if (!policy || !ident || !(text = json_dumps (ident, JSON_COMPACT | JSON_SORT_KEYS)))
+    return no_memory (err);
+  /* A container without policy has nothing in the kernel or the record:
+   * its next join needs no sweep. */
+  if (moat_policy_is_empty (p))
+    return moat_policy_clear (nft, rec, err);
+  if ((rec->ident || rec->policy) && moat_policy_leave (nft, rec, MOAT_LEAVE_ALL, err) < 0)
+    return -1;
+  /* The record names the identity before its member file exists, so a
+   * crash leaves nothing that DEL cannot find. */
+  if (with_ident && moat_ident_ensure (rec->network, text, name, err) < 0)
+    return -1;
+  if (record_policy (rec, policy, with_ident ? name : NULL, err) < 0)
+    return -1;
+  if (with_ident)
+    others = moat_ident_has_other_member (rec, name, err);
+  if (others < 0 || (with_ident && moat_ident_member_add (rec, err) < 0)
+      || join_kernel (nft, rec, p, others == 0, err) < 0)
+    {
+      /* Fail closed: whatever policy the container had is gone too. */
+      moat_policy_clear (nft, rec, &undo);
+      return -1;
+    }
+  return 0;
+}
+
+static int
+leave_kernel (struct moat_nft *nft, const struct moat_record *rec, bool sweep, moat_err_t *err)
+{
+  _cleanup_ (moat_ident_list_free) struct moat_ident_list groups = { 0 };
+  _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *del = moat_nft_elems_new ();
+  size_t self = SIZE_MAX;
+
+  if (!del)
+    return no_memory (err);
+  if (!rec->ident && !sweep)
+    return 0;
+  if (rec->ident && moat_ident_list_load (rec->network, false, &groups, err) < 0)
+    return -1;
+  for (size_t i = 0; rec->ident && i < groups.n; i++)
+    if (strcmp (groups.names[i], rec->ident) == 0)
+      self = i;
+  /* Without its identity file (a crash), only the fixed sets are swept. */
+  if (self != SIZE_MAX
+      && moat_policy_compile_leave (rec->addr, &groups.policies[self], groups.groups, groups.n, del)
+             < 0)
+    return no_memory (err);
+  return moat_nft_policy_replace (nft, rec->addr, sweep, rec->internet, del, NULL, NULL, NULL, err);
+}
+
+int
+moat_policy_leave (struct moat_nft *nft, const struct moat_record *rec, enum moat_leave how,
+                   moat_err_t *err)
+{
+  if (how != MOAT_LEAVE_STATE && leave_kernel (nft, rec, how == MOAT_LEAVE_ALL, err) < 0)
+    return -1;
+  if (rec->ident && moat_ident_member_remove (rec, err) < 0)
+    return -1;
+  return 0;
+}
+
+int
+moat_policy_network_remove (struct moat_nft *nft, const char *network, moat_err_t *err)
+{
+  _cleanup_ (moat_ident_list_free) struct moat_ident_list groups = { 0 };
+  _cleanup_free_ char **names = NULL;
+
+  if (moat_ident_list_load (network, false, &groups, err) < 0)
+    return -1;
+  names = calloc (groups.n + 1, sizeof (*names));
+  if (!names)
+    return no_memory (err);
+  for (size_t i = 0; i < groups.n; i++)
+    names[i] = groups.names[i];
+  return moat_nft_idents_drop (nft, names, err);
+}
+
+/* An identity's set holds every member of every identity it may reach;
+ * each member jumps to its identity's chain. */
+static int
+expected_idents (const struct moat_ident_list *g, bool all_idents, struct moat_nft_elems *out)
+{
+  for (size_t i = 0; i < g->n; i++)
+    for (size_t k = 0; k < g->groups[i].n; k++)
+      if (moat_nft_elems_ident_member (out, g->groups[i].addrs[k], g->names[i]) < 0)
+        return -1;
+  for (size_t i = 0; i < g->n; i++)
+    for (size_t h = 0; h < g->n && (all_idents || g->groups[i].n); h++)
+      {
+        if (!g->groups[h].n || !moat_policy_allows (&g->policies[i], &g->policies[h]))
+          continue;
+        for (size_t k = 0; k < g->groups[h].n; k++)
+          if (moat_nft_elems_ident_reach (out, g->names[i], g->groups[h].addrs[k]) < 0)
+            return -1;
+      }
+  return 0;
+}
+
+static int
+strv_push (char ***v, size_t *n, const char *s)
+{
+  char **nv = realloc (*v, (*n + 2) * sizeof (**v));
+
+  if (!nv)
+    return -1;
+  *v = nv;
+  if (!(nv[*n] = strdup (s)))
+    return -1;
+  nv[++*n] = NULL;
+  return 0;
+}
+
+/* A record's own elements: its policy without the identity part. */
+static int
+expected_own (const struct moat_record *rec, struct moat_nft_elems *out, moat_err_t *err)
+{
+  struct moat_policy p;
+  struct moat_compile_input in = { .addr = rec->addr, .network_internet = rec->internet };
+  int r;
+
+  if (!rec->policy)
+    return 0;
+  if (moat_policy_from_json (rec->policy, &p, err) < 0)
+    return moat_error_prefix (err, "record %s@%s", rec->container_id, rec->ifname);
+  in.policy = &p;
+  r = moat_policy_compile (&in, out);
+  moat_policy_free (&p);
+  return r < 0 ? no_memory (err) : 0;
+}
+
+int
+moat_policy_network_expected (const char *network, const struct moat_record *recs, size_t n,
+                              bool all_idents, struct moat_nft_elems *out, char ***ret_idents,
+                              moat_err_t *err)
+{
+  _cleanup_ (moat_ident_list_free) struct moat_ident_list groups = { 0 };
+  char **idents = NULL;
+  size_t nidents = 0;
+
+  if (moat_ident_list_load (network, true, &groups, err) < 0)
+    return -1;
+  if (expected_idents (&groups, all_idents, out) < 0)
+    return no_memory (err);
+  for (size_t i = 0; i < n; i++)
+    if (expected_own (&recs[i], out, err) < 0)
+      return -1;
+  for (size_t i = 0; i < groups.n; i++)
+    if ((all_idents || groups.groups[i].n) && strv_push (&idents, &nidents, groups.names[i]) < 0)
+      {
+        moat_strv_free (idents);
+        return no_memory (err);
+      }
+  if (!idents && !(idents = calloc (1, sizeof (*idents))))
+    return no_memory (err);
+  *ret_idents = idents;
+  return 0;
+}
+
+int
+moat_policy_clear (struct moat_nft *nft, struct moat_record *rec, moat_err_t *err)
+{
+  /* Nothing recorded, nothing installed: no sweep. */
+  if (!rec->ident && !rec->policy)
+    return 0;
+  if (moat_policy_leave (nft, rec, MOAT_LEAVE_ALL, err) < 0)
+    return -1;
+  return record_policy (rec, NULL, NULL, err);
+}
