@@ -10,7 +10,7 @@
 
 /* A moat network's bridge. It holds the gateway address; every container
  * port on it is isolated, and proxy_arp + proxy_arp_pvlan make the host
- * route container-to-container traffic (DESIGN §2). */
+ * route container-to-container traffic (docs/design.md, "The network model"). */
 struct moat_bridge_spec
 {
   const char *name;       /* e.g. "moat0" */

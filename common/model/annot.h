@@ -2,7 +2,7 @@
 #ifndef MOAT_ANNOT_H
 #define MOAT_ANNOT_H
 
-/* The io.moat.* annotations (DESIGN §3, §5): their grammar, and the
+/* The io.moat.* annotations (moat-annotations(5)): their grammar, and the
  * evaluation of label selectors.
  *
  *   io.moat.labels      key=value,...            identity (Kubernetes-style keys)
