@@ -265,3 +265,59 @@ sys.exit(1 if bad or seen < 40 else 0)
 PY
   assert_contains "$output" "tests named"
 }
+
+@test "docs: the ruleset's listing in ruleset.h says every rule of the table, chain by chain, in order" {
+  run python3 - "$SRC/common/ruleset/ruleset.c" "$SRC/common/ruleset/ruleset.h" <<'PY'
+import re, sys
+code, header = (open(p).read() for p in sys.argv[1:3])
+families = {'INET': 'inet', 'BRIDGE': 'bridge'}
+norm = lambda s: ' '.join(s.split())
+# The table: (family, chain, text) in order; adjacent literals joined.
+table = []
+rules = code[code.index('moat_rule_defs[] = {'):]
+for m in re.finditer(r'\{\s*NFPROTO_(INET|BRIDGE),\s*"([^"]+)",\s*((?:"[^"]*"\s*)+),', rules):
+    text = ''.join(re.findall(r'"([^"]*)"', m.group(3)))
+    chain = 'id_<identity>' if m.group(2) == 'id_' else m.group(2)
+    table.append((families[m.group(1)], chain, norm(text)))
+# The listing: each chain's lines joined, and its rules counted (a rule
+# starts 5 spaces in; wrapped lines and notes are indented further).
+listing, starts, family, chain = {}, {}, None, None
+start = header.index(' * table inet moat')
+for line in header[start:header.index('*/', start)].splitlines():
+    body = line[3:] if line.startswith(' * ') else ''
+    m = re.match(r'table (inet|bridge) moat', body)
+    if m:
+        family, chain = m.group(1), None
+        continue
+    m = re.match(r'  chain (\S+)', body)
+    if m:
+        chain = (family, m.group(1))
+        listing[chain], starts[chain] = '', 0
+        continue
+    if re.match(r'  (set|map) ', body):
+        chain = None
+    elif chain and body.strip():
+        listing[chain] += ' ' + body.strip()
+        starts[chain] += bool(re.match(r'    \S', body))
+bad, pos, count = [], {}, {}
+for family, name, text in table:
+    key = (family, name)
+    if key not in listing:
+        bad.append('chain %s %s: in the table, not in the listing' % key)
+        continue
+    at = norm(listing[key]).find(text, pos.get(key, 0))
+    if at < 0:
+        bad.append('%s %s: "%s" missing from the listing, or out of order' % (family, name, text))
+    else:
+        pos[key] = at + len(text)
+    count[key] = count.get(key, 0) + 1
+for key in listing:
+    if starts[key] != count.get(key, 0):
+        bad.append('chain %s %s: the listing has %d rules, the table %d' % (key + (starts[key], count.get(key, 0))))
+print('%d rules in %d chains' % (len(table), len(listing)))
+print('\n'.join(bad))
+sys.exit(1 if bad or len(table) < 40 else 0)
+PY
+  [[ $status -eq 0 ]] || fail "$output"
+  assert_contains "$output" "rules in"
+}
