@@ -457,3 +457,22 @@ moat_nft_elems_format (const struct moat_nft_elems *l, size_t i, char *buf, size
 {
   elem_text (&l->l.v[i], buf, size);
 }
+
+int
+moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_member *m, moat_err_t *err)
+{
+  struct elem v[MAX_MEMBER_ELEMS];
+  size_t n;
+
+  if (member_elems (m, false, v, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    {
+      struct elem *e = elem_list_push (&l->l);
+
+      if (!e)
+        return moat_error (err, MOAT_E_IO, ENOMEM, "nft: out of memory");
+      *e = v[i];
+    }
+  return 0;
+}
