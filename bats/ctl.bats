@@ -438,6 +438,23 @@ replay_refused() {
   assert_contains "$output" "one port, not a range"
 }
 
+@test "moatctl: explain follows the proxy's redirect to a container of another network, as the kernel does" {
+  local pport
+  pport=$(random_port)
+  second_network
+  ctr_start d "$(a --arg p "$GW:$pport" '{"io.moat.proxy": $p}')"
+  MOAT_CONF=$MOAT_CONF2 ctr_start f
+  host_listen "$pport"
+  # tcp/80 to f lands on the proxy (the host), not on f.
+  run ctr_exec d sh -c "echo hi | nc -w 2 $(ip_of f) 80"
+  assert_contains "$output" "reply hi" "d -> f:80 reaches the proxy"
+  run -0 ctl explain "$(cid_of d)" "$(cid_of f)" tcp/80
+  assert_contains "$output" "redirected to the proxy $GW:$pport (io.moat.proxy)"
+  # Another port is not redirected: different networks, refused.
+  run -1 ctl explain "$(cid_of d)" "$(cid_of f)" tcp/81
+  assert_contains "$output" "default deny: different networks"
+}
+
 @test "moatctl: check finds a deleted element and a foreign drop rule; restore after a flush brings back the same traffic" {
   local p hp
   p=$(random_port)

@@ -348,7 +348,9 @@ moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t n
     *allowed = s.host
                    ? (snprintf (why, size, "the host may open connections to its containers"), true)
                    : from_outside (s.addr, &pd, &flow, why, size);
-  else if (d.container)
+  /* The nat chain redirects what is not for the source's own network,
+   * a container of another network too. */
+  else if (d.container && (net || !redirected (&ps, &flow)))
     *allowed = to_peer (&rs, &ps, &rd, &pd, &flow, now, why, size);
   else if (redirected (&ps, &flow))
     {
