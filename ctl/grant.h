@@ -20,7 +20,7 @@
 
 #include "model/annot.h"
 #include "base/error.h"
-#include "kernel/nft.h"
+#include "ruleset/elems.h"
 
 enum moat_grant_kind
 {

@@ -9,10 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* --- elements ------------------------------------------------------------ */
+/* --- keys ------------------------------------------------------------------ */
 
-void
-key_start (struct key_writer *w, struct elem *e, const struct moat_set_def *set)
+/* Key bytes are written field by field; each field starts on a 4-byte
+ * register boundary and its padding stays zero. */
+struct key_writer
+{
+  struct moat_elem *e;
+  unsigned field;
+};
+
+static void
+key_start (struct key_writer *w, struct moat_elem *e, const struct moat_set_def *set)
 {
   memset (e, 0, sizeof (*e));
   e->set = set;
@@ -20,7 +28,7 @@ key_start (struct key_writer *w, struct elem *e, const struct moat_set_def *set)
   w->field = 0;
 }
 
-void
+static void
 key_put (struct key_writer *w, const void *data, size_t len)
 {
   uint32_t field_len = moat_field_infos[w->e->set->fields[w->field]].len;
@@ -30,20 +38,20 @@ key_put (struct key_writer *w, const void *data, size_t len)
   w->field++;
 }
 
-void
+static void
 key_put_ifname (struct key_writer *w, const char *name)
 {
   key_put (w, name, strnlen (name, IFNAMSIZ));
 }
 
-void
+static void
 key_put_addr (struct key_writer *w, struct in_addr addr)
 {
   key_put (w, &addr.s_addr, sizeof (addr.s_addr));
 }
 
 int
-check_ifname (const char *what, const char *name, moat_err_t *err)
+moat_elem_check_ifname (const char *what, const char *name, moat_err_t *err)
 {
   if (!name || !*name)
     return moat_error (err, MOAT_E_NFT, EINVAL, "nft: %s: interface name missing", what);
@@ -54,7 +62,7 @@ check_ifname (const char *what, const char *name, moat_err_t *err)
 }
 
 static void
-member_elem_addr (struct elem *e, enum moat_set set, struct in_addr addr)
+member_elem_addr (struct moat_elem *e, enum moat_set set, struct in_addr addr)
 {
   struct key_writer w;
 
@@ -66,14 +74,14 @@ member_elem_addr (struct elem *e, enum moat_set set, struct in_addr addr)
  * quiet/internet/masq whatever the member says: deletion removes them
  * regardless, so a flag that changed since ADD leaves nothing behind. */
 int
-member_elems (const struct moat_nft_member *m, bool for_delete, struct elem ret[MAX_MEMBER_ELEMS],
-              size_t *ret_n, moat_err_t *err)
+moat_member_elems (const struct moat_nft_member *m, bool for_delete,
+                   struct moat_elem ret[MOAT_MEMBER_MAX_ELEMS], size_t *ret_n, moat_err_t *err)
 {
   struct key_writer w;
   size_t n = 0;
 
-  if (check_ifname ("bridge", m->bridge, err) < 0
-      || check_ifname ("host interface", m->host_ifname, err) < 0)
+  if (moat_elem_check_ifname ("bridge", m->bridge, err) < 0
+      || moat_elem_check_ifname ("host interface", m->host_ifname, err) < 0)
     return -1;
 
   key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_MEMBERS]);
@@ -143,8 +151,8 @@ format_field (char *buf, size_t size, enum moat_field type, const uint8_t *p)
 
 /* `"moat0" . 10.1.0.2`, with `a-b` for a field whose range end differs. */
 void
-format_key (const struct moat_set_def *s, const uint8_t *key, uint32_t key_len, const uint8_t *end,
-            uint32_t end_len, char *buf, size_t size)
+moat_key_format (const struct moat_set_def *s, const uint8_t *key, uint32_t key_len,
+                 const uint8_t *end, uint32_t end_len, char *buf, size_t size)
 {
   size_t used = 0;
   uint32_t off = 0;
@@ -175,19 +183,19 @@ format_key (const struct moat_set_def *s, const uint8_t *key, uint32_t key_len, 
 }
 
 void
-format_elem (const struct elem *e, char *buf, size_t size)
+moat_elem_format_key (const struct moat_elem *e, char *buf, size_t size)
 {
-  format_key (e->set, e->key, e->key_len, e->key_end_len ? e->key_end : NULL, e->key_end_len, buf,
-              size);
+  moat_key_format (e->set, e->key, e->key_len, e->key_end_len ? e->key_end : NULL, e->key_end_len,
+                   buf, size);
 }
 
-struct elem *
-elem_list_push (struct elem_list *l)
+struct moat_elem *
+moat_elem_list_push (struct moat_elem_list *l)
 {
   if (l->n == l->cap)
     {
       size_t cap = l->cap ? l->cap * 2 : 16;
-      struct elem *v = realloc (l->v, cap * sizeof (*v));
+      struct moat_elem *v = realloc (l->v, cap * sizeof (*v));
 
       if (!v)
         return NULL;
@@ -196,6 +204,37 @@ elem_list_push (struct elem_list *l)
     }
   memset (&l->v[l->n], 0, sizeof (l->v[l->n]));
   return &l->v[l->n++];
+}
+
+int
+moat_elem_bridge (struct moat_elem *e, const char *bridge, moat_err_t *err)
+{
+  struct key_writer w;
+
+  if (moat_elem_check_ifname ("bridge", bridge, err) < 0)
+    return -1;
+  key_start (&w, e, &moat_set_defs[MOAT_SET_BRIDGES]);
+  key_put_ifname (&w, bridge);
+  return 0;
+}
+
+bool
+moat_elem_port_of (const struct moat_elem *e, const char *host_ifname,
+                   unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr)
+{
+  const struct moat_set_def *set = &moat_set_defs[MOAT_SET_PORTS];
+  uint32_t mac_off = moat_field_padded (moat_field_infos[set->fields[0]].len);
+  uint32_t addr_off = mac_off + moat_field_padded (moat_field_infos[set->fields[1]].len);
+  struct key_writer w;
+  struct moat_elem want;
+
+  key_start (&w, &want, set);
+  key_put_ifname (&w, host_ifname);
+  if (e->set != set || e->key_len < addr_off + 4 || memcmp (e->key, want.key, mac_off) != 0)
+    return false;
+  memcpy (ret_mac, e->key + mac_off, MOAT_MAC_LEN);
+  memcpy (&ret_addr->s_addr, e->key + addr_off, 4);
+  return true;
 }
 
 /* --- a container's policy ------------------------------------------------ */
@@ -221,10 +260,30 @@ moat_nft_elems_count (const struct moat_nft_elems *e)
   return e->l.n;
 }
 
-static struct elem *
+const struct moat_elem *
+moat_nft_elems_at (const struct moat_nft_elems *l, size_t i)
+{
+  return i < l->l.n ? &l->l.v[i] : NULL;
+}
+
+enum moat_set
+moat_elem_set (const struct moat_elem *e)
+{
+  if (e->set == &moat_ident_set_def)
+    return MOAT_SET_IDENT;
+  return (enum moat_set) (e->set - moat_set_defs);
+}
+
+const char *
+moat_elem_set_name (const struct moat_elem *e)
+{
+  return e->name[0] ? e->name : e->set->name;
+}
+
+static struct moat_elem *
 elems_push (struct moat_nft_elems *l, enum moat_set set, struct key_writer *w)
 {
-  struct elem *e = elem_list_push (&l->l);
+  struct moat_elem *e = moat_elem_list_push (&l->l);
 
   if (e)
     key_start (w, e, &moat_set_defs[set]);
@@ -247,7 +306,7 @@ ports_bounds (const struct moat_ports *p, uint8_t proto[2], uint16_t port[2])
 static void
 key_put_ports (struct key_writer *w, const struct moat_ports *p)
 {
-  struct elem *e = w->e;
+  struct moat_elem *e = w->e;
   uint8_t proto[2];
   uint16_t port[2];
   uint32_t off = e->key_len;
@@ -266,7 +325,7 @@ moat_nft_elems_grant_peer (struct moat_nft_elems *l, struct in_addr from, struct
                            uint64_t timeout_ms)
 {
   struct key_writer w;
-  struct elem *e = elems_push (l, MOAT_SET_GRANT_PEER, &w);
+  struct moat_elem *e = elems_push (l, MOAT_SET_GRANT_PEER, &w);
 
   if (!e)
     return -1;
@@ -281,7 +340,7 @@ moat_nft_elems_grant_host (struct moat_nft_elems *l, struct in_addr addr,
                            const struct moat_ports *p, uint64_t timeout_ms)
 {
   struct key_writer w;
-  struct elem *e = elems_push (l, MOAT_SET_GRANT_HOST, &w);
+  struct moat_elem *e = elems_push (l, MOAT_SET_GRANT_HOST, &w);
 
   if (!e)
     return -1;
@@ -308,7 +367,7 @@ static void
 key_put_acl (struct key_writer *w, struct in_addr first, const struct moat_acl *acl,
              bool outside_first)
 {
-  struct elem *e = w->e;
+  struct moat_elem *e = w->e;
   uint32_t last = acl->addr.s_addr | ~moat_prefix_mask (acl->prefixlen);
   uint32_t outside_off = outside_first ? 0 : 4;
 
@@ -350,7 +409,7 @@ moat_nft_elems_grant_egress (struct moat_nft_elems *l, struct in_addr addr,
                              const struct moat_acl *acl, uint64_t timeout_ms)
 {
   struct key_writer w;
-  struct elem *e = elems_push (l, MOAT_SET_GRANT_EGRESS, &w);
+  struct moat_elem *e = elems_push (l, MOAT_SET_GRANT_EGRESS, &w);
 
   if (!e)
     return -1;
@@ -376,7 +435,7 @@ moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_t po
 {
   uint16_t nport = htons (port), nproxy_port = htons (proxy_port);
   struct key_writer w;
-  struct elem *e;
+  struct moat_elem *e;
 
   e = elems_push (l, MOAT_SET_PROXY, &w);
   if (!e)
@@ -410,7 +469,7 @@ int
 moat_nft_elems_ident_member (struct moat_nft_elems *l, struct in_addr addr, const char *ident)
 {
   struct key_writer w;
-  struct elem *e = elems_push (l, MOAT_SET_SRC_IDENT, &w);
+  struct moat_elem *e = elems_push (l, MOAT_SET_SRC_IDENT, &w);
 
   if (!e || moat_ident_object_name (e->jump, sizeof (e->jump), ident) < 0)
     return -1;
@@ -422,7 +481,7 @@ int
 moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, struct in_addr addr)
 {
   struct key_writer w;
-  struct elem *e = elem_list_push (&l->l);
+  struct moat_elem *e = moat_elem_list_push (&l->l);
 
   if (!e)
     return -1;
@@ -435,11 +494,11 @@ moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, struct 
 
 /* "set: key[ : value]", as nft would write it. */
 void
-elem_text (const struct elem *e, char *buf, size_t size)
+moat_elem_format (const struct moat_elem *e, char *buf, size_t size)
 {
   char key[256], data[64] = "";
 
-  format_elem (e, key, sizeof (key));
+  moat_elem_format_key (e, key, sizeof (key));
   if (e->jump[0])
     snprintf (data, sizeof (data), " : jump %s", e->jump);
   else if (e->data_len == 8)
@@ -455,20 +514,20 @@ elem_text (const struct elem *e, char *buf, size_t size)
 void
 moat_nft_elems_format (const struct moat_nft_elems *l, size_t i, char *buf, size_t size)
 {
-  elem_text (&l->l.v[i], buf, size);
+  moat_elem_format (&l->l.v[i], buf, size);
 }
 
 int
 moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_member *m, moat_err_t *err)
 {
-  struct elem v[MAX_MEMBER_ELEMS];
+  struct moat_elem v[MOAT_MEMBER_MAX_ELEMS];
   size_t n;
 
-  if (member_elems (m, false, v, &n, err) < 0)
+  if (moat_member_elems (m, false, v, &n, err) < 0)
     return -1;
   for (size_t i = 0; i < n; i++)
     {
-      struct elem *e = elem_list_push (&l->l);
+      struct moat_elem *e = moat_elem_list_push (&l->l);
 
       if (!e)
         return moat_error (err, MOAT_E_IO, ENOMEM, "nft: out of memory");

@@ -2,6 +2,13 @@
 #ifndef MOAT_ELEMS_H
 #define MOAT_ELEMS_H
 
+/* What goes into the ruleset's sets (ruleset/ruleset.h): element keys,
+ * written field by field as the kernel compares them. A member's own
+ * elements come from struct moat_nft_member; a container's policy and
+ * moatctl's grants are gathered in a struct moat_nft_elems, which
+ * kernel/nft.h sends and which an evaluator reads (moat_nft_elems_at). No
+ * libnftnl and no I/O here. */
+
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,9 +17,6 @@
 #include "base/error.h"
 #include "base/types.h"
 #include "ruleset/ruleset.h"
-
-#define MAX_MEMBER_ELEMS 9 /* members, self, bridges, quiet, internet, masq, guarded ×2, ports */
-#define MAX_KEY_LEN 64     /* NFT_DATA_VALUE_MAXLEN */
 
 /* What one container contributes to the layout at CNI ADD. */
 struct moat_nft_member
@@ -26,12 +30,11 @@ struct moat_nft_member
   bool masquerade;                 /* network has masquerade: true */
 };
 
-/* A container's policy elements (DESIGN §3), gathered before one
- * moat_nft_policy_replace. Port ranges become intervals: a protocol
- * without ports (icmp, any) covers every port, "any" every protocol.
- * The adders return -1 only when out of memory. */
-struct moat_ports;
-struct moat_acl;
+/* A container's policy elements (docs/design.md, "The ruleset and the
+ * identity model"), gathered before one moat_nft_policy_replace. Port
+ * ranges become intervals: a protocol without ports (icmp, any) covers
+ * every port, "any" every protocol. The adders return -1 only when out of
+ * memory. */
 struct moat_nft_elems;
 enum moat_nft_acl
 {
@@ -83,50 +86,71 @@ int moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, str
 int moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_member *m,
                            moat_err_t *err);
 
-struct elem
+/* --- one element, as raw bytes ------------------------------------------- */
+
+#define MOAT_ELEM_KEY_MAX 64 /* NFT_DATA_VALUE_MAXLEN */
+/* members, self, bridges, quiet, internet, masq, guarded ×2, ports */
+#define MOAT_MEMBER_MAX_ELEMS 9
+
+/* A key is its set's fields in order, each at a 4-byte boundary
+ * (moat_field_padded) in network byte order (an ifname NUL-padded). */
+struct moat_elem
 {
   const struct moat_set_def *set;
-  uint8_t key[MAX_KEY_LEN];
+  uint8_t key[MOAT_ELEM_KEY_MAX];
   uint32_t key_len;
-  uint8_t key_end[MAX_KEY_LEN];      /* interval sets: end of the range */
-  uint32_t key_end_len;              /* 0: no end */
-  uint64_t timeout_ms;               /* 0: no timeout */
-  uint8_t data[8];                   /* a map's value */
-  uint32_t data_len;                 /* 0: not a map */
-  char name[MOAT_NFT_IDENT_MAX + 4]; /* an identity's set ("id_<ident>"); "": set->name */
-  char jump[MOAT_NFT_IDENT_MAX + 4]; /* a verdict map's value: jump to this chain */
+  uint8_t key_end[MOAT_ELEM_KEY_MAX]; /* interval sets: end of the range */
+  uint32_t key_end_len;               /* 0: no end */
+  uint64_t timeout_ms;                /* 0: no timeout */
+  uint8_t data[8];                    /* a map's value */
+  uint32_t data_len;                  /* 0: not a map */
+  char name[MOAT_IDENT_OBJECT_MAX];   /* an identity's set ("id_<ident>"); "": set->name */
+  char jump[MOAT_IDENT_OBJECT_MAX];   /* a verdict map's value: jump to this chain */
 };
 
-/* Key bytes are written field by field; each field starts on a 4-byte
- * register boundary and its padding stays zero. */
-struct key_writer
+struct moat_elem_list
 {
-  struct elem *e;
-  unsigned field;
-};
-
-struct elem_list
-{
-  struct elem *v;
+  struct moat_elem *v;
   size_t n, cap;
 };
 
+/* The list kernel/nft sends (sorted by set first); read it with
+ * moat_nft_elems_at. */
 struct moat_nft_elems
 {
-  struct elem_list l;
+  struct moat_elem_list l;
 };
 
-void key_start (struct key_writer *w, struct elem *e, const struct moat_set_def *set);
-void key_put (struct key_writer *w, const void *data, size_t len);
-void key_put_ifname (struct key_writer *w, const char *name);
-void key_put_addr (struct key_writer *w, struct in_addr addr);
-int check_ifname (const char *what, const char *name, moat_err_t *err);
-int member_elems (const struct moat_nft_member *m, bool for_delete,
-                  struct elem ret[MAX_MEMBER_ELEMS], size_t *ret_n, moat_err_t *err);
-void format_key (const struct moat_set_def *s, const uint8_t *key, uint32_t key_len,
-                 const uint8_t *end, uint32_t end_len, char *buf, size_t size);
-void format_elem (const struct elem *e, char *buf, size_t size);
-struct elem *elem_list_push (struct elem_list *l);
-void elem_text (const struct elem *e, char *buf, size_t size);
+/* Element i of the list (NULL past the end), read-only: its set
+ * (moat_elem_set: MOAT_SET_IDENT for an identity's set, whose name is
+ * moat_elem_set_name), key bytes, range end and map or verdict value. */
+const struct moat_elem *moat_nft_elems_at (const struct moat_nft_elems *l, size_t i);
+enum moat_set moat_elem_set (const struct moat_elem *e);
+const char *moat_elem_set_name (const struct moat_elem *e);
+
+/* A new zeroed element at the end of the list, or NULL (out of memory). */
+struct moat_elem *moat_elem_list_push (struct moat_elem_list *l);
+
+/* The member's elements in the order they are sent. With `for_delete`,
+ * every flag element whatever the member says now, and not its bridge's
+ * (the network's, shared). Fails on a bad interface name. */
+int moat_member_elems (const struct moat_nft_member *m, bool for_delete,
+                       struct moat_elem ret[MOAT_MEMBER_MAX_ELEMS], size_t *ret_n, moat_err_t *err);
+/* The bridges element of `bridge`. */
+int moat_elem_bridge (struct moat_elem *e, const char *bridge, moat_err_t *err);
+/* Whether `e`, a ports element, is host end `host_ifname`'s: then its
+ * container MAC and address. */
+bool moat_elem_port_of (const struct moat_elem *e, const char *host_ifname,
+                        unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr);
+/* MOAT_E_NFT naming `what` when `name` is no interface name. */
+int moat_elem_check_ifname (const char *what, const char *name, moat_err_t *err);
+
+/* A key as nft writes it: `"moat0" . 10.1.0.2`, `a-b` for a field whose
+ * range end differs (`end` may be NULL). */
+void moat_key_format (const struct moat_set_def *s, const uint8_t *key, uint32_t key_len,
+                      const uint8_t *end, uint32_t end_len, char *buf, size_t size);
+void moat_elem_format_key (const struct moat_elem *e, char *buf, size_t size);
+/* "set: key[ : value]". */
+void moat_elem_format (const struct moat_elem *e, char *buf, size_t size);
 
 #endif

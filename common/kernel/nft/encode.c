@@ -1,0 +1,791 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The ruleset (ruleset/ruleset.h) and elements (ruleset/elems.h) as
+ * libnftnl objects in a netlink batch: tables, sets, chains, rules and
+ * their expressions, set elements, an identity's objects. Nothing here
+ * talks to the kernel. */
+#include "kernel/nft/internal.h"
+
+struct source_info
+{
+  bool meta;     /* meta key, else payload (or ct) */
+  uint32_t what; /* meta key, payload base or ct key */
+  uint32_t offset;
+  uint32_t len;
+  bool ct; /* ct key `what` of direction `ct_dir` */
+  int32_t ct_dir;
+};
+
+static const struct source_info source_infos[] = {
+  [MOAT_SRC_IIFNAME] = { .meta = true, .what = NFT_META_IIFNAME, .len = IFNAMSIZ },
+  [MOAT_SRC_OIFNAME] = { .meta = true, .what = NFT_META_OIFNAME, .len = IFNAMSIZ },
+  [MOAT_SRC_IP_SADDR] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 12, .len = 4 },
+  [MOAT_SRC_IP_DADDR] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 16, .len = 4 },
+  [MOAT_SRC_L4PROTO] = { .meta = true, .what = NFT_META_L4PROTO, .len = 1 },
+  [MOAT_SRC_TH_DPORT] = { .what = NFT_PAYLOAD_TRANSPORT_HEADER, .offset = 2, .len = 2 },
+  [MOAT_SRC_ETHER_SADDR] = { .what = NFT_PAYLOAD_LL_HEADER, .offset = 6, .len = MOAT_MAC_LEN },
+  [MOAT_SRC_ARP_SHA] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 8, .len = MOAT_MAC_LEN },
+  [MOAT_SRC_ARP_SPA] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 14, .len = 4 },
+  [MOAT_SRC_CT_ORIGINAL_SADDR]
+  = { .what = NFT_CT_SRC_IP, .len = 4, .ct = true, .ct_dir = IP_CT_DIR_ORIGINAL },
+  [MOAT_SRC_CT_REPLY_SADDR]
+  = { .what = NFT_CT_SRC_IP, .len = 4, .ct = true, .ct_dir = IP_CT_DIR_REPLY },
+};
+
+static struct nlmsghdr *
+builder_hdr (struct builder *b, uint16_t type, uint16_t family, uint16_t flags)
+{
+  return nftnl_nlmsg_build_hdr (nftnl_batch_buffer (b->batch), type, family, flags, b->seq++);
+}
+
+/* A batch that outgrows its page moves the message just built to a new
+ * page: clear what follows it there too (see batch_alloc). */
+static int
+builder_next (struct builder *b)
+{
+  uint32_t before = nftnl_batch_buffer_len (b->batch);
+
+  if (nftnl_batch_update (b->batch) < 0)
+    return -1;
+  if (nftnl_batch_buffer_len (b->batch) < before)
+    memset (nftnl_batch_buffer (b->batch), 0, BATCH_PAGE_SIZE);
+  return 0;
+}
+
+/* libmnl 1.0.4 leaves attribute padding as it finds it: start from zeroed
+ * memory so that every byte sent is defined. */
+static struct nftnl_batch *
+batch_alloc (void)
+{
+  struct nftnl_batch *batch = nftnl_batch_alloc (BATCH_PAGE_SIZE, BATCH_PAGE_SIZE);
+
+  if (batch)
+    memset (nftnl_batch_buffer (batch), 0, 2 * BATCH_PAGE_SIZE);
+  return batch;
+}
+
+int
+nft_builder_start (struct builder *b, uint32_t seq)
+{
+  b->batch = batch_alloc ();
+  b->seq = seq;
+  if (!b->batch)
+    return -1;
+  nftnl_batch_begin (nftnl_batch_buffer (b->batch), b->seq++);
+  return builder_next (b);
+}
+
+int
+nft_builder_finish (struct builder *b)
+{
+  nftnl_batch_end (nftnl_batch_buffer (b->batch), b->seq++);
+  return builder_next (b);
+}
+
+int
+nft_put_table (struct builder *b, uint16_t family, uint16_t msg_type, uint16_t flags)
+{
+  _cleanup_ (nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc ();
+  struct nlmsghdr *nlh;
+
+  if (!t)
+    return -1;
+  nftnl_table_set_u32 (t, NFTNL_TABLE_FAMILY, family);
+  if (nftnl_table_set_str (t, NFTNL_TABLE_NAME, MOAT_NFT_TABLE) < 0)
+    return -1;
+  nlh = builder_hdr (b, msg_type, family, flags | NLM_F_ACK);
+  nftnl_table_nlmsg_build_payload (nlh, t);
+  return builder_next (b);
+}
+
+/* nft reads a key's byte order from the set's userdata; without it, it
+ * lists an ifname element as "" (seen with nft 1.0.6). A concatenation
+ * takes each field's order from its type, so it gets none, as nft does. */
+static int
+set_userdata (struct nftnl_set *s, const struct moat_set_def *def)
+{
+  _cleanup_ (nftnl_udata_buf_freep) struct nftnl_udata_buf *udata = NULL;
+  uint32_t order = MOAT_BYTEORDER_NONE, data_order = MOAT_BYTEORDER_NONE;
+
+  if (def->nfields == 1)
+    order = moat_field_infos[def->fields[0]].byteorder;
+  if (def->ndata == 1)
+    data_order = moat_field_infos[def->data[0]].byteorder;
+  udata = nftnl_udata_buf_alloc (NFT_USERDATA_MAXLEN);
+  if (!udata || !nftnl_udata_put_u32 (udata, NFTNL_UDATA_SET_KEYBYTEORDER, order))
+    return -1;
+  if (def->ndata && !nftnl_udata_put_u32 (udata, NFTNL_UDATA_SET_DATABYTEORDER, data_order))
+    return -1;
+  return nftnl_set_set_data (s, NFTNL_SET_USERDATA, nftnl_udata_buf_data (udata),
+                             nftnl_udata_buf_len (udata));
+}
+
+static int
+set_concat_desc (struct nftnl_set *s, const struct moat_set_def *def)
+{
+  uint8_t lens[MOAT_SET_MAX_FIELDS];
+
+  for (unsigned i = 0; i < def->nfields; i++)
+    lens[i] = moat_field_infos[def->fields[i]].len;
+  return nftnl_set_set_data (s, NFTNL_SET_DESC_CONCAT, lens, def->nfields);
+}
+
+#define IDENT_SET_ID 0x4000 /* NFTA_SET_ID of an identity's set made in the batch */
+
+/* How a lookup in the same batch names a set it creates (NFTA_SET_ID). */
+static uint32_t
+set_id (enum moat_set set)
+{
+  return set == MOAT_SET_IDENT ? IDENT_SET_ID : (uint32_t)set + 1;
+}
+
+/* `name`: the set's own, or an identity's id_<ident> (MOAT_SET_IDENT). */
+static int
+put_set (struct builder *b, enum moat_set index, const char *name)
+{
+  const struct moat_set_def *def = moat_set_def_of (index);
+  _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
+  struct nlmsghdr *nlh;
+
+  if (!s)
+    return -1;
+  nftnl_set_set_u32 (s, NFTNL_SET_FAMILY, def->family);
+  if (nftnl_set_set_str (s, NFTNL_SET_TABLE, MOAT_NFT_TABLE) < 0
+      || nftnl_set_set_str (s, NFTNL_SET_NAME, name) < 0)
+    return -1;
+  nftnl_set_set_u32 (s, NFTNL_SET_ID, set_id (index));
+  nftnl_set_set_u32 (s, NFTNL_SET_FLAGS, def->flags);
+  nftnl_set_set_u32 (s, NFTNL_SET_KEY_TYPE, moat_set_key_type (def));
+  nftnl_set_set_u32 (s, NFTNL_SET_KEY_LEN, moat_set_key_len (def));
+  if ((def->flags & NFT_SET_CONCAT) && set_concat_desc (s, def) < 0)
+    return -1;
+  if (def->verdict)
+    nftnl_set_set_u32 (s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+  if (def->ndata)
+    {
+      nftnl_set_set_u32 (s, NFTNL_SET_DATA_TYPE, moat_fields_type (def->data, def->ndata));
+      nftnl_set_set_u32 (s, NFTNL_SET_DATA_LEN, moat_fields_len (def->data, def->ndata));
+    }
+  if (set_userdata (s, def) < 0)
+    return -1;
+  nlh = builder_hdr (b, NFT_MSG_NEWSET, def->family, NLM_F_CREATE | NLM_F_ACK);
+  nftnl_set_nlmsg_build_payload (nlh, s);
+  return builder_next (b);
+}
+
+/* A chain's NEWCHAIN, or (no hook) its deletion; `name`: the chain's
+ * own, or an identity's id_<ident>. */
+static int
+put_chain (struct builder *b, const struct moat_chain_def *def, const char *name, uint16_t msg_type,
+           uint16_t flags)
+{
+  _cleanup_ (nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc ();
+  struct nlmsghdr *nlh;
+
+  if (!c)
+    return -1;
+  nftnl_chain_set_u32 (c, NFTNL_CHAIN_FAMILY, def->family);
+  if (nftnl_chain_set_str (c, NFTNL_CHAIN_TABLE, MOAT_NFT_TABLE) < 0
+      || nftnl_chain_set_str (c, NFTNL_CHAIN_NAME, name) < 0)
+    return -1;
+  if (def->type)
+    {
+      if (nftnl_chain_set_str (c, NFTNL_CHAIN_TYPE, def->type) < 0)
+        return -1;
+      nftnl_chain_set_u32 (c, NFTNL_CHAIN_HOOKNUM, def->hook);
+      nftnl_chain_set_s32 (c, NFTNL_CHAIN_PRIO, def->prio);
+      nftnl_chain_set_u32 (c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+    }
+  nlh = builder_hdr (b, msg_type, def->family, flags | NLM_F_ACK);
+  nftnl_chain_nlmsg_build_payload (nlh, c);
+  return builder_next (b);
+}
+
+/* nft's register naming: a field starting on a 16-byte boundary uses the
+ * legacy NFT_REG_1..4, others the 4-byte NFT_REG32_xx; both address the same
+ * storage, this only keeps `nft --debug=netlink` output identical. */
+static uint32_t
+reg_at (uint32_t offset)
+{
+  if (offset % NFT_REG_SIZE == 0)
+    return NFT_REG_1 + offset / NFT_REG_SIZE;
+  return NFT_REG32_00 + offset / NFT_REG32_SIZE;
+}
+
+static int
+add_expr (struct nftnl_rule *r, struct nftnl_expr *e)
+{
+  if (!e)
+    return -1;
+  nftnl_rule_add_expr (r, e);
+  return 0;
+}
+
+static int
+load_source (struct nftnl_rule *r, enum moat_source src, uint32_t dreg)
+{
+  const struct source_info *s = &source_infos[src];
+  struct nftnl_expr *e = nftnl_expr_alloc (s->ct ? "ct" : s->meta ? "meta" : "payload");
+
+  if (!e)
+    return -1;
+  if (s->ct)
+    {
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_CT_KEY, s->what);
+      nftnl_expr_set_u8 (e, NFTNL_EXPR_CT_DIR, (uint8_t)s->ct_dir);
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_CT_DREG, dreg);
+    }
+  else if (s->meta)
+    {
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_META_KEY, s->what);
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_META_DREG, dreg);
+    }
+  else
+    {
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_BASE, s->what);
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_OFFSET, s->offset);
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_LEN, s->len);
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+    }
+  return add_expr (r, e);
+}
+
+static int
+load_meta (struct nftnl_rule *r, uint32_t key)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("meta");
+
+  if (!e)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_META_KEY, key);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+  return add_expr (r, e);
+}
+
+static int
+load_payload (struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("payload");
+
+  if (!e)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_BASE, base);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_LEN, len);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+  return add_expr (r, e);
+}
+
+static int
+compare (struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("cmp");
+
+  if (!e)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_CMP_OP, op);
+  nftnl_expr_set (e, NFTNL_EXPR_CMP_DATA, data, len);
+  return add_expr (r, e);
+}
+
+static int
+match_u8 (struct nftnl_rule *r, int loaded, uint8_t value)
+{
+  return loaded < 0 ? -1 : compare (r, NFT_CMP_EQ, &value, sizeof (value));
+}
+
+static int
+load_ct (struct nftnl_rule *r, uint32_t key)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("ct");
+
+  if (!e)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_CT_KEY, key);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+  return add_expr (r, e);
+}
+
+static int
+match_ct_state (struct nftnl_rule *r, uint32_t bits)
+{
+  struct nftnl_expr *bw;
+  uint32_t zero = 0;
+
+  if (load_ct (r, NFT_CT_STATE) < 0)
+    return -1;
+  bw = nftnl_expr_alloc ("bitwise");
+  if (add_expr (r, bw) < 0)
+    return -1;
+  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_LEN, sizeof (uint32_t));
+  nftnl_expr_set (bw, NFTNL_EXPR_BITWISE_MASK, &bits, sizeof (bits));
+  nftnl_expr_set (bw, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof (zero));
+  return compare (r, NFT_CMP_NEQ, &zero, sizeof (zero));
+}
+
+/* Loads each source into consecutive 4-byte-aligned registers, as the set's
+ * key is laid out, then looks the concatenation up. An identity's set has
+ * the name of the chain the rule is in. */
+static int
+match_lookup (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
+{
+  const struct moat_set_def *set = moat_set_def_of (t->set);
+  struct nftnl_expr *e;
+  uint32_t offset = 0;
+  unsigned i;
+
+  for (i = 0; i < MOAT_SET_MAX_FIELDS && t->sources[i] != MOAT_SRC_NONE; i++)
+    {
+      const struct source_info *s = &source_infos[t->sources[i]];
+
+      if (i >= set->nfields || s->len != moat_field_infos[set->fields[i]].len)
+        return -1;
+      if (load_source (r, t->sources[i], reg_at (offset)) < 0)
+        return -1;
+      offset += moat_field_padded (s->len);
+    }
+  if (i != set->nfields)
+    return -1;
+  e = nftnl_expr_alloc ("lookup");
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+  nftnl_expr_set_str (e, NFTNL_EXPR_LOOKUP_SET, t->set == MOAT_SET_IDENT ? chain : set->name);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SET_ID, set_id (t->set));
+  if (t->kind == MOAT_TERM_NOT_LOOKUP)
+    nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+  return 0;
+}
+
+#define NO_DREG (-1)
+
+/* A lookup of the register `sreg` in `set`; a map writes its value to
+ * `dreg` (NO_DREG: a plain set; NFT_REG_VERDICT: a verdict map). */
+static int
+lookup (struct nftnl_rule *r, enum moat_set set, uint32_t sreg, int dreg)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("lookup");
+
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+  if (dreg != NO_DREG)
+    nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_DREG, (uint32_t)dreg);
+  nftnl_expr_set_str (e, NFTNL_EXPR_LOOKUP_SET, moat_set_defs[set].name);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SET_ID, set_id (set));
+  return 0;
+}
+
+/* The proxy map's value (address . port) lands in the two registers the
+ * nat expression reads. */
+static int
+put_proxy_dnat (struct nftnl_rule *r)
+{
+  struct nftnl_expr *e;
+
+  if (load_source (r, MOAT_SRC_IP_SADDR, NFT_REG_1) < 0
+      || load_source (r, MOAT_SRC_TH_DPORT, NFT_REG32_01) < 0
+      || lookup (r, MOAT_SET_PROXY, NFT_REG_1, NFT_REG_1) < 0)
+    return -1;
+  e = nftnl_expr_alloc ("nat");
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG32_01);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_PROTO_MAX, NFT_REG32_01);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
+  return 0;
+}
+
+static int
+put_term (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
+{
+  uint16_t ethertype;
+
+  switch (t->kind)
+    {
+    case MOAT_TERM_END:
+      return 0;
+    case MOAT_TERM_IPV4:
+      return match_u8 (r, load_meta (r, NFT_META_NFPROTO), NFPROTO_IPV4);
+    case MOAT_TERM_ETHER_TYPE:
+      ethertype = htons ((uint16_t)t->value);
+      if (load_payload (r, NFT_PAYLOAD_LL_HEADER, 12, sizeof (ethertype)) < 0)
+        return -1;
+      return compare (r, NFT_CMP_EQ, &ethertype, sizeof (ethertype));
+    case MOAT_TERM_L4PROTO:
+      return match_u8 (r, load_meta (r, NFT_META_L4PROTO), (uint8_t)t->value);
+    case MOAT_TERM_ICMP_TYPE:
+      return match_u8 (r, load_payload (r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1), (uint8_t)t->value);
+    case MOAT_TERM_CT_STATE:
+      return match_ct_state (r, t->value);
+    case MOAT_TERM_CT_REPLY:
+      return match_u8 (r, load_ct (r, NFT_CT_DIRECTION), IP_CT_DIR_REPLY);
+    case MOAT_TERM_LOOKUP:
+    case MOAT_TERM_NOT_LOOKUP:
+      return match_lookup (r, t, chain);
+    }
+  return -1;
+}
+
+static int
+put_verdict (struct nftnl_rule *r, int verdict, const char *chain)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("immediate");
+
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+  if (chain)
+    nftnl_expr_set_str (e, NFTNL_EXPR_IMM_CHAIN, chain);
+  return 0;
+}
+
+static int
+put_reject (struct nftnl_rule *r, uint32_t type, uint8_t code)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("reject");
+
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_REJECT_TYPE, type);
+  nftnl_expr_set_u8 (e, NFTNL_EXPR_REJECT_CODE, code);
+  return 0;
+}
+
+static int
+put_action (struct nftnl_rule *r, const struct moat_rule_def *def)
+{
+  switch (def->action)
+    {
+    case MOAT_ACT_ACCEPT:
+      return put_verdict (r, NF_ACCEPT, NULL);
+    case MOAT_ACT_DROP:
+      return put_verdict (r, NF_DROP, NULL);
+    case MOAT_ACT_JUMP:
+      return put_verdict (r, NFT_JUMP, def->target);
+    case MOAT_ACT_GOTO:
+      return put_verdict (r, NFT_GOTO, def->target);
+    case MOAT_ACT_REJECT_TCP_RESET:
+      return put_reject (r, NFT_REJECT_TCP_RST, 0);
+    case MOAT_ACT_REJECT_ADMIN:
+      return put_reject (r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+    case MOAT_ACT_MASQUERADE:
+      return add_expr (r, nftnl_expr_alloc ("masq"));
+    case MOAT_ACT_PROXY_DNAT:
+      return put_proxy_dnat (r);
+    case MOAT_ACT_SRC_IDENT:
+      return load_source (r, MOAT_SRC_IP_SADDR, NFT_REG_1) < 0
+                 ? -1
+                 : lookup (r, MOAT_SET_SRC_IDENT, NFT_REG_1, NFT_REG_VERDICT);
+    }
+  return -1;
+}
+
+/* `chain`: the rule's own, or an identity's id_<ident>. */
+static int
+put_rule (struct builder *b, const struct moat_rule_def *def, const char *chain)
+{
+  _cleanup_ (nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc ();
+  struct nlmsghdr *nlh;
+
+  if (!r)
+    return -1;
+  nftnl_rule_set_u32 (r, NFTNL_RULE_FAMILY, def->family);
+  if (nftnl_rule_set_str (r, NFTNL_RULE_TABLE, MOAT_NFT_TABLE) < 0
+      || nftnl_rule_set_str (r, NFTNL_RULE_CHAIN, chain) < 0)
+    return -1;
+  for (size_t i = 0; i < MOAT_RULE_MAX_TERMS; i++)
+    if (put_term (r, &def->terms[i], chain) < 0)
+      return -1;
+  if (put_action (r, def) < 0)
+    return -1;
+  nlh = builder_hdr (b, NFT_MSG_NEWRULE, def->family, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK);
+  nftnl_rule_nlmsg_build_payload (nlh, r);
+  return builder_next (b);
+}
+
+/* One table with its sets, chains and rules. The table is created with
+ * NLM_F_EXCL: of two racing creators, one fails with EEXIST before anything
+ * is duplicated (the rules are appended, so a second copy would double
+ * them). */
+static int
+put_family (struct builder *b, uint16_t family)
+{
+  if (nft_put_table (b, family, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL) < 0)
+    return -1;
+  for (size_t i = 0; i < MOAT_SET_COUNT; i++)
+    if (moat_set_defs[i].family == family
+        && put_set (b, (enum moat_set)i, moat_set_defs[i].name) < 0)
+      return -1;
+  for (size_t i = 0; i < moat_chain_defs_count; i++)
+    if (moat_chain_defs[i].family == family
+        && put_chain (b, &moat_chain_defs[i], moat_chain_defs[i].name, NFT_MSG_NEWCHAIN,
+                      NLM_F_CREATE)
+               < 0)
+      return -1;
+  for (size_t i = 0; i < moat_rule_defs_count; i++)
+    if (moat_rule_defs[i].family == family
+        && put_rule (b, &moat_rule_defs[i], moat_rule_defs[i].chain) < 0)
+      return -1;
+  return 0;
+}
+
+int
+nft_put_tables (struct builder *b, unsigned families)
+{
+  if ((families & FAMILY_INET) && put_family (b, NFPROTO_INET) < 0)
+    return -1;
+  if ((families & FAMILY_BRIDGE) && put_family (b, NFPROTO_BRIDGE) < 0)
+    return -1;
+  return 0;
+}
+
+/* One message for elements of one set. */
+int
+nft_put_elems (struct builder *b, const struct moat_elem *elems, size_t n, uint16_t msg_type,
+               uint16_t flags)
+{
+  _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
+  const struct moat_set_def *def = elems[0].set;
+  const char *name = elems[0].name[0] ? elems[0].name : def->name;
+  struct nlmsghdr *nlh;
+
+  if (!s)
+    return -1;
+  nftnl_set_set_u32 (s, NFTNL_SET_FAMILY, def->family);
+  if (nftnl_set_set_str (s, NFTNL_SET_TABLE, MOAT_NFT_TABLE) < 0
+      || nftnl_set_set_str (s, NFTNL_SET_NAME, name) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    {
+      struct nftnl_set_elem *e = nftnl_set_elem_alloc ();
+
+      if (!e)
+        return -1;
+      nftnl_set_elem_add (s, e);
+      if (nftnl_set_elem_set (e, NFTNL_SET_ELEM_KEY, elems[i].key, elems[i].key_len) < 0)
+        return -1;
+      if (elems[i].key_end_len
+          && nftnl_set_elem_set (e, NFTNL_SET_ELEM_KEY_END, elems[i].key_end, elems[i].key_end_len)
+                 < 0)
+        return -1;
+      if (elems[i].timeout_ms && msg_type == NFT_MSG_NEWSETELEM)
+        nftnl_set_elem_set_u64 (e, NFTNL_SET_ELEM_TIMEOUT, elems[i].timeout_ms);
+      if (elems[i].data_len
+          && nftnl_set_elem_set (e, NFTNL_SET_ELEM_DATA, elems[i].data, elems[i].data_len) < 0)
+        return -1;
+      if (elems[i].jump[0])
+        {
+          nftnl_set_elem_set_u32 (e, NFTNL_SET_ELEM_VERDICT, NFT_JUMP);
+          if (nftnl_set_elem_set_str (e, NFTNL_SET_ELEM_CHAIN, elems[i].jump) < 0)
+            return -1;
+        }
+    }
+  nlh = builder_hdr (b, msg_type, def->family, flags | NLM_F_ACK);
+  nftnl_set_elems_nlmsg_build_payload (nlh, s);
+  return builder_next (b);
+}
+
+/* Adding an element that exists is success: NLM_F_CREATE without
+ * NLM_F_EXCL. Not for a host end's `guarded` element: a name another
+ * attachment guards is refused (EEXIST, and the batch adds nothing), so
+ * an ADD never shares a guard, and its undo never removes one it did not
+ * add. */
+static int
+put_elem_adds (struct builder *b, const struct moat_elem *elems, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      uint16_t excl = elems[i].set == &moat_set_defs[MOAT_SET_GUARDED] ? NLM_F_EXCL : 0;
+
+      if (nft_put_elems (b, &elems[i], 1, NFT_MSG_NEWSETELEM, NLM_F_CREATE | excl) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+put_elem_destroys (struct builder *b, const struct moat_elem *elems, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (nft_put_elems (b, &elems[i], 1, MOAT_NFT_MSG_DESTROYSETELEM, 0) < 0)
+      return -1;
+  return 0;
+}
+
+int
+nft_build_failed (struct builder *b, moat_err_t *err)
+{
+  if (b->batch)
+    nftnl_batch_free (b->batch);
+  b->batch = NULL;
+  return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: cannot build batch");
+}
+
+struct nftnl_batch *
+nft_build_error (struct builder *b, moat_err_t *err)
+{
+  nft_build_failed (b, err);
+  return NULL;
+}
+
+struct nftnl_batch *
+moat_nft_build_tables (uint32_t seq, moat_err_t *err)
+{
+  struct builder b;
+
+  if (nft_builder_start (&b, seq) < 0 || nft_put_tables (&b, FAMILY_INET | FAMILY_BRIDGE) < 0
+      || nft_builder_finish (&b) < 0)
+    return nft_build_error (&b, err);
+  return b.batch;
+}
+
+/* Adding sends NEWSETELEM, deleting DESTROYSETELEM (see the DESTROY note at
+ * the top), one message per element so that an error names the element. */
+struct nftnl_batch *
+moat_nft_build_member (const struct moat_nft_member *m, bool add, uint32_t seq, moat_err_t *err)
+{
+  struct moat_elem elems[MOAT_MEMBER_MAX_ELEMS];
+  struct builder b;
+  size_t n;
+  int r;
+
+  if (moat_member_elems (m, !add, elems, &n, err) < 0)
+    return NULL;
+  if (nft_builder_start (&b, seq) < 0)
+    return nft_build_error (&b, err);
+  r = add ? put_elem_adds (&b, elems, n) : put_elem_destroys (&b, elems, n);
+  if (r < 0 || nft_builder_finish (&b) < 0)
+    return nft_build_error (&b, err);
+  return b.batch;
+}
+
+/* The missing tables, then the member's elements: the slow path of the
+ * first ADD. */
+struct nftnl_batch *
+nft_build_tables_and_member (const struct moat_elem *elems, size_t n, unsigned families,
+                             uint32_t seq, moat_err_t *err)
+{
+  struct builder b;
+
+  if (nft_builder_start (&b, seq) < 0 || nft_put_tables (&b, families) < 0
+      || put_elem_adds (&b, elems, n) < 0 || nft_builder_finish (&b) < 0)
+    return nft_build_error (&b, err);
+  return b.batch;
+}
+
+/* One GETSETELEM per element (the request `nft get element` makes), all in
+ * one sendmsg; each is answered by the element or ENOENT, then an ack. */
+struct nftnl_batch *
+nft_build_gets (const struct moat_elem *elems, size_t n, uint32_t seq, moat_err_t *err)
+{
+  struct builder b = { .batch = batch_alloc (), .seq = seq };
+
+  if (!b.batch)
+    return nft_build_error (&b, err);
+  for (size_t i = 0; i < n; i++)
+    if (nft_put_elems (&b, &elems[i], 1, NFT_MSG_GETSETELEM, 0) < 0)
+      return nft_build_error (&b, err);
+  return b.batch;
+}
+
+/* An identity's set, by name only: its deletion. */
+static int
+put_ident_set_ref (struct builder *b, const char *name, uint16_t msg_type)
+{
+  _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
+  struct nlmsghdr *nlh;
+
+  if (!s)
+    return -1;
+  nftnl_set_set_u32 (s, NFTNL_SET_FAMILY, moat_ident_set_def.family);
+  if (nftnl_set_set_str (s, NFTNL_SET_TABLE, MOAT_NFT_TABLE) < 0
+      || nftnl_set_set_str (s, NFTNL_SET_NAME, name) < 0)
+    return -1;
+  nlh = builder_hdr (b, msg_type, moat_ident_set_def.family, NLM_F_ACK);
+  nftnl_set_nlmsg_build_payload (nlh, s);
+  return builder_next (b);
+}
+
+/* Called only when the chain does not exist (moat_nft_ident_exists), so
+ * its one rule is never doubled. */
+int
+nft_put_ident_create (struct builder *b, const char *ident)
+{
+  char name[MOAT_IDENT_OBJECT_MAX];
+
+  if (moat_ident_object_name (name, sizeof (name), ident) < 0)
+    return -1;
+  if (put_chain (b, &moat_ident_chain_def, name, NFT_MSG_NEWCHAIN, NLM_F_CREATE) < 0
+      || put_set (b, MOAT_SET_IDENT, name) < 0 || put_rule (b, &moat_ident_rule_def, name) < 0)
+    return -1;
+  return 0;
+}
+
+/* The chain first: its rule holds the set. */
+int
+nft_put_ident_drop (struct builder *b, const char *ident, const struct deletes *d, unsigned parts)
+{
+  char name[MOAT_IDENT_OBJECT_MAX];
+
+  if (moat_ident_object_name (name, sizeof (name), ident) < 0)
+    return -1;
+  if (((parts & IDENT_CHAIN) && put_chain (b, &moat_ident_chain_def, name, d->chain, 0) < 0)
+      || ((parts & IDENT_SET) && put_ident_set_ref (b, name, d->set) < 0))
+    return -1;
+  return 0;
+}
+
+static bool
+same_set (const struct moat_elem *a, const struct moat_elem *b)
+{
+  return a->set == b->set && strcmp (a->name, b->name) == 0;
+}
+
+/* Consecutive elements of one set, up to per_msg a message. */
+int
+nft_put_elem_runs (struct builder *b, const struct moat_elem *elems, size_t n, uint16_t msg_type,
+                   uint16_t flags, size_t per_msg)
+{
+  for (size_t i = 0; i < n;)
+    {
+      size_t j = i + 1;
+
+      while (j < n && same_set (&elems[j], &elems[i]) && j - i < per_msg)
+        j++;
+      if (nft_put_elems (b, &elems[i], j - i, msg_type, flags) < 0)
+        return -1;
+      i = j;
+    }
+  return 0;
+}
+
+static int
+elem_cmp_set (const void *a, const void *b)
+{
+  const struct moat_elem *x = a, *y = b;
+  enum moat_set sx = moat_elem_set (x), sy = moat_elem_set (y);
+
+  if (sx != sy)
+    return (sx > sy) - (sx < sy);
+  return strcmp (x->name, y->name);
+}
+
+/* Sorting by set lets one message carry many elements; qsort is not
+ * stable, but order within a set does not matter. The sets go in their
+ * moat_set order, the identities' sets last, by name: the order the
+ * comparison of set_def addresses gave when ident_set_def followed
+ * set_defs in one file. */
+void
+nft_sort_by_set (struct moat_elem_list *l)
+{
+  if (l->n > 1)
+    qsort (l->v, l->n, sizeof (*l->v), elem_cmp_set);
+}
