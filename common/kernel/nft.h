@@ -11,9 +11,12 @@
 #include "ruleset/elems.h"
 #include "ruleset/ruleset.h"
 
-struct nftnl_batch;
+/* The kernel side of moat's nftables ruleset: the tables described in
+ * ruleset/ruleset.h, filled with the elements of ruleset/elems.h, sent as
+ * netlink batches (implementation: kernel/nft/, behind its internal.h).
+ * A verb opens one struct moat_nft and passes it down to every call. */
 
-/* The ruleset these calls make and fill: ruleset/ruleset.h. */
+struct nftnl_batch;
 
 /* One netlink socket to nf_tables, shared by the calls below. Closing it
  * waits for the kernel to free what this socket's batches deleted (an RCU
@@ -101,7 +104,7 @@ int moat_nft_restore (struct moat_nft *nft, const struct moat_nft_member *member
 
 /* moatctl check: compares the kernel with what the records say (the
  * members' elements, the identities' sets, `expected`), calling `report`
- * for each difference ("set: key" as nft_elems_format writes it, or "table
+ * for each difference ("set: key" as moat_nft_elems_format writes it, or "table
  * inet moat" when a table is missing, whose elements are then not listed
  * one by one). Element timeouts are not compared; elements of `unsure`
  * (grants about to time out) may be there or not. Returns the number of

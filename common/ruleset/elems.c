@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* Element keys (elems.h): a member's elements, the policy and grant
+ * builders, and how nft would write an element. */
 #include "ruleset/elems.h"
 
 #include <arpa/inet.h>

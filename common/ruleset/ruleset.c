@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The tables of ruleset.h: every set, chain and rule of moat's two
+ * nftables tables, and the identity objects' shape. */
 #include "ruleset/ruleset.h"
 
 #include <arpa/inet.h>

@@ -89,7 +89,7 @@ assert_framed (const struct msgs *m, uint32_t seq)
     }
 }
 
-/* What nft 1.0.6 itself sends for the layout in nft.h, as `nft
+/* What nft 1.0.6 itself sends for the layout in ruleset/ruleset.h, as `nft
  * --debug=netlink list` printed it after `nft -f` of the same layout. Only nft's
  * no-op `byteorder reg = hton(reg, 2, 1)` after `meta l4proto` is left
  * out: on a 1-byte value it swaps nothing. */
@@ -960,6 +960,45 @@ test_member_bad_names (void **state)
   assert_non_null (strstr (err.msg, "bridge"));
 }
 
+/* What an evaluator reads of a policy list: each element's set (an
+ * identity's as MOAT_SET_IDENT, by name), key bytes and range end. */
+static void
+test_elems_read_back (void **state)
+{
+  struct moat_nft_elems *l = moat_nft_elems_new ();
+  struct moat_acl acl = { .prefixlen = 24, .ports = { IPPROTO_TCP, 80, 90 } };
+  struct in_addr a, b;
+  const struct moat_elem *e;
+  char text[256];
+
+  assert_non_null (l);
+  inet_pton (AF_INET, "10.1.0.2", &a);
+  inet_pton (AF_INET, "10.2.0.7", &b);
+  inet_pton (AF_INET, "192.168.5.0", &acl.addr);
+  assert_int_equal (moat_nft_elems_acl (l, MOAT_NFT_EGRESS, a, &acl), 0);
+  assert_int_equal (moat_nft_elems_ident_reach (l, "0123456789abcdef", b), 0);
+  assert_int_equal (moat_nft_elems_count (l), 2);
+
+  e = moat_nft_elems_at (l, 0);
+  assert_non_null (e);
+  assert_int_equal (moat_elem_set (e), MOAT_SET_EGRESS);
+  assert_string_equal (moat_elem_set_name (e), "egress");
+  assert_int_equal (e->key_len, moat_set_key_len (&moat_set_defs[MOAT_SET_EGRESS]));
+  assert_memory_equal (e->key, &a.s_addr, 4);
+  assert_int_equal (e->key_end_len, e->key_len);
+  assert_int_equal (e->key_end[7], 255); /* 192.168.5.255 */
+  moat_nft_elems_format (l, 0, text, sizeof (text));
+  assert_string_equal (text, "egress: 10.1.0.2 . 192.168.5.0-192.168.5.255 . tcp . 80-90");
+
+  e = moat_nft_elems_at (l, 1);
+  assert_non_null (e);
+  assert_int_equal (moat_elem_set (e), MOAT_SET_IDENT);
+  assert_string_equal (moat_elem_set_name (e), "id_0123456789abcdef");
+  assert_memory_equal (e->key, &b.s_addr, 4);
+  assert_null (moat_nft_elems_at (l, 2));
+  moat_nft_elems_free (l);
+}
+
 int
 main (void)
 {
@@ -975,6 +1014,7 @@ main (void)
     cmocka_unit_test (test_member_add_only_masq),
     cmocka_unit_test (test_member_del),
     cmocka_unit_test (test_member_bad_names),
+    cmocka_unit_test (test_elems_read_back),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
