@@ -83,6 +83,9 @@ struct moat_explain_end
   const struct moat_policy *policy;
   bool host;
   struct in_addr addr;
+  /* A source's io.moat.proxy when a container holds its address: a peer
+   * the redirected flow then needs the consent of. NULL: none. */
+  const struct moat_explain_end *proxy;
 };
 int moat_ctl_explain_flow (const struct moat_explain_end *src, const struct moat_explain_end *dst,
                            const struct moat_ports *flow, int64_t now,

@@ -43,6 +43,8 @@ no_room (moat_err_t *err)
   return moat_error (err, MOAT_E_IO, ENOMEM, "explain: out of memory");
 }
 
+#define MAX_ENDS 3 /* source, destination, the source's proxy */
+
 struct facts
 {
   struct moat_nft_elems *elems;
@@ -100,37 +102,48 @@ same_network (const struct moat_explain_end *a, const struct moat_explain_end *b
 }
 
 /* The end's policy as the hook compiled it, with the identity sets as
- * they stand with the other end on its network. */
+ * they stand with the flow's other ends on its network. */
 static int
-add_policy (struct facts *f, const struct moat_explain_end *e, const struct moat_explain_end *other)
+add_policy (struct facts *f, const struct moat_explain_end *e,
+            const struct moat_explain_end *const *ends, size_t n)
 {
-  struct moat_peer_group peer = { 0 };
+  struct moat_peer_group peers[MAX_ENDS];
   struct moat_compile_input in = {
     .addr = e->rec->addr,
     .ident = e->rec->ident,
     .new_ident = true,
     .network_internet = e->rec->internet,
     .policy = e->policy,
+    .groups = peers,
   };
   struct origin *o = origin_open (f, ORIGIN_POLICY, e);
 
   if (!o)
     return -1;
-  if (e->rec->ident && same_network (e, other) && other->rec->ident)
-    {
-      peer = (struct moat_peer_group){ other->rec->ident, other->policy, &other->rec->addr, 1 };
-      in.groups = &peer;
-      in.ngroups = 1;
-    }
+  for (size_t i = 0; i < n && e->rec->ident; i++)
+    if (ends[i] != e && same_network (e, ends[i]) && ends[i]->rec->ident)
+      peers[in.ngroups++] = (struct moat_peer_group){ ends[i]->rec->ident, ends[i]->policy,
+                                                      &ends[i]->rec->addr, 1 };
   return origin_close (f, o, moat_policy_compile (&in, f->elems));
 }
 
-/* A grant opens its element until it expires; a peer grant's element is
- * there only while its peer is (the peer's DEL takes it). */
-static int
-add_grants (struct facts *f, const struct moat_explain_end *e, const struct moat_explain_end *peer,
-            int64_t now)
+static bool
+is_peer (const struct moat_grant *g, const struct moat_explain_end *const *ends, size_t n)
 {
+  for (size_t i = 1; i < n; i++)
+    if (ends[i]->rec && strcmp (g->peer, ends[i]->rec->container_id) == 0
+        && g->peer_addr.s_addr == ends[i]->rec->addr.s_addr)
+      return true;
+  return false;
+}
+
+/* The source's grants. One opens its element until it expires; a peer
+ * grant's element is there only while its peer is (the peer's DEL takes
+ * it): only a peer of this flow's matters. */
+static int
+add_grants (struct facts *f, const struct moat_explain_end *const *ends, size_t n, int64_t now)
+{
+  const struct moat_explain_end *e = ends[0];
   size_t i;
   json_t *j;
 
@@ -142,10 +155,7 @@ add_grants (struct facts *f, const struct moat_explain_end *e, const struct moat
 
     if (moat_grant_from_json (j, &g, &ignored) < 0)
       continue;
-    if (!moat_grant_live (&g, now)
-        || (g.kind == MOAT_GRANT_PEER
-            && !(peer->rec && strcmp (g.peer, peer->rec->container_id) == 0
-                 && g.peer_addr.s_addr == peer->rec->addr.s_addr)))
+    if (!moat_grant_live (&g, now) || (g.kind == MOAT_GRANT_PEER && !is_peer (&g, ends, n)))
       {
         moat_grant_free (&g);
         continue;
@@ -173,26 +183,37 @@ add_member (struct facts *f, const struct moat_explain_end *e, moat_err_t *err)
   return origin_close (f, o, moat_nft_elems_member (f->elems, &m, err));
 }
 
-/* The two ends' members and policies, and the source's grants (only a
- * grant of the source opens this flow). */
+static bool
+same_container (const struct moat_explain_end *a, const struct moat_explain_end *b)
+{
+  return a->rec && b->rec && strcmp (a->rec->container_id, b->rec->container_id) == 0;
+}
+
+/* The ends' members and policies (the source, the destination, the
+ * source's proxy when a container), and the source's grants. */
 static int
 facts_build (struct facts *f, const struct moat_explain_end *s, const struct moat_explain_end *d,
              int64_t now, moat_err_t *err)
 {
-  const struct moat_explain_end *ends[2] = { s, d };
+  const struct moat_explain_end *ends[MAX_ENDS] = { s, d };
+  size_t n = 2;
 
+  if (s->proxy && !same_container (s->proxy, s) && !same_container (s->proxy, d))
+    ends[n++] = s->proxy;
   f->elems = moat_nft_elems_new ();
   if (!f->elems)
     return no_room (err);
-  for (size_t i = 0; i < 2; i++)
+  for (size_t i = 0; i < n; i++)
     {
       if (!ends[i]->rec)
         continue;
       if (add_member (f, ends[i], err) < 0)
         return moat_error_prefix (err, "explain \"%s\"", ends[i]->rec->container_id);
-      if (add_policy (f, ends[i], ends[1 - i]) < 0 || (i == 0 && add_grants (f, s, d, now) < 0))
+      if (add_policy (f, ends[i], ends, n) < 0)
         return no_room (err);
     }
+  if (s->rec && add_grants (f, ends, n, now) < 0)
+    return no_room (err);
   return 0;
 }
 
@@ -394,7 +415,19 @@ refuse_words (const struct facts *f, const struct moat_eval_result *r,
               const struct moat_ports *flow, char *why, size_t size)
 {
   const struct moat_eval_step *st = NULL;
-  char text[64];
+  char text[64], proxy[INET_ADDRSTRLEN];
+  size_t used;
+
+  /* Redirected to a proxy that refuses it: why the proxy does. */
+  if (r->dnat && s->proxy && d != s->proxy)
+    {
+      inet_ntop (AF_INET, &r->dnat_addr, proxy, sizeof (proxy));
+      used = (size_t)snprintf (why, size, "redirected to the proxy %s:%u (io.moat.proxy), then ",
+                               proxy, r->dnat_port);
+      if (used < size)
+        refuse_words (f, r, s, s->proxy, flow, why + used, size - used);
+      return;
+    }
 
   /* The rule that sent the packet to a deny chain, or the one that dropped it. */
   for (size_t i = r->nsteps; i-- > 0 && !st;)
@@ -594,13 +627,37 @@ explain_end (const struct end *e)
   };
 }
 
+/* The container holding the source's proxy address, if one does: on the
+ * source's network when it is there. 0 with ret->container false when
+ * none. */
+static int
+proxy_resolve (const struct end *s, struct end *ret, moat_err_t *err)
+{
+  char text[INET_ADDRSTRLEN];
+
+  if (!s->container || !s->policy.a.have_proxy)
+    return 0;
+  inet_ntop (AF_INET, &s->policy.a.proxy_addr, text, sizeof (text));
+  ret->text = "the proxy";
+  if (moat_ctl_find (text, &ret->target, err) < 0)
+    {
+      if (err->code != MOAT_E_UNKNOWN)
+        return -1;
+      memset (err, 0, sizeof (*err));
+      return 0;
+    }
+  ret->container = true;
+  return end_record (ret, s->rec.network, err);
+}
+
 int
 moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t now, bool *allowed,
                   char *why, size_t size, moat_err_t *err)
 {
   _cleanup_ (end_free) struct end s = { 0 };
   _cleanup_ (end_free) struct end d = { 0 };
-  struct moat_explain_end es, ed;
+  _cleanup_ (end_free) struct end proxy = { 0 };
+  struct moat_explain_end es, ed, eproxy;
   struct moat_ports flow;
   const char *net;
 
@@ -612,11 +669,14 @@ moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t n
                        "neither \"%s\" nor \"%s\" is a container on a moat network", src, dst);
   net = s.container && d.container ? shared_network (&s, &d) : NULL;
   if ((s.container && end_record (&s, net, err) < 0)
-      || (d.container && end_record (&d, net, err) < 0))
+      || (d.container && end_record (&d, net, err) < 0) || proxy_resolve (&s, &proxy, err) < 0)
     return -1;
   if (s.container && d.container && strcmp (s.rec.container_id, d.rec.container_id) == 0)
     return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\" and \"%s\" are one container", src, dst);
   es = explain_end (&s);
   ed = explain_end (&d);
+  eproxy = explain_end (&proxy);
+  if (proxy.container)
+    es.proxy = &eproxy;
   return moat_ctl_explain_flow (&es, &ed, &flow, now, host_has, &s, allowed, why, size, err);
 }

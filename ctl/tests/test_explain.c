@@ -47,7 +47,8 @@ struct ctr
  * outside and a profile's egress reject, e has no label but grants and
  * io.moat.internet. Network n2 (mb2: internet, masquerade): f with the
  * labels of a (another network, another identity) and a proxy on the host.
- * Network n3 (mb3: reject false). */
+ * g (app=web) has its proxy in container f: a peer on another network,
+ * which refuses it. Network n3 (mb3: reject false). */
 static struct ctr ctrs[] = {
   { .name = "a",
     .net = "n1",
@@ -102,6 +103,13 @@ static struct ctr ctrs[] = {
     .annots = "{\"io.moat.labels\": \"app=web\", \"io.moat.proxy\": \"10.2.0.1:3128\"}",
     /* A peer grant across bridges (to_peer's grant rule). */
     .grants = "[{\"grant\": \"peer ctr-a\", \"peerAddress\": \"10.1.0.2\"}]" },
+  { .name = "g",
+    .net = "n1",
+    .bridge = "mb1",
+    .addr = "10.1.0.7",
+    .gw = "10.1.0.1",
+    .ident = "a0a0a0a0a0a0a0a0",
+    .annots = "{\"io.moat.labels\": \"app=web\", \"io.moat.proxy\": \"10.2.0.2:8000\"}" },
   { .name = "q",
     .net = "n3",
     .bridge = "mb3",
@@ -338,14 +346,31 @@ struct flow
 /* Between containers: these pairs are allowed on every port, and these
  * with tcp/80 only (the proxy's redirect), all others refused. */
 static const char *const peers_allowed[] = {
-  "a>b",        /* shared label app=web */
-  "b>a", "d>c", /* d depends on app=db, c exposes to app=api */
-  "e>a",        /* e's peer grant */
-  "f>a",        /* f's peer grant, across bridges */
+  /* a, b and g share the label app=web */
+  "a>b",
+  "b>a",
+  "a>g",
+  "g>a",
+  "b>g",
+  "g>b",
+  /* d depends on app=db, c exposes to app=api */
+  "d>c",
+  /* e's peer grant, and f's across bridges */
+  "e>a",
+  "f>a",
 };
 static const char *const peers_proxied[] = {
-  "d>f", "d>q",                             /* d's proxy: 192.0.2.50 */
-  "f>a", "f>b", "f>c", "f>d", "f>e", "f>q", /* f's proxy: the host */
+  /* d's proxy: 192.0.2.50 */
+  "d>f",
+  "d>q",
+  /* f's proxy: the host */
+  "f>a",
+  "f>b",
+  "f>c",
+  "f>d",
+  "f>e",
+  "f>g",
+  "f>q",
 };
 
 static bool
@@ -389,6 +414,9 @@ static const struct flow flows[] = {
     "refused by the profile's reject rule (ingress 198.51.100.7/32 any)" },
   { "198.51.100.5", "c", "udp/5432", false, "default deny: no io.moat.ingress covers it" },
   { "8.8.8.8", "q", "tcp/1", false, "default deny" },
+  { "g", "203.0.113.9", "tcp/80", false,
+    "redirected to the proxy 10.2.0.2:8000 (io.moat.proxy), then default deny: different "
+    "networks, and no peer grant" },
   { "host", "a", "tcp/80", true, "the host may open connections to its containers" },
   { "host", "q", "udp/53", true, NULL },
 };
@@ -409,6 +437,21 @@ eval_one (struct moat_nft_elems *l, const struct moat_eval_packet *p, unsigned *
     fail_msg ("eval: %s", err.msg);
 }
 
+/* The container holding c's proxy address, as explain finds it. */
+static const struct moat_explain_end *
+proxy_of (const struct ctr *c)
+{
+  static struct moat_explain_end proxies[NCTRS];
+
+  for (size_t i = 0; c->pol.a.have_proxy && i < NCTRS; i++)
+    if (ctrs[i].rec.addr.s_addr == c->pol.a.proxy_addr.s_addr)
+      {
+        proxies[i] = (struct moat_explain_end){ .rec = &ctrs[i].rec, .policy = &ctrs[i].pol };
+        return &proxies[i];
+      }
+  return NULL;
+}
+
 static struct moat_explain_end
 end_of (const char *name, struct moat_policy *none)
 {
@@ -416,7 +459,7 @@ end_of (const char *name, struct moat_policy *none)
   struct moat_explain_end e = { .policy = none };
 
   if (c)
-    return (struct moat_explain_end){ .rec = &c->rec, .policy = &c->pol };
+    return (struct moat_explain_end){ .rec = &c->rec, .policy = &c->pol, .proxy = proxy_of (c) };
   if (strcmp (name, "host") == 0)
     e.host = true;
   else
