@@ -438,6 +438,41 @@ replay_refused() {
   assert_contains "$output" "one port, not a range"
 }
 
+@test "moatctl: explain follows the proxy's redirect to a container of another network, as the kernel does" {
+  local pport
+  pport=$(random_port)
+  second_network
+  ctr_start d "$(a --arg p "$GW:$pport" '{"io.moat.proxy": $p}')"
+  MOAT_CONF=$MOAT_CONF2 ctr_start f
+  host_listen "$pport"
+  # tcp/80 to f lands on the proxy (the host), not on f.
+  run ctr_exec d sh -c "echo hi | nc -w 2 $(ip_of f) 80"
+  assert_contains "$output" "reply hi" "d -> f:80 reaches the proxy"
+  run -0 ctl explain "$(cid_of d)" "$(cid_of f)" tcp/80
+  assert_contains "$output" "redirected to the proxy $GW:$pport (io.moat.proxy)"
+  # Another port is not redirected: different networks, refused.
+  run -1 ctl explain "$(cid_of d)" "$(cid_of f)" tcp/81
+  assert_contains "$output" "default deny: different networks"
+}
+
+@test "moatctl: explain: a proxy that is a container is a peer, whose consent the redirected flow needs, as in the kernel" {
+  local pp proxy
+  pp=$(random_port)
+  second_network
+  MOAT_CONF=$MOAT_CONF2 ctr_start px "$(a '{"io.moat.labels": "app=web"}')"
+  ctr_serve px "$pp"
+  proxy=$(ip_of px):$pp
+  ctr_start g "$(a --arg p "$proxy" '{"io.moat.labels": "app=web", "io.moat.proxy": $p}')"
+  # tcp/80 to any outside address goes to px, a peer on another network,
+  # and no further (the reset, from px's address, finds no socket in g).
+  run ctr_fetch g 192.0.2.10 80
+  [[ $output == refused || $output == timeout ]] || fail "g -> :80, through its proxy: $output"
+  run ctr_fetch g "$(ip_of px)" "$pp"
+  assert_eq "$output" refused "g -> px:$pp: another network"
+  run -1 ctl explain "$(cid_of g)" 192.0.2.10 tcp/80
+  assert_contains "$output" "redirected to the proxy $proxy (io.moat.proxy), then default deny: different networks"
+}
+
 @test "moatctl: check finds a deleted element and a foreign drop rule; restore after a flush brings back the same traffic" {
   local p hp
   p=$(random_port)

@@ -10,6 +10,7 @@
  * system errors (exit 2). */
 
 #include <jansson.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -65,9 +66,31 @@ int moat_ctl_revoke_token (const struct moat_token_claims *c, int64_t now, size_
                            moat_err_t *err);
 
 /* explain SRC DST PROTO/PORT: SRC and DST are containers, "host", or
- * addresses. *allowed and the deciding rule in `why`. */
+ * addresses. *allowed and the deciding rule in `why`: the evaluator's
+ * verdict (ruleset/eval.h) on the elements the records imply. */
 int moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t now,
                       bool *allowed, char *why, size_t size, moat_err_t *err);
+
+/* The same for ends already read (no disk): a container's attachment and
+ * policy, or an address (`host`: the host's; 0 with host: the other
+ * end's gateway). `is_local` says which addresses are the host's. */
+struct moat_record;
+struct moat_policy;
+struct moat_ports;
+struct moat_explain_end
+{
+  const struct moat_record *rec; /* NULL: not a container */
+  const struct moat_policy *policy;
+  bool host;
+  struct in_addr addr;
+  /* A source's io.moat.proxy when a container holds its address: a peer
+   * the redirected flow then needs the consent of. NULL: none. */
+  const struct moat_explain_end *proxy;
+};
+int moat_ctl_explain_flow (const struct moat_explain_end *src, const struct moat_explain_end *dst,
+                           const struct moat_ports *flow, int64_t now,
+                           bool (*is_local) (struct in_addr addr, void *data), void *data,
+                           bool *allowed, char *why, size_t size, moat_err_t *err);
 
 /* resolve APP USER: the address of the container labelled app=APP and
  * user=USER. MOAT_E_UNKNOWN when none, MOAT_E_CONFIG when several. */

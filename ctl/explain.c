@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* moatctl explain: the kernel's decision for one new flow, worked out from
- * the records in the order the chains of nft.h take it. */
+/* moatctl explain: the kernel's decision for one new flow. The elements
+ * the records imply for the flow's two ends (their members, compiled
+ * policies and live grants, built by the functions that put them in the
+ * kernel) go through the rule table with the evaluator (ruleset/eval.h);
+ * the words then say which annotation, grant or network setting put the
+ * deciding element there. */
 #include "ctl.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,21 +16,522 @@
 
 #include "base/cleanup.h"
 #include "model/policy.h"
+#include "ruleset/elems.h"
+#include "ruleset/eval.h"
 #include "state/state.h"
 
-/* One end of the flow. */
+/* --- the elements of the flow's ends, and who put each there ---------------------------- */
+
+enum origin_kind
+{
+  ORIGIN_MEMBER, /* the network: the attachment's member elements */
+  ORIGIN_POLICY, /* the container's compiled policy */
+  ORIGIN_GRANT,  /* one of its grants */
+};
+
+struct origin
+{
+  size_t from, to; /* its elements: [from, to) */
+  enum origin_kind kind;
+  const struct moat_explain_end *end;
+  struct moat_grant grant; /* ORIGIN_GRANT */
+};
+
+static int
+no_room (moat_err_t *err)
+{
+  return moat_error (err, MOAT_E_IO, ENOMEM, "explain: out of memory");
+}
+
+#define MAX_ENDS 3 /* source, destination, the source's proxy */
+
+struct facts
+{
+  struct moat_nft_elems *elems;
+  struct origin *v;
+  size_t n;
+};
+
+static void
+facts_free (struct facts *f)
+{
+  for (size_t i = 0; i < f->n; i++)
+    if (f->v[i].kind == ORIGIN_GRANT)
+      moat_grant_free (&f->v[i].grant);
+  free (f->v);
+  moat_nft_elems_free (f->elems);
+}
+
+/* Opens an origin for the elements about to be added. */
+static struct origin *
+origin_open (struct facts *f, enum origin_kind kind, const struct moat_explain_end *end)
+{
+  struct origin *v = realloc (f->v, (f->n + 1) * sizeof (*v)), *o;
+
+  if (!v)
+    return NULL;
+  f->v = v;
+  o = &v[f->n++];
+  memset (o, 0, sizeof (*o));
+  o->from = moat_nft_elems_count (f->elems);
+  o->kind = kind;
+  o->end = end;
+  return o;
+}
+
+static int
+origin_close (struct facts *f, struct origin *o, int r)
+{
+  o->to = moat_nft_elems_count (f->elems);
+  return r;
+}
+
+static const struct origin *
+origin_of (const struct facts *f, size_t elem)
+{
+  for (size_t i = 0; i < f->n; i++)
+    if (elem >= f->v[i].from && elem < f->v[i].to)
+      return &f->v[i];
+  return NULL;
+}
+
+static bool
+same_network (const struct moat_explain_end *a, const struct moat_explain_end *b)
+{
+  return a->rec && b->rec && strcmp (a->rec->network, b->rec->network) == 0;
+}
+
+/* The end's policy as the hook compiled it, with the identity sets as
+ * they stand with the flow's other ends on its network. */
+static int
+add_policy (struct facts *f, const struct moat_explain_end *e,
+            const struct moat_explain_end *const *ends, size_t n)
+{
+  struct moat_peer_group peers[MAX_ENDS];
+  struct moat_compile_input in = {
+    .addr = e->rec->addr,
+    .ident = e->rec->ident,
+    .new_ident = true,
+    .network_internet = e->rec->internet,
+    .policy = e->policy,
+    .groups = peers,
+  };
+  struct origin *o = origin_open (f, ORIGIN_POLICY, e);
+
+  if (!o)
+    return -1;
+  for (size_t i = 0; i < n && e->rec->ident; i++)
+    if (ends[i] != e && same_network (e, ends[i]) && ends[i]->rec->ident)
+      peers[in.ngroups++] = (struct moat_peer_group){ ends[i]->rec->ident, ends[i]->policy,
+                                                      &ends[i]->rec->addr, 1 };
+  return origin_close (f, o, moat_policy_compile (&in, f->elems));
+}
+
+static bool
+is_peer (const struct moat_grant *g, const struct moat_explain_end *const *ends, size_t n)
+{
+  for (size_t i = 1; i < n; i++)
+    if (ends[i]->rec && strcmp (g->peer, ends[i]->rec->container_id) == 0
+        && g->peer_addr.s_addr == ends[i]->rec->addr.s_addr)
+      return true;
+  return false;
+}
+
+/* The source's grants. One opens its element until it expires; a peer
+ * grant's element is there only while its peer is (the peer's DEL takes
+ * it): only a peer of this flow's matters. */
+static int
+add_grants (struct facts *f, const struct moat_explain_end *const *ends, size_t n, int64_t now)
+{
+  const struct moat_explain_end *e = ends[0];
+  size_t i;
+  json_t *j;
+
+  json_array_foreach (e->rec->grants, i, j)
+  {
+    moat_err_t ignored = { 0 };
+    struct origin *o;
+    struct moat_grant g;
+
+    if (moat_grant_from_json (j, &g, &ignored) < 0)
+      continue;
+    if (!moat_grant_live (&g, now) || (g.kind == MOAT_GRANT_PEER && !is_peer (&g, ends, n)))
+      {
+        moat_grant_free (&g);
+        continue;
+      }
+    if (!(o = origin_open (f, ORIGIN_GRANT, e)))
+      {
+        moat_grant_free (&g);
+        return -1;
+      }
+    o->grant = g;
+    if (origin_close (f, o, moat_grant_elems (&o->grant, e->rec->addr, now, false, f->elems)) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+static int
+add_member (struct facts *f, const struct moat_explain_end *e, moat_err_t *err)
+{
+  struct moat_nft_member m = moat_record_member (e->rec);
+  struct origin *o = origin_open (f, ORIGIN_MEMBER, e);
+
+  if (!o)
+    return no_room (err);
+  return origin_close (f, o, moat_nft_elems_member (f->elems, &m, err));
+}
+
+static bool
+same_container (const struct moat_explain_end *a, const struct moat_explain_end *b)
+{
+  return a->rec && b->rec && strcmp (a->rec->container_id, b->rec->container_id) == 0;
+}
+
+/* The ends' members and policies (the source, the destination, the
+ * source's proxy when a container), and the source's grants. */
+static int
+facts_build (struct facts *f, const struct moat_explain_end *s, const struct moat_explain_end *d,
+             int64_t now, moat_err_t *err)
+{
+  const struct moat_explain_end *ends[MAX_ENDS] = { s, d };
+  size_t n = 2;
+
+  if (s->proxy && !same_container (s->proxy, s) && !same_container (s->proxy, d))
+    ends[n++] = s->proxy;
+  f->elems = moat_nft_elems_new ();
+  if (!f->elems)
+    return no_room (err);
+  for (size_t i = 0; i < n; i++)
+    {
+      if (!ends[i]->rec)
+        continue;
+      if (add_member (f, ends[i], err) < 0)
+        return moat_error_prefix (err, "explain \"%s\"", ends[i]->rec->container_id);
+      if (add_policy (f, ends[i], ends, n) < 0)
+        return no_room (err);
+    }
+  if (s->rec && add_grants (f, ends, n, now) < 0)
+    return no_room (err);
+  return 0;
+}
+
+/* --- the packet ------------------------------------------------------------------------ */
+
+static struct in_addr
+end_addr (const struct moat_explain_end *e, const struct moat_explain_end *other)
+{
+  if (e->rec)
+    return e->rec->addr;
+  if (e->host && !e->addr.s_addr && other->rec)
+    return other->rec->gateway;
+  return e->addr;
+}
+
+static void
+packet_of (const struct moat_explain_end *s, const struct moat_explain_end *d,
+           const struct moat_ports *flow, struct moat_eval_packet *ret)
+{
+  memset (ret, 0, sizeof (*ret));
+  ret->uplink = ""; /* no bridge's name */
+  if (s->rec)
+    {
+      ret->port = s->rec->host_if;
+      ret->bridge = s->rec->bridge;
+      memcpy (ret->ether_saddr, s->rec->mac, MOAT_MAC_LEN);
+    }
+  else if (!s->host)
+    ret->iif = ret->uplink;
+  ret->saddr = end_addr (s, d);
+  ret->daddr = end_addr (d, s);
+  ret->proto = flow->proto;
+  ret->dport = flow->lo;
+  ret->ct = MOAT_EVAL_CT_NEW;
+}
+
+/* --- the words ------------------------------------------------------------------------- */
+
+/* Whether element `elem` is what `build` makes (one item compiled alone). */
+static bool
+elem_is (const struct facts *f, size_t elem, struct moat_nft_elems *built)
+{
+  char a[256], b[256];
+  bool same;
+
+  if (!built || moat_nft_elems_count (built) != 1)
+    {
+      moat_nft_elems_free (built);
+      return false;
+    }
+  moat_nft_elems_format (f->elems, elem, a, sizeof (a));
+  moat_nft_elems_format (built, 0, b, sizeof (b));
+  same = strcmp (a, b) == 0;
+  moat_nft_elems_free (built);
+  return same;
+}
+
+static struct moat_nft_elems *
+one_acl (enum moat_nft_acl kind, struct in_addr addr, const struct moat_acl *acl)
+{
+  struct moat_nft_elems *l = moat_nft_elems_new ();
+
+  if (l && moat_nft_elems_acl (l, kind, addr, acl) < 0)
+    {
+      moat_nft_elems_free (l);
+      return NULL;
+    }
+  return l;
+}
+
+static struct moat_nft_elems *
+one_host (struct in_addr addr, const struct moat_ports *p)
+{
+  struct moat_nft_elems *l = moat_nft_elems_new ();
+
+  if (l && moat_nft_elems_host (l, addr, p) < 0)
+    {
+      moat_nft_elems_free (l);
+      return NULL;
+    }
+  return l;
+}
+
+/* The ACL of the end's policy that put the element there. */
+static bool
+acl_words (const struct facts *f, size_t elem, const struct moat_explain_end *e,
+           enum moat_nft_acl kind, const char *what, char *why, size_t size)
+{
+  const struct moat_annotations *a = &e->policy->a;
+  const struct moat_acl *acls[] = { a->egress, a->egress_deny, a->ingress, a->ingress_deny };
+  size_t ns[] = { a->n_egress, a->n_egress_deny, a->n_ingress, a->n_ingress_deny };
+  char text[96];
+
+  for (size_t i = 0; i < ns[kind]; i++)
+    if (elem_is (f, elem, one_acl (kind, e->rec->addr, &acls[kind][i])))
+      {
+        moat_acl_format (&acls[kind][i], text, sizeof (text));
+        snprintf (why, size, what, text);
+        return true;
+      }
+  return false;
+}
+
+static bool
+allow_host_words (const struct facts *f, size_t elem, const struct moat_explain_end *e, char *why,
+                  size_t size)
+{
+  char text[64];
+
+  for (size_t i = 0; i < e->policy->a.n_allow_host; i++)
+    if (elem_is (f, elem, one_host (e->rec->addr, &e->policy->a.allow_host[i])))
+      {
+        moat_ports_format (&e->policy->a.allow_host[i], text, sizeof (text));
+        snprintf (why, size, "io.moat.allow-host %s", text);
+        return true;
+      }
+  return false;
+}
+
+static void
+grant_words (const struct moat_grant *g, int64_t now, char *why, size_t size)
+{
+  char words[MOAT_GRANT_WORDS_MAX], ttl[64];
+
+  moat_grant_words (g, words, sizeof (words));
+  if (g->expires)
+    snprintf (ttl, sizeof (ttl), "expires in %lld s", (long long)(g->expires - now));
+  else
+    snprintf (ttl, sizeof (ttl), "no expiry");
+  snprintf (why, size, "grant \"%s\" (%s)", words, ttl);
+}
+
+/* Why a step's element lets the flow through, when it is one that says. */
+static bool
+accept_words (const struct facts *f, const struct moat_eval_step *st,
+              const struct moat_explain_end *s, const struct moat_explain_end *d, int64_t now,
+              char *why, size_t size)
+{
+  const struct origin *o = origin_of (f, st->elem);
+
+  /* The source's identity reaches the destination: the labels say why. */
+  if (st->rule == MOAT_EVAL_IDENT_RULE)
+    {
+      if (!moat_policy_explain (s->policy, d->policy, why, size))
+        snprintf (why, size, "the source's identity may reach the destination (%s)", st->set);
+      return true;
+    }
+  if (!o)
+    return false;
+  if (o->kind == ORIGIN_GRANT)
+    return grant_words (&o->grant, now, why, size), true;
+  if (strcmp (st->set, "internet") == 0)
+    return snprintf (why, size, "%s",
+                     o->kind == ORIGIN_MEMBER
+                         ? "the network gives its containers the internet (\"internet\": true)"
+                         : "io.moat.internet: true"),
+           true;
+  if (strcmp (st->set, "proxied") == 0)
+    return snprintf (why, size, "the destination is the source's proxy (io.moat.proxy)"), true;
+  if (strcmp (st->set, "host_grants") == 0)
+    return allow_host_words (f, st->elem, o->end, why, size);
+  if (strcmp (st->set, "egress") == 0)
+    return acl_words (f, st->elem, o->end, MOAT_NFT_EGRESS, "io.moat.egress %s", why, size);
+  if (strcmp (st->set, "ingress") == 0)
+    return acl_words (f, st->elem, o->end, MOAT_NFT_INGRESS, "io.moat.ingress %s", why, size);
+  return false;
+}
+
+/* Refused between two containers: why nothing let it through. The
+ * records say more than the table (which end lacks a label). */
+static void
+peer_deny_words (const struct moat_explain_end *s, const struct moat_explain_end *d, char *why,
+                 size_t size)
+{
+  char reason[400];
+
+  if (!same_network (s, d))
+    snprintf (why, size, "default deny: different networks, and no peer grant");
+  else if (!s->rec->ident || !d->rec->ident)
+    snprintf (why, size, "default deny: %s",
+              !s->rec->ident ? "the source has no label and no io.moat.depends"
+                             : "the destination has no label: nothing selects it");
+  else
+    {
+      moat_policy_explain (s->policy, d->policy, reason, sizeof (reason));
+      snprintf (why, size, "default deny: %s", reason);
+    }
+}
+
+static bool
+is_deny_chain (const char *chain)
+{
+  return strcmp (chain, "deny_src") == 0 || strcmp (chain, "deny_dst") == 0;
+}
+
+static void
+refuse_words (const struct facts *f, const struct moat_eval_result *r,
+              const struct moat_explain_end *s, const struct moat_explain_end *d,
+              const struct moat_ports *flow, char *why, size_t size)
+{
+  const struct moat_eval_step *st = NULL;
+  char text[64], proxy[INET_ADDRSTRLEN];
+  size_t used;
+
+  /* Redirected to a proxy that refuses it: why the proxy does. */
+  if (r->dnat && s->proxy && d != s->proxy)
+    {
+      inet_ntop (AF_INET, &r->dnat_addr, proxy, sizeof (proxy));
+      used = (size_t)snprintf (why, size, "redirected to the proxy %s:%u (io.moat.proxy), then ",
+                               proxy, r->dnat_port);
+      if (used < size)
+        refuse_words (f, r, s, s->proxy, flow, why + used, size - used);
+      return;
+    }
+
+  /* The rule that sent the packet to a deny chain, or the one that dropped it. */
+  for (size_t i = r->nsteps; i-- > 0 && !st;)
+    if (!is_deny_chain (r->steps[i].chain))
+      st = &r->steps[i];
+  if (st && st->set && strcmp (st->set, "egress_deny") == 0
+      && acl_words (f, st->elem, s, MOAT_NFT_EGRESS_DENY,
+                    "refused by the profile's reject rule (egress %s)", why, size))
+    return;
+  if (st && st->set && strcmp (st->set, "ingress_deny") == 0
+      && acl_words (f, st->elem, d, MOAT_NFT_INGRESS_DENY,
+                    "refused by the profile's reject rule (ingress %s)", why, size))
+    return;
+  if (st && (strcmp (st->chain, "to_peer") == 0 || strcmp (st->chain, "same_bridge") == 0))
+    return peer_deny_words (s, d, why, size);
+  if (st && strcmp (st->chain, "to_host") == 0)
+    {
+      moat_ports_format (flow, text, sizeof (text));
+      snprintf (why, size, "default deny: no io.moat.allow-host and no host grant for %s", text);
+      return;
+    }
+  if (st && strcmp (st->chain, "from_container") == 0)
+    {
+      snprintf (why, size, "default deny: no io.moat.egress, internet or egress grant covers it");
+      return;
+    }
+  if (st && strcmp (st->chain, "to_container") == 0)
+    {
+      snprintf (why, size, "default deny: no io.moat.ingress covers it");
+      return;
+    }
+  st = moat_eval_decider (r);
+  snprintf (why, size, "dropped by chain %s: %s", st ? st->chain : "?", st ? st->text : "?");
+}
+
+static void
+allow_words (const struct facts *f, const struct moat_eval_result *r,
+             const struct moat_explain_end *s, const struct moat_explain_end *d, int64_t now,
+             char *why, size_t size)
+{
+  char proxy[INET_ADDRSTRLEN];
+
+  if (!s->rec && s->host)
+    {
+      snprintf (why, size, "the host may open connections to its containers");
+      return;
+    }
+  if (r->dnat)
+    {
+      inet_ntop (AF_INET, &r->dnat_addr, proxy, sizeof (proxy));
+      snprintf (why, size, "redirected to the proxy %s:%u (io.moat.proxy)", proxy, r->dnat_port);
+      return;
+    }
+  /* The last step that says why: an accept at prerouting (same_bridge)
+   * is followed by forward's "judged already", a masquerade by nothing. */
+  for (size_t i = r->nsteps; i-- > 0;)
+    if (r->steps[i].elem != MOAT_EVAL_NO_ELEM
+        && accept_words (f, &r->steps[i], s, d, now, why, size))
+      return;
+  snprintf (why, size, "accepted");
+}
+
+int
+moat_ctl_explain_flow (const struct moat_explain_end *s, const struct moat_explain_end *d,
+                       const struct moat_ports *flow, int64_t now,
+                       bool (*is_local) (struct in_addr, void *), void *data, bool *allowed,
+                       char *why, size_t size, moat_err_t *err)
+{
+  _cleanup_ (facts_free) struct facts f = { 0 };
+  struct moat_eval_packet p;
+  struct moat_eval_result r;
+
+  if (facts_build (&f, s, d, now, err) < 0)
+    return -1;
+  packet_of (s, d, flow, &p);
+  if (moat_eval (f.elems, &p, is_local, data, &r, NULL, err) < 0)
+    return -1;
+  *allowed = r.verdict == MOAT_EVAL_ACCEPT;
+  if (*allowed)
+    allow_words (&f, &r, s, d, now, why, size);
+  else
+    refuse_words (&f, &r, s, d, flow, why, size);
+  return 0;
+}
+
+/* --- the ends from the records --------------------------------------------------------- */
+
+/* One end of the flow as named on the command line. */
 struct end
 {
   const char *text;
   struct moat_ctl_target target; /* a container: its attachments */
   bool container, host;
   struct in_addr addr; /* an outside or host address */
+  struct moat_record rec;
+  struct moat_policy policy;
 };
 
 static void
 end_free (struct end *e)
 {
   moat_ctl_target_free (&e->target);
+  moat_record_free (&e->rec);
+  moat_policy_free (&e->policy);
 }
 
 static bool
@@ -41,6 +547,15 @@ is_local_addr (struct in_addr addr)
             && ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == addr.s_addr;
   freeifaddrs (ifa);
   return found;
+}
+
+/* The host's addresses: its interfaces', and the source's gateway. */
+static bool
+host_has (struct in_addr addr, void *data)
+{
+  const struct end *s = data;
+
+  return (s->container && addr.s_addr == s->rec.gateway.s_addr) || is_local_addr (addr);
 }
 
 static int
@@ -65,7 +580,7 @@ end_resolve (const char *text, struct end *ret, moat_err_t *err)
 
 /* The attachment of `e` to use: on `network` when it has one there. */
 static int
-end_record (const struct end *e, const char *network, struct moat_record *ret, moat_err_t *err)
+end_record (struct end *e, const char *network, moat_err_t *err)
 {
   size_t pick = 0;
   int r;
@@ -73,10 +588,14 @@ end_record (const struct end *e, const char *network, struct moat_record *ret, m
   for (size_t i = 0; network && i < e->target.n; i++)
     if (strcmp (e->target.atts[i].network, network) == 0)
       pick = i;
-  r = moat_record_read (e->target.atts[pick].network, e->target.atts[pick].key, ret, err);
+  r = moat_record_read (e->target.atts[pick].network, e->target.atts[pick].key, &e->rec, err);
   if (r == 0)
     return moat_error (err, MOAT_E_UNKNOWN, 0, "%s: gone", e->text);
-  return r;
+  if (r < 0)
+    return -1;
+  if (e->rec.policy && moat_policy_from_json (e->rec.policy, &e->policy, err) < 0)
+    return -1;
+  return 0;
 }
 
 /* The network both are on, if any. */
@@ -90,225 +609,6 @@ shared_network (const struct end *a, const struct end *b)
   return NULL;
 }
 
-/* --- matching ------------------------------------------------------------------------ */
-
-static bool
-ports_cover (const struct moat_ports *rule, const struct moat_ports *flow)
-{
-  if (rule->proto && rule->proto != flow->proto)
-    return false;
-  if (!rule->lo)
-    return true;
-  return flow->lo >= rule->lo && flow->lo <= rule->hi;
-}
-
-static bool
-acl_covers (const struct moat_acl *acl, struct in_addr addr, const struct moat_ports *flow)
-{
-  in_addr_t mask = moat_prefix_mask (acl->prefixlen);
-
-  return (addr.s_addr & mask) == acl->addr.s_addr && ports_cover (&acl->ports, flow);
-}
-
-static const struct moat_acl *
-acls_cover (const struct moat_acl *acls, size_t n, struct in_addr addr,
-            const struct moat_ports *flow)
-{
-  for (size_t i = 0; i < n; i++)
-    if (acl_covers (&acls[i], addr, flow))
-      return &acls[i];
-  return NULL;
-}
-
-static void
-ttl_text (const struct moat_grant *g, int64_t now, char *buf, size_t size)
-{
-  if (g->expires)
-    snprintf (buf, size, "expires in %lld s", (long long)(g->expires - now));
-  else
-    snprintf (buf, size, "no expiry");
-}
-
-enum toward
-{
-  TOWARD_PEER,
-  TOWARD_HOST,
-  TOWARD_OUTSIDE,
-};
-
-/* The live grant of `rec` that lets this flow through, if any: toward
- * `peer`, the host, or the outside address `dst`. */
-static bool
-grant_covers (const struct moat_record *rec, enum toward toward, const struct moat_record *peer,
-              struct in_addr dst, const struct moat_ports *flow, int64_t now, char *why,
-              size_t size)
-{
-  size_t i;
-  json_t *j;
-
-  json_array_foreach (rec->grants, i, j)
-  {
-    struct moat_grant g;
-    moat_err_t ignored = { 0 };
-    char words[MOAT_GRANT_WORDS_MAX], ttl[64];
-    bool hit = false;
-
-    if (moat_grant_from_json (j, &g, &ignored) < 0)
-      continue;
-    if (moat_grant_live (&g, now))
-      switch (g.kind)
-        {
-        case MOAT_GRANT_HOST:
-          hit = toward == TOWARD_HOST && ports_cover (&g.ports, flow);
-          break;
-        case MOAT_GRANT_EGRESS:
-          hit = toward == TOWARD_OUTSIDE && acl_covers (&g.acl, dst, flow);
-          break;
-        case MOAT_GRANT_PEER:
-          hit = toward == TOWARD_PEER && strcmp (g.peer, peer->container_id) == 0
-                && g.peer_addr.s_addr == peer->addr.s_addr;
-          break;
-        }
-    if (hit)
-      {
-        moat_grant_words (&g, words, sizeof (words));
-        ttl_text (&g, now, ttl, sizeof (ttl));
-        snprintf (why, size, "grant \"%s\" (%s)", words, ttl);
-      }
-    moat_grant_free (&g);
-    if (hit)
-      return true;
-  }
-  return false;
-}
-
-static int
-policy_of (const struct moat_record *rec, struct moat_policy *ret, moat_err_t *err)
-{
-  memset (ret, 0, sizeof (*ret));
-  if (!rec->policy)
-    return 0;
-  return moat_policy_from_json (rec->policy, ret, err);
-}
-
-static bool
-proxied (const struct moat_policy *p, struct in_addr dst, const struct moat_ports *flow)
-{
-  return p->a.have_proxy && p->a.proxy_addr.s_addr == dst.s_addr && flow->proto == IPPROTO_TCP
-         && flow->lo == p->a.proxy_port;
-}
-
-/* The nat chain sends the container's tcp to these ports to its proxy,
- * when the destination is not on its network. */
-static bool
-redirected (const struct moat_policy *p, const struct moat_ports *flow)
-{
-  for (size_t i = 0; p->a.have_proxy && i < p->a.n_proxy_ports; i++)
-    if (flow->proto == IPPROTO_TCP && flow->lo == p->a.proxy_ports[i])
-      return true;
-  return false;
-}
-
-/* --- the chains ------------------------------------------------------------------------ */
-
-#define SAY(...) (snprintf (why, size, __VA_ARGS__), true)
-#define DENY(...) (snprintf (why, size, __VA_ARGS__), false)
-
-/* Container to container: to_peer / same_bridge. */
-static bool
-to_peer (const struct moat_record *s, const struct moat_policy *ps, const struct moat_record *d,
-         const struct moat_policy *pd, const struct moat_ports *flow, int64_t now, char *why,
-         size_t size)
-{
-  if (grant_covers (s, TOWARD_PEER, d, d->addr, flow, now, why, size))
-    return true;
-  if (strcmp (s->network, d->network) != 0)
-    return DENY ("default deny: different networks, and no peer grant");
-  if (!s->ident || !d->ident)
-    return DENY ("default deny: %s", !s->ident
-                                         ? "the source has no label and no io.moat.depends"
-                                         : "the destination has no label: nothing selects it");
-  if (moat_policy_explain (ps, pd, why, size))
-    return true;
-  {
-    char reason[400];
-
-    snprintf (reason, sizeof (reason), "%s", why);
-    return DENY ("default deny: %s", reason);
-  }
-}
-
-/* Container to one of the host's addresses: to_host. */
-static bool
-to_host (const struct moat_record *s, const struct moat_policy *ps, struct in_addr dst,
-         const struct moat_ports *flow, int64_t now, char *why, size_t size)
-{
-  char text[64];
-
-  for (size_t i = 0; i < ps->a.n_allow_host; i++)
-    if (ports_cover (&ps->a.allow_host[i], flow))
-      {
-        moat_ports_format (&ps->a.allow_host[i], text, sizeof (text));
-        return SAY ("io.moat.allow-host %s", text);
-      }
-  if (grant_covers (s, TOWARD_HOST, NULL, dst, flow, now, why, size))
-    return true;
-  if (proxied (ps, dst, flow))
-    return SAY ("the destination is the source's proxy (io.moat.proxy)");
-  moat_ports_format (flow, text, sizeof (text));
-  return DENY ("default deny: no io.moat.allow-host and no host grant for %s", text);
-}
-
-/* Container to an outside address: from_container. */
-static bool
-to_outside (const struct moat_record *s, const struct moat_policy *ps, struct in_addr dst,
-            const struct moat_ports *flow, int64_t now, char *why, size_t size)
-{
-  const struct moat_acl *acl;
-  char text[96];
-
-  if (proxied (ps, dst, flow))
-    return SAY ("the destination is the source's proxy (io.moat.proxy)");
-  if (grant_covers (s, TOWARD_OUTSIDE, NULL, dst, flow, now, why, size))
-    return true;
-  if ((acl = acls_cover (ps->a.egress_deny, ps->a.n_egress_deny, dst, flow)))
-    {
-      moat_acl_format (acl, text, sizeof (text));
-      return DENY ("refused by the profile's reject rule (egress %s)", text);
-    }
-  if (s->internet)
-    return SAY ("the network gives its containers the internet (\"internet\": true)");
-  if (ps->a.have_internet && ps->a.internet)
-    return SAY ("io.moat.internet: true");
-  if ((acl = acls_cover (ps->a.egress, ps->a.n_egress, dst, flow)))
-    {
-      moat_acl_format (acl, text, sizeof (text));
-      return SAY ("io.moat.egress %s", text);
-    }
-  return DENY ("default deny: no io.moat.egress, internet or egress grant covers it");
-}
-
-/* An outside address to a container: to_container. */
-static bool
-from_outside (struct in_addr src, const struct moat_policy *pd, const struct moat_ports *flow,
-              char *why, size_t size)
-{
-  const struct moat_acl *acl;
-  char text[96];
-
-  if ((acl = acls_cover (pd->a.ingress_deny, pd->a.n_ingress_deny, src, flow)))
-    {
-      moat_acl_format (acl, text, sizeof (text));
-      return DENY ("refused by the profile's reject rule (ingress %s)", text);
-    }
-  if ((acl = acls_cover (pd->a.ingress, pd->a.n_ingress, src, flow)))
-    {
-      moat_acl_format (acl, text, sizeof (text));
-      return SAY ("io.moat.ingress %s", text);
-    }
-  return DENY ("default deny: no io.moat.ingress covers it");
-}
-
 static int
 parse_flow (const char *text, struct moat_ports *ret, moat_err_t *err)
 {
@@ -319,16 +619,45 @@ parse_flow (const char *text, struct moat_ports *ret, moat_err_t *err)
   return 0;
 }
 
+static struct moat_explain_end
+explain_end (const struct end *e)
+{
+  return (struct moat_explain_end){
+    .rec = e->container ? &e->rec : NULL, .policy = &e->policy, .host = e->host, .addr = e->addr
+  };
+}
+
+/* The container holding the source's proxy address, if one does: on the
+ * source's network when it is there. 0 with ret->container false when
+ * none. */
+static int
+proxy_resolve (const struct end *s, struct end *ret, moat_err_t *err)
+{
+  char text[INET_ADDRSTRLEN];
+
+  if (!s->container || !s->policy.a.have_proxy)
+    return 0;
+  inet_ntop (AF_INET, &s->policy.a.proxy_addr, text, sizeof (text));
+  ret->text = "the proxy";
+  if (moat_ctl_find (text, &ret->target, err) < 0)
+    {
+      if (err->code != MOAT_E_UNKNOWN)
+        return -1;
+      memset (err, 0, sizeof (*err));
+      return 0;
+    }
+  ret->container = true;
+  return end_record (ret, s->rec.network, err);
+}
+
 int
 moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t now, bool *allowed,
                   char *why, size_t size, moat_err_t *err)
 {
   _cleanup_ (end_free) struct end s = { 0 };
   _cleanup_ (end_free) struct end d = { 0 };
-  _cleanup_ (moat_record_free) struct moat_record rs = { 0 };
-  _cleanup_ (moat_record_free) struct moat_record rd = { 0 };
-  _cleanup_ (moat_policy_free) struct moat_policy ps = { 0 };
-  _cleanup_ (moat_policy_free) struct moat_policy pd = { 0 };
+  _cleanup_ (end_free) struct end proxy = { 0 };
+  struct moat_explain_end es, ed, eproxy;
   struct moat_ports flow;
   const char *net;
 
@@ -339,28 +668,15 @@ moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t n
     return moat_error (err, MOAT_E_CONFIG, 0,
                        "neither \"%s\" nor \"%s\" is a container on a moat network", src, dst);
   net = s.container && d.container ? shared_network (&s, &d) : NULL;
-  if ((s.container && (end_record (&s, net, &rs, err) < 0 || policy_of (&rs, &ps, err) < 0))
-      || (d.container && (end_record (&d, net, &rd, err) < 0 || policy_of (&rd, &pd, err) < 0)))
+  if ((s.container && end_record (&s, net, err) < 0)
+      || (d.container && end_record (&d, net, err) < 0) || proxy_resolve (&s, &proxy, err) < 0)
     return -1;
-  if (s.container && d.container && strcmp (rs.container_id, rd.container_id) == 0)
+  if (s.container && d.container && strcmp (s.rec.container_id, d.rec.container_id) == 0)
     return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\" and \"%s\" are one container", src, dst);
-  if (!s.container)
-    *allowed = s.host
-                   ? (snprintf (why, size, "the host may open connections to its containers"), true)
-                   : from_outside (s.addr, &pd, &flow, why, size);
-  else if (d.container)
-    *allowed = to_peer (&rs, &ps, &rd, &pd, &flow, now, why, size);
-  else if (redirected (&ps, &flow))
-    {
-      char proxy[INET_ADDRSTRLEN];
-
-      inet_ntop (AF_INET, &ps.a.proxy_addr, proxy, sizeof (proxy));
-      snprintf (why, size, "redirected to the proxy %s:%u (io.moat.proxy)", proxy, ps.a.proxy_port);
-      *allowed = true;
-    }
-  else if (d.host)
-    *allowed = to_host (&rs, &ps, d.addr.s_addr ? d.addr : rs.gateway, &flow, now, why, size);
-  else
-    *allowed = to_outside (&rs, &ps, d.addr, &flow, now, why, size);
-  return 0;
+  es = explain_end (&s);
+  ed = explain_end (&d);
+  eproxy = explain_end (&proxy);
+  if (proxy.container)
+    es.proxy = &eproxy;
+  return moat_ctl_explain_flow (&es, &ed, &flow, now, host_has, &s, allowed, why, size, err);
 }

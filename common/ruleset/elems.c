@@ -518,3 +518,22 @@ moat_nft_elems_format (const struct moat_nft_elems *l, size_t i, char *buf, size
 {
   moat_elem_format (&l->l.v[i], buf, size);
 }
+
+int
+moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_member *m, moat_err_t *err)
+{
+  struct moat_elem v[MOAT_MEMBER_MAX_ELEMS];
+  size_t n;
+
+  if (moat_member_elems (m, false, v, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    {
+      struct moat_elem *e = moat_elem_list_push (&l->l);
+
+      if (!e)
+        return moat_error (err, MOAT_E_IO, ENOMEM, "nft: out of memory");
+      *e = v[i];
+    }
+  return 0;
+}

@@ -80,6 +80,12 @@ int moat_nft_elems_grant_egress (struct moat_nft_elems *l, struct in_addr addr,
 int moat_nft_elems_ident_member (struct moat_nft_elems *l, struct in_addr addr, const char *ident);
 int moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, struct in_addr addr);
 
+/* The elements moat_nft_member_add puts in the kernel for `m` (moatctl
+ * explain evaluates them). -1 with *err set on a bad interface name or
+ * out of memory. */
+int moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_member *m,
+                           moat_err_t *err);
+
 /* --- one element, as raw bytes ------------------------------------------- */
 
 #define MOAT_ELEM_KEY_MAX 64 /* NFT_DATA_VALUE_MAXLEN */
