@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "model/config.h"
 #include "state/names.h"
 #include "model/result.h"
@@ -31,28 +32,6 @@ moat_state_path (char *buf, size_t size, const char *network, const char *leaf)
   int n = leaf ? snprintf (buf, size, "%s/%s/%s", moat_run_dir (), network, leaf)
                : snprintf (buf, size, "%s/%s", moat_run_dir (), network);
   return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-int
-moat_mkdir_p (const char *path, int code, moat_err_t *err)
-{
-  char buf[4096];
-  size_t n = strlen (path);
-
-  if (n >= sizeof (buf))
-    return moat_error (err, code, ENAMETOOLONG, "%s", path);
-  memcpy (buf, path, n + 1);
-  for (char *p = buf + 1; *p; p++)
-    if (*p == '/')
-      {
-        *p = '\0';
-        if (mkdir (buf, 0700) < 0 && errno != EEXIST)
-          return moat_error (err, code, errno, "cannot create \"%s\"", buf);
-        *p = '/';
-      }
-  if (mkdir (buf, 0700) < 0 && errno != EEXIST)
-    return moat_error (err, code, errno, "cannot create \"%s\"", buf);
-  return 0;
 }
 
 /* Lock files are never removed: removing one while another process waits
@@ -263,34 +242,18 @@ moat_record_to_json (const struct moat_record *r)
 int
 moat_write_atomic (const char *path, const char *data, moat_err_t *err)
 {
+  static const char *const what[] = {
+    [MOAT_FILE_CREATE] = "open",
+    [MOAT_FILE_WRITE] = "write",
+    [MOAT_FILE_RENAME] = "rename",
+  };
+  enum moat_file_step step;
   char tmp[4096];
-  _cleanup_close_ int fd = -1;
-  size_t len = strlen (data), off = 0;
 
   if ((size_t)snprintf (tmp, sizeof (tmp), "%s.tmp", path) >= sizeof (tmp))
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", path);
-  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return moat_error (err, MOAT_E_STATE, errno, "open \"%s\"", tmp);
-  while (off < len)
-    {
-      ssize_t n = write (fd, data + off, len - off);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int saved = errno;
-          unlink (tmp);
-          return moat_error (err, MOAT_E_STATE, saved, "write \"%s\"", tmp);
-        }
-      off += n;
-    }
-  if (rename (tmp, path) < 0)
-    {
-      int saved = errno;
-      unlink (tmp);
-      return moat_error (err, MOAT_E_STATE, saved, "rename \"%s\"", tmp);
-    }
+  if (moat_file_write_at (AT_FDCWD, tmp, path, data, strlen (data), 0, &step) < 0)
+    return moat_error (err, MOAT_E_STATE, errno, "%s \"%s\"", what[step], tmp);
   return 0;
 }
 
