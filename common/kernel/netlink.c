@@ -44,6 +44,8 @@
 #include <netlink/socket.h>
 
 #include "base/cleanup.h"
+#include "base/ifname.h"
+#include "base/strv.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC (struct nl_sock *, nl_socket_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC (struct nl_msg *, nlmsg_free)
@@ -72,24 +74,6 @@ random_mac (unsigned char ret_mac[MOAT_MAC_LEN], moat_err_t *err)
 }
 
 /* ---- names and addresses ---------------------------------------------- */
-
-/* Checks what the kernel would refuse, so that a bad name gets a clear
- * message and never reaches a /proc path. `what` is e.g. "bridge". */
-static int
-check_ifname (const char *what, const char *name, moat_err_t *err)
-{
-  if (!name || !*name)
-    return moat_error (err, MOAT_E_LINK, EINVAL, "%s: no interface name", what);
-  if (strlen (name) >= IFNAMSIZ)
-    return moat_error (err, MOAT_E_LINK, 0, "%s \"%s\": longer than %d characters", what, name,
-                       IFNAMSIZ - 1);
-  if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
-    return moat_error (err, MOAT_E_LINK, 0, "%s \"%s\": not a valid interface name", what, name);
-  for (const char *p = name; *p; p++)
-    if (*p == '/' || *p == ':' || isspace ((unsigned char)*p) || !isprint ((unsigned char)*p))
-      return moat_error (err, MOAT_E_LINK, 0, "%s \"%s\": not a valid interface name", what, name);
-  return 0;
-}
 
 static int
 check_prefixlen (const char *what, int prefixlen, moat_err_t *err)
@@ -576,7 +560,7 @@ moat_bridge_ensure (const struct moat_bridge_spec *b, moat_err_t *err)
   char gw[INET_ADDRSTRLEN];
   int r;
 
-  if (check_ifname ("bridge", b->name, err) < 0
+  if (moat_ifname_check ("bridge", b->name, MOAT_E_LINK, err) < 0
       || check_prefixlen ("bridge", b->prefixlen, err) < 0)
     return -1;
   if (nlconn_open (&c, err) < 0)
@@ -614,7 +598,7 @@ moat_bridge_delete (const char *name, moat_err_t *err)
   struct link_info li;
   int r;
 
-  if (check_ifname ("bridge", name, err) < 0 || nlconn_open (&c, err) < 0)
+  if (moat_ifname_check ("bridge", name, MOAT_E_LINK, err) < 0 || nlconn_open (&c, err) < 0)
     return -1;
   r = link_get (&c, name, &li);
   if (r == -ENODEV)
@@ -636,7 +620,7 @@ moat_link_exists (const char *name, moat_err_t *err)
   struct link_info li;
   int r;
 
-  if (check_ifname ("interface", name, err) < 0 || nlconn_open (&c, err) < 0)
+  if (moat_ifname_check ("interface", name, MOAT_E_LINK, err) < 0 || nlconn_open (&c, err) < 0)
     return -1;
   r = link_get (&c, name, &li);
   if (r == -ENODEV)
@@ -653,7 +637,7 @@ moat_link_mac (const char *name, unsigned char ret_mac[MOAT_MAC_LEN], moat_err_t
   struct link_info li;
   int r;
 
-  if (check_ifname ("interface", name, err) < 0 || nlconn_open (&c, err) < 0)
+  if (moat_ifname_check ("interface", name, MOAT_E_LINK, err) < 0 || nlconn_open (&c, err) < 0)
     return -1;
   r = link_get (&c, name, &li);
   if (r < 0)
@@ -678,27 +662,12 @@ on_port (struct nlmsghdr *nlh, void *arg)
 {
   struct port_list *l = arg;
   struct link_info li;
-  char **names;
 
   if (parse_link (nlh, &li) < 0 || li.master != l->master || !li.name[0])
     return 0;
-  names = realloc (l->names, (l->n + 2) * sizeof (*names));
-  if (!names)
+  if (moat_strv_push (&l->names, &l->n, li.name) < 0)
     return -ENOMEM;
-  l->names = names;
-  names[l->n] = strdup (li.name);
-  if (!names[l->n])
-    return -ENOMEM;
-  names[++l->n] = NULL;
   return 0;
-}
-
-static void
-free_names (char **names)
-{
-  for (char **p = names; p && *p; p++)
-    free (*p);
-  free (names);
 }
 
 /* Dumps the links whose master is `master` (the kernel filters on
@@ -714,7 +683,7 @@ dump_ports (struct nlconn *c, struct port_list *l)
       if (!msg || nla_put_u32 (msg, IFLA_MASTER, (uint32_t)l->master) < 0
           || nla_put_u32 (msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
         return -ENOMEM;
-      free_names (l->names);
+      moat_strv_free (l->names);
       l->names = NULL;
       l->n = 0;
       r = nl_talk (c, msg, on_port, l);
@@ -731,7 +700,7 @@ moat_bridge_ports (const char *bridge, char ***ret_names, moat_err_t *err)
   struct link_info li;
   int r;
 
-  if (check_ifname ("bridge", bridge, err) < 0 || nlconn_open (&c, err) < 0)
+  if (moat_ifname_check ("bridge", bridge, MOAT_E_LINK, err) < 0 || nlconn_open (&c, err) < 0)
     return -1;
   r = link_get (&c, bridge, &li);
   if (r < 0 && r != -ENODEV)
@@ -742,7 +711,7 @@ moat_bridge_ports (const char *bridge, char ***ret_names, moat_err_t *err)
       r = dump_ports (&c, &l);
       if (r < 0)
         {
-          free_names (l.names);
+          moat_strv_free (l.names);
           return link_error (err, &c, r, "bridge \"%s\": cannot list its ports", bridge);
         }
     }
@@ -973,9 +942,9 @@ configure_container_end (const struct moat_veth_spec *s, int nsfd, int index, mo
 static int
 check_veth_spec (const struct moat_veth_spec *s, moat_err_t *err)
 {
-  if (check_ifname ("bridge", s->bridge, err) < 0
-      || check_ifname ("interface", s->host_ifname, err) < 0
-      || check_ifname ("CNI_IFNAME", s->ifname, err) < 0
+  if (moat_ifname_check ("bridge", s->bridge, MOAT_E_LINK, err) < 0
+      || moat_ifname_check ("interface", s->host_ifname, MOAT_E_LINK, err) < 0
+      || moat_ifname_check ("CNI_IFNAME", s->ifname, MOAT_E_LINK, err) < 0
       || check_prefixlen ("interface", s->prefixlen, err) < 0)
     return -1;
   return 0;
@@ -1063,7 +1032,8 @@ moat_veth_down (const char *host_ifname, moat_err_t *err)
   _cleanup_nl_msg_ struct nl_msg *msg = NULL;
   int index = 0, r;
 
-  if (check_ifname ("interface", host_ifname, err) < 0 || nlconn_open (&c, err) < 0)
+  if (moat_ifname_check ("interface", host_ifname, MOAT_E_LINK, err) < 0
+      || nlconn_open (&c, err) < 0)
     return -1;
   r = host_end_get (&c, host_ifname, &index, err);
   if (r <= 0)
@@ -1083,7 +1053,8 @@ moat_veth_detach (const char *host_ifname, moat_err_t *err)
   _cleanup_nlconn_ struct nlconn c = { 0 };
   int index = 0, r;
 
-  if (check_ifname ("interface", host_ifname, err) < 0 || nlconn_open (&c, err) < 0)
+  if (moat_ifname_check ("interface", host_ifname, MOAT_E_LINK, err) < 0
+      || nlconn_open (&c, err) < 0)
     return -1;
   r = host_end_get (&c, host_ifname, &index, err);
   if (r <= 0)

@@ -15,6 +15,7 @@
 
 #include "base/cleanup.h"
 #include "base/file.h"
+#include "base/strv.h"
 #include "model/config.h"
 #include "state/names.h"
 #include "model/result.h"
@@ -179,8 +180,6 @@ moat_attachment_key_ifname (const char *key)
 }
 
 /* --- records -------------------------------------------------------------- */
-
-static int strv_push (char ***v, size_t *n, char *s);
 
 const char *
 moat_attacher_name (enum moat_attacher by)
@@ -507,14 +506,6 @@ moat_record_free (struct moat_record *r)
   memset (r, 0, sizeof (*r));
 }
 
-void
-moat_strv_free (char **v)
-{
-  for (char **p = v; p && *p; p++)
-    free (*p);
-  free (v);
-}
-
 static bool
 is_record_name (const char *name)
 {
@@ -545,7 +536,7 @@ moat_record_list_container (const char *network, const char *container_id, char 
       if (de->d_name[0] == '.' || !moat_ifname_valid (de->d_name))
         continue;
       if (moat_attachment_key (key, sizeof (key), container_id, de->d_name) < 0
-          || strv_push (&keys, &n, strdup (key)) < 0)
+          || moat_strv_push_take (&keys, &n, strdup (key)) < 0)
         {
           moat_strv_free (keys);
           return moat_error (err, MOAT_E_STATE, ENOMEM, "index of \"%s\"", container_id);
@@ -655,22 +646,6 @@ moat_any_record (moat_err_t *err)
   return 0;
 }
 
-static int
-strv_push (char ***v, size_t *n, char *s)
-{
-  char **nv;
-
-  if (!s || !(nv = realloc (*v, (*n + 2) * sizeof (**v))))
-    {
-      free (s);
-      return -1;
-    }
-  *v = nv;
-  (*v)[(*n)++] = s;
-  (*v)[*n] = NULL;
-  return 0;
-}
-
 /* The host end a record names; for a record that cannot be read, the name
  * the key gives its attachment (0: no key, so no name was ever made). */
 static int
@@ -724,7 +699,7 @@ moat_host_ifnames_in_use (char ***ret_names, moat_err_t *err)
 
           if (r < 0)
             return -1;
-          if (r > 0 && strv_push (&names, &n, name) < 0)
+          if (r > 0 && moat_strv_push_take (&names, &n, name) < 0)
             return moat_error (err, MOAT_E_STATE, ENOMEM, "host interface names");
         }
     }
@@ -752,7 +727,7 @@ moat_networks_list (char ***ret_names, moat_err_t *err)
     {
       if (!is_network_dir (d, de))
         continue;
-      if (strv_push (&names, &n, strdup (de->d_name)) < 0)
+      if (moat_strv_push_take (&names, &n, strdup (de->d_name)) < 0)
         {
           moat_strv_free (names);
           return moat_error (err, MOAT_E_STATE, ENOMEM, "networks");

@@ -7,6 +7,7 @@
 #include <sys/file.h>
 
 #include "base/cleanup.h"
+#include "base/strv.h"
 #include "kernel/conntrack.h"
 #include "state/ipam.h"
 #include "state/names.h"
@@ -571,15 +572,6 @@ looks_like_host_ifname (const char *name)
   return true;
 }
 
-static bool
-strv_contains (char **v, const char *s)
-{
-  for (; v && *v; v++)
-    if (strcmp (*v, s) == 0)
-      return true;
-  return false;
-}
-
 /* 1 when a record of the network holds `addr`. */
 static int
 address_owned (const struct moat_netconf *conf, struct in_addr addr, moat_err_t *err)
@@ -641,7 +633,7 @@ gc_stray_ports (const struct moat_netconf *conf, moat_err_t *err)
     return -1;
   for (char **p = ports; *p; p++)
     {
-      if (!looks_like_host_ifname (*p) || strv_contains (owned, *p))
+      if (!looks_like_host_ifname (*p) || moat_strv_contains (owned, *p))
         continue;
       if ((!nft && moat_nft_open (&nft, err) < 0) || gc_stray_elements (conf, nft, *p, err) < 0
           || moat_veth_detach (*p, err) < 0)
