@@ -312,9 +312,9 @@ host_end_free (struct moat_nl *nl, const struct moat_record *rec, moat_err_t *er
 /* The kernel half of ADD, under the machine-wide lock in shared mode so a
  * concurrent last DEL elsewhere cannot delete the tables under us. */
 static int
-attach_kernel (struct moat_nl *nl, const struct moat_cni_env *env, const struct moat_netconf *conf,
-               const struct moat_record *rec, struct moat_add_result *res, struct made *made,
-               moat_err_t *err)
+attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_env *env,
+               const struct moat_netconf *conf, const struct moat_record *rec,
+               struct moat_add_result *res, struct made *made, moat_err_t *err)
 {
   struct moat_bridge_spec bridge = { rec->bridge, rec->gateway, rec->prefixlen, conf->mtu };
   struct moat_veth_spec veth = {
@@ -331,15 +331,13 @@ attach_kernel (struct moat_nl *nl, const struct moat_cni_env *env, const struct 
     .gateway = rec->gateway,
   };
   struct moat_nft_member m = moat_record_member (rec);
-  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   struct moat_veth_result vres;
   _cleanup_close_ int global = -1;
 
   /* The policy goes in before the link exists: there is no moment when
    * the container is up and unguarded. */
   memcpy (veth.mac, rec->mac, MOAT_MAC_LEN);
-  if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_nft_open (&nft, err) < 0
-      || moat_nft_member_add (nft, &m, err) < 0)
+  if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_nft_member_add (nft, &m, err) < 0)
     return -1;
   made->elems = true;
   if (moat_bridge_ensure (nl, &bridge, err) < 0 || moat_veth_attach (nl, &veth, &vres, err) < 0)
@@ -356,14 +354,11 @@ attach_kernel (struct moat_nl *nl, const struct moat_cni_env *env, const struct 
  * (Kubernetes: no hook needed). Every container joins, labels or not: a
  * selector like "!app" may pick it. */
 static int
-join_policy (struct moat_record *rec, const struct moat_policy *policy, moat_err_t *err)
+join_policy (struct moat_nft *nft, struct moat_record *rec, const struct moat_policy *policy,
+             moat_err_t *err)
 {
-  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
-
   if (moat_policy_is_empty (policy))
     return 0; /* a new record has none to clear */
-  if (moat_nft_open (&nft, err) < 0)
-    return -1;
   return moat_policy_join (nft, rec, policy, err);
 }
 
@@ -376,6 +371,8 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
   _cleanup_ (json_decrefp) json_t *ipam = NULL;
   _cleanup_close_ int lock = -1;
+  /* Closed before the lock goes (cleanups run in reverse). */
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   struct moat_add_result res = { 0 };
   struct moat_record old;
   char key[KEY_MAX];
@@ -416,10 +413,14 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
     derived_mac (rec.addr, rec.mac);
 
   /* The record exists before any kernel change: whatever happens next, a
-   * DEL finds it and removes what was made. */
+   * DEL finds it and removes what was made. One nft socket serves the
+   * member's elements and its policy; join_policy writes the record again
+   * (moat_policy_join: the identity is named there before its member file
+   * exists), which this first write cannot do for it. */
   if (host_end_free (nl, &rec, err) < 0 || moat_record_write (&rec, err) < 0
-      || attach_kernel (nl, env, conf, &rec, &res, &made, err) < 0
-      || join_policy (&rec, &policy, err) < 0)
+      || moat_nft_open (&nft, err) < 0
+      || attach_kernel (nl, nft, env, conf, &rec, &res, &made, err) < 0
+      || join_policy (nft, &rec, &policy, err) < 0)
     {
       attachment_remove (nl, conf, &rec, &made, &undo);
       network_remove_if_empty (nl, conf, conf->bridge, &undo);
