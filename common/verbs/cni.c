@@ -270,7 +270,8 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
           < 0)
         {
           moat_err_t undo = { 0 };
-          moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, &undo);
+          if (moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, &undo) < 0)
+            moat_error_undo_failed (err, "the ADD", &undo);
           return moat_error_prefix (err, "ipam plugin %s", conf->ipam_type);
         }
       if (rec->gateway.s_addr == INADDR_ANY)
@@ -404,7 +405,8 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
     return -1;
   if (address_acquire (env, conf, key, &rec, &ipam, err) < 0)
     {
-      network_remove_if_empty (nl, conf, conf->bridge, &undo);
+      if (network_remove_if_empty (nl, conf, conf->bridge, &undo) < 0)
+        return moat_error_undo_failed (err, "the ADD", &undo);
       return -1;
     }
   if (conf->have_mac)
@@ -422,9 +424,12 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
       || attach_kernel (nl, nft, env, conf, &rec, &res, &made, err) < 0
       || join_policy (nft, &rec, &policy, err) < 0)
     {
-      attachment_remove (nl, conf, &rec, &made, &undo);
-      network_remove_if_empty (nl, conf, conf->bridge, &undo);
-      return -1;
+      /* Both run; the first that fails is the one told. */
+      bool undo_failed = attachment_remove (nl, conf, &rec, &made, &undo) < 0;
+      moat_err_t later = { 0 };
+      if (network_remove_if_empty (nl, conf, conf->bridge, undo_failed ? &later : &undo) < 0)
+        undo_failed = true;
+      return undo_failed ? moat_error_undo_failed (err, "the ADD", &undo) : -1;
     }
 
   res.bridge = rec.bridge;
