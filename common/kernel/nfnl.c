@@ -27,15 +27,12 @@ failed (enum moat_nfnl_failure where, enum moat_nfnl_failure *ret_failed)
 }
 
 int
-moat_nfnl_talk (struct mnl_socket *nl, const struct nlmsghdr *req, void *buf, size_t size,
-                mnl_cb_t cb, void *data, moat_nfnl_read_fn on_read,
-                enum moat_nfnl_failure *ret_failed)
+moat_nfnl_recv (struct mnl_socket *nl, uint32_t seq, void *buf, size_t size, mnl_cb_t cb,
+                void *data, moat_nfnl_read_fn on_read, enum moat_nfnl_failure *ret_failed)
 {
-  uint32_t seq = req->nlmsg_seq, portid = mnl_socket_get_portid (nl);
+  uint32_t portid = mnl_socket_get_portid (nl);
   int r = MNL_CB_OK;
 
-  if (mnl_socket_sendto (nl, req, req->nlmsg_len) < 0)
-    return failed (MOAT_NFNL_SEND, ret_failed);
   while (r > MNL_CB_STOP)
     {
       ssize_t len = mnl_socket_recvfrom (nl, buf, size);
@@ -49,4 +46,14 @@ moat_nfnl_talk (struct mnl_socket *nl, const struct nlmsghdr *req, void *buf, si
   if (r < 0)
     return failed (MOAT_NFNL_REPLY, ret_failed);
   return 0;
+}
+
+int
+moat_nfnl_talk (struct mnl_socket *nl, const struct nlmsghdr *req, void *buf, size_t size,
+                mnl_cb_t cb, void *data, moat_nfnl_read_fn on_read,
+                enum moat_nfnl_failure *ret_failed)
+{
+  if (mnl_socket_sendto (nl, req, req->nlmsg_len) < 0)
+    return failed (MOAT_NFNL_SEND, ret_failed);
+  return moat_nfnl_recv (nl, req->nlmsg_seq, buf, size, cb, data, on_read, ret_failed);
 }

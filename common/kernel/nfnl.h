@@ -4,6 +4,7 @@
 
 #include <libmnl/libmnl.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/cleanup.h"
 #include "base/error.h"
@@ -29,6 +30,15 @@ enum moat_nfnl_failure
 /* Sees each datagram as read, before cb: e.g. to note and clear
  * NLM_F_DUMP_INTR, at which libmnl would stop. */
 typedef void (*moat_nfnl_read_fn) (void *buf, size_t len, void *data);
+
+/* Reads the replies to request `seq` sent on nl, handing each data
+ * message to `cb` (may be NULL) through mnl_cb_run, until the kernel ends
+ * the exchange: the ack, NLMSG_DONE, or an error. `buf` (`size` bytes)
+ * receives them; `on_read` (may be NULL) sees each datagram first.
+ * Returns 0, or -1 with errno and *ret_failed (MOAT_NFNL_RECV or
+ * MOAT_NFNL_REPLY). */
+int moat_nfnl_recv (struct mnl_socket *nl, uint32_t seq, void *buf, size_t size, mnl_cb_t cb,
+                    void *data, moat_nfnl_read_fn on_read, enum moat_nfnl_failure *ret_failed);
 
 /* Sends `req` (its nlmsg_seq set) and reads the replies that answer it,
  * handing each data message to `cb` (may be NULL) through mnl_cb_run,
