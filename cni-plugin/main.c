@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "verbs/cni.h"
 #include "model/config.h"
 #include "model/result.h"
@@ -26,41 +27,6 @@ static const char usage[]
       "moat attaches a container to an isolated bridge with a veth pair and installs\n"
       "its default-deny nftables policy. Verbs: ADD, DEL, CHECK, VERSION, GC, STATUS.\n"
       "See moat(8) and README.md for the configuration keys.\n";
-
-static char *
-read_all (FILE *f, moat_err_t *err)
-{
-  size_t len = 0, cap = 4096;
-  char *buf = malloc (cap);
-
-  while (buf)
-    {
-      size_t n = fread (buf + len, 1, cap - len - 1, f);
-      len += n;
-      if (n == 0)
-        {
-          if (ferror (f))
-            break;
-          buf[len] = '\0';
-          return buf;
-        }
-      if (len + 1 == cap)
-        {
-          char *nb = cap >= STDIN_MAX ? NULL : realloc (buf, cap * 2);
-          if (!nb)
-            {
-              free (buf);
-              moat_error (err, MOAT_E_IO, 0, "stdin: network configuration larger than 1 MiB");
-              return NULL;
-            }
-          buf = nb;
-          cap *= 2;
-        }
-    }
-  free (buf);
-  moat_error (err, MOAT_E_IO, errno, "stdin");
-  return NULL;
-}
 
 static int
 print_json (json_t *j)
@@ -140,6 +106,7 @@ int
 main (int argc, char **argv)
 {
   _cleanup_free_ char *text = NULL;
+  size_t text_len;
   _cleanup_ (json_decrefp) json_t *result = NULL;
   struct moat_netconf conf = { 0 };
   struct moat_write_set writes = { 0 };
@@ -171,8 +138,7 @@ main (int argc, char **argv)
    * symlinks anywhere. Where the writes go is known once it is parsed. */
   if (moat_landlock_confine_early (&err) < 0)
     return report (MOAT_CNI_VERSION, &err);
-  text = read_all (stdin, &err);
-  if (!text)
+  if (moat_read_stdin ("network configuration", STDIN_MAX, &text, &text_len, &err) < 0)
     return report (MOAT_CNI_VERSION, &err);
 
   if (env.command == MOAT_CMD_VERSION)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/strv.h"
 #include "foreign.h"
 #include "kernel/nft.h"
 #include "model/policy.h"

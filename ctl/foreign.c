@@ -31,8 +31,8 @@
 #include <libnftnl/rule.h>
 
 #include "base/cleanup.h"
+#include "kernel/nfnl.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC (struct mnl_socket *, mnl_socket_close)
 DEFINE_TRIVIAL_CLEANUP_FUNC (struct nftnl_chain_list *, nftnl_chain_list_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC (struct nftnl_rule_list *, nftnl_rule_list_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC (struct nftnl_chain_list_iter *, nftnl_chain_list_iter_destroy)
@@ -1164,8 +1164,9 @@ on_rule (const struct nlmsghdr *nlh, void *data)
  * has something whole to look at; d->changed says it happened. (libmnl
  * would stop at the first such message.) */
 static void
-note_interrupted (void *buf, size_t len, struct dump *d)
+note_interrupted (void *buf, size_t len, void *data)
 {
+  struct dump *d = data;
   struct nlmsghdr *nlh = buf;
   int rest = (int)len;
 
@@ -1183,40 +1184,16 @@ dump_all (struct mnl_socket *nl, uint16_t msg_type, mnl_cb_t cb, struct dump *d,
           const char *what, moat_err_t *err)
 {
   _cleanup_free_ char *buf = malloc (RECV_BUF_SIZE);
+  enum moat_nfnl_failure where;
   struct nlmsghdr *nlh;
-  int r = 1;
 
   if (!buf)
     return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: cannot list %s", what);
   nlh = nftnl_nlmsg_build_hdr (buf, msg_type, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
-  if (mnl_socket_sendto (nl, nlh, nlh->nlmsg_len) < 0)
-    return moat_error (err, MOAT_E_NFT, errno, "nft: cannot list %s", what);
-  while (r > 0)
-    {
-      ssize_t len = mnl_socket_recvfrom (nl, buf, RECV_BUF_SIZE);
-
-      if (len < 0)
-        return moat_error (err, MOAT_E_NFT, errno, "nft: cannot list %s", what);
-      note_interrupted (buf, (size_t)len, d);
-      r = mnl_cb_run (buf, (size_t)len, seq, mnl_socket_get_portid (nl), cb, d);
-    }
-  if (r < 0)
-    return moat_error (err, MOAT_E_NFT, d->nomem ? ENOMEM : errno, "nft: cannot list %s", what);
-  return 0;
-}
-
-static int
-open_socket (struct mnl_socket **ret, moat_err_t *err)
-{
-  _cleanup_ (mnl_socket_closep) struct mnl_socket *nl
-      = mnl_socket_open2 (NETLINK_NETFILTER, SOCK_CLOEXEC);
-
-  if (!nl)
-    return moat_error (err, MOAT_E_NFT, errno, "nft: cannot open netlink socket");
-  if (mnl_socket_bind (nl, 0, MNL_SOCKET_AUTOPID) < 0)
-    return moat_error (err, MOAT_E_NFT, errno, "nft: cannot bind netlink socket");
-  *ret = TAKE_PTR (nl);
-  return 0;
+  if (moat_nfnl_talk (nl, nlh, buf, RECV_BUF_SIZE, cb, d, note_interrupted, &where) == 0)
+    return 0;
+  return moat_error (err, MOAT_E_NFT, where == MOAT_NFNL_REPLY && d->nomem ? ENOMEM : errno,
+                     "nft: cannot list %s", what);
 }
 
 static int
@@ -1248,7 +1225,7 @@ moat_foreign_conflicts (char *const *bridges, struct moat_conflict **ret, size_t
       *ret_n = 0;
       return 0;
     }
-  if (open_socket (&nl, err) < 0)
+  if (moat_nfnl_open (&nl, "nft", err) < 0)
     return -1;
   for (int attempt = 1;; attempt++)
     {

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "kernel/confine.h"
 #include "ctl.h"
 #include "grant.h"
@@ -431,7 +432,7 @@ write_file (const char *path, const char *text, mode_t mode, moat_err_t *err)
 
   if (fd < 0)
     return moat_error (err, MOAT_E_IO, errno, "%s", path);
-  if (write (fd, text, len) != (ssize_t)len)
+  if (moat_write_all (fd, text, len) < 0)
     return moat_error (err, MOAT_E_IO, errno, "%s", path);
   return 0;
 }

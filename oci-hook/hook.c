@@ -13,6 +13,7 @@
 #include "model/annot.h"
 #include "model/ceiling.h"
 #include "base/cleanup.h"
+#include "base/strv.h"
 #include "verbs/cni.h"
 #include "model/config.h"
 #include "base/jsonnum.h"
@@ -774,15 +775,10 @@ static int
 undo_attach (struct moat_hook *h, moat_err_t *err)
 {
   moat_err_t undo = { 0 };
-  char first[sizeof (err->msg)];
 
   for (size_t i = 0; i < h->found.n; i++)
     if (h->found.v[i].by_hook && detach (&h->found.v[i], &undo) < 0)
-      {
-        snprintf (first, sizeof (first), "%s", err->msg);
-        return moat_error (err, err->code, 0, "%s (and undoing the attach failed: %s)", first,
-                           undo.msg);
-      }
+      return moat_error_undo_failed (err, "the attach", &undo);
   return -1;
 }
 

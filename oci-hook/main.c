@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "kernel/confine.h"
 #include "hook.h"
 #include "kernel/landlock.h"
@@ -50,45 +51,6 @@ static const char usage[]
       "\n"
       "See moat-hook(8) and moat-annotations(5).\n";
 
-static char *
-read_stdin (size_t *ret_len, moat_err_t *err)
-{
-  size_t len = 0, cap = 4096;
-  char *buf = malloc (cap);
-
-  while (buf)
-    {
-      ssize_t n = read (STDIN_FILENO, buf + len, cap - len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        break;
-      if (n == 0)
-        {
-          *ret_len = len;
-          return buf;
-        }
-      len += (size_t)n;
-      if (len == cap)
-        {
-          char *nb = cap >= STATE_MAX ? NULL : realloc (buf, cap * 2);
-
-          if (!nb)
-            {
-              free (buf);
-              moat_error (err, MOAT_E_IO, 0, "stdin: state larger than 1 MiB");
-              return NULL;
-            }
-          buf = nb;
-          cap *= 2;
-        }
-    }
-  free (buf);
-  moat_error (err, MOAT_E_IO, errno, "stdin");
-  return NULL;
-}
-
 static int
 fail (const moat_err_t *err)
 {
@@ -125,10 +87,10 @@ main (int argc, char **argv)
       moat_error (&err, MOAT_E_ENV, 0, "want one argument: prestart, createRuntime or poststop");
       return fail (&err);
     }
-  state = read_stdin (&len, &err);
   /* Everything read: from here on only what the stage's changes need,
    * written only where they go. */
-  if (!state || moat_hook_prepare ((enum moat_hook_stage)stage, state, len, &hook, &err) < 0
+  if (moat_read_stdin ("state", STATE_MAX, &state, &len, &err) < 0
+      || moat_hook_prepare ((enum moat_hook_stage)stage, state, len, &hook, &err) < 0
       || moat_landlock_confine (moat_hook_writes (hook), &err) < 0
       || moat_seccomp_confine (moat_hook_profile (hook), &err) < 0
       || moat_hook_execute (hook, &err) < 0)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "model/config.h"
 #include "state/state.h"
 
@@ -205,34 +206,12 @@ config_files (const char *dir, char ***ret, size_t *ret_n, moat_err_t *err)
 static int
 read_file (const char *path, char **ret, size_t *ret_len, moat_err_t *err)
 {
-  _cleanup_close_ int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  _cleanup_free_ char *buf = NULL;
-  struct stat st;
-  size_t off = 0;
-
-  if (fd < 0 || fstat (fd, &st) < 0)
-    return moat_error (err, MOAT_E_CONFIG, errno, "%s", path);
-  if (st.st_size > MOAT_NETWORK_FILE_MAX)
+  if (moat_read_file (path, MOAT_NETWORK_FILE_MAX, ret, ret_len) == 0)
+    return 0;
+  if (errno == EFBIG)
     return moat_error (err, MOAT_E_CONFIG, 0, "%s: larger than %d KiB", path,
                        MOAT_NETWORK_FILE_MAX >> 10);
-  buf = malloc ((size_t)st.st_size + 1);
-  if (!buf)
-    return moat_error (err, MOAT_E_IO, ENOMEM, "%s", path);
-  while (off < (size_t)st.st_size)
-    {
-      ssize_t r = read (fd, buf + off, (size_t)st.st_size - off);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r < 0)
-        return moat_error (err, MOAT_E_CONFIG, errno, "%s", path);
-      if (r == 0)
-        break;
-      off += (size_t)r;
-    }
-  buf[off] = '\0';
-  *ret = TAKE_PTR (buf);
-  *ret_len = off;
-  return 0;
+  return moat_error (err, errno == ENOMEM ? MOAT_E_IO : MOAT_E_CONFIG, errno, "%s", path);
 }
 
 /* 1 and the configuration when dir holds network `name`, 0 if not. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "base/jsonnum.h"
 
 #define ANNOT_PREFIX "io.moat."
@@ -451,50 +452,12 @@ static int
 read_config (int fd, const char *path, off_t size, char **ret_text, size_t *ret_len,
              moat_err_t *err)
 {
-  _cleanup_free_ char *buf = NULL;
-  size_t len = 0, cap;
-
   if (size > MOAT_SHIM_CONFIG_MAX)
     return moat_error (err, MOAT_E_IO, 0, "%s: larger than %d MiB", path,
                        MOAT_SHIM_CONFIG_MAX >> 20);
-  cap = (size_t)size + 1;
-  buf = malloc (cap + 1);
-  if (!buf)
-    return moat_error (err, MOAT_E_IO, ENOMEM, "%s", path);
-  for (;;)
-    {
-      ssize_t n = read (fd, buf + len, cap - len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return moat_error (err, MOAT_E_IO, errno, "%s", path);
-      if (n == 0)
-        break;
-      len += (size_t)n;
-      if (len == cap)
-        return moat_error (err, MOAT_E_IO, 0, "%s: grew while being read", path);
-    }
-  buf[len] = '\0';
-  *ret_text = TAKE_PTR (buf);
-  *ret_len = len;
-  return 0;
-}
-
-static int
-write_all (int fd, const char *data, size_t len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, data, len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return -1;
-      data += n;
-      len -= (size_t)n;
-    }
+  if (moat_read_fd (fd, (size_t)size, ret_text, ret_len) < 0)
+    return errno == EFBIG ? moat_error (err, MOAT_E_IO, 0, "%s: grew while being read", path)
+                          : moat_error (err, MOAT_E_IO, errno, "%s", path);
   return 0;
 }
 
@@ -504,8 +467,7 @@ static int
 replace_file (const char *path, const struct stat *st, const char *text, moat_err_t *err)
 {
   char tmp[PATH_MAX];
-  _cleanup_close_ int fd = -1;
-  int saved;
+  int fd, saved;
 
   if ((size_t)snprintf (tmp, sizeof (tmp), "%s.moat-XXXXXX", path) >= sizeof (tmp))
     return moat_error (err, MOAT_E_IO, ENAMETOOLONG, "%s", path);
@@ -514,13 +476,15 @@ replace_file (const char *path, const struct stat *st, const char *text, moat_er
     return moat_error (err, MOAT_E_IO, errno, "%s: cannot create a temporary file", path);
   if (fchmod (fd, st->st_mode & 07777) < 0
       || ((st->st_uid != geteuid () || st->st_gid != getegid ())
-          && fchown (fd, st->st_uid, st->st_gid) < 0)
-      || write_all (fd, text, strlen (text)) < 0 || rename (tmp, path) < 0)
+          && fchown (fd, st->st_uid, st->st_gid) < 0))
     {
       saved = errno;
+      close (fd);
       unlink (tmp);
       return moat_error (err, MOAT_E_IO, saved, "%s: cannot replace", path);
     }
+  if (moat_file_commit_at (AT_FDCWD, fd, tmp, path, text, strlen (text), 0, NULL) < 0)
+    return moat_error (err, MOAT_E_IO, errno, "%s: cannot replace", path);
   return 0;
 }
 

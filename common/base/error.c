@@ -46,3 +46,12 @@ moat_error_prefix (moat_err_t *err, const char *fmt, ...)
   one_line (err->msg);
   return -1;
 }
+
+int
+moat_error_undo_failed (moat_err_t *err, const char *what, const moat_err_t *undo)
+{
+  char first[sizeof (err->msg)];
+
+  memcpy (first, err->msg, sizeof (first));
+  return moat_error (err, err->code, 0, "%s (and undoing %s failed: %s)", first, what, undo->msg);
+}

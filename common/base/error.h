@@ -40,4 +40,10 @@ int moat_error (moat_err_t *err, int code, int errnum, const char *fmt, ...)
 int moat_error_prefix (moat_err_t *err, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 
+/* Undo errors, one way everywhere (docs/design.md, "Conventions"): when
+ * undoing what failed with *err fails too, *err stays the error reported,
+ * with its code, and the undo's message is added to it: "<err> (and
+ * undoing <what> failed: <undo>)". Returns -1. */
+int moat_error_undo_failed (moat_err_t *err, const char *what, const moat_err_t *undo);
+
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 
 /* What a placeholder looks like in json_dumps' output: its opening quote
  * and the escaped NUL, then the index and the closing quote. */
@@ -327,38 +328,16 @@ moat_json_dumps_numbers (const json_t *root, size_t flags, const struct moat_jso
 
 /* ------------------------------------------------------------ a file */
 
-static int
-read_all (FILE *f, char **ret_text, size_t *ret_len)
-{
-  char *buf = NULL, chunk[65536];
-  size_t buf_len = 0, n;
-  FILE *out = open_memstream (&buf, &buf_len);
-
-  if (!out)
-    return -1;
-  while ((n = fread (chunk, 1, sizeof (chunk), f)) > 0)
-    fwrite (chunk, 1, n, out);
-  if (fclose (out) != 0 || ferror (f))
-    {
-      free (buf);
-      return -1;
-    }
-  *ret_text = buf;
-  *ret_len = buf_len;
-  return 0;
-}
-
 json_t *
 moat_json_load_file_numbers (const char *path, size_t flags, json_error_t *jerr)
 {
-  _cleanup_fclose_ FILE *f = fopen (path, "re");
   _cleanup_free_ char *text = NULL;
   struct moat_json_numbers numbers = { 0 };
   size_t len = 0;
   json_t *root;
   int saved;
 
-  if (!f || read_all (f, &text, &len) < 0)
+  if (moat_read_file (path, MOAT_READ_NO_MAX, &text, &len) < 0)
     {
       saved = errno;
       set_error (jerr, path, "unable to read: %s", strerror (saved));

@@ -13,8 +13,7 @@
 
 #include "base/cleanup.h"
 #include "kernel/conntrack.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC (struct mnl_socket *, mnl_socket_close)
+#include "kernel/nfnl.h"
 
 #define CT_RECV_SIZE (64 * 1024)
 #define CT_TUPLE_MAX 256 /* an IPv4 tuple attribute takes under 100 bytes */
@@ -179,24 +178,17 @@ ct_open (struct mnl_socket **ret, moat_err_t *err)
 static int
 dump_entries (struct mnl_socket *nl, struct dump *d, char *buf, moat_err_t *err)
 {
-  uint32_t seq = (uint32_t)time (NULL), portid = mnl_socket_get_portid (nl);
-  struct nlmsghdr *nlh = ct_request (buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, seq);
-  ssize_t len;
-  int r = MNL_CB_OK;
+  struct nlmsghdr *nlh = ct_request (buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, (uint32_t)time (NULL));
+  enum moat_nfnl_failure where;
 
-  if (mnl_socket_sendto (nl, nlh, nlh->nlmsg_len) < 0)
+  if (moat_nfnl_talk (nl, nlh, buf, CT_RECV_SIZE, on_entry, d, NULL, &where) == 0)
+    return 0;
+  if (where == MOAT_NFNL_SEND)
     return moat_error (err, MOAT_E_NFT, errno, "conntrack: cannot ask for the flows");
-  while (r > MNL_CB_STOP)
-    {
-      len = mnl_socket_recvfrom (nl, buf, CT_RECV_SIZE);
-      if (len < 0)
-        return moat_error (err, MOAT_E_NFT, errno, "conntrack: cannot read the flows");
-      r = mnl_cb_run (buf, (size_t)len, seq, portid, on_entry, d);
-    }
-  if (r < 0)
-    return moat_error (err, MOAT_E_NFT, d->failed ? ENOMEM : errno,
-                       "conntrack: cannot list the flows (is nf_conntrack_netlink available?)");
-  return 0;
+  if (where == MOAT_NFNL_RECV)
+    return moat_error (err, MOAT_E_NFT, errno, "conntrack: cannot read the flows");
+  return moat_error (err, MOAT_E_NFT, d->failed ? ENOMEM : errno,
+                     "conntrack: cannot list the flows (is nf_conntrack_netlink available?)");
 }
 
 /* 1 deleted, 0 already gone, -1 error. */
@@ -205,24 +197,19 @@ delete_entry (struct mnl_socket *nl, const struct doomed *x, char *buf, uint32_t
               moat_err_t *err)
 {
   struct nlmsghdr *nlh = ct_request (buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, seq);
-  ssize_t len;
+  enum moat_nfnl_failure where;
 
   memcpy (mnl_nlmsg_get_payload_tail (nlh), x->tuple, x->tuple_len);
   nlh->nlmsg_len += MNL_ALIGN (x->tuple_len);
   if (x->has_zone)
     mnl_attr_put_u16 (nlh, CTA_ZONE, x->zone);
-  if (mnl_socket_sendto (nl, nlh, nlh->nlmsg_len) < 0)
-    return moat_error (err, MOAT_E_NFT, errno, "conntrack: cannot delete a flow");
-  len = mnl_socket_recvfrom (nl, buf, CT_RECV_SIZE);
-  if (len < 0)
+  if (moat_nfnl_talk (nl, nlh, buf, CT_RECV_SIZE, NULL, NULL, NULL, &where) == 0)
+    return 1;
+  if (where == MOAT_NFNL_RECV)
     return moat_error (err, MOAT_E_NFT, errno, "conntrack: cannot read the kernel's ack");
-  if (mnl_cb_run (buf, (size_t)len, seq, mnl_socket_get_portid (nl), NULL, NULL) < 0)
-    {
-      if (errno == ENOENT)
-        return 0;
-      return moat_error (err, MOAT_E_NFT, errno, "conntrack: cannot delete a flow");
-    }
-  return 1;
+  if (where == MOAT_NFNL_REPLY && errno == ENOENT)
+    return 0;
+  return moat_error (err, MOAT_E_NFT, errno, "conntrack: cannot delete a flow");
 }
 
 static int

@@ -44,6 +44,8 @@
 #include <netlink/socket.h>
 
 #include "base/cleanup.h"
+#include "base/ifname.h"
+#include "base/strv.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC (struct nl_sock *, nl_socket_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC (struct nl_msg *, nlmsg_free)
@@ -73,24 +75,6 @@ random_mac (unsigned char ret_mac[MOAT_MAC_LEN], moat_err_t *err)
 
 /* ---- names and addresses ---------------------------------------------- */
 
-/* Checks what the kernel would refuse, so that a bad name gets a clear
- * message and never reaches a /proc path. `what` is e.g. "bridge". */
-static int
-check_ifname (const char *what, const char *name, moat_err_t *err)
-{
-  if (!name || !*name)
-    return moat_error (err, MOAT_E_LINK, EINVAL, "%s: no interface name", what);
-  if (strlen (name) >= IFNAMSIZ)
-    return moat_error (err, MOAT_E_LINK, 0, "%s \"%s\": longer than %d characters", what, name,
-                       IFNAMSIZ - 1);
-  if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
-    return moat_error (err, MOAT_E_LINK, 0, "%s \"%s\": not a valid interface name", what, name);
-  for (const char *p = name; *p; p++)
-    if (*p == '/' || *p == ':' || isspace ((unsigned char)*p) || !isprint ((unsigned char)*p))
-      return moat_error (err, MOAT_E_LINK, 0, "%s \"%s\": not a valid interface name", what, name);
-  return 0;
-}
-
 static int
 check_prefixlen (const char *what, int prefixlen, moat_err_t *err)
 {
@@ -110,14 +94,14 @@ ip_str (struct in_addr a, char buf[INET_ADDRSTRLEN])
 
 /* A NETLINK_ROUTE socket bound to one namespace, and what the kernel said
  * about the last request that failed. */
-struct nlconn
+struct moat_nl
 {
   struct nl_sock *sk;
   char extack[160];
 };
 
 static void
-nlconn_close (struct nlconn *c)
+nlconn_close (struct moat_nl *c)
 {
   if (c->sk)
     nl_socket_free (c->sk);
@@ -129,7 +113,7 @@ nlconn_close (struct nlconn *c)
 /* Sets *err to "<what>: <strerror(-ret)>", followed by the kernel's own
  * explanation when it gave one. Returns -1. */
 __attribute__ ((format (printf, 4, 5))) static int
-link_error (moat_err_t *err, const struct nlconn *c, int ret, const char *fmt, ...)
+link_error (moat_err_t *err, const struct moat_nl *c, int ret, const char *fmt, ...)
 {
   char what[600];
   va_list ap;
@@ -144,7 +128,7 @@ link_error (moat_err_t *err, const struct nlconn *c, int ret, const char *fmt, .
 
 /* Opens a socket in the calling thread's network namespace. */
 static int
-nlconn_open (struct nlconn *c, moat_err_t *err)
+nlconn_open (struct moat_nl *c, moat_err_t *err)
 {
   _cleanup_ (nl_socket_freep) struct nl_sock *sk = nl_socket_alloc ();
   int one = 1, fd, r;
@@ -167,10 +151,32 @@ nlconn_open (struct nlconn *c, moat_err_t *err)
   return 0;
 }
 
+int
+moat_nl_open (struct moat_nl **ret, moat_err_t *err)
+{
+  _cleanup_free_ struct moat_nl *nl = calloc (1, sizeof (*nl));
+
+  if (!nl)
+    return moat_error (err, MOAT_E_LINK, ENOMEM, "cannot allocate a netlink socket");
+  if (nlconn_open (nl, err) < 0)
+    return -1;
+  *ret = TAKE_PTR (nl);
+  return 0;
+}
+
+void
+moat_nl_close (struct moat_nl *nl)
+{
+  if (!nl)
+    return;
+  nlconn_close (nl);
+  free (nl);
+}
+
 /* Opens a socket bound to the namespace `nsfd`: the thread enters it, opens
  * the socket and always goes back, so only the socket stays behind. */
 static int
-nlconn_open_in (struct nlconn *c, int nsfd, const char *ns_path, moat_err_t *err)
+nlconn_open_in (struct moat_nl *c, int nsfd, const char *ns_path, moat_err_t *err)
 {
   _cleanup_close_ int home = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   moat_err_t open_err;
@@ -199,7 +205,7 @@ nlconn_open_in (struct nlconn *c, int nsfd, const char *ns_path, moat_err_t *err
 
 /* Copies NLMSGERR_ATTR_MSG of an error ack, if the kernel sent one. */
 static void
-save_extack (struct nlconn *c, const struct nlmsghdr *nlh)
+save_extack (struct moat_nl *c, const struct nlmsghdr *nlh)
 {
   const struct nlmsgerr *e = NLMSG_DATA (nlh);
   size_t off = NLMSG_ALIGN (sizeof (*e));
@@ -222,7 +228,7 @@ typedef int (*nl_reply_fn) (struct nlmsghdr *nlh, void *arg);
 
 /* Status carried by an NLMSG_ERROR or NLMSG_DONE: 0 or a negative errno. */
 static int
-reply_status (struct nlconn *c, struct nlmsghdr *nlh)
+reply_status (struct moat_nl *c, struct nlmsghdr *nlh)
 {
   if (nlh->nlmsg_type == NLMSG_ERROR)
     {
@@ -243,7 +249,7 @@ reply_status (struct nlconn *c, struct nlmsghdr *nlh)
  * handing every data message to on_reply. Returns 0 or a negative errno:
  * the kernel's, or -EAGAIN when a dump was interrupted by a change. */
 static int
-nl_talk (struct nlconn *c, struct nl_msg *msg, nl_reply_fn on_reply, void *arg)
+nl_talk (struct moat_nl *c, struct nl_msg *msg, nl_reply_fn on_reply, void *arg)
 {
   uint32_t buf[NL_RECV_SIZE / sizeof (uint32_t)];
   struct nlmsghdr *req = nlmsg_hdr (msg);
@@ -402,7 +408,7 @@ on_link (struct nlmsghdr *nlh, void *arg)
 /* Reads the link `name`. Returns 0, -ENODEV when there is none, or another
  * negative errno. */
 static int
-link_get (struct nlconn *c, const char *name, struct link_info *ret)
+link_get (struct moat_nl *c, const char *name, struct link_info *ret)
 {
   _cleanup_nl_msg_ struct nl_msg *msg = ifinfo_msg (RTM_GETLINK, 0, 0, 0, 0);
   int r;
@@ -420,7 +426,7 @@ link_get (struct nlconn *c, const char *name, struct link_info *ret)
 /* Deletes a link by index, or by name when index is 0. A link that is
  * already gone is not an error. */
 static int
-link_delete (struct nlconn *c, int index, const char *name)
+link_delete (struct moat_nl *c, int index, const char *name)
 {
   _cleanup_nl_msg_ struct nl_msg *msg = ifinfo_msg (RTM_DELLINK, 0, index, 0, 0);
   int r;
@@ -434,7 +440,7 @@ link_delete (struct nlconn *c, int index, const char *name)
 /* Sets IFF_UP (and the MTU when not 0) on an existing link, by index, or
  * by name when index is 0 (a name next to an index would rename it). */
 static int
-link_up (struct nlconn *c, int index, const char *name, unsigned mtu)
+link_up (struct moat_nl *c, int index, const char *name, unsigned mtu)
 {
   _cleanup_nl_msg_ struct nl_msg *msg = ifinfo_msg (RTM_NEWLINK, 0, index, IFF_UP, IFF_UP);
 
@@ -452,7 +458,7 @@ nl_to_errno (int nlerr)
 
 /* Adds addr/prefixlen (with its broadcast address) to the link `index`. */
 static int
-addr_add (struct nlconn *c, int index, struct in_addr addr, int prefixlen)
+addr_add (struct moat_nl *c, int index, struct in_addr addr, int prefixlen)
 {
   _cleanup_ (rtnl_addr_putp) struct rtnl_addr *ra = rtnl_addr_alloc ();
   _cleanup_nl_addr_ struct nl_addr *local = nl_addr_build (AF_INET, &addr, sizeof (addr));
@@ -508,10 +514,10 @@ write_sysctl (const char *dir, const char *dev, const char *key, const char *val
   return 0;
 }
 
-/* Isolated ports reach each other through the host's proxy ARP (DESIGN
- * §2). The kernel delays proxy replies to broadcast requests by up to
- * neigh.<dev>.proxy_delay (0.8 s): each direction of a first exchange
- * between two containers would wait for it. */
+/* Isolated ports reach each other through the host's proxy ARP
+ * (docs/design.md, "The network model"). The kernel delays proxy replies to broadcast requests by
+ * up to neigh.<dev>.proxy_delay (0.8 s): each direction of a first exchange between two containers
+ * would wait for it. */
 static int
 bridge_sysctls (const char *bridge, moat_err_t *err)
 {
@@ -527,7 +533,7 @@ bridge_sysctls (const char *bridge, moat_err_t *err)
  * the kernel picked takes the lowest MAC of its ports instead, and would
  * change under the containers' ARP caches as ports come and go. */
 static int
-bridge_create (struct nlconn *c, const struct moat_bridge_spec *b, moat_err_t *err)
+bridge_create (struct moat_nl *c, const struct moat_bridge_spec *b, moat_err_t *err)
 {
   _cleanup_rtnl_link_ struct rtnl_link *link = rtnl_link_bridge_alloc ();
   _cleanup_nl_addr_ struct nl_addr *lladdr = NULL;
@@ -569,38 +575,35 @@ check_is_bridge (const char *name, const struct link_info *li, moat_err_t *err)
 }
 
 int
-moat_bridge_ensure (const struct moat_bridge_spec *b, moat_err_t *err)
+moat_bridge_ensure (struct moat_nl *nl, const struct moat_bridge_spec *b, moat_err_t *err)
 {
-  _cleanup_nlconn_ struct nlconn c = { 0 };
   struct link_info li;
   char gw[INET_ADDRSTRLEN];
   int r;
 
-  if (check_ifname ("bridge", b->name, err) < 0
+  if (moat_ifname_check ("bridge", b->name, MOAT_E_LINK, err) < 0
       || check_prefixlen ("bridge", b->prefixlen, err) < 0)
     return -1;
-  if (nlconn_open (&c, err) < 0)
-    return -1;
-  r = link_get (&c, b->name, &li);
+  r = link_get (nl, b->name, &li);
   if (r == -ENODEV)
     {
-      if (bridge_create (&c, b, err) < 0)
+      if (bridge_create (nl, b, err) < 0)
         return -1;
-      r = link_get (&c, b->name, &li);
+      r = link_get (nl, b->name, &li);
     }
   if (r < 0)
-    return link_error (err, &c, r, "bridge \"%s\": cannot read the link", b->name);
+    return link_error (err, nl, r, "bridge \"%s\": cannot read the link", b->name);
   if (check_is_bridge (b->name, &li, err) < 0)
     return -1;
   if (!(li.flags & IFF_UP) || (b->mtu && li.mtu != b->mtu))
     {
-      r = link_up (&c, li.index, b->name, b->mtu);
+      r = link_up (nl, li.index, b->name, b->mtu);
       if (r < 0)
-        return link_error (err, &c, r, "bridge \"%s\": cannot set it up", b->name);
+        return link_error (err, nl, r, "bridge \"%s\": cannot set it up", b->name);
     }
-  r = addr_add (&c, li.index, b->gateway, b->prefixlen);
+  r = addr_add (nl, li.index, b->gateway, b->prefixlen);
   if (r < 0 && r != -EEXIST)
-    return link_error (err, &c, r, "bridge \"%s\": cannot add address %s/%d", b->name,
+    return link_error (err, nl, r, "bridge \"%s\": cannot add address %s/%d", b->name,
                        ip_str (b->gateway, gw), b->prefixlen);
   if (bridge_sysctls (b->name, err) < 0)
     return -1;
@@ -608,56 +611,54 @@ moat_bridge_ensure (const struct moat_bridge_spec *b, moat_err_t *err)
 }
 
 int
-moat_bridge_delete (const char *name, moat_err_t *err)
+moat_bridge_delete (struct moat_nl *nl, const char *name, moat_err_t *err)
 {
-  _cleanup_nlconn_ struct nlconn c = { 0 };
   struct link_info li;
   int r;
 
-  if (check_ifname ("bridge", name, err) < 0 || nlconn_open (&c, err) < 0)
+  if (moat_ifname_check ("bridge", name, MOAT_E_LINK, err) < 0)
     return -1;
-  r = link_get (&c, name, &li);
+  r = link_get (nl, name, &li);
   if (r == -ENODEV)
     return 0;
   if (r < 0)
-    return link_error (err, &c, r, "bridge \"%s\": cannot read the link", name);
+    return link_error (err, nl, r, "bridge \"%s\": cannot read the link", name);
   if (check_is_bridge (name, &li, err) < 0)
     return -1;
-  r = link_delete (&c, li.index, name);
+  r = link_delete (nl, li.index, name);
   if (r < 0)
-    return link_error (err, &c, r, "bridge \"%s\": cannot delete", name);
+    return link_error (err, nl, r, "bridge \"%s\": cannot delete", name);
   return 0;
 }
 
 int
-moat_link_exists (const char *name, moat_err_t *err)
+moat_link_exists (struct moat_nl *nl, const char *name, moat_err_t *err)
 {
-  _cleanup_nlconn_ struct nlconn c = { 0 };
   struct link_info li;
   int r;
 
-  if (check_ifname ("interface", name, err) < 0 || nlconn_open (&c, err) < 0)
+  if (moat_ifname_check ("interface", name, MOAT_E_LINK, err) < 0)
     return -1;
-  r = link_get (&c, name, &li);
+  r = link_get (nl, name, &li);
   if (r == -ENODEV)
     return 0;
   if (r < 0)
-    return link_error (err, &c, r, "interface \"%s\": cannot read the link", name);
+    return link_error (err, nl, r, "interface \"%s\": cannot read the link", name);
   return 1;
 }
 
 int
-moat_link_mac (const char *name, unsigned char ret_mac[MOAT_MAC_LEN], moat_err_t *err)
+moat_link_mac (struct moat_nl *nl, const char *name, unsigned char ret_mac[MOAT_MAC_LEN],
+               moat_err_t *err)
 {
-  _cleanup_nlconn_ struct nlconn c = { 0 };
   struct link_info li;
   int r;
 
-  if (check_ifname ("interface", name, err) < 0 || nlconn_open (&c, err) < 0)
+  if (moat_ifname_check ("interface", name, MOAT_E_LINK, err) < 0)
     return -1;
-  r = link_get (&c, name, &li);
+  r = link_get (nl, name, &li);
   if (r < 0)
-    return link_error (err, &c, r, "interface \"%s\": cannot read the link", name);
+    return link_error (err, nl, r, "interface \"%s\": cannot read the link", name);
   if (!li.have_mac)
     return moat_error (err, MOAT_E_LINK, 0, "interface \"%s\": has no MAC address", name);
   memcpy (ret_mac, li.mac, MOAT_MAC_LEN);
@@ -678,33 +679,18 @@ on_port (struct nlmsghdr *nlh, void *arg)
 {
   struct port_list *l = arg;
   struct link_info li;
-  char **names;
 
   if (parse_link (nlh, &li) < 0 || li.master != l->master || !li.name[0])
     return 0;
-  names = realloc (l->names, (l->n + 2) * sizeof (*names));
-  if (!names)
+  if (moat_strv_push (&l->names, &l->n, li.name) < 0)
     return -ENOMEM;
-  l->names = names;
-  names[l->n] = strdup (li.name);
-  if (!names[l->n])
-    return -ENOMEM;
-  names[++l->n] = NULL;
   return 0;
-}
-
-static void
-free_names (char **names)
-{
-  for (char **p = names; p && *p; p++)
-    free (*p);
-  free (names);
 }
 
 /* Dumps the links whose master is `master` (the kernel filters on
  * IFLA_MASTER; on_port checks again). */
 static int
-dump_ports (struct nlconn *c, struct port_list *l)
+dump_ports (struct moat_nl *c, struct port_list *l)
 {
   for (int attempt = 0;; attempt++)
     {
@@ -714,7 +700,7 @@ dump_ports (struct nlconn *c, struct port_list *l)
       if (!msg || nla_put_u32 (msg, IFLA_MASTER, (uint32_t)l->master) < 0
           || nla_put_u32 (msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
         return -ENOMEM;
-      free_names (l->names);
+      moat_strv_free (l->names);
       l->names = NULL;
       l->n = 0;
       r = nl_talk (c, msg, on_port, l);
@@ -724,26 +710,25 @@ dump_ports (struct nlconn *c, struct port_list *l)
 }
 
 int
-moat_bridge_ports (const char *bridge, char ***ret_names, moat_err_t *err)
+moat_bridge_ports (struct moat_nl *nl, const char *bridge, char ***ret_names, moat_err_t *err)
 {
-  _cleanup_nlconn_ struct nlconn c = { 0 };
   struct port_list l = { 0 };
   struct link_info li;
   int r;
 
-  if (check_ifname ("bridge", bridge, err) < 0 || nlconn_open (&c, err) < 0)
+  if (moat_ifname_check ("bridge", bridge, MOAT_E_LINK, err) < 0)
     return -1;
-  r = link_get (&c, bridge, &li);
+  r = link_get (nl, bridge, &li);
   if (r < 0 && r != -ENODEV)
-    return link_error (err, &c, r, "bridge \"%s\": cannot read the link", bridge);
+    return link_error (err, nl, r, "bridge \"%s\": cannot read the link", bridge);
   if (r == 0)
     {
       l.master = li.index;
-      r = dump_ports (&c, &l);
+      r = dump_ports (nl, &l);
       if (r < 0)
         {
-          free_names (l.names);
-          return link_error (err, &c, r, "bridge \"%s\": cannot list its ports", bridge);
+          moat_strv_free (l.names);
+          return link_error (err, nl, r, "bridge \"%s\": cannot list its ports", bridge);
         }
     }
   if (!l.names)
@@ -787,7 +772,7 @@ netns_open (const struct moat_veth_spec *s, int *ret_fd, moat_err_t *err)
 /* One RTM_NEWLINK: the pair, host end enslaved to the bridge, the peer
  * created directly in the namespace under its final name; both down. */
 static int
-veth_create (struct nlconn *c, const struct moat_veth_spec *s, int bridge_index, int nsfd,
+veth_create (struct moat_nl *c, const struct moat_veth_spec *s, int bridge_index, int nsfd,
              const unsigned char host_mac[MOAT_MAC_LEN], const unsigned char peer_mac[MOAT_MAC_LEN])
 {
   _cleanup_rtnl_link_ struct rtnl_link *host = rtnl_link_veth_alloc ();
@@ -822,7 +807,7 @@ veth_create (struct nlconn *c, const struct moat_veth_spec *s, int bridge_index,
 /* A static FDB entry for the container's MAC on its port: with learning off,
  * frames to the container would otherwise be flooded to every port. */
 static int
-fdb_add (struct nlconn *c, int port_index, const unsigned char mac[MOAT_MAC_LEN])
+fdb_add (struct moat_nl *c, int port_index, const unsigned char mac[MOAT_MAC_LEN])
 {
   struct ndmsg ndm = {
     .ndm_family = AF_BRIDGE,
@@ -845,7 +830,7 @@ fdb_add (struct nlconn *c, int port_index, const unsigned char mac[MOAT_MAC_LEN]
  * (rtnl_changelink, then do_setlink), so the port never forwards
  * unisolated. libnl 3.7 has no IFLA_BRPORT_ISOLATED. */
 static int
-port_isolate_up (struct nlconn *c, int index)
+port_isolate_up (struct moat_nl *c, int index)
 {
   _cleanup_nl_msg_ struct nl_msg *msg = ifinfo_msg (RTM_NEWLINK, 0, index, IFF_UP, IFF_UP);
   struct nlattr *info, *data;
@@ -863,7 +848,7 @@ port_isolate_up (struct nlconn *c, int index)
 
 /* The default route via `gateway` out of the link `index`. */
 static int
-default_route_add (struct nlconn *c, int index, struct in_addr gateway)
+default_route_add (struct moat_nl *c, int index, struct in_addr gateway)
 {
   struct in_addr any = { 0 };
   _cleanup_ (rtnl_route_putp) struct rtnl_route *route = rtnl_route_alloc ();
@@ -908,7 +893,7 @@ host_end_sysctls (const char *host_ifname, moat_err_t *err)
 /* Host side after creation: static FDB entry, isolation, up. Returns the
  * index of the peer (in the container's namespace). */
 static int
-configure_host_end (struct nlconn *c, const struct moat_veth_spec *s,
+configure_host_end (struct moat_nl *c, const struct moat_veth_spec *s,
                     const unsigned char container_mac[MOAT_MAC_LEN], int *ret_peer_index,
                     moat_err_t *err)
 {
@@ -944,7 +929,7 @@ configure_host_end (struct nlconn *c, const struct moat_veth_spec *s,
 static int
 configure_container_end (const struct moat_veth_spec *s, int nsfd, int index, moat_err_t *err)
 {
-  _cleanup_nlconn_ struct nlconn c = { 0 };
+  _cleanup_nlconn_ struct moat_nl c = { 0 };
   const char *ns = s->netns_path;
   char a[INET_ADDRSTRLEN];
   int r;
@@ -973,9 +958,9 @@ configure_container_end (const struct moat_veth_spec *s, int nsfd, int index, mo
 static int
 check_veth_spec (const struct moat_veth_spec *s, moat_err_t *err)
 {
-  if (check_ifname ("bridge", s->bridge, err) < 0
-      || check_ifname ("interface", s->host_ifname, err) < 0
-      || check_ifname ("CNI_IFNAME", s->ifname, err) < 0
+  if (moat_ifname_check ("bridge", s->bridge, MOAT_E_LINK, err) < 0
+      || moat_ifname_check ("interface", s->host_ifname, MOAT_E_LINK, err) < 0
+      || moat_ifname_check ("CNI_IFNAME", s->ifname, MOAT_E_LINK, err) < 0
       || check_prefixlen ("interface", s->prefixlen, err) < 0)
     return -1;
   return 0;
@@ -983,7 +968,7 @@ check_veth_spec (const struct moat_veth_spec *s, moat_err_t *err)
 
 /* Explains an EEXIST from veth_create: which of the two names is taken. */
 static int
-veth_exists_error (struct nlconn *c, const struct moat_veth_spec *s, moat_err_t *err)
+veth_exists_error (struct moat_nl *c, const struct moat_veth_spec *s, moat_err_t *err)
 {
   struct link_info li;
 
@@ -993,19 +978,19 @@ veth_exists_error (struct nlconn *c, const struct moat_veth_spec *s, moat_err_t 
 }
 
 int
-moat_veth_attach (const struct moat_veth_spec *s, struct moat_veth_result *ret, moat_err_t *err)
+moat_veth_attach (struct moat_nl *nl, const struct moat_veth_spec *s, struct moat_veth_result *ret,
+                  moat_err_t *err)
 {
-  _cleanup_nlconn_ struct nlconn c = { 0 };
   _cleanup_close_ int nsfd = -1;
   unsigned char host_mac[MOAT_MAC_LEN], container_mac[MOAT_MAC_LEN];
   struct link_info br;
   int peer_index = 0, r;
 
-  if (check_veth_spec (s, err) < 0 || netns_open (s, &nsfd, err) < 0 || nlconn_open (&c, err) < 0)
+  if (check_veth_spec (s, err) < 0 || netns_open (s, &nsfd, err) < 0)
     return -1;
-  r = link_get (&c, s->bridge, &br);
+  r = link_get (nl, s->bridge, &br);
   if (r < 0)
-    return link_error (err, &c, r, "bridge \"%s\": cannot read the link", s->bridge);
+    return link_error (err, nl, r, "bridge \"%s\": cannot read the link", s->bridge);
   if (check_is_bridge (s->bridge, &br, err) < 0 || random_mac (host_mac, err) < 0)
     return -1;
   if (s->have_mac)
@@ -1013,22 +998,22 @@ moat_veth_attach (const struct moat_veth_spec *s, struct moat_veth_result *ret, 
   else if (random_mac (container_mac, err) < 0)
     return -1;
 
-  r = veth_create (&c, s, br.index, nsfd, host_mac, container_mac);
+  r = veth_create (nl, s, br.index, nsfd, host_mac, container_mac);
   if (r == -EEXIST)
-    return veth_exists_error (&c, s, err);
+    return veth_exists_error (nl, s, err);
   if (r == -EXFULL) /* BR_MAX_PORTS */
     return moat_error (err, MOAT_E_LINK, 0,
                        "bridge \"%s\": full (a Linux bridge holds at most 1024 ports; spread "
                        "containers over more networks)",
                        s->bridge);
   if (r < 0)
-    return link_error (err, &c, r, "interface \"%s\": cannot create veth pair with \"%s\" in %s",
+    return link_error (err, nl, r, "interface \"%s\": cannot create veth pair with \"%s\" in %s",
                        s->host_ifname, s->ifname, s->netns_path);
 
-  if (configure_host_end (&c, s, container_mac, &peer_index, err) < 0
+  if (configure_host_end (nl, s, container_mac, &peer_index, err) < 0
       || configure_container_end (s, nsfd, peer_index, err) < 0)
     {
-      link_delete (&c, 0, s->host_ifname); /* takes the peer with it */
+      link_delete (nl, 0, s->host_ifname); /* takes the peer with it */
       return -1;
     }
   memcpy (ret->host_mac, host_mac, MOAT_MAC_LEN);
@@ -1039,7 +1024,7 @@ moat_veth_attach (const struct moat_veth_spec *s, struct moat_veth_result *ret, 
 /* Reads the host end `host_ifname`: 1 and its index when it is a veth, 0
  * when there is no such link, -1 when it is something else. */
 static int
-host_end_get (struct nlconn *c, const char *host_ifname, int *ret_index, moat_err_t *err)
+host_end_get (struct moat_nl *c, const char *host_ifname, int *ret_index, moat_err_t *err)
 {
   struct link_info li;
   int r = link_get (c, host_ifname, &li);
@@ -1057,40 +1042,38 @@ host_end_get (struct nlconn *c, const char *host_ifname, int *ret_index, moat_er
 }
 
 int
-moat_veth_down (const char *host_ifname, moat_err_t *err)
+moat_veth_down (struct moat_nl *nl, const char *host_ifname, moat_err_t *err)
 {
-  _cleanup_nlconn_ struct nlconn c = { 0 };
   _cleanup_nl_msg_ struct nl_msg *msg = NULL;
   int index = 0, r;
 
-  if (check_ifname ("interface", host_ifname, err) < 0 || nlconn_open (&c, err) < 0)
+  if (moat_ifname_check ("interface", host_ifname, MOAT_E_LINK, err) < 0)
     return -1;
-  r = host_end_get (&c, host_ifname, &index, err);
+  r = host_end_get (nl, host_ifname, &index, err);
   if (r <= 0)
     return r;
   msg = ifinfo_msg (RTM_NEWLINK, 0, index, 0, IFF_UP);
   if (!msg)
     return moat_error (err, MOAT_E_LINK, ENOMEM, "interface \"%s\"", host_ifname);
-  r = nl_talk (&c, msg, NULL, NULL);
+  r = nl_talk (nl, msg, NULL, NULL);
   if (r < 0 && r != -ENODEV)
-    return link_error (err, &c, r, "interface \"%s\": cannot set it down", host_ifname);
+    return link_error (err, nl, r, "interface \"%s\": cannot set it down", host_ifname);
   return 0;
 }
 
 int
-moat_veth_detach (const char *host_ifname, moat_err_t *err)
+moat_veth_detach (struct moat_nl *nl, const char *host_ifname, moat_err_t *err)
 {
-  _cleanup_nlconn_ struct nlconn c = { 0 };
   int index = 0, r;
 
-  if (check_ifname ("interface", host_ifname, err) < 0 || nlconn_open (&c, err) < 0)
+  if (moat_ifname_check ("interface", host_ifname, MOAT_E_LINK, err) < 0)
     return -1;
-  r = host_end_get (&c, host_ifname, &index, err);
+  r = host_end_get (nl, host_ifname, &index, err);
   if (r <= 0)
     return r;
-  r = link_delete (&c, index, host_ifname);
+  r = link_delete (nl, index, host_ifname);
   if (r < 0)
-    return link_error (err, &c, r, "interface \"%s\": cannot delete", host_ifname);
+    return link_error (err, nl, r, "interface \"%s\": cannot delete", host_ifname);
   return 0;
 }
 
@@ -1159,7 +1142,7 @@ on_route (struct nlmsghdr *nlh, void *arg)
 /* Dumps `type` (RTM_GETADDR or RTM_GETROUTE) for IPv4, retrying when a
  * change interrupted the dump; *found is reset before each try. */
 static int
-dump_inet (struct nlconn *c, int type, nl_reply_fn fn, void *arg, void *result, size_t result_len)
+dump_inet (struct moat_nl *c, int type, nl_reply_fn fn, void *arg, void *result, size_t result_len)
 {
   for (int attempt = 0;; attempt++)
     {
@@ -1190,7 +1173,7 @@ dump_inet (struct nlconn *c, int type, nl_reply_fn fn, void *arg, void *result, 
 static int
 check_container_end (const struct moat_veth_spec *s, moat_err_t *err)
 {
-  _cleanup_nlconn_ struct nlconn c = { 0 };
+  _cleanup_nlconn_ struct moat_nl c = { 0 };
   _cleanup_close_ int nsfd = -1;
   const char *ns = s->netns_path;
   struct link_info li;
@@ -1229,25 +1212,22 @@ check_container_end (const struct moat_veth_spec *s, moat_err_t *err)
 }
 
 static int
-check_host_end (const struct moat_veth_spec *s, moat_err_t *err)
+check_host_end (struct moat_nl *nl, const struct moat_veth_spec *s, moat_err_t *err)
 {
-  _cleanup_nlconn_ struct nlconn c = { 0 };
   struct link_info port, br;
   int r;
 
-  if (nlconn_open (&c, err) < 0)
-    return -1;
-  r = link_get (&c, s->host_ifname, &port);
+  r = link_get (nl, s->host_ifname, &port);
   if (r == -ENODEV)
     return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" on the host: missing",
                        s->host_ifname);
   if (r < 0)
-    return link_error (err, &c, r, "interface \"%s\": cannot read the link", s->host_ifname);
-  r = link_get (&c, s->bridge, &br);
+    return link_error (err, nl, r, "interface \"%s\": cannot read the link", s->host_ifname);
+  r = link_get (nl, s->bridge, &br);
   if (r == -ENODEV)
     return moat_error (err, MOAT_E_DRIFT, 0, "bridge \"%s\": missing", s->bridge);
   if (r < 0)
-    return link_error (err, &c, r, "bridge \"%s\": cannot read the link", s->bridge);
+    return link_error (err, nl, r, "bridge \"%s\": cannot read the link", s->bridge);
   if (port.master != br.index)
     return moat_error (err, MOAT_E_DRIFT, 0,
                        "interface \"%s\" on the host: not attached to bridge \"%s\"",
@@ -1260,10 +1240,10 @@ check_host_end (const struct moat_veth_spec *s, moat_err_t *err)
 }
 
 int
-moat_veth_check (const struct moat_veth_spec *s, moat_err_t *err)
+moat_veth_check (struct moat_nl *nl, const struct moat_veth_spec *s, moat_err_t *err)
 {
   if (check_veth_spec (s, err) < 0 || check_container_end (s, err) < 0
-      || check_host_end (s, err) < 0)
+      || check_host_end (nl, s, err) < 0)
     return -1;
   return 0;
 }

@@ -19,19 +19,33 @@ struct moat_bridge_spec
   unsigned mtu;           /* 0: leave the kernel's default */
 };
 
+/* One NETLINK_ROUTE socket in the caller's network namespace, and the
+ * kernel's explanation of the last refusal. A verb opens it once and
+ * passes it to every call below (docs/design.md, "Conventions"); the
+ * calls that work inside a container's namespace open their own socket
+ * there for the time of the call. */
+struct moat_nl;
+int moat_nl_open (struct moat_nl **ret, moat_err_t *err);
+void moat_nl_close (struct moat_nl *nl);
+static inline void
+moat_nl_closep (struct moat_nl **nl)
+{
+  moat_nl_close (*nl);
+}
+
 /* Creates the bridge, or adopts an existing one of kind "bridge" (an existing
  * link of another kind is an error). Idempotent: sets the gateway address
  * (EEXIST is fine), link up, and writes
  * /proc/sys/net/ipv4/conf/<bridge>/{proxy_arp,proxy_arp_pvlan} = 1,
  * forwarding = 1 and /proc/sys/net/ipv4/neigh/<bridge>/proxy_delay = 0. Errors carry MOAT_E_LINK
  * and name the bridge. */
-int moat_bridge_ensure (const struct moat_bridge_spec *b, moat_err_t *err);
+int moat_bridge_ensure (struct moat_nl *nl, const struct moat_bridge_spec *b, moat_err_t *err);
 
 /* Deletes the bridge. Succeeds when it does not exist. */
-int moat_bridge_delete (const char *name, moat_err_t *err);
+int moat_bridge_delete (struct moat_nl *nl, const char *name, moat_err_t *err);
 
 /* 1 if a link of that name exists, 0 if not, -1 on error. */
-int moat_link_exists (const char *name, moat_err_t *err);
+int moat_link_exists (struct moat_nl *nl, const char *name, moat_err_t *err);
 
 /* One container's attachment: a veth pair, host end on the bridge. */
 struct moat_veth_spec
@@ -66,18 +80,18 @@ struct moat_veth_result
  * MOAT_E_UNKNOWN (CNI code 3, "container does not exist") with a message
  * naming CNI_NETNS and the path. An existing host_ifname is MOAT_E_LINK
  * (EEXIST) and is left alone. */
-int moat_veth_attach (const struct moat_veth_spec *s, struct moat_veth_result *ret,
-                      moat_err_t *err);
+int moat_veth_attach (struct moat_nl *nl, const struct moat_veth_spec *s,
+                      struct moat_veth_result *ret, moat_err_t *err);
 
 /* Removes the pair: deleting the host end removes both ends, wherever the
  * container end is. Succeeds when it is already gone. Nothing inside the
  * namespace is touched: a name there may belong to someone else. */
-int moat_veth_detach (const char *host_ifname, moat_err_t *err);
+int moat_veth_detach (struct moat_nl *nl, const char *host_ifname, moat_err_t *err);
 
 /* Takes the host end out of service (down: a down veth end drops whatever
  * its peer sends), before its guard elements go. A link already gone is
  * success; a link of that name that is not a veth is left alone (error). */
-int moat_veth_down (const char *host_ifname, moat_err_t *err);
+int moat_veth_down (struct moat_nl *nl, const char *host_ifname, moat_err_t *err);
 
 /* CHECK: verifies inside the namespace that `ifname` exists, is up, is a
  * veth, has s->addr/prefixlen, that a default route exists (via s->gateway,
@@ -85,13 +99,14 @@ int moat_veth_down (const char *host_ifname, moat_err_t *err);
  * enslaved to s->bridge and is isolated. The first difference is returned as MOAT_E_DRIFT with a
  * message such as `interface "eth0" in /var/run/netns/x: address 10.1.0.2/24 missing`. mac/mtu are
  * ignored. */
-int moat_veth_check (const struct moat_veth_spec *s, moat_err_t *err);
+int moat_veth_check (struct moat_nl *nl, const struct moat_veth_spec *s, moat_err_t *err);
 
 /* Lists the names of the links enslaved to `bridge` (for GC). *ret_names is
  * a NULL-terminated malloc'd array of malloc'd strings. */
-int moat_bridge_ports (const char *bridge, char ***ret_names, moat_err_t *err);
+int moat_bridge_ports (struct moat_nl *nl, const char *bridge, char ***ret_names, moat_err_t *err);
 
 /* Reads the MAC of a link in the current namespace. */
-int moat_link_mac (const char *name, unsigned char ret_mac[MOAT_MAC_LEN], moat_err_t *err);
+int moat_link_mac (struct moat_nl *nl, const char *name, unsigned char ret_mac[MOAT_MAC_LEN],
+                   moat_err_t *err);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "model/ceiling.h"
 #include "base/cleanup.h"
+#include "base/ifname.h"
 
 const char *const moat_cni_versions[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0", NULL };
 
@@ -53,19 +54,6 @@ moat_parse_cidr (const char *s, struct in_addr *ret_addr, int *ret_prefixlen)
     return -1;
   *ret_prefixlen = (int)len;
   return 0;
-}
-
-bool
-moat_ifname_valid (const char *name)
-{
-  size_t n = strlen (name);
-
-  if (n == 0 || n >= IFNAMSIZ || strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
-    return false;
-  for (const char *p = name; *p; p++)
-    if (*p == '/' || *p == ':' || isspace ((unsigned char)*p) || !isprint ((unsigned char)*p))
-      return false;
-  return true;
 }
 
 /* CNI spec: container and network names are [a-zA-Z0-9][a-zA-Z0-9_.-]*. */

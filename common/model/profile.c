@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "model/config.h"
 
 struct profile
@@ -714,22 +715,19 @@ moat_profiles_parse (const char *text, size_t len, const char *origin, struct mo
 int
 moat_profiles_load (const char *path, struct moat_profiles **ret, moat_err_t *err)
 {
-  _cleanup_fclose_ FILE *f = fopen (path, "re");
   _cleanup_free_ char *buf = NULL;
   size_t len;
 
   *ret = NULL;
-  if (!f)
-    return moat_error (err, MOAT_E_CONFIG, errno, "policy file %s", path);
-  buf = malloc (MOAT_POLICY_FILE_MAX + 1);
-  if (!buf)
-    return no_memory (err, path);
-  len = fread (buf, 1, MOAT_POLICY_FILE_MAX + 1, f);
-  if (ferror (f))
-    return moat_error (err, MOAT_E_CONFIG, errno, "policy file %s", path);
-  if (len > MOAT_POLICY_FILE_MAX)
-    return moat_error (err, MOAT_E_CONFIG, 0, "policy file %s: larger than %d bytes", path,
-                       MOAT_POLICY_FILE_MAX);
+  if (moat_read_file (path, MOAT_POLICY_FILE_MAX, &buf, &len) < 0)
+    {
+      if (errno == EFBIG)
+        return moat_error (err, MOAT_E_CONFIG, 0, "policy file %s: larger than %d bytes", path,
+                           MOAT_POLICY_FILE_MAX);
+      if (errno == ENOMEM)
+        return no_memory (err, path);
+      return moat_error (err, MOAT_E_CONFIG, errno, "policy file %s", path);
+    }
   return moat_profiles_parse (buf, len, path, ret, err);
 }
 

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "state/ipam.h"
-#include "state/state.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 
 extern char **environ;
 
@@ -167,40 +167,6 @@ open_dir (const char *dir, bool create, int *ret_fd, moat_err_t *err)
   return 0;
 }
 
-static int
-write_all (int fd, const char *buf, size_t len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, buf, len);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return -1;
-        }
-      buf += n;
-      len -= (size_t)n;
-    }
-  return 0;
-}
-
-/* Writes the string and closes fd in every case; -1 with errno on error. */
-static int
-write_file_and_close (int fd, const char *content)
-{
-  int saved;
-
-  if (write_all (fd, content, strlen (content)) < 0)
-    {
-      saved = errno;
-      close (fd);
-      errno = saved;
-      return -1;
-    }
-  return close (fd);
-}
-
 /* Reads at most size bytes. Returns the count, or -1 with errno. */
 static ssize_t
 read_upto (int fd, char *buf, size_t size)
@@ -266,30 +232,22 @@ static int
 claim (int dirfd, const char *name, const char *owner, moat_err_t *err)
 {
   _cleanup_free_ char *content = NULL;
+  enum moat_file_step step;
   char tmp[64];
-  int fd, saved;
 
   if (asprintf (&content, "%s\n", owner) < 0)
     return moat_error (err, MOAT_E_IPAM, ENOMEM, "address %s", name);
   temp_name (tmp, sizeof (tmp), "claim");
-  fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
+  if (moat_file_write_at (dirfd, tmp, name, content, strlen (content), MOAT_FILE_NOREPLACE, &step)
+      == 0)
+    return 1;
+  if (step == MOAT_FILE_CREATE)
     return moat_error (err, MOAT_E_IPAM, errno, "address %s: cannot create \"%s\"", name, tmp);
-  if (write_file_and_close (fd, content) < 0)
-    {
-      saved = errno;
-      unlinkat (dirfd, tmp, 0);
-      return moat_error (err, MOAT_E_IPAM, saved, "address %s: cannot write", name);
-    }
-  if (renameat2 (dirfd, tmp, dirfd, name, RENAME_NOREPLACE) < 0)
-    {
-      saved = errno;
-      unlinkat (dirfd, tmp, 0);
-      if (saved == EEXIST)
-        return 0;
-      return moat_error (err, MOAT_E_IPAM, saved, "address %s: cannot create", name);
-    }
-  return 1;
+  if (step == MOAT_FILE_WRITE)
+    return moat_error (err, MOAT_E_IPAM, errno, "address %s: cannot write", name);
+  if (errno == EEXIST)
+    return 0;
+  return moat_error (err, MOAT_E_IPAM, errno, "address %s: cannot create", name);
 }
 
 /* Removes the temporary files a killed allocation left. Callers hold the
@@ -329,26 +287,17 @@ static int
 write_last (int dirfd, const char *addr, moat_err_t *err)
 {
   char tmp[64], content[INET_ADDRSTRLEN + 1];
-  int fd, saved;
+  enum moat_file_step step;
 
   temp_name (tmp, sizeof (tmp), LAST_FILE);
   snprintf (content, sizeof (content), "%s\n", addr);
-  fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
+  if (moat_file_write_at (dirfd, tmp, LAST_FILE, content, strlen (content), 0, &step) == 0)
+    return 0;
+  if (step == MOAT_FILE_CREATE)
     return moat_error (err, MOAT_E_IPAM, errno, "cannot create \"%s\"", tmp);
-  if (write_file_and_close (fd, content) < 0)
-    {
-      saved = errno;
-      unlinkat (dirfd, tmp, 0);
-      return moat_error (err, MOAT_E_IPAM, saved, "cannot write \"%s\"", tmp);
-    }
-  if (renameat (dirfd, tmp, dirfd, LAST_FILE) < 0)
-    {
-      saved = errno;
-      unlinkat (dirfd, tmp, 0);
-      return moat_error (err, MOAT_E_IPAM, saved, "cannot rename \"%s\" to \"%s\"", tmp, LAST_FILE);
-    }
-  return 0;
+  if (step == MOAT_FILE_WRITE)
+    return moat_error (err, MOAT_E_IPAM, errno, "cannot write \"%s\"", tmp);
+  return moat_error (err, MOAT_E_IPAM, errno, "cannot rename \"%s\" to \"%s\"", tmp, LAST_FILE);
 }
 
 /* Claims `a`; on success records it as last (undoing the claim if that
@@ -812,7 +761,7 @@ drain (int fd, struct buffer *b, size_t limit, bool pass_to_stderr, moat_err_t *
     return 1;
   if (pass_to_stderr)
     {
-      (void)!write_all (STDERR_FILENO, chunk, (size_t)n);
+      (void)!moat_write_all (STDERR_FILENO, chunk, (size_t)n);
       /* Keep only the beginning for the error message. */
       if (b->len < limit)
         buffer_append (b, chunk, (size_t)n < limit - b->len ? (size_t)n : limit - b->len, limit);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "state/state.h"
 
 /* --- the hash -------------------------------------------------------------- */
@@ -134,8 +135,9 @@ static int
 key_create (const char *path, moat_err_t *err)
 {
   unsigned char bytes[MOAT_NAMES_KEY_LEN];
+  enum moat_file_step step = 0;
   char tmp[4096];
-  _cleanup_close_ int fd = -1;
+  int r;
 
   if (sodium_init () < 0)
     return moat_error (err, MOAT_E_IO, 0, "libsodium: cannot initialise");
@@ -143,22 +145,16 @@ key_create (const char *path, moat_err_t *err)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "name key \"%s\"", path);
   if (moat_mkdir_p (moat_run_dir (), MOAT_E_STATE, err) < 0)
     return -1;
-  unlink (tmp); /* a killed earlier process of this pid */
-  fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return moat_error (err, MOAT_E_STATE, errno, "create \"%s\"", tmp);
+  /* The temporary name is this pid's: one a killed earlier process of
+   * this pid left is truncated. */
   randombytes_buf (bytes, sizeof (bytes));
-  if (write (fd, bytes, sizeof (bytes)) != (ssize_t)sizeof (bytes)
-      || (renameat2 (AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0 && errno != EEXIST))
-    {
-      int saved = errno;
-
-      sodium_memzero (bytes, sizeof (bytes));
-      unlink (tmp);
-      return moat_error (err, MOAT_E_STATE, saved, "name key \"%s\"", path);
-    }
+  r = moat_file_write_at (AT_FDCWD, tmp, path, bytes, sizeof (bytes), MOAT_FILE_NOREPLACE, &step);
   sodium_memzero (bytes, sizeof (bytes));
-  unlink (tmp); /* still there when another key won */
+  if (r < 0 && step == MOAT_FILE_CREATE)
+    return moat_error (err, MOAT_E_STATE, errno, "create \"%s\"", tmp);
+  /* EEXIST: someone else's got there first. */
+  if (r < 0 && errno != EEXIST)
+    return moat_error (err, MOAT_E_STATE, errno, "name key \"%s\"", path);
   return 0;
 }
 

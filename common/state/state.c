@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
+#include "base/strv.h"
 #include "model/config.h"
 #include "state/names.h"
 
@@ -30,28 +32,6 @@ moat_state_path (char *buf, size_t size, const char *network, const char *leaf)
   int n = leaf ? snprintf (buf, size, "%s/%s/%s", moat_run_dir (), network, leaf)
                : snprintf (buf, size, "%s/%s", moat_run_dir (), network);
   return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-int
-moat_mkdir_p (const char *path, int code, moat_err_t *err)
-{
-  char buf[4096];
-  size_t n = strlen (path);
-
-  if (n >= sizeof (buf))
-    return moat_error (err, code, ENAMETOOLONG, "%s", path);
-  memcpy (buf, path, n + 1);
-  for (char *p = buf + 1; *p; p++)
-    if (*p == '/')
-      {
-        *p = '\0';
-        if (mkdir (buf, 0700) < 0 && errno != EEXIST)
-          return moat_error (err, code, errno, "cannot create \"%s\"", buf);
-        *p = '/';
-      }
-  if (mkdir (buf, 0700) < 0 && errno != EEXIST)
-    return moat_error (err, code, errno, "cannot create \"%s\"", buf);
-  return 0;
 }
 
 /* Lock files are never removed: removing one while another process waits
@@ -200,8 +180,6 @@ moat_attachment_key_ifname (const char *key)
 
 /* --- records -------------------------------------------------------------- */
 
-static int strv_push (char ***v, size_t *n, char *s);
-
 static int
 record_path (char *buf, size_t size, const char *network, const char *key)
 {
@@ -215,34 +193,18 @@ record_path (char *buf, size_t size, const char *network, const char *key)
 int
 moat_write_atomic (const char *path, const char *data, moat_err_t *err)
 {
+  static const char *const what[] = {
+    [MOAT_FILE_CREATE] = "open",
+    [MOAT_FILE_WRITE] = "write",
+    [MOAT_FILE_RENAME] = "rename",
+  };
+  enum moat_file_step step;
   char tmp[4096];
-  _cleanup_close_ int fd = -1;
-  size_t len = strlen (data), off = 0;
 
   if ((size_t)snprintf (tmp, sizeof (tmp), "%s.tmp", path) >= sizeof (tmp))
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", path);
-  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return moat_error (err, MOAT_E_STATE, errno, "open \"%s\"", tmp);
-  while (off < len)
-    {
-      ssize_t n = write (fd, data + off, len - off);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int saved = errno;
-          unlink (tmp);
-          return moat_error (err, MOAT_E_STATE, saved, "write \"%s\"", tmp);
-        }
-      off += n;
-    }
-  if (rename (tmp, path) < 0)
-    {
-      int saved = errno;
-      unlink (tmp);
-      return moat_error (err, MOAT_E_STATE, saved, "rename \"%s\"", tmp);
-    }
+  if (moat_file_write_at (AT_FDCWD, tmp, path, data, strlen (data), 0, &step) < 0)
+    return moat_error (err, MOAT_E_STATE, errno, "%s \"%s\"", what[step], tmp);
   return 0;
 }
 
@@ -406,14 +368,6 @@ moat_index_sweep (const char *network, moat_err_t *err)
   return 0;
 }
 
-void
-moat_strv_free (char **v)
-{
-  for (char **p = v; p && *p; p++)
-    free (*p);
-  free (v);
-}
-
 static bool
 is_record_name (const char *name)
 {
@@ -444,7 +398,7 @@ moat_record_list_container (const char *network, const char *container_id, char 
       if (de->d_name[0] == '.' || !moat_ifname_valid (de->d_name))
         continue;
       if (moat_attachment_key (key, sizeof (key), container_id, de->d_name) < 0
-          || strv_push (&keys, &n, strdup (key)) < 0)
+          || moat_strv_push_take (&keys, &n, strdup (key)) < 0)
         {
           moat_strv_free (keys);
           return moat_error (err, MOAT_E_STATE, ENOMEM, "index of \"%s\"", container_id);
@@ -554,22 +508,6 @@ moat_any_record (moat_err_t *err)
   return 0;
 }
 
-static int
-strv_push (char ***v, size_t *n, char *s)
-{
-  char **nv;
-
-  if (!s || !(nv = realloc (*v, (*n + 2) * sizeof (**v))))
-    {
-      free (s);
-      return -1;
-    }
-  *v = nv;
-  (*v)[(*n)++] = s;
-  (*v)[*n] = NULL;
-  return 0;
-}
-
 /* The host end a record names; for a record that cannot be read, the name
  * the key gives its attachment (0: no key, so no name was ever made). */
 static int
@@ -623,7 +561,7 @@ moat_host_ifnames_in_use (char ***ret_names, moat_err_t *err)
 
           if (r < 0)
             return -1;
-          if (r > 0 && strv_push (&names, &n, name) < 0)
+          if (r > 0 && moat_strv_push_take (&names, &n, name) < 0)
             return moat_error (err, MOAT_E_STATE, ENOMEM, "host interface names");
         }
     }
@@ -651,7 +589,7 @@ moat_networks_list (char ***ret_names, moat_err_t *err)
     {
       if (!is_network_dir (d, de))
         continue;
-      if (strv_push (&names, &n, strdup (de->d_name)) < 0)
+      if (moat_strv_push_take (&names, &n, strdup (de->d_name)) < 0)
         {
           moat_strv_free (names);
           return moat_error (err, MOAT_E_STATE, ENOMEM, "networks");

@@ -27,9 +27,6 @@ const char *moat_run_dir (void);
 /* "<run dir>/<network>" or "<run dir>/<network>/<leaf>" into buf. */
 int moat_state_path (char *buf, size_t size, const char *network, const char *leaf);
 
-/* mkdir -p with mode 0700; errors carry `code`. */
-int moat_mkdir_p (const char *path, int code, moat_err_t *err);
-
 /* Takes the network's lock (LOCK_EX) and creates its directory. Returns
  * the fd (close it to unlock). */
 int moat_network_lock (const char *network, int *ret_fd, moat_err_t *err);
@@ -82,12 +79,6 @@ int moat_record_list (const char *network, char ***ret_keys, moat_err_t *err);
 /* Only those of one container. */
 int moat_record_list_container (const char *network, const char *container_id, char ***ret_keys,
                                 moat_err_t *err);
-void moat_strv_free (char **v);
-static inline void
-moat_strv_freep (char ***v)
-{
-  moat_strv_free (*v);
-}
 
 /* The host-end names of every attachment of every network (GC must not
  * take another network's port on a shared bridge), as their records say:

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/strv.h"
 #include "state/state.h"
 
 static char run_dir[] = "/tmp/moat-test-state-XXXXXX";

@@ -7,6 +7,7 @@
 #include <sys/file.h>
 
 #include "base/cleanup.h"
+#include "base/strv.h"
 #include "kernel/conntrack.h"
 #include "state/ipam.h"
 #include "state/names.h"
@@ -115,8 +116,8 @@ static const struct made made_all = { true, true };
  * ADD says what it made: a link, or elements (`guarded`, `ports`, ...) of
  * that host end, that it did not make are someone else's. */
 static int
-attachment_remove (const struct moat_netconf *conf, const struct moat_record *rec,
-                   const struct made *made, moat_err_t *err)
+attachment_remove (struct moat_nl *nl, const struct moat_netconf *conf,
+                   const struct moat_record *rec, const struct made *made, moat_err_t *err)
 {
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   struct moat_nft_member m = moat_record_member (rec);
@@ -129,7 +130,7 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
    * elements (the bridges rules drop a non-member), and the socket's
    * close, which waits for the kernel to free them, comes after the
    * link's removal has waited as long. */
-  if (made->link && moat_veth_down (rec->host_if, &step) < 0)
+  if (made->link && moat_veth_down (nl, rec->host_if, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   if (moat_nft_open (&nft, &step) < 0
       || moat_policy_leave (nft, rec, MOAT_LEAVE_IDENTITY, &step) < 0
@@ -141,7 +142,7 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
     failed = keep_first_error (err, failed, &step);
   /* An address whose elements may still be there is not handed out again. */
   bool keep_address = failed;
-  if (made->link && moat_veth_detach (rec->host_if, &step) < 0)
+  if (made->link && moat_veth_detach (nl, rec->host_if, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   moat_nft_close (TAKE_PTR (nft)); /* after the link: see moat_nft_open */
   moat_attachment_key (key, sizeof (key), rec->container_id, rec->ifname);
@@ -155,15 +156,16 @@ attachment_remove (const struct moat_netconf *conf, const struct moat_record *re
 /* Another network may share the bridge (every network defaults to moat0),
  * or someone else may have put a port on it: then it stays. */
 static int
-bridge_delete_if_unused (struct moat_nft *nft, const char *bridge, moat_err_t *err)
+bridge_delete_if_unused (struct moat_nl *nl, struct moat_nft *nft, const char *bridge,
+                         moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **ports = NULL;
 
-  if (moat_bridge_ports (bridge, &ports, err) < 0)
+  if (moat_bridge_ports (nl, bridge, &ports, err) < 0)
     return -1;
   if (ports[0])
     return 0;
-  if (moat_bridge_delete (bridge, err) < 0 || moat_nft_bridge_del (nft, bridge, err) < 0)
+  if (moat_bridge_delete (nl, bridge, err) < 0 || moat_nft_bridge_del (nft, bridge, err) < 0)
     return -1;
   return 0;
 }
@@ -172,7 +174,8 @@ bridge_delete_if_unused (struct moat_nft *nft, const char *bridge, moat_err_t *e
  * network anywhere holds an attachment, moat's tables go too. Caller holds
  * the network lock and no global lock. */
 static int
-network_remove_if_empty (const struct moat_netconf *conf, const char *bridge, moat_err_t *err)
+network_remove_if_empty (struct moat_nl *nl, const struct moat_netconf *conf, const char *bridge,
+                         moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **keys = NULL;
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
@@ -186,7 +189,7 @@ network_remove_if_empty (const struct moat_netconf *conf, const char *bridge, mo
   if (keys[0])
     return 0;
   if (moat_global_lock (LOCK_EX, &global, err) < 0 || moat_nft_open (&nft, err) < 0
-      || bridge_delete_if_unused (nft, bridge, err) < 0)
+      || bridge_delete_if_unused (nl, nft, bridge, err) < 0)
     return -1;
   /* Records show this state directory's containers; the kernel's sets also
    * show those of another one (a private MOAT_RUN_DIR). */
@@ -269,7 +272,8 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
           < 0)
         {
           moat_err_t undo = { 0 };
-          moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, &undo);
+          if (moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, &undo) < 0)
+            moat_error_undo_failed (err, "the ADD", &undo);
           return moat_error_prefix (err, "ipam plugin %s", conf->ipam_type);
         }
       if (rec->gateway.s_addr == INADDR_ANY)
@@ -298,9 +302,9 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
  * another network's ADD is settled by the `guarded` element, which only
  * one of them can add. */
 static int
-host_end_free (const struct moat_record *rec, moat_err_t *err)
+host_end_free (struct moat_nl *nl, const struct moat_record *rec, moat_err_t *err)
 {
-  int r = moat_link_exists (rec->host_if, err);
+  int r = moat_link_exists (nl, rec->host_if, err);
 
   if (r > 0)
     return moat_error (err, MOAT_E_LINK, EEXIST, "host interface \"%s\" (container \"%s\")",
@@ -311,9 +315,9 @@ host_end_free (const struct moat_record *rec, moat_err_t *err)
 /* The kernel half of ADD, under the machine-wide lock in shared mode so a
  * concurrent last DEL elsewhere cannot delete the tables under us. */
 static int
-attach_kernel (const struct moat_cni_env *env, const struct moat_netconf *conf,
-               const struct moat_record *rec, struct moat_add_result *res, struct made *made,
-               moat_err_t *err)
+attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_env *env,
+               const struct moat_netconf *conf, const struct moat_record *rec,
+               struct moat_add_result *res, struct made *made, moat_err_t *err)
 {
   struct moat_bridge_spec bridge = { rec->bridge, rec->gateway, rec->prefixlen, conf->mtu };
   struct moat_veth_spec veth = {
@@ -330,21 +334,19 @@ attach_kernel (const struct moat_cni_env *env, const struct moat_netconf *conf,
     .gateway = rec->gateway,
   };
   struct moat_nft_member m = moat_record_member (rec);
-  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   struct moat_veth_result vres;
   _cleanup_close_ int global = -1;
 
   /* The policy goes in before the link exists: there is no moment when
    * the container is up and unguarded. */
   memcpy (veth.mac, rec->mac, MOAT_MAC_LEN);
-  if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_nft_open (&nft, err) < 0
-      || moat_nft_member_add (nft, &m, err) < 0)
+  if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_nft_member_add (nft, &m, err) < 0)
     return -1;
   made->elems = true;
-  if (moat_bridge_ensure (&bridge, err) < 0 || moat_veth_attach (&veth, &vres, err) < 0)
+  if (moat_bridge_ensure (nl, &bridge, err) < 0 || moat_veth_attach (nl, &veth, &vres, err) < 0)
     return -1;
   made->link = true;
-  if (moat_link_mac (rec->bridge, res->bridge_mac, err) < 0)
+  if (moat_link_mac (nl, rec->bridge, res->bridge_mac, err) < 0)
     return -1;
   memcpy (res->host_mac, vres.host_mac, MOAT_MAC_LEN);
   memcpy (res->container_mac, vres.container_mac, MOAT_MAC_LEN);
@@ -355,14 +357,11 @@ attach_kernel (const struct moat_cni_env *env, const struct moat_netconf *conf,
  * (Kubernetes: no hook needed). Every container joins, labels or not: a
  * selector like "!app" may pick it. */
 static int
-join_policy (struct moat_record *rec, const struct moat_policy *policy, moat_err_t *err)
+join_policy (struct moat_nft *nft, struct moat_record *rec, const struct moat_policy *policy,
+             moat_err_t *err)
 {
-  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
-
   if (moat_policy_is_empty (policy))
     return 0; /* a new record has none to clear */
-  if (moat_nft_open (&nft, err) < 0)
-    return -1;
   return moat_policy_join (nft, rec, policy, err);
 }
 
@@ -372,8 +371,11 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
 {
   _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
   _cleanup_ (moat_policy_free) struct moat_policy policy = { 0 };
+  _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
   _cleanup_ (json_decrefp) json_t *ipam = NULL;
   _cleanup_close_ int lock = -1;
+  /* Closed before the lock goes (cleanups run in reverse). */
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   struct moat_add_result res = { 0 };
   struct moat_record old;
   char key[KEY_MAX];
@@ -401,11 +403,12 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
     }
   /* Labels and pod annotations are checked before anything is made. */
   if (record_init (env, conf, by, key, &rec, err) < 0
-      || moat_policy_resolve (&rec, NULL, &policy, err) < 0)
+      || moat_policy_resolve (&rec, NULL, &policy, err) < 0 || moat_nl_open (&nl, err) < 0)
     return -1;
   if (address_acquire (env, conf, key, &rec, &ipam, err) < 0)
     {
-      network_remove_if_empty (conf, conf->bridge, &undo);
+      if (network_remove_if_empty (nl, conf, conf->bridge, &undo) < 0)
+        return moat_error_undo_failed (err, "the ADD", &undo);
       return -1;
     }
   if (conf->have_mac)
@@ -414,14 +417,21 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
     derived_mac (rec.addr, rec.mac);
 
   /* The record exists before any kernel change: whatever happens next, a
-   * DEL finds it and removes what was made. */
-  if (host_end_free (&rec, err) < 0 || moat_record_write (&rec, err) < 0
-      || attach_kernel (env, conf, &rec, &res, &made, err) < 0
-      || join_policy (&rec, &policy, err) < 0)
+   * DEL finds it and removes what was made. One nft socket serves the
+   * member's elements and its policy; join_policy writes the record again
+   * (moat_policy_join: the identity is named there before its member file
+   * exists), which this first write cannot do for it. */
+  if (host_end_free (nl, &rec, err) < 0 || moat_record_write (&rec, err) < 0
+      || moat_nft_open (&nft, err) < 0
+      || attach_kernel (nl, nft, env, conf, &rec, &res, &made, err) < 0
+      || join_policy (nft, &rec, &policy, err) < 0)
     {
-      attachment_remove (conf, &rec, &made, &undo);
-      network_remove_if_empty (conf, conf->bridge, &undo);
-      return -1;
+      /* Both run; the first that fails is the one told. */
+      bool undo_failed = attachment_remove (nl, conf, &rec, &made, &undo) < 0;
+      moat_err_t later = { 0 };
+      if (network_remove_if_empty (nl, conf, conf->bridge, undo_failed ? &later : &undo) < 0)
+        undo_failed = true;
+      return undo_failed ? moat_error_undo_failed (err, "the ADD", &undo) : -1;
     }
 
   res.bridge = rec.bridge;
@@ -444,8 +454,8 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
  * (through the delegated plugin only when `delegate`: CNI_* name this
  * attachment). */
 static int
-del_without_record (const struct moat_netconf *conf, const char *key, bool unreadable,
-                    bool delegate, moat_err_t *err)
+del_without_record (struct moat_nl *nl, const struct moat_netconf *conf, const char *key,
+                    bool unreadable, bool delegate, moat_err_t *err)
 {
   struct moat_names_key k;
   char host_if[16], dir[4096];
@@ -459,7 +469,7 @@ del_without_record (const struct moat_netconf *conf, const char *key, bool unrea
   if (have_key)
     {
       moat_host_ifname (&k, conf->name, key, host_if);
-      if (moat_veth_detach (host_if, err) < 0)
+      if (moat_veth_detach (nl, host_if, err) < 0)
         return -1;
     }
   /* The record (unreadable), or what an ADD killed while writing it left:
@@ -477,6 +487,7 @@ static int
 cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *err)
 {
   _cleanup_free_ char *bridge = NULL;
+  _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
   _cleanup_close_ int lock = -1;
   struct moat_record rec;
   moat_err_t unreadable = { 0 };
@@ -486,22 +497,22 @@ cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *
   /* ADD refuses such a key, so nothing of it can exist. */
   if (moat_attachment_key (key, sizeof (key), env->container_id, env->ifname) < 0)
     return 0;
-  if (moat_network_lock (conf->name, &lock, err) < 0)
+  if (moat_network_lock (conf->name, &lock, err) < 0 || moat_nl_open (&nl, err) < 0)
     return -1;
   r = moat_record_read (conf->name, key, &rec, &unreadable);
   if (r > 0)
     {
       bridge = strdup (rec.bridge);
-      r = attachment_remove (conf, &rec, &made_all, err);
+      r = attachment_remove (nl, conf, &rec, &made_all, err);
       moat_record_free (&rec);
     }
   else
-    r = del_without_record (conf, key, r < 0, true, err);
+    r = del_without_record (nl, conf, key, r < 0, true, err);
   /* An identity's definition whose write was killed (identities.c); the
    * directory holds one entry per identity, not per container. */
   if (r < 0 || moat_state_sweep_temp (conf->name, "idents", err) < 0)
     return -1;
-  return network_remove_if_empty (conf, bridge ? bridge : conf->bridge, err);
+  return network_remove_if_empty (nl, conf, bridge ? bridge : conf->bridge, err);
 }
 
 static int
@@ -544,8 +555,9 @@ cni_check (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t
   };
   struct moat_nft_member m = moat_record_member (&rec);
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
-  if (moat_veth_check (&veth, err) < 0 || moat_nft_open (&nft, err) < 0
-      || moat_nft_member_check (nft, &m, err) < 0)
+  _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
+  if (moat_nl_open (&nl, err) < 0 || moat_veth_check (nl, &veth, err) < 0
+      || moat_nft_open (&nft, err) < 0 || moat_nft_member_check (nft, &m, err) < 0)
     return -1;
   return 0;
 }
@@ -571,15 +583,6 @@ looks_like_host_ifname (const char *name)
     if (!strchr ("0123456789abcdef", *p))
       return false;
   return true;
-}
-
-static bool
-strv_contains (char **v, const char *s)
-{
-  for (; v && *v; v++)
-    if (strcmp (*v, s) == 0)
-      return true;
-  return false;
 }
 
 /* 1 when a record of the network holds `addr`. */
@@ -630,23 +633,23 @@ gc_stray_elements (const struct moat_netconf *conf, struct moat_nft *nft, const 
  * owns: left by an ADD killed between the link and its record's cleanup,
  * or by a lost state directory; with their elements. */
 static int
-gc_stray_ports (const struct moat_netconf *conf, moat_err_t *err)
+gc_stray_ports (struct moat_nl *nl, const struct moat_netconf *conf, moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **ports = NULL, **owned = NULL;
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
-  int exists = moat_link_exists (conf->bridge, err);
+  int exists = moat_link_exists (nl, conf->bridge, err);
 
   if (exists <= 0)
     return exists;
-  if (moat_bridge_ports (conf->bridge, &ports, err) < 0
+  if (moat_bridge_ports (nl, conf->bridge, &ports, err) < 0
       || moat_host_ifnames_in_use (&owned, err) < 0)
     return -1;
   for (char **p = ports; *p; p++)
     {
-      if (!looks_like_host_ifname (*p) || strv_contains (owned, *p))
+      if (!looks_like_host_ifname (*p) || moat_strv_contains (owned, *p))
         continue;
       if ((!nft && moat_nft_open (&nft, err) < 0) || gc_stray_elements (conf, nft, *p, err) < 0
-          || moat_veth_detach (*p, err) < 0)
+          || moat_veth_detach (nl, *p, err) < 0)
         return -1;
     }
   return 0;
@@ -674,13 +677,14 @@ cni_gc (struct moat_netconf *conf, moat_err_t *err)
 {
   _cleanup_close_ int lock = -1;
   _cleanup_ (moat_strv_freep) char **keys = NULL;
+  _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
   moat_err_t step = { 0 };
   bool failed = false;
 
   if (!conf->have_valid)
     return moat_error (err, MOAT_E_CONFIG, 0, "cni.dev/valid-attachments: required for GC");
   if (moat_network_lock (conf->name, &lock, err) < 0
-      || moat_record_list (conf->name, &keys, err) < 0)
+      || moat_record_list (conf->name, &keys, err) < 0 || moat_nl_open (&nl, err) < 0)
     return -1;
   /* Everything is tried; the first failure is reported. */
   for (char **k = keys; *k; k++)
@@ -693,15 +697,15 @@ cni_gc (struct moat_netconf *conf, moat_err_t *err)
       r = moat_record_read (conf->name, *k, &rec, &step);
       if (r > 0)
         {
-          r = attachment_remove (conf, &rec, &made_all, &step);
+          r = attachment_remove (nl, conf, &rec, &made_all, &step);
           moat_record_free (&rec);
         }
       else if (r < 0)
-        r = del_without_record (conf, *k, true, false, &step); /* IPAM's own GC follows */
+        r = del_without_record (nl, conf, *k, true, false, &step); /* IPAM's own GC follows */
       if (r < 0)
         failed = keep_first_error (err, failed, &step);
     }
-  if (gc_stray_ports (conf, &step) < 0 || gc_stray_addresses (conf, &step) < 0)
+  if (gc_stray_ports (nl, conf, &step) < 0 || gc_stray_addresses (conf, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   if (moat_state_sweep_temp (conf->name, NULL, &step) < 0
       || moat_state_sweep_temp (conf->name, "idents", &step) < 0
@@ -711,7 +715,7 @@ cni_gc (struct moat_netconf *conf, moat_err_t *err)
     failed = keep_first_error (err, failed, &step);
   if (failed)
     return -1;
-  return network_remove_if_empty (conf, conf->bridge, err);
+  return network_remove_if_empty (nl, conf, conf->bridge, err);
 }
 
 static int
