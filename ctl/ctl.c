@@ -30,12 +30,6 @@
 
 _Static_assert(MOAT_TOKEN_LIFETIME_MAX == MOAT_GRANT_TTL_MAX, "a token lives as long as a --ttl");
 
-static int
-no_memory (moat_err_t *err)
-{
-  return moat_error (err, MOAT_E_IO, ENOMEM, "moatctl");
-}
-
 static void
 record_freep (struct moat_record *r)
 {
@@ -73,7 +67,7 @@ records_load (const char *network, struct records *ret, moat_err_t *err)
     n++;
   ret->v = calloc (n + 1, sizeof (*ret->v));
   if (!ret->v)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   for (size_t i = 0; i < n; i++)
     {
       int r = moat_record_read (network, keys[i], &ret->v[ret->n], err);
@@ -146,7 +140,7 @@ find_by_id (char *const *networks, const char *id, struct moat_ctl_target *t, mo
         return -1;
       for (char **k = keys; *k; k++)
         if (target_add (t, *net, *k, id) < 0)
-          return no_memory (err);
+          return moat_error_nomem (err, "moatctl");
     }
   return 0;
 }
@@ -181,7 +175,7 @@ find_prefix (char *const *networks, const char *prefix, char **ret, moat_err_t *
               return -1;
             }
           if (!*ret && !(*ret = strdup (de->d_name)))
-            return no_memory (err);
+            return moat_error_nomem (err, "moatctl");
         }
     }
   return 0;
@@ -214,7 +208,7 @@ find_by_record (char *const *networks, const char *name, struct moat_ctl_target 
                                r->container_id);
           if (moat_attachment_key (key, sizeof (key), r->container_id, r->ifname) < 0
               || target_add (t, *net, key, r->container_id) < 0)
-            return no_memory (err);
+            return moat_error_nomem (err, "moatctl");
         }
     }
   return 0;
@@ -333,7 +327,7 @@ grants_load (const struct moat_record *rec, int64_t now, struct grants *ret, moa
   memset (ret, 0, sizeof (*ret));
   ret->v = calloc (json_array_size (rec->grants) + 1, sizeof (*ret->v));
   if (!ret->v)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   json_array_foreach (rec->grants, i, j)
   {
     if (moat_grant_from_json (j, &ret->v[ret->n], err) < 0)
@@ -361,7 +355,7 @@ grants_store (struct moat_record *rec, const struct grants *g, moat_err_t *err)
         a = NULL;
       }
   if (!a)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   json_decref (rec->grants);
   rec->grants = json_array_size (a) ? a : NULL;
   if (!rec->grants)
@@ -426,7 +420,7 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_gra
   int r;
 
   if (!add || !old)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   if (moat_network_lock (att->network, &lock, err) < 0)
     return -1;
   r = moat_record_read (att->network, att->key, &rec, err);
@@ -459,15 +453,15 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_gra
   if (same >= 0)
     {
       if (moat_grant_elems (&gs.v[same], rec.addr, now, true, old) < 0)
-        return no_memory (err);
+        return moat_error_nomem (err, "moatctl");
       moat_grant_free (&gs.v[same]);
       gs.v[same] = gs.v[--gs.n];
     }
   if (moat_grant_elems (g, rec.addr, now, false, add) < 0)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   v = realloc (gs.v, (gs.n + 1) * sizeof (*v));
   if (!v)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   gs.v = v;
   v[gs.n] = *g;
   v[gs.n].peer = g->peer ? strdup (g->peer) : NULL;
@@ -476,7 +470,7 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_gra
   gs.n++;
   if ((g->peer && !v[gs.n - 1].peer) || (g->by && !v[gs.n - 1].by)
       || (g->token && !v[gs.n - 1].token))
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   /* The kernel first: a record that says more than the kernel holds would
    * show a grant that does not work. */
   if (moat_nft_policy_replace (nft, rec.addr, false, false, old, NULL, NULL, add, err) < 0)
@@ -499,7 +493,7 @@ moat_ctl_grant (const char *container, struct moat_grant *g, int64_t ttl, const 
   free (g->by);
   g->by = by ? strdup (by) : NULL;
   if (by && !g->by)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   if (moat_ctl_find (container, &t, err) < 0)
     return -1;
   if (g->kind == MOAT_GRANT_PEER)
@@ -511,7 +505,7 @@ moat_ctl_grant (const char *container, struct moat_grant *g, int64_t ttl, const 
                            g->peer);
       free (g->peer);
       if (!(g->peer = strdup (peer.id)))
-        return no_memory (err);
+        return moat_error_nomem (err, "moatctl");
     }
   if (moat_nft_open (&nft, err) < 0)
     return -1;
@@ -566,7 +560,7 @@ resolve_token_peer (struct moat_grant *g, moat_err_t *err)
     return moat_error_prefix (err, "peer");
   free (g->peer);
   g->peer = strdup (peer.id);
-  return g->peer ? 0 : no_memory (err);
+  return g->peer ? 0 : moat_error_nomem (err, "moatctl");
 }
 
 /* Each grant for `ttl` s, remembering the token's id. */
@@ -578,7 +572,7 @@ apply_token_grants (const struct moat_token_claims *c, const char *container, co
   int r = 0;
 
   if (!gs)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   /* Every grant parses before any is applied. */
   for (size_t i = 0; r == 0 && i < c->n_grants; i++)
     if (moat_grant_parse_text (c->grants[i], &gs[i], err) < 0)
@@ -586,7 +580,7 @@ apply_token_grants (const struct moat_token_claims *c, const char *container, co
     else if (resolve_token_peer (&gs[i], err) < 0)
       r = moat_error_prefix (err, "grants[%zu]", i);
     else if (!(gs[i].token = strdup (c->id)))
-      r = no_memory (err);
+      r = moat_error_nomem (err, "moatctl");
   for (size_t i = 0; r == 0 && i < c->n_grants; i++)
     r = moat_ctl_grant (container, &gs[i], ttl, by, now, err);
   for (size_t i = 0; i < c->n_grants; i++)
@@ -685,7 +679,7 @@ revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct r
   int closed = 0, r;
 
   if (!gone)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   if (moat_network_lock (att->network, &lock, err) < 0)
     return -1;
   r = moat_record_read (att->network, att->key, &rec, err);
@@ -703,7 +697,7 @@ revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct r
       if (gs.v[i].token && remember_revoked (rv, &gs.v[i], now, err) < 0)
         return -1;
       if (moat_grant_elems (&gs.v[i], rec.addr, now, true, gone) < 0)
-        return no_memory (err);
+        return moat_error_nomem (err, "moatctl");
       moat_grant_free (&gs.v[i]);
       gs.v[i] = gs.v[--gs.n];
       closed++;
@@ -758,7 +752,7 @@ moat_ctl_revoke (const char *container, struct moat_grant *g, int64_t now, moat_
         return moat_error_prefix (err, "peer");
       free (g->peer);
       if (!(g->peer = strdup (peer.id)))
-        return no_memory (err);
+        return moat_error_nomem (err, "moatctl");
     }
   moat_grant_words (g, words, sizeof (words));
   /* A token's grant closed revokes the token; this lock comes before any
@@ -836,7 +830,7 @@ grants_json (const struct moat_record *r, int64_t now, moat_err_t *err)
       if (!j || json_array_append_new (a, j) < 0)
         {
           json_decref (a);
-          no_memory (err);
+          moat_error_nomem (err, "moatctl");
           return NULL;
         }
     }
@@ -869,7 +863,7 @@ moat_ctl_list (const char *only, int64_t now, json_t **ret, moat_err_t *err)
   _cleanup_json_ json_t *list = json_array ();
 
   if (!list)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   if (only && moat_ctl_find (only, &t, err) < 0)
     return -1;
   if (moat_networks_list (&networks, err) < 0)
@@ -890,11 +884,11 @@ moat_ctl_list (const char *only, int64_t now, json_t **ret, moat_err_t *err)
           if (!c)
             return -1;
           if (json_array_append_new (list, c) < 0)
-            return no_memory (err);
+            return moat_error_nomem (err, "moatctl");
         }
     }
   *ret = json_pack ("{s:O}", "containers", list);
-  return *ret ? 0 : no_memory (err);
+  return *ret ? 0 : moat_error_nomem (err, "moatctl");
 }
 
 /* --- resolve --------------------------------------------------------------------------- */
@@ -939,7 +933,7 @@ moat_ctl_resolve (const char *app, const char *user, char addr[16], moat_err_t *
           inet_ntop (AF_INET, &r->addr, addr, INET_ADDRSTRLEN);
           found = addr;
           if (!(found_id = strdup (r->container_id)))
-            return no_memory (err);
+            return moat_error_nomem (err, "moatctl");
         }
     }
   if (!found)
@@ -985,7 +979,7 @@ all_locks_take (char **networks, struct all_locks *l, moat_err_t *err)
   qsort (networks, n, sizeof (*networks), str_cmp);
   l->fds = calloc (n + 1, sizeof (*l->fds));
   if (!l->fds)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   for (size_t i = 0; i < n; i++)
     {
       if (moat_network_lock (networks[i], &l->fds[i], err) < 0)
@@ -1071,7 +1065,7 @@ expected_grants (const struct records *rs, const struct moat_record *r, int64_t 
       else
         res = moat_grant_elems (g, r->addr, g->expires - 1, false, unsure);
       if (res < 0)
-        return no_memory (err);
+        return moat_error_nomem (err, "moatctl");
     }
   return 0;
 }
@@ -1089,7 +1083,7 @@ expected_network (const char *network, bool all_idents, int64_t now, struct expe
   e->nnets++;
   m = realloc (e->members, (e->nmembers + rs->n + 1) * sizeof (*m));
   if (!m)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   e->members = m;
   for (size_t i = 0; i < rs->n; i++)
     {
@@ -1104,7 +1098,7 @@ expected_network (const char *network, bool all_idents, int64_t now, struct expe
   if (idents_append (e, idents) < 0)
     {
       moat_strv_free (idents);
-      return no_memory (err);
+      return moat_error_nomem (err, "moatctl");
     }
   return 0;
 }
@@ -1122,7 +1116,7 @@ expected_load (char **networks, bool all_idents, int64_t now, struct expected *e
   e->unsure = moat_nft_elems_new ();
   e->idents = calloc (1, sizeof (*e->idents));
   if (!e->recs || !e->elems || !e->unsure || !e->idents)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   for (size_t i = 0; i < n; i++)
     if (expected_network (networks[i], all_idents, now, e, err) < 0)
       return -1;
@@ -1149,7 +1143,7 @@ moat_ctl_restore (int64_t now, json_t **ret, moat_err_t *err)
   *ret = json_pack ("{s:I, s:I, s:I, s:I}", "networks", (json_int_t)e.nnets, "containers",
                     (json_int_t)e.nmembers, "identities", (json_int_t)e.nidents, "elements",
                     (json_int_t)elements);
-  return *ret ? 0 : no_memory (err);
+  return *ret ? 0 : moat_error_nomem (err, "moatctl");
 }
 
 static void
@@ -1182,7 +1176,7 @@ bridges_of (const struct expected *e, char ***ret, moat_err_t *err)
   size_t n = 0;
 
   if (!v)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   for (size_t i = 0; i < e->nmembers; i++)
     {
       bool seen = false;
@@ -1192,7 +1186,7 @@ bridges_of (const struct expected *e, char ***ret, moat_err_t *err)
       if (!seen && !(v[n++] = strdup (e->members[i].bridge)))
         {
           moat_strv_free (v);
-          return no_memory (err);
+          return moat_error_nomem (err, "moatctl");
         }
     }
   *ret = v;
@@ -1211,7 +1205,7 @@ moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err)
   _cleanup_json_ json_t *conflicts = json_array ();
 
   if (!drift || !conflicts)
-    return no_memory (err);
+    return moat_error_nomem (err, "moatctl");
   if (moat_networks_list (&networks, err) < 0 || all_locks_take (networks, &locks, err) < 0
       || expected_load (networks, false, now, &e, err) < 0 || moat_nft_open (&nft, err) < 0)
     return -1;
@@ -1225,5 +1219,5 @@ moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err)
     return -1;
   *nproblems = (int)(json_array_size (drift) + json_array_size (conflicts));
   *ret = json_pack ("{s:O, s:O}", "drift", drift, "conflicts", conflicts);
-  return *ret ? 0 : no_memory (err);
+  return *ret ? 0 : moat_error_nomem (err, "moatctl");
 }

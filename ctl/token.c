@@ -26,12 +26,6 @@
 _Static_assert(sizeof (((struct moat_jwk *)0)->pk) == PK_BYTES, "pk size");
 _Static_assert(sizeof (((struct moat_jwk *)0)->sk) == crypto_sign_SECRETKEYBYTES, "sk size");
 
-static int
-no_memory (moat_err_t *err, const char *what)
-{
-  return moat_error (err, MOAT_E_IO, ENOMEM, "%s", what);
-}
-
 /* sodium_init is idempotent and thread-safe; every entry point calls it. */
 static int
 crypto_ready (moat_err_t *err)
@@ -204,7 +198,7 @@ moat_jwk_parse (const char *text, size_t len, const char *origin, struct moat_jw
   key.kid = strdup (kid);
   key.path = strdup (origin);
   if (!key.kid || !key.path)
-    return no_memory (err, origin);
+    return moat_error_nomem (err, origin);
   *ret = key;
   memset (&key, 0, sizeof (key));
   return 0;
@@ -259,11 +253,11 @@ list_key_files (DIR *d, const char *dir, struct names *ret, moat_err_t *err)
         continue;
       v = realloc (ret->v, (ret->n + 1) * sizeof (*v));
       if (!v)
-        return no_memory (err, dir);
+        return moat_error_nomem (err, dir);
       ret->v = v;
       ret->v[ret->n] = strdup (de->d_name);
       if (!ret->v[ret->n])
-        return no_memory (err, dir);
+        return moat_error_nomem (err, dir);
       ret->n++;
     }
   if (errno)
@@ -291,7 +285,7 @@ read_key_file (int dfd, const char *name, const char *path, struct secret_buf *r
   ret->size = MOAT_JWK_FILE_MAX + 1;
   ret->p = malloc (ret->size);
   if (!ret->p)
-    return no_memory (err, path);
+    return moat_error_nomem (err, path);
   while (len < ret->size)
     {
       ssize_t n = read (fd, ret->p + len, ret->size - len);
@@ -327,7 +321,7 @@ keyring_add (struct moat_keyring *kr, struct moat_jwk *key, moat_err_t *err)
   v = realloc (kr->keys, (kr->n + 1) * sizeof (*v));
   if (!v)
     {
-      no_memory (err, key->path);
+      moat_error_nomem (err, key->path);
       moat_jwk_free (key);
       return -1;
     }
@@ -349,7 +343,7 @@ load_key_file (int dfd, const char *dir, const char *name, struct moat_keyring *
   if (asprintf (&path, "%s%s%s", dir, dir_len && dir[dir_len - 1] == '/' ? "" : "/", name) < 0)
     {
       path = NULL;
-      return no_memory (err, dir);
+      return moat_error_nomem (err, dir);
     }
   if (read_key_file (dfd, name, path, &buf, &len, err) < 0)
     return -1;
@@ -549,7 +543,7 @@ copy_claims (const json_t *c, const char *kid, struct moat_token_claims *ret, mo
   if (!out.kid || !out.sub || (iss && !out.iss) || (jti && !out.jti)
       || copy_string_list (json_object_get (c, "aud"), &out.aud, &out.n_aud) < 0
       || copy_string_list (json_object_get (c, "grants"), &out.grants, &out.n_grants) < 0)
-    return no_memory (err, "token claims");
+    return moat_error_nomem (err, "token claims");
   *ret = out;
   memset (&out, 0, sizeof (out));
   return 0;
@@ -611,7 +605,7 @@ decode_part (const char *b64, size_t len, const char *what, struct part *ret, mo
 
   ret->p = malloc (max);
   if (!ret->p)
-    return no_memory (err, "token");
+    return moat_error_nomem (err, "token");
   if (b64url_decode (b64, len, ret->p, max, &ret->len) < 0)
     return refuse (err, MALFORMED, "%s: not unpadded base64url", what);
   return 0;
@@ -765,7 +759,7 @@ moat_token_verify_signed (const struct moat_keyring *kr, const char *jwt, const 
   if (copy_claims (claims, kid, &out, err) < 0)
     return -1;
   if (!(out.id = token_id (jwt, out.jti)))
-    return no_memory (err, "token");
+    return moat_error_nomem (err, "token");
   if (check_issuer (&out, want_iss, err) < 0)
     return -1;
   *ret = out;
@@ -813,11 +807,11 @@ moat_token_sign (const struct moat_jwk *key, json_t *claims, char **ret_jwt, moa
   header_text = json_dumps (header, JSON_COMPACT | JSON_SORT_KEYS);
   claims_text = json_dumps (claims, JSON_COMPACT | JSON_SORT_KEYS);
   if (!header_text || !claims_text)
-    return no_memory (err, "token");
+    return moat_error_nomem (err, "token");
   h64 = b64url_encode (header_text, strlen (header_text));
   c64 = b64url_encode (claims_text, strlen (claims_text));
   if (!h64 || !c64)
-    return no_memory (err, "token");
+    return moat_error_nomem (err, "token");
   signed_len = strlen (h64) + 1 + strlen (c64);
   total = signed_len + 1 + sodium_base64_ENCODED_LEN (SIG_BYTES, B64URL) - 1;
   if (total > MOAT_TOKEN_MAX)
@@ -825,12 +819,12 @@ moat_token_sign (const struct moat_jwk *key, json_t *claims, char **ret_jwt, moa
                        MOAT_TOKEN_MAX);
   jwt = malloc (total + 1);
   if (!jwt)
-    return no_memory (err, "token");
+    return moat_error_nomem (err, "token");
   snprintf (jwt, total + 1, "%s.%s", h64, c64);
   crypto_sign_detached (sig, NULL, (const unsigned char *)jwt, signed_len, key->sk);
   s64 = b64url_encode (sig, sizeof (sig));
   if (!s64)
-    return no_memory (err, "token");
+    return moat_error_nomem (err, "token");
   snprintf (jwt + signed_len, total + 1 - signed_len, ".%s", s64);
   *ret_jwt = TAKE_PTR (jwt);
   return 0;
@@ -881,7 +875,7 @@ moat_jwk_generate (const char *kid, char **ret_private, char **ret_public, moat_
     return moat_error (err, MOAT_E_DECODE, 0, "kid \"%.64s\": not valid UTF-8", kid);
   kid_text = json_dumps (kid_json, JSON_ENCODE_ANY);
   if (!kid_text)
-    return no_memory (err, "kid");
+    return moat_error_nomem (err, "kid");
   crypto_sign_keypair (pk, sk);
   sodium_bin2base64 (x, sizeof (x), pk, sizeof (pk), B64URL);
   sodium_bin2base64 (d, sizeof (d), sk, SEED_BYTES, B64URL);
@@ -897,7 +891,7 @@ moat_jwk_generate (const char *kid, char **ret_private, char **ret_public, moat_
       if (priv)
         sodium_memzero (priv, strlen (priv));
       free (priv);
-      return no_memory (err, "key");
+      return moat_error_nomem (err, "key");
     }
   *ret_private = priv;
   *ret_public = TAKE_PTR (pub);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "base/error.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,4 +55,10 @@ moat_error_undo_failed (moat_err_t *err, const char *what, const moat_err_t *und
 
   memcpy (first, err->msg, sizeof (first));
   return moat_error (err, err->code, 0, "%s (and undoing %s failed: %s)", first, what, undo->msg);
+}
+
+int
+moat_error_nomem (moat_err_t *err, const char *what)
+{
+  return moat_error (err, MOAT_E_IO, ENOMEM, "%s", what);
 }

@@ -37,6 +37,9 @@ int moat_error (moat_err_t *err, int code, int errnum, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
 
 /* Prepends "<context>: " to the message; returns -1. */
+/* Out of memory while making `what`: MOAT_E_IO, ENOMEM. Returns -1. */
+int moat_error_nomem (moat_err_t *err, const char *what);
+
 int moat_error_prefix (moat_err_t *err, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 

@@ -107,12 +107,6 @@ describe_char (char c, struct chardesc *d)
 /* Every malformed annotation is MOAT_E_CONFIG. */
 #define malformed(err, ...) moat_error ((err), MOAT_E_CONFIG, 0, __VA_ARGS__)
 
-static int
-no_memory (moat_err_t *err, const char *key)
-{
-  return moat_error (err, MOAT_E_IO, ENOMEM, "%s", key);
-}
-
 /* ---- lists ---- */
 
 /* A value cut at every `sep`, each piece trimmed; pieces point into buf. */
@@ -167,7 +161,7 @@ static int
 split_items (const char *key, const char *value, struct list *ret, moat_err_t *err)
 {
   if (list_split (value, ',', ret) < 0)
-    return no_memory (err, key);
+    return moat_error_nomem (err, key);
   if (ret->n > MOAT_ANNOT_MAX_ITEMS)
     {
       size_t n = ret->n;
@@ -279,7 +273,7 @@ parse_label (const char *key, const char *item, struct moat_label *ret, moat_err
   k = strndup (item, eq - item);
   v = strdup (eq + 1);
   if (!k || !v)
-    return no_memory (err, key);
+    return moat_error_nomem (err, key);
   if (check_label_key (key, item, k, err) < 0 || check_label_value (key, item, v, err) < 0)
     return -1;
   ret->key = TAKE_PTR (k);
@@ -296,7 +290,7 @@ parse_labels (const char *key, const char *value, struct moat_annotations *a, mo
     return -1;
   a->labels = calloc (l.n, sizeof (*a->labels));
   if (!a->labels)
-    return no_memory (err, key);
+    return moat_error_nomem (err, key);
   for (size_t i = 0; i < l.n; i++)
     {
       struct moat_label label;
@@ -403,7 +397,7 @@ parse_term (const char *key, const char *item, const char *t, struct moat_sel_te
 
   k = strndup (key_start, key_end - key_start);
   if (!k || (eq && !(v = strdup (eq + 1))))
-    return no_memory (err, key);
+    return moat_error_nomem (err, key);
   /* A selector may also name a system label: "@sys:" and a label name. */
   if (check_label_key (key, item, strncmp (k, "@sys:", 5) == 0 && k[5] ? k + 5 : k, err) < 0
       || (v && check_label_value (key, item, v, err) < 0))
@@ -421,13 +415,13 @@ parse_selector (const char *key, const char *item, struct moat_selector *ret, mo
   _cleanup_ (selector_free) struct moat_selector s = { 0 };
 
   if (list_split (item, '&', &l) < 0)
-    return no_memory (err, key);
+    return moat_error_nomem (err, key);
   if (l.n > MOAT_SEL_MAX_TERMS)
     return malformed (err, "%s: \"%s\": %zu terms, more than %d", key, CLIP (item), l.n,
                       MOAT_SEL_MAX_TERMS);
   s.terms = calloc (l.n, sizeof (*s.terms));
   if (!s.terms)
-    return no_memory (err, key);
+    return moat_error_nomem (err, key);
   for (size_t i = 0; i < l.n; i++)
     {
       struct moat_sel_term t;
@@ -456,7 +450,7 @@ parse_selectors (const char *key, const char *value, struct moat_selector **ret_
     return -1;
   *ret_sels = calloc (l.n, sizeof (**ret_sels));
   if (!*ret_sels)
-    return no_memory (err, key);
+    return moat_error_nomem (err, key);
   for (size_t i = 0; i < l.n; i++)
     {
       struct moat_selector s;
@@ -587,7 +581,7 @@ parse_allow_host (const char *key, const char *value, struct moat_annotations *a
     return -1;
   a->allow_host = calloc (l.n, sizeof (*a->allow_host));
   if (!a->allow_host)
-    return no_memory (err, key);
+    return moat_error_nomem (err, key);
   for (size_t i = 0; i < l.n; i++)
     {
       struct moat_ports p;
@@ -733,7 +727,7 @@ parse_acls (const char *key, const char *value, struct moat_acl **ret_acls, size
     return -1;
   *ret_acls = calloc (l.n, sizeof (**ret_acls));
   if (!*ret_acls)
-    return no_memory (err, key);
+    return moat_error_nomem (err, key);
   for (size_t i = 0; i < l.n; i++)
     {
       struct moat_acl acl;
@@ -792,13 +786,13 @@ parse_proxy_ports (const char *key, const char *value, const char *s, struct moa
   _cleanup_ (list_free) struct list l = { 0 };
 
   if (list_split (s, '+', &l) < 0)
-    return no_memory (err, key);
+    return moat_error_nomem (err, key);
   if (l.n > MOAT_ANNOT_MAX_ITEMS)
     return malformed (err, "%s: %zu intercepted ports, more than %d", key, l.n,
                       MOAT_ANNOT_MAX_ITEMS);
   a->proxy_ports = calloc (l.n, sizeof (*a->proxy_ports));
   if (!a->proxy_ports)
-    return no_memory (err, key);
+    return moat_error_nomem (err, key);
   for (size_t i = 0; i < l.n; i++)
     {
       uint16_t port;
@@ -882,7 +876,7 @@ parse_name (const char *key, const char *value, size_t max, bool alnum_first, ch
   if (problem)
     return malformed (err, "%s: \"%s\": %s", key, CLIP (value), problem);
   *ret = strdup (value);
-  return *ret ? 0 : no_memory (err, key);
+  return *ret ? 0 : moat_error_nomem (err, key);
 }
 
 static int
@@ -953,7 +947,7 @@ parse_annotation (const char *key, json_t *v, struct moat_annotations *a, moat_e
         return malformed (err, "%s: contains a NUL byte", key);
       copy = strdup (json_string_value (v));
       if (!copy)
-        return no_memory (err, key);
+        return moat_error_nomem (err, key);
       value = trim (copy);
       if (!*value)
         return malformed (err, "%s: empty value", key);
@@ -1083,7 +1077,7 @@ moat_annotations_with_env (json_t *annotations, json_t *process_env, json_t **re
     return malformed (err, "annotations: must be an object of strings");
   merged = json_is_object (annotations) ? json_copy (annotations) : json_object ();
   if (!merged || !from_env)
-    return no_memory (err, "environment");
+    return moat_error_nomem (err, "environment");
   json_array_foreach (json_is_array (process_env) ? process_env : NULL, i, e)
   {
     const char *entry = json_string_value (e), *value;
@@ -1093,10 +1087,10 @@ moat_annotations_with_env (json_t *annotations, json_t *process_env, json_t **re
         || json_object_get (from_env, key))
       continue;
     if (json_object_set_new (from_env, key, json_string (value)) < 0)
-      return no_memory (err, "environment");
+      return moat_error_nomem (err, "environment");
   }
   if (json_object_update_missing (merged, from_env) < 0)
-    return no_memory (err, "environment");
+    return moat_error_nomem (err, "environment");
   *ret = TAKE_PTR (merged);
   return 0;
 }

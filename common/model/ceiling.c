@@ -13,12 +13,6 @@
 
 #define ALLOW "allow"
 
-static int
-no_memory (moat_err_t *err)
-{
-  return moat_error (err, MOAT_E_IO, ENOMEM, ALLOW);
-}
-
 /* --- parsing ----------------------------------------------------------- */
 
 /* A list key: true (anything), false or absent (nothing), or an array of
@@ -76,7 +70,7 @@ parse_host (json_t *items, struct moat_ceiling *c, moat_err_t *err)
 
   c->host = calloc (json_array_size (items) + 1, sizeof (*c->host));
   if (!c->host)
-    return no_memory (err);
+    return moat_error_nomem (err, ALLOW);
   json_array_foreach (items, i, v)
   {
     char what[64];
@@ -98,7 +92,7 @@ parse_acls (const char *key, json_t *items, struct moat_acl **ret, size_t *ret_n
 
   *ret = calloc (json_array_size (items) + 1, sizeof (**ret));
   if (!*ret)
-    return no_memory (err);
+    return moat_error_nomem (err, ALLOW);
   json_array_foreach (items, i, v)
   {
     const char *text = json_string_value (v);
@@ -107,7 +101,7 @@ parse_acls (const char *key, json_t *items, struct moat_acl **ret, size_t *ret_n
 
     snprintf (what, sizeof (what), ALLOW ".%s[%zu]", key, i);
     if (!strpbrk (text, " \t") && asprintf (&full, "%s any", text) < 0)
-      return no_memory (err);
+      return moat_error_nomem (err, ALLOW);
     if (moat_acl_parse (what, full ? full : text, &(*ret)[*ret_n], err) < 0)
       return -1;
     (*ret_n)++;
@@ -124,7 +118,7 @@ parse_proxies (json_t *items, struct moat_ceiling *c, moat_err_t *err)
 
   c->proxy = calloc (json_array_size (items) + 1, sizeof (*c->proxy));
   if (!c->proxy)
-    return no_memory (err);
+    return moat_error_nomem (err, ALLOW);
   json_array_foreach (items, i, v)
   {
     const char *text = json_string_value (v), *colon = strrchr (text, ':');
@@ -157,7 +151,7 @@ parse_labels (json_t *items, struct moat_ceiling *c, moat_err_t *err)
 
   c->labels = calloc (json_array_size (items) + 1, sizeof (*c->labels));
   if (!c->labels)
-    return no_memory (err);
+    return moat_error_nomem (err, ALLOW);
   json_array_foreach (items, i, v)
   {
     const char *text = json_string_value (v), *eq = strchr (text, '='), *problem;
@@ -168,7 +162,7 @@ parse_labels (json_t *items, struct moat_ceiling *c, moat_err_t *err)
     l->value = eq ? strdup (eq + 1) : NULL;
     c->n_labels++;
     if (!l->key || (eq && !l->value))
-      return no_memory (err);
+      return moat_error_nomem (err, ALLOW);
     if ((problem = moat_label_key_problem (l->key, why, sizeof (why))))
       return moat_error (err, MOAT_E_CONFIG, 0, ALLOW ".labels[%zu]: \"%s\": key %s", i, text,
                          problem);
@@ -358,7 +352,7 @@ moat_ceiling_check_label (const struct moat_ceiling *c, const char *network, con
         && (!c->labels[i].value || strcmp (c->labels[i].value, value) == 0))
       return 0;
   if (asprintf (&text, "%s=%s", key, value) < 0)
-    return no_memory (err);
+    return moat_error_nomem (err, ALLOW);
   return beyond (c, network, "", what, text, "labels", err);
 }
 

@@ -16,12 +16,6 @@
 #define SYS_PREFIX "@sys:"
 #define POLICY_INDEX_LABEL "PolicyIndex"
 
-static int
-no_memory (moat_err_t *err)
-{
-  return moat_error (err, MOAT_E_IO, ENOMEM, "policy");
-}
-
 /* --- merging the sources --------------------------------------------------- */
 
 /* Appends src's items to dst's and leaves src's array empty: the items
@@ -112,7 +106,7 @@ label_put (json_t *labels, const char *key, const char *value, const char *sourc
                          json_string_value (old));
     }
   if (json_object_set_new (labels, key, json_string (value)) < 0)
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   return 0;
 }
 
@@ -154,7 +148,7 @@ merge_lists (struct moat_annotations *dst, struct moat_annotations *src, moat_er
       || MOVE (dst, src, egress) < 0 || MOVE (dst, src, ingress) < 0
       || MOVE (dst, src, depends_deny) < 0 || MOVE (dst, src, expose_deny) < 0
       || MOVE (dst, src, egress_deny) < 0 || MOVE (dst, src, ingress_deny) < 0)
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   return 0;
 }
 
@@ -219,7 +213,7 @@ sys_labels (json_t *labels, const struct moat_record *rec, moat_err_t *err)
       || (rec->pod_namespace
           && json_object_set_new (labels, SYS_PREFIX "namespace", json_string (rec->pod_namespace))
                  < 0))
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   return 0;
 }
 
@@ -296,7 +290,7 @@ moat_policy_resolve (const struct moat_record *rec, json_t *annotations, struct 
     return -1;
   ret->labels = json_object ();
   if (!ret->labels)
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   if (labels_from_record (ret->labels, rec, err) < 0
       || merge_labels (ret->labels, &pod, "pod annotation " MOAT_ANNOT_PREFIX "labels", err) < 0
       || merge_labels (ret->labels, &oci, MOAT_ANNOT_PREFIX "labels", err) < 0)
@@ -307,7 +301,7 @@ moat_policy_resolve (const struct moat_record *rec, json_t *annotations, struct 
       ret->a.policy = strdup (name);
       if (!ret->a.policy)
         {
-          no_memory (err);
+          moat_error_nomem (err, "policy");
           goto fail;
         }
       snprintf (source, sizeof (source), MOAT_ANNOT_PREFIX "policy \"%s\": ", name);
@@ -786,7 +780,7 @@ ports_from_json (json_t *j, struct moat_ports **ret, size_t *ret_n, moat_err_t *
 
   *ret = calloc (json_array_size (j) + 1, sizeof (**ret));
   if (!*ret)
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   json_array_foreach (j, i, v)
   {
     if (!json_is_string (v)
@@ -805,7 +799,7 @@ acls_from_json (json_t *j, const char *what, struct moat_acl **ret, size_t *ret_
 
   *ret = calloc (json_array_size (j) + 1, sizeof (**ret));
   if (!*ret)
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   json_array_foreach (j, i, v)
   {
     if (!json_is_string (v) || moat_acl_parse (what, json_string_value (v), &(*ret)[i], err) < 0)
@@ -829,7 +823,7 @@ proxy_from_json (json_t *j, struct moat_annotations *a, moat_err_t *err)
   a->proxy_port = (uint16_t)port;
   a->proxy_ports = calloc (json_array_size (ports) + 1, sizeof (*a->proxy_ports));
   if (!a->proxy_ports)
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   json_array_foreach (ports, i, v)
   {
     json_int_t p = json_integer_value (v);
@@ -867,7 +861,7 @@ moat_policy_from_json (json_t *j, struct moat_policy *ret, moat_err_t *err)
       || (json_is_object (proxy) && proxy_from_json (proxy, a, err) < 0))
     {
       if (err->code == 0)
-        no_memory (err);
+        moat_error_nomem (err, "policy");
       moat_policy_free (ret);
       return -1;
     }

@@ -50,12 +50,6 @@ refuse (moat_err_t *err, const struct where *w, const char *fmt, ...)
                      w->field, what);
 }
 
-static int
-no_memory (moat_err_t *err, const char *origin)
-{
-  return moat_error (err, MOAT_E_IO, ENOMEM, "%s", origin);
-}
-
 /* The member of `obj` named `key`, compared without case. */
 static json_t *
 get_ci (json_t *obj, const char *key)
@@ -270,9 +264,9 @@ parse_acls (json_t *list, const char *field, struct where *w, struct moat_acl **
     if (parse_acl (rule, w, &acl, &verdict, err) < 0)
       return -1;
     if (verdict == ACCEPT && push_acl (allow, n_allow, &acl) < 0)
-      return no_memory (err, w->origin);
+      return moat_error_nomem (err, w->origin);
     if (verdict == REJECT && push_acl (deny, n_deny, &acl) < 0)
-      return no_memory (err, w->origin);
+      return moat_error_nomem (err, w->origin);
   }
   return 0;
 }
@@ -308,7 +302,7 @@ clause_values (json_t *v, struct where *w, json_t **ret, moat_err_t *err)
   if (json_is_string (v))
     {
       *ret = json_pack ("[O]", v);
-      return *ret ? 0 : no_memory (err, w->origin);
+      return *ret ? 0 : moat_error_nomem (err, w->origin);
     }
   if (!json_is_array (v) || json_array_size (v) == 0)
     return refuse (err, w, "Value: want a list of strings");
@@ -373,11 +367,11 @@ apply_clause (struct sel_list *in, enum moat_sel_op op, const char *key, json_t 
       for (size_t s = 0; s < in->n; s++)
         {
           if (op != MOAT_SEL_NE && add_term (&in->v[s], op, key, NULL) < 0)
-            return no_memory (err, w->origin);
+            return moat_error_nomem (err, w->origin);
           json_array_foreach (op == MOAT_SEL_NE ? values : NULL, i, v)
           {
             if (add_term (&in->v[s], op, key, json_string_value (v)) < 0)
-              return no_memory (err, w->origin);
+              return moat_error_nomem (err, w->origin);
           }
           if (in->v[s].n_terms > MOAT_SEL_MAX_TERMS)
             return refuse (err, w, "more than %d terms", MOAT_SEL_MAX_TERMS);
@@ -389,17 +383,17 @@ apply_clause (struct sel_list *in, enum moat_sel_op op, const char *key, json_t 
                    MOAT_ANNOT_MAX_ITEMS);
   out.v = calloc ((in->n * nvals) > 0 ? in->n * nvals : 1, sizeof (*out.v));
   if (!out.v)
-    return no_memory (err, w->origin);
+    return moat_error_nomem (err, w->origin);
   for (size_t s = 0; s < in->n; s++)
     json_array_foreach (values, i, v)
     {
       struct moat_selector *d = &out.v[out.n];
 
       if (moat_selector_dup (&in->v[s], d) < 0)
-        return no_memory (err, w->origin);
+        return moat_error_nomem (err, w->origin);
       out.n++;
       if (add_term (d, MOAT_SEL_EQ, key, json_string_value (v)) < 0)
-        return no_memory (err, w->origin);
+        return moat_error_nomem (err, w->origin);
       if (d->n_terms > MOAT_SEL_MAX_TERMS)
         return refuse (err, w, "more than %d terms", MOAT_SEL_MAX_TERMS);
     }
@@ -465,7 +459,7 @@ parse_selector_rule (json_t *rule, struct where *w, struct sel_list *ret, enum v
     return refuse (err, w, "Clause: want a non-empty list");
   ret->v = calloc (1, sizeof (*ret->v));
   if (!ret->v)
-    return no_memory (err, w->origin);
+    return moat_error_nomem (err, w->origin);
   ret->n = 1;
   json_array_foreach (clauses, i, c)
   {
@@ -521,7 +515,7 @@ parse_selector_rules (json_t *list, const char *field, struct where *w,
     if (r == -2)
       return refuse (err, w, "more than %d selectors in all", MOAT_ANNOT_MAX_ITEMS);
     if (r < 0)
-      return no_memory (err, w->origin);
+      return moat_error_nomem (err, w->origin);
   }
   return 0;
 }
@@ -593,7 +587,7 @@ parse_moat_profile (json_t *obj, struct where *w, struct moat_annotations *a, mo
   if (!json_is_object (obj))
     return refuse (err, w, "want an object of annotation values (labels, depends, ...)");
   if (!annotations)
-    return no_memory (err, w->origin);
+    return moat_error_nomem (err, w->origin);
   json_object_foreach (obj, k, v)
   {
     bool known = false;
@@ -607,7 +601,7 @@ parse_moat_profile (json_t *obj, struct where *w, struct moat_annotations *a, mo
                      "ingress, internet, proxy)");
     snprintf (key, sizeof (key), MOAT_ANNOT_PREFIX "%s", k);
     if (json_object_set (annotations, key, v) < 0)
-      return no_memory (err, w->origin);
+      return moat_error_nomem (err, w->origin);
   }
   if (moat_annotations_parse (annotations, a, err) < 0)
     return moat_error_prefix (err, "%s: profile \"%.128s\"", w->origin, w->profile);
@@ -656,7 +650,7 @@ parse_profiles (json_t *map, bool moat_form, const char *origin, struct moat_pro
                        MOAT_PROFILES_MAX);
   p->v = calloc (json_object_size (map) ? json_object_size (map) : 1, sizeof (*p->v));
   if (!p->v)
-    return no_memory (err, origin);
+    return moat_error_nomem (err, origin);
   json_object_foreach (map, name, obj)
   {
     struct where w = { .origin = origin, .profile = name };
@@ -668,7 +662,7 @@ parse_profiles (json_t *map, bool moat_form, const char *origin, struct moat_pro
                          name, MOAT_POLICY_NAME_MAX);
     pr->name = strdup (name);
     if (!pr->name)
-      return no_memory (err, origin);
+      return moat_error_nomem (err, origin);
     p->n++;
     if ((moat_form ? parse_moat_profile (obj, &w, &pr->a, err)
                    : parse_trireme_profile (obj, &w, &pr->a, err))
@@ -689,7 +683,7 @@ moat_profiles_parse (const char *text, size_t len, const char *origin, struct mo
 
   *ret = NULL;
   if (!p)
-    return no_memory (err, origin);
+    return moat_error_nomem (err, origin);
   root = json_loadb (text, len, JSON_REJECT_DUPLICATES, &jerr);
   if (!root)
     return moat_error (err, MOAT_E_CONFIG, 0, "%s: line %d column %d: %s", origin, jerr.line,
@@ -725,7 +719,7 @@ moat_profiles_load (const char *path, struct moat_profiles **ret, moat_err_t *er
         return moat_error (err, MOAT_E_CONFIG, 0, "policy file %s: larger than %d bytes", path,
                            MOAT_POLICY_FILE_MAX);
       if (errno == ENOMEM)
-        return no_memory (err, path);
+        return moat_error_nomem (err, path);
       return moat_error (err, MOAT_E_CONFIG, errno, "policy file %s", path);
     }
   return moat_profiles_parse (buf, len, path, ret, err);

@@ -19,12 +19,6 @@
 
 #define IDENTS_DIR "idents"
 
-static int
-no_memory (moat_err_t *err)
-{
-  return moat_error (err, MOAT_E_IO, ENOMEM, "policy");
-}
-
 /* --- files ---------------------------------------------------------------- */
 
 static int
@@ -47,39 +41,23 @@ state_error (moat_err_t *err, int errnum, const char *what, const char *path)
 static char *
 read_text (const char *path)
 {
-  _cleanup_fclose_ FILE *f = fopen (path, "re");
-  char *buf = NULL;
-  size_t len = 0;
+  char *text = NULL;
+  size_t len;
 
-  if (!f)
-    return NULL;
-  if (getdelim (&buf, &len, '\0', f) < 0)
-    {
-      free (buf);
-      return NULL;
-    }
-  return buf;
+  return moat_read_file (path, MOAT_READ_NO_MAX, &text, &len) < 0 ? NULL : text;
 }
 
 static int
 write_file (const char *path, const char *text, moat_err_t *err)
 {
   char tmp[4096];
-  _cleanup_close_ int fd = -1;
-  size_t len = strlen (text);
+  enum moat_file_step step;
 
   if ((size_t)snprintf (tmp, sizeof (tmp), "%s.tmp", path) >= sizeof (tmp))
     return state_error (err, ENAMETOOLONG, "identity", path);
-  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return state_error (err, errno, "open", tmp);
-  if (write (fd, text, len) != (ssize_t)len || rename (tmp, path) < 0)
-    {
-      int saved = errno;
-
-      unlink (tmp);
-      return state_error (err, saved, "write", path);
-    }
+  if (moat_file_write_at (AT_FDCWD, tmp, path, text, strlen (text), 0, &step) < 0)
+    return state_error (err, errno, step == MOAT_FILE_CREATE ? "open" : "write",
+                        step == MOAT_FILE_CREATE ? tmp : path);
   return 0;
 }
 
@@ -116,24 +94,17 @@ static int
 create_file (const char *path, const char *text, moat_err_t *err)
 {
   char tmp[4096];
-  _cleanup_close_ int fd = -1;
-  size_t len = strlen (text);
+  enum moat_file_step step;
 
   if ((size_t)snprintf (tmp, sizeof (tmp), "%s.%d.tmp", path, (int)getpid ()) >= sizeof (tmp))
     return state_error (err, ENAMETOOLONG, "create", path);
-  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return state_error (err, errno, "open", tmp);
-  if (write (fd, text, len) != (ssize_t)len
-      || (renameat2 (AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0 && errno != EEXIST))
-    {
-      int saved = errno;
-
-      unlink (tmp);
-      return state_error (err, saved, "write", path);
-    }
-  /* Still there when the name existed. */
-  return unlink (tmp) < 0 ? 1 : 0;
+  if (moat_file_write_at (AT_FDCWD, tmp, path, text, strlen (text), MOAT_FILE_NOREPLACE, &step)
+      == 0)
+    return 1;
+  if (step == MOAT_FILE_RENAME && errno == EEXIST)
+    return 0;
+  return state_error (err, errno, step == MOAT_FILE_CREATE ? "open" : "write",
+                      step == MOAT_FILE_CREATE ? tmp : path);
 }
 
 /* 1 when the name is the network's (claimed now or before), 0 when
@@ -368,7 +339,7 @@ read_members (const char *dir, struct in_addr **ret, size_t *ret_n, moat_err_t *
           if (!nv)
             {
               free (v);
-              return no_memory (err);
+              return moat_error_nomem (err, "policy");
             }
           v = nv;
         }
@@ -392,7 +363,7 @@ load_group (const char *network, const char *json_name, bool members, struct moa
   if (len > MOAT_NFT_IDENT_MAX)
     return 0;
   if (l->n == l->cap && ident_list_grow (l) < 0)
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   memcpy (l->names[i], json_name, len);
   l->names[i][len] = '\0';
   if (idents_path (path, sizeof (path), network, json_name) < 0)

@@ -13,12 +13,6 @@
 #include "state/identities.h"
 #include "state/state.h"
 
-static int
-no_memory (moat_err_t *err)
-{
-  return moat_error (err, MOAT_E_IO, ENOMEM, "policy");
-}
-
 /* --- join and leave -------------------------------------------------------- */
 
 static int
@@ -29,7 +23,7 @@ record_policy (struct moat_record *rec, json_t *policy, const char *ident, moat_
   rec->policy = policy ? json_incref (policy) : NULL;
   rec->ident = ident ? strdup (ident) : NULL;
   if (ident && !rec->ident)
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   return moat_record_write (rec, err);
 }
 
@@ -49,7 +43,7 @@ join_kernel (struct moat_nft *nft, const struct moat_record *rec, const struct m
   int exists = 1;
 
   if (!elems)
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   if (rec->ident && moat_ident_list_load (rec->network, new_ident, &groups, err) < 0)
     return -1;
   /* The first member makes the identity's chain, unless an earlier
@@ -59,7 +53,7 @@ join_kernel (struct moat_nft *nft, const struct moat_record *rec, const struct m
   in.groups = groups.groups;
   in.ngroups = groups.n;
   if (moat_policy_compile (&in, elems) < 0)
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   /* Joining follows a leave (which swept) or a container without policy:
    * nothing of it to sweep. */
   return moat_nft_policy_replace (nft, rec->addr, false, rec->internet, NULL, NULL,
@@ -79,7 +73,7 @@ moat_policy_join (struct moat_nft *nft, struct moat_record *rec, const struct mo
   int others = 0;
 
   if (!policy || !ident || !(text = json_dumps (ident, JSON_COMPACT | JSON_SORT_KEYS)))
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   /* A container without policy has nothing in the kernel or the record:
    * its next join needs no sweep. */
   if (moat_policy_is_empty (p))
@@ -112,7 +106,7 @@ leave_kernel (struct moat_nft *nft, const struct moat_record *rec, bool sweep, m
   size_t self = SIZE_MAX;
 
   if (!del)
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   if (!rec->ident && !sweep)
     return 0;
   if (rec->ident && moat_ident_list_load (rec->network, false, &groups, err) < 0)
@@ -124,7 +118,7 @@ leave_kernel (struct moat_nft *nft, const struct moat_record *rec, bool sweep, m
   if (self != SIZE_MAX
       && moat_policy_compile_leave (rec->addr, &groups.policies[self], groups.groups, groups.n, del)
              < 0)
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   return moat_nft_policy_replace (nft, rec->addr, sweep, rec->internet, del, NULL, NULL, NULL, err);
 }
 
@@ -149,7 +143,7 @@ moat_policy_network_remove (struct moat_nft *nft, const char *network, moat_err_
     return -1;
   names = calloc (groups.n + 1, sizeof (*names));
   if (!names)
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   for (size_t i = 0; i < groups.n; i++)
     names[i] = groups.names[i];
   return moat_nft_idents_drop (nft, names, err);
@@ -176,20 +170,6 @@ expected_idents (const struct moat_ident_list *g, bool all_idents, struct moat_n
   return 0;
 }
 
-static int
-strv_push (char ***v, size_t *n, const char *s)
-{
-  char **nv = realloc (*v, (*n + 2) * sizeof (**v));
-
-  if (!nv)
-    return -1;
-  *v = nv;
-  if (!(nv[*n] = strdup (s)))
-    return -1;
-  nv[++*n] = NULL;
-  return 0;
-}
-
 /* A record's own elements: its policy without the identity part. */
 static int
 expected_own (const struct moat_record *rec, struct moat_nft_elems *out, moat_err_t *err)
@@ -205,7 +185,7 @@ expected_own (const struct moat_record *rec, struct moat_nft_elems *out, moat_er
   in.policy = &p;
   r = moat_policy_compile (&in, out);
   moat_policy_free (&p);
-  return r < 0 ? no_memory (err) : 0;
+  return r < 0 ? moat_error_nomem (err, "policy") : 0;
 }
 
 int
@@ -220,18 +200,19 @@ moat_policy_network_expected (const char *network, const struct moat_record *rec
   if (moat_ident_list_load (network, true, &groups, err) < 0)
     return -1;
   if (expected_idents (&groups, all_idents, out) < 0)
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   for (size_t i = 0; i < n; i++)
     if (expected_own (&recs[i], out, err) < 0)
       return -1;
   for (size_t i = 0; i < groups.n; i++)
-    if ((all_idents || groups.groups[i].n) && strv_push (&idents, &nidents, groups.names[i]) < 0)
+    if ((all_idents || groups.groups[i].n)
+        && moat_strv_push (&idents, &nidents, groups.names[i]) < 0)
       {
         moat_strv_free (idents);
-        return no_memory (err);
+        return moat_error_nomem (err, "policy");
       }
   if (!idents && !(idents = calloc (1, sizeof (*idents))))
-    return no_memory (err);
+    return moat_error_nomem (err, "policy");
   *ret_idents = idents;
   return 0;
 }
