@@ -92,7 +92,8 @@ moat_policy_join (struct moat_nft *nft, struct moat_record *rec, const struct mo
       || join_kernel (nft, rec, p, others == 0, err) < 0)
     {
       /* Fail closed: whatever policy the container had is gone too. */
-      moat_policy_clear (nft, rec, &undo);
+      if (moat_policy_clear (nft, rec, &undo) < 0)
+        return moat_error_undo_failed (err, "the policy", &undo);
       return -1;
     }
   return 0;
