@@ -114,7 +114,6 @@ int moat_cni_version_cmp (const char *a, const char *b);
 /* Helpers shared with the hook and moatctl. */
 int moat_parse_cidr (const char *s, struct in_addr *ret_addr, int *ret_prefixlen);
 int moat_parse_ipv4 (const char *s, struct in_addr *ret_addr);
-bool moat_ifname_valid (const char *name);
 bool moat_container_id_valid (const char *id);
 /* moat_prefix_mask: base/types.h */
 

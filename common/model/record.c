@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ifname.h"
 #include "model/config.h"
 #include "model/result.h"
 

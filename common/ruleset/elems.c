@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ifname.h"
+
 /* --- keys ------------------------------------------------------------------ */
 
 /* Key bytes are written field by field; each field starts on a 4-byte
@@ -55,11 +57,17 @@ key_put_addr (struct key_writer *w, struct in_addr addr)
 int
 moat_elem_check_ifname (const char *what, const char *name, moat_err_t *err)
 {
-  if (!name || !*name)
-    return moat_error (err, MOAT_E_NFT, EINVAL, "nft: %s: interface name missing", what);
-  if (strlen (name) >= IFNAMSIZ)
-    return moat_error (err, MOAT_E_NFT, EINVAL, "nft: %s \"%s\": interface name too long", what,
-                       name);
+  switch (moat_ifname_fault (name))
+    {
+    case MOAT_IFNAME_EMPTY:
+      return moat_error (err, MOAT_E_NFT, EINVAL, "nft: %s: interface name missing", what);
+    case MOAT_IFNAME_TOO_LONG:
+      return moat_error (err, MOAT_E_NFT, EINVAL, "nft: %s \"%s\": interface name too long", what,
+                         name);
+    case MOAT_IFNAME_INVALID: /* the kernel's to refuse, as before */
+    case MOAT_IFNAME_OK:
+      break;
+    }
   return 0;
 }
 

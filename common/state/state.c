@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/ifname.h"
 #include "base/cleanup.h"
 #include "base/file.h"
 #include "base/strv.h"

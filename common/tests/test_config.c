@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ifname.h"
 #include "model/config.h"
 
 #define BASE "\"cniVersion\":\"1.1.0\",\"name\":\"net1\",\"type\":\"moat\""

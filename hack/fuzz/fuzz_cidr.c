@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 
+#include "base/ifname.h"
 #include "base/cleanup.h"
 #include "model/config.h"
 #include "fuzz.h"

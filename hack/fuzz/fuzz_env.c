@@ -4,6 +4,7 @@
  * order, separated by NUL bytes (which no environment value can hold); a
  * variable past the last field is unset. The variables are unset again
  * afterwards. */
+#include "base/ifname.h"
 #include "base/cleanup.h"
 #include "model/config.h"
 #include "fuzz.h"

@@ -5,6 +5,7 @@
  * plugin can print as CNI error JSON. */
 #include <arpa/inet.h>
 
+#include "base/ifname.h"
 #include "base/cleanup.h"
 #include "model/config.h"
 #include "fuzz.h"

@@ -3,6 +3,7 @@
  * back must write out and read back again to the same record. */
 #include <arpa/inet.h>
 
+#include "base/ifname.h"
 #include "base/cleanup.h"
 #include "model/config.h"
 #include "fuzz.h"

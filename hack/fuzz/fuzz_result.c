@@ -4,6 +4,7 @@
  * in every version from values taken from the input. */
 #include <arpa/inet.h>
 
+#include "base/ifname.h"
 #include "base/cleanup.h"
 #include "model/config.h"
 #include "fuzz.h"
