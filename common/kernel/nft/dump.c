@@ -94,6 +94,7 @@ nft_collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_er
 {
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
   _cleanup_free_ char *buf = calloc (1, RECV_BUF_SIZE);
+  enum moat_nfnl_failure failed = 0;
   struct nlmsghdr *nlh;
   bool gone;
   int r;
@@ -103,10 +104,10 @@ nft_collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_er
     return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: cannot dump set \"%s\"", c->set->name);
   nlh = nftnl_nlmsg_build_hdr (buf, NFT_MSG_GETSETELEM, c->set->family, NLM_F_DUMP, seq);
   nftnl_set_elems_nlmsg_build_payload (nlh, s);
-  if (mnl_socket_sendto (nl, nlh, nlh->nlmsg_len) < 0)
+  r = moat_nfnl_talk (nl, nlh, buf, RECV_BUF_SIZE, on_dumped_elems, c, NULL, &failed);
+  if (r < 0 && failed == MOAT_NFNL_SEND)
     return moat_error (err, MOAT_E_NFT, errno, "nft: cannot dump set \"%s\"", c->set->name);
-  r = nft_recv_done (nl, buf, RECV_BUF_SIZE, seq, on_dumped_elems, c);
-  gone = r == -1 && errno == ENOENT && !c->failed;
+  gone = r < 0 && failed == MOAT_NFNL_REPLY && errno == ENOENT && !c->failed;
   if (gone)
     c->missing = true;
   if (r == 0 || gone)

@@ -36,6 +36,7 @@
 #include <libnftnl/udata.h>
 
 #include "base/cleanup.h"
+#include "kernel/nfnl.h"
 #include "ruleset/elems.h"
 #include "ruleset/ruleset.h"
 
@@ -45,7 +46,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC (struct nftnl_chain *, nftnl_chain_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC (struct nftnl_set *, nftnl_set_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC (struct nftnl_rule *, nftnl_rule_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC (struct nftnl_udata_buf *, nftnl_udata_buf_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC (struct mnl_socket *, mnl_socket_close)
 
 #define _cleanup_batch_ _cleanup_ (nftnl_batch_freep)
 #define _cleanup_socket_ _cleanup_ (mnl_socket_closep)
@@ -140,8 +140,6 @@ int nft_talk_data (struct mnl_socket *nl, struct nftnl_batch *batch, struct repl
 int nft_talk (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply,
               moat_err_t *err);
 uint32_t nft_first_seq (void);
-int nft_recv_done (struct mnl_socket *nl, char *buf, size_t size, uint32_t seq, mnl_cb_t cb,
-                   void *data);
 void nft_reply_done (struct reply *r);
 
 /* describe.c: naming the message an error is about. */

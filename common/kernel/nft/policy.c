@@ -230,6 +230,7 @@ moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *err)
   _cleanup_ (nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc ();
   char name[MOAT_IDENT_OBJECT_MAX], buf[8192] = { 0 };
   uint32_t seq = nft_first_seq ();
+  enum moat_nfnl_failure failed = 0;
   struct nlmsghdr *nlh;
   int r;
 
@@ -241,14 +242,10 @@ moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *err)
     return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: chain \"%s\"", name);
   nlh = nftnl_nlmsg_build_hdr (buf, NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_ACK, seq);
   nftnl_chain_nlmsg_build_payload (nlh, c);
-  if (mnl_socket_sendto (nft->nl, nlh, nlh->nlmsg_len) < 0)
-    return moat_error (err, MOAT_E_NFT, errno, "nft: chain \"%s\"", name);
-  r = nft_recv_done (nft->nl, buf, sizeof (buf), seq, NULL, NULL);
-  if (r == -2)
-    return moat_error (err, MOAT_E_NFT, errno, "nft: chain \"%s\"", name);
+  r = moat_nfnl_talk (nft->nl, nlh, buf, sizeof (buf), NULL, NULL, NULL, &failed);
   if (r == 0)
     return 1;
-  if (errno == ENOENT)
+  if (failed == MOAT_NFNL_REPLY && errno == ENOENT)
     return 0;
   return moat_error (err, MOAT_E_NFT, errno, "nft: chain \"%s\"", name);
 }

@@ -1,28 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The netlink socket to nf_tables: one sendmsg per request, then every
- * ack it owes read back, with the kernel's extended ack message. */
+/* The netlink socket to nf_tables: one sendmsg per batch, then every
+ * ack it owes read back, with the kernel's extended ack message. A single
+ * request (a dump, a get) goes through kernel/nfnl.h instead. */
 #include "kernel/nft/internal.h"
-
-/* Reads the replies to the single request `seq` (a dump, or a get that
- * asked for an ack), running `cb` on each data message, until the kernel is
- * done with it. 0: done; -1 with errno: the kernel refused the request or
- * a reply was malformed (mnl_cb_run's verdict); -2 with errno: reading
- * failed. A batch's acks are read by nft_talk instead. */
-int
-nft_recv_done (struct mnl_socket *nl, char *buf, size_t size, uint32_t seq, mnl_cb_t cb, void *data)
-{
-  int r = 1;
-
-  while (r > 0)
-    {
-      ssize_t len = mnl_socket_recvfrom (nl, buf, size);
-
-      if (len < 0)
-        return -2;
-      r = mnl_cb_run (buf, (size_t)len, seq, mnl_socket_get_portid (nl), cb, data);
-    }
-  return r;
-}
 
 void
 nft_reply_done (struct reply *r)
@@ -278,18 +258,14 @@ nft_talk (struct mnl_socket *nl, struct nftnl_batch *batch, struct reply *reply,
 static int
 open_socket (struct mnl_socket **ret, moat_err_t *err)
 {
-  _cleanup_socket_ struct mnl_socket *nl = mnl_socket_open2 (NETLINK_NETFILTER, SOCK_CLOEXEC);
   int one = 1;
 
-  if (!nl)
-    return moat_error (err, MOAT_E_NFT, errno, "nft: cannot open netlink socket");
+  if (moat_nfnl_open (ret, "nft", err) < 0)
+    return -1;
   /* Best effort: without them errors still arrive, only less precisely
    * described and with the request echoed back. */
-  mnl_socket_setsockopt (nl, NETLINK_EXT_ACK, &one, sizeof (one));
-  mnl_socket_setsockopt (nl, NETLINK_CAP_ACK, &one, sizeof (one));
-  if (mnl_socket_bind (nl, 0, MNL_SOCKET_AUTOPID) < 0)
-    return moat_error (err, MOAT_E_NFT, errno, "nft: cannot bind netlink socket");
-  *ret = TAKE_PTR (nl);
+  mnl_socket_setsockopt (*ret, NETLINK_EXT_ACK, &one, sizeof (one));
+  mnl_socket_setsockopt (*ret, NETLINK_CAP_ACK, &one, sizeof (one));
   return 0;
 }
 
