@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "base/types.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void
@@ -40,5 +44,33 @@ moat_mac_parse (const char *s, unsigned char ret_mac[MOAT_MAC_LEN])
       mac[i] = (unsigned char)(hi << 4 | lo);
     }
   memcpy (ret_mac, mac, sizeof (mac));
+  return 0;
+}
+
+int
+moat_parse_ipv4 (const char *s, struct in_addr *ret_addr)
+{
+  return inet_pton (AF_INET, s, ret_addr) == 1 ? 0 : -1;
+}
+
+int
+moat_parse_cidr (const char *s, struct in_addr *ret_addr, int *ret_prefixlen)
+{
+  char buf[INET_ADDRSTRLEN];
+  const char *slash = strchr (s, '/');
+  char *end;
+  long len;
+
+  if (!slash || (size_t)(slash - s) >= sizeof (buf) || !isdigit ((unsigned char)slash[1]))
+    return -1;
+  memcpy (buf, s, slash - s);
+  buf[slash - s] = '\0';
+  errno = 0;
+  len = strtol (slash + 1, &end, 10);
+  if (errno || *end || len < 0 || len > 32 || end - (slash + 1) > 2)
+    return -1;
+  if (moat_parse_ipv4 (buf, ret_addr) < 0)
+    return -1;
+  *ret_prefixlen = (int)len;
   return 0;
 }

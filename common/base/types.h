@@ -11,6 +11,16 @@
 
 #define MOAT_MAC_LEN 6
 
+/* A network's name names its state directory and "<name>.lock" (NAME_MAX). */
+#define MOAT_NETWORK_NAME_MAX 250
+
+/* One label, from args.cni.labels, io.moat.labels or the ceiling. */
+struct moat_label
+{
+  char *key;
+  char *value;
+};
+
 struct moat_ports
 {
   uint8_t proto;   /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, or 0 = any */
@@ -31,6 +41,10 @@ moat_prefix_mask (int prefixlen)
 {
   return prefixlen == 0 ? 0 : htonl (~0u << (32 - prefixlen));
 }
+
+/* Dotted-quad IPv4 (inet_pton), and ADDR/LEN with LEN 0-32: 0 or -1. */
+int moat_parse_ipv4 (const char *s, struct in_addr *ret_addr);
+int moat_parse_cidr (const char *s, struct in_addr *ret_addr, int *ret_prefixlen);
 
 /* Formats aa:bb:cc:dd:ee:ff into buf (>= 18 bytes); parses it back (0 / -1). */
 void moat_mac_format (const unsigned char mac[MOAT_MAC_LEN], char *buf);

@@ -30,7 +30,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/config.h" /* struct moat_label */
 #include "base/error.h"
 #include "base/types.h" /* struct moat_ports, struct moat_acl */
 
@@ -47,7 +46,7 @@
 #define MOAT_LABEL_PREFIX_MAX 253
 #define MOAT_LABEL_VALUE_MAX 63
 #define MOAT_POLICY_NAME_MAX 128
-/* io.moat.network: at most MOAT_NETWORK_NAME_MAX (config.h). */
+/* io.moat.network: at most MOAT_NETWORK_NAME_MAX (base/types.h). */
 
 enum moat_sel_op
 {

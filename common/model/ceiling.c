@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
-#include "model/config.h"
+#include "base/types.h"
 
 #define ALLOW "allow"
 

@@ -28,34 +28,6 @@ moat_cni_version_cmp (const char *a, const char *b)
   return moat_cni_version_index (a) - moat_cni_version_index (b);
 }
 
-int
-moat_parse_ipv4 (const char *s, struct in_addr *ret_addr)
-{
-  return inet_pton (AF_INET, s, ret_addr) == 1 ? 0 : -1;
-}
-
-int
-moat_parse_cidr (const char *s, struct in_addr *ret_addr, int *ret_prefixlen)
-{
-  char buf[INET_ADDRSTRLEN];
-  const char *slash = strchr (s, '/');
-  char *end;
-  long len;
-
-  if (!slash || (size_t)(slash - s) >= sizeof (buf) || !isdigit ((unsigned char)slash[1]))
-    return -1;
-  memcpy (buf, s, slash - s);
-  buf[slash - s] = '\0';
-  errno = 0;
-  len = strtol (slash + 1, &end, 10);
-  if (errno || *end || len < 0 || len > 32 || end - (slash + 1) > 2)
-    return -1;
-  if (moat_parse_ipv4 (buf, ret_addr) < 0)
-    return -1;
-  *ret_prefixlen = (int)len;
-  return 0;
-}
-
 /* CNI spec: container and network names are [a-zA-Z0-9][a-zA-Z0-9_.-]*. */
 static bool
 cni_name_valid (const char *s)

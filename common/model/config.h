@@ -11,8 +11,6 @@
 #include "base/types.h"
 
 #define MOAT_DEFAULT_BRIDGE "moat0"
-/* A network's name names its state directory and "<name>.lock" (NAME_MAX). */
-#define MOAT_NETWORK_NAME_MAX 250
 #define MOAT_CNI_VERSION "1.1.0"
 
 /* CNI versions moat speaks, oldest first. */
@@ -26,13 +24,6 @@ enum moat_cni_command
   MOAT_CMD_VERSION,
   MOAT_CMD_GC,
   MOAT_CMD_STATUS,
-};
-
-/* One label, from args.cni.labels or (later) io.moat.labels. */
-struct moat_label
-{
-  char *key;
-  char *value;
 };
 
 /* A container attachment named by the runtime: GC's valid-attachments. */
@@ -112,9 +103,7 @@ int moat_cni_version_index (const char *version);
 int moat_cni_version_cmp (const char *a, const char *b);
 
 /* Helpers shared with the hook and moatctl. */
-int moat_parse_cidr (const char *s, struct in_addr *ret_addr, int *ret_prefixlen);
-int moat_parse_ipv4 (const char *s, struct in_addr *ret_addr);
 bool moat_container_id_valid (const char *id);
-/* moat_prefix_mask: base/types.h */
+/* moat_prefix_mask, moat_parse_ipv4, moat_parse_cidr: base/types.h */
 
 #endif
