@@ -13,7 +13,7 @@
 
 #include "base/cleanup.h"
 #include "base/file.h"
-#include "state/state.h"
+#include "state/rundir.h"
 
 /* --- the hash -------------------------------------------------------------- */
 

@@ -20,21 +20,6 @@
 #include "model/config.h"
 #include "state/names.h"
 
-const char *
-moat_run_dir (void)
-{
-  const char *d = getenv ("MOAT_RUN_DIR");
-  return d && *d ? d : MOAT_RUN_DIR_DEFAULT;
-}
-
-int
-moat_state_path (char *buf, size_t size, const char *network, const char *leaf)
-{
-  int n = leaf ? snprintf (buf, size, "%s/%s/%s", moat_run_dir (), network, leaf)
-               : snprintf (buf, size, "%s/%s", moat_run_dir (), network);
-  return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
 /* Lock files are never removed: removing one while another process waits
  * on it, or is about to open it, would let two holders in at once. */
 static int

@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "model/record.h"
+#include "state/rundir.h"
 
 /* Live state under <run dir>/<network>/ (docs/design.md, "State on disk and
  * locking"):
@@ -19,13 +20,7 @@
  * A record is written before any kernel change, so whatever a crash leaves
  * behind, DEL or GC finds it from the record. */
 
-#define MOAT_RUN_DIR_DEFAULT "/run/moat"
-
-/* MOAT_RUN_DIR from the environment, else /run/moat. */
-const char *moat_run_dir (void);
-
-/* "<run dir>/<network>" or "<run dir>/<network>/<leaf>" into buf. */
-int moat_state_path (char *buf, size_t size, const char *network, const char *leaf);
+/* moat_run_dir, moat_state_path: state/rundir.h */
 
 /* Takes the network's lock (LOCK_EX) and creates its directory. Returns
  * the fd (close it to unlock). */
