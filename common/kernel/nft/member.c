@@ -93,6 +93,21 @@ moat_nft_member_add (struct moat_nft *nft, const struct moat_nft_member *m, moat
   return r;
 }
 
+/* Sends the finished batch of `b`, one deletion, and frees it; ENOENT,
+ * the object already gone, is success. */
+static int
+delete_sent (struct mnl_socket *nl, struct builder *b, moat_err_t *err)
+{
+  _cleanup_batch_ struct nftnl_batch *batch = b->batch;
+  _cleanup_reply_ struct reply reply = { 0 };
+
+  if (nft_talk (nl, batch, &reply, err) < 0)
+    return -1;
+  if (reply.errnum && reply.errnum != ENOENT)
+    return nft_reply_error (batch, &reply, err);
+  return 0;
+}
+
 /* The fallback for kernels without DESTROY: each element in its own
  * DELSETELEM batch, where ENOENT only says that element is already gone. */
 static int
@@ -101,19 +116,14 @@ delete_one_by_one (struct mnl_socket *nl, const struct moat_elem *elems, size_t 
 {
   for (size_t i = 0; i < n; i++, seq += 4)
     {
-      _cleanup_batch_ struct nftnl_batch *batch = NULL;
-      _cleanup_reply_ struct reply reply = { 0 };
       struct builder b;
 
       if (nft_builder_start (&b, seq) < 0
           || nft_put_elems (&b, &elems[i], 1, NFT_MSG_DELSETELEM, 0) < 0
           || nft_builder_finish (&b) < 0)
         return nft_build_failed (&b, err);
-      batch = b.batch;
-      if (nft_talk (nl, batch, &reply, err) < 0)
+      if (delete_sent (nl, &b, err) < 0)
         return -1;
-      if (reply.errnum && reply.errnum != ENOENT)
-        return nft_reply_error (batch, &reply, err);
     }
   return 0;
 }
@@ -387,19 +397,12 @@ delete_tables (struct mnl_socket *nl, uint16_t msg_type, uint32_t seq, struct re
 static int
 delete_table (struct mnl_socket *nl, uint16_t family, uint32_t seq, moat_err_t *err)
 {
-  _cleanup_batch_ struct nftnl_batch *batch = NULL;
-  _cleanup_reply_ struct reply reply = { 0 };
   struct builder b;
 
   if (nft_builder_start (&b, seq) < 0 || nft_put_table (&b, family, NFT_MSG_DELTABLE, 0) < 0
       || nft_builder_finish (&b) < 0)
     return nft_build_failed (&b, err);
-  batch = b.batch;
-  if (nft_talk (nl, batch, &reply, err) < 0)
-    return -1;
-  if (reply.errnum && reply.errnum != ENOENT)
-    return nft_reply_error (batch, &reply, err);
-  return 0;
+  return delete_sent (nl, &b, err);
 }
 
 /* One DESTROYTABLE batch for both; a kernel without DESTROY gets one
