@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* moatctl restore and check: the kernel against what the records imply
+ * (ctl.h). */
+#include "ctl-internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "foreign.h"
+#include "model/policy.h"
+#include "verbs/apply.h"
+
+/* --- restore and check -------------------------------------------------------------------- */
+
+/* Every network's lock, then the machine's: nothing changes meanwhile. */
+struct all_locks
+{
+  int *fds;
+  size_t n;
+  int global;
+};
+
+static void
+all_locks_release (struct all_locks *l)
+{
+  if (l->global >= 0)
+    close (l->global);
+  for (size_t i = 0; i < l->n; i++)
+    close (l->fds[i]);
+  free (l->fds);
+}
+
+static int
+str_cmp (const void *a, const void *b)
+{
+  return strcmp (*(char *const *)a, *(char *const *)b);
+}
+
+static int
+all_locks_take (char **networks, struct all_locks *l, moat_err_t *err)
+{
+  size_t n = 0;
+
+  l->global = -1;
+  while (networks[n])
+    n++;
+  /* One order for every taker. */
+  qsort (networks, n, sizeof (*networks), str_cmp);
+  l->fds = calloc (n + 1, sizeof (*l->fds));
+  if (!l->fds)
+    return moat_error_nomem (err, "moatctl");
+  for (size_t i = 0; i < n; i++)
+    {
+      if (moat_network_lock (networks[i], &l->fds[i], err) < 0)
+        return -1;
+      l->n++;
+    }
+  return moat_global_lock (LOCK_EX, &l->global, err);
+}
+
+/* What the records of every network say the kernel holds. */
+struct expected
+{
+  struct moat_nft_member *members;
+  struct records *recs; /* per network, owning the members' strings */
+  size_t nmembers, nnets;
+  char **idents;
+  size_t nidents;
+  struct moat_nft_elems *elems;
+  struct moat_nft_elems *unsure; /* grants near their expiry */
+};
+
+static void
+expected_free (struct expected *e)
+{
+  for (size_t i = 0; i < e->nnets; i++)
+    ctl_records_free (&e->recs[i]);
+  free (e->recs);
+  free (e->members);
+  moat_strv_free (e->idents);
+  moat_nft_elems_free (e->elems);
+  moat_nft_elems_free (e->unsure);
+}
+
+static int
+idents_append (struct expected *e, char **more)
+{
+  size_t m = 0;
+  char **v;
+
+  while (more[m])
+    m++;
+  v = realloc (e->idents, (e->nidents + m + 1) * sizeof (*v));
+  if (!v)
+    return -1;
+  e->idents = v;
+  for (size_t i = 0; i < m; i++)
+    v[e->nidents++] = more[i];
+  v[e->nidents] = NULL;
+  free (more);
+  return 0;
+}
+
+/* The record keeps whole seconds, the kernel milliseconds: around its
+ * expiry a grant may be in the kernel or not. */
+#define GRANT_UNSURE_S 2
+
+/* A peer grant whose peer is gone (its DEL took the element) is not
+ * expected. A grant about to expire, or just expired, goes to `unsure`
+ * (check compares neither way), or for a restore to `out` while it lasts. */
+static int
+expected_grants (const struct records *rs, const struct moat_record *r, int64_t now, bool restore,
+                 struct moat_nft_elems *out, struct moat_nft_elems *unsure, moat_err_t *err)
+{
+  _cleanup_ (ctl_grants_free) struct grants gs = { 0 };
+
+  if (ctl_grants_load (r, now - GRANT_UNSURE_S, &gs, err) < 0)
+    return -1;
+  for (size_t i = 0; i < gs.n; i++)
+    {
+      const struct moat_grant *g = &gs.v[i];
+      bool near_end = g->expires && g->expires <= now + GRANT_UNSURE_S;
+      const struct moat_record *peer;
+      int res = 0;
+
+      if (g->kind == MOAT_GRANT_PEER
+          && (!(peer = ctl_records_by_addr (rs, g->peer_addr))
+              || strcmp (peer->container_id, g->peer) != 0))
+        continue;
+      if (!near_end)
+        res = moat_grant_elems (g, r->addr, now, false, out);
+      else if (restore)
+        res = g->expires > now ? moat_grant_elems (g, r->addr, now, false, out) : 0;
+      else
+        res = moat_grant_elems (g, r->addr, g->expires - 1, false, unsure);
+      if (res < 0)
+        return moat_error_nomem (err, "moatctl");
+    }
+  return 0;
+}
+
+static int
+expected_network (const char *network, bool all_idents, int64_t now, struct expected *e,
+                  moat_err_t *err)
+{
+  struct records *rs = &e->recs[e->nnets];
+  char **idents = NULL;
+  struct moat_nft_member *m;
+
+  if (ctl_records_load (network, rs, err) < 0)
+    return -1;
+  e->nnets++;
+  m = realloc (e->members, (e->nmembers + rs->n + 1) * sizeof (*m));
+  if (!m)
+    return moat_error_nomem (err, "moatctl");
+  e->members = m;
+  for (size_t i = 0; i < rs->n; i++)
+    {
+      m[e->nmembers++] = moat_record_member (&rs->v[i]);
+      if (expected_grants (rs, &rs->v[i], now, all_idents, e->elems, e->unsure, err) < 0)
+        return -1;
+    }
+  if (!rs->n)
+    return 0;
+  if (moat_policy_network_expected (network, rs->v, rs->n, all_idents, e->elems, &idents, err) < 0)
+    return moat_error_prefix (err, "network \"%s\"", network);
+  if (idents_append (e, idents) < 0)
+    {
+      moat_strv_free (idents);
+      return moat_error_nomem (err, "moatctl");
+    }
+  return 0;
+}
+
+static int
+expected_load (char **networks, bool all_idents, int64_t now, struct expected *e, moat_err_t *err)
+{
+  size_t n = 0;
+
+  memset (e, 0, sizeof (*e));
+  while (networks[n])
+    n++;
+  e->recs = calloc (n + 1, sizeof (*e->recs));
+  e->elems = moat_nft_elems_new ();
+  e->unsure = moat_nft_elems_new ();
+  e->idents = calloc (1, sizeof (*e->idents));
+  if (!e->recs || !e->elems || !e->unsure || !e->idents)
+    return moat_error_nomem (err, "moatctl");
+  for (size_t i = 0; i < n; i++)
+    if (expected_network (networks[i], all_idents, now, e, err) < 0)
+      return -1;
+  return 0;
+}
+
+int
+moat_ctl_restore (int64_t now, json_t **ret, moat_err_t *err)
+{
+  _cleanup_strv_ char **networks = NULL;
+  _cleanup_ (all_locks_release) struct all_locks locks = { .global = -1 };
+  _cleanup_ (expected_free) struct expected e = { 0 };
+  _cleanup_nft_ struct moat_nft *nft = NULL;
+  size_t elements;
+
+  if (moat_networks_list (&networks, err) < 0 || all_locks_take (networks, &locks, err) < 0
+      || expected_load (networks, true, now, &e, err) < 0)
+    return -1;
+  elements = moat_nft_elems_count (e.elems);
+  if (e.nmembers
+      && (moat_nft_open (&nft, err) < 0
+          || moat_nft_restore (nft, e.members, e.nmembers, e.idents, e.elems, err) < 0))
+    return moat_error_prefix (err, "restore");
+  *ret = json_pack ("{s:I, s:I, s:I, s:I}", "networks", (json_int_t)e.nnets, "containers",
+                    (json_int_t)e.nmembers, "identities", (json_int_t)e.nidents, "elements",
+                    (json_int_t)elements);
+  return *ret ? 0 : moat_error_nomem (err, "moatctl");
+}
+
+static void
+on_drift (void *data, bool missing, const char *what)
+{
+  json_array_append_new (data, json_pack ("{s:s}", missing ? "missing" : "extra", what));
+}
+
+static int
+conflicts_json (char **bridges, json_t *out, moat_err_t *err)
+{
+  struct moat_conflict *c = NULL;
+  size_t n = 0;
+
+  if (moat_foreign_conflicts (bridges, &c, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new (out,
+                           json_pack ("{s:s, s:s, s:s, s:s*, s:I, s:s}", "family", c[i].family,
+                                      "table", c[i].table, "chain", c[i].chain, "hook", c[i].hook,
+                                      "handle", (json_int_t)c[i].handle, "what", c[i].what));
+  moat_conflicts_free (c, n);
+  return 0;
+}
+
+static int
+bridges_of (const struct expected *e, char ***ret, moat_err_t *err)
+{
+  char **v = calloc (e->nmembers + 1, sizeof (*v));
+  size_t n = 0;
+
+  if (!v)
+    return moat_error_nomem (err, "moatctl");
+  for (size_t i = 0; i < e->nmembers; i++)
+    {
+      bool seen = false;
+
+      for (size_t k = 0; k < n && !seen; k++)
+        seen = strcmp (v[k], e->members[i].bridge) == 0;
+      if (!seen && !(v[n++] = strdup (e->members[i].bridge)))
+        {
+          moat_strv_free (v);
+          return moat_error_nomem (err, "moatctl");
+        }
+    }
+  *ret = v;
+  return 0;
+}
+
+int
+moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err)
+{
+  _cleanup_strv_ char **networks = NULL;
+  _cleanup_strv_ char **bridges = NULL;
+  _cleanup_ (all_locks_release) struct all_locks locks = { .global = -1 };
+  _cleanup_ (expected_free) struct expected e = { 0 };
+  _cleanup_nft_ struct moat_nft *nft = NULL;
+  _cleanup_json_ json_t *drift = json_array ();
+  _cleanup_json_ json_t *conflicts = json_array ();
+
+  if (!drift || !conflicts)
+    return moat_error_nomem (err, "moatctl");
+  if (moat_networks_list (&networks, err) < 0 || all_locks_take (networks, &locks, err) < 0
+      || expected_load (networks, false, now, &e, err) < 0 || moat_nft_open (&nft, err) < 0)
+    return -1;
+  if (e.nmembers
+      && moat_nft_compare (nft, e.members, e.nmembers, e.idents, e.elems, e.unsure, on_drift, drift,
+                           err)
+             < 0)
+    return -1;
+  if (bridges_of (&e, &bridges, err) < 0
+      || (bridges[0] && conflicts_json (bridges, conflicts, err) < 0))
+    return -1;
+  *nproblems = (int)(json_array_size (drift) + json_array_size (conflicts));
+  *ret = json_pack ("{s:O, s:O}", "drift", drift, "conflicts", conflicts);
+  return *ret ? 0 : moat_error_nomem (err, "moatctl");
+}
