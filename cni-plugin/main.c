@@ -11,6 +11,7 @@
 #include "base/cleanup.h"
 #include "base/file.h"
 #include "verbs/cni.h"
+#include "verbs/dnsd.h"
 #include "model/config.h"
 #include "model/result.h"
 #include "kernel/confine.h"
@@ -102,6 +103,13 @@ plugin_writes (enum moat_cni_command command, const struct moat_netconf *conf,
   moat_write_set_add_ipam (w, json_object_get (conf->root, "ipam"));
 }
 
+/* The verbs that may start or stop a network's name server. */
+static bool
+needs_dnsd (enum moat_cni_command command)
+{
+  return command == MOAT_CMD_ADD || command == MOAT_CMD_DEL || command == MOAT_CMD_GC;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -112,6 +120,7 @@ main (int argc, char **argv)
   struct moat_write_set writes = { 0 };
   _cleanup_close_ int netns_fd = -1;
   struct moat_cni_env env;
+  struct moat_dnsd dnsd = MOAT_DNSD_NONE;
   moat_err_t err = { 0 };
   const char *version;
   int ret;
@@ -153,6 +162,15 @@ main (int argc, char **argv)
       return ret;
     }
 
+  /* Before the filter, which dnsmasq must not inherit (dnsd.h). */
+  if (conf.dns && needs_dnsd (env.command) && moat_dnsd_prepare (&dnsd, &err) < 0)
+    {
+      ret = report (conf.cni_version, &err);
+      moat_netconf_free (&conf);
+      return ret;
+    }
+  env.dnsd = &dnsd;
+
   /* Everything read: from here on only the verb's own syscalls, and
    * writes only where the verb writes. */
   plugin_writes (env.command, &conf, &writes);
@@ -162,6 +180,7 @@ main (int argc, char **argv)
     ret = report (conf.cni_version, &err);
   else
     ret = result && print_json (result) < 0 ? 1 : 0;
+  moat_dnsd_release (&dnsd);
   moat_netconf_free (&conf);
   return ret;
 }

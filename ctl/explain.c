@@ -373,6 +373,8 @@ accept_words (const struct facts *f, const struct moat_eval_step *st,
            true;
   if (strcmp (st->set, "proxied") == 0)
     return snprintf (why, size, "the destination is the source's proxy (io.moat.proxy)"), true;
+  if (strcmp (st->set, "resolvers") == 0)
+    return snprintf (why, size, "the network's name server on its gateway (\"names\": true)"), true;
   if (strcmp (st->set, "host_grants") == 0)
     return allow_host_words (f, st->elem, o->end, why, size);
   if (strcmp (st->set, "egress") == 0)

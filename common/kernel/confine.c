@@ -91,7 +91,7 @@ static const int file_calls[] = {
   SCMP_SYS (openat),     SCMP_SYS (getdents64), SCMP_SYS (access),  SCMP_SYS (faccessat),
   SCMP_SYS (faccessat2), SCMP_SYS (mkdir),      SCMP_SYS (mkdirat), SCMP_SYS (rmdir),
   SCMP_SYS (unlink),     SCMP_SYS (unlinkat),   SCMP_SYS (rename),  SCMP_SYS (renameat),
-  SCMP_SYS (renameat2),  SCMP_SYS (flock),      SCMP_SYS (geteuid),
+  SCMP_SYS (renameat2),  SCMP_SYS (flock),      SCMP_SYS (geteuid), SCMP_SYS (fchmod),
 };
 
 /* Talking on a netlink socket (opening one is below, by protocol). */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "model/config.h"
+#include "model/hosts.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -261,6 +262,7 @@ parse_network (struct moat_netconf *c, moat_err_t *err)
       || get_bool (c->root, "internet", false, &c->internet, err) < 0
       || get_bool (c->root, "reject", true, &c->reject, err) < 0
       || get_bool (c->root, "keepBridge", false, &c->keep_bridge, err) < 0
+      || get_bool (c->root, "names", false, &c->dns, err) < 0
       || get_string (c->root, "policyFile", "policyFile", &c->policy_file, err) < 0)
     return -1;
   /* Known to every verb (the hook's DEL of an orphan); checked at ADD. */
@@ -382,6 +384,8 @@ parse_runtime (struct moat_netconf *c, moat_err_t *err)
       if (v && !(json_is_array (v) && json_array_size (v) == 0) && !json_is_null (v))
         return moat_error (err, MOAT_E_UNSUPPORTED, 0,
                            "runtimeConfig.portMappings: published ports are not supported yet");
+      if (moat_aliases_parse (json_object_get (rc, "aliases"), c->name, &c->aliases, err) < 0)
+        return -1;
       if (get_object (rc, "runtimeConfig.io.kubernetes.cri.pod-annotations",
                       "io.kubernetes.cri.pod-annotations", &c->pod_annotations, err)
           < 0)

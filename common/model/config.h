@@ -50,6 +50,8 @@ struct moat_netconf
   bool internet;
   bool reject;
   bool keep_bridge;
+  bool dns;                /* "names": a name server on the gateway (docs/design.md, "Names"); not
+                              "dns", which CNI defines as an object (libcni refuses a bool) */
   const char *policy_file; /* NULL: the default */
   json_t *allow;           /* borrowed: "allow", the ceiling (ceiling.h), checked; NULL: absent.
                               Parsed at ADD only: a DEL must not fail on it */
@@ -63,6 +65,7 @@ struct moat_netconf
   bool have_mac;
   unsigned char mac[MOAT_MAC_LEN];
   json_t *pod_annotations; /* borrowed; NULL when absent */
+  json_t *aliases;         /* borrowed: runtimeConfig.aliases of this network, checked; NULL */
   struct moat_label *labels;
   size_t n_labels;
   struct moat_attachment_ref *valid; /* GC */
@@ -84,6 +87,9 @@ struct moat_cni_env
    * /proc/<pid>/ns/net of a process outside its domain. */
   bool have_netns_fd;
   int netns_fd;
+  /* The name server's launcher (verbs/dnsd.h), forked before confinement
+   * for a network with "dns"; NULL: none. */
+  struct moat_dnsd *dnsd;
 };
 
 /* Reads CNI_* from the environment; a missing or malformed variable the

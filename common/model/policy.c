@@ -339,6 +339,8 @@ moat_record_member (const struct moat_record *rec)
     .quiet = rec->quiet,
     .internet = rec->internet,
     .masquerade = rec->masquerade,
+    .dns = rec->dns,
+    .gateway = rec->gateway,
   };
 
   memcpy (m.mac, rec->mac, MOAT_MAC_LEN);

@@ -48,7 +48,10 @@ moat_record_to_json (const struct moat_record *r)
       "ident", r->ident, "grants", r->grants, "attachedBy", moat_attacher_name (r->attached_by),
       "netconf", r->netconf, "allow", r->allow);
   /* Only while set: records stay as they were otherwise. */
-  if (j && r->policy_pending && json_object_set_new (j, "policyPending", json_true ()) < 0)
+  if (j
+      && ((r->policy_pending && json_object_set_new (j, "policyPending", json_true ()) < 0)
+          || (r->dns && json_object_set_new (j, "dns", json_true ()) < 0)
+          || (r->aliases && json_object_set (j, "aliases", r->aliases) < 0)))
     {
       json_decref (j);
       return NULL;
@@ -67,7 +70,7 @@ int
 moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
 {
   const char *mac, *address, *gateway;
-  json_t *labels, *annotations, *policy, *grants, *netconf, *allow;
+  json_t *labels, *annotations, *policy, *grants, *netconf, *allow, *aliases;
 
   memset (r, 0, sizeof (*r));
   if (json_unpack (root, "{s:s, s:s, s:s, s:b, s:b, s:b}", "mac", &mac, "address", &address,
@@ -103,6 +106,9 @@ moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
   grants = json_object_get (root, "grants");
   r->grants = json_is_array (grants) && json_array_size (grants) ? json_incref (grants) : NULL;
   r->policy_pending = json_is_true (json_object_get (root, "policyPending"));
+  r->dns = json_is_true (json_object_get (root, "dns"));
+  aliases = json_object_get (root, "aliases");
+  r->aliases = json_is_array (aliases) && json_array_size (aliases) ? json_incref (aliases) : NULL;
   netconf = json_object_get (root, "netconf");
   r->netconf = json_is_object (netconf) ? json_incref (netconf) : NULL;
   allow = json_object_get (root, "allow");
@@ -142,6 +148,7 @@ moat_record_free (struct moat_record *r)
   json_decref (r->grants);
   json_decref (r->netconf);
   json_decref (r->allow);
+  json_decref (r->aliases);
   free (r->ident);
   memset (r, 0, sizeof (*r));
 }

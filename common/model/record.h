@@ -37,6 +37,8 @@ struct moat_record
   int prefixlen;
   struct in_addr gateway;
   bool quiet, internet, masquerade;
+  bool dns;                /* "dns": the network's name server serves this container */
+  json_t *aliases;         /* array of extra names (hosts.h); NULL: none */
   json_t *labels;          /* object key → value; never NULL after read */
   json_t *pod_annotations; /* object; may be NULL */
   char *policy_file;       /* the network's policyFile; NULL: the default */

@@ -80,6 +80,27 @@ member_elem_addr (struct moat_elem *e, enum moat_set set, struct in_addr addr)
   key_put_addr (&w, addr);
 }
 
+int
+moat_elems_resolvers (struct moat_elem ret[2], const char *bridge, struct in_addr gateway,
+                      moat_err_t *err)
+{
+  static const uint8_t protos[2] = { IPPROTO_UDP, IPPROTO_TCP };
+  const uint16_t port = htons (53); /* domain */
+  struct key_writer w;
+
+  if (moat_elem_check_ifname ("bridge", bridge, err) < 0)
+    return -1;
+  for (size_t i = 0; i < 2; i++)
+    {
+      key_start (&w, &ret[i], &moat_set_defs[MOAT_SET_RESOLVERS]);
+      key_put_ifname (&w, bridge);
+      key_put_addr (&w, gateway);
+      key_put (&w, &protos[i], 1);
+      key_put (&w, &port, 2);
+    }
+  return 0;
+}
+
 /* The member's elements in the order they are sent. `all_flags` includes
  * quiet/internet/masq whatever the member says: deletion removes them
  * regardless, so a flag that changed since ADD leaves nothing behind. */
@@ -114,6 +135,14 @@ moat_member_elems (const struct moat_nft_member *m, bool for_delete,
     member_elem_addr (&ret[n++], MOAT_SET_INTERNET, m->addr);
   if (m->masquerade || for_delete)
     member_elem_addr (&ret[n++], MOAT_SET_MASQ, m->addr);
+
+  /* The network's, like its bridge's: moat_nft_resolvers_del takes them. */
+  if (m->dns && !for_delete)
+    {
+      if (moat_elems_resolvers (&ret[n], m->bridge, m->gateway, err) < 0)
+        return -1;
+      n += 2;
+    }
 
   key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_PORT_NAMES]);
   key_put_ifname (&w, m->host_ifname);

@@ -28,6 +28,8 @@ struct moat_nft_member
   bool quiet;                      /* network has reject: false */
   bool internet;                   /* network has internet: true */
   bool masquerade;                 /* network has masquerade: true */
+  bool dns;                        /* network has dns: true (its resolvers elements) */
+  struct in_addr gateway;          /* the bridge's address, where the name server listens */
 };
 
 /* A container's policy elements (docs/design.md, "The ruleset and the
@@ -89,8 +91,8 @@ int moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_membe
 /* --- one element, as raw bytes ------------------------------------------- */
 
 #define MOAT_ELEM_KEY_MAX 64 /* NFT_DATA_VALUE_MAXLEN */
-/* members, self, bridges, quiet, internet, masq, guarded ×2, ports */
-#define MOAT_MEMBER_MAX_ELEMS 9
+/* members, self, bridges, quiet, internet, masq, guarded ×2, ports, resolvers ×2 */
+#define MOAT_MEMBER_MAX_ELEMS 11
 
 /* A key is its set's fields in order, each at a 4-byte boundary
  * (moat_field_padded) in network byte order (an ifname NUL-padded). */
@@ -136,6 +138,11 @@ struct moat_elem *moat_elem_list_push (struct moat_elem_list *l);
  * (the network's, shared). Fails on a bad interface name. */
 int moat_member_elems (const struct moat_nft_member *m, bool for_delete,
                        struct moat_elem ret[MOAT_MEMBER_MAX_ELEMS], size_t *ret_n, moat_err_t *err);
+/* The two resolvers elements of a network (bridge . gateway . udp/tcp .
+ * 53): added with each member like its bridge's, removed with the
+ * network's name server. */
+int moat_elems_resolvers (struct moat_elem ret[2], const char *bridge, struct in_addr gateway,
+                          moat_err_t *err);
 /* The bridges element of `bridge`. */
 int moat_elem_bridge (struct moat_elem *e, const char *bridge, moat_err_t *err);
 /* Whether `e`, a ports element, is host end `host_ifname`'s: then its

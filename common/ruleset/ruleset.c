@@ -123,6 +123,13 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
   /* The bridge table's `guarded`, for the inet hooks: see chain raw. */
   [MOAT_SET_PORT_NAMES]
   = { .family = NFPROTO_INET, .name = "guarded", .nfields = 1, .fields = { MOAT_FIELD_IFNAME } },
+  /* A network's name server (docs/design.md, "Names"): bridge . gateway
+   * . udp/tcp . 53, elements per network. */
+  [MOAT_SET_RESOLVERS]
+  = { .family = NFPROTO_INET,
+      .name = "resolvers",
+      .nfields = 4,
+      .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
   [MOAT_SET_GUARDED]
   = { .family = NFPROTO_BRIDGE, .name = "guarded", .nfields = 1, .fields = { MOAT_FIELD_IFNAME } },
   [MOAT_SET_PORTS] = { .family = NFPROTO_BRIDGE,
@@ -449,6 +456,14 @@ const struct moat_rule_def moat_rule_defs[] = {
     "to_host",
     "ip saddr . ip daddr . meta l4proto . th dport @proxied accept",
     { IPV4, LOOKUP (MOAT_SET_PROXIED, MOAT_SRC_IP_SADDR, MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO,
+                    MOAT_SRC_TH_DPORT) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  /* Name resolution opens nothing else (docs/design.md, "Names"). */
+  { NFPROTO_INET,
+    "to_host",
+    "iifname . ip daddr . meta l4proto . th dport @resolvers accept",
+    { IPV4, LOOKUP (MOAT_SET_RESOLVERS, MOAT_SRC_IIFNAME, MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO,
                     MOAT_SRC_TH_DPORT) },
     MOAT_ACT_ACCEPT,
     NULL },

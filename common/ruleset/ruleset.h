@@ -36,6 +36,9 @@
  *                    a lookup of ip saddr . ct … ip saddr asks "is the sender
  *                    an endpoint of this packet's connection?")
  *   set guarded      ifname               host ends of container veths (as in bridge moat)
+ *   set resolvers    ifname . ipv4_addr . inet_proto . inet_service
+ *                    (bridge . gateway . udp/tcp . 53: a network's name server,
+ *                     one pair of elements per network with "dns")
  *   chain raw        (filter, prerouting, priority raw -300, policy accept)
  *     iifname @guarded drop          (a frame the bridge hands up on the port
  *                                     itself, to a reserved group MAC 01:80:c2:
@@ -96,6 +99,7 @@
  *     ip saddr . meta l4proto . th dport @host_grants accept
  *     ip saddr . meta l4proto . th dport @grant_host accept
  *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
+ *     iifname . ip daddr . meta l4proto . th dport @resolvers accept
  *     goto deny_src
  *   chain deny_src
  *     ip saddr @quiet drop
@@ -187,6 +191,7 @@ enum moat_set
   MOAT_SET_BRIDGES,
   MOAT_SET_SELF,
   MOAT_SET_PORT_NAMES,
+  MOAT_SET_RESOLVERS,
   MOAT_SET_GUARDED,
   MOAT_SET_PORTS,
   MOAT_SET_COUNT,

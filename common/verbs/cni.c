@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "verbs/cni.h"
+#include "verbs/dnsd.h"
+#include "model/hosts.h"
+#include "state/hostsdir.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -132,6 +135,10 @@ attachment_remove (struct moat_nl *nl, const struct moat_netconf *conf,
    * link's removal has waited as long. */
   if (made->link && moat_veth_down (nl, rec->host_if, &step) < 0)
     failed = keep_first_error (err, failed, &step);
+  /* Its names stop resolving before its address can be another's. */
+  moat_attachment_key (key, sizeof (key), rec->container_id, rec->ifname);
+  if (moat_hosts_remove (rec->network, key, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
   if (moat_nft_open (&nft, &step) < 0
       || moat_policy_leave (nft, rec, MOAT_LEAVE_IDENTITY, &step) < 0
       || (made->elems && moat_nft_member_del (nft, &m, &step) < 0))
@@ -145,7 +152,6 @@ attachment_remove (struct moat_nl *nl, const struct moat_netconf *conf,
   if (made->link && moat_veth_detach (nl, rec->host_if, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   moat_nft_close (TAKE_PTR (nft)); /* after the link: see moat_nft_open */
-  moat_attachment_key (key, sizeof (key), rec->container_id, rec->ifname);
   if (!keep_address && address_release (conf, rec, key, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   if (failed)
@@ -170,23 +176,42 @@ bridge_delete_if_unused (struct moat_nl *nl, struct moat_nft *nft, const char *b
   return 0;
 }
 
-/* The last attachment gone: the bridge, the state directory and, when no
- * network anywhere holds an attachment, moat's tables go too. Caller holds
- * the network lock and no global lock. */
+/* The network's name server and its resolvers elements, with its last
+ * attachment (docs/design.md, "Names"). */
 static int
-network_remove_if_empty (struct moat_nl *nl, const struct moat_netconf *conf, const char *bridge,
-                         moat_err_t *err)
+network_dns_stop (const struct moat_cni_env *env, const struct moat_netconf *conf,
+                  const char *bridge, struct in_addr gateway, moat_err_t *err)
+{
+  _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+
+  if (!conf->dns)
+    return 0;
+  if (moat_dnsd_stop (env->dnsd, conf->name, err) < 0 || moat_nft_open (&nft, err) < 0
+      || moat_nft_resolvers_del (nft, bridge, gateway, err) < 0)
+    return -1;
+  return 0;
+}
+
+/* The last attachment gone: the name server, the bridge, the state
+ * directory and, when no network anywhere holds an attachment, moat's
+ * tables go too. Caller holds the network lock and no global lock. */
+static int
+network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
+                         const struct moat_netconf *conf, const char *bridge,
+                         struct in_addr gateway, moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **keys = NULL;
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   _cleanup_close_ int global = -1;
   int any;
 
-  if (conf->keep_bridge)
-    return 0;
   if (moat_record_list (conf->name, &keys, err) < 0)
     return -1;
   if (keys[0])
+    return 0;
+  if (network_dns_stop (env, conf, bridge, gateway, err) < 0)
+    return -1;
+  if (conf->keep_bridge)
     return 0;
   if (moat_global_lock (LOCK_EX, &global, err) < 0 || moat_nft_open (&nft, err) < 0
       || bridge_delete_if_unused (nl, nft, bridge, err) < 0)
@@ -229,6 +254,8 @@ record_init (const struct moat_cni_env *env, const struct moat_netconf *conf, en
   rec->quiet = !conf->reject;
   rec->internet = conf->internet;
   rec->masquerade = conf->masquerade;
+  rec->dns = conf->dns;
+  rec->aliases = conf->aliases ? json_incref (conf->aliases) : NULL;
   rec->labels = json_object ();
   for (size_t i = 0; rec->labels && i < conf->n_labels; i++)
     json_object_set_new (rec->labels, conf->labels[i].key, json_string (conf->labels[i].value));
@@ -365,6 +392,36 @@ join_policy (struct moat_nft *nft, struct moat_record *rec, const struct moat_po
   return moat_policy_join (nft, rec, policy, err);
 }
 
+/* The container's names (docs/design.md, "Names"): its hosts line in
+ * hosts.d, which the network's dnsmasq reads by inotify, and that dnsmasq
+ * started when it does not run (the first attachment, or it died). */
+static int
+attach_names (const struct moat_cni_env *env, const struct moat_netconf *conf,
+              const struct moat_record *rec, const char *key, moat_err_t *err)
+{
+  char line[4096];
+
+  if (!conf->dns)
+    return 0;
+  if (moat_hosts_line (line, sizeof (line), rec->addr, rec->name, rec->aliases) < 0)
+    return moat_error (err, MOAT_E_CONFIG, 0, "container \"%s\": names too long",
+                       rec->container_id);
+  if (moat_hosts_write (rec->network, key, line, err) < 0)
+    return -1;
+  return moat_dnsd_ensure (env->dnsd, rec->network, rec->bridge, rec->gateway, rec->internet, err);
+}
+
+/* The result's "dns": the network's name server and its domain. */
+static json_t *
+names_dns (struct in_addr gateway, json_t **owned)
+{
+  char gw[INET_ADDRSTRLEN];
+
+  inet_ntop (AF_INET, &gateway, gw, sizeof (gw));
+  *owned = json_pack ("{s:[s], s:[s]}", "nameservers", gw, "search", MOAT_DNS_DOMAIN);
+  return *owned;
+}
+
 static int
 cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_attacher by,
          json_t **ret_result, moat_err_t *err)
@@ -373,6 +430,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   _cleanup_ (moat_policy_free) struct moat_policy policy = { 0 };
   _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
   _cleanup_ (json_decrefp) json_t *ipam = NULL;
+  _cleanup_ (json_decrefp) json_t *dns = NULL;
   _cleanup_close_ int lock = -1;
   /* Closed before the lock goes (cleanups run in reverse). */
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
@@ -407,7 +465,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
     return -1;
   if (address_acquire (env, conf, key, &rec, &ipam, err) < 0)
     {
-      if (network_remove_if_empty (nl, conf, conf->bridge, &undo) < 0)
+      if (network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, &undo) < 0)
         return moat_error_undo_failed (err, "the ADD", &undo);
       return -1;
     }
@@ -424,12 +482,14 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   if (host_end_free (nl, &rec, err) < 0 || moat_record_write (&rec, err) < 0
       || moat_nft_open (&nft, err) < 0
       || attach_kernel (nl, nft, env, conf, &rec, &res, &made, err) < 0
-      || join_policy (nft, &rec, &policy, err) < 0)
+      || join_policy (nft, &rec, &policy, err) < 0 || attach_names (env, conf, &rec, key, err) < 0)
     {
       /* Both run; the first that fails is the one told. */
       bool undo_failed = attachment_remove (nl, conf, &rec, &made, &undo) < 0;
       moat_err_t later = { 0 };
-      if (network_remove_if_empty (nl, conf, conf->bridge, undo_failed ? &later : &undo) < 0)
+      if (network_remove_if_empty (nl, env, conf, conf->bridge, rec.gateway,
+                                   undo_failed ? &later : &undo)
+          < 0)
         undo_failed = true;
       return undo_failed ? moat_error_undo_failed (err, "the ADD", &undo) : -1;
     }
@@ -442,6 +502,8 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   res.prefixlen = rec.prefixlen;
   res.gateway = rec.gateway;
   res.dns = ipam ? json_object_get (ipam, "dns") : NULL;
+  if (conf->dns && !(res.dns = names_dns (rec.gateway, &dns)))
+    return moat_error (err, MOAT_E_IO, ENOMEM, "result");
   *ret_result = moat_result_build (conf->cni_version, &res);
   if (!*ret_result)
     return moat_error (err, MOAT_E_IO, ENOMEM, "result");
@@ -489,6 +551,7 @@ cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *
   _cleanup_free_ char *bridge = NULL;
   _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
   _cleanup_close_ int lock = -1;
+  struct in_addr gateway = conf->gateway;
   struct moat_record rec;
   moat_err_t unreadable = { 0 };
   char key[KEY_MAX];
@@ -503,6 +566,7 @@ cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *
   if (r > 0)
     {
       bridge = strdup (rec.bridge);
+      gateway = rec.gateway;
       r = attachment_remove (nl, conf, &rec, &made_all, err);
       moat_record_free (&rec);
     }
@@ -512,7 +576,7 @@ cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *
    * directory holds one entry per identity, not per container. */
   if (r < 0 || moat_state_sweep_temp (conf->name, "idents", err) < 0)
     return -1;
-  return network_remove_if_empty (nl, conf, bridge ? bridge : conf->bridge, err);
+  return network_remove_if_empty (nl, env, conf, bridge ? bridge : conf->bridge, gateway, err);
 }
 
 static int
@@ -673,7 +737,7 @@ gc_stray_addresses (const struct moat_netconf *conf, moat_err_t *err)
 }
 
 static int
-cni_gc (struct moat_netconf *conf, moat_err_t *err)
+cni_gc (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *err)
 {
   _cleanup_close_ int lock = -1;
   _cleanup_ (moat_strv_freep) char **keys = NULL;
@@ -715,7 +779,7 @@ cni_gc (struct moat_netconf *conf, moat_err_t *err)
     failed = keep_first_error (err, failed, &step);
   if (failed)
     return -1;
-  return network_remove_if_empty (nl, conf, conf->bridge, err);
+  return network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, err);
 }
 
 static int
@@ -774,7 +838,7 @@ moat_cni_run_by (const struct moat_cni_env *env, struct moat_netconf *conf, enum
     case MOAT_CMD_GC:
       if (require_version (conf, "GC", "1.1.0", err) < 0)
         return -1;
-      return cni_gc (conf, err);
+      return cni_gc (env, conf, err);
     case MOAT_CMD_STATUS:
       if (require_version (conf, "STATUS", "1.1.0", err) < 0)
         return -1;

@@ -34,7 +34,7 @@ struct ctr
 {
   const char *name; /* one letter */
   const char *net, *bridge, *addr, *gw, *ident;
-  bool quiet, internet, masq;
+  bool quiet, internet, masq, dns;
   const char *annots; /* the io.moat.* annotations, JSON */
   const char *grants; /* the record's grants, JSON (NULL: none) */
   struct moat_record rec;
@@ -48,7 +48,8 @@ struct ctr
  * io.moat.internet. Network n2 (mb2: internet, masquerade): f with the
  * labels of a (another network, another identity) and a proxy on the host.
  * g (app=web) has its proxy in container f: a peer on another network,
- * which refuses it. Network n3 (mb3: reject false). */
+ * which refuses it. Network n3 (mb3: reject false). a and b have names
+ * (the network's name server on 10.1.0.1). */
 static struct ctr ctrs[] = {
   { .name = "a",
     .net = "n1",
@@ -56,6 +57,7 @@ static struct ctr ctrs[] = {
     .addr = "10.1.0.2",
     .gw = "10.1.0.1",
     .ident = "a0a0a0a0a0a0a0a0",
+    .dns = true,
     .annots = "{\"io.moat.labels\": \"app=web\", \"io.moat.allow-host\": \"tcp/8080\","
               " \"io.moat.egress\": \"192.0.2.0/24 tcp/443\"}" },
   { .name = "b",
@@ -64,6 +66,7 @@ static struct ctr ctrs[] = {
     .addr = "10.1.0.3",
     .gw = "10.1.0.1",
     .ident = "a0a0a0a0a0a0a0a0",
+    .dns = true,
     .annots = "{\"io.moat.labels\": \"app=web\"}" },
   { .name = "c",
     .net = "n1",
@@ -174,6 +177,7 @@ record_build (struct ctr *c, size_t i)
   r->quiet = c->quiet;
   r->internet = c->internet;
   r->masquerade = c->masq;
+  r->dns = c->dns;
   r->ident = (char *)c->ident;
   r->grants = c->grants ? json_loads (c->grants, 0, NULL) : json_array ();
   assert_non_null (r->grants);
@@ -396,6 +400,10 @@ static const struct flow flows[] = {
   { "f", "host", "tcp/80", true, "redirected to the proxy 10.2.0.1:3128 (io.moat.proxy)" },
   { "d", "host", "tcp/80", true, "redirected to the proxy 192.0.2.50:3128 (io.moat.proxy)" },
   { "q", "host", "tcp/1", false, "default deny" },
+  { "b", "host", "udp/53", true, "the network's name server on its gateway (\"names\": true)" },
+  { "a", "host", "tcp/53", true, "the network's name server on its gateway (\"names\": true)" },
+  { "b", "host", "udp/54", false, "default deny" },
+  { "f", "host", "udp/53", false, "default deny" },
   { "a", HOST_ADDR, "tcp/8080", true, "io.moat.allow-host tcp/8080" },
   { "a", "192.0.2.5", "tcp/443", true, "io.moat.egress 192.0.2.0/24 tcp/443" },
   { "a", "192.0.2.5", "tcp/444", false, "default deny: no io.moat.egress" },

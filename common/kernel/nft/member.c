@@ -332,6 +332,17 @@ moat_nft_bridge_del (struct moat_nft *nft, const char *bridge, moat_err_t *err)
 }
 
 int
+moat_nft_resolvers_del (struct moat_nft *nft, const char *bridge, struct in_addr gateway,
+                        moat_err_t *err)
+{
+  struct moat_elem e[2];
+
+  if (moat_elems_resolvers (e, bridge, gateway, err) < 0)
+    return -1;
+  return delete_elems (nft->nl, e, 2, nft_first_seq (), err);
+}
+
+int
 moat_nft_in_use (struct moat_nft *nft, moat_err_t *err)
 {
   static const enum moat_set sets[] = { MOAT_SET_BRIDGES, MOAT_SET_GUARDED };
