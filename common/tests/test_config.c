@@ -357,6 +357,47 @@ test_cidr_and_names (void **state)
   assert_int_equal (moat_prefix_mask (0), 0);
 }
 
+static void
+test_names_and_aliases (void **state)
+{
+  struct moat_netconf c;
+  moat_err_t err = { 0 };
+
+  assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.1.0.0/24\"}", &c, &err), 0);
+  assert_false (c.dns);
+  assert_null (c.aliases);
+  moat_netconf_free (&c);
+  assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"names\":true,"
+                           "\"runtimeConfig\":{\"aliases\":{\"net1\":[\"db\",\"data_1\"],"
+                           "\"other\":[\"x.y\"]}}}",
+                           &c, &err),
+                    0);
+  assert_true (c.dns);
+  assert_int_equal (json_array_size (c.aliases), 2);
+  assert_string_equal (json_string_value (json_array_get (c.aliases, 1)), "data_1");
+  moat_netconf_free (&c);
+  /* Another network's list, an empty one, null: none for this one. */
+  assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.1.0.0/24\","
+                           "\"runtimeConfig\":{\"aliases\":{\"net1\":[]}}}",
+                           &c, &err),
+                    0);
+  assert_null (c.aliases);
+  moat_netconf_free (&c);
+
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"names\":1}", MOAT_E_CONFIG, "names");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"aliases\":[]}}",
+                  MOAT_E_CONFIG, "runtimeConfig.aliases: must be an object");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"aliases\":"
+                  "{\"net1\":\"db\"}}}",
+                  MOAT_E_CONFIG, "runtimeConfig.aliases: must be a list");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"aliases\":"
+                  "{\"net1\":[7]}}}",
+                  MOAT_E_CONFIG, "runtimeConfig.aliases[0]: must be a string");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"aliases\":"
+                  "{\"net1\":[\"db\",\"bad.alias\"]}}}",
+                  MOAT_E_CONFIG, "runtimeConfig.aliases: \"bad.alias\" is not a DNS label");
+}
+
 int
 main (void)
 {
@@ -372,6 +413,7 @@ main (void)
     cmocka_unit_test (test_env),
     cmocka_unit_test (test_versions),
     cmocka_unit_test (test_cidr_and_names),
+    cmocka_unit_test (test_names_and_aliases),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
