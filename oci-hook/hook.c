@@ -22,6 +22,7 @@
 #include "model/policy.h"
 #include "state/state.h"
 #include "verbs/apply.h"
+#include "verbs/dnsd.h"
 
 struct oci_state
 {
@@ -270,6 +271,11 @@ struct moat_hook
   enum moat_seccomp_profile profile;
   char notice[512];             /* what was ignored, for the log; empty: nothing */
   struct moat_write_set writes; /* where execute writes (landlock.h) */
+  /* hook-driven attach's names (io.moat.name, io.moat.aliases: the
+   * plugin's CNI_ARGS K8S_POD_NAME and `aliases` capability) */
+  char cni_args[128];
+  json_t *aliases;
+  struct moat_dnsd dnsd; /* the name server's launcher (verbs/dnsd.h) */
 };
 
 void
@@ -281,6 +287,8 @@ moat_hook_free (struct moat_hook *h)
   attachments_free (&h->found);
   moat_netconf_free (&h->conf);
   free (h->conf_file);
+  json_decref (h->aliases);
+  moat_dnsd_release (&h->dnsd);
   if (h->netns_fd >= 0)
     close (h->netns_fd);
   free (h);
@@ -356,10 +364,42 @@ find_network (struct moat_hook *h, const char *network, const char *key, moat_er
 }
 
 /* Hook-driven attach to the network in h->conf: the namespace. */
+static int effective_annotations (const struct oci_state *s, json_t *allow, json_t **ret,
+                                  moat_err_t *err);
+
+/* io.moat.name, io.moat.aliases and io.moat.ip (or MOAT_NAME, MOAT_ALIASES
+ * and MOAT_IP on a network that reads the environment) become what a
+ * runtime's CNI call would carry: K8S_POD_NAME, the `aliases` and `ips`
+ * capabilities, so the plugin's ADD treats them alike. */
+static int
+plan_names (struct moat_hook *h, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *effective = NULL;
+  struct moat_annotations a = { 0 };
+
+  if (effective_annotations (&h->s, h->conf.allow, &effective, err) < 0
+      || moat_annotations_parse (effective, &a, err) < 0)
+    return -1;
+  if (a.name)
+    snprintf (h->cni_args, sizeof (h->cni_args), "K8S_POD_NAME=%s", a.name);
+  if (a.aliases)
+    h->conf.aliases = h->aliases = json_incref (a.aliases);
+  if (a.have_ip)
+    {
+      h->conf.have_ip = true;
+      h->conf.ip = a.ip;
+    }
+  moat_annotations_free (&a);
+  return 0;
+}
+
 static int
 plan_attach (struct moat_hook *h, moat_err_t *err)
 {
-  if (container_netns (h, h->conf.name, err) < 0)
+  if (container_netns (h, h->conf.name, err) < 0 || plan_names (h, err) < 0)
+    return -1;
+  /* Before confinement: dnsmasq must not inherit it (dnsd.h). */
+  if (h->conf.dns && moat_dnsd_prepare (&h->dnsd, err) < 0)
     return -1;
   h->attach = true;
   h->profile = h->conf.ipam_type ? MOAT_SECCOMP_PLUGIN_DELEGATED : MOAT_SECCOMP_HOOK;
@@ -557,6 +597,12 @@ plan_stop (struct moat_hook *h, moat_err_t *err)
         }
       a->by_hook = rec.attached_by == MOAT_ATTACHED_BY_HOOK;
       a->delegated = rec.ipam != NULL;
+      /* Its DEL may be its network's last: the name server stops. */
+      if (a->by_hook && rec.dns && h->dnsd.pid < 0 && moat_dnsd_prepare (&h->dnsd, err) < 0)
+        {
+          moat_record_free (&rec);
+          return -1;
+        }
       if (a->by_hook && rec.netconf)
         moat_write_set_add_ipam (&h->writes, json_object_get (rec.netconf, "ipam"));
       else if (a->by_hook)
@@ -580,6 +626,7 @@ moat_hook_prepare (enum moat_hook_stage stage, const char *text, size_t len, str
     return moat_error (err, MOAT_E_IO, ENOMEM, "hook");
   h->stage = stage;
   h->netns_fd = -1;
+  h->dnsd = (struct moat_dnsd)MOAT_DNSD_NONE;
   h->profile = MOAT_SECCOMP_HOOK_POLICY;
   /* poststop needs no settings: the records say what to remove. */
   if (oci_state_parse (text, len, !stop, &h->s, err) < 0
@@ -624,7 +671,7 @@ export_cni_env (const char *id, const char *netns, const char *ifname, moat_err_
  * network's configuration found by name. A network that is gone, or no
  * longer a moat network, had its state go with it: nothing to do. */
 static int
-detach_orphan (const struct attachment *a, moat_err_t *err)
+detach_orphan (const struct attachment *a, struct moat_dnsd *dnsd, moat_err_t *err)
 {
   _cleanup_ (moat_netconf_free) struct moat_netconf conf = { 0 };
   _cleanup_ (json_decrefp) json_t *result = NULL;
@@ -642,6 +689,7 @@ detach_orphan (const struct attachment *a, moat_err_t *err)
   env.container_id = id;
   env.ifname = ifname;
   env.path = cni_path ();
+  env.dnsd = dnsd;
   if (export_cni_env (id, NULL, ifname, err) < 0)
     return -1;
   return moat_cni_run (&env, &conf, &result, err);
@@ -650,7 +698,7 @@ detach_orphan (const struct attachment *a, moat_err_t *err)
 /* The plugin's DEL of an attachment the hook made, with the network
  * configuration its ADD used (the record keeps it; else found by name). */
 static int
-detach (const struct attachment *a, moat_err_t *err)
+detach (const struct attachment *a, struct moat_dnsd *dnsd, moat_err_t *err)
 {
   _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
   _cleanup_ (moat_netconf_free) struct moat_netconf conf = { 0 };
@@ -663,7 +711,7 @@ detach (const struct attachment *a, moat_err_t *err)
   if (r < 0 || (r == 0 && !a->orphan))
     return r; /* gone: a DEL before us took it */
   if (r == 0)
-    return detach_orphan (a, err);
+    return detach_orphan (a, dnsd, err);
   if (rec.netconf)
     text = json_dumps (rec.netconf, JSON_COMPACT);
   else if (moat_netfind (a->network, NULL, &text, &file, err) < 0)
@@ -679,6 +727,7 @@ detach (const struct attachment *a, moat_err_t *err)
   env.netns = rec.netns;
   env.ifname = rec.ifname;
   env.path = cni_path ();
+  env.dnsd = dnsd;
   if (export_cni_env (rec.container_id, rec.netns, rec.ifname, err) < 0)
     return -1;
   return moat_cni_run (&env, &conf, &result, err);
@@ -697,6 +746,8 @@ attach (struct moat_hook *h, moat_err_t *err)
     .path = cni_path (),
     .have_netns_fd = true,
     .netns_fd = h->netns_fd,
+    .args = h->cni_args[0] ? h->cni_args : NULL,
+    .dnsd = &h->dnsd,
   };
   char key[MOAT_KEY_MAX + 1];
 
@@ -777,7 +828,7 @@ undo_attach (struct moat_hook *h, moat_err_t *err)
   moat_err_t undo = { 0 };
 
   for (size_t i = 0; i < h->found.n; i++)
-    if (h->found.v[i].by_hook && detach (&h->found.v[i], &undo) < 0)
+    if (h->found.v[i].by_hook && detach (&h->found.v[i], &h->dnsd, &undo) < 0)
       return moat_error_undo_failed (err, "the attach", &undo);
   return -1;
 }
@@ -813,7 +864,7 @@ execute_stop (struct moat_hook *h, moat_err_t *err)
 
       if (a->by_hook)
         {
-          if (detach (a, err) < 0)
+          if (detach (a, &h->dnsd, err) < 0)
             return moat_error_prefix (err, "network \"%s\"", a->network);
           continue;
         }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* io.moat.* annotations: the grammar (annot.h) and label selectors. */
 #include "model/annot.h"
+#include "model/hosts.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -891,6 +892,33 @@ parse_network (const char *key, const char *value, struct moat_annotations *a, m
   return parse_name (key, value, MOAT_NETWORK_NAME_MAX, true, &a->network, err);
 }
 
+static int
+parse_dns_name (const char *key, const char *value, struct moat_annotations *a, moat_err_t *err)
+{
+  if (!moat_dns_label_valid (value))
+    return malformed (err,
+                      "%s: \"%s\" is not a DNS label (1-63 letters, digits, '-' or '_', not "
+                      "starting or ending with '-')",
+                      key, CLIP (value));
+  a->name = strdup (value);
+  return a->name ? 0 : moat_error_nomem (err, key);
+}
+
+static int
+parse_aliases (const char *key, const char *value, struct moat_annotations *a, moat_err_t *err)
+{
+  return moat_aliases_from_text (key, value, &a->aliases, err);
+}
+
+static int
+parse_ip (const char *key, const char *value, struct moat_annotations *a, moat_err_t *err)
+{
+  if (moat_parse_ipv4 (value, &a->ip) < 0)
+    return malformed (err, "%s: \"%s\" is not an IPv4 address", key, CLIP (value));
+  a->have_ip = true;
+  return 0;
+}
+
 /* ---- the annotations object ---- */
 
 typedef int (*annotation_parser) (const char *key, const char *value, struct moat_annotations *a,
@@ -911,6 +939,9 @@ static const struct
   { MOAT_ANNOT_PREFIX "proxy", parse_proxy },
   { MOAT_ANNOT_PREFIX "policy", parse_policy },
   { MOAT_ANNOT_PREFIX "network", parse_network },
+  { MOAT_ANNOT_PREFIX "name", parse_dns_name },
+  { MOAT_ANNOT_PREFIX "aliases", parse_aliases },
+  { MOAT_ANNOT_PREFIX "ip", parse_ip },
 };
 
 static bool
@@ -994,6 +1025,8 @@ moat_annotations_free (struct moat_annotations *a)
   free (a->proxy_ports);
   free (a->policy);
   free (a->network);
+  free (a->name);
+  json_decref (a->aliases);
   selectors_free (a->depends_deny, a->n_depends_deny);
   selectors_free (a->expose_deny, a->n_expose_deny);
   free (a->egress_deny);
@@ -1248,6 +1281,10 @@ moat_annotations_dup (const struct moat_annotations *src, struct moat_annotation
       = dup_array (src->proxy_ports, src->n_proxy_ports, sizeof (*src->proxy_ports), &ok);
   ret->policy = dup_str (src->policy, &ok);
   ret->network = dup_str (src->network, &ok);
+  ret->name = dup_str (src->name, &ok);
+  ret->aliases = src->aliases ? json_incref (src->aliases) : NULL;
+  ret->have_ip = src->have_ip;
+  ret->ip = src->ip;
   if (ok)
     return 0;
   moat_annotations_free (ret);

@@ -15,6 +15,9 @@
  *   io.moat.proxy       IP:PORT [PORT+PORT...]   outbound tcp/80 (or the ports given) to a proxy
  *   io.moat.policy      NAME                     a profile of the policy file
  *   io.moat.network     NAME                     hook-driven attach to this CNI network
+ *   io.moat.name        LABEL                    its name on a network with "names" (hook-driven
+ * attach) io.moat.aliases     LABEL,...                more names there io.moat.ip          a.b.c.d
+ * its address (hook-driven attach), as CNI's `ips`
  *
  * SELECTOR is terms joined by '&' (AND): key=value, key!=value, key (exists)
  * or !key (absent); a key may be a system label, "@sys:name" (policy.h). ADDR is a.b.c.d/len (host
@@ -94,8 +97,12 @@ struct moat_annotations
   uint16_t proxy_port;
   uint16_t *proxy_ports; /* intercepted tcp ports; {80} when none are given */
   size_t n_proxy_ports;
-  char *policy;  /* NULL when absent */
-  char *network; /* NULL when absent */
+  char *policy;    /* NULL when absent */
+  char *network;   /* NULL when absent */
+  char *name;      /* io.moat.name, a DNS label (model/hosts.h); NULL when absent */
+  json_t *aliases; /* io.moat.aliases: an array of labels; NULL when absent */
+  bool have_ip;    /* io.moat.ip */
+  struct in_addr ip;
 
   /* Only from a policy profile (Trireme rules whose Action rejects): a
    * match here refuses what the lists above allow, whatever they say. */

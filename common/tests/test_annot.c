@@ -201,7 +201,7 @@ test_unknown_key (void **state)
                         "io.moat.allowhost: unknown annotation (known: io.moat.labels, "
                         "io.moat.depends, io.moat.expose, io.moat.allow-host, io.moat.egress, "
                         "io.moat.ingress, io.moat.internet, io.moat.proxy, io.moat.policy, "
-                        "io.moat.network)");
+                        "io.moat.network, io.moat.name, io.moat.aliases, io.moat.ip)");
   assert_refused ("io.moat.label", "app=web", "unknown annotation");
   assert_refused ("io.moat.labels.extra", "app=web", "unknown annotation");
   assert_refused_json (upper, "IO.MOAT.labels", "unknown annotation");
@@ -976,10 +976,35 @@ test_policy_and_network_malformed (void **state)
   assert_refused ("io.moat.network", "net:1", "character ':' not allowed");
 }
 
+static void
+test_name_aliases_ip (void **state)
+{
+  struct moat_annotations a;
+
+  parse_ok ("io.moat.name", "db", &a);
+  assert_string_equal (a.name, "db");
+  moat_annotations_free (&a);
+  parse_ok ("io.moat.aliases", "database, cache", &a);
+  assert_int_equal (json_array_size (a.aliases), 2);
+  moat_annotations_free (&a);
+  parse_ok ("io.moat.ip", "10.1.0.9", &a);
+  assert_true (a.have_ip);
+  assert_int_equal (ntohl (a.ip.s_addr), 0x0a010009);
+  moat_annotations_free (&a);
+  assert_refused_exact ("io.moat.name", "web.1",
+                        "io.moat.name: \"web.1\" is not a DNS label (1-63 letters, digits, '-' or "
+                        "'_', not starting or ending with '-')");
+  assert_refused_exact ("io.moat.aliases", "a,-b",
+                        "io.moat.aliases: \"-b\" is not a DNS label (1-63 letters, digits, '-' or "
+                        "'_', not starting or ending with '-')");
+  assert_refused_exact ("io.moat.ip", "10.1.0", "io.moat.ip: \"10.1.0\" is not an IPv4 address");
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_name_aliases_ip),
     cmocka_unit_test (test_no_annotations),
     cmocka_unit_test (test_not_an_object),
     cmocka_unit_test (test_any),

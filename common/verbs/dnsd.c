@@ -424,7 +424,11 @@ moat_dnsd_ensure (struct moat_dnsd *d, const char *network, const char *bridge,
                   struct in_addr gateway, bool forward, moat_err_t *err)
 {
   struct request q;
+  int running = moat_dnsd_running (network, NULL, err);
 
+  /* Running: the join was the hosts file; no launcher needed. */
+  if (running != 0)
+    return running < 0 ? -1 : 0;
   if (request_init (&q, VERB_ENSURE, network, err) < 0)
     return -1;
   snprintf (q.bridge, sizeof (q.bridge), "%s", bridge);
@@ -437,7 +441,19 @@ int
 moat_dnsd_stop (struct moat_dnsd *d, const char *network, moat_err_t *err)
 {
   struct request q;
+  char pidfile[4096];
+  int running = moat_dnsd_running (network, NULL, err);
 
+  if (running < 0)
+    return -1;
+  if (running == 0)
+    {
+      /* Nothing to signal: a stale pid file goes. */
+      if (moat_dns_pidfile_path (pidfile, sizeof (pidfile), network) == 0 && unlink (pidfile) < 0
+          && errno != ENOENT)
+        return moat_error (err, MOAT_E_STATE, errno, "remove \"%s\"", pidfile);
+      return 0;
+    }
   if (request_init (&q, VERB_STOP, network, err) < 0)
     return -1;
   return ask (d, &q, err);
