@@ -13,6 +13,7 @@
 #include "model/annot.h"
 #include "model/ceiling.h"
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "base/strv.h"
 #include "verbs/cni.h"
 #include "model/config.h"
@@ -393,6 +394,53 @@ plan_names (struct moat_hook *h, moat_err_t *err)
   return 0;
 }
 
+/* The file the engine bind-mounts at /etc/resolv.conf (docker's
+ * containers/<id>/resolv.conf, podman's userdata/resolv.conf), if any:
+ * rewritten in place after the ADD (the mount holds its inode), the only
+ * file the hook may write outside the run directory. */
+static void
+plan_resolv_conf (struct moat_hook *h)
+{
+  json_t *mounts = json_object_get (h->s.config, "mounts"), *m;
+  size_t i;
+
+  json_array_foreach (mounts, i, m)
+  {
+    const char *dest = json_string_value (json_object_get (m, "destination"));
+    const char *src = json_string_value (json_object_get (m, "source"));
+
+    if (dest && src && strcmp (dest, "/etc/resolv.conf") == 0 && src[0] == '/'
+        && strlen (src) < sizeof (h->writes.file))
+      strcpy (h->writes.file, src);
+  }
+}
+
+/* Points the container's resolv.conf at its network's name server (the
+ * ADD's result "dns"). In place: O_TRUNC on the mounted inode. */
+static int
+write_resolv_conf (const struct moat_hook *h, json_t *result, moat_err_t *err)
+{
+  json_t *dns = json_object_get (result, "dns");
+  const char *ns = json_string_value (json_array_get (json_object_get (dns, "nameservers"), 0));
+  const char *search = json_string_value (json_array_get (json_object_get (dns, "search"), 0));
+  char text[256];
+  int n, fd;
+
+  if (!h->writes.file[0] || !ns)
+    return 0;
+  n = snprintf (text, sizeof (text), "nameserver %s\nsearch %s\n", ns, search ? search : "");
+  fd = open (h->writes.file, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || moat_write_all (fd, text, (size_t)n) < 0)
+    {
+      int saved = errno;
+      if (fd >= 0)
+        close (fd);
+      return moat_error (err, MOAT_E_IO, saved, "container resolv.conf \"%s\"", h->writes.file);
+    }
+  close (fd);
+  return 0;
+}
+
 static int
 plan_attach (struct moat_hook *h, moat_err_t *err)
 {
@@ -401,6 +449,8 @@ plan_attach (struct moat_hook *h, moat_err_t *err)
   /* Before confinement: dnsmasq must not inherit it (dnsd.h). */
   if (h->conf.dns && moat_dnsd_prepare (&h->dnsd, err) < 0)
     return -1;
+  if (h->conf.dns)
+    plan_resolv_conf (h);
   h->attach = true;
   h->profile = h->conf.ipam_type ? MOAT_SECCOMP_PLUGIN_DELEGATED : MOAT_SECCOMP_HOOK;
   h->writes.sysctls = true; /* a new bridge's settings */
@@ -756,6 +806,15 @@ attach (struct moat_hook *h, moat_err_t *err)
   if (export_cni_env (h->s.id, h->netns, MOAT_HOOK_IFNAME, err) < 0
       || moat_cni_run_by (&env, &h->conf, MOAT_ATTACHED_BY_HOOK, &result, err) < 0)
     return -1;
+  if (write_resolv_conf (h, result, err) < 0)
+    {
+      _cleanup_ (json_decrefp) json_t *none = NULL;
+      moat_err_t undo = { 0 };
+      env.command = MOAT_CMD_DEL;
+      if (moat_cni_run (&env, &h->conf, &none, &undo) < 0)
+        moat_error_undo_failed (err, "the ADD", &undo);
+      return -1;
+    }
   if (attachments_push (&h->found, h->conf.name, key, true) < 0)
     return moat_error (err, MOAT_E_IO, ENOMEM, "attachments");
   h->found.v[h->found.n - 1].by_hook = true;

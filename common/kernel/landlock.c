@@ -168,6 +168,8 @@ add_rules (int ruleset, const struct moat_write_set *w, uint64_t handled, moat_e
       if (allow_beneath (ruleset, d->path, STATE_DIR_RIGHTS & handled, !d->create_mode, err) < 0)
         return -1;
     }
+  if (w->file[0] && allow_beneath (ruleset, w->file, FILE_RIGHTS & handled, true, err) < 0)
+    return -1;
   /* Shell redirections and daemons' habits: harmless. */
   if (allow_beneath (ruleset, "/dev/null", FILE_RIGHTS & handled, true, err) < 0)
     return -1;

@@ -48,6 +48,10 @@ struct moat_write_set
   bool unknown_writer;
   /* Too many directories or one too long: an error at confine time. */
   bool overflow;
+  /* One file that may be rewritten in place, not made (""): the
+   * container's resolv.conf that hook-driven attach points at its
+   * network's name server. */
+  char file[PATH_MAX];
 };
 
 /* Adds `path` (absolute, or relative to the working directory). */
