@@ -118,6 +118,13 @@ podman_setup() {
 # machine shares (the plugin judges "last" by its own run dir).
 pm_private_run_dir() {
   PM_RUN_DIR=$T/run
+  # The shipped conflist has "names": dnsmasq, as its own user, reads
+  # $PM_RUN_DIR/NET/hosts.d: every directory above must be crossable.
+  local d=$T
+  while [[ $d == /tmp/?* ]]; do
+    chmod o+x "$d"
+    d=${d%/*}
+  done
   mkdir -p "$PM_RUN_DIR/moat-test-guard"
   echo '{}' >"$PM_RUN_DIR/moat-test-guard/guard@eth0.json"
 }

@@ -16,6 +16,7 @@
 #include "base/cleanup.h"
 #include "base/file.h"
 #include "base/jsonnum.h"
+#include "model/hosts.h"
 
 #define ANNOT_PREFIX "io.moat."
 #define ENV_PREFIX "MOAT_"
@@ -412,6 +413,93 @@ moat_shim_config_add_hooks (json_t *config, const struct moat_shim_hook *hook, b
   return 0;
 }
 
+/* ------------------------------------------------------------ docker's names */
+
+/* The directory dockerd keeps the container's files in, from config.json's
+ * /etc/hosts bind mount (<data-root>/containers/<id>/hosts); NULL when
+ * there is none (not dockerd). */
+static char *
+docker_container_dir (const json_t *config)
+{
+  json_t *mounts = json_object_get (config, "mounts"), *m;
+  size_t i;
+
+  json_array_foreach (mounts, i, m)
+  {
+    const char *dest = json_string_value (json_object_get (m, "destination"));
+    const char *src = json_string_value (json_object_get (m, "source"));
+    size_t n = src ? strlen (src) : 0;
+
+    if (dest && strcmp (dest, "/etc/hosts") == 0 && src[0] == '/' && n > 6
+        && strcmp (src + n - 6, "/hosts") == 0)
+      return strndup (src, n - 6);
+  }
+  return NULL;
+}
+
+/* Sets annotations[key] = value unless the container set it already. */
+static int
+annotation_default (json_t *config, const char *key, const char *value, bool *changed,
+                    moat_err_t *err)
+{
+  json_t *a = json_object_get (config, "annotations");
+
+  if (!json_is_object (a))
+    {
+      a = json_object ();
+      if (!a || json_object_set_new (config, "annotations", a) < 0)
+        return moat_error (err, MOAT_E_IO, ENOMEM, "annotations");
+    }
+  if (json_object_get (a, key))
+    return 0;
+  if (json_object_set_new (a, key, json_string (value)) < 0)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "annotations");
+  *changed = true;
+  return 0;
+}
+
+int
+moat_shim_docker_names (json_t *config, const json_t *v2, bool *ret_changed, moat_err_t *err)
+{
+  const char *name = json_string_value (json_object_get (v2, "Name"));
+  json_t *labels = json_object_get (json_object_get (v2, "Config"), "Labels");
+  const char *service = json_string_value (json_object_get (labels, "com.docker.compose.service"));
+
+  *ret_changed = false;
+  if (name && name[0] == '/')
+    name++;
+  /* A name that is not a DNS label (docker allows '.') is not served:
+   * the hook would refuse it as io.moat.name. */
+  if (name && moat_dns_label_valid (name)
+      && annotation_default (config, ANNOT_PREFIX "name", name, ret_changed, err) < 0)
+    return -1;
+  if (service && moat_dns_label_valid (service)
+      && annotation_default (config, ANNOT_PREFIX "aliases", service, ret_changed, err) < 0)
+    return -1;
+  return 0;
+}
+
+/* dockerd 20.10 does not hand the container's name to the runtime; it
+ * writes it in config.v2.json next to the hosts file config.json mounts. */
+static int
+add_docker_names (json_t *config, bool *changed, moat_err_t *err)
+{
+  _cleanup_free_ char *dir = docker_container_dir (config);
+  json_auto_t *v2 = NULL;
+  char path[PATH_MAX];
+  bool added = false;
+
+  if (!dir || (size_t)snprintf (path, sizeof (path), "%s/config.v2.json", dir) >= sizeof (path))
+    return 0;
+  v2 = json_load_file (path, 0, NULL);
+  if (!v2)
+    return 0; /* not dockerd's, or unreadable: no names, as before */
+  if (moat_shim_docker_names (config, v2, &added, err) < 0)
+    return -1;
+  *changed = *changed || added;
+  return 0;
+}
+
 int
 moat_shim_edit_text (const char *text, size_t len, const char *name,
                      const struct moat_shim_hook *hook, char **ret_text, moat_err_t *err)
@@ -432,7 +520,9 @@ moat_shim_edit_text (const char *text, size_t len, const char *name,
     return moat_error (err, MOAT_E_IO, ENOMEM, "%s", name);
   if (moat_shim_config_wants_moat (typed, &wants, err) < 0)
     return moat_error_prefix (err, "%s", name);
-  if (wants && moat_shim_config_add_hooks (config, hook, &changed, err) < 0)
+  if (wants
+      && (moat_shim_config_add_hooks (config, hook, &changed, err) < 0
+          || add_docker_names (config, &changed, err) < 0))
     return moat_error_prefix (err, "%s", name);
   *ret_text = NULL;
   if (!changed)

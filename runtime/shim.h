@@ -91,6 +91,15 @@ int moat_shim_config_wants_moat (const json_t *config, bool *ret_wants, moat_err
 int moat_shim_config_add_hooks (json_t *config, const struct moat_shim_hook *hook,
                                 bool *ret_changed, moat_err_t *err);
 
+/* dockerd's names for the container (docs/design.md, "Names"): from
+ * `v2`, its config.v2.json, "Name" (without the leading '/') as
+ * io.moat.name and the compose service label com.docker.compose.service
+ * as io.moat.aliases, each when it is a DNS label and the container did
+ * not set that annotation itself. moat_shim_edit_text finds config.v2.json
+ * next to the /etc/hosts bind mount's source (<data-root>/containers/<id>/
+ * hosts) and adds these with the hook. */
+int moat_shim_docker_names (json_t *config, const json_t *v2, bool *ret_changed, moat_err_t *err);
+
 /* The whole edit on text: parses it (name labels errors: "NAME: line 3:
  * ..."), adds the hook when the container asks for moat. *ret_text is the
  * new compact JSON (free it), every number as it was written (jsonnum.h),

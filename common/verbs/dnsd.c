@@ -188,6 +188,23 @@ dnsmasq_exit_reason (int code)
     }
 }
 
+/* Whether dnsmasq, as `pw`, can read hosts.d: a directory above the run
+ * directory that others may not cross would leave it serving nothing. */
+static bool
+hostsdir_readable_by (const struct passwd *pw, const char *dir)
+{
+  pid_t child = fork ();
+  int status;
+
+  if (child == 0)
+    _exit (setgroups (0, NULL) == 0 && setgid (pw->pw_gid) == 0 && setuid (pw->pw_uid) == 0
+                   && access (dir, R_OK | X_OK) == 0
+               ? 0
+               : 1);
+  return child > 0 && waitpid (child, &status, 0) == child && WIFEXITED (status)
+         && WEXITSTATUS (status) == 0;
+}
+
 static void
 start_dnsmasq (const struct request *q, const char *pidfile, struct reply *r)
 {
@@ -205,6 +222,13 @@ start_dnsmasq (const struct request *q, const char *pidfile, struct reply *r)
                         q->network);
   if (open_paths (q->network, r) < 0)
     return;
+  moat_hostsdir_path (a_hosts, sizeof (a_hosts), q->network);
+  if (!hostsdir_readable_by (pw, a_hosts))
+    return reply_error (r, MOAT_E_STATE, EACCES,
+                        "network \"%s\": names: user \"%s\" (dnsmasq) cannot read %s: a "
+                        "directory above the run directory is not searchable by others "
+                        "(chmod o+x it)",
+                        q->network, pw->pw_name, a_hosts);
   inet_ntop (AF_INET, &q->gateway, gw, sizeof (gw));
   snprintf (a_pid, sizeof (a_pid), "--pid-file=%s", pidfile);
   snprintf (a_user, sizeof (a_user), "--user=%s", pw->pw_name);

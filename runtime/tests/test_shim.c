@@ -654,10 +654,36 @@ test_edit_bundle_errors_leave_it (void **state)
   json_decref (h.env);
 }
 
+static void
+test_docker_names (void **state)
+{
+  json_auto_t *config = json_pack ("{s:{s:s}}", "annotations", "io.moat.aliases", "mine");
+  json_auto_t *v2 = json_pack ("{s:s, s:{s:{s:s}}}", "Name", "/web", "Config", "Labels",
+                               "com.docker.compose.service", "frontend");
+  json_auto_t *dotted = json_pack ("{s:s}", "Name", "/web.1");
+  json_auto_t *plain = json_object ();
+  moat_err_t err = { 0 };
+  bool changed;
+
+  assert_int_equal (moat_shim_docker_names (config, v2, &changed, &err), 0);
+  assert_true (changed);
+  json_t *a = json_object_get (config, "annotations");
+  assert_string_equal (json_string_value (json_object_get (a, "io.moat.name")), "web");
+  /* The container's own annotation wins. */
+  assert_string_equal (json_string_value (json_object_get (a, "io.moat.aliases")), "mine");
+  assert_int_equal (moat_shim_docker_names (config, v2, &changed, &err), 0);
+  assert_false (changed);
+  /* A name that is not a DNS label is not handed on. */
+  assert_int_equal (moat_shim_docker_names (plain, dotted, &changed, &err), 0);
+  assert_false (changed);
+  assert_null (json_object_get (plain, "annotations"));
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_docker_names),
     cmocka_unit_test (test_args_containerd_create),
     cmocka_unit_test (test_args_defaults),
     cmocka_unit_test (test_args_bundle_forms),
