@@ -15,6 +15,9 @@ packages=(
   nftables iproute2 iputils-ping socat busybox-static
   runc containernetworking-plugins iptables python3
   coreutils util-linux
+  # run: a network's name server ("names"; not `dnsmasq`, whose service
+  # starts host-wide on install)
+  dnsmasq-base
 )
 
 missing=()
