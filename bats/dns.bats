@@ -143,3 +143,22 @@ resolve() {
   assert_eq "$(dns_running)" "" "dnsmasq"
   pm_nothing_left "$before"
 }
+
+@test "dns: moatctl check reports a dead dnsmasq, moatctl restore starts it again" {
+  local pid
+  pm_start a
+  pm_start b
+  pid=$(dns_running) || fail "no dnsmasq for $NET"
+  run "$MOAT_BUILD/moatctl" check
+  assert_not_contains "$output" "name server" "moatctl check with dnsmasq running"
+  kill "$pid"
+  wait_for 2 eval '! kill -0 '"$pid"' 2>/dev/null'
+  run "$MOAT_BUILD/moatctl" check
+  ((status == 1)) || fail "moatctl check: exit $status, want 1: $output"
+  assert_contains "$output" "missing: name server (dnsmasq) of network \"$NET\""
+  run -0 "$MOAT_BUILD/moatctl" restore
+  [[ -n $(dns_running) ]] || fail "moatctl restore did not start dnsmasq"
+  assert_eq "$(resolve a "$(pm_name b)")" "$(pm_ip b)" "a: b by name after restore"
+  run "$MOAT_BUILD/moatctl" check
+  assert_not_contains "$output" "name server" "moatctl check after restore"
+}

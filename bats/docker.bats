@@ -222,8 +222,10 @@ fake_argv() { cat "$T/fake.argv"; }
   assert_contains "$after" "$limits"
   assert_jq "$after" '[.hooks.prestart[-1].path, .hooks.poststop[-1].path] == [$h, $h]' \
     --arg h "$MOAT_BUILD/moat-hook"
-  assert_eq "$(jq -cS 'del(.hooks)' <<<"$after")" "$(jq -cS 'del(.hooks)' "$DK/seen/$id.before")" \
-    "config.json but its hooks"
+  # ... and the container's docker name as io.moat.name (docs/design.md, "Names").
+  assert_jq "$after" '.annotations["io.moat.name"] == $n' --arg n "$PFX-m"
+  assert_eq "$(jq -cS 'del(.hooks, .annotations)' <<<"$after")" \
+    "$(jq -cS 'del(.hooks, .annotations)' "$DK/seen/$id.before")" "config.json but its hooks and name"
   assert_eq "$(dk_exec m sh -c 'ulimit -c')" unlimited "RLIMIT_CORE in the moat container"
   dk_ip m >/dev/null
   assert_eq "$(network_records | wc -l)" 1 "records in $MOAT_RUN_DIR/$NET"

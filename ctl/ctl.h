@@ -98,9 +98,14 @@ int moat_ctl_resolve (const char *app, const char *user, char addr[16], moat_err
 
 /* restore: moat's tables anew from the records, in one batch. Counts in
  * *ret ({"networks", "containers", "identities", "elements"}). */
-int moat_ctl_restore (int64_t now, json_t **ret, moat_err_t *err);
+struct moat_dnsd;
+/* ... and the name server of every network with "names" whose dnsmasq is
+ * not running, through `dnsd` (verbs/dnsd.h, forked before confinement). */
+int moat_ctl_restore (int64_t now, struct moat_dnsd *dnsd, json_t **ret, moat_err_t *err);
 
-/* check: the kernel against the records, and foreign rules. *ret:
+/* check: the kernel against the records, a network's name server that is
+ * not running ("missing": "name server (dnsmasq) of network \"N\""), and
+ * foreign rules. *ret:
  * {"drift": [{"missing"|"extra": text}...], "conflicts": [...]}; *ndiff
  * the number of problems. */
 int moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err);

@@ -20,6 +20,7 @@
 #include "kernel/landlock.h"
 #include "state/state.h"
 #include "token.h"
+#include "verbs/dnsd.h"
 
 /* Exit codes (moatctl(8), EXIT STATUS). */
 enum
@@ -405,12 +406,12 @@ cmd_check (const struct opts *o)
 }
 
 static int
-cmd_restore (const struct opts *o)
+cmd_restore (const struct opts *o, struct moat_dnsd *dnsd)
 {
   _cleanup_ (json_decrefp) json_t *counts = NULL;
   moat_err_t err = { 0 };
 
-  if (moat_ctl_restore (now (), &counts, &err) < 0)
+  if (moat_ctl_restore (now (), dnsd, &counts, &err) < 0)
     return fail (&err);
   if (o->json)
     return print_json (counts);
@@ -675,6 +676,7 @@ main (int argc, char **argv)
 {
   struct opts o = { 0 };
   struct moat_write_set writes = { 0 };
+  _cleanup_ (moat_dnsd_release) struct moat_dnsd dnsd = MOAT_DNSD_NONE;
   const char *cmd;
   char **args;
   int n;
@@ -686,6 +688,10 @@ main (int argc, char **argv)
   /* Everything moatctl does is files, netlink and memory; it writes only
    * where its command writes. */
   ctl_writes (optind < argc ? argv[optind] : NULL, &o, &writes);
+  /* restore may start networks' name servers, which must not inherit the
+   * confinement (verbs/dnsd.h). */
+  if (optind < argc && strcmp (argv[optind], "restore") == 0 && moat_dnsd_prepare (&dnsd, &err) < 0)
+    return fail (&err);
   if (moat_landlock_confine (&writes, &err) < 0
       || moat_seccomp_confine (MOAT_SECCOMP_CTL, &err) < 0)
     return fail (&err);
@@ -707,7 +713,7 @@ main (int argc, char **argv)
   if (strcmp (cmd, "check") == 0)
     return n == 0 ? cmd_check (&o) : usage_error ("check takes no arguments");
   if (strcmp (cmd, "restore") == 0)
-    return n == 0 ? cmd_restore (&o) : usage_error ("restore takes no arguments");
+    return n == 0 ? cmd_restore (&o, &dnsd) : usage_error ("restore takes no arguments");
   if (strcmp (cmd, "keygen") == 0)
     return cmd_keygen (args, n, &o);
   if (strcmp (cmd, "token") == 0)

@@ -12,6 +12,7 @@
 #include "foreign.h"
 #include "model/policy.h"
 #include "verbs/apply.h"
+#include "verbs/dnsd.h"
 
 /* --- restore and check -------------------------------------------------------------------- */
 
@@ -195,8 +196,54 @@ expected_load (char **networks, bool all_idents, int64_t now, struct expected *e
   return 0;
 }
 
+static void on_drift (void *data, bool missing, const char *what);
+
+/* The first record of a network with names, if any: its bridge, gateway
+ * and internet are the network's. */
+static const struct moat_record *
+names_record (const struct records *rs)
+{
+  for (size_t i = 0; i < rs->n; i++)
+    if (rs->v[i].dns)
+      return &rs->v[i];
+  return NULL;
+}
+
+static int
+restore_name_servers (const struct expected *e, struct moat_dnsd *dnsd, moat_err_t *err)
+{
+  for (size_t i = 0; i < e->nnets; i++)
+    {
+      const struct moat_record *r = names_record (&e->recs[i]);
+
+      if (r && moat_dnsd_ensure (dnsd, r->network, r->bridge, r->gateway, r->internet, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+check_name_servers (const struct expected *e, json_t *drift, moat_err_t *err)
+{
+  char what[512];
+
+  for (size_t i = 0; i < e->nnets; i++)
+    {
+      const struct moat_record *r = names_record (&e->recs[i]);
+      int running = r ? moat_dnsd_running (r->network, NULL, err) : 1;
+
+      if (running < 0)
+        return -1;
+      if (running)
+        continue;
+      snprintf (what, sizeof (what), "name server (dnsmasq) of network \"%s\"", r->network);
+      on_drift (drift, true, what);
+    }
+  return 0;
+}
+
 int
-moat_ctl_restore (int64_t now, json_t **ret, moat_err_t *err)
+moat_ctl_restore (int64_t now, struct moat_dnsd *dnsd, json_t **ret, moat_err_t *err)
 {
   _cleanup_strv_ char **networks = NULL;
   _cleanup_ (all_locks_release) struct all_locks locks = { .global = -1 };
@@ -211,6 +258,8 @@ moat_ctl_restore (int64_t now, json_t **ret, moat_err_t *err)
   if (e.nmembers
       && (moat_nft_open (&nft, err) < 0
           || moat_nft_restore (nft, e.members, e.nmembers, e.idents, e.elems, err) < 0))
+    return moat_error_prefix (err, "restore");
+  if (restore_name_servers (&e, dnsd, err) < 0)
     return moat_error_prefix (err, "restore");
   *ret = json_pack ("{s:I, s:I, s:I, s:I}", "networks", (json_int_t)e.nnets, "containers",
                     (json_int_t)e.nmembers, "identities", (json_int_t)e.nidents, "elements",
@@ -286,7 +335,7 @@ moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err)
                            err)
              < 0)
     return -1;
-  if (bridges_of (&e, &bridges, err) < 0
+  if (check_name_servers (&e, drift, err) < 0 || bridges_of (&e, &bridges, err) < 0
       || (bridges[0] && conflicts_json (bridges, conflicts, err) < 0))
     return -1;
   *nproblems = (int)(json_array_size (drift) + json_array_size (conflicts));

@@ -321,29 +321,32 @@ launcher_stop (const struct request *q, struct reply *r)
     reply_error (r, MOAT_E_STATE, errno, "remove \"%s\"", pidfile);
 }
 
+/* Requests until the pipe closes (moatctl restore may start several). */
 static void __attribute__ ((noreturn)) launcher_main (void)
 {
-  struct request q;
-  struct reply r = { 0 };
-  ssize_t n;
-
   signal (SIGPIPE, SIG_IGN);
-  do
-    n = read (LAUNCHER_IN, &q, sizeof (q));
-  while (n < 0 && errno == EINTR);
-  if (n != (ssize_t)sizeof (q))
-    _exit (0); /* nothing asked */
-  q.network[sizeof (q.network) - 1] = '\0';
-  q.bridge[sizeof (q.bridge) - 1] = '\0';
-  if (q.verb == VERB_ENSURE)
-    launcher_ensure (&q, &r);
-  else if (q.verb == VERB_STOP)
-    launcher_stop (&q, &r);
-  else
-    reply_error (&r, MOAT_E_IO, EINVAL, "dns launcher: unknown request");
-  if (moat_write_all (LAUNCHER_OUT, &r, sizeof (r)) < 0)
-    _exit (1);
-  _exit (0);
+  for (;;)
+    {
+      struct request q;
+      struct reply r = { 0 };
+      ssize_t n;
+
+      do
+        n = read (LAUNCHER_IN, &q, sizeof (q));
+      while (n < 0 && errno == EINTR);
+      if (n != (ssize_t)sizeof (q))
+        _exit (0); /* nothing more asked */
+      q.network[sizeof (q.network) - 1] = '\0';
+      q.bridge[sizeof (q.bridge) - 1] = '\0';
+      if (q.verb == VERB_ENSURE)
+        launcher_ensure (&q, &r);
+      else if (q.verb == VERB_STOP)
+        launcher_stop (&q, &r);
+      else
+        reply_error (&r, MOAT_E_IO, EINVAL, "dns launcher: unknown request");
+      if (moat_write_all (LAUNCHER_OUT, &r, sizeof (r)) < 0)
+        _exit (1);
+    }
 }
 
 /* In the child: the pipes at 3 and 4, /dev/null at 0-2, nothing else. */
@@ -414,12 +417,9 @@ ask (struct moat_dnsd *d, const struct request *q, moat_err_t *err)
                        q->network);
   if (moat_write_all (d->request, q, sizeof (*q)) < 0)
     return moat_error (err, MOAT_E_IO, errno, "network \"%s\": dns launcher", q->network);
-  close (d->request);
-  d->request = -1;
   do
     n = read (d->reply, &r, sizeof (r));
   while (n < 0 && errno == EINTR);
-  moat_dnsd_release (d);
   if (n != (ssize_t)sizeof (r))
     return moat_error (err, MOAT_E_IO, n < 0 ? errno : 0,
                        "network \"%s\": dns launcher gave no answer", q->network);

@@ -36,7 +36,8 @@ struct moat_dnsd
     -1, -1, -1                                                                                     \
   }
 
-/* Forks the launcher (before any confinement). */
+/* Forks the launcher (before any confinement). It takes requests until
+ * moat_dnsd_release. */
 int moat_dnsd_prepare (struct moat_dnsd *d, moat_err_t *err);
 /* Closes the pipes: an unused launcher exits. */
 void moat_dnsd_release (struct moat_dnsd *d);
