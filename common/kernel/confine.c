@@ -85,7 +85,8 @@ static const int process_calls[] = {
 
 /* Files and directories: state records written atomically (open, write,
  * rename), flocks, sysctls under /proc/sys, the policy file, the name
- * key's owner (geteuid). Each call with its *at twin: libc versions pick
+ * key's owner (geteuid), a hosts file's mode (fchmod: dnsmasq reads it as
+ * its own user, whatever the umask). Each call with its *at twin: libc versions pick
  * either. */
 static const int file_calls[] = {
   SCMP_SYS (openat),     SCMP_SYS (getdents64), SCMP_SYS (access),  SCMP_SYS (faccessat),
