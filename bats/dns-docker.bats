@@ -51,3 +51,12 @@ dk_resolve() { # FROM NAME
   run -0 "$MOAT_BUILD/moatctl" show "$PFX-db"
   assert_contains "$output" "$ip_db" "moatctl show by docker name"
 }
+
+@test "docker: the name moat-runtime adds asks for nothing: MOAT_NETWORK on a network without env still runs unattached" {
+  MOAT_CONF=$(jq -c 'del(.allow.env)' <<<"$MOAT_CONF")
+  printf '%s\n' "$MOAT_CONF" >"$DK/networks/$NET.conf"
+  run -0 dk_run plain --runtime moat --network none -e "MOAT_NETWORK=$NET"
+  [[ $(dk inspect -f '{{.State.Running}}' "$PFX-plain") == true ]] || fail "plain is not running"
+  assert_jq "$(dk_bundle_config plain)" '.annotations["io.moat.name"] == $n' --arg n "$PFX-plain"
+  assert_eq "$(network_records | wc -l)" 0 "records in $MOAT_RUN_DIR/$NET"
+}

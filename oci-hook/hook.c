@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -517,6 +518,30 @@ plan_attach_env (struct moat_hook *h, const char *network, moat_err_t *err)
   return plan_attach (h, err);
 }
 
+/* Any io.moat.* key but those that only name or place an attachment:
+ * moat-runtime adds io.moat.name to every docker container it hands the
+ * hook, and alone it asks for nothing (docs/design.md, "Names"). */
+static bool
+asks_for_policy (json_t *annotations)
+{
+  static const char *const naming[] = { "io.moat.name", "io.moat.aliases", "io.moat.ip" };
+  const char *key;
+  json_t *v;
+
+  if (!moat_annotations_any (annotations))
+    return false;
+  json_object_foreach (annotations, key, v)
+  {
+    bool names_only = false;
+
+    for (size_t i = 0; i < sizeof (naming) / sizeof (naming[0]); i++)
+      names_only = names_only || strcasecmp (key, naming[i]) == 0;
+    if (!names_only && strncasecmp (key, MOAT_ANNOT_PREFIX, strlen (MOAT_ANNOT_PREFIX)) == 0)
+      return true;
+  }
+  return false;
+}
+
 static int
 no_attachment (const struct oci_state *s, moat_err_t *err)
 {
@@ -549,7 +574,7 @@ plan_start (struct moat_hook *h, moat_err_t *err)
                                                                           : plan_attach (h, err);
   else if ((r = env_network (&h->s, &from_env, err)) == 0 && from_env)
     r = plan_attach_env (h, from_env, err);
-  if (r == 0 && !h->attach && h->found.n == 0 && moat_annotations_any (h->s.annotations))
+  if (r == 0 && !h->attach && h->found.n == 0 && asks_for_policy (h->s.annotations))
     r = no_attachment (&h->s, err);
   moat_annotations_free (&a);
   return r;
