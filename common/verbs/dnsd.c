@@ -217,7 +217,7 @@ start_dnsmasq (const struct request *q, const char *pidfile, struct reply *r)
 
   if (!pw || !gr)
     return reply_error (r, MOAT_E_UNSUPPORTED, 0,
-                        "network \"%s\": dns: no user \"" MOAT_DNSMASQ_USER
+                        "network \"%s\": names: no user \"" MOAT_DNSMASQ_USER
                         "\" (install dnsmasq-base)",
                         q->network);
   if (open_paths (q->network, r) < 0)
@@ -260,7 +260,7 @@ start_dnsmasq (const struct request *q, const char *pidfile, struct reply *r)
 
   child = fork ();
   if (child < 0)
-    return reply_error (r, MOAT_E_IO, errno, "network \"%s\": dns: fork", q->network);
+    return reply_error (r, MOAT_E_IO, errno, "network \"%s\": names: fork", q->network);
   if (child == 0)
     {
       setsid ();
@@ -270,14 +270,14 @@ start_dnsmasq (const struct request *q, const char *pidfile, struct reply *r)
   /* dnsmasq's first process exits once its daemon runs, with the reason
    * when it could not start. */
   if (waitpid (child, &status, 0) < 0)
-    return reply_error (r, MOAT_E_IO, errno, "network \"%s\": dns: wait for dnsmasq", q->network);
+    return reply_error (r, MOAT_E_IO, errno, "network \"%s\": names: wait for dnsmasq", q->network);
   if (WIFEXITED (status) && WEXITSTATUS (status) == 127)
     return reply_error (r, MOAT_E_UNSUPPORTED, 0,
-                        "network \"%s\": dns: cannot run " MOAT_DNSMASQ " (install dnsmasq-base)",
+                        "network \"%s\": names: cannot run " MOAT_DNSMASQ " (install dnsmasq-base)",
                         q->network);
   if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
     return reply_error (r, MOAT_E_IO, 0,
-                        "network \"%s\": dns: dnsmasq on %s:53 failed to start: %s (exit %d; "
+                        "network \"%s\": names: dnsmasq on %s:53 failed to start: %s (exit %d; "
                         "its own message is in the system log)",
                         q->network, gw, dnsmasq_exit_reason (WEXITSTATUS (status)),
                         WIFEXITED (status) ? WEXITSTATUS (status) : -1);
@@ -312,8 +312,12 @@ launcher_stop (const struct request *q, struct reply *r)
       kill (pid, SIGTERM);
       for (int waited = 0; is_our_dnsmasq (pid, pidfile); waited += 5)
         {
-          if (waited >= STOP_WAIT_MS)
+          if (waited == STOP_WAIT_MS)
             kill (pid, SIGKILL);
+          if (waited > 2 * STOP_WAIT_MS)
+            return reply_error (r, MOAT_E_IO, 0,
+                                "network \"%s\": names: dnsmasq %d outlived SIGKILL", q->network,
+                                pid);
           nanosleep (&tick, NULL);
         }
     }
@@ -343,7 +347,7 @@ static void __attribute__ ((noreturn)) launcher_main (void)
       else if (q.verb == VERB_STOP)
         launcher_stop (&q, &r);
       else
-        reply_error (&r, MOAT_E_IO, EINVAL, "dns launcher: unknown request");
+        reply_error (&r, MOAT_E_IO, EINVAL, "names launcher: unknown request");
       if (moat_write_all (LAUNCHER_OUT, &r, sizeof (r)) < 0)
         _exit (1);
     }
@@ -369,12 +373,12 @@ moat_dnsd_prepare (struct moat_dnsd *d, moat_err_t *err)
   pid_t pid;
 
   if (pipe2 (req, O_CLOEXEC) < 0)
-    return moat_error (err, MOAT_E_IO, errno, "dns launcher: pipe");
+    return moat_error (err, MOAT_E_IO, errno, "names launcher: pipe");
   if (pipe2 (rep, O_CLOEXEC) < 0)
     {
       close (req[0]);
       close (req[1]);
-      return moat_error (err, MOAT_E_IO, errno, "dns launcher: pipe");
+      return moat_error (err, MOAT_E_IO, errno, "names launcher: pipe");
     }
   fflush (NULL);
   pid = fork ();
@@ -386,7 +390,7 @@ moat_dnsd_prepare (struct moat_dnsd *d, moat_err_t *err)
     {
       close (req[1]);
       close (rep[0]);
-      return moat_error (err, MOAT_E_IO, errno, "dns launcher: fork");
+      return moat_error (err, MOAT_E_IO, errno, "names launcher: fork");
     }
   d->pid = pid;
   d->request = req[1];
@@ -412,17 +416,17 @@ ask (struct moat_dnsd *d, const struct request *q, moat_err_t *err)
 
   if (!d || d->request < 0)
     return moat_error (err, MOAT_E_IO, 0,
-                       "network \"%s\": dns: no launcher (this moat binary cannot run dnsmasq "
+                       "network \"%s\": names: no launcher (this moat binary cannot run dnsmasq "
                        "here)",
                        q->network);
   if (moat_write_all (d->request, q, sizeof (*q)) < 0)
-    return moat_error (err, MOAT_E_IO, errno, "network \"%s\": dns launcher", q->network);
+    return moat_error (err, MOAT_E_IO, errno, "network \"%s\": names launcher", q->network);
   do
     n = read (d->reply, &r, sizeof (r));
   while (n < 0 && errno == EINTR);
   if (n != (ssize_t)sizeof (r))
     return moat_error (err, MOAT_E_IO, n < 0 ? errno : 0,
-                       "network \"%s\": dns launcher gave no answer", q->network);
+                       "network \"%s\": names launcher gave no answer", q->network);
   if (r.code)
     {
       r.msg[sizeof (r.msg) - 1] = '\0';
