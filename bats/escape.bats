@@ -721,3 +721,23 @@ icmp_at() { frames "$1" "$2" - 0800 23=01 "34=$3"; }
   wait_for 5 frames_at_least 1 B in - 0800 23=01 34=0b
   assert_others_intact
 }
+
+@test "names: another network's name server answers nothing, over udp or tcp" {
+  local out ip_b
+  MOAT_CONF=$(jq -c '. + {names: true}' <<<"$MOAT_CONF")
+  second_network
+  CNI_ARGS_VALUE="K8S_POD_NAME=$PFX-a" add_container a
+  new_netns b
+  CNI_CONF=$(jq -c '. + {names: true}' <<<"$MOAT_CONF2") CNI_ARGS_VALUE="K8S_POD_NAME=$PFX-b" \
+    run -0 cni ADD "$PFX-b" "${PFX}b"
+  ip_b=$(jq -r '.ips[0].address | split("/")[0]' <<<"$output")
+  # Its own network's name server answers it.
+  out=$(ip netns exec "${PFX}a" timeout 3 busybox nslookup "$PFX-a" "$GW" 2>&1) || true
+  assert_contains "$out" "$(ip_of a)" "a asks its own gateway"
+  # The other network's, through the host: refused like any host port.
+  out=$(ip netns exec "${PFX}a" timeout 3 busybox nslookup "$PFX-b" "$GW2" 2>&1) || true
+  assert_not_contains "$out" "Address: $ip_b" "a asks b's network's name server"
+  assert_contains "$out" "No route to host" "a asks b's network's name server (admin-prohibited)"
+  out=$(ip netns exec "${PFX}a" timeout 3 busybox nc -w 2 "$GW2" 53 </dev/null 2>&1) || true
+  assert_contains "$out" "refused" "a -> b's gateway tcp/53"
+}
