@@ -4,7 +4,7 @@
 # per network on the bridge's gateway, started by the first attachment,
 # stopped by the last DEL; containers find each other by name and alias;
 # resolution opens no other flow. Under podman 4.3 (CNI backend), whose
-# shipped conflist (conf/10-moat.conflist) sets "dns" and the `aliases`
+# shipped conflist (conf/10-moat.conflist) sets "names" and the `aliases`
 # capability.
 
 load helpers
