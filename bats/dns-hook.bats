@@ -21,10 +21,14 @@ setup() {
 
 teardown() {
   runc_teardown
-  local pid
-  pid=$(pgrep -f -- "--pid-file=$MOAT_RUN_DIR/$NET/dnsmasq.pid") &&
-    { echo "# teardown: dnsmasq $pid left" >&2; kill "$pid"; }
+  local pid n
   teardown_moat_net
+  # After every DEL: a dnsmasq still running was left behind.
+  for n in "$NET" "${NET2-}"; do
+    pid=$(pgrep -f -- "--pid-file=$MOAT_RUN_DIR/$n/dnsmasq.pid") &&
+      { echo "# teardown: dnsmasq $pid left" >&2; kill "$pid"; }
+  done
+  return 0
 }
 
 # ctr_named NAME [ANNOTATION...]: a container on the test's network with
@@ -81,4 +85,21 @@ ctr_resolve() { # FROM NAME
   ((status != 0)) || fail "runc run succeeded"
   assert_contains "$output" 'io.moat.name: "bad.name" is not a DNS label'
   [[ ! -e $MOAT_RUN_DIR/$NET ]] || fail "state made: $(find "$MOAT_RUN_DIR/$NET")"
+}
+
+@test "dns: two networks with names on one bridge each get their name server" {
+  local out
+  MOAT_CONF=$(jq -c '. + {names: true}' <<<"$MOAT_CONF")
+  second_network
+  MOAT_CONF2=$(jq -c --arg br "$BR" '. + {names: true, bridge: $br}' <<<"$MOAT_CONF2")
+  CNI_ARGS_VALUE="K8S_POD_NAME=$PFX-a" add_container a
+  new_netns b
+  CNI_CONF=$MOAT_CONF2 CNI_ARGS_VALUE="K8S_POD_NAME=$PFX-b" run -0 cni ADD "$PFX-b" "${PFX}b"
+  out=$(ip netns exec "${PFX}a" timeout 3 busybox nslookup "$PFX-a" "$GW" 2>&1) || true
+  assert_contains "$out" "Address: $(ip_of a)" "a asks its gateway for itself"
+  out=$(ip netns exec "${PFX}b" timeout 3 busybox nslookup "$PFX-b" "$GW2" 2>&1) || true
+  assert_contains "$out" "Address: $NETPFX2." "b asks its gateway for itself"
+  [[ -n $(pgrep -f -- "--pid-file=$MOAT_RUN_DIR/$NET2/dnsmasq.pid") ]] || fail "no dnsmasq for $NET2"
+  CNI_CONF=$MOAT_CONF2 run -0 cni DEL "$PFX-b" "${PFX}b"
+  assert_eq "$(pgrep -f -- "--pid-file=$MOAT_RUN_DIR/$NET2/dnsmasq.pid")" "" "dnsmasq of $NET2 after its last DEL"
 }

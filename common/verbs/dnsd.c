@@ -208,7 +208,7 @@ hostsdir_readable_by (const struct passwd *pw, const char *dir)
 static void
 start_dnsmasq (const struct request *q, const char *pidfile, struct reply *r)
 {
-  char a_pid[4200], a_user[64], a_group[64], a_iface[64], a_listen[64], a_hosts[4200];
+  char a_pid[4200], a_user[64], a_group[64], a_listen[64], a_hosts[4200];
   char gw[INET_ADDRSTRLEN];
   struct passwd *pw = getpwnam (MOAT_DNSMASQ_USER);
   struct group *gr = pw ? getgrgid (pw->pw_gid) : NULL;
@@ -229,11 +229,13 @@ start_dnsmasq (const struct request *q, const char *pidfile, struct reply *r)
                         "directory above the run directory is not searchable by others "
                         "(chmod o+x it)",
                         q->network, pw->pw_name, a_hosts);
+  /* The gateway address alone, not --interface: two networks may share a
+   * bridge, and a second dnsmasq bound to all its addresses would find
+   * the first's in use. */
   inet_ntop (AF_INET, &q->gateway, gw, sizeof (gw));
   snprintf (a_pid, sizeof (a_pid), "--pid-file=%s", pidfile);
   snprintf (a_user, sizeof (a_user), "--user=%s", pw->pw_name);
   snprintf (a_group, sizeof (a_group), "--group=%s", gr->gr_name);
-  snprintf (a_iface, sizeof (a_iface), "--interface=%s", q->bridge);
   snprintf (a_listen, sizeof (a_listen), "--listen-address=%s", gw);
   moat_hostsdir_path (a_hosts, sizeof (a_hosts), q->network);
   memmove (a_hosts + 11, a_hosts, strlen (a_hosts) + 1);
@@ -244,7 +246,6 @@ start_dnsmasq (const struct request *q, const char *pidfile, struct reply *r)
     a_pid,
     a_user,
     a_group,
-    a_iface,
     a_listen,
     (char *)"--bind-interfaces",
     (char *)"--except-interface=lo",
