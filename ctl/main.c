@@ -37,8 +37,9 @@ static const char usage[]
       "  grant CONTAINER host PROTO/PORT[-PORT] [--ttl 30s|10m|1h]\n"
       "  grant CONTAINER egress CIDR PROTO/PORT[-PORT] [--ttl ...]\n"
       "  grant CONTAINER peer CONTAINER2 [--ttl ...]\n"
+      "  grant CONTAINER ingress CIDR PROTO/PORT[-PORT] [--ttl ...]   from outside\n"
       "  grant --token JWT|- [--keys DIR] [--iss ISSUER]   (-: the token on stdin)\n"
-      "  revoke CONTAINER host|egress|peer ...  the same words as the grant\n"
+      "  revoke CONTAINER host|egress|peer|ingress ...  the same words as the grant\n"
       "  revoke --token JWT|- [--keys DIR] [--iss ISSUER]  refused until its exp\n"
       "  explain SRC DST PROTO/PORT            allowed (exit 0) or refused (exit 1), and why\n"
       "  check                                 kernel against records; foreign rules (exit 1)\n"
@@ -305,8 +306,8 @@ cmd_grant (bool grant, char **args, int n, const struct opts *o)
   if (o->token)
     return grant ? grant_token (o) : revoke_token (o);
   if (n < 2)
-    return usage_error (grant ? "grant: want CONTAINER host|egress|peer ..."
-                              : "revoke: want CONTAINER host|egress|peer ...");
+    return usage_error (grant ? "grant: want CONTAINER host|egress|peer|ingress ..."
+                              : "revoke: want CONTAINER host|egress|peer|ingress ...");
   if (moat_grant_parse (args + 1, (size_t)n - 1, &g, &err) < 0)
     return fail (&err);
   if (!grant && o->ttl)
