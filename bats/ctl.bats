@@ -523,3 +523,80 @@ EOF
   run -0 hook poststop a
   run -0 ctl check
 }
+
+# in_out_from SRC IP PORT: a TCP connection from the outside namespace,
+# from its address SRC (ns_tcp_connect's outcome words).
+in_out_from() {
+  local token=tcp-$RANDOM$RANDOM out rc=0
+  out=$(printf '%s\n' "$token" |
+    ns_run "$OUT_NS" timeout 5 socat -t1 -T2 - "TCP4:$2:$3,bind=$1,connect-timeout=1" 2>&1) || rc=$?
+  classify "$out" "$rc" "$token"
+}
+
+# setup_outside, and a second address OUT2 in the outside namespace, routed
+# back to it from $H.
+setup_two_outside() {
+  setup_outside "$H"
+  OUT2=198.18.$((RANDOM % 250 + 1)).7
+  ip -n "$OUT_NS" addr add "$OUT2/32" dev lo
+  ip -n "$H" route add "$OUT2/32" via "$OUT_IP"
+}
+
+@test "moatctl: an ingress grant lets exactly that outside address in on exactly that port; another source stays out" {
+  local p1 p2
+  p1=$(random_port)
+  p2=$((p1 + 1))
+  setup_two_outside
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  ctr_tcp_listen app "$p1"
+  ctr_tcp_listen app "$p2"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p1")" refused "before the grant"
+  run -0 ctl grant "$(cid_of app)" ingress "$OUT_IP/32" "tcp/$p1" --ttl 1h
+  assert_contains "$output" "granted $(cid_of app): ingress $OUT_IP/32 tcp/$p1 for 3600s"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p1")" ok "granted address, granted port"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p2")" refused "granted address, other port"
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p1")" refused "other address, granted port"
+  # The container itself gets nothing outward from it.
+  ns_tcp_listen "$OUT_NS" 0.0.0.0 "$p1"
+  run ctr_tcp_connect app "$OUT_IP" "$p1"
+  assert_eq "$output" refused "the container to the granted address"
+  run -0 ctl explain "outside:$OUT_IP" "$(cid_of app)" "tcp/$p1"
+  assert_contains "$output" "grant \"ingress $OUT_IP/32 tcp/$p1\" (expires in"
+  run -1 ctl explain "outside:$OUT2" "$(cid_of app)" "tcp/$p1"
+  run -0 ctl --json show "$(cid_of app)"
+  assert_jq "$output" '.containers[0].grants[0] | .grant == $g and .expiresIn <= 3600' \
+    --arg g "ingress $OUT_IP/32 tcp/$p1"
+  run -0 ctl check
+  assert_contains "$output" "ok: the kernel holds what the records say"
+  # Lost behind moat's back: check says so, restore brings it back.
+  ip netns exec "$H" nft flush set inet moat grant_ingress
+  run -1 ctl check
+  assert_contains "$output" "missing: grant_ingress"
+  run -0 ctl restore
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p1")" ok "after restore"
+  run -0 ctl revoke "$(cid_of app)" ingress "$OUT_IP/32" "tcp/$p1"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p1")" refused "revoked"
+  run -1 ctl revoke "$(cid_of app)" ingress "$OUT_IP/32" "tcp/$p1"
+  assert_contains "$output" "has no grant \"ingress $OUT_IP/32 tcp/$p1\""
+  run -2 ctl grant "$(cid_of app)" ingress "$OUT_IP/33" "tcp/$p1"
+  assert_contains "$output" "grant ingress"
+}
+
+@test "moatctl: an ingress grant with --ttl 3s closes in the kernel with nothing running; DEL leaves no element" {
+  local p
+  p=$(random_port)
+  setup_two_outside
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  ctr_tcp_listen app "$p"
+  run -0 ctl grant "$(cid_of app)" ingress "$OUT2/32" "tcp/$p" --ttl 3s
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" ok "granted"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" refused "another outside address"
+  run pgrep -f "$MOAT_BUILD/moatctl"
+  assert_eq "$output" "" "moatctl processes"
+  wait_for 10 eval "[[ \$(in_out_from $OUT2 $(ip_of app) $p) == refused ]]"
+  assert_eq "$(grants_in_kernel grant_ingress "$(ip_of app)")" 0 "grant_ingress elements after expiry"
+  run -0 ctl grant "$(cid_of app)" ingress "$OUT_IP/32" "tcp/$p"
+  assert_eq "$(grants_in_kernel grant_ingress "$(ip_of app)")" 1 "grant_ingress elements"
+  ctr_delete app
+  assert_eq "$(grants_in_kernel grant_ingress "$OUT_IP")" 0 "grant_ingress elements after DEL"
+}

@@ -576,6 +576,13 @@ static int
 end_resolve (const char *text, struct end *ret, moat_err_t *err)
 {
   ret->text = text;
+  /* outside:ADDR: an address outside the host, never a container's. */
+  if (strncmp (text, "outside:", 8) == 0)
+    {
+      if (inet_pton (AF_INET, text + 8, &ret->addr) != 1)
+        return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": want outside:IPV4", text);
+      return 0;
+    }
   if (strcmp (text, "host") == 0)
     {
       ret->host = true;
