@@ -600,3 +600,61 @@ setup_two_outside() {
   ctr_delete app
   assert_eq "$(grants_in_kernel grant_ingress "$OUT_IP")" 0 "grant_ingress elements after DEL"
 }
+
+@test "moatctl: an access envelope's token (no grants) lets its sub in where the operator says, until exp" {
+  local p id tok
+  p=$(random_port)
+  setup_two_outside
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  ctr_tcp_listen app "$p"
+  token_keys
+  id=$(cid_of app)
+  run -0 token --key "$T/k1.key" --sub "$OUT_IP" --aud "$(hostname)" --iss envelope --ttl 4s
+  tok=$output
+  run -0 jq -Rr 'split(".")[1] | @base64d | fromjson | has("grants")' <<<"$tok"
+  assert_eq "$output" false "the envelope's claims have no grants"
+  # Nothing says what it opens: refused, and nothing opened.
+  run -1 ctl grant --token "$tok"
+  assert_contains "$output" 'token refused: no rule for key "k1"'
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" refused "no rule"
+  run -1 ctl grant --token "$tok" --iss other
+  assert_contains "$output" 'token refused: wrong issuer "envelope", want "other"'
+  # The operator's --to: the sub's address alone gets in, until exp.
+  run -0 ctl grant --token "$tok" --iss envelope --to "$id" "tcp/$p"
+  assert_contains "$output" "granted $OUT_IP for"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" ok "the token's sub"
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" refused "another outside address"
+  run -0 ctl explain "outside:$OUT_IP" "$id" "tcp/$p"
+  assert_contains "$output" "grant \"ingress $OUT_IP/32 tcp/$p\" (expires in"
+  run -0 ctl --json show "$id"
+  assert_jq "$output" '.containers[0].grants[0].by == "token kid=k1 sub=\($s)"' --arg s "$OUT_IP"
+  wait_for 10 eval "[[ \$(in_out_from $OUT_IP $(ip_of app) $p) == refused ]]"
+  assert_eq "$(grants_in_kernel grant_ingress "$(ip_of app)")" 0 "grant_ingress elements after exp"
+  run -1 ctl grant --token "$tok" --to "$id" "tcp/$p"
+  assert_contains "$output" "token refused: expired"
+
+  # The key's rules file next to it.
+  printf '# what k1 tokens open\n%s tcp/%s\n' "$id" "$p" >"$T/keys/k1.allow"
+  run -0 token --key "$T/k1.key" --sub "$OUT2" --aud "$(hostname)" --ttl 1h
+  tok=$output
+  run -0 ctl grant --token "$tok"
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" ok "by the key's rule"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" refused "not the sub"
+  run -0 ctl revoke --token "$tok"
+  assert_contains "$output" "1 grant closed"
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" refused "revoked"
+  run -1 ctl grant --token "$tok"
+  assert_contains "$output" "token refused: revoked"
+  # A wrong audience, a sub that is no address, a bad rules file.
+  run -0 token --key "$T/k1.key" --sub "$OUT2" --aud not-this-host --ttl 1h
+  run -1 ctl grant --token "$output"
+  assert_contains "$output" "token refused: wrong audience"
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$(hostname)" --ttl 1h
+  run -1 ctl grant --token "$output"
+  assert_contains "$output" "want the client's IPv4 address"
+  printf '%s tcp/99999\n' "$id" >"$T/keys/k1.allow"
+  run -0 token --key "$T/k1.key" --sub "$OUT2" --aud "$(hostname)" --ttl 1h
+  run -2 ctl grant --token "$output"
+  assert_contains "$output" "k1.allow:1"
+  assert_eq "$(grants_in_kernel grant_ingress "$(ip_of app)")" 0 "grant_ingress elements"
+}
