@@ -658,3 +658,76 @@ setup_two_outside() {
   assert_contains "$output" "k1.allow:1"
   assert_eq "$(grants_in_kernel grant_ingress "$(ip_of app)")" 0 "grant_ingress elements"
 }
+
+# http_front: `moatctl http` socket-activated in $H on OUT_HOST_IP:$HTTP_PORT,
+# one process per connection, its log in $T/http.log.
+http_front() {
+  HTTP_PORT=$(random_port)
+  start_bg host sh -c "exec nsenter --net=/run/netns/$H systemd-socket-activate --inetd -a \
+    -l $OUT_HOST_IP:$HTTP_PORT env -i PATH=$PATH MOAT_RUN_DIR=$MOAT_RUN_DIR \
+    MOAT_KEYS_DIR=$T/keys $MOAT_BUILD/moatctl http 2>>$T/http.log"
+  wait_for 5 listening "$H" tcp "$HTTP_PORT"
+}
+
+# allow_from SRC TOKEN: curl from the outside's address SRC; prints the
+# status and the body.
+allow_from() {
+  ip netns exec "$OUT_NS" curl -sS -m 10 --interface "$1" -w ' %{http_code}' \
+    "http://$OUT_HOST_IP:$HTTP_PORT/v0/allow?access_token=$2" 2>&1 | tr -d '\n' || true
+}
+
+@test "moatctl http: an envelope token by curl lets its client in until exp; bad tokens 401, no rule 403, bad requests 4xx" {
+  local p id tok
+  p=$(random_port)
+  setup_two_outside
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  ctr_tcp_listen app "$p"
+  token_keys
+  run -0 ctl keygen k1
+  printf '%s\n' "$output" >"$T/k1-other.key"
+  id=$(cid_of app)
+  http_front
+  run -0 token --key "$T/k1.key" --sub "$OUT_IP" --aud "$(hostname)" --ttl 5s
+  tok=$output
+  # No rule for k1 yet: 403, nothing opened.
+  run allow_from "$OUT_IP" "$tok"
+  assert_match "$output" ' 403$'
+  assert_contains "$output" 'no rule for key \"k1\"'
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" refused "no rule"
+  printf '%s tcp/%s\n' "$id" "$p" >"$T/keys/k1.allow"
+  # From another address than the token's sub: 403.
+  run allow_from "$OUT2" "$tok"
+  assert_match "$output" ' 403$'
+  assert_contains "$output" "not this connection's address"
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" refused "the other address"
+  # Forged (another key with the same kid) and expired: 401.
+  run -0 token --key "$T/k1-other.key" --sub "$OUT_IP" --aud "$(hostname)" --ttl 1h
+  run allow_from "$OUT_IP" "$output"
+  assert_match "$output" '"error":"bad signature"} 401$'
+  run -0 token --key "$T/k1.key" --sub "$OUT_IP" --aud "$(hostname)" --exp $(($(date +%s) - 5))
+  run allow_from "$OUT_IP" "$output"
+  assert_match "$output" '"error":"expired [0-9]+ s ago"} 401$'
+  run allow_from "$OUT_IP" ""
+  assert_match "$output" '"error":"missing access_token"} 401$'
+  # The valid one: 200 with its expiry, then the client connects.
+  run allow_from "$OUT_IP" "$tok"
+  assert_match "$output" ' 200$'
+  assert_jq "${output% 200}" '.sub == $s and .expiresIn <= 5 and (.grants | length == 1)' --arg s "$OUT_IP"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" ok "let in by the HTTP front"
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" refused "another outside address"
+  # Shut out when exp passes, by the kernel.
+  wait_for 15 eval "[[ \$(in_out_from $OUT_IP $(ip_of app) $p) == refused ]]"
+  assert_eq "$(grants_in_kernel grant_ingress "$(ip_of app)")" 0 "grant_ingress elements after exp"
+  # Requests that are not GET /v0/allow.
+  run ip netns exec "$OUT_NS" curl -sS -m 5 -w ' %{http_code}' "http://$OUT_HOST_IP:$HTTP_PORT/other"
+  assert_match "$output" ' 404$'
+  run ip netns exec "$OUT_NS" curl -sS -m 5 -X POST -w ' %{http_code}' "http://$OUT_HOST_IP:$HTTP_PORT/v0/allow"
+  assert_match "$output" ' 405$'
+  run ip netns exec "$OUT_NS" sh -c "printf 'NONSENSE\r\n\r\n' | socat -t2 - TCP4:$OUT_HOST_IP:$HTTP_PORT"
+  assert_contains "$output" "HTTP/1.1 400 Bad Request"
+  # A client that sends half a request and waits is cut off after 5 s.
+  run ip netns exec "$OUT_NS" sh -c "(printf 'GET /v0/allow'; sleep 8) | timeout 10 socat -t9 - TCP4:$OUT_HOST_IP:$HTTP_PORT"
+  assert_contains "$output" "HTTP/1.1 408 Request Timeout"
+  run cat "$T/http.log"
+  assert_contains "$output" "moatctl http: 200 $OUT_IP let in for"
+}

@@ -17,6 +17,7 @@
 #include "kernel/confine.h"
 #include "ctl.h"
 #include "envelope.h"
+#include "serve.h"
 #include "grant.h"
 #include "kernel/landlock.h"
 #include "state/state.h"
@@ -41,6 +42,7 @@ static const char usage[]
       "  grant CONTAINER ingress CIDR PROTO/PORT[-PORT] [--ttl ...]   from outside\n"
       "  grant --token JWT|- [--keys DIR] [--iss ISSUER]   (-: the token on stdin)\n"
       "  grant --token JWT --to CONTAINER PROTO/PORT[-PORT]  an envelope token (no grants)\n"
+      "  http [--keys DIR] [--iss ISSUER]      GET /v0/allow?access_token= on stdin/stdout\n"
       "  revoke CONTAINER host|egress|peer|ingress ...  the same words as the grant\n"
       "  revoke --token JWT|- [--keys DIR] [--iss ISSUER]  refused until its exp\n"
       "  explain SRC DST PROTO/PORT            allowed (exit 0) or refused (exit 1), and why\n"
@@ -597,6 +599,17 @@ cmd_token (char **args, int n, const struct opts *o)
   return EXIT_OK;
 }
 
+/* The access envelope's HTTP front on stdin/stdout (serve.h): exit 0 for
+ * 200, 1 for a refusal, 2 for a server error. */
+static int
+cmd_http (const struct opts *o)
+{
+  struct moat_http_opts h = { .keys_dir = keys_dir (o), .iss = o->iss, .now = now };
+  int status = moat_ctl_http_serve (STDIN_FILENO, STDOUT_FILENO, &h);
+
+  return status == 200 ? EXIT_OK : status >= 500 ? EXIT_USAGE : EXIT_NO;
+}
+
 /* --- main ------------------------------------------------------------------------------- */
 
 enum
@@ -771,5 +784,7 @@ main (int argc, char **argv)
     return cmd_keygen (args, n, &o);
   if (strcmp (cmd, "token") == 0)
     return cmd_token (args, n, &o);
+  if (strcmp (cmd, "http") == 0)
+    return n == 0 ? cmd_http (&o) : usage_error ("http takes no arguments");
   return usage_error ("unknown command");
 }
