@@ -13,6 +13,7 @@
 
 #include "../envelope.h"
 #include "../grant.h"
+#include "../http.h"
 
 static void
 parse_ok (const char *text, struct moat_envelope_rules *r)
@@ -100,6 +101,47 @@ test_ingress_words (void **state)
   assert_non_null (strstr (err.msg, "want ingress CIDR PROTO/PORT[-PORT]"));
 }
 
+/* status and token (or reason part) of one complete request. */
+static void
+http_is (const char *req, int status, const char *want)
+{
+  struct moat_http_request r;
+
+  assert_int_equal (moat_http_parse (req, strlen (req), &r), 0);
+  if (r.status != status)
+    fail_msg ("%s: %d (%s), want %d", req, r.status, r.reason ? r.reason : "", status);
+  if (status == 0)
+    assert_string_equal (r.token, want);
+  else if (!strstr (r.reason, want))
+    fail_msg ("%s: \"%s\", want \"%s\"", req, r.reason, want);
+  moat_http_request_free (&r);
+}
+
+static void
+test_http_parse (void **state)
+{
+  struct moat_http_request r;
+  static char big[MOAT_HTTP_REQUEST_MAX];
+
+  http_is ("GET /v0/allow?access_token=a.b.c HTTP/1.1\r\nHost: x\r\n\r\n", 0, "a.b.c");
+  http_is ("GET /v0/allow?x=1&access_token=a%2Eb_-.c&y HTTP/1.0\n\n", 0, "a.b_-.c");
+  http_is ("GET /v0/allow?access_token=a&access_token=b HTTP/1.1\r\n\r\n", 400, "twice");
+  http_is ("GET /v0/allow?access_token=a%2 HTTP/1.1\r\n\r\n", 400, "percent");
+  http_is ("GET /v0/allow?access_token=a%20b HTTP/1.1\r\n\r\n", 401, "malformed token");
+  http_is ("GET /v0/allow?access_token= HTTP/1.1\r\n\r\n", 401, "missing access_token");
+  http_is ("GET /v0/allow HTTP/1.1\r\n\r\n", 401, "missing access_token");
+  http_is ("GET /v0/allowed?access_token=a HTTP/1.1\r\n\r\n", 404, "not found");
+  http_is ("POST /v0/allow?access_token=a HTTP/1.1\r\n\r\n", 405, "only GET");
+  http_is ("GET /v0/allow?access_token=a HTTP/2\r\n\r\n", 400, "HTTP/1.0 or HTTP/1.1");
+  http_is ("GET\r\n\r\n", 400, "request line");
+  http_is ("GET /v0/allow?access_token=a HTTP/1.1\r\nX: \x01\r\n\r\n", 400, "not text");
+  /* Incomplete below the cap; refused at it. */
+  assert_int_equal (moat_http_parse ("GET /v0/allow", 13, &r), 1);
+  memset (big, 'a', sizeof (big));
+  assert_int_equal (moat_http_parse (big, sizeof (big), &r), 0);
+  assert_int_equal (r.status, 431);
+}
+
 int
 main (void)
 {
@@ -107,6 +149,7 @@ main (void)
     cmocka_unit_test (test_rules),
     cmocka_unit_test (test_rules_refused),
     cmocka_unit_test (test_ingress_words),
+    cmocka_unit_test (test_http_parse),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
