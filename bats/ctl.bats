@@ -731,3 +731,20 @@ allow_from() {
   run cat "$T/http.log"
   assert_contains "$output" "moatctl http: 200 $OUT_IP let in for"
 }
+
+@test "moatctl: a token's grant word \"ingress CIDR PROTO/PORT\" lets that range in on its sub, until exp" {
+  local p id
+  p=$(random_port)
+  setup_two_outside
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  ctr_tcp_listen app "$p"
+  token_keys
+  id=$(cid_of app)
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 4s "ingress $OUT2/32 tcp/$p"
+  run -0 ctl grant --token "$output"
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" ok "the token's range"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" refused "another outside address"
+  wait_for 10 eval "[[ \$(in_out_from $OUT2 $(ip_of app) $p) == refused ]]"
+  run -2 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 4s "ingress $OUT2/32"
+  assert_contains "$output" "want ingress CIDR PROTO/PORT[-PORT]"
+}

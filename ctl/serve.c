@@ -85,10 +85,13 @@ respond (int fd, int status, json_t *body)
     moat_write_all (fd, msg, (size_t)n);
 }
 
+/* The reason goes to the journal; the client learns it too, but for a
+ * server error (paths, system errors), which stays here. */
 static int
 refuse (int fd, int status, const char *reason)
 {
-  json_t *body = json_pack ("{s:s}", "error", reason);
+  json_t *body = json_pack ("{s:s}", "error",
+                            status >= 500 ? "server error: see this host's journal" : reason);
 
   fprintf (stderr, "moatctl http: %d %s\n", status, reason);
   respond (fd, status, body);
