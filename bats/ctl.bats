@@ -523,3 +523,228 @@ EOF
   run -0 hook poststop a
   run -0 ctl check
 }
+
+# in_out_from SRC IP PORT: a TCP connection from the outside namespace,
+# from its address SRC (ns_tcp_connect's outcome words).
+in_out_from() {
+  local token=tcp-$RANDOM$RANDOM out rc=0
+  out=$(printf '%s\n' "$token" |
+    ns_run "$OUT_NS" timeout 5 socat -t1 -T2 - "TCP4:$2:$3,bind=$1,connect-timeout=1" 2>&1) || rc=$?
+  classify "$out" "$rc" "$token"
+}
+
+# setup_outside, and a second address OUT2 in the outside namespace, routed
+# back to it from $H.
+setup_two_outside() {
+  setup_outside "$H"
+  OUT2=198.18.$((RANDOM % 250 + 1)).7
+  ip -n "$OUT_NS" addr add "$OUT2/32" dev lo
+  ip -n "$H" route add "$OUT2/32" via "$OUT_IP"
+}
+
+@test "moatctl: an ingress grant lets exactly that outside address in on exactly that port; another source stays out" {
+  local p1 p2
+  p1=$(random_port)
+  p2=$((p1 + 1))
+  setup_two_outside
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  ctr_tcp_listen app "$p1"
+  ctr_tcp_listen app "$p2"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p1")" refused "before the grant"
+  run -0 ctl grant "$(cid_of app)" ingress "$OUT_IP/32" "tcp/$p1" --ttl 1h
+  assert_contains "$output" "granted $(cid_of app): ingress $OUT_IP/32 tcp/$p1 for 3600s"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p1")" ok "granted address, granted port"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p2")" refused "granted address, other port"
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p1")" refused "other address, granted port"
+  # The container itself gets nothing outward from it.
+  ns_tcp_listen "$OUT_NS" 0.0.0.0 "$p1"
+  run ctr_tcp_connect app "$OUT_IP" "$p1"
+  assert_eq "$output" refused "the container to the granted address"
+  run -0 ctl explain "outside:$OUT_IP" "$(cid_of app)" "tcp/$p1"
+  assert_contains "$output" "grant \"ingress $OUT_IP/32 tcp/$p1\" (expires in"
+  run -1 ctl explain "outside:$OUT2" "$(cid_of app)" "tcp/$p1"
+  run -0 ctl --json show "$(cid_of app)"
+  assert_jq "$output" '.containers[0].grants[0] | .grant == $g and .expiresIn <= 3600' \
+    --arg g "ingress $OUT_IP/32 tcp/$p1"
+  run -0 ctl check
+  assert_contains "$output" "ok: the kernel holds what the records say"
+  # Lost behind moat's back: check says so, restore brings it back.
+  ip netns exec "$H" nft flush set inet moat grant_ingress
+  run -1 ctl check
+  assert_contains "$output" "missing: grant_ingress"
+  run -0 ctl restore
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p1")" ok "after restore"
+  run -0 ctl revoke "$(cid_of app)" ingress "$OUT_IP/32" "tcp/$p1"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p1")" refused "revoked"
+  run -1 ctl revoke "$(cid_of app)" ingress "$OUT_IP/32" "tcp/$p1"
+  assert_contains "$output" "has no grant \"ingress $OUT_IP/32 tcp/$p1\""
+  run -2 ctl grant "$(cid_of app)" ingress "$OUT_IP/33" "tcp/$p1"
+  assert_contains "$output" "grant ingress"
+}
+
+@test "moatctl: an ingress grant with --ttl 3s closes in the kernel with nothing running; DEL leaves no element" {
+  local p
+  p=$(random_port)
+  setup_two_outside
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  ctr_tcp_listen app "$p"
+  run -0 ctl grant "$(cid_of app)" ingress "$OUT2/32" "tcp/$p" --ttl 3s
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" ok "granted"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" refused "another outside address"
+  run pgrep -f "$MOAT_BUILD/moatctl"
+  assert_eq "$output" "" "moatctl processes"
+  wait_for 10 eval "[[ \$(in_out_from $OUT2 $(ip_of app) $p) == refused ]]"
+  assert_eq "$(grants_in_kernel grant_ingress "$(ip_of app)")" 0 "grant_ingress elements after expiry"
+  run -0 ctl grant "$(cid_of app)" ingress "$OUT_IP/32" "tcp/$p"
+  assert_eq "$(grants_in_kernel grant_ingress "$(ip_of app)")" 1 "grant_ingress elements"
+  ctr_delete app
+  assert_eq "$(grants_in_kernel grant_ingress "$OUT_IP")" 0 "grant_ingress elements after DEL"
+}
+
+@test "moatctl: an access envelope's token (no grants) lets its sub in where the operator says, until exp" {
+  local p id tok
+  p=$(random_port)
+  setup_two_outside
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  ctr_tcp_listen app "$p"
+  token_keys
+  id=$(cid_of app)
+  run -0 token --key "$T/k1.key" --sub "$OUT_IP" --aud "$(hostname)" --iss envelope --ttl 4s
+  tok=$output
+  run -0 jq -Rr 'split(".")[1] | @base64d | fromjson | has("grants")' <<<"$tok"
+  assert_eq "$output" false "the envelope's claims have no grants"
+  # Nothing says what it opens: refused, and nothing opened.
+  run -1 ctl grant --token "$tok"
+  assert_contains "$output" 'token refused: no rule for key "k1"'
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" refused "no rule"
+  run -1 ctl grant --token "$tok" --iss other
+  assert_contains "$output" 'token refused: wrong issuer "envelope", want "other"'
+  # The operator's --to: the sub's address alone gets in, until exp.
+  run -0 ctl grant --token "$tok" --iss envelope --to "$id" "tcp/$p"
+  assert_contains "$output" "granted $OUT_IP for"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" ok "the token's sub"
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" refused "another outside address"
+  run -0 ctl explain "outside:$OUT_IP" "$id" "tcp/$p"
+  assert_contains "$output" "grant \"ingress $OUT_IP/32 tcp/$p\" (expires in"
+  run -0 ctl --json show "$id"
+  assert_jq "$output" '.containers[0].grants[0].by == "token kid=k1 sub=\($s)"' --arg s "$OUT_IP"
+  wait_for 10 eval "[[ \$(in_out_from $OUT_IP $(ip_of app) $p) == refused ]]"
+  assert_eq "$(grants_in_kernel grant_ingress "$(ip_of app)")" 0 "grant_ingress elements after exp"
+  run -1 ctl grant --token "$tok" --to "$id" "tcp/$p"
+  assert_contains "$output" "token refused: expired"
+
+  # The key's rules file next to it.
+  printf '# what k1 tokens open\n%s tcp/%s\n' "$id" "$p" >"$T/keys/k1.allow"
+  run -0 token --key "$T/k1.key" --sub "$OUT2" --aud "$(hostname)" --ttl 1h
+  tok=$output
+  run -0 ctl grant --token "$tok"
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" ok "by the key's rule"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" refused "not the sub"
+  run -0 ctl revoke --token "$tok"
+  assert_contains "$output" "1 grant closed"
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" refused "revoked"
+  run -1 ctl grant --token "$tok"
+  assert_contains "$output" "token refused: revoked"
+  # A wrong audience, a sub that is no address, a bad rules file.
+  run -0 token --key "$T/k1.key" --sub "$OUT2" --aud not-this-host --ttl 1h
+  run -1 ctl grant --token "$output"
+  assert_contains "$output" "token refused: wrong audience"
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$(hostname)" --ttl 1h
+  run -1 ctl grant --token "$output"
+  assert_contains "$output" "want the client's IPv4 address"
+  printf '%s tcp/99999\n' "$id" >"$T/keys/k1.allow"
+  run -0 token --key "$T/k1.key" --sub "$OUT2" --aud "$(hostname)" --ttl 1h
+  run -2 ctl grant --token "$output"
+  assert_contains "$output" "k1.allow:1"
+  assert_eq "$(grants_in_kernel grant_ingress "$(ip_of app)")" 0 "grant_ingress elements"
+}
+
+# http_front: `moatctl http` socket-activated in $H on OUT_HOST_IP:$HTTP_PORT,
+# one process per connection, its log in $T/http.log.
+http_front() {
+  HTTP_PORT=$(random_port)
+  start_bg host sh -c "exec nsenter --net=/run/netns/$H systemd-socket-activate --inetd -a \
+    -l $OUT_HOST_IP:$HTTP_PORT env -i PATH=$PATH MOAT_RUN_DIR=$MOAT_RUN_DIR \
+    MOAT_KEYS_DIR=$T/keys $MOAT_BUILD/moatctl http 2>>$T/http.log"
+  wait_for 5 listening "$H" tcp "$HTTP_PORT"
+}
+
+# allow_from SRC TOKEN: curl from the outside's address SRC; prints the
+# status and the body.
+allow_from() {
+  ip netns exec "$OUT_NS" curl -sS -m 10 --interface "$1" -w ' %{http_code}' \
+    "http://$OUT_HOST_IP:$HTTP_PORT/v0/allow?access_token=$2" 2>&1 | tr -d '\n' || true
+}
+
+@test "moatctl http: an envelope token by curl lets its client in until exp; bad tokens 401, no rule 403, bad requests 4xx" {
+  local p id tok
+  p=$(random_port)
+  setup_two_outside
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  ctr_tcp_listen app "$p"
+  token_keys
+  run -0 ctl keygen k1
+  printf '%s\n' "$output" >"$T/k1-other.key"
+  id=$(cid_of app)
+  http_front
+  run -0 token --key "$T/k1.key" --sub "$OUT_IP" --aud "$(hostname)" --ttl 5s
+  tok=$output
+  # No rule for k1 yet: 403, nothing opened.
+  run allow_from "$OUT_IP" "$tok"
+  assert_match "$output" ' 403$'
+  assert_contains "$output" 'no rule for key \"k1\"'
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" refused "no rule"
+  printf '%s tcp/%s\n' "$id" "$p" >"$T/keys/k1.allow"
+  # From another address than the token's sub: 403.
+  run allow_from "$OUT2" "$tok"
+  assert_match "$output" ' 403$'
+  assert_contains "$output" "not this connection's address"
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" refused "the other address"
+  # Forged (another key with the same kid) and expired: 401.
+  run -0 token --key "$T/k1-other.key" --sub "$OUT_IP" --aud "$(hostname)" --ttl 1h
+  run allow_from "$OUT_IP" "$output"
+  assert_match "$output" '"error":"bad signature"} 401$'
+  run -0 token --key "$T/k1.key" --sub "$OUT_IP" --aud "$(hostname)" --exp $(($(date +%s) - 5))
+  run allow_from "$OUT_IP" "$output"
+  assert_match "$output" '"error":"expired [0-9]+ s ago"} 401$'
+  run allow_from "$OUT_IP" ""
+  assert_match "$output" '"error":"missing access_token"} 401$'
+  # The valid one: 200 with its expiry, then the client connects.
+  run allow_from "$OUT_IP" "$tok"
+  assert_match "$output" ' 200$'
+  assert_jq "${output% 200}" '.sub == $s and .expiresIn <= 5 and (.grants | length == 1)' --arg s "$OUT_IP"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" ok "let in by the HTTP front"
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" refused "another outside address"
+  # Shut out when exp passes, by the kernel.
+  wait_for 15 eval "[[ \$(in_out_from $OUT_IP $(ip_of app) $p) == refused ]]"
+  assert_eq "$(grants_in_kernel grant_ingress "$(ip_of app)")" 0 "grant_ingress elements after exp"
+  # Requests that are not GET /v0/allow.
+  run ip netns exec "$OUT_NS" curl -sS -m 5 -w ' %{http_code}' "http://$OUT_HOST_IP:$HTTP_PORT/other"
+  assert_match "$output" ' 404$'
+  run ip netns exec "$OUT_NS" curl -sS -m 5 -X POST -w ' %{http_code}' "http://$OUT_HOST_IP:$HTTP_PORT/v0/allow"
+  assert_match "$output" ' 405$'
+  run ip netns exec "$OUT_NS" sh -c "printf 'NONSENSE\r\n\r\n' | socat -t2 - TCP4:$OUT_HOST_IP:$HTTP_PORT"
+  assert_contains "$output" "HTTP/1.1 400 Bad Request"
+  # A client that sends half a request and waits is cut off after 5 s.
+  run ip netns exec "$OUT_NS" sh -c "(printf 'GET /v0/allow'; sleep 8) | timeout 10 socat -t9 - TCP4:$OUT_HOST_IP:$HTTP_PORT"
+  assert_contains "$output" "HTTP/1.1 408 Request Timeout"
+  run cat "$T/http.log"
+  assert_contains "$output" "moatctl http: 200 $OUT_IP let in for"
+}
+
+@test "moatctl: a token's grant word \"ingress CIDR PROTO/PORT\" lets that range in on its sub, until exp" {
+  local p id
+  p=$(random_port)
+  setup_two_outside
+  ctr_start app "$(a '{"io.moat.labels": "app=x"}')"
+  ctr_tcp_listen app "$p"
+  token_keys
+  id=$(cid_of app)
+  run -0 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 4s "ingress $OUT2/32 tcp/$p"
+  run -0 ctl grant --token "$output"
+  assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" ok "the token's range"
+  assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" refused "another outside address"
+  wait_for 10 eval "[[ \$(in_out_from $OUT2 $(ip_of app) $p) == refused ]]"
+  run -2 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 4s "ingress $OUT2/32"
+  assert_contains "$output" "want ingress CIDR PROTO/PORT[-PORT]"
+}

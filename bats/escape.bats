@@ -741,3 +741,36 @@ icmp_at() { frames "$1" "$2" - 0800 23=01 "34=$3"; }
   out=$(ip netns exec "${PFX}a" timeout 3 busybox nc -w 2 "$GW2" 53 </dev/null 2>&1) || true
   assert_contains "$out" "refused" "a -> b's gateway tcp/53"
 }
+
+@test "ingress grant: frames forged from another outside address do not get in" {
+  setup_outside
+  setup_world
+  local other=198.18.$((RANDOM % 250 + 1)).9 omac hmac
+  # The host routes `other` back to the outside, so reverse-path filtering
+  # would not be what stops it.
+  ip route add "$other/32" via "$OUT_IP" dev "${PFX}oh"
+  # (setup_world's snapshot of b and c is from before the grant: the
+  # revoke at the end must leave them as they were.)
+  run -0 "$MOAT_BUILD/moatctl" grant "$(cid_of c)" ingress "$OUT_IP/32" "udp/$P"
+  ns_udp_listen "$OUT_NS" "$OUT_IP" "$P"
+  # Control: the granted address itself reaches c.
+  PROBE_TOKEN=ctl-out-c run -0 ns_udp_connect "$OUT_NS" "$IPC" "$P"
+  omac=$(ip netns exec "$OUT_NS" cat /sys/class/net/eth0/address)
+  hmac=$(cat "/sys/class/net/${PFX}oh/address")
+  sniff_start O "$OUT_NS" eth0
+  # Forged frames from the outside: another source, and (the limit of a
+  # grant by address) the granted source itself, which does get in.
+  run -0 xpkt "$OUT_NS" send eth0 udp --smac "$omac" --dmac "$hmac" --src "$other" --dst "$IPC" \
+    --dport "$P" --token forged-other
+  run -0 xpkt "$OUT_NS" send eth0 udp --smac "$omac" --dmac "$hmac" --src "$OUT_IP" --dst "$IPC" \
+    --dport "$P" --token forged-granted
+  wait_captured O forged-other out || fail "the forged frame never left the outside"
+  wait_captured C forged-granted || fail "the frame from the granted source never reached c"
+  settle C "$IPC"
+  assert_not_captured C forged-other "frames from another outside address in c"
+  assert_eq "$(received forged-other)" 0 "delivered to c"
+  run -0 "$MOAT_BUILD/moatctl" revoke "$(cid_of c)" ingress "$OUT_IP/32" "udp/$P"
+  PROBE_TOKEN=ctl-out-c2 run ns_udp_connect "$OUT_NS" "$IPC" "$P"
+  assert_eq "$output" unreachable "the granted address after the revoke (admin-prohibited)"
+  assert_others_intact
+}

@@ -12,6 +12,7 @@
 
 #include "base/cleanup.h"
 #include "base/strv.h"
+#include "envelope.h"
 #include "kernel/nft.h"
 #include "revoked.h"
 #include "state/state.h"
@@ -466,6 +467,62 @@ moat_ctl_grant_token (const struct moat_token_claims *c, const char *by, int64_t
   return apply_token_grants (c, t.id, by, ttl, now, err);
 }
 
+/* The ingress grant an envelope token's rule makes for its client. */
+static int
+envelope_grant (const struct moat_token_claims *c, struct in_addr client,
+                const struct moat_envelope_rule *rule, int64_t ttl, const char *by, int64_t now,
+                moat_err_t *err)
+{
+  _cleanup_ (moat_grant_free) struct moat_grant g = {
+    .kind = MOAT_GRANT_INGRESS,
+    .acl = { .addr = client, .prefixlen = 32, .ports = rule->ports },
+  };
+
+  if (!(g.token = strdup (c->id)))
+    return moat_error_nomem (err, "moatctl");
+  return moat_ctl_grant (rule->container, &g, ttl, by, now, err);
+}
+
+int
+moat_ctl_grant_envelope (const struct moat_token_claims *c, const struct moat_envelope_rules *rules,
+                         const char *by, int64_t now, int64_t *ret_expires, moat_err_t *err)
+{
+  _cleanup_close_ int lock = -1;
+  int64_t ttl = c->exp > now ? c->exp - now : 0;
+  struct in_addr client;
+
+  if (c->n_grants)
+    return moat_error (err, MOAT_E_CONFIG, 0, "the token has grants: it names what it opens");
+  if (ttl <= 0 || ttl > MOAT_GRANT_TTL_MAX || !c->id)
+    return moat_error (err, MOAT_E_CONFIG, 0, "lifetime: exp - now is %lld s, want 1-%d",
+                       (long long)ttl, MOAT_GRANT_TTL_MAX);
+  if (inet_pton (AF_INET, c->sub, &client) != 1)
+    return moat_error (err, MOAT_E_CONFIG, 0, "sub \"%.64s\": want the client's IPv4 address",
+                       c->sub);
+  if (!rules->n)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "no rule for key \"%.64s\": the token opens nothing on this host", c->kid);
+  for (size_t i = 0; i < rules->n; i++)
+    {
+      _cleanup_ (moat_ctl_target_free) struct moat_ctl_target t = { 0 };
+
+      if (moat_ctl_find (rules->v[i].container, &t, err) < 0)
+        return moat_error_prefix (err, "rule");
+      if (!audience_ok (c, &t))
+        return moat_error (err, MOAT_E_CONFIG, 0,
+                           "wrong audience: the token names neither this host nor a network "
+                           "of %.64s",
+                           rules->v[i].container);
+    }
+  if (moat_tokens_lock (&lock, err) < 0 || check_not_revoked (c, now, err) < 0)
+    return -1;
+  for (size_t i = 0; i < rules->n; i++)
+    if (envelope_grant (c, client, &rules->v[i], ttl, by, now, err) < 0)
+      return -1;
+  *ret_expires = c->exp;
+  return 0;
+}
+
 /* Remembers a token grant's token as revoked, on disk, until the grant's
  * (the token's) exp. Caller holds moat_tokens_lock. */
 static int
@@ -617,9 +674,29 @@ moat_ctl_revoke (const char *container, struct moat_grant *g, int64_t now, moat_
   return 0;
 }
 
+/* An envelope token's grants, on its rules' containers (those still there). */
+static int
+revoke_envelope (const struct moat_envelope_rules *rules, const struct revoke_what *what,
+                 struct moat_revoked *rv, int64_t now, size_t *ret_closed, moat_err_t *err)
+{
+  for (size_t i = 0; rules && i < rules->n; i++)
+    {
+      _cleanup_ (moat_ctl_target_free) struct moat_ctl_target t = { 0 };
+      moat_err_t ignored = { 0 };
+      size_t closed = 0;
+
+      if (moat_ctl_find (rules->v[i].container, &t, &ignored) < 0)
+        continue;
+      if (revoke_on (&t, what, rv, now, &closed, err) < 0)
+        return -1;
+      *ret_closed += closed;
+    }
+  return 0;
+}
+
 int
-moat_ctl_revoke_token (const struct moat_token_claims *c, int64_t now, size_t *ret_closed,
-                       moat_err_t *err)
+moat_ctl_revoke_token (const struct moat_token_claims *c, const struct moat_envelope_rules *rules,
+                       int64_t now, size_t *ret_closed, moat_err_t *err)
 {
   _cleanup_ (moat_ctl_target_free) struct moat_ctl_target t = { 0 };
   _cleanup_ (moat_revoked_free) struct moat_revoked rv = { 0 };
@@ -632,6 +709,8 @@ moat_ctl_revoke_token (const struct moat_token_claims *c, int64_t now, size_t *r
     return -1;
   if (moat_revoked_add (&rv, c->id, c->exp, err) < 0 || moat_revoked_store (&rv, now, err) < 0)
     return -1;
+  if (!c->n_grants)
+    return revoke_envelope (rules, &what, &rv, now, ret_closed, err);
   /* Its sub gone (or never there): nothing is open, and the token stays
    * refused should the name come back. */
   if (find_subject (c->sub, &t, &ignored) < 0)

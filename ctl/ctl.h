@@ -59,10 +59,22 @@ int moat_ctl_grant_token (const struct moat_token_claims *c, const char *by, int
 /* Closes the grant with g's words. One a token opened also revokes that
  * token: it stays refused until its exp; its other grants stay open. */
 int moat_ctl_revoke (const char *container, struct moat_grant *g, int64_t now, moat_err_t *err);
+/* An access envelope's token (no "grants"; envelope.h): its sub is the
+ * client's IPv4 address, let in by one ingress grant "ingress SUB/32
+ * PORTS" per rule, on the rule's container, until exp (*ret_expires).
+ * Refusals are MOAT_E_CONFIG or MOAT_E_UNKNOWN, one line: no rule for the
+ * key, a sub that is no address, an aud naming neither this host nor a
+ * network of the rule's container, revoked. */
+struct moat_envelope_rules;
+int moat_ctl_grant_envelope (const struct moat_token_claims *c,
+                             const struct moat_envelope_rules *rules, const char *by, int64_t now,
+                             int64_t *ret_expires, moat_err_t *err);
 /* Revokes a (signature-checked, unexpired) token: refused until its exp,
  * and every grant it opened on its sub closed (*ret_closed of them; 0
- * when none is open or the sub is gone). */
-int moat_ctl_revoke_token (const struct moat_token_claims *c, int64_t now, size_t *ret_closed,
+ * when none is open or the sub is gone); an envelope token's, on the
+ * containers of `rules`. */
+int moat_ctl_revoke_token (const struct moat_token_claims *c,
+                           const struct moat_envelope_rules *rules, int64_t now, size_t *ret_closed,
                            moat_err_t *err);
 
 /* explain SRC DST PROTO/PORT: SRC and DST are containers, "host", or

@@ -137,13 +137,25 @@ is_peer (const struct moat_grant *g, const struct moat_explain_end *const *ends,
   return false;
 }
 
-/* The source's grants. One opens its element until it expires; a peer
- * grant's element is there only while its peer is (the peer's DEL takes
- * it): only a peer of this flow's matters. */
-static int
-add_grants (struct facts *f, const struct moat_explain_end *const *ends, size_t n, int64_t now)
+/* Whether end e's grant g can open this flow: the source's grants but
+ * its ingress ones; the destination's ingress grants. A peer grant's
+ * element is there only while its peer is (the peer's DEL takes it): only
+ * a peer of this flow's matters. */
+static bool
+grant_counts (const struct moat_grant *g, const struct moat_explain_end *e,
+              const struct moat_explain_end *const *ends, size_t n)
 {
-  const struct moat_explain_end *e = ends[0];
+  if (e != ends[0])
+    return g->kind == MOAT_GRANT_INGRESS;
+  return g->kind != MOAT_GRANT_INGRESS && (g->kind != MOAT_GRANT_PEER || is_peer (g, ends, n));
+}
+
+/* End e's grants (the source's, or the destination's ingress grants). One
+ * opens its element until it expires. */
+static int
+add_grants (struct facts *f, const struct moat_explain_end *e,
+            const struct moat_explain_end *const *ends, size_t n, int64_t now)
+{
   size_t i;
   json_t *j;
 
@@ -155,7 +167,7 @@ add_grants (struct facts *f, const struct moat_explain_end *const *ends, size_t 
 
     if (moat_grant_from_json (j, &g, &ignored) < 0)
       continue;
-    if (!moat_grant_live (&g, now) || (g.kind == MOAT_GRANT_PEER && !is_peer (&g, ends, n)))
+    if (!moat_grant_live (&g, now) || !grant_counts (&g, e, ends, n))
       {
         moat_grant_free (&g);
         continue;
@@ -212,7 +224,9 @@ facts_build (struct facts *f, const struct moat_explain_end *s, const struct moa
       if (add_policy (f, ends[i], ends, n) < 0)
         return no_room (err);
     }
-  if (s->rec && add_grants (f, ends, n, now) < 0)
+  if (s->rec && add_grants (f, s, ends, n, now) < 0)
+    return no_room (err);
+  if (d->rec && !same_container (s, d) && add_grants (f, d, ends, n, now) < 0)
     return no_room (err);
   return 0;
 }
@@ -564,6 +578,13 @@ static int
 end_resolve (const char *text, struct end *ret, moat_err_t *err)
 {
   ret->text = text;
+  /* outside:ADDR: an address outside the host, never a container's. */
+  if (strncmp (text, "outside:", 8) == 0)
+    {
+      if (inet_pton (AF_INET, text + 8, &ret->addr) != 1)
+        return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": want outside:IPV4", text);
+      return 0;
+    }
   if (strcmp (text, "host") == 0)
     {
       ret->host = true;

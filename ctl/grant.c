@@ -66,6 +66,15 @@ moat_grant_parse (char *const *words, size_t n, struct moat_grant *ret, moat_err
         return bad_grant (err, "grant egress: \"%s\" is too long", words[1]);
       return moat_acl_parse ("grant egress", acl, &ret->acl, err);
     }
+  if (strcmp (kind, "ingress") == 0)
+    {
+      ret->kind = MOAT_GRANT_INGRESS;
+      if (n != 3)
+        return bad_grant (err, "grant \"%s\": want ingress CIDR PROTO/PORT[-PORT]", kind);
+      if (snprintf (acl, sizeof (acl), "%s %s", words[1], words[2]) >= (int)sizeof (acl))
+        return bad_grant (err, "grant ingress: \"%s\" is too long", words[1]);
+      return moat_acl_parse ("grant ingress", acl, &ret->acl, err);
+    }
   if (strcmp (kind, "peer") == 0)
     {
       ret->kind = MOAT_GRANT_PEER;
@@ -78,7 +87,7 @@ moat_grant_parse (char *const *words, size_t n, struct moat_grant *ret, moat_err
         return moat_error (err, MOAT_E_IO, ENOMEM, "grant");
       return 0;
     }
-  return bad_grant (err, "grant: \"%s\" is not host, egress or peer", kind);
+  return bad_grant (err, "grant: \"%s\" is not host, egress, peer or ingress", kind);
 }
 
 int
@@ -152,6 +161,10 @@ moat_grant_words (const struct moat_grant *g, char *buf, size_t size)
       break;
     case MOAT_GRANT_PEER:
       snprintf (buf, size, "peer %s", g->peer ? g->peer : "");
+      break;
+    case MOAT_GRANT_INGRESS:
+      moat_acl_format (&g->acl, text, sizeof (text));
+      snprintf (buf, size, "ingress %s", text);
       break;
     }
 }
@@ -260,6 +273,8 @@ moat_grant_elems (const struct moat_grant *g, struct in_addr addr, int64_t now, 
       return moat_nft_elems_grant_egress (out, addr, &g->acl, timeout_ms);
     case MOAT_GRANT_PEER:
       return moat_nft_elems_grant_peer (out, addr, g->peer_addr, timeout_ms);
+    case MOAT_GRANT_INGRESS:
+      return moat_nft_elems_grant_ingress (out, addr, &g->acl, timeout_ms);
     }
   return 0;
 }

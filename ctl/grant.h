@@ -8,9 +8,11 @@
  *   host PROTO/PORT[-PORT]           the container may open this host port
  *   egress CIDR PROTO/PORT[-PORT]    ... this outside destination (or icmp, any)
  *   peer CONTAINER                   ... connections to that container
+ *   ingress CIDR PROTO/PORT[-PORT]   that outside range may open this port
+ *                                    of the container
  *
  * A grant lives in the container's record ("grants") and as one element of
- * grant_host, grant_egress or grant_peer (nft.h) with the kernel's timeout
+ * grant_host, grant_egress, grant_peer or grant_ingress (nft.h) with the kernel's timeout
  * when it has a TTL: nothing has to run for it to go. */
 
 #include <jansson.h>
@@ -27,6 +29,7 @@ enum moat_grant_kind
   MOAT_GRANT_HOST,
   MOAT_GRANT_EGRESS,
   MOAT_GRANT_PEER,
+  MOAT_GRANT_INGRESS,
 };
 
 /* Longest TTL: a year (the kernel keeps timeouts in milliseconds). */
@@ -36,7 +39,7 @@ struct moat_grant
 {
   enum moat_grant_kind kind;
   struct moat_ports ports; /* host */
-  struct moat_acl acl;     /* egress */
+  struct moat_acl acl;     /* egress, ingress (the outside range) */
   char *peer;              /* peer: the container as named; then its id */
   struct in_addr peer_addr;
   int64_t expires; /* unix seconds; 0: never */

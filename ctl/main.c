@@ -16,6 +16,8 @@
 #include "base/file.h"
 #include "kernel/confine.h"
 #include "ctl.h"
+#include "envelope.h"
+#include "serve.h"
 #include "grant.h"
 #include "kernel/landlock.h"
 #include "state/state.h"
@@ -38,8 +40,11 @@ static const char usage[]
       "  grant CONTAINER host PROTO/PORT[-PORT] [--ttl 30s|10m|1h]\n"
       "  grant CONTAINER egress CIDR PROTO/PORT[-PORT] [--ttl ...]\n"
       "  grant CONTAINER peer CONTAINER2 [--ttl ...]\n"
+      "  grant CONTAINER ingress CIDR PROTO/PORT[-PORT] [--ttl ...]   from outside\n"
       "  grant --token JWT|- [--keys DIR] [--iss ISSUER]   (-: the token on stdin)\n"
-      "  revoke CONTAINER host|egress|peer ...  the same words as the grant\n"
+      "  grant --token JWT --to CONTAINER PROTO/PORT[-PORT]  an envelope token (no grants)\n"
+      "  http [--keys DIR] [--iss ISSUER]      GET /v0/allow?access_token= on stdin/stdout\n"
+      "  revoke CONTAINER host|egress|peer|ingress ...  the same words as the grant\n"
       "  revoke --token JWT|- [--keys DIR] [--iss ISSUER]  refused until its exp\n"
       "  explain SRC DST PROTO/PORT            allowed (exit 0) or refused (exit 1), and why\n"
       "  check                                 kernel against records; foreign rules (exit 1)\n"
@@ -47,7 +52,7 @@ static const char usage[]
       "  resolve APP USER                      address of the container app=APP,user=USER\n"
       "  keygen KID [--public FILE]            new Ed25519 key: private JWK on stdout\n"
       "  token --key FILE --sub S --aud A (--ttl D | --exp UNIX) [--nbf UNIX] [--iss I]\n"
-      "        [--jti ID] GRANT...\n"
+      "        [--jti ID] [GRANT...]\n"
       "                                        sign a token (GRANT like \"host tcp/8080\")\n"
       "\n"
       "CONTAINER is a container id (or a unique prefix), a name, or an address. SRC and\n"
@@ -59,6 +64,7 @@ struct opts
 {
   bool json;
   const char *ttl, *token, *keys, *iss, *key, *sub, *aud, *exp, *nbf, *jti, *public_key;
+  const char *to; /* grant --token --to CONTAINER PORTS: an envelope token's rule */
 };
 
 static int
@@ -228,8 +234,42 @@ token_and_keys (const struct opts *o, char **ret_jwt, struct moat_keyring *ret_k
   return EXIT_OK;
 }
 
+/* What an envelope token opens: --to CONTAINER PORTS, else its key's rules. */
 static int
-grant_token (const struct opts *o)
+envelope_rules (const struct opts *o, const struct moat_keyring *kr,
+                const struct moat_token_claims *c, char **args, int n,
+                struct moat_envelope_rules *ret, moat_err_t *err)
+{
+  if (o->to)
+    return moat_envelope_rules_one (o->to, n == 1 ? args[0] : "", ret, err);
+  return moat_envelope_rules_load (moat_keyring_find (kr, c->kid), ret, err);
+}
+
+static int
+grant_envelope_token (const struct opts *o, const struct moat_keyring *kr,
+                      const struct moat_token_claims *c, char **args, int n, int64_t t)
+{
+  _cleanup_ (moat_envelope_rules_free) struct moat_envelope_rules rules = { 0 };
+  moat_err_t err = { 0 };
+  int64_t expires = 0;
+  char by[600];
+
+  if (envelope_rules (o, kr, c, args, n, &rules, &err) < 0)
+    return fail (&err);
+  snprintf (by, sizeof (by), "token kid=%s sub=%s", c->kid, c->sub);
+  if (moat_ctl_grant_envelope (c, &rules, by, t, &expires, &err) < 0)
+    {
+      fprintf (stderr, "moatctl: token refused: %s\n", err.msg);
+      return err.code == MOAT_E_UNKNOWN || err.code == MOAT_E_CONFIG ? EXIT_NO : EXIT_USAGE;
+    }
+  if (!o->json)
+    printf ("granted %s for %llds: %zu ingress grant%s\n", c->sub, (long long)(expires - t),
+            rules.n, rules.n == 1 ? "" : "s");
+  return EXIT_OK;
+}
+
+static int
+grant_token (const struct opts *o, char **args, int n)
 {
   _cleanup_ (moat_keyring_free) struct moat_keyring kr = { 0 };
   _cleanup_ (moat_token_claims_free) struct moat_token_claims c = { 0 };
@@ -246,6 +286,10 @@ grant_token (const struct opts *o)
       fprintf (stderr, "moatctl: token refused: %s\n", err.msg);
       return EXIT_NO;
     }
+  if (!c.n_grants)
+    return grant_envelope_token (o, &kr, &c, args, n, t);
+  if (o->to)
+    return usage_error ("grant --token --to: the token has grants: it names what it opens");
   snprintf (by, sizeof (by), "token kid=%s sub=%s", c.kid, c.sub);
   if (moat_ctl_grant_token (&c, by, t, &err) < 0)
     {
@@ -260,8 +304,9 @@ grant_token (const struct opts *o)
 
 /* revoke --token: whatever its time, once its signature holds. */
 static int
-revoke_token (const struct opts *o)
+revoke_token (const struct opts *o, char **args, int n)
 {
+  _cleanup_ (moat_envelope_rules_free) struct moat_envelope_rules rules = { 0 };
   _cleanup_ (moat_keyring_free) struct moat_keyring kr = { 0 };
   _cleanup_ (moat_token_claims_free) struct moat_token_claims c = { 0 };
   _cleanup_free_ char *jwt = NULL;
@@ -284,7 +329,9 @@ revoke_token (const struct opts *o)
         printf ("token %s expired %lld s ago: nothing to revoke\n", c.id, (long long)(t - c.exp));
       return EXIT_OK;
     }
-  if (moat_ctl_revoke_token (&c, t, &closed, &err) < 0)
+  if (!c.n_grants && envelope_rules (o, &kr, &c, args, n, &rules, &err) < 0)
+    return fail (&err);
+  if (moat_ctl_revoke_token (&c, &rules, t, &closed, &err) < 0)
     return fail (&err);
   if (!o->json)
     printf ("revoked token %s: %zu grant%s closed, refused until its exp (in %llds)\n", c.id,
@@ -300,14 +347,17 @@ cmd_grant (bool grant, char **args, int n, const struct opts *o)
   int64_t ttl = 0;
   char words[MOAT_GRANT_WORDS_MAX];
 
-  if (o->token && n != 0)
-    return usage_error (grant ? "grant --token takes no other words"
-                              : "revoke --token takes no other words");
+  if (o->token && n != (o->to ? 1 : 0))
+    return usage_error (o->to   ? "--token --to CONTAINER: want PROTO/PORT[-PORT]"
+                        : grant ? "grant --token takes no other words"
+                                : "revoke --token takes no other words");
+  if (o->to && !o->token)
+    return usage_error ("--to is for --token");
   if (o->token)
-    return grant ? grant_token (o) : revoke_token (o);
+    return grant ? grant_token (o, args, n) : revoke_token (o, args, n);
   if (n < 2)
-    return usage_error (grant ? "grant: want CONTAINER host|egress|peer ..."
-                              : "revoke: want CONTAINER host|egress|peer ...");
+    return usage_error (grant ? "grant: want CONTAINER host|egress|peer|ingress ..."
+                              : "revoke: want CONTAINER host|egress|peer|ingress ...");
   if (moat_grant_parse (args + 1, (size_t)n - 1, &g, &err) < 0)
     return fail (&err);
   if (!grant && o->ttl)
@@ -504,7 +554,7 @@ cmd_token (char **args, int n, const struct opts *o)
   int64_t exp = 0, nbf = 0, ttl = 0;
   json_t *grants = json_array ();
 
-  if (!o->key || !o->sub || !o->aud || (!o->ttl == !o->exp) || n < 1)
+  if (!o->key || !o->sub || !o->aud || (!o->ttl == !o->exp))
     {
       json_decref (grants);
       return usage_error ("token: want --key FILE --sub S --aud A (--ttl D | --exp UNIX) GRANT...");
@@ -532,8 +582,14 @@ cmd_token (char **args, int n, const struct opts *o)
       json_decref (grants);
       return EXIT_USAGE;
     }
-  claims = json_pack ("{s:s, s:s, s:I, s:o}", "sub", o->sub, "aud", o->aud, "exp",
-                      (json_int_t)(o->ttl ? now () + ttl : exp), "grants", grants);
+  /* No GRANT: an access envelope's token (envelope.h), aud a list as the
+   * envelope writes it. */
+  claims = n ? json_pack ("{s:s, s:s, s:I, s:o}", "sub", o->sub, "aud", o->aud, "exp",
+                          (json_int_t)(o->ttl ? now () + ttl : exp), "grants", grants)
+             : json_pack ("{s:s, s:[s], s:I}", "sub", o->sub, "aud", o->aud, "exp",
+                          (json_int_t)(o->ttl ? now () + ttl : exp));
+  if (!n)
+    json_decref (grants);
   if (!claims || (o->nbf && json_object_set_new (claims, "nbf", json_integer (nbf)) < 0)
       || (o->iss && json_object_set_new (claims, "iss", json_string (o->iss)) < 0)
       || (o->jti && json_object_set_new (claims, "jti", json_string (o->jti)) < 0))
@@ -542,6 +598,17 @@ cmd_token (char **args, int n, const struct opts *o)
     return fail (&err);
   printf ("%s\n", jwt);
   return EXIT_OK;
+}
+
+/* The access envelope's HTTP front on stdin/stdout (serve.h): exit 0 for
+ * 200, 1 for a refusal, 2 for a server error. */
+static int
+cmd_http (const struct opts *o)
+{
+  struct moat_http_opts h = { .keys_dir = keys_dir (o), .iss = o->iss, .now = now };
+  int status = moat_ctl_http_serve (STDIN_FILENO, STDOUT_FILENO, &h);
+
+  return status == 200 ? EXIT_OK : status >= 500 ? EXIT_USAGE : EXIT_NO;
 }
 
 /* --- main ------------------------------------------------------------------------------- */
@@ -560,6 +627,7 @@ enum
   OPT_JTI,
   OPT_PUBLIC,
   OPT_VERSION,
+  OPT_TO,
 };
 
 static const struct option options[] = {
@@ -577,6 +645,7 @@ static const struct option options[] = {
   { "nbf", required_argument, NULL, OPT_NBF },
   { "jti", required_argument, NULL, OPT_JTI },
   { "public", required_argument, NULL, OPT_PUBLIC },
+  { "to", required_argument, NULL, OPT_TO },
   { NULL, 0, NULL, 0 },
 };
 
@@ -629,6 +698,9 @@ parse_options (int argc, char **argv, struct opts *o)
         break;
       case OPT_PUBLIC:
         o->public_key = optarg;
+        break;
+      case OPT_TO:
+        o->to = optarg;
         break;
       default:
         fputs (usage, stderr);
@@ -718,5 +790,7 @@ main (int argc, char **argv)
     return cmd_keygen (args, n, &o);
   if (strcmp (cmd, "token") == 0)
     return cmd_token (args, n, &o);
+  if (strcmp (cmd, "http") == 0)
+    return n == 0 ? cmd_http (&o) : usage_error ("http takes no arguments");
   return usage_error ("unknown command");
 }

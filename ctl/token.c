@@ -518,7 +518,9 @@ check_claims (const json_t *c, const char *prefix, moat_err_t *err)
                    MOAT_JTI_MAX);
   if (iss && !plain_string (iss, SIZE_MAX))
     return refuse (err, prefix, "\"iss\": want a non-empty string");
-  if (!is_string_list (json_object_get (c, "grants"), false))
+  /* No "grants": an access envelope's token, whose grants the operator
+   * sets (envelope.h). */
+  if (json_object_get (c, "grants") && !is_string_list (json_object_get (c, "grants"), false))
     return refuse (err, prefix, "\"grants\": want a non-empty array of non-empty strings");
   return 0;
 }
@@ -542,7 +544,8 @@ copy_claims (const json_t *c, const char *kid, struct moat_token_claims *ret, mo
   out.iss = iss ? strdup (json_string_value (iss)) : NULL;
   if (!out.kid || !out.sub || (iss && !out.iss) || (jti && !out.jti)
       || copy_string_list (json_object_get (c, "aud"), &out.aud, &out.n_aud) < 0
-      || copy_string_list (json_object_get (c, "grants"), &out.grants, &out.n_grants) < 0)
+      || (json_object_get (c, "grants")
+          && copy_string_list (json_object_get (c, "grants"), &out.grants, &out.n_grants) < 0))
     return moat_error_nomem (err, "token claims");
   *ret = out;
   memset (&out, 0, sizeof (out));

@@ -12,7 +12,9 @@
  * {"alg":"EdDSA","kid":K} ("typ" optional and not checked; "crit" refused;
  * key-carrying headers such as "jwk" or "jku" are ignored: the key is
  * always the keyring's). Claims {sub, aud, exp, nbf?, iat?, jti?, iss?,
- * grants}.
+ * grants?}: without "grants", an access envelope's token (m-lab's
+ * {aud, exp, iss, sub: the client's address}), whose grants the operator
+ * sets (envelope.h).
  * Duplicate members in header, claims or a key file are refused.
  *
  * What verification does NOT do: it does not check "aud" (the caller knows
@@ -102,7 +104,8 @@ struct moat_token_claims
                     (Ed25519 signatures and canonical base64url make that
                     text the only encoding of these claims under this key) */
   char *iss;     /* issuer, NULL when absent */
-  char **grants; /* grant words, uninterpreted; n_grants >= 1 */
+  char **grants; /* grant words, uninterpreted; n_grants 0: no "grants" (an
+                    access envelope's token) */
   size_t n_grants;
 };
 

@@ -144,6 +144,13 @@ static const struct call_rule terminal_rules[] = {
   { SCMP_SYS (ioctl), 1, { ARG_EQ (1, TIOCGWINSZ) } },
 };
 
+/* moatctl: gethostname(3) (a token's "aud" names this host), and the
+ * peer of the connection its HTTP front serves (envelope.h). */
+static const struct call_rule ctl_rules[] = {
+  { SCMP_SYS (uname), 0, { { 0 } } },
+  { SCMP_SYS (getpeername), 0, { { 0 } } },
+};
+
 #ifdef MOAT_SANITIZED
 /* AddressSanitizer's runtime (found under the filter's audit log): at exit
  * LeakSanitizer runs a tracer in a clone sharing the address space, which
@@ -399,6 +406,7 @@ add_profile (scmp_filter_ctx ctx, enum moat_seccomp_profile profile, moat_err_t 
                      || add_rules (ctx, SCMP_ACT_ALLOW, terminal_rules, ARRAY_SIZE (terminal_rules),
                                    err)
                             < 0
+                     || add_rules (ctx, SCMP_ACT_ALLOW, ctl_rules, ARRAY_SIZE (ctl_rules), err) < 0
                  ? -1
                  : 0;
     }

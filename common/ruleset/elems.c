@@ -458,6 +458,20 @@ moat_nft_elems_grant_egress (struct moat_nft_elems *l, struct in_addr addr,
 }
 
 int
+moat_nft_elems_grant_ingress (struct moat_nft_elems *l, struct in_addr addr,
+                              const struct moat_acl *acl, uint64_t timeout_ms)
+{
+  struct key_writer w;
+  struct moat_elem *e = elems_push (l, MOAT_SET_GRANT_INGRESS, &w);
+
+  if (!e)
+    return -1;
+  key_put_acl (&w, addr, acl, true);
+  e->timeout_ms = timeout_ms;
+  return 0;
+}
+
+int
 moat_nft_elems_internet (struct moat_nft_elems *l, struct in_addr addr)
 {
   struct key_writer w;

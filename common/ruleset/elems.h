@@ -75,6 +75,10 @@ int moat_nft_elems_grant_host (struct moat_nft_elems *l, struct in_addr addr,
                                const struct moat_ports *p, uint64_t timeout_ms);
 int moat_nft_elems_grant_egress (struct moat_nft_elems *l, struct in_addr addr,
                                  const struct moat_acl *acl, uint64_t timeout_ms);
+/* From the outside range acl->addr/prefixlen to the container at `addr`
+ * (keyed as ingress: outside . container . proto . port). */
+int moat_nft_elems_grant_ingress (struct moat_nft_elems *l, struct in_addr addr,
+                                  const struct moat_acl *acl, uint64_t timeout_ms);
 
 /* An identity's kernel objects: its chain id_<ident>, jumped to through
  * src_ident from its members' addresses, and its set id_<ident> of the

@@ -130,6 +130,13 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
       .name = "resolvers",
       .nfields = 4,
       .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
+  /* moatctl's ingress grants, keyed as ingress: outside . container . proto . port. */
+  [MOAT_SET_GRANT_INGRESS]
+  = { .family = NFPROTO_INET,
+      .name = "grant_ingress",
+      .flags = RANGE_FLAGS,
+      .nfields = 4,
+      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
   [MOAT_SET_GUARDED]
   = { .family = NFPROTO_BRIDGE, .name = "guarded", .nfields = 1, .fields = { MOAT_FIELD_IFNAME } },
   [MOAT_SET_PORTS] = { .family = NFPROTO_BRIDGE,
@@ -406,6 +413,14 @@ const struct moat_rule_def moat_rule_defs[] = {
                     MOAT_SRC_TH_DPORT) },
     MOAT_ACT_GOTO,
     "deny_dst" },
+  /* moatctl's ingress grants open what they name, short of ingress_deny. */
+  { NFPROTO_INET,
+    "to_container",
+    "ip saddr . ip daddr . meta l4proto . th dport @grant_ingress accept",
+    { IPV4, LOOKUP (MOAT_SET_GRANT_INGRESS, MOAT_SRC_IP_SADDR, MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO,
+                    MOAT_SRC_TH_DPORT) },
+    MOAT_ACT_ACCEPT,
+    NULL },
   { NFPROTO_INET,
     "to_container",
     "ip saddr . ip daddr . meta l4proto . th dport @ingress accept",

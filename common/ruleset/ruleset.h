@@ -39,6 +39,8 @@
  *   set resolvers    ifname . ipv4_addr . inet_proto . inet_service
  *                    (bridge . gateway . udp/tcp . 53: a network's name server,
  *                     one pair of elements per network with "dns")
+ *   set grant_ingress ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
+ *                    (moatctl's ingress grants: outside source . container . proto . port)
  *   chain raw        (filter, prerouting, priority raw -300, policy accept)
  *     iifname @guarded drop          (a frame the bridge hands up on the port
  *                                     itself, to a reserved group MAC 01:80:c2:
@@ -90,6 +92,7 @@
  *     ct state established ct direction reply accept
  *     ct state related accept
  *     ip saddr . ip daddr . meta l4proto . th dport @ingress_deny goto deny_dst
+ *     ip saddr . ip daddr . meta l4proto . th dport @grant_ingress accept
  *     ip saddr . ip daddr . meta l4proto . th dport @ingress accept
  *     goto deny_dst
  *   chain to_host
@@ -192,6 +195,7 @@ enum moat_set
   MOAT_SET_SELF,
   MOAT_SET_PORT_NAMES,
   MOAT_SET_RESOLVERS,
+  MOAT_SET_GRANT_INGRESS,
   MOAT_SET_GUARDED,
   MOAT_SET_PORTS,
   MOAT_SET_COUNT,

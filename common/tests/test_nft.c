@@ -332,6 +332,15 @@ static const char *const expected_rules[] = {
   "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
   "  [ meta load l4proto => reg 10 ]\n"
   "  [ payload load 2b @ transport header + 2 => reg 11 ]\n"
+  "  [ lookup reg 1 set grant_ingress ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat to_container\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 9 ]\n"
+  "  [ meta load l4proto => reg 10 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 11 ]\n"
   "  [ lookup reg 1 set ingress ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat to_container\n"
@@ -494,15 +503,15 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 19 sets, 14 chains, 51 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 20 sets, 14 chains, 52 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
     uint8_t family;
     size_t count;
   } runs[] = {
-    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 19 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 14 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 51 },
+    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 20 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 14 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 52 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -575,6 +584,7 @@ static const struct expected_set expected_sets[] = {
   { NFPROTO_INET, "self", 0, 0x1c7, 8, "", 0 },
   { NFPROTO_INET, "guarded", 0, 0x29, 16, "", 1 },
   { NFPROTO_INET, "resolvers", 0, 0xa4730d, 28, "", 0 },
+  { NFPROTO_INET, "grant_ingress", 0x94, 0x1c730d, 16, "\x04\x04\x01\x02", 0 },
   { NFPROTO_BRIDGE, "guarded", 0, 0x29, 16, "", 1 },
   { NFPROTO_BRIDGE, "ports", 0, 0x29247, 28, "", 0 },
 };
@@ -630,7 +640,7 @@ test_tables_sets (void **state)
         assert_true (seen < sizeof (expected_sets) / sizeof (expected_sets[0]));
         assert_set (m.v[i], &expected_sets[seen++]);
       }
-  assert_int_equal (seen, 21);
+  assert_int_equal (seen, 22);
   nftnl_batch_free (batch);
 }
 
@@ -746,7 +756,7 @@ test_tables_rules_per_chain (void **state)
     { "output", 1 },
     { "from_container", 12 },
     { "to_peer", 3 },
-    { "to_container", 5 },
+    { "to_container", 6 },
     { "to_host", 8 },
     { "deny_src", 3 },
     { "deny_dst", 3 },

@@ -44,9 +44,9 @@ struct ctr
 
 /* Network n1 (bridge mb1): a and b share app=web (one identity), c is a
  * database exposed to app=api, d an api depending on app=db with a proxy
- * outside and a profile's egress reject, e has no label but grants and
- * io.moat.internet. Network n2 (mb2: internet, masquerade): f with the
- * labels of a (another network, another identity) and a proxy on the host.
+ * outside and a profile's egress reject, e has no label but grants (one
+ * an ingress grant from 198.51.100.0/24) and io.moat.internet. Network n2 (mb2: internet,
+ * masquerade): f with the labels of a (another network, another identity) and a proxy on the host.
  * g (app=web) has its proxy in container f: a peer on another network,
  * which refuses it. Network n3 (mb3: reject false). a and b have names
  * (the network's name server on 10.1.0.1). */
@@ -94,7 +94,8 @@ static struct ctr ctrs[] = {
     .grants = "[{\"grant\": \"peer ctr-a\", \"peerAddress\": \"10.1.0.2\"},"
               " {\"grant\": \"host tcp/7000\", \"expires\": 1700000060},"
               " {\"grant\": \"host tcp/7001\", \"expires\": 1699999990},"
-              " {\"grant\": \"egress 203.0.113.0/24 tcp/22\", \"expires\": 1700000060}]" },
+              " {\"grant\": \"egress 203.0.113.0/24 tcp/22\", \"expires\": 1700000060},"
+              " {\"grant\": \"ingress 198.51.100.0/24 tcp/8443\", \"expires\": 1700000060}]" },
   { .name = "f",
     .net = "n2",
     .bridge = "mb2",
@@ -422,6 +423,10 @@ static const struct flow flows[] = {
     "refused by the profile's reject rule (ingress 198.51.100.7/32 any)" },
   { "198.51.100.5", "c", "udp/5432", false, "default deny: no io.moat.ingress covers it" },
   { "8.8.8.8", "q", "tcp/1", false, "default deny" },
+  { "198.51.100.9", "e", "tcp/8443", true,
+    "grant \"ingress 198.51.100.0/24 tcp/8443\" (expires in 60 s)" },
+  { "198.51.100.9", "e", "tcp/8444", false, "default deny" },
+  { "203.0.113.9", "e", "tcp/8443", false, "default deny" },
   { "g", "203.0.113.9", "tcp/80", false,
     "redirected to the proxy 10.2.0.2:8000 (io.moat.proxy), then default deny: different "
     "networks, and no peer grant" },

@@ -528,8 +528,20 @@ test_malformed_claims (void **state)
                   "malformed token: claims: \"grants\": *");
   claims_refused (f, "{\"sub\":\"w\",\"aud\":\"n\",\"exp\":1700000060,\"grants\":\"g\"}",
                   "malformed token: claims: \"grants\": *");
-  claims_refused (f, "{\"sub\":\"w\",\"aud\":\"n\",\"exp\":1700000060}",
-                  "malformed token: claims: \"grants\": *");
+  /* Without "grants": an access envelope's token, accepted with none. */
+  {
+    _cleanup_free_ char *jwt = raw_token (
+        k1 (f), K1_HEADER,
+        "{\"sub\":\"192.0.2.7\",\"aud\":[\"host1\"],\"exp\":1700000060,\"iss\":\"env\"}");
+    struct moat_token_claims c = { 0 };
+
+    verify_ok (f, jwt, NOW, "env", &c);
+    assert_int_equal (c.n_grants, 0);
+    assert_null (c.grants);
+    assert_string_equal (c.sub, "192.0.2.7");
+    assert_true (moat_token_aud_has (&c, "host1"));
+    moat_token_claims_free (&c);
+  }
   claims_refused (f,
                   "{\"sub\":\"w\",\"sub\":\"db\",\"aud\":\"n\",\"exp\":1700000060,"
                   "\"grants\":[\"g\"]}",
@@ -549,7 +561,7 @@ test_sign (void **state)
   struct fixture *f = *state;
   const struct moat_jwk *k2 = moat_keyring_find (&f->kr, "k2");
   json_auto_t *claims = json_loads (GOOD_CLAIMS, 0, NULL);
-  json_auto_t *bad = json_loads ("{\"sub\":\"w\",\"aud\":\"n\",\"exp\":1}", 0, NULL);
+  json_auto_t *bad = json_loads ("{\"sub\":\"w\",\"aud\":\"n\",\"exp\":1,\"grants\":[]}", 0, NULL);
   json_auto_t *big = json_loads (GOOD_CLAIMS, 0, NULL);
   _cleanup_free_ char *filler = malloc (MOAT_TOKEN_MAX);
   moat_err_t err = { 0 };

@@ -124,20 +124,21 @@ static const struct
   unsigned positions; /* bit i: field i */
 } policy_sets[] = {
   /* The grants first: a policy's sweep leaves them (GRANT_SETS). */
-  { MOAT_SET_GRANT_PEER, 0x3 },   /* either side */
-  { MOAT_SET_GRANT_HOST, 0x1 },   /* container . proto . port */
-  { MOAT_SET_GRANT_EGRESS, 0x1 }, /* container . outside . proto . port */
-  { MOAT_SET_HOST_GRANTS, 0x1 },  /* container . proto . port */
-  { MOAT_SET_EGRESS, 0x1 },       /* container . outside . proto . port */
-  { MOAT_SET_EGRESS_DENY, 0x1 },  /* container . outside . proto . port */
-  { MOAT_SET_INGRESS, 0x2 },      /* outside . container . proto . port */
-  { MOAT_SET_INGRESS_DENY, 0x2 }, /* outside . container . proto . port */
-  { MOAT_SET_PROXY, 0x1 },        /* container . port : proxy . port */
-  { MOAT_SET_PROXIED, 0x1 },      /* container . proxy . tcp . port */
-  { MOAT_SET_SRC_IDENT, 0x1 },    { MOAT_SET_INTERNET, 0x1 },
+  { MOAT_SET_GRANT_PEER, 0x3 },    /* either side */
+  { MOAT_SET_GRANT_HOST, 0x1 },    /* container . proto . port */
+  { MOAT_SET_GRANT_EGRESS, 0x1 },  /* container . outside . proto . port */
+  { MOAT_SET_GRANT_INGRESS, 0x2 }, /* outside . container . proto . port */
+  { MOAT_SET_HOST_GRANTS, 0x1 },   /* container . proto . port */
+  { MOAT_SET_EGRESS, 0x1 },        /* container . outside . proto . port */
+  { MOAT_SET_EGRESS_DENY, 0x1 },   /* container . outside . proto . port */
+  { MOAT_SET_INGRESS, 0x2 },       /* outside . container . proto . port */
+  { MOAT_SET_INGRESS_DENY, 0x2 },  /* outside . container . proto . port */
+  { MOAT_SET_PROXY, 0x1 },         /* container . port : proxy . port */
+  { MOAT_SET_PROXIED, 0x1 },       /* container . proxy . tcp . port */
+  { MOAT_SET_SRC_IDENT, 0x1 },     { MOAT_SET_INTERNET, 0x1 },
 };
 
-#define GRANT_SETS 3
+#define GRANT_SETS 4
 
 /* The policy's sets; with `grants` (a DEL), moatctl's grants too. */
 int
