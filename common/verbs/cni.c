@@ -17,6 +17,7 @@
 #include "model/result.h"
 #include "state/identities.h"
 #include "state/state.h"
+#include "state/published.h"
 #include "verbs/apply.h"
 
 #define KEY_MAX 512
@@ -317,9 +318,11 @@ host_end_free (struct moat_nl *nl, const struct moat_record *rec, moat_err_t *er
 static int
 attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_env *env,
                const struct moat_netconf *conf, const struct moat_record *rec,
-               struct moat_add_result *res, struct made *made, moat_err_t *err)
+               const struct moat_nft_elems *publish, struct moat_add_result *res, struct made *made,
+               moat_err_t *err)
 {
-  struct moat_bridge_spec bridge = { rec->bridge, rec->gateway, rec->prefixlen, conf->mtu };
+  struct moat_bridge_spec bridge
+      = { rec->bridge, rec->gateway, rec->prefixlen, conf->mtu, publish != NULL };
   struct moat_veth_spec veth = {
     .bridge = rec->bridge,
     .host_ifname = rec->host_if,
@@ -340,6 +343,7 @@ attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_e
   /* The policy goes in before the link exists: there is no moment when
    * the container is up and unguarded. */
   memcpy (veth.mac, rec->mac, MOAT_MAC_LEN);
+  m.publish = publish;
   if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_nft_member_add (nft, &m, err) < 0)
     return -1;
   made->elems = true;
@@ -365,6 +369,35 @@ join_policy (struct moat_nft *nft, struct moat_record *rec, const struct moat_po
   return moat_policy_join (nft, rec, policy, err);
 }
 
+/* The published ports (runtimeConfig.portMappings) into the record and
+ * their elements, once no other record holds them: checked under the
+ * publish lock, which stays held until this record is written. */
+static int
+publish_prepare (const struct moat_netconf *conf, struct moat_record *rec, const char *key,
+                 struct moat_nft_elems **ret_elems, int *ret_lock, moat_err_t *err)
+{
+  if (conf->publish.n == 0)
+    return 0;
+  rec->publish = moat_publish_to_json (&conf->publish);
+  *ret_elems = moat_nft_elems_new ();
+  if (!rec->publish || !*ret_elems
+      || moat_publish_elems (&conf->publish, rec->addr, *ret_elems) < 0)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "published ports");
+  if (moat_publish_lock (ret_lock, err) < 0
+      || moat_publish_holders_check (&conf->publish, rec->network, key, err) < 0)
+    return -1;
+  return 0;
+}
+
+static int
+publish_unlock (int *lock)
+{
+  if (*lock >= 0)
+    close (*lock);
+  *lock = -1;
+  return 0;
+}
+
 static int
 cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_attacher by,
          json_t **ret_result, moat_err_t *err)
@@ -381,6 +414,8 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   char key[KEY_MAX];
   moat_err_t undo = { 0 };
   struct made made = { 0 };
+  _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *publish = NULL;
+  _cleanup_close_ int publock = -1;
   int r;
 
   if (moat_attachment_key (key, sizeof (key), env->container_id, env->ifname) < 0)
@@ -416,14 +451,22 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   else
     derived_mac (rec.addr, rec.mac);
 
+  if (publish_prepare (conf, &rec, key, &publish, &publock, err) < 0)
+    {
+      moat_err_t step = { 0 };
+      if (address_release (conf, &rec, key, &step) < 0
+          || network_remove_if_empty (nl, conf, conf->bridge, &step) < 0)
+        return moat_error_undo_failed (err, "the ADD", &step);
+      return -1;
+    }
   /* The record exists before any kernel change: whatever happens next, a
    * DEL finds it and removes what was made. One nft socket serves the
    * member's elements and its policy; join_policy writes the record again
    * (moat_policy_join: the identity is named there before its member file
    * exists), which this first write cannot do for it. */
   if (host_end_free (nl, &rec, err) < 0 || moat_record_write (&rec, err) < 0
-      || moat_nft_open (&nft, err) < 0
-      || attach_kernel (nl, nft, env, conf, &rec, &res, &made, err) < 0
+      || publish_unlock (&publock) < 0 || moat_nft_open (&nft, err) < 0
+      || attach_kernel (nl, nft, env, conf, &rec, publish, &res, &made, err) < 0
       || join_policy (nft, &rec, &policy, err) < 0)
     {
       /* Both run; the first that fails is the one told. */

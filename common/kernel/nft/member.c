@@ -57,7 +57,7 @@ create_and_add (struct mnl_socket *nl, const struct moat_nft_member *m, unsigned
 
   if (moat_member_elems (m, false, elems, &n, err) < 0)
     return -1;
-  batch = nft_build_tables_and_member (elems, n, families, seq, err);
+  batch = nft_build_tables_and_member (elems, n, m->publish, families, seq, err);
   if (!batch || nft_talk (nl, batch, &reply, err) < 0)
     return -1;
   if (reply.errnum == EEXIST
