@@ -30,11 +30,15 @@ record_conflict (const struct moat_publish_list *want, const struct moat_record 
 
           moat_publish_format (&want->v[i], a, sizeof (a));
           moat_publish_format (&held.v[j], b, sizeof (b));
-          moat_error (err, MOAT_E_CONFIG, EADDRINUSE,
-                      "published port %s: host port held by container \"%s\" (%s) on network "
-                      "\"%s\" as %s",
-                      a, rec->name ? rec->name : rec->container_id, rec->container_id, rec->network,
-                      b);
+          if (rec->name)
+            moat_error (err, MOAT_E_CONFIG, 0,
+                        "published port %s: host port held by container \"%s\" (%s) on network "
+                        "\"%s\" as %s",
+                        a, rec->name, rec->container_id, rec->network, b);
+          else
+            moat_error (err, MOAT_E_CONFIG, 0,
+                        "published port %s: host port held by container %s on network \"%s\" as %s",
+                        a, rec->container_id, rec->network, b);
           return 1;
         }
   return 0;
