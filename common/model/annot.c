@@ -891,6 +891,19 @@ parse_network (const char *key, const char *value, struct moat_annotations *a, m
   return parse_name (key, value, MOAT_NETWORK_NAME_MAX, true, &a->network, err);
 }
 
+static int
+parse_publish (const char *key, const char *value, struct moat_annotations *a, moat_err_t *err)
+{
+  if (moat_publish_parse_text (key, value, &a->publish, err) < 0)
+    return -1;
+  if (moat_publish_check (key, &a->publish, err) < 0)
+    {
+      moat_publish_list_free (&a->publish);
+      return -1;
+    }
+  return 0;
+}
+
 /* ---- the annotations object ---- */
 
 typedef int (*annotation_parser) (const char *key, const char *value, struct moat_annotations *a,
@@ -911,6 +924,7 @@ static const struct
   { MOAT_ANNOT_PREFIX "proxy", parse_proxy },
   { MOAT_ANNOT_PREFIX "policy", parse_policy },
   { MOAT_ANNOT_PREFIX "network", parse_network },
+  { MOAT_ANNOT_PREFIX "publish", parse_publish },
 };
 
 static bool
@@ -994,6 +1008,7 @@ moat_annotations_free (struct moat_annotations *a)
   free (a->proxy_ports);
   free (a->policy);
   free (a->network);
+  moat_publish_list_free (&a->publish);
   selectors_free (a->depends_deny, a->n_depends_deny);
   selectors_free (a->expose_deny, a->n_expose_deny);
   free (a->egress_deny);
@@ -1248,6 +1263,8 @@ moat_annotations_dup (const struct moat_annotations *src, struct moat_annotation
       = dup_array (src->proxy_ports, src->n_proxy_ports, sizeof (*src->proxy_ports), &ok);
   ret->policy = dup_str (src->policy, &ok);
   ret->network = dup_str (src->network, &ok);
+  ret->publish.v = dup_array (src->publish.v, src->publish.n, sizeof (*src->publish.v), &ok);
+  ret->publish.n = ret->publish.v ? src->publish.n : 0;
   if (ok)
     return 0;
   moat_annotations_free (ret);

@@ -15,6 +15,8 @@
  *   io.moat.proxy       IP:PORT [PORT+PORT...]   outbound tcp/80 (or the ports given) to a proxy
  *   io.moat.policy      NAME                     a profile of the policy file
  *   io.moat.network     NAME                     hook-driven attach to this CNI network
+ *   io.moat.publish     [IP:]PORT[-PORT]:PORT[-PORT][/tcp|udp],...  published ports
+ *                                                (model/publish.h; hook-driven attach)
  *
  * SELECTOR is terms joined by '&' (AND): key=value, key!=value, key (exists)
  * or !key (absent); a key may be a system label, "@sys:name" (policy.h). ADDR is a.b.c.d/len (host
@@ -32,6 +34,7 @@
 
 #include "base/error.h"
 #include "base/types.h" /* struct moat_ports, struct moat_acl */
+#include "model/publish.h"
 
 #define MOAT_ANNOT_PREFIX "io.moat."
 
@@ -94,8 +97,9 @@ struct moat_annotations
   uint16_t proxy_port;
   uint16_t *proxy_ports; /* intercepted tcp ports; {80} when none are given */
   size_t n_proxy_ports;
-  char *policy;  /* NULL when absent */
-  char *network; /* NULL when absent */
+  char *policy;                     /* NULL when absent */
+  char *network;                    /* NULL when absent */
+  struct moat_publish_list publish; /* io.moat.publish, checked (no overlap, bounded) */
 
   /* Only from a policy profile (Trireme rules whose Action rejects): a
    * match here refuses what the lists above allow, whatever they say. */

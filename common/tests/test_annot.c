@@ -191,6 +191,28 @@ test_any (void **state)
   assert_true (moat_annotations_any (upper));
 }
 
+/* io.moat.publish: the grammar of model/publish.h, errors naming the key;
+ * a copy keeps the list. */
+static void
+test_publish (void **state)
+{
+  struct moat_annotations a, b;
+  moat_err_t err = { 0 };
+
+  assert_int_equal (parse1 ("io.moat.publish", "8080:80,127.0.0.1:5353:53/udp", &a, &err), 0);
+  assert_int_equal (a.publish.n, 2);
+  assert_int_equal (a.publish.v[1].proto, 17);
+  assert_int_equal (moat_annotations_dup (&a, &b, &err), 0);
+  assert_int_equal (b.publish.n, 2);
+  assert_memory_equal (a.publish.v, b.publish.v, 2 * sizeof (*a.publish.v));
+  moat_annotations_free (&a);
+  moat_annotations_free (&b);
+  assert_refused ("io.moat.publish", "8080", "item \"8080\": expected");
+  assert_refused ("io.moat.publish", "8080:80/sctp", "protocol \"sctp\"");
+  assert_refused ("io.moat.publish", "::1:8080:80", "IPv6 is not supported yet");
+  assert_refused ("io.moat.publish", "8080:80,8080:81", "publish one host port");
+}
+
 static void
 test_unknown_key (void **state)
 {
@@ -201,7 +223,7 @@ test_unknown_key (void **state)
                         "io.moat.allowhost: unknown annotation (known: io.moat.labels, "
                         "io.moat.depends, io.moat.expose, io.moat.allow-host, io.moat.egress, "
                         "io.moat.ingress, io.moat.internet, io.moat.proxy, io.moat.policy, "
-                        "io.moat.network)");
+                        "io.moat.network, io.moat.publish)");
   assert_refused ("io.moat.label", "app=web", "unknown annotation");
   assert_refused ("io.moat.labels.extra", "app=web", "unknown annotation");
   assert_refused_json (upper, "IO.MOAT.labels", "unknown annotation");
@@ -984,6 +1006,7 @@ main (void)
     cmocka_unit_test (test_not_an_object),
     cmocka_unit_test (test_any),
     cmocka_unit_test (test_unknown_key),
+    cmocka_unit_test (test_publish),
     cmocka_unit_test (test_non_string),
     cmocka_unit_test (test_empty_value),
     cmocka_unit_test (test_nul_byte),

@@ -369,22 +369,25 @@ join_policy (struct moat_nft *nft, struct moat_record *rec, const struct moat_po
   return moat_policy_join (nft, rec, policy, err);
 }
 
-/* The published ports (runtimeConfig.portMappings) into the record and
- * their elements, once no other record holds them: checked under the
- * publish lock, which stays held until this record is written. */
+/* The published ports (runtimeConfig.portMappings, else io.moat.publish
+ * of the pod's annotations) into the record and their elements, once no
+ * other record holds them: checked under the publish lock, which stays
+ * held until this record is written. */
 static int
-publish_prepare (const struct moat_netconf *conf, struct moat_record *rec, const char *key,
-                 struct moat_nft_elems **ret_elems, int *ret_lock, moat_err_t *err)
+publish_prepare (const struct moat_netconf *conf, const struct moat_policy *policy,
+                 struct moat_record *rec, const char *key, struct moat_nft_elems **ret_elems,
+                 int *ret_lock, moat_err_t *err)
 {
-  if (conf->publish.n == 0)
+  const struct moat_publish_list *l = conf->publish.n ? &conf->publish : &policy->a.publish;
+
+  if (l->n == 0)
     return 0;
-  rec->publish = moat_publish_to_json (&conf->publish);
+  rec->publish = moat_publish_to_json (l);
   *ret_elems = moat_nft_elems_new ();
-  if (!rec->publish || !*ret_elems
-      || moat_publish_elems (&conf->publish, rec->addr, *ret_elems) < 0)
+  if (!rec->publish || !*ret_elems || moat_publish_elems (l, rec->addr, *ret_elems) < 0)
     return moat_error (err, MOAT_E_IO, ENOMEM, "published ports");
   if (moat_publish_lock (ret_lock, err) < 0
-      || moat_publish_holders_check (&conf->publish, rec->network, key, err) < 0)
+      || moat_publish_holders_check (l, rec->network, key, err) < 0)
     return -1;
   return 0;
 }
@@ -451,7 +454,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   else
     derived_mac (rec.addr, rec.mac);
 
-  if (publish_prepare (conf, &rec, key, &publish, &publock, err) < 0)
+  if (publish_prepare (conf, &policy, &rec, key, &publish, &publock, err) < 0)
     {
       moat_err_t step = { 0 };
       if (address_release (conf, &rec, key, &step) < 0
