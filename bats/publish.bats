@@ -128,3 +128,36 @@ publish_web() {
   # DEL again: nothing to do, success.
   del_container web
 }
+
+ctl() { env -i PATH="$PATH" MOAT_RUN_DIR="$MOAT_RUN_DIR" "$MOAT_BUILD/moatctl" "$@" 2>&1; }
+
+@test "publish: moatctl ls and show list the ports, explain says why, check sees drift, restore reinstalls" {
+  local hp cid
+  hp=$(random_port)
+  setup_outside
+  publish_web "$hp"
+  cid=$(cid_of web)
+  run -0 ctl show "$cid"
+  assert_contains "$output" "published: 0.0.0.0:$hp:80/tcp, 0.0.0.0:$hp:53/udp"
+  run -0 ctl ls
+  assert_contains "$output" "published 0.0.0.0:$hp:80/tcp, 0.0.0.0:$hp:53/udp"
+  run -0 ctl --json ls
+  assert_jq "$output" '.containers[] | select(.id == $c) | .publish == [$a, $b]' --arg c "$cid" \
+    --arg a "0.0.0.0:$hp:80/tcp" --arg b "0.0.0.0:$hp:53/udp"
+  # explain: the outside client's flow through the published port.
+  run -0 ctl explain "outside:$OUT_IP" "$cid" tcp/80
+  assert_contains "$output" "published 0.0.0.0:$hp/tcp -> 80"
+  run -1 ctl explain "outside:$OUT_IP" "$cid" tcp/81
+  assert_contains "$output" "no published port leads to it"
+  # check: in step; a lost element is drift; restore puts it back.
+  run -0 ctl check
+  nft delete element inet moat publish "{ 0.0.0.0/0 . tcp . $hp }"
+  PROBE_TOKEN=lost run ns_tcp_connect "$OUT_NS" "$OUT_HOST_IP" "$hp"
+  assert_eq "$output" refused "outside -> $hp with the element lost"
+  run -1 ctl check
+  assert_contains "$output" "publish"
+  assert_contains "$output" "tcp . $hp"
+  run -0 ctl restore
+  run -0 ctl check
+  PROBE_TOKEN=restored run -0 ns_tcp_connect "$OUT_NS" "$OUT_HOST_IP" "$hp"
+}

@@ -180,6 +180,15 @@ record_build (struct ctr *c, size_t i)
   r->ident = (char *)c->ident;
   r->grants = c->grants ? json_loads (c->grants, 0, NULL) : json_array ();
   assert_non_null (r->grants);
+  if (c->publish)
+    {
+      struct moat_publish_list pl = { 0 };
+      moat_err_t err = { 0 };
+
+      assert_int_equal (moat_publish_parse_text ("publish", c->publish, &pl, &err), 0);
+      r->publish = moat_publish_to_json (&pl);
+      moat_publish_list_free (&pl);
+    }
 }
 
 /* d's profile rejects one address its egress allows. */
@@ -306,6 +315,7 @@ teardown (void **state)
   for (size_t i = 0; i < NCTRS; i++)
     {
       json_decref (ctrs[i].rec.grants);
+      json_decref (ctrs[i].rec.publish);
       moat_policy_free (&ctrs[i].pol);
     }
   return 0;
@@ -816,12 +826,53 @@ test_peer_words (void **state)
   (void)state;
 }
 
+/* explain of an outside client to a published container port: the flow
+ * through the host port that leads there; an unpublished port of the same
+ * container is refused. */
+static void
+test_publish_words (void **state)
+{
+  struct
+  {
+    const char *ports;
+    bool allowed;
+    const char *why;
+  } cases[] = {
+    { "tcp/80", true, "published 0.0.0.0:8443/tcp -> 80" },
+    { "udp/53", true, "published " HOST_ADDR ":5353/udp -> 53" },
+    { "tcp/81", false,
+      "default deny: no io.moat.ingress covers it, and no published port leads "
+      "to it" },
+    { "udp/80", false, "default deny" },
+  };
+
+  for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
+    {
+      struct moat_explain_end s = end_of ("203.0.113.7", NULL), d = end_of ("b", NULL);
+      struct moat_ports flow;
+      moat_err_t err = { 0 };
+      bool allowed;
+      char why[512];
+
+      assert_int_equal (moat_ports_parse ("flow", cases[i].ports, true, &flow, &err), 0);
+      assert_int_equal (moat_ctl_explain_flow (&s, &d, &flow, NOW, is_local, NULL, &allowed, why,
+                                               sizeof (why), &err),
+                        0);
+      if (allowed != cases[i].allowed || strncmp (why, cases[i].why, strlen (cases[i].why)) != 0)
+        fail_msg ("outside -> b %s: %s \"%s\", want %s \"%s\"", cases[i].ports,
+                  allowed ? "allowed" : "refused", why, cases[i].allowed ? "allowed" : "refused",
+                  cases[i].why);
+    }
+  (void)state;
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_matrix),
     cmocka_unit_test (test_peer_words),
+    cmocka_unit_test (test_publish_words),
   };
 
   return cmocka_run_group_tests (tests, setup, teardown);
