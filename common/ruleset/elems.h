@@ -31,6 +31,10 @@ struct moat_nft_member
   /* Published ports' elements (model/publish.h), sorted by set, added in
    * the member's batch; NULL: none. */
   const struct moat_nft_elems *publish;
+  /* For a deletion: `publish` is every published element of the member
+   * (its record says so), deleted as they are; else (no record, GC) they
+   * are found by a dump of the publish sets. */
+  bool publish_known;
 };
 
 /* A container's policy elements (docs/design.md, "The ruleset and the

@@ -111,6 +111,22 @@ struct made
 
 static const struct made made_all = { true, true };
 
+/* The elements of the record's published ports: true when they are all
+ * of them (the record says; none is fine), false when unknown. */
+static bool
+record_publish_elems (const struct moat_record *rec, struct moat_nft_elems **ret)
+{
+  _cleanup_ (moat_publish_list_free) struct moat_publish_list l = { 0 };
+  moat_err_t ignored = { 0 };
+
+  if (moat_publish_from_json (rec->publish, &l, &ignored) < 0)
+    return false;
+  if (l.n == 0)
+    return true;
+  *ret = moat_nft_elems_new ();
+  return *ret && moat_publish_elems (&l, rec->addr, *ret) == 0;
+}
+
 /* Removes everything one attachment owns, in reverse order of creation.
  * Every step runs even when an earlier one failed; the record goes only
  * when all succeeded, so a retried DEL still finds what is left. A failed
@@ -121,11 +137,15 @@ attachment_remove (struct moat_nl *nl, const struct moat_netconf *conf,
                    const struct moat_record *rec, const struct made *made, moat_err_t *err)
 {
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+  _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *publish = NULL;
   struct moat_nft_member m = moat_record_member (rec);
   moat_err_t step = { 0 };
   bool failed = false;
   char key[KEY_MAX];
 
+  /* Its published ports as the record names them (deleted as they are). */
+  m.publish_known = record_publish_elems (rec, &publish);
+  m.publish = publish;
   /* The port out of service first: from then on nothing it sends passes,
    * so no moment comes when the port is on the bridge unguarded. Then the
    * elements (the bridges rules drop a non-member), and the socket's

@@ -154,14 +154,17 @@ static const struct
   { MOAT_SET_INTERNET, 0x1 },
 };
 
+#define PUBLISH_SETS 2
 #define GRANT_SETS 5
 
-/* The policy's sets; with `grants` (a DEL), moatctl's grants too. */
+/* The policy's sets; with `grants` (a DEL), moatctl's grants too, and with
+ * `publish` the published ports. */
 int
 nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, bool grants,
-                    struct moat_elem_list *found, uint32_t *seq, moat_err_t *err)
+                    bool publish, struct moat_elem_list *found, uint32_t *seq, moat_err_t *err)
 {
-  for (size_t i = grants ? 0 : GRANT_SETS; i < ARRAY_SIZE (policy_sets); i++)
+  for (size_t i = grants ? (publish ? 0 : PUBLISH_SETS) : GRANT_SETS; i < ARRAY_SIZE (policy_sets);
+       i++)
     {
       struct collect c = {
         .set = &moat_set_defs[policy_sets[i].set],

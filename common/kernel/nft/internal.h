@@ -180,6 +180,6 @@ void nft_sort_by_set (struct moat_elem_list *l);
 /* dump.c: reading sets back from the kernel. */
 int nft_collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t *err);
 int nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, bool grants,
-                        struct moat_elem_list *found, uint32_t *seq, moat_err_t *err);
+                        bool publish, struct moat_elem_list *found, uint32_t *seq, moat_err_t *err);
 
 #endif
