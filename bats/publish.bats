@@ -161,3 +161,20 @@ ctl() { env -i PATH="$PATH" MOAT_RUN_DIR="$MOAT_RUN_DIR" "$MOAT_BUILD/moatctl" "
   run -0 ctl check
   PROBE_TOKEN=restored run -0 ns_tcp_connect "$OUT_NS" "$OUT_HOST_IP" "$hp"
 }
+
+@test "publish: the kernel refuses a host port it holds for no record (EEXIST backstop); the ADD leaves nothing" {
+  local hp before
+  hp=$(random_port)
+  add_container first # the tables exist
+  before=$(moat_links)
+  # An element no record names (drift): the state check cannot see it.
+  nft add element inet moat publish "{ 0.0.0.0/0 . tcp . $hp : 10.99.99.99 . 80 }"
+  new_netns late
+  CNI_CONF=$(with_ports "$MOAT_CONF" "$(mapping "$hp" 80)") run cni ADD "$PFX-late" "$PFX"late
+  assert_cni_error 101 "publish"
+  [[ ! -e $(record_of late) ]] || fail "the refused ADD left its record"
+  assert_eq "$(new_moat_links "$before")" "" "links of the refused ADD"
+  assert_eq "$(ip -n "$PFX"late -o link show | grep -cv ': lo:' || true)" 0 "links in its netns"
+  assert_eq "$(nft_elems inet members | grep -cvF "$(ip_of first)" || true)" 0 "members besides first"
+  nft delete element inet moat publish "{ 0.0.0.0/0 . tcp . $hp }"
+}
