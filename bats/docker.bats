@@ -256,6 +256,21 @@ fake_argv() { cat "$T/fake.argv"; }
   assert_eq "$output" refused "c (app=c) to b (app=a)"
 }
 
+@test "docker: MOAT_PUBLISH publishes the container's port on the host (docker's own -p cannot with --network none); rm takes it" {
+  local hp before
+  before=$(moat_links)
+  hp=$(random_port)
+  dk_start web -e MOAT_LABELS=app=web -e "MOAT_PUBLISH=$hp:80"
+  assert_jq "$(cat "$(network_records)")" '.publish == [$p]' --arg p "0.0.0.0:$hp:80/tcp"
+  dk_tcp_listen web 80
+  PROBE_TOKEN=dk-lo run -0 ns_tcp_connect host 127.0.0.1 "$hp"
+  PROBE_TOKEN=dk-gw run -0 ns_tcp_connect host "$GW" "$hp"
+  run -0 dk rm -f "$PFX-web"
+  PROBE_TOKEN=dk-gone run ns_tcp_connect host 127.0.0.1 "$hp"
+  assert_eq "$output" refused "127.0.0.1:$hp after docker rm"
+  assert_nothing_left "$before"
+}
+
 @test "docker rm -f leaves nothing: no record, no link, no element" {
   local before
   before=$(moat_links)

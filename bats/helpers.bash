@@ -134,7 +134,7 @@ setup_moat_net() {
 # The ceiling of the tests' networks: containers may ask for anything, and
 # the MOAT_* environment counts (bats/ceiling.bats tests the ceiling itself
 # with networks of its own).
-ALLOW_ALL='{"internet": true, "allowHost": true, "egress": true, "ingress": true, "proxy": true, "env": true}'
+ALLOW_ALL='{"internet": true, "allowHost": true, "egress": true, "ingress": true, "proxy": true, "publish": true, "env": true}'
 
 
 # conf_set JQ_FILTER [JQ ARGS...]: edits the network config of this test.

@@ -266,3 +266,40 @@ tcp_refused() { # FROM TO PORT
   ctr_delete b
   assert_nothing_left "$LINKS_BEFORE"
 }
+
+@test "hook attach: io.moat.publish (and MOAT_PUBLISH) publish with the attach; poststop takes them; a runtime's attachment refuses it" {
+  local hp
+  hp=$(random_port)
+  ctr_start web "$(net)" io.moat.labels=app=web "io.moat.publish=$hp:80/tcp,$((hp + 1)):81/udp"
+  run -0 jq -e --arg a "0.0.0.0:$hp:80/tcp" --arg b "0.0.0.0:$((hp + 1)):81/udp" \
+    '.publish == [$a, $b]' "$(record_of web)"
+  ctr_tcp_listen web 80
+  PROBE_TOKEN=hook-pub run -0 ns_tcp_connect host 127.0.0.1 "$hp"
+  PROBE_TOKEN=hook-gw run -0 ns_tcp_connect host "$GW" "$hp"
+  # The environment stands in for the annotation on a network that reads it.
+  ctr_create_env envpub "$(jq -nc --arg n "$NET" --arg p "$((hp + 2)):80" \
+    '["MOAT_NETWORK=" + $n, "MOAT_PUBLISH=" + $p]')"
+  ctr_running envpub || fail "envpub is not running"
+  ctr_tcp_listen envpub 80
+  PROBE_TOKEN=hook-env run -0 ns_tcp_connect host 127.0.0.1 "$((hp + 2))"
+  # A taken port fails the start with moat's reason; nothing is made.
+  run ctr_create_q taken "$(net)" "io.moat.publish=$hp:8080"
+  [[ $status -ne 0 ]] || fail "taken started"
+  assert_contains "$output" "published port 0.0.0.0:$hp:8080/tcp: host port held by container"
+  [[ ! -e $(record_of taken) ]] || fail "taken has a record"
+  # Bad input names the key.
+  run ctr_create_q bad "$(net)" "io.moat.publish=$hp:80/sctp"
+  [[ $status -ne 0 ]] || fail "bad started"
+  assert_contains "$output" 'io.moat.publish: item "'"$hp"':80/sctp": protocol "sctp" is not tcp or udp'
+  ctr_delete web
+  ctr_delete envpub
+  PROBE_TOKEN=hook-gone run ns_tcp_connect host 127.0.0.1 "$hp"
+  assert_eq "$output" refused "127.0.0.1:$hp after poststop"
+  assert_nothing_left "$LINKS_BEFORE"
+  # A container the runtime attached (CNI ADD before the hook) cannot be
+  # given ports by annotation: refused, not ignored.
+  add_container cni
+  run hook prestart cni "$(jq -nc --arg p "$hp:80" '{"io.moat.publish": $p}')"
+  [[ $status -ne 0 ]] || fail "prestart accepted io.moat.publish on a runtime attachment"
+  assert_contains "$output" "io.moat.publish: container \"$(cid_of cni)\" was attached by its runtime"
+}

@@ -168,16 +168,14 @@ EOF
   assert_eq "$output" ""
 }
 
-@test "kubernetes: the node's conflist: moat with the pod-annotations capability, portmap for ports" {
+@test "kubernetes: the node's conflist: moat alone, with the pod-annotations and portMappings capabilities" {
   local conf
   conf=$(cat "$K8S_DIR/10-moat.conflist")
-  assert_jq "$conf" '.name == "moat" and (.plugins | length) == 2'
+  assert_jq "$conf" '.name == "moat" and (.plugins | length) == 1'
   assert_jq "$conf" '.plugins[0].type == "moat"'
   assert_jq "$conf" '.plugins[0].capabilities["io.kubernetes.cri.pod-annotations"] == true'
-  # moat refuses portMappings (it does not publish ports yet), so it must not
-  # declare them: the reference portmap plugin after it takes them.
-  assert_jq "$conf" '.plugins[0].capabilities.portMappings | not'
-  assert_jq "$conf" '.plugins[1].type == "portmap" and .plugins[1].capabilities.portMappings == true'
+  # moat publishes hostPort itself: no portmap chained after it.
+  assert_jq "$conf" '.plugins[0].capabilities.portMappings == true'
   assert_jq "$conf" '.plugins[0].ipam.type == "host-local" and (.plugins[0].ipam.ranges[0][0].subnet | test("/"))'
   # Debian 12's host-local and portmap speak CNI up to 1.0.0.
   local v
@@ -283,39 +281,28 @@ EOF
   assert_eq "$(ipam_leases)" "" "host-local leases left"
 }
 
-@test "kubernetes: hostPort mappings go to portmap, not to moat; DEL runs in reverse with the cached result" {
-  local links maps
+@test "kubernetes: hostPort mappings reach moat, which publishes them: from the host and 127.0.0.1; a taken port fails the next pod; DEL leaves nothing" {
+  local links maps hp
   links=$(moat_links)
-  # A stand-in portmap: the real one would change the host's iptables.
-  make_stub portmap
-  K8S_CNI_PATH=$MOAT_BUILD:$T/stub:$HOST_IPAM_DIR
-  maps='[{"hostPort": 18080, "containerPort": 80, "protocol": "tcp", "hostIP": "127.0.0.1"}]'
+  hp=$(random_port)
+  maps=$(jq -nc --argjson h "$hp" '[{hostPort: $h, containerPort: 80, protocol: "tcp", hostIP: ""}]')
   pod a "$(labels app=web)" --port-mappings "$maps"
-  local add result
-  result=$(result_of a)
-  add=$(jq -c 'select(.cmd == "ADD")' "$T/stub.log")
-  assert_jq "$add" '.conf.runtimeConfig == {portMappings: $m}' --argjson m "$maps"
-  assert_jq "$add" '.conf.prevResult == $r' --argjson r "$result"
-  assert_jq "$add" '.conf.name == $n and .conf.cniVersion == "1.0.0" and .ifname == "eth0"' --arg n "$NET"
-  assert_match "$(jq -r .args <<<"$add")" "(^|;)K8S_POD_INFRA_CONTAINER_ID=$(cid_of a)(;|$)"
-  assert_match "$(jq -r .args <<<"$add")" "(^|;)IgnoreUnknown=1(;|$)"
+  ns_tcp_listen "$(ns_of a)" 0.0.0.0 80
+  assert_jq "$(cat "$(record_of a)")" '.publish == [$p]' --arg p "0.0.0.0:$hp:80/tcp"
+  PROBE_TOKEN=k8s-lo run -0 ns_tcp_connect host 127.0.0.1 "$hp"
+  PROBE_TOKEN=k8s-gw run -0 ns_tcp_connect host "$GW" "$hp"
   # The pod without hostPort: no portMappings at all, as the runtimes do.
   pod b "$(labels app=web)"
-  assert_jq "$(jq -sc '[.[] | select(.cmd == "ADD")] | last' "$T/stub.log")" '.conf | has("runtimeConfig") | not'
-  # DEL: portmap first, with the cached final result as prevResult.
-  : >"$T/stub.log"
-  run -0 cri DEL a --port-mappings "$maps"
-  assert_jq "$(cat "$T/stub.log")" '.cmd == "DEL" and .conf.prevResult == $r' --argjson r "$result"
-  link_gone "$(hostif_of a)" || fail "a's host end left"
-  run -0 cri DEL b
-  assert_nothing_left "$links" "$(ns_of a)" "$(ns_of b)"
-  # moat itself refuses published ports: a list that gave them to moat
-  # would fail every pod with a hostPort.
-  CRI_CONF=$T/moat-ports.conflist
-  jq '.plugins[0].capabilities.portMappings = true' "$K8S_CONF" >"$CRI_CONF"
+  assert_jq "$(cat "$(record_of b)")" 'has("publish") | not'
+  # A second pod asking for the same host port fails, naming the holder.
   new_netns c
+  echo c >>"$T/pods"
   run -1 cri ADD c --port-mappings "$maps"
-  assert_cni_error 2 "portMappings"
-  unset CRI_CONF
-  assert_nothing_left "$links" "$(ns_of c)"
+  assert_cni_error 7 "published port 0.0.0.0:$hp:80/tcp" "held by container \"a\" ($(cid_of a))"
+  for p in a b c; do run -0 cri DEL "$p"; done
+  PROBE_TOKEN=k8s-gone run ns_tcp_connect host 127.0.0.1 "$hp"
+  assert_eq "$output" refused "host -> 127.0.0.1:$hp after DEL"
+  assert_nothing_left "$links" "$(ns_of a)" "$(ns_of b)" "$(ns_of c)"
+  assert_eq "$(nft list map inet moat publish 2>/dev/null | grep -F " . tcp . $hp " || true)" "" \
+    "publish elements left"
 }

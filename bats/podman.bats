@@ -147,13 +147,39 @@ hook_attaches() { grep -qa MOAT_NETWORK_DIRS "$MOAT_BUILD/moat-hook"; }
   assert_eq "$(pm ps -aq)" "" "podman ps -a"
 }
 
-@test "podman: -p is refused with moat's reason (portMappings declared), nothing left" {
-  local before
+@test "podman: -p publishes: from outside, the host's address and 127.0.0.1; a bound address; a taken port names its holder; rm leaves nothing" {
+  local before hp hp2 words
   before=$(moat_links)
-  run pm_run pub -p 127.0.0.1:18080:80 --annotation io.moat.labels=app=x
-  [[ $status -ne 0 ]] || fail "podman run -p succeeded: $output"
-  assert_contains "$output" "runtimeConfig.portMappings: published ports are not supported yet"
-  pm_nothing_left "$before"
+  hp=$(random_port)
+  hp2=$((hp + 1))
+  setup_outside
+  pm_start web -p "$hp:80" --annotation io.moat.labels=app=x
+  pm_serve web 80
+  assert_jq "$(pm_record web)" '.publish == [$p]' --arg p "0.0.0.0:$hp:80/tcp"
+  # From outside, with the rootfs' busybox in the outside namespace.
+  assert_eq "$(classify_fetch "$(ip netns exec "$OUT_NS" timeout 3 "$PM_ROOTFS/bin/busybox" wget -q \
+    -O - "http://$OUT_HOST_IP:$hp/" 2>&1)")" ok "outside -> $OUT_HOST_IP:$hp"
+  assert_eq "$(pm_fetch host "$OUT_HOST_IP" "$hp")" ok "host -> its own address:$hp"
+  assert_eq "$(pm_fetch host 127.0.0.1 "$hp")" ok "host -> 127.0.0.1:$hp"
+  # Bound to one host address: reached there only.
+  pm_start bound -p "$OUT_HOST_IP:$hp2:80" --annotation io.moat.labels=app=x
+  pm_serve bound 80
+  assert_eq "$(pm_fetch host "$OUT_HOST_IP" "$hp2")" ok "host -> $OUT_HOST_IP:$hp2"
+  assert_eq "$(pm_fetch host 127.0.0.1 "$hp2")" refused "host -> 127.0.0.1:$hp2 (bound elsewhere)"
+  # The same host port again: moat's reason, naming the holder; nothing made.
+  run pm_run taken -p "$hp:8080" --annotation io.moat.labels=app=x
+  [[ $status -ne 0 ]] || fail "podman run -p of a taken port succeeded: $output"
+  assert_contains "$output" "published port 0.0.0.0:$hp:8080/tcp: host port held by container"
+  assert_contains "$output" "$(pm_id web)"
+  assert_eq "$(pm_records_of "$(pm inspect --type container "$(pm_name taken)" | jq -r '.[0].Id')")" "" \
+    "records of the refused container"
+  words=$(pm_words web)
+  # shellcheck disable=SC2086 # one word a line
+  run -0 pm rm -f -t 0 "$(pm_name web)" "$(pm_name bound)" "$(pm_name taken)"
+  # shellcheck disable=SC2086
+  pm_nothing_left "$before" $words
+  assert_eq "$(nft list map inet moat publish 2>/dev/null | grep -E " \. tcp \. ($hp|$hp2) " || true)" "" \
+    "publish elements left"
 }
 
 @test "podman: --ip picks the address; the host-local conflist works as shipped" {

@@ -778,11 +778,11 @@ container_json (const struct moat_record *r, int64_t now, moat_err_t *err)
     return NULL;
   inet_ntop (AF_INET, &r->addr, addr, sizeof (addr));
   moat_mac_format (r->mac, mac);
-  return json_pack ("{s:s, s:s*, s:s*, s:s, s:s, s:s, s:s, s:s, s:o, s:O*, s:O*, s:o}", "id",
+  return json_pack ("{s:s, s:s*, s:s*, s:s, s:s, s:s, s:s, s:s, s:o, s:O*, s:O*, s:o, s:O*}", "id",
                     r->container_id, "name", r->name, "namespace", r->pod_namespace, "network",
                     r->network, "ifname", r->ifname, "address", addr, "mac", mac, "hostIf",
                     r->host_if, "labels", user_labels (r), "profile", profile, "policy", r->policy,
-                    "grants", grants);
+                    "grants", grants, "publish", r->publish);
 }
 
 int

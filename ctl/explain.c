@@ -16,6 +16,7 @@
 
 #include "base/cleanup.h"
 #include "model/policy.h"
+#include "model/publish.h"
 #include "ruleset/elems.h"
 #include "ruleset/eval.h"
 #include "state/state.h"
@@ -195,6 +196,48 @@ add_member (struct facts *f, const struct moat_explain_end *e, moat_err_t *err)
   return origin_close (f, o, moat_nft_elems_member (f->elems, &m, err));
 }
 
+/* The end's published ports (the record's), with its member. A record
+ * whose ports do not parse publishes none. */
+static int
+add_publish (struct facts *f, const struct moat_explain_end *e)
+{
+  _cleanup_ (moat_publish_list_free) struct moat_publish_list l = { 0 };
+  moat_err_t ignored = { 0 };
+  struct origin *o;
+
+  if (!e->rec->publish || moat_publish_from_json (e->rec->publish, &l, &ignored) < 0)
+    return 0;
+  o = origin_open (f, ORIGIN_MEMBER, e);
+  if (!o)
+    return -1;
+  return origin_close (f, o, moat_publish_elems (&l, e->rec->addr, f->elems));
+}
+
+/* The mapping of the destination's published ports that leads to the
+ * flow's container port, for a client outside the host: 1 and *ret, or 0. */
+static int
+published_for (const struct moat_explain_end *s, const struct moat_explain_end *d,
+               const struct moat_ports *flow, struct moat_publish *ret)
+{
+  _cleanup_ (moat_publish_list_free) struct moat_publish_list l = { 0 };
+  moat_err_t ignored = { 0 };
+
+  if (s->rec || s->host || !d->rec || !d->rec->publish
+      || moat_publish_from_json (d->rec->publish, &l, &ignored) < 0)
+    return 0;
+  for (size_t i = 0; i < l.n; i++)
+    if (l.v[i].proto == flow->proto && flow->lo >= l.v[i].port
+        && flow->lo < (uint32_t)l.v[i].port + l.v[i].count)
+      {
+        *ret = l.v[i];
+        ret->host_port = (uint16_t)(l.v[i].host_port + (flow->lo - l.v[i].port));
+        ret->port = flow->lo;
+        ret->count = 1;
+        return 1;
+      }
+  return 0;
+}
+
 static bool
 same_container (const struct moat_explain_end *a, const struct moat_explain_end *b)
 {
@@ -221,7 +264,7 @@ facts_build (struct facts *f, const struct moat_explain_end *s, const struct moa
         continue;
       if (add_member (f, ends[i], err) < 0)
         return moat_error_prefix (err, "explain \"%s\"", ends[i]->rec->container_id);
-      if (add_policy (f, ends[i], ends, n) < 0)
+      if (add_policy (f, ends[i], ends, n) < 0 || add_publish (f, ends[i]) < 0)
         return no_room (err);
     }
   if (s->rec && add_grants (f, s, ends, n, now) < 0)
@@ -472,7 +515,8 @@ refuse_words (const struct facts *f, const struct moat_eval_result *r,
     }
   if (st && strcmp (st->chain, "to_container") == 0)
     {
-      snprintf (why, size, "default deny: no io.moat.ingress covers it");
+      snprintf (why, size, "default deny: no io.moat.ingress covers it%s",
+                d->rec && d->rec->publish ? ", and no published port leads to it" : "");
       return;
     }
   st = moat_eval_decider (r);
@@ -481,14 +525,23 @@ refuse_words (const struct facts *f, const struct moat_eval_result *r,
 
 static void
 allow_words (const struct facts *f, const struct moat_eval_result *r,
-             const struct moat_explain_end *s, const struct moat_explain_end *d, int64_t now,
-             char *why, size_t size)
+             const struct moat_explain_end *s, const struct moat_explain_end *d,
+             const struct moat_publish *pub, int64_t now, char *why, size_t size)
 {
   char proxy[INET_ADDRSTRLEN];
 
   if (!s->rec && s->host)
     {
       snprintf (why, size, "the host may open connections to its containers");
+      return;
+    }
+  if (pub)
+    {
+      char host[INET_ADDRSTRLEN];
+
+      inet_ntop (AF_INET, &pub->host, host, sizeof (host));
+      snprintf (why, size, "published %s:%u/%s -> %u", host, pub->host_port,
+                pub->proto == IPPROTO_UDP ? "udp" : "tcp", pub->port);
       return;
     }
   if (r->dnat)
@@ -515,15 +568,25 @@ moat_ctl_explain_flow (const struct moat_explain_end *s, const struct moat_expla
   _cleanup_ (facts_free) struct facts f = { 0 };
   struct moat_eval_packet p;
   struct moat_eval_result r;
+  struct moat_publish pub;
+  bool published;
 
   if (facts_build (&f, s, d, now, err) < 0)
     return -1;
   packet_of (s, d, flow, &p);
+  /* From outside to a published container port: the flow is the one to
+   * the host port that leads there (every host address: the gateway's). */
+  published = published_for (s, d, flow, &pub);
+  if (published)
+    {
+      p.daddr = pub.host.s_addr ? pub.host : d->rec->gateway;
+      p.dport = pub.host_port;
+    }
   if (moat_eval (f.elems, &p, is_local, data, &r, NULL, err) < 0)
     return -1;
   *allowed = r.verdict == MOAT_EVAL_ACCEPT;
   if (*allowed)
-    allow_words (&f, &r, s, d, now, why, size);
+    allow_words (&f, &r, s, d, published && r.dnat ? &pub : NULL, now, why, size);
   else
     refuse_words (&f, &r, s, d, flow, why, size);
   return 0;
@@ -598,6 +661,19 @@ end_resolve (const char *text, struct end *ret, moat_err_t *err)
   if (err->code != MOAT_E_UNKNOWN || inet_pton (AF_INET, text, &ret->addr) != 1)
     return -1;
   ret->host = is_local_addr (ret->addr);
+  return 0;
+}
+
+/* "outside:ADDR": a client outside the host at ADDR (even one of the
+ * host's own addresses: as a client would come from elsewhere). */
+static int
+end_resolve_any (const char *text, struct end *ret, moat_err_t *err)
+{
+  if (strncmp (text, "outside:", 8) != 0)
+    return end_resolve (text, ret, err);
+  ret->text = text;
+  if (inet_pton (AF_INET, text + 8, &ret->addr) != 1)
+    return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": outside:ADDR wants an IPv4 address", text);
   return 0;
 }
 
@@ -684,8 +760,8 @@ moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t n
   struct moat_ports flow;
   const char *net;
 
-  if (parse_flow (ports, &flow, err) < 0 || end_resolve (src, &s, err) < 0
-      || end_resolve (dst, &d, err) < 0)
+  if (parse_flow (ports, &flow, err) < 0 || end_resolve_any (src, &s, err) < 0
+      || end_resolve_any (dst, &d, err) < 0)
     return -1;
   if (!s.container && !d.container)
     return moat_error (err, MOAT_E_CONFIG, 0,

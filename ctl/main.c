@@ -124,6 +124,22 @@ print_grants (json_t *grants)
   }
 }
 
+/* Published ports, "host:port:port/proto" items; "-" for none when `dash`. */
+static void
+print_publish (json_t *publish, const char *before, bool dash)
+{
+  size_t i;
+  json_t *p;
+
+  if (json_array_size (publish) == 0)
+    {
+      printf ("%s", dash ? "-" : "");
+      return;
+    }
+  printf ("%s", before);
+  json_array_foreach (publish, i, p) printf ("%s%s", i ? ", " : "", json_string_value (p));
+}
+
 static void
 print_labels (json_t *labels)
 {
@@ -174,7 +190,9 @@ cmd_list (const char *only, const struct opts *o)
         print_labels (json_object_get (c, "labels"));
         printf ("\nprofile:   %s\ngrants:    ", profile ? json_string_value (profile) : "-");
         print_grants (json_object_get (c, "grants"));
-        printf ("%s\n", json_array_size (json_object_get (c, "grants")) ? "" : "-");
+        printf ("%s\npublished: ", json_array_size (json_object_get (c, "grants")) ? "" : "-");
+        print_publish (json_object_get (c, "publish"), "", true);
+        printf ("\n");
         continue;
       }
     printf ("%-12.12s  %-16s  %-12s  %-15s  ", json_string_value (json_object_get (c, "id")),
@@ -183,6 +201,7 @@ cmd_list (const char *only, const struct opts *o)
     print_labels (json_object_get (c, "labels"));
     printf ("  ");
     print_grants (json_object_get (c, "grants"));
+    print_publish (json_object_get (c, "publish"), "  published ", false);
     printf ("\n");
   }
   return EXIT_OK;

@@ -11,6 +11,7 @@
 
 #include "foreign.h"
 #include "model/policy.h"
+#include "model/publish.h"
 #include "verbs/apply.h"
 #include "verbs/dnsd.h"
 
@@ -143,6 +144,21 @@ expected_grants (const struct records *rs, const struct moat_record *r, int64_t 
   return 0;
 }
 
+/* The record's published ports (model/publish.h). A record whose ports
+ * do not parse expects none: check reports what the kernel has anyway. */
+static int
+expected_publish (const struct moat_record *r, struct moat_nft_elems *out, moat_err_t *err)
+{
+  _cleanup_ (moat_publish_list_free) struct moat_publish_list l = { 0 };
+  moat_err_t ignored = { 0 };
+
+  if (!r->publish || moat_publish_from_json (r->publish, &l, &ignored) < 0)
+    return 0;
+  if (moat_publish_elems (&l, r->addr, out) < 0)
+    return moat_error_nomem (err, "moatctl");
+  return 0;
+}
+
 static int
 expected_network (const char *network, bool all_idents, int64_t now, struct expected *e,
                   moat_err_t *err)
@@ -161,7 +177,8 @@ expected_network (const char *network, bool all_idents, int64_t now, struct expe
   for (size_t i = 0; i < rs->n; i++)
     {
       m[e->nmembers++] = moat_record_member (&rs->v[i]);
-      if (expected_grants (rs, &rs->v[i], now, all_idents, e->elems, e->unsure, err) < 0)
+      if (expected_grants (rs, &rs->v[i], now, all_idents, e->elems, e->unsure, err) < 0
+          || expected_publish (&rs->v[i], e->elems, err) < 0)
         return -1;
     }
   if (!rs->n)

@@ -365,9 +365,46 @@ find_network (struct moat_hook *h, const char *network, const char *key, moat_er
   return 0;
 }
 
-/* Hook-driven attach to the network in h->conf: the namespace. */
-static int effective_annotations (const struct oci_state *s, json_t *allow, json_t **ret,
-                                  moat_err_t *err);
+/* The container's settings for an attachment to a network whose "allow"
+ * is `allow`: its annotations and, when that network reads the MOAT_*
+ * environment (allow.env), the environment's under them. *ret: a new
+ * reference, or NULL for none. */
+static int
+effective_annotations (const struct oci_state *s, json_t *allow, json_t **ret, moat_err_t *err)
+{
+  *ret = NULL;
+  if (!moat_ceiling_reads_env (allow))
+    {
+      *ret = s->annotations ? json_incref (s->annotations) : NULL;
+      return 0;
+    }
+  return moat_annotations_with_env (s->annotations, s->process_env, ret, err);
+}
+
+/* io.moat.publish (or MOAT_PUBLISH on a network that reads the
+ * environment): the ports the hook's ADD publishes, within the network's
+ * ceiling, checked before anything is made. */
+static int
+plan_publish (struct moat_hook *h, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *effective = NULL;
+  _cleanup_ (moat_annotations_free) struct moat_annotations a = { 0 };
+  _cleanup_ (moat_ceiling_free) struct moat_ceiling c = { 0 };
+
+  if (effective_annotations (&h->s, h->conf.allow, &effective, err) < 0
+      || moat_annotations_parse (effective, &a, err) < 0)
+    return -1;
+  if (a.publish.n == 0)
+    return 0;
+  if (moat_ceiling_parse (h->conf.allow, &c, err) < 0
+      || moat_ceiling_check_publish (&c, h->conf.name, &a.publish, MOAT_ANNOT_PREFIX "publish", err)
+             < 0)
+    return -1;
+  moat_publish_list_free (&h->conf.publish);
+  h->conf.publish = a.publish;
+  a.publish = (struct moat_publish_list){ 0 };
+  return 0;
+}
 
 /* io.moat.name, io.moat.aliases and io.moat.ip (or MOAT_NAME, MOAT_ALIASES
  * and MOAT_IP on a network that reads the environment) become what a
@@ -442,10 +479,12 @@ write_resolv_conf (const struct moat_hook *h, json_t *result, moat_err_t *err)
   return 0;
 }
 
+/* Hook-driven attach to the network in h->conf: the namespace. */
 static int
 plan_attach (struct moat_hook *h, moat_err_t *err)
 {
-  if (container_netns (h, h->conf.name, err) < 0 || plan_names (h, err) < 0)
+  if (container_netns (h, h->conf.name, err) < 0 || plan_names (h, err) < 0
+      || plan_publish (h, err) < 0)
     return -1;
   /* Before confinement: dnsmasq must not inherit it (dnsd.h). */
   if (h->conf.dns && moat_dnsd_prepare (&h->dnsd, err) < 0)
@@ -457,22 +496,6 @@ plan_attach (struct moat_hook *h, moat_err_t *err)
   h->writes.sysctls = true; /* a new bridge's settings */
   moat_write_set_add_ipam (&h->writes, json_object_get (h->conf.root, "ipam"));
   return 0;
-}
-
-/* The container's settings for an attachment to a network whose "allow"
- * is `allow`: its annotations and, when that network reads the MOAT_*
- * environment (allow.env), the environment's under them. *ret: a new
- * reference, or NULL for none. */
-static int
-effective_annotations (const struct oci_state *s, json_t *allow, json_t **ret, moat_err_t *err)
-{
-  *ret = NULL;
-  if (!moat_ceiling_reads_env (allow))
-    {
-      *ret = s->annotations ? json_incref (s->annotations) : NULL;
-      return 0;
-    }
-  return moat_annotations_with_env (s->annotations, s->process_env, ret, err);
 }
 
 /* MOAT_NETWORK, if the environment has it (a new string, or NULL). */
@@ -859,6 +882,24 @@ policy_unchanged (const struct moat_record *rec, const struct moat_policy *p)
   return j && json_equal (j, rec->policy);
 }
 
+/* Published ports are made with the attachment: an io.moat.publish that
+ * its ADD did not publish (the runtime attached the container) is refused,
+ * never ignored. */
+static int
+publish_settled (const struct moat_record *rec, const struct moat_policy *p, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *want = moat_publish_to_json (&p->a.publish);
+
+  if (!want || (rec->publish && json_equal (want, rec->publish)))
+    return 0;
+  return moat_error (err, MOAT_E_CONFIG, 0,
+                     MOAT_ANNOT_PREFIX
+                     "publish: container \"%s\" was attached by its runtime, "
+                     "which publishes ports (podman -p, runtimeConfig.portMappings); "
+                     "io.moat.publish is for hook-driven attach (io.moat.network)",
+                     rec->container_id);
+}
+
 static int
 apply_one (struct moat_nft *nft, const struct attachment *a, enum moat_hook_stage stage,
            const struct oci_state *s, moat_err_t *err)
@@ -889,7 +930,8 @@ apply_one (struct moat_nft *nft, const struct attachment *a, enum moat_hook_stag
       return moat_record_write (&rec, err);
     }
   if (effective_annotations (s, rec.allow, &annotations, err) < 0
-      || moat_policy_resolve (&rec, annotations, &p, err) < 0)
+      || moat_policy_resolve (&rec, annotations, &p, err) < 0
+      || publish_settled (&rec, &p, err) < 0)
     return -1;
   /* A prestart again (a runtime's retry) with the policy in place does
    * nothing; with a pending one it applies it again. */

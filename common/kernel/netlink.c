@@ -605,7 +605,8 @@ moat_bridge_ensure (struct moat_nl *nl, const struct moat_bridge_spec *b, moat_e
   if (r < 0 && r != -EEXIST)
     return link_error (err, nl, r, "bridge \"%s\": cannot add address %s/%d", b->name,
                        ip_str (b->gateway, gw), b->prefixlen);
-  if (bridge_sysctls (b->name, err) < 0)
+  if (bridge_sysctls (b->name, err) < 0
+      || (b->route_localnet && write_sysctl ("ipv4/conf", b->name, "route_localnet", "1", err) < 0))
     return -1;
   return 0;
 }

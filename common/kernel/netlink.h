@@ -17,6 +17,9 @@ struct moat_bridge_spec
   struct in_addr gateway; /* address put on the bridge */
   int prefixlen;          /* of the network's subnet */
   unsigned mtu;           /* 0: leave the kernel's default */
+  bool route_localnet;    /* a container publishes ports: the host's own
+                             127.0.0.1 may be routed to it (route_localnet
+                             = 1 on this bridge only; left set) */
 };
 
 /* One NETLINK_ROUTE socket in the caller's network namespace, and the

@@ -919,6 +919,19 @@ parse_ip (const char *key, const char *value, struct moat_annotations *a, moat_e
   return 0;
 }
 
+static int
+parse_publish (const char *key, const char *value, struct moat_annotations *a, moat_err_t *err)
+{
+  if (moat_publish_parse_text (key, value, &a->publish, err) < 0)
+    return -1;
+  if (moat_publish_check (key, &a->publish, err) < 0)
+    {
+      moat_publish_list_free (&a->publish);
+      return -1;
+    }
+  return 0;
+}
+
 /* ---- the annotations object ---- */
 
 typedef int (*annotation_parser) (const char *key, const char *value, struct moat_annotations *a,
@@ -942,6 +955,7 @@ static const struct
   { MOAT_ANNOT_PREFIX "name", parse_dns_name },
   { MOAT_ANNOT_PREFIX "aliases", parse_aliases },
   { MOAT_ANNOT_PREFIX "ip", parse_ip },
+  { MOAT_ANNOT_PREFIX "publish", parse_publish },
 };
 
 static bool
@@ -1027,6 +1041,7 @@ moat_annotations_free (struct moat_annotations *a)
   free (a->network);
   free (a->name);
   json_decref (a->aliases);
+  moat_publish_list_free (&a->publish);
   selectors_free (a->depends_deny, a->n_depends_deny);
   selectors_free (a->expose_deny, a->n_expose_deny);
   free (a->egress_deny);
@@ -1285,6 +1300,8 @@ moat_annotations_dup (const struct moat_annotations *src, struct moat_annotation
   ret->aliases = src->aliases ? json_incref (src->aliases) : NULL;
   ret->have_ip = src->have_ip;
   ret->ip = src->ip;
+  ret->publish.v = dup_array (src->publish.v, src->publish.n, sizeof (*src->publish.v), &ok);
+  ret->publish.n = ret->publish.v ? src->publish.n : 0;
   if (ok)
     return 0;
   moat_annotations_free (ret);

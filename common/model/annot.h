@@ -15,9 +15,12 @@
  *   io.moat.proxy       IP:PORT [PORT+PORT...]   outbound tcp/80 (or the ports given) to a proxy
  *   io.moat.policy      NAME                     a profile of the policy file
  *   io.moat.network     NAME                     hook-driven attach to this CNI network
- *   io.moat.name        LABEL                    its name on a network with "names" (hook-driven
- * attach) io.moat.aliases     LABEL,...                more names there io.moat.ip          a.b.c.d
- * its address (hook-driven attach), as CNI's `ips`
+ *   io.moat.name        LABEL                    its name on a network with "names"
+ *   io.moat.aliases     LABEL,...                more names there
+ *   io.moat.ip          a.b.c.d                  its address, as CNI's `ips`
+ *                                                (these three: hook-driven attach)
+ *   io.moat.publish     [IP:]PORT[-PORT]:PORT[-PORT][/tcp|udp],...  published ports
+ *                                                (model/publish.h; hook-driven attach)
  *
  * SELECTOR is terms joined by '&' (AND): key=value, key!=value, key (exists)
  * or !key (absent); a key may be a system label, "@sys:name" (policy.h). ADDR is a.b.c.d/len (host
@@ -35,6 +38,7 @@
 
 #include "base/error.h"
 #include "base/types.h" /* struct moat_ports, struct moat_acl */
+#include "model/publish.h"
 
 #define MOAT_ANNOT_PREFIX "io.moat."
 
@@ -103,6 +107,7 @@ struct moat_annotations
   json_t *aliases; /* io.moat.aliases: an array of labels; NULL when absent */
   bool have_ip;    /* io.moat.ip */
   struct in_addr ip;
+  struct moat_publish_list publish; /* io.moat.publish, checked (no overlap, bounded) */
 
   /* Only from a policy profile (Trireme rules whose Action rejects): a
    * match here refuses what the lists above allow, whatever they say. */

@@ -62,23 +62,25 @@ get_flag (json_t *allow, const char *key, bool *ret, moat_err_t *err)
   return 0;
 }
 
+/* "tcp/PORT[-PORT]" or "udp/..." items of `key`. */
 static int
-parse_host (json_t *items, struct moat_ceiling *c, moat_err_t *err)
+parse_ports (const char *key, json_t *items, struct moat_ports **ret, size_t *ret_n,
+             moat_err_t *err)
 {
   size_t i;
   json_t *v;
 
-  c->host = calloc (json_array_size (items) + 1, sizeof (*c->host));
-  if (!c->host)
+  *ret = calloc (json_array_size (items) + 1, sizeof (**ret));
+  if (!*ret)
     return moat_error_nomem (err, ALLOW);
   json_array_foreach (items, i, v)
   {
     char what[64];
 
-    snprintf (what, sizeof (what), ALLOW ".allowHost[%zu]", i);
-    if (moat_ports_parse (what, json_string_value (v), false, &c->host[c->n_host], err) < 0)
+    snprintf (what, sizeof (what), ALLOW ".%s[%zu]", key, i);
+    if (moat_ports_parse (what, json_string_value (v), false, &(*ret)[*ret_n], err) < 0)
       return -1;
-    c->n_host++;
+    (*ret_n)++;
   }
   return 0;
 }
@@ -180,7 +182,7 @@ parse_lists (json_t *allow, struct moat_ceiling *c, moat_err_t *err)
   bool none;
 
   if (get_list (allow, "allowHost", &c->any_host, &items, err) < 0
-      || (items && parse_host (items, c, err) < 0))
+      || (items && parse_ports ("allowHost", items, &c->host, &c->n_host, err) < 0))
     return -1;
   if (get_list (allow, "egress", &c->any_egress, &items, err) < 0
       || (items && parse_acls ("egress", items, &c->egress, &c->n_egress, err) < 0))
@@ -190,6 +192,9 @@ parse_lists (json_t *allow, struct moat_ceiling *c, moat_err_t *err)
     return -1;
   if (get_list (allow, "proxy", &c->any_proxy, &items, err) < 0
       || (items && parse_proxies (items, c, err) < 0))
+    return -1;
+  if (get_list (allow, "publish", &c->any_publish, &items, err) < 0
+      || (items && parse_ports ("publish", items, &c->publish, &c->n_publish, err) < 0))
     return -1;
   if (get_list (allow, "labels", &c->any_label, &items, err) < 0
       || (items && parse_labels (items, c, err) < 0))
@@ -228,6 +233,7 @@ moat_ceiling_free (struct moat_ceiling *c)
     }
   free (c->labels);
   free (c->host);
+  free (c->publish);
   free (c->egress);
   free (c->ingress);
   free (c->proxy);
@@ -340,6 +346,27 @@ check_proxy (const struct moat_ceiling *c, const char *network, const struct moa
 }
 
 int
+moat_ceiling_check_publish (const struct moat_ceiling *c, const char *network,
+                            const struct moat_publish_list *l, const char *key, moat_err_t *err)
+{
+  for (size_t i = 0; i < l->n && !c->any_publish; i++)
+    {
+      struct moat_ports want
+          = { l->v[i].proto, l->v[i].host_port, (uint16_t)(l->v[i].host_port + l->v[i].count - 1) };
+      char text[MOAT_PUBLISH_TEXT_MAX];
+      bool ok = false;
+
+      for (size_t j = 0; j < c->n_publish && !ok; j++)
+        ok = ports_within (&want, &c->publish[j]);
+      if (ok)
+        continue;
+      moat_publish_format (&l->v[i], text, sizeof (text));
+      return beyond (c, network, "", key, text, "publish", err);
+    }
+  return 0;
+}
+
+int
 moat_ceiling_check_label (const struct moat_ceiling *c, const char *network, const char *key,
                           const char *value, const char *what, moat_err_t *err)
 {
@@ -375,6 +402,9 @@ moat_ceiling_check (const struct moat_ceiling *c, const char *network, bool netw
       || check_acls (c, network, source, "ingress", a->ingress, a->n_ingress, c->any_ingress,
                      c->ingress, c->n_ingress, err)
              < 0)
+    return -1;
+  snprintf (what, sizeof (what), "%s" MOAT_ANNOT_PREFIX "publish", source);
+  if (moat_ceiling_check_publish (c, network, &a->publish, what, err) < 0)
     return -1;
   return check_proxy (c, network, a, source, err);
 }

@@ -15,6 +15,7 @@
  *     "ingress":   ["192.0.2.0/24 tcp/443"],    io.moat.ingress items within one
  *     "proxy":     ["10.0.0.3:3128"],           io.moat.proxy one of these
  *     "labels":    ["app", "env=dev"],          labels: key (any value) or key=value
+ *     "publish":   ["tcp/8000-9000"],           io.moat.publish host ports within one of these
  *     "env":       true                         MOAT_* process environment read
  *   }
  *
@@ -55,6 +56,9 @@ struct moat_ceiling
   size_t n_proxy;
   struct moat_label *labels; /* value NULL: any value */
   size_t n_labels;
+  bool any_publish;
+  struct moat_ports *publish; /* host ports io.moat.publish may take */
+  size_t n_publish;
 };
 
 /* Parses "allow" (NULL or JSON null: the defaults). Malformed is
@@ -75,6 +79,11 @@ bool moat_ceiling_reads_env (json_t *allow);
  * (allow.allowHost: ["tcp/8000-8010"])`. */
 int moat_ceiling_check (const struct moat_ceiling *c, const char *network, bool network_internet,
                         const struct moat_annotations *a, const char *source, moat_err_t *err);
+
+/* io.moat.publish's host ports (`key` names the source) within "publish". */
+int moat_ceiling_check_publish (const struct moat_ceiling *c, const char *network,
+                                const struct moat_publish_list *l, const char *key,
+                                moat_err_t *err);
 
 /* One label, from `what` (e.g. "args.cni.labels"). */
 int moat_ceiling_check_label (const struct moat_ceiling *c, const char *network, const char *key,

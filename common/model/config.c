@@ -378,12 +378,12 @@ parse_runtime (struct moat_netconf *c, moat_err_t *err)
                                "runtimeConfig.mac: \"%s\" is a multicast address", mac);
           c->have_mac = true;
         }
-      /* Silently ignoring a port the user asked to publish would be a
-       * surprise: refuse it until moat publishes ports. */
+      /* The runtime's published ports (the portMappings capability). */
       v = json_object_get (rc, "portMappings");
-      if (v && !(json_is_array (v) && json_array_size (v) == 0) && !json_is_null (v))
-        return moat_error (err, MOAT_E_UNSUPPORTED, 0,
-                           "runtimeConfig.portMappings: published ports are not supported yet");
+      if (v && !json_is_null (v)
+          && (moat_publish_parse_cni (v, &c->publish, err) < 0
+              || moat_publish_check ("runtimeConfig.portMappings", &c->publish, err) < 0))
+        return -1;
       if (moat_aliases_parse (json_object_get (rc, "aliases"), c->name, &c->aliases, err) < 0)
         return -1;
       if (get_object (rc, "runtimeConfig.io.kubernetes.cri.pod-annotations",
@@ -508,6 +508,7 @@ moat_netconf_free (struct moat_netconf *c)
     }
   free (c->labels);
   free (c->valid);
+  moat_publish_list_free (&c->publish);
   free (c->raw);
   json_decref (c->root);
   memset (c, 0, sizeof (*c));

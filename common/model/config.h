@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/types.h"
+#include "model/publish.h"
 
 #define MOAT_DEFAULT_BRIDGE "moat0"
 #define MOAT_CNI_VERSION "1.1.0"
@@ -66,6 +67,7 @@ struct moat_netconf
   unsigned char mac[MOAT_MAC_LEN];
   json_t *pod_annotations; /* borrowed; NULL when absent */
   json_t *aliases;         /* borrowed: runtimeConfig.aliases of this network, checked; NULL */
+  struct moat_publish_list publish; /* runtimeConfig.portMappings, checked */
   struct moat_label *labels;
   size_t n_labels;
   struct moat_attachment_ref *valid; /* GC */

@@ -144,6 +144,13 @@ merge_lists (struct moat_annotations *dst, struct moat_annotations *src, moat_er
   drop_repeated_acls (dst->egress_deny, dst->n_egress_deny, src->egress_deny, &src->n_egress_deny);
   drop_repeated_acls (dst->ingress_deny, dst->n_ingress_deny, src->ingress_deny,
                       &src->n_ingress_deny);
+  /* Published ports: the later source's list replaces the earlier's. */
+  if (src->publish.n > 0)
+    {
+      moat_publish_list_free (&dst->publish);
+      dst->publish = src->publish;
+      src->publish = (struct moat_publish_list){ 0 };
+    }
   if (MOVE (dst, src, depends) < 0 || MOVE (dst, src, expose) < 0 || MOVE (dst, src, allow_host) < 0
       || MOVE (dst, src, egress) < 0 || MOVE (dst, src, ingress) < 0
       || MOVE (dst, src, depends_deny) < 0 || MOVE (dst, src, expose_deny) < 0

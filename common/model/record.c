@@ -47,6 +47,11 @@ moat_record_to_json (const struct moat_record *r)
       "podAnnotations", r->pod_annotations, "policyFile", r->policy_file, "policy", r->policy,
       "ident", r->ident, "grants", r->grants, "attachedBy", moat_attacher_name (r->attached_by),
       "netconf", r->netconf, "allow", r->allow);
+  if (j && r->publish && json_object_set (j, "publish", r->publish) < 0)
+    {
+      json_decref (j);
+      return NULL;
+    }
   /* Only while set: records stay as they were otherwise. */
   if (j
       && ((r->policy_pending && json_object_set_new (j, "policyPending", json_true ()) < 0)
@@ -109,6 +114,8 @@ moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
   r->dns = json_is_true (json_object_get (root, "dns"));
   aliases = json_object_get (root, "aliases");
   r->aliases = json_is_array (aliases) && json_array_size (aliases) ? json_incref (aliases) : NULL;
+  grants = json_object_get (root, "publish");
+  r->publish = json_is_array (grants) && json_array_size (grants) ? json_incref (grants) : NULL;
   netconf = json_object_get (root, "netconf");
   r->netconf = json_is_object (netconf) ? json_incref (netconf) : NULL;
   allow = json_object_get (root, "allow");
@@ -146,6 +153,7 @@ moat_record_free (struct moat_record *r)
   free (r->policy_file);
   json_decref (r->policy);
   json_decref (r->grants);
+  json_decref (r->publish);
   json_decref (r->netconf);
   json_decref (r->allow);
   json_decref (r->aliases);

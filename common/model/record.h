@@ -46,6 +46,7 @@ struct moat_record
   json_t *policy;          /* the policy applied (policy.h); NULL: none yet */
   char *ident;             /* its identity in <network>/idents/; NULL: none */
   json_t *grants;          /* moatctl's grants (grant.h); NULL: none */
+  json_t *publish;         /* published ports, text items (publish.h); NULL: none */
   bool policy_pending;     /* "policyPending": the hook was changing the
                               policy when it last wrote the record, so the
                               kernel may not hold what "policy" says (it was

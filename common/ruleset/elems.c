@@ -501,6 +501,46 @@ moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_t po
   return 0;
 }
 
+/* host . proto . host port : container . port, the host address an
+ * interval (0.0.0.0: all of them). */
+int
+moat_nft_elems_publish (struct moat_nft_elems *l, struct in_addr host, uint8_t proto,
+                        uint16_t host_port, struct in_addr addr, uint16_t port)
+{
+  uint16_t nhost_port = htons (host_port), nport = htons (port);
+  uint32_t last = host.s_addr == INADDR_ANY ? 0xffffffffu : host.s_addr;
+  struct key_writer w;
+  struct moat_elem *e = elems_push (l, MOAT_SET_PUBLISH, &w);
+
+  if (!e)
+    return -1;
+  key_put_addr (&w, host);
+  key_put (&w, &proto, 1);
+  key_put (&w, &nhost_port, 2);
+  memcpy (e->key_end, e->key, e->key_len);
+  e->key_end_len = e->key_len;
+  memcpy (e->key_end, &last, 4);
+  memcpy (e->data, &addr.s_addr, 4);
+  memcpy (e->data + 4, &nport, 2);
+  e->data_len = 8;
+  return 0;
+}
+
+int
+moat_nft_elems_published (struct moat_nft_elems *l, struct in_addr addr, uint8_t proto,
+                          uint16_t port)
+{
+  uint16_t nport = htons (port);
+  struct key_writer w;
+
+  if (!elems_push (l, MOAT_SET_PUBLISHED, &w))
+    return -1;
+  key_put_addr (&w, addr);
+  key_put (&w, &proto, 1);
+  key_put (&w, &nport, 2);
+  return 0;
+}
+
 int
 moat_nft_elems_proxied (struct moat_nft_elems *l, struct in_addr addr, struct in_addr proxy,
                         uint16_t proxy_port)

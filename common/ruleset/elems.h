@@ -30,6 +30,13 @@ struct moat_nft_member
   bool masquerade;                 /* network has masquerade: true */
   bool dns;                        /* network has dns: true (its resolvers elements) */
   struct in_addr gateway;          /* the bridge's address, where the name server listens */
+  /* Published ports' elements (model/publish.h), sorted by set, added in
+   * the member's batch; NULL: none. */
+  const struct moat_nft_elems *publish;
+  /* For a deletion: `publish` is every published element of the member
+   * (its record says so), deleted as they are; else (no record, GC) they
+   * are found by a dump of the publish sets. */
+  bool publish_known;
 };
 
 /* A container's policy elements (docs/design.md, "The ruleset and the
@@ -65,6 +72,14 @@ int moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_
 /* ... where it may then go (the allowance, once per container). */
 int moat_nft_elems_proxied (struct moat_nft_elems *l, struct in_addr addr, struct in_addr proxy,
                             uint16_t proxy_port);
+
+/* A published port (model/publish.h): host address (INADDR_ANY: every
+ * one) . proto . host port to addr:port in the publish map; addr . proto .
+ * port in the published set. */
+int moat_nft_elems_publish (struct moat_nft_elems *l, struct in_addr host, uint8_t proto,
+                            uint16_t host_port, struct in_addr addr, uint16_t port);
+int moat_nft_elems_published (struct moat_nft_elems *l, struct in_addr addr, uint8_t proto,
+                              uint16_t port);
 
 /* moatctl's grants, in sets the policy never touches (its sweep leaves
  * them; a DEL takes them). A grant opens what it names whatever the policy

@@ -27,6 +27,8 @@ struct walk
   const char *chain;    /* the chain being run */
   struct in_addr daddr; /* after the proxy's dnat */
   uint16_t dport;
+  moat_eval_is_local_fn is_local; /* fib daddr type local */
+  void *local_data;
 };
 
 enum outcome
@@ -256,6 +258,12 @@ term_holds (const struct walk *w, const struct moat_rule_def *def, const struct 
       return (ct_state_bit (p->ct) & t->value) != 0;
     case MOAT_TERM_CT_REPLY:
       return p->ct != MOAT_EVAL_CT_INVALID && p->ct_reply;
+    case MOAT_TERM_FIB_LOCAL:
+      return !is_arp (p) && w->is_local && w->is_local (w->daddr, w->local_data);
+    case MOAT_TERM_CT_DNAT:
+      return p->ct != MOAT_EVAL_CT_INVALID && (p->ct_dnat || w->r->dnat);
+    case MOAT_TERM_LOOPBACK:
+      return !is_arp (p) && (ntohl (p->saddr.s_addr) >> 24) == 127;
     case MOAT_TERM_LOOKUP:
     case MOAT_TERM_NOT_LOOKUP:
       /* An identity's set is named as the identity's chain it is in. */
@@ -345,6 +353,8 @@ run_action (struct walk *w, const struct moat_rule_def *def, size_t index, size_
   static const enum moat_source proxy_key[MOAT_SET_MAX_FIELDS]
       = { MOAT_SRC_IP_SADDR, MOAT_SRC_TH_DPORT };
   static const enum moat_source ident_key[MOAT_SET_MAX_FIELDS] = { MOAT_SRC_IP_SADDR };
+  static const enum moat_source publish_key[MOAT_SET_MAX_FIELDS]
+      = { MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO, MOAT_SRC_TH_DPORT };
   size_t found;
 
   *ret = OUT_CONTINUE;
@@ -373,6 +383,13 @@ run_action (struct walk *w, const struct moat_rule_def *def, size_t index, size_
       found = action_lookup (w, MOAT_SET_PROXY, proxy_key);
       if (found == MOAT_EVAL_NO_ELEM)
         return 0; /* the map has no value: the rule breaks */
+      apply_dnat (w, found);
+      *ret = OUT_ACCEPT;
+      return record_step (w, index, w->chain, def->text, found);
+    case MOAT_ACT_PUBLISH_DNAT:
+      found = action_lookup (w, MOAT_SET_PUBLISH, publish_key);
+      if (found == MOAT_EVAL_NO_ELEM)
+        return 0;
       apply_dnat (w, found);
       *ret = OUT_ACCEPT;
       return record_step (w, index, w->chain, def->text, found);
@@ -546,6 +563,8 @@ run_routed (struct walk *w, bool sent, moat_eval_is_local_fn is_local, void *dat
     w->iif = NULL;
   if (run_hook (w, NFPROTO_INET, sent ? NF_INET_LOCAL_OUT : NF_INET_FORWARD, ret) < 0)
     return -1;
+  if (sent && w->r->dnat)
+    w->oif = route (w); /* the output hook's dnat routes the packet again */
   if (*ret != OUT_ACCEPT)
     return 0;
   return run_hook (w, NFPROTO_INET, NF_INET_POST_ROUTING, ret);
@@ -556,7 +575,13 @@ moat_eval (const struct moat_nft_elems *elems, const struct moat_eval_packet *p,
            moat_eval_is_local_fn is_local, void *data, struct moat_eval_result *ret, unsigned *hits,
            moat_err_t *err)
 {
-  struct walk w = { .elems = elems, .p = p, .r = ret, .hits = hits, .err = err };
+  struct walk w = { .elems = elems,
+                    .p = p,
+                    .r = ret,
+                    .hits = hits,
+                    .err = err,
+                    .is_local = is_local,
+                    .local_data = data };
   bool sent = !p->port && !p->iif;
   enum outcome o = OUT_ACCEPT;
 

@@ -69,6 +69,7 @@ struct moat_eval_packet
   bool ct_reply;                    /* ct direction reply */
   struct in_addr ct_original_saddr; /* ct original ip saddr (related: the flow's) */
   struct in_addr ct_reply_saddr;    /* ct reply ip saddr */
+  bool ct_dnat;                     /* ct status dnat: an established flow's */
 };
 
 /* The host's addresses (the routing decision input/forward). */
@@ -107,7 +108,7 @@ struct moat_eval_result
   struct moat_eval_step steps[MOAT_EVAL_MAX_STEPS];
   size_t nsteps;
   bool local; /* delivered to the host */
-  bool dnat;  /* the proxy chain rewrote the destination ... */
+  bool dnat;  /* the proxy or a published port rewrote the destination ... */
   struct in_addr dnat_addr;
   uint16_t dnat_port; /* ... to this (host order) */
   bool masquerade;

@@ -143,6 +143,19 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
                        .name = "ports",
                        .nfields = 3,
                        .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER, MOAT_FIELD_IPV4 } },
+  /* Published ports (model/publish.h): host address range . proto . host
+   * port to container . container port, and what that opens. */
+  [MOAT_SET_PUBLISH] = { .family = NFPROTO_INET,
+                         .name = "publish",
+                         .flags = NFT_SET_MAP | NFT_SET_INTERVAL | NFT_SET_CONCAT,
+                         .nfields = 3,
+                         .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT },
+                         .ndata = 2,
+                         .data = { MOAT_FIELD_IPV4, MOAT_FIELD_PORT } },
+  [MOAT_SET_PUBLISHED] = { .family = NFPROTO_INET,
+                           .name = "published",
+                           .nfields = 3,
+                           .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
 };
 
 const struct moat_chain_def moat_chain_defs[] = {
@@ -162,6 +175,7 @@ const struct moat_chain_def moat_chain_defs[] = {
   { NFPROTO_INET, "postrouting", "nat", NF_INET_POST_ROUTING, 100 }, /* srcnat */
   { NFPROTO_BRIDGE, "prerouting", "filter", 0 /* NF_BR_PRE_ROUTING */, -200 },
   { NFPROTO_BRIDGE, "from_port", NULL, 0, 0 },
+  { NFPROTO_INET, "publish_out", "nat", NF_INET_LOCAL_OUT, -100 }, /* dstnat, the host's own */
 };
 const size_t moat_chain_defs_count = ARRAY_SIZE (moat_chain_defs);
 
@@ -428,6 +442,17 @@ const struct moat_rule_def moat_rule_defs[] = {
                     MOAT_SRC_TH_DPORT) },
     MOAT_ACT_ACCEPT,
     NULL },
+  /* A published port opens exactly the container port it maps to, and
+   * only for what moat's DNAT sent there (ct status dnat): a connection
+   * routed straight to the container's address is not let in by it. */
+  { NFPROTO_INET,
+    "to_container",
+    "ct status dnat ip daddr . meta l4proto . th dport @published accept",
+    { { MOAT_TERM_CT_DNAT, 0, 0, { 0 } },
+      IPV4,
+      LOOKUP (MOAT_SET_PUBLISHED, MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO, MOAT_SRC_TH_DPORT) },
+    MOAT_ACT_ACCEPT,
+    NULL },
   { NFPROTO_INET,
     "to_container",
     "goto deny_dst",
@@ -534,11 +559,36 @@ const struct moat_rule_def moat_rule_defs[] = {
       NOT_LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_IIFNAME, MOAT_SRC_IP_DADDR), L4PROTO (IPPROTO_TCP) },
     MOAT_ACT_PROXY_DNAT,
     NULL },
+  /* Published ports: to one of the host's addresses (its own 127.0.0.1 in
+   * publish_out), before the filter, so a container's hairpin through the
+   * host meets the label policy as any flow between peers does. */
+  { NFPROTO_INET,
+    "proxy",
+    "fib daddr type local meta l4proto tcp dnat ip to ip daddr . meta l4proto . th dport map "
+    "@publish",
+    { { MOAT_TERM_FIB_LOCAL, 0, 0, { 0 } }, L4PROTO (IPPROTO_TCP), IPV4 },
+    MOAT_ACT_PUBLISH_DNAT,
+    NULL },
+  { NFPROTO_INET,
+    "proxy",
+    "fib daddr type local meta l4proto udp dnat ip to ip daddr . meta l4proto . th dport map "
+    "@publish",
+    { { MOAT_TERM_FIB_LOCAL, 0, 0, { 0 } }, L4PROTO (IPPROTO_UDP), IPV4 },
+    MOAT_ACT_PUBLISH_DNAT,
+    NULL },
   { NFPROTO_INET,
     "postrouting",
     "ip saddr @masq oifname . ip daddr != @members masquerade",
     { IPV4, LOOKUP (MOAT_SET_MASQ, MOAT_SRC_IP_SADDR),
       NOT_LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_OIFNAME, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_MASQUERADE,
+    NULL },
+  /* The host's own connection from 127.0.0.1 to a published port leaves
+   * by a bridge (route_localnet on it): the container answers the gateway. */
+  { NFPROTO_INET,
+    "postrouting",
+    "ip saddr 127.0.0.0/8 oifname @bridges masquerade",
+    { IPV4, { MOAT_TERM_LOOPBACK, 0, 0, { 0 } }, LOOKUP (MOAT_SET_BRIDGES, MOAT_SRC_OIFNAME) },
     MOAT_ACT_MASQUERADE,
     NULL },
   { NFPROTO_BRIDGE,
@@ -564,6 +614,20 @@ const struct moat_rule_def moat_rule_defs[] = {
     MOAT_ACT_ACCEPT,
     NULL },
   { NFPROTO_BRIDGE, "from_port", "drop", { { MOAT_TERM_END, 0, 0, { 0 } } }, MOAT_ACT_DROP, NULL },
+  { NFPROTO_INET,
+    "publish_out",
+    "fib daddr type local meta l4proto tcp dnat ip to ip daddr . meta l4proto . th dport map "
+    "@publish",
+    { { MOAT_TERM_FIB_LOCAL, 0, 0, { 0 } }, L4PROTO (IPPROTO_TCP), IPV4 },
+    MOAT_ACT_PUBLISH_DNAT,
+    NULL },
+  { NFPROTO_INET,
+    "publish_out",
+    "fib daddr type local meta l4proto udp dnat ip to ip daddr . meta l4proto . th dport map "
+    "@publish",
+    { { MOAT_TERM_FIB_LOCAL, 0, 0, { 0 } }, L4PROTO (IPPROTO_UDP), IPV4 },
+    MOAT_ACT_PUBLISH_DNAT,
+    NULL },
 };
 const size_t moat_rule_defs_count = ARRAY_SIZE (moat_rule_defs);
 

@@ -41,6 +41,11 @@
  *                     one pair of elements per network with "dns")
  *   set grant_ingress ipv4_addr . ipv4_addr . inet_proto . inet_service  flags interval,timeout
  *                    (moatctl's ingress grants: outside source . container . proto . port)
+ *   map publish      ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service
+ *                    flags interval  (published ports: host address range . proto .
+ *                    host port : container . container port; 0.0.0.0/0 = every address)
+ *   set published    ipv4_addr . inet_proto . inet_service
+ *                    (container . proto . container port: what a published port opens)
  *   chain raw        (filter, prerouting, priority raw -300, policy accept)
  *     iifname @guarded drop          (a frame the bridge hands up on the port
  *                                     itself, to a reserved group MAC 01:80:c2:
@@ -94,6 +99,8 @@
  *     ip saddr . ip daddr . meta l4proto . th dport @ingress_deny goto deny_dst
  *     ip saddr . ip daddr . meta l4proto . th dport @grant_ingress accept
  *     ip saddr . ip daddr . meta l4proto . th dport @ingress accept
+ *     ct status dnat ip daddr . meta l4proto . th dport @published accept
+ *                    (a published port: only what moat's DNAT sent there)
  *     goto deny_dst
  *   chain to_host
  *     ct state established ct direction reply accept
@@ -115,11 +122,25 @@
  *   chain proxy (nat, prerouting, priority dstnat -100, policy accept)
  *     iifname . ip saddr @members iifname . ip daddr != @members meta l4proto tcp
  *       dnat ip to ip saddr . tcp dport map @proxy
+ *     fib daddr type local meta l4proto tcp
+ *       dnat ip to ip daddr . meta l4proto . th dport map @publish
+ *     fib daddr type local meta l4proto udp
+ *       dnat ip to ip daddr . meta l4proto . th dport map @publish
+ *                    (published ports, before the filter: a container's
+ *                     hairpin meets the label policy as any peer flow does)
  *   set id_<identity> ipv4_addr            the addresses an identity may reach
  *   chain id_<identity>                    one per identity, made as it appears
  *     ip daddr @id_<identity> accept
  *   chain postrouting (nat, postrouting, priority srcnat 100, policy accept)
  *     ip saddr @masq oifname . ip daddr != @members masquerade
+ *     ip saddr 127.0.0.0/8 oifname @bridges masquerade
+ *                    (the host's own 127.0.0.1 to a published port: the bridge
+ *                     has route_localnet, the container answers the gateway)
+ *   chain publish_out (nat, output, priority dstnat -100, policy accept)
+ *     fib daddr type local meta l4proto tcp
+ *       dnat ip to ip daddr . meta l4proto . th dport map @publish
+ *     fib daddr type local meta l4proto udp
+ *       dnat ip to ip daddr . meta l4proto . th dport map @publish
  *
  * table bridge moat
  *   set guarded  ifname                               host ends of container veths
@@ -198,6 +219,8 @@ enum moat_set
   MOAT_SET_GRANT_INGRESS,
   MOAT_SET_GUARDED,
   MOAT_SET_PORTS,
+  MOAT_SET_PUBLISH,
+  MOAT_SET_PUBLISHED,
   MOAT_SET_COUNT,
   /* Not in moat_set_defs: the set id_<identity> of each identity, shaped
    * as moat_ident_set_def. A rule (moat_ident_rule_def) names it so. */
@@ -256,6 +279,9 @@ enum moat_term_kind
   MOAT_TERM_CT_REPLY,   /* ct direction reply */
   MOAT_TERM_LOOKUP,     /* <sources> @set */
   MOAT_TERM_NOT_LOOKUP, /* <sources> != @set */
+  MOAT_TERM_FIB_LOCAL,  /* fib daddr type local: the destination is the host's */
+  MOAT_TERM_CT_DNAT,    /* ct status dnat */
+  MOAT_TERM_LOOPBACK,   /* ip saddr 127.0.0.0/8 */
 };
 
 struct moat_term
@@ -275,8 +301,9 @@ enum moat_action
   MOAT_ACT_REJECT_TCP_RESET,
   MOAT_ACT_REJECT_ADMIN,
   MOAT_ACT_MASQUERADE,
-  MOAT_ACT_PROXY_DNAT, /* dnat ip to ip saddr . tcp dport map @proxy */
-  MOAT_ACT_SRC_IDENT,  /* ip saddr vmap @src_ident */
+  MOAT_ACT_PROXY_DNAT,   /* dnat ip to ip saddr . tcp dport map @proxy */
+  MOAT_ACT_SRC_IDENT,    /* ip saddr vmap @src_ident */
+  MOAT_ACT_PUBLISH_DNAT, /* dnat ip to ip daddr . meta l4proto . th dport map @publish */
 };
 
 #define MOAT_RULE_MAX_TERMS 5

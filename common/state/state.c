@@ -77,6 +77,16 @@ moat_tokens_lock (int *ret_fd, moat_err_t *err)
   return lock_path (path, LOCK_EX, ret_fd, err);
 }
 
+int
+moat_publish_lock (int *ret_fd, moat_err_t *err)
+{
+  char path[4096];
+
+  if ((size_t)snprintf (path, sizeof (path), "%s/.publish.lock", moat_run_dir ()) >= sizeof (path))
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "%s", moat_run_dir ());
+  return lock_path (path, LOCK_EX, ret_fd, err);
+}
+
 static int
 remove_tree (int fd, moat_err_t *err)
 {

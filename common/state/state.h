@@ -34,6 +34,12 @@ int moat_global_lock (int operation, int *ret_fd, moat_err_t *err);
  * LOCK_EX: taken before any network's lock, never while holding one. */
 int moat_tokens_lock (int *ret_fd, moat_err_t *err);
 
+/* "<run dir>/.publish.lock", LOCK_EX: held by an ADD that publishes ports
+ * from its check of every record (state/published.h) until its own record
+ * is written, so two ADDs on two networks cannot both find a port free.
+ * Taken after the network's lock, never while taking another. */
+int moat_publish_lock (int *ret_fd, moat_err_t *err);
+
 /* Writes `data` to "<path>.tmp" and renames it over `path`. */
 int moat_write_atomic (const char *path, const char *data, moat_err_t *err);
 

@@ -191,17 +191,40 @@ test_any (void **state)
   assert_true (moat_annotations_any (upper));
 }
 
+/* io.moat.publish: the grammar of model/publish.h, errors naming the key;
+ * a copy keeps the list. */
+static void
+test_publish (void **state)
+{
+  struct moat_annotations a, b;
+  moat_err_t err = { 0 };
+
+  assert_int_equal (parse1 ("io.moat.publish", "8080:80,127.0.0.1:5353:53/udp", &a, &err), 0);
+  assert_int_equal (a.publish.n, 2);
+  assert_int_equal (a.publish.v[1].proto, 17);
+  assert_int_equal (moat_annotations_dup (&a, &b, &err), 0);
+  assert_int_equal (b.publish.n, 2);
+  assert_memory_equal (a.publish.v, b.publish.v, 2 * sizeof (*a.publish.v));
+  moat_annotations_free (&a);
+  moat_annotations_free (&b);
+  assert_refused ("io.moat.publish", "8080", "item \"8080\": expected");
+  assert_refused ("io.moat.publish", "8080:80/sctp", "protocol \"sctp\"");
+  assert_refused ("io.moat.publish", "::1:8080:80", "IPv6 is not supported yet");
+  assert_refused ("io.moat.publish", "8080:80,8080:81", "publish one host port");
+}
+
 static void
 test_unknown_key (void **state)
 {
   json_auto_t *upper = object1 ("IO.MOAT.labels", json_string ("app=web"));
   json_auto_t *bare = object1 ("io.moat.", json_string ("x"));
 
-  assert_refused_exact ("io.moat.allowhost", "tcp/22",
-                        "io.moat.allowhost: unknown annotation (known: io.moat.labels, "
-                        "io.moat.depends, io.moat.expose, io.moat.allow-host, io.moat.egress, "
-                        "io.moat.ingress, io.moat.internet, io.moat.proxy, io.moat.policy, "
-                        "io.moat.network, io.moat.name, io.moat.aliases, io.moat.ip)");
+  assert_refused_exact (
+      "io.moat.allowhost", "tcp/22",
+      "io.moat.allowhost: unknown annotation (known: io.moat.labels, "
+      "io.moat.depends, io.moat.expose, io.moat.allow-host, io.moat.egress, "
+      "io.moat.ingress, io.moat.internet, io.moat.proxy, io.moat.policy, "
+      "io.moat.network, io.moat.name, io.moat.aliases, io.moat.ip, io.moat.publish)");
   assert_refused ("io.moat.label", "app=web", "unknown annotation");
   assert_refused ("io.moat.labels.extra", "app=web", "unknown annotation");
   assert_refused_json (upper, "IO.MOAT.labels", "unknown annotation");
@@ -1009,6 +1032,7 @@ main (void)
     cmocka_unit_test (test_not_an_object),
     cmocka_unit_test (test_any),
     cmocka_unit_test (test_unknown_key),
+    cmocka_unit_test (test_publish),
     cmocka_unit_test (test_non_string),
     cmocka_unit_test (test_empty_value),
     cmocka_unit_test (test_nul_byte),

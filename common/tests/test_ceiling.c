@@ -112,6 +112,24 @@ defaults_refuse_the_edge (void **state)
   assert_string_equal (check (NULL, "{\"io.moat.internet\": \"true\"}", true), "");
 }
 
+/* "publish": host ports io.moat.publish may take. */
+static void
+publish_within (void **state)
+{
+  const char *some = "{\"publish\": [\"tcp/8000-8010\", \"udp/53\"]}";
+
+  assert_within ("{\"publish\": true}", "{\"io.moat.publish\": \"80:8080/tcp\"}");
+  assert_within (some, "{\"io.moat.publish\": \"8000-8010:80-90,127.0.0.1:53:5353/udp\"}");
+  assert_beyond (some, "{\"io.moat.publish\": \"8011:80\"}",
+                 "io.moat.publish: 0.0.0.0:8011:80/tcp is not allowed on network \"n\" "
+                 "(allow.publish: [\"tcp/8000-8010\",\"udp/53\"])");
+  assert_beyond (some, "{\"io.moat.publish\": \"8010-8011:80-81\"}", "8010-8011");
+  assert_beyond (some, "{\"io.moat.publish\": \"53:53\"}", "0.0.0.0:53:53/tcp");
+  assert_beyond (NULL, "{\"io.moat.publish\": \"8080:80\"}",
+                 "its configuration has no \"allow\": {\"publish\": [...]}");
+  assert_malformed ("{\"publish\": [\"8000-9000/tcp\"]}", "allow.publish[0]");
+}
+
 static void
 true_allows_anything (void **state)
 {
@@ -263,6 +281,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (defaults_refuse_the_edge),
     cmocka_unit_test (true_allows_anything),
+    cmocka_unit_test (publish_within),
     cmocka_unit_test (host_ports_within_one_entry),
     cmocka_unit_test (acls_within_one_entry),
     cmocka_unit_test (proxy_is_one_of_the_list),

@@ -107,6 +107,28 @@ test_delegated_ipam_needs_no_subnet (void **state)
 }
 
 static void
+test_port_mappings (void **state)
+{
+  struct moat_netconf c;
+  moat_err_t err = { 0 };
+
+  assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":"
+                           "{\"portMappings\":[{\"hostPort\":8080,\"containerPort\":80,"
+                           "\"protocol\":\"tcp\",\"hostIP\":\"\"},{\"hostPort\":53,"
+                           "\"containerPort\":5353,\"protocol\":\"UDP\",\"hostIP\":"
+                           "\"127.0.0.1\"}]}}",
+                           &c, &err),
+                    0);
+  assert_int_equal (c.publish.n, 2);
+  assert_int_equal (c.publish.v[0].host.s_addr, 0);
+  assert_int_equal (c.publish.v[0].host_port, 8080);
+  assert_int_equal (c.publish.v[0].port, 80);
+  assert_int_equal (c.publish.v[1].proto, 17);
+  assert_int_equal (c.publish.v[1].host.s_addr, htonl (0x7f000001));
+  moat_netconf_free (&c);
+}
+
+static void
 test_bad_input (void **state)
 {
   assert_refused ("{\"cniVersion\":", MOAT_E_DECODE, "invalid JSON");
@@ -154,8 +176,18 @@ test_bad_input (void **state)
                   ",\"subnet\":\"10.1.0.0/24\",\"args\":{\"cni\":{\"labels\":[{\"key\":1}]}}}",
                   MOAT_E_CONFIG, "args.cni.labels[0]");
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"portMappings\":"
-                  "[{\"hostPort\":8080,\"containerPort\":80,\"protocol\":\"tcp\"}]}}",
-                  MOAT_E_UNSUPPORTED, "runtimeConfig.portMappings");
+                  "[{\"hostPort\":8080,\"containerPort\":0,\"protocol\":\"tcp\"}]}}",
+                  MOAT_E_CONFIG, "runtimeConfig.portMappings[0].containerPort");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"portMappings\":"
+                  "[{\"hostPort\":8080,\"containerPort\":80,\"protocol\":\"sctp\"}]}}",
+                  MOAT_E_CONFIG, "runtimeConfig.portMappings[0]: item \"sctp\": protocol");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"portMappings\":"
+                  "[{\"hostPort\":8080,\"containerPort\":80,\"hostIP\":\"::1\"}]}}",
+                  MOAT_E_CONFIG, "IPv6 is not supported yet");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"portMappings\":"
+                  "[{\"hostPort\":8080,\"containerPort\":80},"
+                  "{\"hostPort\":8080,\"containerPort\":81,\"hostIP\":\"10.0.0.1\"}]}}",
+                  MOAT_E_CONFIG, "publish one host port");
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"prevResult\":[]}", MOAT_E_CONFIG,
                   "prevResult");
 }
@@ -406,6 +438,7 @@ main (void)
     cmocka_unit_test (test_all_keys),
     cmocka_unit_test (test_delegated_ipam_needs_no_subnet),
     cmocka_unit_test (test_bad_input),
+    cmocka_unit_test (test_port_mappings),
     cmocka_unit_test (test_del_ignores_runtime_config),
     cmocka_unit_test (test_gc_attachments),
     cmocka_unit_test (test_allow),

@@ -344,6 +344,17 @@ static const char *const expected_rules[] = {
   "  [ lookup reg 1 set ingress ]\n"
   "  [ immediate reg 0 accept ]\n",
   "inet moat to_container\n"
+  "  [ ct load status => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000020 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
+  "  [ meta load l4proto => reg 9 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 10 ]\n"
+  "  [ lookup reg 1 set published ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat to_container\n"
   "  [ immediate reg 0 goto -> deny_dst ]\n",
   "inet moat to_host\n"
   "  [ ct load state => reg 1 ]\n"
@@ -447,6 +458,30 @@ static const char *const expected_rules[] = {
   "  [ payload load 2b @ transport header + 2 => reg 9 ]\n"
   "  [ lookup reg 1 set proxy dreg 1 ]\n"
   "  [ nat dnat ip addr_min reg 1 addr_max reg 1 proto_min reg 9 proto_max reg 9 flags 0x3 ]\n",
+  "inet moat proxy\n"
+  "  [ fib daddr type => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load l4proto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000006 ]\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
+  "  [ meta load l4proto => reg 9 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 10 ]\n"
+  "  [ lookup reg 1 set publish dreg 1 ]\n"
+  "  [ nat dnat ip addr_min reg 1 addr_max reg 1 proto_min reg 9 proto_max reg 9 flags 0x3 ]\n",
+  "inet moat proxy\n"
+  "  [ fib daddr type => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load l4proto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000011 ]\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
+  "  [ meta load l4proto => reg 9 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 10 ]\n"
+  "  [ lookup reg 1 set publish dreg 1 ]\n"
+  "  [ nat dnat ip addr_min reg 1 addr_max reg 1 proto_min reg 9 proto_max reg 9 flags 0x3 ]\n",
   "inet moat postrouting\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
@@ -456,6 +491,38 @@ static const char *const expected_rules[] = {
   "  [ payload load 4b @ network header + 16 => reg 2 ]\n"
   "  [ lookup reg 1 set members 0x1 ]\n"
   "  [ masq ]\n",
+  "inet moat postrouting\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 1b @ network header + 12 => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000007f ]\n"
+  "  [ meta load oifname => reg 1 ]\n"
+  "  [ lookup reg 1 set bridges ]\n"
+  "  [ masq ]\n",
+  "inet moat publish_out\n"
+  "  [ fib daddr type => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load l4proto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000006 ]\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
+  "  [ meta load l4proto => reg 9 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 10 ]\n"
+  "  [ lookup reg 1 set publish dreg 1 ]\n"
+  "  [ nat dnat ip addr_min reg 1 addr_max reg 1 proto_min reg 9 proto_max reg 9 flags 0x3 ]\n",
+  "inet moat publish_out\n"
+  "  [ fib daddr type => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load l4proto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000011 ]\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
+  "  [ meta load l4proto => reg 9 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 10 ]\n"
+  "  [ lookup reg 1 set publish dreg 1 ]\n"
+  "  [ nat dnat ip addr_min reg 1 addr_max reg 1 proto_min reg 9 proto_max reg 9 flags 0x3 ]\n",
   "bridge moat prerouting\n"
   "  [ meta load iifname => reg 1 ]\n"
   "  [ lookup reg 1 set guarded ]\n"
@@ -503,15 +570,15 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 20 sets, 14 chains, 52 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 22 sets, 15 chains, 58 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
     uint8_t family;
     size_t count;
   } runs[] = {
-    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 20 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 14 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 52 },
+    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 22 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 15 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 58 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -585,6 +652,8 @@ static const struct expected_set expected_sets[] = {
   { NFPROTO_INET, "guarded", 0, 0x29, 16, "", 1 },
   { NFPROTO_INET, "resolvers", 0, 0xa4730d, 28, "", 0 },
   { NFPROTO_INET, "grant_ingress", 0x94, 0x1c730d, 16, "\x04\x04\x01\x02", 0 },
+  { NFPROTO_INET, "publish", 0x8c, 0x730d, 12, "\x04\x01\x02", 0 },
+  { NFPROTO_INET, "published", 0, 0x730d, 12, "", 0 },
   { NFPROTO_BRIDGE, "guarded", 0, 0x29, 16, "", 1 },
   { NFPROTO_BRIDGE, "ports", 0, 0x29247, 28, "", 0 },
 };
@@ -640,7 +709,7 @@ test_tables_sets (void **state)
         assert_true (seen < sizeof (expected_sets) / sizeof (expected_sets[0]));
         assert_set (m.v[i], &expected_sets[seen++]);
       }
-  assert_int_equal (seen, 22);
+  assert_int_equal (seen, 24);
   nftnl_batch_free (batch);
 }
 
@@ -668,6 +737,7 @@ static const struct expected_chain expected_chains[] = {
   { NFPROTO_INET, "deny_dst", NULL, 0, 0 },
   { NFPROTO_INET, "proxy", "nat", NF_INET_PRE_ROUTING, -100 },
   { NFPROTO_INET, "postrouting", "nat", NF_INET_POST_ROUTING, 100 },
+  { NFPROTO_INET, "publish_out", "nat", NF_INET_LOCAL_OUT, -100 },
   { NFPROTO_BRIDGE, "prerouting", "filter", 0 /* NF_BR_PRE_ROUTING */, -200 },
   { NFPROTO_BRIDGE, "from_port", NULL, 0, 0 },
 };
@@ -710,7 +780,7 @@ test_tables_chains (void **state)
         assert_true (seen < sizeof (expected_chains) / sizeof (expected_chains[0]));
         assert_chain (m.v[i], &expected_chains[seen++]);
       }
-  assert_int_equal (seen, 16);
+  assert_int_equal (seen, 17);
   nftnl_batch_free (batch);
 }
 
@@ -756,12 +826,13 @@ test_tables_rules_per_chain (void **state)
     { "output", 1 },
     { "from_container", 12 },
     { "to_peer", 3 },
-    { "to_container", 6 },
+    { "to_container", 7 },
     { "to_host", 8 },
     { "deny_src", 3 },
     { "deny_dst", 3 },
-    { "proxy", 1 },
-    { "postrouting", 1 },
+    { "proxy", 3 },
+    { "postrouting", 2 },
+    { "publish_out", 2 },
     { "raw", 1 },
     { "prerouting", 3 } /* inet (2) and bridge (1) */,
     { "from_port", 3 },

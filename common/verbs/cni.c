@@ -20,6 +20,7 @@
 #include "model/result.h"
 #include "state/identities.h"
 #include "state/state.h"
+#include "state/published.h"
 #include "verbs/apply.h"
 
 #define KEY_MAX 512
@@ -113,6 +114,22 @@ struct made
 
 static const struct made made_all = { true, true };
 
+/* The elements of the record's published ports: true when they are all
+ * of them (the record says; none is fine), false when unknown. */
+static bool
+record_publish_elems (const struct moat_record *rec, struct moat_nft_elems **ret)
+{
+  _cleanup_ (moat_publish_list_free) struct moat_publish_list l = { 0 };
+  moat_err_t ignored = { 0 };
+
+  if (moat_publish_from_json (rec->publish, &l, &ignored) < 0)
+    return false;
+  if (l.n == 0)
+    return true;
+  *ret = moat_nft_elems_new ();
+  return *ret && moat_publish_elems (&l, rec->addr, *ret) == 0;
+}
+
 /* Removes everything one attachment owns, in reverse order of creation.
  * Every step runs even when an earlier one failed; the record goes only
  * when all succeeded, so a retried DEL still finds what is left. A failed
@@ -123,11 +140,15 @@ attachment_remove (struct moat_nl *nl, const struct moat_netconf *conf,
                    const struct moat_record *rec, const struct made *made, moat_err_t *err)
 {
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
+  _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *publish = NULL;
   struct moat_nft_member m = moat_record_member (rec);
   moat_err_t step = { 0 };
   bool failed = false;
   char key[KEY_MAX];
 
+  /* Its published ports as the record names them (deleted as they are). */
+  m.publish_known = record_publish_elems (rec, &publish);
+  m.publish = publish;
   /* The port out of service first: from then on nothing it sends passes,
    * so no moment comes when the port is on the bridge unguarded. Then the
    * elements (the bridges rules drop a non-member), and the socket's
@@ -344,9 +365,11 @@ host_end_free (struct moat_nl *nl, const struct moat_record *rec, moat_err_t *er
 static int
 attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_env *env,
                const struct moat_netconf *conf, const struct moat_record *rec,
-               struct moat_add_result *res, struct made *made, moat_err_t *err)
+               const struct moat_nft_elems *publish, struct moat_add_result *res, struct made *made,
+               moat_err_t *err)
 {
-  struct moat_bridge_spec bridge = { rec->bridge, rec->gateway, rec->prefixlen, conf->mtu };
+  struct moat_bridge_spec bridge
+      = { rec->bridge, rec->gateway, rec->prefixlen, conf->mtu, publish != NULL };
   struct moat_veth_spec veth = {
     .bridge = rec->bridge,
     .host_ifname = rec->host_if,
@@ -367,6 +390,7 @@ attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_e
   /* The policy goes in before the link exists: there is no moment when
    * the container is up and unguarded. */
   memcpy (veth.mac, rec->mac, MOAT_MAC_LEN);
+  m.publish = publish;
   if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_nft_member_add (nft, &m, err) < 0)
     return -1;
   made->elems = true;
@@ -422,6 +446,38 @@ names_dns (struct in_addr gateway, json_t **owned)
   return *owned;
 }
 
+/* The published ports (runtimeConfig.portMappings, else io.moat.publish
+ * of the pod's annotations) into the record and their elements, once no
+ * other record holds them: checked under the publish lock, which stays
+ * held until this record is written. */
+static int
+publish_prepare (const struct moat_netconf *conf, const struct moat_policy *policy,
+                 struct moat_record *rec, const char *key, struct moat_nft_elems **ret_elems,
+                 int *ret_lock, moat_err_t *err)
+{
+  const struct moat_publish_list *l = conf->publish.n ? &conf->publish : &policy->a.publish;
+
+  if (l->n == 0)
+    return 0;
+  rec->publish = moat_publish_to_json (l);
+  *ret_elems = moat_nft_elems_new ();
+  if (!rec->publish || !*ret_elems || moat_publish_elems (l, rec->addr, *ret_elems) < 0)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "published ports");
+  if (moat_publish_lock (ret_lock, err) < 0
+      || moat_publish_holders_check (l, rec->network, key, err) < 0)
+    return -1;
+  return 0;
+}
+
+static int
+publish_unlock (int *lock)
+{
+  if (*lock >= 0)
+    close (*lock);
+  *lock = -1;
+  return 0;
+}
+
 static int
 cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_attacher by,
          json_t **ret_result, moat_err_t *err)
@@ -439,6 +495,8 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   char key[KEY_MAX];
   moat_err_t undo = { 0 };
   struct made made = { 0 };
+  _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *publish = NULL;
+  _cleanup_close_ int publock = -1;
   int r;
 
   if (moat_attachment_key (key, sizeof (key), env->container_id, env->ifname) < 0)
@@ -474,14 +532,22 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   else
     derived_mac (rec.addr, rec.mac);
 
+  if (publish_prepare (conf, &policy, &rec, key, &publish, &publock, err) < 0)
+    {
+      moat_err_t step = { 0 };
+      if (address_release (conf, &rec, key, &step) < 0
+          || network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, &step) < 0)
+        return moat_error_undo_failed (err, "the ADD", &step);
+      return -1;
+    }
   /* The record exists before any kernel change: whatever happens next, a
    * DEL finds it and removes what was made. One nft socket serves the
    * member's elements and its policy; join_policy writes the record again
    * (moat_policy_join: the identity is named there before its member file
    * exists), which this first write cannot do for it. */
   if (host_end_free (nl, &rec, err) < 0 || moat_record_write (&rec, err) < 0
-      || moat_nft_open (&nft, err) < 0
-      || attach_kernel (nl, nft, env, conf, &rec, &res, &made, err) < 0
+      || publish_unlock (&publock) < 0 || moat_nft_open (&nft, err) < 0
+      || attach_kernel (nl, nft, env, conf, &rec, publish, &res, &made, err) < 0
       || join_policy (nft, &rec, &policy, err) < 0 || attach_names (env, conf, &rec, key, err) < 0)
     {
       /* Both run; the first that fails is the one told. */

@@ -24,6 +24,19 @@ names_addr (const struct collect *c, const uint8_t *key, uint32_t key_len, const
   return false;
 }
 
+/* A map whose value starts with a container address (publish). */
+static bool
+value_names_addr (const struct collect *c, struct nftnl_set_elem *e)
+{
+  uint32_t len = 0;
+  const uint8_t *data;
+
+  if (!(c->positions & POSITION_DATA) || !nftnl_set_elem_is_set (e, NFTNL_SET_ELEM_DATA))
+    return false;
+  data = nftnl_set_elem_get (e, NFTNL_SET_ELEM_DATA, &len);
+  return data && len >= 4 && memcmp (data, &c->addr.s_addr, 4) == 0;
+}
+
 static int
 collect_elem (struct nftnl_set_elem *e, void *data)
 {
@@ -36,7 +49,7 @@ collect_elem (struct nftnl_set_elem *e, void *data)
   if (nftnl_set_elem_is_set (e, NFTNL_SET_ELEM_KEY_END))
     end = nftnl_set_elem_get (e, NFTNL_SET_ELEM_KEY_END, &end_len);
   if (!key || key_len > MOAT_ELEM_KEY_MAX || end_len > MOAT_ELEM_KEY_MAX
-      || (c->positions && !names_addr (c, key, key_len, end, end_len)))
+      || (c->positions && !names_addr (c, key, key_len, end, end_len) && !value_names_addr (c, e)))
     return 0;
   out = moat_elem_list_push (c->out);
   if (!out)
@@ -123,29 +136,36 @@ static const struct
   enum moat_set set;
   unsigned positions; /* bit i: field i */
 } policy_sets[] = {
-  /* The grants first: a policy's sweep leaves them (GRANT_SETS). */
-  { MOAT_SET_GRANT_PEER, 0x3 },    /* either side */
-  { MOAT_SET_GRANT_HOST, 0x1 },    /* container . proto . port */
-  { MOAT_SET_GRANT_EGRESS, 0x1 },  /* container . outside . proto . port */
-  { MOAT_SET_GRANT_INGRESS, 0x2 }, /* outside . container . proto . port */
-  { MOAT_SET_HOST_GRANTS, 0x1 },   /* container . proto . port */
-  { MOAT_SET_EGRESS, 0x1 },        /* container . outside . proto . port */
-  { MOAT_SET_EGRESS_DENY, 0x1 },   /* container . outside . proto . port */
-  { MOAT_SET_INGRESS, 0x2 },       /* outside . container . proto . port */
-  { MOAT_SET_INGRESS_DENY, 0x2 },  /* outside . container . proto . port */
-  { MOAT_SET_PROXY, 0x1 },         /* container . port : proxy . port */
-  { MOAT_SET_PROXIED, 0x1 },       /* container . proxy . tcp . port */
-  { MOAT_SET_SRC_IDENT, 0x1 },     { MOAT_SET_INTERNET, 0x1 },
+  /* The grants and published ports first: a policy's sweep leaves them
+   * (GRANT_SETS). */
+  { MOAT_SET_PUBLISH, POSITION_DATA }, /* host . proto . port : container . port */
+  { MOAT_SET_PUBLISHED, 0x1 },         /* container . proto . port */
+  { MOAT_SET_GRANT_PEER, 0x3 },        /* either side */
+  { MOAT_SET_GRANT_HOST, 0x1 },        /* container . proto . port */
+  { MOAT_SET_GRANT_EGRESS, 0x1 },      /* container . outside . proto . port */
+  { MOAT_SET_GRANT_INGRESS, 0x2 },     /* outside . container . proto . port */
+  { MOAT_SET_HOST_GRANTS, 0x1 },       /* container . proto . port */
+  { MOAT_SET_EGRESS, 0x1 },            /* container . outside . proto . port */
+  { MOAT_SET_EGRESS_DENY, 0x1 },       /* container . outside . proto . port */
+  { MOAT_SET_INGRESS, 0x2 },           /* outside . container . proto . port */
+  { MOAT_SET_INGRESS_DENY, 0x2 },      /* outside . container . proto . port */
+  { MOAT_SET_PROXY, 0x1 },             /* container . port : proxy . port */
+  { MOAT_SET_PROXIED, 0x1 },           /* container . proxy . tcp . port */
+  { MOAT_SET_SRC_IDENT, 0x1 },
+  { MOAT_SET_INTERNET, 0x1 },
 };
 
-#define GRANT_SETS 4
+#define PUBLISH_SETS 2
+#define GRANT_SETS 6
 
-/* The policy's sets; with `grants` (a DEL), moatctl's grants too. */
+/* The policy's sets; with `grants` (a DEL), moatctl's grants too, and with
+ * `publish` the published ports. */
 int
 nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, bool grants,
-                    struct moat_elem_list *found, uint32_t *seq, moat_err_t *err)
+                    bool publish, struct moat_elem_list *found, uint32_t *seq, moat_err_t *err)
 {
-  for (size_t i = grants ? 0 : GRANT_SETS; i < ARRAY_SIZE (policy_sets); i++)
+  for (size_t i = grants ? (publish ? 0 : PUBLISH_SETS) : GRANT_SETS; i < ARRAY_SIZE (policy_sets);
+       i++)
     {
       struct collect c = {
         .set = &moat_set_defs[policy_sets[i].set],

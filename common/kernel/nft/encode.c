@@ -5,6 +5,9 @@
  * talks to the kernel. */
 #include "kernel/nft/internal.h"
 
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/rtnetlink.h>
+
 struct source_info
 {
   bool meta;     /* meta key, else payload (or ct) */
@@ -402,6 +405,69 @@ put_proxy_dnat (struct nftnl_rule *r)
   return 0;
 }
 
+/* The publish map's key (ip daddr . meta l4proto . th dport) in the
+ * registers nft uses, its value (container . port) landing in the two the
+ * nat expression reads. nft adds a `byteorder reg 9 = hton(reg 9, 2, 1)`
+ * after the l4proto load: a no-op on one byte, left out as elsewhere. */
+static int
+put_publish_dnat (struct nftnl_rule *r)
+{
+  struct nftnl_expr *e;
+
+  if (load_source (r, MOAT_SRC_IP_DADDR, NFT_REG_1) < 0
+      || load_source (r, MOAT_SRC_L4PROTO, NFT_REG32_01) < 0)
+    return -1;
+  if (load_source (r, MOAT_SRC_TH_DPORT, NFT_REG32_02) < 0
+      || lookup (r, MOAT_SET_PUBLISH, NFT_REG_1, NFT_REG_1) < 0)
+    return -1;
+  e = nftnl_expr_alloc ("nat");
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG32_01);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_PROTO_MAX, NFT_REG32_01);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
+  return 0;
+}
+
+/* fib daddr type local */
+static int
+match_fib_local (struct nftnl_rule *r)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("fib");
+  uint32_t local = RTN_LOCAL;
+
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+  return compare (r, NFT_CMP_EQ, &local, sizeof (local));
+}
+
+/* ct status dnat */
+static int
+match_ct_dnat (struct nftnl_rule *r)
+{
+  struct nftnl_expr *bw;
+  uint32_t bits = IPS_DST_NAT, zero = 0;
+
+  if (load_ct (r, NFT_CT_STATUS) < 0)
+    return -1;
+  bw = nftnl_expr_alloc ("bitwise");
+  if (add_expr (r, bw) < 0)
+    return -1;
+  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_LEN, sizeof (uint32_t));
+  nftnl_expr_set (bw, NFTNL_EXPR_BITWISE_MASK, &bits, sizeof (bits));
+  nftnl_expr_set (bw, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof (zero));
+  return compare (r, NFT_CMP_NEQ, &zero, sizeof (zero));
+}
+
 static int
 put_term (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
 {
@@ -429,6 +495,12 @@ put_term (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
     case MOAT_TERM_LOOKUP:
     case MOAT_TERM_NOT_LOOKUP:
       return match_lookup (r, t, chain);
+    case MOAT_TERM_FIB_LOCAL:
+      return match_fib_local (r);
+    case MOAT_TERM_CT_DNAT:
+      return match_ct_dnat (r);
+    case MOAT_TERM_LOOPBACK: /* ip saddr 127.0.0.0/8: its first byte */
+      return match_u8 (r, load_payload (r, NFT_PAYLOAD_NETWORK_HEADER, 12, 1), 127);
     }
   return -1;
 }
@@ -480,6 +552,8 @@ put_action (struct nftnl_rule *r, const struct moat_rule_def *def)
       return add_expr (r, nftnl_expr_alloc ("masq"));
     case MOAT_ACT_PROXY_DNAT:
       return put_proxy_dnat (r);
+    case MOAT_ACT_PUBLISH_DNAT:
+      return put_publish_dnat (r);
     case MOAT_ACT_SRC_IDENT:
       return load_source (r, MOAT_SRC_IP_SADDR, NFT_REG_1) < 0
                  ? -1
@@ -611,6 +685,18 @@ put_elem_adds (struct builder *b, const struct moat_elem *elems, size_t n)
   return 0;
 }
 
+/* Published ports, with the member: a map element whose host address,
+ * protocol and port another container holds differs in its value, and
+ * the kernel refuses it (EEXIST) even without NLM_F_EXCL. */
+int
+nft_put_publish (struct builder *b, const struct moat_nft_elems *publish)
+{
+  if (!publish || publish->l.n == 0)
+    return 0;
+  return nft_put_elem_runs (b, publish->l.v, publish->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+                            MAX_ELEMS_PER_MSG);
+}
+
 static int
 put_elem_destroys (struct builder *b, const struct moat_elem *elems, size_t n)
 {
@@ -662,6 +748,8 @@ moat_nft_build_member (const struct moat_nft_member *m, bool add, uint32_t seq, 
   if (nft_builder_start (&b, seq) < 0)
     return nft_build_error (&b, err);
   r = add ? put_elem_adds (&b, elems, n) : put_elem_destroys (&b, elems, n);
+  if (r == 0 && add)
+    r = nft_put_publish (&b, m->publish);
   if (r < 0 || nft_builder_finish (&b) < 0)
     return nft_build_error (&b, err);
   return b.batch;
@@ -670,13 +758,15 @@ moat_nft_build_member (const struct moat_nft_member *m, bool add, uint32_t seq, 
 /* The missing tables, then the member's elements: the slow path of the
  * first ADD. */
 struct nftnl_batch *
-nft_build_tables_and_member (const struct moat_elem *elems, size_t n, unsigned families,
-                             uint32_t seq, moat_err_t *err)
+nft_build_tables_and_member (const struct moat_elem *elems, size_t n,
+                             const struct moat_nft_elems *publish, unsigned families, uint32_t seq,
+                             moat_err_t *err)
 {
   struct builder b;
 
   if (nft_builder_start (&b, seq) < 0 || nft_put_tables (&b, families) < 0
-      || put_elem_adds (&b, elems, n) < 0 || nft_builder_finish (&b) < 0)
+      || put_elem_adds (&b, elems, n) < 0 || nft_put_publish (&b, publish) < 0
+      || nft_builder_finish (&b) < 0)
     return nft_build_error (&b, err);
   return b.batch;
 }

@@ -107,12 +107,15 @@ struct moat_nft
   bool no_destroy; /* the kernel refused NFT_MSG_DESTROY* (before 6.3) */
 };
 
+#define POSITION_DATA 0x100u
+
 struct collect
 {
   const struct moat_set_def *set;
   const char *name; /* an identity's set; NULL: set->name */
   struct in_addr addr;
-  unsigned positions; /* bit i: field i holds a container address; 0: keep every element */
+  unsigned positions; /* bit i: field i holds a container address; 0: keep every element;
+                         POSITION_DATA: a map's value starts with one */
   struct moat_elem_list *out;
   bool failed;
   bool missing; /* the set (or its table) is not there */
@@ -162,7 +165,9 @@ int nft_put_elems (struct builder *b, const struct moat_elem *elems, size_t n, u
 int nft_build_failed (struct builder *b, moat_err_t *err);
 struct nftnl_batch *nft_build_error (struct builder *b, moat_err_t *err);
 struct nftnl_batch *nft_build_tables_and_member (const struct moat_elem *elems, size_t n,
+                                                 const struct moat_nft_elems *publish,
                                                  unsigned families, uint32_t seq, moat_err_t *err);
+int nft_put_publish (struct builder *b, const struct moat_nft_elems *publish);
 struct nftnl_batch *nft_build_gets (const struct moat_elem *elems, size_t n, uint32_t seq,
                                     moat_err_t *err);
 int nft_put_ident_create (struct builder *b, const char *ident);
@@ -175,6 +180,6 @@ void nft_sort_by_set (struct moat_elem_list *l);
 /* dump.c: reading sets back from the kernel. */
 int nft_collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t *err);
 int nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, bool grants,
-                        struct moat_elem_list *found, uint32_t *seq, moat_err_t *err);
+                        bool publish, struct moat_elem_list *found, uint32_t *seq, moat_err_t *err);
 
 #endif

@@ -57,7 +57,7 @@ create_and_add (struct mnl_socket *nl, const struct moat_nft_member *m, unsigned
 
   if (moat_member_elems (m, false, elems, &n, err) < 0)
     return -1;
-  batch = nft_build_tables_and_member (elems, n, families, seq, err);
+  batch = nft_build_tables_and_member (elems, n, m->publish, families, seq, err);
   if (!batch || nft_talk (nl, batch, &reply, err) < 0)
     return -1;
   if (reply.errnum == EEXIST
@@ -269,12 +269,27 @@ moat_nft_member_check (struct moat_nft *nft, const struct moat_nft_member *m, mo
 }
 
 /* Appends to `found` every policy element that names `addr` (internet is
- * one of the member's own). */
+ * one of the member's own), and published ports unless the member's are
+ * known. */
 static int
-collect_naming (struct mnl_socket *nl, struct in_addr addr, struct moat_elem_list *found,
-                uint32_t *seq, moat_err_t *err)
+collect_naming (struct mnl_socket *nl, const struct moat_nft_member *m,
+                struct moat_elem_list *found, uint32_t *seq, moat_err_t *err)
 {
-  return nft_collect_policy (nl, addr, true, true, found, seq, err);
+  return nft_collect_policy (nl, m->addr, true, true, !m->publish_known, found, seq, err);
+}
+
+static int
+push_all (struct moat_elem_list *l, const struct moat_elem *v, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      struct moat_elem *e = moat_elem_list_push (l);
+
+      if (!e)
+        return -1;
+      *e = v[i];
+    }
+  return 0;
 }
 
 int
@@ -288,18 +303,15 @@ moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, moat
 
   if (moat_member_elems (m, true, elems, &n, err) < 0)
     return -1;
-  for (size_t i = 0; i < n; i++)
+  /* The member's own, and its published ports as its record names them. */
+  if (push_all (&found, elems, n) < 0
+      || (m->publish_known && m->publish
+          && push_all (&found, m->publish->l.v, m->publish->l.n) < 0))
     {
-      struct moat_elem *e = moat_elem_list_push (&found);
-
-      if (!e)
-        {
-          free (found.v);
-          return moat_error (err, MOAT_E_NFT, ENOMEM, "nft");
-        }
-      *e = elems[i];
+      free (found.v);
+      return moat_error (err, MOAT_E_NFT, ENOMEM, "nft");
     }
-  r = collect_naming (nft->nl, m->addr, &found, &seq, err);
+  r = collect_naming (nft->nl, m, &found, &seq, err);
   if (r == 0)
     r = delete_elems (nft->nl, found.v, found.n, seq + 1, err);
   /* A set dump is not atomic against other networks changing the shared
@@ -308,7 +320,7 @@ moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, moat
     {
       seq += (uint32_t)found.n + 16;
       found.n = 0;
-      r = collect_naming (nft->nl, m->addr, &found, &seq, err);
+      r = collect_naming (nft->nl, m, &found, &seq, err);
       if (r < 0 || found.n == 0)
         break;
       if (round == 3)

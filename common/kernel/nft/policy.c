@@ -133,7 +133,8 @@ moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, 
   uint32_t seq = nft_first_seq ();
   int res;
 
-  res = sweep ? nft_collect_policy (nft->nl, addr, keep_internet, false, &old, &seq, err) : 0;
+  res = sweep ? nft_collect_policy (nft->nl, addr, keep_internet, false, false, &old, &seq, err)
+              : 0;
   if (res < 0)
     goto out;
   nft_sort_by_set (&old);

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Published ports: the text form, its checks and JSON (model/publish.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "model/publish.h"
+#include "ruleset/elems.h"
+
+static void
+parse_ok (const char *text, struct moat_publish_list *l)
+{
+  moat_err_t err = { 0 };
+
+  if (moat_publish_parse_text ("io.moat.publish", text, l, &err) < 0)
+    fail_msg ("%s: %s", text, err.msg);
+  if (moat_publish_check ("io.moat.publish", l, &err) < 0)
+    fail_msg ("%s: %s", text, err.msg);
+}
+
+static void
+refused (const char *text, const char *what)
+{
+  struct moat_publish_list l = { 0 };
+  moat_err_t err = { 0 };
+  int r = moat_publish_parse_text ("io.moat.publish", text, &l, &err);
+
+  if (r < 0)
+    assert_int_equal (l.n, 0); /* nothing appended */
+  else
+    r = moat_publish_check ("io.moat.publish", &l, &err);
+  if (r == 0)
+    fail_msg ("\"%s\" accepted", text);
+  assert_int_equal (err.code, MOAT_E_CONFIG);
+  if (!strstr (err.msg, what) || strncmp (err.msg, "io.moat.publish", 15) != 0)
+    fail_msg ("\"%s\": \"%s\" lacks \"%s\"", text, err.msg, what);
+  moat_publish_list_free (&l);
+}
+
+static void
+test_grammar (void **state)
+{
+  struct moat_publish_list l = { 0 };
+  char buf[MOAT_PUBLISH_TEXT_MAX];
+
+  parse_ok ("8080:80/tcp,127.0.0.1:5353:53/udp,9000-9010:9100-9110", &l);
+  assert_int_equal (l.n, 3);
+  assert_int_equal (l.v[0].host.s_addr, 0);
+  assert_int_equal (l.v[0].proto, 6);
+  assert_int_equal (l.v[0].host_port, 8080);
+  assert_int_equal (l.v[0].port, 80);
+  assert_int_equal (l.v[0].count, 1);
+  assert_int_equal (l.v[1].host.s_addr, htonl (0x7f000001));
+  assert_int_equal (l.v[1].proto, 17);
+  assert_int_equal (l.v[2].count, 11);
+  assert_int_equal (l.v[2].port, 9100);
+  moat_publish_format (&l.v[0], buf, sizeof (buf));
+  assert_string_equal (buf, "0.0.0.0:8080:80/tcp");
+  moat_publish_format (&l.v[2], buf, sizeof (buf));
+  assert_string_equal (buf, "0.0.0.0:9000-9010:9100-9110/tcp");
+  moat_publish_list_free (&l);
+  parse_ok ("0.0.0.0:1:65535/UDP", &l);
+  assert_int_equal (l.v[0].port, 65535);
+  moat_publish_list_free (&l);
+}
+
+static void
+test_refusals (void **state)
+{
+  refused ("", "empty");
+  refused ("80", "expected [host-ip:]host-port:container-port");
+  refused ("8080:80,", "empty item");
+  refused (",8080:80", "empty item");
+  refused ("8080:80/sctp", "protocol \"sctp\"");
+  refused ("0:80", "host port \"0\"");
+  refused ("8080:65536", "container port \"65536\"");
+  refused ("8080:8x", "container port");
+  refused ("10-9:10-9", "reversed");
+  refused ("9000-9010:9000-9005", "differ in length (11, 6)");
+  refused ("::1:8080:80", "IPv6 is not supported yet");
+  refused ("[::1]:8080:80", "IPv6");
+  refused ("10.0.0.300:8080:80", "not an IPv4 address");
+  refused ("8080:80,10.0.0.1:8080:81", "publish one host port");
+  refused ("8000-8010:8000-8010,8010:1", "publish one host port");
+  refused ("1-65535:1-65535", "more than 4096");
+}
+
+static void
+test_overlap (void **state)
+{
+  struct moat_publish_list l = { 0 };
+
+  parse_ok ("8080:80,10.0.0.1:8081:80,10.0.0.2:8081:80,8080:80/udp", &l);
+  assert_true (moat_publish_overlap (&l.v[0], &l.v[0]));
+  assert_false (moat_publish_overlap (&l.v[0], &l.v[1]));
+  assert_false (moat_publish_overlap (&l.v[1], &l.v[2]));
+  assert_false (moat_publish_overlap (&l.v[0], &l.v[3]));
+  l.v[1].host_port = 8080;
+  assert_true (moat_publish_overlap (&l.v[0], &l.v[1])); /* 0.0.0.0 covers 10.0.0.1 */
+  moat_publish_list_free (&l);
+}
+
+static void
+test_json_round_trip (void **state)
+{
+  struct moat_publish_list l = { 0 }, back = { 0 };
+  moat_err_t err = { 0 };
+  json_t *j;
+
+  parse_ok ("8080:80,127.0.0.1:5353:53/udp,9000-9001:9000-9001", &l);
+  j = moat_publish_to_json (&l);
+  assert_non_null (j);
+  assert_int_equal (moat_publish_from_json (j, &back, &err), 0);
+  assert_int_equal (back.n, 3);
+  assert_memory_equal (back.v, l.v, 3 * sizeof (*l.v));
+  json_decref (j);
+  moat_publish_list_free (&l);
+  moat_publish_list_free (&back);
+  l.n = 0;
+  assert_null (moat_publish_to_json (&l));
+}
+
+static void
+test_elems (void **state)
+{
+  _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *e = moat_nft_elems_new ();
+  struct moat_publish_list l = { 0 };
+  struct in_addr addr = { htonl (0x0a0b0002) };
+  char buf[256];
+
+  parse_ok ("8080:80,10.0.0.1:9000-9001:90-91/udp", &l);
+  assert_int_equal (moat_publish_elems (&l, addr, e), 0);
+  assert_int_equal (moat_nft_elems_count (e), 6);
+  moat_nft_elems_format (e, 0, buf, sizeof (buf));
+  assert_string_equal (buf, "publish: 0.0.0.0-255.255.255.255 . tcp . 8080 : 10.11.0.2 . 80");
+  moat_nft_elems_format (e, 2, buf, sizeof (buf));
+  assert_string_equal (buf, "publish: 10.0.0.1 . udp . 9001 : 10.11.0.2 . 91");
+  moat_nft_elems_format (e, 3, buf, sizeof (buf));
+  assert_string_equal (buf, "published: 10.11.0.2 . tcp . 80");
+  moat_nft_elems_format (e, 5, buf, sizeof (buf));
+  assert_string_equal (buf, "published: 10.11.0.2 . udp . 91");
+  moat_publish_list_free (&l);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_grammar), cmocka_unit_test (test_refusals),
+    cmocka_unit_test (test_overlap), cmocka_unit_test (test_json_round_trip),
+    cmocka_unit_test (test_elems),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
