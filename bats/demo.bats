@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # `make demo` (hack/demo) end to end, with each engine: it must play the
-# five stories with the flows they promise, say so, finish in under two
+# seven stories with the flows they promise, say so, finish in under two
 # minutes and leave nothing behind; and a demo told to expect the wrong
 # thing (MOAT_DEMO_BREAK=1) must fail loudly and still clean up.
 
@@ -8,7 +8,7 @@ load helpers
 
 REPO=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 
-# The flows of the five stories, as "from to proto/port", one per line of
+# The flows of the seven stories, as "from to proto/port", one per line of
 # the demo's output (a flow tried twice is listed twice).
 ALLOWED=(
   "host hello tcp/80" "outside host tcp/8080" "host outside tcp/80"
@@ -16,6 +16,8 @@ ALLOWED=(
   "shop-web shop-db tcp/5432" "host shop-web tcp/80"
   "web db tcp/5432" "web outside udp/53"
   "reporter api tcp/8000"
+  "outside published tcp/8081" "host localhost tcp/8081" "shop name:db tcp/5432"
+  "outside vault tcp/8000"
 )
 # (reporter → api is refused before the token and again after its exp.)
 REFUSED=(
@@ -24,6 +26,8 @@ REFUSED=(
   "shop-db shop-web tcp/80" "batch shop-web tcp/80" "batch shop-db tcp/5432"
   "web-test db tcp/5432" "db web tcp/80" "web outside tcp/80"
   "reporter api tcp/8000" "reporter api tcp/8000"
+  "outside store tcp/5432" "outside shop tcp/80" "snoop shop tcp/80" "snoop published tcp/8081"
+  "snoop name:db tcp/5432" "outside vault tcp/8000" "outside vault tcp/8000"
 )
 
 # run_demo [VAR=VALUE...]: `make demo` with the given environment; sets
@@ -71,13 +75,19 @@ assert_token_expired() {
   t=${BASH_REMATCH[1]}
   ((t >= 28 && t <= 33)) || fail "the token's grant closed ${t} s after signing (exp: 30 s)"
   assert_eq "$(count_of "reporter api tcp/8000" "$(flow_lines "✘")")" 2 "refused reporter → api lines"
+  # Story 7: the envelope token's (exp 20 s after signing).
+  [[ $output =~ closed\ by\ itself\ ([0-9]+)\.[0-9]\ s\ after\ the\ envelope\ token\ was\ signed ]] ||
+    fail "the envelope token's grant did not close by itself:" "$output"
+  t=${BASH_REMATCH[1]}
+  ((t >= 18 && t <= 23)) || fail "the envelope token's grant closed ${t} s after signing (exp: 20 s)"
 }
 
 assert_headings() {
   local h
   for h in "1. Hello, world" "2. A client that needs the host's udp/2222" \
     "3. A two-tier service" "4. Label-based policy from a Trireme policy file" \
-    "5. A token-authorised grant" "Summary" "Cleanup"; do
+    "5. A token-authorised grant" "6. A published web app that finds its database by name" \
+    "7. An outside client let in by an access token" "Summary" "Cleanup"; do
     assert_contains "$output" "━━ $h" "headings"
   done
 }
@@ -118,7 +128,7 @@ assert_demo_ok() {
   # (the introduction explains the word; a flow marks one with "<<< MISMATCH")
   assert_not_contains "$output" "<<< MISMATCH" "output"
   assert_eq "$(grep -c "moatctl explain: " <<<"$output" || true)" 5 "explain lines"
-  assert_contains "$output" "24 flows as promised, 0 mismatches"
+  assert_contains "$output" "35 flows as promised, 0 mismatches"
   assert_match "$output" "closed by itself [0-9.]+ s after the grant" "the TTL grant"
   assert_match "$output" 'grant "peer [^"]+", by token kid=moatdemo-k1 sub=moatdemo-reporter, [0-9]+ s left' \
     "the token's grant"
@@ -133,7 +143,7 @@ setup() {
   [[ -z $(left_behind) ]] || fail "a demo is running or left things behind:" "$(left_behind)"
 }
 
-@test "make demo: podman 4 (CNI backend, hooks.d) plays the five stories as promised and leaves nothing" {
+@test "make demo: podman 4 (CNI backend, hooks.d) plays the seven stories as promised and leaves nothing" {
   command -v podman >/dev/null || fail "podman is not installed (hack/install-deps.sh)"
   run_demo MOAT_DEMO_ENGINE=podman
   assert_contains "$output" "moat demo with podman 4." "engine"
@@ -141,7 +151,7 @@ setup() {
   echo "# podman: ${ELAPSED} s" >&3
 }
 
-@test "make demo: runc bundles (hook-driven attach) play the five stories as promised and leave nothing" {
+@test "make demo: runc bundles (hook-driven attach) play the seven stories as promised and leave nothing" {
   run_demo MOAT_DEMO_ENGINE=runc
   assert_contains "$output" "moat demo with runc" "engine"
   assert_demo_ok
@@ -154,7 +164,7 @@ setup() {
   assert_eq "$(grep -c "<<< MISMATCH" <<<"$output" || true)" 1 "MISMATCH lines"
   grep -qE '^ *✘ refused +other +→ hello +tcp/80 .*MISMATCH: moat promises allowed$' <<<"$output" ||
     fail "no MISMATCH line for other → hello in:" "$output"
-  assert_contains "$output" "23 flows as promised, 1 mismatches"
+  assert_contains "$output" "34 flows as promised, 1 mismatches"
   # The rest of the demo went on and kept its promises.
   assert_headings
   assert_flows "✔" "${ALLOWED[@]}"

@@ -12,7 +12,7 @@ packages=(
   # tests
   bats jq valgrind procps scdoc python3-yaml groff-base man-db
   podman docker.io iperf3 sockperf
-  nftables iproute2 iputils-ping socat busybox-static
+  nftables iproute2 iputils-ping socat busybox-static curl
   runc containernetworking-plugins iptables python3
   coreutils util-linux
   # run: a network's name server ("names"; not `dnsmasq`, whose service
