@@ -381,55 +381,57 @@ effective_annotations (const struct oci_state *s, json_t *allow, json_t **ret, m
   return moat_annotations_with_env (s->annotations, s->process_env, ret, err);
 }
 
-/* io.moat.publish (or MOAT_PUBLISH on a network that reads the
- * environment): the ports the hook's ADD publishes, within the network's
- * ceiling, checked before anything is made. */
+/* io.moat.publish: the ports the hook's ADD publishes, within the
+ * network's ceiling, checked before anything is made (taken from `a`). */
 static int
-plan_publish (struct moat_hook *h, moat_err_t *err)
+plan_publish (struct moat_hook *h, struct moat_annotations *a, moat_err_t *err)
 {
-  _cleanup_ (json_decrefp) json_t *effective = NULL;
-  _cleanup_ (moat_annotations_free) struct moat_annotations a = { 0 };
   _cleanup_ (moat_ceiling_free) struct moat_ceiling c = { 0 };
 
-  if (effective_annotations (&h->s, h->conf.allow, &effective, err) < 0
-      || moat_annotations_parse (effective, &a, err) < 0)
-    return -1;
-  if (a.publish.n == 0)
+  if (a->publish.n == 0)
     return 0;
   if (moat_ceiling_parse (h->conf.allow, &c, err) < 0
-      || moat_ceiling_check_publish (&c, h->conf.name, &a.publish, MOAT_ANNOT_PREFIX "publish", err)
+      || moat_ceiling_check_publish (&c, h->conf.name, &a->publish, MOAT_ANNOT_PREFIX "publish",
+                                     err)
              < 0)
     return -1;
   moat_publish_list_free (&h->conf.publish);
-  h->conf.publish = a.publish;
-  a.publish = (struct moat_publish_list){ 0 };
+  h->conf.publish = a->publish;
+  a->publish = (struct moat_publish_list){ 0 };
   return 0;
 }
 
-/* io.moat.name, io.moat.aliases and io.moat.ip (or MOAT_NAME, MOAT_ALIASES
- * and MOAT_IP on a network that reads the environment) become what a
- * runtime's CNI call would carry: K8S_POD_NAME, the `aliases` and `ips`
- * capabilities, so the plugin's ADD treats them alike. */
+/* io.moat.name, io.moat.aliases and io.moat.ip become what a runtime's CNI
+ * call would carry: K8S_POD_NAME, the `aliases` and `ips` capabilities, so
+ * the plugin's ADD treats them alike. */
+static void
+plan_names (struct moat_hook *h, const struct moat_annotations *a)
+{
+  if (a->name)
+    snprintf (h->cni_args, sizeof (h->cni_args), "K8S_POD_NAME=%s", a->name);
+  if (a->aliases)
+    h->conf.aliases = h->aliases = json_incref (a->aliases);
+  if (a->have_ip)
+    {
+      h->conf.have_ip = true;
+      h->conf.ip = a->ip;
+    }
+}
+
+/* What the container's annotations (or the MOAT_* environment, on a
+ * network that reads it) ask of the attachment itself: its names, its
+ * address and its published ports. */
 static int
-plan_names (struct moat_hook *h, moat_err_t *err)
+plan_requests (struct moat_hook *h, moat_err_t *err)
 {
   _cleanup_ (json_decrefp) json_t *effective = NULL;
-  struct moat_annotations a = { 0 };
+  _cleanup_ (moat_annotations_free) struct moat_annotations a = { 0 };
 
   if (effective_annotations (&h->s, h->conf.allow, &effective, err) < 0
       || moat_annotations_parse (effective, &a, err) < 0)
     return -1;
-  if (a.name)
-    snprintf (h->cni_args, sizeof (h->cni_args), "K8S_POD_NAME=%s", a.name);
-  if (a.aliases)
-    h->conf.aliases = h->aliases = json_incref (a.aliases);
-  if (a.have_ip)
-    {
-      h->conf.have_ip = true;
-      h->conf.ip = a.ip;
-    }
-  moat_annotations_free (&a);
-  return 0;
+  plan_names (h, &a);
+  return plan_publish (h, &a, err);
 }
 
 /* The file the engine bind-mounts at /etc/resolv.conf (docker's
@@ -483,8 +485,7 @@ write_resolv_conf (const struct moat_hook *h, json_t *result, moat_err_t *err)
 static int
 plan_attach (struct moat_hook *h, moat_err_t *err)
 {
-  if (container_netns (h, h->conf.name, err) < 0 || plan_names (h, err) < 0
-      || plan_publish (h, err) < 0)
+  if (container_netns (h, h->conf.name, err) < 0 || plan_requests (h, err) < 0)
     return -1;
   /* Before confinement: dnsmasq must not inherit it (dnsd.h). */
   if (h->conf.dns && moat_dnsd_prepare (&h->dnsd, err) < 0)
