@@ -9,6 +9,7 @@
 
 #include "base/cleanup.h"
 #include "base/file.h"
+#include "grant.h"
 #include "token.h"
 
 void
@@ -22,27 +23,13 @@ moat_envelope_rules_free (struct moat_envelope_rules *r)
     memset (r, 0, sizeof (*r));
 }
 
-/* A container word: printable ASCII without '/' (grant.c's rule). */
-static bool
-container_ok (const char *w)
-{
-  size_t n = strlen (w);
-
-  if (n == 0 || n > 255)
-    return false;
-  for (; *w; w++)
-    if (*w <= ' ' || *w > '~' || *w == '/')
-      return false;
-  return true;
-}
-
 static int
 rules_add (struct moat_envelope_rules *r, const char *container, const char *ports,
            const char *what, moat_err_t *err)
 {
   struct moat_envelope_rule rule = { 0 }, *v;
 
-  if (!container_ok (container))
+  if (!moat_grant_container_word_valid (container))
     return moat_error (err, MOAT_E_CONFIG, 0, "%s: \"%.64s\" is not a container id or name", what,
                        container);
   if (moat_ports_parse (what, ports, false, &rule.ports, err) < 0)

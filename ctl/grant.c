@@ -28,10 +28,8 @@ bad_grant (moat_err_t *err, const char *fmt, const char *arg)
   return moat_error (err, MOAT_E_CONFIG, 0, fmt, arg);
 }
 
-/* A container id, name or address: printable ASCII, no '/', as
- * runtimes name containers. */
-static bool
-container_word_valid (const char *w)
+bool
+moat_grant_container_word_valid (const char *w)
 {
   size_t n = strlen (w);
 
@@ -80,7 +78,7 @@ moat_grant_parse (char *const *words, size_t n, struct moat_grant *ret, moat_err
       ret->kind = MOAT_GRANT_PEER;
       if (n != 2 || !*words[1])
         return bad_grant (err, "grant \"%s\": want peer CONTAINER", kind);
-      if (!container_word_valid (words[1]))
+      if (!moat_grant_container_word_valid (words[1]))
         return bad_grant (err, "grant peer: \"%s\" is not a container id, name or address",
                           words[1]);
       if (!(ret->peer = strdup (words[1])))

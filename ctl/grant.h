@@ -50,6 +50,10 @@ struct moat_grant
 
 void moat_grant_free (struct moat_grant *g);
 
+/* A container id, name or address: printable ASCII, no '/', as runtimes
+ * name containers. */
+bool moat_grant_container_word_valid (const char *w);
+
 /* words[0..n): "host tcp/80", "egress 10.0.0.0/8 tcp/443", "peer web". Errors
  * are MOAT_E_CONFIG, one line naming the word. */
 int moat_grant_parse (char *const *words, size_t n, struct moat_grant *ret, moat_err_t *err);

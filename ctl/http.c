@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/types.h"
 #include "token.h"
 
 #define ALLOW_PATH "/v0/allow"
@@ -66,18 +67,6 @@ head_end (const char *buf, size_t len)
   return NULL;
 }
 
-static int
-hex_value (char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* A token's characters: base64url and the dots. */
 static bool
 token_char (char c)
@@ -110,7 +99,7 @@ decode_token (const char *v, size_t n, struct moat_http_request *r)
           if (i + 2 >= n)
             hi = lo = -1;
           else
-            hi = hex_value (v[i + 1]), lo = hex_value (v[i + 2]);
+            hi = moat_hex_digit (v[i + 1]), lo = moat_hex_digit (v[i + 2]);
           if (hi < 0 || lo < 0)
             {
               free (out);

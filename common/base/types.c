@@ -15,8 +15,8 @@ moat_mac_format (const unsigned char mac[MOAT_MAC_LEN], char *buf)
             mac[5]);
 }
 
-static int
-hex_digit (char c)
+int
+moat_hex_digit (char c)
 {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -37,7 +37,7 @@ moat_mac_parse (const char *s, unsigned char ret_mac[MOAT_MAC_LEN])
   for (int i = 0; i < MOAT_MAC_LEN; i++)
     {
       const char *p = s + 3 * i;
-      int hi = hex_digit (p[0]), lo = hex_digit (p[1]);
+      int hi = moat_hex_digit (p[0]), lo = moat_hex_digit (p[1]);
 
       if (hi < 0 || lo < 0 || (i < MOAT_MAC_LEN - 1 && p[2] != ':'))
         return -1;

@@ -46,6 +46,9 @@ moat_prefix_mask (int prefixlen)
 int moat_parse_ipv4 (const char *s, struct in_addr *ret_addr);
 int moat_parse_cidr (const char *s, struct in_addr *ret_addr, int *ret_prefixlen);
 
+/* A hex digit's value, or -1. */
+int moat_hex_digit (char c);
+
 /* Formats aa:bb:cc:dd:ee:ff into buf (>= 18 bytes); parses it back (0 / -1). */
 void moat_mac_format (const unsigned char mac[MOAT_MAC_LEN], char *buf);
 int moat_mac_parse (const char *s, unsigned char ret_mac[MOAT_MAC_LEN]);

@@ -381,18 +381,13 @@ lookup (struct nftnl_rule *r, enum moat_set set, uint32_t sreg, int dreg)
   return 0;
 }
 
-/* The proxy map's value (address . port) lands in the two registers the
- * nat expression reads. */
+/* dnat ip to the address in register 1 and the port in register 32_01,
+ * where a map lookup left them. */
 static int
-put_proxy_dnat (struct nftnl_rule *r)
+put_dnat_from_regs (struct nftnl_rule *r)
 {
-  struct nftnl_expr *e;
+  struct nftnl_expr *e = nftnl_expr_alloc ("nat");
 
-  if (load_source (r, MOAT_SRC_IP_SADDR, NFT_REG_1) < 0
-      || load_source (r, MOAT_SRC_TH_DPORT, NFT_REG32_01) < 0
-      || lookup (r, MOAT_SET_PROXY, NFT_REG_1, NFT_REG_1) < 0)
-    return -1;
-  e = nftnl_expr_alloc ("nat");
   if (add_expr (r, e) < 0)
     return -1;
   nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
@@ -405,6 +400,18 @@ put_proxy_dnat (struct nftnl_rule *r)
   return 0;
 }
 
+/* The proxy map's value (address . port) lands in the two registers the
+ * nat expression reads. */
+static int
+put_proxy_dnat (struct nftnl_rule *r)
+{
+  if (load_source (r, MOAT_SRC_IP_SADDR, NFT_REG_1) < 0
+      || load_source (r, MOAT_SRC_TH_DPORT, NFT_REG32_01) < 0
+      || lookup (r, MOAT_SET_PROXY, NFT_REG_1, NFT_REG_1) < 0)
+    return -1;
+  return put_dnat_from_regs (r);
+}
+
 /* The publish map's key (ip daddr . meta l4proto . th dport) in the
  * registers nft uses, its value (container . port) landing in the two the
  * nat expression reads. nft adds a `byteorder reg 9 = hton(reg 9, 2, 1)`
@@ -412,25 +419,13 @@ put_proxy_dnat (struct nftnl_rule *r)
 static int
 put_publish_dnat (struct nftnl_rule *r)
 {
-  struct nftnl_expr *e;
-
   if (load_source (r, MOAT_SRC_IP_DADDR, NFT_REG_1) < 0
       || load_source (r, MOAT_SRC_L4PROTO, NFT_REG32_01) < 0)
     return -1;
   if (load_source (r, MOAT_SRC_TH_DPORT, NFT_REG32_02) < 0
       || lookup (r, MOAT_SET_PUBLISH, NFT_REG_1, NFT_REG_1) < 0)
     return -1;
-  e = nftnl_expr_alloc ("nat");
-  if (add_expr (r, e) < 0)
-    return -1;
-  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
-  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
-  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
-  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG32_01);
-  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_PROTO_MAX, NFT_REG32_01);
-  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
-  return 0;
+  return put_dnat_from_regs (r);
 }
 
 /* fib daddr type local */
