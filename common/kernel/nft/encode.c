@@ -309,13 +309,14 @@ load_ct (struct nftnl_rule *r, uint32_t key)
   return add_expr (r, e);
 }
 
+/* ct KEY & bits != 0 (ct state, ct status). */
 static int
-match_ct_state (struct nftnl_rule *r, uint32_t bits)
+match_ct_bits (struct nftnl_rule *r, uint32_t key, uint32_t bits)
 {
   struct nftnl_expr *bw;
   uint32_t zero = 0;
 
-  if (load_ct (r, NFT_CT_STATE) < 0)
+  if (load_ct (r, key) < 0)
     return -1;
   bw = nftnl_expr_alloc ("bitwise");
   if (add_expr (r, bw) < 0)
@@ -447,20 +448,7 @@ match_fib_local (struct nftnl_rule *r)
 static int
 match_ct_dnat (struct nftnl_rule *r)
 {
-  struct nftnl_expr *bw;
-  uint32_t bits = IPS_DST_NAT, zero = 0;
-
-  if (load_ct (r, NFT_CT_STATUS) < 0)
-    return -1;
-  bw = nftnl_expr_alloc ("bitwise");
-  if (add_expr (r, bw) < 0)
-    return -1;
-  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_LEN, sizeof (uint32_t));
-  nftnl_expr_set (bw, NFTNL_EXPR_BITWISE_MASK, &bits, sizeof (bits));
-  nftnl_expr_set (bw, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof (zero));
-  return compare (r, NFT_CMP_NEQ, &zero, sizeof (zero));
+  return match_ct_bits (r, NFT_CT_STATUS, IPS_DST_NAT);
 }
 
 static int
@@ -484,7 +472,7 @@ put_term (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
     case MOAT_TERM_ICMP_TYPE:
       return match_u8 (r, load_payload (r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1), (uint8_t)t->value);
     case MOAT_TERM_CT_STATE:
-      return match_ct_state (r, t->value);
+      return match_ct_bits (r, NFT_CT_STATE, t->value);
     case MOAT_TERM_CT_REPLY:
       return match_u8 (r, load_ct (r, NFT_CT_DIRECTION), IP_CT_DIR_REPLY);
     case MOAT_TERM_LOOKUP:
