@@ -178,3 +178,20 @@ ctl() { env -i PATH="$PATH" MOAT_RUN_DIR="$MOAT_RUN_DIR" "$MOAT_BUILD/moatctl" "
   assert_eq "$(nft_elems inet members | grep -cvF "$(ip_of first)" || true)" 0 "members besides first"
   nft delete element inet moat publish "{ 0.0.0.0/0 . tcp . $hp }"
 }
+
+@test "publish: CNI CHECK covers the published ports: a deleted mapping or published element is drift" {
+  local hp addr conf
+  hp=$(random_port)
+  publish_web "$hp"
+  addr=$(ip_of web)
+  conf=$(with_ports "$(conf_with_prev "$(result_of web)")" "$(mapping "$hp" 80)")
+  CNI_CONF=$conf run -0 cni CHECK "$(cid_of web)" "$(ns_of web)"
+  nft delete element inet moat publish "{ 0.0.0.0/0 . udp . $hp }"
+  CNI_CONF=$conf run cni CHECK "$(cid_of web)" "$(ns_of web)"
+  assert_cni_error 104 "nft set inet moat publish" "udp . $hp" "missing"
+  run -0 "$MOAT_BUILD/moatctl" restore
+  CNI_CONF=$conf run -0 cni CHECK "$(cid_of web)" "$(ns_of web)"
+  nft delete element inet moat published "{ $addr . tcp . 80 }"
+  CNI_CONF=$conf run cni CHECK "$(cid_of web)" "$(ns_of web)"
+  assert_cni_error 104 "nft set inet moat published" "$addr . tcp . 80" "missing"
+}

@@ -684,8 +684,14 @@ cni_check (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t
     .gateway = rec.gateway,
   };
   struct moat_nft_member m = moat_record_member (&rec);
+  _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *publish = NULL;
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
+  /* Its published ports, as the record names them. */
+  if (rec.publish && !record_publish_elems (&rec, &publish))
+    return moat_error (err, MOAT_E_STATE, 0, "container \"%s\": its record's published ports",
+                       env->container_id);
+  m.publish = publish;
   if (moat_nl_open (&nl, err) < 0 || moat_veth_check (nl, &veth, err) < 0
       || moat_nft_open (&nft, err) < 0 || moat_nft_member_check (nft, &m, err) < 0)
     return -1;

@@ -247,13 +247,21 @@ moat_nft_member_check (struct moat_nft *nft, const struct moat_nft_member *m, mo
   _cleanup_batch_ struct nftnl_batch *batch = NULL;
   _cleanup_reply_ struct reply reply = { 0 };
   uint32_t seq = nft_first_seq ();
-  struct moat_elem elems[MOAT_MEMBER_MAX_ELEMS];
+  struct moat_elem own[MOAT_MEMBER_MAX_ELEMS];
+  _cleanup_free_ struct moat_elem *elems = NULL;
   const struct moat_elem *missing;
+  size_t n, n_publish = m->publish ? moat_nft_elems_count (m->publish) : 0;
   char key[256];
-  size_t n;
 
-  if (moat_member_elems (m, false, elems, &n, err) < 0)
+  if (moat_member_elems (m, false, own, &n, err) < 0)
     return -1;
+  /* The member's own elements, then its published ports'. */
+  elems = calloc (n + n_publish, sizeof (*elems));
+  if (!elems)
+    return moat_error_nomem (err, "nft check");
+  memcpy (elems, own, n * sizeof (*own));
+  for (size_t i = 0; i < n_publish; i++)
+    elems[n++] = *moat_nft_elems_at (m->publish, i);
   batch = nft_build_gets (elems, n, seq, err);
   if (!batch || nft_talk (nl, batch, &reply, err) < 0)
     return -1;
