@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* io.moat.* annotations: the grammar (annot.h) and label selectors. */
+/* io.moat.* annotations: the grammar (annot.h). The MOAT_* environment is in
+ * annotenv.c, selector evaluation in selector.c, copies in annotdup.c. */
 #include "model/annot.h"
 #include "model/hosts.h"
 
@@ -1055,6 +1056,18 @@ moat_selectors_free (struct moat_selector *sels, size_t n)
   selectors_free (sels, n);
 }
 
+const char *
+moat_annotation_key_at (size_t i)
+{
+  return i < ARRAY_SIZE (known_annotations) ? known_annotations[i].key : NULL;
+}
+
+void
+moat_selector_free (struct moat_selector *s)
+{
+  selector_free (s);
+}
+
 bool
 moat_annotations_any (json_t *annotations)
 {
@@ -1069,241 +1082,4 @@ moat_annotations_any (json_t *annotations)
       return true;
   }
   return false;
-}
-
-/* ---- the environment fallback ---- */
-
-#define ENV_PREFIX "MOAT_"
-
-/* A key's character in its variable's name: capitals, '_' for '-'. */
-static char
-env_name_char (char c)
-{
-  if (c == '-')
-    return '_';
-  return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
-}
-
-/* The key of the MOAT_* variable `entry` ("MOAT_ALLOW_HOST=...") names
- * into buf ("io.moat.allow-host"), its value in *ret_value; false for any
- * other variable. */
-static bool
-env_entry_key (const char *entry, char *buf, size_t size, const char **ret_value)
-{
-  const char *eq = strchr (entry, '=');
-  size_t plen = strlen (ENV_PREFIX), n;
-
-  if (!eq || strncmp (entry, ENV_PREFIX, plen) != 0)
-    return false;
-  n = (size_t)(eq - entry) - plen;
-  for (size_t i = 0; i < ARRAY_SIZE (known_annotations); i++)
-    {
-      const char *name = known_annotations[i].key + strlen (MOAT_ANNOT_PREFIX);
-      bool same = strlen (name) == n;
-
-      for (size_t j = 0; same && j < n; j++)
-        same = entry[plen + j] == env_name_char (name[j]);
-      if (!same)
-        continue;
-      snprintf (buf, size, "%s", known_annotations[i].key);
-      *ret_value = eq + 1;
-      return true;
-    }
-  return false;
-}
-
-int
-moat_annotations_with_env (json_t *annotations, json_t *process_env, json_t **ret, moat_err_t *err)
-{
-  _cleanup_ (json_decrefp) json_t *merged = NULL;
-  _cleanup_ (json_decrefp) json_t *from_env = json_object ();
-  size_t i;
-  json_t *e;
-
-  *ret = NULL;
-  if (annotations && !json_is_null (annotations) && !json_is_object (annotations))
-    return malformed (err, "annotations: must be an object of strings");
-  merged = json_is_object (annotations) ? json_copy (annotations) : json_object ();
-  if (!merged || !from_env)
-    return moat_error_nomem (err, "environment");
-  json_array_foreach (json_is_array (process_env) ? process_env : NULL, i, e)
-  {
-    const char *entry = json_string_value (e), *value;
-    char key[64];
-
-    if (!entry || !env_entry_key (entry, key, sizeof (key), &value) || !*value
-        || json_object_get (from_env, key))
-      continue;
-    if (json_object_set_new (from_env, key, json_string (value)) < 0)
-      return moat_error_nomem (err, "environment");
-  }
-  if (json_object_update_missing (merged, from_env) < 0)
-    return moat_error_nomem (err, "environment");
-  *ret = TAKE_PTR (merged);
-  return 0;
-}
-
-/* ---- evaluation ---- */
-
-static bool
-label_equals (json_t *v, const char *value)
-{
-  size_t len = strlen (value);
-
-  return json_is_string (v) && json_string_length (v) == len
-         && memcmp (json_string_value (v), value, len) == 0;
-}
-
-static bool
-term_matches (const struct moat_sel_term *t, json_t *labels)
-{
-  json_t *v = json_object_get (labels, t->key); /* NULL for NULL labels */
-
-  switch (t->op)
-    {
-    case MOAT_SEL_EQ:
-      return label_equals (v, t->value ? t->value : "");
-    case MOAT_SEL_NE:
-      return !label_equals (v, t->value ? t->value : "");
-    case MOAT_SEL_EXISTS:
-      return v != NULL;
-    case MOAT_SEL_ABSENT:
-      return v == NULL;
-    }
-  return false;
-}
-
-bool
-moat_selector_matches (const struct moat_selector *sel, json_t *labels)
-{
-  for (size_t i = 0; i < sel->n_terms; i++)
-    if (!term_matches (&sel->terms[i], labels))
-      return false;
-  return true;
-}
-
-bool
-moat_selectors_match (const struct moat_selector *sels, size_t n, json_t *labels)
-{
-  for (size_t i = 0; i < n; i++)
-    if (moat_selector_matches (&sels[i], labels))
-      return true;
-  return false;
-}
-
-/* ---- copying ---- */
-
-static void *
-dup_array (const void *src, size_t n, size_t size, bool *ok)
-{
-  void *v;
-
-  if (n == 0)
-    return NULL;
-  v = malloc (n * size);
-  if (!v)
-    *ok = false;
-  else
-    memcpy (v, src, n * size);
-  return v;
-}
-
-static char *
-dup_str (const char *s, bool *ok)
-{
-  char *d;
-
-  if (!s)
-    return NULL;
-  d = strdup (s);
-  if (!d)
-    *ok = false;
-  return d;
-}
-
-int
-moat_selector_dup (const struct moat_selector *src, struct moat_selector *ret)
-{
-  bool ok = true;
-
-  memset (ret, 0, sizeof (*ret));
-  ret->terms = calloc (src->n_terms ? src->n_terms : 1, sizeof (*ret->terms));
-  if (!ret->terms)
-    return -1;
-  for (size_t i = 0; i < src->n_terms && ok; i++)
-    {
-      ret->terms[i].op = src->terms[i].op;
-      ret->terms[i].key = dup_str (src->terms[i].key, &ok);
-      ret->terms[i].value = dup_str (src->terms[i].value, &ok);
-      ret->n_terms++;
-    }
-  if (!ok)
-    selector_free (ret);
-  return ok ? 0 : -1;
-}
-
-static struct moat_selector *
-dup_selectors (const struct moat_selector *src, size_t n, size_t *ret_n, bool *ok)
-{
-  struct moat_selector *v;
-
-  *ret_n = 0;
-  if (n == 0)
-    return NULL;
-  v = calloc (n, sizeof (*v));
-  if (!v)
-    {
-      *ok = false;
-      return NULL;
-    }
-  for (size_t i = 0; i < n && *ok; i++)
-    if (moat_selector_dup (&src[i], &v[(*ret_n)++]) < 0)
-      {
-        (*ret_n)--;
-        *ok = false;
-      }
-  return v;
-}
-
-int
-moat_annotations_dup (const struct moat_annotations *src, struct moat_annotations *ret,
-                      moat_err_t *err)
-{
-  bool ok = true;
-
-  *ret = *src; /* flags, counts and plain values; the pointers follow */
-  ret->labels = calloc (src->n_labels ? src->n_labels : 1, sizeof (*ret->labels));
-  ret->n_labels = 0;
-  ok = ret->labels != NULL;
-  for (size_t i = 0; ok && i < src->n_labels; i++, ret->n_labels++)
-    {
-      ret->labels[i].key = dup_str (src->labels[i].key, &ok);
-      ret->labels[i].value = dup_str (src->labels[i].value, &ok);
-    }
-  ret->depends = dup_selectors (src->depends, src->n_depends, &ret->n_depends, &ok);
-  ret->expose = dup_selectors (src->expose, src->n_expose, &ret->n_expose, &ok);
-  ret->depends_deny
-      = dup_selectors (src->depends_deny, src->n_depends_deny, &ret->n_depends_deny, &ok);
-  ret->expose_deny = dup_selectors (src->expose_deny, src->n_expose_deny, &ret->n_expose_deny, &ok);
-  ret->allow_host = dup_array (src->allow_host, src->n_allow_host, sizeof (*src->allow_host), &ok);
-  ret->egress = dup_array (src->egress, src->n_egress, sizeof (*src->egress), &ok);
-  ret->ingress = dup_array (src->ingress, src->n_ingress, sizeof (*src->ingress), &ok);
-  ret->egress_deny
-      = dup_array (src->egress_deny, src->n_egress_deny, sizeof (*src->egress_deny), &ok);
-  ret->ingress_deny
-      = dup_array (src->ingress_deny, src->n_ingress_deny, sizeof (*src->ingress_deny), &ok);
-  ret->proxy_ports
-      = dup_array (src->proxy_ports, src->n_proxy_ports, sizeof (*src->proxy_ports), &ok);
-  ret->policy = dup_str (src->policy, &ok);
-  ret->network = dup_str (src->network, &ok);
-  ret->name = dup_str (src->name, &ok);
-  ret->aliases = src->aliases ? json_incref (src->aliases) : NULL;
-  ret->have_ip = src->have_ip;
-  ret->ip = src->ip;
-  ret->publish.v = dup_array (src->publish.v, src->publish.n, sizeof (*src->publish.v), &ok);
-  ret->publish.n = ret->publish.v ? src->publish.n : 0;
-  if (ok)
-    return 0;
-  moat_annotations_free (ret);
-  return moat_error (err, MOAT_E_IO, ENOMEM, "annotations");
 }

@@ -149,6 +149,9 @@ void moat_annotations_free (struct moat_annotations *a);
 
 /* Frees n selectors and the array. */
 void moat_selectors_free (struct moat_selector *sels, size_t n);
+/* The i-th io.moat.* key moat knows (the parser's table), NULL past the last. */
+const char *moat_annotation_key_at (size_t i);
+void moat_selector_free (struct moat_selector *s); /* one, not its storage */
 
 /* Deep copies; on failure nothing is left allocated (-1, MOAT_E_IO). */
 int moat_selector_dup (const struct moat_selector *src, struct moat_selector *ret);
