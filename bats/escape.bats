@@ -883,3 +883,28 @@ hairpin_probes() {
     0000 "refused probes delivered"
   assert_eq "$(received pub) $(received open-81) $(received open-pub)" "1 1 1" "allowed probes delivered"
 }
+
+@test "published port: route_localnet on a publishing bridge opens no way to the host's loopback, granted port or not" {
+  local hp pl maps t
+  setup_world
+  hp=$(random_port) pl=$((P + 6))
+  maps=$(jq -nc --argjson h "$hp" '[{hostPort: $h, containerPort: 53, protocol: "udp"}]')
+  MOAT_CONF=$(pub_conf "$MOAT_CONF" web "$maps") add_container web
+  assert_eq "$(cat "/proc/sys/net/ipv4/conf/$BR/route_localnet")" 1 "route_localnet on the bridge"
+  ns_udp_listen "$(ns_of web)" 0.0.0.0 53
+  ns_udp_listen host 127.0.0.1 "$PA"
+  ns_udp_listen host 127.0.0.1 "$pl"
+  # Control: the host's own 127.0.0.1 reaches the published port, and the
+  # container's answer comes back to it through the bridge.
+  PROBE_TOKEN=lo-host run -0 ns_udp_connect host 127.0.0.1 "$hp"
+  # a may open the host's udp/$PA: on the gateway, not on the loopback.
+  a_udp lo-granted "$IPA" 127.0.0.1 "$PA"
+  a_udp lo-other "$IPA" 127.0.0.1 "$pl"
+  a_udp lo-pub "$IPA" 127.0.0.1 "$hp" # the published port, through the loopback
+  for t in lo-granted lo-other lo-pub; do sent_by_a "$t"; done
+  settle_host
+  for t in lo-granted lo-other lo-pub; do
+    assert_eq "$(received "$t")" 0 "$t delivered"
+  done
+  assert_others_intact
+}

@@ -262,8 +262,10 @@ term_holds (const struct walk *w, const struct moat_rule_def *def, const struct 
       return !is_arp (p) && w->is_local && w->is_local (w->daddr, w->local_data);
     case MOAT_TERM_CT_DNAT:
       return p->ct != MOAT_EVAL_CT_INVALID && (p->ct_dnat || w->r->dnat);
-    case MOAT_TERM_LOOPBACK:
+    case MOAT_TERM_SADDR_LOOPBACK:
       return !is_arp (p) && (ntohl (p->saddr.s_addr) >> 24) == 127;
+    case MOAT_TERM_DADDR_LOOPBACK:
+      return !is_arp (p) && (ntohl (w->daddr.s_addr) >> 24) == 127;
     case MOAT_TERM_LOOKUP:
     case MOAT_TERM_NOT_LOOKUP:
       /* An identity's set is named as the identity's chain it is in. */

@@ -215,6 +215,19 @@ const struct moat_rule_def moat_rule_defs[] = {
     { LOOKUP (MOAT_SET_PORT_NAMES, MOAT_SRC_IIFNAME) },
     MOAT_ACT_DROP,
     NULL },
+  /* A publishing bridge has route_localnet (the host's own 127.0.0.1
+   * reaches a published port through it), which would also route a
+   * container's frame to 127.0.0.1 up to the host's loopback services
+   * (CVE-2020-8558). Dropped before conntrack and before the NAT that
+   * turns a masqueraded reply's destination back into 127.0.0.1. */
+  { NFPROTO_INET,
+    "raw",
+    "ip daddr 127.0.0.0/8 iifname @bridges drop",
+    { IPV4,
+      { MOAT_TERM_DADDR_LOOPBACK, 0, 0, { 0 } },
+      LOOKUP (MOAT_SET_BRIDGES, MOAT_SRC_IIFNAME) },
+    MOAT_ACT_DROP,
+    NULL },
   /* What same_bridge would say first, said before the two members lookups:
    * the replies of an established flow skip both. */
   { NFPROTO_INET,
@@ -588,7 +601,9 @@ const struct moat_rule_def moat_rule_defs[] = {
   { NFPROTO_INET,
     "postrouting",
     "ip saddr 127.0.0.0/8 oifname @bridges masquerade",
-    { IPV4, { MOAT_TERM_LOOPBACK, 0, 0, { 0 } }, LOOKUP (MOAT_SET_BRIDGES, MOAT_SRC_OIFNAME) },
+    { IPV4,
+      { MOAT_TERM_SADDR_LOOPBACK, 0, 0, { 0 } },
+      LOOKUP (MOAT_SET_BRIDGES, MOAT_SRC_OIFNAME) },
     MOAT_ACT_MASQUERADE,
     NULL },
   { NFPROTO_BRIDGE,

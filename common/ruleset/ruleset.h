@@ -50,6 +50,9 @@
  *     iifname @guarded drop          (a frame the bridge hands up on the port
  *                                     itself, to a reserved group MAC 01:80:c2:
  *                                     00:00:0X, bypassed bridge moat: refused)
+ *     ip daddr 127.0.0.0/8 iifname @bridges drop
+ *                    (the host's loopback is never a container's destination:
+ *                     route_localnet on a publishing bridge would route it)
  *   chain prerouting (filter, prerouting, priority 0, policy accept)
  *     ct state established ct direction reply accept  (what same_bridge says first, sooner)
  *     iifname . ip saddr @members iifname . ip daddr @members jump same_bridge
@@ -271,17 +274,18 @@ enum moat_source
 enum moat_term_kind
 {
   MOAT_TERM_END,
-  MOAT_TERM_IPV4,       /* inet family: meta nfproto ipv4 (nft's implicit dependency) */
-  MOAT_TERM_ETHER_TYPE, /* ether type <value> */
-  MOAT_TERM_L4PROTO,    /* meta l4proto <value> */
-  MOAT_TERM_ICMP_TYPE,  /* icmp type <value> */
-  MOAT_TERM_CT_STATE,   /* ct state <any bit of value> */
-  MOAT_TERM_CT_REPLY,   /* ct direction reply */
-  MOAT_TERM_LOOKUP,     /* <sources> @set */
-  MOAT_TERM_NOT_LOOKUP, /* <sources> != @set */
-  MOAT_TERM_FIB_LOCAL,  /* fib daddr type local: the destination is the host's */
-  MOAT_TERM_CT_DNAT,    /* ct status dnat */
-  MOAT_TERM_LOOPBACK,   /* ip saddr 127.0.0.0/8 */
+  MOAT_TERM_IPV4,           /* inet family: meta nfproto ipv4 (nft's implicit dependency) */
+  MOAT_TERM_ETHER_TYPE,     /* ether type <value> */
+  MOAT_TERM_L4PROTO,        /* meta l4proto <value> */
+  MOAT_TERM_ICMP_TYPE,      /* icmp type <value> */
+  MOAT_TERM_CT_STATE,       /* ct state <any bit of value> */
+  MOAT_TERM_CT_REPLY,       /* ct direction reply */
+  MOAT_TERM_LOOKUP,         /* <sources> @set */
+  MOAT_TERM_NOT_LOOKUP,     /* <sources> != @set */
+  MOAT_TERM_FIB_LOCAL,      /* fib daddr type local: the destination is the host's */
+  MOAT_TERM_CT_DNAT,        /* ct status dnat */
+  MOAT_TERM_SADDR_LOOPBACK, /* ip saddr 127.0.0.0/8 */
+  MOAT_TERM_DADDR_LOOPBACK, /* ip daddr 127.0.0.0/8 */
 };
 
 struct moat_term

@@ -98,6 +98,14 @@ static const char *const expected_rules[] = {
   "  [ meta load iifname => reg 1 ]\n"
   "  [ lookup reg 1 set guarded ]\n"
   "  [ immediate reg 0 drop ]\n",
+  "inet moat raw\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 1b @ network header + 16 => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000007f ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ lookup reg 1 set bridges ]\n"
+  "  [ immediate reg 0 drop ]\n",
   "inet moat prerouting\n"
   "  [ ct load state => reg 1 ]\n"
   "  [ bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000 ]\n"
@@ -570,7 +578,7 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 22 sets, 15 chains, 58 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 22 sets, 15 chains, 59 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
@@ -578,7 +586,7 @@ test_tables_message_order (void **state)
     size_t count;
   } runs[] = {
     { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 22 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 15 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 58 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 15 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 59 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -833,7 +841,7 @@ test_tables_rules_per_chain (void **state)
     { "proxy", 3 },
     { "postrouting", 2 },
     { "publish_out", 2 },
-    { "raw", 1 },
+    { "raw", 2 },
     { "prerouting", 3 } /* inet (2) and bridge (1) */,
     { "from_port", 3 },
   };

@@ -709,6 +709,10 @@ static const struct special specials[] = {
     "icmp type redirect oifname . ip daddr @members drop" },
   { "a frame to a group MAC", "a", "host", "tcp/1", group_mac, MOAT_EVAL_DROP,
     "iifname @guarded drop" },
+  /* a may open the host's tcp/8080, but not on its loopback (a raw frame
+   * to 127.0.0.1 with the gateway's MAC; route_localnet would route it). */
+  { "a frame to the host's loopback", "a", "127.0.0.1", "tcp/8080", first_packet, MOAT_EVAL_DROP,
+    "ip daddr 127.0.0.0/8 iifname @bridges drop" },
   { "arp", "a", "host", "tcp/1", arp, MOAT_EVAL_ACCEPT,
     "ether type arp iifname . ether saddr . arp saddr ip @ports iifname . arp saddr ether . arp "
     "saddr ip @ports accept" },

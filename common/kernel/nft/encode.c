@@ -482,8 +482,10 @@ put_term (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
       return match_fib_local (r);
     case MOAT_TERM_CT_DNAT:
       return match_ct_dnat (r);
-    case MOAT_TERM_LOOPBACK: /* ip saddr 127.0.0.0/8: its first byte */
+    case MOAT_TERM_SADDR_LOOPBACK: /* ip saddr 127.0.0.0/8: its first byte */
       return match_u8 (r, load_payload (r, NFT_PAYLOAD_NETWORK_HEADER, 12, 1), 127);
+    case MOAT_TERM_DADDR_LOOPBACK: /* ip daddr 127.0.0.0/8 */
+      return match_u8 (r, load_payload (r, NFT_PAYLOAD_NETWORK_HEADER, 16, 1), 127);
     }
   return -1;
 }
