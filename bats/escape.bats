@@ -191,15 +191,15 @@ a_udp() {
 
 @test "IPv6: link-local traffic, neighbour advertisements and a rogue router advertisement reach no one" {
   setup_world
-  # moat leaves IPv6 on in the container (a link-local address on eth0) and
-  # drops every non-IPv4, non-ARP frame at its bridge port.
-  local lla llb llh pfx=fd6d:${PFX#mx}:1::
+  # moat leaves IPv6 on in the container (a link-local address on eth0),
+  # drops every non-IPv4, non-ARP frame at its bridge port, and turns IPv6
+  # off on its bridge (no address there: llh is one the host might have).
+  local lla llb llh=fe80::1 pfx=fd6d:${PFX#mx}:1::
   lla=$(ip -n "$NSA" -6 -o addr show dev eth0 scope link | awk '{ sub("/.*", "", $4); print $4 }')
   llb=$(ip -n "$NSB" -6 -o addr show dev eth0 scope link | awk '{ sub("/.*", "", $4); print $4 }')
-  llh=$(ip -6 -o addr show dev "$BR" scope link | awk '{ sub("/.*", "", $4); print $4 }')
-  [[ -n $lla && -n $llb && -n $llh ]] || fail "link-local addresses: a '$lla' b '$llb' host '$llh'"
-  # Control: b's capture sees IPv6 from the host (host-originated traffic
-  # may reach containers).
+  [[ -n $lla && -n $llb ]] || fail "link-local addresses: a '$lla' b '$llb'"
+  # Control: b's capture sees an IPv6 frame the host writes on the bridge
+  # with a packet socket (the host's root is outside moat's promises).
   run -0 xpkt host send "$BR" echo6 --smac "$GWMAC" --dmac 33:33:00:00:00:01 --src "$llh" \
     --dst ff02::1 --token v6-ctl
   wait_captured B v6-ctl
@@ -239,14 +239,49 @@ a_udp() {
   assert_others_intact
 }
 
+@test "IPv6 to containers: the bridge of an IPv4 network has no IPv6, so the host's stack sends the containers none" {
+  setup_world
+  local v6p=$((P + 3))
+  assert_eq "$(cat "/proc/sys/net/ipv6/conf/$BR/disable_ipv6")" 1 "disable_ipv6 on $BR"
+  assert_eq "$(ip -6 -o addr show dev "$BR")" "" "IPv6 addresses on $BR"
+  run ip -6 addr add fd6d:${PFX#mx}:2::1/64 dev "$BR"
+  ((status != 0)) || fail "an IPv6 address was added to $BR"
+  assert_contains "$output" "IPv6 is disabled"
+  # b listens on IPv6 too; the host's own stack sends to all nodes on the
+  # bridge, and to b's link-local address, by UDP.
+  local llb
+  llb=$(ip -n "$NSB" -6 -o addr show dev eth0 scope link | awk '{ sub("/.*", "", $4); print $4 }')
+  [[ -n $llb ]] || fail "b has no link-local address"
+  start_bg "$NSB" socat -u "UDP6-RECV:$v6p,bind=[::],ipv6only=1" "OPEN:$T/v6b,creat,append"
+  wait_for 5 listening "$NSB" udp "$v6p"
+  local dst tok
+  for dst in ff02::1 "$llb"; do
+    tok=v6-stack-$RANDOM$RANDOM
+    python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+try:
+    s.sendto(sys.argv[1].encode(), (sys.argv[2], int(sys.argv[3]), 0, socket.if_nametoindex(sys.argv[4])))
+except OSError as e:
+    print("send:", e)' "$tok" "$dst" "$v6p" "$BR"
+    settle B "$IPB"
+    assert_not_captured B "$tok" "the host's IPv6 to $dst at b"
+    assert_not_contains "$(cat "$T/v6b" 2>/dev/null)" "$tok" "the host's IPv6 to $dst at b's server"
+  done
+  assert_eq "$(frames B in "$GWMAC" 86dd)" 0 "IPv6 frames from the bridge at b"
+  # An ADD turns it off again should someone have turned it on.
+  echo 0 >"/proc/sys/net/ipv6/conf/$BR/disable_ipv6"
+  add_container d
+  assert_eq "$(cat "/proc/sys/net/ipv6/conf/$BR/disable_ipv6")" 1 "disable_ipv6 on $BR after an ADD"
+  assert_others_intact
+}
+
 @test "reserved group MACs 01:80:c2:00:00:00-0f: nothing reaches the host, a peer or beyond, IPv4 or IPv6" {
   setup_world
   # The bridge hands such frames up on the port itself, past bridge moat's
   # prerouting: inet moat's raw chain and the port's own settings (no
   # IPv6, no ARP answers) must refuse them.
-  local d dmac t toks=() llh v6p=$((P + 2))
-  llh=$(ip -6 -o addr show dev "$BR" scope link | awk '{ sub("/.*", "", $4); print $4 }')
-  [[ -n $llh ]] || fail "the host has no link-local address on $BR"
+  # (the bridge has no IPv6: llh is an address the host might have)
+  local d dmac t toks=() llh=fe80::1 v6p=$((P + 2))
   : >"$T/v6got"
   start_bg host socat -u "UDP6-RECV:$v6p,bind=[::],ipv6only=1" "OPEN:$T/v6got,creat,append"
   wait_for 5 listening host udp "$v6p"

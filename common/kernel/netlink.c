@@ -514,6 +514,17 @@ write_sysctl (const char *dir, const char *dev, const char *key, const char *val
   return 0;
 }
 
+/* No IPv6 on DEV: no link-local address, no neighbour discovery, and
+ * nothing the host sends over IPv6 leaves by it. A kernel without IPv6
+ * has no ipv6/conf: nothing to turn off. */
+static int
+ipv6_off (const char *dev, moat_err_t *err)
+{
+  if (access ("/proc/sys/net/ipv6", F_OK) < 0 && errno == ENOENT)
+    return 0;
+  return write_sysctl ("ipv6/conf", dev, "disable_ipv6", "1", err);
+}
+
 /* Isolated ports reach each other through the host's proxy ARP
  * (docs/design.md, "The network model"). The kernel delays proxy replies to broadcast requests by
  * up to neigh.<dev>.proxy_delay (0.8 s): each direction of a first exchange between two containers
@@ -594,6 +605,11 @@ moat_bridge_ensure (struct moat_nl *nl, const struct moat_bridge_spec *b, moat_e
   if (r < 0)
     return link_error (err, nl, r, "bridge \"%s\": cannot read the link", b->name);
   if (check_is_bridge (b->name, &li, err) < 0)
+    return -1;
+  /* moat's networks are IPv4: the bridge has no IPv6 for the host to
+   * reach the containers by (written before it first goes up, and again
+   * at every ADD should someone have turned it back on). */
+  if (ipv6_off (b->name, err) < 0)
     return -1;
   if (!(li.flags & IFF_UP) || (b->mtu && li.mtu != b->mtu))
     {
@@ -879,16 +895,13 @@ default_route_add (struct moat_nl *c, int index, struct in_addr gateway)
  * frame to a reserved group MAC (01:80:c2:00:00:0X) is handed up on the
  * port itself. nftables drops its IP (inet moat's raw chain); here the
  * port gets no IPv6 at all (no link-local address, no NDP) and answers no
- * ARP. Written while the port is down. A kernel without IPv6 has no
- * ipv6/conf: nothing to turn off. */
+ * ARP. Written while the port is down. */
 static int
 host_end_sysctls (const char *host_ifname, moat_err_t *err)
 {
   if (write_sysctl ("ipv4/conf", host_ifname, "arp_ignore", "8", err) < 0)
     return -1;
-  if (access ("/proc/sys/net/ipv6", F_OK) < 0 && errno == ENOENT)
-    return 0;
-  return write_sysctl ("ipv6/conf", host_ifname, "disable_ipv6", "1", err);
+  return ipv6_off (host_ifname, err);
 }
 
 /* Host side after creation: static FDB entry, isolation, up. Returns the

@@ -40,7 +40,8 @@ moat_nl_closep (struct moat_nl **nl)
  * link of another kind is an error). Idempotent: sets the gateway address
  * (EEXIST is fine), link up, and writes
  * /proc/sys/net/ipv4/conf/<bridge>/{proxy_arp,proxy_arp_pvlan} = 1,
- * forwarding = 1 and /proc/sys/net/ipv4/neigh/<bridge>/proxy_delay = 0. Errors carry MOAT_E_LINK
+ * forwarding = 1, /proc/sys/net/ipv4/neigh/<bridge>/proxy_delay = 0 and
+ * /proc/sys/net/ipv6/conf/<bridge>/disable_ipv6 = 1. Errors carry MOAT_E_LINK
  * and name the bridge. */
 int moat_bridge_ensure (struct moat_nl *nl, const struct moat_bridge_spec *b, moat_err_t *err);
 
