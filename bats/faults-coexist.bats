@@ -101,3 +101,47 @@ assert_foreign_unchanged() { # STEP
   assert_eq "$(h_tables | grep -c ' moat$' || true)" 0 "moat's tables after the last DEL"
   assert_eq "$(h_links)" "" "host ends"
 }
+
+@test "coexist: under docker's FORWARD drop, explain says refused and why, as traffic does; moatctl docker-user add accepts the bridge in DOCKER-USER, remove undoes exactly that" {
+  local p
+  p=$(random_port)
+  make_foreign
+  add_container a
+  add_container b # a and b share app=co: moat allows a -> b
+  ns_tcp_listen "$(ns_of b)" 0.0.0.0 "$p"
+  PROBE_TOKEN=fw-drop run ns_tcp_connect "$(ns_of a)" "$(ip_of b)" "$p"
+  [[ $output != ok ]] || fail "a -> b passed docker's FORWARD drop"
+  run -1 ctl explain "$(cid_of a)" "$(cid_of b)" "tcp/$p"
+  assert_contains "$output" "refused"
+  assert_contains "$output" "moat allows it (shared label app=co)"
+  assert_contains "$output" "table ip filter chain FORWARD (hook forward, policy drop)"
+  assert_contains "$output" "moatctl docker-user add $BR"
+  run -1 ctl --json explain "$(cid_of a)" "$(cid_of b)" "tcp/$p"
+  assert_jq "$output" '.allowed == false'
+
+  FOREIGN=$(foreign_ruleset)
+  run -0 ctl docker-user add "$BR"
+  assert_contains "$output" "added: DOCKER-USER -i $BR -j ACCEPT"
+  assert_contains "$output" "added: DOCKER-USER -o $BR -j ACCEPT"
+  run -0 ctl docker-user add "$BR"
+  assert_contains "$output" "already there: DOCKER-USER -o $BR -j ACCEPT"
+  assert_eq "$(in_h iptables-nft -S DOCKER-USER | grep -c -- "$BR -j ACCEPT")" 2 "rules in DOCKER-USER"
+  run -0 ctl explain "$(cid_of a)" "$(cid_of b)" "tcp/$p"
+  assert_contains "$output" "allowed"
+  PROBE_TOKEN=fw-ok run -0 ns_tcp_connect "$(ns_of a)" "$(ip_of b)" "$p"
+  run ctl --json check
+  assert_jq "$output" '.conflicts | map(select(.chain == "FORWARD")) == []'
+
+  run -0 ctl docker-user remove "$BR"
+  assert_contains "$output" "removed: DOCKER-USER -i $BR -j ACCEPT"
+  assert_foreign_unchanged "docker-user remove"
+  run -0 ctl docker-user remove "$BR"
+  assert_contains "$output" "not there: DOCKER-USER -i $BR -j ACCEPT"
+  run -1 ctl explain "$(cid_of a)" "$(cid_of b)" "tcp/$p"
+  # Without DOCKER-USER (no docker here), the verb says so and changes nothing.
+  in_h iptables-nft -D FORWARD -j DOCKER-USER
+  in_h iptables-nft -F DOCKER-USER
+  in_h iptables-nft -X DOCKER-USER
+  run -2 ctl docker-user add "$BR"
+  assert_contains "$output" "has no chain DOCKER-USER"
+}

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "foreign.h"
 #include "model/policy.h"
 #include "model/publish.h"
 #include "ruleset/elems.h"
@@ -749,6 +750,65 @@ proxy_resolve (const struct end *s, struct end *ret, moat_err_t *err)
   return end_record (ret, s->rec.network, err);
 }
 
+/* --- what other tables do to the flow ------------------------------------------------ */
+
+/* Whether a foreign base chain at `hook` of `family` meets the flow or its
+ * replies (foreign.h has where moat's traffic meets netfilter): to or
+ * from the host, the ip hooks of the host's own traffic; else prerouting
+ * and forward. ARP and the bridge's own hooks meet every flow of a
+ * container. */
+static bool
+on_path (const struct moat_conflict *c, bool host)
+{
+  if (strcmp (c->family, "arp") == 0 || strcmp (c->family, "bridge") == 0)
+    return true;
+  if (strcmp (c->hook, "prerouting") == 0)
+    return true;
+  if (host)
+    return strcmp (c->hook, "input") == 0 || strcmp (c->hook, "output") == 0;
+  return strcmp (c->hook, "forward") == 0;
+}
+
+/* A flow moat allows may still be dropped by another table's base chain
+ * (netfilter needs every base chain of a hook to accept): a chain whose
+ * policy drops it makes the flow refused; a drop or reject rule moat
+ * cannot judge is said as a warning. Nothing is said when the ruleset
+ * cannot be read (explain answers for moat's tables then). */
+static void
+foreign_words (const struct end *s, const struct end *d, bool *allowed, char *why, size_t size)
+{
+  char *bridges[3] = { NULL, NULL, NULL };
+  struct moat_conflict *c = NULL;
+  moat_err_t err = { 0 };
+  size_t n = 0, nb = 0, len;
+  bool host = s->host || d->host;
+
+  if (s->container)
+    bridges[nb++] = s->rec.bridge;
+  if (d->container && (!nb || strcmp (bridges[0], d->rec.bridge) != 0))
+    bridges[nb++] = d->rec.bridge;
+  if (moat_foreign_conflicts (bridges, &c, &n, &err) < 0)
+    return;
+  for (size_t pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < n; i++)
+      {
+        /* Policies first: they decide; a rule only may. */
+        if (!on_path (&c[i], host) || (c[i].handle == 0) != (pass == 0))
+          continue;
+        if (*allowed && c[i].handle == 0)
+          {
+            char was[1024];
+
+            snprintf (was, sizeof (was), "%s", why);
+            snprintf (why, size, "moat allows it (%s), but %s", was, c[i].what);
+            *allowed = false;
+          }
+        else if ((len = strlen (why)) < size)
+          snprintf (why + len, size - len, "; %s", c[i].what);
+      }
+  moat_conflicts_free (c, n);
+}
+
 int
 moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t now, bool *allowed,
                   char *why, size_t size, moat_err_t *err)
@@ -777,5 +837,9 @@ moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t n
   eproxy = explain_end (&proxy);
   if (proxy.container)
     es.proxy = &eproxy;
-  return moat_ctl_explain_flow (&es, &ed, &flow, now, host_has, &s, allowed, why, size, err);
+  if (moat_ctl_explain_flow (&es, &ed, &flow, now, host_has, &s, allowed, why, size, err) < 0)
+    return -1;
+  if (*allowed)
+    foreign_words (&s, &d, allowed, why, size);
+  return 0;
 }

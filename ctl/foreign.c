@@ -831,6 +831,20 @@ xtables_managed (const struct chain_view *base)
     }
 }
 
+/* docker's FORWARD, whose first rule jumps to DOCKER-USER whatever the
+ * packet: the place docker leaves to the host's own rules, where
+ * `moatctl docker-user` accepts the bridges (ctl/dockeruser.h). */
+static bool
+docker_forward (const struct chain_view *base)
+{
+  const struct rule_view *first = base->n_rules ? &base->rules[0] : NULL;
+
+  return base->family == NFPROTO_IPV4 && strcmp (base->table, "filter") == 0
+         && strcmp (base->name, "FORWARD") == 0 && first && first->verdict == VERDICT_JUMP
+         && first->target && strcmp (first->target, "DOCKER-USER") == 0 && first->n_ifaces == 0
+         && !first->other && !first->ct_invalid;
+}
+
 /* One command that accepts `bridge` in direction `dir` at the top of
  * the base chain. */
 static void
@@ -856,7 +870,8 @@ write_fix (FILE *f, const struct chain_view *base, const char *bridge, unsigned 
   if (base->family == NFPROTO_BRIDGE)
     fprintf (f, "-I %s --logical-%s %s -j ACCEPT", base->name, in ? "in" : "out", bridge);
   else
-    fprintf (f, "-I %s %s %s -j ACCEPT", base->name, in ? "-i" : "-o", bridge);
+    fprintf (f, "-I %s %s %s -j ACCEPT", docker_forward (base) ? "DOCKER-USER" : base->name,
+             in ? "-i" : "-o", bridge);
 }
 
 /* Every command needed to accept what `cov` still lacks of `need`. */
@@ -866,6 +881,14 @@ write_fixes (FILE *f, const struct analysis *a, const struct chain_view *base, c
 {
   bool first = true;
 
+  if (docker_forward (base))
+    {
+      fputs ("moatctl docker-user add", f);
+      for (size_t b = 0; b < a->n_bridges; b++)
+        if (need & ~cov[b])
+          fprintf (f, " %s", a->bridges[b]);
+      fputs (" (", f);
+    }
   for (size_t b = 0; b < a->n_bridges; b++)
     for (unsigned dir = DIR_IN; dir <= DIR_OUT; dir <<= 1)
       if ((need & dir) && !(cov[b] & dir))
@@ -874,6 +897,8 @@ write_fixes (FILE *f, const struct analysis *a, const struct chain_view *base, c
           write_fix (f, base, a->bridges[b], dir);
           first = false;
         }
+  if (docker_forward (base))
+    fputs (")", f);
 }
 
 static int

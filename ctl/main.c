@@ -18,6 +18,7 @@
 #include "ctl.h"
 #include "envelope.h"
 #include "serve.h"
+#include "dockeruser.h"
 #include "grant.h"
 #include "kernel/landlock.h"
 #include "state/state.h"
@@ -49,6 +50,7 @@ static const char usage[]
       "  explain SRC DST PROTO/PORT            allowed (exit 0) or refused (exit 1), and why\n"
       "  check                                 kernel against records; foreign rules (exit 1)\n"
       "  restore                               rebuild moat's tables from the records\n"
+      "  docker-user add|remove BRIDGE...      accept the bridges in docker's DOCKER-USER chain\n"
       "  resolve APP USER                      address of the container app=APP,user=USER\n"
       "  keygen KID [--public FILE]            new Ed25519 key: private JWK on stdout\n"
       "  token --key FILE --sub S --aud A (--ttl D | --exp UNIX) [--nbf UNIX] [--iss I]\n"
@@ -407,7 +409,7 @@ cmd_explain (char **args, int n, const struct opts *o)
 {
   moat_err_t err = { 0 };
   bool allowed = false;
-  char why[512];
+  char why[2048];
 
   if (n != 3)
     return usage_error ("explain: want SRC DST PROTO/PORT");
@@ -741,6 +743,20 @@ parent_dir (const char *path, char buf[PATH_MAX])
     snprintf (buf, PATH_MAX, "%.*s", n == 0 ? 1 : (int)n, path);
 }
 
+static int
+cmd_docker_user (char **args, int n)
+{
+  moat_err_t err = { 0 };
+  bool add;
+
+  if (n < 1 || (strcmp (args[0], "add") != 0 && strcmp (args[0], "remove") != 0))
+    return usage_error ("docker-user: want add|remove BRIDGE...");
+  add = args[0][0] == 'a';
+  if (moat_ctl_docker_user (add, args + 1, (size_t)n - 1, stdout, &err) < 0)
+    return fail (&err);
+  return EXIT_OK;
+}
+
 /* Where the command writes (landlock.h): keygen its --public file, token
  * nothing, the others the run directory (locks, records). */
 static void
@@ -779,6 +795,10 @@ main (int argc, char **argv)
   /* Everything moatctl does is files, netlink and memory; it writes only
    * where its command writes. */
   ctl_writes (optind < argc ? argv[optind] : NULL, &o, &writes);
+  /* docker-user runs the host's iptables: before any confinement, and
+   * it reads nothing but its arguments. */
+  if (optind < argc && strcmp (argv[optind], "docker-user") == 0)
+    return cmd_docker_user (argv + optind + 1, argc - optind - 1);
   /* restore may start networks' name servers, which must not inherit the
    * confinement (verbs/dnsd.h). */
   if (optind < argc && strcmp (argv[optind], "restore") == 0 && moat_dnsd_prepare (&dnsd, &err) < 0)

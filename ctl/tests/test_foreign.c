@@ -1023,7 +1023,9 @@ test_kernel_docker_user (void **state)
   f = kernel_conflicts (moat0);
   assert_int_equal (f.n, 1);
   assert_non_null (strstr (f.c[0].what, "drops what the host forwards from the outside"));
-  assert_non_null (strstr (f.c[0].what, "there: iptables -I FORWARD -o moat0 -j ACCEPT"));
+  assert_non_null (
+      strstr (f.c[0].what,
+              "there: moatctl docker-user add moat0 (iptables -I DOCKER-USER -o moat0 -j ACCEPT)"));
   found_free (&f);
   sh ("iptables-nft -A DOCKER-USER -o moat+ -j ACCEPT");
   f = kernel_conflicts (moat0);
