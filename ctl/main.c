@@ -142,6 +142,45 @@ print_publish (json_t *publish, const char *before, bool dash)
   json_array_foreach (publish, i, p) printf ("%s%s", i ? ", " : "", json_string_value (p));
 }
 
+/* show's policy: each key's items with their sources (showpolicy.h). */
+static void
+print_policy_items (json_t *p)
+{
+  static const struct
+  {
+    const char *key, *label;
+  } keys[] = {
+    { "labels", "labels" },
+    { "depends", "depends" },
+    { "expose", "expose" },
+    { "dependsDeny", "depends (deny)" },
+    { "exposeDeny", "expose (deny)" },
+    { "allowHost", "allow-host" },
+    { "egress", "egress" },
+    { "ingress", "ingress" },
+    { "egressDeny", "egress (deny)" },
+    { "ingressDeny", "ingress (deny)" },
+    { "internet", "internet" },
+    { "proxy", "proxy" },
+  };
+  json_t *items = json_object_get (p, "items");
+
+  printf ("policy:    %s\n", json_string_value (json_object_get (p, "state")));
+  for (size_t k = 0; k < sizeof (keys) / sizeof (keys[0]); k++)
+    {
+      json_t *list = json_object_get (items, keys[k].key), *it;
+      size_t i;
+
+      if (!json_array_size (list))
+        continue;
+      printf ("  %-15s ", keys[k].label);
+      json_array_foreach (list, i, it)
+          printf ("%s%s [%s]", i ? ", " : "", json_string_value (json_object_get (it, "item")),
+                  json_string_value (json_object_get (it, "from")));
+      printf ("\n");
+    }
+}
+
 static void
 print_labels (json_t *labels)
 {
@@ -195,6 +234,7 @@ cmd_list (const char *only, const struct opts *o)
         printf ("%s\npublished: ", json_array_size (json_object_get (c, "grants")) ? "" : "-");
         print_publish (json_object_get (c, "publish"), "", true);
         printf ("\n");
+        print_policy_items (json_object_get (c, "policyItems"));
         continue;
       }
     printf ("%-12.12s  %-16s  %-12s  %-15s  ", json_string_value (json_object_get (c, "id")),
