@@ -19,6 +19,7 @@
 #include "envelope.h"
 #include "serve.h"
 #include "dockeruser.h"
+#include "run.h"
 #include "grant.h"
 #include "kernel/landlock.h"
 #include "state/state.h"
@@ -51,6 +52,8 @@ static const char usage[]
       "  check                                 kernel against records; foreign rules (exit 1)\n"
       "  restore                               rebuild moat's tables from the records\n"
       "  docker-user add|remove BRIDGE...      accept the bridges in docker's DOCKER-USER chain\n"
+      "  run --network NAME [--label K=V]... [--annotation io.moat.K=V]... [--name N]\n"
+      "      [--user USER[:GROUP]] -- CMD [ARG...]   CMD in a namespace of its own, attached\n"
       "  resolve APP USER                      address of the container app=APP,user=USER\n"
       "  keygen KID [--public FILE]            new Ed25519 key: private JWK on stdout\n"
       "  token --key FILE --sub S --aud A (--ttl D | --exp UNIX) [--nbf UNIX] [--iss I]\n"
@@ -830,6 +833,10 @@ main (int argc, char **argv)
 
   moat_err_t err = { 0 };
 
+  /* run's options and CMD's are its own; it forks and executes, before
+   * any confinement (run.h). */
+  if (argc > 1 && strcmp (argv[1], "run") == 0)
+    return moat_ctl_run (argc - 2, argv + 2);
   if (parse_options (argc, argv, &o) < 0)
     return EXIT_USAGE;
   /* Everything moatctl does is files, netlink and memory; it writes only
