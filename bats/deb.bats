@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # shellcheck disable=SC2016 # dpkg-query formats, jq programs and sh -c scripts in single quotes
 # make deb: the package's name, control fields and contents; lintian; and
-# `apt-get install ./moat_*.deb`, a flow through the installed plugin, then
-# `apt-get remove` and `purge`, for real, in a throwaway root
+# `apt install ./moat_*.deb`, a flow through the installed plugin, then
+# `apt remove` and `apt purge`, for real, in a throwaway root
 # (hack/deb-root: the host's /usr, /etc and /var under overlays, so apt and
 # dpkg see the host's packages while the host is left untouched). The
 # package is built once, with its own build directory.
@@ -67,7 +67,9 @@ install_into() {
   local dir=$1
   mkdir -p "$dir/in"
   cp "$DEB" "$dir/in/"
-  run -0 "$SRC/hack/deb-root" "$dir" apt-get install -y --no-install-recommends "/in/${DEB##*/}"
+  # As the README says it (apt, not apt-get); the Recommends are installed
+  # here already (hack/install-deps.sh), so nothing is downloaded.
+  run -0 "$SRC/hack/deb-root" "$dir" sh -c 'cd /in && apt install -y ./moat_*.deb'
   run -0 "$SRC/hack/deb-root" "$dir" dpkg-query -W -f '${db:Status-Abbrev}${Version}' moat
   assert_eq "$output" "ii $(field Version)" "moat in the root's dpkg database"
 }
@@ -169,7 +171,7 @@ assert_nothing_of_package() {
   assert_eq "$output" "" "lintian tags"
 }
 
-@test "deb: apt-get install into a throwaway root; the installed binaries and hooks.d JSON" {
+@test "deb: apt install into a throwaway root; the installed binaries and hooks.d JSON" {
   local dir=$BATS_TEST_TMPDIR/root b stage f
   install_into "$dir"
   for b in "${!INSTALLED[@]}"; do
@@ -225,13 +227,13 @@ assert_nothing_of_package() {
   assert_nothing_left "$links_before" "$(ns_of c1)" "$(ns_of c2)"
 }
 
-@test "deb: apt-get remove, and apt-get purge: nothing of the package left in the root" {
+@test "deb: apt remove, and apt purge: nothing of the package left in the root" {
   local dir verb
   for verb in remove purge; do
     dir=$BATS_TEST_TMPDIR/$verb
     install_into "$dir"
     [[ -n $(find "$dir/upper" -path '*moat*' -print -quit) ]] || fail "installed nothing?"
-    run -0 "$SRC/hack/deb-root" "$dir" apt-get "$verb" -y moat
+    run -0 "$SRC/hack/deb-root" "$dir" apt "$verb" -y moat
     assert_nothing_of_package "$dir"
   done
 }
