@@ -1,13 +1,15 @@
 #!/usr/bin/env bats
-# shellcheck disable=SC2016 # dpkg-query formats, jq programs and sh -c scripts in single quotes
+# shellcheck disable=SC2016,SC2030,SC2031 # single-quoted formats, jq and sh -c programs; bats subshells
 # make deb: the package's name, control fields and contents; lintian; and
-# `apt install ./moat_*.deb`, a flow through the installed plugin, then
-# `apt remove` and `apt purge`, for real, in a throwaway root
+# `apt install ./moat_*.deb`, a flow through the installed plugin, runc
+# containers attached by the installed hook, then `apt remove` and
+# `apt purge`, for real, in a throwaway root
 # (hack/deb-root: the host's /usr, /etc and /var under overlays, so apt and
 # dpkg see the host's packages while the host is left untouched). The
 # package is built once, with its own build directory.
 
 load helpers
+load runc
 
 # Where the package puts each binary (hack/make-deb says why).
 declare -gA INSTALLED=(
@@ -34,7 +36,10 @@ setup() {
   [[ -f $DEB ]] || fail "no package: $DEB"
 }
 
-teardown() { teardown_moat_net; }
+teardown() {
+  runc_teardown
+  teardown_moat_net
+}
 
 # The value of control field $1.
 field() { dpkg-deb -f "$DEB" "$1"; }
@@ -242,6 +247,33 @@ assert_nothing_of_package() {
   del_container c1
   del_container c2
   assert_nothing_left "$links_before" "$(ns_of c1)" "$(ns_of c2)"
+}
+
+@test "deb: runc containers attached by the installed hook, at the path hooks.d names: labels" {
+  local dir=$BATS_TEST_TMPDIR/root port c
+  install_into "$dir"
+  export MOAT_RUN_DIR=$BATS_TEST_TMPDIR/run
+  # shellcheck disable=SC2034 # the plugin helpers.bash's cni runs
+  MOAT=$dir/upper/${INSTALLED[moat]}
+  setup_moat_net
+  runc_setup
+  mkdir -p "$T/networks"
+  jq -n --arg n "$NET" --arg br "$BR" --arg sub "$SUBNET" '{cniVersion: "1.0.0", name: $n,
+    plugins: [{type: "moat", bridge: $br, subnet: $sub}]}' >"$T/networks/50-moat.conflist"
+  export CTR_NETNS=new CTR_HOOK_ENV="MOAT_NETWORK_DIRS=$T/networks"
+  CTR_HOOK=$dir/upper$(jq -r .hook.path "$dir/upper/usr/share/containers/oci/hooks.d/50-moat-prestart.json")
+  export CTR_HOOK
+  ctr_start web1 "io.moat.network=$NET" io.moat.labels=app=web
+  ctr_start web2 "io.moat.network=$NET" io.moat.labels=app=web
+  ctr_start db "io.moat.network=$NET" io.moat.labels=app=db
+  port=$(random_port)
+  for c in web1 web2 db; do ctr_tcp_listen "$c" "$port"; done
+  run ctr_tcp_connect web2 "$(ctr_ip web1)" "$port"
+  assert_eq "$output" ok "web2 -> web1"
+  run ctr_tcp_connect db "$(ctr_ip web1)" "$port"
+  assert_eq "$output" refused "db -> web1"
+  for c in web1 web2 db; do ctr_delete "$c"; done
+  assert_eq "$(network_records)" "" "records left after runc delete"
 }
 
 @test "deb: apt remove, and apt purge: nothing of the package left in the root" {
