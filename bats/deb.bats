@@ -177,9 +177,9 @@ assert_nothing_of_package() {
   assert_contains "$(cat "$x/usr/share/doc/moat/copyright")" "License: Apache-2.0"
 }
 
-@test "deb: lintian reports nothing, with --info --pedantic" {
+@test "deb: lintian reports nothing, with --display-info --pedantic" {
   command -v lintian >/dev/null || fail "lintian not installed (hack/install-deps.sh)"
-  run --separate-stderr lintian --info --pedantic "$DEB"
+  run --separate-stderr lintian --display-info --pedantic "$DEB"
   assert_eq "$status" 0 "lintian exit"
   assert_eq "$output" "" "lintian tags"
 }
