@@ -276,6 +276,25 @@ assert_nothing_of_package() {
   assert_eq "$(network_records)" "" "records left after runc delete"
 }
 
+@test "deb: apt install of a newer package upgrades it in place; purge then leaves nothing" {
+  local dir=$BATS_TEST_TMPDIR/root newer b
+  install_into "$dir"
+  run -0 make -s -C "$SRC" deb VERSION=99.0.0 DEB_OUT="$BATS_TEST_TMPDIR/newer" \
+    DEB_BUILD="$BATS_TEST_TMPDIR/build"
+  newer=${lines[-1]}
+  cp "$newer" "$dir/in/"
+  run -0 "$SRC/hack/deb-root" "$dir" sh -c "cd /in && apt install -y ./${newer##*/}"
+  assert_contains "$output" "Unpacking moat (99.0.0) over ($(field Version))"
+  run -0 "$SRC/hack/deb-root" "$dir" dpkg-query -W -f '${db:Status-Abbrev}${Version}' moat
+  assert_eq "$output" "ii 99.0.0" "moat in the root's dpkg database"
+  for b in "${!INSTALLED[@]}"; do
+    run -0 "$dir/upper/${INSTALLED[$b]}" --version
+    assert_match "$output" "^$b (version )?99\\.0\\.0" "$b --version after the upgrade"
+  done
+  run -0 "$SRC/hack/deb-root" "$dir" apt purge -y moat
+  assert_nothing_of_package "$dir"
+}
+
 @test "deb: apt remove, and apt purge: nothing of the package left in the root" {
   local dir verb
   for verb in remove purge; do
