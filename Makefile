@@ -206,7 +206,7 @@ format-check:
 	clang-format --dry-run -Werror $(C_SRCS)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-deb
 
 # A Debian package of what `make install` installs, at Debian's paths, built
 # in its own BUILD (hack/make-deb says where each file goes and why).
