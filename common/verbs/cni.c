@@ -668,12 +668,11 @@ del_without_record (struct moat_nl *nl, const struct moat_netconf *conf, const c
   return moat_ipam_release_owner (dir, key, err);
 }
 
-static int
-cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *err)
+int
+moat_cni_del_locked (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *err)
 {
   _cleanup_free_ char *bridge = NULL;
   _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
-  _cleanup_close_ int lock = -1;
   struct in_addr gateway = conf->gateway;
   struct moat_record rec;
   moat_err_t unreadable = { 0 };
@@ -683,7 +682,7 @@ cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *
   /* ADD refuses such a key, so nothing of it can exist. */
   if (moat_attachment_key (key, sizeof (key), env->container_id, env->ifname) < 0)
     return 0;
-  if (moat_network_lock (conf->name, &lock, err) < 0 || moat_nl_open (&nl, err) < 0)
+  if (moat_nl_open (&nl, err) < 0)
     return -1;
   r = moat_record_read (conf->name, key, &rec, &unreadable);
   if (r > 0)
@@ -700,6 +699,16 @@ cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *
   if (r < 0 || moat_state_sweep_temp (conf->name, "idents", err) < 0)
     return -1;
   return network_remove_if_empty (nl, env, conf, bridge ? bridge : conf->bridge, gateway, err);
+}
+
+static int
+cni_del (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *err)
+{
+  _cleanup_close_ int lock = -1;
+
+  if (moat_network_lock (conf->name, &lock, err) < 0)
+    return -1;
+  return moat_cni_del_locked (env, conf, err);
 }
 
 static int

@@ -21,4 +21,12 @@ int moat_cni_run (const struct moat_cni_env *env, struct moat_netconf *conf, jso
 int moat_cni_run_by (const struct moat_cni_env *env, struct moat_netconf *conf,
                      enum moat_attacher by, json_t **ret_result, moat_err_t *err);
 
+/* DEL of the attachment env names (container id, ifname) on network
+ * conf->name, the caller holding that network's lock
+ * (moat_network_lock): for a caller that decides under the lock whether
+ * to remove it (moatctl gc, verbs/gc.h). Same steps as the DEL verb,
+ * the network's last-attachment cleanup included. */
+int moat_cni_del_locked (const struct moat_cni_env *env, struct moat_netconf *conf,
+                         moat_err_t *err);
+
 #endif
