@@ -116,10 +116,11 @@ struct moat_dnsd;
 int moat_ctl_restore (int64_t now, struct moat_dnsd *dnsd, json_t **ret, moat_err_t *err);
 
 /* check: the kernel against the records, a network's name server that is
- * not running ("missing": "name server (dnsmasq) of network \"N\""), and
- * foreign rules. *ret:
- * {"drift": [{"missing"|"extra": text}...], "conflicts": [...]}; *ndiff
- * the number of problems. */
+ * not running ("missing": "name server (dnsmasq) of network \"N\""),
+ * foreign rules, and attachments whose container is gone (verbs/gc.h).
+ * *ret: {"drift": [{"missing"|"extra": text}...], "conflicts": [...],
+ * "stale": [item...], "kept": [item + "why"...]}; *ndiff the number of
+ * problems (stale ones count, kept ones do not). */
 int moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err);
 
 #endif

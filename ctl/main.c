@@ -25,6 +25,7 @@
 #include "state/state.h"
 #include "token.h"
 #include "verbs/dnsd.h"
+#include "verbs/gc.h"
 
 /* Exit codes (moatctl(8), EXIT STATUS). */
 enum
@@ -54,6 +55,7 @@ static const char usage[]
       "  docker-user add|remove BRIDGE...      accept the bridges in docker's DOCKER-USER chain\n"
       "  run --network NAME [--label K=V]... [--annotation io.moat.K=V]... [--name N]\n"
       "      [--user USER[:GROUP]] -- CMD [ARG...]   CMD in a namespace of its own, attached\n"
+      "  gc [--dry-run]                        remove attachments whose container is gone\n"
       "  resolve APP USER                      address of the container app=APP,user=USER\n"
       "  keygen KID [--public FILE]            new Ed25519 key: private JWK on stdout\n"
       "  token --key FILE --sub S --aud A (--ttl D | --exp UNIX) [--nbf UNIX] [--iss I]\n"
@@ -70,6 +72,7 @@ struct opts
   bool json;
   const char *ttl, *token, *keys, *iss, *key, *sub, *aud, *exp, *nbf, *jti, *public_key;
   const char *to; /* grant --token --to CONTAINER PORTS: an envelope token's rule */
+  bool dry_run;   /* gc --dry-run */
 };
 
 static int
@@ -490,6 +493,37 @@ cmd_resolve (char **args, int n, const struct opts *o)
   return EXIT_OK;
 }
 
+/* check's and gc's attachments (verbs/gc.h), one line each:
+ * "WHAT: network "N" container ID (NAME) IFNAME ADDRESS: GONE gone[; ...]". */
+static void
+print_attachments (const char *what, json_t *items)
+{
+  json_t *a;
+  size_t i;
+
+  json_array_foreach (items, i, a)
+  {
+    const char *name = json_string_value (json_object_get (a, "name"));
+    const char *why = json_string_value (json_object_get (a, "why"));
+    const char *note = json_string_value (json_object_get (a, "note"));
+    const char *error = json_string_value (json_object_get (a, "error"));
+
+    printf ("%s: network \"%s\" container %s%s%s%s %s %s: %s gone", what,
+            json_string_value (json_object_get (a, "network")),
+            json_string_value (json_object_get (a, "container")), name ? " (" : "",
+            name ? name : "", name ? ")" : "", json_string_value (json_object_get (a, "ifname")),
+            json_string_value (json_object_get (a, "address")),
+            json_string_value (json_object_get (a, "gone")));
+    if (why)
+      printf ("; kept: %s", why);
+    if (note)
+      printf ("; %s", note);
+    if (error)
+      printf ("; %s", error);
+    printf ("\n");
+  }
+}
+
 static int
 cmd_check (const struct opts *o)
 {
@@ -512,11 +546,42 @@ cmd_check (const struct opts *o)
   }
   json_array_foreach (json_object_get (report, "conflicts"), i, d)
       printf ("conflict: %s\n", json_string_value (json_object_get (d, "what")));
+  print_attachments ("stale", json_object_get (report, "stale"));
+  print_attachments ("kept", json_object_get (report, "kept"));
   if (!problems)
     printf ("ok: the kernel holds what the records say\n");
   else if (json_array_size (json_object_get (report, "drift")))
     printf ("drift: run `moatctl restore` to rebuild moat's tables from the records\n");
+  if (json_array_size (json_object_get (report, "stale")))
+    printf ("stale: their containers are gone: run `moatctl gc` to remove them\n");
   return problems ? EXIT_NO : EXIT_OK;
+}
+
+static int
+cmd_gc (const struct opts *o, struct moat_dnsd *dnsd)
+{
+  _cleanup_ (json_decrefp) json_t *report = NULL;
+  const char *done = o->dry_run ? "stale" : "removed";
+  moat_err_t err = { 0 };
+  size_t n, kept, failed;
+
+  if (moat_gc_run (o->dry_run, dnsd, &report, &err) < 0)
+    return fail (&err);
+  n = json_array_size (json_object_get (report, done));
+  kept = json_array_size (json_object_get (report, "kept"));
+  failed = json_array_size (json_object_get (report, "failed"));
+  if (o->json)
+    return print_json (report) == EXIT_OK && !failed ? EXIT_OK : EXIT_USAGE;
+  print_attachments (o->dry_run ? "would remove" : "removed", json_object_get (report, done));
+  print_attachments ("kept", json_object_get (report, "kept"));
+  print_attachments ("failed", json_object_get (report, "failed"));
+  printf ("gc: %zu stale attachment%s %s, %zu kept%s", n, n == 1 ? "" : "s",
+          o->dry_run ? "would be removed" : "removed", kept,
+          o->dry_run ? " (dry run: nothing changed)" : "");
+  if (failed)
+    printf (", %zu failed", failed);
+  printf ("\n");
+  return failed ? EXIT_USAGE : EXIT_OK;
 }
 
 static int
@@ -692,6 +757,7 @@ enum
   OPT_PUBLIC,
   OPT_VERSION,
   OPT_TO,
+  OPT_DRY_RUN,
 };
 
 static const struct option options[] = {
@@ -710,6 +776,7 @@ static const struct option options[] = {
   { "jti", required_argument, NULL, OPT_JTI },
   { "public", required_argument, NULL, OPT_PUBLIC },
   { "to", required_argument, NULL, OPT_TO },
+  { "dry-run", no_argument, NULL, OPT_DRY_RUN },
   { NULL, 0, NULL, 0 },
 };
 
@@ -765,6 +832,9 @@ parse_options (int argc, char **argv, struct opts *o)
         break;
       case OPT_TO:
         o->to = optarg;
+        break;
+      case OPT_DRY_RUN:
+        o->dry_run = true;
         break;
       default:
         fputs (usage, stderr);
@@ -826,6 +896,7 @@ main (int argc, char **argv)
 {
   struct opts o = { 0 };
   struct moat_write_set writes = { 0 };
+  enum moat_seccomp_profile profile = MOAT_SECCOMP_CTL;
   _cleanup_ (moat_dnsd_release) struct moat_dnsd dnsd = MOAT_DNSD_NONE;
   const char *cmd;
   char **args;
@@ -850,14 +921,19 @@ main (int argc, char **argv)
    * confinement (verbs/dnsd.h). */
   if (optind < argc && strcmp (argv[optind], "restore") == 0 && moat_dnsd_prepare (&dnsd, &err) < 0)
     return fail (&err);
-  if (moat_landlock_confine (&writes, &err) < 0
-      || moat_seccomp_confine (MOAT_SECCOMP_CTL, &err) < 0)
+  /* gc's DELs may stop a name server and run a delegated IPAM plugin. */
+  if (optind < argc && strcmp (argv[optind], "gc") == 0 && !o.dry_run
+      && moat_gc_prepare (&writes, &profile, &dnsd, &err) < 0)
+    return fail (&err);
+  if (moat_landlock_confine (&writes, &err) < 0 || moat_seccomp_confine (profile, &err) < 0)
     return fail (&err);
   if (optind >= argc)
     return usage_error ("no command");
   cmd = argv[optind];
   args = argv + optind + 1;
   n = argc - optind - 1;
+  if (o.dry_run && strcmp (cmd, "gc") != 0)
+    return usage_error ("--dry-run is for gc");
   if (strcmp (cmd, "ls") == 0)
     return n == 0 ? cmd_list (NULL, &o) : usage_error ("ls takes no arguments");
   if (strcmp (cmd, "show") == 0)
@@ -872,6 +948,8 @@ main (int argc, char **argv)
     return n == 0 ? cmd_check (&o) : usage_error ("check takes no arguments");
   if (strcmp (cmd, "restore") == 0)
     return n == 0 ? cmd_restore (&o, &dnsd) : usage_error ("restore takes no arguments");
+  if (strcmp (cmd, "gc") == 0)
+    return n == 0 ? cmd_gc (&o, &dnsd) : usage_error ("gc takes no arguments");
   if (strcmp (cmd, "keygen") == 0)
     return cmd_keygen (args, n, &o);
   if (strcmp (cmd, "token") == 0)

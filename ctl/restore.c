@@ -14,6 +14,7 @@
 #include "model/publish.h"
 #include "verbs/apply.h"
 #include "verbs/dnsd.h"
+#include "verbs/gc.h"
 
 /* --- restore and check -------------------------------------------------------------------- */
 
@@ -331,6 +332,36 @@ bridges_of (const struct expected *e, char ***ret, moat_err_t *err)
   return 0;
 }
 
+/* Attachments whose container is gone (verbs/gc.h): "stale" ones, which
+ * `moatctl gc` removes, and in "kept" those of which only a part is
+ * gone, with what is still there. */
+static int
+check_stale (const struct expected *e, json_t *stale, json_t *kept, moat_err_t *err)
+{
+  _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
+
+  if (e->nmembers && moat_nl_open (&nl, err) < 0)
+    return -1;
+  for (size_t i = 0; i < e->nnets; i++)
+    for (size_t k = 0; k < e->recs[i].n; k++)
+      {
+        const struct moat_record *rec = &e->recs[i].v[k];
+        struct moat_liveness l;
+        json_t *item;
+
+        if (moat_liveness_probe (nl, rec, &l, err) < 0)
+          return -1;
+        if (!l.netns_gone && !l.link_gone)
+          continue;
+        if (!(item = moat_gc_item (rec, &l)))
+          return moat_error_nomem (err, "moatctl");
+        if (!moat_liveness_stale (&l))
+          json_object_set_new (item, "why", json_sprintf ("%s still there", l.there));
+        json_array_append_new (moat_liveness_stale (&l) ? stale : kept, item);
+      }
+  return 0;
+}
+
 int
 moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err)
 {
@@ -341,8 +372,10 @@ moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err)
   _cleanup_nft_ struct moat_nft *nft = NULL;
   _cleanup_json_ json_t *drift = json_array ();
   _cleanup_json_ json_t *conflicts = json_array ();
+  _cleanup_json_ json_t *stale = json_array ();
+  _cleanup_json_ json_t *kept = json_array ();
 
-  if (!drift || !conflicts)
+  if (!drift || !conflicts || !stale || !kept)
     return moat_error_nomem (err, "moatctl");
   if (moat_networks_list (&networks, err) < 0 || all_locks_take (networks, &locks, err) < 0
       || expected_load (networks, false, now, &e, err) < 0 || moat_nft_open (&nft, err) < 0)
@@ -353,9 +386,12 @@ moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err)
              < 0)
     return -1;
   if (check_name_servers (&e, drift, err) < 0 || bridges_of (&e, &bridges, err) < 0
-      || (bridges[0] && conflicts_json (bridges, conflicts, err) < 0))
+      || (bridges[0] && conflicts_json (bridges, conflicts, err) < 0)
+      || check_stale (&e, stale, kept, err) < 0)
     return -1;
-  *nproblems = (int)(json_array_size (drift) + json_array_size (conflicts));
-  *ret = json_pack ("{s:O, s:O}", "drift", drift, "conflicts", conflicts);
+  *nproblems
+      = (int)(json_array_size (drift) + json_array_size (conflicts) + json_array_size (stale));
+  *ret = json_pack ("{s:O, s:O, s:O, s:O}", "drift", drift, "conflicts", conflicts, "stale", stale,
+                    "kept", kept);
   return *ret ? 0 : moat_error_nomem (err, "moatctl");
 }
