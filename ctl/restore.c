@@ -340,7 +340,7 @@ check_stale (const struct expected *e, json_t *stale, json_t *kept, moat_err_t *
 {
   _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
 
-  if (e->nmembers && moat_nl_open (&nl, err) < 0)
+  if (moat_nl_open (&nl, err) < 0)
     return -1;
   for (size_t i = 0; i < e->nnets; i++)
     for (size_t k = 0; k < e->recs[i].n; k++)

@@ -20,6 +20,35 @@
 
 /* --- liveness ----------------------------------------------------------------- */
 
+/* For a "/proc/PID/..." path that Landlock keeps moatctl from opening
+ * (the process is outside its domain: landlock.h): whether PID has
+ * exited, a zombie's namespaces being gone already. /proc/PID/stat is
+ * readable without ptrace rights. A process that runs, whatever it is
+ * (a reused PID too), counts as there. */
+static bool
+proc_exited (const char *path)
+{
+  char stat_path[64], buf[512], *paren;
+  _cleanup_close_ int fd = -1;
+  unsigned long pid;
+  ssize_t n;
+  int end = 0;
+
+  if (sscanf (path, "/proc/%lu/%n", &pid, &end) != 1 || end == 0)
+    return false;
+  snprintf (stat_path, sizeof (stat_path), "/proc/%lu/stat", pid);
+  fd = open (stat_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT || errno == ESRCH;
+  n = read (fd, buf, sizeof (buf) - 1);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  /* "PID (COMM) STATE ...": COMM may hold anything, the last ')' ends it. */
+  paren = strrchr (buf, ')');
+  return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
 /* 1 when `path` holds a network namespace, 0 when it does not; *why says
  * what was found. An error other than "not there" counts as there. */
 static int
@@ -37,6 +66,11 @@ netns_there (const char *path, char *why, size_t size)
   if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ESRCH))
     {
       snprintf (why, size, "netns %s", path);
+      return 0;
+    }
+  if (fd < 0 && (errno == EACCES || errno == EPERM) && proc_exited (path))
+    {
+      snprintf (why, size, "netns %s (its process has exited)", path);
       return 0;
     }
   if (fd < 0)

@@ -13,8 +13,9 @@
  * recorded), and its host end is gone (a veth dies with its namespace).
  * While either is there the container may be alive: the attachment is
  * kept, and the report says what is still there. A netns path that
- * cannot be examined (a /proc/PID/ns/net of a live process outside
- * moatctl's Landlock domain) counts as there. */
+ * cannot be examined (a /proc/PID/ns/net, which the hook records, of a
+ * process outside moatctl's Landlock domain) counts as there unless that
+ * process has exited (gone or a zombie). */
 
 #include <jansson.h>
 #include <stdbool.h>
