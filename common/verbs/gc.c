@@ -49,10 +49,8 @@ proc_exited (const char *path)
   return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
 }
 
-/* 1 when `path` holds a network namespace, 0 when it does not; *why says
- * what was found. An error other than "not there" counts as there. */
-static int
-netns_there (const char *path, char *why, size_t size)
+int
+moat_netns_there (const char *path, char *why, size_t size)
 {
   _cleanup_close_ int fd = -1;
   int type;
@@ -106,7 +104,7 @@ moat_liveness_probe (struct moat_nl *nl, const struct moat_record *rec, struct m
   if (link < 0)
     return -1;
   memset (ret, 0, sizeof (*ret));
-  ret->netns_gone = netns_there (rec->netns, what, sizeof (what)) == 0;
+  ret->netns_gone = moat_netns_there (rec->netns, what, sizeof (what)) == 0;
   append (ret->netns_gone ? ret->gone : ret->there, sizeof (ret->gone), what);
   ret->link_gone = link == 0;
   snprintf (what, sizeof (what), "host end %s", rec->host_if);

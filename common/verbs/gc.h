@@ -40,6 +40,11 @@ struct moat_liveness
   char there[384]; /* what is still there, "" when nothing */
 };
 
+/* 1 when `path` holds a network namespace, 0 when it does not (NULL,
+ * not there, no nsfs file, a /proc/PID path whose process has exited);
+ * `why` says what was found. Any other error counts as there. */
+int moat_netns_there (const char *path, char *why, size_t size);
+
 /* Read-only: looks at rec->netns and rec->host_if (in the caller's
  * network namespace, the host's). */
 int moat_liveness_probe (struct moat_nl *nl, const struct moat_record *rec,
