@@ -135,17 +135,17 @@ stale_line() { echo "network \"$NET\" container $(cid_of "$1") eth0 $(ip_of "$1"
   assert_contains "$output" "run \`moatctl gc\`"
   assert_not_contains "$output" "$(cid_of c2)" "check output"
   run -1 ctl --json check
-  assert_jq "$output" --arg c "$(cid_of c1)" --arg n "$NET" --arg h "$(hostif_of c1)" \
-    '(.stale | length) == 1 and .stale[0].container == $c and .stale[0].network == $n
-     and .stale[0].ifname == "eth0" and .stale[0].hostIf == $h and .stale[0].attachedBy == "cni"
-     and (.stale[0].gone | contains("host end")) and (.kept | length) == 0'
+  assert_jq "$output" '(.stale | length) == 1 and .stale[0].container == $c
+     and .stale[0].network == $n and .stale[0].ifname == "eth0" and .stale[0].hostIf == $h
+     and .stale[0].attachedBy == "cni" and (.stale[0].gone | contains("host end"))
+     and (.kept | length) == 0' --arg c "$(cid_of c1)" --arg n "$NET" --arg h "$(hostif_of c1)"
 
   run -0 ctl gc --dry-run
   assert_contains "$output" "would remove: $(stale_line c1)"
   assert_contains "$output" "gc: 1 stale attachment would be removed, 0 kept (dry run: nothing changed)"
   assert_not_contains "$output" "$(cid_of c2)" "gc --dry-run output"
   run -0 ctl --json gc --dry-run
-  assert_jq "$output" --arg c "$(cid_of c1)" '(.stale | length) == 1 and .stale[0].container == $c'
+  assert_jq "$output" '(.stale | length) == 1 and .stale[0].container == $c' --arg c "$(cid_of c1)"
   assert_eq "$(state_of c1)" "$before_c1" "c1's record, addresses and elements after --dry-run"
   assert_eq "$(state_of c2)" "$before_c2" "c2's record, addresses and elements after --dry-run"
   run -0 ctl ls
@@ -243,14 +243,28 @@ stale_line() { echo "network \"$NET\" container $(cid_of "$1") eth0 $(ip_of "$1"
   link_gone "$BR" || fail "bridge left"
 }
 
-@test "moatctl gc removes a hook-made attachment whose container died, and keeps a live one" {
-  runc_setup
+# hook_network [IPAM_JSON]: this test's network as a file the hook finds
+# by name (hook-driven attach), its own allocator or IPAM_JSON's; runc
+# containers of their own namespace.
+hook_network() {
   local netdir=$T/networks
   mkdir -p "$netdir"
   jq -n --arg n "$NET" --arg br "$BR" --arg sub "$SUBNET" --argjson allow "$ALLOW_ALL" \
-    '{cniVersion: "1.0.0", name: $n, plugins: [{type: "moat", bridge: $br, subnet: $sub, allow: $allow}]}' \
-    >"$netdir/50-moat.conflist"
+    --argjson ipam "${1:-null}" \
+    '{cniVersion: "1.0.0", name: $n, plugins: [{type: "moat", bridge: $br, allow: $allow}
+      + (if $ipam then {ipam: $ipam} else {subnet: $sub} end)]}' >"$netdir/50-moat.conflist"
+  runc_setup
   export CTR_NETNS=new CTR_HOOK_ENV="MOAT_NETWORK_DIRS=$netdir"
+}
+
+# host_local_ipam DIR: host-local's configuration for this test's subnet.
+host_local_ipam() {
+  jq -nc --arg d "$1" --arg s "$SUBNET" --arg g "$GW" \
+    '{type: "host-local", dataDir: $d, ranges: [[{subnet: $s, gateway: $g}]]}'
+}
+
+@test "moatctl gc removes a hook-made attachment whose container died, and keeps a live one" {
+  hook_network
   run -0 ctr_create h1 "io.moat.network=$NET"
   run -0 ctr_create h2 "io.moat.network=$NET"
   local rec1 rec2 ip1 host1 mac1
@@ -281,4 +295,42 @@ stale_line() { echo "network \"$NET\" container $(cid_of "$1") eth0 $(ip_of "$1"
   assert_contains "$output" "ok:" "check after gc"
   run -0 ctl gc
   assert_contains "$output" "gc: 0 stale attachments removed, 0 kept"
+}
+
+@test "moatctl gc releases a hook-made attachment's delegated IPAM address with the network configuration its record keeps" {
+  local data=$T/ipam-data rec ip
+  mkdir -p "$data"
+  hook_network "$(host_local_ipam "$data")"
+  run -0 ctr_create h1 "io.moat.network=$NET"
+  rec=$(record_of h1)
+  assert_jq "$(cat "$rec")" '.ipam == "host-local" and .netconf.ipam.type == "host-local"'
+  ip=$(jq -r '.address | split("/")[0]' "$rec")
+  [[ -f $data/$NET/$ip ]] || fail "host-local has no file for $ip: $(ls -R "$data")"
+  kill -9 "$(ctr_pid h1)"
+  wait_for 10 link_gone "$(jq -r .hostIf "$rec")"
+  run -0 ctl gc
+  assert_contains "$output" "removed: network \"$NET\" container $(cid_of h1) eth0 $ip:"
+  assert_not_contains "$output" "address left" "gc output"
+  [[ ! -e $rec ]] || fail "record of h1 left"
+  [[ ! -e $data/$NET/$ip ]] || fail "host-local still holds $ip after gc"
+  link_gone "$BR" || fail "bridge left with the network's last attachment"
+}
+
+@test "moatctl gc of a runtime-made attachment with delegated IPAM: removed, its address left to the plugin, and said" {
+  local data=$T/ipam-data ip
+  mkdir -p "$data"
+  conf_set 'del(.subnet) | .cniVersion = "1.0.0" | .ipam = $i' --argjson i "$(host_local_ipam "$data")"
+  add_container c1
+  add_container c2
+  ip=$(ip_of c1)
+  crash c1
+  run -0 ctl gc
+  assert_contains "$output" "removed: $(stale_line c1) netns /run/netns/$(ns_of c1) and host end $(hostif_of c1) gone; address left to its ipam plugin (no network configuration in the record)"
+  [[ ! -e $(record_of c1) ]] || fail "record of c1 left"
+  assert_eq "$(nft_elems_of c1)" "" "elements of c1"
+  # The runtime's DEL, when it comes, or host-local's own GC frees it.
+  [[ -f $data/$NET/$ip ]] || fail "host-local lost $ip without its DEL"
+  CNI_CONF=$MOAT_CONF run -0 cni DEL "$(cid_of c1)" ""
+  [[ ! -e $data/$NET/$ip ]] || fail "host-local still holds $ip after the runtime's DEL"
+  assert_attached c2
 }
