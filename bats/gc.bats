@@ -116,6 +116,9 @@ state_of() { # NAME
   nft_elems_of "$1"
 }
 
+# The publish map as nft lists it (a map: nft_elems lists sets only).
+publish_map() { nft list map inet moat publish 2>/dev/null || true; }
+
 # stale_line NAME: the start of check's and gc's line for NAME.
 stale_line() { echo "network \"$NET\" container $(cid_of "$1") eth0 $(ip_of "$1"):"; }
 
@@ -161,7 +164,10 @@ stale_line() { echo "network \"$NET\" container $(cid_of "$1") eth0 $(ip_of "$1"
   conf_set 'del(.runtimeConfig)'
   add_container c3
   add_container c4
-  [[ -n $(nft_elems_matching 18080) ]] || fail "no published port of c2 before the crash"
+  local ip2
+  ip2=$(ip_of c2)
+  nft_has inet published "$ip2 . tcp . 80" || fail "no published port of c2 before the crash"
+  assert_contains "$(publish_map)" ". 18080 : $ip2 . 80" "publish map before the crash"
   crash c1
   crash c2
 
@@ -172,15 +178,19 @@ stale_line() { echo "network \"$NET\" container $(cid_of "$1") eth0 $(ip_of "$1"
   assert_not_contains "$output" "$(cid_of c3)" "gc output"
   assert_detached c1
   assert_detached c2
-  assert_eq "$(nft_elems_matching 18080)" "" "c2's published port"
+  nft_has inet published "$ip2 . tcp . 80" && fail "c2's published element left"
+  assert_not_contains "$(publish_map)" "$ip2" "publish map after gc"
   run -0 ctl ls
   assert_not_contains "$output" "$(ip_of c1)" "ls after gc"
   assert_not_contains "$output" "$(ip_of c2)" "ls after gc"
   assert_contains "$output" "$(ip_of c3)" "ls after gc"
   assert_attached c3
   assert_attached c4
+  # The live ones work as before: the host reaches c4, c3 is still refused.
   ns_tcp_listen "$(ns_of c4)" "$(ip_of c4)" 8080
-  run -0 ns_tcp_connect "$(ns_of c3)" "$(ip_of c4)" 8080
+  run -0 ns_tcp_connect host "$(ip_of c4)" 8080
+  run -1 ns_tcp_connect "$(ns_of c3)" "$(ip_of c4)" 8080
+  assert_eq "$output" refused "c3 -> c4"
 
   run -0 ctl gc
   assert_eq "$output" "gc: 0 stale attachments removed, 0 kept" "second gc"
