@@ -95,9 +95,12 @@ assert_detached() { # NAME
 
 # ---------------------------------------------------------------- moatctl gc
 
-# ctl ARGS...: moatctl as root runs it; stdout and stderr together.
+# ctl ARGS...: moatctl as root runs it (under $CTL_WRAP, e.g. valgrind);
+# stdout and stderr together.
 ctl() {
-  env -i PATH="$PATH" MOAT_RUN_DIR="$MOAT_RUN_DIR" timeout 60 "$MOAT_BUILD/moatctl" "$@" 2>&1
+  # shellcheck disable=SC2086 # CTL_WRAP is a command line
+  env -i PATH="$PATH" MOAT_RUN_DIR="$MOAT_RUN_DIR" timeout 120 ${CTL_WRAP-} \
+    "$MOAT_BUILD/moatctl" "$@" 2>&1
 }
 
 # crash NAME: the container's namespace goes behind moat's back, as when an
