@@ -260,14 +260,18 @@ stale_line() { echo "network \"$NET\" container $(cid_of "$1") eth0 $(ip_of "$1"
 # by name (hook-driven attach), its own allocator or IPAM_JSON's; runc
 # containers of their own namespace.
 hook_network() {
-  local netdir=$T/networks
-  mkdir -p "$netdir"
+  network_file "${1-}"
+  runc_setup
+  export CTR_NETNS=new CTR_HOOK_ENV="MOAT_NETWORK_DIRS=$T/networks"
+}
+
+# network_file [IPAM_JSON]: the network as a file in $T/networks.
+network_file() {
+  mkdir -p "$T/networks"
   jq -n --arg n "$NET" --arg br "$BR" --arg sub "$SUBNET" --argjson allow "$ALLOW_ALL" \
     --argjson ipam "${1:-null}" \
     '{cniVersion: "1.0.0", name: $n, plugins: [{type: "moat", bridge: $br, allow: $allow}
-      + (if $ipam then {ipam: $ipam} else {subnet: $sub} end)]}' >"$netdir/50-moat.conflist"
-  runc_setup
-  export CTR_NETNS=new CTR_HOOK_ENV="MOAT_NETWORK_DIRS=$netdir"
+      + (if $ipam then {ipam: $ipam} else {subnet: $sub} end)]}' >"$T/networks/50-moat.conflist"
 }
 
 # host_local_ipam DIR: host-local's configuration for this test's subnet.
@@ -346,4 +350,27 @@ host_local_ipam() {
   CNI_CONF=$MOAT_CONF run -0 cni DEL "$(cid_of c1)" ""
   [[ ! -e $data/$NET/$ip ]] || fail "host-local still holds $ip after the runtime's DEL"
   assert_attached c2
+}
+
+@test "moatctl run killed with its process: the attachment it leaves is named by check and removed by gc" {
+  network_file
+  MOAT_NETWORK_DIRS=$T/networks "$MOAT_BUILD/moatctl" run --network "$NET" --name "$PFX-run" -- \
+    sleep 1000 </dev/null >/dev/null 2>&1 &
+  local pid=$! child rec cid
+  echo "$pid" >>"$T/pids"
+  wait_for 5 eval "compgen -G '$MOAT_RUN_DIR/$NET/moatctl-run-*.json'"
+  rec=$(compgen -G "$MOAT_RUN_DIR/$NET/moatctl-run-*.json")
+  cid=$(jq -r .containerId "$rec")
+  wait_for 5 eval "pgrep -P $pid"
+  child=$(pgrep -P "$pid")
+  echo "$child" >>"$T/pids"
+  # Both die at once: no poststop runs, the namespace goes with sleep.
+  kill -9 "$pid" "$child"
+  wait_for 10 link_gone "$(jq -r .hostIf "$rec")"
+  run -1 ctl check
+  assert_contains "$output" "stale: network \"$NET\" container $cid ($PFX-run) eth0"
+  run -0 ctl gc
+  assert_contains "$output" "removed: network \"$NET\" container $cid ($PFX-run) eth0"
+  [[ ! -e $rec ]] || fail "record left: $rec"
+  link_gone "$BR" || fail "bridge left with the network's last attachment"
 }
