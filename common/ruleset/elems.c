@@ -135,6 +135,8 @@ moat_member_elems (const struct moat_nft_member *m, bool for_delete,
     member_elem_addr (&ret[n++], MOAT_SET_INTERNET, m->addr);
   if (m->masquerade || for_delete)
     member_elem_addr (&ret[n++], MOAT_SET_MASQ, m->addr);
+  if (m->log || for_delete)
+    member_elem_addr (&ret[n++], MOAT_SET_LOGGED, m->addr);
 
   /* The network's, like its bridge's: moat_nft_resolvers_del takes them. */
   if (m->dns && !for_delete)

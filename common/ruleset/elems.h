@@ -29,6 +29,7 @@ struct moat_nft_member
   bool internet;                   /* network has internet: true */
   bool masquerade;                 /* network has masquerade: true */
   bool dns;                        /* network has dns: true (its resolvers elements) */
+  bool log;                        /* network has log: true (its refusals logged) */
   struct in_addr gateway;          /* the bridge's address, where the name server listens */
   /* Published ports' elements (model/publish.h), sorted by set, added in
    * the member's batch; NULL: none. */
@@ -110,8 +111,8 @@ int moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_membe
 /* --- one element, as raw bytes ------------------------------------------- */
 
 #define MOAT_ELEM_KEY_MAX 64 /* NFT_DATA_VALUE_MAXLEN */
-/* members, self, bridges, quiet, internet, masq, guarded ×2, ports, resolvers ×2 */
-#define MOAT_MEMBER_MAX_ELEMS 11
+/* members, self, bridges, quiet, internet, masq, logged, guarded ×2, ports, resolvers ×2 */
+#define MOAT_MEMBER_MAX_ELEMS 12
 
 /* A key is its set's fields in order, each at a 4-byte boundary
  * (moat_field_padded) in network byte order (an ifname NUL-padded). */
