@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@ static const char usage[]
       "  check                                 kernel against records; foreign rules (exit 1)\n"
       "  restore                               rebuild moat's tables from the records\n"
       "  docker-user add|remove BRIDGE...      accept the bridges in docker's DOCKER-USER chain\n"
+      "  watch [CONTAINER]                     refused flows as they happen (networks with log)\n"
       "  resolve APP USER                      address of the container app=APP,user=USER\n"
       "  keygen KID [--public FILE]            new Ed25519 key: private JWK on stdout\n"
       "  token --key FILE --sub S --aud A (--ttl D | --exp UNIX) [--nbf UNIX] [--iss I]\n"
@@ -428,6 +430,34 @@ cmd_explain (char **args, int n, const struct opts *o)
     printf ("%s %s -> %s %s: %s\n", allowed ? "allowed" : "refused", args[0], args[1], args[2],
             why);
   return allowed ? EXIT_OK : EXIT_NO;
+}
+
+/* --- watch -------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t watch_stop;
+
+static void
+on_stop_signal (int sig)
+{
+  watch_stop = 1;
+}
+
+/* Until SIGINT or SIGTERM: the handler has no SA_RESTART, so a read
+ * waiting for the kernel returns at once. */
+static int
+cmd_watch (char **args, int n, const struct opts *o)
+{
+  struct sigaction sa = { .sa_handler = on_stop_signal };
+  moat_err_t err = { 0 };
+
+  if (n > 1)
+    return usage_error ("watch: want [CONTAINER]");
+  sigemptyset (&sa.sa_mask);
+  if (sigaction (SIGINT, &sa, NULL) < 0 || sigaction (SIGTERM, &sa, NULL) < 0)
+    return usage_error ("watch: cannot handle signals");
+  if (moat_ctl_watch (n ? args[0] : NULL, o->json, stdout, &watch_stop, &err) < 0)
+    return fail (&err);
+  return EXIT_OK;
 }
 
 static int
@@ -831,5 +861,7 @@ main (int argc, char **argv)
     return cmd_token (args, n, &o);
   if (strcmp (cmd, "http") == 0)
     return n == 0 ? cmd_http (&o) : usage_error ("http takes no arguments");
+  if (strcmp (cmd, "watch") == 0)
+    return cmd_watch (args, n, &o);
   return usage_error ("unknown command");
 }
