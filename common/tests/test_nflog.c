@@ -178,12 +178,9 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (tcp_syn),
-    cmocka_unit_test (udp_with_options_cut_short),
-    cmocka_unit_test (icmp_echo),
-    cmocka_unit_test (later_fragment),
-    cmocka_unit_test (transport_cut_off),
-    cmocka_unit_test (not_a_packet_or_not_ipv4),
+    cmocka_unit_test (tcp_syn),           cmocka_unit_test (udp_with_options_cut_short),
+    cmocka_unit_test (icmp_echo),         cmocka_unit_test (later_fragment),
+    cmocka_unit_test (transport_cut_off), cmocka_unit_test (not_a_packet_or_not_ipv4),
     cmocka_unit_test (malformed),
   };
 
