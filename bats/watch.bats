@@ -216,3 +216,30 @@ EOF
   ((lines <= limit)) || fail "$lines lines for a $secs s flood, more than $limit"
   ((lines >= 10)) || fail "only $lines lines for a $secs s flood"
 }
+
+@test "watch: check leaves log_rate's limiters alone, finds a missing logged element; restore brings it back, logged again" {
+  add_container a
+  add_container b
+  local a b
+  a=$(ip_of a)
+  b=$(ip_of b)
+  start_watch
+  udp_send "$(ns_of a)" "$b" 7
+  wait_line 1 ".srcAddress == \"$a\" and .flow == \"udp/7\"" >/dev/null
+  assert_contains "$(ip netns exec "$H" nft list set inet moat log_rate)" "$a" "log_rate after a refusal"
+  run -0 ctl check
+  assert_contains "$output" "ok: the kernel holds what the records say"
+
+  ip netns exec "$H" nft delete element inet moat logged "{ $a }"
+  run -1 ctl check
+  assert_contains "$output" "missing: logged: $a"
+  udp_send "$(ns_of a)" "$b" 8
+  udp_send "$(ns_of b)" "$a" 9 # marker: b is still logged
+  wait_line 1 ".srcAddress == \"$b\" and .flow == \"udp/9\"" >/dev/null
+  assert_eq "$(lines_where '.flow == "udp/8"')" 0 "lines of a's refusal while a is not in logged"
+
+  run -0 ctl restore
+  run -0 ctl check
+  udp_send "$(ns_of a)" "$b" 10
+  wait_line 1 ".srcAddress == \"$a\" and .flow == \"udp/10\"" >/dev/null
+}
