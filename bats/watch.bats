@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# shellcheck disable=SC2016,SC2034 # jq and awk programs in single quotes; MOAT_WRAP is read by helpers
+# shellcheck disable=SC2016,SC2034,SC2030,SC2031 # jq and awk programs in single quotes; MOAT_WRAP is read by helpers; bats subshells
 # moatctl watch: refused flows of a network with "log": true, as the
 # kernel logs them (NFLOG group 6177, 10/s burst 20 per refused
 # container), said with explain's reason; real traffic between plain CNI
@@ -147,8 +147,13 @@ tcp_try() { ip netns exec "$1" timeout 3 socat -u - "TCP4:$2:$3,connect-timeout=
   wait_line 1 ".srcAddress == \"$b\" and .flow == \"udp/8\"" >/dev/null
   assert_eq "$(lines_where ".srcAddress == \"$a\"")" 0 "lines of a's refusal"
 
+  # It works confined, as every moatctl command does.
+  assert_match "$(grep '^Seccomp:' "/proc/$WATCH_PID/status")" 'Seccomp:[[:space:]]+2' "watch's seccomp mode"
+  local rc=0
   kill -INT "$WATCH_PID"
   wait_for 2 eval "! alive $WATCH_PID"
+  wait "$WATCH_PID" || rc=$?
+  assert_eq "$rc" 0 "watch's exit status after SIGINT"
   ! group_bound || fail "group $GROUP still bound after SIGINT"
   assert_eq "$(cat "$T/watch.err")" "" "watch's stderr"
   WATCH_PID=
@@ -242,4 +247,11 @@ EOF
   run -0 ctl check
   udp_send "$(ns_of a)" "$b" 10
   wait_line 1 ".srcAddress == \"$a\" and .flow == \"udp/10\"" >/dev/null
+
+  local rc=0
+  kill -TERM "$WATCH_PID"
+  wait_for 2 eval "! alive $WATCH_PID"
+  wait "$WATCH_PID" || rc=$?
+  assert_eq "$rc" 0 "watch's exit status after SIGTERM"
+  WATCH_PID=
 }
