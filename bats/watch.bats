@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# shellcheck disable=SC2016,SC2034,SC2030,SC2031 # jq and awk programs in single quotes; MOAT_WRAP is read by helpers; bats subshells
+# shellcheck disable=SC2016,SC2034,SC2030,SC2031,SC2153 # jq and awk programs in single quotes; MOAT_WRAP is read by helpers; bats subshells; MOAT_CONF2 from second_network
 # moatctl watch: refused flows of a network with "log": true, as the
 # kernel logs them (NFLOG group 6177, 10/s burst 20 per refused
 # container), said with explain's reason; real traffic between plain CNI
@@ -254,4 +254,45 @@ EOF
   wait "$WATCH_PID" || rc=$?
   assert_eq "$rc" 0 "watch's exit status after SIGTERM"
   WATCH_PID=
+}
+
+@test "moatctl log CONTAINER on|off: one container's refusals logged on a network without log, then not; check agrees" {
+  MOAT_CONF=$MOAT_CONF_BASE
+  add_container a
+  add_container b
+  local a b logged
+  a=$(ip_of a)
+  b=$(ip_of b)
+  start_watch
+  udp_send "$(ns_of a)" "$b" 7
+  run -0 ctl log "$(cid_of b)" on # a marker: b's refusals are logged now
+  udp_send "$(ns_of b)" "$a" 8
+  wait_line 1 ".srcAddress == \"$b\" and .flow == \"udp/8\"" >/dev/null
+  assert_eq "$(lines_where '.flow == "udp/7"')" 0 "lines of a's refusal before log on"
+
+  run -0 ctl log "$(cid_of a)" on
+  assert_eq "$output" "" "log on's output"
+  run -0 ctl check
+  udp_send "$(ns_of a)" "$b" 9
+  wait_line 1 ".srcAddress == \"$a\" and .flow == \"udp/9\"" >/dev/null
+  assert_jq "$(cat "$(record_of a)")" '.log == true'
+
+  run -0 ctl log "$(cid_of a)" off
+  run -0 ctl check
+  logged=$(ip netns exec "$H" nft list set inet moat logged)
+  assert_not_contains "$logged" "$a" "set logged after log off"
+  udp_send "$(ns_of a)" "$b" 10
+  udp_send "$(ns_of b)" "$a" 11
+  wait_line 1 ".srcAddress == \"$b\" and .flow == \"udp/11\"" >/dev/null
+  assert_eq "$(lines_where '.flow == "udp/10"')" 0 "lines of a's refusal after log off"
+
+  run -1 ctl log "${PFX}-nosuch" on
+  assert_contains "$output" "no container"
+  run -2 ctl log "$(cid_of a)" maybe
+  assert_contains "$output" "log: want CONTAINER on|off"
+
+  # b's DEL takes its logged element.
+  del_container b
+  logged=$(ip netns exec "$H" nft list set inet moat logged)
+  assert_not_contains "$logged" "$b" "set logged after b's DEL"
 }

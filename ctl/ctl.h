@@ -132,4 +132,9 @@ int moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err);
 int moat_ctl_watch (const char *only, bool json, FILE *out, volatile sig_atomic_t *stop,
                     moat_err_t *err);
 
+/* log CONTAINER on|off: its refusals logged or not (set logged), on each
+ * of its attachments, whatever its network says, until its DEL; its
+ * records keep it, for check and restore. */
+int moat_ctl_log (const char *container, bool on, moat_err_t *err);
+
 #endif

@@ -53,6 +53,7 @@ static const char usage[]
       "  restore                               rebuild moat's tables from the records\n"
       "  docker-user add|remove BRIDGE...      accept the bridges in docker's DOCKER-USER chain\n"
       "  watch [CONTAINER]                     refused flows as they happen (networks with log)\n"
+      "  log CONTAINER on|off                  its refused flows logged for watch, or not\n"
       "  resolve APP USER                      address of the container app=APP,user=USER\n"
       "  keygen KID [--public FILE]            new Ed25519 key: private JWK on stdout\n"
       "  token --key FILE --sub S --aud A (--ttl D | --exp UNIX) [--nbf UNIX] [--iss I]\n"
@@ -461,6 +462,18 @@ cmd_watch (char **args, int n, const struct opts *o)
 }
 
 static int
+cmd_log (char **args, int n)
+{
+  moat_err_t err = { 0 };
+
+  if (n != 2 || (strcmp (args[1], "on") != 0 && strcmp (args[1], "off") != 0))
+    return usage_error ("log: want CONTAINER on|off");
+  if (moat_ctl_log (args[0], strcmp (args[1], "on") == 0, &err) < 0)
+    return fail (&err);
+  return EXIT_OK;
+}
+
+static int
 cmd_resolve (char **args, int n, const struct opts *o)
 {
   moat_err_t err = { 0 };
@@ -863,5 +876,7 @@ main (int argc, char **argv)
     return n == 0 ? cmd_http (&o) : usage_error ("http takes no arguments");
   if (strcmp (cmd, "watch") == 0)
     return cmd_watch (args, n, &o);
+  if (strcmp (cmd, "log") == 0)
+    return cmd_log (args, n);
   return usage_error ("unknown command");
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* moatctl watch: each refused flow the kernel logs (the deny chains' log
- * rule, for containers whose network has "log": true), said in moat's
- * words: both ends by container name and address, the flow, and the
- * reason moatctl explain gives for it (docs/design.md, "Refused flows"). */
+ * rule, for the containers in set logged: a network with "log": true, or
+ * moatctl log), said in moat's words: both ends by container name and
+ * address, the flow, and the reason moatctl explain gives for it
+ * (docs/design.md, "Refused flows"). moatctl log: one container's
+ * refusals logged or not, in the kernel and its records. */
 #include "ctl-internal.h"
 
 #include <arpa/inet.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 
 #include "kernel/nflog.h"
+#include "kernel/nft.h"
 #include "kernel/nfnl.h"
 #include "ruleset/ruleset.h"
 
@@ -222,5 +225,49 @@ moat_ctl_watch (const char *only, bool json, FILE *out, volatile sig_atomic_t *s
       if (say_datagram (buf, (size_t)len, addrs, naddrs, json, out) < 0)
         return moat_error (err, MOAT_E_IO, errno, "watch: cannot write");
     }
+  return 0;
+}
+
+/* --- log CONTAINER on|off ------------------------------------------------------------ */
+
+/* One attachment: the kernel first (a record that says more than the
+ * kernel holds would promise lines that never come), then the record,
+ * which check and restore follow. */
+static int
+log_one (struct moat_nft *nft, const struct moat_ctl_att *att, bool on, moat_err_t *err)
+{
+  _cleanup_record_ struct moat_record rec = { 0 };
+  _cleanup_elems_ struct moat_nft_elems *elems = moat_nft_elems_new ();
+  _cleanup_close_ int lock = -1;
+  int r;
+
+  if (!elems)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "log: out of memory");
+  if (moat_network_lock (att->network, &lock, err) < 0)
+    return -1;
+  r = moat_record_read (att->network, att->key, &rec, err);
+  if (r <= 0)
+    return r < 0 ? -1 : moat_error (err, MOAT_E_UNKNOWN, 0, "%s: gone", att->key);
+  if (moat_nft_elems_logged (elems, rec.addr) < 0)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "log: out of memory");
+  if (moat_nft_policy_replace (nft, rec.addr, false, false, on ? NULL : elems, NULL, NULL,
+                               on ? elems : NULL, err)
+      < 0)
+    return moat_error_prefix (err, "log %s", on ? "on" : "off");
+  rec.log = on;
+  return moat_record_write (&rec, err);
+}
+
+int
+moat_ctl_log (const char *container, bool on, moat_err_t *err)
+{
+  _cleanup_ (moat_ctl_target_free) struct moat_ctl_target t = { 0 };
+  _cleanup_nft_ struct moat_nft *nft = NULL;
+
+  if (moat_ctl_find (container, &t, err) < 0 || moat_nft_open (&nft, err) < 0)
+    return -1;
+  for (size_t i = 0; i < t.n; i++)
+    if (log_one (nft, &t.atts[i], on, err) < 0)
+      return -1;
   return 0;
 }

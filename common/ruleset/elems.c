@@ -485,6 +485,17 @@ moat_nft_elems_internet (struct moat_nft_elems *l, struct in_addr addr)
 }
 
 int
+moat_nft_elems_logged (struct moat_nft_elems *l, struct in_addr addr)
+{
+  struct key_writer w;
+
+  if (!elems_push (l, MOAT_SET_LOGGED, &w))
+    return -1;
+  key_put_addr (&w, addr);
+  return 0;
+}
+
+int
 moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_t port,
                       struct in_addr proxy, uint16_t proxy_port)
 {

@@ -67,6 +67,8 @@ int moat_nft_elems_host (struct moat_nft_elems *l, struct in_addr addr, const st
 int moat_nft_elems_acl (struct moat_nft_elems *l, enum moat_nft_acl kind, struct in_addr addr,
                         const struct moat_acl *acl);
 int moat_nft_elems_internet (struct moat_nft_elems *l, struct in_addr addr);
+/* The container's refusals logged (set logged: moatctl log). */
+int moat_nft_elems_logged (struct moat_nft_elems *l, struct in_addr addr);
 /* The container's tcp `port` goes to proxy:proxy_port (the map) */
 int moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_t port,
                           struct in_addr proxy, uint16_t proxy_port);
