@@ -112,7 +112,7 @@ static int
 config (struct mnl_socket *nl, uint16_t group, uint16_t attr, const void *data, size_t size,
         uint32_t seq)
 {
-  char buf[8192];
+  char buf[8192] = { 0 }; /* libmnl leaves attribute padding as it finds it */
   struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
   struct nfgenmsg *nfg;
   enum moat_nfnl_failure failed;
