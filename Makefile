@@ -206,4 +206,14 @@ format-check:
 	clang-format --dry-run -Werror $(C_SRCS)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-deb
+
+# A Debian package of what `make install` installs, at Debian's paths, built
+# in its own BUILD (hack/make-deb says where each file goes and why).
+DEB_BUILD      ?= build-deb
+DEB_OUT        ?= $(BUILD)
+DEB_MAINTAINER ?=
+.PHONY: deb
+deb:
+	@VERSION=$(VERSION) STATIC=$(STATIC) BUILD=$(DEB_BUILD) MAINTAINER="$(DEB_MAINTAINER)" \
+	  MAKE="$(MAKE)" hack/make-deb $(DEB_OUT)

@@ -748,3 +748,35 @@ allow_from() {
   run -2 token --key "$T/k1.key" --sub "$id" --aud "$NET" --ttl 4s "ingress $OUT2/32"
   assert_contains "$output" "want ingress CIDR PROTO/PORT[-PORT]"
 }
+
+@test "moatctl: show lists the whole effective policy, item by item, with where each came from; none yet before the hook" {
+  local f=$T/policy.json
+  echo '{"profiles": {"Web": {"labels": "tier=front", "egress": "192.0.2.0/24 tcp/443"}}}' >"$f"
+  add_container bare
+  run -0 ctl show "$(cid_of bare)"
+  assert_contains "$output" "policy:    none yet"
+  run -0 ctl --json show "$(cid_of bare)"
+  assert_jq "$output" '.containers[0].policyItems == {state: "none yet", items: {}}'
+
+  conf_set '.policyFile = $f | .args = {cni: {labels: [{key: "team", value: "blue"}]}}
+    | .runtimeConfig["io.kubernetes.cri.pod-annotations"] = {"io.moat.allow-host": "tcp/9000"}' --arg f "$f"
+  add_container web
+  run -0 hook prestart web "$(a '{"io.moat.labels": "app=web", "io.moat.depends": "app=db",
+    "io.moat.expose": "app=api&env!=dev", "io.moat.egress": "10.9.0.0/16 udp/53",
+    "io.moat.ingress": "198.51.100.0/24 tcp/80", "io.moat.internet": "true", "io.moat.policy": "Web"}')"
+  run -0 ctl show "$(cid_of web)"
+  assert_contains "$output" "policy:    applied"
+  assert_contains "$output" "team=blue [CNI args]"
+  assert_contains "$output" "tier=front [profile Web]"
+  assert_contains "$output" "app=web [annotation]"
+  assert_contains "$output" "depends         app=db [annotation]"
+  assert_contains "$output" "expose          env!=dev&app=api [annotation]"
+  assert_contains "$output" "allow-host      tcp/9000 [pod annotation]"
+  assert_contains "$output" "internet        yes [annotation]"
+  run -0 ctl --json show "$(cid_of web)"
+  local items='.containers[0].policyItems.items'
+  assert_jq "$output" "$items.egress | map(.from) | sort == [\"annotation\", \"profile Web\"]"
+  assert_jq "$output" "$items.egress[] | select(.from == \"profile Web\") | .item | startswith(\"192.0.2.0/24\")"
+  assert_jq "$output" "$items.ingress == [{item: (.containers[0].policy.ingress[0]), from: \"annotation\"}]"
+  assert_jq "$output" "$items.labels | length == 3"
+}

@@ -297,3 +297,38 @@ installed_podman() { # STAGE
   run -0 pm rm -f -t 0 "$(pm_name a)" "$(pm_name b)" "$(pm_name c)"
   pm_nothing_left "$before" "${words_a[@]}" "${words_b[@]}" "${words_c[@]}"
 }
+
+@test "podman: network connect: a running container takes its labels to the second network; disconnect leaves the first as it was" {
+  local ip_b ip_s2 ip_o2 id ip_a2 before
+  second_network
+  pm_conflist "$NET2" "$BR2" "$NETPFX2.0/24" >"$PM/net.d/$NET2.conflist"
+  pm_start a --annotation io.moat.labels=app=x
+  pm_start b --annotation io.moat.labels=app=x
+  pm_start s2 --network "$NET2" --annotation io.moat.labels=app=x
+  pm_start o2 --network "$NET2" --annotation io.moat.labels=app=y
+  local c
+  for c in b s2 o2; do pm_serve "$c" 80; done
+  ip_b=$(pm_ip b)
+  ip_s2=$(pm_inspect s2 | jq -er --arg n "$NET2" '.[0].NetworkSettings.Networks[$n].IPAddress')
+  ip_o2=$(pm_inspect o2 | jq -er --arg n "$NET2" '.[0].NetworkSettings.Networks[$n].IPAddress')
+  assert_eq "$(pm_fetch a "$ip_b" 80)" ok "a -> b (app=x) before the connect"
+  id=$(pm_id a)
+  before=$(cat "$(find "$PM_RUN_DIR/$NET" -name "$id@*.json")")
+
+  run -0 pm network connect "$NET2" "$(pm_name a)"
+  local rec2
+  rec2=$(cat "$(find "$PM_RUN_DIR/$NET2" -name "$id@*.json")") || fail "no record of a on $NET2"
+  assert_jq "$rec2" '.policy != null and .sources.annotations["io.moat.labels"] == "app=x"'
+  ip_a2=$(jq -r '.address | split("/")[0]' <<<"$rec2")
+  assert_eq "$(pm_fetch a "$ip_s2" 80)" ok "a -> s2 on $NET2 (shared app=x, taken along)"
+  assert_eq "$(pm_fetch a "$ip_o2" 80)" refused "a -> o2 on $NET2 (app=y)"
+  assert_eq "$(pm_fetch a "$ip_b" 80)" ok "a -> b on $NET, unchanged"
+  run -0 env MOAT_RUN_DIR="$PM_RUN_DIR" "$MOAT_BUILD/moatctl" explain "$id" "$ip_s2" tcp/80
+  assert_contains "$output" "shared label app=x"
+
+  run -0 pm network disconnect "$NET2" "$(pm_name a)"
+  assert_eq "$(find "$PM_RUN_DIR/$NET2" -name "$id@*.json")" "" "a's record on $NET2"
+  assert_eq "$(nft_elems_matching "$ip_a2")" "" "elements naming a's address on $NET2"
+  assert_eq "$(cat "$(find "$PM_RUN_DIR/$NET" -name "$id@*.json")")" "$before" "a's record on $NET"
+  assert_eq "$(pm_fetch a "$ip_b" 80)" ok "a -> b on $NET after the disconnect"
+}

@@ -15,6 +15,7 @@
 #include "envelope.h"
 #include "kernel/nft.h"
 #include "revoked.h"
+#include "showpolicy.h"
 #include "state/state.h"
 #include "token.h"
 
@@ -813,6 +814,13 @@ moat_ctl_list (const char *only, int64_t now, json_t **ret, moat_err_t *err)
           c = container_json (&rs.v[i], now, err);
           if (!c)
             return -1;
+          /* show: the whole policy, item by item, with its sources. */
+          if (only
+              && json_object_set_new (c, "policyItems", moat_ctl_policy_items (&rs.v[i], err)) < 0)
+            {
+              json_decref (c);
+              return -1;
+            }
           if (json_array_append_new (list, c) < 0)
             return moat_error_nomem (err, "moatctl");
         }

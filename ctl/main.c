@@ -20,6 +20,7 @@
 #include "envelope.h"
 #include "serve.h"
 #include "dockeruser.h"
+#include "run.h"
 #include "grant.h"
 #include "kernel/landlock.h"
 #include "state/state.h"
@@ -54,6 +55,8 @@ static const char usage[]
       "  docker-user add|remove BRIDGE...      accept the bridges in docker's DOCKER-USER chain\n"
       "  watch [CONTAINER]                     refused flows as they happen (networks with log)\n"
       "  log CONTAINER on|off                  its refused flows logged for watch, or not\n"
+      "  run --network NAME [--label K=V]... [--annotation io.moat.K=V]... [--name N]\n"
+      "      [--user USER[:GROUP]] -- CMD [ARG...]   CMD in a namespace of its own, attached\n"
       "  resolve APP USER                      address of the container app=APP,user=USER\n"
       "  keygen KID [--public FILE]            new Ed25519 key: private JWK on stdout\n"
       "  token --key FILE --sub S --aud A (--ttl D | --exp UNIX) [--nbf UNIX] [--iss I]\n"
@@ -145,6 +148,45 @@ print_publish (json_t *publish, const char *before, bool dash)
   json_array_foreach (publish, i, p) printf ("%s%s", i ? ", " : "", json_string_value (p));
 }
 
+/* show's policy: each key's items with their sources (showpolicy.h). */
+static void
+print_policy_items (json_t *p)
+{
+  static const struct
+  {
+    const char *key, *label;
+  } keys[] = {
+    { "labels", "labels" },
+    { "depends", "depends" },
+    { "expose", "expose" },
+    { "dependsDeny", "depends (deny)" },
+    { "exposeDeny", "expose (deny)" },
+    { "allowHost", "allow-host" },
+    { "egress", "egress" },
+    { "ingress", "ingress" },
+    { "egressDeny", "egress (deny)" },
+    { "ingressDeny", "ingress (deny)" },
+    { "internet", "internet" },
+    { "proxy", "proxy" },
+  };
+  json_t *items = json_object_get (p, "items");
+
+  printf ("policy:    %s\n", json_string_value (json_object_get (p, "state")));
+  for (size_t k = 0; k < sizeof (keys) / sizeof (keys[0]); k++)
+    {
+      json_t *list = json_object_get (items, keys[k].key), *it;
+      size_t i;
+
+      if (!json_array_size (list))
+        continue;
+      printf ("  %-15s ", keys[k].label);
+      json_array_foreach (list, i, it)
+          printf ("%s%s [%s]", i ? ", " : "", json_string_value (json_object_get (it, "item")),
+                  json_string_value (json_object_get (it, "from")));
+      printf ("\n");
+    }
+}
+
 static void
 print_labels (json_t *labels)
 {
@@ -198,6 +240,7 @@ cmd_list (const char *only, const struct opts *o)
         printf ("%s\npublished: ", json_array_size (json_object_get (c, "grants")) ? "" : "-");
         print_publish (json_object_get (c, "publish"), "", true);
         printf ("\n");
+        print_policy_items (json_object_get (c, "policyItems"));
         continue;
       }
     printf ("%-12.12s  %-16s  %-12s  %-15s  ", json_string_value (json_object_get (c, "id")),
@@ -833,6 +876,10 @@ main (int argc, char **argv)
 
   moat_err_t err = { 0 };
 
+  /* run's options and CMD's are its own; it forks and executes, before
+   * any confinement (run.h). */
+  if (argc > 1 && strcmp (argv[1], "run") == 0)
+    return moat_ctl_run (argc - 2, argv + 2);
   if (parse_options (argc, argv, &o) < 0)
     return EXIT_USAGE;
   /* Everything moatctl does is files, netlink and memory; it writes only

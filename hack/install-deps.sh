@@ -15,6 +15,8 @@ packages=(
   nftables iproute2 iputils-ping socat busybox-static curl
   runc containernetworking-plugins iptables python3
   coreutils util-linux
+  # make deb (dpkg-shlibdeps, fakeroot) and its test (lintian)
+  dpkg-dev fakeroot lintian
   # run: a network's name server ("names"; not `dnsmasq`, whose service
   # starts host-wide on install)
   dnsmasq-base

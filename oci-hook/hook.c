@@ -22,6 +22,7 @@
 #include "netfind.h"
 #include "kernel/nft.h"
 #include "model/policy.h"
+#include "model/sources.h"
 #include "state/state.h"
 #include "verbs/apply.h"
 #include "verbs/dnsd.h"
@@ -901,6 +902,21 @@ publish_settled (const struct moat_record *rec, const struct moat_policy *p, moa
                      rec->container_id);
 }
 
+/* The container's own sources into its record, for an attachment made
+ * later (model/sources.h). */
+static int
+sources_update (struct moat_record *rec, const struct oci_state *s, bool *changed, moat_err_t *err)
+{
+  json_t *now = moat_sources_new (s->annotations, s->process_env);
+
+  if (!now)
+    return moat_error_nomem (err, "sources");
+  *changed = !rec->sources || !json_equal (now, rec->sources);
+  json_decref (rec->sources);
+  rec->sources = now;
+  return 0;
+}
+
 static int
 apply_one (struct moat_nft *nft, const struct attachment *a, enum moat_hook_stage stage,
            const struct oci_state *s, moat_err_t *err)
@@ -909,6 +925,7 @@ apply_one (struct moat_nft *nft, const struct attachment *a, enum moat_hook_stag
   _cleanup_ (moat_policy_free) struct moat_policy p = { 0 };
   _cleanup_ (json_decrefp) json_t *annotations = NULL;
   _cleanup_close_ int lock = -1;
+  bool sources_changed = false;
   int r;
 
   if (moat_network_lock (a->network, &lock, err) < 0)
@@ -931,13 +948,13 @@ apply_one (struct moat_nft *nft, const struct attachment *a, enum moat_hook_stag
       return moat_record_write (&rec, err);
     }
   if (effective_annotations (s, rec.allow, &annotations, err) < 0
-      || moat_policy_resolve (&rec, annotations, &p, err) < 0
-      || publish_settled (&rec, &p, err) < 0)
+      || moat_policy_resolve (&rec, annotations, &p, err) < 0 || publish_settled (&rec, &p, err) < 0
+      || sources_update (&rec, s, &sources_changed, err) < 0)
     return -1;
   /* A prestart again (a runtime's retry) with the policy in place does
    * nothing; with a pending one it applies it again. */
   if (!rec.policy_pending && policy_unchanged (&rec, &p))
-    return 0;
+    return sources_changed ? moat_record_write (&rec, err) : 0;
   /* moat_policy_join writes the record, saying "pending", before it
    * changes the kernel; once the kernel holds the policy, the record says
    * so. */

@@ -57,7 +57,8 @@ moat_record_to_json (const struct moat_record *r)
       && ((r->policy_pending && json_object_set_new (j, "policyPending", json_true ()) < 0)
           || (r->dns && json_object_set_new (j, "dns", json_true ()) < 0)
           || (r->log && json_object_set_new (j, "log", json_true ()) < 0)
-          || (r->aliases && json_object_set (j, "aliases", r->aliases) < 0)))
+          || (r->aliases && json_object_set (j, "aliases", r->aliases) < 0)
+          || (r->sources && json_object_set (j, "sources", r->sources) < 0)))
     {
       json_decref (j);
       return NULL;
@@ -122,6 +123,8 @@ moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
   r->netconf = json_is_object (netconf) ? json_incref (netconf) : NULL;
   allow = json_object_get (root, "allow");
   r->allow = allow && !json_is_null (allow) ? json_incref (allow) : NULL;
+  allow = json_object_get (root, "sources");
+  r->sources = json_is_object (allow) ? json_incref (allow) : NULL;
   if (attacher_parse (json_object_get (root, "attachedBy"), &r->attached_by) < 0)
     {
       moat_record_free (r);
@@ -159,6 +162,7 @@ moat_record_free (struct moat_record *r)
   json_decref (r->netconf);
   json_decref (r->allow);
   json_decref (r->aliases);
+  json_decref (r->sources);
   free (r->ident);
   memset (r, 0, sizeof (*r));
 }

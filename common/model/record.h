@@ -56,6 +56,10 @@ struct moat_record
   enum moat_attacher attached_by;
   json_t *netconf; /* hook-made: the plugin's network config its ADD used,
                       for the DEL at poststop ("netconf"); else NULL */
+  json_t *sources; /* the container's own io.moat.* annotations and MOAT_*
+                      environment, as the hook last read them or as
+                      another attachment of it had them ("sources",
+                      model/sources.h); NULL: none known yet */
 };
 
 /* "cni" or "hook", as records spell it. */

@@ -16,7 +16,9 @@
 #include "state/names.h"
 #include "kernel/netlink.h"
 #include "kernel/nft.h"
+#include "model/ceiling.h"
 #include "model/policy.h"
+#include "model/sources.h"
 #include "model/result.h"
 #include "state/identities.h"
 #include "state/state.h"
@@ -479,6 +481,59 @@ publish_unlock (int *lock)
   return 0;
 }
 
+/* The sources of another attachment of the container, on another
+ * network, if one has them: 1 and *ret a new reference, else 0. A record
+ * that cannot be read is passed over (the new attachment then has no
+ * policy: default deny). */
+static int
+sibling_sources (const char *network, const char *container_id, json_t **ret, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **nets = NULL;
+
+  *ret = NULL;
+  if (moat_networks_list (&nets, err) < 0)
+    return -1;
+  for (size_t i = 0; nets[i] && !*ret; i++)
+    {
+      _cleanup_ (moat_strv_freep) char **keys = NULL;
+      moat_err_t skip = { 0 };
+
+      if (strcmp (nets[i], network) == 0
+          || moat_record_list_container (nets[i], container_id, &keys, &skip) < 0)
+        continue;
+      for (size_t k = 0; keys[k] && !*ret; k++)
+        {
+          _cleanup_ (moat_record_free) struct moat_record other = { 0 };
+
+          if (moat_record_read (nets[i], keys[k], &other, &skip) > 0 && other.sources)
+            *ret = json_incref (other.sources);
+        }
+    }
+  return *ret != NULL;
+}
+
+/* A container attached by its runtime to one more network while it runs
+ * (`podman network connect`): no hook runs, but its policy is known from
+ * another attachment. The new one takes the same sources, resolved for
+ * this network (its ceiling, whether it reads MOAT_*, @sys:network), and
+ * applies them in the ADD (docs/design.md, "A container on several
+ * networks"). *ret: the annotations to resolve, NULL when none. */
+static int
+inherit_sources (struct moat_record *rec, enum moat_attacher by, json_t **ret, moat_err_t *err)
+{
+  json_t *sources;
+  int r;
+
+  *ret = NULL;
+  if (by != MOAT_ATTACHED_BY_CNI)
+    return 0; /* the hook applies them itself, right after */
+  r = sibling_sources (rec->network, rec->container_id, &sources, err);
+  if (r <= 0)
+    return r;
+  rec->sources = sources;
+  return moat_sources_annotations (sources, moat_ceiling_reads_env (rec->allow), ret, err);
+}
+
 static int
 cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_attacher by,
          json_t **ret_result, moat_err_t *err)
@@ -488,6 +543,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
   _cleanup_ (json_decrefp) json_t *ipam = NULL;
   _cleanup_ (json_decrefp) json_t *dns = NULL;
+  _cleanup_ (json_decrefp) json_t *inherited = NULL;
   _cleanup_close_ int lock = -1;
   /* Closed before the lock goes (cleanups run in reverse). */
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
@@ -520,7 +576,8 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
     }
   /* Labels and pod annotations are checked before anything is made. */
   if (record_init (env, conf, by, key, &rec, err) < 0
-      || moat_policy_resolve (&rec, NULL, &policy, err) < 0 || moat_nl_open (&nl, err) < 0)
+      || inherit_sources (&rec, by, &inherited, err) < 0
+      || moat_policy_resolve (&rec, inherited, &policy, err) < 0 || moat_nl_open (&nl, err) < 0)
     return -1;
   if (address_acquire (env, conf, key, &rec, &ipam, err) < 0)
     {
