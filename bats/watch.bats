@@ -276,9 +276,15 @@ EOF
   udp_send "$(ns_of a)" "$b" 9
   wait_line 1 ".srcAddress == \"$a\" and .flow == \"udp/9\"" >/dev/null
   assert_jq "$(cat "$(record_of a)")" '.log == true'
+  run -0 ctl show "$(cid_of a)"
+  assert_contains "$output" "refusals:  logged (moatctl watch)"
+  run -0 ctl --json show "$(cid_of a)"
+  assert_jq "$output" '.containers[0].log == true'
 
   run -0 ctl log "$(cid_of a)" off
   run -0 ctl check
+  run -0 ctl show "$(cid_of a)"
+  assert_contains "$output" "refusals:  not logged"
   logged=$(ip netns exec "$H" nft list set inet moat logged)
   assert_not_contains "$logged" "$a" "set logged after log off"
   udp_send "$(ns_of a)" "$b" 10

@@ -239,7 +239,9 @@ cmd_list (const char *only, const struct opts *o)
         print_grants (json_object_get (c, "grants"));
         printf ("%s\npublished: ", json_array_size (json_object_get (c, "grants")) ? "" : "-");
         print_publish (json_object_get (c, "publish"), "", true);
-        printf ("\n");
+        printf ("\nrefusals:  %s\n", json_is_true (json_object_get (c, "log"))
+                                         ? "logged (moatctl watch)"
+                                         : "not logged");
         print_policy_items (json_object_get (c, "policyItems"));
         continue;
       }
