@@ -248,6 +248,10 @@ EOF
   udp_send "$(ns_of a)" "$b" 10
   wait_line 1 ".srcAddress == \"$a\" and .flow == \"udp/10\"" >/dev/null
 
+  # a's DEL takes its limiter (the address's next holder starts afresh).
+  del_container a
+  assert_not_contains "$(ip netns exec "$H" nft list set inet moat log_rate)" "$a" "log_rate after a's DEL"
+
   local rc=0
   kill -TERM "$WATCH_PID"
   wait_for 2 eval "! alive $WATCH_PID"

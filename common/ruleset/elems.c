@@ -137,6 +137,10 @@ moat_member_elems (const struct moat_nft_member *m, bool for_delete,
     member_elem_addr (&ret[n++], MOAT_SET_MASQ, m->addr);
   if (m->log || for_delete)
     member_elem_addr (&ret[n++], MOAT_SET_LOGGED, m->addr);
+  /* The kernel's limiter for the address goes with it (else it would
+   * linger up to a minute, and pass to the address's next holder). */
+  if (for_delete)
+    member_elem_addr (&ret[n++], MOAT_SET_LOG_RATE, m->addr);
 
   /* The network's, like its bridge's: moat_nft_resolvers_del takes them. */
   if (m->dns && !for_delete)

@@ -931,6 +931,7 @@ static const struct expected_elem quiet_elem = { NFPROTO_INET, "quiet", ADDR, 4 
 static const struct expected_elem internet_elem = { NFPROTO_INET, "internet", ADDR, 4 };
 static const struct expected_elem masq_elem = { NFPROTO_INET, "masq", ADDR, 4 };
 static const struct expected_elem logged_elem = { NFPROTO_INET, "logged", ADDR, 4 };
+static const struct expected_elem log_rate_elem = { NFPROTO_INET, "log_rate", ADDR, 4 };
 static const struct expected_elem port_name_elem = { NFPROTO_INET, "guarded", HOST16, 16 };
 static const struct expected_elem guarded_elem = { NFPROTO_BRIDGE, "guarded", HOST16, 16 };
 static const struct expected_elem ports_elem
@@ -1048,8 +1049,8 @@ test_member_del (void **state)
 {
   struct moat_nft_member mem = sample_member (false);
   const struct expected_elem *want[]
-      = { &member_elem, &self_elem,      &quiet_elem,   &internet_elem, &masq_elem,
-          &logged_elem, &port_name_elem, &guarded_elem, &ports_elem };
+      = { &member_elem, &self_elem,     &quiet_elem,     &internet_elem, &masq_elem,
+          &logged_elem, &log_rate_elem, &port_name_elem, &guarded_elem,  &ports_elem };
   moat_err_t err = { 0 };
   struct nftnl_batch *batch = moat_nft_build_member (&mem, false, 42, &err);
   struct msgs m;
@@ -1057,8 +1058,8 @@ test_member_del (void **state)
   assert_non_null (batch);
   collect (batch, &m);
   assert_framed (&m, 42);
-  assert_int_equal (m.n, 9 + 2);
-  for (size_t i = 0; i < 9; i++)
+  assert_int_equal (m.n, 10 + 2);
+  for (size_t i = 0; i < 10; i++)
     {
       assert_elem (m.v[i + 1], MSG_DESTROYSETELEM, want[i]);
       assert_false (m.v[i + 1]->nlmsg_flags & NLM_F_CREATE);
