@@ -774,16 +774,24 @@ container_json (const struct moat_record *r, int64_t now, moat_err_t *err)
   char addr[INET_ADDRSTRLEN], mac[18];
   json_t *grants = grants_json (r, now, err);
   json_t *profile = r->policy ? json_object_get (r->policy, "profile") : NULL;
+  json_t *j;
 
   if (!grants)
     return NULL;
   inet_ntop (AF_INET, &r->addr, addr, sizeof (addr));
   moat_mac_format (r->mac, mac);
-  return json_pack ("{s:s, s:s*, s:s*, s:s, s:s, s:s, s:s, s:s, s:o, s:O*, s:O*, s:o, s:O*}", "id",
-                    r->container_id, "name", r->name, "namespace", r->pod_namespace, "network",
-                    r->network, "ifname", r->ifname, "address", addr, "mac", mac, "hostIf",
-                    r->host_if, "labels", user_labels (r), "profile", profile, "policy", r->policy,
-                    "grants", grants, "publish", r->publish);
+  j = json_pack ("{s:s, s:s*, s:s*, s:s, s:s, s:s, s:s, s:s, s:o, s:O*, s:O*, s:o, s:O*}", "id",
+                 r->container_id, "name", r->name, "namespace", r->pod_namespace, "network",
+                 r->network, "ifname", r->ifname, "address", addr, "mac", mac, "hostIf", r->host_if,
+                 "labels", user_labels (r), "profile", profile, "policy", r->policy, "grants",
+                 grants, "publish", r->publish);
+  /* Only while on (moatctl watch sees its refusals). */
+  if (j && r->log && json_object_set_new (j, "log", json_true ()) < 0)
+    {
+      json_decref (j);
+      return NULL;
+    }
+  return j;
 }
 
 int

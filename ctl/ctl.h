@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -122,5 +124,18 @@ int moat_ctl_restore (int64_t now, struct moat_dnsd *dnsd, json_t **ret, moat_er
  * "stale": [item...], "kept": [item + "why"...]}; *ndiff the number of
  * problems (stale ones count, kept ones do not). */
 int moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err);
+
+/* watch [CONTAINER]: each refused flow the kernel logs (NFLOG group
+ * MOAT_LOG_GROUP, networks with "log": true), one line to `out` as it
+ * comes (`json`: one object a line), both ends by name and address, with
+ * explain's reason; `only` (NULL: every flow) keeps the flows of that
+ * container. Returns 0 once *stop is set (a signal), -1 on an error. */
+int moat_ctl_watch (const char *only, bool json, FILE *out, volatile sig_atomic_t *stop,
+                    moat_err_t *err);
+
+/* log CONTAINER on|off: its refusals logged or not (set logged), on each
+ * of its attachments, whatever its network says, until its DEL; its
+ * records keep it, for check and restore. */
+int moat_ctl_log (const char *container, bool on, moat_err_t *err);
 
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,8 @@ static const char usage[]
       "  check                                 kernel against records; foreign rules (exit 1)\n"
       "  restore                               rebuild moat's tables from the records\n"
       "  docker-user add|remove BRIDGE...      accept the bridges in docker's DOCKER-USER chain\n"
+      "  watch [CONTAINER]                     refused flows as they happen (networks with log)\n"
+      "  log CONTAINER on|off                  its refused flows logged for watch, or not\n"
       "  run --network NAME [--label K=V]... [--annotation io.moat.K=V]... [--name N]\n"
       "      [--user USER[:GROUP]] -- CMD [ARG...]   CMD in a namespace of its own, attached\n"
       "  gc [--dry-run]                        remove attachments whose container is gone\n"
@@ -239,7 +242,9 @@ cmd_list (const char *only, const struct opts *o)
         print_grants (json_object_get (c, "grants"));
         printf ("%s\npublished: ", json_array_size (json_object_get (c, "grants")) ? "" : "-");
         print_publish (json_object_get (c, "publish"), "", true);
-        printf ("\n");
+        printf ("\nrefusals:  %s\n", json_is_true (json_object_get (c, "log"))
+                                         ? "logged (moatctl watch)"
+                                         : "not logged");
         print_policy_items (json_object_get (c, "policyItems"));
         continue;
       }
@@ -474,6 +479,46 @@ cmd_explain (char **args, int n, const struct opts *o)
     printf ("%s %s -> %s %s: %s\n", allowed ? "allowed" : "refused", args[0], args[1], args[2],
             why);
   return allowed ? EXIT_OK : EXIT_NO;
+}
+
+/* --- watch -------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t watch_stop;
+
+static void
+on_stop_signal (int sig)
+{
+  watch_stop = 1;
+}
+
+/* Until SIGINT or SIGTERM: the handler has no SA_RESTART, so a read
+ * waiting for the kernel returns at once. */
+static int
+cmd_watch (char **args, int n, const struct opts *o)
+{
+  struct sigaction sa = { .sa_handler = on_stop_signal };
+  moat_err_t err = { 0 };
+
+  if (n > 1)
+    return usage_error ("watch: want [CONTAINER]");
+  sigemptyset (&sa.sa_mask);
+  if (sigaction (SIGINT, &sa, NULL) < 0 || sigaction (SIGTERM, &sa, NULL) < 0)
+    return usage_error ("watch: cannot handle signals");
+  if (moat_ctl_watch (n ? args[0] : NULL, o->json, stdout, &watch_stop, &err) < 0)
+    return fail (&err);
+  return EXIT_OK;
+}
+
+static int
+cmd_log (char **args, int n)
+{
+  moat_err_t err = { 0 };
+
+  if (n != 2 || (strcmp (args[1], "on") != 0 && strcmp (args[1], "off") != 0))
+    return usage_error ("log: want CONTAINER on|off");
+  if (moat_ctl_log (args[0], strcmp (args[1], "on") == 0, &err) < 0)
+    return fail (&err);
+  return EXIT_OK;
 }
 
 static int
@@ -956,5 +1001,9 @@ main (int argc, char **argv)
     return cmd_token (args, n, &o);
   if (strcmp (cmd, "http") == 0)
     return n == 0 ? cmd_http (&o) : usage_error ("http takes no arguments");
+  if (strcmp (cmd, "watch") == 0)
+    return cmd_watch (args, n, &o);
+  if (strcmp (cmd, "log") == 0)
+    return cmd_log (args, n);
   return usage_error ("unknown command");
 }

@@ -261,6 +261,7 @@ parse_network (struct moat_netconf *c, moat_err_t *err)
   if (get_bool (c->root, "masquerade", false, &c->masquerade, err) < 0
       || get_bool (c->root, "internet", false, &c->internet, err) < 0
       || get_bool (c->root, "reject", true, &c->reject, err) < 0
+      || get_bool (c->root, "log", false, &c->log, err) < 0
       || get_bool (c->root, "keepBridge", false, &c->keep_bridge, err) < 0
       || get_bool (c->root, "names", false, &c->dns, err) < 0
       || get_string (c->root, "policyFile", "policyFile", &c->policy_file, err) < 0)

@@ -50,6 +50,7 @@ struct moat_netconf
   bool masquerade;
   bool internet;
   bool reject;
+  bool log; /* "log": refusals to NFLOG, rate-limited (ruleset.h, deny_src) */
   bool keep_bridge;
   bool dns;                /* "names": a name server on the gateway (docs/design.md, "Names"); not
                               "dns", which CNI defines as an object (libcni refuses a bool) */

@@ -347,6 +347,7 @@ moat_record_member (const struct moat_record *rec)
     .internet = rec->internet,
     .masquerade = rec->masquerade,
     .dns = rec->dns,
+    .log = rec->log,
     .gateway = rec->gateway,
   };
 

@@ -56,6 +56,7 @@ moat_record_to_json (const struct moat_record *r)
   if (j
       && ((r->policy_pending && json_object_set_new (j, "policyPending", json_true ()) < 0)
           || (r->dns && json_object_set_new (j, "dns", json_true ()) < 0)
+          || (r->log && json_object_set_new (j, "log", json_true ()) < 0)
           || (r->aliases && json_object_set (j, "aliases", r->aliases) < 0)
           || (r->sources && json_object_set (j, "sources", r->sources) < 0)))
     {
@@ -113,6 +114,7 @@ moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
   r->grants = json_is_array (grants) && json_array_size (grants) ? json_incref (grants) : NULL;
   r->policy_pending = json_is_true (json_object_get (root, "policyPending"));
   r->dns = json_is_true (json_object_get (root, "dns"));
+  r->log = json_is_true (json_object_get (root, "log"));
   aliases = json_object_get (root, "aliases");
   r->aliases = json_is_array (aliases) && json_array_size (aliases) ? json_incref (aliases) : NULL;
   grants = json_object_get (root, "publish");

@@ -37,6 +37,7 @@ struct moat_record
   int prefixlen;
   struct in_addr gateway;
   bool quiet, internet, masquerade;
+  bool log;                /* the network's "log": refusals logged (written only while set) */
   bool dns;                /* "dns": the network's name server serves this container */
   json_t *aliases;         /* array of extra names (hosts.h); NULL: none */
   json_t *labels;          /* object key → value; never NULL after read */

@@ -135,6 +135,12 @@ moat_member_elems (const struct moat_nft_member *m, bool for_delete,
     member_elem_addr (&ret[n++], MOAT_SET_INTERNET, m->addr);
   if (m->masquerade || for_delete)
     member_elem_addr (&ret[n++], MOAT_SET_MASQ, m->addr);
+  if (m->log || for_delete)
+    member_elem_addr (&ret[n++], MOAT_SET_LOGGED, m->addr);
+  /* The kernel's limiter for the address goes with it (else it would
+   * linger up to a minute, and pass to the address's next holder). */
+  if (for_delete)
+    member_elem_addr (&ret[n++], MOAT_SET_LOG_RATE, m->addr);
 
   /* The network's, like its bridge's: moat_nft_resolvers_del takes them. */
   if (m->dns && !for_delete)
@@ -477,6 +483,17 @@ moat_nft_elems_internet (struct moat_nft_elems *l, struct in_addr addr)
   struct key_writer w;
 
   if (!elems_push (l, MOAT_SET_INTERNET, &w))
+    return -1;
+  key_put_addr (&w, addr);
+  return 0;
+}
+
+int
+moat_nft_elems_logged (struct moat_nft_elems *l, struct in_addr addr)
+{
+  struct key_writer w;
+
+  if (!elems_push (l, MOAT_SET_LOGGED, &w))
     return -1;
   key_put_addr (&w, addr);
   return 0;

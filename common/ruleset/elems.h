@@ -29,6 +29,7 @@ struct moat_nft_member
   bool internet;                   /* network has internet: true */
   bool masquerade;                 /* network has masquerade: true */
   bool dns;                        /* network has dns: true (its resolvers elements) */
+  bool log;                        /* network has log: true (its refusals logged) */
   struct in_addr gateway;          /* the bridge's address, where the name server listens */
   /* Published ports' elements (model/publish.h), sorted by set, added in
    * the member's batch; NULL: none. */
@@ -66,6 +67,8 @@ int moat_nft_elems_host (struct moat_nft_elems *l, struct in_addr addr, const st
 int moat_nft_elems_acl (struct moat_nft_elems *l, enum moat_nft_acl kind, struct in_addr addr,
                         const struct moat_acl *acl);
 int moat_nft_elems_internet (struct moat_nft_elems *l, struct in_addr addr);
+/* The container's refusals logged (set logged: moatctl log). */
+int moat_nft_elems_logged (struct moat_nft_elems *l, struct in_addr addr);
 /* The container's tcp `port` goes to proxy:proxy_port (the map) */
 int moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_t port,
                           struct in_addr proxy, uint16_t proxy_port);
@@ -110,8 +113,9 @@ int moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_membe
 /* --- one element, as raw bytes ------------------------------------------- */
 
 #define MOAT_ELEM_KEY_MAX 64 /* NFT_DATA_VALUE_MAXLEN */
-/* members, self, bridges, quiet, internet, masq, guarded ×2, ports, resolvers ×2 */
-#define MOAT_MEMBER_MAX_ELEMS 11
+/* members, self, bridges, quiet, internet, masq, logged, log_rate (a deletion), guarded ×2,
+ * ports, resolvers ×2 */
+#define MOAT_MEMBER_MAX_ELEMS 13
 
 /* A key is its set's fields in order, each at a 4-byte boundary
  * (moat_field_padded) in network byte order (an ifname NUL-padded). */

@@ -266,6 +266,8 @@ term_holds (const struct walk *w, const struct moat_rule_def *def, const struct 
       return !is_arp (p) && (ntohl (p->saddr.s_addr) >> 24) == 127;
     case MOAT_TERM_DADDR_LOOPBACK:
       return !is_arp (p) && (ntohl (w->daddr.s_addr) >> 24) == 127;
+    case MOAT_TERM_RATE:
+      return 1; /* within its rate: explain tells what a refusal is, not how many */
     case MOAT_TERM_LOOKUP:
     case MOAT_TERM_NOT_LOOKUP:
       /* An identity's set is named as the identity's chain it is in. */
@@ -395,6 +397,9 @@ run_action (struct walk *w, const struct moat_rule_def *def, size_t index, size_
       apply_dnat (w, found);
       *ret = OUT_ACCEPT;
       return record_step (w, index, w->chain, def->text, found);
+    case MOAT_ACT_LOG:
+      w->r->logged = true; /* no verdict: the next rule runs */
+      return record_step (w, index, w->chain, def->text, elem);
     case MOAT_ACT_SRC_IDENT:
       found = action_lookup (w, MOAT_SET_SRC_IDENT, ident_key);
       if (found == MOAT_EVAL_NO_ELEM)

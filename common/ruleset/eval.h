@@ -89,7 +89,8 @@ enum moat_eval_verdict
 #define MOAT_EVAL_IDENT_RULE ((size_t)-1)
 #define MOAT_EVAL_MAX_STEPS 24
 
-/* One rule whose terms all matched, and what it did. */
+/* One rule whose terms all matched, and what it did (a log rule's step
+ * decides nothing: the next rule runs). */
 struct moat_eval_step
 {
   uint16_t family;
@@ -112,6 +113,7 @@ struct moat_eval_result
   struct in_addr dnat_addr;
   uint16_t dnat_port; /* ... to this (host order) */
   bool masquerade;
+  bool logged; /* a log rule matched (the refusal goes to NFLOG) */
 };
 
 /* Walks `p` through the table with the sets holding `elems`. `hits`, when

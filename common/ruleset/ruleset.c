@@ -156,6 +156,16 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
                            .name = "published",
                            .nfields = 3,
                            .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
+  /* Refusals logged: the containers whose network says so, and one rate
+   * limiter per refused container that the kernel adds as it logs. */
+  [MOAT_SET_LOGGED]
+  = { .family = NFPROTO_INET, .name = "logged", .nfields = 1, .fields = { MOAT_FIELD_IPV4 } },
+  [MOAT_SET_LOG_RATE] = { .family = NFPROTO_INET,
+                          .name = "log_rate",
+                          .flags = NFT_SET_TIMEOUT | NFT_SET_EVAL,
+                          .nfields = 1,
+                          .fields = { MOAT_FIELD_IPV4 },
+                          .timeout_ms = MOAT_LOG_RATE_TIMEOUT_MS },
 };
 
 const struct moat_chain_def moat_chain_defs[] = {
@@ -198,6 +208,11 @@ const size_t moat_chain_defs_count = ARRAY_SIZE (moat_chain_defs);
 #define NOT_LOOKUP(set, ...)                                                                       \
   {                                                                                                \
     MOAT_TERM_NOT_LOOKUP, 0, (set), { __VA_ARGS__ }                                                \
+  }
+
+#define RATE(src)                                                                                  \
+  {                                                                                                \
+    MOAT_TERM_RATE, 0, MOAT_SET_LOG_RATE, { src }                                                  \
   }
 
 #define CT_REPLY                                                                                   \
@@ -526,6 +541,15 @@ const struct moat_rule_def moat_rule_defs[] = {
     { { MOAT_TERM_END, 0, 0, { 0 } } },
     MOAT_ACT_GOTO,
     "deny_src" },
+  /* A refusal logged, at most MOAT_LOG_RATE a second per refused
+   * container: a container not in `logged` pays this one lookup. */
+  { NFPROTO_INET,
+    "deny_src",
+    "ip saddr @logged update @log_rate { ip saddr limit rate 10/second burst 20 packets }"
+    " log group 6177",
+    { IPV4, LOOKUP (MOAT_SET_LOGGED, MOAT_SRC_IP_SADDR), RATE (MOAT_SRC_IP_SADDR) },
+    MOAT_ACT_LOG,
+    NULL },
   { NFPROTO_INET,
     "deny_src",
     "ip saddr @quiet drop",
@@ -543,6 +567,15 @@ const struct moat_rule_def moat_rule_defs[] = {
     "reject with icmpx admin-prohibited",
     { { MOAT_TERM_END, 0, 0, { 0 } } },
     MOAT_ACT_REJECT_ADMIN,
+    NULL },
+  /* A refusal logged, at most MOAT_LOG_RATE a second per refused
+   * container: a container not in `logged` pays this one lookup. */
+  { NFPROTO_INET,
+    "deny_dst",
+    "ip daddr @logged update @log_rate { ip daddr limit rate 10/second burst 20 packets }"
+    " log group 6177",
+    { IPV4, LOOKUP (MOAT_SET_LOGGED, MOAT_SRC_IP_DADDR), RATE (MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_LOG,
     NULL },
   { NFPROTO_INET,
     "deny_dst",
@@ -647,7 +680,7 @@ const struct moat_rule_def moat_rule_defs[] = {
 const size_t moat_rule_defs_count = ARRAY_SIZE (moat_rule_defs);
 
 const struct moat_set_def moat_ident_set_def
-    = { NFPROTO_INET, "id_", 0, 1, { MOAT_FIELD_IPV4 }, 0, { 0 }, false };
+    = { NFPROTO_INET, "id_", 0, 1, { MOAT_FIELD_IPV4 }, 0, { 0 }, false, 0 };
 
 const struct moat_chain_def moat_ident_chain_def = { NFPROTO_INET, "id_", NULL, 0, 0 };
 

@@ -46,6 +46,10 @@
  *                    host port : container . container port; 0.0.0.0/0 = every address)
  *   set published    ipv4_addr . inet_proto . inet_service
  *                    (container . proto . container port: what a published port opens)
+ *   set logged       ipv4_addr            containers whose network logs refusals (log: true)
+ *   set log_rate     ipv4_addr            flags dynamic,timeout  timeout 1m
+ *                    (the kernel's: one rate limiter per refused container, gone
+ *                     a minute after its last refusal)
  *   chain raw        (filter, prerouting, priority raw -300, policy accept)
  *     iifname @guarded drop          (a frame the bridge hands up on the port
  *                                     itself, to a reserved group MAC 01:80:c2:
@@ -115,10 +119,14 @@
  *     iifname . ip daddr . meta l4proto . th dport @resolvers accept
  *     goto deny_src
  *   chain deny_src
+ *     ip saddr @logged update @log_rate { ip saddr limit rate 10/second burst 20 packets }
+ *       log group 6177  (no verdict: the packet goes on to the next rule)
  *     ip saddr @quiet drop
  *     meta l4proto tcp reject with tcp reset
  *     reject with icmpx admin-prohibited
  *   chain deny_dst
+ *     ip daddr @logged update @log_rate { ip daddr limit rate 10/second burst 20 packets }
+ *       log group 6177
  *     ip daddr @quiet drop
  *     meta l4proto tcp reject with tcp reset
  *     reject with icmpx admin-prohibited
@@ -224,6 +232,8 @@ enum moat_set
   MOAT_SET_PORTS,
   MOAT_SET_PUBLISH,
   MOAT_SET_PUBLISHED,
+  MOAT_SET_LOGGED,
+  MOAT_SET_LOG_RATE,
   MOAT_SET_COUNT,
   /* Not in moat_set_defs: the set id_<identity> of each identity, shaped
    * as moat_ident_set_def. A rule (moat_ident_rule_def) names it so. */
@@ -239,7 +249,8 @@ struct moat_set_def
   enum moat_field fields[MOAT_SET_MAX_FIELDS];
   unsigned ndata; /* a map's data: its fields */
   enum moat_field data[2];
-  bool verdict; /* a verdict map */
+  bool verdict;        /* a verdict map */
+  uint64_t timeout_ms; /* the set's default element timeout; 0: none */
 };
 
 /* moat_chain_defs: in the order they are made; base chains hook in. */
@@ -286,6 +297,10 @@ enum moat_term_kind
   MOAT_TERM_CT_DNAT,        /* ct status dnat */
   MOAT_TERM_SADDR_LOOPBACK, /* ip saddr 127.0.0.0/8 */
   MOAT_TERM_DADDR_LOOPBACK, /* ip daddr 127.0.0.0/8 */
+  /* update @set { <source> limit rate MOAT_LOG_RATE/second burst
+   * MOAT_LOG_BURST packets }: holds while the element of that key (made
+   * by the kernel, timed out by the set) is within its rate. */
+  MOAT_TERM_RATE,
 };
 
 struct moat_term
@@ -308,6 +323,7 @@ enum moat_action
   MOAT_ACT_PROXY_DNAT,   /* dnat ip to ip saddr . tcp dport map @proxy */
   MOAT_ACT_SRC_IDENT,    /* ip saddr vmap @src_ident */
   MOAT_ACT_PUBLISH_DNAT, /* dnat ip to ip daddr . meta l4proto . th dport map @publish */
+  MOAT_ACT_LOG,          /* log group MOAT_LOG_GROUP: no verdict, the next rule runs */
 };
 
 #define MOAT_RULE_MAX_TERMS 5
@@ -334,6 +350,13 @@ struct moat_rule_def
 #define MOAT_ICMP_REDIRECT 5
 #define MOAT_ETHERTYPE_IPV4 0x0800
 #define MOAT_ETHERTYPE_ARP 0x0806
+
+/* Refusals logged (docs/design.md, "Refused flows"): the NFLOG group
+ * moatctl watch binds, and each container's allowance. */
+#define MOAT_LOG_GROUP 6177
+#define MOAT_LOG_RATE 10  /* packets a second, per refused container */
+#define MOAT_LOG_BURST 20 /* packets */
+#define MOAT_LOG_RATE_TIMEOUT_MS 60000
 
 extern const struct moat_field_info moat_field_infos[];
 extern const struct moat_set_def moat_set_defs[MOAT_SET_COUNT];

@@ -49,6 +49,7 @@ test_minimal_defaults (void **state)
   inet_ntop (AF_INET, &c.gateway, gw, sizeof (gw));
   assert_string_equal (gw, "10.1.0.1");
   assert_true (c.reject);
+  assert_false (c.log);
   assert_false (c.masquerade);
   assert_false (c.internet);
   assert_false (c.keep_bridge);
@@ -67,7 +68,7 @@ test_all_keys (void **state)
 
   assert_int_equal (
       parse ("{" BASE ",\"bridge\":\"br-x\",\"subnet\":\"10.8.0.0/16\",\"gateway\":\"10.8.0.254\","
-             "\"mtu\":1400,\"masquerade\":true,\"internet\":true,\"reject\":false,"
+             "\"mtu\":1400,\"masquerade\":true,\"internet\":true,\"reject\":false,\"log\":true,"
              "\"keepBridge\":true,\"policyFile\":\"/p.json\",\"unknownKey\":[1,2],"
              "\"runtimeConfig\":{\"ips\":[\"10.8.0.9/16\"],\"mac\":\"02:00:00:00:00:09\","
              "\"io.kubernetes.cri.pod-annotations\":{\"io.moat.labels\":\"app=web\"}},"
@@ -77,7 +78,7 @@ test_all_keys (void **state)
       0);
   assert_string_equal (c.bridge, "br-x");
   assert_int_equal (c.mtu, 1400);
-  assert_true (c.masquerade && c.internet && !c.reject && c.keep_bridge);
+  assert_true (c.masquerade && c.internet && !c.reject && c.keep_bridge && c.log);
   assert_string_equal (c.policy_file, "/p.json");
   assert_true (c.have_ip);
   inet_ntop (AF_INET, &c.ip, ip, sizeof (ip));
@@ -161,6 +162,7 @@ test_bad_input (void **state)
                   "reject");
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"masquerade\":1}", MOAT_E_CONFIG,
                   "masquerade");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"log\":\"yes\"}", MOAT_E_CONFIG, "log");
   assert_refused ("{" BASE ",\"ipam\":{\"subnet\":\"x\"}}", MOAT_E_CONFIG, "ipam.type");
   assert_refused ("{" BASE ",\"ipam\":{\"type\":\"../evil\"}}", MOAT_E_CONFIG, "ipam.type");
   assert_refused ("{" BASE ",\"ipam\":[]}", MOAT_E_CONFIG, "ipam");

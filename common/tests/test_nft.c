@@ -431,6 +431,15 @@ static const char *const expected_rules[] = {
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
   "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ lookup reg 1 set logged ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ dynset update reg_key 1 set log_rate expr [ limit rate 10/second burst 20 type packets "
+  "flags 0x0 ] ]\n"
+  "  [ log group 6177 snaplen 0 qthreshold 0 ]\n",
+  "inet moat deny_src\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
   "  [ lookup reg 1 set quiet ]\n"
   "  [ immediate reg 0 drop ]\n",
   "inet moat deny_src\n"
@@ -439,6 +448,15 @@ static const char *const expected_rules[] = {
   "  [ reject type 1 code 0 ]\n",
   "inet moat deny_src\n"
   "  [ reject type 2 code 3 ]\n",
+  "inet moat deny_dst\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
+  "  [ lookup reg 1 set logged ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
+  "  [ dynset update reg_key 1 set log_rate expr [ limit rate 10/second burst 20 type packets "
+  "flags 0x0 ] ]\n"
+  "  [ log group 6177 snaplen 0 qthreshold 0 ]\n",
   "inet moat deny_dst\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
@@ -578,15 +596,15 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 22 sets, 15 chains, 59 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 24 sets, 15 chains, 61 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
     uint8_t family;
     size_t count;
   } runs[] = {
-    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 22 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 15 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 59 },
+    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 24 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 15 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 61 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -662,6 +680,8 @@ static const struct expected_set expected_sets[] = {
   { NFPROTO_INET, "grant_ingress", 0x94, 0x1c730d, 16, "\x04\x04\x01\x02", 0 },
   { NFPROTO_INET, "publish", 0x8c, 0x730d, 12, "\x04\x01\x02", 0 },
   { NFPROTO_INET, "published", 0, 0x730d, 12, "", 0 },
+  { NFPROTO_INET, "logged", 0, 0x7, 4, "", 2 },
+  { NFPROTO_INET, "log_rate", 0x30, 0x7, 4, "", 2 }, /* dynamic,timeout; timeout 1m */
   { NFPROTO_BRIDGE, "guarded", 0, 0x29, 16, "", 1 },
   { NFPROTO_BRIDGE, "ports", 0, 0x29247, 28, "", 0 },
 };
@@ -688,6 +708,10 @@ assert_set (const struct nlmsghdr *nlh, const struct expected_set *e)
   assert_int_equal (nftnl_set_get_u32 (s, NFTNL_SET_FLAGS), e->flags);
   assert_int_equal (nftnl_set_get_u32 (s, NFTNL_SET_KEY_TYPE), e->key_type);
   assert_int_equal (nftnl_set_get_u32 (s, NFTNL_SET_KEY_LEN), e->key_len);
+  if (strcmp (e->name, "log_rate") == 0)
+    assert_int_equal (nftnl_set_get_u64 (s, NFTNL_SET_TIMEOUT), 60000);
+  else
+    assert_false (nftnl_set_is_set (s, NFTNL_SET_TIMEOUT));
   if (*e->concat)
     {
       data = nftnl_set_get_data (s, NFTNL_SET_DESC_CONCAT, &len);
@@ -717,7 +741,7 @@ test_tables_sets (void **state)
         assert_true (seen < sizeof (expected_sets) / sizeof (expected_sets[0]));
         assert_set (m.v[i], &expected_sets[seen++]);
       }
-  assert_int_equal (seen, 24);
+  assert_int_equal (seen, 26);
   nftnl_batch_free (batch);
 }
 
@@ -836,8 +860,8 @@ test_tables_rules_per_chain (void **state)
     { "to_peer", 3 },
     { "to_container", 7 },
     { "to_host", 8 },
-    { "deny_src", 3 },
-    { "deny_dst", 3 },
+    { "deny_src", 4 },
+    { "deny_dst", 4 },
     { "proxy", 3 },
     { "postrouting", 2 },
     { "publish_out", 2 },
@@ -881,6 +905,7 @@ sample_member (bool flags)
     .quiet = flags,
     .internet = flags,
     .masquerade = flags,
+    .log = flags,
   };
 
   inet_pton (AF_INET, "10.1.0.2", &m.addr);
@@ -905,6 +930,8 @@ static const struct expected_elem bridges_elem = { NFPROTO_INET, "bridges", BRID
 static const struct expected_elem quiet_elem = { NFPROTO_INET, "quiet", ADDR, 4 };
 static const struct expected_elem internet_elem = { NFPROTO_INET, "internet", ADDR, 4 };
 static const struct expected_elem masq_elem = { NFPROTO_INET, "masq", ADDR, 4 };
+static const struct expected_elem logged_elem = { NFPROTO_INET, "logged", ADDR, 4 };
+static const struct expected_elem log_rate_elem = { NFPROTO_INET, "log_rate", ADDR, 4 };
 static const struct expected_elem port_name_elem = { NFPROTO_INET, "guarded", HOST16, 16 };
 static const struct expected_elem guarded_elem = { NFPROTO_BRIDGE, "guarded", HOST16, 16 };
 static const struct expected_elem ports_elem
@@ -946,8 +973,8 @@ test_member_add_all_flags (void **state)
 {
   struct moat_nft_member mem = sample_member (true);
   const struct expected_elem *want[]
-      = { &member_elem, &self_elem,      &bridges_elem, &quiet_elem, &internet_elem,
-          &masq_elem,   &port_name_elem, &guarded_elem, &ports_elem };
+      = { &member_elem, &self_elem,   &bridges_elem,   &quiet_elem,   &internet_elem,
+          &masq_elem,   &logged_elem, &port_name_elem, &guarded_elem, &ports_elem };
   moat_err_t err = { 0 };
   struct nftnl_batch *batch = moat_nft_build_member (&mem, true, 7, &err);
   struct msgs m;
@@ -955,8 +982,8 @@ test_member_add_all_flags (void **state)
   assert_non_null (batch);
   collect (batch, &m);
   assert_framed (&m, 7);
-  assert_int_equal (m.n, 9 + 2);
-  for (size_t i = 0; i < 9; i++)
+  assert_int_equal (m.n, 10 + 2);
+  for (size_t i = 0; i < 10; i++)
     {
       const struct nlmsghdr *nlh = m.v[i + 1];
 
@@ -1022,8 +1049,8 @@ test_member_del (void **state)
 {
   struct moat_nft_member mem = sample_member (false);
   const struct expected_elem *want[]
-      = { &member_elem, &self_elem,      &quiet_elem,   &internet_elem,
-          &masq_elem,   &port_name_elem, &guarded_elem, &ports_elem };
+      = { &member_elem, &self_elem,     &quiet_elem,     &internet_elem, &masq_elem,
+          &logged_elem, &log_rate_elem, &port_name_elem, &guarded_elem,  &ports_elem };
   moat_err_t err = { 0 };
   struct nftnl_batch *batch = moat_nft_build_member (&mem, false, 42, &err);
   struct msgs m;
@@ -1031,8 +1058,8 @@ test_member_del (void **state)
   assert_non_null (batch);
   collect (batch, &m);
   assert_framed (&m, 42);
-  assert_int_equal (m.n, 8 + 2);
-  for (size_t i = 0; i < 8; i++)
+  assert_int_equal (m.n, 10 + 2);
+  for (size_t i = 0; i < 10; i++)
     {
       assert_elem (m.v[i + 1], MSG_DESTROYSETELEM, want[i]);
       assert_false (m.v[i + 1]->nlmsg_flags & NLM_F_CREATE);

@@ -53,6 +53,7 @@ sample (const char *id)
     .mac = { 2, 0x6d, 10, 1, 0, 2 },
     .prefixlen = 24,
     .quiet = true,
+    .log = true,
   };
   inet_pton (AF_INET, "10.1.0.2", &r.addr);
   inet_pton (AF_INET, "10.1.0.1", &r.gateway);
@@ -89,6 +90,7 @@ test_record_roundtrip (void **state)
   assert_int_equal (back.addr.s_addr, r.addr.s_addr);
   assert_int_equal (back.prefixlen, 24);
   assert_true (back.quiet);
+  assert_true (back.log);
   assert_false (back.internet);
   assert_string_equal (json_string_value (json_object_get (back.labels, "app")), "web");
   moat_record_free (&back);

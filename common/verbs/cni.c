@@ -275,6 +275,7 @@ record_init (const struct moat_cni_env *env, const struct moat_netconf *conf, en
   if (cni_arg (env->args, "K8S_POD_NAMESPACE", buf, sizeof (buf)))
     rec->pod_namespace = strdup (buf);
   rec->quiet = !conf->reject;
+  rec->log = conf->log;
   rec->internet = conf->internet;
   rec->masquerade = conf->masquerade;
   rec->dns = conf->dns;

@@ -35,7 +35,7 @@ struct ctr
 {
   const char *name; /* one letter */
   const char *net, *bridge, *addr, *gw, *ident;
-  bool quiet, internet, masq, dns;
+  bool quiet, internet, masq, dns, log;
   const char *annots;  /* the io.moat.* annotations, JSON */
   const char *grants;  /* the record's grants, JSON (NULL: none) */
   const char *publish; /* published ports, io.moat.publish's text (NULL: none) */
@@ -50,7 +50,7 @@ struct ctr
  * an ingress grant from 198.51.100.0/24) and io.moat.internet. Network n2 (mb2: internet,
  * masquerade): f with the labels of a (another network, another identity) and a proxy on the host.
  * g (app=web) has its proxy in container f: a peer on another network,
- * which refuses it. Network n3 (mb3: reject false). a and b have names
+ * which refuses it. Network n3 (mb3: reject false, log true). a and b have names
  * (the network's name server on 10.1.0.1). */
 static struct ctr ctrs[] = {
   { .name = "a",
@@ -123,6 +123,7 @@ static struct ctr ctrs[] = {
     .addr = "10.3.0.2",
     .gw = "10.3.0.1",
     .quiet = true,
+    .log = true,
     .annots = "{}" },
 };
 #define ARRAY_SIZE(a) (sizeof (a) / sizeof ((a)[0]))
@@ -182,6 +183,7 @@ record_build (struct ctr *c, size_t i)
   r->internet = c->internet;
   r->masquerade = c->masq;
   r->dns = c->dns;
+  r->log = c->log;
   r->ident = (char *)c->ident;
   r->grants = c->grants ? json_loads (c->grants, 0, NULL) : json_array ();
   assert_non_null (r->grants);
@@ -726,6 +728,9 @@ static const struct special specials[] = {
     "ip saddr @masq oifname . ip daddr != @members masquerade" },
   { "quiet ingress", "8.8.8.8", "q", "tcp/1", first_packet, MOAT_EVAL_DROP,
     "ip daddr @quiet drop" },
+  /* q's network logs its refusals: the log rule, then the drop. */
+  { "quiet egress, logged", "q", "8.8.8.8", "tcp/1", first_packet, MOAT_EVAL_DROP,
+    "ip saddr @quiet drop" },
   { "refused tcp", "a", "8.8.8.8", "tcp/1", first_packet, MOAT_EVAL_REJECT,
     "meta l4proto tcp reject with tcp reset" },
   { "refused tcp ingress", "8.8.8.8", "c", "tcp/1", first_packet, MOAT_EVAL_REJECT,
@@ -740,6 +745,7 @@ check_special (struct moat_nft_elems *l, unsigned *hits, const struct special *s
   struct moat_eval_packet p;
   struct moat_eval_result r;
   const struct moat_eval_step *st;
+  bool q = strcmp (s->src, "q") == 0 || strcmp (s->dst, "q") == 0;
 
   packet_of (s->src, s->dst, s->ports, &p);
   s->adjust (&p);
@@ -750,6 +756,9 @@ check_special (struct moat_nft_elems *l, unsigned *hits, const struct special *s
       || (!s->rule && st))
     fail_msg ("%s: verdict %d by \"%s\", want %d by \"%s\"", s->what, r.verdict,
               st ? st->text : "(none)", s->verdict, s->rule);
+  /* Only a refusal of a container whose network logs is logged. */
+  if (r.logged != (q && r.verdict != MOAT_EVAL_ACCEPT))
+    fail_msg ("%s: logged %d", s->what, r.logged);
 }
 
 static bool

@@ -39,6 +39,7 @@ check_same (const struct moat_record *a, const struct moat_record *b)
   FUZZ_CHECK (a->prefixlen == b->prefixlen);
   FUZZ_CHECK (a->gateway.s_addr == b->gateway.s_addr);
   FUZZ_CHECK (a->quiet == b->quiet && a->internet == b->internet && a->masquerade == b->masquerade);
+  FUZZ_CHECK (a->log == b->log);
   FUZZ_CHECK (same_json (a->labels, b->labels));
   FUZZ_CHECK (same_json (a->pod_annotations, b->pod_annotations));
 }

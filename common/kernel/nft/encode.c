@@ -168,6 +168,8 @@ put_set (struct builder *b, enum moat_set index, const char *name)
       nftnl_set_set_u32 (s, NFTNL_SET_DATA_TYPE, moat_fields_type (def->data, def->ndata));
       nftnl_set_set_u32 (s, NFTNL_SET_DATA_LEN, moat_fields_len (def->data, def->ndata));
     }
+  if (def->timeout_ms)
+    nftnl_set_set_u64 (s, NFTNL_SET_TIMEOUT, def->timeout_ms);
   if (set_userdata (s, def) < 0)
     return -1;
   nlh = builder_hdr (b, NFT_MSG_NEWSET, def->family, NLM_F_CREATE | NLM_F_ACK);
@@ -451,6 +453,41 @@ match_ct_dnat (struct nftnl_rule *r)
   return match_ct_bits (r, NFT_CT_STATUS, IPS_DST_NAT);
 }
 
+/* update @set { <source> limit rate MOAT_LOG_RATE/second burst
+ * MOAT_LOG_BURST packets }: the kernel adds the key's element (with the
+ * set's timeout) and its limiter; over the rate, the rule breaks. */
+static int
+match_rate (struct nftnl_rule *r, const struct moat_term *t)
+{
+  struct nftnl_expr *limit = nftnl_expr_alloc ("limit");
+  struct nftnl_expr *e;
+
+  if (!limit)
+    return -1;
+  nftnl_expr_set_u64 (limit, NFTNL_EXPR_LIMIT_RATE, MOAT_LOG_RATE);
+  nftnl_expr_set_u64 (limit, NFTNL_EXPR_LIMIT_UNIT, 1); /* seconds */
+  nftnl_expr_set_u32 (limit, NFTNL_EXPR_LIMIT_BURST, MOAT_LOG_BURST);
+  nftnl_expr_set_u32 (limit, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+  nftnl_expr_set_u32 (limit, NFTNL_EXPR_LIMIT_FLAGS, 0);
+  e = nftnl_expr_alloc ("dynset");
+  if (!e)
+    {
+      nftnl_expr_free (limit);
+      return -1;
+    }
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+  nftnl_expr_set_str (e, NFTNL_EXPR_DYNSET_SET_NAME, moat_set_def_of (t->set)->name);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_DYNSET_SET_ID, set_id (t->set));
+  nftnl_expr_set (e, NFTNL_EXPR_DYNSET_EXPR, limit, 0);
+  if (load_source (r, t->sources[0], NFT_REG_1) < 0)
+    {
+      nftnl_expr_free (e);
+      return -1;
+    }
+  return add_expr (r, e);
+}
+
 static int
 put_term (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
 {
@@ -486,6 +523,8 @@ put_term (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
       return match_u8 (r, load_payload (r, NFT_PAYLOAD_NETWORK_HEADER, 12, 1), 127);
     case MOAT_TERM_DADDR_LOOPBACK: /* ip daddr 127.0.0.0/8 */
       return match_u8 (r, load_payload (r, NFT_PAYLOAD_NETWORK_HEADER, 16, 1), 127);
+    case MOAT_TERM_RATE:
+      return match_rate (r, t);
     }
   return -1;
 }
@@ -516,6 +555,19 @@ put_reject (struct nftnl_rule *r, uint32_t type, uint8_t code)
   return 0;
 }
 
+/* log group MOAT_LOG_GROUP: the packet to NFLOG, copied as the listener
+ * asks (moatctl watch), and on to the next rule. */
+static int
+put_log (struct nftnl_rule *r)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("log");
+
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u16 (e, NFTNL_EXPR_LOG_GROUP, MOAT_LOG_GROUP);
+  return 0;
+}
+
 static int
 put_action (struct nftnl_rule *r, const struct moat_rule_def *def)
 {
@@ -539,6 +591,8 @@ put_action (struct nftnl_rule *r, const struct moat_rule_def *def)
       return put_proxy_dnat (r);
     case MOAT_ACT_PUBLISH_DNAT:
       return put_publish_dnat (r);
+    case MOAT_ACT_LOG:
+      return put_log (r);
     case MOAT_ACT_SRC_IDENT:
       return load_source (r, MOAT_SRC_IP_SADDR, NFT_REG_1) < 0
                  ? -1

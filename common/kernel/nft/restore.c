@@ -172,7 +172,9 @@ kernel_lines (struct mnl_socket *nl, char *const *idents, struct lines *out,
       bool *gone = &table_missing[moat_set_defs[i].family == NFPROTO_BRIDGE];
       char what[128];
 
-      if (*gone)
+      /* A dynamic set's elements are the kernel's own (log_rate's
+       * limiters): nothing moat adds, nothing to compare. */
+      if (*gone || (moat_set_defs[i].flags & NFT_SET_EVAL))
         continue;
       r = nft_collect_set (nl, &c, seq++, err);
       if (r == 0 && c.missing)
