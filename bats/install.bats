@@ -149,3 +149,47 @@ assert_no_files_left() {
   run -0 make -s -C "$SRC" BUILD="$MOAT_BUILD" DESTDIR="$ROOT" "${vars[@]}" uninstall
   assert_no_files_left
 }
+
+# in_opt_moat DIR CMD...: runs CMD in a private mount namespace where DIR is
+# /opt/moat (a tmpfs over /opt holds the mount point), as if installed there.
+in_opt_moat() {
+  local dir=$1
+  shift
+  unshare -m --propagation private bash -c \
+    'mount -t tmpfs moat-test /opt && mkdir /opt/moat && mount --bind "$1" /opt/moat && shift && exec "$@"' \
+    in_opt_moat "$dir" "$@"
+}
+
+@test "install: PREFIX=/opt/moat after a plain build: moat-runtime adds the hook installed with it" {
+  [[ $EUID -eq 0 ]] || fail "needs root (a private mount namespace)"
+  # The build's default is /usr/local: this install must not rebuild it.
+  run -0 "$MOAT_BUILD/moat-runtime" --version
+  assert_contains "$output" "hook: /usr/local/libexec/moat/moat-hook" "the build's default"
+  run -0 make -s -C "$SRC" BUILD="$MOAT_BUILD" DESTDIR="$ROOT" PREFIX=/opt/moat install
+  cmp -s "$ROOT/opt/moat/bin/moat-runtime" "$MOAT_BUILD/moat-runtime" || fail "moat-runtime was rebuilt"
+  local want=/opt/moat/libexec/moat/moat-hook stage b=$BATS_TEST_TMPDIR/bundle
+  for stage in prestart poststop; do
+    assert_jq "$(cat "$ROOT/usr/share/containers/oci/hooks.d/50-moat-$stage.json")" '.hook.path == $p' --arg p "$want"
+  done
+  # Staged under DESTDIR, it finds the staged hook...
+  run -0 "$ROOT/opt/moat/bin/moat-runtime" --version
+  assert_contains "$output" "hook: $(realpath "$ROOT")$want" "staged"
+  # ... and installed in /opt/moat, the hook the hooks.d files name, which
+  # it puts into a container's config.json.
+  run -0 in_opt_moat "$ROOT/opt/moat" /opt/moat/bin/moat-runtime --version
+  assert_contains "$output" "hook: $want" "installed"
+  mkdir "$b"
+  echo '{"ociVersion": "1.0.2", "annotations": {"io.moat.network": "moat"}}' >"$b/config.json"
+  run -0 in_opt_moat "$ROOT/opt/moat" /opt/moat/bin/moat-runtime --moat-runtime /bin/true \
+    create --bundle "$b" moat-test-ctr
+  assert_jq "$(cat "$b/config.json")" \
+    '[.hooks.prestart[].path, .hooks.poststop[].path] == [$p, $p]' --arg p "$want"
+  run -0 in_opt_moat "$ROOT/opt/moat" "$want" --version
+  assert_contains "$output" "moat-hook"
+  # Not installed next to it (a copy elsewhere): the build's default.
+  cp "$MOAT_BUILD/moat-runtime" "$BATS_TEST_TMPDIR/moat-runtime"
+  run -0 "$BATS_TEST_TMPDIR/moat-runtime" --version
+  assert_contains "$output" "hook: /usr/local/libexec/moat/moat-hook" "a copy elsewhere"
+  run -0 make -s -C "$SRC" BUILD="$MOAT_BUILD" DESTDIR="$ROOT" PREFIX=/opt/moat uninstall
+  assert_no_files_left
+}
