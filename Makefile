@@ -61,8 +61,13 @@ C_SRCS      := $(LIB_SRCS) $(LIB_HDRS) $(UNIT_SRCS) $(wildcard $(BIN_DIRS:%=%/*.
 
 BINS := $(BUILD)/moat $(BUILD)/moat-hook $(BUILD)/moatctl $(BUILD)/moat-runtime
 
-.PHONY: all man unit bats test test-kernels asan bench demo install uninstall clean deps format format-check fuzz
-all: $(BINS) $(UNIT_BINS) man
+.PHONY: all man unit unit-bins bats test check test-kernels asan bench demo install uninstall clean deps format format-check fuzz
+# The binaries and man pages. The unit tests are built by make test (and
+# check, unit, unit-bins), not here: a user who builds to install needs no
+# cmocka.
+all: $(BINS) man
+
+unit-bins: $(UNIT_BINS)
 
 # Man pages are kept as scdoc(5) text in man/ and generated here.
 man: $(MAN_PAGES)
@@ -133,11 +138,13 @@ ASAN_BATS ?= cni-verbs.bats cni-errors.bats hook.bats hook-attach.bats ctl.bats
 # counted together into one `tests: N passed, N failed`.
 test: deps
 	$(MAKE) format-check
-	$(MAKE) all
+	$(MAKE) all unit-bins
 	$(MAKE) BUILD=build-asan SANITIZE=1 $(ASAN_UNIT_BINS) $(ASAN_BINS)
 	ASAN_OPTIONS=detect_leaks=1 MOAT_BUILD=$(abspath $(BUILD)) MOAT_FUZZ_SECONDS=$(FUZZ_SMOKE) \
 	  MOAT_ASAN_BUILD=$(abspath build-asan) MOAT_ASAN_BATS="$(ASAN_BATS)" \
 	  hack/run-tests.sh all $(UNIT_BINS) $(ASAN_UNIT_BINS)
+
+check: test
 
 # Not part of make test (slow): boots Debian kernels under qemu (TCG) and
 # runs the kernel-facing bats files in them. KERNELS: linux-image-*-unsigned
@@ -154,7 +161,7 @@ fuzz:
 	hack/fuzz/run.sh $(FUZZ_SECONDS)
 
 asan:
-	$(MAKE) BUILD=build-asan SANITIZE=1 all
+	$(MAKE) BUILD=build-asan SANITIZE=1 all unit-bins
 	ASAN_OPTIONS=detect_leaks=1 MOAT_BUILD=$(abspath build-asan) MOAT_BATS_EXCLUDE=valgrind.bats \
 	  hack/run-tests.sh all $(ASAN_UNIT_BINS)
 
