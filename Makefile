@@ -116,7 +116,7 @@ $(BUILD)/moat-runtime: $(BUILD)/runtime/main.o $(call bin_lib,runtime) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS)
 
 deps:
-	hack/install-deps.sh
+	@hack/install-deps.sh
 
 # Unit tests: TAP, so hack/run-tests.sh can count them. test_foreign and
 # test_confine need root (private network namespaces, seccomp in a child).
@@ -171,9 +171,12 @@ bench: $(BINS)
 	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-ctl
 	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-datapath
 
+# A newcomer sees the stories, not the compiler: the build is silent (its
+# errors still show); V=1 shows its commands.
 demo: deps
-	$(MAKE) all
-	MOAT_BUILD=$(abspath $(BUILD)) hack/demo
+	@echo "demo: building moat in $(BUILD)/ (V=1 shows the commands)"
+	@$(MAKE) --no-print-directory $(if $(V),,-s) all
+	@MOAT_BUILD=$(abspath $(BUILD)) hack/demo
 
 DATADIR ?= $(PREFIX)/share/moat
 
