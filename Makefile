@@ -180,7 +180,24 @@ demo: deps
 
 DATADIR ?= $(PREFIX)/share/moat
 
+# The directories install puts files in. Those it has to make (none of
+# an existing one, such as /usr/local/bin or hooks.d) are listed in
+# DATADIR/installed-dirs, with those of an earlier install, for uninstall
+# to remove when empty. moat's own, libexec/moat and DATADIR, go always.
+MAN_SECTIONS := $(sort $(subst .,,$(suffix $(MAN_SRCS:man/%.scd=%))))
+INSTALL_DIRS  = $(CNI_BIN_DIR) $(LIBEXECDIR)/moat $(BINDIR) $(HOOKS_DIR) $(DATADIR) \
+                $(MAN_SECTIONS:%=$(MANDIR)/man%)
+MADE_DIRS     = $(DESTDIR)$(DATADIR)/installed-dirs
+
 install: $(BINS) $(MAN_PAGES)
+	@made=$$(for d in $(INSTALL_DIRS); do \
+	  while [ ! -d "$(DESTDIR)$$d" ] && [ "$$d" != / ] && [ "$$d" != . ]; do \
+	    echo "$$d"; d=$$(dirname "$$d"); \
+	  done; \
+	done); \
+	install -d $(DESTDIR)$(DATADIR) && \
+	{ cat $(MADE_DIRS) 2>/dev/null; printf '%s\n' $$made; } | sed '/^$$/d' | LC_ALL=C sort -u \
+	  >$(MADE_DIRS).new && mv $(MADE_DIRS).new $(MADE_DIRS)
 	install -D -m 0755 $(BUILD)/moat $(DESTDIR)$(CNI_BIN_DIR)/moat
 	install -D -m 0755 $(BUILD)/moat-hook $(DESTDIR)$(LIBEXECDIR)/moat/moat-hook
 	install -D -m 0755 $(BUILD)/moatctl $(DESTDIR)$(BINDIR)/moatctl
@@ -206,8 +223,11 @@ uninstall:
 	for page in $(MAN_SRCS:man/%.scd=%); do \
 	  rm -f $(DESTDIR)$(MANDIR)/man$${page##*.}/$$page; \
 	done
-	rm -rf $(DESTDIR)$(DATADIR)
-	-rmdir $(DESTDIR)$(LIBEXECDIR)/moat 2>/dev/null
+	@made=$$(cat $(MADE_DIRS) 2>/dev/null); \
+	rm -rf $(DESTDIR)$(DATADIR); \
+	for d in $(LIBEXECDIR)/moat $$(printf '%s\n' $$made | LC_ALL=C sort -r); do \
+	  [ ! -d "$(DESTDIR)$$d" ] || rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d" || true; \
+	done
 
 format:
 	clang-format -i $(C_SRCS)

@@ -32,9 +32,13 @@ files_under() {
   (cd "$1" && find . ! -type d | sed 's|^\./||' | LC_ALL=C sort)
 }
 
+# Nothing under $ROOT (DESTDIR, which install made): no file, and no
+# directory, since install made them all.
 assert_no_files_left() {
   run -0 find "$ROOT" ! -type d
   assert_eq "$output" "" "files left after uninstall"
+  run -0 find "$ROOT" -mindepth 1
+  assert_eq "$output" "" "directories left after uninstall"
 }
 
 @test "install: binaries, hook and hooks.d files in place; uninstall removes them" {
@@ -119,7 +123,8 @@ assert_no_files_left() {
   run -0 install_into install
   local share=$ROOT/usr/local/share/moat f
   [[ -d $share ]] || fail "no $share"
-  assert_eq "$(files_under "$share")" "$(files_under "$SRC/conf")" "files in share/moat"
+  # (and installed-dirs, what uninstall removes: see the test below)
+  assert_eq "$(files_under "$share" | grep -vx installed-dirs)" "$(files_under "$SRC/conf")" "files in share/moat"
   while IFS= read -r f; do
     cmp -s "$share/$f" "$SRC/conf/$f" || fail "$share/$f differs from conf/$f"
     [[ $(stat -c %A "$share/$f") == -rw?r--r-- ]] || [[ $(stat -c %A "$share/$f") == -rwxr-xr-x ]] ||
@@ -192,4 +197,26 @@ in_opt_moat() {
   assert_contains "$output" "hook: /usr/local/libexec/moat/moat-hook" "a copy elsewhere"
   run -0 make -s -C "$SRC" BUILD="$MOAT_BUILD" DESTDIR="$ROOT" PREFIX=/opt/moat uninstall
   assert_no_files_left
+}
+
+@test "install: uninstall removes the directories install made, never one that was there" {
+  # There before: a shared bin with another program, an empty hooks.d (a
+  # package's), an empty man8.
+  mkdir -p "$ROOT/usr/local/bin" "$ROOT/usr/share/containers/oci/hooks.d" "$ROOT/usr/local/share/man/man8"
+  echo other >"$ROOT/usr/local/bin/other-tool"
+  local before
+  before=$(cd "$ROOT" && find . | LC_ALL=C sort)
+  run -0 install_into install
+  [[ -d $ROOT/opt/cni/bin && -d $ROOT/usr/local/share/man/man5 ]] || fail "install made no directories"
+  # A second install (an upgrade) keeps what the first one made.
+  run -0 install_into install
+  run -0 install_into uninstall
+  assert_eq "$(cd "$ROOT" && find . | LC_ALL=C sort)" "$before" "what is left"
+  # A directory install made that holds something else by now stays.
+  run -0 install_into install
+  echo mine >"$ROOT/opt/cni/bin/other-plugin"
+  run -0 install_into uninstall
+  assert_eq "$(cd "$ROOT" && find opt | LC_ALL=C sort)" $'opt\nopt/cni\nopt/cni/bin\nopt/cni/bin/other-plugin' \
+    "a directory install made, not empty"
+  [[ ! -e $ROOT/usr/local/libexec ]] || fail "libexec left"
 }
