@@ -190,7 +190,7 @@ demo_build_output() {
   cp -a "$MOAT_BUILD" "$b"
   touch -d '2000-01-01' "$b/runtime/main.o"
   # As a user types it, in the tree (no -C: no "Entering directory").
-  cd "$REPO"
+  cd "$REPO" || return
   run env NO_COLOR=1 MOAT_DEMO_ENGINE=docker timeout 300 make demo BUILD="$b" "$@"
   [[ $status -ne 0 ]] || fail "make demo accepted MOAT_DEMO_ENGINE=docker:" "$output"
   assert_contains "$output" "MOAT_DEMO_ENGINE: 'docker' is neither podman nor runc"
