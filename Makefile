@@ -61,8 +61,13 @@ C_SRCS      := $(LIB_SRCS) $(LIB_HDRS) $(UNIT_SRCS) $(wildcard $(BIN_DIRS:%=%/*.
 
 BINS := $(BUILD)/moat $(BUILD)/moat-hook $(BUILD)/moatctl $(BUILD)/moat-runtime
 
-.PHONY: all man unit bats test test-kernels asan bench demo install uninstall clean deps format format-check fuzz
-all: $(BINS) $(UNIT_BINS) man
+.PHONY: all man unit unit-bins bats test check test-kernels asan bench demo install uninstall clean deps format format-check fuzz
+# The binaries and man pages. The unit tests are built by make test (and
+# check, unit, unit-bins), not here: a user who builds to install needs no
+# cmocka.
+all: $(BINS) man
+
+unit-bins: $(UNIT_BINS)
 
 # Man pages are kept as scdoc(5) text in man/ and generated here.
 man: $(MAN_PAGES)
@@ -111,7 +116,7 @@ $(BUILD)/moat-runtime: $(BUILD)/runtime/main.o $(call bin_lib,runtime) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PLUGIN_LIBS)
 
 deps:
-	hack/install-deps.sh
+	@hack/install-deps.sh
 
 # Unit tests: TAP, so hack/run-tests.sh can count them. test_foreign and
 # test_confine need root (private network namespaces, seccomp in a child).
@@ -133,11 +138,13 @@ ASAN_BATS ?= cni-verbs.bats cni-errors.bats hook.bats hook-attach.bats ctl.bats
 # counted together into one `tests: N passed, N failed`.
 test: deps
 	$(MAKE) format-check
-	$(MAKE) all
+	$(MAKE) all unit-bins
 	$(MAKE) BUILD=build-asan SANITIZE=1 $(ASAN_UNIT_BINS) $(ASAN_BINS)
 	ASAN_OPTIONS=detect_leaks=1 MOAT_BUILD=$(abspath $(BUILD)) MOAT_FUZZ_SECONDS=$(FUZZ_SMOKE) \
 	  MOAT_ASAN_BUILD=$(abspath build-asan) MOAT_ASAN_BATS="$(ASAN_BATS)" \
 	  hack/run-tests.sh all $(UNIT_BINS) $(ASAN_UNIT_BINS)
+
+check: test
 
 # Not part of make test (slow): boots Debian kernels under qemu (TCG) and
 # runs the kernel-facing bats files in them. KERNELS: linux-image-*-unsigned
@@ -154,7 +161,7 @@ fuzz:
 	hack/fuzz/run.sh $(FUZZ_SECONDS)
 
 asan:
-	$(MAKE) BUILD=build-asan SANITIZE=1 all
+	$(MAKE) BUILD=build-asan SANITIZE=1 all unit-bins
 	ASAN_OPTIONS=detect_leaks=1 MOAT_BUILD=$(abspath build-asan) MOAT_BATS_EXCLUDE=valgrind.bats \
 	  hack/run-tests.sh all $(ASAN_UNIT_BINS)
 
@@ -164,13 +171,33 @@ bench: $(BINS)
 	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-ctl
 	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-datapath
 
+# A newcomer sees the stories, not the compiler: the build is silent (its
+# errors still show); V=1 shows its commands.
 demo: deps
-	$(MAKE) all
-	MOAT_BUILD=$(abspath $(BUILD)) hack/demo
+	@echo "demo: building moat in $(BUILD)/ (V=1 shows the commands)"
+	@$(MAKE) --no-print-directory $(if $(V),,-s) all
+	@MOAT_BUILD=$(abspath $(BUILD)) hack/demo
 
 DATADIR ?= $(PREFIX)/share/moat
 
+# The directories install puts files in. Those it has to make (none of
+# an existing one, such as /usr/local/bin or hooks.d) are listed in
+# DATADIR/installed-dirs, with those of an earlier install, for uninstall
+# to remove when empty. moat's own, libexec/moat and DATADIR, go always.
+MAN_SECTIONS := $(sort $(subst .,,$(suffix $(MAN_SRCS:man/%.scd=%))))
+INSTALL_DIRS  = $(CNI_BIN_DIR) $(LIBEXECDIR)/moat $(BINDIR) $(HOOKS_DIR) $(DATADIR) \
+                $(MAN_SECTIONS:%=$(MANDIR)/man%)
+MADE_DIRS     = $(DESTDIR)$(DATADIR)/installed-dirs
+
 install: $(BINS) $(MAN_PAGES)
+	@made=$$(for d in $(INSTALL_DIRS); do \
+	  while [ ! -d "$(DESTDIR)$$d" ] && [ "$$d" != / ] && [ "$$d" != . ]; do \
+	    echo "$$d"; d=$$(dirname "$$d"); \
+	  done; \
+	done); \
+	install -d $(DESTDIR)$(DATADIR) && \
+	{ cat $(MADE_DIRS) 2>/dev/null; printf '%s\n' $$made; } | sed '/^$$/d' | LC_ALL=C sort -u \
+	  >$(MADE_DIRS).new && mv $(MADE_DIRS).new $(MADE_DIRS)
 	install -D -m 0755 $(BUILD)/moat $(DESTDIR)$(CNI_BIN_DIR)/moat
 	install -D -m 0755 $(BUILD)/moat-hook $(DESTDIR)$(LIBEXECDIR)/moat/moat-hook
 	install -D -m 0755 $(BUILD)/moatctl $(DESTDIR)$(BINDIR)/moatctl
@@ -196,8 +223,11 @@ uninstall:
 	for page in $(MAN_SRCS:man/%.scd=%); do \
 	  rm -f $(DESTDIR)$(MANDIR)/man$${page##*.}/$$page; \
 	done
-	rm -rf $(DESTDIR)$(DATADIR)
-	-rmdir $(DESTDIR)$(LIBEXECDIR)/moat 2>/dev/null
+	@made=$$(cat $(MADE_DIRS) 2>/dev/null); \
+	rm -rf $(DESTDIR)$(DATADIR); \
+	for d in $(LIBEXECDIR)/moat $$(printf '%s\n' $$made | LC_ALL=C sort -r); do \
+	  [ ! -d "$(DESTDIR)$$d" ] || rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d" || true; \
+	done
 
 format:
 	clang-format -i $(C_SRCS)

@@ -180,3 +180,33 @@ setup() {
   assert_eq "$(find /tmp -maxdepth 1 -name 'moatdemo.*' -newer "$BATS_TEST_TMPDIR" 2>/dev/null)" "" \
     "work directories"
 }
+
+# demo_build_output [MAKE ARGS...]: make demo's output up to hack/demo (told
+# an unknown engine, so it stops at once), with one object of a private copy
+# of the build out of date, so that something is compiled.
+demo_build_output() {
+  local b=$BATS_TEST_TMPDIR/build
+  rm -rf "$b"
+  cp -a "$MOAT_BUILD" "$b"
+  touch -d '2000-01-01' "$b/runtime/main.o"
+  # As a user types it, in the tree (no -C: no "Entering directory").
+  cd "$REPO" || return
+  run env NO_COLOR=1 MOAT_DEMO_ENGINE=docker timeout 300 make demo BUILD="$b" "$@"
+  [[ $status -ne 0 ]] || fail "make demo accepted MOAT_DEMO_ENGINE=docker:" "$output"
+  assert_contains "$output" "MOAT_DEMO_ENGINE: 'docker' is neither podman nor runc"
+  [[ $b/runtime/main.o -nt $REPO/runtime/main.c ]] || fail "runtime/main.o was not rebuilt"
+}
+
+@test "make demo: the build prints no command, only one line; V=1 shows them" {
+  demo_build_output
+  assert_contains "$output" "demo: building moat in $BATS_TEST_TMPDIR/build/ (V=1 shows the commands)"
+  assert_not_contains "$output" "runtime/main.o" "output"
+  assert_not_contains "$output" "make[" "output"
+  assert_not_contains "$output" "hack/install-deps.sh" "output"
+  # Nothing but that line, install-deps' one line, hack/demo's error and
+  # make's line for it.
+  assert_eq "$(grep -cvE '^(demo: building|install-deps: |make: \*\*\* )|MOAT_DEMO_ENGINE' <<<"$output" || true)" 0 \
+    "other lines in: $output"
+  demo_build_output V=1
+  assert_contains "$output" "-c -o $BATS_TEST_TMPDIR/build/runtime/main.o runtime/main.c"
+}

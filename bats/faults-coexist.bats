@@ -145,3 +145,56 @@ assert_foreign_unchanged() { # STEP
   run -2 ctl docker-user add "$BR"
   assert_contains "$output" "has no chain DOCKER-USER"
 }
+
+# docker_guide_fix: the DOCKER-USER commands of conf/docker/README.md
+# ("Troubleshooting"), for this test's bridge in place of moat0.
+docker_guide_fix() {
+  grep -E '^ +iptables -I DOCKER-USER ' "$BATS_TEST_DIRNAME/../conf/docker/README.md" |
+    sed -e 's/^ *//' -e "s/moat0/$BR/g"
+}
+
+@test "coexist: the docker guide's fix (DOCKER-USER accepts moat's bridge) passes what moat allows, only that, and check no longer names FORWARD" {
+  make_foreign
+  local fix cmd p ip_b
+  fix=$(docker_guide_fix)
+  assert_eq "$(grep -c . <<<"$fix")" 2 "the guide's commands: $fix"
+  add_container a
+  add_container b
+  conf_set '.args = {cni: {labels: [{key: "app", value: "other"}]}}'
+  add_container c
+  ip_b=$(ip_of b)
+  p=$(random_port)
+  ns_tcp_listen "$(ns_of b)" 0.0.0.0 "$p"
+
+  # docker's FORWARD policy drops what moat allows (a and b share app=co);
+  # check says so.
+  PROBE_TOKEN=before-fix run -1 ns_tcp_connect "$(ns_of a)" "$ip_b" "$p"
+  assert_eq "$output" timeout "a -> b under docker's policy"
+  run -1 ctl --json check
+  assert_jq "$output" '.conflicts | map(select(.chain == "FORWARD")) | length >= 1'
+
+  while IFS= read -r cmd; do
+    # shellcheck disable=SC2086 # the guide's command, word by word
+    run -0 in_h $cmd
+  done <<<"$fix"
+  PROBE_TOKEN=after-fix run -0 ns_tcp_connect "$(ns_of a)" "$ip_b" "$p"
+  assert_eq "$(received after-fix)" 1 "b received a's token"
+  # moat still refuses what its policy refuses.
+  PROBE_TOKEN=refused-c run -1 ns_tcp_connect "$(ns_of c)" "$ip_b" "$p"
+  assert_eq "$output" refused "c -> b"
+  # check no longer names docker's chains (the foreign table's input rule,
+  # make_foreign's, is still a conflict, so it exits 1).
+  run -1 ctl check
+  assert_not_contains "$output" "FORWARD"
+  run -1 ctl --json check
+  assert_jq "$output" '.drift == [] and (.conflicts | map(select(.table == "filter")) == [])'
+  assert_jq "$output" '.conflicts | map(select(.chain == "input")) | length == 1'
+
+  # The guide's undo (-D) brings the drop back.
+  while IFS= read -r cmd; do
+    # shellcheck disable=SC2086
+    run -0 in_h ${cmd/ -I / -D }
+  done <<<"$fix"
+  run -1 ctl check
+  assert_contains "$output" "FORWARD"
+}

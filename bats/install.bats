@@ -32,9 +32,13 @@ files_under() {
   (cd "$1" && find . ! -type d | sed 's|^\./||' | LC_ALL=C sort)
 }
 
+# Nothing under $ROOT (DESTDIR, which install made): no file, and no
+# directory, since install made them all.
 assert_no_files_left() {
   run -0 find "$ROOT" ! -type d
   assert_eq "$output" "" "files left after uninstall"
+  run -0 find "$ROOT" -mindepth 1
+  assert_eq "$output" "" "directories left after uninstall"
 }
 
 @test "install: binaries, hook and hooks.d files in place; uninstall removes them" {
@@ -119,12 +123,13 @@ assert_no_files_left() {
   run -0 install_into install
   local share=$ROOT/usr/local/share/moat f
   [[ -d $share ]] || fail "no $share"
-  assert_eq "$(files_under "$share")" "$(files_under "$SRC/conf")" "files in share/moat"
+  # (and installed-dirs, what uninstall removes: see the test below)
+  assert_eq "$(files_under "$share" | grep -vx installed-dirs)" "$(files_under "$SRC/conf")" "files in share/moat"
   while IFS= read -r f; do
     cmp -s "$share/$f" "$SRC/conf/$f" || fail "$share/$f differs from conf/$f"
     [[ $(stat -c %A "$share/$f") == -rw?r--r-- ]] || [[ $(stat -c %A "$share/$f") == -rwxr-xr-x ]] ||
       fail "$share/$f: mode $(stat -c %A "$share/$f"), want readable by all"
-  done < <(files_under "$share")
+  done < <(files_under "$share" | grep -vx installed-dirs)
   # The JSON examples are JSON.
   for f in "$share"/*.json "$share"/*.conflist "$share"/*/*.json "$share"/*/*.conflist; do
     [[ -e $f ]] || continue
@@ -148,4 +153,70 @@ assert_no_files_left() {
     '.hook.path == "/opt/m/libexec/moat/moat-hook"'
   run -0 make -s -C "$SRC" BUILD="$MOAT_BUILD" DESTDIR="$ROOT" "${vars[@]}" uninstall
   assert_no_files_left
+}
+
+# in_opt_moat DIR CMD...: runs CMD in a private mount namespace where DIR is
+# /opt/moat (a tmpfs over /opt holds the mount point), as if installed there.
+in_opt_moat() {
+  local dir=$1
+  shift
+  unshare -m --propagation private bash -c \
+    'mount -t tmpfs moat-test /opt && mkdir /opt/moat && mount --bind "$1" /opt/moat && shift && exec "$@"' \
+    in_opt_moat "$dir" "$@"
+}
+
+@test "install: PREFIX=/opt/moat after a plain build: moat-runtime adds the hook installed with it" {
+  [[ $EUID -eq 0 ]] || fail "needs root (a private mount namespace)"
+  # The build's default is /usr/local: this install must not rebuild it.
+  run -0 "$MOAT_BUILD/moat-runtime" --version
+  assert_contains "$output" "hook: /usr/local/libexec/moat/moat-hook" "the build's default"
+  run -0 make -s -C "$SRC" BUILD="$MOAT_BUILD" DESTDIR="$ROOT" PREFIX=/opt/moat install
+  cmp -s "$ROOT/opt/moat/bin/moat-runtime" "$MOAT_BUILD/moat-runtime" || fail "moat-runtime was rebuilt"
+  local want=/opt/moat/libexec/moat/moat-hook stage b=$BATS_TEST_TMPDIR/bundle
+  for stage in prestart poststop; do
+    assert_jq "$(cat "$ROOT/usr/share/containers/oci/hooks.d/50-moat-$stage.json")" '.hook.path == $p' --arg p "$want"
+  done
+  # Staged under DESTDIR, it finds the staged hook...
+  run -0 "$ROOT/opt/moat/bin/moat-runtime" --version
+  assert_contains "$output" "hook: $(realpath "$ROOT")$want" "staged"
+  # ... and installed in /opt/moat, the hook the hooks.d files name, which
+  # it puts into a container's config.json.
+  run -0 in_opt_moat "$ROOT/opt/moat" /opt/moat/bin/moat-runtime --version
+  assert_contains "$output" "hook: $want" "installed"
+  mkdir "$b"
+  echo '{"ociVersion": "1.0.2", "annotations": {"io.moat.network": "moat"}}' >"$b/config.json"
+  run -0 in_opt_moat "$ROOT/opt/moat" /opt/moat/bin/moat-runtime --moat-runtime /bin/true \
+    create --bundle "$b" moat-test-ctr
+  assert_jq "$(cat "$b/config.json")" \
+    '[.hooks.prestart[].path, .hooks.poststop[].path] == [$p, $p]' --arg p "$want"
+  run -0 in_opt_moat "$ROOT/opt/moat" "$want" --version
+  assert_contains "$output" "moat-hook"
+  # Not installed next to it (a copy elsewhere): the build's default.
+  cp "$MOAT_BUILD/moat-runtime" "$BATS_TEST_TMPDIR/moat-runtime"
+  run -0 "$BATS_TEST_TMPDIR/moat-runtime" --version
+  assert_contains "$output" "hook: /usr/local/libexec/moat/moat-hook" "a copy elsewhere"
+  run -0 make -s -C "$SRC" BUILD="$MOAT_BUILD" DESTDIR="$ROOT" PREFIX=/opt/moat uninstall
+  assert_no_files_left
+}
+
+@test "install: uninstall removes the directories install made, never one that was there" {
+  # There before: a shared bin with another program, an empty hooks.d (a
+  # package's), an empty man8.
+  mkdir -p "$ROOT/usr/local/bin" "$ROOT/usr/share/containers/oci/hooks.d" "$ROOT/usr/local/share/man/man8"
+  echo other >"$ROOT/usr/local/bin/other-tool"
+  local before
+  before=$(cd "$ROOT" && find . | LC_ALL=C sort)
+  run -0 install_into install
+  [[ -d $ROOT/opt/cni/bin && -d $ROOT/usr/local/share/man/man5 ]] || fail "install made no directories"
+  # A second install (an upgrade) keeps what the first one made.
+  run -0 install_into install
+  run -0 install_into uninstall
+  assert_eq "$(cd "$ROOT" && find . | LC_ALL=C sort)" "$before" "what is left"
+  # A directory install made that holds something else by now stays.
+  run -0 install_into install
+  echo mine >"$ROOT/opt/cni/bin/other-plugin"
+  run -0 install_into uninstall
+  assert_eq "$(cd "$ROOT" && find opt | LC_ALL=C sort)" $'opt\nopt/cni\nopt/cni/bin\nopt/cni/bin/other-plugin' \
+    "a directory install made, not empty"
+  [[ ! -e $ROOT/usr/local/libexec ]] || fail "libexec left"
 }

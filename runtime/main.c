@@ -27,7 +27,9 @@ static const char usage[]
       "prestart and poststop in its config.json first. Every other command goes to\n"
       "runc unchanged.\n"
       "\n"
-      "  --moat-hook PATH     the hook to add (default " MOAT_HOOK_PATH ")\n"
+      "  --moat-hook PATH     the hook to add (default: the moat-hook installed with\n"
+      "                       moat-runtime, ../libexec/moat/moat-hook from its\n"
+      "                       directory, else " MOAT_HOOK_PATH ")\n"
       "  --moat-runtime PATH  the runtime to run (default runc, found in PATH)\n"
       "  --moat-env K=V       set K in the hook's environment (repeatable; MOAT_RUN_DIR,\n"
       "                       MOAT_NETWORK_DIRS and CNI_PATH are passed on from\n"
@@ -122,11 +124,21 @@ main (int argc, char **argv)
 {
   struct moat_shim_args a;
   moat_err_t err = { 0 };
+  _cleanup_free_ char *hook = NULL;
   int ret;
 
   openlog ("moat-runtime", LOG_PID, LOG_DAEMON);
   if (moat_shim_args_parse (argc, argv, environ, &a, &err) < 0)
     return fail (argc, argv, &err);
+  if (!a.hook_given)
+    {
+      if (moat_shim_default_hook ("/proc/self/exe", &hook, &err) < 0)
+        {
+          moat_shim_args_free (&a);
+          return fail (argc, argv, &err);
+        }
+      a.hook.path = hook;
+    }
   if (a.help || a.version)
     {
       if (a.help)

@@ -221,6 +221,7 @@ parse_moat_option (int argc, char **argv, int *i, struct moat_shim_args *a, moat
         return moat_error (err, MOAT_E_ENV, 0, "--moat-hook \"%s\": must be an absolute path",
                            value);
       *(k == 0 ? &a->hook.path : &a->runtime) = value;
+      a->hook_given |= k == 0;
       return 1;
     }
   if (moat_shim_env_set (a->hook.env, value, err) < 0)
@@ -268,6 +269,44 @@ moat_shim_args_free (struct moat_shim_args *args)
 {
   json_decref (args->hook.env);
   args->hook.env = NULL;
+}
+
+/* Where make install puts moat-hook, from PREFIX. */
+#define HOOK_UNDER_PREFIX "/libexec/moat/moat-hook"
+
+/* PREFIX/libexec/moat/moat-hook for exe in PREFIX/bin, if executable. */
+static int
+hook_near (const char *exe, char **ret_path, moat_err_t *err)
+{
+  _cleanup_free_ char *prefix = realpath (exe, NULL);
+  _cleanup_free_ char *path = NULL;
+  char *slash, *p;
+  struct stat st;
+
+  *ret_path = NULL;
+  for (int up = 0; up < 2; up++)
+    {
+      slash = prefix ? strrchr (prefix, '/') : NULL;
+      if (!slash)
+        return 0;
+      *slash = '\0';
+    }
+  if (asprintf (&p, "%s" HOOK_UNDER_PREFIX, prefix) < 0)
+    return moat_error (err, MOAT_E_IO, ENOMEM, "hook path");
+  path = p;
+  if (stat (path, &st) == 0 && S_ISREG (st.st_mode) && access (path, X_OK) == 0)
+    *ret_path = TAKE_PTR (path);
+  return 0;
+}
+
+int
+moat_shim_default_hook (const char *exe, char **ret_path, moat_err_t *err)
+{
+  if (hook_near (exe, ret_path, err) < 0)
+    return -1;
+  if (!*ret_path && !(*ret_path = strdup (MOAT_HOOK_PATH)))
+    return moat_error (err, MOAT_E_IO, ENOMEM, "hook path");
+  return 0;
 }
 
 /* ------------------------------------------------------------ config.json */

@@ -11,7 +11,7 @@
  * runtimeArgs) and are taken off before the real runtime is exec'd with the
  * rest, unchanged:
  *
- *   --moat-hook PATH     the hook to add (default MOAT_HOOK_PATH)
+ *   --moat-hook PATH     the hook to add (default: moat_shim_default_hook)
  *   --moat-runtime PATH  the runtime to exec (default "runc", from PATH)
  *   --moat-env K=V       one entry of the hook's environment (repeatable)
  *
@@ -53,6 +53,7 @@ struct moat_shim_args
   int runtime_argc;
   const char *command; /* runc's command word; NULL when none */
   const char *bundle;  /* --bundle's value; NULL: the working directory */
+  bool hook_given;     /* --moat-hook was given (else hook.path is MOAT_HOOK_PATH) */
   bool help;           /* only --help (or -h) after moat's options */
   bool version;        /* only --version (or -v) after moat's options */
 };
@@ -71,6 +72,15 @@ void moat_shim_args_free (struct moat_shim_args *args);
  * *ret_path is NULL when there is no --log, *ret_json is true for
  * --log-format json. For reporting an error where containerd looks. */
 void moat_shim_find_log (int argc, char **argv, const char **ret_path, bool *ret_json);
+
+/* The hook moat-runtime adds when --moat-hook is not given: the moat-hook
+ * installed with it, PREFIX/libexec/moat/moat-hook for exe (its own path,
+ * "/proc/self/exe"; symlinks resolved) in PREFIX/bin, when that is an
+ * executable regular file; else MOAT_HOOK_PATH, the path of the build's
+ * LIBEXECDIR. So `make install PREFIX=...` after a plain `make` gives a
+ * moat-runtime that finds the hook installed next to it. *ret_path is
+ * malloc'd. */
+int moat_shim_default_hook (const char *exe, char **ret_path, moat_err_t *err);
 
 /* True for runc commands that take a bundle to create a container from. */
 bool moat_shim_command_creates (const char *command);

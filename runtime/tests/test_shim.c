@@ -88,6 +88,80 @@ test_args_containerd_create (void **state)
   moat_shim_args_free (&a);
 }
 
+/* A file at path (directories made), mode mode. */
+static void
+touch_file (const char *path, mode_t mode)
+{
+  char dir[256];
+  int fd;
+
+  snprintf (dir, sizeof (dir), "%s", path);
+  for (char *p = strchr (dir + 1, '/'); p; p = strchr (p + 1, '/'))
+    {
+      *p = '\0';
+      mkdir (dir, 0755);
+      *p = '/';
+    }
+  fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  assert_true (fd >= 0);
+  assert_int_equal (fchmod (fd, mode), 0);
+  close (fd);
+}
+
+static void
+assert_default_hook (const char *exe, const char *want)
+{
+  moat_err_t err = { 0 };
+  _cleanup_free_ char *hook = NULL;
+
+  assert_int_equal (moat_shim_default_hook (exe, &hook, &err), 0);
+  assert_string_equal (hook, want);
+}
+
+/* The moat-hook installed with moat-runtime (PREFIX/bin and
+ * PREFIX/libexec/moat), else the build's default. */
+static void
+test_default_hook (void **state)
+{
+  char dir[] = "/tmp/moat-test-shim-XXXXXX", exe[128], hook[128], link[128];
+
+  assert_non_null (mkdtemp (dir));
+  snprintf (exe, sizeof (exe), "%s/opt/bin/moat-runtime", dir);
+  snprintf (hook, sizeof (hook), "%s/opt/libexec/moat/moat-hook", dir);
+  snprintf (link, sizeof (link), "%s/usr/bin/moat-runtime", dir);
+  touch_file (exe, 0755);
+  /* No hook next to it, or not the executable file it must be. */
+  assert_default_hook (exe, MOAT_HOOK_PATH);
+  assert_default_hook ("/nonexistent/bin/moat-runtime", MOAT_HOOK_PATH);
+  assert_default_hook ("/", MOAT_HOOK_PATH);
+  touch_file (hook, 0644);
+  assert_default_hook (exe, MOAT_HOOK_PATH);
+  assert_int_equal (unlink (hook), 0);
+  assert_int_equal (mkdir (hook, 0755), 0);
+  assert_default_hook (exe, MOAT_HOOK_PATH);
+  assert_int_equal (rmdir (hook), 0);
+  /* Installed with it; through a symlink, the target's. */
+  touch_file (hook, 0755);
+  assert_default_hook (exe, hook);
+  touch_file (link, 0755);
+  assert_int_equal (unlink (link), 0);
+  assert_int_equal (symlink (exe, link), 0);
+  assert_default_hook (link, hook);
+
+  static const char *const dirs[]
+      = { "usr/bin", "usr", "opt/libexec/moat", "opt/libexec", "opt/bin", "opt", "" };
+  unlink (link);
+  unlink (hook);
+  unlink (exe);
+  for (size_t i = 0; i < ARRAY_SIZE (dirs); i++)
+    {
+      char d[160];
+
+      snprintf (d, sizeof (d), "%s/%s", dir, dirs[i]);
+      assert_int_equal (rmdir (d), 0);
+    }
+}
+
 static void
 test_args_defaults (void **state)
 {
@@ -686,6 +760,7 @@ main (void)
     cmocka_unit_test (test_docker_names),
     cmocka_unit_test (test_args_containerd_create),
     cmocka_unit_test (test_args_defaults),
+    cmocka_unit_test (test_default_hook),
     cmocka_unit_test (test_args_bundle_forms),
     cmocka_unit_test (test_args_errors),
     cmocka_unit_test (test_args_help_version),
