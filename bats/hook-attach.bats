@@ -197,6 +197,25 @@ tcp_refused() { # FROM TO PORT
   assert_nothing_left "$LINKS_BEFORE"
 }
 
+# in_netns PID NS: process PID has entered netns NS.
+in_netns() { [[ $(stat -L -c %i "/proc/$1/ns/net") == $(stat -L -c %i "/run/netns/$2") ]]; }
+
+@test "hook attach: a namespace with an eth0 already (the engine's network) is refused with the fix; nothing is made" {
+  new_netns busy
+  ip -n "${PFX}busy" link add eth0 type dummy
+  ip netns exec "${PFX}busy" sleep 1000 </dev/null >/dev/null 2>&1 &
+  local pid=$! state
+  echo "$pid" >>"$T/pids"
+  wait_for 5 in_netns "$pid" "${PFX}busy" || fail "sleep did not enter ${PFX}busy"
+  state=$(jq -nc --arg id "$(cid_of x)" --arg n "$NET" --argjson p "$pid" \
+    '{ociVersion: "1.0.2", id: $id, status: "created", pid: $p, annotations: {"io.moat.network": $n}}')
+  run -1 run_hook prestart "$state"
+  assert_eq "$output" "moat-hook: container \"$(cid_of x)\": already has an interface \"eth0\" (its engine gave it a network): run it with --network none so that moat attaches it to network \"$NET\""
+  assert_eq "$(ip -n "${PFX}busy" -d -o link show eth0 | grep -c dummy)" 1 "the namespace's own eth0"
+  assert_eq "$(find "$MOAT_RUN_DIR/$NET/ipam" -type f 2>/dev/null)" "" "addresses taken"
+  assert_nothing_left "$LINKS_BEFORE"
+}
+
 @test "hook attach: refused without a network namespace of its own, a pid, or a live pid" {
   run ctr_create_jq a 'del(.linux.namespaces[] | select(.type == "network"))' "$(net)"
   [[ $status -ne 0 ]] || fail "a started in the host's namespace"

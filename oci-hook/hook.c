@@ -20,6 +20,7 @@
 #include "model/config.h"
 #include "base/jsonnum.h"
 #include "netfind.h"
+#include "kernel/netlink.h"
 #include "kernel/nft.h"
 #include "model/policy.h"
 #include "model/sources.h"
@@ -482,11 +483,29 @@ write_resolv_conf (const struct moat_hook *h, json_t *result, moat_err_t *err)
   return 0;
 }
 
+/* The hook makes the container's eth0: a namespace that has one already
+ * got it from the engine's own network (docker or podman run without
+ * --network none, whose prestart hook ran before ours). */
+static int
+check_no_interface (const struct moat_hook *h, moat_err_t *err)
+{
+  int r = moat_link_exists_in (h->netns_fd, h->netns, MOAT_HOOK_IFNAME, err);
+
+  if (r <= 0)
+    return r;
+  return moat_error (err, MOAT_E_LINK, 0,
+                     "container \"%s\": already has an interface \"%s\" (its engine gave it a "
+                     "network): run it with --network none so that moat attaches it to network "
+                     "\"%s\"",
+                     h->s.id, MOAT_HOOK_IFNAME, h->conf.name);
+}
+
 /* Hook-driven attach to the network in h->conf: the namespace. */
 static int
 plan_attach (struct moat_hook *h, moat_err_t *err)
 {
-  if (container_netns (h, h->conf.name, err) < 0 || plan_requests (h, err) < 0)
+  if (container_netns (h, h->conf.name, err) < 0 || check_no_interface (h, err) < 0
+      || plan_requests (h, err) < 0)
     return -1;
   /* Before confinement: dnsmasq must not inherit it (dnsd.h). */
   if (h->conf.dns && moat_dnsd_prepare (&h->dnsd, err) < 0)
