@@ -288,7 +288,7 @@ fake_argv() { cat "$T/fake.argv"; }
   before=$(moat_links)
   run dk_run bad --runtime moat --network none -e "MOAT_NETWORK=$NET" -e "MOAT_LABELS=app=a,=x"
   ((status != 0)) || fail "docker run succeeded: $output"
-  assert_contains "$output" "labels"
+  assert_contains "$output" "MOAT_LABELS: "
   assert_eq "$(dk ps -q --filter "name=$PFX-bad")" "" "running containers"
   run -0 dk rm -f "$PFX-bad"
   assert_nothing_left "$before"

@@ -118,7 +118,7 @@ tcp_refused() { # FROM TO PORT
   # A malformed variable fails the start like the annotation would.
   run ctr_create_env d "$(jq -nc --arg n "$NET" '["MOAT_NETWORK=" + $n, "MOAT_ALLOW_HOST=tcp/0"]')"
   [[ $status -ne 0 ]] || fail "d started"
-  assert_contains "$output" "io.moat.allow-host: port 0 out of range"
+  assert_contains "$output" "MOAT_ALLOW_HOST: port 0 out of range"
   [[ ! -e $(record_of d) ]] || fail "d has a record"
 }
 
@@ -252,6 +252,16 @@ in_netns() { [[ $(stat -L -c %i "/proc/$1/ns/net") == $(stat -L -c %i "/run/netn
   link_exists "$(hostif_of a)" || fail "poststop removed CNI's link of a"
   del_container a
   ctr_delete b
+  assert_nothing_left "$LINKS_BEFORE"
+}
+
+@test "hook attach: MOAT_* variables without MOAT_NETWORK attach nothing; a notice says to name one with MOAT_NETWORK" {
+  mkdir -p "$T/envonly"
+  jq -n '{ociVersion: "1.0.2", process: {env: ["PATH=/bin", "MOAT_LABELS=app=web"]}}' >"$T/envonly/config.json"
+  run -0 run_hook prestart "$(jq -nc --arg id "$(cid_of e)" --arg b "$T/envonly" \
+    '{ociVersion: "1.0.2", id: $id, status: "created", pid: 1, bundle: $b}')"
+  assert_eq "$output" "moat-hook: container \"$(cid_of e)\": MOAT_* environment ignored: it has no moat network attachment (name one with MOAT_NETWORK)"
+  [[ ! -e $(record_of e) ]] || fail "e was attached"
   assert_nothing_left "$LINKS_BEFORE"
 }
 

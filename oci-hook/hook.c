@@ -36,6 +36,7 @@ struct oci_state
   const char *bundle;
   json_t *annotations; /* borrowed from `root` or `config` */
   json_t *process_env; /* config.json's process.env, borrowed; NULL: none */
+  bool env_used;       /* settings were taken from process_env (effective_annotations) */
   json_t *config;      /* the bundle's config.json, when read */
 };
 
@@ -372,7 +373,7 @@ find_network (struct moat_hook *h, const char *network, const char *key, moat_er
  * environment (allow.env), the environment's under them. *ret: a new
  * reference, or NULL for none. */
 static int
-effective_annotations (const struct oci_state *s, json_t *allow, json_t **ret, moat_err_t *err)
+effective_annotations (struct oci_state *s, json_t *allow, json_t **ret, moat_err_t *err)
 {
   *ret = NULL;
   if (!moat_ceiling_reads_env (allow))
@@ -380,6 +381,7 @@ effective_annotations (const struct oci_state *s, json_t *allow, json_t **ret, m
       *ret = s->annotations ? json_incref (s->annotations) : NULL;
       return 0;
     }
+  s->env_used = s->env_used || s->process_env;
   return moat_annotations_with_env (s->annotations, s->process_env, ret, err);
 }
 
@@ -596,6 +598,36 @@ no_attachment (const struct oci_state *s, moat_err_t *err)
                      s->id);
 }
 
+/* An error in the words the user wrote: when the settings came from the
+ * MOAT_* environment, the variables rather than the annotations they stand
+ * for, and the variables in hints when the user set no io.moat.* policy
+ * annotation (moat_error_env_names). Returns -1. */
+static int
+hook_error (const struct moat_hook *h, moat_err_t *err)
+{
+  if (h->s.env_used)
+    moat_error_env_names (err, h->s.annotations, h->s.process_env,
+                          !asks_for_policy (h->s.annotations));
+  return -1;
+}
+
+/* MOAT_* settings with no MOAT_NETWORK and no attachment: ignored (an
+ * image's ENV must not fail a container), with a notice saying why. */
+static int
+notice_env_without_network (struct moat_hook *h, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *env = NULL;
+
+  if (moat_annotations_with_env (NULL, h->s.process_env, &env, err) < 0)
+    return -1;
+  if (asks_for_policy (env))
+    snprintf (h->notice, sizeof (h->notice),
+              "container \"%s\": MOAT_* environment ignored: it has no moat network attachment "
+              "(name one with MOAT_NETWORK)",
+              h->s.id);
+  return 0;
+}
+
 /* The settings are the annotations; the MOAT_* environment counts only
  * on a network that reads it (effective_annotations). */
 static int
@@ -620,6 +652,8 @@ plan_start (struct moat_hook *h, moat_err_t *err)
     r = plan_attach_env (h, from_env, err);
   if (r == 0 && !h->attach && h->found.n == 0 && asks_for_policy (h->s.annotations))
     r = no_attachment (&h->s, err);
+  else if (r == 0 && !h->attach && h->found.n == 0 && !from_env)
+    r = notice_env_without_network (h, err);
   moat_annotations_free (&a);
   return r;
 }
@@ -750,7 +784,7 @@ moat_hook_prepare (enum moat_hook_stage stage, const char *text, size_t len, str
   /* poststop needs no settings: the records say what to remove. */
   if (oci_state_parse (text, len, !stop, &h->s, err) < 0
       || (stop ? plan_stop (h, err) : plan_start (h, err)) < 0)
-    return -1;
+    return hook_error (h, err);
   /* A container moat leaves alone makes the hook write nothing at all. */
   if (h->attach || h->found.n > 0)
     moat_write_set_add (&h->writes, moat_run_dir (), 0700);
@@ -938,7 +972,7 @@ sources_update (struct moat_record *rec, const struct oci_state *s, bool *change
 
 static int
 apply_one (struct moat_nft *nft, const struct attachment *a, enum moat_hook_stage stage,
-           const struct oci_state *s, moat_err_t *err)
+           struct oci_state *s, moat_err_t *err)
 {
   _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
   _cleanup_ (moat_policy_free) struct moat_policy p = { 0 };
@@ -1042,7 +1076,9 @@ execute_stop (struct moat_hook *h, moat_err_t *err)
 int
 moat_hook_execute (struct moat_hook *h, moat_err_t *err)
 {
-  return h->stage == MOAT_HOOK_POSTSTOP ? execute_stop (h, err) : execute_start (h, err);
+  if ((h->stage == MOAT_HOOK_POSTSTOP ? execute_stop (h, err) : execute_start (h, err)) < 0)
+    return hook_error (h, err);
+  return 0;
 }
 
 int

@@ -144,6 +144,17 @@ int moat_annotations_parse (json_t *annotations, struct moat_annotations *ret, m
 int moat_annotations_with_env (json_t *annotations, json_t *process_env, json_t **ret,
                                moat_err_t *err);
 
+/* An error about settings merged by moat_annotations_with_env, in the
+ * words the user wrote: outside quoted items, each io.moat.* key whose
+ * value came from a MOAT_* variable of process_env becomes that variable
+ * ("io.moat.allow-host: port 99999 out of range" -> "MOAT_ALLOW_HOST: ...").
+ * With `hints` (the user's settings are all variables), a key the message
+ * asks for and the container set nowhere becomes its variable too ("name
+ * one with MOAT_NETWORK"). A key the container has as an annotation is
+ * left as it is; without MOAT_* variables nothing changes. Keeps the code;
+ * returns -1. */
+int moat_error_env_names (moat_err_t *err, json_t *annotations, json_t *process_env, bool hints);
+
 /* Frees everything *a holds and zeroes it. Accepts a zeroed struct. */
 void moat_annotations_free (struct moat_annotations *a);
 
