@@ -638,9 +638,14 @@ plan_start (struct moat_hook *h, moat_err_t *err)
   int r = 0;
 
   /* Checked first, once: a malformed annotation is the container's error,
-   * whatever network it is on. */
+   * whatever network it is on; so is a list podman 4 cut at a comma. */
   if (moat_annotations_parse (h->s.annotations, &a, err) < 0)
     return -1;
+  if (moat_annotations_check_split (h->s.annotations, err) < 0)
+    {
+      moat_annotations_free (&a);
+      return -1;
+    }
   if (find_attachments (&h->s, &h->found, err) < 0)
     r = -1;
   else if (h->found.n > 0)

@@ -26,6 +26,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   else
     FUZZ_CHECK (strncasecmp (err.msg, "io.moat.", 8) == 0
                 || strncmp (err.msg, "annotations", 11) == 0 || err.code == MOAT_E_IO);
+  err = (moat_err_t){ 0 };
+  if (moat_annotations_check_split (annotations, &err) < 0)
+    FUZZ_CHECK (strncmp (err.msg, "io.moat.", 8) == 0);
   moat_annotations_any (annotations);
   json_decref (root);
   free (text);
