@@ -202,7 +202,9 @@ in_netns() { [[ $(stat -L -c %i "/proc/$1/ns/net") == $(stat -L -c %i "/run/netn
 
 @test "hook attach: a namespace with an eth0 already (the engine's network) is refused with the fix; nothing is made" {
   new_netns busy
-  ip -n "${PFX}busy" link add eth0 type dummy
+  # Someone else's veth end called eth0 in the container's namespace.
+  ip link add "${PFX}e0" type veth peer name eth0 netns "${PFX}busy"
+  echo "${PFX}e0" >>"$T/links"
   ip netns exec "${PFX}busy" sleep 1000 </dev/null >/dev/null 2>&1 &
   local pid=$! state
   echo "$pid" >>"$T/pids"
@@ -211,7 +213,8 @@ in_netns() { [[ $(stat -L -c %i "/proc/$1/ns/net") == $(stat -L -c %i "/run/netn
     '{ociVersion: "1.0.2", id: $id, status: "created", pid: $p, annotations: {"io.moat.network": $n}}')
   run -1 run_hook prestart "$state"
   assert_eq "$output" "moat-hook: container \"$(cid_of x)\": already has an interface \"eth0\" (its engine gave it a network): run it with --network none so that moat attaches it to network \"$NET\""
-  assert_eq "$(ip -n "${PFX}busy" -d -o link show eth0 | grep -c dummy)" 1 "the namespace's own eth0"
+  ip -n "${PFX}busy" link show eth0 >/dev/null || fail "the refused attach deleted the namespace's eth0"
+  link_exists "${PFX}e0" || fail "the refused attach deleted the peer of the namespace's eth0"
   assert_eq "$(find "$MOAT_RUN_DIR/$NET/ipam" -type f 2>/dev/null)" "" "addresses taken"
   assert_nothing_left "$LINKS_BEFORE"
 }
