@@ -203,10 +203,14 @@ refused_by_ceiling() {
   run ns_tcp_connect "$(ns_of a)" "$OUT_IP" "$p"
   assert_eq "$output" refused "a -> outside: MOAT_INTERNET ignored"
   # A network that reads it: MOAT_LABELS counts, and stays under the ceiling.
-  conf_set '.allow = {env: true}'
+  conf_set '.allow = {env: true, publish: true}'
   add_container c
   run -1 hook_bundle prestart c '{}' '["MOAT_LABELS=app=web", "MOAT_INTERNET=true"]'
-  assert_contains "$output" "io.moat.internet: true is not allowed on network \"$NET\""
+  assert_contains "$output" "MOAT_INTERNET: true is not allowed on network \"$NET\""
+  # Its hints name the variables too: MOAT_PUBLISH is not for a runtime's attachment.
+  run -1 hook_bundle prestart c '{}' '["MOAT_LABELS=app=web", "MOAT_PUBLISH=8080:80"]'
+  assert_contains "$output" "MOAT_PUBLISH: container \"$(cid_of c)\" was attached by its runtime"
+  assert_contains "$output" "MOAT_PUBLISH is for hook-driven attach (MOAT_NETWORK)"
   run -0 hook_bundle prestart c '{}' '["MOAT_LABELS=app=web"]'
   run ns_tcp_connect "$(ns_of c)" "$(ip_of b)" "$p"
   assert_eq "$output" ok "c -> b: MOAT_LABELS read"

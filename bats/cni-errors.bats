@@ -170,7 +170,7 @@ add_fails() { # CODE [MSG_PART...]
   ip link add "${PFX}f0" type veth peer name eth9 netns "$NS1"
   echo "${PFX}f0" >>"$T/links"
   run cni ADD "$CID1" "$NS1" eth9
-  assert_cni_error 100 eth9 "File exists"
+  assert_cni_error 100 eth9 "the namespace already has one" "File exists"
   ip -n "$NS1" link show eth9 >/dev/null || fail "the failed ADD deleted someone else's eth9"
   link_exists "${PFX}f0" || fail "the failed ADD deleted the peer of someone else's eth9"
   link_gone "$BR" || fail "bridge $BR left behind"

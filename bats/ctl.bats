@@ -552,7 +552,7 @@ setup_two_outside() {
   ctr_tcp_listen app "$p2"
   assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p1")" refused "before the grant"
   run -0 ctl grant "$(cid_of app)" ingress "$OUT_IP/32" "tcp/$p1" --ttl 1h
-  assert_contains "$output" "granted $(cid_of app): ingress $OUT_IP/32 tcp/$p1 for 3600s"
+  assert_contains "$output" "granted $(cid_of app): ingress $OUT_IP/32 tcp/$p1 (expires in 3600 s)"
   assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p1")" ok "granted address, granted port"
   assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p2")" refused "granted address, other port"
   assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p1")" refused "other address, granted port"
@@ -621,7 +621,7 @@ setup_two_outside() {
   assert_contains "$output" 'token refused: wrong issuer "envelope", want "other"'
   # The operator's --to: the sub's address alone gets in, until exp.
   run -0 ctl grant --token "$tok" --iss envelope --to "$id" "tcp/$p"
-  assert_contains "$output" "granted $OUT_IP for"
+  assert_match "$output" "granted $OUT_IP: 1 ingress grant \\(expires in [0-9]+ s\\)"
   assert_eq "$(in_out_from "$OUT_IP" "$(ip_of app)" "$p")" ok "the token's sub"
   assert_eq "$(in_out_from "$OUT2" "$(ip_of app)" "$p")" refused "another outside address"
   run -0 ctl explain "outside:$OUT_IP" "$id" "tcp/$p"
@@ -779,4 +779,46 @@ allow_from() {
   assert_jq "$output" "$items.egress[] | select(.from == \"profile Web\") | .item | startswith(\"192.0.2.0/24\")"
   assert_jq "$output" "$items.ingress == [{item: (.containers[0].policy.ingress[0]), from: \"annotation\"}]"
   assert_jq "$output" "$items.labels | length == 3"
+}
+
+@test "moatctl: a peer grant names the peer as ls does (grant, ls, show, explain, revoke), and time left reads \"expires in N s\" everywhere" {
+  local idw idd ida ipw ipd port line
+  port=$(random_port)
+  # 64-character ids and names, as docker and podman give them.
+  idw=$(printf '%s' "$PFX-web" | sha256sum | cut -c1-64)
+  idd=$(printf '%s' "$PFX-db" | sha256sum | cut -c1-64)
+  new_netns web
+  new_netns db
+  CNI_ARGS_VALUE="K8S_POD_NAME=$PFX-web" run -0 cni ADD "$idw" "${PFX}web"
+  ipw=$(jq -r '.ips[0].address | split("/")[0]' <<<"$output")
+  CNI_ARGS_VALUE="K8S_POD_NAME=$PFX-db" run -0 cni ADD "$idd" "${PFX}db"
+  ipd=$(jq -r '.ips[0].address | split("/")[0]' <<<"$output")
+  ns_tcp_listen "${PFX}db" "$ipd" "$port"
+  PROBE_TOKEN=peer-before run ns_tcp_connect "${PFX}web" "$ipd" "$port"
+  assert_eq "$output" refused "web -> db before the grant"
+  run -0 ctl grant "$PFX-web" peer "$PFX-db" --ttl 1h
+  assert_eq "$output" "granted $PFX-web: peer $PFX-db (expires in 3600 s)"
+  PROBE_TOKEN=peer-granted run -0 ns_tcp_connect "${PFX}web" "$ipd" "$port"
+  run -0 ctl ls
+  assert_not_contains "$output" "$idd" "ls"
+  line=$(grep -F "$PFX-web " <<<"$output") || fail "no line for $PFX-web in: $output"
+  assert_match "$line" "^${idw:0:12}  $PFX-web +$NET +$ipw +- +peer $PFX-db \\(expires in [0-9]+ s\\)\$"
+  run -0 ctl show "$PFX-web"
+  assert_match "$output" "grants:    peer $PFX-db \\(expires in [0-9]+ s\\)"
+  run -0 ctl explain "$PFX-web" "$PFX-db" "tcp/$port"
+  assert_match "$output" "grant \"peer $PFX-db\" \\(expires in [0-9]+ s\\)"
+  run -0 ctl --json show "$PFX-web"
+  assert_jq "$output" '.containers[0].grants[0] | .grant == "peer " + $id and .label == "peer " + $n' \
+    --arg id "$idd" --arg n "$PFX-db"
+  # What ls printed is what revoke takes.
+  run -0 ctl revoke "$PFX-web" peer "$PFX-db"
+  assert_eq "$output" "revoked $PFX-web: peer $PFX-db"
+  PROBE_TOKEN=peer-revoked run ns_tcp_connect "${PFX}web" "$ipd" "$port"
+  assert_eq "$output" refused "web -> db after the revoke"
+  # A peer without a name: the first 12 characters of its id, as ls's first column.
+  ida=$(printf '%s' "$PFX-anon" | sha256sum | cut -c1-64)
+  new_netns anon
+  run -0 cni ADD "$ida" "${PFX}anon"
+  run -0 ctl grant "$PFX-web" peer "$ida"
+  assert_eq "$output" "granted $PFX-web: peer ${ida:0:12}"
 }

@@ -130,7 +130,7 @@ assert_demo_ok() {
   assert_eq "$(grep -c "moatctl explain: " <<<"$output" || true)" 5 "explain lines"
   assert_contains "$output" "35 flows as promised, 0 mismatches"
   assert_match "$output" "closed by itself [0-9.]+ s after the grant" "the TTL grant"
-  assert_match "$output" 'grant "peer [^"]+", by token kid=moatdemo-k1 sub=moatdemo-reporter, [0-9]+ s left' \
+  assert_match "$output" 'grant "peer [^"]+", by token kid=moatdemo-k1 sub=moatdemo-reporter, expires in [0-9]+ s' \
     "the token's grant"
   assert_token_expired
   ((ELAPSED < 120)) || fail "make demo took ${ELAPSED} s (the limit is 120)"

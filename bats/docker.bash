@@ -241,12 +241,16 @@ dk_tcp_connect() {
 }
 
 # docker_teardown: from teardown, before teardown_moat_net: removes the
-# test's containers (poststop hooks run) and its network config.
+# test's containers (poststop hooks run), the docker networks a test
+# listed in $T/docker-networks, and its network config.
 docker_teardown() {
   [[ -n ${DK-} && -f ${T-}/docker-containers ]] || return 0
   local name
   while read -r name; do
     [[ -z $name ]] || dk rm -f "$name" >/dev/null 2>&1 || true
   done < <(sort -u "$T/docker-containers")
+  [[ ! -f $T/docker-networks ]] || while read -r name; do
+    [[ -z $name ]] || dk network rm "$name" >/dev/null 2>&1 || true
+  done <"$T/docker-networks"
   rm -f "$DK/networks/$NET.conf"
 }

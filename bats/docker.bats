@@ -288,8 +288,23 @@ fake_argv() { cat "$T/fake.argv"; }
   before=$(moat_links)
   run dk_run bad --runtime moat --network none -e "MOAT_NETWORK=$NET" -e "MOAT_LABELS=app=a,=x"
   ((status != 0)) || fail "docker run succeeded: $output"
-  assert_contains "$output" "labels"
+  assert_contains "$output" "MOAT_LABELS: "
   assert_eq "$(dk ps -q --filter "name=$PFX-bad")" "" "running containers"
   run -0 dk rm -f "$PFX-bad"
+  assert_nothing_left "$before"
+}
+
+@test "docker: without --network none the container has docker's eth0: docker run says to use --network none; nothing left" {
+  local before dnet=$PFX-dnet
+  before=$(moat_links)
+  pick_free_24
+  echo "$dnet" >>"$T/docker-networks"
+  run -0 dk network create --driver bridge --subnet "10.$PICK_A.$PICK_B.0/24" "$dnet"
+  run dk_run eth --runtime moat --network "$dnet" -e "MOAT_NETWORK=$NET"
+  ((status != 0)) || fail "docker run succeeded: $output"
+  assert_contains "$output" "stderr: moat-hook: container \"$(dk_id eth)\": already has an interface \"eth0\" (its engine gave it a network): run it with --network none so that moat attaches it to network \"$NET\""
+  assert_eq "$(dk ps -q --filter "name=$PFX-eth")" "" "running containers"
+  run -0 dk rm -f "$PFX-eth"
+  assert_eq "$(find "$MOAT_RUN_DIR/$NET/ipam" -type f 2>/dev/null)" "" "addresses taken"
   assert_nothing_left "$before"
 }

@@ -118,7 +118,7 @@ tcp_refused() { # FROM TO PORT
   # A malformed variable fails the start like the annotation would.
   run ctr_create_env d "$(jq -nc --arg n "$NET" '["MOAT_NETWORK=" + $n, "MOAT_ALLOW_HOST=tcp/0"]')"
   [[ $status -ne 0 ]] || fail "d started"
-  assert_contains "$output" "io.moat.allow-host: port 0 out of range"
+  assert_contains "$output" "MOAT_ALLOW_HOST: port 0 out of range"
   [[ ! -e $(record_of d) ]] || fail "d has a record"
 }
 
@@ -197,6 +197,28 @@ tcp_refused() { # FROM TO PORT
   assert_nothing_left "$LINKS_BEFORE"
 }
 
+# in_netns PID NS: process PID has entered netns NS.
+in_netns() { [[ $(stat -L -c %i "/proc/$1/ns/net") == $(stat -L -c %i "/run/netns/$2") ]]; }
+
+@test "hook attach: a namespace with an eth0 already (the engine's network) is refused with the fix; nothing is made" {
+  new_netns busy
+  # Someone else's veth end called eth0 in the container's namespace.
+  ip link add "${PFX}e0" type veth peer name eth0 netns "${PFX}busy"
+  echo "${PFX}e0" >>"$T/links"
+  ip netns exec "${PFX}busy" sleep 1000 </dev/null >/dev/null 2>&1 &
+  local pid=$! state
+  echo "$pid" >>"$T/pids"
+  wait_for 5 in_netns "$pid" "${PFX}busy" || fail "sleep did not enter ${PFX}busy"
+  state=$(jq -nc --arg id "$(cid_of x)" --arg n "$NET" --argjson p "$pid" \
+    '{ociVersion: "1.0.2", id: $id, status: "created", pid: $p, annotations: {"io.moat.network": $n}}')
+  run -1 run_hook prestart "$state"
+  assert_eq "$output" "moat-hook: container \"$(cid_of x)\": already has an interface \"eth0\" (its engine gave it a network): run it with --network none so that moat attaches it to network \"$NET\""
+  ip -n "${PFX}busy" link show eth0 >/dev/null || fail "the refused attach deleted the namespace's eth0"
+  link_exists "${PFX}e0" || fail "the refused attach deleted the peer of the namespace's eth0"
+  assert_eq "$(find "$MOAT_RUN_DIR/$NET/ipam" -type f 2>/dev/null)" "" "addresses taken"
+  assert_nothing_left "$LINKS_BEFORE"
+}
+
 @test "hook attach: refused without a network namespace of its own, a pid, or a live pid" {
   run ctr_create_jq a 'del(.linux.namespaces[] | select(.type == "network"))' "$(net)"
   [[ $status -ne 0 ]] || fail "a started in the host's namespace"
@@ -233,6 +255,16 @@ tcp_refused() { # FROM TO PORT
   link_exists "$(hostif_of a)" || fail "poststop removed CNI's link of a"
   del_container a
   ctr_delete b
+  assert_nothing_left "$LINKS_BEFORE"
+}
+
+@test "hook attach: MOAT_* variables without MOAT_NETWORK attach nothing; a notice says to name one with MOAT_NETWORK" {
+  mkdir -p "$T/envonly"
+  jq -n '{ociVersion: "1.0.2", process: {env: ["PATH=/bin", "MOAT_LABELS=app=web"]}}' >"$T/envonly/config.json"
+  run -0 run_hook prestart "$(jq -nc --arg id "$(cid_of e)" --arg b "$T/envonly" \
+    '{ociVersion: "1.0.2", id: $id, status: "created", pid: 1, bundle: $b}')"
+  assert_eq "$output" "moat-hook: container \"$(cid_of e)\": MOAT_* environment ignored: it has no moat network attachment (name one with MOAT_NETWORK)"
+  [[ ! -e $(record_of e) ]] || fail "e was attached"
   assert_nothing_left "$LINKS_BEFORE"
 }
 

@@ -147,6 +147,32 @@ hook_attaches() { grep -qa MOAT_NETWORK_DIRS "$MOAT_BUILD/moat-hook"; }
   assert_eq "$(pm ps -aq)" "" "podman ps -a"
 }
 
+@test "podman: a list cut at its comma by --annotation fails podman run saying to write ';'; with ';' both labels count" {
+  local before ip_a
+  before=$(moat_links)
+  # The podman guide's form: podman 4 cuts it into io.moat.labels=app=x and env=dev.
+  run pm_run cut --annotation io.moat.labels=app=x,env=dev
+  [[ $status -ne 0 ]] || fail "podman run succeeded: $output"
+  assert_contains "$output" "moat-hook: io.moat.labels: annotation \"env=dev\" looks like the rest of its list, cut at a comma by podman 4's --annotation: separate the items with ';' (--annotation 'io.moat.labels=app=x;env=dev')"
+  run -0 pm_inspect cut
+  assert_jq "$output" '.[0].Config.Annotations | .["io.moat.labels"] == "app=x" and .env == "dev"
+    and .["io.container.manager"] == "libpod"'
+  pm_nothing_left "$before"
+  run -0 pm rm -f -t 0 "$(pm_name cut)"
+  # What the message says to write: one annotation, both labels.
+  pm_start a --annotation 'io.moat.labels=app=x;env=dev'
+  pm_start b --annotation io.moat.labels=env=dev
+  pm_start c --annotation io.moat.labels=app=x
+  pm_start d --annotation io.moat.labels=app=y
+  run -0 pm_record a
+  assert_jq "$output" '.policy.labels.app == "x" and .policy.labels.env == "dev"'
+  ip_a=$(pm_ip a)
+  pm_serve a 80
+  assert_eq "$(pm_fetch b "$ip_a" 80)" ok "b (env=dev) -> a"
+  assert_eq "$(pm_fetch c "$ip_a" 80)" ok "c (app=x) -> a"
+  assert_eq "$(pm_fetch d "$ip_a" 80)" refused "d (app=y) -> a"
+}
+
 @test "podman: -p publishes: from outside, the host's address and 127.0.0.1; a bound address; a taken port names its holder; rm leaves nothing" {
   local before hp hp2 words
   before=$(moat_links)

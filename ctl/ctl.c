@@ -737,8 +737,21 @@ user_labels (const struct moat_record *r)
   return out;
 }
 
+/* The name of a peer grant's container, from the records of its network
+ * (the peer's address there, checked against its id); NULL: none. */
+static const char *
+peer_name (const struct records *rs, const struct moat_grant *g)
+{
+  const struct moat_record *peer;
+
+  if (g->kind != MOAT_GRANT_PEER || !g->peer)
+    return NULL;
+  peer = ctl_records_by_addr (rs, g->peer_addr);
+  return peer && strcmp (peer->container_id, g->peer) == 0 ? peer->name : NULL;
+}
+
 static json_t *
-grants_json (const struct moat_record *r, int64_t now, moat_err_t *err)
+grants_json (const struct moat_record *r, const struct records *rs, int64_t now, moat_err_t *err)
 {
   _cleanup_ (ctl_grants_free) struct grants gs = { 0 };
   json_t *a = json_array ();
@@ -750,14 +763,15 @@ grants_json (const struct moat_record *r, int64_t now, moat_err_t *err)
     }
   for (size_t i = 0; i < gs.n; i++)
     {
-      char words[MOAT_GRANT_WORDS_MAX];
+      char words[MOAT_GRANT_WORDS_MAX], label[MOAT_GRANT_WORDS_MAX];
       json_t *j;
 
       moat_grant_words (&gs.v[i], words, sizeof (words));
-      j = json_pack ("{s:s, s:o*, s:o*, s:s*, s:s*}", "grant", words, "expires",
-                     gs.v[i].expires ? json_integer (gs.v[i].expires) : NULL, "expiresIn",
-                     gs.v[i].expires ? json_integer (gs.v[i].expires - now) : NULL, "by",
-                     gs.v[i].by, "token", gs.v[i].token);
+      moat_grant_label (&gs.v[i], peer_name (rs, &gs.v[i]), label, sizeof (label));
+      j = json_pack ("{s:s, s:s, s:o*, s:o*, s:s*, s:s*}", "grant", words, "label", label,
+                     "expires", gs.v[i].expires ? json_integer (gs.v[i].expires) : NULL,
+                     "expiresIn", gs.v[i].expires ? json_integer (gs.v[i].expires - now) : NULL,
+                     "by", gs.v[i].by, "token", gs.v[i].token);
       if (!j || json_array_append_new (a, j) < 0)
         {
           json_decref (a);
@@ -769,10 +783,10 @@ grants_json (const struct moat_record *r, int64_t now, moat_err_t *err)
 }
 
 static json_t *
-container_json (const struct moat_record *r, int64_t now, moat_err_t *err)
+container_json (const struct moat_record *r, const struct records *rs, int64_t now, moat_err_t *err)
 {
   char addr[INET_ADDRSTRLEN], mac[18];
-  json_t *grants = grants_json (r, now, err);
+  json_t *grants = grants_json (r, rs, now, err);
   json_t *profile = r->policy ? json_object_get (r->policy, "profile") : NULL;
   json_t *j;
 
@@ -819,7 +833,7 @@ moat_ctl_list (const char *only, int64_t now, json_t **ret, moat_err_t *err)
 
           if (only && strcmp (rs.v[i].container_id, t.id) != 0)
             continue;
-          c = container_json (&rs.v[i], now, err);
+          c = container_json (&rs.v[i], &rs, now, err);
           if (!c)
             return -1;
           /* show: the whole policy, item by item, with its sources. */
@@ -835,6 +849,22 @@ moat_ctl_list (const char *only, int64_t now, json_t **ret, moat_err_t *err)
     }
   *ret = json_pack ("{s:O}", "containers", list);
   return *ret ? 0 : moat_error_nomem (err, "moatctl");
+}
+
+void
+moat_ctl_grant_label (const struct moat_grant *g, char *buf, size_t size)
+{
+  _cleanup_ (moat_ctl_target_free) struct moat_ctl_target t = { 0 };
+  _cleanup_record_ struct moat_record rec = { 0 };
+  moat_err_t ignored = { 0 };
+
+  if (g->kind == MOAT_GRANT_PEER && g->peer && moat_ctl_find (g->peer, &t, &ignored) == 0 && t.n > 0
+      && moat_record_read (t.atts[0].network, t.atts[0].key, &rec, &ignored) > 0)
+    {
+      moat_grant_label (g, rec.name, buf, size);
+      return;
+    }
+  moat_grant_label (g, NULL, buf, size);
 }
 
 /* --- resolve --------------------------------------------------------------------------- */

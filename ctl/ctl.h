@@ -58,6 +58,9 @@ int moat_ctl_grant (const char *container, struct moat_grant *g, int64_t ttl, co
 struct moat_token_claims;
 int moat_ctl_grant_token (const struct moat_token_claims *c, const char *by, int64_t now,
                           moat_err_t *err);
+/* g's words as moatctl prints them (moat_grant_label): a peer by the name
+ * its record holds, read from disk. */
+void moat_ctl_grant_label (const struct moat_grant *g, char *buf, size_t size);
 /* Closes the grant with g's words. One a token opened also revokes that
  * token: it stays refused until its exp; its other grants stay open. */
 int moat_ctl_revoke (const char *container, struct moat_grant *g, int64_t now, moat_err_t *err);

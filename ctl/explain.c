@@ -391,14 +391,29 @@ allow_host_words (const struct facts *f, size_t elem, const struct moat_explain_
   return false;
 }
 
+/* The name of a peer grant's container when it is one of the flow's ends
+ * (as moatctl ls shows it); NULL: none known. */
+static const char *
+peer_name (const struct moat_grant *g, const struct moat_explain_end *s,
+           const struct moat_explain_end *d)
+{
+  const struct moat_explain_end *ends[] = { s, d };
+
+  for (size_t i = 0; g->peer && i < 2; i++)
+    if (ends[i]->rec && strcmp (ends[i]->rec->container_id, g->peer) == 0)
+      return ends[i]->rec->name;
+  return NULL;
+}
+
 static void
-grant_words (const struct moat_grant *g, int64_t now, char *why, size_t size)
+grant_words (const struct moat_grant *g, const struct moat_explain_end *s,
+             const struct moat_explain_end *d, int64_t now, char *why, size_t size)
 {
   char words[MOAT_GRANT_WORDS_MAX], ttl[64];
 
-  moat_grant_words (g, words, sizeof (words));
+  moat_grant_label (g, peer_name (g, s, d), words, sizeof (words));
   if (g->expires)
-    snprintf (ttl, sizeof (ttl), "expires in %lld s", (long long)(g->expires - now));
+    moat_grant_time_left (g->expires - now, ttl, sizeof (ttl));
   else
     snprintf (ttl, sizeof (ttl), "no expiry");
   snprintf (why, size, "grant \"%s\" (%s)", words, ttl);
@@ -422,7 +437,7 @@ accept_words (const struct facts *f, const struct moat_eval_step *st,
   if (!o)
     return false;
   if (o->kind == ORIGIN_GRANT)
-    return grant_words (&o->grant, now, why, size), true;
+    return grant_words (&o->grant, s, d, now, why, size), true;
   if (strcmp (st->set, "internet") == 0)
     return snprintf (why, size, "%s",
                      o->kind == ORIGIN_MEMBER

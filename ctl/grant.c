@@ -167,6 +167,26 @@ moat_grant_words (const struct moat_grant *g, char *buf, size_t size)
     }
 }
 
+void
+moat_grant_label (const struct moat_grant *g, const char *peer_name, char *buf, size_t size)
+{
+  if (g->kind != MOAT_GRANT_PEER)
+    {
+      moat_grant_words (g, buf, size);
+      return;
+    }
+  if (peer_name && *peer_name)
+    snprintf (buf, size, "peer %s", peer_name);
+  else
+    snprintf (buf, size, "peer %.12s", g->peer ? g->peer : "");
+}
+
+void
+moat_grant_time_left (int64_t seconds, char *buf, size_t size)
+{
+  snprintf (buf, size, "expires in %lld s", (long long)seconds);
+}
+
 /* proto . port as intervals, as the kernel keys them (nft.c). */
 static bool
 ports_overlap (const struct moat_ports *a, const struct moat_ports *b)

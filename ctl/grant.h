@@ -69,6 +69,15 @@ int moat_ttl_parse (const char *text, int64_t *ret_seconds, moat_err_t *err);
 /* Two grants with the same words are the same grant. */
 void moat_grant_words (const struct moat_grant *g, char *buf, size_t size);
 
+/* The words as people read them: a peer by `peer_name` (its record's
+ * name, as moatctl ls shows it), else by the first 12 characters of its id
+ * (a unique prefix moatctl accepts back). Other grants: their words. */
+void moat_grant_label (const struct moat_grant *g, const char *peer_name, char *buf, size_t size);
+
+/* The time a grant has left, one wording wherever moatctl prints it:
+ * "expires in N s". */
+void moat_grant_time_left (int64_t seconds, char *buf, size_t size);
+
 /* Do the ranges of two grants of one container overlap (equal ones do;
  * peer grants have none)? The kernel's interval sets refuse overlapping
  * ranges. */

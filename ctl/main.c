@@ -126,10 +126,12 @@ print_grants (json_t *grants)
   {
     json_t *in = json_object_get (g, "expiresIn");
     const char *by = json_string_value (json_object_get (g, "by"));
+    char left[64];
 
-    printf ("%s%s", i ? ", " : "", json_string_value (json_object_get (g, "grant")));
+    printf ("%s%s", i ? ", " : "", json_string_value (json_object_get (g, "label")));
+    moat_grant_time_left (json_integer_value (in), left, sizeof (left));
     if (in)
-      printf (" (%llds left)", (long long)json_integer_value (in));
+      printf (" (%s)", left);
     if (by)
       printf (" [%s]", by);
   }
@@ -335,8 +337,13 @@ grant_envelope_token (const struct opts *o, const struct moat_keyring *kr,
       return err.code == MOAT_E_UNKNOWN || err.code == MOAT_E_CONFIG ? EXIT_NO : EXIT_USAGE;
     }
   if (!o->json)
-    printf ("granted %s for %llds: %zu ingress grant%s\n", c->sub, (long long)(expires - t),
-            rules.n, rules.n == 1 ? "" : "s");
+    {
+      char left[64];
+
+      moat_grant_time_left (expires - t, left, sizeof (left));
+      printf ("granted %s: %zu ingress grant%s (%s)\n", c->sub, rules.n, rules.n == 1 ? "" : "s",
+              left);
+    }
   return EXIT_OK;
 }
 
@@ -369,8 +376,13 @@ grant_token (const struct opts *o, char **args, int n)
       return err.code == MOAT_E_UNKNOWN || err.code == MOAT_E_CONFIG ? EXIT_NO : EXIT_USAGE;
     }
   if (!o->json)
-    printf ("granted %s for %llds: %zu grant%s\n", c.sub, (long long)(c.exp - t), c.n_grants,
-            c.n_grants == 1 ? "" : "s");
+    {
+      char left[64];
+
+      moat_grant_time_left (c.exp - t, left, sizeof (left));
+      printf ("granted %s: %zu grant%s (%s)\n", c.sub, c.n_grants, c.n_grants == 1 ? "" : "s",
+              left);
+    }
   return EXIT_OK;
 }
 
@@ -406,7 +418,7 @@ revoke_token (const struct opts *o, char **args, int n)
   if (moat_ctl_revoke_token (&c, &rules, t, &closed, &err) < 0)
     return fail (&err);
   if (!o->json)
-    printf ("revoked token %s: %zu grant%s closed, refused until its exp (in %llds)\n", c.id,
+    printf ("revoked token %s: %zu grant%s closed, refused until its exp, in %lld s\n", c.id,
             closed, closed == 1 ? "" : "s", (long long)(c.exp - t));
   return EXIT_OK;
 }
@@ -417,7 +429,7 @@ cmd_grant (bool grant, char **args, int n, const struct opts *o)
   _cleanup_ (moat_grant_free) struct moat_grant g = { 0 };
   moat_err_t err = { 0 };
   int64_t ttl = 0;
-  char words[MOAT_GRANT_WORDS_MAX];
+  char words[MOAT_GRANT_WORDS_MAX], left[64];
 
   if (o->token && n != (o->to ? 1 : 0))
     return usage_error (o->to   ? "--token --to CONTAINER: want PROTO/PORT[-PORT]"
@@ -440,13 +452,14 @@ cmd_grant (bool grant, char **args, int n, const struct opts *o)
              : moat_ctl_revoke (args[0], &g, now (), &err))
       < 0)
     return fail (&err);
-  moat_grant_words (&g, words, sizeof (words));
+  moat_ctl_grant_label (&g, words, sizeof (words));
+  moat_grant_time_left (ttl, left, sizeof (left));
   if (!o->json)
     {
       if (!grant)
         printf ("revoked %s: %s\n", args[0], words);
       else if (ttl)
-        printf ("granted %s: %s for %llds\n", args[0], words, (long long)ttl);
+        printf ("granted %s: %s (%s)\n", args[0], words, left);
       else
         printf ("granted %s: %s\n", args[0], words);
     }

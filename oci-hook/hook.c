@@ -20,6 +20,7 @@
 #include "model/config.h"
 #include "base/jsonnum.h"
 #include "netfind.h"
+#include "kernel/netlink.h"
 #include "kernel/nft.h"
 #include "model/policy.h"
 #include "model/sources.h"
@@ -35,6 +36,7 @@ struct oci_state
   const char *bundle;
   json_t *annotations; /* borrowed from `root` or `config` */
   json_t *process_env; /* config.json's process.env, borrowed; NULL: none */
+  bool env_used;       /* settings were taken from process_env (effective_annotations) */
   json_t *config;      /* the bundle's config.json, when read */
 };
 
@@ -371,7 +373,7 @@ find_network (struct moat_hook *h, const char *network, const char *key, moat_er
  * environment (allow.env), the environment's under them. *ret: a new
  * reference, or NULL for none. */
 static int
-effective_annotations (const struct oci_state *s, json_t *allow, json_t **ret, moat_err_t *err)
+effective_annotations (struct oci_state *s, json_t *allow, json_t **ret, moat_err_t *err)
 {
   *ret = NULL;
   if (!moat_ceiling_reads_env (allow))
@@ -379,6 +381,7 @@ effective_annotations (const struct oci_state *s, json_t *allow, json_t **ret, m
       *ret = s->annotations ? json_incref (s->annotations) : NULL;
       return 0;
     }
+  s->env_used = s->env_used || s->process_env;
   return moat_annotations_with_env (s->annotations, s->process_env, ret, err);
 }
 
@@ -482,11 +485,29 @@ write_resolv_conf (const struct moat_hook *h, json_t *result, moat_err_t *err)
   return 0;
 }
 
+/* The hook makes the container's eth0: a namespace that has one already
+ * got it from the engine's own network (docker or podman run without
+ * --network none, whose prestart hook ran before ours). */
+static int
+check_no_interface (const struct moat_hook *h, moat_err_t *err)
+{
+  int r = moat_link_exists_in (h->netns_fd, h->netns, MOAT_HOOK_IFNAME, err);
+
+  if (r <= 0)
+    return r;
+  return moat_error (err, MOAT_E_LINK, 0,
+                     "container \"%s\": already has an interface \"%s\" (its engine gave it a "
+                     "network): run it with --network none so that moat attaches it to network "
+                     "\"%s\"",
+                     h->s.id, MOAT_HOOK_IFNAME, h->conf.name);
+}
+
 /* Hook-driven attach to the network in h->conf: the namespace. */
 static int
 plan_attach (struct moat_hook *h, moat_err_t *err)
 {
-  if (container_netns (h, h->conf.name, err) < 0 || plan_requests (h, err) < 0)
+  if (container_netns (h, h->conf.name, err) < 0 || check_no_interface (h, err) < 0
+      || plan_requests (h, err) < 0)
     return -1;
   /* Before confinement: dnsmasq must not inherit it (dnsd.h). */
   if (h->conf.dns && moat_dnsd_prepare (&h->dnsd, err) < 0)
@@ -577,6 +598,36 @@ no_attachment (const struct oci_state *s, moat_err_t *err)
                      s->id);
 }
 
+/* An error in the words the user wrote: when the settings came from the
+ * MOAT_* environment, the variables rather than the annotations they stand
+ * for, and the variables in hints when the user set no io.moat.* policy
+ * annotation (moat_error_env_names). Returns -1. */
+static int
+hook_error (const struct moat_hook *h, moat_err_t *err)
+{
+  if (h->s.env_used)
+    moat_error_env_names (err, h->s.annotations, h->s.process_env,
+                          !asks_for_policy (h->s.annotations));
+  return -1;
+}
+
+/* MOAT_* settings with no MOAT_NETWORK and no attachment: ignored (an
+ * image's ENV must not fail a container), with a notice saying why. */
+static int
+notice_env_without_network (struct moat_hook *h, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *env = NULL;
+
+  if (moat_annotations_with_env (NULL, h->s.process_env, &env, err) < 0)
+    return -1;
+  if (asks_for_policy (env))
+    snprintf (h->notice, sizeof (h->notice),
+              "container \"%s\": MOAT_* environment ignored: it has no moat network attachment "
+              "(name one with MOAT_NETWORK)",
+              h->s.id);
+  return 0;
+}
+
 /* The settings are the annotations; the MOAT_* environment counts only
  * on a network that reads it (effective_annotations). */
 static int
@@ -587,9 +638,14 @@ plan_start (struct moat_hook *h, moat_err_t *err)
   int r = 0;
 
   /* Checked first, once: a malformed annotation is the container's error,
-   * whatever network it is on. */
+   * whatever network it is on; so is a list podman 4 cut at a comma. */
   if (moat_annotations_parse (h->s.annotations, &a, err) < 0)
     return -1;
+  if (moat_annotations_check_split (h->s.annotations, err) < 0)
+    {
+      moat_annotations_free (&a);
+      return -1;
+    }
   if (find_attachments (&h->s, &h->found, err) < 0)
     r = -1;
   else if (h->found.n > 0)
@@ -601,6 +657,8 @@ plan_start (struct moat_hook *h, moat_err_t *err)
     r = plan_attach_env (h, from_env, err);
   if (r == 0 && !h->attach && h->found.n == 0 && asks_for_policy (h->s.annotations))
     r = no_attachment (&h->s, err);
+  else if (r == 0 && !h->attach && h->found.n == 0 && !from_env)
+    r = notice_env_without_network (h, err);
   moat_annotations_free (&a);
   return r;
 }
@@ -731,7 +789,7 @@ moat_hook_prepare (enum moat_hook_stage stage, const char *text, size_t len, str
   /* poststop needs no settings: the records say what to remove. */
   if (oci_state_parse (text, len, !stop, &h->s, err) < 0
       || (stop ? plan_stop (h, err) : plan_start (h, err)) < 0)
-    return -1;
+    return hook_error (h, err);
   /* A container moat leaves alone makes the hook write nothing at all. */
   if (h->attach || h->found.n > 0)
     moat_write_set_add (&h->writes, moat_run_dir (), 0700);
@@ -919,7 +977,7 @@ sources_update (struct moat_record *rec, const struct oci_state *s, bool *change
 
 static int
 apply_one (struct moat_nft *nft, const struct attachment *a, enum moat_hook_stage stage,
-           const struct oci_state *s, moat_err_t *err)
+           struct oci_state *s, moat_err_t *err)
 {
   _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
   _cleanup_ (moat_policy_free) struct moat_policy p = { 0 };
@@ -1023,7 +1081,9 @@ execute_stop (struct moat_hook *h, moat_err_t *err)
 int
 moat_hook_execute (struct moat_hook *h, moat_err_t *err)
 {
-  return h->stage == MOAT_HOOK_POSTSTOP ? execute_stop (h, err) : execute_start (h, err);
+  if ((h->stage == MOAT_HOOK_POSTSTOP ? execute_stop (h, err) : execute_start (h, err)) < 0)
+    return hook_error (h, err);
+  return 0;
 }
 
 int

@@ -665,6 +665,24 @@ moat_link_exists (struct moat_nl *nl, const char *name, moat_err_t *err)
 }
 
 int
+moat_link_exists_in (int nsfd, const char *ns_path, const char *name, moat_err_t *err)
+{
+  _cleanup_nlconn_ struct moat_nl c = { 0 };
+  struct link_info li;
+  int r;
+
+  if (moat_ifname_check ("interface", name, MOAT_E_LINK, err) < 0
+      || nlconn_open_in (&c, nsfd, ns_path, err) < 0)
+    return -1;
+  r = link_get (&c, name, &li);
+  if (r == -ENODEV)
+    return 0;
+  if (r < 0)
+    return link_error (err, &c, r, "interface \"%s\" in %s: cannot read the link", name, ns_path);
+  return 1;
+}
+
+int
 moat_link_mac (struct moat_nl *nl, const char *name, unsigned char ret_mac[MOAT_MAC_LEN],
                moat_err_t *err)
 {
@@ -988,7 +1006,10 @@ veth_exists_error (struct moat_nl *c, const struct moat_veth_spec *s, moat_err_t
 
   if (link_get (c, s->host_ifname, &li) == 0)
     return moat_error (err, MOAT_E_LINK, EEXIST, "interface \"%s\"", s->host_ifname);
-  return moat_error (err, MOAT_E_LINK, EEXIST, "interface \"%s\" in %s", s->ifname, s->netns_path);
+  return moat_error (err, MOAT_E_LINK, EEXIST,
+                     "interface \"%s\" in %s: the namespace already has one (its runtime gave it "
+                     "a network, or another attachment uses that name)",
+                     s->ifname, s->netns_path);
 }
 
 int

@@ -51,6 +51,10 @@ int moat_bridge_delete (struct moat_nl *nl, const char *name, moat_err_t *err);
 /* 1 if a link of that name exists, 0 if not, -1 on error. */
 int moat_link_exists (struct moat_nl *nl, const char *name, moat_err_t *err);
 
+/* The same, in the network namespace `nsfd` (opened from `ns_path`, which
+ * errors name). */
+int moat_link_exists_in (int nsfd, const char *ns_path, const char *name, moat_err_t *err);
+
 /* One container's attachment: a veth pair, host end on the bridge. */
 struct moat_veth_spec
 {

@@ -111,7 +111,8 @@ describe_char (char c, struct chardesc *d)
 
 /* ---- lists ---- */
 
-/* A value cut at every `sep`, each piece trimmed; pieces point into buf. */
+/* A value cut at every character of `seps`, each piece trimmed; pieces
+ * point into buf. */
 struct list
 {
   char *buf;
@@ -128,14 +129,14 @@ list_free (struct list *l)
 }
 
 static int
-list_split (const char *s, char sep, struct list *ret)
+list_split (const char *s, const char *seps, struct list *ret)
 {
   size_t n = 1;
   char *p;
 
   memset (ret, 0, sizeof (*ret));
   for (const char *q = s; *q; q++)
-    n += *q == sep;
+    n += strchr (seps, *q) != NULL;
   ret->buf = strdup (s);
   ret->items = calloc (n, sizeof (*ret->items));
   if (!ret->buf || !ret->items)
@@ -146,23 +147,25 @@ list_split (const char *s, char sep, struct list *ret)
   p = ret->buf;
   for (;;)
     {
-      char *end = strchr (p, sep);
-      if (end)
-        *end = '\0';
+      char *end = p + strcspn (p, seps);
+      bool last = !*end;
+
+      *end = '\0';
       ret->items[ret->n++] = trim (p);
-      if (!end)
+      if (last)
         break;
       p = end + 1;
     }
   return 0;
 }
 
-/* The top-level list of an annotation: at most MOAT_ANNOT_MAX_ITEMS
- * items, none empty. */
+/* The top-level list of an annotation, items separated by ',' or ';'
+ * (MOAT_ANNOT_SEPARATORS): at most MOAT_ANNOT_MAX_ITEMS items, none
+ * empty. */
 static int
 split_items (const char *key, const char *value, struct list *ret, moat_err_t *err)
 {
-  if (list_split (value, ',', ret) < 0)
+  if (list_split (value, MOAT_ANNOT_SEPARATORS, ret) < 0)
     return moat_error_nomem (err, key);
   if (ret->n > MOAT_ANNOT_MAX_ITEMS)
     {
@@ -416,7 +419,7 @@ parse_selector (const char *key, const char *item, struct moat_selector *ret, mo
   _cleanup_ (list_free) struct list l = { 0 };
   _cleanup_ (selector_free) struct moat_selector s = { 0 };
 
-  if (list_split (item, '&', &l) < 0)
+  if (list_split (item, "&", &l) < 0)
     return moat_error_nomem (err, key);
   if (l.n > MOAT_SEL_MAX_TERMS)
     return malformed (err, "%s: \"%s\": %zu terms, more than %d", key, CLIP (item), l.n,
@@ -787,7 +790,7 @@ parse_proxy_ports (const char *key, const char *value, const char *s, struct moa
 {
   _cleanup_ (list_free) struct list l = { 0 };
 
-  if (list_split (s, '+', &l) < 0)
+  if (list_split (s, "+", &l) < 0)
     return moat_error_nomem (err, key);
   if (l.n > MOAT_ANNOT_MAX_ITEMS)
     return malformed (err, "%s: %zu intercepted ports, more than %d", key, l.n,

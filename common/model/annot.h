@@ -22,6 +22,7 @@
  *   io.moat.publish     [IP:]PORT[-PORT]:PORT[-PORT][/tcp|udp],...  published ports
  *                                                (model/publish.h; hook-driven attach)
  *
+ * Items of a list are separated by ',' or ';' (MOAT_ANNOT_SEPARATORS).
  * SELECTOR is terms joined by '&' (AND): key=value, key!=value, key (exists)
  * or !key (absent); a key may be a system label, "@sys:name" (policy.h). ADDR is a.b.c.d/len (host
  * bits zero) or a.b.c.d (/32); PORTS is tcp/PORT[-PORT], udp/PORT[-PORT], icmp or any. Protocol
@@ -41,6 +42,11 @@
 #include "model/publish.h"
 
 #define MOAT_ANNOT_PREFIX "io.moat."
+
+/* Items of a list (labels, selectors, ports, ACLs, aliases, published
+ * ports) are separated by ',' or ';': podman 4 cuts --annotation values at
+ * commas (moat_annotations_check_split), not at semicolons. */
+#define MOAT_ANNOT_SEPARATORS ",;"
 
 /* Bounds that keep parsing (duplicate checks are quadratic) and the
  * resulting nftables batch small. More is MOAT_E_CONFIG. */
@@ -143,6 +149,26 @@ int moat_annotations_parse (json_t *annotations, struct moat_annotations *ret, m
  * not an object, MOAT_E_IO on ENOMEM. Pure: touches no file. */
 int moat_annotations_with_env (json_t *annotations, json_t *process_env, json_t **ret,
                                moat_err_t *err);
+
+/* An error about settings merged by moat_annotations_with_env, in the
+ * words the user wrote: outside quoted items, each io.moat.* key whose
+ * value came from a MOAT_* variable of process_env becomes that variable
+ * ("io.moat.allow-host: port 99999 out of range" -> "MOAT_ALLOW_HOST: ...").
+ * With `hints` (the user's settings are all variables), a key the message
+ * asks for and the container set nowhere becomes its variable too ("name
+ * one with MOAT_NETWORK"). A key the container has as an annotation is
+ * left as it is; without MOAT_* variables nothing changes. Keeps the code;
+ * returns -1. */
+int moat_error_env_names (moat_err_t *err, json_t *annotations, json_t *process_env, bool hints);
+
+/* podman 4 cuts --annotation at commas: io.moat.labels=app=x,env=dev
+ * arrives as io.moat.labels=app=x and an annotation env=dev, and env=dev
+ * would be lost. For a podman container (io.container.manager=libpod)
+ * with io.moat.labels, io.moat.depends or io.moat.expose, an annotation
+ * with a bare label key (no '.' or '/', as runtimes' annotations have)
+ * and a label value is such a piece: MOAT_E_CONFIG naming the list and
+ * saying what to write instead (the items separated by ';'). 0 otherwise. */
+int moat_annotations_check_split (json_t *annotations, moat_err_t *err);
 
 /* Frees everything *a holds and zeroes it. Accepts a zeroed struct. */
 void moat_annotations_free (struct moat_annotations *a);

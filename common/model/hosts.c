@@ -88,7 +88,8 @@ moat_aliases_from_text (const char *what, const char *text, json_t **ret, moat_e
   *ret = NULL;
   if (!list || !copy)
     return moat_error (err, MOAT_E_IO, ENOMEM, "%s", what);
-  for (char *item = strtok_r (copy, ",", &save); item; item = strtok_r (NULL, ",", &save))
+  /* Items separated by ',' or ';' (MOAT_ANNOT_SEPARATORS, annot.h). */
+  for (char *item = strtok_r (copy, ",;", &save); item; item = strtok_r (NULL, ",;", &save))
     {
       while (*item == ' ')
         item++;

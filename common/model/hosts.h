@@ -30,7 +30,7 @@ bool moat_dns_label_valid (const char *s);
  * label is MOAT_E_CONFIG naming the item. */
 int moat_aliases_parse (json_t *aliases, const char *network, json_t **ret, moat_err_t *err);
 
-/* A comma-separated list of aliases (io.moat.aliases, MOAT_ALIASES) as a
+/* A list of aliases separated by ',' or ';' (io.moat.aliases, MOAT_ALIASES) as a
  * new JSON array in *ret, checked; `what` names the source in errors. */
 int moat_aliases_from_text (const char *what, const char *text, json_t **ret, moat_err_t *err);
 

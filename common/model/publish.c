@@ -169,9 +169,11 @@ moat_publish_parse_text (const char *field, const char *text, struct moat_publis
     return moat_error (err, MOAT_E_IO, ENOMEM, "%s", field);
   if (!*text)
     return moat_error (err, MOAT_E_CONFIG, 0, "%s: empty", field);
-  if (text[strlen (text) - 1] == ',' || text[0] == ',' || strstr (text, ",,"))
+  /* Items separated by ',' or ';' (MOAT_ANNOT_SEPARATORS, annot.h). */
+  if (strchr (",;", text[strlen (text) - 1]) || strchr (",;", text[0]) || strstr (text, ",,")
+      || strstr (text, ";;") || strstr (text, ",;") || strstr (text, ";,"))
     return moat_error (err, MOAT_E_CONFIG, 0, "%s: empty item in \"%s\"", field, text);
-  for (char *item = strtok_r (copy, ",", &save); item; item = strtok_r (NULL, ",", &save))
+  for (char *item = strtok_r (copy, ",;", &save); item; item = strtok_r (NULL, ",;", &save))
     {
       struct moat_publish p;
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model/annot.h"
+#include "model/ceiling.h"
 #include "base/cleanup.h"
 
 static json_t *
@@ -132,6 +133,128 @@ test_input_untouched (void **state)
   assert_int_equal (json_object_size (ret), 2);
 }
 
+/* ---- errors name the variables (moat_error_env_names) ---- */
+
+/* The error of parsing `annotations` merged with `env`, renamed. */
+static void
+assert_parse_error (const char *annotations, const char *env, const char *want)
+{
+  json_auto_t *a = annotations ? json_loads (annotations, 0, NULL) : NULL;
+  json_auto_t *e = json_loads (env, 0, NULL);
+  json_auto_t *m = merged (annotations, env);
+  struct moat_annotations parsed;
+  moat_err_t err = { 0 };
+
+  assert_int_equal (moat_annotations_parse (m, &parsed, &err), -1);
+  assert_int_equal (moat_error_env_names (&err, a, e, false), -1);
+  assert_int_equal (err.code, MOAT_E_CONFIG);
+  assert_string_equal (err.msg, want);
+}
+
+/* `msg` as an error, renamed. */
+static void
+assert_renamed (const char *annotations, const char *env, bool hints, const char *msg,
+                const char *want)
+{
+  json_auto_t *a = annotations ? json_loads (annotations, 0, NULL) : NULL;
+  json_auto_t *e = json_loads (env, 0, NULL);
+  moat_err_t err = { 0 };
+
+  moat_error (&err, MOAT_E_CONFIG, 0, "%s", msg);
+  assert_int_equal (moat_error_env_names (&err, a, e, hints), -1);
+  assert_int_equal (err.code, MOAT_E_CONFIG);
+  assert_string_equal (err.msg, want);
+}
+
+static void
+test_grammar_errors_name_the_variable (void **state)
+{
+  assert_parse_error (NULL, "[\"MOAT_NETWORK=n\", \"MOAT_ALLOW_HOST=tcp/99999\"]",
+                      "MOAT_ALLOW_HOST: port 99999 out of range (1-65535)");
+  assert_parse_error (NULL, "[\"MOAT_LABELS=app=a,=x\"]", "MOAT_LABELS: \"=x\": key \"\": empty");
+  assert_parse_error (NULL, "[\"MOAT_INTERNET=maybe\"]",
+                      "MOAT_INTERNET: \"maybe\": want true or false");
+  assert_parse_error (
+      NULL, "[\"MOAT_EGRESS=10.0.0.1/8 any\"]",
+      "MOAT_EGRESS: \"10.0.0.1/8 any\": host bits set in 10.0.0.1/8 (the network is "
+      "10.0.0.0/8)");
+}
+
+/* A key the container has as an annotation is what it set: named as such. */
+static void
+test_an_annotation_keeps_its_key (void **state)
+{
+  assert_parse_error ("{\"io.moat.allow-host\": \"tcp/99999\"}",
+                      "[\"MOAT_ALLOW_HOST=tcp/80\", \"MOAT_LABELS=app=a\"]",
+                      "io.moat.allow-host: port 99999 out of range (1-65535)");
+  assert_renamed ("{\"io.moat.network\": \"n\"}", "[\"MOAT_PUBLISH=80:80\"]", true,
+                  "io.moat.publish: is for hook-driven attach (io.moat.network)",
+                  "MOAT_PUBLISH: is for hook-driven attach (io.moat.network)");
+}
+
+static void
+test_ceiling_errors_name_the_variable (void **state)
+{
+  json_auto_t *allow = json_loads ("{\"env\": true}", 0, NULL);
+  json_auto_t *e = json_loads ("[\"MOAT_NETWORK=n\", \"MOAT_INTERNET=true\"]", 0, NULL);
+  json_auto_t *m = merged (NULL, "[\"MOAT_NETWORK=n\", \"MOAT_INTERNET=true\"]");
+  _cleanup_ (moat_ceiling_free) struct moat_ceiling c = { 0 };
+  _cleanup_ (moat_annotations_free) struct moat_annotations a = { 0 };
+  moat_err_t err = { 0 };
+
+  assert_int_equal (moat_ceiling_parse (allow, &c, &err), 0);
+  assert_int_equal (moat_annotations_parse (m, &a, &err), 0);
+  assert_int_equal (moat_ceiling_check (&c, "n", false, &a, "", &err), -1);
+  moat_error_env_names (&err, NULL, e, false);
+  assert_string_equal (err.msg, "MOAT_INTERNET: true is not allowed on network \"n\" (its "
+                                "configuration has no \"allow\": {\"internet\": true})");
+}
+
+/* Later errors (a profile, the hook's checks) are renamed alike. */
+static void
+test_policy_errors_name_the_variable (void **state)
+{
+  assert_renamed (NULL, "[\"MOAT_POLICY=Nope\"]", false,
+                  "network \"n\": io.moat.policy: no profile \"Nope\" in /etc/p.json",
+                  "network \"n\": MOAT_POLICY: no profile \"Nope\" in /etc/p.json");
+  assert_renamed (NULL, "[\"MOAT_PROXY=10.0.0.1:3128\"]", false,
+                  "io.moat.proxy: 10.0.0.1 is on the container's own network \"n\"",
+                  "MOAT_PROXY: 10.0.0.1 is on the container's own network \"n\"");
+}
+
+/* With hints, a key the user set nowhere is asked for as its variable. */
+static void
+test_hints_name_the_variable (void **state)
+{
+  const char *msg = "io.moat.publish: container \"c\" was attached by its runtime; "
+                    "io.moat.publish is for hook-driven attach (io.moat.network)";
+
+  assert_renamed (NULL, "[\"MOAT_PUBLISH=80:80\"]", true, msg,
+                  "MOAT_PUBLISH: container \"c\" was attached by its runtime; "
+                  "MOAT_PUBLISH is for hook-driven attach (MOAT_NETWORK)");
+  /* Without hints, only what came from the environment. */
+  assert_renamed (NULL, "[\"MOAT_PUBLISH=80:80\"]", false, msg,
+                  "MOAT_PUBLISH: container \"c\" was attached by its runtime; "
+                  "MOAT_PUBLISH is for hook-driven attach (io.moat.network)");
+}
+
+/* Quoted items are the user's text; keys are whole words; without MOAT_*
+ * variables nothing changes. */
+static void
+test_quoted_items_and_other_words_stay (void **state)
+{
+  assert_parse_error (NULL, "[\"MOAT_LABELS=io.moat.name=a b\"]",
+                      "MOAT_LABELS: \"io.moat.name=a b\": value \"a b\": character ' ' not "
+                      "allowed (want A-Z a-z 0-9 . _ -)");
+  assert_renamed (NULL, "[\"MOAT_NAME=x\", \"MOAT_NETWORK=n\"]", false,
+                  "io.moat.names: io.moat.networks io.moat.name. io.moat.name",
+                  "io.moat.names: io.moat.networks MOAT_NAME. MOAT_NAME");
+  assert_renamed (NULL, "[\"PATH=/bin\", \"MOAT_RUN_DIR=/x\"]", true,
+                  "io.moat.labels: name one with io.moat.network",
+                  "io.moat.labels: name one with io.moat.network");
+  assert_renamed (NULL, "null", true, "io.moat.labels: x", "io.moat.labels: x");
+}
+
 int
 main (void)
 {
@@ -143,6 +266,12 @@ main (void)
     cmocka_unit_test (test_nothing_gives_an_empty_object),
     cmocka_unit_test (test_annotations_not_an_object),
     cmocka_unit_test (test_input_untouched),
+    cmocka_unit_test (test_grammar_errors_name_the_variable),
+    cmocka_unit_test (test_an_annotation_keeps_its_key),
+    cmocka_unit_test (test_ceiling_errors_name_the_variable),
+    cmocka_unit_test (test_policy_errors_name_the_variable),
+    cmocka_unit_test (test_hints_name_the_variable),
+    cmocka_unit_test (test_quoted_items_and_other_words_stay),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -852,6 +852,26 @@ test_peer_words (void **state)
   (void)state;
 }
 
+/* A peer grant names the peer as moatctl ls does: its record's name. */
+static void
+test_peer_grant_names_the_peer (void **state)
+{
+  struct moat_explain_end s = end_of ("e", NULL), d = end_of ("a", NULL);
+  struct moat_ports flow = { IPPROTO_TCP, 80, 80 };
+  moat_err_t err = { 0 };
+  bool allowed;
+  char why[512];
+
+  ctr_named ("a")->rec.name = (char *)"web-1";
+  assert_int_equal (
+      moat_ctl_explain_flow (&s, &d, &flow, NOW, is_local, NULL, &allowed, why, sizeof (why), &err),
+      0);
+  ctr_named ("a")->rec.name = NULL;
+  assert_true (allowed);
+  assert_string_equal (why, "grant \"peer web-1\" (no expiry)");
+  (void)state;
+}
+
 /* explain of an outside client to a published container port: the flow
  * through the host port that leads there; an unpublished port of the same
  * container is refused. */
@@ -898,6 +918,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_matrix),
     cmocka_unit_test (test_peer_words),
+    cmocka_unit_test (test_peer_grant_names_the_peer),
     cmocka_unit_test (test_publish_words),
   };
 
