@@ -189,9 +189,11 @@ demo_build_output() {
   rm -rf "$b"
   cp -a "$MOAT_BUILD" "$b"
   touch -d '2000-01-01' "$b/runtime/main.o"
-  # As a user types it, in the tree (no -C: no "Entering directory").
+  # As a user types it, in the tree (no -C: no "Entering directory"), and
+  # not as a sub-make of make test (MAKELEVEL would turn -w on).
   cd "$REPO" || return
-  run env NO_COLOR=1 MOAT_DEMO_ENGINE=docker timeout 300 make demo BUILD="$b" "$@"
+  run env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS NO_COLOR=1 MOAT_DEMO_ENGINE=docker timeout 300 \
+    make demo BUILD="$b" "$@"
   [[ $status -ne 0 ]] || fail "make demo accepted MOAT_DEMO_ENGINE=docker:" "$output"
   assert_contains "$output" "MOAT_DEMO_ENGINE: 'docker' is neither podman nor runc"
   [[ $b/runtime/main.o -nt $REPO/runtime/main.c ]] || fail "runtime/main.o was not rebuilt"

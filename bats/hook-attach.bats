@@ -335,3 +335,39 @@ in_netns() { [[ $(stat -L -c %i "/proc/$1/ns/net") == $(stat -L -c %i "/run/netn
   [[ $status -ne 0 ]] || fail "prestart accepted io.moat.publish on a runtime attachment"
   assert_contains "$output" "io.moat.publish: container \"$(cid_of cni)\" was attached by its runtime"
 }
+
+@test "hook attach: a container connected later to a second network by a CNI ADD takes its labels there; that DEL leaves the first network as it was" {
+  local port id netns before rec2 ip_a2
+  port=$(random_port)
+  second_network
+  ctr_start web1 "$(net)" io.moat.labels=app=web
+  CNI_CONF=$MOAT_CONF2 add_container s2
+  CNI_CONF=$MOAT_CONF2 add_container o2
+  run -0 hook prestart s2 '{"io.moat.labels": "app=web"}'
+  run -0 hook prestart o2 '{"io.moat.labels": "app=db"}'
+  ns_tcp_listen "$(ns_of s2)" 0.0.0.0 "$port"
+  ns_tcp_listen "$(ns_of o2)" 0.0.0.0 "$port"
+  id=$(cid_of web1)
+  netns=/proc/$(ctr_pid web1)/ns/net
+  before=$(cat "$(record_of web1)")
+
+  # The engine's way to connect it (what podman network connect does): the
+  # plugin's ADD for the same container id, on the second network, eth1.
+  CNI_CONF=$MOAT_CONF2 run -0 cni ADD "$id" "$netns" eth1
+  rec2=$(cat "$MOAT_RUN_DIR/$NET2/$id@eth1.json") || fail "no record of web1 on $NET2"
+  assert_jq "$rec2" '.policy.labels.app == "web" and .sources.annotations["io.moat.labels"] == "app=web"
+    and .attachedBy == "cni"'
+  ip_a2=$(jq -r '.address | split("/")[0]' <<<"$rec2")
+  PROBE_TOKEN=w1-s2 run -0 ctr_tcp_connect web1 "$(ip_of s2)" "$port"
+  PROBE_TOKEN=w1-o2 run ctr_tcp_connect web1 "$(ip_of o2)" "$port"
+  assert_eq "$output" refused "web1 -> o2 (app=db) on $NET2"
+  ctr_tcp_listen web1 "$port"
+  PROBE_TOKEN=s2-w1 run -0 ns_tcp_connect "$(ns_of s2)" "$ip_a2" "$port"
+  PROBE_TOKEN=o2-w1 run ns_tcp_connect "$(ns_of o2)" "$ip_a2" "$port"
+  assert_eq "$output" refused "o2 (app=db) -> web1 on $NET2"
+
+  CNI_CONF=$MOAT_CONF2 run -0 cni DEL "$id" "$netns" eth1
+  [[ ! -e $MOAT_RUN_DIR/$NET2/$id@eth1.json ]] || fail "web1's record on $NET2 left"
+  assert_eq "$(nft_elems_matching "$ip_a2")" "" "elements naming web1's address on $NET2"
+  assert_eq "$(cat "$(record_of web1)")" "$before" "web1's record on $NET"
+}
