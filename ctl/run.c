@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "model/annot.h"
 
 #define EXIT_RUN_FAILED 125
@@ -182,12 +183,14 @@ executable (const char *path)
   return access (path, X_OK) == 0;
 }
 
-/* run.h says where the hook is looked for. */
+/* run.h says where the hook is looked for: MOAT_HOOK, moat-hook beside
+ * moatctl (a build tree), else the one installed with it. */
 static void
 hook_path (char *buf, size_t size)
 {
   const char *env = getenv ("MOAT_HOOK");
-  static const char *const beside[] = { "moat-hook", "../libexec/moat/moat-hook" };
+  _cleanup_free_ char *installed = NULL;
+  moat_err_t ignored = { 0 };
   char self[PATH_MAX];
   ssize_t n;
 
@@ -199,15 +202,14 @@ hook_path (char *buf, size_t size)
   n = readlink ("/proc/self/exe", self, sizeof (self) - 1);
   if (n > 0)
     {
-      const char *dir;
-
       self[n] = '\0';
-      dir = dirname (self);
-      for (size_t i = 0; i < sizeof (beside) / sizeof (beside[0]); i++)
-        if ((size_t)snprintf (buf, size, "%s/%s", dir, beside[i]) < size && executable (buf))
-          return;
+      if ((size_t)snprintf (buf, size, "%s/moat-hook", dirname (self)) < size && executable (buf))
+        return;
     }
-  snprintf (buf, size, "%s", MOAT_HOOK_PATH);
+  if (moat_hook_installed_with ("/proc/self/exe", &installed, &ignored) == 0)
+    snprintf (buf, size, "%s", installed);
+  else
+    snprintf (buf, size, "%s", MOAT_HOOK_PATH);
 }
 
 /* Runs `moat-hook STAGE` with the OCI state on its stdin, with the signal

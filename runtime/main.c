@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "shim.h"
 
 extern char **environ;
@@ -132,7 +133,7 @@ main (int argc, char **argv)
     return fail (argc, argv, &err);
   if (!a.hook_given)
     {
-      if (moat_shim_default_hook ("/proc/self/exe", &hook, &err) < 0)
+      if (moat_hook_installed_with ("/proc/self/exe", &hook, &err) < 0)
         {
           moat_shim_args_free (&a);
           return fail (argc, argv, &err);

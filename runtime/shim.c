@@ -271,44 +271,6 @@ moat_shim_args_free (struct moat_shim_args *args)
   args->hook.env = NULL;
 }
 
-/* Where make install puts moat-hook, from PREFIX. */
-#define HOOK_UNDER_PREFIX "/libexec/moat/moat-hook"
-
-/* PREFIX/libexec/moat/moat-hook for exe in PREFIX/bin, if executable. */
-static int
-hook_near (const char *exe, char **ret_path, moat_err_t *err)
-{
-  _cleanup_free_ char *prefix = realpath (exe, NULL);
-  _cleanup_free_ char *path = NULL;
-  char *slash, *p;
-  struct stat st;
-
-  *ret_path = NULL;
-  for (int up = 0; up < 2; up++)
-    {
-      slash = prefix ? strrchr (prefix, '/') : NULL;
-      if (!slash)
-        return 0;
-      *slash = '\0';
-    }
-  if (asprintf (&p, "%s" HOOK_UNDER_PREFIX, prefix) < 0)
-    return moat_error (err, MOAT_E_IO, ENOMEM, "hook path");
-  path = p;
-  if (stat (path, &st) == 0 && S_ISREG (st.st_mode) && access (path, X_OK) == 0)
-    *ret_path = TAKE_PTR (path);
-  return 0;
-}
-
-int
-moat_shim_default_hook (const char *exe, char **ret_path, moat_err_t *err)
-{
-  if (hook_near (exe, ret_path, err) < 0)
-    return -1;
-  if (!*ret_path && !(*ret_path = strdup (MOAT_HOOK_PATH)))
-    return moat_error (err, MOAT_E_IO, ENOMEM, "hook path");
-  return 0;
-}
-
 /* ------------------------------------------------------------ config.json */
 
 /* Case-insensitive, as moat-hook reads the prefix (annot.h). */

@@ -73,15 +73,6 @@ void moat_shim_args_free (struct moat_shim_args *args);
  * --log-format json. For reporting an error where containerd looks. */
 void moat_shim_find_log (int argc, char **argv, const char **ret_path, bool *ret_json);
 
-/* The hook moat-runtime adds when --moat-hook is not given: the moat-hook
- * installed with it, PREFIX/libexec/moat/moat-hook for exe (its own path,
- * "/proc/self/exe"; symlinks resolved) in PREFIX/bin, when that is an
- * executable regular file; else MOAT_HOOK_PATH, the path of the build's
- * LIBEXECDIR. So `make install PREFIX=...` after a plain `make` gives a
- * moat-runtime that finds the hook installed next to it. *ret_path is
- * malloc'd. */
-int moat_shim_default_hook (const char *exe, char **ret_path, moat_err_t *err);
-
 /* True for runc commands that take a bundle to create a container from. */
 bool moat_shim_command_creates (const char *command);
 

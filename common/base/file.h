@@ -63,4 +63,13 @@ int moat_read_stdin (const char *what, size_t max, char **ret_text, size_t *ret_
 /* mkdir -p with mode 0700; errors carry `code` and name the directory. */
 int moat_mkdir_p (const char *path, int code, moat_err_t *err);
 
+/* The moat-hook installed with the binary at `exe` (its own path,
+ * "/proc/self/exe"; symlinks resolved): PREFIX/libexec/moat/moat-hook for
+ * exe in PREFIX/bin, when that is an executable regular file; else
+ * MOAT_HOOK_PATH, the path of the build's LIBEXECDIR. So `make install
+ * PREFIX=...` after a plain `make` gives binaries that find the hook
+ * installed next to them (moat-runtime, moatctl run). *ret_path is
+ * malloc'd. */
+int moat_hook_installed_with (const char *exe, char **ret_path, moat_err_t *err);
+
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "../shim.h"
 
 #define HOOK "/usr/libexec/moat/moat-hook"
@@ -114,7 +115,7 @@ assert_default_hook (const char *exe, const char *want)
   moat_err_t err = { 0 };
   _cleanup_free_ char *hook = NULL;
 
-  assert_int_equal (moat_shim_default_hook (exe, &hook, &err), 0);
+  assert_int_equal (moat_hook_installed_with (exe, &hook, &err), 0);
   assert_string_equal (hook, want);
 }
 
