@@ -781,6 +781,57 @@ allow_from() {
   assert_jq "$output" "$items.labels | length == 3"
 }
 
+@test "moatctl: show names a Trireme profile's reject rules, the proxy and published ports with their sources" {
+  local f=$T/policy.json hp hp2
+  hp=$(random_port)
+  hp2=$(random_port)
+  cat >"$f" <<'EOF'
+{
+  "Front": {
+    "ApplicationACLs": [
+      {"Address": "192.0.2.0/24", "Port": "443", "Protocol": "TCP", "Policy": {"Action": 1}},
+      {"Address": "192.0.2.66", "Port": "443", "Protocol": "TCP", "Policy": {"Action": 2}}
+    ],
+    "NetworkACLs": [
+      {"Address": "198.51.100.7", "Port": "80", "Protocol": "TCP", "Policy": {"Action": 2}}
+    ],
+    "Dependencies": [
+      {"Clause": [{"Key": "@usr:app", "Operator": "=", "Value": ["db"]}], "Policy": {"Action": 1}},
+      {"Clause": [{"Key": "@usr:env", "Operator": "=", "Value": ["test"]}], "Policy": {"Action": 2}}
+    ],
+    "TagSelectors": [
+      {"Clause": [{"Key": "@usr:app", "Operator": "=", "Value": ["lb"]}], "Policy": {"Action": 1}},
+      {"Clause": [{"Key": "@usr:env", "Operator": "=", "Value": ["dev"]}], "Policy": {"Action": 2}}
+    ]
+  }
+}
+EOF
+  conf_set '.policyFile = $f | .runtimeConfig.portMappings = [{hostPort: $hp, containerPort: 80, protocol: "tcp"}]' \
+    --arg f "$f" --argjson hp "$hp"
+  add_container web
+  run -0 hook prestart web "$(a '{"io.moat.labels": "app=web", "io.moat.policy": "Front",
+    "io.moat.proxy": "10.9.9.9:3128 80"}')"
+  conf_set 'del(.runtimeConfig.portMappings)
+    | .runtimeConfig["io.kubernetes.cri.pod-annotations"] = {"io.moat.publish": "\($hp2):8080"}' --arg hp2 "$hp2"
+  add_container api
+  run -0 ctl show "$(cid_of web)"
+  assert_contains "$output" "depends         app=db [profile Front]"
+  assert_contains "$output" "expose          app=lb [profile Front]"
+  assert_contains "$output" "depends (deny)  env=test [profile Front]"
+  assert_contains "$output" "expose (deny)   env=dev [profile Front]"
+  assert_contains "$output" "egress (deny)   192.0.2.66/32 tcp/443 [profile Front]"
+  assert_contains "$output" "ingress (deny)  198.51.100.7/32 tcp/80 [profile Front]"
+  assert_contains "$output" "proxy           10.9.9.9:3128 [annotation]"
+  assert_contains "$output" "published       0.0.0.0:$hp:80/tcp [portMappings]"
+  run -0 ctl --json show "$(cid_of web)"
+  local items='.containers[0].policyItems.items'
+  assert_jq "$output" "$items.egressDeny == [{item: \"192.0.2.66/32 tcp/443\", from: \"profile Front\"}]"
+  assert_jq "$output" "$items.proxy == [{item: \"10.9.9.9:3128\", from: \"annotation\"}]"
+  assert_jq "$output" "$items.publish == [{item: \"0.0.0.0:$hp:80/tcp\", from: \"portMappings\"}]"
+  run -0 ctl --json show "$(cid_of api)"
+  assert_jq "$output" "$items.publish == [{item: \"0.0.0.0:$hp2:8080/tcp\", from: \"pod annotation\"}]"
+}
+
 @test "moatctl: a peer grant names the peer as ls does (grant, ls, show, explain, revoke), and time left reads \"expires in N s\" everywhere" {
   local idw idd ida ipw ipd port line
   port=$(random_port)

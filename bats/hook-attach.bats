@@ -314,6 +314,12 @@ in_netns() { [[ $(stat -L -c %i "/proc/$1/ns/net") == $(stat -L -c %i "/run/netn
   ctr_running envpub || fail "envpub is not running"
   ctr_tcp_listen envpub 80
   PROBE_TOKEN=hook-env run -0 ns_tcp_connect host 127.0.0.1 "$((hp + 2))"
+  # show names where each came from.
+  run -0 "$MOAT_BUILD/moatctl" --json show "$(cid_of web)"
+  assert_jq "$output" '.containers[0].policyItems.items.publish | map(.from) == ["annotation", "annotation"]'
+  run -0 "$MOAT_BUILD/moatctl" --json show "$(cid_of envpub)"
+  assert_jq "$output" '.containers[0].policyItems.items.publish == [{item: $i, from: "annotation"}]' \
+    --arg i "0.0.0.0:$((hp + 2)):80/tcp"
   # A taken port fails the start with moat's reason; nothing is made.
   run ctr_create_q taken "$(net)" "io.moat.publish=$hp:8080"
   [[ $status -ne 0 ]] || fail "taken started"

@@ -173,6 +173,7 @@ print_policy_items (json_t *p)
     { "ingressDeny", "ingress (deny)" },
     { "internet", "internet" },
     { "proxy", "proxy" },
+    { "publish", "published" },
   };
   json_t *items = json_object_get (p, "items");
 

@@ -12,6 +12,7 @@
 #include "model/ceiling.h"
 #include "model/policy.h"
 #include "model/profile.h"
+#include "model/publish.h"
 #include "model/sources.h"
 
 /* The policy's list keys, in the order show prints them. */
@@ -284,6 +285,69 @@ scalar_items (const struct moat_record *r, const struct sources *s, json_t *item
   return 0;
 }
 
+/* The text io.moat.publish (or MOAT_PUBLISH) has in the record's own
+ * sources, or NULL. */
+static const char *
+own_publish_text (const struct moat_record *r)
+{
+  json_t *env = json_object_get (r->sources, "env"), *v;
+  const char *text = json_string_value (
+      json_object_get (json_object_get (r->sources, "annotations"), "io.moat.publish"));
+  size_t i;
+
+  json_array_foreach (env, i, v)
+  {
+    const char *e = json_string_value (v);
+
+    if (!text && e && strncmp (e, "MOAT_PUBLISH=", 13) == 0)
+      text = e + 13;
+  }
+  return text;
+}
+
+/* Whether `text` (io.moat.publish's grammar) makes exactly `published`. */
+static bool
+publish_text_makes (const char *text, json_t *published)
+{
+  _cleanup_ (moat_publish_list_free) struct moat_publish_list l = { 0 };
+  _cleanup_ (json_decrefp) json_t *j = NULL;
+  moat_err_t ignored = { 0 };
+
+  if (!text || moat_publish_parse_text ("io.moat.publish", text, &l, &ignored) < 0)
+    return false;
+  j = moat_publish_to_json (&l);
+  return j && json_equal (j, published);
+}
+
+/* Published ports come from the runtime's portMappings, else from
+ * io.moat.publish (cni.c's publish_prepare): the source whose text makes
+ * what the record holds. */
+static const char *
+origin_of_publish (const struct moat_record *r)
+{
+  if (publish_text_makes (own_publish_text (r), r->publish))
+    return "annotation";
+  if (publish_text_makes (
+          json_string_value (json_object_get (r->pod_annotations, "io.moat.publish")), r->publish))
+    return "pod annotation";
+  return "portMappings";
+}
+
+static int
+publish_items (const struct moat_record *r, json_t *items)
+{
+  const char *from = json_array_size (r->publish) ? origin_of_publish (r) : NULL;
+  size_t i;
+  json_t *v;
+
+  json_array_foreach (r->publish, i, v)
+  {
+    if (item_add (items, "publish", json_string_value (v), from) < 0)
+      return -1;
+  }
+  return 0;
+}
+
 json_t *
 moat_ctl_policy_items (const struct moat_record *r, moat_err_t *err)
 {
@@ -292,6 +356,9 @@ moat_ctl_policy_items (const struct moat_record *r, moat_err_t *err)
   int failed;
 
   if (!items)
+    goto nomem;
+  /* Published ports are the ADD's, there before any policy. */
+  if (publish_items (r, items) < 0)
     goto nomem;
   if (!r->policy)
     return json_pack ("{s:s, s:O}", "state", "none yet", "items", items);
