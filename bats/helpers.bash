@@ -408,12 +408,16 @@ listening() { # NS tcp|udp PORT
   [[ -n $out ]]
 }
 
+# socat's family (4 or 6) and host syntax ([addr] for IPv6) of an address.
+sock_family() { if [[ $1 == *:* ]]; then echo 6; else echo 4; fi; }
+sock_host() { if [[ $1 == *:* ]]; then echo "[$1]"; else echo "$1"; fi; }
+
 # ns_tcp_listen NS IP PORT: a TCP server on IP:PORT in NS that logs the line
 # it receives to $T/received and answers "reply <line>".
 ns_tcp_listen() {
   local script
   script=$(serve_script)
-  start_bg "$1" socat "TCP4-LISTEN:$3,bind=$2,reuseaddr,fork" "EXEC:$script"
+  start_bg "$1" socat "TCP$(sock_family "$2")-LISTEN:$3,bind=$(sock_host "$2"),reuseaddr,fork" "EXEC:$script"
   wait_for 5 listening "$1" tcp "$3"
 }
 
@@ -421,7 +425,7 @@ ns_tcp_listen() {
 ns_udp_listen() {
   local script
   script=$(serve_script)
-  start_bg "$1" socat "UDP4-RECVFROM:$3,bind=$2,fork" "EXEC:$script"
+  start_bg "$1" socat "UDP$(sock_family "$2")-RECVFROM:$3,bind=$(sock_host "$2"),fork" "EXEC:$script"
   wait_for 5 listening "$1" udp "$3"
 }
 
@@ -448,7 +452,7 @@ classify() { # OUTPUT RC TOKEN
 ns_tcp_connect() {
   local token=${PROBE_TOKEN:-tcp-$RANDOM$RANDOM} out rc=0
   out=$(printf '%s\n' "$token" |
-    ns_run "$1" timeout 5 socat -t1 -T2 - "TCP4:$2:$3,connect-timeout=1" 2>&1) || rc=$?
+    ns_run "$1" timeout 5 socat -t1 -T2 - "TCP$(sock_family "$2"):$(sock_host "$2"):$3,connect-timeout=1" 2>&1) || rc=$?
   out=$(classify "$out" "$rc" "$token")
   echo "$out"
   [[ $out == ok ]]
@@ -459,7 +463,7 @@ ns_tcp_connect() {
 ns_udp_connect() {
   local token=${PROBE_TOKEN:-udp-$RANDOM$RANDOM} out rc=0
   out=$(printf '%s\n' "$token" |
-    ns_run "$1" timeout 5 socat -t1 -T2 - "UDP4:$2:$3" 2>&1) || rc=$?
+    ns_run "$1" timeout 5 socat -t1 -T2 - "UDP$(sock_family "$2"):$(sock_host "$2"):$3" 2>&1) || rc=$?
   out=$(classify "$out" "$rc" "$token")
   echo "$out"
   [[ $out == ok ]]
