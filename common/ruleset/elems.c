@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -52,6 +54,23 @@ static void
 key_put_addr (struct key_writer *w, struct in_addr addr)
 {
   key_put (w, &addr.s_addr, sizeof (addr.s_addr));
+}
+
+/* A cgroup id: host order, or big-endian in an interval set (encode.c
+ * turns the packet's around there, as nft does). */
+static void
+key_put_cgroup (struct key_writer *w, uint64_t id)
+{
+  uint8_t be[8];
+
+  if (!(w->e->set->flags & NFT_SET_INTERVAL))
+    {
+      key_put (w, &id, sizeof (id));
+      return;
+    }
+  for (int i = 7; i >= 0; i--, id >>= 8)
+    be[i] = (uint8_t)id;
+  key_put (w, be, sizeof (be));
 }
 
 int
@@ -165,7 +184,7 @@ moat_member_elems (const struct moat_nft_member *m, bool for_delete,
 }
 
 static int
-format_field (char *buf, size_t size, enum moat_field type, const uint8_t *p)
+format_field (char *buf, size_t size, enum moat_field type, const uint8_t *p, uint32_t set_flags)
 {
   char addr[INET_ADDRSTRLEN];
 
@@ -190,6 +209,8 @@ format_field (char *buf, size_t size, enum moat_field type, const uint8_t *p)
       return snprintf (buf, size, "%u", p[0]);
     case MOAT_FIELD_PORT:
       return snprintf (buf, size, "%u", (unsigned)(p[0] << 8 | p[1]));
+    case MOAT_FIELD_CGROUP:
+      return snprintf (buf, size, "cgroup:%" PRIu64, moat_elem_cgroup (p, set_flags));
     }
   return snprintf (buf, size, "?");
 }
@@ -215,12 +236,12 @@ moat_key_format (const struct moat_set_def *s, const uint8_t *key, uint32_t key_
         used += snprintf (buf + used, size - used, " . ");
       if (used >= size)
         break;
-      n = format_field (buf + used, size - used, type, key + off);
+      n = format_field (buf + used, size - used, type, key + off, s->flags);
       used += n > 0 ? (size_t)n : 0;
       if (end && off + len <= end_len && memcmp (key + off, end + off, len) != 0 && used + 1 < size)
         {
           buf[used++] = '-';
-          n = format_field (buf + used, size - used, type, end + off);
+          n = format_field (buf + used, size - used, type, end + off, s->flags);
           used += n > 0 ? (size_t)n : 0;
         }
       off += moat_field_padded (len);
@@ -599,6 +620,72 @@ moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, struct 
   if (moat_ident_object_name (e->name, sizeof (e->name), ident) < 0)
     return -1;
   key_put_addr (&w, addr);
+  return 0;
+}
+
+uint64_t
+moat_elem_cgroup (const uint8_t *p, uint32_t set_flags)
+{
+  uint64_t id = 0;
+
+  if (!(set_flags & NFT_SET_INTERVAL))
+    {
+      memcpy (&id, p, sizeof (id));
+      return id;
+    }
+  for (int i = 0; i < 8; i++)
+    id = id << 8 | p[i];
+  return id;
+}
+
+/* --- host-network containers (keyed by cgroup) ------------------------- */
+
+int
+moat_nft_elems_hostnet (struct moat_nft_elems *l, uint64_t cgroup)
+{
+  struct key_writer w;
+
+  if (!elems_push (l, MOAT_SET_HOSTNET, &w))
+    return -1;
+  key_put_cgroup (&w, cgroup);
+  return 0;
+}
+
+int
+moat_nft_elems_hostnet_ident (struct moat_nft_elems *l, uint64_t cgroup, const char *ident)
+{
+  struct key_writer w;
+  struct moat_elem *e = elems_push (l, MOAT_SET_HOSTNET_IDENT, &w);
+
+  if (!e || moat_ident_object_name (e->jump, sizeof (e->jump), ident) < 0)
+    return -1;
+  key_put_cgroup (&w, cgroup);
+  return 0;
+}
+
+int
+moat_nft_elems_hostnet_acl (struct moat_nft_elems *l, bool ingress, uint64_t cgroup,
+                            const struct moat_acl *acl)
+{
+  uint32_t last = acl->addr.s_addr | ~moat_prefix_mask (acl->prefixlen);
+  struct key_writer w;
+  struct moat_elem *e
+      = elems_push (l, ingress ? MOAT_SET_HOSTNET_INGRESS : MOAT_SET_HOSTNET_EGRESS, &w);
+
+  if (!e)
+    return -1;
+  if (ingress)
+    {
+      key_put_addr (&w, acl->addr);
+      key_put_cgroup (&w, cgroup);
+    }
+  else
+    {
+      key_put_cgroup (&w, cgroup);
+      key_put_addr (&w, acl->addr);
+    }
+  key_put_ports (&w, &acl->ports);
+  memcpy (e->key_end + (ingress ? 0 : 8), &last, 4);
   return 0;
 }
 

@@ -104,6 +104,17 @@ int moat_nft_elems_grant_ingress (struct moat_nft_elems *l, struct in_addr addr,
 int moat_nft_elems_ident_member (struct moat_nft_elems *l, struct in_addr addr, const char *ident);
 int moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, struct in_addr addr);
 
+/* A host-network container (docs/design.md, "Host-network containers"),
+ * keyed by its cgroup id: its membership, the jump to its identity's
+ * chain, and its egress (cgroup . destination range . proto . ports) or
+ * ingress (source range . cgroup . proto . ports) ACLs. */
+int moat_nft_elems_hostnet (struct moat_nft_elems *l, uint64_t cgroup);
+int moat_nft_elems_hostnet_ident (struct moat_nft_elems *l, uint64_t cgroup, const char *ident);
+int moat_nft_elems_hostnet_acl (struct moat_nft_elems *l, bool ingress, uint64_t cgroup,
+                                const struct moat_acl *acl);
+/* A cgroup field of a key, as its set stores it. */
+uint64_t moat_elem_cgroup (const uint8_t *p, uint32_t set_flags);
+
 /* The elements moat_nft_member_add puts in the kernel for `m` (moatctl
  * explain evaluates them). -1 with *err set on a bad interface name or
  * out of memory. */

@@ -29,6 +29,8 @@ struct walk
   uint16_t dport;
   moat_eval_is_local_fn is_local; /* fib daddr type local */
   void *local_data;
+  uint32_t hook;   /* the inet hook being run */
+  bool big_endian; /* the key being built is an interval set's */
 };
 
 enum outcome
@@ -68,6 +70,26 @@ ct_saddr (const struct walk *w, bool reply)
   if (given.s_addr)
     return given;
   return reply == p->ct_reply ? p->saddr : p->daddr;
+}
+
+/* socket cgroupv2: the local socket's group, host order, or big-endian
+ * where the set is an interval set (nft's byteorder hton before the
+ * lookup); no local socket: the load breaks the rule. */
+static bool
+load_cgroup (const struct walk *w, uint8_t *dst, uint32_t len)
+{
+  uint64_t id = w->p->cgroup;
+
+  if (!id || len != sizeof (id) || (w->hook != NF_INET_LOCAL_OUT && w->hook != NF_INET_LOCAL_IN))
+    return false;
+  if (!w->big_endian)
+    {
+      memcpy (dst, &id, sizeof (id));
+      return true;
+    }
+  for (int i = 7; i >= 0; i--, id >>= 8)
+    dst[i] = (uint8_t)id;
+  return true;
 }
 
 /* Writes `len` bytes of the source's value; false when the packet has none
@@ -116,17 +138,20 @@ load_source (const struct walk *w, enum moat_source src, uint8_t *dst, uint32_t 
       a = ct_saddr (w, src == MOAT_SRC_CT_REPLY_SADDR);
       memcpy (dst, &a.s_addr, 4);
       return true;
+    case MOAT_SRC_SOCKET_CGROUP:
+      return load_cgroup (w, dst, len);
     }
   return false;
 }
 
 /* The key of a lookup in `set` from the term's sources. */
 static bool
-build_key (const struct walk *w, const struct moat_set_def *set, const enum moat_source *sources,
+build_key (struct walk *w, const struct moat_set_def *set, const enum moat_source *sources,
            uint8_t *key, uint32_t *ret_len)
 {
   uint32_t off = 0;
 
+  w->big_endian = (set->flags & NFT_SET_INTERVAL) != 0;
   for (unsigned i = 0; i < set->nfields; i++)
     {
       uint32_t len = moat_field_infos[set->fields[i]].len;
@@ -195,7 +220,7 @@ set_find (const struct walk *w, enum moat_set set, const char *ident_set, const 
 /* The key from the sources, looked up; *ret_loaded false when a source
  * is not in this packet (the rule breaks). */
 static size_t
-lookup (const struct walk *w, enum moat_set set, const enum moat_source *sources, bool *ret_loaded)
+lookup (struct walk *w, enum moat_set set, const enum moat_source *sources, bool *ret_loaded)
 {
   uint8_t key[MOAT_ELEM_KEY_MAX];
   uint32_t key_len;
@@ -235,7 +260,7 @@ unsupported (const struct walk *w, const struct moat_rule_def *def, const char *
 /* 1 when the term holds, 0 when not, -1 when it is of a kind unknown
  * here. A lookup that matched leaves its element in *elem. */
 static int
-term_holds (const struct walk *w, const struct moat_rule_def *def, const struct moat_term *t,
+term_holds (struct walk *w, const struct moat_rule_def *def, const struct moat_term *t,
             size_t *elem)
 {
   const struct moat_eval_packet *p = w->p;
@@ -268,6 +293,10 @@ term_holds (const struct walk *w, const struct moat_rule_def *def, const struct 
       return !is_arp (p) && (ntohl (w->daddr.s_addr) >> 24) == 127;
     case MOAT_TERM_RATE:
       return 1; /* within its rate: explain tells what a refusal is, not how many */
+    case MOAT_TERM_IIF_LO:
+      return w->iif && strcmp (w->iif, "lo") == 0;
+    case MOAT_TERM_OIF_LO:
+      return w->oif && strcmp (w->oif, "lo") == 0;
     case MOAT_TERM_LOOKUP:
     case MOAT_TERM_NOT_LOOKUP:
       /* An identity's set is named as the identity's chain it is in. */
@@ -284,7 +313,7 @@ term_holds (const struct walk *w, const struct moat_rule_def *def, const struct 
 }
 
 static int
-terms_hold (const struct walk *w, const struct moat_rule_def *def, size_t *elem)
+terms_hold (struct walk *w, const struct moat_rule_def *def, size_t *elem)
 {
   for (size_t i = 0; i < MOAT_RULE_MAX_TERMS && def->terms[i].kind != MOAT_TERM_END; i++)
     {
@@ -341,7 +370,7 @@ apply_dnat (struct walk *w, size_t elem)
 
 /* A map lookup an action does: its key sources are the action's own. */
 static size_t
-action_lookup (const struct walk *w, enum moat_set set, const enum moat_source *sources)
+action_lookup (struct walk *w, enum moat_set set, const enum moat_source *sources)
 {
   bool loaded;
 
@@ -359,6 +388,7 @@ run_action (struct walk *w, const struct moat_rule_def *def, size_t index, size_
   static const enum moat_source ident_key[MOAT_SET_MAX_FIELDS] = { MOAT_SRC_IP_SADDR };
   static const enum moat_source publish_key[MOAT_SET_MAX_FIELDS]
       = { MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO, MOAT_SRC_TH_DPORT };
+  static const enum moat_source cgroup_key[MOAT_SET_MAX_FIELDS] = { MOAT_SRC_SOCKET_CGROUP };
   size_t found;
 
   *ret = OUT_CONTINUE;
@@ -402,6 +432,13 @@ run_action (struct walk *w, const struct moat_rule_def *def, size_t index, size_
       return record_step (w, index, w->chain, def->text, elem);
     case MOAT_ACT_SRC_IDENT:
       found = action_lookup (w, MOAT_SET_SRC_IDENT, ident_key);
+      if (found == MOAT_EVAL_NO_ELEM)
+        return 0;
+      if (record_step (w, index, w->chain, def->text, found) < 0)
+        return -1;
+      return run_chain (w, moat_nft_elems_at (w->elems, found)->jump, depth + 1, ret);
+    case MOAT_ACT_CGROUP_IDENT:
+      found = action_lookup (w, MOAT_SET_HOSTNET_IDENT, cgroup_key);
       if (found == MOAT_EVAL_NO_ELEM)
         return 0;
       if (record_step (w, index, w->chain, def->text, found) < 0)
@@ -502,6 +539,7 @@ run_hook (struct walk *w, uint16_t family, uint32_t hook, enum outcome *ret)
   const struct moat_chain_def *prev = NULL;
 
   w->family = family;
+  w->hook = family == NFPROTO_INET ? hook : (uint32_t)-1;
   *ret = OUT_ACCEPT;
   for (;;)
     {
@@ -565,7 +603,8 @@ run_routed (struct walk *w, bool sent, moat_eval_is_local_fn is_local, void *dat
       w->oif = NULL;
       return run_hook (w, NFPROTO_INET, NF_INET_LOCAL_IN, ret);
     }
-  w->oif = route (w);
+  /* What the host sends to one of its own addresses leaves by lo. */
+  w->oif = sent && is_local && is_local (w->daddr, data) ? "lo" : route (w);
   if (sent)
     w->iif = NULL;
   if (run_hook (w, NFPROTO_INET, sent ? NF_INET_LOCAL_OUT : NF_INET_FORWARD, ret) < 0)

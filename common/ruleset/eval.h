@@ -70,6 +70,11 @@ struct moat_eval_packet
   struct in_addr ct_original_saddr; /* ct original ip saddr (related: the flow's) */
   struct in_addr ct_reply_saddr;    /* ct reply ip saddr */
   bool ct_dnat;                     /* ct status dnat: an established flow's */
+
+  /* The local socket's cgroup v2 id at level MOAT_HOSTNET_LEVEL (socket
+   * cgroupv2): the sender's, for what the host sends (output), the
+   * receiver's, for what it delivers (input); 0: no local socket. */
+  uint64_t cgroup;
 };
 
 /* The host's addresses (the routing decision input/forward). */

@@ -23,6 +23,7 @@ enum
   NFT_TYPE_INET_PROTOCOL = 12,
   NFT_TYPE_INET_SERVICE = 13,
   NFT_TYPE_IFNAME = 41,
+  NFT_TYPE_CGROUPV2 = 46,
   NFT_TYPE_BITS = 6,
 };
 
@@ -32,6 +33,7 @@ const struct moat_field_info moat_field_infos[] = {
   [MOAT_FIELD_ETHER] = { NFT_TYPE_ETHERADDR, MOAT_MAC_LEN, MOAT_BYTEORDER_BIG },
   [MOAT_FIELD_PROTO] = { NFT_TYPE_INET_PROTOCOL, 1, MOAT_BYTEORDER_BIG },
   [MOAT_FIELD_PORT] = { NFT_TYPE_INET_SERVICE, 2, MOAT_BYTEORDER_BIG },
+  [MOAT_FIELD_CGROUP] = { NFT_TYPE_CGROUPV2, 8, MOAT_BYTEORDER_HOST },
 };
 
 /* Interval concatenations need NFT_SET_CONCAT and a field description so
@@ -166,6 +168,29 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
                           .nfields = 1,
                           .fields = { MOAT_FIELD_IPV4 },
                           .timeout_ms = MOAT_LOG_RATE_TIMEOUT_MS },
+  /* Host-network containers, keyed by their cgroup (docs/design.md,
+   * "Host-network containers"): members, their identity, their egress
+   * and ingress. No timeout flag: moatctl's grants do not reach them. */
+  [MOAT_SET_HOSTNET]
+  = { .family = NFPROTO_INET, .name = "hostnet", .nfields = 1, .fields = { MOAT_FIELD_CGROUP } },
+  [MOAT_SET_HOSTNET_IDENT] = { .family = NFPROTO_INET,
+                               .name = "hostnet_ident",
+                               .flags = NFT_SET_MAP,
+                               .nfields = 1,
+                               .fields = { MOAT_FIELD_CGROUP },
+                               .verdict = true },
+  [MOAT_SET_HOSTNET_EGRESS]
+  = { .family = NFPROTO_INET,
+      .name = "hostnet_egress",
+      .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
+      .nfields = 4,
+      .fields = { MOAT_FIELD_CGROUP, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
+  [MOAT_SET_HOSTNET_INGRESS]
+  = { .family = NFPROTO_INET,
+      .name = "hostnet_ingress",
+      .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
+      .nfields = 4,
+      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_CGROUP, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
 };
 
 const struct moat_chain_def moat_chain_defs[] = {
@@ -186,6 +211,11 @@ const struct moat_chain_def moat_chain_defs[] = {
   { NFPROTO_BRIDGE, "prerouting", "filter", 0 /* NF_BR_PRE_ROUTING */, -200 },
   { NFPROTO_BRIDGE, "from_port", NULL, 0, 0 },
   { NFPROTO_INET, "publish_out", "nat", NF_INET_LOCAL_OUT, -100 }, /* dstnat, the host's own */
+  /* Host-network containers: after moat's own filter chains (priority 0). */
+  { NFPROTO_INET, "hostnet_output", "filter", NF_INET_LOCAL_OUT, 10 },
+  { NFPROTO_INET, "hostnet_input", "filter", NF_INET_LOCAL_IN, 10 },
+  { NFPROTO_INET, "hostnet_out", NULL, 0, 0 },
+  { NFPROTO_INET, "hostnet_in", NULL, 0, 0 },
 };
 const size_t moat_chain_defs_count = ARRAY_SIZE (moat_chain_defs);
 
@@ -675,6 +705,93 @@ const struct moat_rule_def moat_rule_defs[] = {
     "@publish",
     { { MOAT_TERM_FIB_LOCAL, 0, 0, { 0 } }, L4PROTO (IPPROTO_UDP), IPV4 },
     MOAT_ACT_PUBLISH_DNAT,
+    NULL },
+  /* Host-network containers (docs/design.md, "Host-network containers"):
+   * a socket in a member cgroup, sending or (nft looks the destination
+   * socket up itself) receiving. Packets without a local socket
+   * (forwarded, the kernel's own) pass as before. */
+  { NFPROTO_INET,
+    "hostnet_output",
+    "socket cgroupv2 level 2 @hostnet goto hostnet_out",
+    { LOOKUP (MOAT_SET_HOSTNET, MOAT_SRC_SOCKET_CGROUP) },
+    MOAT_ACT_GOTO,
+    "hostnet_out" },
+  { NFPROTO_INET,
+    "hostnet_input",
+    "socket cgroupv2 level 2 @hostnet goto hostnet_in",
+    { LOOKUP (MOAT_SET_HOSTNET, MOAT_SRC_SOCKET_CGROUP) },
+    MOAT_ACT_GOTO,
+    "hostnet_in" },
+  { NFPROTO_INET,
+    "hostnet_out",
+    "ct state established,related accept",
+    { CT_STATE (MOAT_CT_ESTABLISHED | MOAT_CT_RELATED) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  /* The host's own addresses: the container shares the host's stack. */
+  { NFPROTO_INET,
+    "hostnet_out",
+    "oifname lo accept",
+    { { MOAT_TERM_OIF_LO, 0, 0, { 0 } } },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  /* Moat peers its labels reach: the identity's chain, as for a container
+   * (it returns here when the destination is none of them). */
+  { NFPROTO_INET,
+    "hostnet_out",
+    "socket cgroupv2 level 2 vmap @hostnet_ident",
+    { { MOAT_TERM_END, 0, 0, { 0 } } },
+    MOAT_ACT_CGROUP_IDENT,
+    NULL },
+  { NFPROTO_INET,
+    "hostnet_out",
+    "socket cgroupv2 level 2 . ip daddr . meta l4proto . th dport @hostnet_egress accept",
+    { IPV4, LOOKUP (MOAT_SET_HOSTNET_EGRESS, MOAT_SRC_SOCKET_CGROUP, MOAT_SRC_IP_DADDR,
+                    MOAT_SRC_L4PROTO, MOAT_SRC_TH_DPORT) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "hostnet_out",
+    "meta l4proto tcp reject with tcp reset",
+    { L4PROTO (IPPROTO_TCP) },
+    MOAT_ACT_REJECT_TCP_RESET,
+    NULL },
+  { NFPROTO_INET,
+    "hostnet_out",
+    "reject with icmpx admin-prohibited",
+    { { MOAT_TERM_END, 0, 0, { 0 } } },
+    MOAT_ACT_REJECT_ADMIN,
+    NULL },
+  { NFPROTO_INET,
+    "hostnet_in",
+    "ct state established,related accept",
+    { CT_STATE (MOAT_CT_ESTABLISHED | MOAT_CT_RELATED) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "hostnet_in",
+    "iifname lo accept",
+    { { MOAT_TERM_IIF_LO, 0, 0, { 0 } } },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "hostnet_in",
+    "ip saddr . socket cgroupv2 level 2 . meta l4proto . th dport @hostnet_ingress accept",
+    { IPV4, LOOKUP (MOAT_SET_HOSTNET_INGRESS, MOAT_SRC_IP_SADDR, MOAT_SRC_SOCKET_CGROUP,
+                    MOAT_SRC_L4PROTO, MOAT_SRC_TH_DPORT) },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  { NFPROTO_INET,
+    "hostnet_in",
+    "meta l4proto tcp reject with tcp reset",
+    { L4PROTO (IPPROTO_TCP) },
+    MOAT_ACT_REJECT_TCP_RESET,
+    NULL },
+  { NFPROTO_INET,
+    "hostnet_in",
+    "reject with icmpx admin-prohibited",
+    { { MOAT_TERM_END, 0, 0, { 0 } } },
+    MOAT_ACT_REJECT_ADMIN,
     NULL },
 };
 const size_t moat_rule_defs_count = ARRAY_SIZE (moat_rule_defs);

@@ -50,6 +50,11 @@
  *   set log_rate     ipv4_addr            flags dynamic,timeout  timeout 1m
  *                    (the kernel's: one rate limiter per refused container, gone
  *                     a minute after its last refusal)
+ *   set hostnet      cgroupsv2            host-network containers' cgroups
+ *   map hostnet_ident cgroupsv2 : verdict cgroup : jump id_<identity>
+ *   set hostnet_egress cgroupsv2 . ipv4_addr . inet_proto . inet_service  flags interval
+ *   set hostnet_ingress ipv4_addr . cgroupsv2 . inet_proto . inet_service  flags interval
+ *                    (outside source . cgroup . proto . port)
  *   chain raw        (filter, prerouting, priority raw -300, policy accept)
  *     iifname @guarded drop          (a frame the bridge hands up on the port
  *                                     itself, to a reserved group MAC 01:80:c2:
@@ -152,6 +157,24 @@
  *       dnat ip to ip daddr . meta l4proto . th dport map @publish
  *     fib daddr type local meta l4proto udp
  *       dnat ip to ip daddr . meta l4proto . th dport map @publish
+ *   chain hostnet_output (filter, output, priority 10, policy accept)
+ *     socket cgroupv2 level 2 @hostnet goto hostnet_out
+ *   chain hostnet_input (filter, input, priority 10, policy accept)
+ *     socket cgroupv2 level 2 @hostnet goto hostnet_in
+ *                    (a host-network container's sockets: its group, level 2)
+ *   chain hostnet_out
+ *     ct state established,related accept
+ *     oifname lo accept           (the host's own addresses: it shares the host's stack)
+ *     socket cgroupv2 level 2 vmap @hostnet_ident   (moat peers its labels reach)
+ *     socket cgroupv2 level 2 . ip daddr . meta l4proto . th dport @hostnet_egress accept
+ *     meta l4proto tcp reject with tcp reset
+ *     reject with icmpx admin-prohibited
+ *   chain hostnet_in
+ *     ct state established,related accept
+ *     iifname lo accept
+ *     ip saddr . socket cgroupv2 level 2 . meta l4proto . th dport @hostnet_ingress accept
+ *     meta l4proto tcp reject with tcp reset
+ *     reject with icmpx admin-prohibited
  *
  * table bridge moat
  *   set guarded  ifname                               host ends of container veths
@@ -194,6 +217,8 @@ enum moat_field
   MOAT_FIELD_ETHER,
   MOAT_FIELD_PROTO,
   MOAT_FIELD_PORT,
+  MOAT_FIELD_CGROUP, /* a cgroup v2 id (its directory's inode): 8 bytes, host order,
+                        big-endian in an interval set (nft's byteorder hton) */
 };
 
 /* moat_field_infos[type]. */
@@ -234,6 +259,10 @@ enum moat_set
   MOAT_SET_PUBLISHED,
   MOAT_SET_LOGGED,
   MOAT_SET_LOG_RATE,
+  MOAT_SET_HOSTNET,
+  MOAT_SET_HOSTNET_IDENT,
+  MOAT_SET_HOSTNET_EGRESS,
+  MOAT_SET_HOSTNET_INGRESS,
   MOAT_SET_COUNT,
   /* Not in moat_set_defs: the set id_<identity> of each identity, shaped
    * as moat_ident_set_def. A rule (moat_ident_rule_def) names it so. */
@@ -278,6 +307,7 @@ enum moat_source
   MOAT_SRC_ARP_SPA,           /* arp saddr ip */
   MOAT_SRC_CT_ORIGINAL_SADDR, /* ct original ip saddr */
   MOAT_SRC_CT_REPLY_SADDR,    /* ct reply ip saddr */
+  MOAT_SRC_SOCKET_CGROUP,     /* socket cgroupv2 level MOAT_HOSTNET_LEVEL */
 };
 
 /* A rule is its terms, all of which must match, in order, then its
@@ -301,6 +331,8 @@ enum moat_term_kind
    * MOAT_LOG_BURST packets }: holds while the element of that key (made
    * by the kernel, timed out by the set) is within its rate. */
   MOAT_TERM_RATE,
+  MOAT_TERM_IIF_LO, /* iifname "lo" */
+  MOAT_TERM_OIF_LO, /* oifname "lo" */
 };
 
 struct moat_term
@@ -324,6 +356,7 @@ enum moat_action
   MOAT_ACT_SRC_IDENT,    /* ip saddr vmap @src_ident */
   MOAT_ACT_PUBLISH_DNAT, /* dnat ip to ip daddr . meta l4proto . th dport map @publish */
   MOAT_ACT_LOG,          /* log group MOAT_LOG_GROUP: no verdict, the next rule runs */
+  MOAT_ACT_CGROUP_IDENT, /* socket cgroupv2 level MOAT_HOSTNET_LEVEL vmap @hostnet_ident */
 };
 
 #define MOAT_RULE_MAX_TERMS 5
@@ -357,6 +390,12 @@ struct moat_rule_def
 #define MOAT_LOG_RATE 10  /* packets a second, per refused container */
 #define MOAT_LOG_BURST 20 /* packets */
 #define MOAT_LOG_RATE_TIMEOUT_MS 60000
+
+/* Host-network containers (docs/design.md, "Host-network containers"):
+ * the cgroup v2 level their groups sit at (moat/<id> in moat's own
+ * cgroup2 mount; machine.slice/libpod-<id>.scope, system.slice/<unit> on
+ * a cgroup v2 host). One level, so the rules stay fixed. */
+#define MOAT_HOSTNET_LEVEL 2
 
 extern const struct moat_field_info moat_field_infos[];
 extern const struct moat_set_def moat_set_defs[MOAT_SET_COUNT];

@@ -28,7 +28,7 @@
 #include "kernel/nft.h"
 
 #define MSG_DESTROYSETELEM 30 /* kernel's NFT_MSG_DESTROYSETELEM (Linux 6.3) */
-#define MAX_MSGS 128
+#define MAX_MSGS 160
 
 /* The messages of a batch, in order. */
 struct msgs
@@ -549,6 +549,67 @@ static const char *const expected_rules[] = {
   "  [ payload load 2b @ transport header + 2 => reg 10 ]\n"
   "  [ lookup reg 1 set publish dreg 1 ]\n"
   "  [ nat dnat ip addr_min reg 1 addr_max reg 1 proto_min reg 9 proto_max reg 9 flags 0x3 ]\n",
+  "inet moat hostnet_output\n"
+  "  [ socket load cgroupv2 => reg 1 ]\n"
+  "  [ lookup reg 1 set hostnet ]\n"
+  "  [ immediate reg 0 goto -> hostnet_out ]\n",
+  "inet moat hostnet_input\n"
+  "  [ socket load cgroupv2 => reg 1 ]\n"
+  "  [ lookup reg 1 set hostnet ]\n"
+  "  [ immediate reg 0 goto -> hostnet_in ]\n",
+  "inet moat hostnet_out\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat hostnet_out\n"
+  "  [ meta load oifname => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00006f6c 0x00000000 0x00000000 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat hostnet_out\n"
+  "  [ socket load cgroupv2 => reg 1 ]\n"
+  "  [ lookup reg 1 set hostnet_ident dreg 0 ]\n",
+  "inet moat hostnet_out\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ socket load cgroupv2 => reg 1 ]\n"
+  "  [ byteorder reg 1 = hton(reg 1, 8, 8) ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 10 ]\n"
+  "  [ meta load l4proto => reg 11 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 2 ]\n"
+  "  [ lookup reg 1 set hostnet_egress ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat hostnet_out\n"
+  "  [ meta load l4proto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000006 ]\n"
+  "  [ reject type 1 code 0 ]\n",
+  "inet moat hostnet_out\n"
+  "  [ reject type 2 code 3 ]\n",
+  "inet moat hostnet_in\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat hostnet_in\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00006f6c 0x00000000 0x00000000 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat hostnet_in\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ socket load cgroupv2 => reg 9 ]\n"
+  "  [ byteorder reg 9 = hton(reg 9, 8, 8) ]\n"
+  "  [ meta load l4proto => reg 11 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 2 ]\n"
+  "  [ lookup reg 1 set hostnet_ingress ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat hostnet_in\n"
+  "  [ meta load l4proto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000006 ]\n"
+  "  [ reject type 1 code 0 ]\n",
+  "inet moat hostnet_in\n"
+  "  [ reject type 2 code 3 ]\n",
   "bridge moat prerouting\n"
   "  [ meta load iifname => reg 1 ]\n"
   "  [ lookup reg 1 set guarded ]\n"
@@ -596,15 +657,15 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 24 sets, 15 chains, 61 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 28 sets, 19 chains, 74 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
     uint8_t family;
     size_t count;
   } runs[] = {
-    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 24 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 15 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 61 },
+    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 28 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 19 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 74 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -682,6 +743,10 @@ static const struct expected_set expected_sets[] = {
   { NFPROTO_INET, "published", 0, 0x730d, 12, "", 0 },
   { NFPROTO_INET, "logged", 0, 0x7, 4, "", 2 },
   { NFPROTO_INET, "log_rate", 0x30, 0x7, 4, "", 2 }, /* dynamic,timeout; timeout 1m */
+  { NFPROTO_INET, "hostnet", 0, 0x2e, 8, "", 1 },
+  { NFPROTO_INET, "hostnet_ident", 0x8, 0x2e, 8, "", 1 },
+  { NFPROTO_INET, "hostnet_egress", 0x84, 0xb8730d, 20, "\x08\x04\x01\x02", 0 },
+  { NFPROTO_INET, "hostnet_ingress", 0x84, 0x1ee30d, 20, "\x04\x08\x01\x02", 0 },
   { NFPROTO_BRIDGE, "guarded", 0, 0x29, 16, "", 1 },
   { NFPROTO_BRIDGE, "ports", 0, 0x29247, 28, "", 0 },
 };
@@ -741,7 +806,7 @@ test_tables_sets (void **state)
         assert_true (seen < sizeof (expected_sets) / sizeof (expected_sets[0]));
         assert_set (m.v[i], &expected_sets[seen++]);
       }
-  assert_int_equal (seen, 26);
+  assert_int_equal (seen, 30);
   nftnl_batch_free (batch);
 }
 
@@ -770,6 +835,10 @@ static const struct expected_chain expected_chains[] = {
   { NFPROTO_INET, "proxy", "nat", NF_INET_PRE_ROUTING, -100 },
   { NFPROTO_INET, "postrouting", "nat", NF_INET_POST_ROUTING, 100 },
   { NFPROTO_INET, "publish_out", "nat", NF_INET_LOCAL_OUT, -100 },
+  { NFPROTO_INET, "hostnet_output", "filter", NF_INET_LOCAL_OUT, 10 },
+  { NFPROTO_INET, "hostnet_input", "filter", NF_INET_LOCAL_IN, 10 },
+  { NFPROTO_INET, "hostnet_out", NULL, 0, 0 },
+  { NFPROTO_INET, "hostnet_in", NULL, 0, 0 },
   { NFPROTO_BRIDGE, "prerouting", "filter", 0 /* NF_BR_PRE_ROUTING */, -200 },
   { NFPROTO_BRIDGE, "from_port", NULL, 0, 0 },
 };
@@ -812,7 +881,7 @@ test_tables_chains (void **state)
         assert_true (seen < sizeof (expected_chains) / sizeof (expected_chains[0]));
         assert_chain (m.v[i], &expected_chains[seen++]);
       }
-  assert_int_equal (seen, 17);
+  assert_int_equal (seen, 21);
   nftnl_batch_free (batch);
 }
 
@@ -868,6 +937,10 @@ test_tables_rules_per_chain (void **state)
     { "raw", 2 },
     { "prerouting", 3 } /* inet (2) and bridge (1) */,
     { "from_port", 3 },
+    { "hostnet_output", 1 },
+    { "hostnet_input", 1 },
+    { "hostnet_out", 6 },
+    { "hostnet_in", 5 },
   };
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);

@@ -241,6 +241,25 @@ groups_of (const char *net, struct groups *g)
     }
 }
 
+/* A host-network container (docs/design.md, "Host-network containers"):
+ * cgroup HOSTNET_CG, a's labels (app=web: its identity's chain), egress
+ * 192.0.2.0/24 tcp/443, ingress from 198.51.100.0/24 to its tcp/8080. */
+#define HOSTNET_CG UINT64_C (4242)
+
+static void
+hostnet_elems (struct moat_nft_elems *l)
+{
+  struct moat_acl egress = { .prefixlen = 24, .ports = { IPPROTO_TCP, 443, 443 } };
+  struct moat_acl ingress = { .prefixlen = 24, .ports = { IPPROTO_TCP, 8080, 8080 } };
+
+  egress.addr = addr_of ("192.0.2.0");
+  ingress.addr = addr_of ("198.51.100.0");
+  assert_int_equal (moat_nft_elems_hostnet (l, HOSTNET_CG), 0);
+  assert_int_equal (moat_nft_elems_hostnet_ident (l, HOSTNET_CG, "a0a0a0a0a0a0a0a0"), 0);
+  assert_int_equal (moat_nft_elems_hostnet_acl (l, false, HOSTNET_CG, &egress), 0);
+  assert_int_equal (moat_nft_elems_hostnet_acl (l, true, HOSTNET_CG, &ingress), 0);
+}
+
 /* Every element the kernel holds for the world, built as the hook (member,
  * policy join in order) and moatctl (grants) build them. */
 static struct moat_nft_elems *
@@ -287,6 +306,7 @@ world_elems (void)
           moat_publish_list_free (&pl);
         }
     }
+  hostnet_elems (l);
   return l;
 }
 
@@ -659,7 +679,146 @@ host_own_address (struct moat_eval_packet *p)
   p->dport = 5353;
 }
 
+/* The host-network container sends (HOSTNET_CG's socket, from the host's
+ * address) or receives (on the host's address, from the uplink). */
+static void
+hostnet_sends (struct moat_eval_packet *p, const char *dst, uint8_t proto, uint16_t port)
+{
+  memset (p, 0, sizeof (*p));
+  p->uplink = UPLINK;
+  p->saddr = addr_of (HOST_ADDR);
+  p->daddr = addr_of (dst);
+  p->proto = proto;
+  p->dport = port;
+  p->cgroup = HOSTNET_CG;
+}
+
+static void
+hostnet_receives (struct moat_eval_packet *p, const char *src, uint8_t proto, uint16_t port)
+{
+  memset (p, 0, sizeof (*p));
+  p->uplink = UPLINK;
+  p->iif = UPLINK;
+  p->saddr = addr_of (src);
+  p->daddr = addr_of (HOST_ADDR);
+  p->proto = proto;
+  p->dport = port;
+  p->cgroup = HOSTNET_CG;
+}
+
+static void
+hn_to_a (struct moat_eval_packet *p)
+{
+  hostnet_sends (p, "10.1.0.2", IPPROTO_TCP, 80);
+}
+
+static void
+hn_to_c (struct moat_eval_packet *p)
+{
+  hostnet_sends (p, "10.1.0.4", IPPROTO_TCP, 80);
+}
+
+static void
+hn_egress (struct moat_eval_packet *p)
+{
+  hostnet_sends (p, "192.0.2.5", IPPROTO_TCP, 443);
+}
+
+static void
+hn_udp_out (struct moat_eval_packet *p)
+{
+  hostnet_sends (p, "8.8.8.8", IPPROTO_UDP, 53);
+}
+
+static void
+hn_loopback_out (struct moat_eval_packet *p)
+{
+  hostnet_sends (p, "127.0.0.1", IPPROTO_TCP, 5432);
+}
+
+static void
+hn_established_out (struct moat_eval_packet *p)
+{
+  hostnet_sends (p, "8.8.8.8", IPPROTO_TCP, 22);
+  p->ct = MOAT_EVAL_CT_ESTABLISHED;
+}
+
+static void
+hn_not_member (struct moat_eval_packet *p)
+{
+  hostnet_sends (p, "8.8.8.8", IPPROTO_TCP, 22);
+  p->cgroup = HOSTNET_CG + 1;
+}
+
+static void
+hn_ingress (struct moat_eval_packet *p)
+{
+  hostnet_receives (p, "198.51.100.5", IPPROTO_TCP, 8080);
+}
+
+static void
+hn_ingress_refused (struct moat_eval_packet *p)
+{
+  hostnet_receives (p, "8.8.8.8", IPPROTO_TCP, 8080);
+}
+
+static void
+hn_ingress_udp (struct moat_eval_packet *p)
+{
+  hostnet_receives (p, "198.51.100.5", IPPROTO_UDP, 8080);
+}
+
+static void
+hn_established_in (struct moat_eval_packet *p)
+{
+  hostnet_receives (p, "8.8.8.8", IPPROTO_TCP, 8080);
+  p->ct = MOAT_EVAL_CT_ESTABLISHED;
+}
+
+static void
+hn_loopback_in (struct moat_eval_packet *p)
+{
+  hostnet_receives (p, "127.0.0.1", IPPROTO_TCP, 8080);
+  p->iif = "lo";
+  p->daddr = p->saddr;
+}
+
+/* a's connection to the host's tcp/8080 (its io.moat.allow-host), where
+ * the host-network container listens: its ingress must let a in too. */
+static void
+hn_from_container (struct moat_eval_packet *p)
+{
+  p->cgroup = HOSTNET_CG;
+}
+
 static const struct special specials[] = {
+  { "host-network, to a peer its labels reach", HOST_ADDR, "10.1.0.2", "tcp/80", hn_to_a,
+    MOAT_EVAL_ACCEPT, "ip daddr @id_<identity> accept" },
+  { "host-network, to a container no label reaches", HOST_ADDR, "10.1.0.4", "tcp/80", hn_to_c,
+    MOAT_EVAL_REJECT, "meta l4proto tcp reject with tcp reset" },
+  { "host-network, its egress", HOST_ADDR, "192.0.2.5", "tcp/443", hn_egress, MOAT_EVAL_ACCEPT,
+    "socket cgroupv2 level 2 . ip daddr . meta l4proto . th dport @hostnet_egress accept" },
+  { "host-network, udp elsewhere", HOST_ADDR, "8.8.8.8", "udp/53", hn_udp_out, MOAT_EVAL_REJECT,
+    "reject with icmpx admin-prohibited" },
+  { "host-network, the host's loopback", HOST_ADDR, "127.0.0.1", "tcp/5432", hn_loopback_out,
+    MOAT_EVAL_ACCEPT, "oifname lo accept" },
+  { "host-network, an established flow", HOST_ADDR, "8.8.8.8", "tcp/22", hn_established_out,
+    MOAT_EVAL_ACCEPT, "ct state established,related accept" },
+  { "a process outside the group", HOST_ADDR, "8.8.8.8", "tcp/22", hn_not_member, MOAT_EVAL_ACCEPT,
+    NULL },
+  { "to host-network, its ingress", "198.51.100.5", HOST_ADDR, "tcp/8080", hn_ingress,
+    MOAT_EVAL_ACCEPT,
+    "ip saddr . socket cgroupv2 level 2 . meta l4proto . th dport @hostnet_ingress accept" },
+  { "to host-network, refused", "8.8.8.8", HOST_ADDR, "tcp/8080", hn_ingress_refused,
+    MOAT_EVAL_REJECT, "meta l4proto tcp reject with tcp reset" },
+  { "to host-network, udp refused", "198.51.100.5", HOST_ADDR, "udp/8080", hn_ingress_udp,
+    MOAT_EVAL_REJECT, "reject with icmpx admin-prohibited" },
+  { "to host-network, established", "8.8.8.8", HOST_ADDR, "tcp/8080", hn_established_in,
+    MOAT_EVAL_ACCEPT, "ct state established,related accept" },
+  { "to host-network, from the host itself", "127.0.0.1", HOST_ADDR, "tcp/8080", hn_loopback_in,
+    MOAT_EVAL_ACCEPT, "iifname lo accept" },
+  { "to host-network, from a container", "a", "host", "tcp/8080", hn_from_container,
+    MOAT_EVAL_REJECT, "meta l4proto tcp reject with tcp reset" },
   /* b publishes 0.0.0.0:8443 -> 80/tcp and HOST_ADDR:5353 -> 53/udp. */
   { "published, from outside", "8.8.8.8", HOST_ADDR, "tcp/8443", first_packet, MOAT_EVAL_ACCEPT,
     "ct status dnat ip daddr . meta l4proto . th dport @published accept" },

@@ -16,6 +16,7 @@ struct source_info
   uint32_t len;
   bool ct; /* ct key `what` of direction `ct_dir` */
   int32_t ct_dir;
+  bool socket; /* socket key `what` at level MOAT_HOSTNET_LEVEL */
 };
 
 static const struct source_info source_infos[] = {
@@ -32,6 +33,7 @@ static const struct source_info source_infos[] = {
   = { .what = NFT_CT_SRC_IP, .len = 4, .ct = true, .ct_dir = IP_CT_DIR_ORIGINAL },
   [MOAT_SRC_CT_REPLY_SADDR]
   = { .what = NFT_CT_SRC_IP, .len = 4, .ct = true, .ct_dir = IP_CT_DIR_REPLY },
+  [MOAT_SRC_SOCKET_CGROUP] = { .what = NFT_SOCKET_CGROUPV2, .len = 8, .socket = true },
 };
 
 static struct nlmsghdr *
@@ -229,11 +231,20 @@ static int
 load_source (struct nftnl_rule *r, enum moat_source src, uint32_t dreg)
 {
   const struct source_info *s = &source_infos[src];
-  struct nftnl_expr *e = nftnl_expr_alloc (s->ct ? "ct" : s->meta ? "meta" : "payload");
+  struct nftnl_expr *e = nftnl_expr_alloc (s->socket ? "socket"
+                                           : s->ct   ? "ct"
+                                           : s->meta ? "meta"
+                                                     : "payload");
 
   if (!e)
     return -1;
-  if (s->ct)
+  if (s->socket)
+    {
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_SOCKET_KEY, s->what);
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_SOCKET_LEVEL, MOAT_HOSTNET_LEVEL);
+      nftnl_expr_set_u32 (e, NFTNL_EXPR_SOCKET_DREG, dreg);
+    }
+  else if (s->ct)
     {
       nftnl_expr_set_u32 (e, NFTNL_EXPR_CT_KEY, s->what);
       nftnl_expr_set_u8 (e, NFTNL_EXPR_CT_DIR, (uint8_t)s->ct_dir);
@@ -331,6 +342,33 @@ match_ct_bits (struct nftnl_rule *r, uint32_t key, uint32_t bits)
   return compare (r, NFT_CMP_NEQ, &zero, sizeof (zero));
 }
 
+/* byteorder reg = hton(reg, len, len): one field of `len` bytes. */
+static int
+hton (struct nftnl_rule *r, uint32_t reg, uint32_t len)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("byteorder");
+
+  if (add_expr (r, e) < 0)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_BYTEORDER_SREG, reg);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_BYTEORDER_DREG, reg);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_BYTEORDER_LEN, len);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_BYTEORDER_SIZE, len);
+  return 0;
+}
+
+/* iifname|oifname "lo" */
+static int
+match_lo (struct nftnl_rule *r, uint32_t key)
+{
+  char lo[IFNAMSIZ] = "lo";
+
+  if (load_meta (r, key) < 0)
+    return -1;
+  return compare (r, NFT_CMP_EQ, lo, sizeof (lo));
+}
+
 /* Loads each source into consecutive 4-byte-aligned registers, as the set's
  * key is laid out, then looks the concatenation up. An identity's set has
  * the name of the chain the rule is in. */
@@ -349,6 +387,11 @@ match_lookup (struct nftnl_rule *r, const struct moat_term *t, const char *chain
       if (i >= set->nfields || s->len != moat_field_infos[set->fields[i]].len)
         return -1;
       if (load_source (r, t->sources[i], reg_at (offset)) < 0)
+        return -1;
+      /* An interval set compares big-endian: nft turns a host-order
+       * field around first. */
+      if ((set->flags & NFT_SET_INTERVAL) && set->fields[i] == MOAT_FIELD_CGROUP
+          && hton (r, reg_at (offset), s->len) < 0)
         return -1;
       offset += moat_field_padded (s->len);
     }
@@ -525,6 +568,10 @@ put_term (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
       return match_u8 (r, load_payload (r, NFT_PAYLOAD_NETWORK_HEADER, 16, 1), 127);
     case MOAT_TERM_RATE:
       return match_rate (r, t);
+    case MOAT_TERM_IIF_LO:
+      return match_lo (r, NFT_META_IIFNAME);
+    case MOAT_TERM_OIF_LO:
+      return match_lo (r, NFT_META_OIFNAME);
     }
   return -1;
 }
@@ -597,6 +644,10 @@ put_action (struct nftnl_rule *r, const struct moat_rule_def *def)
       return load_source (r, MOAT_SRC_IP_SADDR, NFT_REG_1) < 0
                  ? -1
                  : lookup (r, MOAT_SET_SRC_IDENT, NFT_REG_1, NFT_REG_VERDICT);
+    case MOAT_ACT_CGROUP_IDENT:
+      return load_source (r, MOAT_SRC_SOCKET_CGROUP, NFT_REG_1) < 0
+                 ? -1
+                 : lookup (r, MOAT_SET_HOSTNET_IDENT, NFT_REG_1, NFT_REG_VERDICT);
     }
   return -1;
 }
