@@ -19,6 +19,7 @@
 #include "verbs/cni.h"
 #include "model/config.h"
 #include "base/jsonnum.h"
+#include "hostnet.h"
 #include "netfind.h"
 #include "kernel/netlink.h"
 #include "kernel/nft.h"
@@ -280,7 +281,8 @@ struct moat_hook
    * plugin's CNI_ARGS K8S_POD_NAME and `aliases` capability) */
   char cni_args[128];
   json_t *aliases;
-  struct moat_dnsd dnsd; /* the name server's launcher (verbs/dnsd.h) */
+  struct moat_dnsd dnsd;            /* the name server's launcher (verbs/dnsd.h) */
+  struct moat_hook_hostnet hostnet; /* a host-network container (hostnet.h) */
 };
 
 void
@@ -294,6 +296,7 @@ moat_hook_free (struct moat_hook *h)
   free (h->conf_file);
   json_decref (h->aliases);
   moat_dnsd_release (&h->dnsd);
+  moat_hook_hostnet_free (&h->hostnet);
   if (h->netns_fd >= 0)
     close (h->netns_fd);
   free (h);
@@ -628,6 +631,19 @@ notice_env_without_network (struct moat_hook *h, moat_err_t *err)
   return 0;
 }
 
+/* A host-network container naming a network (hostnet.h): no attachment,
+ * its policy keyed by its cgroup. */
+static int
+plan_hostnet (struct moat_hook *h, const char *network, moat_err_t *err)
+{
+  json_t *effective = NULL;
+
+  if (find_network (h, network, MOAT_ANNOT_PREFIX "network", err) < 0
+      || effective_annotations (&h->s, h->conf.allow, &effective, err) < 0)
+    return -1;
+  return moat_hook_hostnet_plan (&h->hostnet, h->s.id, h->s.pid, effective, err);
+}
+
 /* The settings are the annotations; the MOAT_* environment counts only
  * on a network that reads it (effective_annotations). */
 static int
@@ -646,7 +662,9 @@ plan_start (struct moat_hook *h, moat_err_t *err)
       moat_annotations_free (&a);
       return -1;
     }
-  if (find_attachments (&h->s, &h->found, err) < 0)
+  if (a.network && moat_hook_hostnet_shares_host (h->s.config))
+    r = plan_hostnet (h, a.network, err);
+  else if (find_attachments (&h->s, &h->found, err) < 0)
     r = -1;
   else if (h->found.n > 0)
     r = 0;
@@ -655,7 +673,9 @@ plan_start (struct moat_hook *h, moat_err_t *err)
                                                                           : plan_attach (h, err);
   else if ((r = env_network (&h->s, &from_env, err)) == 0 && from_env)
     r = plan_attach_env (h, from_env, err);
-  if (r == 0 && !h->attach && h->found.n == 0 && asks_for_policy (h->s.annotations))
+  if (r == 0 && h->hostnet.start)
+    ;
+  else if (r == 0 && !h->attach && h->found.n == 0 && asks_for_policy (h->s.annotations))
     r = no_attachment (&h->s, err);
   else if (r == 0 && !h->attach && h->found.n == 0 && !from_env)
     r = notice_env_without_network (h, err);
@@ -731,6 +751,10 @@ plan_stop (struct moat_hook *h, moat_err_t *err)
 {
   bool any_by_id = false;
 
+  if (moat_hook_hostnet_plan_stop (&h->hostnet, h->s.id, err) < 0)
+    return -1;
+  if (h->hostnet.stop)
+    return 0;
   if (find_attachments (&h->s, &h->found, err) < 0)
     return -1;
   for (size_t i = 0; i < h->found.n; i++)
@@ -791,7 +815,7 @@ moat_hook_prepare (enum moat_hook_stage stage, const char *text, size_t len, str
       || (stop ? plan_stop (h, err) : plan_start (h, err)) < 0)
     return hook_error (h, err);
   /* A container moat leaves alone makes the hook write nothing at all. */
-  if (h->attach || h->found.n > 0)
+  if (h->attach || h->found.n > 0 || h->hostnet.start || h->hostnet.stop)
     moat_write_set_add (&h->writes, moat_run_dir (), 0700);
   *ret = TAKE_PTR (h);
   return 0;
@@ -1040,6 +1064,8 @@ execute_start (struct moat_hook *h, moat_err_t *err)
 {
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
 
+  if (h->hostnet.start)
+    return moat_hook_hostnet_execute (&h->hostnet, &h->conf, h->s.id, h->s.pid, err);
   if (h->attach && attach (h, err) < 0)
     return moat_error_prefix (err, "network \"%s\"", h->conf.name);
   if (h->found.n == 0)
@@ -1060,6 +1086,8 @@ execute_stop (struct moat_hook *h, moat_err_t *err)
 {
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
 
+  if (h->hostnet.stop)
+    return moat_hook_hostnet_execute (&h->hostnet, &h->conf, h->s.id, h->s.pid, err);
   for (size_t i = 0; i < h->found.n; i++)
     {
       const struct attachment *a = &h->found.v[i];
@@ -1079,6 +1107,12 @@ execute_stop (struct moat_hook *h, moat_err_t *err)
 }
 
 int
+moat_hook_mount (const struct moat_hook *h, moat_err_t *err)
+{
+  return moat_hook_hostnet_mount (&h->hostnet, err);
+}
+
+int
 moat_hook_execute (struct moat_hook *h, moat_err_t *err)
 {
   if ((h->stage == MOAT_HOOK_POSTSTOP ? execute_stop (h, err) : execute_start (h, err)) < 0)
@@ -1091,7 +1125,7 @@ moat_hook_run (enum moat_hook_stage stage, const char *text, size_t len, moat_er
 {
   _cleanup_ (moat_hook_freep) struct moat_hook *h = NULL;
 
-  if (moat_hook_prepare (stage, text, len, &h, err) < 0)
+  if (moat_hook_prepare (stage, text, len, &h, err) < 0 || moat_hook_mount (h, err) < 0)
     return -1;
   return moat_hook_execute (h, err);
 }

@@ -86,6 +86,10 @@ bool moat_hook_attaches (const struct moat_hook *h);
 /* What the run ignored, in one line for the log (MOAT_NETWORK naming a
  * network that does not read the environment); NULL: nothing. */
 const char *moat_hook_notice (const struct moat_hook *h);
+/* The one change made before confinement (Landlock and seccomp forbid
+ * mount): a host-network container's cgroup2 hierarchy on a cgroup v1 host
+ * (kernel/cgroup.h), mounted once. Nothing for any other container. */
+int moat_hook_mount (const struct moat_hook *h, moat_err_t *err);
 int moat_hook_execute (struct moat_hook *h, moat_err_t *err);
 void moat_hook_free (struct moat_hook *h);
 static inline void

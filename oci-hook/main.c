@@ -91,6 +91,7 @@ main (int argc, char **argv)
    * written only where they go. */
   if (moat_read_stdin ("state", STATE_MAX, &state, &len, &err) < 0
       || moat_hook_prepare ((enum moat_hook_stage)stage, state, len, &hook, &err) < 0
+      || moat_hook_mount (hook, &err) < 0
       || moat_landlock_confine (moat_hook_writes (hook), &err) < 0
       || moat_seccomp_confine (moat_hook_profile (hook), &err) < 0
       || moat_hook_execute (hook, &err) < 0)

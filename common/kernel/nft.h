@@ -61,7 +61,8 @@ int moat_nft_resolvers_del (struct moat_nft *nft, const char *bridge, struct in_
  * element "moat0" . 10.1.0.2 missing`). */
 int moat_nft_member_check (struct moat_nft *nft, const struct moat_nft_member *m, moat_err_t *err);
 
-/* 1 when the kernel's tables still hold a bridge or a guarded port: a
+/* 1 when the kernel's tables still hold a bridge, a guarded port or a
+ * host-network container's cgroup: a
  * container of another state directory (MOAT_RUN_DIR) uses them; 0 when
  * not, or when the tables are gone. */
 int moat_nft_in_use (struct moat_nft *nft, moat_err_t *err);
@@ -71,6 +72,11 @@ int moat_nft_in_use (struct moat_nft *nft, moat_err_t *err);
 int moat_nft_port_find (struct moat_nft *nft, const char *host_ifname,
                         unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr,
                         moat_err_t *err);
+
+/* Makes both moat tables when the inet one is missing (a host-network
+ * container's attach, docs/design.md, "Host-network containers"); there
+ * already is success. */
+int moat_nft_tables_ensure (struct moat_nft *nft, moat_err_t *err);
 
 /* Deletes both moat tables (the last DEL anywhere). ENOENT is success. */
 int moat_nft_teardown (struct moat_nft *nft, moat_err_t *err);

@@ -20,6 +20,7 @@
 #include "model/policy.h"
 #include "model/sources.h"
 #include "model/result.h"
+#include "state/hostnet.h"
 #include "state/identities.h"
 #include "state/state.h"
 #include "state/published.h"
@@ -226,12 +227,17 @@ network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
   _cleanup_ (moat_strv_freep) char **keys = NULL;
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   _cleanup_close_ int global = -1;
-  int any;
+  int any, hostnet;
 
   if (moat_record_list (conf->name, &keys, err) < 0)
     return -1;
   if (keys[0])
     return 0;
+  /* A host-network container's jump names the network's identities: they
+   * and its state stay until it goes (verbs/hostnet.h). */
+  hostnet = moat_hostnet_on_network (conf->name, err);
+  if (hostnet < 0)
+    return -1;
   if (network_dns_stop (env, conf, bridge, gateway, err) < 0)
     return -1;
   if (conf->keep_bridge)
@@ -244,8 +250,11 @@ network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
   any = moat_any_record (err);
   if (any == 0)
     any = moat_nft_in_use (nft, err);
-  if (any < 0 || (any == 0 && moat_nft_teardown (nft, err) < 0)
-      || (any == 1 && moat_policy_network_remove (nft, conf->name, err) < 0)
+  if (any < 0 || (any == 0 && moat_nft_teardown (nft, err) < 0))
+    return -1;
+  if (hostnet)
+    return 0;
+  if ((any == 1 && moat_policy_network_remove (nft, conf->name, err) < 0)
       || moat_ident_owners_release (conf->name, err) < 0)
     return -1;
   return moat_network_dir_remove (conf->name, err);

@@ -365,7 +365,7 @@ moat_nft_resolvers_del (struct moat_nft *nft, const char *bridge, struct in_addr
 int
 moat_nft_in_use (struct moat_nft *nft, moat_err_t *err)
 {
-  static const enum moat_set sets[] = { MOAT_SET_BRIDGES, MOAT_SET_GUARDED };
+  static const enum moat_set sets[] = { MOAT_SET_BRIDGES, MOAT_SET_GUARDED, MOAT_SET_HOSTNET };
   uint32_t seq = nft_first_seq ();
 
   for (size_t i = 0; i < ARRAY_SIZE (sets); i++)
@@ -452,4 +452,21 @@ moat_nft_teardown (struct moat_nft *nft, moat_err_t *err)
   if (delete_table (nl, NFPROTO_INET, seq + 8, err) < 0)
     return -1;
   return delete_table (nl, NFPROTO_BRIDGE, seq + 16, err);
+}
+
+int
+moat_nft_tables_ensure (struct moat_nft *nft, moat_err_t *err)
+{
+  _cleanup_batch_ struct nftnl_batch *batch = moat_nft_build_tables (nft_first_seq (), err);
+  _cleanup_reply_ struct reply reply = { 0 };
+
+  if (!batch || nft_talk (nft->nl, batch, &reply, err) < 0)
+    return -1;
+  if (!reply.errnum
+      || (reply.errnum == EEXIST && nft_failed_at (batch, &reply, NFT_MSG_NEWTABLE, NFPROTO_INET)))
+    {
+      *err = (moat_err_t){ 0 };
+      return 0;
+    }
+  return nft_reply_error (batch, &reply, err);
 }

@@ -1,0 +1,176 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2016 # jq programs in single quotes
+# Host-network containers (docs/design.md, "Host-network containers"): a
+# runc container with no network namespace of its own (it shares this
+# sandbox's, "the host") and io.moat.network=NAME gets moat's policy keyed
+# by its cgroup v2 group at prestart; poststop removes it. Its peers are
+# hook-attached runc containers on the same network; an outside namespace
+# is routed through the host (setup_outside). Real TCP decides every check.
+#
+# On a cgroup v1 host (this one) the hook moves the container's first
+# process into moat/<id> of its own cgroup2 mount: processes that `runc
+# exec` starts are not in that group, so the container's own init runs the
+# probes (hn_start's runner), as its children stay in the group.
+
+load helpers
+load runc
+
+setup() {
+  setup_moat_net
+  runc_setup
+  NETDIR=$T/networks
+  mkdir -p "$NETDIR" "$T/hn/in" "$T/hn/out"
+  jq -n --arg n "$NET" --arg br "$BR" --arg sub "$SUBNET" --argjson allow "$ALLOW_ALL" \
+    '{cniVersion: "1.0.0", name: $n, type: "moat", bridge: $br, subnet: $sub, allow: $allow}' \
+    >"$NETDIR/50-moat.conf"
+  export CTR_HOOK_ENV="MOAT_NETWORK_DIRS=$NETDIR"
+  export CTR_NETNS=new
+}
+
+teardown() {
+  runc_teardown
+  teardown_moat_net
+  # The hook's cgroup2 mount stays on a real host; the sandbox's run
+  # directory goes after the run.
+  ! mountpoint -q "$MOAT_RUN_DIR/.cgroup2" || umount "$MOAT_RUN_DIR/.cgroup2"
+}
+
+# peer NAME LABELS: a hook-attached container with a network namespace of
+# its own and a TCP server on 8080.
+peer() {
+  local out
+  out=$(ctr_create "$1" "io.moat.network=$NET" "io.moat.labels=$2") ||
+    fail "runc run $1 failed:" "$out"
+  ctr_tcp_listen "$1" 8080
+}
+peer_ip() { jq -er '.address | split("/")[0]' "$(record_of "$1")" || fail "no record for $1"; }
+
+# The runner: the container's init starts a TCP server on $HN_PORT, then
+# runs each script dropped in /out/hn/in (hn_exec) with output and status
+# in /out/hn/out: its children are in the container's group.
+HN_PORT=7070
+hn_cmd() {
+  printf '%s' "nc -ll -p $HN_PORT -e /bin/serve & "
+  printf '%s' 'while :; do for f in /out/hn/in/*; do [ -f "$f" ] || continue; '
+  printf '%s' 'n=${f##*/}; sh "$f" >/out/hn/out/$n 2>&1; echo $? >/out/hn/out/$n.rc.tmp; '
+  printf '%s' 'mv /out/hn/out/$n.rc.tmp /out/hn/out/$n.rc; rm -f "$f"; done; sleep 0.05; done'
+}
+
+# hn_create NAME [ANNOTATION...]: the host-network container (no
+# "network" entry in linux.namespaces); runc's output, runc's status.
+hn_create() {
+  local name=$1 bundle=$CTR_DIR/$1 status=0
+  shift
+  mkdir -p "$bundle"
+  rm -f "$bundle/pid"
+  CTR_CMD=$(hn_cmd) CTR_NETNS=host ctr_config "$name" "io.moat.network=$NET" "$@" |
+    jq '.linux.namespaces |= map(select(.type != "network"))' >"$bundle/config.json" ||
+    fail "cannot write $bundle/config.json"
+  cid_of "$name" >>"$T/containers"
+  rc run -d --pid-file "$bundle/pid" --bundle "$bundle" "$(cid_of "$name")" \
+    </dev/null >"$bundle/runc.log" 2>&1 || status=$?
+  sed 's/\\"/"/g' "$bundle/runc.log"
+  return "$status"
+}
+
+hn_start() {
+  local out
+  out=$(hn_create "$@") || fail "runc run $1 failed:" "$out"
+  ctr_running "$1" || fail "container $1 is not running:" "$out"
+  wait_for 5 listening host tcp "$HN_PORT"
+}
+
+# hn_exec SCRIPT: runs SCRIPT (sh) in the container's group; its output,
+# its status.
+hn_exec() {
+  local n deadline=$((SECONDS + 15))
+  n=$(date +%s%N)
+  printf '%s\n' "$1" >"$T/hn/$n.tmp"
+  mv "$T/hn/$n.tmp" "$T/hn/in/$n"
+  until [[ -f $T/hn/out/$n.rc ]]; do
+    ((SECONDS < deadline)) || fail "runner: script $n did not end: $1"
+    sleep 0.05
+  done
+  cat "$T/hn/out/$n"
+  return "$(cat "$T/hn/out/$n.rc")"
+}
+
+# hn_tcp IP PORT: connect from inside the group; prints ok, refused, ...
+hn_tcp() {
+  local token=hn-$RANDOM$RANDOM out rc=0
+  out=$(hn_exec "printf '%s\n' $token | timeout 5 nc -w 2 $1 $2") || rc=$?
+  classify "$out" "$rc" "$token"
+}
+
+hn_cgroup_dir() { jq -er .cgroupDir "$MOAT_RUN_DIR/.hostnet/$(cid_of "$1").json"; }
+
+@test "hostnet: reaches the moat container its labels reach, refused the one they do not" {
+  peer web app=web
+  peer db app=db
+  hn_start h "io.moat.labels=app=web"
+  run hn_tcp "$(peer_ip web)" 8080
+  assert_eq "$output" ok "hostnet -> web (same label)"
+  run hn_tcp "$(peer_ip db)" 8080
+  assert_eq "$output" refused "hostnet -> db (no label reaches it)"
+  # A container with the label that starts later joins the identity's set.
+  peer web2 app=web
+  run hn_tcp "$(peer_ip web2)" 8080
+  assert_eq "$output" ok "hostnet -> web2 (started after it)"
+  # The host's other processes are not in the group: untouched.
+  run ns_tcp_connect host "$(peer_ip db)" 8080
+  assert_eq "$output" ok "the host -> db"
+}
+
+@test "hostnet: an egress CIDR opens that and nothing else; outside the group, nothing changes" {
+  setup_outside
+  ns_tcp_listen "$OUT_NS" "$OUT_IP" 9000
+  ns_tcp_listen "$OUT_NS" "$OUT_IP" 9001
+  hn_start h "io.moat.egress=$OUT_IP/32 tcp/9000"
+  run hn_tcp "$OUT_IP" 9000
+  assert_eq "$output" ok "hostnet -> outside tcp/9000 (egress)"
+  run hn_tcp "$OUT_IP" 9001
+  assert_eq "$output" refused "hostnet -> outside tcp/9001"
+  # The host's own addresses stay open to it (loopback).
+  run hn_tcp 127.0.0.1 "$HN_PORT"
+  assert_eq "$output" ok "hostnet -> its own port on 127.0.0.1"
+  run ns_tcp_connect host "$OUT_IP" 9001
+  assert_eq "$output" ok "the host -> outside tcp/9001"
+}
+
+@test "hostnet: an inbound connection to its port is refused unless io.moat.ingress allows it" {
+  setup_outside
+  hn_start h
+  run ns_tcp_connect "$OUT_NS" "$OUT_HOST_IP" "$HN_PORT"
+  assert_eq "$output" refused "outside -> hostnet port, no ingress"
+  # A port of the host outside the group stays open.
+  ns_tcp_listen host 0.0.0.0 9100
+  run ns_tcp_connect "$OUT_NS" "$OUT_HOST_IP" 9100
+  assert_eq "$output" ok "outside -> the host's own server"
+  ctr_delete h
+  hn_start h2 "io.moat.ingress=$OUT_IP/32 tcp/$HN_PORT"
+  run ns_tcp_connect "$OUT_NS" "$OUT_HOST_IP" "$HN_PORT"
+  assert_eq "$output" ok "outside -> hostnet port, ingress"
+}
+
+@test "hostnet: poststop leaves no group, element or record; tables go with the last" {
+  hn_start h "io.moat.labels=app=web" "io.moat.egress=192.0.2.0/24 tcp/443"
+  local dir id
+  dir=$(hn_cgroup_dir h)
+  [[ -d $dir ]] || fail "no group $dir"
+  id=$(stat -c %i "$dir")
+  assert_eq "$(jq -r .cgroup "$MOAT_RUN_DIR/.hostnet/$(cid_of h).json")" "$id" "record's cgroup id"
+  assert_contains "$(cat "$dir/cgroup.procs")" "$(ctr_pid h)" "init in the group"
+  [[ -n $(nft_elems inet hostnet) ]] || fail "no hostnet element"
+  ctr_delete h
+  [[ ! -e $dir ]] || fail "group $dir left"
+  [[ ! -e $MOAT_RUN_DIR/.hostnet/$(cid_of h).json ]] || fail "record left"
+  ! table_exists inet || assert_eq "$(nft_elems inet hostnet)$(nft_elems inet hostnet_egress)" "" "elements"
+  ! table_exists inet || fail "tables left with nothing in them"
+}
+
+@test "hostnet: refused clearly where it cannot work" {
+  run hn_create bad "io.moat.labels=app=web" "io.moat.proxy=192.0.2.1:3128"
+  ((status != 0)) || fail "a proxy was accepted"
+  assert_contains "$output" "io.moat.proxy: not for host-network container"
+  [[ ! -e $MOAT_RUN_DIR/.hostnet/$(cid_of bad).json ]] || fail "record left"
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef MOAT_VERBS_HOSTNET_H
+#define MOAT_VERBS_HOSTNET_H
+
+/* A host-network container under moat's policy (docs/design.md,
+ * "Host-network containers"): its cgroup v2 group joined, its record
+ * (state/hostnet.h), its elements keyed by the group's id. */
+
+#include <jansson.h>
+
+#include "base/error.h"
+#include "kernel/cgroup.h"
+#include "model/config.h"
+#include "model/hostnet.h"
+
+struct moat_hostnet_request
+{
+  const struct moat_netconf *conf; /* the network it names (io.moat.network) */
+  const char *container_id;
+  long long pid;                       /* its first process (OCI state "pid") */
+  json_t *annotations;                 /* its io.moat.* settings */
+  const struct moat_cgroup_plan *plan; /* moat_cgroup_plan's, mounted */
+};
+
+/* Under the network's lock: the policy resolved and checked, the group
+ * joined, the record written ("policyPending"), moat's tables made if
+ * missing, the identity's chain made and filled if missing, the elements
+ * added in one batch, the record written again. Run again (a retried
+ * prestart), it replaces what the record says. On failure the elements
+ * go again and the record stays pending for poststop or moatctl gc. */
+int moat_hostnet_attach (const struct moat_hostnet_request *r, moat_err_t *err);
+
+/* The container's elements, moat's group (when moat made it) and record
+ * go; when it was the last of anything on its network, the network's
+ * identities and state directory, and moat's tables when nothing at all
+ * uses them. No record: nothing to do. */
+int moat_hostnet_detach (const char *container_id, moat_err_t *err);
+
+/* For moatctl gc: 1 when the record's group is gone or holds no process
+ * (nothing left to filter: the container died without its poststop). */
+int moat_hostnet_stale (const struct moat_hostnet *h, moat_err_t *err);
+
+#endif
