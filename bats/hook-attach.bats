@@ -219,10 +219,13 @@ in_netns() { [[ $(stat -L -c %i "/proc/$1/ns/net") == $(stat -L -c %i "/run/netn
   assert_nothing_left "$LINKS_BEFORE"
 }
 
-@test "hook attach: refused without a network namespace of its own, a pid, or a live pid" {
+@test "hook attach: refused without a pid, or a live pid; no namespace of its own: host-network" {
+  # In the host's namespace it is a host-network container (bats/hostnet.bats).
   run ctr_create_jq a 'del(.linux.namespaces[] | select(.type == "network"))' "$(net)"
-  [[ $status -ne 0 ]] || fail "a started in the host's namespace"
-  assert_contains "$output" "shares the host's network namespace"
+  [[ $status -eq 0 ]] || fail "a host-network container was refused: $output"
+  [[ -f $MOAT_RUN_DIR/.hostnet/$(cid_of a).json ]] || fail "a has no host-network record"
+  ctr_delete a
+  [[ ! -e $MOAT_RUN_DIR/.hostnet/$(cid_of a).json ]] || fail "a's host-network record left"
   local state
   state=$(jq -nc --arg id "$(cid_of x)" --arg n "$NET" \
     '{ociVersion: "1.0.2", id: $id, status: "created", annotations: {"io.moat.network": $n}}')

@@ -119,6 +119,8 @@ hn_cgroup_dir() { jq -er .cgroupDir "$MOAT_RUN_DIR/.hostnet/$(cid_of "$1").json"
   # The host's other processes are not in the group: untouched.
   run ns_tcp_connect host "$(peer_ip db)" 8080
   assert_eq "$output" ok "the host -> db"
+  run "$MOAT_BUILD/moatctl" check
+  [[ $status -eq 0 ]] || fail "moatctl check with a host-network container:" "$output"
 }
 
 @test "hostnet: an egress CIDR opens that and nothing else; outside the group, nothing changes" {
@@ -173,4 +175,27 @@ hn_cgroup_dir() { jq -er .cgroupDir "$MOAT_RUN_DIR/.hostnet/$(cid_of "$1").json"
   ((status != 0)) || fail "a proxy was accepted"
   assert_contains "$output" "io.moat.proxy: not for host-network container"
   [[ ! -e $MOAT_RUN_DIR/.hostnet/$(cid_of bad).json ]] || fail "record left"
+}
+
+@test "hostnet: moatctl ls and show list it; killed without poststop, check says stale and gc removes it" {
+  hn_start h "io.moat.labels=app=web"
+  local id dir
+  id=$(cid_of h)
+  dir=$(hn_cgroup_dir h)
+  run -0 "$MOAT_BUILD/moatctl" ls
+  assert_match "$output" "${id:0:12} +- +$NET +host-network +app=web"
+  run -0 "$MOAT_BUILD/moatctl" show "$id"
+  assert_contains "$output" "cgroup:    $(stat -c %i "$dir") ($dir)"
+  # The container dies; its poststop never runs.
+  kill -9 "$(ctr_pid h)"
+  wait_for 5 sh -c "! grep -q . '$dir/cgroup.procs'"
+  run "$MOAT_BUILD/moatctl" check
+  [[ $status -ne 0 ]] || fail "check saw nothing stale:" "$output"
+  assert_contains "$output" "stale: network \"$NET\" container $id host-network cgroup:"
+  run -0 "$MOAT_BUILD/moatctl" gc
+  assert_contains "$output" "removed: network \"$NET\" container $id host-network"
+  [[ ! -e $dir ]] || fail "group $dir left"
+  [[ ! -e $MOAT_RUN_DIR/.hostnet/$id.json ]] || fail "record left"
+  assert_eq "$(nft_elems inet hostnet)" "" "hostnet elements"
+  run -0 "$MOAT_BUILD/moatctl" check
 }

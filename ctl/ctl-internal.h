@@ -49,4 +49,8 @@ int ctl_grants_load (const struct moat_record *rec, int64_t now, struct grants *
 int ctl_grants_store (struct moat_record *rec, const struct grants *g, moat_err_t *err);
 ssize_t ctl_grants_find (const struct grants *g, const char *words);
 
+/* Host-network containers (hostlist.c) as ls lists containers: every
+ * one, or the one whose id is `only` (*ret_found says whether there was). */
+int ctl_hostnet_list (const char *only, json_t *list, bool *ret_found, moat_err_t *err);
+
 #endif

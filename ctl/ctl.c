@@ -814,14 +814,18 @@ moat_ctl_list (const char *only, int64_t now, json_t **ret, moat_err_t *err)
   _cleanup_ (moat_ctl_target_free) struct moat_ctl_target t = { 0 };
   _cleanup_strv_ char **networks = NULL;
   _cleanup_json_ json_t *list = json_array ();
+  bool hostnet = false;
 
   if (!list)
     return moat_error_nomem (err, "moatctl");
-  if (only && moat_ctl_find (only, &t, err) < 0)
+  /* A host-network container, named by its id, or all of them with ls. */
+  if (ctl_hostnet_list (only, list, &hostnet, err) < 0)
     return -1;
-  if (moat_networks_list (&networks, err) < 0)
+  if (only && !hostnet && moat_ctl_find (only, &t, err) < 0)
     return -1;
-  for (char **net = networks; *net; net++)
+  if (!(only && hostnet) && moat_networks_list (&networks, err) < 0)
+    return -1;
+  for (char **net = networks; net && *net; net++)
     {
       _cleanup_ (ctl_records_free) struct records rs = { 0 };
 

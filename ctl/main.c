@@ -248,6 +248,9 @@ cmd_list (const char *only, const struct opts *o)
         printf ("\nrefusals:  %s\n", json_is_true (json_object_get (c, "log"))
                                          ? "logged (moatctl watch)"
                                          : "not logged");
+        if (json_object_get (c, "cgroup"))
+          printf ("cgroup:    %s (%s)\n", json_string_value (json_object_get (c, "cgroup")),
+                  json_string_value (json_object_get (c, "cgroupDir")));
         print_policy_items (json_object_get (c, "policyItems"));
         continue;
       }

@@ -15,6 +15,7 @@
 #include "verbs/apply.h"
 #include "verbs/dnsd.h"
 #include "verbs/gc.h"
+#include "verbs/hostnet.h"
 
 /* --- restore and check -------------------------------------------------------------------- */
 
@@ -211,7 +212,7 @@ expected_load (char **networks, bool all_idents, int64_t now, struct expected *e
   for (size_t i = 0; i < n; i++)
     if (expected_network (networks[i], all_idents, now, e, err) < 0)
       return -1;
-  return 0;
+  return moat_hostnet_expected (e->elems, err);
 }
 
 static void on_drift (void *data, bool missing, const char *what);
@@ -332,6 +333,17 @@ bridges_of (const struct expected *e, char ***ret, moat_err_t *err)
   return 0;
 }
 
+/* Host-network containers whose group is gone or empty (verbs/hostnet.h). */
+static int
+hostnet_stale (json_t *stale, moat_err_t *err)
+{
+  _cleanup_json_ json_t *report = json_pack ("{s:O}", "stale", stale);
+
+  if (!report)
+    return moat_error_nomem (err, "moatctl");
+  return moat_hostnet_gc (false, report, "stale", err);
+}
+
 /* Attachments whose container is gone (verbs/gc.h): "stale" ones, which
  * `moatctl gc` removes, and in "kept" those of which only a part is
  * gone, with what is still there. */
@@ -359,7 +371,7 @@ check_stale (const struct expected *e, json_t *stale, json_t *kept, moat_err_t *
           json_object_set_new (item, "why", json_sprintf ("%s still there", l.there));
         json_array_append_new (moat_liveness_stale (&l) ? stale : kept, item);
       }
-  return 0;
+  return hostnet_stale (stale, err);
 }
 
 int

@@ -17,6 +17,7 @@
 #include "model/config.h"
 #include "state/state.h"
 #include "verbs/cni.h"
+#include "verbs/hostnet.h"
 
 /* --- liveness ----------------------------------------------------------------- */
 
@@ -285,6 +286,8 @@ moat_gc_run (bool dry_run, struct moat_dnsd *dnsd, json_t **ret, moat_err_t *err
   for (char **n = networks; *n; n++)
     if (gc_network (nl, *n, dry_run, dnsd, report, err) < 0)
       return moat_error_prefix (err, "network \"%s\"", *n);
+  if (moat_hostnet_gc (!dry_run, report, dry_run ? "stale" : "removed", err) < 0)
+    return -1;
   *ret = TAKE_PTR (report);
   return 0;
 }

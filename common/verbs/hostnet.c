@@ -3,6 +3,7 @@
 #include "verbs/hostnet.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -258,4 +259,71 @@ moat_hostnet_stale (const struct moat_hostnet *h, moat_err_t *err)
     return r < 0 ? -1 : 1;
   r = moat_cgroup_populated (h->cgroup_dir, err);
   return r < 0 ? -1 : !r;
+}
+
+static json_t *
+gc_item (const struct moat_hostnet *h)
+{
+  char cgroup[32];
+
+  snprintf (cgroup, sizeof (cgroup), "cgroup:%llu", (unsigned long long)h->cgroup);
+  return json_pack ("{s:s, s:s, s:s, s:s, s:s}", "network", h->network, "container",
+                    h->container_id, "ifname", MOAT_HOSTNET_KIND, "address", cgroup, "gone",
+                    "its processes");
+}
+
+/* One record: stale or not, and, with `remove`, detached. */
+static int
+gc_one (const char *id, bool remove, json_t *report, const char *list, moat_err_t *err)
+{
+  _cleanup_ (moat_hostnet_free) struct moat_hostnet h = { 0 };
+  _cleanup_ (json_decrefp) json_t *item = NULL;
+  moat_err_t failed = { 0 };
+  int r = moat_hostnet_read (id, &h, err);
+
+  if (r <= 0)
+    return r;
+  r = moat_hostnet_stale (&h, err);
+  if (r <= 0)
+    return r;
+  if (!(item = gc_item (&h)))
+    return moat_error_nomem (err, "gc");
+  if (remove && moat_hostnet_detach (id, &failed) < 0)
+    {
+      json_object_set_new (item, "error", json_string (failed.msg));
+      list = "failed";
+    }
+  return json_array_append (json_object_get (report, list), item) < 0 ? moat_error_nomem (err, "gc")
+                                                                      : 0;
+}
+
+int
+moat_hostnet_gc (bool remove, json_t *report, const char *list, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **ids = NULL;
+
+  if (moat_hostnet_list (&ids, err) < 0)
+    return -1;
+  for (size_t i = 0; ids[i]; i++)
+    if (gc_one (ids[i], remove, report, list, err) < 0)
+      return -1;
+  return 0;
+}
+
+int
+moat_hostnet_expected (struct moat_nft_elems *out, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **ids = NULL;
+
+  if (moat_hostnet_list (&ids, err) < 0)
+    return -1;
+  for (size_t i = 0; ids[i]; i++)
+    {
+      _cleanup_ (moat_hostnet_free) struct moat_hostnet h = { 0 };
+      int r = moat_hostnet_read (ids[i], &h, err);
+
+      if (r < 0 || (r == 1 && moat_hostnet_elems (&h, out, err) < 0))
+        return -1;
+    }
+  return 0;
 }

@@ -40,4 +40,14 @@ int moat_hostnet_detach (const char *container_id, moat_err_t *err);
  * (nothing left to filter: the container died without its poststop). */
 int moat_hostnet_stale (const struct moat_hostnet *h, moat_err_t *err);
 
+/* moatctl check and gc: each host-network record whose group is stale
+ * goes into `report`'s `list` as an attachment item (verbs/gc.h's shape:
+ * network, container, ifname "host-network", address "cgroup:<id>", gone
+ * "processes"); with `remove`, detached first, into "failed" with its
+ * error when that fails. */
+int moat_hostnet_gc (bool remove, json_t *report, const char *list, moat_err_t *err);
+
+/* moatctl check and restore: every host-network record's elements. */
+int moat_hostnet_expected (struct moat_nft_elems *out, moat_err_t *err);
+
 #endif
