@@ -25,7 +25,9 @@
  * and the network's configuration found by name (netfind.h), then the
  * policy; the record says "attachedBy": "hook" and keeps that
  * configuration. Any failure after the ADD runs the DEL: nothing is left.
- * The container must have a live pid and a network namespace of its own.
+ * The container must have a live pid and a network namespace of its own;
+ * one that shares the host's gets policy keyed by its cgroup instead
+ * (hostnet.h, docs/design.md, "Host-network containers").
  *
  * poststop removes the policy of each attachment; an attachment the hook
  * made for this container (by id) is removed entirely by the plugin's DEL
