@@ -14,6 +14,7 @@
 
 load helpers
 load runc
+load podman
 
 setup() {
   setup_moat_net
@@ -29,6 +30,7 @@ setup() {
 
 teardown() {
   runc_teardown
+  podman_teardown
   teardown_moat_net
   # The hook's cgroup2 mount stays on a real host; the sandbox's run
   # directory goes after the run.
@@ -198,4 +200,29 @@ hn_cgroup_dir() { jq -er .cgroupDir "$MOAT_RUN_DIR/.hostnet/$(cid_of "$1").json"
   [[ ! -e $MOAT_RUN_DIR/.hostnet/$id.json ]] || fail "record left"
   assert_eq "$(nft_elems inet hostnet)" "" "hostnet elements"
   run -0 "$MOAT_BUILD/moatctl" check
+}
+
+@test "hostnet: podman --network host with hooks.d: the same policy, poststop leaves nothing" {
+  podman_setup
+  # The shipped conflist has no "allow": this test's egress needs one.
+  jq --argjson a "$ALLOW_ALL" '.plugins[0].allow = $a' "$PM/net.d/$NET.conflist" >"$T/conflist"
+  mv "$T/conflist" "$PM/net.d/$NET.conflist"
+  setup_outside
+  ns_tcp_listen "$OUT_NS" "$OUT_IP" 9000
+  ns_tcp_listen "$OUT_NS" "$OUT_IP" 9001
+  PM_CMD=$(hn_cmd) pm_start h --network host --annotation "io.moat.network=$NET" \
+    --annotation "io.moat.egress=$OUT_IP/32 tcp/9000"
+  wait_for 5 listening host tcp "$HN_PORT"
+  local id
+  id=$(pm_id h)
+  [[ -f $MOAT_RUN_DIR/.hostnet/$id.json ]] || fail "podman's container has no host-network record"
+  run hn_tcp "$OUT_IP" 9000
+  assert_eq "$output" ok "podman hostnet -> outside tcp/9000 (egress)"
+  run hn_tcp "$OUT_IP" 9001
+  assert_eq "$output" refused "podman hostnet -> outside tcp/9001"
+  run ns_tcp_connect host "$OUT_IP" 9001
+  assert_eq "$output" ok "the host -> outside tcp/9001"
+  run -0 pm rm -f -t 0 "$(pm_name h)"
+  [[ ! -e $MOAT_RUN_DIR/.hostnet/$id.json ]] || fail "record left after podman rm"
+  assert_eq "$(nft_elems inet hostnet)" "" "hostnet elements"
 }
