@@ -139,6 +139,18 @@ hn_cgroup_dir() { jq -er .cgroupDir "$MOAT_RUN_DIR/.hostnet/$(cid_of "$1").json"
   assert_eq "$output" ok "hostnet -> its own port on 127.0.0.1"
   run ns_tcp_connect host "$OUT_IP" 9001
   assert_eq "$output" ok "the host -> outside tcp/9001"
+  # Its only network member: moatctl check sees the tables gone, restore
+  # brings its policy back from the record.
+  nft flush ruleset
+  run "$MOAT_BUILD/moatctl" check
+  [[ $status -ne 0 ]] || fail "check saw no drift after a flush:" "$output"
+  assert_contains "$output" "missing: table inet moat"
+  run -0 "$MOAT_BUILD/moatctl" restore
+  run hn_tcp "$OUT_IP" 9001
+  assert_eq "$output" refused "hostnet -> outside tcp/9001 after restore"
+  run hn_tcp "$OUT_IP" 9000
+  assert_eq "$output" ok "hostnet -> outside tcp/9000 after restore"
+  run -0 "$MOAT_BUILD/moatctl" check
 }
 
 @test "hostnet: an inbound connection to its port is refused unless io.moat.ingress allows it" {

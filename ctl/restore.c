@@ -12,6 +12,7 @@
 #include "foreign.h"
 #include "model/policy.h"
 #include "model/publish.h"
+#include "state/hostnet.h"
 #include "verbs/apply.h"
 #include "verbs/dnsd.h"
 #include "verbs/gc.h"
@@ -183,8 +184,15 @@ expected_network (const char *network, bool all_idents, int64_t now, struct expe
           || expected_publish (&rs->v[i], e->elems, err) < 0)
         return -1;
     }
+  /* A network whose only members are host-network containers still has
+   * their identities (verbs/hostnet.h). */
   if (!rs->n)
-    return 0;
+    {
+      int hostnet = moat_hostnet_on_network (network, err);
+
+      if (hostnet <= 0)
+        return hostnet;
+    }
   if (moat_policy_network_expected (network, rs->v, rs->n, all_idents, e->elems, &idents, err) < 0)
     return moat_error_prefix (err, "network \"%s\"", network);
   if (idents_append (e, idents) < 0)
@@ -274,7 +282,7 @@ moat_ctl_restore (int64_t now, struct moat_dnsd *dnsd, json_t **ret, moat_err_t 
       || expected_load (networks, true, now, &e, err) < 0)
     return -1;
   elements = moat_nft_elems_count (e.elems);
-  if (e.nmembers
+  if ((e.nmembers || moat_nft_elems_count (e.elems))
       && (moat_nft_open (&nft, err) < 0
           || moat_nft_restore (nft, e.members, e.nmembers, e.idents, e.elems, err) < 0))
     return moat_error_prefix (err, "restore");
@@ -392,7 +400,7 @@ moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err)
   if (moat_networks_list (&networks, err) < 0 || all_locks_take (networks, &locks, err) < 0
       || expected_load (networks, false, now, &e, err) < 0 || moat_nft_open (&nft, err) < 0)
     return -1;
-  if (e.nmembers
+  if ((e.nmembers || moat_nft_elems_count (e.elems))
       && moat_nft_compare (nft, e.members, e.nmembers, e.idents, e.elems, e.unsure, on_drift, drift,
                            err)
              < 0)

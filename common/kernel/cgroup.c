@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -218,7 +219,7 @@ moat_cgroup_populated (const char *dir, moat_err_t *err)
 
 /* Depth first: a group can go only once its sub-groups have. */
 static int
-remove_tree (const char *dir, moat_err_t *err)
+remove_tree (const char *dir, int *ret_errno, moat_err_t *err)
 {
   DIR *d = opendir (dir);
   struct dirent *e;
@@ -235,16 +236,50 @@ remove_tree (const char *dir, moat_err_t *err)
       if ((size_t)snprintf (sub, sizeof (sub), "%s/%s", dir, e->d_name) >= sizeof (sub))
         r = moat_error (err, MOAT_E_IO, ENAMETOOLONG, "\"%s\"", dir);
       else
-        r = remove_tree (sub, err);
+        r = remove_tree (sub, ret_errno, err);
     }
   closedir (d);
   if (r == 0 && rmdir (dir) < 0 && errno != ENOENT)
-    r = moat_error (err, MOAT_E_IO, errno, "rmdir \"%s\"", dir);
+    {
+      *ret_errno = errno;
+      r = moat_error (err, MOAT_E_IO, errno, "rmdir \"%s\"", dir);
+    }
   return r;
 }
 
+static int64_t
+now_ms (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A group whose last process was just reaped may refuse rmdir (EBUSY)
+ * for a moment while the kernel lets it go: tried again, while
+ * cgroup.events says no process is left, for at most a second (no sleep:
+ * the confined hook may not; each try reads the file). */
 int
 moat_cgroup_remove (const char *dir, moat_err_t *err)
 {
-  return remove_tree (dir, err);
+  int64_t until = now_ms () + 1000;
+  int populated;
+
+  for (;;)
+    {
+      moat_err_t busy = { 0 };
+      int errnum = 0;
+
+      if (remove_tree (dir, &errnum, &busy) == 0)
+        return 0;
+      populated = moat_cgroup_populated (dir, err);
+      if (populated < 0)
+        return -1;
+      if (errnum != EBUSY || populated || now_ms () > until)
+        {
+          *err = busy;
+          return populated ? moat_error_prefix (err, "processes left in it") : -1;
+        }
+    }
 }
