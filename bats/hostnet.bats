@@ -238,3 +238,17 @@ hn_cgroup_dir() { jq -er .cgroupDir "$MOAT_RUN_DIR/.hostnet/$(cid_of "$1").json"
   [[ ! -e $MOAT_RUN_DIR/.hostnet/$id.json ]] || fail "record left after podman rm"
   assert_eq "$(nft_elems inet hostnet)" "" "hostnet elements"
 }
+
+@test "hostnet: the network's last container goes first; the host-network container's poststop then takes the rest" {
+  peer web app=web
+  hn_start h "io.moat.labels=app=web"
+  run hn_tcp "$(peer_ip web)" 8080
+  assert_eq "$output" ok "hostnet -> web"
+  # web's DEL is the network's last: its identities stay for h's jump.
+  ctr_delete web
+  [[ -d $MOAT_RUN_DIR/$NET/idents ]] || fail "the network's identities went with its last container"
+  [[ $(nft list map inet moat hostnet_ident) == *"jump id_"* ]] || fail "h's jump went with the network's last container"
+  ctr_delete h
+  [[ ! -e $MOAT_RUN_DIR/$NET ]] || fail "the network's state directory left: $(ls -A "$MOAT_RUN_DIR/$NET")"
+  ! table_exists inet || fail "moat's tables left with nothing in them"
+}
