@@ -370,8 +370,10 @@ parse_requested_ip (struct moat_netconf *c, const char *what, json_t *ips, moat_
           return moat_error (err, MOAT_E_CONFIG, 0, "%s: \"%s\" is not an IPv6 address", what, s);
         /* An IPv4 network passes IPv6 requests over, as it always did. */
         if (c->have_subnet6 && !have_ip6)
-          c->ip6 = a;
-        have_ip6 = true;
+          {
+            c->ip6 = a;
+            have_ip6 = true;
+          }
         continue;
       }
     if (have_ip)
