@@ -8,6 +8,7 @@
  * message. Every request waits for its ack before the next is sent. */
 #include "kernel/netlink.h"
 #include "kernel/netlink-internal.h"
+#include "kernel/netlink6.h"
 
 #include <net/if.h>
 
@@ -596,10 +597,11 @@ moat_bridge_ensure (struct moat_nl *nl, const struct moat_bridge_spec *b, moat_e
     return moat_nl_error (err, nl, r, "bridge \"%s\": cannot read the link", b->name);
   if (check_is_bridge (b->name, &li, err) < 0)
     return -1;
-  /* moat's networks are IPv4: the bridge has no IPv6 for the host to
-   * reach the containers by (written before it first goes up, and again
-   * at every ADD should someone have turned it back on). */
-  if (ipv6_off (b->name, err) < 0)
+  /* An IPv4 network's bridge has no IPv6 for the host to reach the
+   * containers by (written before it first goes up, and again at every
+   * ADD should someone have turned it back on); a dual-stack one has its
+   * IPv6 on, its link-local valid at once. */
+  if ((b->ipv6 ? moat_bridge_ipv6_on (b->name, err) : ipv6_off (b->name, err)) < 0)
     return -1;
   if (!(li.flags & IFF_UP) || (b->mtu && li.mtu != b->mtu))
     {
@@ -611,6 +613,8 @@ moat_bridge_ensure (struct moat_nl *nl, const struct moat_bridge_spec *b, moat_e
   if (r < 0 && r != -EEXIST)
     return moat_nl_error (err, nl, r, "bridge \"%s\": cannot add address %s/%d", b->name,
                           ip_str (b->gateway, gw), b->prefixlen);
+  if (b->ipv6 && moat_bridge_ipv6_address (nl, li.index, b->name, &b->gateway6, err) < 0)
+    return -1;
   if (bridge_sysctls (b->name, err) < 0
       || (b->route_localnet
           && moat_nl_sysctl_write ("ipv4/conf", b->name, "route_localnet", "1", err) < 0))
@@ -959,7 +963,8 @@ configure_container_end (const struct moat_veth_spec *s, int nsfd, int index, mo
   char a[INET_ADDRSTRLEN];
   int r;
 
-  if (moat_nl_open_in (&c, nsfd, ns, err) < 0)
+  if (moat_nl_open_in (&c, nsfd, ns, err) < 0
+      || (s->ipv6 && moat_container_ipv6_sysctls (nsfd, ns, s->ifname, err) < 0))
     return -1;
   r = link_up (&c, index, s->ifname, 0);
   if (r < 0)
@@ -977,6 +982,9 @@ configure_container_end (const struct moat_veth_spec *s, int nsfd, int index, mo
   if (r < 0 && r != -EEXIST)
     return moat_nl_error (err, &c, r, "interface \"%s\" in %s: cannot add default route via %s",
                           s->ifname, ns, ip_str (s->gateway, a));
+  if (s->ipv6
+      && moat_container_ipv6_address (&c, index, s->ifname, ns, &s->addr6, &s->gateway6, err) < 0)
+    return -1;
   return 0;
 }
 
@@ -1238,6 +1246,9 @@ check_container_end (const struct moat_veth_spec *s, moat_err_t *err)
   if (!rq.out.found && !rq.out.any) /* another attachment may hold the default route */
     return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" in %s: default route via %s missing",
                        s->ifname, ns, ip_str (s->gateway, a));
+  if (s->ipv6
+      && moat_container_ipv6_check (&c, li.index, s->ifname, ns, &s->addr6, &s->gateway6, err) < 0)
+    return -1;
   return 0;
 }
 
