@@ -144,14 +144,27 @@ addr6_json() { ip -n "$1" -j -6 addr show dev "${2:-eth0}"; }
   assert_eq "$(ip -n "$(ns_of c1)" -6 -o addr show scope global)" "" "global IPv6 in c1"
 }
 
-@test "DEL removes the IPv6 side: the allocation file, the bridge with its address; a second DEL succeeds" {
+# The conntrack entries (of this namespace) that name an IPv6 address.
+ct6_count() {
+  local full
+  full=$(python3 -c 'import ipaddress, sys; print(ipaddress.ip_address(sys.argv[1]).exploded)' "$1")
+  grep -c -- "=$full " /proc/net/nf_conntrack || true
+}
+
+@test "DEL removes the IPv6 side: the allocation file, its flows, the bridge with its address; a second DEL succeeds" {
   local before ip6
+  [[ -r /proc/net/nf_conntrack ]] || skip "no /proc/net/nf_conntrack"
   before=$(moat_links)
   add_container c1
   add_container c2
   ip6=$(ip6_of c1)
   [[ -f $MOAT_RUN_DIR/$NET/ipam/$ip6 ]] || fail "no IPv6 allocation file"
+  # A flow naming the address: the host's echo request (no answer comes
+  # back yet, its conntrack entry is made all the same).
+  ping -6 -c1 -W1 "$ip6" >/dev/null 2>&1 || true
+  [[ $(ct6_count "$ip6") -ge 1 ]] || fail "no conntrack entry for $ip6 to forget"
   del_container c1
+  assert_eq "$(ct6_count "$ip6")" 0 "conntrack entries naming $ip6 after DEL"
   [[ ! -e $MOAT_RUN_DIR/$NET/ipam/$ip6 ]] || fail "IPv6 allocation file left after DEL"
   assert_eq "$(ls "$MOAT_RUN_DIR/$NET/ipam" | grep -c : || true)" 1 "IPv6 files (c2's)"
   del_container c1
@@ -159,6 +172,22 @@ addr6_json() { ip -n "$1" -j -6 addr show dev "${2:-eth0}"; }
   assert_nothing_left "$before" "$(ns_of c1)" "$(ns_of c2)"
   [[ ! -e $MOAT_RUN_DIR/$NET ]] || fail "state directory left: $(ls -R "$MOAT_RUN_DIR/$NET")"
   assert_eq "$(ip -6 -o addr show | grep -F "$SUB6" || true)" "" "addresses of $SUB6 on the host"
+}
+
+@test "CHECK: a removed IPv6 address or default route is drift (104); a prevResult without it too" {
+  add_container c1
+  local ip6 ns prev
+  ip6=$(ip6_of c1)
+  ns=$(ns_of c1)
+  prev=$(result_of c1)
+  CNI_CONF=$(conf_with_prev "$(jq -c 'del(.ips[1])' <<<"$prev")") run cni CHECK "$(cid_of c1)" "$ns"
+  assert_cni_error 104 "prevResult: IPv6 address $ip6/64 missing"
+  ip -n "$ns" -6 route del default via "$GW6" dev eth0
+  CNI_CONF=$(conf_with_prev "$prev") run cni CHECK "$(cid_of c1)" "$ns"
+  assert_cni_error 104 "IPv6 default route via $GW6 missing"
+  ip -n "$ns" -6 addr del "$ip6/64" dev eth0
+  CNI_CONF=$(conf_with_prev "$prev") run cni CHECK "$(cid_of c1)" "$ns"
+  assert_cni_error 104 "address $ip6/64 missing"
 }
 
 @test "DEL without record (an ADD that died before it) releases the IPv6 allocation by owner" {

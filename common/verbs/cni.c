@@ -172,7 +172,8 @@ attachment_remove (struct moat_nl *nl, const struct moat_netconf *conf,
     failed = keep_first_error (err, failed, &step);
   /* Flows that named the address end with it: a reply of one must not
    * reach the next container given the address. */
-  else if (moat_ct_forget_addr (rec->addr, &step) < 0)
+  else if (moat_ct_forget_addr (rec->addr, &step) < 0
+           || (rec->have_addr6 && moat_ct_forget_addr6 (&rec->addr6, &step) < 0))
     failed = keep_first_error (err, failed, &step);
   /* An address whose elements may still be there is not handed out again. */
   bool keep_address = failed;
