@@ -16,6 +16,7 @@
 # issue 17).
 
 load helpers
+load runc
 
 in_private_netns() { [[ $(readlink /proc/self/ns/net) != "$(readlink /proc/1/ns/net)" ]]; }
 
@@ -36,6 +37,7 @@ setup() {
 
 teardown() {
   if in_private_netns; then sysctl -qw net.ipv6.conf.all.forwarding=1; fi
+  runc_teardown
   teardown_moat_net
 }
 
@@ -199,6 +201,20 @@ ct6_count() {
   [[ ! -e $MOAT_RUN_DIR/$NET/ipam/$ip6 ]] || fail "IPv6 allocation file left"
 }
 
+@test "GC: a removed attachment's IPv6 address and a stray IPv6 allocation go; a listed one's stays" {
+  add_container c1
+  add_container c2
+  local ghost=${SUB6}:77 ip6_1 ip6_2
+  ip6_1=$(ip6_of c1)
+  ip6_2=$(ip6_of c2)
+  printf 'ghost@eth0\n' >"$MOAT_RUN_DIR/$NET/ipam/$ghost"
+  CNI_CONF=$(jq -c --arg c "$(cid_of c1)" '. + {"cni.dev/valid-attachments": [{containerID: $c, ifname: "eth0"}]}' \
+    <<<"$MOAT_CONF") run -0 cni GC
+  [[ -f $MOAT_RUN_DIR/$NET/ipam/$ip6_1 ]] || fail "c1's IPv6 allocation went"
+  [[ ! -e $MOAT_RUN_DIR/$NET/ipam/$ip6_2 ]] || fail "c2's IPv6 allocation stayed"
+  [[ ! -e $MOAT_RUN_DIR/$NET/ipam/$ghost ]] || fail "the stray IPv6 allocation stayed"
+}
+
 @test "forwarding off: ADD is refused with 7 naming the sysctl, nothing made; STATUS says 50" {
   in_private_netns || skip "would turn IPv6 forwarding off on this host"
   local before
@@ -301,4 +317,22 @@ EOF2
   [[ -f $MOAT_RUN_DIR/$NET/ipam/$ip6 ]] || fail "no built-in IPv6 allocation file"
   del_container c1
   [[ ! -e $MOAT_RUN_DIR/$NET/ipam/$ip6 ]] || fail "IPv6 allocation file left after DEL"
+}
+
+@test "hook-driven attach on a dual-stack network: the container's IPv6 side is made under the hook's confinement" {
+  runc_setup
+  local netdir=$T/networks ip6 pid
+  mkdir -p "$netdir"
+  jq --arg n "$NET" '. + {cniVersion: "1.0.0", name: $n}' <<<"$MOAT_CONF" >"$netdir/50-moat.conf"
+  export CTR_NETNS=new
+  export CTR_HOOK_ENV="MOAT_NETWORK_DIRS=$netdir"
+  ctr_start a "io.moat.network=$NET"
+  ip6=$(jq -er '.address6 | split("/")[0]' "$(record_of a)") || fail "no address6 in a's record"
+  pid=$(ctr_pid a)
+  assert_jq "$(nsenter -t "$pid" -n ip -j -6 addr show dev eth0)" \
+    '[.[0].addr_info[] | select(.scope == "global")] | length == 1 and .[0].local == $a
+      and .[0].nodad == true and (.[0].tentative // false) == false' --arg a "$ip6"
+  assert_eq "$(nsenter -t "$pid" -n cat /proc/sys/net/ipv6/conf/eth0/accept_ra)" 0 "accept_ra in a"
+  assert_contains "$(nsenter -t "$pid" -n ip -6 route show default)" "default via $GW6 dev eth0" \
+    "IPv6 default route in a"
 }
