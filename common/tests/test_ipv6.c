@@ -17,6 +17,7 @@
 
 #include "base/ip6.h"
 #include "model/config.h"
+#include "model/policy.h"
 #include "model/record.h"
 #include "model/result.h"
 #include "state/ipam6.h"
@@ -210,6 +211,14 @@ test_record_address6 (void **state)
   assert_true (back.have_addr6);
   assert_string_equal (text (&back.addr6), "fd00:1::2");
   assert_string_equal (text (&back.gateway6), "fd00:1::1");
+  /* The member the kernel layer gets (the shared plan's three fields). */
+  struct moat_nft_member m = moat_record_member (&back);
+  assert_true (m.have_addr6);
+  assert_string_equal (text (&m.addr6), "fd00:1::2");
+  assert_string_equal (text (&m.gateway6), "fd00:1::1");
+  back.have_addr6 = false;
+  m = moat_record_member (&back);
+  assert_false (m.have_addr6);
   moat_record_free (&back);
 
   json_object_set_new (j, "address6", json_string ("fd00:1::2/48"));
