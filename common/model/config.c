@@ -362,18 +362,14 @@ parse_requested_ip (struct moat_netconf *c, const char *what, json_t *ips, moat_
 
     if (!s)
       return moat_error (err, MOAT_E_CONFIG, 0, "%s: must be a list of addresses", what);
+    /* An IPv4 network passes IPv6 requests over, as it always did. */
+    if (strchr (s, ':') && (!c->have_subnet6 || have_ip6))
+      continue;
     if (strchr (s, ':'))
       {
-        struct in6_addr a;
-
-        if (moat_parse_cidr6 (s, &a, &prefixlen) < 0 && moat_parse_ipv6 (s, &a) < 0)
+        if (moat_parse_cidr6 (s, &c->ip6, &prefixlen) < 0 && moat_parse_ipv6 (s, &c->ip6) < 0)
           return moat_error (err, MOAT_E_CONFIG, 0, "%s: \"%s\" is not an IPv6 address", what, s);
-        /* An IPv4 network passes IPv6 requests over, as it always did. */
-        if (c->have_subnet6 && !have_ip6)
-          {
-            c->ip6 = a;
-            have_ip6 = true;
-          }
+        have_ip6 = true;
         continue;
       }
     if (have_ip)
