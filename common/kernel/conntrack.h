@@ -22,4 +22,8 @@
  * when the kernel cannot be asked (no nf_conntrack_netlink). */
 int moat_ct_forget_addr (struct in_addr addr, moat_err_t *err);
 
+/* The same for the IPv6 table and an IPv6 address (a dual-stack
+ * container's). */
+int moat_ct_forget_addr6 (const struct in6_addr *addr, moat_err_t *err);
+
 #endif

@@ -38,6 +38,9 @@ struct moat_nft_member
    * (its record says so), deleted as they are; else (no record, GC) they
    * are found by a dump of the publish sets. */
   bool publish_known;
+  bool have_addr6;          /* the network is dual stack (subnet6) */
+  struct in6_addr addr6;    /* container's global IPv6 address */
+  struct in6_addr gateway6; /* the bridge's global IPv6 address */
 };
 
 /* A container's policy elements (docs/design.md, "The ruleset and the

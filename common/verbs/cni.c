@@ -24,6 +24,7 @@
 #include "state/state.h"
 #include "state/published.h"
 #include "verbs/apply.h"
+#include "verbs/cni6.h"
 
 #define KEY_MAX 512
 
@@ -91,6 +92,9 @@ address_release (const struct moat_netconf *conf, const struct moat_record *rec,
 {
   char dir[4096];
 
+  /* The built-in IPv6 allocation (delegated IPAM may have left IPv6 to it). */
+  if (moat_cni6_release (rec, key, err) < 0)
+    return -1;
   if (rec->ipam)
     return conf->ipam_type ? ipam_delegate_del (conf, rec, err) : 0;
   if (ipam_dir (dir, sizeof (dir), rec->network) < 0)
@@ -168,7 +172,8 @@ attachment_remove (struct moat_nl *nl, const struct moat_netconf *conf,
     failed = keep_first_error (err, failed, &step);
   /* Flows that named the address end with it: a reply of one must not
    * reach the next container given the address. */
-  else if (moat_ct_forget_addr (rec->addr, &step) < 0)
+  else if (moat_ct_forget_addr (rec->addr, &step) < 0
+           || (rec->have_addr6 && moat_ct_forget_addr6 (&rec->addr6, &step) < 0))
     failed = keep_first_error (err, failed, &step);
   /* An address whose elements may still be there is not handed out again. */
   bool keep_address = failed;
@@ -371,8 +376,15 @@ attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_e
                const struct moat_nft_elems *publish, struct moat_add_result *res, struct made *made,
                moat_err_t *err)
 {
-  struct moat_bridge_spec bridge
-      = { rec->bridge, rec->gateway, rec->prefixlen, conf->mtu, publish != NULL };
+  struct moat_bridge_spec bridge = {
+    .name = rec->bridge,
+    .gateway = rec->gateway,
+    .prefixlen = rec->prefixlen,
+    .mtu = conf->mtu,
+    .route_localnet = publish != NULL,
+    .ipv6 = rec->have_addr6,
+    .gateway6 = rec->gateway6,
+  };
   struct moat_veth_spec veth = {
     .bridge = rec->bridge,
     .host_ifname = rec->host_if,
@@ -385,6 +397,9 @@ attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_e
     .addr = rec->addr,
     .prefixlen = rec->prefixlen,
     .gateway = rec->gateway,
+    .ipv6 = rec->have_addr6,
+    .addr6 = rec->addr6,
+    .gateway6 = rec->gateway6,
   };
   struct moat_nft_member m = moat_record_member (rec);
   struct moat_veth_result vres;
@@ -561,6 +576,10 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
                        "CNI_CONTAINERID: with CNI_IFNAME longer than %d characters", MOAT_KEY_MAX);
   if (!env->have_netns_fd && access (env->netns, F_OK) < 0)
     return moat_error (err, MOAT_E_UNKNOWN, errno, "CNI_NETNS \"%s\"", env->netns);
+  /* Before anything is made: a dual-stack network needs IPv6 forwarding,
+   * which moat never turns on itself (netlink.h). */
+  if (conf->have_subnet6 && moat_ipv6_forwarding_check (err) < 0)
+    return -1;
   if (moat_network_lock (conf->name, &lock, err) < 0)
     return -1;
   r = moat_record_read (conf->name, key, &old, err);
@@ -590,7 +609,8 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   else
     derived_mac (rec.addr, rec.mac);
 
-  if (publish_prepare (conf, &policy, &rec, key, &publish, &publock, err) < 0)
+  if (moat_cni6_acquire (conf, key, ipam, &rec, err) < 0
+      || publish_prepare (conf, &policy, &rec, key, &publish, &publock, err) < 0)
     {
       moat_err_t step = { 0 };
       if (address_release (conf, &rec, key, &step) < 0
@@ -625,6 +645,9 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   res.addr = rec.addr;
   res.prefixlen = rec.prefixlen;
   res.gateway = rec.gateway;
+  res.have_addr6 = rec.have_addr6;
+  res.addr6 = rec.addr6;
+  res.gateway6 = rec.gateway6;
   res.dns = ipam ? json_object_get (ipam, "dns") : NULL;
   if (conf->dns && !(res.dns = names_dns (rec.gateway, &dns)))
     return moat_error (err, MOAT_E_IO, ENOMEM, "result");
@@ -660,7 +683,7 @@ del_without_record (struct moat_nl *nl, const struct moat_netconf *conf, const c
     }
   /* The record (unreadable), or what an ADD killed while writing it left:
    * its temporary file, its index entry. */
-  if (moat_record_remove (conf->name, key, err) < 0)
+  if (moat_record_remove (conf->name, key, err) < 0 || moat_cni6_release_owner (conf, key, err) < 0)
     return -1;
   if (conf->ipam_type)
     return delegate ? moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err) : 0;
@@ -738,6 +761,8 @@ cni_check (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t
     return moat_error (err, MOAT_E_DRIFT, 0, "prevResult: address %s/%d differs from %s/%d",
                        inet_ntop (AF_INET, &prev_addr, a, sizeof (a)), prev_prefixlen,
                        inet_ntop (AF_INET, &rec.addr, b, sizeof (b)), rec.prefixlen);
+  if (moat_cni6_check_prev (conf->prev_result, &rec, err) < 0)
+    return -1;
 
   struct moat_veth_spec veth = {
     .bridge = rec.bridge,
@@ -749,6 +774,9 @@ cni_check (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t
     .addr = rec.addr,
     .prefixlen = rec.prefixlen,
     .gateway = rec.gateway,
+    .ipv6 = rec.have_addr6,
+    .addr6 = rec.addr6,
+    .gateway6 = rec.gateway6,
   };
   struct moat_nft_member m = moat_record_member (&rec);
   _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *publish = NULL;
@@ -866,10 +894,11 @@ gc_stray_addresses (const struct moat_netconf *conf, moat_err_t *err)
   _cleanup_ (moat_strv_freep) char **keys = NULL;
   char dir[4096];
 
+  if (moat_record_list (conf->name, &keys, err) < 0
+      || moat_cni6_release_unowned (conf, keys, err) < 0)
+    return -1;
   if (conf->ipam_type)
     return 0;
-  if (moat_record_list (conf->name, &keys, err) < 0)
-    return -1;
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
   return moat_ipam_release_unowned (dir, keys, err);
@@ -928,6 +957,11 @@ cni_status (struct moat_netconf *conf, moat_err_t *err)
   char dir[4096];
   long free_count;
 
+  if (conf->have_subnet6 && moat_ipv6_forwarding_check (err) < 0)
+    {
+      err->code = MOAT_E_NOT_READY;
+      return -1;
+    }
   if (conf->ipam_type)
     return moat_ipam_exec (conf->ipam_type, "STATUS", conf->raw, NULL, err);
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0
