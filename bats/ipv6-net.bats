@@ -8,8 +8,9 @@
 # while net.ipv6.conf.all.forwarding is 0, which moat never writes.
 #
 # Forwarding is a namespace's setting: these tests set it to 1 (and to 0
-# for the refusal) only in a private network namespace (hack/sandbox), and
-# skip on a host's own namespace where it is 0.
+# for the refusal) in a private network namespace: make test runs this file
+# in hack/sandbox (the marker below), and it fails in the host's own.
+# moat-bats: sandbox
 #
 # Traffic over IPv6 is not tested here: the bridge table lets no IPv6
 # frame through a port until its IPv6 rules exist (the ruleset side of
@@ -24,11 +25,9 @@ forwarding() { cat /proc/sys/net/ipv6/conf/all/forwarding; }
 
 setup() {
   setup_moat_net
-  [[ -e /proc/sys/net/ipv6 ]] || skip "no IPv6 in this kernel"
-  if [[ $(forwarding) != 1 ]]; then
-    in_private_netns || skip "net.ipv6.conf.all.forwarding is 0 on this host (run in hack/sandbox)"
-    sysctl -qw net.ipv6.conf.all.forwarding=1
-  fi
+  [[ -e /proc/sys/net/ipv6 ]] || fail "no IPv6 in this kernel"
+  in_private_netns || fail "run this file in hack/sandbox: it sets net.ipv6.conf.all.forwarding"
+  sysctl -qw net.ipv6.conf.all.forwarding=1
   # A private /64 of this test: fdXX:XXXX:XXXX:XXXX::/64.
   SUB6=$(printf 'fd%02x:%x:%x:%x:' $((RANDOM % 256)) "$RANDOM" "$RANDOM" "$RANDOM")
   GW6=${SUB6}:1
@@ -155,7 +154,7 @@ ct6_count() {
 
 @test "DEL removes the IPv6 side: the allocation file, its flows, the bridge with its address; a second DEL succeeds" {
   local before ip6
-  [[ -r /proc/net/nf_conntrack ]] || skip "no /proc/net/nf_conntrack"
+  [[ -r /proc/net/nf_conntrack ]] || fail "no /proc/net/nf_conntrack (CONFIG_NF_CONNTRACK_PROCFS)"
   before=$(moat_links)
   add_container c1
   add_container c2
@@ -216,7 +215,6 @@ ct6_count() {
 }
 
 @test "forwarding off: ADD is refused with 7 naming the sysctl, nothing made; STATUS says 50" {
-  in_private_netns || skip "would turn IPv6 forwarding off on this host"
   local before
   add_container c0 # the network exists already: the refusal leaves it as it was
   before=$(moat_links)
