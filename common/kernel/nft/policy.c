@@ -31,6 +31,8 @@ build_replace (struct builder *b, const struct replace_dels *r, const struct del
       || (r->drop_ident && r->ident_parts
           && nft_put_ident_drop (b, r->drop_ident, d, r->ident_parts) < 0)
       || (create_ident && nft_put_ident_create (b, create_ident) < 0)
+      || (create_ident && add && nft_elems_have6 (add->l.v, add->l.n)
+          && nft_put_ident6_create (b, create_ident) < 0)
       || (add
           && nft_put_elem_runs (b, add->l.v, add->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
                                 MAX_ELEMS_PER_MSG)
@@ -123,6 +125,16 @@ moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, 
                          struct moat_nft_elems *del, const char *drop_ident,
                          const char *create_ident, struct moat_nft_elems *add, moat_err_t *err)
 {
+  return moat_nft_policy_replace2 (nft, addr, NULL, sweep, keep_internet, del, drop_ident,
+                                   create_ident, add, err);
+}
+
+int
+moat_nft_policy_replace2 (struct moat_nft *nft, struct in_addr addr, const struct in6_addr *addr6,
+                          bool sweep, bool keep_internet, struct moat_nft_elems *del,
+                          const char *drop_ident, const char *create_ident,
+                          struct moat_nft_elems *add, moat_err_t *err)
+{
   struct moat_elem_list old = { 0 };
   struct replace_dels r = {
     .old = &old,
@@ -133,7 +145,8 @@ moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, 
   uint32_t seq = nft_first_seq ();
   int res;
 
-  res = sweep ? nft_collect_policy (nft->nl, addr, keep_internet, false, false, &old, &seq, err)
+  res = sweep ? nft_collect_policy (nft->nl, addr, addr6, keep_internet, false, false, &old, &seq,
+                                    err)
               : 0;
   if (res < 0)
     goto out;
