@@ -218,3 +218,30 @@ counted() {
   assert_eq "$(counted pre "icmpv6 type echo-request")" 2 "echo requests before moat"
   assert_eq "$(counted post "icmpv6 type echo-request")" 1 "echo requests after moat"
 }
+
+@test "IPv6 identities: an identity from before dual stack gets its IPv6 chain with its first dual-stack member; a drop takes both" {
+  bridge6
+  ctr6 a 2
+  ctr6 b 3
+  run -0 member add a 2
+  run -0 member add b 3
+  local id=${PFX#mx}${PFX#mx} a4=$NETPFX.2 b4=$NETPFX.3
+  run -0 "$TOOL" policy v4 "$id" "$a4" "$V6::2" "$b4" "$V6::3"
+  run ! nft list chain inet moat "id_${id}6"
+  run -0 "$TOOL" policy join "$id" "$a4" "$V6::2" "$b4" "$V6::3"
+  run -0 nft list chain inet moat "id_${id}6"
+  assert_contains "$output" "ip6 daddr @id_${id}6 accept" "the IPv6 chain's rule"
+  run -0 nft list map inet moat src_ident6
+  assert_contains "$output" "$V6::2 : jump id_${id}6" "src_ident6"
+  run -0 nft list set inet moat "id_${id}6"
+  assert_contains "$output" "$V6::3" "the identity's IPv6 set"
+  # again: nothing made twice
+  run -0 "$TOOL" policy join "$id" "$a4" "$V6::2" "$b4" "$V6::3"
+  run -0 nft list chain inet moat "id_${id}6"
+  assert_eq "$(grep -c accept <<<"$output")" 1 "rules of the IPv6 chain"
+  run -0 "$TOOL" policy drop "$id" "$a4" "$V6::2" "$b4" "$V6::3"
+  run ! nft list chain inet moat "id_${id}6"
+  run ! nft list chain inet moat "id_${id}"
+  run -0 nft list map inet moat src_ident6
+  assert_not_contains "$output" "$V6::2" "src_ident6 after the drop"
+}

@@ -87,10 +87,12 @@ int moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool swe
                              bool keep_internet, struct moat_nft_elems *del, const char *drop_ident,
                              const char *create_ident, struct moat_nft_elems *add, moat_err_t *err);
 
-/* The same for a dual-stack container: the sweep also takes the IPv6
- * twins' elements naming `addr6` (NULL: IPv4 only), and a created
- * identity also gets its IPv6 chain and set id_<ident>6 when `add` names
- * a set of the IPv6 half (docs/design.md, "IPv6"). */
+/* The same for a dual-stack container (`addr6`; NULL: IPv4 only): the
+ * sweep also takes the IPv6 twins' elements naming addr6, a dropped
+ * identity takes its IPv6 chain and set id_<ident>6 too, a created one gets
+ * them when `add` names a set of the IPv6 half, and an identity whose
+ * IPv6 chain `add` needs but the kernel lacks (made before its first
+ * dual-stack member) gets it in the batch (docs/design.md, "IPv6"). */
 int moat_nft_policy_replace2 (struct moat_nft *nft, struct in_addr addr,
                               const struct in6_addr *addr6, bool sweep, bool keep_internet,
                               struct moat_nft_elems *del, const char *drop_ident,
@@ -110,6 +112,9 @@ int moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *
 /* Deletes the identities' chains and sets (NULL-terminated list) in one
  * batch; missing ones are fine. */
 int moat_nft_idents_drop (struct moat_nft *nft, char *const *idents, moat_err_t *err);
+/* The same, with `with6` their IPv6 twins id_<ident>6 too (a dual-stack
+ * network's identities). */
+int moat_nft_idents_drop2 (struct moat_nft *nft, char *const *idents, bool with6, moat_err_t *err);
 
 /* moatctl restore: in one batch, deletes moat's tables (whatever layout
  * an older moat gave them), makes them anew, adds every member's elements,

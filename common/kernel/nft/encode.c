@@ -938,13 +938,21 @@ nft_put_ident_create (struct builder *b, const char *ident)
 }
 
 int
+nft_ident6_name (char *name, size_t size, const char *ident)
+{
+  if (moat_ident_object_name (name, size, ident) < 0 || strlen (name) + 2 > size)
+    return -1;
+  strcat (name, "6");
+  return 0;
+}
+
+int
 nft_put_ident6_create (struct builder *b, const char *ident)
 {
   char name[MOAT_IDENT_OBJECT_MAX];
 
-  if (moat_ident_object_name (name, sizeof (name), ident) < 0)
+  if (nft_ident6_name (name, sizeof (name), ident) < 0)
     return -1;
-  strcat (name, "6");
   if (put_chain (b, &moat_ident_chain_def, name, NFT_MSG_NEWCHAIN, NLM_F_CREATE) < 0
       || put_set (b, MOAT_SET_IDENT6, name, 0) < 0 || put_rule (b, &moat_ident_rule6_def, name) < 0)
     return -1;
@@ -960,16 +968,19 @@ nft_elems_have6 (const struct moat_elem *elems, size_t n)
   return false;
 }
 
-/* The chain first: its rule holds the set. */
+/* The chain first: its rule holds the set; then the IPv6 twins, alike. */
 int
 nft_put_ident_drop (struct builder *b, const char *ident, const struct deletes *d, unsigned parts)
 {
-  char name[MOAT_IDENT_OBJECT_MAX];
+  char name[MOAT_IDENT_OBJECT_MAX], name6[MOAT_IDENT_OBJECT_MAX];
 
-  if (moat_ident_object_name (name, sizeof (name), ident) < 0)
+  if (moat_ident_object_name (name, sizeof (name), ident) < 0
+      || nft_ident6_name (name6, sizeof (name6), ident) < 0)
     return -1;
   if (((parts & IDENT_CHAIN) && put_chain (b, &moat_ident_chain_def, name, d->chain, 0) < 0)
-      || ((parts & IDENT_SET) && put_ident_set_ref (b, name, d->set) < 0))
+      || ((parts & IDENT_SET) && put_ident_set_ref (b, name, d->set) < 0)
+      || ((parts & IDENT_CHAIN6) && put_chain (b, &moat_ident_chain_def, name6, d->chain, 0) < 0)
+      || ((parts & IDENT_SET6) && put_ident_set_ref (b, name6, d->set) < 0))
     return -1;
   return 0;
 }

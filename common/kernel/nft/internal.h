@@ -145,6 +145,8 @@ enum
 {
   IDENT_CHAIN = 1,
   IDENT_SET = 2,
+  IDENT_CHAIN6 = 4, /* its IPv6 twins, id_<ident>6 */
+  IDENT_SET6 = 8,
 };
 
 /* transport.c: the socket, sending, the kernel's acks. */
@@ -185,6 +187,8 @@ struct nftnl_batch *nft_build_gets (const struct moat_elem *elems, size_t n, uin
 int nft_put_ident_create (struct builder *b, const char *ident);
 /* The identity's IPv6 twins: chain and set id_<ident>6 and their rule. */
 int nft_put_ident6_create (struct builder *b, const char *ident);
+/* id_<ident>6 into name (MOAT_IDENT_OBJECT_MAX); -1 on a bad name. */
+int nft_ident6_name (char *name, size_t size, const char *ident);
 /* Whether the elements name a set of the IPv6 half. */
 bool nft_elems_have6 (const struct moat_elem *elems, size_t n);
 int nft_put_ident_drop (struct builder *b, const char *ident, const struct deletes *d,
