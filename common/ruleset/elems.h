@@ -114,7 +114,8 @@ int moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, str
  * when not or when `addr` is no container's), every address (0.0.0.0/0)
  * every address (::/0). An outside IPv4 range, or an IPv4-only container,
  * gives no twin. Identity sets and verdicts: id_<ident> -> id_<ident>6.
- * Appends the twins to `out`; -1 only when out of memory. */
+ * Appends the twins to `out`, which may be `in` itself (the twins, of the
+ * IPv6 half, have none); -1 only when out of memory. */
 typedef int (*moat_addr6_fn) (struct in_addr addr, struct in6_addr *ret, void *data);
 int moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elems *in,
                           moat_addr6_fn addr6_of, void *data);

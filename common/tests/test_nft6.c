@@ -868,6 +868,21 @@ test_twin6 (void **state)
       if (!found)
         fail_msg ("missing %s", want[i]);
     }
+  /* in place: the same twins after the originals */
+  {
+    size_t n4 = moat_nft_elems_count (in);
+
+    assert_int_equal (moat_nft_elems_twin6 (in, in, addr6_of, NULL), 0);
+    assert_int_equal (moat_nft_elems_count (in), n4 + ARRAY_SIZE (want));
+    for (size_t k = 0; k < ARRAY_SIZE (want); k++)
+      {
+        char a[256], b[256];
+
+        moat_nft_elems_format (in, n4 + k, a, sizeof (a));
+        moat_nft_elems_format (out, k, b, sizeof (b));
+        assert_string_equal (a, b);
+      }
+  }
   /* the grant's timeout goes with its twin */
   for (size_t k = 0; k < moat_nft_elems_count (out); k++)
     if (moat_elem_set (moat_nft_elems_at (out, k)) == MOAT_SET_GRANT_PEER6)
