@@ -252,6 +252,7 @@ deb:
 # elements through kernel/nft's ADD/DEL paths, with an IPv6 address or not.
 TOOLS := $(BUILD)/tools/nft6-layout
 unit-bins: $(TOOLS)
+test-kernels: $(TOOLS)
 $(BUILD)/tools/nft6-layout: hack/tools/nft6-layout.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
