@@ -431,13 +431,14 @@ ns_udp_listen() {
 
 # Classifies a socat client's outcome: ok (the reply carried the token),
 # refused (RST or port unreachable), unreachable (ICMP host/admin
-# unreachable), timeout (nothing came back), or other: <message>.
+# unreachable; ICMPv6 administratively prohibited reads EACCES), timeout
+# (nothing came back), or other: <message>.
 classify() { # OUTPUT RC TOKEN
   if [[ $1 == *"reply $3"* ]]; then
     echo ok
   elif [[ $1 == *"Connection refused"* ]]; then
     echo refused
-  elif [[ $1 == *"No route to host"* || $1 == *"unreachable"* ]]; then
+  elif [[ $1 == *"No route to host"* || $1 == *"unreachable"* || $1 == *"Permission denied"* ]]; then
     echo unreachable
   elif [[ $1 == *"timed out"* || -z $1 || $2 -eq 124 ]]; then
     echo timeout

@@ -9,7 +9,9 @@
 # or with another MAC, a router advertisement, a redirect, MLD and a DHCPv6
 # server's reply are dropped at the port (counted there by a table of the
 # test's, before and after moat's chain) and reach neither the host nor
-# the other container.
+# the other container. make test runs it in hack/sandbox (the marker):
+# it turns on IPv6 on bridges and containers of its own.
+# moat-bats: sandbox
 
 load helpers
 load escape

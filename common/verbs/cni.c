@@ -120,6 +120,25 @@ struct made
 
 static const struct made made_all = { true, true };
 
+/* A dual-stack container's own elements get their IPv6 twins (published
+ * ports on the host's IPv6 addresses; docs/design.md, "IPv6"). */
+static int
+own_addr6 (struct in_addr addr, struct in6_addr *ret, void *data)
+{
+  const struct moat_record *rec = data;
+
+  if (!rec->have_addr6 || addr.s_addr != rec->addr.s_addr)
+    return 0;
+  *ret = rec->addr6;
+  return 1;
+}
+
+static int
+own_twins (const struct moat_record *rec, struct moat_nft_elems *l)
+{
+  return rec->have_addr6 ? moat_nft_elems_twin6 (l, l, own_addr6, (void *)rec) : 0;
+}
+
 /* The elements of the record's published ports: true when they are all
  * of them (the record says; none is fine), false when unknown. */
 static bool
@@ -133,7 +152,7 @@ record_publish_elems (const struct moat_record *rec, struct moat_nft_elems **ret
   if (l.n == 0)
     return true;
   *ret = moat_nft_elems_new ();
-  return *ret && moat_publish_elems (&l, rec->addr, *ret) == 0;
+  return *ret && moat_publish_elems (&l, rec->addr, *ret) == 0 && own_twins (rec, *ret) == 0;
 }
 
 /* Removes everything one attachment owns, in reverse order of creation.
@@ -479,7 +498,8 @@ publish_prepare (const struct moat_netconf *conf, const struct moat_policy *poli
     return 0;
   rec->publish = moat_publish_to_json (l);
   *ret_elems = moat_nft_elems_new ();
-  if (!rec->publish || !*ret_elems || moat_publish_elems (l, rec->addr, *ret_elems) < 0)
+  if (!rec->publish || !*ret_elems || moat_publish_elems (l, rec->addr, *ret_elems) < 0
+      || own_twins (rec, *ret_elems) < 0)
     return moat_error (err, MOAT_E_IO, ENOMEM, "published ports");
   if (moat_publish_lock (ret_lock, err) < 0
       || moat_publish_holders_check (l, rec->network, key, err) < 0)
