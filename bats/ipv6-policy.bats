@@ -151,3 +151,17 @@ serve() { # NAME PORT: TCP and UDP servers on both of NAME's addresses
   run -0 ip -n "$ns2" -6 -o addr show dev eth0 scope global
   assert_eq "$output" "" "an IPv4-only container has no global IPv6 address"
 }
+
+@test "IPv6: a published port is reached on the host's IPv6 address, DNAT'd to the container's" {
+  local hp
+  hp=$(random_port)
+  MOAT_CONF=$(jq -c --argjson h "$hp" '.runtimeConfig.portMappings = [{hostPort: $h, containerPort: 80, protocol: "tcp"}]' <<<"$MOAT_CONF") \
+    add_container web
+  ns_tcp_listen "$(ns_of web)" "$(ip6_of web)" 80
+  PROBE_TOKEN=pub6 run ns_tcp_connect host "$GW6" "$hp"
+  assert_eq "$output" ok "host -> [$GW6]:$hp"
+  PROBE_TOKEN=pub6-closed run ns_tcp_connect host "$GW6" "$((hp + 1))"
+  [[ $output != ok ]] || fail "an unpublished port answered"
+  run -0 nft list map inet moat publish6
+  assert_contains "$output" "$(ip6_of web)"
+}
