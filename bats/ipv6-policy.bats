@@ -53,6 +53,10 @@ serve() { # NAME PORT: TCP and UDP servers on both of NAME's addresses
   assert_eq "$(ip netns exec "$ns" cat /proc/sys/net/ipv6/conf/eth0/accept_ra)" 0 "accept_ra"
   assert_eq "$(ip netns exec "$ns" cat /proc/sys/net/ipv6/conf/eth0/autoconf)" 0 "autoconf"
   assert_jq "$(cat "$(record_of a)")" '.address6 | startswith($p)' --arg p "$V6PFX::"
+  run -0 "$MOAT_BUILD/moatctl" --json show "$(cid_of a)"
+  assert_jq "$output" '.containers[0].address6 == $a' --arg a "$a6"
+  run -0 "$MOAT_BUILD/moatctl" show "$(cid_of a)"
+  assert_contains "$output" "address:   $(ip_of a), $a6"
 }
 
 @test "IPv6: default deny — unlabelled containers reach nothing over IPv6 either; the host reaches them" {

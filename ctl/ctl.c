@@ -811,6 +811,18 @@ container_json (const struct moat_record *r, const struct records *rs, int64_t n
       json_decref (j);
       return NULL;
     }
+  /* A dual-stack container's IPv6 address. */
+  if (j && r->have_addr6)
+    {
+      char addr6[INET6_ADDRSTRLEN];
+
+      inet_ntop (AF_INET6, &r->addr6, addr6, sizeof (addr6));
+      if (json_object_set_new (j, "address6", json_string (addr6)) < 0)
+        {
+          json_decref (j);
+          return NULL;
+        }
+    }
   return j;
 }
 

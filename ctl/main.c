@@ -231,15 +231,16 @@ cmd_list (const char *only, const struct opts *o)
     if (only)
       {
         json_t *profile = json_object_get (c, "profile");
+        const char *addr6 = json_string_value (json_object_get (c, "address6"));
 
-        printf ("container: %s\nname:      %s\nnetwork:   %s (%s, host end %s)\naddress:   %s\n"
+        printf ("container: %s\nname:      %s\nnetwork:   %s (%s, host end %s)\naddress:   %s%s%s\n"
                 "mac:       %s\nlabels:    ",
                 json_string_value (json_object_get (c, "id")), name ? name : "-",
                 json_string_value (json_object_get (c, "network")),
                 json_string_value (json_object_get (c, "ifname")),
                 json_string_value (json_object_get (c, "hostIf")),
-                json_string_value (json_object_get (c, "address")),
-                json_string_value (json_object_get (c, "mac")));
+                json_string_value (json_object_get (c, "address")), addr6 ? ", " : "",
+                addr6 ? addr6 : "", json_string_value (json_object_get (c, "mac")));
         print_labels (json_object_get (c, "labels"));
         printf ("\nprofile:   %s\ngrants:    ", profile ? json_string_value (profile) : "-");
         print_grants (json_object_get (c, "grants"));
