@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <pthread.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <stdlib.h>
@@ -251,4 +252,40 @@ int
 moat_ct_forget_addr (struct in_addr addr, moat_err_t *err)
 {
   return forget (names_addr, &addr, err);
+}
+
+static void *
+forget_job (void *arg)
+{
+  struct moat_ct_job *job = arg;
+
+  job->result = moat_ct_forget_addr (job->addr, &job->err);
+  return NULL;
+}
+
+void
+moat_ct_forget_start (struct moat_ct_job *job, struct in_addr addr)
+{
+  pthread_t t;
+
+  *job = (struct moat_ct_job){ .addr = addr };
+  _Static_assert(sizeof (pthread_t) <= sizeof (job->thread), "pthread_t fits");
+  if (pthread_create (&t, NULL, forget_job, job) == 0)
+    {
+      job->threaded = true;
+      job->thread = (unsigned long)t;
+      return;
+    }
+  forget_job (job);
+}
+
+int
+moat_ct_forget_finish (struct moat_ct_job *job, moat_err_t *err)
+{
+  if (job->threaded)
+    pthread_join ((pthread_t)job->thread, NULL);
+  job->threaded = false;
+  if (job->result < 0)
+    *err = job->err;
+  return job->result;
 }

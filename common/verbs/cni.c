@@ -144,8 +144,9 @@ attachment_remove (struct moat_nl *nl, const struct moat_netconf *conf,
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *publish = NULL;
   struct moat_nft_member m = moat_record_member (rec);
-  moat_err_t step = { 0 };
-  bool failed = false;
+  moat_err_t step = { 0 }, link_step = { 0 };
+  struct moat_ct_job ct;
+  bool failed = false, link_failed = false;
   char key[KEY_MAX];
 
   /* Its published ports as the record names them (deleted as they are). */
@@ -167,13 +168,19 @@ attachment_remove (struct moat_nl *nl, const struct moat_netconf *conf,
       || (made->elems && moat_nft_member_del (nft, &m, &step) < 0))
     failed = keep_first_error (err, failed, &step);
   /* Flows that named the address end with it: a reply of one must not
-   * reach the next container given the address. */
-  else if (moat_ct_forget_addr (rec->addr, &step) < 0)
+   * reach the next container given the address. The dump walks the
+   * whole table while the link's removal waits for RCU: both at once. */
+  else
+    moat_ct_forget_start (&ct, rec->addr);
+  bool forgetting = !failed;
+  if (made->link && moat_veth_detach (nl, rec->host_if, &link_step) < 0)
+    link_failed = true;
+  if (forgetting && moat_ct_forget_finish (&ct, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   /* An address whose elements may still be there is not handed out again. */
   bool keep_address = failed;
-  if (made->link && moat_veth_detach (nl, rec->host_if, &step) < 0)
-    failed = keep_first_error (err, failed, &step);
+  if (link_failed)
+    failed = keep_first_error (err, failed, &link_step);
   moat_nft_close (TAKE_PTR (nft)); /* after the link: see moat_nft_open */
   if (!keep_address && address_release (conf, rec, key, &step) < 0)
     failed = keep_first_error (err, failed, &step);
