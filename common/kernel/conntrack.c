@@ -254,6 +254,33 @@ moat_ct_forget_addr (struct in_addr addr, moat_err_t *err)
   return forget (names_addr, &addr, err);
 }
 
+struct addrs
+{
+  const struct in_addr *v;
+  size_t n;
+};
+
+static bool
+names_any (const struct tuple *orig, const struct tuple *reply, const void *arg)
+{
+  const struct addrs *a = arg;
+
+  for (size_t i = 0; i < a->n; i++)
+    if (names_addr (orig, reply, &a->v[i]))
+      return true;
+  return false;
+}
+
+int
+moat_ct_forget_addrs (const struct in_addr *addrs, size_t n, moat_err_t *err)
+{
+  struct addrs a = { addrs, n };
+
+  if (n == 0)
+    return 0;
+  return forget (names_any, &a, err);
+}
+
 static void *
 forget_job (void *arg)
 {

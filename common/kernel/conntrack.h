@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "base/error.h"
 
@@ -22,6 +23,9 @@
  * already gone are fine. Returns the number deleted, or -1 (MOAT_E_NFT)
  * when the kernel cannot be asked (no nf_conntrack_netlink). */
 int moat_ct_forget_addr (struct in_addr addr, moat_err_t *err);
+
+/* The same for several addresses, in one dump. */
+int moat_ct_forget_addrs (const struct in_addr *addrs, size_t n, moat_err_t *err);
 
 /* moat_ct_forget_addr in a thread of its own, so that the dump's walk of
  * the table overlaps another wait in the kernel (a DEL's link removal,
