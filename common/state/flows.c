@@ -157,3 +157,53 @@ moat_flows_pending_free (struct moat_flows_pending *p)
   free (p->addrs);
   *p = (struct moat_flows_pending){ 0 };
 }
+
+static int
+hint_paths (const char *network, char *saved, char *ipam_dir, char *last, size_t size)
+{
+  char leaf[512];
+
+  if ((size_t)snprintf (leaf, sizeof (leaf), "%s.last", network) >= sizeof (leaf)
+      || flows_path (saved, size, leaf) < 0 || moat_state_path (ipam_dir, size, network, "ipam") < 0
+      || moat_state_path (last, size, network, "ipam/last") < 0)
+    return -1;
+  return 0;
+}
+
+int
+moat_flows_hint_save (const char *network, moat_err_t *err)
+{
+  char saved[4096], ipam_dir[4096], last[4096], dir[4096];
+
+  if (hint_paths (network, saved, ipam_dir, last, sizeof (saved)) < 0
+      || flows_path (dir, sizeof (dir), NULL) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "allocator of \"%s\"", network);
+  if (access (last, F_OK) < 0)
+    return 0;
+  if (moat_mkdir_p (dir, MOAT_E_STATE, err) < 0)
+    return -1;
+  if (rename (last, saved) < 0 && errno != ENOENT)
+    return moat_error (err, MOAT_E_STATE, errno, "rename \"%s\"", last);
+  return 0;
+}
+
+int
+moat_flows_hint_restore (const char *network, moat_err_t *err)
+{
+  char saved[4096], ipam_dir[4096], last[4096];
+
+  if (hint_paths (network, saved, ipam_dir, last, sizeof (saved)) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "allocator of \"%s\"", network);
+  if (access (saved, F_OK) < 0)
+    return 0;
+  if (moat_mkdir_p (ipam_dir, MOAT_E_STATE, err) < 0)
+    return -1;
+  /* The directory's own place, when it has one, wins. */
+  if (access (last, F_OK) == 0)
+    return unlink (saved) < 0 && errno != ENOENT
+               ? moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", saved)
+               : 0;
+  if (rename (saved, last) < 0 && errno != ENOENT)
+    return moat_error (err, MOAT_E_STATE, errno, "rename \"%s\"", saved);
+  return 0;
+}

@@ -40,4 +40,14 @@ int moat_flows_pending_clear (const struct moat_flows_pending *p, moat_err_t *er
 
 void moat_flows_pending_free (struct moat_flows_pending *p);
 
+/* The built-in allocator's place (`<network>/ipam/last`, state/ipam.h)
+ * outlives the network's state directory, so that the next container of a
+ * network whose last one left does not take the address that one released
+ * (whose flows would then have to be forgotten at once): hint_save moves
+ * it to `.flows/<network>.last` before the directory goes, hint_restore
+ * moves it back before an allocation when the directory has none. Both
+ * under the network's lock; a missing file is fine. */
+int moat_flows_hint_save (const char *network, moat_err_t *err);
+int moat_flows_hint_restore (const char *network, moat_err_t *err);
+
 #endif

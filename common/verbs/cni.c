@@ -272,7 +272,8 @@ network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
     any = moat_nft_in_use (nft, err);
   if (any < 0 || (any == 0 && moat_nft_teardown (nft, err) < 0)
       || (any == 1 && moat_policy_network_remove (nft, conf->name, err) < 0)
-      || moat_ident_owners_release (conf->name, err) < 0)
+      || moat_ident_owners_release (conf->name, err) < 0
+      || moat_flows_hint_save (conf->name, err) < 0)
     return -1;
   return moat_network_dir_remove (conf->name, err);
 }
@@ -365,6 +366,8 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
   struct moat_pool pool = pool_of (conf);
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
+  if (moat_flows_hint_restore (conf->name, err) < 0)
+    return -1;
   if (moat_ipam_alloc (dir, &pool, key, have_requested ? &requested : NULL, &rec->addr, err) < 0)
     return -1;
   rec->prefixlen = conf->prefixlen;
