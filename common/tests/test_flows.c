@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "state/flows.h"
@@ -104,12 +105,67 @@ test_add_has_take_clear (void **state)
   assert_int_equal (access (path, F_OK), 0);
 }
 
+static void
+write_file (const char *path, const char *text)
+{
+  FILE *f = fopen (path, "w");
+
+  assert_non_null (f);
+  fputs (text, f);
+  fclose (f);
+}
+
+static char *
+read_text (const char *path)
+{
+  static char buf[64];
+  FILE *f = fopen (path, "r");
+  size_t n;
+
+  if (!f)
+    return NULL;
+  n = fread (buf, 1, sizeof (buf) - 1, f);
+  buf[n] = '\0';
+  fclose (f);
+  return buf;
+}
+
+/* The allocator's place survives the network's directory, and the
+ * directory's own place wins over a saved one. */
+static void
+test_hint_save_restore (void **state)
+{
+  moat_err_t err = { 0 };
+  char path[512], saved[512];
+
+  snprintf (path, sizeof (path), "%s/netA", run_dir);
+  assert_int_equal (mkdir (path, 0700), 0);
+  snprintf (path, sizeof (path), "%s/netA/ipam", run_dir);
+  assert_int_equal (mkdir (path, 0700), 0);
+  snprintf (path, sizeof (path), "%s/netA/ipam/last", run_dir);
+  snprintf (saved, sizeof (saved), "%s/.flows/netA.last", run_dir);
+  assert_int_equal (moat_flows_hint_save ("netB", &err), 0); /* none: fine */
+  write_file (path, "10.9.0.7\n");
+  assert_int_equal (moat_flows_hint_save ("netA", &err), 0);
+  assert_null (read_text (path));
+  assert_string_equal (read_text (saved), "10.9.0.7\n");
+  assert_int_equal (moat_flows_hint_restore ("netA", &err), 0);
+  assert_string_equal (read_text (path), "10.9.0.7\n");
+  assert_null (read_text (saved));
+  assert_int_equal (moat_flows_hint_restore ("netA", &err), 0); /* nothing saved */
+  write_file (saved, "10.9.0.9\n");
+  assert_int_equal (moat_flows_hint_restore ("netA", &err), 0);
+  assert_string_equal (read_text (path), "10.9.0.7\n");
+  assert_null (read_text (saved));
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_none_before_a_del),
     cmocka_unit_test (test_add_has_take_clear),
+    cmocka_unit_test (test_hint_save_restore),
   };
   return cmocka_run_group_tests (tests, setup, teardown);
 }
