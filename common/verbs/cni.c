@@ -5,7 +5,6 @@
 #include "state/hostsdir.h"
 
 #include <arpa/inet.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -392,47 +391,6 @@ host_end_free (struct moat_nl *nl, const struct moat_record *rec, moat_err_t *er
   return r;
 }
 
-/* The member's elements, added by a thread of their own while the bridge
- * is made or checked: nf_tables and rtnetlink take different locks, and
- * on a fresh host the tables' creation (~5 ms) and the bridge's overlap. */
-struct member_job
-{
-  struct moat_nft *nft;
-  const struct moat_nft_member *m;
-  moat_err_t err;
-  int result;
-  pthread_t thread;
-  bool threaded;
-};
-
-static void *
-member_job_run (void *arg)
-{
-  struct member_job *j = arg;
-
-  j->result = moat_nft_member_add (j->nft, j->m, &j->err);
-  return NULL;
-}
-
-static void
-member_add_start (struct member_job *j)
-{
-  j->threaded = pthread_create (&j->thread, NULL, member_job_run, j) == 0;
-  if (!j->threaded)
-    member_job_run (j);
-}
-
-static int
-member_add_finish (struct member_job *j, moat_err_t *err)
-{
-  if (j->threaded)
-    pthread_join (j->thread, NULL);
-  j->threaded = false;
-  if (j->result < 0)
-    *err = j->err;
-  return j->result;
-}
-
 /* The kernel half of ADD, under the machine-wide lock in shared mode so a
  * concurrent last DEL elsewhere cannot delete the tables under us. */
 static int
@@ -457,30 +415,17 @@ attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_e
     .gateway = rec->gateway,
   };
   struct moat_nft_member m = moat_record_member (rec);
-  struct member_job job = { .nft = nft, .m = &m };
   struct moat_veth_result vres;
-  moat_err_t bridge_err = { 0 };
   _cleanup_close_ int global = -1;
-  int bridge_r;
 
   /* The policy goes in before the link exists: there is no moment when
-   * the container is up and unguarded. A bridge without the port is
-   * harmless: it is made meanwhile. */
+   * the container is up and unguarded. */
   memcpy (veth.mac, rec->mac, MOAT_MAC_LEN);
   m.publish = publish;
-  if (moat_global_lock (LOCK_SH, &global, err) < 0)
-    return -1;
-  member_add_start (&job);
-  bridge_r = moat_bridge_ensure (nl, &bridge, &bridge_err);
-  if (member_add_finish (&job, err) < 0)
+  if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_nft_member_add (nft, &m, err) < 0)
     return -1;
   made->elems = true;
-  if (bridge_r < 0)
-    {
-      *err = bridge_err;
-      return -1;
-    }
-  if (moat_veth_attach (nl, &veth, &vres, err) < 0)
+  if (moat_bridge_ensure (nl, &bridge, err) < 0 || moat_veth_attach (nl, &veth, &vres, err) < 0)
     return -1;
   made->link = true;
   if (moat_link_mac (nl, rec->bridge, res->bridge_mac, err) < 0)
