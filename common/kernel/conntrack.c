@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <pthread.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <stdlib.h>
@@ -279,4 +280,67 @@ int
 moat_ct_forget_addr6 (const struct in6_addr *addr, moat_err_t *err)
 {
   return forget (AF_INET6, names_addr6, addr, err);
+}
+
+struct addrs
+{
+  const struct in_addr *v;
+  size_t n;
+};
+
+static bool
+names_any (const struct tuple *orig, const struct tuple *reply, const void *arg)
+{
+  const struct addrs *a = arg;
+
+  for (size_t i = 0; i < a->n; i++)
+    if (names_addr (orig, reply, &a->v[i]))
+      return true;
+  return false;
+}
+
+int
+moat_ct_forget_addrs (const struct in_addr *addrs, size_t n, moat_err_t *err)
+{
+  struct addrs a = { addrs, n };
+
+  if (n == 0)
+    return 0;
+  return forget (AF_INET, names_any, &a, err);
+}
+
+static void *
+forget_job (void *arg)
+{
+  struct moat_ct_job *job = arg;
+
+  job->result = moat_ct_forget_addr (job->addr, &job->err);
+  return NULL;
+}
+
+void
+moat_ct_forget_start (struct moat_ct_job *job, struct in_addr addr)
+{
+  pthread_t t;
+
+  *job = (struct moat_ct_job){ .addr = addr };
+  _Static_assert(sizeof (pthread_t) <= sizeof (job->thread), "pthread_t fits");
+  if (pthread_create (&t, NULL, forget_job, job) == 0)
+    {
+      job->threaded = true;
+      job->thread = (unsigned long)t;
+      return;
+    }
+  forget_job (job);
+}
+
+int
+moat_ct_forget_finish (struct moat_ct_job *job, moat_err_t *err)
+{
+  if (job->threaded)
+    pthread_join ((pthread_t)job->thread, NULL);
+  job->threaded = false;
+  if (job->result < 0)
+    *err = job->err;
+  return job->result;
 }

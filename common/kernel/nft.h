@@ -145,4 +145,12 @@ struct nftnl_batch *moat_nft_build_half6 (uint32_t seq, moat_err_t *err);
 struct nftnl_batch *moat_nft_build_member (const struct moat_nft_member *m, bool add, uint32_t seq,
                                            moat_err_t *err);
 
+/* What a network's last DEL leaves (docs/design.md, "What the last
+ * container leaves"). moat_nft_attached: 1 when `guarded` holds a port
+ * (some container, of any state directory, is attached), 0 when not or
+ * when the tables are gone. moat_nft_bridges: the names in `bridges`
+ * (none when the tables are gone), a new NULL-terminated vector. */
+int moat_nft_attached (struct moat_nft *nft, moat_err_t *err);
+int moat_nft_bridges (struct moat_nft *nft, char ***ret, moat_err_t *err);
+
 #endif

@@ -20,6 +20,7 @@
 #include "model/policy.h"
 #include "model/sources.h"
 #include "model/result.h"
+#include "state/flows.h"
 #include "state/identities.h"
 #include "state/state.h"
 #include "state/published.h"
@@ -167,8 +168,9 @@ attachment_remove (struct moat_nl *nl, const struct moat_netconf *conf,
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *publish = NULL;
   struct moat_nft_member m = moat_record_member (rec);
-  moat_err_t step = { 0 };
-  bool failed = false;
+  moat_err_t step = { 0 }, link_step = { 0 };
+  struct moat_ct_job ct;
+  bool failed = false, link_failed = false, forgetting = false;
   char key[KEY_MAX];
 
   /* Its published ports as the record names them (deleted as they are). */
@@ -190,14 +192,31 @@ attachment_remove (struct moat_nl *nl, const struct moat_netconf *conf,
       || (made->elems && moat_nft_member_del (nft, &m, &step) < 0))
     failed = keep_first_error (err, failed, &step);
   /* Flows that named the address end with it: a reply of one must not
-   * reach the next container given the address. */
-  else if (moat_ct_forget_addr (rec->addr, &step) < 0
-           || (rec->have_addr6 && moat_ct_forget_addr6 (&rec->addr6, &step) < 0))
+   * reach the next container given the address. Moat's own allocator
+   * hands it out again only through an ADD, which forgets them first
+   * (flows_settle), together with those of every other address waiting:
+   * one dump of the table (~10 ms of CPU that also holds up the link's
+   * RCU wait) for many DELs. A delegated plugin may hand it out at once:
+   * then the dump runs here, in a thread, while the link's removal waits. */
+  else if (rec->ipam)
+    {
+      moat_ct_forget_start (&ct, rec->addr);
+      forgetting = true;
+    }
+  else if (moat_flows_pending_add (rec->addr, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  if (made->link && moat_veth_detach (nl, rec->host_if, &link_step) < 0)
+    link_failed = true;
+  if (forgetting && moat_ct_forget_finish (&ct, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  /* The markers are IPv4's: a dual-stack DEL forgets its IPv6 flows
+   * itself (one dump of the IPv6 table). */
+  if (!failed && rec->have_addr6 && moat_ct_forget_addr6 (&rec->addr6, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   /* An address whose elements may still be there is not handed out again. */
   bool keep_address = failed;
-  if (made->link && moat_veth_detach (nl, rec->host_if, &step) < 0)
-    failed = keep_first_error (err, failed, &step);
+  if (link_failed)
+    failed = keep_first_error (err, failed, &link_step);
   moat_nft_close (TAKE_PTR (nft)); /* after the link: see moat_nft_open */
   if (!keep_address && address_release (conf, rec, key, &step) < 0)
     failed = keep_first_error (err, failed, &step);
@@ -239,18 +258,26 @@ network_dns_stop (const struct moat_cni_env *env, const struct moat_netconf *con
   return 0;
 }
 
-/* The last attachment gone: the name server, the bridge, the state
- * directory and, when no network anywhere holds an attachment, moat's
- * tables go too. Caller holds the network lock and no global lock. */
+/* The last attachment gone (docs/design.md, "What the last container
+ * leaves"): the name server, the network's identities and its state
+ * directory go. After a DEL the bridge (with its element) and moat's
+ * tables stay, empty, for the next container: deleting a bridge waits
+ * ~40 ms in the kernel and the tables' removal ~20 ms, as much again as
+ * the rest of the DEL (the reference bridge plugin keeps its bridge too);
+ * `moatctl teardown` removes them. With `sweep` (the undo of a failed ADD,
+ * which removes what it may have made, and CNI GC, whose caller asks for
+ * what is unused to go) the bridge goes too when no port is left on it,
+ * and the tables when nothing is attached anywhere. Caller holds the
+ * network lock and no global lock. */
 static int
 network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
                          const struct moat_netconf *conf, const char *bridge,
-                         struct in_addr gateway, moat_err_t *err)
+                         struct in_addr gateway, bool sweep, moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **keys = NULL;
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   _cleanup_close_ int global = -1;
-  int any;
+  int any = 1;
 
   if (moat_record_list (conf->name, &keys, err) < 0)
     return -1;
@@ -261,16 +288,18 @@ network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
   if (conf->keep_bridge)
     return 0;
   if (moat_global_lock (LOCK_EX, &global, err) < 0 || moat_nft_open (&nft, err) < 0
-      || bridge_delete_if_unused (nl, nft, bridge, err) < 0)
+      || (sweep && bridge_delete_if_unused (nl, nft, bridge, err) < 0))
     return -1;
   /* Records show this state directory's containers; the kernel's sets also
    * show those of another one (a private MOAT_RUN_DIR). */
-  any = moat_any_record (err);
+  if (sweep)
+    any = moat_any_record (err);
   if (any == 0)
     any = moat_nft_in_use (nft, err);
   if (any < 0 || (any == 0 && moat_nft_teardown (nft, err) < 0)
       || (any == 1 && moat_policy_network_remove (nft, conf->name, err) < 0)
-      || moat_ident_owners_release (conf->name, err) < 0)
+      || moat_ident_owners_release (conf->name, err) < 0
+      || moat_flows_hint_save (conf->name, err) < 0)
     return -1;
   return moat_network_dir_remove (conf->name, err);
 }
@@ -363,6 +392,8 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
   struct moat_pool pool = pool_of (conf);
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
+  if (moat_flows_hint_restore (conf->name, err) < 0)
+    return -1;
   if (moat_ipam_alloc (dir, &pool, key, have_requested ? &requested : NULL, &rec->addr, err) < 0)
     return -1;
   rec->prefixlen = conf->prefixlen;
@@ -481,6 +512,23 @@ names_dns (struct in_addr gateway, json_t **owned)
   inet_ntop (AF_INET, &gateway, gw, sizeof (gw));
   *owned = json_pack ("{s:[s], s:[s]}", "nameservers", gw, "search", MOAT_DNS_DOMAIN);
   return *owned;
+}
+
+/* The flows a DEL left for the address's next holder to forget
+ * (state/flows.h): when some wait for `addr`, those of every address
+ * waiting go, in one dump. */
+static int
+flows_settle (struct in_addr addr, moat_err_t *err)
+{
+  _cleanup_ (moat_flows_pending_free) struct moat_flows_pending p = { 0 };
+  _cleanup_close_ int lock = -1;
+  int r = moat_flows_pending_has (addr, err);
+
+  if (r <= 0)
+    return r;
+  if (moat_flows_pending_take (&p, &lock, err) < 0 || moat_ct_forget_addrs (p.addrs, p.n, err) < 0)
+    return -1;
+  return moat_flows_pending_clear (&p, err);
 }
 
 /* The published ports (runtimeConfig.portMappings, else io.moat.publish
@@ -620,7 +668,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
     return -1;
   if (address_acquire (env, conf, key, &rec, &ipam, err) < 0)
     {
-      if (network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, &undo) < 0)
+      if (network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, true, &undo) < 0)
         return moat_error_undo_failed (err, "the ADD", &undo);
       return -1;
     }
@@ -629,12 +677,12 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   else
     derived_mac (rec.addr, rec.mac);
 
-  if (moat_cni6_acquire (conf, key, ipam, &rec, err) < 0
+  if (moat_cni6_acquire (conf, key, ipam, &rec, err) < 0 || flows_settle (rec.addr, err) < 0
       || publish_prepare (conf, &policy, &rec, key, &publish, &publock, err) < 0)
     {
       moat_err_t step = { 0 };
       if (address_release (conf, &rec, key, &step) < 0
-          || network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, &step) < 0)
+          || network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, true, &step) < 0)
         return moat_error_undo_failed (err, "the ADD", &step);
       return -1;
     }
@@ -651,7 +699,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
       /* Both run; the first that fails is the one told. */
       bool undo_failed = attachment_remove (nl, conf, &rec, &made, &undo) < 0;
       moat_err_t later = { 0 };
-      if (network_remove_if_empty (nl, env, conf, conf->bridge, rec.gateway,
+      if (network_remove_if_empty (nl, env, conf, conf->bridge, rec.gateway, true,
                                    undo_failed ? &later : &undo)
           < 0)
         undo_failed = true;
@@ -742,7 +790,8 @@ moat_cni_del_locked (const struct moat_cni_env *env, struct moat_netconf *conf, 
    * directory holds one entry per identity, not per container. */
   if (r < 0 || moat_state_sweep_temp (conf->name, "idents", err) < 0)
     return -1;
-  return network_remove_if_empty (nl, env, conf, bridge ? bridge : conf->bridge, gateway, err);
+  return network_remove_if_empty (nl, env, conf, bridge ? bridge : conf->bridge, gateway, false,
+                                  err);
 }
 
 static int
@@ -967,7 +1016,7 @@ cni_gc (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *e
     failed = keep_first_error (err, failed, &step);
   if (failed)
     return -1;
-  return network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, err);
+  return network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, true, err);
 }
 
 static int
