@@ -248,3 +248,12 @@ DEB_MAINTAINER ?=
 deb:
 	@VERSION=$(VERSION) STATIC=$(STATIC) BUILD=$(DEB_BUILD) MAINTAINER="$(DEB_MAINTAINER)" \
 	  MAKE="$(MAKE)" hack/make-deb $(DEB_OUT)
+
+# A test tool (bats/ipv6.bats, hack/test-kernels-checks): a member's
+# elements through kernel/nft's ADD/DEL paths, with an IPv6 address or not.
+TOOLS := $(BUILD)/tools/nft6-layout
+unit-bins: $(TOOLS)
+test-kernels: $(TOOLS)
+$(BUILD)/tools/nft6-layout: hack/tools/nft6-layout.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)

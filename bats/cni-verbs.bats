@@ -176,7 +176,7 @@ verbs_in_version() {
   nft_has inet masq "$ip" || fail "masq lacks $ip"
 
   del_container c1
-  assert_eq "$(nft_elems_of_test)" "" "elements left after DEL"
+  assert_eq "$(nft_elems_left_of_test)" "" "elements left after DEL"
 }
 
 @test "ADD: host end is mt + 13 hex digits, the same for the same container and ifname" {
@@ -308,22 +308,39 @@ verbs_in_version() {
   assert_eq "$(ip -n "$(ns_of c1)" -o link show | grep -c eth0 || true)" 0 "eth0 in the netns"
 }
 
-@test "DEL: the last one removes the bridge, the state dir and (if nothing else is attached) the tables" {
+@test "DEL: the last one removes the state dir, keeps the bridge (no port) and the tables; moatctl teardown removes them" {
+  local ctl=("$MOAT_BUILD/moatctl")
   add_container c1
   add_container c2
   del_container c1
   link_exists "$BR" || fail "bridge removed while c2 is attached"
   [[ -d $MOAT_RUN_DIR/$NET ]] || fail "state dir removed while c2 is attached"
   table_exists inet || fail "inet moat table removed while c2 is attached"
+  run -1 "${ctl[@]}" teardown
+  assert_contains "$output" "containers are attached"
+  link_exists "$BR" || fail "teardown refused but took the bridge"
+  table_exists inet || fail "teardown refused but took the tables"
 
   del_container c2
-  link_gone "$BR" || fail "bridge left after the last DEL"
   [[ ! -e $MOAT_RUN_DIR/$NET ]] || fail "state dir left: $(ls -R "$MOAT_RUN_DIR/$NET")"
-  if [[ -z $(all_records) ]] && ! tables_in_use; then
-    ! table_exists inet || fail "inet moat left with no record anywhere"
-    ! table_exists bridge || fail "bridge moat left with no record anywhere"
-  else
-    table_exists inet || fail "inet moat removed although other records exist"
+  link_exists "$BR" || fail "the last DEL removed the bridge"
+  assert_eq "$(bridge_ports "$BR")" "" "ports left on the bridge"
+  table_exists inet || fail "the last DEL removed inet moat"
+  table_exists bridge || fail "the last DEL removed bridge moat"
+  nft_has inet bridges "$BR" || fail "the bridge's element went without the bridge"
+  assert_eq "$(nft_elems_left_of_test)" "" "elements left"
+  # The next container takes them as they are.
+  add_container c3
+  assert_eq "$(bridge_ports "$BR")" "$(hostif_of c3)" "bridge ports"
+  del_container c3
+
+  if [[ -z $(all_records) ]] && [[ -z $(nft_elems bridge guarded) ]]; then
+    run -0 "${ctl[@]}" teardown
+    assert_contains "$output" "removed: bridge $BR"
+    link_gone "$BR" || fail "teardown left the bridge"
+    ! table_exists inet || fail "teardown left inet moat"
+    ! table_exists bridge || fail "teardown left bridge moat"
+    run -0 "${ctl[@]}" teardown
   fi
 }
 
@@ -370,7 +387,7 @@ verbs_in_version() {
     run -0 cni CHECK "$cid" "$ns" eth1
   CNI_CONF=$(jq -c --argjson r "$res2" '. + {prevResult: $r}' <<<"$MOAT_CONF2") \
     run -0 cni DEL "$cid" "$ns" eth1
-  link_gone "$BR2"
+  bridge_left_empty "$BR2" || fail "ports left on $BR2"
   del_container c1
 }
 
@@ -393,7 +410,7 @@ verbs_in_version() {
   CNI_CONF=$(jq -c '. + {"cni.dev/valid-attachments": []}' <<<"$MOAT_CONF2") run -0 cni GC
   link_exists "$(hostif_of c1)" || fail "GC of one network took another network's port"
   del_container c1
-  link_gone "$BR" || fail "bridge left after the last DEL of both networks"
+  bridge_left_empty "$BR" || fail "ports left on $BR after the last DEL of both networks"
 }
 
 @test "DEL: removes every element naming the container, thousands of them too" {

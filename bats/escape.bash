@@ -139,6 +139,31 @@ def build(a):
         body += struct.pack('!BB', 14, 2) + tok[:14].ljust(14, b'\0')
         body = ipv6(a.src, 'ff02::1', 58, icmp6(a.src, 'ff02::1', 136, 0, body), 255)
         ethertype = 0x86dd
+    elif a.kind in ('ns', 'na6', 'redirect6'):
+        # Neighbour solicitation (--target, to its solicited-node group), an
+        # advertisement (--target, to --dst) or a redirect (--target,
+        # --dest, to --dst), with a link-layer option (--lla, default
+        # --smac; --opt-type 1 source, 2 target) and the token in a nonce.
+        typ = {'ns': 135, 'na6': 136, 'redirect6': 137}[a.kind]
+        t = ip6(a.target)
+        dst = a.dst or 'ff02::1'
+        if typ == 135 and not a.dst:
+            dst = socket.inet_ntop(socket.AF_INET6, bytes.fromhex('ff0200000000000000000001ff') + t[13:])
+        body = struct.pack('!I16s', 0x20000000 if typ == 136 else 0, t)
+        if typ == 137: body += ip6(a.dest)
+        otype = a.opt_type or (1 if typ == 135 else 2)
+        body += struct.pack('!BB6s', otype, 1, mac(a.lla or a.smac))
+        body += struct.pack('!BB', 14, 2) + tok[:14].ljust(14, b'\0')
+        body = ipv6(a.src, dst, 58, icmp6(a.src, dst, typ, 0, body), 255)
+        ethertype = 0x86dd
+    elif a.kind == 'mld2':
+        # An MLDv2 report to ff02::16: one record (change to exclude) for
+        # --target, the token in its auxiliary data.
+        aux = tok[:16].ljust(16, b'\0')
+        rec = struct.pack('!BBH16s', 4, 4, 0, ip6(a.target)) + aux
+        body = struct.pack('!HH', 0, 1) + rec
+        body = ipv6(a.src, 'ff02::16', 58, icmp6(a.src, 'ff02::16', 143, 0, body), 1)
+        ethertype = 0x86dd
     elif a.kind == 'raw':
         ethertype = int(a.ethertype, 0)
         body = tok
@@ -191,12 +216,12 @@ def isniff(out, ready):
 p = argparse.ArgumentParser()
 p.add_argument('cmd'); p.add_argument('iface'); p.add_argument('rest', nargs='*')
 for o in ('smac', 'dmac', 'src', 'dst', 'sha', 'tha', 'spa', 'tpa', 'target', 'prefix',
-          'yiaddr', 'gateway', 'inner_src', 'inner_dst', 'ethertype'):
+          'yiaddr', 'gateway', 'inner_src', 'inner_dst', 'ethertype', 'lla', 'dest'):
     p.add_argument('--' + o.replace('_', '-'), dest=o, default=None)
 p.add_argument('--tha-default', default='00:00:00:00:00:00')
 for o, d in (('sport', 40000), ('dport', 9), ('ttl', 64), ('op', 2), ('type', 3), ('code', 13),
              ('mtu', 0), ('inner_sport', 0), ('inner_dport', 0), ('inner_seq', 0), ('count', 1),
-             ('ident', 0x4d4f)):
+             ('ident', 0x4d4f), ('opt_type', 0)):
     p.add_argument('--' + o.replace('_', '-'), dest=o, type=int, default=d)
 p.add_argument('--vlan', type=int, default=None)
 p.add_argument('--inner-proto', dest='inner_proto', default='udp')

@@ -97,8 +97,10 @@ assert_foreign_unchanged() { # STEP
   del_container a
   assert_foreign_unchanged "DEL"
   del_container b
-  assert_foreign_unchanged "the last DEL (moat's tables removed)"
-  assert_eq "$(h_tables | grep -c ' moat$' || true)" 0 "moat's tables after the last DEL"
+  assert_foreign_unchanged "the last DEL (moat's tables kept)"
+  run -0 ctl teardown
+  assert_foreign_unchanged "moatctl teardown (moat's tables removed)"
+  assert_eq "$(h_tables | grep -c ' moat$' || true)" 0 "moat's tables after moatctl teardown"
   assert_eq "$(h_links)" "" "host ends"
 }
 

@@ -141,6 +141,20 @@ h_elements() {
     | "\(.family) \(.table) \(.name)" as $s | (.elem // [])[] | "\($s) \(norm)"' | sort
 }
 
+# assert_kept_then_teardown WHEN: after the last DEL in $H moat keeps its
+# tables, empty but for the bridge's element, and the bridge with no port
+# (docs/design.md, "What the last container leaves"); moatctl teardown then
+# removes them, leaving no table and no bridge.
+assert_kept_then_teardown() {
+  local when=$1
+  assert_eq "$(h_tables)" $'bridge moat\ninet moat' "tables $when"
+  assert_eq "$(h_elements)" "inet moat bridges $BR" "elements $when"
+  assert_eq "$(in_h ip -o link show master "$BR" 2>/dev/null)" "" "ports on $BR $when"
+  run -0 ctl teardown
+  assert_eq "$(h_tables)" "" "tables after moatctl teardown"
+  [[ -z $(ip -n "$H" -o link show "$BR" 2>/dev/null) ]] || fail "bridge $BR left after moatctl teardown"
+}
+
 # h_tables: the tables in $H, "family name" a line, sorted.
 h_tables() {
   in_h nft -j list tables 2>/dev/null | jq -r '.nftables[] | select(.table) | "\(.table.family) \(.table.name)"' | sort

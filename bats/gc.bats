@@ -253,7 +253,7 @@ stale_line() { echo "network \"$NET\" container $(cid_of "$1") eth0 $(ip_of "$1"
   run -0 ctl gc
   assert_contains "$output" "removed: $(stale_line c1)"
   wait_for 5 eval "! alive $pid"
-  link_gone "$BR" || fail "bridge left"
+  bridge_left_empty "$BR" || fail "ports left on the bridge"
 }
 
 # hook_network [IPAM_JSON]: this test's network as a file the hook finds
@@ -330,7 +330,7 @@ host_local_ipam() {
   assert_not_contains "$output" "address left" "gc output"
   [[ ! -e $rec ]] || fail "record of h1 left"
   [[ ! -e $data/$NET/$ip ]] || fail "host-local still holds $ip after gc"
-  link_gone "$BR" || fail "bridge left with the network's last attachment"
+  bridge_left_empty "$BR" || fail "ports left on the bridge with the network's last attachment"
 }
 
 @test "moatctl gc of a runtime-made attachment with delegated IPAM: removed, its address left to the plugin, and said" {
@@ -372,5 +372,5 @@ host_local_ipam() {
   run -0 ctl gc
   assert_contains "$output" "removed: network \"$NET\" container $cid ($PFX-run) eth0"
   [[ ! -e $rec ]] || fail "record left: $rec"
-  link_gone "$BR" || fail "bridge left with the network's last attachment"
+  bridge_left_empty "$BR" || fail "ports left on the bridge with the network's last attachment"
 }

@@ -245,6 +245,11 @@ del_container() {
 link_exists() { ip link show dev "$1" >/dev/null 2>&1; }
 link_gone() { ! ip link show dev "$1" >/dev/null 2>&1; }
 
+# bridge_left_empty BRIDGE: what a network's last DEL leaves of its bridge
+# (docs/design.md, "What the last container leaves"): the bridge with no
+# port, or none (a failed first ADD removes it; so does moatctl teardown).
+bridge_left_empty() { link_gone "$1" || [[ -z $(bridge_ports "$1") ]]; }
+
 # Names of the bridge's ports, one a line.
 bridge_ports() {
   ip -o link show master "$1" 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'
@@ -326,6 +331,10 @@ nft_elems_matching() {
 # Elements that mention this test's subnet, bridge or the given names.
 nft_elems_of_test() { nft_elems_matching "$NETPFX." "$BR" "$@"; }
 
+# nft_elems_of_test without the bridges' own elements (`inet bridges`),
+# which a network's last DEL keeps with its bridge.
+nft_elems_left_of_test() { nft_elems_of_test "$@" | grep -v '^inet bridges ' || true; }
+
 # Elements that mention container NAME's address, host end or MAC.
 nft_elems_of() { nft_elems_matching "$(ip_of "$1")" "$(hostif_of "$1")" "$(mac_of "$1")"; }
 
@@ -346,15 +355,16 @@ nft_delete_elem() { # FAMILY SET ELEMENT
 }
 
 # assert_nothing_left LINKS_BEFORE [NETNS...]: the test's network left
-# nothing in the kernel or the state: no bridge, no record, no element, no
-# moat host link that was not in LINKS_BEFORE (a moat_links list), no link
-# but lo in the given namespaces.
+# nothing in the kernel or the state but what a last DEL keeps for the next
+# container (its bridge with no port, and that bridge's element): no port,
+# no record, no element, no moat host link that was not in LINKS_BEFORE (a
+# moat_links list), no link but lo in the given namespaces.
 assert_nothing_left() {
   local before=$1 ns elems
   shift
-  link_gone "$BR" || fail "bridge $BR left behind"
+  bridge_left_empty "$BR" || fail "bridge $BR left with ports: $(bridge_ports "$BR")"
   assert_eq "$(network_records)" "" "records left in $MOAT_RUN_DIR/$NET"
-  elems=$(nft_elems_of_test)
+  elems=$(nft_elems_left_of_test)
   assert_eq "$elems" "" "nft elements left"
   assert_eq "$(new_moat_links "$before")" "" "new moat host links"
   for ns in "$@"; do
@@ -431,13 +441,14 @@ ns_udp_listen() {
 
 # Classifies a socat client's outcome: ok (the reply carried the token),
 # refused (RST or port unreachable), unreachable (ICMP host/admin
-# unreachable), timeout (nothing came back), or other: <message>.
+# unreachable; ICMPv6 administratively prohibited reads EACCES), timeout
+# (nothing came back), or other: <message>.
 classify() { # OUTPUT RC TOKEN
   if [[ $1 == *"reply $3"* ]]; then
     echo ok
   elif [[ $1 == *"Connection refused"* ]]; then
     echo refused
-  elif [[ $1 == *"No route to host"* || $1 == *"unreachable"* ]]; then
+  elif [[ $1 == *"No route to host"* || $1 == *"unreachable"* || $1 == *"Permission denied"* ]]; then
     echo unreachable
   elif [[ $1 == *"timed out"* || -z $1 || $2 -eq 124 ]]; then
     echo timeout

@@ -56,8 +56,8 @@ N=64
   left=$(ip -br link show | awk '{ sub(/@.*/, "", $1); print $1 }' |
     grep -cxF -f <(printf '%s\n' "${hostifs[@]}") || true)
   assert_eq "$left" 0 "host ends left"
-  link_gone "$BR" || fail "bridge left"
-  assert_eq "$(nft_elems_of_test "${hostifs[@]}" | wc -l)" 0 "elements left"
+  bridge_left_empty "$BR" || fail "ports left on the bridge"
+  assert_eq "$(nft_elems_left_of_test "${hostifs[@]}" | wc -l)" 0 "elements left"
   [[ ! -e $MOAT_RUN_DIR/$NET ]] || fail "state left: $(ls -R "$MOAT_RUN_DIR/$NET")"
   for ((k = 1; k <= N; k++)); do
     assert_eq "$(ip -n "${PFX}p$k" -o link show | grep -cv ': lo:' || true)" 0 "links in p$k"

@@ -90,16 +90,21 @@ hold_netns (struct moat_cni_env *env)
 }
 
 /* Where the verb writes (landlock.h): the run directory, the new bridge's
- * sysctls for ADD, the delegated IPAM plugin's directories; VERSION
- * writes nothing. */
+ * sysctls for ADD (and a dual-stack container's in its namespace), the delegated IPAM plugin's
+ * directories; VERSION writes nothing. */
 static void
-plugin_writes (enum moat_cni_command command, const struct moat_netconf *conf,
+plugin_writes (const struct moat_cni_env *env, const struct moat_netconf *conf,
                struct moat_write_set *w)
 {
+  enum moat_cni_command command = env->command;
+
   if (command == MOAT_CMD_VERSION)
     return;
   moat_write_set_add (w, moat_run_dir (), 0700);
   w->sysctls = command == MOAT_CMD_ADD;
+  /* A dual-stack container's interface settings, in its namespace. */
+  w->netns_sysctls = command == MOAT_CMD_ADD && conf->have_subnet6 && env->have_netns_fd;
+  w->netns_fd = env->netns_fd;
   moat_write_set_add_ipam (w, json_object_get (conf->root, "ipam"));
 }
 
@@ -173,7 +178,7 @@ main (int argc, char **argv)
 
   /* Everything read: from here on only the verb's own syscalls, and
    * writes only where the verb writes. */
-  plugin_writes (env.command, &conf, &writes);
+  plugin_writes (&env, &conf, &writes);
   if (moat_landlock_confine (&writes, &err) < 0
       || moat_seccomp_confine (seccomp_profile (&conf), &err) < 0
       || moat_cni_run (&env, &conf, &result, &err) < 0)

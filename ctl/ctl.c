@@ -17,6 +17,7 @@
 #include "revoked.h"
 #include "showpolicy.h"
 #include "state/state.h"
+#include "verbs/apply.h"
 #include "token.h"
 
 _Static_assert(MOAT_TOKEN_LIFETIME_MAX == MOAT_GRANT_TTL_MAX, "a token lives as long as a --ttl");
@@ -326,7 +327,10 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_gra
     return moat_error_nomem (err, "moatctl");
   /* The kernel first: a record that says more than the kernel holds would
    * show a grant that does not work. */
-  if (moat_nft_policy_replace (nft, rec.addr, false, false, old, NULL, NULL, add, err) < 0)
+  if (moat_policy_twin6 (&rec, old, err) < 0 || moat_policy_twin6 (&rec, add, err) < 0
+      || moat_nft_policy_replace2 (nft, rec.addr, rec.have_addr6 ? &rec.addr6 : NULL, false, false,
+                                   old, NULL, NULL, add, err)
+             < 0)
     return moat_error_prefix (err, "grant %s", words);
   if (ctl_grants_store (&rec, &gs, err) < 0)
     return -1;
@@ -559,12 +563,14 @@ revoke_matches (const struct moat_grant *g, const struct revoke_what *what)
  * 6.1 has none, 6.12 has them), deleted. The record says revoked only
  * after this. */
 static int
-close_grants (struct moat_nft *nft, struct in_addr addr, struct moat_nft_elems *elems,
+close_grants (struct moat_nft *nft, const struct moat_record *rec, struct moat_nft_elems *elems,
               moat_err_t *err)
 {
+  struct in_addr addr = rec->addr;
   int r;
 
-  if (moat_nft_policy_replace (nft, addr, false, false, NULL, NULL, NULL, elems, err) < 0)
+  if (moat_policy_twin6 (rec, elems, err) < 0
+      || moat_nft_policy_replace (nft, addr, false, false, NULL, NULL, NULL, elems, err) < 0)
     return -1;
   /* The kernel rounds a timeout up to its tick (up to 10 ms): an element
    * with under 50 ms to live took the new one (or was about to go). */
@@ -615,7 +621,7 @@ revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct r
     return 0;
   /* The packets of the grants' open flows in their opening direction meet
    * the rules again (nft.h): they are refused from now on. */
-  if (close_grants (nft, rec.addr, gone, err) < 0)
+  if (close_grants (nft, &rec, gone, err) < 0)
     return what->words ? moat_error_prefix (err, "revoke %s", what->words)
                        : moat_error_prefix (err, "revoke token %s", what->token);
   return ctl_grants_store (&rec, &gs, err) < 0 ? -1 : closed;
@@ -804,6 +810,18 @@ container_json (const struct moat_record *r, const struct records *rs, int64_t n
     {
       json_decref (j);
       return NULL;
+    }
+  /* A dual-stack container's IPv6 address. */
+  if (j && r->have_addr6)
+    {
+      char addr6[INET6_ADDRSTRLEN];
+
+      inet_ntop (AF_INET6, &r->addr6, addr6, sizeof (addr6));
+      if (json_object_set_new (j, "address6", json_string (addr6)) < 0)
+        {
+          json_decref (j);
+          return NULL;
+        }
     }
   return j;
 }

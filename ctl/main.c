@@ -27,6 +27,7 @@
 #include "token.h"
 #include "verbs/dnsd.h"
 #include "verbs/gc.h"
+#include "verbs/teardown.h"
 
 /* Exit codes (moatctl(8), EXIT STATUS). */
 enum
@@ -59,6 +60,7 @@ static const char usage[]
       "  run --network NAME [--label K=V]... [--annotation io.moat.K=V]... [--name N]\n"
       "      [--user USER[:GROUP]] -- CMD [ARG...]   CMD in a namespace of its own, attached\n"
       "  gc [--dry-run]                        remove attachments whose container is gone\n"
+      "  teardown                              remove moat's empty bridges and its tables\n"
       "  resolve APP USER                      address of the container app=APP,user=USER\n"
       "  keygen KID [--public FILE]            new Ed25519 key: private JWK on stdout\n"
       "  token --key FILE --sub S --aud A (--ttl D | --exp UNIX) [--nbf UNIX] [--iss I]\n"
@@ -231,15 +233,16 @@ cmd_list (const char *only, const struct opts *o)
     if (only)
       {
         json_t *profile = json_object_get (c, "profile");
+        const char *addr6 = json_string_value (json_object_get (c, "address6"));
 
-        printf ("container: %s\nname:      %s\nnetwork:   %s (%s, host end %s)\naddress:   %s\n"
+        printf ("container: %s\nname:      %s\nnetwork:   %s (%s, host end %s)\naddress:   %s%s%s\n"
                 "mac:       %s\nlabels:    ",
                 json_string_value (json_object_get (c, "id")), name ? name : "-",
                 json_string_value (json_object_get (c, "network")),
                 json_string_value (json_object_get (c, "ifname")),
                 json_string_value (json_object_get (c, "hostIf")),
-                json_string_value (json_object_get (c, "address")),
-                json_string_value (json_object_get (c, "mac")));
+                json_string_value (json_object_get (c, "address")), addr6 ? ", " : "",
+                addr6 ? addr6 : "", json_string_value (json_object_get (c, "mac")));
         print_labels (json_object_get (c, "labels"));
         printf ("\nprofile:   %s\ngrants:    ", profile ? json_string_value (profile) : "-");
         print_grants (json_object_get (c, "grants"));
@@ -646,6 +649,32 @@ cmd_gc (const struct opts *o, struct moat_dnsd *dnsd)
   return failed ? EXIT_USAGE : EXIT_OK;
 }
 
+/* What the last containers left (verbs/teardown.h). */
+static int
+cmd_teardown (const struct opts *o)
+{
+  _cleanup_ (json_decrefp) json_t *report = NULL;
+  moat_err_t err = { 0 };
+  size_t i;
+  json_t *b;
+
+  int r = moat_teardown_run (&report, &err);
+
+  if (r != 0)
+    {
+      fprintf (stderr, "moatctl: %s\n", err.msg);
+      return r > 0 ? EXIT_NO : EXIT_USAGE;
+    }
+  if (o->json)
+    return print_json (report);
+  json_array_foreach (json_object_get (report, "bridges"), i, b)
+      printf ("removed: bridge %s\n", json_string_value (b));
+  json_array_foreach (json_object_get (report, "kept"), i, b)
+      printf ("kept: bridge %s (a port is on it)\n", json_string_value (b));
+  printf ("teardown: moat's tables removed\n");
+  return EXIT_OK;
+}
+
 static int
 cmd_restore (const struct opts *o, struct moat_dnsd *dnsd)
 {
@@ -1012,6 +1041,8 @@ main (int argc, char **argv)
     return n == 0 ? cmd_restore (&o, &dnsd) : usage_error ("restore takes no arguments");
   if (strcmp (cmd, "gc") == 0)
     return n == 0 ? cmd_gc (&o, &dnsd) : usage_error ("gc takes no arguments");
+  if (strcmp (cmd, "teardown") == 0)
+    return n == 0 ? cmd_teardown (&o) : usage_error ("teardown takes no arguments");
   if (strcmp (cmd, "keygen") == 0)
     return cmd_keygen (args, n, &o);
   if (strcmp (cmd, "token") == 0)

@@ -203,6 +203,37 @@ expected_network (const char *network, bool all_idents, int64_t now, struct expe
   return 0;
 }
 
+/* The IPv6 address of the dual-stack container at `addr`, any network. */
+static int
+expected_addr6_of (struct in_addr addr, struct in6_addr *ret, void *data)
+{
+  const struct expected *e = data;
+
+  for (size_t i = 0; i < e->nmembers; i++)
+    if (e->members[i].have_addr6 && e->members[i].addr.s_addr == addr.s_addr)
+      {
+        *ret = e->members[i].addr6;
+        return 1;
+      }
+  return 0;
+}
+
+/* Every expected element of a dual-stack container gets its IPv6 twin
+ * (docs/design.md, "IPv6"); an IPv4-only host has nothing to twin. */
+static int
+expected_twins (struct expected *e, moat_err_t *err)
+{
+  bool any6 = false;
+
+  for (size_t i = 0; i < e->nmembers; i++)
+    any6 = any6 || e->members[i].have_addr6;
+  if (any6
+      && (moat_nft_elems_twin6 (e->elems, e->elems, expected_addr6_of, e) < 0
+          || moat_nft_elems_twin6 (e->unsure, e->unsure, expected_addr6_of, e) < 0))
+    return moat_error_nomem (err, "moatctl");
+  return 0;
+}
+
 static int
 expected_load (char **networks, bool all_idents, int64_t now, struct expected *e, moat_err_t *err)
 {
@@ -220,6 +251,9 @@ expected_load (char **networks, bool all_idents, int64_t now, struct expected *e
   for (size_t i = 0; i < n; i++)
     if (expected_network (networks[i], all_idents, now, e, err) < 0)
       return -1;
+  /* After the twins: a host-network container's elements have none. */
+  if (expected_twins (e, err) < 0)
+    return -1;
   return moat_hostnet_expected (e->elems, err);
 }
 

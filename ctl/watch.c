@@ -18,6 +18,7 @@
 #include "kernel/nft.h"
 #include "kernel/nfnl.h"
 #include "ruleset/ruleset.h"
+#include "verbs/apply.h"
 
 /* A read returns at least this often, so that a stop is seen. */
 #define WATCH_TICK_MS 250
@@ -250,6 +251,8 @@ log_one (struct moat_nft *nft, const struct moat_ctl_att *att, bool on, moat_err
     return r < 0 ? -1 : moat_error (err, MOAT_E_UNKNOWN, 0, "%s: gone", att->key);
   if (moat_nft_elems_logged (elems, rec.addr) < 0)
     return moat_error (err, MOAT_E_IO, ENOMEM, "log: out of memory");
+  if (moat_policy_twin6 (&rec, elems, err) < 0)
+    return -1;
   if (moat_nft_policy_replace (nft, rec.addr, false, false, on ? NULL : elems, NULL, NULL,
                                on ? elems : NULL, err)
       < 0)

@@ -91,11 +91,22 @@ run_bats() {
   export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-180}
   # MOAT_BATS_EXCLUDE: file names to leave out (the sanitizer build cannot
   # run under valgrind).
-  local f files=()
+  # Files marked "# moat-bats: sandbox" change what is a network
+  # namespace's own setting (IPv6 forwarding): they run in hack/sandbox's
+  # private namespaces, never in the host's.
+  local f files=() sandboxed=()
   for f in "$dir"/*.bats; do
-    [[ " ${MOAT_BATS_EXCLUDE-} " == *" ${f##*/} "* ]] || files+=("$f")
+    [[ " ${MOAT_BATS_EXCLUDE-} " == *" ${f##*/} "* ]] && continue
+    if grep -qx '# moat-bats: sandbox' "$f"; then
+      sandboxed+=("$f")
+    else
+      files+=("$f")
+    fi
   done
   run_suite "bats $dir" bats --tap "${files[@]}"
+  if ((${#sandboxed[@]})); then
+    run_suite "bats in hack/sandbox: ${sandboxed[*]##*/}" "$repo_root/hack/sandbox" bats --tap "${sandboxed[@]}"
+  fi
 }
 
 # The bats files of MOAT_ASAN_BATS once more, with the sanitizer build's

@@ -520,6 +520,9 @@ plan_attach (struct moat_hook *h, moat_err_t *err)
   h->attach = true;
   h->profile = h->conf.ipam_type ? MOAT_SECCOMP_PLUGIN_DELEGATED : MOAT_SECCOMP_HOOK;
   h->writes.sysctls = true; /* a new bridge's settings */
+  /* A dual-stack container's interface settings, in its namespace. */
+  h->writes.netns_sysctls = h->conf.have_subnet6;
+  h->writes.netns_fd = h->netns_fd;
   moat_write_set_add_ipam (&h->writes, json_object_get (h->conf.root, "ipam"));
   return 0;
 }

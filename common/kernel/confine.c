@@ -122,11 +122,18 @@ static const struct call_rule nftables_rules[] = {
 
 /* Opening netlink sockets for links and addresses, entering a network
  * namespace (to open such a socket there), and checking that CNI_NETNS is
- * one. */
+ * one. A thread (no process, no namespace) forgets a DEL's flows while the
+ * link's removal waits in the kernel (conntrack.h); glibc registers it
+ * with rseq and set_robust_list. */
 static const struct call_rule link_rules[] = {
   { SCMP_SYS (socket), 2, { ARG_EQ (0, AF_NETLINK), ARG_EQ (2, NETLINK_ROUTE) } },
   { SCMP_SYS (setns), 1, { ARG_EQ (1, CLONE_NEWNET) } },
   { SCMP_SYS (ioctl), 1, { ARG_EQ (1, NS_GET_NSTYPE) } },
+  { SCMP_SYS (clone),
+    1,
+    { ARG_MASKED_EQ (0, CLONE_THREAD | CLONE_VM | CLONE_NAMESPACES, CLONE_THREAD | CLONE_VM) } },
+  { SCMP_SYS (rseq), 0, { { 0 } } },
+  { SCMP_SYS (set_robust_list), 0, { { 0 } } },
 };
 
 /* syslog(3): a datagram socket to /dev/log, re-made when the log daemon

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Forgetting flows (conntrack.h): one dump of the host's IPv4 conntrack
- * table over ctnetlink, then one DELETE per matching entry, named by its
+/* Forgetting flows (conntrack.h): one dump of the host's IPv4 (or IPv6)
+ * conntrack table over ctnetlink, then one DELETE per matching entry, named by its
  * original tuple (and zone) exactly as the kernel gave it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <pthread.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <stdlib.h>
@@ -20,7 +21,8 @@
 
 struct tuple
 {
-  struct in_addr src, dst;
+  struct in_addr src, dst;    /* an IPv4 entry's */
+  struct in6_addr src6, dst6; /* an IPv6 entry's */
   uint8_t proto;
   uint16_t dport; /* host order; 0 without ports */
 };
@@ -36,6 +38,7 @@ struct doomed
 
 struct dump
 {
+  uint8_t family; /* AF_INET or AF_INET6: the table dumped */
   bool (*wanted) (const struct tuple *orig, const struct tuple *reply, const void *arg);
   const void *arg;
   struct doomed *v;
@@ -75,7 +78,8 @@ attr_has (const struct nlattr *a, size_t len)
   return a && mnl_attr_get_payload_len (a) >= len;
 }
 
-/* An IPv4 tuple: addresses, protocol, destination port when it has one. */
+/* A tuple: addresses (IPv4 or IPv6), protocol, destination port when it
+ * has one. */
 static int
 parse_tuple (const struct nlattr *nest, struct tuple *t)
 {
@@ -86,11 +90,20 @@ parse_tuple (const struct nlattr *nest, struct tuple *t)
       || !tb[CTA_TUPLE_PROTO] || parse_nested (tb[CTA_TUPLE_IP], ip, CTA_IP_MAX) < 0
       || parse_nested (tb[CTA_TUPLE_PROTO], proto, CTA_PROTO_MAX) < 0)
     return -1;
-  if (!attr_has (ip[CTA_IP_V4_SRC], 4) || !attr_has (ip[CTA_IP_V4_DST], 4)
-      || !attr_has (proto[CTA_PROTO_NUM], 1))
+  if (!attr_has (proto[CTA_PROTO_NUM], 1))
     return -1;
-  memcpy (&t->src, mnl_attr_get_payload (ip[CTA_IP_V4_SRC]), 4);
-  memcpy (&t->dst, mnl_attr_get_payload (ip[CTA_IP_V4_DST]), 4);
+  if (attr_has (ip[CTA_IP_V4_SRC], 4) && attr_has (ip[CTA_IP_V4_DST], 4))
+    {
+      memcpy (&t->src, mnl_attr_get_payload (ip[CTA_IP_V4_SRC]), 4);
+      memcpy (&t->dst, mnl_attr_get_payload (ip[CTA_IP_V4_DST]), 4);
+    }
+  else if (attr_has (ip[CTA_IP_V6_SRC], 16) && attr_has (ip[CTA_IP_V6_DST], 16))
+    {
+      memcpy (&t->src6, mnl_attr_get_payload (ip[CTA_IP_V6_SRC]), 16);
+      memcpy (&t->dst6, mnl_attr_get_payload (ip[CTA_IP_V6_DST]), 16);
+    }
+  else
+    return -1;
   t->proto = mnl_attr_get_u8 (proto[CTA_PROTO_NUM]);
   if (attr_has (proto[CTA_PROTO_DST_PORT], 2))
     t->dport = ntohs (mnl_attr_get_u16 (proto[CTA_PROTO_DST_PORT]));
@@ -143,7 +156,7 @@ on_entry (const struct nlmsghdr *nlh, void *data)
 }
 
 static struct nlmsghdr *
-ct_request (char *buf, uint8_t msg, uint16_t flags, uint32_t seq)
+ct_request (char *buf, uint8_t family, uint8_t msg, uint16_t flags, uint32_t seq)
 {
   struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
   struct nfgenmsg *nfg;
@@ -152,7 +165,7 @@ ct_request (char *buf, uint8_t msg, uint16_t flags, uint32_t seq)
   nlh->nlmsg_flags = NLM_F_REQUEST | flags;
   nlh->nlmsg_seq = seq;
   nfg = mnl_nlmsg_put_extra_header (nlh, sizeof (*nfg));
-  nfg->nfgen_family = AF_INET;
+  nfg->nfgen_family = family;
   nfg->version = NFNETLINK_V0;
   nfg->res_id = 0;
   return nlh;
@@ -178,7 +191,8 @@ ct_open (struct mnl_socket **ret, moat_err_t *err)
 static int
 dump_entries (struct mnl_socket *nl, struct dump *d, char *buf, moat_err_t *err)
 {
-  struct nlmsghdr *nlh = ct_request (buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, (uint32_t)time (NULL));
+  struct nlmsghdr *nlh
+      = ct_request (buf, d->family, IPCTNL_MSG_CT_GET, NLM_F_DUMP, (uint32_t)time (NULL));
   enum moat_nfnl_failure where;
 
   if (moat_nfnl_talk (nl, nlh, buf, CT_RECV_SIZE, on_entry, d, NULL, &where) == 0)
@@ -193,10 +207,10 @@ dump_entries (struct mnl_socket *nl, struct dump *d, char *buf, moat_err_t *err)
 
 /* 1 deleted, 0 already gone, -1 error. */
 static int
-delete_entry (struct mnl_socket *nl, const struct doomed *x, char *buf, uint32_t seq,
-              moat_err_t *err)
+delete_entry (struct mnl_socket *nl, uint8_t family, const struct doomed *x, char *buf,
+              uint32_t seq, moat_err_t *err)
 {
-  struct nlmsghdr *nlh = ct_request (buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, seq);
+  struct nlmsghdr *nlh = ct_request (buf, family, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, seq);
   enum moat_nfnl_failure where;
 
   memcpy (mnl_nlmsg_get_payload_tail (nlh), x->tuple, x->tuple_len);
@@ -213,12 +227,12 @@ delete_entry (struct mnl_socket *nl, const struct doomed *x, char *buf, uint32_t
 }
 
 static int
-forget (bool (*wanted) (const struct tuple *, const struct tuple *, const void *), const void *arg,
-        moat_err_t *err)
+forget (uint8_t family, bool (*wanted) (const struct tuple *, const struct tuple *, const void *),
+        const void *arg, moat_err_t *err)
 {
   _cleanup_ (mnl_socket_closep) struct mnl_socket *nl = NULL;
   _cleanup_free_ char *buf = malloc (CT_RECV_SIZE);
-  struct dump d = { .wanted = wanted, .arg = arg };
+  struct dump d = { .family = family, .wanted = wanted, .arg = arg };
   uint32_t seq = (uint32_t)time (NULL) + 1;
   int deleted = 0, r = 0;
 
@@ -228,7 +242,7 @@ forget (bool (*wanted) (const struct tuple *, const struct tuple *, const void *
     r = -1;
   for (size_t i = 0; r == 0 && i < d.n; i++)
     {
-      int one = delete_entry (nl, &d.v[i], buf, seq + (uint32_t)i, err);
+      int one = delete_entry (nl, family, &d.v[i], buf, seq + (uint32_t)i, err);
 
       if (one < 0)
         r = -1;
@@ -250,5 +264,83 @@ names_addr (const struct tuple *orig, const struct tuple *reply, const void *arg
 int
 moat_ct_forget_addr (struct in_addr addr, moat_err_t *err)
 {
-  return forget (names_addr, &addr, err);
+  return forget (AF_INET, names_addr, &addr, err);
+}
+
+static bool
+names_addr6 (const struct tuple *orig, const struct tuple *reply, const void *arg)
+{
+  const struct in6_addr *a = arg;
+
+  return IN6_ARE_ADDR_EQUAL (&orig->src6, a) || IN6_ARE_ADDR_EQUAL (&orig->dst6, a)
+         || IN6_ARE_ADDR_EQUAL (&reply->src6, a) || IN6_ARE_ADDR_EQUAL (&reply->dst6, a);
+}
+
+int
+moat_ct_forget_addr6 (const struct in6_addr *addr, moat_err_t *err)
+{
+  return forget (AF_INET6, names_addr6, addr, err);
+}
+
+struct addrs
+{
+  const struct in_addr *v;
+  size_t n;
+};
+
+static bool
+names_any (const struct tuple *orig, const struct tuple *reply, const void *arg)
+{
+  const struct addrs *a = arg;
+
+  for (size_t i = 0; i < a->n; i++)
+    if (names_addr (orig, reply, &a->v[i]))
+      return true;
+  return false;
+}
+
+int
+moat_ct_forget_addrs (const struct in_addr *addrs, size_t n, moat_err_t *err)
+{
+  struct addrs a = { addrs, n };
+
+  if (n == 0)
+    return 0;
+  return forget (AF_INET, names_any, &a, err);
+}
+
+static void *
+forget_job (void *arg)
+{
+  struct moat_ct_job *job = arg;
+
+  job->result = moat_ct_forget_addr (job->addr, &job->err);
+  return NULL;
+}
+
+void
+moat_ct_forget_start (struct moat_ct_job *job, struct in_addr addr)
+{
+  pthread_t t;
+
+  *job = (struct moat_ct_job){ .addr = addr };
+  _Static_assert(sizeof (pthread_t) <= sizeof (job->thread), "pthread_t fits");
+  if (pthread_create (&t, NULL, forget_job, job) == 0)
+    {
+      job->threaded = true;
+      job->thread = (unsigned long)t;
+      return;
+    }
+  forget_job (job);
+}
+
+int
+moat_ct_forget_finish (struct moat_ct_job *job, moat_err_t *err)
+{
+  if (job->threaded)
+    pthread_join ((pthread_t)job->thread, NULL);
+  job->threaded = false;
+  if (job->result < 0)
+    *err = job->err;
+  return job->result;
 }

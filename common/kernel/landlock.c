@@ -4,6 +4,7 @@
 #include "kernel/landlock.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <linux/landlock.h>
 #include <stdint.h>
@@ -156,6 +157,35 @@ allow_beneath (int ruleset, const char *path, uint64_t rights, bool optional, mo
   return 0;
 }
 
+/* /proc/sys/net is the namespace of the thread that looks it up: the
+ * container's ipv6/conf is another directory than the host's. The
+ * thread enters the namespace to open it and always comes back. */
+static int
+allow_netns_sysctls (int ruleset, int netns_fd, uint64_t rights, moat_err_t *err)
+{
+  struct landlock_path_beneath_attr rule = { .allowed_access = rights };
+  _cleanup_close_ int home = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  _cleanup_close_ int fd = -1;
+  int saved = 0;
+
+  if (home < 0)
+    return moat_error (err, MOAT_E_IO, errno, "landlock: /proc/thread-self/ns/net");
+  if (setns (netns_fd, CLONE_NEWNET) < 0)
+    return moat_error (err, MOAT_E_IO, errno, "landlock: cannot enter the container's namespace");
+  fd = open ("/proc/sys/net/ipv6/conf", O_PATH | O_CLOEXEC | O_DIRECTORY);
+  saved = errno;
+  if (setns (home, CLONE_NEWNET) < 0)
+    return moat_error (err, MOAT_E_IO, errno, "landlock: cannot return to the host's namespace");
+  if (fd < 0)
+    return moat_error (err, MOAT_E_IO, saved, "landlock: the container's /proc/sys/net/ipv6/conf");
+  rule.parent_fd = fd;
+  if (syscall (SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) < 0)
+    return moat_error (err, MOAT_E_IO, errno,
+                       "landlock: cannot allow writes beneath the container's "
+                       "/proc/sys/net/ipv6/conf");
+  return 0;
+}
+
 static int
 add_rules (int ruleset, const struct moat_write_set *w, uint64_t handled, moat_err_t *err)
 {
@@ -178,6 +208,9 @@ add_rules (int ruleset, const struct moat_write_set *w, uint64_t handled, moat_e
                        sysctl_dirs[i].optional, err)
         < 0)
       return -1;
+  if (w->netns_sysctls
+      && allow_netns_sysctls (ruleset, w->netns_fd, LANDLOCK_ACCESS_FS_WRITE_FILE, err) < 0)
+    return -1;
   return 0;
 }
 

@@ -42,6 +42,11 @@ struct moat_write_set
   /* Also write (not create) the bridge's settings: files beneath
    * /proc/sys/net/ipv4/conf and /proc/sys/net/ipv4/neigh. */
   bool sysctls;
+  /* Also write the container's IPv6 interface settings (a dual-stack
+   * network, netlink.h): files beneath /proc/sys/net/ipv6/conf as the
+   * network namespace `netns_fd` sees it (a directory of its own there). */
+  bool netns_sysctls;
+  int netns_fd;
   /* A delegated program whose writes moat cannot know (an IPAM plugin
    * other than host-local, static and dhcp): this layer is not applied
    * (the early one stays). */

@@ -7,6 +7,8 @@
  * by libnl so that an error keeps the kernel's errno and its extended ack
  * message. Every request waits for its ack before the next is sent. */
 #include "kernel/netlink.h"
+#include "kernel/netlink-internal.h"
+#include "kernel/netlink6.h"
 
 #include <net/if.h>
 
@@ -92,28 +94,18 @@ ip_str (struct in_addr a, char buf[INET_ADDRSTRLEN])
 
 /* ---- talking to the kernel -------------------------------------------- */
 
-/* A NETLINK_ROUTE socket bound to one namespace, and what the kernel said
- * about the last request that failed. */
-struct moat_nl
-{
-  struct nl_sock *sk;
-  char extack[160];
-};
-
-static void
-nlconn_close (struct moat_nl *c)
+void
+moat_nl_conn_close (struct moat_nl *c)
 {
   if (c->sk)
     nl_socket_free (c->sk);
   c->sk = NULL;
 }
 
-#define _cleanup_nlconn_ _cleanup_ (nlconn_close)
-
 /* Sets *err to "<what>: <strerror(-ret)>", followed by the kernel's own
  * explanation when it gave one. Returns -1. */
-__attribute__ ((format (printf, 4, 5))) static int
-link_error (moat_err_t *err, const struct moat_nl *c, int ret, const char *fmt, ...)
+int
+moat_nl_error (moat_err_t *err, const struct moat_nl *c, int ret, const char *fmt, ...)
 {
   char what[600];
   va_list ap;
@@ -169,14 +161,14 @@ moat_nl_close (struct moat_nl *nl)
 {
   if (!nl)
     return;
-  nlconn_close (nl);
+  moat_nl_conn_close (nl);
   free (nl);
 }
 
 /* Opens a socket bound to the namespace `nsfd`: the thread enters it, opens
  * the socket and always goes back, so only the socket stays behind. */
-static int
-nlconn_open_in (struct moat_nl *c, int nsfd, const char *ns_path, moat_err_t *err)
+int
+moat_nl_open_in (struct moat_nl *c, int nsfd, const char *ns_path, moat_err_t *err)
 {
   _cleanup_close_ int home = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   moat_err_t open_err;
@@ -191,7 +183,7 @@ nlconn_open_in (struct moat_nl *c, int nsfd, const char *ns_path, moat_err_t *er
   if (setns (home, CLONE_NEWNET) < 0)
     {
       int e = errno;
-      nlconn_close (c);
+      moat_nl_conn_close (c);
       return moat_error (err, MOAT_E_LINK, e, "%s: cannot return to the original network namespace",
                          ns_path);
     }
@@ -224,8 +216,6 @@ save_extack (struct moat_nl *c, const struct nlmsghdr *nlh)
     snprintf (c->extack, sizeof (c->extack), "%.*s", nla_len (msg), (const char *)nla_data (msg));
 }
 
-typedef int (*nl_reply_fn) (struct nlmsghdr *nlh, void *arg);
-
 /* Status carried by an NLMSG_ERROR or NLMSG_DONE: 0 or a negative errno. */
 static int
 reply_status (struct moat_nl *c, struct nlmsghdr *nlh)
@@ -248,8 +238,8 @@ reply_status (struct moat_nl *c, struct nlmsghdr *nlh)
 /* Sends one request and reads up to its ack (or, for a dump, its end),
  * handing every data message to on_reply. Returns 0 or a negative errno:
  * the kernel's, or -EAGAIN when a dump was interrupted by a change. */
-static int
-nl_talk (struct moat_nl *c, struct nl_msg *msg, nl_reply_fn on_reply, void *arg)
+int
+moat_nl_talk (struct moat_nl *c, struct nl_msg *msg, nl_reply_fn on_reply, void *arg)
 {
   uint32_t buf[NL_RECV_SIZE / sizeof (uint32_t)];
   struct nlmsghdr *req = nlmsg_hdr (msg);
@@ -417,7 +407,7 @@ link_get (struct moat_nl *c, const char *name, struct link_info *ret)
       || nla_put_u32 (msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
     return -ENOMEM;
   ret->index = 0;
-  r = nl_talk (c, msg, on_link, ret);
+  r = moat_nl_talk (c, msg, on_link, ret);
   if (r == 0 && ret->index == 0)
     return -ENODEV;
   return r;
@@ -433,7 +423,7 @@ link_delete (struct moat_nl *c, int index, const char *name)
 
   if (!msg || (index == 0 && nla_put_string (msg, IFLA_IFNAME, name) < 0))
     return -ENOMEM;
-  r = nl_talk (c, msg, NULL, NULL);
+  r = moat_nl_talk (c, msg, NULL, NULL);
   return r == -ENODEV ? 0 : r;
 }
 
@@ -447,7 +437,7 @@ link_up (struct moat_nl *c, int index, const char *name, unsigned mtu)
   if (!msg || (index == 0 && nla_put_string (msg, IFLA_IFNAME, name) < 0)
       || (mtu && nla_put_u32 (msg, IFLA_MTU, mtu) < 0))
     return -ENOMEM;
-  return nl_talk (c, msg, NULL, NULL);
+  return moat_nl_talk (c, msg, NULL, NULL);
 }
 
 static int
@@ -488,15 +478,16 @@ addr_add (struct moat_nl *c, int index, struct in_addr addr, int prefixlen)
   r = rtnl_addr_build_add_request (ra, NLM_F_CREATE | NLM_F_EXCL, &msg);
   if (r < 0)
     return nl_to_errno (r);
-  return nl_talk (c, msg, NULL, NULL);
+  return moat_nl_talk (c, msg, NULL, NULL);
 }
 
 /* ---- bridge ----------------------------------------------------------- */
 
 /* Writes `value` to /proc/sys/net/<dir>/<dev>/<key> (dir: "ipv4/conf",
  * "ipv4/neigh", "ipv6/conf"), a setting of that device only. */
-static int
-write_sysctl (const char *dir, const char *dev, const char *key, const char *value, moat_err_t *err)
+int
+moat_nl_sysctl_write (const char *dir, const char *dev, const char *key, const char *value,
+                      moat_err_t *err)
 {
   char path[128];
   _cleanup_close_ int fd = -1;
@@ -522,7 +513,7 @@ ipv6_off (const char *dev, moat_err_t *err)
 {
   if (access ("/proc/sys/net/ipv6", F_OK) < 0 && errno == ENOENT)
     return 0;
-  return write_sysctl ("ipv6/conf", dev, "disable_ipv6", "1", err);
+  return moat_nl_sysctl_write ("ipv6/conf", dev, "disable_ipv6", "1", err);
 }
 
 /* Isolated ports reach each other through the host's proxy ARP
@@ -532,10 +523,10 @@ ipv6_off (const char *dev, moat_err_t *err)
 static int
 bridge_sysctls (const char *bridge, moat_err_t *err)
 {
-  if (write_sysctl ("ipv4/conf", bridge, "proxy_arp", "1", err) < 0
-      || write_sysctl ("ipv4/conf", bridge, "proxy_arp_pvlan", "1", err) < 0
-      || write_sysctl ("ipv4/conf", bridge, "forwarding", "1", err) < 0
-      || write_sysctl ("ipv4/neigh", bridge, "proxy_delay", "0", err) < 0)
+  if (moat_nl_sysctl_write ("ipv4/conf", bridge, "proxy_arp", "1", err) < 0
+      || moat_nl_sysctl_write ("ipv4/conf", bridge, "proxy_arp_pvlan", "1", err) < 0
+      || moat_nl_sysctl_write ("ipv4/conf", bridge, "forwarding", "1", err) < 0
+      || moat_nl_sysctl_write ("ipv4/neigh", bridge, "proxy_delay", "0", err) < 0)
     return -1;
   return 0;
 }
@@ -556,7 +547,7 @@ bridge_create (struct moat_nl *c, const struct moat_bridge_spec *b, moat_err_t *
     return -1;
   lladdr = nl_addr_build (AF_LLC, mac, sizeof (mac));
   if (!link || !lladdr)
-    return link_error (err, NULL, -ENOMEM, "bridge \"%s\": cannot create", b->name);
+    return moat_nl_error (err, NULL, -ENOMEM, "bridge \"%s\": cannot create", b->name);
   rtnl_link_set_name (link, b->name);
   rtnl_link_set_addr (link, lladdr);
   rtnl_link_set_flags (link, IFF_UP);
@@ -564,12 +555,12 @@ bridge_create (struct moat_nl *c, const struct moat_bridge_spec *b, moat_err_t *
     rtnl_link_set_mtu (link, b->mtu);
   r = rtnl_link_build_add_request (link, NLM_F_CREATE | NLM_F_EXCL, &msg);
   if (r < 0)
-    return link_error (err, NULL, nl_to_errno (r), "bridge \"%s\": cannot create", b->name);
-  r = nl_talk (c, msg, NULL, NULL);
+    return moat_nl_error (err, NULL, nl_to_errno (r), "bridge \"%s\": cannot create", b->name);
+  r = moat_nl_talk (c, msg, NULL, NULL);
   if (r == -EEXIST)
     return 0; /* a concurrent creator won; the caller checks what it made */
   if (r < 0)
-    return link_error (err, c, r, "bridge \"%s\": cannot create", b->name);
+    return moat_nl_error (err, c, r, "bridge \"%s\": cannot create", b->name);
   return 0;
 }
 
@@ -603,26 +594,30 @@ moat_bridge_ensure (struct moat_nl *nl, const struct moat_bridge_spec *b, moat_e
       r = link_get (nl, b->name, &li);
     }
   if (r < 0)
-    return link_error (err, nl, r, "bridge \"%s\": cannot read the link", b->name);
+    return moat_nl_error (err, nl, r, "bridge \"%s\": cannot read the link", b->name);
   if (check_is_bridge (b->name, &li, err) < 0)
     return -1;
-  /* moat's networks are IPv4: the bridge has no IPv6 for the host to
-   * reach the containers by (written before it first goes up, and again
-   * at every ADD should someone have turned it back on). */
-  if (ipv6_off (b->name, err) < 0)
+  /* An IPv4 network's bridge has no IPv6 for the host to reach the
+   * containers by (written before it first goes up, and again at every
+   * ADD should someone have turned it back on); a dual-stack one has its
+   * IPv6 on, its link-local valid at once. */
+  if ((b->ipv6 ? moat_bridge_ipv6_on (b->name, err) : ipv6_off (b->name, err)) < 0)
     return -1;
   if (!(li.flags & IFF_UP) || (b->mtu && li.mtu != b->mtu))
     {
       r = link_up (nl, li.index, b->name, b->mtu);
       if (r < 0)
-        return link_error (err, nl, r, "bridge \"%s\": cannot set it up", b->name);
+        return moat_nl_error (err, nl, r, "bridge \"%s\": cannot set it up", b->name);
     }
   r = addr_add (nl, li.index, b->gateway, b->prefixlen);
   if (r < 0 && r != -EEXIST)
-    return link_error (err, nl, r, "bridge \"%s\": cannot add address %s/%d", b->name,
-                       ip_str (b->gateway, gw), b->prefixlen);
+    return moat_nl_error (err, nl, r, "bridge \"%s\": cannot add address %s/%d", b->name,
+                          ip_str (b->gateway, gw), b->prefixlen);
+  if (b->ipv6 && moat_bridge_ipv6_address (nl, li.index, b->name, &b->gateway6, err) < 0)
+    return -1;
   if (bridge_sysctls (b->name, err) < 0
-      || (b->route_localnet && write_sysctl ("ipv4/conf", b->name, "route_localnet", "1", err) < 0))
+      || (b->route_localnet
+          && moat_nl_sysctl_write ("ipv4/conf", b->name, "route_localnet", "1", err) < 0))
     return -1;
   return 0;
 }
@@ -639,12 +634,12 @@ moat_bridge_delete (struct moat_nl *nl, const char *name, moat_err_t *err)
   if (r == -ENODEV)
     return 0;
   if (r < 0)
-    return link_error (err, nl, r, "bridge \"%s\": cannot read the link", name);
+    return moat_nl_error (err, nl, r, "bridge \"%s\": cannot read the link", name);
   if (check_is_bridge (name, &li, err) < 0)
     return -1;
   r = link_delete (nl, li.index, name);
   if (r < 0)
-    return link_error (err, nl, r, "bridge \"%s\": cannot delete", name);
+    return moat_nl_error (err, nl, r, "bridge \"%s\": cannot delete", name);
   return 0;
 }
 
@@ -660,7 +655,7 @@ moat_link_exists (struct moat_nl *nl, const char *name, moat_err_t *err)
   if (r == -ENODEV)
     return 0;
   if (r < 0)
-    return link_error (err, nl, r, "interface \"%s\": cannot read the link", name);
+    return moat_nl_error (err, nl, r, "interface \"%s\": cannot read the link", name);
   return 1;
 }
 
@@ -672,13 +667,14 @@ moat_link_exists_in (int nsfd, const char *ns_path, const char *name, moat_err_t
   int r;
 
   if (moat_ifname_check ("interface", name, MOAT_E_LINK, err) < 0
-      || nlconn_open_in (&c, nsfd, ns_path, err) < 0)
+      || moat_nl_open_in (&c, nsfd, ns_path, err) < 0)
     return -1;
   r = link_get (&c, name, &li);
   if (r == -ENODEV)
     return 0;
   if (r < 0)
-    return link_error (err, &c, r, "interface \"%s\" in %s: cannot read the link", name, ns_path);
+    return moat_nl_error (err, &c, r, "interface \"%s\" in %s: cannot read the link", name,
+                          ns_path);
   return 1;
 }
 
@@ -693,7 +689,7 @@ moat_link_mac (struct moat_nl *nl, const char *name, unsigned char ret_mac[MOAT_
     return -1;
   r = link_get (nl, name, &li);
   if (r < 0)
-    return link_error (err, nl, r, "interface \"%s\": cannot read the link", name);
+    return moat_nl_error (err, nl, r, "interface \"%s\": cannot read the link", name);
   if (!li.have_mac)
     return moat_error (err, MOAT_E_LINK, 0, "interface \"%s\": has no MAC address", name);
   memcpy (ret_mac, li.mac, MOAT_MAC_LEN);
@@ -738,7 +734,7 @@ dump_ports (struct moat_nl *c, struct port_list *l)
       moat_strv_free (l->names);
       l->names = NULL;
       l->n = 0;
-      r = nl_talk (c, msg, on_port, l);
+      r = moat_nl_talk (c, msg, on_port, l);
       if (r != -EAGAIN || attempt == 3)
         return r;
     }
@@ -755,7 +751,7 @@ moat_bridge_ports (struct moat_nl *nl, const char *bridge, char ***ret_names, mo
     return -1;
   r = link_get (nl, bridge, &li);
   if (r < 0 && r != -ENODEV)
-    return link_error (err, nl, r, "bridge \"%s\": cannot read the link", bridge);
+    return moat_nl_error (err, nl, r, "bridge \"%s\": cannot read the link", bridge);
   if (r == 0)
     {
       l.master = li.index;
@@ -763,7 +759,7 @@ moat_bridge_ports (struct moat_nl *nl, const char *bridge, char ***ret_names, mo
       if (r < 0)
         {
           moat_strv_free (l.names);
-          return link_error (err, nl, r, "bridge \"%s\": cannot list its ports", bridge);
+          return moat_nl_error (err, nl, r, "bridge \"%s\": cannot list its ports", bridge);
         }
     }
   if (!l.names)
@@ -836,7 +832,7 @@ veth_create (struct moat_nl *c, const struct moat_veth_spec *s, int bridge_index
   r = rtnl_link_build_add_request (host, NLM_F_CREATE | NLM_F_EXCL, &msg);
   if (r < 0)
     return nl_to_errno (r);
-  return nl_talk (c, msg, NULL, NULL);
+  return moat_nl_talk (c, msg, NULL, NULL);
 }
 
 /* A static FDB entry for the container's MAC on its port: with learning off,
@@ -856,7 +852,7 @@ fdb_add (struct moat_nl *c, int port_index, const unsigned char mac[MOAT_MAC_LEN
   if (!msg || nlmsg_append (msg, &ndm, sizeof (ndm), NLMSG_ALIGNTO) < 0
       || nla_put (msg, NDA_LLADDR, MOAT_MAC_LEN, mac) < 0)
     return -ENOMEM;
-  return nl_talk (c, msg, NULL, NULL);
+  return moat_nl_talk (c, msg, NULL, NULL);
 }
 
 /* One RTM_NEWLINK on the enslaved, still down host end: bridge port
@@ -878,7 +874,7 @@ port_isolate_up (struct moat_nl *c, int index)
       || nla_put_u8 (msg, IFLA_BRPORT_UNICAST_FLOOD, 0) < 0 || nla_nest_end (msg, data) < 0
       || nla_nest_end (msg, info) < 0)
     return -ENOMEM;
-  return nl_talk (c, msg, NULL, NULL);
+  return moat_nl_talk (c, msg, NULL, NULL);
 }
 
 /* The default route via `gateway` out of the link `index`. */
@@ -906,7 +902,7 @@ default_route_add (struct moat_nl *c, int index, struct in_addr gateway)
   r = rtnl_route_build_add_request (route, NLM_F_CREATE | NLM_F_EXCL, &msg);
   if (r < 0)
     return nl_to_errno (r);
-  return nl_talk (c, msg, NULL, NULL);
+  return moat_nl_talk (c, msg, NULL, NULL);
 }
 
 /* The host end is a bridge port, never an IP interface of its own; but a
@@ -917,7 +913,7 @@ default_route_add (struct moat_nl *c, int index, struct in_addr gateway)
 static int
 host_end_sysctls (const char *host_ifname, moat_err_t *err)
 {
-  if (write_sysctl ("ipv4/conf", host_ifname, "arp_ignore", "8", err) < 0)
+  if (moat_nl_sysctl_write ("ipv4/conf", host_ifname, "arp_ignore", "8", err) < 0)
     return -1;
   return ipv6_off (host_ifname, err);
 }
@@ -935,7 +931,7 @@ configure_host_end (struct moat_nl *c, const struct moat_veth_spec *s,
 
   r = link_get (c, s->host_ifname, &li);
   if (r < 0)
-    return link_error (err, c, r, "interface \"%s\": cannot read the new link", s->host_ifname);
+    return moat_nl_error (err, c, r, "interface \"%s\": cannot read the new link", s->host_ifname);
   if (li.link <= 0)
     return moat_error (err, MOAT_E_LINK, 0, "interface \"%s\": the kernel did not name its peer",
                        s->host_ifname);
@@ -943,15 +939,16 @@ configure_host_end (struct moat_nl *c, const struct moat_veth_spec *s,
   if (r < 0)
     {
       moat_mac_format (container_mac, mac);
-      return link_error (err, c, r, "bridge \"%s\": cannot add forwarding entry %s on port \"%s\"",
-                         s->bridge, mac, s->host_ifname);
+      return moat_nl_error (err, c, r,
+                            "bridge \"%s\": cannot add forwarding entry %s on port \"%s\"",
+                            s->bridge, mac, s->host_ifname);
     }
   if (host_end_sysctls (s->host_ifname, err) < 0)
     return -1;
   r = port_isolate_up (c, li.index);
   if (r < 0)
-    return link_error (err, c, r, "bridge \"%s\": cannot set port isolation on \"%s\"", s->bridge,
-                       s->host_ifname);
+    return moat_nl_error (err, c, r, "bridge \"%s\": cannot set port isolation on \"%s\"",
+                          s->bridge, s->host_ifname);
   *ret_peer_index = li.link;
   return 0;
 }
@@ -966,24 +963,28 @@ configure_container_end (const struct moat_veth_spec *s, int nsfd, int index, mo
   char a[INET_ADDRSTRLEN];
   int r;
 
-  if (nlconn_open_in (&c, nsfd, ns, err) < 0)
+  if (moat_nl_open_in (&c, nsfd, ns, err) < 0
+      || (s->ipv6 && moat_container_ipv6_sysctls (nsfd, ns, s->ifname, err) < 0))
     return -1;
   r = link_up (&c, index, s->ifname, 0);
   if (r < 0)
-    return link_error (err, &c, r, "interface \"%s\" in %s: cannot set it up", s->ifname, ns);
+    return moat_nl_error (err, &c, r, "interface \"%s\" in %s: cannot set it up", s->ifname, ns);
   r = link_up (&c, 0, "lo", 0);
   if (r < 0)
-    return link_error (err, &c, r, "interface \"lo\" in %s: cannot set it up", ns);
+    return moat_nl_error (err, &c, r, "interface \"lo\" in %s: cannot set it up", ns);
   r = addr_add (&c, index, s->addr, s->prefixlen);
   if (r < 0)
-    return link_error (err, &c, r, "interface \"%s\" in %s: cannot add address %s/%d", s->ifname,
-                       ns, ip_str (s->addr, a), s->prefixlen);
+    return moat_nl_error (err, &c, r, "interface \"%s\" in %s: cannot add address %s/%d", s->ifname,
+                          ns, ip_str (s->addr, a), s->prefixlen);
   r = default_route_add (&c, index, s->gateway);
   /* A second attachment in one namespace leaves the first one's default
    * route alone: its own subnet is reachable through its address. */
   if (r < 0 && r != -EEXIST)
-    return link_error (err, &c, r, "interface \"%s\" in %s: cannot add default route via %s",
-                       s->ifname, ns, ip_str (s->gateway, a));
+    return moat_nl_error (err, &c, r, "interface \"%s\" in %s: cannot add default route via %s",
+                          s->ifname, ns, ip_str (s->gateway, a));
+  if (s->ipv6
+      && moat_container_ipv6_address (&c, index, s->ifname, ns, &s->addr6, &s->gateway6, err) < 0)
+    return -1;
   return 0;
 }
 
@@ -1025,7 +1026,7 @@ moat_veth_attach (struct moat_nl *nl, const struct moat_veth_spec *s, struct moa
     return -1;
   r = link_get (nl, s->bridge, &br);
   if (r < 0)
-    return link_error (err, nl, r, "bridge \"%s\": cannot read the link", s->bridge);
+    return moat_nl_error (err, nl, r, "bridge \"%s\": cannot read the link", s->bridge);
   if (check_is_bridge (s->bridge, &br, err) < 0 || random_mac (host_mac, err) < 0)
     return -1;
   if (s->have_mac)
@@ -1042,8 +1043,8 @@ moat_veth_attach (struct moat_nl *nl, const struct moat_veth_spec *s, struct moa
                        "containers over more networks)",
                        s->bridge);
   if (r < 0)
-    return link_error (err, nl, r, "interface \"%s\": cannot create veth pair with \"%s\" in %s",
-                       s->host_ifname, s->ifname, s->netns_path);
+    return moat_nl_error (err, nl, r, "interface \"%s\": cannot create veth pair with \"%s\" in %s",
+                          s->host_ifname, s->ifname, s->netns_path);
 
   if (configure_host_end (nl, s, container_mac, &peer_index, err) < 0
       || configure_container_end (s, nsfd, peer_index, err) < 0)
@@ -1067,7 +1068,7 @@ host_end_get (struct moat_nl *c, const char *host_ifname, int *ret_index, moat_e
   if (r == -ENODEV)
     return 0;
   if (r < 0)
-    return link_error (err, c, r, "interface \"%s\": cannot read the link", host_ifname);
+    return moat_nl_error (err, c, r, "interface \"%s\": cannot read the link", host_ifname);
   if (strcmp (li.kind, "veth") != 0)
     return moat_error (err, MOAT_E_LINK, 0,
                        "interface \"%s\": is a %s, not a veth: not deleting it", host_ifname,
@@ -1090,9 +1091,9 @@ moat_veth_down (struct moat_nl *nl, const char *host_ifname, moat_err_t *err)
   msg = ifinfo_msg (RTM_NEWLINK, 0, index, 0, IFF_UP);
   if (!msg)
     return moat_error (err, MOAT_E_LINK, ENOMEM, "interface \"%s\"", host_ifname);
-  r = nl_talk (nl, msg, NULL, NULL);
+  r = moat_nl_talk (nl, msg, NULL, NULL);
   if (r < 0 && r != -ENODEV)
-    return link_error (err, nl, r, "interface \"%s\": cannot set it down", host_ifname);
+    return moat_nl_error (err, nl, r, "interface \"%s\": cannot set it down", host_ifname);
   return 0;
 }
 
@@ -1108,7 +1109,7 @@ moat_veth_detach (struct moat_nl *nl, const char *host_ifname, moat_err_t *err)
     return r;
   r = link_delete (nl, index, host_ifname);
   if (r < 0)
-    return link_error (err, nl, r, "interface \"%s\": cannot delete", host_ifname);
+    return moat_nl_error (err, nl, r, "interface \"%s\": cannot delete", host_ifname);
   return 0;
 }
 
@@ -1174,10 +1175,11 @@ on_route (struct nlmsghdr *nlh, void *arg)
   return 0;
 }
 
-/* Dumps `type` (RTM_GETADDR or RTM_GETROUTE) for IPv4, retrying when a
+/* Dumps `type` (RTM_GETADDR or RTM_GETROUTE) of `family`, retrying when a
  * change interrupted the dump; *found is reset before each try. */
-static int
-dump_inet (struct moat_nl *c, int type, nl_reply_fn fn, void *arg, void *result, size_t result_len)
+int
+moat_nl_dump (struct moat_nl *c, int family, int type, nl_reply_fn fn, void *arg, void *result,
+              size_t result_len)
 {
   for (int attempt = 0;; attempt++)
     {
@@ -1190,16 +1192,16 @@ dump_inet (struct moat_nl *c, int type, nl_reply_fn fn, void *arg, void *result,
       int r;
 
       if (type == RTM_GETADDR)
-        hdr.ifa.ifa_family = AF_INET;
+        hdr.ifa.ifa_family = family;
       else
-        hdr.rtm.rtm_family = AF_INET;
+        hdr.rtm.rtm_family = family;
       if (!msg
           || nlmsg_append (msg, &hdr, type == RTM_GETADDR ? sizeof (hdr.ifa) : sizeof (hdr.rtm),
                            NLMSG_ALIGNTO)
                  < 0)
         return -ENOMEM;
       memset (result, 0, result_len); /* what an interrupted attempt found */
-      r = nl_talk (c, msg, fn, arg);
+      r = moat_nl_talk (c, msg, fn, arg);
       if (r != -EAGAIN || attempt == 3)
         return r;
     }
@@ -1215,13 +1217,14 @@ check_container_end (const struct moat_veth_spec *s, moat_err_t *err)
   char a[INET_ADDRSTRLEN];
   int r;
 
-  if (netns_open (s, &nsfd, err) < 0 || nlconn_open_in (&c, nsfd, ns, err) < 0)
+  if (netns_open (s, &nsfd, err) < 0 || moat_nl_open_in (&c, nsfd, ns, err) < 0)
     return -1;
   r = link_get (&c, s->ifname, &li);
   if (r == -ENODEV)
     return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" in %s: missing", s->ifname, ns);
   if (r < 0)
-    return link_error (err, &c, r, "interface \"%s\" in %s: cannot read the link", s->ifname, ns);
+    return moat_nl_error (err, &c, r, "interface \"%s\" in %s: cannot read the link", s->ifname,
+                          ns);
   if (strcmp (li.kind, "veth") != 0)
     return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" in %s: is a %s, not a veth",
                        s->ifname, ns, li.kind[0] ? li.kind : "device");
@@ -1229,20 +1232,23 @@ check_container_end (const struct moat_veth_spec *s, moat_err_t *err)
     return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" in %s: is down", s->ifname, ns);
 
   struct addr_query aq = { .index = li.index, .addr = s->addr, .prefixlen = s->prefixlen };
-  r = dump_inet (&c, RTM_GETADDR, on_addr, &aq, &aq.found, sizeof (aq.found));
+  r = moat_nl_dump (&c, AF_INET, RTM_GETADDR, on_addr, &aq, &aq.found, sizeof (aq.found));
   if (r < 0)
-    return link_error (err, &c, r, "%s: cannot list addresses", ns);
+    return moat_nl_error (err, &c, r, "%s: cannot list addresses", ns);
   if (!aq.found)
     return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" in %s: address %s/%d missing",
                        s->ifname, ns, ip_str (s->addr, a), s->prefixlen);
 
   struct route_query rq = { .index = li.index, .gateway = s->gateway };
-  r = dump_inet (&c, RTM_GETROUTE, on_route, &rq, &rq.out, sizeof (rq.out));
+  r = moat_nl_dump (&c, AF_INET, RTM_GETROUTE, on_route, &rq, &rq.out, sizeof (rq.out));
   if (r < 0)
-    return link_error (err, &c, r, "%s: cannot list routes", ns);
+    return moat_nl_error (err, &c, r, "%s: cannot list routes", ns);
   if (!rq.out.found && !rq.out.any) /* another attachment may hold the default route */
     return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" in %s: default route via %s missing",
                        s->ifname, ns, ip_str (s->gateway, a));
+  if (s->ipv6
+      && moat_container_ipv6_check (&c, li.index, s->ifname, ns, &s->addr6, &s->gateway6, err) < 0)
+    return -1;
   return 0;
 }
 
@@ -1257,12 +1263,12 @@ check_host_end (struct moat_nl *nl, const struct moat_veth_spec *s, moat_err_t *
     return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" on the host: missing",
                        s->host_ifname);
   if (r < 0)
-    return link_error (err, nl, r, "interface \"%s\": cannot read the link", s->host_ifname);
+    return moat_nl_error (err, nl, r, "interface \"%s\": cannot read the link", s->host_ifname);
   r = link_get (nl, s->bridge, &br);
   if (r == -ENODEV)
     return moat_error (err, MOAT_E_DRIFT, 0, "bridge \"%s\": missing", s->bridge);
   if (r < 0)
-    return link_error (err, nl, r, "bridge \"%s\": cannot read the link", s->bridge);
+    return moat_nl_error (err, nl, r, "bridge \"%s\": cannot read the link", s->bridge);
   if (port.master != br.index)
     return moat_error (err, MOAT_E_DRIFT, 0,
                        "interface \"%s\" on the host: not attached to bridge \"%s\"",

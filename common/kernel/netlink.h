@@ -13,13 +13,15 @@
  * route container-to-container traffic (docs/design.md, "The network model"). */
 struct moat_bridge_spec
 {
-  const char *name;       /* e.g. "moat0" */
-  struct in_addr gateway; /* address put on the bridge */
-  int prefixlen;          /* of the network's subnet */
-  unsigned mtu;           /* 0: leave the kernel's default */
-  bool route_localnet;    /* a container publishes ports: the host's own
-                             127.0.0.1 may be routed to it (route_localnet
-                             = 1 on this bridge only; left set) */
+  const char *name;         /* e.g. "moat0" */
+  struct in_addr gateway;   /* address put on the bridge */
+  int prefixlen;            /* of the network's subnet */
+  unsigned mtu;             /* 0: leave the kernel's default */
+  bool route_localnet;      /* a container publishes ports: the host's own
+                               127.0.0.1 may be routed to it (route_localnet
+                               = 1 on this bridge only; left set) */
+  bool ipv6;                /* a dual-stack network: the bridge's IPv6 is on */
+  struct in6_addr gateway6; /* put on the bridge as gateway6/64 */
 };
 
 /* One NETLINK_ROUTE socket in the caller's network namespace, and the
@@ -36,12 +38,29 @@ moat_nl_closep (struct moat_nl **nl)
   moat_nl_close (*nl);
 }
 
+/* IPv6 of a dual-stack network (netlink6.c; docs/design.md, "The network
+ * model"): the bridge's IPv6 on (accept_dad=0 and addr_gen_mode=0 so its
+ * link-local is valid at once, accept_ra=0, accept_redirects=0, then
+ * disable_ipv6=0), gateway6/64 nodad, multicast snooping off; the
+ * container's eth0 with accept_ra=0 autoconf=0 accept_dad=0
+ * accept_redirects=0 addr_gen_mode=0 disable_ipv6=0 written before it
+ * goes up, addr6/64 nodad noprefixroute, gateway6/128 on-link and the
+ * default route via gateway6. IPv4-only networks keep disable_ipv6=1 on
+ * the bridge. Host ends keep disable_ipv6=1 either way. */
+
+/* IPv6 forwarding: 0 when net.ipv6.conf.all.forwarding is 1; else
+ * MOAT_E_CONFIG naming the sysctl and how to set it. moat never writes it
+ * (every write of 1 drops the routes learned from router advertisements
+ * of interfaces with accept_ra=1). */
+int moat_ipv6_forwarding_check (moat_err_t *err);
+
 /* Creates the bridge, or adopts an existing one of kind "bridge" (an existing
  * link of another kind is an error). Idempotent: sets the gateway address
  * (EEXIST is fine), link up, and writes
  * /proc/sys/net/ipv4/conf/<bridge>/{proxy_arp,proxy_arp_pvlan} = 1,
  * forwarding = 1, /proc/sys/net/ipv4/neigh/<bridge>/proxy_delay = 0 and
- * /proc/sys/net/ipv6/conf/<bridge>/disable_ipv6 = 1. Errors carry MOAT_E_LINK
+ * /proc/sys/net/ipv6/conf/<bridge>/disable_ipv6 = 1 (dual stack: its IPv6 on,
+ * above). Errors carry MOAT_E_LINK
  * and name the bridge. */
 int moat_bridge_ensure (struct moat_nl *nl, const struct moat_bridge_spec *b, moat_err_t *err);
 
@@ -70,6 +89,9 @@ struct moat_veth_spec
   struct in_addr addr; /* container address */
   int prefixlen;
   struct in_addr gateway; /* default route via this */
+  bool ipv6;              /* dual stack: addr6/64 and a default route via gateway6 */
+  struct in6_addr addr6;
+  struct in6_addr gateway6;
 };
 
 struct moat_veth_result

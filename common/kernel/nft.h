@@ -93,6 +93,18 @@ int moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool swe
                              bool keep_internet, struct moat_nft_elems *del, const char *drop_ident,
                              const char *create_ident, struct moat_nft_elems *add, moat_err_t *err);
 
+/* The same for a dual-stack container (`addr6`; NULL: IPv4 only): the
+ * sweep also takes the IPv6 twins' elements naming addr6, a dropped
+ * identity takes its IPv6 chain and set id_<ident>6 too, a created one gets
+ * them when `add` names a set of the IPv6 half, and an identity whose
+ * IPv6 chain `add` needs but the kernel lacks (made before its first
+ * dual-stack member) gets it in the batch (docs/design.md, "IPv6"). */
+int moat_nft_policy_replace2 (struct moat_nft *nft, struct in_addr addr,
+                              const struct in6_addr *addr6, bool sweep, bool keep_internet,
+                              struct moat_nft_elems *del, const char *drop_ident,
+                              const char *create_ident, struct moat_nft_elems *add,
+                              moat_err_t *err);
+
 /* 1 when an element of `l` is still in the kernel with more than max_ms
  * to live (or no timeout), 0 when each is gone or goes within max_ms:
  * whether a re-add with a shorter timeout took (kernels before set-element
@@ -106,6 +118,9 @@ int moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *
 /* Deletes the identities' chains and sets (NULL-terminated list) in one
  * batch; missing ones are fine. */
 int moat_nft_idents_drop (struct moat_nft *nft, char *const *idents, moat_err_t *err);
+/* The same, with `with6` their IPv6 twins id_<ident>6 too (a dual-stack
+ * network's identities). */
+int moat_nft_idents_drop2 (struct moat_nft *nft, char *const *idents, bool with6, moat_err_t *err);
 
 /* moatctl restore: in one batch, deletes moat's tables (whatever layout
  * an older moat gave them), makes them anew, adds every member's elements,
@@ -130,7 +145,18 @@ int moat_nft_compare (struct moat_nft *nft, const struct moat_nft_member *member
  * batch ready to send, or NULL with *err set. `seq` is the first sequence
  * number used. */
 struct nftnl_batch *moat_nft_build_tables (uint32_t seq, moat_err_t *err);
+/* The IPv6 half alone (what the first dual-stack ADD adds to tables that
+ * are there). */
+struct nftnl_batch *moat_nft_build_half6 (uint32_t seq, moat_err_t *err);
 struct nftnl_batch *moat_nft_build_member (const struct moat_nft_member *m, bool add, uint32_t seq,
                                            moat_err_t *err);
+
+/* What a network's last DEL leaves (docs/design.md, "What the last
+ * container leaves"). moat_nft_attached: 1 when `guarded` holds a port
+ * (some container, of any state directory, is attached), 0 when not or
+ * when the tables are gone. moat_nft_bridges: the names in `bridges`
+ * (none when the tables are gone), a new NULL-terminated vector. */
+int moat_nft_attached (struct moat_nft *nft, moat_err_t *err);
+int moat_nft_bridges (struct moat_nft *nft, char ***ret, moat_err_t *err);
 
 #endif

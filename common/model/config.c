@@ -184,6 +184,48 @@ parse_version (struct moat_netconf *c, moat_err_t *err)
   return 0;
 }
 
+/* "subnet6" (one /64 for now: docs/design.md, "The network model") and
+ * "gateway6" (default: its ::1). */
+static int
+parse_network6 (struct moat_netconf *c, moat_err_t *err)
+{
+  const char *subnet6, *gateway6;
+  char text[INET6_ADDRSTRLEN];
+  int prefixlen;
+
+  if (get_string (c->root, "subnet6", "subnet6", &subnet6, err) < 0
+      || get_string (c->root, "gateway6", "gateway6", &gateway6, err) < 0)
+    return -1;
+  if (gateway6 && !subnet6)
+    return moat_error (err, MOAT_E_CONFIG, 0, "gateway6: needs \"subnet6\"");
+  if (!subnet6)
+    return 0;
+  if (moat_parse_cidr6 (subnet6, &c->subnet6, &prefixlen) < 0)
+    return moat_error (err, MOAT_E_CONFIG, 0, "subnet6: \"%s\" is not an IPv6 CIDR", subnet6);
+  if (prefixlen != MOAT_SUBNET6_PREFIXLEN)
+    return moat_error (err, MOAT_E_CONFIG, 0, "subnet6: prefix /%d not supported (only /%d)",
+                       prefixlen, MOAT_SUBNET6_PREFIXLEN);
+  if (moat_ipv6_host64 (&c->subnet6) != 0)
+    return moat_error (err, MOAT_E_CONFIG, 0, "subnet6: \"%s\" has host bits set", subnet6);
+  if (IN6_IS_ADDR_MULTICAST (&c->subnet6) || IN6_IS_ADDR_LINKLOCAL (&c->subnet6)
+      || IN6_IS_ADDR_UNSPECIFIED (&c->subnet6) || IN6_IS_ADDR_V4MAPPED (&c->subnet6))
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "subnet6: \"%s\" is not a unicast prefix (use a unique local fd00::/8 "
+                       "or a global one)",
+                       subnet6);
+  c->have_subnet6 = true;
+  c->gateway6 = moat_ipv6_with_host64 (&c->subnet6, 1);
+  if (!gateway6)
+    return 0;
+  if (moat_parse_ipv6 (gateway6, &c->gateway6) < 0)
+    return moat_error (err, MOAT_E_CONFIG, 0, "gateway6: \"%s\" is not an IPv6 address", gateway6);
+  if (!moat_ipv6_in_prefix (&c->gateway6, &c->subnet6, MOAT_SUBNET6_PREFIXLEN)
+      || moat_ipv6_host64 (&c->gateway6) == 0)
+    return moat_error (err, MOAT_E_CONFIG, 0, "gateway6: %s is not a host address of subnet6 %s",
+                       gateway6, moat_ipv6_text (&c->subnet6, text));
+  return 0;
+}
+
 static int
 parse_network (struct moat_netconf *c, moat_err_t *err)
 {
@@ -249,6 +291,9 @@ parse_network (struct moat_netconf *c, moat_err_t *err)
                            gateway);
     }
 
+  if (parse_network6 (c, err) < 0)
+    return -1;
+
   mtu = json_object_get (c->root, "mtu");
   if (mtu && !json_is_null (mtu))
     {
@@ -290,15 +335,21 @@ parse_ipam (struct moat_netconf *c, moat_err_t *err)
       if (strcmp (c->ipam_type, "moat") == 0) /* it would wait on our own lock */
         return moat_error (err, MOAT_E_CONFIG, 0, "ipam.type: moat cannot be its own IPAM");
     }
+  if (c->have_subnet6 && !c->ipam_type && !c->have_subnet)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "subnet6: IPv6-only networks are not supported yet (add an IPv4 "
+                       "\"subnet\" or an \"ipam\" section)");
   if (!c->ipam_type && !c->have_subnet)
     return moat_error (err, MOAT_E_CONFIG, 0, "subnet: required when there is no \"ipam\" section");
   return 0;
 }
 
-/* An address from the `ips` capability or args: "10.1.0.5" or "10.1.0.5/24". */
+/* Addresses from the `ips` capability or args: "10.1.0.5", "10.1.0.5/24",
+ * "fd00:1::5" or "fd00:1::5/64"; the first of each family counts. */
 static int
 parse_requested_ip (struct moat_netconf *c, const char *what, json_t *ips, moat_err_t *err)
 {
+  bool have_ip = false, have_ip6 = false;
   size_t i;
   json_t *v;
 
@@ -311,13 +362,24 @@ parse_requested_ip (struct moat_netconf *c, const char *what, json_t *ips, moat_
 
     if (!s)
       return moat_error (err, MOAT_E_CONFIG, 0, "%s: must be a list of addresses", what);
+    /* An IPv4 network passes IPv6 requests over, as it always did. */
+    if (strchr (s, ':') && (!c->have_subnet6 || have_ip6))
+      continue;
     if (strchr (s, ':'))
-      continue; /* IPv6: later */
+      {
+        if (moat_parse_cidr6 (s, &c->ip6, &prefixlen) < 0 && moat_parse_ipv6 (s, &c->ip6) < 0)
+          return moat_error (err, MOAT_E_CONFIG, 0, "%s: \"%s\" is not an IPv6 address", what, s);
+        have_ip6 = true;
+        continue;
+      }
+    if (have_ip)
+      continue;
     if (moat_parse_cidr (s, &c->ip, &prefixlen) < 0 && moat_parse_ipv4 (s, &c->ip) < 0)
       return moat_error (err, MOAT_E_CONFIG, 0, "%s: \"%s\" is not an IPv4 address", what, s);
-    c->have_ip = true;
-    return 0;
+    have_ip = true;
   }
+  c->have_ip = have_ip;
+  c->have_ip6 = have_ip6;
   return 0;
 }
 
@@ -399,7 +461,7 @@ parse_runtime (struct moat_netconf *c, moat_err_t *err)
     return -1;
   if (cni)
     {
-      if ((v = json_object_get (cni, "ips")) && !c->have_ip
+      if ((v = json_object_get (cni, "ips")) && !c->have_ip && !c->have_ip6
           && parse_requested_ip (c, "args.cni.ips", v, err) < 0)
         return -1;
       if ((v = json_object_get (cni, "labels")) && parse_labels (c, v, err) < 0)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "base/error.h"
+#include "base/ip6.h"
 #include "base/types.h"
 #include "model/publish.h"
 
@@ -46,6 +47,9 @@ struct moat_netconf
   struct in_addr subnet;
   int prefixlen;
   struct in_addr gateway;
+  bool have_subnet6; /* "subnet6": the network is dual stack (a /64) */
+  struct in6_addr subnet6;
+  struct in6_addr gateway6; /* "gateway6"; default: subnet6's ::1 */
   unsigned mtu;
   bool masquerade;
   bool internet;
@@ -64,6 +68,8 @@ struct moat_netconf
   /* runtimeConfig / args */
   bool have_ip; /* ips capability or args.cni.ips */
   struct in_addr ip;
+  bool have_ip6; /* an IPv6 address among those `ips` */
+  struct in6_addr ip6;
   bool have_mac;
   unsigned char mac[MOAT_MAC_LEN];
   json_t *pod_annotations; /* borrowed; NULL when absent */

@@ -349,6 +349,9 @@ moat_record_member (const struct moat_record *rec)
     .dns = rec->dns,
     .log = rec->log,
     .gateway = rec->gateway,
+    .have_addr6 = rec->have_addr6,
+    .addr6 = rec->addr6,
+    .gateway6 = rec->gateway6,
   };
 
   memcpy (m.mac, rec->mac, MOAT_MAC_LEN);

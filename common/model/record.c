@@ -2,10 +2,12 @@
 /* An attachment's record in memory and as JSON (see record.h). */
 #include "model/record.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/ifname.h"
+#include "base/ip6.h"
 #include "model/config.h"
 #include "model/result.h"
 
@@ -27,6 +29,37 @@ attacher_parse (json_t *v, enum moat_attacher *ret)
     *ret = MOAT_ATTACHED_BY_HOOK;
   else
     return -1;
+  return 0;
+}
+
+/* "address6": "fd00:1::2/64", "gateway6": "fd00:1::1" (dual stack only:
+ * an IPv4 network's record stays as it was). */
+static int
+record_addr6_to_json (const struct moat_record *r, json_t *j)
+{
+  char a[INET6_ADDRSTRLEN + 4], g[INET6_ADDRSTRLEN];
+
+  moat_ipv6_text (&r->addr6, a);
+  snprintf (a + strlen (a), 5, "/%d", MOAT_SUBNET6_PREFIXLEN);
+  if (json_object_set_new (j, "address6", json_string (a)) < 0
+      || json_object_set_new (j, "gateway6", json_string (moat_ipv6_text (&r->gateway6, g))) < 0)
+    return -1;
+  return 0;
+}
+
+static int
+record_addr6_from_json (json_t *root, struct moat_record *r)
+{
+  json_t *address6 = json_object_get (root, "address6");
+  const char *gateway6 = json_string_value (json_object_get (root, "gateway6"));
+  int prefixlen;
+
+  if (!address6)
+    return 0;
+  if (moat_parse_cidr6 (json_string_value (address6), &r->addr6, &prefixlen) < 0
+      || prefixlen != MOAT_SUBNET6_PREFIXLEN || moat_parse_ipv6 (gateway6, &r->gateway6) < 0)
+    return -1;
+  r->have_addr6 = true;
   return 0;
 }
 
@@ -58,7 +91,8 @@ moat_record_to_json (const struct moat_record *r)
           || (r->dns && json_object_set_new (j, "dns", json_true ()) < 0)
           || (r->log && json_object_set_new (j, "log", json_true ()) < 0)
           || (r->aliases && json_object_set (j, "aliases", r->aliases) < 0)
-          || (r->sources && json_object_set (j, "sources", r->sources) < 0)))
+          || (r->sources && json_object_set (j, "sources", r->sources) < 0)
+          || (r->have_addr6 && record_addr6_to_json (r, j) < 0)))
     {
       json_decref (j);
       return NULL;
@@ -132,7 +166,8 @@ moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
                          "malformed record: attachedBy: want \"cni\" or \"hook\"");
     }
   if (!r->network || !r->container_id || !r->ifname || !r->host_if || !r->bridge
-      || !moat_ifname_valid (r->host_if) || !moat_ifname_valid (r->bridge))
+      || !moat_ifname_valid (r->host_if) || !moat_ifname_valid (r->bridge)
+      || record_addr6_from_json (root, r) < 0)
     {
       moat_record_free (r);
       return moat_error (err, MOAT_E_STATE, 0, "malformed record");

@@ -36,6 +36,9 @@ struct moat_record
   struct in_addr addr;
   int prefixlen;
   struct in_addr gateway;
+  bool have_addr6;          /* a dual-stack network: "address6" and "gateway6" */
+  struct in6_addr addr6;    /* its IPv6 address (prefix length 64) */
+  struct in6_addr gateway6; /* the bridge's IPv6 address */
   bool quiet, internet, masquerade;
   bool log;                /* the network's "log": refusals logged (written only while set) */
   bool dns;                /* "dns": the network's name server serves this container */

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include "base/error.h"
+#include "base/ip6.h"
 #include "base/types.h"
 
 /* What ADD made, to be written as a CNI result in the version asked for. */
@@ -21,11 +22,14 @@ struct moat_add_result
   struct in_addr addr;
   int prefixlen;
   struct in_addr gateway;
+  bool have_addr6; /* dual stack: a second IP, addr6/64 via gateway6, and "::/0" */
+  struct in6_addr addr6;
+  struct in6_addr gateway6;
   json_t *dns; /* borrowed; from delegated IPAM, may be NULL */
 };
 
 /* The success result of ADD in `version` (0.3.0 … 1.1.0): 0.3.x and 0.4.0
- * carry "version": "4" on each IP; 1.0.0 and later do not. */
+ * carry "version": "4" (or "6") on each IP; 1.0.0 and later do not. */
 json_t *moat_result_build (const char *version, const struct moat_add_result *r);
 
 /* "a.b.c.d" or, with prefixlen >= 0, "a.b.c.d/len" as a JSON string. */
@@ -43,5 +47,11 @@ json_t *moat_error_result (const char *version, const moat_err_t *err, const cha
  * 0 found, -1 with *err (MOAT_E_DECODE naming `what`). */
 int moat_result_first_ipv4 (json_t *result, const char *what, struct in_addr *ret_addr,
                             int *ret_prefixlen, struct in_addr *ret_gateway, moat_err_t *err);
+
+/* First IPv6 address of a result of any version, the same way:
+ * address/prefixlen and its gateway (all zero when none). 1 found, 0 none
+ * (not an error: an IPv4-only result), -1 with *err. */
+int moat_result_first_ipv6 (json_t *result, const char *what, struct in6_addr *ret_addr,
+                            int *ret_prefixlen, struct in6_addr *ret_gateway, moat_err_t *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cleanup.h"
 #include "base/ifname.h"
 
 /* --- keys ------------------------------------------------------------------ */
@@ -54,6 +55,28 @@ static void
 key_put_addr (struct key_writer *w, struct in_addr addr)
 {
   key_put (w, &addr.s_addr, sizeof (addr.s_addr));
+}
+
+static void
+key_put_addr6 (struct key_writer *w, const struct in6_addr *addr)
+{
+  key_put (w, addr->s6_addr, sizeof (addr->s6_addr));
+}
+
+void
+moat_link_local6 (const unsigned char mac[MOAT_MAC_LEN], struct in6_addr *ret)
+{
+  memset (ret, 0, sizeof (*ret));
+  ret->s6_addr[0] = 0xfe;
+  ret->s6_addr[1] = 0x80;
+  ret->s6_addr[8] = mac[0] ^ 0x02;
+  ret->s6_addr[9] = mac[1];
+  ret->s6_addr[10] = mac[2];
+  ret->s6_addr[11] = 0xff;
+  ret->s6_addr[12] = 0xfe;
+  ret->s6_addr[13] = mac[3];
+  ret->s6_addr[14] = mac[4];
+  ret->s6_addr[15] = mac[5];
 }
 
 /* A cgroup id: host order, or big-endian in an interval set (encode.c
@@ -123,6 +146,70 @@ moat_elems_resolvers (struct moat_elem ret[2], const char *bridge, struct in_add
 /* The member's elements in the order they are sent. `all_flags` includes
  * quiet/internet/masq whatever the member says: deletion removes them
  * regardless, so a flag that changed since ADD leaves nothing behind. */
+static void
+member_elem_addr6 (struct moat_elem *e, enum moat_set set, const struct in6_addr *addr)
+{
+  struct key_writer w;
+
+  key_start (&w, e, &moat_set_defs[set]);
+  key_put_addr6 (&w, addr);
+}
+
+static void
+elem_port6 (struct moat_elem *e, const struct moat_nft_member *m, const struct in6_addr *addr)
+{
+  struct key_writer w;
+
+  key_start (&w, e, &moat_set_defs[MOAT_SET_PORTS6]);
+  key_put_ifname (&w, m->host_ifname);
+  key_put (&w, m->mac, MOAT_MAC_LEN);
+  key_put_addr6 (&w, addr);
+}
+
+/* A dual-stack member's IPv6 elements (docs/design.md, "IPv6"): the
+ * twins of its address-keyed ones, and its port's two addresses (global,
+ * and the EUI-64 link-local its MAC gives). Names checked by the caller. */
+static size_t
+member_elems6 (const struct moat_nft_member *m, bool for_delete, struct moat_elem *ret)
+{
+  static const uint16_t dns_protos[] = { IPPROTO_UDP, IPPROTO_TCP };
+  struct in6_addr ll;
+  struct key_writer w;
+  size_t n = 0;
+
+  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_MEMBERS6]);
+  key_put_ifname (&w, m->bridge);
+  key_put_addr6 (&w, &m->addr6);
+  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_SELF6]);
+  key_put_addr6 (&w, &m->addr6);
+  key_put_addr6 (&w, &m->addr6);
+  if (m->quiet || for_delete)
+    member_elem_addr6 (&ret[n++], MOAT_SET_QUIET6, &m->addr6);
+  if (m->internet || for_delete)
+    member_elem_addr6 (&ret[n++], MOAT_SET_INTERNET6, &m->addr6);
+  if (m->masquerade || for_delete)
+    member_elem_addr6 (&ret[n++], MOAT_SET_MASQ6, &m->addr6);
+  if (m->log || for_delete)
+    member_elem_addr6 (&ret[n++], MOAT_SET_LOGGED6, &m->addr6);
+  if (for_delete)
+    member_elem_addr6 (&ret[n++], MOAT_SET_LOG_RATE6, &m->addr6);
+  for (size_t i = 0; m->dns && !for_delete && i < ARRAY_SIZE (dns_protos); i++)
+    {
+      uint8_t proto = (uint8_t)dns_protos[i];
+      uint16_t port = htons (53);
+
+      key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_RESOLVERS6]);
+      key_put_ifname (&w, m->bridge);
+      key_put_addr6 (&w, &m->gateway6);
+      key_put (&w, &proto, 1);
+      key_put (&w, &port, 2);
+    }
+  moat_link_local6 (m->mac, &ll);
+  elem_port6 (&ret[n++], m, &m->addr6);
+  elem_port6 (&ret[n++], m, &ll);
+  return n;
+}
+
 int
 moat_member_elems (const struct moat_nft_member *m, bool for_delete,
                    struct moat_elem ret[MOAT_MEMBER_MAX_ELEMS], size_t *ret_n, moat_err_t *err)
@@ -179,6 +266,8 @@ moat_member_elems (const struct moat_nft_member *m, bool for_delete,
   key_put (&w, m->mac, MOAT_MAC_LEN);
   key_put_addr (&w, m->addr);
 
+  if (m->have_addr6)
+    n += member_elems6 (m, for_delete, &ret[n]);
   *ret_n = n;
   return 0;
 }
@@ -186,7 +275,7 @@ moat_member_elems (const struct moat_nft_member *m, bool for_delete,
 static int
 format_field (char *buf, size_t size, enum moat_field type, const uint8_t *p, uint32_t set_flags)
 {
-  char addr[INET_ADDRSTRLEN];
+  char addr[INET6_ADDRSTRLEN];
 
   switch (type)
     {
@@ -195,6 +284,9 @@ format_field (char *buf, size_t size, enum moat_field type, const uint8_t *p, ui
                        (const char *)p);
     case MOAT_FIELD_IPV4:
       inet_ntop (AF_INET, p, addr, sizeof (addr));
+      return snprintf (buf, size, "%s", addr);
+    case MOAT_FIELD_IPV6:
+      inet_ntop (AF_INET6, p, addr, sizeof (addr));
       return snprintf (buf, size, "%s", addr);
     case MOAT_FIELD_ETHER:
       return snprintf (buf, size, "%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3], p[4],
@@ -335,6 +427,8 @@ moat_nft_elems_at (const struct moat_nft_elems *l, size_t i)
 enum moat_set
 moat_elem_set (const struct moat_elem *e)
 {
+  if (e->set == &moat_ident_set6_def)
+    return MOAT_SET_IDENT6;
   if (e->set == &moat_ident_set_def)
     return MOAT_SET_IDENT;
   return (enum moat_set) (e->set - moat_set_defs);
@@ -698,12 +792,14 @@ moat_elem_format (const struct moat_elem *e, char *buf, size_t size)
   moat_elem_format_key (e, key, sizeof (key));
   if (e->jump[0])
     snprintf (data, sizeof (data), " : jump %s", e->jump);
-  else if (e->data_len == 8)
+  else if (e->data_len == 8 || e->data_len == 20)
     {
-      char addr[INET_ADDRSTRLEN];
+      char addr[INET6_ADDRSTRLEN];
+      uint32_t at = e->data_len - 4;
 
-      inet_ntop (AF_INET, e->data, addr, sizeof (addr));
-      snprintf (data, sizeof (data), " : %s . %u", addr, (unsigned)(e->data[4] << 8 | e->data[5]));
+      inet_ntop (e->data_len == 8 ? AF_INET : AF_INET6, e->data, addr, sizeof (addr));
+      snprintf (data, sizeof (data), " : %s . %u", addr,
+                (unsigned)(e->data[at] << 8 | e->data[at + 1]));
     }
   snprintf (buf, size, "%s: %s%s", e->name[0] ? e->name : e->set->name, key, data);
 }
@@ -729,6 +825,132 @@ moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_member *m
       if (!e)
         return moat_error (err, MOAT_E_IO, ENOMEM, "nft: out of memory");
       *e = v[i];
+    }
+  return 0;
+}
+
+/* --- IPv6 twins of policy elements ------------------------------------------ */
+
+static bool
+is_full_range4 (const uint8_t *start, const uint8_t *end)
+{
+  static const uint8_t zero[4] = { 0 }, ones[4] = { 0xff, 0xff, 0xff, 0xff };
+
+  return end && memcmp (start, zero, 4) == 0 && memcmp (end, ones, 4) == 0;
+}
+
+/* One IPv4 field (start, and end for an interval) as its IPv6 twin: a
+ * container's address as its IPv6 address, every address (0.0.0.0/0) as
+ * every address (::/0). false when it has none. */
+static bool
+field_twin6 (const uint8_t *start, const uint8_t *end, uint8_t *ret_start, uint8_t *ret_end,
+             moat_addr6_fn addr6_of, void *data)
+{
+  struct in_addr a;
+  struct in6_addr a6;
+
+  if (is_full_range4 (start, end))
+    {
+      memset (ret_start, 0, 16);
+      memset (ret_end, 0xff, 16);
+      return true;
+    }
+  if (end && memcmp (start, end, 4) != 0)
+    return false; /* an outside range */
+  memcpy (&a.s_addr, start, 4);
+  if (addr6_of (a, &a6, data) != 1)
+    return false;
+  memcpy (ret_start, a6.s6_addr, 16);
+  memcpy (ret_end, a6.s6_addr, 16);
+  return true;
+}
+
+/* The key (and its end) of `e` rewritten field by field into `t`, a
+ * fresh element of the twin set. */
+static bool
+key_twin6 (const struct moat_elem *e, struct moat_elem *t, moat_addr6_fn addr6_of, void *data)
+{
+  const struct moat_set_def *s = e->set, *s6 = t->set;
+  uint32_t off = 0, off6 = 0;
+
+  for (unsigned i = 0; i < s->nfields; i++)
+    {
+      uint32_t len = moat_field_infos[s->fields[i]].len;
+      uint32_t len6 = moat_field_infos[s6->fields[i]].len;
+      const uint8_t *end = e->key_end_len ? e->key_end + off : NULL;
+
+      if (off + len > e->key_len)
+        return false;
+      if (s->fields[i] == MOAT_FIELD_IPV4)
+        {
+          if (!field_twin6 (e->key + off, end, t->key + off6, t->key_end + off6, addr6_of, data))
+            return false;
+        }
+      else
+        {
+          memcpy (t->key + off6, e->key + off, len);
+          memcpy (t->key_end + off6, end ? end : e->key + off, len);
+        }
+      off += moat_field_padded (len);
+      off6 += moat_field_padded (len6);
+    }
+  t->key_len = off6;
+  t->key_end_len = e->key_end_len ? off6 : 0;
+  return true;
+}
+
+/* A map's value, address . port: the container's IPv6 address . port. */
+static bool
+data_twin6 (const struct moat_elem *e, struct moat_elem *t, moat_addr6_fn addr6_of, void *data)
+{
+  uint8_t end[16];
+
+  if (e->data_len == 0)
+    return true;
+  if (e->data_len != 8 || !field_twin6 (e->data, NULL, t->data, end, addr6_of, data))
+    return false;
+  memcpy (t->data + 16, e->data + 4, 4);
+  t->data_len = 20;
+  return true;
+}
+
+/* id_<ident> -> id_<ident>6: an identity's name has at most
+ * MOAT_NFT_IDENT_MAX characters, so the "6" fits (MOAT_IDENT_OBJECT_MAX). */
+static void
+name_twin6 (char dst[MOAT_IDENT_OBJECT_MAX], const char *src)
+{
+  size_t len = strnlen (src, MOAT_IDENT_OBJECT_MAX - 2);
+
+  memcpy (dst, src, len);
+  dst[len] = '6';
+  dst[len + 1] = '\0';
+}
+
+int
+moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elems *in,
+                      moat_addr6_fn addr6_of, void *data)
+{
+  for (size_t i = 0; i < in->l.n; i++)
+    {
+      const struct moat_elem *e = &in->l.v[i];
+      enum moat_set twin = moat_set_twin6 (moat_elem_set (e));
+      struct moat_elem t, *pushed;
+
+      if (twin == MOAT_SET_NO_TWIN || e->set->v6 || e->set->family != NFPROTO_INET)
+        continue;
+      memset (&t, 0, sizeof (t));
+      t.set = moat_set_def_of (twin);
+      t.timeout_ms = e->timeout_ms;
+      if (!key_twin6 (e, &t, addr6_of, data) || !data_twin6 (e, &t, addr6_of, data))
+        continue;
+      if (e->name[0])
+        name_twin6 (t.name, e->name);
+      if (e->jump[0])
+        name_twin6 (t.jump, e->jump);
+      pushed = moat_elem_list_push (&out->l);
+      if (!pushed)
+        return -1;
+      *pushed = t;
     }
   return 0;
 }

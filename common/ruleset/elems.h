@@ -38,6 +38,9 @@ struct moat_nft_member
    * (its record says so), deleted as they are; else (no record, GC) they
    * are found by a dump of the publish sets. */
   bool publish_known;
+  bool have_addr6;          /* the network is dual stack (subnet6) */
+  struct in6_addr addr6;    /* container's global IPv6 address */
+  struct in6_addr gateway6; /* the bridge's global IPv6 address */
 };
 
 /* A container's policy elements (docs/design.md, "The ruleset and the
@@ -104,6 +107,21 @@ int moat_nft_elems_grant_ingress (struct moat_nft_elems *l, struct in_addr addr,
 int moat_nft_elems_ident_member (struct moat_nft_elems *l, struct in_addr addr, const char *ident);
 int moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, struct in_addr addr);
 
+/* IPv6 twins (docs/design.md, "IPv6"): the policy is built once, in
+ * IPv4 elements, and each becomes its twin in the IPv6 half when every
+ * address it names has one: a container's address its IPv6 address
+ * (addr6_of: 1 and *ret when the container at `addr` is dual stack, 0
+ * when not or when `addr` is no container's), every address (0.0.0.0/0)
+ * every address (::/0). An outside IPv4 range, or an IPv4-only container,
+ * gives no twin. Identity sets and verdicts: id_<ident> -> id_<ident>6.
+ * Appends the twins to `out`, which may be `in` itself (the twins, of the
+ * IPv6 half, have none); -1 only when out of memory. */
+typedef int (*moat_addr6_fn) (struct in_addr addr, struct in6_addr *ret, void *data);
+int moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elems *in,
+                          moat_addr6_fn addr6_of, void *data);
+/* A container's link-local address: the EUI-64 of its MAC (fe80::, the
+ * MAC's U/L bit flipped, ff:fe in the middle). */
+void moat_link_local6 (const unsigned char mac[MOAT_MAC_LEN], struct in6_addr *ret);
 /* A host-network container (docs/design.md, "Host-network containers"),
  * keyed by its cgroup id: its membership, the jump to its identity's
  * chain, and its egress (cgroup . destination range . proto . ports) or
@@ -125,8 +143,8 @@ int moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_membe
 
 #define MOAT_ELEM_KEY_MAX 64 /* NFT_DATA_VALUE_MAXLEN */
 /* members, self, bridges, quiet, internet, masq, logged, log_rate (a deletion), guarded ×2,
- * ports, resolvers ×2 */
-#define MOAT_MEMBER_MAX_ELEMS 13
+ * ports, resolvers ×2; their IPv6 twins but bridges and guarded, and ports6 ×2 */
+#define MOAT_MEMBER_MAX_ELEMS 24
 
 /* A key is its set's fields in order, each at a 4-byte boundary
  * (moat_field_padded) in network byte order (an ifname NUL-padded). */
@@ -138,7 +156,7 @@ struct moat_elem
   uint8_t key_end[MOAT_ELEM_KEY_MAX]; /* interval sets: end of the range */
   uint32_t key_end_len;               /* 0: no end */
   uint64_t timeout_ms;                /* 0: no timeout */
-  uint8_t data[8];                    /* a map's value */
+  uint8_t data[20];                   /* a map's value (IPv6: 16-byte address . port) */
   uint32_t data_len;                  /* 0: not a map */
   char name[MOAT_IDENT_OBJECT_MAX];   /* an identity's set ("id_<ident>"); "": set->name */
   char jump[MOAT_IDENT_OBJECT_MAX];   /* a verdict map's value: jump to this chain */

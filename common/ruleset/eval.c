@@ -26,6 +26,7 @@ struct walk
   const char *iif, *oif;
   const char *chain;    /* the chain being run */
   struct in_addr daddr; /* after the proxy's dnat */
+  struct in6_addr daddr6;
   uint16_t dport;
   moat_eval_is_local_fn is_local; /* fib daddr type local */
   void *local_data;
@@ -57,6 +58,38 @@ static bool
 is_arp (const struct moat_eval_packet *p)
 {
   return p->ether_type == MOAT_ETHERTYPE_ARP;
+}
+
+static bool
+is_ip4 (const struct moat_eval_packet *p)
+{
+  return !is_arp (p) && !p->ip6;
+}
+
+static bool
+is_nd (const struct moat_eval_packet *p)
+{
+  return p->ip6 && p->proto == IPPROTO_ICMPV6
+         && (p->icmp_type == MOAT_ICMPV6_NS || p->icmp_type == MOAT_ICMPV6_NA);
+}
+
+static bool
+addr6_unset (const struct in6_addr *a)
+{
+  static const struct in6_addr any;
+
+  return memcmp (a, &any, sizeof (any)) == 0;
+}
+
+static struct in6_addr
+ct_saddr6 (const struct walk *w, bool reply)
+{
+  const struct moat_eval_packet *p = w->p;
+  const struct in6_addr *given = reply ? &p->ct_reply_saddr6 : &p->ct_original_saddr6;
+
+  if (!addr6_unset (given))
+    return *given;
+  return reply == p->ct_reply ? p->saddr6 : p->daddr6;
 }
 
 /* The connection's addresses as conntrack holds them (the packet's own
@@ -100,6 +133,7 @@ load_source (const struct walk *w, enum moat_source src, uint8_t *dst, uint32_t 
   const struct moat_eval_packet *p = w->p;
   uint16_t port = htons (w->dport);
   struct in_addr a;
+  struct in6_addr a6;
 
   memset (dst, 0, len);
   switch (src)
@@ -112,10 +146,29 @@ load_source (const struct walk *w, enum moat_source src, uint8_t *dst, uint32_t 
       return put_ifname (dst, len, w->oif);
     case MOAT_SRC_IP_SADDR:
       memcpy (dst, &p->saddr.s_addr, 4);
-      return !is_arp (p);
+      return is_ip4 (p);
     case MOAT_SRC_IP_DADDR:
       memcpy (dst, &w->daddr.s_addr, 4);
-      return !is_arp (p);
+      return is_ip4 (p);
+    case MOAT_SRC_IP6_SADDR:
+      memcpy (dst, p->saddr6.s6_addr, 16);
+      return p->ip6;
+    case MOAT_SRC_IP6_DADDR:
+      memcpy (dst, w->daddr6.s6_addr, 16);
+      return p->ip6;
+    case MOAT_SRC_ND_TARGET:
+      memcpy (dst, p->nd_target.s6_addr, 16);
+      return is_nd (p);
+    case MOAT_SRC_ND_LLADDR:
+      memcpy (dst, p->nd_lladdr, MOAT_MAC_LEN);
+      return is_nd (p) && p->nd_option != 0;
+    case MOAT_SRC_CT_ORIGINAL_SADDR6:
+    case MOAT_SRC_CT_REPLY_SADDR6:
+      if (p->ct == MOAT_EVAL_CT_INVALID || !p->ip6)
+        return false;
+      a6 = ct_saddr6 (w, src == MOAT_SRC_CT_REPLY_SADDR6);
+      memcpy (dst, a6.s6_addr, 16);
+      return true;
     case MOAT_SRC_L4PROTO:
       dst[0] = p->proto;
       return !is_arp (p);
@@ -133,7 +186,7 @@ load_source (const struct walk *w, enum moat_source src, uint8_t *dst, uint32_t 
       return is_arp (p);
     case MOAT_SRC_CT_ORIGINAL_SADDR:
     case MOAT_SRC_CT_REPLY_SADDR:
-      if (p->ct == MOAT_EVAL_CT_INVALID)
+      if (p->ct == MOAT_EVAL_CT_INVALID || p->ip6)
         return false; /* no conntrack entry */
       a = ct_saddr (w, src == MOAT_SRC_CT_REPLY_SADDR);
       memcpy (dst, &a.s_addr, 4);
@@ -209,7 +262,8 @@ set_find (const struct walk *w, enum moat_set set, const char *ident_set, const 
       const struct moat_elem *e = moat_nft_elems_at (w->elems, i);
 
       if (moat_elem_set (e) != set
-          || (set == MOAT_SET_IDENT && strcmp (moat_elem_set_name (e), ident_set) != 0))
+          || ((set == MOAT_SET_IDENT || set == MOAT_SET_IDENT6)
+              && strcmp (moat_elem_set_name (e), ident_set) != 0))
         continue;
       if (elem_holds (def, e, key, key_len))
         return i;
@@ -232,6 +286,22 @@ lookup (struct walk *w, enum moat_set set, const enum moat_source *sources, bool
 }
 
 /* --- terms and rules ------------------------------------------------------------------- */
+
+/* A frame's ether type: ARP, IPv6, else IPv4. */
+static uint16_t
+ether_type (const struct moat_eval_packet *p)
+{
+  if (p->ether_type)
+    return p->ether_type;
+  return p->ip6 ? MOAT_ETHERTYPE_IPV6 : MOAT_ETHERTYPE_IPV4;
+}
+
+/* icmp type / icmpv6 type: nft's dependency is the l4proto of the family. */
+static bool
+is_icmp (const struct moat_eval_packet *p)
+{
+  return p->ip6 ? p->proto == IPPROTO_ICMPV6 : !is_arp (p) && p->proto == IPPROTO_ICMP;
+}
 
 static uint32_t
 ct_state_bit (enum moat_eval_ct ct)
@@ -272,25 +342,36 @@ term_holds (struct walk *w, const struct moat_rule_def *def, const struct moat_t
     case MOAT_TERM_END:
       return 1;
     case MOAT_TERM_IPV4:
-      return !is_arp (p);
+      return is_ip4 (p);
+    case MOAT_TERM_IPV6:
+      return p->ip6;
     case MOAT_TERM_ETHER_TYPE:
-      return (p->ether_type ? p->ether_type : MOAT_ETHERTYPE_IPV4) == t->value;
+      return ether_type (p) == t->value;
     case MOAT_TERM_L4PROTO:
       return !is_arp (p) && p->proto == t->value;
     case MOAT_TERM_ICMP_TYPE:
-      return !is_arp (p) && p->proto == IPPROTO_ICMP && p->icmp_type == t->value;
+      return is_icmp (p) && p->icmp_type == t->value;
+    case MOAT_TERM_ICMP_TYPE_RANGE:
+      return is_icmp (p) && p->icmp_type >= (t->value & 0xff) && p->icmp_type <= (t->value >> 8);
+    case MOAT_TERM_ND_OPTION: /* no option: the load fails */
+      return is_nd (p) && p->nd_option != 0 && p->nd_option != t->value;
+    case MOAT_TERM_TH_SPORT:
+      return !is_arp (p) && (p->proto == IPPROTO_UDP || p->proto == IPPROTO_TCP)
+             && p->sport == t->value;
     case MOAT_TERM_CT_STATE:
       return (ct_state_bit (p->ct) & t->value) != 0;
     case MOAT_TERM_CT_REPLY:
       return p->ct != MOAT_EVAL_CT_INVALID && p->ct_reply;
     case MOAT_TERM_FIB_LOCAL:
+      if (p->ip6)
+        return p->is_local6 && p->is_local6 (&w->daddr6, w->local_data);
       return !is_arp (p) && w->is_local && w->is_local (w->daddr, w->local_data);
     case MOAT_TERM_CT_DNAT:
       return p->ct != MOAT_EVAL_CT_INVALID && (p->ct_dnat || w->r->dnat);
     case MOAT_TERM_SADDR_LOOPBACK:
-      return !is_arp (p) && (ntohl (p->saddr.s_addr) >> 24) == 127;
+      return is_ip4 (p) && (ntohl (p->saddr.s_addr) >> 24) == 127;
     case MOAT_TERM_DADDR_LOOPBACK:
-      return !is_arp (p) && (ntohl (w->daddr.s_addr) >> 24) == 127;
+      return is_ip4 (p) && (ntohl (w->daddr.s_addr) >> 24) == 127;
     case MOAT_TERM_RATE:
       return 1; /* within its rate: explain tells what a refusal is, not how many */
     case MOAT_TERM_IIF_LO:
@@ -347,7 +428,9 @@ record_step (struct walk *w, size_t rule, const char *chain, const char *text, s
       s->set = moat_elem_set_name (e);
     }
   if (w->hits)
-    w->hits[rule == MOAT_EVAL_IDENT_RULE ? moat_rule_defs_count : rule]++;
+    w->hits[rule != MOAT_EVAL_IDENT_RULE ? rule
+            : w->p->ip6                  ? moat_rules_count ()
+                                         : moat_rules_count () + 1]++;
   return 0;
 }
 
@@ -360,8 +443,16 @@ apply_dnat (struct walk *w, size_t elem)
   const struct moat_elem *e = moat_nft_elems_at (w->elems, elem);
   uint16_t port;
 
-  memcpy (&w->daddr.s_addr, e->data, 4);
-  memcpy (&port, e->data + 4, 2);
+  if (e->data_len == 20)
+    {
+      memcpy (w->daddr6.s6_addr, e->data, 16);
+      memcpy (&port, e->data + 16, 2);
+    }
+  else
+    {
+      memcpy (&w->daddr.s_addr, e->data, 4);
+      memcpy (&port, e->data + 4, 2);
+    }
   w->dport = ntohs (port);
   w->r->dnat = true;
   w->r->dnat_addr = w->daddr;
@@ -383,11 +474,14 @@ static int
 run_action (struct walk *w, const struct moat_rule_def *def, size_t index, size_t elem,
             unsigned depth, enum outcome *ret)
 {
-  static const enum moat_source proxy_key[MOAT_SET_MAX_FIELDS]
-      = { MOAT_SRC_IP_SADDR, MOAT_SRC_TH_DPORT };
-  static const enum moat_source ident_key[MOAT_SET_MAX_FIELDS] = { MOAT_SRC_IP_SADDR };
-  static const enum moat_source publish_key[MOAT_SET_MAX_FIELDS]
-      = { MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO, MOAT_SRC_TH_DPORT };
+  static const enum moat_source proxy_key[2][MOAT_SET_MAX_FIELDS]
+      = { { MOAT_SRC_IP_SADDR, MOAT_SRC_TH_DPORT }, { MOAT_SRC_IP6_SADDR, MOAT_SRC_TH_DPORT } };
+  static const enum moat_source ident_key[2][MOAT_SET_MAX_FIELDS]
+      = { { MOAT_SRC_IP_SADDR }, { MOAT_SRC_IP6_SADDR } };
+  static const enum moat_source publish_key[2][MOAT_SET_MAX_FIELDS]
+      = { { MOAT_SRC_IP_DADDR, MOAT_SRC_L4PROTO, MOAT_SRC_TH_DPORT },
+          { MOAT_SRC_IP6_DADDR, MOAT_SRC_L4PROTO, MOAT_SRC_TH_DPORT } };
+  unsigned v6 = def->v6;
   static const enum moat_source cgroup_key[MOAT_SET_MAX_FIELDS] = { MOAT_SRC_SOCKET_CGROUP };
   size_t found;
 
@@ -414,14 +508,14 @@ run_action (struct walk *w, const struct moat_rule_def *def, size_t index, size_
       *ret = OUT_ACCEPT;
       return record_step (w, index, w->chain, def->text, elem);
     case MOAT_ACT_PROXY_DNAT:
-      found = action_lookup (w, MOAT_SET_PROXY, proxy_key);
+      found = action_lookup (w, v6 ? MOAT_SET_PROXY6 : MOAT_SET_PROXY, proxy_key[v6]);
       if (found == MOAT_EVAL_NO_ELEM)
         return 0; /* the map has no value: the rule breaks */
       apply_dnat (w, found);
       *ret = OUT_ACCEPT;
       return record_step (w, index, w->chain, def->text, found);
     case MOAT_ACT_PUBLISH_DNAT:
-      found = action_lookup (w, MOAT_SET_PUBLISH, publish_key);
+      found = action_lookup (w, v6 ? MOAT_SET_PUBLISH6 : MOAT_SET_PUBLISH, publish_key[v6]);
       if (found == MOAT_EVAL_NO_ELEM)
         return 0;
       apply_dnat (w, found);
@@ -431,7 +525,7 @@ run_action (struct walk *w, const struct moat_rule_def *def, size_t index, size_
       w->r->logged = true; /* no verdict: the next rule runs */
       return record_step (w, index, w->chain, def->text, elem);
     case MOAT_ACT_SRC_IDENT:
-      found = action_lookup (w, MOAT_SET_SRC_IDENT, ident_key);
+      found = action_lookup (w, v6 ? MOAT_SET_SRC_IDENT6 : MOAT_SET_SRC_IDENT, ident_key[v6]);
       if (found == MOAT_EVAL_NO_ELEM)
         return 0;
       if (record_step (w, index, w->chain, def->text, found) < 0)
@@ -458,25 +552,28 @@ chain_known (uint16_t family, const char *chain)
 }
 
 /* The chain's rule after `*at` (start at 0), and its index, or NULL: the
- * table's rules naming it, or an identity's one rule. */
+ * rules naming it (moat_rule_at), those made at its head first, or an
+ * identity's one rule (its IPv6 twin for an IPv6 packet). */
 static const struct moat_rule_def *
 next_rule (const struct walk *w, const char *chain, size_t *at, size_t *ret_index)
 {
+  size_t n = moat_rules_count ();
+
   if (!chain_known (w->family, chain))
     {
       if (*at > 0)
         return NULL;
       *at = 1;
       *ret_index = MOAT_EVAL_IDENT_RULE;
-      return &moat_ident_rule_def;
+      return w->p->ip6 ? &moat_ident_rule6_def : &moat_ident_rule_def;
     }
-  for (; *at < moat_rule_defs_count; ++*at)
+  for (; *at < 2 * n; ++*at)
     {
-      const struct moat_rule_def *def = &moat_rule_defs[*at];
+      const struct moat_rule_def *def = moat_rule_at (*at % n);
 
-      if (def->family == w->family && strcmp (def->chain, chain) == 0)
+      if (def->family == w->family && def->insert == (*at < n) && strcmp (def->chain, chain) == 0)
         {
-          *ret_index = (*at)++;
+          *ret_index = (*at)++ % n;
           return def;
         }
     }
@@ -568,19 +665,31 @@ run_hook (struct walk *w, uint16_t family, uint32_t hook, enum outcome *ret)
 }
 
 /* Where the routing sends the destination: a container's bridge (its
- * members element), else the uplink. */
+ * members or members6 element), else the uplink. */
 static const char *
 route (const struct walk *w)
 {
   size_t n = moat_nft_elems_count (w->elems);
+  enum moat_set set = w->p->ip6 ? MOAT_SET_MEMBERS6 : MOAT_SET_MEMBERS;
+  const void *daddr = w->p->ip6 ? (const void *)w->daddr6.s6_addr : (const void *)&w->daddr;
+  size_t len = w->p->ip6 ? 16 : 4;
 
   for (size_t i = 0; i < n; i++)
     {
       const struct moat_elem *e = moat_nft_elems_at (w->elems, i);
 
-      /* members: ifname . ipv4_addr */
-      if (moat_elem_set (e) == MOAT_SET_MEMBERS
-          && memcmp (e->key + moat_field_padded (IFNAMSIZ), &w->daddr, 4) == 0)
+      /* members: ifname . address */
+      if (moat_elem_set (e) == set
+          && memcmp (e->key + moat_field_padded (IFNAMSIZ), daddr, len) == 0)
+        return (const char *)e->key;
+    }
+  /* An IPv6 subnet is a /64 (docs/design.md, "IPv6"): an address of it
+   * that no member holds still routes to its bridge. */
+  for (size_t i = 0; w->p->ip6 && i < n; i++)
+    {
+      const struct moat_elem *e = moat_nft_elems_at (w->elems, i);
+
+      if (moat_elem_set (e) == set && memcmp (e->key + moat_field_padded (IFNAMSIZ), daddr, 8) == 0)
         return (const char *)e->key;
     }
   return w->p->uplink;
@@ -597,7 +706,10 @@ static int
 run_routed (struct walk *w, bool sent, moat_eval_is_local_fn is_local, void *data,
             enum outcome *ret)
 {
-  w->r->local = !sent && is_local && is_local (w->daddr, data);
+  if (w->p->ip6)
+    w->r->local = !sent && w->p->is_local6 && w->p->is_local6 (&w->daddr6, data);
+  else
+    w->r->local = !sent && is_local && is_local (w->daddr, data);
   if (w->r->local)
     {
       w->oif = NULL;
@@ -633,6 +745,7 @@ moat_eval (const struct moat_nft_elems *elems, const struct moat_eval_packet *p,
 
   memset (ret, 0, sizeof (*ret));
   w.daddr = p->daddr;
+  w.daddr6 = p->daddr6;
   w.dport = p->dport;
   w.iif = p->port ? p->port : p->iif;
   if (p->port && !p->reserved_mac)
@@ -659,20 +772,22 @@ done:
 size_t
 moat_eval_rule_count (void)
 {
-  return moat_rule_defs_count;
+  return moat_rules_count () + 1;
 }
 
 void
 moat_eval_rule_name (size_t rule, const char **ret_chain, const char **ret_text)
 {
-  if (rule >= moat_rule_defs_count)
+  size_t n = moat_rules_count ();
+
+  if (rule >= n)
     {
-      *ret_chain = "id_<ident>";
-      *ret_text = "ip daddr @id_<ident> accept";
+      *ret_chain = rule == n ? "id_<ident>6" : "id_<ident>";
+      *ret_text = rule == n ? moat_ident_rule6_def.text : "ip daddr @id_<ident> accept";
       return;
     }
-  *ret_chain = moat_rule_defs[rule].chain;
-  *ret_text = moat_rule_defs[rule].text;
+  *ret_chain = moat_rule_at (rule)->chain;
+  *ret_text = moat_rule_at (rule)->text;
 }
 
 const struct moat_eval_step *

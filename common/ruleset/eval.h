@@ -65,6 +65,20 @@ struct moat_eval_packet
   uint16_t dport;    /* host order */
   uint8_t icmp_type; /* proto IPPROTO_ICMP */
 
+  /* An IPv6 packet (docs/design.md, "IPv6"): its addresses are these,
+   * and saddr/daddr unused; proto IPPROTO_ICMPV6 with icmp_type. */
+  bool ip6;
+  struct in6_addr saddr6, daddr6;
+  /* Whether an IPv6 address is one of the host's (called with moat_eval's
+   * `data`); NULL: none is. */
+  bool (*is_local6) (const struct in6_addr *addr, void *data);
+  struct in6_addr ct_original_saddr6;    /* as ct_original_saddr (:: = the packet's) */
+  struct in6_addr ct_reply_saddr6;       /* as ct_reply_saddr */
+  struct in6_addr nd_target;             /* a neighbour solicitation's or advertisement's */
+  uint16_t nd_option;                    /* its first option: type << 8 | length; 0: none */
+  unsigned char nd_lladdr[MOAT_MAC_LEN]; /* that option's link-layer address */
+  uint16_t sport;                        /* host order (udp sport 547) */
+
   enum moat_eval_ct ct;
   bool ct_reply;                    /* ct direction reply */
   struct in_addr ct_original_saddr; /* ct original ip saddr (related: the flow's) */
@@ -89,8 +103,8 @@ enum moat_eval_verdict
 
 /* No element matched (a rule without lookup, a base chain's policy). */
 #define MOAT_EVAL_NO_ELEM ((size_t)-1)
-/* The rule of an identity's chain (ip daddr @id_<ident> accept), which is
- * not in the table's rule list. */
+/* The rule of an identity's chain (ip daddr @id_<ident> accept, or its
+ * IPv6 twin), which is not in the table's rule list. */
 #define MOAT_EVAL_IDENT_RULE ((size_t)-1)
 #define MOAT_EVAL_MAX_STEPS 24
 
@@ -122,8 +136,9 @@ struct moat_eval_result
 };
 
 /* Walks `p` through the table with the sets holding `elems`. `hits`, when
- * not NULL, has one counter per rule of the table (moat_eval_rule_count)
- * plus one for the identity rule, last: each rule that matches adds one.
+ * not NULL, has one counter per rule (moat_eval_rule_count: both halves,
+ * moat_rule_at, then the IPv6 identity rule) plus one for the IPv4
+ * identity rule, last: each rule that matches adds one.
  * -1 with MOAT_E_CONFIG naming the rule when the table holds a term or an
  * action the evaluator does not know, or the walk loops. */
 int moat_eval (const struct moat_nft_elems *elems, const struct moat_eval_packet *p,

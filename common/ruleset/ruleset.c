@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include <stdlib.h>
 #include "base/types.h"
 
 /* nft's datatype ids (nftables include/datatype.h, enum datatypes). `nft
@@ -19,6 +20,7 @@
 enum
 {
   NFT_TYPE_IPADDR = 7,
+  NFT_TYPE_IP6ADDR = 8,
   NFT_TYPE_ETHERADDR = 9,
   NFT_TYPE_INET_PROTOCOL = 12,
   NFT_TYPE_INET_SERVICE = 13,
@@ -33,6 +35,7 @@ const struct moat_field_info moat_field_infos[] = {
   [MOAT_FIELD_ETHER] = { NFT_TYPE_ETHERADDR, MOAT_MAC_LEN, MOAT_BYTEORDER_BIG },
   [MOAT_FIELD_PROTO] = { NFT_TYPE_INET_PROTOCOL, 1, MOAT_BYTEORDER_BIG },
   [MOAT_FIELD_PORT] = { NFT_TYPE_INET_SERVICE, 2, MOAT_BYTEORDER_BIG },
+  [MOAT_FIELD_IPV6] = { NFT_TYPE_IP6ADDR, 16, MOAT_BYTEORDER_BIG },
   [MOAT_FIELD_CGROUP] = { NFT_TYPE_CGROUPV2, 8, MOAT_BYTEORDER_HOST },
 };
 
@@ -40,134 +43,105 @@ const struct moat_field_info moat_field_infos[] = {
  * the kernel picks the pipapo backend; nft sets both only there. */
 #define RANGE_FLAGS (NFT_SET_INTERVAL | NFT_SET_TIMEOUT | NFT_SET_CONCAT)
 
+/* The sets keyed by an address, written once: ADDR_SETS (MOAT_FIELD_IPV4, ,
+ * false) is the IPv4 half's, ADDR_SETS (MOAT_FIELD_IPV6, 6, true) their
+ * IPv6 twins (named with a "6"), so the two cannot drift. */
+#define ADDR_SET(S, A, V6, NAME, FLAGS, ...)                                                       \
+  [MOAT_SET_##NAME##S] = { .family = NFPROTO_INET,                                                 \
+                           .name = ADDR_SET_NAME_##NAME #S,                                        \
+                           .flags = (FLAGS),                                                       \
+                           .v6 = (V6),                                                             \
+                           __VA_ARGS__ }
+#define ADDR_SET_NAME_MEMBERS "members"
+#define ADDR_SET_NAME_QUIET "quiet"
+#define ADDR_SET_NAME_INTERNET "internet"
+#define ADDR_SET_NAME_MASQ "masq"
+#define ADDR_SET_NAME_GRANT_PEER "grant_peer"
+#define ADDR_SET_NAME_GRANT_HOST "grant_host"
+#define ADDR_SET_NAME_GRANT_EGRESS "grant_egress"
+#define ADDR_SET_NAME_HOST_GRANTS "host_grants"
+#define ADDR_SET_NAME_EGRESS "egress"
+#define ADDR_SET_NAME_INGRESS "ingress"
+#define ADDR_SET_NAME_EGRESS_DENY "egress_deny"
+#define ADDR_SET_NAME_INGRESS_DENY "ingress_deny"
+#define ADDR_SET_NAME_PROXIED "proxied"
+#define ADDR_SET_NAME_PROXY "proxy"
+#define ADDR_SET_NAME_SRC_IDENT "src_ident"
+#define ADDR_SET_NAME_SELF "self"
+#define ADDR_SET_NAME_RESOLVERS "resolvers"
+#define ADDR_SET_NAME_GRANT_INGRESS "grant_ingress"
+#define ADDR_SET_NAME_PUBLISH "publish"
+#define ADDR_SET_NAME_PUBLISHED "published"
+#define ADDR_SET_NAME_LOGGED "logged"
+#define ADDR_SET_NAME_LOG_RATE "log_rate"
+/* addr . addr . proto . port */
+#define ACL_FIELDS(A) .nfields = 4, .fields = { A, A, MOAT_FIELD_PROTO, MOAT_FIELD_PORT }
+
+#define ADDR_SETS(A, S, V6)                                                                        \
+  ADDR_SET (S, A, V6, MEMBERS, 0, .nfields = 2, .fields = { MOAT_FIELD_IFNAME, A }),               \
+      ADDR_SET (S, A, V6, QUIET, 0, .nfields = 1, .fields = { A }),                                \
+      ADDR_SET (S, A, V6, INTERNET, 0, .nfields = 1, .fields = { A }),                             \
+      ADDR_SET (S, A, V6, MASQ, 0, .nfields = 1, .fields = { A }),                                 \
+      ADDR_SET (S, A, V6, GRANT_PEER, NFT_SET_TIMEOUT, .nfields = 2, .fields = { A, A }),          \
+      ADDR_SET (S, A, V6, GRANT_HOST, RANGE_FLAGS, .nfields = 3,                                   \
+                .fields = { A, MOAT_FIELD_PROTO, MOAT_FIELD_PORT }),                               \
+      ADDR_SET (S, A, V6, GRANT_EGRESS, RANGE_FLAGS, ACL_FIELDS (A)),                              \
+      ADDR_SET (S, A, V6, HOST_GRANTS, RANGE_FLAGS, .nfields = 3,                                  \
+                .fields = { A, MOAT_FIELD_PROTO, MOAT_FIELD_PORT }),                               \
+      ADDR_SET (S, A, V6, EGRESS, RANGE_FLAGS, ACL_FIELDS (A)),                                    \
+      ADDR_SET (S, A, V6, INGRESS, RANGE_FLAGS, ACL_FIELDS (A)),                                   \
+      ADDR_SET (S, A, V6, EGRESS_DENY, RANGE_FLAGS, ACL_FIELDS (A)),                               \
+      ADDR_SET (S, A, V6, INGRESS_DENY, RANGE_FLAGS, ACL_FIELDS (A)),                              \
+      ADDR_SET (S, A, V6, PROXIED, 0, ACL_FIELDS (A)),                                             \
+      ADDR_SET (S, A, V6, PROXY, NFT_SET_MAP, .nfields = 2, .fields = { A, MOAT_FIELD_PORT },      \
+                .ndata = 2, .data = { A, MOAT_FIELD_PORT }),                                       \
+      ADDR_SET (S, A, V6, SRC_IDENT, NFT_SET_MAP, .nfields = 1, .fields = { A },                   \
+                .verdict = true), /* Each container's address twice: lets a rule ask whether a     \
+                                   * packet's source is an endpoint of its conntrack entry. */     \
+      ADDR_SET (S, A, V6, SELF, 0, .nfields = 2,                                                   \
+                .fields = { A, A }), /* A network's name server (docs/design.md, "Names"): bridge  \
+                                      * . gateway . udp/tcp . 53, elements per network. */         \
+      ADDR_SET (S, A, V6, RESOLVERS, 0, .nfields = 4,                                              \
+                .fields = { MOAT_FIELD_IFNAME, A, MOAT_FIELD_PROTO,                                \
+                            MOAT_FIELD_PORT }), /* moatctl's ingress grants, keyed as ingress:     \
+                                                   outside . container . proto . port. */          \
+      ADDR_SET (                                                                                   \
+          S, A, V6, GRANT_INGRESS, RANGE_FLAGS,                                                    \
+          ACL_FIELDS (A)), /* Published ports (model/publish.h): host address range . proto . host \
+                            * port to container . container port, and what that opens. */          \
+      ADDR_SET (S, A, V6, PUBLISH, NFT_SET_MAP | NFT_SET_INTERVAL | NFT_SET_CONCAT, .nfields = 3,  \
+                .fields = { A, MOAT_FIELD_PROTO, MOAT_FIELD_PORT }, .ndata = 2,                    \
+                .data = { A, MOAT_FIELD_PORT }),                                                   \
+      ADDR_SET (S, A, V6, PUBLISHED, 0, .nfields = 3,                                              \
+                .fields = { A, MOAT_FIELD_PROTO,                                                   \
+                            MOAT_FIELD_PORT }), /* Refusals logged: the containers whose network   \
+                                                 * says so, and one rate limiter per refused       \
+                                                 * container that the kernel adds as it logs. */   \
+      ADDR_SET (S, A, V6, LOGGED, 0, .nfields = 1, .fields = { A }),                               \
+      ADDR_SET (S, A, V6, LOG_RATE, NFT_SET_TIMEOUT | NFT_SET_EVAL, .nfields = 1, .fields = { A }, \
+                .timeout_ms = MOAT_LOG_RATE_TIMEOUT_MS)
+
 const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
-  [MOAT_SET_MEMBERS] = { .family = NFPROTO_INET,
-                         .name = "members",
-                         .nfields = 2,
-                         .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_IPV4 } },
-  [MOAT_SET_QUIET]
-  = { .family = NFPROTO_INET, .name = "quiet", .nfields = 1, .fields = { MOAT_FIELD_IPV4 } },
-  [MOAT_SET_INTERNET]
-  = { .family = NFPROTO_INET, .name = "internet", .nfields = 1, .fields = { MOAT_FIELD_IPV4 } },
-  [MOAT_SET_MASQ]
-  = { .family = NFPROTO_INET, .name = "masq", .nfields = 1, .fields = { MOAT_FIELD_IPV4 } },
-  [MOAT_SET_GRANT_PEER] = { .family = NFPROTO_INET,
-                            .name = "grant_peer",
-                            .flags = NFT_SET_TIMEOUT,
-                            .nfields = 2,
-                            .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4 } },
-  [MOAT_SET_GRANT_HOST] = { .family = NFPROTO_INET,
-                            .name = "grant_host",
-                            .flags = RANGE_FLAGS,
-                            .nfields = 3,
-                            .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
-  [MOAT_SET_GRANT_EGRESS]
-  = { .family = NFPROTO_INET,
-      .name = "grant_egress",
-      .flags = RANGE_FLAGS,
-      .nfields = 4,
-      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
-  [MOAT_SET_HOST_GRANTS] = { .family = NFPROTO_INET,
-                             .name = "host_grants",
-                             .flags = RANGE_FLAGS,
-                             .nfields = 3,
-                             .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
-  [MOAT_SET_EGRESS]
-  = { .family = NFPROTO_INET,
-      .name = "egress",
-      .flags = RANGE_FLAGS,
-      .nfields = 4,
-      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
-  [MOAT_SET_INGRESS]
-  = { .family = NFPROTO_INET,
-      .name = "ingress",
-      .flags = RANGE_FLAGS,
-      .nfields = 4,
-      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
-  [MOAT_SET_EGRESS_DENY]
-  = { .family = NFPROTO_INET,
-      .name = "egress_deny",
-      .flags = RANGE_FLAGS,
-      .nfields = 4,
-      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
-  [MOAT_SET_INGRESS_DENY]
-  = { .family = NFPROTO_INET,
-      .name = "ingress_deny",
-      .flags = RANGE_FLAGS,
-      .nfields = 4,
-      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
-  [MOAT_SET_PROXIED]
-  = { .family = NFPROTO_INET,
-      .name = "proxied",
-      .nfields = 4,
-      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
-  [MOAT_SET_PROXY] = { .family = NFPROTO_INET,
-                       .name = "proxy",
-                       .flags = NFT_SET_MAP,
-                       .nfields = 2,
-                       .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_PORT },
-                       .ndata = 2,
-                       .data = { MOAT_FIELD_IPV4, MOAT_FIELD_PORT } },
-  [MOAT_SET_SRC_IDENT] = { .family = NFPROTO_INET,
-                           .name = "src_ident",
-                           .flags = NFT_SET_MAP,
-                           .nfields = 1,
-                           .fields = { MOAT_FIELD_IPV4 },
-                           .verdict = true },
+  ADDR_SETS (MOAT_FIELD_IPV4, , false),
+  ADDR_SETS (MOAT_FIELD_IPV6, 6, true),
   [MOAT_SET_BRIDGES]
   = { .family = NFPROTO_INET, .name = "bridges", .nfields = 1, .fields = { MOAT_FIELD_IFNAME } },
-  /* Each container's address twice: lets a rule ask whether a packet's
-   * source is an endpoint of its conntrack entry. */
-  [MOAT_SET_SELF] = { .family = NFPROTO_INET,
-                      .name = "self",
-                      .nfields = 2,
-                      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4 } },
   /* The bridge table's `guarded`, for the inet hooks: see chain raw. */
   [MOAT_SET_PORT_NAMES]
   = { .family = NFPROTO_INET, .name = "guarded", .nfields = 1, .fields = { MOAT_FIELD_IFNAME } },
-  /* A network's name server (docs/design.md, "Names"): bridge . gateway
-   * . udp/tcp . 53, elements per network. */
-  [MOAT_SET_RESOLVERS]
-  = { .family = NFPROTO_INET,
-      .name = "resolvers",
-      .nfields = 4,
-      .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
-  /* moatctl's ingress grants, keyed as ingress: outside . container . proto . port. */
-  [MOAT_SET_GRANT_INGRESS]
-  = { .family = NFPROTO_INET,
-      .name = "grant_ingress",
-      .flags = RANGE_FLAGS,
-      .nfields = 4,
-      .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
   [MOAT_SET_GUARDED]
   = { .family = NFPROTO_BRIDGE, .name = "guarded", .nfields = 1, .fields = { MOAT_FIELD_IFNAME } },
   [MOAT_SET_PORTS] = { .family = NFPROTO_BRIDGE,
                        .name = "ports",
                        .nfields = 3,
                        .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER, MOAT_FIELD_IPV4 } },
-  /* Published ports (model/publish.h): host address range . proto . host
-   * port to container . container port, and what that opens. */
-  [MOAT_SET_PUBLISH] = { .family = NFPROTO_INET,
-                         .name = "publish",
-                         .flags = NFT_SET_MAP | NFT_SET_INTERVAL | NFT_SET_CONCAT,
-                         .nfields = 3,
-                         .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT },
-                         .ndata = 2,
-                         .data = { MOAT_FIELD_IPV4, MOAT_FIELD_PORT } },
-  [MOAT_SET_PUBLISHED] = { .family = NFPROTO_INET,
-                           .name = "published",
-                           .nfields = 3,
-                           .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
-  /* Refusals logged: the containers whose network says so, and one rate
-   * limiter per refused container that the kernel adds as it logs. */
-  [MOAT_SET_LOGGED]
-  = { .family = NFPROTO_INET, .name = "logged", .nfields = 1, .fields = { MOAT_FIELD_IPV4 } },
-  [MOAT_SET_LOG_RATE] = { .family = NFPROTO_INET,
-                          .name = "log_rate",
-                          .flags = NFT_SET_TIMEOUT | NFT_SET_EVAL,
-                          .nfields = 1,
-                          .fields = { MOAT_FIELD_IPV4 },
-                          .timeout_ms = MOAT_LOG_RATE_TIMEOUT_MS },
+  /* A container's global and link-local address, each with its MAC; also
+   * the key of the ND checks (target, option's address). */
+  [MOAT_SET_PORTS6] = { .family = NFPROTO_BRIDGE,
+                        .name = "ports6",
+                        .nfields = 3,
+                        .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER, MOAT_FIELD_IPV6 },
+                        .v6 = true },
   /* Host-network containers, keyed by their cgroup (docs/design.md,
    * "Host-network containers"): members, their identity, their egress
    * and ingress. No timeout flag: moatctl's grants do not reach them. */
@@ -193,35 +167,73 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
       .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_CGROUP, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
 };
 
+#define TWIN6(NAME) [MOAT_SET_##NAME] = MOAT_SET_##NAME##6
+static const enum moat_set set_twins6[MOAT_SET_COUNT] = {
+  TWIN6 (MEMBERS),    TWIN6 (QUIET),         TWIN6 (INTERNET),     TWIN6 (MASQ),
+  TWIN6 (GRANT_PEER), TWIN6 (GRANT_HOST),    TWIN6 (GRANT_EGRESS), TWIN6 (HOST_GRANTS),
+  TWIN6 (EGRESS),     TWIN6 (INGRESS),       TWIN6 (EGRESS_DENY),  TWIN6 (INGRESS_DENY),
+  TWIN6 (PROXIED),    TWIN6 (PROXY),         TWIN6 (SRC_IDENT),    TWIN6 (SELF),
+  TWIN6 (RESOLVERS),  TWIN6 (GRANT_INGRESS), TWIN6 (PUBLISH),      TWIN6 (PUBLISHED),
+  TWIN6 (LOGGED),     TWIN6 (LOG_RATE),      TWIN6 (PORTS),
+};
+
+enum moat_set
+moat_set_twin6 (enum moat_set set)
+{
+  if (set == MOAT_SET_IDENT)
+    return MOAT_SET_IDENT6;
+  if (set >= MOAT_SET_COUNT || set_twins6[set] == 0)
+    return MOAT_SET_NO_TWIN;
+  return set_twins6[set];
+}
+
 const struct moat_chain_def moat_chain_defs[] = {
-  { NFPROTO_INET, "raw", "filter", NF_INET_PRE_ROUTING, -300 }, /* raw: before conntrack */
-  { NFPROTO_INET, "prerouting", "filter", NF_INET_PRE_ROUTING, 0 },
-  { NFPROTO_INET, "forward", "filter", NF_INET_FORWARD, 0 },
-  { NFPROTO_INET, "input", "filter", NF_INET_LOCAL_IN, 0 },
-  { NFPROTO_INET, "output", "filter", NF_INET_LOCAL_OUT, 0 },
-  { NFPROTO_INET, "from_container", NULL, 0, 0 },
-  { NFPROTO_INET, "to_peer", NULL, 0, 0 },
-  { NFPROTO_INET, "same_bridge", NULL, 0, 0 },
-  { NFPROTO_INET, "to_container", NULL, 0, 0 },
-  { NFPROTO_INET, "to_host", NULL, 0, 0 },
-  { NFPROTO_INET, "deny_src", NULL, 0, 0 },
-  { NFPROTO_INET, "deny_dst", NULL, 0, 0 },
-  { NFPROTO_INET, "proxy", "nat", NF_INET_PRE_ROUTING, -100 },       /* dstnat */
-  { NFPROTO_INET, "postrouting", "nat", NF_INET_POST_ROUTING, 100 }, /* srcnat */
-  { NFPROTO_BRIDGE, "prerouting", "filter", 0 /* NF_BR_PRE_ROUTING */, -200 },
-  { NFPROTO_BRIDGE, "from_port", NULL, 0, 0 },
-  { NFPROTO_INET, "publish_out", "nat", NF_INET_LOCAL_OUT, -100 }, /* dstnat, the host's own */
-  /* Host-network containers: after moat's own filter chains (priority 0). */
-  { NFPROTO_INET, "hostnet_output", "filter", NF_INET_LOCAL_OUT, 10 },
-  { NFPROTO_INET, "hostnet_input", "filter", NF_INET_LOCAL_IN, 10 },
-  { NFPROTO_INET, "hostnet_out", NULL, 0, 0 },
-  { NFPROTO_INET, "hostnet_in", NULL, 0, 0 },
+  { NFPROTO_INET, "raw", "filter", NF_INET_PRE_ROUTING, -300, NULL, false }, /* before conntrack */
+  { NFPROTO_INET, "prerouting", "filter", NF_INET_PRE_ROUTING, 0, NULL, false },
+  { NFPROTO_INET, "forward", "filter", NF_INET_FORWARD, 0, NULL, false },
+  { NFPROTO_INET, "input", "filter", NF_INET_LOCAL_IN, 0, NULL, false },
+  { NFPROTO_INET, "output", "filter", NF_INET_LOCAL_OUT, 0, NULL, false },
+  { NFPROTO_INET, "from_container", NULL, 0, 0, "from_container6", false },
+  { NFPROTO_INET, "to_peer", NULL, 0, 0, "to_peer6", false },
+  { NFPROTO_INET, "same_bridge", NULL, 0, 0, "same_bridge6", false },
+  { NFPROTO_INET, "to_container", NULL, 0, 0, "to_container6", false },
+  { NFPROTO_INET, "to_host", NULL, 0, 0, "to_host6", false },
+  { NFPROTO_INET, "deny_src", NULL, 0, 0, "deny_src6", false },
+  { NFPROTO_INET, "deny_dst", NULL, 0, 0, "deny_dst6", false },
+  { NFPROTO_INET, "proxy", "nat", NF_INET_PRE_ROUTING, -100, NULL, false },       /* dstnat */
+  { NFPROTO_INET, "postrouting", "nat", NF_INET_POST_ROUTING, 100, NULL, false }, /* srcnat */
+  { NFPROTO_BRIDGE, "prerouting", "filter", 0 /* NF_BR_PRE_ROUTING */, -200, NULL, false },
+  { NFPROTO_BRIDGE, "from_port", NULL, 0, 0, NULL, false },
+  { NFPROTO_INET, "publish_out", "nat", NF_INET_LOCAL_OUT, -100, NULL, false }, /* the host's own */
+  /* The IPv6 half: the regular chains' twins, the bridge's IPv6 port checks. */
+  { NFPROTO_INET, "from_container6", NULL, 0, 0, NULL, true },
+  { NFPROTO_INET, "to_peer6", NULL, 0, 0, NULL, true },
+  { NFPROTO_INET, "same_bridge6", NULL, 0, 0, NULL, true },
+  { NFPROTO_INET, "to_container6", NULL, 0, 0, NULL, true },
+  { NFPROTO_INET, "to_host6", NULL, 0, 0, NULL, true },
+  { NFPROTO_INET, "deny_src6", NULL, 0, 0, NULL, true },
+  { NFPROTO_INET, "deny_dst6", NULL, 0, 0, NULL, true },
+  { NFPROTO_BRIDGE, "from_port6", NULL, 0, 0, NULL, true },
+  /* Host-network containers: after moat's own filter chains (priority 0);
+   * IPv4 only (no twin: their sets have none). */
+  { NFPROTO_INET, "hostnet_output", "filter", NF_INET_LOCAL_OUT, 10, NULL, false },
+  { NFPROTO_INET, "hostnet_input", "filter", NF_INET_LOCAL_IN, 10, NULL, false },
+  { NFPROTO_INET, "hostnet_out", NULL, 0, 0, NULL, false },
+  { NFPROTO_INET, "hostnet_in", NULL, 0, 0, NULL, false },
 };
 const size_t moat_chain_defs_count = ARRAY_SIZE (moat_chain_defs);
 
 #define IPV4                                                                                       \
   {                                                                                                \
     MOAT_TERM_IPV4, 0, 0, { 0 }                                                                    \
+  }
+#define IPV6                                                                                       \
+  {                                                                                                \
+    MOAT_TERM_IPV6, 0, 0, { 0 }                                                                    \
+  }
+#define ETHER_TYPE(t)                                                                              \
+  {                                                                                                \
+    MOAT_TERM_ETHER_TYPE, (t), 0, { 0 }                                                            \
   }
 #define L4PROTO(p)                                                                                 \
   {                                                                                                \
@@ -250,6 +262,10 @@ const size_t moat_chain_defs_count = ARRAY_SIZE (moat_chain_defs);
     MOAT_TERM_CT_REPLY, 0, 0, { 0 }                                                                \
   }
 
+/* A rule of the IPv4 half leaves `v6` and `insert` out (false): the
+ * IPv6 half's rules say `true` after their target. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 const struct moat_rule_def moat_rule_defs[] = {
   /* A frame the bridge hands up on a port itself (a reserved group MAC,
    * 01:80:c2:00:00:0X, skips the bridge's prerouting hook) meets the IP
@@ -311,6 +327,16 @@ const struct moat_rule_def moat_rule_defs[] = {
     { IPV4, LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_OIFNAME, MOAT_SRC_IP_DADDR) },
     MOAT_ACT_JUMP,
     "to_container" },
+  /* IPv6 only: every interface forwards IPv6 once all.forwarding is 1,
+   * so nothing reaches a bridge but for a member: an unassigned address
+   * of the subnet would be anyone's who answers its neighbour solicitation. */
+  { NFPROTO_INET,
+    "forward",
+    "meta nfproto ipv6 oifname @bridges drop",
+    { IPV6, LOOKUP (MOAT_SET_BRIDGES, MOAT_SRC_OIFNAME) },
+    MOAT_ACT_DROP,
+    NULL,
+    true },
   { NFPROTO_INET,
     "input",
     "iifname . ip saddr @members jump to_host",
@@ -517,6 +543,17 @@ const struct moat_rule_def moat_rule_defs[] = {
     { { MOAT_TERM_END, 0, 0, { 0 } } },
     MOAT_ACT_GOTO,
     "deny_dst" },
+  /* IPv6 only: neighbour discovery with the gateway is untracked (no
+   * conntrack entry), and the bridge table has checked it already. */
+  { NFPROTO_INET,
+    "to_host6",
+    "icmpv6 type nd-neighbor-solicit-nd-neighbor-advert accept",
+    { IPV6,
+      L4PROTO (IPPROTO_ICMPV6),
+      { MOAT_TERM_ICMP_TYPE_RANGE, MOAT_ICMPV6_NS | MOAT_ICMPV6_NA << 8, 0, { 0 } } },
+    MOAT_ACT_ACCEPT,
+    NULL,
+    true },
   { NFPROTO_INET,
     "to_host",
     "ct state established ct direction reply accept",
@@ -692,6 +729,108 @@ const struct moat_rule_def moat_rule_defs[] = {
     MOAT_ACT_ACCEPT,
     NULL },
   { NFPROTO_BRIDGE, "from_port", "drop", { { MOAT_TERM_END, 0, 0, { 0 } } }, MOAT_ACT_DROP, NULL },
+  /* IPv6 from a port (the IPv6 half): checked in from_port6, which ends in
+   * a verdict; made at the chain's head, before from_port's jump. */
+  { NFPROTO_BRIDGE,
+    "prerouting",
+    "ether type ip6 iifname @guarded jump from_port6",
+    { ETHER_TYPE (MOAT_ETHERTYPE_IPV6), LOOKUP (MOAT_SET_GUARDED, MOAT_SRC_IIFNAME) },
+    MOAT_ACT_JUMP,
+    "from_port6",
+    true,
+    true },
+  /* The container's own MAC with its own global or link-local address. */
+  { NFPROTO_BRIDGE,
+    "from_port6",
+    "iifname . ether saddr . ip6 saddr != @ports6 drop",
+    { NOT_LOOKUP (MOAT_SET_PORTS6, MOAT_SRC_IIFNAME, MOAT_SRC_ETHER_SADDR, MOAT_SRC_IP6_SADDR) },
+    MOAT_ACT_DROP,
+    NULL,
+    true },
+  /* A container is no router and no multicast listener: MLD query, report
+   * and done (a rogue querier starves its peers' neighbour discovery), RS,
+   * RA, redirect, MLDv2 report. */
+  { NFPROTO_BRIDGE,
+    "from_port6",
+    "meta l4proto ipv6-icmp icmpv6 type mld-listener-query-nd-router-advert drop",
+    { L4PROTO (IPPROTO_ICMPV6),
+      { MOAT_TERM_ICMP_TYPE_RANGE, MOAT_ICMPV6_MLD_QUERY | MOAT_ICMPV6_RA << 8, 0, { 0 } } },
+    MOAT_ACT_DROP,
+    NULL,
+    true },
+  { NFPROTO_BRIDGE,
+    "from_port6",
+    "meta l4proto ipv6-icmp icmpv6 type nd-redirect drop",
+    { L4PROTO (IPPROTO_ICMPV6), { MOAT_TERM_ICMP_TYPE, MOAT_ICMPV6_REDIRECT, 0, { 0 } } },
+    MOAT_ACT_DROP,
+    NULL,
+    true },
+  { NFPROTO_BRIDGE,
+    "from_port6",
+    "meta l4proto ipv6-icmp icmpv6 type mld2-listener-report drop",
+    { L4PROTO (IPPROTO_ICMPV6), { MOAT_TERM_ICMP_TYPE, MOAT_ICMPV6_MLD2_REPORT, 0, { 0 } } },
+    MOAT_ACT_DROP,
+    NULL,
+    true },
+  /* A neighbour advertisement only for its own addresses (else one NA
+   * takes a peer's address in the host's neighbour cache). */
+  { NFPROTO_BRIDGE,
+    "from_port6",
+    "meta l4proto ipv6-icmp icmpv6 type nd-neighbor-advert"
+    " iifname . ether saddr . @th,64,128 != @ports6 drop",
+    { L4PROTO (IPPROTO_ICMPV6),
+      { MOAT_TERM_ICMP_TYPE, MOAT_ICMPV6_NA, 0, { 0 } },
+      NOT_LOOKUP (MOAT_SET_PORTS6, MOAT_SRC_IIFNAME, MOAT_SRC_ETHER_SADDR, MOAT_SRC_ND_TARGET) },
+    MOAT_ACT_DROP,
+    NULL,
+    true },
+  /* The link-layer option the kernel reads is the first of its type: an
+   * option, if any, comes first and is the one it should be (no option:
+   * the load fails, the rule does not match) ... */
+  { NFPROTO_BRIDGE,
+    "from_port6",
+    "meta l4proto ipv6-icmp icmpv6 type nd-neighbor-solicit @th,192,16 != 0x0101 drop",
+    { L4PROTO (IPPROTO_ICMPV6),
+      { MOAT_TERM_ICMP_TYPE, MOAT_ICMPV6_NS, 0, { 0 } },
+      { MOAT_TERM_ND_OPTION, MOAT_ND_OPT_SLLAO, 0, { 0 } } },
+    MOAT_ACT_DROP,
+    NULL,
+    true },
+  { NFPROTO_BRIDGE,
+    "from_port6",
+    "meta l4proto ipv6-icmp icmpv6 type nd-neighbor-advert @th,192,16 != 0x0201 drop",
+    { L4PROTO (IPPROTO_ICMPV6),
+      { MOAT_TERM_ICMP_TYPE, MOAT_ICMPV6_NA, 0, { 0 } },
+      { MOAT_TERM_ND_OPTION, MOAT_ND_OPT_TLLAO, 0, { 0 } } },
+    MOAT_ACT_DROP,
+    NULL,
+    true },
+  /* ... and names the container's own MAC. */
+  { NFPROTO_BRIDGE,
+    "from_port6",
+    "meta l4proto ipv6-icmp icmpv6 type nd-neighbor-solicit-nd-neighbor-advert"
+    " iifname . @th,208,48 . ip6 saddr != @ports6 drop",
+    { L4PROTO (IPPROTO_ICMPV6),
+      { MOAT_TERM_ICMP_TYPE_RANGE, MOAT_ICMPV6_NS | MOAT_ICMPV6_NA << 8, 0, { 0 } },
+      NOT_LOOKUP (MOAT_SET_PORTS6, MOAT_SRC_IIFNAME, MOAT_SRC_ND_LLADDR, MOAT_SRC_IP6_SADDR) },
+    MOAT_ACT_DROP,
+    NULL,
+    true },
+  /* No DHCPv6 server. */
+  { NFPROTO_BRIDGE,
+    "from_port6",
+    "meta l4proto udp th sport 547 drop",
+    { L4PROTO (IPPROTO_UDP), { MOAT_TERM_TH_SPORT, MOAT_DHCPV6_SERVER_PORT, 0, { 0 } } },
+    MOAT_ACT_DROP,
+    NULL,
+    true },
+  { NFPROTO_BRIDGE,
+    "from_port6",
+    "accept",
+    { { MOAT_TERM_END, 0, 0, { 0 } } },
+    MOAT_ACT_ACCEPT,
+    NULL,
+    true },
   { NFPROTO_INET,
     "publish_out",
     "fib daddr type local meta l4proto tcp dnat ip to ip daddr . meta l4proto . th dport map "
@@ -794,12 +933,15 @@ const struct moat_rule_def moat_rule_defs[] = {
     MOAT_ACT_REJECT_ADMIN,
     NULL },
 };
+#pragma GCC diagnostic pop
 const size_t moat_rule_defs_count = ARRAY_SIZE (moat_rule_defs);
 
 const struct moat_set_def moat_ident_set_def
-    = { NFPROTO_INET, "id_", 0, 1, { MOAT_FIELD_IPV4 }, 0, { 0 }, false, 0 };
+    = { NFPROTO_INET, "id_", 0, 1, { MOAT_FIELD_IPV4 }, 0, { 0 }, false, 0, false };
+const struct moat_set_def moat_ident_set6_def
+    = { NFPROTO_INET, "id_", 0, 1, { MOAT_FIELD_IPV6 }, 0, { 0 }, false, 0, true };
 
-const struct moat_chain_def moat_ident_chain_def = { NFPROTO_INET, "id_", NULL, 0, 0 };
+const struct moat_chain_def moat_ident_chain_def = { NFPROTO_INET, "id_", NULL, 0, 0, NULL, false };
 
 const struct moat_rule_def moat_ident_rule_def
     = { NFPROTO_INET,
@@ -807,7 +949,18 @@ const struct moat_rule_def moat_ident_rule_def
         "ip daddr @id_<identity> accept",
         { IPV4, LOOKUP (MOAT_SET_IDENT, MOAT_SRC_IP_DADDR) },
         MOAT_ACT_ACCEPT,
-        NULL };
+        NULL,
+        false,
+        false };
+const struct moat_rule_def moat_ident_rule6_def
+    = { NFPROTO_INET,
+        "id_",
+        "ip6 daddr @id_<identity>6 accept",
+        { IPV6, LOOKUP (MOAT_SET_IDENT6, MOAT_SRC_IP6_DADDR) },
+        MOAT_ACT_ACCEPT,
+        NULL,
+        true,
+        false };
 
 const char *
 moat_family_name (uint32_t family)
@@ -877,6 +1030,8 @@ moat_set_def_find (uint32_t family, const char *name)
 const struct moat_set_def *
 moat_set_def_of (enum moat_set set)
 {
+  if (set == MOAT_SET_IDENT6)
+    return &moat_ident_set6_def;
   return set == MOAT_SET_IDENT ? &moat_ident_set_def : &moat_set_defs[set];
 }
 

@@ -69,6 +69,9 @@
  *     iifname . ip saddr @members jump from_container
  *     meta nfproto ipv4 iifname @bridges drop        (fail closed: no member, no way)
  *     oifname . ip daddr @members jump to_container
+ *     meta nfproto ipv6 oifname @bridges drop
+ *                    (IPv6 half only, after the twins of the three above:
+ *                     nothing but a member's address is forwarded to a bridge)
  *   chain input    (filter, input, priority 0, policy accept)
  *     iifname . ip saddr @members jump to_host
  *     meta nfproto ipv4 iifname @bridges drop
@@ -147,6 +150,8 @@
  *   set id_<identity> ipv4_addr            the addresses an identity may reach
  *   chain id_<identity>                    one per identity, made as it appears
  *     ip daddr @id_<identity> accept
+ *     ip6 daddr @id_<identity>6 accept
+ *                    (the rule of its IPv6 twin, chain id_<identity>6)
  *   chain postrouting (nat, postrouting, priority srcnat 100, policy accept)
  *     ip saddr @masq oifname . ip daddr != @members masquerade
  *     ip saddr 127.0.0.0/8 oifname @bridges masquerade
@@ -176,16 +181,57 @@
  *     meta l4proto tcp reject with tcp reset
  *     reject with icmpx admin-prohibited
  *
+ *   The IPv6 half (docs/design.md, "IPv6"), made into these tables with
+ *   the first dual-stack member, in its batch:
+ *   set <name>6      the twin of every set above keyed by an address (all
+ *                    but bridges and guarded), ipv6_addr for ipv4_addr;
+ *                    likewise id_<identity>6 and its chain
+ *   each rule above that loads an IPv4 address (or says meta nfproto ipv4)
+ *                    gets a twin, generated (moat_rule_twin6): ip -> ip6,
+ *                    @set -> @set6, icmp type redirect -> icmpv6 type
+ *                    nd-redirect, meta nfproto ipv4 -> ipv6, a jump or goto to
+ *                    a regular chain -> to its twin <chain>6. A base chain's
+ *                    twins follow its rules; a regular chain's twin holds the
+ *                    twins of all its rules, family-free ones copied. The two
+ *                    127.0.0.0/8 rules have none (the kernel drops ::1 from
+ *                    a non-loopback device itself).
+ *   chain to_host6   (the twin of to_host, with this rule first)
+ *     icmpv6 type nd-neighbor-solicit-nd-neighbor-advert accept
+ *                    (neighbour discovery with the gateway is untracked; the
+ *                     bridge table has checked it)
+ *
  * table bridge moat
  *   set guarded  ifname                               host ends of container veths
  *   set ports    ifname . ether_addr . ipv4_addr      host end . container MAC . address
+ *   set ports6   ifname . ether_addr . ipv6_addr      (IPv6 half) host end . MAC . global
+ *                    address, and host end . MAC . link-local (EUI-64 of the MAC)
  *   chain prerouting (filter, prerouting, priority -200, policy accept)
  *     iifname @guarded jump from_port
+ *     ether type ip6 iifname @guarded jump from_port6
+ *                    (IPv6 half: made at the chain's head, before the rule above)
  *   chain from_port
  *     ether type ip iifname . ether saddr . ip saddr @ports accept
  *     ether type arp iifname . ether saddr . arp saddr ip @ports
  *                    iifname . arp saddr ether . arp saddr ip @ports accept
  *     drop
+ *   chain from_port6 (IPv6 half; nft 1.0.6 has no icmpv6 taddr: ND fields by offset)
+ *     iifname . ether saddr . ip6 saddr != @ports6 drop
+ *     meta l4proto ipv6-icmp icmpv6 type mld-listener-query-nd-router-advert drop
+ *                    (130-134: MLD query, report, done; RS; RA)
+ *     meta l4proto ipv6-icmp icmpv6 type nd-redirect drop
+ *     meta l4proto ipv6-icmp icmpv6 type mld2-listener-report drop
+ *     meta l4proto ipv6-icmp icmpv6 type nd-neighbor-advert
+ *                    iifname . ether saddr . @th,64,128 != @ports6 drop
+ *                    (an advertisement's target is one of its own addresses)
+ *     meta l4proto ipv6-icmp icmpv6 type nd-neighbor-solicit @th,192,16 != 0x0101 drop
+ *     meta l4proto ipv6-icmp icmpv6 type nd-neighbor-advert @th,192,16 != 0x0201 drop
+ *                    (the first option, if any, is the link-layer one of its
+ *                     type: the kernel reads the first of each type)
+ *     meta l4proto ipv6-icmp icmpv6 type nd-neighbor-solicit-nd-neighbor-advert
+ *                    iifname . @th,208,48 . ip6 saddr != @ports6 drop
+ *                    (and names its own MAC)
+ *     meta l4proto udp th sport 547 drop      (no DHCPv6 server)
+ *     accept
  */
 
 #include <stdbool.h>
@@ -196,7 +242,7 @@
 /* An identity's name (model/policy.h): 16 hex digits, maybe "_N" after. */
 #define MOAT_NFT_IDENT_MAX 24
 /* "id_<identity>": the name of an identity's chain and of its set. */
-#define MOAT_IDENT_OBJECT_MAX (MOAT_NFT_IDENT_MAX + 4)
+#define MOAT_IDENT_OBJECT_MAX (MOAT_NFT_IDENT_MAX + 5) /* and the IPv6 twin's "6" */
 
 #define MOAT_SET_MAX_FIELDS 4
 
@@ -217,6 +263,7 @@ enum moat_field
   MOAT_FIELD_ETHER,
   MOAT_FIELD_PROTO,
   MOAT_FIELD_PORT,
+  MOAT_FIELD_IPV6,
   MOAT_FIELD_CGROUP, /* a cgroup v2 id (its directory's inode): 8 bytes, host order,
                         big-endian in an interval set (nft's byteorder hton) */
 };
@@ -259,15 +306,46 @@ enum moat_set
   MOAT_SET_PUBLISHED,
   MOAT_SET_LOGGED,
   MOAT_SET_LOG_RATE,
+  /* The IPv6 half (docs/design.md, "IPv6"): the twin of each set keyed by
+   * a container's or an outside address, made with the first dual-stack
+   * member; moat_set_twin6 maps a set to its twin. */
+  MOAT_SET_MEMBERS6,
+  MOAT_SET_QUIET6,
+  MOAT_SET_INTERNET6,
+  MOAT_SET_MASQ6,
+  MOAT_SET_GRANT_PEER6,
+  MOAT_SET_GRANT_HOST6,
+  MOAT_SET_GRANT_EGRESS6,
+  MOAT_SET_HOST_GRANTS6,
+  MOAT_SET_EGRESS6,
+  MOAT_SET_INGRESS6,
+  MOAT_SET_EGRESS_DENY6,
+  MOAT_SET_INGRESS_DENY6,
+  MOAT_SET_PROXIED6,
+  MOAT_SET_PROXY6,
+  MOAT_SET_SRC_IDENT6,
+  MOAT_SET_SELF6,
+  MOAT_SET_RESOLVERS6,
+  MOAT_SET_GRANT_INGRESS6,
+  MOAT_SET_PUBLISH6,
+  MOAT_SET_PUBLISHED6,
+  MOAT_SET_LOGGED6,
+  MOAT_SET_LOG_RATE6,
+  MOAT_SET_PORTS6,
   MOAT_SET_HOSTNET,
   MOAT_SET_HOSTNET_IDENT,
   MOAT_SET_HOSTNET_EGRESS,
   MOAT_SET_HOSTNET_INGRESS,
   MOAT_SET_COUNT,
   /* Not in moat_set_defs: the set id_<identity> of each identity, shaped
-   * as moat_ident_set_def. A rule (moat_ident_rule_def) names it so. */
+   * as moat_ident_set_def (its IPv6 twin id_<identity>6: moat_ident_set6_def).
+   * A rule (moat_ident_rule_def) names it so. */
   MOAT_SET_IDENT = MOAT_SET_COUNT,
+  MOAT_SET_IDENT6,
 };
+
+/* No twin (a family-free set: bridges, guarded). */
+#define MOAT_SET_NO_TWIN MOAT_SET_COUNT
 
 struct moat_set_def
 {
@@ -280,6 +358,7 @@ struct moat_set_def
   enum moat_field data[2];
   bool verdict;        /* a verdict map */
   uint64_t timeout_ms; /* the set's default element timeout; 0: none */
+  bool v6;             /* of the IPv6 half */
 };
 
 /* moat_chain_defs: in the order they are made; base chains hook in. */
@@ -290,6 +369,8 @@ struct moat_chain_def
   const char *type; /* NULL: a regular chain, no hook */
   uint32_t hook;
   int32_t prio;
+  const char *twin; /* a regular chain of the IPv4 half: its IPv6 twin's name */
+  bool v6;          /* of the IPv6 half */
 };
 
 /* Where a lookup's key field comes from in the packet. */
@@ -307,7 +388,13 @@ enum moat_source
   MOAT_SRC_ARP_SPA,           /* arp saddr ip */
   MOAT_SRC_CT_ORIGINAL_SADDR, /* ct original ip saddr */
   MOAT_SRC_CT_REPLY_SADDR,    /* ct reply ip saddr */
-  MOAT_SRC_SOCKET_CGROUP,     /* socket cgroupv2 level MOAT_HOSTNET_LEVEL */
+  MOAT_SRC_IP6_SADDR,
+  MOAT_SRC_IP6_DADDR,
+  MOAT_SRC_CT_ORIGINAL_SADDR6, /* ct original ip6 saddr */
+  MOAT_SRC_CT_REPLY_SADDR6,    /* ct reply ip6 saddr */
+  MOAT_SRC_ND_TARGET,          /* @th,64,128: an ND message's target address */
+  MOAT_SRC_ND_LLADDR,          /* @th,208,48: the address in its first option */
+  MOAT_SRC_SOCKET_CGROUP,      /* socket cgroupv2 level MOAT_HOSTNET_LEVEL */
 };
 
 /* A rule is its terms, all of which must match, in order, then its
@@ -331,8 +418,12 @@ enum moat_term_kind
    * MOAT_LOG_BURST packets }: holds while the element of that key (made
    * by the kernel, timed out by the set) is within its rate. */
   MOAT_TERM_RATE,
-  MOAT_TERM_IIF_LO, /* iifname "lo" */
-  MOAT_TERM_OIF_LO, /* oifname "lo" */
+  MOAT_TERM_IPV6,            /* inet family: meta nfproto ipv6 */
+  MOAT_TERM_ICMP_TYPE_RANGE, /* icmpv6 type lo-hi: value lo | hi << 8 */
+  MOAT_TERM_ND_OPTION,       /* @th,192,16 != value: the first option is not <type, len 1> */
+  MOAT_TERM_TH_SPORT,        /* th sport <value> (udp sport 547) */
+  MOAT_TERM_IIF_LO,          /* iifname "lo" */
+  MOAT_TERM_OIF_LO,          /* oifname "lo" */
 };
 
 struct moat_term
@@ -371,6 +462,8 @@ struct moat_rule_def
   struct moat_term terms[MOAT_RULE_MAX_TERMS];
   enum moat_action action;
   const char *target; /* jump/goto: the chain */
+  bool v6;            /* of the IPv6 half: actions load ip6 and use the *6 sets */
+  bool insert;        /* made at the head of its chain (NEWRULE without NLM_F_APPEND) */
 };
 
 /* conntrack state bits as nft encodes them: NF_CT_STATE_BIT(ctinfo) and
@@ -383,6 +476,16 @@ struct moat_rule_def
 #define MOAT_ICMP_REDIRECT 5
 #define MOAT_ETHERTYPE_IPV4 0x0800
 #define MOAT_ETHERTYPE_ARP 0x0806
+#define MOAT_ETHERTYPE_IPV6 0x86dd
+#define MOAT_ICMPV6_MLD_QUERY 130 /* 130-134: MLD query, report, done; RS, RA */
+#define MOAT_ICMPV6_RA 134
+#define MOAT_ICMPV6_NS 135
+#define MOAT_ICMPV6_NA 136
+#define MOAT_ICMPV6_REDIRECT 137
+#define MOAT_ICMPV6_MLD2_REPORT 143
+#define MOAT_ND_OPT_SLLAO 0x0101 /* type 1, length 1 (8 bytes) */
+#define MOAT_ND_OPT_TLLAO 0x0201
+#define MOAT_DHCPV6_SERVER_PORT 547
 
 /* Refusals logged (docs/design.md, "Refused flows"): the NFLOG group
  * moatctl watch binds, and each container's allowance. */
@@ -411,8 +514,27 @@ extern const size_t moat_rule_defs_count;
 extern const struct moat_set_def moat_ident_set_def;
 extern const struct moat_chain_def moat_ident_chain_def;
 extern const struct moat_rule_def moat_ident_rule_def;
+/* Their IPv6 twins: chain and set id_<identity>6, `ip6 daddr
+ * @id_<identity>6 accept`. */
+extern const struct moat_set_def moat_ident_set6_def;
+extern const struct moat_rule_def moat_ident_rule6_def;
 
-/* moat_set_defs[set], or moat_ident_set_def for MOAT_SET_IDENT. */
+/* Every rule as the kernel gets it: the IPv4 half (the table's rules not
+ * marked v6, in order), then the IPv6 half: for each rule of the table in
+ * order, the IPv6 twin generated from it (moat_rule_twin6) or, marked v6,
+ * itself. Index i < moat_rules_count (). */
+size_t moat_rules_count (void);
+const struct moat_rule_def *moat_rule_at (size_t i);
+/* The IPv6 twin of an IPv4-half rule into *ret (its text in static
+ * storage): false when it has none (the loopback rules, a family-free rule
+ * of a base chain, which serves both families, the bridge table's). */
+bool moat_rule_twin6 (const struct moat_rule_def *def, struct moat_rule_def *ret);
+/* A set's IPv6 twin, or MOAT_SET_NO_TWIN. */
+enum moat_set moat_set_twin6 (enum moat_set set);
+/* The chain of that name, or NULL. */
+const struct moat_chain_def *moat_chain_def_find (uint32_t family, const char *name);
+
+/* moat_set_defs[set], or moat_ident_set_def for MOAT_SET_IDENT (6). */
 const struct moat_set_def *moat_set_def_of (enum moat_set set);
 /* The set of that name in the table of `family`, or NULL. */
 const struct moat_set_def *moat_set_def_find (uint32_t family, const char *name);

@@ -210,15 +210,21 @@ moat_ident_ensure (const char *network, const char *text, char name[MOAT_NFT_IDE
   return moat_error (err, MOAT_E_STATE, 0, "identity: too many hash collisions");
 }
 
+/* A member's file is named by its address, "<IPv4>,<IPv6>" for a
+ * dual-stack container: a directory listing gives the policy compiler
+ * both (the IPv6 twins of its elements, docs/design.md "IPv6"). */
 static int
-member_path (char *buf, size_t size, const char *network, const char *ident, struct in_addr addr)
+member_path (char *buf, size_t size, const struct moat_record *rec, const char *ident)
 {
-  char leaf[128], a[INET_ADDRSTRLEN];
+  char leaf[160], a[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN] = "";
 
-  inet_ntop (AF_INET, &addr, a, sizeof (a));
-  if ((size_t)snprintf (leaf, sizeof (leaf), "%s/%s", ident, a) >= sizeof (leaf))
+  inet_ntop (AF_INET, &rec->addr, a, sizeof (a));
+  if (rec->have_addr6)
+    inet_ntop (AF_INET6, &rec->addr6, a6, sizeof (a6));
+  if ((size_t)snprintf (leaf, sizeof (leaf), "%s/%s%s%s", ident, a, a6[0] ? "," : "", a6)
+      >= sizeof (leaf))
     return -1;
-  return idents_path (buf, size, network, leaf);
+  return idents_path (buf, size, rec->network, leaf);
 }
 
 int
@@ -227,7 +233,7 @@ moat_ident_member_add (const struct moat_record *rec, moat_err_t *err)
   char path[4096];
   _cleanup_close_ int fd = -1;
 
-  if (member_path (path, sizeof (path), rec->network, rec->ident, rec->addr) < 0)
+  if (member_path (path, sizeof (path), rec, rec->ident) < 0)
     return state_error (err, ENAMETOOLONG, "identity member", rec->ident);
   fd = open (path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0)
@@ -244,7 +250,7 @@ moat_ident_member_remove (const struct moat_record *rec, moat_err_t *err)
 {
   char path[4096];
 
-  if (member_path (path, sizeof (path), rec->network, rec->ident, rec->addr) < 0)
+  if (member_path (path, sizeof (path), rec, rec->ident) < 0)
     return state_error (err, ENAMETOOLONG, "identity member", rec->ident);
   if (unlink (path) < 0 && errno != ENOENT)
     return state_error (err, errno, "unlink", path);
@@ -260,7 +266,7 @@ moat_ident_has_other_member (const struct moat_record *rec, const char *ident, m
   char dir[4096], path[4096];
 
   if (idents_path (dir, sizeof (dir), rec->network, ident) < 0
-      || member_path (path, sizeof (path), rec->network, ident, rec->addr) < 0)
+      || member_path (path, sizeof (path), rec, ident) < 0)
     return state_error (err, ENAMETOOLONG, "identity", ident);
   if (unlink (path) < 0 && errno != ENOENT)
     return state_error (err, errno, "unlink", path);
@@ -287,6 +293,7 @@ moat_ident_list_free (struct moat_ident_list *l)
   free (l->names);
   free (l->addrs);
   free (l->groups);
+  free (l->pairs);
   memset (l, 0, sizeof (*l));
 }
 
@@ -314,8 +321,42 @@ ident_list_grow (struct moat_ident_list *l)
   return 0;
 }
 
+/* A member file's name: its IPv4 address, and its IPv6 one after a comma
+ * (noted in l's pairs). 0: not a member file. */
 static int
-read_members (const char *dir, struct in_addr **ret, size_t *ret_n, moat_err_t *err)
+parse_member (const char *name, struct in_addr *addr, struct moat_ident_list *l)
+{
+  char a[INET_ADDRSTRLEN];
+  const char *comma = strchr (name, ',');
+  size_t len = comma ? (size_t)(comma - name) : strlen (name);
+  struct moat_addr6_pair pair;
+
+  if (len >= sizeof (a))
+    return 0;
+  memcpy (a, name, len);
+  a[len] = '\0';
+  if (inet_pton (AF_INET, a, addr) != 1)
+    return 0;
+  if (!comma || inet_pton (AF_INET6, comma + 1, &pair.addr6) != 1)
+    return 1;
+  pair.addr = *addr;
+  if (l->npairs == l->cap_pairs)
+    {
+      size_t cap = l->cap_pairs ? l->cap_pairs * 2 : 16;
+      struct moat_addr6_pair *v = GROW (l->pairs, cap);
+
+      if (!v)
+        return -1;
+      l->pairs = v;
+      l->cap_pairs = cap;
+    }
+  l->pairs[l->npairs++] = pair;
+  return 1;
+}
+
+static int
+read_members (const char *dir, struct moat_ident_list *l, struct in_addr **ret, size_t *ret_n,
+              moat_err_t *err)
 {
   _cleanup_ (closedirp) DIR *d = opendir (dir);
   size_t n = 0, cap = 0;
@@ -329,8 +370,14 @@ read_members (const char *dir, struct in_addr **ret, size_t *ret_n, moat_err_t *
   while ((de = readdir (d)))
     {
       struct in_addr addr;
+      int r = parse_member (de->d_name, &addr, l);
 
-      if (inet_pton (AF_INET, de->d_name, &addr) != 1)
+      if (r < 0)
+        {
+          free (v);
+          return moat_error_nomem (err, "policy");
+        }
+      if (r == 0)
         continue;
       if (n == cap)
         {
@@ -380,7 +427,7 @@ load_group (const char *network, const char *json_name, bool members, struct moa
     return 0;
   if (idents_path (path, sizeof (path), network, l->names[i]) < 0)
     return state_error (err, ENAMETOOLONG, "identity", l->names[i]);
-  if (read_members (path, &l->addrs[i], &l->groups[i].n, err) < 0)
+  if (read_members (path, l, &l->addrs[i], &l->groups[i].n, err) < 0)
     return -1;
   l->groups[i].addrs = l->addrs[i];
   return 0;
@@ -407,5 +454,17 @@ moat_ident_list_load (const char *network, bool members, struct moat_ident_list 
       l->groups[i].ident = l->names[i];
       l->groups[i].policy = &l->policies[i];
     }
+  return 0;
+}
+
+int
+moat_ident_list_addr6 (const struct moat_ident_list *l, struct in_addr addr, struct in6_addr *ret)
+{
+  for (size_t i = 0; i < l->npairs; i++)
+    if (l->pairs[i].addr.s_addr == addr.s_addr)
+      {
+        *ret = l->pairs[i].addr6;
+        return 1;
+      }
   return 0;
 }

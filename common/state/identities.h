@@ -6,6 +6,7 @@
  * Under <run dir>/<network>/idents/:
  *   <h>.json     the identity: its labels and selectors, canonical text
  *   <h>/<addr>   one empty file per member, named by its address
+ *                ("<IPv4>,<IPv6>" for a dual-stack member)
  * <h> is a keyed hash of the network and the identity (names.h), claimed
  * for the network in <run dir>/.idents/<h>, which holds the network's name.
  * Caller holds the network's lock. */
@@ -30,7 +31,15 @@ int moat_ident_member_remove (const struct moat_record *rec, moat_err_t *err);
  * joins; takes `rec`'s member file away. 1 yes, 0 no, -1 error. */
 int moat_ident_has_other_member (const struct moat_record *rec, const char *ident, moat_err_t *err);
 
-/* Every identity of the network; with members, their addresses too. */
+/* A dual-stack member's two addresses. */
+struct moat_addr6_pair
+{
+  struct in_addr addr;
+  struct in6_addr addr6;
+};
+
+/* Every identity of the network; with members, their addresses too, and
+ * the IPv6 address of each dual-stack member (`pairs`, in no order). */
 struct moat_ident_list
 {
   struct moat_policy *policies;
@@ -38,7 +47,14 @@ struct moat_ident_list
   struct in_addr **addrs;
   struct moat_peer_group *groups;
   size_t n, cap;
+  struct moat_addr6_pair *pairs;
+  size_t npairs, cap_pairs;
 };
+
+/* The IPv6 address of the dual-stack member at `addr` among l's pairs:
+ * 1 and *ret, or 0. */
+int moat_ident_list_addr6 (const struct moat_ident_list *l, struct in_addr addr,
+                           struct in6_addr *ret);
 
 void moat_ident_list_free (struct moat_ident_list *l);
 /* Reads the network's identities into `l` (zeroed by the caller); with

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/nsfs.h>
@@ -262,6 +263,33 @@ forbidden_to_plugin (void)
   if (!failed_with (socket (AF_UNIX, SOCK_DGRAM, 0), EPERM))
     return 1;
   if (!failed_with (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws), EPERM))
+    return 2;
+  return 0;
+}
+
+static void *
+thread_body (void *arg)
+{
+  return arg;
+}
+
+/* A thread (a DEL forgets flows in one: conntrack.h), but no process that
+ * shares the memory without being a thread of this one. */
+static int
+plugin_thread (void)
+{
+  static int token;
+  pthread_t t;
+  void *ret = NULL;
+  pid_t pid;
+
+  if (pthread_create (&t, NULL, thread_body, &token) != 0 || pthread_join (t, &ret) != 0
+      || ret != &token)
+    return 1;
+  pid = syscall (SYS_clone, CLONE_VM | SIGCHLD, NULL, NULL, NULL, 0);
+  if (pid == 0)
+    _exit (0);
+  if (!failed_with (pid, EPERM))
     return 2;
   return 0;
 }
@@ -737,6 +765,7 @@ test_plugin (void **state)
   assert_int_equal (confined (MOAT_SECCOMP_PLUGIN, plugin_work), 0);
   assert_int_equal (confined (MOAT_SECCOMP_PLUGIN, forbidden_everywhere), 0);
   assert_int_equal (confined (MOAT_SECCOMP_PLUGIN, forbidden_to_plugin), 0);
+  assert_int_equal (confined (MOAT_SECCOMP_PLUGIN, plugin_thread), 0);
 }
 
 static void

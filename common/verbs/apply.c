@@ -27,6 +27,45 @@ record_policy (struct moat_record *rec, json_t *policy, const char *ident, moat_
   return moat_record_write (rec, err);
 }
 
+/* A dual-stack container's elements get their IPv6 twins (docs/design.md,
+ * "IPv6"): its own address from its record, its peers' from their member
+ * files. */
+struct twin_ctx
+{
+  const struct moat_record *rec;
+  const struct moat_ident_list *groups;
+};
+
+static int
+addr6_of (struct in_addr addr, struct in6_addr *ret, void *data)
+{
+  const struct twin_ctx *c = data;
+
+  if (c->rec->have_addr6 && addr.s_addr == c->rec->addr.s_addr)
+    {
+      *ret = c->rec->addr6;
+      return 1;
+    }
+  return moat_ident_list_addr6 (c->groups, addr, ret);
+}
+
+static int
+add_twins (const struct moat_record *rec, const struct moat_ident_list *groups,
+           struct moat_nft_elems *elems)
+{
+  struct twin_ctx c = { rec, groups };
+
+  if (!rec->have_addr6)
+    return 0;
+  return moat_nft_elems_twin6 (elems, elems, addr6_of, &c);
+}
+
+static const struct in6_addr *
+addr6_or_null (const struct moat_record *rec)
+{
+  return rec->have_addr6 ? &rec->addr6 : NULL;
+}
+
 static int
 join_kernel (struct moat_nft *nft, const struct moat_record *rec, const struct moat_policy *p,
              bool new_ident, moat_err_t *err)
@@ -52,12 +91,12 @@ join_kernel (struct moat_nft *nft, const struct moat_record *rec, const struct m
     return -1;
   in.groups = groups.groups;
   in.ngroups = groups.n;
-  if (moat_policy_compile (&in, elems) < 0)
+  if (moat_policy_compile (&in, elems) < 0 || add_twins (rec, &groups, elems) < 0)
     return moat_error_nomem (err, "policy");
   /* Joining follows a leave (which swept) or a container without policy:
    * nothing of it to sweep. */
-  return moat_nft_policy_replace (nft, rec->addr, false, rec->internet, NULL, NULL,
-                                  exists ? NULL : rec->ident, elems, err);
+  return moat_nft_policy_replace2 (nft, rec->addr, addr6_or_null (rec), false, rec->internet, NULL,
+                                   NULL, exists ? NULL : rec->ident, elems, err);
 }
 
 int
@@ -117,10 +156,13 @@ leave_kernel (struct moat_nft *nft, const struct moat_record *rec, bool sweep, m
       self = i;
   /* Without its identity file (a crash), only the fixed sets are swept. */
   if (self != SIZE_MAX
-      && moat_policy_compile_leave (rec->addr, &groups.policies[self], groups.groups, groups.n, del)
-             < 0)
+      && (moat_policy_compile_leave (rec->addr, &groups.policies[self], groups.groups, groups.n,
+                                     del)
+              < 0
+          || add_twins (rec, &groups, del) < 0))
     return moat_error_nomem (err, "policy");
-  return moat_nft_policy_replace (nft, rec->addr, sweep, rec->internet, del, NULL, NULL, NULL, err);
+  return moat_nft_policy_replace2 (nft, rec->addr, addr6_or_null (rec), sweep, rec->internet, del,
+                                   NULL, NULL, NULL, err);
 }
 
 int
@@ -147,7 +189,9 @@ moat_policy_network_remove (struct moat_nft *nft, const char *network, moat_err_
     return moat_error_nomem (err, "policy");
   for (size_t i = 0; i < groups.n; i++)
     names[i] = groups.names[i];
-  return moat_nft_idents_drop (nft, names, err);
+  /* Their IPv6 twins too, if the network is dual stack (missing ones
+   * are fine). */
+  return moat_nft_idents_drop2 (nft, names, true, err);
 }
 
 /* An identity's set holds every member of every identity it may reach;
@@ -227,4 +271,72 @@ moat_policy_clear (struct moat_nft *nft, struct moat_record *rec, moat_err_t *er
   if (moat_policy_leave (nft, rec, MOAT_LEAVE_ALL, err) < 0)
     return -1;
   return record_policy (rec, NULL, NULL, err);
+}
+
+/* --- IPv6 twins of elements made outside the policy ------------------------ */
+
+struct network_addr6
+{
+  struct moat_addr6_pair *v;
+  size_t n;
+};
+
+static int
+network_addr6_of (struct in_addr addr, struct in6_addr *ret, void *data)
+{
+  const struct network_addr6 *m = data;
+
+  for (size_t i = 0; i < m->n; i++)
+    if (m->v[i].addr.s_addr == addr.s_addr)
+      {
+        *ret = m->v[i].addr6;
+        return 1;
+      }
+  return 0;
+}
+
+/* The dual-stack containers of `network`, from their records. */
+static int
+network_addr6_load (const char *network, struct network_addr6 *m, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **keys = NULL;
+  size_t n = 0;
+
+  if (moat_record_list (network, &keys, err) < 0)
+    return -1;
+  while (keys[n])
+    n++;
+  m->v = calloc (n + 1, sizeof (*m->v));
+  if (!m->v)
+    return moat_error_nomem (err, "policy");
+  for (size_t i = 0; i < n; i++)
+    {
+      struct moat_record r = { 0 };
+      int found = moat_record_read (network, keys[i], &r, err);
+
+      if (found < 0)
+        return -1;
+      if (found && r.have_addr6)
+        m->v[m->n++] = (struct moat_addr6_pair){ r.addr, r.addr6 };
+      moat_record_free (&r);
+    }
+  return 0;
+}
+
+int
+moat_policy_twin6 (const struct moat_record *rec, struct moat_nft_elems *l, moat_err_t *err)
+{
+  struct network_addr6 m = { 0 };
+  int r;
+
+  if (!rec->have_addr6)
+    return 0;
+  if (network_addr6_load (rec->network, &m, err) < 0)
+    {
+      free (m.v);
+      return -1;
+    }
+  r = moat_nft_elems_twin6 (l, l, network_addr6_of, &m);
+  free (m.v);
+  return r < 0 ? moat_error_nomem (err, "policy") : 0;
 }

@@ -50,4 +50,10 @@ int moat_policy_clear (struct moat_nft *nft, struct moat_record *rec, moat_err_t
  * go (their state goes with the network's directory). */
 int moat_policy_network_remove (struct moat_nft *nft, const char *network, moat_err_t *err);
 
+/* The IPv6 twins of `l`'s elements (grants, published ports, the logged
+ * flag) appended to it when `rec` is dual stack, its peers' IPv6 addresses
+ * from the network's records (docs/design.md, "IPv6"); nothing otherwise.
+ * Caller holds the network's lock. */
+int moat_policy_twin6 (const struct moat_record *rec, struct moat_nft_elems *l, moat_err_t *err);
+
 #endif

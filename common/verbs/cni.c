@@ -20,11 +20,13 @@
 #include "model/policy.h"
 #include "model/sources.h"
 #include "model/result.h"
+#include "state/flows.h"
 #include "state/hostnet.h"
 #include "state/identities.h"
 #include "state/state.h"
 #include "state/published.h"
 #include "verbs/apply.h"
+#include "verbs/cni6.h"
 
 #define KEY_MAX 512
 
@@ -92,6 +94,9 @@ address_release (const struct moat_netconf *conf, const struct moat_record *rec,
 {
   char dir[4096];
 
+  /* The built-in IPv6 allocation (delegated IPAM may have left IPv6 to it). */
+  if (moat_cni6_release (rec, key, err) < 0)
+    return -1;
   if (rec->ipam)
     return conf->ipam_type ? ipam_delegate_del (conf, rec, err) : 0;
   if (ipam_dir (dir, sizeof (dir), rec->network) < 0)
@@ -117,6 +122,25 @@ struct made
 
 static const struct made made_all = { true, true };
 
+/* A dual-stack container's own elements get their IPv6 twins (published
+ * ports on the host's IPv6 addresses; docs/design.md, "IPv6"). */
+static int
+own_addr6 (struct in_addr addr, struct in6_addr *ret, void *data)
+{
+  const struct moat_record *rec = data;
+
+  if (!rec->have_addr6 || addr.s_addr != rec->addr.s_addr)
+    return 0;
+  *ret = rec->addr6;
+  return 1;
+}
+
+static int
+own_twins (const struct moat_record *rec, struct moat_nft_elems *l)
+{
+  return rec->have_addr6 ? moat_nft_elems_twin6 (l, l, own_addr6, (void *)rec) : 0;
+}
+
 /* The elements of the record's published ports: true when they are all
  * of them (the record says; none is fine), false when unknown. */
 static bool
@@ -130,7 +154,7 @@ record_publish_elems (const struct moat_record *rec, struct moat_nft_elems **ret
   if (l.n == 0)
     return true;
   *ret = moat_nft_elems_new ();
-  return *ret && moat_publish_elems (&l, rec->addr, *ret) == 0;
+  return *ret && moat_publish_elems (&l, rec->addr, *ret) == 0 && own_twins (rec, *ret) == 0;
 }
 
 /* Removes everything one attachment owns, in reverse order of creation.
@@ -145,8 +169,9 @@ attachment_remove (struct moat_nl *nl, const struct moat_netconf *conf,
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *publish = NULL;
   struct moat_nft_member m = moat_record_member (rec);
-  moat_err_t step = { 0 };
-  bool failed = false;
+  moat_err_t step = { 0 }, link_step = { 0 };
+  struct moat_ct_job ct;
+  bool failed = false, link_failed = false, forgetting = false;
   char key[KEY_MAX];
 
   /* Its published ports as the record names them (deleted as they are). */
@@ -168,13 +193,31 @@ attachment_remove (struct moat_nl *nl, const struct moat_netconf *conf,
       || (made->elems && moat_nft_member_del (nft, &m, &step) < 0))
     failed = keep_first_error (err, failed, &step);
   /* Flows that named the address end with it: a reply of one must not
-   * reach the next container given the address. */
-  else if (moat_ct_forget_addr (rec->addr, &step) < 0)
+   * reach the next container given the address. Moat's own allocator
+   * hands it out again only through an ADD, which forgets them first
+   * (flows_settle), together with those of every other address waiting:
+   * one dump of the table (~10 ms of CPU that also holds up the link's
+   * RCU wait) for many DELs. A delegated plugin may hand it out at once:
+   * then the dump runs here, in a thread, while the link's removal waits. */
+  else if (rec->ipam)
+    {
+      moat_ct_forget_start (&ct, rec->addr);
+      forgetting = true;
+    }
+  else if (moat_flows_pending_add (rec->addr, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  if (made->link && moat_veth_detach (nl, rec->host_if, &link_step) < 0)
+    link_failed = true;
+  if (forgetting && moat_ct_forget_finish (&ct, &step) < 0)
+    failed = keep_first_error (err, failed, &step);
+  /* The markers are IPv4's: a dual-stack DEL forgets its IPv6 flows
+   * itself (one dump of the IPv6 table). */
+  if (!failed && rec->have_addr6 && moat_ct_forget_addr6 (&rec->addr6, &step) < 0)
     failed = keep_first_error (err, failed, &step);
   /* An address whose elements may still be there is not handed out again. */
   bool keep_address = failed;
-  if (made->link && moat_veth_detach (nl, rec->host_if, &step) < 0)
-    failed = keep_first_error (err, failed, &step);
+  if (link_failed)
+    failed = keep_first_error (err, failed, &link_step);
   moat_nft_close (TAKE_PTR (nft)); /* after the link: see moat_nft_open */
   if (!keep_address && address_release (conf, rec, key, &step) < 0)
     failed = keep_first_error (err, failed, &step);
@@ -216,18 +259,26 @@ network_dns_stop (const struct moat_cni_env *env, const struct moat_netconf *con
   return 0;
 }
 
-/* The last attachment gone: the name server, the bridge, the state
- * directory and, when no network anywhere holds an attachment, moat's
- * tables go too. Caller holds the network lock and no global lock. */
+/* The last attachment gone (docs/design.md, "What the last container
+ * leaves"): the name server, the network's identities and its state
+ * directory go. After a DEL the bridge (with its element) and moat's
+ * tables stay, empty, for the next container: deleting a bridge waits
+ * ~40 ms in the kernel and the tables' removal ~20 ms, as much again as
+ * the rest of the DEL (the reference bridge plugin keeps its bridge too);
+ * `moatctl teardown` removes them. With `sweep` (the undo of a failed ADD,
+ * which removes what it may have made, and CNI GC, whose caller asks for
+ * what is unused to go) the bridge goes too when no port is left on it,
+ * and the tables when nothing is attached anywhere. Caller holds the
+ * network lock and no global lock. */
 static int
 network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
                          const struct moat_netconf *conf, const char *bridge,
-                         struct in_addr gateway, moat_err_t *err)
+                         struct in_addr gateway, bool sweep, moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **keys = NULL;
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   _cleanup_close_ int global = -1;
-  int any, hostnet;
+  int any = 1, hostnet;
 
   if (moat_record_list (conf->name, &keys, err) < 0)
     return -1;
@@ -243,11 +294,12 @@ network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
   if (conf->keep_bridge)
     return 0;
   if (moat_global_lock (LOCK_EX, &global, err) < 0 || moat_nft_open (&nft, err) < 0
-      || bridge_delete_if_unused (nl, nft, bridge, err) < 0)
+      || (sweep && bridge_delete_if_unused (nl, nft, bridge, err) < 0))
     return -1;
   /* Records show this state directory's containers; the kernel's sets also
    * show those of another one (a private MOAT_RUN_DIR). */
-  any = moat_any_record (err);
+  if (sweep)
+    any = moat_any_record (err);
   if (any == 0)
     any = moat_nft_in_use (nft, err);
   if (any < 0 || (any == 0 && moat_nft_teardown (nft, err) < 0))
@@ -255,7 +307,8 @@ network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
   if (hostnet)
     return 0;
   if ((any == 1 && moat_policy_network_remove (nft, conf->name, err) < 0)
-      || moat_ident_owners_release (conf->name, err) < 0)
+      || moat_ident_owners_release (conf->name, err) < 0
+      || moat_flows_hint_save (conf->name, err) < 0)
     return -1;
   return moat_network_dir_remove (conf->name, err);
 }
@@ -348,6 +401,8 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
   struct moat_pool pool = pool_of (conf);
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
+  if (moat_flows_hint_restore (conf->name, err) < 0)
+    return -1;
   if (moat_ipam_alloc (dir, &pool, key, have_requested ? &requested : NULL, &rec->addr, err) < 0)
     return -1;
   rec->prefixlen = conf->prefixlen;
@@ -380,8 +435,15 @@ attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_e
                const struct moat_nft_elems *publish, struct moat_add_result *res, struct made *made,
                moat_err_t *err)
 {
-  struct moat_bridge_spec bridge
-      = { rec->bridge, rec->gateway, rec->prefixlen, conf->mtu, publish != NULL };
+  struct moat_bridge_spec bridge = {
+    .name = rec->bridge,
+    .gateway = rec->gateway,
+    .prefixlen = rec->prefixlen,
+    .mtu = conf->mtu,
+    .route_localnet = publish != NULL,
+    .ipv6 = rec->have_addr6,
+    .gateway6 = rec->gateway6,
+  };
   struct moat_veth_spec veth = {
     .bridge = rec->bridge,
     .host_ifname = rec->host_if,
@@ -394,6 +456,9 @@ attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_e
     .addr = rec->addr,
     .prefixlen = rec->prefixlen,
     .gateway = rec->gateway,
+    .ipv6 = rec->have_addr6,
+    .addr6 = rec->addr6,
+    .gateway6 = rec->gateway6,
   };
   struct moat_nft_member m = moat_record_member (rec);
   struct moat_veth_result vres;
@@ -458,6 +523,23 @@ names_dns (struct in_addr gateway, json_t **owned)
   return *owned;
 }
 
+/* The flows a DEL left for the address's next holder to forget
+ * (state/flows.h): when some wait for `addr`, those of every address
+ * waiting go, in one dump. */
+static int
+flows_settle (struct in_addr addr, moat_err_t *err)
+{
+  _cleanup_ (moat_flows_pending_free) struct moat_flows_pending p = { 0 };
+  _cleanup_close_ int lock = -1;
+  int r = moat_flows_pending_has (addr, err);
+
+  if (r <= 0)
+    return r;
+  if (moat_flows_pending_take (&p, &lock, err) < 0 || moat_ct_forget_addrs (p.addrs, p.n, err) < 0)
+    return -1;
+  return moat_flows_pending_clear (&p, err);
+}
+
 /* The published ports (runtimeConfig.portMappings, else io.moat.publish
  * of the pod's annotations) into the record and their elements, once no
  * other record holds them: checked under the publish lock, which stays
@@ -473,7 +555,8 @@ publish_prepare (const struct moat_netconf *conf, const struct moat_policy *poli
     return 0;
   rec->publish = moat_publish_to_json (l);
   *ret_elems = moat_nft_elems_new ();
-  if (!rec->publish || !*ret_elems || moat_publish_elems (l, rec->addr, *ret_elems) < 0)
+  if (!rec->publish || !*ret_elems || moat_publish_elems (l, rec->addr, *ret_elems) < 0
+      || own_twins (rec, *ret_elems) < 0)
     return moat_error (err, MOAT_E_IO, ENOMEM, "published ports");
   if (moat_publish_lock (ret_lock, err) < 0
       || moat_publish_holders_check (l, rec->network, key, err) < 0)
@@ -570,6 +653,10 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
                        "CNI_CONTAINERID: with CNI_IFNAME longer than %d characters", MOAT_KEY_MAX);
   if (!env->have_netns_fd && access (env->netns, F_OK) < 0)
     return moat_error (err, MOAT_E_UNKNOWN, errno, "CNI_NETNS \"%s\"", env->netns);
+  /* Before anything is made: a dual-stack network needs IPv6 forwarding,
+   * which moat never turns on itself (netlink.h). */
+  if (conf->have_subnet6 && moat_ipv6_forwarding_check (err) < 0)
+    return -1;
   if (moat_network_lock (conf->name, &lock, err) < 0)
     return -1;
   r = moat_record_read (conf->name, key, &old, err);
@@ -590,7 +677,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
     return -1;
   if (address_acquire (env, conf, key, &rec, &ipam, err) < 0)
     {
-      if (network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, &undo) < 0)
+      if (network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, true, &undo) < 0)
         return moat_error_undo_failed (err, "the ADD", &undo);
       return -1;
     }
@@ -599,11 +686,12 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   else
     derived_mac (rec.addr, rec.mac);
 
-  if (publish_prepare (conf, &policy, &rec, key, &publish, &publock, err) < 0)
+  if (moat_cni6_acquire (conf, key, ipam, &rec, err) < 0 || flows_settle (rec.addr, err) < 0
+      || publish_prepare (conf, &policy, &rec, key, &publish, &publock, err) < 0)
     {
       moat_err_t step = { 0 };
       if (address_release (conf, &rec, key, &step) < 0
-          || network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, &step) < 0)
+          || network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, true, &step) < 0)
         return moat_error_undo_failed (err, "the ADD", &step);
       return -1;
     }
@@ -620,7 +708,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
       /* Both run; the first that fails is the one told. */
       bool undo_failed = attachment_remove (nl, conf, &rec, &made, &undo) < 0;
       moat_err_t later = { 0 };
-      if (network_remove_if_empty (nl, env, conf, conf->bridge, rec.gateway,
+      if (network_remove_if_empty (nl, env, conf, conf->bridge, rec.gateway, true,
                                    undo_failed ? &later : &undo)
           < 0)
         undo_failed = true;
@@ -634,6 +722,9 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   res.addr = rec.addr;
   res.prefixlen = rec.prefixlen;
   res.gateway = rec.gateway;
+  res.have_addr6 = rec.have_addr6;
+  res.addr6 = rec.addr6;
+  res.gateway6 = rec.gateway6;
   res.dns = ipam ? json_object_get (ipam, "dns") : NULL;
   if (conf->dns && !(res.dns = names_dns (rec.gateway, &dns)))
     return moat_error (err, MOAT_E_IO, ENOMEM, "result");
@@ -669,7 +760,7 @@ del_without_record (struct moat_nl *nl, const struct moat_netconf *conf, const c
     }
   /* The record (unreadable), or what an ADD killed while writing it left:
    * its temporary file, its index entry. */
-  if (moat_record_remove (conf->name, key, err) < 0)
+  if (moat_record_remove (conf->name, key, err) < 0 || moat_cni6_release_owner (conf, key, err) < 0)
     return -1;
   if (conf->ipam_type)
     return delegate ? moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err) : 0;
@@ -708,7 +799,8 @@ moat_cni_del_locked (const struct moat_cni_env *env, struct moat_netconf *conf, 
    * directory holds one entry per identity, not per container. */
   if (r < 0 || moat_state_sweep_temp (conf->name, "idents", err) < 0)
     return -1;
-  return network_remove_if_empty (nl, env, conf, bridge ? bridge : conf->bridge, gateway, err);
+  return network_remove_if_empty (nl, env, conf, bridge ? bridge : conf->bridge, gateway, false,
+                                  err);
 }
 
 static int
@@ -747,6 +839,8 @@ cni_check (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t
     return moat_error (err, MOAT_E_DRIFT, 0, "prevResult: address %s/%d differs from %s/%d",
                        inet_ntop (AF_INET, &prev_addr, a, sizeof (a)), prev_prefixlen,
                        inet_ntop (AF_INET, &rec.addr, b, sizeof (b)), rec.prefixlen);
+  if (moat_cni6_check_prev (conf->prev_result, &rec, err) < 0)
+    return -1;
 
   struct moat_veth_spec veth = {
     .bridge = rec.bridge,
@@ -758,6 +852,9 @@ cni_check (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t
     .addr = rec.addr,
     .prefixlen = rec.prefixlen,
     .gateway = rec.gateway,
+    .ipv6 = rec.have_addr6,
+    .addr6 = rec.addr6,
+    .gateway6 = rec.gateway6,
   };
   struct moat_nft_member m = moat_record_member (&rec);
   _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *publish = NULL;
@@ -875,10 +972,11 @@ gc_stray_addresses (const struct moat_netconf *conf, moat_err_t *err)
   _cleanup_ (moat_strv_freep) char **keys = NULL;
   char dir[4096];
 
+  if (moat_record_list (conf->name, &keys, err) < 0
+      || moat_cni6_release_unowned (conf, keys, err) < 0)
+    return -1;
   if (conf->ipam_type)
     return 0;
-  if (moat_record_list (conf->name, &keys, err) < 0)
-    return -1;
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
   return moat_ipam_release_unowned (dir, keys, err);
@@ -927,7 +1025,7 @@ cni_gc (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *e
     failed = keep_first_error (err, failed, &step);
   if (failed)
     return -1;
-  return network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, err);
+  return network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, true, err);
 }
 
 static int
@@ -937,6 +1035,11 @@ cni_status (struct moat_netconf *conf, moat_err_t *err)
   char dir[4096];
   long free_count;
 
+  if (conf->have_subnet6 && moat_ipv6_forwarding_check (err) < 0)
+    {
+      err->code = MOAT_E_NOT_READY;
+      return -1;
+    }
   if (conf->ipam_type)
     return moat_ipam_exec (conf->ipam_type, "STATUS", conf->raw, NULL, err);
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0

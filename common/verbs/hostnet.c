@@ -196,31 +196,21 @@ moat_hostnet_attach (const struct moat_hostnet_request *r, moat_err_t *err)
 }
 
 /* The last of anything on the network gone: its identities' objects and
- * state, and moat's tables when nothing uses them (as a last DEL does). */
+ * state go, as a last DEL's do; the tables stay, empty, for the next
+ * container, as after a DEL (docs/design.md, "What the last container
+ * leaves"). */
 static int
 network_leftovers (struct moat_nft *nft, const char *network, moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **keys = NULL;
-  _cleanup_close_ int global = -1;
-  int others, any;
+  int others;
 
   if (moat_record_list (network, &keys, err) < 0)
     return -1;
   others = keys[0] ? 1 : moat_hostnet_on_network (network, err);
   if (others != 0)
     return others < 0 ? -1 : 0;
-  if (moat_global_lock (LOCK_EX, &global, err) < 0)
-    return -1;
-  any = moat_any_record (err);
-  if (any == 0)
-    {
-      _cleanup_ (moat_strv_freep) char **ids = NULL;
-      if (moat_hostnet_list (&ids, err) < 0)
-        return -1;
-      any = ids[0] ? 1 : moat_nft_in_use (nft, err);
-    }
-  if (any < 0 || (any == 0 && moat_nft_teardown (nft, err) < 0)
-      || (any == 1 && moat_policy_network_remove (nft, network, err) < 0)
+  if (moat_policy_network_remove (nft, network, err) < 0
       || moat_ident_owners_release (network, err) < 0)
     return -1;
   return moat_network_dir_remove (network, err);

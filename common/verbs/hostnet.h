@@ -32,8 +32,8 @@ int moat_hostnet_attach (const struct moat_hostnet_request *r, moat_err_t *err);
 
 /* The container's elements, moat's group (when moat made it) and record
  * go; when it was the last of anything on its network, the network's
- * identities and state directory, and moat's tables when nothing at all
- * uses them. No record: nothing to do. */
+ * identities and state directory (the tables stay, as after a DEL). No
+ * record: nothing to do. */
 int moat_hostnet_detach (const char *container_id, moat_err_t *err);
 
 /* For moatctl gc: 1 when the record's group is gone or holds no process

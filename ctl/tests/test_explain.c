@@ -322,6 +322,8 @@ is_local (struct in_addr addr, void *data)
   return false;
 }
 
+static void world_elems6 (struct moat_nft_elems *l); /* explain6.h */
+
 static int
 setup (void **state)
 {
@@ -332,6 +334,7 @@ setup (void **state)
     }
   profile_build ();
   *state = world_elems ();
+  world_elems6 (*state);
   return 0;
 }
 
@@ -482,6 +485,7 @@ static const struct flow flows[] = {
 static const char *const shadowed[] = {
   /* prerouting accepts an established flow's replies before its jump. */
   "same_bridge: ct state established ct direction reply accept",
+  "same_bridge6: ct state established ct direction reply accept",
 };
 
 static void
@@ -920,6 +924,8 @@ check_special (struct moat_nft_elems *l, unsigned *hits, const struct special *s
     fail_msg ("%s: logged %d", s->what, r.logged);
 }
 
+#include "explain6.h"
+
 static bool
 is_shadowed (const char *chain, const char *text)
 {
@@ -956,6 +962,7 @@ test_matrix (void **state)
     check_flow (l, hits, &flows[i], &count);
   for (size_t i = 0; i < ARRAY_SIZE (specials); i++)
     check_special (l, hits, &specials[i]);
+  check_all6 (l, hits);
   for (size_t i = 0; i < nrules; i++)
     {
       const char *chain, *text;

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The small string parsers shared by the plugin, the hook and moatctl:
- * CIDR, IPv4 address, interface name, container ID, MAC address. */
+ * CIDR, IPv4 address, IPv6 CIDR and address, interface name, container
+ * ID, MAC address. */
 #include <arpa/inet.h>
 #include <net/if.h>
 
 #include "base/ifname.h"
+#include "base/ip6.h"
 #include "base/cleanup.h"
 #include "model/config.h"
 #include "fuzz.h"
@@ -40,6 +42,30 @@ check_ipv4 (const char *s)
     return;
   FUZZ_CHECK (inet_ntop (AF_INET, &addr, buf, sizeof (buf)) != NULL);
   FUZZ_CHECK (moat_parse_ipv4 (buf, &again) == 0 && again.s_addr == addr.s_addr);
+}
+
+static void
+check_cidr6 (const char *s)
+{
+  struct in6_addr addr, again, p;
+  char buf[INET6_ADDRSTRLEN + 5];
+  int prefixlen = -1, prefixlen_again = -1;
+
+  if (moat_parse_ipv6 (s, &addr) == 0)
+    FUZZ_CHECK (moat_parse_ipv6 (moat_ipv6_text (&addr, buf), &again) == 0
+                && memcmp (&addr, &again, sizeof (addr)) == 0);
+  if (moat_parse_cidr6 (s, &addr, &prefixlen) < 0)
+    return;
+  FUZZ_CHECK (prefixlen >= 0 && prefixlen <= 128 && strchr (s, '/') != NULL);
+  moat_ipv6_text (&addr, buf);
+  snprintf (buf + strlen (buf), sizeof (buf) - strlen (buf), "/%d", prefixlen);
+  FUZZ_CHECK (moat_parse_cidr6 (buf, &again, &prefixlen_again) == 0);
+  FUZZ_CHECK (memcmp (&addr, &again, sizeof (addr)) == 0 && prefixlen_again == prefixlen);
+  /* The prefix lies in itself and in every shorter prefix of the address. */
+  p = moat_ipv6_prefix (&addr, prefixlen);
+  FUZZ_CHECK (moat_ipv6_in_prefix (&addr, &p, prefixlen));
+  again = moat_ipv6_with_host64 (&addr, moat_ipv6_host64 (&addr));
+  FUZZ_CHECK (memcmp (&addr, &again, sizeof (addr)) == 0);
 }
 
 static void
@@ -87,6 +113,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   check_cidr (s);
   check_ipv4 (s);
+  check_cidr6 (s);
   check_names (s);
   check_mac (s, data, size);
   return 0;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* CNI results: reading the first IPv4 address of a result of any version
+/* CNI results: reading the first IPv4 (and IPv6) address of a result of any version
  * (prevResult, a delegated IPAM plugin's answer), and writing ADD's result
  * in every version from values taken from the input. */
 #include <arpa/inet.h>
@@ -21,6 +21,20 @@ read_first_ipv4 (json_t *root)
 
   if (moat_result_first_ipv4 (root, "ipam result", &addr, &prefixlen, &gateway, &err) == 0)
     FUZZ_CHECK (prefixlen >= 0 && prefixlen <= 32);
+  else
+    FUZZ_CHECK (err.code == MOAT_E_DECODE && err.msg[0]);
+}
+
+static void
+read_first_ipv6 (json_t *root)
+{
+  struct in6_addr addr, gateway;
+  moat_err_t err = { 0 };
+  int prefixlen = -1;
+  int r = moat_result_first_ipv6 (root, "ipam result", &addr, &prefixlen, &gateway, &err);
+
+  if (r >= 0)
+    FUZZ_CHECK (prefixlen >= 0 && prefixlen <= 128);
   else
     FUZZ_CHECK (err.code == MOAT_E_DECODE && err.msg[0]);
 }
@@ -56,6 +70,14 @@ check_built (json_t *j, const char *version, const struct moat_add_result *r)
   FUZZ_CHECK (addr.s_addr == r->addr.s_addr);
   FUZZ_CHECK (prefixlen == r->prefixlen);
   FUZZ_CHECK (gateway.s_addr == r->gateway.s_addr);
+  if (r->have_addr6)
+    {
+      struct in6_addr addr6, gateway6;
+
+      FUZZ_CHECK (moat_result_first_ipv6 (j, "result", &addr6, &prefixlen, &gateway6, &err) == 1);
+      FUZZ_CHECK (memcmp (&addr6, &r->addr6, sizeof (addr6)) == 0 && prefixlen == 64);
+      FUZZ_CHECK (memcmp (&gateway6, &r->gateway6, sizeof (gateway6)) == 0);
+    }
 }
 
 static void
@@ -74,6 +96,9 @@ build_all_versions (const uint8_t *data, size_t size, json_t *root)
   fuzz_bytes (&in, r.bridge_mac, MOAT_MAC_LEN);
   fuzz_bytes (&in, r.host_mac, MOAT_MAC_LEN);
   fuzz_bytes (&in, r.container_mac, MOAT_MAC_LEN);
+  r.have_addr6 = fuzz_byte (&in) & 1;
+  fuzz_bytes (&in, &r.addr6, sizeof (r.addr6));
+  fuzz_bytes (&in, &r.gateway6, sizeof (r.gateway6));
   FUZZ_CHECK (bridge && ifname);
   FUZZ_CHECK (moat_attachment_key (key, sizeof (key), "c", ifname) == 0);
   moat_host_ifname (&(struct moat_names_key){ { 0 } }, "moat", key, host_if);
@@ -104,6 +129,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   json_auto_t *root = json_loadb ((const char *)data, size, 0, NULL);
 
   read_first_ipv4 (root);
+  read_first_ipv6 (root);
   build_all_versions (data, size, root);
   return 0;
 }

@@ -69,14 +69,16 @@ describe_chain (const struct nlmsghdr *nlh, char *buf, size_t size)
               moat_family_name (nft_msg_family (nlh)), nftnl_chain_get_str (c, NFTNL_CHAIN_TABLE));
 }
 
-/* A rule is named by its text in moat_rule_defs: the k-th NEWRULE for a chain in
- * the batch is the k-th rule_def of that chain. */
+/* A rule is named by its text in the rule list (moat_rule_at): the k-th
+ * NEWRULE for a chain in the batch is the k-th rule of that chain, of both
+ * halves when the batch makes the table, else of the IPv6 half. */
 static void
 describe_rule (struct nftnl_batch *batch, const struct nlmsghdr *nlh, char *buf, size_t size)
 {
   _cleanup_ (nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc ();
   uint32_t family = nft_msg_family (nlh);
   const char *chain, *text = NULL;
+  bool with_table = false;
   size_t index = 0;
 
   if (!r || nftnl_rule_nlmsg_parse (nlh, r) < 0)
@@ -92,6 +94,8 @@ describe_rule (struct nftnl_batch *batch, const struct nlmsghdr *nlh, char *buf,
 
       if (!prev)
         break;
+      if (NFNL_MSG_TYPE (prev->nlmsg_type) == NFT_MSG_NEWTABLE && nft_msg_family (prev) == family)
+        with_table = true;
       if (NFNL_MSG_TYPE (prev->nlmsg_type) != NFT_MSG_NEWRULE || nft_msg_family (prev) != family)
         continue;
       p = nftnl_rule_alloc ();
@@ -99,10 +103,14 @@ describe_rule (struct nftnl_batch *batch, const struct nlmsghdr *nlh, char *buf,
           && strcmp (nftnl_rule_get_str (p, NFTNL_RULE_CHAIN), chain) == 0)
         index++;
     }
-  for (size_t i = 0; i < moat_rule_defs_count && !text; i++)
-    if (moat_rule_defs[i].family == family && strcmp (moat_rule_defs[i].chain, chain) == 0
-        && index-- == 0)
-      text = moat_rule_defs[i].text;
+  for (size_t i = 0; i < moat_rules_count () && !text; i++)
+    {
+      const struct moat_rule_def *def = moat_rule_at (i);
+
+      if (def->family == family && (with_table || def->v6) && strcmp (def->chain, chain) == 0
+          && index-- == 0)
+        text = def->text;
+    }
   snprintf (buf, size, "rule \"%s\" in chain %s %s %s", text ? text : "?",
             moat_family_name (family), MOAT_NFT_TABLE, chain);
 }

@@ -5,19 +5,27 @@
 
 /* A container address field is always one address, never a range: an
  * element names `addr` when such a field equals it (start and end). */
+/* The container's address as a set of `c` holds it: 4 or 16 bytes. */
+static const uint8_t *
+addr_bytes (const struct collect *c, uint32_t *ret_len)
+{
+  *ret_len = c->set->v6 ? 16 : 4;
+  return c->set->v6 ? c->addr6.s6_addr : (const uint8_t *)&c->addr.s_addr;
+}
+
 static bool
 names_addr (const struct collect *c, const uint8_t *key, uint32_t key_len, const uint8_t *end,
             uint32_t end_len)
 {
-  uint32_t off = 0;
+  uint32_t off = 0, alen;
+  const uint8_t *a = addr_bytes (c, &alen);
 
   for (unsigned i = 0; i < c->set->nfields; i++)
     {
       uint32_t len = moat_field_infos[c->set->fields[i]].len;
 
-      if ((c->positions & (1u << i)) && off + 4 <= key_len
-          && memcmp (key + off, &c->addr.s_addr, 4) == 0
-          && (!end || (off + 4 <= end_len && memcmp (end + off, &c->addr.s_addr, 4) == 0)))
+      if ((c->positions & (1u << i)) && off + alen <= key_len && memcmp (key + off, a, alen) == 0
+          && (!end || (off + alen <= end_len && memcmp (end + off, a, alen) == 0)))
         return true;
       off += moat_field_padded (len);
     }
@@ -28,13 +36,13 @@ names_addr (const struct collect *c, const uint8_t *key, uint32_t key_len, const
 static bool
 value_names_addr (const struct collect *c, struct nftnl_set_elem *e)
 {
-  uint32_t len = 0;
-  const uint8_t *data;
+  uint32_t len = 0, alen;
+  const uint8_t *data, *a = addr_bytes (c, &alen);
 
   if (!(c->positions & POSITION_DATA) || !nftnl_set_elem_is_set (e, NFTNL_SET_ELEM_DATA))
     return false;
   data = nftnl_set_elem_get (e, NFTNL_SET_ELEM_DATA, &len);
-  return data && len >= 4 && memcmp (data, &c->addr.s_addr, 4) == 0;
+  return data && len >= alen && memcmp (data, a, alen) == 0;
 }
 
 static int
@@ -159,25 +167,31 @@ static const struct
 #define GRANT_SETS 6
 
 /* The policy's sets; with `grants` (a DEL), moatctl's grants too, and with
- * `publish` the published ports. */
+ * `publish` the published ports. With `addr6`, their IPv6 twins for it
+ * (a twin missing with the IPv6 half: nothing there). */
 int
-nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, bool grants,
-                    bool publish, struct moat_elem_list *found, uint32_t *seq, moat_err_t *err)
+nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, const struct in6_addr *addr6,
+                    bool keep_internet, bool grants, bool publish, struct moat_elem_list *found,
+                    uint32_t *seq, moat_err_t *err)
 {
-  for (size_t i = grants ? (publish ? 0 : PUBLISH_SETS) : GRANT_SETS; i < ARRAY_SIZE (policy_sets);
-       i++)
-    {
-      struct collect c = {
-        .set = &moat_set_defs[policy_sets[i].set],
-        .addr = addr,
-        .positions = policy_sets[i].positions,
-        .out = found,
-      };
+  for (int twin = 0; twin <= (addr6 != NULL); twin++)
+    for (size_t i = grants ? (publish ? 0 : PUBLISH_SETS) : GRANT_SETS;
+         i < ARRAY_SIZE (policy_sets); i++)
+      {
+        enum moat_set set = twin ? moat_set_twin6 (policy_sets[i].set) : policy_sets[i].set;
+        struct collect c = {
+          .set = &moat_set_defs[set],
+          .addr = addr,
+          .positions = policy_sets[i].positions,
+          .out = found,
+        };
 
-      if (keep_internet && policy_sets[i].set == MOAT_SET_INTERNET)
-        continue;
-      if (nft_collect_set (nl, &c, (*seq)++, err) < 0)
-        return -1;
-    }
+        if (twin)
+          c.addr6 = *addr6;
+        if (keep_internet && policy_sets[i].set == MOAT_SET_INTERNET)
+          continue;
+        if (nft_collect_set (nl, &c, (*seq)++, err) < 0)
+          return -1;
+      }
   return 0;
 }

@@ -33,6 +33,17 @@ static const struct source_info source_infos[] = {
   = { .what = NFT_CT_SRC_IP, .len = 4, .ct = true, .ct_dir = IP_CT_DIR_ORIGINAL },
   [MOAT_SRC_CT_REPLY_SADDR]
   = { .what = NFT_CT_SRC_IP, .len = 4, .ct = true, .ct_dir = IP_CT_DIR_REPLY },
+  [MOAT_SRC_IP6_SADDR] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 8, .len = 16 },
+  [MOAT_SRC_IP6_DADDR] = { .what = NFT_PAYLOAD_NETWORK_HEADER, .offset = 24, .len = 16 },
+  [MOAT_SRC_CT_ORIGINAL_SADDR6]
+  = { .what = NFT_CT_SRC_IP6, .len = 16, .ct = true, .ct_dir = IP_CT_DIR_ORIGINAL },
+  [MOAT_SRC_CT_REPLY_SADDR6]
+  = { .what = NFT_CT_SRC_IP6, .len = 16, .ct = true, .ct_dir = IP_CT_DIR_REPLY },
+  /* nft 1.0.6 has no icmpv6 taddr: the ND target and the first option's
+   * link-layer address by offset (RFC 4861 4.3, 4.4, 4.6.1). */
+  [MOAT_SRC_ND_TARGET] = { .what = NFT_PAYLOAD_TRANSPORT_HEADER, .offset = 8, .len = 16 },
+  [MOAT_SRC_ND_LLADDR]
+  = { .what = NFT_PAYLOAD_TRANSPORT_HEADER, .offset = 26, .len = MOAT_MAC_LEN },
   [MOAT_SRC_SOCKET_CGROUP] = { .what = NFT_SOCKET_CGROUPV2, .len = 8, .socket = true },
 };
 
@@ -140,12 +151,14 @@ set_concat_desc (struct nftnl_set *s, const struct moat_set_def *def)
 static uint32_t
 set_id (enum moat_set set)
 {
+  if (set == MOAT_SET_IDENT6)
+    return IDENT_SET_ID + 1;
   return set == MOAT_SET_IDENT ? IDENT_SET_ID : (uint32_t)set + 1;
 }
 
 /* `name`: the set's own, or an identity's id_<ident> (MOAT_SET_IDENT). */
 static int
-put_set (struct builder *b, enum moat_set index, const char *name)
+put_set (struct builder *b, enum moat_set index, const char *name, uint16_t excl)
 {
   const struct moat_set_def *def = moat_set_def_of (index);
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
@@ -174,7 +187,7 @@ put_set (struct builder *b, enum moat_set index, const char *name)
     nftnl_set_set_u64 (s, NFTNL_SET_TIMEOUT, def->timeout_ms);
   if (set_userdata (s, def) < 0)
     return -1;
-  nlh = builder_hdr (b, NFT_MSG_NEWSET, def->family, NLM_F_CREATE | NLM_F_ACK);
+  nlh = builder_hdr (b, NFT_MSG_NEWSET, def->family, NLM_F_CREATE | excl | NLM_F_ACK);
   nftnl_set_nlmsg_build_payload (nlh, s);
   return builder_next (b);
 }
@@ -401,7 +414,8 @@ match_lookup (struct nftnl_rule *r, const struct moat_term *t, const char *chain
   if (add_expr (r, e) < 0)
     return -1;
   nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-  nftnl_expr_set_str (e, NFTNL_EXPR_LOOKUP_SET, t->set == MOAT_SET_IDENT ? chain : set->name);
+  nftnl_expr_set_str (e, NFTNL_EXPR_LOOKUP_SET,
+                      t->set == MOAT_SET_IDENT || t->set == MOAT_SET_IDENT6 ? chain : set->name);
   nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_SET_ID, set_id (t->set));
   if (t->kind == MOAT_TERM_NOT_LOOKUP)
     nftnl_expr_set_u32 (e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
@@ -427,21 +441,27 @@ lookup (struct nftnl_rule *r, enum moat_set set, uint32_t sreg, int dreg)
   return 0;
 }
 
-/* dnat ip to the address in register 1 and the port in register 32_01,
- * where a map lookup left them. */
+/* dnat ip (ip6) to the address in register 1 and the port in the
+ * register after it (32_01 after 4 bytes, 2 after 16), where a map lookup
+ * left them. */
 static int
-put_dnat_from_regs (struct nftnl_rule *r)
+put_dnat_from_regs (struct nftnl_rule *r, bool v6)
 {
   struct nftnl_expr *e = nftnl_expr_alloc ("nat");
+  uint32_t port_reg = v6 ? NFT_REG_2 : NFT_REG32_01;
 
   if (add_expr (r, e) < 0)
     return -1;
   nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_FAMILY, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
   nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_PROTO_MIN, port_reg);
+  /* nft 1.0.6 writes the IPv6 form without the maxima and flags: the
+   * kernel takes min as max and sets the flags from the registers given. */
+  if (v6)
+    return 0;
   nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
-  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG32_01);
-  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_PROTO_MAX, NFT_REG32_01);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_REG_PROTO_MAX, port_reg);
   nftnl_expr_set_u32 (e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
   return 0;
 }
@@ -449,13 +469,15 @@ put_dnat_from_regs (struct nftnl_rule *r)
 /* The proxy map's value (address . port) lands in the two registers the
  * nat expression reads. */
 static int
-put_proxy_dnat (struct nftnl_rule *r)
+put_proxy_dnat (struct nftnl_rule *r, bool v6)
 {
-  if (load_source (r, MOAT_SRC_IP_SADDR, NFT_REG_1) < 0
-      || load_source (r, MOAT_SRC_TH_DPORT, NFT_REG32_01) < 0
-      || lookup (r, MOAT_SET_PROXY, NFT_REG_1, NFT_REG_1) < 0)
+  uint32_t alen = v6 ? 16 : 4;
+
+  if (load_source (r, v6 ? MOAT_SRC_IP6_SADDR : MOAT_SRC_IP_SADDR, NFT_REG_1) < 0
+      || load_source (r, MOAT_SRC_TH_DPORT, reg_at (alen)) < 0
+      || lookup (r, v6 ? MOAT_SET_PROXY6 : MOAT_SET_PROXY, NFT_REG_1, NFT_REG_1) < 0)
     return -1;
-  return put_dnat_from_regs (r);
+  return put_dnat_from_regs (r, v6);
 }
 
 /* The publish map's key (ip daddr . meta l4proto . th dport) in the
@@ -463,15 +485,17 @@ put_proxy_dnat (struct nftnl_rule *r)
  * nat expression reads. nft adds a `byteorder reg 9 = hton(reg 9, 2, 1)`
  * after the l4proto load: a no-op on one byte, left out as elsewhere. */
 static int
-put_publish_dnat (struct nftnl_rule *r)
+put_publish_dnat (struct nftnl_rule *r, bool v6)
 {
-  if (load_source (r, MOAT_SRC_IP_DADDR, NFT_REG_1) < 0
-      || load_source (r, MOAT_SRC_L4PROTO, NFT_REG32_01) < 0)
+  uint32_t alen = v6 ? 16 : 4;
+
+  if (load_source (r, v6 ? MOAT_SRC_IP6_DADDR : MOAT_SRC_IP_DADDR, NFT_REG_1) < 0
+      || load_source (r, MOAT_SRC_L4PROTO, reg_at (alen)) < 0)
     return -1;
-  if (load_source (r, MOAT_SRC_TH_DPORT, NFT_REG32_02) < 0
-      || lookup (r, MOAT_SET_PUBLISH, NFT_REG_1, NFT_REG_1) < 0)
+  if (load_source (r, MOAT_SRC_TH_DPORT, reg_at (alen + 4)) < 0
+      || lookup (r, v6 ? MOAT_SET_PUBLISH6 : MOAT_SET_PUBLISH, NFT_REG_1, NFT_REG_1) < 0)
     return -1;
-  return put_dnat_from_regs (r);
+  return put_dnat_from_regs (r, v6);
 }
 
 /* fib daddr type local */
@@ -531,10 +555,19 @@ match_rate (struct nftnl_rule *r, const struct moat_term *t)
   return add_expr (r, e);
 }
 
+/* lo <= reg 1 <= hi, as nft writes `icmpv6 type a-b`: cmp gte, cmp lte. */
+static int
+match_range_u8 (struct nftnl_rule *r, int loaded, uint8_t lo, uint8_t hi)
+{
+  if (loaded < 0 || compare (r, NFT_CMP_GTE, &lo, sizeof (lo)) < 0)
+    return -1;
+  return compare (r, NFT_CMP_LTE, &hi, sizeof (hi));
+}
+
 static int
 put_term (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
 {
-  uint16_t ethertype;
+  uint16_t ethertype, be16;
 
   switch (t->kind)
     {
@@ -568,6 +601,21 @@ put_term (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
       return match_u8 (r, load_payload (r, NFT_PAYLOAD_NETWORK_HEADER, 16, 1), 127);
     case MOAT_TERM_RATE:
       return match_rate (r, t);
+    case MOAT_TERM_IPV6:
+      return match_u8 (r, load_meta (r, NFT_META_NFPROTO), NFPROTO_IPV6);
+    case MOAT_TERM_ICMP_TYPE_RANGE:
+      return match_range_u8 (r, load_payload (r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1),
+                             (uint8_t)(t->value & 0xff), (uint8_t)(t->value >> 8));
+    case MOAT_TERM_ND_OPTION:
+      be16 = htons ((uint16_t)t->value);
+      if (load_payload (r, NFT_PAYLOAD_TRANSPORT_HEADER, 24, sizeof (be16)) < 0)
+        return -1;
+      return compare (r, NFT_CMP_NEQ, &be16, sizeof (be16));
+    case MOAT_TERM_TH_SPORT:
+      be16 = htons ((uint16_t)t->value);
+      if (load_payload (r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, sizeof (be16)) < 0)
+        return -1;
+      return compare (r, NFT_CMP_EQ, &be16, sizeof (be16));
     case MOAT_TERM_IIF_LO:
       return match_lo (r, NFT_META_IIFNAME);
     case MOAT_TERM_OIF_LO:
@@ -635,15 +683,16 @@ put_action (struct nftnl_rule *r, const struct moat_rule_def *def)
     case MOAT_ACT_MASQUERADE:
       return add_expr (r, nftnl_expr_alloc ("masq"));
     case MOAT_ACT_PROXY_DNAT:
-      return put_proxy_dnat (r);
+      return put_proxy_dnat (r, def->v6);
     case MOAT_ACT_PUBLISH_DNAT:
-      return put_publish_dnat (r);
+      return put_publish_dnat (r, def->v6);
     case MOAT_ACT_LOG:
       return put_log (r);
     case MOAT_ACT_SRC_IDENT:
-      return load_source (r, MOAT_SRC_IP_SADDR, NFT_REG_1) < 0
+      return load_source (r, def->v6 ? MOAT_SRC_IP6_SADDR : MOAT_SRC_IP_SADDR, NFT_REG_1) < 0
                  ? -1
-                 : lookup (r, MOAT_SET_SRC_IDENT, NFT_REG_1, NFT_REG_VERDICT);
+                 : lookup (r, def->v6 ? MOAT_SET_SRC_IDENT6 : MOAT_SET_SRC_IDENT, NFT_REG_1,
+                           NFT_REG_VERDICT);
     case MOAT_ACT_CGROUP_IDENT:
       return load_source (r, MOAT_SRC_SOCKET_CGROUP, NFT_REG_1) < 0
                  ? -1
@@ -670,43 +719,62 @@ put_rule (struct builder *b, const struct moat_rule_def *def, const char *chain)
       return -1;
   if (put_action (r, def) < 0)
     return -1;
-  nlh = builder_hdr (b, NFT_MSG_NEWRULE, def->family, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK);
+  nlh = builder_hdr (b, NFT_MSG_NEWRULE, def->family,
+                     NLM_F_CREATE | (def->insert ? 0 : NLM_F_APPEND) | NLM_F_ACK);
   nftnl_rule_nlmsg_build_payload (nlh, r);
   return builder_next (b);
 }
 
-/* One table with its sets, chains and rules. The table is created with
- * NLM_F_EXCL: of two racing creators, one fails with EEXIST before anything
- * is duplicated (the rules are appended, so a second copy would double
- * them). */
+/* One table with its sets, chains and rules: its IPv4 half (`half` 4),
+ * or its IPv6 half (6) or both. The table is created with NLM_F_EXCL: of
+ * two racing creators, one fails with EEXIST before anything is
+ * duplicated (the rules are appended, so a second copy would double them).
+ * The IPv6 half made alone into an existing table has the same guard on
+ * its first set (members6, ports6). */
 static int
-put_family (struct builder *b, uint16_t family)
+put_family (struct builder *b, uint16_t family, unsigned halves)
 {
-  if (nft_put_table (b, family, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL) < 0)
+  bool first6 = true;
+
+  if ((halves & HALF4)
+      && nft_put_table (b, family, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL) < 0)
     return -1;
   for (size_t i = 0; i < MOAT_SET_COUNT; i++)
-    if (moat_set_defs[i].family == family
-        && put_set (b, (enum moat_set)i, moat_set_defs[i].name) < 0)
-      return -1;
+    {
+      const struct moat_set_def *d = &moat_set_defs[i];
+      uint16_t excl = 0;
+
+      if (d->family != family || !(halves & (d->v6 ? HALF6 : HALF4)))
+        continue;
+      if (d->v6 && first6 && !(halves & HALF4))
+        excl = NLM_F_EXCL;
+      first6 = first6 && !d->v6;
+      if (put_set (b, (enum moat_set)i, d->name, excl) < 0)
+        return -1;
+    }
   for (size_t i = 0; i < moat_chain_defs_count; i++)
-    if (moat_chain_defs[i].family == family
+    if (moat_chain_defs[i].family == family && (halves & (moat_chain_defs[i].v6 ? HALF6 : HALF4))
         && put_chain (b, &moat_chain_defs[i], moat_chain_defs[i].name, NFT_MSG_NEWCHAIN,
                       NLM_F_CREATE)
                < 0)
       return -1;
-  for (size_t i = 0; i < moat_rule_defs_count; i++)
-    if (moat_rule_defs[i].family == family
-        && put_rule (b, &moat_rule_defs[i], moat_rule_defs[i].chain) < 0)
-      return -1;
+  for (size_t i = 0; i < moat_rules_count (); i++)
+    {
+      const struct moat_rule_def *r = moat_rule_at (i);
+
+      if (r->family == family && (halves & (r->v6 ? HALF6 : HALF4))
+          && put_rule (b, r, r->chain) < 0)
+        return -1;
+    }
   return 0;
 }
 
 int
-nft_put_tables (struct builder *b, unsigned families)
+nft_put_tables (struct builder *b, unsigned families, unsigned halves)
 {
-  if ((families & FAMILY_INET) && put_family (b, NFPROTO_INET) < 0)
+  if ((families & FAMILY_INET) && put_family (b, NFPROTO_INET, halves) < 0)
     return -1;
-  if ((families & FAMILY_BRIDGE) && put_family (b, NFPROTO_BRIDGE) < 0)
+  if ((families & FAMILY_BRIDGE) && put_family (b, NFPROTO_BRIDGE, halves) < 0)
     return -1;
   return 0;
 }
@@ -817,7 +885,18 @@ moat_nft_build_tables (uint32_t seq, moat_err_t *err)
 {
   struct builder b;
 
-  if (nft_builder_start (&b, seq) < 0 || nft_put_tables (&b, FAMILY_INET | FAMILY_BRIDGE) < 0
+  if (nft_builder_start (&b, seq) < 0 || nft_put_tables (&b, FAMILY_INET | FAMILY_BRIDGE, HALF4) < 0
+      || nft_builder_finish (&b) < 0)
+    return nft_build_error (&b, err);
+  return b.batch;
+}
+
+struct nftnl_batch *
+moat_nft_build_half6 (uint32_t seq, moat_err_t *err)
+{
+  struct builder b;
+
+  if (nft_builder_start (&b, seq) < 0 || nft_put_tables (&b, FAMILY_INET | FAMILY_BRIDGE, HALF6) < 0
       || nft_builder_finish (&b) < 0)
     return nft_build_error (&b, err);
   return b.batch;
@@ -849,12 +928,12 @@ moat_nft_build_member (const struct moat_nft_member *m, bool add, uint32_t seq, 
  * first ADD. */
 struct nftnl_batch *
 nft_build_tables_and_member (const struct moat_elem *elems, size_t n,
-                             const struct moat_nft_elems *publish, unsigned families, uint32_t seq,
-                             moat_err_t *err)
+                             const struct moat_nft_elems *publish, unsigned families,
+                             unsigned halves, uint32_t seq, moat_err_t *err)
 {
   struct builder b;
 
-  if (nft_builder_start (&b, seq) < 0 || nft_put_tables (&b, families) < 0
+  if (nft_builder_start (&b, seq) < 0 || nft_put_tables (&b, families, halves) < 0
       || put_elem_adds (&b, elems, n) < 0 || nft_put_publish (&b, publish) < 0
       || nft_builder_finish (&b) < 0)
     return nft_build_error (&b, err);
@@ -904,68 +983,46 @@ nft_put_ident_create (struct builder *b, const char *ident)
   if (moat_ident_object_name (name, sizeof (name), ident) < 0)
     return -1;
   if (put_chain (b, &moat_ident_chain_def, name, NFT_MSG_NEWCHAIN, NLM_F_CREATE) < 0
-      || put_set (b, MOAT_SET_IDENT, name) < 0 || put_rule (b, &moat_ident_rule_def, name) < 0)
+      || put_set (b, MOAT_SET_IDENT, name, 0) < 0 || put_rule (b, &moat_ident_rule_def, name) < 0)
     return -1;
   return 0;
 }
 
-/* The chain first: its rule holds the set. */
 int
-nft_put_ident_drop (struct builder *b, const char *ident, const struct deletes *d, unsigned parts)
+nft_ident6_name (char *name, size_t size, const char *ident)
+{
+  if (moat_ident_object_name (name, size, ident) < 0 || strlen (name) + 2 > size)
+    return -1;
+  strcat (name, "6");
+  return 0;
+}
+
+int
+nft_put_ident6_create (struct builder *b, const char *ident)
 {
   char name[MOAT_IDENT_OBJECT_MAX];
 
-  if (moat_ident_object_name (name, sizeof (name), ident) < 0)
+  if (nft_ident6_name (name, sizeof (name), ident) < 0)
+    return -1;
+  if (put_chain (b, &moat_ident_chain_def, name, NFT_MSG_NEWCHAIN, NLM_F_CREATE) < 0
+      || put_set (b, MOAT_SET_IDENT6, name, 0) < 0 || put_rule (b, &moat_ident_rule6_def, name) < 0)
+    return -1;
+  return 0;
+}
+
+/* The chain first: its rule holds the set; then the IPv6 twins, alike. */
+int
+nft_put_ident_drop (struct builder *b, const char *ident, const struct deletes *d, unsigned parts)
+{
+  char name[MOAT_IDENT_OBJECT_MAX], name6[MOAT_IDENT_OBJECT_MAX];
+
+  if (moat_ident_object_name (name, sizeof (name), ident) < 0
+      || nft_ident6_name (name6, sizeof (name6), ident) < 0)
     return -1;
   if (((parts & IDENT_CHAIN) && put_chain (b, &moat_ident_chain_def, name, d->chain, 0) < 0)
-      || ((parts & IDENT_SET) && put_ident_set_ref (b, name, d->set) < 0))
+      || ((parts & IDENT_SET) && put_ident_set_ref (b, name, d->set) < 0)
+      || ((parts & IDENT_CHAIN6) && put_chain (b, &moat_ident_chain_def, name6, d->chain, 0) < 0)
+      || ((parts & IDENT_SET6) && put_ident_set_ref (b, name6, d->set) < 0))
     return -1;
   return 0;
-}
-
-static bool
-same_set (const struct moat_elem *a, const struct moat_elem *b)
-{
-  return a->set == b->set && strcmp (a->name, b->name) == 0;
-}
-
-/* Consecutive elements of one set, up to per_msg a message. */
-int
-nft_put_elem_runs (struct builder *b, const struct moat_elem *elems, size_t n, uint16_t msg_type,
-                   uint16_t flags, size_t per_msg)
-{
-  for (size_t i = 0; i < n;)
-    {
-      size_t j = i + 1;
-
-      while (j < n && same_set (&elems[j], &elems[i]) && j - i < per_msg)
-        j++;
-      if (nft_put_elems (b, &elems[i], j - i, msg_type, flags) < 0)
-        return -1;
-      i = j;
-    }
-  return 0;
-}
-
-static int
-elem_cmp_set (const void *a, const void *b)
-{
-  const struct moat_elem *x = a, *y = b;
-  enum moat_set sx = moat_elem_set (x), sy = moat_elem_set (y);
-
-  if (sx != sy)
-    return (sx > sy) - (sx < sy);
-  return strcmp (x->name, y->name);
-}
-
-/* Sorting by set lets one message carry many elements; qsort is not
- * stable, but order within a set does not matter. The sets go in their
- * moat_set order, the identities' sets last, by name: the order the
- * comparison of set_def addresses gave when ident_set_def followed
- * set_defs in one file. */
-void
-nft_sort_by_set (struct moat_elem_list *l)
-{
-  if (l->n > 1)
-    qsort (l->v, l->n, sizeof (*l->v), elem_cmp_set);
 }

@@ -75,6 +75,16 @@ enum
   FAMILY_BRIDGE = 2,
 };
 
+/* The halves of the tables (docs/design.md, "IPv6"): the IPv4 half,
+ * made with the tables, and the IPv6 half, made with the first dual-stack
+ * member. */
+enum
+{
+  HALF4 = 1,
+  HALF6 = 2,
+  MISSING_HALF6 = 4, /* with FAMILY_*: what an ADD found missing */
+};
+
 static inline unsigned
 family_bit (uint32_t family)
 {
@@ -114,8 +124,9 @@ struct collect
   const struct moat_set_def *set;
   const char *name; /* an identity's set; NULL: set->name */
   struct in_addr addr;
-  unsigned positions; /* bit i: field i holds a container address; 0: keep every element;
-                         POSITION_DATA: a map's value starts with one */
+  struct in6_addr addr6; /* the address in a set of the IPv6 half */
+  unsigned positions;    /* bit i: field i holds a container address; 0: keep every element;
+                            POSITION_DATA: a map's value starts with one */
   struct moat_elem_list *out;
   bool failed;
   bool missing; /* the set (or its table) is not there */
@@ -134,6 +145,8 @@ enum
 {
   IDENT_CHAIN = 1,
   IDENT_SET = 2,
+  IDENT_CHAIN6 = 4, /* its IPv6 twins, id_<ident>6 */
+  IDENT_SET6 = 8,
 };
 
 /* transport.c: the socket, sending, the kernel's acks. */
@@ -159,18 +172,25 @@ bool nft_destroy_unknown (struct nftnl_batch *batch, const struct reply *reply);
 int nft_builder_start (struct builder *b, uint32_t seq);
 int nft_builder_finish (struct builder *b);
 int nft_put_table (struct builder *b, uint16_t family, uint16_t msg_type, uint16_t flags);
-int nft_put_tables (struct builder *b, unsigned families);
+int nft_put_tables (struct builder *b, unsigned families, unsigned halves);
 int nft_put_elems (struct builder *b, const struct moat_elem *elems, size_t n, uint16_t msg_type,
                    uint16_t flags);
 int nft_build_failed (struct builder *b, moat_err_t *err);
 struct nftnl_batch *nft_build_error (struct builder *b, moat_err_t *err);
 struct nftnl_batch *nft_build_tables_and_member (const struct moat_elem *elems, size_t n,
                                                  const struct moat_nft_elems *publish,
-                                                 unsigned families, uint32_t seq, moat_err_t *err);
+                                                 unsigned families, unsigned halves, uint32_t seq,
+                                                 moat_err_t *err);
 int nft_put_publish (struct builder *b, const struct moat_nft_elems *publish);
 struct nftnl_batch *nft_build_gets (const struct moat_elem *elems, size_t n, uint32_t seq,
                                     moat_err_t *err);
 int nft_put_ident_create (struct builder *b, const char *ident);
+/* The identity's IPv6 twins: chain and set id_<ident>6 and their rule. */
+int nft_put_ident6_create (struct builder *b, const char *ident);
+/* id_<ident>6 into name (MOAT_IDENT_OBJECT_MAX); -1 on a bad name. */
+int nft_ident6_name (char *name, size_t size, const char *ident);
+/* Whether the elements name a set of the IPv6 half. */
+bool nft_elems_have6 (const struct moat_elem *elems, size_t n);
 int nft_put_ident_drop (struct builder *b, const char *ident, const struct deletes *d,
                         unsigned parts);
 int nft_put_elem_runs (struct builder *b, const struct moat_elem *elems, size_t n,
@@ -179,7 +199,8 @@ void nft_sort_by_set (struct moat_elem_list *l);
 
 /* dump.c: reading sets back from the kernel. */
 int nft_collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moat_err_t *err);
-int nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, bool keep_internet, bool grants,
-                        bool publish, struct moat_elem_list *found, uint32_t *seq, moat_err_t *err);
+int nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, const struct in6_addr *addr6,
+                        bool keep_internet, bool grants, bool publish, struct moat_elem_list *found,
+                        uint32_t *seq, moat_err_t *err);
 
 #endif

@@ -3,8 +3,22 @@
  * tables when the last one goes. */
 #include "kernel/nft/internal.h"
 
+/* Whether `nlh`, an element message, names a set of the IPv6 half. */
+static bool
+msg_names_half6 (const struct nlmsghdr *nlh)
+{
+  _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
+  const struct moat_set_def *def;
+
+  if (!s || nftnl_set_elems_nlmsg_parse (nlh, s) < 0 || !nftnl_set_is_set (s, NFTNL_SET_NAME))
+    return false;
+  def = moat_set_def_find (nft_msg_family (nlh), nftnl_set_get_str (s, NFTNL_SET_NAME));
+  return def && def->v6;
+}
+
 /* The tables in which some message of the batch found its table or set
- * missing. */
+ * missing (FAMILY_*), and MISSING_HALF6 when a set of the IPv6 half was:
+ * a table that is there without its IPv6 half gets it. */
 static unsigned
 missing_families (struct nftnl_batch *batch, const struct reply *reply)
 {
@@ -21,13 +35,13 @@ missing_families (struct nftnl_batch *batch, const struct reply *reply)
       for (; mnl_nlmsg_ok (nlh, len); nlh = mnl_nlmsg_next (nlh, &len))
         if (nlh->nlmsg_type != NFNL_MSG_BATCH_BEGIN && nlh->nlmsg_type != NFNL_MSG_BATCH_END
             && nft_reply_errnum_at (reply, nlh->nlmsg_seq) == ENOENT)
-          families |= family_bit (nft_msg_family (nlh));
+          families |= msg_names_half6 (nlh) ? MISSING_HALF6 : family_bit (nft_msg_family (nlh));
     }
   return families;
 }
 
-/* Returns 0, -1, or the tables to create (FAMILY_* bits) when the kernel
- * said ENOENT, with *err naming what was missing. */
+/* Returns 0, -1, or what to create (FAMILY_* bits, MISSING_HALF6) when
+ * the kernel said ENOENT, with *err naming what was missing. */
 static int
 add_elements (struct mnl_socket *nl, const struct moat_nft_member *m, uint32_t seq, moat_err_t *err)
 {
@@ -44,25 +58,37 @@ add_elements (struct mnl_socket *nl, const struct moat_nft_member *m, uint32_t s
   return families ? (int)families : -1;
 }
 
-/* Creates the missing tables and adds the elements in one batch. Returns 1
- * when someone else created a table meanwhile (EEXIST on it). */
+/* Creates what is missing and adds the elements in one batch: the tables
+ * (with the IPv6 half for a dual-stack member), or only the IPv6 half of
+ * tables that are there. Returns 1 when someone else created a table or
+ * the IPv6 half meanwhile (EEXIST on it). */
 static int
-create_and_add (struct mnl_socket *nl, const struct moat_nft_member *m, unsigned families,
+create_and_add (struct mnl_socket *nl, const struct moat_nft_member *m, unsigned missing,
                 uint32_t seq, moat_err_t *err)
 {
   _cleanup_batch_ struct nftnl_batch *batch = NULL;
   _cleanup_reply_ struct reply reply = { 0 };
   struct moat_elem elems[MOAT_MEMBER_MAX_ELEMS];
+  unsigned families = missing & (FAMILY_INET | FAMILY_BRIDGE), halves = HALF4;
   size_t n;
 
   if (moat_member_elems (m, false, elems, &n, err) < 0)
     return -1;
-  batch = nft_build_tables_and_member (elems, n, m->publish, families, seq, err);
+  if (m->have_addr6)
+    halves |= HALF6;
+  if (!families)
+    {
+      families = FAMILY_INET | FAMILY_BRIDGE;
+      halves = HALF6;
+    }
+  batch = nft_build_tables_and_member (elems, n, m->publish, families, halves, seq, err);
   if (!batch || nft_talk (nl, batch, &reply, err) < 0)
     return -1;
   if (reply.errnum == EEXIST
       && (nft_failed_at (batch, &reply, NFT_MSG_NEWTABLE, NFPROTO_INET)
-          || nft_failed_at (batch, &reply, NFT_MSG_NEWTABLE, NFPROTO_BRIDGE)))
+          || nft_failed_at (batch, &reply, NFT_MSG_NEWTABLE, NFPROTO_BRIDGE)
+          || nft_failed_at (batch, &reply, NFT_MSG_NEWSET, NFPROTO_INET)
+          || nft_failed_at (batch, &reply, NFT_MSG_NEWSET, NFPROTO_BRIDGE)))
     return 1;
   if (reply.errnum)
     return nft_reply_error (batch, &reply, err);
@@ -70,9 +96,10 @@ create_and_add (struct mnl_socket *nl, const struct moat_nft_member *m, unsigned
 }
 
 /* The fast path is one batch of elements, one round trip. When the kernel
- * answers ENOENT, the tables it found missing are created in one batch with
- * the elements; losing that race to another creator (EEXIST on a table)
- * means its tables exist now, so the element batch is tried once more. A
+ * answers ENOENT, the tables it found missing (or the IPv6 half, for a
+ * dual-stack member) are created in one batch with the elements; losing
+ * that race to another creator (EEXIST on a table, or on the IPv6 half's
+ * first set) means they exist now, so the element batch is tried once more. A
  * table that exists with a set missing stays an error: that is drift for
  * `moatctl restore`, not something to paper over here. */
 int
@@ -283,7 +310,8 @@ static int
 collect_naming (struct mnl_socket *nl, const struct moat_nft_member *m,
                 struct moat_elem_list *found, uint32_t *seq, moat_err_t *err)
 {
-  return nft_collect_policy (nl, m->addr, true, true, !m->publish_known, found, seq, err);
+  return nft_collect_policy (nl, m->addr, m->have_addr6 ? &m->addr6 : NULL, true, true,
+                             !m->publish_known, found, seq, err);
 }
 
 static int

@@ -22,15 +22,28 @@ struct replace_dels
   unsigned ident_parts;
 };
 
+/* An identity's IPv6 chain and set to make in the batch (an identity
+ * that existed before its first dual-stack member); NULL-terminated. */
+struct creates6
+{
+  char *v[8];
+  size_t n;
+};
+
 static int
 build_replace (struct builder *b, const struct replace_dels *r, const struct deletes *d,
-               const char *create_ident, struct moat_nft_elems *add)
+               const char *create_ident, const struct creates6 *c6, struct moat_nft_elems *add)
 {
+  for (size_t i = 0; c6 && i < c6->n; i++)
+    if (nft_put_ident6_create (b, c6->v[i]) < 0)
+      return -1;
   if (nft_put_elem_runs (b, r->old->v, r->old->n, d->elem, 0, d->per_msg) < 0
       || (r->del && nft_put_elem_runs (b, r->del->v, r->del->n, d->elem, 0, d->per_msg) < 0)
       || (r->drop_ident && r->ident_parts
           && nft_put_ident_drop (b, r->drop_ident, d, r->ident_parts) < 0)
       || (create_ident && nft_put_ident_create (b, create_ident) < 0)
+      || (create_ident && add && nft_elems_have6 (add->l.v, add->l.n)
+          && nft_put_ident6_create (b, create_ident) < 0)
       || (add
           && nft_put_elem_runs (b, add->l.v, add->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
                                 MAX_ELEMS_PER_MSG)
@@ -91,7 +104,7 @@ drop_missing (const struct reply *reply, uint32_t first, struct replace_dels *r)
         lists[l]->n = k;
     }
   /* Then the identity's chain and set, each one message when still asked. */
-  for (unsigned part = IDENT_CHAIN; r->drop_ident && part <= IDENT_SET; part <<= 1)
+  for (unsigned part = IDENT_CHAIN; r->drop_ident && part <= IDENT_SET6; part <<= 1)
     if ((r->ident_parts & part) && nft_reply_errnum_at (reply, seq++) == ENOENT)
       {
         r->ident_parts &= ~part;
@@ -118,22 +131,91 @@ retry_replace (struct moat_nft *nft, struct nftnl_batch *batch, const struct rep
          && drop_set (r->old, gone) + drop_set (r->del, gone) > 0;
 }
 
+static int chain_exists (struct moat_nft *nft, const char *name, moat_err_t *err);
+
+/* The identity an IPv6 element of `add` names (its set id_<ident>6, or
+ * its verdict's chain), or NULL. */
+static const char *
+ident6_named (const struct moat_elem *e, char *buf, size_t size)
+{
+  const char *name = moat_elem_set (e) == MOAT_SET_IDENT6       ? e->name
+                     : moat_elem_set (e) == MOAT_SET_SRC_IDENT6 ? e->jump
+                                                                : NULL;
+  size_t len = name ? strlen (name) : 0;
+
+  if (len < 5 || strncmp (name, "id_", 3) != 0 || name[len - 1] != '6' || len - 4 >= size)
+    return NULL;
+  memcpy (buf, name + 3, len - 4);
+  buf[len - 4] = '\0';
+  return buf;
+}
+
+/* The identities whose IPv6 chain `add` needs and the kernel lacks (an
+ * identity made before its first dual-stack member): made in the batch.
+ * `create_ident` gets both halves anyway. */
+static int
+idents6_missing (struct moat_nft *nft, const char *create_ident, const struct moat_nft_elems *add,
+                 struct creates6 *c6, moat_err_t *err)
+{
+  for (size_t i = 0; add && i < add->l.n; i++)
+    {
+      char ident[MOAT_IDENT_OBJECT_MAX], name6[MOAT_IDENT_OBJECT_MAX];
+      bool seen = false;
+      int r;
+
+      if (!ident6_named (&add->l.v[i], ident, sizeof (ident))
+          || (create_ident && strcmp (ident, create_ident) == 0))
+        continue;
+      for (size_t k = 0; k < c6->n; k++)
+        seen = seen || strcmp (c6->v[k], ident) == 0;
+      if (seen || nft_ident6_name (name6, sizeof (name6), ident) < 0)
+        continue;
+      r = chain_exists (nft, name6, err);
+      if (r < 0)
+        return -1;
+      if (r == 1)
+        continue;
+      if (c6->n == ARRAY_SIZE (c6->v))
+        return moat_error (err, MOAT_E_NFT, E2BIG, "nft: too many identities without IPv6 chains");
+      if (!(c6->v[c6->n++] = strdup (ident)))
+        return moat_error_nomem (err, "nft");
+    }
+  return 0;
+}
+
 int
 moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, bool keep_internet,
                          struct moat_nft_elems *del, const char *drop_ident,
                          const char *create_ident, struct moat_nft_elems *add, moat_err_t *err)
+{
+  return moat_nft_policy_replace2 (nft, addr, NULL, sweep, keep_internet, del, drop_ident,
+                                   create_ident, add, err);
+}
+
+int
+moat_nft_policy_replace2 (struct moat_nft *nft, struct in_addr addr, const struct in6_addr *addr6,
+                          bool sweep, bool keep_internet, struct moat_nft_elems *del,
+                          const char *drop_ident, const char *create_ident,
+                          struct moat_nft_elems *add, moat_err_t *err)
 {
   struct moat_elem_list old = { 0 };
   struct replace_dels r = {
     .old = &old,
     .del = del ? &del->l : NULL,
     .drop_ident = drop_ident,
-    .ident_parts = IDENT_CHAIN | IDENT_SET,
+    /* A dual-stack container's identity has its IPv6 twins too. */
+    .ident_parts = IDENT_CHAIN | IDENT_SET | (addr6 ? IDENT_CHAIN6 | IDENT_SET6 : 0),
   };
+  struct creates6 c6 = { 0 };
   uint32_t seq = nft_first_seq ();
   int res;
 
-  res = sweep ? nft_collect_policy (nft->nl, addr, keep_internet, false, false, &old, &seq, err)
+  res = idents6_missing (nft, create_ident, add, &c6, err);
+  if (res < 0)
+    goto out;
+
+  res = sweep ? nft_collect_policy (nft->nl, addr, addr6, keep_internet, false, false, &old, &seq,
+                                    err)
               : 0;
   if (res < 0)
     goto out;
@@ -156,7 +238,7 @@ moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, 
           goto out;
         }
       first = b.seq;
-      if (build_replace (&b, &r, deletes_of (nft), create_ident, add) < 0
+      if (build_replace (&b, &r, deletes_of (nft), create_ident, &c6, add) < 0
           || nft_builder_finish (&b) < 0)
         {
           res = nft_build_failed (&b, err);
@@ -172,6 +254,8 @@ moat_nft_policy_replace (struct moat_nft *nft, struct in_addr addr, bool sweep, 
       goto out;
     }
 out:
+  for (size_t i = 0; i < c6.n; i++)
+    free (c6.v[i]);
   free (old.v);
   return res;
 }
@@ -225,18 +309,19 @@ moat_nft_elems_outlive (struct moat_nft *nft, const struct moat_nft_elems *l, ui
   return o.outlives;
 }
 
-int
-moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *err)
+/* 1 if chain `name` of the inet table exists, 0 if not (or no table). */
+static int
+chain_exists (struct moat_nft *nft, const char *name, moat_err_t *err)
 {
   _cleanup_ (nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc ();
-  char name[MOAT_IDENT_OBJECT_MAX], buf[8192] = { 0 };
+  char buf[8192] = { 0 };
   uint32_t seq = nft_first_seq ();
   enum moat_nfnl_failure failed = 0;
   struct nlmsghdr *nlh;
   int r;
 
-  if (!c || moat_ident_object_name (name, sizeof (name), ident) < 0)
-    return moat_error (err, MOAT_E_NFT, EINVAL, "nft: identity \"%s\"", ident);
+  if (!c)
+    return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: chain \"%s\"", name);
   nftnl_chain_set_u32 (c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
   if (nftnl_chain_set_str (c, NFTNL_CHAIN_TABLE, MOAT_NFT_TABLE) < 0
       || nftnl_chain_set_str (c, NFTNL_CHAIN_NAME, name) < 0)
@@ -251,15 +336,25 @@ moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *err)
   return moat_error (err, MOAT_E_NFT, errno, "nft: chain \"%s\"", name);
 }
 
+int
+moat_nft_ident_exists (struct moat_nft *nft, const char *ident, moat_err_t *err)
+{
+  char name[MOAT_IDENT_OBJECT_MAX];
+
+  if (moat_ident_object_name (name, sizeof (name), ident) < 0)
+    return moat_error (err, MOAT_E_NFT, EINVAL, "nft: identity \"%s\"", ident);
+  return chain_exists (nft, name, err);
+}
+
 /* Without DESTROY: each chain and set in its own batch, so one already
  * gone (ENOENT) does not keep the others. */
 static int
-idents_drop_one_by_one (struct moat_nft *nft, char *const *idents, moat_err_t *err)
+idents_drop_one_by_one (struct moat_nft *nft, char *const *idents, bool with6, moat_err_t *err)
 {
-  static const unsigned parts[] = { IDENT_CHAIN, IDENT_SET };
+  static const unsigned parts[] = { IDENT_CHAIN, IDENT_SET, IDENT_CHAIN6, IDENT_SET6 };
 
   for (char *const *i = idents; *i; i++)
-    for (size_t p = 0; p < ARRAY_SIZE (parts); p++)
+    for (size_t p = 0; p < (with6 ? 4 : 2); p++)
       {
         _cleanup_batch_ struct nftnl_batch *batch = NULL;
         _cleanup_reply_ struct reply reply = { 0 };
@@ -280,6 +375,13 @@ idents_drop_one_by_one (struct moat_nft *nft, char *const *idents, moat_err_t *e
 int
 moat_nft_idents_drop (struct moat_nft *nft, char *const *idents, moat_err_t *err)
 {
+  return moat_nft_idents_drop2 (nft, idents, false, err);
+}
+
+int
+moat_nft_idents_drop2 (struct moat_nft *nft, char *const *idents, bool with6, moat_err_t *err)
+{
+  unsigned parts = IDENT_CHAIN | IDENT_SET | (with6 ? IDENT_CHAIN6 | IDENT_SET6 : 0);
   _cleanup_batch_ struct nftnl_batch *batch = NULL;
   _cleanup_reply_ struct reply reply = { 0 };
   struct builder b;
@@ -289,7 +391,7 @@ moat_nft_idents_drop (struct moat_nft *nft, char *const *idents, moat_err_t *err
   if (nft_builder_start (&b, nft_first_seq ()) < 0)
     return nft_build_failed (&b, err);
   for (char *const *i = idents; *i; i++)
-    if (nft_put_ident_drop (&b, *i, deletes_of (nft), IDENT_CHAIN | IDENT_SET) < 0)
+    if (nft_put_ident_drop (&b, *i, deletes_of (nft), parts) < 0)
       return nft_build_failed (&b, err);
   if (nft_builder_finish (&b) < 0)
     return nft_build_failed (&b, err);
@@ -299,7 +401,7 @@ moat_nft_idents_drop (struct moat_nft *nft, char *const *idents, moat_err_t *err
   if (!nft->no_destroy && nft_destroy_unknown (batch, &reply))
     {
       nft->no_destroy = true;
-      return idents_drop_one_by_one (nft, idents, err);
+      return idents_drop_one_by_one (nft, idents, with6, err);
     }
   if (reply.errnum && reply.errnum != ENOENT)
     return nft_reply_error (batch, &reply, err);

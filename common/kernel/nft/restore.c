@@ -24,13 +24,18 @@ static struct nftnl_batch *
 build_restore (const struct moat_nft_member *members, size_t n, char *const *idents,
                struct moat_nft_elems *add, bool destroy, moat_err_t *err)
 {
+  bool any6 = false;
   struct builder b;
+
+  /* The IPv6 half when some member is dual stack (docs/design.md, "IPv6"). */
+  for (size_t i = 0; i < n; i++)
+    any6 = any6 || members[i].have_addr6;
 
   if (nft_builder_start (&b, nft_first_seq ()) < 0
       || (destroy
           && (nft_put_table (&b, NFPROTO_INET, MOAT_NFT_MSG_DESTROYTABLE, 0) < 0
               || nft_put_table (&b, NFPROTO_BRIDGE, MOAT_NFT_MSG_DESTROYTABLE, 0) < 0))
-      || nft_put_tables (&b, FAMILY_INET | FAMILY_BRIDGE) < 0)
+      || nft_put_tables (&b, FAMILY_INET | FAMILY_BRIDGE, HALF4 | (any6 ? HALF6 : 0)) < 0)
     return nft_build_error (&b, err);
   if (put_members (&b, members, n, err) < 0)
     {
@@ -38,7 +43,7 @@ build_restore (const struct moat_nft_member *members, size_t n, char *const *ide
       return NULL;
     }
   for (char *const *i = idents; i && *i; i++)
-    if (nft_put_ident_create (&b, *i) < 0)
+    if (nft_put_ident_create (&b, *i) < 0 || (any6 && nft_put_ident6_create (&b, *i) < 0))
       return nft_build_error (&b, err);
   if ((add
        && nft_put_elem_runs (&b, add->l.v, add->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
@@ -131,6 +136,13 @@ lines_sort_unique (struct lines *l)
   l->n = k;
 }
 
+/* Whether `e` is in a table (or an IPv6 half) reported missing. */
+static bool
+elem_missing (const struct moat_elem *e, unsigned missing)
+{
+  return (missing & family_bit (e->set->family)) || (e->set->v6 && (missing & MISSING_HALF6));
+}
+
 /* What the records say, but nothing of a table reported missing. */
 static int
 expected_lines (const struct moat_nft_member *members, size_t n, const struct moat_nft_elems *add,
@@ -144,44 +156,65 @@ expected_lines (const struct moat_nft_member *members, size_t n, const struct mo
       if (moat_member_elems (&members[i], false, elems, &k, err) < 0)
         return -1;
       for (size_t j = 0; j < k; j++)
-        if (!(missing & family_bit (elems[j].set->family)) && lines_add (out, &elems[j]) < 0)
+        if (!elem_missing (&elems[j], missing) && lines_add (out, &elems[j]) < 0)
           return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: compare");
     }
   for (size_t i = 0; add && i < add->l.n; i++)
-    if (!(missing & FAMILY_INET) && lines_add (out, &add->l.v[i]) < 0)
+    if (!elem_missing (&add->l.v[i], missing) && lines_add (out, &add->l.v[i]) < 0)
       return moat_error (err, MOAT_E_NFT, ENOMEM, "nft: compare");
   lines_sort_unique (out);
   return 0;
 }
 
+/* An identity's IPv6 set (a dual-stack host's): its elements, if it is
+ * there. An identity of IPv4-only containers has none, so a missing one is
+ * no difference by itself: elements the records expect in it show as
+ * missing one by one. */
+static int
+collect_ident6 (struct mnl_socket *nl, const char *ident, struct moat_elem_list *found,
+                uint32_t *seq, moat_err_t *err)
+{
+  char name[MOAT_IDENT_OBJECT_MAX];
+  struct collect c = { .set = &moat_ident_set6_def, .name = name, .out = found };
+
+  if (nft_ident6_name (name, sizeof (name), ident) < 0)
+    return 0;
+  return nft_collect_set (nl, &c, (*seq)++, err);
+}
+
 /* Every element of moat's sets and of the identities' sets; a missing
  * table or identity set is reported, its elements then all count as
- * missing only once. */
+ * missing only once. The IPv6 half missing is reported only when some
+ * member is dual stack (`any6`): an IPv4-only host has none. */
 static int
-kernel_lines (struct mnl_socket *nl, char *const *idents, struct lines *out,
+kernel_lines (struct mnl_socket *nl, char *const *idents, bool any6, struct lines *out,
               moat_nft_diff_fn report, void *data, int *ndiff, unsigned *missing, moat_err_t *err)
 {
-  bool table_missing[2] = { false, false };
+  bool table_missing[2] = { false, false }, half6_missing[2] = { false, false };
   struct moat_elem_list found = { 0 };
   uint32_t seq = nft_first_seq ();
   int r = 0;
 
   for (size_t i = 0; r == 0 && i < MOAT_SET_COUNT; i++)
     {
-      struct collect c = { .set = &moat_set_defs[i], .out = &found };
-      bool *gone = &table_missing[moat_set_defs[i].family == NFPROTO_BRIDGE];
+      const struct moat_set_def *def = &moat_set_defs[i];
+      struct collect c = { .set = def, .out = &found };
+      unsigned fam = def->family == NFPROTO_BRIDGE;
+      bool *gone = def->v6 ? &half6_missing[fam] : &table_missing[fam];
       char what[128];
 
       /* A dynamic set's elements are the kernel's own (log_rate's
        * limiters): nothing moat adds, nothing to compare. */
-      if (*gone || (moat_set_defs[i].flags & NFT_SET_EVAL))
+      if (*gone || table_missing[fam] || (def->flags & NFT_SET_EVAL))
         continue;
       r = nft_collect_set (nl, &c, seq++, err);
       if (r == 0 && c.missing)
         {
           *gone = true;
-          snprintf (what, sizeof (what), "table %s %s", moat_family_name (moat_set_defs[i].family),
-                    MOAT_NFT_TABLE);
+          if (def->v6 && !any6)
+            continue;
+          snprintf (what, sizeof (what), "%stable %s %s", def->v6 ? "IPv6 half of " : "",
+                    moat_family_name (def->family), MOAT_NFT_TABLE);
           report (data, true, what);
           (*ndiff)++;
         }
@@ -200,13 +233,16 @@ kernel_lines (struct mnl_socket *nl, char *const *idents, struct lines *out,
           report (data, true, what);
           (*ndiff)++;
         }
+      if (r == 0 && any6 && !half6_missing[0])
+        r = collect_ident6 (nl, *id, &found, &seq, err);
     }
   for (size_t i = 0; r == 0 && i < found.n; i++)
     if (lines_add (out, &found.v[i]) < 0)
       r = moat_error (err, MOAT_E_NFT, ENOMEM, "nft: compare");
   free (found.v);
   lines_sort_unique (out);
-  *missing = (table_missing[0] ? FAMILY_INET : 0) | (table_missing[1] ? FAMILY_BRIDGE : 0);
+  *missing = (table_missing[0] ? FAMILY_INET : 0) | (table_missing[1] ? FAMILY_BRIDGE : 0)
+             | (half6_missing[0] || half6_missing[1] ? MISSING_HALF6 : 0);
   return r;
 }
 
@@ -230,7 +266,11 @@ moat_nft_compare (struct moat_nft *nft, const struct moat_nft_member *members, s
   int ndiff = 0;
   size_t i = 0, j = 0;
 
-  if (kernel_lines (nft->nl, idents, &have, report, data, &ndiff, &missing, err) < 0
+  bool any6 = false;
+
+  for (size_t k = 0; k < n; k++)
+    any6 = any6 || members[k].have_addr6;
+  if (kernel_lines (nft->nl, idents, any6, &have, report, data, &ndiff, &missing, err) < 0
       || expected_lines (members, n, expected, missing, &want, err) < 0
       || expected_lines (NULL, 0, unsure, 0, &skip, err) < 0)
     return -1;
