@@ -38,6 +38,13 @@ const struct moat_field_info moat_field_infos[] = {
  * the kernel picks the pipapo backend; nft sets both only there. */
 #define RANGE_FLAGS (NFT_SET_INTERVAL | NFT_SET_TIMEOUT | NFT_SET_CONCAT)
 
+/* A set of container addresses whose elements count what they match. */
+#define COUNTED(n)                                                                                 \
+  {                                                                                                \
+    .family = NFPROTO_INET, .name = (n), .nfields = 1, .fields = { MOAT_FIELD_IPV4 },              \
+    .counter = true                                                                                \
+  }
+
 const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
   [MOAT_SET_MEMBERS] = { .family = NFPROTO_INET,
                          .name = "members",
@@ -166,6 +173,12 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
                           .nfields = 1,
                           .fields = { MOAT_FIELD_IPV4 },
                           .timeout_ms = MOAT_LOG_RATE_TIMEOUT_MS },
+  /* Counters (docs/design.md, "Counters"): one element per container in
+   * each, whose counter the kernel's lookup raises. */
+  [MOAT_SET_ALLOWED_OUT] = COUNTED ("allowed_out"),
+  [MOAT_SET_ALLOWED_IN] = COUNTED ("allowed_in"),
+  [MOAT_SET_REFUSED_OUT] = COUNTED ("refused_out"),
+  [MOAT_SET_REFUSED_IN] = COUNTED ("refused_in"),
 };
 
 const struct moat_chain_def moat_chain_defs[] = {
@@ -186,6 +199,9 @@ const struct moat_chain_def moat_chain_defs[] = {
   { NFPROTO_BRIDGE, "prerouting", "filter", 0 /* NF_BR_PRE_ROUTING */, -200 },
   { NFPROTO_BRIDGE, "from_port", NULL, 0, 0 },
   { NFPROTO_INET, "publish_out", "nat", NF_INET_LOCAL_OUT, -100 }, /* dstnat, the host's own */
+  /* After the filter (docs/design.md, "Counters"): what it let through. */
+  { NFPROTO_INET, "count_forward", "filter", NF_INET_FORWARD, 10 },
+  { NFPROTO_INET, "count_input", "filter", NF_INET_LOCAL_IN, 10 },
 };
 const size_t moat_chain_defs_count = ARRAY_SIZE (moat_chain_defs);
 
@@ -541,6 +557,20 @@ const struct moat_rule_def moat_rule_defs[] = {
     { { MOAT_TERM_END, 0, 0, { 0 } } },
     MOAT_ACT_GOTO,
     "deny_src" },
+  /* A refusal counted: the sender's, and the receiver's when it is a
+   * container (docs/design.md, "Counters"). */
+  { NFPROTO_INET,
+    "deny_src",
+    "ip saddr @refused_out",
+    { IPV4, LOOKUP (MOAT_SET_REFUSED_OUT, MOAT_SRC_IP_SADDR) },
+    MOAT_ACT_COUNT,
+    NULL },
+  { NFPROTO_INET,
+    "deny_src",
+    "ip daddr @refused_in",
+    { IPV4, LOOKUP (MOAT_SET_REFUSED_IN, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_COUNT,
+    NULL },
   /* A refusal logged, at most MOAT_LOG_RATE a second per refused
    * container: a container not in `logged` pays this one lookup. */
   { NFPROTO_INET,
@@ -567,6 +597,12 @@ const struct moat_rule_def moat_rule_defs[] = {
     "reject with icmpx admin-prohibited",
     { { MOAT_TERM_END, 0, 0, { 0 } } },
     MOAT_ACT_REJECT_ADMIN,
+    NULL },
+  { NFPROTO_INET,
+    "deny_dst",
+    "ip daddr @refused_in",
+    { IPV4, LOOKUP (MOAT_SET_REFUSED_IN, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_COUNT,
     NULL },
   /* A refusal logged, at most MOAT_LOG_RATE a second per refused
    * container: a container not in `logged` pays this one lookup. */
@@ -676,11 +712,31 @@ const struct moat_rule_def moat_rule_defs[] = {
     { { MOAT_TERM_FIB_LOCAL, 0, 0, { 0 } }, L4PROTO (IPPROTO_UDP), IPV4 },
     MOAT_ACT_PUBLISH_DNAT,
     NULL },
+  /* What the filter let through, counted (docs/design.md, "Counters"):
+   * forwarded from and to a container, and from one to the host. */
+  { NFPROTO_INET,
+    "count_forward",
+    "ip saddr @allowed_out",
+    { IPV4, LOOKUP (MOAT_SET_ALLOWED_OUT, MOAT_SRC_IP_SADDR) },
+    MOAT_ACT_COUNT,
+    NULL },
+  { NFPROTO_INET,
+    "count_forward",
+    "ip daddr @allowed_in",
+    { IPV4, LOOKUP (MOAT_SET_ALLOWED_IN, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_COUNT,
+    NULL },
+  { NFPROTO_INET,
+    "count_input",
+    "ip saddr @allowed_out",
+    { IPV4, LOOKUP (MOAT_SET_ALLOWED_OUT, MOAT_SRC_IP_SADDR) },
+    MOAT_ACT_COUNT,
+    NULL },
 };
 const size_t moat_rule_defs_count = ARRAY_SIZE (moat_rule_defs);
 
 const struct moat_set_def moat_ident_set_def
-    = { NFPROTO_INET, "id_", 0, 1, { MOAT_FIELD_IPV4 }, 0, { 0 }, false, 0 };
+    = { NFPROTO_INET, "id_", 0, 1, { MOAT_FIELD_IPV4 }, 0, { 0 }, false, 0, false };
 
 const struct moat_chain_def moat_ident_chain_def = { NFPROTO_INET, "id_", NULL, 0, 0 };
 
