@@ -140,11 +140,12 @@ struct moat_nft_counters
   struct in_addr addr;
   struct moat_nft_counter c[MOAT_COUNT_KINDS];
 };
-/* Every address of the four sets with its counters (calloc'd array, its
- * length in *ret_n; none when the table is missing). */
+/* Every address of the four sets with its counters (a malloc'd array
+ * sorted by address, one entry each, its length in *ret_n; none when the
+ * table is missing). */
 int moat_nft_counters_read (struct moat_nft *nft, struct moat_nft_counters **ret, size_t *ret_n,
                             moat_err_t *err);
-/* The address's entry of `v`, or NULL. */
+/* The address's entry of `v` (as moat_nft_counters_read made it), or NULL. */
 const struct moat_nft_counters *moat_nft_counters_find (const struct moat_nft_counters *v, size_t n,
                                                         struct in_addr addr);
 

@@ -19,15 +19,13 @@ struct counted
   bool failed;
 };
 
-/* The address's entry, made (zero) when new. */
+/* A new entry (zero) for the address: each set's elements get their own,
+ * merged by address once all four are read (merge_by_addr). */
 static struct moat_nft_counters *
 entry_of (struct counted *c, struct in_addr addr)
 {
-  struct moat_nft_counters *e
-      = (struct moat_nft_counters *)moat_nft_counters_find (c->v, c->n, addr);
+  struct moat_nft_counters *e;
 
-  if (e)
-    return e;
   if (c->n == c->cap)
     {
       size_t cap = c->cap ? c->cap * 2 : 64;
@@ -119,6 +117,40 @@ dump_counted (struct mnl_socket *nl, struct counted *c, uint32_t seq, moat_err_t
                      moat_family_name (def->family), MOAT_NFT_TABLE);
 }
 
+static int
+by_addr (const void *a, const void *b)
+{
+  uint32_t x = ntohl (((const struct moat_nft_counters *)a)->addr.s_addr);
+  uint32_t y = ntohl (((const struct moat_nft_counters *)b)->addr.s_addr);
+
+  return x < y ? -1 : x > y;
+}
+
+/* Sorted by address, one entry per address (a set's counts added to the
+ * entry of its address): what moat_nft_counters_find searches. */
+static void
+merge_by_addr (struct counted *c)
+{
+  size_t out = 0;
+
+  if (c->n)
+    qsort (c->v, c->n, sizeof (*c->v), by_addr);
+  for (size_t i = 0; i < c->n; i++)
+    {
+      if (out > 0 && c->v[out - 1].addr.s_addr == c->v[i].addr.s_addr)
+        {
+          for (unsigned k = 0; k < MOAT_COUNT_KINDS; k++)
+            {
+              c->v[out - 1].c[k].packets += c->v[i].c[k].packets;
+              c->v[out - 1].c[k].bytes += c->v[i].c[k].bytes;
+            }
+          continue;
+        }
+      c->v[out++] = c->v[i];
+    }
+  c->n = out;
+}
+
 int
 moat_nft_counters_read (struct moat_nft *nft, struct moat_nft_counters **ret, size_t *ret_n,
                         moat_err_t *err)
@@ -135,6 +167,7 @@ moat_nft_counters_read (struct moat_nft *nft, struct moat_nft_counters **ret, si
           return -1;
         }
     }
+  merge_by_addr (&c);
   *ret = c.v;
   *ret_n = c.n;
   return 0;
@@ -143,8 +176,7 @@ moat_nft_counters_read (struct moat_nft *nft, struct moat_nft_counters **ret, si
 const struct moat_nft_counters *
 moat_nft_counters_find (const struct moat_nft_counters *v, size_t n, struct in_addr addr)
 {
-  for (size_t i = 0; i < n; i++)
-    if (v[i].addr.s_addr == addr.s_addr)
-      return &v[i];
-  return NULL;
+  struct moat_nft_counters key = { .addr = addr };
+
+  return n ? bsearch (&key, v, n, sizeof (*v), by_addr) : NULL;
 }
