@@ -25,6 +25,8 @@
 #include "kernel/landlock.h"
 #include "state/state.h"
 #include "token.h"
+#include "stats.h"
+#include "metrics.h"
 #include "verbs/dnsd.h"
 #include "verbs/gc.h"
 #include "verbs/teardown.h"
@@ -66,6 +68,8 @@ static const char usage[]
       "  token --key FILE --sub S --aud A (--ttl D | --exp UNIX) [--nbf UNIX] [--iss I]\n"
       "        [--jti ID] [GRANT...]\n"
       "                                        sign a token (GRANT like \"host tcp/8080\")\n"
+      "  stats [CONTAINER]                     packets and bytes allowed and refused, in and out\n"
+      "  metrics [--http]                      the same for Prometheus (--http: one GET on stdin)\n"
       "\n"
       "CONTAINER is a container id (or a unique prefix), a name, or an address. SRC and\n"
       "DST are containers, \"host\", or addresses. Token keys: *.jwk in --keys DIR, else\n"
@@ -78,6 +82,7 @@ struct opts
   const char *ttl, *token, *keys, *iss, *key, *sub, *aud, *exp, *nbf, *jti, *public_key;
   const char *to; /* grant --token --to CONTAINER PORTS: an envelope token's rule */
   bool dry_run;   /* gc --dry-run */
+  bool http;      /* metrics --http */
 };
 
 static int
@@ -831,6 +836,80 @@ cmd_http (const struct opts *o)
   return status == 200 ? EXIT_OK : status >= 500 ? EXIT_USAGE : EXIT_NO;
 }
 
+/* --- stats, metrics ---------------------------------------------------------------------- */
+
+/* "packets/bytes" of one verdict and direction. */
+static void
+print_count (json_t *c, const char *verdict, const char *direction)
+{
+  json_t *d = json_object_get (json_object_get (c, verdict), direction);
+  char buf[64];
+
+  snprintf (buf, sizeof (buf), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+            json_integer_value (json_object_get (d, "packets")),
+            json_integer_value (json_object_get (d, "bytes")));
+  printf ("  %-21s", buf);
+}
+
+static int
+cmd_stats (char **args, int n, const struct opts *o)
+{
+  _cleanup_ (json_decrefp) json_t *stats = NULL;
+  moat_err_t err = { 0 };
+  json_t *c;
+  size_t i;
+
+  if (n > 1)
+    return usage_error ("stats: want [CONTAINER]");
+  if (moat_ctl_stats (n ? args[0] : NULL, &stats, &err) < 0)
+    return fail (&err);
+  if (o->json)
+    return print_json (stats);
+  printf ("%-16s  %-12s  %-15s  %-21s  %-21s  %-21s  %-21s\n", "NAME", "NETWORK", "ADDRESS",
+          "ALLOWED IN", "ALLOWED OUT", "REFUSED IN", "REFUSED OUT");
+  json_array_foreach (json_object_get (stats, "containers"), i, c)
+  {
+    json_t *name = json_object_get (c, "name");
+
+    printf ("%-16.*s  %-12s  %-15s", json_is_string (name) ? 16 : 12,
+            json_is_string (name) ? json_string_value (name)
+                                  : json_string_value (json_object_get (c, "id")),
+            json_string_value (json_object_get (c, "network")),
+            json_string_value (json_object_get (c, "address")));
+    print_count (c, "allowed", "in");
+    print_count (c, "allowed", "out");
+    print_count (c, "refused", "in");
+    print_count (c, "refused", "out");
+    printf ("\n");
+  }
+  printf ("(packets/bytes)\n");
+  return EXIT_OK;
+}
+
+/* The exposition on stdout, or (--http) answered to one request on stdin. */
+static int
+cmd_metrics (const struct opts *o)
+{
+  _cleanup_ (json_decrefp) json_t *stats = NULL;
+  _cleanup_free_ char *text = NULL;
+  moat_err_t err = { 0 };
+  size_t len = 0;
+  int r = moat_ctl_stats (NULL, &stats, &err);
+
+  if (r == 0 && moat_metrics_format (stats, &text, &len) < 0)
+    r = moat_error_nomem (&err, "moatctl metrics");
+  if (o->http)
+    {
+      if (r < 0)
+        fprintf (stderr, "moatctl metrics: %s\n", err.msg);
+      return moat_metrics_serve (STDIN_FILENO, STDOUT_FILENO, r < 0 ? NULL : text) == 200 ? EXIT_OK
+                                                                                          : EXIT_NO;
+    }
+  if (r < 0)
+    return fail (&err);
+  return fwrite (text, 1, len, stdout) == len && fflush (stdout) == 0 ? EXIT_OK : EXIT_USAGE;
+}
+
 /* --- main ------------------------------------------------------------------------------- */
 
 enum
@@ -849,6 +928,7 @@ enum
   OPT_VERSION,
   OPT_TO,
   OPT_DRY_RUN,
+  OPT_HTTP,
 };
 
 static const struct option options[] = {
@@ -868,6 +948,7 @@ static const struct option options[] = {
   { "public", required_argument, NULL, OPT_PUBLIC },
   { "to", required_argument, NULL, OPT_TO },
   { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+  { "http", no_argument, NULL, OPT_HTTP },
   { NULL, 0, NULL, 0 },
 };
 
@@ -926,6 +1007,9 @@ parse_options (int argc, char **argv, struct opts *o)
         break;
       case OPT_DRY_RUN:
         o->dry_run = true;
+        break;
+      case OPT_HTTP:
+        o->http = true;
         break;
       default:
         fputs (usage, stderr);
@@ -1053,5 +1137,11 @@ main (int argc, char **argv)
     return cmd_watch (args, n, &o);
   if (strcmp (cmd, "log") == 0)
     return cmd_log (args, n);
+  if (o.http && strcmp (cmd, "metrics") != 0)
+    return usage_error ("--http is for metrics");
+  if (strcmp (cmd, "stats") == 0)
+    return cmd_stats (args, n, &o);
+  if (strcmp (cmd, "metrics") == 0)
+    return n == 0 ? cmd_metrics (&o) : usage_error ("metrics takes no arguments");
   return usage_error ("unknown command");
 }

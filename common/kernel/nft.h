@@ -141,6 +141,35 @@ int moat_nft_compare (struct moat_nft *nft, const struct moat_nft_member *member
                       const struct moat_nft_elems *unsure, moat_nft_diff_fn report, void *data,
                       moat_err_t *err);
 
+/* Counters (docs/design.md, "Counters"): what the kernel counted for one
+ * container address, in the sets allowed_out, allowed_in, refused_out and
+ * refused_in (enum moat_count, in that order). */
+enum moat_count
+{
+  MOAT_COUNT_ALLOWED_OUT,
+  MOAT_COUNT_ALLOWED_IN,
+  MOAT_COUNT_REFUSED_OUT,
+  MOAT_COUNT_REFUSED_IN,
+  MOAT_COUNT_KINDS,
+};
+struct moat_nft_counter
+{
+  uint64_t packets, bytes;
+};
+struct moat_nft_counters
+{
+  struct in_addr addr;
+  struct moat_nft_counter c[MOAT_COUNT_KINDS];
+};
+/* Every address of the four sets with its counters (a malloc'd array
+ * sorted by address, one entry each, its length in *ret_n; none when the
+ * table is missing). */
+int moat_nft_counters_read (struct moat_nft *nft, struct moat_nft_counters **ret, size_t *ret_n,
+                            moat_err_t *err);
+/* The address's entry of `v` (as moat_nft_counters_read made it), or NULL. */
+const struct moat_nft_counters *moat_nft_counters_find (const struct moat_nft_counters *v, size_t n,
+                                                        struct in_addr addr);
+
 /* Batch builders, exposed for unit tests (no root needed): they return a
  * batch ready to send, or NULL with *err set. `seq` is the first sequence
  * number used. */

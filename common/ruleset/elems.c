@@ -247,6 +247,10 @@ moat_member_elems (const struct moat_nft_member *m, bool for_delete,
    * linger up to a minute, and pass to the address's next holder). */
   if (for_delete)
     member_elem_addr (&ret[n++], MOAT_SET_LOG_RATE, m->addr);
+  /* Its counters (docs/design.md, "Counters"): made at zero with it,
+   * gone with it. */
+  for (enum moat_set c = MOAT_SET_ALLOWED_OUT; c <= MOAT_SET_REFUSED_IN; c++)
+    member_elem_addr (&ret[n++], c, m->addr);
 
   /* The network's, like its bridge's: moat_nft_resolvers_del takes them. */
   if (m->dns && !for_delete)

@@ -524,6 +524,12 @@ run_action (struct walk *w, const struct moat_rule_def *def, size_t index, size_
     case MOAT_ACT_LOG:
       w->r->logged = true; /* no verdict: the next rule runs */
       return record_step (w, index, w->chain, def->text, elem);
+    case MOAT_ACT_COUNT:
+      /* No verdict and no step (explain's last step is the decider):
+       * only coverage sees it. */
+      if (w->hits)
+        w->hits[index]++;
+      return 0;
     case MOAT_ACT_SRC_IDENT:
       found = action_lookup (w, v6 ? MOAT_SET_SRC_IDENT6 : MOAT_SET_SRC_IDENT, ident_key[v6]);
       if (found == MOAT_EVAL_NO_ELEM)

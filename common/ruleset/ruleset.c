@@ -121,6 +121,13 @@ const struct moat_field_info moat_field_infos[] = {
       ADDR_SET (S, A, V6, LOG_RATE, NFT_SET_TIMEOUT | NFT_SET_EVAL, .nfields = 1, .fields = { A }, \
                 .timeout_ms = MOAT_LOG_RATE_TIMEOUT_MS)
 
+/* A set of container addresses whose elements count what they match. */
+#define COUNTED(n)                                                                                 \
+  {                                                                                                \
+    .family = NFPROTO_INET, .name = (n), .nfields = 1, .fields = { MOAT_FIELD_IPV4 },              \
+    .counter = true                                                                                \
+  }
+
 const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
   ADDR_SETS (MOAT_FIELD_IPV4, , false),
   ADDR_SETS (MOAT_FIELD_IPV6, 6, true),
@@ -142,6 +149,12 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
                         .nfields = 3,
                         .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER, MOAT_FIELD_IPV6 },
                         .v6 = true },
+  /* Counters (docs/design.md, "Counters"): one element per container in
+   * each, whose counter the kernel's lookup raises. */
+  [MOAT_SET_ALLOWED_OUT] = COUNTED ("allowed_out"),
+  [MOAT_SET_ALLOWED_IN] = COUNTED ("allowed_in"),
+  [MOAT_SET_REFUSED_OUT] = COUNTED ("refused_out"),
+  [MOAT_SET_REFUSED_IN] = COUNTED ("refused_in"),
   /* Host-network containers, keyed by their cgroup (docs/design.md,
    * "Host-network containers"): members, their identity, their egress
    * and ingress. No timeout flag: moatctl's grants do not reach them. */
@@ -205,6 +218,9 @@ const struct moat_chain_def moat_chain_defs[] = {
   { NFPROTO_BRIDGE, "prerouting", "filter", 0 /* NF_BR_PRE_ROUTING */, -200, NULL, false },
   { NFPROTO_BRIDGE, "from_port", NULL, 0, 0, NULL, false },
   { NFPROTO_INET, "publish_out", "nat", NF_INET_LOCAL_OUT, -100, NULL, false }, /* the host's own */
+  /* After the filter (docs/design.md, "Counters"): what it let through. */
+  { NFPROTO_INET, "count_forward", "filter", NF_INET_FORWARD, 10, NULL, false },
+  { NFPROTO_INET, "count_input", "filter", NF_INET_LOCAL_IN, 10, NULL, false },
   /* The IPv6 half: the regular chains' twins, the bridge's IPv6 port checks. */
   { NFPROTO_INET, "from_container6", NULL, 0, 0, NULL, true },
   { NFPROTO_INET, "to_peer6", NULL, 0, 0, NULL, true },
@@ -216,8 +232,8 @@ const struct moat_chain_def moat_chain_defs[] = {
   { NFPROTO_BRIDGE, "from_port6", NULL, 0, 0, NULL, true },
   /* Host-network containers: after moat's own filter chains (priority 0);
    * IPv4 only (no twin: their sets have none). */
-  { NFPROTO_INET, "hostnet_output", "filter", NF_INET_LOCAL_OUT, 10, NULL, false },
-  { NFPROTO_INET, "hostnet_input", "filter", NF_INET_LOCAL_IN, 10, NULL, false },
+  { NFPROTO_INET, "hostnet_output", "filter", NF_INET_LOCAL_OUT, 5, NULL, false },
+  { NFPROTO_INET, "hostnet_input", "filter", NF_INET_LOCAL_IN, 5, NULL, false },
   { NFPROTO_INET, "hostnet_out", NULL, 0, 0, NULL, false },
   { NFPROTO_INET, "hostnet_in", NULL, 0, 0, NULL, false },
 };
@@ -608,6 +624,20 @@ const struct moat_rule_def moat_rule_defs[] = {
     { { MOAT_TERM_END, 0, 0, { 0 } } },
     MOAT_ACT_GOTO,
     "deny_src" },
+  /* A refusal counted: the sender's, and the receiver's when it is a
+   * container (docs/design.md, "Counters"). */
+  { NFPROTO_INET,
+    "deny_src",
+    "ip saddr @refused_out",
+    { IPV4, LOOKUP (MOAT_SET_REFUSED_OUT, MOAT_SRC_IP_SADDR) },
+    MOAT_ACT_COUNT,
+    NULL },
+  { NFPROTO_INET,
+    "deny_src",
+    "ip daddr @refused_in",
+    { IPV4, LOOKUP (MOAT_SET_REFUSED_IN, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_COUNT,
+    NULL },
   /* A refusal logged, at most MOAT_LOG_RATE a second per refused
    * container: a container not in `logged` pays this one lookup. */
   { NFPROTO_INET,
@@ -634,6 +664,12 @@ const struct moat_rule_def moat_rule_defs[] = {
     "reject with icmpx admin-prohibited",
     { { MOAT_TERM_END, 0, 0, { 0 } } },
     MOAT_ACT_REJECT_ADMIN,
+    NULL },
+  { NFPROTO_INET,
+    "deny_dst",
+    "ip daddr @refused_in",
+    { IPV4, LOOKUP (MOAT_SET_REFUSED_IN, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_COUNT,
     NULL },
   /* A refusal logged, at most MOAT_LOG_RATE a second per refused
    * container: a container not in `logged` pays this one lookup. */
@@ -845,6 +881,26 @@ const struct moat_rule_def moat_rule_defs[] = {
     { { MOAT_TERM_FIB_LOCAL, 0, 0, { 0 } }, L4PROTO (IPPROTO_UDP), IPV4 },
     MOAT_ACT_PUBLISH_DNAT,
     NULL },
+  /* What the filter let through, counted (docs/design.md, "Counters"):
+   * forwarded from and to a container, and from one to the host. */
+  { NFPROTO_INET,
+    "count_forward",
+    "ip saddr @allowed_out",
+    { IPV4, LOOKUP (MOAT_SET_ALLOWED_OUT, MOAT_SRC_IP_SADDR) },
+    MOAT_ACT_COUNT,
+    NULL },
+  { NFPROTO_INET,
+    "count_forward",
+    "ip daddr @allowed_in",
+    { IPV4, LOOKUP (MOAT_SET_ALLOWED_IN, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_COUNT,
+    NULL },
+  { NFPROTO_INET,
+    "count_input",
+    "ip saddr @allowed_out",
+    { IPV4, LOOKUP (MOAT_SET_ALLOWED_OUT, MOAT_SRC_IP_SADDR) },
+    MOAT_ACT_COUNT,
+    NULL },
   /* Host-network containers (docs/design.md, "Host-network containers"):
    * a socket in a member cgroup, sending or (nft looks the destination
    * socket up itself) receiving. Packets without a local socket
@@ -937,9 +993,9 @@ const struct moat_rule_def moat_rule_defs[] = {
 const size_t moat_rule_defs_count = ARRAY_SIZE (moat_rule_defs);
 
 const struct moat_set_def moat_ident_set_def
-    = { NFPROTO_INET, "id_", 0, 1, { MOAT_FIELD_IPV4 }, 0, { 0 }, false, 0, false };
+    = { NFPROTO_INET, "id_", 0, 1, { MOAT_FIELD_IPV4 }, 0, { 0 }, false, 0, false, false };
 const struct moat_set_def moat_ident_set6_def
-    = { NFPROTO_INET, "id_", 0, 1, { MOAT_FIELD_IPV6 }, 0, { 0 }, false, 0, true };
+    = { NFPROTO_INET, "id_", 0, 1, { MOAT_FIELD_IPV6 }, 0, { 0 }, false, 0, true, false };
 
 const struct moat_chain_def moat_ident_chain_def = { NFPROTO_INET, "id_", NULL, 0, 0, NULL, false };
 

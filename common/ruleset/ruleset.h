@@ -50,6 +50,11 @@
  *   set log_rate     ipv4_addr            flags dynamic,timeout  timeout 1m
  *                    (the kernel's: one rate limiter per refused container, gone
  *                     a minute after its last refusal)
+ *   set allowed_out  ipv4_addr  counter  what a container sent that moat let through
+ *   set allowed_in   ipv4_addr  counter  what it received (forwarded to it)
+ *   set refused_out  ipv4_addr  counter  what it sent that moat refused
+ *   set refused_in   ipv4_addr  counter  what was sent to it and refused
+ *                    (one element per container in each: its counter)
  *   set hostnet      cgroupsv2            host-network containers' cgroups
  *   map hostnet_ident cgroupsv2 : verdict cgroup : jump id_<identity>
  *   set hostnet_egress cgroupsv2 . ipv4_addr . inet_proto . inet_service  flags interval
@@ -127,12 +132,15 @@
  *     iifname . ip daddr . meta l4proto . th dport @resolvers accept
  *     goto deny_src
  *   chain deny_src
+ *     ip saddr @refused_out  (no verdict: the element counts, the next rule runs)
+ *     ip daddr @refused_in
  *     ip saddr @logged update @log_rate { ip saddr limit rate 10/second burst 20 packets }
  *       log group 6177  (no verdict: the packet goes on to the next rule)
  *     ip saddr @quiet drop
  *     meta l4proto tcp reject with tcp reset
  *     reject with icmpx admin-prohibited
  *   chain deny_dst
+ *     ip daddr @refused_in
  *     ip daddr @logged update @log_rate { ip daddr limit rate 10/second burst 20 packets }
  *       log group 6177
  *     ip daddr @quiet drop
@@ -162,9 +170,15 @@
  *       dnat ip to ip daddr . meta l4proto . th dport map @publish
  *     fib daddr type local meta l4proto udp
  *       dnat ip to ip daddr . meta l4proto . th dport map @publish
- *   chain hostnet_output (filter, output, priority 10, policy accept)
+ *   chain count_forward (filter, forward, priority 10, policy accept)
+ *                    (after forward: sees only what the filter let through)
+ *     ip saddr @allowed_out
+ *     ip daddr @allowed_in
+ *   chain count_input (filter, input, priority 10, policy accept)
+ *     ip saddr @allowed_out
+ *   chain hostnet_output (filter, output, priority 5, policy accept)
  *     socket cgroupv2 level 2 @hostnet goto hostnet_out
- *   chain hostnet_input (filter, input, priority 10, policy accept)
+ *   chain hostnet_input (filter, input, priority 5, policy accept)
  *     socket cgroupv2 level 2 @hostnet goto hostnet_in
  *                    (a host-network container's sockets: its group, level 2)
  *   chain hostnet_out
@@ -306,6 +320,10 @@ enum moat_set
   MOAT_SET_PUBLISHED,
   MOAT_SET_LOGGED,
   MOAT_SET_LOG_RATE,
+  MOAT_SET_ALLOWED_OUT,
+  MOAT_SET_ALLOWED_IN,
+  MOAT_SET_REFUSED_OUT,
+  MOAT_SET_REFUSED_IN,
   /* The IPv6 half (docs/design.md, "IPv6"): the twin of each set keyed by
    * a container's or an outside address, made with the first dual-stack
    * member; moat_set_twin6 maps a set to its twin. */
@@ -359,6 +377,7 @@ struct moat_set_def
   bool verdict;        /* a verdict map */
   uint64_t timeout_ms; /* the set's default element timeout; 0: none */
   bool v6;             /* of the IPv6 half */
+  bool counter;        /* `counter`: each element counts the packets its lookups match */
 };
 
 /* moat_chain_defs: in the order they are made; base chains hook in. */
@@ -447,6 +466,7 @@ enum moat_action
   MOAT_ACT_SRC_IDENT,    /* ip saddr vmap @src_ident */
   MOAT_ACT_PUBLISH_DNAT, /* dnat ip to ip daddr . meta l4proto . th dport map @publish */
   MOAT_ACT_LOG,          /* log group MOAT_LOG_GROUP: no verdict, the next rule runs */
+  MOAT_ACT_COUNT,        /* none: the matched element's counter counts, the next rule runs */
   MOAT_ACT_CGROUP_IDENT, /* socket cgroupv2 level MOAT_HOSTNET_LEVEL vmap @hostnet_ident */
 };
 

@@ -20,6 +20,7 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/batch.h>
 #include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -431,6 +432,16 @@ static const char *const expected_rules[] = {
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
   "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ lookup reg 1 set refused_out ]\n",
+  "inet moat deny_src\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
+  "  [ lookup reg 1 set refused_in ]\n",
+  "inet moat deny_src\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
   "  [ lookup reg 1 set logged ]\n"
   "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
   "  [ dynset update reg_key 1 set log_rate expr [ limit rate 10/second burst 20 type packets "
@@ -448,6 +459,11 @@ static const char *const expected_rules[] = {
   "  [ reject type 1 code 0 ]\n",
   "inet moat deny_src\n"
   "  [ reject type 2 code 3 ]\n",
+  "inet moat deny_dst\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
+  "  [ lookup reg 1 set refused_in ]\n",
   "inet moat deny_dst\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
@@ -549,6 +565,21 @@ static const char *const expected_rules[] = {
   "  [ payload load 2b @ transport header + 2 => reg 10 ]\n"
   "  [ lookup reg 1 set publish dreg 1 ]\n"
   "  [ nat dnat ip addr_min reg 1 addr_max reg 1 proto_min reg 9 proto_max reg 9 flags 0x3 ]\n",
+  "inet moat count_forward\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ lookup reg 1 set allowed_out ]\n",
+  "inet moat count_forward\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
+  "  [ lookup reg 1 set allowed_in ]\n",
+  "inet moat count_input\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ lookup reg 1 set allowed_out ]\n",
   "inet moat hostnet_output\n"
   "  [ socket load cgroupv2 => reg 1 ]\n"
   "  [ lookup reg 1 set hostnet ]\n"
@@ -657,15 +688,15 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 28 sets, 19 chains, 74 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 32 sets, 21 chains, 80 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
     uint8_t family;
     size_t count;
   } runs[] = {
-    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 28 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 19 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 74 },
+    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 32 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 21 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 80 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -743,6 +774,10 @@ static const struct expected_set expected_sets[] = {
   { NFPROTO_INET, "published", 0, 0x730d, 12, "", 0 },
   { NFPROTO_INET, "logged", 0, 0x7, 4, "", 2 },
   { NFPROTO_INET, "log_rate", 0x30, 0x7, 4, "", 2 }, /* dynamic,timeout; timeout 1m */
+  { NFPROTO_INET, "allowed_out", 0, 0x7, 4, "", 2 }, /* counter */
+  { NFPROTO_INET, "allowed_in", 0, 0x7, 4, "", 2 },
+  { NFPROTO_INET, "refused_out", 0, 0x7, 4, "", 2 },
+  { NFPROTO_INET, "refused_in", 0, 0x7, 4, "", 2 },
   { NFPROTO_INET, "hostnet", 0, 0x2e, 8, "", 1 },
   { NFPROTO_INET, "hostnet_ident", 0x8, 0x2e, 8, "", 1 },
   { NFPROTO_INET, "hostnet_egress", 0x84, 0xb8730d, 20, "\x08\x04\x01\x02", 0 },
@@ -759,6 +794,25 @@ find_byteorder (const struct nftnl_udata *attr, void *data)
   return 0;
 }
 
+static int
+count_counter (struct nftnl_expr *e, void *data)
+{
+  assert_string_equal (nftnl_expr_get_str (e, NFTNL_EXPR_NAME), "counter");
+  ++*(int *)data;
+  return 0;
+}
+
+/* The set's expressions (NFTA_SET_EXPR, as nft sends `counter`): each a
+ * counter; how many. */
+static int
+set_counters (struct nftnl_set *s)
+{
+  int n = 0;
+
+  nftnl_set_expr_foreach (s, count_counter, &n);
+  return n;
+}
+
 static void
 assert_set (const struct nlmsghdr *nlh, const struct expected_set *e)
 {
@@ -773,6 +827,8 @@ assert_set (const struct nlmsghdr *nlh, const struct expected_set *e)
   assert_int_equal (nftnl_set_get_u32 (s, NFTNL_SET_FLAGS), e->flags);
   assert_int_equal (nftnl_set_get_u32 (s, NFTNL_SET_KEY_TYPE), e->key_type);
   assert_int_equal (nftnl_set_get_u32 (s, NFTNL_SET_KEY_LEN), e->key_len);
+  assert_int_equal (set_counters (s),
+                    strncmp (e->name, "allowed_", 8) == 0 || strncmp (e->name, "refused_", 8) == 0);
   if (strcmp (e->name, "log_rate") == 0)
     assert_int_equal (nftnl_set_get_u64 (s, NFTNL_SET_TIMEOUT), 60000);
   else
@@ -806,7 +862,7 @@ test_tables_sets (void **state)
         assert_true (seen < sizeof (expected_sets) / sizeof (expected_sets[0]));
         assert_set (m.v[i], &expected_sets[seen++]);
       }
-  assert_int_equal (seen, 30);
+  assert_int_equal (seen, 34);
   nftnl_batch_free (batch);
 }
 
@@ -835,8 +891,10 @@ static const struct expected_chain expected_chains[] = {
   { NFPROTO_INET, "proxy", "nat", NF_INET_PRE_ROUTING, -100 },
   { NFPROTO_INET, "postrouting", "nat", NF_INET_POST_ROUTING, 100 },
   { NFPROTO_INET, "publish_out", "nat", NF_INET_LOCAL_OUT, -100 },
-  { NFPROTO_INET, "hostnet_output", "filter", NF_INET_LOCAL_OUT, 10 },
-  { NFPROTO_INET, "hostnet_input", "filter", NF_INET_LOCAL_IN, 10 },
+  { NFPROTO_INET, "count_forward", "filter", NF_INET_FORWARD, 10 },
+  { NFPROTO_INET, "count_input", "filter", NF_INET_LOCAL_IN, 10 },
+  { NFPROTO_INET, "hostnet_output", "filter", NF_INET_LOCAL_OUT, 5 },
+  { NFPROTO_INET, "hostnet_input", "filter", NF_INET_LOCAL_IN, 5 },
   { NFPROTO_INET, "hostnet_out", NULL, 0, 0 },
   { NFPROTO_INET, "hostnet_in", NULL, 0, 0 },
   { NFPROTO_BRIDGE, "prerouting", "filter", 0 /* NF_BR_PRE_ROUTING */, -200 },
@@ -881,7 +939,7 @@ test_tables_chains (void **state)
         assert_true (seen < sizeof (expected_chains) / sizeof (expected_chains[0]));
         assert_chain (m.v[i], &expected_chains[seen++]);
       }
-  assert_int_equal (seen, 21);
+  assert_int_equal (seen, 23);
   nftnl_batch_free (batch);
 }
 
@@ -929,11 +987,13 @@ test_tables_rules_per_chain (void **state)
     { "to_peer", 3 },
     { "to_container", 7 },
     { "to_host", 8 },
-    { "deny_src", 4 },
-    { "deny_dst", 4 },
+    { "deny_src", 6 },
+    { "deny_dst", 5 },
     { "proxy", 3 },
     { "postrouting", 2 },
     { "publish_out", 2 },
+    { "count_forward", 2 },
+    { "count_input", 1 },
     { "raw", 2 },
     { "prerouting", 3 } /* inet (2) and bridge (1) */,
     { "from_port", 3 },
@@ -1005,6 +1065,10 @@ static const struct expected_elem internet_elem = { NFPROTO_INET, "internet", AD
 static const struct expected_elem masq_elem = { NFPROTO_INET, "masq", ADDR, 4 };
 static const struct expected_elem logged_elem = { NFPROTO_INET, "logged", ADDR, 4 };
 static const struct expected_elem log_rate_elem = { NFPROTO_INET, "log_rate", ADDR, 4 };
+static const struct expected_elem allowed_out_elem = { NFPROTO_INET, "allowed_out", ADDR, 4 };
+static const struct expected_elem allowed_in_elem = { NFPROTO_INET, "allowed_in", ADDR, 4 };
+static const struct expected_elem refused_out_elem = { NFPROTO_INET, "refused_out", ADDR, 4 };
+static const struct expected_elem refused_in_elem = { NFPROTO_INET, "refused_in", ADDR, 4 };
 static const struct expected_elem port_name_elem = { NFPROTO_INET, "guarded", HOST16, 16 };
 static const struct expected_elem guarded_elem = { NFPROTO_BRIDGE, "guarded", HOST16, 16 };
 static const struct expected_elem ports_elem
@@ -1046,8 +1110,9 @@ test_member_add_all_flags (void **state)
 {
   struct moat_nft_member mem = sample_member (true);
   const struct expected_elem *want[]
-      = { &member_elem, &self_elem,   &bridges_elem,   &quiet_elem,   &internet_elem,
-          &masq_elem,   &logged_elem, &port_name_elem, &guarded_elem, &ports_elem };
+      = { &member_elem,     &self_elem,      &bridges_elem,     &quiet_elem,      &internet_elem,
+          &masq_elem,       &logged_elem,    &allowed_out_elem, &allowed_in_elem, &refused_out_elem,
+          &refused_in_elem, &port_name_elem, &guarded_elem,     &ports_elem };
   moat_err_t err = { 0 };
   struct nftnl_batch *batch = moat_nft_build_member (&mem, true, 7, &err);
   struct msgs m;
@@ -1055,8 +1120,8 @@ test_member_add_all_flags (void **state)
   assert_non_null (batch);
   collect (batch, &m);
   assert_framed (&m, 7);
-  assert_int_equal (m.n, 10 + 2);
-  for (size_t i = 0; i < 10; i++)
+  assert_int_equal (m.n, 14 + 2);
+  for (size_t i = 0; i < 14; i++)
     {
       const struct nlmsghdr *nlh = m.v[i + 1];
 
@@ -1077,7 +1142,8 @@ test_member_add_no_flags (void **state)
 {
   struct moat_nft_member mem = sample_member (false);
   const struct expected_elem *want[]
-      = { &member_elem, &self_elem, &bridges_elem, &port_name_elem, &guarded_elem, &ports_elem };
+      = { &member_elem,      &self_elem,       &bridges_elem,   &allowed_out_elem, &allowed_in_elem,
+          &refused_out_elem, &refused_in_elem, &port_name_elem, &guarded_elem,     &ports_elem };
   moat_err_t err = { 0 };
   struct nftnl_batch *batch = moat_nft_build_member (&mem, true, 1, &err);
   struct msgs m;
@@ -1085,9 +1151,9 @@ test_member_add_no_flags (void **state)
   assert_non_null (batch);
   collect (batch, &m);
   assert_framed (&m, 1);
-  /* Nothing for quiet, internet or masq. */
-  assert_int_equal (m.n, 6 + 2);
-  for (size_t i = 0; i < 6; i++)
+  /* Nothing for quiet, internet or masq; the counters always. */
+  assert_int_equal (m.n, 10 + 2);
+  for (size_t i = 0; i < 10; i++)
     assert_elem (m.v[i + 1], NFT_MSG_NEWSETELEM, want[i]);
   nftnl_batch_free (batch);
 }
@@ -1104,13 +1170,14 @@ test_member_add_only_masq (void **state)
   batch = moat_nft_build_member (&mem, true, 1, &err);
   assert_non_null (batch);
   collect (batch, &m);
-  assert_int_equal (m.n, 7 + 2);
+  assert_int_equal (m.n, 11 + 2);
   assert_elem (m.v[1], NFT_MSG_NEWSETELEM, &member_elem);
   assert_elem (m.v[2], NFT_MSG_NEWSETELEM, &self_elem);
   assert_elem (m.v[3], NFT_MSG_NEWSETELEM, &bridges_elem);
   assert_elem (m.v[4], NFT_MSG_NEWSETELEM, &masq_elem);
-  assert_elem (m.v[5], NFT_MSG_NEWSETELEM, &port_name_elem);
-  assert_elem (m.v[6], NFT_MSG_NEWSETELEM, &guarded_elem);
+  assert_elem (m.v[5], NFT_MSG_NEWSETELEM, &allowed_out_elem);
+  assert_elem (m.v[9], NFT_MSG_NEWSETELEM, &port_name_elem);
+  assert_elem (m.v[10], NFT_MSG_NEWSETELEM, &guarded_elem);
   nftnl_batch_free (batch);
 }
 
@@ -1122,8 +1189,9 @@ test_member_del (void **state)
 {
   struct moat_nft_member mem = sample_member (false);
   const struct expected_elem *want[]
-      = { &member_elem, &self_elem,     &quiet_elem,     &internet_elem, &masq_elem,
-          &logged_elem, &log_rate_elem, &port_name_elem, &guarded_elem,  &ports_elem };
+      = { &member_elem,     &self_elem,      &quiet_elem,       &internet_elem,   &masq_elem,
+          &logged_elem,     &log_rate_elem,  &allowed_out_elem, &allowed_in_elem, &refused_out_elem,
+          &refused_in_elem, &port_name_elem, &guarded_elem,     &ports_elem };
   moat_err_t err = { 0 };
   struct nftnl_batch *batch = moat_nft_build_member (&mem, false, 42, &err);
   struct msgs m;
@@ -1131,8 +1199,8 @@ test_member_del (void **state)
   assert_non_null (batch);
   collect (batch, &m);
   assert_framed (&m, 42);
-  assert_int_equal (m.n, 10 + 2);
-  for (size_t i = 0; i < 10; i++)
+  assert_int_equal (m.n, 14 + 2);
+  for (size_t i = 0; i < 14; i++)
     {
       assert_elem (m.v[i + 1], MSG_DESTROYSETELEM, want[i]);
       assert_false (m.v[i + 1]->nlmsg_flags & NLM_F_CREATE);

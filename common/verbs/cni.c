@@ -427,6 +427,35 @@ host_end_free (struct moat_nl *nl, const struct moat_record *rec, moat_err_t *er
   return r;
 }
 
+/* The member's elements did not go in (*err says why). Tables an older moat
+ * made lack sets this one needs, and last DELs keep the tables
+ * (docs/design.md, "What the last container leaves"): when no container is
+ * attached anywhere, they are remade, as moatctl teardown would, under the
+ * machine-wide lock held alone, and the elements tried once more. */
+static int
+tables_remake_unused (struct moat_nft *nft, const struct moat_nft_member *m, int global,
+                      moat_err_t *err)
+{
+  moat_err_t step = { 0 };
+  int attached;
+
+  if (flock (global, LOCK_EX) < 0)
+    return -1;
+  attached = moat_nft_attached (nft, &step);
+  if (attached != 0)
+    return moat_error_prefix (err, "%s",
+                              attached > 0 ? "moat's tables (made by an older moat? "
+                                             "moatctl restore remakes them)"
+                                           : step.msg);
+  if (moat_nft_teardown (nft, &step) < 0 || moat_nft_member_add (nft, m, &step) < 0)
+    {
+      *err = step;
+      return -1;
+    }
+  *err = (moat_err_t){ 0 };
+  return 0;
+}
+
 /* The kernel half of ADD, under the machine-wide lock in shared mode so a
  * concurrent last DEL elsewhere cannot delete the tables under us. */
 static int
@@ -468,7 +497,9 @@ attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_e
    * the container is up and unguarded. */
   memcpy (veth.mac, rec->mac, MOAT_MAC_LEN);
   m.publish = publish;
-  if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_nft_member_add (nft, &m, err) < 0)
+  if (moat_global_lock (LOCK_SH, &global, err) < 0
+      || (moat_nft_member_add (nft, &m, err) < 0
+          && tables_remake_unused (nft, &m, global, err) < 0))
     return -1;
   made->elems = true;
   if (moat_bridge_ensure (nl, &bridge, err) < 0 || moat_veth_attach (nl, &veth, &vres, err) < 0)

@@ -156,6 +156,19 @@ set_id (enum moat_set set)
   return set == MOAT_SET_IDENT ? IDENT_SET_ID : (uint32_t)set + 1;
 }
 
+/* The set's `counter` (NFTA_SET_EXPR): the kernel gives each element
+ * added without expressions its own copy, which its lookups raise. */
+static int
+set_counter (struct nftnl_set *s)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("counter");
+
+  if (!e)
+    return -1;
+  nftnl_set_add_expr (s, e);
+  return 0;
+}
+
 /* `name`: the set's own, or an identity's id_<ident> (MOAT_SET_IDENT). */
 static int
 put_set (struct builder *b, enum moat_set index, const char *name, uint16_t excl)
@@ -185,6 +198,8 @@ put_set (struct builder *b, enum moat_set index, const char *name, uint16_t excl
     }
   if (def->timeout_ms)
     nftnl_set_set_u64 (s, NFTNL_SET_TIMEOUT, def->timeout_ms);
+  if (def->counter && set_counter (s) < 0)
+    return -1;
   if (set_userdata (s, def) < 0)
     return -1;
   nlh = builder_hdr (b, NFT_MSG_NEWSET, def->family, NLM_F_CREATE | excl | NLM_F_ACK);
@@ -688,6 +703,8 @@ put_action (struct nftnl_rule *r, const struct moat_rule_def *def)
       return put_publish_dnat (r, def->v6);
     case MOAT_ACT_LOG:
       return put_log (r);
+    case MOAT_ACT_COUNT:
+      return 0; /* the lookup's element counts: no statement */
     case MOAT_ACT_SRC_IDENT:
       return load_source (r, def->v6 ? MOAT_SRC_IP6_SADDR : MOAT_SRC_IP_SADDR, NFT_REG_1) < 0
                  ? -1

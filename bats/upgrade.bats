@@ -1,0 +1,62 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2016 # jq programs in single quotes
+# Upgrades: the tables outlive the last DEL (docs/design.md, "What the last
+# container leaves"), so a newer moat may find tables an older one made,
+# without sets it needs. With no container attached anywhere the ADD remakes
+# them; with one attached it fails naming moatctl restore, which remakes
+# them. The tests make such old tables by hand, so make test runs this file
+# in hack/sandbox's private namespaces (the marker), never on the host's.
+# moat-bats: sandbox
+
+load helpers
+
+setup() {
+  setup_moat_net
+  [[ $(readlink /proc/self/ns/net) != "$(readlink /proc/1/ns/net)" ]] ||
+    fail "run this file in hack/sandbox: it makes moat's tables by hand"
+  nft delete table inet moat 2>/dev/null || true
+  nft delete table bridge moat 2>/dev/null || true
+}
+teardown() { teardown_moat_net; }
+
+# old_tables [GUARDED_PORT]: tables as an older moat might have left them:
+# both there, most sets missing; a port in guarded when given.
+old_tables() {
+  nft -f - <<NFT
+table inet moat {
+  set members { type ifname . ipv4_addr; }
+  set bridges { type ifname; }
+}
+table bridge moat {
+  set guarded { type ifname; ${1:+elements = { \"$1\" \}} }
+}
+NFT
+}
+
+@test "upgrade: an ADD finding an older moat's tables with nothing attached remakes them; check is ok" {
+  local p
+  p=$(random_port)
+  old_tables
+  run -1 nft list set inet moat self
+  add_container a
+  add_container b
+  run -0 nft list set inet moat self
+  run -0 nft list set inet moat allowed_out
+  run -0 "$MOAT_BUILD/moatctl" check
+  run -0 hook prestart a '{"io.moat.labels": "app=x"}'
+  run -0 hook prestart b '{"io.moat.labels": "app=x"}'
+  ns_tcp_listen "$(ns_of b)" "$(ip_of b)" "$p"
+  PROBE_TOKEN=up-ab run ns_tcp_connect "$(ns_of a)" "$(ip_of b)" "$p"
+  assert_eq "$output" ok "a -> b on the remade tables"
+}
+
+@test "upgrade: with a container attached, the ADD fails naming moatctl restore and leaves the tables as they were" {
+  old_tables mt0123456789abc
+  new_netns a
+  run cni ADD "$(cid_of a)" "$(ns_of a)"
+  assert_cni_error 101 "made by an older moat? moatctl restore remakes them"
+  [[ ! -e $(record_of a) ]] || fail "the refused ADD left its record"
+  run -0 nft list set bridge moat guarded
+  assert_contains "$output" mt0123456789abc
+  run -1 nft list set inet moat self
+}
