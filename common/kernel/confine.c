@@ -124,7 +124,8 @@ static const struct call_rule nftables_rules[] = {
  * namespace (to open such a socket there), and checking that CNI_NETNS is
  * one. A thread (no process, no namespace) forgets a DEL's flows while the
  * link's removal waits in the kernel (conntrack.h); glibc registers it
- * with rseq and set_robust_list. */
+ * with rseq and set_robust_list, and a sanitizer's thread start asks its
+ * own CPU affinity (pthread_getattr_np). */
 static const struct call_rule link_rules[] = {
   { SCMP_SYS (socket), 2, { ARG_EQ (0, AF_NETLINK), ARG_EQ (2, NETLINK_ROUTE) } },
   { SCMP_SYS (setns), 1, { ARG_EQ (1, CLONE_NEWNET) } },
@@ -134,6 +135,7 @@ static const struct call_rule link_rules[] = {
     { ARG_MASKED_EQ (0, CLONE_THREAD | CLONE_VM | CLONE_NAMESPACES, CLONE_THREAD | CLONE_VM) } },
   { SCMP_SYS (rseq), 0, { { 0 } } },
   { SCMP_SYS (set_robust_list), 0, { { 0 } } },
+  { SCMP_SYS (sched_getaffinity), 0, { { 0 } } },
 };
 
 /* syslog(3): a datagram socket to /dev/log, re-made when the log daemon

@@ -97,9 +97,13 @@ key_at (const char *p)
     {
       const char *key = moat_annotation_key_at (i);
       size_t n = strlen (key);
-      char next = p[n];
+      char next;
 
-      if (strncmp (p, key, n) == 0 && !(next >= 'a' && next <= 'z') && next != '-'
+      /* Only after the match is p known to be that long. */
+      if (strncmp (p, key, n) != 0)
+        continue;
+      next = p[n];
+      if (!(next >= 'a' && next <= 'z') && next != '-'
           && !(next == '.' && p[n + 1] >= 'a' && p[n + 1] <= 'z'))
         return key;
     }

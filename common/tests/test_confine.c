@@ -286,11 +286,15 @@ plugin_thread (void)
   if (pthread_create (&t, NULL, thread_body, &token) != 0 || pthread_join (t, &ret) != 0
       || ret != &token)
     return 1;
+#ifndef SANITIZED /* LeakSanitizer's exit check clones a process sharing memory */
   pid = syscall (SYS_clone, CLONE_VM | SIGCHLD, NULL, NULL, NULL, 0);
   if (pid == 0)
     _exit (0);
   if (!failed_with (pid, EPERM))
     return 2;
+#else
+  (void)pid;
+#endif
   return 0;
 }
 
