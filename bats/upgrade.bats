@@ -17,7 +17,12 @@ setup() {
   nft delete table inet moat 2>/dev/null || true
   nft delete table bridge moat 2>/dev/null || true
 }
-teardown() { teardown_moat_net; }
+# The tables this file made by hand go too (the sandbox's own).
+teardown() {
+  teardown_moat_net
+  nft delete table inet moat 2>/dev/null || true
+  nft delete table bridge moat 2>/dev/null || true
+}
 
 # old_tables [GUARDED_PORT]: tables as an older moat might have left them:
 # both there, most sets missing; a port in guarded when given.

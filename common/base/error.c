@@ -23,6 +23,7 @@ moat_error (moat_err_t *err, int code, int errnum, const char *fmt, ...)
   int n;
 
   err->code = code;
+  err->errnum = errnum;
   va_start (ap, fmt);
   n = vsnprintf (err->msg, sizeof (err->msg), fmt, ap);
   va_end (ap);

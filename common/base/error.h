@@ -29,6 +29,8 @@ typedef struct moat_err
 {
   int code;
   char msg[1024];
+  int errnum; /* the errno moat_error was given (0: none), for a caller that must tell causes apart
+               */
 } moat_err_t;
 
 /* Sets *err and returns -1. When errnum != 0, ": strerror(errnum)" is

@@ -427,7 +427,7 @@ host_end_free (struct moat_nl *nl, const struct moat_record *rec, moat_err_t *er
   return r;
 }
 
-/* The member's elements did not go in (*err says why). Tables an older moat
+/* The member's elements did not go in: a set was missing (ENOENT). Tables an older moat
  * made lack sets this one needs, and last DELs keep the tables
  * (docs/design.md, "What the last container leaves"): when no container is
  * attached anywhere, they are remade, as moatctl teardown would, under the
@@ -499,7 +499,7 @@ attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_e
   m.publish = publish;
   if (moat_global_lock (LOCK_SH, &global, err) < 0
       || (moat_nft_member_add (nft, &m, err) < 0
-          && tables_remake_unused (nft, &m, global, err) < 0))
+          && (err->errnum != ENOENT || tables_remake_unused (nft, &m, global, err) < 0)))
     return -1;
   made->elems = true;
   if (moat_bridge_ensure (nl, &bridge, err) < 0 || moat_veth_attach (nl, &veth, &vres, err) < 0)
