@@ -85,7 +85,9 @@ moat_nflog_parse (const void *buf, size_t len, struct moat_nflog_flow *ret)
   const struct nfgenmsg *nfg;
   struct packet_attrs attrs = { NULL };
 
-  if (!mnl_nlmsg_ok (nlh, (int)(len > INT32_MAX ? INT32_MAX : len))
+  /* mnl_nlmsg_ok compares the length as an int: one of 2^31 or more
+   * would pass it, so the unsigned comparison too. */
+  if (!mnl_nlmsg_ok (nlh, (int)(len > INT32_MAX ? INT32_MAX : len)) || nlh->nlmsg_len > len
       || nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN (sizeof (*nfg)))
     return -1;
   if (nlh->nlmsg_type != (NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_PACKET))

@@ -172,6 +172,10 @@ malformed (void **state)
   assert_int_equal (moat_nflog_parse (buf, 3, &f), -1);
   ((struct nlmsghdr *)buf)->nlmsg_len -= 8;
   assert_int_equal (moat_nflog_parse (buf, n, &f), -1);
+  /* A length of 2^31 or more, which libmnl's int comparison lets pass. */
+  n = message (AF_INET, PACKET, pkt, len);
+  ((struct nlmsghdr *)buf)->nlmsg_len = 0x80000000u;
+  assert_int_equal (moat_nflog_parse (buf, n, &f), -1);
 }
 
 int
