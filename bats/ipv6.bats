@@ -21,7 +21,8 @@ TOOL=$MOAT_BUILD/tools/nft6-layout
 setup() {
   setup_moat_net
   [[ -x $TOOL ]] || fail "not built: $TOOL (make unit-bins)"
-  V6=fd6d:${PFX#mx}:${PICK_B}
+  # Written as nft prints it: no leading zeros in a group.
+  V6=fd6d:$(printf '%x' "0x${PFX#mx}"):$(printf '%x' "$PICK_B")
   GW6=$V6::1
   echo "$V6:" >>"$T/words"
 }
