@@ -26,7 +26,7 @@ mrun() { "$MOAT_BUILD/moatctl" run --network "$NET" "$@" 2>&1; }
 # ns_tcp_connect from its own namespace.
 connect_line() {
   printf '%s; PROBE_TOKEN=%s ns_tcp_connect host %s %s' \
-    "$(declare -f classify ns_run ns_tcp_connect)" "$3" "$1" "$2"
+    "$(declare -f classify ns_run sock_family sock_host ns_tcp_connect)" "$3" "$1" "$2"
 }
 
 # run_record NAME: the record of the run process named NAME (io.moat.name).
