@@ -73,6 +73,35 @@ def udp6(src, dst, sport, dport, data):
     c = csum(ph + u) or 0xffff
     return u[:6] + struct.pack('!H', c) + u[8:]
 
+def tcp6(src, dst, sport, dport, flags, data, seq=1):
+    t = struct.pack('!HHIIBBHHH', sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0) + data
+    ph = ip6(src) + ip6(dst) + struct.pack('!I3xB', len(t), 6)
+    return t[:16] + struct.pack('!H', csum(ph + t)) + t[18:]
+
+def ext6(a, proto, l4):
+    # IPv6 packets carrying upper-layer segment l4 (protocol proto) behind
+    # the extension headers of --ext (comma list: hbh, dst, atomic: a
+    # fragment header at offset 0 with no more fragments), cut in two at
+    # byte 40 of l4 with --frag first|rest|all (which fragments to send).
+    # Returns (next header, payload) pairs, one per packet.
+    heads = [h for h in (a.ext or '').split(',') if h]
+    codes = {'hbh': 0, 'dst': 60, 'atomic': 44}
+    def chain(tail_proto, tail):
+        out, nxt = b'', tail_proto
+        for h in reversed(heads):
+            if h == 'atomic':
+                out = struct.pack('!BBHI', nxt, 0, 0, 0x6d6f6174) + out
+            else:  # an 8-byte options header: PadN over its 6 bytes
+                out = struct.pack('!BBBB4x', nxt, 0, 1, 4) + out
+            nxt = codes[h]
+        return nxt, out + tail
+    if not a.frag:
+        return [chain(proto, l4)]
+    parts = [(0, 1, l4[:40]), (40, 0, l4[40:])]
+    pick = {'first': parts[:1], 'rest': parts[1:], 'all': parts}[a.frag]
+    return [chain(44, struct.pack('!BBHI', proto, 0, off | more, 0x6d6f6174) + chunk)
+            for off, more, chunk in pick]
+
 def dhcp_offer(smac, yiaddr, server, token):
     # BOOTREPLY, xid from the token, yiaddr offered, options: offer, server,
     # mask, router, lease; the token in the file field (capture marker).
@@ -115,8 +144,33 @@ def build(a):
         ethertype = 0x0806
         body = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, a.op, mac(a.sha or a.smac),
                            ip4(a.spa), mac(a.tha), ip4(a.tpa)) + tok
+    elif a.kind in ('udp6', 'tcp6-syn') and (a.ext or a.frag):
+        # Behind extension headers (ext6); with --frag the token twice, so
+        # that each fragment carries it whole.
+        if a.kind == 'udp6':
+            l4 = udp6(a.src, a.dst, a.sport, a.dport, tok.ljust(32, b'.') + tok if a.frag else tok)
+            proto = 17
+        else:
+            l4 = tcp6(a.src, a.dst, a.sport, a.dport, 0x02, tok.ljust(20, b'.') + tok)
+            proto = 6
+        return [l2(a, 0x86dd) + ipv6(a.src, a.dst, nxt, pl, a.ttl) for nxt, pl in ext6(a, proto, l4)]
     elif a.kind == 'udp6':
         body = ipv6(a.src, a.dst, 17, udp6(a.src, a.dst, a.sport, a.dport, tok), a.ttl)
+        ethertype = 0x86dd
+    elif a.kind == 'tcp6-syn':
+        body = ipv6(a.src, a.dst, 6, tcp6(a.src, a.dst, a.sport, a.dport, 0x02, tok), a.ttl)
+        ethertype = 0x86dd
+    elif a.kind == 'icmp6-error':
+        # An ICMPv6 error (--type 1 unreachable, 2 packet too big (--mtu),
+        # 3 time exceeded; --code) quoting inner-src:inner-sport ->
+        # inner-dst:inner-dport (--inner-proto).
+        if a.inner_proto == 'tcp':
+            inner_l4, proto = struct.pack('!HHI', a.inner_sport, a.inner_dport, a.inner_seq), 6
+        else:
+            inner_l4, proto = struct.pack('!HHHH', a.inner_sport, a.inner_dport, 8 + len(tok), 0), 17
+        inner = ipv6(a.inner_src, a.inner_dst, proto, inner_l4 + tok, 64)
+        rest = struct.pack('!I', a.mtu if a.type == 2 else 0)
+        body = ipv6(a.src, a.dst, 58, icmp6(a.src, a.dst, a.type, a.code, rest + inner), a.ttl)
         ethertype = 0x86dd
     elif a.kind == 'echo6':
         body = ipv6(a.src, a.dst, 58, icmp6(a.src, a.dst, 128, 0, struct.pack('!HH', 0x6d74, 1) + tok), a.ttl)
@@ -149,7 +203,7 @@ def build(a):
         dst = a.dst or 'ff02::1'
         if typ == 135 and not a.dst:
             dst = socket.inet_ntop(socket.AF_INET6, bytes.fromhex('ff0200000000000000000001ff') + t[13:])
-        body = struct.pack('!I16s', 0x20000000 if typ == 136 else 0, t)
+        body = struct.pack('!I16s', a.na_flags << 24 if typ == 136 else 0, t)
         if typ == 137: body += ip6(a.dest)
         otype = a.opt_type or (1 if typ == 135 else 2)
         body += struct.pack('!BB6s', otype, 1, mac(a.lla or a.smac))
@@ -169,18 +223,23 @@ def build(a):
         body = tok
     else:
         sys.exit('xpkt: unknown kind ' + a.kind)
+    return l2(a, ethertype) + body
+
+def l2(a, ethertype):
     if a.vlan is not None:
-        return mac(a.dmac) + mac(a.smac) + struct.pack('!HHH', 0x8100, a.vlan, ethertype) + body
-    return mac(a.dmac) + mac(a.smac) + struct.pack('!H', ethertype) + body
+        return mac(a.dmac) + mac(a.smac) + struct.pack('!HHH', 0x8100, a.vlan, ethertype)
+    return mac(a.dmac) + mac(a.smac) + struct.pack('!H', ethertype)
 
 def send(a):
-    frame = build(a)
+    frames = build(a)
+    if not isinstance(frames, list): frames = [frames]
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((a.iface, 0))
     for _ in range(a.count):
-        if s.send(frame) != len(frame):
-            sys.exit('xpkt: short send')
-    print('sent %d x %d bytes on %s' % (a.count, len(frame), a.iface))
+        for frame in frames:
+            if s.send(frame) != len(frame):
+                sys.exit('xpkt: short send')
+    print('sent %d x %d frames on %s' % (a.count, len(frames), a.iface))
 
 def sniff(iface, out, ready):
     # The kernel takes a VLAN tag out of the frame before a capture sees
@@ -213,15 +272,24 @@ def isniff(out, ready):
             data = s.recv(65535)
             f.write('in - - 0800 %s\n' % ('00' * 14 + data.hex()))
 
+def isniff6(out, ready):
+    # The same for ICMPv6 (the IPv6 header not included: 40 zero bytes).
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    with open(out, 'a', buffering=1) as f:
+        open(ready, 'w').close()
+        while True:
+            data = s.recv(65535)
+            f.write('in - - 86dd %s\n' % ('00' * 54 + data.hex()))
+
 p = argparse.ArgumentParser()
 p.add_argument('cmd'); p.add_argument('iface'); p.add_argument('rest', nargs='*')
 for o in ('smac', 'dmac', 'src', 'dst', 'sha', 'tha', 'spa', 'tpa', 'target', 'prefix',
-          'yiaddr', 'gateway', 'inner_src', 'inner_dst', 'ethertype', 'lla', 'dest'):
+          'yiaddr', 'gateway', 'inner_src', 'inner_dst', 'ethertype', 'lla', 'dest', 'ext', 'frag'):
     p.add_argument('--' + o.replace('_', '-'), dest=o, default=None)
 p.add_argument('--tha-default', default='00:00:00:00:00:00')
 for o, d in (('sport', 40000), ('dport', 9), ('ttl', 64), ('op', 2), ('type', 3), ('code', 13),
              ('mtu', 0), ('inner_sport', 0), ('inner_dport', 0), ('inner_seq', 0), ('count', 1),
-             ('ident', 0x4d4f), ('opt_type', 0)):
+             ('ident', 0x4d4f), ('opt_type', 0), ('na_flags', 0x20)):
     p.add_argument('--' + o.replace('_', '-'), dest=o, type=int, default=d)
 p.add_argument('--vlan', type=int, default=None)
 p.add_argument('--inner-proto', dest='inner_proto', default='udp')
@@ -235,6 +303,8 @@ elif a.cmd == 'sniff':
     sniff(a.iface, a.rest[0], a.rest[1])
 elif a.cmd == 'isniff':
     isniff(a.rest[0], a.rest[1])
+elif a.cmd == 'isniff6':
+    isniff6(a.rest[0], a.rest[1])
 else:
     sys.exit('xpkt: unknown command ' + a.cmd)
 EOF
@@ -251,7 +321,8 @@ xpkt() {
 
 # sniff_start TAG NS IFACE: captures every frame on IFACE (in netns NS) to
 # $T/cap.TAG until teardown; returns once the capture runs. IFACE "-ip":
-# the ICMP packets NS's IP stack delivers instead (past the input hook).
+# the ICMP packets NS's IP stack delivers instead (past the input hook);
+# "-ip6": the ICMPv6 ones.
 sniff_start() {
   local tag=$1 ns=$2 iface=$3
   xpkt_install
@@ -259,6 +330,8 @@ sniff_start() {
   rm -f "$T/cap.$tag.ready"
   if [[ $iface == -ip ]]; then
     start_bg "$ns" "$XPKT_PY" "$T/xpkt.py" isniff - "$T/cap.$tag" "$T/cap.$tag.ready"
+  elif [[ $iface == -ip6 ]]; then
+    start_bg "$ns" "$XPKT_PY" "$T/xpkt.py" isniff6 - "$T/cap.$tag" "$T/cap.$tag.ready"
   else
     start_bg "$ns" "$XPKT_PY" "$T/xpkt.py" sniff "$iface" "$T/cap.$tag" "$T/cap.$tag.ready"
   fi

@@ -13,17 +13,19 @@ flows_install() {
   cat >"$T/flow.py" <<'PY'
 import socket, sys, threading, time
 
+def fam(ip): return socket.AF_INET6 if ':' in ip else socket.AF_INET
+
 def log(f, what, n):
     f.write('%.3f %s %d\n' % (time.time(), what, n)); f.flush()
 
 def serve(proto, ip, port):
     if proto == 'udp':
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(fam(ip), socket.SOCK_DGRAM)
         s.bind((ip, port))
         while True:
             data, peer = s.recvfrom(2048)
             s.sendto(data, peer)
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(fam(ip), socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((ip, port)); s.listen(16)
     def echo(c):
@@ -41,7 +43,7 @@ def serve(proto, ip, port):
 
 def probe(proto, ip, port, seconds, path):
     kind = socket.SOCK_DGRAM if proto == 'udp' else socket.SOCK_STREAM
-    s = socket.socket(socket.AF_INET, kind)
+    s = socket.socket(fam(ip), kind)
     s.settimeout(1)
     s.connect((ip, port))
     s.settimeout(0.3)
@@ -67,7 +69,7 @@ def probe(proto, ip, port, seconds, path):
             time.sleep(max(0, 0.1 - (time.time() - t0)))
 
 def push(ip, port, seconds, path):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(fam(ip), socket.SOCK_DGRAM)
     s.bind((ip, port))
     _, peer = s.recvfrom(2048)
     end, n = time.time() + seconds, 0
@@ -82,7 +84,7 @@ def push(ip, port, seconds, path):
             time.sleep(0.1)
 
 def listen(ip, port, path, hello=None):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(fam(ip), socket.SOCK_DGRAM)
     s.bind((ip, port))
     if hello:
         s.sendto(b'hello\n', (hello[0], int(hello[1])))
