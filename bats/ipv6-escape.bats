@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # moat-bats: sandbox
-# shellcheck disable=SC2034 # variables read by escape.bash
+# shellcheck disable=SC2034,SC2016,SC2153 # variables for and from escape.bash; jq in single quotes
 # Escape attempts over IPv6 (issue 17; docs/design.md, "IPv6"): escape.bats'
 # world on a dual-stack network, attacked by a container's root with real
 # IPv6 frames (bats/escape.bash's xpkt) and captured on the targets:
@@ -42,7 +42,6 @@ setup_world6() {
   setup_world
   A6=$(ip6_of a) B6=$(ip6_of b) C6=$(ip6_of c)
   LLA=$(lla_of "$NSA") LLB=$(lla_of "$NSB")
-  MACC=$(mac_of c)
   [[ -n $A6 && -n $B6 && -n $C6 && -n $LLA && -n $LLB ]] || fail "addresses: $A6 $B6 $C6 $LLA $LLB"
   ns_tcp_listen "$NSB" "$B6" "$P"
   ns_udp_listen "$NSB" "$B6" "$P"
