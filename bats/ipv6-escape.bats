@@ -198,6 +198,13 @@ a6() {
   a6 udp6 d6-adv-port --dmac "$MACB" --src "$LLA" --dst "$LLB" --sport 40547 --dport 546
   a6 udp6 d6-adv-routed --src "$A6" --dst "$B6" --sport 547 --dport 546
   a6 udp6 d6-adv-all --dmac 33:33:00:00:00:01 --src "$LLA" --dst ff02::1 --sport 547 --dport 546
+  # The same to a DHCPv6 client's port on the host, in two fragments: the
+  # port's "udp sport 547" cannot read the second one, the host's input
+  # chain judges the reassembled datagram. The listener answers the host.
+  ns_udp_listen host "::" 546
+  PROBE_TOKEN=d6-host-ctl run -0 ns_udp_connect host ::1 546
+  a6 udp6 d6-adv-frag-lla --src "$LLA" --dst "$lla_h" --sport 547 --dport 546 --frag all
+  a6 udp6 d6-adv-frag-gw --src "$A6" --dst "$GW6" --sport 547 --dport 546 --frag all
   # A redirect from a: to b (its route to c through a), to the host (b's
   # address through a).
   a6 redirect6 r6-b --dmac "$MACB" --src "$LLA" --dst "$LLB" --target "$LLA" --dest "$C6"
@@ -210,7 +217,7 @@ a6() {
   a6 udp6 s6-blla-host --src "$LLB" --dst "$lla_h" --dport "$P"
   a6 udp6 s6-gw-c --src "$GW6" --dst "$C6" --dport "$P"
   local probes=(n6-gw-all n6-gw-b n6-b-host n6-blla-host d6-adv-lla d6-adv-port d6-adv-routed d6-adv-all
-    r6-b r6-host s6-b-c s6-b-c-tcp s6-b-host s6-blla-host s6-gw-c)
+    d6-adv-frag-lla d6-adv-frag-gw r6-b r6-host s6-b-c s6-b-c-tcp s6-b-host s6-blla-host s6-gw-c)
   for t in "${probes[@]}"; do sent_by_a "$t"; done
   wait_captured BR d6-solicit-b || fail "b's solicit never reached the bridge"
   settle B "$IPB"
@@ -225,6 +232,7 @@ a6() {
   done
   assert_not_captured A d6-solicit-b out "b's solicit at a"
   assert_eq "$(got s6-b-c)$(got s6-b-host)$(got s6-gw-c)" 000 "spoofed datagrams delivered"
+  assert_eq "$(got d6-adv-frag-lla)$(got d6-adv-frag-gw)" 00 "fragmented DHCPv6 answers delivered on the host"
   # No neighbour entry took a's MAC: the host's for b, b's for the gateway.
   assert_not_contains "$(ip -6 neigh show dev "$BR" | awk -v a="$A6" -v l="$LLA" '$1 != a && $1 != l')" \
     "$MACA" "the host's IPv6 neighbours but a's own"
