@@ -82,8 +82,10 @@ def ext6(a, proto, l4):
     # IPv6 packets carrying upper-layer segment l4 (protocol proto) behind
     # the extension headers of --ext (comma list: hbh, dst, atomic: a
     # fragment header at offset 0 with no more fragments), cut in two at
-    # byte 40 of l4 with --frag first|rest|all (which fragments to send).
-    # Returns (next header, payload) pairs, one per packet.
+    # byte 40 of l4 with --frag first|rest|all (which fragments to send);
+    # with --frag-dst an 8-byte Destination Options header after the
+    # fragment header, alone in the first fragment (the upper layer's
+    # header only in the second). Returns (next header, payload) pairs.
     heads = [h for h in (a.ext or '').split(',') if h]
     codes = {'hbh': 0, 'dst': 60, 'atomic': 44}
     def chain(tail_proto, tail):
@@ -97,7 +99,10 @@ def ext6(a, proto, l4):
         return nxt, out + tail
     if not a.frag:
         return [chain(proto, l4)]
-    parts = [(0, 1, l4[:40]), (40, 0, l4[40:])]
+    cut = 40
+    if a.frag_dst:
+        l4, proto, cut = struct.pack('!BBBB4x', proto, 0, 1, 4) + l4, 60, 8
+    parts = [(0, 1, l4[:cut]), (cut, 0, l4[cut:])]
     pick = {'first': parts[:1], 'rest': parts[1:], 'all': parts}[a.frag]
     return [chain(44, struct.pack('!BBHI', proto, 0, off | more, 0x6d6f6174) + chunk)
             for off, more, chunk in pick]
@@ -223,6 +228,10 @@ def build(a):
         body = tok
     else:
         sys.exit('xpkt: unknown kind ' + a.kind)
+    if ethertype == 0x86dd and (a.ext or a.frag):
+        # Any IPv6 kind behind extension headers or in fragments (ext6).
+        return [l2(a, ethertype) + body[:4] + struct.pack('!HB', len(pl), nxt) + body[7:40] + pl
+                for nxt, pl in ext6(a, body[6], body[40:])]
     return l2(a, ethertype) + body
 
 def l2(a, ethertype):
@@ -292,6 +301,7 @@ for o, d in (('sport', 40000), ('dport', 9), ('ttl', 64), ('op', 2), ('type', 3)
              ('ident', 0x4d4f), ('opt_type', 0), ('na_flags', 0x20)):
     p.add_argument('--' + o.replace('_', '-'), dest=o, type=int, default=d)
 p.add_argument('--vlan', type=int, default=None)
+p.add_argument('--frag-dst', dest='frag_dst', action='store_true')
 p.add_argument('--inner-proto', dest='inner_proto', default='udp')
 p.add_argument('--token', default='')
 a = p.parse_args()

@@ -209,6 +209,12 @@ a6() {
   # address through a).
   a6 redirect6 r6-b --dmac "$MACB" --src "$LLA" --dst "$LLB" --target "$LLA" --dest "$C6"
   a6 redirect6 r6-host --src "$LLA" --dst "$lla_h" --target "$LLA" --dest "$B6"
+  # The same cut in fragments, the ICMPv6 header only in the second (the
+  # port cannot read the type of either; the host's stack gets them).
+  a6 na6 f6-b-host --src "$A6" --dst "$GW6" --target "$B6" --na-flags 96 --frag all --frag-dst
+  a6 na6 f6-blla-host --src "$LLA" --dst "$lla_h" --target "$LLB" --na-flags 96 --frag all --frag-dst
+  a6 ra f6-ra --dmac 33:33:00:00:00:01 --src "$LLA" --prefix "${V6PFX%:*}:ff::" --frag all --frag-dst
+  a6 redirect6 f6-r-host --src "$LLA" --dst "$lla_h" --target "$LLA" --dest "$B6" --frag all --frag-dst
   # Spoofed sources: b's (b may reach c and the host's $P), its link-local,
   # the gateway's.
   a6 udp6 s6-b-c --src "$B6" --dst "$C6" --dport "$P"
@@ -217,7 +223,7 @@ a6() {
   a6 udp6 s6-blla-host --src "$LLB" --dst "$lla_h" --dport "$P"
   a6 udp6 s6-gw-c --src "$GW6" --dst "$C6" --dport "$P"
   local probes=(n6-gw-all n6-gw-b n6-b-host n6-blla-host d6-adv-lla d6-adv-port d6-adv-routed d6-adv-all
-    d6-adv-frag-lla d6-adv-frag-gw r6-b r6-host s6-b-c s6-b-c-tcp s6-b-host s6-blla-host s6-gw-c)
+    d6-adv-frag-lla d6-adv-frag-gw f6-b-host f6-blla-host f6-ra f6-r-host r6-b r6-host s6-b-c s6-b-c-tcp s6-b-host s6-blla-host s6-gw-c)
   for t in "${probes[@]}"; do sent_by_a "$t"; done
   wait_captured BR d6-solicit-b || fail "b's solicit never reached the bridge"
   settle B "$IPB"
@@ -238,6 +244,8 @@ a6() {
     "$MACA" "the host's IPv6 neighbours but a's own"
   assert_not_contains "$(ip -n "$NSB" -6 neigh show dev eth0)" "$MACA" "b's IPv6 neighbours"
   assert_not_contains "$(ip -n "$NSB" -6 route get "$C6")" "$LLA" "b's route to c"
+  assert_not_contains "$(ip -6 route get "$B6")" "via" "the host's route to b"
+  assert_not_contains "$(ip -6 route show table all; ip -6 addr show)" "${V6PFX%:*}:ff:" "the host's IPv6"
   assert_others_intact
   assert_intact6
 }
