@@ -556,7 +556,9 @@ attach_names (const struct moat_cni_env *env, const struct moat_netconf *conf,
 
   if (!conf->dns)
     return 0;
-  if (moat_hosts_line (line, sizeof (line), rec->addr, rec->name, rec->aliases) < 0)
+  if (moat_hosts_line (line, sizeof (line), rec->addr, rec->have_addr6 ? &rec->addr6 : NULL,
+                       rec->name, rec->aliases)
+      < 0)
     return moat_error (err, MOAT_E_CONFIG, 0, "container \"%s\": names too long",
                        rec->container_id);
   if (moat_hosts_write (rec->network, key, line, err) < 0)
