@@ -141,3 +141,16 @@ assert_moat_empty() { # LINKS_BEFORE
   run -0 ctl ls
   assert_not_contains "$output" "$PFX" "moatctl ls"
 }
+
+@test "containerd: a bad io.moat.* pod annotation fails RunPodSandbox with moat's reason naming the key, and leaves nothing" {
+  local links req
+  links=$(moat_links)
+  req=$(jq -nc --arg ns "ns-$PFX" '{config: {metadata: {name: "bad", uid: ($ns + "-bad"), namespace: $ns},
+    annotations: {"io.moat.labels": "app=web", "io.moat.allow-host": "udp/2222,tcp/99999"}}}')
+  run -1 cri RunPodSandbox "$req"
+  assert_contains "$output" 'plugin type="moat" failed (add): pod annotations: io.moat.allow-host: port 99999 out of range'
+  # containerd has torn the sandbox down (CNI DEL) and forgotten it.
+  run -0 cri ListPodSandbox
+  assert_jq "$output" '.items == []'
+  assert_moat_empty "$links"
+}
