@@ -180,3 +180,16 @@ from_out() {
   assert_contains "$output" "has no subnet6"
   run -0 "$MOAT_BUILD/moatctl" check
 }
+
+@test "IPv6 CIDR: internet opens every outside IPv6 address too, as egress ::/0 any would; ::/0 opens no IPv4" {
+  outside6
+  add_container net
+  add_container all6
+  run -0 hook prestart net '{"io.moat.internet": "true"}'
+  run -0 hook prestart all6 '{"io.moat.egress": "::/0 any"}'
+  assert_eq "$(to_out net "$OUT6_IN")" ok "internet -> $OUT6_IN"
+  assert_eq "$(to_out net "$OUT6_OUT")" ok "internet -> $OUT6_OUT"
+  assert_eq "$(to_out net "$OUT_IP")" ok "internet -> $OUT_IP"
+  assert_eq "$(to_out all6 "$OUT6_OUT")" ok "::/0 -> $OUT6_OUT"
+  assert_eq "$(to_out all6 "$OUT_IP")" refused "::/0 -> $OUT_IP over IPv4"
+}

@@ -831,11 +831,13 @@ int
 moat_nft_elems_hostnet_acl (struct moat_nft_elems *l, bool ingress, uint64_t cgroup,
                             const struct moat_acl *acl)
 {
-  uint32_t last = acl->addr.s_addr | ~moat_prefix_mask (acl->prefixlen);
+  uint32_t last = acl->addr.s_addr | ~moat_prefix_mask (acl->v6 ? 0 : acl->prefixlen);
   struct key_writer w;
-  struct moat_elem *e
-      = elems_push (l, ingress ? MOAT_SET_HOSTNET_INGRESS : MOAT_SET_HOSTNET_EGRESS, &w);
+  struct moat_elem *e;
 
+  if (acl->v6)
+    return 0; /* the host-network sets are IPv4's: an IPv6 range opens nothing */
+  e = elems_push (l, ingress ? MOAT_SET_HOSTNET_INGRESS : MOAT_SET_HOSTNET_EGRESS, &w);
   if (!e)
     return -1;
   if (ingress)

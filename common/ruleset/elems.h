@@ -133,7 +133,8 @@ void moat_link_local6 (const unsigned char mac[MOAT_MAC_LEN], struct in6_addr *r
 /* A host-network container (docs/design.md, "Host-network containers"),
  * keyed by its cgroup id: its membership, the jump to its identity's
  * chain, and its egress (cgroup . destination range . proto . ports) or
- * ingress (source range . cgroup . proto . ports) ACLs. */
+ * ingress (source range . cgroup . proto . ports) ACLs; IPv4 sets only,
+ * so an IPv6 range gives no element (it opens nothing). */
 int moat_nft_elems_hostnet (struct moat_nft_elems *l, uint64_t cgroup);
 int moat_nft_elems_hostnet_ident (struct moat_nft_elems *l, uint64_t cgroup, const char *ident);
 int moat_nft_elems_hostnet_acl (struct moat_nft_elems *l, bool ingress, uint64_t cgroup,
