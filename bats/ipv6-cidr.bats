@@ -88,6 +88,12 @@ from_out() {
   run -0 hook prestart six '{"io.moat.labels": "app=x"}'
   PROBE_TOKEN=six-gone run to_out six "$OUT6_IN"
   [[ $output != ok ]] || fail "the range stayed open after the policy dropped it"
+  run -0 hook prestart six "$(jq -nc --arg v "$OUT6_IN/128 tcp/$P" '{"io.moat.egress": $v}')"
+  run -0 nft list set inet moat egress6
+  assert_contains "$output" "$OUT6_IN"
+  del_container six
+  run -0 nft list set inet moat egress6
+  assert_not_contains "$output" "$OUT6PFX" "the range's element after DEL"
 }
 
 @test "IPv6 CIDR: an ingress IPv6 range lets a client from that range in and refuses another" {
@@ -141,6 +147,10 @@ from_out() {
   wait_for 10 expired
   PROBE_TOKEN=expired run to_out app "$OUT6_IN"
   [[ $output != ok ]] || fail "the expired grant still opens"
+  # DEL takes the grants of both families.
+  del_container app
+  run -0 nft list ruleset
+  assert_not_contains "$output" "$OUT6PFX" "an IPv6 grant after DEL"
 }
 
 @test "IPv6 CIDR: a Trireme profile's IPv6 Address opens that address only" {
