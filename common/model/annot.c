@@ -821,6 +821,10 @@ parse_proxy (const char *key, const char *value, struct moat_annotations *a, moa
   return 0;
 
 bad_ip:
+  /* [x::y]:PORT or x::y:PORT: IPv6 (docs/design.md, "IPv6") */
+  if (value[0] == '[' || (memchr (value, ':', colon - value) && strstr (value, "::")))
+    return malformed (err, "%s: \"%s\": a proxy is an IPv4 address (IPv6 proxies: not yet)", key,
+                      CLIP (value));
   return malformed (err, "%s: \"%s\": \"%s\" is not an IPv4 address", key, CLIP (value),
                     CLIPN (value, colon - value));
 }

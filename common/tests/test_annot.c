@@ -986,7 +986,10 @@ test_proxy_malformed (void **state)
                   "\"proxy.local:3128\": \"proxy.local\" is not an IPv4 address");
   assert_refused ("io.moat.proxy", ":3128", "\"\" is not an IPv4 address");
   assert_refused ("io.moat.proxy", "10.0.0.5:3128:1", "is not an IPv4 address");
-  assert_refused ("io.moat.proxy", "[::1]:3128", "is not an IPv4 address");
+  assert_refused ("io.moat.proxy", "[::1]:3128",
+                  "a proxy is an IPv4 address (IPv6 proxies: not yet)");
+  assert_refused ("io.moat.proxy", "2001:db8::1:3128", "a proxy is an IPv4 address");
+  assert_refused ("io.moat.proxy", "2001:db8:aaaa:bbbb::1:3128", "a proxy is an IPv4 address");
   assert_refused ("io.moat.proxy", "10.0.0.0/8:3128", "is not an IPv4 address");
   assert_refused ("io.moat.proxy", "0.0.0.0:3128", "0.0.0.0 is not a unicast address");
   assert_refused ("io.moat.proxy", "0.1.2.3:3128", "0.1.2.3 is not a unicast address");
