@@ -292,6 +292,12 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_gra
   if (ctl_grants_load (&rec, now, &gs, err) < 0)
     return -1;
   moat_grant_words (g, words, sizeof (words));
+  if ((g->kind == MOAT_GRANT_EGRESS || g->kind == MOAT_GRANT_INGRESS) && g->acl.v6
+      && !rec.have_addr6)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "grant %s: network \"%s\" has no subnet6: the container has no IPv6 "
+                       "address",
+                       words, att->network);
   same = ctl_grants_find (&gs, words);
   for (size_t i = 0; i < gs.n; i++)
     if ((ssize_t)i != same && moat_grant_overlaps (&gs.v[i], g))
