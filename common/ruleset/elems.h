@@ -143,9 +143,9 @@ int moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_membe
 
 #define MOAT_ELEM_KEY_MAX 64 /* NFT_DATA_VALUE_MAXLEN */
 /* members, self, bridges, quiet, internet, masq, logged, log_rate (a deletion), guarded ×2,
- * ports, resolvers ×2, allowed_out, allowed_in, refused_out, refused_in (IPv4
- * only); their IPv6 twins but bridges, guarded and the counted ones, and ports6 ×2 */
-#define MOAT_MEMBER_MAX_ELEMS 28
+ * ports, resolvers ×2, allowed_out, allowed_in, refused_out, refused_in; their IPv6
+ * twins but bridges and guarded, and ports6 ×2 */
+#define MOAT_MEMBER_MAX_ELEMS 32
 
 /* A key is its set's fields in order, each at a 4-byte boundary
  * (moat_field_padded) in network byte order (an ifname NUL-padded). */
