@@ -100,6 +100,7 @@ struct moat_explain_end
   const struct moat_policy *policy;
   bool host;
   struct in_addr addr;
+  struct in6_addr addr6; /* an IPv6 flow's (:: with host: the other end's gateway6) */
   /* A source's io.moat.proxy when a container holds its address: a peer
    * the redirected flow then needs the consent of. NULL: none. */
   const struct moat_explain_end *proxy;
@@ -108,6 +109,13 @@ int moat_ctl_explain_flow (const struct moat_explain_end *src, const struct moat
                            const struct moat_ports *flow, int64_t now,
                            bool (*is_local) (struct in_addr addr, void *data), void *data,
                            bool *allowed, char *why, size_t size, moat_err_t *err);
+/* The same for the flow over IPv6 (docs/design.md, "IPv6"): the ends'
+ * IPv6 addresses, their elements' twins; a container end without an IPv6
+ * address is MOAT_E_CONFIG. */
+int moat_ctl_explain_flow6 (const struct moat_explain_end *src, const struct moat_explain_end *dst,
+                            const struct moat_ports *flow, int64_t now,
+                            bool (*is_local6) (const struct in6_addr *addr, void *data), void *data,
+                            bool *allowed, char *why, size_t size, moat_err_t *err);
 
 /* resolve APP USER: the address of the container labelled app=APP and
  * user=USER. MOAT_E_UNKNOWN when none, MOAT_E_CONFIG when several. */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "explain-family.h"
 #include "foreign.h"
 #include "model/policy.h"
 #include "model/publish.h"
@@ -35,6 +36,7 @@ struct origin
 {
   size_t from, to; /* its elements: [from, to) */
   enum origin_kind kind;
+  bool both; /* holds both families' elements (a member's): no twins */
   const struct moat_explain_end *end;
   struct moat_grant grant; /* ORIGIN_GRANT */
 };
@@ -52,6 +54,10 @@ struct facts
   struct moat_nft_elems *elems;
   struct origin *v;
   size_t n;
+  /* An IPv6 flow: the dual-stack ends' elements get their twins, as
+   * apply makes them (docs/design.md, "IPv6"). */
+  bool ip6;
+  struct moat_explain_pairs pairs;
 };
 
 static void
@@ -81,11 +87,15 @@ origin_open (struct facts *f, enum origin_kind kind, const struct moat_explain_e
   return o;
 }
 
+/* For an IPv6 flow, the origin's elements become their twins: what a
+ * dual-stack container's policy, grants and ports put in the IPv6 half. */
 static int
 origin_close (struct facts *f, struct origin *o, int r)
 {
   o->to = moat_nft_elems_count (f->elems);
-  return r;
+  if (r < 0 || !f->ip6 || o->both || !o->end->rec || !o->end->rec->have_addr6)
+    return r;
+  return moat_explain_twin_range (f->elems, &o->from, &o->to, &f->pairs) < 0 ? -1 : r;
 }
 
 static const struct origin *
@@ -194,6 +204,7 @@ add_member (struct facts *f, const struct moat_explain_end *e, moat_err_t *err)
 
   if (!o)
     return no_room (err);
+  o->both = true;
   return origin_close (f, o, moat_nft_elems_member (f->elems, &m, err));
 }
 
@@ -256,6 +267,8 @@ facts_build (struct facts *f, const struct moat_explain_end *s, const struct moa
 
   if (s->proxy && !same_container (s->proxy, s) && !same_container (s->proxy, d))
     ends[n++] = s->proxy;
+  for (size_t i = 0; i < n; i++)
+    moat_explain_pairs_add (&f->pairs, ends[i]->rec);
   f->elems = moat_nft_elems_new ();
   if (!f->elems)
     return no_room (err);
@@ -287,6 +300,16 @@ end_addr (const struct moat_explain_end *e, const struct moat_explain_end *other
   return e->addr;
 }
 
+static struct in6_addr
+end_addr6 (const struct moat_explain_end *e, const struct moat_explain_end *other)
+{
+  if (e->rec)
+    return e->rec->addr6;
+  if (e->host && IN6_IS_ADDR_UNSPECIFIED (&e->addr6) && other->rec)
+    return other->rec->gateway6;
+  return e->addr6;
+}
+
 static void
 packet_of (const struct moat_explain_end *s, const struct moat_explain_end *d,
            const struct moat_ports *flow, struct moat_eval_packet *ret)
@@ -303,6 +326,8 @@ packet_of (const struct moat_explain_end *s, const struct moat_explain_end *d,
     ret->iif = ret->uplink;
   ret->saddr = end_addr (s, d);
   ret->daddr = end_addr (d, s);
+  ret->saddr6 = end_addr6 (s, d);
+  ret->daddr6 = end_addr6 (d, s);
   ret->proto = flow->proto;
   ret->dport = flow->lo;
   ret->ct = MOAT_EVAL_CT_NEW;
@@ -317,6 +342,8 @@ elem_is (const struct facts *f, size_t elem, struct moat_nft_elems *built)
   char a[256], b[256];
   bool same;
 
+  if (f->ip6)
+    built = moat_explain_twin_built (built, &f->pairs);
   if (!built || moat_nft_elems_count (built) != 1)
     {
       moat_nft_elems_free (built);
@@ -438,21 +465,21 @@ accept_words (const struct facts *f, const struct moat_eval_step *st,
     return false;
   if (o->kind == ORIGIN_GRANT)
     return grant_words (&o->grant, s, d, now, why, size), true;
-  if (strcmp (st->set, "internet") == 0)
+  if (moat_explain_named (st->set, "internet"))
     return snprintf (why, size, "%s",
                      o->kind == ORIGIN_MEMBER
                          ? "the network gives its containers the internet (\"internet\": true)"
                          : "io.moat.internet: true"),
            true;
-  if (strcmp (st->set, "proxied") == 0)
+  if (moat_explain_named (st->set, "proxied"))
     return snprintf (why, size, "the destination is the source's proxy (io.moat.proxy)"), true;
-  if (strcmp (st->set, "resolvers") == 0)
+  if (moat_explain_named (st->set, "resolvers"))
     return snprintf (why, size, "the network's name server on its gateway (\"names\": true)"), true;
-  if (strcmp (st->set, "host_grants") == 0)
+  if (moat_explain_named (st->set, "host_grants"))
     return allow_host_words (f, st->elem, o->end, why, size);
-  if (strcmp (st->set, "egress") == 0)
+  if (moat_explain_named (st->set, "egress"))
     return acl_words (f, st->elem, o->end, MOAT_NFT_EGRESS, "io.moat.egress %s", why, size);
-  if (strcmp (st->set, "ingress") == 0)
+  if (moat_explain_named (st->set, "ingress"))
     return acl_words (f, st->elem, o->end, MOAT_NFT_INGRESS, "io.moat.ingress %s", why, size);
   return false;
 }
@@ -478,10 +505,19 @@ peer_deny_words (const struct moat_explain_end *s, const struct moat_explain_end
     }
 }
 
+/* Where the proxy rule sent the flow, in its family. */
+static const char *
+dnat_text (const struct facts *f, const struct moat_eval_result *r, char *buf, size_t size)
+{
+  return inet_ntop (f->ip6 ? AF_INET6 : AF_INET,
+                    f->ip6 ? (const void *)&r->dnat_addr6 : (const void *)&r->dnat_addr, buf,
+                    (socklen_t)size);
+}
+
 static bool
 is_deny_chain (const char *chain)
 {
-  return strcmp (chain, "deny_src") == 0 || strcmp (chain, "deny_dst") == 0;
+  return moat_explain_named (chain, "deny_src") || moat_explain_named (chain, "deny_dst");
 }
 
 static void
@@ -490,13 +526,13 @@ refuse_words (const struct facts *f, const struct moat_eval_result *r,
               const struct moat_ports *flow, char *why, size_t size)
 {
   const struct moat_eval_step *st = NULL;
-  char text[64], proxy[INET_ADDRSTRLEN];
+  char text[64], proxy[INET6_ADDRSTRLEN];
   size_t used;
 
   /* Redirected to a proxy that refuses it: why the proxy does. */
   if (r->dnat && s->proxy && d != s->proxy)
     {
-      inet_ntop (AF_INET, &r->dnat_addr, proxy, sizeof (proxy));
+      dnat_text (f, r, proxy, sizeof (proxy));
       used = (size_t)snprintf (why, size, "redirected to the proxy %s:%u (io.moat.proxy), then ",
                                proxy, r->dnat_port);
       if (used < size)
@@ -508,28 +544,30 @@ refuse_words (const struct facts *f, const struct moat_eval_result *r,
   for (size_t i = r->nsteps; i-- > 0 && !st;)
     if (!is_deny_chain (r->steps[i].chain))
       st = &r->steps[i];
-  if (st && st->set && strcmp (st->set, "egress_deny") == 0
+  if (st && moat_explain_named (st->set, "egress_deny")
       && acl_words (f, st->elem, s, MOAT_NFT_EGRESS_DENY,
                     "refused by the profile's reject rule (egress %s)", why, size))
     return;
-  if (st && st->set && strcmp (st->set, "ingress_deny") == 0
+  if (st && moat_explain_named (st->set, "ingress_deny")
       && acl_words (f, st->elem, d, MOAT_NFT_INGRESS_DENY,
                     "refused by the profile's reject rule (ingress %s)", why, size))
     return;
-  if (st && (strcmp (st->chain, "to_peer") == 0 || strcmp (st->chain, "same_bridge") == 0))
+  if (st
+      && (moat_explain_named (st->chain, "to_peer")
+          || moat_explain_named (st->chain, "same_bridge")))
     return peer_deny_words (s, d, why, size);
-  if (st && strcmp (st->chain, "to_host") == 0)
+  if (st && moat_explain_named (st->chain, "to_host"))
     {
       moat_ports_format (flow, text, sizeof (text));
       snprintf (why, size, "default deny: no io.moat.allow-host and no host grant for %s", text);
       return;
     }
-  if (st && strcmp (st->chain, "from_container") == 0)
+  if (st && moat_explain_named (st->chain, "from_container"))
     {
       snprintf (why, size, "default deny: no io.moat.egress, internet or egress grant covers it");
       return;
     }
-  if (st && strcmp (st->chain, "to_container") == 0)
+  if (st && moat_explain_named (st->chain, "to_container"))
     {
       snprintf (why, size, "default deny: no io.moat.ingress covers it%s",
                 d->rec && d->rec->publish ? ", and no published port leads to it" : "");
@@ -544,7 +582,7 @@ allow_words (const struct facts *f, const struct moat_eval_result *r,
              const struct moat_explain_end *s, const struct moat_explain_end *d,
              const struct moat_publish *pub, int64_t now, char *why, size_t size)
 {
-  char proxy[INET_ADDRSTRLEN];
+  char proxy[INET6_ADDRSTRLEN];
 
   if (!s->rec && s->host)
     {
@@ -556,13 +594,13 @@ allow_words (const struct facts *f, const struct moat_eval_result *r,
       char host[INET_ADDRSTRLEN];
 
       inet_ntop (AF_INET, &pub->host, host, sizeof (host));
-      snprintf (why, size, "published %s:%u/%s -> %u", host, pub->host_port,
+      snprintf (why, size, "published %s:%u/%s -> %u", f->ip6 ? "[::]" : host, pub->host_port,
                 pub->proto == IPPROTO_UDP ? "udp" : "tcp", pub->port);
       return;
     }
   if (r->dnat)
     {
-      inet_ntop (AF_INET, &r->dnat_addr, proxy, sizeof (proxy));
+      dnat_text (f, r, proxy, sizeof (proxy));
       snprintf (why, size, "redirected to the proxy %s:%u (io.moat.proxy)", proxy, r->dnat_port);
       return;
     }
@@ -575,30 +613,61 @@ allow_words (const struct facts *f, const struct moat_eval_result *r,
   snprintf (why, size, "accepted");
 }
 
-int
-moat_ctl_explain_flow (const struct moat_explain_end *s, const struct moat_explain_end *d,
-                       const struct moat_ports *flow, int64_t now,
-                       bool (*is_local) (struct in_addr, void *), void *data, bool *allowed,
-                       char *why, size_t size, moat_err_t *err)
+/* The host's addresses, in the flow's family. */
+struct local_fns
 {
-  _cleanup_ (facts_free) struct facts f = { 0 };
+  bool (*is_local) (struct in_addr, void *);
+  bool (*is_local6) (const struct in6_addr *, void *);
+};
+
+/* From outside to a published container port: the flow is the one to the
+ * host port that leads there (every host address: the gateway's). In
+ * IPv6 only a port published on every address has a twin. */
+static void
+publish_packet (const struct facts *f, const struct moat_explain_end *d,
+                const struct moat_publish *pub, bool *published, struct moat_eval_packet *p)
+{
+  if (!*published)
+    return;
+  if (f->ip6 && pub->host.s_addr)
+    {
+      *published = false;
+      return;
+    }
+  p->daddr = pub->host.s_addr ? pub->host : d->rec->gateway;
+  p->daddr6 = d->rec->gateway6;
+  p->dport = pub->host_port;
+}
+
+static int
+no_addr6 (const struct moat_explain_end *e, moat_err_t *err)
+{
+  return moat_error (err, MOAT_E_CONFIG, 0,
+                     "explain: \"%s\" has no IPv6 address (its network has no \"subnet6\")",
+                     e->rec->name ? e->rec->name : e->rec->container_id);
+}
+
+static int
+explain_flow (const struct moat_explain_end *s, const struct moat_explain_end *d,
+              const struct moat_ports *flow, int64_t now, bool ip6, const struct local_fns *local,
+              void *data, bool *allowed, char *why, size_t size, moat_err_t *err)
+{
+  _cleanup_ (facts_free) struct facts f = { .ip6 = ip6 };
   struct moat_eval_packet p;
   struct moat_eval_result r;
   struct moat_publish pub;
   bool published;
 
+  if (ip6 && ((s->rec && !s->rec->have_addr6) || (d->rec && !d->rec->have_addr6)))
+    return no_addr6 (s->rec && !s->rec->have_addr6 ? s : d, err);
   if (facts_build (&f, s, d, now, err) < 0)
     return -1;
   packet_of (s, d, flow, &p);
-  /* From outside to a published container port: the flow is the one to
-   * the host port that leads there (every host address: the gateway's). */
+  p.ip6 = ip6;
+  p.is_local6 = local->is_local6;
   published = published_for (s, d, flow, &pub);
-  if (published)
-    {
-      p.daddr = pub.host.s_addr ? pub.host : d->rec->gateway;
-      p.dport = pub.host_port;
-    }
-  if (moat_eval (f.elems, &p, is_local, data, &r, NULL, err) < 0)
+  publish_packet (&f, d, &pub, &published, &p);
+  if (moat_eval (f.elems, &p, local->is_local, data, &r, NULL, err) < 0)
     return -1;
   *allowed = r.verdict == MOAT_EVAL_ACCEPT;
   if (*allowed)
@@ -606,6 +675,28 @@ moat_ctl_explain_flow (const struct moat_explain_end *s, const struct moat_expla
   else
     refuse_words (&f, &r, s, d, flow, why, size);
   return 0;
+}
+
+int
+moat_ctl_explain_flow (const struct moat_explain_end *s, const struct moat_explain_end *d,
+                       const struct moat_ports *flow, int64_t now,
+                       bool (*is_local) (struct in_addr, void *), void *data, bool *allowed,
+                       char *why, size_t size, moat_err_t *err)
+{
+  struct local_fns local = { .is_local = is_local };
+
+  return explain_flow (s, d, flow, now, false, &local, data, allowed, why, size, err);
+}
+
+int
+moat_ctl_explain_flow6 (const struct moat_explain_end *s, const struct moat_explain_end *d,
+                        const struct moat_ports *flow, int64_t now,
+                        bool (*is_local6) (const struct in6_addr *, void *), void *data,
+                        bool *allowed, char *why, size_t size, moat_err_t *err)
+{
+  struct local_fns local = { .is_local6 = is_local6 };
+
+  return explain_flow (s, d, flow, now, true, &local, data, allowed, why, size, err);
 }
 
 /* --- the ends from the records --------------------------------------------------------- */

@@ -936,7 +936,14 @@ int
 moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elems *in,
                       moat_addr6_fn addr6_of, void *data)
 {
-  for (size_t i = 0; i < in->l.n; i++)
+  return moat_nft_elems_twin6_range (out, in, 0, in->l.n, addr6_of, data);
+}
+
+int
+moat_nft_elems_twin6_range (struct moat_nft_elems *out, const struct moat_nft_elems *in,
+                            size_t from, size_t to, moat_addr6_fn addr6_of, void *data)
+{
+  for (size_t i = from; i < to && i < in->l.n; i++)
     {
       const struct moat_elem *e = &in->l.v[i];
       enum moat_set twin = moat_set_twin6 (moat_elem_set (e));

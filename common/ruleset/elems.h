@@ -119,6 +119,9 @@ int moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, str
 typedef int (*moat_addr6_fn) (struct in_addr addr, struct in6_addr *ret, void *data);
 int moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elems *in,
                           moat_addr6_fn addr6_of, void *data);
+/* The same for the elements [from, to) of `in` only. */
+int moat_nft_elems_twin6_range (struct moat_nft_elems *out, const struct moat_nft_elems *in,
+                                size_t from, size_t to, moat_addr6_fn addr6_of, void *data);
 /* A container's link-local address: the EUI-64 of its MAC (fe80::, the
  * MAC's U/L bit flipped, ff:fe in the middle). */
 void moat_link_local6 (const unsigned char mac[MOAT_MAC_LEN], struct in6_addr *ret);
