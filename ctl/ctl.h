@@ -87,6 +87,18 @@ int moat_ctl_revoke_token (const struct moat_token_claims *c,
  * verdict (ruleset/eval.h) on the elements the records imply. */
 int moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t now,
                       bool *allowed, char *why, size_t size, moat_err_t *err);
+/* The same over a family (docs/design.md, "IPv6"): IPv6 when `ip6` or
+ * when SRC or DST is an IPv6 address (outside:IPV6 too); the containers
+ * then need an IPv6 address. The packet's addresses, as text, in *ret. */
+struct moat_explain_answer
+{
+  bool allowed;
+  bool ip6;
+  char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+};
+int moat_ctl_explain_family (const char *src, const char *dst, const char *ports, bool ip6,
+                             int64_t now, struct moat_explain_answer *ret, char *why, size_t size,
+                             moat_err_t *err);
 
 /* The same for ends already read (no disk): a container's attachment and
  * policy, or an address (`host`: the host's; 0 with host: the other

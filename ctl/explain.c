@@ -707,7 +707,9 @@ struct end
   const char *text;
   struct moat_ctl_target target; /* a container: its attachments */
   bool container, host;
-  struct in_addr addr; /* an outside or host address */
+  struct in_addr addr;   /* an outside or host address */
+  struct in6_addr addr6; /* ... given as IPv6 (v6) */
+  bool v6, addr_given;
   struct moat_record rec;
   struct moat_policy policy;
 };
@@ -744,6 +746,26 @@ host_has (struct in_addr addr, void *data)
   return (s->container && addr.s_addr == s->rec.gateway.s_addr) || is_local_addr (addr);
 }
 
+static bool
+host_has6 (const struct in6_addr *addr, void *data)
+{
+  const struct end *s = data;
+
+  return (s->container && s->rec.have_addr6 && memcmp (addr, &s->rec.gateway6, sizeof (*addr)) == 0)
+         || moat_explain_is_local6 (addr);
+}
+
+/* An address end: IPv4, or IPv6 (v6). */
+static bool
+parse_addr (const char *text, struct end *ret)
+{
+  if (inet_pton (AF_INET, text, &ret->addr) == 1)
+    ret->addr_given = true;
+  else if (inet_pton (AF_INET6, text, &ret->addr6) == 1)
+    ret->addr_given = ret->v6 = true;
+  return ret->addr_given;
+}
+
 static int
 end_resolve (const char *text, struct end *ret, moat_err_t *err)
 {
@@ -751,8 +773,9 @@ end_resolve (const char *text, struct end *ret, moat_err_t *err)
   /* outside:ADDR: an address outside the host, never a container's. */
   if (strncmp (text, "outside:", 8) == 0)
     {
-      if (inet_pton (AF_INET, text + 8, &ret->addr) != 1)
-        return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": want outside:IPV4", text);
+      if (!parse_addr (text + 8, ret))
+        return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": want outside:IPV4 or outside:IPV6",
+                           text);
       return 0;
     }
   if (strcmp (text, "host") == 0)
@@ -765,9 +788,9 @@ end_resolve (const char *text, struct end *ret, moat_err_t *err)
       ret->container = true;
       return 0;
     }
-  if (err->code != MOAT_E_UNKNOWN || inet_pton (AF_INET, text, &ret->addr) != 1)
+  if (err->code != MOAT_E_UNKNOWN || !parse_addr (text, ret))
     return -1;
-  ret->host = is_local_addr (ret->addr);
+  ret->host = ret->v6 ? moat_explain_is_local6 (&ret->addr6) : is_local_addr (ret->addr);
   return 0;
 }
 
@@ -779,8 +802,9 @@ end_resolve_any (const char *text, struct end *ret, moat_err_t *err)
   if (strncmp (text, "outside:", 8) != 0)
     return end_resolve (text, ret, err);
   ret->text = text;
-  if (inet_pton (AF_INET, text + 8, &ret->addr) != 1)
-    return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": outside:ADDR wants an IPv4 address", text);
+  if (!parse_addr (text + 8, ret))
+    return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": outside:ADDR wants an IPv4 or IPv6 address",
+                       text);
   return 0;
 }
 
@@ -828,9 +852,11 @@ parse_flow (const char *text, struct moat_ports *ret, moat_err_t *err)
 static struct moat_explain_end
 explain_end (const struct end *e)
 {
-  return (struct moat_explain_end){
-    .rec = e->container ? &e->rec : NULL, .policy = &e->policy, .host = e->host, .addr = e->addr
-  };
+  return (struct moat_explain_end){ .rec = e->container ? &e->rec : NULL,
+                                    .policy = &e->policy,
+                                    .host = e->host,
+                                    .addr = e->addr,
+                                    .addr6 = e->addr6 };
 }
 
 /* The container holding the source's proxy address, if one does: on the
@@ -864,8 +890,11 @@ proxy_resolve (const struct end *s, struct end *ret, moat_err_t *err)
  * and forward. ARP and the bridge's own hooks meet every flow of a
  * container. */
 static bool
-on_path (const struct moat_conflict *c, bool host)
+on_path (const struct moat_conflict *c, bool host, bool ip6)
 {
+  /* An IPv6 flow meets the ip6 family's hooks, an IPv4 one ip's and ARP's. */
+  if (strcmp (c->family, ip6 ? "ip" : "ip6") == 0 || (ip6 && strcmp (c->family, "arp") == 0))
+    return false;
   if (strcmp (c->family, "arp") == 0 || strcmp (c->family, "bridge") == 0)
     return true;
   if (strcmp (c->hook, "prerouting") == 0)
@@ -881,7 +910,8 @@ on_path (const struct moat_conflict *c, bool host)
  * cannot judge is said as a warning. Nothing is said when the ruleset
  * cannot be read (explain answers for moat's tables then). */
 static void
-foreign_words (const struct end *s, const struct end *d, bool *allowed, char *why, size_t size)
+foreign_words (const struct end *s, const struct end *d, bool ip6, bool *allowed, char *why,
+               size_t size)
 {
   char *bridges[3] = { NULL, NULL, NULL };
   struct moat_conflict *c = NULL;
@@ -893,13 +923,15 @@ foreign_words (const struct end *s, const struct end *d, bool *allowed, char *wh
     bridges[nb++] = s->rec.bridge;
   if (d->container && (!nb || strcmp (bridges[0], d->rec.bridge) != 0))
     bridges[nb++] = d->rec.bridge;
-  if (moat_foreign_conflicts (bridges, &c, &n, &err) < 0)
+  if ((ip6 ? moat_foreign_conflicts6 (bridges, &c, &n, &err)
+           : moat_foreign_conflicts (bridges, &c, &n, &err))
+      < 0)
     return;
   for (size_t pass = 0; pass < 2; pass++)
     for (size_t i = 0; i < n; i++)
       {
         /* Policies first: they decide; a rule only may. */
-        if (!on_path (&c[i], host) || (c[i].handle == 0) != (pass == 0))
+        if (!on_path (&c[i], host, ip6) || (c[i].handle == 0) != (pass == 0))
           continue;
         if (*allowed && c[i].handle == 0)
           {
@@ -915,9 +947,36 @@ foreign_words (const struct end *s, const struct end *d, bool *allowed, char *wh
   moat_conflicts_free (c, n);
 }
 
+/* The flow's family: IPv6 when asked, or when an address end is IPv6;
+ * every address end must then be of it. */
+static int
+flow_family (const struct end *s, const struct end *d, bool *ip6, moat_err_t *err)
+{
+  const struct end *ends[] = { s, d };
+
+  *ip6 = *ip6 || (s->addr_given && s->v6) || (d->addr_given && d->v6);
+  for (size_t i = 0; i < 2; i++)
+    if (ends[i]->addr_given && ends[i]->v6 != *ip6)
+      return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\" is an %s address, the flow is %s",
+                         ends[i]->text, ends[i]->v6 ? "IPv6" : "IPv4", *ip6 ? "IPv6" : "IPv4");
+  return 0;
+}
+
+/* The address the packet carries for end e (as packet_of makes it). */
+static void
+end_text (const struct end *e, const struct end *other, bool ip6, char *buf, size_t size)
+{
+  struct moat_explain_end x = explain_end (e), o = explain_end (other);
+  struct in6_addr a6 = end_addr6 (&x, &o);
+  struct in_addr a = end_addr (&x, &o);
+
+  inet_ntop (ip6 ? AF_INET6 : AF_INET, ip6 ? (const void *)&a6 : (const void *)&a, buf,
+             (socklen_t)size);
+}
+
 int
-moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t now, bool *allowed,
-                  char *why, size_t size, moat_err_t *err)
+moat_ctl_explain_family (const char *src, const char *dst, const char *ports, bool ip6, int64_t now,
+                         struct moat_explain_answer *ret, char *why, size_t size, moat_err_t *err)
 {
   _cleanup_ (end_free) struct end s = { 0 };
   _cleanup_ (end_free) struct end d = { 0 };
@@ -925,9 +984,11 @@ moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t n
   struct moat_explain_end es, ed, eproxy;
   struct moat_ports flow;
   const char *net;
+  int r;
 
+  memset (ret, 0, sizeof (*ret));
   if (parse_flow (ports, &flow, err) < 0 || end_resolve_any (src, &s, err) < 0
-      || end_resolve_any (dst, &d, err) < 0)
+      || end_resolve_any (dst, &d, err) < 0 || flow_family (&s, &d, &ip6, err) < 0)
     return -1;
   if (!s.container && !d.container)
     return moat_error (err, MOAT_E_CONFIG, 0,
@@ -943,9 +1004,28 @@ moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t n
   eproxy = explain_end (&proxy);
   if (proxy.container)
     es.proxy = &eproxy;
-  if (moat_ctl_explain_flow (&es, &ed, &flow, now, host_has, &s, allowed, why, size, err) < 0)
+  ret->ip6 = ip6;
+  r = ip6 ? moat_ctl_explain_flow6 (&es, &ed, &flow, now, host_has6, &s, &ret->allowed, why, size,
+                                    err)
+          : moat_ctl_explain_flow (&es, &ed, &flow, now, host_has, &s, &ret->allowed, why, size,
+                                   err);
+  if (r < 0)
     return -1;
-  if (*allowed)
-    foreign_words (&s, &d, allowed, why, size);
+  if (ret->allowed)
+    foreign_words (&s, &d, ip6, &ret->allowed, why, size);
+  end_text (&s, &d, ip6, ret->src, sizeof (ret->src));
+  end_text (&d, &s, ip6, ret->dst, sizeof (ret->dst));
+  return 0;
+}
+
+int
+moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t now, bool *allowed,
+                  char *why, size_t size, moat_err_t *err)
+{
+  struct moat_explain_answer a;
+
+  if (moat_ctl_explain_family (src, dst, ports, false, now, &a, why, size, err) < 0)
+    return -1;
+  *allowed = a.allowed;
   return 0;
 }
