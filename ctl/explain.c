@@ -709,7 +709,8 @@ struct end
   bool container, host;
   struct in_addr addr;   /* an outside or host address */
   struct in6_addr addr6; /* ... given as IPv6 (v6) */
-  bool v6, addr_given;
+  bool v6;               /* named by an IPv6 address (a container's too) */
+  bool addr_given;       /* an address end */
   struct moat_record rec;
   struct moat_policy policy;
 };
@@ -785,7 +786,10 @@ end_resolve (const char *text, struct end *ret, moat_err_t *err)
     }
   if (moat_ctl_find (text, &ret->target, err) == 0)
     {
+      struct in6_addr named;
+
       ret->container = true;
+      ret->v6 = inet_pton (AF_INET6, text, &named) == 1; /* by its IPv6 address */
       return 0;
     }
   if (err->code != MOAT_E_UNKNOWN || !parse_addr (text, ret))
@@ -954,7 +958,7 @@ flow_family (const struct end *s, const struct end *d, bool *ip6, moat_err_t *er
 {
   const struct end *ends[] = { s, d };
 
-  *ip6 = *ip6 || (s->addr_given && s->v6) || (d->addr_given && d->v6);
+  *ip6 = *ip6 || s->v6 || d->v6;
   for (size_t i = 0; i < 2; i++)
     if (ends[i]->addr_given && ends[i]->v6 != *ip6)
       return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\" is an %s address, the flow is %s",
