@@ -16,7 +16,6 @@ setup() {
     fail "run this file in hack/sandbox: it sets net.ipv6.conf.all.forwarding"
   sysctl -qw net.ipv6.conf.all.forwarding=1
   V6PFX=fd$(printf '%02x' $((RANDOM % 256))):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM)
-  GW6=$V6PFX::1
   conf_set '.subnet6 = $s' --arg s "$V6PFX::/64"
 }
 teardown() { teardown_moat_net; }
