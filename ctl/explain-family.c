@@ -3,7 +3,10 @@
 #include "explain-family.h"
 
 #include <ifaddrs.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "foreign.h"
 
 #include "model/record.h"
 #include "ruleset/elems.h"
@@ -79,4 +82,56 @@ moat_explain_is_local6 (const struct in6_addr *addr)
             && memcmp (&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, addr, sizeof (*addr)) == 0;
   freeifaddrs (ifa);
   return found;
+}
+
+/* Whether a foreign base chain at `hook` of `family` meets the flow or its
+ * replies (foreign.h has where moat's traffic meets netfilter): to or
+ * from the host, the ip hooks of the host's own traffic; else prerouting
+ * and forward. ARP and the bridge's own hooks meet every flow of a
+ * container. An IPv6 flow meets the ip6 family's hooks, an IPv4 one ip's
+ * and ARP's. */
+static bool
+on_path (const struct moat_conflict *c, bool host, bool ip6)
+{
+  if (strcmp (c->family, ip6 ? "ip" : "ip6") == 0 || (ip6 && strcmp (c->family, "arp") == 0))
+    return false;
+  if (strcmp (c->family, "arp") == 0 || strcmp (c->family, "bridge") == 0)
+    return true;
+  if (strcmp (c->hook, "prerouting") == 0)
+    return true;
+  if (host)
+    return strcmp (c->hook, "input") == 0 || strcmp (c->hook, "output") == 0;
+  return strcmp (c->hook, "forward") == 0;
+}
+
+void
+moat_explain_foreign (char *const *bridges, bool host, bool ip6, bool *allowed, char *why,
+                      size_t size)
+{
+  struct moat_conflict *c = NULL;
+  moat_err_t err = { 0 };
+  size_t n = 0, len;
+
+  if ((ip6 ? moat_foreign_conflicts6 (bridges, &c, &n, &err)
+           : moat_foreign_conflicts (bridges, &c, &n, &err))
+      < 0)
+    return;
+  for (size_t pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < n; i++)
+      {
+        /* Policies first: they decide; a rule only may. */
+        if (!on_path (&c[i], host, ip6) || (c[i].handle == 0) != (pass == 0))
+          continue;
+        if (*allowed && c[i].handle == 0)
+          {
+            char was[1024];
+
+            snprintf (was, sizeof (was), "%s", why);
+            snprintf (why, size, "moat allows it (%s), but %s", was, c[i].what);
+            *allowed = false;
+          }
+        else if ((len = strlen (why)) < size)
+          snprintf (why + len, size - len, "; %s", c[i].what);
+      }
+  moat_conflicts_free (c, n);
 }

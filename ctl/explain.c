@@ -16,7 +16,6 @@
 
 #include "base/cleanup.h"
 #include "explain-family.h"
-#include "foreign.h"
 #include "model/policy.h"
 #include "model/publish.h"
 #include "ruleset/elems.h"
@@ -888,67 +887,20 @@ proxy_resolve (const struct end *s, struct end *ret, moat_err_t *err)
 
 /* --- what other tables do to the flow ------------------------------------------------ */
 
-/* Whether a foreign base chain at `hook` of `family` meets the flow or its
- * replies (foreign.h has where moat's traffic meets netfilter): to or
- * from the host, the ip hooks of the host's own traffic; else prerouting
- * and forward. ARP and the bridge's own hooks meet every flow of a
- * container. */
-static bool
-on_path (const struct moat_conflict *c, bool host, bool ip6)
-{
-  /* An IPv6 flow meets the ip6 family's hooks, an IPv4 one ip's and ARP's. */
-  if (strcmp (c->family, ip6 ? "ip" : "ip6") == 0 || (ip6 && strcmp (c->family, "arp") == 0))
-    return false;
-  if (strcmp (c->family, "arp") == 0 || strcmp (c->family, "bridge") == 0)
-    return true;
-  if (strcmp (c->hook, "prerouting") == 0)
-    return true;
-  if (host)
-    return strcmp (c->hook, "input") == 0 || strcmp (c->hook, "output") == 0;
-  return strcmp (c->hook, "forward") == 0;
-}
-
-/* A flow moat allows may still be dropped by another table's base chain
- * (netfilter needs every base chain of a hook to accept): a chain whose
- * policy drops it makes the flow refused; a drop or reject rule moat
- * cannot judge is said as a warning. Nothing is said when the ruleset
- * cannot be read (explain answers for moat's tables then). */
+/* A flow moat allows may still be dropped by another table's base chain:
+ * moat_explain_foreign (explain-family.h) says so, for the flow's bridges. */
 static void
 foreign_words (const struct end *s, const struct end *d, bool ip6, bool *allowed, char *why,
                size_t size)
 {
   char *bridges[3] = { NULL, NULL, NULL };
-  struct moat_conflict *c = NULL;
-  moat_err_t err = { 0 };
-  size_t n = 0, nb = 0, len;
-  bool host = s->host || d->host;
+  size_t nb = 0;
 
   if (s->container)
     bridges[nb++] = s->rec.bridge;
   if (d->container && (!nb || strcmp (bridges[0], d->rec.bridge) != 0))
     bridges[nb++] = d->rec.bridge;
-  if ((ip6 ? moat_foreign_conflicts6 (bridges, &c, &n, &err)
-           : moat_foreign_conflicts (bridges, &c, &n, &err))
-      < 0)
-    return;
-  for (size_t pass = 0; pass < 2; pass++)
-    for (size_t i = 0; i < n; i++)
-      {
-        /* Policies first: they decide; a rule only may. */
-        if (!on_path (&c[i], host, ip6) || (c[i].handle == 0) != (pass == 0))
-          continue;
-        if (*allowed && c[i].handle == 0)
-          {
-            char was[1024];
-
-            snprintf (was, sizeof (was), "%s", why);
-            snprintf (why, size, "moat allows it (%s), but %s", was, c[i].what);
-            *allowed = false;
-          }
-        else if ((len = strlen (why)) < size)
-          snprintf (why + len, size - len, "; %s", c[i].what);
-      }
-  moat_conflicts_free (c, n);
+  moat_explain_foreign (bridges, s->host || d->host, ip6, allowed, why, size);
 }
 
 /* The flow's family: IPv6 when asked, or when an address end is IPv6;
