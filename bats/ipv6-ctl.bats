@@ -18,7 +18,10 @@ setup() {
   V6PFX=fd$(printf '%02x' $((RANDOM % 256))):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM)
   conf_set '.subnet6 = $s' --arg s "$V6PFX::/64"
 }
-teardown() { teardown_moat_net; }
+teardown() {
+  nft delete table ip6 "${PFX}fw" 2>/dev/null || true
+  teardown_moat_net
+}
 
 ctl() { "$MOAT_BUILD/moatctl" "$@"; }
 ip6_of() { result_field "$1" '.ips[] | select(.address | contains(":")) | .address | split("/")[0]'; }
@@ -79,6 +82,25 @@ SIZE=1048576
   assert_contains "$output" "is an IPv4 address, the flow is IPv6"
   run -2 ctl -6 ls
   assert_contains "$output" "-6 is for explain"
+}
+
+@test "ipv6-ctl: an ip6 table's forward chain with policy drop refuses the IPv6 flow, as explain -6 says; the IPv4 flow and its explain are untouched" {
+  local p
+  p=$(random_port)
+  add_container a
+  add_container b
+  run -0 hook prestart a '{"io.moat.labels": "app=x"}'
+  run -0 hook prestart b '{"io.moat.labels": "app=x"}'
+  ns_tcp_listen "$(ns_of b)" "$(ip6_of b)" "$p"
+  ns_tcp_listen "$(ns_of b)" "$(ip_of b)" "$p"
+  nft add table ip6 "${PFX}fw"
+  nft add chain ip6 "${PFX}fw" guard '{ type filter hook forward priority 0; policy drop; }'
+  assert_eq "$(tcp6 a b "$p")" timeout "a -> b tcp6 through the ip6 drop"
+  run -1 ctl -6 explain "$(cid_of a)" "$(cid_of b)" "tcp/$p"
+  assert_contains "$output" "moat allows it (shared label app=x), but table ip6 ${PFX}fw chain guard (hook forward, policy drop)"
+  assert_eq "$(ns_tcp_connect "$(ns_of a)" "$(ip_of b)" "$p" || true)" ok "a -> b tcp4"
+  run -0 ctl explain "$(cid_of a)" "$(cid_of b)" "tcp/$p"
+  assert_not_contains "$output" "${PFX}fw"
 }
 
 @test "ipv6-ctl: explain -6 from the host and from an outside IPv6 client agrees with real IPv6 traffic" {
