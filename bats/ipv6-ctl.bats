@@ -103,7 +103,7 @@ SIZE=1048576
   assert_not_contains "$output" "${PFX}fw"
 }
 
-@test "ipv6-ctl: explain -6 from the host and from an outside IPv6 client agrees with real IPv6 traffic" {
+@test "ipv6-ctl: explain -6 from the host agrees with its real IPv6 connection; an outside IPv6 client (outside:ADDR) is refused by default" {
   local p a6
   p=$(random_port)
   add_container a
