@@ -122,6 +122,12 @@ int moat_nft_idents_drop (struct moat_nft *nft, char *const *idents, moat_err_t 
  * network's identities). */
 int moat_nft_idents_drop2 (struct moat_nft *nft, char *const *idents, bool with6, moat_err_t *err);
 
+/* The layout moat's inet table was made in (its comment "moat layout N";
+ * ruleset/ruleset.h's MOAT_RULESET_LAYOUT is this moat's): 1 with *ret
+ * set (0 for a table made before layouts), 0 when there is no table, -1
+ * on error. */
+int moat_nft_layout (struct moat_nft *nft, unsigned *ret, moat_err_t *err);
+
 /* moatctl restore: in one batch, deletes moat's tables (whatever layout
  * an older moat gave them), makes them anew, adds every member's elements,
  * makes the identities' chains and sets, and adds `add`. All or nothing. */
