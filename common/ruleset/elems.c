@@ -193,6 +193,8 @@ member_elems6 (const struct moat_nft_member *m, bool for_delete, struct moat_ele
     member_elem_addr6 (&ret[n++], MOAT_SET_LOGGED6, &m->addr6);
   if (for_delete)
     member_elem_addr6 (&ret[n++], MOAT_SET_LOG_RATE6, &m->addr6);
+  for (enum moat_set c = MOAT_SET_ALLOWED_OUT6; c <= MOAT_SET_REFUSED_IN6; c++)
+    member_elem_addr6 (&ret[n++], c, &m->addr6);
   for (size_t i = 0; m->dns && !for_delete && i < ARRAY_SIZE (dns_protos); i++)
     {
       uint8_t proto = (uint8_t)dns_protos[i];

@@ -123,6 +123,10 @@ typedef int (*moat_addr6_fn) (struct in_addr addr, struct in6_addr *ret, void *d
  * container's IPv6 address . the range (ingress: range . address). */
 int moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elems *in,
                           moat_addr6_fn addr6_of, void *data);
+/* The twins of the elements [from, to) of `in` only (not the waiting
+ * IPv6 ranges). */
+int moat_nft_elems_twin6_range (struct moat_nft_elems *out, const struct moat_nft_elems *in,
+                                size_t from, size_t to, moat_addr6_fn addr6_of, void *data);
 /* That element, in the twin of `set` (an ACL or grant set). */
 int moat_nft_elems_acl6 (struct moat_nft_elems *l, enum moat_set set,
                          const struct in6_addr *container, const struct moat_acl *acl,
@@ -152,9 +156,9 @@ int moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_membe
 
 #define MOAT_ELEM_KEY_MAX 64 /* NFT_DATA_VALUE_MAXLEN */
 /* members, self, bridges, quiet, internet, masq, logged, log_rate (a deletion), guarded ×2,
- * ports, resolvers ×2, allowed_out, allowed_in, refused_out, refused_in (IPv4
- * only); their IPv6 twins but bridges, guarded and the counted ones, and ports6 ×2 */
-#define MOAT_MEMBER_MAX_ELEMS 28
+ * ports, resolvers ×2, allowed_out, allowed_in, refused_out, refused_in; their IPv6
+ * twins but bridges and guarded, and ports6 ×2 */
+#define MOAT_MEMBER_MAX_ELEMS 32
 
 /* A key is its set's fields in order, each at a 4-byte boundary
  * (moat_field_padded) in network byte order (an ifname NUL-padded). */

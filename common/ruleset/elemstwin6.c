@@ -123,10 +123,10 @@ ranges6 (struct moat_nft_elems *out, const struct moat_nft_elems *in, moat_addr6
 }
 
 int
-moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elems *in,
-                      moat_addr6_fn addr6_of, void *data)
+moat_nft_elems_twin6_range (struct moat_nft_elems *out, const struct moat_nft_elems *in,
+                            size_t from, size_t to, moat_addr6_fn addr6_of, void *data)
 {
-  for (size_t i = 0; i < in->l.n; i++)
+  for (size_t i = from; i < to && i < in->l.n; i++)
     {
       const struct moat_elem *e = &in->l.v[i];
       enum moat_set twin = moat_set_twin6 (moat_elem_set (e));
@@ -148,7 +148,15 @@ moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elems *i
         return -1;
       *pushed = t;
     }
-  if (ranges6 (out, in, addr6_of, data) < 0)
+  return 0;
+}
+
+int
+moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elems *in,
+                      moat_addr6_fn addr6_of, void *data)
+{
+  if (moat_nft_elems_twin6_range (out, in, 0, in->l.n, addr6_of, data) < 0
+      || ranges6 (out, in, addr6_of, data) < 0)
     return -1;
   if (out == in)
     out->n_wait6 = 0; /* made: a second pass adds none again */
