@@ -54,3 +54,25 @@ pm_ip6() {
   assert_eq "$(pm_fetch host "[$c6]" "$port")" ok "host -> c over IPv6"
   [[ $a6 == "$SUB6"* ]] || fail "a's IPv6 address $a6 is not in $SUB6/64"
 }
+
+# resolve_type FROM TYPE NAME: the address container FROM gets for NAME (A or
+# AAAA) through its resolv.conf, the network's name server (empty: none).
+resolve_type() {
+  pm exec "$(pm_name "$1")" timeout 3 nslookup -type="$2" "$3" 2>/dev/null |
+    awk '/^Name:/ { found = 1 } found && /^Address/ { sub(/^Address:? */, ""); print; exit }'
+}
+
+@test "podman dual stack names: a dual-stack container's name answers A with its IPv4 and AAAA with its IPv6 address" {
+  local b6 c6
+  pm_start a --annotation io.moat.labels=app=x
+  pm_start b --annotation io.moat.labels=app=x --network "$NET" --network-alias database
+  b6=$(pm_ip6 b)
+  assert_eq "$(resolve_type a A "$(pm_name b)")" "$(pm_ip b)" "a: b's A record"
+  assert_eq "$(resolve_type a AAAA "$(pm_name b)")" "$b6" "a: b's AAAA record"
+  assert_eq "$(resolve_type a AAAA database)" "$b6" "a: b's alias, AAAA"
+  pm_start c --annotation io.moat.labels=app=y
+  c6=$(pm_ip6 c)
+  assert_eq "$(resolve_type a AAAA "$(pm_name c).dns.moat")" "$c6" "a: c's AAAA (its full name)"
+  run -0 pm rm -f -t 0 "$(pm_name c)"
+  assert_eq "$(resolve_type a AAAA "$(pm_name c).dns.moat")" "" "a: c's AAAA after c is gone"
+}

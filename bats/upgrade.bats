@@ -65,3 +65,54 @@ NFT
   assert_contains "$output" mt0123456789abc
   run -1 nft list set inet moat self
 }
+
+# relayout N: moat's tables remade as they are (sets, rules, elements) but
+# with the comment of layout N ("" for none: a moat before layouts).
+relayout() {
+  local listing
+  listing=$(nft list table inet moat) || fail "no table inet moat"
+  nft delete table inet moat
+  listing=$(grep -v '^[[:space:]]*comment "moat layout' <<<"$listing")
+  [[ -z $1 ]] || listing=$(sed "0,/^table inet moat {/s//&\n\tcomment \"moat layout $1\"/" <<<"$listing")
+  nft -f - <<<"$listing"
+}
+
+@test "upgrade: the tables carry their layout; another layout is remade by the first ADD when nothing is attached" {
+  add_container a
+  run -0 nft list table inet moat
+  assert_contains "$output" 'comment "moat layout '
+  run -0 nft list table bridge moat
+  assert_contains "$output" 'comment "moat layout '
+  del_container a
+  relayout 1
+  run -0 nft list table inet moat
+  assert_contains "$output" 'comment "moat layout 1"'
+  add_container b
+  run -0 nft list table inet moat
+  assert_not_contains "$output" 'comment "moat layout 1"'
+  assert_contains "$output" 'comment "moat layout '
+  run -0 "$MOAT_BUILD/moatctl" check
+}
+
+@test "upgrade: with a container attached, tables of another layout keep working; check names the layout, restore remakes them" {
+  local p
+  p=$(random_port)
+  add_container a
+  run -0 hook prestart a '{"io.moat.labels": "app=x"}'
+  relayout ""
+  run -0 nft list table inet moat
+  assert_not_contains "$output" 'comment "moat layout'
+  add_container b
+  run -0 hook prestart b '{"io.moat.labels": "app=x"}'
+  ns_tcp_listen "$(ns_of b)" "$(ip_of b)" "$p"
+  PROBE_TOKEN=lay-ab run ns_tcp_connect "$(ns_of a)" "$(ip_of b)" "$p"
+  assert_eq "$output" ok "a -> b on the older layout's tables"
+  run -1 "$MOAT_BUILD/moatctl" check
+  assert_contains "$output" "from before layouts"
+  run -0 "$MOAT_BUILD/moatctl" restore
+  run -0 nft list table inet moat
+  assert_contains "$output" 'comment "moat layout '
+  run -0 "$MOAT_BUILD/moatctl" check
+  PROBE_TOKEN=lay-ab2 run ns_tcp_connect "$(ns_of a)" "$(ip_of b)" "$p"
+  assert_eq "$output" ok "a -> b after restore"
+}

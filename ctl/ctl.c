@@ -112,12 +112,15 @@ find_prefix (char *const *networks, const char *prefix, char **ret, moat_err_t *
   return 0;
 }
 
-/* By name (K8S_POD_NAME) or by address: reads every record. */
+/* By name (K8S_POD_NAME) or by address (IPv4, or a dual-stack
+ * container's IPv6): reads every record. */
 static int
 find_by_record (char *const *networks, const char *name, struct moat_ctl_target *t, moat_err_t *err)
 {
   struct in_addr addr;
+  struct in6_addr addr6;
   bool is_addr = inet_pton (AF_INET, name, &addr) == 1;
+  bool is_addr6 = !is_addr && inet_pton (AF_INET6, name, &addr6) == 1;
 
   for (char *const *net = networks; *net; net++)
     {
@@ -128,7 +131,9 @@ find_by_record (char *const *networks, const char *name, struct moat_ctl_target 
       for (size_t i = 0; i < rs.n; i++)
         {
           const struct moat_record *r = &rs.v[i];
-          bool match = is_addr ? r->addr.s_addr == addr.s_addr : r->name && !strcmp (r->name, name);
+          bool match = is_addr    ? r->addr.s_addr == addr.s_addr
+                       : is_addr6 ? r->have_addr6 && memcmp (&r->addr6, &addr6, sizeof (addr6)) == 0
+                                  : r->name && !strcmp (r->name, name);
           char key[MOAT_KEY_MAX + 1];
 
           if (!match)
@@ -292,6 +297,12 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_gra
   if (ctl_grants_load (&rec, now, &gs, err) < 0)
     return -1;
   moat_grant_words (g, words, sizeof (words));
+  if ((g->kind == MOAT_GRANT_EGRESS || g->kind == MOAT_GRANT_INGRESS) && g->acl.v6
+      && !rec.have_addr6)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "grant %s: network \"%s\" has no subnet6: the container has no IPv6 "
+                       "address",
+                       words, att->network);
   same = ctl_grants_find (&gs, words);
   for (size_t i = 0; i < gs.n; i++)
     if ((ssize_t)i != same && moat_grant_overlaps (&gs.v[i], g))

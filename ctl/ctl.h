@@ -87,6 +87,18 @@ int moat_ctl_revoke_token (const struct moat_token_claims *c,
  * verdict (ruleset/eval.h) on the elements the records imply. */
 int moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t now,
                       bool *allowed, char *why, size_t size, moat_err_t *err);
+/* The same over a family (docs/design.md, "IPv6"): IPv6 when `ip6` or
+ * when SRC or DST is an IPv6 address (outside:IPV6 too); the containers
+ * then need an IPv6 address. The packet's addresses, as text, in *ret. */
+struct moat_explain_answer
+{
+  bool allowed;
+  bool ip6;
+  char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+};
+int moat_ctl_explain_family (const char *src, const char *dst, const char *ports, bool ip6,
+                             int64_t now, struct moat_explain_answer *ret, char *why, size_t size,
+                             moat_err_t *err);
 
 /* The same for ends already read (no disk): a container's attachment and
  * policy, or an address (`host`: the host's; 0 with host: the other
@@ -100,6 +112,7 @@ struct moat_explain_end
   const struct moat_policy *policy;
   bool host;
   struct in_addr addr;
+  struct in6_addr addr6; /* an IPv6 flow's (:: with host: the other end's gateway6) */
   /* A source's io.moat.proxy when a container holds its address: a peer
    * the redirected flow then needs the consent of. NULL: none. */
   const struct moat_explain_end *proxy;
@@ -108,6 +121,13 @@ int moat_ctl_explain_flow (const struct moat_explain_end *src, const struct moat
                            const struct moat_ports *flow, int64_t now,
                            bool (*is_local) (struct in_addr addr, void *data), void *data,
                            bool *allowed, char *why, size_t size, moat_err_t *err);
+/* The same for the flow over IPv6 (docs/design.md, "IPv6"): the ends'
+ * IPv6 addresses, their elements' twins; a container end without an IPv6
+ * address is MOAT_E_CONFIG. */
+int moat_ctl_explain_flow6 (const struct moat_explain_end *src, const struct moat_explain_end *dst,
+                            const struct moat_ports *flow, int64_t now,
+                            bool (*is_local6) (const struct in6_addr *addr, void *data), void *data,
+                            bool *allowed, char *why, size_t size, moat_err_t *err);
 
 /* resolve APP USER: the address of the container labelled app=APP and
  * user=USER. MOAT_E_UNKNOWN when none, MOAT_E_CONFIG when several. */

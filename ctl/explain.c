@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
-#include "foreign.h"
+#include "explain-family.h"
 #include "model/policy.h"
 #include "model/publish.h"
 #include "ruleset/elems.h"
@@ -35,6 +35,7 @@ struct origin
 {
   size_t from, to; /* its elements: [from, to) */
   enum origin_kind kind;
+  bool both; /* holds both families' elements (a member's): no twins */
   const struct moat_explain_end *end;
   struct moat_grant grant; /* ORIGIN_GRANT */
 };
@@ -52,6 +53,10 @@ struct facts
   struct moat_nft_elems *elems;
   struct origin *v;
   size_t n;
+  /* An IPv6 flow: the dual-stack ends' elements get their twins, as
+   * apply makes them (docs/design.md, "IPv6"). */
+  bool ip6;
+  struct moat_explain_pairs pairs;
 };
 
 static void
@@ -81,11 +86,15 @@ origin_open (struct facts *f, enum origin_kind kind, const struct moat_explain_e
   return o;
 }
 
+/* For an IPv6 flow, the origin's elements become their twins: what a
+ * dual-stack container's policy, grants and ports put in the IPv6 half. */
 static int
 origin_close (struct facts *f, struct origin *o, int r)
 {
   o->to = moat_nft_elems_count (f->elems);
-  return r;
+  if (r < 0 || !f->ip6 || o->both || !o->end->rec || !o->end->rec->have_addr6)
+    return r;
+  return moat_explain_twin_range (f->elems, &o->from, &o->to, &f->pairs) < 0 ? -1 : r;
 }
 
 static const struct origin *
@@ -194,6 +203,7 @@ add_member (struct facts *f, const struct moat_explain_end *e, moat_err_t *err)
 
   if (!o)
     return no_room (err);
+  o->both = true;
   return origin_close (f, o, moat_nft_elems_member (f->elems, &m, err));
 }
 
@@ -256,6 +266,8 @@ facts_build (struct facts *f, const struct moat_explain_end *s, const struct moa
 
   if (s->proxy && !same_container (s->proxy, s) && !same_container (s->proxy, d))
     ends[n++] = s->proxy;
+  for (size_t i = 0; i < n; i++)
+    moat_explain_pairs_add (&f->pairs, ends[i]->rec);
   f->elems = moat_nft_elems_new ();
   if (!f->elems)
     return no_room (err);
@@ -287,6 +299,16 @@ end_addr (const struct moat_explain_end *e, const struct moat_explain_end *other
   return e->addr;
 }
 
+static struct in6_addr
+end_addr6 (const struct moat_explain_end *e, const struct moat_explain_end *other)
+{
+  if (e->rec)
+    return e->rec->addr6;
+  if (e->host && IN6_IS_ADDR_UNSPECIFIED (&e->addr6) && other->rec)
+    return other->rec->gateway6;
+  return e->addr6;
+}
+
 static void
 packet_of (const struct moat_explain_end *s, const struct moat_explain_end *d,
            const struct moat_ports *flow, struct moat_eval_packet *ret)
@@ -303,6 +325,8 @@ packet_of (const struct moat_explain_end *s, const struct moat_explain_end *d,
     ret->iif = ret->uplink;
   ret->saddr = end_addr (s, d);
   ret->daddr = end_addr (d, s);
+  ret->saddr6 = end_addr6 (s, d);
+  ret->daddr6 = end_addr6 (d, s);
   ret->proto = flow->proto;
   ret->dport = flow->lo;
   ret->ct = MOAT_EVAL_CT_NEW;
@@ -317,6 +341,8 @@ elem_is (const struct facts *f, size_t elem, struct moat_nft_elems *built)
   char a[256], b[256];
   bool same;
 
+  if (f->ip6)
+    built = moat_explain_twin_built (built, &f->pairs);
   if (!built || moat_nft_elems_count (built) != 1)
     {
       moat_nft_elems_free (built);
@@ -438,21 +464,21 @@ accept_words (const struct facts *f, const struct moat_eval_step *st,
     return false;
   if (o->kind == ORIGIN_GRANT)
     return grant_words (&o->grant, s, d, now, why, size), true;
-  if (strcmp (st->set, "internet") == 0)
+  if (moat_explain_named (st->set, "internet"))
     return snprintf (why, size, "%s",
                      o->kind == ORIGIN_MEMBER
                          ? "the network gives its containers the internet (\"internet\": true)"
                          : "io.moat.internet: true"),
            true;
-  if (strcmp (st->set, "proxied") == 0)
+  if (moat_explain_named (st->set, "proxied"))
     return snprintf (why, size, "the destination is the source's proxy (io.moat.proxy)"), true;
-  if (strcmp (st->set, "resolvers") == 0)
+  if (moat_explain_named (st->set, "resolvers"))
     return snprintf (why, size, "the network's name server on its gateway (\"names\": true)"), true;
-  if (strcmp (st->set, "host_grants") == 0)
+  if (moat_explain_named (st->set, "host_grants"))
     return allow_host_words (f, st->elem, o->end, why, size);
-  if (strcmp (st->set, "egress") == 0)
+  if (moat_explain_named (st->set, "egress"))
     return acl_words (f, st->elem, o->end, MOAT_NFT_EGRESS, "io.moat.egress %s", why, size);
-  if (strcmp (st->set, "ingress") == 0)
+  if (moat_explain_named (st->set, "ingress"))
     return acl_words (f, st->elem, o->end, MOAT_NFT_INGRESS, "io.moat.ingress %s", why, size);
   return false;
 }
@@ -478,10 +504,19 @@ peer_deny_words (const struct moat_explain_end *s, const struct moat_explain_end
     }
 }
 
+/* Where the proxy rule sent the flow, in its family. */
+static const char *
+dnat_text (const struct facts *f, const struct moat_eval_result *r, char *buf, size_t size)
+{
+  return inet_ntop (f->ip6 ? AF_INET6 : AF_INET,
+                    f->ip6 ? (const void *)&r->dnat_addr6 : (const void *)&r->dnat_addr, buf,
+                    (socklen_t)size);
+}
+
 static bool
 is_deny_chain (const char *chain)
 {
-  return strcmp (chain, "deny_src") == 0 || strcmp (chain, "deny_dst") == 0;
+  return moat_explain_named (chain, "deny_src") || moat_explain_named (chain, "deny_dst");
 }
 
 static void
@@ -490,13 +525,13 @@ refuse_words (const struct facts *f, const struct moat_eval_result *r,
               const struct moat_ports *flow, char *why, size_t size)
 {
   const struct moat_eval_step *st = NULL;
-  char text[64], proxy[INET_ADDRSTRLEN];
+  char text[64], proxy[INET6_ADDRSTRLEN];
   size_t used;
 
   /* Redirected to a proxy that refuses it: why the proxy does. */
   if (r->dnat && s->proxy && d != s->proxy)
     {
-      inet_ntop (AF_INET, &r->dnat_addr, proxy, sizeof (proxy));
+      dnat_text (f, r, proxy, sizeof (proxy));
       used = (size_t)snprintf (why, size, "redirected to the proxy %s:%u (io.moat.proxy), then ",
                                proxy, r->dnat_port);
       if (used < size)
@@ -508,28 +543,30 @@ refuse_words (const struct facts *f, const struct moat_eval_result *r,
   for (size_t i = r->nsteps; i-- > 0 && !st;)
     if (!is_deny_chain (r->steps[i].chain))
       st = &r->steps[i];
-  if (st && st->set && strcmp (st->set, "egress_deny") == 0
+  if (st && moat_explain_named (st->set, "egress_deny")
       && acl_words (f, st->elem, s, MOAT_NFT_EGRESS_DENY,
                     "refused by the profile's reject rule (egress %s)", why, size))
     return;
-  if (st && st->set && strcmp (st->set, "ingress_deny") == 0
+  if (st && moat_explain_named (st->set, "ingress_deny")
       && acl_words (f, st->elem, d, MOAT_NFT_INGRESS_DENY,
                     "refused by the profile's reject rule (ingress %s)", why, size))
     return;
-  if (st && (strcmp (st->chain, "to_peer") == 0 || strcmp (st->chain, "same_bridge") == 0))
+  if (st
+      && (moat_explain_named (st->chain, "to_peer")
+          || moat_explain_named (st->chain, "same_bridge")))
     return peer_deny_words (s, d, why, size);
-  if (st && strcmp (st->chain, "to_host") == 0)
+  if (st && moat_explain_named (st->chain, "to_host"))
     {
       moat_ports_format (flow, text, sizeof (text));
       snprintf (why, size, "default deny: no io.moat.allow-host and no host grant for %s", text);
       return;
     }
-  if (st && strcmp (st->chain, "from_container") == 0)
+  if (st && moat_explain_named (st->chain, "from_container"))
     {
       snprintf (why, size, "default deny: no io.moat.egress, internet or egress grant covers it");
       return;
     }
-  if (st && strcmp (st->chain, "to_container") == 0)
+  if (st && moat_explain_named (st->chain, "to_container"))
     {
       snprintf (why, size, "default deny: no io.moat.ingress covers it%s",
                 d->rec && d->rec->publish ? ", and no published port leads to it" : "");
@@ -544,7 +581,7 @@ allow_words (const struct facts *f, const struct moat_eval_result *r,
              const struct moat_explain_end *s, const struct moat_explain_end *d,
              const struct moat_publish *pub, int64_t now, char *why, size_t size)
 {
-  char proxy[INET_ADDRSTRLEN];
+  char proxy[INET6_ADDRSTRLEN];
 
   if (!s->rec && s->host)
     {
@@ -556,13 +593,13 @@ allow_words (const struct facts *f, const struct moat_eval_result *r,
       char host[INET_ADDRSTRLEN];
 
       inet_ntop (AF_INET, &pub->host, host, sizeof (host));
-      snprintf (why, size, "published %s:%u/%s -> %u", host, pub->host_port,
+      snprintf (why, size, "published %s:%u/%s -> %u", f->ip6 ? "[::]" : host, pub->host_port,
                 pub->proto == IPPROTO_UDP ? "udp" : "tcp", pub->port);
       return;
     }
   if (r->dnat)
     {
-      inet_ntop (AF_INET, &r->dnat_addr, proxy, sizeof (proxy));
+      dnat_text (f, r, proxy, sizeof (proxy));
       snprintf (why, size, "redirected to the proxy %s:%u (io.moat.proxy)", proxy, r->dnat_port);
       return;
     }
@@ -575,30 +612,61 @@ allow_words (const struct facts *f, const struct moat_eval_result *r,
   snprintf (why, size, "accepted");
 }
 
-int
-moat_ctl_explain_flow (const struct moat_explain_end *s, const struct moat_explain_end *d,
-                       const struct moat_ports *flow, int64_t now,
-                       bool (*is_local) (struct in_addr, void *), void *data, bool *allowed,
-                       char *why, size_t size, moat_err_t *err)
+/* The host's addresses, in the flow's family. */
+struct local_fns
 {
-  _cleanup_ (facts_free) struct facts f = { 0 };
+  bool (*is_local) (struct in_addr, void *);
+  bool (*is_local6) (const struct in6_addr *, void *);
+};
+
+/* From outside to a published container port: the flow is the one to the
+ * host port that leads there (every host address: the gateway's). In
+ * IPv6 only a port published on every address has a twin. */
+static void
+publish_packet (const struct facts *f, const struct moat_explain_end *d,
+                const struct moat_publish *pub, bool *published, struct moat_eval_packet *p)
+{
+  if (!*published)
+    return;
+  if (f->ip6 && pub->host.s_addr)
+    {
+      *published = false;
+      return;
+    }
+  p->daddr = pub->host.s_addr ? pub->host : d->rec->gateway;
+  p->daddr6 = d->rec->gateway6;
+  p->dport = pub->host_port;
+}
+
+static int
+no_addr6 (const struct moat_explain_end *e, moat_err_t *err)
+{
+  return moat_error (err, MOAT_E_CONFIG, 0,
+                     "explain: \"%s\" has no IPv6 address (its network has no \"subnet6\")",
+                     e->rec->name ? e->rec->name : e->rec->container_id);
+}
+
+static int
+explain_flow (const struct moat_explain_end *s, const struct moat_explain_end *d,
+              const struct moat_ports *flow, int64_t now, bool ip6, const struct local_fns *local,
+              void *data, bool *allowed, char *why, size_t size, moat_err_t *err)
+{
+  _cleanup_ (facts_free) struct facts f = { .ip6 = ip6 };
   struct moat_eval_packet p;
   struct moat_eval_result r;
   struct moat_publish pub;
   bool published;
 
+  if (ip6 && ((s->rec && !s->rec->have_addr6) || (d->rec && !d->rec->have_addr6)))
+    return no_addr6 (s->rec && !s->rec->have_addr6 ? s : d, err);
   if (facts_build (&f, s, d, now, err) < 0)
     return -1;
   packet_of (s, d, flow, &p);
-  /* From outside to a published container port: the flow is the one to
-   * the host port that leads there (every host address: the gateway's). */
+  p.ip6 = ip6;
+  p.is_local6 = local->is_local6;
   published = published_for (s, d, flow, &pub);
-  if (published)
-    {
-      p.daddr = pub.host.s_addr ? pub.host : d->rec->gateway;
-      p.dport = pub.host_port;
-    }
-  if (moat_eval (f.elems, &p, is_local, data, &r, NULL, err) < 0)
+  publish_packet (&f, d, &pub, &published, &p);
+  if (moat_eval (f.elems, &p, local->is_local, data, &r, NULL, err) < 0)
     return -1;
   *allowed = r.verdict == MOAT_EVAL_ACCEPT;
   if (*allowed)
@@ -606,6 +674,28 @@ moat_ctl_explain_flow (const struct moat_explain_end *s, const struct moat_expla
   else
     refuse_words (&f, &r, s, d, flow, why, size);
   return 0;
+}
+
+int
+moat_ctl_explain_flow (const struct moat_explain_end *s, const struct moat_explain_end *d,
+                       const struct moat_ports *flow, int64_t now,
+                       bool (*is_local) (struct in_addr, void *), void *data, bool *allowed,
+                       char *why, size_t size, moat_err_t *err)
+{
+  struct local_fns local = { .is_local = is_local };
+
+  return explain_flow (s, d, flow, now, false, &local, data, allowed, why, size, err);
+}
+
+int
+moat_ctl_explain_flow6 (const struct moat_explain_end *s, const struct moat_explain_end *d,
+                        const struct moat_ports *flow, int64_t now,
+                        bool (*is_local6) (const struct in6_addr *, void *), void *data,
+                        bool *allowed, char *why, size_t size, moat_err_t *err)
+{
+  struct local_fns local = { .is_local6 = is_local6 };
+
+  return explain_flow (s, d, flow, now, true, &local, data, allowed, why, size, err);
 }
 
 /* --- the ends from the records --------------------------------------------------------- */
@@ -616,7 +706,10 @@ struct end
   const char *text;
   struct moat_ctl_target target; /* a container: its attachments */
   bool container, host;
-  struct in_addr addr; /* an outside or host address */
+  struct in_addr addr;   /* an outside or host address */
+  struct in6_addr addr6; /* ... given as IPv6 (v6) */
+  bool v6;               /* named by an IPv6 address (a container's too) */
+  bool addr_given;       /* an address end */
   struct moat_record rec;
   struct moat_policy policy;
 };
@@ -653,6 +746,26 @@ host_has (struct in_addr addr, void *data)
   return (s->container && addr.s_addr == s->rec.gateway.s_addr) || is_local_addr (addr);
 }
 
+static bool
+host_has6 (const struct in6_addr *addr, void *data)
+{
+  const struct end *s = data;
+
+  return (s->container && s->rec.have_addr6 && memcmp (addr, &s->rec.gateway6, sizeof (*addr)) == 0)
+         || moat_explain_is_local6 (addr);
+}
+
+/* An address end: IPv4, or IPv6 (v6). */
+static bool
+parse_addr (const char *text, struct end *ret)
+{
+  if (inet_pton (AF_INET, text, &ret->addr) == 1)
+    ret->addr_given = true;
+  else if (inet_pton (AF_INET6, text, &ret->addr6) == 1)
+    ret->addr_given = ret->v6 = true;
+  return ret->addr_given;
+}
+
 static int
 end_resolve (const char *text, struct end *ret, moat_err_t *err)
 {
@@ -660,8 +773,9 @@ end_resolve (const char *text, struct end *ret, moat_err_t *err)
   /* outside:ADDR: an address outside the host, never a container's. */
   if (strncmp (text, "outside:", 8) == 0)
     {
-      if (inet_pton (AF_INET, text + 8, &ret->addr) != 1)
-        return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": want outside:IPV4", text);
+      if (!parse_addr (text + 8, ret))
+        return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": want outside:IPV4 or outside:IPV6",
+                           text);
       return 0;
     }
   if (strcmp (text, "host") == 0)
@@ -671,12 +785,15 @@ end_resolve (const char *text, struct end *ret, moat_err_t *err)
     }
   if (moat_ctl_find (text, &ret->target, err) == 0)
     {
+      struct in6_addr named;
+
       ret->container = true;
+      ret->v6 = inet_pton (AF_INET6, text, &named) == 1; /* by its IPv6 address */
       return 0;
     }
-  if (err->code != MOAT_E_UNKNOWN || inet_pton (AF_INET, text, &ret->addr) != 1)
+  if (err->code != MOAT_E_UNKNOWN || !parse_addr (text, ret))
     return -1;
-  ret->host = is_local_addr (ret->addr);
+  ret->host = ret->v6 ? moat_explain_is_local6 (&ret->addr6) : is_local_addr (ret->addr);
   return 0;
 }
 
@@ -688,8 +805,9 @@ end_resolve_any (const char *text, struct end *ret, moat_err_t *err)
   if (strncmp (text, "outside:", 8) != 0)
     return end_resolve (text, ret, err);
   ret->text = text;
-  if (inet_pton (AF_INET, text + 8, &ret->addr) != 1)
-    return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": outside:ADDR wants an IPv4 address", text);
+  if (!parse_addr (text + 8, ret))
+    return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\": outside:ADDR wants an IPv4 or IPv6 address",
+                       text);
   return 0;
 }
 
@@ -737,9 +855,11 @@ parse_flow (const char *text, struct moat_ports *ret, moat_err_t *err)
 static struct moat_explain_end
 explain_end (const struct end *e)
 {
-  return (struct moat_explain_end){
-    .rec = e->container ? &e->rec : NULL, .policy = &e->policy, .host = e->host, .addr = e->addr
-  };
+  return (struct moat_explain_end){ .rec = e->container ? &e->rec : NULL,
+                                    .policy = &e->policy,
+                                    .host = e->host,
+                                    .addr = e->addr,
+                                    .addr6 = e->addr6 };
 }
 
 /* The container holding the source's proxy address, if one does: on the
@@ -767,66 +887,52 @@ proxy_resolve (const struct end *s, struct end *ret, moat_err_t *err)
 
 /* --- what other tables do to the flow ------------------------------------------------ */
 
-/* Whether a foreign base chain at `hook` of `family` meets the flow or its
- * replies (foreign.h has where moat's traffic meets netfilter): to or
- * from the host, the ip hooks of the host's own traffic; else prerouting
- * and forward. ARP and the bridge's own hooks meet every flow of a
- * container. */
-static bool
-on_path (const struct moat_conflict *c, bool host)
-{
-  if (strcmp (c->family, "arp") == 0 || strcmp (c->family, "bridge") == 0)
-    return true;
-  if (strcmp (c->hook, "prerouting") == 0)
-    return true;
-  if (host)
-    return strcmp (c->hook, "input") == 0 || strcmp (c->hook, "output") == 0;
-  return strcmp (c->hook, "forward") == 0;
-}
-
-/* A flow moat allows may still be dropped by another table's base chain
- * (netfilter needs every base chain of a hook to accept): a chain whose
- * policy drops it makes the flow refused; a drop or reject rule moat
- * cannot judge is said as a warning. Nothing is said when the ruleset
- * cannot be read (explain answers for moat's tables then). */
+/* A flow moat allows may still be dropped by another table's base chain:
+ * moat_explain_foreign (explain-family.h) says so, for the flow's bridges. */
 static void
-foreign_words (const struct end *s, const struct end *d, bool *allowed, char *why, size_t size)
+foreign_words (const struct end *s, const struct end *d, bool ip6, bool *allowed, char *why,
+               size_t size)
 {
   char *bridges[3] = { NULL, NULL, NULL };
-  struct moat_conflict *c = NULL;
-  moat_err_t err = { 0 };
-  size_t n = 0, nb = 0, len;
-  bool host = s->host || d->host;
+  size_t nb = 0;
 
   if (s->container)
     bridges[nb++] = s->rec.bridge;
   if (d->container && (!nb || strcmp (bridges[0], d->rec.bridge) != 0))
     bridges[nb++] = d->rec.bridge;
-  if (moat_foreign_conflicts (bridges, &c, &n, &err) < 0)
-    return;
-  for (size_t pass = 0; pass < 2; pass++)
-    for (size_t i = 0; i < n; i++)
-      {
-        /* Policies first: they decide; a rule only may. */
-        if (!on_path (&c[i], host) || (c[i].handle == 0) != (pass == 0))
-          continue;
-        if (*allowed && c[i].handle == 0)
-          {
-            char was[1024];
+  moat_explain_foreign (bridges, s->host || d->host, ip6, allowed, why, size);
+}
 
-            snprintf (was, sizeof (was), "%s", why);
-            snprintf (why, size, "moat allows it (%s), but %s", was, c[i].what);
-            *allowed = false;
-          }
-        else if ((len = strlen (why)) < size)
-          snprintf (why + len, size - len, "; %s", c[i].what);
-      }
-  moat_conflicts_free (c, n);
+/* The flow's family: IPv6 when asked, or when an address end is IPv6;
+ * every address end must then be of it. */
+static int
+flow_family (const struct end *s, const struct end *d, bool *ip6, moat_err_t *err)
+{
+  const struct end *ends[] = { s, d };
+
+  *ip6 = *ip6 || s->v6 || d->v6;
+  for (size_t i = 0; i < 2; i++)
+    if (ends[i]->addr_given && ends[i]->v6 != *ip6)
+      return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\" is an %s address, the flow is %s",
+                         ends[i]->text, ends[i]->v6 ? "IPv6" : "IPv4", *ip6 ? "IPv6" : "IPv4");
+  return 0;
+}
+
+/* The address the packet carries for end e (as packet_of makes it). */
+static void
+end_text (const struct end *e, const struct end *other, bool ip6, char *buf, size_t size)
+{
+  struct moat_explain_end x = explain_end (e), o = explain_end (other);
+  struct in6_addr a6 = end_addr6 (&x, &o);
+  struct in_addr a = end_addr (&x, &o);
+
+  inet_ntop (ip6 ? AF_INET6 : AF_INET, ip6 ? (const void *)&a6 : (const void *)&a, buf,
+             (socklen_t)size);
 }
 
 int
-moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t now, bool *allowed,
-                  char *why, size_t size, moat_err_t *err)
+moat_ctl_explain_family (const char *src, const char *dst, const char *ports, bool ip6, int64_t now,
+                         struct moat_explain_answer *ret, char *why, size_t size, moat_err_t *err)
 {
   _cleanup_ (end_free) struct end s = { 0 };
   _cleanup_ (end_free) struct end d = { 0 };
@@ -834,9 +940,11 @@ moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t n
   struct moat_explain_end es, ed, eproxy;
   struct moat_ports flow;
   const char *net;
+  int r;
 
+  memset (ret, 0, sizeof (*ret));
   if (parse_flow (ports, &flow, err) < 0 || end_resolve_any (src, &s, err) < 0
-      || end_resolve_any (dst, &d, err) < 0)
+      || end_resolve_any (dst, &d, err) < 0 || flow_family (&s, &d, &ip6, err) < 0)
     return -1;
   if (!s.container && !d.container)
     return moat_error (err, MOAT_E_CONFIG, 0,
@@ -852,9 +960,28 @@ moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t n
   eproxy = explain_end (&proxy);
   if (proxy.container)
     es.proxy = &eproxy;
-  if (moat_ctl_explain_flow (&es, &ed, &flow, now, host_has, &s, allowed, why, size, err) < 0)
+  ret->ip6 = ip6;
+  r = ip6 ? moat_ctl_explain_flow6 (&es, &ed, &flow, now, host_has6, &s, &ret->allowed, why, size,
+                                    err)
+          : moat_ctl_explain_flow (&es, &ed, &flow, now, host_has, &s, &ret->allowed, why, size,
+                                   err);
+  if (r < 0)
     return -1;
-  if (*allowed)
-    foreign_words (&s, &d, allowed, why, size);
+  if (ret->allowed)
+    foreign_words (&s, &d, ip6, &ret->allowed, why, size);
+  end_text (&s, &d, ip6, ret->src, sizeof (ret->src));
+  end_text (&d, &s, ip6, ret->dst, sizeof (ret->dst));
+  return 0;
+}
+
+int
+moat_ctl_explain (const char *src, const char *dst, const char *ports, int64_t now, bool *allowed,
+                  char *why, size_t size, moat_err_t *err)
+{
+  struct moat_explain_answer a;
+
+  if (moat_ctl_explain_family (src, dst, ports, false, now, &a, why, size, err) < 0)
+    return -1;
+  *allowed = a.allowed;
   return 0;
 }

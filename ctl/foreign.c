@@ -91,9 +91,9 @@ static const struct hook_info hook_infos[] = {
 };
 
 static const struct hook_info *
-hook_info_find (uint32_t family, uint32_t hook)
+hook_info_find (uint32_t family, uint32_t hook, bool ip6)
 {
-  if (family == NFPROTO_INET)
+  if (family == NFPROTO_INET || (ip6 && family == NFPROTO_IPV6))
     family = NFPROTO_IPV4;
   for (size_t i = 0; i < ARRAY_SIZE (hook_infos); i++)
     if (hook_infos[i].family == family && hook_infos[i].hook == hook)
@@ -180,6 +180,7 @@ struct analysis
   size_t n_bridges;
   struct moat_conflict *out;
   size_t n_out, cap_out;
+  bool ip6; /* the ip6 family's hooks too, as ip's (an IPv6 flow's) */
 };
 
 static bool
@@ -287,6 +288,7 @@ xtables_managed (const struct chain_view *base)
   switch (base->family)
     {
     case NFPROTO_IPV4:
+    case NFPROTO_IPV6:
       return is_one_of (base->table, ip_tables);
     case NFPROTO_ARP:
       return strcmp (base->table, "filter") == 0;
@@ -305,10 +307,11 @@ docker_forward (const struct chain_view *base)
 {
   const struct rule_view *first = base->n_rules ? &base->rules[0] : NULL;
 
-  return base->family == NFPROTO_IPV4 && strcmp (base->table, "filter") == 0
-         && strcmp (base->name, "FORWARD") == 0 && first && first->verdict == VERDICT_JUMP
-         && first->target && strcmp (first->target, "DOCKER-USER") == 0 && first->n_ifaces == 0
-         && !first->other && !first->ct_invalid;
+  return (base->family == NFPROTO_IPV4 || base->family == NFPROTO_IPV6)
+         && strcmp (base->table, "filter") == 0 && strcmp (base->name, "FORWARD") == 0 && first
+         && first->verdict == VERDICT_JUMP && first->target
+         && strcmp (first->target, "DOCKER-USER") == 0 && first->n_ifaces == 0 && !first->other
+         && !first->ct_invalid;
 }
 
 /* One command that accepts `bridge` in direction `dir` at the top of
@@ -327,9 +330,10 @@ write_fix (FILE *f, const struct chain_view *base, const char *bridge, unsigned 
                bridge);
       return;
     }
-  fputs (base->family == NFPROTO_IPV4  ? "iptables "
-         : base->family == NFPROTO_ARP ? "arptables "
-                                       : "ebtables ",
+  fputs (base->family == NFPROTO_IPV4   ? "iptables "
+         : base->family == NFPROTO_IPV6 ? "ip6tables "
+         : base->family == NFPROTO_ARP  ? "arptables "
+                                        : "ebtables ",
          f);
   if (strcmp (base->table, "filter") != 0)
     fprintf (f, "-t %s ", base->table);
@@ -530,7 +534,7 @@ analyze (struct analysis *a)
       const struct hook_info *h;
 
       if (!c->base || is_moat_table (c->family, c->table)
-          || !(h = hook_info_find (c->family, c->hook)))
+          || !(h = hook_info_find (c->family, c->hook, a->ip6)))
         continue;
       if (check_base_chain (a, c, h) < 0)
         return -1;
@@ -571,7 +575,15 @@ moat_foreign_analyze (const struct nftnl_chain_list *chains, const struct nftnl_
                       char *const *bridges, struct moat_conflict **ret, size_t *ret_n,
                       moat_err_t *err)
 {
-  struct analysis a = { .bridges = bridges };
+  return moat_foreign_analyze_family (chains, rules, bridges, false, ret, ret_n, err);
+}
+
+int
+moat_foreign_analyze_family (const struct nftnl_chain_list *chains,
+                             const struct nftnl_rule_list *rules, char *const *bridges, bool ip6,
+                             struct moat_conflict **ret, size_t *ret_n, moat_err_t *err)
+{
+  struct analysis a = { .bridges = bridges, .ip6 = ip6 };
 
   if (check_bridges (bridges, &a.n_bridges, err) < 0)
     return -1;
@@ -700,9 +712,9 @@ read_ruleset (struct mnl_socket *nl, uint32_t *seq, struct nftnl_chain_list *cha
   return 0;
 }
 
-int
-moat_foreign_conflicts (char *const *bridges, struct moat_conflict **ret, size_t *ret_n,
-                        moat_err_t *err)
+static int
+conflicts (char *const *bridges, bool ip6, struct moat_conflict **ret, size_t *ret_n,
+           moat_err_t *err)
 {
   _cleanup_ (mnl_socket_closep) struct mnl_socket *nl = NULL;
   size_t n_bridges;
@@ -732,7 +744,21 @@ moat_foreign_conflicts (char *const *bridges, struct moat_conflict **ret, size_t
       /* A ruleset that never holds still (a busy host) is judged on the
        * last read: only what changed during it may be off. */
       if (!changed || attempt == DUMP_ATTEMPTS)
-        return moat_foreign_analyze (chains, rules, bridges, ret, ret_n, err);
+        return moat_foreign_analyze_family (chains, rules, bridges, ip6, ret, ret_n, err);
       nanosleep (&(struct timespec){ .tv_nsec = attempt * 10 * 1000 * 1000L }, NULL);
     }
+}
+
+int
+moat_foreign_conflicts (char *const *bridges, struct moat_conflict **ret, size_t *ret_n,
+                        moat_err_t *err)
+{
+  return conflicts (bridges, false, ret, ret_n, err);
+}
+
+int
+moat_foreign_conflicts6 (char *const *bridges, struct moat_conflict **ret, size_t *ret_n,
+                         moat_err_t *err)
+{
+  return conflicts (bridges, true, ret, ret_n, err);
 }

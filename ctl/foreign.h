@@ -61,7 +61,8 @@
  * - iptables-legacy and ebtables-legacy rules: they live in the old
  *   x_tables, invisible to nftables; `iptables-legacy -S` shows them;
  * - chains bound to a device (netdev family, inet ingress), the ip6 family
- *   (moat is IPv4 today), hooks not in the table above (postrouting);
+ *   (but for moat_foreign_conflicts6: an IPv6 flow's), hooks not in the
+ *   table above (postrouting);
  * - verdict maps (`iifname vmap { ... }`): their elements are not read, so
  *   neither their drops nor the chains they jump to are followed; jumps
  *   deeper than one level; queue verdicts;
@@ -74,6 +75,7 @@
  * - dormant tables are treated as active.
  * So an empty result means "no conflict this check can see". */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -112,6 +114,10 @@ struct moat_conflict
  * interface name can be). */
 int moat_foreign_conflicts (char *const *bridges, struct moat_conflict **ret, size_t *ret_n,
                             moat_err_t *err);
+/* The same with the ip6 family's chains too, judged at its hooks as ip's
+ * (what an IPv6 flow meets: moatctl explain over IPv6). */
+int moat_foreign_conflicts6 (char *const *bridges, struct moat_conflict **ret, size_t *ret_n,
+                             moat_err_t *err);
 
 /* The same on chains and rules already read (as libnftnl parses the
  * kernel's dumps: rules of a chain in chain order). Exposed for unit tests:
@@ -119,6 +125,10 @@ int moat_foreign_conflicts (char *const *bridges, struct moat_conflict **ret, si
 int moat_foreign_analyze (const struct nftnl_chain_list *chains,
                           const struct nftnl_rule_list *rules, char *const *bridges,
                           struct moat_conflict **ret, size_t *ret_n, moat_err_t *err);
+int moat_foreign_analyze_family (const struct nftnl_chain_list *chains,
+                                 const struct nftnl_rule_list *rules, char *const *bridges,
+                                 bool ip6, struct moat_conflict **ret, size_t *ret_n,
+                                 moat_err_t *err);
 
 void moat_conflicts_free (struct moat_conflict *c, size_t n);
 

@@ -201,19 +201,11 @@ ports_overlap (const struct moat_ports *a, const struct moat_ports *b)
 bool
 moat_grant_overlaps (const struct moat_grant *a, const struct moat_grant *b)
 {
-  uint32_t amask, bmask, alo, ahi, blo, bhi;
-
   if (a->kind != b->kind || a->kind == MOAT_GRANT_PEER)
     return false;
   if (a->kind == MOAT_GRANT_HOST)
     return ports_overlap (&a->ports, &b->ports);
-  amask = ntohl (moat_prefix_mask (a->acl.prefixlen));
-  bmask = ntohl (moat_prefix_mask (b->acl.prefixlen));
-  alo = ntohl (a->acl.addr.s_addr);
-  ahi = alo | ~amask;
-  blo = ntohl (b->acl.addr.s_addr);
-  bhi = blo | ~bmask;
-  return alo <= bhi && blo <= ahi && ports_overlap (&a->acl.ports, &b->acl.ports);
+  return moat_acl_addr_overlaps (&a->acl, &b->acl) && ports_overlap (&a->acl.ports, &b->acl.ports);
 }
 
 json_t *

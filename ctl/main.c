@@ -54,6 +54,7 @@ static const char usage[]
       "  revoke CONTAINER host|egress|peer|ingress ...  the same words as the grant\n"
       "  revoke --token JWT|- [--keys DIR] [--iss ISSUER]  refused until its exp\n"
       "  explain SRC DST PROTO/PORT            allowed (exit 0) or refused (exit 1), and why\n"
+      "  explain -6 SRC DST PROTO/PORT         the same over IPv6 (implied by an IPv6 SRC or DST)\n"
       "  check                                 kernel against records; foreign rules (exit 1)\n"
       "  restore                               rebuild moat's tables from the records\n"
       "  docker-user add|remove BRIDGE...      accept the bridges in docker's DOCKER-USER chain\n"
@@ -83,6 +84,7 @@ struct opts
   const char *to; /* grant --token --to CONTAINER PORTS: an envelope token's rule */
   bool dry_run;   /* gc --dry-run */
   bool http;      /* metrics --http */
+  bool ip6;       /* explain -6 */
 };
 
 static int
@@ -483,27 +485,30 @@ cmd_grant (bool grant, char **args, int n, const struct opts *o)
 static int
 cmd_explain (char **args, int n, const struct opts *o)
 {
+  struct moat_explain_answer a;
   moat_err_t err = { 0 };
-  bool allowed = false;
   char why[2048];
 
   if (n != 3)
     return usage_error ("explain: want SRC DST PROTO/PORT");
-  if (moat_ctl_explain (args[0], args[1], args[2], now (), &allowed, why, sizeof (why), &err) < 0)
+  if (moat_ctl_explain_family (args[0], args[1], args[2], o->ip6, now (), &a, why, sizeof (why),
+                               &err)
+      < 0)
     return fail (&err);
   if (o->json)
     {
       _cleanup_ (json_decrefp) json_t *j
-          = json_pack ("{s:s, s:s, s:s, s:b, s:s}", "src", args[0], "dst", args[1], "flow", args[2],
-                       "allowed", allowed, "rule", why);
+          = json_pack ("{s:s, s:s, s:s, s:b, s:s, s:i, s:s, s:s}", "src", args[0], "dst", args[1],
+                       "flow", args[2], "allowed", a.allowed, "rule", why, "family", a.ip6 ? 6 : 4,
+                       "srcAddress", a.src, "dstAddress", a.dst);
 
       if (!j || print_json (j) != EXIT_OK)
         return EXIT_USAGE;
     }
   else
-    printf ("%s %s -> %s %s: %s\n", allowed ? "allowed" : "refused", args[0], args[1], args[2],
-            why);
-  return allowed ? EXIT_OK : EXIT_NO;
+    printf ("%s %s -> %s %s%s: %s\n", a.allowed ? "allowed" : "refused", args[0], args[1], args[2],
+            a.ip6 ? " (IPv6)" : "", why);
+  return a.allowed ? EXIT_OK : EXIT_NO;
 }
 
 /* --- watch -------------------------------------------------------------------------- */
@@ -949,6 +954,7 @@ static const struct option options[] = {
   { "to", required_argument, NULL, OPT_TO },
   { "dry-run", no_argument, NULL, OPT_DRY_RUN },
   { "http", no_argument, NULL, OPT_HTTP },
+  { "ipv6", no_argument, NULL, '6' },
   { NULL, 0, NULL, 0 },
 };
 
@@ -957,9 +963,12 @@ parse_options (int argc, char **argv, struct opts *o)
 {
   int c;
 
-  while ((c = getopt_long (argc, argv, "jh", options, NULL)) != -1)
+  while ((c = getopt_long (argc, argv, "jh6", options, NULL)) != -1)
     switch (c)
       {
+      case '6':
+        o->ip6 = true;
+        break;
       case 'j':
         o->json = true;
         break;
@@ -1109,6 +1118,8 @@ main (int argc, char **argv)
   n = argc - optind - 1;
   if (o.dry_run && strcmp (cmd, "gc") != 0)
     return usage_error ("--dry-run is for gc");
+  if (o.ip6 && strcmp (cmd, "explain") != 0)
+    return usage_error ("-6 is for explain");
   if (strcmp (cmd, "ls") == 0)
     return n == 0 ? cmd_list (NULL, &o) : usage_error ("ls takes no arguments");
   if (strcmp (cmd, "show") == 0)

@@ -13,23 +13,39 @@ count_json (const struct moat_nft_counter *c)
   return json_pack ("{s:I, s:I}", "packets", (json_int_t)c->packets, "bytes", (json_int_t)c->bytes);
 }
 
-/* A container that has no element (the table remade since, or a race with
- * its ADD) counts zero. */
+/* A container's counts: its IPv4 address's, plus its IPv6 address's when
+ * dual stack (docs/design.md, "Counters"). A container that has no
+ * element (the table remade since, or a race with its ADD) counts zero. */
+static struct moat_nft_counters
+container_counts (const struct moat_record *rec, const struct moat_nft_counters *v, size_t n)
+{
+  const struct moat_nft_counters *four = moat_nft_counters_find (v, n, rec->addr);
+  const struct moat_nft_counters *six
+      = rec->have_addr6 ? moat_nft_counters_find6 (v, n, &rec->addr6) : NULL;
+  struct moat_nft_counters sum = { .addr = rec->addr };
+
+  for (unsigned k = 0; k < MOAT_COUNT_KINDS; k++)
+    {
+      sum.c[k].packets = (four ? four->c[k].packets : 0) + (six ? six->c[k].packets : 0);
+      sum.c[k].bytes = (four ? four->c[k].bytes : 0) + (six ? six->c[k].bytes : 0);
+    }
+  return sum;
+}
+
 static json_t *
 row_json (const struct moat_record *rec, const struct moat_nft_counters *c)
 {
-  static const struct moat_nft_counters zero = { 0 };
-  char addr[INET_ADDRSTRLEN];
+  char addr[INET_ADDRSTRLEN], addr6[INET6_ADDRSTRLEN];
 
-  if (!c)
-    c = &zero;
   inet_ntop (AF_INET, &rec->addr, addr, sizeof (addr));
-  return json_pack ("{s:s, s:s?, s:s, s:s, s:{s:o, s:o}, s:{s:o, s:o}}", "id", rec->container_id,
-                    "name", rec->name, "network", rec->network, "address", addr, "allowed", "in",
-                    count_json (&c->c[MOAT_COUNT_ALLOWED_IN]), "out",
-                    count_json (&c->c[MOAT_COUNT_ALLOWED_OUT]), "refused", "in",
-                    count_json (&c->c[MOAT_COUNT_REFUSED_IN]), "out",
-                    count_json (&c->c[MOAT_COUNT_REFUSED_OUT]));
+  if (rec->have_addr6)
+    inet_ntop (AF_INET6, &rec->addr6, addr6, sizeof (addr6));
+  return json_pack (
+      "{s:s, s:s?, s:s, s:s, s:s?, s:{s:o, s:o}, s:{s:o, s:o}}", "id", rec->container_id, "name",
+      rec->name, "network", rec->network, "address", addr, "address6",
+      rec->have_addr6 ? addr6 : NULL, "allowed", "in", count_json (&c->c[MOAT_COUNT_ALLOWED_IN]),
+      "out", count_json (&c->c[MOAT_COUNT_ALLOWED_OUT]), "refused", "in",
+      count_json (&c->c[MOAT_COUNT_REFUSED_IN]), "out", count_json (&c->c[MOAT_COUNT_REFUSED_OUT]));
 }
 
 static int
@@ -42,11 +58,12 @@ add_network (json_t *list, const char *network, const char *only_id,
     return -1;
   for (size_t i = 0; i < rs.n; i++)
     {
+      struct moat_nft_counters c;
+
       if (only_id && strcmp (rs.v[i].container_id, only_id) != 0)
         continue;
-      if (json_array_append_new (list,
-                                 row_json (&rs.v[i], moat_nft_counters_find (v, n, rs.v[i].addr)))
-          < 0)
+      c = container_counts (&rs.v[i], v, n);
+      if (json_array_append_new (list, row_json (&rs.v[i], &c)) < 0)
         return moat_error_nomem (err, "moatctl stats");
     }
   return 0;

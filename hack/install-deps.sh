@@ -15,12 +15,41 @@ packages=(
   nftables iproute2 iputils-ping socat busybox-static curl
   runc containernetworking-plugins iptables python3
   coreutils util-linux
+  # bats/containerd.bats: the engine, and node for its CRI client (hack/cri)
+  containerd nodejs
   # make deb (dpkg-shlibdeps, fakeroot) and its test (lintian)
   dpkg-dev fakeroot lintian
   # run: a network's name server ("names"; not `dnsmasq`, whose service
   # starts host-wide on install)
   dnsmasq-base
 )
+
+# The CRI client of bats/containerd.bats: hack/cri's npm modules, from its
+# lockfile (npm ci); nothing is done when they are newer than the lockfile.
+# Debian's nodejs comes without npm (nodesource's has it): then the npm
+# package.
+cri_client() {
+  local dir log
+  dir=$(cd "$(dirname "$0")" && pwd)/cri
+  if [[ $dir/node_modules/.package-lock.json -nt $dir/package-lock.json ]]; then
+    return 0
+  fi
+  log=$(mktemp /tmp/moat-install-deps.XXXXXX.log)
+  if ! command -v npm >/dev/null 2>&1; then
+    apt-get install -y -qq --no-install-recommends npm >"$log" 2>&1 </dev/null || {
+      echo "install-deps: apt-get install npm failed; log follows ($log)" >&2
+      cat "$log" >&2
+      exit 1
+    }
+  fi
+  (cd "$dir" && npm ci --silent --no-audit --no-fund) >"$log" 2>&1 </dev/null || {
+    echo "install-deps: npm ci in $dir failed; log follows ($log)" >&2
+    cat "$log" >&2
+    exit 1
+  }
+  rm -f "$log"
+  echo "install-deps: CRI client modules installed in $dir"
+}
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -32,6 +61,7 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
+  cri_client
   exit 0
 fi
 
@@ -55,4 +85,5 @@ if ! {
   exit 1
 fi
 rm -f "$log"
+cri_client
 echo "install-deps: done"

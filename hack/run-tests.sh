@@ -7,8 +7,9 @@
 #   MOAT_BATS_EXCLUDE="a.bats b.bats"  leaves those bats files out
 #   MOAT_FUZZ_SECONDS=N                 (all) also runs each fuzzer N seconds
 #   MOAT_ASAN_BUILD=DIR MOAT_ASAN_BATS="a.bats b.bats"
-#                                      (all) then runs those bats files again
-#                                      with the binaries of DIR (ASan+UBSan)
+#                                      also runs those bats files again with
+#                                      the binaries of DIR (ASan+UBSan), in
+#                                      hack/sandbox alongside the others
 #
 # Shows the whole TAP output, then ends with exactly one line
 # `tests: N passed, N failed`. A skipped test counts as failed (in CI a skip
@@ -27,9 +28,10 @@ failed=0
 out=$(mktemp /tmp/moat-tests.XXXXXX)
 trap 'rm -f "$out"' EXIT
 
-# Counts the TAP in $out for one suite named $1 whose exit status was $2.
+# Counts the TAP in file $3 (default $out) for one suite named $1 whose
+# exit status was $2.
 count_tap() {
-  local name=$1 rc=$2 line plan=-1 seen=0 suite_failed=0
+  local name=$1 rc=$2 tap=${3:-$out} line plan=-1 seen=0 suite_failed=0
   while IFS= read -r line; do
     if [[ $line =~ ^1\.\.([0-9]+) ]]; then
       plan=$((plan < 0 ? BASH_REMATCH[1] : plan + BASH_REMATCH[1]))
@@ -44,7 +46,7 @@ count_tap() {
         passed=$((passed + 1))
       fi
     fi
-  done <"$out"
+  done <"$tap"
 
   if ((plan > seen)); then
     echo "# $name: planned $plan tests, saw $seen: $((plan - seen)) counted as failed"
@@ -79,6 +81,51 @@ run_unit() {
   done
 }
 
+# Runs one command as a suite in the background, its output into $1 and
+# its exit status into $1.rc; shown and counted later by show_suite.
+start_suite() {
+  local log=$1
+  shift
+  {
+    local rc=0
+    "$@" </dev/null >"$log" 2>&1 || rc=$?
+    echo "$rc" >"$log.rc"
+  } &
+}
+
+show_suite() {
+  local name=$1 log=$2
+  echo "# ---- $name"
+  cat "$log"
+  count_tap "$name" "$(cat "$log.rc" 2>/dev/null || echo 1)" "$log"
+}
+
+# In hack/sandbox: the first $1 files of the rest, then the others with
+# the sanitizer build's binaries.
+run_sandboxed() {
+  local n=$1 rc=0
+  shift
+  if ((n)); then
+    "$repo_root/hack/sandbox" bats --tap "${@:1:n}" || rc=1
+  fi
+  shift "$n"
+  if (($#)); then
+    echo "# ---- bats under ASan+UBSan (in hack/sandbox): ${*##*/}"
+    MOAT_BUILD=$MOAT_ASAN_BUILD ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+      "$repo_root/hack/sandbox" bats --tap "$@" || rc=1
+  fi
+  return "$rc"
+}
+
+# The bats files of DIR. The files marked "# moat-bats: sandbox" change
+# what is a network namespace's own setting (IPv6 forwarding): they run in
+# hack/sandbox's private namespaces, never in the host's. With
+# MOAT_ASAN_BUILD, the files of MOAT_ASAN_BATS run once more with the
+# sanitizer build's binaries (a leak or undefined behaviour fails the
+# call, so the test), in a sandbox too. The sandboxed runs share nothing
+# with the host's (their own tables, bridges, records and run directory),
+# so they go alongside it and are shown after it: the suite takes the
+# time of its longest part, not of their sum.
 run_bats() {
   local dir=$1
   if [[ ! -d $dir ]]; then
@@ -89,12 +136,8 @@ run_bats() {
   export MOAT_BUILD=${MOAT_BUILD:-$repo_root/build}
   # A hung test fails instead of hanging the run.
   export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-180}
-  # MOAT_BATS_EXCLUDE: file names to leave out (the sanitizer build cannot
-  # run under valgrind).
-  # Files marked "# moat-bats: sandbox" change what is a network
-  # namespace's own setting (IPv6 forwarding): they run in hack/sandbox's
-  # private namespaces, never in the host's.
-  local f files=() sandboxed=()
+  # MOAT_BATS_EXCLUDE: file names to leave out.
+  local f files=() sandboxed=() asan=() side
   for f in "$dir"/*.bats; do
     [[ " ${MOAT_BATS_EXCLUDE-} " == *" ${f##*/} "* ]] && continue
     if grep -qx '# moat-bats: sandbox' "$f"; then
@@ -103,22 +146,18 @@ run_bats() {
       files+=("$f")
     fi
   done
-  run_suite "bats $dir" bats --tap "${files[@]}"
-  if ((${#sandboxed[@]})); then
-    run_suite "bats in hack/sandbox: ${sandboxed[*]##*/}" "$repo_root/hack/sandbox" bats --tap "${sandboxed[@]}"
+  if [[ -n ${MOAT_ASAN_BUILD-} ]]; then
+    for f in ${MOAT_ASAN_BATS-}; do
+      asan+=("$dir/$f")
+    done
   fi
-}
-
-# The bats files of MOAT_ASAN_BATS once more, with the sanitizer build's
-# binaries: a leak or undefined behaviour fails the call, so the test.
-run_bats_asan() {
-  local dir=$1 f files=()
-  for f in ${MOAT_ASAN_BATS-}; do
-    files+=("$dir/$f")
-  done
-  ((${#files[@]})) || return 0
-  MOAT_BUILD=$MOAT_ASAN_BUILD ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
-    run_suite "bats under ASan+UBSan: ${MOAT_ASAN_BATS}" bats --tap "${files[@]}"
+  side=$(mktemp -d /tmp/moat-tests-side.XXXXXX)
+  start_suite "$side/sandboxed" run_sandboxed "${#sandboxed[@]}" \
+    "${sandboxed[@]}" "${asan[@]}"
+  run_suite "bats $dir" bats --tap "${files[@]}"
+  wait
+  show_suite "bats in hack/sandbox: ${sandboxed[*]##*/}" "$side/sandboxed"
+  rm -rf -- "$side"
 }
 
 (($# >= 1)) || usage
@@ -139,7 +178,6 @@ all)
     run_suite "fuzz" "$repo_root/hack/fuzz/run.sh" "$MOAT_FUZZ_SECONDS"
   fi
   run_bats "$repo_root/bats"
-  [[ -z ${MOAT_ASAN_BUILD-} ]] || run_bats_asan "$repo_root/bats"
   ;;
 *)
   usage

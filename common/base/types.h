@@ -27,12 +27,16 @@ struct moat_ports
   uint16_t lo, hi; /* 1 <= lo <= hi; 0,0 when no port (icmp, any) */
 };
 
-/* addr is the network address: its host bits are zero. */
+/* addr (addr6 when v6) is the network address: its host bits are zero.
+ * An IPv6 range has a meaning for a dual-stack container only (its IPv6
+ * twin sets; docs/design.md, "IPv6"). */
 struct moat_acl
 {
   struct in_addr addr;
-  int prefixlen;
+  int prefixlen; /* 0-32, or 0-128 when v6 */
   struct moat_ports ports;
+  _Bool v6;
+  struct in6_addr addr6;
 };
 
 /* The netmask of a prefix length (0-32), in network byte order. */

@@ -122,6 +122,12 @@ int moat_nft_idents_drop (struct moat_nft *nft, char *const *idents, moat_err_t 
  * network's identities). */
 int moat_nft_idents_drop2 (struct moat_nft *nft, char *const *idents, bool with6, moat_err_t *err);
 
+/* The layout moat's inet table was made in (its comment "moat layout N";
+ * ruleset/ruleset.h's MOAT_RULESET_LAYOUT is this moat's): 1 with *ret
+ * set (0 for a table made before layouts), 0 when there is no table, -1
+ * on error. */
+int moat_nft_layout (struct moat_nft *nft, unsigned *ret, moat_err_t *err);
+
 /* moatctl restore: in one batch, deletes moat's tables (whatever layout
  * an older moat gave them), makes them anew, adds every member's elements,
  * makes the identities' chains and sets, and adds `add`. All or nothing. */
@@ -158,17 +164,22 @@ struct moat_nft_counter
 };
 struct moat_nft_counters
 {
+  bool v6; /* an entry of the IPv6 twins (allowed_out6, ...): addr6 */
   struct in_addr addr;
+  struct in6_addr addr6;
   struct moat_nft_counter c[MOAT_COUNT_KINDS];
 };
-/* Every address of the four sets with its counters (a malloc'd array
- * sorted by address, one entry each, its length in *ret_n; none when the
- * table is missing). */
+/* Every address of the four sets and of their IPv6 twins with its
+ * counters (a malloc'd array sorted by family then address, one entry
+ * each, its length in *ret_n; none when the table is missing). */
 int moat_nft_counters_read (struct moat_nft *nft, struct moat_nft_counters **ret, size_t *ret_n,
                             moat_err_t *err);
 /* The address's entry of `v` (as moat_nft_counters_read made it), or NULL. */
 const struct moat_nft_counters *moat_nft_counters_find (const struct moat_nft_counters *v, size_t n,
                                                         struct in_addr addr);
+/* The IPv6 address's entry, or NULL. */
+const struct moat_nft_counters *moat_nft_counters_find6 (const struct moat_nft_counters *v,
+                                                         size_t n, const struct in6_addr *addr);
 
 /* Batch builders, exposed for unit tests (no root needed): they return a
  * batch ready to send, or NULL with *err set. `seq` is the first sequence

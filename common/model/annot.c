@@ -604,44 +604,20 @@ parse_allow_host (const char *key, const char *value, struct moat_annotations *a
 
 /* ---- egress, ingress ---- */
 
-/* s[0..len) of `item`: a.b.c.d/len with zero host bits, or a.b.c.d. */
+/* s[0..len) of `item`: an IPv4 or IPv6 address or CIDR (acladdr.c). */
 static int
 parse_acl_addr (const char *key, const char *item, const char *s, size_t len, struct moat_acl *ret,
                 moat_err_t *err)
 {
-  char buf[INET_ADDRSTRLEN + 4];
-  in_addr_t mask;
+  char why[160];
+  int r = moat_acl_addr_parse (s, len, ret, why, sizeof (why));
 
-  if (len >= sizeof (buf))
-    goto bad;
-  memcpy (buf, s, len);
-  buf[len] = '\0';
-  if (strchr (buf, '/'))
-    {
-      if (moat_parse_cidr (buf, &ret->addr, &ret->prefixlen) < 0)
-        goto bad;
-    }
-  else
-    {
-      if (moat_parse_ipv4 (buf, &ret->addr) < 0)
-        goto bad;
-      ret->prefixlen = 32;
-    }
-  mask = moat_prefix_mask (ret->prefixlen);
-  if (ret->addr.s_addr & ~mask)
-    {
-      struct in_addr net = { .s_addr = ret->addr.s_addr & mask };
-      char text[INET_ADDRSTRLEN];
-
-      inet_ntop (AF_INET, &net, text, sizeof (text));
-      return malformed (err, "%s: \"%s\": host bits set in %s (the network is %s/%d)", key,
-                        CLIP (item), buf, text, ret->prefixlen);
-    }
+  if (r == -2)
+    return malformed (err, "%s: \"%s\": %s", key, CLIP (item), why);
+  if (r < 0)
+    return malformed (err, "%s: \"%s\": \"%s\" is not an IPv4 or IPv6 address or CIDR", key,
+                      CLIP (item), CLIPN (s, len));
   return 0;
-
-bad:
-  return malformed (err, "%s: \"%s\": \"%s\" is not an IPv4 address or CIDR", key, CLIP (item),
-                    CLIPN (s, len));
 }
 
 /* "ADDR PORTS". */
@@ -708,18 +684,17 @@ moat_ports_format (const struct moat_ports *p, char *buf, size_t size)
 void
 moat_acl_format (const struct moat_acl *acl, char *buf, size_t size)
 {
-  char addr[INET_ADDRSTRLEN], ports[32];
+  char addr[INET6_ADDRSTRLEN + 4], ports[32];
 
-  inet_ntop (AF_INET, &acl->addr, addr, sizeof (addr));
+  moat_acl_addr_format (acl, addr, sizeof (addr));
   moat_ports_format (&acl->ports, ports, sizeof (ports));
-  snprintf (buf, size, "%s/%d %s", addr, acl->prefixlen, ports);
+  snprintf (buf, size, "%s %s", addr, ports);
 }
 
 static bool
 acl_equal (const struct moat_acl *a, const struct moat_acl *b)
 {
-  return a->addr.s_addr == b->addr.s_addr && a->prefixlen == b->prefixlen
-         && ports_equal (&a->ports, &b->ports);
+  return moat_acl_addr_equal (a, b) && ports_equal (&a->ports, &b->ports);
 }
 
 static int
@@ -846,6 +821,10 @@ parse_proxy (const char *key, const char *value, struct moat_annotations *a, moa
   return 0;
 
 bad_ip:
+  /* [x::y]:PORT or x::y:PORT: IPv6 (docs/design.md, "IPv6") */
+  if (value[0] == '[' || (memchr (value, ':', colon - value) && strstr (value, "::")))
+    return malformed (err, "%s: \"%s\": a proxy is an IPv4 address (IPv6 proxies: not yet)", key,
+                      CLIP (value));
   return malformed (err, "%s: \"%s\": \"%s\" is not an IPv4 address", key, CLIP (value),
                     CLIPN (value, colon - value));
 }

@@ -25,11 +25,11 @@
  * Items of a list are separated by ',' or ';' (MOAT_ANNOT_SEPARATORS).
  * SELECTOR is terms joined by '&' (AND): key=value, key!=value, key (exists)
  * or !key (absent); a key may be a system label, "@sys:name" (policy.h). ADDR is a.b.c.d/len (host
- * bits zero) or a.b.c.d (/32); PORTS is tcp/PORT[-PORT], udp/PORT[-PORT], icmp or any. Protocol
- * names are case-insensitive. Whitespace around a value, an item, a selector term or a proxy port
- * is ignored. Every malformed value is MOAT_E_CONFIG with a one-line message that starts with the
- * annotation's key and quotes the offending item, e.g. `io.moat.allow-host: port 99999 out of range
- * (1-65535)`. */
+ * bits zero) or a.b.c.d (/32), or an IPv6 one, x::y/len or x::y (/128); PORTS is tcp/PORT[-PORT],
+ * udp/PORT[-PORT], icmp or any. Protocol names are case-insensitive. Whitespace around a value, an
+ * item, a selector term or a proxy port is ignored. Every malformed value is MOAT_E_CONFIG with a
+ * one-line message that starts with the annotation's key and quotes the offending item, e.g.
+ * `io.moat.allow-host: port 99999 out of range (1-65535)`. */
 
 #include <jansson.h>
 #include <netinet/in.h>
@@ -198,6 +198,13 @@ int moat_acl_parse (const char *what, const char *text, struct moat_acl *ret, mo
 /* Canonical text: "tcp/80", "udp/1-9", "icmp", "any"; "10.0.0.0/8 tcp/443". */
 void moat_ports_format (const struct moat_ports *p, char *buf, size_t size);
 void moat_acl_format (const struct moat_acl *acl, char *buf, size_t size);
+/* An ACL's address (acladdr.c): s[0..len) an IPv4 or IPv6 address or CIDR
+ * into ret->addr/addr6, prefixlen, v6. -1 when it is none, -2 with `why`
+ * when its host bits are set. Its text, "ADDR/LEN"; equality; overlap. */
+int moat_acl_addr_parse (const char *s, size_t len, struct moat_acl *ret, char *why, size_t size);
+void moat_acl_addr_format (const struct moat_acl *acl, char *buf, size_t size);
+bool moat_acl_addr_equal (const struct moat_acl *a, const struct moat_acl *b);
+bool moat_acl_addr_overlaps (const struct moat_acl *a, const struct moat_acl *b);
 
 /* Why `k` is not a label key (or `v` a label value), in words (`why` may
  * hold them), or NULL when it is one. */

@@ -262,9 +262,8 @@ ports_within (const struct moat_ports *p, const struct moat_ports *ceiling)
 static bool
 acl_within (const struct moat_acl *a, const struct moat_acl *ceiling)
 {
-  in_addr_t mask = moat_prefix_mask (ceiling->prefixlen);
-
-  return a->prefixlen >= ceiling->prefixlen && (a->addr.s_addr & mask) == ceiling->addr.s_addr
+  /* Same family, and a's range inside the ceiling's. */
+  return a->prefixlen >= ceiling->prefixlen && moat_acl_addr_overlaps (a, ceiling)
          && ports_within (&a->ports, &ceiling->ports);
 }
 

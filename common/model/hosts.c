@@ -122,24 +122,19 @@ put_name (char *buf, size_t size, size_t *len, const char *name)
   return true;
 }
 
-int
-moat_hosts_line (char *buf, size_t size, struct in_addr addr, const char *name,
-                 const json_t *aliases)
+/* The names of one line: " NAME NAME.dns.moat ALIAS ALIAS.dns.moat ...";
+ * how many in *ret_names. false when they do not fit. */
+static bool
+put_names (char *buf, size_t size, size_t *len, const char *name, const json_t *aliases,
+           size_t *ret_names)
 {
-  char a[INET_ADDRSTRLEN];
-  size_t len, i, names = 0;
+  size_t i, names = 0;
   json_t *v;
-  int n;
 
-  inet_ntop (AF_INET, &addr, a, sizeof (a));
-  n = snprintf (buf, size, "%s", a);
-  if (n < 0 || (size_t)n >= size)
-    return -1;
-  len = (size_t)n;
   if (name && moat_dns_label_valid (name))
     {
-      if (!put_name (buf, size, &len, name))
-        return -1;
+      if (!put_name (buf, size, len, name))
+        return false;
       names++;
     }
   json_array_foreach ((json_t *)aliases, i, v)
@@ -148,17 +143,49 @@ moat_hosts_line (char *buf, size_t size, struct in_addr addr, const char *name,
 
     if (!moat_dns_label_valid (s) || names >= MOAT_HOSTS_MAX_NAMES)
       continue;
-    if (!put_name (buf, size, &len, s))
-      return -1;
+    if (!put_name (buf, size, len, s))
+      return false;
     names++;
   }
+  *ret_names = names;
+  return true;
+}
+
+int
+moat_hosts_line (char *buf, size_t size, struct in_addr addr, const struct in6_addr *addr6,
+                 const char *name, const json_t *aliases)
+{
+  char a[INET6_ADDRSTRLEN];
+  size_t len, names_at, names_len, names;
+  int n;
+
+  inet_ntop (AF_INET, &addr, a, sizeof (a));
+  n = snprintf (buf, size, "%s", a);
+  if (n < 0 || (size_t)n >= size)
+    return -1;
+  len = names_at = (size_t)n;
+  if (!put_names (buf, size, &len, name, aliases, &names))
+    return -1;
   if (names == 0)
     {
       buf[0] = '\0';
       return 0;
     }
+  names_len = len - names_at;
   if (len + 2 > size)
     return -1;
+  buf[len++] = '\n';
+  buf[len] = '\0';
+  if (!addr6)
+    return (int)len;
+  /* A dual-stack container: the same names for its IPv6 address (AAAA). */
+  inet_ntop (AF_INET6, addr6, a, sizeof (a));
+  if (len + strlen (a) + names_len + 2 > size)
+    return -1;
+  memcpy (buf + len, a, strlen (a));
+  len += strlen (a);
+  memcpy (buf + len, buf + names_at, names_len);
+  len += names_len;
   buf[len++] = '\n';
   buf[len] = '\0';
   return (int)len;

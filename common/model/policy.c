@@ -50,8 +50,7 @@ ports_equal (const struct moat_ports *a, const struct moat_ports *b)
 static bool
 acl_equal (const struct moat_acl *a, const struct moat_acl *b)
 {
-  return a->addr.s_addr == b->addr.s_addr && a->prefixlen == b->prefixlen
-         && ports_equal (&a->ports, &b->ports);
+  return moat_acl_addr_equal (a, b) && ports_equal (&a->ports, &b->ports);
 }
 
 /* Drops from v the items `have` holds already: two sources may name the

@@ -127,20 +127,16 @@ static int
 parse_acl_address (json_t *v, struct where *w, struct moat_acl *acl, moat_err_t *err)
 {
   const char *s = json_string_value (v);
+  char why[160];
+  int r;
 
   if (!s)
     return refuse (err, w, "Address: want a string like \"10.0.0.0/8\"");
-  if (!strchr (s, '/'))
-    {
-      acl->prefixlen = 32;
-      if (moat_parse_ipv4 (s, &acl->addr) < 0)
-        return refuse (err, w, "Address: \"%.64s\" is not an IPv4 address", s);
-      return 0;
-    }
-  if (moat_parse_cidr (s, &acl->addr, &acl->prefixlen) < 0)
-    return refuse (err, w, "Address: \"%.64s\" is not an IPv4 CIDR", s);
-  if (acl->addr.s_addr & ~moat_prefix_mask (acl->prefixlen))
-    return refuse (err, w, "Address: \"%.64s\" has host bits set", s);
+  r = moat_acl_addr_parse (s, strlen (s), acl, why, sizeof (why));
+  if (r == -2)
+    return refuse (err, w, "Address: \"%.64s\": %s", s, why);
+  if (r < 0)
+    return refuse (err, w, "Address: \"%.64s\" is not an IPv4 or IPv6 address or CIDR", s);
   return 0;
 }
 

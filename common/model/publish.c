@@ -186,11 +186,32 @@ moat_publish_parse_text (const char *field, const char *text, struct moat_publis
   return 0;
 }
 
+/* A member of a portMappings entry, its name matched as Go's encoding/json
+ * does (the exact name first, else any case): containerd 1.6 hands over
+ * go-cni's untagged struct, {"HostPort": 8080, "ContainerPort": 80,
+ * "Protocol": "tcp", "HostIP": ""}, which the reference portmap plugin
+ * reads because Go matches names case-insensitively. */
+static json_t *
+cni_member (json_t *entry, const char *key)
+{
+  json_t *v = json_object_get (entry, key);
+  const char *name;
+
+  if (v)
+    return v;
+  json_object_foreach (entry, name, v)
+  {
+    if (strcasecmp (name, key) == 0)
+      return v;
+  }
+  return NULL;
+}
+
 /* An integer port member of a portMappings entry. */
 static int
 cni_port (json_t *entry, size_t i, const char *key, uint16_t *ret, moat_err_t *err)
 {
-  json_t *v = json_object_get (entry, key);
+  json_t *v = cni_member (entry, key);
 
   if (!json_is_integer (v) || json_integer_value (v) < 1 || json_integer_value (v) > 65535)
     return moat_error (err, MOAT_E_CONFIG, 0,
@@ -214,8 +235,8 @@ cni_entry (json_t *entry, size_t i, struct moat_publish *ret, moat_err_t *err)
   if (cni_port (entry, i, "hostPort", &ret->host_port, err) < 0
       || cni_port (entry, i, "containerPort", &ret->port, err) < 0)
     return -1;
-  proto = json_object_get (entry, "protocol");
-  host = json_object_get (entry, "hostIP");
+  proto = cni_member (entry, "protocol");
+  host = cni_member (entry, "hostIP");
   if ((proto && !json_is_string (proto)) || (host && !json_is_string (host)))
     return moat_error (err, MOAT_E_CONFIG, 0,
                        "runtimeConfig.portMappings[%zu].%s: expected a string", i,

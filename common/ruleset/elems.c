@@ -193,6 +193,8 @@ member_elems6 (const struct moat_nft_member *m, bool for_delete, struct moat_ele
     member_elem_addr6 (&ret[n++], MOAT_SET_LOGGED6, &m->addr6);
   if (for_delete)
     member_elem_addr6 (&ret[n++], MOAT_SET_LOG_RATE6, &m->addr6);
+  for (enum moat_set c = MOAT_SET_ALLOWED_OUT6; c <= MOAT_SET_REFUSED_IN6; c++)
+    member_elem_addr6 (&ret[n++], c, &m->addr6);
   for (size_t i = 0; m->dns && !for_delete && i < ARRAY_SIZE (dns_protos); i++)
     {
       uint8_t proto = (uint8_t)dns_protos[i];
@@ -413,6 +415,7 @@ moat_nft_elems_free (struct moat_nft_elems *e)
   if (!e)
     return;
   free (e->l.v);
+  free (e->wait6);
   free (e);
 }
 
@@ -549,6 +552,65 @@ key_put_acl (struct key_writer *w, struct in_addr first, const struct moat_acl *
   memcpy (e->key_end + outside_off, &last, 4);
 }
 
+static void
+key_put_acl6 (struct key_writer *w, const struct in6_addr *first, const struct moat_acl *acl,
+              bool outside_first)
+{
+  struct moat_elem *e = w->e;
+  struct in6_addr last = acl->addr6;
+  uint32_t outside_off = outside_first ? 0 : 16;
+
+  for (int i = 0; i < 16; i++)
+    if (acl->prefixlen < 8 * (i + 1))
+      last.s6_addr[i] |= (uint8_t)(0xff >> (acl->prefixlen > 8 * i ? acl->prefixlen - 8 * i : 0));
+  if (outside_first)
+    {
+      key_put_addr6 (w, &acl->addr6);
+      key_put_addr6 (w, first);
+    }
+  else
+    {
+      key_put_addr6 (w, first);
+      key_put_addr6 (w, &acl->addr6);
+    }
+  key_put_ports (w, &acl->ports);
+  memcpy (e->key_end + outside_off, last.s6_addr, 16);
+}
+
+static bool
+set_outside_first (enum moat_set set)
+{
+  return set == MOAT_SET_INGRESS || set == MOAT_SET_INGRESS_DENY || set == MOAT_SET_GRANT_INGRESS;
+}
+
+int
+moat_nft_elems_acl6 (struct moat_nft_elems *l, enum moat_set set, const struct in6_addr *container,
+                     const struct moat_acl *acl, uint64_t timeout_ms)
+{
+  struct key_writer w;
+  struct moat_elem *e = elems_push (l, moat_set_twin6 (set), &w);
+
+  if (!e)
+    return -1;
+  key_put_acl6 (&w, container, acl, set_outside_first (set));
+  e->timeout_ms = timeout_ms;
+  return 0;
+}
+
+/* An IPv6 range waits for the container's IPv6 address (elems.h). */
+static int
+wait6_push (struct moat_nft_elems *l, enum moat_set set, struct in_addr addr,
+            const struct moat_acl *acl, uint64_t timeout_ms)
+{
+  struct moat_acl6_wait *v = realloc (l->wait6, (l->n_wait6 + 1) * sizeof (*v));
+
+  if (!v)
+    return -1;
+  l->wait6 = v;
+  v[l->n_wait6++] = (struct moat_acl6_wait){ set, addr, *acl, timeout_ms };
+  return 0;
+}
+
 int
 moat_nft_elems_acl (struct moat_nft_elems *l, enum moat_nft_acl kind, struct in_addr addr,
                     const struct moat_acl *acl)
@@ -562,6 +624,8 @@ moat_nft_elems_acl (struct moat_nft_elems *l, enum moat_nft_acl kind, struct in_
   bool ingress = kind == MOAT_NFT_INGRESS || kind == MOAT_NFT_INGRESS_DENY;
   struct key_writer w;
 
+  if (acl->v6)
+    return wait6_push (l, sets[kind], addr, acl, 0);
   if (!elems_push (l, sets[kind], &w))
     return -1;
   key_put_acl (&w, addr, acl, ingress);
@@ -573,9 +637,11 @@ moat_nft_elems_grant_egress (struct moat_nft_elems *l, struct in_addr addr,
                              const struct moat_acl *acl, uint64_t timeout_ms)
 {
   struct key_writer w;
-  struct moat_elem *e = elems_push (l, MOAT_SET_GRANT_EGRESS, &w);
+  struct moat_elem *e;
 
-  if (!e)
+  if (acl->v6)
+    return wait6_push (l, MOAT_SET_GRANT_EGRESS, addr, acl, timeout_ms);
+  if (!(e = elems_push (l, MOAT_SET_GRANT_EGRESS, &w)))
     return -1;
   key_put_acl (&w, addr, acl, false);
   e->timeout_ms = timeout_ms;
@@ -587,9 +653,11 @@ moat_nft_elems_grant_ingress (struct moat_nft_elems *l, struct in_addr addr,
                               const struct moat_acl *acl, uint64_t timeout_ms)
 {
   struct key_writer w;
-  struct moat_elem *e = elems_push (l, MOAT_SET_GRANT_INGRESS, &w);
+  struct moat_elem *e;
 
-  if (!e)
+  if (acl->v6)
+    return wait6_push (l, MOAT_SET_GRANT_INGRESS, addr, acl, timeout_ms);
+  if (!(e = elems_push (l, MOAT_SET_GRANT_INGRESS, &w)))
     return -1;
   key_put_acl (&w, addr, acl, true);
   e->timeout_ms = timeout_ms;
@@ -765,11 +833,13 @@ int
 moat_nft_elems_hostnet_acl (struct moat_nft_elems *l, bool ingress, uint64_t cgroup,
                             const struct moat_acl *acl)
 {
-  uint32_t last = acl->addr.s_addr | ~moat_prefix_mask (acl->prefixlen);
+  uint32_t last = acl->addr.s_addr | ~moat_prefix_mask (acl->v6 ? 0 : acl->prefixlen);
   struct key_writer w;
-  struct moat_elem *e
-      = elems_push (l, ingress ? MOAT_SET_HOSTNET_INGRESS : MOAT_SET_HOSTNET_EGRESS, &w);
+  struct moat_elem *e;
 
+  if (acl->v6)
+    return 0; /* the host-network sets are IPv4's: an IPv6 range opens nothing */
+  e = elems_push (l, ingress ? MOAT_SET_HOSTNET_INGRESS : MOAT_SET_HOSTNET_EGRESS, &w);
   if (!e)
     return -1;
   if (ingress)
@@ -829,132 +899,6 @@ moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_member *m
       if (!e)
         return moat_error (err, MOAT_E_IO, ENOMEM, "nft: out of memory");
       *e = v[i];
-    }
-  return 0;
-}
-
-/* --- IPv6 twins of policy elements ------------------------------------------ */
-
-static bool
-is_full_range4 (const uint8_t *start, const uint8_t *end)
-{
-  static const uint8_t zero[4] = { 0 }, ones[4] = { 0xff, 0xff, 0xff, 0xff };
-
-  return end && memcmp (start, zero, 4) == 0 && memcmp (end, ones, 4) == 0;
-}
-
-/* One IPv4 field (start, and end for an interval) as its IPv6 twin: a
- * container's address as its IPv6 address, every address (0.0.0.0/0) as
- * every address (::/0). false when it has none. */
-static bool
-field_twin6 (const uint8_t *start, const uint8_t *end, uint8_t *ret_start, uint8_t *ret_end,
-             moat_addr6_fn addr6_of, void *data)
-{
-  struct in_addr a;
-  struct in6_addr a6;
-
-  if (is_full_range4 (start, end))
-    {
-      memset (ret_start, 0, 16);
-      memset (ret_end, 0xff, 16);
-      return true;
-    }
-  if (end && memcmp (start, end, 4) != 0)
-    return false; /* an outside range */
-  memcpy (&a.s_addr, start, 4);
-  if (addr6_of (a, &a6, data) != 1)
-    return false;
-  memcpy (ret_start, a6.s6_addr, 16);
-  memcpy (ret_end, a6.s6_addr, 16);
-  return true;
-}
-
-/* The key (and its end) of `e` rewritten field by field into `t`, a
- * fresh element of the twin set. */
-static bool
-key_twin6 (const struct moat_elem *e, struct moat_elem *t, moat_addr6_fn addr6_of, void *data)
-{
-  const struct moat_set_def *s = e->set, *s6 = t->set;
-  uint32_t off = 0, off6 = 0;
-
-  for (unsigned i = 0; i < s->nfields; i++)
-    {
-      uint32_t len = moat_field_infos[s->fields[i]].len;
-      uint32_t len6 = moat_field_infos[s6->fields[i]].len;
-      const uint8_t *end = e->key_end_len ? e->key_end + off : NULL;
-
-      if (off + len > e->key_len)
-        return false;
-      if (s->fields[i] == MOAT_FIELD_IPV4)
-        {
-          if (!field_twin6 (e->key + off, end, t->key + off6, t->key_end + off6, addr6_of, data))
-            return false;
-        }
-      else
-        {
-          memcpy (t->key + off6, e->key + off, len);
-          memcpy (t->key_end + off6, end ? end : e->key + off, len);
-        }
-      off += moat_field_padded (len);
-      off6 += moat_field_padded (len6);
-    }
-  t->key_len = off6;
-  t->key_end_len = e->key_end_len ? off6 : 0;
-  return true;
-}
-
-/* A map's value, address . port: the container's IPv6 address . port. */
-static bool
-data_twin6 (const struct moat_elem *e, struct moat_elem *t, moat_addr6_fn addr6_of, void *data)
-{
-  uint8_t end[16];
-
-  if (e->data_len == 0)
-    return true;
-  if (e->data_len != 8 || !field_twin6 (e->data, NULL, t->data, end, addr6_of, data))
-    return false;
-  memcpy (t->data + 16, e->data + 4, 4);
-  t->data_len = 20;
-  return true;
-}
-
-/* id_<ident> -> id_<ident>6: an identity's name has at most
- * MOAT_NFT_IDENT_MAX characters, so the "6" fits (MOAT_IDENT_OBJECT_MAX). */
-static void
-name_twin6 (char dst[MOAT_IDENT_OBJECT_MAX], const char *src)
-{
-  size_t len = strnlen (src, MOAT_IDENT_OBJECT_MAX - 2);
-
-  memcpy (dst, src, len);
-  dst[len] = '6';
-  dst[len + 1] = '\0';
-}
-
-int
-moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elems *in,
-                      moat_addr6_fn addr6_of, void *data)
-{
-  for (size_t i = 0; i < in->l.n; i++)
-    {
-      const struct moat_elem *e = &in->l.v[i];
-      enum moat_set twin = moat_set_twin6 (moat_elem_set (e));
-      struct moat_elem t, *pushed;
-
-      if (twin == MOAT_SET_NO_TWIN || e->set->v6 || e->set->family != NFPROTO_INET)
-        continue;
-      memset (&t, 0, sizeof (t));
-      t.set = moat_set_def_of (twin);
-      t.timeout_ms = e->timeout_ms;
-      if (!key_twin6 (e, &t, addr6_of, data) || !data_twin6 (e, &t, addr6_of, data))
-        continue;
-      if (e->name[0])
-        name_twin6 (t.name, e->name);
-      if (e->jump[0])
-        name_twin6 (t.jump, e->jump);
-      pushed = moat_elem_list_push (&out->l);
-      if (!pushed)
-        return -1;
-      *pushed = t;
     }
   return 0;
 }

@@ -117,15 +117,28 @@ int moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, str
  * Appends the twins to `out`, which may be `in` itself (the twins, of the
  * IPv6 half, have none); -1 only when out of memory. */
 typedef int (*moat_addr6_fn) (struct in_addr addr, struct in6_addr *ret, void *data);
+/* An IPv6 range given by the user (acl->v6: an ACL or grant) is no twin:
+ * the adders above keep it waiting (struct moat_acl6_wait), and the twin
+ * pass makes it, for a dual-stack container only, in the IPv6 set: the
+ * container's IPv6 address . the range (ingress: range . address). */
 int moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elems *in,
                           moat_addr6_fn addr6_of, void *data);
+/* The twins of the elements [from, to) of `in` only (not the waiting
+ * IPv6 ranges). */
+int moat_nft_elems_twin6_range (struct moat_nft_elems *out, const struct moat_nft_elems *in,
+                                size_t from, size_t to, moat_addr6_fn addr6_of, void *data);
+/* That element, in the twin of `set` (an ACL or grant set). */
+int moat_nft_elems_acl6 (struct moat_nft_elems *l, enum moat_set set,
+                         const struct in6_addr *container, const struct moat_acl *acl,
+                         uint64_t timeout_ms);
 /* A container's link-local address: the EUI-64 of its MAC (fe80::, the
  * MAC's U/L bit flipped, ff:fe in the middle). */
 void moat_link_local6 (const unsigned char mac[MOAT_MAC_LEN], struct in6_addr *ret);
 /* A host-network container (docs/design.md, "Host-network containers"),
  * keyed by its cgroup id: its membership, the jump to its identity's
  * chain, and its egress (cgroup . destination range . proto . ports) or
- * ingress (source range . cgroup . proto . ports) ACLs. */
+ * ingress (source range . cgroup . proto . ports) ACLs; IPv4 sets only,
+ * so an IPv6 range gives no element (it opens nothing). */
 int moat_nft_elems_hostnet (struct moat_nft_elems *l, uint64_t cgroup);
 int moat_nft_elems_hostnet_ident (struct moat_nft_elems *l, uint64_t cgroup, const char *ident);
 int moat_nft_elems_hostnet_acl (struct moat_nft_elems *l, bool ingress, uint64_t cgroup,
@@ -143,9 +156,9 @@ int moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_membe
 
 #define MOAT_ELEM_KEY_MAX 64 /* NFT_DATA_VALUE_MAXLEN */
 /* members, self, bridges, quiet, internet, masq, logged, log_rate (a deletion), guarded ×2,
- * ports, resolvers ×2, allowed_out, allowed_in, refused_out, refused_in (IPv4
- * only); their IPv6 twins but bridges, guarded and the counted ones, and ports6 ×2 */
-#define MOAT_MEMBER_MAX_ELEMS 28
+ * ports, resolvers ×2, allowed_out, allowed_in, refused_out, refused_in; their IPv6
+ * twins but bridges and guarded, and ports6 ×2 */
+#define MOAT_MEMBER_MAX_ELEMS 32
 
 /* A key is its set's fields in order, each at a 4-byte boundary
  * (moat_field_padded) in network byte order (an ifname NUL-padded). */
@@ -169,11 +182,24 @@ struct moat_elem_list
   size_t n, cap;
 };
 
+/* An IPv6 range of an ACL or grant waiting for the container's IPv6
+ * address: moat_nft_elems_twin6 makes its element in the IPv6 half, and a
+ * container without one never gets it (docs/design.md, "IPv6"). */
+struct moat_acl6_wait
+{
+  enum moat_set set; /* the IPv4 set whose twin takes it */
+  struct in_addr container;
+  struct moat_acl acl; /* acl.v6 */
+  uint64_t timeout_ms;
+};
+
 /* The list kernel/nft sends (sorted by set first); read it with
- * moat_nft_elems_at. */
+ * moat_nft_elems_at. `wait6`: IPv6 ranges, sent only as twins. */
 struct moat_nft_elems
 {
   struct moat_elem_list l;
+  struct moat_acl6_wait *wait6;
+  size_t n_wait6;
 };
 
 /* Element i of the list (NULL past the end), read-only: its set

@@ -456,6 +456,7 @@ apply_dnat (struct walk *w, size_t elem)
   w->dport = ntohs (port);
   w->r->dnat = true;
   w->r->dnat_addr = w->daddr;
+  w->r->dnat_addr6 = w->daddr6;
   w->r->dnat_port = w->dport;
 }
 

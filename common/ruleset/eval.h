@@ -130,7 +130,8 @@ struct moat_eval_result
   bool local; /* delivered to the host */
   bool dnat;  /* the proxy or a published port rewrote the destination ... */
   struct in_addr dnat_addr;
-  uint16_t dnat_port; /* ... to this (host order) */
+  struct in6_addr dnat_addr6; /* an IPv6 packet's */
+  uint16_t dnat_port;         /* ... to this (host order) */
   bool masquerade;
   bool logged; /* a log rule matched (the refusal goes to NFLOG) */
 };

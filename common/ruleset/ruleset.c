@@ -127,6 +127,12 @@ const struct moat_field_info moat_field_infos[] = {
     .family = NFPROTO_INET, .name = (n), .nfields = 1, .fields = { MOAT_FIELD_IPV4 },              \
     .counter = true                                                                                \
   }
+/* Its IPv6 twin (docs/design.md, "IPv6"), keyed by the container's IPv6 address. */
+#define COUNTED6(n)                                                                                \
+  {                                                                                                \
+    .family = NFPROTO_INET, .name = (n), .nfields = 1, .fields = { MOAT_FIELD_IPV6 },              \
+    .counter = true, .v6 = true                                                                    \
+  }
 
 const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
   ADDR_SETS (MOAT_FIELD_IPV4, , false),
@@ -155,6 +161,10 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
   [MOAT_SET_ALLOWED_IN] = COUNTED ("allowed_in"),
   [MOAT_SET_REFUSED_OUT] = COUNTED ("refused_out"),
   [MOAT_SET_REFUSED_IN] = COUNTED ("refused_in"),
+  [MOAT_SET_ALLOWED_OUT6] = COUNTED6 ("allowed_out6"),
+  [MOAT_SET_ALLOWED_IN6] = COUNTED6 ("allowed_in6"),
+  [MOAT_SET_REFUSED_OUT6] = COUNTED6 ("refused_out6"),
+  [MOAT_SET_REFUSED_IN6] = COUNTED6 ("refused_in6"),
   /* Host-network containers, keyed by their cgroup (docs/design.md,
    * "Host-network containers"): members, their identity, their egress
    * and ingress. No timeout flag: moatctl's grants do not reach them. */
@@ -187,7 +197,8 @@ static const enum moat_set set_twins6[MOAT_SET_COUNT] = {
   TWIN6 (EGRESS),     TWIN6 (INGRESS),       TWIN6 (EGRESS_DENY),  TWIN6 (INGRESS_DENY),
   TWIN6 (PROXIED),    TWIN6 (PROXY),         TWIN6 (SRC_IDENT),    TWIN6 (SELF),
   TWIN6 (RESOLVERS),  TWIN6 (GRANT_INGRESS), TWIN6 (PUBLISH),      TWIN6 (PUBLISHED),
-  TWIN6 (LOGGED),     TWIN6 (LOG_RATE),      TWIN6 (PORTS),
+  TWIN6 (LOGGED),     TWIN6 (LOG_RATE),      TWIN6 (PORTS),        TWIN6 (ALLOWED_OUT),
+  TWIN6 (ALLOWED_IN), TWIN6 (REFUSED_OUT),   TWIN6 (REFUSED_IN),
 };
 
 enum moat_set

@@ -253,6 +253,15 @@
 #include <stdint.h>
 
 #define MOAT_NFT_TABLE "moat" /* both tables' name */
+
+/* The tables' layout, written into each table's comment so that tables an
+ * older moat made are recognised and remade (docs/design.md, "Upgrades").
+ * Bump it with every change to the sets, chains or rules above:
+ * common/tests/test_nft.c fails until the new layout is recorded there. */
+#define MOAT_RULESET_LAYOUT 3
+#define MOAT_RULESET_LAYOUT_STR_(n) #n
+#define MOAT_RULESET_LAYOUT_STR(n) MOAT_RULESET_LAYOUT_STR_ (n)
+#define MOAT_RULESET_LAYOUT_COMMENT "moat layout " MOAT_RULESET_LAYOUT_STR (MOAT_RULESET_LAYOUT)
 /* An identity's name (model/policy.h): 16 hex digits, maybe "_N" after. */
 #define MOAT_NFT_IDENT_MAX 24
 /* "id_<identity>": the name of an identity's chain and of its set. */
@@ -350,6 +359,10 @@ enum moat_set
   MOAT_SET_LOGGED6,
   MOAT_SET_LOG_RATE6,
   MOAT_SET_PORTS6,
+  MOAT_SET_ALLOWED_OUT6,
+  MOAT_SET_ALLOWED_IN6,
+  MOAT_SET_REFUSED_OUT6,
+  MOAT_SET_REFUSED_IN6,
   MOAT_SET_HOSTNET,
   MOAT_SET_HOSTNET_IDENT,
   MOAT_SET_HOSTNET_EGRESS,

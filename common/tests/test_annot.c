@@ -804,6 +804,58 @@ test_egress (void **state)
   moat_annotations_free (&a);
 }
 
+/* IPv6 ranges (docs/design.md, "IPv6"): kept apart from IPv4 ones, the
+ * canonical text for the record. */
+static void
+test_acl6 (void **state)
+{
+  struct moat_annotations a;
+  char buf[96];
+
+  parse_ok ("io.moat.egress",
+            "2001:db8::/32 tcp/443,2001:DB8:0::5 udp/53,10.0.0.0/8 tcp/443,::/0 icmp,"
+            "2001:db8::/32 tcp/443,2001:db8::/48 tcp/443",
+            &a);
+  assert_int_equal (a.n_egress, 5);
+  assert_true (a.egress[0].v6);
+  assert_int_equal (a.egress[0].prefixlen, 32);
+  moat_acl_format (&a.egress[0], buf, sizeof (buf));
+  assert_string_equal (buf, "2001:db8::/32 tcp/443");
+  moat_acl_format (&a.egress[1], buf, sizeof (buf));
+  assert_string_equal (buf, "2001:db8::5/128 udp/53");
+  assert_false (a.egress[2].v6);
+  moat_acl_format (&a.egress[3], buf, sizeof (buf));
+  assert_string_equal (buf, "::/0 icmp");
+  moat_acl_format (&a.egress[4], buf, sizeof (buf));
+  assert_string_equal (buf, "2001:db8::/48 tcp/443");
+  moat_annotations_free (&a);
+
+  parse_ok ("io.moat.ingress", "fd00:1::/64 tcp/22", &a);
+  assert_int_equal (a.n_ingress, 1);
+  assert_true (a.ingress[0].v6);
+  moat_annotations_free (&a);
+}
+
+static void
+test_acl6_overlap (void **state)
+{
+  struct moat_acl x, y, z, v4;
+  char why[64];
+
+  assert_int_equal (moat_acl_addr_parse ("2001:db8::/32", 13, &x, why, sizeof (why)), 0);
+  assert_int_equal (moat_acl_addr_parse ("2001:db8:5::/48", 15, &y, why, sizeof (why)), 0);
+  assert_int_equal (moat_acl_addr_parse ("2001:db9::/32", 13, &z, why, sizeof (why)), 0);
+  assert_int_equal (moat_acl_addr_parse ("0.0.0.0/0", 9, &v4, why, sizeof (why)), 0);
+  assert_true (moat_acl_addr_overlaps (&x, &y));
+  assert_true (moat_acl_addr_overlaps (&y, &x));
+  assert_false (moat_acl_addr_overlaps (&x, &z));
+  assert_false (moat_acl_addr_overlaps (&x, &v4));
+  assert_false (moat_acl_addr_equal (&x, &y));
+  assert_int_equal (moat_acl_addr_parse ("2001:db8::1/32", 14, &x, why, sizeof (why)), -2);
+  assert_int_equal (moat_acl_addr_parse ("2001:db8::1", 11, &x, why, sizeof (why)), 0);
+  assert_int_equal (x.prefixlen, 128);
+}
+
 static void
 test_ingress (void **state)
 {
@@ -828,15 +880,22 @@ test_acl_malformed (void **state)
                       "\"10.0.0.1/24 tcp/80\": host bits set in 10.0.0.1/24 (the network is "
                       "10.0.0.0/24)");
       assert_refused (key, "10.0.0.0/0 any", "host bits set in 10.0.0.0/0");
-      assert_refused (key, "10.0.0.0/33 any", "\"10.0.0.0/33\" is not an IPv4 address or CIDR");
-      assert_refused (key, "10.0.0.0/ any", "is not an IPv4 address or CIDR");
-      assert_refused (key, "10.0.0.0/-1 any", "is not an IPv4 address or CIDR");
-      assert_refused (key, "10.0.0.0/8/8 any", "is not an IPv4 address or CIDR");
-      assert_refused (key, "10.0.0.300 tcp/80", "\"10.0.0.300\" is not an IPv4 address");
-      assert_refused (key, "10.0.0 tcp/80", "is not an IPv4 address");
-      assert_refused (key, "example.com tcp/80", "is not an IPv4 address");
-      assert_refused (key, "::1 tcp/80", "is not an IPv4 address");
-      assert_refused (key, "255.255.255.255.255.255/32 any", "is not an IPv4 address");
+      assert_refused (key, "10.0.0.0/33 any",
+                      "\"10.0.0.0/33\" is not an IPv4 or IPv6 address or CIDR");
+      assert_refused (key, "10.0.0.0/ any", "is not an IPv4 or IPv6 address or CIDR");
+      assert_refused (key, "10.0.0.0/-1 any", "is not an IPv4 or IPv6 address or CIDR");
+      assert_refused (key, "10.0.0.0/8/8 any", "is not an IPv4 or IPv6 address or CIDR");
+      assert_refused (key, "10.0.0.300 tcp/80", "\"10.0.0.300\" is not an IPv4 or IPv6 address");
+      assert_refused (key, "10.0.0 tcp/80", "is not an IPv4 or IPv6 address");
+      assert_refused (key, "example.com tcp/80", "is not an IPv4 or IPv6 address");
+      assert_refused (key, "2001:db8::1/64 tcp/80",
+                      "host bits set in 2001:db8::1/64 (the network is 2001:db8::/64)");
+      assert_refused (key, "2001:db8::/129 any", "\"2001:db8::/129\" is not an IPv4 or IPv6");
+      assert_refused (key, "2001:db8:::1 any", "is not an IPv4 or IPv6 address");
+      assert_refused (key, "fe80::1%eth0 any", "is not an IPv4 or IPv6 address");
+      assert_refused (key, "2001:db8::/ any", "is not an IPv4 or IPv6 address");
+      assert_refused (key, "::ffff:10.0.0.0.1/120 any", "is not an IPv4 or IPv6 address");
+      assert_refused (key, "255.255.255.255.255.255/32 any", "is not an IPv4 or IPv6 address");
       assert_refused (key, "10.0.0.0/8", "\"10.0.0.0/8\": expected ADDR PORTS");
       assert_refused (key, "10.0.0.0/8 tcp/80 udp/53", "expected ADDR PORTS");
       assert_refused (key, "tcp/80", "expected ADDR PORTS");
@@ -927,7 +986,10 @@ test_proxy_malformed (void **state)
                   "\"proxy.local:3128\": \"proxy.local\" is not an IPv4 address");
   assert_refused ("io.moat.proxy", ":3128", "\"\" is not an IPv4 address");
   assert_refused ("io.moat.proxy", "10.0.0.5:3128:1", "is not an IPv4 address");
-  assert_refused ("io.moat.proxy", "[::1]:3128", "is not an IPv4 address");
+  assert_refused ("io.moat.proxy", "[::1]:3128",
+                  "a proxy is an IPv4 address (IPv6 proxies: not yet)");
+  assert_refused ("io.moat.proxy", "2001:db8::1:3128", "a proxy is an IPv4 address");
+  assert_refused ("io.moat.proxy", "2001:db8:aaaa:bbbb::1:3128", "a proxy is an IPv4 address");
   assert_refused ("io.moat.proxy", "10.0.0.0/8:3128", "is not an IPv4 address");
   assert_refused ("io.moat.proxy", "0.0.0.0:3128", "0.0.0.0 is not a unicast address");
   assert_refused ("io.moat.proxy", "0.1.2.3:3128", "0.1.2.3 is not a unicast address");
@@ -1062,6 +1124,8 @@ main (void)
     cmocka_unit_test (test_egress),
     cmocka_unit_test (test_ingress),
     cmocka_unit_test (test_acl_malformed),
+    cmocka_unit_test (test_acl6),
+    cmocka_unit_test (test_acl6_overlap),
     cmocka_unit_test (test_internet),
     cmocka_unit_test (test_proxy),
     cmocka_unit_test (test_proxy_malformed),

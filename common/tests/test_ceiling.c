@@ -190,6 +190,23 @@ acls_within_one_entry (void **state)
   assert_beyond (allow, "{\"io.moat.ingress\": \"198.51.0.0/16 icmp\"}", "198.51.0.0/16 icmp");
 }
 
+/* IPv6 entries bound IPv6 ranges; a range of one family is never within
+ * an entry of the other (0.0.0.0/0 holds no IPv6). */
+static void
+acls6_within_their_family (void **state)
+{
+  const char *allow = "{\"egress\": [\"2001:db8::/32 tcp/443\", \"0.0.0.0/0 any\"], "
+                      "\"ingress\": [\"fd00::/8 any\"]}";
+
+  assert_within (allow, "{\"io.moat.egress\": \"2001:db8:1::/48 tcp/443, 2001:db8::5 tcp/443, "
+                        "10.0.0.0/8 udp/53\", \"io.moat.ingress\": \"fd12::/16 udp/9\"}");
+  assert_beyond (allow, "{\"io.moat.egress\": \"2001:db8::/31 tcp/443\"}",
+                 "2001:db8::/31 tcp/443 is not allowed");
+  assert_beyond (allow, "{\"io.moat.egress\": \"::/0 any\"}", "::/0 any is not allowed");
+  assert_beyond (allow, "{\"io.moat.egress\": \"2001:db9::/32 tcp/443\"}", "2001:db9::/32");
+  assert_beyond (allow, "{\"io.moat.ingress\": \"10.0.0.0/8 any\"}", "10.0.0.0/8 any");
+}
+
 static void
 proxy_is_one_of_the_list (void **state)
 {
@@ -288,6 +305,7 @@ main (void)
     cmocka_unit_test (labels_by_key_or_key_value),
     cmocka_unit_test (environment_flag),
     cmocka_unit_test (malformed_names_the_key),
+    cmocka_unit_test (acls6_within_their_family),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

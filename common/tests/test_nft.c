@@ -712,6 +712,74 @@ test_tables_message_order (void **state)
   nftnl_batch_free (batch);
 }
 
+/* FNV-1a over every message of a batch. */
+static uint64_t
+batch_hash (struct nftnl_batch *batch, uint64_t h)
+{
+  struct msgs m;
+
+  collect (batch, &m);
+  for (size_t i = 0; i < m.n; i++)
+    for (size_t k = 0; k < m.v[i]->nlmsg_len; k++)
+      h = (h ^ ((const uint8_t *)m.v[i])[k]) * 0x100000001b3ULL;
+  return h;
+}
+
+/* Each layout's tables as this moat builds them. A change to the sets,
+ * chains or rules changes the hash: bump MOAT_RULESET_LAYOUT
+ * (ruleset/ruleset.h) and append the new layout with its hash; never
+ * rewrite an old one (docs/design.md, "Upgrades"). */
+static const struct
+{
+  unsigned layout;
+  uint64_t hash;
+} layouts[] = {
+  { 2, 0xdae6c5dce9f7883eULL },
+  /* the counted sets' IPv6 twins */
+  { 3, 0x8686eb522c84ccfcULL },
+};
+
+static void
+test_tables_layout (void **state)
+{
+  moat_err_t err = { 0 };
+  struct nftnl_batch *b4 = moat_nft_build_tables (100, &err),
+                     *b6 = moat_nft_build_half6 (100, &err);
+  const size_t last = sizeof (layouts) / sizeof (layouts[0]) - 1;
+  uint64_t h;
+  struct msgs m;
+
+  assert_non_null (b4);
+  assert_non_null (b6);
+  h = batch_hash (b6, batch_hash (b4, 0xcbf29ce484222325ULL));
+  if (layouts[last].layout != MOAT_RULESET_LAYOUT || layouts[last].hash != h)
+    fail_msg ("the tables changed (hash 0x%016llx) or MOAT_RULESET_LAYOUT did (%u): bump "
+              "MOAT_RULESET_LAYOUT and append { %u, 0x%016llxULL } to layouts[]",
+              (unsigned long long)h, MOAT_RULESET_LAYOUT, MOAT_RULESET_LAYOUT + 1,
+              (unsigned long long)h);
+  for (size_t i = 0; i < last; i++)
+    assert_true (layouts[i].layout < layouts[i + 1].layout && layouts[i].hash != h);
+  /* Both tables carry it in their comment. */
+  collect (b4, &m);
+  for (size_t i = 1; i < m.n - 1; i++)
+    if (nft_type (m.v[i]) == NFT_MSG_NEWTABLE)
+      {
+        struct nftnl_table *t = nftnl_table_alloc ();
+        uint32_t len = 0;
+        const char *udata;
+
+        assert_int_equal (nftnl_table_nlmsg_parse (m.v[i], t), 0);
+        udata = nftnl_table_get_data (t, NFTNL_TABLE_USERDATA, &len);
+        assert_non_null (udata);
+        /* one TLV: type 0 (comment), length, "moat layout N\0" */
+        assert_int_equal (udata[0], NFTNL_UDATA_TABLE_COMMENT);
+        assert_string_equal (udata + 2, MOAT_RULESET_LAYOUT_COMMENT);
+        nftnl_table_free (t);
+      }
+  nftnl_batch_free (b4);
+  nftnl_batch_free (b6);
+}
+
 static void
 test_tables_exclusive (void **state)
 {
@@ -1272,6 +1340,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_tables_message_order),
     cmocka_unit_test (test_tables_exclusive),
+    cmocka_unit_test (test_tables_layout),
     cmocka_unit_test (test_tables_sets),
     cmocka_unit_test (test_tables_chains),
     cmocka_unit_test (test_tables_rules_match_nft),

@@ -402,6 +402,16 @@ static const char *const expected_rules6[] = {
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x0000000a ]\n"
   "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
+  "  [ lookup reg 1 set refused_out6 ]\n",
+  "inet moat deny_src6\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ payload load 16b @ network header + 24 => reg 1 ]\n"
+  "  [ lookup reg 1 set refused_in6 ]\n",
+  "inet moat deny_src6\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
   "  [ lookup reg 1 set logged6 ]\n"
   "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
   "  [ dynset update reg_key 1 set log_rate6 expr [ limit rate 10/second burst 20 type packets "
@@ -419,6 +429,11 @@ static const char *const expected_rules6[] = {
   "  [ reject type 1 code 0 ]\n",
   "inet moat deny_src6\n"
   "  [ reject type 2 code 3 ]\n",
+  "inet moat deny_dst6\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ payload load 16b @ network header + 24 => reg 1 ]\n"
+  "  [ lookup reg 1 set refused_in6 ]\n",
   "inet moat deny_dst6\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x0000000a ]\n"
@@ -512,6 +527,21 @@ static const char *const expected_rules6[] = {
   "  [ payload load 2b @ transport header + 2 => reg 13 ]\n"
   "  [ lookup reg 1 set publish6 dreg 1 ]\n"
   "  [ nat dnat ip6 addr_min reg 1 proto_min reg 2 ]\n",
+  "inet moat count_forward\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
+  "  [ lookup reg 1 set allowed_out6 ]\n",
+  "inet moat count_forward\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ payload load 16b @ network header + 24 => reg 1 ]\n"
+  "  [ lookup reg 1 set allowed_in6 ]\n",
+  "inet moat count_input\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
+  "  [ lookup reg 1 set allowed_out6 ]\n",
   "bridge moat prerouting\n"
   "  [ payload load 2b @ link header + 12 => reg 1 ]\n"
   "  [ cmp eq reg 1 0x0000dd86 ]\n"
@@ -632,8 +662,8 @@ test_half6_objects (void **state)
       assert_int_equal (nftnl_set_get_str (s, NFTNL_SET_NAME)[0] != '\0', 1);
       nftnl_set_free (s);
     }
-  /* 22 inet twins and ports6; 7 regular chain twins and from_port6. */
-  assert_int_equal (sets, 23);
+  /* 26 inet twins (4 counted) and ports6; 7 regular chain twins and from_port6. */
+  assert_int_equal (sets, 27);
   assert_int_equal (excl, 2);
   assert_int_equal (chains, 8);
   assert_int_equal (rules, ARRAY_SIZE (expected_rules6));
@@ -751,6 +781,11 @@ test_member6_elems (void **state)
     "ports6: \"vethab12\" . 02:00:00:00:00:0a . fd00:1::2",
     /* the EUI-64 link-local of the MAC */
     "ports6: \"vethab12\" . 02:00:00:00:00:0a . fe80::ff:fe00:a",
+    /* its counters, at zero */
+    "allowed_out6: fd00:1::2",
+    "allowed_in6: fd00:1::2",
+    "refused_out6: fd00:1::2",
+    "refused_in6: fd00:1::2",
   };
   char lines[32][160];
   size_t n, n4;
@@ -783,8 +818,8 @@ test_member6_delete (void **state)
   assert_non_null (b4);
   collect (b6, &x6);
   collect (b4, &x4);
-  /* members6, self6, quiet6, internet6, masq6, logged6, log_rate6, ports6 x2 */
-  assert_int_equal (x6.n - x4.n, 9);
+  /* members6, self6, quiet6, internet6, masq6, logged6, log_rate6, ports6 x2, the 4 counted */
+  assert_int_equal (x6.n - x4.n, 13);
   nftnl_batch_free (b6);
   nftnl_batch_free (b4);
 }

@@ -156,6 +156,12 @@ trireme_errors (void **state)
   assert_refused ("{\"P\": {\"NetworkACLs\": [{\"Address\": \"10.0.0.1/8\", \"Protocol\": \"TCP\","
                   " \"Policy\": {\"Action\": 1}}]}}",
                   "NetworkACLs[0].Address", "host bits");
+  assert_refused ("{\"P\": {\"NetworkACLs\": [{\"Address\": \"2001:db8::1/32\", \"Protocol\": "
+                  "\"TCP\", \"Policy\": {\"Action\": 1}}]}}",
+                  "NetworkACLs[0].Address", "host bits set in 2001:db8::1/32");
+  assert_refused ("{\"P\": {\"NetworkACLs\": [{\"Address\": \"2001:db8:::1\", \"Protocol\": "
+                  "\"TCP\", \"Policy\": {\"Action\": 1}}]}}",
+                  "NetworkACLs[0].Address", "is not an IPv4 or IPv6 address or CIDR");
   assert_refused ("{\"P\": {\"NetworkACLs\": [{\"Address\": \"10.0.0.0/8\", \"Port\": \"80\","
                   " \"Protocol\": \"ICMP\", \"Policy\": {\"Action\": 1}}]}}",
                   "Port", "need Protocol TCP or UDP");

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "base/cleanup.h"
@@ -148,13 +149,48 @@ test_elems (void **state)
   moat_publish_list_free (&l);
 }
 
+/* runtimeConfig.portMappings as the runtimes hand it over: libcni's
+ * camelCase (CRI-O, hack/cri-cni) and containerd 1.6's Go field names
+ * (go-cni's untagged struct), read alike; a missing port still refused. */
+static void
+test_cni_member_names (void **state)
+{
+  struct moat_publish_list a = { 0 }, b = { 0 }, c = { 0 };
+  moat_err_t err = { 0 };
+  json_t *camel = json_loads ("[{\"hostPort\": 8080, \"containerPort\": 80,"
+                              " \"protocol\": \"udp\", \"hostIP\": \"127.0.0.1\"}]",
+                              0, NULL);
+  json_t *go = json_loads ("[{\"HostPort\": 8080, \"ContainerPort\": 80,"
+                           " \"Protocol\": \"udp\", \"HostIP\": \"127.0.0.1\"}]",
+                           0, NULL);
+  json_t *none = json_loads ("[{\"HostPorts\": 8080, \"ContainerPort\": 80}]", 0, NULL);
+
+  assert_int_equal (moat_publish_parse_cni (camel, &a, &err), 0);
+  assert_int_equal (moat_publish_parse_cni (go, &b, &err), 0);
+  assert_int_equal (a.n, 1);
+  assert_int_equal (b.n, 1);
+  assert_memory_equal (a.v, b.v, sizeof (*a.v));
+  assert_int_equal (b.v[0].host_port, 8080);
+  assert_int_equal (b.v[0].port, 80);
+  assert_int_equal (b.v[0].proto, IPPROTO_UDP);
+  assert_int_equal (moat_publish_parse_cni (none, &c, &err), -1);
+  assert_string_equal (err.msg,
+                       "runtimeConfig.portMappings[0].hostPort: expected a port (1-65535)");
+  assert_int_equal (c.n, 0);
+  json_decref (camel);
+  json_decref (go);
+  json_decref (none);
+  moat_publish_list_free (&a);
+  moat_publish_list_free (&b);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_grammar), cmocka_unit_test (test_refusals),
     cmocka_unit_test (test_overlap), cmocka_unit_test (test_json_round_trip),
-    cmocka_unit_test (test_elems),
+    cmocka_unit_test (test_elems),   cmocka_unit_test (test_cni_member_names),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -456,6 +456,27 @@ tables_remake_unused (struct moat_nft *nft, const struct moat_nft_member *m, int
   return 0;
 }
 
+/* Tables of another layout (an older moat's, kept by a last DEL;
+ * docs/design.md, "Upgrades") are removed when no container is attached
+ * anywhere, so that the member's batch makes them anew; with containers
+ * attached they stay, working, until moatctl restore (moatctl check
+ * reports them). */
+static int
+tables_layout_settle (struct moat_nft *nft, int global, moat_err_t *err)
+{
+  unsigned layout;
+  int r = moat_nft_layout (nft, &layout, err);
+
+  if (r <= 0 || layout == MOAT_RULESET_LAYOUT)
+    return r;
+  if (flock (global, LOCK_EX) < 0)
+    return moat_error (err, MOAT_E_IO, errno, "machine-wide lock");
+  r = moat_nft_attached (nft, err);
+  if (r != 0)
+    return r;
+  return moat_nft_teardown (nft, err);
+}
+
 /* The kernel half of ADD, under the machine-wide lock in shared mode so a
  * concurrent last DEL elsewhere cannot delete the tables under us. */
 static int
@@ -497,7 +518,7 @@ attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_e
    * the container is up and unguarded. */
   memcpy (veth.mac, rec->mac, MOAT_MAC_LEN);
   m.publish = publish;
-  if (moat_global_lock (LOCK_SH, &global, err) < 0
+  if (moat_global_lock (LOCK_SH, &global, err) < 0 || tables_layout_settle (nft, global, err) < 0
       || (moat_nft_member_add (nft, &m, err) < 0
           && (err->errnum != ENOENT || tables_remake_unused (nft, &m, global, err) < 0)))
     return -1;
@@ -535,7 +556,9 @@ attach_names (const struct moat_cni_env *env, const struct moat_netconf *conf,
 
   if (!conf->dns)
     return 0;
-  if (moat_hosts_line (line, sizeof (line), rec->addr, rec->name, rec->aliases) < 0)
+  if (moat_hosts_line (line, sizeof (line), rec->addr, rec->have_addr6 ? &rec->addr6 : NULL,
+                       rec->name, rec->aliases)
+      < 0)
     return moat_error (err, MOAT_E_CONFIG, 0, "container \"%s\": names too long",
                        rec->container_id);
   if (moat_hosts_write (rec->network, key, line, err) < 0)

@@ -1086,6 +1086,9 @@ main (void)
     cmocka_unit_test (test_peer_words),
     cmocka_unit_test (test_peer_grant_names_the_peer),
     cmocka_unit_test (test_publish_words),
+    cmocka_unit_test (test_explain6_verdicts),
+    cmocka_unit_test (test_explain6_words),
+    cmocka_unit_test (test_explain6_ipv4_only),
   };
 
   return cmocka_run_group_tests (tests, setup, teardown);

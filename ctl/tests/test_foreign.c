@@ -337,6 +337,28 @@ test_policy_drop (void **state)
   found_free (&f);
 }
 
+/* The ip6 family: judged only for an IPv6 flow (moat_foreign_conflicts6),
+ * with ip6tables' fix. */
+static void
+test_policy_drop_ip6 (void **state)
+{
+  struct ruleset *rs = *state;
+  struct found f = { 0 };
+  moat_err_t err = { 0 };
+
+  add_chain (rs, NFPROTO_IPV6, "filter", "FORWARD", NF_INET_FORWARD, NF_DROP);
+  f = analyze (rs, moat0);
+  assert_int_equal (f.n, 0);
+  found_free (&f);
+  assert_int_equal (
+      moat_foreign_analyze_family (rs->chains, rs->rules, moat0, true, &f.c, &f.n, &err), 0);
+  print_found (&f);
+  assert_int_equal (f.n, 1);
+  assert_conflict (&f.c[0], "ip6", "filter", "FORWARD", 0, "forward", NULL);
+  assert_non_null (strstr (f.c[0].what, "ip6tables -I FORWARD -i moat0 -j ACCEPT"));
+  found_free (&f);
+}
+
 static void
 test_policy_drop_bridge_accepted (void **state)
 {
@@ -1041,6 +1063,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     PURE (test_policy_drop),
+    PURE (test_policy_drop_ip6),
     PURE (test_policy_drop_bridge_accepted),
     PURE (test_policy_drop_half_accepted),
     PURE (test_policy_drop_accept_narrower),

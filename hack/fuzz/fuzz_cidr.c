@@ -8,6 +8,7 @@
 #include "base/ifname.h"
 #include "base/ip6.h"
 #include "base/cleanup.h"
+#include "model/annot.h"
 #include "model/config.h"
 #include "fuzz.h"
 #include "state/names.h"
@@ -68,6 +69,29 @@ check_cidr6 (const char *s)
   FUZZ_CHECK (memcmp (&addr, &again, sizeof (addr)) == 0);
 }
 
+/* An ACL's address (model/annot.h), either family: its text parses back
+ * to it, and it overlaps itself only within its family. */
+static void
+check_acl_addr (const char *s)
+{
+  struct moat_acl a, again, other;
+  char buf[INET6_ADDRSTRLEN + 5], why[160];
+  const char *all;
+  int r = moat_acl_addr_parse (s, strlen (s), &a, why, sizeof (why));
+
+  if (r == -2)
+    FUZZ_CHECK (why[0] && !strchr (why, '\n'));
+  if (r < 0)
+    return;
+  FUZZ_CHECK (a.prefixlen >= 0 && a.prefixlen <= (a.v6 ? 128 : 32));
+  moat_acl_addr_format (&a, buf, sizeof (buf));
+  FUZZ_CHECK (moat_acl_addr_parse (buf, strlen (buf), &again, why, sizeof (why)) == 0);
+  FUZZ_CHECK (moat_acl_addr_equal (&a, &again) && moat_acl_addr_overlaps (&a, &again));
+  all = a.v6 ? "0.0.0.0/0" : "::/0"; /* the other family */
+  FUZZ_CHECK (moat_acl_addr_parse (all, strlen (all), &other, why, sizeof (why)) == 0);
+  FUZZ_CHECK (!moat_acl_addr_overlaps (&a, &other));
+}
+
 static void
 check_names (const char *s)
 {
@@ -114,6 +138,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   check_cidr (s);
   check_ipv4 (s);
   check_cidr6 (s);
+  check_acl_addr (s);
   check_names (s);
   check_mac (s, data, size);
   return 0;

@@ -15,6 +15,16 @@ check_one_line (const moat_err_t *err)
   FUZZ_CHECK (err->msg[0] != '\0' && strchr (err->msg, '\n') == NULL);
 }
 
+/* Every container dual stack: its IPv6 address is fd00::<its IPv4>. */
+static int
+addr6_of (struct in_addr addr, struct in6_addr *ret, void *data)
+{
+  memset (ret, 0, sizeof (*ret));
+  ret->s6_addr[0] = 0xfd;
+  memcpy (ret->s6_addr + 12, &addr.s_addr, 4);
+  return 1;
+}
+
 static void
 compile_against (const struct moat_policy *p, const struct moat_policy *other)
 {
@@ -26,6 +36,7 @@ compile_against (const struct moat_policy *p, const struct moat_policy *other)
 
   FUZZ_CHECK (e != NULL);
   FUZZ_CHECK (moat_policy_compile (&in, e) == 0);
+  FUZZ_CHECK (moat_nft_elems_twin6 (e, e, addr6_of, NULL) == 0);
   for (size_t i = 0; i < moat_nft_elems_count (e); i++)
     moat_nft_elems_format (e, i, buf, sizeof (buf));
   moat_nft_elems_free (e);

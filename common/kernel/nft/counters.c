@@ -3,17 +3,16 @@
  * one dump per set, each element's key and its counter expression. */
 #include "kernel/nft/internal.h"
 
-/* The sets of enum moat_count, in its order. */
-static const enum moat_set counted_sets[MOAT_COUNT_KINDS] = {
-  MOAT_SET_ALLOWED_OUT,
-  MOAT_SET_ALLOWED_IN,
-  MOAT_SET_REFUSED_OUT,
-  MOAT_SET_REFUSED_IN,
+/* The sets of enum moat_count, in its order; then their IPv6 twins. */
+static const enum moat_set counted_sets[2][MOAT_COUNT_KINDS] = {
+  { MOAT_SET_ALLOWED_OUT, MOAT_SET_ALLOWED_IN, MOAT_SET_REFUSED_OUT, MOAT_SET_REFUSED_IN },
+  { MOAT_SET_ALLOWED_OUT6, MOAT_SET_ALLOWED_IN6, MOAT_SET_REFUSED_OUT6, MOAT_SET_REFUSED_IN6 },
 };
 
 struct counted
 {
   enum moat_count kind;
+  bool v6; /* reading the IPv6 twins */
   struct moat_nft_counters *v;
   size_t n, cap;
   bool failed;
@@ -22,7 +21,7 @@ struct counted
 /* A new entry (zero) for the address: each set's elements get their own,
  * merged by address once all four are read (merge_by_addr). */
 static struct moat_nft_counters *
-entry_of (struct counted *c, struct in_addr addr)
+entry_of (struct counted *c, const void *key)
 {
   struct moat_nft_counters *e;
 
@@ -38,7 +37,11 @@ entry_of (struct counted *c, struct in_addr addr)
     }
   e = &c->v[c->n++];
   memset (e, 0, sizeof (*e));
-  e->addr = addr;
+  e->v6 = c->v6;
+  if (c->v6)
+    memcpy (&e->addr6, key, sizeof (e->addr6));
+  else
+    memcpy (&e->addr, key, sizeof (e->addr));
   return e;
 }
 
@@ -60,14 +63,12 @@ counted_elem (struct nftnl_set_elem *e, void *data)
 {
   struct counted *c = data;
   struct moat_nft_counters *entry;
-  struct in_addr addr;
   uint32_t len = 0;
   const void *key = nftnl_set_elem_get (e, NFTNL_SET_ELEM_KEY, &len);
 
-  if (!key || len != sizeof (addr))
+  if (!key || len != (c->v6 ? sizeof (struct in6_addr) : sizeof (struct in_addr)))
     return 0;
-  memcpy (&addr, key, sizeof (addr));
-  entry = entry_of (c, addr);
+  entry = entry_of (c, key);
   if (!entry)
     {
       c->failed = true;
@@ -97,7 +98,7 @@ on_counted_elems (const struct nlmsghdr *nlh, void *data)
 static int
 dump_counted (struct mnl_socket *nl, struct counted *c, uint32_t seq, moat_err_t *err)
 {
-  const struct moat_set_def *def = &moat_set_defs[counted_sets[c->kind]];
+  const struct moat_set_def *def = &moat_set_defs[counted_sets[c->v6][c->kind]];
   _cleanup_ (nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc ();
   _cleanup_free_ char *buf = calloc (1, RECV_BUF_SIZE);
   enum moat_nfnl_failure failed = 0;
@@ -117,12 +118,17 @@ dump_counted (struct mnl_socket *nl, struct counted *c, uint32_t seq, moat_err_t
                      moat_family_name (def->family), MOAT_NFT_TABLE);
 }
 
+/* IPv4 entries first, each family by address. */
 static int
 by_addr (const void *a, const void *b)
 {
-  uint32_t x = ntohl (((const struct moat_nft_counters *)a)->addr.s_addr);
-  uint32_t y = ntohl (((const struct moat_nft_counters *)b)->addr.s_addr);
+  const struct moat_nft_counters *p = a, *q = b;
+  uint32_t x = ntohl (p->addr.s_addr), y = ntohl (q->addr.s_addr);
 
+  if (p->v6 != q->v6)
+    return p->v6 ? 1 : -1;
+  if (p->v6)
+    return memcmp (&p->addr6, &q->addr6, sizeof (p->addr6));
   return x < y ? -1 : x > y;
 }
 
@@ -137,7 +143,7 @@ merge_by_addr (struct counted *c)
     qsort (c->v, c->n, sizeof (*c->v), by_addr);
   for (size_t i = 0; i < c->n; i++)
     {
-      if (out > 0 && c->v[out - 1].addr.s_addr == c->v[i].addr.s_addr)
+      if (out > 0 && by_addr (&c->v[out - 1], &c->v[i]) == 0)
         {
           for (unsigned k = 0; k < MOAT_COUNT_KINDS; k++)
             {
@@ -158,9 +164,10 @@ moat_nft_counters_read (struct moat_nft *nft, struct moat_nft_counters **ret, si
   struct counted c = { 0 };
   uint32_t seq = (uint32_t)time (NULL);
 
-  for (unsigned k = 0; k < MOAT_COUNT_KINDS; k++)
+  for (unsigned k = 0; k < 2 * MOAT_COUNT_KINDS; k++)
     {
-      c.kind = k;
+      c.kind = k % MOAT_COUNT_KINDS;
+      c.v6 = k >= MOAT_COUNT_KINDS;
       if (dump_counted (nft->nl, &c, seq++, err) < 0)
         {
           free (c.v);
@@ -177,6 +184,14 @@ const struct moat_nft_counters *
 moat_nft_counters_find (const struct moat_nft_counters *v, size_t n, struct in_addr addr)
 {
   struct moat_nft_counters key = { .addr = addr };
+
+  return n ? bsearch (&key, v, n, sizeof (*v), by_addr) : NULL;
+}
+
+const struct moat_nft_counters *
+moat_nft_counters_find6 (const struct moat_nft_counters *v, size_t n, const struct in6_addr *addr)
+{
+  struct moat_nft_counters key = { .v6 = true, .addr6 = *addr };
 
   return n ? bsearch (&key, v, n, sizeof (*v), by_addr) : NULL;
 }

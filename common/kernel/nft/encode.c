@@ -97,6 +97,21 @@ nft_builder_finish (struct builder *b)
   return builder_next (b);
 }
 
+/* A new table's comment names the layout it is made in (nft lists it as
+ * `comment "moat layout N"`): what moat_nft_layout reads back. */
+static int
+table_layout_comment (struct nftnl_table *t)
+{
+  _cleanup_ (nftnl_udata_buf_freep) struct nftnl_udata_buf *udata = NULL;
+
+  udata = nftnl_udata_buf_alloc (NFT_USERDATA_MAXLEN);
+  if (!udata
+      || !nftnl_udata_put_strz (udata, NFTNL_UDATA_TABLE_COMMENT, MOAT_RULESET_LAYOUT_COMMENT))
+    return -1;
+  return nftnl_table_set_data (t, NFTNL_TABLE_USERDATA, nftnl_udata_buf_data (udata),
+                               nftnl_udata_buf_len (udata));
+}
+
 int
 nft_put_table (struct builder *b, uint16_t family, uint16_t msg_type, uint16_t flags)
 {
@@ -107,6 +122,8 @@ nft_put_table (struct builder *b, uint16_t family, uint16_t msg_type, uint16_t f
     return -1;
   nftnl_table_set_u32 (t, NFTNL_TABLE_FAMILY, family);
   if (nftnl_table_set_str (t, NFTNL_TABLE_NAME, MOAT_NFT_TABLE) < 0)
+    return -1;
+  if (msg_type == NFT_MSG_NEWTABLE && table_layout_comment (t) < 0)
     return -1;
   nlh = builder_hdr (b, msg_type, family, flags | NLM_F_ACK);
   nftnl_table_nlmsg_build_payload (nlh, t);

@@ -253,6 +253,25 @@ lines_has (const struct lines *l, const char *s)
   return l->n && bsearch (&s, l->v, l->n, sizeof (*l->v), str_cmp) != NULL;
 }
 
+/* Tables of another layout are drift: restore remakes them. */
+static int
+layout_differs (struct moat_nft *nft, moat_nft_diff_fn report, void *data, int *ndiff,
+                moat_err_t *err)
+{
+  char what[128];
+  unsigned layout;
+  int r = moat_nft_layout (nft, &layout, err);
+
+  if (r <= 0 || layout == MOAT_RULESET_LAYOUT)
+    return r;
+  snprintf (what, sizeof (what), "table inet %s in layout %u (the kernel's is %s %u)",
+            MOAT_NFT_TABLE, MOAT_RULESET_LAYOUT, layout ? "layout" : "from before layouts,",
+            layout);
+  report (data, true, what);
+  (*ndiff)++;
+  return 0;
+}
+
 int
 moat_nft_compare (struct moat_nft *nft, const struct moat_nft_member *members, size_t n,
                   char *const *idents, const struct moat_nft_elems *expected,
@@ -270,6 +289,8 @@ moat_nft_compare (struct moat_nft *nft, const struct moat_nft_member *members, s
 
   for (size_t k = 0; k < n; k++)
     any6 = any6 || members[k].have_addr6;
+  if (layout_differs (nft, report, data, &ndiff, err) < 0)
+    return -1;
   if (kernel_lines (nft->nl, idents, any6, &have, report, data, &ndiff, &missing, err) < 0
       || expected_lines (members, n, expected, missing, &want, err) < 0
       || expected_lines (NULL, 0, unsure, 0, &skip, err) < 0)
