@@ -150,6 +150,7 @@ record_fill (const struct moat_hostnet_request *r, const struct moat_policy *p, 
   h->policy = moat_policy_to_json (p);
   h->ident = ident ? strdup (ident) : NULL;
   h->pending = true;
+  h->host_process = r->host_process;
   if (!h->network || !h->container_id || !h->cgroup_dir || !h->policy || (ident && !h->ident))
     return moat_error_nomem (err, "host-network record");
   return 0;
@@ -247,6 +248,8 @@ moat_hostnet_stale (const struct moat_hostnet *h, moat_err_t *err)
 
   if (r <= 0 || id != h->cgroup)
     return r < 0 ? -1 : 1;
+  if (h->host_process)
+    return 0;
   r = moat_cgroup_populated (h->cgroup_dir, err);
   return r < 0 ? -1 : !r;
 }
@@ -258,8 +261,9 @@ gc_item (const struct moat_hostnet *h)
 
   snprintf (cgroup, sizeof (cgroup), "cgroup:%llu", (unsigned long long)h->cgroup);
   return json_pack ("{s:s, s:s, s:s, s:s, s:s}", "network", h->network, "container",
-                    h->container_id, "ifname", MOAT_HOSTNET_KIND, "address", cgroup, "gone",
-                    "its processes");
+                    h->container_id, "ifname",
+                    h->host_process ? MOAT_HOSTPROC_KIND : MOAT_HOSTNET_KIND, "address", cgroup,
+                    "gone", "its processes");
 }
 
 /* One record: stale or not, and, with `remove`, detached. */
