@@ -319,16 +319,25 @@ hp_listen() {
 hp_attach() { MOAT_NETWORK_DIRS=$NETDIR "$MOAT_BUILD/moatctl" host attach --network "$NET" "$@"; }
 hp_record() { echo "$MOAT_RUN_DIR/.hostnet/$1.json"; }
 
-@test "hostproc: a group attached by moatctl host attach: its labels' peers and its egress CIDR only" {
-  peer web app=web
-  peer db app=db
+# peer_to_host NAME LABELS: peer, and it may open tcp/7071 on the host.
+peer_to_host() {
+  local out
+  out=$(ctr_create "$1" "io.moat.network=$NET" "io.moat.labels=$2" "io.moat.allow-host=tcp/7071") ||
+    fail "runc run $1 failed:" "$out"
+  ctr_tcp_listen "$1" 8080
+}
+
+@test "hostproc: a group attached by moatctl host attach: its labels' peers, its egress CIDR, its ingress only" {
+  peer_to_host web app=web
+  peer_to_host db app=db
   setup_outside
   ns_tcp_listen "$OUT_NS" "$OUT_IP" 9000
   ns_tcp_listen "$OUT_NS" "$OUT_IP" 9001
   local g
   g=$(hp_group svc)
   run -0 hp_attach --cgroup "$g" --name "${PFX}svc" --label app=web \
-    --annotation "io.moat.egress=$OUT_IP/32 tcp/9000"
+    --annotation "io.moat.egress=$OUT_IP/32 tcp/9000" \
+    --annotation "io.moat.ingress=$(peer_ip web)/32 tcp/7071"
   run hp_tcp "$g" "$(peer_ip web)" 8080
   assert_eq "$output" ok "host process -> web (same label)"
   run hp_tcp "$g" "$(peer_ip db)" 8080
@@ -346,6 +355,13 @@ hp_record() { echo "$MOAT_RUN_DIR/.hostnet/$1.json"; }
   hp_listen "$g" 7071
   run ns_tcp_connect "$OUT_NS" "$OUT_HOST_IP" 7071
   assert_eq "$output" refused "outside -> host process's port, no ingress"
+  # A moat container reaches it through the gateway with its own
+  # allow-host and the host process's ingress; another, with the same
+  # allow-host, is refused by the host process's policy.
+  run ctr_tcp_connect web "$GW" 7071
+  assert_eq "$output" ok "web -> host process via the gateway (ingress names it)"
+  run ctr_tcp_connect db "$GW" 7071
+  assert_eq "$output" refused "db -> host process via the gateway (not in its ingress)"
   run -0 "$MOAT_BUILD/moatctl" ls
   assert_match "$output" "${PFX}svc +- +$NET +host-process +app=web"
   run -0 "$MOAT_BUILD/moatctl" show "${PFX}svc"
