@@ -327,7 +327,7 @@ peer_to_host() {
   ctr_tcp_listen "$1" 8080
 }
 
-@test "hostproc: a group attached by moatctl host attach: its labels' peers, its egress CIDR, its ingress only" {
+@test "hostproc: a group attached by moatctl host attach: its labels' peers both ways, its egress CIDR only" {
   peer_to_host web app=web
   peer_to_host db app=db
   setup_outside
@@ -336,8 +336,7 @@ peer_to_host() {
   local g
   g=$(hp_group svc)
   run -0 hp_attach --cgroup "$g" --name "${PFX}svc" --label app=web \
-    --annotation "io.moat.egress=$OUT_IP/32 tcp/9000" \
-    --annotation "io.moat.ingress=$(peer_ip web)/32 tcp/7071"
+    --annotation "io.moat.egress=$OUT_IP/32 tcp/9000"
   run hp_tcp "$g" "$(peer_ip web)" 8080
   assert_eq "$output" ok "host process -> web (same label)"
   run hp_tcp "$g" "$(peer_ip db)" 8080
@@ -355,13 +354,20 @@ peer_to_host() {
   hp_listen "$g" 7071
   run ns_tcp_connect "$OUT_NS" "$OUT_HOST_IP" 7071
   assert_eq "$output" refused "outside -> host process's port, no ingress"
-  # A moat container reaches it through the gateway with its own
-  # allow-host and the host process's ingress; another, with the same
-  # allow-host, is refused by the host process's policy.
+  # A moat container its labels let in reaches it through the gateway
+  # (with its own allow-host); another, with the same allow-host, is
+  # refused by the host process's policy; one started later is let in.
   run ctr_tcp_connect web "$GW" 7071
-  assert_eq "$output" ok "web -> host process via the gateway (ingress names it)"
+  assert_eq "$output" ok "web -> host process via the gateway (shared label)"
   run ctr_tcp_connect db "$GW" 7071
-  assert_eq "$output" refused "db -> host process via the gateway (not in its ingress)"
+  assert_eq "$output" refused "db -> host process via the gateway (no shared label)"
+  peer_to_host web2 app=web
+  run ctr_tcp_connect web2 "$GW" 7071
+  assert_eq "$output" ok "web2 (started after the attach) -> host process"
+  assert_eq "$(nft_elems inet hostnet_peers | wc -l)" 2 "hostnet_peers: web and web2"
+  ctr_delete web2
+  assert_eq "$(nft_elems inet hostnet_peers | wc -l)" 1 "hostnet_peers after web2 went"
+  run -0 "$MOAT_BUILD/moatctl" check
   run -0 "$MOAT_BUILD/moatctl" ls
   assert_match "$output" "${PFX}svc +- +$NET +host-process +app=web"
   run -0 "$MOAT_BUILD/moatctl" show "${PFX}svc"
@@ -370,11 +376,31 @@ peer_to_host() {
   # detach: its elements and record go, the group and its processes stay.
   run -0 "$MOAT_BUILD/moatctl" host detach "${PFX}svc"
   [[ ! -e $(hp_record "${PFX}svc") ]] || fail "record left"
-  assert_eq "$(nft_elems inet hostnet)$(nft_elems inet hostnet_egress)" "" "hostnet elements"
+  assert_eq "$(nft_elems inet hostnet)$(nft_elems inet hostnet_egress)$(nft_elems inet hostnet_peers)" "" \
+    "hostnet elements"
   [[ -d $T/cg2$g ]] || fail "detach removed the group"
   run hp_tcp "$g" "$OUT_IP" 9001
   assert_eq "$output" ok "host process -> outside tcp/9001 after detach"
   run -0 "$MOAT_BUILD/moatctl" check
+  hp_teardown
+}
+
+@test "hostproc: its io.moat.expose lets in the depending containers it names, not the others" {
+  local g out
+  out=$(ctr_create cli "io.moat.network=$NET" "io.moat.labels=app=cli" \
+    "io.moat.depends=app=svc" "io.moat.allow-host=tcp/7071") || fail "runc run cli failed:" "$out"
+  out=$(ctr_create other "io.moat.network=$NET" "io.moat.labels=app=other" \
+    "io.moat.depends=app=svc" "io.moat.allow-host=tcp/7071") || fail "runc run other failed:" "$out"
+  g=$(hp_group svc)
+  run -0 hp_attach --cgroup "$g" --name "${PFX}svc" --label app=svc --annotation io.moat.expose=app=cli
+  hp_listen "$g" 7071
+  run ctr_tcp_connect cli "$GW" 7071
+  assert_eq "$output" ok "cli (depends on app=svc, exposed to) -> host process"
+  run ctr_tcp_connect other "$GW" 7071
+  assert_eq "$output" refused "other (depends on app=svc, not exposed to) -> host process"
+  run -0 "$MOAT_BUILD/moatctl" check
+  run -0 "$MOAT_BUILD/moatctl" host detach "${PFX}svc"
+  assert_eq "$(nft_elems inet hostnet_peers)" "" "hostnet_peers after detach"
   hp_teardown
 }
 

@@ -50,7 +50,17 @@ int moat_hostnet_stale (const struct moat_hostnet *h, moat_err_t *err);
  * error when that fails. */
 int moat_hostnet_gc (bool remove, json_t *report, const char *list, moat_err_t *err);
 
-/* moatctl check and restore: every host-network record's elements. */
+/* moatctl check and restore: every host-network record's elements, its
+ * hostnet_peers (the members of its network's identities that may open
+ * connections to it) included. */
 int moat_hostnet_expected (struct moat_nft_elems *out, moat_err_t *err);
+
+/* A container at `addr` on `network`, with policy `from`, joining or
+ * leaving: its hostnet_peers elements, one per host-network container or
+ * host process of the network it may open connections to
+ * (moat_policy_allows). Callers hold the network's lock. */
+int moat_hostnet_peer_elems (const char *network, struct in_addr addr,
+                             const struct moat_policy *from, struct moat_nft_elems *out,
+                             moat_err_t *err);
 
 #endif
