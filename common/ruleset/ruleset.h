@@ -193,8 +193,8 @@
  *   chain hostnet_in
  *     ct state established,related accept
  *     iifname lo accept
- *     ip saddr . socket cgroupv2 level 2 @hostnet_peers accept   (moat containers whose labels
- * reach it) ip saddr . socket cgroupv2 level 2 . meta l4proto . th dport @hostnet_ingress accept
+ *     ip saddr . socket cgroupv2 level 2 @hostnet_peers accept   (moat peers let in)
+ *     ip saddr . socket cgroupv2 level 2 . meta l4proto . th dport @hostnet_ingress accept
  *     meta l4proto tcp reject with tcp reset
  *     reject with icmpx admin-prohibited
  *
