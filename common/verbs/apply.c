@@ -165,7 +165,8 @@ leave_kernel (struct moat_nft *nft, const struct moat_record *rec, bool sweep, m
               < 0
           || add_twins (rec, &groups, del) < 0))
     return moat_error_nomem (err, "policy");
-  if (self != SIZE_MAX
+  /* A sweep takes them itself (kernel/nft: hostnet_peers is a policy set). */
+  if (self != SIZE_MAX && !sweep
       && moat_hostnet_peer_elems (rec->network, rec->addr, &groups.policies[self], del, err) < 0)
     return -1;
   return moat_nft_policy_replace2 (nft, rec->addr, addr6_or_null (rec), sweep, rec->internet, del,
