@@ -261,7 +261,7 @@
  * older moat made are recognised and remade (docs/design.md, "Upgrades").
  * Bump it with every change to the sets, chains or rules above:
  * common/tests/test_nft.c fails until the new layout is recorded there. */
-#define MOAT_RULESET_LAYOUT 3
+#define MOAT_RULESET_LAYOUT 4
 #define MOAT_RULESET_LAYOUT_STR_(n) #n
 #define MOAT_RULESET_LAYOUT_STR(n) MOAT_RULESET_LAYOUT_STR_ (n)
 #define MOAT_RULESET_LAYOUT_COMMENT "moat layout " MOAT_RULESET_LAYOUT_STR (MOAT_RULESET_LAYOUT)
