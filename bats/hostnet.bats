@@ -33,6 +33,7 @@ setup() {
 }
 
 teardown() {
+  hp_teardown
   runc_teardown
   podman_teardown
   teardown_moat_net
@@ -257,4 +258,195 @@ hn_cgroup_dir() { jq -er .cgroupDir "$MOAT_RUN_DIR/.hostnet/$(cid_of "$1").json"
   [[ ! -e $MOAT_RUN_DIR/$NET ]] || fail "the network's state directory left: $(ls -A "$MOAT_RUN_DIR/$NET")"
   assert_eq "$(nft_elems inet hostnet)" "" "hostnet elements"
   [[ $(nft list chains inet moat 2>/dev/null) != *"chain id_"* ]] || fail "the network's identity chains left"
+}
+
+# --- host processes: moatctl host attach names an existing group ----------
+
+# hp_group NAME: a fresh group at the rules' level (2) of the cgroup2
+# hierarchy, made through a mount of the test's own ($T/cg2, the same
+# hierarchy moatctl mounts at $MOAT_RUN_DIR/.cgroup2); its hierarchy path.
+hp_group() {
+  if ! mountpoint -q "$T/cg2"; then
+    mkdir -p "$T/cg2"
+    mount -t cgroup2 none "$T/cg2" || fail "cannot mount cgroup2 on $T/cg2"
+  fi
+  mkdir -p "$T/cg2/${PFX}hp/$1" || fail "cannot make group ${PFX}hp/$1"
+  echo "/${PFX}hp/$1"
+}
+
+# hp_teardown: the test's host processes detached, its groups (their
+# processes killed first) and its mount removed.
+hp_teardown() {
+  local dir pid f
+  for f in "$MOAT_RUN_DIR/.hostnet/${PFX}"*.json; do
+    [[ -f $f ]] || continue
+    f=${f##*/}
+    "$MOAT_BUILD/moatctl" host detach "${f%.json}" || true
+  done
+  mountpoint -q "$T/cg2" || return 0
+  for dir in "$T/cg2/${PFX}hp"/*/; do
+    [[ -d $dir ]] || continue
+    while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done <"$dir/cgroup.procs"
+    wait_for 5 sh -c "! grep -q . '$dir/cgroup.procs'" || true
+    rmdir "$dir" 2>/dev/null || true
+  done
+  rmdir "$T/cg2/${PFX}hp" 2>/dev/null || true
+  umount "$T/cg2" || true
+}
+
+# in_group GROUP CMD...: CMD in the group (it moves itself there, then execs).
+in_group() {
+  local dir=$T/cg2$1
+  shift
+  sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$dir" "$@"
+}
+
+# hp_tcp GROUP IP PORT: a connection from inside the group; ok, refused, ...
+hp_tcp() {
+  local token=hp-$RANDOM$RANDOM out rc=0
+  out=$(printf '%s\n' "$token" |
+    in_group "$1" timeout 5 socat -t1 -T2 - "TCP4:$2:$3,connect-timeout=1" 2>&1) || rc=$?
+  classify "$out" "$rc" "$token"
+}
+
+# hp_listen GROUP PORT: a TCP server in the group on every address.
+hp_listen() {
+  start_bg host sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$T/cg2$1" \
+    socat "TCP4-LISTEN:$2,reuseaddr,fork" "EXEC:$(serve_script)"
+  wait_for 5 listening host tcp "$2"
+}
+
+hp_attach() { MOAT_NETWORK_DIRS=$NETDIR "$MOAT_BUILD/moatctl" host attach --network "$NET" "$@"; }
+hp_record() { echo "$MOAT_RUN_DIR/.hostnet/$1.json"; }
+
+# peer_to_host NAME LABELS: peer, and it may open tcp/7071 on the host.
+peer_to_host() {
+  local out
+  out=$(ctr_create "$1" "io.moat.network=$NET" "io.moat.labels=$2" "io.moat.allow-host=tcp/7071") ||
+    fail "runc run $1 failed:" "$out"
+  ctr_tcp_listen "$1" 8080
+}
+
+@test "hostproc: a group attached by moatctl host attach: its labels' peers both ways, its egress CIDR only" {
+  peer_to_host web app=web
+  peer_to_host db app=db
+  setup_outside
+  ns_tcp_listen "$OUT_NS" "$OUT_IP" 9000
+  ns_tcp_listen "$OUT_NS" "$OUT_IP" 9001
+  local g
+  g=$(hp_group svc)
+  run -0 hp_attach --cgroup "$g" --name "${PFX}svc" --label app=web \
+    --annotation "io.moat.egress=$OUT_IP/32 tcp/9000"
+  run hp_tcp "$g" "$(peer_ip web)" 8080
+  assert_eq "$output" ok "host process -> web (same label)"
+  run hp_tcp "$g" "$(peer_ip db)" 8080
+  assert_eq "$output" refused "host process -> db (no label reaches it)"
+  run hp_tcp "$g" "$OUT_IP" 9000
+  assert_eq "$output" ok "host process -> outside tcp/9000 (egress)"
+  run hp_tcp "$g" "$OUT_IP" 9001
+  assert_eq "$output" refused "host process -> outside tcp/9001"
+  # The host's other processes are not in the group: untouched.
+  run ns_tcp_connect host "$(peer_ip db)" 8080
+  assert_eq "$output" ok "the host -> db"
+  run ns_tcp_connect host "$OUT_IP" 9001
+  assert_eq "$output" ok "the host -> outside tcp/9001"
+  # Inbound: refused without io.moat.ingress.
+  hp_listen "$g" 7071
+  run ns_tcp_connect "$OUT_NS" "$OUT_HOST_IP" 7071
+  assert_eq "$output" refused "outside -> host process's port, no ingress"
+  # A moat container its labels let in reaches it through the gateway
+  # (with its own allow-host); another, with the same allow-host, is
+  # refused by the host process's policy; one started later is let in.
+  run ctr_tcp_connect web "$GW" 7071
+  assert_eq "$output" ok "web -> host process via the gateway (shared label)"
+  run ctr_tcp_connect db "$GW" 7071
+  assert_eq "$output" refused "db -> host process via the gateway (no shared label)"
+  peer_to_host web2 app=web
+  run ctr_tcp_connect web2 "$GW" 7071
+  assert_eq "$output" ok "web2 (started after the attach) -> host process"
+  assert_eq "$(nft_elems inet hostnet_peers | wc -l)" 2 "hostnet_peers: web and web2"
+  ctr_delete web2
+  assert_eq "$(nft_elems inet hostnet_peers | wc -l)" 1 "hostnet_peers after web2 went"
+  run -0 "$MOAT_BUILD/moatctl" check
+  run -0 "$MOAT_BUILD/moatctl" ls
+  assert_match "$output" "${PFX}svc +- +$NET +host-process +app=web"
+  run -0 "$MOAT_BUILD/moatctl" show "${PFX}svc"
+  assert_contains "$output" "$g)"
+  run -0 "$MOAT_BUILD/moatctl" check
+  # detach: its elements and record go, the group and its processes stay.
+  run -0 "$MOAT_BUILD/moatctl" host detach "${PFX}svc"
+  [[ ! -e $(hp_record "${PFX}svc") ]] || fail "record left"
+  assert_eq "$(nft_elems inet hostnet)$(nft_elems inet hostnet_egress)$(nft_elems inet hostnet_peers)" "" \
+    "hostnet elements"
+  [[ -d $T/cg2$g ]] || fail "detach removed the group"
+  run hp_tcp "$g" "$OUT_IP" 9001
+  assert_eq "$output" ok "host process -> outside tcp/9001 after detach"
+  run -0 "$MOAT_BUILD/moatctl" check
+  hp_teardown
+}
+
+@test "hostproc: its io.moat.expose lets in the depending containers it names, not the others" {
+  local g out
+  out=$(ctr_create cli "io.moat.network=$NET" "io.moat.labels=app=cli" \
+    "io.moat.depends=app=svc" "io.moat.allow-host=tcp/7071") || fail "runc run cli failed:" "$out"
+  out=$(ctr_create other "io.moat.network=$NET" "io.moat.labels=app=other" \
+    "io.moat.depends=app=svc" "io.moat.allow-host=tcp/7071") || fail "runc run other failed:" "$out"
+  g=$(hp_group svc)
+  run -0 hp_attach --cgroup "$g" --name "${PFX}svc" --label app=svc --annotation io.moat.expose=app=cli
+  hp_listen "$g" 7071
+  run ctr_tcp_connect cli "$GW" 7071
+  assert_eq "$output" ok "cli (depends on app=svc, exposed to) -> host process"
+  run ctr_tcp_connect other "$GW" 7071
+  assert_eq "$output" refused "other (depends on app=svc, not exposed to) -> host process"
+  run -0 "$MOAT_BUILD/moatctl" check
+  run -0 "$MOAT_BUILD/moatctl" host detach "${PFX}svc"
+  assert_eq "$(nft_elems inet hostnet_peers)" "" "hostnet_peers after detach"
+  hp_teardown
+}
+
+@test "hostproc: its group gone, check says stale and gc removes it; an empty group is not stale" {
+  local g id
+  g=$(hp_group svc)
+  run -0 hp_attach --cgroup "$T/cg2$g" --name "${PFX}svc" --label app=web
+  id=$(stat -c %i "$T/cg2$g")
+  assert_eq "$(jq -r .cgroup "$(hp_record "${PFX}svc")")" "$id" "record's cgroup id"
+  # No process in it yet: a unit between restarts, not stale.
+  run -0 "$MOAT_BUILD/moatctl" check
+  rmdir "$T/cg2$g"
+  run "$MOAT_BUILD/moatctl" check
+  [[ $status -ne 0 ]] || fail "check saw nothing stale:" "$output"
+  assert_contains "$output" "stale: network \"$NET\" container ${PFX}svc host-process cgroup:$id"
+  run -0 "$MOAT_BUILD/moatctl" gc
+  assert_contains "$output" "removed: network \"$NET\" container ${PFX}svc host-process"
+  [[ ! -e $(hp_record "${PFX}svc") ]] || fail "record left"
+  assert_eq "$(nft_elems inet hostnet)" "" "hostnet elements"
+  run -0 "$MOAT_BUILD/moatctl" check
+  hp_teardown
+}
+
+@test "hostproc: refused in one line: no such cgroup, cgroup v1, wrong level, name taken, unknown name" {
+  local g
+  g=$(hp_group svc)
+  run -2 hp_attach --cgroup "/${PFX}none/x" --name "${PFX}a"
+  assert_contains "$output" "--cgroup \"/${PFX}none/x\": no such cgroup"
+  run -2 hp_attach --cgroup /sys/fs/cgroup/pids --name "${PFX}a"
+  assert_contains "$output" "--cgroup \"/sys/fs/cgroup/pids\": a cgroup v1 group"
+  run -2 hp_attach --cgroup "/${PFX}hp" --name "${PFX}a"
+  assert_contains "$output" "at level 1; moat's rules match level 2"
+  run -2 hp_attach --cgroup "$g" --name "-bad"
+  assert_contains "$output" "--name \"-bad\": must be alphanumeric"
+  run -2 hp_attach --cgroup "$g" --name "${PFX}a" --annotation io.moat.proxy=192.0.2.1:3128
+  assert_contains "$output" "io.moat.proxy: not for host-network container"
+  [[ ! -e $(hp_record "${PFX}a") ]] || fail "record left by a refused attach"
+  run -0 hp_attach --cgroup "$g" --name "${PFX}a"
+  run -2 hp_attach --cgroup "$g" --name "${PFX}a"
+  assert_contains "$output" "--name \"${PFX}a\": taken"
+  run -2 hp_attach --cgroup "$g" --name "${PFX}b"
+  assert_contains "$output" "attached already as \"${PFX}a\""
+  run -1 "$MOAT_BUILD/moatctl" host detach "${PFX}b"
+  assert_contains "$output" "no host process \"${PFX}b\""
+  assert_eq "${#lines[@]}" 1 "one line"
+  run -0 "$MOAT_BUILD/moatctl" host detach "${PFX}a"
+  run -0 "$MOAT_BUILD/moatctl" check
+  hp_teardown
 }

@@ -27,15 +27,15 @@ labels_of (const struct moat_hostnet *h)
 static json_t *
 hostnet_json (const struct moat_hostnet *h)
 {
+  const char *kind = h->host_process ? MOAT_HOSTPROC_KIND : MOAT_HOSTNET_KIND;
   char cgroup[32];
 
   snprintf (cgroup, sizeof (cgroup), "%llu", (unsigned long long)h->cgroup);
-  return json_pack (
-      "{s:s, s:n, s:s, s:s, s:s, s:s, s:s, s:o, s:O*, s:O*, s:[], s:s, s:s, s:s}", "id",
-      h->container_id, "name", "network", h->network, "ifname", MOAT_HOSTNET_KIND, "address",
-      MOAT_HOSTNET_KIND, "mac", "-", "hostIf", "-", "labels", labels_of (h), "profile",
-      h->policy ? json_object_get (h->policy, "profile") : NULL, "policy", h->policy, "grants",
-      "kind", MOAT_HOSTNET_KIND, "cgroup", cgroup, "cgroupDir", h->cgroup_dir);
+  return json_pack ("{s:s, s:n, s:s, s:s, s:s, s:s, s:s, s:o, s:O*, s:O*, s:[], s:s, s:s, s:s}",
+                    "id", h->container_id, "name", "network", h->network, "ifname", kind, "address",
+                    kind, "mac", "-", "hostIf", "-", "labels", labels_of (h), "profile",
+                    h->policy ? json_object_get (h->policy, "profile") : NULL, "policy", h->policy,
+                    "grants", "kind", kind, "cgroup", cgroup, "cgroupDir", h->cgroup_dir);
 }
 
 int

@@ -21,6 +21,7 @@
 #include "serve.h"
 #include "dockeruser.h"
 #include "run.h"
+#include "host.h"
 #include "grant.h"
 #include "kernel/landlock.h"
 #include "state/state.h"
@@ -62,6 +63,9 @@ static const char usage[]
       "  log CONTAINER on|off                  its refused flows logged for watch, or not\n"
       "  run --network NAME [--label K=V]... [--annotation io.moat.K=V]... [--name N]\n"
       "      [--user USER[:GROUP]] -- CMD [ARG...]   CMD in a namespace of its own, attached\n"
+      "  host attach --network NAME --cgroup PATH --name N [--label K=V]...\n"
+      "      [--annotation io.moat.K=V]...     an existing cgroup v2 group's processes, attached\n"
+      "  host detach N                         the group's policy removed (the group stays)\n"
       "  gc [--dry-run]                        remove attachments whose container is gone\n"
       "  teardown                              remove moat's empty bridges and its tables\n"
       "  resolve APP USER                      address of the container app=APP,user=USER\n"
@@ -1092,6 +1096,10 @@ main (int argc, char **argv)
    * any confinement (run.h). */
   if (argc > 1 && strcmp (argv[1], "run") == 0)
     return moat_ctl_run (argc - 2, argv + 2);
+  /* host attach may mount moat's cgroup2 hierarchy first; it confines
+   * itself (host.h). */
+  if (argc > 1 && strcmp (argv[1], "host") == 0)
+    return moat_ctl_host (argc - 2, argv + 2);
   if (parse_options (argc, argv, &o) < 0)
     return EXIT_USAGE;
   /* Everything moatctl does is files, netlink and memory; it writes only

@@ -20,7 +20,7 @@
 #include "model/config.h"
 #include "base/jsonnum.h"
 #include "hostnet.h"
-#include "netfind.h"
+#include "state/netfind.h"
 #include "kernel/netlink.h"
 #include "kernel/nft.h"
 #include "model/policy.h"

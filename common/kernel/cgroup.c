@@ -133,6 +133,104 @@ moat_cgroup_plan (const char *run_dir, const char *container_id, long long pid,
   return 0;
 }
 
+/* --- an existing group (moatctl host attach) ------------------------------ */
+
+static bool
+is_cgroup1 (const char *path)
+{
+  struct statfs s;
+
+  return statfs (path, &s) == 0 && s.f_type == CGROUP_SUPER_MAGIC;
+}
+
+/* Where a path of the v2 hierarchy ("/system.slice/x.service") lives:
+ * /sys/fs/cgroup on a v2 host, systemd's /sys/fs/cgroup/unified on a
+ * hybrid one, else moat's own mount. */
+static void
+hierarchy_root (struct moat_cgroup_plan *ret, const char *run_dir)
+{
+  static const char *const roots[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+
+  for (size_t i = 0; i < sizeof (roots) / sizeof (roots[0]); i++)
+    if (is_cgroup2 (roots[i]))
+      {
+        snprintf (ret->mount, sizeof (ret->mount), "%s", roots[i]);
+        return;
+      }
+  snprintf (ret->mount, sizeof (ret->mount), "%s/.cgroup2", run_dir);
+  ret->need_mount = !is_cgroup2 (ret->mount);
+}
+
+int
+moat_cgroup_plan_path (const char *run_dir, const char *name, const char *path,
+                       struct moat_cgroup_plan *ret, moat_err_t *err)
+{
+  struct stat st;
+
+  memset (ret, 0, sizeof (*ret));
+  if (check_no_net_v1 (name, err) < 0)
+    return -1;
+  if (path[0] != '/')
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "--cgroup \"%s\": want an absolute path (a directory of a cgroup2 mount, "
+                       "or a path of the hierarchy like /system.slice/x.service)",
+                       path);
+  if (stat (path, &st) == 0 && S_ISDIR (st.st_mode))
+    {
+      if (is_cgroup1 (path))
+        return moat_error (err, MOAT_E_CONFIG, 0,
+                           "--cgroup \"%s\": a cgroup v1 group; moat's rules match cgroup v2 "
+                           "groups only",
+                           path);
+      if (!is_cgroup2 (path))
+        return moat_error (err, MOAT_E_CONFIG, 0, "--cgroup \"%s\": not a cgroup", path);
+      snprintf (ret->dir, sizeof (ret->dir), "%s", path);
+      return 0;
+    }
+  hierarchy_root (ret, run_dir);
+  if ((size_t)snprintf (ret->dir, sizeof (ret->dir), "%s%s", ret->mount, path) >= sizeof (ret->dir))
+    return moat_error (err, MOAT_E_CONFIG, ENAMETOOLONG, "--cgroup \"%s\"", path);
+  return 0;
+}
+
+/* The group's level: how many directories below its mount's root, found
+ * by walking up while the parent is the same cgroup2 mount. */
+static unsigned
+dir_level (const char *dir)
+{
+  char path[PATH_MAX];
+  unsigned level = 0;
+  struct stat st, up;
+
+  if (!realpath (dir, path) || stat (path, &st) < 0)
+    return 0;
+  for (char *slash = strrchr (path, '/'); slash && slash != path; slash = strrchr (path, '/'))
+    {
+      *slash = '\0';
+      if (!is_cgroup2 (path) || stat (path, &up) < 0 || up.st_dev != st.st_dev)
+        break;
+      level++;
+    }
+  return level;
+}
+
+int
+moat_cgroup_check_path (const struct moat_cgroup_plan *p, const char *path, moat_err_t *err)
+{
+  struct stat st;
+  unsigned level;
+
+  if (stat (p->dir, &st) < 0 || !S_ISDIR (st.st_mode) || !is_cgroup2 (p->dir))
+    return moat_error (err, MOAT_E_CONFIG, 0, "--cgroup \"%s\": no such cgroup (%s)", path, p->dir);
+  level = dir_level (p->dir);
+  if (level != MOAT_HOSTNET_LEVEL)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "--cgroup \"%s\": at level %u; moat's rules match level %d "
+                       "(system.slice/UNIT, SLICE/GROUP)",
+                       path, level, MOAT_HOSTNET_LEVEL);
+  return 0;
+}
+
 int
 moat_cgroup_mount (const struct moat_cgroup_plan *p, moat_err_t *err)
 {

@@ -36,6 +36,16 @@ struct moat_cgroup_plan
  * (MOAT_E_CONFIG) name the container and the reason. */
 int moat_cgroup_plan (const char *run_dir, const char *container_id, long long pid,
                       struct moat_cgroup_plan *ret, moat_err_t *err);
+/* An existing group (moatctl host attach --cgroup PATH): PATH a directory
+ * of a cgroup2 mount, else a path of the v2 hierarchy under /sys/fs/cgroup
+ * (v2 host), /sys/fs/cgroup/unified (hybrid), else <run dir>/.cgroup2
+ * (need_mount when not mounted yet). Never `own`: moat neither makes nor
+ * removes it. A cgroup v1 directory is refused (MOAT_E_CONFIG). */
+int moat_cgroup_plan_path (const char *run_dir, const char *name, const char *path,
+                           struct moat_cgroup_plan *ret, moat_err_t *err);
+/* After the mount: the group exists, is cgroup2 and sits at the rules'
+ * level; errors name --cgroup "PATH". */
+int moat_cgroup_check_path (const struct moat_cgroup_plan *p, const char *path, moat_err_t *err);
 /* Mounts <run dir>/.cgroup2 when the plan needs it: before the hook
  * confines itself (Landlock and seccomp forbid mount). */
 int moat_cgroup_mount (const struct moat_cgroup_plan *p, moat_err_t *err);

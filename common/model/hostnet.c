@@ -28,7 +28,9 @@ moat_hostnet_to_json (const struct moat_hostnet *h)
                    h->cgroup_dir, "cgroup", (json_int_t)h->cgroup, "ownGroup", h->own_group,
                    "internet", h->internet, "policy", h->policy, "ident", h->ident);
 
-  if (j && h->pending && json_object_set_new (j, "policyPending", json_true ()) < 0)
+  if (j
+      && ((h->pending && json_object_set_new (j, "policyPending", json_true ()) < 0)
+          || (h->host_process && json_object_set_new (j, "hostProcess", json_true ()) < 0)))
     {
       json_decref (j);
       return NULL;
@@ -51,16 +53,17 @@ moat_hostnet_from_json (json_t *root, struct moat_hostnet *ret, moat_err_t *err)
 {
   const char *kind, *network, *id, *dir, *ident = NULL;
   json_int_t cgroup;
-  int own = 0, internet = 0, pending = 0;
+  int own = 0, internet = 0, pending = 0, host_process = 0;
   json_t *policy = NULL;
   json_error_t jerr;
   bool oom = false;
 
   memset (ret, 0, sizeof (*ret));
-  if (json_unpack_ex (root, &jerr, 0, "{s:s, s:s, s:s, s:s, s:I, s:b, s?:b, s?:o, s?:s, s?:b}",
-                      "kind", &kind, "network", &network, "containerId", &id, "cgroupDir", &dir,
-                      "cgroup", &cgroup, "ownGroup", &own, "internet", &internet, "policy", &policy,
-                      "ident", &ident, "policyPending", &pending)
+  if (json_unpack_ex (root, &jerr, 0,
+                      "{s:s, s:s, s:s, s:s, s:I, s:b, s?:b, s?:o, s?:s, s?:b, s?:b}", "kind", &kind,
+                      "network", &network, "containerId", &id, "cgroupDir", &dir, "cgroup", &cgroup,
+                      "ownGroup", &own, "internet", &internet, "policy", &policy, "ident", &ident,
+                      "policyPending", &pending, "hostProcess", &host_process)
       < 0)
     return moat_error (err, MOAT_E_STATE, 0, "host-network record: %s", jerr.text);
   if (strcmp (kind, MOAT_HOSTNET_KIND) != 0 || cgroup <= 0)
@@ -73,6 +76,7 @@ moat_hostnet_from_json (json_t *root, struct moat_hostnet *ret, moat_err_t *err)
   ret->own_group = own;
   ret->internet = internet;
   ret->pending = pending;
+  ret->host_process = host_process;
   ret->policy = policy && !json_is_null (policy) ? json_incref (policy) : NULL;
   if (oom)
     {

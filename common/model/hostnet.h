@@ -15,18 +15,22 @@
 #include "ruleset/elems.h"
 
 #define MOAT_HOSTNET_KIND "host-network"
+/* What moatctl ls, show, check and gc call a host process's record. */
+#define MOAT_HOSTPROC_KIND "host-process"
 
 struct moat_hostnet
 {
   char *network;
   char *container_id;
-  char *cgroup_dir; /* the group's directory */
-  uint64_t cgroup;  /* its id (the directory's inode) */
-  bool own_group;   /* moat made it (cgroup v1 host): poststop removes it */
-  bool internet;    /* the network's "internet" at attach */
-  json_t *policy;   /* the policy applied (policy.h); NULL: none yet */
-  char *ident;      /* its identity in <network>/idents/; NULL: none */
-  bool pending;     /* "policyPending": the kernel may not hold what "policy" says */
+  char *cgroup_dir;  /* the group's directory */
+  uint64_t cgroup;   /* its id (the directory's inode) */
+  bool own_group;    /* moat made it (cgroup v1 host): poststop removes it */
+  bool internet;     /* the network's "internet" at attach */
+  json_t *policy;    /* the policy applied (policy.h); NULL: none yet */
+  char *ident;       /* its identity in <network>/idents/; NULL: none */
+  bool pending;      /* "policyPending": the kernel may not hold what "policy" says */
+  bool host_process; /* "hostProcess": an existing group moatctl host attach named (no
+                      * container; stale only once the group is gone) */
 };
 
 void moat_hostnet_free (struct moat_hostnet *h);

@@ -857,6 +857,18 @@ moat_nft_elems_hostnet_acl (struct moat_nft_elems *l, bool ingress, uint64_t cgr
   return 0;
 }
 
+int
+moat_nft_elems_hostnet_peer (struct moat_nft_elems *l, struct in_addr src, uint64_t cgroup)
+{
+  struct key_writer w;
+
+  if (!elems_push (l, MOAT_SET_HOSTNET_PEERS, &w))
+    return -1;
+  key_put_addr (&w, src);
+  key_put_cgroup (&w, cgroup);
+  return 0;
+}
+
 /* "set: key[ : value]", as nft would write it. */
 void
 moat_elem_format (const struct moat_elem *e, char *buf, size_t size)

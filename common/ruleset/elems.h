@@ -141,6 +141,8 @@ void moat_link_local6 (const unsigned char mac[MOAT_MAC_LEN], struct in6_addr *r
  * so an IPv6 range gives no element (it opens nothing). */
 int moat_nft_elems_hostnet (struct moat_nft_elems *l, uint64_t cgroup);
 int moat_nft_elems_hostnet_ident (struct moat_nft_elems *l, uint64_t cgroup, const char *ident);
+/* A moat container at `src` may open connections to the group `cgroup`. */
+int moat_nft_elems_hostnet_peer (struct moat_nft_elems *l, struct in_addr src, uint64_t cgroup);
 int moat_nft_elems_hostnet_acl (struct moat_nft_elems *l, bool ingress, uint64_t cgroup,
                                 const struct moat_acl *acl);
 /* A cgroup field of a key, as its set stores it. */

@@ -188,6 +188,12 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
       .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
       .nfields = 4,
       .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_CGROUP, MOAT_FIELD_PROTO, MOAT_FIELD_PORT } },
+  /* Moat containers that may open connections to a host-network
+   * container (moat_policy_allows): source . its group. */
+  [MOAT_SET_HOSTNET_PEERS] = { .family = NFPROTO_INET,
+                               .name = "hostnet_peers",
+                               .nfields = 2,
+                               .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_CGROUP } },
 };
 
 #define TWIN6(NAME) [MOAT_SET_##NAME] = MOAT_SET_##NAME##6
@@ -978,6 +984,14 @@ const struct moat_rule_def moat_rule_defs[] = {
     "hostnet_in",
     "iifname lo accept",
     { { MOAT_TERM_IIF_LO, 0, 0, { 0 } } },
+    MOAT_ACT_ACCEPT,
+    NULL },
+  /* Moat containers whose labels reach it (through their own allow-host
+   * first, in to_host). */
+  { NFPROTO_INET,
+    "hostnet_in",
+    "ip saddr . socket cgroupv2 level 2 @hostnet_peers accept",
+    { IPV4, LOOKUP (MOAT_SET_HOSTNET_PEERS, MOAT_SRC_IP_SADDR, MOAT_SRC_SOCKET_CGROUP) },
     MOAT_ACT_ACCEPT,
     NULL },
   { NFPROTO_INET,

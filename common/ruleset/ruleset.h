@@ -60,6 +60,8 @@
  *   set hostnet_egress cgroupsv2 . ipv4_addr . inet_proto . inet_service  flags interval
  *   set hostnet_ingress ipv4_addr . cgroupsv2 . inet_proto . inet_service  flags interval
  *                    (outside source . cgroup . proto . port)
+ *   set hostnet_peers ipv4_addr . cgroupsv2
+ *                    (a moat container's address . the group it may open connections to)
  *   chain raw        (filter, prerouting, priority raw -300, policy accept)
  *     iifname @guarded drop          (a frame the bridge hands up on the port
  *                                     itself, to a reserved group MAC 01:80:c2:
@@ -191,6 +193,7 @@
  *   chain hostnet_in
  *     ct state established,related accept
  *     iifname lo accept
+ *     ip saddr . socket cgroupv2 level 2 @hostnet_peers accept   (moat peers let in)
  *     ip saddr . socket cgroupv2 level 2 . meta l4proto . th dport @hostnet_ingress accept
  *     meta l4proto tcp reject with tcp reset
  *     reject with icmpx admin-prohibited
@@ -258,7 +261,7 @@
  * older moat made are recognised and remade (docs/design.md, "Upgrades").
  * Bump it with every change to the sets, chains or rules above:
  * common/tests/test_nft.c fails until the new layout is recorded there. */
-#define MOAT_RULESET_LAYOUT 3
+#define MOAT_RULESET_LAYOUT 4
 #define MOAT_RULESET_LAYOUT_STR_(n) #n
 #define MOAT_RULESET_LAYOUT_STR(n) MOAT_RULESET_LAYOUT_STR_ (n)
 #define MOAT_RULESET_LAYOUT_COMMENT "moat layout " MOAT_RULESET_LAYOUT_STR (MOAT_RULESET_LAYOUT)
@@ -367,6 +370,7 @@ enum moat_set
   MOAT_SET_HOSTNET_IDENT,
   MOAT_SET_HOSTNET_EGRESS,
   MOAT_SET_HOSTNET_INGRESS,
+  MOAT_SET_HOSTNET_PEERS,
   MOAT_SET_COUNT,
   /* Not in moat_set_defs: the set id_<identity> of each identity, shaped
    * as moat_ident_set_def (its IPv6 twin id_<identity>6: moat_ident_set6_def).

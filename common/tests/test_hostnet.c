@@ -59,6 +59,33 @@ test_round_trip (void **state)
   assert_false (back.internet);
   assert_null (back.policy);
   assert_string_equal (back.ident, "0123456789abcdef");
+  assert_false (back.host_process);
+  assert_null (json_object_get (j, "hostProcess"));
+  moat_hostnet_free (&back);
+  (void)state;
+}
+
+/* moatctl host attach's record: "hostProcess", a group moat did not make. */
+static void
+test_host_process (void **state)
+{
+  struct moat_hostnet h = {
+    .network = (char *)"n1",
+    .container_id = (char *)"web.service",
+    .cgroup_dir = (char *)"/sys/fs/cgroup/system.slice/web.service",
+    .cgroup = 42,
+    .host_process = true,
+  };
+  json_auto_t *j = moat_hostnet_to_json (&h);
+  struct moat_hostnet back;
+  moat_err_t err = { 0 };
+
+  assert_non_null (j);
+  assert_true (json_is_true (json_object_get (j, "hostProcess")));
+  assert_int_equal (moat_hostnet_from_json (j, &back, &err), 0);
+  assert_true (back.host_process);
+  assert_false (back.own_group);
+  assert_string_equal (back.container_id, "web.service");
   moat_hostnet_free (&back);
   (void)state;
 }
@@ -155,9 +182,8 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_round_trip),
-    cmocka_unit_test (test_bad_records),
-    cmocka_unit_test (test_compile),
+    cmocka_unit_test (test_round_trip),   cmocka_unit_test (test_host_process),
+    cmocka_unit_test (test_bad_records),  cmocka_unit_test (test_compile),
     cmocka_unit_test (test_refused_keys),
   };
 

@@ -630,6 +630,13 @@ static const char *const expected_rules[] = {
   "  [ cmp eq reg 1 0x00000002 ]\n"
   "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
   "  [ socket load cgroupv2 => reg 9 ]\n"
+  "  [ lookup reg 1 set hostnet_peers ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat hostnet_in\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ socket load cgroupv2 => reg 9 ]\n"
   "  [ byteorder reg 9 = hton(reg 9, 8, 8) ]\n"
   "  [ meta load l4proto => reg 11 ]\n"
   "  [ payload load 2b @ transport header + 2 => reg 2 ]\n"
@@ -688,15 +695,15 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 32 sets, 21 chains, 80 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 33 sets, 21 chains, 81 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
     uint8_t family;
     size_t count;
   } runs[] = {
-    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 32 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 21 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 80 },
+    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 33 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 21 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 81 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -737,6 +744,8 @@ static const struct
   { 2, 0xdae6c5dce9f7883eULL },
   /* the counted sets' IPv6 twins */
   { 3, 0x8686eb522c84ccfcULL },
+  /* hostnet_peers */
+  { 4, 0xd9186c2c1733f26dULL },
 };
 
 static void
@@ -850,6 +859,7 @@ static const struct expected_set expected_sets[] = {
   { NFPROTO_INET, "hostnet_ident", 0x8, 0x2e, 8, "", 1 },
   { NFPROTO_INET, "hostnet_egress", 0x84, 0xb8730d, 20, "\x08\x04\x01\x02", 0 },
   { NFPROTO_INET, "hostnet_ingress", 0x84, 0x1ee30d, 20, "\x04\x08\x01\x02", 0 },
+  { NFPROTO_INET, "hostnet_peers", 0, 0x1ee, 12, "", 0 },
   { NFPROTO_BRIDGE, "guarded", 0, 0x29, 16, "", 1 },
   { NFPROTO_BRIDGE, "ports", 0, 0x29247, 28, "", 0 },
 };
@@ -930,7 +940,7 @@ test_tables_sets (void **state)
         assert_true (seen < sizeof (expected_sets) / sizeof (expected_sets[0]));
         assert_set (m.v[i], &expected_sets[seen++]);
       }
-  assert_int_equal (seen, 34);
+  assert_int_equal (seen, 35);
   nftnl_batch_free (batch);
 }
 
@@ -1068,7 +1078,7 @@ test_tables_rules_per_chain (void **state)
     { "hostnet_output", 1 },
     { "hostnet_input", 1 },
     { "hostnet_out", 6 },
-    { "hostnet_in", 5 },
+    { "hostnet_in", 6 },
   };
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);

@@ -12,6 +12,7 @@
 #include "base/strv.h"
 #include "state/identities.h"
 #include "state/state.h"
+#include "verbs/hostnet.h"
 
 /* --- join and leave -------------------------------------------------------- */
 
@@ -93,6 +94,9 @@ join_kernel (struct moat_nft *nft, const struct moat_record *rec, const struct m
   in.ngroups = groups.n;
   if (moat_policy_compile (&in, elems) < 0 || add_twins (rec, &groups, elems) < 0)
     return moat_error_nomem (err, "policy");
+  /* The host-network containers and host processes it may reach take it in. */
+  if (rec->ident && moat_hostnet_peer_elems (rec->network, rec->addr, p, elems, err) < 0)
+    return -1;
   /* Joining follows a leave (which swept) or a container without policy:
    * nothing of it to sweep. */
   return moat_nft_policy_replace2 (nft, rec->addr, addr6_or_null (rec), false, rec->internet, NULL,
@@ -161,6 +165,10 @@ leave_kernel (struct moat_nft *nft, const struct moat_record *rec, bool sweep, m
               < 0
           || add_twins (rec, &groups, del) < 0))
     return moat_error_nomem (err, "policy");
+  /* A sweep takes them itself (kernel/nft: hostnet_peers is a policy set). */
+  if (self != SIZE_MAX && !sweep
+      && moat_hostnet_peer_elems (rec->network, rec->addr, &groups.policies[self], del, err) < 0)
+    return -1;
   return moat_nft_policy_replace2 (nft, rec->addr, addr6_or_null (rec), sweep, rec->internet, del,
                                    NULL, NULL, NULL, err);
 }

@@ -100,6 +100,44 @@ fill_identity (const char *network, const char *ident, const struct moat_policy 
   return 0;
 }
 
+/* The moat containers that may open connections to it (hostnet_peers):
+ * every member of every identity of its network whose policy allows it
+ * (moat_policy_allows), as a container's joins and leaves keep them
+ * (moat_hostnet_peer_elems). */
+static int
+peers_of (const char *network, uint64_t cgroup, const struct moat_policy *p,
+          struct moat_nft_elems *out, moat_err_t *err)
+{
+  _cleanup_ (moat_ident_list_free) struct moat_ident_list groups = { 0 };
+
+  if (moat_ident_list_load (network, true, &groups, err) < 0)
+    return -1;
+  for (size_t g = 0; g < groups.n; g++)
+    {
+      if (!moat_policy_allows (groups.groups[g].policy, p))
+        continue;
+      for (size_t i = 0; i < groups.groups[g].n; i++)
+        if (moat_nft_elems_hostnet_peer (out, groups.groups[g].addrs[i], cgroup) < 0)
+          return moat_error_nomem (err, "policy");
+    }
+  return 0;
+}
+
+/* The record's elements: its own (moat_hostnet_elems) and its peers'. */
+static int
+record_elems (const struct moat_hostnet *h, struct moat_nft_elems *out, moat_err_t *err)
+{
+  _cleanup_ (moat_policy_free) struct moat_policy p = { 0 };
+
+  if (moat_hostnet_elems (h, out, err) < 0)
+    return -1;
+  if (!h->policy)
+    return 0;
+  if (moat_policy_from_json (h->policy, &p, err) < 0)
+    return moat_error_prefix (err, "host-network record %s", h->container_id);
+  return peers_of (h->network, h->cgroup, &p, out, err);
+}
+
 static int
 elems_delete (struct moat_nft *nft, const struct moat_hostnet *h, moat_err_t *err)
 {
@@ -108,7 +146,7 @@ elems_delete (struct moat_nft *nft, const struct moat_hostnet *h, moat_err_t *er
 
   if (!del)
     return moat_error_nomem (err, "policy");
-  if (moat_hostnet_elems (h, del, err) < 0)
+  if (record_elems (h, del, err) < 0)
     return -1;
   return moat_nft_policy_replace (nft, none, false, false, del, NULL, NULL, NULL, err);
 }
@@ -133,6 +171,8 @@ elems_add (struct moat_nft *nft, const struct moat_hostnet *h, const struct moat
     return -1;
   if (moat_hostnet_compile (h->cgroup, h->ident, h->internet, p, add) < 0)
     return moat_error_nomem (err, "policy");
+  if (peers_of (h->network, h->cgroup, p, add, err) < 0)
+    return -1;
   return moat_nft_policy_replace (nft, none, false, false, NULL, NULL, exists ? NULL : h->ident,
                                   add, err);
 }
@@ -150,6 +190,7 @@ record_fill (const struct moat_hostnet_request *r, const struct moat_policy *p, 
   h->policy = moat_policy_to_json (p);
   h->ident = ident ? strdup (ident) : NULL;
   h->pending = true;
+  h->host_process = r->host_process;
   if (!h->network || !h->container_id || !h->cgroup_dir || !h->policy || (ident && !h->ident))
     return moat_error_nomem (err, "host-network record");
   return 0;
@@ -247,6 +288,8 @@ moat_hostnet_stale (const struct moat_hostnet *h, moat_err_t *err)
 
   if (r <= 0 || id != h->cgroup)
     return r < 0 ? -1 : 1;
+  if (h->host_process)
+    return 0;
   r = moat_cgroup_populated (h->cgroup_dir, err);
   return r < 0 ? -1 : !r;
 }
@@ -258,8 +301,9 @@ gc_item (const struct moat_hostnet *h)
 
   snprintf (cgroup, sizeof (cgroup), "cgroup:%llu", (unsigned long long)h->cgroup);
   return json_pack ("{s:s, s:s, s:s, s:s, s:s}", "network", h->network, "container",
-                    h->container_id, "ifname", MOAT_HOSTNET_KIND, "address", cgroup, "gone",
-                    "its processes");
+                    h->container_id, "ifname",
+                    h->host_process ? MOAT_HOSTPROC_KIND : MOAT_HOSTNET_KIND, "address", cgroup,
+                    "gone", "its processes");
 }
 
 /* One record: stale or not, and, with `remove`, detached. */
@@ -312,8 +356,34 @@ moat_hostnet_expected (struct moat_nft_elems *out, moat_err_t *err)
       _cleanup_ (moat_hostnet_free) struct moat_hostnet h = { 0 };
       int r = moat_hostnet_read (ids[i], &h, err);
 
-      if (r < 0 || (r == 1 && moat_hostnet_elems (&h, out, err) < 0))
+      if (r < 0 || (r == 1 && record_elems (&h, out, err) < 0))
         return -1;
+    }
+  return 0;
+}
+
+int
+moat_hostnet_peer_elems (const char *network, struct in_addr addr, const struct moat_policy *from,
+                         struct moat_nft_elems *out, moat_err_t *err)
+{
+  _cleanup_ (moat_strv_freep) char **ids = NULL;
+
+  if (moat_hostnet_list (&ids, err) < 0)
+    return -1;
+  for (size_t i = 0; ids[i]; i++)
+    {
+      _cleanup_ (moat_hostnet_free) struct moat_hostnet h = { 0 };
+      _cleanup_ (moat_policy_free) struct moat_policy p = { 0 };
+      int r = moat_hostnet_read (ids[i], &h, err);
+
+      if (r < 0)
+        return -1;
+      if (r == 0 || !h.policy || strcmp (h.network, network) != 0)
+        continue;
+      if (moat_policy_from_json (h.policy, &p, err) < 0)
+        return moat_error_prefix (err, "host-network record %s", h.container_id);
+      if (moat_policy_allows (from, &p) && moat_nft_elems_hostnet_peer (out, addr, h.cgroup) < 0)
+        return moat_error_nomem (err, "policy");
     }
   return 0;
 }

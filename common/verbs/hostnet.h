@@ -20,6 +20,7 @@ struct moat_hostnet_request
   long long pid;                       /* its first process (OCI state "pid") */
   json_t *annotations;                 /* its io.moat.* settings */
   const struct moat_cgroup_plan *plan; /* moat_cgroup_plan's, mounted */
+  bool host_process;                   /* moatctl host attach: an existing group, no container */
 };
 
 /* Under the network's lock: the policy resolved and checked, the group
@@ -37,7 +38,9 @@ int moat_hostnet_attach (const struct moat_hostnet_request *r, moat_err_t *err);
 int moat_hostnet_detach (const char *container_id, moat_err_t *err);
 
 /* For moatctl gc: 1 when the record's group is gone or holds no process
- * (nothing left to filter: the container died without its poststop). */
+ * (nothing left to filter: the container died without its poststop); a
+ * host process's group (host_process) only once it is gone: an empty
+ * unit's group may be filled again. */
 int moat_hostnet_stale (const struct moat_hostnet *h, moat_err_t *err);
 
 /* moatctl check and gc: each host-network record whose group is stale
@@ -47,7 +50,17 @@ int moat_hostnet_stale (const struct moat_hostnet *h, moat_err_t *err);
  * error when that fails. */
 int moat_hostnet_gc (bool remove, json_t *report, const char *list, moat_err_t *err);
 
-/* moatctl check and restore: every host-network record's elements. */
+/* moatctl check and restore: every host-network record's elements, its
+ * hostnet_peers (the members of its network's identities that may open
+ * connections to it) included. */
 int moat_hostnet_expected (struct moat_nft_elems *out, moat_err_t *err);
+
+/* A container at `addr` on `network`, with policy `from`, joining or
+ * leaving: its hostnet_peers elements, one per host-network container or
+ * host process of the network it may open connections to
+ * (moat_policy_allows). Callers hold the network's lock. */
+int moat_hostnet_peer_elems (const char *network, struct in_addr addr,
+                             const struct moat_policy *from, struct moat_nft_elems *out,
+                             moat_err_t *err);
 
 #endif

@@ -258,6 +258,8 @@ hostnet_elems (struct moat_nft_elems *l)
   assert_int_equal (moat_nft_elems_hostnet_ident (l, HOSTNET_CG, "a0a0a0a0a0a0a0a0"), 0);
   assert_int_equal (moat_nft_elems_hostnet_acl (l, false, HOSTNET_CG, &egress), 0);
   assert_int_equal (moat_nft_elems_hostnet_acl (l, true, HOSTNET_CG, &ingress), 0);
+  /* a shares its label app=web: it may open connections to it. */
+  assert_int_equal (moat_nft_elems_hostnet_peer (l, addr_of ("10.1.0.2"), HOSTNET_CG), 0);
 }
 
 /* Every element the kernel holds for the world, built as the hook (member,
@@ -788,7 +790,8 @@ hn_loopback_in (struct moat_eval_packet *p)
 }
 
 /* a's connection to the host's tcp/8080 (its io.moat.allow-host), where
- * the host-network container listens: its ingress must let a in too. */
+ * the host-network container listens: a shares its label, so it is in
+ * hostnet_peers. */
 static void
 hn_from_container (struct moat_eval_packet *p)
 {
@@ -821,8 +824,9 @@ static const struct special specials[] = {
     MOAT_EVAL_ACCEPT, "ct state established,related accept" },
   { "to host-network, from the host itself", "127.0.0.1", HOST_ADDR, "tcp/8080", hn_loopback_in,
     MOAT_EVAL_ACCEPT, "iifname lo accept" },
-  { "to host-network, from a container", "a", "host", "tcp/8080", hn_from_container,
-    MOAT_EVAL_REJECT, "meta l4proto tcp reject with tcp reset" },
+  { "to host-network, from a container its labels let in", "a", "host", "tcp/8080",
+    hn_from_container, MOAT_EVAL_ACCEPT,
+    "ip saddr . socket cgroupv2 level 2 @hostnet_peers accept" },
   /* b publishes 0.0.0.0:8443 -> 80/tcp and HOST_ADDR:5353 -> 53/udp. */
   { "published, from outside", "8.8.8.8", HOST_ADDR, "tcp/8443", first_packet, MOAT_EVAL_ACCEPT,
     "ct status dnat ip daddr . meta l4proto . th dport @published accept" },

@@ -6,7 +6,7 @@
 #include "base/cleanup.h"
 #include "model/config.h"
 #include "fuzz.h"
-#include "../../oci-hook/netfind.h"
+#include "state/netfind.h"
 
 static void
 check_match (json_t *conf, const char *name)

@@ -161,6 +161,9 @@ static const struct
   { MOAT_SET_PROXIED, 0x1 },           /* container . proxy . tcp . port */
   { MOAT_SET_SRC_IDENT, 0x1 },
   { MOAT_SET_INTERNET, 0x1 },
+  /* The host-network containers it may open connections to: a sweep
+   * takes them even when its identity file is gone (IPv4 only: no twin). */
+  { MOAT_SET_HOSTNET_PEERS, 0x1 }, /* container . cgroup */
 };
 
 #define PUBLISH_SETS 2
@@ -179,7 +182,11 @@ nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, const struct in6
          i < ARRAY_SIZE (policy_sets); i++)
       {
         enum moat_set set = twin ? moat_set_twin6 (policy_sets[i].set) : policy_sets[i].set;
-        struct collect c = {
+        struct collect c;
+
+        if (set == MOAT_SET_NO_TWIN)
+          continue;
+        c = (struct collect){
           .set = &moat_set_defs[set],
           .addr = addr,
           .positions = policy_sets[i].positions,

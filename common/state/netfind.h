@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#ifndef MOAT_NETFIND_H
-#define MOAT_NETFIND_H
+#ifndef MOAT_STATE_NETFIND_H
+#define MOAT_STATE_NETFIND_H
 
 /* Finding a network configuration by its name, for the hook-driven attach
  * (moat-hook(8)), the way CNI runtimes built on libcni find one:

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A network configuration found by name (see netfind.h). */
-#include "netfind.h"
+#include "state/netfind.h"
 
 #include <dirent.h>
 #include <errno.h>

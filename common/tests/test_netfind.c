@@ -16,7 +16,7 @@
 
 #include "base/cleanup.h"
 #include "model/config.h"
-#include "../netfind.h"
+#include "state/netfind.h"
 
 /* --- one file ----------------------------------------------------------- */
 
