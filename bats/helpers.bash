@@ -103,6 +103,21 @@ pick_free_24() {
   fail "no free /24 in 10.200-249.x.0"
 }
 
+# setup_dual_stack_net: setup_moat_net with a random fd../64 as subnet6
+# (V6PFX, gateway GW6), after turning IPv6 forwarding on, which moat
+# requires and never writes: only in a private namespace (hack/sandbox;
+# the files that call this carry "# moat-bats: sandbox").
+setup_dual_stack_net() {
+  setup_moat_net
+  [[ $(readlink /proc/self/ns/net) != "$(readlink /proc/1/ns/net)" ]] ||
+    fail "run this file in hack/sandbox: it sets net.ipv6.conf.all.forwarding"
+  sysctl -qw net.ipv6.conf.all.forwarding=1
+  V6PFX=fd$(printf '%02x' $((RANDOM % 256))):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM)
+  GW6=$V6PFX::1
+  conf_set '.subnet6 = $s' --arg s "$V6PFX::/64"
+  MOAT_CONF_BASE=$MOAT_CONF
+}
+
 setup_moat_net() {
   [[ $EUID -eq 0 ]] || fail "the integration tests need root"
   [[ -x $MOAT ]] || fail "plugin not built: $MOAT (run make all)"
@@ -231,6 +246,8 @@ ns_of() { echo "$PFX$1"; }
 # Fields of a kept ADD result; each fails when the field is missing.
 result_field() { jq -er "$2" "$T/result.$1" || fail "result of $1 has no $2"; }
 ip_of() { result_field "$1" '.ips[0].address | split("/")[0]'; }
+# ip6_of NAME: its IPv6 address from the ADD's result (dual stack).
+ip6_of() { result_field "$1" '.ips[] | select(.address | contains(":")) | .address | split("/")[0]'; }
 cidr_of() { result_field "$1" '.ips[0].address'; }
 hostif_of() { result_field "$1" '.interfaces[1].name'; }
 mac_of() { result_field "$1" '.interfaces[2].mac'; }

@@ -12,18 +12,11 @@
 load helpers
 
 setup() {
-  setup_moat_net
-  [[ $(readlink /proc/self/ns/net) != "$(readlink /proc/1/ns/net)" ]] ||
-    fail "run this file in hack/sandbox: it sets net.ipv6.conf.all.forwarding"
-  sysctl -qw net.ipv6.conf.all.forwarding=1
-  V6PFX=fd$(printf '%02x' $((RANDOM % 256))):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM)
-  conf_set '.subnet6 = $s' --arg s "$V6PFX::/64"
-  MOAT_CONF_BASE=$MOAT_CONF
+  setup_dual_stack_net
   P=$(random_port)
 }
 teardown() { teardown_moat_net; }
 
-ip6_of() { result_field "$1" '.ips[] | select(.address | contains(":")) | .address | split("/")[0]'; }
 
 # outside6: setup_outside, plus IPv6: the host's end OUT6PFX::1, the
 # outside's OUT6_IN (::2, the range the tests open) and OUT6_OUT (::3),

@@ -11,12 +11,7 @@
 load helpers
 
 setup() {
-  setup_moat_net
-  [[ $(readlink /proc/self/ns/net) != "$(readlink /proc/1/ns/net)" ]] ||
-    fail "run this file in hack/sandbox: it sets net.ipv6.conf.all.forwarding"
-  sysctl -qw net.ipv6.conf.all.forwarding=1
-  V6PFX=fd$(printf '%02x' $((RANDOM % 256))):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM)
-  conf_set '.subnet6 = $s' --arg s "$V6PFX::/64"
+  setup_dual_stack_net
 }
 teardown() {
   nft delete table ip6 "${PFX}fw" 2>/dev/null || true
@@ -24,7 +19,6 @@ teardown() {
 }
 
 ctl() { "$MOAT_BUILD/moatctl" "$@"; }
-ip6_of() { result_field "$1" '.ips[] | select(.address | contains(":")) | .address | split("/")[0]'; }
 tcp6() { ns_tcp_connect "$(ns_of "$1")" "$(ip6_of "$2")" "$3" || true; }
 
 # count NAME VERDICT DIRECTION packets|bytes: one number of stats --json.

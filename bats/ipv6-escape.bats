@@ -18,18 +18,10 @@ load escape
 load flows
 
 setup() {
-  setup_moat_net
-  [[ $(readlink /proc/self/ns/net) != "$(readlink /proc/1/ns/net)" ]] ||
-    fail "run this file in hack/sandbox: it sets net.ipv6.conf.all.forwarding"
-  sysctl -qw net.ipv6.conf.all.forwarding=1
-  V6PFX=fd$(printf '%02x' $((RANDOM % 256))):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM)
-  GW6=$V6PFX::1
-  conf_set '.subnet6 = $s' --arg s "$V6PFX::/64"
-  MOAT_CONF_BASE=$MOAT_CONF
+  setup_dual_stack_net
 }
 teardown() { teardown_moat_net; }
 
-ip6_of() { result_field "$1" '.ips[] | select(.address | contains(":")) | .address | split("/")[0]'; }
 lla_of() { ip -n "$1" -6 -o addr show dev eth0 scope link | awk '{ sub("/.*", "", $4); print $4 }'; }
 # got TOKEN: how many lines a server logged with TOKEN in them (a
 # fragmented probe's line carries it twice, with padding).
