@@ -20,7 +20,31 @@ load flows
 setup() {
   setup_dual_stack_net
 }
-teardown() { teardown_moat_net; }
+teardown() {
+  nft delete table bridge "${PFX}frag" 2>/dev/null || true
+  teardown_moat_net
+}
+
+# frag_counters_start: a table of the test's own counting, at the bridge's
+# input hook (after moat's port checks), the IPv6 fragments that reach the
+# host: to link-local, to multicast, to the gateway's global address.
+frag_counters_start() {
+  nft -f - <<NFT
+table bridge ${PFX}frag {
+  chain input {
+    type filter hook input priority 0;
+    exthdr frag exists ip6 daddr fe80::/10 counter
+    exthdr frag exists ip6 daddr ff00::/8 counter
+    exthdr frag exists ip6 daddr $GW6 counter
+  }
+}
+NFT
+}
+
+# frag_count N: packets counted by the Nth rule (1-3) of frag_counters_start.
+frag_count() {
+  nft list chain bridge "${PFX}frag" input | awk '/counter packets/ { n++; if (n == '"$1"') { for (i = 1; i <= NF; i++) if ($i == "packets") print $(i + 1) } }'
+}
 
 lla_of() { ip -n "$1" -6 -o addr show dev eth0 scope link | awk '{ sub("/.*", "", $4); print $4 }'; }
 # got TOKEN: how many lines a server logged with TOKEN in them (a
@@ -176,6 +200,7 @@ a6() {
   lla_h=$(ip -6 -o addr show dev "$BR" scope link | awk '{ sub("/.*", "", $4); print $4; exit }')
   [[ -n $lla_h ]] || fail "no link-local on $BR"
 
+  frag_counters_start
   # Advertisements: the gateway's address to all nodes and to b (override),
   # b's address to the host (solicited, override) and to all nodes.
   a6 na6 n6-gw-all --dmac 33:33:00:00:00:01 --src "$LLA" --dst ff02::1 --target "$GW6"
@@ -228,6 +253,11 @@ a6() {
   for t in n6-gw-all n6-b-host n6-blla-host r6-host s6-b-host s6-blla-host; do
     assert_not_captured BR "$t" "$t at the host"
   done
+  # Fragments to link-local and multicast addresses stop at the port; those
+  # to the gateway's global address go on, to be judged reassembled.
+  assert_eq "$(frag_count 1)" 0 "fragments to link-local addresses past the port"
+  assert_eq "$(frag_count 2)" 0 "fragments to multicast addresses past the port"
+  (($(frag_count 3) > 0)) || fail "no fragment to the gateway's global address reached the host's input: nothing was counted"
   assert_not_captured A d6-solicit-b out "b's solicit at a"
   assert_eq "$(got s6-b-c)$(got s6-b-host)$(got s6-gw-c)" 000 "spoofed datagrams delivered"
   assert_eq "$(got d6-adv-frag-lla)$(got d6-adv-frag-gw)" 00 "fragmented DHCPv6 answers delivered on the host"

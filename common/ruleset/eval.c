@@ -378,6 +378,12 @@ term_holds (struct walk *w, const struct moat_rule_def *def, const struct moat_t
       return w->iif && strcmp (w->iif, "lo") == 0;
     case MOAT_TERM_OIF_LO:
       return w->oif && strcmp (w->oif, "lo") == 0;
+    case MOAT_TERM_EXTHDR_FRAG:
+      return p->ip6 && p->frag;
+    case MOAT_TERM_DADDR6_LINK:
+      return p->ip6 && w->daddr6.s6_addr[0] == 0xfe && (w->daddr6.s6_addr[1] & 0xc0) == 0x80;
+    case MOAT_TERM_DADDR6_MCAST:
+      return p->ip6 && w->daddr6.s6_addr[0] == 0xff;
     case MOAT_TERM_LOOKUP:
     case MOAT_TERM_NOT_LOOKUP:
       /* An identity's set is named as the identity's chain it is in. */

@@ -78,6 +78,7 @@ struct moat_eval_packet
   uint16_t nd_option;                    /* its first option: type << 8 | length; 0: none */
   unsigned char nd_lladdr[MOAT_MAC_LEN]; /* that option's link-layer address */
   uint16_t sport;                        /* host order (udp sport 547) */
+  bool frag;                             /* it carries a fragment header */
 
   enum moat_eval_ct ct;
   bool ct_reply;                    /* ct direction reply */

@@ -800,6 +800,25 @@ const struct moat_rule_def moat_rule_defs[] = {
     MOAT_ACT_DROP,
     NULL,
     true },
+  /* Neighbour discovery, MLD, RA and DHCPv6 are never fragmented (RFC
+   * 6980), and the checks below read a header that only a first fragment
+   * may carry: a fragment to a link-local or multicast address could take
+   * any of them past. Fragments to global addresses (a peer's, routed)
+   * stay the forward chain's to judge. */
+  { NFPROTO_BRIDGE,
+    "from_port6",
+    "exthdr frag exists ip6 daddr fe80::/10 drop",
+    { { MOAT_TERM_EXTHDR_FRAG, 0, 0, { 0 } }, { MOAT_TERM_DADDR6_LINK, 0, 0, { 0 } } },
+    MOAT_ACT_DROP,
+    NULL,
+    true },
+  { NFPROTO_BRIDGE,
+    "from_port6",
+    "exthdr frag exists ip6 daddr ff00::/8 drop",
+    { { MOAT_TERM_EXTHDR_FRAG, 0, 0, { 0 } }, { MOAT_TERM_DADDR6_MCAST, 0, 0, { 0 } } },
+    MOAT_ACT_DROP,
+    NULL,
+    true },
   /* A container is no router and no multicast listener: MLD query, report
    * and done (a rogue querier starves its peers' neighbour discovery), RS,
    * RA, redirect, MLDv2 report. */

@@ -233,6 +233,9 @@
  *     drop
  *   chain from_port6 (IPv6 half; nft 1.0.6 has no icmpv6 taddr: ND fields by offset)
  *     iifname . ether saddr . ip6 saddr != @ports6 drop
+ *     exthdr frag exists ip6 daddr fe80::/10 drop
+ *     exthdr frag exists ip6 daddr ff00::/8 drop
+ *                    (nothing link-scoped is fragmented: RFC 6980)
  *     meta l4proto ipv6-icmp icmpv6 type mld-listener-query-nd-router-advert drop
  *                    (130-134: MLD query, report, done; RS; RA)
  *     meta l4proto ipv6-icmp icmpv6 type nd-redirect drop
@@ -261,7 +264,7 @@
  * older moat made are recognised and remade (docs/design.md, "Upgrades").
  * Bump it with every change to the sets, chains or rules above:
  * common/tests/test_nft.c fails until the new layout is recorded there. */
-#define MOAT_RULESET_LAYOUT 4
+#define MOAT_RULESET_LAYOUT 5
 #define MOAT_RULESET_LAYOUT_STR_(n) #n
 #define MOAT_RULESET_LAYOUT_STR(n) MOAT_RULESET_LAYOUT_STR_ (n)
 #define MOAT_RULESET_LAYOUT_COMMENT "moat layout " MOAT_RULESET_LAYOUT_STR (MOAT_RULESET_LAYOUT)
@@ -460,6 +463,9 @@ enum moat_term_kind
   MOAT_TERM_TH_SPORT,        /* th sport <value> (udp sport 547) */
   MOAT_TERM_IIF_LO,          /* iifname "lo" */
   MOAT_TERM_OIF_LO,          /* oifname "lo" */
+  MOAT_TERM_EXTHDR_FRAG,     /* exthdr frag exists: an IPv6 fragment, first or not */
+  MOAT_TERM_DADDR6_LINK,     /* ip6 daddr fe80::/10 */
+  MOAT_TERM_DADDR6_MCAST,    /* ip6 daddr ff00::/8 */
 };
 
 struct moat_term

@@ -746,6 +746,8 @@ static const struct
   { 3, 0x8686eb522c84ccfcULL },
   /* hostnet_peers */
   { 4, 0xd9186c2c1733f26dULL },
+  /* the port drops IPv6 fragments to link-local and multicast addresses */
+  { 5, 0x556745b17a57f69cULL },
 };
 
 static void

@@ -554,6 +554,22 @@ static const char *const expected_rules6[] = {
   "  [ payload load 16b @ network header + 8 => reg 14 ]\n"
   "  [ lookup reg 1 set ports6 0x1 ]\n"
   "  [ immediate reg 0 drop ]\n",
+  /* nft --debug=netlink of exthdr frag exists ip6 daddr fe80::/10 drop,
+   * and of ... ff00::/8 (nft 1.0.6) */
+  "bridge moat from_port6\n"
+  "  [ exthdr load ipv6 1b @ 44 + 0 present => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
+  "  [ payload load 16b @ network header + 24 => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x0000c0ff 0x00000000 0x00000000 0x00000000 ) ^ 0x00000000 "
+  "0x00000000 0x00000000 0x00000000 ]\n"
+  "  [ cmp eq reg 1 0x000080fe 0x00000000 0x00000000 0x00000000 ]\n"
+  "  [ immediate reg 0 drop ]\n",
+  "bridge moat from_port6\n"
+  "  [ exthdr load ipv6 1b @ 44 + 0 present => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
+  "  [ payload load 1b @ network header + 24 => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x000000ff ]\n"
+  "  [ immediate reg 0 drop ]\n",
   "bridge moat from_port6\n"
   "  [ meta load l4proto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x0000003a ]\n"

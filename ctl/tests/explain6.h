@@ -249,6 +249,29 @@ dhcp6_server (struct moat_eval_packet *p)
   p->sport = MOAT_DHCPV6_SERVER_PORT;
 }
 
+/* The same cut in fragments: the port cannot read a later fragment's
+ * ICMPv6 type, so fragments to link-scoped addresses go. */
+static void
+na_fragment (struct moat_eval_packet *p)
+{
+  na_own (p);
+  p->frag = true;
+}
+
+static void
+ra_fragment (struct moat_eval_packet *p)
+{
+  ra (p);
+  p->frag = true;
+}
+
+static void
+fragment (struct moat_eval_packet *p)
+{
+  first_packet (p);
+  p->frag = true;
+}
+
 static void
 spoofed6 (struct moat_eval_packet *p)
 {
@@ -339,6 +362,12 @@ static const struct special specials6[] = {
     "@th,208,48 . ip6 saddr != @ports6 drop" },
   { "v6 DHCPv6 server", "a", "2001:db8:8::8", "udp/546", dhcp6_server, MOAT_EVAL_DROP,
     "meta l4proto udp th sport 547 drop" },
+  { "v6 fragment to a link-local address", "a", "fe80::1", "icmp", na_fragment, MOAT_EVAL_DROP,
+    "exthdr frag exists ip6 daddr fe80::/10 drop" },
+  { "v6 fragment to a multicast address", "a", "ff02::1", "icmp", ra_fragment, MOAT_EVAL_DROP,
+    "exthdr frag exists ip6 daddr ff00::/8 drop" },
+  { "v6 fragment to a global address: judged as unfragmented", "a", "2001:db8:8::8", "udp/1",
+    fragment, MOAT_EVAL_REJECT, "reject with icmpx admin-prohibited" },
   { "v6 no member, forwarded", "a", "2001:db8:8::8", "tcp/1", bridge_itself6, MOAT_EVAL_DROP,
     "meta nfproto ipv6 iifname @bridges drop" },
   { "v6 no member, to the host", "a", "host", "tcp/1", bridge_itself6, MOAT_EVAL_DROP,

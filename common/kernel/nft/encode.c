@@ -387,6 +387,44 @@ match_ct_bits (struct nftnl_rule *r, uint32_t key, uint32_t bits)
   return compare (r, NFT_CMP_NEQ, &zero, sizeof (zero));
 }
 
+/* exthdr frag exists: 1 in reg 1 when the IPv6 packet has a fragment
+ * header (found in first and later fragments alike). */
+static int
+load_frag_present (struct nftnl_rule *r)
+{
+  struct nftnl_expr *e = nftnl_expr_alloc ("exthdr");
+
+  if (!e)
+    return -1;
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_EXTHDR_DREG, NFT_REG_1);
+  nftnl_expr_set_u8 (e, NFTNL_EXPR_EXTHDR_TYPE, 44); /* IPv6 fragment header */
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_EXTHDR_OFFSET, 0);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_EXTHDR_LEN, 1);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_EXTHDR_FLAGS, NFT_EXTHDR_F_PRESENT);
+  nftnl_expr_set_u32 (e, NFTNL_EXPR_EXTHDR_OP, NFT_EXTHDR_OP_IPV6);
+  return add_expr (r, e);
+}
+
+/* ip6 daddr fe80::/10, as nft writes it: the whole address, masked. */
+static int
+match_daddr6_link (struct nftnl_rule *r)
+{
+  static const uint8_t prefix_mask[16] = { 0xff, 0xc0 }, link[16] = { 0xfe, 0x80 }, zero[16];
+  struct nftnl_expr *bw;
+
+  if (load_payload (r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16) < 0)
+    return -1;
+  bw = nftnl_expr_alloc ("bitwise");
+  if (add_expr (r, bw) < 0)
+    return -1;
+  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+  nftnl_expr_set_u32 (bw, NFTNL_EXPR_BITWISE_LEN, 16);
+  nftnl_expr_set (bw, NFTNL_EXPR_BITWISE_MASK, prefix_mask, 16);
+  nftnl_expr_set (bw, NFTNL_EXPR_BITWISE_XOR, zero, 16);
+  return compare (r, NFT_CMP_EQ, link, 16);
+}
+
 /* byteorder reg = hton(reg, len, len): one field of `len` bytes. */
 static int
 hton (struct nftnl_rule *r, uint32_t reg, uint32_t len)
@@ -652,6 +690,12 @@ put_term (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
       return match_lo (r, NFT_META_IIFNAME);
     case MOAT_TERM_OIF_LO:
       return match_lo (r, NFT_META_OIFNAME);
+    case MOAT_TERM_EXTHDR_FRAG:
+      return match_u8 (r, load_frag_present (r), 1);
+    case MOAT_TERM_DADDR6_LINK:
+      return match_daddr6_link (r);
+    case MOAT_TERM_DADDR6_MCAST: /* ff00::/8: its first byte, as nft writes it */
+      return match_u8 (r, load_payload (r, NFT_PAYLOAD_NETWORK_HEADER, 24, 1), 0xff);
     }
   return -1;
 }
