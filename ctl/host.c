@@ -18,6 +18,7 @@
 #include "state/netfind.h"
 #include "state/rundir.h"
 #include "verbs/hostproc.h"
+#include "words.h"
 
 struct host_opts
 {
@@ -53,35 +54,6 @@ usage_error (const char *fmt, const char *what)
 }
 
 static int
-take_annotation (struct host_opts *o, const char *kv)
-{
-  const char *eq = strchr (kv, '=');
-  char key[128];
-
-  if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof (key)
-      || strncasecmp (kv, MOAT_ANNOT_PREFIX, strlen (MOAT_ANNOT_PREFIX)) != 0)
-    return usage_error ("--annotation \"%s\": want io.moat.KEY=VALUE", kv);
-  snprintf (key, sizeof (key), "%.*s", (int)(eq - kv), kv);
-  if (strcasecmp (key, MOAT_ANNOT_PREFIX "network") == 0)
-    return usage_error ("--annotation \"%s\": the network is --network's", kv);
-  return json_object_set_new (o->annotations, key, json_string (eq + 1));
-}
-
-/* "--x VALUE" or "--x=VALUE" at argv[*i]: the value, "" when missing or
- * empty, NULL when argv[*i] is another option. */
-static const char *
-option_value (int argc, char **argv, int *i, const char *name)
-{
-  size_t n = strlen (name);
-
-  if (strncmp (argv[*i], name, n) == 0 && argv[*i][n] == '=')
-    return argv[*i] + n + 1;
-  if (strcmp (argv[*i], name) != 0)
-    return NULL;
-  return *i + 1 < argc ? argv[++*i] : "";
-}
-
-static int
 take_option (struct host_opts *o, int argc, char **argv, int *i)
 {
   static const char *const names[]
@@ -89,7 +61,8 @@ take_option (struct host_opts *o, int argc, char **argv, int *i)
 
   for (size_t k = 0; names[k]; k++)
     {
-      const char *v = option_value (argc, argv, i, names[k]);
+      const char *v = moat_ctl_option_value (argc, argv, i, names[k]);
+      const char *why;
 
       if (!v)
         continue;
@@ -101,11 +74,10 @@ take_option (struct host_opts *o, int argc, char **argv, int *i)
         o->cgroup = v;
       else if (k == 2)
         o->name = v;
-      else if (k == 3
-               && (!strchr (v, '=') || json_array_append_new (o->labels, json_string (v)) < 0))
-        return usage_error ("--label \"%s\": want KEY=VALUE", v);
-      else if (k == 4)
-        return take_annotation (o, v);
+      else if (k == 3 && (why = moat_ctl_label_take (o->labels, v)))
+        return usage_error (why, v);
+      else if (k == 4 && (why = moat_ctl_annotation_take (o->annotations, v)))
+        return usage_error (why, v);
       return 0;
     }
   return usage_error ("\"%s\": unknown option", argv[*i]);

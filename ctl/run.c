@@ -24,6 +24,7 @@
 #include "base/cleanup.h"
 #include "base/file.h"
 #include "model/annot.h"
+#include "words.h"
 
 #define EXIT_RUN_FAILED 125
 
@@ -48,43 +49,6 @@ run_error (const char *fmt, const char *what)
 
 /* --- the words ------------------------------------------------------------ */
 
-static int
-take_annotation (struct run_opts *o, const char *kv)
-{
-  const char *eq = strchr (kv, '=');
-  char key[128];
-
-  if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof (key)
-      || strncasecmp (kv, MOAT_ANNOT_PREFIX, strlen (MOAT_ANNOT_PREFIX)) != 0)
-    return run_error ("--annotation \"%s\": want io.moat.KEY=VALUE", kv);
-  snprintf (key, sizeof (key), "%.*s", (int)(eq - kv), kv);
-  if (strcasecmp (key, MOAT_ANNOT_PREFIX "network") == 0)
-    return run_error ("--annotation \"%s\": the network is --network's", kv);
-  return json_object_set_new (o->annotations, key, json_string (eq + 1));
-}
-
-/* The value of option argv[*i] ("--x VALUE" or "--x=VALUE"); NULL when
- * argv[*i] is another option. An empty or missing value is "" (refused). */
-static const char *
-option_value (int argc, char **argv, int *i, const char *name)
-{
-  size_t n = strlen (name);
-  const char *v = NULL;
-
-  if (strncmp (argv[*i], name, n) == 0 && argv[*i][n] == '=')
-    v = argv[*i] + n + 1;
-  else if (strcmp (argv[*i], name) != 0)
-    return NULL;
-  else if (*i + 1 < argc)
-    v = argv[++*i];
-  if (!v || !*v)
-    {
-      run_error ("%s: wants a value", name);
-      return "";
-    }
-  return v;
-}
-
 /* One option at argv[*i]: 1 taken, 0 not an option of run, -1 refused. */
 static int
 take_option (struct run_opts *o, int argc, char **argv, int *i)
@@ -94,12 +58,13 @@ take_option (struct run_opts *o, int argc, char **argv, int *i)
 
   for (size_t k = 0; names[k]; k++)
     {
-      const char *v = option_value (argc, argv, i, names[k]);
+      const char *v = moat_ctl_option_value (argc, argv, i, names[k]);
+      const char *why;
 
       if (!v)
         continue;
       if (!*v)
-        return -1;
+        return run_error ("%s: wants a value", names[k]);
       switch (k)
         {
         case 0:
@@ -112,11 +77,11 @@ take_option (struct run_opts *o, int argc, char **argv, int *i)
           o->user = v;
           return 1;
         case 3:
-          if (!strchr (v, '=') || json_array_append_new (o->labels, json_string (v)) < 0)
-            return run_error ("--label \"%s\": want KEY=VALUE", v);
-          return 1;
+          why = moat_ctl_label_take (o->labels, v);
+          return why ? run_error (why, v) : 1;
         default:
-          return take_annotation (o, v) < 0 ? -1 : 1;
+          why = moat_ctl_annotation_take (o->annotations, v);
+          return why ? run_error (why, v) : 1;
         }
     }
   return 0;
