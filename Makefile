@@ -11,7 +11,7 @@ DESTDIR     ?=
 BUILD ?= build
 CC    ?= cc
 
-PKGS := jansson libnl-3.0 libnl-route-3.0 libnftnl libmnl libseccomp libsodium
+PKGS := jansson libcurl libnl-3.0 libnl-route-3.0 libnftnl libmnl libseccomp libsodium
 # Asked of pkg-config once, when first used: `make test` and `make demo`
 # install the libraries (target deps) before anything needs them.
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
@@ -24,7 +24,7 @@ STATIC ?= 1
 STATIC_LIBS := nl-route-3 nl-3 nftnl jansson
 ifeq ($(STATIC),1)
 ifeq ($(SANITIZE),)
-PLUGIN_LIBS := -Wl,-Bstatic $(STATIC_LIBS:%=-l%) -Wl,-Bdynamic -lmnl -lseccomp -lsodium -lpthread -lm
+PLUGIN_LIBS := -Wl,-Bstatic $(STATIC_LIBS:%=-l%) -Wl,-Bdynamic -lcurl -lmnl -lseccomp -lsodium -lpthread -lm
 endif
 endif
 PLUGIN_LIBS ?= $(PKG_LIBS)

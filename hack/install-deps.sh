@@ -8,7 +8,7 @@ packages=(
   # build
   gcc make pkg-config libc6-dev clang-format clang libclang-rt-14-dev
   libjansson-dev libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev
-  libseccomp-dev libsodium-dev libcmocka-dev
+  libseccomp-dev libsodium-dev libcmocka-dev libcurl4-openssl-dev
   # tests
   bats jq valgrind procps scdoc python3-yaml groff-base man-db
   podman docker.io iperf3 sockperf
@@ -22,6 +22,8 @@ packages=(
   # run: a network's name server ("names"; not `dnsmasq`, whose service
   # starts host-wide on install)
   dnsmasq-base
+  # cluster mode (docs/cluster.md): the store, and its client for tests
+  etcd-server etcd-client
 )
 
 # The CRI client of bats/containerd.bats: hack/cri's npm modules, from its
