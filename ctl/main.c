@@ -21,6 +21,7 @@
 #include "serve.h"
 #include "dockeruser.h"
 #include "run.h"
+#include "cluster-watch.h"
 #include "host.h"
 #include "grant.h"
 #include "kernel/landlock.h"
@@ -75,6 +76,8 @@ static const char usage[]
       "                                        sign a token (GRANT like \"host tcp/8080\")\n"
       "  stats [CONTAINER]                     packets and bytes allowed and refused, in and out\n"
       "  metrics [--http]                      the same for Prometheus (--http: one GET on stdin)\n"
+      "  cluster watch CLUSTER [--node N] [--underlay ADDR] [--ttl SECONDS]\n"
+      "                                        this node's watcher of the cluster's store\n"
       "\n"
       "CONTAINER is a container id (or a unique prefix), a name, or an address. SRC and\n"
       "DST are containers, \"host\", or addresses. Token keys: *.jwk in --keys DIR, else\n"
@@ -1100,6 +1103,10 @@ main (int argc, char **argv)
    * itself (host.h). */
   if (argc > 1 && strcmp (argv[1], "host") == 0)
     return moat_ctl_host (argc - 2, argv + 2);
+  /* cluster watch talks TCP to the store; it confines itself
+   * (cluster-watch.h). */
+  if (argc > 2 && strcmp (argv[1], "cluster") == 0 && strcmp (argv[2], "watch") == 0)
+    return moat_ctl_cluster_watch (argc - 2, argv + 2);
   if (parse_options (argc, argv, &o) < 0)
     return EXIT_USAGE;
   /* Everything moatctl does is files, netlink and memory; it writes only

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef MOAT_CTL_CLUSTER_WATCH_H
+#define MOAT_CTL_CLUSTER_WATCH_H
+
+/* `moatctl cluster watch CLUSTER [--node N] [--underlay ADDR] [--ttl S]`
+ * (moatctl(8), cluster): this node's watcher of the cluster's store
+ * (verbs/clusterwatch.h), in the foreground until SIGTERM. It talks TCP
+ * to the store, so it is confined by Landlock only (writes: the run
+ * directory), not by moatctl's seccomp profile, which has no such
+ * socket. */
+
+/* `argc`/`argv`: what follows "watch". Returns moatctl's exit status: 0
+ * ended by a signal, 2 refused (the reason on standard error, one line). */
+int moat_ctl_cluster_watch (int argc, char **argv);
+
+#endif
