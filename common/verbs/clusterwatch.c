@@ -372,7 +372,10 @@ apply_view (struct watcher *w)
 
   w->sync_failed = true;
   if (!view)
-    return say (w, "the view: out of memory");
+    {
+      say (w, "the view: out of memory");
+      return;
+    }
   if (write_cache (w, view, &err) < 0 || moat_cluster_sync (w->node, view, &err) < 0)
     say (w, "sync at revision %lld failed: %s", (long long)w->revision, err.msg);
   else
@@ -539,7 +542,7 @@ on_watch (const struct moat_etcd_watch_msg *msg, void *data, moat_err_t *err)
       const struct moat_etcd_event *ev = &msg->events[i];
 
       say (w, "%s %s (revision %lld)", ev->deleted ? "DELETE" : "PUT", ev->kv.key,
-           (long long)(ev->deleted ? ev->kv.mod_revision : ev->kv.mod_revision));
+           (long long)ev->kv.mod_revision);
       kv_set (w, &ev->kv, ev->deleted);
       /* One of ours deleted by someone else: put again at the next
        * publish. */
@@ -606,7 +609,10 @@ tick (struct watcher *w, struct moat_etcd_watch **watch)
   int64_t ttl = 0;
 
   if (moat_etcd_lease_keepalive (w->etcd, w->lease, &ttl, &err) < 0)
-    return say (w, "keepalive: %s", err.msg);
+    {
+      say (w, "keepalive: %s", err.msg);
+      return;
+    }
   if (ttl == 0)
     {
       say (w, "lease %llx expired: a new one, claimed again", (long long)w->lease);
