@@ -23,6 +23,7 @@
 #include "run.h"
 #include "cluster-watch.h"
 #include "host.h"
+#include "cluster.h"
 #include "grant.h"
 #include "kernel/landlock.h"
 #include "state/state.h"
@@ -69,6 +70,8 @@ static const char usage[]
       "  host detach N                         the group's policy removed (the group stays)\n"
       "  gc [--dry-run]                        remove attachments whose container is gone\n"
       "  teardown                              remove moat's empty bridges and its tables\n"
+      "  cluster apply [--node SELF] FILE|-    sync a view of the cluster's other nodes here\n"
+      "  cluster members CLUSTER [--node SELF] this node's members of CLUSTER, as a view's\n"
       "  resolve APP USER                      address of the container app=APP,user=USER\n"
       "  keygen KID [--public FILE]            new Ed25519 key: private JWK on stdout\n"
       "  token --key FILE --sub S --aud A (--ttl D | --exp UNIX) [--nbf UNIX] [--iss I]\n"
@@ -88,10 +91,11 @@ struct opts
 {
   bool json;
   const char *ttl, *token, *keys, *iss, *key, *sub, *aud, *exp, *nbf, *jti, *public_key;
-  const char *to; /* grant --token --to CONTAINER PORTS: an envelope token's rule */
-  bool dry_run;   /* gc --dry-run */
-  bool http;      /* metrics --http */
-  bool ip6;       /* explain -6 */
+  const char *to;   /* grant --token --to CONTAINER PORTS: an envelope token's rule */
+  bool dry_run;     /* gc --dry-run */
+  bool http;        /* metrics --http */
+  bool ip6;         /* explain -6 */
+  const char *node; /* cluster --node */
 };
 
 static int
@@ -941,6 +945,7 @@ enum
   OPT_TO,
   OPT_DRY_RUN,
   OPT_HTTP,
+  OPT_NODE,
 };
 
 static const struct option options[] = {
@@ -961,6 +966,7 @@ static const struct option options[] = {
   { "to", required_argument, NULL, OPT_TO },
   { "dry-run", no_argument, NULL, OPT_DRY_RUN },
   { "http", no_argument, NULL, OPT_HTTP },
+  { "node", required_argument, NULL, OPT_NODE },
   { "ipv6", no_argument, NULL, '6' },
   { NULL, 0, NULL, 0 },
 };
@@ -1026,6 +1032,9 @@ parse_options (int argc, char **argv, struct opts *o)
         break;
       case OPT_HTTP:
         o->http = true;
+        break;
+      case OPT_NODE:
+        o->node = optarg;
         break;
       default:
         fputs (usage, stderr);
@@ -1135,6 +1144,10 @@ main (int argc, char **argv)
     return usage_error ("--dry-run is for gc");
   if (o.ip6 && strcmp (cmd, "explain") != 0)
     return usage_error ("-6 is for explain");
+  if (o.node && strcmp (cmd, "cluster") != 0)
+    return usage_error ("--node is for cluster");
+  if (strcmp (cmd, "cluster") == 0)
+    return moat_ctl_cluster (args, n, o.node, o.json);
   if (strcmp (cmd, "ls") == 0)
     return n == 0 ? cmd_list (NULL, &o) : usage_error ("ls takes no arguments");
   if (strcmp (cmd, "show") == 0)
