@@ -8,7 +8,8 @@
  * the same from a file. What this node publishes of its own containers is
  * moat_cluster_local_members.
  *
- * A view (JSON; also the watcher's cache <run dir>/cluster/<cluster>.json):
+ * A view (JSON; the watcher keeps the store's in <run dir>/.cluster/store/
+ * <cluster>.json, moat_cluster_sync the one it applied in .cluster/views/):
  *   {"cluster": "c1", "revision": 1234, "readAt": <unix seconds>,
  *    "nodes":   [{"node": "n2", "underlay": "192.0.2.12",
  *                 "subnet": "10.90.2.0/24", "subnet6": null}, ...],

@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <linux/if_packet.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -49,6 +51,7 @@ struct watcher
   const char *cluster;
   const char *node;
   char underlay[INET_ADDRSTRLEN];
+  char mac[18]; /* of the underlay's link; "" when it is no local address */
   struct cluster_net net;
   int ttl;
   struct moat_etcd *etcd;
@@ -57,6 +60,7 @@ struct watcher
   int64_t revision;  /* of kv */
   json_t *published; /* our member keys: the value put under the lease ("": not under it) */
   bool sync_failed;  /* retried at the next tick */
+  bool net_here;     /* ADD has noted the network here (.cluster/networks/) */
   int inotify_fd;
 };
 
@@ -250,6 +254,36 @@ underlay_toward (const char *store, char buf[INET_ADDRSTRLEN], moat_err_t *err)
   return 0;
 }
 
+/* The MAC of the link that holds `address` into buf ("" when no local
+ * link holds it): the other nodes check that this node's packets come
+ * from it (docs/cluster.md, "Routing between nodes"). */
+static void
+underlay_mac (const char *address, char buf[18])
+{
+  struct ifaddrs *ifa = NULL;
+  struct in_addr want;
+  const char *ifname = NULL;
+
+  buf[0] = '\0';
+  if (inet_pton (AF_INET, address, &want) != 1 || getifaddrs (&ifa) < 0)
+    return;
+  for (struct ifaddrs *i = ifa; i && !ifname; i = i->ifa_next)
+    if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET
+        && ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == want.s_addr)
+      ifname = i->ifa_name;
+  for (struct ifaddrs *i = ifa; i && ifname; i = i->ifa_next)
+    if (i->ifa_addr && i->ifa_addr->sa_family == AF_PACKET && strcmp (i->ifa_name, ifname) == 0)
+      {
+        const struct sockaddr_ll *ll = (const struct sockaddr_ll *)i->ifa_addr;
+
+        if (ll->sll_halen == 6)
+          snprintf (buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", ll->sll_addr[0], ll->sll_addr[1],
+                    ll->sll_addr[2], ll->sll_addr[3], ll->sll_addr[4], ll->sll_addr[5]);
+        break;
+      }
+  freeifaddrs (ifa);
+}
+
 /* The claim: the subnet, then the node's key, both under the lease. */
 static int
 claim (struct watcher *w, moat_err_t *err)
@@ -283,6 +317,8 @@ claim (struct watcher *w, moat_err_t *err)
     }
   moat_etcd_kv_clear (&holder);
   node = json_pack ("{s:s, s:s, s:n}", "underlay", w->underlay, "subnet", w->net.subnet, "subnet6");
+  if (node && w->mac[0])
+    json_object_set_new (node, "mac", json_string (w->mac));
   value = node ? json_dumps (node, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_decref (node);
   if (!value)
@@ -343,7 +379,9 @@ build_view (struct watcher *w)
                     "members", members);
 }
 
-/* <run dir>/cluster/<cluster>.json, atomically. */
+/* <run dir>/.cluster/store/<cluster>.json, atomically: the view as the
+ * store gave it, whether or not this node could apply it (what it
+ * applied is moat_cluster_sync's .cluster/views/<cluster>.json). */
 static int
 write_cache (struct watcher *w, json_t *view, moat_err_t *err)
 {
@@ -353,7 +391,7 @@ write_cache (struct watcher *w, json_t *view, moat_err_t *err)
 
   if (!text)
     return moat_error_nomem (err, "the cluster view");
-  snprintf (dir, sizeof dir, "%s/cluster", moat_run_dir ());
+  snprintf (dir, sizeof dir, "%s/.cluster/store", moat_run_dir ());
   snprintf (name, sizeof name, "%s.json", w->cluster);
   snprintf (tmp, sizeof tmp, ".%s.tmp", name);
   if (moat_mkdir_p (dir, MOAT_E_STATE, err) < 0)
@@ -556,16 +594,27 @@ on_watch (const struct moat_etcd_watch_msg *msg, void *data, moat_err_t *err)
   return 0;
 }
 
-/* Watches the run directory and the network's directory for records. */
-static void
+/* Watches the run directory, the network's directory (its records) and
+ * <run dir>/.cluster/networks/ (where ADD notes that the network is in a
+ * cluster, and without which moat_cluster_sync does nothing): true when
+ * that note has just appeared (the view is to be applied now). */
+static bool
 watch_rundir (struct watcher *w)
 {
-  char dir[PATH_MAX];
+  const uint32_t files = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR;
+  char dir[PATH_MAX], note[PATH_MAX + NAME_MAX + 8];
+  bool was = w->net_here;
+  moat_err_t ignored = { 0 };
 
   inotify_add_watch (w->inotify_fd, moat_run_dir (), IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+  snprintf (dir, sizeof dir, "%s/.cluster/networks", moat_run_dir ());
+  if (moat_mkdir_p (dir, MOAT_E_STATE, &ignored) == 0)
+    inotify_add_watch (w->inotify_fd, dir, files);
+  snprintf (note, sizeof note, "%s/%s.json", dir, w->net.network);
+  w->net_here = access (note, F_OK) == 0;
   if (moat_state_path (dir, sizeof dir, w->net.network, NULL) == 0)
-    inotify_add_watch (w->inotify_fd, dir,
-                       IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR);
+    inotify_add_watch (w->inotify_fd, dir, files);
+  return w->net_here && !was;
 }
 
 static void
@@ -677,7 +726,8 @@ run (struct watcher *w, int sigfd, moat_err_t *err)
       if (fds[1].ready)
         {
           drain (w->inotify_fd);
-          watch_rundir (w);
+          if (watch_rundir (w) && watch)
+            apply_view (w);
           if (w->lease && publish (w, err) < 0)
             say (w, "publishing: %s", err->msg);
         }
@@ -713,6 +763,7 @@ moat_cluster_watch (const struct moat_cluster_watch_opts *o, moat_err_t *err)
     snprintf (w.underlay, sizeof w.underlay, "%s", o->underlay);
   else if (underlay_toward (w.net.store, w.underlay, err) < 0)
     goto out;
+  underlay_mac (w.underlay, w.mac);
   w.etcd = moat_etcd_new (w.net.store, err);
   w.kv = json_object ();
   w.published = json_object ();

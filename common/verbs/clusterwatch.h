@@ -11,8 +11,8 @@
  * node's subnet (a create-if-absent txn on .../subnets/<subnet>; refused
  * when another node holds it) and puts .../nodes/<node> under the lease.
  * Then: a full resync (range over /moat/<cluster>/, the view of
- * verbs/cluster.h written to <run dir>/cluster/<cluster>.json and handed
- * to moat_cluster_sync), a watch from the next revision that updates the
+ * verbs/cluster.h written to <run dir>/.cluster/store/<cluster>.json and
+ * handed to moat_cluster_sync), a watch from the next revision that updates the
  * view and syncs again per batch of events, and a full resync after a
  * compaction or a broken stream. This node's members
  * (moat_cluster_local_members) are put under the lease and deleted when
