@@ -222,7 +222,6 @@ static int
 call (struct moat_etcd *e, const char *path, json_t *body, json_t **answer, moat_err_t *err)
 {
   _cleanup_free_ char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
-  char tried[768] = "";
 
   json_decref (body);
   if (!text)
@@ -232,18 +231,13 @@ call (struct moat_etcd *e, const char *path, json_t *body, json_t **answer, moat
       size_t k = (e->cur + i) % e->n;
       json_t *a = NULL;
 
-      if (attempt_one (e, e->endpoints[k], path, text, &a, err) == ATTEMPT_UNREACHABLE
-          || answer_unavailable (a))
+      if (attempt_one (e, e->endpoints[k], path, text, &a, err) == ATTEMPT_UNREACHABLE)
+        continue;
+      if (answer_unavailable (a))
         {
-          if (a)
-            {
-              moat_etcd_answer_error (a, err);
-              moat_error_prefix (err, "etcd %s%s", e->endpoints[k], path);
-              json_decref (a);
-            }
-          if (i > 0)
-            snprintf (tried + strlen (tried), sizeof tried - strlen (tried), "%s%s",
-                      i > 1 ? ", " : "", e->endpoints[(e->cur + i - 1) % e->n]);
+          moat_etcd_answer_error (a, err);
+          moat_error_prefix (err, "etcd %s%s", e->endpoints[k], path);
+          json_decref (a);
           continue;
         }
       e->cur = k;
@@ -255,8 +249,9 @@ call (struct moat_etcd *e, const char *path, json_t *body, json_t **answer, moat
       *answer = a;
       return 0;
     }
+  /* *err holds what the last one tried said. */
   if (e->n > 1)
-    moat_error_prefix (err, "every endpoint failed (the last: below; before: %s)", tried);
+    moat_error_prefix (err, "no endpoint of %zu answered; the last", e->n);
   return -1;
 }
 

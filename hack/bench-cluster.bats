@@ -1,0 +1,75 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2016 # jq programs in single quotes
+# The measurement of hack/bench-cluster (run that): not a test, never in
+# make test. Figures go to the TAP stream as "# " lines.
+
+load ../bats/helpers
+load ../bats/cluster
+
+ETCD_CLUSTER=$BATS_TEST_DIRNAME/etcd-cluster
+
+setup() {
+  setup_moat_net
+  cluster_setup
+  export ETCDCTL_API=3 ETCD_DIR=$T/etcd
+  EPFX=cb$(printf %04x "$RANDOM")
+  EP=$("$ETCD_CLUSTER" start "$EPFX")
+  ip addr add "$UL.1/24" dev "${PFX}ul"
+  sysctl -qw net.ipv4.ip_forward=1
+}
+
+teardown() {
+  "$ETCD_CLUSTER" stop "$EPFX" || true
+  cluster_teardown
+  teardown_moat_net
+}
+
+bench_node() { # NODE I
+  cluster_node "$1" "$2"
+  ip -n "$PFX$1" route add default via "$UL.1"
+  jq -c --arg ep "$EP" '.cluster.store = $ep' "$T/conf-$1" >"$T/conf-$1.new"
+  mv "$T/conf-$1.new" "$T/conf-$1"
+  mkdir -p "$T/nets-$1"
+  cp "$T/conf-$1" "$T/nets-$1/50-moat.conf"
+  ip netns exec "$PFX$1" env MOAT_RUN_DIR="$T/run-$1" MOAT_NETWORK_DIRS="$T/nets-$1" \
+    "$MOAT_BUILD/moatctl" cluster watch "$CL" </dev/null >/dev/null 2>>"$T/w-$1.log" 3>&- &
+  echo $! >>"$T/pids"
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# One quick try: a connection from container FROM to TO's port, answered.
+try_once() { # FROM TO PORT
+  local out
+  out=$(echo x | ip netns exec "$PFX$1" timeout 1 socat -T0.5 - \
+    "TCP4:$(cip "$2"):$3,connect-timeout=0.02" 2>/dev/null) || return 1
+  [[ $out == "reply x" ]]
+}
+
+@test "bench: ADD on n1 -> first connection let through on n2 (ms)" {
+  local port round t0 ta t1 deadline times=() adds=()
+  port=$(random_port)
+  bench_node n1 1
+  bench_node n2 2
+  node_add n2 b "$(with_labels app=web)"
+  c_listen b "$port"
+  for round in $(seq "$MOAT_BENCH_ROUNDS"); do
+    t0=$(now_ms)
+    node_add n1 "a$round" "$(with_labels app=web)"
+    ta=$(now_ms)
+    deadline=$((t0 + 20000))
+    until try_once "a$round" b "$port"; do
+      (($(now_ms) < deadline)) || fail "round $round: no connection within 20 s"
+    done
+    t1=$(now_ms)
+    times+=($((t1 - t0)))
+    adds+=($((ta - t0)))
+    echo "# round $round: $((t1 - t0)) ms (the ADD itself: $((ta - t0)) ms)" >&3
+  done
+  # bats' run (in node_add) uses a global i: the loop's variable is round.
+  printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END {
+    m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "# ADD on n1 -> first connection through n2: median %d ms, max %d ms (%d rounds)\n", m, v[NR], NR }' >&3
+  printf '%s\n' "${adds[@]}" | sort -n | awk '{ v[NR] = $1 } END {
+    printf "# of which the ADD itself: median %d ms\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }' >&3
+}
