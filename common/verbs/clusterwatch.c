@@ -22,6 +22,7 @@
 #include "base/file.h"
 #include "state/netfind.h"
 #include "state/rundir.h"
+#include "store/clusterview.h"
 #include "store/etcd.h"
 #include "verbs/cluster.h"
 
@@ -351,34 +352,6 @@ lease_start (struct watcher *w, moat_err_t *err)
   return 0;
 }
 
-/* The view of verbs/cluster.h from w->kv. */
-static json_t *
-build_view (struct watcher *w)
-{
-  json_t *nodes = json_array (), *members = json_array ();
-  const char *key;
-  json_t *value;
-
-  json_object_foreach (w->kv, key, value)
-  {
-    _cleanup_free_ char *node = NULL;
-    _cleanup_free_ char *address = NULL;
-    enum moat_cluster_key_kind kind = moat_cluster_key_parse (w->cluster, key, &node, &address);
-    json_t *entry;
-
-    if (kind == MOAT_CLUSTER_KEY_OTHER || !json_is_object (value))
-      continue;
-    entry = json_deep_copy (value);
-    json_object_set_new (entry, "node", json_string (node));
-    if (kind == MOAT_CLUSTER_KEY_MEMBER && !json_object_get (entry, "address"))
-      json_object_set_new (entry, "address", json_string (address));
-    json_array_append_new (kind == MOAT_CLUSTER_KEY_NODE ? nodes : members, entry);
-  }
-  return json_pack ("{s:s, s:I, s:I, s:o, s:o}", "cluster", w->cluster, "revision",
-                    (json_int_t)w->revision, "readAt", (json_int_t)time (NULL), "nodes", nodes,
-                    "members", members);
-}
-
 /* <run dir>/.cluster/store/<cluster>.json, atomically: the view as the
  * store gave it, whether or not this node could apply it (what it
  * applied is moat_cluster_sync's .cluster/views/<cluster>.json). */
@@ -405,7 +378,7 @@ write_cache (struct watcher *w, json_t *view, moat_err_t *err)
 static void
 apply_view (struct watcher *w)
 {
-  json_t *view = build_view (w);
+  json_t *view = moat_cluster_view_build (w->cluster, w->kv, w->revision, time (NULL));
   moat_err_t err = { 0 };
 
   w->sync_failed = true;
@@ -426,24 +399,15 @@ apply_view (struct watcher *w)
   json_decref (view);
 }
 
-/* One kv into w->kv: its value parsed (a value that is no JSON object
- * counts as absent). */
+/* One kv into w->kv (a value that is no JSON object counts as absent). */
 static void
 kv_set (struct watcher *w, const struct moat_etcd_kv *kv, bool deleted)
 {
-  json_error_t jerr;
-  json_t *value = deleted ? NULL : json_loadb (kv->value, kv->value_len, 0, &jerr);
-
-  if (!deleted && !json_is_object (value) && strncmp (kv->key, "/moat/", 6) == 0
+  /* Subnet claims hold a node's name, not JSON. */
+  if (moat_cluster_kv_set (w->kv, kv->key, kv->value, kv->value_len, deleted)
+          == MOAT_CLUSTER_KV_NOT_JSON
       && !strstr (kv->key, "/subnets/"))
     say (w, "%s: not a JSON object; ignored", kv->key);
-  if (json_is_object (value))
-    json_object_set_new (w->kv, kv->key, value);
-  else
-    {
-      json_decref (value);
-      json_object_del (w->kv, kv->key);
-    }
 }
 
 static int
