@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel/confine.h"
 #include "kernel/landlock.h"
 #include "state/rundir.h"
+#include "store/etcd.h"
 #include "verbs/clusterwatch.h"
 
 static const char watch_usage[]
@@ -69,7 +71,10 @@ moat_ctl_cluster_watch (int argc, char **argv)
   if (parse (argc, argv, &o) != 0)
     return 2;
   moat_write_set_add (&writes, moat_run_dir (), 0700);
-  if (moat_landlock_confine (&writes, &err) < 0 || moat_cluster_watch (&o, &err) < 0)
+  moat_etcd_init ();
+  if (moat_landlock_confine (&writes, &err) < 0
+      || moat_seccomp_confine (MOAT_SECCOMP_CLUSTER_WATCH, &err) < 0
+      || moat_cluster_watch (&o, &err) < 0)
     {
       fprintf (stderr, "moatctl: %s\n", err.msg);
       return 2;

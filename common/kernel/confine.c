@@ -160,6 +160,30 @@ static const struct call_rule ctl_rules[] = {
   { SCMP_SYS (getpeername), 0, { { 0 } } },
 };
 
+/* moatctl cluster watch (verbs/clusterwatch.h): TCP to the store, IPv4
+ * or IPv6; a datagram socket finds the underlay address (and carries a
+ * DNS query when the store is named by host name); libcurl's wakeup pair;
+ * waiting on several fds; inotify on the run directory; signals read from
+ * a file descriptor. */
+static const struct call_rule cluster_watch_rules[] = {
+  { SCMP_SYS (socket), 2, { ARG_EQ (0, AF_INET), ARG_MASKED_EQ (1, 0xf, SOCK_STREAM) } },
+  { SCMP_SYS (socket), 2, { ARG_EQ (0, AF_INET6), ARG_MASKED_EQ (1, 0xf, SOCK_STREAM) } },
+  { SCMP_SYS (socket), 2, { ARG_EQ (0, AF_INET), ARG_MASKED_EQ (1, 0xf, SOCK_DGRAM) } },
+  { SCMP_SYS (socket), 2, { ARG_EQ (0, AF_INET6), ARG_MASKED_EQ (1, 0xf, SOCK_DGRAM) } },
+  { SCMP_SYS (socketpair), 1, { ARG_EQ (0, AF_UNIX) } },
+  { SCMP_SYS (getsockopt), 0, { { 0 } } },
+  { SCMP_SYS (recvfrom), 0, { { 0 } } },
+  { SCMP_SYS (sendmmsg), 0, { { 0 } } },
+  { SCMP_SYS (shutdown), 0, { { 0 } } },
+  { SCMP_SYS (poll), 0, { { 0 } } },
+  { SCMP_SYS (ppoll), 0, { { 0 } } },
+  { SCMP_SYS (pipe2), 0, { { 0 } } },
+  { SCMP_SYS (eventfd2), 0, { { 0 } } },
+  { SCMP_SYS (inotify_init1), 0, { { 0 } } },
+  { SCMP_SYS (inotify_add_watch), 0, { { 0 } } },
+  { SCMP_SYS (signalfd4), 0, { { 0 } } },
+};
+
 #ifdef MOAT_SANITIZED
 /* AddressSanitizer's runtime (found under the filter's audit log): at exit
  * LeakSanitizer runs a tracer in a clone sharing the address space, which
@@ -416,6 +440,13 @@ add_profile (scmp_filter_ctx ctx, enum moat_seccomp_profile profile, moat_err_t 
                                    err)
                             < 0
                      || add_rules (ctx, SCMP_ACT_ALLOW, ctl_rules, ARRAY_SIZE (ctl_rules), err) < 0
+                 ? -1
+                 : 0;
+    case MOAT_SECCOMP_CLUSTER_WATCH:
+      return add_profile (ctx, MOAT_SECCOMP_CTL, err) < 0
+                     || add_rules (ctx, SCMP_ACT_ALLOW, cluster_watch_rules,
+                                   ARRAY_SIZE (cluster_watch_rules), err)
+                            < 0
                  ? -1
                  : 0;
     }

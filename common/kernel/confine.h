@@ -6,7 +6,7 @@
 
 #include "base/error.h"
 
-/* What a confined moat binary may still do. Three profiles are allowlists:
+/* What a confined moat binary may still do. All but one profile are allowlists:
  * any other syscall fails with EPERM, so a mistake ends in a clean error
  * naming what failed, never a crash, and the kernel's audit log records
  * the refusal (SECCOMP_FILTER_FLAG_LOG; in normal work nothing is refused).
@@ -49,6 +49,10 @@ enum moat_seccomp_profile
    * MOAT_SECCOMP_HOOK without what only links need: no NETLINK_ROUTE
    * socket, no setns, no NS_GET_NSTYPE. nf_tables, state files, syslog. */
   MOAT_SECCOMP_HOOK_POLICY,
+  /* moatctl cluster watch: what MOAT_SECCOMP_CTL allows, plus TCP and
+   * UDP sockets (IPv4, IPv6) to talk to the cluster's store, poll,
+   * inotify and signalfd. */
+  MOAT_SECCOMP_CLUSTER_WATCH,
 };
 
 /* Loads the profile's filter into the calling process (all its threads).

@@ -57,8 +57,8 @@ buf_write (char *ptr, size_t size, size_t nmemb, void *userdata)
   return n;
 }
 
-static void
-curl_init_once (void)
+void
+moat_etcd_init (void)
 {
   static bool done;
 
@@ -124,7 +124,7 @@ moat_etcd_new (const char *endpoints, moat_err_t *err)
         break;
       p = comma + 1;
     }
-  curl_init_once ();
+  moat_etcd_init ();
   e->curl = curl_easy_init ();
   if (!e->curl)
     return moat_error_nomem (err, "an etcd client"), NULL;

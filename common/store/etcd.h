@@ -23,6 +23,12 @@ struct moat_etcd;
 #define MOAT_ETCD_TIMEOUT_MS 3000
 #define MOAT_ETCD_CONNECT_MS 1000
 
+/* libcurl's global set-up (TLS libraries included), once per process;
+ * moat_etcd_new does it when it was not done. A process that confines
+ * itself calls it first: TLS start-up makes calls (sysinfo) that nothing
+ * else of moat needs. */
+void moat_etcd_init (void);
+
 /* `endpoints`: one or more http(s) URLs, comma-separated
  * ("http://10.0.0.1:2379,http://10.0.0.2:2379"). */
 struct moat_etcd *moat_etcd_new (const char *endpoints, moat_err_t *err);

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/nsfs.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -21,11 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/socket.h>
@@ -330,6 +333,37 @@ ctl_terminal (void)
   return 0;
 }
 
+/* moatctl cluster watch: TCP and UDP to the store, inotify, signalfd,
+ * libcurl's socketpair; still no raw or packet socket, no stream socket
+ * of another family, no exec, no new namespace. */
+static int
+cluster_watch_work (void)
+{
+  char *argv[] = { (char *)"/bin/false", NULL };
+  int pair[2];
+  sigset_t set;
+
+  sigemptyset (&set);
+  if (!fd_ok (socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0))
+      || !fd_ok (socket (AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0))
+      || !fd_ok (socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)))
+    return 1;
+  if (!fd_ok (inotify_init1 (IN_CLOEXEC)) || !fd_ok (signalfd (-1, &set, SFD_CLOEXEC)))
+    return 2;
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+    return 3;
+  if (!failed_with (socket (AF_INET, SOCK_RAW, IPPROTO_ICMP), EPERM)
+      || !failed_with (socket (AF_PACKET, SOCK_RAW, 0), EPERM)
+      || !failed_with (socket (AF_UNIX, SOCK_STREAM, 0), EPERM))
+    return 4;
+  execv (argv[0], argv);
+  if (errno != EPERM)
+    return 5;
+  if (!failed_with (unshare (CLONE_NEWNET), EPERM))
+    return 6;
+  return 0;
+}
+
 /* ---- delegated IPAM: a denylist ----------------------------------------- */
 
 static int
@@ -443,7 +477,8 @@ static void
 test_other_abis_are_killed (void **state)
 {
   const enum moat_seccomp_profile all[]
-      = { MOAT_SECCOMP_PLUGIN, MOAT_SECCOMP_PLUGIN_DELEGATED, MOAT_SECCOMP_HOOK, MOAT_SECCOMP_CTL };
+      = { MOAT_SECCOMP_PLUGIN, MOAT_SECCOMP_PLUGIN_DELEGATED, MOAT_SECCOMP_HOOK, MOAT_SECCOMP_CTL,
+          MOAT_SECCOMP_CLUSTER_WATCH };
 
   if (under_valgrind ())
     skip (); /* valgrind does not run int 0x80 */
@@ -789,6 +824,14 @@ test_ctl (void **state)
 }
 
 static void
+test_cluster_watch (void **state)
+{
+  assert_int_equal (confined (MOAT_SECCOMP_CLUSTER_WATCH, plugin_work), 0);
+  assert_int_equal (confined (MOAT_SECCOMP_CLUSTER_WATCH, ctl_terminal), 0);
+  assert_int_equal (confined (MOAT_SECCOMP_CLUSTER_WATCH, cluster_watch_work), 0);
+}
+
+static void
 test_plugin_delegated (void **state)
 {
   assert_int_equal (confined (MOAT_SECCOMP_PLUGIN_DELEGATED, delegated_work), 0);
@@ -829,6 +872,7 @@ main (void)
       = { cmocka_unit_test (test_plugin),
           cmocka_unit_test (test_hook),
           cmocka_unit_test (test_ctl),
+          cmocka_unit_test (test_cluster_watch),
           cmocka_unit_test (test_plugin_delegated),
           cmocka_unit_test (test_unknown_profile_is_refused),
           cmocka_unit_test (test_landlock_writes_only_beneath_the_set),
