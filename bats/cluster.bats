@@ -49,3 +49,35 @@ teardown() {
   run c_tcp c a "$port"
   assert_eq "$output" refused "c -> a (app=db)"
 }
+
+@test "cluster: ls shows another node's containers with their node, explain says where it knows them from, check calls nothing stale, gc keeps them" {
+  local port
+  port=$(random_port)
+  cluster_node n1 1
+  cluster_node n2 2
+  node_add n1 a "$(with_labels app=web)"
+  node_add n2 b "$(with_labels app=web)"
+  CLUSTER_REVISION=7 cluster_sync
+  run -0 node_ctl n1 ls
+  assert_match "$(grep -F "$PFX-b " <<<"$output")" "$CNET +$(cip b) +app=web .*node n2\$"
+  run -0 node_ctl n1 --json show "$PFX-b"
+  assert_jq "$output" '.containers[0].node == "n2"'
+  run -0 node_ctl n1 explain "$PFX-a" "$PFX-b" "tcp/$port"
+  assert_contains "$output" "allowed $PFX-a -> $PFX-b tcp/$port: shared label app=web"
+  assert_match "$output" "$PFX-b \\(node n2, from the cluster view at revision 7, read [0-9]+ s ago\\)"
+  run -0 node_ctl n1 explain "$PFX-b" "$PFX-a" "tcp/$port"
+  assert_contains "$output" "allowed $PFX-b -> $PFX-a tcp/$port: shared label app=web"
+  run node_ctl n1 check
+  [[ $status -eq 0 ]] || fail "check: $output"
+  run -0 node_ctl n1 gc
+  run -0 node_ctl n1 ls
+  assert_contains "$output" "$PFX-b" "ls after gc"
+  c_listen b "$port"
+  run -0 c_tcp a b "$port"
+  # restore makes the node sets and the remote identities again.
+  run -0 node_ctl n1 restore
+  run -0 node_ctl n1 check
+  c_listen a "$port"
+  run -0 c_tcp a b "$port"
+  run -0 c_tcp b a "$port"
+}

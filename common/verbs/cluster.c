@@ -4,6 +4,7 @@
 #include "verbs/cluster.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -418,6 +419,23 @@ member_record (const struct view_member *m, struct moat_record *r, moat_err_t *e
   return 0;
 }
 
+static int
+member_leave (struct moat_nft *nft, const char *network, const char *key, moat_err_t *err)
+{
+  _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
+  int found = moat_remote_read (network, key, &rec, err);
+
+  if (found < 0)
+    return -1;
+  /* Out of its identity, then every element naming it (its grants and
+   * those naming it too): its flows meet the policy without it. */
+  if (found
+      && (((rec.ident || rec.policy) && moat_policy_leave (nft, &rec, MOAT_LEAVE_IDENTITY, err) < 0)
+          || moat_nft_address_forget (nft, rec.addr, err) < 0))
+    return -1;
+  return moat_remote_remove (network, key, err);
+}
+
 /* Joins, or joins again when its address or policy changed. */
 static int
 member_join (struct moat_nft *nft, const struct view_member *m, moat_err_t *err)
@@ -439,32 +457,22 @@ member_join (struct moat_nft *nft, const struct view_member *m, moat_err_t *err)
   if (found && old.addr.s_addr == m->addr.s_addr && json_equal (old.policy, pj)
       && (old.name == NULL) == (m->name == NULL) && (!m->name || strcmp (old.name, m->name) == 0))
     return 0;
-  if (found && (old.addr.s_addr != m->addr.s_addr || !json_equal (old.policy, pj)))
-    {
-      if (moat_policy_leave (nft, &old, MOAT_LEAVE_ALL, err) < 0)
-        return -1;
-    }
+  if (found && old.addr.s_addr != m->addr.s_addr && member_leave (nft, m->network, key, err) < 0)
+    return -1;
+  if (found && old.addr.s_addr == m->addr.s_addr && !json_equal (old.policy, pj)
+      && moat_policy_leave (nft, &old, MOAT_LEAVE_ALL, err) < 0)
+    return -1;
   if (member_record (m, &rec, err) < 0)
     return -1;
+  /* moatctl's grants on it stay while its address does. */
+  if (found && old.addr.s_addr == m->addr.s_addr)
+    rec.grants = json_incref (old.grants);
   /* The record first (a crash leaves something to find), then the join. */
   if (moat_record_write (&rec, err) < 0)
     return -1;
   if (moat_policy_is_empty (&p))
     return 0;
   return moat_policy_join (nft, &rec, &p, err);
-}
-
-static int
-member_leave (struct moat_nft *nft, const char *network, const char *key, moat_err_t *err)
-{
-  _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
-  int found = moat_remote_read (network, key, &rec, err);
-
-  if (found < 0)
-    return -1;
-  if (found && (rec.ident || rec.policy) && moat_policy_leave (nft, &rec, MOAT_LEAVE_ALL, err) < 0)
-    return -1;
-  return moat_remote_remove (network, key, err);
 }
 
 static bool
@@ -603,4 +611,70 @@ moat_cluster_local_members (const char *cluster, const char *self, moat_err_t *e
     }
   moat_cluster_nets_free (nets, nnets);
   return failed ? NULL : TAKE_PTR (out);
+}
+
+/* --- what explain says of a remote peer ------------------------------------ */
+
+int
+moat_cluster_origin (const char *network, const char *node, struct moat_cluster_origin *ret,
+                     moat_err_t *err)
+{
+  _cleanup_ (moat_cluster_net_free) struct moat_cluster_net net = { 0 };
+  _cleanup_ (json_decrefp) json_t *nodes = NULL;
+  _cleanup_ (json_decrefp) json_t *view = NULL;
+  int r = moat_cluster_net_read (network, &net, err);
+  size_t i;
+  json_t *o;
+
+  memset (ret, 0, sizeof (*ret));
+  if (r <= 0)
+    return r;
+  nodes = cluster_file_read ("nodes", net.cluster);
+  view = cluster_file_read ("views", net.cluster);
+  json_array_foreach (nodes, i, o)
+  {
+    const char *name = json_string_value (json_object_get (o, "node"));
+
+    if (!name || strcmp (name, node) != 0 || node_link_from_json (o, &ret->link) < 0)
+      continue;
+    ret->revision = json_integer_value (json_object_get (view, "revision"));
+    ret->read_at = json_integer_value (json_object_get (view, "readAt"));
+    return 1;
+  }
+  return 0;
+}
+
+int
+moat_cluster_nodes_expected (struct moat_nft_elems *out, moat_err_t *err)
+{
+  _cleanup_ (closedirp) DIR *d = NULL;
+  char dir[4096];
+  struct dirent *de;
+
+  if (cluster_file (dir, sizeof (dir), "nodes", NULL, err) < 0)
+    return -1;
+  d = opendir (dir);
+  if (!d)
+    return errno == ENOENT ? 0 : moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", dir);
+  while ((de = readdir (d)))
+    {
+      size_t len = strlen (de->d_name), i;
+      _cleanup_free_ char *name = NULL;
+      _cleanup_ (json_decrefp) json_t *nodes = NULL;
+      json_t *o;
+
+      if (de->d_name[0] == '.' || len <= 5 || strcmp (de->d_name + len - 5, ".json") != 0)
+        continue;
+      if (!(name = strndup (de->d_name, len - 5)))
+        return moat_error_nomem (err, "cluster nodes");
+      nodes = cluster_file_read ("nodes", name);
+      json_array_foreach (nodes, i, o)
+      {
+        struct moat_node_link l;
+
+        if (node_link_from_json (o, &l) == 0 && moat_nft_elems_node (out, &l) < 0)
+          return moat_error_nomem (err, "cluster nodes");
+      }
+    }
+  return 0;
 }

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "base/error.h"
+#include "ruleset/elems.h"
 
 /* Makes this node's state and kernel match `view` for the cluster it
  * names: routes to the other nodes' subnets, the remote members' elements
@@ -34,5 +35,22 @@ int moat_cluster_sync (const char *self, json_t *view, moat_err_t *err);
 /* This node's members of `cluster` (the "members" entries above, "node"
  * being `self`), as a new JSON array. */
 json_t *moat_cluster_local_members (const char *cluster, const char *self, moat_err_t *err);
+
+/* The node elements (ruleset/elems.h, moat_nft_elems_node) the last sync
+ * of every cluster made, appended to `out`: what moatctl check expects
+ * and restore makes again. */
+int moat_cluster_nodes_expected (struct moat_nft_elems *out, moat_err_t *err);
+
+/* What this node knows of another node of `network`'s cluster, for
+ * moatctl explain: its link as the last sync made it (ruleset/elems.h)
+ * and the view that sync applied (its revision, when it was read). 1
+ * found, 0 not known, -1 error. */
+struct moat_cluster_origin
+{
+  struct moat_node_link link;
+  long long revision, read_at;
+};
+int moat_cluster_origin (const char *network, const char *node, struct moat_cluster_origin *ret,
+                         moat_err_t *err);
 
 #endif
