@@ -274,3 +274,73 @@ teardown() {
   run -2 node_ctl n1 cluster nonsense
 
 }
+
+@test "cluster: a member whose policy changes is judged by the new one; a node the view drops loses its route and node elements" {
+  local port view
+  port=$(random_port)
+  cluster_node n1 1
+  cluster_node n2 2
+  node_add n1 a "$(with_labels app=web)"
+  node_add n2 b "$(with_labels app=web)"
+  cluster_sync
+  c_listen b "$port"
+  run -0 c_tcp a b "$port"
+  # n2 says b is app=db now (its policy changed there): n1 rejoins it.
+  view=$(cluster_view | jq -c --arg c "$PFX-b" '(.members[] | select(.container == $c) | .policy.labels) |= {"app": "db", "@sys:network": .["@sys:network"]}')
+  run -0 cluster_apply n1 "$view"
+  run -0 cluster_apply n2 "$view"
+  run c_tcp a b "$port"
+  assert_eq "$output" refused "a -> b once b is app=db"
+  run -0 cluster_apply n1
+  run -0 cluster_apply n2
+  run -0 c_tcp a b "$port"
+  # n2 leaves n1's view altogether.
+  view=$(cluster_view n1 | jq -c '.nodes |= map(select(.node == "n1"))')
+  run -0 cluster_apply n1 "$view"
+  run -0 ip -n "${PFX}n1" route
+  assert_not_contains "$output" "via $UL.12" "n1's routes"
+  assert_eq "$(node_run n1 nft -j list set inet moat node_links | jq '[.nftables[].set? | select(.) | .elem[]?] | length')" 0
+  run c_tcp a b "$port"
+  assert_eq "$output" unreachable "a -> b with n2 gone"
+  run -0 node_ctl n1 check
+}
+
+@test "cluster: a node reached through a gateway is refused naming it (VXLAN is later); a MAC comes from the neighbour table when the view has none" {
+  local view
+  cluster_node n1 1
+  cluster_node n2 2
+  node_add n1 a "$(with_labels app=web)"
+  ip -n "${PFX}n1" route add 192.0.2.0/24 via "$UL.12"
+  view=$(cluster_view | jq -c '.nodes += [{node: "n7", underlay: "192.0.2.7", subnet: "10.255.7.0/24"}]')
+  run -2 cluster_apply n1 "$view"
+  assert_contains "$output" "view: node \"n7\": underlay 192.0.2.7 is not on a link of this node"
+  assert_contains "$output" "VXLAN"
+  # Without "mac": the kernel's neighbour entry, once there is one.
+  view=$(cluster_view | jq -c 'del(.nodes[].mac)')
+  ip -n "${PFX}n1" neigh flush dev ul0
+  run -2 cluster_apply n1 "$view"
+  assert_contains "$output" "view: node \"n2\": no MAC known for underlay $UL.12 on \"ul0\""
+  ip netns exec "${PFX}n1" ping -c1 -W1 "$UL.12" >/dev/null
+  run -0 cluster_apply n1 "$view"
+  assert_contains "$(node_run n1 nft list set inet moat node_links)" "$(ip -n "${PFX}n2" -j link show ul0 | jq -r '.[0].address')"
+}
+
+@test "cluster: the last local container's DEL keeps other nodes' members; a later container meets them through the identity files" {
+  local port
+  port=$(random_port)
+  cluster_node n1 1
+  cluster_node n2 2
+  node_add n1 a "$(with_labels app=web)"
+  node_add n2 b "$(with_labels app=web)"
+  cluster_sync
+  run -0 node_cni n1 DEL a
+  [[ -f $T/run-n1/$CNET/remote/$PFX-b@n2.json ]] || fail "b's record went with n1's last container"
+  run -0 node_ctl n1 ls
+  assert_contains "$output" "$PFX-b"
+  node_add n1 a2 "$(with_labels app=web)"
+  # Only n2 learns of a2; n1 knows b from before.
+  run -0 cluster_apply n2
+  c_listen b "$port"
+  run -0 c_tcp a2 b "$port"
+  run -0 node_ctl n1 check
+}
