@@ -515,6 +515,12 @@ cmd_explain (char **args, int n, const struct opts *o)
                        "flow", args[2], "allowed", a.allowed, "rule", why, "family", a.ip6 ? 6 : 4,
                        "srcAddress", a.src, "dstAddress", a.dst);
 
+      if (j && a.src_origin[0]
+          && json_object_set_new (j, "srcOrigin", json_string (a.src_origin)) < 0)
+        return EXIT_USAGE;
+      if (j && a.dst_origin[0]
+          && json_object_set_new (j, "dstOrigin", json_string (a.dst_origin)) < 0)
+        return EXIT_USAGE;
       if (!j || print_json (j) != EXIT_OK)
         return EXIT_USAGE;
     }

@@ -8,10 +8,11 @@
  * the same from a file. What this node publishes of its own containers is
  * moat_cluster_local_members.
  *
- * A view (JSON; also the watcher's cache <run dir>/cluster/<cluster>.json):
+ * A view (JSON; the last one synced: <run dir>/.cluster/views/<cluster>.json):
  *   {"cluster": "c1", "revision": 1234, "readAt": <unix seconds>,
  *    "nodes":   [{"node": "n2", "underlay": "192.0.2.12",
- *                 "subnet": "10.90.2.0/24", "subnet6": null}, ...],
+ *                 "subnet": "10.90.2.0/24", "subnet6": null,
+ *                 "mac": "02:..." (optional: the underlay's MAC)}, ...],
  *    "members": [{"node": "n2", "network": "c1net", "container": "<id>",
  *                 "name": "b", "address": "10.90.2.5", "address6": null,
  *                 "policy": <the record's "policy" (model/policy.h)>},
@@ -28,8 +29,14 @@
 /* Makes this node's state and kernel match `view` for the cluster it
  * names: routes to the other nodes' subnets, the remote members' elements
  * in every local network of the cluster, the removal of what the view no
- * longer holds. Idempotent; one kernel batch per network. `self` is this
- * node's name. */
+ * longer holds. Idempotent: a member whose address and policy are as the
+ * last sync left them is not touched; the nodes' elements are one batch,
+ * each member joining or leaving one more (moat_policy_join's). `self` is
+ * this node's name (NULL: each network's cluster.node). A view of a
+ * cluster this node has no network of changes nothing. Each node entry
+ * may carry "mac", its underlay MAC (else the neighbour table's); the
+ * view applied is kept in <run dir>/.cluster/views/<cluster>.json, with
+ * "readAt" (now, if the view has none), for moatctl explain. */
 int moat_cluster_sync (const char *self, json_t *view, moat_err_t *err);
 
 /* This node's members of `cluster` (the "members" entries above, "node"
