@@ -344,3 +344,16 @@ teardown() {
   run -0 c_tcp a2 b "$port"
   run -0 node_ctl n1 check
 }
+
+@test "cluster: cluster.node defaults to the host name; cluster members prints this node's members as a view's" {
+  cluster_node n1 1 'del(.cluster.node)'
+  node_add n1 a "$(with_labels app=web)"
+  run -0 node_ctl n1 cluster members "$CL"
+  assert_jq "$output" 'length == 1 and .[0].node == $h and .[0].container == $c and .[0].network == $n
+    and .[0].address == $a and .[0].name == $c and .[0].policy.labels.app == "web"' \
+    --arg h "$(hostname)" --arg c "$PFX-a" --arg n "$CNET" --arg a "$(cip a)"
+  run -0 node_ctl n1 cluster members "$CL" --node other
+  assert_jq "$output" '.[0].node == "other"'
+  run -2 node_ctl n1 cluster members "a/b"
+  run -2 node_ctl n1 ls --node x
+}
