@@ -357,3 +357,27 @@ teardown() {
   run -2 node_ctl n1 cluster members "a/b"
   run -2 node_ctl n1 ls --node x
 }
+
+@test "cluster: a member outside its node's subnet, or of a node the view lacks, joins nowhere; overlapping nodes are refused" {
+  local port view
+  port=$(random_port)
+  cluster_node n1 1
+  cluster_node n2 2
+  node_add n1 a "$(with_labels app=web)"
+  node_add n2 b "$(with_labels app=web)"
+  node_add n2 c "$(with_labels app=web)"
+  # n2 claims a member at a's address (n1's subnet), and c of a node n9.
+  view=$(cluster_view | jq -c --arg b "$PFX-b" --arg c "$PFX-c" --arg ip "$(cip a)" \
+    '(.members[] | select(.container == $b) | .address) = $ip
+     | (.members[] | select(.container == $c) | .node) = "n9"')
+  run -0 cluster_apply n1 "$view"
+  run -0 node_ctl n1 ls
+  assert_not_contains "$output" "$PFX-b" "n1's ls"
+  assert_not_contains "$output" "$PFX-c" "n1's ls"
+  run -0 node_ctl n1 check
+  c_listen a "$port"
+  run -0 ns_tcp_connect "${PFX}a" "$(cip a)" "$port"
+  view=$(cluster_view | jq -c '.nodes += [(.nodes[] | select(.node == "n2") | .node = "n3")]')
+  run -2 cluster_apply n1 "$view"
+  assert_contains "$output" "view: nodes \"n2\" and \"n3\": their subnets overlap"
+}

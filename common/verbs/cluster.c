@@ -96,9 +96,12 @@ view_member_parse (json_t *j, const char *where, struct view_member *m, moat_err
 {
   const char *address = json_string_value (json_object_get (j, "address"));
 
-  if (view_name (j, where, "node", &m->node, err) < 0
-      || view_name (j, where, "network", &m->network, err) < 0)
+  if (view_name (j, where, "node", &m->node, err) < 0)
     return -1;
+  /* Only compared with this node's networks' names. */
+  m->network = json_string_value (json_object_get (j, "network"));
+  if (!m->network || !*m->network)
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.network: want a network's name", where);
   m->container = json_string_value (json_object_get (j, "container"));
   if (!m->container || !moat_container_id_valid (m->container))
     return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.container: want a container id", where);
@@ -108,6 +111,29 @@ view_member_parse (json_t *j, const char *where, struct view_member *m, moat_err
   m->policy = json_object_get (j, "policy");
   if (!json_is_object (m->policy))
     return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.policy: want an object", where);
+  return 0;
+}
+
+static bool
+subnets_overlap (struct in_addr a, int alen, struct in_addr b, int blen)
+{
+  int len = alen < blen ? alen : blen;
+
+  return ((a.s_addr ^ b.s_addr) & moat_prefix_mask (len)) == 0;
+}
+
+/* Two nodes never share addresses (the store's claims see to it; a view
+ * that says otherwise is refused whole). */
+static int
+view_nodes_apart (const struct view *v, moat_err_t *err)
+{
+  for (size_t i = 0; i < v->nnodes; i++)
+    for (size_t k = i + 1; k < v->nnodes; k++)
+      if (subnets_overlap (v->nodes[i].subnet, v->nodes[i].prefixlen, v->nodes[k].subnet,
+                           v->nodes[k].prefixlen))
+        return moat_error (err, MOAT_E_CONFIG, 0,
+                           "view: nodes \"%s\" and \"%s\": their subnets overlap", v->nodes[i].node,
+                           v->nodes[k].node);
   return 0;
 }
 
@@ -141,7 +167,22 @@ view_parse (json_t *j, struct view *v, moat_err_t *err)
       if (view_member_parse (json_array_get (members, i), where, &v->members[i], err) < 0)
         return -1;
     }
-  return 0;
+  return view_nodes_apart (v, err);
+}
+
+/* Whether member m joins `network` here: another node's, on that network,
+ * its address in its node's subnet. A member of a node the view lacks, or
+ * outside its node's subnet, joins nowhere (fail closed). */
+static bool
+member_here (const struct view *v, const char *self, const char *network,
+             const struct view_member *m)
+{
+  if (strcmp (m->node, self) == 0 || strcmp (m->network, network) != 0)
+    return false;
+  for (size_t i = 0; i < v->nnodes; i++)
+    if (strcmp (v->nodes[i].node, m->node) == 0)
+      return subnets_overlap (m->addr, 32, v->nodes[i].subnet, v->nodes[i].prefixlen);
+  return false;
 }
 
 /* --- files under <run dir>/.cluster/ --------------------------------------- */
@@ -236,14 +277,6 @@ node_link_from_json (json_t *j, struct moat_node_link *l)
     return -1;
   strcpy (l->ifname, ifname);
   return 0;
-}
-
-static bool
-subnets_overlap (struct in_addr a, int alen, struct in_addr b, int blen)
-{
-  int len = alen < blen ? alen : blen;
-
-  return ((a.s_addr ^ b.s_addr) & moat_prefix_mask (len)) == 0;
 }
 
 /* Where node n's packets come and go: the interface its underlay address
@@ -481,7 +514,7 @@ view_holds (const struct view *v, const char *self, const char *network, const c
   char k[MOAT_KEY_MAX + 1];
 
   for (size_t i = 0; i < v->nmembers; i++)
-    if (strcmp (v->members[i].node, self) != 0 && strcmp (v->members[i].network, network) == 0
+    if (member_here (v, self, network, &v->members[i])
         && remote_key (k, sizeof (k), v->members[i].container, v->members[i].node) == 0
         && strcmp (k, key) == 0)
       return true;
@@ -503,7 +536,7 @@ network_sync (struct moat_nft *nft, const char *self, const struct view *v, cons
     if (!view_holds (v, self, network, keys[i]) && member_leave (nft, network, keys[i], err) < 0)
       return -1;
   for (size_t i = 0; i < v->nmembers; i++)
-    if (strcmp (v->members[i].node, self) != 0 && strcmp (v->members[i].network, network) == 0
+    if (member_here (v, self, network, &v->members[i])
         && member_join (nft, &v->members[i], err) < 0)
       return -1;
   return 0;

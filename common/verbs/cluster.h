@@ -19,7 +19,9 @@
  *                ...]}
  * Entries whose "node" is this node are ignored. A member is one
  * container's attachment to one network; it is a member here when this
- * node has a network of that name in the same cluster. */
+ * node has a network of that name in the same cluster, and its node is in
+ * "nodes" with "address" in that node's subnet (else it joins nowhere:
+ * fail closed). Nodes whose subnets overlap refuse the view. */
 
 #include <jansson.h>
 
