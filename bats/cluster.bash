@@ -14,8 +14,8 @@
 #   cluster_node NODE I [JQ]      node NODE with underlay $UL.1I, its own /24
 #   node_run NODE CMD...          CMD inside the node, with its run directory
 #   node_ctl NODE ARGS...         moatctl on the node
-#   node_add NODE NAME [JQ ARGS]  container NAME attached on NODE (JQ edits the
-#                                 network config first: labels, annotations)
+#   node_add NODE NAME [JQ...]    container NAME attached on NODE (each JQ edits
+#                                 the network config first: labels, annotations)
 #   node_of NAME, cip NAME        its node, its address
 #   cluster_view [NODE...]        the view: every node, and the members that
 #                                 `moatctl cluster members` prints on each NODE
@@ -90,9 +90,11 @@ node_add() {
   local node=$1 name=$2 conf
   shift 2
   conf=$(cat "$T/conf-$node")
+  local IFS='|'
   if (($#)); then
-    conf=$(jq -c "$@" <<<"$conf")
+    conf=$(jq -c "$*" <<<"$conf")
   fi
+  unset IFS
   new_netns "$name"
   printf '%s' "$conf" >"$T/conf-of-$name"
   run -0 node_cni "$node" ADD "$name"
@@ -162,4 +164,47 @@ cluster_teardown() {
   while read -r node ul; do
     ip netns del "$PFX$node" 2>/dev/null || true
   done <"$T/cluster-nodes"
+}
+
+# cluster_outside I: a namespace ${PFX}o on the underlay at $UL.1I that
+# is no node (a client on the nodes' link), routed to node n1's subnet.
+cluster_outside() {
+  local i=$1 ns=${PFX}o sub=SUBNET_n1
+  new_netns o
+  ip link add "${PFX}u$i" type veth peer name ul0 netns "$ns"
+  echo "${PFX}u$i" >>"$T/links"
+  ip link set "${PFX}u$i" master "${PFX}ul" up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" addr add "$UL.1$i/24" dev ul0
+  ip -n "$ns" link set ul0 up
+  ip -n "$ns" route add "${!sub}" via "$UL.11"
+  OUT_IP=$UL.1$i
+}
+
+# capture_start NS: counts, in NS's prerouting, every IPv4 packet that
+# reaches it, by source address (what arrived at the target at all).
+capture_start() {
+  ip netns exec "$1" nft -f - <<'NFT'
+table ip capture {
+  set seen { type ipv4_addr; flags dynamic; counter; }
+  chain pre { type filter hook prerouting priority -400; policy accept;
+    update @seen { ip saddr }
+  }
+}
+NFT
+}
+
+# captured NS SRC: packets from SRC the capture saw (0: none).
+captured() {
+  ip netns exec "$1" nft -j list set ip capture seen |
+    jq --arg s "$2" '[.nftables[] | .set? | select(.) | .elem[]? | .elem? | select(.val == $s) | .counter.packets] | add // 0'
+}
+
+# spoof_udp NODE SRC DST PORT TOKEN: a datagram from NODE itself with
+# source SRC (taken on NODE's lo for the send), to DST:PORT.
+spoof_udp() {
+  local ns=$PFX$1
+  ip -n "$ns" addr add "$2/32" dev lo 2>/dev/null || true
+  printf '%s\n' "$5" | ip netns exec "$ns" timeout 3 socat -u - "UDP4:$3:$4,bind=$2" || true
+  ip -n "$ns" addr del "$2/32" dev lo 2>/dev/null || true
 }

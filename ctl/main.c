@@ -272,6 +272,9 @@ cmd_list (const char *only, const struct opts *o)
         if (json_object_get (c, "cgroup"))
           printf ("cgroup:    %s (%s)\n", json_string_value (json_object_get (c, "cgroup")),
                   json_string_value (json_object_get (c, "cgroupDir")));
+        if (json_object_get (c, "node"))
+          printf ("node:      %s (a container of another node of the cluster)\n",
+                  json_string_value (json_object_get (c, "node")));
         print_policy_items (json_object_get (c, "policyItems"));
         continue;
       }
@@ -282,6 +285,8 @@ cmd_list (const char *only, const struct opts *o)
     printf ("  ");
     print_grants (json_object_get (c, "grants"));
     print_publish (json_object_get (c, "publish"), "  published ", false);
+    if (json_object_get (c, "node"))
+      printf ("  node %s", json_string_value (json_object_get (c, "node")));
     printf ("\n");
   }
   return EXIT_OK;
@@ -513,12 +518,24 @@ cmd_explain (char **args, int n, const struct opts *o)
                        "flow", args[2], "allowed", a.allowed, "rule", why, "family", a.ip6 ? 6 : 4,
                        "srcAddress", a.src, "dstAddress", a.dst);
 
+      if (j && a.src_origin[0]
+          && json_object_set_new (j, "srcOrigin", json_string (a.src_origin)) < 0)
+        return EXIT_USAGE;
+      if (j && a.dst_origin[0]
+          && json_object_set_new (j, "dstOrigin", json_string (a.dst_origin)) < 0)
+        return EXIT_USAGE;
       if (!j || print_json (j) != EXIT_OK)
         return EXIT_USAGE;
     }
   else
-    printf ("%s %s -> %s %s%s: %s\n", a.allowed ? "allowed" : "refused", args[0], args[1], args[2],
-            a.ip6 ? " (IPv6)" : "", why);
+    {
+      printf ("%s %s -> %s %s%s: %s\n", a.allowed ? "allowed" : "refused", args[0], args[1],
+              args[2], a.ip6 ? " (IPv6)" : "", why);
+      if (a.src_origin[0])
+        printf ("  %s\n", a.src_origin);
+      if (a.dst_origin[0])
+        printf ("  %s\n", a.dst_origin);
+    }
   return a.allowed ? EXIT_OK : EXIT_NO;
 }
 

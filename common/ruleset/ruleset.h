@@ -82,8 +82,8 @@
  *   chain forward  (filter, forward, priority 0, policy accept)
  *     ip saddr . iifname @node_nets ip saddr . iifname . ether saddr != @node_routes drop
  *                    (another node's subnet on its link, not sent by that node)
- *     oifname @bridges ip saddr . iifname . ether saddr != @node_routes iifname . ether saddr
- *       @node_links drop   (a node's packet to a bridge with a source not its own)
+ *     iifname . ether saddr @node_links oifname @bridges ip saddr . iifname . ether saddr !=
+ *       @node_routes drop  (a node's packet to a bridge with a source not its own)
  *     iifname . ip saddr @members jump from_container
  *     meta nfproto ipv4 iifname @bridges drop        (fail closed: no member, no way)
  *     oifname . ip daddr @members jump to_container
@@ -91,6 +91,7 @@
  *                    (IPv6 half only, after the twins of the three above:
  *                     nothing but a member's address is forwarded to a bridge)
  *   chain input    (filter, input, priority 0, policy accept)
+ *     ip saddr . iifname @node_nets ip saddr . iifname . ether saddr != @node_routes drop
  *     iifname . ip saddr @members jump to_host
  *     meta nfproto ipv4 iifname @bridges drop
  *   chain output   (filter, output, priority 0, policy accept)

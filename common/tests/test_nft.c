@@ -138,19 +138,19 @@ static const char *const expected_rules[] = {
   "  [ lookup reg 1 set node_routes 0x1 ]\n"
   "  [ immediate reg 0 drop ]\n",
   "inet moat forward\n"
-  "  [ meta load oifname => reg 1 ]\n"
-  "  [ lookup reg 1 set bridges ]\n"
-  "  [ meta load nfproto => reg 1 ]\n"
-  "  [ cmp eq reg 1 0x00000002 ]\n"
   "  [ meta load iiftype => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000001 ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 6b @ link header + 6 => reg 2 ]\n"
+  "  [ lookup reg 1 set node_links ]\n"
+  "  [ meta load oifname => reg 1 ]\n"
+  "  [ lookup reg 1 set bridges ]\n"
+  "  [ payload load 2b @ link header + 12 => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000008 ]\n"
   "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
   "  [ meta load iifname => reg 9 ]\n"
   "  [ payload load 6b @ link header + 6 => reg 13 ]\n"
   "  [ lookup reg 1 set node_routes 0x1 ]\n"
-  "  [ meta load iifname => reg 1 ]\n"
-  "  [ payload load 6b @ link header + 6 => reg 2 ]\n"
-  "  [ lookup reg 1 set node_links ]\n"
   "  [ immediate reg 0 drop ]\n",
   "inet moat forward\n"
   "  [ meta load nfproto => reg 1 ]\n"
@@ -172,6 +172,19 @@ static const char *const expected_rules[] = {
   "  [ payload load 4b @ network header + 16 => reg 2 ]\n"
   "  [ lookup reg 1 set members ]\n"
   "  [ immediate reg 0 jump -> to_container ]\n",
+  "inet moat input\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ meta load iifname => reg 9 ]\n"
+  "  [ lookup reg 1 set node_nets ]\n"
+  "  [ meta load iiftype => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ meta load iifname => reg 9 ]\n"
+  "  [ payload load 6b @ link header + 6 => reg 13 ]\n"
+  "  [ lookup reg 1 set node_routes 0x1 ]\n"
+  "  [ immediate reg 0 drop ]\n",
   "inet moat input\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
@@ -745,7 +758,7 @@ test_tables_message_order (void **state)
     size_t count;
   } runs[] = {
     { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 36 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 21 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 85 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 21 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 86 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -791,7 +804,7 @@ static const struct
   /* the port drops IPv6 fragments to link-local and multicast addresses */
   { 5, 0x556745b17a57f69cULL },
   /* cluster mode: node_nets, node_routes, node_links and their four rules */
-  { 6, 0x684f055b934e80ecULL },
+  { 6, 0x4826f810dc77ca0eULL },
 };
 
 static void
@@ -1108,7 +1121,7 @@ test_tables_rules_per_chain (void **state)
   } counts[] = {
     { "same_bridge", 6 },
     { "forward", 5 },
-    { "input", 2 },
+    { "input", 3 },
     { "output", 1 },
     { "from_container", 13 },
     { "to_peer", 3 },

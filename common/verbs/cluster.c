@@ -4,6 +4,7 @@
 #include "verbs/cluster.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,9 +96,12 @@ view_member_parse (json_t *j, const char *where, struct view_member *m, moat_err
 {
   const char *address = json_string_value (json_object_get (j, "address"));
 
-  if (view_name (j, where, "node", &m->node, err) < 0
-      || view_name (j, where, "network", &m->network, err) < 0)
+  if (view_name (j, where, "node", &m->node, err) < 0)
     return -1;
+  /* Only compared with this node's networks' names. */
+  m->network = json_string_value (json_object_get (j, "network"));
+  if (!m->network || !*m->network)
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.network: want a network's name", where);
   m->container = json_string_value (json_object_get (j, "container"));
   if (!m->container || !moat_container_id_valid (m->container))
     return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.container: want a container id", where);
@@ -107,6 +111,29 @@ view_member_parse (json_t *j, const char *where, struct view_member *m, moat_err
   m->policy = json_object_get (j, "policy");
   if (!json_is_object (m->policy))
     return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.policy: want an object", where);
+  return 0;
+}
+
+static bool
+subnets_overlap (struct in_addr a, int alen, struct in_addr b, int blen)
+{
+  int len = alen < blen ? alen : blen;
+
+  return ((a.s_addr ^ b.s_addr) & moat_prefix_mask (len)) == 0;
+}
+
+/* Two nodes never share addresses (the store's claims see to it; a view
+ * that says otherwise is refused whole). */
+static int
+view_nodes_apart (const struct view *v, moat_err_t *err)
+{
+  for (size_t i = 0; i < v->nnodes; i++)
+    for (size_t k = i + 1; k < v->nnodes; k++)
+      if (subnets_overlap (v->nodes[i].subnet, v->nodes[i].prefixlen, v->nodes[k].subnet,
+                           v->nodes[k].prefixlen))
+        return moat_error (err, MOAT_E_CONFIG, 0,
+                           "view: nodes \"%s\" and \"%s\": their subnets overlap", v->nodes[i].node,
+                           v->nodes[k].node);
   return 0;
 }
 
@@ -140,7 +167,22 @@ view_parse (json_t *j, struct view *v, moat_err_t *err)
       if (view_member_parse (json_array_get (members, i), where, &v->members[i], err) < 0)
         return -1;
     }
-  return 0;
+  return view_nodes_apart (v, err);
+}
+
+/* Whether member m joins `network` here: another node's, on that network,
+ * its address in its node's subnet. A member of a node the view lacks, or
+ * outside its node's subnet, joins nowhere (fail closed). */
+static bool
+member_here (const struct view *v, const char *self, const char *network,
+             const struct view_member *m)
+{
+  if (strcmp (m->node, self) == 0 || strcmp (m->network, network) != 0)
+    return false;
+  for (size_t i = 0; i < v->nnodes; i++)
+    if (strcmp (v->nodes[i].node, m->node) == 0)
+      return subnets_overlap (m->addr, 32, v->nodes[i].subnet, v->nodes[i].prefixlen);
+  return false;
 }
 
 /* --- files under <run dir>/.cluster/ --------------------------------------- */
@@ -235,14 +277,6 @@ node_link_from_json (json_t *j, struct moat_node_link *l)
     return -1;
   strcpy (l->ifname, ifname);
   return 0;
-}
-
-static bool
-subnets_overlap (struct in_addr a, int alen, struct in_addr b, int blen)
-{
-  int len = alen < blen ? alen : blen;
-
-  return ((a.s_addr ^ b.s_addr) & moat_prefix_mask (len)) == 0;
 }
 
 /* Where node n's packets come and go: the interface its underlay address
@@ -418,6 +452,23 @@ member_record (const struct view_member *m, struct moat_record *r, moat_err_t *e
   return 0;
 }
 
+static int
+member_leave (struct moat_nft *nft, const char *network, const char *key, moat_err_t *err)
+{
+  _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
+  int found = moat_remote_read (network, key, &rec, err);
+
+  if (found < 0)
+    return -1;
+  /* Out of its identity, then every element naming it (its grants and
+   * those naming it too): its flows meet the policy without it. */
+  if (found
+      && (((rec.ident || rec.policy) && moat_policy_leave (nft, &rec, MOAT_LEAVE_IDENTITY, err) < 0)
+          || moat_nft_address_forget (nft, rec.addr, err) < 0))
+    return -1;
+  return moat_remote_remove (network, key, err);
+}
+
 /* Joins, or joins again when its address or policy changed. */
 static int
 member_join (struct moat_nft *nft, const struct view_member *m, moat_err_t *err)
@@ -439,13 +490,16 @@ member_join (struct moat_nft *nft, const struct view_member *m, moat_err_t *err)
   if (found && old.addr.s_addr == m->addr.s_addr && json_equal (old.policy, pj)
       && (old.name == NULL) == (m->name == NULL) && (!m->name || strcmp (old.name, m->name) == 0))
     return 0;
-  if (found && (old.addr.s_addr != m->addr.s_addr || !json_equal (old.policy, pj)))
-    {
-      if (moat_policy_leave (nft, &old, MOAT_LEAVE_ALL, err) < 0)
-        return -1;
-    }
+  if (found && old.addr.s_addr != m->addr.s_addr && member_leave (nft, m->network, key, err) < 0)
+    return -1;
+  if (found && old.addr.s_addr == m->addr.s_addr && !json_equal (old.policy, pj)
+      && moat_policy_leave (nft, &old, MOAT_LEAVE_ALL, err) < 0)
+    return -1;
   if (member_record (m, &rec, err) < 0)
     return -1;
+  /* moatctl's grants on it stay while its address does. */
+  if (found && old.addr.s_addr == m->addr.s_addr)
+    rec.grants = json_incref (old.grants);
   /* The record first (a crash leaves something to find), then the join. */
   if (moat_record_write (&rec, err) < 0)
     return -1;
@@ -454,26 +508,13 @@ member_join (struct moat_nft *nft, const struct view_member *m, moat_err_t *err)
   return moat_policy_join (nft, &rec, &p, err);
 }
 
-static int
-member_leave (struct moat_nft *nft, const char *network, const char *key, moat_err_t *err)
-{
-  _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
-  int found = moat_remote_read (network, key, &rec, err);
-
-  if (found < 0)
-    return -1;
-  if (found && (rec.ident || rec.policy) && moat_policy_leave (nft, &rec, MOAT_LEAVE_ALL, err) < 0)
-    return -1;
-  return moat_remote_remove (network, key, err);
-}
-
 static bool
 view_holds (const struct view *v, const char *self, const char *network, const char *key)
 {
   char k[MOAT_KEY_MAX + 1];
 
   for (size_t i = 0; i < v->nmembers; i++)
-    if (strcmp (v->members[i].node, self) != 0 && strcmp (v->members[i].network, network) == 0
+    if (member_here (v, self, network, &v->members[i])
         && remote_key (k, sizeof (k), v->members[i].container, v->members[i].node) == 0
         && strcmp (k, key) == 0)
       return true;
@@ -495,7 +536,7 @@ network_sync (struct moat_nft *nft, const char *self, const struct view *v, cons
     if (!view_holds (v, self, network, keys[i]) && member_leave (nft, network, keys[i], err) < 0)
       return -1;
   for (size_t i = 0; i < v->nmembers; i++)
-    if (strcmp (v->members[i].node, self) != 0 && strcmp (v->members[i].network, network) == 0
+    if (member_here (v, self, network, &v->members[i])
         && member_join (nft, &v->members[i], err) < 0)
       return -1;
   return 0;
@@ -603,4 +644,70 @@ moat_cluster_local_members (const char *cluster, const char *self, moat_err_t *e
     }
   moat_cluster_nets_free (nets, nnets);
   return failed ? NULL : TAKE_PTR (out);
+}
+
+/* --- what explain says of a remote peer ------------------------------------ */
+
+int
+moat_cluster_origin (const char *network, const char *node, struct moat_cluster_origin *ret,
+                     moat_err_t *err)
+{
+  _cleanup_ (moat_cluster_net_free) struct moat_cluster_net net = { 0 };
+  _cleanup_ (json_decrefp) json_t *nodes = NULL;
+  _cleanup_ (json_decrefp) json_t *view = NULL;
+  int r = moat_cluster_net_read (network, &net, err);
+  size_t i;
+  json_t *o;
+
+  memset (ret, 0, sizeof (*ret));
+  if (r <= 0)
+    return r;
+  nodes = cluster_file_read ("nodes", net.cluster);
+  view = cluster_file_read ("views", net.cluster);
+  json_array_foreach (nodes, i, o)
+  {
+    const char *name = json_string_value (json_object_get (o, "node"));
+
+    if (!name || strcmp (name, node) != 0 || node_link_from_json (o, &ret->link) < 0)
+      continue;
+    ret->revision = json_integer_value (json_object_get (view, "revision"));
+    ret->read_at = json_integer_value (json_object_get (view, "readAt"));
+    return 1;
+  }
+  return 0;
+}
+
+int
+moat_cluster_nodes_expected (struct moat_nft_elems *out, moat_err_t *err)
+{
+  _cleanup_ (closedirp) DIR *d = NULL;
+  char dir[4096];
+  struct dirent *de;
+
+  if (cluster_file (dir, sizeof (dir), "nodes", NULL, err) < 0)
+    return -1;
+  d = opendir (dir);
+  if (!d)
+    return errno == ENOENT ? 0 : moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", dir);
+  while ((de = readdir (d)))
+    {
+      size_t len = strlen (de->d_name), i;
+      _cleanup_free_ char *name = NULL;
+      _cleanup_ (json_decrefp) json_t *nodes = NULL;
+      json_t *o;
+
+      if (de->d_name[0] == '.' || len <= 5 || strcmp (de->d_name + len - 5, ".json") != 0)
+        continue;
+      if (!(name = strndup (de->d_name, len - 5)))
+        return moat_error_nomem (err, "cluster nodes");
+      nodes = cluster_file_read ("nodes", name);
+      json_array_foreach (nodes, i, o)
+      {
+        struct moat_node_link l;
+
+        if (node_link_from_json (o, &l) == 0 && moat_nft_elems_node (out, &l) < 0)
+          return moat_error_nomem (err, "cluster nodes");
+      }
+    }
+  return 0;
 }

@@ -10,6 +10,7 @@
 #include <sys/file.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "base/strv.h"
 #include "kernel/conntrack.h"
 #include "state/ipam.h"
@@ -690,7 +691,8 @@ inherit_sources (struct moat_record *rec, enum moat_attacher by, json_t **ret, m
 static int
 cluster_note (const struct moat_netconf *conf, moat_err_t *err)
 {
-  char host[MOAT_CLUSTER_NAME_MAX + 2] = "";
+  _cleanup_free_ char *host = NULL;
+  size_t len = 0;
   struct moat_cluster_net n = {
     .network = (char *)conf->name,
     .cluster = (char *)conf->cluster_name,
@@ -703,11 +705,17 @@ cluster_note (const struct moat_netconf *conf, moat_err_t *err)
 
   if (!conf->cluster_name)
     return 0;
+  /* The host name from /proc: the plugin's seccomp profile has no uname. */
   if (!n.node)
     {
-      if (gethostname (host, sizeof (host) - 1) < 0 || !moat_cluster_name_valid (host))
-        return moat_error (err, MOAT_E_CONFIG, 0,
-                           "cluster.node: not given, and the host name is no valid node name");
+      if (moat_read_file ("/proc/sys/kernel/hostname", 256, &host, &len) < 0)
+        return moat_error (err, MOAT_E_IO, errno, "cluster.node: not given, and no host name");
+      while (len > 0 && (host[len - 1] == '\n' || host[len - 1] == '\0'))
+        host[--len] = '\0';
+      if (!moat_cluster_name_valid (host))
+        return moat_error (
+            err, MOAT_E_CONFIG, 0,
+            "cluster.node: not given, and the host name \"%s\" is no valid node name", host);
       n.node = host;
     }
   return moat_cluster_net_write (&n, err);

@@ -942,8 +942,11 @@ static const struct special specials[] = {
     "ip saddr . iifname @node_nets ip saddr . iifname . ether saddr != @node_routes drop" },
   { "from a node, with a source not its own", "198.51.100.7", "a", "tcp/80", from_n2,
     MOAT_EVAL_DROP,
-    "oifname @bridges ip saddr . iifname . ether saddr != @node_routes iifname . ether saddr "
-    "@node_links drop" },
+    "iifname . ether saddr @node_links oifname @bridges ip saddr . iifname . ether saddr != "
+    "@node_routes drop" },
+  { "to the host, another node's subnet not by that node", N2_MEMBER, HOST_ADDR, "tcp/8080",
+    from_not_n2, MOAT_EVAL_DROP,
+    "ip saddr . iifname @node_nets ip saddr . iifname . ether saddr != @node_routes drop" },
   { "from the node itself, refused as from outside", "192.0.2.12", "c", "tcp/80", from_n2,
     MOAT_EVAL_REJECT, "meta l4proto tcp reject with tcp reset" },
   { "refused tcp", "a", "8.8.8.8", "tcp/1", first_packet, MOAT_EVAL_REJECT,
