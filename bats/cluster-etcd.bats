@@ -104,6 +104,21 @@ ul_mac() { ip -n "$PFX$1" -j link show ul0 | jq -r '.[0].address'; }
   wait_for 5 store_view_has n2 '(.nodes | map(.node) | sort) == ["n1", "n2"] and .revision > 0'
 }
 
+@test "etcd: the node key or subnet claim deleted by hand is put back at once" {
+  cw_node n1 1
+  cw_start n1
+  wait_for 10 has_key "/moat/$CL/nodes/n1"
+  etcdctl --endpoints="$EP" del "/moat/$CL/nodes/n1" >/dev/null
+  wait_for 5 has_key "/moat/$CL/nodes/n1"
+  etcdctl --endpoints="$EP" del "$(subnet_key n1)" >/dev/null
+  wait_for 5 has_key "$(subnet_key n1)"
+  assert_eq "$(get "$(subnet_key n1)")" n1 "the subnet claim"
+  # Under the watcher's lease again: SIGTERM takes them.
+  kill -TERM "$W_PID"
+  wait "$W_PID"
+  no_key "/moat/$CL/nodes/n1" || fail "the node key put back outlived SIGTERM"
+}
+
 @test "etcd: a node claiming a subnet another node holds is refused in one line (exit 2)" {
   cw_node n1 1
   cw_node n3 3

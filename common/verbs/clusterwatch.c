@@ -62,6 +62,7 @@ struct watcher
   json_t *published; /* our member keys: the value put under the lease ("": not under it) */
   bool sync_failed;  /* retried at the next tick */
   bool net_here;     /* ADD has noted the network here (.cluster/networks/) */
+  bool reclaim;      /* our node key or subnet claim was deleted under the lease */
   int inotify_fd;
 };
 
@@ -522,6 +523,16 @@ verify_published (struct watcher *w, moat_err_t *err)
   return publish (w, err);
 }
 
+/* Whether key is this node's key or its subnet claim. */
+static bool
+own_claim_key (struct watcher *w, const char *key)
+{
+  _cleanup_free_ char *node_key = moat_cluster_key_node (w->cluster, w->node);
+  _cleanup_free_ char *subnet_key = moat_cluster_key_subnet (w->cluster, w->net.subnet);
+
+  return (node_key && strcmp (key, node_key) == 0) || (subnet_key && strcmp (key, subnet_key) == 0);
+}
+
 static int
 on_watch (const struct moat_etcd_watch_msg *msg, void *data, moat_err_t *err)
 {
@@ -547,9 +558,11 @@ on_watch (const struct moat_etcd_watch_msg *msg, void *data, moat_err_t *err)
            (long long)ev->kv.mod_revision);
       kv_set (w, &ev->kv, ev->deleted);
       /* One of ours deleted by someone else: put again at the next
-       * publish. */
+       * publish, or claimed again at once. */
       if (ev->deleted && json_object_get (w->published, ev->kv.key))
         json_object_set_new (w->published, ev->kv.key, json_string (""));
+      if (ev->deleted && own_claim_key (w, ev->kv.key))
+        w->reclaim = true;
     }
   if (msg->n == 0)
     return 0;
@@ -687,6 +700,16 @@ run (struct watcher *w, int sigfd, moat_err_t *err)
         }
       if (fds[0].ready)
         return 0;
+      if (w->reclaim && w->lease)
+        {
+          say (w, "this node's claim was deleted: claimed again");
+          if (claim (w, err) == 0)
+            w->reclaim = false;
+          else if (err->errnum == EEXIST)
+            return -1;
+          else
+            say (w, "%s", err->msg);
+        }
       if (fds[1].ready)
         {
           drain (w->inotify_fd);
