@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# shellcheck disable=SC2016 # jq programs in single quotes
+# shellcheck disable=SC2016,SC2154 # jq programs in single quotes; SUBNET_<node>, WPID_<node> and bats' $stderr are set by printf -v and run
 # Cluster mode's store (docs/cluster.md, "The store", "The watcher, and
 # failing closed"): a real 3-member etcd (hack/etcd-cluster: each member in
 # its own namespace, on a bridge of this sandbox, routed to the nodes'

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# shellcheck disable=SC2016 # jq programs in single quotes
+# shellcheck disable=SC2016,SC2153 # jq programs in single quotes; PFX comes from helpers.bash
 # The measurement of hack/bench-cluster (run that): not a test, never in
 # make test. Figures go to the TAP stream as "# " lines.
 
