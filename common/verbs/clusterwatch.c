@@ -63,6 +63,7 @@ struct watcher
   bool sync_failed;  /* retried at the next tick */
   bool net_here;     /* ADD has noted the network here (.cluster/networks/) */
   bool reclaim;      /* our node key or subnet claim was deleted under the lease */
+  bool dirty;        /* events arrived since the view was last applied */
   int inotify_fd;
 };
 
@@ -383,6 +384,7 @@ apply_view (struct watcher *w)
   moat_err_t err = { 0 };
 
   w->sync_failed = true;
+  w->dirty = false;
   if (!view)
     {
       say (w, "the view: out of memory");
@@ -566,8 +568,10 @@ on_watch (const struct moat_etcd_watch_msg *msg, void *data, moat_err_t *err)
     }
   if (msg->n == 0)
     return 0;
+  /* Applied once the messages that arrived together are read: a burst
+   * of changes is one sync. */
   w->revision = msg->revision;
-  apply_view (w);
+  w->dirty = true;
   return 0;
 }
 
@@ -698,6 +702,8 @@ run (struct watcher *w, int sigfd, moat_err_t *err)
           moat_etcd_watch_close (watch);
           watch = NULL;
         }
+      if (w->dirty && watch)
+        apply_view (w);
       if (fds[0].ready)
         return 0;
       if (w->reclaim && w->lease)
