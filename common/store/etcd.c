@@ -468,7 +468,7 @@ check_done (struct moat_etcd_watch *w, moat_err_t *err)
 }
 
 int
-moat_etcd_watch_wait (struct moat_etcd_watch *w, struct moat_etcd_waitfd *fds, unsigned n,
+moat_etcd_watch_wait (struct moat_etcd_watch *w, struct moat_waitfd *fds, unsigned n,
                       int timeout_ms, moat_etcd_watch_cb cb, void *data, moat_err_t *err)
 {
   struct curl_waitfd extra[8];

@@ -69,8 +69,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC (struct moat_etcd_watch *, moat_etcd_watch_close)
 typedef int (*moat_etcd_watch_cb) (const struct moat_etcd_watch_msg *msg, void *data,
                                    moat_err_t *err);
 
-/* An fd to wait on beside the stream. */
-struct moat_etcd_waitfd
+/* An fd to wait on beside the stream (a cluster source waits the same
+ * way: store/source.h). */
+struct moat_waitfd
 {
   int fd;
   bool ready; /* set when it is readable */
@@ -79,7 +80,7 @@ struct moat_etcd_waitfd
 /* Waits at most timeout_ms for the stream and fds, and calls cb for each
  * whole message that arrived. 0; -1 when the stream ended or broke (the
  * watch is then done: close it), a message was malformed, or cb failed. */
-int moat_etcd_watch_wait (struct moat_etcd_watch *w, struct moat_etcd_waitfd *fds, unsigned n,
+int moat_etcd_watch_wait (struct moat_etcd_watch *w, struct moat_waitfd *fds, unsigned n,
                           int timeout_ms, moat_etcd_watch_cb cb, void *data, moat_err_t *err);
 
 #endif

@@ -24,6 +24,7 @@
 #include "state/rundir.h"
 #include "store/clusterview.h"
 #include "store/etcd.h"
+#include "store/source.h"
 #include "verbs/cluster.h"
 
 /* A retry's pause while the store does not answer. */
@@ -55,7 +56,9 @@ struct watcher
   char mac[18]; /* of the underlay's link; "" when it is no local address */
   struct cluster_net net;
   int ttl;
-  struct moat_etcd *etcd;
+  struct moat_etcd *etcd;          /* the writes: lease, claim, members */
+  struct moat_cluster_source *src; /* the reads: snapshot and changes */
+  bool watching;
   int64_t lease;
   json_t *kv;        /* each key under the cluster's prefix: its value, parsed */
   int64_t revision;  /* of kv */
@@ -402,33 +405,29 @@ apply_view (struct watcher *w)
   json_decref (view);
 }
 
-/* One kv into w->kv (a value that is no JSON object counts as absent). */
+/* One key into w->kv (a value that is no JSON object counts as absent). */
 static void
-kv_set (struct watcher *w, const struct moat_etcd_kv *kv, bool deleted)
+kv_set (struct watcher *w, const struct moat_cluster_change *c)
 {
   /* Subnet claims hold a node's name, not JSON. */
-  if (moat_cluster_kv_set (w->kv, kv->key, kv->value, kv->value_len, deleted)
-          == MOAT_CLUSTER_KV_NOT_JSON
-      && !strstr (kv->key, "/subnets/"))
-    say (w, "%s: not a JSON object; ignored", kv->key);
+  if (moat_cluster_kv_set (w->kv, c->key, c->value, c->len, c->deleted) == MOAT_CLUSTER_KV_NOT_JSON
+      && !strstr (c->key, "/subnets/"))
+    say (w, "%s: not a JSON object; ignored", c->key);
+}
+
+static void
+on_listed (const struct moat_cluster_change *c, void *data)
+{
+  kv_set (data, c);
 }
 
 static int
 resync (struct watcher *w, moat_err_t *err)
 {
-  _cleanup_free_ char *prefix = moat_cluster_key_prefix (w->cluster);
-  struct moat_etcd_kvs kvs = { 0 };
-
-  if (!prefix)
-    return moat_error_nomem (err, "a key");
-  if (moat_etcd_range (w->etcd, prefix, true, &kvs, err) < 0)
-    return -1;
   json_object_clear (w->kv);
-  for (size_t i = 0; i < kvs.n; i++)
-    kv_set (w, &kvs.kv[i], false);
-  w->revision = kvs.revision;
-  moat_etcd_kvs_clear (&kvs);
-  say (w, "resync from %s at revision %lld", moat_etcd_endpoint (w->etcd), (long long)w->revision);
+  if (w->src->ops->list (w->src, on_listed, w, &w->revision, err) < 0)
+    return -1;
+  say (w, "resync from %s at revision %lld", w->src->ops->where (w->src), (long long)w->revision);
   apply_view (w);
   return 0;
 }
@@ -535,44 +534,22 @@ own_claim_key (struct watcher *w, const char *key)
   return (node_key && strcmp (key, node_key) == 0) || (subnet_key && strcmp (key, subnet_key) == 0);
 }
 
-static int
-on_watch (const struct moat_etcd_watch_msg *msg, void *data, moat_err_t *err)
+/* A change the watch brings: into the map, applied once the changes that
+ * arrived together are read (a burst of changes is one sync). */
+static void
+on_change (const struct moat_cluster_change *c, void *data)
 {
   struct watcher *w = data;
 
-  switch (msg->what)
-    {
-    case MOAT_ETCD_WATCH_CREATED:
-      return 0;
-    case MOAT_ETCD_WATCH_COMPACTED:
-      return moat_error (err, MOAT_E_IO, 0, "watch: revision %lld compacted (now %lld)",
-                         (long long)w->revision + 1, (long long)msg->compact_revision);
-    case MOAT_ETCD_WATCH_CANCELED:
-      return moat_error (err, MOAT_E_IO, 0, "watch: canceled by etcd");
-    case MOAT_ETCD_WATCH_EVENTS:
-      break;
-    }
-  for (size_t i = 0; i < msg->n; i++)
-    {
-      const struct moat_etcd_event *ev = &msg->events[i];
-
-      say (w, "%s %s (revision %lld)", ev->deleted ? "DELETE" : "PUT", ev->kv.key,
-           (long long)ev->kv.mod_revision);
-      kv_set (w, &ev->kv, ev->deleted);
-      /* One of ours deleted by someone else: put again at the next
-       * publish, or claimed again at once. */
-      if (ev->deleted && json_object_get (w->published, ev->kv.key))
-        json_object_set_new (w->published, ev->kv.key, json_string (""));
-      if (ev->deleted && own_claim_key (w, ev->kv.key))
-        w->reclaim = true;
-    }
-  if (msg->n == 0)
-    return 0;
-  /* Applied once the messages that arrived together are read: a burst
-   * of changes is one sync. */
-  w->revision = msg->revision;
+  say (w, "%s %s (revision %lld)", c->deleted ? "DELETE" : "PUT", c->key, (long long)c->revision);
+  kv_set (w, c);
+  /* One of ours deleted by someone else: put again at the next publish,
+   * or claimed again at once. */
+  if (c->deleted && json_object_get (w->published, c->key))
+    json_object_set_new (w->published, c->key, json_string (""));
+  if (c->deleted && own_claim_key (w, c->key))
+    w->reclaim = true;
   w->dirty = true;
-  return 0;
 }
 
 /* Watches the run directory, the network's directory (its records) and
@@ -633,7 +610,7 @@ pause_for_signal (int sigfd, int ms)
 
 /* A keepalive, and what follows a lost lease; the safety net. */
 static void
-tick (struct watcher *w, struct moat_etcd_watch **watch)
+tick (struct watcher *w)
 {
   moat_err_t err = { 0 };
   int64_t ttl = 0;
@@ -647,8 +624,8 @@ tick (struct watcher *w, struct moat_etcd_watch **watch)
     {
       say (w, "lease %llx expired: a new one, claimed again", (long long)w->lease);
       w->lease = 0;
-      moat_etcd_watch_close (*watch);
-      *watch = NULL;
+      w->src->ops->watch_close (w->src);
+      w->watching = false;
       return;
     }
   if (w->sync_failed)
@@ -660,16 +637,12 @@ tick (struct watcher *w, struct moat_etcd_watch **watch)
 static int
 run (struct watcher *w, int sigfd, moat_err_t *err)
 {
-  _cleanup_ (moat_etcd_watch_closep) struct moat_etcd_watch *watch = NULL;
-  _cleanup_free_ char *prefix = moat_cluster_key_prefix (w->cluster);
   int period = w->ttl * 1000 / 3;
   int64_t next_tick = 0;
 
-  if (!prefix)
-    return moat_error_nomem (err, "a key");
   for (;;)
     {
-      struct moat_etcd_waitfd fds[2] = { { .fd = sigfd }, { .fd = w->inotify_fd } };
+      struct moat_waitfd fds[2] = { { .fd = sigfd }, { .fd = w->inotify_fd } };
       int64_t wait;
 
       if (!w->lease && lease_start (w, err) < 0)
@@ -681,28 +654,30 @@ run (struct watcher *w, int sigfd, moat_err_t *err)
             return 0;
           continue;
         }
-      if (!watch)
+      if (!w->watching)
         {
-          if (resync (w, err) < 0
-              || moat_etcd_watch_open (w->etcd, prefix, w->revision + 1, &watch, err) < 0)
+          if (resync (w, err) < 0 || w->src->ops->watch_open (w->src, w->revision, err) < 0)
             {
               say (w, "%s", err->msg);
               if (pause_for_signal (sigfd, RETRY_MS))
                 return 0;
               continue;
             }
+          w->watching = true;
           if (verify_published (w, err) < 0)
             say (w, "publishing: %s", err->msg);
           next_tick = now_ms () + period;
         }
       wait = next_tick - now_ms ();
-      if (moat_etcd_watch_wait (watch, fds, 2, wait > 0 ? (int)wait : 0, on_watch, w, err) < 0)
+      if (w->src->ops->watch_wait (w->src, fds, 2, wait > 0 ? (int)wait : 0, on_change, w,
+                                   &w->revision, err)
+          < 0)
         {
           say (w, "%s; resync", err->msg);
-          moat_etcd_watch_close (watch);
-          watch = NULL;
+          w->src->ops->watch_close (w->src);
+          w->watching = false;
         }
-      if (w->dirty && watch)
+      if (w->dirty && w->watching)
         apply_view (w);
       if (fds[0].ready)
         return 0;
@@ -719,14 +694,14 @@ run (struct watcher *w, int sigfd, moat_err_t *err)
       if (fds[1].ready)
         {
           drain (w->inotify_fd);
-          if (watch_rundir (w) && watch)
+          if (watch_rundir (w) && w->watching)
             apply_view (w);
           if (w->lease && publish (w, err) < 0)
             say (w, "publishing: %s", err->msg);
         }
       if (w->lease && now_ms () >= next_tick)
         {
-          tick (w, &watch);
+          tick (w);
           next_tick = now_ms () + period;
         }
     }
@@ -758,11 +733,12 @@ moat_cluster_watch (const struct moat_cluster_watch_opts *o, moat_err_t *err)
     goto out;
   underlay_mac (w.underlay, w.mac);
   w.etcd = moat_etcd_new (w.net.store, err);
+  w.src = w.etcd ? moat_cluster_source_etcd (w.etcd, w.cluster, err) : NULL;
   w.kv = json_object ();
   w.published = json_object ();
   sigfd = signals_fd (err);
   infd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
-  if (!w.etcd || !w.kv || !w.published || sigfd < 0)
+  if (!w.src || !w.kv || !w.published || sigfd < 0)
     goto out;
   if (infd < 0)
     {
@@ -783,6 +759,7 @@ moat_cluster_watch (const struct moat_cluster_watch_opts *o, moat_err_t *err)
         say (&w, "lease %llx revoked: this node's keys are gone", (long long)w.lease);
     }
 out:
+  moat_cluster_source_freep (&w.src);
   moat_etcd_free (w.etcd);
   json_decref (w.kv);
   json_decref (w.published);
