@@ -314,3 +314,18 @@ view_knows() { view_has "$1" ".members | map(.address) | index(\"$(cip "$2")\") 
   run c_tcp a b "$port"
   [[ $status -ne 0 ]] || fail "a -> b still let through with n2 gone ($output)"
 }
+
+@test "nodes: a container DEL'd: its member key is withdrawn and the other nodes drop it" {
+  local port
+  port=$(random_port)
+  cw_nodes n1 n2
+  node_add n1 a "$(with_labels app=web)"
+  node_add n2 b "$(with_labels app=web)"
+  c_listen b "$port"
+  wait_for 10 c_tcp a b "$port"
+  wait_for 10 view_knows n2 a
+  run -0 node_cni n1 DEL a
+  wait_for 10 no_key "$(member_key a)"
+  wait_for 10 eval '! view_knows n2 a'
+  log_has n1 "withdrew $(member_key a)"
+}
