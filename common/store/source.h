@@ -7,7 +7,7 @@
  * at a revision, then the changes after it. Keys and values are those of
  * docs/cluster.md, "The store" (.../nodes/<node>, .../members/<node>/
  * <address>, their values JSON objects), whatever the source keeps them
- * as: the watcher puts them in one map (store/clusterview.h) and builds
+ * as: the watcher puts them in one map (store/clusterkv.h) and builds
  * the view from it, so the view, and the policy, do not depend on the
  * source. etcd is one source (moat_cluster_source_etcd); a source that
  * translates a Kubernetes API server's nodes and pods into the same keys

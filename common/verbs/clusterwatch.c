@@ -22,7 +22,7 @@
 #include "base/file.h"
 #include "state/netfind.h"
 #include "state/rundir.h"
-#include "store/clusterview.h"
+#include "store/clusterkv.h"
 #include "store/etcd.h"
 #include "store/source.h"
 #include "verbs/cluster.h"

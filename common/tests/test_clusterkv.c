@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* store/clusterview: a cluster's keys in a map, and the view built from
+/* store/clusterkv: a cluster's keys in a map, and the view built from
  * them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/clusterview.h"
+#include "store/clusterkv.h"
 
 static void
 set (json_t *kv, const char *key, const char *value)

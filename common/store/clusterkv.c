@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "store/clusterview.h"
+#include "store/clusterkv.h"
 
 #include "base/cleanup.h"
 #include "store/etcdjson.h"

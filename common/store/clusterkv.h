@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#ifndef MOAT_CLUSTERVIEW_H
-#define MOAT_CLUSTERVIEW_H
+#ifndef MOAT_CLUSTERKV_H
+#define MOAT_CLUSTERKV_H
 
 /* What a cluster's store holds, as the watcher keeps it: a JSON object
  * mapping each key under /moat/<cluster>/ to its value (a JSON object),
