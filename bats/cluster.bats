@@ -62,6 +62,11 @@ teardown() {
   assert_match "$(grep -F "$PFX-b " <<<"$output")" "$CNET +$(cip b) +app=web .*node n2\$"
   run -0 node_ctl n1 --json show "$PFX-b"
   assert_jq "$output" '.containers[0].node == "n2"'
+  run -0 node_ctl n1 show "$PFX-b"
+  assert_contains "$output" "network:   $CNET (on node n2)"
+  assert_contains "$output" "address:   $(cip b)"
+  run -0 node_ctl n1 show "$(cip b)"
+  assert_contains "$output" "container: $PFX-b"
   run -0 node_ctl n1 explain "$PFX-a" "$PFX-b" "tcp/$port"
   assert_contains "$output" "allowed $PFX-a -> $PFX-b tcp/$port: shared label app=web"
   assert_match "$output" "$PFX-b \\(node n2, from the cluster view at revision 7, read [0-9]+ s ago\\)"

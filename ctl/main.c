@@ -253,14 +253,22 @@ cmd_list (const char *only, const struct opts *o)
         json_t *profile = json_object_get (c, "profile");
         const char *addr6 = json_string_value (json_object_get (c, "address6"));
 
-        printf ("container: %s\nname:      %s\nnetwork:   %s (%s, host end %s)\naddress:   %s%s%s\n"
-                "mac:       %s\nlabels:    ",
-                json_string_value (json_object_get (c, "id")), name ? name : "-",
-                json_string_value (json_object_get (c, "network")),
-                json_string_value (json_object_get (c, "ifname")),
-                json_string_value (json_object_get (c, "hostIf")),
-                json_string_value (json_object_get (c, "address")), addr6 ? ", " : "",
-                addr6 ? addr6 : "", json_string_value (json_object_get (c, "mac")));
+        const char *node = json_string_value (json_object_get (c, "node"));
+
+        printf ("container: %s\nname:      %s\n", json_string_value (json_object_get (c, "id")),
+                name ? name : "-");
+        /* Another node's container has no port here (cluster mode). */
+        if (node)
+          printf ("network:   %s (on node %s)\naddress:   %s\nlabels:    ",
+                  json_string_value (json_object_get (c, "network")), node,
+                  json_string_value (json_object_get (c, "address")));
+        else
+          printf ("network:   %s (%s, host end %s)\naddress:   %s%s%s\nmac:       %s\nlabels:    ",
+                  json_string_value (json_object_get (c, "network")),
+                  json_string_value (json_object_get (c, "ifname")),
+                  json_string_value (json_object_get (c, "hostIf")),
+                  json_string_value (json_object_get (c, "address")), addr6 ? ", " : "",
+                  addr6 ? addr6 : "", json_string_value (json_object_get (c, "mac")));
         print_labels (json_object_get (c, "labels"));
         printf ("\nprofile:   %s\ngrants:    ", profile ? json_string_value (profile) : "-");
         print_grants (json_object_get (c, "grants"));
@@ -272,9 +280,6 @@ cmd_list (const char *only, const struct opts *o)
         if (json_object_get (c, "cgroup"))
           printf ("cgroup:    %s (%s)\n", json_string_value (json_object_get (c, "cgroup")),
                   json_string_value (json_object_get (c, "cgroupDir")));
-        if (json_object_get (c, "node"))
-          printf ("node:      %s (a container of another node of the cluster)\n",
-                  json_string_value (json_object_get (c, "node")));
         print_policy_items (json_object_get (c, "policyItems"));
         continue;
       }

@@ -21,169 +21,11 @@
 #include "kernel/nft.h"
 #include "kernel/route.h"
 #include "model/config.h"
+#include "model/clusterview.h"
 #include "model/result.h"
 #include "state/remote.h"
 #include "state/state.h"
 #include "verbs/apply.h"
-
-/* --- the view ------------------------------------------------------------ */
-
-struct view_node
-{
-  const char *node;
-  struct in_addr underlay, subnet;
-  int prefixlen;
-  bool have_mac;
-  unsigned char mac[MOAT_MAC_LEN];
-};
-
-struct view_member
-{
-  const char *node, *network, *container, *name;
-  struct in_addr addr;
-  json_t *policy;
-};
-
-struct view
-{
-  const char *cluster;
-  struct view_node *nodes;
-  size_t nnodes;
-  struct view_member *members;
-  size_t nmembers;
-};
-
-static void
-view_free (struct view *v)
-{
-  free (v->nodes);
-  free (v->members);
-}
-
-static int
-view_name (json_t *obj, const char *where, const char *key, const char **ret, moat_err_t *err)
-{
-  *ret = json_string_value (json_object_get (obj, key));
-  if (!*ret || !moat_cluster_name_valid (*ret))
-    return moat_error (err, MOAT_E_CONFIG, 0,
-                       "view: %s.%s: want a name (alphanumeric, '_', '.', '-')", where, key);
-  return 0;
-}
-
-static int
-view_node_parse (json_t *j, const char *where, struct view_node *n, moat_err_t *err)
-{
-  const char *underlay = json_string_value (json_object_get (j, "underlay"));
-  const char *subnet = json_string_value (json_object_get (j, "subnet"));
-  const char *mac = json_string_value (json_object_get (j, "mac"));
-
-  if (view_name (j, where, "node", &n->node, err) < 0)
-    return -1;
-  if (!underlay || moat_parse_ipv4 (underlay, &n->underlay) < 0)
-    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.underlay: want an IPv4 address", where);
-  if (!subnet || moat_parse_cidr (subnet, &n->subnet, &n->prefixlen) < 0
-      || (n->subnet.s_addr & ~moat_prefix_mask (n->prefixlen)) != 0)
-    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.subnet: want an IPv4 subnet (a.b.c.d/n)",
-                       where);
-  n->have_mac = mac != NULL;
-  if (mac && moat_mac_parse (mac, n->mac) < 0)
-    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.mac: want a MAC address", where);
-  return 0;
-}
-
-static int
-view_member_parse (json_t *j, const char *where, struct view_member *m, moat_err_t *err)
-{
-  const char *address = json_string_value (json_object_get (j, "address"));
-
-  if (view_name (j, where, "node", &m->node, err) < 0)
-    return -1;
-  /* Only compared with this node's networks' names. */
-  m->network = json_string_value (json_object_get (j, "network"));
-  if (!m->network || !*m->network)
-    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.network: want a network's name", where);
-  m->container = json_string_value (json_object_get (j, "container"));
-  if (!m->container || !moat_container_id_valid (m->container))
-    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.container: want a container id", where);
-  m->name = json_string_value (json_object_get (j, "name"));
-  if (!address || moat_parse_ipv4 (address, &m->addr) < 0)
-    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.address: want an IPv4 address", where);
-  m->policy = json_object_get (j, "policy");
-  if (!json_is_object (m->policy))
-    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.policy: want an object", where);
-  return 0;
-}
-
-static bool
-subnets_overlap (struct in_addr a, int alen, struct in_addr b, int blen)
-{
-  int len = alen < blen ? alen : blen;
-
-  return ((a.s_addr ^ b.s_addr) & moat_prefix_mask (len)) == 0;
-}
-
-/* Two nodes never share addresses (the store's claims see to it; a view
- * that says otherwise is refused whole). */
-static int
-view_nodes_apart (const struct view *v, moat_err_t *err)
-{
-  for (size_t i = 0; i < v->nnodes; i++)
-    for (size_t k = i + 1; k < v->nnodes; k++)
-      if (subnets_overlap (v->nodes[i].subnet, v->nodes[i].prefixlen, v->nodes[k].subnet,
-                           v->nodes[k].prefixlen))
-        return moat_error (err, MOAT_E_CONFIG, 0,
-                           "view: nodes \"%s\" and \"%s\": their subnets overlap", v->nodes[i].node,
-                           v->nodes[k].node);
-  return 0;
-}
-
-static int
-view_parse (json_t *j, struct view *v, moat_err_t *err)
-{
-  json_t *nodes = json_object_get (j, "nodes"), *members = json_object_get (j, "members");
-  char where[64];
-
-  memset (v, 0, sizeof (*v));
-  if (!json_is_object (j))
-    return moat_error (err, MOAT_E_CONFIG, 0, "view: want a JSON object");
-  v->cluster = json_string_value (json_object_get (j, "cluster"));
-  if (!v->cluster || !moat_cluster_name_valid (v->cluster))
-    return moat_error (err, MOAT_E_CONFIG, 0, "view: cluster: want the cluster's name");
-  if ((nodes && !json_is_array (nodes)) || (members && !json_is_array (members)))
-    return moat_error (err, MOAT_E_CONFIG, 0, "view: nodes and members: want arrays");
-  v->nodes = calloc (json_array_size (nodes) + 1, sizeof (*v->nodes));
-  v->members = calloc (json_array_size (members) + 1, sizeof (*v->members));
-  if (!v->nodes || !v->members)
-    return moat_error_nomem (err, "view");
-  for (size_t i = 0; i < json_array_size (nodes); i++, v->nnodes++)
-    {
-      snprintf (where, sizeof (where), "nodes[%zu]", i);
-      if (view_node_parse (json_array_get (nodes, i), where, &v->nodes[i], err) < 0)
-        return -1;
-    }
-  for (size_t i = 0; i < json_array_size (members); i++, v->nmembers++)
-    {
-      snprintf (where, sizeof (where), "members[%zu]", i);
-      if (view_member_parse (json_array_get (members, i), where, &v->members[i], err) < 0)
-        return -1;
-    }
-  return view_nodes_apart (v, err);
-}
-
-/* Whether member m joins `network` here: another node's, on that network,
- * its address in its node's subnet. A member of a node the view lacks, or
- * outside its node's subnet, joins nowhere (fail closed). */
-static bool
-member_here (const struct view *v, const char *self, const char *network,
-             const struct view_member *m)
-{
-  if (strcmp (m->node, self) == 0 || strcmp (m->network, network) != 0)
-    return false;
-  for (size_t i = 0; i < v->nnodes; i++)
-    if (strcmp (v->nodes[i].node, m->node) == 0)
-      return subnets_overlap (m->addr, 32, v->nodes[i].subnet, v->nodes[i].prefixlen);
-  return false;
-}
 
 /* --- files under <run dir>/.cluster/ --------------------------------------- */
 
@@ -282,7 +124,7 @@ node_link_from_json (json_t *j, struct moat_node_link *l)
 /* Where node n's packets come and go: the interface its underlay address
  * is reached by (on that link: VXLAN is not built yet), its MAC there. */
 static int
-node_link_resolve (struct moat_nl *nl, const struct view_node *n,
+node_link_resolve (struct moat_nl *nl, const struct moat_view_node *n,
                    const struct moat_cluster_net *nets, size_t nnets, struct moat_node_link *l,
                    moat_err_t *err)
 {
@@ -292,7 +134,7 @@ node_link_resolve (struct moat_nl *nl, const struct view_node *n,
 
   inet_ntop (AF_INET, &n->underlay, text, sizeof (text));
   for (size_t i = 0; i < nnets; i++)
-    if (subnets_overlap (n->subnet, n->prefixlen, nets[i].subnet, nets[i].prefixlen))
+    if (moat_subnets_overlap (n->subnet, n->prefixlen, nets[i].subnet, nets[i].prefixlen))
       return moat_error (err, MOAT_E_CONFIG, 0,
                          "view: node \"%s\": its subnet overlaps network \"%s\"'s here", n->node,
                          nets[i].network);
@@ -340,7 +182,7 @@ node_links_free (struct node_links *l)
 /* Routes and node elements: what the view says, the rest of what the
  * last sync made (<run dir>/.cluster/nodes/<cluster>.json) removed. */
 static int
-nodes_sync (struct moat_nft *nft, const char *self, const struct view *v,
+nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
             const struct moat_cluster_net *nets, size_t nnets, moat_err_t *err)
 {
   _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
@@ -432,7 +274,7 @@ member_policy (json_t *policy, struct moat_policy *ret, json_t **ret_json, moat_
 }
 
 static int
-member_record (const struct view_member *m, struct moat_record *r, moat_err_t *err)
+member_record (const struct moat_view_member *m, struct moat_record *r, moat_err_t *err)
 {
   memset (r, 0, sizeof (*r));
   r->cni_version = strdup (MOAT_CNI_VERSION);
@@ -471,7 +313,7 @@ member_leave (struct moat_nft *nft, const char *network, const char *key, moat_e
 
 /* Joins, or joins again when its address or policy changed. */
 static int
-member_join (struct moat_nft *nft, const struct view_member *m, moat_err_t *err)
+member_join (struct moat_nft *nft, const struct moat_view_member *m, moat_err_t *err)
 {
   _cleanup_ (moat_record_free) struct moat_record old = { 0 };
   _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
@@ -509,12 +351,12 @@ member_join (struct moat_nft *nft, const struct view_member *m, moat_err_t *err)
 }
 
 static bool
-view_holds (const struct view *v, const char *self, const char *network, const char *key)
+view_holds (const struct moat_view *v, const char *self, const char *network, const char *key)
 {
   char k[MOAT_KEY_MAX + 1];
 
   for (size_t i = 0; i < v->nmembers; i++)
-    if (member_here (v, self, network, &v->members[i])
+    if (moat_view_member_here (v, self, network, &v->members[i])
         && remote_key (k, sizeof (k), v->members[i].container, v->members[i].node) == 0
         && strcmp (k, key) == 0)
       return true;
@@ -522,8 +364,8 @@ view_holds (const struct view *v, const char *self, const char *network, const c
 }
 
 static int
-network_sync (struct moat_nft *nft, const char *self, const struct view *v, const char *network,
-              moat_err_t *err)
+network_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
+              const char *network, moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **keys = NULL;
   _cleanup_close_ int lock = -1;
@@ -536,7 +378,7 @@ network_sync (struct moat_nft *nft, const char *self, const struct view *v, cons
     if (!view_holds (v, self, network, keys[i]) && member_leave (nft, network, keys[i], err) < 0)
       return -1;
   for (size_t i = 0; i < v->nmembers; i++)
-    if (member_here (v, self, network, &v->members[i])
+    if (moat_view_member_here (v, self, network, &v->members[i])
         && member_join (nft, &v->members[i], err) < 0)
       return -1;
   return 0;
@@ -545,7 +387,7 @@ network_sync (struct moat_nft *nft, const char *self, const struct view *v, cons
 int
 moat_cluster_sync (const char *self, json_t *view, moat_err_t *err)
 {
-  _cleanup_ (view_free) struct view v = { 0 };
+  _cleanup_ (moat_view_free) struct moat_view v = { 0 };
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   _cleanup_ (json_decrefp) json_t *cache = NULL;
   _cleanup_close_ int lock = -1;
@@ -553,7 +395,7 @@ moat_cluster_sync (const char *self, json_t *view, moat_err_t *err)
   size_t nnets = 0;
   int r = -1;
 
-  if (view_parse (view, &v, err) < 0 || cluster_lock (v.cluster, &lock, err) < 0
+  if (moat_view_parse (view, &v, err) < 0 || cluster_lock (v.cluster, &lock, err) < 0
       || moat_cluster_nets_list (v.cluster, &nets, &nnets, err) < 0)
     return -1;
   /* No network of the cluster here yet: nothing to join, nothing to route. */
