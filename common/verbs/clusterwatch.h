@@ -10,11 +10,12 @@
  * CLUSTER}: their store, node name and subnet), grants a lease, claims the
  * node's subnet (a create-if-absent txn on .../subnets/<subnet>; refused
  * when another node holds it) and puts .../nodes/<node> under the lease.
- * Then: a full resync (range over /moat/<cluster>/, the view of
- * verbs/cluster.h written to <run dir>/.cluster/store/<cluster>.json and
- * handed to moat_cluster_sync), a watch from the next revision that updates the
- * view and syncs again per batch of events, and a full resync after a
- * compaction or a broken stream. This node's members
+ * Then, reading through store/source.h (etcd's source): a full resync
+ * (every key under /moat/<cluster>/; the view of verbs/cluster.h written
+ * to <run dir>/.cluster/store/<cluster>.json and handed to
+ * moat_cluster_sync), a watch from the next revision that updates the
+ * view and syncs again per batch of changes, and a full resync when the
+ * watch ends (a compaction, a broken stream). This node's members
  * (moat_cluster_local_members) are put under the lease and deleted when
  * they go, on every change inotify reports in the run directory, and
  * compared with the store at every keepalive (TTL/3) as a safety net.
