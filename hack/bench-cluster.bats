@@ -73,3 +73,48 @@ try_once() { # FROM TO PORT
   printf '%s\n' "${adds[@]}" | sort -n | awk '{ v[NR] = $1 } END {
     printf "# of which the ADD itself: median %d ms\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }' >&3
 }
+
+applied() { grep -qF "\"$1\"" "$T/run-n1/.cluster/views/$CL.json" 2>/dev/null; }
+
+@test "bench: one remote change applied on n1 with 10 and with 1,000 other members (ms)" {
+  local size round addr t0 t1 deadline times policy k
+  bench_node n1 1
+  node_add n1 a1 "$(with_labels app=web)"
+  N9=99
+  etcdctl --endpoints="$EP" put "/moat/$CL/nodes/n9" \
+    "$(jq -nc --arg u "$UL.19" --arg s "10.$N9.0.0/16" '{underlay: $u, subnet: $s, subnet6: null, mac: "02:00:00:00:00:99"}')" >/dev/null
+  policy=$(node_ctl n1 cluster members "$CL" | jq -c '.[0].policy')
+  k=0
+  for size in 10 1000; do
+    # The other members (the loop runs in the pipeline's subshell: k is
+    # set again after), then a wait until n1 has applied the last one.
+    for ((; k < size; k++)); do
+      printf '%s\n' "10.$N9.$((k / 250)).$((k % 250 + 2)) c9-$k"
+    done | xargs -P 8 -L 1 sh -c 'etcdctl --endpoints="$0" put "/moat/$1/members/n9/$4" \
+        "{\"network\":\"$2\",\"container\":\"$5\",\"name\":\"$5\",\"policy\":$3}" >/dev/null' \
+      "$EP" "$CL" "$CNET" "$policy"
+    k=$size
+    deadline=$(($(now_ms) + 60000))
+    until applied "10.$N9.$(((k - 1) / 250)).$(((k - 1) % 250 + 2))"; do
+      (($(now_ms) < deadline)) || { tail -5 "$T/w-n1.log"; fail "$size members not applied within 60 s"; }
+      sleep 0.05
+    done
+    times=()
+    for round in $(seq 10); do
+      addr=10.$N9.200.$round
+      t0=$(now_ms)
+      etcdctl --endpoints="$EP" put "/moat/$CL/members/n9/$addr" \
+        "$(jq -nc --arg n "$CNET" --arg c "x$size-$round" --argjson p "$policy" \
+          '{network: $n, container: $c, name: $c, policy: $p}')" >/dev/null
+      deadline=$((t0 + 30000))
+      until applied "$addr"; do
+        (($(now_ms) < deadline)) || fail "$addr not applied within 30 s"
+      done
+      t1=$(now_ms)
+      times+=($((t1 - t0)))
+    done
+    printf '%s\n' "${times[@]}" | sort -n | awk -v size="$size" '{ v[NR] = $1 } END {
+      m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+      printf "# one remote member put -> applied on n1 (views file), %d other members: median %d ms, max %d ms\n", size, m, v[NR] }' >&3
+  done
+}
