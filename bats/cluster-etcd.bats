@@ -134,6 +134,23 @@ ul_mac() { ip -n "$PFX$1" -j link show ul0 | jq -r '.[0].address'; }
   assert_eq "$(get "$(subnet_key n1)")" n1 "the subnet claim"
 }
 
+@test "etcd: cluster watch refuses in one line: no network of the cluster, two of them, bad words" {
+  cw_node n1 1
+  run --separate-stderr ip netns exec "$PFX"n1 env MOAT_RUN_DIR="$T/run-n1" \
+    MOAT_NETWORK_DIRS="$T/nets-n1" timeout 10 "$MOAT_BUILD/moatctl" cluster watch "other$CL"
+  assert_eq "$status" 2 "no network: exit status"
+  assert_contains "$stderr" "moatctl: cluster other$CL: no network of it in $T/nets-n1"
+  jq '.name = "second"' "$T/conf-n1" >"$T/nets-n1/60-second.conf"
+  run --separate-stderr ip netns exec "$PFX"n1 env MOAT_RUN_DIR="$T/run-n1" \
+    MOAT_NETWORK_DIRS="$T/nets-n1" timeout 10 "$MOAT_BUILD/moatctl" cluster watch "$CL"
+  assert_eq "$status" 2 "two networks: exit status"
+  assert_contains "$stderr" "moatctl: cluster $CL: networks $CNET and second are both in it"
+  run --separate-stderr "$MOAT_BUILD/moatctl" cluster watch "$CL" --ttl 1
+  assert_eq "$status" 2 "--ttl 1: exit status"
+  assert_contains "$stderr" "moatctl: cluster watch: --ttl: want seconds from 2 to 3600"
+  no_key "/moat/$CL/nodes/n1" || fail "a refused watcher put its node key"
+}
+
 @test "etcd: a watcher SIGKILLed: its keys stay until its lease expires, then go by themselves" {
   cw_node n1 1
   cw_start n1 --ttl 3
