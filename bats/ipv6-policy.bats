@@ -160,4 +160,12 @@ serve() { # NAME PORT: TCP and UDP servers on both of NAME's addresses
   [[ $output != ok ]] || fail "an unpublished port answered"
   run -0 nft list map inet moat publish6
   assert_contains "$output" "$(ip6_of web)"
+  # No hostIP: both families, as docker's and podman's -p HOST:CONTAINER.
+  ns_tcp_listen "$(ns_of web)" "$(ip_of web)" 80
+  PROBE_TOKEN=pub4 run ns_tcp_connect host "$GW" "$hp"
+  assert_eq "$output" ok "host -> $GW:$hp"
+  # ::1 is not published (the kernel cannot DNAT it: no route_localnet in
+  # IPv6): the host's own [::1]:PORT answers, here nothing (refused, at once).
+  PROBE_TOKEN=lo6 run ns_tcp_connect host ::1 "$hp"
+  assert_eq "$output" refused "host -> [::1]:$hp"
 }

@@ -105,7 +105,9 @@ publish_web() {
     run cni ADD "$PFX-bad" "$PFX"bad
   assert_cni_error 7 "runtimeConfig.portMappings[0].hostPort"
   CNI_CONF=$(with_ports "$MOAT_CONF" "$(mapping 8080 80 tcp ::1)") run cni ADD "$PFX-bad" "$PFX"bad
-  assert_cni_error 7 "IPv6 is not supported yet"
+  assert_cni_error 7 "runtimeConfig.portMappings[0].hostIP ::1: IPv6 loopback cannot be published by the kernel; use the host's IPv6 address"
+  CNI_CONF=$(with_ports "$MOAT_CONF" "$(mapping 8080 80 tcp "[::1]")") run cni ADD "$PFX-bad" "$PFX"bad
+  assert_cni_error 7 "hostIP [::1]: IPv6 loopback cannot be published by the kernel"
   CNI_CONF=$(with_ports "$MOAT_CONF" "$(mapping 8080 80 sctp)") run cni ADD "$PFX-bad" "$PFX"bad
   assert_cni_error 7 "protocol \"sctp\""
   assert_nothing_left "$before" "$PFX"bad

@@ -34,24 +34,51 @@ list_push (struct moat_publish_list *l, const struct moat_publish *p, moat_err_t
   return 0;
 }
 
-/* "" and 0.0.0.0 are every address; an IPv6 address is refused. */
+/* An IPv6 host address, bracketed or not, that is the loopback ::1. */
+static bool
+is_loopback6 (const char *text)
+{
+  char bare[INET6_ADDRSTRLEN];
+  size_t len = strlen (text);
+  struct in6_addr a;
+
+  if (len >= 2 && text[0] == '[' && text[len - 1] == ']')
+    {
+      text++;
+      len -= 2;
+    }
+  if (len >= sizeof (bare))
+    return false;
+  memcpy (bare, text, len);
+  bare[len] = '\0';
+  return inet_pton (AF_INET6, bare, &a) == 1 && IN6_IS_ADDR_LOOPBACK (&a);
+}
+
+/* "" and 0.0.0.0 are every address (of both families on a dual-stack
+ * network); an IPv6 address is refused. `where` names the address in
+ * errors. */
 static int
-parse_host (const char *field, const char *item, const char *text, struct in_addr *ret,
-            moat_err_t *err)
+parse_host (const char *where, const char *text, struct in_addr *ret, moat_err_t *err)
 {
   if (!*text)
     {
       ret->s_addr = INADDR_ANY;
       return 0;
     }
+  /* The kernel drops ::1 on any other device than lo, and IPv6 has no
+   * route_localnet (docs/design.md, "Published ports"). */
+  if (is_loopback6 (text))
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "%s: IPv6 loopback cannot be published by the kernel; use the host's IPv6 "
+                       "address (no host address publishes on every one)",
+                       where);
   if (strchr (text, ':'))
     return moat_error (err, MOAT_E_CONFIG, 0,
-                       "%s: item \"%s\": host address \"%s\": IPv6 is not supported yet", field,
-                       item, text);
+                       "%s: an IPv6 host address is not supported yet (no host address publishes "
+                       "on every address, IPv6 ones too)",
+                       where);
   if (inet_pton (AF_INET, text, ret) != 1)
-    return moat_error (err, MOAT_E_CONFIG, 0,
-                       "%s: item \"%s\": host address \"%s\" is not an IPv4 address", field, item,
-                       text);
+    return moat_error (err, MOAT_E_CONFIG, 0, "%s is not an IPv4 address", where);
   return 0;
 }
 
@@ -116,7 +143,7 @@ static int
 parse_item (const char *field, const char *item, struct moat_publish *ret, moat_err_t *err)
 {
   _cleanup_free_ char *copy = strdup (item);
-  char *slash, *cport, *hport;
+  char *slash, *cport, *hport, where[512];
   uint32_t hcount, ccount;
 
   if (!copy)
@@ -141,7 +168,9 @@ parse_item (const char *field, const char *item, struct moat_publish *ret, moat_
     *hport++ = '\0';
   else
     hport = copy;
-  if (parse_host (field, item, hport == copy ? "" : copy, &ret->host, err) < 0
+  snprintf (where, sizeof (where), "%s: item \"%.200s\": host address \"%.100s\"", field, item,
+            hport == copy ? "" : copy);
+  if (parse_host (where, hport == copy ? "" : copy, &ret->host, err) < 0
       || parse_range (field, item, "host port", hport, strlen (hport), &ret->host_port, &hcount,
                       err)
              < 0
@@ -224,7 +253,7 @@ static int
 cni_entry (json_t *entry, size_t i, struct moat_publish *ret, moat_err_t *err)
 {
   json_t *proto, *host;
-  char field[64];
+  char field[192];
 
   memset (ret, 0, sizeof (*ret));
   ret->proto = IPPROTO_TCP;
@@ -246,9 +275,11 @@ cni_entry (json_t *entry, size_t i, struct moat_publish *ret, moat_err_t *err)
       && parse_proto (field, json_string_value (proto), json_string_value (proto), &ret->proto, err)
              < 0)
     return -1;
-  return host ? parse_host (field, json_string_value (host), json_string_value (host), &ret->host,
-                            err)
-              : 0;
+  if (!host)
+    return 0;
+  snprintf (field, sizeof (field), "runtimeConfig.portMappings[%zu].hostIP %.100s", i,
+            json_string_value (host));
+  return parse_host (field, json_string_value (host), &ret->host, err);
 }
 
 int

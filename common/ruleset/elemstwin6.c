@@ -91,6 +91,20 @@ data_twin6 (const struct moat_elem *e, struct moat_elem *t, moat_addr6_fn addr6_
   return true;
 }
 
+/* The publish map's "every host address" in IPv6 starts at ::2: the
+ * kernel cannot DNAT a connection to ::1 to a container (IPv6 has no
+ * route_localnet; docs/design.md, "Published ports"), so the host's own
+ * [::1]:PORT keeps answering, or refuses at once, instead of a DNAT that
+ * hangs. :: is never a local destination. */
+static void
+publish6_past_loopback (struct moat_elem *t)
+{
+  static const uint8_t zero[16] = { 0 };
+
+  if (t->key_end_len && memcmp (t->key, zero, 16) == 0)
+    t->key[15] = 2;
+}
+
 /* id_<ident> -> id_<ident>6: an identity's name has at most
  * MOAT_NFT_IDENT_MAX characters, so the "6" fits (MOAT_IDENT_OBJECT_MAX). */
 static void
@@ -139,6 +153,8 @@ moat_nft_elems_twin6_range (struct moat_nft_elems *out, const struct moat_nft_el
       t.timeout_ms = e->timeout_ms;
       if (!key_twin6 (e, &t, addr6_of, data) || !data_twin6 (e, &t, addr6_of, data))
         continue;
+      if (twin == MOAT_SET_PUBLISH6)
+        publish6_past_loopback (&t);
       if (e->name[0])
         name_twin6 (t.name, e->name);
       if (e->jump[0])

@@ -879,7 +879,7 @@ test_twin6 (void **state)
     "id_a0a06: fd00:1::3",
     "proxy6: fd00:1::2 . 80 : fd00:1::4 . 3128",
     "grant_peer6: fd00:1::2 . fd00:1::3",
-    "publish6: ::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff . tcp . 8443 : fd00:1::2 . 80",
+    "publish6: ::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff . tcp . 8443 : fd00:1::2 . 80",
   };
   char line[256];
 

@@ -84,8 +84,11 @@ test_refusals (void **state)
   refused ("8080:8x", "container port");
   refused ("10-9:10-9", "reversed");
   refused ("9000-9010:9000-9005", "differ in length (11, 6)");
-  refused ("::1:8080:80", "IPv6 is not supported yet");
-  refused ("[::1]:8080:80", "IPv6");
+  refused ("::1:8080:80", "host address \"::1\": IPv6 loopback cannot be published by the kernel; "
+                          "use the host's IPv6 address");
+  refused ("[::1]:8080:80", "IPv6 loopback cannot be published");
+  refused ("[0:0::0:1]:8080:80", "IPv6 loopback cannot be published");
+  refused ("[fd00::1]:8080:80", "an IPv6 host address is not supported yet");
   refused ("10.0.0.300:8080:80", "not an IPv4 address");
   refused ("8080:80,10.0.0.1:8080:81", "publish one host port");
   refused ("8000-8010:8000-8010,8010:1", "publish one host port");
