@@ -15,6 +15,7 @@ setup() {
 }
 teardown() {
   nft delete table ip6 "${PFX}fw" 2>/dev/null || true
+  nft delete table inet "${PFX}fw6" 2>/dev/null || true
   teardown_moat_net
 }
 
@@ -129,6 +130,15 @@ EOF
   nft insert rule ip6 "${PFX}fw" guard oifname "$BR" accept
   nft insert rule ip6 "${PFX}fw" host iifname "$BR" accept
   assert_eq "$(tcp6 a b "$p")" ok "a -> b tcp6 after the fix"
+  run -0 ctl check
+  # An inet table's rule that drops IPv6 only is named as well.
+  nft add table inet "${PFX}fw6"
+  nft add chain inet "${PFX}fw6" guard '{ type filter hook forward priority 0; }'
+  nft add rule inet "${PFX}fw6" guard meta nfproto ipv6 tcp dport "$p" drop
+  assert_eq "$(tcp6 a b "$p")" timeout "a -> b tcp6 through the inet table's IPv6 drop"
+  run -1 ctl check
+  assert_contains "$output" "conflict: table inet ${PFX}fw6 chain guard handle "
+  nft delete table inet "${PFX}fw6"
   run -0 ctl check
 
   # An IPv4-only network's bridge has no IPv6: an ip6 drop is not its.
