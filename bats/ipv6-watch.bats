@@ -109,6 +109,19 @@ ping6_try() { ip netns exec "$1" ping -6 -c 1 -W 1 "$2" >/dev/null 2>&1 || true;
   # The kernel's side: the IPv6 twins of logged and log_rate.
   assert_contains "$(nft list set inet moat logged6)" "$a6" "set logged6"
   assert_contains "$(nft list set inet moat log_rate6)" "$a6" "set log_rate6 after a refusal"
+  # To an outside IPv6 address (routed out of a veth of the host's): no
+  # container there, explain -6's reason.
+  ip link add "${PFX}o6" type veth peer name "${PFX}o6p"
+  echo "${PFX}o6" >>"$T/links"
+  ip link set "${PFX}o6p" up
+  ip link set "${PFX}o6" up
+  ip -6 route add 2001:db8::/64 dev "${PFX}o6"
+  udp6_send "$(ns_of a)" 2001:db8::7 53
+  wait_line 1 ".srcAddress == \"$a6\" and .dstAddress == \"2001:db8::7\" and .flow == \"udp/53\"" >/dev/null
+  line=$(jq -c 'select(.dstAddress == "2001:db8::7")' "$T/watch.out" | head -n 1)
+  assert_jq "$line" '.dst == null and .family == 6'
+  assert_jq "$line" '.reason == $r' --arg r "$(explain6 "$a6" 2001:db8::7 udp/53)"
+  assert_not_contains "$(jq -r .reason <<<"$line")" "no explanation"
   # An IPv4 refusal still says family 4.
   ip netns exec "$(ns_of a)" socat -u - "UDP4:$(ip_of b):9" <<<x >/dev/null 2>&1 || true
   wait_line 1 ".srcAddress == \"$(ip_of a)\" and .flow == \"udp/9\" and .family == 4" >/dev/null
