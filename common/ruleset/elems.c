@@ -416,6 +416,7 @@ moat_nft_elems_free (struct moat_nft_elems *e)
     return;
   free (e->l.v);
   free (e->wait6);
+  free (e->pub6);
   free (e);
 }
 
@@ -708,8 +709,8 @@ moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_t po
 /* host . proto . host port : container . port, the host address an
  * interval (0.0.0.0: all of them). */
 int
-moat_nft_elems_publish (struct moat_nft_elems *l, struct in_addr host, uint8_t proto,
-                        uint16_t host_port, struct in_addr addr, uint16_t port)
+moat_nft_elems_publish (struct moat_nft_elems *l, struct in_addr host, bool ipv4_only,
+                        uint8_t proto, uint16_t host_port, struct in_addr addr, uint16_t port)
 {
   uint16_t nhost_port = htons (host_port), nport = htons (port);
   uint32_t last = host.s_addr == INADDR_ANY ? 0xffffffffu : host.s_addr;
@@ -727,6 +728,50 @@ moat_nft_elems_publish (struct moat_nft_elems *l, struct in_addr host, uint8_t p
   memcpy (e->data, &addr.s_addr, 4);
   memcpy (e->data + 4, &nport, 2);
   e->data_len = 8;
+  e->no_twin = ipv4_only;
+  return 0;
+}
+
+int
+moat_nft_elems_publish_wait6 (struct moat_nft_elems *l, const struct in6_addr *host, uint8_t proto,
+                              uint16_t host_port, struct in_addr addr, uint16_t port)
+{
+  struct moat_publish6_wait *v = realloc (l->pub6, (l->n_pub6 + 1) * sizeof (*v));
+
+  if (!v)
+    return -1;
+  l->pub6 = v;
+  v[l->n_pub6++] = (struct moat_publish6_wait){ addr, *host, proto, host_port, port };
+  return 0;
+}
+
+/* host6 (:: from ::2) . proto . host port : addr6 . port in publish6. */
+int
+moat_nft_elems_publish6 (struct moat_nft_elems *l, const struct in6_addr *host, uint8_t proto,
+                         uint16_t host_port, const struct in6_addr *addr, uint16_t port)
+{
+  uint16_t nhost_port = htons (host_port), nport = htons (port);
+  struct in6_addr first = *host, last = *host;
+  struct key_writer w;
+  struct moat_elem *e;
+
+  if (IN6_IS_ADDR_UNSPECIFIED (host))
+    {
+      first.s6_addr[15] = 2; /* ::1 cannot be DNAT'd; :: is never local */
+      memset (&last, 0xff, sizeof (last));
+    }
+  e = elems_push (l, MOAT_SET_PUBLISH6, &w);
+  if (!e)
+    return -1;
+  key_put_addr6 (&w, &first);
+  key_put (&w, &proto, 1);
+  key_put (&w, &nhost_port, 2);
+  memcpy (e->key_end, e->key, e->key_len);
+  e->key_end_len = e->key_len;
+  memcpy (e->key_end, &last, 16);
+  memcpy (e->data, addr->s6_addr, 16);
+  memcpy (e->data + 16, &nport, 2);
+  e->data_len = 20;
   return 0;
 }
 

@@ -607,6 +607,17 @@ publish_prepare (const struct moat_netconf *conf, const struct moat_policy *poli
 
   if (l->n == 0)
     return 0;
+  for (size_t i = 0; i < l->n && !rec->have_addr6; i++)
+    if (l->v[i].family == AF_INET6)
+      {
+        char text[MOAT_PUBLISH_TEXT_MAX];
+
+        moat_publish_format (&l->v[i], text, sizeof (text));
+        return moat_error (err, MOAT_E_CONFIG, 0,
+                           "%s: \"%s\": an IPv6 host address, but network \"%s\" has no subnet6",
+                           conf->publish.n ? "runtimeConfig.portMappings" : "io.moat.publish", text,
+                           conf->name);
+      }
   rec->publish = moat_publish_to_json (l);
   *ret_elems = moat_nft_elems_new ();
   if (!rec->publish || !*ret_elems || moat_publish_elems (l, rec->addr, *ret_elems) < 0
