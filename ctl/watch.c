@@ -126,7 +126,7 @@ print_json (FILE *out, const struct watch_end *s, const struct watch_end *d, int
             const char *flow, const char *reason, int64_t now)
 {
   _cleanup_json_ json_t *j = json_pack (
-      "{s:I, s:s?, s:s, s:s?, s:s, s:s, s:s, s:i}", "time", (json_int_t)now, "src",
+      "{s:I, s:s*, s:s, s:s*, s:s, s:s, s:s, s:i}", "time", (json_int_t)now, "src",
       s->name[0] ? s->name : NULL, "srcAddress", s->addr, "dst", d->name[0] ? d->name : NULL,
       "dstAddress", d->addr, "flow", flow, "reason", reason, "family", family == AF_INET6 ? 6 : 4);
 
