@@ -267,10 +267,14 @@ moat_member_elems (const struct moat_nft_member *m, bool for_delete,
   key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_GUARDED]);
   key_put_ifname (&w, m->host_ifname);
 
-  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_PORTS]);
-  key_put_ifname (&w, m->host_ifname);
-  key_put (&w, m->mac, MOAT_MAC_LEN);
-  key_put_addr (&w, m->addr);
+  /* An IPv6-only container's key is no source: from_port drops all its IPv4. */
+  if (!m->v6only)
+    {
+      key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_PORTS]);
+      key_put_ifname (&w, m->host_ifname);
+      key_put (&w, m->mac, MOAT_MAC_LEN);
+      key_put_addr (&w, m->addr);
+    }
 
   if (m->have_addr6)
     n += member_elems6 (m, for_delete, &ret[n]);
