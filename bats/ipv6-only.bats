@@ -76,3 +76,184 @@ add6() {
   run -0 nft list set bridge moat ports6
   assert_contains "$output" "$(hostif_of a)"
 }
+
+@test "IPv6-only: default deny over TCP, UDP and ICMPv6; a shared label opens both ways, another label stays refused" {
+  local p
+  p=$(random_port)
+  add6 a
+  add6 b
+  add6 c
+  serve a "$p"
+  serve b "$p"
+  serve c "$p"
+  assert_eq "$(PROBE_TOKEN=ab0 tcp6 a b "$p")" refused "a -> b tcp6 unlabelled"
+  assert_eq "$(PROBE_TOKEN=ab0u udp6 a b "$p")" unreachable "a -> b udp6 unlabelled"
+  assert_eq "$(received ab0)$(received ab0u)" 00 "refused tokens delivered"
+  ping6_ok a "$(ip6_of b)" && fail "a pinged b unlabelled"
+  PROBE_TOKEN=h6 run -0 ns_tcp_connect host "$(ip6_of b)" "$p"
+  run -0 hook prestart a '{"io.moat.labels": "app=x"}'
+  run -0 hook prestart b '{"io.moat.labels": "app=x"}'
+  run -0 hook prestart c '{"io.moat.labels": "app=y"}'
+  assert_eq "$(tcp6 a b "$p")" ok "a -> b tcp6"
+  assert_eq "$(tcp6 b a "$p")" ok "b -> a tcp6"
+  assert_eq "$(udp6 a b "$p")" ok "a -> b udp6"
+  assert_eq "$(udp6 b a "$p")" ok "b -> a udp6"
+  ping6_ok a "$(ip6_of b)" || fail "a cannot ping b"
+  ping6_ok b "$(ip6_of a)" || fail "b cannot ping a"
+  assert_eq "$(PROBE_TOKEN=ca tcp6 c a "$p")" refused "c -> a tcp6"
+  assert_eq "$(PROBE_TOKEN=ac tcp6 a c "$p")" refused "a -> c tcp6"
+  assert_eq "$(PROBE_TOKEN=cb udp6 c b "$p")" unreachable "c -> b udp6"
+  assert_eq "$(received ca)$(received ac)$(received cb)" 000 "refused tokens delivered"
+  ping6_ok c "$(ip6_of a)" && fail "c pinged a"
+  # explain, by IPv6 address and by name, sees the same.
+  run -0 "$MOAT_BUILD/moatctl" explain "$(ip6_of a)" "$(ip6_of b)" tcp/"$p"
+  assert_contains "$output" "allowed"
+  run "$MOAT_BUILD/moatctl" explain "$(cid_of c)" "$(cid_of a)" tcp/"$p"
+  assert_contains "$output" "refused"
+}
+
+@test "IPv6-only: depends/expose, allow-host, a peer grant; check and restore keep them; revoke" {
+  local p hp
+  p=$(random_port)
+  hp=$(random_port)
+  add6 web
+  add6 db
+  add6 other
+  run -0 hook prestart web '{"io.moat.labels": "app=web", "io.moat.depends": "app=db", "io.moat.allow-host": "tcp/'"$hp"'"}'
+  run -0 hook prestart db '{"io.moat.labels": "app=db", "io.moat.expose": "app=web"}'
+  run -0 hook prestart other '{"io.moat.labels": "app=other", "io.moat.depends": "app=db"}'
+  serve db "$p"
+  serve other "$p"
+  assert_eq "$(tcp6 web db "$p")" ok "web -> db"
+  assert_eq "$(udp6 web db "$p")" ok "web -> db udp6"
+  assert_eq "$(tcp6 other db "$p")" refused "other -> db (db exposes only app=web)"
+  assert_eq "$(tcp6 db web "$p")" refused "db -> web"
+  ns_tcp_listen host "$GW6" "$hp"
+  PROBE_TOKEN=web-host run ns_tcp_connect "$(ns_of web)" "$GW6" "$hp"
+  assert_eq "$output" ok "web -> host tcp/$hp"
+  PROBE_TOKEN=db-host run ns_tcp_connect "$(ns_of db)" "$GW6" "$hp"
+  assert_eq "$output" refused "db -> host tcp/$hp"
+  run -0 "$MOAT_BUILD/moatctl" grant "$(cid_of db)" peer "$(cid_of other)"
+  assert_eq "$(tcp6 db other "$p")" ok "db -> other with a peer grant"
+  run -0 "$MOAT_BUILD/moatctl" check
+  run -0 "$MOAT_BUILD/moatctl" restore
+  run -0 "$MOAT_BUILD/moatctl" check
+  assert_eq "$(tcp6 web db "$p")" ok "web -> db after restore"
+  assert_eq "$(tcp6 other db "$p")" refused "other -> db after restore"
+  assert_eq "$(tcp6 db other "$p")" ok "db -> other with its grant after restore"
+  # restore leaves no IPv4 port element for them.
+  run -0 nft list set bridge moat ports
+  assert_not_contains "$output" "$(hostif_of web)"
+  run -0 "$MOAT_BUILD/moatctl" revoke "$(cid_of db)" peer "$(cid_of other)"
+  assert_eq "$(tcp6 db other "$p")" refused "db -> other revoked"
+}
+
+@test "IPv6-only: an egress IPv6 range opens exactly that range" {
+  local p out6 in6 other6
+  p=$(random_port)
+  setup_outside
+  out6=fd$(printf '%02x' $((RANDOM % 256))):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM)
+  in6=$out6::2
+  other6=$out6::3
+  ip addr add "$out6::1/64" dev "${PFX}oh" nodad
+  ip -n "$OUT_NS" addr add "$in6/64" dev eth0 nodad
+  ip -n "$OUT_NS" addr add "$other6/64" dev eth0 nodad
+  ip -n "$OUT_NS" -6 route add default via "$out6::1"
+  wait_for 5 ping -6 -c1 -W1 "$in6"
+  ns_tcp_listen "$OUT_NS" "$in6" "$p"
+  ns_tcp_listen "$OUT_NS" "$other6" "$p"
+  add6 a
+  assert_eq "$(PROBE_TOKEN=a-in0 ns_tcp_connect "$(ns_of a)" "$in6" "$p" || true)" refused "a -> $in6 before its egress"
+  run -0 hook prestart a "$(jq -nc --arg v "$in6/128 tcp/$p" '{"io.moat.egress": $v}')"
+  assert_eq "$(PROBE_TOKEN=a-in ns_tcp_connect "$(ns_of a)" "$in6" "$p" || true)" ok "a -> $in6 (its range)"
+  PROBE_TOKEN=a-other run ns_tcp_connect "$(ns_of a)" "$other6" "$p"
+  [[ $output != ok ]] || fail "a reached $other6, outside its range"
+  assert_eq "$(received a-other)" 0 "a's token outside its range delivered"
+  run -0 nft list set inet moat egress6
+  assert_contains "$output" "$in6"
+  run -0 "$MOAT_BUILD/moatctl" check
+}
+
+@test "IPv6-only: a published port is reached on the host's IPv6 address; no IPv4 mapping to the key" {
+  local hp key
+  hp=$(random_port)
+  MOAT_CONF=$(jq -c --argjson h "$hp" '.runtimeConfig.portMappings = [{hostPort: $h, containerPort: 80, protocol: "tcp"}]' <<<"$MOAT_CONF") \
+    add6 web
+  key=$(key_of web)
+  ns_tcp_listen "$(ns_of web)" "$(ip6_of web)" 80
+  PROBE_TOKEN=pub6 run ns_tcp_connect host "$GW6" "$hp"
+  assert_eq "$output" ok "host -> [$GW6]:$hp"
+  run -0 nft list map inet moat publish6
+  assert_contains "$output" "$(ip6_of web)"
+  run -0 nft list map inet moat publish
+  assert_not_contains "$output" "$key"
+  run -0 nft list set inet moat published
+  assert_not_contains "$output" "$key"
+  run -0 "$MOAT_BUILD/moatctl" check
+  run -0 "$MOAT_BUILD/moatctl" restore
+  run -0 "$MOAT_BUILD/moatctl" check
+  run -0 nft list map inet moat publish
+  assert_not_contains "$output" "$key"
+  PROBE_TOKEN=pub6b run ns_tcp_connect host "$GW6" "$hp"
+  assert_eq "$output" ok "host -> [$GW6]:$hp after restore"
+  del_container web
+  run -0 nft list map inet moat publish6
+  assert_not_contains "$output" "$(ip6_of web)"
+}
+
+@test "IPv6-only: DEL leaves nothing: no element, no allocation, the key range released" {
+  local before key a6
+  before=$(moat_links)
+  add6 a
+  add6 b
+  run -0 hook prestart a '{"io.moat.labels": "app=x"}'
+  run -0 hook prestart b '{"io.moat.labels": "app=x"}'
+  key=$(key_of a)
+  a6=$(ip6_of a)
+  assert_eq "$(grep -lx "$NET" "$MOAT_RUN_DIR"/.keys4/* | wc -l)" 1 "the network's key range claims"
+  del_container a
+  del_container b
+  run -0 nft list ruleset
+  assert_not_contains "$output" "$a6"
+  assert_not_contains "$output" "$key"
+  assert_nothing_left "$before" "$(ns_of a)" "$(ns_of b)"
+  [[ ! -e $MOAT_RUN_DIR/$NET ]] || fail "state directory left: $(ls -R "$MOAT_RUN_DIR/$NET")"
+  assert_eq "$(grep -lx "$NET" "$MOAT_RUN_DIR"/.keys4/* 2>/dev/null | wc -l)" 0 "key range claims left"
+}
+
+@test "IPv6-only: two IPv6-only networks have two key ranges; the wrong combinations are refused naming the key" {
+  local key1 key2 conf2
+  add6 a
+  key1=$(key_of a)
+  second_network
+  conf2=$(jq -c --arg s "fd$(printf '%02x' $((RANDOM % 256)))::/64" 'del(.subnet) | .subnet6 = $s' <<<"$MOAT_CONF2")
+  new_netns b
+  CNI_CONF=$conf2 run -0 cni ADD "$PFX-b" "$PFX"b eth0
+  key2=$(jq -r '.key4' "$MOAT_RUN_DIR/$NET2/$PFX-b@eth0.json")
+  [[ ${key1%.*.*} != "${key2%.*.*}" ]] || fail "two networks share key range ${key1%.*.*}/16"
+  CNI_CONF=$conf2 run -0 cni DEL "$PFX-b" "$PFX"b eth0
+  # A requested IPv4 address, a name server: 7 naming the key.
+  new_netns c
+  CNI_CONF=$(jq -c '.args = {cni: {ips: ["10.1.0.5"]}}' <<<"$MOAT_CONF") run cni ADD "$PFX-c" "$PFX"c
+  assert_cni_error 7 'args.cni.ips: "10.1.0.5": the network is IPv6-only'
+  CNI_CONF=$(jq -c '.names = true' <<<"$MOAT_CONF") run cni ADD "$PFX-c" "$PFX"c
+  assert_cni_error 7 "names: not supported on an IPv6-only network"
+}
+
+@test "IPv6-only: delegated IPAM host-local with only an IPv6 range; DEL releases it and the key" {
+  local data=$T/ipam-data a6
+  mkdir -p "$data"
+  conf_set '.cniVersion = "1.0.0" | .ipam = {type: "host-local", dataDir: $d,
+              ranges: [[{subnet: $s6, gateway: $g6}]]}' \
+    --arg d "$data" --arg s6 "$V6PFX::/64" --arg g6 "$GW6"
+  add6 a
+  a6=$(ip6_of a)
+  [[ -e $data/$NET/$a6 ]] || fail "host-local has no file for $a6"
+  assert_jq "$(cat "$(record_of a)")" '.address == null and .ipam == "host-local" and (.key4 | startswith("24") or startswith("25"))'
+  run -0 ip -n "$(ns_of a)" -4 -o addr show dev eth0
+  assert_eq "$output" "" "IPv4 addresses in the container"
+  run -0 "$MOAT_BUILD/moatctl" check
+  del_container a
+  [[ ! -e $data/$NET/$a6 ]] || fail "host-local kept $a6"
+  assert_eq "$(ls "$MOAT_RUN_DIR/$NET/ipam" 2>/dev/null | grep -v '^last$' || true)" "" "built-in allocations left"
+}
