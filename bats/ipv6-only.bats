@@ -8,6 +8,7 @@
 # moat-bats: sandbox
 
 load helpers
+load escape
 
 setup() {
   setup_dual_stack_net
@@ -256,4 +257,156 @@ add6() {
   del_container a
   [[ ! -e $data/$NET/$a6 ]] || fail "host-local kept $a6"
   assert_eq "$(ls "$MOAT_RUN_DIR/$NET/ipam" 2>/dev/null | grep -v '^last$' || true)" "" "built-in allocations left"
+}
+
+# --------------------------------------------------------------- attacks
+
+# attack_world: a and b, IPv6-only, share app=x (a has every right to b an
+# identity gives); UDP servers on b's IPv6 address; captures on a's host
+# end (A: what a sent), in b (B: what reached it) and on the bridge (BR:
+# what the port let up to the host). KEYA, KEYB, KEYGW: the keys of a, b
+# and the key range's first host.
+attack_world() {
+  xpkt_install
+  P=$(random_port)
+  add6 a
+  add6 b
+  run -0 hook prestart a '{"io.moat.labels": "app=x"}'
+  run -0 hook prestart b '{"io.moat.labels": "app=x"}'
+  NSA=$(ns_of a) NSB=$(ns_of b)
+  A6=$(ip6_of a) B6=$(ip6_of b)
+  MACA=$(mac_of a) MACB=$(mac_of b)
+  KEYA=$(key_of a) KEYB=$(key_of b)
+  KEYGW=${KEYA%.*.*}.0.1
+  GWMAC=$(gw_mac)
+  ns_udp_listen "$NSB" "$B6" "$P"
+  sniff_start A host "$(hostif_of a)"
+  sniff_start B "$NSB" eth0
+  sniff_start BR host "$BR"
+  assert_eq "$(PROBE_TOKEN=ab-ok udp6 a b "$P")" ok "a -> b udp6 (the world works)"
+}
+
+# settle_b: the host's IPv6 datagram to b, sent after the probes: once b
+# has it, the probes before it had their chance.
+settle_b() {
+  local tok=ctl-$RANDOM$RANDOM
+  PROBE_TOKEN=$tok run -0 ns_udp_connect host "$B6" "$P"
+  wait_captured B "$tok" || fail "control $tok never reached b"
+}
+
+# only_host_ipv4_in TAG: capture TAG holds no IPv4 or ARP frame but the
+# host's own, from the bridge's MAC (its IGMP; its reject answering the
+# forged source, which the key range's route sends to the bridge, and its
+# ARP for it there, in vain: no port lets an ARP answer for a key through).
+only_host_ipv4_in() {
+  local n nhost
+  n=$(($(frames "$1" - - 0800) + $(frames "$1" - - 0806)))
+  nhost=$(($(frames "$1" - "$GWMAC" 0800) + $(frames "$1" - "$GWMAC" 0806)))
+  [[ $n == "$nhost" ]] ||
+    fail "IPv4 or ARP frames from others than the host in capture $1: $(awk '$4 == "0800" || $4 == "0806"' "$T/cap.$1")"
+}
+
+# no_ipv4_in TAG SMAC: capture TAG holds no IPv4 or ARP frame from SMAC
+# ("-": from anyone).
+no_ipv4_in() {
+  local n4 narp
+  n4=$(frames "$1" - "$2" 0800)
+  narp=$(frames "$1" - "$2" 0806)
+  [[ $n4$narp == 00 ]] ||
+    fail "IPv4 ($n4) or ARP ($narp) frames from $2 in capture $1: $(awk '$4 == "0800" || $4 == "0806"' "$T/cap.$1")"
+}
+
+@test "attack: an IPv6-only container sends no IPv4 at all: raw IPv4 to a peer and the gateway, broadcast, ARP, forged sources, its own stack; all dropped at its port" {
+  attack_world
+  local tok
+  run -0 xpkt "$NSA" send eth0 udp --smac "$MACA" --dmac "$MACB" --src "$KEYA" --dst "$KEYB" --dport "$P" --token v4-direct
+  run -0 xpkt "$NSA" send eth0 udp --smac "$MACA" --dmac "$GWMAC" --src "$KEYA" --dst "$KEYB" --dport "$P" --token v4-routed
+  run -0 xpkt "$NSA" send eth0 udp --smac "$MACA" --dmac "$GWMAC" --src "$KEYA" --dst "$KEYGW" --dport "$P" --token v4-gw
+  run -0 xpkt "$NSA" send eth0 icmp-echo --smac "$MACA" --dmac "$GWMAC" --src "$KEYA" --dst "$KEYB" --token v4-echo
+  run -0 xpkt "$NSA" send eth0 udp --smac "$MACA" --dmac ff:ff:ff:ff:ff:ff --src "$KEYA" --dst 255.255.255.255 --dport "$P" --token v4-bcast
+  run -0 xpkt "$NSA" send eth0 udp --smac "$MACA" --dmac "$GWMAC" --src "$KEYB" --dst "$KEYGW" --dport "$P" --token v4-forged
+  run -0 xpkt "$NSA" send eth0 udp --smac "$MACA" --dmac "$GWMAC" --src 10.99.0.5 --dst 10.99.0.1 --dport "$P" --token v4-foreign
+  run -0 xpkt "$NSA" send eth0 arp --op 1 --smac "$MACA" --dmac ff:ff:ff:ff:ff:ff --spa "$KEYA" --tpa "$KEYB" --token arp-req
+  run -0 xpkt "$NSA" send eth0 arp --op 2 --smac "$MACA" --dmac "$MACB" --spa "$KEYGW" --tpa "$KEYB" --tha "$MACB" --token arp-rep
+  # Its own stack, given the key by its root: ARP and ping go nowhere.
+  ip -n "$NSA" addr add "$KEYA/16" dev eth0
+  ip netns exec "$NSA" ping -c1 -W1 "$KEYB" >/dev/null 2>&1 && fail "a pinged b's key"
+  ip netns exec "$NSA" ping -c1 -W1 "$KEYGW" >/dev/null 2>&1 && fail "a pinged the key range's gateway"
+  for tok in v4-direct v4-routed v4-gw v4-echo v4-bcast v4-forged v4-foreign arp-req arp-rep; do
+    sent_by_a "$tok"
+  done
+  wait_for 5 frames_at_least 1 A in "$MACA" 0806 || fail "a's own ARP request never left it"
+  settle_b
+  for tok in v4-direct v4-routed v4-gw v4-echo v4-bcast v4-forged v4-foreign arp-req arp-rep; do
+    assert_not_captured B "$tok" "$tok in b"
+    assert_not_captured BR "$tok" "$tok on the bridge"
+  done
+  no_ipv4_in B "$MACA"
+  no_ipv4_in BR "$MACA"
+  assert_eq "$(received v4-direct)$(received v4-routed)" 00 "IPv4 datagrams delivered"
+}
+
+@test "attack: from outside, an IPv4 source equal to a container's key gains nothing, even with the key range routed to the bridge" {
+  attack_world
+  local outmac hmac tok
+  setup_outside
+  # The worst case: the host routes the key range to the bridge (it does
+  # not: no address there), so that the forged packets meet moat's forward.
+  ip route add "${KEYA%.*.*}.0.0/16" dev "$BR"
+  ip -n "$OUT_NS" route add 240.0.0.0/4 via "$OUT_HOST_IP"
+  outmac=$(ip netns exec "$OUT_NS" cat /sys/class/net/eth0/address)
+  hmac=$(cat "/sys/class/net/${PFX}oh/address")
+  sniff_start OH host "${PFX}oh"
+  refused_before=$(nft list set inet moat refused_in | grep -o "$KEYB counter packets [0-9]*" | awk '{ print $4 }')
+  run -0 xpkt "$OUT_NS" send eth0 udp --smac "$outmac" --dmac "$hmac" --src "$KEYA" --dst "$KEYB" --dport "$P" --token out-udp
+  run -0 xpkt "$OUT_NS" send eth0 udp --smac "$outmac" --dmac "$hmac" --src "$KEYA" --dst "$KEYB" --dport 9 --token out-udp9
+  run -0 xpkt "$OUT_NS" send eth0 icmp-echo --smac "$outmac" --dmac "$hmac" --src "$KEYA" --dst "$KEYB" --token out-echo
+  for tok in out-udp out-udp9 out-echo; do
+    wait_captured OH "$tok" || fail "the outside's $tok never reached the host"
+  done
+  settle_b
+  for tok in out-udp out-udp9 out-echo; do
+    assert_not_captured B "$tok" "$tok in b"
+  done
+  only_host_ipv4_in B
+  # moat judged them (they were not lost on the way): b's refusals counted.
+  refused_after=$(nft list set inet moat refused_in | grep -o "$KEYB counter packets [0-9]*" | awk '{ print $4 }')
+  ((refused_after >= refused_before + 3)) || fail "b's refused_in: $refused_before -> $refused_after"
+  ip route del "${KEYA%.*.*}.0.0/16" dev "$BR"
+}
+
+@test "attack: a dual-stack container on another network cannot use the key range: not as a destination, not as a forged source" {
+  attack_world
+  local conf2 macd gw2mac tok
+  second_network
+  conf2=$(jq -c --arg s "fd$(printf '%02x' $((RANDOM % 256)))::/64" '.subnet6 = $s' <<<"$MOAT_CONF2")
+  new_netns d
+  CNI_CONF=$conf2 run -0 cni ADD "$PFX-d" "$PFX"d eth0
+  printf '%s\n' "$output" >"$T/result.d"
+  # Same label as a and b; the key range routed to the bridge (worst case).
+  run -0 hook prestart d '{"io.moat.labels": "app=x"}'
+  ip route add "${KEYA%.*.*}.0.0/16" dev "$BR"
+  macd=$(mac_of d)
+  gw2mac=$(cat "/sys/class/net/$BR2/address")
+  sniff_start D host "$(hostif_of d)"
+  sniff_start BR2 host "$BR2"
+  PROBE_TOKEN=d-key run ns_udp_connect "$(ns_of d)" "$KEYB" "$P"
+  [[ $output != ok ]] || fail "d reached b's key"
+  run -0 xpkt "$(ns_of d)" send eth0 udp --smac "$macd" --dmac "$gw2mac" --src "$KEYA" --dst "$KEYB" --dport "$P" --token d-forged
+  run -0 xpkt "$(ns_of d)" send eth0 udp --smac "$macd" --dmac "$gw2mac" --src "$KEYA" --dst "$GW2" --dport "$P" --token d-forged-gw
+  run -0 xpkt "$(ns_of d)" send eth0 arp --op 2 --smac "$macd" --dmac "$gw2mac" --spa "$KEYB" --tpa "$GW2" --tha "$gw2mac" --token d-arp
+  for tok in d-key d-forged d-forged-gw d-arp; do
+    wait_captured D "$tok" || fail "d's $tok never left it"
+  done
+  settle_b
+  for tok in d-key d-forged d-forged-gw d-arp; do
+    assert_not_captured B "$tok" "$tok in b"
+  done
+  for tok in d-forged d-forged-gw d-arp; do
+    assert_not_captured BR2 "$tok" "$tok past d's port"
+  done
+  only_host_ipv4_in B
+  assert_eq "$(received d-key)$(received d-forged)" 00 "d's datagrams delivered"
+  ip route del "${KEYA%.*.*}.0.0/16" dev "$BR"
+  CNI_CONF=$conf2 run -0 cni DEL "$PFX-d" "$PFX"d eth0
 }
