@@ -111,6 +111,11 @@ add6() {
   assert_contains "$output" "allowed"
   run "$MOAT_BUILD/moatctl" explain "$(cid_of c)" "$(cid_of a)" tcp/"$p"
   assert_contains "$output" "refused"
+  # By name, an IPv6-only container's flow is IPv6's.
+  run -0 "$MOAT_BUILD/moatctl" --json explain "$(cid_of a)" "$(cid_of b)" udp/"$p"
+  assert_jq "$output" '.allowed == true and .family == 6'
+  run "$MOAT_BUILD/moatctl" explain "$(cid_of a)" 10.1.2.3 tcp/"$p"
+  assert_contains "$output" "is IPv6-only"
 }
 
 @test "IPv6-only: depends/expose, allow-host, a peer grant; check and restore keep them; revoke" {
