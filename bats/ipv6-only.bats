@@ -76,6 +76,15 @@ add6() {
   assert_not_contains "$output" "$(hostif_of a)"
   run -0 nft list set bridge moat ports6
   assert_contains "$output" "$(hostif_of a)"
+  # CNI CHECK passes; an IPv4 address in its prevResult is drift.
+  CNI_CONF=$(conf_with_prev "$(result_of a)") run -0 cni CHECK "$(cid_of a)" "$ns"
+  CNI_CONF=$(conf_with_prev "$(jq -c '.ips += [{address: "10.1.0.2/24", interface: 2}]' <<<"$(result_of a)")") \
+    run cni CHECK "$(cid_of a)" "$ns"
+  assert_cni_error 104 "an IPv4 address for an IPv6-only container"
+  # Its IPv6 address gone is drift too.
+  ip -n "$ns" -6 addr del "$a6/64" dev eth0
+  CNI_CONF=$(conf_with_prev "$(result_of a)") run cni CHECK "$(cid_of a)" "$ns"
+  assert_cni_error 104 "$a6"
 }
 
 @test "IPv6-only: default deny over TCP, UDP and ICMPv6; a shared label opens both ways, another label stays refused" {
