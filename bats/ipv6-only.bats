@@ -253,6 +253,17 @@ add6() {
   assert_cni_error 7 'args.cni.ips: "10.1.0.5": the network is IPv6-only'
   CNI_CONF=$(jq -c '.names = true' <<<"$MOAT_CONF") run cni ADD "$PFX-c" "$PFX"c
   assert_cni_error 7 "names: not supported on an IPv6-only network"
+  CNI_CONF=$(jq -c '.names = true' <<<"$MOAT_CONF") run -0 cni DEL "$PFX-c" "$PFX"c
+  # A delegated plugin's IPv4 address in the key range: 7, released.
+  mkdir -p "$T/ipam-240"
+  CNI_CONF=$(jq -c --arg d "$T/ipam-240" '.cniVersion = "1.0.0" | .ipam = {type: "host-local", dataDir: $d,
+      ranges: [[{subnet: "240.7.0.0/24"}]]}' <<<"$MOAT_CONF") run cni ADD "$PFX-c" "$PFX"c
+  assert_cni_error 7 "address 240.7.0.2: in 240.0.0.0/4, reserved for IPv6-only networks' keys"
+  assert_eq "$(find "$T/ipam-240" -name '240.*' | wc -l)" 0 "host-local allocations left"
+  # An IPv4 grant names an address the container has not.
+  run "$MOAT_BUILD/moatctl" grant "$(cid_of a)" egress 10.0.0.0/8 tcp/443
+  [[ $status -ne 0 ]] || fail "an IPv4 egress grant on an IPv6-only container"
+  assert_contains "$output" "is IPv6-only: the container has no IPv4 address"
 }
 
 @test "IPv6-only: delegated IPAM host-local with only an IPv6 range; DEL releases it and the key" {

@@ -304,6 +304,11 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_gra
                        "grant %s: network \"%s\" has no subnet6: the container has no IPv6 "
                        "address",
                        words, att->network);
+  if ((g->kind == MOAT_GRANT_EGRESS || g->kind == MOAT_GRANT_INGRESS) && !g->acl.v6 && rec.v6only)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "grant %s: network \"%s\" is IPv6-only: the container has no IPv4 "
+                       "address",
+                       words, att->network);
   same = ctl_grants_find (&gs, words);
   for (size_t i = 0; i < gs.n; i++)
     if ((ssize_t)i != same && moat_grant_overlaps (&gs.v[i], g))

@@ -433,7 +433,14 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
         return -1;
       /* Only an IPv6 range: an IPv6-only container, keyed like the others. */
       if (conf->have_subnet6 && !moat_result_has_ipv4 (*ret_ipam))
-        return key_acquire (conf, key, rec, err) < 0 ? delegated_undo (conf, false, err) : 0;
+        {
+          if (conf->dns)
+            return moat_error (err, MOAT_E_CONFIG, 0,
+                               "names: not supported on an IPv6-only network (the ipam result "
+                               "has no IPv4 address)"),
+                   delegated_undo (conf, false, err);
+          return key_acquire (conf, key, rec, err) < 0 ? delegated_undo (conf, false, err) : 0;
+        }
       if (moat_result_first_ipv4 (*ret_ipam, "ipam result", &rec->addr, &rec->prefixlen,
                                   &rec->gateway, err)
               < 0
