@@ -9,6 +9,7 @@
 
 load helpers
 load escape
+load runc
 
 setup() {
   setup_dual_stack_net
@@ -17,7 +18,10 @@ setup() {
   # Teardown's element sweep finds the test's by its IPv6 prefix.
   echo "$V6PFX:" >>"$T/words"
 }
-teardown() { teardown_moat_net; }
+teardown() {
+  runc_teardown
+  teardown_moat_net
+}
 
 tcp6() { ns_tcp_connect "$(ns_of "$1")" "$(ip6_of "$2")" "$3" || true; }
 udp6() { ns_udp_connect "$(ns_of "$1")" "$(ip6_of "$2")" "$3" || true; }
@@ -282,6 +286,27 @@ add6() {
   del_container a
   [[ ! -e $data/$NET/$a6 ]] || fail "host-local kept $a6"
   assert_eq "$(ls "$MOAT_RUN_DIR/$NET/ipam" 2>/dev/null | grep -v '^last$' || true)" "" "built-in allocations left"
+}
+
+@test "IPv6-only: hook-driven attach under the hook's confinement: IPv6 only; poststop leaves nothing" {
+  runc_setup
+  local netdir=$T/networks ip6 pid
+  mkdir -p "$netdir"
+  jq --arg n "$NET" '. + {cniVersion: "1.0.0", name: $n}' <<<"$MOAT_CONF" >"$netdir/50-moat.conf"
+  export CTR_NETNS=new
+  export CTR_HOOK_ENV="MOAT_NETWORK_DIRS=$netdir"
+  ctr_start a "io.moat.network=$NET"
+  ip6=$(jq -er '.address6 | split("/")[0]' "$(record_of a)") || fail "no address6 in a's record"
+  assert_jq "$(cat "$(record_of a)")" '.address == null and (.key4 | type) == "string"'
+  pid=$(ctr_pid a)
+  assert_contains "$(nsenter -t "$pid" -n ip -6 -o addr show dev eth0 scope global)" "$ip6/64"
+  assert_eq "$(nsenter -t "$pid" -n ip -4 -o addr show dev eth0)" "" "IPv4 addresses in a"
+  assert_eq "$(nsenter -t "$pid" -n ip -4 route show)" "" "IPv4 routes in a"
+  ctr_delete a
+  [[ ! -e $(record_of a) ]] || fail "a's record left"
+  run -0 nft list ruleset
+  assert_not_contains "$output" "$ip6"
+  assert_eq "$(grep -lx "$NET" "$MOAT_RUN_DIR"/.keys4/* 2>/dev/null | wc -l)" 0 "key range claims left"
 }
 
 # --------------------------------------------------------------- attacks
