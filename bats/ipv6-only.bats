@@ -80,6 +80,7 @@ add6() {
   assert_not_contains "$output" "$(hostif_of a)"
   run -0 nft list set bridge moat ports6
   assert_contains "$output" "$(hostif_of a)"
+  CNI_CONF=$(jq -c '.cniVersion = "1.1.0"' <<<"$MOAT_CONF") run -0 cni STATUS
   # CNI CHECK passes; an IPv4 address in its prevResult is drift.
   CNI_CONF=$(conf_with_prev "$(result_of a)") run -0 cni CHECK "$(cid_of a)" "$ns"
   CNI_CONF=$(conf_with_prev "$(jq -c '.ips += [{address: "10.1.0.2/24", interface: 2}]' <<<"$(result_of a)")") \

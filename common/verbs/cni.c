@@ -1166,6 +1166,9 @@ cni_status (struct moat_netconf *conf, moat_err_t *err)
     }
   if (conf->ipam_type)
     return moat_ipam_exec (conf->ipam_type, "STATUS", conf->raw, NULL, err);
+  /* A /64 and a /16 of keys: nothing to count. */
+  if (conf->v6only)
+    return 0;
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0
       || moat_ipam_free_count (dir, &pool, &free_count, err) < 0)
     return -1;
