@@ -289,6 +289,30 @@ add6() {
   assert_eq "$(ls "$MOAT_RUN_DIR/$NET/ipam" 2>/dev/null | grep -v '^last$' || true)" "" "built-in allocations left"
 }
 
+@test "IPv6-only: GC removes an unlisted attachment, and a stray port whose record was lost, with its elements" {
+  local a6 b6 keya keyb hostb list
+  add6 a
+  add6 b
+  add6 c
+  a6=$(ip6_of a) b6=$(ip6_of b)
+  keya=$(key_of a) keyb=$(key_of b)
+  hostb=$(hostif_of b)
+  rm "$(record_of b)"
+  list=$(jq -nc --arg c "$(cid_of c)" '[{containerID: $c, ifname: "eth0"}]')
+  CNI_CONF=$(jq -c --argjson l "$list" '.cniVersion = "1.1.0" | . + {"cni.dev/valid-attachments": $l}' <<<"$MOAT_CONF") \
+    run -0 cni GC
+  link_gone "$(hostif_of a)" || fail "a's port left"
+  link_gone "$hostb" || fail "b's stray port left"
+  run -0 nft list ruleset
+  assert_not_contains "$output" "$a6"
+  assert_not_contains "$output" "$b6"
+  assert_not_contains "$output" "$keya"
+  assert_not_contains "$output" "$keyb "
+  assert_contains "$output" "$(ip6_of c)"
+  assert_eq "$(ls "$MOAT_RUN_DIR/$NET/ipam" | grep -cv '^last$')" 2 "allocations left (c's key and IPv6 address)"
+  run -0 "$MOAT_BUILD/moatctl" check
+}
+
 @test "IPv6-only: hook-driven attach under the hook's confinement: IPv6 only; poststop leaves nothing" {
   runc_setup
   local netdir=$T/networks ip6 pid

@@ -405,6 +405,25 @@ moat_elem_port_of (const struct moat_elem *e, const char *host_ifname,
   return true;
 }
 
+bool
+moat_elem_port6_of (const struct moat_elem *e, const char *host_ifname,
+                    unsigned char ret_mac[MOAT_MAC_LEN], struct in6_addr *ret_addr)
+{
+  const struct moat_set_def *set = &moat_set_defs[MOAT_SET_PORTS6];
+  uint32_t mac_off = moat_field_padded (moat_field_infos[set->fields[0]].len);
+  uint32_t addr_off = mac_off + moat_field_padded (moat_field_infos[set->fields[1]].len);
+  struct key_writer w;
+  struct moat_elem want;
+
+  key_start (&w, &want, set);
+  key_put_ifname (&w, host_ifname);
+  if (e->set != set || e->key_len < addr_off + 16 || memcmp (e->key, want.key, mac_off) != 0)
+    return false;
+  memcpy (ret_mac, e->key + mac_off, MOAT_MAC_LEN);
+  memcpy (ret_addr->s6_addr, e->key + addr_off, 16);
+  return true;
+}
+
 /* --- a container's policy ------------------------------------------------ */
 
 struct moat_nft_elems *

@@ -236,6 +236,9 @@ int moat_elem_bridge (struct moat_elem *e, const char *bridge, moat_err_t *err);
  * container MAC and address. */
 bool moat_elem_port_of (const struct moat_elem *e, const char *host_ifname,
                         unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr);
+/* The same for a ports6 element (its address global or link-local). */
+bool moat_elem_port6_of (const struct moat_elem *e, const char *host_ifname,
+                         unsigned char ret_mac[MOAT_MAC_LEN], struct in6_addr *ret_addr);
 /* MOAT_E_NFT naming `what` when `name` is no interface name. */
 int moat_elem_check_ifname (const char *what, const char *name, moat_err_t *err);
 

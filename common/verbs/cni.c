@@ -1044,6 +1044,32 @@ address_owned (const struct moat_netconf *conf, struct in_addr addr, moat_err_t 
   return 0;
 }
 
+/* An IPv6-only port (no `ports` element): its global address from its
+ * ports6 elements, its key from the allocation its owner holds beside that
+ * address's (docs/design.md, "IPv6"). 1 and *m, 0 when not found (then
+ * its elements stay until moatctl restore). */
+static int
+stray_v6only (const struct moat_netconf *conf, struct moat_nft *nft, const char *port,
+              struct moat_nft_member *m, moat_err_t *err)
+{
+  char dir[4096], name[INET6_ADDRSTRLEN], owner[KEY_MAX + 2];
+  int r = conf->have_subnet6 ? moat_nft_port6_find (nft, port, m->mac, &m->addr6, err) : 0;
+
+  if (r <= 0)
+    return r;
+  if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
+  inet_ntop (AF_INET6, &m->addr6, name, sizeof (name));
+  r = moat_ipam_owner_read (dir, name, owner, sizeof (owner), err);
+  if (r > 0)
+    r = moat_ipam_addr_of (dir, owner, &m->addr, err);
+  if (r <= 0 || !moat_key4_range_has (m->addr))
+    return r < 0 ? -1 : 0;
+  m->have_addr6 = true;
+  m->v6only = true;
+  return 1;
+}
+
 /* The elements of a port no record owns, found by its `ports` element:
  * its member elements, its policy and grants. Kept when a live
  * container holds the address again (they would be its own). */
@@ -1054,6 +1080,8 @@ gc_stray_elements (const struct moat_netconf *conf, struct moat_nft *nft, const 
   struct moat_nft_member m = { .bridge = conf->bridge, .host_ifname = port };
   int r = moat_nft_port_find (nft, port, m.mac, &m.addr, err);
 
+  if (r == 0)
+    r = stray_v6only (conf, nft, port, &m, err);
   if (r <= 0)
     return r;
   r = address_owned (conf, m.addr, err);
