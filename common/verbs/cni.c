@@ -321,7 +321,8 @@ network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
     return 0;
   if ((any == 1 && moat_policy_network_remove (nft, conf->name, err) < 0)
       || moat_ident_owners_release (conf->name, err) < 0
-      || moat_flows_hint_save (conf->name, err) < 0 || moat_keys4_release (conf->name, err) < 0)
+      || moat_flows_hint_save (conf->name, err) < 0
+      || (conf->have_subnet6 && moat_keys4_release (conf->name, err) < 0))
     return -1;
   return moat_network_dir_remove (conf->name, err);
 }
@@ -881,8 +882,12 @@ del_without_record (struct moat_nl *nl, const struct moat_netconf *conf, const c
    * its temporary file, its index entry. */
   if (moat_record_remove (conf->name, key, err) < 0 || moat_cni6_release_owner (conf, key, err) < 0)
     return -1;
-  if (conf->ipam_type)
-    return delegate ? moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err) : 0;
+  if (conf->ipam_type && delegate
+      && moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err) < 0)
+    return -1;
+  /* A delegated network's IPv6-only container holds a built-in key. */
+  if (conf->ipam_type && !conf->have_subnet6)
+    return 0;
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
   return moat_ipam_release_owner (dir, key, err);
@@ -1127,7 +1132,8 @@ gc_stray_addresses (const struct moat_netconf *conf, moat_err_t *err)
   if (moat_record_list (conf->name, &keys, err) < 0
       || moat_cni6_release_unowned (conf, keys, err) < 0)
     return -1;
-  if (conf->ipam_type)
+  /* A delegated network's IPv6-only containers hold built-in keys. */
+  if (conf->ipam_type && !conf->have_subnet6)
     return 0;
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
