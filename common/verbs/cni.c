@@ -436,10 +436,12 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
       if (conf->have_subnet6 && !moat_result_has_ipv4 (*ret_ipam))
         {
           if (conf->dns)
-            return moat_error (err, MOAT_E_CONFIG, 0,
-                               "names: not supported on an IPv6-only network (the ipam result "
-                               "has no IPv4 address)"),
-                   delegated_undo (conf, false, err);
+            {
+              moat_error (err, MOAT_E_CONFIG, 0,
+                          "names: not supported on an IPv6-only network (the ipam result has "
+                          "no IPv4 address)");
+              return delegated_undo (conf, false, err);
+            }
           return key_acquire (conf, key, rec, err) < 0 ? delegated_undo (conf, false, err) : 0;
         }
       if (moat_result_first_ipv4 (*ret_ipam, "ipam result", &rec->addr, &rec->prefixlen,
