@@ -70,6 +70,11 @@ add6() {
   run -0 "$MOAT_BUILD/moatctl" ls
   assert_contains "$output" "$a6"
   assert_not_contains "$output" "$key"
+  run -0 "$MOAT_BUILD/moatctl" --json stats "$(cid_of a)"
+  assert_not_contains "$output" "$key"
+  assert_contains "$output" "$a6"
+  run -0 "$MOAT_BUILD/moatctl" stats
+  assert_contains "$output" "$a6"
   # The key names no container.
   run "$MOAT_BUILD/moatctl" show "$key"
   [[ $status -ne 0 ]] || fail "moatctl show found a container by its key"
@@ -272,7 +277,7 @@ add6() {
 }
 
 @test "IPv6-only: delegated IPAM host-local with only an IPv6 range; DEL releases it and the key" {
-  local data=$T/ipam-data a6
+  local data=$T/ipam-data a6 b6 bkey
   mkdir -p "$data"
   conf_set '.cniVersion = "1.0.0" | .ipam = {type: "host-local", dataDir: $d,
               ranges: [[{subnet: $s6, gateway: $g6}]]}' \
@@ -284,6 +289,15 @@ add6() {
   run -0 ip -n "$(ns_of a)" -4 -o addr show dev eth0
   assert_eq "$output" "" "IPv4 addresses in the container"
   run -0 "$MOAT_BUILD/moatctl" check
+  # A DEL without record releases both too (the key by its owner).
+  add6 b
+  b6=$(ip6_of b)
+  bkey=$(key_of b)
+  [[ -e $MOAT_RUN_DIR/$NET/ipam/$bkey ]] || fail "b's key is not the built-in allocator's"
+  rm "$(record_of b)"
+  del_container b
+  [[ ! -e $data/$NET/$b6 ]] || fail "host-local kept $b6"
+  [[ ! -e $MOAT_RUN_DIR/$NET/ipam/$bkey ]] || fail "b's key allocation left"
   del_container a
   [[ ! -e $data/$NET/$a6 ]] || fail "host-local kept $a6"
   assert_eq "$(ls "$MOAT_RUN_DIR/$NET/ipam" 2>/dev/null | grep -v '^last$' || true)" "" "built-in allocations left"
