@@ -33,6 +33,15 @@ serve() { # NAME PORT: TCP and UDP servers on NAME's IPv6 address
   ns_udp_listen "$(ns_of "$1")" "$(ip6_of "$1")" "$2"
 }
 
+# from_out SRC NAME PORT: the outside namespace, from its address SRC, to
+# NAME's IPv6 address over TCP: ok, refused, ...
+from_out() {
+  local token=in-$RANDOM$RANDOM out rc=0
+  out=$(printf '%s\n' "$token" | ip netns exec "$OUT_NS" timeout 5 socat -t1 -T2 - \
+    "TCP6:[$(ip6_of "$2")]:$3,bind=[$1],connect-timeout=1" 2>&1) || rc=$?
+  classify "$out" "$rc" "$token"
+}
+
 # add6 NAME: add_container for an IPv6-only container (the result's first
 # address is its IPv6 one).
 add6() {
@@ -173,7 +182,7 @@ add6() {
   assert_eq "$(tcp6 db other "$p")" refused "db -> other revoked"
 }
 
-@test "IPv6-only: an egress IPv6 range opens exactly that range" {
+@test "IPv6-only: an egress IPv6 range opens exactly that range; an egress grant, an ingress range" {
   local p out6 in6 other6
   p=$(random_port)
   setup_outside
@@ -184,7 +193,9 @@ add6() {
   ip -n "$OUT_NS" addr add "$in6/64" dev eth0 nodad
   ip -n "$OUT_NS" addr add "$other6/64" dev eth0 nodad
   ip -n "$OUT_NS" -6 route add default via "$out6::1"
+  # Neighbour discovery done before the probes (their handshake waits 1 s).
   wait_for 5 ping -6 -c1 -W1 "$in6"
+  wait_for 5 ping -6 -c1 -W1 "$other6"
   ns_tcp_listen "$OUT_NS" "$in6" "$p"
   ns_tcp_listen "$OUT_NS" "$other6" "$p"
   add6 a
@@ -196,6 +207,16 @@ add6() {
   assert_eq "$(received a-other)" 0 "a's token outside its range delivered"
   run -0 nft list set inet moat egress6
   assert_contains "$output" "$in6"
+  run -0 "$MOAT_BUILD/moatctl" check
+  # A grant opens the other address; an ingress range lets the outside in.
+  run -0 "$MOAT_BUILD/moatctl" grant "$(cid_of a)" egress "$other6/128" tcp/"$p"
+  assert_eq "$(PROBE_TOKEN=a-other2 ns_tcp_connect "$(ns_of a)" "$other6" "$p" || true)" ok "a -> $other6 granted"
+  ns_tcp_listen "$(ns_of a)" "$(ip6_of a)" "$p"
+  assert_eq "$(from_out "$other6" a "$p")" refused "$other6 -> a before its ingress"
+  run -0 hook prestart a "$(jq -nc --arg e "$in6/128 tcp/$p" --arg v "$in6/128 tcp/$p" \
+    '{"io.moat.egress": $e, "io.moat.ingress": $v}')"
+  assert_eq "$(from_out "$in6" a "$p")" ok "$in6 -> a (its ingress range)"
+  assert_eq "$(from_out "$other6" a "$p")" refused "$other6 -> a (outside its ingress range)"
   run -0 "$MOAT_BUILD/moatctl" check
 }
 
