@@ -250,6 +250,7 @@ add6() {
 @test "IPv6-only: DEL leaves nothing: no element, no allocation, the key range released" {
   local before key a6
   before=$(moat_links)
+  conf_set '.masquerade = true'
   add6 a
   add6 b
   run -0 hook prestart a '{"io.moat.labels": "app=x"}'
@@ -257,6 +258,12 @@ add6() {
   key=$(key_of a)
   a6=$(ip6_of a)
   assert_eq "$(grep -lx "$NET" "$MOAT_RUN_DIR"/.keys4/* | wc -l)" 1 "the network's key range claims"
+  # Masqueraded by its IPv6 address only (postrouting matches the source
+  # alone: a key there would masquerade a forged packet from outside).
+  run -0 nft list set inet moat masq6
+  assert_contains "$output" "$a6"
+  run -0 nft list set inet moat masq
+  assert_not_contains "$output" "$key"
   del_container a
   del_container b
   run -0 nft list ruleset

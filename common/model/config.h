@@ -118,17 +118,6 @@ int moat_cni_version_index (const char *version);
 /* Compares two known versions like strcmp. */
 int moat_cni_version_cmp (const char *a, const char *b);
 
-/* 240.0.0.0/4 (reserved, never routed): the internal IPv4 keys of
- * IPv6-only containers come from it (docs/design.md, "IPv6"), so no
- * network's "subnet" nor a delegated plugin's address may lie in it. */
-#define MOAT_KEY4_NET 0xf0000000u
-#define MOAT_KEY4_PREFIXLEN 4
-static inline bool
-moat_key4_range_has (struct in_addr a)
-{
-  return (ntohl (a.s_addr) & 0xf0000000u) == MOAT_KEY4_NET;
-}
-
 /* Helpers shared with the hook and moatctl. */
 bool moat_container_id_valid (const char *id);
 /* moat_prefix_mask, moat_parse_ipv4, moat_parse_cidr: base/types.h */

@@ -241,7 +241,8 @@ moat_member_elems (const struct moat_nft_member *m, bool for_delete,
     member_elem_addr (&ret[n++], MOAT_SET_QUIET, m->addr);
   if (m->internet || for_delete)
     member_elem_addr (&ret[n++], MOAT_SET_INTERNET, m->addr);
-  if (m->masquerade || for_delete)
+  /* postrouting masquerades by source alone: not for a key. */
+  if ((m->masquerade && !m->v6only) || for_delete)
     member_elem_addr (&ret[n++], MOAT_SET_MASQ, m->addr);
   if (m->log || for_delete)
     member_elem_addr (&ret[n++], MOAT_SET_LOGGED, m->addr);
@@ -885,6 +886,10 @@ moat_nft_elems_hostnet_peer (struct moat_nft_elems *l, struct in_addr src, uint6
 {
   struct key_writer w;
 
+  /* An IPv6-only container's key: hostnet_in matches any source, so a
+   * packet forged with it from outside would pass (hostnet is IPv4's). */
+  if (moat_key4_range_has (src))
+    return 0;
   if (!elems_push (l, MOAT_SET_HOSTNET_PEERS, &w))
     return -1;
   key_put_addr (&w, src);

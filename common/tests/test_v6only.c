@@ -182,6 +182,23 @@ test_result_v6only (void **state)
   json_decref (j);
 }
 
+/* A key is no host-network container's peer (hostnet_in matches any
+ * source). */
+static void
+test_hostnet_peer_key (void **state)
+{
+  struct moat_nft_elems *l = moat_nft_elems_new ();
+  struct in_addr a;
+
+  inet_pton (AF_INET, "242.7.0.2", &a);
+  assert_int_equal (moat_nft_elems_hostnet_peer (l, a, 1234), 0);
+  assert_int_equal (moat_nft_elems_count (l), 0);
+  inet_pton (AF_INET, "10.1.0.2", &a);
+  assert_int_equal (moat_nft_elems_hostnet_peer (l, a, 1234), 0);
+  assert_int_equal (moat_nft_elems_count (l), 1);
+  moat_nft_elems_free (l);
+}
+
 /* The member's elements: no IPv4 `ports` element, both IPv6 ones. */
 static void
 test_member_no_port4 (void **state)
@@ -192,14 +209,22 @@ test_member_no_port4 (void **state)
   size_t n, ports = 0, ports6 = 0;
   moat_err_t err = { 0 };
 
+  size_t masq = 0, masq6 = 0;
+
+  m.masquerade = true;
   assert_int_equal (moat_member_elems (&m, false, e, &n, &err), 0);
   for (size_t i = 0; i < n; i++)
     {
       ports += moat_elem_set (&e[i]) == MOAT_SET_PORTS;
       ports6 += moat_elem_set (&e[i]) == MOAT_SET_PORTS6;
+      masq += moat_elem_set (&e[i]) == MOAT_SET_MASQ;
+      masq6 += moat_elem_set (&e[i]) == MOAT_SET_MASQ6;
     }
   assert_int_equal (ports, 0);
   assert_int_equal (ports6, 2);
+  /* Masquerade by source alone is no key's. */
+  assert_int_equal (masq, 0);
+  assert_int_equal (masq6, 1);
   m.v6only = false;
   assert_int_equal (moat_member_elems (&m, false, e, &n, &err), 0);
   ports = 0;
@@ -245,9 +270,10 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_key_ranges),      cmocka_unit_test (test_key_ranges_exhausted),
-    cmocka_unit_test (test_record_key),      cmocka_unit_test (test_result_v6only),
-    cmocka_unit_test (test_member_no_port4), cmocka_unit_test (test_drop4),
+    cmocka_unit_test (test_key_ranges),       cmocka_unit_test (test_key_ranges_exhausted),
+    cmocka_unit_test (test_record_key),       cmocka_unit_test (test_result_v6only),
+    cmocka_unit_test (test_member_no_port4),  cmocka_unit_test (test_drop4),
+    cmocka_unit_test (test_hostnet_peer_key),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
