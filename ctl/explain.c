@@ -920,6 +920,27 @@ flow_family (const struct end *s, const struct end *d, bool *ip6, moat_err_t *er
   return 0;
 }
 
+/* An IPv6-only container's flows are IPv6 (docs/design.md, "IPv6"): its
+ * IPv4 key is no address of it. */
+static int
+v6only_flow (const struct end *s, const struct end *d, bool *ip6, moat_err_t *err)
+{
+  const struct end *ends[] = { s, d };
+
+  for (size_t i = 0; i < 2 && !*ip6; i++)
+    if (ends[i]->container && ends[i]->rec.v6only)
+      {
+        const struct end *other = ends[1 - i];
+
+        if (other->addr_given)
+          return moat_error (err, MOAT_E_CONFIG, 0,
+                             "\"%s\" is an IPv4 address, \"%s\" is IPv6-only", other->text,
+                             ends[i]->text);
+        *ip6 = true;
+      }
+  return 0;
+}
+
 /* The address the packet carries for end e (as packet_of makes it). */
 static void
 end_text (const struct end *e, const struct end *other, bool ip6, char *buf, size_t size)
@@ -957,6 +978,8 @@ moat_ctl_explain_family (const char *src, const char *dst, const char *ports, bo
     return -1;
   if (s.container && d.container && strcmp (s.rec.container_id, d.rec.container_id) == 0)
     return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\" and \"%s\" are one container", src, dst);
+  if (v6only_flow (&s, &d, &ip6, err) < 0)
+    return -1;
   es = explain_end (&s);
   ed = explain_end (&d);
   eproxy = explain_end (&proxy);

@@ -147,6 +147,17 @@ expected_grants (const struct records *rs, const struct moat_record *r, int64_t 
   return 0;
 }
 
+static int
+record_addr6_of (struct in_addr addr, struct in6_addr *ret, void *data)
+{
+  const struct moat_record *r = data;
+
+  if (addr.s_addr != r->addr.s_addr)
+    return 0;
+  *ret = r->addr6;
+  return 1;
+}
+
 /* The record's published ports (model/publish.h). A record whose ports
  * do not parse expects none: check reports what the kernel has anyway. */
 static int
@@ -155,10 +166,21 @@ expected_publish (const struct moat_record *r, struct moat_nft_elems *out, moat_
   _cleanup_ (moat_publish_list_free) struct moat_publish_list l = { 0 };
   moat_err_t ignored = { 0 };
 
+  size_t from = moat_nft_elems_count (out);
+
   if (!r->publish || moat_publish_from_json (r->publish, &l, &ignored) < 0)
     return 0;
   if (moat_publish_elems (&l, r->addr, out) < 0)
     return moat_error_nomem (err, "moatctl");
+  /* An IPv6-only container's: their twins only (docs/design.md, "IPv6"). */
+  if (r->v6only)
+    {
+      size_t to = moat_nft_elems_count (out);
+
+      if (moat_nft_elems_twin6_range (out, out, from, to, record_addr6_of, (void *)r) < 0)
+        return moat_error_nomem (err, "moatctl");
+      moat_nft_elems_drop4 (out, from, to);
+    }
   return 0;
 }
 

@@ -241,7 +241,8 @@ moat_member_elems (const struct moat_nft_member *m, bool for_delete,
     member_elem_addr (&ret[n++], MOAT_SET_QUIET, m->addr);
   if (m->internet || for_delete)
     member_elem_addr (&ret[n++], MOAT_SET_INTERNET, m->addr);
-  if (m->masquerade || for_delete)
+  /* postrouting masquerades by source alone: not for a key. */
+  if ((m->masquerade && !m->v6only) || for_delete)
     member_elem_addr (&ret[n++], MOAT_SET_MASQ, m->addr);
   if (m->log || for_delete)
     member_elem_addr (&ret[n++], MOAT_SET_LOGGED, m->addr);
@@ -267,10 +268,14 @@ moat_member_elems (const struct moat_nft_member *m, bool for_delete,
   key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_GUARDED]);
   key_put_ifname (&w, m->host_ifname);
 
-  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_PORTS]);
-  key_put_ifname (&w, m->host_ifname);
-  key_put (&w, m->mac, MOAT_MAC_LEN);
-  key_put_addr (&w, m->addr);
+  /* An IPv6-only container's key is no source: from_port drops all its IPv4. */
+  if (!m->v6only)
+    {
+      key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_PORTS]);
+      key_put_ifname (&w, m->host_ifname);
+      key_put (&w, m->mac, MOAT_MAC_LEN);
+      key_put_addr (&w, m->addr);
+    }
 
   if (m->have_addr6)
     n += member_elems6 (m, for_delete, &ret[n]);
@@ -398,6 +403,25 @@ moat_elem_port_of (const struct moat_elem *e, const char *host_ifname,
     return false;
   memcpy (ret_mac, e->key + mac_off, MOAT_MAC_LEN);
   memcpy (&ret_addr->s_addr, e->key + addr_off, 4);
+  return true;
+}
+
+bool
+moat_elem_port6_of (const struct moat_elem *e, const char *host_ifname,
+                    unsigned char ret_mac[MOAT_MAC_LEN], struct in6_addr *ret_addr)
+{
+  const struct moat_set_def *set = &moat_set_defs[MOAT_SET_PORTS6];
+  uint32_t mac_off = moat_field_padded (moat_field_infos[set->fields[0]].len);
+  uint32_t addr_off = mac_off + moat_field_padded (moat_field_infos[set->fields[1]].len);
+  struct key_writer w;
+  struct moat_elem want;
+
+  key_start (&w, &want, set);
+  key_put_ifname (&w, host_ifname);
+  if (e->set != set || e->key_len < addr_off + 16 || memcmp (e->key, want.key, mac_off) != 0)
+    return false;
+  memcpy (ret_mac, e->key + mac_off, MOAT_MAC_LEN);
+  memcpy (ret_addr->s6_addr, e->key + addr_off, 16);
   return true;
 }
 
@@ -907,6 +931,10 @@ moat_nft_elems_hostnet_peer (struct moat_nft_elems *l, struct in_addr src, uint6
 {
   struct key_writer w;
 
+  /* An IPv6-only container's key: hostnet_in matches any source, so a
+   * packet forged with it from outside would pass (hostnet is IPv4's). */
+  if (moat_key4_range_has (src))
+    return 0;
   if (!elems_push (l, MOAT_SET_HOSTNET_PEERS, &w))
     return -1;
   key_put_addr (&w, src);

@@ -39,6 +39,8 @@ struct moat_nft_member
    * are found by a dump of the publish sets. */
   bool publish_known;
   bool have_addr6;          /* the network is dual stack (subnet6) */
+  bool v6only;              /* IPv6-only: `addr` a key, no IPv4 `ports` element (its
+                               port admits no IPv4 frame, ARP included) */
   struct in6_addr addr6;    /* container's global IPv6 address */
   struct in6_addr gateway6; /* the bridge's global IPv6 address */
 };
@@ -141,6 +143,10 @@ int moat_nft_elems_twin6_range (struct moat_nft_elems *out, const struct moat_nf
 /* The ports waiting in `l` for an IPv6 host address made, appended to
  * `l`, and no longer waiting (what moat_nft_elems_twin6 does of them). */
 int moat_nft_elems_publish_waits6 (struct moat_nft_elems *l, moat_addr6_fn addr6_of, void *data);
+/* Removes the elements [from, to) of `l` that have an IPv6 twin set but
+ * are IPv4's: an IPv6-only container's own (its key is on no wire), once
+ * twinned (docs/design.md, "IPv6"). */
+void moat_nft_elems_drop4 (struct moat_nft_elems *l, size_t from, size_t to);
 /* That element, in the twin of `set` (an ACL or grant set). */
 int moat_nft_elems_acl6 (struct moat_nft_elems *l, enum moat_set set,
                          const struct in6_addr *container, const struct moat_acl *acl,
@@ -257,6 +263,9 @@ int moat_elem_bridge (struct moat_elem *e, const char *bridge, moat_err_t *err);
  * container MAC and address. */
 bool moat_elem_port_of (const struct moat_elem *e, const char *host_ifname,
                         unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr);
+/* The same for a ports6 element (its address global or link-local). */
+bool moat_elem_port6_of (const struct moat_elem *e, const char *host_ifname,
+                         unsigned char ret_mac[MOAT_MAC_LEN], struct in6_addr *ret_addr);
 /* MOAT_E_NFT naming `what` when `name` is no interface name. */
 int moat_elem_check_ifname (const char *what, const char *name, moat_err_t *err);
 

@@ -206,3 +206,20 @@ moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elems *i
     out->n_wait6 = out->n_pub6 = 0; /* made: a second pass adds none again */
   return 0;
 }
+
+void
+moat_nft_elems_drop4 (struct moat_nft_elems *l, size_t from, size_t to)
+{
+  size_t n = from;
+
+  for (size_t i = from; i < l->l.n; i++)
+    {
+      const struct moat_elem *e = &l->l.v[i];
+
+      if (i < to && !e->set->v6 && e->set->family == NFPROTO_INET
+          && moat_set_twin6 (moat_elem_set (e)) != MOAT_SET_NO_TWIN)
+        continue;
+      l->l.v[n++] = *e;
+    }
+  l->l.n = n;
+}
