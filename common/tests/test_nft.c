@@ -628,6 +628,9 @@ static const char *const expected_rules[] = {
   "inet moat hostnet_in\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 2 ]\n"
+  "  [ lookup reg 1 set members ]\n"
   "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
   "  [ socket load cgroupv2 => reg 9 ]\n"
   "  [ lookup reg 1 set hostnet_peers ]\n"
@@ -748,6 +751,8 @@ static const struct
   { 4, 0xd9186c2c1733f26dULL },
   /* the port drops IPv6 fragments to link-local and multicast addresses */
   { 5, 0x556745b17a57f69cULL },
+  /* hostnet_peers only from the bridge the address is on */
+  { 6, 0xdb8f53c923235e98ULL },
 };
 
 static void
