@@ -41,6 +41,12 @@ void ctl_records_free (struct records *r);
 /* Every record of the network (those that cannot be read: an error). */
 int ctl_records_load (const char *network, struct records *ret, moat_err_t *err);
 const struct moat_record *ctl_records_by_addr (const struct records *rs, struct in_addr addr);
+/* Appends the network's records of other nodes' containers (cluster mode,
+ * state/remote.h): for finding, listing and explaining them. */
+int ctl_records_load_remote (const char *network, struct records *ret, moat_err_t *err);
+/* moat_record_read, or the remote record of that key. */
+int ctl_record_read (const char *network, const char *key, struct moat_record *ret,
+                     moat_err_t *err);
 
 void ctl_grants_free (struct grants *g);
 /* The record's grants still alive at `now`. */

@@ -126,7 +126,7 @@ find_by_record (char *const *networks, const char *name, struct moat_ctl_target 
     {
       _cleanup_ (ctl_records_free) struct records rs = { 0 };
 
-      if (ctl_records_load (*net, &rs, err) < 0)
+      if (ctl_records_load (*net, &rs, err) < 0 || ctl_records_load_remote (*net, &rs, err) < 0)
         return -1;
       for (size_t i = 0; i < rs.n; i++)
         {
@@ -251,7 +251,7 @@ peer_on (const struct moat_ctl_target *peer, const char *network, struct in_addr
 
       if (strcmp (peer->atts[i].network, network) != 0)
         continue;
-      r = moat_record_read (network, peer->atts[i].key, &rec, err);
+      r = ctl_record_read (network, peer->atts[i].key, &rec, err);
       if (r < 0)
         return -1;
       if (r > 0)
@@ -283,7 +283,7 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_gra
     return moat_error_nomem (err, "moatctl");
   if (moat_network_lock (att->network, &lock, err) < 0)
     return -1;
-  r = moat_record_read (att->network, att->key, &rec, err);
+  r = ctl_record_read (att->network, att->key, &rec, err);
   if (r <= 0)
     return r < 0 ? -1 : moat_error (err, MOAT_E_UNKNOWN, 0, "%s: gone", att->key);
   /* The peer's address is read under the lock: a peer DEL'd meanwhile
@@ -614,7 +614,7 @@ revoke_one (struct moat_nft *nft, const struct moat_ctl_att *att, const struct r
     return moat_error_nomem (err, "moatctl");
   if (moat_network_lock (att->network, &lock, err) < 0)
     return -1;
-  r = moat_record_read (att->network, att->key, &rec, err);
+  r = ctl_record_read (att->network, att->key, &rec, err);
   if (r <= 0)
     return r;
   if (ctl_grants_load (&rec, now, &gs, err) < 0)
@@ -829,6 +829,12 @@ container_json (const struct moat_record *r, const struct records *rs, int64_t n
       json_decref (j);
       return NULL;
     }
+  /* Another node's container (cluster mode): its node. */
+  if (j && r->remote_node && json_object_set_new (j, "node", json_string (r->remote_node)) < 0)
+    {
+      json_decref (j);
+      return NULL;
+    }
   /* A dual-stack container's IPv6 address. */
   if (j && r->have_addr6)
     {
@@ -865,7 +871,7 @@ moat_ctl_list (const char *only, int64_t now, json_t **ret, moat_err_t *err)
     {
       _cleanup_ (ctl_records_free) struct records rs = { 0 };
 
-      if (ctl_records_load (*net, &rs, err) < 0)
+      if (ctl_records_load (*net, &rs, err) < 0 || ctl_records_load_remote (*net, &rs, err) < 0)
         return -1;
       for (size_t i = 0; i < rs.n; i++)
         {
@@ -899,7 +905,7 @@ moat_ctl_grant_label (const struct moat_grant *g, char *buf, size_t size)
   moat_err_t ignored = { 0 };
 
   if (g->kind == MOAT_GRANT_PEER && g->peer && moat_ctl_find (g->peer, &t, &ignored) == 0 && t.n > 0
-      && moat_record_read (t.atts[0].network, t.atts[0].key, &rec, &ignored) > 0)
+      && ctl_record_read (t.atts[0].network, t.atts[0].key, &rec, &ignored) > 0)
     {
       moat_grant_label (g, rec.name, buf, size);
       return;

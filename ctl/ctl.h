@@ -95,6 +95,9 @@ struct moat_explain_answer
   bool allowed;
   bool ip6;
   char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+  /* An end on another node (cluster mode): what is known of it, from where;
+   * "" for a local end. */
+  char src_origin[256], dst_origin[256];
 };
 int moat_ctl_explain_family (const char *src, const char *dst, const char *ports, bool ip6,
                              int64_t now, struct moat_explain_answer *ret, char *why, size_t size,
@@ -105,6 +108,7 @@ int moat_ctl_explain_family (const char *src, const char *dst, const char *ports
  * end's gateway). `is_local` says which addresses are the host's. */
 struct moat_record;
 struct moat_policy;
+struct moat_node_link;
 struct moat_ports;
 struct moat_explain_end
 {
@@ -116,6 +120,8 @@ struct moat_explain_end
   /* A source's io.moat.proxy when a container holds its address: a peer
    * the redirected flow then needs the consent of. NULL: none. */
   const struct moat_explain_end *proxy;
+  /* A container of another node (cluster mode): its node's link. NULL: local. */
+  const struct moat_node_link *remote;
 };
 int moat_ctl_explain_flow (const struct moat_explain_end *src, const struct moat_explain_end *dst,
                            const struct moat_ports *flow, int64_t now,

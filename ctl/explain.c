@@ -15,12 +15,14 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "ctl-internal.h"
 #include "explain-family.h"
 #include "model/policy.h"
 #include "model/publish.h"
 #include "ruleset/elems.h"
 #include "ruleset/eval.h"
 #include "state/state.h"
+#include "verbs/cluster.h"
 
 /* --- the elements of the flow's ends, and who put each there ---------------------------- */
 
@@ -204,6 +206,10 @@ add_member (struct facts *f, const struct moat_explain_end *e, moat_err_t *err)
   if (!o)
     return no_room (err);
   o->both = true;
+  /* Another node's container has no port here: its node's elements say
+   * where its packets may come from (docs/cluster.md). */
+  if (e->remote)
+    return origin_close (f, o, moat_nft_elems_node (f->elems, e->remote) < 0 ? -1 : 0);
   return origin_close (f, o, moat_nft_elems_member (f->elems, &m, err));
 }
 
@@ -315,7 +321,16 @@ packet_of (const struct moat_explain_end *s, const struct moat_explain_end *d,
 {
   memset (ret, 0, sizeof (*ret));
   ret->uplink = ""; /* no bridge's name */
-  if (s->rec)
+  /* Another node's container is reached by its node's link. */
+  if (d->remote)
+    ret->uplink = d->remote->ifname;
+  if (s->remote)
+    {
+      ret->uplink = s->remote->ifname;
+      ret->iif = ret->uplink;
+      memcpy (ret->ether_saddr, s->remote->mac, MOAT_MAC_LEN);
+    }
+  else if (s->rec)
     {
       ret->port = s->rec->host_if;
       ret->bridge = s->rec->bridge;
@@ -714,6 +729,8 @@ struct end
   bool addr_given;       /* an address end */
   struct moat_record rec;
   struct moat_policy policy;
+  bool remote; /* another node's container: what this node knows of it */
+  struct moat_cluster_origin origin;
 };
 
 static void
@@ -823,13 +840,23 @@ end_record (struct end *e, const char *network, moat_err_t *err)
   for (size_t i = 0; network && i < e->target.n; i++)
     if (strcmp (e->target.atts[i].network, network) == 0)
       pick = i;
-  r = moat_record_read (e->target.atts[pick].network, e->target.atts[pick].key, &e->rec, err);
+  r = ctl_record_read (e->target.atts[pick].network, e->target.atts[pick].key, &e->rec, err);
   if (r == 0)
     return moat_error (err, MOAT_E_UNKNOWN, 0, "%s: gone", e->text);
   if (r < 0)
     return -1;
   if (e->rec.policy && moat_policy_from_json (e->rec.policy, &e->policy, err) < 0)
     return -1;
+  if (e->rec.remote_node)
+    {
+      r = moat_cluster_origin (e->rec.network, e->rec.remote_node, &e->origin, err);
+      if (r < 0)
+        return -1;
+      if (r == 0)
+        return moat_error (err, MOAT_E_STATE, 0, "%s: node \"%s\" is in no synced view", e->text,
+                           e->rec.remote_node);
+      e->remote = true;
+    }
   return 0;
 }
 
@@ -861,7 +888,8 @@ explain_end (const struct end *e)
                                     .policy = &e->policy,
                                     .host = e->host,
                                     .addr = e->addr,
-                                    .addr6 = e->addr6 };
+                                    .addr6 = e->addr6,
+                                    .remote = e->remote ? &e->origin.link : NULL };
 }
 
 /* The container holding the source's proxy address, if one does: on the
@@ -953,6 +981,17 @@ end_text (const struct end *e, const struct end *other, bool ip6, char *buf, siz
              (socklen_t)size);
 }
 
+/* Where explain's knowledge of another node's container comes from:
+ * "b (node n2, from the cluster view at revision R, read N s ago)". */
+static void
+origin_text (const struct end *e, int64_t now, char *buf, size_t size)
+{
+  buf[0] = '\0';
+  if (e->remote)
+    snprintf (buf, size, "%s (node %s, from the cluster view at revision %lld, read %lld s ago)",
+              e->text, e->rec.remote_node, e->origin.revision, (long long)now - e->origin.read_at);
+}
+
 int
 moat_ctl_explain_family (const char *src, const char *dst, const char *ports, bool ip6, int64_t now,
                          struct moat_explain_answer *ret, char *why, size_t size, moat_err_t *err)
@@ -996,6 +1035,8 @@ moat_ctl_explain_family (const char *src, const char *dst, const char *ports, bo
     foreign_words (&s, &d, ip6, &ret->allowed, why, size);
   end_text (&s, &d, ip6, ret->src, sizeof (ret->src));
   end_text (&d, &s, ip6, ret->dst, sizeof (ret->dst));
+  origin_text (&s, now, ret->src_origin, sizeof (ret->src_origin));
+  origin_text (&d, now, ret->dst_origin, sizeof (ret->dst_origin));
   return 0;
 }
 

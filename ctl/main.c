@@ -22,6 +22,7 @@
 #include "dockeruser.h"
 #include "run.h"
 #include "host.h"
+#include "cluster.h"
 #include "grant.h"
 #include "kernel/landlock.h"
 #include "state/state.h"
@@ -68,6 +69,8 @@ static const char usage[]
       "  host detach N                         the group's policy removed (the group stays)\n"
       "  gc [--dry-run]                        remove attachments whose container is gone\n"
       "  teardown                              remove moat's empty bridges and its tables\n"
+      "  cluster apply [--node SELF] FILE|-    sync a view of the cluster's other nodes here\n"
+      "  cluster members CLUSTER [--node SELF] this node's members of CLUSTER, as a view's\n"
       "  resolve APP USER                      address of the container app=APP,user=USER\n"
       "  keygen KID [--public FILE]            new Ed25519 key: private JWK on stdout\n"
       "  token --key FILE --sub S --aud A (--ttl D | --exp UNIX) [--nbf UNIX] [--iss I]\n"
@@ -85,10 +88,11 @@ struct opts
 {
   bool json;
   const char *ttl, *token, *keys, *iss, *key, *sub, *aud, *exp, *nbf, *jti, *public_key;
-  const char *to; /* grant --token --to CONTAINER PORTS: an envelope token's rule */
-  bool dry_run;   /* gc --dry-run */
-  bool http;      /* metrics --http */
-  bool ip6;       /* explain -6 */
+  const char *to;   /* grant --token --to CONTAINER PORTS: an envelope token's rule */
+  bool dry_run;     /* gc --dry-run */
+  bool http;        /* metrics --http */
+  bool ip6;         /* explain -6 */
+  const char *node; /* cluster --node */
 };
 
 static int
@@ -258,15 +262,21 @@ cmd_list (const char *only, const struct opts *o)
         const char *addr6 = json_string_value (json_object_get (c, "address6"));
 
         const char *addr = json_string_value (json_object_get (c, "address"));
+        const char *node = json_string_value (json_object_get (c, "node"));
 
-        printf ("container: %s\nname:      %s\nnetwork:   %s (%s, host end %s)\naddress:   %s%s%s\n"
-                "mac:       %s\nlabels:    ",
-                json_string_value (json_object_get (c, "id")), name ? name : "-",
-                json_string_value (json_object_get (c, "network")),
-                json_string_value (json_object_get (c, "ifname")),
-                json_string_value (json_object_get (c, "hostIf")), addr ? addr : "",
-                addr && addr6 ? ", " : "", addr6 ? addr6 : "",
-                json_string_value (json_object_get (c, "mac")));
+        printf ("container: %s\nname:      %s\n", json_string_value (json_object_get (c, "id")),
+                name ? name : "-");
+        /* Another node's container has no port here (cluster mode). */
+        if (node)
+          printf ("network:   %s (on node %s)\naddress:   %s\nlabels:    ",
+                  json_string_value (json_object_get (c, "network")), node, addr ? addr : "");
+        else
+          printf ("network:   %s (%s, host end %s)\naddress:   %s%s%s\nmac:       %s\nlabels:    ",
+                  json_string_value (json_object_get (c, "network")),
+                  json_string_value (json_object_get (c, "ifname")),
+                  json_string_value (json_object_get (c, "hostIf")), addr ? addr : "",
+                  addr && addr6 ? ", " : "", addr6 ? addr6 : "",
+                  json_string_value (json_object_get (c, "mac")));
         print_labels (json_object_get (c, "labels"));
         printf ("\nprofile:   %s\ngrants:    ", profile ? json_string_value (profile) : "-");
         print_grants (json_object_get (c, "grants"));
@@ -288,6 +298,8 @@ cmd_list (const char *only, const struct opts *o)
     printf ("  ");
     print_grants (json_object_get (c, "grants"));
     print_publish (json_object_get (c, "publish"), "  published ", false);
+    if (json_object_get (c, "node"))
+      printf ("  node %s", json_string_value (json_object_get (c, "node")));
     printf ("\n");
   }
   return EXIT_OK;
@@ -519,12 +531,24 @@ cmd_explain (char **args, int n, const struct opts *o)
                        "flow", args[2], "allowed", a.allowed, "rule", why, "family", a.ip6 ? 6 : 4,
                        "srcAddress", a.src, "dstAddress", a.dst);
 
+      if (j && a.src_origin[0]
+          && json_object_set_new (j, "srcOrigin", json_string (a.src_origin)) < 0)
+        return EXIT_USAGE;
+      if (j && a.dst_origin[0]
+          && json_object_set_new (j, "dstOrigin", json_string (a.dst_origin)) < 0)
+        return EXIT_USAGE;
       if (!j || print_json (j) != EXIT_OK)
         return EXIT_USAGE;
     }
   else
-    printf ("%s %s -> %s %s%s: %s\n", a.allowed ? "allowed" : "refused", args[0], args[1], args[2],
-            a.ip6 ? " (IPv6)" : "", why);
+    {
+      printf ("%s %s -> %s %s%s: %s\n", a.allowed ? "allowed" : "refused", args[0], args[1],
+              args[2], a.ip6 ? " (IPv6)" : "", why);
+      if (a.src_origin[0])
+        printf ("  %s\n", a.src_origin);
+      if (a.dst_origin[0])
+        printf ("  %s\n", a.dst_origin);
+    }
   return a.allowed ? EXIT_OK : EXIT_NO;
 }
 
@@ -950,6 +974,7 @@ enum
   OPT_TO,
   OPT_DRY_RUN,
   OPT_HTTP,
+  OPT_NODE,
 };
 
 static const struct option options[] = {
@@ -970,6 +995,7 @@ static const struct option options[] = {
   { "to", required_argument, NULL, OPT_TO },
   { "dry-run", no_argument, NULL, OPT_DRY_RUN },
   { "http", no_argument, NULL, OPT_HTTP },
+  { "node", required_argument, NULL, OPT_NODE },
   { "ipv6", no_argument, NULL, '6' },
   { NULL, 0, NULL, 0 },
 };
@@ -1035,6 +1061,9 @@ parse_options (int argc, char **argv, struct opts *o)
         break;
       case OPT_HTTP:
         o->http = true;
+        break;
+      case OPT_NODE:
+        o->node = optarg;
         break;
       default:
         fputs (usage, stderr);
@@ -1140,6 +1169,10 @@ main (int argc, char **argv)
     return usage_error ("--dry-run is for gc");
   if (o.ip6 && strcmp (cmd, "explain") != 0)
     return usage_error ("-6 is for explain");
+  if (o.node && strcmp (cmd, "cluster") != 0)
+    return usage_error ("--node is for cluster");
+  if (strcmp (cmd, "cluster") == 0)
+    return moat_ctl_cluster (args, n, o.node, o.json);
   if (strcmp (cmd, "ls") == 0)
     return n == 0 ? cmd_list (NULL, &o) : usage_error ("ls takes no arguments");
   if (strcmp (cmd, "show") == 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "grant.h"
+#include "state/remote.h"
 
 /* --- records of a network ------------------------------------------------------ */
 
@@ -45,6 +46,40 @@ ctl_records_load (const char *network, struct records *ret, moat_err_t *err)
       ret->n += (size_t)r;
     }
   return 0;
+}
+
+int
+ctl_records_load_remote (const char *network, struct records *ret, moat_err_t *err)
+{
+  _cleanup_strv_ char **keys = NULL;
+  struct moat_record *v;
+  size_t n = 0;
+
+  if (moat_remote_list (network, &keys, err) < 0)
+    return -1;
+  while (keys[n])
+    n++;
+  v = realloc (ret->v, (ret->n + n + 1) * sizeof (*v));
+  if (!v)
+    return moat_error_nomem (err, "moatctl");
+  ret->v = v;
+  for (size_t i = 0; i < n; i++)
+    {
+      int r = moat_remote_read (network, keys[i], &ret->v[ret->n], err);
+
+      if (r < 0)
+        return -1;
+      ret->n += (size_t)r;
+    }
+  return 0;
+}
+
+int
+ctl_record_read (const char *network, const char *key, struct moat_record *ret, moat_err_t *err)
+{
+  int r = moat_record_read (network, key, ret, err);
+
+  return r != 0 ? r : moat_remote_read (network, key, ret, err);
 }
 
 const struct moat_record *

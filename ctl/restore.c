@@ -16,6 +16,7 @@
 #include "verbs/apply.h"
 #include "verbs/dnsd.h"
 #include "verbs/gc.h"
+#include "verbs/cluster.h"
 #include "verbs/hostnet.h"
 
 /* --- restore and check -------------------------------------------------------------------- */
@@ -189,12 +190,28 @@ expected_network (const char *network, bool all_idents, int64_t now, struct expe
                   moat_err_t *err)
 {
   struct records *rs = &e->recs[e->nnets];
+  _cleanup_ (ctl_records_free) struct records remote = { 0 };
+  _cleanup_free_ struct moat_record *both = NULL;
+  struct records all;
   char **idents = NULL;
   struct moat_nft_member *m;
 
   if (ctl_records_load (network, rs, err) < 0)
     return -1;
   e->nnets++;
+  /* Other nodes' containers (cluster mode): no member elements, but
+   * grants (either side) and identities. */
+  if (ctl_records_load_remote (network, &remote, err) < 0)
+    return -1;
+  both = calloc (rs->n + remote.n + 1, sizeof (*both));
+  if (!both)
+    return moat_error_nomem (err, "moatctl");
+  memcpy (both, rs->v, rs->n * sizeof (*both));
+  memcpy (both + rs->n, remote.v, remote.n * sizeof (*both));
+  all = (struct records){ both, rs->n + remote.n };
+  for (size_t i = 0; i < remote.n; i++)
+    if (expected_grants (&all, &remote.v[i], now, all_idents, e->elems, e->unsure, err) < 0)
+      return -1;
   m = realloc (e->members, (e->nmembers + rs->n + 1) * sizeof (*m));
   if (!m)
     return moat_error_nomem (err, "moatctl");
@@ -202,13 +219,13 @@ expected_network (const char *network, bool all_idents, int64_t now, struct expe
   for (size_t i = 0; i < rs->n; i++)
     {
       m[e->nmembers++] = moat_record_member (&rs->v[i]);
-      if (expected_grants (rs, &rs->v[i], now, all_idents, e->elems, e->unsure, err) < 0
+      if (expected_grants (&all, &rs->v[i], now, all_idents, e->elems, e->unsure, err) < 0
           || expected_publish (&rs->v[i], e->elems, err) < 0)
         return -1;
     }
   /* A network whose only members are host-network containers still has
    * their identities (verbs/hostnet.h). */
-  if (!rs->n)
+  if (!rs->n && !remote.n)
     {
       int hostnet = moat_hostnet_on_network (network, err);
 
@@ -273,8 +290,9 @@ expected_load (char **networks, bool all_idents, int64_t now, struct expected *e
   for (size_t i = 0; i < n; i++)
     if (expected_network (networks[i], all_idents, now, e, err) < 0)
       return -1;
-  /* After the twins: a host-network container's elements have none. */
-  if (expected_twins (e, err) < 0)
+  /* After the twins: a host-network container's elements have none, nor
+   * have the other nodes' (docs/cluster.md). */
+  if (expected_twins (e, err) < 0 || moat_cluster_nodes_expected (e->elems, err) < 0)
     return -1;
   return moat_hostnet_expected (e->elems, err);
 }

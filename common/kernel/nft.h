@@ -47,6 +47,11 @@ int moat_nft_member_add (struct moat_nft *nft, const struct moat_nft_member *m, 
  * bridges rules: dropped, never let through. */
 int moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, moat_err_t *err);
 
+/* Removes every element of a policy or grant set that names `addr`
+ * (either side of grant_peer), as a DEL does, for an address with no
+ * member elements (cluster mode: another node's container). */
+int moat_nft_address_forget (struct moat_nft *nft, struct in_addr addr, moat_err_t *err);
+
 /* Removes the network's bridge from the bridges set (its last member gone
  * and the bridge deleted). Already gone is success. */
 int moat_nft_bridge_del (struct moat_nft *nft, const char *bridge, moat_err_t *err);

@@ -492,6 +492,55 @@ parse_runtime (struct moat_netconf *c, moat_err_t *err)
 /* The ceiling is checked here, so that a bad one fails the ADD before
  * anything is made; the hook and the policy read it again from the
  * record. */
+bool
+moat_cluster_name_valid (const char *s)
+{
+  return cni_name_valid (s) && strlen (s) <= MOAT_CLUSTER_NAME_MAX;
+}
+
+static int
+cluster_name (json_t *cluster, const char *key, bool required, const char **ret, moat_err_t *err)
+{
+  char what[32];
+
+  snprintf (what, sizeof (what), "cluster.%s", key);
+  if (get_string (cluster, what, key, ret, err) < 0)
+    return -1;
+  if (!*ret)
+    return required ? moat_error (err, MOAT_E_CONFIG, 0, "%s: required", what) : 0;
+  if (!moat_cluster_name_valid (*ret))
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "%s: \"%s\" must be alphanumeric, '_', '.' or '-', starting alphanumeric, "
+                       "at most %d characters",
+                       what, *ret, MOAT_CLUSTER_NAME_MAX);
+  return 0;
+}
+
+/* "cluster": {"name", "store", "node"} (docs/cluster.md). */
+static int
+parse_cluster (struct moat_netconf *c, moat_err_t *err)
+{
+  json_t *cluster;
+
+  if (get_object (c->root, "cluster", "cluster", &cluster, err) < 0)
+    return -1;
+  if (!cluster)
+    return 0;
+  if (cluster_name (cluster, "name", true, &c->cluster_name, err) < 0
+      || cluster_name (cluster, "node", false, &c->cluster_node, err) < 0
+      || get_string (cluster, "cluster.store", "store", &c->cluster_store, err) < 0)
+    return -1;
+  if (c->cluster_store && strncmp (c->cluster_store, "http://", 7) != 0
+      && strncmp (c->cluster_store, "https://", 8) != 0)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "cluster.store: \"%s\" must be an http:// or https:// URL",
+                       c->cluster_store);
+  if (!c->have_subnet)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "cluster: needs \"subnet\" (this node's container subnet)");
+  return 0;
+}
+
 static int
 parse_allow (struct moat_netconf *c, moat_err_t *err)
 {
@@ -568,6 +617,7 @@ moat_netconf_parse (const char *text, enum moat_cni_command cmd, struct moat_net
   if (parse_network (ret, err) < 0 || parse_ipam (ret, err) < 0
       || (cmd == MOAT_CMD_ADD
           && (parse_allow (ret, err) < 0 || check_v6only (ret, err) < 0
+              || parse_cluster (ret, err) < 0
               || parse_runtime (ret, err) < 0)))
     return -1;
   if (get_object (ret->root, "prevResult", "prevResult", &ret->prev_result, err) < 0)

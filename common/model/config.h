@@ -63,8 +63,13 @@ struct moat_netconf
   json_t *allow;           /* borrowed: "allow", the ceiling (ceiling.h), checked; NULL: absent.
                               Parsed at ADD only: a DEL must not fail on it */
   bool reads_env;          /* allow.env: the MOAT_* environment stands in for annotations */
-  const char *ipam_type;   /* NULL: built-in allocator */
-  json_t *prev_result;     /* borrowed; NULL when absent */
+  /* "cluster" (docs/cluster.md), checked at ADD: the cluster the network
+   * joins, where its store is, this node's name (NULL: the host name). */
+  const char *cluster_name; /* NULL: no cluster */
+  const char *cluster_store;
+  const char *cluster_node;
+  const char *ipam_type; /* NULL: built-in allocator */
+  json_t *prev_result;   /* borrowed; NULL when absent */
 
   /* runtimeConfig / args */
   bool have_ip; /* ips capability or args.cni.ips */
@@ -117,6 +122,12 @@ void moat_netconf_free (struct moat_netconf *conf);
 int moat_cni_version_index (const char *version);
 /* Compares two known versions like strcmp. */
 int moat_cni_version_cmp (const char *a, const char *b);
+
+/* A cluster's or a node's name: alphanumeric, '_', '.' or '-', starting
+ * alphanumeric, at most MOAT_CLUSTER_NAME_MAX bytes (it names files and
+ * store keys). */
+#define MOAT_CLUSTER_NAME_MAX 63
+bool moat_cluster_name_valid (const char *s);
 
 /* Helpers shared with the hook and moatctl. */
 bool moat_container_id_valid (const char *id);

@@ -102,7 +102,10 @@ moat_record_to_json (const struct moat_record *r)
           || (r->sources && json_object_set (j, "sources", r->sources) < 0)
           || (r->have_addr6 && record_addr6_to_json (r, j) < 0)
           || (r->v6only
-              && json_object_set_new (j, "key4", moat_ipv4_json (r->addr, r->prefixlen)) < 0)))
+              && json_object_set_new (j, "key4", moat_ipv4_json (r->addr, r->prefixlen)) < 0)
+          || (r->remote_node
+              && json_object_set_new (j, "remote", json_pack ("{s:s}", "node", r->remote_node))
+                     < 0)))
     {
       json_decref (j);
       return NULL;
@@ -198,8 +201,9 @@ moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
       return moat_error (err, MOAT_E_STATE, 0,
                          "malformed record: attachedBy: want \"cni\" or \"hook\"");
     }
+  r->remote_node = dup_opt (json_object_get (root, "remote"), "node");
   if (!r->network || !r->container_id || !r->ifname || !r->host_if || !r->bridge
-      || !moat_ifname_valid (r->host_if) || !moat_ifname_valid (r->bridge)
+      || (!r->remote_node && (!moat_ifname_valid (r->host_if) || !moat_ifname_valid (r->bridge)))
       || record_addr6_from_json (root, r) < 0 || (r->v6only && !r->have_addr6))
     {
       moat_record_free (r);
@@ -231,6 +235,7 @@ moat_record_free (struct moat_record *r)
   json_decref (r->allow);
   json_decref (r->aliases);
   json_decref (r->sources);
+  free (r->remote_node);
   free (r->ident);
   memset (r, 0, sizeof (*r));
 }

@@ -58,12 +58,17 @@ struct moat_record
                               killed): the next prestart applies it again
                               rather than trusting it */
   enum moat_attacher attached_by;
-  json_t *netconf; /* hook-made: the plugin's network config its ADD used,
-                      for the DEL at poststop ("netconf"); else NULL */
-  json_t *sources; /* the container's own io.moat.* annotations and MOAT_*
-                      environment, as the hook last read them or as
-                      another attachment of it had them ("sources",
-                      model/sources.h); NULL: none known yet */
+  json_t *netconf;   /* hook-made: the plugin's network config its ADD used,
+                        for the DEL at poststop ("netconf"); else NULL */
+  char *remote_node; /* cluster mode (docs/cluster.md): a container of this
+                       node: NULL; of another: that node's name ("remote":
+                       {"node": ...}). A remote record has no port, netns,
+                       bridge or MAC; its ifname is its node's name and it
+                       lives in <network>/remote/ (state/remote.h) */
+  json_t *sources;   /* the container's own io.moat.* annotations and MOAT_*
+                        environment, as the hook last read them or as
+                        another attachment of it had them ("sources",
+                        model/sources.h); NULL: none known yet */
 };
 
 /* "cni" or "hook", as records spell it. */

@@ -987,3 +987,53 @@ moat_nft_elems_member (struct moat_nft_elems *l, const struct moat_nft_member *m
     }
   return 0;
 }
+
+/* --- cluster mode: the other nodes ------------------------------------- */
+
+/* A field range [key, key_end) ends where the key's field starts: the
+ * end is the key with the subnet's last address in the first field. */
+static void
+key_end_with_last (struct moat_elem *e, struct in_addr subnet, int prefixlen)
+{
+  uint32_t last = subnet.s_addr | ~moat_prefix_mask (prefixlen);
+
+  memcpy (e->key_end, e->key, e->key_len);
+  e->key_end_len = e->key_len;
+  memcpy (e->key_end, &last, 4);
+}
+
+static int
+node_route (struct moat_nft_elems *l, struct in_addr addr, int prefixlen, const char *ifname,
+            const unsigned char mac[MOAT_MAC_LEN])
+{
+  struct key_writer w;
+  struct moat_elem *e = elems_push (l, MOAT_SET_NODE_ROUTES, &w);
+
+  if (!e)
+    return -1;
+  key_put_addr (&w, addr);
+  key_put_ifname (&w, ifname);
+  key_put (&w, mac, MOAT_MAC_LEN);
+  key_end_with_last (e, addr, prefixlen);
+  return 0;
+}
+
+int
+moat_nft_elems_node (struct moat_nft_elems *l, const struct moat_node_link *n)
+{
+  struct key_writer w;
+  struct moat_elem *e = elems_push (l, MOAT_SET_NODE_NETS, &w);
+
+  if (!e)
+    return -1;
+  key_put_addr (&w, n->subnet);
+  key_put_ifname (&w, n->ifname);
+  key_end_with_last (e, n->subnet, n->prefixlen);
+  if (node_route (l, n->subnet, n->prefixlen, n->ifname, n->mac) < 0
+      || node_route (l, n->underlay, 32, n->ifname, n->mac) < 0
+      || !elems_push (l, MOAT_SET_NODE_LINKS, &w))
+    return -1;
+  key_put_ifname (&w, n->ifname);
+  key_put (&w, n->mac, MOAT_MAC_LEN);
+  return 0;
+}

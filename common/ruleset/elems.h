@@ -165,6 +165,20 @@ int moat_nft_elems_hostnet_ident (struct moat_nft_elems *l, uint64_t cgroup, con
 int moat_nft_elems_hostnet_peer (struct moat_nft_elems *l, struct in_addr src, uint64_t cgroup);
 int moat_nft_elems_hostnet_acl (struct moat_nft_elems *l, bool ingress, uint64_t cgroup,
                                 const struct moat_acl *acl);
+/* Cluster mode (docs/cluster.md, "Routing between nodes"): another node,
+ * its container subnet routed through `ifname` to its underlay address,
+ * whose packets arrive on `ifname` from `mac`. Its elements: node_nets
+ * (subnet . ifname), node_routes (subnet . ifname . mac, underlay .
+ * ifname . mac) and node_links (ifname . mac). */
+struct moat_node_link
+{
+  struct in_addr subnet;
+  int prefixlen;
+  struct in_addr underlay;
+  char ifname[16];
+  unsigned char mac[MOAT_MAC_LEN];
+};
+int moat_nft_elems_node (struct moat_nft_elems *l, const struct moat_node_link *n);
 /* A cgroup field of a key, as its set stores it. */
 uint64_t moat_elem_cgroup (const uint8_t *p, uint32_t set_flags);
 

@@ -177,7 +177,7 @@ load_source (const struct walk *w, enum moat_source src, uint8_t *dst, uint32_t 
       return !is_arp (p);
     case MOAT_SRC_ETHER_SADDR:
       memcpy (dst, p->ether_saddr, MOAT_MAC_LEN);
-      return w->family == NFPROTO_BRIDGE;
+      return w->family == NFPROTO_BRIDGE || w->iif; /* inet: what came in by an interface */
     case MOAT_SRC_ARP_SHA:
       memcpy (dst, p->arp_sha, MOAT_MAC_LEN);
       return is_arp (p);
@@ -384,6 +384,8 @@ term_holds (struct walk *w, const struct moat_rule_def *def, const struct moat_t
       return p->ip6 && w->daddr6.s6_addr[0] == 0xfe && (w->daddr6.s6_addr[1] & 0xc0) == 0x80;
     case MOAT_TERM_DADDR6_MCAST:
       return p->ip6 && w->daddr6.s6_addr[0] == 0xff;
+    case MOAT_TERM_IIFTYPE_ETHER:
+      return w->iif != NULL; /* every interface explain knows is an Ethernet one */
     case MOAT_TERM_LOOKUP:
     case MOAT_TERM_NOT_LOOKUP:
       /* An identity's set is named as the identity's chain it is in. */

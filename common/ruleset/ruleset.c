@@ -194,6 +194,25 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
                                .name = "hostnet_peers",
                                .nfields = 2,
                                .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_CGROUP } },
+  /* Cluster mode (docs/cluster.md): the other nodes' container subnets
+   * with the interface their route uses; each node's subnet and underlay
+   * address with that interface and the node's MAC on it (where its
+   * packets may come from); each node's interface and MAC. Empty on a
+   * host with no cluster network. IPv4 only: no twin. */
+  [MOAT_SET_NODE_NETS] = { .family = NFPROTO_INET,
+                           .name = "node_nets",
+                           .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
+                           .nfields = 2,
+                           .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IFNAME } },
+  [MOAT_SET_NODE_ROUTES] = { .family = NFPROTO_INET,
+                             .name = "node_routes",
+                             .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
+                             .nfields = 3,
+                             .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER } },
+  [MOAT_SET_NODE_LINKS] = { .family = NFPROTO_INET,
+                            .name = "node_links",
+                            .nfields = 2,
+                            .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER } },
 };
 
 #define TWIN6(NAME) [MOAT_SET_##NAME] = MOAT_SET_##NAME##6
@@ -340,6 +359,34 @@ const struct moat_rule_def moat_rule_defs[] = {
       LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_IIFNAME, MOAT_SRC_IP_DADDR) },
     MOAT_ACT_JUMP,
     "same_bridge" },
+  /* Cluster mode (docs/cluster.md, "Routing between nodes"): a source in
+   * another node's subnet, arriving on that node's link, must come from
+   * that node's MAC; and what a node sends to a bridge must carry a source
+   * of its own (its subnet, its underlay address). */
+  { NFPROTO_INET,
+    "forward",
+    "ip saddr . iifname @node_nets ip saddr . iifname . ether saddr != @node_routes drop",
+    { IPV4,
+      LOOKUP (MOAT_SET_NODE_NETS, MOAT_SRC_IP_SADDR, MOAT_SRC_IIFNAME),
+      { MOAT_TERM_IIFTYPE_ETHER, 0, 0, { 0 } },
+      NOT_LOOKUP (MOAT_SET_NODE_ROUTES, MOAT_SRC_IP_SADDR, MOAT_SRC_IIFNAME,
+                  MOAT_SRC_ETHER_SADDR) },
+    MOAT_ACT_DROP,
+    NULL },
+  /* node_links first: on a host with no cluster network, one lookup of an
+   * empty set is all this rule costs. */
+  { NFPROTO_INET,
+    "forward",
+    "iifname . ether saddr @node_links oifname @bridges ip saddr . iifname . ether saddr != "
+    "@node_routes drop",
+    { { MOAT_TERM_IIFTYPE_ETHER, 0, 0, { 0 } },
+      LOOKUP (MOAT_SET_NODE_LINKS, MOAT_SRC_IIFNAME, MOAT_SRC_ETHER_SADDR),
+      LOOKUP (MOAT_SET_BRIDGES, MOAT_SRC_OIFNAME),
+      { MOAT_TERM_ETHER_TYPE, MOAT_ETHERTYPE_IPV4, 0, { 0 } },
+      NOT_LOOKUP (MOAT_SET_NODE_ROUTES, MOAT_SRC_IP_SADDR, MOAT_SRC_IIFNAME,
+                  MOAT_SRC_ETHER_SADDR) },
+    MOAT_ACT_DROP,
+    NULL },
   { NFPROTO_INET,
     "forward",
     "iifname . ip saddr @members jump from_container",
@@ -370,6 +417,18 @@ const struct moat_rule_def moat_rule_defs[] = {
     MOAT_ACT_DROP,
     NULL,
     true },
+  /* The same for what reaches the host itself (a host-network container
+   * lets other nodes' peers in: hostnet_peers). */
+  { NFPROTO_INET,
+    "input",
+    "ip saddr . iifname @node_nets ip saddr . iifname . ether saddr != @node_routes drop",
+    { IPV4,
+      LOOKUP (MOAT_SET_NODE_NETS, MOAT_SRC_IP_SADDR, MOAT_SRC_IIFNAME),
+      { MOAT_TERM_IIFTYPE_ETHER, 0, 0, { 0 } },
+      NOT_LOOKUP (MOAT_SET_NODE_ROUTES, MOAT_SRC_IP_SADDR, MOAT_SRC_IIFNAME,
+                  MOAT_SRC_ETHER_SADDR) },
+    MOAT_ACT_DROP,
+    NULL },
   { NFPROTO_INET,
     "input",
     "iifname . ip saddr @members jump to_host",
@@ -433,6 +492,13 @@ const struct moat_rule_def moat_rule_defs[] = {
     "from_container",
     "oifname . ip daddr @members goto to_peer",
     { IPV4, LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_OIFNAME, MOAT_SRC_IP_DADDR) },
+    MOAT_ACT_GOTO,
+    "to_peer" },
+  /* A container on another node is a peer too (docs/cluster.md). */
+  { NFPROTO_INET,
+    "from_container",
+    "ip daddr . oifname @node_nets goto to_peer",
+    { IPV4, LOOKUP (MOAT_SET_NODE_NETS, MOAT_SRC_IP_DADDR, MOAT_SRC_OIFNAME) },
     MOAT_ACT_GOTO,
     "to_peer" },
   /* A proxy that is another container is a peer like any other: only
@@ -537,6 +603,14 @@ const struct moat_rule_def moat_rule_defs[] = {
     { CT_STATE (MOAT_CT_RELATED) },
     MOAT_ACT_ACCEPT,
     NULL },
+  /* From a container on another node (forward checked it came from its
+   * node): judged as a peer, by the same elements as on its node. */
+  { NFPROTO_INET,
+    "to_container",
+    "ip saddr . iifname @node_nets goto to_peer",
+    { IPV4, LOOKUP (MOAT_SET_NODE_NETS, MOAT_SRC_IP_SADDR, MOAT_SRC_IIFNAME) },
+    MOAT_ACT_GOTO,
+    "to_peer" },
   { NFPROTO_INET,
     "to_container",
     "ip saddr . ip daddr . meta l4proto . th dport @ingress_deny goto deny_dst",

@@ -62,6 +62,13 @@
  *                    (outside source . cgroup . proto . port)
  *   set hostnet_peers ipv4_addr . cgroupsv2
  *                    (a moat container's address . the group it may open connections to)
+ *   set node_nets    ipv4_addr . ifname  flags interval
+ *                    (cluster mode: another node's container subnet . the interface
+ *                     its route uses; empty on a host with no cluster network)
+ *   set node_routes  ipv4_addr . ifname . ether_addr  flags interval
+ *                    (that subnet, and the node's underlay address, . interface .
+ *                     the node's MAC: where its packets may come from)
+ *   set node_links   ifname . ether_addr  (each node's interface . MAC)
  *   chain raw        (filter, prerouting, priority raw -300, policy accept)
  *     iifname @guarded drop          (a frame the bridge hands up on the port
  *                                     itself, to a reserved group MAC 01:80:c2:
@@ -73,6 +80,10 @@
  *     ct state established ct direction reply accept  (what same_bridge says first, sooner)
  *     iifname . ip saddr @members iifname . ip daddr @members jump same_bridge
  *   chain forward  (filter, forward, priority 0, policy accept)
+ *     ip saddr . iifname @node_nets ip saddr . iifname . ether saddr != @node_routes drop
+ *                    (another node's subnet on its link, not sent by that node)
+ *     iifname . ether saddr @node_links oifname @bridges ip saddr . iifname . ether saddr !=
+ *       @node_routes drop  (a node's packet to a bridge with a source not its own)
  *     iifname . ip saddr @members jump from_container
  *     meta nfproto ipv4 iifname @bridges drop        (fail closed: no member, no way)
  *     oifname . ip daddr @members jump to_container
@@ -80,6 +91,7 @@
  *                    (IPv6 half only, after the twins of the three above:
  *                     nothing but a member's address is forwarded to a bridge)
  *   chain input    (filter, input, priority 0, policy accept)
+ *     ip saddr . iifname @node_nets ip saddr . iifname . ether saddr != @node_routes drop
  *     iifname . ip saddr @members jump to_host
  *     meta nfproto ipv4 iifname @bridges drop
  *   chain output   (filter, output, priority 0, policy accept)
@@ -96,6 +108,7 @@
  *     ct state invalid drop
  *     iifname . ip daddr @members accept  (same_bridge judged it before routing)
  *     oifname . ip daddr @members goto to_peer    (a container proxy is a peer too)
+ *     ip daddr . oifname @node_nets goto to_peer  (a container of another node)
  *     ip saddr . ip daddr . meta l4proto . th dport @proxied accept
  *     ip saddr . ip daddr . meta l4proto . th dport @grant_egress accept
  *     ip saddr . ip daddr . meta l4proto . th dport @egress_deny goto deny_src
@@ -118,6 +131,7 @@
  *   chain to_container
  *     ct state established ct direction reply accept
  *     ct state related accept
+ *     ip saddr . iifname @node_nets goto to_peer  (from a container of another node)
  *     ip saddr . ip daddr . meta l4proto . th dport @ingress_deny goto deny_dst
  *     ip saddr . ip daddr . meta l4proto . th dport @grant_ingress accept
  *     ip saddr . ip daddr . meta l4proto . th dport @ingress accept
@@ -265,7 +279,7 @@
  * older moat made are recognised and remade (docs/design.md, "Upgrades").
  * Bump it with every change to the sets, chains or rules above:
  * common/tests/test_nft.c fails until the new layout is recorded there. */
-#define MOAT_RULESET_LAYOUT 6
+#define MOAT_RULESET_LAYOUT 7
 #define MOAT_RULESET_LAYOUT_STR_(n) #n
 #define MOAT_RULESET_LAYOUT_STR(n) MOAT_RULESET_LAYOUT_STR_ (n)
 #define MOAT_RULESET_LAYOUT_COMMENT "moat layout " MOAT_RULESET_LAYOUT_STR (MOAT_RULESET_LAYOUT)
@@ -375,6 +389,9 @@ enum moat_set
   MOAT_SET_HOSTNET_EGRESS,
   MOAT_SET_HOSTNET_INGRESS,
   MOAT_SET_HOSTNET_PEERS,
+  MOAT_SET_NODE_NETS,
+  MOAT_SET_NODE_ROUTES,
+  MOAT_SET_NODE_LINKS,
   MOAT_SET_COUNT,
   /* Not in moat_set_defs: the set id_<identity> of each identity, shaped
    * as moat_ident_set_def (its IPv6 twin id_<identity>6: moat_ident_set6_def).
@@ -467,6 +484,7 @@ enum moat_term_kind
   MOAT_TERM_EXTHDR_FRAG,     /* exthdr frag exists: an IPv6 fragment, first or not */
   MOAT_TERM_DADDR6_LINK,     /* ip6 daddr fe80::/10 */
   MOAT_TERM_DADDR6_MCAST,    /* ip6 daddr ff00::/8 */
+  MOAT_TERM_IIFTYPE_ETHER,   /* meta iiftype ether (nft's dependency of ether saddr in inet) */
 };
 
 struct moat_term

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "state/state.h"
 
+#include "state/remote.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -278,6 +280,9 @@ moat_record_write (const struct moat_record *r, moat_err_t *err)
   if (moat_attachment_key (key, sizeof (key), r->container_id, r->ifname) < 0
       || record_path (path, sizeof (path), r->network, key) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "record of \"%s\"", r->container_id);
+  /* Another node's container: in remote/, no index (no hook looks it up). */
+  if (r->remote_node)
+    return moat_remote_write (r->network, key, text, err);
   /* The index entry first: a crash in between leaves an entry without a
    * record, which the hook's poststop and DEL remove (moat_record_remove),
    * never a record that a lookup by container id misses. */
@@ -498,6 +503,18 @@ moat_any_record (moat_err_t *err)
       /* When in doubt, there are records: the caller would delete tables. */
       fd = openat (dirfd (d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       r = fd < 0 ? -1 : dir_has_record (fd);
+      /* Another node's containers (state/remote.h) keep the tables too:
+       * their elements are there. */
+      if (r == 0)
+        {
+          char remote[4096];
+
+          if ((size_t)snprintf (remote, sizeof (remote), "%s/remote", de->d_name)
+              >= sizeof (remote))
+            return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "reading \"%s\"", de->d_name);
+          fd = openat (dirfd (d), remote, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          r = fd < 0 ? (errno == ENOENT ? 0 : -1) : dir_has_record (fd);
+        }
       if (r != 0)
         return r < 0 ? moat_error (err, MOAT_E_STATE, errno, "reading \"%s\"", de->d_name) : 1;
     }

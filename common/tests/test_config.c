@@ -196,6 +196,47 @@ test_bad_input (void **state)
                   "prevResult");
 }
 
+/* "cluster" (docs/cluster.md): a name, a store URL, this node's name. */
+static void
+test_cluster (void **state)
+{
+  struct moat_netconf c;
+  moat_err_t err = { 0 };
+
+  assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.90.1.0/24\",\"cluster\":{\"name\":\"c1\","
+                           "\"store\":\"http://192.0.2.1:2379\",\"node\":\"n1\"}}",
+                           &c, &err),
+                    0);
+  assert_string_equal (c.cluster_name, "c1");
+  assert_string_equal (c.cluster_store, "http://192.0.2.1:2379");
+  assert_string_equal (c.cluster_node, "n1");
+  moat_netconf_free (&c);
+  assert_int_equal (
+      parse ("{" BASE ",\"subnet\":\"10.90.1.0/24\",\"cluster\":{\"name\":\"c1\"}}", &c, &err), 0);
+  assert_null (c.cluster_node);
+  assert_null (c.cluster_store);
+  moat_netconf_free (&c);
+  assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.90.1.0/24\"}", &c, &err), 0);
+  assert_null (c.cluster_name);
+  moat_netconf_free (&c);
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"cluster\":\"c1\"}", MOAT_E_CONFIG,
+                  "cluster: must be an object");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"cluster\":{}}", MOAT_E_CONFIG,
+                  "cluster.name: required");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"cluster\":{\"name\":\"a/b\"}}",
+                  MOAT_E_CONFIG, "cluster.name: \"a/b\" must be alphanumeric");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"cluster\":{\"name\":\"c1\",\"node\":7}}",
+                  MOAT_E_CONFIG, "cluster.node: must be a string");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"cluster\":{\"name\":\"c1\","
+                  "\"node\":\"-n\"}}",
+                  MOAT_E_CONFIG, "cluster.node");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"cluster\":{\"name\":\"c1\","
+                  "\"store\":\"etcd:2379\"}}",
+                  MOAT_E_CONFIG, "cluster.store: \"etcd:2379\" must be an http");
+  assert_refused ("{" BASE ",\"ipam\":{\"type\":\"host-local\"},\"cluster\":{\"name\":\"c1\"}}",
+                  MOAT_E_CONFIG, "cluster: needs \"subnet\"");
+}
+
 /* DEL must succeed whatever the runtime asked of the attachment at ADD. */
 static void
 test_del_ignores_runtime_config (void **state)
@@ -442,6 +483,7 @@ main (void)
     cmocka_unit_test (test_all_keys),
     cmocka_unit_test (test_delegated_ipam_needs_no_subnet),
     cmocka_unit_test (test_bad_input),
+    cmocka_unit_test (test_cluster),
     cmocka_unit_test (test_port_mappings),
     cmocka_unit_test (test_del_ignores_runtime_config),
     cmocka_unit_test (test_gc_attachments),

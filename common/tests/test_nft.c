@@ -127,6 +127,34 @@ static const char *const expected_rules[] = {
   "inet moat forward\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ meta load iifname => reg 9 ]\n"
+  "  [ lookup reg 1 set node_nets ]\n"
+  "  [ meta load iiftype => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ meta load iifname => reg 9 ]\n"
+  "  [ payload load 6b @ link header + 6 => reg 13 ]\n"
+  "  [ lookup reg 1 set node_routes 0x1 ]\n"
+  "  [ immediate reg 0 drop ]\n",
+  "inet moat forward\n"
+  "  [ meta load iiftype => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 6b @ link header + 6 => reg 2 ]\n"
+  "  [ lookup reg 1 set node_links ]\n"
+  "  [ meta load oifname => reg 1 ]\n"
+  "  [ lookup reg 1 set bridges ]\n"
+  "  [ payload load 2b @ link header + 12 => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000008 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ meta load iifname => reg 9 ]\n"
+  "  [ payload load 6b @ link header + 6 => reg 13 ]\n"
+  "  [ lookup reg 1 set node_routes 0x1 ]\n"
+  "  [ immediate reg 0 drop ]\n",
+  "inet moat forward\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
   "  [ meta load iifname => reg 1 ]\n"
   "  [ payload load 4b @ network header + 12 => reg 2 ]\n"
   "  [ lookup reg 1 set members ]\n"
@@ -144,6 +172,19 @@ static const char *const expected_rules[] = {
   "  [ payload load 4b @ network header + 16 => reg 2 ]\n"
   "  [ lookup reg 1 set members ]\n"
   "  [ immediate reg 0 jump -> to_container ]\n",
+  "inet moat input\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ meta load iifname => reg 9 ]\n"
+  "  [ lookup reg 1 set node_nets ]\n"
+  "  [ meta load iiftype => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ meta load iifname => reg 9 ]\n"
+  "  [ payload load 6b @ link header + 6 => reg 13 ]\n"
+  "  [ lookup reg 1 set node_routes 0x1 ]\n"
+  "  [ immediate reg 0 drop ]\n",
   "inet moat input\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
@@ -213,6 +254,13 @@ static const char *const expected_rules[] = {
   "  [ meta load oifname => reg 1 ]\n"
   "  [ payload load 4b @ network header + 16 => reg 2 ]\n"
   "  [ lookup reg 1 set members ]\n"
+  "  [ immediate reg 0 goto -> to_peer ]\n",
+  "inet moat from_container\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 16 => reg 1 ]\n"
+  "  [ meta load oifname => reg 9 ]\n"
+  "  [ lookup reg 1 set node_nets ]\n"
   "  [ immediate reg 0 goto -> to_peer ]\n",
   "inet moat from_container\n"
   "  [ meta load nfproto => reg 1 ]\n"
@@ -325,6 +373,13 @@ static const char *const expected_rules[] = {
   "  [ bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000 ]\n"
   "  [ cmp neq reg 1 0x00000000 ]\n"
   "  [ immediate reg 0 accept ]\n",
+  "inet moat to_container\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ meta load iifname => reg 9 ]\n"
+  "  [ lookup reg 1 set node_nets ]\n"
+  "  [ immediate reg 0 goto -> to_peer ]\n",
   "inet moat to_container\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
@@ -705,8 +760,8 @@ test_tables_message_order (void **state)
     uint8_t family;
     size_t count;
   } runs[] = {
-    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 33 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 21 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 81 },
+    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 36 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 21 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 86 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -753,6 +808,8 @@ static const struct
   { 5, 0x556745b17a57f69cULL },
   /* hostnet_peers only from the bridge the address is on */
   { 6, 0xdb8f53c923235e98ULL },
+  /* cluster mode: node_nets, node_routes, node_links and their four rules */
+  { 7, 0xce1214d6f0da525aULL },
 };
 
 static void
@@ -867,6 +924,9 @@ static const struct expected_set expected_sets[] = {
   { NFPROTO_INET, "hostnet_egress", 0x84, 0xb8730d, 20, "\x08\x04\x01\x02", 0 },
   { NFPROTO_INET, "hostnet_ingress", 0x84, 0x1ee30d, 20, "\x04\x08\x01\x02", 0 },
   { NFPROTO_INET, "hostnet_peers", 0, 0x1ee, 12, "", 0 },
+  { NFPROTO_INET, "node_nets", 0x84, 0x1e9, 20, "\x04\x10", 0 },
+  { NFPROTO_INET, "node_routes", 0x84, 0x7a49, 28, "\x04\x10\x06", 0 },
+  { NFPROTO_INET, "node_links", 0, 0xa49, 24, "", 0 },
   { NFPROTO_BRIDGE, "guarded", 0, 0x29, 16, "", 1 },
   { NFPROTO_BRIDGE, "ports", 0, 0x29247, 28, "", 0 },
 };
@@ -947,7 +1007,7 @@ test_tables_sets (void **state)
         assert_true (seen < sizeof (expected_sets) / sizeof (expected_sets[0]));
         assert_set (m.v[i], &expected_sets[seen++]);
       }
-  assert_int_equal (seen, 35);
+  assert_int_equal (seen, 38);
   nftnl_batch_free (batch);
 }
 
@@ -1065,12 +1125,12 @@ test_tables_rules_per_chain (void **state)
     int rules;
   } counts[] = {
     { "same_bridge", 6 },
-    { "forward", 3 },
-    { "input", 2 },
+    { "forward", 5 },
+    { "input", 3 },
     { "output", 1 },
-    { "from_container", 12 },
+    { "from_container", 13 },
     { "to_peer", 3 },
-    { "to_container", 7 },
+    { "to_container", 8 },
     { "to_host", 8 },
     { "deny_src", 6 },
     { "deny_dst", 5 },

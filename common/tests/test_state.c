@@ -16,7 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/cleanup.h"
 #include "base/strv.h"
+#include "state/remote.h"
 #include "state/state.h"
 
 static char run_dir[] = "/tmp/moat-test-state-XXXXXX";
@@ -152,6 +154,45 @@ wait_for_blocked_flock (void)
   return false;
 }
 
+/* Another node's container (cluster mode): its record, with no port, lives
+ * in <network>/remote/, which moat_record_list never lists; only a remote
+ * record may lack a host end and a bridge. */
+static void
+test_remote_record (void **state)
+{
+  struct moat_record r = sample ("r1"), back = { 0 };
+  _cleanup_ (moat_strv_freep) char **keys = NULL;
+  moat_err_t err = { 0 };
+  json_t *j;
+  int fd;
+
+  r.network = "net4";
+  r.ifname = "n2";
+  r.host_if = "";
+  r.bridge = "";
+  r.netns = NULL;
+  r.remote_node = "n2";
+  assert_int_equal (moat_network_lock ("net4", &fd, &err), 0);
+  assert_int_equal (moat_record_write (&r, &err), 0);
+  assert_int_equal (moat_remote_read ("net4", "r1@n2", &back, &err), 1);
+  assert_string_equal (back.remote_node, "n2");
+  assert_int_equal (back.addr.s_addr, r.addr.s_addr);
+  moat_record_free (&back);
+  assert_int_equal (moat_record_list ("net4", &keys, &err), 0);
+  assert_null (keys[0]);
+  assert_int_equal (moat_remote_any ("net4", &err), 1);
+  assert_int_equal (moat_any_record (&err), 1);
+  assert_int_equal (moat_remote_remove ("net4", "r1@n2", &err), 0);
+  assert_int_equal (moat_remote_any ("net4", &err), 0);
+  /* Without "remote", an empty host end is malformed. */
+  r.remote_node = NULL;
+  j = moat_record_to_json (&r);
+  assert_int_equal (moat_record_from_json (j, &back, &err), -1);
+  json_decref (j);
+  json_decref (r.labels);
+  close (fd);
+}
+
 /* The last DEL removes the network's directory while another process waits
  * for the lock: the lock file stays, so the waiter gets in only after the
  * holder leaves, and finds a fresh directory. */
@@ -237,6 +278,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_record_roundtrip),
     cmocka_unit_test (test_record_malformed),
+    cmocka_unit_test (test_remote_record),
     cmocka_unit_test (test_lock_outlives_directory_removal),
     cmocka_unit_test (test_index_ifname_with_at),
   };

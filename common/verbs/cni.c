@@ -10,6 +10,7 @@
 #include <sys/file.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "base/strv.h"
 #include "kernel/conntrack.h"
 #include "state/ipam.h"
@@ -24,6 +25,7 @@
 #include "state/flows.h"
 #include "state/hostnet.h"
 #include "state/identities.h"
+#include "state/remote.h"
 #include "state/state.h"
 #include "state/published.h"
 #include "verbs/apply.h"
@@ -291,7 +293,7 @@ network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
   _cleanup_ (moat_strv_freep) char **keys = NULL;
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   _cleanup_close_ int global = -1;
-  int any = 1, hostnet;
+  int any = 1, hostnet, remote;
 
   if (moat_record_list (conf->name, &keys, err) < 0)
     return -1;
@@ -300,10 +302,14 @@ network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
   /* A host-network container's jump names the network's identities: they
    * and its state stay until it goes (verbs/hostnet.h). */
   hostnet = moat_hostnet_on_network (conf->name, err);
-  if (hostnet < 0)
+  if (hostnet < 0 || (remote = moat_remote_any (conf->name, err)) < 0)
     return -1;
   if (network_dns_stop (env, conf, bridge, gateway, err) < 0)
     return -1;
+  /* Other nodes' containers (docs/cluster.md): their identities, elements
+   * and the bridge stay for this node's next container. */
+  if (remote)
+    return 0;
   if (conf->keep_bridge)
     return 0;
   if (moat_global_lock (LOCK_EX, &global, err) < 0 || moat_nft_open (&nft, err) < 0
@@ -758,6 +764,41 @@ inherit_sources (struct moat_record *rec, enum moat_attacher by, json_t **ret, m
   return moat_sources_annotations (sources, moat_ceiling_reads_env (rec->allow), ret, err);
 }
 
+/* A network of a cluster says so in <run dir>/.cluster/networks/<network>.json
+ * (state/remote.h), where moatctl cluster apply finds it. */
+static int
+cluster_note (const struct moat_netconf *conf, moat_err_t *err)
+{
+  _cleanup_free_ char *host = NULL;
+  size_t len = 0;
+  struct moat_cluster_net n = {
+    .network = (char *)conf->name,
+    .cluster = (char *)conf->cluster_name,
+    .node = (char *)conf->cluster_node,
+    .store = (char *)conf->cluster_store,
+    .bridge = (char *)conf->bridge,
+    .subnet = conf->subnet,
+    .prefixlen = conf->prefixlen,
+  };
+
+  if (!conf->cluster_name)
+    return 0;
+  /* The host name from /proc: the plugin's seccomp profile has no uname. */
+  if (!n.node)
+    {
+      if (moat_read_file ("/proc/sys/kernel/hostname", 256, &host, &len) < 0)
+        return moat_error (err, MOAT_E_IO, errno, "cluster.node: not given, and no host name");
+      while (len > 0 && (host[len - 1] == '\n' || host[len - 1] == '\0'))
+        host[--len] = '\0';
+      if (!moat_cluster_name_valid (host))
+        return moat_error (
+            err, MOAT_E_CONFIG, 0,
+            "cluster.node: not given, and the host name \"%s\" is no valid node name", host);
+      n.node = host;
+    }
+  return moat_cluster_net_write (&n, err);
+}
+
 static int
 cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_attacher by,
          json_t **ret_result, moat_err_t *err)
@@ -803,7 +844,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
                          env->container_id, env->ifname, conf->name);
     }
   /* Labels and pod annotations are checked before anything is made. */
-  if (record_init (env, conf, by, key, &rec, err) < 0
+  if (cluster_note (conf, err) < 0 || record_init (env, conf, by, key, &rec, err) < 0
       || inherit_sources (&rec, by, &inherited, err) < 0
       || moat_policy_resolve (&rec, inherited, &policy, err) < 0 || moat_nl_open (&nl, err) < 0)
     return -1;

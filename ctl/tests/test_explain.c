@@ -262,6 +262,26 @@ hostnet_elems (struct moat_nft_elems *l)
   assert_int_equal (moat_nft_elems_hostnet_peer (l, addr_of ("10.1.0.2"), HOSTNET_CG), 0);
 }
 
+/* Cluster mode: node n2 (subnet 10.90.2.0/24 via UPLINK, underlay
+ * 192.0.2.12, MAC N2_MAC) and its container 10.90.2.5, which shares a's
+ * label app=web: it jumps to a's identity, and a's identity reaches it. */
+#define N2_MAC "\x02\x00\x00\x00\x09\x02"
+#define N2_MEMBER "10.90.2.5"
+
+static void
+cluster_elems (struct moat_nft_elems *l)
+{
+  struct moat_node_link n = { .prefixlen = 24, .ifname = UPLINK };
+  const char *ident = ctr_named ("a")->ident;
+
+  n.subnet = addr_of ("10.90.2.0");
+  n.underlay = addr_of ("192.0.2.12");
+  memcpy (n.mac, N2_MAC, MOAT_MAC_LEN);
+  assert_int_equal (moat_nft_elems_node (l, &n), 0);
+  assert_int_equal (moat_nft_elems_ident_member (l, addr_of (N2_MEMBER), ident), 0);
+  assert_int_equal (moat_nft_elems_ident_reach (l, ident, addr_of (N2_MEMBER)), 0);
+}
+
 /* Every element the kernel holds for the world, built as the hook (member,
  * policy join in order) and moatctl (grants) build them. */
 static struct moat_nft_elems *
@@ -309,6 +329,7 @@ world_elems (void)
         }
     }
   hostnet_elems (l);
+  cluster_elems (l);
   return l;
 }
 
@@ -810,6 +831,19 @@ hn_forged_from_outside (struct moat_eval_packet *p)
   p->iif = UPLINK;
 }
 
+/* A packet from node n2's link: its MAC, or another's. */
+static void
+from_n2 (struct moat_eval_packet *p)
+{
+  memcpy (p->ether_saddr, N2_MAC, MOAT_MAC_LEN);
+}
+
+static void
+from_not_n2 (struct moat_eval_packet *p)
+{
+  memcpy (p->ether_saddr, "\x02\x00\x00\x00\x09\x03", MOAT_MAC_LEN);
+}
+
 static const struct special specials[] = {
   { "host-network, to a peer its labels reach", HOST_ADDR, "10.1.0.2", "tcp/80", hn_to_a,
     MOAT_EVAL_ACCEPT, "ip daddr @id_<identity> accept" },
@@ -912,6 +946,23 @@ static const struct special specials[] = {
   /* q's network logs its refusals: the log rule, then the drop. */
   { "quiet egress, logged", "q", "8.8.8.8", "tcp/1", first_packet, MOAT_EVAL_DROP,
     "ip saddr @quiet drop" },
+  /* Cluster mode: a container of node n2 sharing a's label. */
+  { "from a container of another node", N2_MEMBER, "a", "tcp/80", from_n2, MOAT_EVAL_ACCEPT,
+    "ip daddr @id_<identity> accept" },
+  { "to a container of another node", "a", N2_MEMBER, "tcp/80", first_packet, MOAT_EVAL_ACCEPT,
+    "ip daddr @id_<identity> accept" },
+  { "from another node's subnet, not by that node", N2_MEMBER, "a", "tcp/80", from_not_n2,
+    MOAT_EVAL_DROP,
+    "ip saddr . iifname @node_nets ip saddr . iifname . ether saddr != @node_routes drop" },
+  { "from a node, with a source not its own", "198.51.100.7", "a", "tcp/80", from_n2,
+    MOAT_EVAL_DROP,
+    "iifname . ether saddr @node_links oifname @bridges ip saddr . iifname . ether saddr != "
+    "@node_routes drop" },
+  { "to the host, another node's subnet not by that node", N2_MEMBER, HOST_ADDR, "tcp/8080",
+    from_not_n2, MOAT_EVAL_DROP,
+    "ip saddr . iifname @node_nets ip saddr . iifname . ether saddr != @node_routes drop" },
+  { "from the node itself, refused as from outside", "192.0.2.12", "c", "tcp/80", from_n2,
+    MOAT_EVAL_REJECT, "meta l4proto tcp reject with tcp reset" },
   { "refused tcp", "a", "8.8.8.8", "tcp/1", first_packet, MOAT_EVAL_REJECT,
     "meta l4proto tcp reject with tcp reset" },
   { "refused tcp ingress", "8.8.8.8", "c", "tcp/1", first_packet, MOAT_EVAL_REJECT,

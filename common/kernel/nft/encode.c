@@ -5,6 +5,7 @@
  * talks to the kernel. */
 #include "kernel/nft/internal.h"
 
+#include <net/if_arp.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/rtnetlink.h>
 
@@ -696,6 +697,14 @@ put_term (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
       return match_daddr6_link (r);
     case MOAT_TERM_DADDR6_MCAST: /* ff00::/8: its first byte, as nft writes it */
       return match_u8 (r, load_payload (r, NFT_PAYLOAD_NETWORK_HEADER, 24, 1), 0xff);
+    case MOAT_TERM_IIFTYPE_ETHER:
+      {
+        uint16_t ether = ARPHRD_ETHER;
+
+        if (load_meta (r, NFT_META_IIFTYPE) < 0)
+          return -1;
+        return compare (r, NFT_CMP_EQ, &ether, sizeof (ether));
+      }
     }
   return -1;
 }

@@ -370,6 +370,31 @@ moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, moat
 }
 
 int
+moat_nft_address_forget (struct moat_nft *nft, struct in_addr addr, moat_err_t *err)
+{
+  struct moat_elem_list found = { 0 };
+  uint32_t seq = nft_first_seq ();
+  int r = 0;
+
+  /* As a DEL's sweep: again until a pass finds nothing. */
+  for (int round = 0; r == 0; round++)
+    {
+      found.n = 0;
+      r = nft_collect_policy (nft->nl, addr, NULL, false, true, false, &found, &seq, err);
+      if (r < 0 || found.n == 0)
+        break;
+      if (round == 4)
+        r = moat_error (err, MOAT_E_TRY_AGAIN, 0,
+                        "nft: elements naming the address keep appearing; try again");
+      else
+        r = delete_elems (nft->nl, found.v, found.n, seq + 1, err);
+      seq += (uint32_t)found.n + 16;
+    }
+  free (found.v);
+  return r;
+}
+
+int
 moat_nft_bridge_del (struct moat_nft *nft, const char *bridge, moat_err_t *err)
 {
   struct moat_elem e;

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef MOAT_ROUTE_H
+#define MOAT_ROUTE_H
+
+/* Cluster mode's routes to the other nodes' container subnets
+ * (docs/cluster.md, "Routing between nodes"), on the socket of
+ * kernel/netlink.h, in the caller's network namespace. */
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+
+#include "base/error.h"
+#include "base/types.h"
+#include "kernel/netlink.h"
+
+/* How the kernel reaches `dst` now: the interface (*ifname) and whether
+ * `dst` is on its link (no gateway). -1 with *err when it has no route. */
+int moat_route_get (struct moat_nl *nl, struct in_addr dst, char ifname[IFNAMSIZ], bool *direct,
+                    moat_err_t *err);
+
+/* `dst`/`prefixlen` via `gateway` (on its link), made or replaced:
+ * protocol MOAT_RTPROT, so moat's routes are told from others'. */
+#define MOAT_RTPROT 195
+int moat_route_replace (struct moat_nl *nl, struct in_addr dst, int prefixlen,
+                        struct in_addr gateway, moat_err_t *err);
+/* Deletes moat's route to `dst`/`prefixlen`; none is success. */
+int moat_route_del (struct moat_nl *nl, struct in_addr dst, int prefixlen, moat_err_t *err);
+
+/* The MAC of the neighbour `addr` on `ifname`, from the kernel's table:
+ * 1 and *mac, or 0 when it has none that is valid. */
+int moat_neigh_mac (struct moat_nl *nl, const char *ifname, struct in_addr addr,
+                    unsigned char mac[MOAT_MAC_LEN], moat_err_t *err);
+
+#endif

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A cluster view read and checked (see clusterview.h). */
+#include "model/clusterview.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/config.h"
+
+void
+moat_view_free (struct moat_view *v)
+{
+  free (v->nodes);
+  free (v->members);
+}
+
+static int
+view_name (json_t *obj, const char *where, const char *key, const char **ret, moat_err_t *err)
+{
+  *ret = json_string_value (json_object_get (obj, key));
+  if (!*ret || !moat_cluster_name_valid (*ret))
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "view: %s.%s: want a name (alphanumeric, '_', '.', '-')", where, key);
+  return 0;
+}
+
+static int
+view_node_parse (json_t *j, const char *where, struct moat_view_node *n, moat_err_t *err)
+{
+  const char *underlay = json_string_value (json_object_get (j, "underlay"));
+  const char *subnet = json_string_value (json_object_get (j, "subnet"));
+  const char *mac = json_string_value (json_object_get (j, "mac"));
+
+  if (view_name (j, where, "node", &n->node, err) < 0)
+    return -1;
+  if (!underlay || moat_parse_ipv4 (underlay, &n->underlay) < 0)
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.underlay: want an IPv4 address", where);
+  if (!subnet || moat_parse_cidr (subnet, &n->subnet, &n->prefixlen) < 0
+      || (n->subnet.s_addr & ~moat_prefix_mask (n->prefixlen)) != 0)
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.subnet: want an IPv4 subnet (a.b.c.d/n)",
+                       where);
+  n->have_mac = mac != NULL;
+  if (mac && moat_mac_parse (mac, n->mac) < 0)
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.mac: want a MAC address", where);
+  return 0;
+}
+
+static int
+view_member_parse (json_t *j, const char *where, struct moat_view_member *m, moat_err_t *err)
+{
+  const char *address = json_string_value (json_object_get (j, "address"));
+
+  if (view_name (j, where, "node", &m->node, err) < 0)
+    return -1;
+  /* Only compared with this node's networks' names. */
+  m->network = json_string_value (json_object_get (j, "network"));
+  if (!m->network || !*m->network)
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.network: want a network's name", where);
+  m->container = json_string_value (json_object_get (j, "container"));
+  if (!m->container || !moat_container_id_valid (m->container))
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.container: want a container id", where);
+  m->name = json_string_value (json_object_get (j, "name"));
+  if (!address || moat_parse_ipv4 (address, &m->addr) < 0)
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.address: want an IPv4 address", where);
+  m->policy = json_object_get (j, "policy");
+  if (!json_is_object (m->policy))
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.policy: want an object", where);
+  return 0;
+}
+
+bool
+moat_subnets_overlap (struct in_addr a, int alen, struct in_addr b, int blen)
+{
+  int len = alen < blen ? alen : blen;
+
+  return ((a.s_addr ^ b.s_addr) & moat_prefix_mask (len)) == 0;
+}
+
+/* Two nodes never share addresses (the store's claims see to it; a view
+ * that says otherwise is refused whole). */
+static int
+view_nodes_apart (const struct moat_view *v, moat_err_t *err)
+{
+  for (size_t i = 0; i < v->nnodes; i++)
+    for (size_t k = i + 1; k < v->nnodes; k++)
+      if (moat_subnets_overlap (v->nodes[i].subnet, v->nodes[i].prefixlen, v->nodes[k].subnet,
+                                v->nodes[k].prefixlen))
+        return moat_error (err, MOAT_E_CONFIG, 0,
+                           "view: nodes \"%s\" and \"%s\": their subnets overlap", v->nodes[i].node,
+                           v->nodes[k].node);
+  return 0;
+}
+
+int
+moat_view_parse (json_t *j, struct moat_view *v, moat_err_t *err)
+{
+  json_t *nodes = json_object_get (j, "nodes"), *members = json_object_get (j, "members");
+  char where[64];
+
+  memset (v, 0, sizeof (*v));
+  if (!json_is_object (j))
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: want a JSON object");
+  v->cluster = json_string_value (json_object_get (j, "cluster"));
+  if (!v->cluster || !moat_cluster_name_valid (v->cluster))
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: cluster: want the cluster's name");
+  if ((nodes && !json_is_array (nodes)) || (members && !json_is_array (members)))
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: nodes and members: want arrays");
+  v->nodes = calloc (json_array_size (nodes) + 1, sizeof (*v->nodes));
+  v->members = calloc (json_array_size (members) + 1, sizeof (*v->members));
+  if (!v->nodes || !v->members)
+    return moat_error_nomem (err, "view");
+  for (size_t i = 0; i < json_array_size (nodes); i++, v->nnodes++)
+    {
+      snprintf (where, sizeof (where), "nodes[%zu]", i);
+      if (view_node_parse (json_array_get (nodes, i), where, &v->nodes[i], err) < 0)
+        return -1;
+    }
+  for (size_t i = 0; i < json_array_size (members); i++, v->nmembers++)
+    {
+      snprintf (where, sizeof (where), "members[%zu]", i);
+      if (view_member_parse (json_array_get (members, i), where, &v->members[i], err) < 0)
+        return -1;
+    }
+  return view_nodes_apart (v, err);
+}
+
+bool
+moat_view_member_here (const struct moat_view *v, const char *self, const char *network,
+                       const struct moat_view_member *m)
+{
+  if (strcmp (m->node, self) == 0 || strcmp (m->network, network) != 0)
+    return false;
+  for (size_t i = 0; i < v->nnodes; i++)
+    if (strcmp (v->nodes[i].node, m->node) == 0)
+      return moat_subnets_overlap (m->addr, 32, v->nodes[i].subnet, v->nodes[i].prefixlen);
+  return false;
+}
