@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2016 # jq programs in single quotes
+# shellcheck shell=bash disable=SC2016,SC2154,SC2034 # jq programs in single quotes; bats' $output; OUT_IP and SUBNET_<node> for the tests
 # Cluster mode's nodes simulated on one machine (docs/cluster.md), for
 # bats/cluster.bats and the watcher's tests: each node is a network
 # namespace ($PFX<node>) with its own run directory ($T/run-<node>), moat

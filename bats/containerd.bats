@@ -102,7 +102,7 @@ assert_moat_empty() { # LINKS_BEFORE
   pod_run web app=web "$maps"
   ns_tcp_listen "$(ns_of web)" 0.0.0.0 80
   assert_jq "$(cat "$MOAT_RUN_DIR/$NET/$(pod_id web)@eth0.json")" '.publish == [$p]' \
-    --arg p "0.0.0.0:$hp:80/tcp"
+    --arg p "$hp:80/tcp"
   PROBE_TOKEN=ct-lo run -0 ns_tcp_connect host 127.0.0.1 "$hp"
   PROBE_TOKEN=ct-gw run -0 ns_tcp_connect host "$GW" "$hp"
   run -0 pod_remove web

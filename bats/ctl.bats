@@ -822,14 +822,14 @@ EOF
   assert_contains "$output" "egress (deny)   192.0.2.66/32 tcp/443 [profile Front]"
   assert_contains "$output" "ingress (deny)  198.51.100.7/32 tcp/80 [profile Front]"
   assert_contains "$output" "proxy           10.9.9.9:3128 [annotation]"
-  assert_contains "$output" "published       0.0.0.0:$hp:80/tcp [portMappings]"
+  assert_contains "$output" "published       $hp:80/tcp [portMappings]"
   run -0 ctl --json show "$(cid_of web)"
   local items='.containers[0].policyItems.items'
   assert_jq "$output" "$items.egressDeny == [{item: \"192.0.2.66/32 tcp/443\", from: \"profile Front\"}]"
   assert_jq "$output" "$items.proxy == [{item: \"10.9.9.9:3128\", from: \"annotation\"}]"
-  assert_jq "$output" "$items.publish == [{item: \"0.0.0.0:$hp:80/tcp\", from: \"portMappings\"}]"
+  assert_jq "$output" "$items.publish == [{item: \"$hp:80/tcp\", from: \"portMappings\"}]"
   run -0 ctl --json show "$(cid_of api)"
-  assert_jq "$output" "$items.publish == [{item: \"0.0.0.0:$hp2:8080/tcp\", from: \"pod annotation\"}]"
+  assert_jq "$output" "$items.publish == [{item: \"$hp2:8080/tcp\", from: \"pod annotation\"}]"
 }
 
 @test "moatctl: a peer grant names the peer as ls does (grant, ls, show, explain, revoke), and time left reads \"expires in N s\" everywhere" {

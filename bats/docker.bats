@@ -261,7 +261,7 @@ fake_argv() { cat "$T/fake.argv"; }
   before=$(moat_links)
   hp=$(random_port)
   dk_start web -e MOAT_LABELS=app=web -e "MOAT_PUBLISH=$hp:80"
-  assert_jq "$(cat "$(network_records)")" '.publish == [$p]' --arg p "0.0.0.0:$hp:80/tcp"
+  assert_jq "$(cat "$(network_records)")" '.publish == [$p]' --arg p "$hp:80/tcp"
   dk_tcp_listen web 80
   PROBE_TOKEN=dk-lo run -0 ns_tcp_connect host 127.0.0.1 "$hp"
   PROBE_TOKEN=dk-gw run -0 ns_tcp_connect host "$GW" "$hp"

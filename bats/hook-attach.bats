@@ -306,7 +306,7 @@ in_netns() { [[ $(stat -L -c %i "/proc/$1/ns/net") == $(stat -L -c %i "/run/netn
   local hp
   hp=$(random_port)
   ctr_start web "$(net)" io.moat.labels=app=web "io.moat.publish=$hp:80/tcp,$((hp + 1)):81/udp"
-  run -0 jq -e --arg a "0.0.0.0:$hp:80/tcp" --arg b "0.0.0.0:$((hp + 1)):81/udp" \
+  run -0 jq -e --arg a "$hp:80/tcp" --arg b "$((hp + 1)):81/udp" \
     '.publish == [$a, $b]' "$(record_of web)"
   ctr_tcp_listen web 80
   PROBE_TOKEN=hook-pub run -0 ns_tcp_connect host 127.0.0.1 "$hp"
@@ -322,11 +322,11 @@ in_netns() { [[ $(stat -L -c %i "/proc/$1/ns/net") == $(stat -L -c %i "/run/netn
   assert_jq "$output" '.containers[0].policyItems.items.publish | map(.from) == ["annotation", "annotation"]'
   run -0 "$MOAT_BUILD/moatctl" --json show "$(cid_of envpub)"
   assert_jq "$output" '.containers[0].policyItems.items.publish == [{item: $i, from: "annotation"}]' \
-    --arg i "0.0.0.0:$((hp + 2)):80/tcp"
+    --arg i "$((hp + 2)):80/tcp"
   # A taken port fails the start with moat's reason; nothing is made.
   run ctr_create_q taken "$(net)" "io.moat.publish=$hp:8080"
   [[ $status -ne 0 ]] || fail "taken started"
-  assert_contains "$output" "published port 0.0.0.0:$hp:8080/tcp: host port held by container"
+  assert_contains "$output" "published port $hp:8080/tcp: host port held by container"
   [[ ! -e $(record_of taken) ]] || fail "taken has a record"
   # Bad input names the key.
   run ctr_create_q bad "$(net)" "io.moat.publish=$hp:80/sctp"

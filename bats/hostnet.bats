@@ -33,6 +33,7 @@ setup() {
 }
 
 teardown() {
+  nft delete table inet "${PFX}count" 2>/dev/null || true
   hp_teardown
   runc_teardown
   podman_teardown
@@ -401,6 +402,45 @@ peer_to_host() {
   run -0 "$MOAT_BUILD/moatctl" check
   run -0 "$MOAT_BUILD/moatctl" host detach "${PFX}svc"
   assert_eq "$(nft_elems inet hostnet_peers)" "" "hostnet_peers after detach"
+  hp_teardown
+}
+
+@test "attack: a peer's address forged from outside does not reach a host process its labels let in" {
+  peer_to_host web app=web
+  setup_outside
+  local g web_ip forged_syn peer_syn
+  g=$(hp_group svc)
+  run -0 hp_attach --cgroup "$g" --name "${PFX}svc" --label app=web
+  hp_listen "$g" 7071
+  web_ip=$(peer_ip web)
+  # This namespace's reverse-path filter off, as on hosts with asymmetric
+  # routes: only moat's rules decide. What moat's hostnet_input lets
+  # through reaches a later input chain of the test's own, which counts
+  # SYNs to the port by the interface they came in on.
+  sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.${PFX}oh.rp_filter=0"
+  nft -f - <<NFT || fail "cannot make the counting table"
+table inet ${PFX}count {
+  chain input {
+    type filter hook input priority 100;
+    iifname "${PFX}oh" ip saddr $web_ip tcp dport 7071 tcp flags syn counter name forged
+    iifname "$BR" ip saddr $web_ip tcp dport 7071 tcp flags syn counter name peer
+  }
+  counter forged {}
+  counter peer {}
+}
+NFT
+  # The positive control: web itself, from its bridge, is let in.
+  run ctr_tcp_connect web "$GW" 7071
+  assert_eq "$output" ok "web -> host process via the gateway (shared label)"
+  # The outside sends SYNs with web's address as its source.
+  ip -n "$OUT_NS" addr add "$web_ip/32" dev eth0
+  ip netns exec "$OUT_NS" timeout 5 socat -T1 - \
+    "TCP4:$OUT_HOST_IP:7071,bind=$web_ip,connect-timeout=2" </dev/null >/dev/null 2>&1 || true
+  forged_syn=$(nft -j list counter inet "${PFX}count" forged | jq '.nftables[1].counter.packets')
+  peer_syn=$(nft -j list counter inet "${PFX}count" peer | jq '.nftables[1].counter.packets')
+  ((peer_syn >= 1)) || fail "the control: web's own SYN was not counted ($peer_syn)"
+  assert_eq "$forged_syn" 0 "forged SYNs past moat's hostnet_input"
+  nft delete table inet "${PFX}count"
   hp_teardown
 }
 

@@ -15,6 +15,7 @@ setup() {
 }
 teardown() {
   nft delete table ip6 "${PFX}fw" 2>/dev/null || true
+  nft delete table inet "${PFX}fw6" 2>/dev/null || true
   teardown_moat_net
 }
 
@@ -94,6 +95,62 @@ SIZE=1048576
   assert_contains "$output" "moat allows it (shared label app=x), but table ip6 ${PFX}fw chain guard (hook forward, policy drop)"
   assert_eq "$(ns_tcp_connect "$(ns_of a)" "$(ip_of b)" "$p" || true)" ok "a -> b tcp4"
   run -0 ctl explain "$(cid_of a)" "$(cid_of b)" "tcp/$p"
+  assert_not_contains "$output" "${PFX}fw"
+}
+
+@test "ipv6-ctl: check names a foreign ip6 table's drop of a dual-stack bridge's IPv6 traffic, as explain -6 does; an IPv4-only bridge's is no conflict" {
+  local p
+  p=$(random_port)
+  add_container a
+  add_container b
+  run -0 hook prestart a '{"io.moat.labels": "app=x"}'
+  run -0 hook prestart b '{"io.moat.labels": "app=x"}'
+  ns_tcp_listen "$(ns_of b)" "$(ip6_of b)" "$p"
+  run -0 ctl check
+  nft -f - <<EOF
+table ip6 ${PFX}fw {
+  chain guard { type filter hook forward priority 0; iifname "$BR" tcp dport $p drop; }
+  chain host { type filter hook input priority 0; policy drop; }
+}
+EOF
+  assert_eq "$(tcp6 a b "$p")" timeout "a -> b tcp6 through the ip6 drop rule"
+  run -1 ctl check
+  assert_contains "$output" "conflict: table ip6 ${PFX}fw chain guard handle "
+  assert_contains "$output" "(hook forward): this drop rule may drop flows of moat's containers through the host"
+  assert_contains "$output" "nft insert rule ip6 ${PFX}fw guard iifname \"$BR\" accept; nft insert rule ip6 ${PFX}fw guard oifname \"$BR\" accept"
+  assert_contains "$output" "conflict: table ip6 ${PFX}fw chain host (hook input, policy drop)"
+  run -1 ctl --json check
+  assert_jq "$output" '[.conflicts[] | select(.family == "ip6" and .table == $t)] | length == 2' --arg t "${PFX}fw"
+  assert_jq "$output" '.drift == [] and .stale == []'
+  # explain -6 names the rule too (a rule only may drop: still exit 0).
+  run ctl -6 explain "$(cid_of a)" "$(cid_of b)" "tcp/$p"
+  assert_contains "$output" "table ip6 ${PFX}fw chain guard handle "
+  # The fix check gives makes IPv6 flow again.
+  nft insert rule ip6 "${PFX}fw" guard iifname "$BR" accept
+  nft insert rule ip6 "${PFX}fw" guard oifname "$BR" accept
+  nft insert rule ip6 "${PFX}fw" host iifname "$BR" accept
+  assert_eq "$(tcp6 a b "$p")" ok "a -> b tcp6 after the fix"
+  run -0 ctl check
+  # An inet table's rule that drops IPv6 only is named as well.
+  nft add table inet "${PFX}fw6"
+  nft add chain inet "${PFX}fw6" guard '{ type filter hook forward priority 0; }'
+  nft add rule inet "${PFX}fw6" guard meta nfproto ipv6 tcp dport "$p" drop
+  assert_eq "$(tcp6 a b "$p")" timeout "a -> b tcp6 through the inet table's IPv6 drop"
+  run -1 ctl check
+  assert_contains "$output" "conflict: table inet ${PFX}fw6 chain guard handle "
+  nft delete table inet "${PFX}fw6"
+  run -0 ctl check
+
+  # An IPv4-only network's bridge has no IPv6: an ip6 drop is not its.
+  nft delete table ip6 "${PFX}fw"
+  second_network
+  CNI_CONF=$MOAT_CONF2 add_container v4
+  nft -f - <<EOF
+table ip6 ${PFX}fw {
+  chain guard { type filter hook forward priority 0; iifname "$BR2" drop; }
+}
+EOF
+  run -0 ctl check
   assert_not_contains "$output" "${PFX}fw"
 }
 

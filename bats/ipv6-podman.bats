@@ -76,3 +76,27 @@ resolve_type() {
   run -0 pm rm -f -t 0 "$(pm_name c)"
   assert_eq "$(resolve_type a AAAA "$(pm_name c).dns.moat")" "" "a: c's AAAA after c is gone"
 }
+
+@test "podman IPv6-only: subnet6 without subnet; only IPv6 addresses; a shared label talks, another is refused, the host reaches them" {
+  local a6 b6 c6 port f=$PM/net.d/$NET.conflist
+  jq '.plugins[0] |= (del(.subnet) | .names = false)' "$f" >"$f.new" && mv "$f.new" "$f"
+  port=$(random_port)
+  pm_start a --annotation io.moat.labels=app=x
+  pm_start b --annotation io.moat.labels=app=x
+  pm_start c --annotation io.moat.labels=app=y
+  a6=$(pm_ip6 a)
+  b6=$(pm_ip6 b)
+  c6=$(pm_ip6 c)
+  [[ $b6 == "$SUB6"* ]] || fail "b's IPv6 address $b6 is not in $SUB6/64"
+  assert_eq "$(pm_inspect b | jq -r --arg n "$NET" '.[0].NetworkSettings.Networks[$n].IPAddress')" "" \
+    "b's IPv4 address in podman"
+  run -0 pm_exec b ip -4 -o addr show dev eth0
+  assert_eq "$output" "" "IPv4 addresses on b's eth0"
+  pm_serve b "$port"
+  pm_serve c "$port"
+  assert_eq "$(pm_fetch a "[$b6]" "$port")" ok "a -> b over IPv6"
+  assert_eq "$(pm_fetch a "[$c6]" "$port")" refused "a -> c over IPv6"
+  assert_eq "$(pm_fetch c "[$b6]" "$port")" refused "c -> b over IPv6"
+  assert_eq "$(pm_fetch host "[$c6]" "$port")" ok "host -> c over IPv6"
+  [[ $a6 == "$SUB6"* ]] || fail "a's IPv6 address $a6 is not in $SUB6/64"
+}

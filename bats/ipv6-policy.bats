@@ -160,4 +160,63 @@ serve() { # NAME PORT: TCP and UDP servers on both of NAME's addresses
   [[ $output != ok ]] || fail "an unpublished port answered"
   run -0 nft list map inet moat publish6
   assert_contains "$output" "$(ip6_of web)"
+  # No hostIP: both families, as docker's and podman's -p HOST:CONTAINER.
+  ns_tcp_listen "$(ns_of web)" "$(ip_of web)" 80
+  PROBE_TOKEN=pub4 run ns_tcp_connect host "$GW" "$hp"
+  assert_eq "$output" ok "host -> $GW:$hp"
+  # ::1 is not published (the kernel cannot DNAT it: no route_localnet in
+  # IPv6): the host's own [::1]:PORT answers, here nothing (refused, at once).
+  PROBE_TOKEN=lo6 run ns_tcp_connect host ::1 "$hp"
+  assert_eq "$output" refused "host -> [::1]:$hp"
+}
+
+@test "IPv6: hostIP :: publishes on IPv6 only, 0.0.0.0 on IPv4 only, one IPv6 host address there only (as docker, podman and portmap read them); ::1 and an IPv4-only network refuse an IPv6 hostIP" {
+  local hp other6
+  hp=$(random_port)
+  # Another IPv6 address of the host, not the gateway's.
+  other6=$V6PFX:ffff::9
+  ip link add "${PFX}d6" type veth peer name "${PFX}d6p"
+  echo "${PFX}d6" >>"$T/links"
+  ip addr add "$other6/128" dev "${PFX}d6" nodad
+  ip link set "${PFX}d6p" up
+  ip link set "${PFX}d6" up
+  MOAT_CONF=$(jq -c --argjson h "$hp" --arg gw6 "$GW6" '.runtimeConfig.portMappings = [
+      {hostPort: $h, containerPort: 80, hostIP: "::"},
+      {hostPort: ($h + 1), containerPort: 80, hostIP: "0.0.0.0"},
+      {hostPort: ($h + 2), containerPort: 80, hostIP: $gw6}]' <<<"$MOAT_CONF") \
+    add_container web
+  ns_tcp_listen "$(ns_of web)" "$(ip6_of web)" 80
+  ns_tcp_listen "$(ns_of web)" "$(ip_of web)" 80
+  assert_jq "$(cat "$(record_of web)")" '.publish == [$a, $b, $c]' --arg a "[::]:$hp:80/tcp" \
+    --arg b "0.0.0.0:$((hp + 1)):80/tcp" --arg c "[$GW6]:$((hp + 2)):80/tcp"
+  local got=""
+  got+="::6=$(PROBE_TOKEN=a6 ns_tcp_connect host "$GW6" "$hp" || true) "
+  got+="::6b=$(PROBE_TOKEN=a6b ns_tcp_connect host "$other6" "$hp" || true) "
+  got+="::4=$(PROBE_TOKEN=a4 ns_tcp_connect host "$GW" "$hp" || true) "
+  got+="any4-4=$(PROBE_TOKEN=b4 ns_tcp_connect host "$GW" "$((hp + 1))" || true) "
+  got+="any4-6=$(PROBE_TOKEN=b6 ns_tcp_connect host "$GW6" "$((hp + 1))" || true) "
+  got+="gw6=$(PROBE_TOKEN=c6 ns_tcp_connect host "$GW6" "$((hp + 2))" || true) "
+  got+="gw6-other=$(PROBE_TOKEN=c6b ns_tcp_connect host "$other6" "$((hp + 2))" || true)"
+  assert_eq "$got" "::6=ok ::6b=ok ::4=refused any4-4=ok any4-6=refused gw6=ok gw6-other=refused"
+  run -0 nft list map inet moat publish6
+  assert_contains "$output" "::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff . tcp . $hp : $(ip6_of web) . 80"
+  assert_contains "$output" "$GW6 . tcp . $((hp + 2)) : $(ip6_of web) . 80"
+  assert_not_contains "$output" ". $((hp + 1)) :"
+  run -0 "$MOAT_BUILD/moatctl" check
+  # explain -6 through the :: mapping, from an outside IPv6 client.
+  run -0 "$MOAT_BUILD/moatctl" -6 explain "outside:2001:db8::7" "$(cid_of web)" tcp/80
+  assert_contains "$output" "published [::]:$hp/tcp -> 80"
+  del_container web
+  run -0 nft list map inet moat publish6
+  assert_not_contains "$output" "$(ip6_of web)"
+
+  # Refused in one line, naming the field; nothing made.
+  new_netns bad
+  MOAT_CONF=$(jq -c '.runtimeConfig.portMappings = [{hostPort: 8080, containerPort: 80, hostIP: "::1"}]' <<<"$MOAT_CONF") \
+    run cni ADD "$PFX-bad" "$(ns_of bad)"
+  assert_cni_error 7 "runtimeConfig.portMappings[0].hostIP ::1: IPv6 loopback cannot be published by the kernel; use the host's IPv6 address"
+  second_network
+  CNI_CONF=$(jq -c --arg gw6 "$GW6" '.runtimeConfig.portMappings = [{hostPort: 8080, containerPort: 80, hostIP: $gw6}]' <<<"$MOAT_CONF2") \
+    run cni ADD "$PFX-bad" "$(ns_of bad)"
+  assert_cni_error 7 "runtimeConfig.portMappings: \"[$GW6]:8080:80/tcp\": an IPv6 host address, but network \"$NET2\" has no subnet6"
 }

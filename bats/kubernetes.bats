@@ -288,7 +288,7 @@ EOF
   maps=$(jq -nc --argjson h "$hp" '[{hostPort: $h, containerPort: 80, protocol: "tcp", hostIP: ""}]')
   pod a "$(labels app=web)" --port-mappings "$maps"
   ns_tcp_listen "$(ns_of a)" 0.0.0.0 80
-  assert_jq "$(cat "$(record_of a)")" '.publish == [$p]' --arg p "0.0.0.0:$hp:80/tcp"
+  assert_jq "$(cat "$(record_of a)")" '.publish == [$p]' --arg p "$hp:80/tcp"
   PROBE_TOKEN=k8s-lo run -0 ns_tcp_connect host 127.0.0.1 "$hp"
   PROBE_TOKEN=k8s-gw run -0 ns_tcp_connect host "$GW" "$hp"
   # The pod without hostPort: no portMappings at all, as the runtimes do.
@@ -298,7 +298,7 @@ EOF
   new_netns c
   echo c >>"$T/pods"
   run -1 cri ADD c --port-mappings "$maps"
-  assert_cni_error 7 "published port 0.0.0.0:$hp:80/tcp" "held by container \"a\" ($(cid_of a))"
+  assert_cni_error 7 "published port $hp:80/tcp" "held by container \"a\" ($(cid_of a))"
   for p in a b c; do run -0 cri DEL "$p"; done
   PROBE_TOKEN=k8s-gone run ns_tcp_connect host 127.0.0.1 "$hp"
   assert_eq "$output" refused "host -> 127.0.0.1:$hp after DEL"

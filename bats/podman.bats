@@ -181,7 +181,7 @@ hook_attaches() { grep -qa MOAT_NETWORK_DIRS "$MOAT_BUILD/moat-hook"; }
   setup_outside
   pm_start web -p "$hp:80" --annotation io.moat.labels=app=x
   pm_serve web 80
-  assert_jq "$(pm_record web)" '.publish == [$p]' --arg p "0.0.0.0:$hp:80/tcp"
+  assert_jq "$(pm_record web)" '.publish == [$p]' --arg p "$hp:80/tcp"
   # From outside, with the rootfs' busybox in the outside namespace.
   assert_eq "$(classify_fetch "$(ip netns exec "$OUT_NS" timeout 3 "$PM_ROOTFS/bin/busybox" wget -q \
     -O - "http://$OUT_HOST_IP:$hp/" 2>&1)")" ok "outside -> $OUT_HOST_IP:$hp"
@@ -195,7 +195,7 @@ hook_attaches() { grep -qa MOAT_NETWORK_DIRS "$MOAT_BUILD/moat-hook"; }
   # The same host port again: moat's reason, naming the holder; nothing made.
   run pm_run taken -p "$hp:8080" --annotation io.moat.labels=app=x
   [[ $status -ne 0 ]] || fail "podman run -p of a taken port succeeded: $output"
-  assert_contains "$output" "published port 0.0.0.0:$hp:8080/tcp: host port held by container"
+  assert_contains "$output" "published port $hp:8080/tcp: host port held by container"
   assert_contains "$output" "$(pm_id web)"
   assert_eq "$(pm_records_of "$(pm inspect --type container "$(pm_name taken)" | jq -r '.[0].Id')")" "" \
     "records of the refused container"

@@ -48,7 +48,7 @@ publish_web() {
   setup_outside
   publish_web "$hp"
   assert_jq "$(cat "$(record_of web)")" '.publish == [$a, $b]' \
-    --arg a "0.0.0.0:$hp:80/tcp" --arg b "0.0.0.0:$hp:53/udp"
+    --arg a "$hp:80/tcp" --arg b "$hp:53/udp"
   assert_eq "$(cat "/proc/sys/net/ipv4/conf/$BR/route_localnet")" 1 "route_localnet on the bridge"
 
   PROBE_TOKEN=out-tcp run -0 ns_tcp_connect "$OUT_NS" "$OUT_HOST_IP" "$hp"
@@ -105,7 +105,9 @@ publish_web() {
     run cni ADD "$PFX-bad" "$PFX"bad
   assert_cni_error 7 "runtimeConfig.portMappings[0].hostPort"
   CNI_CONF=$(with_ports "$MOAT_CONF" "$(mapping 8080 80 tcp ::1)") run cni ADD "$PFX-bad" "$PFX"bad
-  assert_cni_error 7 "IPv6 is not supported yet"
+  assert_cni_error 7 "runtimeConfig.portMappings[0].hostIP ::1: IPv6 loopback cannot be published by the kernel; use the host's IPv6 address"
+  CNI_CONF=$(with_ports "$MOAT_CONF" "$(mapping 8080 80 tcp "[::1]")") run cni ADD "$PFX-bad" "$PFX"bad
+  assert_cni_error 7 "hostIP [::1]: IPv6 loopback cannot be published by the kernel"
   CNI_CONF=$(with_ports "$MOAT_CONF" "$(mapping 8080 80 sctp)") run cni ADD "$PFX-bad" "$PFX"bad
   assert_cni_error 7 "protocol \"sctp\""
   assert_nothing_left "$before" "$PFX"bad
@@ -138,12 +140,12 @@ ctl() { env -i PATH="$PATH" MOAT_RUN_DIR="$MOAT_RUN_DIR" "$MOAT_BUILD/moatctl" "
   publish_web "$hp"
   cid=$(cid_of web)
   run -0 ctl show "$cid"
-  assert_contains "$output" "published: 0.0.0.0:$hp:80/tcp, 0.0.0.0:$hp:53/udp"
+  assert_contains "$output" "published: $hp:80/tcp, $hp:53/udp"
   run -0 ctl ls
-  assert_contains "$output" "published 0.0.0.0:$hp:80/tcp, 0.0.0.0:$hp:53/udp"
+  assert_contains "$output" "published $hp:80/tcp, $hp:53/udp"
   run -0 ctl --json ls
   assert_jq "$output" '.containers[] | select(.id == $c) | .publish == [$a, $b]' --arg c "$cid" \
-    --arg a "0.0.0.0:$hp:80/tcp" --arg b "0.0.0.0:$hp:53/udp"
+    --arg a "$hp:80/tcp" --arg b "$hp:53/udp"
   # explain: the outside client's flow through the published port.
   run -0 ctl explain "outside:$OUT_IP" "$cid" tcp/80
   assert_contains "$output" "published 0.0.0.0:$hp/tcp -> 80"

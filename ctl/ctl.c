@@ -131,7 +131,8 @@ find_by_record (char *const *networks, const char *name, struct moat_ctl_target 
       for (size_t i = 0; i < rs.n; i++)
         {
           const struct moat_record *r = &rs.v[i];
-          bool match = is_addr    ? r->addr.s_addr == addr.s_addr
+          /* An IPv6-only container's key is no address of it. */
+          bool match = is_addr    ? !r->v6only && r->addr.s_addr == addr.s_addr
                        : is_addr6 ? r->have_addr6 && memcmp (&r->addr6, &addr6, sizeof (addr6)) == 0
                                   : r->name && !strcmp (r->name, name);
           char key[MOAT_KEY_MAX + 1];
@@ -301,6 +302,11 @@ grant_one (struct moat_nft *nft, const struct moat_ctl_att *att, struct moat_gra
       && !rec.have_addr6)
     return moat_error (err, MOAT_E_CONFIG, 0,
                        "grant %s: network \"%s\" has no subnet6: the container has no IPv6 "
+                       "address",
+                       words, att->network);
+  if ((g->kind == MOAT_GRANT_EGRESS || g->kind == MOAT_GRANT_INGRESS) && !g->acl.v6 && rec.v6only)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "grant %s: network \"%s\" is IPv6-only: the container has no IPv4 "
                        "address",
                        words, att->network);
   same = ctl_grants_find (&gs, words);
@@ -811,11 +817,12 @@ container_json (const struct moat_record *r, const struct records *rs, int64_t n
     return NULL;
   inet_ntop (AF_INET, &r->addr, addr, sizeof (addr));
   moat_mac_format (r->mac, mac);
-  j = json_pack ("{s:s, s:s*, s:s*, s:s, s:s, s:s, s:s, s:s, s:o, s:O*, s:O*, s:o, s:O*}", "id",
+  /* An IPv6-only container's "address" is null (its key is not one). */
+  j = json_pack ("{s:s, s:s*, s:s*, s:s, s:s, s:s?, s:s, s:s, s:o, s:O*, s:O*, s:o, s:O*}", "id",
                  r->container_id, "name", r->name, "namespace", r->pod_namespace, "network",
-                 r->network, "ifname", r->ifname, "address", addr, "mac", mac, "hostIf", r->host_if,
-                 "labels", user_labels (r), "profile", profile, "policy", r->policy, "grants",
-                 grants, "publish", r->publish);
+                 r->network, "ifname", r->ifname, "address", r->v6only ? NULL : addr, "mac", mac,
+                 "hostIf", r->host_if, "labels", user_labels (r), "profile", profile, "policy",
+                 r->policy, "grants", grants, "publish", r->publish);
   /* Only while on (moatctl watch sees its refusals). */
   if (j && r->log && json_object_set_new (j, "log", json_true ()) < 0)
     {
@@ -937,7 +944,8 @@ moat_ctl_resolve (const char *app, const char *user, char addr[16], moat_err_t *
         {
           const struct moat_record *r = &rs.v[i];
 
-          if (!label_is (r, "app", app) || !label_is (r, "user", user))
+          /* The answer is an IPv4 address: an IPv6-only container has none. */
+          if (r->v6only || !label_is (r, "app", app) || !label_is (r, "user", user))
             continue;
           if (found_id && strcmp (found_id, r->container_id) != 0)
             return moat_error (err, MOAT_E_CONFIG, 0,

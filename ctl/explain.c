@@ -234,7 +234,7 @@ add_publish (struct facts *f, const struct moat_explain_end *e)
  * flow's container port, for a client outside the host: 1 and *ret, or 0. */
 static int
 published_for (const struct moat_explain_end *s, const struct moat_explain_end *d,
-               const struct moat_ports *flow, struct moat_publish *ret)
+               const struct moat_ports *flow, bool ip6, struct moat_publish *ret)
 {
   _cleanup_ (moat_publish_list_free) struct moat_publish_list l = { 0 };
   moat_err_t ignored = { 0 };
@@ -243,8 +243,8 @@ published_for (const struct moat_explain_end *s, const struct moat_explain_end *
       || moat_publish_from_json (d->rec->publish, &l, &ignored) < 0)
     return 0;
   for (size_t i = 0; i < l.n; i++)
-    if (l.v[i].proto == flow->proto && flow->lo >= l.v[i].port
-        && flow->lo < (uint32_t)l.v[i].port + l.v[i].count)
+    if (l.v[i].family != (ip6 ? AF_INET : AF_INET6) && l.v[i].proto == flow->proto
+        && flow->lo >= l.v[i].port && flow->lo < (uint32_t)l.v[i].port + l.v[i].count)
       {
         *ret = l.v[i];
         ret->host_port = (uint16_t)(l.v[i].host_port + (flow->lo - l.v[i].port));
@@ -605,10 +605,16 @@ allow_words (const struct facts *f, const struct moat_eval_result *r,
     }
   if (pub)
     {
-      char host[INET_ADDRSTRLEN];
+      char host[INET6_ADDRSTRLEN + 2] = "[";
 
-      inet_ntop (AF_INET, &pub->host, host, sizeof (host));
-      snprintf (why, size, "published %s:%u/%s -> %u", f->ip6 ? "[::]" : host, pub->host_port,
+      if (f->ip6)
+        {
+          inet_ntop (AF_INET6, &pub->host6, host + 1, sizeof (host) - 2);
+          strcat (host, "]");
+        }
+      else
+        inet_ntop (AF_INET, &pub->host, host, sizeof (host));
+      snprintf (why, size, "published %s:%u/%s -> %u", host, pub->host_port,
                 pub->proto == IPPROTO_UDP ? "udp" : "tcp", pub->port);
       return;
     }
@@ -635,21 +641,17 @@ struct local_fns
 };
 
 /* From outside to a published container port: the flow is the one to the
- * host port that leads there (every host address: the gateway's). In
- * IPv6 only a port published on every address has a twin. */
+ * host port that leads there (every host address: the gateway's), on a
+ * mapping of the flow's family (published_for). */
 static void
 publish_packet (const struct facts *f, const struct moat_explain_end *d,
                 const struct moat_publish *pub, bool *published, struct moat_eval_packet *p)
 {
   if (!*published)
     return;
-  if (f->ip6 && pub->host.s_addr)
-    {
-      *published = false;
-      return;
-    }
-  p->daddr = pub->host.s_addr ? pub->host : d->rec->gateway;
-  p->daddr6 = d->rec->gateway6;
+  p->daddr = pub->family == AF_INET && pub->host.s_addr ? pub->host : d->rec->gateway;
+  p->daddr6 = pub->family == AF_INET6 && !IN6_IS_ADDR_UNSPECIFIED (&pub->host6) ? pub->host6
+                                                                                : d->rec->gateway6;
   p->dport = pub->host_port;
 }
 
@@ -679,7 +681,7 @@ explain_flow (const struct moat_explain_end *s, const struct moat_explain_end *d
   packet_of (s, d, flow, &p);
   p.ip6 = ip6;
   p.is_local6 = local->is_local6;
-  published = published_for (s, d, flow, &pub);
+  published = published_for (s, d, flow, ip6, &pub);
   publish_packet (&f, d, &pub, &published, &p);
   if (moat_eval (f.elems, &p, local->is_local, data, &r, NULL, err) < 0)
     return -1;
@@ -946,6 +948,27 @@ flow_family (const struct end *s, const struct end *d, bool *ip6, moat_err_t *er
   return 0;
 }
 
+/* An IPv6-only container's flows are IPv6 (docs/design.md, "IPv6"): its
+ * IPv4 key is no address of it. */
+static int
+v6only_flow (const struct end *s, const struct end *d, bool *ip6, moat_err_t *err)
+{
+  const struct end *ends[] = { s, d };
+
+  for (size_t i = 0; i < 2 && !*ip6; i++)
+    if (ends[i]->container && ends[i]->rec.v6only)
+      {
+        const struct end *other = ends[1 - i];
+
+        if (other->addr_given)
+          return moat_error (err, MOAT_E_CONFIG, 0,
+                             "\"%s\" is an IPv4 address, \"%s\" is IPv6-only", other->text,
+                             ends[i]->text);
+        *ip6 = true;
+      }
+  return 0;
+}
+
 /* The address the packet carries for end e (as packet_of makes it). */
 static void
 end_text (const struct end *e, const struct end *other, bool ip6, char *buf, size_t size)
@@ -994,6 +1017,8 @@ moat_ctl_explain_family (const char *src, const char *dst, const char *ports, bo
     return -1;
   if (s.container && d.container && strcmp (s.rec.container_id, d.rec.container_id) == 0)
     return moat_error (err, MOAT_E_CONFIG, 0, "\"%s\" and \"%s\" are one container", src, dst);
+  if (v6only_flow (&s, &d, &ip6, err) < 0)
+    return -1;
   es = explain_end (&s);
   ed = explain_end (&d);
   eproxy = explain_end (&proxy);

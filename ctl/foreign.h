@@ -61,7 +61,8 @@
  * - iptables-legacy and ebtables-legacy rules: they live in the old
  *   x_tables, invisible to nftables; `iptables-legacy -S` shows them;
  * - chains bound to a device (netdev family, inet ingress), the ip6 family
- *   (but for moat_foreign_conflicts6: an IPv6 flow's), hooks not in the
+ *   (but for moat_foreign_conflicts6: an IPv6 flow's, which moatctl check
+ *   and explain -6 use for a dual-stack network's bridges), hooks not in the
  *   table above (postrouting);
  * - verdict maps (`iifname vmap { ... }`): their elements are not read, so
  *   neither their drops nor the chains they jump to are followed; jumps

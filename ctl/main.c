@@ -213,6 +213,17 @@ print_policy_items (json_t *p)
     }
 }
 
+/* A container's address in a listing: its IPv4 one, else (IPv6-only)
+ * its IPv6 one. */
+static const char *
+container_address (json_t *c)
+{
+  const char *a = json_string_value (json_object_get (c, "address"));
+  const char *a6 = json_string_value (json_object_get (c, "address6"));
+
+  return a ? a : a6 ? a6 : "-";
+}
+
 static void
 print_labels (json_t *labels)
 {
@@ -253,6 +264,7 @@ cmd_list (const char *only, const struct opts *o)
         json_t *profile = json_object_get (c, "profile");
         const char *addr6 = json_string_value (json_object_get (c, "address6"));
 
+        const char *addr = json_string_value (json_object_get (c, "address"));
         const char *node = json_string_value (json_object_get (c, "node"));
 
         printf ("container: %s\nname:      %s\n", json_string_value (json_object_get (c, "id")),
@@ -260,15 +272,14 @@ cmd_list (const char *only, const struct opts *o)
         /* Another node's container has no port here (cluster mode). */
         if (node)
           printf ("network:   %s (on node %s)\naddress:   %s\nlabels:    ",
-                  json_string_value (json_object_get (c, "network")), node,
-                  json_string_value (json_object_get (c, "address")));
+                  json_string_value (json_object_get (c, "network")), node, addr ? addr : "");
         else
           printf ("network:   %s (%s, host end %s)\naddress:   %s%s%s\nmac:       %s\nlabels:    ",
                   json_string_value (json_object_get (c, "network")),
                   json_string_value (json_object_get (c, "ifname")),
-                  json_string_value (json_object_get (c, "hostIf")),
-                  json_string_value (json_object_get (c, "address")), addr6 ? ", " : "",
-                  addr6 ? addr6 : "", json_string_value (json_object_get (c, "mac")));
+                  json_string_value (json_object_get (c, "hostIf")), addr ? addr : "",
+                  addr && addr6 ? ", " : "", addr6 ? addr6 : "",
+                  json_string_value (json_object_get (c, "mac")));
         print_labels (json_object_get (c, "labels"));
         printf ("\nprofile:   %s\ngrants:    ", profile ? json_string_value (profile) : "-");
         print_grants (json_object_get (c, "grants"));
@@ -285,7 +296,7 @@ cmd_list (const char *only, const struct opts *o)
       }
     printf ("%-12.12s  %-16s  %-12s  %-15s  ", json_string_value (json_object_get (c, "id")),
             name ? name : "-", json_string_value (json_object_get (c, "network")),
-            json_string_value (json_object_get (c, "address")));
+            container_address (c));
     print_labels (json_object_get (c, "labels"));
     printf ("  ");
     print_grants (json_object_get (c, "grants"));
@@ -912,8 +923,7 @@ cmd_stats (char **args, int n, const struct opts *o)
     printf ("%-16.*s  %-12s  %-15s", json_is_string (name) ? 16 : 12,
             json_is_string (name) ? json_string_value (name)
                                   : json_string_value (json_object_get (c, "id")),
-            json_string_value (json_object_get (c, "network")),
-            json_string_value (json_object_get (c, "address")));
+            json_string_value (json_object_get (c, "network")), container_address (c));
     print_count (c, "allowed", "in");
     print_count (c, "allowed", "out");
     print_count (c, "refused", "in");

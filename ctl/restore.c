@@ -148,6 +148,17 @@ expected_grants (const struct records *rs, const struct moat_record *r, int64_t 
   return 0;
 }
 
+static int
+record_addr6_of (struct in_addr addr, struct in6_addr *ret, void *data)
+{
+  const struct moat_record *r = data;
+
+  if (addr.s_addr != r->addr.s_addr)
+    return 0;
+  *ret = r->addr6;
+  return 1;
+}
+
 /* The record's published ports (model/publish.h). A record whose ports
  * do not parse expects none: check reports what the kernel has anyway. */
 static int
@@ -156,10 +167,21 @@ expected_publish (const struct moat_record *r, struct moat_nft_elems *out, moat_
   _cleanup_ (moat_publish_list_free) struct moat_publish_list l = { 0 };
   moat_err_t ignored = { 0 };
 
+  size_t from = moat_nft_elems_count (out);
+
   if (!r->publish || moat_publish_from_json (r->publish, &l, &ignored) < 0)
     return 0;
   if (moat_publish_elems (&l, r->addr, out) < 0)
     return moat_error_nomem (err, "moatctl");
+  /* An IPv6-only container's: their twins only (docs/design.md, "IPv6"). */
+  if (r->v6only)
+    {
+      size_t to = moat_nft_elems_count (out);
+
+      if (moat_nft_elems_twin6_range (out, out, from, to, record_addr6_of, (void *)r) < 0)
+        return moat_error_nomem (err, "moatctl");
+      moat_nft_elems_drop4 (out, from, to);
+    }
   return 0;
 }
 
@@ -352,25 +374,32 @@ on_drift (void *data, bool missing, const char *what)
   json_array_append_new (data, json_pack ("{s:s}", missing ? "missing" : "extra", what));
 }
 
+/* The foreign rules that would refuse what moat accepts on `bridges`;
+ * with `ip6`, only the ip6 family's (an IPv6 flow's: the other families
+ * are judged once, for every bridge). */
 static int
-conflicts_json (char **bridges, json_t *out, moat_err_t *err)
+conflicts_json (char **bridges, bool ip6, json_t *out, moat_err_t *err)
 {
   struct moat_conflict *c = NULL;
   size_t n = 0;
 
-  if (moat_foreign_conflicts (bridges, &c, &n, err) < 0)
+  if ((ip6 ? moat_foreign_conflicts6 (bridges, &c, &n, err)
+           : moat_foreign_conflicts (bridges, &c, &n, err))
+      < 0)
     return -1;
   for (size_t i = 0; i < n; i++)
-    json_array_append_new (out,
-                           json_pack ("{s:s, s:s, s:s, s:s*, s:I, s:s}", "family", c[i].family,
-                                      "table", c[i].table, "chain", c[i].chain, "hook", c[i].hook,
-                                      "handle", (json_int_t)c[i].handle, "what", c[i].what));
+    if (!ip6 || strcmp (c[i].family, "ip6") == 0)
+      json_array_append_new (out,
+                             json_pack ("{s:s, s:s, s:s, s:s*, s:I, s:s}", "family", c[i].family,
+                                        "table", c[i].table, "chain", c[i].chain, "hook", c[i].hook,
+                                        "handle", (json_int_t)c[i].handle, "what", c[i].what));
   moat_conflicts_free (c, n);
   return 0;
 }
 
+/* The bridges of the members (with `ip6`: of the dual-stack ones). */
 static int
-bridges_of (const struct expected *e, char ***ret, moat_err_t *err)
+bridges_of (const struct expected *e, bool ip6, char ***ret, moat_err_t *err)
 {
   char **v = calloc (e->nmembers + 1, sizeof (*v));
   size_t n = 0;
@@ -379,7 +408,7 @@ bridges_of (const struct expected *e, char ***ret, moat_err_t *err)
     return moat_error_nomem (err, "moatctl");
   for (size_t i = 0; i < e->nmembers; i++)
     {
-      bool seen = false;
+      bool seen = ip6 && !e->members[i].have_addr6;
 
       for (size_t k = 0; k < n && !seen; k++)
         seen = strcmp (v[k], e->members[i].bridge) == 0;
@@ -439,6 +468,7 @@ moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err)
 {
   _cleanup_strv_ char **networks = NULL;
   _cleanup_strv_ char **bridges = NULL;
+  _cleanup_strv_ char **bridges6 = NULL;
   _cleanup_ (all_locks_release) struct all_locks locks = { .global = -1 };
   _cleanup_ (expected_free) struct expected e = { 0 };
   _cleanup_nft_ struct moat_nft *nft = NULL;
@@ -457,8 +487,10 @@ moat_ctl_check (int64_t now, json_t **ret, int *nproblems, moat_err_t *err)
                            err)
              < 0)
     return -1;
-  if (check_name_servers (&e, drift, err) < 0 || bridges_of (&e, &bridges, err) < 0
-      || (bridges[0] && conflicts_json (bridges, conflicts, err) < 0)
+  if (check_name_servers (&e, drift, err) < 0 || bridges_of (&e, false, &bridges, err) < 0
+      || bridges_of (&e, true, &bridges6, err) < 0
+      || (bridges[0] && conflicts_json (bridges, false, conflicts, err) < 0)
+      || (bridges6[0] && conflicts_json (bridges6, true, conflicts, err) < 0)
       || check_stale (&e, stale, kept, err) < 0)
     return -1;
   *nproblems

@@ -41,8 +41,8 @@ row_json (const struct moat_record *rec, const struct moat_nft_counters *c)
   if (rec->have_addr6)
     inet_ntop (AF_INET6, &rec->addr6, addr6, sizeof (addr6));
   return json_pack (
-      "{s:s, s:s?, s:s, s:s, s:s?, s:{s:o, s:o}, s:{s:o, s:o}}", "id", rec->container_id, "name",
-      rec->name, "network", rec->network, "address", addr, "address6",
+      "{s:s, s:s?, s:s, s:s?, s:s?, s:{s:o, s:o}, s:{s:o, s:o}}", "id", rec->container_id, "name",
+      rec->name, "network", rec->network, "address", rec->v6only ? NULL : addr, "address6",
       rec->have_addr6 ? addr6 : NULL, "allowed", "in", count_json (&c->c[MOAT_COUNT_ALLOWED_IN]),
       "out", count_json (&c->c[MOAT_COUNT_ALLOWED_OUT]), "refused", "in",
       count_json (&c->c[MOAT_COUNT_REFUSED_IN]), "out", count_json (&c->c[MOAT_COUNT_REFUSED_OUT]));

@@ -27,18 +27,19 @@
  * the start of its id) when a container holds the address now. */
 struct watch_end
 {
-  char addr[INET_ADDRSTRLEN];
+  char addr[INET6_ADDRSTRLEN];
   char name[256]; /* "" when no container holds the address */
 };
 
+/* `addr`: a struct in_addr or in6_addr, as `family` says. */
 static void
-end_name (struct in_addr addr, struct watch_end *ret)
+end_name (int family, const void *addr, struct watch_end *ret)
 {
   struct moat_ctl_target t;
   _cleanup_record_ struct moat_record rec = { 0 };
   moat_err_t err = { 0 };
 
-  inet_ntop (AF_INET, &addr, ret->addr, sizeof (ret->addr));
+  inet_ntop (family, addr, ret->addr, sizeof (ret->addr));
   ret->name[0] = '\0';
   if (moat_ctl_find (ret->addr, &t, &err) < 0)
     return;
@@ -50,7 +51,7 @@ end_name (struct in_addr addr, struct watch_end *ret)
 }
 
 /* The flow as explain takes it ("tcp/80", "icmp", "any" for another
- * protocol) and as watch says it ("proto 47" then). */
+ * protocol) and as watch says it ("icmpv6" for IPv6's, "proto 47"). */
 static void
 flow_words (const struct moat_nflog_flow *f, char *explain, char *said, size_t size)
 {
@@ -61,10 +62,10 @@ flow_words (const struct moat_nflog_flow *f, char *explain, char *said, size_t s
       snprintf (explain, size, "%s/%u", proto, f->dport);
       snprintf (said, size, "%s/%u", proto, f->dport);
     }
-  else if (f->proto == IPPROTO_ICMP)
+  else if (f->proto == (f->family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP))
     {
       snprintf (explain, size, "icmp");
-      snprintf (said, size, "icmp");
+      snprintf (said, size, f->family == AF_INET6 ? "icmpv6" : "icmp");
     }
   else
     {
@@ -73,15 +74,34 @@ flow_words (const struct moat_nflog_flow *f, char *explain, char *said, size_t s
     }
 }
 
+/* One attachment's addresses: its IPv4 one, and its IPv6 one on a
+ * dual-stack network. */
+struct watch_addrs
+{
+  struct in_addr addr;
+  bool have6;
+  struct in6_addr addr6;
+};
+
+static bool
+holds (const struct watch_addrs *a, const struct moat_nflog_flow *f)
+{
+  if (f->family == AF_INET6)
+    return a->have6
+           && (memcmp (&a->addr6, &f->saddr6, sizeof (a->addr6)) == 0
+               || memcmp (&a->addr6, &f->daddr6, sizeof (a->addr6)) == 0);
+  return a->addr.s_addr == f->saddr.s_addr || a->addr.s_addr == f->daddr.s_addr;
+}
+
 /* Whether `only` (the addresses of watch's CONTAINER; none: every flow)
  * holds either end. */
 static bool
-wanted (const struct in_addr *only, size_t n, const struct moat_nflog_flow *f)
+wanted (const struct watch_addrs *only, size_t n, const struct moat_nflog_flow *f)
 {
   if (n == 0)
     return true;
   for (size_t i = 0; i < n; i++)
-    if (only[i].s_addr == f->saddr.s_addr || only[i].s_addr == f->daddr.s_addr)
+    if (holds (&only[i], f))
       return true;
   return false;
 }
@@ -102,13 +122,13 @@ print_text (FILE *out, const struct watch_end *s, const struct watch_end *d, con
 }
 
 static int
-print_json (FILE *out, const struct watch_end *s, const struct watch_end *d, const char *flow,
-            const char *reason, int64_t now)
+print_json (FILE *out, const struct watch_end *s, const struct watch_end *d, int family,
+            const char *flow, const char *reason, int64_t now)
 {
-  _cleanup_json_ json_t *j = json_pack ("{s:I, s:s?, s:s, s:s?, s:s, s:s, s:s}", "time",
-                                        (json_int_t)now, "src", s->name[0] ? s->name : NULL,
-                                        "srcAddress", s->addr, "dst", d->name[0] ? d->name : NULL,
-                                        "dstAddress", d->addr, "flow", flow, "reason", reason);
+  _cleanup_json_ json_t *j = json_pack (
+      "{s:I, s:s*, s:s, s:s*, s:s, s:s, s:s, s:i}", "time", (json_int_t)now, "src",
+      s->name[0] ? s->name : NULL, "srcAddress", s->addr, "dst", d->name[0] ? d->name : NULL,
+      "dstAddress", d->addr, "flow", flow, "reason", reason, "family", family == AF_INET6 ? 6 : 4);
 
   if (!j || json_dumpf (j, out, JSON_COMPACT | JSON_SORT_KEYS) < 0)
     return -1;
@@ -123,19 +143,21 @@ static int
 say_flow (const struct moat_nflog_flow *f, bool json, FILE *out)
 {
   struct watch_end s, d;
+  struct moat_explain_answer a = { 0 };
   char explain[32], said[32], why[2048], reason[2100];
-  bool allowed = false;
   moat_err_t err = { 0 };
   int64_t now = (int64_t)time (NULL);
+  bool ip6 = f->family == AF_INET6;
 
-  end_name (f->saddr, &s);
-  end_name (f->daddr, &d);
+  end_name (f->family, ip6 ? (const void *)&f->saddr6 : &f->saddr, &s);
+  end_name (f->family, ip6 ? (const void *)&f->daddr6 : &f->daddr, &d);
   flow_words (f, explain, said, sizeof (said));
-  if (moat_ctl_explain (s.addr, d.addr, explain, now, &allowed, why, sizeof (why), &err) < 0)
+  /* By address: explain takes an IPv6 one as the flow's family. */
+  if (moat_ctl_explain_family (s.addr, d.addr, explain, ip6, now, &a, why, sizeof (why), &err) < 0)
     snprintf (reason, sizeof (reason), "(no explanation: %s)", err.msg);
   else
-    snprintf (reason, sizeof (reason), "%s%s", allowed ? "allowed now: " : "", why);
-  if (json ? print_json (out, &s, &d, said, reason, now) < 0
+    snprintf (reason, sizeof (reason), "%s%s", a.allowed ? "allowed now: " : "", why);
+  if (json ? print_json (out, &s, &d, f->family, said, reason, now) < 0
            : (print_text (out, &s, &d, said, reason), false))
     return -1;
   return fflush (out) == EOF ? -1 : 0;
@@ -143,10 +165,10 @@ say_flow (const struct moat_nflog_flow *f, bool json, FILE *out)
 
 /* The addresses of `name`'s attachments into *ret (malloc'd). */
 static int
-target_addrs (const char *name, struct in_addr **ret, size_t *ret_n, moat_err_t *err)
+target_addrs (const char *name, struct watch_addrs **ret, size_t *ret_n, moat_err_t *err)
 {
   struct moat_ctl_target t;
-  struct in_addr *v;
+  struct watch_addrs *v;
 
   if (moat_ctl_find (name, &t, err) < 0)
     return -1;
@@ -166,7 +188,7 @@ target_addrs (const char *name, struct in_addr **ret, size_t *ret_n, moat_err_t 
           moat_ctl_target_free (&t);
           return -1;
         }
-      v[i] = rec.addr;
+      v[i] = (struct watch_addrs){ .addr = rec.addr, .have6 = rec.have_addr6, .addr6 = rec.addr6 };
     }
   *ret = v;
   *ret_n = t.n;
@@ -176,7 +198,7 @@ target_addrs (const char *name, struct in_addr **ret, size_t *ret_n, moat_err_t 
 
 /* Each message of one datagram. */
 static int
-say_datagram (const void *buf, size_t len, const struct in_addr *only, size_t n, bool json,
+say_datagram (const void *buf, size_t len, const struct watch_addrs *only, size_t n, bool json,
               FILE *out)
 {
   const struct nlmsghdr *nlh = buf;
@@ -198,7 +220,7 @@ moat_ctl_watch (const char *only, bool json, FILE *out, volatile sig_atomic_t *s
                 moat_err_t *err)
 {
   _cleanup_ (mnl_socket_closep) struct mnl_socket *nl = NULL;
-  _cleanup_free_ struct in_addr *addrs = NULL;
+  _cleanup_free_ struct watch_addrs *addrs = NULL;
   _cleanup_free_ char *buf = NULL;
   size_t naddrs = 0, size = MNL_SOCKET_BUFFER_SIZE * 4;
 

@@ -69,6 +69,31 @@ moat_max ()
   sort -n "$1" | tail -n 1
 }
 
+# moat_bench_tmpdir PFX: a new temporary directory on a tmpfs of its own,
+# where a benchmark keeps every plugin's state (moat's MOAT_RUN_DIR,
+# host-local's dataDir). moat keeps its state in /run, a tmpfs on every
+# systemd host; /tmp may be a disk (on the VM moat is developed on it is
+# the root ext4, mounted with discard, where replacing a file costs up to
+# 4 ms), which would measure the disk rather than the plugins.
+# moat_bench_tmpdir_remove DIR undoes it.
+moat_bench_tmpdir ()
+{
+  local dir
+  dir=$(mktemp -d "/tmp/$1.XXXXXX")
+  mount -t tmpfs -o mode=0700,size=1g "$1" "$dir" || {
+    rmdir "$dir"
+    moat_die "cannot mount a tmpfs on $dir"
+  }
+  echo "$dir"
+}
+
+moat_bench_tmpdir_remove ()
+{
+  [[ -n $1 && -d $1 ]] || return 0
+  umount "$1" 2> /dev/null || true
+  rm -rf -- "$1"
+}
+
 # moat_build_timer DIR: compiles DIR/timed, a tiny exec wrapper:
 #   timed OUT CMD...   runs CMD (stdin inherited, stdout to OUT) and prints
 #                      "<wall µs> <peak RSS KiB> <exit code>".

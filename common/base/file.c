@@ -203,3 +203,17 @@ moat_hook_installed_with (const char *exe, char **ret_path, moat_err_t *err)
     return moat_error (err, MOAT_E_IO, ENOMEM, "hook path");
   return 0;
 }
+
+int
+moat_file_remove_state (const char *path, int code, moat_err_t *err)
+{
+  char tmp[4096];
+
+  if (snprintf (tmp, sizeof (tmp), "%s.tmp", path) >= (int)sizeof (tmp))
+    return moat_error (err, code, ENAMETOOLONG, "\"%s\"", path);
+  if (unlink (path) < 0 && errno != ENOENT)
+    return moat_error (err, code, errno, "unlink \"%s\"", path);
+  if (unlink (tmp) < 0 && errno != ENOENT)
+    return moat_error (err, code, errno, "unlink \"%s\"", tmp);
+  return 0;
+}

@@ -60,6 +60,11 @@ int moat_read_file (const char *path, size_t max, char **ret_text, size_t *ret_l
 int moat_read_stdin (const char *what, size_t max, char **ret_text, size_t *ret_len,
                      moat_err_t *err);
 
+/* Removes the state file at `path` and the "<path>.tmp" a write killed
+ * before its rename may have left; either may be missing. Errors carry
+ * `code` and name the file. */
+int moat_file_remove_state (const char *path, int code, moat_err_t *err);
+
 /* mkdir -p with mode 0700; errors carry `code` and name the directory. */
 int moat_mkdir_p (const char *path, int code, moat_err_t *err);
 

@@ -8,6 +8,7 @@
 
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdbool.h>
 
 #define MOAT_MAC_LEN 6
 
@@ -44,6 +45,17 @@ static inline in_addr_t
 moat_prefix_mask (int prefixlen)
 {
   return prefixlen == 0 ? 0 : htonl (~0u << (32 - prefixlen));
+}
+
+/* 240.0.0.0/4 (reserved, never routed): the internal IPv4 keys of
+ * IPv6-only containers come from it (docs/design.md, "IPv6"), so no
+ * network's "subnet" nor a delegated plugin's address may lie in it, and
+ * an address in it is a key. */
+#define MOAT_KEY4_NET 0xf0000000u
+static inline bool
+moat_key4_range_has (struct in_addr a)
+{
+  return (ntohl (a.s_addr) & 0xf0000000u) == MOAT_KEY4_NET;
 }
 
 /* Dotted-quad IPv4 (inet_pton), and ADDR/LEN with LEN 0-32: 0 or -1. */

@@ -13,6 +13,10 @@
 #include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <unistd.h>
 
 #if __has_include(<valgrind/valgrind.h>)
@@ -20,6 +24,7 @@
 #endif
 
 #include "base/cleanup.h"
+#include "kernel/seccompbpf.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC (scmp_filter_ctx, seccomp_release)
 
@@ -170,7 +175,12 @@ static const struct call_rule cluster_watch_rules[] = {
   { SCMP_SYS (socket), 2, { ARG_EQ (0, AF_INET6), ARG_MASKED_EQ (1, 0xf, SOCK_STREAM) } },
   { SCMP_SYS (socket), 2, { ARG_EQ (0, AF_INET), ARG_MASKED_EQ (1, 0xf, SOCK_DGRAM) } },
   { SCMP_SYS (socket), 2, { ARG_EQ (0, AF_INET6), ARG_MASKED_EQ (1, 0xf, SOCK_DGRAM) } },
-  { SCMP_SYS (socketpair), 1, { ARG_EQ (0, AF_UNIX) } },
+  /* With the type checked too: a lone "arg0 == 1" would be the very
+   * block of tgkill's "arg0 == pid" when the pid is 1, which libseccomp
+   * merges, and the precompiled filter would differ from its own. */
+  { SCMP_SYS (socketpair),
+    2,
+    { ARG_EQ (0, AF_UNIX), ARG_MASKED_EQ (1, 0xf /* SOCK_TYPE_MASK */, SOCK_STREAM) } },
   { SCMP_SYS (getsockopt), 0, { { 0 } } },
   { SCMP_SYS (recvfrom), 0, { { 0 } } },
   { SCMP_SYS (sendmmsg), 0, { { 0 } } },
@@ -324,10 +334,10 @@ add_rules (scmp_filter_ctx ctx, uint32_t action, const struct call_rule *rules, 
 
 /* Signals only to itself (abort(3) raises SIGABRT with tgkill). */
 static int
-allow_signals_to_self (scmp_filter_ctx ctx, moat_err_t *err)
+allow_signals_to_self (scmp_filter_ctx ctx, pid_t self_pid, moat_err_t *err)
 {
   const struct call_rule self[] = {
-    { SCMP_SYS (tgkill), 1, { ARG_EQ (0, getpid ()) } },
+    { SCMP_SYS (tgkill), 1, { ARG_EQ (0, self_pid) } },
   };
 
   return add_rules (ctx, SCMP_ACT_ALLOW, self, ARRAY_SIZE (self), err);
@@ -354,22 +364,22 @@ allow_memory (scmp_filter_ctx ctx, moat_err_t *err)
 
 /* Files, nf_tables, memory, signals: what every allowlist holds. */
 static int
-allow_nftables (scmp_filter_ctx ctx, moat_err_t *err)
+allow_nftables (scmp_filter_ctx ctx, pid_t self_pid, moat_err_t *err)
 {
   if (add_calls (ctx, SCMP_ACT_ALLOW, process_calls, ARRAY_SIZE (process_calls), err) < 0
       || add_calls (ctx, SCMP_ACT_ALLOW, file_calls, ARRAY_SIZE (file_calls), err) < 0
       || add_calls (ctx, SCMP_ACT_ALLOW, netlink_calls, ARRAY_SIZE (netlink_calls), err) < 0
       || allow_memory (ctx, err) < 0
       || add_rules (ctx, SCMP_ACT_ALLOW, nftables_rules, ARRAY_SIZE (nftables_rules), err) < 0
-      || allow_signals_to_self (ctx, err) < 0)
+      || allow_signals_to_self (ctx, self_pid, err) < 0)
     return -1;
   return 0;
 }
 
 static int
-allow_plugin (scmp_filter_ctx ctx, moat_err_t *err)
+allow_plugin (scmp_filter_ctx ctx, pid_t self_pid, moat_err_t *err)
 {
-  if (allow_nftables (ctx, err) < 0
+  if (allow_nftables (ctx, self_pid, err) < 0
       || add_rules (ctx, SCMP_ACT_ALLOW, link_rules, ARRAY_SIZE (link_rules), err) < 0)
     return -1;
   return 0;
@@ -412,30 +422,31 @@ refuse_dangerous (scmp_filter_ctx ctx, moat_err_t *err)
 
 /* The profile's rules on top of the default action. */
 static int
-add_profile (scmp_filter_ctx ctx, enum moat_seccomp_profile profile, moat_err_t *err)
+add_profile (scmp_filter_ctx ctx, enum moat_seccomp_profile profile, pid_t self_pid,
+             moat_err_t *err)
 {
   switch (profile)
     {
     case MOAT_SECCOMP_PLUGIN:
-      return allow_plugin (ctx, err) < 0 || allow_sanitizer (ctx, err) < 0 ? -1 : 0;
+      return allow_plugin (ctx, self_pid, err) < 0 || allow_sanitizer (ctx, err) < 0 ? -1 : 0;
     case MOAT_SECCOMP_PLUGIN_DELEGATED:
       return refuse_dangerous (ctx, err);
     case MOAT_SECCOMP_HOOK:
-      return allow_plugin (ctx, err) < 0 || allow_sanitizer (ctx, err) < 0
+      return allow_plugin (ctx, self_pid, err) < 0 || allow_sanitizer (ctx, err) < 0
                      || add_rules (ctx, SCMP_ACT_ALLOW, syslog_rules, ARRAY_SIZE (syslog_rules),
                                    err)
                             < 0
                  ? -1
                  : 0;
     case MOAT_SECCOMP_HOOK_POLICY:
-      return allow_nftables (ctx, err) < 0 || allow_sanitizer (ctx, err) < 0
+      return allow_nftables (ctx, self_pid, err) < 0 || allow_sanitizer (ctx, err) < 0
                      || add_rules (ctx, SCMP_ACT_ALLOW, syslog_rules, ARRAY_SIZE (syslog_rules),
                                    err)
                             < 0
                  ? -1
                  : 0;
     case MOAT_SECCOMP_CTL:
-      return add_profile (ctx, MOAT_SECCOMP_HOOK, err) < 0
+      return add_profile (ctx, MOAT_SECCOMP_HOOK, self_pid, err) < 0
                      || add_rules (ctx, SCMP_ACT_ALLOW, terminal_rules, ARRAY_SIZE (terminal_rules),
                                    err)
                             < 0
@@ -443,7 +454,7 @@ add_profile (scmp_filter_ctx ctx, enum moat_seccomp_profile profile, moat_err_t 
                  ? -1
                  : 0;
     case MOAT_SECCOMP_CLUSTER_WATCH:
-      return add_profile (ctx, MOAT_SECCOMP_CTL, err) < 0
+      return add_profile (ctx, MOAT_SECCOMP_CTL, self_pid, err) < 0
                      || add_rules (ctx, SCMP_ACT_ALLOW, cluster_watch_rules,
                                    ARRAY_SIZE (cluster_watch_rules), err)
                             < 0
@@ -477,8 +488,11 @@ set_optional_attr (scmp_filter_ctx ctx, enum scmp_filter_attr attr, const char *
   return r < 0 ? moat_error (err, MOAT_E_IO, -r, "seccomp: cannot set %s", what) : 0;
 }
 
-int
-moat_seccomp_confine (enum moat_seccomp_profile profile, moat_err_t *err)
+/* The profile's filter, built by libseccomp, not loaded yet; `self_pid`
+ * is the only process tgkill may signal. */
+static int
+build_filter (enum moat_seccomp_profile profile, pid_t self_pid, scmp_filter_ctx *ret,
+              moat_err_t *err)
 {
   const bool denylist = profile == MOAT_SECCOMP_PLUGIN_DELEGATED;
   _cleanup_ (seccomp_releasep) scmp_filter_ctx ctx
@@ -499,7 +513,75 @@ moat_seccomp_confine (enum moat_seccomp_profile profile, moat_err_t *err)
   r = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (ENOSYS), SCMP_SYS (clone3), 0);
   if (r < 0 && !missing_here (r))
     return rule_error (err, r, SCMP_SYS (clone3), "refuse");
-  if (add_profile (ctx, profile, err) < 0)
+  if (add_profile (ctx, profile, self_pid, err) < 0)
+    return -1;
+  *ret = TAKE_PTR (ctx);
+  return 0;
+}
+
+int
+moat_seccomp_export (enum moat_seccomp_profile profile, pid_t self_pid, int fd, moat_err_t *err)
+{
+  _cleanup_ (seccomp_releasep) scmp_filter_ctx ctx = NULL;
+  int r;
+
+  if (build_filter (profile, self_pid, &ctx, err) < 0)
+    return -1;
+  r = seccomp_export_bpf (ctx, fd);
+  return r < 0 ? moat_error (err, MOAT_E_IO, -r, "seccomp: cannot export the filter") : 0;
+}
+
+/* The build's copy of the filter (kernel/seccompbpf.h), loaded as
+ * libseccomp would load it: no_new_privs, then seccomp(2) with thread
+ * sync and, for an allowlist, logging (dropped on a kernel without
+ * them). 1 loaded, 0 no copy for this build, -1 error. */
+static int
+load_precompiled (enum moat_seccomp_profile profile, moat_err_t *err)
+{
+  _cleanup_free_ struct sock_filter *insns = NULL;
+  unsigned int flags = SECCOMP_FILTER_FLAG_TSYNC;
+  struct sock_fprog prog;
+  size_t len;
+  long r;
+
+  if (moat_seccomp_precompiled (profile, getpid (), &insns, &len) <= 0)
+    return 0;
+  prog = (struct sock_fprog){ .len = (unsigned short)len, .filter = insns };
+  if (profile != MOAT_SECCOMP_PLUGIN_DELEGATED)
+    flags |= SECCOMP_FILTER_FLAG_LOG;
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return moat_error (err, MOAT_E_IO, errno, "seccomp: cannot set no_new_privs");
+  for (;;)
+    {
+      r = syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+      if (r == 0)
+        return 1;
+      if (r < 0 && errno == EINVAL && (flags & SECCOMP_FILTER_FLAG_LOG))
+        flags &= ~SECCOMP_FILTER_FLAG_LOG;
+      else if (r < 0 && errno == EINVAL && (flags & SECCOMP_FILTER_FLAG_TSYNC))
+        flags &= ~SECCOMP_FILTER_FLAG_TSYNC;
+      else
+        return moat_error (err, MOAT_E_IO, r < 0 ? errno : EBUSY,
+                           "seccomp: cannot load the filter");
+    }
+}
+
+int
+moat_seccomp_confine (enum moat_seccomp_profile profile, moat_err_t *err)
+{
+  _cleanup_ (seccomp_releasep) scmp_filter_ctx ctx = NULL;
+  int r;
+
+  /* Valgrind's own syscalls pass the filter too, so under it the filter
+   * is built for it (allow_memory), and loaded by prctl (see
+   * set_optional_attr). */
+  if (!moat_under_valgrind ())
+    {
+      r = load_precompiled (profile, err);
+      if (r != 0)
+        return r < 0 ? -1 : 0;
+    }
+  if (build_filter (profile, getpid (), &ctx, err) < 0)
     return -1;
   r = seccomp_load (ctx);
   if (r < 0)

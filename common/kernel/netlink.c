@@ -609,7 +609,7 @@ moat_bridge_ensure (struct moat_nl *nl, const struct moat_bridge_spec *b, moat_e
       if (r < 0)
         return moat_nl_error (err, nl, r, "bridge \"%s\": cannot set it up", b->name);
     }
-  r = addr_add (nl, li.index, b->gateway, b->prefixlen);
+  r = b->no_ipv4 ? 0 : addr_add (nl, li.index, b->gateway, b->prefixlen);
   if (r < 0 && r != -EEXIST)
     return moat_nl_error (err, nl, r, "bridge \"%s\": cannot add address %s/%d", b->name,
                           ip_str (b->gateway, gw), b->prefixlen);
@@ -953,6 +953,26 @@ configure_host_end (struct moat_nl *c, const struct moat_veth_spec *s,
   return 0;
 }
 
+static int
+configure_container_ipv4 (struct moat_nl *c, const struct moat_veth_spec *s, int index,
+                          moat_err_t *err)
+{
+  const char *ns = s->netns_path;
+  char a[INET_ADDRSTRLEN];
+  int r = addr_add (c, index, s->addr, s->prefixlen);
+
+  if (r < 0)
+    return moat_nl_error (err, c, r, "interface \"%s\" in %s: cannot add address %s/%d", s->ifname,
+                          ns, ip_str (s->addr, a), s->prefixlen);
+  r = default_route_add (c, index, s->gateway);
+  /* A second attachment in one namespace leaves the first one's default
+   * route alone: its own subnet is reachable through its address. */
+  if (r < 0 && r != -EEXIST)
+    return moat_nl_error (err, c, r, "interface \"%s\" in %s: cannot add default route via %s",
+                          s->ifname, ns, ip_str (s->gateway, a));
+  return 0;
+}
+
 /* Container side: the interface (created with its MAC and MTU) and `lo`
  * up, the address, the default route. */
 static int
@@ -960,7 +980,6 @@ configure_container_end (const struct moat_veth_spec *s, int nsfd, int index, mo
 {
   _cleanup_nlconn_ struct moat_nl c = { 0 };
   const char *ns = s->netns_path;
-  char a[INET_ADDRSTRLEN];
   int r;
 
   if (moat_nl_open_in (&c, nsfd, ns, err) < 0
@@ -972,16 +991,8 @@ configure_container_end (const struct moat_veth_spec *s, int nsfd, int index, mo
   r = link_up (&c, 0, "lo", 0);
   if (r < 0)
     return moat_nl_error (err, &c, r, "interface \"lo\" in %s: cannot set it up", ns);
-  r = addr_add (&c, index, s->addr, s->prefixlen);
-  if (r < 0)
-    return moat_nl_error (err, &c, r, "interface \"%s\" in %s: cannot add address %s/%d", s->ifname,
-                          ns, ip_str (s->addr, a), s->prefixlen);
-  r = default_route_add (&c, index, s->gateway);
-  /* A second attachment in one namespace leaves the first one's default
-   * route alone: its own subnet is reachable through its address. */
-  if (r < 0 && r != -EEXIST)
-    return moat_nl_error (err, &c, r, "interface \"%s\" in %s: cannot add default route via %s",
-                          s->ifname, ns, ip_str (s->gateway, a));
+  if (!s->no_ipv4 && configure_container_ipv4 (&c, s, index, err) < 0)
+    return -1;
   if (s->ipv6
       && moat_container_ipv6_address (&c, index, s->ifname, ns, &s->addr6, &s->gateway6, err) < 0)
     return -1;
@@ -1208,13 +1219,35 @@ moat_nl_dump (struct moat_nl *c, int family, int type, nl_reply_fn fn, void *arg
 }
 
 static int
+check_container_ipv4 (struct moat_nl *c, const struct moat_veth_spec *s, int index, moat_err_t *err)
+{
+  const char *ns = s->netns_path;
+  char a[INET_ADDRSTRLEN];
+  struct addr_query aq = { .index = index, .addr = s->addr, .prefixlen = s->prefixlen };
+  struct route_query rq = { .index = index, .gateway = s->gateway };
+  int r = moat_nl_dump (c, AF_INET, RTM_GETADDR, on_addr, &aq, &aq.found, sizeof (aq.found));
+
+  if (r < 0)
+    return moat_nl_error (err, c, r, "%s: cannot list addresses", ns);
+  if (!aq.found)
+    return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" in %s: address %s/%d missing",
+                       s->ifname, ns, ip_str (s->addr, a), s->prefixlen);
+  r = moat_nl_dump (c, AF_INET, RTM_GETROUTE, on_route, &rq, &rq.out, sizeof (rq.out));
+  if (r < 0)
+    return moat_nl_error (err, c, r, "%s: cannot list routes", ns);
+  if (!rq.out.found && !rq.out.any) /* another attachment may hold the default route */
+    return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" in %s: default route via %s missing",
+                       s->ifname, ns, ip_str (s->gateway, a));
+  return 0;
+}
+
+static int
 check_container_end (const struct moat_veth_spec *s, moat_err_t *err)
 {
   _cleanup_nlconn_ struct moat_nl c = { 0 };
   _cleanup_close_ int nsfd = -1;
   const char *ns = s->netns_path;
   struct link_info li;
-  char a[INET_ADDRSTRLEN];
   int r;
 
   if (netns_open (s, &nsfd, err) < 0 || moat_nl_open_in (&c, nsfd, ns, err) < 0)
@@ -1231,21 +1264,8 @@ check_container_end (const struct moat_veth_spec *s, moat_err_t *err)
   if (!(li.flags & IFF_UP))
     return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" in %s: is down", s->ifname, ns);
 
-  struct addr_query aq = { .index = li.index, .addr = s->addr, .prefixlen = s->prefixlen };
-  r = moat_nl_dump (&c, AF_INET, RTM_GETADDR, on_addr, &aq, &aq.found, sizeof (aq.found));
-  if (r < 0)
-    return moat_nl_error (err, &c, r, "%s: cannot list addresses", ns);
-  if (!aq.found)
-    return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" in %s: address %s/%d missing",
-                       s->ifname, ns, ip_str (s->addr, a), s->prefixlen);
-
-  struct route_query rq = { .index = li.index, .gateway = s->gateway };
-  r = moat_nl_dump (&c, AF_INET, RTM_GETROUTE, on_route, &rq, &rq.out, sizeof (rq.out));
-  if (r < 0)
-    return moat_nl_error (err, &c, r, "%s: cannot list routes", ns);
-  if (!rq.out.found && !rq.out.any) /* another attachment may hold the default route */
-    return moat_error (err, MOAT_E_DRIFT, 0, "interface \"%s\" in %s: default route via %s missing",
-                       s->ifname, ns, ip_str (s->gateway, a));
+  if (!s->no_ipv4 && check_container_ipv4 (&c, s, li.index, err) < 0)
+    return -1;
   if (s->ipv6
       && moat_container_ipv6_check (&c, li.index, s->ifname, ns, &s->addr6, &s->gateway6, err) < 0)
     return -1;

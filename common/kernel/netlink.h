@@ -22,6 +22,7 @@ struct moat_bridge_spec
                                = 1 on this bridge only; left set) */
   bool ipv6;                /* a dual-stack network: the bridge's IPv6 is on */
   struct in6_addr gateway6; /* put on the bridge as gateway6/64 */
+  bool no_ipv4;             /* IPv6-only: no IPv4 address (gateway is a key) */
 };
 
 /* One NETLINK_ROUTE socket in the caller's network namespace, and the
@@ -92,6 +93,7 @@ struct moat_veth_spec
   bool ipv6;              /* dual stack: addr6/64 and a default route via gateway6 */
   struct in6_addr addr6;
   struct in6_addr gateway6;
+  bool no_ipv4; /* IPv6-only: no IPv4 address nor route (addr is a key) */
 };
 
 struct moat_veth_result

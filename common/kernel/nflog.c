@@ -24,6 +24,32 @@ has_ports (uint8_t proto)
          || proto == IPPROTO_SCTP;
 }
 
+/* The transport header's first bytes (`l4_len` of them) into *ret. */
+static void
+read_transport (const uint8_t *l4, size_t l4_len, uint8_t icmp_proto, struct moat_nflog_flow *ret)
+{
+  if (has_ports (ret->proto) && l4_len >= 4)
+    {
+      ret->ports = true;
+      ret->sport = (uint16_t)(l4[0] << 8 | l4[1]);
+      ret->dport = (uint16_t)(l4[2] << 8 | l4[3]);
+    }
+  else if (ret->proto == icmp_proto && l4_len >= 2)
+    {
+      ret->icmp = true;
+      ret->icmp_type = l4[0];
+      ret->icmp_code = l4[1];
+    }
+}
+
+static void
+clear_transport (struct moat_nflog_flow *ret)
+{
+  ret->ports = ret->icmp = false;
+  ret->sport = ret->dport = 0;
+  ret->icmp_type = ret->icmp_code = 0;
+}
+
 int
 moat_nflog_parse_ipv4 (const uint8_t *pkt, size_t len, struct moat_nflog_flow *ret)
 {
@@ -37,29 +63,73 @@ moat_nflog_parse_ipv4 (const uint8_t *pkt, size_t len, struct moat_nflog_flow *r
   ihl = (size_t)(pkt[0] & 0x0f) * 4;
   if (ihl < 20 || ihl > len)
     return -1;
+  ret->family = AF_INET;
   ret->proto = pkt[9];
   memcpy (&ret->saddr.s_addr, pkt + 12, 4);
   memcpy (&ret->daddr.s_addr, pkt + 16, 4);
-  ret->ports = ret->icmp = false;
-  ret->sport = ret->dport = 0;
-  ret->icmp_type = ret->icmp_code = 0;
+  clear_transport (ret);
   frag = (uint16_t)((pkt[6] << 8 | pkt[7]) & 0x1fff);
   if (frag != 0) /* a later fragment: no transport header */
     return 0;
   l4 = pkt + ihl;
   l4_len = len - ihl;
-  if (has_ports (ret->proto) && l4_len >= 4)
+  read_transport (l4, l4_len, IPPROTO_ICMP, ret);
+  return 0;
+}
+
+static bool
+is_extension_header (uint8_t nh)
+{
+  return nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_FRAGMENT
+         || nh == IPPROTO_DSTOPTS || nh == IPPROTO_AH;
+}
+
+int
+moat_nflog_parse_ipv6 (const uint8_t *pkt, size_t len, struct moat_nflog_flow *ret)
+{
+  size_t off = 40;
+  uint8_t nh;
+
+  if (len < 40 || (pkt[0] >> 4) != 6)
+    return -1;
+  ret->family = AF_INET6;
+  memcpy (&ret->saddr6, pkt + 8, 16);
+  memcpy (&ret->daddr6, pkt + 24, 16);
+  clear_transport (ret);
+  nh = pkt[6];
+  /* Each extension header grows `off` by 8 at least: the walk ends. */
+  while (is_extension_header (nh))
     {
-      ret->ports = true;
-      ret->sport = (uint16_t)(l4[0] << 8 | l4[1]);
-      ret->dport = (uint16_t)(l4[2] << 8 | l4[3]);
+      size_t hl;
+
+      if (len - off < 8) /* cut short: the transport is not there */
+        {
+          ret->proto = nh;
+          return 0;
+        }
+      if (nh == IPPROTO_FRAGMENT)
+        {
+          if (((pkt[off + 2] << 8 | pkt[off + 3]) & 0xfff8) != 0)
+            {
+              ret->proto = pkt[off]; /* a later fragment: no transport header */
+              return 0;
+            }
+          hl = 8;
+        }
+      else if (nh == IPPROTO_AH)
+        hl = ((size_t)pkt[off + 1] + 2) * 4;
+      else
+        hl = ((size_t)pkt[off + 1] + 1) * 8;
+      nh = pkt[off];
+      if (hl > len - off)
+        {
+          ret->proto = nh;
+          return 0;
+        }
+      off += hl;
     }
-  else if (ret->proto == IPPROTO_ICMP && l4_len >= 2)
-    {
-      ret->icmp = true;
-      ret->icmp_type = l4[0];
-      ret->icmp_code = l4[1];
-    }
+  ret->proto = nh;
+  read_transport (pkt + off, len - off, IPPROTO_ICMPV6, ret);
   return 0;
 }
 
@@ -93,15 +163,15 @@ moat_nflog_parse (const void *buf, size_t len, struct moat_nflog_flow *ret)
   if (nlh->nlmsg_type != (NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_PACKET))
     return 0;
   nfg = mnl_nlmsg_get_payload (nlh);
-  if (nfg->nfgen_family != AF_INET)
+  if (nfg->nfgen_family != AF_INET && nfg->nfgen_family != AF_INET6)
     return 0;
   /* mnl_attr_parse checks each attribute's length against the message. */
   if (mnl_attr_parse (nlh, sizeof (*nfg), on_attr, &attrs) < 0 || !attrs.payload)
     return -1;
   memset (ret, 0, sizeof (*ret));
   ret->group = ntohs (nfg->res_id);
-  if (moat_nflog_parse_ipv4 (mnl_attr_get_payload (attrs.payload),
-                             mnl_attr_get_payload_len (attrs.payload), ret)
+  if ((nfg->nfgen_family == AF_INET ? moat_nflog_parse_ipv4 : moat_nflog_parse_ipv6) (
+          mnl_attr_get_payload (attrs.payload), mnl_attr_get_payload_len (attrs.payload), ret)
       < 0)
     return -1;
   return 1;

@@ -78,6 +78,12 @@ int moat_nft_port_find (struct moat_nft *nft, const char *host_ifname,
                         unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr,
                         moat_err_t *err);
 
+/* The MAC and global IPv6 address of the ports6 elements of a host end
+ * (an IPv6-only port has no `ports` element): 1 found, 0 none. */
+int moat_nft_port6_find (struct moat_nft *nft, const char *host_ifname,
+                         unsigned char ret_mac[MOAT_MAC_LEN], struct in6_addr *ret_addr,
+                         moat_err_t *err);
+
 /* Makes both moat tables when the inet one is missing (a host-network
  * container's attach, docs/design.md, "Host-network containers"); there
  * already is success. */

@@ -270,6 +270,11 @@ parse_network (struct moat_netconf *c, moat_err_t *err)
       mask = moat_prefix_mask (c->prefixlen);
       if (c->subnet.s_addr & ~mask)
         return moat_error (err, MOAT_E_CONFIG, 0, "subnet: \"%s\" has host bits set", subnet);
+      if (moat_key4_range_has (c->subnet)) /* a /8 or longer lies in or out of it */
+        return moat_error (err, MOAT_E_CONFIG, 0,
+                           "subnet: \"%s\" overlaps 240.0.0.0/4, reserved for IPv6-only "
+                           "networks' internal keys",
+                           subnet);
       c->have_subnet = true;
       c->gateway.s_addr = htonl (ntohl (c->subnet.s_addr) + 1);
     }
@@ -335,12 +340,23 @@ parse_ipam (struct moat_netconf *c, moat_err_t *err)
       if (strcmp (c->ipam_type, "moat") == 0) /* it would wait on our own lock */
         return moat_error (err, MOAT_E_CONFIG, 0, "ipam.type: moat cannot be its own IPAM");
     }
-  if (c->have_subnet6 && !c->ipam_type && !c->have_subnet)
+  /* subnet6 alone: an IPv6-only network (docs/design.md, "IPv6"). */
+  c->v6only = c->have_subnet6 && !c->ipam_type && !c->have_subnet;
+  if (!c->ipam_type && !c->have_subnet && !c->have_subnet6)
     return moat_error (err, MOAT_E_CONFIG, 0,
-                       "subnet6: IPv6-only networks are not supported yet (add an IPv4 "
-                       "\"subnet\" or an \"ipam\" section)");
-  if (!c->ipam_type && !c->have_subnet)
-    return moat_error (err, MOAT_E_CONFIG, 0, "subnet: required when there is no \"ipam\" section");
+                       "subnet: required when there is no \"ipam\" section nor \"subnet6\"");
+  return 0;
+}
+
+/* What an IPv6-only network cannot give (at ADD only: a DEL must not
+ * fail on it). */
+static int
+check_v6only (const struct moat_netconf *c, moat_err_t *err)
+{
+  if (c->v6only && c->dns)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "names: not supported on an IPv6-only network (\"subnet6\" without "
+                       "\"subnet\")");
   return 0;
 }
 
@@ -374,6 +390,9 @@ parse_requested_ip (struct moat_netconf *c, const char *what, json_t *ips, moat_
       }
     if (have_ip)
       continue;
+    if (c->v6only)
+      return moat_error (err, MOAT_E_CONFIG, 0,
+                         "%s: \"%s\": the network is IPv6-only (no \"subnet\")", what, s);
     if (moat_parse_cidr (s, &c->ip, &prefixlen) < 0 && moat_parse_ipv4 (s, &c->ip) < 0)
       return moat_error (err, MOAT_E_CONFIG, 0, "%s: \"%s\" is not an IPv4 address", what, s);
     have_ip = true;
@@ -597,8 +616,8 @@ moat_netconf_parse (const char *text, enum moat_cni_command cmd, struct moat_net
    * must not fail on it. */
   if (parse_network (ret, err) < 0 || parse_ipam (ret, err) < 0
       || (cmd == MOAT_CMD_ADD
-          && (parse_allow (ret, err) < 0 || parse_cluster (ret, err) < 0
-              || parse_runtime (ret, err) < 0)))
+          && (parse_allow (ret, err) < 0 || check_v6only (ret, err) < 0
+              || parse_cluster (ret, err) < 0 || parse_runtime (ret, err) < 0)))
     return -1;
   if (get_object (ret->root, "prevResult", "prevResult", &ret->prev_result, err) < 0)
     return -1;

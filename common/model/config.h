@@ -50,6 +50,7 @@ struct moat_netconf
   bool have_subnet6; /* "subnet6": the network is dual stack (a /64) */
   struct in6_addr subnet6;
   struct in6_addr gateway6; /* "gateway6"; default: subnet6's ::1 */
+  bool v6only; /* "subnet6" without "subnet" or "ipam": IPv6-only (docs/design.md, "IPv6") */
   unsigned mtu;
   bool masquerade;
   bool internet;

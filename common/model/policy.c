@@ -349,6 +349,7 @@ moat_record_member (const struct moat_record *rec)
     .log = rec->log,
     .gateway = rec->gateway,
     .have_addr6 = rec->have_addr6,
+    .v6only = rec->v6only,
     .addr6 = rec->addr6,
     .gateway6 = rec->gateway6,
   };

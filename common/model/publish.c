@@ -34,24 +34,68 @@ list_push (struct moat_publish_list *l, const struct moat_publish *p, moat_err_t
   return 0;
 }
 
-/* "" and 0.0.0.0 are every address; an IPv6 address is refused. */
-static int
-parse_host (const char *field, const char *item, const char *text, struct in_addr *ret,
-            moat_err_t *err)
+/* `text` without the brackets of "[ADDR]" into `bare`; false when too
+ * long for an address. */
+static bool
+unbracket (const char *text, char *bare, size_t size)
 {
-  if (!*text)
+  size_t len = strlen (text);
+
+  if (len >= 2 && text[0] == '[' && text[len - 1] == ']')
     {
-      ret->s_addr = INADDR_ANY;
-      return 0;
+      text++;
+      len -= 2;
     }
+  if (len >= size)
+    return false;
+  memcpy (bare, text, len);
+  bare[len] = '\0';
+  return true;
+}
+
+/* An IPv6 host address: ::1 is refused (the kernel drops it on any other
+ * device than lo, and IPv6 has no route_localnet: docs/design.md,
+ * "Published ports"), and so is what is never a host's own unicast
+ * address. */
+static int
+parse_host6 (const char *where, const char *bare, struct moat_publish *ret, moat_err_t *err)
+{
+  if (inet_pton (AF_INET6, bare, &ret->host6) != 1)
+    return moat_error (err, MOAT_E_CONFIG, 0, "%s is not an IPv4 or IPv6 address", where);
+  if (IN6_IS_ADDR_LOOPBACK (&ret->host6))
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "%s: IPv6 loopback cannot be published by the kernel; use the host's IPv6 "
+                       "address",
+                       where);
+  if (IN6_IS_ADDR_MULTICAST (&ret->host6) || IN6_IS_ADDR_LINKLOCAL (&ret->host6)
+      || IN6_IS_ADDR_V4MAPPED (&ret->host6) || IN6_IS_ADDR_V4COMPAT (&ret->host6))
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "%s: not a global or unique local IPv6 address, nor ::", where);
+  ret->family = AF_INET6;
+  return 0;
+}
+
+/* "" is every address of both families, 0.0.0.0 every IPv4 one, :: every
+ * IPv6 one. `where` names the address in errors. */
+static int
+parse_host (const char *where, const char *text, struct moat_publish *ret, moat_err_t *err)
+{
+  char bare[INET6_ADDRSTRLEN];
+
+  ret->family = 0;
+  ret->host.s_addr = INADDR_ANY;
+  memset (&ret->host6, 0, sizeof (ret->host6));
+  if (!*text)
+    return 0;
   if (strchr (text, ':'))
-    return moat_error (err, MOAT_E_CONFIG, 0,
-                       "%s: item \"%s\": host address \"%s\": IPv6 is not supported yet", field,
-                       item, text);
-  if (inet_pton (AF_INET, text, ret) != 1)
-    return moat_error (err, MOAT_E_CONFIG, 0,
-                       "%s: item \"%s\": host address \"%s\" is not an IPv4 address", field, item,
-                       text);
+    {
+      if (!unbracket (text, bare, sizeof (bare)))
+        return moat_error (err, MOAT_E_CONFIG, 0, "%s is not an IPv4 or IPv6 address", where);
+      return parse_host6 (where, bare, ret, err);
+    }
+  if (inet_pton (AF_INET, text, &ret->host) != 1)
+    return moat_error (err, MOAT_E_CONFIG, 0, "%s is not an IPv4 address", where);
+  ret->family = AF_INET;
   return 0;
 }
 
@@ -116,7 +160,7 @@ static int
 parse_item (const char *field, const char *item, struct moat_publish *ret, moat_err_t *err)
 {
   _cleanup_free_ char *copy = strdup (item);
-  char *slash, *cport, *hport;
+  char *slash, *cport, *hport, where[512];
   uint32_t hcount, ccount;
 
   if (!copy)
@@ -141,7 +185,9 @@ parse_item (const char *field, const char *item, struct moat_publish *ret, moat_
     *hport++ = '\0';
   else
     hport = copy;
-  if (parse_host (field, item, hport == copy ? "" : copy, &ret->host, err) < 0
+  snprintf (where, sizeof (where), "%s: item \"%.200s\": host address \"%.100s\"", field, item,
+            hport == copy ? "" : copy);
+  if (parse_host (where, hport == copy ? "" : copy, ret, err) < 0
       || parse_range (field, item, "host port", hport, strlen (hport), &ret->host_port, &hcount,
                       err)
              < 0
@@ -224,7 +270,7 @@ static int
 cni_entry (json_t *entry, size_t i, struct moat_publish *ret, moat_err_t *err)
 {
   json_t *proto, *host;
-  char field[64];
+  char field[192];
 
   memset (ret, 0, sizeof (*ret));
   ret->proto = IPPROTO_TCP;
@@ -246,9 +292,11 @@ cni_entry (json_t *entry, size_t i, struct moat_publish *ret, moat_err_t *err)
       && parse_proto (field, json_string_value (proto), json_string_value (proto), &ret->proto, err)
              < 0)
     return -1;
-  return host ? parse_host (field, json_string_value (host), json_string_value (host), &ret->host,
-                            err)
-              : 0;
+  if (!host)
+    return 0;
+  snprintf (field, sizeof (field), "runtimeConfig.portMappings[%zu].hostIP %.100s", i,
+            json_string_value (host));
+  return parse_host (field, json_string_value (host), ret, err);
 }
 
 int
@@ -272,15 +320,28 @@ moat_publish_parse_cni (json_t *mappings, struct moat_publish_list *l, moat_err_
   return 0;
 }
 
+/* Whether the host addresses of a and b (of one family, or every one of
+ * both: family 0) meet. */
+static bool
+hosts_meet (const struct moat_publish *a, const struct moat_publish *b)
+{
+  if (a->family == 0 || b->family == 0)
+    return true;
+  if (a->family != b->family)
+    return false;
+  if (a->family == AF_INET)
+    return a->host.s_addr == INADDR_ANY || b->host.s_addr == INADDR_ANY
+           || a->host.s_addr == b->host.s_addr;
+  return IN6_IS_ADDR_UNSPECIFIED (&a->host6) || IN6_IS_ADDR_UNSPECIFIED (&b->host6)
+         || IN6_ARE_ADDR_EQUAL (&a->host6, &b->host6);
+}
+
 bool
 moat_publish_overlap (const struct moat_publish *a, const struct moat_publish *b)
 {
   uint32_t a_end = (uint32_t)a->host_port + a->count, b_end = (uint32_t)b->host_port + b->count;
 
-  if (a->proto != b->proto)
-    return false;
-  if (a->host.s_addr != INADDR_ANY && b->host.s_addr != INADDR_ANY
-      && a->host.s_addr != b->host.s_addr)
+  if (a->proto != b->proto || !hosts_meet (a, b))
     return false;
   return a->host_port < b_end && b->host_port < a_end;
 }
@@ -321,12 +382,22 @@ format_range (char *buf, size_t size, uint16_t first, uint16_t count)
 void
 moat_publish_format (const struct moat_publish *p, char *buf, size_t size)
 {
-  char host[INET_ADDRSTRLEN], hport[16], cport[16];
+  char host[INET6_ADDRSTRLEN + 3] = "", hport[16], cport[16];
 
-  inet_ntop (AF_INET, &p->host, host, sizeof (host));
+  if (p->family == AF_INET)
+    {
+      inet_ntop (AF_INET, &p->host, host, sizeof (host));
+      strcat (host, ":");
+    }
+  else if (p->family == AF_INET6)
+    {
+      host[0] = '[';
+      inet_ntop (AF_INET6, &p->host6, host + 1, sizeof (host) - 3);
+      strcat (host, "]:");
+    }
   format_range (hport, sizeof (hport), p->host_port, p->count);
   format_range (cport, sizeof (cport), p->port, p->count);
-  snprintf (buf, size, "%s:%s:%s/%s", host, hport, cport, p->proto == IPPROTO_UDP ? "udp" : "tcp");
+  snprintf (buf, size, "%s%s:%s/%s", host, hport, cport, p->proto == IPPROTO_UDP ? "udp" : "tcp");
 }
 
 json_t *
@@ -378,11 +449,17 @@ moat_publish_elems (const struct moat_publish_list *l, struct in_addr addr,
   /* By set: the kernel gets one message per set (nft_put_elem_runs). */
   for (size_t i = 0; i < l->n; i++)
     for (uint32_t k = 0; k < l->v[i].count; k++)
-      if (moat_nft_elems_publish (out, l->v[i].host, l->v[i].proto,
-                                  (uint16_t)(l->v[i].host_port + k), addr,
-                                  (uint16_t)(l->v[i].port + k))
-          < 0)
-        return -1;
+      {
+        const struct moat_publish *p = &l->v[i];
+        uint16_t hp = (uint16_t)(p->host_port + k), cp = (uint16_t)(p->port + k);
+
+        if (p->family == AF_INET6
+                ? moat_nft_elems_publish_wait6 (out, &p->host6, p->proto, hp, addr, cp) < 0
+                : moat_nft_elems_publish (out, p->host, p->family == AF_INET, p->proto, hp, addr,
+                                          cp)
+                      < 0)
+          return -1;
+      }
   for (size_t i = 0; i < l->n; i++)
     for (uint32_t k = 0; k < l->v[i].count; k++)
       if (moat_nft_elems_published (out, addr, l->v[i].proto, (uint16_t)(l->v[i].port + k)) < 0)

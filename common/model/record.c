@@ -63,6 +63,14 @@ record_addr6_from_json (json_t *root, struct moat_record *r)
   return 0;
 }
 
+/* An IPv6-only container has no IPv4 address: its key is under its own
+ * name, never shown as an address. */
+static json_t *
+record_addr4_json (const struct moat_record *r, struct in_addr a, int prefixlen)
+{
+  return r->v6only ? json_null () : moat_ipv4_json (a, prefixlen);
+}
+
 json_t *
 moat_record_to_json (const struct moat_record *r)
 {
@@ -74,12 +82,12 @@ moat_record_to_json (const struct moat_record *r)
       " s:b, s:b, s:b, s:O*, s:O*, s:s*, s:O*, s:s*, s:O*, s:s, s:O*, s:O*}",
       "cniVersion", r->cni_version, "network", r->network, "containerId", r->container_id, "ifname",
       r->ifname, "netns", r->netns, "hostIf", r->host_if, "bridge", r->bridge, "mac", mac,
-      "address", moat_ipv4_json (r->addr, r->prefixlen), "gateway", moat_ipv4_json (r->gateway, -1),
-      "ipam", r->ipam ? r->ipam : "builtin", "name", r->name, "podNamespace", r->pod_namespace,
-      "quiet", r->quiet, "internet", r->internet, "masquerade", r->masquerade, "labels", r->labels,
-      "podAnnotations", r->pod_annotations, "policyFile", r->policy_file, "policy", r->policy,
-      "ident", r->ident, "grants", r->grants, "attachedBy", moat_attacher_name (r->attached_by),
-      "netconf", r->netconf, "allow", r->allow);
+      "address", record_addr4_json (r, r->addr, r->prefixlen), "gateway",
+      record_addr4_json (r, r->gateway, -1), "ipam", r->ipam ? r->ipam : "builtin", "name", r->name,
+      "podNamespace", r->pod_namespace, "quiet", r->quiet, "internet", r->internet, "masquerade",
+      r->masquerade, "labels", r->labels, "podAnnotations", r->pod_annotations, "policyFile",
+      r->policy_file, "policy", r->policy, "ident", r->ident, "grants", r->grants, "attachedBy",
+      moat_attacher_name (r->attached_by), "netconf", r->netconf, "allow", r->allow);
   if (j && r->publish && json_object_set (j, "publish", r->publish) < 0)
     {
       json_decref (j);
@@ -93,6 +101,8 @@ moat_record_to_json (const struct moat_record *r)
           || (r->aliases && json_object_set (j, "aliases", r->aliases) < 0)
           || (r->sources && json_object_set (j, "sources", r->sources) < 0)
           || (r->have_addr6 && record_addr6_to_json (r, j) < 0)
+          || (r->v6only
+              && json_object_set_new (j, "key4", moat_ipv4_json (r->addr, r->prefixlen)) < 0)
           || (r->remote_node
               && json_object_set_new (j, "remote", json_pack ("{s:s}", "node", r->remote_node))
                      < 0)))
@@ -101,6 +111,30 @@ moat_record_to_json (const struct moat_record *r)
       return NULL;
     }
   return j;
+}
+
+/* "address" and "gateway", or for an IPv6-only container (both null)
+ * its key from "key4", the key range's first host its gateway. */
+static int
+record_addr4_from_json (json_t *root, struct moat_record *r)
+{
+  const char *address = json_string_value (json_object_get (root, "address"));
+  const char *gateway = json_string_value (json_object_get (root, "gateway"));
+  const char *key4 = json_string_value (json_object_get (root, "key4"));
+
+  if (!address && key4)
+    {
+      if (moat_parse_cidr (key4, &r->addr, &r->prefixlen) < 0 || !moat_key4_range_has (r->addr))
+        return -1;
+      r->gateway.s_addr
+          = htonl ((ntohl (r->addr.s_addr) & ntohl (moat_prefix_mask (r->prefixlen))) + 1);
+      r->v6only = true;
+      return 0;
+    }
+  if (!address || !gateway || moat_parse_cidr (address, &r->addr, &r->prefixlen) < 0
+      || moat_parse_ipv4 (gateway, &r->gateway) < 0)
+    return -1;
+  return 0;
 }
 
 static char *
@@ -113,16 +147,15 @@ dup_opt (json_t *obj, const char *key)
 int
 moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
 {
-  const char *mac, *address, *gateway;
+  const char *mac;
   json_t *labels, *annotations, *policy, *grants, *netconf, *allow, *aliases;
 
   memset (r, 0, sizeof (*r));
-  if (json_unpack (root, "{s:s, s:s, s:s, s:b, s:b, s:b}", "mac", &mac, "address", &address,
-                   "gateway", &gateway, "quiet", &r->quiet, "internet", &r->internet, "masquerade",
-                   &r->masquerade)
-          < 0
-      || moat_mac_parse (mac, r->mac) < 0 || moat_parse_cidr (address, &r->addr, &r->prefixlen) < 0
-      || moat_parse_ipv4 (gateway, &r->gateway) < 0)
+  if (record_addr4_from_json (root, r) < 0
+      || json_unpack (root, "{s:s, s:b, s:b, s:b}", "mac", &mac, "quiet", &r->quiet, "internet",
+                      &r->internet, "masquerade", &r->masquerade)
+             < 0
+      || moat_mac_parse (mac, r->mac) < 0)
     return moat_error (err, MOAT_E_STATE, 0, "malformed record");
   r->cni_version = dup_opt (root, "cniVersion");
   r->network = dup_opt (root, "network");
@@ -171,7 +204,7 @@ moat_record_from_json (json_t *root, struct moat_record *r, moat_err_t *err)
   r->remote_node = dup_opt (json_object_get (root, "remote"), "node");
   if (!r->network || !r->container_id || !r->ifname || !r->host_if || !r->bridge
       || (!r->remote_node && (!moat_ifname_valid (r->host_if) || !moat_ifname_valid (r->bridge)))
-      || record_addr6_from_json (root, r) < 0)
+      || record_addr6_from_json (root, r) < 0 || (r->v6only && !r->have_addr6))
     {
       moat_record_free (r);
       return moat_error (err, MOAT_E_STATE, 0, "malformed record");

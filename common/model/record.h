@@ -33,11 +33,12 @@ struct moat_record
   char *name;          /* K8S_POD_NAME when the runtime gave one */
   char *pod_namespace; /* K8S_POD_NAMESPACE */
   unsigned char mac[MOAT_MAC_LEN];
-  struct in_addr addr;
+  struct in_addr addr; /* IPv6-only: the internal key, in no interface (key4) */
   int prefixlen;
   struct in_addr gateway;
-  bool have_addr6;          /* a dual-stack network: "address6" and "gateway6" */
-  struct in6_addr addr6;    /* its IPv6 address (prefix length 64) */
+  bool v6only;           /* IPv6-only: "address" null, the key in "key4" (docs/design.md, "IPv6") */
+  bool have_addr6;       /* a dual-stack network: "address6" and "gateway6" */
+  struct in6_addr addr6; /* its IPv6 address (prefix length 64) */
   struct in6_addr gateway6; /* the bridge's IPv6 address */
   bool quiet, internet, masquerade;
   bool log;                /* the network's "log": refusals logged (written only while set) */

@@ -59,10 +59,13 @@ moat_result_build (const char *version, const struct moat_add_result *r)
 {
   bool legacy = moat_cni_version_cmp (version, "1.0.0") < 0; /* 0.3.x and 0.4.0 */
   json_t *dns = r->dns ? json_incref (r->dns) : json_object ();
-  json_t *ips = json_pack ("[o]", ip_entry (moat_ipv4_json (r->addr, r->prefixlen),
-                                            moat_ipv4_json (r->gateway, -1), "4", legacy));
-  json_t *routes
-      = json_pack ("[{s:s, s:o}]", "dst", "0.0.0.0/0", "gw", moat_ipv4_json (r->gateway, -1));
+  json_t *ips = r->v6only
+                    ? json_array ()
+                    : json_pack ("[o]", ip_entry (moat_ipv4_json (r->addr, r->prefixlen),
+                                                  moat_ipv4_json (r->gateway, -1), "4", legacy));
+  json_t *routes = r->v6only ? json_array ()
+                             : json_pack ("[{s:s, s:o}]", "dst", "0.0.0.0/0", "gw",
+                                          moat_ipv4_json (r->gateway, -1));
 
   if (r->have_addr6 && ips && routes
       && (json_array_append_new (ips, ip_entry (ipv6_json (&r->addr6, MOAT_SUBNET6_PREFIXLEN),
@@ -161,6 +164,22 @@ moat_result_first_ipv4 (json_t *result, const char *what, struct in_addr *ret_ad
     return 0;
   }
   return moat_error (err, MOAT_E_DECODE, 0, "%s: no IPv4 address in \"ips\"", what);
+}
+
+bool
+moat_result_has_ipv4 (json_t *result)
+{
+  json_t *ip;
+  size_t i;
+
+  json_array_foreach (json_object_get (result, "ips"), i, ip)
+  {
+    const char *address = json_string_value (json_object_get (ip, "address"));
+
+    if (address && !strchr (address, ':'))
+      return true;
+  }
+  return false;
 }
 
 int

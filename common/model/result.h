@@ -22,6 +22,7 @@ struct moat_add_result
   struct in_addr addr;
   int prefixlen;
   struct in_addr gateway;
+  bool v6only;     /* IPv6-only: no IPv4 entry, no 0.0.0.0/0 (addr is an internal key) */
   bool have_addr6; /* dual stack: a second IP, addr6/64 via gateway6, and "::/0" */
   struct in6_addr addr6;
   struct in6_addr gateway6;
@@ -47,6 +48,10 @@ json_t *moat_error_result (const char *version, const moat_err_t *err, const cha
  * 0 found, -1 with *err (MOAT_E_DECODE naming `what`). */
 int moat_result_first_ipv4 (json_t *result, const char *what, struct in_addr *ret_addr,
                             int *ret_prefixlen, struct in_addr *ret_gateway, moat_err_t *err);
+
+/* Whether the result's "ips" has an IPv4 address (a delegated plugin
+ * with only an IPv6 range has none: the container is IPv6-only). */
+bool moat_result_has_ipv4 (json_t *result);
 
 /* First IPv6 address of a result of any version, the same way:
  * address/prefixlen and its gateway (all zero when none). 1 found, 0 none

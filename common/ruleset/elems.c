@@ -241,7 +241,8 @@ moat_member_elems (const struct moat_nft_member *m, bool for_delete,
     member_elem_addr (&ret[n++], MOAT_SET_QUIET, m->addr);
   if (m->internet || for_delete)
     member_elem_addr (&ret[n++], MOAT_SET_INTERNET, m->addr);
-  if (m->masquerade || for_delete)
+  /* postrouting masquerades by source alone: not for a key. */
+  if ((m->masquerade && !m->v6only) || for_delete)
     member_elem_addr (&ret[n++], MOAT_SET_MASQ, m->addr);
   if (m->log || for_delete)
     member_elem_addr (&ret[n++], MOAT_SET_LOGGED, m->addr);
@@ -267,10 +268,14 @@ moat_member_elems (const struct moat_nft_member *m, bool for_delete,
   key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_GUARDED]);
   key_put_ifname (&w, m->host_ifname);
 
-  key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_PORTS]);
-  key_put_ifname (&w, m->host_ifname);
-  key_put (&w, m->mac, MOAT_MAC_LEN);
-  key_put_addr (&w, m->addr);
+  /* An IPv6-only container's key is no source: from_port drops all its IPv4. */
+  if (!m->v6only)
+    {
+      key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_PORTS]);
+      key_put_ifname (&w, m->host_ifname);
+      key_put (&w, m->mac, MOAT_MAC_LEN);
+      key_put_addr (&w, m->addr);
+    }
 
   if (m->have_addr6)
     n += member_elems6 (m, for_delete, &ret[n]);
@@ -401,6 +406,25 @@ moat_elem_port_of (const struct moat_elem *e, const char *host_ifname,
   return true;
 }
 
+bool
+moat_elem_port6_of (const struct moat_elem *e, const char *host_ifname,
+                    unsigned char ret_mac[MOAT_MAC_LEN], struct in6_addr *ret_addr)
+{
+  const struct moat_set_def *set = &moat_set_defs[MOAT_SET_PORTS6];
+  uint32_t mac_off = moat_field_padded (moat_field_infos[set->fields[0]].len);
+  uint32_t addr_off = mac_off + moat_field_padded (moat_field_infos[set->fields[1]].len);
+  struct key_writer w;
+  struct moat_elem want;
+
+  key_start (&w, &want, set);
+  key_put_ifname (&w, host_ifname);
+  if (e->set != set || e->key_len < addr_off + 16 || memcmp (e->key, want.key, mac_off) != 0)
+    return false;
+  memcpy (ret_mac, e->key + mac_off, MOAT_MAC_LEN);
+  memcpy (ret_addr->s6_addr, e->key + addr_off, 16);
+  return true;
+}
+
 /* --- a container's policy ------------------------------------------------ */
 
 struct moat_nft_elems *
@@ -416,6 +440,7 @@ moat_nft_elems_free (struct moat_nft_elems *e)
     return;
   free (e->l.v);
   free (e->wait6);
+  free (e->pub6);
   free (e);
 }
 
@@ -708,8 +733,8 @@ moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_t po
 /* host . proto . host port : container . port, the host address an
  * interval (0.0.0.0: all of them). */
 int
-moat_nft_elems_publish (struct moat_nft_elems *l, struct in_addr host, uint8_t proto,
-                        uint16_t host_port, struct in_addr addr, uint16_t port)
+moat_nft_elems_publish (struct moat_nft_elems *l, struct in_addr host, bool ipv4_only,
+                        uint8_t proto, uint16_t host_port, struct in_addr addr, uint16_t port)
 {
   uint16_t nhost_port = htons (host_port), nport = htons (port);
   uint32_t last = host.s_addr == INADDR_ANY ? 0xffffffffu : host.s_addr;
@@ -727,6 +752,50 @@ moat_nft_elems_publish (struct moat_nft_elems *l, struct in_addr host, uint8_t p
   memcpy (e->data, &addr.s_addr, 4);
   memcpy (e->data + 4, &nport, 2);
   e->data_len = 8;
+  e->no_twin = ipv4_only;
+  return 0;
+}
+
+int
+moat_nft_elems_publish_wait6 (struct moat_nft_elems *l, const struct in6_addr *host, uint8_t proto,
+                              uint16_t host_port, struct in_addr addr, uint16_t port)
+{
+  struct moat_publish6_wait *v = realloc (l->pub6, (l->n_pub6 + 1) * sizeof (*v));
+
+  if (!v)
+    return -1;
+  l->pub6 = v;
+  v[l->n_pub6++] = (struct moat_publish6_wait){ addr, *host, proto, host_port, port };
+  return 0;
+}
+
+/* host6 (:: from ::2) . proto . host port : addr6 . port in publish6. */
+int
+moat_nft_elems_publish6 (struct moat_nft_elems *l, const struct in6_addr *host, uint8_t proto,
+                         uint16_t host_port, const struct in6_addr *addr, uint16_t port)
+{
+  uint16_t nhost_port = htons (host_port), nport = htons (port);
+  struct in6_addr first = *host, last = *host;
+  struct key_writer w;
+  struct moat_elem *e;
+
+  if (IN6_IS_ADDR_UNSPECIFIED (host))
+    {
+      first.s6_addr[15] = 2; /* ::1 cannot be DNAT'd; :: is never local */
+      memset (&last, 0xff, sizeof (last));
+    }
+  e = elems_push (l, MOAT_SET_PUBLISH6, &w);
+  if (!e)
+    return -1;
+  key_put_addr6 (&w, &first);
+  key_put (&w, &proto, 1);
+  key_put (&w, &nhost_port, 2);
+  memcpy (e->key_end, e->key, e->key_len);
+  e->key_end_len = e->key_len;
+  memcpy (e->key_end, &last, 16);
+  memcpy (e->data, addr->s6_addr, 16);
+  memcpy (e->data + 16, &nport, 2);
+  e->data_len = 20;
   return 0;
 }
 
@@ -862,6 +931,10 @@ moat_nft_elems_hostnet_peer (struct moat_nft_elems *l, struct in_addr src, uint6
 {
   struct key_writer w;
 
+  /* An IPv6-only container's key: hostnet_in matches any source, so a
+   * packet forged with it from outside would pass (hostnet is IPv4's). */
+  if (moat_key4_range_has (src))
+    return 0;
   if (!elems_push (l, MOAT_SET_HOSTNET_PEERS, &w))
     return -1;
   key_put_addr (&w, src);

@@ -39,6 +39,8 @@ struct moat_nft_member
    * are found by a dump of the publish sets. */
   bool publish_known;
   bool have_addr6;          /* the network is dual stack (subnet6) */
+  bool v6only;              /* IPv6-only: `addr` a key, no IPv4 `ports` element (its
+                               port admits no IPv4 frame, ARP included) */
   struct in6_addr addr6;    /* container's global IPv6 address */
   struct in6_addr gateway6; /* the bridge's global IPv6 address */
 };
@@ -81,11 +83,22 @@ int moat_nft_elems_proxied (struct moat_nft_elems *l, struct in_addr addr, struc
 
 /* A published port (model/publish.h): host address (INADDR_ANY: every
  * one) . proto . host port to addr:port in the publish map; addr . proto .
- * port in the published set. */
-int moat_nft_elems_publish (struct moat_nft_elems *l, struct in_addr host, uint8_t proto,
-                            uint16_t host_port, struct in_addr addr, uint16_t port);
+ * port in the published set. Every address's element has an IPv6 twin
+ * (from ::2: docs/design.md, "Published ports") unless `ipv4_only`. */
+int moat_nft_elems_publish (struct moat_nft_elems *l, struct in_addr host, bool ipv4_only,
+                            uint8_t proto, uint16_t host_port, struct in_addr addr, uint16_t port);
+/* The same on an IPv6 host address (:: every one): it waits for the
+ * container's IPv6 address (struct moat_publish6_wait), its element is in
+ * publish6 only. */
+int moat_nft_elems_publish_wait6 (struct moat_nft_elems *l, const struct in6_addr *host,
+                                  uint8_t proto, uint16_t host_port, struct in_addr addr,
+                                  uint16_t port);
 int moat_nft_elems_published (struct moat_nft_elems *l, struct in_addr addr, uint8_t proto,
                               uint16_t port);
+/* The element of a waiting one (moat_nft_elems_twin6), `addr` the
+ * container's IPv6 address. */
+int moat_nft_elems_publish6 (struct moat_nft_elems *l, const struct in6_addr *host, uint8_t proto,
+                             uint16_t host_port, const struct in6_addr *addr, uint16_t port);
 
 /* moatctl's grants, in sets the policy never touches (its sweep leaves
  * them; a DEL takes them). A grant opens what it names whatever the policy
@@ -127,6 +140,13 @@ int moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elem
  * IPv6 ranges). */
 int moat_nft_elems_twin6_range (struct moat_nft_elems *out, const struct moat_nft_elems *in,
                                 size_t from, size_t to, moat_addr6_fn addr6_of, void *data);
+/* The ports waiting in `l` for an IPv6 host address made, appended to
+ * `l`, and no longer waiting (what moat_nft_elems_twin6 does of them). */
+int moat_nft_elems_publish_waits6 (struct moat_nft_elems *l, moat_addr6_fn addr6_of, void *data);
+/* Removes the elements [from, to) of `l` that have an IPv6 twin set but
+ * are IPv4's: an IPv6-only container's own (its key is on no wire), once
+ * twinned (docs/design.md, "IPv6"). */
+void moat_nft_elems_drop4 (struct moat_nft_elems *l, size_t from, size_t to);
 /* That element, in the twin of `set` (an ACL or grant set). */
 int moat_nft_elems_acl6 (struct moat_nft_elems *l, enum moat_set set,
                          const struct in6_addr *container, const struct moat_acl *acl,
@@ -190,6 +210,7 @@ struct moat_elem
   uint32_t data_len;                  /* 0: not a map */
   char name[MOAT_IDENT_OBJECT_MAX];   /* an identity's set ("id_<ident>"); "": set->name */
   char jump[MOAT_IDENT_OBJECT_MAX];   /* a verdict map's value: jump to this chain */
+  bool no_twin;                       /* IPv4 only: moat_nft_elems_twin6 makes none */
 };
 
 struct moat_elem_list
@@ -209,13 +230,25 @@ struct moat_acl6_wait
   uint64_t timeout_ms;
 };
 
+/* A port published on an IPv6 host address, waiting likewise. */
+struct moat_publish6_wait
+{
+  struct in_addr container;
+  struct in6_addr host; /* ::: every IPv6 address (from ::2) */
+  uint8_t proto;
+  uint16_t host_port, port;
+};
+
 /* The list kernel/nft sends (sorted by set first); read it with
- * moat_nft_elems_at. `wait6`: IPv6 ranges, sent only as twins. */
+ * moat_nft_elems_at. `wait6`: IPv6 ranges, sent only as twins; `pub6`:
+ * ports published on IPv6 host addresses, likewise. */
 struct moat_nft_elems
 {
   struct moat_elem_list l;
   struct moat_acl6_wait *wait6;
   size_t n_wait6;
+  struct moat_publish6_wait *pub6;
+  size_t n_pub6;
 };
 
 /* Element i of the list (NULL past the end), read-only: its set
@@ -244,6 +277,9 @@ int moat_elem_bridge (struct moat_elem *e, const char *bridge, moat_err_t *err);
  * container MAC and address. */
 bool moat_elem_port_of (const struct moat_elem *e, const char *host_ifname,
                         unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr);
+/* The same for a ports6 element (its address global or link-local). */
+bool moat_elem_port6_of (const struct moat_elem *e, const char *host_ifname,
+                         unsigned char ret_mac[MOAT_MAC_LEN], struct in6_addr *ret_addr);
 /* MOAT_E_NFT naming `what` when `name` is no interface name. */
 int moat_elem_check_ifname (const char *what, const char *name, moat_err_t *err);
 

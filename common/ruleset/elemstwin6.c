@@ -91,6 +91,20 @@ data_twin6 (const struct moat_elem *e, struct moat_elem *t, moat_addr6_fn addr6_
   return true;
 }
 
+/* The publish map's "every host address" in IPv6 starts at ::2: the
+ * kernel cannot DNAT a connection to ::1 to a container (IPv6 has no
+ * route_localnet; docs/design.md, "Published ports"), so the host's own
+ * [::1]:PORT keeps answering, or refuses at once, instead of a DNAT that
+ * hangs. :: is never a local destination. */
+static void
+publish6_past_loopback (struct moat_elem *t)
+{
+  static const uint8_t zero[16] = { 0 };
+
+  if (t->key_end_len && memcmp (t->key, zero, 16) == 0)
+    t->key[15] = 2;
+}
+
 /* id_<ident> -> id_<ident>6: an identity's name has at most
  * MOAT_NFT_IDENT_MAX characters, so the "6" fits (MOAT_IDENT_OBJECT_MAX). */
 static void
@@ -101,6 +115,25 @@ name_twin6 (char dst[MOAT_IDENT_OBJECT_MAX], const char *src)
   memcpy (dst, src, len);
   dst[len] = '6';
   dst[len + 1] = '\0';
+}
+
+/* The ports published on IPv6 host addresses waiting in `in`. */
+static int
+publish_waits (struct moat_nft_elems *out, const struct moat_nft_elems *in, moat_addr6_fn addr6_of,
+               void *data)
+{
+  size_t n = in->n_pub6; /* out may be in */
+
+  for (size_t i = 0; i < n; i++)
+    {
+      const struct moat_publish6_wait *w = &in->pub6[i];
+      struct in6_addr a6;
+
+      if (addr6_of (w->container, &a6, data) == 1
+          && moat_nft_elems_publish6 (out, &w->host, w->proto, w->host_port, &a6, w->port) < 0)
+        return -1;
+    }
+  return 0;
 }
 
 /* The IPv6 ranges waiting in `in` (elems.h), for dual-stack containers. */
@@ -119,6 +152,15 @@ ranges6 (struct moat_nft_elems *out, const struct moat_nft_elems *in, moat_addr6
           && moat_nft_elems_acl6 (out, w->set, &a6, &w->acl, w->timeout_ms) < 0)
         return -1;
     }
+  return publish_waits (out, in, addr6_of, data);
+}
+
+int
+moat_nft_elems_publish_waits6 (struct moat_nft_elems *l, moat_addr6_fn addr6_of, void *data)
+{
+  if (publish_waits (l, l, addr6_of, data) < 0)
+    return -1;
+  l->n_pub6 = 0;
   return 0;
 }
 
@@ -132,13 +174,15 @@ moat_nft_elems_twin6_range (struct moat_nft_elems *out, const struct moat_nft_el
       enum moat_set twin = moat_set_twin6 (moat_elem_set (e));
       struct moat_elem t, *pushed;
 
-      if (twin == MOAT_SET_NO_TWIN || e->set->v6 || e->set->family != NFPROTO_INET)
+      if (twin == MOAT_SET_NO_TWIN || e->set->v6 || e->set->family != NFPROTO_INET || e->no_twin)
         continue;
       memset (&t, 0, sizeof (t));
       t.set = moat_set_def_of (twin);
       t.timeout_ms = e->timeout_ms;
       if (!key_twin6 (e, &t, addr6_of, data) || !data_twin6 (e, &t, addr6_of, data))
         continue;
+      if (twin == MOAT_SET_PUBLISH6)
+        publish6_past_loopback (&t);
       if (e->name[0])
         name_twin6 (t.name, e->name);
       if (e->jump[0])
@@ -159,6 +203,23 @@ moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elems *i
       || ranges6 (out, in, addr6_of, data) < 0)
     return -1;
   if (out == in)
-    out->n_wait6 = 0; /* made: a second pass adds none again */
+    out->n_wait6 = out->n_pub6 = 0; /* made: a second pass adds none again */
   return 0;
+}
+
+void
+moat_nft_elems_drop4 (struct moat_nft_elems *l, size_t from, size_t to)
+{
+  size_t n = from;
+
+  for (size_t i = from; i < l->l.n; i++)
+    {
+      const struct moat_elem *e = &l->l.v[i];
+
+      if (i < to && !e->set->v6 && e->set->family == NFPROTO_INET
+          && moat_set_twin6 (moat_elem_set (e)) != MOAT_SET_NO_TWIN)
+        continue;
+      l->l.v[n++] = *e;
+    }
+  l->l.n = n;
 }

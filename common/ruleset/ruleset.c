@@ -1080,11 +1080,13 @@ const struct moat_rule_def moat_rule_defs[] = {
     MOAT_ACT_ACCEPT,
     NULL },
   /* Moat containers whose labels reach it (through their own allow-host
-   * first, in to_host). */
+   * first, in to_host), from the bridge their address is on: the same
+   * source forged from outside is no peer. */
   { NFPROTO_INET,
     "hostnet_in",
-    "ip saddr . socket cgroupv2 level 2 @hostnet_peers accept",
-    { IPV4, LOOKUP (MOAT_SET_HOSTNET_PEERS, MOAT_SRC_IP_SADDR, MOAT_SRC_SOCKET_CGROUP) },
+    "iifname . ip saddr @members ip saddr . socket cgroupv2 level 2 @hostnet_peers accept",
+    { IPV4, LOOKUP (MOAT_SET_MEMBERS, MOAT_SRC_IIFNAME, MOAT_SRC_IP_SADDR),
+      LOOKUP (MOAT_SET_HOSTNET_PEERS, MOAT_SRC_IP_SADDR, MOAT_SRC_SOCKET_CGROUP) },
     MOAT_ACT_ACCEPT,
     NULL },
   { NFPROTO_INET,

@@ -207,7 +207,8 @@
  *   chain hostnet_in
  *     ct state established,related accept
  *     iifname lo accept
- *     ip saddr . socket cgroupv2 level 2 @hostnet_peers accept   (moat peers let in)
+ *     iifname . ip saddr @members ip saddr . socket cgroupv2 level 2 @hostnet_peers accept
+ *                                              (moat peers let in, from their bridge)
  *     ip saddr . socket cgroupv2 level 2 . meta l4proto . th dport @hostnet_ingress accept
  *     meta l4proto tcp reject with tcp reset
  *     reject with icmpx admin-prohibited
@@ -278,7 +279,7 @@
  * older moat made are recognised and remade (docs/design.md, "Upgrades").
  * Bump it with every change to the sets, chains or rules above:
  * common/tests/test_nft.c fails until the new layout is recorded there. */
-#define MOAT_RULESET_LAYOUT 6
+#define MOAT_RULESET_LAYOUT 7
 #define MOAT_RULESET_LAYOUT_STR_(n) #n
 #define MOAT_RULESET_LAYOUT_STR(n) MOAT_RULESET_LAYOUT_STR_ (n)
 #define MOAT_RULESET_LAYOUT_COMMENT "moat layout " MOAT_RULESET_LAYOUT_STR (MOAT_RULESET_LAYOUT)

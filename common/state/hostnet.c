@@ -79,15 +79,7 @@ moat_hostnet_remove (const char *container_id, moat_err_t *err)
 
   if (path_of (path, sizeof (path), container_id, err) < 0)
     return -1;
-  if (unlink (path) < 0 && errno != ENOENT)
-    return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", path);
-  if (strlen (path) + sizeof (".tmp") <= sizeof (path))
-    {
-      strcat (path, ".tmp");
-      if (unlink (path) < 0 && errno != ENOENT)
-        return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", path);
-    }
-  return 0;
+  return moat_file_remove_state (path, MOAT_E_STATE, err);
 }
 
 int

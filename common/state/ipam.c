@@ -483,6 +483,62 @@ release_if_owned (int dirfd, const char *name, uint32_t a, void *data, moat_err_
 }
 
 int
+moat_ipam_owner_read (const char *dir, const char *name, char *buf, size_t size, moat_err_t *err)
+{
+  _cleanup_close_ int dirfd = -1, fd = -1;
+  ssize_t n;
+
+  if (open_dir (dir, false, &dirfd, err) < 0)
+    return -1;
+  if (dirfd < 0 || size < 2)
+    return 0;
+  fd = openat (dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return errno == ENOENT ? 0
+                           : moat_error (err, MOAT_E_IPAM, errno, "address %s: cannot open", name);
+  n = read_upto (fd, buf, size - 1);
+  if (n < 0)
+    return moat_error (err, MOAT_E_IPAM, errno, "address %s: cannot read", name);
+  if (n < 2 || buf[n - 1] != '\n')
+    return 0;
+  buf[n - 1] = '\0';
+  return 1;
+}
+
+struct addr_of
+{
+  const char *owner;
+  struct in_addr found;
+  bool have;
+};
+
+static int
+take_if_owned (int dirfd, const char *name, uint32_t a, void *data, moat_err_t *err)
+{
+  struct addr_of *q = data;
+  int r = q->have ? 0 : held_by (dirfd, name, q->owner, err);
+
+  if (r > 0)
+    {
+      q->found.s_addr = htonl (a);
+      q->have = true;
+    }
+  return r < 0 ? -1 : 0;
+}
+
+int
+moat_ipam_addr_of (const char *dir, const char *owner, struct in_addr *ret, moat_err_t *err)
+{
+  struct addr_of q = { .owner = owner };
+
+  if (check_owner (owner, err) < 0 || for_each_address (dir, false, take_if_owned, &q, err) < 0)
+    return -1;
+  if (q.have)
+    *ret = q.found;
+  return q.have;
+}
+
+int
 moat_ipam_release_owner (const char *dir, const char *owner, moat_err_t *err)
 {
   if (check_owner (owner, err) < 0)

@@ -51,6 +51,14 @@ int moat_ipam_release_owner (const char *dir, const char *owner, moat_err_t *err
  * holds the network lock. */
 int moat_ipam_release_unowned (const char *dir, char *const *keep, moat_err_t *err);
 
+/* The owner named by the allocation file `name` (an IPv4 or IPv6
+ * address's): 1 and its key in buf, 0 when there is none. */
+int moat_ipam_owner_read (const char *dir, const char *name, char *buf, size_t size,
+                          moat_err_t *err);
+
+/* The IPv4 address `owner` holds: 1 and *ret, 0 none. */
+int moat_ipam_addr_of (const char *dir, const char *owner, struct in_addr *ret, moat_err_t *err);
+
 /* Number of free addresses left (STATUS). */
 int moat_ipam_free_count (const char *dir, const struct moat_pool *pool, long *ret_count,
                           moat_err_t *err);

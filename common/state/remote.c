@@ -114,15 +114,7 @@ moat_remote_remove (const char *network, const char *key, moat_err_t *err)
 
   if (remote_path (path, sizeof (path), network, key, err) < 0)
     return -1;
-  if (unlink (path) < 0 && errno != ENOENT)
-    return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", path);
-  if (strlen (path) + sizeof (".tmp") <= sizeof (path))
-    {
-      strcat (path, ".tmp");
-      if (unlink (path) < 0 && errno != ENOENT)
-        return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", path);
-    }
-  return 0;
+  return moat_file_remove_state (path, MOAT_E_STATE, err);
 }
 
 int

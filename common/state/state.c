@@ -315,15 +315,11 @@ moat_record_remove (const char *network, const char *key, moat_err_t *err)
 {
   char path[4096];
 
-  if (record_path (path, sizeof (path), network, key) < 0
-      || strlen (path) + sizeof (".tmp") > sizeof (path))
+  if (record_path (path, sizeof (path), network, key) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "record of \"%s\"", key);
-  if (unlink (path) < 0 && errno != ENOENT)
-    return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", path);
-  /* A write killed before its rename left this (write_atomic). */
-  strcat (path, ".tmp");
-  if (unlink (path) < 0 && errno != ENOENT)
-    return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", path);
+  /* With the .tmp a write killed before its rename left (write_atomic). */
+  if (moat_file_remove_state (path, MOAT_E_STATE, err) < 0)
+    return -1;
   return index_remove (network, key, err);
 }
 

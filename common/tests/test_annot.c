@@ -209,7 +209,8 @@ test_publish (void **state)
   moat_annotations_free (&b);
   assert_refused ("io.moat.publish", "8080", "item \"8080\": expected");
   assert_refused ("io.moat.publish", "8080:80/sctp", "protocol \"sctp\"");
-  assert_refused ("io.moat.publish", "::1:8080:80", "IPv6 is not supported yet");
+  assert_refused ("io.moat.publish", "::1:8080:80",
+                  "host address \"::1\": IPv6 loopback cannot be published by the kernel");
   assert_refused ("io.moat.publish", "8080:80,8080:81", "publish one host port");
 }
 

@@ -121,10 +121,10 @@ publish_within (void **state)
   assert_within ("{\"publish\": true}", "{\"io.moat.publish\": \"80:8080/tcp\"}");
   assert_within (some, "{\"io.moat.publish\": \"8000-8010:80-90,127.0.0.1:53:5353/udp\"}");
   assert_beyond (some, "{\"io.moat.publish\": \"8011:80\"}",
-                 "io.moat.publish: 0.0.0.0:8011:80/tcp is not allowed on network \"n\" "
+                 "io.moat.publish: 8011:80/tcp is not allowed on network \"n\" "
                  "(allow.publish: [\"tcp/8000-8010\",\"udp/53\"])");
   assert_beyond (some, "{\"io.moat.publish\": \"8010-8011:80-81\"}", "8010-8011");
-  assert_beyond (some, "{\"io.moat.publish\": \"53:53\"}", "0.0.0.0:53:53/tcp");
+  assert_beyond (some, "{\"io.moat.publish\": \"53:53\"}", "53:53/tcp");
   assert_beyond (NULL, "{\"io.moat.publish\": \"8080:80\"}",
                  "its configuration has no \"allow\": {\"publish\": [...]}");
   assert_malformed ("{\"publish\": [\"8000-9000/tcp\"]}", "allow.publish[0]");

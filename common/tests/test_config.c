@@ -183,9 +183,11 @@ test_bad_input (void **state)
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"portMappings\":"
                   "[{\"hostPort\":8080,\"containerPort\":80,\"protocol\":\"sctp\"}]}}",
                   MOAT_E_CONFIG, "runtimeConfig.portMappings[0]: item \"sctp\": protocol");
-  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"portMappings\":"
-                  "[{\"hostPort\":8080,\"containerPort\":80,\"hostIP\":\"::1\"}]}}",
-                  MOAT_E_CONFIG, "IPv6 is not supported yet");
+  assert_refused (
+      "{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"portMappings\":"
+      "[{\"hostPort\":8080,\"containerPort\":80,\"hostIP\":\"::1\"}]}}",
+      MOAT_E_CONFIG,
+      "hostIP ::1: IPv6 loopback cannot be published by the kernel; use the host's IPv6 address");
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"runtimeConfig\":{\"portMappings\":"
                   "[{\"hostPort\":8080,\"containerPort\":80},"
                   "{\"hostPort\":8080,\"containerPort\":81,\"hostIP\":\"10.0.0.1\"}]}}",

@@ -41,6 +41,7 @@
 #endif
 
 #include "kernel/confine.h"
+#include "kernel/seccompbpf.h"
 #include "kernel/landlock.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -865,6 +866,41 @@ test_unknown_profile_is_refused (void **state)
   assert_int_equal (WEXITSTATUS (status), 0);
 }
 
+/* The filter a run loads (the build's copy, the pid put in) is, for every
+ * profile, the one libseccomp builds for that pid now. */
+static void
+test_precompiled_filters_are_libseccomps (void **state)
+{
+  const enum moat_seccomp_profile profiles[] = {
+    MOAT_SECCOMP_PLUGIN, MOAT_SECCOMP_PLUGIN_DELEGATED, MOAT_SECCOMP_HOOK,
+    MOAT_SECCOMP_CTL,    MOAT_SECCOMP_HOOK_POLICY,      MOAT_SECCOMP_CLUSTER_WATCH,
+  };
+  const pid_t pids[] = { getpid (), 1, 4194304 };
+
+  for (size_t i = 0; i < sizeof (profiles) / sizeof (profiles[0]); i++)
+    for (size_t j = 0; j < sizeof (pids) / sizeof (pids[0]); j++)
+      {
+        int fd = memfd_create ("filter", MFD_CLOEXEC);
+        moat_err_t err = { 0 };
+        struct sock_filter *insns = NULL, *built;
+        size_t len = 0;
+        off_t size;
+
+        assert_true (fd >= 0);
+        assert_int_equal (moat_seccomp_export (profiles[i], pids[j], fd, &err), 0);
+        size = lseek (fd, 0, SEEK_END);
+        assert_int_equal (moat_seccomp_precompiled (profiles[i], pids[j], &insns, &len), 1);
+        assert_int_equal ((size_t)size, len * sizeof (*insns));
+        built = malloc ((size_t)size);
+        assert_non_null (built);
+        assert_int_equal (pread (fd, built, (size_t)size, 0), size);
+        assert_memory_equal (built, insns, (size_t)size);
+        free (built);
+        free (insns);
+        close (fd);
+      }
+}
+
 int
 main (void)
 {
@@ -875,6 +911,7 @@ main (void)
           cmocka_unit_test (test_cluster_watch),
           cmocka_unit_test (test_plugin_delegated),
           cmocka_unit_test (test_unknown_profile_is_refused),
+          cmocka_unit_test (test_precompiled_filters_are_libseccomps),
           cmocka_unit_test (test_landlock_writes_only_beneath_the_set),
           cmocka_unit_test (test_landlock_is_inherited_across_exec),
           cmocka_unit_test (test_landlock_early_layer_then_the_set),

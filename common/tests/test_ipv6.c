@@ -133,8 +133,27 @@ test_config_keys (void **state)
                   "gateway6: fd00:1:: is not a host address");
   assert_refused (V4 "\"subnet6\":\"fd00:1::/64\",\"gateway6\":\"10.1.0.1\"}",
                   "gateway6: \"10.1.0.1\" is not an IPv6 address");
-  assert_refused ("{" BASE ",\"subnet6\":\"fd00:1::/64\"}",
-                  "subnet6: IPv6-only networks are not supported yet");
+  /* IPv6-only: subnet6 alone; no name server; no IPv4 subnet in the key range. */
+  assert_int_equal (
+      moat_netconf_parse ("{" BASE ",\"subnet6\":\"fd00:1::/64\"}", MOAT_CMD_ADD, &c, &err), 0);
+  assert_true (c.v6only);
+  assert_false (c.have_subnet);
+  moat_netconf_free (&c);
+  assert_int_equal (moat_netconf_parse ("{" BASE ",\"subnet\":\"10.1.0.0/24\","
+                                        "\"subnet6\":\"fd00:1::/64\"}",
+                                        MOAT_CMD_ADD, &c, &err),
+                    0);
+  assert_false (c.v6only);
+  moat_netconf_free (&c);
+  assert_refused ("{" BASE ",\"subnet6\":\"fd00:1::/64\",\"names\":true}",
+                  "names: not supported on an IPv6-only network");
+  assert_refused ("{" BASE ",\"subnet6\":\"fd00:1::/64\",\"gateway\":\"10.1.0.1\"}",
+                  "gateway: needs \"subnet\"");
+  assert_refused ("{" BASE "}",
+                  "subnet: required when there is no \"ipam\" section nor \"subnet6\"");
+  assert_refused ("{" BASE ",\"subnet\":\"240.1.0.0/16\",\"subnet6\":\"fd00:1::/64\"}",
+                  "subnet: \"240.1.0.0/16\" overlaps 240.0.0.0/4");
+  assert_refused ("{" BASE ",\"subnet\":\"255.0.0.0/8\"}", "overlaps 240.0.0.0/4");
   /* Requested addresses. */
   assert_refused (V4 "\"subnet6\":\"fd00:1::/64\",\"args\":{\"cni\":{\"ips\":[\"fd00:1::zz\"]}}}",
                   "args.cni.ips: \"fd00:1::zz\" is not an IPv6 address");

@@ -683,6 +683,9 @@ static const char *const expected_rules[] = {
   "inet moat hostnet_in\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 2 ]\n"
+  "  [ lookup reg 1 set members ]\n"
   "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
   "  [ socket load cgroupv2 => reg 9 ]\n"
   "  [ lookup reg 1 set hostnet_peers ]\n"
@@ -803,8 +806,10 @@ static const struct
   { 4, 0xd9186c2c1733f26dULL },
   /* the port drops IPv6 fragments to link-local and multicast addresses */
   { 5, 0x556745b17a57f69cULL },
+  /* hostnet_peers only from the bridge the address is on */
+  { 6, 0xdb8f53c923235e98ULL },
   /* cluster mode: node_nets, node_routes, node_links and their four rules */
-  { 6, 0x4826f810dc77ca0eULL },
+  { 7, 0xce1214d6f0da525aULL },
 };
 
 static void

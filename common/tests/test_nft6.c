@@ -879,7 +879,7 @@ test_twin6 (void **state)
     "id_a0a06: fd00:1::3",
     "proxy6: fd00:1::2 . 80 : fd00:1::4 . 3128",
     "grant_peer6: fd00:1::2 . fd00:1::3",
-    "publish6: ::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff . tcp . 8443 : fd00:1::2 . 80",
+    "publish6: ::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff . tcp . 8443 : fd00:1::2 . 80",
   };
   char line[256];
 
@@ -897,9 +897,11 @@ test_twin6 (void **state)
   assert_int_equal (moat_nft_elems_grant_peer (in, a4 ("10.1.0.2"), a4 ("10.1.0.3"), 60000), 0);
   assert_int_equal (moat_nft_elems_grant_peer (in, a4 ("10.1.0.2"), a4 ("10.1.0.9"), 0), 0);
   assert_int_equal (
-      moat_nft_elems_publish (in, a4 ("0.0.0.0"), IPPROTO_TCP, 8443, a4 ("10.1.0.2"), 80), 0);
+      moat_nft_elems_publish (in, a4 ("0.0.0.0"), false, IPPROTO_TCP, 8443, a4 ("10.1.0.2"), 80),
+      0);
   assert_int_equal (
-      moat_nft_elems_publish (in, a4 ("192.168.0.10"), IPPROTO_UDP, 53, a4 ("10.1.0.2"), 53), 0);
+      moat_nft_elems_publish (in, a4 ("192.168.0.10"), false, IPPROTO_UDP, 53, a4 ("10.1.0.2"), 53),
+      0);
   assert_int_equal (moat_nft_elems_twin6 (out, in, addr6_of, NULL), 0);
   for (size_t i = 0; i < moat_nft_elems_count (out); i++)
     {

@@ -61,13 +61,32 @@ test_grammar (void **state)
   assert_int_equal (l.v[1].proto, 17);
   assert_int_equal (l.v[2].count, 11);
   assert_int_equal (l.v[2].port, 9100);
+  assert_int_equal (l.v[0].family, 0);
+  assert_int_equal (l.v[1].family, AF_INET);
   moat_publish_format (&l.v[0], buf, sizeof (buf));
-  assert_string_equal (buf, "0.0.0.0:8080:80/tcp");
+  assert_string_equal (buf, "8080:80/tcp");
   moat_publish_format (&l.v[2], buf, sizeof (buf));
-  assert_string_equal (buf, "0.0.0.0:9000-9010:9100-9110/tcp");
+  assert_string_equal (buf, "9000-9010:9100-9110/tcp");
   moat_publish_list_free (&l);
   parse_ok ("0.0.0.0:1:65535/UDP", &l);
   assert_int_equal (l.v[0].port, 65535);
+  assert_int_equal (l.v[0].family, AF_INET);
+  moat_publish_format (&l.v[0], buf, sizeof (buf));
+  assert_string_equal (buf, "0.0.0.0:1:65535/udp");
+  moat_publish_list_free (&l);
+  /* IPv6 host addresses: bracketed or not, :: every one. */
+  parse_ok ("[::]:8080:80,[2001:DB8::7]:53:53/udp,fd00:1::1:9000:90", &l);
+  assert_int_equal (l.n, 3);
+  assert_int_equal (l.v[0].family, AF_INET6);
+  assert_true (IN6_IS_ADDR_UNSPECIFIED (&l.v[0].host6));
+  assert_int_equal (l.v[0].host_port, 8080);
+  moat_publish_format (&l.v[0], buf, sizeof (buf));
+  assert_string_equal (buf, "[::]:8080:80/tcp");
+  moat_publish_format (&l.v[1], buf, sizeof (buf));
+  assert_string_equal (buf, "[2001:db8::7]:53:53/udp");
+  moat_publish_format (&l.v[2], buf, sizeof (buf));
+  assert_string_equal (buf, "[fd00:1::1]:9000:90/tcp");
+  moat_publish_list_free (&l);
   moat_publish_list_free (&l);
 }
 
@@ -84,8 +103,16 @@ test_refusals (void **state)
   refused ("8080:8x", "container port");
   refused ("10-9:10-9", "reversed");
   refused ("9000-9010:9000-9005", "differ in length (11, 6)");
-  refused ("::1:8080:80", "IPv6 is not supported yet");
-  refused ("[::1]:8080:80", "IPv6");
+  refused ("::1:8080:80", "host address \"::1\": IPv6 loopback cannot be published by the kernel; "
+                          "use the host's IPv6 address");
+  refused ("[::1]:8080:80", "IPv6 loopback cannot be published");
+  refused ("[0:0::0:1]:8080:80", "IPv6 loopback cannot be published");
+  refused ("[fe80::1]:8080:80", "not a global or unique local IPv6 address, nor ::");
+  refused ("[ff02::1]:8080:80", "not a global or unique local IPv6 address");
+  refused ("[::ffff:127.0.0.1]:8080:80", "not a global or unique local IPv6 address");
+  refused ("[fd00::zz]:8080:80", "is not an IPv4 or IPv6 address");
+  refused ("[::]:8080:80,8080:81", "publish one host port");
+  refused ("[::]:8080:80,[fd00::1]:8080:81", "publish one host port");
   refused ("10.0.0.300:8080:80", "not an IPv4 address");
   refused ("8080:80,10.0.0.1:8080:81", "publish one host port");
   refused ("8000-8010:8000-8010,8010:1", "publish one host port");
@@ -103,7 +130,18 @@ test_overlap (void **state)
   assert_false (moat_publish_overlap (&l.v[1], &l.v[2]));
   assert_false (moat_publish_overlap (&l.v[0], &l.v[3]));
   l.v[1].host_port = 8080;
-  assert_true (moat_publish_overlap (&l.v[0], &l.v[1])); /* 0.0.0.0 covers 10.0.0.1 */
+  assert_true (moat_publish_overlap (&l.v[0], &l.v[1])); /* no address covers 10.0.0.1 */
+  moat_publish_list_free (&l);
+  /* 0.0.0.0 and :: split the families; no address takes both. */
+  parse_ok ("0.0.0.0:80:80,[::]:80:80,[fd00::1]:81:80,10.0.0.1:81:80,82:80,[fd00::2]:83:80", &l);
+  assert_false (moat_publish_overlap (&l.v[0], &l.v[1]));
+  assert_false (moat_publish_overlap (&l.v[2], &l.v[3]));
+  l.v[2].host_port = 80;
+  assert_true (moat_publish_overlap (&l.v[1], &l.v[2])); /* :: covers fd00::1 */
+  assert_false (moat_publish_overlap (&l.v[0], &l.v[2]));
+  assert_false (moat_publish_overlap (&l.v[4], &l.v[5]));
+  l.v[5].host_port = 82;
+  assert_true (moat_publish_overlap (&l.v[4], &l.v[5])); /* no address covers fd00::2 */
   moat_publish_list_free (&l);
 }
 
@@ -149,6 +187,53 @@ test_elems (void **state)
   moat_publish_list_free (&l);
 }
 
+static int
+addr6_of (struct in_addr addr, struct in6_addr *ret, void *data)
+{
+  if (addr.s_addr != htonl (0x0a0b0002))
+    return 0;
+  inet_pton (AF_INET6, "fd00:b::2", ret);
+  return 1;
+}
+
+/* The IPv6 side, after the twin pass: no address gives publish6 from ::2
+ * (::1 cannot be DNAT'd), :: likewise and publish6 only, an IPv6 address
+ * that one only, 0.0.0.0 and an IPv4 address no twin. */
+static void
+test_elems6 (void **state)
+{
+  _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *e = moat_nft_elems_new ();
+  struct moat_publish_list l = { 0 };
+  struct in_addr addr = { htonl (0x0a0b0002) };
+  static const char *const want[] = {
+    "publish: 0.0.0.0-255.255.255.255 . tcp . 8080 : 10.11.0.2 . 80",
+    "publish: 0.0.0.0-255.255.255.255 . tcp . 8081 : 10.11.0.2 . 81",
+    "published: 10.11.0.2 . tcp . 80",
+    "published: 10.11.0.2 . tcp . 81",
+    "published: 10.11.0.2 . tcp . 82",
+    "published: 10.11.0.2 . udp . 53",
+    "publish6: ::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff . tcp . 8080 : fd00:b::2 . 80",
+    "published6: fd00:b::2 . tcp . 80",
+    "published6: fd00:b::2 . tcp . 81",
+    "published6: fd00:b::2 . tcp . 82",
+    "published6: fd00:b::2 . udp . 53",
+    "publish6: ::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff . tcp . 8082 : fd00:b::2 . 82",
+    "publish6: fd00:b::1 . udp . 53 : fd00:b::2 . 53",
+  };
+  char buf[256];
+
+  parse_ok ("8080:80,0.0.0.0:8081:81,[::]:8082:82,[fd00:b::1]:53:53/udp", &l);
+  assert_int_equal (moat_publish_elems (&l, addr, e), 0);
+  assert_int_equal (moat_nft_elems_twin6 (e, e, addr6_of, NULL), 0);
+  assert_int_equal (moat_nft_elems_count (e), ARRAY_SIZE (want));
+  for (size_t i = 0; i < ARRAY_SIZE (want); i++)
+    {
+      moat_nft_elems_format (e, i, buf, sizeof (buf));
+      assert_string_equal (buf, want[i]);
+    }
+  moat_publish_list_free (&l);
+}
+
 /* runtimeConfig.portMappings as the runtimes hand it over: libcni's
  * camelCase (CRI-O, hack/cri-cni) and containerd 1.6's Go field names
  * (go-cni's untagged struct), read alike; a missing port still refused. */
@@ -188,9 +273,13 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_grammar), cmocka_unit_test (test_refusals),
-    cmocka_unit_test (test_overlap), cmocka_unit_test (test_json_round_trip),
-    cmocka_unit_test (test_elems),   cmocka_unit_test (test_cni_member_names),
+    cmocka_unit_test (test_grammar),
+    cmocka_unit_test (test_refusals),
+    cmocka_unit_test (test_overlap),
+    cmocka_unit_test (test_json_round_trip),
+    cmocka_unit_test (test_elems),
+    cmocka_unit_test (test_elems6),
+    cmocka_unit_test (test_cni_member_names),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

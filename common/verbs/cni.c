@@ -14,6 +14,7 @@
 #include "base/strv.h"
 #include "kernel/conntrack.h"
 #include "state/ipam.h"
+#include "state/keys4.h"
 #include "state/names.h"
 #include "kernel/netlink.h"
 #include "kernel/nft.h"
@@ -99,8 +100,12 @@ address_release (const struct moat_netconf *conf, const struct moat_record *rec,
   /* The built-in IPv6 allocation (delegated IPAM may have left IPv6 to it). */
   if (moat_cni6_release (rec, key, err) < 0)
     return -1;
-  if (rec->ipam)
-    return conf->ipam_type ? ipam_delegate_del (conf, rec, err) : 0;
+  /* An IPv6-only container's key is the built-in allocator's, whoever
+   * gave its IPv6 address. */
+  if (rec->ipam && (conf->ipam_type ? ipam_delegate_del (conf, rec, err) : 0) < 0)
+    return -1;
+  if (rec->ipam && !rec->v6only)
+    return 0;
   if (ipam_dir (dir, sizeof (dir), rec->network) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
   return moat_ipam_release (dir, rec->addr, key, err);
@@ -137,10 +142,18 @@ own_addr6 (struct in_addr addr, struct in6_addr *ret, void *data)
   return 1;
 }
 
+/* An IPv6-only container's published ports are its twins only: an IPv4
+ * one would send the host's port to its key. */
 static int
 own_twins (const struct moat_record *rec, struct moat_nft_elems *l)
 {
-  return rec->have_addr6 ? moat_nft_elems_twin6 (l, l, own_addr6, (void *)rec) : 0;
+  if (!rec->have_addr6)
+    return 0;
+  if (moat_nft_elems_twin6 (l, l, own_addr6, (void *)rec) < 0)
+    return -1;
+  if (rec->v6only)
+    moat_nft_elems_drop4 (l, 0, moat_nft_elems_count (l));
+  return 0;
 }
 
 /* The elements of the record's published ports: true when they are all
@@ -314,7 +327,8 @@ network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
     return 0;
   if ((any == 1 && moat_policy_network_remove (nft, conf->name, err) < 0)
       || moat_ident_owners_release (conf->name, err) < 0
-      || moat_flows_hint_save (conf->name, err) < 0)
+      || moat_flows_hint_save (conf->name, err) < 0
+      || (conf->have_subnet6 && moat_keys4_release (conf->name, err) < 0))
     return -1;
   return moat_network_dir_remove (conf->name, err);
 }
@@ -364,6 +378,41 @@ record_init (const struct moat_cni_env *env, const struct moat_netconf *conf, en
   return 0;
 }
 
+/* An IPv6-only container's IPv4 key (docs/design.md, "IPv6"): from the
+ * network's own range of 240.0.0.0/4 by the built-in allocator, in no
+ * interface and never on the wire; its IPv6 address comes after. */
+static int
+key_acquire (const struct moat_netconf *conf, const char *key, struct moat_record *rec,
+             moat_err_t *err)
+{
+  struct moat_pool pool = { .prefixlen = MOAT_KEYS4_PREFIXLEN };
+  char dir[4096];
+
+  if (moat_keys4_claim (conf->name, &pool.subnet, err) < 0)
+    return -1;
+  pool.gateway.s_addr = htonl (ntohl (pool.subnet.s_addr) + 1);
+  if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
+  if (moat_ipam_alloc (dir, &pool, key, NULL, &rec->addr, err) < 0)
+    return -1;
+  rec->prefixlen = pool.prefixlen;
+  rec->gateway = pool.gateway;
+  rec->v6only = true;
+  return 0;
+}
+
+/* The delegated plugin's ADD undone after its result (`plugins`: the
+ * error is about it) or the key failed. */
+static int
+delegated_undo (const struct moat_netconf *conf, bool plugins, moat_err_t *err)
+{
+  moat_err_t undo = { 0 };
+
+  if (moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, &undo) < 0)
+    moat_error_undo_failed (err, "the ADD", &undo);
+  return plugins ? moat_error_prefix (err, "ipam plugin %s", conf->ipam_type) : -1;
+}
+
 /* Picks the container's address: the built-in allocator, or the delegated
  * IPAM plugin whose result (for "dns") is handed back in *ret_ipam. */
 static int
@@ -382,19 +431,33 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
       have_requested = true;
     }
 
+  if (have_requested && conf->v6only)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "CNI_ARGS IP: \"%s\": the network is IPv6-only (no \"subnet\")", buf);
   if (conf->ipam_type)
     {
       if (moat_ipam_exec (conf->ipam_type, "ADD", conf->raw, ret_ipam, err) < 0)
         return -1;
+      /* Only an IPv6 range: an IPv6-only container, keyed like the others. */
+      if (conf->have_subnet6 && !moat_result_has_ipv4 (*ret_ipam))
+        {
+          if (conf->dns)
+            {
+              moat_error (err, MOAT_E_CONFIG, 0,
+                          "names: not supported on an IPv6-only network (the ipam result has "
+                          "no IPv4 address)");
+              return delegated_undo (conf, false, err);
+            }
+          return key_acquire (conf, key, rec, err) < 0 ? delegated_undo (conf, false, err) : 0;
+        }
       if (moat_result_first_ipv4 (*ret_ipam, "ipam result", &rec->addr, &rec->prefixlen,
                                   &rec->gateway, err)
-          < 0)
-        {
-          moat_err_t undo = { 0 };
-          if (moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, &undo) < 0)
-            moat_error_undo_failed (err, "the ADD", &undo);
-          return moat_error_prefix (err, "ipam plugin %s", conf->ipam_type);
-        }
+              < 0
+          || (moat_key4_range_has (rec->addr)
+              && moat_error (err, MOAT_E_CONFIG, 0,
+                             "address %s: in 240.0.0.0/4, reserved for IPv6-only networks' keys",
+                             inet_ntop (AF_INET, &rec->addr, buf, sizeof (buf)))))
+        return delegated_undo (conf, true, err);
       if (rec->gateway.s_addr == INADDR_ANY)
         rec->gateway
             = conf->have_subnet
@@ -404,6 +467,8 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
       return 0;
     }
 
+  if (conf->v6only)
+    return key_acquire (conf, key, rec, err);
   struct moat_pool pool = pool_of (conf);
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
@@ -499,6 +564,7 @@ attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_e
     .route_localnet = publish != NULL,
     .ipv6 = rec->have_addr6,
     .gateway6 = rec->gateway6,
+    .no_ipv4 = rec->v6only,
   };
   struct moat_veth_spec veth = {
     .bridge = rec->bridge,
@@ -515,6 +581,7 @@ attach_kernel (struct moat_nl *nl, struct moat_nft *nft, const struct moat_cni_e
     .ipv6 = rec->have_addr6,
     .addr6 = rec->addr6,
     .gateway6 = rec->gateway6,
+    .no_ipv4 = rec->v6only,
   };
   struct moat_nft_member m = moat_record_member (rec);
   struct moat_veth_result vres;
@@ -613,6 +680,17 @@ publish_prepare (const struct moat_netconf *conf, const struct moat_policy *poli
 
   if (l->n == 0)
     return 0;
+  for (size_t i = 0; i < l->n && !rec->have_addr6; i++)
+    if (l->v[i].family == AF_INET6)
+      {
+        char text[MOAT_PUBLISH_TEXT_MAX];
+
+        moat_publish_format (&l->v[i], text, sizeof (text));
+        return moat_error (err, MOAT_E_CONFIG, 0,
+                           "%s: \"%s\": an IPv6 host address, but network \"%s\" has no subnet6",
+                           conf->publish.n ? "runtimeConfig.portMappings" : "io.moat.publish", text,
+                           conf->name);
+      }
   rec->publish = moat_publish_to_json (l);
   *ret_elems = moat_nft_elems_new ();
   if (!rec->publish || !*ret_elems || moat_publish_elems (l, rec->addr, *ret_elems) < 0
@@ -817,6 +895,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   res.addr = rec.addr;
   res.prefixlen = rec.prefixlen;
   res.gateway = rec.gateway;
+  res.v6only = rec.v6only;
   res.have_addr6 = rec.have_addr6;
   res.addr6 = rec.addr6;
   res.gateway6 = rec.gateway6;
@@ -857,8 +936,12 @@ del_without_record (struct moat_nl *nl, const struct moat_netconf *conf, const c
    * its temporary file, its index entry. */
   if (moat_record_remove (conf->name, key, err) < 0 || moat_cni6_release_owner (conf, key, err) < 0)
     return -1;
-  if (conf->ipam_type)
-    return delegate ? moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err) : 0;
+  if (conf->ipam_type && delegate
+      && moat_ipam_exec (conf->ipam_type, "DEL", conf->raw, NULL, err) < 0)
+    return -1;
+  /* A delegated network's IPv6-only container holds a built-in key. */
+  if (conf->ipam_type && !conf->have_subnet6)
+    return 0;
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
   return moat_ipam_release_owner (dir, key, err);
@@ -926,11 +1009,15 @@ cni_check (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t
                  : moat_error (err, MOAT_E_UNKNOWN, 0,
                                "container \"%s\" interface \"%s\": not attached to network \"%s\"",
                                env->container_id, env->ifname, conf->name);
-  if (moat_result_first_ipv4 (conf->prev_result, "prevResult", &prev_addr, &prev_prefixlen,
-                              &prev_gw, err)
-      < 0)
+  if (rec.v6only && moat_result_has_ipv4 (conf->prev_result))
+    return moat_error (err, MOAT_E_DRIFT, 0,
+                       "prevResult: an IPv4 address for an IPv6-only container");
+  if (!rec.v6only
+      && moat_result_first_ipv4 (conf->prev_result, "prevResult", &prev_addr, &prev_prefixlen,
+                                 &prev_gw, err)
+             < 0)
     return -1;
-  if (prev_addr.s_addr != rec.addr.s_addr || prev_prefixlen != rec.prefixlen)
+  if (!rec.v6only && (prev_addr.s_addr != rec.addr.s_addr || prev_prefixlen != rec.prefixlen))
     return moat_error (err, MOAT_E_DRIFT, 0, "prevResult: address %s/%d differs from %s/%d",
                        inet_ntop (AF_INET, &prev_addr, a, sizeof (a)), prev_prefixlen,
                        inet_ntop (AF_INET, &rec.addr, b, sizeof (b)), rec.prefixlen);
@@ -950,6 +1037,7 @@ cni_check (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t
     .ipv6 = rec.have_addr6,
     .addr6 = rec.addr6,
     .gateway6 = rec.gateway6,
+    .no_ipv4 = rec.v6only,
   };
   struct moat_nft_member m = moat_record_member (&rec);
   _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *publish = NULL;
@@ -1015,6 +1103,32 @@ address_owned (const struct moat_netconf *conf, struct in_addr addr, moat_err_t 
   return 0;
 }
 
+/* An IPv6-only port (no `ports` element): its global address from its
+ * ports6 elements, its key from the allocation its owner holds beside that
+ * address's (docs/design.md, "IPv6"). 1 and *m, 0 when not found (then
+ * its elements stay until moatctl restore). */
+static int
+stray_v6only (const struct moat_netconf *conf, struct moat_nft *nft, const char *port,
+              struct moat_nft_member *m, moat_err_t *err)
+{
+  char dir[4096], name[INET6_ADDRSTRLEN], owner[KEY_MAX + 2];
+  int r = conf->have_subnet6 ? moat_nft_port6_find (nft, port, m->mac, &m->addr6, err) : 0;
+
+  if (r <= 0)
+    return r;
+  if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
+  inet_ntop (AF_INET6, &m->addr6, name, sizeof (name));
+  r = moat_ipam_owner_read (dir, name, owner, sizeof (owner), err);
+  if (r > 0)
+    r = moat_ipam_addr_of (dir, owner, &m->addr, err);
+  if (r <= 0 || !moat_key4_range_has (m->addr))
+    return r < 0 ? -1 : 0;
+  m->have_addr6 = true;
+  m->v6only = true;
+  return 1;
+}
+
 /* The elements of a port no record owns, found by its `ports` element:
  * its member elements, its policy and grants. Kept when a live
  * container holds the address again (they would be its own). */
@@ -1025,6 +1139,8 @@ gc_stray_elements (const struct moat_netconf *conf, struct moat_nft *nft, const 
   struct moat_nft_member m = { .bridge = conf->bridge, .host_ifname = port };
   int r = moat_nft_port_find (nft, port, m.mac, &m.addr, err);
 
+  if (r == 0)
+    r = stray_v6only (conf, nft, port, &m, err);
   if (r <= 0)
     return r;
   r = address_owned (conf, m.addr, err);
@@ -1070,7 +1186,8 @@ gc_stray_addresses (const struct moat_netconf *conf, moat_err_t *err)
   if (moat_record_list (conf->name, &keys, err) < 0
       || moat_cni6_release_unowned (conf, keys, err) < 0)
     return -1;
-  if (conf->ipam_type)
+  /* A delegated network's IPv6-only containers hold built-in keys. */
+  if (conf->ipam_type && !conf->have_subnet6)
     return 0;
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0)
     return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "ipam directory");
@@ -1137,6 +1254,9 @@ cni_status (struct moat_netconf *conf, moat_err_t *err)
     }
   if (conf->ipam_type)
     return moat_ipam_exec (conf->ipam_type, "STATUS", conf->raw, NULL, err);
+  /* A /64 and a /16 of keys: nothing to count. */
+  if (conf->v6only)
+    return 0;
   if (ipam_dir (dir, sizeof (dir), conf->name) < 0
       || moat_ipam_free_count (dir, &pool, &free_count, err) < 0)
     return -1;

@@ -116,10 +116,14 @@ moat_liveness_probe (struct moat_nl *nl, const struct moat_record *rec, struct m
 json_t *
 moat_gc_item (const struct moat_record *rec, const struct moat_liveness *l)
 {
-  char addr[INET_ADDRSTRLEN];
+  char addr[INET6_ADDRSTRLEN];
   json_t *j;
 
-  inet_ntop (AF_INET, &rec->addr, addr, sizeof (addr));
+  /* An IPv6-only container's address is its IPv6 one (its key is none). */
+  if (rec->v6only)
+    inet_ntop (AF_INET6, &rec->addr6, addr, sizeof (addr));
+  else
+    inet_ntop (AF_INET, &rec->addr, addr, sizeof (addr));
   j = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "network", rec->network, "container",
                  rec->container_id, "ifname", rec->ifname, "hostIf", rec->host_if, "address", addr,
                  "attachedBy", moat_attacher_name (rec->attached_by), "gone", l->gone);

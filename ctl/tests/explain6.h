@@ -54,7 +54,8 @@ extras4 (struct moat_nft_elems *x)
   assert_int_equal (moat_nft_elems_grant_egress (x, addr_of ("10.1.0.6"), &gegress, 0), 0);
   assert_int_equal (moat_nft_elems_grant_ingress (x, addr_of ("10.1.0.6"), &gingress, 0), 0);
   assert_int_equal (
-      moat_nft_elems_publish (x, addr_of ("0.0.0.0"), IPPROTO_UDP, 5354, addr_of ("10.1.0.3"), 53),
+      moat_nft_elems_publish (x, addr_of ("0.0.0.0"), false, IPPROTO_UDP, 5354, addr_of ("10.1.0.3"),
+                              53),
       0);
   assert_int_equal (moat_nft_elems_published (x, addr_of ("10.1.0.3"), IPPROTO_UDP, 53), 0);
 }

@@ -819,6 +819,18 @@ hn_from_container (struct moat_eval_packet *p)
   p->cgroup = HOSTNET_CG;
 }
 
+/* The same connection with a's address forged from outside (it arrives
+ * on the uplink, not a's bridge): no peer. */
+static void
+hn_forged_from_outside (struct moat_eval_packet *p)
+{
+  p->cgroup = HOSTNET_CG;
+  p->port = NULL;
+  p->bridge = NULL;
+  p->uplink = UPLINK;
+  p->iif = UPLINK;
+}
+
 /* A packet from node n2's link: its MAC, or another's. */
 static void
 from_n2 (struct moat_eval_packet *p)
@@ -860,7 +872,9 @@ static const struct special specials[] = {
     MOAT_EVAL_ACCEPT, "iifname lo accept" },
   { "to host-network, from a container its labels let in", "a", "host", "tcp/8080",
     hn_from_container, MOAT_EVAL_ACCEPT,
-    "ip saddr . socket cgroupv2 level 2 @hostnet_peers accept" },
+    "iifname . ip saddr @members ip saddr . socket cgroupv2 level 2 @hostnet_peers accept" },
+  { "to host-network, a peer's address forged from outside", "a", "host", "tcp/8080",
+    hn_forged_from_outside, MOAT_EVAL_REJECT, "meta l4proto tcp reject with tcp reset" },
   /* b publishes 0.0.0.0:8443 -> 80/tcp and HOST_ADDR:5353 -> 53/udp. */
   { "published, from outside", "8.8.8.8", HOST_ADDR, "tcp/8443", first_packet, MOAT_EVAL_ACCEPT,
     "ct status dnat ip daddr . meta l4proto . th dport @published accept" },

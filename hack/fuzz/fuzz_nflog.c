@@ -16,7 +16,8 @@ check_flow (const struct moat_nflog_flow *f)
   FUZZ_CHECK (!(f->ports && f->icmp));
   FUZZ_CHECK (!f->ports || f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP
               || f->proto == IPPROTO_UDPLITE || f->proto == IPPROTO_SCTP);
-  FUZZ_CHECK (!f->icmp || f->proto == IPPROTO_ICMP);
+  FUZZ_CHECK (f->family == AF_INET || f->family == AF_INET6);
+  FUZZ_CHECK (!f->icmp || f->proto == (f->family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP));
   FUZZ_CHECK (f->ports || (f->sport == 0 && f->dport == 0));
 }
 
@@ -38,10 +39,10 @@ check_raw (const uint8_t *data, size_t size)
   free (copy);
 }
 
-/* The input as the payload of a packet message the kernel would send:
- * the parse must say what parsing the payload alone says. */
+/* The input as the payload of a packet message the kernel would send
+ * for `family`: the parse must say what parsing the payload alone says. */
 static void
-check_wrapped (const uint8_t *data, size_t size)
+check_wrapped (const uint8_t *data, size_t size, uint8_t family)
 {
   static uint32_t buf[(8192 + 64) / 4];
   struct nlmsghdr *nlh;
@@ -54,18 +55,22 @@ check_wrapped (const uint8_t *data, size_t size)
   nlh = mnl_nlmsg_put_header (buf);
   nlh->nlmsg_type = NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_PACKET;
   nfg = mnl_nlmsg_put_extra_header (nlh, sizeof (*nfg));
-  nfg->nfgen_family = AF_INET;
+  nfg->nfgen_family = family;
   nfg->res_id = htons (6177);
   mnl_attr_put (nlh, NFULA_PAYLOAD, size, data);
   r = moat_nflog_parse (buf, nlh->nlmsg_len, &f);
   memset (&direct, 0, sizeof (direct));
-  rd = moat_nflog_parse_ipv4 (data, size, &direct);
+  rd = family == AF_INET ? moat_nflog_parse_ipv4 (data, size, &direct)
+                        : moat_nflog_parse_ipv6 (data, size, &direct);
   FUZZ_CHECK ((r == 1) == (rd == 0));
   if (r != 1)
     return;
   check_flow (&f);
   FUZZ_CHECK (f.group == 6177);
+  FUZZ_CHECK (f.family == family);
   FUZZ_CHECK (f.saddr.s_addr == direct.saddr.s_addr && f.daddr.s_addr == direct.daddr.s_addr);
+  FUZZ_CHECK (memcmp (&f.saddr6, &direct.saddr6, sizeof (f.saddr6)) == 0
+              && memcmp (&f.daddr6, &direct.daddr6, sizeof (f.daddr6)) == 0);
   FUZZ_CHECK (f.proto == direct.proto && f.ports == direct.ports && f.dport == direct.dport);
   FUZZ_CHECK (f.icmp == direct.icmp && f.icmp_type == direct.icmp_type);
 }
@@ -74,6 +79,7 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   check_raw (data, size);
-  check_wrapped (data, size);
+  check_wrapped (data, size, AF_INET);
+  check_wrapped (data, size, AF_INET6);
   return 0;
 }

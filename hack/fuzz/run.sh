@@ -23,7 +23,7 @@ fuzz_dir=$root/hack/fuzz
 out_rel=build-fuzz
 out=$root/$out_rel
 cc=${FUZZ_CC:-clang}
-read -r -a harnesses <<<"${FUZZ_HARNESSES:-fuzz_netconf fuzz_result fuzz_record fuzz_cidr fuzz_env fuzz_annot fuzz_policy fuzz_profile fuzz_token fuzz_grant fuzz_shim fuzz_netfind fuzz_http fuzz_publish fuzz_nflog fuzz_metrics fuzz_hostnet fuzz_etcd}"
+read -r -a harnesses <<<"${FUZZ_HARNESSES:-fuzz_netconf fuzz_result fuzz_record fuzz_cidr fuzz_env fuzz_annot fuzz_policy fuzz_profile fuzz_token fuzz_grant fuzz_shim fuzz_netfind fuzz_http fuzz_publish fuzz_nflog fuzz_metrics fuzz_hostnet fuzz_clusterview fuzz_etcd}"
 
 # The library through the Makefile's own rules and flags (CFLAGS from the
 # environment are prepended to them), instrumented for coverage.

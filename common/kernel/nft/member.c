@@ -458,6 +458,30 @@ moat_nft_port_find (struct moat_nft *nft, const char *host_ifname,
   return r;
 }
 
+int
+moat_nft_port6_find (struct moat_nft *nft, const char *host_ifname,
+                     unsigned char ret_mac[MOAT_MAC_LEN], struct in6_addr *ret_addr,
+                     moat_err_t *err)
+{
+  struct moat_elem_list found = { 0 };
+  struct collect c = { .set = &moat_set_defs[MOAT_SET_PORTS6], .out = &found };
+  int r = 0;
+
+  if (moat_elem_check_ifname ("port", host_ifname, err) < 0)
+    return -1;
+  /* No IPv6 half: no ports6 set (ENOENT), nothing to find. */
+  if (nft_collect_set (nft->nl, &c, nft_first_seq (), err) < 0)
+    {
+      free (found.v);
+      return err->errnum == ENOENT ? (*err = (moat_err_t){ 0 }, 0) : -1;
+    }
+  for (size_t i = 0; i < found.n && r == 0; i++)
+    r = moat_elem_port6_of (&found.v[i], host_ifname, ret_mac, ret_addr)
+        && !IN6_IS_ADDR_LINKLOCAL (ret_addr);
+  free (found.v);
+  return r;
+}
+
 /* Both tables in one batch of `msg_type`. */
 static int
 delete_tables (struct mnl_socket *nl, uint16_t msg_type, uint32_t seq, struct reply *reply,
