@@ -80,6 +80,34 @@ bridge_lla() { ip -6 -o addr show dev "$BR" scope link | awk '{ sub("/.*", "", $
     0000 "delivered"
 }
 
+# The link-local address of NAME's eth0.
+lla_of() { ip -n "$(ns_of "$1")" -6 -o addr show dev eth0 scope link | awk '{ sub("/.*", "", $4); print $4; exit }'; }
+
+@test "IPv6 container to container on the link: a peer's link-local and all nodes get nothing" {
+  setup_matrix6
+  local lla2 q
+  lla2=$(lla_of c2)
+  [[ -n $lla2 ]] || fail "c2 has no link-local address"
+  # A UDP server on port q in c2 alone. Control: the host's datagram to all
+  # nodes on the bridge reaches it.
+  q=$((P + 2))
+  ns_udp_listen "$NS2" :: "$q"
+  PROBE_TOKEN=mc-host run ns_udp_connect host "ff02::1%$BR" "$q"
+  wait_for 5 eval '(( $(received mc-host) == 1 ))'
+  PROBE_TOKEN=ll-c1-c2-tcp run ns_tcp_connect "$NS1" "$lla2%eth0" "$P"
+  dropped6 "$output" "c1 -> c2's link-local tcp6"
+  PROBE_TOKEN=ll-c1-c2-udp run ns_udp_connect "$NS1" "$lla2%eth0" "$P"
+  [[ $output != ok ]] || fail "c2 answered c1 on its link-local: $output"
+  PROBE_TOKEN=mc-c1 run ns_udp_connect "$NS1" "ff02::1%eth0" "$q"
+  [[ $output != ok ]] || fail "a container answered c1's datagram to all nodes"
+  # c1 answers its own echoes to all nodes; no one else may (a duplicate).
+  run ip netns exec "$NS1" ping -6 -c3 -i0.3 -W1 "ff02::1%eth0"
+  assert_contains "$output" "from $(lla_of c1)" "c1's echo to all nodes (control: its own answer)"
+  assert_not_contains "$output" "DUP" "c1's echo to all nodes"
+  assert_not_contains "$output" "$lla2" "c1's echo to all nodes"
+  assert_eq "$(received ll-c1-c2-tcp)$(received ll-c1-c2-udp)$(received mc-c1)" 000 "delivered"
+}
+
 @test "IPv6 container to container and host: ICMPv6 echo is refused (admin prohibited)" {
   setup_matrix6
   ping6 "$NS1" "$IP2"
