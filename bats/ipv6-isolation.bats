@@ -162,6 +162,9 @@ lla_of() { ip -n "$(ns_of "$1")" -6 -o addr show dev eth0 scope link | awk '{ su
   assert_eq "$output" refused "c1 -> outside tcp6"
   PROBE_TOKEN=c1-out-udp run ns_udp_connect "$NS1" "$OUT6_IP" "$P"
   assert_eq "$output" unreachable "c1 -> outside udp6"
+  ping6 "$NS1" "$OUT6_IP"
+  [[ $status -ne 0 ]] || fail "c1 pinged the outside: $output"
+  assert_contains "${output,,}" "administratively prohibited" "ping -6 c1 -> outside"
   assert_eq "$(received c1-out-tcp)$(received c1-out-udp)" 00 "delivered"
 }
 
@@ -337,8 +340,12 @@ readdress6_c1() {
   [[ $output != ok ]] || fail "host got a UDP reply from the spoofed address $free"
   PROBE_TOKEN=spoof-free-c2 run ns_tcp_connect "$NS2" "$free" "$P"
   [[ $output != ok ]] || fail "c2 reached c1 at its spoofed address $free"
-  assert_eq "$(received spoof-free-gw)$(received spoof-free-out)$(received spoof-free-in)$(received spoof-free-c2)" \
-    0000 "delivered from or to the spoofed address"
+  # Routed from outside, to the address c1 took: nothing is forwarded to a
+  # bridge but to a member's address.
+  PROBE_TOKEN=spoof-free-from-out run ns_tcp_connect "$OUT_NS" "$free" "$P"
+  [[ $output != ok ]] || fail "the outside reached c1 at its spoofed address $free"
+  assert_eq "$(received spoof-free-gw)$(received spoof-free-out)$(received spoof-free-in)$(received spoof-free-c2)$(received spoof-free-from-out)" \
+    00000 "delivered from or to the spoofed address"
   assert_not_contains "$(ip -6 neigh show dev "$BR" "$free")" "lladdr" "the host's entry for $free"
 }
 
