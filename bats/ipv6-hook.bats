@@ -114,6 +114,48 @@ listen6_udp() { ns_udp_listen "$(ns_of "$1")" "$(ip6_of "$1")" "$2"; }
   assert_eq "$output" ok "outside -> a tcp6/$p2"
   run ns_tcp_connect "$OUT_NS" "$(ip6_of b)" "$p2"
   assert_eq "$output" refused "outside -> b tcp6/$p2"
+  # explain -6 says what the kernel did, from the IPv6 ranges.
+  run -0 "$MOAT_BUILD/moatctl" -6 explain "$(cid_of a)" "outside:$OUT6_IP" "tcp/$p1"
+  assert_contains "$output" "allowed" "explain -6 a -> outside tcp/$p1"
+  run -1 "$MOAT_BUILD/moatctl" -6 explain "$(cid_of a)" "outside:$OUT6_IP" "tcp/$p2"
+  assert_contains "$output" "refused" "explain -6 a -> outside tcp/$p2"
+  run -0 "$MOAT_BUILD/moatctl" -6 explain "outside:$OUT6_IP" "$(cid_of a)" "tcp/$p2"
+  assert_contains "$output" "allowed" "explain -6 outside -> a tcp/$p2"
+  run -1 "$MOAT_BUILD/moatctl" -6 explain "outside:$OUT6_IP" "$(cid_of b)" "tcp/$p2"
+  assert_contains "$output" "refused" "explain -6 outside -> b tcp/$p2"
+}
+
+@test "hook IPv6: icmp in egress and ingress means ICMPv6 over IPv6: echo to and from the named range, 0.0.0.0/0 icmp to every IPv6 address" {
+  setup_outside6
+  start a "$(jq -nc --arg o "$OUT6_IP/128 icmp" --arg i "$OUT6_IP icmp" \
+    '{"io.moat.egress": $o, "io.moat.ingress": $i}')"
+  start b "$(jq -nc '{"io.moat.egress": "0.0.0.0/0 icmp"}')"
+  start c '{}'
+  run -0 ip netns exec "$(ns_of a)" ping -6 -c1 -W1 "$OUT6_IP"
+  run -0 ip netns exec "$OUT_NS" ping -6 -c1 -W1 "$(ip6_of a)"
+  run -0 ip netns exec "$(ns_of b)" ping -6 -c1 -W1 "$OUT6_IP"
+  run -0 ip netns exec "$(ns_of b)" ping -c1 -W1 "$OUT_IP"
+  # Controls: no icmp, no echo; icmp opens no port.
+  run ip netns exec "$(ns_of c)" ping -6 -c1 -W1 "$OUT6_IP"
+  [[ $status -ne 0 ]] || fail "c pinged the outside without icmp in its egress"
+  assert_contains "${output,,}" "administratively prohibited" "ping -6 c -> outside"
+  run ip netns exec "$OUT_NS" ping -6 -c1 -W1 "$(ip6_of b)"
+  [[ $status -ne 0 ]] || fail "the outside pinged b (no ingress)"
+  local p
+  p=$(random_port)
+  ns_tcp_listen "$OUT_NS" "$OUT6_IP" "$p"
+  run ns_tcp_connect "$(ns_of a)" "$OUT6_IP" "$p"
+  assert_eq "$output" refused "a -> outside tcp6 (icmp only)"
+  run -0 nft list set inet moat egress6
+  assert_contains "$output" "$(ip6_of a) . $OUT6_IP . ipv6-icmp" "a's egress6 element"
+  # explain -6 says what the kernel does; check finds the elements it expects.
+  run -0 "$MOAT_BUILD/moatctl" -6 explain "$(cid_of a)" "outside:$OUT6_IP" icmp
+  assert_contains "$output" "allowed" "explain -6 a -> outside icmp"
+  run -0 "$MOAT_BUILD/moatctl" -6 explain "$(cid_of b)" "outside:$OUT6_IP" icmp
+  assert_contains "$output" "allowed" "explain -6 b -> outside icmp"
+  run -1 "$MOAT_BUILD/moatctl" -6 explain "$(cid_of c)" "outside:$OUT6_IP" icmp
+  assert_contains "$output" "refused" "explain -6 c -> outside icmp"
+  run -0 "$MOAT_BUILD/moatctl" check
 }
 
 @test "hook IPv6: internet opens the outside namespace, not peers nor the host" {
