@@ -593,6 +593,9 @@ test_explain6_words (void **state)
     { "a", "c", "tcp/80", "default deny: " },
     { "e", "a", "tcp/80", "grant \"peer ctr-a\" (no expiry)" },
     { "2001:db8:8::8", "b", "tcp/80", "published [::]:8443/tcp -> 80" },
+    { "a", "2001:db8:7::5", "tcp/443", "io.moat.egress 2001:db8:7::/48 tcp/443" },
+    { "a", "2001:db8:7::9", "icmp", "io.moat.egress 2001:db8:7::9" },
+    { "a", "2001:db8:7::5", "icmp", "default deny: " },
   };
   char why[512];
 
