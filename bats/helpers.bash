@@ -534,6 +534,21 @@ setup_outside() {
   ip -n "$OUT_NS" route add default via "$OUT_HOST_IP"
 }
 
+# setup_outside6: setup_outside, plus IPv6 on its link: a random fd../64,
+# the host's end OUT6_HOST_IP (::1), the outside's OUT6_IP (::2), its
+# default route via the host; neighbour discovery done before the probes.
+setup_outside6() {
+  setup_outside
+  local pfx
+  pfx=fd$(printf '%02x' $((RANDOM % 256))):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM)
+  OUT6_HOST_IP=$pfx::1
+  OUT6_IP=$pfx::2
+  ip addr add "$OUT6_HOST_IP/64" dev "${PFX}oh" nodad
+  ip -n "$OUT_NS" addr add "$OUT6_IP/64" dev eth0 nodad
+  ip -n "$OUT_NS" -6 route add default via "$OUT6_HOST_IP"
+  wait_for 5 ping -6 -c1 -W1 "$OUT6_IP"
+}
+
 # second_network: another moat network for this test: NET2, BR2, NETPFX2,
 # GW2 and its config MOAT_CONF2 (registered for teardown).
 second_network() {

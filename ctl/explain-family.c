@@ -40,7 +40,7 @@ moat_explain_twin_range (struct moat_nft_elems *l, size_t *from, size_t *to,
   size_t first = moat_nft_elems_count (l);
 
   if (moat_nft_elems_twin6_range (l, l, *from, *to, moat_explain_pairs_addr6, p) < 0
-      || moat_nft_elems_publish_waits6 (l, moat_explain_pairs_addr6, p) < 0)
+      || moat_nft_elems_waits6 (l, moat_explain_pairs_addr6, p) < 0)
     return -1;
   *from = first;
   *to = moat_nft_elems_count (l);

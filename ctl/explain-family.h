@@ -27,9 +27,10 @@ void moat_explain_pairs_add (struct moat_explain_pairs *p, const struct moat_rec
 /* moat_addr6_fn over a struct moat_explain_pairs. */
 int moat_explain_pairs_addr6 (struct in_addr addr, struct in6_addr *ret, void *data);
 
-/* Appends the IPv6 twins of the elements [*from, *to) of `l` and makes
- * [*from, *to) theirs (as moat_policy_twin6 twins what apply puts in the
- * kernel). -1 when out of memory. */
+/* Appends the IPv6 twins of the elements [*from, *to) of `l`, and the
+ * IPv6 ranges and ports waiting in `l`, and makes [*from, *to) theirs (as
+ * moat_policy_twin6 twins what apply puts in the kernel). -1 when out of
+ * memory. */
 int moat_explain_twin_range (struct moat_nft_elems *l, size_t *from, size_t *to,
                              struct moat_explain_pairs *p);
 /* `built` (one element, freed) replaced by its twin; NULL when it has none. */

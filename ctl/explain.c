@@ -680,6 +680,8 @@ explain_flow (const struct moat_explain_end *s, const struct moat_explain_end *d
     return -1;
   packet_of (s, d, flow, &p);
   p.ip6 = ip6;
+  if (ip6)
+    p.proto = moat_proto6 (p.proto); /* "icmp" over IPv6: an ICMPv6 echo */
   p.is_local6 = local->is_local6;
   published = published_for (s, d, flow, ip6, &pub);
   publish_packet (&f, d, &pub, &published, &p);

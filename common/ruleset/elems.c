@@ -309,6 +309,8 @@ format_field (char *buf, size_t size, enum moat_field type, const uint8_t *p, ui
         return snprintf (buf, size, "udp");
       if (p[0] == IPPROTO_ICMP)
         return snprintf (buf, size, "icmp");
+      if (p[0] == IPPROTO_ICMPV6)
+        return snprintf (buf, size, "ipv6-icmp");
       return snprintf (buf, size, "%u", p[0]);
     case MOAT_FIELD_PORT:
       return snprintf (buf, size, "%u", (unsigned)(p[0] << 8 | p[1]));
@@ -583,6 +585,7 @@ key_put_acl6 (struct key_writer *w, const struct in6_addr *first, const struct m
 {
   struct moat_elem *e = w->e;
   struct in6_addr last = acl->addr6;
+  struct moat_ports ports = acl->ports;
   uint32_t outside_off = outside_first ? 0 : 16;
 
   for (int i = 0; i < 16; i++)
@@ -598,7 +601,8 @@ key_put_acl6 (struct key_writer *w, const struct in6_addr *first, const struct m
       key_put_addr6 (w, first);
       key_put_addr6 (w, &acl->addr6);
     }
-  key_put_ports (w, &acl->ports);
+  ports.proto = moat_proto6 (ports.proto);
+  key_put_ports (w, &ports);
   memcpy (e->key_end + outside_off, last.s6_addr, 16);
 }
 

@@ -125,11 +125,19 @@ int moat_nft_elems_ident_reach (struct moat_nft_elems *l, const char *ident, str
  * address it names has one: a container's address its IPv6 address
  * (addr6_of: 1 and *ret when the container at `addr` is dual stack, 0
  * when not or when `addr` is no container's), every address (0.0.0.0/0)
- * every address (::/0). An outside IPv4 range, or an IPv4-only container,
- * gives no twin. Identity sets and verdicts: id_<ident> -> id_<ident>6.
+ * every address (::/0), icmp ICMPv6 (moat_proto6). An outside IPv4 range,
+ * or an IPv4-only container, gives no twin. Identity sets and verdicts:
+ * id_<ident> -> id_<ident>6.
  * Appends the twins to `out`, which may be `in` itself (the twins, of the
  * IPv6 half, have none); -1 only when out of memory. */
 typedef int (*moat_addr6_fn) (struct in_addr addr, struct in6_addr *ret, void *data);
+/* A policy's protocol in an IPv6 element: "icmp" means the family's own,
+ * ICMPv6 (IPv6 never carries protocol 1). */
+static inline uint8_t
+moat_proto6 (uint8_t proto)
+{
+  return proto == IPPROTO_ICMP ? IPPROTO_ICMPV6 : proto;
+}
 /* An IPv6 range given by the user (acl->v6: an ACL or grant) is no twin:
  * the adders above keep it waiting (struct moat_acl6_wait), and the twin
  * pass makes it, for a dual-stack container only, in the IPv6 set: the
@@ -140,9 +148,10 @@ int moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elem
  * IPv6 ranges). */
 int moat_nft_elems_twin6_range (struct moat_nft_elems *out, const struct moat_nft_elems *in,
                                 size_t from, size_t to, moat_addr6_fn addr6_of, void *data);
-/* The ports waiting in `l` for an IPv6 host address made, appended to
- * `l`, and no longer waiting (what moat_nft_elems_twin6 does of them). */
-int moat_nft_elems_publish_waits6 (struct moat_nft_elems *l, moat_addr6_fn addr6_of, void *data);
+/* The IPv6 ranges and the ports on an IPv6 host address waiting in `l`
+ * made, appended to `l`, and no longer waiting (what moat_nft_elems_twin6
+ * does of them). */
+int moat_nft_elems_waits6 (struct moat_nft_elems *l, moat_addr6_fn addr6_of, void *data);
 /* Removes the elements [from, to) of `l` that have an IPv6 twin set but
  * are IPv4's: an IPv6-only container's own (its key is on no wire), once
  * twinned (docs/design.md, "IPv6"). */

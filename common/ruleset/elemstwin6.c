@@ -67,6 +67,11 @@ key_twin6 (const struct moat_elem *e, struct moat_elem *t, moat_addr6_fn addr6_o
         {
           memcpy (t->key + off6, e->key + off, len);
           memcpy (t->key_end + off6, end ? end : e->key + off, len);
+          if (s->fields[i] == MOAT_FIELD_PROTO)
+            {
+              t->key[off6] = moat_proto6 (t->key[off6]);
+              t->key_end[off6] = moat_proto6 (t->key_end[off6]);
+            }
         }
       off += moat_field_padded (len);
       off6 += moat_field_padded (len6);
@@ -156,11 +161,11 @@ ranges6 (struct moat_nft_elems *out, const struct moat_nft_elems *in, moat_addr6
 }
 
 int
-moat_nft_elems_publish_waits6 (struct moat_nft_elems *l, moat_addr6_fn addr6_of, void *data)
+moat_nft_elems_waits6 (struct moat_nft_elems *l, moat_addr6_fn addr6_of, void *data)
 {
-  if (publish_waits (l, l, addr6_of, data) < 0)
+  if (ranges6 (l, l, addr6_of, data) < 0)
     return -1;
-  l->n_pub6 = 0;
+  l->n_wait6 = l->n_pub6 = 0;
   return 0;
 }
 

@@ -105,7 +105,7 @@ test_range6_ends (void **state)
   struct moat_acl odd = acl ("2001:db8:8000::/33 tcp/1-9");
   static const char *const want[] = {
     "egress6: fd00:1::2 . ::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff . 0-255 . 0-65535",
-    "egress6: fd00:1::2 . 2001:db8::1 . icmp . 0-65535",
+    "egress6: fd00:1::2 . 2001:db8::1 . ipv6-icmp . 0-65535",
     "egress6: fd00:1::2 . 2001:db8:8000::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff . tcp . 1-9",
   };
   char line[256];
@@ -124,12 +124,42 @@ test_range6_ends (void **state)
   moat_nft_elems_free (l);
 }
 
+/* icmp in IPv6 is ICMPv6: in an IPv6 range's element and in the twin of
+ * an IPv4 one (0.0.0.0/0 icmp opens echo to ::/0 too); any stays 0-255. */
+static void
+test_icmp6 (void **state)
+{
+  struct moat_nft_elems *l = moat_nft_elems_new ();
+  struct moat_acl all4 = acl ("0.0.0.0/0 icmp"), one6 = acl ("2001:db8::1 icmp");
+  struct moat_acl out4 = acl ("192.0.2.1 icmp"), any4 = acl ("0.0.0.0/0 any");
+  static const char *const want[] = {
+    "egress: 10.1.0.2 . 0.0.0.0-255.255.255.255 . icmp . 0-65535",
+    "egress: 10.1.0.2 . 192.0.2.1 . icmp . 0-65535",
+    "ingress: 0.0.0.0-255.255.255.255 . 10.1.0.2 . 0-255 . 0-65535",
+    "egress6: fd00:1::2 . ::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff . ipv6-icmp . 0-65535",
+    "ingress6: ::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff . fd00:1::2 . 0-255 . 0-65535",
+    "egress6: fd00:1::2 . 2001:db8::1 . ipv6-icmp . 0-65535",
+    "ingress6: 2001:db8::1 . fd00:1::2 . ipv6-icmp . 0-65535",
+  };
+
+  assert_non_null (l);
+  assert_int_equal (moat_nft_elems_acl (l, MOAT_NFT_EGRESS, a4 ("10.1.0.2"), &all4), 0);
+  assert_int_equal (moat_nft_elems_acl (l, MOAT_NFT_EGRESS, a4 ("10.1.0.2"), &out4), 0);
+  assert_int_equal (moat_nft_elems_acl (l, MOAT_NFT_INGRESS, a4 ("10.1.0.2"), &any4), 0);
+  assert_int_equal (moat_nft_elems_acl (l, MOAT_NFT_EGRESS, a4 ("10.1.0.2"), &one6), 0);
+  assert_int_equal (moat_nft_elems_acl (l, MOAT_NFT_INGRESS, a4 ("10.1.0.2"), &one6), 0);
+  assert_int_equal (moat_nft_elems_twin6 (l, l, addr6_of, NULL), 0);
+  assert_elems (l, want, 7);
+  moat_nft_elems_free (l);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_ranges6),
     cmocka_unit_test (test_range6_ends),
+    cmocka_unit_test (test_icmp6),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

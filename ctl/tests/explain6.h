@@ -45,11 +45,13 @@ extras4 (struct moat_nft_elems *x)
                               .ports = { IPPROTO_TCP, 5432, 5432 } };
   struct moat_acl gegress
       = { .addr = addr_of ("203.0.113.77"), .prefixlen = 32, .ports = { IPPROTO_TCP, 22, 22 } };
+  struct moat_acl icmp = { .addr = addr_of ("192.0.2.78"), .prefixlen = 32, .ports = { IPPROTO_ICMP } };
   struct moat_acl gingress = { .addr = addr_of ("198.51.100.78"),
                                .prefixlen = 32,
                                .ports = { IPPROTO_TCP, 8443, 8443 } };
 
   assert_int_equal (moat_nft_elems_acl (x, MOAT_NFT_EGRESS, addr_of ("10.1.0.2"), &egress), 0);
+  assert_int_equal (moat_nft_elems_acl (x, MOAT_NFT_EGRESS, addr_of ("10.1.0.2"), &icmp), 0);
   assert_int_equal (moat_nft_elems_acl (x, MOAT_NFT_INGRESS, addr_of ("10.1.0.4"), &ingress), 0);
   assert_int_equal (moat_nft_elems_grant_egress (x, addr_of ("10.1.0.6"), &gegress, 0), 0);
   assert_int_equal (moat_nft_elems_grant_ingress (x, addr_of ("10.1.0.6"), &gingress, 0), 0);
@@ -401,6 +403,9 @@ static const struct flow flows6[] = {
   { "b", "host", "udp/53", true, NULL },
   { "a", "2001:db8:2::77", "tcp/443", true, NULL },
   { "a", "2001:db8:2::5", "tcp/443", false, NULL }, /* 192.0.2.0/24 has no twin */
+  { "a", "2001:db8:2::78", "icmp", true, NULL }, /* icmp's twin is ICMPv6 */
+  { "a", "2001:db8:2::78", "tcp/443", false, NULL },
+  { "a", "2001:db8:2::77", "icmp", false, NULL },
   { "d", "2001:db8:2::9", "tcp/443", false, NULL }, /* the profile's reject */
   { "d", "2001:db8:2::50", "tcp/3128", true, NULL },
   { "d", "2001:db8:113::9", "tcp/80", true, NULL }, /* redirected to its proxy */
@@ -588,6 +593,9 @@ test_explain6_words (void **state)
     { "a", "c", "tcp/80", "default deny: " },
     { "e", "a", "tcp/80", "grant \"peer ctr-a\" (no expiry)" },
     { "2001:db8:8::8", "b", "tcp/80", "published [::]:8443/tcp -> 80" },
+    { "a", "2001:db8:7::5", "tcp/443", "io.moat.egress 2001:db8:7::/48 tcp/443" },
+    { "a", "2001:db8:7::9", "icmp", "io.moat.egress 2001:db8:7::9" },
+    { "a", "2001:db8:7::5", "icmp", "default deny: " },
   };
   char why[512];
 

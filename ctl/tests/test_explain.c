@@ -61,7 +61,8 @@ static struct ctr ctrs[] = {
     .ident = "a0a0a0a0a0a0a0a0",
     .dns = true,
     .annots = "{\"io.moat.labels\": \"app=web\", \"io.moat.allow-host\": \"tcp/8080\","
-              " \"io.moat.egress\": \"192.0.2.0/24 tcp/443\"}" },
+              " \"io.moat.egress\": \"192.0.2.0/24 tcp/443,2001:db8:7::/48 tcp/443,"
+              "2001:db8:7::9 icmp\"}" },
   { .name = "b",
     .net = "n1",
     .bridge = "mb1",
