@@ -37,7 +37,9 @@ check_network (const struct moat_netconf *c)
 
   FUZZ_CHECK (c->name != NULL && moat_container_id_valid (c->name));
   FUZZ_CHECK (moat_ifname_valid (c->bridge));
-  FUZZ_CHECK (c->have_subnet || c->ipam_type != NULL);
+  /* An address source: a subnet, IPv6 only (subnet6 alone), or IPAM. */
+  FUZZ_CHECK (c->have_subnet || c->ipam_type != NULL || (c->v6only && c->have_subnet6));
+  FUZZ_CHECK (!c->v6only || !c->have_subnet);
   FUZZ_CHECK (c->mtu == 0 || (c->mtu >= 68 && c->mtu <= 65535));
   if (c->ipam_type)
     FUZZ_CHECK (*c->ipam_type && !strchr (c->ipam_type, '/') && strcmp (c->ipam_type, ".."));
