@@ -34,7 +34,8 @@ ipv4 (uint8_t *p, uint8_t ihl, uint8_t proto, uint16_t frag, const char *src, co
   p[9] = proto;
   inet_pton (AF_INET, src, p + 12);
   inet_pton (AF_INET, dst, p + 16);
-  memcpy (p + hl, l4, l4_len);
+  if (l4_len)
+    memcpy (p + hl, l4, l4_len);
   return hl + l4_len;
 }
 
@@ -52,8 +53,10 @@ ipv6 (uint8_t *p, uint8_t nh, const uint8_t *ext, size_t ext_len, const char *sr
   p[7] = 64;
   inet_pton (AF_INET6, src, p + 8);
   inet_pton (AF_INET6, dst, p + 24);
-  memcpy (p + 40, ext, ext_len);
-  memcpy (p + 40 + ext_len, l4, l4_len);
+  if (ext_len)
+    memcpy (p + 40, ext, ext_len);
+  if (l4_len)
+    memcpy (p + 40 + ext_len, l4, l4_len);
   return 40 + ext_len + l4_len;
 }
 
