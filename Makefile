@@ -78,7 +78,7 @@ $(BUILD)/man/%: man/%.scd
 	@mkdir -p $(dir $@)
 	scdoc <$< >$@
 
-$(BUILD)/%.o: %.c $(LIB_HDRS) $(wildcard $(BIN_DIRS:%=%/*.h))
+$(BUILD)/%.o: %.c $(LIB_HDRS) $(wildcard $(BIN_DIRS:%=%/*.h) $(BIN_DIRS:%=%/tests/*.h) common/tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 

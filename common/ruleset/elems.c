@@ -389,11 +389,13 @@ moat_elem_bridge (struct moat_elem *e, const char *bridge, moat_err_t *err)
   return 0;
 }
 
-bool
-moat_elem_port_of (const struct moat_elem *e, const char *host_ifname,
-                   unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr)
+/* A ports (or ports6) element of HOST_IFNAME: its MAC and its address of
+   ADDR_LEN bytes. */
+static bool
+elem_port_in (const struct moat_elem *e, enum moat_set id, const char *host_ifname,
+              unsigned char ret_mac[MOAT_MAC_LEN], void *ret_addr, uint32_t addr_len)
 {
-  const struct moat_set_def *set = &moat_set_defs[MOAT_SET_PORTS];
+  const struct moat_set_def *set = &moat_set_defs[id];
   uint32_t mac_off = moat_field_padded (moat_field_infos[set->fields[0]].len);
   uint32_t addr_off = mac_off + moat_field_padded (moat_field_infos[set->fields[1]].len);
   struct key_writer w;
@@ -401,30 +403,25 @@ moat_elem_port_of (const struct moat_elem *e, const char *host_ifname,
 
   key_start (&w, &want, set);
   key_put_ifname (&w, host_ifname);
-  if (e->set != set || e->key_len < addr_off + 4 || memcmp (e->key, want.key, mac_off) != 0)
+  if (e->set != set || e->key_len < addr_off + addr_len || memcmp (e->key, want.key, mac_off) != 0)
     return false;
   memcpy (ret_mac, e->key + mac_off, MOAT_MAC_LEN);
-  memcpy (&ret_addr->s_addr, e->key + addr_off, 4);
+  memcpy (ret_addr, e->key + addr_off, addr_len);
   return true;
+}
+
+bool
+moat_elem_port_of (const struct moat_elem *e, const char *host_ifname,
+                   unsigned char ret_mac[MOAT_MAC_LEN], struct in_addr *ret_addr)
+{
+  return elem_port_in (e, MOAT_SET_PORTS, host_ifname, ret_mac, &ret_addr->s_addr, 4);
 }
 
 bool
 moat_elem_port6_of (const struct moat_elem *e, const char *host_ifname,
                     unsigned char ret_mac[MOAT_MAC_LEN], struct in6_addr *ret_addr)
 {
-  const struct moat_set_def *set = &moat_set_defs[MOAT_SET_PORTS6];
-  uint32_t mac_off = moat_field_padded (moat_field_infos[set->fields[0]].len);
-  uint32_t addr_off = mac_off + moat_field_padded (moat_field_infos[set->fields[1]].len);
-  struct key_writer w;
-  struct moat_elem want;
-
-  key_start (&w, &want, set);
-  key_put_ifname (&w, host_ifname);
-  if (e->set != set || e->key_len < addr_off + 16 || memcmp (e->key, want.key, mac_off) != 0)
-    return false;
-  memcpy (ret_mac, e->key + mac_off, MOAT_MAC_LEN);
-  memcpy (ret_addr->s6_addr, e->key + addr_off, 16);
-  return true;
+  return elem_port_in (e, MOAT_SET_PORTS6, host_ifname, ret_mac, ret_addr->s6_addr, 16);
 }
 
 /* --- a container's policy ------------------------------------------------ */
