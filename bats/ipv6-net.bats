@@ -264,7 +264,6 @@ ct6_count() {
 .gateway6 = "fd00:2::1"#gateway6: fd00:2::1 is not a host address of subnet6
 .gateway6 = "10.0.0.1"#gateway6: "10.0.0.1" is not an IPv6 address
 del(.subnet6) | .gateway6 = "fd00:2::1"#gateway6: needs "subnet6"
-del(.subnet) | .names = true#names: not supported on an IPv6-only network
 .subnet = "240.0.0.0/16"#subnet: "240.0.0.0/16" overlaps 240.0.0.0/4
 EOF2
   assert_nothing_left "$before" "$(ns_of c1)"

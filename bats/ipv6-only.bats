@@ -274,6 +274,35 @@ add6() {
   assert_eq "$(grep -lx "$NET" "$MOAT_RUN_DIR"/.keys4/* 2>/dev/null | wc -l)" 0 "key range claims left"
 }
 
+@test "IPv6-only names: the name server listens on the IPv6 gateway; a peer finds another by name (AAAA), never its key; the last DEL stops it and takes its resolvers6 elements" {
+  local out key_b pid
+  conf_set '.names = true'
+  CNI_ARGS_VALUE="K8S_POD_NAME=$PFX-a" add6 a
+  assert_jq "$(cat "$T/result.a")" '.dns.nameservers == [$gw] and .dns.search == ["dns.moat"]' \
+    --arg gw "$GW6"
+  CNI_ARGS_VALUE="K8S_POD_NAME=$PFX-b" add6 b
+  key_b=$(key_of b)
+  pid=$(cat "$MOAT_RUN_DIR/$NET/dnsmasq.pid") || fail "no dnsmasq pid file"
+  kill -0 "$pid" || fail "dnsmasq $pid is not running"
+  # b's hosts line: its IPv6 address alone.
+  run -0 cat "$MOAT_RUN_DIR/$NET/hosts.d/$PFX-b@eth0"
+  assert_eq "$output" "$(ip6_of b) $PFX-b $PFX-b.dns.moat" "b's hosts line"
+  run -0 nft list set inet moat resolvers6
+  assert_contains "$output" "\"$BR\" . $GW6 . udp . 53"
+  out=$(ip netns exec "${PFX}a" timeout 3 busybox nslookup -type=AAAA "$PFX-b" "$GW6" 2>&1) || true
+  assert_contains "$out" "Address: $(ip6_of b)" "a asks for b's AAAA at the IPv6 gateway"
+  out=$(ip netns exec "${PFX}a" timeout 3 busybox nslookup -type=A "$PFX-b.dns.moat" "$GW6" 2>&1) || true
+  assert_not_contains "$out" "$key_b" "b's A record"
+  # Over TCP too (the resolvers6 pair opens both).
+  ip netns exec "${PFX}a" timeout 3 busybox nc -w 2 "$GW6" 53 </dev/null ||
+    fail "a -> the IPv6 gateway tcp/53"
+  del_container a
+  del_container b
+  wait_for 3 eval '! kill -0 '"$pid"
+  run -0 nft list set inet moat resolvers6
+  assert_not_contains "$output" "\"$BR\""
+}
+
 @test "IPv6-only: two IPv6-only networks have two key ranges; the wrong combinations are refused naming the key" {
   local key1 key2 conf2
   add6 a
@@ -285,13 +314,10 @@ add6() {
   key2=$(jq -r '.key4' "$MOAT_RUN_DIR/$NET2/$PFX-b@eth0.json")
   [[ ${key1%.*.*} != "${key2%.*.*}" ]] || fail "two networks share key range ${key1%.*.*}/16"
   CNI_CONF=$conf2 run -0 cni DEL "$PFX-b" "$PFX"b eth0
-  # A requested IPv4 address, a name server: 7 naming the key.
+  # A requested IPv4 address: 7 naming the key.
   new_netns c
   CNI_CONF=$(jq -c '.args = {cni: {ips: ["10.1.0.5"]}}' <<<"$MOAT_CONF") run cni ADD "$PFX-c" "$PFX"c
   assert_cni_error 7 'args.cni.ips: "10.1.0.5": the network is IPv6-only'
-  CNI_CONF=$(jq -c '.names = true' <<<"$MOAT_CONF") run cni ADD "$PFX-c" "$PFX"c
-  assert_cni_error 7 "names: not supported on an IPv6-only network"
-  CNI_CONF=$(jq -c '.names = true' <<<"$MOAT_CONF") run -0 cni DEL "$PFX-c" "$PFX"c
   # A delegated plugin's IPv4 address in the key range: 7, released.
   mkdir -p "$T/ipam-240"
   CNI_CONF=$(jq -c --arg d "$T/ipam-240" '.cniVersion = "1.0.0" | .ipam = {type: "host-local", dataDir: $d,

@@ -55,10 +55,11 @@ pm_ip6() {
   [[ $a6 == "$SUB6"* ]] || fail "a's IPv6 address $a6 is not in $SUB6/64"
 }
 
-# resolve_type FROM TYPE NAME: the address container FROM gets for NAME (A or
-# AAAA) through its resolv.conf, the network's name server (empty: none).
+# resolve_type FROM TYPE NAME [SERVER]: the address container FROM gets for
+# NAME (A or AAAA) through its resolv.conf, the network's name server, or
+# from SERVER (empty: none).
 resolve_type() {
-  pm exec "$(pm_name "$1")" timeout 3 nslookup -type="$2" "$3" 2>/dev/null |
+  pm exec "$(pm_name "$1")" timeout 3 nslookup -type="$2" "$3" ${4:+"$4"} 2>/dev/null |
     awk '/^Name:/ { found = 1 } found && /^Address/ { sub(/^Address:? */, ""); print; exit }'
 }
 
@@ -70,6 +71,8 @@ resolve_type() {
   assert_eq "$(resolve_type a A "$(pm_name b)")" "$(pm_ip b)" "a: b's A record"
   assert_eq "$(resolve_type a AAAA "$(pm_name b)")" "$b6" "a: b's AAAA record"
   assert_eq "$(resolve_type a AAAA database)" "$b6" "a: b's alias, AAAA"
+  # The name server answers at the IPv6 gateway too.
+  assert_eq "$(resolve_type a AAAA database "${SUB6}1")" "$b6" "a: b's alias, asked at ${SUB6}1"
   pm_start c --annotation io.moat.labels=app=y
   c6=$(pm_ip6 c)
   assert_eq "$(resolve_type a AAAA "$(pm_name c).dns.moat")" "$c6" "a: c's AAAA (its full name)"
@@ -77,9 +80,9 @@ resolve_type() {
   assert_eq "$(resolve_type a AAAA "$(pm_name c).dns.moat")" "" "a: c's AAAA after c is gone"
 }
 
-@test "podman IPv6-only: subnet6 without subnet; only IPv6 addresses; a shared label talks, another is refused, the host reaches them" {
+@test "podman IPv6-only: subnet6 without subnet; only IPv6 addresses; a shared label talks, another is refused, the host reaches them; names over IPv6" {
   local a6 b6 c6 port f=$PM/net.d/$NET.conflist
-  jq '.plugins[0] |= (del(.subnet) | .names = false)' "$f" >"$f.new" && mv "$f.new" "$f"
+  jq '.plugins[0] |= (del(.subnet) | .names = true)' "$f" >"$f.new" && mv "$f.new" "$f"
   port=$(random_port)
   pm_start a --annotation io.moat.labels=app=x
   pm_start b --annotation io.moat.labels=app=x
@@ -99,4 +102,11 @@ resolve_type() {
   assert_eq "$(pm_fetch c "[$b6]" "$port")" refused "c -> b over IPv6"
   assert_eq "$(pm_fetch host "[$c6]" "$port")" ok "host -> c over IPv6"
   [[ $a6 == "$SUB6"* ]] || fail "a's IPv6 address $a6 is not in $SUB6/64"
+  # Names: the network's name server is at its IPv6 gateway, and a web app
+  # finds its database by name there.
+  run -0 pm_exec a cat /etc/resolv.conf
+  assert_contains "$output" "nameserver ${SUB6}1"
+  assert_eq "$(resolve_type a AAAA "$(pm_name b)")" "$b6" "a: b's AAAA record"
+  assert_eq "$(pm_fetch a "$(pm_name b)" "$port")" ok "a -> b by name"
+  assert_eq "$(pm_fetch a "$(pm_name c)" "$port")" refused "a -> c by name"
 }

@@ -317,7 +317,7 @@ restore_name_servers (const struct expected *e, struct moat_dnsd *dnsd, moat_err
     {
       const struct moat_record *r = names_record (&e->recs[i]);
 
-      if (r && moat_dnsd_ensure (dnsd, r->network, r->bridge, r->gateway, r->internet, err) < 0)
+      if (r && moat_dnsd_ensure (dnsd, r, err) < 0)
         return -1;
     }
   return 0;

@@ -59,7 +59,7 @@ int moat_nft_bridge_del (struct moat_nft *nft, const char *bridge, moat_err_t *e
 /* Removes a network's resolvers elements (its name server stopped with its
  * last member). Already gone is success. */
 int moat_nft_resolvers_del (struct moat_nft *nft, const char *bridge, struct in_addr gateway,
-                            moat_err_t *err);
+                            const struct in6_addr *gateway6, moat_err_t *err);
 
 /* CHECK: 0 when every element of the member is in the kernel, else
  * MOAT_E_DRIFT naming the first missing one (`nft set inet moat members:

@@ -348,18 +348,6 @@ parse_ipam (struct moat_netconf *c, moat_err_t *err)
   return 0;
 }
 
-/* What an IPv6-only network cannot give (at ADD only: a DEL must not
- * fail on it). */
-static int
-check_v6only (const struct moat_netconf *c, moat_err_t *err)
-{
-  if (c->v6only && c->dns)
-    return moat_error (err, MOAT_E_CONFIG, 0,
-                       "names: not supported on an IPv6-only network (\"subnet6\" without "
-                       "\"subnet\")");
-  return 0;
-}
-
 /* Addresses from the `ips` capability or args: "10.1.0.5", "10.1.0.5/24",
  * "fd00:1::5" or "fd00:1::5/64"; the first of each family counts. */
 static int
@@ -616,8 +604,8 @@ moat_netconf_parse (const char *text, enum moat_cni_command cmd, struct moat_net
    * must not fail on it. */
   if (parse_network (ret, err) < 0 || parse_ipam (ret, err) < 0
       || (cmd == MOAT_CMD_ADD
-          && (parse_allow (ret, err) < 0 || check_v6only (ret, err) < 0
-              || parse_cluster (ret, err) < 0 || parse_runtime (ret, err) < 0)))
+          && (parse_allow (ret, err) < 0 || parse_cluster (ret, err) < 0
+              || parse_runtime (ret, err) < 0)))
     return -1;
   if (get_object (ret->root, "prevResult", "prevResult", &ret->prev_result, err) < 0)
     return -1;

@@ -151,42 +151,44 @@ put_names (char *buf, size_t size, size_t *len, const char *name, const json_t *
   return true;
 }
 
+/* Appends "ADDR" and the names, and a newline; false when it does not
+ * fit. */
+static bool
+put_line (char *buf, size_t size, size_t *len, const char *addr, const char *names,
+          size_t names_len)
+{
+  size_t alen = strlen (addr);
+
+  if (*len + alen + names_len + 2 > size)
+    return false;
+  memcpy (buf + *len, addr, alen);
+  memcpy (buf + *len + alen, names, names_len);
+  *len += alen + names_len;
+  buf[(*len)++] = '\n';
+  buf[*len] = '\0';
+  return true;
+}
+
 int
-moat_hosts_line (char *buf, size_t size, struct in_addr addr, const struct in6_addr *addr6,
+moat_hosts_line (char *buf, size_t size, const struct in_addr *addr, const struct in6_addr *addr6,
                  const char *name, const json_t *aliases)
 {
-  char a[INET6_ADDRSTRLEN];
-  size_t len, names_at, names_len, names;
-  int n;
+  char a[INET6_ADDRSTRLEN], names[4096];
+  size_t len = 0, names_len = 0, count;
 
-  inet_ntop (AF_INET, &addr, a, sizeof (a));
-  n = snprintf (buf, size, "%s", a);
-  if (n < 0 || (size_t)n >= size)
+  if (!put_names (names, sizeof (names), &names_len, name, aliases, &count))
     return -1;
-  len = names_at = (size_t)n;
-  if (!put_names (buf, size, &len, name, aliases, &names))
+  if (size)
+    buf[0] = '\0';
+  if (count == 0)
+    return 0;
+  if (addr
+      && !put_line (buf, size, &len, inet_ntop (AF_INET, addr, a, sizeof (a)), names, names_len))
     return -1;
-  if (names == 0)
-    {
-      buf[0] = '\0';
-      return 0;
-    }
-  names_len = len - names_at;
-  if (len + 2 > size)
+  /* A dual-stack or IPv6-only container: the same names for its IPv6
+   * address (AAAA). */
+  if (addr6
+      && !put_line (buf, size, &len, inet_ntop (AF_INET6, addr6, a, sizeof (a)), names, names_len))
     return -1;
-  buf[len++] = '\n';
-  buf[len] = '\0';
-  if (!addr6)
-    return (int)len;
-  /* A dual-stack container: the same names for its IPv6 address (AAAA). */
-  inet_ntop (AF_INET6, addr6, a, sizeof (a));
-  if (len + strlen (a) + names_len + 2 > size)
-    return -1;
-  memcpy (buf + len, a, strlen (a));
-  len += strlen (a);
-  memcpy (buf + len, buf + names_at, names_len);
-  len += names_len;
-  buf[len++] = '\n';
-  buf[len] = '\0';
   return (int)len;
 }

@@ -36,12 +36,13 @@ int moat_aliases_from_text (const char *what, const char *text, json_t **ret, mo
 
 /* The hosts-file line of one container: "ADDR NAME NAME.dns.moat ALIAS
  * ALIAS.dns.moat ...\n", and with `addr6` (a dual-stack container; NULL
- * otherwise) a second line with the same names for it. `name` (may be
+ * otherwise) a second line with the same names for it; with no `addr`
+ * (an IPv6-only container) that line alone. `name` (may be
  * NULL) is left out when it is not a label (a container name like
  * "web.1"); aliases were checked when parsed and a bad one here is skipped
  * too. Returns the length written (0: no name at all, nothing to serve),
  * or -1 when `size` is too small. */
-int moat_hosts_line (char *buf, size_t size, struct in_addr addr, const struct in6_addr *addr6,
-                     const char *name, const json_t *aliases);
+int moat_hosts_line (char *buf, size_t size, const struct in_addr *addr,
+                     const struct in6_addr *addr6, const char *name, const json_t *aliases);
 
 #endif

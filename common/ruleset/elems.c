@@ -122,24 +122,43 @@ member_elem_addr (struct moat_elem *e, enum moat_set set, struct in_addr addr)
   key_put_addr (&w, addr);
 }
 
-int
-moat_elems_resolvers (struct moat_elem ret[2], const char *bridge, struct in_addr gateway,
-                      moat_err_t *err)
+/* A resolvers (or resolvers6) pair: the gateway's udp and tcp port 53
+ * on the bridge (its name checked by the caller). */
+static void
+resolvers_pair (struct moat_elem ret[2], enum moat_set id, const char *bridge, const void *gateway,
+                size_t addr_len)
 {
   static const uint8_t protos[2] = { IPPROTO_UDP, IPPROTO_TCP };
   const uint16_t port = htons (53); /* domain */
   struct key_writer w;
 
-  if (moat_elem_check_ifname ("bridge", bridge, err) < 0)
-    return -1;
   for (size_t i = 0; i < 2; i++)
     {
-      key_start (&w, &ret[i], &moat_set_defs[MOAT_SET_RESOLVERS]);
+      key_start (&w, &ret[i], &moat_set_defs[id]);
       key_put_ifname (&w, bridge);
-      key_put_addr (&w, gateway);
+      key_put (&w, gateway, addr_len);
       key_put (&w, &protos[i], 1);
       key_put (&w, &port, 2);
     }
+}
+
+int
+moat_elems_resolvers (struct moat_elem ret[2], const char *bridge, struct in_addr gateway,
+                      moat_err_t *err)
+{
+  if (moat_elem_check_ifname ("bridge", bridge, err) < 0)
+    return -1;
+  resolvers_pair (ret, MOAT_SET_RESOLVERS, bridge, &gateway.s_addr, 4);
+  return 0;
+}
+
+int
+moat_elems_resolvers6 (struct moat_elem ret[2], const char *bridge, const struct in6_addr *gateway6,
+                       moat_err_t *err)
+{
+  if (moat_elem_check_ifname ("bridge", bridge, err) < 0)
+    return -1;
+  resolvers_pair (ret, MOAT_SET_RESOLVERS6, bridge, gateway6->s6_addr, 16);
   return 0;
 }
 
@@ -172,7 +191,6 @@ elem_port6 (struct moat_elem *e, const struct moat_nft_member *m, const struct i
 static size_t
 member_elems6 (const struct moat_nft_member *m, bool for_delete, struct moat_elem *ret)
 {
-  static const uint16_t dns_protos[] = { IPPROTO_UDP, IPPROTO_TCP };
   struct in6_addr ll;
   struct key_writer w;
   size_t n = 0;
@@ -195,16 +213,10 @@ member_elems6 (const struct moat_nft_member *m, bool for_delete, struct moat_ele
     member_elem_addr6 (&ret[n++], MOAT_SET_LOG_RATE6, &m->addr6);
   for (enum moat_set c = MOAT_SET_ALLOWED_OUT6; c <= MOAT_SET_REFUSED_IN6; c++)
     member_elem_addr6 (&ret[n++], c, &m->addr6);
-  for (size_t i = 0; m->dns && !for_delete && i < ARRAY_SIZE (dns_protos); i++)
+  if (m->dns && !for_delete)
     {
-      uint8_t proto = (uint8_t)dns_protos[i];
-      uint16_t port = htons (53);
-
-      key_start (&w, &ret[n++], &moat_set_defs[MOAT_SET_RESOLVERS6]);
-      key_put_ifname (&w, m->bridge);
-      key_put_addr6 (&w, &m->gateway6);
-      key_put (&w, &proto, 1);
-      key_put (&w, &port, 2);
+      resolvers_pair (&ret[n], MOAT_SET_RESOLVERS6, m->bridge, m->gateway6.s6_addr, 16);
+      n += 2;
     }
   moat_link_local6 (m->mac, &ll);
   elem_port6 (&ret[n++], m, &m->addr6);

@@ -280,6 +280,9 @@ int moat_member_elems (const struct moat_nft_member *m, bool for_delete,
  * network's name server. */
 int moat_elems_resolvers (struct moat_elem ret[2], const char *bridge, struct in_addr gateway,
                           moat_err_t *err);
+/* Their IPv6 twins, at the network's IPv6 gateway. */
+int moat_elems_resolvers6 (struct moat_elem ret[2], const char *bridge,
+                           const struct in6_addr *gateway6, moat_err_t *err);
 /* The bridges element of `bridge`. */
 int moat_elem_bridge (struct moat_elem *e, const char *bridge, moat_err_t *err);
 /* Whether `e`, a ports element, is host end `host_ifname`'s: then its

@@ -57,16 +57,16 @@ test_hosts_line (void **state)
   char buf[256];
 
   inet_pton (AF_INET, "10.1.0.5", &addr);
-  assert_int_equal (moat_hosts_line (buf, sizeof (buf), addr, NULL, "db", aliases),
+  assert_int_equal (moat_hosts_line (buf, sizeof (buf), &addr, NULL, "db", aliases),
                     (int)strlen ("10.1.0.5 db db.dns.moat database database.dns.moat\n"));
   assert_string_equal (buf, "10.1.0.5 db db.dns.moat database database.dns.moat\n");
   /* A container name that is not a label is left out, its aliases stay. */
-  assert_true (moat_hosts_line (buf, sizeof (buf), addr, NULL, "web.1", aliases) > 0);
+  assert_true (moat_hosts_line (buf, sizeof (buf), &addr, NULL, "web.1", aliases) > 0);
   assert_string_equal (buf, "10.1.0.5 database database.dns.moat\n");
   /* No name at all: nothing to serve. */
-  assert_int_equal (moat_hosts_line (buf, sizeof (buf), addr, NULL, NULL, NULL), 0);
+  assert_int_equal (moat_hosts_line (buf, sizeof (buf), &addr, NULL, NULL, NULL), 0);
   assert_string_equal (buf, "");
-  assert_int_equal (moat_hosts_line (buf, 20, addr, NULL, "db", aliases), -1);
+  assert_int_equal (moat_hosts_line (buf, 20, &addr, NULL, "db", aliases), -1);
   json_decref (aliases);
 }
 
@@ -81,15 +81,31 @@ test_hosts_line_dual_stack (void **state)
 
   inet_pton (AF_INET, "10.1.0.5", &addr);
   inet_pton (AF_INET6, "fd00:1::5", &addr6);
-  assert_int_equal (moat_hosts_line (buf, sizeof (buf), addr, &addr6, "db", NULL),
+  assert_int_equal (moat_hosts_line (buf, sizeof (buf), &addr, &addr6, "db", NULL),
                     (int)strlen (want));
   assert_string_equal (buf, want);
   /* No name: no line for either address. */
-  assert_int_equal (moat_hosts_line (buf, sizeof (buf), addr, &addr6, "web.1", NULL), 0);
+  assert_int_equal (moat_hosts_line (buf, sizeof (buf), &addr, &addr6, "web.1", NULL), 0);
   /* Room for the IPv4 line only is too small. */
   assert_int_equal (
-      moat_hosts_line (buf, strlen ("10.1.0.5 db db.dns.moat\n") + 4, addr, &addr6, "db", NULL),
+      moat_hosts_line (buf, strlen ("10.1.0.5 db db.dns.moat\n") + 4, &addr, &addr6, "db", NULL),
       -1);
+}
+
+/* An IPv6-only container: its IPv6 line alone (its IPv4 key is on no
+   wire and in no hosts file). */
+static void
+test_hosts_line_ipv6_only (void **state)
+{
+  static const char want[] = "fd00:1::5 db db.dns.moat\n";
+  struct in6_addr addr6;
+  char buf[256];
+
+  inet_pton (AF_INET6, "fd00:1::5", &addr6);
+  assert_int_equal (moat_hosts_line (buf, sizeof (buf), NULL, &addr6, "db", NULL),
+                    (int)strlen (want));
+  assert_string_equal (buf, want);
+  assert_int_equal (moat_hosts_line (buf, strlen (want), NULL, &addr6, "db", NULL), -1);
 }
 
 int
@@ -100,6 +116,7 @@ main (void)
     cmocka_unit_test (test_aliases_from_text),
     cmocka_unit_test (test_hosts_line),
     cmocka_unit_test (test_hosts_line_dual_stack),
+    cmocka_unit_test (test_hosts_line_ipv6_only),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -145,8 +145,12 @@ test_config_keys (void **state)
                     0);
   assert_false (c.v6only);
   moat_netconf_free (&c);
-  assert_refused ("{" BASE ",\"subnet6\":\"fd00:1::/64\",\"names\":true}",
-                  "names: not supported on an IPv6-only network");
+  /* An IPv6-only network's names are served at its IPv6 gateway. */
+  assert_int_equal (moat_netconf_parse ("{" BASE ",\"subnet6\":\"fd00:1::/64\",\"names\":true}",
+                                        MOAT_CMD_ADD, &c, &err),
+                    0);
+  assert_true (c.v6only && c.dns);
+  moat_netconf_free (&c);
   assert_refused ("{" BASE ",\"subnet6\":\"fd00:1::/64\",\"gateway\":\"10.1.0.1\"}",
                   "gateway: needs \"subnet\"");
   assert_refused ("{" BASE "}",

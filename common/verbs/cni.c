@@ -258,18 +258,38 @@ bridge_delete_if_unused (struct moat_nl *nl, struct moat_nft *nft, const char *b
   return 0;
 }
 
-/* The network's name server and its resolvers elements, with its last
- * attachment (docs/design.md, "Names"). */
+/* A network's gateway addresses: where its name server listens. */
+struct gateways
+{
+  struct in_addr v4;
+  bool have_v6;
+  struct in6_addr v6;
+};
+
+static struct gateways
+conf_gateways (const struct moat_netconf *conf)
+{
+  return (struct gateways){ conf->gateway, conf->have_subnet6, conf->gateway6 };
+}
+
+static struct gateways
+record_gateways (const struct moat_record *rec)
+{
+  return (struct gateways){ rec->gateway, rec->have_addr6, rec->gateway6 };
+}
+
+/* The network's name server and its resolvers elements (both families'),
+ * with its last attachment (docs/design.md, "Names"). */
 static int
 network_dns_stop (const struct moat_cni_env *env, const struct moat_netconf *conf,
-                  const char *bridge, struct in_addr gateway, moat_err_t *err)
+                  const char *bridge, const struct gateways *gw, moat_err_t *err)
 {
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
 
   if (!conf->dns)
     return 0;
   if (moat_dnsd_stop (env->dnsd, conf->name, err) < 0 || moat_nft_open (&nft, err) < 0
-      || moat_nft_resolvers_del (nft, bridge, gateway, err) < 0)
+      || moat_nft_resolvers_del (nft, bridge, gw->v4, gw->have_v6 ? &gw->v6 : NULL, err) < 0)
     return -1;
   return 0;
 }
@@ -288,7 +308,7 @@ network_dns_stop (const struct moat_cni_env *env, const struct moat_netconf *con
 static int
 network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
                          const struct moat_netconf *conf, const char *bridge,
-                         struct in_addr gateway, bool sweep, moat_err_t *err)
+                         const struct gateways *gw, bool sweep, moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **keys = NULL;
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
@@ -304,7 +324,7 @@ network_remove_if_empty (struct moat_nl *nl, const struct moat_cni_env *env,
   hostnet = moat_hostnet_on_network (conf->name, err);
   if (hostnet < 0 || (remote = moat_remote_any (conf->name, err)) < 0)
     return -1;
-  if (network_dns_stop (env, conf, bridge, gateway, err) < 0)
+  if (network_dns_stop (env, conf, bridge, gw, err) < 0)
     return -1;
   /* Other nodes' containers (docs/cluster.md): their identities, elements
    * and the bridge stay for this node's next container. */
@@ -440,16 +460,7 @@ address_acquire (const struct moat_cni_env *env, const struct moat_netconf *conf
         return -1;
       /* Only an IPv6 range: an IPv6-only container, keyed like the others. */
       if (conf->have_subnet6 && !moat_result_has_ipv4 (*ret_ipam))
-        {
-          if (conf->dns)
-            {
-              moat_error (err, MOAT_E_CONFIG, 0,
-                          "names: not supported on an IPv6-only network (the ipam result has "
-                          "no IPv4 address)");
-              return delegated_undo (conf, false, err);
-            }
-          return key_acquire (conf, key, rec, err) < 0 ? delegated_undo (conf, false, err) : 0;
-        }
+        return key_acquire (conf, key, rec, err) < 0 ? delegated_undo (conf, false, err) : 0;
       if (moat_result_first_ipv4 (*ret_ipam, "ipam result", &rec->addr, &rec->prefixlen,
                                   &rec->gateway, err)
               < 0
@@ -629,23 +640,27 @@ attach_names (const struct moat_cni_env *env, const struct moat_netconf *conf,
 
   if (!conf->dns)
     return 0;
-  if (moat_hosts_line (line, sizeof (line), rec->addr, rec->have_addr6 ? &rec->addr6 : NULL,
-                       rec->name, rec->aliases)
+  if (moat_hosts_line (line, sizeof (line), rec->v6only ? NULL : &rec->addr,
+                       rec->have_addr6 ? &rec->addr6 : NULL, rec->name, rec->aliases)
       < 0)
     return moat_error (err, MOAT_E_CONFIG, 0, "container \"%s\": names too long",
                        rec->container_id);
   if (moat_hosts_write (rec->network, key, line, err) < 0)
     return -1;
-  return moat_dnsd_ensure (env->dnsd, rec->network, rec->bridge, rec->gateway, rec->internet, err);
+  return moat_dnsd_ensure (env->dnsd, rec, err);
 }
 
-/* The result's "dns": the network's name server and its domain. */
+/* The result's "dns": the network's name server and its domain; an
+ * IPv6-only network's server is at its IPv6 gateway. */
 static json_t *
-names_dns (struct in_addr gateway, json_t **owned)
+names_dns (const struct moat_record *rec, json_t **owned)
 {
-  char gw[INET_ADDRSTRLEN];
+  char gw[INET6_ADDRSTRLEN];
 
-  inet_ntop (AF_INET, &gateway, gw, sizeof (gw));
+  if (rec->v6only)
+    inet_ntop (AF_INET6, &rec->gateway6, gw, sizeof (gw));
+  else
+    inet_ntop (AF_INET, &rec->gateway, gw, sizeof (gw));
   *owned = json_pack ("{s:[s], s:[s]}", "nameservers", gw, "search", MOAT_DNS_DOMAIN);
   return *owned;
 }
@@ -813,6 +828,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   /* Closed before the lock goes (cleanups run in reverse). */
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   struct moat_add_result res = { 0 };
+  struct gateways gw_conf = conf_gateways (conf);
   struct moat_record old;
   char key[KEY_MAX];
   moat_err_t undo = { 0 };
@@ -850,7 +866,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
     return -1;
   if (address_acquire (env, conf, key, &rec, &ipam, err) < 0)
     {
-      if (network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, true, &undo) < 0)
+      if (network_remove_if_empty (nl, env, conf, conf->bridge, &gw_conf, true, &undo) < 0)
         return moat_error_undo_failed (err, "the ADD", &undo);
       return -1;
     }
@@ -864,7 +880,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
     {
       moat_err_t step = { 0 };
       if (address_release (conf, &rec, key, &step) < 0
-          || network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, true, &step) < 0)
+          || network_remove_if_empty (nl, env, conf, conf->bridge, &gw_conf, true, &step) < 0)
         return moat_error_undo_failed (err, "the ADD", &step);
       return -1;
     }
@@ -880,8 +896,9 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
     {
       /* Both run; the first that fails is the one told. */
       bool undo_failed = attachment_remove (nl, conf, &rec, &made, &undo) < 0;
+      struct gateways gw = record_gateways (&rec);
       moat_err_t later = { 0 };
-      if (network_remove_if_empty (nl, env, conf, conf->bridge, rec.gateway, true,
+      if (network_remove_if_empty (nl, env, conf, conf->bridge, &gw, true,
                                    undo_failed ? &later : &undo)
           < 0)
         undo_failed = true;
@@ -900,7 +917,7 @@ cni_add (const struct moat_cni_env *env, struct moat_netconf *conf, enum moat_at
   res.addr6 = rec.addr6;
   res.gateway6 = rec.gateway6;
   res.dns = ipam ? json_object_get (ipam, "dns") : NULL;
-  if (conf->dns && !(res.dns = names_dns (rec.gateway, &dns)))
+  if (conf->dns && !(res.dns = names_dns (&rec, &dns)))
     return moat_error (err, MOAT_E_IO, ENOMEM, "result");
   *ret_result = moat_result_build (conf->cni_version, &res);
   if (!*ret_result)
@@ -952,7 +969,7 @@ moat_cni_del_locked (const struct moat_cni_env *env, struct moat_netconf *conf, 
 {
   _cleanup_free_ char *bridge = NULL;
   _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
-  struct in_addr gateway = conf->gateway;
+  struct gateways gw = conf_gateways (conf);
   struct moat_record rec;
   moat_err_t unreadable = { 0 };
   char key[KEY_MAX];
@@ -967,7 +984,7 @@ moat_cni_del_locked (const struct moat_cni_env *env, struct moat_netconf *conf, 
   if (r > 0)
     {
       bridge = strdup (rec.bridge);
-      gateway = rec.gateway;
+      gw = record_gateways (&rec);
       r = attachment_remove (nl, conf, &rec, &made_all, err);
       moat_record_free (&rec);
     }
@@ -977,8 +994,7 @@ moat_cni_del_locked (const struct moat_cni_env *env, struct moat_netconf *conf, 
    * directory holds one entry per identity, not per container. */
   if (r < 0 || moat_state_sweep_temp (conf->name, "idents", err) < 0)
     return -1;
-  return network_remove_if_empty (nl, env, conf, bridge ? bridge : conf->bridge, gateway, false,
-                                  err);
+  return network_remove_if_empty (nl, env, conf, bridge ? bridge : conf->bridge, &gw, false, err);
 }
 
 static int
@@ -1200,6 +1216,7 @@ cni_gc (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *e
   _cleanup_close_ int lock = -1;
   _cleanup_ (moat_strv_freep) char **keys = NULL;
   _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
+  struct gateways gw_conf = conf_gateways (conf);
   moat_err_t step = { 0 };
   bool failed = false;
 
@@ -1237,7 +1254,7 @@ cni_gc (const struct moat_cni_env *env, struct moat_netconf *conf, moat_err_t *e
     failed = keep_first_error (err, failed, &step);
   if (failed)
     return -1;
-  return network_remove_if_empty (nl, env, conf, conf->bridge, conf->gateway, true, err);
+  return network_remove_if_empty (nl, env, conf, conf->bridge, &gw_conf, true, err);
 }
 
 static int

@@ -40,7 +40,9 @@ struct request
   int verb;
   char network[256];
   char bridge[IFNAMSIZ];
+  bool have_gateway, have_gateway6;
   struct in_addr gateway;
+  struct in6_addr gateway6;
   bool forward;
 };
 
@@ -208,8 +210,8 @@ hostsdir_readable_by (const struct passwd *pw, const char *dir)
 static void
 start_dnsmasq (const struct request *q, const char *pidfile, struct reply *r)
 {
-  char a_pid[4200], a_user[64], a_group[64], a_listen[64], a_hosts[4200];
-  char gw[INET_ADDRSTRLEN];
+  char a_pid[4200], a_user[64], a_group[64], a_listen[128], a_hosts[4200];
+  char gw[INET_ADDRSTRLEN] = "", gw6[INET6_ADDRSTRLEN] = "";
   struct passwd *pw = getpwnam (MOAT_DNSMASQ_USER);
   struct group *gr = pw ? getgrgid (pw->pw_gid) : NULL;
   int status;
@@ -231,12 +233,17 @@ start_dnsmasq (const struct request *q, const char *pidfile, struct reply *r)
                         q->network, pw->pw_name, a_hosts);
   /* The gateway address alone, not --interface: two networks may share a
    * bridge, and a second dnsmasq bound to all its addresses would find
-   * the first's in use. */
-  inet_ntop (AF_INET, &q->gateway, gw, sizeof (gw));
+   * the first's in use. An IPv6-only network has no IPv4 one; a
+   * dual-stack network's names are asked over both. */
+  if (q->have_gateway)
+    inet_ntop (AF_INET, &q->gateway, gw, sizeof (gw));
+  if (q->have_gateway6)
+    inet_ntop (AF_INET6, &q->gateway6, gw6, sizeof (gw6));
   snprintf (a_pid, sizeof (a_pid), "--pid-file=%s", pidfile);
   snprintf (a_user, sizeof (a_user), "--user=%s", pw->pw_name);
   snprintf (a_group, sizeof (a_group), "--group=%s", gr->gr_name);
-  snprintf (a_listen, sizeof (a_listen), "--listen-address=%s", gw);
+  snprintf (a_listen, sizeof (a_listen), "--listen-address=%s%s%s", gw, *gw && *gw6 ? "," : "",
+            gw6);
   moat_hostsdir_path (a_hosts, sizeof (a_hosts), q->network);
   memmove (a_hosts + 11, a_hosts, strlen (a_hosts) + 1);
   memcpy (a_hosts, "--hostsdir=", 11);
@@ -449,20 +456,23 @@ request_init (struct request *q, int verb, const char *network, moat_err_t *err)
 }
 
 int
-moat_dnsd_ensure (struct moat_dnsd *d, const char *network, const char *bridge,
-                  struct in_addr gateway, bool forward, moat_err_t *err)
+moat_dnsd_ensure (struct moat_dnsd *d, const struct moat_record *rec, moat_err_t *err)
 {
   struct request q;
-  int running = moat_dnsd_running (network, NULL, err);
+  int running = moat_dnsd_running (rec->network, NULL, err);
 
   /* Running: the join was the hosts file; no launcher needed. */
   if (running != 0)
     return running < 0 ? -1 : 0;
-  if (request_init (&q, VERB_ENSURE, network, err) < 0)
+  if (request_init (&q, VERB_ENSURE, rec->network, err) < 0)
     return -1;
-  snprintf (q.bridge, sizeof (q.bridge), "%s", bridge);
-  q.gateway = gateway;
-  q.forward = forward;
+  snprintf (q.bridge, sizeof (q.bridge), "%s", rec->bridge);
+  /* An IPv6-only container's gateway is its key's: on no wire. */
+  q.have_gateway = !rec->v6only;
+  q.gateway = rec->gateway;
+  q.have_gateway6 = rec->have_addr6;
+  q.gateway6 = rec->gateway6;
+  q.forward = rec->internet;
   return ask (d, &q, err);
 }
 

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 
 #include "base/error.h"
+#include "model/record.h"
 
 #define MOAT_DNSMASQ "/usr/sbin/dnsmasq"
 #define MOAT_DNSMASQ_USER "dnsmasq"
@@ -42,12 +43,12 @@ int moat_dnsd_prepare (struct moat_dnsd *d, moat_err_t *err);
 /* Closes the pipes: an unused launcher exits. */
 void moat_dnsd_release (struct moat_dnsd *d);
 
-/* Starts the network's dnsmasq unless it runs. `forward`: names outside
- * the network go to the host's resolvers (the network has "internet");
- * else dnsmasq answers only the network's names. Caller holds the
- * network's lock. */
-int moat_dnsd_ensure (struct moat_dnsd *d, const char *network, const char *bridge,
-                      struct in_addr gateway, bool forward, moat_err_t *err);
+/* Starts the network of `rec`'s dnsmasq unless it runs, listening on the
+ * record's gateway addresses (IPv4 unless IPv6-only, IPv6 when it has
+ * one). With the record's "internet", names outside the network go to
+ * the host's resolvers; else dnsmasq answers only the network's names.
+ * Caller holds the network's lock. */
+int moat_dnsd_ensure (struct moat_dnsd *d, const struct moat_record *rec, moat_err_t *err);
 /* Stops it (not running is success) and removes its pid file. */
 int moat_dnsd_stop (struct moat_dnsd *d, const char *network, moat_err_t *err);
 

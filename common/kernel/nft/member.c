@@ -406,13 +406,14 @@ moat_nft_bridge_del (struct moat_nft *nft, const char *bridge, moat_err_t *err)
 
 int
 moat_nft_resolvers_del (struct moat_nft *nft, const char *bridge, struct in_addr gateway,
-                        moat_err_t *err)
+                        const struct in6_addr *gateway6, moat_err_t *err)
 {
-  struct moat_elem e[2];
+  struct moat_elem e[4];
 
-  if (moat_elems_resolvers (e, bridge, gateway, err) < 0)
+  if (moat_elems_resolvers (e, bridge, gateway, err) < 0
+      || (gateway6 && moat_elems_resolvers6 (&e[2], bridge, gateway6, err) < 0))
     return -1;
-  return delete_elems (nft->nl, e, 2, nft_first_seq (), err);
+  return delete_elems (nft->nl, e, gateway6 ? 4 : 2, nft_first_seq (), err);
 }
 
 int
