@@ -167,8 +167,10 @@ from_out() {
   assert_contains "$output" 'io.moat.egress: "2001:db8::1/64 tcp/80": host bits set in 2001:db8::1/64 (the network is 2001:db8::/64)'
   run -1 hook prestart a '{"io.moat.ingress": "2001:db8::/129 tcp/80"}'
   assert_contains "$output" 'io.moat.ingress: "2001:db8::/129 tcp/80": "2001:db8::/129" is not an IPv4 or IPv6 address or CIDR'
-  run -1 hook prestart a '{"io.moat.proxy": "[2001:db8::1]:3128"}'
-  assert_contains "$output" 'io.moat.proxy: "[2001:db8::1]:3128": a proxy is an IPv4 address (IPv6 proxies: not yet)'
+  run -1 hook prestart a '{"io.moat.proxy": "[fe80::1]:3128"}'
+  assert_contains "$output" 'io.moat.proxy: "[fe80::1]:3128": fe80::1 is not a global or unique-local unicast address'
+  run -1 hook prestart a '{"io.moat.proxy": "2001:db8::1:3128"}'
+  assert_contains "$output" 'io.moat.proxy: "2001:db8::1:3128": an IPv6 proxy is written [ADDR]:PORT'
   run -2 "$MOAT_BUILD/moatctl" grant "$(cid_of a)" egress "2001:db8:::1" tcp/80
   assert_contains "$output" 'grant egress: "2001:db8:::1 tcp/80": "2001:db8:::1" is not an IPv4 or IPv6 address or CIDR'
   # An IPv4-only network: the range is kept (a profile serves every

@@ -200,6 +200,43 @@ listen6_udp() { ns_udp_listen "$(ns_of "$1")" "$(ip6_of "$1")" "$2"; }
   assert_not_contains "$output" "$(ip6_of a)" "proxy6 elements"
 }
 
+@test "hook IPv6: an IPv6 proxy takes outbound IPv6 tcp/80 and 443, and is itself allowed; IPv4 tcp/80 is not redirected; a container's own network is no proxy" {
+  local pport
+  pport=$(random_port)
+  setup_outside6
+  start a "$(jq -nc --arg v "[$OUT6_IP]:$pport 80+443" '{"io.moat.proxy": $v}')"
+  ns_tcp_listen "$OUT_NS" "$OUT6_IP" "$pport"
+  ns_tcp_listen "$OUT_NS" 0.0.0.0 80
+  # Any IPv6 destination's tcp/80 and 443 land on the proxy (nothing
+  # else listens on 2001:db8::10).
+  PROBE_TOKEN=v6-80 run ns_tcp_connect "$(ns_of a)" 2001:db8::10 80
+  assert_eq "$output" ok "a -> [2001:db8::10]:80 through the proxy"
+  PROBE_TOKEN=v6-443 run ns_tcp_connect "$(ns_of a)" 2001:db8::10 443
+  assert_eq "$output" ok "a -> [2001:db8::10]:443 through the proxy"
+  PROBE_TOKEN=v6-direct run ns_tcp_connect "$(ns_of a)" "$OUT6_IP" "$pport"
+  assert_eq "$output" ok "a -> the proxy itself"
+  assert_eq "$(received v6-80)$(received v6-443)$(received v6-direct)" 111 "tokens at the proxy"
+  # Another port is not proxied: refused by the IPv6 policy.
+  PROBE_TOKEN=v6-81 run ns_tcp_connect "$(ns_of a)" "$OUT6_IP" 81
+  assert_eq "$output" refused "a -> [$OUT6_IP]:81"
+  # IPv4 port 80 is not redirected: it meets the IPv4 policy.
+  PROBE_TOKEN=v4-80 run ns_tcp_connect "$(ns_of a)" "$OUT_IP" 80
+  assert_eq "$output" refused "a -> $OUT_IP:80"
+  assert_eq "$(received v4-80)" 0 "IPv4 token delivered"
+  run -0 nft list map inet moat proxy6
+  assert_contains "$output" "$(ip6_of a) . 443 : $OUT6_IP . $pport"
+  run -0 "$MOAT_BUILD/moatctl" show "$(cid_of a)"
+  assert_contains "$output" "$OUT6_IP"
+  # poststop takes them.
+  run -0 hook poststop a '{}'
+  run -0 nft list map inet moat proxy6
+  assert_not_contains "$output" "$(ip6_of a)" "proxy6 elements after poststop"
+  # A proxy on the container's own IPv6 network is refused.
+  add_container b
+  run -1 hook prestart b "$(jq -nc --arg v "[${V6PFX}::99]:3128" '{"io.moat.proxy": $v}')"
+  assert_contains "$output" "io.moat.proxy: ${V6PFX}::99 is on the container's own network"
+}
+
 @test "hook IPv6: a Trireme-format profile picked with io.moat.policy" {
   local port f c
   port=$(random_port)

@@ -900,11 +900,11 @@ explain_end (const struct end *e)
 static int
 proxy_resolve (const struct end *s, struct end *ret, moat_err_t *err)
 {
-  char text[INET_ADDRSTRLEN];
+  char text[INET6_ADDRSTRLEN];
 
   if (!s->container || !s->policy.a.have_proxy)
     return 0;
-  inet_ntop (AF_INET, &s->policy.a.proxy_addr, text, sizeof (text));
+  moat_proxy_addr_text (&s->policy.a, text);
   ret->text = "the proxy";
   if (moat_ctl_find (text, &ret->target, err) < 0)
     {

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "base/cleanup.h"
+#include "base/ip6.h"
 
 #define PORT_TEXT_MAX 16 /* digits of a bad port quoted in a message */
 
@@ -788,19 +789,60 @@ parse_proxy_ports (const char *key, const char *value, const char *s, struct moa
   return 0;
 }
 
-/* IP:PORT [PORT+PORT...] */
+/* A proxy's IPv6 address: unicast, neither loopback (the kernel cannot
+ * DNAT to ::1) nor link-local (no scope to send it to). */
+static bool
+ipv6_proxy_ok (const struct in6_addr *a)
+{
+  return !IN6_IS_ADDR_UNSPECIFIED (a) && !IN6_IS_ADDR_LOOPBACK (a) && !IN6_IS_ADDR_MULTICAST (a)
+         && !IN6_IS_ADDR_LINKLOCAL (a) && !IN6_IS_ADDR_V4MAPPED (a);
+}
+
+/* "[ADDR]" of "[ADDR]:PORT" into a->proxy_addr6; the colon after it in
+ * *ret_colon. */
+static int
+parse_proxy6 (const char *key, const char *value, size_t head_len, struct moat_annotations *a,
+              const char **ret_colon, moat_err_t *err)
+{
+  const char *close = memchr (value, ']', head_len);
+  char ip[INET6_ADDRSTRLEN];
+
+  if (!close || close[1] != ':')
+    return malformed (err, "%s: \"%s\": expected [IPV6]:PORT", key, CLIP (value));
+  if ((size_t)(close - value - 1) >= sizeof (ip))
+    return malformed (err, "%s: \"%s\": not an IPv6 address in brackets", key, CLIP (value));
+  memcpy (ip, value + 1, close - value - 1);
+  ip[close - value - 1] = '\0';
+  if (moat_parse_ipv6 (ip, &a->proxy_addr6) < 0)
+    return malformed (err, "%s: \"%s\": \"%s\" is not an IPv6 address", key, CLIP (value),
+                      CLIP (ip));
+  if (!ipv6_proxy_ok (&a->proxy_addr6))
+    return malformed (err, "%s: \"%s\": %s is not a global or unique-local unicast address", key,
+                      CLIP (value), ip);
+  a->proxy_v6 = true;
+  *ret_colon = close + 1;
+  return 0;
+}
+
+/* IP:PORT or [IPV6]:PORT, then optionally PORT+PORT... */
 static int
 parse_proxy (const char *key, const char *value, struct moat_annotations *a, moat_err_t *err)
 {
   size_t head_len = 0;
-  const char *colon, *rest;
-  char ip[INET_ADDRSTRLEN];
+  const char *colon = NULL, *rest;
+  char ip[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN];
 
   while (value[head_len] && !is_blank (value[head_len]))
     head_len++;
   rest = value + head_len;
   while (is_blank (*rest))
     rest++;
+  if (value[0] == '[')
+    {
+      if (parse_proxy6 (key, value, head_len, a, &colon, err) < 0)
+        return -1;
+      goto port;
+    }
   colon = memrchr (value, ':', head_len);
   if (!colon)
     return malformed (err, "%s: \"%s\": expected IP:PORT, then optionally ports like 80+443", key,
@@ -813,6 +855,7 @@ parse_proxy (const char *key, const char *value, struct moat_annotations *a, moa
     goto bad_ip;
   if (!ipv4_unicast (a->proxy_addr))
     return malformed (err, "%s: \"%s\": %s is not a unicast address", key, CLIP (value), ip);
+port:
   if (parse_port (key, value, colon + 1, head_len - (colon + 1 - value), &a->proxy_port, err) < 0)
     return -1;
   if (parse_proxy_ports (key, value, *rest ? rest : "80", a, err) < 0)
@@ -821,12 +864,19 @@ parse_proxy (const char *key, const char *value, struct moat_annotations *a, moa
   return 0;
 
 bad_ip:
-  /* [x::y]:PORT or x::y:PORT: IPv6 (docs/design.md, "IPv6") */
-  if (value[0] == '[' || (memchr (value, ':', colon - value) && strstr (value, "::")))
-    return malformed (err, "%s: \"%s\": a proxy is an IPv4 address (IPv6 proxies: not yet)", key,
-                      CLIP (value));
+  /* x::y:PORT: an IPv6 address needs its brackets, as in a URL. */
+  if ((size_t)(colon - value) < sizeof (ip6) && memcpy (ip6, value, colon - value)
+      && (ip6[colon - value] = '\0', moat_parse_ipv6 (ip6, &a->proxy_addr6) == 0))
+    return malformed (err, "%s: \"%s\": an IPv6 proxy is written [ADDR]:PORT", key, CLIP (value));
   return malformed (err, "%s: \"%s\": \"%s\" is not an IPv4 address", key, CLIP (value),
                     CLIPN (value, colon - value));
+}
+
+const char *
+moat_proxy_addr_text (const struct moat_annotations *a, char buf[INET6_ADDRSTRLEN])
+{
+  return a->proxy_v6 ? inet_ntop (AF_INET6, &a->proxy_addr6, buf, INET6_ADDRSTRLEN)
+                     : inet_ntop (AF_INET, &a->proxy_addr, buf, INET6_ADDRSTRLEN);
 }
 
 static const char *

@@ -13,6 +13,7 @@
  *   io.moat.ingress     ADDR PORTS,...           outside peers that may reach it
  *   io.moat.internet    true|false
  *   io.moat.proxy       IP:PORT [PORT+PORT...]   outbound tcp/80 (or the ports given) to a proxy
+ *                       [IPV6]:PORT [...]        the same for its IPv6 flows
  *   io.moat.policy      NAME                     a profile of the policy file
  *   io.moat.network     NAME                     hook-driven attach to this CNI network
  *   io.moat.name        LABEL                    its name on a network with "names"
@@ -103,7 +104,9 @@ struct moat_annotations
   size_t n_ingress;
   bool have_internet, internet;
   bool have_proxy;
-  struct in_addr proxy_addr;
+  bool proxy_v6;               /* the proxy is proxy_addr6 ([ADDR]:PORT), for IPv6 flows */
+  struct in_addr proxy_addr;   /* an IPv4 proxy, for IPv4 flows */
+  struct in6_addr proxy_addr6; /* an IPv6 proxy */
   uint16_t proxy_port;
   uint16_t *proxy_ports; /* intercepted tcp ports; {80} when none are given */
   size_t n_proxy_ports;
@@ -219,5 +222,8 @@ bool moat_selector_matches (const struct moat_selector *sel, json_t *labels);
 
 /* OR over a list of selectors; an empty list matches nothing. */
 bool moat_selectors_match (const struct moat_selector *sels, size_t n, json_t *labels);
+
+/* The proxy's address as text (no brackets, no port). */
+const char *moat_proxy_addr_text (const struct moat_annotations *a, char buf[INET6_ADDRSTRLEN]);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/ip6.h"
 #include "base/types.h"
 
 #define ALLOW "allow"
@@ -123,23 +124,31 @@ parse_proxies (json_t *items, struct moat_ceiling *c, moat_err_t *err)
     return moat_error_nomem (err, ALLOW);
   json_array_foreach (items, i, v)
   {
-    const char *text = json_string_value (v), *colon = strrchr (text, ':');
-    char addr[INET_ADDRSTRLEN], *end;
+    const char *text = json_string_value (v), *colon = text ? strrchr (text, ':') : NULL;
+    bool v6 = text && text[0] == '[';
+    char addr[INET6_ADDRSTRLEN], *end;
+    size_t len = colon ? (size_t)(colon - text) : 0;
     unsigned long port;
+    int r;
 
-    if (!colon || (size_t)(colon - text) >= sizeof (addr))
+    /* [IPV6]:PORT: the address inside the brackets. */
+    if (!colon || (v6 && (len < 2 || text[len - 1] != ']')) || len >= sizeof (addr))
       goto bad;
-    memcpy (addr, text, colon - text);
-    addr[colon - text] = '\0';
+    memcpy (addr, text + v6, len - 2 * v6);
+    addr[len - 2 * v6] = '\0';
     errno = 0;
     port = strtoul (colon + 1, &end, 10);
-    if (moat_parse_ipv4 (addr, &c->proxy[c->n_proxy].addr) < 0 || colon[1] < '0' || colon[1] > '9'
-        || *end || errno || port < 1 || port > 65535)
+    r = v6 ? moat_parse_ipv6 (addr, &c->proxy[c->n_proxy].addr6)
+           : moat_parse_ipv4 (addr, &c->proxy[c->n_proxy].addr);
+    if (r < 0 || colon[1] < '0' || colon[1] > '9' || *end || errno || port < 1 || port > 65535)
       goto bad;
+    c->proxy[c->n_proxy].v6 = v6;
     c->proxy[c->n_proxy++].port = (uint16_t)port;
     continue;
   bad:
-    return moat_error (err, MOAT_E_CONFIG, 0, ALLOW ".proxy[%zu]: \"%s\" is not IP:PORT", i, text);
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       ALLOW ".proxy[%zu]: \"%s\" is not IP:PORT or [IPV6]:PORT", i,
+                       text ? text : "(not a string)");
   }
   return 0;
 }
@@ -332,15 +341,17 @@ static int
 check_proxy (const struct moat_ceiling *c, const char *network, const struct moat_annotations *a,
              const char *source, moat_err_t *err)
 {
-  char addr[INET_ADDRSTRLEN], text[INET_ADDRSTRLEN + 8];
+  char addr[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 10];
 
   if (!a->have_proxy || c->any_proxy)
     return 0;
   for (size_t i = 0; i < c->n_proxy; i++)
-    if (c->proxy[i].addr.s_addr == a->proxy_addr.s_addr && c->proxy[i].port == a->proxy_port)
+    if (c->proxy[i].v6 == a->proxy_v6 && c->proxy[i].port == a->proxy_port
+        && (a->proxy_v6 ? IN6_ARE_ADDR_EQUAL (&c->proxy[i].addr6, &a->proxy_addr6)
+                        : c->proxy[i].addr.s_addr == a->proxy_addr.s_addr))
       return 0;
-  inet_ntop (AF_INET, &a->proxy_addr, addr, sizeof (addr));
-  snprintf (text, sizeof (text), "%s:%u", addr, a->proxy_port);
+  moat_proxy_addr_text (a, addr);
+  snprintf (text, sizeof (text), a->proxy_v6 ? "[%s]:%u" : "%s:%u", addr, a->proxy_port);
   return beyond (c, network, source, MOAT_ANNOT_PREFIX "proxy", text, "proxy", err);
 }
 

@@ -13,7 +13,7 @@
  *     "allowHost": ["tcp/8000-8010", "udp/53"], io.moat.allow-host items within one of these
  *     "egress":    ["10.0.0.0/8", "0.0.0.0/0 udp/53"],  io.moat.egress items within one
  *     "ingress":   ["192.0.2.0/24 tcp/443"],    io.moat.ingress items within one
- *     "proxy":     ["10.0.0.3:3128"],           io.moat.proxy one of these
+ *     "proxy":     ["10.0.0.3:3128", "[fd00::3]:3128"],  io.moat.proxy one of these
  *     "labels":    ["app", "env=dev"],          labels: key (any value) or key=value
  *     "publish":   ["tcp/8000-9000"],           io.moat.publish host ports within one of these
  *     "env":       true                         MOAT_* process environment read
@@ -36,7 +36,9 @@
 
 struct moat_ceiling_proxy
 {
-  struct in_addr addr;
+  bool v6;               /* [IPV6]:PORT */
+  struct in_addr addr;   /* IPv4 */
+  struct in6_addr addr6; /* IPv6 */
   uint16_t port;
 };
 

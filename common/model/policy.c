@@ -11,6 +11,7 @@
 
 #include "model/ceiling.h"
 #include "base/cleanup.h"
+#include "base/ip6.h"
 #include "model/profile.h"
 
 #define SYS_PREFIX "@sys:"
@@ -131,7 +132,9 @@ merge_lists (struct moat_annotations *dst, struct moat_annotations *src, moat_er
     {
       free (dst->proxy_ports);
       dst->have_proxy = true;
+      dst->proxy_v6 = src->proxy_v6;
       dst->proxy_addr = src->proxy_addr;
+      dst->proxy_addr6 = src->proxy_addr6;
       dst->proxy_port = src->proxy_port;
       dst->proxy_ports = TAKE_PTR (src->proxy_ports);
       dst->n_proxy_ports = src->n_proxy_ports;
@@ -233,16 +236,26 @@ annotations_freep (struct moat_annotations *a)
  * network would be a peer reached past the peer rules (and the kernel
  * cannot route a rewritten packet back out of the bridge it came in on);
  * a container of another network is a peer the kernel judges as one. */
+static bool
+proxy_on_own_network (const struct moat_record *rec, const struct moat_annotations *a)
+{
+  uint32_t mask = moat_prefix_mask (rec->prefixlen);
+
+  if (a->proxy_v6)
+    return rec->have_addr6 && !IN6_ARE_ADDR_EQUAL (&a->proxy_addr6, &rec->gateway6)
+           && moat_ipv6_in_prefix (&a->proxy_addr6, &rec->addr6, MOAT_SUBNET6_PREFIXLEN);
+  return rec->prefixlen != 0 && !rec->v6only && a->proxy_addr.s_addr != rec->gateway.s_addr
+         && (a->proxy_addr.s_addr & mask) == (rec->addr.s_addr & mask);
+}
+
 static int
 proxy_check (const struct moat_record *rec, const struct moat_annotations *a, moat_err_t *err)
 {
-  uint32_t mask = moat_prefix_mask (rec->prefixlen);
-  char addr[INET_ADDRSTRLEN];
+  char addr[INET6_ADDRSTRLEN];
 
-  if (!a->have_proxy || rec->prefixlen == 0 || a->proxy_addr.s_addr == rec->gateway.s_addr
-      || (a->proxy_addr.s_addr & mask) != (rec->addr.s_addr & mask))
+  if (!a->have_proxy || !proxy_on_own_network (rec, a))
     return 0;
-  inet_ntop (AF_INET, &a->proxy_addr, addr, sizeof (addr));
+  moat_proxy_addr_text (a, addr);
   return moat_error (err, MOAT_E_CONFIG, 0,
                      MOAT_ANNOT_PREFIX "proxy: %s is on the container's own network \"%s\"; a "
                                        "proxy is the host or an outside address",
@@ -656,12 +669,12 @@ acls_to_json (const struct moat_acl *acls, size_t n)
 static json_t *
 proxy_to_json (const struct moat_annotations *a)
 {
-  char addr[INET_ADDRSTRLEN];
+  char addr[INET6_ADDRSTRLEN];
   json_t *ports = json_array ();
 
   for (size_t i = 0; ports && i < a->n_proxy_ports; i++)
     json_array_append_new (ports, json_integer (a->proxy_ports[i]));
-  inet_ntop (AF_INET, &a->proxy_addr, addr, sizeof (addr));
+  moat_proxy_addr_text (a, addr);
   return json_pack ("{s:s, s:i, s:o}", "address", addr, "port", a->proxy_port, "ports", ports);
 }
 
@@ -828,9 +841,12 @@ proxy_from_json (json_t *j, struct moat_annotations *a, moat_err_t *err)
   const char *addr = json_string_value (json_object_get (j, "address"));
   json_int_t port = json_integer_value (json_object_get (j, "port"));
   json_t *ports = json_object_get (j, "ports"), *v;
+  bool parsed = addr
+                && (inet_pton (AF_INET, addr, &a->proxy_addr) == 1
+                    || (a->proxy_v6 = inet_pton (AF_INET6, addr, &a->proxy_addr6) == 1));
   size_t i;
 
-  if (!addr || inet_pton (AF_INET, addr, &a->proxy_addr) != 1 || port < 1 || port > 65535)
+  if (!parsed || port < 1 || port > 65535)
     return moat_error (err, MOAT_E_STATE, 0, "malformed policy: proxy");
   a->have_proxy = true;
   a->proxy_port = (uint16_t)port;
@@ -940,6 +956,16 @@ moat_policy_compile (const struct moat_compile_input *in, struct moat_nft_elems 
     return -1;
   if (!a->have_proxy)
     return 0;
+  /* An IPv6 proxy's elements wait for the container's IPv6 address. */
+  if (a->proxy_v6)
+    {
+      for (size_t i = 0; i < a->n_proxy_ports; i++)
+        if (moat_nft_elems_proxy_wait6 (out, addr, a->proxy_ports[i], &a->proxy_addr6,
+                                        a->proxy_port)
+            < 0)
+          return -1;
+      return moat_nft_elems_proxy_wait6 (out, addr, 0, &a->proxy_addr6, a->proxy_port);
+    }
   for (size_t i = 0; i < a->n_proxy_ports; i++)
     if (moat_nft_elems_proxy (out, addr, a->proxy_ports[i], a->proxy_addr, a->proxy_port) < 0)
       return -1;

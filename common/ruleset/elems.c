@@ -452,6 +452,7 @@ moat_nft_elems_free (struct moat_nft_elems *e)
   free (e->l.v);
   free (e->wait6);
   free (e->pub6);
+  free (e->proxy6);
   free (e);
 }
 
@@ -841,6 +842,49 @@ moat_nft_elems_proxied (struct moat_nft_elems *l, struct in_addr addr, struct in
   key_put_addr (&w, proxy);
   key_put (&w, &tcp, 1);
   key_put (&w, &nproxy_port, 2);
+  return 0;
+}
+
+int
+moat_nft_elems_proxy6 (struct moat_nft_elems *l, const struct in6_addr *addr, uint16_t port,
+                       const struct in6_addr *proxy, uint16_t proxy_port)
+{
+  uint16_t nport = htons (port), nproxy_port = htons (proxy_port);
+  uint8_t tcp = IPPROTO_TCP;
+  struct key_writer w;
+  struct moat_elem *e;
+
+  if (port == 0)
+    {
+      if (!elems_push (l, MOAT_SET_PROXIED6, &w))
+        return -1;
+      key_put_addr6 (&w, addr);
+      key_put_addr6 (&w, proxy);
+      key_put (&w, &tcp, 1);
+      key_put (&w, &nproxy_port, 2);
+      return 0;
+    }
+  e = elems_push (l, MOAT_SET_PROXY6, &w);
+  if (!e)
+    return -1;
+  key_put_addr6 (&w, addr);
+  key_put (&w, &nport, 2);
+  memcpy (e->data, proxy->s6_addr, 16);
+  memcpy (e->data + 16, &nproxy_port, 2);
+  e->data_len = 20;
+  return 0;
+}
+
+int
+moat_nft_elems_proxy_wait6 (struct moat_nft_elems *l, struct in_addr addr, uint16_t port,
+                            const struct in6_addr *proxy, uint16_t proxy_port)
+{
+  struct moat_proxy6_wait *v = realloc (l->proxy6, (l->n_proxy6 + 1) * sizeof (*v));
+
+  if (!v)
+    return -1;
+  l->proxy6 = v;
+  v[l->n_proxy6++] = (struct moat_proxy6_wait){ addr, *proxy, port, proxy_port };
   return 0;
 }
 

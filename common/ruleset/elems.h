@@ -80,6 +80,14 @@ int moat_nft_elems_proxy (struct moat_nft_elems *l, struct in_addr addr, uint16_
 /* ... where it may then go (the allowance, once per container). */
 int moat_nft_elems_proxied (struct moat_nft_elems *l, struct in_addr addr, struct in_addr proxy,
                             uint16_t proxy_port);
+/* An IPv6 proxy: the container's IPv6 tcp `port` goes to proxy:proxy_port
+ * (proxy6), or with `port` 0 the proxy is implicitly allowed (proxied6). */
+int moat_nft_elems_proxy6 (struct moat_nft_elems *l, const struct in6_addr *addr, uint16_t port,
+                           const struct in6_addr *proxy, uint16_t proxy_port);
+/* The same for the container keyed `addr`, waiting for its IPv6 address
+ * (struct moat_proxy6_wait): a container without one gets none. */
+int moat_nft_elems_proxy_wait6 (struct moat_nft_elems *l, struct in_addr addr, uint16_t port,
+                                const struct in6_addr *proxy, uint16_t proxy_port);
 
 /* A published port (model/publish.h): host address (INADDR_ANY: every
  * one) . proto . host port to addr:port in the publish map; addr . proto .
@@ -248,6 +256,15 @@ struct moat_publish6_wait
   uint16_t host_port, port;
 };
 
+/* An IPv6 proxy (io.moat.proxy [ADDR]:PORT) of a container, waiting
+ * likewise: one intercepted port (0: the proxy's own proxied6 element). */
+struct moat_proxy6_wait
+{
+  struct in_addr container;
+  struct in6_addr proxy;
+  uint16_t port, proxy_port;
+};
+
 /* The list kernel/nft sends (sorted by set first); read it with
  * moat_nft_elems_at. `wait6`: IPv6 ranges, sent only as twins; `pub6`:
  * ports published on IPv6 host addresses, likewise. */
@@ -258,6 +275,8 @@ struct moat_nft_elems
   size_t n_wait6;
   struct moat_publish6_wait *pub6;
   size_t n_pub6;
+  struct moat_proxy6_wait *proxy6;
+  size_t n_proxy6;
 };
 
 /* Element i of the list (NULL past the end), read-only: its set

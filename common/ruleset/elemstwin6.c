@@ -122,7 +122,8 @@ name_twin6 (char dst[MOAT_IDENT_OBJECT_MAX], const char *src)
   dst[len + 1] = '\0';
 }
 
-/* The ports published on IPv6 host addresses waiting in `in`. */
+/* The ports published on IPv6 host addresses and the IPv6 proxies
+ * waiting in `in`. */
 static int
 publish_waits (struct moat_nft_elems *out, const struct moat_nft_elems *in, moat_addr6_fn addr6_of,
                void *data)
@@ -136,6 +137,16 @@ publish_waits (struct moat_nft_elems *out, const struct moat_nft_elems *in, moat
 
       if (addr6_of (w->container, &a6, data) == 1
           && moat_nft_elems_publish6 (out, &w->host, w->proto, w->host_port, &a6, w->port) < 0)
+        return -1;
+    }
+  n = in->n_proxy6;
+  for (size_t i = 0; i < n; i++)
+    {
+      const struct moat_proxy6_wait *w = &in->proxy6[i];
+      struct in6_addr a6;
+
+      if (addr6_of (w->container, &a6, data) == 1
+          && moat_nft_elems_proxy6 (out, &a6, w->port, &w->proxy, w->proxy_port) < 0)
         return -1;
     }
   return 0;
@@ -165,7 +176,7 @@ moat_nft_elems_waits6 (struct moat_nft_elems *l, moat_addr6_fn addr6_of, void *d
 {
   if (ranges6 (l, l, addr6_of, data) < 0)
     return -1;
-  l->n_wait6 = l->n_pub6 = 0;
+  l->n_wait6 = l->n_pub6 = l->n_proxy6 = 0;
   return 0;
 }
 
@@ -208,7 +219,7 @@ moat_nft_elems_twin6 (struct moat_nft_elems *out, const struct moat_nft_elems *i
       || ranges6 (out, in, addr6_of, data) < 0)
     return -1;
   if (out == in)
-    out->n_wait6 = out->n_pub6 = 0; /* made: a second pass adds none again */
+    out->n_wait6 = out->n_pub6 = out->n_proxy6 = 0; /* made: a second pass adds none again */
   return 0;
 }
 

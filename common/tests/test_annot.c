@@ -962,6 +962,15 @@ test_proxy (void **state)
   assert_int_equal (a.proxy_ports[1], 443);
   moat_annotations_free (&a);
 
+  parse_ok ("io.moat.proxy", "[2001:db8::5]:3128 443", &a);
+  assert_true (a.have_proxy && a.proxy_v6);
+  assert_int_equal (a.proxy_addr6.s6_addr[0], 0x20);
+  assert_int_equal (a.proxy_addr6.s6_addr[15], 5);
+  assert_int_equal (a.proxy_port, 3128);
+  assert_int_equal (a.n_proxy_ports, 1);
+  assert_int_equal (a.proxy_ports[0], 443);
+  moat_annotations_free (&a);
+
   parse_ok ("io.moat.proxy", "10.0.0.5:65535 443 + 80+443+8080", &a);
   assert_int_equal (a.proxy_port, 65535);
   assert_int_equal (a.n_proxy_ports, 3);
@@ -988,9 +997,18 @@ test_proxy_malformed (void **state)
   assert_refused ("io.moat.proxy", ":3128", "\"\" is not an IPv4 address");
   assert_refused ("io.moat.proxy", "10.0.0.5:3128:1", "is not an IPv4 address");
   assert_refused ("io.moat.proxy", "[::1]:3128",
-                  "a proxy is an IPv4 address (IPv6 proxies: not yet)");
-  assert_refused ("io.moat.proxy", "2001:db8::1:3128", "a proxy is an IPv4 address");
-  assert_refused ("io.moat.proxy", "2001:db8:aaaa:bbbb::1:3128", "a proxy is an IPv4 address");
+                  "::1 is not a global or unique-local unicast address");
+  assert_refused ("io.moat.proxy", "[fe80::1]:3128", "is not a global or unique-local");
+  assert_refused ("io.moat.proxy", "[ff02::1]:3128", "is not a global or unique-local");
+  assert_refused ("io.moat.proxy", "[::ffff:10.0.0.5]:3128", "is not a global or unique-local");
+  assert_refused ("io.moat.proxy", "[::]:3128", "is not a global or unique-local");
+  assert_refused ("io.moat.proxy", "[2001:db8::1]3128", "expected [IPV6]:PORT");
+  assert_refused ("io.moat.proxy", "[2001:db8::1:3128", "expected [IPV6]:PORT");
+  assert_refused ("io.moat.proxy", "[10.0.0.5]:3128", "\"10.0.0.5\" is not an IPv6 address");
+  assert_refused ("io.moat.proxy", "[2001:db8::1]:", "missing port");
+  assert_refused ("io.moat.proxy", "2001:db8::1:3128", "an IPv6 proxy is written [ADDR]:PORT");
+  assert_refused ("io.moat.proxy", "2001:db8:aaaa:bbbb::1:3128",
+                  "an IPv6 proxy is written [ADDR]:PORT");
   assert_refused ("io.moat.proxy", "10.0.0.0/8:3128", "is not an IPv4 address");
   assert_refused ("io.moat.proxy", "0.0.0.0:3128", "0.0.0.0 is not a unicast address");
   assert_refused ("io.moat.proxy", "0.1.2.3:3128", "0.1.2.3 is not a unicast address");

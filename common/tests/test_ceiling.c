@@ -217,6 +217,12 @@ proxy_is_one_of_the_list (void **state)
                  "io.moat.proxy: 10.0.0.4:3128 is not allowed on network \"n\" (allow.proxy: "
                  "[\"10.0.0.3:3128\",\"10.0.0.4:8080\"])");
   assert_beyond (allow, "{\"io.moat.proxy\": \"10.0.0.5:3128\"}", "10.0.0.5:3128 is not");
+  /* IPv6 proxies are listed as [ADDR]:PORT. */
+  allow = "{\"proxy\": [\"10.0.0.3:3128\", \"[2001:db8::3]:3128\"]}";
+  assert_within (allow, "{\"io.moat.proxy\": \"[2001:db8:0::3]:3128 443\"}");
+  assert_beyond (allow, "{\"io.moat.proxy\": \"[2001:db8::4]:3128\"}",
+                 "io.moat.proxy: [2001:db8::4]:3128 is not allowed");
+  assert_beyond (allow, "{\"io.moat.proxy\": \"[2001:db8::3]:8080\"}", "[2001:db8::3]:8080 is not");
 }
 
 static void
@@ -274,6 +280,11 @@ malformed_names_the_key (void **state)
   assert_malformed ("{\"proxy\": [\"10.0.0.3:0\"]}", "allow.proxy[0]");
   assert_malformed ("{\"proxy\": [\"10.0.0.3:80x\"]}", "allow.proxy[0]");
   assert_malformed ("{\"proxy\": [\"host:80\"]}", "allow.proxy[0]");
+  assert_malformed ("{\"proxy\": [\"2001:db8::3:3128\"]}",
+                    "allow.proxy[0]: \"2001:db8::3:3128\" is not IP:PORT or [IPV6]:PORT");
+  assert_malformed ("{\"proxy\": [\"[2001:db8::3:3128\"]}", "allow.proxy[0]");
+  assert_malformed ("{\"proxy\": [\"[10.0.0.3]:3128\"]}", "allow.proxy[0]");
+  assert_malformed ("{\"proxy\": [\"[]:3128\"]}", "allow.proxy[0]");
   assert_malformed ("{\"labels\": [\"@sys:network\"]}",
                     "allow.labels[0]: \"@sys:network\": key character '@' not allowed");
   assert_malformed ("{\"labels\": [\"app=a b\"]}", "allow.labels[0]: \"app=a b\": value");

@@ -878,6 +878,8 @@ test_twin6 (void **state)
     "src_ident6: fd00:1::2 : jump id_a0a06",
     "id_a0a06: fd00:1::3",
     "proxy6: fd00:1::2 . 80 : fd00:1::4 . 3128",
+    "proxy6: fd00:1::2 . 443 : 2001:db8::5 . 3128",
+    "proxied6: fd00:1::2 . 2001:db8::5 . tcp . 3128",
     "grant_peer6: fd00:1::2 . fd00:1::3",
     "publish6: ::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff . tcp . 8443 : fd00:1::2 . 80",
   };
@@ -902,6 +904,16 @@ test_twin6 (void **state)
   assert_int_equal (
       moat_nft_elems_publish (in, a4 ("192.168.0.10"), false, IPPROTO_UDP, 53, a4 ("10.1.0.2"), 53),
       0);
+  /* An IPv6 proxy waits for the container's IPv6 address; one of a
+   * container without (10.1.0.9) makes nothing. */
+  {
+    struct in6_addr p6;
+
+    assert_int_equal (inet_pton (AF_INET6, "2001:db8::5", &p6), 1);
+    assert_int_equal (moat_nft_elems_proxy_wait6 (in, a4 ("10.1.0.2"), 443, &p6, 3128), 0);
+    assert_int_equal (moat_nft_elems_proxy_wait6 (in, a4 ("10.1.0.2"), 0, &p6, 3128), 0);
+    assert_int_equal (moat_nft_elems_proxy_wait6 (in, a4 ("10.1.0.9"), 443, &p6, 3128), 0);
+  }
   assert_int_equal (moat_nft_elems_twin6 (out, in, addr6_of, NULL), 0);
   for (size_t i = 0; i < moat_nft_elems_count (out); i++)
     {
