@@ -196,7 +196,8 @@
  *     socket cgroupv2 level 2 @hostnet goto hostnet_out
  *   chain hostnet_input (filter, input, priority 5, policy accept)
  *     socket cgroupv2 level 2 @hostnet goto hostnet_in
- *                    (a host-network container's sockets: its group, level 2)
+ *                    (a host-network container's sockets: its group, level 2;
+ *                     both families until the IPv6 half puts its own rule first)
  *   chain hostnet_out
  *     ct state established,related accept
  *     oifname lo accept           (the host's own addresses: it shares the host's stack)
@@ -231,6 +232,15 @@
  *     icmpv6 type nd-neighbor-solicit-nd-neighbor-advert accept
  *                    (neighbour discovery with the gateway is untracked; the
  *                     bridge table has checked it)
+ *   chain hostnet_output, hostnet_input  (at their heads)
+ *     meta nfproto ipv6 socket cgroupv2 level 2 @hostnet goto hostnet_out6
+ *     meta nfproto ipv6 socket cgroupv2 level 2 @hostnet goto hostnet_in6
+ *                    (a member group's IPv6 meets the twins hostnet_out6 and
+ *                     hostnet_in6: hostnet_ident6 jumps to id_<identity>6,
+ *                     hostnet_egress6, hostnet_ingress6 and hostnet_peers6 are
+ *                     keyed by ipv6_addr; hostnet itself serves both families.
+ *                     Without the IPv6 half, hostnet_out and hostnet_in refuse
+ *                     a group's new IPv6 flows: they fail closed)
  *
  * table bridge moat
  *   set guarded  ifname                               host ends of container veths
@@ -279,7 +289,7 @@
  * older moat made are recognised and remade (docs/design.md, "Upgrades").
  * Bump it with every change to the sets, chains or rules above:
  * common/tests/test_nft.c fails until the new layout is recorded there. */
-#define MOAT_RULESET_LAYOUT 7
+#define MOAT_RULESET_LAYOUT 8
 #define MOAT_RULESET_LAYOUT_STR_(n) #n
 #define MOAT_RULESET_LAYOUT_STR(n) MOAT_RULESET_LAYOUT_STR_ (n)
 #define MOAT_RULESET_LAYOUT_COMMENT "moat layout " MOAT_RULESET_LAYOUT_STR (MOAT_RULESET_LAYOUT)
@@ -389,6 +399,11 @@ enum moat_set
   MOAT_SET_HOSTNET_EGRESS,
   MOAT_SET_HOSTNET_INGRESS,
   MOAT_SET_HOSTNET_PEERS,
+  /* Their IPv6 twins (the IPv6 half): hostnet itself serves both families. */
+  MOAT_SET_HOSTNET_IDENT6,
+  MOAT_SET_HOSTNET_EGRESS6,
+  MOAT_SET_HOSTNET_INGRESS6,
+  MOAT_SET_HOSTNET_PEERS6,
   MOAT_SET_NODE_NETS,
   MOAT_SET_NODE_ROUTES,
   MOAT_SET_NODE_LINKS,
@@ -509,7 +524,7 @@ enum moat_action
   MOAT_ACT_PUBLISH_DNAT, /* dnat ip to ip daddr . meta l4proto . th dport map @publish */
   MOAT_ACT_LOG,          /* log group MOAT_LOG_GROUP: no verdict, the next rule runs */
   MOAT_ACT_COUNT,        /* none: the matched element's counter counts, the next rule runs */
-  MOAT_ACT_CGROUP_IDENT, /* socket cgroupv2 level MOAT_HOSTNET_LEVEL vmap @hostnet_ident */
+  MOAT_ACT_CGROUP_IDENT, /* socket cgroupv2 level MOAT_HOSTNET_LEVEL vmap @hostnet_ident (6) */
 };
 
 #define MOAT_RULE_MAX_TERMS 5

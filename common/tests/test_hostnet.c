@@ -146,7 +146,7 @@ test_compile (void **state)
   if (moat_policy_resolve (&rec, annots, &p, &err) < 0)
     fail_msg ("%s", err.msg);
   assert_int_equal (moat_hostnet_policy_check ("c1", &p, &err), 0);
-  assert_int_equal (moat_hostnet_compile (77, "0123456789abcdef", false, &p, l), 0);
+  assert_int_equal (moat_hostnet_compile (77, "0123456789abcdef", false, false, &p, l), 0);
   assert_int_equal (moat_nft_elems_count (l), sizeof (want) / sizeof (want[0]));
   for (size_t i = 0; i < moat_nft_elems_count (l); i++)
     {

@@ -27,9 +27,11 @@ build_restore (const struct moat_nft_member *members, size_t n, char *const *ide
   bool any6 = false;
   struct builder b;
 
-  /* The IPv6 half when some member is dual stack (docs/design.md, "IPv6"). */
+  /* The IPv6 half when some member is dual stack (docs/design.md, "IPv6"),
+   * or some element is of it (a dual-stack network's host-network container). */
   for (size_t i = 0; i < n; i++)
     any6 = any6 || members[i].have_addr6;
+  any6 = any6 || (add && nft_elems_have6 (add->l.v, add->l.n));
 
   if (nft_builder_start (&b, nft_first_seq ()) < 0
       || (destroy
