@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2016 # sh -c programs in single quotes
 # Host processes under moat's policy (docs/design.md, "Host-network
 # containers"): a group that moatctl host attach names, made by the test at
 # level 2 of the cgroup2 hierarchy, and its processes' probes. Loaded by

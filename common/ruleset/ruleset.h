@@ -194,10 +194,14 @@
  *     ip saddr @allowed_out
  *   chain hostnet_output (filter, output, priority 5, policy accept)
  *     socket cgroupv2 level 2 @hostnet goto hostnet_out
+ *     meta nfproto ipv6 socket cgroupv2 level 2 @hostnet goto hostnet_out6
+ *                    (IPv6 half: made at the chain's head, before the rule above)
  *   chain hostnet_input (filter, input, priority 5, policy accept)
  *     socket cgroupv2 level 2 @hostnet goto hostnet_in
- *                    (a host-network container's sockets: its group, level 2;
- *                     both families until the IPv6 half puts its own rule first)
+ *     meta nfproto ipv6 socket cgroupv2 level 2 @hostnet goto hostnet_in6
+ *                    (IPv6 half, likewise. A host-network container's sockets:
+ *                     its group, level 2; without the IPv6 half its IPv6 meets
+ *                     hostnet_out and hostnet_in, which refuse it: fail closed)
  *   chain hostnet_out
  *     ct state established,related accept
  *     oifname lo accept           (the host's own addresses: it shares the host's stack)
@@ -232,15 +236,10 @@
  *     icmpv6 type nd-neighbor-solicit-nd-neighbor-advert accept
  *                    (neighbour discovery with the gateway is untracked; the
  *                     bridge table has checked it)
- *   chain hostnet_output, hostnet_input  (at their heads)
- *     meta nfproto ipv6 socket cgroupv2 level 2 @hostnet goto hostnet_out6
- *     meta nfproto ipv6 socket cgroupv2 level 2 @hostnet goto hostnet_in6
- *                    (a member group's IPv6 meets the twins hostnet_out6 and
- *                     hostnet_in6: hostnet_ident6 jumps to id_<identity>6,
- *                     hostnet_egress6, hostnet_ingress6 and hostnet_peers6 are
- *                     keyed by ipv6_addr; hostnet itself serves both families.
- *                     Without the IPv6 half, hostnet_out and hostnet_in refuse
- *                     a group's new IPv6 flows: they fail closed)
+ *   hostnet_out6, hostnet_in6: the twins of hostnet_out and hostnet_in, with
+ *                    the sets hostnet_ident6 (cgroup : jump id_<identity>6),
+ *                    hostnet_egress6, hostnet_ingress6 and hostnet_peers6
+ *                    (ipv6_addr for ipv4_addr); hostnet serves both families
  *
  * table bridge moat
  *   set guarded  ifname                               host ends of container veths
