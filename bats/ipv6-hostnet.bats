@@ -39,7 +39,7 @@ peer() {
   ns_udp_listen "$(ns_of "$1")" "$(ip6_of "$1")" 8081
 }
 
-@test "ipv6-hostnet: an attached group's labels decide over IPv6 as over IPv4, TCP and UDP both ways; the host's own IPv6 is untouched" {
+@test "ipv6-hostnet: an attached group's labels decide over IPv6 as over IPv4, TCP and UDP both ways, after restore too; the host's own IPv6 is untouched" {
   peer web app=web
   peer db app=db
   local g
@@ -82,6 +82,16 @@ peer() {
   assert_eq "$output" ok "web2 -> group over IPv6"
   assert_eq "$(nft_elems inet hostnet_peers6 | wc -l)" 2 "hostnet_peers6: web and web2"
   run -0 "$MOAT_BUILD/moatctl" check
+  # Remade by restore from the records alone, the same promises.
+  nft flush ruleset
+  run -0 "$MOAT_BUILD/moatctl" restore
+  run -0 "$MOAT_BUILD/moatctl" check
+  run hp_tcp "$g" "$(ip6_of web)" 8080
+  assert_eq "$output" ok "group -> web over IPv6 after restore"
+  run hp_tcp "$g" "$(ip6_of db)" 8080
+  assert_eq "$output" refused "group -> db over IPv6 after restore"
+  run ns_tcp_connect "$(ns_of web2)" "$GW6" 7071
+  assert_eq "$output" ok "web2 -> group over IPv6 after restore"
   # Outside the group nothing changes: the host's own processes reach db
   # over IPv6 (neighbour discovery included) and db reaches the host's
   # other listeners as its allow-host says.
