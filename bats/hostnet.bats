@@ -388,6 +388,30 @@ NFT
   hp_teardown
 }
 
+@test "hostproc: on an IPv4-only network its IPv6 is refused both ways (it fails closed); loopback and the host's other processes are untouched" {
+  setup_outside6
+  ns_tcp_listen "$OUT_NS" "$OUT6_IP" 9000
+  ns_tcp_listen host ::1 9002
+  local g
+  g=$(hp_group svc)
+  # An IPv6 range and internet: on an IPv4-only network they open no IPv6.
+  run -0 hp_attach --cgroup "$g" --name "${PFX}svc" --label app=web \
+    --annotation "io.moat.egress=$OUT6_IP/128 tcp/9000" --annotation io.moat.internet=true
+  assert_eq "$(jq -r '.ipv6 // false' "$(hp_record "${PFX}svc")")" false "the record's ipv6"
+  [[ $(nft list chains inet moat) != *hostnet_out6* ]] || fail "an IPv6 half made for an IPv4-only network"
+  hp_listen "$g" 7071
+  run hp_tcp "$g" "$OUT6_IP" 9000
+  assert_eq "$output" refused "host process -> outside [$OUT6_IP]:9000"
+  run ns_tcp_connect "$OUT_NS" "$OUT6_HOST_IP" 7071
+  assert_eq "$output" refused "outside -> host process's port over IPv6"
+  run hp_tcp "$g" ::1 9002
+  assert_eq "$output" ok "host process -> [::1]:9002 (loopback)"
+  run ns_tcp_connect host "$OUT6_IP" 9000
+  assert_eq "$output" ok "the host -> outside [$OUT6_IP]:9000"
+  run -0 "$MOAT_BUILD/moatctl" check
+  hp_teardown
+}
+
 @test "hostproc: its group gone, check says stale and gc removes it; an empty group is not stale" {
   local g id
   g=$(hp_group svc)

@@ -24,6 +24,7 @@ setup() {
 
 teardown() {
   nft delete table inet "${PFX}count" 2>/dev/null || true
+  [[ -z ${FAR_ROUTE-} ]] || ip -6 route del "$FAR_ROUTE" 2>/dev/null || true
   hp_teardown
   teardown_moat_net
 }
@@ -161,6 +162,54 @@ peer() {
   assert_eq "$output" ok "group -> outside [$OUT6_IP]:9001 with internet"
   run -0 "$MOAT_BUILD/moatctl" check
 }
+
+@test "ipv6-hostnet: a router's packet too big reaches the group's socket (ICMPv6 about its flow is related); the host's path MTU learns it" {
+  setup_outside6
+  # A far namespace behind the outside one, on a 1280-byte link: the
+  # outside namespace routes, and answers a larger packet with ICMPv6
+  # packet too big.
+  local pfx far6 g
+  pfx=fd$(printf '%02x' $((RANDOM % 256))):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM)
+  far6=$pfx::2
+  new_netns far
+  ip -n "$OUT_NS" link add mid type veth peer name eth0 netns "${PFX}far"
+  ip -n "$OUT_NS" link set mid mtu 1280 up
+  ip -n "${PFX}far" link set eth0 mtu 1280 up
+  ip -n "${PFX}far" link set lo up
+  ip -n "$OUT_NS" addr add "$pfx::1/64" dev mid nodad
+  ip -n "${PFX}far" addr add "$far6/64" dev eth0 nodad
+  ip -n "${PFX}far" -6 route add default via "$pfx::1"
+  ip netns exec "$OUT_NS" sysctl -qw net.ipv6.conf.all.forwarding=1
+  FAR_ROUTE=$pfx::/64
+  ip -6 route add "$FAR_ROUTE" via "$OUT6_IP"
+  ns_udp_listen "${PFX}far" "$far6" 9100
+  nft -f - <<NFT || fail "cannot make the counting table"
+table inet ${PFX}count {
+  chain input {
+    type filter hook input priority 100;
+    iifname "${PFX}oh" icmpv6 type packet-too-big counter name ptb
+  }
+  counter ptb {}
+}
+NFT
+  g=$(hp_group svc)
+  run -0 hp_attach --cgroup "$g" --name "${PFX}svc" --label app=svc \
+    --annotation "io.moat.egress=$far6 udp/9100"
+  # 1400 bytes: past the far link's 1280. The first datagram meets the
+  # router's packet too big; the kernel then fragments the next at 1280.
+  head -c 1400 /dev/zero | tr '\0' a | in_group "$g" timeout 5 socat -u - "UDP6:[$far6]:9100" ||
+    fail "the group's datagram was refused"
+  wait_for 5 sh -c "ip -6 route get $far6 | grep -q 'mtu 1280'" ||
+    fail "the host's path MTU to $far6 did not learn 1280: $(ip -6 route get "$far6")"
+  (($(nft -j list counter inet "${PFX}count" ptb | jq '.nftables[1].counter.packets') >= 1)) ||
+    fail "no packet too big past moat's input chains"
+  # A reply crosses the far link for the first time: polled.
+  wait_for 5 hp_udp_ok "$g" "$far6" 9100 ||
+    fail "group -> far udp/9100 once the path MTU is known: $(hp_udp "$g" "$far6" 9100)"
+  nft delete table inet "${PFX}count"
+}
+
+hp_udp_ok() { [[ $(hp_udp "$@") == ok ]]; }
 
 # forged_syns WEB_IP6: from the outside namespace, SYNs to the group's
 # tcp/7071 on the host's address of that link, with web's IPv6 address as
