@@ -127,7 +127,7 @@ peer() {
   run -0 "$MOAT_BUILD/moatctl" check
 }
 
-@test "ipv6-hostnet: IPv6 egress and ingress ranges open their own family and ports only; internet opens ::/0" {
+@test "ipv6-hostnet: IPv6 egress and ingress ranges open their own family and ports only, after restore too; internet opens ::/0" {
   setup_outside6
   ns_tcp_listen "$OUT_NS" "$OUT6_IP" 9000
   ns_tcp_listen "$OUT_NS" "$OUT6_IP" 9001
@@ -155,6 +155,17 @@ peer() {
   run ns_tcp_connect host "$OUT6_IP" 9001
   assert_eq "$output" ok "the host -> outside [$OUT6_IP]:9001"
   run -0 "$MOAT_BUILD/moatctl" check
+  # No container on the network: the attach made the IPv6 half, and
+  # restore makes it again for the group alone.
+  nft flush ruleset
+  run "$MOAT_BUILD/moatctl" check
+  [[ $status -ne 0 ]] || fail "check saw nothing missing after the flush"
+  run -0 "$MOAT_BUILD/moatctl" restore
+  run -0 "$MOAT_BUILD/moatctl" check
+  run hp_tcp "$g" "$OUT6_IP" 9000
+  assert_eq "$output" ok "group -> outside [$OUT6_IP]:9000 after restore"
+  run hp_tcp "$g" "$OUT6_IP" 9001
+  assert_eq "$output" refused "group -> outside [$OUT6_IP]:9001 after restore"
   # io.moat.internet: every address of both families (::/0 the twin of 0.0.0.0/0).
   run -0 "$MOAT_BUILD/moatctl" host detach "${PFX}svc"
   run -0 hp_attach --cgroup "$g" --name "${PFX}svc" --label app=svc --annotation io.moat.internet=true
