@@ -61,6 +61,16 @@ test_round_trip (void **state)
   assert_string_equal (back.ident, "0123456789abcdef");
   assert_false (back.host_process);
   assert_null (json_object_get (j, "hostProcess"));
+  /* "ipv6" only when true: a record from before reads as IPv4-only. */
+  assert_false (back.ipv6);
+  assert_null (json_object_get (j, "ipv6"));
+  moat_hostnet_free (&back);
+  h.ipv6 = true;
+  json_decref (j);
+  j = moat_hostnet_to_json (&h);
+  assert_true (json_is_true (json_object_get (j, "ipv6")));
+  assert_int_equal (moat_hostnet_from_json (j, &back, &err), 0);
+  assert_true (back.ipv6);
   moat_hostnet_free (&back);
   (void)state;
 }
