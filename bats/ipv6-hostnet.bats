@@ -108,6 +108,35 @@ peer() {
   run -0 "$MOAT_BUILD/moatctl" check
 }
 
+@test "ipv6-hostnet: on an IPv6-only network the group and the containers its labels reach talk both ways" {
+  conf_set 'del(.subnet)'
+  printf '%s\n' "$MOAT_CONF" >"$NETDIR/50-moat.conf"
+  echo "$V6PFX:" >>"$T/words"
+  local c g
+  for c in web db; do
+    add_container "$c"
+    run -0 hook prestart "$c" '{"io.moat.labels": "app='"$c"'", "io.moat.allow-host": "tcp/7071"}'
+    ns_tcp_listen "$(ns_of "$c")" "$(ip6_of "$c")" 8080
+  done
+  g=$(hp_group svc)
+  run -0 hp_attach --cgroup "$g" --name "${PFX}svc" --label app=web
+  assert_eq "$(jq -r .ipv6 "$(hp_record "${PFX}svc")")" true "the record: its network has subnet6"
+  hp_listen "$g" 7071
+  run hp_tcp "$g" "$(ip6_of web)" 8080
+  assert_eq "$output" ok "group -> web (same label)"
+  run hp_tcp "$g" "$(ip6_of db)" 8080
+  assert_eq "$output" refused "group -> db"
+  run ns_tcp_connect "$(ns_of web)" "$GW6" 7071
+  assert_eq "$output" ok "web -> group (same label)"
+  run ns_tcp_connect "$(ns_of db)" "$GW6" 7071
+  assert_eq "$output" refused "db -> group"
+  # Its key's element is harmless (only from the bridge, whose port admits
+  # no IPv4 from it); its twin is what its IPv6 meets.
+  assert_eq "$(nft_elems inet hostnet_peers6 | awk '{ print $1 }')" "$(ip6_of web)" \
+    "hostnet_peers6: web's IPv6 address only"
+  run -0 "$MOAT_BUILD/moatctl" check
+}
+
 @test "ipv6-hostnet: a peer needs its own allow-host, or a host grant, to reach the group over IPv6" {
   peer web app=web
   peer web3 app=web tcp/9
