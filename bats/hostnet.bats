@@ -19,6 +19,7 @@
 load helpers
 load runc
 load podman
+load hostnet
 
 setup() {
   setup_moat_net
@@ -261,64 +262,7 @@ hn_cgroup_dir() { jq -er .cgroupDir "$MOAT_RUN_DIR/.hostnet/$(cid_of "$1").json"
   [[ $(nft list chains inet moat 2>/dev/null) != *"chain id_"* ]] || fail "the network's identity chains left"
 }
 
-# --- host processes: moatctl host attach names an existing group ----------
-
-# hp_group NAME: a fresh group at the rules' level (2) of the cgroup2
-# hierarchy, made through a mount of the test's own ($T/cg2, the same
-# hierarchy moatctl mounts at $MOAT_RUN_DIR/.cgroup2); its hierarchy path.
-hp_group() {
-  if ! mountpoint -q "$T/cg2"; then
-    mkdir -p "$T/cg2"
-    mount -t cgroup2 none "$T/cg2" || fail "cannot mount cgroup2 on $T/cg2"
-  fi
-  mkdir -p "$T/cg2/${PFX}hp/$1" || fail "cannot make group ${PFX}hp/$1"
-  echo "/${PFX}hp/$1"
-}
-
-# hp_teardown: the test's host processes detached, its groups (their
-# processes killed first) and its mount removed.
-hp_teardown() {
-  local dir pid f
-  for f in "$MOAT_RUN_DIR/.hostnet/${PFX}"*.json; do
-    [[ -f $f ]] || continue
-    f=${f##*/}
-    "$MOAT_BUILD/moatctl" host detach "${f%.json}" || true
-  done
-  mountpoint -q "$T/cg2" || return 0
-  for dir in "$T/cg2/${PFX}hp"/*/; do
-    [[ -d $dir ]] || continue
-    while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done <"$dir/cgroup.procs"
-    wait_for 5 sh -c "! grep -q . '$dir/cgroup.procs'" || true
-    rmdir "$dir" 2>/dev/null || true
-  done
-  rmdir "$T/cg2/${PFX}hp" 2>/dev/null || true
-  umount "$T/cg2" || true
-}
-
-# in_group GROUP CMD...: CMD in the group (it moves itself there, then execs).
-in_group() {
-  local dir=$T/cg2$1
-  shift
-  sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$dir" "$@"
-}
-
-# hp_tcp GROUP IP PORT: a connection from inside the group; ok, refused, ...
-hp_tcp() {
-  local token=hp-$RANDOM$RANDOM out rc=0
-  out=$(printf '%s\n' "$token" |
-    in_group "$1" timeout 5 socat -t1 -T2 - "TCP4:$2:$3,connect-timeout=1" 2>&1) || rc=$?
-  classify "$out" "$rc" "$token"
-}
-
-# hp_listen GROUP PORT: a TCP server in the group on every address.
-hp_listen() {
-  start_bg host sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$T/cg2$1" \
-    socat "TCP4-LISTEN:$2,reuseaddr,fork" "EXEC:$(serve_script)"
-  wait_for 5 listening host tcp "$2"
-}
-
-hp_attach() { MOAT_NETWORK_DIRS=$NETDIR "$MOAT_BUILD/moatctl" host attach --network "$NET" "$@"; }
-hp_record() { echo "$MOAT_RUN_DIR/.hostnet/$1.json"; }
+# --- host processes: moatctl host attach names an existing group (bats/hostnet.bash)
 
 # peer_to_host NAME LABELS: peer, and it may open tcp/7071 on the host.
 peer_to_host() {
@@ -441,6 +385,30 @@ NFT
   ((peer_syn >= 1)) || fail "the control: web's own SYN was not counted ($peer_syn)"
   assert_eq "$forged_syn" 0 "forged SYNs past moat's hostnet_input"
   nft delete table inet "${PFX}count"
+  hp_teardown
+}
+
+@test "hostproc: on an IPv4-only network its IPv6 is refused both ways (it fails closed); loopback and the host's other processes are untouched" {
+  setup_outside6
+  ns_tcp_listen "$OUT_NS" "$OUT6_IP" 9000
+  ns_tcp_listen host ::1 9002
+  local g
+  g=$(hp_group svc)
+  # An IPv6 range and internet: on an IPv4-only network they open no IPv6.
+  run -0 hp_attach --cgroup "$g" --name "${PFX}svc" --label app=web \
+    --annotation "io.moat.egress=$OUT6_IP/128 tcp/9000" --annotation io.moat.internet=true
+  assert_eq "$(jq -r '.ipv6 // false' "$(hp_record "${PFX}svc")")" false "the record's ipv6"
+  [[ $(nft list chains inet moat) != *hostnet_out6* ]] || fail "an IPv6 half made for an IPv4-only network"
+  hp_listen "$g" 7071
+  run hp_tcp "$g" "$OUT6_IP" 9000
+  assert_eq "$output" refused "host process -> outside [$OUT6_IP]:9000"
+  run ns_tcp_connect "$OUT_NS" "$OUT6_HOST_IP" 7071
+  assert_eq "$output" refused "outside -> host process's port over IPv6"
+  run hp_tcp "$g" ::1 9002
+  assert_eq "$output" ok "host process -> [::1]:9002 (loopback)"
+  run ns_tcp_connect host "$OUT6_IP" 9000
+  assert_eq "$output" ok "the host -> outside [$OUT6_IP]:9000"
+  run -0 "$MOAT_BUILD/moatctl" check
   hp_teardown
 }
 

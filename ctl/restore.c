@@ -290,8 +290,9 @@ expected_load (char **networks, bool all_idents, int64_t now, struct expected *e
   for (size_t i = 0; i < n; i++)
     if (expected_network (networks[i], all_idents, now, e, err) < 0)
       return -1;
-  /* After the twins: a host-network container's elements have none, nor
-   * have the other nodes' (docs/cluster.md). */
+  /* After the twins: a host-network container's elements get theirs
+   * there, from its record (docs/design.md, "Host-network containers"),
+   * and the other nodes' have none (docs/cluster.md). */
   if (expected_twins (e, err) < 0 || moat_cluster_nodes_expected (e->elems, err) < 0)
     return -1;
   return moat_hostnet_expected (e->elems, err);

@@ -88,6 +88,10 @@ int moat_nft_port6_find (struct moat_nft *nft, const char *host_ifname,
  * container's attach, docs/design.md, "Host-network containers"); there
  * already is success. */
 int moat_nft_tables_ensure (struct moat_nft *nft, moat_err_t *err);
+/* Makes the IPv6 half of the tables (which must be there) when it is
+ * missing: a dual-stack network's host-network container (docs/design.md,
+ * "Host-network containers"). There already is success. */
+int moat_nft_half6_ensure (struct moat_nft *nft, moat_err_t *err);
 
 /* Deletes both moat tables (the last DEL anywhere). ENOENT is success. */
 int moat_nft_teardown (struct moat_nft *nft, moat_err_t *err);

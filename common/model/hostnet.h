@@ -31,6 +31,8 @@ struct moat_hostnet
   bool pending;      /* "policyPending": the kernel may not hold what "policy" says */
   bool host_process; /* "hostProcess": an existing group moatctl host attach named (no
                       * container; stale only once the group is gone) */
+  bool ipv6;         /* "ipv6": its network is dual stack at attach: its IPv6 follows the
+                      * policy (the IPv6 half's elements); else it is refused */
 };
 
 void moat_hostnet_free (struct moat_hostnet *h);
@@ -46,8 +48,11 @@ int moat_hostnet_policy_check (const char *container_id, const struct moat_polic
  * NULL: none), egress and ingress ACLs, io.moat.internet (or the
  * network's internet) as egress to every address. io.moat.allow-host
  * adds nothing: the host's own addresses are open to it (oifname lo).
- * -1 only when out of memory. */
-int moat_hostnet_compile (uint64_t cgroup, const char *ident, bool network_internet,
+ * With `ipv6` (a dual-stack network), their IPv6 twins (moat_nft_elems_twin6:
+ * the jump to id_<identity>6, every address ::/0) and the IPv6 ranges'
+ * elements; without, an IPv6 range opens nothing. -1 only when out of
+ * memory. */
+int moat_hostnet_compile (uint64_t cgroup, const char *ident, bool network_internet, bool ipv6,
                           const struct moat_policy *p, struct moat_nft_elems *out);
 /* The same from the record (its policy JSON); none recorded: membership only. */
 int moat_hostnet_elems (const struct moat_hostnet *h, struct moat_nft_elems *out, moat_err_t *err);

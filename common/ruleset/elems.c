@@ -589,18 +589,26 @@ key_put_acl (struct key_writer *w, struct in_addr first, const struct moat_acl *
   memcpy (e->key_end + outside_off, &last, 4);
 }
 
+/* The last address of an IPv6 range. */
+static struct in6_addr
+range6_last (const struct moat_acl *acl)
+{
+  struct in6_addr last = acl->addr6;
+
+  for (int i = 0; i < 16; i++)
+    if (acl->prefixlen < 8 * (i + 1))
+      last.s6_addr[i] |= (uint8_t)(0xff >> (acl->prefixlen > 8 * i ? acl->prefixlen - 8 * i : 0));
+  return last;
+}
+
 static void
 key_put_acl6 (struct key_writer *w, const struct in6_addr *first, const struct moat_acl *acl,
               bool outside_first)
 {
   struct moat_elem *e = w->e;
-  struct in6_addr last = acl->addr6;
+  struct in6_addr last = range6_last (acl);
   struct moat_ports ports = acl->ports;
   uint32_t outside_off = outside_first ? 0 : 16;
-
-  for (int i = 0; i < 16; i++)
-    if (acl->prefixlen < 8 * (i + 1))
-      last.s6_addr[i] |= (uint8_t)(0xff >> (acl->prefixlen > 8 * i ? acl->prefixlen - 8 * i : 0));
   if (outside_first)
     {
       key_put_addr6 (w, &acl->addr6);
@@ -955,6 +963,36 @@ moat_nft_elems_hostnet_ident (struct moat_nft_elems *l, uint64_t cgroup, const c
   return 0;
 }
 
+/* An IPv6 range is keyed by the group, which has no address to wait for:
+ * its element goes straight into the twin set (an IPv6 range opens IPv6
+ * only, as a container's does). */
+static int
+hostnet_acl6 (struct moat_nft_elems *l, bool ingress, uint64_t cgroup, const struct moat_acl *acl)
+{
+  struct in6_addr last = range6_last (acl);
+  struct moat_ports ports = acl->ports;
+  struct key_writer w;
+  struct moat_elem *e
+      = elems_push (l, ingress ? MOAT_SET_HOSTNET_INGRESS6 : MOAT_SET_HOSTNET_EGRESS6, &w);
+
+  if (!e)
+    return -1;
+  if (ingress)
+    {
+      key_put_addr6 (&w, &acl->addr6);
+      key_put_cgroup (&w, cgroup);
+    }
+  else
+    {
+      key_put_cgroup (&w, cgroup);
+      key_put_addr6 (&w, &acl->addr6);
+    }
+  ports.proto = moat_proto6 (ports.proto);
+  key_put_ports (&w, &ports);
+  memcpy (e->key_end + (ingress ? 0 : 8), last.s6_addr, 16);
+  return 0;
+}
+
 int
 moat_nft_elems_hostnet_acl (struct moat_nft_elems *l, bool ingress, uint64_t cgroup,
                             const struct moat_acl *acl)
@@ -964,7 +1002,7 @@ moat_nft_elems_hostnet_acl (struct moat_nft_elems *l, bool ingress, uint64_t cgr
   struct moat_elem *e;
 
   if (acl->v6)
-    return 0; /* the host-network sets are IPv4's: an IPv6 range opens nothing */
+    return hostnet_acl6 (l, ingress, cgroup, acl);
   e = elems_push (l, ingress ? MOAT_SET_HOSTNET_INGRESS : MOAT_SET_HOSTNET_EGRESS, &w);
   if (!e)
     return -1;
@@ -988,10 +1026,9 @@ moat_nft_elems_hostnet_peer (struct moat_nft_elems *l, struct in_addr src, uint6
 {
   struct key_writer w;
 
-  /* An IPv6-only container's key: hostnet_in matches any source, so a
-   * packet forged with it from outside would pass (hostnet is IPv4's). */
-  if (moat_key4_range_has (src))
-    return 0;
+  /* An IPv6-only container's key too: its twin is the container's
+   * IPv6 address; the key itself is looked up only for a packet from the
+   * bridge that has it in members, whose ports admit no IPv4 from it. */
   if (!elems_push (l, MOAT_SET_HOSTNET_PEERS, &w))
     return -1;
   key_put_addr (&w, src);

@@ -174,8 +174,10 @@ void moat_link_local6 (const unsigned char mac[MOAT_MAC_LEN], struct in6_addr *r
 /* A host-network container (docs/design.md, "Host-network containers"),
  * keyed by its cgroup id: its membership, the jump to its identity's
  * chain, and its egress (cgroup . destination range . proto . ports) or
- * ingress (source range . cgroup . proto . ports) ACLs; IPv4 sets only,
- * so an IPv6 range gives no element (it opens nothing). */
+ * ingress (source range . cgroup . proto . ports) ACLs. An IPv6 range
+ * is an element of hostnet_egress6 or hostnet_ingress6 straight away (the
+ * group is its key: nothing to wait for); the rest get their IPv6 twins
+ * from the twin pass. */
 int moat_nft_elems_hostnet (struct moat_nft_elems *l, uint64_t cgroup);
 int moat_nft_elems_hostnet_ident (struct moat_nft_elems *l, uint64_t cgroup, const char *ident);
 /* A moat container at `src` may open connections to the group `cgroup`. */

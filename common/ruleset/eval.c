@@ -547,7 +547,7 @@ run_action (struct walk *w, const struct moat_rule_def *def, size_t index, size_
         return -1;
       return run_chain (w, moat_nft_elems_at (w->elems, found)->jump, depth + 1, ret);
     case MOAT_ACT_CGROUP_IDENT:
-      found = action_lookup (w, MOAT_SET_HOSTNET_IDENT, cgroup_key);
+      found = action_lookup (w, v6 ? MOAT_SET_HOSTNET_IDENT6 : MOAT_SET_HOSTNET_IDENT, cgroup_key);
       if (found == MOAT_EVAL_NO_ELEM)
         return 0;
       if (record_step (w, index, w->chain, def->text, found) < 0)
@@ -716,22 +716,28 @@ verdict_of (enum outcome o)
   return o == OUT_DROP ? MOAT_EVAL_DROP : o == OUT_REJECT ? MOAT_EVAL_REJECT : MOAT_EVAL_ACCEPT;
 }
 
+/* Whether the packet's destination is one of the host's addresses. */
+static bool
+to_local (const struct walk *w, moat_eval_is_local_fn is_local, void *data)
+{
+  if (w->p->ip6)
+    return w->p->is_local6 && w->p->is_local6 (&w->daddr6, data);
+  return is_local && is_local (w->daddr, data);
+}
+
 /* The IP hooks after prerouting (or from output). */
 static int
 run_routed (struct walk *w, bool sent, moat_eval_is_local_fn is_local, void *data,
             enum outcome *ret)
 {
-  if (w->p->ip6)
-    w->r->local = !sent && w->p->is_local6 && w->p->is_local6 (&w->daddr6, data);
-  else
-    w->r->local = !sent && is_local && is_local (w->daddr, data);
+  w->r->local = !sent && to_local (w, is_local, data);
   if (w->r->local)
     {
       w->oif = NULL;
       return run_hook (w, NFPROTO_INET, NF_INET_LOCAL_IN, ret);
     }
   /* What the host sends to one of its own addresses leaves by lo. */
-  w->oif = sent && is_local && is_local (w->daddr, data) ? "lo" : route (w);
+  w->oif = sent && to_local (w, is_local, data) ? "lo" : route (w);
   if (sent)
     w->iif = NULL;
   if (run_hook (w, NFPROTO_INET, sent ? NF_INET_LOCAL_OUT : NF_INET_FORWARD, ret) < 0)

@@ -194,6 +194,34 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
                                .name = "hostnet_peers",
                                .nfields = 2,
                                .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_CGROUP } },
+  /* Their IPv6 twins (docs/design.md, "IPv6"): the same keys with an
+   * IPv6 address, and hostnet_ident6's verdicts jump to id_<identity>6. */
+  [MOAT_SET_HOSTNET_IDENT6] = { .family = NFPROTO_INET,
+                                .name = "hostnet_ident6",
+                                .flags = NFT_SET_MAP,
+                                .nfields = 1,
+                                .fields = { MOAT_FIELD_CGROUP },
+                                .verdict = true,
+                                .v6 = true },
+  [MOAT_SET_HOSTNET_EGRESS6]
+  = { .family = NFPROTO_INET,
+      .name = "hostnet_egress6",
+      .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
+      .nfields = 4,
+      .fields = { MOAT_FIELD_CGROUP, MOAT_FIELD_IPV6, MOAT_FIELD_PROTO, MOAT_FIELD_PORT },
+      .v6 = true },
+  [MOAT_SET_HOSTNET_INGRESS6]
+  = { .family = NFPROTO_INET,
+      .name = "hostnet_ingress6",
+      .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
+      .nfields = 4,
+      .fields = { MOAT_FIELD_IPV6, MOAT_FIELD_CGROUP, MOAT_FIELD_PROTO, MOAT_FIELD_PORT },
+      .v6 = true },
+  [MOAT_SET_HOSTNET_PEERS6] = { .family = NFPROTO_INET,
+                                .name = "hostnet_peers6",
+                                .nfields = 2,
+                                .fields = { MOAT_FIELD_IPV6, MOAT_FIELD_CGROUP },
+                                .v6 = true },
   /* Cluster mode (docs/cluster.md): the other nodes' container subnets
    * with the interface their route uses; each node's subnet and underlay
    * address with that interface and the node's MAC on it (where its
@@ -217,13 +245,14 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
 
 #define TWIN6(NAME) [MOAT_SET_##NAME] = MOAT_SET_##NAME##6
 static const enum moat_set set_twins6[MOAT_SET_COUNT] = {
-  TWIN6 (MEMBERS),    TWIN6 (QUIET),         TWIN6 (INTERNET),     TWIN6 (MASQ),
-  TWIN6 (GRANT_PEER), TWIN6 (GRANT_HOST),    TWIN6 (GRANT_EGRESS), TWIN6 (HOST_GRANTS),
-  TWIN6 (EGRESS),     TWIN6 (INGRESS),       TWIN6 (EGRESS_DENY),  TWIN6 (INGRESS_DENY),
-  TWIN6 (PROXIED),    TWIN6 (PROXY),         TWIN6 (SRC_IDENT),    TWIN6 (SELF),
-  TWIN6 (RESOLVERS),  TWIN6 (GRANT_INGRESS), TWIN6 (PUBLISH),      TWIN6 (PUBLISHED),
-  TWIN6 (LOGGED),     TWIN6 (LOG_RATE),      TWIN6 (PORTS),        TWIN6 (ALLOWED_OUT),
-  TWIN6 (ALLOWED_IN), TWIN6 (REFUSED_OUT),   TWIN6 (REFUSED_IN),
+  TWIN6 (MEMBERS),        TWIN6 (QUIET),           TWIN6 (INTERNET),      TWIN6 (MASQ),
+  TWIN6 (GRANT_PEER),     TWIN6 (GRANT_HOST),      TWIN6 (GRANT_EGRESS),  TWIN6 (HOST_GRANTS),
+  TWIN6 (EGRESS),         TWIN6 (INGRESS),         TWIN6 (EGRESS_DENY),   TWIN6 (INGRESS_DENY),
+  TWIN6 (PROXIED),        TWIN6 (PROXY),           TWIN6 (SRC_IDENT),     TWIN6 (SELF),
+  TWIN6 (RESOLVERS),      TWIN6 (GRANT_INGRESS),   TWIN6 (PUBLISH),       TWIN6 (PUBLISHED),
+  TWIN6 (LOGGED),         TWIN6 (LOG_RATE),        TWIN6 (PORTS),         TWIN6 (ALLOWED_OUT),
+  TWIN6 (ALLOWED_IN),     TWIN6 (REFUSED_OUT),     TWIN6 (REFUSED_IN),    TWIN6 (HOSTNET_IDENT),
+  TWIN6 (HOSTNET_EGRESS), TWIN6 (HOSTNET_INGRESS), TWIN6 (HOSTNET_PEERS),
 };
 
 enum moat_set
@@ -266,12 +295,13 @@ const struct moat_chain_def moat_chain_defs[] = {
   { NFPROTO_INET, "deny_src6", NULL, 0, 0, NULL, true },
   { NFPROTO_INET, "deny_dst6", NULL, 0, 0, NULL, true },
   { NFPROTO_BRIDGE, "from_port6", NULL, 0, 0, NULL, true },
-  /* Host-network containers: after moat's own filter chains (priority 0);
-   * IPv4 only (no twin: their sets have none). */
+  /* Host-network containers: after moat's own filter chains (priority 0). */
   { NFPROTO_INET, "hostnet_output", "filter", NF_INET_LOCAL_OUT, 5, NULL, false },
   { NFPROTO_INET, "hostnet_input", "filter", NF_INET_LOCAL_IN, 5, NULL, false },
-  { NFPROTO_INET, "hostnet_out", NULL, 0, 0, NULL, false },
-  { NFPROTO_INET, "hostnet_in", NULL, 0, 0, NULL, false },
+  { NFPROTO_INET, "hostnet_out", NULL, 0, 0, "hostnet_out6", false },
+  { NFPROTO_INET, "hostnet_in", NULL, 0, 0, "hostnet_in6", false },
+  { NFPROTO_INET, "hostnet_out6", NULL, 0, 0, NULL, true },
+  { NFPROTO_INET, "hostnet_in6", NULL, 0, 0, NULL, true },
 };
 const size_t moat_chain_defs_count = ARRAY_SIZE (moat_chain_defs);
 
@@ -1027,6 +1057,25 @@ const struct moat_rule_def moat_rule_defs[] = {
     { LOOKUP (MOAT_SET_HOSTNET, MOAT_SRC_SOCKET_CGROUP) },
     MOAT_ACT_GOTO,
     "hostnet_in" },
+  /* The IPv6 half: a member group's IPv6 to the twins, made at the head,
+   * before the rules above. Without the IPv6 half its IPv6 meets
+   * hostnet_out and hostnet_in, which refuse it (fails closed). */
+  { NFPROTO_INET,
+    "hostnet_output",
+    "meta nfproto ipv6 socket cgroupv2 level 2 @hostnet goto hostnet_out6",
+    { IPV6, LOOKUP (MOAT_SET_HOSTNET, MOAT_SRC_SOCKET_CGROUP) },
+    MOAT_ACT_GOTO,
+    "hostnet_out6",
+    true,
+    true },
+  { NFPROTO_INET,
+    "hostnet_input",
+    "meta nfproto ipv6 socket cgroupv2 level 2 @hostnet goto hostnet_in6",
+    { IPV6, LOOKUP (MOAT_SET_HOSTNET, MOAT_SRC_SOCKET_CGROUP) },
+    MOAT_ACT_GOTO,
+    "hostnet_in6",
+    true,
+    true },
   { NFPROTO_INET,
     "hostnet_out",
     "ct state established,related accept",

@@ -194,9 +194,14 @@
  *     ip saddr @allowed_out
  *   chain hostnet_output (filter, output, priority 5, policy accept)
  *     socket cgroupv2 level 2 @hostnet goto hostnet_out
+ *     meta nfproto ipv6 socket cgroupv2 level 2 @hostnet goto hostnet_out6
+ *                    (IPv6 half: made at the chain's head, before the rule above)
  *   chain hostnet_input (filter, input, priority 5, policy accept)
  *     socket cgroupv2 level 2 @hostnet goto hostnet_in
- *                    (a host-network container's sockets: its group, level 2)
+ *     meta nfproto ipv6 socket cgroupv2 level 2 @hostnet goto hostnet_in6
+ *                    (IPv6 half, likewise. A host-network container's sockets:
+ *                     its group, level 2; without the IPv6 half its IPv6 meets
+ *                     hostnet_out and hostnet_in, which refuse it: fail closed)
  *   chain hostnet_out
  *     ct state established,related accept
  *     oifname lo accept           (the host's own addresses: it shares the host's stack)
@@ -231,6 +236,10 @@
  *     icmpv6 type nd-neighbor-solicit-nd-neighbor-advert accept
  *                    (neighbour discovery with the gateway is untracked; the
  *                     bridge table has checked it)
+ *   hostnet_out6, hostnet_in6: the twins of hostnet_out and hostnet_in, with
+ *                    the sets hostnet_ident6 (cgroup : jump id_<identity>6),
+ *                    hostnet_egress6, hostnet_ingress6 and hostnet_peers6
+ *                    (ipv6_addr for ipv4_addr); hostnet serves both families
  *
  * table bridge moat
  *   set guarded  ifname                               host ends of container veths
@@ -279,7 +288,7 @@
  * older moat made are recognised and remade (docs/design.md, "Upgrades").
  * Bump it with every change to the sets, chains or rules above:
  * common/tests/test_nft.c fails until the new layout is recorded there. */
-#define MOAT_RULESET_LAYOUT 7
+#define MOAT_RULESET_LAYOUT 8
 #define MOAT_RULESET_LAYOUT_STR_(n) #n
 #define MOAT_RULESET_LAYOUT_STR(n) MOAT_RULESET_LAYOUT_STR_ (n)
 #define MOAT_RULESET_LAYOUT_COMMENT "moat layout " MOAT_RULESET_LAYOUT_STR (MOAT_RULESET_LAYOUT)
@@ -389,6 +398,11 @@ enum moat_set
   MOAT_SET_HOSTNET_EGRESS,
   MOAT_SET_HOSTNET_INGRESS,
   MOAT_SET_HOSTNET_PEERS,
+  /* Their IPv6 twins (the IPv6 half): hostnet itself serves both families. */
+  MOAT_SET_HOSTNET_IDENT6,
+  MOAT_SET_HOSTNET_EGRESS6,
+  MOAT_SET_HOSTNET_INGRESS6,
+  MOAT_SET_HOSTNET_PEERS6,
   MOAT_SET_NODE_NETS,
   MOAT_SET_NODE_ROUTES,
   MOAT_SET_NODE_LINKS,
@@ -509,7 +523,7 @@ enum moat_action
   MOAT_ACT_PUBLISH_DNAT, /* dnat ip to ip daddr . meta l4proto . th dport map @publish */
   MOAT_ACT_LOG,          /* log group MOAT_LOG_GROUP: no verdict, the next rule runs */
   MOAT_ACT_COUNT,        /* none: the matched element's counter counts, the next rule runs */
-  MOAT_ACT_CGROUP_IDENT, /* socket cgroupv2 level MOAT_HOSTNET_LEVEL vmap @hostnet_ident */
+  MOAT_ACT_CGROUP_IDENT, /* socket cgroupv2 level MOAT_HOSTNET_LEVEL vmap @hostnet_ident (6) */
 };
 
 #define MOAT_RULE_MAX_TERMS 5

@@ -810,6 +810,8 @@ static const struct
   { 6, 0xdb8f53c923235e98ULL },
   /* cluster mode: node_nets, node_routes, node_links and their four rules */
   { 7, 0xce1214d6f0da525aULL },
+  /* host-network containers' IPv6: hostnet_out6, hostnet_in6 and their four sets */
+  { 8, 0x1bf099d0fbe70d7cULL },
 };
 
 static void

@@ -542,6 +542,81 @@ static const char *const expected_rules6[] = {
   "  [ cmp eq reg 1 0x0000000a ]\n"
   "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
   "  [ lookup reg 1 set allowed_out6 ]\n",
+  "inet moat hostnet_output\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ socket load cgroupv2 => reg 1 ]\n"
+  "  [ lookup reg 1 set hostnet ]\n"
+  "  [ immediate reg 0 goto -> hostnet_out6 ]\n",
+  "inet moat hostnet_input\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ socket load cgroupv2 => reg 1 ]\n"
+  "  [ lookup reg 1 set hostnet ]\n"
+  "  [ immediate reg 0 goto -> hostnet_in6 ]\n",
+  "inet moat hostnet_out6\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat hostnet_out6\n"
+  "  [ meta load oifname => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00006f6c 0x00000000 0x00000000 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat hostnet_out6\n"
+  "  [ socket load cgroupv2 => reg 1 ]\n"
+  "  [ lookup reg 1 set hostnet_ident6 dreg 0 ]\n",
+  "inet moat hostnet_out6\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ socket load cgroupv2 => reg 1 ]\n"
+  "  [ byteorder reg 1 = hton(reg 1, 8, 8) ]\n"
+  "  [ payload load 16b @ network header + 24 => reg 10 ]\n"
+  "  [ meta load l4proto => reg 14 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 15 ]\n"
+  "  [ lookup reg 1 set hostnet_egress6 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat hostnet_out6\n"
+  "  [ meta load l4proto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000006 ]\n"
+  "  [ reject type 1 code 0 ]\n",
+  "inet moat hostnet_out6\n"
+  "  [ reject type 2 code 3 ]\n",
+  "inet moat hostnet_in6\n"
+  "  [ ct load state => reg 1 ]\n"
+  "  [ bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000 ]\n"
+  "  [ cmp neq reg 1 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat hostnet_in6\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00006f6c 0x00000000 0x00000000 0x00000000 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat hostnet_in6\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 16b @ network header + 8 => reg 2 ]\n"
+  "  [ lookup reg 1 set members6 ]\n"
+  "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
+  "  [ socket load cgroupv2 => reg 2 ]\n"
+  "  [ lookup reg 1 set hostnet_peers6 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat hostnet_in6\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
+  "  [ socket load cgroupv2 => reg 2 ]\n"
+  "  [ byteorder reg 2 = hton(reg 2, 8, 8) ]\n"
+  "  [ meta load l4proto => reg 14 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 15 ]\n"
+  "  [ lookup reg 1 set hostnet_ingress6 ]\n"
+  "  [ immediate reg 0 accept ]\n",
+  "inet moat hostnet_in6\n"
+  "  [ meta load l4proto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000006 ]\n"
+  "  [ reject type 1 code 0 ]\n",
+  "inet moat hostnet_in6\n"
+  "  [ reject type 2 code 3 ]\n",
   "bridge moat prerouting\n"
   "  [ payload load 2b @ link header + 12 => reg 1 ]\n"
   "  [ cmp eq reg 1 0x0000dd86 ]\n"
@@ -678,10 +753,11 @@ test_half6_objects (void **state)
       assert_int_equal (nftnl_set_get_str (s, NFTNL_SET_NAME)[0] != '\0', 1);
       nftnl_set_free (s);
     }
-  /* 26 inet twins (4 counted) and ports6; 7 regular chain twins and from_port6. */
-  assert_int_equal (sets, 27);
+  /* 30 inet twins (4 counted, 4 host-network) and ports6; 9 regular chain
+   * twins and from_port6. */
+  assert_int_equal (sets, 31);
   assert_int_equal (excl, 2);
-  assert_int_equal (chains, 8);
+  assert_int_equal (chains, 10);
   assert_int_equal (rules, ARRAY_SIZE (expected_rules6));
   nftnl_batch_free (batch);
 }
@@ -708,7 +784,8 @@ test_half6_rules_match_nft (void **state)
       assert_int_equal (nftnl_rule_nlmsg_parse (m.v[i], r), 0);
       nftnl_rule_snprintf (buf, sizeof (buf), r, NFTNL_OUTPUT_DEFAULT, 0);
       assert_string_equal (buf, expected_rules6[seen]);
-      head = strstr (buf, "jump -> from_port6") != NULL;
+      head = strstr (buf, "jump -> from_port6") || strstr (buf, "goto -> hostnet_out6 ]")
+             || strstr (buf, "goto -> hostnet_in6 ]");
       assert_int_equal (!(m.v[i]->nlmsg_flags & NLM_F_APPEND), head);
       seen++;
       nftnl_rule_free (r);

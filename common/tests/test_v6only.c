@@ -182,21 +182,33 @@ test_result_v6only (void **state)
   json_decref (j);
 }
 
-/* A key is no host-network container's peer (hostnet_in matches any
- * source). */
+static int
+key_addr6 (struct in_addr addr, struct in6_addr *ret, void *data)
+{
+  (void)addr;
+  (void)data;
+  return inet_pton (AF_INET6, "fd00:7::2", ret);
+}
+
+/* A key is a host-network container's peer by its twin, its IPv6 address
+ * (hostnet_peers6); its IPv4 element is looked up only for a packet from
+ * the bridge whose members has the key, where the port admits no IPv4. */
 static void
 test_hostnet_peer_key (void **state)
 {
   struct moat_nft_elems *l = moat_nft_elems_new ();
   struct in_addr a;
+  char buf[128];
 
   inet_pton (AF_INET, "242.7.0.2", &a);
   assert_int_equal (moat_nft_elems_hostnet_peer (l, a, 1234), 0);
-  assert_int_equal (moat_nft_elems_count (l), 0);
-  inet_pton (AF_INET, "10.1.0.2", &a);
-  assert_int_equal (moat_nft_elems_hostnet_peer (l, a, 1234), 0);
   assert_int_equal (moat_nft_elems_count (l), 1);
+  assert_int_equal (moat_nft_elems_twin6 (l, l, key_addr6, NULL), 0);
+  assert_int_equal (moat_nft_elems_count (l), 2);
+  moat_nft_elems_format (l, 1, buf, sizeof (buf));
+  assert_string_equal (buf, "hostnet_peers6: fd00:7::2 . cgroup:1234");
   moat_nft_elems_free (l);
+  (void)state;
 }
 
 /* The member's elements: no IPv4 `ports` element, both IPv6 ones. */

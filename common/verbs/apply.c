@@ -92,11 +92,14 @@ join_kernel (struct moat_nft *nft, const struct moat_record *rec, const struct m
     return -1;
   in.groups = groups.groups;
   in.ngroups = groups.n;
-  if (moat_policy_compile (&in, elems) < 0 || add_twins (rec, &groups, elems) < 0)
+  if (moat_policy_compile (&in, elems) < 0)
     return moat_error_nomem (err, "policy");
-  /* The host-network containers and host processes it may reach take it in. */
+  /* The host-network containers and host processes it may reach take it
+   * in (with its IPv6 address too, from the twin pass). */
   if (rec->ident && moat_hostnet_peer_elems (rec->network, rec->addr, p, elems, err) < 0)
     return -1;
+  if (add_twins (rec, &groups, elems) < 0)
+    return moat_error_nomem (err, "policy");
   /* Joining follows a leave (which swept) or a container without policy:
    * nothing of it to sweep. */
   return moat_nft_policy_replace2 (nft, rec->addr, addr6_or_null (rec), false, rec->internet, NULL,
@@ -160,15 +163,15 @@ leave_kernel (struct moat_nft *nft, const struct moat_record *rec, bool sweep, m
       self = i;
   /* Without its identity file (a crash), only the fixed sets are swept. */
   if (self != SIZE_MAX
-      && (moat_policy_compile_leave (rec->addr, &groups.policies[self], groups.groups, groups.n,
-                                     del)
-              < 0
-          || add_twins (rec, &groups, del) < 0))
+      && moat_policy_compile_leave (rec->addr, &groups.policies[self], groups.groups, groups.n, del)
+             < 0)
     return moat_error_nomem (err, "policy");
   /* A sweep takes them itself (kernel/nft: hostnet_peers is a policy set). */
   if (self != SIZE_MAX && !sweep
       && moat_hostnet_peer_elems (rec->network, rec->addr, &groups.policies[self], del, err) < 0)
     return -1;
+  if (self != SIZE_MAX && add_twins (rec, &groups, del) < 0)
+    return moat_error_nomem (err, "policy");
   return moat_nft_policy_replace2 (nft, rec->addr, addr6_or_null (rec), sweep, rec->internet, del,
                                    NULL, NULL, NULL, err);
 }

@@ -79,48 +79,70 @@ identity_of (const char *network, const struct moat_policy *p, char name[MOAT_NF
   return moat_ident_ensure (network, text, name, err);
 }
 
+static int
+groups_addr6 (struct in_addr addr, struct in6_addr *ret, void *data)
+{
+  return moat_ident_list_addr6 (data, addr, ret);
+}
+
+/* On a dual-stack network, the IPv6 twins of the elements from `from` on
+ * that name its containers (their IPv6 addresses from the member files). */
+static int
+twins6 (bool ipv6, struct moat_ident_list *groups, size_t from, struct moat_nft_elems *out,
+        moat_err_t *err)
+{
+  if (ipv6
+      && moat_nft_elems_twin6_range (out, out, from, moat_nft_elems_count (out), groups_addr6,
+                                     groups)
+             < 0)
+    return moat_error_nomem (err, "policy");
+  return 0;
+}
+
 /* A new identity's set: every member of every identity it may reach, as
  * a container's first join fills it (model/policy.h). */
 static int
-fill_identity (const char *network, const char *ident, const struct moat_policy *p,
+fill_identity (const struct moat_hostnet *h, const struct moat_policy *p,
                struct moat_nft_elems *add, moat_err_t *err)
 {
   _cleanup_ (moat_ident_list_free) struct moat_ident_list groups = { 0 };
+  size_t from = moat_nft_elems_count (add);
 
-  if (moat_ident_list_load (network, true, &groups, err) < 0)
+  if (moat_ident_list_load (h->network, true, &groups, err) < 0)
     return -1;
   for (size_t g = 0; g < groups.n; g++)
     {
       if (!moat_policy_allows (p, groups.groups[g].policy))
         continue;
       for (size_t i = 0; i < groups.groups[g].n; i++)
-        if (moat_nft_elems_ident_reach (add, ident, groups.groups[g].addrs[i]) < 0)
+        if (moat_nft_elems_ident_reach (add, h->ident, groups.groups[g].addrs[i]) < 0)
           return moat_error_nomem (err, "policy");
     }
-  return 0;
+  return twins6 (h->ipv6, &groups, from, add, err);
 }
 
-/* The moat containers that may open connections to it (hostnet_peers):
- * every member of every identity of its network whose policy allows it
- * (moat_policy_allows), as a container's joins and leaves keep them
- * (moat_hostnet_peer_elems). */
+/* The moat containers that may open connections to it (hostnet_peers,
+ * and on a dual-stack network hostnet_peers6): every member of every
+ * identity of its network whose policy allows it (moat_policy_allows),
+ * as a container's joins and leaves keep them (moat_hostnet_peer_elems). */
 static int
-peers_of (const char *network, uint64_t cgroup, const struct moat_policy *p,
-          struct moat_nft_elems *out, moat_err_t *err)
+peers_of (const struct moat_hostnet *h, const struct moat_policy *p, struct moat_nft_elems *out,
+          moat_err_t *err)
 {
   _cleanup_ (moat_ident_list_free) struct moat_ident_list groups = { 0 };
+  size_t from = moat_nft_elems_count (out);
 
-  if (moat_ident_list_load (network, true, &groups, err) < 0)
+  if (moat_ident_list_load (h->network, true, &groups, err) < 0)
     return -1;
   for (size_t g = 0; g < groups.n; g++)
     {
       if (!moat_policy_allows (groups.groups[g].policy, p))
         continue;
       for (size_t i = 0; i < groups.groups[g].n; i++)
-        if (moat_nft_elems_hostnet_peer (out, groups.groups[g].addrs[i], cgroup) < 0)
+        if (moat_nft_elems_hostnet_peer (out, groups.groups[g].addrs[i], h->cgroup) < 0)
           return moat_error_nomem (err, "policy");
     }
-  return 0;
+  return twins6 (h->ipv6, &groups, from, out, err);
 }
 
 /* The record's elements: its own (moat_hostnet_elems) and its peers'. */
@@ -135,7 +157,7 @@ record_elems (const struct moat_hostnet *h, struct moat_nft_elems *out, moat_err
     return 0;
   if (moat_policy_from_json (h->policy, &p, err) < 0)
     return moat_error_prefix (err, "host-network record %s", h->container_id);
-  return peers_of (h->network, h->cgroup, &p, out, err);
+  return peers_of (h, &p, out, err);
 }
 
 static int
@@ -163,15 +185,16 @@ elems_add (struct moat_nft *nft, const struct moat_hostnet *h, const struct moat
 
   if (!add)
     return moat_error_nomem (err, "policy");
-  if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_nft_tables_ensure (nft, err) < 0)
+  if (moat_global_lock (LOCK_SH, &global, err) < 0 || moat_nft_tables_ensure (nft, err) < 0
+      || (h->ipv6 && moat_nft_half6_ensure (nft, err) < 0))
     return -1;
   if (h->ident && (exists = moat_nft_ident_exists (nft, h->ident, err)) < 0)
     return -1;
-  if (!exists && fill_identity (h->network, h->ident, p, add, err) < 0)
+  if (!exists && fill_identity (h, p, add, err) < 0)
     return -1;
-  if (moat_hostnet_compile (h->cgroup, h->ident, h->internet, p, add) < 0)
+  if (moat_hostnet_compile (h->cgroup, h->ident, h->internet, h->ipv6, p, add) < 0)
     return moat_error_nomem (err, "policy");
-  if (peers_of (h->network, h->cgroup, p, add, err) < 0)
+  if (peers_of (h, p, add, err) < 0)
     return -1;
   return moat_nft_policy_replace (nft, none, false, false, NULL, NULL, exists ? NULL : h->ident,
                                   add, err);
@@ -191,6 +214,7 @@ record_fill (const struct moat_hostnet_request *r, const struct moat_policy *p, 
   h->ident = ident ? strdup (ident) : NULL;
   h->pending = true;
   h->host_process = r->host_process;
+  h->ipv6 = r->conf->have_subnet6;
   if (!h->network || !h->container_id || !h->cgroup_dir || !h->policy || (ident && !h->ident))
     return moat_error_nomem (err, "host-network record");
   return 0;
@@ -382,8 +406,14 @@ moat_hostnet_peer_elems (const char *network, struct in_addr addr, const struct 
         continue;
       if (moat_policy_from_json (h.policy, &p, err) < 0)
         return moat_error_prefix (err, "host-network record %s", h.container_id);
-      if (moat_policy_allows (from, &p) && moat_nft_elems_hostnet_peer (out, addr, h.cgroup) < 0)
+      if (!moat_policy_allows (from, &p))
+        continue;
+      if (moat_nft_elems_hostnet_peer (out, addr, h.cgroup) < 0)
         return moat_error_nomem (err, "policy");
+      /* A record from before IPv6 followed the policy has no IPv6 half's
+       * elements: the caller's twin pass makes none for it. */
+      if (!h.ipv6)
+        out->l.v[out->l.n - 1].no_twin = true;
     }
   return 0;
 }

@@ -33,6 +33,21 @@ six (const char *text)
   return a;
 }
 
+/* The host-network container's IPv6 ranges (elements of the IPv6 half
+ * straight away: a group has no address to twin): egress to
+ * 2001:db8:2::/64 tcp/443, ingress from 2001:db8:100::/64 to its tcp/8080. */
+static void
+hostnet_extras6 (struct moat_nft_elems *x)
+{
+  struct moat_acl egress = { .v6 = true, .prefixlen = 64, .ports = { IPPROTO_TCP, 443, 443 } };
+  struct moat_acl ingress = { .v6 = true, .prefixlen = 64, .ports = { IPPROTO_TCP, 8080, 8080 } };
+
+  assert_int_equal (inet_pton (AF_INET6, "2001:db8:2::", &egress.addr6), 1);
+  assert_int_equal (inet_pton (AF_INET6, "2001:db8:100::", &ingress.addr6), 1);
+  assert_int_equal (moat_nft_elems_hostnet_acl (x, false, HOSTNET_CG, &egress), 0);
+  assert_int_equal (moat_nft_elems_hostnet_acl (x, true, HOSTNET_CG, &ingress), 0);
+}
+
 /* Elements only the IPv6 tests need: single outside addresses where the
  * world's rules name ranges (they have no twin). */
 static void
@@ -59,6 +74,7 @@ extras4 (struct moat_nft_elems *x)
       moat_nft_elems_publish (x, addr_of ("0.0.0.0"), false, IPPROTO_UDP, 5354, addr_of ("10.1.0.3"),
                               53),
       0);
+  hostnet_extras6 (x);
   assert_int_equal (moat_nft_elems_published (x, addr_of ("10.1.0.3"), IPPROTO_UDP, 53), 0);
 }
 
@@ -104,6 +120,7 @@ world_elems6 (struct moat_nft_elems *l)
   assert_int_equal (moat_nft_elems_twin6 (twins, l, addr6_of, NULL), 0);
   assert_int_equal (moat_nft_elems_twin6 (twins, x, addr6_of, NULL), 0);
   append_all (l, twins, false);
+  append_all (l, x, true);
   moat_nft_elems_free (twins);
   moat_nft_elems_free (x);
 }
@@ -306,7 +323,95 @@ host_own6 (struct moat_eval_packet *p)
   p->daddr6 = p->saddr6;
 }
 
+/* The host-network container over IPv6: it sends from HOST6 (its
+ * socket's group HOSTNET_CG) or receives on HOST6 from the uplink. */
+static void
+hn6_sends (struct moat_eval_packet *p)
+{
+  p->port = NULL;
+  p->bridge = NULL;
+  p->iif = NULL;
+  p->saddr6 = six (HOST6);
+  p->cgroup = HOSTNET_CG;
+}
+
+static void
+hn6_sends_established (struct moat_eval_packet *p)
+{
+  hn6_sends (p);
+  p->ct = MOAT_EVAL_CT_ESTABLISHED;
+}
+
+static void
+hn6_other_group (struct moat_eval_packet *p)
+{
+  hn6_sends (p);
+  p->cgroup = HOSTNET_CG + 1;
+}
+
+static void
+hn6_receives (struct moat_eval_packet *p)
+{
+  p->cgroup = HOSTNET_CG;
+}
+
+static void
+hn6_receives_established (struct moat_eval_packet *p)
+{
+  p->cgroup = HOSTNET_CG;
+  p->ct = MOAT_EVAL_CT_ESTABLISHED;
+}
+
+static void
+hn6_from_itself (struct moat_eval_packet *p)
+{
+  p->cgroup = HOSTNET_CG;
+  p->iif = "lo";
+}
+
+/* a's IPv6 address forged from outside: no peer. */
+static void
+hn6_forged (struct moat_eval_packet *p)
+{
+  p->cgroup = HOSTNET_CG;
+  p->port = NULL;
+  p->bridge = NULL;
+  p->iif = UPLINK;
+}
+
 static const struct special specials6[] = {
+  { "v6 host-network, to a peer its labels reach", HOST6, "a", "tcp/80", hn6_sends,
+    MOAT_EVAL_ACCEPT, "ip6 daddr @id_<identity>6 accept" },
+  { "v6 host-network, to a container no label reaches", HOST6, "c", "tcp/80", hn6_sends,
+    MOAT_EVAL_REJECT, "meta l4proto tcp reject with tcp reset" },
+  { "v6 host-network, its IPv6 egress", HOST6, "2001:db8:2::5", "tcp/443", hn6_sends,
+    MOAT_EVAL_ACCEPT,
+    "socket cgroupv2 level 2 . ip6 daddr . meta l4proto . th dport @hostnet_egress6 accept" },
+  { "v6 host-network, udp elsewhere", HOST6, "2001:db8:8::8", "udp/53", hn6_sends,
+    MOAT_EVAL_REJECT, "reject with icmpx admin-prohibited" },
+  { "v6 host-network, the host's own address", HOST6, HOST6, "tcp/5432", hn6_sends,
+    MOAT_EVAL_ACCEPT, "oifname lo accept" },
+  { "v6 host-network, an established flow", HOST6, "2001:db8:8::8", "tcp/22",
+    hn6_sends_established, MOAT_EVAL_ACCEPT, "ct state established,related accept" },
+  { "v6 a process outside the group", HOST6, "2001:db8:8::8", "tcp/22", hn6_other_group,
+    MOAT_EVAL_ACCEPT, NULL },
+  { "v6 to host-network, its IPv6 ingress", "2001:db8:100::5", HOST6, "tcp/8080", hn6_receives,
+    MOAT_EVAL_ACCEPT,
+    "ip6 saddr . socket cgroupv2 level 2 . meta l4proto . th dport @hostnet_ingress6 accept" },
+  { "v6 to host-network, refused", "2001:db8:8::8", HOST6, "tcp/8080", hn6_receives,
+    MOAT_EVAL_REJECT, "meta l4proto tcp reject with tcp reset" },
+  { "v6 to host-network, udp refused", "2001:db8:100::5", HOST6, "udp/8080", hn6_receives,
+    MOAT_EVAL_REJECT, "reject with icmpx admin-prohibited" },
+  { "v6 to host-network, established", "2001:db8:8::8", HOST6, "tcp/8080",
+    hn6_receives_established, MOAT_EVAL_ACCEPT, "ct state established,related accept" },
+  { "v6 to host-network, from the host itself", HOST6, HOST6, "tcp/8080", hn6_from_itself,
+    MOAT_EVAL_ACCEPT, "iifname lo accept" },
+  { "v6 to host-network, from a container its labels let in", "a", "host", "tcp/8080",
+    hn6_receives, MOAT_EVAL_ACCEPT,
+    "iifname . ip6 saddr @members6 ip6 saddr . socket cgroupv2 level 2 @hostnet_peers6 accept" },
+  { "v6 to host-network, a peer's address forged from outside", "a", HOST6, "tcp/8080",
+    hn6_forged, MOAT_EVAL_REJECT, "meta l4proto tcp reject with tcp reset" },
+
   { "v6 published, from outside", "2001:db8:8::8", HOST6, "tcp/8443", first_packet,
     MOAT_EVAL_ACCEPT, "ct status dnat ip6 daddr . meta l4proto . th dport @published6 accept" },
   { "v6 published udp", "2001:db8:8::8", HOST6, "udp/5354", first_packet, MOAT_EVAL_ACCEPT,

@@ -27,6 +27,7 @@ round_trip (const struct moat_hostnet *h)
   FUZZ_CHECK (same_string (h->ident, back.ident));
   FUZZ_CHECK (h->cgroup == back.cgroup && h->own_group == back.own_group);
   FUZZ_CHECK (h->internet == back.internet && h->pending == back.pending);
+  FUZZ_CHECK (h->ipv6 == back.ipv6);
   FUZZ_CHECK ((h->policy == NULL) == (back.policy == NULL));
   moat_hostnet_free (&back);
 }

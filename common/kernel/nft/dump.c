@@ -162,7 +162,7 @@ static const struct
   { MOAT_SET_SRC_IDENT, 0x1 },
   { MOAT_SET_INTERNET, 0x1 },
   /* The host-network containers it may open connections to: a sweep
-   * takes them even when its identity file is gone (IPv4 only: no twin). */
+   * takes them even when its identity file is gone (and hostnet_peers6). */
   { MOAT_SET_HOSTNET_PEERS, 0x1 }, /* container . cgroup */
 };
 

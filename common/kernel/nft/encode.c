@@ -783,7 +783,8 @@ put_action (struct nftnl_rule *r, const struct moat_rule_def *def)
     case MOAT_ACT_CGROUP_IDENT:
       return load_source (r, MOAT_SRC_SOCKET_CGROUP, NFT_REG_1) < 0
                  ? -1
-                 : lookup (r, MOAT_SET_HOSTNET_IDENT, NFT_REG_1, NFT_REG_VERDICT);
+                 : lookup (r, def->v6 ? MOAT_SET_HOSTNET_IDENT6 : MOAT_SET_HOSTNET_IDENT, NFT_REG_1,
+                           NFT_REG_VERDICT);
     }
   return -1;
 }

@@ -548,3 +548,23 @@ moat_nft_tables_ensure (struct moat_nft *nft, moat_err_t *err)
     }
   return nft_reply_error (batch, &reply, err);
 }
+
+int
+moat_nft_half6_ensure (struct moat_nft *nft, moat_err_t *err)
+{
+  _cleanup_batch_ struct nftnl_batch *batch = moat_nft_build_half6 (nft_first_seq (), err);
+  _cleanup_reply_ struct reply reply = { 0 };
+
+  if (!batch || nft_talk (nft->nl, batch, &reply, err) < 0)
+    return -1;
+  /* Its first set of each table is made NLM_F_EXCL: EEXIST there means it is there. */
+  if (!reply.errnum
+      || (reply.errnum == EEXIST
+          && (nft_failed_at (batch, &reply, NFT_MSG_NEWSET, NFPROTO_INET)
+              || nft_failed_at (batch, &reply, NFT_MSG_NEWSET, NFPROTO_BRIDGE))))
+    {
+      *err = (moat_err_t){ 0 };
+      return 0;
+    }
+  return nft_reply_error (batch, &reply, err);
+}

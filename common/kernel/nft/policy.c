@@ -134,13 +134,14 @@ retry_replace (struct moat_nft *nft, struct nftnl_batch *batch, const struct rep
 static int chain_exists (struct moat_nft *nft, const char *name, moat_err_t *err);
 
 /* The identity an IPv6 element of `add` names (its set id_<ident>6, or
- * its verdict's chain), or NULL. */
+ * its verdict's chain: src_ident6's, hostnet_ident6's), or NULL. */
 static const char *
 ident6_named (const struct moat_elem *e, char *buf, size_t size)
 {
-  const char *name = moat_elem_set (e) == MOAT_SET_IDENT6       ? e->name
-                     : moat_elem_set (e) == MOAT_SET_SRC_IDENT6 ? e->jump
-                                                                : NULL;
+  enum moat_set set = moat_elem_set (e);
+  const char *name = set == MOAT_SET_IDENT6                                         ? e->name
+                     : set == MOAT_SET_SRC_IDENT6 || set == MOAT_SET_HOSTNET_IDENT6 ? e->jump
+                                                                                    : NULL;
   size_t len = name ? strlen (name) : 0;
 
   if (len < 5 || strncmp (name, "id_", 3) != 0 || name[len - 1] != '6' || len - 4 >= size)

@@ -27,9 +27,11 @@ build_restore (const struct moat_nft_member *members, size_t n, char *const *ide
   bool any6 = false;
   struct builder b;
 
-  /* The IPv6 half when some member is dual stack (docs/design.md, "IPv6"). */
+  /* The IPv6 half when some member is dual stack (docs/design.md, "IPv6"),
+   * or some element is of it (a dual-stack network's host-network container). */
   for (size_t i = 0; i < n; i++)
     any6 = any6 || members[i].have_addr6;
+  any6 = any6 || (add && nft_elems_have6 (add->l.v, add->l.n));
 
   if (nft_builder_start (&b, nft_first_seq ()) < 0
       || (destroy
@@ -185,7 +187,8 @@ collect_ident6 (struct mnl_socket *nl, const char *ident, struct moat_elem_list 
 /* Every element of moat's sets and of the identities' sets; a missing
  * table or identity set is reported, its elements then all count as
  * missing only once. The IPv6 half missing is reported only when some
- * member is dual stack (`any6`): an IPv4-only host has none. */
+ * member is dual stack or some expected element is IPv6's (`any6`): an
+ * IPv4-only host has none. */
 static int
 kernel_lines (struct mnl_socket *nl, char *const *idents, bool any6, struct lines *out,
               moat_nft_diff_fn report, void *data, int *ndiff, unsigned *missing, moat_err_t *err)
@@ -289,6 +292,8 @@ moat_nft_compare (struct moat_nft *nft, const struct moat_nft_member *members, s
 
   for (size_t k = 0; k < n; k++)
     any6 = any6 || members[k].have_addr6;
+  /* A dual-stack network's host-network container alone needs it too. */
+  any6 = any6 || (expected && nft_elems_have6 (expected->l.v, expected->l.n));
   if (layout_differs (nft, report, data, &ndiff, err) < 0)
     return -1;
   if (kernel_lines (nft->nl, idents, any6, &have, report, data, &ndiff, &missing, err) < 0
