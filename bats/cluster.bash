@@ -112,14 +112,20 @@ node_cni() { # NODE VERB NAME
 node_of() { awk -v n="$1" '$1 == n { print $2 }' "$T/cluster-members"; }
 cip() { ip_of "$1"; }
 
-# The view's node entries: name, underlay, subnet, and its underlay MAC.
+# The view's node entries: name, underlay, subnet, and its underlay MAC;
+# with CLUSTER_WG=1 also its WireGuard public key (`moatctl cluster key`).
 cluster_nodes_json() {
-  local node ul mac sub
+  local node ul mac sub key
   while read -r node ul; do
     mac=$(ip -n "$PFX$node" -j link show ul0 | jq -r '.[0].address')
     sub=SUBNET_$node
-    jq -nc --arg n "$node" --arg u "$ul" --arg s "${!sub}" --arg m "$mac" \
-      '{node: $n, underlay: $u, subnet: $s, subnet6: null, mac: $m}'
+    key=null
+    if [[ ${CLUSTER_WG-} == 1 ]]; then
+      key=$(node_ctl "$node" cluster key "$CL") || fail "cluster key on $node: $key"
+      key=\"$key\"
+    fi
+    jq -nc --arg n "$node" --arg u "$ul" --arg s "${!sub}" --arg m "$mac" --argjson k "$key" \
+      '{node: $n, underlay: $u, subnet: $s, subnet6: null, mac: $m} + if $k then {wgKey: $k} else {} end'
   done <"$T/cluster-nodes" | jq -sc .
 }
 

@@ -72,6 +72,20 @@ members (const char *cluster, const char *node)
   return 0;
 }
 
+static int
+key (const char *cluster)
+{
+  char text[MOAT_WG_KEY_TEXT];
+  moat_err_t err = { 0 };
+
+  if (!moat_cluster_name_valid (cluster))
+    return usage ("key: CLUSTER: want a cluster's name");
+  if (moat_cluster_wg_public (cluster, text, &err) < 0)
+    return failed (&err);
+  printf ("%s\n", text);
+  return 0;
+}
+
 int
 moat_ctl_cluster (char **args, int n, const char *node, bool json)
 {
@@ -81,5 +95,7 @@ moat_ctl_cluster (char **args, int n, const char *node, bool json)
     return apply (args[1], node, json);
   if (n == 2 && strcmp (args[0], "members") == 0)
     return members (args[1], node);
-  return usage ("want apply FILE|- or members CLUSTER");
+  if (n == 2 && strcmp (args[0], "key") == 0)
+    return key (args[1]);
+  return usage ("want apply FILE|-, members CLUSTER or key CLUSTER");
 }

@@ -73,6 +73,7 @@ static const char usage[]
       "  teardown                              remove moat's empty bridges and its tables\n"
       "  cluster apply [--node SELF] FILE|-    sync a view of the cluster's other nodes here\n"
       "  cluster members CLUSTER [--node SELF] this node's members of CLUSTER, as a view's\n"
+      "  cluster key CLUSTER                   this node's WireGuard public key for CLUSTER\n"
       "  cluster watch CLUSTER [--node N] [--underlay ADDR] [--ttl SECONDS]\n"
       "                                        this node's watcher of the cluster's store\n"
       "  resolve APP USER                      address of the container app=APP,user=USER\n"

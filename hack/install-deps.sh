@@ -24,6 +24,8 @@ packages=(
   dnsmasq-base
   # cluster mode (docs/cluster.md): the store, and its client for tests
   etcd-server etcd-client
+  # bats/cluster-wg.bats reads the WireGuard devices moat sets (wg show)
+  wireguard-tools
 )
 
 # The CRI client of bats/containerd.bats: hack/cri's npm modules, from its

@@ -158,11 +158,13 @@ static const struct call_rule terminal_rules[] = {
   { SCMP_SYS (ioctl), 1, { ARG_EQ (1, TIOCGWINSZ) } },
 };
 
-/* moatctl: gethostname(3) (a token's "aud" names this host), and the
- * peer of the connection its HTTP front serves (envelope.h). */
+/* moatctl: gethostname(3) (a token's "aud" names this host), the peer
+ * of the connection its HTTP front serves (envelope.h), and a generic
+ * netlink socket for a cluster's WireGuard device (kernel/wg.h). */
 static const struct call_rule ctl_rules[] = {
   { SCMP_SYS (uname), 0, { { 0 } } },
   { SCMP_SYS (getpeername), 0, { { 0 } } },
+  { SCMP_SYS (socket), 2, { ARG_EQ (0, AF_NETLINK), ARG_EQ (2, NETLINK_GENERIC) } },
 };
 
 /* moatctl cluster watch (verbs/clusterwatch.h): TCP to the store, IPv4

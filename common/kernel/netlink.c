@@ -643,6 +643,65 @@ moat_bridge_delete (struct moat_nl *nl, const char *name, moat_err_t *err)
   return 0;
 }
 
+static int
+wg_link_add (struct moat_nl *nl, const char *name)
+{
+  _cleanup_nl_msg_ struct nl_msg *msg
+      = ifinfo_msg (RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, 0, 0);
+  struct nlattr *info;
+
+  if (!msg || nla_put_string (msg, IFLA_IFNAME, name) < 0
+      || !(info = nla_nest_start (msg, IFLA_LINKINFO))
+      || nla_put_string (msg, IFLA_INFO_KIND, "wireguard") < 0)
+    return -ENOMEM;
+  nla_nest_end (msg, info);
+  return moat_nl_talk (nl, msg, NULL, NULL);
+}
+
+int
+moat_wg_link_ensure (struct moat_nl *nl, const char *name, moat_err_t *err)
+{
+  struct link_info li;
+  int r;
+
+  if (moat_ifname_check ("wireguard link", name, MOAT_E_LINK, err) < 0)
+    return -1;
+  r = link_get (nl, name, &li);
+  if (r == -ENODEV)
+    {
+      r = wg_link_add (nl, name);
+      if (r == -EOPNOTSUPP)
+        return moat_error (err, MOAT_E_LINK, 0,
+                           "wireguard link \"%s\": this kernel has no WireGuard "
+                           "(cluster.encrypt needs CONFIG_WIREGUARD)",
+                           name);
+      if (r < 0 && r != -EEXIST)
+        return moat_nl_error (err, nl, r, "wireguard link \"%s\": cannot create", name);
+      r = link_get (nl, name, &li);
+    }
+  if (r < 0)
+    return moat_nl_error (err, nl, r, "wireguard link \"%s\": cannot read the link", name);
+  if (strcmp (li.kind, "wireguard") != 0)
+    return moat_error (err, MOAT_E_LINK, 0, "wireguard link \"%s\": exists and is a \"%s\" link",
+                       name, li.kind);
+  if (!(li.flags & IFF_UP) && (r = link_up (nl, li.index, name, 0)) < 0)
+    return moat_nl_error (err, nl, r, "wireguard link \"%s\": cannot set up", name);
+  return 0;
+}
+
+int
+moat_wg_link_delete (struct moat_nl *nl, const char *name, moat_err_t *err)
+{
+  int r;
+
+  if (moat_ifname_check ("wireguard link", name, MOAT_E_LINK, err) < 0)
+    return -1;
+  r = link_delete (nl, 0, name);
+  if (r < 0)
+    return moat_nl_error (err, nl, r, "wireguard link \"%s\": cannot delete", name);
+  return 0;
+}
+
 int
 moat_link_exists (struct moat_nl *nl, const char *name, moat_err_t *err)
 {

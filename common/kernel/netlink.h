@@ -68,6 +68,14 @@ int moat_bridge_ensure (struct moat_nl *nl, const struct moat_bridge_spec *b, mo
 /* Deletes the bridge. Succeeds when it does not exist. */
 int moat_bridge_delete (struct moat_nl *nl, const char *name, moat_err_t *err);
 
+/* A WireGuard link (cluster mode, docs/cluster.md): made when absent (a
+ * link of that name of another kind is an error), then up. Errors carry
+ * MOAT_E_LINK and name it; a kernel without WireGuard says so. */
+int moat_wg_link_ensure (struct moat_nl *nl, const char *name, moat_err_t *err);
+
+/* Deletes it; succeeds when it does not exist. */
+int moat_wg_link_delete (struct moat_nl *nl, const char *name, moat_err_t *err);
+
 /* 1 if a link of that name exists, 0 if not, -1 on error. */
 int moat_link_exists (struct moat_nl *nl, const char *name, moat_err_t *err);
 

@@ -146,6 +146,31 @@ moat_route_replace (struct moat_nl *nl, struct in_addr dst, int prefixlen, struc
 }
 
 int
+moat_route_replace_dev (struct moat_nl *nl, struct in_addr dst, int prefixlen, const char *ifname,
+                        moat_err_t *err)
+{
+  _cleanup_msg_ struct nl_msg *msg
+      = route_msg (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, dst, prefixlen);
+  char text[INET_ADDRSTRLEN];
+  struct link_answer l;
+  int r = link_lookup (nl, 0, ifname, &l);
+
+  inet_ntop (AF_INET, &dst, text, sizeof (text));
+  if (r < 0 || l.index <= 0)
+    return moat_nl_error (err, nl, r < 0 ? r : -ENODEV, "route %s/%d: interface \"%s\"", text,
+                          prefixlen, ifname);
+  if (!msg)
+    return moat_error_nomem (err, "route");
+  ((struct rtmsg *)nlmsg_data (nlmsg_hdr (msg)))->rtm_scope = RT_SCOPE_LINK;
+  if (nla_put_u32 (msg, RTA_OIF, (uint32_t)l.index) < 0)
+    return moat_error_nomem (err, "route");
+  r = moat_nl_talk (nl, msg, NULL, NULL);
+  if (r < 0)
+    return moat_nl_error (err, nl, r, "route %s/%d dev %s", text, prefixlen, ifname);
+  return 0;
+}
+
+int
 moat_route_del (struct moat_nl *nl, struct in_addr dst, int prefixlen, moat_err_t *err)
 {
   _cleanup_msg_ struct nl_msg *msg = route_msg (RTM_DELROUTE, 0, dst, prefixlen);

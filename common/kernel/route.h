@@ -25,6 +25,10 @@ int moat_route_get (struct moat_nl *nl, struct in_addr dst, char ifname[IFNAMSIZ
 int moat_route_replace (struct moat_nl *nl, struct in_addr dst, int prefixlen,
                         struct in_addr gateway, moat_err_t *err);
 /* Deletes moat's route to `dst`/`prefixlen`; none is success. */
+/* The same, `dst/prefixlen dev ifname` (scope link, no gateway): a route
+ * into a WireGuard device. */
+int moat_route_replace_dev (struct moat_nl *nl, struct in_addr dst, int prefixlen,
+                            const char *ifname, moat_err_t *err);
 int moat_route_del (struct moat_nl *nl, struct in_addr dst, int prefixlen, moat_err_t *err);
 
 /* The MAC of the neighbour `addr` on `ifname`, from the kernel's table:

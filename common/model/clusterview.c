@@ -2,6 +2,8 @@
 /* A cluster view read and checked (see clusterview.h). */
 #include "model/clusterview.h"
 
+#include <sodium.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +27,33 @@ view_name (json_t *obj, const char *where, const char *key, const char **ret, mo
   return 0;
 }
 
+int
+moat_wg_key_parse (const char *text, unsigned char key[MOAT_WG_KEY_LEN])
+{
+  size_t len = 0;
+
+  if (strlen (text) != 44
+      || sodium_base642bin (key, MOAT_WG_KEY_LEN, text, 44, NULL, &len, NULL,
+                            sodium_base64_VARIANT_ORIGINAL)
+             != 0
+      || len != MOAT_WG_KEY_LEN)
+    return -1;
+  return 0;
+}
+
+void
+moat_wg_key_format (const unsigned char key[MOAT_WG_KEY_LEN], char text[MOAT_WG_KEY_TEXT])
+{
+  sodium_bin2base64 (text, MOAT_WG_KEY_TEXT, key, MOAT_WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+}
+
 static int
 view_node_parse (json_t *j, const char *where, struct moat_view_node *n, moat_err_t *err)
 {
   const char *underlay = json_string_value (json_object_get (j, "underlay"));
   const char *subnet = json_string_value (json_object_get (j, "subnet"));
   const char *mac = json_string_value (json_object_get (j, "mac"));
+  const char *wg_key = json_string_value (json_object_get (j, "wgKey"));
 
   if (view_name (j, where, "node", &n->node, err) < 0)
     return -1;
@@ -43,6 +66,10 @@ view_node_parse (json_t *j, const char *where, struct moat_view_node *n, moat_er
   n->have_mac = mac != NULL;
   if (mac && moat_mac_parse (mac, n->mac) < 0)
     return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.mac: want a MAC address", where);
+  n->have_wg_key = wg_key != NULL;
+  if (wg_key && moat_wg_key_parse (wg_key, n->wg_key) < 0)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "view: %s.wgKey: want a WireGuard public key (32 bytes, base64)", where);
   return 0;
 }
 

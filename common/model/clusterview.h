@@ -14,6 +14,8 @@
 #include "base/error.h"
 #include "base/types.h"
 
+#define MOAT_WG_KEY_LEN 32
+
 struct moat_view_node
 {
   const char *node;
@@ -21,6 +23,8 @@ struct moat_view_node
   int prefixlen;
   bool have_mac;
   unsigned char mac[MOAT_MAC_LEN];
+  bool have_wg_key; /* "wgKey": its WireGuard public key (base64) */
+  unsigned char wg_key[MOAT_WG_KEY_LEN];
 };
 
 struct moat_view_member
@@ -50,6 +54,12 @@ void moat_view_free (struct moat_view *v);
  * lacks, or outside its node's subnet, joins nowhere (fail closed). */
 bool moat_view_member_here (const struct moat_view *v, const char *self, const char *network,
                             const struct moat_view_member *m);
+
+/* A WireGuard key as wg(8) writes it (base64 of 32 bytes: 44
+ * characters): 0, or -1 when it is not one. */
+#define MOAT_WG_KEY_TEXT 45
+int moat_wg_key_parse (const char *text, unsigned char key[MOAT_WG_KEY_LEN]);
+void moat_wg_key_format (const unsigned char key[MOAT_WG_KEY_LEN], char text[MOAT_WG_KEY_TEXT]);
 
 /* Whether two IPv4 prefixes share an address. */
 bool moat_subnets_overlap (struct in_addr a, int alen, struct in_addr b, int blen);

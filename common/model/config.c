@@ -504,10 +504,11 @@ cluster_name (json_t *cluster, const char *key, bool required, const char **ret,
   return 0;
 }
 
-/* "cluster": {"name", "store", "node"} (docs/cluster.md). */
+/* "cluster": {"name", "store", "node", "encrypt"} (docs/cluster.md). */
 static int
 parse_cluster (struct moat_netconf *c, moat_err_t *err)
 {
+  const char *encrypt = NULL;
   json_t *cluster;
 
   if (get_object (c->root, "cluster", "cluster", &cluster, err) < 0)
@@ -516,8 +517,17 @@ parse_cluster (struct moat_netconf *c, moat_err_t *err)
     return 0;
   if (cluster_name (cluster, "name", true, &c->cluster_name, err) < 0
       || cluster_name (cluster, "node", false, &c->cluster_node, err) < 0
-      || get_string (cluster, "cluster.store", "store", &c->cluster_store, err) < 0)
+      || get_string (cluster, "cluster.store", "store", &c->cluster_store, err) < 0
+      || get_string (cluster, "cluster.encrypt", "encrypt", &encrypt, err) < 0)
     return -1;
+  if (encrypt && strcmp (encrypt, "wireguard") != 0)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "cluster.encrypt: \"%s\" is not known (want \"wireguard\")", encrypt);
+  c->cluster_wireguard = encrypt != NULL;
+  /* WireGuard over an IPv4 underlay adds 60 bytes (IPv4, UDP, its
+   * header and tag): a 1500-byte underlay carries 1440 inside. */
+  if (c->cluster_wireguard && !json_object_get (c->root, "mtu"))
+    c->mtu = 1440;
   if (c->cluster_store && strncmp (c->cluster_store, "http://", 7) != 0
       && strncmp (c->cluster_store, "https://", 8) != 0)
     return moat_error (err, MOAT_E_CONFIG, 0,

@@ -68,8 +68,9 @@ struct moat_netconf
   const char *cluster_name; /* NULL: no cluster */
   const char *cluster_store;
   const char *cluster_node;
-  const char *ipam_type; /* NULL: built-in allocator */
-  json_t *prev_result;   /* borrowed; NULL when absent */
+  bool cluster_wireguard; /* "encrypt": "wireguard": nodes reached through WireGuard */
+  const char *ipam_type;  /* NULL: built-in allocator */
+  json_t *prev_result;    /* borrowed; NULL when absent */
 
   /* runtimeConfig / args */
   bool have_ip; /* ips capability or args.cni.ips */

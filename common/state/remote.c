@@ -167,6 +167,9 @@ moat_cluster_net_write (const struct moat_cluster_net *n, moat_err_t *err)
                    "node", n->node, "store", n->store, "bridge", n->bridge, "subnet",
                    moat_ipv4_json (n->subnet, n->prefixlen));
   _cleanup_free_ char *text = NULL;
+
+  if (j && n->wireguard && json_object_set_new (j, "encrypt", json_string ("wireguard")) < 0)
+    return moat_error_nomem (err, "cluster file");
   char dir[4096], path[4096];
 
   if (!j || !(text = json_dumps (j, JSON_COMPACT | JSON_SORT_KEYS)))
@@ -206,6 +209,7 @@ moat_cluster_net_read (const char *network, struct moat_cluster_net *ret, moat_e
   ret->node = dup_str (root, "node");
   ret->store = dup_str (root, "store");
   ret->bridge = dup_str (root, "bridge");
+  ret->wireguard = json_object_get (root, "encrypt") != NULL;
   subnet = json_string_value (json_object_get (root, "subnet"));
   if (!ret->network || !ret->cluster || !ret->node || !ret->bridge || !subnet
       || moat_parse_cidr (subnet, &ret->subnet, &ret->prefixlen) < 0)

@@ -42,6 +42,7 @@ struct moat_cluster_net
   char *bridge;
   struct in_addr subnet;
   int prefixlen;
+  bool wireguard; /* cluster.encrypt: "wireguard" */
 };
 void moat_cluster_net_free (struct moat_cluster_net *n);
 int moat_cluster_net_write (const struct moat_cluster_net *n, moat_err_t *err);

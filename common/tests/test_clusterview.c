@@ -11,10 +11,12 @@
 
 #include "model/clusterview.h"
 
+/* 32 bytes 0x00, 0x01, ..., 0x1f in base64. */
+#define WG_KEY "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 #define NODES                                                                                      \
   "\"nodes\": [{\"node\": \"n1\", \"underlay\": \"192.0.2.11\", \"subnet\": \"10.90.1.0/24\"},"    \
   " {\"node\": \"n2\", \"underlay\": \"192.0.2.12\", \"subnet\": \"10.90.2.0/24\","                \
-  " \"mac\": \"02:00:00:00:00:12\"}]"
+  " \"mac\": \"02:00:00:00:00:12\", \"wgKey\": \"" WG_KEY "\"}]"
 #define MEMBER(node, net, addr)                                                                    \
   "{\"node\": \"" node "\", \"network\": \"" net "\", \"container\": \"c-" node addr "\","         \
   " \"address\": \"" addr "\", \"policy\": {\"labels\": {\"app\": \"web\"}}}"
@@ -51,6 +53,10 @@ test_view_read (void **state)
   assert_false (v.nodes[0].have_mac);
   assert_true (v.nodes[1].have_mac);
   assert_int_equal (v.nodes[1].mac[5], 0x12);
+  assert_false (v.nodes[0].have_wg_key);
+  assert_true (v.nodes[1].have_wg_key);
+  assert_int_equal (v.nodes[1].wg_key[0], 0x00);
+  assert_int_equal (v.nodes[1].wg_key[31], 0x1f);
   assert_int_equal (v.nodes[1].prefixlen, 24);
   assert_int_equal (v.nmembers, 1);
   inet_ntop (AF_INET, &v.members[0].addr, text, sizeof (text));
@@ -105,6 +111,13 @@ test_view_refused (void **state)
   refused ("{\"cluster\": \"c1\", \"nodes\": [{\"node\": \"n\", \"underlay\": \"192.0.2.1\", "
            "\"subnet\": \"10.1.0.0/24\", \"mac\": \"zz\"}]}",
            "view: nodes[0].mac: want a MAC address");
+  refused ("{\"cluster\": \"c1\", \"nodes\": [{\"node\": \"n\", \"underlay\": \"192.0.2.1\", "
+           "\"subnet\": \"10.1.0.0/24\", \"wgKey\": \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBka\"}]}",
+           "view: nodes[0].wgKey: want a WireGuard public key");
+  refused (
+      "{\"cluster\": \"c1\", \"nodes\": [{\"node\": \"n\", \"underlay\": \"192.0.2.1\", "
+      "\"subnet\": \"10.1.0.0/24\", \"wgKey\": \"!AECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"}]}",
+      "view: nodes[0].wgKey: want a WireGuard public key");
   refused ("{\"cluster\": \"c1\", \"nodes\": [{\"node\": \"a\", \"underlay\": \"192.0.2.1\", "
            "\"subnet\": \"10.1.0.0/16\"}, {\"node\": \"b\", \"underlay\": \"192.0.2.2\", "
            "\"subnet\": \"10.1.5.0/24\"}]}",

@@ -237,6 +237,39 @@ test_cluster (void **state)
                   MOAT_E_CONFIG, "cluster: needs \"subnet\"");
 }
 
+/* "cluster.encrypt": "wireguard" or absent; the MTU drops by WireGuard's
+ * 60 bytes unless "mtu" is given. */
+static void
+test_cluster_encrypt (void **state)
+{
+  struct moat_netconf c;
+  moat_err_t err = { 0 };
+
+  assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.90.1.0/24\",\"cluster\":{\"name\":\"c1\","
+                           "\"encrypt\":\"wireguard\"}}",
+                           &c, &err),
+                    0);
+  assert_true (c.cluster_wireguard);
+  assert_int_equal (c.mtu, 1440);
+  moat_netconf_free (&c);
+  assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.90.1.0/24\",\"mtu\":1380,\"cluster\":{"
+                           "\"name\":\"c1\",\"encrypt\":\"wireguard\"}}",
+                           &c, &err),
+                    0);
+  assert_int_equal (c.mtu, 1380);
+  moat_netconf_free (&c);
+  assert_int_equal (
+      parse ("{" BASE ",\"subnet\":\"10.90.1.0/24\",\"cluster\":{\"name\":\"c1\"}}", &c, &err), 0);
+  assert_false (c.cluster_wireguard);
+  moat_netconf_free (&c);
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"cluster\":{\"name\":\"c1\","
+                  "\"encrypt\":\"ipsec\"}}",
+                  MOAT_E_CONFIG, "cluster.encrypt: \"ipsec\" is not known");
+  assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"cluster\":{\"name\":\"c1\","
+                  "\"encrypt\":true}}",
+                  MOAT_E_CONFIG, "cluster.encrypt: must be a string");
+}
+
 /* DEL must succeed whatever the runtime asked of the attachment at ADD. */
 static void
 test_del_ignores_runtime_config (void **state)
@@ -484,6 +517,7 @@ main (void)
     cmocka_unit_test (test_delegated_ipam_needs_no_subnet),
     cmocka_unit_test (test_bad_input),
     cmocka_unit_test (test_cluster),
+    cmocka_unit_test (test_cluster_encrypt),
     cmocka_unit_test (test_port_mappings),
     cmocka_unit_test (test_del_ignores_runtime_config),
     cmocka_unit_test (test_gc_attachments),

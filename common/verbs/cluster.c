@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "base/cleanup.h"
 #include "base/file.h"
@@ -20,6 +23,7 @@
 #include "kernel/netlink.h"
 #include "kernel/nft.h"
 #include "kernel/route.h"
+#include "kernel/wg.h"
 #include "model/config.h"
 #include "model/clusterview.h"
 #include "model/result.h"
@@ -94,14 +98,25 @@ cluster_lock (const char *cluster, int *ret_fd, moat_err_t *err)
 /* --- nodes: routes and the node sets --------------------------------------- */
 
 static json_t *
-node_link_json (const char *node, const struct moat_node_link *l)
+node_link_json (const char *node, const struct moat_node_link *l, const struct moat_view_node *n)
 {
-  char mac[18];
+  char mac[18], key[MOAT_WG_KEY_TEXT];
+  json_t *j;
 
   moat_mac_format (l->mac, mac);
-  return json_pack ("{s:s, s:o, s:o, s:s, s:s}", "node", node, "subnet",
-                    moat_ipv4_json (l->subnet, l->prefixlen), "underlay",
-                    moat_ipv4_json (l->underlay, -1), "ifname", l->ifname, "mac", mac);
+  j = json_pack ("{s:s, s:o, s:o, s:s, s:s}", "node", node, "subnet",
+                 moat_ipv4_json (l->subnet, l->prefixlen), "underlay",
+                 moat_ipv4_json (l->underlay, -1), "ifname", l->ifname, "mac", mac);
+  if (j && n && n->have_wg_key)
+    {
+      moat_wg_key_format (n->wg_key, key);
+      if (json_object_set_new (j, "wgKey", json_string (key)) < 0)
+        {
+          json_decref (j);
+          return NULL;
+        }
+    }
+  return j;
 }
 
 static int
@@ -121,6 +136,174 @@ node_link_from_json (json_t *j, struct moat_node_link *l)
   return 0;
 }
 
+struct node_links
+{
+  struct moat_node_link *v;
+  const struct moat_view_node **nodes;
+  size_t n;
+};
+
+static void
+node_links_free (struct node_links *l)
+{
+  free (l->v);
+  free (l->nodes);
+}
+
+static int
+node_subnet_check (const struct moat_view_node *n, const struct moat_cluster_net *nets,
+                   size_t nnets, moat_err_t *err)
+{
+  for (size_t i = 0; i < nnets; i++)
+    if (moat_subnets_overlap (n->subnet, n->prefixlen, nets[i].subnet, nets[i].prefixlen))
+      return moat_error (err, MOAT_E_CONFIG, 0,
+                         "view: node \"%s\": its subnet overlaps network \"%s\"'s here", n->node,
+                         nets[i].network);
+  return 0;
+}
+
+/* --- WireGuard (cluster.encrypt) ------------------------------------------ */
+
+/* Every node of a cluster listens on this UDP port. */
+#define MOAT_WG_PORT 51820
+
+/* The cluster's device: moat-wg and a hash of the cluster's name. */
+static void
+wg_ifname (const char *cluster, char name[IFNAMSIZ])
+{
+  unsigned char h[4];
+
+  crypto_generichash (h, sizeof (h), (const unsigned char *)cluster, strlen (cluster), NULL, 0);
+  snprintf (name, IFNAMSIZ, "moat-wg%02x%02x%02x%02x", h[0], h[1], h[2], h[3]);
+}
+
+static int
+wg_key_read (const char *path, unsigned char priv[MOAT_WG_KEY_BYTES], moat_err_t *err)
+{
+  _cleanup_close_ int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  struct stat st;
+
+  if (fd < 0)
+    return errno == ENOENT ? 0 : moat_error (err, MOAT_E_STATE, errno, "\"%s\"", path);
+  if (fstat (fd, &st) < 0)
+    return moat_error (err, MOAT_E_STATE, errno, "\"%s\"", path);
+  if (!S_ISREG (st.st_mode) || st.st_uid != geteuid () || (st.st_mode & 077) != 0
+      || st.st_size != MOAT_WG_KEY_BYTES || read (fd, priv, MOAT_WG_KEY_BYTES) != MOAT_WG_KEY_BYTES)
+    return moat_error (err, MOAT_E_STATE, 0,
+                       "\"%s\": must be a regular file of this user, mode 0600, of 32 bytes", path);
+  return 1;
+}
+
+/* This node's private key for `cluster`, made once (0600, 32 bytes, in
+ * <run dir>/.cluster/wg/<cluster>.key); a racing maker's key wins. */
+static int
+wg_private_key (const char *cluster, unsigned char priv[MOAT_WG_KEY_BYTES], moat_err_t *err)
+{
+  unsigned char pub[MOAT_WG_KEY_BYTES];
+  char dir[4096], path[4096], tmp[4200];
+  enum moat_file_step step = 0;
+  int r;
+
+  if (cluster_file (dir, sizeof (dir), "wg", NULL, err) < 0
+      || (size_t)snprintf (path, sizeof (path), "%s/%s.key", dir, cluster) >= sizeof (path))
+    return moat_error (err, MOAT_E_STATE, ENAMETOOLONG, "wireguard key");
+  r = wg_key_read (path, priv, err);
+  if (r != 0)
+    return r < 0 ? -1 : 0;
+  if (moat_mkdir_p (dir, MOAT_E_STATE, err) < 0 || moat_wg_keypair (priv, pub, err) < 0)
+    return -1;
+  snprintf (tmp, sizeof (tmp), "%s.%d.tmp", path, (int)getpid ());
+  r = moat_file_write_at (AT_FDCWD, tmp, path, priv, MOAT_WG_KEY_BYTES, MOAT_FILE_NOREPLACE, &step);
+  sodium_memzero (priv, MOAT_WG_KEY_BYTES);
+  if (r < 0 && errno != EEXIST)
+    return moat_error (err, MOAT_E_STATE, errno, "wireguard key \"%s\"", path);
+  r = wg_key_read (path, priv, err);
+  return r == 1 ? 0 : r < 0 ? -1 : moat_error (err, MOAT_E_STATE, 0, "\"%s\": vanished", path);
+}
+
+int
+moat_cluster_wg_public (const char *cluster, char text[MOAT_WG_KEY_TEXT], moat_err_t *err)
+{
+  unsigned char priv[MOAT_WG_KEY_BYTES], pub[MOAT_WG_KEY_BYTES];
+  int r;
+
+  if (!moat_cluster_name_valid (cluster))
+    return moat_error (err, MOAT_E_CONFIG, 0, "cluster \"%s\": not a cluster's name", cluster);
+  r = wg_private_key (cluster, priv, err) < 0 || moat_wg_public (priv, pub, err) < 0 ? -1 : 0;
+  sodium_memzero (priv, sizeof (priv));
+  if (r == 0)
+    moat_wg_key_format (pub, text);
+  return r;
+}
+
+/* Node n reached through WireGuard: its packets come out of the cluster's
+ * device (no Ethernet header there: its MAC in the node sets is zero). */
+static int
+node_link_wg (const struct moat_view *v, const struct moat_view_node *n,
+              const struct moat_cluster_net *nets, size_t nnets, struct moat_node_link *l,
+              moat_err_t *err)
+{
+  if (node_subnet_check (n, nets, nnets, err) < 0)
+    return -1;
+  if (!n->have_wg_key)
+    return moat_error (err, MOAT_E_CONFIG, 0,
+                       "view: node \"%s\": no \"wgKey\" (cluster \"%s\" is encrypted)", n->node,
+                       v->cluster);
+  memset (l, 0, sizeof (*l));
+  l->subnet = n->subnet;
+  l->prefixlen = n->prefixlen;
+  l->underlay = n->underlay;
+  wg_ifname (v->cluster, l->ifname);
+  return 0;
+}
+
+/* The device, its key and peers: the nodes of `links` in, those the last
+ * sync had (`old`) and this one has not out; no node left, no device. */
+static int
+wg_sync (struct moat_nl *nl, const struct moat_view *v, const struct node_links *links, json_t *old,
+         moat_err_t *err)
+{
+  _cleanup_free_ struct moat_wg_peer *peers = calloc (links->n + 1, sizeof (*peers));
+  _cleanup_free_ unsigned char (*gone)[MOAT_WG_KEY_BYTES]
+      = calloc (json_array_size (old) + 1, MOAT_WG_KEY_BYTES);
+  unsigned char priv[MOAT_WG_KEY_BYTES];
+  char ifname[IFNAMSIZ];
+  size_t ngone = 0, i;
+  json_t *o;
+  int r;
+
+  if (!peers || !gone)
+    return moat_error_nomem (err, "wireguard peers");
+  wg_ifname (v->cluster, ifname);
+  if (links->n == 0)
+    return moat_wg_link_delete (nl, ifname, err);
+  for (i = 0; i < links->n; i++)
+    {
+      memcpy (peers[i].key, links->nodes[i]->wg_key, MOAT_WG_KEY_BYTES);
+      peers[i].endpoint = links->v[i].underlay;
+      peers[i].port = MOAT_WG_PORT;
+      peers[i].subnet = links->v[i].subnet;
+      peers[i].prefixlen = links->v[i].prefixlen;
+    }
+  json_array_foreach (old, i, o)
+  {
+    const char *text = json_string_value (json_object_get (o, "wgKey"));
+    bool kept = false;
+
+    if (!text || moat_wg_key_parse (text, gone[ngone]) < 0)
+      continue;
+    for (size_t k = 0; k < links->n && !kept; k++)
+      kept = memcmp (peers[k].key, gone[ngone], MOAT_WG_KEY_BYTES) == 0;
+    if (!kept)
+      ngone++;
+  }
+  if (moat_wg_link_ensure (nl, ifname, err) < 0 || wg_private_key (v->cluster, priv, err) < 0)
+    return -1;
+  r = moat_wg_set (ifname, priv, MOAT_WG_PORT, peers, links->n, (const void *)gone, ngone, err);
+  sodium_memzero (priv, sizeof (priv));
+  return r;
+}
+
 /* Where node n's packets come and go: the interface its underlay address
  * is reached by (on that link: VXLAN is not built yet), its MAC there. */
 static int
@@ -133,11 +316,8 @@ node_link_resolve (struct moat_nl *nl, const struct moat_view_node *n,
   int r;
 
   inet_ntop (AF_INET, &n->underlay, text, sizeof (text));
-  for (size_t i = 0; i < nnets; i++)
-    if (moat_subnets_overlap (n->subnet, n->prefixlen, nets[i].subnet, nets[i].prefixlen))
-      return moat_error (err, MOAT_E_CONFIG, 0,
-                         "view: node \"%s\": its subnet overlaps network \"%s\"'s here", n->node,
-                         nets[i].network);
+  if (node_subnet_check (n, nets, nnets, err) < 0)
+    return -1;
   memset (l, 0, sizeof (*l));
   l->subnet = n->subnet;
   l->prefixlen = n->prefixlen;
@@ -165,20 +345,6 @@ node_link_resolve (struct moat_nl *nl, const struct moat_view_node *n,
   return 0;
 }
 
-struct node_links
-{
-  struct moat_node_link *v;
-  const char **names;
-  size_t n;
-};
-
-static void
-node_links_free (struct node_links *l)
-{
-  free (l->v);
-  free (l->names);
-}
-
 /* Routes and node elements: what the view says, the rest of what the
  * last sync made (<run dir>/.cluster/nodes/<cluster>.json) removed. */
 static int
@@ -192,11 +358,14 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
   _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *add = moat_nft_elems_new ();
   _cleanup_ (node_links_free) struct node_links links = { 0 };
   struct in_addr none = { 0 };
+  bool wireguard = false;
   size_t i;
   json_t *o;
 
+  for (i = 0; i < nnets; i++)
+    wireguard |= nets[i].wireguard;
   if (!now || !del || !add || !(links.v = calloc (v->nnodes + 1, sizeof (*links.v)))
-      || !(links.names = calloc (v->nnodes + 1, sizeof (*links.names))))
+      || !(links.nodes = calloc (v->nnodes + 1, sizeof (*links.nodes))))
     return moat_error_nomem (err, "cluster nodes");
   if (moat_nl_open (&nl, err) < 0)
     return -1;
@@ -204,11 +373,15 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
     {
       if (strcmp (v->nodes[i].node, self) == 0)
         continue;
-      if (node_link_resolve (nl, &v->nodes[i], nets, nnets, &links.v[links.n], err) < 0)
+      if ((wireguard ? node_link_wg (v, &v->nodes[i], nets, nnets, &links.v[links.n], err)
+                     : node_link_resolve (nl, &v->nodes[i], nets, nnets, &links.v[links.n], err))
+          < 0)
         return -1;
-      links.names[links.n] = v->nodes[i].node;
+      links.nodes[links.n] = &v->nodes[i];
       if (moat_nft_elems_node (add, &links.v[links.n]) < 0
-          || json_array_append_new (now, node_link_json (v->nodes[i].node, &links.v[links.n])) < 0)
+          || json_array_append_new (now, node_link_json (v->nodes[i].node, &links.v[links.n],
+                                                         wireguard ? &v->nodes[i] : NULL))
+                 < 0)
         return moat_error_nomem (err, "cluster nodes");
       links.n++;
     }
@@ -233,10 +406,16 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
   if (moat_nft_tables_ensure (nft, err) < 0
       || moat_nft_policy_replace (nft, none, false, false, del, NULL, NULL, add, err) < 0)
     return -1;
+  /* Peers before routes: a packet routed into the device finds its peer. */
+  if (wireguard && wg_sync (nl, v, &links, old, err) < 0)
+    return -1;
   for (size_t k = 0; k < links.n; k++)
-    if (moat_route_replace (nl, links.v[k].subnet, links.v[k].prefixlen, links.v[k].underlay, err)
+    if ((wireguard ? moat_route_replace_dev (nl, links.v[k].subnet, links.v[k].prefixlen,
+                                             links.v[k].ifname, err)
+                   : moat_route_replace (nl, links.v[k].subnet, links.v[k].prefixlen,
+                                         links.v[k].underlay, err))
         < 0)
-      return moat_error_prefix (err, "view: node \"%s\"", links.names[k]);
+      return moat_error_prefix (err, "view: node \"%s\"", links.nodes[k]->node);
   return cluster_file_write ("nodes", v->cluster, now, err);
 }
 

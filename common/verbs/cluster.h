@@ -13,7 +13,10 @@
  *   {"cluster": "c1", "revision": 1234, "readAt": <unix seconds>,
  *    "nodes":   [{"node": "n2", "underlay": "192.0.2.12",
  *                 "subnet": "10.90.2.0/24", "subnet6": null,
- *                 "mac": "02:..." (optional: the underlay's MAC)}, ...],
+ *                 "mac": "02:..." (optional: the underlay's MAC),
+ *                 "wgKey": "<base64>" (its WireGuard public key; needed
+ *                  when the cluster's networks have "encrypt": "wireguard")},
+ *                ...],
  *    "members": [{"node": "n2", "network": "c1net", "container": "<id>",
  *                 "name": "b", "address": "10.90.2.5", "address6": null,
  *                 "policy": <the record's "policy" (model/policy.h)>},
@@ -27,6 +30,7 @@
 #include <jansson.h>
 
 #include "base/error.h"
+#include "model/clusterview.h"
 #include "ruleset/elems.h"
 
 /* Makes this node's state and kernel match `view` for the cluster it
@@ -41,6 +45,11 @@
  * view applied is kept in <run dir>/.cluster/views/<cluster>.json, with
  * "readAt" (now, if the view has none), for moatctl explain. */
 int moat_cluster_sync (const char *self, json_t *view, moat_err_t *err);
+
+/* This node's WireGuard public key for `cluster` (base64, as wg(8) shows
+ * it), its private key made first when there is none: what the watcher
+ * publishes as the node's "wgKey" and `moatctl cluster key` prints. */
+int moat_cluster_wg_public (const char *cluster, char text[MOAT_WG_KEY_TEXT], moat_err_t *err);
 
 /* This node's members of `cluster` (the "members" entries above, "node"
  * being `self`), as a new JSON array. */

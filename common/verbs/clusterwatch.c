@@ -37,6 +37,7 @@ struct cluster_net
   char *store;
   char *node;
   char *subnet;
+  bool wireguard; /* cluster.encrypt: "wireguard" */
 };
 
 static void
@@ -126,6 +127,7 @@ take_network (json_t *conf, const char *file, const char *cluster, struct cluste
   net->store = strdup (str_of (c, "store"));
   net->node = str_of (c, "node") ? strdup (str_of (c, "node")) : NULL;
   net->subnet = strdup (str_of (conf, "subnet"));
+  net->wireguard = str_of (c, "encrypt") && strcmp (str_of (c, "encrypt"), "wireguard") == 0;
   if (!net->network || !net->store || !net->subnet)
     return moat_error_nomem (err, "a network");
   return 0;
@@ -325,6 +327,18 @@ claim (struct watcher *w, moat_err_t *err)
   node = json_pack ("{s:s, s:s, s:n}", "underlay", w->underlay, "subnet", w->net.subnet, "subnet6");
   if (node && w->mac[0])
     json_object_set_new (node, "mac", json_string (w->mac));
+  /* Encrypted: the other nodes' peer for this one is keyed by it. */
+  if (node && w->net.wireguard)
+    {
+      char wg_key[MOAT_WG_KEY_TEXT];
+
+      if (moat_cluster_wg_public (w->cluster, wg_key, err) < 0)
+        {
+          json_decref (node);
+          return -1;
+        }
+      json_object_set_new (node, "wgKey", json_string (wg_key));
+    }
   value = node ? json_dumps (node, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_decref (node);
   if (!value)

@@ -794,6 +794,7 @@ cluster_note (const struct moat_netconf *conf, moat_err_t *err)
     .bridge = (char *)conf->bridge,
     .subnet = conf->subnet,
     .prefixlen = conf->prefixlen,
+    .wireguard = conf->cluster_wireguard,
   };
 
   if (!conf->cluster_name)
