@@ -179,6 +179,8 @@ moat_route_del (struct moat_nl *nl, struct in_addr dst, int prefixlen, moat_err_
 
   if (!msg)
     return moat_error_nomem (err, "route");
+  /* Any scope: a route via a gateway (universe) or into a device (link). */
+  ((struct rtmsg *)nlmsg_data (nlmsg_hdr (msg)))->rtm_scope = RT_SCOPE_NOWHERE;
   r = moat_nl_talk (nl, msg, NULL, NULL);
   if (r < 0 && r != -ESRCH && r != -ENOENT)
     {
