@@ -123,6 +123,12 @@ underlay_count() { # wg|other: packets counted
   assert_eq "$(captured "${PFX}n1" "$s1")" 0 "n1: packets from n2 with a source of no node"
   assert_eq "$(captured "${PFX}w" "$s3")$(captured "${PFX}w" "$s1")" 00 "at w"
   assert_eq "$(received spoof-y)$(received spoof-x)" 00 "spoofed datagrams served"
+  # With s1 among n2's allowed IPs on n1 the same datagram gets through:
+  # the allowed IPs, not routing, stopped it.
+  node_run n1 wg set "$(wg_dev n1)" peer "$(node_ctl n2 cluster key "$CL")" \
+    allowed-ips "$SUBNET_n2,$s1/32"
+  spoof_udp n2 "$s1" "$(cip w)" "$port" spoof-x2
+  wait_for 10 eval "(( \$(captured ${PFX}n1 $s1) >= 1 ))"
 }
 
 @test "cluster-wg: a view applied twice changes nothing; a node dropped loses its peer and route; no node left, no device" {
