@@ -27,6 +27,9 @@ setup() {
 
 teardown() {
   nft delete table bridge "${PFX}cap" 2>/dev/null || true
+  if [[ -f $T/etcd-prefix ]]; then
+    ETCD_DIR=$T/etcd "$BATS_TEST_DIRNAME/../hack/etcd-cluster" stop "$(cat "$T/etcd-prefix")" || true
+  fi
   cluster_teardown
   teardown_moat_net
 }
@@ -158,4 +161,39 @@ underlay_count() { # wg|other: packets counted
   run -0 cluster_apply n1 "$(jq -c '.nodes |= map(select(.node == "n1")) | .members = []' <<<"$view")"
   assert_eq "$(wg_dev n1)" "" "n1's moat-wg device"
   assert_eq "$(ip -n "${PFX}n1" route show proto 195)" "" "moat's routes on n1"
+}
+
+@test "cluster-wg: the watchers publish each node's wgKey from etcd; a shared label crosses with no view by hand" {
+  local port ep node i=1 pfx
+  port=$(random_port)
+  pfx=cw$(printf %04x "$RANDOM")
+  echo "$pfx" >"$T/etcd-prefix"
+  ep=$(ETCD_DIR=$T/etcd "$BATS_TEST_DIRNAME/../hack/etcd-cluster" start "$pfx")
+  # The nodes reach the store through this namespace.
+  ip addr add "$UL.1/24" dev "${PFX}ul"
+  sysctl -qw net.ipv4.ip_forward=1
+  for node in n1 n2; do
+    wg_node "$node" "$i"
+    ip -n "$PFX$node" route add default via "$UL.1"
+    jq -c --arg ep "$ep" '.cluster.store = $ep' "$T/conf-$node" >"$T/conf-$node.new"
+    mv "$T/conf-$node.new" "$T/conf-$node"
+    mkdir -p "$T/nets-$node"
+    cp "$T/conf-$node" "$T/nets-$node/50-moat.conf"
+    ip netns exec "$PFX$node" env MOAT_RUN_DIR="$T/run-$node" MOAT_NETWORK_DIRS="$T/nets-$node" \
+      "$MOAT_BUILD/moatctl" cluster watch "$CL" </dev/null >/dev/null 2>>"$T/w-$node.log" 3>&- &
+    echo "$!" >>"$T/pids"
+    i=$((i + 1))
+  done
+  for node in n1 n2; do
+    wait_for 60 eval "[[ -n \$(ETCDCTL_API=3 etcdctl --endpoints=$ep get --print-value-only /moat/$CL/nodes/$node) ]]"
+    assert_eq "$(ETCDCTL_API=3 etcdctl --endpoints="$ep" get --print-value-only "/moat/$CL/nodes/$node" | jq -r .wgKey)" \
+      "$(node_ctl "$node" cluster key "$CL")" "$node's published wgKey"
+  done
+  node_add n1 a "$(with_labels app=web)"
+  node_add n2 b "$(with_labels app=web)"
+  c_listen a "$port"
+  c_listen b "$port"
+  wait_for 120 c_tcp a b "$port"
+  wait_for 30 c_tcp b a "$port"
+  assert_match "$(ip -n "${PFX}n1" route show "$SUBNET_n2")" "dev moat-wg"
 }
