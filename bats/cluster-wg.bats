@@ -98,6 +98,14 @@ underlay_count() { # wg|other: packets counted
   assert_eq "$output" refused "c -> a (app=db)"
   (($(underlay_count wg) > 0)) || fail "no WireGuard datagram on the underlay"
   assert_eq "$(underlay_count other)" 0 "IPv4 packets on the underlay other than WireGuard's"
+  # moatctl knows the remote peer by the device: explain, and check
+  # finding the node elements it expects.
+  run -0 node_ctl n1 explain "$PFX-a" "$PFX-b" "tcp/$port"
+  assert_contains "$output" "allowed $PFX-a -> $PFX-b tcp/$port: shared label app=web"
+  run -0 node_ctl n1 explain "$PFX-b" "$PFX-a" "tcp/$port"
+  assert_contains "$output" "allowed $PFX-b -> $PFX-a tcp/$port: shared label app=web"
+  run node_ctl n1 check
+  [[ $status -eq 0 ]] || fail "check: $output"
 }
 
 @test "cluster-wg: an inner source outside the sending node's subnet arrives nowhere (WireGuard's allowed-ips)" {
