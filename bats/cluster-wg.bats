@@ -108,7 +108,7 @@ underlay_count() { # wg|other: packets counted
   [[ $status -eq 0 ]] || fail "check: $output"
 }
 
-@test "cluster-wg: an inner source outside the sending node's subnet arrives nowhere (WireGuard's allowed-ips)" {
+@test "cluster-wg: an inner source outside the sending node's subnet arrives nowhere (WireGuard's allowed-ips); a node's subnet in cleartext on the underlay is dropped" {
   local port s3 s1
   port=$(random_port)
   wg_node n1 1
@@ -134,6 +134,20 @@ underlay_count() { # wg|other: packets counted
   assert_eq "$(captured "${PFX}n1" "$s1")" 0 "n1: packets from n2 with a source of no node"
   assert_eq "$(captured "${PFX}w" "$s3")$(captured "${PFX}w" "$s1")" 00 "at w"
   assert_eq "$(received spoof-y)$(received spoof-x)" 00 "spoofed datagrams served"
+  # n2's own subnet in cleartext on the underlay (routed past its device)
+  # reaches n1 and is dropped there: node_nets pairs n2's subnet with the
+  # underlay interface too, with no node_routes twin.
+  local clear=${SUBNET_n2%.0/24}.77
+  ip -n "${PFX}n2" route add "$(cip w)/32" via "$UL.11" dev ul0
+  spoof_udp n2 "$clear" "$(cip w)" "$port" clear-x
+  wait_for 10 eval "(( \$(captured ${PFX}n1 $clear) >= 1 ))"
+  assert_eq "$(captured "${PFX}w" "$clear")" 0 "at w: n2's subnet in cleartext on the underlay"
+  assert_eq "$(received clear-x)" 0 "cleartext datagram served"
+  # Without that element the same datagram gets in (as an outside address).
+  node_run n1 nft delete element inet moat node_nets "{ $SUBNET_n2 . \"ul0\" }"
+  spoof_udp n2 "$clear" "$(cip w)" "$port" clear-x2
+  wait_for 10 eval "(( \$(captured ${PFX}w $clear) >= 1 ))"
+  ip -n "${PFX}n2" route del "$(cip w)/32"
   # With s1 among n2's allowed IPs on n1 the same datagram gets through:
   # the allowed IPs, not routing, stopped it.
   node_run n1 wg set "$(wg_dev n1)" peer "$(node_ctl n2 cluster key "$CL")" \
@@ -164,7 +178,8 @@ underlay_count() { # wg|other: packets counted
   [[ $(node_run n1 wg show "$dev" peers) != *"$key3"* ]] || fail "n3's peer stayed"
   assert_eq "$(ip -n "${PFX}n1" route show "$SUBNET_n3")" "" "n3's route"
   assert_match "$(ip -n "${PFX}n1" route show "$SUBNET_n2")" "dev $dev proto 195"
-  assert_eq "$(node_run n1 nft -j list set inet moat node_nets | jq '[.nftables[].set? | select(.) | .elem[]?] | length')" 1 "node_nets: n2 alone"
+  assert_eq "$(node_run n1 nft -j list set inet moat node_nets | jq '[.nftables[].set? | select(.) | .elem[]?] | length')" 2 "node_nets: n2's subnet on the device and on the underlay"
+  assert_contains "$(node_run n1 nft list set inet moat node_nets)" "$SUBNET_n2 . \"ul0\""
   # No other node: the device goes, with every route of moat's.
   run -0 cluster_apply n1 "$(jq -c '.nodes |= map(select(.node == "n1")) | .members = []' <<<"$view")"
   assert_eq "$(wg_dev n1)" "" "n1's moat-wg device"

@@ -1113,17 +1113,27 @@ node_route (struct moat_nft_elems *l, struct in_addr addr, int prefixlen, const 
 }
 
 int
-moat_nft_elems_node (struct moat_nft_elems *l, const struct moat_node_link *n)
+moat_nft_elems_node_net (struct moat_nft_elems *l, struct in_addr subnet, int prefixlen,
+                         const char *ifname)
 {
   struct key_writer w;
   struct moat_elem *e = elems_push (l, MOAT_SET_NODE_NETS, &w);
 
   if (!e)
     return -1;
-  key_put_addr (&w, n->subnet);
-  key_put_ifname (&w, n->ifname);
-  key_end_with_last (e, n->subnet, n->prefixlen);
-  if (node_route (l, n->subnet, n->prefixlen, n->ifname, n->mac) < 0
+  key_put_addr (&w, subnet);
+  key_put_ifname (&w, ifname);
+  key_end_with_last (e, subnet, prefixlen);
+  return 0;
+}
+
+int
+moat_nft_elems_node (struct moat_nft_elems *l, const struct moat_node_link *n)
+{
+  struct key_writer w;
+
+  if (moat_nft_elems_node_net (l, n->subnet, n->prefixlen, n->ifname) < 0
+      || node_route (l, n->subnet, n->prefixlen, n->ifname, n->mac) < 0
       || node_route (l, n->underlay, 32, n->ifname, n->mac) < 0
       || !elems_push (l, MOAT_SET_NODE_LINKS, &w))
     return -1;

@@ -198,6 +198,12 @@ struct moat_node_link
   unsigned char mac[MOAT_MAC_LEN];
 };
 int moat_nft_elems_node (struct moat_nft_elems *l, const struct moat_node_link *n);
+/* A node_nets element alone: `subnet` on `ifname` with no node_routes
+ * twin, so that the first node rule drops every source of that subnet
+ * arriving there (an encrypted node's subnet in cleartext on the
+ * underlay). */
+int moat_nft_elems_node_net (struct moat_nft_elems *l, struct in_addr subnet, int prefixlen,
+                             const char *ifname);
 /* A cgroup field of a key, as its set stores it. */
 uint64_t moat_elem_cgroup (const uint8_t *p, uint32_t set_flags);
 

@@ -98,7 +98,8 @@ cluster_lock (const char *cluster, int *ret_fd, moat_err_t *err)
 /* --- nodes: routes and the node sets --------------------------------------- */
 
 static json_t *
-node_link_json (const char *node, const struct moat_node_link *l, const struct moat_view_node *n)
+node_link_json (const char *node, const struct moat_node_link *l, const struct moat_view_node *n,
+                const char *ulif)
 {
   char mac[18], key[MOAT_WG_KEY_TEXT];
   json_t *j;
@@ -110,7 +111,8 @@ node_link_json (const char *node, const struct moat_node_link *l, const struct m
   if (j && n && n->have_wg_key)
     {
       moat_wg_key_format (n->wg_key, key);
-      if (json_object_set_new (j, "wgKey", json_string (key)) < 0)
+      if (json_object_set_new (j, "wgKey", json_string (key)) < 0
+          || (ulif && json_object_set_new (j, "underlayIf", json_string (ulif)) < 0))
         {
           json_decref (j);
           return NULL;
@@ -140,6 +142,7 @@ struct node_links
 {
   struct moat_node_link *v;
   const struct moat_view_node **nodes;
+  char (*ulif)[IFNAMSIZ]; /* encrypted: the interface the node's datagrams come by */
   size_t n;
 };
 
@@ -148,6 +151,31 @@ node_links_free (struct node_links *l)
 {
   free (l->v);
   free (l->nodes);
+  free (l->ulif);
+}
+
+static bool
+same_ulif (json_t *a, json_t *b)
+{
+  const char *x = json_string_value (json_object_get (a, "underlayIf"));
+  const char *y = json_string_value (json_object_get (b, "underlayIf"));
+
+  return x == y || (x && y && strcmp (x, y) == 0);
+}
+
+/* An encrypted node's subnet in cleartext on the interface its datagrams
+ * come by: no node_routes twin, so the first node rule drops it. */
+static int
+node_ulif_elems (struct moat_nft_elems *l, json_t *j)
+{
+  const char *ulif = json_string_value (json_object_get (j, "underlayIf"));
+  const char *subnet = json_string_value (json_object_get (j, "subnet"));
+  struct in_addr net;
+  int len;
+
+  if (!ulif || !subnet || strlen (ulif) >= IFNAMSIZ || moat_parse_cidr (subnet, &net, &len) < 0)
+    return 0;
+  return moat_nft_elems_node_net (l, net, len, ulif);
 }
 
 static int
@@ -239,12 +267,16 @@ moat_cluster_wg_public (const char *cluster, char text[MOAT_WG_KEY_TEXT], moat_e
 /* Node n reached through WireGuard: its packets come out of the cluster's
  * device (no Ethernet header there: its MAC in the node sets is zero). */
 static int
-node_link_wg (const struct moat_view *v, const struct moat_view_node *n,
+node_link_wg (struct moat_nl *nl, const struct moat_view *v, const struct moat_view_node *n,
               const struct moat_cluster_net *nets, size_t nnets, struct moat_node_link *l,
-              moat_err_t *err)
+              char ulif[IFNAMSIZ], moat_err_t *err)
 {
+  bool direct;
+
   if (node_subnet_check (n, nets, nnets, err) < 0)
     return -1;
+  if (moat_route_get (nl, n->underlay, ulif, &direct, err) < 0)
+    return moat_error_prefix (err, "view: node \"%s\"", n->node);
   if (!n->have_wg_key)
     return moat_error (err, MOAT_E_CONFIG, 0,
                        "view: node \"%s\": no \"wgKey\" (cluster \"%s\" is encrypted)", n->node,
@@ -360,12 +392,13 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
   struct in_addr none = { 0 };
   bool wireguard = false;
   size_t i;
-  json_t *o;
+  json_t *o, *j;
 
   for (i = 0; i < nnets; i++)
     wireguard |= nets[i].wireguard;
   if (!now || !del || !add || !(links.v = calloc (v->nnodes + 1, sizeof (*links.v)))
-      || !(links.nodes = calloc (v->nnodes + 1, sizeof (*links.nodes))))
+      || !(links.nodes = calloc (v->nnodes + 1, sizeof (*links.nodes)))
+      || !(links.ulif = calloc (v->nnodes + 1, sizeof (*links.ulif))))
     return moat_error_nomem (err, "cluster nodes");
   if (moat_nl_open (&nl, err) < 0)
     return -1;
@@ -373,15 +406,16 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
     {
       if (strcmp (v->nodes[i].node, self) == 0)
         continue;
-      if ((wireguard ? node_link_wg (v, &v->nodes[i], nets, nnets, &links.v[links.n], err)
+      if ((wireguard ? node_link_wg (nl, v, &v->nodes[i], nets, nnets, &links.v[links.n],
+                                     links.ulif[links.n], err)
                      : node_link_resolve (nl, &v->nodes[i], nets, nnets, &links.v[links.n], err))
           < 0)
         return -1;
       links.nodes[links.n] = &v->nodes[i];
-      if (moat_nft_elems_node (add, &links.v[links.n]) < 0
-          || json_array_append_new (now, node_link_json (v->nodes[i].node, &links.v[links.n],
-                                                         wireguard ? &v->nodes[i] : NULL))
-                 < 0)
+      j = node_link_json (v->nodes[i].node, &links.v[links.n], wireguard ? &v->nodes[i] : NULL,
+                          wireguard ? links.ulif[links.n] : NULL);
+      if (moat_nft_elems_node (add, &links.v[links.n]) < 0 || node_ulif_elems (add, j) < 0
+          || json_array_append_new (now, j) < 0)
         return moat_error_nomem (err, "cluster nodes");
       links.n++;
     }
@@ -395,10 +429,10 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
     if (node_link_from_json (o, &l) < 0)
       continue;
     for (size_t k = 0; k < links.n && !kept; k++)
-      kept = memcmp (&links.v[k], &l, sizeof (l)) == 0;
+      kept = memcmp (&links.v[k], &l, sizeof (l)) == 0 && same_ulif (o, json_array_get (now, k));
     if (kept)
       continue;
-    if (moat_nft_elems_node (del, &l) < 0)
+    if (moat_nft_elems_node (del, &l) < 0 || node_ulif_elems (del, o) < 0)
       return moat_error_nomem (err, "cluster nodes");
     if (moat_route_del (nl, l.subnet, l.prefixlen, err) < 0)
       return -1;
@@ -726,7 +760,8 @@ moat_cluster_nodes_expected (struct moat_nft_elems *out, moat_err_t *err)
       {
         struct moat_node_link l;
 
-        if (node_link_from_json (o, &l) == 0 && moat_nft_elems_node (out, &l) < 0)
+        if (node_link_from_json (o, &l) == 0
+            && (moat_nft_elems_node (out, &l) < 0 || node_ulif_elems (out, o) < 0))
           return moat_error_nomem (err, "cluster nodes");
       }
     }
