@@ -112,3 +112,82 @@ vx_links() { ip -n "$PFX$1" -d -j link show type vxlan | jq -r '.[].ifname' | so
   run -0 ip -n "${PFX}n1" route
   assert_not_contains "$output" "proto 195" "n1's routes after an empty view"
 }
+
+# forge_vxlan FROM_NS DST_UNDERLAY VNI DST_MAC SRC_MAC SRC DST PORT TOKEN:
+# one VXLAN datagram from FROM_NS's own address (a plain UDP socket)
+# carrying an Ethernet frame SRC_MAC -> DST_MAC with an IPv4/UDP packet
+# SRC -> DST:PORT whose payload is TOKEN and a newline.
+forge_vxlan() {
+  ip netns exec "$1" python3 - "$@" <<'PY'
+import socket, struct, sys
+_, _, ul, vni, dmac, smac, src, dst, port, token = sys.argv
+payload = (token + "\n").encode()
+udp = struct.pack("!HHHH", 40000, int(port), 8 + len(payload), 0) + payload
+hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0x4000, 64, 17, 0,
+                  socket.inet_aton(src), socket.inet_aton(dst))
+s = sum(struct.unpack("!10H", hdr))
+while s >> 16:
+    s = (s & 0xffff) + (s >> 16)
+hdr = hdr[:10] + struct.pack("!H", ~s & 0xffff) + hdr[12:]
+mac = lambda m: bytes.fromhex(m.replace(":", ""))
+frame = mac(dmac) + mac(smac) + b"\x08\x00" + hdr + udp
+vx = struct.pack("!II", 0x08000000, int(vni) << 8)
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.sendto(vx + frame, (ul, 4789))
+PY
+}
+
+@test "cluster-vxlan: a forged VXLAN datagram from a host on the routed path, carrying a peer's source, never arrives; a node sending a source not its own through its tunnel neither" {
+  local port s3 s1 vni d1 dmac smac
+  port=$(random_port)
+  cluster_node n1 1
+  cluster_far_node n2 2
+  cluster_far_node n3 3
+  # A host on n2's underlay that is no node.
+  new_netns o
+  ip link add "${PFX}u9" type veth peer name ul0 netns "${PFX}o"
+  echo "${PFX}u9" >>"$T/links"
+  ip link set "${PFX}u9" master "${PFX}uk" up
+  ip -n "${PFX}o" link set lo up
+  ip -n "${PFX}o" addr add "$UL2.19/24" dev ul0
+  ip -n "${PFX}o" link set ul0 up
+  ip -n "${PFX}o" route add "$UL.0/24" via "$UL2.1"
+  # w lets in all of 10.0.0.0/8 on udp: only the node rules stand between
+  # a spoofed source and it; b shares its label (a peer).
+  node_add n1 w "$(with_labels app=web)" "$(with_annotations "{\"io.moat.ingress\": \"10.0.0.0/8 udp/$port\"}")"
+  node_add n2 b "$(with_labels app=web)"
+  cluster_sync
+  c_listen w "$port"
+  capture_start "${PFX}w"
+  run -0 c_udp b w "$port"
+  run -0 node_run n1 nft list set inet moat node_vteps
+  assert_contains "$output" "$UL2.12 . "
+  d1=$(vx_dev n1 n2)
+  vni=$(vx_of n1 n2 vni)
+  dmac=$(ip -n "${PFX}n1" -j link show "$d1" | jq -r '.[0].address')
+  smac=$(vx_of n1 n2 mac)
+  forge_vxlan "${PFX}o" "$UL.11" "$vni" "$dmac" "$smac" "$(cip b)" "$(cip w)" "$port" forged
+  # n2 claims n3's subnet, and a source of no node, through its tunnel.
+  s3=SUBNET_n3
+  s3=${!s3%.0/24}.9
+  pick_free_24
+  s1=10.$PICK_A.$PICK_B.9
+  spoof_udp n2 "$s3" "$(cip w)" "$port" spoof-y
+  spoof_udp n2 "$s1" "$(cip w)" "$port" spoof-x
+  spoof_udp n2 "$UL2.12" "$(cip w)" "$port" own
+  wait_for 5 eval "(( \$(received own) >= 1 ))"
+  assert_eq "$(received forged)" 0 "the forged datagram served"
+  assert_eq "$(captured "${PFX}w" "$s3")" 0 "packets from n2 claiming n3's subnet"
+  assert_eq "$(captured "${PFX}w" "$s1")" 0 "packets from n2 with a source of no node"
+  assert_eq "$(received spoof-y)$(received spoof-x)" 00 "spoofed datagrams served"
+  # The same attacks with the rules' sets emptied get in: the rules, not
+  # routing, stopped them.
+  node_run n1 nft flush set inet moat node_vnis
+  forge_vxlan "${PFX}o" "$UL.11" "$vni" "$dmac" "$smac" "$(cip b)" "$(cip w)" "$port" forged2
+  wait_for 5 eval "(( \$(received forged2) >= 1 ))"
+  node_run n1 nft flush set inet moat node_routes
+  node_run n1 nft flush set inet moat node_nets
+  node_run n1 nft flush set inet moat node_links
+  spoof_udp n2 "$s1" "$(cip w)" "$port" spoof-x2
+  wait_for 5 eval "(( \$(captured ${PFX}w $s1) >= 1 ))"
+}
