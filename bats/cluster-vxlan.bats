@@ -191,3 +191,84 @@ PY
   spoof_udp n2 "$s1" "$(cip w)" "$port" spoof-x2
   wait_for 5 eval "(( \$(captured ${PFX}w $s1) >= 1 ))"
 }
+
+# mtu_probe NS: counts, in NS, the ICMP "fragmentation needed" it sends
+# (output) and forwards; on the router also the VXLAN datagrams with DF set
+# of the underlay's full 1500 bytes or more (veth hands GSO packets on
+# unsegmented), those without DF, and any fragment it forwards.
+mtu_probe() {
+  ip netns exec "$1" nft -f - <<'NFT'
+table ip mtuprobe {
+  counter too_big {}
+  counter full_df {}
+  counter no_df {}
+  counter fragments {}
+  chain probe_out { type filter hook output priority 0; policy accept;
+    icmp type destination-unreachable icmp code frag-needed counter name too_big
+  }
+  chain probe_fwd { type filter hook forward priority 0; policy accept;
+    icmp type destination-unreachable icmp code frag-needed counter name too_big
+    udp dport 4789 ip frag-off & 0x4000 != 0 ip length >= 1500 counter name full_df
+    udp dport 4789 ip frag-off & 0x4000 == 0 counter name no_df
+    ip frag-off & 0x3fff != 0 counter name fragments
+  }
+}
+NFT
+}
+probe_count() { ip netns exec "$1" nft -j list counter ip mtuprobe "$2" | jq '.nftables[1].counter.packets'; }
+
+# big_transfer FROM TO PORT: TO serves 2 MB with busybox httpd; FROM gets it
+# with busybox wget (at most 20 s) and the bytes must be the same.
+big_transfer() {
+  mkdir -p "$T/www"
+  [[ -f $T/www/big ]] || head -c 2097152 /dev/urandom >"$T/www/big"
+  if ! listening "$PFX$2" tcp "$3"; then
+    start_bg "$PFX$2" busybox httpd -f -p "$(cip "$2"):$3" -h "$T/www"
+    wait_for 5 listening "$PFX$2" tcp "$3"
+  fi
+  rm -f "$T/got"
+  ip netns exec "$PFX$1" timeout 20 busybox wget -q -O "$T/got" "http://$(cip "$2"):$3/big" ||
+    fail "wget of 2 MB from $2 to $1 failed or stalled"
+  cmp -s "$T/www/big" "$T/got" || fail "the 2 MB from $2 arrived changed"
+}
+
+@test "cluster-vxlan: containers get the tunnel's MTU (1450 on a 1500-byte underlay): 2 MB over HTTP cross it with DF set, unfragmented, no ICMP too-big" {
+  local port
+  port=$(random_port)
+  cluster_node n1 1
+  cluster_far_node n2 2
+  node_add n1 a "$(with_labels app=web)"
+  node_add n2 b "$(with_labels app=web)"
+  cluster_sync
+  assert_eq "$(ns_mtu "${PFX}a" eth0)" 1450 "a's eth0"
+  assert_eq "$(ns_mtu "${PFX}n1" moatc0)" 1450 "n1's bridge"
+  assert_eq "$(ns_mtu "${PFX}n1" "$(vx_dev n1 n2)")" 1450 "n1's tunnel (ul0 less 50)"
+  run -0 ip -n "${PFX}n1" -d -j link show "$(vx_dev n1 n2)"
+  assert_jq "$output" '.[0].linkinfo.info_data.df == "inherit"'
+  mtu_probe "${PFX}n1"
+  mtu_probe "${PFX}n2"
+  mtu_probe "${PFX}rt"
+  big_transfer a b "$port"
+  big_transfer b a "$port"
+  assert_eq "$(probe_count "${PFX}n1" too_big)$(probe_count "${PFX}n2" too_big)" 00 "ICMP too-big sent by the nodes"
+  assert_eq "$(probe_count "${PFX}rt" fragments)" 0 "fragments through the router"
+  assert_eq "$(probe_count "${PFX}rt" no_df)" 0 "VXLAN datagrams without DF through the router"
+  (($(probe_count "${PFX}rt" full_df) > 30)) || fail "full-size VXLAN datagrams with DF through the router: $(probe_count "${PFX}rt" full_df)"
+}
+
+@test "cluster-vxlan: with \"mtu\": 1500 over the same tunnel the nodes must send ICMP too-big (what the default avoids)" {
+  local port
+  port=$(random_port)
+  cluster_node n1 1 '.mtu = 1500'
+  cluster_far_node n2 2 '.mtu = 1500'
+  node_add n1 a "$(with_labels app=web)"
+  node_add n2 b "$(with_labels app=web)"
+  cluster_sync
+  assert_eq "$(ns_mtu "${PFX}a" eth0)" 1500 "a's eth0"
+  mtu_probe "${PFX}n1"
+  mtu_probe "${PFX}n2"
+  mtu_probe "${PFX}rt"
+  big_transfer a b "$port"
+  (($(probe_count "${PFX}n2" too_big) > 0)) || fail "n2 sent no ICMP too-big to b"
+  assert_eq "$(probe_count "${PFX}rt" fragments)" 0 "fragments through the router"
+}

@@ -262,7 +262,8 @@ vxlan_attrs (struct nl_msg *msg, const struct moat_vxlan_spec *s, int lower, boo
       || (s->local.s_addr && nla_put (msg, IFLA_VXLAN_LOCAL, 4, &s->local.s_addr) < 0)
       || (lower > 0 && nla_put_u32 (msg, IFLA_VXLAN_LINK, (uint32_t)lower) < 0)
       || nla_put_u16 (msg, IFLA_VXLAN_PORT, htons (MOAT_VXLAN_PORT)) < 0
-      || nla_put_u8 (msg, IFLA_VXLAN_LEARNING, 0) < 0)
+      || nla_put_u8 (msg, IFLA_VXLAN_LEARNING, 0) < 0
+      || nla_put_u8 (msg, IFLA_VXLAN_DF, VXLAN_DF_INHERIT) < 0)
     return -ENOMEM;
   nla_nest_end (msg, data);
   nla_nest_end (msg, info);

@@ -37,7 +37,9 @@ int moat_route_replace_onlink (struct moat_nl *nl, struct in_addr dst, int prefi
  * nodes"): `ifname` with `mac`, VNI `vni`, UDP port MOAT_VXLAN_PORT, from
  * `local` (INADDR_ANY: the kernel's choice) to `remote` alone (its default
  * FDB entry), over `lower` (its MTU less the VXLAN overhead), learning off,
- * no IPv6 address, up. Made when there is no link of that name: 1; 0 when
+ * the outer DF bit the inner packet's (nothing fragmented on the way: a
+ * packet too big is refused by ICMP, and path MTU discovery works), no
+ * IPv6 address, up. Made when there is no link of that name: 1; 0 when
  * one is there already (left as it is). */
 #define MOAT_VXLAN_PORT 4789 /* IANA's */
 struct moat_vxlan_spec
