@@ -272,3 +272,27 @@ big_transfer() {
   (($(probe_count "${PFX}n2" too_big) > 0)) || fail "n2 sent no ICMP too-big to b"
   assert_eq "$(probe_count "${PFX}rt" fragments)" 0 "fragments through the router"
 }
+
+@test "cluster-vxlan: with no container left, teardown removes the tunnels and routes the sync made; nothing of moat's stays (ip -d link)" {
+  local view d1
+  cluster_node n1 1
+  cluster_far_node n2 2
+  node_add n1 a "$(with_labels app=web)"
+  # A view with the nodes and no members: tunnels and routes, no remote record.
+  view=$(cluster_view | jq -c '.members = []')
+  run -0 cluster_apply n1 "$view"
+  assert_eq "$(vx_links n1 | wc -l)" 1 "n1's tunnels"
+  d1=$(vx_dev n1 n2)
+  run -1 node_ctl n1 teardown
+  assert_contains "$output" "containers are attached"
+  assert_eq "$(vx_links n1 | wc -l)" 1 "n1's tunnels after a refused teardown"
+  run -0 node_cni n1 DEL a
+  run -0 node_ctl n1 teardown
+  assert_contains "$output" "removed: tunnel $d1"
+  run -0 ip -n "${PFX}n1" -d link
+  assert_not_contains "$output" "vxlan" "n1's links after teardown"
+  assert_not_contains "$output" "moatc0" "n1's links after teardown"
+  run -0 ip -n "${PFX}n1" route
+  assert_not_contains "$output" "proto 195" "n1's routes after teardown"
+  [[ ! -e $T/run-n1/.cluster/nodes/$CL.json ]] || fail "the nodes file is still there"
+}

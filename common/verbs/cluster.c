@@ -653,3 +653,64 @@ moat_cluster_nodes_expected (struct moat_nft_elems *out, moat_err_t *err)
     }
   return 0;
 }
+
+/* One cluster's nodes file: its routes and tunnels deleted, then the file. */
+static int
+nodes_file_remove (struct moat_nl *nl, const char *cluster, json_t *removed, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *nodes = cluster_file_read ("nodes", cluster);
+  _cleanup_close_ int lock = -1;
+  char path[4096];
+  size_t i;
+  json_t *o;
+
+  if (cluster_lock (cluster, &lock, err) < 0)
+    return -1;
+  json_array_foreach (nodes, i, o)
+  {
+    struct moat_node_link l;
+
+    if (node_link_from_json (o, &l) < 0)
+      continue;
+    if (l.vni ? moat_tunnel_delete (nl, l.ifname, err) < 0
+              : moat_route_del (nl, l.subnet, l.prefixlen, err) < 0)
+      return -1;
+    if (l.vni && json_array_append_new (removed, json_string (l.ifname)) < 0)
+      return moat_error_nomem (err, "cluster nodes");
+  }
+  if (cluster_file (path, sizeof (path), "nodes", cluster, err) < 0)
+    return -1;
+  if (unlink (path) < 0 && errno != ENOENT)
+    return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", path);
+  return 0;
+}
+
+int
+moat_cluster_nodes_remove (json_t *removed, moat_err_t *err)
+{
+  _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
+  _cleanup_ (closedirp) DIR *d = NULL;
+  char dir[4096];
+  struct dirent *de;
+
+  if (cluster_file (dir, sizeof (dir), "nodes", NULL, err) < 0)
+    return -1;
+  d = opendir (dir);
+  if (!d)
+    return errno == ENOENT ? 0 : moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", dir);
+  if (moat_nl_open (&nl, err) < 0)
+    return -1;
+  while ((de = readdir (d)))
+    {
+      size_t len = strlen (de->d_name);
+      _cleanup_free_ char *name = NULL;
+
+      if (de->d_name[0] == '.' || len <= 5 || strcmp (de->d_name + len - 5, ".json") != 0)
+        continue;
+      if (!(name = strndup (de->d_name, len - 5)))
+        return moat_error_nomem (err, "cluster nodes");
+      if (nodes_file_remove (nl, name, removed, err) < 0)
+        return -1;
+    }
+  return 0;
+}
