@@ -70,6 +70,19 @@ vx_links() { ip -n "$PFX$1" -d -j link show type vxlan | jq -r '.[].ifname' | so
   run c_tcp c a "$port"
   assert_eq "$output" refused "c -> a (app=db)"
   run -0 node_ctl n1 check
+  # explain models b as arriving by its tunnel; restore remakes the tunnel's
+  # elements with the rest (from the nodes file).
+  run -0 node_ctl n1 explain "$PFX-b" "$PFX-a" "tcp/$port"
+  assert_contains "$output" "allowed $PFX-b -> $PFX-a tcp/$port: shared label app=web"
+  run -1 node_ctl n1 explain "$PFX-c" "$PFX-a" "tcp/$port"
+  run -0 node_ctl n1 restore
+  run -0 node_run n1 nft list set inet moat node_vteps
+  assert_contains "$output" "$UL2.12 . 0x"
+  run -0 node_run n1 nft list set inet moat node_vnis
+  assert_contains "$output" "$(printf '0x%06x00' "$(vx_of n1 n2 vni)")"
+  run -0 c_tcp a b "$port"
+  run -0 c_tcp b a "$port"
+  run -0 node_ctl n1 check
 }
 
 @test "cluster-vxlan: a view applied twice changes nothing; a node the view drops loses its device and route; an empty view leaves no tunnel" {
