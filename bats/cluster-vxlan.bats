@@ -151,7 +151,7 @@ PY
 }
 
 @test "cluster-vxlan: a forged VXLAN datagram from a host on the routed path, carrying a peer's source, never arrives; a node sending a source not its own through its tunnel neither" {
-  local port s3 s1 vni d1 dmac smac
+  local port s3 s1 vni d1 dmac smac from_b
   port=$(random_port)
   cluster_node n1 1
   cluster_far_node n2 2
@@ -179,6 +179,7 @@ PY
   vni=$(vx_of n1 n2 vni)
   dmac=$(ip -n "${PFX}n1" -j link show "$d1" | jq -r '.[0].address')
   smac=$(vx_of n1 n2 mac)
+  from_b=$(captured "${PFX}w" "$(cip b)")
   forge_vxlan "${PFX}o" "$UL.11" "$vni" "$dmac" "$smac" "$(cip b)" "$(cip w)" "$port" forged
   # n2 claims n3's subnet, and a source of no node, through its tunnel.
   s3=SUBNET_n3
@@ -190,6 +191,7 @@ PY
   spoof_udp n2 "$UL2.12" "$(cip w)" "$port" own
   wait_for 5 eval "(( \$(received own) >= 1 ))"
   assert_eq "$(received forged)" 0 "the forged datagram served"
+  assert_eq "$(captured "${PFX}w" "$(cip b)")" "$from_b" "packets from b's address at w after the forged one"
   assert_eq "$(captured "${PFX}w" "$s3")" 0 "packets from n2 claiming n3's subnet"
   assert_eq "$(captured "${PFX}w" "$s1")" 0 "packets from n2 with a source of no node"
   assert_eq "$(received spoof-y)$(received spoof-x)" 00 "spoofed datagrams served"
