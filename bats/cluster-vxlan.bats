@@ -35,7 +35,7 @@ vx_of() { # NODE PEER FIELD
 vx_links() { ip -n "$PFX$1" -d -j link show type vxlan | jq -r '.[].ifname' | sort; }
 
 @test "cluster-vxlan: nodes behind a router meet by VXLAN: a shared label opens both ways (tcp, udp), another label is refused" {
-  local port d1 d2
+  local port d1 d2 view
   port=$(random_port)
   cluster_node n1 1
   cluster_far_node n2 2
@@ -83,6 +83,19 @@ vx_links() { ip -n "$PFX$1" -d -j link show type vxlan | jq -r '.[].ifname' | so
   run -0 c_tcp a b "$port"
   run -0 c_tcp b a "$port"
   run -0 node_ctl n1 check
+  # n1's underlay address changes in the view: both ends make their tunnel
+  # again (n1's outer source, n2's remote and the address it expects).
+  ip -n "${PFX}n1" addr add "$UL.21/24" dev ul0
+  view=$(cluster_view | jq -c --arg a "$UL.21" '(.nodes[] | select(.node == "n1") | .underlay) = $a')
+  run -0 cluster_apply n1 "$view"
+  run -0 cluster_apply n2 "$view"
+  run -0 ip -n "${PFX}n1" -d -j link show "$d1"
+  assert_jq "$output" '.[0].linkinfo.info_data.local == $l' --arg l "$UL.21"
+  run -0 ip -n "${PFX}n2" -d -j link show "$d2"
+  assert_jq "$output" '.[0].linkinfo.info_data.remote == $l' --arg l "$UL.21"
+  run -0 c_tcp a b "$port"
+  run -0 c_tcp b a "$port"
+  run -0 node_ctl n2 check
 }
 
 @test "cluster-vxlan: a view applied twice changes nothing; a node the view drops loses its device and route; an empty view leaves no tunnel" {

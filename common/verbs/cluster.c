@@ -94,7 +94,7 @@ cluster_lock (const char *cluster, int *ret_fd, moat_err_t *err)
 /* --- nodes: routes and the node sets --------------------------------------- */
 
 static json_t *
-node_link_json (const char *node, const struct moat_node_link *l)
+node_link_json (const char *node, const struct moat_node_link *l, struct in_addr local)
 {
   char mac[18];
   json_t *j;
@@ -103,7 +103,9 @@ node_link_json (const char *node, const struct moat_node_link *l)
   j = json_pack ("{s:s, s:o, s:o, s:s, s:s}", "node", node, "subnet",
                  moat_ipv4_json (l->subnet, l->prefixlen), "underlay",
                  moat_ipv4_json (l->underlay, -1), "ifname", l->ifname, "mac", mac);
-  if (j && l->vni && json_object_set_new (j, "vni", json_integer (l->vni)) < 0)
+  if (j && l->vni
+      && (json_object_set_new (j, "vni", json_integer (l->vni)) < 0
+          || json_object_set_new (j, "local", moat_ipv4_json (local, -1)) < 0))
     {
       json_decref (j);
       return NULL;
@@ -139,6 +141,7 @@ struct node_plan
   struct moat_node_link l;
   char lower[IFNAMSIZ];
   unsigned char mac[MOAT_MAC_LEN];
+  struct in_addr local; /* this node's underlay address in the view: the outer source */
 };
 
 /* Node n reached through a gateway: its VXLAN device (docs/cluster.md,
@@ -231,28 +234,36 @@ view_node_find (const struct moat_view *v, const char *node)
 /* The device of a tunnel made again when what the last sync made differs
  * (`fresh`), or is gone; then its neighbour and route. */
 static int
-node_tunnel_apply (struct moat_nl *nl, const struct moat_view *v, const char *self,
-                   const struct node_plan *p, bool fresh, moat_err_t *err)
+node_tunnel_apply (struct moat_nl *nl, const struct node_plan *p, bool fresh, moat_err_t *err)
 {
-  const struct moat_view_node *me = view_node_find (v, self);
   struct moat_vxlan_spec s = {
     .ifname = p->l.ifname,
     .lower = p->lower,
     .vni = p->l.vni,
     .remote = p->l.underlay,
     .mac = p->mac,
+    .local = p->local, /* what the peer's input rule expects */
   };
 
-  /* Our outer source is our underlay address in the view: the one the
-   * peer's input rule expects. */
-  if (me)
-    s.local = me->underlay;
   if ((fresh && moat_tunnel_delete (nl, s.ifname, err) < 0) || moat_vxlan_ensure (nl, &s, err) < 0
       || moat_neigh_replace (nl, s.ifname, p->l.underlay, p->l.mac, err) < 0
       || moat_route_replace_onlink (nl, p->l.subnet, p->l.prefixlen, p->l.underlay, s.ifname, err)
              < 0)
     return -1;
   return 0;
+}
+
+/* A tunnel's outer source as the last sync made it (none before "local"
+ * was kept: made again). */
+static bool
+same_local (json_t *old, const struct node_plan *p)
+{
+  struct in_addr local = { 0 };
+  const char *text = json_string_value (json_object_get (old, "local"));
+
+  if (!p->l.vni)
+    return true;
+  return text && moat_parse_ipv4 (text, &local) == 0 && local.s_addr == p->local.s_addr;
 }
 
 struct node_plans
@@ -280,6 +291,7 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
   _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *add = moat_nft_elems_new ();
   _cleanup_ (node_plans_free) struct node_plans plans = { 0 };
   _cleanup_free_ bool *kept = NULL;
+  const struct moat_view_node *me = view_node_find (v, self);
   struct in_addr none = { 0 };
   size_t i;
   json_t *o;
@@ -297,8 +309,10 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
         continue;
       if (node_link_resolve (nl, v->cluster, self, &v->nodes[i], nets, nnets, p, err) < 0)
         return -1;
+      if (p->l.vni && me)
+        p->local = me->underlay;
       if (moat_nft_elems_node (add, &p->l) < 0
-          || json_array_append_new (now, node_link_json (p->name, &p->l)) < 0)
+          || json_array_append_new (now, node_link_json (p->name, &p->l, p->local)) < 0)
         return moat_error_nomem (err, "cluster nodes");
       plans.n++;
     }
@@ -314,7 +328,7 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
     if (node_link_from_json (o, &l) < 0)
       continue;
     for (size_t k = 0; k < plans.n && !same; k++)
-      if (memcmp (&plans.v[k].l, &l, sizeof (l)) == 0)
+      if (memcmp (&plans.v[k].l, &l, sizeof (l)) == 0 && same_local (o, &plans.v[k]))
         same = kept[k] = true;
     if (same)
       continue;
@@ -332,7 +346,7 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
     {
       const struct node_plan *p = &plans.v[k];
 
-      if ((p->l.vni ? node_tunnel_apply (nl, v, self, p, !kept[k], err)
+      if ((p->l.vni ? node_tunnel_apply (nl, p, !kept[k], err)
                     : moat_route_replace (nl, p->l.subnet, p->l.prefixlen, p->l.underlay, err))
           < 0)
         return moat_error_prefix (err, "view: node \"%s\"", p->name);
