@@ -30,6 +30,7 @@ cluster_setup() {
   CL=c$PFX
   CNET=cn-$PFX
   CLUSTER_NODES=()
+  FAR_NODES=()
   pick_free_24
   UL=10.$PICK_A.$PICK_B
   ip link add "${PFX}ul" type bridge
@@ -208,3 +209,50 @@ spoof_udp() {
   printf '%s\n' "$5" | ip netns exec "$ns" timeout 3 socat -u - "UDP4:$3:$4,bind=$2" || true
   ip -n "$ns" addr del "$2/32" dev lo 2>/dev/null || true
 }
+
+# A second underlay, reached through a router: cluster_router makes the
+# bridge ${PFX}uk ($UL2.0/24) and the namespace ${PFX}rt with a leg on each
+# underlay ($UL.1, $UL2.1), forwarding; nodes made after it with
+# cluster_far_node sit on ${PFX}uk, and every node routes the other /24
+# through the router (so nodes on different underlays meet by VXLAN).
+cluster_router() {
+  pick_free_24
+  UL2=10.$PICK_A.$PICK_B
+  ip link add "${PFX}uk" type bridge
+  echo "${PFX}uk" >>"$T/links"
+  ip link set "${PFX}uk" up
+  new_netns rt
+  ip link add "${PFX}ra" type veth peer name ula netns "${PFX}rt"
+  ip link add "${PFX}rb" type veth peer name ulb netns "${PFX}rt"
+  echo "${PFX}ra" >>"$T/links"
+  echo "${PFX}rb" >>"$T/links"
+  ip link set "${PFX}ra" master "${PFX}ul" up
+  ip link set "${PFX}rb" master "${PFX}uk" up
+  ip -n "${PFX}rt" link set lo up
+  ip -n "${PFX}rt" addr add "$UL.1/24" dev ula
+  ip -n "${PFX}rt" addr add "$UL2.1/24" dev ulb
+  ip -n "${PFX}rt" link set ula up
+  ip -n "${PFX}rt" link set ulb up
+  ip netns exec "${PFX}rt" sysctl -qw net.ipv4.ip_forward=1
+}
+
+# cluster_far_node NODE I [JQ]: cluster_node on the second underlay, at
+# $UL2.1I; the nodes made before it (on the first) get a route to it.
+cluster_far_node() {
+  local node=$1 i=$2 n ul
+  shift 2
+  for n in "${CLUSTER_NODES[@]}"; do
+    [[ " ${FAR_NODES[*]-} " == *" $n "* ]] || ip -n "$PFX$n" route replace "$UL2.0/24" via "$UL.1"
+  done
+  FAR_NODES+=("$node")
+  cluster_node "$node" "$i" "$@"
+  ip link set "${PFX}u$i" nomaster
+  ip link set "${PFX}u$i" master "${PFX}uk"
+  ip -n "$PFX$node" addr flush dev ul0
+  ip -n "$PFX$node" addr add "$UL2.1$i/24" dev ul0
+  ip -n "$PFX$node" route add "$UL.0/24" via "$UL2.1"
+  sed -i "s/^$node $UL\\.1$i\$/$node $UL2.1$i/" "$T/cluster-nodes"
+}
+
+# MTU of link DEV in node NODE's (or any) namespace NS.
+ns_mtu() { ip -n "$1" -j link show "$2" | jq -r '.[0].mtu'; }

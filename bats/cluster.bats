@@ -310,16 +310,18 @@ teardown() {
   run -0 node_ctl n1 check
 }
 
-@test "cluster: a node reached through a gateway is refused naming it (VXLAN is later); a MAC comes from the neighbour table when the view has none" {
+@test "cluster: a node reached through a gateway gets a VXLAN device (bats/cluster-vxlan.bats); a MAC comes from the neighbour table when the view has none" {
   local view
   cluster_node n1 1
   cluster_node n2 2
   node_add n1 a "$(with_labels app=web)"
   ip -n "${PFX}n1" route add 192.0.2.0/24 via "$UL.12"
   view=$(cluster_view | jq -c '.nodes += [{node: "n7", underlay: "192.0.2.7", subnet: "10.255.7.0/24"}]')
-  run -2 cluster_apply n1 "$view"
-  assert_contains "$output" "view: node \"n7\": underlay 192.0.2.7 is not on a link of this node"
-  assert_contains "$output" "VXLAN"
+  run -0 cluster_apply n1 "$view"
+  run -0 ip -n "${PFX}n1" -d -j link show type vxlan
+  assert_jq "$output" 'length == 1 and .[0].linkinfo.info_data.remote == "192.0.2.7"'
+  run -0 ip -n "${PFX}n1" route show 10.255.7.0/24
+  assert_contains "$output" "via 192.0.2.7 dev moat-vx"
   # Without "mac": the kernel's neighbour entry, once there is one.
   view=$(cluster_view | jq -c 'del(.nodes[].mac)')
   ip -n "${PFX}n1" neigh flush dev ul0

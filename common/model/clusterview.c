@@ -136,3 +136,50 @@ moat_view_member_here (const struct moat_view *v, const char *self, const char *
       return moat_subnets_overlap (m->addr, 32, v->nodes[i].subnet, v->nodes[i].prefixlen);
   return false;
 }
+
+/* FNV-1a over the strings, each with its terminating NUL (so "ab","c"
+ * and "a","bc" differ): not a secret, only the same on both nodes. */
+static uint64_t
+names_hash (const char *const *names, size_t n)
+{
+  uint64_t h = 0xcbf29ce484222325ULL;
+
+  for (size_t i = 0; i < n; i++)
+    for (const char *p = names[i];; p++)
+      {
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+        if (!*p)
+          break;
+      }
+  return h;
+}
+
+/* The MAC of `owner`'s device toward `peer`: locally administered, unicast. */
+static void
+tunnel_mac (const char *cluster, const char *owner, const char *peer,
+            unsigned char mac[MOAT_MAC_LEN])
+{
+  const char *names[] = { "mac", cluster, owner, peer };
+  uint64_t h = names_hash (names, 4);
+
+  mac[0] = 0x02;
+  for (int i = 1; i < MOAT_MAC_LEN; i++)
+    mac[i] = (unsigned char)(h >> (8 * (i - 1)));
+}
+
+void
+moat_view_tunnel (const char *cluster, const char *self, const char *peer, struct moat_tunnel *t)
+{
+  const char *dev[] = { "dev", cluster, peer };
+  const char *pair[] = { "vni", cluster, strcmp (self, peer) < 0 ? self : peer,
+                         strcmp (self, peer) < 0 ? peer : self };
+  uint64_t h = names_hash (pair, 4);
+
+  memset (t, 0, sizeof (*t));
+  snprintf (t->ifname, sizeof (t->ifname), "moat-vx%08x", (unsigned)(names_hash (dev, 3) >> 32));
+  t->vni = (uint32_t)(h & 0xffffff);
+  if (t->vni == 0)
+    t->vni = 1;
+  tunnel_mac (cluster, self, peer, t->mac);
+  tunnel_mac (cluster, peer, self, t->peer_mac);
+}

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "base/error.h"
 #include "base/types.h"
@@ -50,6 +51,23 @@ void moat_view_free (struct moat_view *v);
  * lacks, or outside its node's subnet, joins nowhere (fail closed). */
 bool moat_view_member_here (const struct moat_view *v, const char *self, const char *network,
                             const struct moat_view_member *m);
+
+/* The VXLAN tunnel between this node and `peer` (docs/cluster.md,
+ * "Routing between nodes"), derived from the cluster's and both nodes'
+ * names, so both ends compute it alike: this end's device (its name and
+ * MAC), the pair's VNI (one device per VNI on a host: the kernel finds the
+ * device by VNI alone), and the MAC of the peer's device for this node
+ * (the neighbour its routes use, the source its frames carry). */
+#define MOAT_VXLAN_OVERHEAD 50 /* outer IPv4, UDP, VXLAN and inner Ethernet headers */
+struct moat_tunnel
+{
+  char ifname[16]; /* "moat-vx" and 8 hex digits */
+  uint32_t vni;    /* 1 .. 2^24 - 1 */
+  unsigned char mac[MOAT_MAC_LEN];
+  unsigned char peer_mac[MOAT_MAC_LEN];
+};
+void moat_view_tunnel (const char *cluster, const char *self, const char *peer,
+                       struct moat_tunnel *t);
 
 /* Whether two IPv4 prefixes share an address. */
 bool moat_subnets_overlap (struct in_addr a, int alen, struct in_addr b, int blen);

@@ -526,6 +526,11 @@ parse_cluster (struct moat_netconf *c, moat_err_t *err)
   if (!c->have_subnet)
     return moat_error (err, MOAT_E_CONFIG, 0,
                        "cluster: needs \"subnet\" (this node's container subnet)");
+  /* A packet to another node may cross a VXLAN tunnel (docs/cluster.md,
+   * "Routing between nodes"): room for its headers on a 1500-byte underlay,
+   * unless "mtu" says otherwise. */
+  if (!c->mtu)
+    c->mtu = MOAT_CLUSTER_MTU;
   return 0;
 }
 

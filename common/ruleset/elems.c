@@ -328,6 +328,8 @@ format_field (char *buf, size_t size, enum moat_field type, const uint8_t *p, ui
       return snprintf (buf, size, "%u", (unsigned)(p[0] << 8 | p[1]));
     case MOAT_FIELD_CGROUP:
       return snprintf (buf, size, "cgroup:%" PRIu64, moat_elem_cgroup (p, set_flags));
+    case MOAT_FIELD_VNI: /* as nft lists it: the word in hex */
+      return snprintf (buf, size, "0x%02x%02x%02x%02x", p[0], p[1], p[2], p[3]);
     }
   return snprintf (buf, size, "?");
 }
@@ -1112,6 +1114,24 @@ node_route (struct moat_nft_elems *l, struct in_addr addr, int prefixlen, const 
   return 0;
 }
 
+/* A tunnel's VNI word (VNI << 8, big-endian), and the node's underlay
+ * address with it. */
+static int
+node_vtep (struct moat_nft_elems *l, struct in_addr underlay, uint32_t vni)
+{
+  uint32_t word = htonl (vni << 8);
+  struct key_writer w;
+
+  if (!elems_push (l, MOAT_SET_NODE_VNIS, &w))
+    return -1;
+  key_put (&w, &word, sizeof (word));
+  if (!elems_push (l, MOAT_SET_NODE_VTEPS, &w))
+    return -1;
+  key_put_addr (&w, underlay);
+  key_put (&w, &word, sizeof (word));
+  return 0;
+}
+
 int
 moat_nft_elems_node (struct moat_nft_elems *l, const struct moat_node_link *n)
 {
@@ -1129,5 +1149,5 @@ moat_nft_elems_node (struct moat_nft_elems *l, const struct moat_node_link *n)
     return -1;
   key_put_ifname (&w, n->ifname);
   key_put (&w, n->mac, MOAT_MAC_LEN);
-  return 0;
+  return n->vni ? node_vtep (l, n->underlay, n->vni) : 0;
 }

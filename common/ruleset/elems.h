@@ -196,6 +196,7 @@ struct moat_node_link
   struct in_addr underlay;
   char ifname[16];
   unsigned char mac[MOAT_MAC_LEN];
+  uint32_t vni; /* reached through VXLAN device `ifname` with this VNI; 0: on its link */
 };
 int moat_nft_elems_node (struct moat_nft_elems *l, const struct moat_node_link *n);
 /* A cgroup field of a key, as its set stores it. */

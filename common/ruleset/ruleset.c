@@ -19,6 +19,7 @@
  * packs one id per field, NFT_TYPE_BITS each, the first field highest. */
 enum
 {
+  NFT_TYPE_INTEGER = 4,
   NFT_TYPE_IPADDR = 7,
   NFT_TYPE_IP6ADDR = 8,
   NFT_TYPE_ETHERADDR = 9,
@@ -37,6 +38,7 @@ const struct moat_field_info moat_field_infos[] = {
   [MOAT_FIELD_PORT] = { NFT_TYPE_INET_SERVICE, 2, MOAT_BYTEORDER_BIG },
   [MOAT_FIELD_IPV6] = { NFT_TYPE_IP6ADDR, 16, MOAT_BYTEORDER_BIG },
   [MOAT_FIELD_CGROUP] = { NFT_TYPE_CGROUPV2, 8, MOAT_BYTEORDER_HOST },
+  [MOAT_FIELD_VNI] = { NFT_TYPE_INTEGER, 4, MOAT_BYTEORDER_BIG },
 };
 
 /* Interval concatenations need NFT_SET_CONCAT and a field description so
@@ -241,6 +243,14 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
                             .name = "node_links",
                             .nfields = 2,
                             .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER } },
+  /* The VXLAN tunnels to other nodes: each one's VNI word; the node's
+   * underlay address with it. Empty with no tunnel. */
+  [MOAT_SET_NODE_VNIS]
+  = { .family = NFPROTO_INET, .name = "node_vnis", .nfields = 1, .fields = { MOAT_FIELD_VNI } },
+  [MOAT_SET_NODE_VTEPS] = { .family = NFPROTO_INET,
+                            .name = "node_vteps",
+                            .nfields = 2,
+                            .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_VNI } },
 };
 
 #define TWIN6(NAME) [MOAT_SET_##NAME] = MOAT_SET_##NAME##6
@@ -447,6 +457,21 @@ const struct moat_rule_def moat_rule_defs[] = {
     MOAT_ACT_DROP,
     NULL,
     true },
+  /* Cluster mode's tunnels (docs/cluster.md, "Routing between nodes"): the
+   * kernel finds a VXLAN device by VNI alone, so a datagram carrying a
+   * tunnel's VNI must come from that tunnel's node, or the inner packet's
+   * arrival device would name a node that did not send it. Other VNIs
+   * (another VXLAN user's) are not moat's to judge. */
+  { NFPROTO_INET,
+    "input",
+    "udp dport 4789 @th,96,32 @node_vnis ip saddr . @th,96,32 != @node_vteps drop",
+    { L4PROTO (IPPROTO_UDP),
+      { MOAT_TERM_TH_DPORT, MOAT_VXLAN_DPORT, 0, { 0 } },
+      LOOKUP (MOAT_SET_NODE_VNIS, MOAT_SRC_VXLAN_VNI),
+      IPV4,
+      NOT_LOOKUP (MOAT_SET_NODE_VTEPS, MOAT_SRC_IP_SADDR, MOAT_SRC_VXLAN_VNI) },
+    MOAT_ACT_DROP,
+    NULL },
   /* The same for what reaches the host itself (a host-network container
    * lets other nodes' peers in: hostnet_peers). */
   { NFPROTO_INET,

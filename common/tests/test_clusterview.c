@@ -136,14 +136,35 @@ test_subnets_overlap (void **state)
   assert_true (moat_subnets_overlap (b, 32, a, 16));
 }
 
+/* Both ends derive one tunnel: the pair's VNI, each other's MAC. */
+static void
+test_tunnel_pair (void **state)
+{
+  struct moat_tunnel a, b, c;
+
+  (void)state;
+  moat_view_tunnel ("c1", "n1", "n2", &a);
+  moat_view_tunnel ("c1", "n2", "n1", &b);
+  moat_view_tunnel ("c1", "n1", "n3", &c);
+  assert_int_equal (a.vni, b.vni);
+  assert_true (a.vni > 0 && a.vni < (1u << 24));
+  assert_memory_equal (a.peer_mac, b.mac, MOAT_MAC_LEN);
+  assert_memory_equal (b.peer_mac, a.mac, MOAT_MAC_LEN);
+  assert_int_equal (a.mac[0], 0x02);
+  assert_true (memcmp (a.mac, b.mac, MOAT_MAC_LEN) != 0);
+  assert_int_equal (strlen (a.ifname), 15);
+  assert_int_equal (strncmp (a.ifname, "moat-vx", 7), 0);
+  assert_string_not_equal (a.ifname, c.ifname);
+  assert_int_not_equal (a.vni, c.vni);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_view_read),
-    cmocka_unit_test (test_member_here),
-    cmocka_unit_test (test_view_refused),
-    cmocka_unit_test (test_subnets_overlap),
+    cmocka_unit_test (test_view_read),    cmocka_unit_test (test_member_here),
+    cmocka_unit_test (test_view_refused), cmocka_unit_test (test_subnets_overlap),
+    cmocka_unit_test (test_tunnel_pair),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

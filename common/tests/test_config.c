@@ -215,9 +215,18 @@ test_cluster (void **state)
       parse ("{" BASE ",\"subnet\":\"10.90.1.0/24\",\"cluster\":{\"name\":\"c1\"}}", &c, &err), 0);
   assert_null (c.cluster_node);
   assert_null (c.cluster_store);
+  /* Room for VXLAN's headers unless "mtu" is given. */
+  assert_int_equal (c.mtu, MOAT_CLUSTER_MTU);
+  moat_netconf_free (&c);
+  assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.90.1.0/24\",\"mtu\":8950,"
+                           "\"cluster\":{\"name\":\"c1\"}}",
+                           &c, &err),
+                    0);
+  assert_int_equal (c.mtu, 8950);
   moat_netconf_free (&c);
   assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.90.1.0/24\"}", &c, &err), 0);
   assert_null (c.cluster_name);
+  assert_int_equal (c.mtu, 0);
   moat_netconf_free (&c);
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"cluster\":\"c1\"}", MOAT_E_CONFIG,
                   "cluster: must be an object");

@@ -94,14 +94,23 @@ cluster_lock (const char *cluster, int *ret_fd, moat_err_t *err)
 /* --- nodes: routes and the node sets --------------------------------------- */
 
 static json_t *
-node_link_json (const char *node, const struct moat_node_link *l)
+node_link_json (const char *node, const struct moat_node_link *l, struct in_addr local)
 {
   char mac[18];
+  json_t *j;
 
   moat_mac_format (l->mac, mac);
-  return json_pack ("{s:s, s:o, s:o, s:s, s:s}", "node", node, "subnet",
-                    moat_ipv4_json (l->subnet, l->prefixlen), "underlay",
-                    moat_ipv4_json (l->underlay, -1), "ifname", l->ifname, "mac", mac);
+  j = json_pack ("{s:s, s:o, s:o, s:s, s:s}", "node", node, "subnet",
+                 moat_ipv4_json (l->subnet, l->prefixlen), "underlay",
+                 moat_ipv4_json (l->underlay, -1), "ifname", l->ifname, "mac", mac);
+  if (j && l->vni
+      && (json_object_set_new (j, "vni", json_integer (l->vni)) < 0
+          || json_object_set_new (j, "local", moat_ipv4_json (local, -1)) < 0))
+    {
+      json_decref (j);
+      return NULL;
+    }
+  return j;
 }
 
 static int
@@ -111,23 +120,56 @@ node_link_from_json (json_t *j, struct moat_node_link *l)
   const char *underlay = json_string_value (json_object_get (j, "underlay"));
   const char *ifname = json_string_value (json_object_get (j, "ifname"));
   const char *mac = json_string_value (json_object_get (j, "mac"));
+  json_int_t vni = json_integer_value (json_object_get (j, "vni"));
 
   memset (l, 0, sizeof (*l));
   if (!subnet || !underlay || !ifname || !mac || strlen (ifname) >= sizeof (l->ifname)
       || moat_parse_cidr (subnet, &l->subnet, &l->prefixlen) < 0
-      || moat_parse_ipv4 (underlay, &l->underlay) < 0 || moat_mac_parse (mac, l->mac) < 0)
+      || moat_parse_ipv4 (underlay, &l->underlay) < 0 || moat_mac_parse (mac, l->mac) < 0 || vni < 0
+      || vni > 0xffffff)
     return -1;
   strcpy (l->ifname, ifname);
+  l->vni = (uint32_t)vni;
   return 0;
 }
 
-/* Where node n's packets come and go: the interface its underlay address
- * is reached by (on that link: VXLAN is not built yet), its MAC there. */
-static int
-node_link_resolve (struct moat_nl *nl, const struct moat_view_node *n,
-                   const struct moat_cluster_net *nets, size_t nnets, struct moat_node_link *l,
-                   moat_err_t *err)
+/* How this node reaches another: the node link (its elements, its
+ * route), and for a tunnel the underlay interface and this end's MAC. */
+struct node_plan
 {
+  const char *name;
+  struct moat_node_link l;
+  char lower[IFNAMSIZ];
+  unsigned char mac[MOAT_MAC_LEN];
+  struct in_addr local; /* this node's underlay address in the view: the outer source */
+};
+
+/* Node n reached through a gateway: its VXLAN device (docs/cluster.md,
+ * "Routing between nodes"), whose frames come from the peer's device MAC. */
+static void
+node_tunnel_plan (const char *cluster, const char *self, const struct moat_view_node *n,
+                  struct node_plan *p)
+{
+  struct moat_tunnel t;
+
+  moat_view_tunnel (cluster, self, n->node, &t);
+  memcpy (p->lower, p->l.ifname, sizeof (p->lower));
+  memset (p->l.ifname, 0, sizeof (p->l.ifname));
+  snprintf (p->l.ifname, sizeof (p->l.ifname), "%s", t.ifname);
+  memcpy (p->l.mac, t.peer_mac, MOAT_MAC_LEN);
+  memcpy (p->mac, t.mac, MOAT_MAC_LEN);
+  p->l.vni = t.vni;
+}
+
+/* Where node n's packets come and go: on a link of this node, the
+ * interface its underlay address is reached by and its MAC there;
+ * through a gateway, its VXLAN device. */
+static int
+node_link_resolve (struct moat_nl *nl, const char *cluster, const char *self,
+                   const struct moat_view_node *n, const struct moat_cluster_net *nets,
+                   size_t nnets, struct node_plan *p, moat_err_t *err)
+{
+  struct moat_node_link *l = &p->l;
   char text[INET_ADDRSTRLEN];
   bool direct = false;
   int r;
@@ -138,17 +180,18 @@ node_link_resolve (struct moat_nl *nl, const struct moat_view_node *n,
       return moat_error (err, MOAT_E_CONFIG, 0,
                          "view: node \"%s\": its subnet overlaps network \"%s\"'s here", n->node,
                          nets[i].network);
-  memset (l, 0, sizeof (*l));
+  memset (p, 0, sizeof (*p));
+  p->name = n->node;
   l->subnet = n->subnet;
   l->prefixlen = n->prefixlen;
   l->underlay = n->underlay;
   if (moat_route_get (nl, n->underlay, l->ifname, &direct, err) < 0)
     return moat_error_prefix (err, "view: node \"%s\"", n->node);
   if (!direct)
-    return moat_error (err, MOAT_E_CONFIG, 0,
-                       "view: node \"%s\": underlay %s is not on a link of this node (routed "
-                       "through a gateway; VXLAN between nodes is not built yet)",
-                       n->node, text);
+    {
+      node_tunnel_plan (cluster, self, n, p);
+      return 0;
+    }
   if (n->have_mac)
     {
       memcpy (l->mac, n->mac, MOAT_MAC_LEN);
@@ -165,22 +208,78 @@ node_link_resolve (struct moat_nl *nl, const struct moat_view_node *n,
   return 0;
 }
 
-struct node_links
+/* Two tunnels of this node on one VNI: the kernel would refuse the second. */
+static int
+node_plans_check (const struct node_plan *p, size_t n, moat_err_t *err)
 {
-  struct moat_node_link *v;
-  const char **names;
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = i + 1; k < n; k++)
+      if (p[i].l.vni && p[i].l.vni == p[k].l.vni)
+        return moat_error (err, MOAT_E_CONFIG, 0,
+                           "view: nodes \"%s\" and \"%s\": their tunnels' VNIs collide (%u); "
+                           "rename one",
+                           p[i].name, p[k].name, p[i].l.vni);
+  return 0;
+}
+
+static const struct moat_view_node *
+view_node_find (const struct moat_view *v, const char *node)
+{
+  for (size_t i = 0; i < v->nnodes; i++)
+    if (strcmp (v->nodes[i].node, node) == 0)
+      return &v->nodes[i];
+  return NULL;
+}
+
+/* The device of a tunnel made again when what the last sync made differs
+ * (`fresh`), or is gone; then its neighbour and route. */
+static int
+node_tunnel_apply (struct moat_nl *nl, const struct node_plan *p, bool fresh, moat_err_t *err)
+{
+  struct moat_vxlan_spec s = {
+    .ifname = p->l.ifname,
+    .lower = p->lower,
+    .vni = p->l.vni,
+    .remote = p->l.underlay,
+    .mac = p->mac,
+    .local = p->local, /* what the peer's input rule expects */
+  };
+
+  if ((fresh && moat_tunnel_delete (nl, s.ifname, err) < 0) || moat_vxlan_ensure (nl, &s, err) < 0
+      || moat_neigh_replace (nl, s.ifname, p->l.underlay, p->l.mac, err) < 0
+      || moat_route_replace_onlink (nl, p->l.subnet, p->l.prefixlen, p->l.underlay, s.ifname, err)
+             < 0)
+    return -1;
+  return 0;
+}
+
+/* A tunnel's outer source as the last sync made it (none before "local"
+ * was kept: made again). */
+static bool
+same_local (json_t *old, const struct node_plan *p)
+{
+  struct in_addr local = { 0 };
+  const char *text = json_string_value (json_object_get (old, "local"));
+
+  if (!p->l.vni)
+    return true;
+  return text && moat_parse_ipv4 (text, &local) == 0 && local.s_addr == p->local.s_addr;
+}
+
+struct node_plans
+{
+  struct node_plan *v;
   size_t n;
 };
 
 static void
-node_links_free (struct node_links *l)
+node_plans_free (struct node_plans *p)
 {
-  free (l->v);
-  free (l->names);
+  free (p->v);
 }
 
-/* Routes and node elements: what the view says, the rest of what the
- * last sync made (<run dir>/.cluster/nodes/<cluster>.json) removed. */
+/* Routes, tunnels and node elements: what the view says, the rest of what
+ * the last sync made (<run dir>/.cluster/nodes/<cluster>.json) removed. */
 static int
 nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
             const struct moat_cluster_net *nets, size_t nnets, moat_err_t *err)
@@ -190,53 +289,68 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
   _cleanup_ (json_decrefp) json_t *now = json_array ();
   _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *del = moat_nft_elems_new ();
   _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *add = moat_nft_elems_new ();
-  _cleanup_ (node_links_free) struct node_links links = { 0 };
+  _cleanup_ (node_plans_free) struct node_plans plans = { 0 };
+  _cleanup_free_ bool *kept = NULL;
+  const struct moat_view_node *me = view_node_find (v, self);
   struct in_addr none = { 0 };
   size_t i;
   json_t *o;
 
-  if (!now || !del || !add || !(links.v = calloc (v->nnodes + 1, sizeof (*links.v)))
-      || !(links.names = calloc (v->nnodes + 1, sizeof (*links.names))))
+  if (!now || !del || !add || !(plans.v = calloc (v->nnodes + 1, sizeof (*plans.v)))
+      || !(kept = calloc (v->nnodes + 1, sizeof (*kept))))
     return moat_error_nomem (err, "cluster nodes");
   if (moat_nl_open (&nl, err) < 0)
     return -1;
   for (i = 0; i < v->nnodes; i++)
     {
+      struct node_plan *p = &plans.v[plans.n];
+
       if (strcmp (v->nodes[i].node, self) == 0)
         continue;
-      if (node_link_resolve (nl, &v->nodes[i], nets, nnets, &links.v[links.n], err) < 0)
+      if (node_link_resolve (nl, v->cluster, self, &v->nodes[i], nets, nnets, p, err) < 0)
         return -1;
-      links.names[links.n] = v->nodes[i].node;
-      if (moat_nft_elems_node (add, &links.v[links.n]) < 0
-          || json_array_append_new (now, node_link_json (v->nodes[i].node, &links.v[links.n])) < 0)
+      if (p->l.vni && me)
+        p->local = me->underlay;
+      if (moat_nft_elems_node (add, &p->l) < 0
+          || json_array_append_new (now, node_link_json (p->name, &p->l, p->local)) < 0)
         return moat_error_nomem (err, "cluster nodes");
-      links.n++;
+      plans.n++;
     }
-  /* What the last sync made and this one does not: its elements and route
-   * go (the same elements again are added again, harmlessly). */
+  if (node_plans_check (plans.v, plans.n, err) < 0)
+    return -1;
+  /* What the last sync made and this one does not: its elements, route
+   * and tunnel go (the same elements again are added again, harmlessly). */
   json_array_foreach (old, i, o)
   {
     struct moat_node_link l;
-    bool kept = false;
+    bool same = false;
 
     if (node_link_from_json (o, &l) < 0)
       continue;
-    for (size_t k = 0; k < links.n && !kept; k++)
-      kept = memcmp (&links.v[k], &l, sizeof (l)) == 0;
-    if (kept)
+    for (size_t k = 0; k < plans.n && !same; k++)
+      if (memcmp (&plans.v[k].l, &l, sizeof (l)) == 0 && same_local (o, &plans.v[k]))
+        same = kept[k] = true;
+    if (same)
       continue;
     if (moat_nft_elems_node (del, &l) < 0)
       return moat_error_nomem (err, "cluster nodes");
-    if (moat_route_del (nl, l.subnet, l.prefixlen, err) < 0)
+    if ((l.vni ? moat_tunnel_delete (nl, l.ifname, err)
+               : moat_route_del (nl, l.subnet, l.prefixlen, err))
+        < 0)
       return -1;
   }
   if (moat_nft_tables_ensure (nft, err) < 0
       || moat_nft_policy_replace (nft, none, false, false, del, NULL, NULL, add, err) < 0)
     return -1;
-  for (size_t k = 0; k < links.n; k++)
-    if (moat_route_replace (nl, links.v[k].subnet, links.v[k].prefixlen, links.v[k].underlay, err)
-        < 0)
-      return moat_error_prefix (err, "view: node \"%s\"", links.names[k]);
+  for (size_t k = 0; k < plans.n; k++)
+    {
+      const struct node_plan *p = &plans.v[k];
+
+      if ((p->l.vni ? node_tunnel_apply (nl, p, !kept[k], err)
+                    : moat_route_replace (nl, p->l.subnet, p->l.prefixlen, p->l.underlay, err))
+          < 0)
+        return moat_error_prefix (err, "view: node \"%s\"", p->name);
+    }
   return cluster_file_write ("nodes", v->cluster, now, err);
 }
 
@@ -550,6 +664,67 @@ moat_cluster_nodes_expected (struct moat_nft_elems *out, moat_err_t *err)
         if (node_link_from_json (o, &l) == 0 && moat_nft_elems_node (out, &l) < 0)
           return moat_error_nomem (err, "cluster nodes");
       }
+    }
+  return 0;
+}
+
+/* One cluster's nodes file: its routes and tunnels deleted, then the file. */
+static int
+nodes_file_remove (struct moat_nl *nl, const char *cluster, json_t *removed, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *nodes = cluster_file_read ("nodes", cluster);
+  _cleanup_close_ int lock = -1;
+  char path[4096];
+  size_t i;
+  json_t *o;
+
+  if (cluster_lock (cluster, &lock, err) < 0)
+    return -1;
+  json_array_foreach (nodes, i, o)
+  {
+    struct moat_node_link l;
+
+    if (node_link_from_json (o, &l) < 0)
+      continue;
+    if (l.vni ? moat_tunnel_delete (nl, l.ifname, err) < 0
+              : moat_route_del (nl, l.subnet, l.prefixlen, err) < 0)
+      return -1;
+    if (l.vni && json_array_append_new (removed, json_string (l.ifname)) < 0)
+      return moat_error_nomem (err, "cluster nodes");
+  }
+  if (cluster_file (path, sizeof (path), "nodes", cluster, err) < 0)
+    return -1;
+  if (unlink (path) < 0 && errno != ENOENT)
+    return moat_error (err, MOAT_E_STATE, errno, "unlink \"%s\"", path);
+  return 0;
+}
+
+int
+moat_cluster_nodes_remove (json_t *removed, moat_err_t *err)
+{
+  _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
+  _cleanup_ (closedirp) DIR *d = NULL;
+  char dir[4096];
+  struct dirent *de;
+
+  if (cluster_file (dir, sizeof (dir), "nodes", NULL, err) < 0)
+    return -1;
+  d = opendir (dir);
+  if (!d)
+    return errno == ENOENT ? 0 : moat_error (err, MOAT_E_STATE, errno, "opendir \"%s\"", dir);
+  if (moat_nl_open (&nl, err) < 0)
+    return -1;
+  while ((de = readdir (d)))
+    {
+      size_t len = strlen (de->d_name);
+      _cleanup_free_ char *name = NULL;
+
+      if (de->d_name[0] == '.' || len <= 5 || strcmp (de->d_name + len - 5, ".json") != 0)
+        continue;
+      if (!(name = strndup (de->d_name, len - 5)))
+        return moat_error_nomem (err, "cluster nodes");
+      if (nodes_file_remove (nl, name, removed, err) < 0)
+        return -1;
     }
   return 0;
 }

@@ -51,6 +51,11 @@ json_t *moat_cluster_local_members (const char *cluster, const char *self, moat_
  * and restore makes again. */
 int moat_cluster_nodes_expected (struct moat_nft_elems *out, moat_err_t *err);
 
+/* For moatctl teardown: the routes and VXLAN devices the last sync of
+ * every cluster made, deleted, and its record of them; each device's name
+ * appended to `removed`. */
+int moat_cluster_nodes_remove (json_t *removed, moat_err_t *err);
+
 /* What this node knows of another node of `network`'s cluster, for
  * moatctl explain: its link as the last sync made it (ruleset/elems.h)
  * and the view that sync applied (its revision, when it was read). 1

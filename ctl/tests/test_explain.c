@@ -510,6 +510,9 @@ static const char *const shadowed[] = {
   /* prerouting accepts an established flow's replies before its jump. */
   "same_bridge: ct state established ct direction reply accept",
   "same_bridge6: ct state established ct direction reply accept",
+  /* explain judges containers' packets, never a tunnel's outer datagram
+   * (bats/cluster-vxlan.bats proves this rule with forged ones). */
+  "input: udp dport 4789 @th,96,32 @node_vnis ip saddr . @th,96,32 != @node_vteps drop",
 };
 
 static void
