@@ -386,8 +386,7 @@ member_leave (struct moat_nft *nft, const char *network, const char *key, moat_e
   return members_leave (nft, network, keys, err);
 }
 
-/* A new member: its record (the record first: a crash leaves something
- * to find); the caller joins it with the others. */
+/* New members (no record yet), joined together by network_sync. */
 struct joining
 {
   struct moat_record *recs;
@@ -440,12 +439,14 @@ member_join (struct moat_nft *nft, const struct moat_view_member *m, struct join
   /* moatctl's grants on it stay while its address does. */
   if (found && old.addr.s_addr == m->addr.s_addr)
     rec.grants = json_incref (old.grants);
-  if (moat_record_write (&rec, err) < 0)
-    return -1;
-  if (moat_policy_is_empty (&p))
-    return 0;
-  if (found)
-    return moat_policy_join (nft, &rec, &p, err);
+  /* The record first (a crash leaves something to find), then the join;
+   * a new member's is written by the batch, naming its identity. */
+  if (moat_policy_is_empty (&p) || found)
+    {
+      if (moat_record_write (&rec, err) < 0)
+        return -1;
+      return moat_policy_is_empty (&p) ? 0 : moat_policy_join (nft, &rec, &p, err);
+    }
   new->recs[new->n] = rec;
   new->policies[new->n++] = p;
   memset (&rec, 0, sizeof (rec));
