@@ -222,14 +222,10 @@ join_new_ident (struct moat_nft *nft, const struct moat_ident_list *before,
 {
   int exists;
 
-  for (size_t h = 0; h < before->n; h++)
-    {
-      if (!moat_policy_allows (&after->policies[g], &before->policies[h]))
-        continue;
-      for (size_t k = 0; k < before->groups[h].n; k++)
-        if (moat_nft_elems_ident_reach (elems, after->names[g], before->groups[h].addrs[k]) < 0)
-          return moat_error_nomem (err, "policy");
-    }
+  if (moat_policy_compile_reach (after->names[g], &after->policies[g], before->groups, before->n,
+                                 elems)
+      < 0)
+    return moat_error_nomem (err, "policy");
   exists = moat_nft_ident_exists (nft, after->names[g], err);
   if (exists < 0)
     return -1;
