@@ -361,6 +361,8 @@ members_leave (struct moat_nft *nft, const char *network, char **keys, moat_err_
     {
       int found = moat_remote_read (network, keys[i], &l.v[l.n], err);
 
+      if (found <= 0)
+        moat_record_free (&l.v[l.n]);
       if (found < 0)
         return -1;
       if (found)
