@@ -447,3 +447,42 @@ hook_attach() {
   [[ $output != ok ]] || fail "b -> h after its poststop: $output"
   run -0 node_ctl n2 check
 }
+
+@test "cluster: 200 members of 5 labels join in one sync and leave in one; again after; check is clean each time and a local peer meets its label" {
+  local port view none n
+  port=$(random_port)
+  cluster_node n1 1
+  cluster_node n2 2
+  node_add n1 a "$(with_labels app=s0)"
+  node_add n2 b "$(with_labels app=s0)"
+  c_listen b "$port"
+  # b, plus 200 members of n2 that exist in the view only, app=s0..s4.
+  view=$(cluster_view | jq -c --arg sub "$SUBNET_n2" '
+    ($sub | split(".")[0:3] | join(".")) as $p
+    | (.members[] | select(.node == "n2")) as $b
+    | .members += [range(200) as $i | $b | .container = "x\($i)" | .name = "x\($i)"
+                   | .address = "\($p).\($i + 20)" | .policy.labels.app = "s\($i % 5)"]')
+  none=$(jq -c '.members |= map(select(.node == "n1"))' <<<"$view")
+  run -0 cluster_apply n2
+  for round in 1 2; do
+    run -0 cluster_apply n1 "$view"
+    run -0 node_ctl n1 check
+    n=$(node_run n1 nft -j list map inet moat src_ident | jq '[.nftables[].map? | select(.) | .elem[]?] | length')
+    assert_eq "$n" 202 "round $round: src_ident after the joins (a, b, 200)"
+    # Each identity's set holds its label's members (a's: a, b and the 40
+    # others of app=s0), as 202 joins one by one would leave it.
+    n=$(node_run n1 nft -j list sets inet | jq -c '
+      [.nftables[].set? | select(.) | select(.name | startswith("id_")) | (.elem // []) | length] | sort')
+    assert_eq "$n" "[40,40,40,40,42]" "round $round: the identity sets' sizes"
+    run c_tcp a b "$port"
+    assert_eq "$output" ok "round $round: a -> b"
+    run -0 cluster_apply n1 "$none"
+    run -0 node_ctl n1 check
+    n=$(node_run n1 nft -j list map inet moat src_ident | jq '[.nftables[].map? | select(.) | .elem[]?] | length')
+    assert_eq "$n" 1 "round $round: src_ident after all left (a)"
+    run -0 node_ctl n1 ls --json
+    assert_not_contains "$output" '"x1"' "round $round: remote records after all left"
+    run c_tcp a b "$port"
+    [[ $output != ok ]] || fail "round $round: a -> b after b left the view"
+  done
+}
