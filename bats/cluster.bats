@@ -486,3 +486,42 @@ hook_attach() {
     [[ $output != ok ]] || fail "round $round: a -> b after b left the view"
   done
 }
+
+@test "cluster: a member that moves to another address leaves its old one (its grants with it) and joins at the new one; back again" {
+  local port view moved old new
+  port=$(random_port)
+  cluster_node n1 1
+  cluster_node n2 2
+  node_add n1 a "$(with_labels app=web)"
+  node_add n2 b "$(with_labels app=web)"
+  node_add n2 c "$(with_labels app=web)"
+  cluster_sync
+  c_listen b "$port"
+  c_listen c "$port"
+  run -0 c_tcp a b "$port"
+  run -0 node_ctl n1 grant "$PFX-a" peer "$PFX-b" --ttl 1h
+  old=$(cip b)
+  new=${old%.*}.$(((${old##*.} + 100) % 250 + 2))
+  # n2 says b is at another address now (and c moved too, to b's, which
+  # its own move frees in the same sync).
+  view=$(cluster_view)
+  moved=$(jq -c --arg b "$PFX-b" --arg c "$PFX-c" --arg new "$new" --arg old "$old" '
+    (.members[] | select(.container == $b) | .address) = $new
+    | (.members[] | select(.container == $c) | .address) = $old' <<<"$view")
+  run -0 cluster_apply n1 "$moved"
+  run -0 node_ctl n1 check
+  n=$(node_run n1 nft -j list map inet moat src_ident | jq -r '[.nftables[].map? | select(.) | .elem[]? | .[0]] | sort | join(" ")')
+  assert_contains "$n" "$new" "n1's src_ident after the move"
+  assert_eq "$(node_run n1 nft list set inet moat grant_peer | grep -c "$old")" 0 "the grant naming b's old address"
+  run -0 node_ctl n1 ls --json
+  assert_jq "$output" '[.containers[] | select(.id == $b) | .address] == [$new]' --arg b "$PFX-b" --arg new "$new"
+  # Back as the containers really are. (a's grant naming b is not made
+  # again when b returns to the address, as before this batch code;
+  # moatctl restore does: revoked here.)
+  run -0 node_ctl n1 revoke "$PFX-a" peer "$PFX-b"
+  run -0 cluster_apply n1 "$view"
+  run node_ctl n1 check
+  [[ $status -eq 0 ]] || fail "check after moving back: $output"
+  run -0 c_tcp a b "$port"
+  run -0 c_tcp a c "$port"
+}

@@ -388,12 +388,15 @@ member_leave (struct moat_nft *nft, const char *network, const char *key, moat_e
   return members_leave (nft, network, keys, err);
 }
 
-/* New members (no record yet), joined together by network_sync. */
+/* New members (no record yet, or one at another address), joined
+ * together by network_sync after the moved ones' old addresses left. */
 struct joining
 {
   struct moat_record *recs;
   struct moat_policy *policies;
   size_t n;
+  char **moved; /* keys whose record is at another address: they leave first */
+  size_t nmoved;
 };
 
 static void
@@ -406,10 +409,12 @@ joining_free (struct joining *j)
     }
   free (j->recs);
   free (j->policies);
+  moat_strv_free (j->moved);
 }
 
-/* Joins, or joins again when its address or policy changed; a member
- * with no record yet is left in `new` for one batch with the others. */
+/* Joins, or joins again when its address or policy changed. A member
+ * with no record yet, or whose address changed, is left in `new` for
+ * one batch with the others. */
 static int
 member_join (struct moat_nft *nft, const struct moat_view_member *m, struct joining *new,
              moat_err_t *err)
@@ -419,6 +424,7 @@ member_join (struct moat_nft *nft, const struct moat_view_member *m, struct join
   _cleanup_ (moat_policy_free) struct moat_policy p = { 0 };
   _cleanup_ (json_decrefp) json_t *pj = NULL;
   char key[MOAT_KEY_MAX + 1];
+  bool moved, kept;
   int found;
 
   if (remote_key (key, sizeof (key), m->container, m->node) < 0)
@@ -428,27 +434,33 @@ member_join (struct moat_nft *nft, const struct moat_view_member *m, struct join
   found = moat_remote_read (m->network, key, &old, err);
   if (found < 0)
     return -1;
-  if (found && old.addr.s_addr == m->addr.s_addr && json_equal (old.policy, pj)
-      && (old.name == NULL) == (m->name == NULL) && (!m->name || strcmp (old.name, m->name) == 0))
+  moved = found && old.addr.s_addr != m->addr.s_addr;
+  kept = found && !moved;
+  if (kept && json_equal (old.policy, pj) && (old.name == NULL) == (m->name == NULL)
+      && (!m->name || strcmp (old.name, m->name) == 0))
     return 0;
-  if (found && old.addr.s_addr != m->addr.s_addr && member_leave (nft, m->network, key, err) < 0)
+  /* Its old address leaves now, or (with a policy to join) with the
+   * batch's, before it. */
+  if (moved && moat_policy_is_empty (&p) && member_leave (nft, m->network, key, err) < 0)
     return -1;
-  if (found && old.addr.s_addr == m->addr.s_addr && !json_equal (old.policy, pj)
+  if (kept && !json_equal (old.policy, pj)
       && moat_policy_leave (nft, &old, MOAT_LEAVE_ALL, err) < 0)
     return -1;
   if (member_record (m, &rec, err) < 0)
     return -1;
   /* moatctl's grants on it stay while its address does. */
-  if (found && old.addr.s_addr == m->addr.s_addr)
+  if (kept)
     rec.grants = json_incref (old.grants);
   /* The record first (a crash leaves something to find), then the join;
-   * a new member's is written by the batch, naming its identity. */
-  if (moat_policy_is_empty (&p) || found)
+   * a new or moved member's is written by the batch, naming its identity. */
+  if (moat_policy_is_empty (&p) || kept)
     {
       if (moat_record_write (&rec, err) < 0)
         return -1;
       return moat_policy_is_empty (&p) ? 0 : moat_policy_join (nft, &rec, &p, err);
     }
+  if (moved && moat_strv_push (&new->moved, &new->nmoved, key) < 0)
+    return moat_error_nomem (err, "cluster members");
   new->recs[new->n] = rec;
   new->policies[new->n++] = p;
   memset (&rec, 0, sizeof (rec));
@@ -469,9 +481,10 @@ view_holds (const struct moat_view *v, const char *self, const char *network, co
   return false;
 }
 
-/* Those gone from the view leave together, changed ones leave and join
- * one by one, new ones join together: a first sync of many members is
- * two batches, as a restore's, not one per member. */
+/* Those gone from the view leave together, those whose policy changed
+ * leave and join one by one, new ones and moved ones (after their old
+ * addresses left together) join together: a first sync of many members
+ * is one batch of joins, as a restore's, not one per member. */
 static int
 network_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
               const char *network, moat_err_t *err)
@@ -498,6 +511,8 @@ network_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
     if (moat_view_member_here (v, self, network, &v->members[i])
         && member_join (nft, &v->members[i], &new, err) < 0)
       return -1;
+  if (new.moved && members_leave (nft, network, new.moved, err) < 0)
+    return -1;
   return moat_policy_join_many (nft, network, new.recs, new.policies, new.n, err);
 }
 
