@@ -346,3 +346,48 @@ view_knows() { view_has "$1" ".members | map(.address) | index(\"$(cip "$2")\") 
   wait_for 10 eval '! view_knows n2 a'
   log_has n1 "withdrew $(member_key a)"
 }
+
+# The DaemonSet's way (conf/kubernetes): install-moat writes the node's list
+# with MOAT_CLUSTER, the container cluster-watch runs the manifest's own
+# command (its moatctl path pointed at the build's) on that list.
+@test "kubernetes: the DaemonSet's cluster-watch on install-moat's list claims the node's subnet, publishes a pod the list attached; SIGTERM withdraws" {
+  local k8s=$BATS_TEST_DIRNAME/../conf/kubernetes src=$T/image host=$T/host script conf pid addr
+  cluster_node n1 1
+  ip -n "$PFX"n1 route add default via "$UL.1"
+  mkdir -p "$src/root/opt/cni/bin" "$src/root/usr/local/bin" "$host/opt/cni/bin"
+  cp "$MOAT_BUILD/moat" "$src/root/opt/cni/bin/moat"
+  cp "$MOAT_BUILD/moatctl" "$src/root/usr/local/bin/moatctl"
+  jq --arg n "$CNET" '.name = $n | .plugins[0].bridge = "moatc0"' "$k8s/10-moat.conflist" >"$src/10-moat.conflist"
+  run -0 env MOAT_SRC="$src" MOAT_HOST="$host" MOAT_SUBNET="$SUBNET_n1" MOAT_IPAM=builtin NODE_NAME=n1 \
+    MOAT_CLUSTER="$CL" MOAT_CLUSTER_STORE="$EP" sh "$k8s/install-moat"
+  script=$(python3 - "$k8s/moat-daemonset.yaml" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+pod = [d for d in docs if d["kind"] == "DaemonSet"][0]["spec"]["template"]["spec"]
+print([c for c in pod["containers"] if c["name"] == "cluster-watch"][0]["command"][2])
+PY
+  ) || fail "no cluster-watch command: $script"
+  script=${script//\/opt\/moat\/root\/usr\/local\/bin\/moatctl/$MOAT_BUILD/moatctl}
+  ip netns exec "$PFX"n1 env -i PATH="$PATH" MOAT_CLUSTER="$CL" MOAT_NETWORK_DIRS="$host/etc/cni/net.d" \
+    MOAT_RUN_DIR="$T/run-n1" sh -c "$script" </dev/null >/dev/null 2>>"$T/w-n1.log" 3>&- &
+  pid=$!
+  echo "$pid" >>"$T/pids"
+  wait_for 10 has_key "/moat/$CL/nodes/n1"
+  assert_eq "$(get "$(subnet_key n1)")" n1 "n1's subnet claim"
+  # A pod attached by the list as the runtime hands it to moat, with its
+  # annotations (a pod without labels has no policy: nothing to publish).
+  conf=$(jq -c '.plugins[0] + {name, cniVersion}
+    | .runtimeConfig["io.kubernetes.cri.pod-annotations"] = {"io.moat.labels": "app=web"}' \
+    "$host/etc/cni/net.d/10-moat.conflist")
+  assert_jq "$conf" '.cluster == {name: $c, store: $s, node: "n1"}' --arg c "$CL" --arg s "$EP"
+  new_netns p
+  printf '%s' "$conf" >"$T/conf-of-p"
+  run -0 node_cni n1 ADD p
+  addr=$(jq -r '.ips[0].address | split("/")[0]' <<<"$output")
+  wait_for 10 has_key "/moat/$CL/members/n1/$addr"
+  kill -TERM "$pid"
+  wait "$pid" || fail "cluster-watch's exit on SIGTERM: $?"
+  no_key "/moat/$CL/nodes/n1" || fail "n1's node key outlived SIGTERM"
+  no_key "/moat/$CL/members/n1/$addr" || fail "the pod's member key outlived SIGTERM"
+  run -0 node_cni n1 DEL p
+}

@@ -23,9 +23,11 @@
 #include "model/config.h"
 #include "model/clusterview.h"
 #include "model/result.h"
+#include "state/identities.h"
 #include "state/remote.h"
 #include "state/state.h"
 #include "verbs/apply.h"
+#include "verbs/hostnet.h"
 
 /* --- files under <run dir>/.cluster/ --------------------------------------- */
 
@@ -408,32 +410,135 @@ member_record (const struct moat_view_member *m, struct moat_record *r, moat_err
   return 0;
 }
 
+/* Members that leave: out of their identities in one batch, then every
+ * element naming any of their addresses (their grants and those naming
+ * them, as a DEL does), then their records. */
+struct leaving
+{
+  struct moat_record *v;
+  size_t n;
+};
+
+static void
+leaving_free (struct leaving *l)
+{
+  for (size_t i = 0; i < l->n; i++)
+    moat_record_free (&l->v[i]);
+  free (l->v);
+}
+
+static int
+leave_idents (struct moat_nft *nft, const char *network, const struct leaving *l, moat_err_t *err)
+{
+  _cleanup_ (moat_ident_list_free) struct moat_ident_list groups = { 0 };
+  _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *del = moat_nft_elems_new ();
+  struct in_addr none = { 0 };
+
+  if (!del)
+    return moat_error_nomem (err, "cluster members");
+  if (moat_ident_list_load (network, false, &groups, err) < 0)
+    return -1;
+  for (size_t i = 0; i < l->n; i++)
+    for (size_t g = 0; l->v[i].ident && g < groups.n; g++)
+      {
+        if (strcmp (groups.names[g], l->v[i].ident) != 0)
+          continue;
+        if (moat_policy_compile_leave (l->v[i].addr, &groups.policies[g], groups.groups, groups.n,
+                                       del)
+            < 0)
+          return moat_error_nomem (err, "cluster members");
+        if (moat_hostnet_peer_elems (network, l->v[i].addr, &groups.policies[g], del, err) < 0)
+          return -1;
+      }
+  if (moat_nft_policy_replace (nft, none, false, false, del, NULL, NULL, NULL, err) < 0)
+    return -1;
+  for (size_t i = 0; i < l->n; i++)
+    if (moat_policy_leave (nft, &l->v[i], MOAT_LEAVE_STATE, err) < 0)
+      return -1;
+  return 0;
+}
+
+static int
+members_leave (struct moat_nft *nft, const char *network, char **keys, moat_err_t *err)
+{
+  _cleanup_ (leaving_free) struct leaving l = { 0 };
+  _cleanup_free_ struct in_addr *addrs = NULL;
+  size_t nkeys = 0;
+
+  while (keys[nkeys])
+    nkeys++;
+  if (nkeys == 0)
+    return 0;
+  if (!(l.v = calloc (nkeys, sizeof (*l.v))) || !(addrs = calloc (nkeys, sizeof (*addrs))))
+    return moat_error_nomem (err, "cluster members");
+  for (size_t i = 0; i < nkeys; i++)
+    {
+      int found = moat_remote_read (network, keys[i], &l.v[l.n], err);
+
+      if (found <= 0)
+        moat_record_free (&l.v[l.n]);
+      if (found < 0)
+        return -1;
+      if (found)
+        {
+          addrs[l.n] = l.v[l.n].addr;
+          l.n++;
+        }
+    }
+  if (leave_idents (nft, network, &l, err) < 0
+      || moat_nft_addresses_forget (nft, addrs, l.n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < nkeys; i++)
+    if (moat_remote_remove (network, keys[i], err) < 0)
+      return -1;
+  return 0;
+}
+
 static int
 member_leave (struct moat_nft *nft, const char *network, const char *key, moat_err_t *err)
 {
-  _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
-  int found = moat_remote_read (network, key, &rec, err);
+  char *keys[] = { (char *)key, NULL };
 
-  if (found < 0)
-    return -1;
-  /* Out of its identity, then every element naming it (its grants and
-   * those naming it too): its flows meet the policy without it. */
-  if (found
-      && (((rec.ident || rec.policy) && moat_policy_leave (nft, &rec, MOAT_LEAVE_IDENTITY, err) < 0)
-          || moat_nft_address_forget (nft, rec.addr, err) < 0))
-    return -1;
-  return moat_remote_remove (network, key, err);
+  return members_leave (nft, network, keys, err);
 }
 
-/* Joins, or joins again when its address or policy changed. */
+/* New members (no record yet, or one at another address), joined
+ * together by network_sync after the moved ones' old addresses left. */
+struct joining
+{
+  struct moat_record *recs;
+  struct moat_policy *policies;
+  size_t n;
+  char **moved; /* keys whose record is at another address: they leave first */
+  size_t nmoved;
+};
+
+static void
+joining_free (struct joining *j)
+{
+  for (size_t i = 0; i < j->n; i++)
+    {
+      moat_record_free (&j->recs[i]);
+      moat_policy_free (&j->policies[i]);
+    }
+  free (j->recs);
+  free (j->policies);
+  moat_strv_free (j->moved);
+}
+
+/* Joins, or joins again when its address or policy changed. A member
+ * with no record yet, or whose address changed, is left in `new` for
+ * one batch with the others. */
 static int
-member_join (struct moat_nft *nft, const struct moat_view_member *m, moat_err_t *err)
+member_join (struct moat_nft *nft, const struct moat_view_member *m, struct joining *new,
+             moat_err_t *err)
 {
   _cleanup_ (moat_record_free) struct moat_record old = { 0 };
   _cleanup_ (moat_record_free) struct moat_record rec = { 0 };
   _cleanup_ (moat_policy_free) struct moat_policy p = { 0 };
   _cleanup_ (json_decrefp) json_t *pj = NULL;
   char key[MOAT_KEY_MAX + 1];
+  bool moved, kept;
   int found;
 
   if (remote_key (key, sizeof (key), m->container, m->node) < 0)
@@ -443,25 +548,38 @@ member_join (struct moat_nft *nft, const struct moat_view_member *m, moat_err_t 
   found = moat_remote_read (m->network, key, &old, err);
   if (found < 0)
     return -1;
-  if (found && old.addr.s_addr == m->addr.s_addr && json_equal (old.policy, pj)
-      && (old.name == NULL) == (m->name == NULL) && (!m->name || strcmp (old.name, m->name) == 0))
+  moved = found && old.addr.s_addr != m->addr.s_addr;
+  kept = found && !moved;
+  if (kept && json_equal (old.policy, pj) && (old.name == NULL) == (m->name == NULL)
+      && (!m->name || strcmp (old.name, m->name) == 0))
     return 0;
-  if (found && old.addr.s_addr != m->addr.s_addr && member_leave (nft, m->network, key, err) < 0)
+  /* Its old address leaves now, or (with a policy to join) with the
+   * batch's, before it. */
+  if (moved && moat_policy_is_empty (&p) && member_leave (nft, m->network, key, err) < 0)
     return -1;
-  if (found && old.addr.s_addr == m->addr.s_addr && !json_equal (old.policy, pj)
+  if (kept && !json_equal (old.policy, pj)
       && moat_policy_leave (nft, &old, MOAT_LEAVE_ALL, err) < 0)
     return -1;
   if (member_record (m, &rec, err) < 0)
     return -1;
   /* moatctl's grants on it stay while its address does. */
-  if (found && old.addr.s_addr == m->addr.s_addr)
+  if (kept)
     rec.grants = json_incref (old.grants);
-  /* The record first (a crash leaves something to find), then the join. */
-  if (moat_record_write (&rec, err) < 0)
-    return -1;
-  if (moat_policy_is_empty (&p))
-    return 0;
-  return moat_policy_join (nft, &rec, &p, err);
+  /* The record first (a crash leaves something to find), then the join;
+   * a new or moved member's is written by the batch, naming its identity. */
+  if (moat_policy_is_empty (&p) || kept)
+    {
+      if (moat_record_write (&rec, err) < 0)
+        return -1;
+      return moat_policy_is_empty (&p) ? 0 : moat_policy_join (nft, &rec, &p, err);
+    }
+  if (moved && moat_strv_push (&new->moved, &new->nmoved, key) < 0)
+    return moat_error_nomem (err, "cluster members");
+  new->recs[new->n] = rec;
+  new->policies[new->n++] = p;
+  memset (&rec, 0, sizeof (rec));
+  memset (&p, 0, sizeof (p));
+  return 0;
 }
 
 static bool
@@ -477,25 +595,39 @@ view_holds (const struct moat_view *v, const char *self, const char *network, co
   return false;
 }
 
+/* Those gone from the view leave together, those whose policy changed
+ * leave and join one by one, new ones and moved ones (after their old
+ * addresses left together) join together: a first sync of many members
+ * is one batch of joins, as a restore's, not one per member. */
 static int
 network_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
               const char *network, moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **keys = NULL;
+  _cleanup_ (moat_strv_freep) char **gone = NULL;
+  _cleanup_ (joining_free) struct joining new = { 0 };
   _cleanup_close_ int lock = -1;
   _cleanup_close_ int global = -1;
+  size_t ngone = 0;
 
   if (moat_network_lock (network, &lock, err) < 0 || moat_global_lock (LOCK_SH, &global, err) < 0
       || moat_remote_list (network, &keys, err) < 0)
     return -1;
   for (size_t i = 0; keys[i]; i++)
-    if (!view_holds (v, self, network, keys[i]) && member_leave (nft, network, keys[i], err) < 0)
-      return -1;
+    if (!view_holds (v, self, network, keys[i]) && moat_strv_push (&gone, &ngone, keys[i]) < 0)
+      return moat_error_nomem (err, "cluster members");
+  if (gone && members_leave (nft, network, gone, err) < 0)
+    return -1;
+  if (!(new.recs = calloc (v->nmembers + 1, sizeof (*new.recs)))
+      || !(new.policies = calloc (v->nmembers + 1, sizeof (*new.policies))))
+    return moat_error_nomem (err, "cluster members");
   for (size_t i = 0; i < v->nmembers; i++)
     if (moat_view_member_here (v, self, network, &v->members[i])
-        && member_join (nft, &v->members[i], err) < 0)
+        && member_join (nft, &v->members[i], &new, err) < 0)
       return -1;
-  return 0;
+  if (new.moved && members_leave (nft, network, new.moved, err) < 0)
+    return -1;
+  return moat_policy_join_many (nft, network, new.recs, new.policies, new.n, err);
 }
 
 int

@@ -372,15 +372,37 @@ moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, moat
 int
 moat_nft_address_forget (struct moat_nft *nft, struct in_addr addr, moat_err_t *err)
 {
+  return moat_nft_addresses_forget (nft, &addr, 1, err);
+}
+
+static int
+in_addr_cmp (const void *a, const void *b)
+{
+  uint32_t x = ((const struct in_addr *)a)->s_addr, y = ((const struct in_addr *)b)->s_addr;
+
+  return x < y ? -1 : x > y;
+}
+
+int
+moat_nft_addresses_forget (struct moat_nft *nft, const struct in_addr *addrs, size_t n,
+                           moat_err_t *err)
+{
+  _cleanup_free_ struct in_addr *sorted = n ? calloc (n, sizeof (*sorted)) : NULL;
   struct moat_elem_list found = { 0 };
   uint32_t seq = nft_first_seq ();
   int r = 0;
 
+  if (n == 0)
+    return 0;
+  if (!sorted)
+    return moat_error (err, MOAT_E_NFT, ENOMEM, "nft");
+  memcpy (sorted, addrs, n * sizeof (*sorted));
+  qsort (sorted, n, sizeof (*sorted), in_addr_cmp);
   /* As a DEL's sweep: again until a pass finds nothing. */
   for (int round = 0; r == 0; round++)
     {
       found.n = 0;
-      r = nft_collect_policy (nft->nl, addr, NULL, false, true, false, &found, &seq, err);
+      r = nft_collect_policy_many (nft->nl, sorted, n, &found, &seq, err);
       if (r < 0 || found.n == 0)
         break;
       if (round == 4)
