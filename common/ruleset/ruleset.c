@@ -198,7 +198,8 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
    * with the interface their route uses; each node's subnet and underlay
    * address with that interface and the node's MAC on it (where its
    * packets may come from); each node's interface and MAC. Empty on a
-   * host with no cluster network. IPv4 only: no twin. */
+   * host with no cluster network. Their IPv6 twins hold the nodes with a
+   * subnet6 (docs/cluster.md, "IPv6 between nodes"). */
   [MOAT_SET_NODE_NETS] = { .family = NFPROTO_INET,
                            .name = "node_nets",
                            .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
@@ -213,17 +214,35 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
                             .name = "node_links",
                             .nfields = 2,
                             .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER } },
+  [MOAT_SET_NODE_NETS6] = { .family = NFPROTO_INET,
+                            .name = "node_nets6",
+                            .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
+                            .nfields = 2,
+                            .fields = { MOAT_FIELD_IPV6, MOAT_FIELD_IFNAME },
+                            .v6 = true },
+  [MOAT_SET_NODE_ROUTES6] = { .family = NFPROTO_INET,
+                              .name = "node_routes6",
+                              .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
+                              .nfields = 3,
+                              .fields = { MOAT_FIELD_IPV6, MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER },
+                              .v6 = true },
+  [MOAT_SET_NODE_LINKS6] = { .family = NFPROTO_INET,
+                             .name = "node_links6",
+                             .nfields = 2,
+                             .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER },
+                             .v6 = true },
 };
 
 #define TWIN6(NAME) [MOAT_SET_##NAME] = MOAT_SET_##NAME##6
 static const enum moat_set set_twins6[MOAT_SET_COUNT] = {
-  TWIN6 (MEMBERS),    TWIN6 (QUIET),         TWIN6 (INTERNET),     TWIN6 (MASQ),
-  TWIN6 (GRANT_PEER), TWIN6 (GRANT_HOST),    TWIN6 (GRANT_EGRESS), TWIN6 (HOST_GRANTS),
-  TWIN6 (EGRESS),     TWIN6 (INGRESS),       TWIN6 (EGRESS_DENY),  TWIN6 (INGRESS_DENY),
-  TWIN6 (PROXIED),    TWIN6 (PROXY),         TWIN6 (SRC_IDENT),    TWIN6 (SELF),
-  TWIN6 (RESOLVERS),  TWIN6 (GRANT_INGRESS), TWIN6 (PUBLISH),      TWIN6 (PUBLISHED),
-  TWIN6 (LOGGED),     TWIN6 (LOG_RATE),      TWIN6 (PORTS),        TWIN6 (ALLOWED_OUT),
-  TWIN6 (ALLOWED_IN), TWIN6 (REFUSED_OUT),   TWIN6 (REFUSED_IN),
+  TWIN6 (MEMBERS),     TWIN6 (QUIET),         TWIN6 (INTERNET),     TWIN6 (MASQ),
+  TWIN6 (GRANT_PEER),  TWIN6 (GRANT_HOST),    TWIN6 (GRANT_EGRESS), TWIN6 (HOST_GRANTS),
+  TWIN6 (EGRESS),      TWIN6 (INGRESS),       TWIN6 (EGRESS_DENY),  TWIN6 (INGRESS_DENY),
+  TWIN6 (PROXIED),     TWIN6 (PROXY),         TWIN6 (SRC_IDENT),    TWIN6 (SELF),
+  TWIN6 (RESOLVERS),   TWIN6 (GRANT_INGRESS), TWIN6 (PUBLISH),      TWIN6 (PUBLISHED),
+  TWIN6 (LOGGED),      TWIN6 (LOG_RATE),      TWIN6 (PORTS),        TWIN6 (ALLOWED_OUT),
+  TWIN6 (ALLOWED_IN),  TWIN6 (REFUSED_OUT),   TWIN6 (REFUSED_IN),   TWIN6 (NODE_NETS),
+  TWIN6 (NODE_ROUTES), TWIN6 (NODE_LINKS),
 };
 
 enum moat_set

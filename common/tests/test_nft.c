@@ -810,6 +810,8 @@ static const struct
   { 6, 0xdb8f53c923235e98ULL },
   /* cluster mode: node_nets, node_routes, node_links and their four rules */
   { 7, 0xce1214d6f0da525aULL },
+  /* IPv6 between nodes: node_nets6, node_routes6, node_links6 and their rules' twins */
+  { 8, 0x096711a02290e761ULL },
 };
 
 static void
