@@ -51,6 +51,9 @@ int moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, 
  * (either side of grant_peer), as a DEL does, for an address with no
  * member elements (cluster mode: another node's container). */
 int moat_nft_address_forget (struct moat_nft *nft, struct in_addr addr, moat_err_t *err);
+/* The same, with the twins' elements naming `addr6` (NULL: none). */
+int moat_nft_address_forget2 (struct moat_nft *nft, struct in_addr addr,
+                              const struct in6_addr *addr6, moat_err_t *err);
 
 /* Removes the network's bridge from the bridges set (its last member gone
  * and the bridge deleted). Already gone is success. */
@@ -88,6 +91,10 @@ int moat_nft_port6_find (struct moat_nft *nft, const char *host_ifname,
  * container's attach, docs/design.md, "Host-network containers"); there
  * already is success. */
 int moat_nft_tables_ensure (struct moat_nft *nft, moat_err_t *err);
+
+/* Makes the IPv6 half in the tables that are there (a dual-stack node of
+ * a cluster, before any dual-stack member here); there already is success. */
+int moat_nft_half6_ensure (struct moat_nft *nft, moat_err_t *err);
 
 /* Deletes both moat tables (the last DEL anywhere). ENOENT is success. */
 int moat_nft_teardown (struct moat_nft *nft, moat_err_t *err);

@@ -21,12 +21,20 @@ struct moat_view_node
   int prefixlen;
   bool have_mac;
   unsigned char mac[MOAT_MAC_LEN];
+  /* "subnet6" (a dual-stack node, docs/cluster.md, "IPv6 between nodes")
+   * and "underlay6" (its IPv6 address on the underlay link, the nexthop
+   * of its subnet6; without it, the link-local address its MAC gives). */
+  bool have_subnet6, have_underlay6;
+  struct in6_addr subnet6, underlay6;
+  int prefixlen6;
 };
 
 struct moat_view_member
 {
   const char *node, *network, *container, *name;
   struct in_addr addr;
+  bool have_addr6; /* "address6": a dual-stack member */
+  struct in6_addr addr6;
   json_t *policy;
 };
 
@@ -46,12 +54,14 @@ int moat_view_parse (json_t *j, struct moat_view *v, moat_err_t *err);
 void moat_view_free (struct moat_view *v);
 
 /* Whether member m joins `network` on node `self`: another node's, on that
- * network, its address in its node's subnet. A member of a node the view
- * lacks, or outside its node's subnet, joins nowhere (fail closed). */
+ * network, its address in its node's subnet (and its address6, if any, in
+ * its node's subnet6). A member of a node the view lacks, or outside its
+ * node's subnets, joins nowhere (fail closed). */
 bool moat_view_member_here (const struct moat_view *v, const char *self, const char *network,
                             const struct moat_view_member *m);
 
-/* Whether two IPv4 prefixes share an address. */
+/* Whether two IPv4 prefixes share an address; two IPv6 ones. */
 bool moat_subnets_overlap (struct in_addr a, int alen, struct in_addr b, int blen);
+bool moat_subnets6_overlap (const struct in6_addr *a, int alen, const struct in6_addr *b, int blen);
 
 #endif

@@ -96,12 +96,26 @@ cluster_lock (const char *cluster, int *ret_fd, moat_err_t *err)
 static json_t *
 node_link_json (const char *node, const struct moat_node_link *l)
 {
-  char mac[18];
+  char mac[18], subnet6[INET6_ADDRSTRLEN + 4], gateway6[INET6_ADDRSTRLEN];
+  json_t *j;
 
   moat_mac_format (l->mac, mac);
-  return json_pack ("{s:s, s:o, s:o, s:s, s:s}", "node", node, "subnet",
-                    moat_ipv4_json (l->subnet, l->prefixlen), "underlay",
-                    moat_ipv4_json (l->underlay, -1), "ifname", l->ifname, "mac", mac);
+  j = json_pack ("{s:s, s:o, s:o, s:s, s:s}", "node", node, "subnet",
+                 moat_ipv4_json (l->subnet, l->prefixlen), "underlay",
+                 moat_ipv4_json (l->underlay, -1), "ifname", l->ifname, "mac", mac);
+  if (j && l->have6)
+    {
+      inet_ntop (AF_INET6, &l->subnet6, subnet6, INET6_ADDRSTRLEN);
+      snprintf (subnet6 + strlen (subnet6), 5, "/%d", l->prefixlen6);
+      inet_ntop (AF_INET6, &l->gateway6, gateway6, sizeof (gateway6));
+      if (json_object_set_new (j, "subnet6", json_string (subnet6)) < 0
+          || json_object_set_new (j, "gateway6", json_string (gateway6)) < 0)
+        {
+          json_decref (j);
+          return NULL;
+        }
+    }
+  return j;
 }
 
 static int
@@ -111,13 +125,45 @@ node_link_from_json (json_t *j, struct moat_node_link *l)
   const char *underlay = json_string_value (json_object_get (j, "underlay"));
   const char *ifname = json_string_value (json_object_get (j, "ifname"));
   const char *mac = json_string_value (json_object_get (j, "mac"));
+  const char *subnet6 = json_string_value (json_object_get (j, "subnet6"));
+  const char *gateway6 = json_string_value (json_object_get (j, "gateway6"));
 
   memset (l, 0, sizeof (*l));
   if (!subnet || !underlay || !ifname || !mac || strlen (ifname) >= sizeof (l->ifname)
       || moat_parse_cidr (subnet, &l->subnet, &l->prefixlen) < 0
       || moat_parse_ipv4 (underlay, &l->underlay) < 0 || moat_mac_parse (mac, l->mac) < 0)
     return -1;
+  l->have6 = subnet6 != NULL;
+  if (l->have6
+      && (!gateway6 || moat_parse_cidr6 (subnet6, &l->subnet6, &l->prefixlen6) < 0
+          || moat_parse_ipv6 (gateway6, &l->gateway6) < 0))
+    return -1;
   strcpy (l->ifname, ifname);
+  return 0;
+}
+
+/* A dual-stack node's subnet6, routed on the link its IPv4 underlay is on
+ * (docs/cluster.md, "IPv6 between nodes"): via its "underlay6", else the
+ * link-local address its MAC gives (EUI-64). */
+static int
+node_link6_resolve (const struct moat_view_node *n, const struct moat_cluster_net *nets,
+                    size_t nnets, struct moat_node_link *l, moat_err_t *err)
+{
+  if (!n->have_subnet6)
+    return 0;
+  for (size_t i = 0; i < nnets; i++)
+    if (nets[i].have_subnet6
+        && moat_subnets6_overlap (&n->subnet6, n->prefixlen6, &nets[i].subnet6, 64))
+      return moat_error (err, MOAT_E_CONFIG, 0,
+                         "view: node \"%s\": its subnet6 overlaps network \"%s\"'s here", n->node,
+                         nets[i].network);
+  l->have6 = true;
+  l->subnet6 = n->subnet6;
+  l->prefixlen6 = n->prefixlen6;
+  if (n->have_underlay6)
+    l->gateway6 = n->underlay6;
+  else
+    moat_link_local6 (l->mac, &l->gateway6);
   return 0;
 }
 
@@ -152,7 +198,7 @@ node_link_resolve (struct moat_nl *nl, const struct moat_view_node *n,
   if (n->have_mac)
     {
       memcpy (l->mac, n->mac, MOAT_MAC_LEN);
-      return 0;
+      return node_link6_resolve (n, nets, nnets, l, err);
     }
   r = moat_neigh_mac (nl, l->ifname, n->underlay, l->mac, err);
   if (r < 0)
@@ -162,7 +208,7 @@ node_link_resolve (struct moat_nl *nl, const struct moat_view_node *n,
                        "view: node \"%s\": no MAC known for underlay %s on \"%s\" (give \"mac\" "
                        "in the view, or let the neighbour be resolved first)",
                        n->node, text, l->ifname);
-  return 0;
+  return node_link6_resolve (n, nets, nnets, l, err);
 }
 
 struct node_links
@@ -192,6 +238,7 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
   _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *add = moat_nft_elems_new ();
   _cleanup_ (node_links_free) struct node_links links = { 0 };
   struct in_addr none = { 0 };
+  bool any6 = false;
   size_t i;
   json_t *o;
 
@@ -207,6 +254,7 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
       if (node_link_resolve (nl, &v->nodes[i], nets, nnets, &links.v[links.n], err) < 0)
         return -1;
       links.names[links.n] = v->nodes[i].node;
+      any6 = any6 || links.v[links.n].have6;
       if (moat_nft_elems_node (add, &links.v[links.n]) < 0
           || json_array_append_new (now, node_link_json (v->nodes[i].node, &links.v[links.n])) < 0)
         return moat_error_nomem (err, "cluster nodes");
@@ -227,15 +275,20 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
       continue;
     if (moat_nft_elems_node (del, &l) < 0)
       return moat_error_nomem (err, "cluster nodes");
-    if (moat_route_del (nl, l.subnet, l.prefixlen, err) < 0)
+    if (moat_route_del (nl, l.subnet, l.prefixlen, err) < 0
+        || (l.have6 && moat_route6_del (nl, &l.subnet6, l.prefixlen6, err) < 0))
       return -1;
   }
-  if (moat_nft_tables_ensure (nft, err) < 0
+  if (moat_nft_tables_ensure (nft, err) < 0 || (any6 && moat_nft_half6_ensure (nft, err) < 0)
       || moat_nft_policy_replace (nft, none, false, false, del, NULL, NULL, add, err) < 0)
     return -1;
   for (size_t k = 0; k < links.n; k++)
     if (moat_route_replace (nl, links.v[k].subnet, links.v[k].prefixlen, links.v[k].underlay, err)
-        < 0)
+            < 0
+        || (links.v[k].have6
+            && moat_route6_replace (nl, &links.v[k].subnet6, links.v[k].prefixlen6,
+                                    &links.v[k].gateway6, links.v[k].ifname, err)
+                   < 0))
       return moat_error_prefix (err, "view: node \"%s\"", links.names[k]);
   return cluster_file_write ("nodes", v->cluster, now, err);
 }
@@ -288,6 +341,8 @@ member_record (const struct moat_view_member *m, struct moat_record *r, moat_err
   r->labels = json_object ();
   r->addr = m->addr;
   r->prefixlen = 32;
+  r->have_addr6 = m->have_addr6;
+  r->addr6 = m->addr6;
   if (!r->cni_version || !r->network || !r->container_id || !r->ifname || !r->host_if || !r->bridge
       || !r->remote_node || (m->name && !r->name) || !r->labels)
     return moat_error_nomem (err, "remote record");
@@ -306,12 +361,19 @@ member_leave (struct moat_nft *nft, const char *network, const char *key, moat_e
    * those naming it too): its flows meet the policy without it. */
   if (found
       && (((rec.ident || rec.policy) && moat_policy_leave (nft, &rec, MOAT_LEAVE_IDENTITY, err) < 0)
-          || moat_nft_address_forget (nft, rec.addr, err) < 0))
+          || moat_nft_address_forget2 (nft, rec.addr, rec.have_addr6 ? &rec.addr6 : NULL, err) < 0))
     return -1;
   return moat_remote_remove (network, key, err);
 }
 
-/* Joins, or joins again when its address or policy changed. */
+static bool
+same_addresses (const struct moat_record *old, const struct moat_view_member *m)
+{
+  return old->addr.s_addr == m->addr.s_addr && old->have_addr6 == m->have_addr6
+         && (!m->have_addr6 || IN6_ARE_ADDR_EQUAL (&old->addr6, &m->addr6));
+}
+
+/* Joins, or joins again when its addresses or policy changed. */
 static int
 member_join (struct moat_nft *nft, const struct moat_view_member *m, moat_err_t *err)
 {
@@ -329,18 +391,18 @@ member_join (struct moat_nft *nft, const struct moat_view_member *m, moat_err_t 
   found = moat_remote_read (m->network, key, &old, err);
   if (found < 0)
     return -1;
-  if (found && old.addr.s_addr == m->addr.s_addr && json_equal (old.policy, pj)
+  if (found && same_addresses (&old, m) && json_equal (old.policy, pj)
       && (old.name == NULL) == (m->name == NULL) && (!m->name || strcmp (old.name, m->name) == 0))
     return 0;
-  if (found && old.addr.s_addr != m->addr.s_addr && member_leave (nft, m->network, key, err) < 0)
+  if (found && !same_addresses (&old, m) && member_leave (nft, m->network, key, err) < 0)
     return -1;
-  if (found && old.addr.s_addr == m->addr.s_addr && !json_equal (old.policy, pj)
+  if (found && same_addresses (&old, m) && !json_equal (old.policy, pj)
       && moat_policy_leave (nft, &old, MOAT_LEAVE_ALL, err) < 0)
     return -1;
   if (member_record (m, &rec, err) < 0)
     return -1;
   /* moatctl's grants on it stay while its address does. */
-  if (found && old.addr.s_addr == m->addr.s_addr)
+  if (found && same_addresses (&old, m))
     rec.grants = json_incref (old.grants);
   /* The record first (a crash leaves something to find), then the join. */
   if (moat_record_write (&rec, err) < 0)

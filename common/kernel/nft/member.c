@@ -372,6 +372,13 @@ moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, moat
 int
 moat_nft_address_forget (struct moat_nft *nft, struct in_addr addr, moat_err_t *err)
 {
+  return moat_nft_address_forget2 (nft, addr, NULL, err);
+}
+
+int
+moat_nft_address_forget2 (struct moat_nft *nft, struct in_addr addr, const struct in6_addr *addr6,
+                          moat_err_t *err)
+{
   struct moat_elem_list found = { 0 };
   uint32_t seq = nft_first_seq ();
   int r = 0;
@@ -380,7 +387,7 @@ moat_nft_address_forget (struct moat_nft *nft, struct in_addr addr, moat_err_t *
   for (int round = 0; r == 0; round++)
     {
       found.n = 0;
-      r = nft_collect_policy (nft->nl, addr, NULL, false, true, false, &found, &seq, err);
+      r = nft_collect_policy (nft->nl, addr, addr6, false, true, false, &found, &seq, err);
       if (r < 0 || found.n == 0)
         break;
       if (round == 4)
@@ -529,6 +536,26 @@ moat_nft_teardown (struct moat_nft *nft, moat_err_t *err)
   if (delete_table (nl, NFPROTO_INET, seq + 8, err) < 0)
     return -1;
   return delete_table (nl, NFPROTO_BRIDGE, seq + 16, err);
+}
+
+int
+moat_nft_half6_ensure (struct moat_nft *nft, moat_err_t *err)
+{
+  _cleanup_batch_ struct nftnl_batch *batch = moat_nft_build_half6 (nft_first_seq (), err);
+  _cleanup_reply_ struct reply reply = { 0 };
+
+  if (!batch || nft_talk (nft->nl, batch, &reply, err) < 0)
+    return -1;
+  /* Its first set of each table is made NLM_F_EXCL: there already. */
+  if (!reply.errnum
+      || (reply.errnum == EEXIST
+          && (nft_failed_at (batch, &reply, NFT_MSG_NEWSET, NFPROTO_INET)
+              || nft_failed_at (batch, &reply, NFT_MSG_NEWSET, NFPROTO_BRIDGE))))
+    {
+      *err = (moat_err_t){ 0 };
+      return 0;
+    }
+  return nft_reply_error (batch, &reply, err);
 }
 
 int
