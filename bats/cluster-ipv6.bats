@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# shellcheck disable=SC2016 # jq programs in single quotes
+# shellcheck disable=SC2016,SC2154 # jq programs in single quotes; SUBNET6_<node> are set by printf -v (cluster_node6)
 # Cluster mode over IPv6 (docs/cluster.md, "IPv6 between nodes"; issues 17
 # and 18): dual-stack nodes simulated as in bats/cluster.bats (a network
 # namespace each on an underlay bridge, bats/cluster.bash), views built from
@@ -195,4 +195,26 @@ set_size() { # NODE SET
   [[ $status -ne 0 ]] || fail "an IPv6-only cluster network's ADD: $output"
   assert_contains "$output" "cluster: needs \\\"subnet\\\""
   assert_contains "$output" "an IPv6-only network cannot join a cluster yet"
+}
+
+@test "cluster-ipv6: a node whose link-local address is not its MAC's EUI-64 is reached via the view's underlay6" {
+  local port view
+  port=$(random_port)
+  cluster_node6 n1 1
+  cluster_node6 n2 2
+  node_add n1 a "$(with_labels app=web)"
+  node_add n2 b "$(with_labels app=web)"
+  # n2's link-local as a stable-privacy one would be: not from its MAC.
+  ip -n "${PFX}n2" addr flush dev ul0 scope link
+  ip -n "${PFX}n2" addr add fe80::beef:1/64 dev ul0 nodad
+  cluster_sync
+  c_listen6 b "$port"
+  run c_tcp6 a b "$port"
+  [[ $output != ok ]] || fail "a -> b via n2's EUI-64 link-local, which it does not have: $output"
+  view=$(cluster_view | jq -c '(.nodes[] | select(.node == "n2") | .underlay6) = "fe80::beef:1"')
+  run -0 cluster_apply n1 "$view"
+  run -0 ip -n "${PFX}n1" -6 route show "$SUBNET6_n2"
+  assert_contains "$output" "via fe80::beef:1 dev ul0 proto 195" "n1's route to n2's subnet6"
+  run -0 c_tcp6 a b "$port"
+  run -0 node_ctl n1 check
 }
