@@ -535,8 +535,8 @@ parse_cluster (struct moat_netconf *c, moat_err_t *err)
     return moat_error (err, MOAT_E_CONFIG, 0,
                        "cluster.store: \"%s\" must be an http:// or https:// URL",
                        c->cluster_store);
-  /* An IPv6-only network's IPv4 keys are this node's alone (240.0.0.0/4,
-   * docs/design.md, "IPv6-only networks"): nothing to publish or route. */
+  /* An IPv6-only network's IPv4 keys (240.0.0.0/4) are this node's alone
+   * (docs/design.md, "IPv6"): nothing to publish or route. */
   if (!c->have_subnet)
     return moat_error (err, MOAT_E_CONFIG, 0,
                        "cluster: needs \"subnet\" (this node's container subnet; an IPv6-only "
