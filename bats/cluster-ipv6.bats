@@ -69,6 +69,12 @@ set_size() { # NODE SET
   [[ $status -eq 0 ]] || fail "check: $output"
   run -0 node_ctl n1 explain -6 "$PFX-a" "$PFX-b" "tcp/$port"
   assert_contains "$output" "allowed"
+  run -0 node_ctl n1 explain "$PFX-b" "$(cip6 a)" "tcp/$port"
+  assert_contains "$output" "allowed"
+  assert_contains "$output" "node n2, from the cluster view"
+  run -1 node_ctl n1 explain -6 "$PFX-c" "$PFX-a" "tcp/$port"
+  run -0 node_ctl n1 --json show "$PFX-b"
+  assert_jq "$output" '.containers[0].address6 == $a and .containers[0].node == "n2"' --arg a "$(cip6 b)"
 }
 
 @test "cluster-ipv6: depends and expose across nodes over IPv6 need both sides' consent" {
@@ -217,4 +223,28 @@ set_size() { # NODE SET
   assert_contains "$output" "via fe80::beef:1 dev ul0 proto 195" "n1's route to n2's subnet6"
   run -0 c_tcp6 a b "$port"
   run -0 node_ctl n1 check
+}
+
+@test "cluster-ipv6: an IPv4-only node keeps IPv4 tables and routes when the others are dual stack; IPv4 crosses" {
+  local port
+  port=$(random_port)
+  cluster_node n1 1
+  cluster_node6 n2 2
+  node_add n1 a "$(with_labels app=web)"
+  node_add n2 b "$(with_labels app=web)"
+  cluster_sync
+  c_listen b "$port"
+  c_listen a "$port"
+  run -0 c_tcp a b "$port"
+  run -0 c_tcp b a "$port"
+  run node_run n1 nft list set inet moat node_nets6
+  [[ $status -ne 0 ]] || fail "n1 (IPv4 only) has the IPv6 half: $output"
+  run -0 ip -n "${PFX}n1" -6 route show proto 195
+  assert_eq "$output" "" "n1's IPv6 routes of moat"
+  run -0 node_run n1 cat "$T/run-n1/$CNET/remote/$PFX-b@n2.json"
+  assert_jq "$output" '.address6 == null'
+  run -0 node_ctl n1 check
+  # n2 routes nothing IPv6 to n1 (no subnet6), and its check agrees.
+  assert_eq "$(set_size n2 node_nets6)" 0 "n2's node_nets6"
+  run -0 node_ctl n2 check
 }

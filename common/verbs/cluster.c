@@ -142,14 +142,24 @@ node_link_from_json (json_t *j, struct moat_node_link *l)
   return 0;
 }
 
+static bool
+nets_dual_stack (const struct moat_cluster_net *nets, size_t nnets)
+{
+  for (size_t i = 0; i < nnets; i++)
+    if (nets[i].have_subnet6)
+      return true;
+  return false;
+}
+
 /* A dual-stack node's subnet6, routed on the link its IPv4 underlay is on
  * (docs/cluster.md, "IPv6 between nodes"): via its "underlay6", else the
- * link-local address its MAC gives (EUI-64). */
+ * link-local address its MAC gives (EUI-64). Only when a network of the
+ * cluster is dual stack here: an IPv4-only host's tables stay IPv4's. */
 static int
 node_link6_resolve (const struct moat_view_node *n, const struct moat_cluster_net *nets,
                     size_t nnets, struct moat_node_link *l, moat_err_t *err)
 {
-  if (!n->have_subnet6)
+  if (!n->have_subnet6 || !nets_dual_stack (nets, nnets))
     return 0;
   for (size_t i = 0; i < nnets; i++)
     if (nets[i].have_subnet6
@@ -427,8 +437,9 @@ view_holds (const struct moat_view *v, const char *self, const char *network, co
 
 static int
 network_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
-              const char *network, moat_err_t *err)
+              const struct moat_cluster_net *net, moat_err_t *err)
 {
+  const char *network = net->network;
   _cleanup_ (moat_strv_freep) char **keys = NULL;
   _cleanup_close_ int lock = -1;
   _cleanup_close_ int global = -1;
@@ -440,9 +451,15 @@ network_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
     if (!view_holds (v, self, network, keys[i]) && member_leave (nft, network, keys[i], err) < 0)
       return -1;
   for (size_t i = 0; i < v->nmembers; i++)
-    if (moat_view_member_here (v, self, network, &v->members[i])
-        && member_join (nft, &v->members[i], err) < 0)
-      return -1;
+    {
+      struct moat_view_member m = v->members[i];
+
+      /* On an IPv4-only network here, a member's address6 reaches nothing. */
+      m.have_addr6 = m.have_addr6 && net->have_subnet6;
+      if (moat_view_member_here (v, self, network, &v->members[i])
+          && member_join (nft, &m, err) < 0)
+        return -1;
+    }
   return 0;
 }
 
@@ -478,7 +495,7 @@ moat_cluster_sync (const char *self, json_t *view, moat_err_t *err)
       goto out;
   }
   for (size_t i = 0; i < nnets; i++)
-    if (network_sync (nft, self, &v, nets[i].network, err) < 0)
+    if (network_sync (nft, self, &v, &nets[i], err) < 0)
       goto out;
   /* What explain says a remote peer's knowledge comes from. */
   cache = json_deep_copy (view);
