@@ -248,3 +248,27 @@ set_size() { # NODE SET
   assert_eq "$(set_size n2 node_nets6)" 0 "n2's node_nets6"
   run -0 node_ctl n2 check
 }
+
+@test "cluster-ipv6: a peer grant naming a container of another node opens IPv6 too, on both nodes; check agrees" {
+  local port
+  port=$(random_port)
+  cluster_node6 n1 1
+  cluster_node6 n2 2
+  node_add n1 a "$(with_labels app=x)"
+  node_add n2 b "$(with_labels app=y)"
+  cluster_sync
+  c_listen6 b "$port"
+  run c_tcp6 a b "$port"
+  assert_eq "$output" refused "a -> b over IPv6 before the grants"
+  run -0 node_ctl n1 grant "$PFX-a" peer "$PFX-b" --ttl 1h
+  run -0 node_ctl n2 grant "$PFX-a" peer "$PFX-b" --ttl 1h
+  run -0 node_run n1 nft list set inet moat grant_peer6
+  assert_contains "$output" "$(cip6 a) . $(cip6 b)" "n1's grant_peer6"
+  run -0 c_tcp6 a b "$port"
+  run -0 c_udp6 a b "$port"
+  run -0 node_ctl n1 check
+  run -0 node_ctl n2 check
+  run -0 node_ctl n2 revoke "$PFX-a" peer "$PFX-b"
+  run c_tcp6 a b "$port"
+  assert_eq "$output" refused "a -> b over IPv6 revoked on n2"
+}
