@@ -272,3 +272,22 @@ set_size() { # NODE SET
   run c_tcp6 a b "$port"
   assert_eq "$output" refused "a -> b over IPv6 revoked on n2"
 }
+
+@test "cluster-ipv6: with no local container left, restore makes the IPv6 half the other nodes' dual-stack members and subnet6 need" {
+  cluster_node6 n1 1
+  cluster_node6 n2 2
+  node_add n1 a "$(with_labels app=web)"
+  node_add n2 b "$(with_labels app=web)"
+  cluster_sync
+  run -0 node_cni n1 DEL a
+  [[ -f $T/run-n1/$CNET/remote/$PFX-b@n2.json ]] || fail "b's record went with n1's last container"
+  node_run n1 nft delete table inet moat
+  node_run n1 nft delete table bridge moat
+  run node_ctl n1 check
+  [[ $status -ne 0 ]] || fail "check with the tables gone: $output"
+  run -0 node_ctl n1 restore
+  run -0 node_ctl n1 check
+  assert_eq "$(set_size n1 node_nets6)" 1 "n1's node_nets6 after restore"
+  run -0 node_run n1 nft list map inet moat src_ident6
+  assert_contains "$output" "$(cip6 b)" "b's twin after restore"
+}
