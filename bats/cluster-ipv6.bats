@@ -175,8 +175,8 @@ set_size() { # NODE SET
   run -0 node_ctl n1 check
 }
 
-@test "cluster-ipv6: overlapping subnet6s are refused, a member outside its node's subnet6 joins nowhere, an IPv6-only network cannot join a cluster" {
-  local view
+@test "cluster-ipv6: overlapping subnet6s are refused, a member outside its node's subnet6 joins nowhere, one of a node without subnet6 joins by IPv4, an IPv6-only network cannot join a cluster" {
+  local view port
   cluster_node6 n1 1
   cluster_node6 n2 2
   node_add n1 a "$(with_labels app=web)"
@@ -194,6 +194,17 @@ set_size() { # NODE SET
   view=$(cluster_view | jq -c --arg s "$SUBNET6_n1" '.nodes |= map(select(.node == "n2") | .subnet6 = $s)')
   run -2 cluster_apply n1 "$view"
   assert_contains "$output" "view: node \"n2\": its subnet6 overlaps network \"$CNET\"'s here"
+  # n2 without subnet6 (an older watcher), its members with address6: they
+  # join by IPv4 alone.
+  view=$(cluster_view | jq -c '(.nodes[] | select(.node == "n2") | .subnet6) = null')
+  run -0 cluster_apply n1 "$view"
+  run -0 cat "$T/run-n1/$CNET/remote/$PFX-b@n2.json"
+  assert_jq "$output" '.address == ($a + "/32") and .address6 == null' --arg a "$(cip b)"
+  run -0 cluster_apply n2
+  port=$(random_port)
+  c_listen b "$port"
+  run -0 c_tcp a b "$port"
+  run -0 node_ctl n1 check
   # IPv6-only: refused at ADD in one line naming cluster.
   jq -c 'del(.subnet)' "$T/conf-n1" >"$T/conf-of-v6only"
   new_netns v6only

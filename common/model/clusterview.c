@@ -177,9 +177,16 @@ moat_view_member_here (const struct moat_view *v, const char *self, const char *
   for (size_t i = 0; i < v->nnodes; i++)
     if (strcmp (v->nodes[i].node, m->node) == 0)
       return moat_subnets_overlap (m->addr, 32, v->nodes[i].subnet, v->nodes[i].prefixlen)
-             && (!m->have_addr6
-                 || (v->nodes[i].have_subnet6
-                     && moat_ipv6_in_prefix (&m->addr6, &v->nodes[i].subnet6,
-                                             v->nodes[i].prefixlen6)));
+             && (!m->have_addr6 || !v->nodes[i].have_subnet6
+                 || moat_ipv6_in_prefix (&m->addr6, &v->nodes[i].subnet6, v->nodes[i].prefixlen6));
   return false;
+}
+
+const struct moat_view_node *
+moat_view_node_find (const struct moat_view *v, const char *node)
+{
+  for (size_t i = 0; i < v->nnodes; i++)
+    if (strcmp (v->nodes[i].node, node) == 0)
+      return &v->nodes[i];
+  return NULL;
 }

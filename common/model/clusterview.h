@@ -55,10 +55,15 @@ void moat_view_free (struct moat_view *v);
 
 /* Whether member m joins `network` on node `self`: another node's, on that
  * network, its address in its node's subnet (and its address6, if any, in
- * its node's subnet6). A member of a node the view lacks, or outside its
- * node's subnets, joins nowhere (fail closed). */
+ * its node's subnet6, when the node has one). A member of a node the view
+ * lacks, or outside its node's subnets, joins nowhere (fail closed). A
+ * member's address6 whose node has no subnet6 (a node's older watcher)
+ * is no address of it: it joins by its IPv4 address alone. */
 bool moat_view_member_here (const struct moat_view *v, const char *self, const char *network,
                             const struct moat_view_member *m);
+
+/* The view's node of that name, or NULL. */
+const struct moat_view_node *moat_view_node_find (const struct moat_view *v, const char *node);
 
 /* Whether two IPv4 prefixes share an address; two IPv6 ones. */
 bool moat_subnets_overlap (struct in_addr a, int alen, struct in_addr b, int blen);

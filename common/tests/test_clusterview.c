@@ -89,7 +89,7 @@ test_member_here (void **state)
 }
 
 /* Dual stack: a node's subnet6 and underlay6, a member's address6, which
- * must lie in its node's subnet6 (a node without one takes none). */
+ * must lie in its node's subnet6 (of a node without one, it is ignored). */
 #define NODES6                                                                                     \
   "\"nodes\": [{\"node\": \"n1\", \"underlay\": \"192.0.2.11\", \"subnet\": \"10.90.1.0/24\","     \
   " \"subnet6\": \"fd00:90:1::/64\"},"                                                             \
@@ -127,7 +127,10 @@ test_view6 (void **state)
   assert_true (v.members[0].have_addr6);
   assert_true (moat_view_member_here (&v, "n1", "net", &v.members[0]));
   assert_false (moat_view_member_here (&v, "n1", "net", &v.members[1])); /* n1's subnet6 */
-  assert_false (moat_view_member_here (&v, "n1", "net", &v.members[2])); /* n3 has none */
+  /* n3 has no subnet6 (an older watcher): its address6 is ignored. */
+  assert_true (moat_view_member_here (&v, "n1", "net", &v.members[2]));
+  assert_true (moat_view_node_find (&v, "n3") && !moat_view_node_find (&v, "n3")->have_subnet6);
+  assert_null (moat_view_node_find (&v, "n9"));
   assert_false (v.members[3].have_addr6);
   assert_true (moat_view_member_here (&v, "n1", "net", &v.members[3])); /* IPv4 only */
   moat_view_free (&v);

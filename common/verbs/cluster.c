@@ -453,9 +453,11 @@ network_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
   for (size_t i = 0; i < v->nmembers; i++)
     {
       struct moat_view_member m = v->members[i];
+      const struct moat_view_node *node = moat_view_node_find (v, m.node);
 
-      /* On an IPv4-only network here, a member's address6 reaches nothing. */
-      m.have_addr6 = m.have_addr6 && net->have_subnet6;
+      /* On an IPv4-only network here, or of a node without subnet6, a
+       * member's address6 is routed nowhere: it joins by IPv4 alone. */
+      m.have_addr6 = m.have_addr6 && net->have_subnet6 && node && node->have_subnet6;
       if (moat_view_member_here (v, self, network, &v->members[i])
           && member_join (nft, &m, err) < 0)
         return -1;

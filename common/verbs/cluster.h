@@ -24,7 +24,8 @@
  * container's attachment to one network; it is a member here when this
  * node has a network of that name in the same cluster, and its node is in
  * "nodes" with "address" in that node's subnet and "address6", if any,
- * in its subnet6 (else it joins nowhere: fail closed). Nodes whose subnets
+ * in its subnet6 (else it joins nowhere: fail closed; a node without
+ * subnet6 has its members' address6 ignored). Nodes whose subnets
  * or subnet6s overlap refuse the view (docs/cluster.md, "IPv6 between
  * nodes"). */
 
