@@ -23,6 +23,9 @@
 #   cluster_apply NODE [VIEW]     moatctl cluster apply of VIEW (default:
 #                                 cluster_view) on NODE
 #   cluster_sync                  cluster_apply on every node
+#   cluster_node6 NODE I          a dual-stack node: cluster_node with its own
+#                                 subnet6 (SUBNET6_<node>), IPv6 forwarding on
+#   cip6 NAME, c_tcp6, c_udp6, c_listen6   the same over IPv6
 #   with_labels K=V...            a JQ filter giving args.cni.labels
 #   with_annotations JSON         a JQ filter giving the pod annotations
 
@@ -113,14 +116,16 @@ node_cni() { # NODE VERB NAME
 node_of() { awk -v n="$1" '$1 == n { print $2 }' "$T/cluster-members"; }
 cip() { ip_of "$1"; }
 
-# The view's node entries: name, underlay, subnet, and its underlay MAC.
+# The view's node entries: name, underlay, subnet, subnet6 (its network's,
+# null when IPv4 only), and its underlay MAC.
 cluster_nodes_json() {
   local node ul mac sub
   while read -r node ul; do
     mac=$(ip -n "$PFX$node" -j link show ul0 | jq -r '.[0].address')
     sub=SUBNET_$node
     jq -nc --arg n "$node" --arg u "$ul" --arg s "${!sub}" --arg m "$mac" \
-      '{node: $n, underlay: $u, subnet: $s, subnet6: null, mac: $m}'
+      --argjson s6 "$(jq -c '.subnet6 // null' "$T/conf-$node")" \
+      '{node: $n, underlay: $u, subnet: $s, subnet6: $s6, mac: $m}'
   done <"$T/cluster-nodes" | jq -sc .
 }
 
@@ -256,3 +261,60 @@ cluster_far_node() {
 
 # MTU of link DEV in node NODE's (or any) namespace NS.
 ns_mtu() { ip -n "$1" -j link show "$2" | jq -r '.[0].mtu'; }
+# ---------------------------------------------------------------- IPv6
+
+# Waits until NS's IPv6 link-local address on DEV is usable (DAD done).
+link_local_ready() { # NS DEV
+  ip -n "$1" -6 -j addr show dev "$2" scope link |
+    jq -e '[.[0].addr_info[]? | select(.family == "inet6" and (.tentative | not))] | length > 0' >/dev/null
+}
+link_local_of() { # NS DEV
+  ip -n "$1" -6 -j addr show dev "$2" scope link | jq -r '.[0].addr_info[0].local'
+}
+
+# cluster_node6 NODE I: a dual-stack node (docs/cluster.md, "IPv6
+# between nodes"): its network has a subnet6 of its own (SUBNET6_<node>,
+# fdXX:...::/64), IPv6 forwarding is on in it, its underlay link-local
+# address (the nexthop other nodes route its subnet6 by) is usable.
+cluster_node6() {
+  local node=$1 i=$2 pfx
+  pfx=fd$(printf '%02x' $((RANDOM % 256))):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM):$i
+  printf -v "SUBNET6_$node" '%s' "$pfx::/64"
+  cluster_node "$node" "$i" --arg s6 "$pfx::/64" '.subnet6 = $s6'
+  ip netns exec "$PFX$node" sysctl -qw net.ipv6.conf.all.forwarding=1
+  wait_for 10 link_local_ready "$PFX$node" ul0
+}
+
+cip6() { ip6_of "$1"; }
+c_tcp6() { ns_tcp_connect "$PFX$1" "$(cip6 "$2")" "$3"; }
+c_udp6() { ns_udp_connect "$PFX$1" "$(cip6 "$2")" "$3"; }
+c_listen6() { # NAME PORT
+  ns_tcp_listen "$PFX$1" "$(cip6 "$1")" "$2"
+  ns_udp_listen "$PFX$1" "$(cip6 "$1")" "$2"
+}
+
+# capture6_start NS / captured6 NS SRC: capture_start's IPv6 twin.
+capture6_start() {
+  ip netns exec "$1" nft -f - <<'NFT'
+table ip6 capture6 {
+  set seen { type ipv6_addr; flags dynamic; counter; }
+  chain pre { type filter hook prerouting priority -400; policy accept;
+    update @seen { ip6 saddr }
+  }
+}
+NFT
+}
+
+captured6() {
+  ip netns exec "$1" nft -j list set ip6 capture6 seen |
+    jq --arg s "$2" '[.nftables[] | .set? | select(.) | .elem[]? | .elem? | select(.val == $s) | .counter.packets] | add // 0'
+}
+
+# spoof_udp6 NS SRC DST PORT TOKEN: a datagram from namespace NS itself
+# with IPv6 source SRC (taken on its lo, no DAD), to [DST]:PORT.
+spoof_udp6() {
+  local ns=$1
+  ip -n "$ns" addr add "$2/128" dev lo nodad 2>/dev/null || true
+  printf '%s\n' "$5" | ip netns exec "$ns" timeout 3 socat -u - "UDP6:[$3]:$4,bind=[$2]" || true
+  ip -n "$ns" addr del "$2/128" dev lo 2>/dev/null || true
+}

@@ -54,6 +54,9 @@ int moat_nft_address_forget (struct moat_nft *nft, struct in_addr addr, moat_err
 /* The same for `n` addresses at once: one dump of each set for all. */
 int moat_nft_addresses_forget (struct moat_nft *nft, const struct in_addr *addrs, size_t n,
                                moat_err_t *err);
+/* The same, with the twins' elements naming `addr6` (NULL: none). */
+int moat_nft_address_forget2 (struct moat_nft *nft, struct in_addr addr,
+                              const struct in6_addr *addr6, moat_err_t *err);
 
 /* Removes the network's bridge from the bridges set (its last member gone
  * and the bridge deleted). Already gone is success. */
@@ -93,7 +96,8 @@ int moat_nft_port6_find (struct moat_nft *nft, const char *host_ifname,
 int moat_nft_tables_ensure (struct moat_nft *nft, moat_err_t *err);
 /* Makes the IPv6 half of the tables (which must be there) when it is
  * missing: a dual-stack network's host-network container (docs/design.md,
- * "Host-network containers"). There already is success. */
+ * "Host-network containers"), a dual-stack node of a cluster before any
+ * dual-stack member here. There already is success. */
 int moat_nft_half6_ensure (struct moat_nft *nft, moat_err_t *err);
 
 /* Deletes both moat tables (the last DEL anywhere). ENOENT is success. */

@@ -164,6 +164,71 @@ moat_route_del (struct moat_nl *nl, struct in_addr dst, int prefixlen, moat_err_
   return 0;
 }
 
+static struct nl_msg *
+route6_msg (int type, int flags, const struct in6_addr *dst, int prefixlen)
+{
+  struct rtmsg rt = {
+    .rtm_family = AF_INET6,
+    .rtm_dst_len = (unsigned char)prefixlen,
+    .rtm_table = RT_TABLE_MAIN,
+    .rtm_protocol = MOAT_RTPROT,
+    .rtm_scope = RT_SCOPE_UNIVERSE,
+    .rtm_type = RTN_UNICAST,
+  };
+  struct nl_msg *msg = nlmsg_alloc_simple (type, flags);
+
+  if (msg
+      && (nlmsg_append (msg, &rt, sizeof (rt), NLMSG_ALIGNTO) < 0
+          || nla_put (msg, RTA_DST, sizeof (*dst), dst) < 0))
+    {
+      nlmsg_free (msg);
+      return NULL;
+    }
+  return msg;
+}
+
+int
+moat_route6_replace (struct moat_nl *nl, const struct in6_addr *dst, int prefixlen,
+                     const struct in6_addr *gateway, const char *ifname, moat_err_t *err)
+{
+  _cleanup_msg_ struct nl_msg *msg
+      = route6_msg (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, dst, prefixlen);
+  char text[INET6_ADDRSTRLEN];
+  struct link_answer l;
+  int r = link_lookup (nl, 0, ifname, &l);
+
+  if (r < 0 || l.index <= 0)
+    return moat_nl_error (err, nl, r < 0 ? r : -ENODEV, "interface \"%s\"", ifname);
+  if (!msg || nla_put (msg, RTA_GATEWAY, sizeof (*gateway), gateway) < 0
+      || nla_put_u32 (msg, RTA_OIF, (uint32_t)l.index) < 0)
+    return moat_error_nomem (err, "route");
+  r = moat_nl_talk (nl, msg, NULL, NULL);
+  if (r < 0)
+    {
+      inet_ntop (AF_INET6, dst, text, sizeof (text));
+      return moat_nl_error (err, nl, r, "route %s/%d", text, prefixlen);
+    }
+  return 0;
+}
+
+int
+moat_route6_del (struct moat_nl *nl, const struct in6_addr *dst, int prefixlen, moat_err_t *err)
+{
+  _cleanup_msg_ struct nl_msg *msg = route6_msg (RTM_DELROUTE, 0, dst, prefixlen);
+  char text[INET6_ADDRSTRLEN];
+  int r;
+
+  if (!msg)
+    return moat_error_nomem (err, "route");
+  r = moat_nl_talk (nl, msg, NULL, NULL);
+  if (r < 0 && r != -ESRCH && r != -ENOENT)
+    {
+      inet_ntop (AF_INET6, dst, text, sizeof (text));
+      return moat_nl_error (err, nl, r, "route %s/%d", text, prefixlen);
+    }
+  return 0;
+}
+
 struct neigh_query
 {
   int ifindex;

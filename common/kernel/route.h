@@ -56,6 +56,12 @@ int moat_tunnel_delete (struct moat_nl *nl, const char *ifname, moat_err_t *err)
 /* A permanent neighbour entry: `addr` is `mac` on `ifname`. */
 int moat_neigh_replace (struct moat_nl *nl, const char *ifname, struct in_addr addr,
                         const unsigned char mac[MOAT_MAC_LEN], moat_err_t *err);
+/* The IPv6 twins, for a node's subnet6: `dst`/`prefixlen` via `gateway`
+ * (a link-local address, or one on the link) on `ifname`. */
+int moat_route6_replace (struct moat_nl *nl, const struct in6_addr *dst, int prefixlen,
+                         const struct in6_addr *gateway, const char *ifname, moat_err_t *err);
+int moat_route6_del (struct moat_nl *nl, const struct in6_addr *dst, int prefixlen,
+                     moat_err_t *err);
 
 /* The MAC of the neighbour `addr` on `ifname`, from the kernel's table:
  * 1 and *mac, or 0 when it has none that is valid. */

@@ -22,12 +22,20 @@ struct moat_view_node
   int prefixlen;
   bool have_mac;
   unsigned char mac[MOAT_MAC_LEN];
+  /* "subnet6" (a dual-stack node, docs/cluster.md, "IPv6 between nodes")
+   * and "underlay6" (its IPv6 address on the underlay link, the nexthop
+   * of its subnet6; without it, the link-local address its MAC gives). */
+  bool have_subnet6, have_underlay6;
+  struct in6_addr subnet6, underlay6;
+  int prefixlen6;
 };
 
 struct moat_view_member
 {
   const char *node, *network, *container, *name;
   struct in_addr addr;
+  bool have_addr6; /* "address6": a dual-stack member */
+  struct in6_addr addr6;
   json_t *policy;
 };
 
@@ -47,8 +55,11 @@ int moat_view_parse (json_t *j, struct moat_view *v, moat_err_t *err);
 void moat_view_free (struct moat_view *v);
 
 /* Whether member m joins `network` on node `self`: another node's, on that
- * network, its address in its node's subnet. A member of a node the view
- * lacks, or outside its node's subnet, joins nowhere (fail closed). */
+ * network, its address in its node's subnet (and its address6, if any, in
+ * its node's subnet6, when the node has one). A member of a node the view
+ * lacks, or outside its node's subnets, joins nowhere (fail closed). A
+ * member's address6 whose node has no subnet6 (a node's older watcher)
+ * is no address of it: it joins by its IPv4 address alone. */
 bool moat_view_member_here (const struct moat_view *v, const char *self, const char *network,
                             const struct moat_view_member *m);
 
@@ -69,7 +80,11 @@ struct moat_tunnel
 void moat_view_tunnel (const char *cluster, const char *self, const char *peer,
                        struct moat_tunnel *t);
 
-/* Whether two IPv4 prefixes share an address. */
+/* The view's node of that name, or NULL. */
+const struct moat_view_node *moat_view_node_find (const struct moat_view *v, const char *node);
+
+/* Whether two IPv4 prefixes share an address; two IPv6 ones. */
 bool moat_subnets_overlap (struct in_addr a, int alen, struct in_addr b, int blen);
+bool moat_subnets6_overlap (const struct in6_addr *a, int alen, const struct in6_addr *b, int blen);
 
 #endif

@@ -228,7 +228,8 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
    * with the interface their route uses; each node's subnet and underlay
    * address with that interface and the node's MAC on it (where its
    * packets may come from); each node's interface and MAC. Empty on a
-   * host with no cluster network. IPv4 only: no twin. */
+   * host with no cluster network. Their IPv6 twins hold the nodes with a
+   * subnet6 (docs/cluster.md, "IPv6 between nodes"). */
   [MOAT_SET_NODE_NETS] = { .family = NFPROTO_INET,
                            .name = "node_nets",
                            .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
@@ -251,6 +252,23 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
                             .name = "node_vteps",
                             .nfields = 2,
                             .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_VNI } },
+  [MOAT_SET_NODE_NETS6] = { .family = NFPROTO_INET,
+                            .name = "node_nets6",
+                            .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
+                            .nfields = 2,
+                            .fields = { MOAT_FIELD_IPV6, MOAT_FIELD_IFNAME },
+                            .v6 = true },
+  [MOAT_SET_NODE_ROUTES6] = { .family = NFPROTO_INET,
+                              .name = "node_routes6",
+                              .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
+                              .nfields = 3,
+                              .fields = { MOAT_FIELD_IPV6, MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER },
+                              .v6 = true },
+  [MOAT_SET_NODE_LINKS6] = { .family = NFPROTO_INET,
+                             .name = "node_links6",
+                             .nfields = 2,
+                             .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER },
+                             .v6 = true },
 };
 
 #define TWIN6(NAME) [MOAT_SET_##NAME] = MOAT_SET_##NAME##6
@@ -262,7 +280,8 @@ static const enum moat_set set_twins6[MOAT_SET_COUNT] = {
   TWIN6 (RESOLVERS),      TWIN6 (GRANT_INGRESS),   TWIN6 (PUBLISH),       TWIN6 (PUBLISHED),
   TWIN6 (LOGGED),         TWIN6 (LOG_RATE),        TWIN6 (PORTS),         TWIN6 (ALLOWED_OUT),
   TWIN6 (ALLOWED_IN),     TWIN6 (REFUSED_OUT),     TWIN6 (REFUSED_IN),    TWIN6 (HOSTNET_IDENT),
-  TWIN6 (HOSTNET_EGRESS), TWIN6 (HOSTNET_INGRESS), TWIN6 (HOSTNET_PEERS),
+  TWIN6 (HOSTNET_EGRESS), TWIN6 (HOSTNET_INGRESS), TWIN6 (HOSTNET_PEERS), TWIN6 (NODE_NETS),
+  TWIN6 (NODE_ROUTES),    TWIN6 (NODE_LINKS),
 };
 
 enum moat_set

@@ -91,7 +91,7 @@
  *     meta nfproto ipv4 iifname @bridges drop        (fail closed: no member, no way)
  *     oifname . ip daddr @members jump to_container
  *     meta nfproto ipv6 oifname @bridges drop
- *                    (IPv6 half only, after the twins of the three above:
+ *                    (IPv6 half only, after the twins of the rules above:
  *                     nothing but a member's address is forwarded to a bridge)
  *   chain input    (filter, input, priority 0, policy accept)
  *     udp dport 4789 @th,96,32 @node_vnis ip saddr . @th,96,32 != @node_vteps drop
@@ -229,10 +229,16 @@
  *   set <name>6      the twin of every set above keyed by an address (all
  *                    but bridges and guarded), ipv6_addr for ipv4_addr;
  *                    likewise id_<identity>6 and its chain
- *   each rule above that loads an IPv4 address (or says meta nfproto ipv4)
- *                    gets a twin, generated (moat_rule_twin6): ip -> ip6,
- *                    @set -> @set6, icmp type redirect -> icmpv6 type
- *                    nd-redirect, meta nfproto ipv4 -> ipv6, a jump or goto to
+ *   set node_nets6, node_routes6, node_links6
+ *                    the node sets' twins (ipv6_addr for ipv4_addr; node_links6
+ *                    as node_links), holding the nodes with a subnet6: its
+ *                    subnet6 and its route's IPv6 nexthop for subnet and
+ *                    underlay (docs/cluster.md, "IPv6 between nodes")
+ *   each rule above that loads an IPv4 address (or says meta nfproto ipv4,
+ *                    or ether type ip) gets a twin, generated
+ *                    (moat_rule_twin6): ip -> ip6, @set -> @set6, icmp type
+ *                    redirect -> icmpv6 type nd-redirect, meta nfproto ipv4 ->
+ *                    ipv6, ether type ip -> ip6, a jump or goto to
  *                    a regular chain -> to its twin <chain>6. A base chain's
  *                    twins follow its rules; a regular chain's twin holds the
  *                    twins of all its rules, family-free ones copied. The two
@@ -415,6 +421,10 @@ enum moat_set
   MOAT_SET_NODE_LINKS,
   MOAT_SET_NODE_VNIS,
   MOAT_SET_NODE_VTEPS,
+  /* Their IPv6 twins (IPv6 half): nodes with a subnet6 only. */
+  MOAT_SET_NODE_NETS6,
+  MOAT_SET_NODE_ROUTES6,
+  MOAT_SET_NODE_LINKS6,
   MOAT_SET_COUNT,
   /* Not in moat_set_defs: the set id_<identity> of each identity, shaped
    * as moat_ident_set_def (its IPv6 twin id_<identity>6: moat_ident_set6_def).

@@ -244,6 +244,16 @@ test_cluster (void **state)
                   MOAT_E_CONFIG, "cluster.store: \"etcd:2379\" must be an http");
   assert_refused ("{" BASE ",\"ipam\":{\"type\":\"host-local\"},\"cluster\":{\"name\":\"c1\"}}",
                   MOAT_E_CONFIG, "cluster: needs \"subnet\"");
+  /* IPv6-only: its IPv4 keys are this node's alone (refused, for now). */
+  assert_refused ("{" BASE ",\"subnet6\":\"fd00:90:1::/64\",\"cluster\":{\"name\":\"c1\"}}",
+                  MOAT_E_CONFIG, "an IPv6-only network cannot join a cluster yet");
+  /* Dual stack: its subnet6 is this node's too. */
+  assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.90.1.0/24\",\"subnet6\":\"fd00:90:1::/64\","
+                           "\"cluster\":{\"name\":\"c1\"}}",
+                           &c, &err),
+                    0);
+  assert_true (c.have_subnet6);
+  moat_netconf_free (&c);
 }
 
 /* DEL must succeed whatever the runtime asked of the attachment at ADD. */

@@ -825,8 +825,9 @@ static const struct
   { 7, 0xce1214d6f0da525aULL },
   /* host-network containers' IPv6 (hostnet_out6, hostnet_in6, four sets);
    * cluster mode's tunnels (node_vnis, node_vteps, an input rule for VXLAN
-   * datagrams) */
-  { 8, 0xa797b73f320893acULL },
+   * datagrams); IPv6 between nodes (node_nets6, node_routes6, node_links6
+   * and their rules' twins) */
+  { 8, 0x3301278630996581ULL },
 };
 
 static void

@@ -11,6 +11,7 @@
 #include "base/cleanup.h"
 #include "base/strv.h"
 #include "state/identities.h"
+#include "state/remote.h"
 #include "state/state.h"
 #include "verbs/hostnet.h"
 
@@ -481,16 +482,21 @@ network_addr6_of (struct in_addr addr, struct in6_addr *ret, void *data)
   return 0;
 }
 
-/* The dual-stack containers of `network`, from their records. */
+/* The dual-stack containers of `network`, from their records: this
+ * node's, and other nodes' (cluster mode: a grant may name one). */
 static int
 network_addr6_load (const char *network, struct network_addr6 *m, moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **keys = NULL;
-  size_t n = 0;
+  _cleanup_ (moat_strv_freep) char **remote = NULL;
+  size_t n = 0, nlocal;
 
-  if (moat_record_list (network, &keys, err) < 0)
+  if (moat_record_list (network, &keys, err) < 0 || moat_remote_list (network, &remote, err) < 0)
     return -1;
   while (keys[n])
+    n++;
+  nlocal = n;
+  while (remote[n - nlocal])
     n++;
   m->v = calloc (n + 1, sizeof (*m->v));
   if (!m->v)
@@ -498,7 +504,8 @@ network_addr6_load (const char *network, struct network_addr6 *m, moat_err_t *er
   for (size_t i = 0; i < n; i++)
     {
       struct moat_record r = { 0 };
-      int found = moat_record_read (network, keys[i], &r, err);
+      int found = i < nlocal ? moat_record_read (network, keys[i], &r, err)
+                             : moat_remote_read (network, remote[i - nlocal], &r, err);
 
       if (found < 0)
         return -1;

@@ -98,7 +98,7 @@ cluster_lock (const char *cluster, int *ret_fd, moat_err_t *err)
 static json_t *
 node_link_json (const char *node, const struct moat_node_link *l, struct in_addr local)
 {
-  char mac[18];
+  char mac[18], subnet6[INET6_ADDRSTRLEN + 4], gateway6[INET6_ADDRSTRLEN];
   json_t *j;
 
   moat_mac_format (l->mac, mac);
@@ -112,6 +112,18 @@ node_link_json (const char *node, const struct moat_node_link *l, struct in_addr
       json_decref (j);
       return NULL;
     }
+  if (j && l->have6)
+    {
+      inet_ntop (AF_INET6, &l->subnet6, subnet6, INET6_ADDRSTRLEN);
+      snprintf (subnet6 + strlen (subnet6), 5, "/%d", l->prefixlen6);
+      inet_ntop (AF_INET6, &l->gateway6, gateway6, sizeof (gateway6));
+      if (json_object_set_new (j, "subnet6", json_string (subnet6)) < 0
+          || json_object_set_new (j, "gateway6", json_string (gateway6)) < 0)
+        {
+          json_decref (j);
+          return NULL;
+        }
+    }
   return j;
 }
 
@@ -123,6 +135,8 @@ node_link_from_json (json_t *j, struct moat_node_link *l)
   const char *ifname = json_string_value (json_object_get (j, "ifname"));
   const char *mac = json_string_value (json_object_get (j, "mac"));
   json_int_t vni = json_integer_value (json_object_get (j, "vni"));
+  const char *subnet6 = json_string_value (json_object_get (j, "subnet6"));
+  const char *gateway6 = json_string_value (json_object_get (j, "gateway6"));
 
   memset (l, 0, sizeof (*l));
   if (!subnet || !underlay || !ifname || !mac || strlen (ifname) >= sizeof (l->ifname)
@@ -130,8 +144,48 @@ node_link_from_json (json_t *j, struct moat_node_link *l)
       || moat_parse_ipv4 (underlay, &l->underlay) < 0 || moat_mac_parse (mac, l->mac) < 0 || vni < 0
       || vni > 0xffffff)
     return -1;
+  l->have6 = subnet6 != NULL;
+  if (l->have6
+      && (!gateway6 || moat_parse_cidr6 (subnet6, &l->subnet6, &l->prefixlen6) < 0
+          || moat_parse_ipv6 (gateway6, &l->gateway6) < 0))
+    return -1;
   strcpy (l->ifname, ifname);
   l->vni = (uint32_t)vni;
+  return 0;
+}
+
+static bool
+nets_dual_stack (const struct moat_cluster_net *nets, size_t nnets)
+{
+  for (size_t i = 0; i < nnets; i++)
+    if (nets[i].have_subnet6)
+      return true;
+  return false;
+}
+
+/* A dual-stack node's subnet6, routed on the link its IPv4 underlay is on
+ * (docs/cluster.md, "IPv6 between nodes"): via its "underlay6", else the
+ * link-local address its MAC gives (EUI-64). Only when a network of the
+ * cluster is dual stack here: an IPv4-only host's tables stay IPv4's. */
+static int
+node_link6_resolve (const struct moat_view_node *n, const struct moat_cluster_net *nets,
+                    size_t nnets, struct moat_node_link *l, moat_err_t *err)
+{
+  if (!n->have_subnet6 || !nets_dual_stack (nets, nnets))
+    return 0;
+  for (size_t i = 0; i < nnets; i++)
+    if (nets[i].have_subnet6
+        && moat_subnets6_overlap (&n->subnet6, n->prefixlen6, &nets[i].subnet6, 64))
+      return moat_error (err, MOAT_E_CONFIG, 0,
+                         "view: node \"%s\": its subnet6 overlaps network \"%s\"'s here", n->node,
+                         nets[i].network);
+  l->have6 = true;
+  l->subnet6 = n->subnet6;
+  l->prefixlen6 = n->prefixlen6;
+  if (n->have_underlay6)
+    l->gateway6 = n->underlay6;
+  else
+    moat_link_local6 (l->mac, &l->gateway6);
   return 0;
 }
 
@@ -197,7 +251,7 @@ node_link_resolve (struct moat_nl *nl, const char *cluster, const char *self,
   if (n->have_mac)
     {
       memcpy (l->mac, n->mac, MOAT_MAC_LEN);
-      return 0;
+      return node_link6_resolve (n, nets, nnets, l, err);
     }
   r = moat_neigh_mac (nl, l->ifname, n->underlay, l->mac, err);
   if (r < 0)
@@ -207,7 +261,7 @@ node_link_resolve (struct moat_nl *nl, const char *cluster, const char *self,
                        "view: node \"%s\": no MAC known for underlay %s on \"%s\" (give \"mac\" "
                        "in the view, or let the neighbour be resolved first)",
                        n->node, text, l->ifname);
-  return 0;
+  return node_link6_resolve (n, nets, nnets, l, err);
 }
 
 /* Two tunnels of this node on one VNI: the kernel would refuse the second. */
@@ -222,15 +276,6 @@ node_plans_check (const struct node_plan *p, size_t n, moat_err_t *err)
                            "rename one",
                            p[i].name, p[k].name, p[i].l.vni);
   return 0;
-}
-
-static const struct moat_view_node *
-view_node_find (const struct moat_view *v, const char *node)
-{
-  for (size_t i = 0; i < v->nnodes; i++)
-    if (strcmp (v->nodes[i].node, node) == 0)
-      return &v->nodes[i];
-  return NULL;
 }
 
 /* The device of a tunnel made again when what the last sync made differs
@@ -293,8 +338,9 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
   _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *add = moat_nft_elems_new ();
   _cleanup_ (node_plans_free) struct node_plans plans = { 0 };
   _cleanup_free_ bool *kept = NULL;
-  const struct moat_view_node *me = view_node_find (v, self);
+  const struct moat_view_node *me = moat_view_node_find (v, self);
   struct in_addr none = { 0 };
+  bool any6 = false;
   size_t i;
   json_t *o;
 
@@ -313,6 +359,7 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
         return -1;
       if (p->l.vni && me)
         p->local = me->underlay;
+      any6 = any6 || p->l.have6;
       if (moat_nft_elems_node (add, &p->l) < 0
           || json_array_append_new (now, node_link_json (p->name, &p->l, p->local)) < 0)
         return moat_error_nomem (err, "cluster nodes");
@@ -338,10 +385,11 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
       return moat_error_nomem (err, "cluster nodes");
     if ((l.vni ? moat_tunnel_delete (nl, l.ifname, err)
                : moat_route_del (nl, l.subnet, l.prefixlen, err))
-        < 0)
+            < 0
+        || (l.have6 && moat_route6_del (nl, &l.subnet6, l.prefixlen6, err) < 0))
       return -1;
   }
-  if (moat_nft_tables_ensure (nft, err) < 0
+  if (moat_nft_tables_ensure (nft, err) < 0 || (any6 && moat_nft_half6_ensure (nft, err) < 0)
       || moat_nft_policy_replace (nft, none, false, false, del, NULL, NULL, add, err) < 0)
     return -1;
   for (size_t k = 0; k < plans.n; k++)
@@ -350,7 +398,11 @@ nodes_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
 
       if ((p->l.vni ? node_tunnel_apply (nl, p, !kept[k], err)
                     : moat_route_replace (nl, p->l.subnet, p->l.prefixlen, p->l.underlay, err))
-          < 0)
+              < 0
+          || (p->l.have6
+              && moat_route6_replace (nl, &p->l.subnet6, p->l.prefixlen6, &p->l.gateway6,
+                                      p->l.ifname, err)
+                     < 0))
         return moat_error_prefix (err, "view: node \"%s\"", p->name);
     }
   return cluster_file_write ("nodes", v->cluster, now, err);
@@ -404,6 +456,8 @@ member_record (const struct moat_view_member *m, struct moat_record *r, moat_err
   r->labels = json_object ();
   r->addr = m->addr;
   r->prefixlen = 32;
+  r->have_addr6 = m->have_addr6;
+  r->addr6 = m->addr6;
   if (!r->cni_version || !r->network || !r->container_id || !r->ifname || !r->host_if || !r->bridge
       || !r->remote_node || (m->name && !r->name) || !r->labels)
     return moat_error_nomem (err, "remote record");
@@ -458,6 +512,23 @@ leave_idents (struct moat_nft *nft, const char *network, const struct leaving *l
   return 0;
 }
 
+static bool
+same_addresses (const struct moat_record *old, const struct moat_view_member *m)
+{
+  return old->addr.s_addr == m->addr.s_addr && old->have_addr6 == m->have_addr6
+         && (!m->have_addr6 || IN6_ARE_ADDR_EQUAL (&old->addr6, &m->addr6));
+}
+
+/* Out of its identity, then every element naming either address (its
+ * grants and those naming it too): its flows meet the policy without it. */
+static int
+member_leave6 (struct moat_nft *nft, struct moat_record *rec, moat_err_t *err)
+{
+  if ((rec->ident || rec->policy) && moat_policy_leave (nft, rec, MOAT_LEAVE_IDENTITY, err) < 0)
+    return -1;
+  return moat_nft_address_forget2 (nft, rec->addr, &rec->addr6, err);
+}
+
 static int
 members_leave (struct moat_nft *nft, const char *network, char **keys, moat_err_t *err)
 {
@@ -473,17 +544,19 @@ members_leave (struct moat_nft *nft, const char *network, char **keys, moat_err_
     return moat_error_nomem (err, "cluster members");
   for (size_t i = 0; i < nkeys; i++)
     {
-      int found = moat_remote_read (network, keys[i], &l.v[l.n], err);
+      struct moat_record *r = &l.v[l.n];
+      int found = moat_remote_read (network, keys[i], r, err);
+      bool dual = found > 0 && r->have_addr6;
 
-      if (found <= 0)
-        moat_record_free (&l.v[l.n]);
+      /* A dual-stack member leaves alone, its IPv6 twins with it. */
+      if (dual && member_leave6 (nft, r, err) < 0)
+        found = -1;
+      if (found <= 0 || dual)
+        moat_record_free (r);
       if (found < 0)
         return -1;
-      if (found)
-        {
-          addrs[l.n] = l.v[l.n].addr;
-          l.n++;
-        }
+      if (found && !dual)
+        addrs[l.n++] = r->addr;
     }
   if (leave_idents (nft, network, &l, err) < 0
       || moat_nft_addresses_forget (nft, addrs, l.n, err) < 0)
@@ -548,7 +621,7 @@ member_join (struct moat_nft *nft, const struct moat_view_member *m, struct join
   found = moat_remote_read (m->network, key, &old, err);
   if (found < 0)
     return -1;
-  moved = found && old.addr.s_addr != m->addr.s_addr;
+  moved = found && !same_addresses (&old, m);
   kept = found && !moved;
   if (kept && json_equal (old.policy, pj) && (old.name == NULL) == (m->name == NULL)
       && (!m->name || strcmp (old.name, m->name) == 0))
@@ -601,8 +674,9 @@ view_holds (const struct moat_view *v, const char *self, const char *network, co
  * is one batch of joins, as a restore's, not one per member. */
 static int
 network_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
-              const char *network, moat_err_t *err)
+              const struct moat_cluster_net *net, moat_err_t *err)
 {
+  const char *network = net->network;
   _cleanup_ (moat_strv_freep) char **keys = NULL;
   _cleanup_ (moat_strv_freep) char **gone = NULL;
   _cleanup_ (joining_free) struct joining new = { 0 };
@@ -622,9 +696,17 @@ network_sync (struct moat_nft *nft, const char *self, const struct moat_view *v,
       || !(new.policies = calloc (v->nmembers + 1, sizeof (*new.policies))))
     return moat_error_nomem (err, "cluster members");
   for (size_t i = 0; i < v->nmembers; i++)
-    if (moat_view_member_here (v, self, network, &v->members[i])
-        && member_join (nft, &v->members[i], &new, err) < 0)
-      return -1;
+    {
+      struct moat_view_member m = v->members[i];
+      const struct moat_view_node *node = moat_view_node_find (v, m.node);
+
+      /* On an IPv4-only network here, or of a node without subnet6, a
+       * member's address6 is routed nowhere: it joins by IPv4 alone. */
+      m.have_addr6 = m.have_addr6 && net->have_subnet6 && node && node->have_subnet6;
+      if (moat_view_member_here (v, self, network, &v->members[i])
+          && member_join (nft, &m, &new, err) < 0)
+        return -1;
+    }
   if (new.moved && members_leave (nft, network, new.moved, err) < 0)
     return -1;
   return moat_policy_join_many (nft, network, new.recs, new.policies, new.n, err);
@@ -662,7 +744,7 @@ moat_cluster_sync (const char *self, json_t *view, moat_err_t *err)
       goto out;
   }
   for (size_t i = 0; i < nnets; i++)
-    if (network_sync (nft, self, &v, nets[i].network, err) < 0)
+    if (network_sync (nft, self, &v, &nets[i], err) < 0)
       goto out;
   /* What explain says a remote peer's knowledge comes from. */
   cache = json_deep_copy (view);

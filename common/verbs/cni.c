@@ -794,6 +794,8 @@ cluster_note (const struct moat_netconf *conf, moat_err_t *err)
     .bridge = (char *)conf->bridge,
     .subnet = conf->subnet,
     .prefixlen = conf->prefixlen,
+    .have_subnet6 = conf->have_subnet6,
+    .subnet6 = conf->subnet6,
   };
 
   if (!conf->cluster_name)
