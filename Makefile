@@ -191,6 +191,7 @@ bench: $(BINS)
 	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-run
 	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-hostnet
 	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-cluster
+	MOAT_BUILD=$(abspath $(BUILD)) hack/bench-cluster-datapath
 
 # A newcomer sees the stories, not the compiler: the build is silent (its
 # errors still show); V=1 shows its commands.

@@ -52,9 +52,19 @@ teardown() {
 member() { echo "http://10.231.0.1$1:2379"; }
 
 # cw_node NODE I: cluster_node NODE I whose network names this file's etcd
-# as its store, found by the watcher in $T/nets-NODE.
+# as its store, found by the watcher in $T/nets-NODE. cw_node6: the same
+# for a dual-stack node (cluster_node6).
 cw_node() {
   cluster_node "$1" "$2"
+  cw_store "$1"
+}
+
+cw_node6() {
+  cluster_node6 "$1" "$2"
+  cw_store "$1"
+}
+
+cw_store() {
   ip -n "$PFX$1" route add default via "$UL.1"
   jq -c --arg ep "$EP" '.cluster.store = $ep' "$T/conf-$1" >"$T/conf-$1.new"
   mv "$T/conf-$1.new" "$T/conf-$1"
@@ -345,4 +355,87 @@ view_knows() { view_has "$1" ".members | map(.address) | index(\"$(cip "$2")\") 
   wait_for 10 no_key "$(member_key a)"
   wait_for 10 eval '! view_knows n2 a'
   log_has n1 "withdrew $(member_key a)"
+}
+
+# The DaemonSet's way (conf/kubernetes): install-moat writes the node's list
+# with MOAT_CLUSTER, the container cluster-watch runs the manifest's own
+# command (its moatctl path pointed at the build's) on that list.
+@test "kubernetes: the DaemonSet's cluster-watch on install-moat's list claims the node's subnet, publishes a pod the list attached; SIGTERM withdraws" {
+  local k8s=$BATS_TEST_DIRNAME/../conf/kubernetes src=$T/image host=$T/host script conf pid addr
+  cluster_node n1 1
+  ip -n "$PFX"n1 route add default via "$UL.1"
+  mkdir -p "$src/root/opt/cni/bin" "$src/root/usr/local/bin" "$host/opt/cni/bin"
+  cp "$MOAT_BUILD/moat" "$src/root/opt/cni/bin/moat"
+  cp "$MOAT_BUILD/moatctl" "$src/root/usr/local/bin/moatctl"
+  jq --arg n "$CNET" '.name = $n | .plugins[0].bridge = "moatc0"' "$k8s/10-moat.conflist" >"$src/10-moat.conflist"
+  run -0 env MOAT_SRC="$src" MOAT_HOST="$host" MOAT_SUBNET="$SUBNET_n1" MOAT_IPAM=builtin NODE_NAME=n1 \
+    MOAT_CLUSTER="$CL" MOAT_CLUSTER_STORE="$EP" sh "$k8s/install-moat"
+  script=$(python3 - "$k8s/moat-daemonset.yaml" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+pod = [d for d in docs if d["kind"] == "DaemonSet"][0]["spec"]["template"]["spec"]
+print([c for c in pod["containers"] if c["name"] == "cluster-watch"][0]["command"][2])
+PY
+  ) || fail "no cluster-watch command: $script"
+  script=${script//\/opt\/moat\/root\/usr\/local\/bin\/moatctl/$MOAT_BUILD/moatctl}
+  ip netns exec "$PFX"n1 env -i PATH="$PATH" MOAT_CLUSTER="$CL" MOAT_NETWORK_DIRS="$host/etc/cni/net.d" \
+    MOAT_RUN_DIR="$T/run-n1" sh -c "$script" </dev/null >/dev/null 2>>"$T/w-n1.log" 3>&- &
+  pid=$!
+  echo "$pid" >>"$T/pids"
+  wait_for 10 has_key "/moat/$CL/nodes/n1"
+  assert_eq "$(get "$(subnet_key n1)")" n1 "n1's subnet claim"
+  # A pod attached by the list as the runtime hands it to moat, with its
+  # annotations (a pod without labels has no policy: nothing to publish).
+  conf=$(jq -c '.plugins[0] + {name, cniVersion}
+    | .runtimeConfig["io.kubernetes.cri.pod-annotations"] = {"io.moat.labels": "app=web"}' \
+    "$host/etc/cni/net.d/10-moat.conflist")
+  assert_jq "$conf" '.cluster == {name: $c, store: $s, node: "n1"}' --arg c "$CL" --arg s "$EP"
+  new_netns p
+  printf '%s' "$conf" >"$T/conf-of-p"
+  run -0 node_cni n1 ADD p
+  addr=$(jq -r '.ips[0].address | split("/")[0]' <<<"$output")
+  wait_for 10 has_key "/moat/$CL/members/n1/$addr"
+  kill -TERM "$pid"
+  wait "$pid" || fail "cluster-watch's exit on SIGTERM: $?"
+  no_key "/moat/$CL/nodes/n1" || fail "n1's node key outlived SIGTERM"
+  no_key "/moat/$CL/members/n1/$addr" || fail "the pod's member key outlived SIGTERM"
+  run -0 node_cni n1 DEL p
+}
+
+@test "nodes: dual-stack nodes: the watcher claims and publishes subnet6, members carry address6, IPv6 crosses from the watchers alone; a subnet6 another node holds is refused" {
+  local port s6
+  port=$(random_port)
+  cw_node6 n1 1
+  cw_node6 n2 2
+  cw_start n1
+  cw_start n2
+  wait_for 10 has_key "/moat/$CL/nodes/n1"
+  wait_for 10 has_key "/moat/$CL/nodes/n2"
+  assert_eq "$(get "/moat/$CL/nodes/n1" | jq -r .subnet6)" "$SUBNET6_n1" "n1's node key's subnet6"
+  assert_eq "$(get "/moat/$CL/nodes/n1" | jq -r .underlay6)" "$(link_local_of "${PFX}n1" ul0)" \
+    "n1's node key's underlay6 (its underlay link-local address)"
+  s6=/moat/$CL/subnets/${SUBNET6_n1/\//_}
+  assert_eq "$(get "$s6")" n1 "n1's subnet6 claim"
+  node_add n1 a "$(with_labels app=web)"
+  node_add n2 b "$(with_labels app=web)"
+  node_add n2 c "$(with_labels app=db)"
+  c_listen6 b "$port"
+  c_listen6 c "$port"
+  c_listen6 a "$port"
+  wait_for 10 has_key "$(member_key b)"
+  assert_eq "$(get "$(member_key b)" | jq -r .address6)" "$(cip6 b)" "b's member key's address6"
+  wait_for 10 c_tcp6 a b "$port"
+  wait_for 10 c_tcp6 b a "$port"
+  run -0 c_udp6 a b "$port"
+  wait_for 10 view_knows n1 c
+  run c_tcp6 a c "$port"
+  assert_eq "$output" refused "a -> c over IPv6 (app=db)"
+  # A third node claiming n1's subnet6 (its own subnet) is refused.
+  cw_node6 n3 3
+  jq --arg s "$SUBNET6_n1" '.subnet6 = $s' "$T/conf-n3" >"$T/nets-n3/50-moat.conf"
+  run --separate-stderr ip netns exec "$PFX"n3 env MOAT_RUN_DIR="$T/run-n3" \
+    MOAT_NETWORK_DIRS="$T/nets-n3" timeout 10 "$MOAT_BUILD/moatctl" cluster watch "$CL"
+  assert_eq "$status" 2 "exit status"
+  assert_contains "$stderr" "moatctl: cluster $CL: subnet $SUBNET6_n1: node n1 holds it"
+  no_key "/moat/$CL/nodes/n3" || fail "n3 put its node key"
 }

@@ -23,6 +23,9 @@
 #   cluster_apply NODE [VIEW]     moatctl cluster apply of VIEW (default:
 #                                 cluster_view) on NODE
 #   cluster_sync                  cluster_apply on every node
+#   cluster_node6 NODE I          a dual-stack node: cluster_node with its own
+#                                 subnet6 (SUBNET6_<node>), IPv6 forwarding on
+#   cip6 NAME, c_tcp6, c_udp6, c_listen6   the same over IPv6
 #   with_labels K=V...            a JQ filter giving args.cni.labels
 #   with_annotations JSON         a JQ filter giving the pod annotations
 
@@ -30,6 +33,7 @@ cluster_setup() {
   CL=c$PFX
   CNET=cn-$PFX
   CLUSTER_NODES=()
+  FAR_NODES=()
   pick_free_24
   UL=10.$PICK_A.$PICK_B
   ip link add "${PFX}ul" type bridge
@@ -112,8 +116,9 @@ node_cni() { # NODE VERB NAME
 node_of() { awk -v n="$1" '$1 == n { print $2 }' "$T/cluster-members"; }
 cip() { ip_of "$1"; }
 
-# The view's node entries: name, underlay, subnet, and its underlay MAC;
-# with CLUSTER_WG=1 also its WireGuard public key (`moatctl cluster key`).
+# The view's node entries: name, underlay, subnet, subnet6 (its network's,
+# null when IPv4 only), and its underlay MAC; with CLUSTER_WG=1 also its
+# WireGuard public key (`moatctl cluster key`).
 cluster_nodes_json() {
   local node ul mac sub key
   while read -r node ul; do
@@ -125,7 +130,8 @@ cluster_nodes_json() {
       key=\"$key\"
     fi
     jq -nc --arg n "$node" --arg u "$ul" --arg s "${!sub}" --arg m "$mac" --argjson k "$key" \
-      '{node: $n, underlay: $u, subnet: $s, subnet6: null, mac: $m} + if $k then {wgKey: $k} else {} end'
+      --argjson s6 "$(jq -c '.subnet6 // null' "$T/conf-$node")" \
+      '{node: $n, underlay: $u, subnet: $s, subnet6: $s6, mac: $m} + if $k then {wgKey: $k} else {} end'
   done <"$T/cluster-nodes" | jq -sc .
 }
 
@@ -213,4 +219,108 @@ spoof_udp() {
   ip -n "$ns" addr add "$2/32" dev lo 2>/dev/null || true
   printf '%s\n' "$5" | ip netns exec "$ns" timeout 3 socat -u - "UDP4:$3:$4,bind=$2" || true
   ip -n "$ns" addr del "$2/32" dev lo 2>/dev/null || true
+}
+
+# A second underlay, reached through a router: cluster_router makes the
+# bridge ${PFX}uk ($UL2.0/24) and the namespace ${PFX}rt with a leg on each
+# underlay ($UL.1, $UL2.1), forwarding; nodes made after it with
+# cluster_far_node sit on ${PFX}uk, and every node routes the other /24
+# through the router (so nodes on different underlays meet by VXLAN).
+cluster_router() {
+  pick_free_24
+  UL2=10.$PICK_A.$PICK_B
+  ip link add "${PFX}uk" type bridge
+  echo "${PFX}uk" >>"$T/links"
+  ip link set "${PFX}uk" up
+  new_netns rt
+  ip link add "${PFX}ra" type veth peer name ula netns "${PFX}rt"
+  ip link add "${PFX}rb" type veth peer name ulb netns "${PFX}rt"
+  echo "${PFX}ra" >>"$T/links"
+  echo "${PFX}rb" >>"$T/links"
+  ip link set "${PFX}ra" master "${PFX}ul" up
+  ip link set "${PFX}rb" master "${PFX}uk" up
+  ip -n "${PFX}rt" link set lo up
+  ip -n "${PFX}rt" addr add "$UL.1/24" dev ula
+  ip -n "${PFX}rt" addr add "$UL2.1/24" dev ulb
+  ip -n "${PFX}rt" link set ula up
+  ip -n "${PFX}rt" link set ulb up
+  ip netns exec "${PFX}rt" sysctl -qw net.ipv4.ip_forward=1
+}
+
+# cluster_far_node NODE I [JQ]: cluster_node on the second underlay, at
+# $UL2.1I; the nodes made before it (on the first) get a route to it.
+cluster_far_node() {
+  local node=$1 i=$2 n ul
+  shift 2
+  for n in "${CLUSTER_NODES[@]}"; do
+    [[ " ${FAR_NODES[*]-} " == *" $n "* ]] || ip -n "$PFX$n" route replace "$UL2.0/24" via "$UL.1"
+  done
+  FAR_NODES+=("$node")
+  cluster_node "$node" "$i" "$@"
+  ip link set "${PFX}u$i" nomaster
+  ip link set "${PFX}u$i" master "${PFX}uk"
+  ip -n "$PFX$node" addr flush dev ul0
+  ip -n "$PFX$node" addr add "$UL2.1$i/24" dev ul0
+  ip -n "$PFX$node" route add "$UL.0/24" via "$UL2.1"
+  sed -i "s/^$node $UL\\.1$i\$/$node $UL2.1$i/" "$T/cluster-nodes"
+}
+
+# MTU of link DEV in node NODE's (or any) namespace NS.
+ns_mtu() { ip -n "$1" -j link show "$2" | jq -r '.[0].mtu'; }
+# ---------------------------------------------------------------- IPv6
+
+# Waits until NS's IPv6 link-local address on DEV is usable (DAD done).
+link_local_ready() { # NS DEV
+  ip -n "$1" -6 -j addr show dev "$2" scope link |
+    jq -e '[.[0].addr_info[]? | select(.family == "inet6" and (.tentative | not))] | length > 0' >/dev/null
+}
+link_local_of() { # NS DEV
+  ip -n "$1" -6 -j addr show dev "$2" scope link | jq -r '.[0].addr_info[0].local'
+}
+
+# cluster_node6 NODE I: a dual-stack node (docs/cluster.md, "IPv6
+# between nodes"): its network has a subnet6 of its own (SUBNET6_<node>,
+# fdXX:...::/64), IPv6 forwarding is on in it, its underlay link-local
+# address (the nexthop other nodes route its subnet6 by) is usable.
+cluster_node6() {
+  local node=$1 i=$2 pfx
+  pfx=fd$(printf '%02x' $((RANDOM % 256))):$(printf '%x' $RANDOM):$(printf '%x' $RANDOM):$i
+  printf -v "SUBNET6_$node" '%s' "$pfx::/64"
+  cluster_node "$node" "$i" --arg s6 "$pfx::/64" '.subnet6 = $s6'
+  ip netns exec "$PFX$node" sysctl -qw net.ipv6.conf.all.forwarding=1
+  wait_for 10 link_local_ready "$PFX$node" ul0
+}
+
+cip6() { ip6_of "$1"; }
+c_tcp6() { ns_tcp_connect "$PFX$1" "$(cip6 "$2")" "$3"; }
+c_udp6() { ns_udp_connect "$PFX$1" "$(cip6 "$2")" "$3"; }
+c_listen6() { # NAME PORT
+  ns_tcp_listen "$PFX$1" "$(cip6 "$1")" "$2"
+  ns_udp_listen "$PFX$1" "$(cip6 "$1")" "$2"
+}
+
+# capture6_start NS / captured6 NS SRC: capture_start's IPv6 twin.
+capture6_start() {
+  ip netns exec "$1" nft -f - <<'NFT'
+table ip6 capture6 {
+  set seen { type ipv6_addr; flags dynamic; counter; }
+  chain pre { type filter hook prerouting priority -400; policy accept;
+    update @seen { ip6 saddr }
+  }
+}
+NFT
+}
+
+captured6() {
+  ip netns exec "$1" nft -j list set ip6 capture6 seen |
+    jq --arg s "$2" '[.nftables[] | .set? | select(.) | .elem[]? | .elem? | select(.val == $s) | .counter.packets] | add // 0'
+}
+
+# spoof_udp6 NS SRC DST PORT TOKEN: a datagram from namespace NS itself
+# with IPv6 source SRC (taken on its lo, no DAD), to [DST]:PORT.
+spoof_udp6() {
+  local ns=$1
+  ip -n "$ns" addr add "$2/128" dev lo nodad 2>/dev/null || true
+  printf '%s\n' "$5" | ip netns exec "$ns" timeout 3 socat -u - "UDP6:[$3]:$4,bind=[$2]" || true
+  ip -n "$ns" addr del "$2/128" dev lo 2>/dev/null || true
 }

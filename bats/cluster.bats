@@ -3,7 +3,8 @@
 # Cluster mode, part 1 (docs/cluster.md; issue 18): two or three nodes
 # simulated on this machine (bats/cluster.bash: a network namespace each,
 # with its own run directory, bridge and tables, joined by an underlay
-# bridge), containers attached by CNI ADD on each node, views built by
+# bridge), containers attached by CNI ADD on each node (one by moat-hook's
+# hook-driven attach), views built by
 # hand from each node's `moatctl cluster members` (what the watcher will
 # do) and applied with `moatctl cluster apply`. Real TCP and UDP decide
 # every check.
@@ -310,16 +311,18 @@ teardown() {
   run -0 node_ctl n1 check
 }
 
-@test "cluster: a node reached through a gateway is refused naming it (VXLAN is later); a MAC comes from the neighbour table when the view has none" {
+@test "cluster: a node reached through a gateway gets a VXLAN device (bats/cluster-vxlan.bats); a MAC comes from the neighbour table when the view has none" {
   local view
   cluster_node n1 1
   cluster_node n2 2
   node_add n1 a "$(with_labels app=web)"
   ip -n "${PFX}n1" route add 192.0.2.0/24 via "$UL.12"
   view=$(cluster_view | jq -c '.nodes += [{node: "n7", underlay: "192.0.2.7", subnet: "10.255.7.0/24"}]')
-  run -2 cluster_apply n1 "$view"
-  assert_contains "$output" "view: node \"n7\": underlay 192.0.2.7 is not on a link of this node"
-  assert_contains "$output" "VXLAN"
+  run -0 cluster_apply n1 "$view"
+  run -0 ip -n "${PFX}n1" -d -j link show type vxlan
+  assert_jq "$output" 'length == 1 and .[0].linkinfo.info_data.remote == "192.0.2.7"'
+  run -0 ip -n "${PFX}n1" route show 10.255.7.0/24
+  assert_contains "$output" "via 192.0.2.7 dev moat-vx"
   # Without "mac": the kernel's neighbour entry, once there is one.
   view=$(cluster_view | jq -c 'del(.nodes[].mac)')
   ip -n "${PFX}n1" neigh flush dev ul0
@@ -385,4 +388,142 @@ teardown() {
   view=$(cluster_view | jq -c '.nodes += [(.nodes[] | select(.node == "n2") | .node = "n3")]')
   run -2 cluster_apply n1 "$view"
   assert_contains "$output" "view: nodes \"n2\" and \"n3\": their subnets overlap"
+}
+
+# hook_attach NODE NAME LABELS: container NAME attached on NODE by moat-hook
+# at prestart (no CNI ADD): a process in a new namespace stands for it,
+# the state names the cluster's network and labels by annotation, the
+# network is found in the node's network directory. Its address goes to
+# $T/result.NAME (for cip).
+hook_attach() {
+  local node=$1 name=$2 pid state rec
+  mkdir -p "$T/nets-$node"
+  cp "$T/conf-$node" "$T/nets-$node/50-cluster.conf"
+  new_netns "$name"
+  start_bg "$PFX$name" sleep 600
+  pid=$(tail -n 1 "$T/pids")
+  wait_for 5 eval "[[ \$(ip netns identify $pid) == $PFX$name ]]"
+  state=$(jq -nc --arg id "$PFX-$name" --argjson pid "$pid" --arg n "$CNET" --arg l "$3" \
+    '{ociVersion: "1.0.2", id: $id, status: "created", pid: $pid, bundle: "",
+      annotations: {"io.moat.network": $n, "io.moat.labels": $l}}')
+  printf '%s\n' "$state" >"$T/state.$name"
+  run -0 node_run "$node" env MOAT_NETWORK_DIRS="$T/nets-$node" "$MOAT_BUILD/moat-hook" prestart <<<"$state"
+  rec=$(echo "$T/run-$node/$CNET/$PFX-$name"@*.json)
+  [[ -f $rec ]] || fail "no record of $name on $node"
+  cp "$rec" "$T/record.$name"
+  jq -c '{ips: [{address: .address}]}' "$rec" >"$T/result.$name"
+  printf '%s %s\n' "$name" "$node" >>"$T/cluster-members"
+}
+
+@test "cluster: a container the OCI hook attached (no CNI ADD) reaches another node's by shared label; another label is refused; poststop withdraws it" {
+  local port
+  port=$(random_port)
+  cluster_node n1 1
+  cluster_node n2 2
+  hook_attach n1 h app=web
+  node_add n2 b "$(with_labels app=web)"
+  node_add n2 c "$(with_labels app=db)"
+  run -0 jq -e '.attachedBy == "hook"' "$T/record.h"
+  c_listen h "$port"
+  c_listen b "$port"
+  c_listen c "$port"
+  cluster_sync
+  run -0 node_ctl n1 cluster members "$CL"
+  assert_jq "$output" 'map(select(.container == $c)) | length == 1' --arg c "$PFX-h"
+  run -0 c_tcp h b "$port"
+  run -0 c_tcp b h "$port"
+  run -0 c_udp h b "$port"
+  run c_tcp h c "$port"
+  assert_eq "$output" refused "h -> c (app=db)"
+  run c_tcp c h "$port"
+  assert_eq "$output" refused "c -> h (app=db)"
+  run -0 node_ctl n2 check
+  # Its poststop: gone from n1's members, and from n2 once synced.
+  run -0 node_run n1 env MOAT_NETWORK_DIRS="$T/nets-n1" "$MOAT_BUILD/moat-hook" poststop <"$T/state.h"
+  run -0 node_ctl n1 cluster members "$CL"
+  assert_jq "$output" 'map(select(.container == $c)) | length == 0' --arg c "$PFX-h"
+  cluster_sync
+  run -0 node_ctl n2 ls --json
+  assert_not_contains "$output" "$PFX-h"
+  run c_tcp b h "$port"
+  [[ $output != ok ]] || fail "b -> h after its poststop: $output"
+  run -0 node_ctl n2 check
+}
+
+@test "cluster: 200 members of 5 labels join in one sync and leave in one; again after; check is clean each time and a local peer meets its label" {
+  local port view none n
+  port=$(random_port)
+  cluster_node n1 1
+  cluster_node n2 2
+  node_add n1 a "$(with_labels app=s0)"
+  node_add n2 b "$(with_labels app=s0)"
+  c_listen b "$port"
+  # b, plus 200 members of n2 that exist in the view only, app=s0..s4.
+  view=$(cluster_view | jq -c --arg sub "$SUBNET_n2" '
+    ($sub | split(".")[0:3] | join(".")) as $p
+    | (.members[] | select(.node == "n2")) as $b
+    | .members += [range(200) as $i | $b | .container = "x\($i)" | .name = "x\($i)"
+                   | .address = "\($p).\($i + 20)" | .policy.labels.app = "s\($i % 5)"]')
+  none=$(jq -c '.members |= map(select(.node == "n1"))' <<<"$view")
+  run -0 cluster_apply n2
+  for round in 1 2; do
+    run -0 cluster_apply n1 "$view"
+    run -0 node_ctl n1 check
+    n=$(node_run n1 nft -j list map inet moat src_ident | jq '[.nftables[].map? | select(.) | .elem[]?] | length')
+    assert_eq "$n" 202 "round $round: src_ident after the joins (a, b, 200)"
+    # Each identity's set holds its label's members (a's: a, b and the 40
+    # others of app=s0), as 202 joins one by one would leave it.
+    n=$(node_run n1 nft -j list sets inet | jq -c '
+      [.nftables[].set? | select(.) | select(.name | startswith("id_")) | (.elem // []) | length] | sort')
+    assert_eq "$n" "[40,40,40,40,42]" "round $round: the identity sets' sizes"
+    run c_tcp a b "$port"
+    assert_eq "$output" ok "round $round: a -> b"
+    run -0 cluster_apply n1 "$none"
+    run -0 node_ctl n1 check
+    n=$(node_run n1 nft -j list map inet moat src_ident | jq '[.nftables[].map? | select(.) | .elem[]?] | length')
+    assert_eq "$n" 1 "round $round: src_ident after all left (a)"
+    run -0 node_ctl n1 ls --json
+    assert_not_contains "$output" '"x1"' "round $round: remote records after all left"
+    run c_tcp a b "$port"
+    [[ $output != ok ]] || fail "round $round: a -> b after b left the view"
+  done
+}
+
+@test "cluster: a member that moves to another address leaves its old one (its grants with it) and joins at the new one; back again" {
+  local port view moved old new
+  port=$(random_port)
+  cluster_node n1 1
+  cluster_node n2 2
+  node_add n1 a "$(with_labels app=web)"
+  node_add n2 b "$(with_labels app=web)"
+  node_add n2 c "$(with_labels app=web)"
+  cluster_sync
+  c_listen b "$port"
+  c_listen c "$port"
+  run -0 c_tcp a b "$port"
+  run -0 node_ctl n1 grant "$PFX-a" peer "$PFX-b" --ttl 1h
+  old=$(cip b)
+  new=${old%.*}.$(((${old##*.} + 100) % 250 + 2))
+  # n2 says b is at another address now (and c moved too, to b's, which
+  # its own move frees in the same sync).
+  view=$(cluster_view)
+  moved=$(jq -c --arg b "$PFX-b" --arg c "$PFX-c" --arg new "$new" --arg old "$old" '
+    (.members[] | select(.container == $b) | .address) = $new
+    | (.members[] | select(.container == $c) | .address) = $old' <<<"$view")
+  run -0 cluster_apply n1 "$moved"
+  run -0 node_ctl n1 check
+  n=$(node_run n1 nft -j list map inet moat src_ident | jq -r '[.nftables[].map? | select(.) | .elem[]? | .[0]] | sort | join(" ")')
+  assert_contains "$n" "$new" "n1's src_ident after the move"
+  assert_eq "$(node_run n1 nft list set inet moat grant_peer | grep -c "$old")" 0 "the grant naming b's old address"
+  run -0 node_ctl n1 ls --json
+  assert_jq "$output" '[.containers[] | select(.id == $b) | .address] == [$new]' --arg b "$PFX-b" --arg new "$new"
+  # Back as the containers really are. (a's grant naming b is not made
+  # again when b returns to the address, as before this batch code;
+  # moatctl restore does: revoked here.)
+  run -0 node_ctl n1 revoke "$PFX-a" peer "$PFX-b"
+  run -0 cluster_apply n1 "$view"
+  run node_ctl n1 check
+  [[ $status -eq 0 ]] || fail "check after moving back: $output"
+  run -0 c_tcp a b "$port"
+  run -0 c_tcp a c "$port"
 }

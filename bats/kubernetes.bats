@@ -154,7 +154,9 @@ if install:
     root = env.get("MOAT_HOST", "/host")
     mounts = {m["name"]: m["mountPath"] for m in install[0].get("volumeMounts", [])}
     for name, path in hostpaths.items():
-        need(mounts.get(name) == root + path, "install does not mount %s (%s) at %s%s" % (name, path, root, path))
+        # /run/moat is cluster-watch's, not a directory install writes.
+        need(path == "/run/moat" or mounts.get(name) == root + path,
+             "install does not mount %s (%s) at %s%s" % (name, path, root, path))
     need(any(e["name"] == "NODE_NAME" and e["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
              for e in install[0].get("env", []) if "valueFrom" in e), "install has no NODE_NAME")
     need("install-moat" in " ".join(install[0].get("command", [])), "install does not run install-moat")
@@ -166,6 +168,68 @@ if problems:
     sys.exit("\n".join(problems))
 EOF
   assert_eq "$output" ""
+}
+
+# cluster_watch_field FIELD: python's view of the cluster-watch container
+# (FIELD: "script", the shell script it runs, or "check": what it needs).
+cluster_watch_field() {
+  python3 - "$K8S_DIR/moat-daemonset.yaml" "$1" <<'EOF'
+import sys, yaml
+
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+pod = [d for d in docs if d["kind"] == "DaemonSet"][0]["spec"]["template"]["spec"]
+cw = [c for c in pod["containers"] if c["name"] == "cluster-watch"]
+if not cw:
+    sys.exit("no container cluster-watch")
+cw = cw[0]
+if sys.argv[2] == "script":
+    cmd = cw["command"]
+    if cmd[:2] != ["/bin/sh", "-c"] or len(cmd) != 3:
+        sys.exit("cluster-watch: command is not /bin/sh -c SCRIPT: %s" % cmd)
+    print(cmd[2])
+    sys.exit(0)
+problems = []
+env = {e["name"]: e.get("value") for e in cw.get("env", [])}
+install = [c for c in pod["initContainers"] if c["name"] == "install"][0]
+ienv = {e["name"]: e.get("value") for e in install.get("env", [])}
+if env.get("MOAT_CLUSTER") != ienv.get("MOAT_CLUSTER"):
+    problems.append("MOAT_CLUSTER differs between install and cluster-watch")
+vols = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
+mounts = {vols.get(m["name"]): m["mountPath"] for m in cw.get("volumeMounts", [])}
+for path in ("/run/moat", "/etc/cni/net.d"):
+    if mounts.get(path) != path:
+        problems.append("cluster-watch does not mount the node's %s there" % path)
+if "/etc/cni/net.d" not in (env.get("MOAT_NETWORK_DIRS") or "/etc/moat/networks:/etc/cni/net.d").split(":"):
+    problems.append("cluster-watch's MOAT_NETWORK_DIRS leaves out /etc/cni/net.d")
+sc = cw.get("securityContext") or {}
+if "NET_ADMIN" not in (sc.get("capabilities") or {}).get("add", []):
+    problems.append("cluster-watch lacks NET_ADMIN (tables and routes)")
+if sc.get("privileged"):
+    problems.append("cluster-watch is privileged")
+if pod.get("hostNetwork") is not True:
+    problems.append("the pod is not on the host's network")
+if problems:
+    sys.exit("\n".join(problems))
+EOF
+}
+
+@test "kubernetes: the DaemonSet's cluster-watch runs a watch moatctl accepts, with what it needs; idle without a cluster" {
+  run -0 cluster_watch_field check
+  assert_eq "$output" ""
+  local script
+  script=$(cluster_watch_field script) || fail "$script"
+  [[ $script == *"/opt/moat/root/usr/local/bin/moatctl "* ]] || fail "not the image's moatctl: $script"
+  script=${script//\/opt\/moat\/root\/usr\/local\/bin\/moatctl/$MOAT_BUILD/moatctl}
+  mkdir -p "$T/k8s-nets"
+  # A cluster with no network in the directory: moatctl took the command
+  # line and says what is missing, in one line (a usage error would not).
+  run env MOAT_CLUSTER="c$PFX" MOAT_NETWORK_DIRS="$T/k8s-nets" MOAT_RUN_DIR="$T/k8s-run" sh -c "$script"
+  assert_eq "$status" 2 "watch with no network: exit status ($output)"
+  assert_contains "$output" "moatctl: cluster c$PFX: no network of it in $T/k8s-nets"
+  [[ $output != *usage* ]] || fail "usage error: $output"
+  # No cluster: it waits (still there after half a second), never runs moatctl.
+  run timeout 0.5 env MOAT_CLUSTER= sh -c "$script"
+  assert_eq "$status" 124 "no cluster: it should wait ($output)"
 }
 
 @test "kubernetes: the node's conflist: moat alone, with the pod-annotations and portMappings capabilities" {
@@ -217,6 +281,18 @@ EOF
   run -0 env MOAT_SRC="$src" MOAT_HOST="$host" MOAT_SUBNET=10.244.8.0/24 MOAT_IPAM=builtin sh "$K8S_DIR/install-moat"
   conf=$(cat "$host/etc/cni/net.d/10-moat.conflist")
   assert_jq "$conf" '.plugins[0].subnet == "10.244.8.0/24" and (.plugins[0] | has("ipam") | not)'
+  # Cluster mode: the cluster key with the store and the node's name.
+  run -0 env MOAT_SRC="$src" MOAT_HOST="$host" MOAT_SUBNET=10.244.9.0/24 MOAT_IPAM=builtin NODE_NAME=n1 \
+    MOAT_CLUSTER=c1 MOAT_CLUSTER_STORE=http://192.0.2.1:2379 sh "$K8S_DIR/install-moat"
+  conf=$(cat "$host/etc/cni/net.d/10-moat.conflist")
+  assert_jq "$conf" '.plugins[0].cluster == {name: "c1", store: "http://192.0.2.1:2379", node: "n1"}'
+  assert_jq "$conf" '.plugins[0].subnet == "10.244.9.0/24"'
+  run -1 env MOAT_SRC="$src" MOAT_HOST="$host" MOAT_SUBNET=10.244.9.0/24 MOAT_CLUSTER=c1 \
+    MOAT_CLUSTER_STORE=http://192.0.2.1:2379 sh "$K8S_DIR/install-moat"
+  assert_contains "$output" "MOAT_CLUSTER: cluster mode needs MOAT_IPAM=builtin"
+  run -1 env MOAT_SRC="$src" MOAT_HOST="$host" MOAT_SUBNET=10.244.9.0/24 MOAT_IPAM=builtin MOAT_CLUSTER=c1 \
+    sh "$K8S_DIR/install-moat"
+  assert_contains "$output" "MOAT_CLUSTER_STORE: \"\" is not the etcd URL"
   # No range and no API server: it says so and fails.
   run -1 env MOAT_SRC="$src" MOAT_HOST="$host" NODE_NAME=n1 sh "$K8S_DIR/install-moat"
   assert_contains "$output" "no service account token"

@@ -569,6 +569,8 @@ cmd_teardown (const struct opts *o)
       printf ("removed: bridge %s\n", json_string_value (b));
   json_array_foreach (json_object_get (report, "kept"), i, b)
       printf ("kept: bridge %s (a port is on it)\n", json_string_value (b));
+  json_array_foreach (json_object_get (report, "tunnels"), i, b)
+      printf ("removed: tunnel %s\n", json_string_value (b));
   printf ("teardown: moat's tables removed\n");
   return EXIT_OK;
 }

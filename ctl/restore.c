@@ -12,6 +12,7 @@
 #include "foreign.h"
 #include "model/policy.h"
 #include "model/publish.h"
+#include "state/identities.h"
 #include "state/hostnet.h"
 #include "verbs/apply.h"
 #include "verbs/dnsd.h"
@@ -76,7 +77,9 @@ struct expected
   char **idents;
   size_t nidents;
   struct moat_nft_elems *elems;
-  struct moat_nft_elems *unsure; /* grants near their expiry */
+  struct moat_nft_elems *unsure;   /* grants near their expiry */
+  struct moat_addr6_pair *remote6; /* dual-stack containers of other nodes */
+  size_t nremote6;
 };
 
 static void
@@ -86,6 +89,7 @@ expected_free (struct expected *e)
     ctl_records_free (&e->recs[i]);
   free (e->recs);
   free (e->members);
+  free (e->remote6);
   moat_strv_free (e->idents);
   moat_nft_elems_free (e->elems);
   moat_nft_elems_free (e->unsure);
@@ -185,6 +189,23 @@ expected_publish (const struct moat_record *r, struct moat_nft_elems *out, moat_
   return 0;
 }
 
+/* Another node's dual-stack container: its twins are expected too
+ * (docs/cluster.md, "IPv6 between nodes"). */
+static int
+remote6_append (struct expected *e, const struct moat_record *r, moat_err_t *err)
+{
+  struct moat_addr6_pair *v;
+
+  if (!r->have_addr6)
+    return 0;
+  v = realloc (e->remote6, (e->nremote6 + 1) * sizeof (*v));
+  if (!v)
+    return moat_error_nomem (err, "moatctl");
+  e->remote6 = v;
+  v[e->nremote6++] = (struct moat_addr6_pair){ r->addr, r->addr6 };
+  return 0;
+}
+
 static int
 expected_network (const char *network, bool all_idents, int64_t now, struct expected *e,
                   moat_err_t *err)
@@ -210,7 +231,8 @@ expected_network (const char *network, bool all_idents, int64_t now, struct expe
   memcpy (both + rs->n, remote.v, remote.n * sizeof (*both));
   all = (struct records){ both, rs->n + remote.n };
   for (size_t i = 0; i < remote.n; i++)
-    if (expected_grants (&all, &remote.v[i], now, all_idents, e->elems, e->unsure, err) < 0)
+    if (expected_grants (&all, &remote.v[i], now, all_idents, e->elems, e->unsure, err) < 0
+        || remote6_append (e, &remote.v[i], err) < 0)
       return -1;
   m = realloc (e->members, (e->nmembers + rs->n + 1) * sizeof (*m));
   if (!m)
@@ -254,6 +276,12 @@ expected_addr6_of (struct in_addr addr, struct in6_addr *ret, void *data)
         *ret = e->members[i].addr6;
         return 1;
       }
+  for (size_t i = 0; i < e->nremote6; i++)
+    if (e->remote6[i].addr.s_addr == addr.s_addr)
+      {
+        *ret = e->remote6[i].addr6;
+        return 1;
+      }
   return 0;
 }
 
@@ -262,7 +290,7 @@ expected_addr6_of (struct in_addr addr, struct in6_addr *ret, void *data)
 static int
 expected_twins (struct expected *e, moat_err_t *err)
 {
-  bool any6 = false;
+  bool any6 = e->nremote6 > 0;
 
   for (size_t i = 0; i < e->nmembers; i++)
     any6 = any6 || e->members[i].have_addr6;

@@ -51,6 +51,12 @@ int moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, 
  * (either side of grant_peer), as a DEL does, for an address with no
  * member elements (cluster mode: another node's container). */
 int moat_nft_address_forget (struct moat_nft *nft, struct in_addr addr, moat_err_t *err);
+/* The same for `n` addresses at once: one dump of each set for all. */
+int moat_nft_addresses_forget (struct moat_nft *nft, const struct in_addr *addrs, size_t n,
+                               moat_err_t *err);
+/* The same, with the twins' elements naming `addr6` (NULL: none). */
+int moat_nft_address_forget2 (struct moat_nft *nft, struct in_addr addr,
+                              const struct in6_addr *addr6, moat_err_t *err);
 
 /* Removes the network's bridge from the bridges set (its last member gone
  * and the bridge deleted). Already gone is success. */
@@ -90,7 +96,8 @@ int moat_nft_port6_find (struct moat_nft *nft, const char *host_ifname,
 int moat_nft_tables_ensure (struct moat_nft *nft, moat_err_t *err);
 /* Makes the IPv6 half of the tables (which must be there) when it is
  * missing: a dual-stack network's host-network container (docs/design.md,
- * "Host-network containers"). There already is success. */
+ * "Host-network containers"), a dual-stack node of a cluster before any
+ * dual-stack member here. There already is success. */
 int moat_nft_half6_ensure (struct moat_nft *nft, moat_err_t *err);
 
 /* Deletes both moat tables (the last DEL anywhere). ENOENT is success. */
@@ -119,6 +126,13 @@ int moat_nft_policy_replace2 (struct moat_nft *nft, struct in_addr addr,
                               struct moat_nft_elems *del, const char *drop_ident,
                               const char *create_ident, struct moat_nft_elems *add,
                               moat_err_t *err);
+
+/* In one batch: creates the identities `create_idents` (NULL-terminated;
+ * none may exist) and adds `add`, the IPv6 chains of identities it names
+ * made when missing (as moat_nft_policy_replace2). Many joins at once
+ * (cluster mode's first sync). */
+int moat_nft_idents_join (struct moat_nft *nft, char *const *create_idents,
+                          struct moat_nft_elems *add, moat_err_t *err);
 
 /* 1 when an element of `l` is still in the kernel with more than max_ms
  * to live (or no timeout), 0 when each is gone or goes within max_ms:

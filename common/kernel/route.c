@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <netlink/attr.h>
@@ -190,6 +191,71 @@ moat_route_del (struct moat_nl *nl, struct in_addr dst, int prefixlen, moat_err_
   return 0;
 }
 
+static struct nl_msg *
+route6_msg (int type, int flags, const struct in6_addr *dst, int prefixlen)
+{
+  struct rtmsg rt = {
+    .rtm_family = AF_INET6,
+    .rtm_dst_len = (unsigned char)prefixlen,
+    .rtm_table = RT_TABLE_MAIN,
+    .rtm_protocol = MOAT_RTPROT,
+    .rtm_scope = RT_SCOPE_UNIVERSE,
+    .rtm_type = RTN_UNICAST,
+  };
+  struct nl_msg *msg = nlmsg_alloc_simple (type, flags);
+
+  if (msg
+      && (nlmsg_append (msg, &rt, sizeof (rt), NLMSG_ALIGNTO) < 0
+          || nla_put (msg, RTA_DST, sizeof (*dst), dst) < 0))
+    {
+      nlmsg_free (msg);
+      return NULL;
+    }
+  return msg;
+}
+
+int
+moat_route6_replace (struct moat_nl *nl, const struct in6_addr *dst, int prefixlen,
+                     const struct in6_addr *gateway, const char *ifname, moat_err_t *err)
+{
+  _cleanup_msg_ struct nl_msg *msg
+      = route6_msg (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, dst, prefixlen);
+  char text[INET6_ADDRSTRLEN];
+  struct link_answer l;
+  int r = link_lookup (nl, 0, ifname, &l);
+
+  if (r < 0 || l.index <= 0)
+    return moat_nl_error (err, nl, r < 0 ? r : -ENODEV, "interface \"%s\"", ifname);
+  if (!msg || nla_put (msg, RTA_GATEWAY, sizeof (*gateway), gateway) < 0
+      || nla_put_u32 (msg, RTA_OIF, (uint32_t)l.index) < 0)
+    return moat_error_nomem (err, "route");
+  r = moat_nl_talk (nl, msg, NULL, NULL);
+  if (r < 0)
+    {
+      inet_ntop (AF_INET6, dst, text, sizeof (text));
+      return moat_nl_error (err, nl, r, "route %s/%d", text, prefixlen);
+    }
+  return 0;
+}
+
+int
+moat_route6_del (struct moat_nl *nl, const struct in6_addr *dst, int prefixlen, moat_err_t *err)
+{
+  _cleanup_msg_ struct nl_msg *msg = route6_msg (RTM_DELROUTE, 0, dst, prefixlen);
+  char text[INET6_ADDRSTRLEN];
+  int r;
+
+  if (!msg)
+    return moat_error_nomem (err, "route");
+  r = moat_nl_talk (nl, msg, NULL, NULL);
+  if (r < 0 && r != -ESRCH && r != -ENOENT)
+    {
+      inet_ntop (AF_INET6, dst, text, sizeof (text));
+      return moat_nl_error (err, nl, r, "route %s/%d", text, prefixlen);
+    }
+  return 0;
+}
+
 struct neigh_query
 {
   int ifindex;
@@ -237,4 +303,146 @@ moat_neigh_mac (struct moat_nl *nl, const char *ifname, struct in_addr addr,
   if (r < 0)
     return moat_nl_error (err, nl, r, "neighbours of \"%s\"", ifname);
   return q.found ? 1 : 0;
+}
+
+/* The index of link `ifname`, or a negative errno (-ENODEV: none). */
+static int
+link_index (struct moat_nl *nl, const char *ifname)
+{
+  struct link_answer l;
+  int r = link_lookup (nl, 0, ifname, &l);
+
+  if (r < 0)
+    return r;
+  return l.index > 0 ? l.index : -ENODEV;
+}
+
+int
+moat_route_replace_onlink (struct moat_nl *nl, struct in_addr dst, int prefixlen,
+                           struct in_addr gateway, const char *ifname, moat_err_t *err)
+{
+  _cleanup_msg_ struct nl_msg *msg
+      = route_msg (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, dst, prefixlen);
+  char text[INET_ADDRSTRLEN];
+  int index = link_index (nl, ifname), r;
+
+  inet_ntop (AF_INET, &dst, text, sizeof (text));
+  if (index < 0)
+    return moat_nl_error (err, nl, index, "route %s/%d: interface \"%s\"", text, prefixlen, ifname);
+  if (!msg || nla_put (msg, RTA_GATEWAY, sizeof (gateway.s_addr), &gateway.s_addr) < 0
+      || nla_put_u32 (msg, RTA_OIF, (uint32_t)index) < 0)
+    return moat_error_nomem (err, "route");
+  ((struct rtmsg *)nlmsg_data (nlmsg_hdr (msg)))->rtm_flags |= RTNH_F_ONLINK;
+  r = moat_nl_talk (nl, msg, NULL, NULL);
+  if (r < 0)
+    return moat_nl_error (err, nl, r, "route %s/%d dev %s", text, prefixlen, ifname);
+  return 0;
+}
+
+/* IFLA_LINKINFO of a VXLAN device, and no IPv6 link-local on it (nothing
+ * but the routed IPv4 crosses a tunnel). */
+static int
+vxlan_attrs (struct nl_msg *msg, const struct moat_vxlan_spec *s, int lower, bool ipv6)
+{
+  struct nlattr *info, *data, *af, *in6;
+
+  if (!(info = nla_nest_start (msg, IFLA_LINKINFO))
+      || nla_put_string (msg, IFLA_INFO_KIND, "vxlan") < 0
+      || !(data = nla_nest_start (msg, IFLA_INFO_DATA))
+      || nla_put_u32 (msg, IFLA_VXLAN_ID, s->vni) < 0
+      || nla_put (msg, IFLA_VXLAN_GROUP, 4, &s->remote.s_addr) < 0
+      || (s->local.s_addr && nla_put (msg, IFLA_VXLAN_LOCAL, 4, &s->local.s_addr) < 0)
+      || (lower > 0 && nla_put_u32 (msg, IFLA_VXLAN_LINK, (uint32_t)lower) < 0)
+      || nla_put_u16 (msg, IFLA_VXLAN_PORT, htons (MOAT_VXLAN_PORT)) < 0
+      || nla_put_u8 (msg, IFLA_VXLAN_LEARNING, 0) < 0
+      || nla_put_u8 (msg, IFLA_VXLAN_DF, VXLAN_DF_INHERIT) < 0)
+    return -ENOMEM;
+  nla_nest_end (msg, data);
+  nla_nest_end (msg, info);
+  if (!ipv6)
+    return 0;
+  if (!(af = nla_nest_start (msg, IFLA_AF_SPEC)) || !(in6 = nla_nest_start (msg, AF_INET6))
+      || nla_put_u8 (msg, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE) < 0)
+    return -ENOMEM;
+  nla_nest_end (msg, in6);
+  nla_nest_end (msg, af);
+  return 0;
+}
+
+/* One RTM_NEWLINK; `ipv6`: with IPv6's address generation off (refused,
+ * EAFNOSUPPORT, where IPv6 is disabled: then nothing to turn off). */
+static int
+vxlan_create (struct moat_nl *nl, const struct moat_vxlan_spec *s, int lower, bool ipv6)
+{
+  struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_flags = IFF_UP, .ifi_change = IFF_UP };
+  _cleanup_msg_ struct nl_msg *msg = nlmsg_alloc_simple (RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+
+  if (!msg || nlmsg_append (msg, &ifi, sizeof (ifi), NLMSG_ALIGNTO) < 0
+      || nla_put_string (msg, IFLA_IFNAME, s->ifname) < 0
+      || nla_put (msg, IFLA_ADDRESS, MOAT_MAC_LEN, s->mac) < 0
+      || vxlan_attrs (msg, s, lower, ipv6) < 0)
+    return -ENOMEM;
+  return moat_nl_talk (nl, msg, NULL, NULL);
+}
+
+int
+moat_vxlan_ensure (struct moat_nl *nl, const struct moat_vxlan_spec *s, moat_err_t *err)
+{
+  int lower = s->lower ? link_index (nl, s->lower) : 0, r;
+
+  r = link_index (nl, s->ifname);
+  if (r >= 0)
+    return 0;
+  if (r != -ENODEV)
+    return moat_nl_error (err, nl, r, "tunnel \"%s\"", s->ifname);
+  if (lower < 0)
+    return moat_nl_error (err, nl, lower, "tunnel \"%s\": underlay interface \"%s\"", s->ifname,
+                          s->lower);
+  r = vxlan_create (nl, s, lower, true);
+  if (r == -EAFNOSUPPORT)
+    r = vxlan_create (nl, s, lower, false);
+  if (r == -ENOMEM)
+    return moat_error_nomem (err, "tunnel");
+  if (r < 0)
+    return moat_nl_error (err, nl, r, "tunnel \"%s\": cannot create (vxlan id %u)", s->ifname,
+                          s->vni);
+  return 1;
+}
+
+int
+moat_tunnel_delete (struct moat_nl *nl, const char *ifname, moat_err_t *err)
+{
+  struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+  _cleanup_msg_ struct nl_msg *msg = nlmsg_alloc_simple (RTM_DELLINK, 0);
+  int r;
+
+  if (!msg || nlmsg_append (msg, &ifi, sizeof (ifi), NLMSG_ALIGNTO) < 0
+      || nla_put_string (msg, IFLA_IFNAME, ifname) < 0)
+    return moat_error_nomem (err, "tunnel");
+  r = moat_nl_talk (nl, msg, NULL, NULL);
+  if (r < 0 && r != -ENODEV)
+    return moat_nl_error (err, nl, r, "tunnel \"%s\": cannot delete", ifname);
+  return 0;
+}
+
+int
+moat_neigh_replace (struct moat_nl *nl, const char *ifname, struct in_addr addr,
+                    const unsigned char mac[MOAT_MAC_LEN], moat_err_t *err)
+{
+  _cleanup_msg_ struct nl_msg *msg
+      = nlmsg_alloc_simple (RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE);
+  struct ndmsg nd = { .ndm_family = AF_INET, .ndm_state = NUD_PERMANENT };
+  int index = link_index (nl, ifname), r;
+
+  if (index < 0)
+    return moat_nl_error (err, nl, index, "neighbour on \"%s\"", ifname);
+  nd.ndm_ifindex = index;
+  if (!msg || nlmsg_append (msg, &nd, sizeof (nd), NLMSG_ALIGNTO) < 0
+      || nla_put (msg, NDA_DST, 4, &addr.s_addr) < 0
+      || nla_put (msg, NDA_LLADDR, MOAT_MAC_LEN, mac) < 0)
+    return moat_error_nomem (err, "neighbour");
+  r = moat_nl_talk (nl, msg, NULL, NULL);
+  if (r < 0)
+    return moat_nl_error (err, nl, r, "neighbour on \"%s\"", ifname);
+  return 0;
 }

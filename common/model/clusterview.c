@@ -47,6 +47,30 @@ moat_wg_key_format (const unsigned char key[MOAT_WG_KEY_LEN], char text[MOAT_WG_
   sodium_bin2base64 (text, MOAT_WG_KEY_TEXT, key, MOAT_WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
 }
 
+/* "subnet6" and "underlay6": absent or null, or an IPv6 prefix / address. */
+static int
+view_node6_parse (json_t *j, const char *where, struct moat_view_node *n, moat_err_t *err)
+{
+  json_t *subnet6 = json_object_get (j, "subnet6"), *underlay6 = json_object_get (j, "underlay6");
+
+  struct in6_addr prefix;
+
+  n->have_subnet6 = subnet6 && !json_is_null (subnet6);
+  if (n->have_subnet6
+      && (!json_is_string (subnet6)
+          || moat_parse_cidr6 (json_string_value (subnet6), &n->subnet6, &n->prefixlen6) < 0
+          || (prefix = moat_ipv6_prefix (&n->subnet6, n->prefixlen6),
+              !IN6_ARE_ADDR_EQUAL (&prefix, &n->subnet6))))
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.subnet6: want an IPv6 prefix (x:y::/n)",
+                       where);
+  n->have_underlay6 = underlay6 && !json_is_null (underlay6);
+  if (n->have_underlay6
+      && (!json_is_string (underlay6)
+          || moat_parse_ipv6 (json_string_value (underlay6), &n->underlay6) < 0))
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.underlay6: want an IPv6 address", where);
+  return 0;
+}
+
 static int
 view_node_parse (json_t *j, const char *where, struct moat_view_node *n, moat_err_t *err)
 {
@@ -70,13 +94,14 @@ view_node_parse (json_t *j, const char *where, struct moat_view_node *n, moat_er
   if (wg_key && moat_wg_key_parse (wg_key, n->wg_key) < 0)
     return moat_error (err, MOAT_E_CONFIG, 0,
                        "view: %s.wgKey: want a WireGuard public key (32 bytes, base64)", where);
-  return 0;
+  return view_node6_parse (j, where, n, err);
 }
 
 static int
 view_member_parse (json_t *j, const char *where, struct moat_view_member *m, moat_err_t *err)
 {
   const char *address = json_string_value (json_object_get (j, "address"));
+  json_t *address6;
 
   if (view_name (j, where, "node", &m->node, err) < 0)
     return -1;
@@ -90,6 +115,12 @@ view_member_parse (json_t *j, const char *where, struct moat_view_member *m, moa
   m->name = json_string_value (json_object_get (j, "name"));
   if (!address || moat_parse_ipv4 (address, &m->addr) < 0)
     return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.address: want an IPv4 address", where);
+  address6 = json_object_get (j, "address6");
+  m->have_addr6 = address6 && !json_is_null (address6);
+  if (m->have_addr6
+      && (!json_is_string (address6)
+          || moat_parse_ipv6 (json_string_value (address6), &m->addr6) < 0))
+    return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.address6: want an IPv6 address", where);
   m->policy = json_object_get (j, "policy");
   if (!json_is_object (m->policy))
     return moat_error (err, MOAT_E_CONFIG, 0, "view: %s.policy: want an object", where);
@@ -104,6 +135,12 @@ moat_subnets_overlap (struct in_addr a, int alen, struct in_addr b, int blen)
   return ((a.s_addr ^ b.s_addr) & moat_prefix_mask (len)) == 0;
 }
 
+bool
+moat_subnets6_overlap (const struct in6_addr *a, int alen, const struct in6_addr *b, int blen)
+{
+  return moat_ipv6_in_prefix (a, b, alen < blen ? alen : blen);
+}
+
 /* Two nodes never share addresses (the store's claims see to it; a view
  * that says otherwise is refused whole). */
 static int
@@ -116,6 +153,12 @@ view_nodes_apart (const struct moat_view *v, moat_err_t *err)
         return moat_error (err, MOAT_E_CONFIG, 0,
                            "view: nodes \"%s\" and \"%s\": their subnets overlap", v->nodes[i].node,
                            v->nodes[k].node);
+      else if (v->nodes[i].have_subnet6 && v->nodes[k].have_subnet6
+               && moat_subnets6_overlap (&v->nodes[i].subnet6, v->nodes[i].prefixlen6,
+                                         &v->nodes[k].subnet6, v->nodes[k].prefixlen6))
+        return moat_error (err, MOAT_E_CONFIG, 0,
+                           "view: nodes \"%s\" and \"%s\": their subnet6s overlap",
+                           v->nodes[i].node, v->nodes[k].node);
   return 0;
 }
 
@@ -160,6 +203,64 @@ moat_view_member_here (const struct moat_view *v, const char *self, const char *
     return false;
   for (size_t i = 0; i < v->nnodes; i++)
     if (strcmp (v->nodes[i].node, m->node) == 0)
-      return moat_subnets_overlap (m->addr, 32, v->nodes[i].subnet, v->nodes[i].prefixlen);
+      return moat_subnets_overlap (m->addr, 32, v->nodes[i].subnet, v->nodes[i].prefixlen)
+             && (!m->have_addr6 || !v->nodes[i].have_subnet6
+                 || moat_ipv6_in_prefix (&m->addr6, &v->nodes[i].subnet6, v->nodes[i].prefixlen6));
   return false;
+}
+
+/* FNV-1a over the strings, each with its terminating NUL (so "ab","c"
+ * and "a","bc" differ): not a secret, only the same on both nodes. */
+static uint64_t
+names_hash (const char *const *names, size_t n)
+{
+  uint64_t h = 0xcbf29ce484222325ULL;
+
+  for (size_t i = 0; i < n; i++)
+    for (const char *p = names[i];; p++)
+      {
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+        if (!*p)
+          break;
+      }
+  return h;
+}
+
+/* The MAC of `owner`'s device toward `peer`: locally administered, unicast. */
+static void
+tunnel_mac (const char *cluster, const char *owner, const char *peer,
+            unsigned char mac[MOAT_MAC_LEN])
+{
+  const char *names[] = { "mac", cluster, owner, peer };
+  uint64_t h = names_hash (names, 4);
+
+  mac[0] = 0x02;
+  for (int i = 1; i < MOAT_MAC_LEN; i++)
+    mac[i] = (unsigned char)(h >> (8 * (i - 1)));
+}
+
+void
+moat_view_tunnel (const char *cluster, const char *self, const char *peer, struct moat_tunnel *t)
+{
+  const char *dev[] = { "dev", cluster, peer };
+  const char *pair[] = { "vni", cluster, strcmp (self, peer) < 0 ? self : peer,
+                         strcmp (self, peer) < 0 ? peer : self };
+  uint64_t h = names_hash (pair, 4);
+
+  memset (t, 0, sizeof (*t));
+  snprintf (t->ifname, sizeof (t->ifname), "moat-vx%08x", (unsigned)(names_hash (dev, 3) >> 32));
+  t->vni = (uint32_t)(h & 0xffffff);
+  if (t->vni == 0)
+    t->vni = 1;
+  tunnel_mac (cluster, self, peer, t->mac);
+  tunnel_mac (cluster, peer, self, t->peer_mac);
+}
+
+const struct moat_view_node *
+moat_view_node_find (const struct moat_view *v, const char *node)
+{
+  for (size_t i = 0; i < v->nnodes; i++)
+    if (strcmp (v->nodes[i].node, node) == 0)
+      return &v->nodes[i];
+  return NULL;
 }

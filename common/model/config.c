@@ -533,9 +533,17 @@ parse_cluster (struct moat_netconf *c, moat_err_t *err)
     return moat_error (err, MOAT_E_CONFIG, 0,
                        "cluster.store: \"%s\" must be an http:// or https:// URL",
                        c->cluster_store);
+  /* An IPv6-only network's IPv4 keys (240.0.0.0/4) are this node's alone
+   * (docs/design.md, "IPv6"): nothing to publish or route. */
   if (!c->have_subnet)
     return moat_error (err, MOAT_E_CONFIG, 0,
-                       "cluster: needs \"subnet\" (this node's container subnet)");
+                       "cluster: needs \"subnet\" (this node's container subnet; an IPv6-only "
+                       "network cannot join a cluster yet)");
+  /* A packet to another node may cross a VXLAN tunnel (docs/cluster.md,
+   * "Routing between nodes"): room for its headers on a 1500-byte underlay,
+   * unless "mtu" says otherwise. */
+  if (!c->mtu)
+    c->mtu = MOAT_CLUSTER_MTU;
   return 0;
 }
 

@@ -50,8 +50,8 @@ struct moat_netconf
   bool have_subnet6; /* "subnet6": the network is dual stack (a /64) */
   struct in6_addr subnet6;
   struct in6_addr gateway6; /* "gateway6"; default: subnet6's ::1 */
-  bool v6only; /* "subnet6" without "subnet" or "ipam": IPv6-only (docs/design.md, "IPv6") */
-  unsigned mtu;
+  bool v6only;  /* "subnet6" without "subnet" or "ipam": IPv6-only (docs/design.md, "IPv6") */
+  unsigned mtu; /* 0: the kernel's; in cluster mode MOAT_CLUSTER_MTU when not given */
   bool masquerade;
   bool internet;
   bool reject;
@@ -128,6 +128,9 @@ int moat_cni_version_cmp (const char *a, const char *b);
  * alphanumeric, at most MOAT_CLUSTER_NAME_MAX bytes (it names files and
  * store keys). */
 #define MOAT_CLUSTER_NAME_MAX 63
+/* Cluster mode's default "mtu": a 1500-byte underlay less VXLAN's 50 bytes
+ * (MOAT_VXLAN_OVERHEAD, model/clusterview.h). */
+#define MOAT_CLUSTER_MTU 1450
 bool moat_cluster_name_valid (const char *s);
 
 /* Helpers shared with the hook and moatctl. */

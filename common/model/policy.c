@@ -972,6 +972,22 @@ moat_policy_compile (const struct moat_compile_input *in, struct moat_nft_elems 
   return moat_nft_elems_proxied (out, addr, a->proxy_addr, a->proxy_port);
 }
 
+int
+moat_policy_compile_reach (const char *ident, const struct moat_policy *p,
+                           const struct moat_peer_group *groups, size_t ngroups,
+                           struct moat_nft_elems *out)
+{
+  for (size_t g = 0; g < ngroups; g++)
+    {
+      if (!moat_policy_allows (p, groups[g].policy))
+        continue;
+      for (size_t i = 0; i < groups[g].n; i++)
+        if (moat_nft_elems_ident_reach (out, ident, groups[g].addrs[i]) < 0)
+          return -1;
+    }
+  return 0;
+}
+
 /* What a leaving container takes out of other identities' sets. */
 int
 moat_policy_compile_leave (struct in_addr addr, const struct moat_policy *p,

@@ -113,6 +113,12 @@ struct moat_compile_input
  * its own host ports, ACLs, internet and proxy. Returns -1 only when out of
  * memory. */
 int moat_policy_compile (const struct moat_compile_input *in, struct moat_nft_elems *out);
+/* A new identity's set, for identity `ident` of policy `p`: every member
+ * of `groups` it may reach (many joins at once: verbs/apply.h,
+ * moat_policy_join_many, with the members from before the batch). */
+int moat_policy_compile_reach (const char *ident, const struct moat_policy *p,
+                               const struct moat_peer_group *groups, size_t ngroups,
+                               struct moat_nft_elems *out);
 /* The elements a leaving container takes out of other identities' sets. */
 int moat_policy_compile_leave (struct in_addr addr, const struct moat_policy *p,
                                const struct moat_peer_group *groups, size_t ngroups,

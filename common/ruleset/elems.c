@@ -328,6 +328,8 @@ format_field (char *buf, size_t size, enum moat_field type, const uint8_t *p, ui
       return snprintf (buf, size, "%u", (unsigned)(p[0] << 8 | p[1]));
     case MOAT_FIELD_CGROUP:
       return snprintf (buf, size, "cgroup:%" PRIu64, moat_elem_cgroup (p, set_flags));
+    case MOAT_FIELD_VNI: /* as nft lists it: the word in hex */
+      return snprintf (buf, size, "0x%02x%02x%02x%02x", p[0], p[1], p[2], p[3]);
     }
   return snprintf (buf, size, "?");
 }
@@ -1112,6 +1114,74 @@ node_route (struct moat_nft_elems *l, struct in_addr addr, int prefixlen, const 
   return 0;
 }
 
+/* A tunnel's VNI word (VNI << 8, big-endian), and the node's underlay
+ * address with it. */
+static int
+node_vtep (struct moat_nft_elems *l, struct in_addr underlay, uint32_t vni)
+{
+  uint32_t word = htonl (vni << 8);
+  struct key_writer w;
+
+  if (!elems_push (l, MOAT_SET_NODE_VNIS, &w))
+    return -1;
+  key_put (&w, &word, sizeof (word));
+  if (!elems_push (l, MOAT_SET_NODE_VTEPS, &w))
+    return -1;
+  key_put_addr (&w, underlay);
+  key_put (&w, &word, sizeof (word));
+  return 0;
+}
+
+static void
+key_end_with_last6 (struct moat_elem *e, const struct in6_addr *subnet, int prefixlen)
+{
+  struct in6_addr last = *subnet;
+
+  for (int i = 0; i < 16; i++)
+    if (prefixlen < 8 * (i + 1))
+      last.s6_addr[i] |= (uint8_t)(0xff >> (prefixlen > 8 * i ? prefixlen - 8 * i : 0));
+  memcpy (e->key_end, e->key, e->key_len);
+  e->key_end_len = e->key_len;
+  memcpy (e->key_end, last.s6_addr, 16);
+}
+
+static int
+node_route6 (struct moat_nft_elems *l, const struct in6_addr *addr, int prefixlen,
+             const char *ifname, const unsigned char mac[MOAT_MAC_LEN])
+{
+  struct key_writer w;
+  struct moat_elem *e = elems_push (l, MOAT_SET_NODE_ROUTES6, &w);
+
+  if (!e)
+    return -1;
+  key_put_addr6 (&w, addr);
+  key_put_ifname (&w, ifname);
+  key_put (&w, mac, MOAT_MAC_LEN);
+  key_end_with_last6 (e, addr, prefixlen);
+  return 0;
+}
+
+/* The twins: subnet6 for subnet, the IPv6 nexthop for the underlay. */
+static int
+node_elems6 (struct moat_nft_elems *l, const struct moat_node_link *n)
+{
+  struct key_writer w;
+  struct moat_elem *e = elems_push (l, MOAT_SET_NODE_NETS6, &w);
+
+  if (!e)
+    return -1;
+  key_put_addr6 (&w, &n->subnet6);
+  key_put_ifname (&w, n->ifname);
+  key_end_with_last6 (e, &n->subnet6, n->prefixlen6);
+  if (node_route6 (l, &n->subnet6, n->prefixlen6, n->ifname, n->mac) < 0
+      || node_route6 (l, &n->gateway6, 128, n->ifname, n->mac) < 0
+      || !elems_push (l, MOAT_SET_NODE_LINKS6, &w))
+    return -1;
+  key_put_ifname (&w, n->ifname);
+  key_put (&w, n->mac, MOAT_MAC_LEN);
+  return 0;
+}
+
 int
 moat_nft_elems_node_net (struct moat_nft_elems *l, struct in_addr subnet, int prefixlen,
                          const char *ifname)
@@ -1139,5 +1209,7 @@ moat_nft_elems_node (struct moat_nft_elems *l, const struct moat_node_link *n)
     return -1;
   key_put_ifname (&w, n->ifname);
   key_put (&w, n->mac, MOAT_MAC_LEN);
-  return 0;
+  if (n->vni && node_vtep (l, n->underlay, n->vni) < 0)
+    return -1;
+  return n->have6 ? node_elems6 (l, n) : 0;
 }

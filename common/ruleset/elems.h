@@ -196,6 +196,13 @@ struct moat_node_link
   struct in_addr underlay;
   char ifname[16];
   unsigned char mac[MOAT_MAC_LEN];
+  uint32_t vni; /* reached through VXLAN device `ifname` with this VNI; 0: on its link */
+  /* A node with a subnet6 (have6): its route's IPv6 nexthop on `ifname`
+   * (gateway6); the twins node_nets6 (subnet6 . ifname), node_routes6
+   * (subnet6 and gateway6 . ifname . mac) and node_links6. */
+  bool have6;
+  struct in6_addr subnet6, gateway6;
+  int prefixlen6;
 };
 int moat_nft_elems_node (struct moat_nft_elems *l, const struct moat_node_link *n);
 /* A node_nets element alone: `subnet` on `ifname` with no node_routes

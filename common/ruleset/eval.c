@@ -193,6 +193,8 @@ load_source (const struct walk *w, enum moat_source src, uint8_t *dst, uint32_t 
       return true;
     case MOAT_SRC_SOCKET_CGROUP:
       return load_cgroup (w, dst, len);
+    case MOAT_SRC_VXLAN_VNI:
+      return false; /* explain's packets are never VXLAN datagrams */
     }
   return false;
 }
@@ -358,6 +360,9 @@ term_holds (struct walk *w, const struct moat_rule_def *def, const struct moat_t
     case MOAT_TERM_TH_SPORT:
       return !is_arp (p) && (p->proto == IPPROTO_UDP || p->proto == IPPROTO_TCP)
              && p->sport == t->value;
+    case MOAT_TERM_TH_DPORT:
+      return !is_arp (p) && (p->proto == IPPROTO_UDP || p->proto == IPPROTO_TCP)
+             && w->dport == t->value;
     case MOAT_TERM_CT_STATE:
       return (ct_state_bit (p->ct) & t->value) != 0;
     case MOAT_TERM_CT_REPLY:

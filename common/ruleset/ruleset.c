@@ -19,6 +19,7 @@
  * packs one id per field, NFT_TYPE_BITS each, the first field highest. */
 enum
 {
+  NFT_TYPE_INTEGER = 4,
   NFT_TYPE_IPADDR = 7,
   NFT_TYPE_IP6ADDR = 8,
   NFT_TYPE_ETHERADDR = 9,
@@ -37,6 +38,7 @@ const struct moat_field_info moat_field_infos[] = {
   [MOAT_FIELD_PORT] = { NFT_TYPE_INET_SERVICE, 2, MOAT_BYTEORDER_BIG },
   [MOAT_FIELD_IPV6] = { NFT_TYPE_IP6ADDR, 16, MOAT_BYTEORDER_BIG },
   [MOAT_FIELD_CGROUP] = { NFT_TYPE_CGROUPV2, 8, MOAT_BYTEORDER_HOST },
+  [MOAT_FIELD_VNI] = { NFT_TYPE_INTEGER, 4, MOAT_BYTEORDER_BIG },
 };
 
 /* Interval concatenations need NFT_SET_CONCAT and a field description so
@@ -226,7 +228,8 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
    * with the interface their route uses; each node's subnet and underlay
    * address with that interface and the node's MAC on it (where its
    * packets may come from); each node's interface and MAC. Empty on a
-   * host with no cluster network. IPv4 only: no twin. */
+   * host with no cluster network. Their IPv6 twins hold the nodes with a
+   * subnet6 (docs/cluster.md, "IPv6 between nodes"). */
   [MOAT_SET_NODE_NETS] = { .family = NFPROTO_INET,
                            .name = "node_nets",
                            .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
@@ -241,6 +244,31 @@ const struct moat_set_def moat_set_defs[MOAT_SET_COUNT] = {
                             .name = "node_links",
                             .nfields = 2,
                             .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER } },
+  /* The VXLAN tunnels to other nodes: each one's VNI word; the node's
+   * underlay address with it. Empty with no tunnel. */
+  [MOAT_SET_NODE_VNIS]
+  = { .family = NFPROTO_INET, .name = "node_vnis", .nfields = 1, .fields = { MOAT_FIELD_VNI } },
+  [MOAT_SET_NODE_VTEPS] = { .family = NFPROTO_INET,
+                            .name = "node_vteps",
+                            .nfields = 2,
+                            .fields = { MOAT_FIELD_IPV4, MOAT_FIELD_VNI } },
+  [MOAT_SET_NODE_NETS6] = { .family = NFPROTO_INET,
+                            .name = "node_nets6",
+                            .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
+                            .nfields = 2,
+                            .fields = { MOAT_FIELD_IPV6, MOAT_FIELD_IFNAME },
+                            .v6 = true },
+  [MOAT_SET_NODE_ROUTES6] = { .family = NFPROTO_INET,
+                              .name = "node_routes6",
+                              .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT,
+                              .nfields = 3,
+                              .fields = { MOAT_FIELD_IPV6, MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER },
+                              .v6 = true },
+  [MOAT_SET_NODE_LINKS6] = { .family = NFPROTO_INET,
+                             .name = "node_links6",
+                             .nfields = 2,
+                             .fields = { MOAT_FIELD_IFNAME, MOAT_FIELD_ETHER },
+                             .v6 = true },
 };
 
 #define TWIN6(NAME) [MOAT_SET_##NAME] = MOAT_SET_##NAME##6
@@ -252,7 +280,8 @@ static const enum moat_set set_twins6[MOAT_SET_COUNT] = {
   TWIN6 (RESOLVERS),      TWIN6 (GRANT_INGRESS),   TWIN6 (PUBLISH),       TWIN6 (PUBLISHED),
   TWIN6 (LOGGED),         TWIN6 (LOG_RATE),        TWIN6 (PORTS),         TWIN6 (ALLOWED_OUT),
   TWIN6 (ALLOWED_IN),     TWIN6 (REFUSED_OUT),     TWIN6 (REFUSED_IN),    TWIN6 (HOSTNET_IDENT),
-  TWIN6 (HOSTNET_EGRESS), TWIN6 (HOSTNET_INGRESS), TWIN6 (HOSTNET_PEERS),
+  TWIN6 (HOSTNET_EGRESS), TWIN6 (HOSTNET_INGRESS), TWIN6 (HOSTNET_PEERS), TWIN6 (NODE_NETS),
+  TWIN6 (NODE_ROUTES),    TWIN6 (NODE_LINKS),
 };
 
 enum moat_set
@@ -447,6 +476,21 @@ const struct moat_rule_def moat_rule_defs[] = {
     MOAT_ACT_DROP,
     NULL,
     true },
+  /* Cluster mode's tunnels (docs/cluster.md, "Routing between nodes"): the
+   * kernel finds a VXLAN device by VNI alone, so a datagram carrying a
+   * tunnel's VNI must come from that tunnel's node, or the inner packet's
+   * arrival device would name a node that did not send it. Other VNIs
+   * (another VXLAN user's) are not moat's to judge. */
+  { NFPROTO_INET,
+    "input",
+    "udp dport 4789 @th,96,32 @node_vnis ip saddr . @th,96,32 != @node_vteps drop",
+    { L4PROTO (IPPROTO_UDP),
+      { MOAT_TERM_TH_DPORT, MOAT_VXLAN_DPORT, 0, { 0 } },
+      LOOKUP (MOAT_SET_NODE_VNIS, MOAT_SRC_VXLAN_VNI),
+      IPV4,
+      NOT_LOOKUP (MOAT_SET_NODE_VTEPS, MOAT_SRC_IP_SADDR, MOAT_SRC_VXLAN_VNI) },
+    MOAT_ACT_DROP,
+    NULL },
   /* The same for what reaches the host itself (a host-network container
    * lets other nodes' peers in: hostnet_peers). */
   { NFPROTO_INET,

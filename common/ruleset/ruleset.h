@@ -69,6 +69,9 @@
  *                    (that subnet, and the node's underlay address, . interface .
  *                     the node's MAC: where its packets may come from)
  *   set node_links   ifname . ether_addr  (each node's interface . MAC)
+ *   set node_vnis    typeof @th,96,32   (the VXLAN header's VNI word of each tunnel
+ *                    to another node: VNI << 8, the reserved byte 0 as the kernel wants it)
+ *   set node_vteps   typeof ip saddr . @th,96,32  (that node's underlay address . that word)
  *   chain raw        (filter, prerouting, priority raw -300, policy accept)
  *     iifname @guarded drop          (a frame the bridge hands up on the port
  *                                     itself, to a reserved group MAC 01:80:c2:
@@ -88,9 +91,12 @@
  *     meta nfproto ipv4 iifname @bridges drop        (fail closed: no member, no way)
  *     oifname . ip daddr @members jump to_container
  *     meta nfproto ipv6 oifname @bridges drop
- *                    (IPv6 half only, after the twins of the three above:
+ *                    (IPv6 half only, after the twins of the rules above:
  *                     nothing but a member's address is forwarded to a bridge)
  *   chain input    (filter, input, priority 0, policy accept)
+ *     udp dport 4789 @th,96,32 @node_vnis ip saddr . @th,96,32 != @node_vteps drop
+ *                    (a datagram for a tunnel to another node, not from that node:
+ *                     the inner packet's arrival device then names its node)
  *     ip saddr . iifname @node_nets ip saddr . iifname . ether saddr != @node_routes drop
  *     iifname . ip saddr @members jump to_host
  *     meta nfproto ipv4 iifname @bridges drop
@@ -223,10 +229,16 @@
  *   set <name>6      the twin of every set above keyed by an address (all
  *                    but bridges and guarded), ipv6_addr for ipv4_addr;
  *                    likewise id_<identity>6 and its chain
- *   each rule above that loads an IPv4 address (or says meta nfproto ipv4)
- *                    gets a twin, generated (moat_rule_twin6): ip -> ip6,
- *                    @set -> @set6, icmp type redirect -> icmpv6 type
- *                    nd-redirect, meta nfproto ipv4 -> ipv6, a jump or goto to
+ *   set node_nets6, node_routes6, node_links6
+ *                    the node sets' twins (ipv6_addr for ipv4_addr; node_links6
+ *                    as node_links), holding the nodes with a subnet6: its
+ *                    subnet6 and its route's IPv6 nexthop for subnet and
+ *                    underlay (docs/cluster.md, "IPv6 between nodes")
+ *   each rule above that loads an IPv4 address (or says meta nfproto ipv4,
+ *                    or ether type ip) gets a twin, generated
+ *                    (moat_rule_twin6): ip -> ip6, @set -> @set6, icmp type
+ *                    redirect -> icmpv6 type nd-redirect, meta nfproto ipv4 ->
+ *                    ipv6, ether type ip -> ip6, a jump or goto to
  *                    a regular chain -> to its twin <chain>6. A base chain's
  *                    twins follow its rules; a regular chain's twin holds the
  *                    twins of all its rules, family-free ones copied. The two
@@ -319,6 +331,7 @@ enum moat_field
   MOAT_FIELD_IPV6,
   MOAT_FIELD_CGROUP, /* a cgroup v2 id (its directory's inode): 8 bytes, host order,
                         big-endian in an interval set (nft's byteorder hton) */
+  MOAT_FIELD_VNI,    /* a VXLAN header's second word: VNI << 8, big-endian (nft: integer) */
 };
 
 /* moat_field_infos[type]. */
@@ -406,6 +419,12 @@ enum moat_set
   MOAT_SET_NODE_NETS,
   MOAT_SET_NODE_ROUTES,
   MOAT_SET_NODE_LINKS,
+  MOAT_SET_NODE_VNIS,
+  MOAT_SET_NODE_VTEPS,
+  /* Their IPv6 twins (IPv6 half): nodes with a subnet6 only. */
+  MOAT_SET_NODE_NETS6,
+  MOAT_SET_NODE_ROUTES6,
+  MOAT_SET_NODE_LINKS6,
   MOAT_SET_COUNT,
   /* Not in moat_set_defs: the set id_<identity> of each identity, shaped
    * as moat_ident_set_def (its IPv6 twin id_<identity>6: moat_ident_set6_def).
@@ -466,6 +485,7 @@ enum moat_source
   MOAT_SRC_ND_TARGET,          /* @th,64,128: an ND message's target address */
   MOAT_SRC_ND_LLADDR,          /* @th,208,48: the address in its first option */
   MOAT_SRC_SOCKET_CGROUP,      /* socket cgroupv2 level MOAT_HOSTNET_LEVEL */
+  MOAT_SRC_VXLAN_VNI,          /* @th,96,32: a VXLAN header's VNI and reserved byte */
 };
 
 /* A rule is its terms, all of which must match, in order, then its
@@ -499,6 +519,7 @@ enum moat_term_kind
   MOAT_TERM_DADDR6_LINK,     /* ip6 daddr fe80::/10 */
   MOAT_TERM_DADDR6_MCAST,    /* ip6 daddr ff00::/8 */
   MOAT_TERM_IIFTYPE_ETHER,   /* meta iiftype ether (nft's dependency of ether saddr in inet) */
+  MOAT_TERM_TH_DPORT,        /* th dport <value> (udp dport 4789, after meta l4proto udp) */
 };
 
 struct moat_term
@@ -562,6 +583,7 @@ struct moat_rule_def
 #define MOAT_ND_OPT_SLLAO 0x0101 /* type 1, length 1 (8 bytes) */
 #define MOAT_ND_OPT_TLLAO 0x0201
 #define MOAT_DHCPV6_SERVER_PORT 547
+#define MOAT_VXLAN_DPORT 4789 /* kernel/route.h's MOAT_VXLAN_PORT */
 
 /* Refusals logged (docs/design.md, "Refused flows"): the NFLOG group
  * moatctl watch binds, and each container's allowance. */

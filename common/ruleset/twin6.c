@@ -66,6 +66,10 @@ term_twin6 (struct moat_term *t)
       if (t->value == IPPROTO_ICMP)
         t->value = IPPROTO_ICMPV6;
       return true;
+    case MOAT_TERM_ETHER_TYPE: /* the inet table's: a node's frame */
+      if (t->value == MOAT_ETHERTYPE_IPV4)
+        t->value = MOAT_ETHERTYPE_IPV6;
+      return true;
     case MOAT_TERM_ICMP_TYPE: /* the only one: icmp redirect */
       t->value = MOAT_ICMPV6_REDIRECT;
       return true;
@@ -123,6 +127,15 @@ text_twin6 (const char *text, char *out, size_t size)
                               word_twin6 (w, buf, sizeof (buf)));
 }
 
+static bool
+has_ether_ipv4 (const struct moat_rule_def *def)
+{
+  for (size_t i = 0; i < MOAT_RULE_MAX_TERMS && def->terms[i].kind != MOAT_TERM_END; i++)
+    if (def->terms[i].kind == MOAT_TERM_ETHER_TYPE && def->terms[i].value == MOAT_ETHERTYPE_IPV4)
+      return true;
+  return false;
+}
+
 /* Rules whose twin is generated: the inet table's IPv4 half, but the
  * loopback rules (the kernel drops ::1 from a non-loopback device itself)
  * and a base chain's family-free rules (they serve both families). */
@@ -136,7 +149,7 @@ rule_has_twin6 (const struct moat_rule_def *def, const struct moat_chain_def **r
   if (has_term (def, MOAT_TERM_SADDR_LOOPBACK) || has_term (def, MOAT_TERM_DADDR_LOOPBACK))
     return false;
   *ret_chain = c;
-  return c->twin || has_term (def, MOAT_TERM_IPV4);
+  return c->twin || has_term (def, MOAT_TERM_IPV4) || has_ether_ipv4 (def);
 }
 
 static char twin_texts[NRULES][TWIN_TEXT_MAX];

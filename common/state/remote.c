@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/ip6.h"
 #include "base/file.h"
 #include "base/strv.h"
 #include "base/types.h"
@@ -167,11 +168,18 @@ moat_cluster_net_write (const struct moat_cluster_net *n, moat_err_t *err)
                    "node", n->node, "store", n->store, "bridge", n->bridge, "subnet",
                    moat_ipv4_json (n->subnet, n->prefixlen));
   _cleanup_free_ char *text = NULL;
+  char dir[4096], path[4096], subnet6[INET6_ADDRSTRLEN + 4];
 
   if (j && n->wireguard && json_object_set_new (j, "encrypt", json_string ("wireguard")) < 0)
     return moat_error_nomem (err, "cluster file");
-  char dir[4096], path[4096];
 
+  if (j && n->have_subnet6)
+    {
+      inet_ntop (AF_INET6, &n->subnet6, subnet6, INET6_ADDRSTRLEN);
+      strcat (subnet6, "/64");
+      if (json_object_set_new (j, "subnet6", json_string (subnet6)) < 0)
+        return moat_error_nomem (err, "cluster file");
+    }
   if (!j || !(text = json_dumps (j, JSON_COMPACT | JSON_SORT_KEYS)))
     return moat_error_nomem (err, "cluster file");
   if (cluster_path (dir, sizeof (dir), NULL, err) < 0
@@ -194,7 +202,8 @@ moat_cluster_net_read (const char *network, struct moat_cluster_net *ret, moat_e
   _cleanup_ (json_decrefp) json_t *root = NULL;
   char path[4096];
   json_error_t jerr;
-  const char *subnet;
+  const char *subnet, *subnet6;
+  int len6 = 0;
 
   memset (ret, 0, sizeof (*ret));
   if (cluster_path (path, sizeof (path), network, err) < 0)
@@ -211,8 +220,11 @@ moat_cluster_net_read (const char *network, struct moat_cluster_net *ret, moat_e
   ret->bridge = dup_str (root, "bridge");
   ret->wireguard = json_object_get (root, "encrypt") != NULL;
   subnet = json_string_value (json_object_get (root, "subnet"));
+  subnet6 = json_string_value (json_object_get (root, "subnet6"));
+  ret->have_subnet6 = subnet6 != NULL;
   if (!ret->network || !ret->cluster || !ret->node || !ret->bridge || !subnet
-      || moat_parse_cidr (subnet, &ret->subnet, &ret->prefixlen) < 0)
+      || moat_parse_cidr (subnet, &ret->subnet, &ret->prefixlen) < 0
+      || (subnet6 && (moat_parse_cidr6 (subnet6, &ret->subnet6, &len6) < 0 || len6 != 64)))
     {
       moat_cluster_net_free (ret);
       return moat_error (err, MOAT_E_STATE, 0, "\"%s\": malformed", path);

@@ -16,6 +16,7 @@
  * Caller holds the network's lock for the first kind. */
 
 #include <netinet/in.h>
+#include <stdbool.h>
 
 #include "base/error.h"
 #include "model/record.h"
@@ -42,7 +43,9 @@ struct moat_cluster_net
   char *bridge;
   struct in_addr subnet;
   int prefixlen;
-  bool wireguard; /* cluster.encrypt: "wireguard" */
+  bool wireguard;    /* cluster.encrypt: "wireguard" */
+  bool have_subnet6; /* a dual-stack network: its subnet6, a /64 */
+  struct in6_addr subnet6;
 };
 void moat_cluster_net_free (struct moat_cluster_net *n);
 int moat_cluster_net_write (const struct moat_cluster_net *n, moat_err_t *err);

@@ -215,9 +215,18 @@ test_cluster (void **state)
       parse ("{" BASE ",\"subnet\":\"10.90.1.0/24\",\"cluster\":{\"name\":\"c1\"}}", &c, &err), 0);
   assert_null (c.cluster_node);
   assert_null (c.cluster_store);
+  /* Room for VXLAN's headers unless "mtu" is given. */
+  assert_int_equal (c.mtu, MOAT_CLUSTER_MTU);
+  moat_netconf_free (&c);
+  assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.90.1.0/24\",\"mtu\":8950,"
+                           "\"cluster\":{\"name\":\"c1\"}}",
+                           &c, &err),
+                    0);
+  assert_int_equal (c.mtu, 8950);
   moat_netconf_free (&c);
   assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.90.1.0/24\"}", &c, &err), 0);
   assert_null (c.cluster_name);
+  assert_int_equal (c.mtu, 0);
   moat_netconf_free (&c);
   assert_refused ("{" BASE ",\"subnet\":\"10.1.0.0/24\",\"cluster\":\"c1\"}", MOAT_E_CONFIG,
                   "cluster: must be an object");
@@ -235,6 +244,16 @@ test_cluster (void **state)
                   MOAT_E_CONFIG, "cluster.store: \"etcd:2379\" must be an http");
   assert_refused ("{" BASE ",\"ipam\":{\"type\":\"host-local\"},\"cluster\":{\"name\":\"c1\"}}",
                   MOAT_E_CONFIG, "cluster: needs \"subnet\"");
+  /* IPv6-only: its IPv4 keys are this node's alone (refused, for now). */
+  assert_refused ("{" BASE ",\"subnet6\":\"fd00:90:1::/64\",\"cluster\":{\"name\":\"c1\"}}",
+                  MOAT_E_CONFIG, "an IPv6-only network cannot join a cluster yet");
+  /* Dual stack: its subnet6 is this node's too. */
+  assert_int_equal (parse ("{" BASE ",\"subnet\":\"10.90.1.0/24\",\"subnet6\":\"fd00:90:1::/64\","
+                           "\"cluster\":{\"name\":\"c1\"}}",
+                           &c, &err),
+                    0);
+  assert_true (c.have_subnet6);
+  moat_netconf_free (&c);
 }
 
 /* "cluster.encrypt": "wireguard" or absent; the MTU drops by WireGuard's

@@ -173,6 +173,19 @@ static const char *const expected_rules[] = {
   "  [ lookup reg 1 set members ]\n"
   "  [ immediate reg 0 jump -> to_container ]\n",
   "inet moat input\n"
+  "  [ meta load l4proto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000011 ]\n"
+  "  [ payload load 2b @ transport header + 2 => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000b512 ]\n"
+  "  [ payload load 4b @ transport header + 12 => reg 1 ]\n"
+  "  [ lookup reg 1 set node_vnis ]\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000002 ]\n"
+  "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
+  "  [ payload load 4b @ transport header + 12 => reg 9 ]\n"
+  "  [ lookup reg 1 set node_vteps 0x1 ]\n"
+  "  [ immediate reg 0 drop ]\n",
+  "inet moat input\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x00000002 ]\n"
   "  [ payload load 4b @ network header + 12 => reg 1 ]\n"
@@ -753,15 +766,15 @@ test_tables_message_order (void **state)
 {
   struct msgs m;
   struct nftnl_batch *batch = tables_batch (&m);
-  /* table, 33 sets, 21 chains, 81 rules; table, 2 sets, 2 chains, 4 rules */
+  /* table, 38 sets, 21 chains, 87 rules; table, 2 sets, 2 chains, 4 rules */
   static const struct
   {
     uint16_t type;
     uint8_t family;
     size_t count;
   } runs[] = {
-    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 36 },
-    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 21 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 86 },
+    { NFT_MSG_NEWTABLE, NFPROTO_INET, 1 },   { NFT_MSG_NEWSET, NFPROTO_INET, 38 },
+    { NFT_MSG_NEWCHAIN, NFPROTO_INET, 21 },  { NFT_MSG_NEWRULE, NFPROTO_INET, 87 },
     { NFT_MSG_NEWTABLE, NFPROTO_BRIDGE, 1 }, { NFT_MSG_NEWSET, NFPROTO_BRIDGE, 2 },
     { NFT_MSG_NEWCHAIN, NFPROTO_BRIDGE, 2 }, { NFT_MSG_NEWRULE, NFPROTO_BRIDGE, 4 },
   };
@@ -810,8 +823,11 @@ static const struct
   { 6, 0xdb8f53c923235e98ULL },
   /* cluster mode: node_nets, node_routes, node_links and their four rules */
   { 7, 0xce1214d6f0da525aULL },
-  /* host-network containers' IPv6: hostnet_out6, hostnet_in6 and their four sets */
-  { 8, 0x1bf099d0fbe70d7cULL },
+  /* host-network containers' IPv6 (hostnet_out6, hostnet_in6, four sets);
+   * cluster mode's tunnels (node_vnis, node_vteps, an input rule for VXLAN
+   * datagrams); IPv6 between nodes (node_nets6, node_routes6, node_links6
+   * and their rules' twins) */
+  { 8, 0x3301278630996581ULL },
 };
 
 static void
@@ -929,6 +945,8 @@ static const struct expected_set expected_sets[] = {
   { NFPROTO_INET, "node_nets", 0x84, 0x1e9, 20, "\x04\x10", 0 },
   { NFPROTO_INET, "node_routes", 0x84, 0x7a49, 28, "\x04\x10\x06", 0 },
   { NFPROTO_INET, "node_links", 0, 0xa49, 24, "", 0 },
+  { NFPROTO_INET, "node_vnis", 0, 0x4, 4, "", 2 },    /* typeof @th,96,32 */
+  { NFPROTO_INET, "node_vteps", 0, 0x1c4, 8, "", 0 }, /* typeof ip saddr . @th,96,32 */
   { NFPROTO_BRIDGE, "guarded", 0, 0x29, 16, "", 1 },
   { NFPROTO_BRIDGE, "ports", 0, 0x29247, 28, "", 0 },
 };
@@ -1009,7 +1027,7 @@ test_tables_sets (void **state)
         assert_true (seen < sizeof (expected_sets) / sizeof (expected_sets[0]));
         assert_set (m.v[i], &expected_sets[seen++]);
       }
-  assert_int_equal (seen, 38);
+  assert_int_equal (seen, 40);
   nftnl_batch_free (batch);
 }
 
@@ -1073,6 +1091,54 @@ assert_chain (const struct nlmsghdr *nlh, const struct expected_chain *e)
   nftnl_chain_free (c);
 }
 
+/* The userdata of the sets keyed by a VXLAN header word, as nft 1.0.6
+ * wrote it for `typeof @th,96,32` and `typeof ip saddr . @th,96,32` (its
+ * byte order, then the typeof description; u32s in host order). */
+static void
+test_tables_typeof (void **state)
+{
+  static const struct
+  {
+    const char *name;
+    const char *hex;
+  } want[] = {
+    { "node_vnis", "0004020000000326000407000000011e00040000000001040000000002040300000003"
+                   "0460000000040420000000" },
+    { "node_vteps", "000400000000034600040d000000013e0014000407000000010c00040c000000010"
+                    "40b0000000126000407000000011e0004000000000104000000000204030000000304"
+                    "60000000040420000000" },
+  };
+  struct msgs m;
+  struct nftnl_batch *batch = tables_batch (&m);
+  size_t found = 0;
+
+  for (size_t i = 1; i < m.n - 1; i++)
+    {
+      struct nftnl_set *s;
+      const uint8_t *ud;
+      uint32_t len = 0;
+      char hex[512];
+
+      if (nft_type (m.v[i]) != NFT_MSG_NEWSET)
+        continue;
+      s = nftnl_set_alloc ();
+      assert_int_equal (nftnl_set_nlmsg_parse (m.v[i], s), 0);
+      for (size_t k = 0; k < sizeof (want) / sizeof (want[0]); k++)
+        if (strcmp (nftnl_set_get_str (s, NFTNL_SET_NAME), want[k].name) == 0)
+          {
+            ud = nftnl_set_get_data (s, NFTNL_SET_USERDATA, &len);
+            assert_true (ud && len * 2 < sizeof (hex));
+            for (uint32_t b = 0; b < len; b++)
+              snprintf (hex + 2 * b, 3, "%02x", ud[b]);
+            assert_string_equal (hex, want[k].hex);
+            found++;
+          }
+      nftnl_set_free (s);
+    }
+  assert_int_equal (found, 2);
+  nftnl_batch_free (batch);
+}
+
 static void
 test_tables_chains (void **state)
 {
@@ -1128,7 +1194,7 @@ test_tables_rules_per_chain (void **state)
   } counts[] = {
     { "same_bridge", 6 },
     { "forward", 5 },
-    { "input", 3 },
+    { "input", 4 },
     { "output", 1 },
     { "from_container", 13 },
     { "to_peer", 3 },
@@ -1417,19 +1483,13 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_tables_message_order),
-    cmocka_unit_test (test_tables_exclusive),
-    cmocka_unit_test (test_tables_layout),
-    cmocka_unit_test (test_tables_sets),
-    cmocka_unit_test (test_tables_chains),
-    cmocka_unit_test (test_tables_rules_match_nft),
-    cmocka_unit_test (test_tables_rules_per_chain),
-    cmocka_unit_test (test_member_add_all_flags),
-    cmocka_unit_test (test_member_add_no_flags),
-    cmocka_unit_test (test_member_add_only_masq),
-    cmocka_unit_test (test_member_del),
-    cmocka_unit_test (test_member_bad_names),
-    cmocka_unit_test (test_elems_read_back),
+    cmocka_unit_test (test_tables_message_order),   cmocka_unit_test (test_tables_exclusive),
+    cmocka_unit_test (test_tables_layout),          cmocka_unit_test (test_tables_sets),
+    cmocka_unit_test (test_tables_typeof),          cmocka_unit_test (test_tables_chains),
+    cmocka_unit_test (test_tables_rules_match_nft), cmocka_unit_test (test_tables_rules_per_chain),
+    cmocka_unit_test (test_member_add_all_flags),   cmocka_unit_test (test_member_add_no_flags),
+    cmocka_unit_test (test_member_add_only_masq),   cmocka_unit_test (test_member_del),
+    cmocka_unit_test (test_member_bad_names),       cmocka_unit_test (test_elems_read_back),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

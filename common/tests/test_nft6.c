@@ -82,6 +82,34 @@ static const char *const expected_rules6[] = {
   "inet moat forward\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
+  "  [ meta load iifname => reg 2 ]\n"
+  "  [ lookup reg 1 set node_nets6 ]\n"
+  "  [ meta load iiftype => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
+  "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
+  "  [ meta load iifname => reg 2 ]\n"
+  "  [ payload load 6b @ link header + 6 => reg 3 ]\n"
+  "  [ lookup reg 1 set node_routes6 0x1 ]\n"
+  "  [ immediate reg 0 drop ]\n",
+  "inet moat forward\n"
+  "  [ meta load iiftype => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
+  "  [ meta load iifname => reg 1 ]\n"
+  "  [ payload load 6b @ link header + 6 => reg 2 ]\n"
+  "  [ lookup reg 1 set node_links6 ]\n"
+  "  [ meta load oifname => reg 1 ]\n"
+  "  [ lookup reg 1 set bridges ]\n"
+  "  [ payload load 2b @ link header + 12 => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000dd86 ]\n"
+  "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
+  "  [ meta load iifname => reg 2 ]\n"
+  "  [ payload load 6b @ link header + 6 => reg 3 ]\n"
+  "  [ lookup reg 1 set node_routes6 0x1 ]\n"
+  "  [ immediate reg 0 drop ]\n",
+  "inet moat forward\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
   "  [ meta load iifname => reg 1 ]\n"
   "  [ payload load 16b @ network header + 8 => reg 2 ]\n"
   "  [ lookup reg 1 set members6 ]\n"
@@ -104,6 +132,19 @@ static const char *const expected_rules6[] = {
   "  [ cmp eq reg 1 0x0000000a ]\n"
   "  [ meta load oifname => reg 1 ]\n"
   "  [ lookup reg 1 set bridges ]\n"
+  "  [ immediate reg 0 drop ]\n",
+  "inet moat input\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
+  "  [ meta load iifname => reg 2 ]\n"
+  "  [ lookup reg 1 set node_nets6 ]\n"
+  "  [ meta load iiftype => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x00000001 ]\n"
+  "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
+  "  [ meta load iifname => reg 2 ]\n"
+  "  [ payload load 6b @ link header + 6 => reg 3 ]\n"
+  "  [ lookup reg 1 set node_routes6 0x1 ]\n"
   "  [ immediate reg 0 drop ]\n",
   "inet moat input\n"
   "  [ meta load nfproto => reg 1 ]\n"
@@ -174,6 +215,13 @@ static const char *const expected_rules6[] = {
   "  [ meta load oifname => reg 1 ]\n"
   "  [ payload load 16b @ network header + 24 => reg 2 ]\n"
   "  [ lookup reg 1 set members6 ]\n"
+  "  [ immediate reg 0 goto -> to_peer6 ]\n",
+  "inet moat from_container6\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ payload load 16b @ network header + 24 => reg 1 ]\n"
+  "  [ meta load oifname => reg 2 ]\n"
+  "  [ lookup reg 1 set node_nets6 ]\n"
   "  [ immediate reg 0 goto -> to_peer6 ]\n",
   "inet moat from_container6\n"
   "  [ meta load nfproto => reg 1 ]\n"
@@ -286,6 +334,13 @@ static const char *const expected_rules6[] = {
   "  [ bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000 ]\n"
   "  [ cmp neq reg 1 0x00000000 ]\n"
   "  [ immediate reg 0 accept ]\n",
+  "inet moat to_container6\n"
+  "  [ meta load nfproto => reg 1 ]\n"
+  "  [ cmp eq reg 1 0x0000000a ]\n"
+  "  [ payload load 16b @ network header + 8 => reg 1 ]\n"
+  "  [ meta load iifname => reg 2 ]\n"
+  "  [ lookup reg 1 set node_nets6 ]\n"
+  "  [ immediate reg 0 goto -> to_peer6 ]\n",
   "inet moat to_container6\n"
   "  [ meta load nfproto => reg 1 ]\n"
   "  [ cmp eq reg 1 0x0000000a ]\n"
@@ -753,9 +808,9 @@ test_half6_objects (void **state)
       assert_int_equal (nftnl_set_get_str (s, NFTNL_SET_NAME)[0] != '\0', 1);
       nftnl_set_free (s);
     }
-  /* 30 inet twins (4 counted, 4 host-network) and ports6; 9 regular chain
-   * twins and from_port6. */
-  assert_int_equal (sets, 31);
+  /* 33 inet twins (4 counted, 4 host-network, 3 of the node sets) and
+   * ports6; 9 regular chain twins and from_port6. */
+  assert_int_equal (sets, 34);
   assert_int_equal (excl, 2);
   assert_int_equal (chains, 10);
   assert_int_equal (rules, ARRAY_SIZE (expected_rules6));

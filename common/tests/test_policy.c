@@ -556,10 +556,50 @@ compiler_leave_takes_the_address_out_of_reaching_identities (void **state)
   moat_policy_free (&b);
 }
 
+/* A new identity's set in a batch of joins: the members from before that
+ * it may reach, whatever group they are in; none of a group it may not. */
+static void
+compiler_reach_of_a_new_identity (void **state)
+{
+  struct moat_policy w, d, o;
+  struct in_addr d_addrs[] = { ip ("10.9.0.7"), ip ("10.9.0.8") };
+  struct in_addr o_addrs[] = { ip ("10.9.0.9") };
+  struct moat_peer_group groups[] = {
+    { "aaaaaaaaaaaaaaaa", &w, NULL, 0 },
+    { "dddddddddddddddd", &d, d_addrs, 2 },
+    { "cccccccccccccccc", &o, o_addrs, 1 },
+  };
+  struct moat_nft_elems *e = moat_nft_elems_new ();
+  char buf[256];
+
+  policy_of ("{\"io.moat.labels\": \"app=web\", \"io.moat.depends\": \"app=db\"}", &w);
+  policy_of ("{\"io.moat.labels\": \"app=db\", \"io.moat.expose\": \"app=web\"}", &d);
+  policy_of ("{\"io.moat.labels\": \"app=web\"}", &o);
+  assert_int_equal (moat_policy_compile_reach ("aaaaaaaaaaaaaaaa", &w, groups, 3, e), 0);
+  assert_int_equal (moat_nft_elems_count (e), 2);
+  moat_nft_elems_format (e, 0, buf, sizeof (buf));
+  assert_string_equal (buf, "id_aaaaaaaaaaaaaaaa: 10.9.0.7");
+  moat_nft_elems_format (e, 1, buf, sizeof (buf));
+  assert_string_equal (buf, "id_aaaaaaaaaaaaaaaa: 10.9.0.8");
+  moat_nft_elems_free (e);
+  /* O shares a label with itself: its new set holds O's member, not D's
+   * (D exposes to app=web, but O does not depend on db). */
+  e = moat_nft_elems_new ();
+  assert_int_equal (moat_policy_compile_reach ("cccccccccccccccc", &o, groups, 3, e), 0);
+  assert_int_equal (moat_nft_elems_count (e), 1);
+  moat_nft_elems_format (e, 0, buf, sizeof (buf));
+  assert_string_equal (buf, "id_cccccccccccccccc: 10.9.0.9");
+  moat_nft_elems_free (e);
+  moat_policy_free (&w);
+  moat_policy_free (&d);
+  moat_policy_free (&o);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test (compiler_reach_of_a_new_identity),
     cmocka_unit_test (shared_label_opens_both_ways),
     cmocka_unit_test (no_label_talks_to_nobody),
     cmocka_unit_test (same_key_other_value_is_not_shared),

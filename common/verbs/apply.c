@@ -11,6 +11,7 @@
 #include "base/cleanup.h"
 #include "base/strv.h"
 #include "state/identities.h"
+#include "state/remote.h"
 #include "state/state.h"
 #include "verbs/hostnet.h"
 
@@ -143,6 +144,181 @@ moat_policy_join (struct moat_nft *nft, struct moat_record *rec, const struct mo
       return -1;
     }
   return 0;
+}
+
+/* --- many joins in one batch -------------------------------------------------- */
+
+/* The identities the batch joins, by canonical text: each ensured once. */
+struct join_idents
+{
+  char **texts;
+  char (*names)[MOAT_NFT_IDENT_MAX + 1];
+  size_t n;
+};
+
+static void
+join_idents_free (struct join_idents *j)
+{
+  for (size_t i = 0; i < j->n; i++)
+    free (j->texts[i]);
+  free (j->texts);
+  free (j->names);
+}
+
+static int
+join_ident_name (const char *network, const struct moat_policy *p, struct join_idents *j,
+                 size_t cap, const char **ret, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *ident = moat_policy_ident_json (p);
+  _cleanup_free_ char *text = NULL;
+
+  if (!ident || !(text = json_dumps (ident, JSON_COMPACT | JSON_SORT_KEYS)))
+    return moat_error_nomem (err, "policy");
+  for (size_t i = 0; i < j->n; i++)
+    if (strcmp (j->texts[i], text) == 0)
+      {
+        *ret = j->names[i];
+        return 0;
+      }
+  if (j->n == cap || moat_ident_ensure (network, text, j->names[j->n], err) < 0)
+    return j->n == cap ? moat_error_nomem (err, "policy") : -1;
+  j->texts[j->n] = TAKE_PTR (text);
+  *ret = j->names[j->n++];
+  return 0;
+}
+
+/* On disk, as moat_policy_join: the record names its identity, then
+ * its member file. */
+static int
+join_state (const char *network, struct moat_record *rec, const struct moat_policy *p,
+            struct join_idents *j, size_t cap, moat_err_t *err)
+{
+  _cleanup_ (json_decrefp) json_t *policy = moat_policy_to_json (p);
+  bool with_ident = moat_policy_has_identity (p);
+  const char *name = NULL;
+
+  if (!policy)
+    return moat_error_nomem (err, "policy");
+  if (with_ident && join_ident_name (network, p, j, cap, &name, err) < 0)
+    return -1;
+  if (record_policy (rec, policy, name, err) < 0)
+    return -1;
+  return with_ident ? moat_ident_member_add (rec, err) : 0;
+}
+
+static bool
+ident_had_members (const struct moat_ident_list *before, const char *name)
+{
+  for (size_t i = 0; i < before->n; i++)
+    if (strcmp (before->names[i], name) == 0)
+      return before->groups[i].n > 0;
+  return false;
+}
+
+/* An identity the batch gives its first members: the addresses it may
+ * reach among the members from before (the batch's own members put
+ * themselves in its set), and its chain unless an earlier member's left
+ * it. */
+static int
+join_new_ident (struct moat_nft *nft, const struct moat_ident_list *before,
+                const struct moat_ident_list *after, size_t g, struct moat_nft_elems *elems,
+                char ***create, size_t *ncreate, moat_err_t *err)
+{
+  int exists;
+
+  if (moat_policy_compile_reach (after->names[g], &after->policies[g], before->groups, before->n,
+                                 elems)
+      < 0)
+    return moat_error_nomem (err, "policy");
+  exists = moat_nft_ident_exists (nft, after->names[g], err);
+  if (exists < 0)
+    return -1;
+  if (!exists && moat_strv_push (create, ncreate, after->names[g]) < 0)
+    return moat_error_nomem (err, "policy");
+  return 0;
+}
+
+static int
+join_many_kernel (struct moat_nft *nft, const char *network, const struct moat_ident_list *before,
+                  const struct moat_record *recs, const struct moat_policy *policies,
+                  const bool *batched, size_t n, moat_err_t *err)
+{
+  _cleanup_ (moat_ident_list_free) struct moat_ident_list after = { 0 };
+  _cleanup_ (moat_nft_elems_freep) struct moat_nft_elems *elems = moat_nft_elems_new ();
+  _cleanup_ (moat_strv_freep) char **create = NULL;
+  size_t ncreate = 0;
+
+  if (!elems)
+    return moat_error_nomem (err, "policy");
+  if (moat_ident_list_load (network, false, &after, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    {
+      struct moat_compile_input in = {
+        .addr = recs[i].addr,
+        .ident = recs[i].ident,
+        .network_internet = recs[i].internet,
+        .policy = &policies[i],
+        .groups = after.groups,
+        .ngroups = after.n,
+      };
+
+      if (!batched[i])
+        continue;
+      if (moat_policy_compile (&in, elems) < 0)
+        return moat_error_nomem (err, "policy");
+      if (recs[i].ident
+          && moat_hostnet_peer_elems (network, recs[i].addr, &policies[i], elems, err) < 0)
+        return -1;
+    }
+  for (size_t g = 0; g < after.n; g++)
+    {
+      bool joins = false;
+
+      for (size_t i = 0; i < n && !joins; i++)
+        joins = batched[i] && recs[i].ident && strcmp (recs[i].ident, after.names[g]) == 0;
+      if (joins && !ident_had_members (before, after.names[g])
+          && join_new_ident (nft, before, &after, g, elems, &create, &ncreate, err) < 0)
+        return -1;
+    }
+  return moat_nft_idents_join (nft, create, elems, err);
+}
+
+int
+moat_policy_join_many (struct moat_nft *nft, const char *network, struct moat_record *recs,
+                       const struct moat_policy *policies, size_t n, moat_err_t *err)
+{
+  _cleanup_ (moat_ident_list_free) struct moat_ident_list before = { 0 };
+  _cleanup_ (join_idents_free) struct join_idents j = { 0 };
+  _cleanup_free_ bool *batched = calloc (n + 1, sizeof (*batched));
+  moat_err_t undo = { 0 };
+  size_t done = 0;
+
+  if (!batched || !(j.texts = calloc (n + 1, sizeof (*j.texts)))
+      || !(j.names = calloc (n + 1, sizeof (*j.names))))
+    return moat_error_nomem (err, "policy");
+  for (size_t i = 0; i < n; i++)
+    if (!moat_policy_is_empty (&policies[i]) && recs[i].have_addr6
+        && moat_policy_join (nft, &recs[i], &policies[i], err) < 0)
+      return -1;
+  if (moat_ident_list_load (network, true, &before, err) < 0)
+    return -1;
+  for (; done < n; done++)
+    {
+      batched[done] = !moat_policy_is_empty (&policies[done]) && !recs[done].have_addr6;
+      if (batched[done] && join_state (network, &recs[done], &policies[done], &j, n, err) < 0)
+        break;
+    }
+  if (done == n && join_many_kernel (nft, network, &before, recs, policies, batched, n, err) == 0)
+    return 0;
+  /* Fail closed: the batch put nothing in the kernel; its records and
+   * member files forget the policy. */
+  for (size_t i = 0; i <= done && i < n; i++)
+    if (batched[i]
+        && (moat_policy_leave (nft, &recs[i], MOAT_LEAVE_STATE, &undo) < 0
+            || record_policy (&recs[i], NULL, NULL, &undo) < 0))
+      return moat_error_undo_failed (err, "the policy", &undo);
+  return -1;
 }
 
 static int
@@ -306,16 +482,21 @@ network_addr6_of (struct in_addr addr, struct in6_addr *ret, void *data)
   return 0;
 }
 
-/* The dual-stack containers of `network`, from their records. */
+/* The dual-stack containers of `network`, from their records: this
+ * node's, and other nodes' (cluster mode: a grant may name one). */
 static int
 network_addr6_load (const char *network, struct network_addr6 *m, moat_err_t *err)
 {
   _cleanup_ (moat_strv_freep) char **keys = NULL;
-  size_t n = 0;
+  _cleanup_ (moat_strv_freep) char **remote = NULL;
+  size_t n = 0, nlocal;
 
-  if (moat_record_list (network, &keys, err) < 0)
+  if (moat_record_list (network, &keys, err) < 0 || moat_remote_list (network, &remote, err) < 0)
     return -1;
   while (keys[n])
+    n++;
+  nlocal = n;
+  while (remote[n - nlocal])
     n++;
   m->v = calloc (n + 1, sizeof (*m->v));
   if (!m->v)
@@ -323,7 +504,8 @@ network_addr6_load (const char *network, struct network_addr6 *m, moat_err_t *er
   for (size_t i = 0; i < n; i++)
     {
       struct moat_record r = { 0 };
-      int found = moat_record_read (network, keys[i], &r, err);
+      int found = i < nlocal ? moat_record_read (network, keys[i], &r, err)
+                             : moat_remote_read (network, remote[i - nlocal], &r, err);
 
       if (found < 0)
         return -1;

@@ -18,6 +18,15 @@
 int moat_policy_join (struct moat_nft *nft, struct moat_record *rec, const struct moat_policy *p,
                       moat_err_t *err);
 
+/* Joins `n` attachments of `network` that have no policy yet (recs[i]
+ * with policies[i]) as that many moat_policy_join would, reading the
+ * network's identities once and putting every element and new identity
+ * in the kernel in one batch (cluster mode's first sync). A dual-stack
+ * one joins alone (its IPv6 twins need its peers'). On failure none of
+ * the batch keeps a policy (fail closed). Caller holds the network's lock. */
+int moat_policy_join_many (struct moat_nft *nft, const char *network, struct moat_record *recs,
+                           const struct moat_policy *policies, size_t n, moat_err_t *err);
+
 /* Takes the attachment out of its identity (its member file) and, as
  * `how` says, out of the kernel: MOAT_LEAVE_IDENTITY takes its address out
  * of the identity sets that hold it (a DEL, whose member removal sweeps the

@@ -12,8 +12,10 @@
  * the watcher keeps the store's, before sync, in .cluster/store/):
  *   {"cluster": "c1", "revision": 1234, "readAt": <unix seconds>,
  *    "nodes":   [{"node": "n2", "underlay": "192.0.2.12",
- *                 "subnet": "10.90.2.0/24", "subnet6": null,
+ *                 "subnet": "10.90.2.0/24", "subnet6": null | "fd00:90:2::/64",
  *                 "mac": "02:..." (optional: the underlay's MAC),
+ *                 "underlay6": "fe80::..." (optional: the nexthop of its
+ *                 subnet6; default: the link-local address of "mac"),
  *                 "wgKey": "<base64>" (its WireGuard public key; needed
  *                  when the cluster's networks have "encrypt": "wireguard")},
  *                ...],
@@ -24,8 +26,11 @@
  * Entries whose "node" is this node are ignored. A member is one
  * container's attachment to one network; it is a member here when this
  * node has a network of that name in the same cluster, and its node is in
- * "nodes" with "address" in that node's subnet (else it joins nowhere:
- * fail closed). Nodes whose subnets overlap refuse the view. */
+ * "nodes" with "address" in that node's subnet and "address6", if any,
+ * in its subnet6 (else it joins nowhere: fail closed; a node without
+ * subnet6 has its members' address6 ignored). Nodes whose subnets
+ * or subnet6s overlap refuse the view (docs/cluster.md, "IPv6 between
+ * nodes"). */
 
 #include <jansson.h>
 
@@ -59,6 +64,11 @@ json_t *moat_cluster_local_members (const char *cluster, const char *self, moat_
  * of every cluster made, appended to `out`: what moatctl check expects
  * and restore makes again. */
 int moat_cluster_nodes_expected (struct moat_nft_elems *out, moat_err_t *err);
+
+/* For moatctl teardown: the routes and VXLAN devices the last sync of
+ * every cluster made, deleted, and its record of them; each device's name
+ * appended to `removed`. */
+int moat_cluster_nodes_remove (json_t *removed, moat_err_t *err);
 
 /* What this node knows of another node of `network`'s cluster, for
  * moatctl explain: its link as the last sync made it (ruleset/elems.h)

@@ -38,6 +38,7 @@ struct cluster_net
   char *node;
   char *subnet;
   bool wireguard; /* cluster.encrypt: "wireguard" */
+  char *subnet6;  /* a dual-stack network's; NULL: IPv4 only */
 };
 
 static void
@@ -47,6 +48,7 @@ cluster_net_clear (struct cluster_net *n)
   free (n->store);
   free (n->node);
   free (n->subnet);
+  free (n->subnet6);
 }
 
 struct watcher
@@ -54,7 +56,8 @@ struct watcher
   const char *cluster;
   const char *node;
   char underlay[INET_ADDRSTRLEN];
-  char mac[18]; /* of the underlay's link; "" when it is no local address */
+  char mac[18];                     /* of the underlay's link; "" when it is no local address */
+  char underlay6[INET6_ADDRSTRLEN]; /* that link's link-local address; "" none */
   struct cluster_net net;
   int ttl;
   struct moat_etcd *etcd;          /* the writes: lease, claim, members */
@@ -128,7 +131,8 @@ take_network (json_t *conf, const char *file, const char *cluster, struct cluste
   net->node = str_of (c, "node") ? strdup (str_of (c, "node")) : NULL;
   net->subnet = strdup (str_of (conf, "subnet"));
   net->wireguard = str_of (c, "encrypt") && strcmp (str_of (c, "encrypt"), "wireguard") == 0;
-  if (!net->network || !net->store || !net->subnet)
+  net->subnet6 = str_of (conf, "subnet6") ? strdup (str_of (conf, "subnet6")) : NULL;
+  if (!net->network || !net->store || !net->subnet || (str_of (conf, "subnet6") && !net->subnet6))
     return moat_error_nomem (err, "a network");
   return 0;
 }
@@ -264,15 +268,18 @@ underlay_toward (const char *store, char buf[INET_ADDRSTRLEN], moat_err_t *err)
 
 /* The MAC of the link that holds `address` into buf ("" when no local
  * link holds it): the other nodes check that this node's packets come
- * from it (docs/cluster.md, "Routing between nodes"). */
+ * from it (docs/cluster.md, "Routing between nodes"); and that link's
+ * IPv6 link-local address into ll ("" when none), the nexthop of this
+ * node's subnet6 (docs/cluster.md, "IPv6 between nodes"). */
 static void
-underlay_mac (const char *address, char buf[18])
+underlay_link (const char *address, char buf[18], char ll[INET6_ADDRSTRLEN])
 {
   struct ifaddrs *ifa = NULL;
   struct in_addr want;
   const char *ifname = NULL;
 
   buf[0] = '\0';
+  ll[0] = '\0';
   if (inet_pton (AF_INET, address, &want) != 1 || getifaddrs (&ifa) < 0)
     return;
   for (struct ifaddrs *i = ifa; i && !ifname; i = i->ifa_next)
@@ -289,21 +296,26 @@ underlay_mac (const char *address, char buf[18])
                     ll->sll_addr[2], ll->sll_addr[3], ll->sll_addr[4], ll->sll_addr[5]);
         break;
       }
+  for (struct ifaddrs *i = ifa; i && ifname; i = i->ifa_next)
+    if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 && strcmp (i->ifa_name, ifname) == 0
+        && IN6_IS_ADDR_LINKLOCAL (&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr))
+      {
+        inet_ntop (AF_INET6, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, ll,
+                   INET6_ADDRSTRLEN);
+        break;
+      }
   freeifaddrs (ifa);
 }
 
-/* The claim: the subnet, then the node's key, both under the lease. */
+/* One subnet (or subnet6) claimed under the lease, unless another node holds it. */
 static int
-claim (struct watcher *w, moat_err_t *err)
+claim_subnet (struct watcher *w, const char *subnet, moat_err_t *err)
 {
-  _cleanup_free_ char *subnet_key = moat_cluster_key_subnet (w->cluster, w->net.subnet);
-  _cleanup_free_ char *node_key = moat_cluster_key_node (w->cluster, w->node);
-  _cleanup_free_ char *value = NULL;
+  _cleanup_free_ char *subnet_key = moat_cluster_key_subnet (w->cluster, subnet);
   struct moat_etcd_kv holder = { 0 };
-  json_t *node;
   int r;
 
-  if (!subnet_key || !node_key)
+  if (!subnet_key)
     return moat_error_nomem (err, "a key");
   r = moat_etcd_create (w->etcd, subnet_key, w->node, w->lease, &holder, err);
   if (r < 0)
@@ -311,7 +323,7 @@ claim (struct watcher *w, moat_err_t *err)
   if (r == 0 && strcmp (holder.value, w->node) != 0)
     {
       moat_error (err, MOAT_E_CONFIG, 0, "cluster %s: subnet %s: node %s holds it", w->cluster,
-                  w->net.subnet, holder.value);
+                  subnet, holder.value);
       moat_etcd_kv_clear (&holder);
       /* Not to be retried: a refusal. */
       err->errnum = EEXIST;
@@ -324,7 +336,25 @@ claim (struct watcher *w, moat_err_t *err)
       return -1;
     }
   moat_etcd_kv_clear (&holder);
-  node = json_pack ("{s:s, s:s, s:n}", "underlay", w->underlay, "subnet", w->net.subnet, "subnet6");
+  return 0;
+}
+
+/* The claim: the subnet (and subnet6), then the node's key, all under
+ * the lease. */
+static int
+claim (struct watcher *w, moat_err_t *err)
+{
+  _cleanup_free_ char *node_key = moat_cluster_key_node (w->cluster, w->node);
+  _cleanup_free_ char *value = NULL;
+  json_t *node;
+
+  if (!node_key)
+    return moat_error_nomem (err, "a key");
+  if (claim_subnet (w, w->net.subnet, err) < 0
+      || (w->net.subnet6 && claim_subnet (w, w->net.subnet6, err) < 0))
+    return -1;
+  node = json_pack ("{s:s, s:s, s:s?}", "underlay", w->underlay, "subnet", w->net.subnet, "subnet6",
+                    w->net.subnet6);
   if (node && w->mac[0])
     json_object_set_new (node, "mac", json_string (w->mac));
   /* Encrypted: the other nodes' peer for this one is keyed by it. */
@@ -339,13 +369,17 @@ claim (struct watcher *w, moat_err_t *err)
         }
       json_object_set_new (node, "wgKey", json_string (wg_key));
     }
+  /* A dual-stack node's subnet6 is routed via it (else via the MAC's EUI-64). */
+  if (node && w->net.subnet6 && w->underlay6[0])
+    json_object_set_new (node, "underlay6", json_string (w->underlay6));
   value = node ? json_dumps (node, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_decref (node);
   if (!value)
     return moat_error_nomem (err, "the node's key");
   if (moat_etcd_put (w->etcd, node_key, value, w->lease, err) < 0)
     return -1;
-  say (w, "node %s claims %s (underlay %s, lease %llx)", w->node, w->net.subnet, w->underlay,
+  say (w, "node %s claims %s%s%s (underlay %s, lease %llx)", w->node, w->net.subnet,
+       w->net.subnet6 ? " and " : "", w->net.subnet6 ? w->net.subnet6 : "", w->underlay,
        (long long)w->lease);
   return 0;
 }
@@ -544,8 +578,11 @@ own_claim_key (struct watcher *w, const char *key)
 {
   _cleanup_free_ char *node_key = moat_cluster_key_node (w->cluster, w->node);
   _cleanup_free_ char *subnet_key = moat_cluster_key_subnet (w->cluster, w->net.subnet);
+  _cleanup_free_ char *subnet6_key
+      = w->net.subnet6 ? moat_cluster_key_subnet (w->cluster, w->net.subnet6) : NULL;
 
-  return (node_key && strcmp (key, node_key) == 0) || (subnet_key && strcmp (key, subnet_key) == 0);
+  return (node_key && strcmp (key, node_key) == 0) || (subnet_key && strcmp (key, subnet_key) == 0)
+         || (subnet6_key && strcmp (key, subnet6_key) == 0);
 }
 
 /* A change the watch brings: into the map, applied once the changes that
@@ -745,7 +782,7 @@ moat_cluster_watch (const struct moat_cluster_watch_opts *o, moat_err_t *err)
     snprintf (w.underlay, sizeof w.underlay, "%s", o->underlay);
   else if (underlay_toward (w.net.store, w.underlay, err) < 0)
     goto out;
-  underlay_mac (w.underlay, w.mac);
+  underlay_link (w.underlay, w.mac, w.underlay6);
   w.etcd = moat_etcd_new (w.net.store, err);
   w.src = w.etcd ? moat_cluster_source_etcd (w.etcd, w.cluster, err) : NULL;
   w.kv = json_object ();

@@ -795,6 +795,8 @@ cluster_note (const struct moat_netconf *conf, moat_err_t *err)
     .subnet = conf->subnet,
     .prefixlen = conf->prefixlen,
     .wireguard = conf->cluster_wireguard,
+    .have_subnet6 = conf->have_subnet6,
+    .subnet6 = conf->subnet6,
   };
 
   if (!conf->cluster_name)

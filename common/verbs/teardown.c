@@ -9,6 +9,7 @@
 #include "kernel/netlink.h"
 #include "kernel/nft.h"
 #include "state/state.h"
+#include "verbs/cluster.h"
 
 /* Deletes the bridge when no port is on it: 1 deleted, 0 kept. */
 static int
@@ -50,7 +51,8 @@ moat_teardown_run (json_t **ret, moat_err_t *err)
   _cleanup_ (moat_nft_closep) struct moat_nft *nft = NULL;
   _cleanup_ (moat_nl_closep) struct moat_nl *nl = NULL;
   _cleanup_ (moat_strv_freep) char **bridges = NULL;
-  _cleanup_ (json_decrefp) json_t *report = json_pack ("{s:[], s:[]}", "bridges", "kept");
+  _cleanup_ (json_decrefp) json_t *report
+      = json_pack ("{s:[], s:[], s:[]}", "bridges", "kept", "tunnels");
   _cleanup_close_ int global = -1;
   int r;
 
@@ -71,7 +73,10 @@ moat_teardown_run (json_t **ret, moat_err_t *err)
         return -1;
       json_array_append_new (json_object_get (report, r ? "bridges" : "kept"), json_string (*b));
     }
-  if (moat_nft_teardown (nft, err) < 0)
+  /* Cluster mode's routes and tunnels to other nodes: nothing of moat's
+   * stays on the host. */
+  if (moat_cluster_nodes_remove (json_object_get (report, "tunnels"), err) < 0
+      || moat_nft_teardown (nft, err) < 0)
     return -1;
   *ret = TAKE_PTR (report);
   return 0;

@@ -13,6 +13,26 @@ addr_bytes (const struct collect *c, uint32_t *ret_len)
   return c->set->v6 ? c->addr6.s6_addr : (const uint8_t *)&c->addr.s_addr;
 }
 
+static int
+addr_cmp (const void *a, const void *b)
+{
+  uint32_t x = ((const struct in_addr *)a)->s_addr, y = ((const struct in_addr *)b)->s_addr;
+
+  return x < y ? -1 : x > y;
+}
+
+/* Whether the `alen` bytes at `p` are c's address (or one of c's addresses). */
+static bool
+is_addr (const struct collect *c, const uint8_t *p, const uint8_t *a, uint32_t alen)
+{
+  struct in_addr k;
+
+  if (!c->addrs || c->set->v6)
+    return memcmp (p, a, alen) == 0;
+  memcpy (&k.s_addr, p, sizeof (k.s_addr));
+  return bsearch (&k, c->addrs, c->naddrs, sizeof (k), addr_cmp) != NULL;
+}
+
 static bool
 names_addr (const struct collect *c, const uint8_t *key, uint32_t key_len, const uint8_t *end,
             uint32_t end_len)
@@ -24,8 +44,8 @@ names_addr (const struct collect *c, const uint8_t *key, uint32_t key_len, const
     {
       uint32_t len = moat_field_infos[c->set->fields[i]].len;
 
-      if ((c->positions & (1u << i)) && off + alen <= key_len && memcmp (key + off, a, alen) == 0
-          && (!end || (off + alen <= end_len && memcmp (end + off, a, alen) == 0)))
+      if ((c->positions & (1u << i)) && off + alen <= key_len && is_addr (c, key + off, a, alen)
+          && (!end || (off + alen <= end_len && memcmp (end + off, key + off, alen) == 0)))
         return true;
       off += moat_field_padded (len);
     }
@@ -42,7 +62,7 @@ value_names_addr (const struct collect *c, struct nftnl_set_elem *e)
   if (!(c->positions & POSITION_DATA) || !nftnl_set_elem_is_set (e, NFTNL_SET_ELEM_DATA))
     return false;
   data = nftnl_set_elem_get (e, NFTNL_SET_ELEM_DATA, &len);
-  return data && len >= alen && memcmp (data, a, alen) == 0;
+  return data && len >= alen && is_addr (c, data, a, alen);
 }
 
 static int
@@ -172,10 +192,10 @@ static const struct
 /* The policy's sets; with `grants` (a DEL), moatctl's grants too, and with
  * `publish` the published ports. With `addr6`, their IPv6 twins for it
  * (a twin missing with the IPv6 half: nothing there). */
-int
-nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, const struct in6_addr *addr6,
-                    bool keep_internet, bool grants, bool publish, struct moat_elem_list *found,
-                    uint32_t *seq, moat_err_t *err)
+static int
+collect_policy (struct mnl_socket *nl, const struct collect *tmpl, const struct in6_addr *addr6,
+                bool keep_internet, bool grants, bool publish, struct moat_elem_list *found,
+                uint32_t *seq, moat_err_t *err)
 {
   for (int twin = 0; twin <= (addr6 != NULL); twin++)
     for (size_t i = grants ? (publish ? 0 : PUBLISH_SETS) : GRANT_SETS;
@@ -186,12 +206,10 @@ nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, const struct in6
 
         if (set == MOAT_SET_NO_TWIN)
           continue;
-        c = (struct collect){
-          .set = &moat_set_defs[set],
-          .addr = addr,
-          .positions = policy_sets[i].positions,
-          .out = found,
-        };
+        c = *tmpl;
+        c.set = &moat_set_defs[set];
+        c.positions = policy_sets[i].positions;
+        c.out = found;
 
         if (twin)
           c.addr6 = *addr6;
@@ -201,4 +219,26 @@ nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, const struct in6
           return -1;
       }
   return 0;
+}
+
+int
+nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, const struct in6_addr *addr6,
+                    bool keep_internet, bool grants, bool publish, struct moat_elem_list *found,
+                    uint32_t *seq, moat_err_t *err)
+{
+  struct collect tmpl = { .addr = addr };
+
+  return collect_policy (nl, &tmpl, addr6, keep_internet, grants, publish, found, seq, err);
+}
+
+int
+nft_collect_policy_many (struct mnl_socket *nl, const struct in_addr *addrs, size_t n,
+                         struct moat_elem_list *found, uint32_t *seq, moat_err_t *err)
+{
+  struct collect tmpl = { .addrs = addrs, .naddrs = n };
+
+  if (n == 0)
+    return 0;
+  tmpl.addr = addrs[0];
+  return collect_policy (nl, &tmpl, NULL, false, true, false, found, seq, err);
 }

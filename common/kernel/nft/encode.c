@@ -46,6 +46,9 @@ static const struct source_info source_infos[] = {
   [MOAT_SRC_ND_LLADDR]
   = { .what = NFT_PAYLOAD_TRANSPORT_HEADER, .offset = 26, .len = MOAT_MAC_LEN },
   [MOAT_SRC_SOCKET_CGROUP] = { .what = NFT_SOCKET_CGROUPV2, .len = 8, .socket = true },
+  /* A VXLAN header after the UDP one (RFC 7348): flags, then VNI and a
+   * reserved byte the kernel requires to be 0. */
+  [MOAT_SRC_VXLAN_VNI] = { .what = NFT_PAYLOAD_TRANSPORT_HEADER, .offset = 12, .len = 4 },
 };
 
 static struct nlmsghdr *
@@ -131,6 +134,78 @@ nft_put_table (struct builder *b, uint16_t family, uint16_t msg_type, uint16_t f
   return builder_next (b);
 }
 
+/* A key field as nft's `typeof` describes it (nft 1.0.6's set userdata:
+ * the expression's type, then its own attributes): a payload expression,
+ * by protocol and field for `ip saddr`, by base, offset and length for
+ * the raw @th,96,32 of a VXLAN header. Only sets with a field no nft type
+ * names carry it: without it nft cannot list them. */
+enum
+{
+  NFT_EXPR_PAYLOAD_ID = 7,
+  NFT_EXPR_CONCAT_ID = 13,
+  NFT_PROTO_DESC_IP = 12,
+  NFT_IPHDR_SADDR = 11,
+  NFT_PROTO_BASE_TRANSPORT = 3, /* nft's own numbering, not the kernel's */
+};
+
+static bool
+typeof_payload (struct nftnl_udata_buf *u, uint32_t type, enum moat_field f)
+{
+  struct nftnl_udata *nest = nftnl_udata_nest_start (u, type);
+  bool ok;
+
+  if (f == MOAT_FIELD_IPV4)
+    ok = nftnl_udata_put_u32 (u, 0, NFT_PROTO_DESC_IP)
+         && nftnl_udata_put_u32 (u, 1, NFT_IPHDR_SADDR);
+  else
+    ok = nftnl_udata_put_u32 (u, 0, 0) && nftnl_udata_put_u32 (u, 1, 0)
+         && nftnl_udata_put_u32 (u, 2, NFT_PROTO_BASE_TRANSPORT) && nftnl_udata_put_u32 (u, 3, 96)
+         && nftnl_udata_put_u32 (u, 4, 32);
+  nftnl_udata_nest_end (u, nest);
+  return ok;
+}
+
+static bool
+typeof_field (struct nftnl_udata_buf *u, enum moat_field f)
+{
+  return nftnl_udata_put_u32 (u, NFTNL_UDATA_SET_TYPEOF_EXPR, NFT_EXPR_PAYLOAD_ID)
+         && typeof_payload (u, NFTNL_UDATA_SET_TYPEOF_DATA, f);
+}
+
+static bool
+set_typeof (struct nftnl_udata_buf *u, const struct moat_set_def *def)
+{
+  struct nftnl_udata *top, *data, *item;
+  bool ok = true;
+
+  top = nftnl_udata_nest_start (u, NFTNL_UDATA_SET_KEY_TYPEOF);
+  if (def->nfields == 1)
+    ok = typeof_field (u, def->fields[0]);
+  else
+    {
+      ok = nftnl_udata_put_u32 (u, NFTNL_UDATA_SET_TYPEOF_EXPR, NFT_EXPR_CONCAT_ID);
+      data = nftnl_udata_nest_start (u, NFTNL_UDATA_SET_TYPEOF_DATA);
+      for (unsigned i = 0; ok && i < def->nfields; i++)
+        {
+          item = nftnl_udata_nest_start (u, i);
+          ok = typeof_field (u, def->fields[i]);
+          nftnl_udata_nest_end (u, item);
+        }
+      nftnl_udata_nest_end (u, data);
+    }
+  nftnl_udata_nest_end (u, top);
+  return ok;
+}
+
+static bool
+set_has_field (const struct moat_set_def *def, enum moat_field f)
+{
+  for (unsigned i = 0; i < def->nfields; i++)
+    if (def->fields[i] == f)
+      return true;
+  return false;
+}
+
 /* nft reads a key's byte order from the set's userdata; without it, it
  * lists an ifname element as "" (seen with nft 1.0.6). A concatenation
  * takes each field's order from its type, so it gets none, as nft does. */
@@ -148,6 +223,8 @@ set_userdata (struct nftnl_set *s, const struct moat_set_def *def)
   if (!udata || !nftnl_udata_put_u32 (udata, NFTNL_UDATA_SET_KEYBYTEORDER, order))
     return -1;
   if (def->ndata && !nftnl_udata_put_u32 (udata, NFTNL_UDATA_SET_DATABYTEORDER, data_order))
+    return -1;
+  if (set_has_field (def, MOAT_FIELD_VNI) && !set_typeof (udata, def))
     return -1;
   return nftnl_set_set_data (s, NFTNL_SET_USERDATA, nftnl_udata_buf_data (udata),
                              nftnl_udata_buf_len (udata));
@@ -683,8 +760,11 @@ put_term (struct nftnl_rule *r, const struct moat_term *t, const char *chain)
         return -1;
       return compare (r, NFT_CMP_NEQ, &be16, sizeof (be16));
     case MOAT_TERM_TH_SPORT:
+    case MOAT_TERM_TH_DPORT:
       be16 = htons ((uint16_t)t->value);
-      if (load_payload (r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, sizeof (be16)) < 0)
+      if (load_payload (r, NFT_PAYLOAD_TRANSPORT_HEADER, t->kind == MOAT_TERM_TH_DPORT ? 2 : 0,
+                        sizeof (be16))
+          < 0)
         return -1;
       return compare (r, NFT_CMP_EQ, &be16, sizeof (be16));
     case MOAT_TERM_IIF_LO:

@@ -125,8 +125,12 @@ struct collect
   const char *name; /* an identity's set; NULL: set->name */
   struct in_addr addr;
   struct in6_addr addr6; /* the address in a set of the IPv6 half */
-  unsigned positions;    /* bit i: field i holds a container address; 0: keep every element;
-                            POSITION_DATA: a map's value starts with one */
+  /* Several IPv4 addresses instead of `addr` (sorted by s_addr): an
+   * element naming any of them. */
+  const struct in_addr *addrs;
+  size_t naddrs;
+  unsigned positions; /* bit i: field i holds a container address; 0: keep every element;
+                         POSITION_DATA: a map's value starts with one */
   struct moat_elem_list *out;
   bool failed;
   bool missing; /* the set (or its table) is not there */
@@ -202,5 +206,9 @@ int nft_collect_set (struct mnl_socket *nl, struct collect *c, uint32_t seq, moa
 int nft_collect_policy (struct mnl_socket *nl, struct in_addr addr, const struct in6_addr *addr6,
                         bool keep_internet, bool grants, bool publish, struct moat_elem_list *found,
                         uint32_t *seq, moat_err_t *err);
+/* The same with grants, for any of `n` IPv4 addresses (sorted by s_addr):
+ * a forget of many at once. */
+int nft_collect_policy_many (struct mnl_socket *nl, const struct in_addr *addrs, size_t n,
+                             struct moat_elem_list *found, uint32_t *seq, moat_err_t *err);
 
 #endif

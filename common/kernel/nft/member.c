@@ -369,18 +369,22 @@ moat_nft_member_del (struct moat_nft *nft, const struct moat_nft_member *m, moat
   return r;
 }
 
-int
-moat_nft_address_forget (struct moat_nft *nft, struct in_addr addr, moat_err_t *err)
+/* Every element naming one of `addrs` (sorted; with `addr6`, one address
+ * and its IPv6 twin), as a DEL's sweep: again until a pass finds nothing. */
+static int
+forget_sweep (struct moat_nft *nft, const struct in_addr *addrs, size_t n,
+              const struct in6_addr *addr6, moat_err_t *err)
 {
   struct moat_elem_list found = { 0 };
   uint32_t seq = nft_first_seq ();
   int r = 0;
 
-  /* As a DEL's sweep: again until a pass finds nothing. */
   for (int round = 0; r == 0; round++)
     {
       found.n = 0;
-      r = nft_collect_policy (nft->nl, addr, NULL, false, true, false, &found, &seq, err);
+      r = n == 1
+              ? nft_collect_policy (nft->nl, addrs[0], addr6, false, true, false, &found, &seq, err)
+              : nft_collect_policy_many (nft->nl, addrs, n, &found, &seq, err);
       if (r < 0 || found.n == 0)
         break;
       if (round == 4)
@@ -392,6 +396,42 @@ moat_nft_address_forget (struct moat_nft *nft, struct in_addr addr, moat_err_t *
     }
   free (found.v);
   return r;
+}
+
+int
+moat_nft_address_forget (struct moat_nft *nft, struct in_addr addr, moat_err_t *err)
+{
+  return forget_sweep (nft, &addr, 1, NULL, err);
+}
+
+int
+moat_nft_address_forget2 (struct moat_nft *nft, struct in_addr addr, const struct in6_addr *addr6,
+                          moat_err_t *err)
+{
+  return forget_sweep (nft, &addr, 1, addr6, err);
+}
+
+static int
+in_addr_cmp (const void *a, const void *b)
+{
+  uint32_t x = ((const struct in_addr *)a)->s_addr, y = ((const struct in_addr *)b)->s_addr;
+
+  return x < y ? -1 : x > y;
+}
+
+int
+moat_nft_addresses_forget (struct moat_nft *nft, const struct in_addr *addrs, size_t n,
+                           moat_err_t *err)
+{
+  _cleanup_free_ struct in_addr *sorted = n ? calloc (n, sizeof (*sorted)) : NULL;
+
+  if (n == 0)
+    return 0;
+  if (!sorted)
+    return moat_error (err, MOAT_E_NFT, ENOMEM, "nft");
+  memcpy (sorted, addrs, n * sizeof (*sorted));
+  qsort (sorted, n, sizeof (*sorted), in_addr_cmp);
+  return forget_sweep (nft, sorted, n, NULL, err);
 }
 
 int
@@ -533,6 +573,26 @@ moat_nft_teardown (struct moat_nft *nft, moat_err_t *err)
 }
 
 int
+moat_nft_half6_ensure (struct moat_nft *nft, moat_err_t *err)
+{
+  _cleanup_batch_ struct nftnl_batch *batch = moat_nft_build_half6 (nft_first_seq (), err);
+  _cleanup_reply_ struct reply reply = { 0 };
+
+  if (!batch || nft_talk (nft->nl, batch, &reply, err) < 0)
+    return -1;
+  /* Its first set of each table is made NLM_F_EXCL: there already. */
+  if (!reply.errnum
+      || (reply.errnum == EEXIST
+          && (nft_failed_at (batch, &reply, NFT_MSG_NEWSET, NFPROTO_INET)
+              || nft_failed_at (batch, &reply, NFT_MSG_NEWSET, NFPROTO_BRIDGE))))
+    {
+      *err = (moat_err_t){ 0 };
+      return 0;
+    }
+  return nft_reply_error (batch, &reply, err);
+}
+
+int
 moat_nft_tables_ensure (struct moat_nft *nft, moat_err_t *err)
 {
   _cleanup_batch_ struct nftnl_batch *batch = moat_nft_build_tables (nft_first_seq (), err);
@@ -542,26 +602,6 @@ moat_nft_tables_ensure (struct moat_nft *nft, moat_err_t *err)
     return -1;
   if (!reply.errnum
       || (reply.errnum == EEXIST && nft_failed_at (batch, &reply, NFT_MSG_NEWTABLE, NFPROTO_INET)))
-    {
-      *err = (moat_err_t){ 0 };
-      return 0;
-    }
-  return nft_reply_error (batch, &reply, err);
-}
-
-int
-moat_nft_half6_ensure (struct moat_nft *nft, moat_err_t *err)
-{
-  _cleanup_batch_ struct nftnl_batch *batch = moat_nft_build_half6 (nft_first_seq (), err);
-  _cleanup_reply_ struct reply reply = { 0 };
-
-  if (!batch || nft_talk (nft->nl, batch, &reply, err) < 0)
-    return -1;
-  /* Its first set of each table is made NLM_F_EXCL: EEXIST there means it is there. */
-  if (!reply.errnum
-      || (reply.errnum == EEXIST
-          && (nft_failed_at (batch, &reply, NFT_MSG_NEWSET, NFPROTO_INET)
-              || nft_failed_at (batch, &reply, NFT_MSG_NEWSET, NFPROTO_BRIDGE))))
     {
       *err = (moat_err_t){ 0 };
       return 0;

@@ -261,6 +261,52 @@ out:
   return res;
 }
 
+int
+moat_nft_idents_join (struct moat_nft *nft, char *const *create_idents, struct moat_nft_elems *add,
+                      moat_err_t *err)
+{
+  _cleanup_batch_ struct nftnl_batch *batch = NULL;
+  _cleanup_reply_ struct reply reply = { 0 };
+  struct creates6 c6 = { 0 };
+  struct builder b;
+  int res;
+
+  res = idents6_missing (nft, NULL, add, &c6, err);
+  if (res < 0)
+    goto out;
+  if (add)
+    nft_sort_by_set (&add->l);
+  res = -1;
+  if (nft_builder_start (&b, nft_first_seq ()) < 0)
+    {
+      res = nft_build_failed (&b, err);
+      goto out;
+    }
+  for (size_t i = 0; i < c6.n; i++)
+    if (nft_put_ident6_create (&b, c6.v[i]) < 0)
+      goto failed;
+  for (char *const *i = create_idents; i && *i; i++)
+    if (nft_put_ident_create (&b, *i) < 0)
+      goto failed;
+  if ((add
+       && nft_put_elem_runs (&b, add->l.v, add->l.n, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+                             MAX_ELEMS_PER_MSG)
+              < 0)
+      || nft_builder_finish (&b) < 0)
+    goto failed;
+  batch = b.batch;
+  res = nft_talk (nft->nl, batch, &reply, err);
+  if (res == 0 && reply.errnum)
+    res = nft_reply_error (batch, &reply, err);
+  goto out;
+failed:
+  res = nft_build_failed (&b, err);
+out:
+  for (size_t i = 0; i < c6.n; i++)
+    free (c6.v[i]);
+  return res;
+}
+
 /* Whether a re-add with a shorter timeout took: see nft.h. */
 struct outlive
 {

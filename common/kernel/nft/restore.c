@@ -19,12 +19,23 @@ put_members (struct builder *b, const struct moat_nft_member *members, size_t n,
   return 0;
 }
 
+/* Whether some element is of the IPv6 half: another node's dual-stack
+ * container or subnet6 (docs/cluster.md) needs it with no local one. */
+static bool
+elems_name_half6 (const struct moat_nft_elems *l)
+{
+  for (size_t i = 0; l && i < moat_nft_elems_count (l); i++)
+    if (moat_nft_elems_at (l, i)->set->v6)
+      return true;
+  return false;
+}
+
 /* The restore batch; with `destroy`, it deletes the old tables first. */
 static struct nftnl_batch *
 build_restore (const struct moat_nft_member *members, size_t n, char *const *idents,
                struct moat_nft_elems *add, bool destroy, moat_err_t *err)
 {
-  bool any6 = false;
+  bool any6 = elems_name_half6 (add);
   struct builder b;
 
   /* The IPv6 half when some member is dual stack (docs/design.md, "IPv6"),
@@ -288,7 +299,7 @@ moat_nft_compare (struct moat_nft *nft, const struct moat_nft_member *members, s
   int ndiff = 0;
   size_t i = 0, j = 0;
 
-  bool any6 = false;
+  bool any6 = elems_name_half6 (expected);
 
   for (size_t k = 0; k < n; k++)
     any6 = any6 || members[k].have_addr6;
