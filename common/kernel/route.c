@@ -23,11 +23,13 @@ nlmsg_freep (struct nl_msg **m)
 }
 #define _cleanup_msg_ _cleanup_ (nlmsg_freep)
 
+/* A route request of either family for `dst` (4 or 16 bytes)/prefixlen. */
 static struct nl_msg *
-route_msg (int type, int flags, struct in_addr dst, int prefixlen)
+route_msg_family (int type, int flags, unsigned char family, const void *dst, size_t len,
+                  int prefixlen)
 {
   struct rtmsg rt = {
-    .rtm_family = AF_INET,
+    .rtm_family = family,
     .rtm_dst_len = (unsigned char)prefixlen,
     .rtm_table = RT_TABLE_MAIN,
     .rtm_protocol = MOAT_RTPROT,
@@ -38,12 +40,18 @@ route_msg (int type, int flags, struct in_addr dst, int prefixlen)
 
   if (msg
       && (nlmsg_append (msg, &rt, sizeof (rt), NLMSG_ALIGNTO) < 0
-          || nla_put (msg, RTA_DST, sizeof (dst.s_addr), &dst.s_addr) < 0))
+          || nla_put (msg, RTA_DST, (int)len, dst) < 0))
     {
       nlmsg_free (msg);
       return NULL;
     }
   return msg;
+}
+
+static struct nl_msg *
+route_msg (int type, int flags, struct in_addr dst, int prefixlen)
+{
+  return route_msg_family (type, flags, AF_INET, &dst.s_addr, sizeof (dst.s_addr), prefixlen);
 }
 
 /* A link's index and name, by netlink (moatctl's seccomp has no ioctl
@@ -194,24 +202,7 @@ moat_route_del (struct moat_nl *nl, struct in_addr dst, int prefixlen, moat_err_
 static struct nl_msg *
 route6_msg (int type, int flags, const struct in6_addr *dst, int prefixlen)
 {
-  struct rtmsg rt = {
-    .rtm_family = AF_INET6,
-    .rtm_dst_len = (unsigned char)prefixlen,
-    .rtm_table = RT_TABLE_MAIN,
-    .rtm_protocol = MOAT_RTPROT,
-    .rtm_scope = RT_SCOPE_UNIVERSE,
-    .rtm_type = RTN_UNICAST,
-  };
-  struct nl_msg *msg = nlmsg_alloc_simple (type, flags);
-
-  if (msg
-      && (nlmsg_append (msg, &rt, sizeof (rt), NLMSG_ALIGNTO) < 0
-          || nla_put (msg, RTA_DST, sizeof (*dst), dst) < 0))
-    {
-      nlmsg_free (msg);
-      return NULL;
-    }
-  return msg;
+  return route_msg_family (type, flags, AF_INET6, dst->s6_addr, sizeof (dst->s6_addr), prefixlen);
 }
 
 int
