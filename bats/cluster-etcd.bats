@@ -200,7 +200,9 @@ ul_mac() { ip -n "$PFX$1" -j link show ul0 | jq -r '.[0].address'; }
   wait_for 10 store_view_has n1 '.revision > 0'
   # The first endpoint is the one it talks to.
   "$ETCD_CLUSTER" kill "$CE_PFX" 1
-  etcdctl --endpoints="$(member 2)" put "/moat/$CL/members/n9/10.90.9.6" "$(member_json c)" >/dev/null
+  # The two left may still be electing a leader: the put is tried again
+  # until they take it (etcd's own "request timed out" meanwhile).
+  wait_for 20 etcdctl --endpoints="$(member 2)" put "/moat/$CL/members/n9/10.90.9.6" "$(member_json c)"
   wait_for 10 store_view_has n1 '.members | map(.address) == ["10.90.9.6"]'
   # Another member (the 2nd, unless it was not ready to answer yet).
   grep -qE "resync from http://10.231.0.1[23]:2379" "$T/w-n1.log"
